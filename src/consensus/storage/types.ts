@@ -1,0 +1,52 @@
+/**
+ * @module consensus/storage/types
+ * The durable storage contract of the Raft driver. It is synchronous on purpose: the driver is one serial
+ * loop (persist → send → apply → advance, STYLE §9), a WAL append plus one fsync per Ready batch is group
+ * commit, and the deterministic simulator can call the in-memory implementation without an event loop.
+ *
+ * Two implementations share one contract suite: `FileStorage` (segmented WAL, checksummed records, atomic
+ * snapshot files) and `MemoryStorage` (simulator; a crash drops every write not yet synced).
+ */
+import type { Entry, HardState, Snapshot } from '../core/types.js'
+
+/** What a storage holds after open: everything acknowledged before the last crash or stop. */
+export interface StorageState {
+  hardState: HardState
+  /** The newest snapshot, or undefined if none was ever saved. */
+  snapshot?: Snapshot
+  /** Every entry after the snapshot (or from index 1), contiguous, in index order. */
+  entries: Entry[]
+}
+
+export interface Storage {
+  /** Reads back the durable state. Called once, right after construction/open. */
+  load(): StorageState
+
+  /**
+   * Appends `entries` (contiguous). If the first index is at or below the last stored index, the stored
+   * suffix from that index on is discarded first (a follower overwriting a conflicting tail). Not durable
+   * until `sync()`.
+   */
+  append(entries: Entry[]): void
+
+  /** Records a new hard state. Not durable until `sync()`. */
+  setHardState(hardState: HardState): void
+
+  /** Makes every earlier `append` and `setHardState` durable (one fsync for the whole batch). */
+  sync(): void
+
+  /**
+   * Durably stores `snapshot` (atomically: a crash leaves the old or the new one). Entries are kept: a
+   * leader keeps a trailing window for slow followers. Durable when it returns.
+   */
+  saveSnapshot(snapshot: Snapshot): void
+
+  /**
+   * Discards every entry with index <= `throughIndex`, which must be <= the saved snapshot's index (old
+   * WAL segments are deleted). After a crash, `load()` may still return some of them; never fewer.
+   */
+  compact(throughIndex: number): void
+
+  /** Releases files. Further calls throw. */
+  close(): void
+}
