@@ -1,0 +1,47 @@
+/**
+ * @module test/consensus/sim/constants
+ * Every limit of the deterministic simulator, named, with its unit. The seed picks values inside these
+ * ranges; nothing else in the simulator hard-codes a number that bounds a run.
+ */
+
+/** Safety-phase ticks when `--steps` is not given (faults are injected during these ticks). */
+export const DEFAULT_STEPS = 1_500
+/** Liveness phase: ticks allowed after healing for a leader to be elected and every proposal to resolve. */
+export const LIVENESS_TICKS_MAX = 1_500
+/** Voter counts a seed may pick. */
+export const VOTER_COUNTS = [3, 5, 7] as const
+/** Learners a seed may add at start, at most. */
+export const LEARNERS_MAX = 2
+/** Extra nodes that membership changes may bring in during a run, at most (bounds the id space). */
+export const SPARE_NODES_MAX = 2
+/** Concurrent clients, at most (each has one operation outstanding at a time). */
+export const CLIENTS_MAX = 5
+/** Keys the clients touch; few keys mean many conflicting operations per key. */
+export const KEYS_COUNT = 3
+/** A client retries an operation not resolved within this many ticks (puts keep their proposal id). */
+export const CLIENT_RETRY_TICKS = 40
+/** Election timeout base in ticks (the core randomizes in [electionTicks, 2*electionTicks)). */
+export const ELECTION_TICKS = 10
+/** Heartbeat interval in ticks. */
+export const HEARTBEAT_TICKS = 2
+/** Network delay upper bound a seed may pick, in ticks. */
+export const NETWORK_DELAY_TICKS_MAX = 4
+/** A delay spike holds a message this many extra ticks, at most. */
+export const DELAY_SPIKE_TICKS_MAX = 30
+/** Messages in flight at once, at most; beyond it new messages are dropped (a congested network). */
+export const NETWORK_IN_FLIGHT_MAX = 20_000
+/** Ready batches handled per node per tick, at most (the core must settle; more means a livelock). */
+export const READY_ROUNDS_PER_TICK_MAX = 50
+/** Mean ticks between two fault events in the safety phase, the seed picks in [min, max]. */
+export const FAULT_INTERVAL_TICKS_MIN = 20
+export const FAULT_INTERVAL_TICKS_MAX = 80
+/** A flapping partition toggles every this many ticks. */
+export const FLAP_PERIOD_TICKS = 7
+/** A node takes a snapshot once it has applied this many entries past its last snapshot. */
+export const SNAPSHOT_INTERVAL_ENTRIES = 60
+/** Entries kept behind a snapshot for slow followers. */
+export const SNAPSHOT_RETAIN_ENTRIES = 10
+/** Trace events kept for a failure report. */
+export const TRACE_EVENTS_MAX = 50
+/** Operations a run records, at most (bounds the linearizability search). */
+export const HISTORY_OPS_MAX = 3_000

@@ -1,0 +1,97 @@
+/**
+ * @module test/consensus/sim/invariants
+ * Cluster-wide safety checks the simulator runs as every Ready is handled and after every tick (Raft
+ * paper §5.2–5.4, Figure 3): election safety (one leader per term), leaders only append, log matching,
+ * leader completeness, state machine safety (same entry applied at every index), and exactly-once
+ * (a proposal id takes effect at one log index only). A violation throws `InvariantViolation`.
+ */
+import type { Entry, NodeId } from '../../../src/consensus/core/types.js'
+import { proposalKey } from './kv.js'
+
+export class InvariantViolation extends Error {
+  static override readonly name = 'InvariantViolation'
+  constructor (message = 'invariant violated') {
+    super(message)
+    this.name = 'InvariantViolation'
+  }
+}
+
+/** A short, stable fingerprint of an entry's content (term, type, proposal id and bytes). */
+export function fingerprint (entry: Entry): string {
+  let hash = 2166136261
+  for (const byte of entry.data) hash = Math.imul(hash ^ byte, 16777619) >>> 0
+  const id = entry.proposalId === undefined ? '-' : proposalKey(entry.proposalId)
+  return `${entry.term}/${entry.type}/${id}/${hash.toString(16)}`
+}
+
+export class ClusterInvariants {
+  private readonly leaderOfTerm = new Map<number, NodeId>()
+  /** `${index}:${term}` → fingerprint + previous term: log matching says this never differs between logs. */
+  private readonly entryAt = new Map<string, string>()
+  /** index → fingerprint of the entry applied there (by anyone). */
+  readonly appliedAt = new Map<number, string>()
+  /** proposal id → the index where it took effect. */
+  private readonly effectAt = new Map<string, number>()
+  checks = 0
+
+  /** Election safety: at most one leader per term, over the whole run. */
+  observeLeader (id: NodeId, term: number): void {
+    this.checks++
+    const known = this.leaderOfTerm.get(term)
+    if (known === undefined) this.leaderOfTerm.set(term, id)
+    else if (known !== id) throw new InvariantViolation(`election safety: ${known} and ${id} both leaders in term ${term}`)
+  }
+
+  /**
+   * Log matching, checked on every append: an (index, term) pair identifies one entry and one previous
+   * term, so two logs that share it agree on the whole prefix (by induction).
+   */
+  observeAppend (node: NodeId, entries: readonly Entry[], prevTerm: number): void {
+    let previous = prevTerm
+    for (const entry of entries) {
+      this.checks++
+      const key = `${entry.index}:${entry.term}`
+      const value = `${fingerprint(entry)}<${previous}`
+      const known = this.entryAt.get(key)
+      if (known === undefined) this.entryAt.set(key, value)
+      else if (known !== value) {
+        throw new InvariantViolation(`log matching: ${node} holds ${value} at ${key}, another log holds ${known}`)
+      }
+      previous = entry.term
+    }
+  }
+
+  /** State machine safety and exactly-once, on every applied entry. */
+  observeApply (node: NodeId, entry: Entry, fresh: boolean): void {
+    this.checks++
+    const print = fingerprint(entry)
+    const known = this.appliedAt.get(entry.index)
+    if (known === undefined) this.appliedAt.set(entry.index, print)
+    else if (known !== print) {
+      throw new InvariantViolation(`state machine safety: ${node} applied ${print} at ${entry.index}, another node ${known}`)
+    }
+    if (entry.proposalId === undefined || !fresh) return
+    const key = proposalKey(entry.proposalId)
+    const at = this.effectAt.get(key)
+    if (at === undefined) this.effectAt.set(key, entry.index)
+    else if (at !== entry.index) {
+      throw new InvariantViolation(`exactly-once: ${node} applied proposal ${key} at ${entry.index}, it took effect at ${at}`)
+    }
+  }
+
+  /**
+   * Leader completeness: a leader's log holds every entry applied anywhere (above its snapshot index).
+   * `entryAtIndex` reads the leader's log; undefined means the index is not in its log.
+   */
+  checkLeaderCompleteness (leader: NodeId, term: number, snapshotIndex: number,
+    entryAtIndex: (index: number) => Entry | undefined): void {
+    for (const [index, print] of this.appliedAt) {
+      if (index <= snapshotIndex) continue
+      this.checks++
+      const entry = entryAtIndex(index)
+      if (entry === undefined || fingerprint(entry) !== print) {
+        throw new InvariantViolation(`leader completeness: leader ${leader} of term ${term} lacks committed ${print} at ${index}`)
+      }
+    }
+  }
+}
