@@ -147,6 +147,8 @@ export interface Message {
   context?: Uint8Array
   /** Vote/PreVote sent because of a leadership transfer (bypasses leader stickiness). */
   force?: boolean
+  /** TransferLeader: the node that should become leader (added so `from` always names the sender). */
+  transferee?: NodeId
 }
 
 /**
@@ -176,4 +178,46 @@ export interface Ready {
   mustSync: boolean
   /** Soft state, for status reporting only (leader may be null while unknown). */
   softState: { leader: NodeId | null, role: 'follower' | 'candidate' | 'pre-candidate' | 'leader' }
+}
+
+/** A node's role (the `softState.role` values). */
+export type RaftRole = Ready['softState']['role']
+
+/** How a leader replicates to one peer (thesis §10.2.1; etcd tracker/progress.go). */
+export type ProgressState = 'probe' | 'replicate' | 'snapshot'
+
+/** A leader's view of one peer, for status reporting. */
+export interface ProgressStatus {
+  /** Highest index known replicated on the peer. Invariant: match < next. */
+  match: number
+  /** Next index to send. */
+  next: number
+  state: ProgressState
+  /** Heard from the peer within the current check-quorum window. */
+  recentActive: boolean
+  isLearner: boolean
+}
+
+/** A snapshot of the core's state for status pages, tests and the simulator's checkers. */
+export interface RaftStatus {
+  id: NodeId
+  term: number
+  vote: NodeId | null
+  leader: NodeId | null
+  role: RaftRole
+  commit: number
+  applied: number
+  /** First index still held in the in-memory log (entries below are compacted). */
+  firstIndex: number
+  lastIndex: number
+  lastTerm: number
+  confState: ConfState
+  /** Per-peer progress, present only on a leader. */
+  progress?: Record<NodeId, ProgressStatus>
+  /** The transfer target while a leadership transfer is in progress. */
+  leadTransferee: NodeId | null
+  /** Network messages dropped because they were invalid, stale or could not be served. */
+  droppedMessages: number
+  /** Local proposals refused with ProposalDroppedError plus forwarded ones dropped at the leader. */
+  droppedProposals: number
 }

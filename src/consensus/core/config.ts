@@ -1,0 +1,99 @@
+/**
+ * @module consensus/core/config
+ * The Raft core's configuration and its validation at construction (STYLE §14): every limit has a
+ * default from constants.ts, and relationships between fields are checked once here.
+ */
+import * as C from './constants.js'
+import { InvalidRaftConfigError } from './errors.js'
+import type { Prng } from './prng.js'
+import type { NodeId } from './types.js'
+
+/** Planted bugs, test-only, so the simulator can prove it catches them (issue 3 item 4). */
+export interface RaftTestingBugs {
+  /** Commit an old term's entry by counting replicas (violates thesis §3.6.2, Figure 8). */
+  commitOldTermByCounting?: boolean
+  /** Send vote responses before the vote is persisted (violates thesis §3.8). */
+  voteBeforePersist?: boolean
+  /** A follower appends entries without checking the previous entry's term (violates log matching). */
+  acceptMismatchedEntries?: boolean
+}
+
+export interface RaftConfig {
+  id: NodeId
+  /** Base election timeout in ticks; the effective timeout is random in [electionTicks, 2*electionTicks). */
+  electionTicks: number
+  /** Heartbeat interval in ticks; must be < electionTicks. */
+  heartbeatTicks: number
+  /** @default true */
+  preVote?: boolean
+  /** @default true */
+  checkQuorum?: boolean
+  /** @default MAX_SIZE_PER_MSG_BYTES_DEFAULT */
+  maxSizePerMsgBytes?: number
+  /** @default MAX_INFLIGHT_MSGS_DEFAULT */
+  maxInflightMsgs?: number
+  /** @default MAX_UNCOMMITTED_ENTRIES_BYTES_DEFAULT */
+  maxUncommittedEntriesBytes?: number
+  /** @default SNAPSHOT_CHUNK_BYTES_DEFAULT */
+  snapshotChunkBytes?: number
+  /** @default MAX_COMMITTED_BYTES_PER_READY_DEFAULT */
+  maxCommittedBytesPerReady?: number
+  /** Seeded randomness for election timeouts. */
+  random: Prng
+  testingBugs?: RaftTestingBugs
+}
+
+/** A RaftConfig with every default filled in. */
+export interface ResolvedRaftConfig {
+  id: NodeId
+  electionTicks: number
+  heartbeatTicks: number
+  preVote: boolean
+  checkQuorum: boolean
+  maxSizePerMsgBytes: number
+  maxInflightMsgs: number
+  maxUncommittedEntriesBytes: number
+  snapshotChunkBytes: number
+  maxCommittedBytesPerReady: number
+  random: Prng
+  testingBugs: RaftTestingBugs
+}
+
+function positiveInt (value: number, label: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InvalidRaftConfigError(`${label} must be a positive integer, got ${value}`)
+  }
+  return value
+}
+
+/**
+ * Validates `config` and fills in defaults.
+ * @throws InvalidRaftConfigError on a bad value or electionTicks <= heartbeatTicks.
+ */
+export function resolveRaftConfig (config: RaftConfig): ResolvedRaftConfig {
+  if (typeof config.id !== 'string' || config.id.length === 0) {
+    throw new InvalidRaftConfigError('id must be a non-empty string')
+  }
+  const electionTicks = positiveInt(config.electionTicks, 'electionTicks')
+  const heartbeatTicks = positiveInt(config.heartbeatTicks, 'heartbeatTicks')
+  if (electionTicks <= heartbeatTicks) {
+    throw new InvalidRaftConfigError(`electionTicks (${electionTicks}) must be > heartbeatTicks (${heartbeatTicks})`)
+  }
+  if (typeof config.random?.nextInt !== 'function') throw new InvalidRaftConfigError('random must be a Prng')
+  return {
+    id: config.id,
+    electionTicks,
+    heartbeatTicks,
+    preVote: config.preVote ?? C.PRE_VOTE_DEFAULT,
+    checkQuorum: config.checkQuorum ?? C.CHECK_QUORUM_DEFAULT,
+    maxSizePerMsgBytes: positiveInt(config.maxSizePerMsgBytes ?? C.MAX_SIZE_PER_MSG_BYTES_DEFAULT, 'maxSizePerMsgBytes'),
+    maxInflightMsgs: positiveInt(config.maxInflightMsgs ?? C.MAX_INFLIGHT_MSGS_DEFAULT, 'maxInflightMsgs'),
+    maxUncommittedEntriesBytes: positiveInt(config.maxUncommittedEntriesBytes ??
+      C.MAX_UNCOMMITTED_ENTRIES_BYTES_DEFAULT, 'maxUncommittedEntriesBytes'),
+    snapshotChunkBytes: positiveInt(config.snapshotChunkBytes ?? C.SNAPSHOT_CHUNK_BYTES_DEFAULT, 'snapshotChunkBytes'),
+    maxCommittedBytesPerReady: positiveInt(config.maxCommittedBytesPerReady ??
+      C.MAX_COMMITTED_BYTES_PER_READY_DEFAULT, 'maxCommittedBytesPerReady'),
+    random: config.random,
+    testingBugs: { ...(config.testingBugs ?? {}) }
+  }
+}

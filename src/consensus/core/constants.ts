@@ -1,0 +1,34 @@
+/**
+ * @module consensus/core/constants
+ * Defaults and hard limits of the pure Raft core. Every limit names its unit and says what happens on
+ * overflow (STYLE §13). The defaults follow etcd raft's production settings scaled to our message sizes.
+ */
+
+/** Pre-vote is on unless disabled (thesis §9.6): a rejoining partitioned node cannot bump the term. */
+export const PRE_VOTE_DEFAULT = true
+/** Check-quorum is on unless disabled (thesis §6.2): an isolated leader steps down. */
+export const CHECK_QUORUM_DEFAULT = true
+/** Upper bound on the entry bytes in one App message; a single larger entry is still sent alone. */
+export const MAX_SIZE_PER_MSG_BYTES_DEFAULT = 1024 * 1024
+/** Pipelined App messages per follower in replicate state; the follower is paused when full. */
+export const MAX_INFLIGHT_MSGS_DEFAULT = 256
+/** Uncommitted entry bytes a leader accepts; beyond it proposals throw ProposalDroppedError. */
+export const MAX_UNCOMMITTED_ENTRIES_BYTES_DEFAULT = 64 * 1024 * 1024
+/** Bytes of snapshot data per Snap message. */
+export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 256 * 1024
+/** Committed entry bytes handed out per Ready; the rest wait for the next Ready (at least one entry). */
+export const MAX_COMMITTED_BYTES_PER_READY_DEFAULT = 16 * 1024 * 1024
+/** Snapshot chunks a leader sends per round to one follower (the whole window is resent on loss). */
+export const MAX_SNAPSHOT_CHUNKS_PER_SEND = 1024
+/** ReadIndex requests a leader holds before it has committed in its term; more are dropped (counted). */
+export const MAX_PENDING_READ_INDEX = 4096
+/** Entries a node keeps behind a snapshot by default when compacting (for slow followers). */
+export const RETAIN_ENTRIES_DEFAULT = 1024
+/** Entries walked back when computing a rejection hint (bounds the work per message). */
+export const MAX_REJECT_HINT_WALK_ENTRIES = 1024 * 1024
+/** Bytes of per-entry overhead counted toward message and uncommitted sizes (index, term, type). */
+export const ENTRY_OVERHEAD_BYTES = 24
+/** Clients kept by ProposalSessions by default; the least recently applied is evicted beyond it. */
+export const MAX_SESSION_CLIENTS_DEFAULT = 10_000
+/** Results kept per client; an older sequence number is then refused as stale (never re-applied). */
+export const MAX_SESSION_SEQS_PER_CLIENT_DEFAULT = 64

@@ -1,0 +1,147 @@
+/**
+ * @module consensus/core/raft-follower
+ * Follower and (pre-)candidate behaviour: accepting appends with the log-matching check, heartbeats,
+ * reassembling chunked InstallSnapshot, forwarding proposals, reads and transfers to the leader, and
+ * counting votes.
+ */
+import { MAX_REJECT_HINT_WALK_ENTRIES } from './constants.js'
+import type { Raft } from './raft.js'
+import { MessageType } from './types.js'
+import type { Message, Snapshot } from './types.js'
+
+export function stepFollower (r: Raft, m: Message): void {
+  switch (m.type) {
+    case MessageType.Prop:
+    case MessageType.ReadIndex:
+    case MessageType.TransferLeader:
+      forwardToLeader(r, m)
+      return
+    case MessageType.App:
+      r.electionElapsed = 0
+      r.lead = m.from
+      handleAppendEntries(r, m)
+      return
+    case MessageType.Heartbeat:
+      r.electionElapsed = 0
+      r.lead = m.from
+      handleHeartbeat(r, m)
+      return
+    case MessageType.Snap:
+      r.electionElapsed = 0
+      r.lead = m.from
+      handleSnapshotChunk(r, m)
+      return
+    case MessageType.TimeoutNow:
+      // The leader chose us (thesis §3.10): campaign at once, skipping pre-vote and leader stickiness.
+      r.hup('transfer')
+      return
+    case MessageType.ReadIndexResp:
+      r.readStates.push({ index: m.index, context: m.context ?? new Uint8Array(0) })
+      return
+    default:
+      r.droppedMessages++
+  }
+}
+
+export function stepCandidate (r: Raft, m: Message): void {
+  const ourResponse = r.role === 'pre-candidate' ? MessageType.PreVoteResp : MessageType.VoteResp
+  switch (m.type) {
+    case MessageType.App:
+    case MessageType.Heartbeat:
+    case MessageType.Snap:
+      // A leader of our term exists (stepTerm already handled higher terms): follow it.
+      r.becomeFollower(m.term, m.from)
+      stepFollower(r, m)
+      return
+    case ourResponse:
+      r.poll(m.from, !m.reject)
+      return
+    case MessageType.Prop:
+    case MessageType.ReadIndex:
+      r.droppedProposals++
+      return
+    default:
+      r.droppedMessages++
+  }
+}
+
+function forwardToLeader (r: Raft, m: Message): void {
+  if (r.lead === null || r.lead === r.id) {
+    if (m.type === MessageType.Prop) r.droppedProposals++
+    else r.droppedMessages++
+    return
+  }
+  const forwarded: Message = { ...m, from: r.id, to: r.lead, term: 0 }
+  if (m.type === MessageType.TransferLeader && m.transferee === undefined) forwarded.transferee = m.from
+  r.msgs.push(forwarded)
+}
+
+function handleAppendEntries (r: Raft, m: Message): void {
+  const log = r.log
+  if (m.index < log.committed) {
+    r.send({ type: MessageType.AppResp, to: m.from, index: log.committed })
+    return
+  }
+  const planted = r.cfg.testingBugs.acceptMismatchedEntries === true && m.index <= log.lastIndex()
+  if (log.matchTerm(m.index, m.logTerm) || planted) {
+    const lastNew = log.maybeAppend(m.index, m.entries)
+    log.commitTo(Math.min(m.commit, lastNew))
+    r.send({ type: MessageType.AppResp, to: m.from, index: lastNew })
+    return
+  }
+  // Hint the leader at the last index whose term is not above the leader's term at m.index, so it
+  // skips a whole conflicting term per round trip (thesis §5.3 optimization, etcd findConflictByTerm).
+  let hint = Math.min(m.index, log.lastIndex())
+  const floor = Math.max(log.offset, hint - MAX_REJECT_HINT_WALK_ENTRIES)
+  while (hint > floor && (log.term(hint) ?? 0) > m.logTerm) hint--
+  r.send({
+    type: MessageType.AppResp, to: m.from, index: m.index, reject: true, rejectHint: hint,
+    logTerm: log.term(hint) ?? 0
+  })
+}
+
+function handleHeartbeat (r: Raft, m: Message): void {
+  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()))
+  r.send({ type: MessageType.HeartbeatResp, to: m.from, ...(m.context !== undefined ? { context: m.context } : {}) })
+}
+
+function handleSnapshotChunk (r: Raft, m: Message): void {
+  const meta = m.snapshotMeta
+  const chunk = m.snapshotChunk
+  const offset = m.snapshotOffset
+  if (meta === undefined || chunk === undefined || offset === undefined) { r.droppedMessages++; return }
+  if (meta.index <= r.log.committed) {
+    // Already covered: tell the leader where we are so it resumes appends.
+    r.snapshotInbox = undefined
+    if (m.snapshotDone === true) r.send({ type: MessageType.AppResp, to: m.from, index: r.log.committed })
+    return
+  }
+  if (offset === 0) r.snapshotInbox = { meta, chunks: [], bytes: 0 }
+  const inbox = r.snapshotInbox
+  if (inbox === undefined || inbox.meta.index !== meta.index || inbox.meta.term !== meta.term ||
+      inbox.bytes !== offset) {
+    // A lost or reordered chunk: drop; the leader resends the snapshot after its retry timeout.
+    r.droppedMessages++
+    return
+  }
+  inbox.chunks.push(chunk)
+  inbox.bytes += chunk.length
+  if (m.snapshotDone !== true) return
+  r.snapshotInbox = undefined
+  const data = new Uint8Array(inbox.bytes)
+  let at = 0
+  for (const part of inbox.chunks) { data.set(part, at); at += part.length }
+  installSnapshot(r, { meta: inbox.meta, data })
+  r.send({ type: MessageType.AppResp, to: m.from, index: r.log.lastIndex() })
+}
+
+function installSnapshot (r: Raft, snapshot: Snapshot): void {
+  const { index, term } = snapshot.meta
+  if (r.log.matchTerm(index, term)) {
+    // Our log already holds the snapshot's last entry: fast-forward the commit instead (etcd restore).
+    r.log.commitTo(index)
+    return
+  }
+  r.log.restore(snapshot)
+  r.switchConf(snapshot.meta.confState)
+}

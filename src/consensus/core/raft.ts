@@ -1,0 +1,365 @@
+/**
+ * @module consensus/core/raft
+ * The Raft state machine of one node (internal; the public door is RawNode). It holds the term, vote,
+ * log, configuration and role, and turns inputs into queued messages. Role behaviour lives in function
+ * values (`stepRole`, `tickRole`) swapped only by the `becomeX()` methods (STYLE §7, etcd raft.go).
+ * Leader handling is in raft-leader.ts, follower and candidate handling in raft-follower.ts.
+ *
+ * Persistence ordering (thesis §3.8): vote and append responses go to `msgsAfterPersist`; a node's own
+ * vote and its own append acknowledgement are self-addressed messages in the same queue, stepped by
+ * RawNode.advance() once the Ready that carried the state is persisted.
+ */
+import { assert } from '../../util/assert.js'
+import type { ResolvedRaftConfig } from './config.js'
+import { confStateProblem, copyConfState, decodeConfChange } from './confchange.js'
+import { RaftLog } from './log.js'
+import { Progress } from './progress.js'
+import { allMembers, allVoters, jointVoteResult } from './quorum.js'
+import { stepCandidate, stepFollower } from './raft-follower.js'
+import { bcastAppend, stepLeader, tickLeader } from './raft-leader.js'
+import { EntryType, MessageType } from './types.js'
+import type { ConfState, Message, NodeId, RaftRole, ReadState } from './types.js'
+
+/** A ReadIndex request waiting for a quorum of heartbeat acknowledgements (thesis §6.4). */
+export interface PendingRead {
+  index: number
+  context: Uint8Array
+  from: NodeId
+  acks: Set<NodeId>
+}
+
+/** An InstallSnapshot being reassembled from chunks. */
+export interface SnapshotInbox {
+  meta: NonNullable<Message['snapshotMeta']>
+  chunks: Uint8Array[]
+  bytes: number
+}
+
+export type CampaignKind = 'pre-election' | 'election' | 'transfer'
+
+/** Message types whose sending must wait for the Ready that carries their state to be persisted. */
+const AFTER_PERSIST = new Set<MessageType>([MessageType.AppResp, MessageType.VoteResp, MessageType.PreVoteResp])
+
+export class Raft {
+  readonly cfg: ResolvedRaftConfig
+  readonly id: NodeId
+  /** Invariant: never decreases. */
+  term: number
+  /** The candidate voted for in `term`. */
+  vote: NodeId | null
+  lead: NodeId | null = null
+  role: RaftRole = 'follower'
+  readonly log: RaftLog
+  /** Invariant: well formed (confStateProblem returns null). */
+  conf: ConfState
+  /** Leader only: replication progress of every member, including itself. */
+  prs = new Map<NodeId, Progress>()
+  votes = new Map<NodeId, boolean>()
+  msgs: Message[] = []
+  msgsAfterPersist: Message[] = []
+  readStates: ReadState[] = []
+  electionElapsed = 0
+  heartbeatElapsed = 0
+  randomizedElectionTimeout = 0
+  leadTransferee: NodeId | null = null
+  /** Leader only: index of the newest conf change entry; a new one is refused until it is applied. */
+  pendingConfIndex = 0
+  /** Leader only: bytes of entries appended in this term and not yet committed. */
+  uncommittedBytes = 0
+  readQueue: PendingRead[] = []
+  /** ReadIndex requests received before the leader committed an entry of its term. */
+  pendingReadMsgs: Message[] = []
+  snapshotInbox: SnapshotInbox | undefined
+  droppedMessages = 0
+  droppedProposals = 0
+  stepRole: (r: Raft, m: Message) => void = stepFollower
+  tickRole: (r: Raft) => void = tickElection
+
+  constructor (cfg: ResolvedRaftConfig, log: RaftLog, term: number, vote: NodeId | null, conf: ConfState) {
+    assert(confStateProblem(conf) === null, () => `bad initial config: ${confStateProblem(conf) ?? ''}`)
+    this.cfg = cfg
+    this.id = cfg.id
+    this.log = log
+    this.term = term
+    this.vote = vote
+    this.conf = copyConfState(conf)
+    this.becomeFollower(term, null)
+  }
+
+  /** True when this node may campaign: it is a voter of either half of the configuration. */
+  promotable (): boolean {
+    return this.conf.voters.includes(this.id) || this.conf.votersOutgoing.includes(this.id)
+  }
+
+  /** Queues a message; fills the envelope fields and routes it by its persistence dependency. */
+  send (m: Partial<Message> & { type: MessageType, to: NodeId }): void {
+    const msg: Message = {
+      from: this.id, term: this.term, index: 0, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...m
+    }
+    const isVoteResp = msg.type === MessageType.VoteResp || msg.type === MessageType.PreVoteResp
+    if (isVoteResp && this.cfg.testingBugs.voteBeforePersist === true && msg.to !== this.id) {
+      this.msgs.push(msg)
+    } else if (AFTER_PERSIST.has(msg.type)) {
+      this.msgsAfterPersist.push(msg)
+    } else {
+      assert(msg.to !== this.id, () => `${msg.type} to self must not bypass persistence`)
+      this.msgs.push(msg)
+    }
+  }
+
+  private reset (term: number): void {
+    assert(term >= this.term, () => `term regressed ${this.term} -> ${term}`)
+    if (term !== this.term) {
+      this.term = term
+      this.vote = null
+    }
+    this.lead = null
+    this.electionElapsed = 0
+    this.heartbeatElapsed = 0
+    this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.random.nextInt(this.cfg.electionTicks)
+    this.leadTransferee = null
+    this.votes = new Map()
+    this.prs = new Map()
+    this.pendingConfIndex = 0
+    this.uncommittedBytes = 0
+    this.readQueue = []
+    this.pendingReadMsgs = []
+  }
+
+  becomeFollower (term: number, lead: NodeId | null): void {
+    this.reset(term)
+    this.lead = lead
+    this.role = 'follower'
+    this.stepRole = stepFollower
+    this.tickRole = tickElection
+  }
+
+  becomePreCandidate (): void {
+    assert(this.role !== 'leader', 'invalid transition [leader -> pre-candidate]')
+    // NB: a pre-candidate keeps its term and vote (thesis §9.6): only a won pre-vote bumps the term.
+    this.votes = new Map()
+    this.lead = null
+    this.role = 'pre-candidate'
+    this.stepRole = stepCandidate
+    this.tickRole = tickElection
+  }
+
+  becomeCandidate (): void {
+    assert(this.role !== 'leader', 'invalid transition [leader -> candidate]')
+    this.reset(this.term + 1)
+    this.vote = this.id
+    this.role = 'candidate'
+    this.stepRole = stepCandidate
+    this.tickRole = tickElection
+  }
+
+  becomeLeader (): void {
+    assert(this.role === 'candidate', () => `invalid transition [${this.role} -> leader]`)
+    this.reset(this.term)
+    this.lead = this.id
+    this.role = 'leader'
+    this.stepRole = stepLeader
+    this.tickRole = tickLeader
+    this.resetProgress()
+    const self = this.prs.get(this.id)
+    assert(self !== undefined, 'leader not in its own progress')
+    self.match = this.log.stableIndex
+    self.becomeReplicate()
+    self.recentActive = true
+    // Conservatively assume the tail may hold an unapplied conf change (etcd raft becomeLeader).
+    this.pendingConfIndex = this.log.lastIndex()
+    this.appendEntries([{ index: 0, term: 0, type: EntryType.Empty, data: new Uint8Array(0) }])
+  }
+
+  /** Rebuilds leader progress for every member of the current configuration. */
+  resetProgress (): void {
+    const voters = new Set(allVoters(this.conf))
+    const prs = new Map<NodeId, Progress>()
+    for (const id of allMembers(this.conf)) {
+      const old = this.prs.get(id)
+      if (old !== undefined) {
+        old.isLearner = !voters.has(id)
+        prs.set(id, old)
+      } else {
+        prs.set(id, new Progress(this.log.lastIndex() + 1, !voters.has(id), this.cfg.maxInflightMsgs))
+      }
+    }
+    this.prs = prs
+  }
+
+  /** Leader: assigns index and term to `entries`, appends them, and acknowledges them after persisting. */
+  appendEntries (entries: { index: number, term: number, type: EntryType, data: Uint8Array }[]): void {
+    assert(this.role === 'leader', 'append by a non-leader')
+    let index = this.log.lastIndex()
+    const stamped = entries.map((e) => ({ ...e, index: ++index, term: this.term }))
+    this.log.append(stamped)
+    for (const e of stamped) this.uncommittedBytes += e.data.length
+    this.send({ type: MessageType.AppResp, to: this.id, index: this.log.lastIndex() })
+  }
+
+  /** The single entry point for every message, local or from the network. */
+  step (m: Message): void {
+    if (!this.stepTerm(m)) return
+    switch (m.type) {
+      case MessageType.Hup:
+        this.hup(m.force === true ? 'transfer' : undefined)
+        return
+      case MessageType.Vote:
+      case MessageType.PreVote:
+        this.handleVoteRequest(m)
+        return
+      default:
+        this.stepRole(this, m)
+    }
+  }
+
+  /** Applies the term rules shared by every role; returns false when `m` must be ignored. */
+  private stepTerm (m: Message): boolean {
+    if (m.term === 0) return true
+    if (m.term > this.term) return this.stepHigherTerm(m)
+    if (m.term < this.term) {
+      this.stepLowerTerm(m)
+      return false
+    }
+    return true
+  }
+
+  private stepHigherTerm (m: Message): boolean {
+    const isVote = m.type === MessageType.Vote || m.type === MessageType.PreVote
+    if (isVote) {
+      // Leader stickiness (thesis §4.2.3): ignore a disruptive candidate while a leader is known.
+      const inLease = this.cfg.checkQuorum && this.lead !== null && this.electionElapsed < this.cfg.electionTicks
+      if (m.force !== true && inLease) { this.droppedMessages++; return false }
+    }
+    if (m.type === MessageType.PreVote) return true
+    if (m.type === MessageType.PreVoteResp && !m.reject) return true
+    const fromLeader = m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap
+    this.becomeFollower(m.term, fromLeader ? m.from : null)
+    return true
+  }
+
+  private stepLowerTerm (m: Message): void {
+    const fromLeader = m.type === MessageType.App || m.type === MessageType.Heartbeat
+    if ((this.cfg.checkQuorum || this.cfg.preVote) && fromLeader) {
+      // A stale leader (e.g. after a partition) learns the new term from this reply and steps down.
+      this.send({ type: MessageType.AppResp, to: m.from })
+    } else if (m.type === MessageType.PreVote) {
+      this.send({ type: MessageType.PreVoteResp, to: m.from, reject: true })
+    } else {
+      this.droppedMessages++
+    }
+  }
+
+  private handleVoteRequest (m: Message): void {
+    const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp
+    const canVote = this.vote === m.from ||
+      (this.vote === null && this.lead === null) ||
+      (m.type === MessageType.PreVote && m.term > this.term)
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      // The granted response carries the request's term so the candidate counts it (etcd raft).
+      this.send({ type: respType, to: m.from, term: m.term })
+      if (m.type === MessageType.Vote) {
+        this.electionElapsed = 0
+        this.vote = m.from
+      }
+    } else {
+      this.send({ type: respType, to: m.from, reject: true })
+    }
+  }
+
+  /** Starts an election unless this node may not (leader, not a voter, or an unapplied conf change). */
+  hup (kind?: CampaignKind): void {
+    if (this.role === 'leader') return
+    if (!this.promotable()) return
+    if (this.hasUnappliedConfChange()) return
+    this.campaign(kind ?? (this.cfg.preVote ? 'pre-election' : 'election'))
+  }
+
+  private hasUnappliedConfChange (): boolean {
+    const from = Math.max(this.log.applied + 1, this.log.firstIndex())
+    for (let index = from; index <= this.log.committed; index++) {
+      if (this.log.entry(index)?.type === EntryType.ConfChange) return true
+    }
+    return false
+  }
+
+  campaign (kind: CampaignKind): void {
+    let voteType: MessageType
+    let voteTerm: number
+    if (kind === 'pre-election') {
+      this.becomePreCandidate()
+      voteType = MessageType.PreVote
+      voteTerm = this.term + 1
+      this.votes.set(this.id, true)
+    } else {
+      this.becomeCandidate()
+      voteType = MessageType.Vote
+      voteTerm = this.term
+      // Our own vote counts only once persisted: it comes back through RawNode.advance().
+      this.send({ type: MessageType.VoteResp, to: this.id })
+    }
+    for (const id of allVoters(this.conf)) {
+      if (id === this.id) continue
+      this.send({
+        type: voteType, to: id, term: voteTerm, index: this.log.lastIndex(), logTerm: this.log.lastTerm(),
+        force: kind === 'transfer'
+      })
+    }
+    if (kind === 'pre-election') this.checkVotes()
+  }
+
+  /** Records a vote response and acts on a decided election. */
+  poll (from: NodeId, granted: boolean): void {
+    if (!this.votes.has(from)) this.votes.set(from, granted)
+    this.checkVotes()
+  }
+
+  private checkVotes (): void {
+    const result = jointVoteResult(this.conf, this.votes)
+    if (result === 'won') {
+      if (this.role === 'pre-candidate') {
+        this.campaign('election')
+      } else {
+        this.becomeLeader()
+        bcastAppend(this)
+      }
+    } else if (result === 'lost') {
+      this.becomeFollower(this.term, null)
+    }
+  }
+
+  /** Switches to a new configuration (after a conf change entry is applied or a snapshot installed). */
+  switchConf (conf: ConfState): void {
+    const problem = confStateProblem(conf)
+    assert(problem === null, () => `switch to bad config: ${problem ?? ''}`)
+    this.conf = copyConfState(conf)
+    if (this.role !== 'leader') return
+    if (!this.promotable()) {
+      // The leader was removed or demoted: it steps down so that the remaining voters elect a leader.
+      this.becomeFollower(this.term, null)
+      return
+    }
+    this.resetProgress()
+    if (this.leadTransferee !== null && !allVoters(this.conf).includes(this.leadTransferee)) {
+      this.leadTransferee = null
+    }
+    bcastAppend(this)
+  }
+
+  /** Decodes the conf change in an entry (a malformed one is treated as no change). */
+  static confChangeOf (data: Uint8Array): ReturnType<typeof decodeConfChange> {
+    return decodeConfChange(data)
+  }
+}
+
+/** Follower and candidate tick: campaign when the randomized election timeout elapses. */
+export function tickElection (r: Raft): void {
+  r.electionElapsed++
+  if (r.promotable() && r.electionElapsed >= r.randomizedElectionTimeout) {
+    r.electionElapsed = 0
+    r.step({
+      type: MessageType.Hup, from: r.id, to: r.id, term: 0, index: 0, logTerm: 0, entries: [], commit: 0,
+      reject: false, rejectHint: 0
+    })
+  }
+}

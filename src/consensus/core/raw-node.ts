@@ -1,0 +1,342 @@
+/**
+ * @module consensus/core/raw-node
+ * RawNode: the public, single-threaded API of the pure Raft core (etcd raft rawnode.go). The driver
+ * feeds it ticks, messages, proposals and reads, and drains Ready batches:
+ *
+ *   ready() → send messages → persist hardState/entries/snapshot → send messagesAfterPersist
+ *           → apply committedEntries (calling applyConfChange for ConfChange entries) → advance()
+ *
+ * NB: between ready() and advance() the driver may call only applyConfChange(), status() and
+ * checkInvariants(); every other input asserts. This keeps "what was persisted" exact without the
+ * bookkeeping etcd needs for asynchronous storage.
+ */
+import { assert } from '../../util/assert.js'
+import { changeConf, confStateProblem, copyConfState, encodeConfChange, isJoint } from './confchange.js'
+import { resolveRaftConfig } from './config.js'
+import type { RaftConfig } from './config.js'
+import { RETAIN_ENTRIES_DEFAULT } from './constants.js'
+import { ConfChangeRejectedError, ProposalDroppedError, TransferRejectedError } from './errors.js'
+import { RaftLog } from './log.js'
+import { Raft } from './raft.js'
+import { bcastAppend, proposalRefusal } from './raft-leader.js'
+import { EntryType, MessageType } from './types.js'
+import type {
+  ConfChange, ConfState, Entry, HardState, Message, NodeId, ProposalId, RaftStatus, Ready, Snapshot
+} from './types.js'
+import { checkRaftInvariants, validateMessage } from './invariants.js'
+
+/** What one Ready handed out, so advance() knows exactly what became durable and applied. */
+interface ReadyRecord {
+  stableTo: number
+  applyingTo: number
+  hardState: HardState
+  snapshot: Snapshot | undefined
+  selfMessages: Message[]
+}
+
+const EMPTY_CONF: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
+
+export class RawNode {
+  private readonly raft: Raft
+  private persistedHardState: HardState
+  private lastSoftState: Ready['softState']
+  private inFlight: ReadyRecord | undefined
+  /** Highest term seen by checkInvariants (Invariant: term never decreases). */
+  private checkedTerm: number
+
+  /**
+   * @param initial what `Storage.load()` returned.
+   * @param bootstrap the initial configuration, used when storage holds no snapshot. Pass the same
+   *   value on every start: conf change entries after it are replayed through applyConfChange().
+   * @throws InvalidRaftConfigError when `config` is invalid.
+   */
+  constructor (config: RaftConfig, initial: { hardState: HardState, snapshot?: Snapshot, entries: Entry[] },
+    bootstrap?: ConfState) {
+    const cfg = resolveRaftConfig(config)
+    const log = RaftLog.fromStorage(initial.snapshot, initial.entries, initial.hardState.commit)
+    const conf = initial.snapshot?.meta.confState ?? bootstrap ?? EMPTY_CONF
+    assert(confStateProblem(conf) === null, () => `bad bootstrap config: ${confStateProblem(conf) ?? ''}`)
+    this.raft = new Raft(cfg, log, initial.hardState.term, initial.hardState.vote, conf)
+    this.persistedHardState = { ...initial.hardState, commit: log.committed }
+    this.lastSoftState = { leader: null, role: 'follower' }
+    this.checkedTerm = this.raft.term
+  }
+
+  private assertIdle (): void {
+    assert(this.inFlight === undefined, 'input between ready() and advance()')
+  }
+
+  /** Advances logical time by one tick (elections, heartbeats, check-quorum). */
+  tick (): void {
+    this.assertIdle()
+    this.raft.tickRole(this.raft)
+  }
+
+  /** Steps a message from the network. Invalid, misaddressed or stale messages are dropped and counted. */
+  step (msg: Message): void {
+    this.assertIdle()
+    if (msg.type === MessageType.Hup || msg.to !== this.raft.id || msg.from === this.raft.id ||
+        !validateMessage(msg)) {
+      this.raft.droppedMessages++
+      return
+    }
+    this.raft.step(msg)
+  }
+
+  /**
+   * Proposes an application command. On a leader it is appended; on a follower it is forwarded.
+   * @throws ProposalDroppedError when no leader is known, a transfer is in progress, or too many bytes
+   *   are uncommitted.
+   */
+  propose (data: Uint8Array, proposalId?: ProposalId): void {
+    this.proposeEntry({
+      index: 0, term: 0, type: EntryType.Normal, data, ...(proposalId !== undefined ? { proposalId } : {})
+    })
+  }
+
+  private proposeEntry (entry: Entry): void {
+    this.assertIdle()
+    const r = this.raft
+    if (r.role !== 'leader') {
+      if (r.lead === null || r.role !== 'follower') {
+        r.droppedProposals++
+        throw new ProposalDroppedError('no leader known')
+      }
+      r.msgs.push(this.localMessage(MessageType.Prop, r.lead, { entries: [entry] }))
+      return
+    }
+    const refusal = proposalRefusal(r, entry.data.length)
+    if (refusal !== null) {
+      r.droppedProposals++
+      throw new ProposalDroppedError(refusal)
+    }
+    r.appendEntries([entry])
+    if (entry.type === EntryType.ConfChange) r.pendingConfIndex = r.log.lastIndex()
+    bcastAppend(r)
+  }
+
+  /**
+   * Proposes a configuration change (one at a time; forwarded when not leader).
+   * @throws ConfChangeRejectedError when another change is pending or `cc` is invalid for the config.
+   * @throws ProposalDroppedError as propose().
+   */
+  proposeConfChange (cc: ConfChange): void {
+    this.assertIdle()
+    const r = this.raft
+    if (r.role === 'leader') {
+      if (r.pendingConfIndex > r.log.applied) {
+        throw new ConfChangeRejectedError(`conf change at ${r.pendingConfIndex} not yet applied`)
+      }
+      const next = changeConf(r.conf, cc)
+      if (typeof next === 'string') throw new ConfChangeRejectedError(next)
+    }
+    this.proposeEntry({ index: 0, term: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) })
+  }
+
+  /**
+   * Applies a committed ConfChange entry's change; the driver calls it while applying that entry.
+   * A change that is invalid for the current configuration is ignored (the same on every replica).
+   * @returns the configuration now in force.
+   */
+  applyConfChange (cc: ConfChange): ConfState {
+    const r = this.raft
+    const next = changeConf(r.conf, cc)
+    if (typeof next !== 'string') r.switchConf(next)
+    return copyConfState(r.conf)
+  }
+
+  /**
+   * Requests a linearizable read. The ReadState with this `context` (non-empty, unique per request)
+   * appears in a later Ready; serve it once applied >= its index.
+   * @throws ProposalDroppedError when no leader is known.
+   */
+  readIndex (context: Uint8Array): void {
+    this.assertIdle()
+    assert(context.length > 0, 'readIndex needs a non-empty context')
+    const r = this.raft
+    if (r.role === 'leader') {
+      r.step(this.localMessage(MessageType.ReadIndex, r.id, { context }))
+    } else if (r.lead !== null && r.role === 'follower') {
+      r.msgs.push(this.localMessage(MessageType.ReadIndex, r.lead, { context }))
+    } else {
+      throw new ProposalDroppedError('no leader known')
+    }
+  }
+
+  /**
+   * Asks the leader to hand leadership to `to` (forwarded when not leader).
+   * @throws TransferRejectedError when no leader is known.
+   */
+  transferLeadership (to: NodeId): void {
+    this.assertIdle()
+    const r = this.raft
+    if (r.role === 'leader') {
+      r.step(this.localMessage(MessageType.TransferLeader, r.id, { transferee: to }))
+    } else if (r.lead !== null) {
+      r.msgs.push(this.localMessage(MessageType.TransferLeader, r.lead, { transferee: to }))
+    } else {
+      throw new TransferRejectedError('no leader known')
+    }
+  }
+
+  /** Starts an election now (pre-vote first when enabled). */
+  campaign (): void {
+    this.assertIdle()
+    this.raft.hup()
+  }
+
+  /** Tells the leader a peer is unreachable: its pipeline falls back to probing. */
+  reportUnreachable (id: NodeId): void {
+    this.assertIdle()
+    const pr = this.raft.role === 'leader' ? this.raft.prs.get(id) : undefined
+    if (pr !== undefined && pr.state === 'replicate') pr.becomeProbe()
+  }
+
+  /** Tells the leader a snapshot to `id` failed to send: it is retried from probe. */
+  reportSnapshotFailure (id: NodeId): void {
+    this.assertIdle()
+    const pr = this.raft.role === 'leader' ? this.raft.prs.get(id) : undefined
+    if (pr !== undefined && pr.state === 'snapshot') pr.becomeProbe()
+  }
+
+  private localMessage (type: MessageType, to: NodeId, extra: Partial<Message>): Message {
+    return {
+      type, from: this.raft.id, to, term: 0, index: 0, logTerm: 0, entries: [], commit: 0, reject: false,
+      rejectHint: 0, ...extra
+    }
+  }
+
+  private hardState (): HardState {
+    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed }
+  }
+
+  private softState (): Ready['softState'] {
+    return { leader: this.raft.lead, role: this.raft.role }
+  }
+
+  /** True when ready() would return work. */
+  hasReady (): boolean {
+    if (this.inFlight !== undefined) return false
+    const r = this.raft
+    const hs = this.hardState()
+    const ps = this.persistedHardState
+    const soft = this.softState()
+    return hs.term !== ps.term || hs.vote !== ps.vote || hs.commit !== ps.commit ||
+      r.log.stableIndex < r.log.lastIndex() || r.log.pendingSnapshot !== undefined ||
+      (r.log.applying < r.log.committed) || r.msgs.length > 0 || r.msgsAfterPersist.length > 0 ||
+      r.readStates.length > 0 || soft.leader !== this.lastSoftState.leader || soft.role !== this.lastSoftState.role
+  }
+
+  /** Takes the next batch of work; the driver must handle it in the order documented on Ready. */
+  ready (): Ready {
+    this.assertIdle()
+    const r = this.raft
+    const log = r.log
+    const hs = this.hardState()
+    const ps = this.persistedHardState
+    const hardStateChanged = hs.term !== ps.term || hs.vote !== ps.vote || hs.commit !== ps.commit
+    const entries = log.stableIndex < log.lastIndex()
+      ? log.slice(log.stableIndex + 1, log.lastIndex() + 1, Number.MAX_SAFE_INTEGER) : []
+    const snapshot = log.pendingSnapshot
+    const committedEntries = snapshot === undefined && log.applying < log.committed
+      ? log.slice(log.applying + 1, log.committed + 1, r.cfg.maxCommittedBytesPerReady) : []
+    const afterPersist = r.msgsAfterPersist
+    const ready: Ready = {
+      ...(hardStateChanged ? { hardState: hs } : {}),
+      entries,
+      ...(snapshot !== undefined ? { snapshot } : {}),
+      committedEntries,
+      messages: r.msgs,
+      messagesAfterPersist: afterPersist.filter((m) => m.to !== r.id),
+      readStates: r.readStates,
+      mustSync: hs.term !== ps.term || hs.vote !== ps.vote || entries.length > 0 || snapshot !== undefined,
+      softState: this.softState()
+    }
+    const applyingTo = snapshot !== undefined ? snapshot.meta.index
+      : committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : log.applying
+    this.inFlight = {
+      stableTo: log.lastIndex(), applyingTo, hardState: hs, snapshot,
+      selfMessages: afterPersist.filter((m) => m.to === r.id)
+    }
+    log.applying = applyingTo
+    r.msgs = []
+    r.msgsAfterPersist = []
+    r.readStates = []
+    this.lastSoftState = ready.softState
+    return ready
+  }
+
+  /** Acknowledges the last Ready: it is persisted and its committed entries applied. */
+  advance (): void {
+    const record = this.inFlight
+    assert(record !== undefined, 'advance() without ready()')
+    this.inFlight = undefined
+    const r = this.raft
+    const log = r.log
+    if (record.snapshot !== undefined && log.pendingSnapshot === record.snapshot) log.pendingSnapshot = undefined
+    log.stableIndex = Math.max(log.stableIndex, Math.min(record.stableTo, log.lastIndex()))
+    log.applied = Math.max(log.applied, record.applyingTo)
+    this.persistedHardState = record.hardState
+    for (const m of record.selfMessages) r.step(m)
+    this.maybeAutoLeave()
+  }
+
+  /** Leader: once an auto-leave joint configuration is applied, propose leaving it (thesis §4.3). */
+  private maybeAutoLeave (): void {
+    const r = this.raft
+    if (r.role !== 'leader' || !isJoint(r.conf) || !r.conf.autoLeave) return
+    if (r.pendingConfIndex > r.log.applied || r.leadTransferee !== null) return
+    r.appendEntries([{ index: 0, term: 0, type: EntryType.ConfChange, data: encodeConfChange({ steps: [], transition: 'auto' }) }])
+    r.pendingConfIndex = r.log.lastIndex()
+    bcastAppend(r)
+  }
+
+  /**
+   * The application took `snapshot` of its state at `snapshot.meta.index` (<= applied). The core keeps
+   * it to send to lagging followers and drops entries up to `retainEntries` before its index.
+   */
+  compact (snapshot: Snapshot, retainEntries = RETAIN_ENTRIES_DEFAULT): void {
+    this.assertIdle()
+    const log = this.raft.log
+    assert(snapshot.meta.index <= log.applied, () => `snapshot ${snapshot.meta.index} beyond applied ${log.applied}`)
+    assert(log.term(snapshot.meta.index) === undefined || log.term(snapshot.meta.index) === snapshot.meta.term,
+      'snapshot term does not match the log')
+    if (log.latestSnapshot === undefined || log.latestSnapshot.meta.index < snapshot.meta.index) {
+      log.latestSnapshot = snapshot
+    }
+    log.compactTo(Math.max(log.offset, snapshot.meta.index - Math.max(0, retainEntries)))
+  }
+
+  /** A copy of the node's state for status pages, tests and the simulator. */
+  status (): RaftStatus {
+    const r = this.raft
+    const status: RaftStatus = {
+      id: r.id, term: r.term, vote: r.vote, leader: r.lead, role: r.role, commit: r.log.committed,
+      applied: r.log.applied, firstIndex: r.log.firstIndex(), lastIndex: r.log.lastIndex(),
+      lastTerm: r.log.lastTerm(), confState: copyConfState(r.conf), leadTransferee: r.leadTransferee,
+      droppedMessages: r.droppedMessages, droppedProposals: r.droppedProposals
+    }
+    if (r.role === 'leader') {
+      status.progress = {}
+      for (const [id, pr] of r.prs) {
+        status.progress[id] = {
+          match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive, isLearner: pr.isLearner
+        }
+      }
+    }
+    return status
+  }
+
+  /** The entries [lo, hi) still in the in-memory log (for tests and the simulator's checkers). */
+  entries (lo: number, hi: number): Entry[] {
+    const log = this.raft.log
+    return log.slice(Math.max(lo, log.firstIndex()), Math.min(hi, log.lastIndex() + 1), Number.MAX_SAFE_INTEGER)
+  }
+
+  /** Asserts the core's internal invariants; the simulator calls it after every step. */
+  checkInvariants (): void {
+    assert(this.raft.term >= this.checkedTerm, () => `term went back ${this.checkedTerm} -> ${this.raft.term}`)
+    this.checkedTerm = this.raft.term
+    checkRaftInvariants(this.raft)
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * @module consensus/core/sessions
+ * Exactly-once proposals (issue 3): a pure, deterministic, bounded table of applied proposal ids and
+ * their first results. Every replica applies the same entries in the same order, so every replica's
+ * table (and its evictions) is identical and can travel inside the state-machine snapshot.
+ *
+ * Bounds: at most `maxClients` clients (the least recently applied, by log index, is evicted) and at
+ * most `maxSeqsPerClient` results per client (the lowest sequence is dropped and everything at or below
+ * it is refused as `stale` from then on, so an old retry is never applied twice).
+ * NB: an evicted client is forgotten: a retry from it after eviction is applied again. Size maxClients
+ * above the number of clients that can be active at once.
+ */
+import { assert } from '../../util/assert.js'
+import { MAX_SESSION_CLIENTS_DEFAULT, MAX_SESSION_SEQS_PER_CLIENT_DEFAULT } from './constants.js'
+import type { Entry, ProposalId } from './types.js'
+
+/** One client's state as plain data (the encoded form). */
+export interface ClientSessionData<R> {
+  clientId: string
+  /** Log index of the newest entry applied for this client (the eviction order). */
+  lastIndex: number
+  /** Sequences <= floorSeq without a stored result are refused as stale. */
+  floorSeq: number
+  /** [seq, result] pairs in ascending seq order. */
+  results: [number, R][]
+}
+
+/** The serializable form of a ProposalSessions table; clients in least-recently-applied order. */
+export interface ProposalSessionsData<R> {
+  maxClients: number
+  maxSeqsPerClient: number
+  clients: ClientSessionData<R>[]
+}
+
+export type SessionLookup<R> =
+  | { kind: 'new' }
+  | { kind: 'duplicate', result: R }
+  | { kind: 'stale' }
+
+interface ClientSession<R> {
+  lastIndex: number
+  floorSeq: number
+  results: Map<number, R>
+}
+
+export class ProposalSessions<R = Uint8Array> {
+  readonly maxClients: number
+  readonly maxSeqsPerClient: number
+  /** Map order is the eviction order: least recently applied first. */
+  private readonly clients = new Map<string, ClientSession<R>>()
+
+  constructor (maxClients = MAX_SESSION_CLIENTS_DEFAULT, maxSeqsPerClient = MAX_SESSION_SEQS_PER_CLIENT_DEFAULT) {
+    assert(Number.isSafeInteger(maxClients) && maxClients > 0, () => `bad maxClients ${maxClients}`)
+    assert(Number.isSafeInteger(maxSeqsPerClient) && maxSeqsPerClient > 0, 'bad maxSeqsPerClient')
+    this.maxClients = maxClients
+    this.maxSeqsPerClient = maxSeqsPerClient
+  }
+
+  get size (): number {
+    return this.clients.size
+  }
+
+  /** Whether `id` is new, was already applied (with its first result), or is too old to tell. */
+  lookup (id: ProposalId): SessionLookup<R> {
+    const client = this.clients.get(id.clientId)
+    if (client === undefined) return { kind: 'new' }
+    if (client.results.has(id.seq)) return { kind: 'duplicate', result: client.results.get(id.seq) as R }
+    if (id.seq <= client.floorSeq) return { kind: 'stale' }
+    return { kind: 'new' }
+  }
+
+  /** Records the result of applying `id` at log `index`. Indexes must grow (apply order). */
+  record (id: ProposalId, index: number, result: R): void {
+    assert(this.lookup(id).kind === 'new', () => `proposal ${id.clientId}/${id.seq} recorded twice`)
+    let client = this.clients.get(id.clientId)
+    if (client === undefined) {
+      client = { lastIndex: index, floorSeq: 0, results: new Map() }
+    } else {
+      assert(index > client.lastIndex, () => `apply index went back for ${id.clientId}`)
+      this.clients.delete(id.clientId)
+    }
+    client.lastIndex = index
+    client.results.set(id.seq, result)
+    if (client.results.size > this.maxSeqsPerClient) {
+      const lowest = Math.min(...client.results.keys())
+      client.results.delete(lowest)
+      client.floorSeq = Math.max(client.floorSeq, lowest)
+    }
+    this.clients.set(id.clientId, client)
+    if (this.clients.size > this.maxClients) {
+      const oldest = this.clients.keys().next().value
+      if (oldest !== undefined) this.clients.delete(oldest)
+    }
+    assert(this.clients.size <= this.maxClients, 'session table over its bound')
+  }
+
+  /** Plain data for the snapshot (the caller encodes R). */
+  encode (): ProposalSessionsData<R> {
+    const clients: ClientSessionData<R>[] = []
+    for (const [clientId, c] of this.clients) {
+      const results = [...c.results.entries()].sort((a, b) => a[0] - b[0])
+      clients.push({ clientId, lastIndex: c.lastIndex, floorSeq: c.floorSeq, results })
+    }
+    return { maxClients: this.maxClients, maxSeqsPerClient: this.maxSeqsPerClient, clients }
+  }
+
+  /** Rebuilds a table from encode() output. */
+  static decode<R> (data: ProposalSessionsData<R>): ProposalSessions<R> {
+    const sessions = new ProposalSessions<R>(data.maxClients, data.maxSeqsPerClient)
+    assert(data.clients.length <= data.maxClients, 'encoded sessions over their bound')
+    for (const c of data.clients) {
+      sessions.clients.set(c.clientId, { lastIndex: c.lastIndex, floorSeq: c.floorSeq, results: new Map(c.results) })
+    }
+    return sessions
+  }
+}
+
+/** What applyOnce did with an entry. */
+export type ApplyOnceOutcome<R> =
+  | { status: 'applied', result: R }
+  | { status: 'duplicate', result: R }
+  | { status: 'stale' }
+
+/**
+ * Applies `entry` unless its proposal id was already applied: then the first result is returned and
+ * `apply` is not called. Entries without a proposal id are always applied (and not recorded).
+ */
+export function applyOnce<R> (sessions: ProposalSessions<R>, entry: Entry, apply: (entry: Entry) => R): ApplyOnceOutcome<R> {
+  const id = entry.proposalId
+  if (id === undefined) return { status: 'applied', result: apply(entry) }
+  const seen = sessions.lookup(id)
+  if (seen.kind === 'duplicate') return { status: 'duplicate', result: seen.result }
+  if (seen.kind === 'stale') return { status: 'stale' }
+  const result = apply(entry)
+  sessions.record(id, entry.index, result)
+  return { status: 'applied', result }
+}
