@@ -98,8 +98,8 @@ export function bcastAppend (r: Raft): void {
   }
 }
 
-function sendAppendLoop (r: Raft, to: NodeId, pr: Progress): void {
-  if (!sendAppend(r, to, pr, true)) return
+function sendAppendLoop (r: Raft, to: NodeId, pr: Progress, sendIfEmpty = true): void {
+  if (!sendAppend(r, to, pr, sendIfEmpty)) return
   // Bounded: each further call either fills one inflight slot or returns false.
   for (let sent = 1; sent < r.cfg.maxInflightMsgs; sent++) {
     if (!sendAppend(r, to, pr, false)) return
@@ -158,13 +158,12 @@ function handleAppendResponse (r: Raft, m: Message): void {
     else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate()
     else if (pr.state === 'replicate') pr.freeTo(m.index)
     if (maybeCommit(r)) bcastAppend(r)
-    else if (m.from !== r.id) sendAppendLoop(r, m.from, pr)
+    else if (m.from !== r.id) sendAppendLoop(r, m.from, pr, false)
     if (r.role === 'leader' && m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
       r.send({ type: MessageType.TimeoutNow, to: m.from })
     }
-  } else if (m.from !== r.id && pr.state === 'replicate') {
+  } else if (pr.state === 'replicate') {
     pr.freeTo(m.index)
-    sendAppendLoop(r, m.from, pr)
   }
 }
 

@@ -1,0 +1,236 @@
+/**
+ * An in-memory, timer-free network of RawNodes for scenario tests (in the spirit of etcd raft's
+ * InteractionEnv). Messages are delivered only when a test calls deliver()/stabilize(); links can be
+ * cut; every node's Ready is handled exactly as a driver must (send, persist, send-after-persist,
+ * apply, advance). After every processed Ready the harness asserts each node's invariants and the
+ * cluster-wide properties: one leader per term and identical entries at every applied index.
+ */
+import { RawNode, createPrng, EntryType, decodeConfChange, applyOnce, ProposalSessions } from '../../../src/consensus/core/index.js'
+import type {
+  ConfState, Entry, HardState, Message, RaftConfig, ReadState, Snapshot
+} from '../../../src/consensus/core/index.js'
+
+export interface NodeStore {
+  hardState: HardState
+  entries: Entry[]
+  snapshot?: Snapshot
+}
+
+export interface HarnessNode {
+  id: string
+  node: RawNode
+  store: NodeStore
+  /** The state machine: applied command payloads as text, in order. */
+  state: string[]
+  conf: ConfState
+  appliedIndex: number
+  readStates: ReadState[]
+  sessions: ProposalSessions<string>
+  /** Number of times an entry's command was really applied (exactly-once check). */
+  applyCount: number
+}
+
+export interface ClusterOptions {
+  voters: string[]
+  learners?: string[]
+  seed?: number
+  electionTicks?: number
+  heartbeatTicks?: number
+  config?: Partial<RaftConfig>
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export function bytes (text: string): Uint8Array {
+  return encoder.encode(text)
+}
+
+export function conf (voters: string[], learners: string[] = []): ConfState {
+  return { voters, votersOutgoing: [], learners, learnersNext: [], autoLeave: false }
+}
+
+export class Cluster {
+  readonly nodes = new Map<string, HarnessNode>()
+  /** Messages in flight, in send order. */
+  queue: Message[] = []
+  /** Blocked directed links "from->to". */
+  readonly cut = new Set<string>()
+  readonly leadersByTerm = new Map<number, string>()
+  readonly appliedByIndex = new Map<number, { term: number, data: string }>()
+  private readonly options: ClusterOptions
+  private seed: number
+
+  constructor (options: ClusterOptions) {
+    this.options = options
+    this.seed = options.seed ?? 1
+    const bootstrap = conf(options.voters, options.learners ?? [])
+    for (const id of [...options.voters, ...(options.learners ?? [])]) this.addNode(id, bootstrap)
+  }
+
+  /** Adds a node with empty storage; `bootstrap` is undefined for a node joining an existing cluster. */
+  addNode (id: string, bootstrap?: ConfState): HarnessNode {
+    const store: NodeStore = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }
+    const h: HarnessNode = {
+      id, node: this.makeNode(id, store, bootstrap), store, state: [], conf: bootstrap ?? conf([]),
+      appliedIndex: 0, readStates: [], sessions: new ProposalSessions<string>(), applyCount: 0
+    }
+    this.nodes.set(id, h)
+    return h
+  }
+
+  private makeNode (id: string, store: NodeStore, bootstrap?: ConfState): RawNode {
+    return new RawNode({
+      id,
+      electionTicks: this.options.electionTicks ?? 10,
+      heartbeatTicks: this.options.heartbeatTicks ?? 1,
+      random: createPrng(this.seed++),
+      ...this.options.config
+    }, { hardState: { ...store.hardState }, entries: [...store.entries], ...(store.snapshot !== undefined ? { snapshot: store.snapshot } : {}) }, bootstrap)
+  }
+
+  get (id: string): HarnessNode {
+    const h = this.nodes.get(id)
+    if (h === undefined) throw new Error(`no node ${id}`)
+    return h
+  }
+
+  /** Restarts a node from its durable store (a crash after the last processed Ready). */
+  restart (id: string, bootstrap: ConfState): void {
+    const h = this.get(id)
+    h.node = this.makeNode(id, h.store, bootstrap)
+    h.conf = h.store.snapshot?.meta.confState ?? bootstrap
+    h.state = h.store.snapshot !== undefined ? JSON.parse(decoder.decode(h.store.snapshot.data)) as string[] : []
+    h.appliedIndex = h.store.snapshot?.meta.index ?? 0
+  }
+
+  isolate (id: string): void {
+    for (const other of this.nodes.keys()) {
+      if (other === id) continue
+      this.cut.add(`${id}->${other}`)
+      this.cut.add(`${other}->${id}`)
+    }
+  }
+
+  heal (): void {
+    this.cut.clear()
+  }
+
+  tick (id: string, times = 1): void {
+    for (let i = 0; i < times; i++) this.get(id).node.tick()
+  }
+
+  tickAll (times = 1): void {
+    for (let i = 0; i < times; i++) for (const h of this.nodes.values()) h.node.tick()
+  }
+
+  /** Handles one node's Ready as a driver would; returns false when it had none. */
+  process (id: string): boolean {
+    const h = this.get(id)
+    if (!h.node.hasReady()) return false
+    const rd = h.node.ready()
+    this.queue.push(...rd.messages)
+    if (rd.hardState !== undefined) h.store.hardState = { ...rd.hardState }
+    if (rd.snapshot !== undefined) this.installSnapshot(h, rd.snapshot)
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0]!.index
+      h.store.entries = h.store.entries.filter((e) => e.index < first).concat(rd.entries)
+    }
+    this.queue.push(...rd.messagesAfterPersist)
+    for (const entry of rd.committedEntries) this.apply(h, entry)
+    h.readStates.push(...rd.readStates)
+    h.node.advance()
+    this.checkAll()
+    return true
+  }
+
+  private installSnapshot (h: HarnessNode, snapshot: Snapshot): void {
+    h.store.snapshot = snapshot
+    h.store.entries = h.store.entries.filter((e) => e.index > snapshot.meta.index)
+    h.state = JSON.parse(decoder.decode(snapshot.data)) as string[]
+    h.conf = snapshot.meta.confState
+    h.appliedIndex = snapshot.meta.index
+  }
+
+  private apply (h: HarnessNode, entry: Entry): void {
+    if (entry.index <= h.appliedIndex) throw new Error(`${h.id} re-applied ${entry.index}`)
+    h.appliedIndex = entry.index
+    const data = decoder.decode(entry.data)
+    const seen = this.appliedByIndex.get(entry.index)
+    if (seen !== undefined && (seen.term !== entry.term || seen.data !== data)) {
+      throw new Error(`state machine safety: ${h.id} applied a different entry at ${entry.index}`)
+    }
+    this.appliedByIndex.set(entry.index, { term: entry.term, data })
+    if (entry.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(entry.data)
+      if (cc !== null) h.conf = h.node.applyConfChange(cc)
+    } else if (entry.type === EntryType.Normal) {
+      applyOnce(h.sessions, entry, (e) => {
+        h.applyCount++
+        h.state.push(decoder.decode(e.data))
+        return `ok ${e.index}`
+      })
+    }
+  }
+
+  /** Takes a snapshot of `id`'s state machine at its applied index and compacts its log. */
+  compact (id: string, retainEntries = 0): void {
+    const h = this.get(id)
+    const status = h.node.status()
+    const term = h.node.entries(status.applied, status.applied + 1)[0]?.term ?? h.store.snapshot?.meta.term ?? 0
+    const snapshot: Snapshot = {
+      meta: { index: status.applied, term, confState: h.conf },
+      data: bytes(JSON.stringify(h.state))
+    }
+    h.store.snapshot = snapshot
+    h.node.compact(snapshot, retainEntries)
+  }
+
+  /** Delivers every queued message once (messages produced meanwhile wait for the next call). */
+  deliver (filter?: (m: Message) => boolean): number {
+    const batch = this.queue
+    this.queue = []
+    let delivered = 0
+    for (const m of batch) {
+      if (this.cut.has(`${m.from}->${m.to}`)) continue
+      if (filter !== undefined && !filter(m)) { this.queue.push(m); continue }
+      const target = this.nodes.get(m.to)
+      if (target === undefined) continue
+      target.node.step(m)
+      delivered++
+    }
+    return delivered
+  }
+
+  /** Processes Readies and delivers messages until nothing moves (bounded by maxRounds). */
+  stabilize (maxRounds = 1000): void {
+    for (let round = 0; round < maxRounds; round++) {
+      let moved = false
+      for (const id of this.nodes.keys()) if (this.process(id)) moved = true
+      if (this.deliver() > 0) moved = true
+      if (!moved && this.queue.length === 0) return
+    }
+    throw new Error(`not stable after ${maxRounds} rounds`)
+  }
+
+  /** Ticks `id` until its election fires, then stabilizes. */
+  elect (id: string): void {
+    this.get(id).node.campaign()
+    this.stabilize()
+  }
+
+  leaders (): string[] {
+    return [...this.nodes.values()].filter((h) => h.node.status().role === 'leader').map((h) => h.id)
+  }
+
+  checkAll (): void {
+    for (const h of this.nodes.values()) {
+      h.node.checkInvariants()
+      const s = h.node.status()
+      if (s.role !== 'leader') continue
+      const known = this.leadersByTerm.get(s.term)
+      if (known !== undefined && known !== h.id) throw new Error(`two leaders in term ${s.term}: ${known}, ${h.id}`)
+      this.leadersByTerm.set(s.term, h.id)
+    }
+  }
+}
