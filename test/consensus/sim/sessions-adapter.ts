@@ -1,31 +1,28 @@
 /**
  * @module test/consensus/sim/sessions-adapter
  * Binds the simulator's state machine to the core's exactly-once session table (`ProposalSessions`,
- * `applyOnce`), so the simulator exercises the production dedup code. `applyOnce` here returns whether
- * the command really ran (false: a duplicate, answered from the table).
+ * `applyOnce`), so the simulator exercises the production dedup code. The stored result of a put is the
+ * log index where it took effect. `applyOnce` here returns whether the command really ran (false: a
+ * duplicate answered from the table, or a stale retry refused).
  */
+import { applyOnce, ProposalSessions, type ProposalSessionsData } from '../../../src/consensus/core/index.js'
 import type { Entry } from '../../../src/consensus/core/types.js'
 
 export class SessionTable {
-  private readonly applied = new Map<string, number>()
+  private sessions = new ProposalSessions<number>()
 
   applyOnce (entry: Entry, run: () => void): boolean {
-    const id = entry.proposalId
-    if (id === undefined) { run(); return true }
-    const key = `${id.clientId}#${id.seq}`
-    if (this.applied.has(key)) return false
-    run()
-    this.applied.set(key, entry.index)
-    return true
+    const outcome = applyOnce(this.sessions, entry, (e) => { run(); return e.index })
+    return outcome.status === 'applied'
   }
 
   encode (): unknown {
-    return [...this.applied.entries()]
+    return this.sessions.encode()
   }
 
   static decode (plain: unknown): SessionTable {
     const table = new SessionTable()
-    for (const [key, index] of plain as Array<[string, number]>) table.applied.set(key, index)
+    table.sessions = ProposalSessions.decode(plain as ProposalSessionsData<number>)
     return table
   }
 }

@@ -1,0 +1,242 @@
+/**
+ * @module test/consensus/sim/node
+ * One simulated node: the production `RawNode` over a `MemoryStorage`, with the key-value state machine,
+ * driven exactly as the `Ready` contract says: send `messages`, persist (entries, hard state, snapshot),
+ * sync, send `messagesAfterPersist`, apply committed entries, serve read states, advance. The node keeps a
+ * mirror of its stable log so the cluster invariants can read it without reaching into the core.
+ *
+ * A crash may strike in the middle of a Ready (after the appends, before the sync): the storage then drops
+ * the unsynced writes (sometimes keeping a torn prefix), and everything after that point never happens.
+ */
+import { decodeConfChange } from '../../../src/consensus/core/confchange.js'
+import { RawNode } from '../../../src/consensus/core/index.js'
+import type { RaftTestingBugs } from '../../../src/consensus/core/config.js'
+import { EntryType, type ConfState, type Entry, type Message, type NodeId, type ProposalId,
+  type Ready, type Snapshot } from '../../../src/consensus/core/types.js'
+import { MemoryStorage } from './memory-storage-shim.js'
+import { assert } from '../../../src/util/assert.js'
+import { ELECTION_TICKS, HEARTBEAT_TICKS, SNAPSHOT_INTERVAL_ENTRIES, SNAPSHOT_RETAIN_ENTRIES } from './constants.js'
+import type { ClusterInvariants } from './invariants.js'
+import { KvMachine } from './kv.js'
+import type { SimRandom } from './random.js'
+import type { Trace } from './trace.js'
+
+/** What a node reports to the rest of the simulation while it handles a Ready. */
+export interface NodeHooks {
+  send: (message: Message) => void
+  invariants: ClusterInvariants
+  trace: Trace
+  /** A proposal id was applied here (fresh or as a duplicate). */
+  onApplied: (node: NodeId, id: ProposalId) => void
+  /** A read registered with `context` can be served now, by this node, from `value(key)`. */
+  onRead: (node: NodeId, context: string, value: (key: string) => string | null) => void
+}
+
+export interface SimNodeInit {
+  id: NodeId
+  random: SimRandom
+  bugs: RaftTestingBugs
+  /** The initial configuration, for the founding members only; joiners start empty. */
+  bootstrap?: ConfState
+}
+
+const decoder = new TextDecoder()
+
+export class SimNode {
+  readonly id: NodeId
+  readonly storage = new MemoryStorage()
+  raw: RawNode | null = null
+  kv = new KvMachine()
+  /** Stable-log mirror: `log[i]` holds index `logOffset + 1 + i`. */
+  private log: Entry[] = []
+  private logOffset = 0
+  private logOffsetTerm = 0
+  applied = 0
+  private appliedTerm = 0
+  private snapshotIndex = 0
+  confState: ConfState | undefined
+  /** Read contexts waiting for `applied` to reach their index. */
+  private readonly pendingReads: Array<{ context: string, index: number }> = []
+  private readonly leaderTerms = new Set<number>()
+  crashes = 0
+
+  constructor (private readonly init: SimNodeInit) {
+    this.id = init.id
+    this.confState = init.bootstrap
+    this.start()
+  }
+
+  get up (): boolean {
+    return this.raw !== null
+  }
+
+  /** (Re)starts from whatever the storage holds, rebuilding the state machine from its snapshot. */
+  start (): void {
+    assert(this.raw === null, 'start of a running node')
+    const state = this.storage.load()
+    const snapshot = state.snapshot
+    this.kv = snapshot === undefined ? new KvMachine() : KvMachine.decode(snapshot.data)
+    this.logOffset = snapshot?.meta.index ?? 0
+    this.logOffsetTerm = snapshot?.meta.term ?? 0
+    this.snapshotIndex = this.logOffset
+    this.applied = this.logOffset
+    this.appliedTerm = this.logOffsetTerm
+    this.log = state.entries.filter((e: Entry) => e.index > this.logOffset)
+    this.confState = snapshot?.meta.confState ?? this.init.bootstrap
+    this.pendingReads.length = 0
+    const config = { id: this.id, electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS,
+      random: this.init.random.fork(), testingBugs: this.init.bugs }
+    this.raw = new RawNode(config, state, this.init.bootstrap)
+  }
+
+  /** Drops the in-memory node; the storage loses unsynced writes (maybe keeping a torn prefix). */
+  crash (random: SimRandom): void {
+    assert(this.raw !== null, 'crash of a stopped node')
+    this.raw = null
+    this.crashes++
+    this.storage.crash({ keepUnsyncedEntries: random.chance(0.3) ? random.between(0, 3) : 0 })
+  }
+
+  lastIndex (): number {
+    return this.logOffset + this.log.length
+  }
+
+  entryAt (index: number): Entry | undefined {
+    return this.log[index - this.logOffset - 1]
+  }
+
+  private termAt (index: number): number {
+    if (index === this.logOffset) return this.logOffsetTerm
+    return this.entryAt(index)?.term ?? 0
+  }
+
+  /**
+   * Handles every pending Ready. `crashMidReady` makes the first Ready stop right after its writes reach
+   * the storage unsynced (the worst moment); returns true if the node crashed.
+   */
+  drain (hooks: NodeHooks, rounds: number, crashMidReady: boolean, random: SimRandom): boolean {
+    for (let round = 0; round < rounds; round++) {
+      const raw = this.raw
+      if (raw === null || !raw.hasReady()) return false
+      const ready = raw.ready()
+      for (const message of ready.messages) this.send(message, hooks)
+      this.persist(ready, hooks)
+      if (crashMidReady && (ready.entries.length > 0 || ready.hardState !== undefined)) {
+        hooks.trace.add(`${this.id} crash mid-ready (unsynced: ${ready.entries.length} entries, hs=${ready.hardState !== undefined})`)
+        this.crash(random)
+        return true
+      }
+      if (ready.mustSync || ready.entries.length > 0 || ready.hardState !== undefined) this.storage.sync()
+      for (const message of ready.messagesAfterPersist) this.send(message, hooks)
+      this.observeRole(ready, hooks)
+      this.applyCommitted(ready.committedEntries, hooks)
+      for (const read of ready.readStates) {
+        this.pendingReads.push({ context: decoder.decode(read.context), index: read.index })
+      }
+      this.serveReads(hooks)
+      raw.advance()
+      this.maybeSnapshot()
+    }
+    throw new Error(`${this.id} still has a Ready after ${rounds} rounds (livelock)`)
+  }
+
+  /** Self-addressed messages (a node's own vote or append ack) are stepped by the core itself on advance. */
+  private send (message: Message, hooks: NodeHooks): void {
+    if (message.to !== this.id) hooks.send(message)
+  }
+
+  private persist (ready: Ready, hooks: NodeHooks): void {
+    if (ready.snapshot !== undefined) this.installSnapshot(ready.snapshot, hooks)
+    // Hard state before entries: a torn tail then keeps the term that covers any entry that survives.
+    if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState)
+    if (ready.entries.length > 0) {
+      const first = (ready.entries[0] as Entry).index
+      const isLeader = ready.softState.role === 'leader'
+      if (isLeader && first <= this.lastIndex()) {
+        throw new Error(`leaders only append: leader ${this.id} overwrote from index ${first} (last ${this.lastIndex()})`)
+      }
+      assert(first > this.logOffset && first <= this.lastIndex() + 1, () =>
+        `${this.id}: append at ${first} leaves a gap (offset ${this.logOffset}, last ${this.lastIndex()})`)
+      hooks.invariants.observeAppend(this.id, ready.entries, this.termAt(first - 1))
+      this.log.length = first - this.logOffset - 1
+      this.log.push(...ready.entries)
+      this.storage.append(ready.entries)
+    }
+  }
+
+  private installSnapshot (snapshot: Snapshot, hooks: NodeHooks): void {
+    hooks.trace.add(`${this.id} installs snapshot at ${snapshot.meta.index} term ${snapshot.meta.term}`)
+    this.storage.saveSnapshot(snapshot)
+    this.kv = KvMachine.decode(snapshot.data)
+    this.log = []
+    this.logOffset = snapshot.meta.index
+    this.logOffsetTerm = snapshot.meta.term
+    this.snapshotIndex = snapshot.meta.index
+    this.applied = snapshot.meta.index
+    this.appliedTerm = snapshot.meta.term
+    this.confState = snapshot.meta.confState
+  }
+
+  private observeRole (ready: Ready, hooks: NodeHooks): void {
+    const raw = this.raw as RawNode
+    if (ready.softState.role !== 'leader') return
+    const term = raw.status().term
+    hooks.invariants.observeLeader(this.id, term)
+    if (this.leaderTerms.has(term)) return
+    this.leaderTerms.add(term)
+    hooks.trace.add(`${this.id} became leader at term ${term} (last index ${this.lastIndex()})`)
+    hooks.invariants.checkLeaderCompleteness(this.id, term, this.logOffset, (index) => this.entryAt(index))
+  }
+
+  private applyCommitted (entries: readonly Entry[], hooks: NodeHooks): void {
+    const raw = this.raw as RawNode
+    for (const entry of entries) {
+      if (entry.index <= this.applied) continue
+      assert(entry.index === this.applied + 1, () => `${this.id}: applies ${entry.index} after ${this.applied}`)
+      let fresh = true
+      if (entry.type === EntryType.Normal && entry.data.length > 0) {
+        const outcome = this.kv.apply(entry)
+        fresh = outcome.fresh
+        if (entry.proposalId !== undefined) hooks.onApplied(this.id, entry.proposalId)
+      } else if (entry.type === EntryType.ConfChange) {
+        const change = decodeConfChange(entry.data)
+        assert(change !== null, () => `${this.id}: undecodable conf change at ${entry.index}`)
+        const conf = raw.applyConfChange(change)
+        this.confState = conf
+        hooks.trace.add(`${this.id} applied conf change at ${entry.index}: voters=${conf.voters.join(',')}` +
+          ` out=${conf.votersOutgoing.join(',')} learners=${conf.learners.join(',')}`)
+      }
+      hooks.invariants.observeApply(this.id, entry, fresh)
+      this.applied = entry.index
+      this.appliedTerm = entry.term
+    }
+  }
+
+  private serveReads (hooks: NodeHooks): void {
+    for (let i = this.pendingReads.length - 1; i >= 0; i--) {
+      const read = this.pendingReads[i] as { context: string, index: number }
+      if (read.index > this.applied) continue
+      this.pendingReads.splice(i, 1)
+      hooks.onRead(this.id, read.context, (key) => this.kv.get(key))
+    }
+  }
+
+  /** Log compaction: snapshot the state machine every SNAPSHOT_INTERVAL_ENTRIES applied entries. */
+  private maybeSnapshot (): void {
+    if (this.applied - this.snapshotIndex < SNAPSHOT_INTERVAL_ENTRIES || this.confState === undefined) return
+    const raw = this.raw as RawNode
+    const snapshot: Snapshot = {
+      meta: { index: this.applied, term: this.appliedTerm, confState: this.confState },
+      data: this.kv.encode()
+    }
+    this.storage.saveSnapshot(snapshot)
+    raw.compact(snapshot, SNAPSHOT_RETAIN_ENTRIES)
+    const through = Math.max(this.logOffset, this.applied - SNAPSHOT_RETAIN_ENTRIES)
+    this.storage.compact(through)
+    const throughTerm = this.termAt(through)
+    this.log = this.log.slice(through - this.logOffset)
+    this.logOffsetTerm = throughTerm
+    this.logOffset = through
+    this.snapshotIndex = this.applied
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * @module test/consensus/sim/simulator
+ * The deterministic simulator (TigerBeetle VOPR style, STYLE rule 23): one seed picks the cluster shape,
+ * the network's fault rates and every fault, and drives production `RawNode`s over `MemoryStorage` on a
+ * virtual clock. A safety phase injects faults while clients propose and read; then a liveness phase heals
+ * everything, restarts every crashed node and requires a leader and every pending operation to resolve
+ * within LIVENESS_TICKS_MAX. Invariants run as every Ready is handled and after every tick; at the end the
+ * recorded client history must be linearizable. A run returns a result, never throws.
+ */
+import type { RaftTestingBugs } from '../../../src/consensus/core/config.js'
+import type { ConfChange, ConfState, NodeId, ProposalId } from '../../../src/consensus/core/types.js'
+import { CLIENTS_MAX, DEFAULT_STEPS, LEARNERS_MAX, LIVENESS_TICKS_MAX, NETWORK_DELAY_TICKS_MAX,
+  READY_ROUNDS_PER_TICK_MAX, VOTER_COUNTS } from './constants.js'
+import { FaultScheduler, type FaultTarget } from './faults.js'
+import { ClusterInvariants } from './invariants.js'
+import { checkHistory, type Verdict } from './linearizability.js'
+import { SimNetwork, type NetworkOptions } from './network.js'
+import { SimNode, type NodeHooks } from './node.js'
+import { SimClients, type ClientPort } from './clients.js'
+import { SimRandom } from './random.js'
+import { Trace } from './trace.js'
+
+export interface SimOptions {
+  seed: number
+  /** Safety-phase ticks. @default DEFAULT_STEPS */
+  steps?: number
+  bugs?: RaftTestingBugs
+  /** Print every trace event as it happens. @default false */
+  verbose?: boolean
+}
+
+/** The options the seed chose, printed with every failure. */
+export interface SwarmConfig {
+  voters: number
+  learners: number
+  clients: number
+  network: NetworkOptions
+  faultIntervalTicks: number
+  midReadyCrashRate: number
+  clientStartRate: number
+}
+
+export interface SimResult {
+  seed: number
+  steps: number
+  ok: boolean
+  /** What failed, when !ok. */
+  failure?: string
+  swarm: SwarmConfig
+  trace: string[]
+  verdict?: Verdict
+  stats: { operations: number, completed: number, retries: number, delivered: number, dropped: number,
+    crashes: number, maxTerm: number, committed: number, checks: number, faults: string }
+}
+
+/** Draws the whole swarm configuration from the seed (printed on failure, so a run is self-describing). */
+export function chooseSwarm (random: SimRandom): SwarmConfig {
+  return {
+    voters: random.pick(VOTER_COUNTS),
+    learners: random.between(0, LEARNERS_MAX),
+    clients: random.between(1, CLIENTS_MAX),
+    network: {
+      delayTicksMax: random.between(0, NETWORK_DELAY_TICKS_MAX),
+      lossRate: random.pick([0, 0.01, 0.05, 0.15]),
+      duplicateRate: random.pick([0, 0.01, 0.05]),
+      spikeRate: random.pick([0, 0.01, 0.03])
+    },
+    faultIntervalTicks: random.between(20, 120),
+    midReadyCrashRate: random.pick([0, 0.001, 0.005]),
+    clientStartRate: random.pick([0.05, 0.2, 0.5])
+  }
+}
+
+export function describeSwarm (swarm: SwarmConfig): string {
+  const n = swarm.network
+  return `voters=${swarm.voters} learners=${swarm.learners} clients=${swarm.clients} delay<=${n.delayTicksMax} ` +
+    `loss=${n.lossRate} dup=${n.duplicateRate} spikes=${n.spikeRate} faultEvery~${swarm.faultIntervalTicks} ` +
+    `midReadyCrash=${swarm.midReadyCrashRate} clientRate=${swarm.clientStartRate}`
+}
+
+/** The failure report: seed, what failed, the seed's options, a one-line replay command, the last events. */
+export function formatFailure (result: SimResult, bug?: string): string[] {
+  const bugFlag = bug === undefined ? '' : ` --bug ${bug}`
+  return [
+    `FAIL seed=${result.seed}: ${result.failure ?? '?'}`,
+    `  swarm: ${describeSwarm(result.swarm)}`,
+    `  replay: npm run sim -- --seed ${result.seed} --steps ${result.steps}${bugFlag}`,
+    `  last ${result.trace.length} events:`,
+    ...result.trace.map((line) => `    ${line}`)
+  ]
+}
+
+/** Runs one seed to completion. */
+export function runSeed (options: SimOptions): SimResult {
+  const sim = new Simulation(options)
+  return sim.run()
+}
+
+class Simulation {
+  private readonly random: SimRandom
+  private readonly swarm: SwarmConfig
+  private readonly trace = new Trace()
+  private readonly invariants = new ClusterInvariants()
+  private readonly network: SimNetwork
+  private readonly nodes = new Map<NodeId, SimNode>()
+  private readonly clients: SimClients
+  private readonly faults: FaultScheduler
+  private readonly steps: number
+  private now = 0
+  private midReadyCrashes = true
+  private nextNodeNumber = 1
+  /**
+   * The founding configuration. Joiners get it too: it is not in the log, so a joiner that catches up
+   * by entries (not by snapshot) replays the conf changes on top of it (RawNode's bootstrap contract).
+   */
+  private readonly founding: ConfState
+
+  constructor (private readonly options: SimOptions) {
+    this.random = new SimRandom(options.seed)
+    this.swarm = chooseSwarm(this.random)
+    this.steps = options.steps ?? DEFAULT_STEPS
+    this.trace.verbose = options.verbose ?? false
+    this.network = new SimNetwork(this.random.fork(), this.swarm.network)
+    const voters = Array.from({ length: this.swarm.voters }, () => this.newId())
+    const learners = Array.from({ length: this.swarm.learners }, () => this.newId())
+    const bootstrap: ConfState = { voters, votersOutgoing: [], learners, learnersNext: [], autoLeave: false }
+    this.founding = bootstrap
+    for (const id of [...voters, ...learners]) this.addNode(id, bootstrap)
+    const clientIds = Array.from({ length: this.swarm.clients }, (_, i) => `c${i + 1}`)
+    this.clients = new SimClients(clientIds, this.random.fork(), this.swarm.clientStartRate, this.trace)
+    this.faults = new FaultScheduler(this.random.fork(), this.network, this.trace, this.swarm.faultIntervalTicks)
+  }
+
+  private newId (): NodeId {
+    return `n${this.nextNodeNumber++}`
+  }
+
+  private addNode (id: NodeId, bootstrap: ConfState): SimNode {
+    const node = new SimNode({ id, random: this.random.fork(), bugs: this.options.bugs ?? {}, bootstrap })
+    this.nodes.set(id, node)
+    return node
+  }
+
+  run (): SimResult {
+    let failure: string | undefined
+    let verdict: Verdict | undefined
+    try {
+      this.trace.add(`swarm ${describeSwarm(this.swarm)}`)
+      for (let i = 0; i < this.steps; i++) this.step(true)
+      failure = this.liveness()
+      if (failure === undefined) {
+        const result = checkHistory(this.clients.history)
+        verdict = result.verdict
+        if (result.verdict === 'illegal') failure = `history not linearizable (key ${result.key ?? '?'})`
+      }
+    } catch (error) {
+      failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    }
+    return this.result(failure, verdict)
+  }
+
+  /** Heals everything, restarts crashed nodes, and waits (bounded) for a leader and every pending op. */
+  private liveness (): string | undefined {
+    this.trace.add('liveness phase: heal all, restart all, no new faults')
+    this.faults.healAll()
+    this.network.faulty = false
+    this.midReadyCrashes = false
+    for (const node of this.nodes.values()) if (!node.up) node.start()
+    this.clients.issuing = false
+    for (let i = 0; i < LIVENESS_TICKS_MAX; i++) {
+      this.step(false)
+      if (this.leaderId() !== null && this.clients.pendingCount() === 0) return undefined
+    }
+    return `liveness: after ${LIVENESS_TICKS_MAX} ticks leader=${this.leaderId() ?? 'none'} ` +
+      `pending=[${this.clients.describePending()}]`
+  }
+
+  /** One tick of virtual time: faults, message delivery, node ticks, clients, then checks. */
+  private step (safety: boolean): void {
+    this.now++
+    this.trace.setTick(this.now)
+    if (safety) this.faults.tick(this.now, this.faultTarget())
+    const touched = new Set<SimNode>()
+    for (const message of this.network.due(this.now)) {
+      const node = this.nodes.get(message.to)
+      if (node?.raw == null) continue
+      node.raw.step(message)
+      touched.add(node)
+    }
+    for (const node of touched) this.drain(node)
+    for (const node of this.nodes.values()) {
+      if (node.raw === null) continue
+      node.raw.tick()
+      this.drain(node)
+    }
+    this.clients.tick(this.now, this.clientPort())
+    for (const node of this.nodes.values()) this.drain(node)
+    this.checkAfterTick()
+  }
+
+  private drain (node: SimNode): void {
+    if (node.raw === null) return
+    const crash = this.midReadyCrashes && this.random.chance(this.swarm.midReadyCrashRate)
+    node.drain(this.hooks, READY_ROUNDS_PER_TICK_MAX, crash, this.random)
+  }
+
+  private checkAfterTick (): void {
+    for (const node of this.nodes.values()) {
+      if (node.raw === null) continue
+      node.raw.checkInvariants()
+      const status = node.raw.status()
+      if (status.role === 'leader') this.invariants.observeLeader(node.id, status.term)
+    }
+  }
+
+  private readonly hooks: NodeHooks = {
+    send: (message) => { this.network.send(message, this.now) },
+    invariants: this.invariants,
+    trace: this.trace,
+    onApplied: (_node: NodeId, id: ProposalId) => { this.clients.onApplied(id, this.now) },
+    onRead: (node, context, value) => { this.clients.onRead(context, value, this.now, node) }
+  }
+
+  /** The up node that believes it leads with the highest term, or null. */
+  private leaderId (): NodeId | null {
+    let best: { id: NodeId, term: number } | null = null
+    for (const node of this.nodes.values()) {
+      if (node.raw === null) continue
+      const status = node.raw.status()
+      if (status.role === 'leader' && (best === null || status.term > best.term)) best = { id: node.id, term: status.term }
+    }
+    return best?.id ?? null
+  }
+
+  private upIds (): NodeId[] {
+    return [...this.nodes.values()].filter((n) => n.up).map((n) => n.id)
+  }
+
+  private clientPort (): ClientPort {
+    return {
+      nodesUp: () => this.upIds(),
+      leaderGuess: () => this.leaderId(),
+      propose: (id, data, proposalId) => this.tryCall(id, (raw) => { raw.propose(data, proposalId) }),
+      readIndex: (id, context) => this.tryCall(id, (raw) => { raw.readIndex(new TextEncoder().encode(context)) })
+    }
+  }
+
+  /** Calls the node's API; an operating error (a typed refusal) means "refused", anything else fails the run. */
+  private tryCall (id: NodeId, call: (raw: NonNullable<SimNode['raw']>) => void): boolean {
+    const raw = this.nodes.get(id)?.raw
+    if (raw == null) return false
+    try {
+      call(raw)
+      return true
+    } catch (error) {
+      if (error instanceof Error && /(Dropped|Rejected)Error$/.test(error.name)) return false
+      throw error
+    }
+  }
+
+  private leaderConf (): ConfState | undefined {
+    const leader = this.leaderId()
+    return leader === null ? undefined : this.nodes.get(leader)?.raw?.status().confState
+  }
+
+  private faultTarget (): FaultTarget {
+    return {
+      allIds: () => [...this.nodes.keys()],
+      upIds: () => this.upIds(),
+      downIds: () => [...this.nodes.values()].filter((n) => !n.up).map((n) => n.id),
+      leader: () => this.leaderId(),
+      voters: () => this.leaderConf()?.voters ?? [],
+      learners: () => this.leaderConf()?.learners ?? [],
+      crash: (id) => { this.nodes.get(id)?.crash(this.random) },
+      restart: (id) => { this.nodes.get(id)?.start() },
+      spawn: () => this.addNode(this.newId(), this.founding).id,
+      proposeConfChange: (change: ConfChange) => {
+        const leader = this.leaderId()
+        return leader !== null && this.tryCall(leader, (raw) => { raw.proposeConfChange(change) })
+      },
+      transferLeadership: (to) => {
+        const leader = this.leaderId()
+        return leader !== null && this.tryCall(leader, (raw) => { raw.transferLeadership(to) })
+      }
+    }
+  }
+
+  private result (failure: string | undefined, verdict: Verdict | undefined): SimResult {
+    let maxTerm = 0
+    let crashes = 0
+    for (const node of this.nodes.values()) {
+      crashes += node.crashes
+      if (node.raw !== null) maxTerm = Math.max(maxTerm, node.raw.status().term)
+    }
+    const history = this.clients.history
+    const faults = [...this.faults.counts.entries()].map(([k, v]) => `${k}:${v}`).join(' ')
+    return {
+      seed: this.options.seed,
+      steps: this.steps,
+      ok: failure === undefined,
+      ...(failure === undefined ? {} : { failure }),
+      swarm: this.swarm,
+      trace: this.trace.lines(),
+      ...(verdict === undefined ? {} : { verdict }),
+      stats: { operations: history.length, completed: history.filter((o) => o.return !== undefined).length,
+        retries: this.clients.retries, delivered: this.network.delivered, dropped: this.network.dropped, crashes,
+        maxTerm, committed: this.invariants.appliedAt.size, checks: this.invariants.checks, faults }
+    }
+  }
+}
