@@ -58,21 +58,26 @@ export class Cluster {
   readonly cut = new Set<string>()
   readonly leadersByTerm = new Map<number, string>()
   readonly appliedByIndex = new Map<number, { term: number, data: string }>()
+  /** The genesis configuration every node (also one joining later) bootstraps from. */
+  readonly genesis: ConfState
   private readonly options: ClusterOptions
   private seed: number
 
   constructor (options: ClusterOptions) {
     this.options = options
     this.seed = options.seed ?? 1
-    const bootstrap = conf(options.voters, options.learners ?? [])
-    for (const id of [...options.voters, ...(options.learners ?? [])]) this.addNode(id, bootstrap)
+    this.genesis = conf(options.voters, options.learners ?? [])
+    for (const id of [...options.voters, ...(options.learners ?? [])]) this.addNode(id)
   }
 
-  /** Adds a node with empty storage; `bootstrap` is undefined for a node joining an existing cluster. */
-  addNode (id: string, bootstrap?: ConfState): HarnessNode {
+  /**
+   * Adds a node with empty storage. NB: a node joining later also bootstraps from the genesis
+   * configuration: replaying the log's conf changes from index 1 brings it to the current one.
+   */
+  addNode (id: string, bootstrap: ConfState = this.genesis): HarnessNode {
     const store: NodeStore = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }
     const h: HarnessNode = {
-      id, node: this.makeNode(id, store, bootstrap), store, state: [], conf: bootstrap ?? conf([]),
+      id, node: this.makeNode(id, store, bootstrap), store, state: [], conf: bootstrap,
       appliedIndex: 0, readStates: [], sessions: new ProposalSessions<string>(), applyCount: 0
     }
     this.nodes.set(id, h)
