@@ -32,9 +32,12 @@ export const DELAY_SPIKE_TICKS_MAX = 30
 export const NETWORK_IN_FLIGHT_MAX = 20_000
 /** Ready batches handled per node per tick, at most (the core must settle; more means a livelock). */
 export const READY_ROUNDS_PER_TICK_MAX = 50
-/** Mean ticks between two fault events in the safety phase, the seed picks in [min, max]. */
-export const FAULT_INTERVAL_TICKS_MIN = 20
-export const FAULT_INTERVAL_TICKS_MAX = 80
+/** Mean ticks between two fault events in the safety phase; the seed picks it in [min, max]. */
+export const FAULT_INTERVAL_TICKS_MIN = 4
+export const FAULT_INTERVAL_TICKS_MAX = 120
+/** Share of seeds that run a fault storm (a fault every FAULT_INTERVAL_TICKS_MIN..STORM_MAX ticks). */
+export const FAULT_STORM_RATE = 0.3
+export const FAULT_STORM_INTERVAL_TICKS_MAX = 15
 /** A flapping partition toggles every this many ticks. */
 export const FLAP_PERIOD_TICKS = 7
 /** A node takes a snapshot once it has applied this many entries past its last snapshot. */

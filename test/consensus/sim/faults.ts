@@ -45,7 +45,8 @@ export class FaultScheduler {
   }
 
   private interval (): number {
-    return this.random.between(Math.max(1, FAULT_INTERVAL_TICKS_MIN / 2), Math.max(FAULT_INTERVAL_TICKS_MAX, this.intervalMean))
+    const mean = Math.min(FAULT_INTERVAL_TICKS_MAX, Math.max(FAULT_INTERVAL_TICKS_MIN, this.intervalMean))
+    return this.random.between(Math.ceil(mean / 2), Math.ceil(mean * 3 / 2))
   }
 
   tick (now: number, target: FaultTarget): void {

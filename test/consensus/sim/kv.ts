@@ -40,12 +40,12 @@ export class KvMachine {
   }
 
   /** Applies a committed Normal entry (Empty and ConfChange entries never reach here). */
-  apply (entry: Entry): ApplyOutcome {
+  apply (entry: Entry, skipSessions = false): ApplyOutcome {
     const command = JSON.parse(decoder.decode(entry.data)) as PutCommand
     assert(command.op === 'put', () => `unknown command ${String(command.op)}`)
-    if (entry.proposalId === undefined) {
+    if (entry.proposalId === undefined || skipSessions) {
       this.values.set(command.key, command.value)
-      return { fresh: true }
+      return { ...(entry.proposalId === undefined ? {} : { proposalId: entry.proposalId }), fresh: true }
     }
     const fresh = this.sessions.applyOnce(entry, () => { this.values.set(command.key, command.value) })
     return { proposalId: entry.proposalId, fresh }

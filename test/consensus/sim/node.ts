@@ -11,12 +11,12 @@
 import { decodeConfChange } from '../../../src/consensus/core/confchange.js'
 import { RawNode } from '../../../src/consensus/core/index.js'
 import type { RaftTestingBugs } from '../../../src/consensus/core/config.js'
-import { EntryType, type ConfState, type Entry, type Message, type NodeId, type ProposalId,
+import { EntryType, MessageType, type ConfState, type Entry, type HardState, type Message, type NodeId, type ProposalId,
   type Ready, type Snapshot } from '../../../src/consensus/core/types.js'
 import { MemoryStorage } from './memory-storage-shim.js'
 import { assert } from '../../../src/util/assert.js'
 import { ELECTION_TICKS, HEARTBEAT_TICKS, SNAPSHOT_INTERVAL_ENTRIES, SNAPSHOT_RETAIN_ENTRIES } from './constants.js'
-import type { ClusterInvariants } from './invariants.js'
+import { InvariantViolation, type ClusterInvariants } from './invariants.js'
 import { KvMachine } from './kv.js'
 import type { SimRandom } from './random.js'
 import type { Trace } from './trace.js'
@@ -36,7 +36,14 @@ export interface SimNodeInit {
   id: NodeId
   random: SimRandom
   bugs: RaftTestingBugs
-  /** The initial configuration, for the founding members only; joiners start empty. */
+  /** Flow-control options the seed chose (undefined: the core's defaults). */
+  maxSizePerMsgBytes?: number
+  maxInflightMsgs?: number
+  /** Check the Raft rules at their source (vote durability, commit rule); off = end-to-end checks only. */
+  ruleChecks: boolean
+  /** Harness bug: apply duplicates (bypass the session table). */
+  skipSessions: boolean
+  /** The initial configuration (founding members and joiners alike: it is the log's baseline). */
   bootstrap?: ConfState
 }
 
@@ -58,6 +65,11 @@ export class SimNode {
   /** Read contexts waiting for `applied` to reach their index. */
   private readonly pendingReads: Array<{ context: string, index: number }> = []
   private readonly leaderTerms = new Set<number>()
+  /** The hard state as of the last sync (what a crash cannot take away). */
+  private durableHardState: HardState = { term: 0, vote: null, commit: 0 }
+  private writtenHardState: HardState | undefined
+  /** The commit index this node last reported while leader. */
+  private leaderCommit = 0
   crashes = 0
 
   constructor (private readonly init: SimNodeInit) {
@@ -74,6 +86,8 @@ export class SimNode {
   start (): void {
     assert(this.raw === null, 'start of a running node')
     const state = this.storage.load()
+    this.durableHardState = { ...state.hardState }
+    this.writtenHardState = undefined
     const snapshot = state.snapshot
     this.kv = snapshot === undefined ? new KvMachine() : KvMachine.decode(snapshot.data)
     this.logOffset = snapshot?.meta.index ?? 0
@@ -85,7 +99,9 @@ export class SimNode {
     this.confState = snapshot?.meta.confState ?? this.init.bootstrap
     this.pendingReads.length = 0
     const config = { id: this.id, electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS,
-      random: this.init.random.fork(), testingBugs: this.init.bugs }
+      random: this.init.random.fork(), testingBugs: this.init.bugs,
+      ...(this.init.maxSizePerMsgBytes === undefined ? {} : { maxSizePerMsgBytes: this.init.maxSizePerMsgBytes }),
+      ...(this.init.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: this.init.maxInflightMsgs }) }
     this.raw = new RawNode(config, state, this.init.bootstrap)
   }
 
@@ -111,22 +127,22 @@ export class SimNode {
   }
 
   /**
-   * Handles every pending Ready. `crashMidReady` makes the first Ready stop right after its writes reach
-   * the storage unsynced (the worst moment); returns true if the node crashed.
+   * Handles every pending Ready. When `crashMidReady(ready)` says so, the Ready stops right after its
+   * writes reach the storage unsynced (the worst moment); returns true if the node crashed.
    */
-  drain (hooks: NodeHooks, rounds: number, crashMidReady: boolean, random: SimRandom): boolean {
+  drain (hooks: NodeHooks, rounds: number, crashMidReady: (ready: Ready) => boolean, random: SimRandom): boolean {
     for (let round = 0; round < rounds; round++) {
       const raw = this.raw
       if (raw === null || !raw.hasReady()) return false
       const ready = raw.ready()
       for (const message of ready.messages) this.send(message, hooks)
       this.persist(ready, hooks)
-      if (crashMidReady && (ready.entries.length > 0 || ready.hardState !== undefined)) {
+      if ((ready.entries.length > 0 || ready.hardState !== undefined) && crashMidReady(ready)) {
         hooks.trace.add(`${this.id} crash mid-ready (unsynced: ${ready.entries.length} entries, hs=${ready.hardState !== undefined})`)
         this.crash(random)
         return true
       }
-      if (ready.mustSync || ready.entries.length > 0 || ready.hardState !== undefined) this.storage.sync()
+      if (ready.mustSync || ready.entries.length > 0 || ready.hardState !== undefined) this.sync()
       for (const message of ready.messagesAfterPersist) this.send(message, hooks)
       this.observeRole(ready, hooks)
       this.applyCommitted(ready.committedEntries, hooks)
@@ -140,15 +156,34 @@ export class SimNode {
     throw new Error(`${this.id} still has a Ready after ${rounds} rounds (livelock)`)
   }
 
-  /** Self-addressed messages (a node's own vote or append ack) are stepped by the core itself on advance. */
+  private sync (): void {
+    this.storage.sync()
+    if (this.writtenHardState !== undefined) this.durableHardState = this.writtenHardState
+    this.writtenHardState = undefined
+  }
+
+  /**
+   * Self-addressed messages (a node's own vote or append ack) are stepped by the core itself on advance.
+   * Persistence ordering (thesis §3.8) is checked here: a granted vote leaves only once it is durable.
+   */
   private send (message: Message, hooks: NodeHooks): void {
+    if (this.init.ruleChecks && message.type === MessageType.VoteResp && !message.reject) {
+      const durable = this.durableHardState
+      if (durable.term < message.term || (durable.term === message.term && durable.vote !== message.to)) {
+        throw new InvariantViolation(`persistence ordering: ${this.id} grants its term-${message.term} vote to ` +
+          `${message.to} before it is durable (durable term ${durable.term}, vote ${String(durable.vote)})`)
+      }
+    }
     if (message.to !== this.id) hooks.send(message)
   }
 
   private persist (ready: Ready, hooks: NodeHooks): void {
     if (ready.snapshot !== undefined) this.installSnapshot(ready.snapshot, hooks)
     // Hard state before entries: a torn tail then keeps the term that covers any entry that survives.
-    if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState)
+    if (ready.hardState !== undefined) {
+      this.storage.setHardState(ready.hardState)
+      this.writtenHardState = { ...ready.hardState }
+    }
     if (ready.entries.length > 0) {
       const first = (ready.entries[0] as Entry).index
       const isLeader = ready.softState.role === 'leader'
@@ -181,6 +216,16 @@ export class SimNode {
     const raw = this.raw as RawNode
     if (ready.softState.role !== 'leader') return
     const term = raw.status().term
+    const commit = ready.hardState?.commit ?? 0
+    // Raft §5.4.2: a leader commits only by counting replicas of an entry of its own term.
+    if (this.init.ruleChecks && commit > this.leaderCommit && commit > this.logOffset && this.leaderTerms.has(term)) {
+      const committedTerm = this.entryAt(commit)?.term
+      if (committedTerm !== term) {
+        throw new InvariantViolation(`commit rule: leader ${this.id} of term ${term} advanced commit to ${commit}, ` +
+          `an entry of term ${String(committedTerm)}`)
+      }
+    }
+    if (commit > 0) this.leaderCommit = commit
     hooks.invariants.observeLeader(this.id, term)
     if (this.leaderTerms.has(term)) return
     this.leaderTerms.add(term)
@@ -195,7 +240,7 @@ export class SimNode {
       assert(entry.index === this.applied + 1, () => `${this.id}: applies ${entry.index} after ${this.applied}`)
       let fresh = true
       if (entry.type === EntryType.Normal && entry.data.length > 0) {
-        const outcome = this.kv.apply(entry)
+        const outcome = this.kv.apply(entry, this.init.skipSessions)
         fresh = outcome.fresh
         if (entry.proposalId !== undefined) hooks.onApplied(this.id, entry.proposalId)
       } else if (entry.type === EntryType.ConfChange) {

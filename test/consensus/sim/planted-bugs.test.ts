@@ -30,3 +30,28 @@ describe('planted bugs', () => {
     console.log(`planted bug ${name}: caught at seed ${caught?.seed ?? '-'}: ${caught?.failure ?? ''}`)
   }, 240_000)
 })
+
+/**
+ * Goal: the end-to-end checkers (linearizability, exactly-once) must fail when the harness itself
+ * misbehaves. Method: plant a bug in the harness (stale local reads; applying retried proposals twice)
+ * and require a failure of the expected kind within the same seed bound.
+ */
+describe('harness bugs', () => {
+  it('should report a non-linearizable history when reads skip ReadIndex', () => {
+    let caught: string | null = null
+    for (let seed = 1; seed <= BUG_SEEDS_MAX && caught === null; seed++) {
+      const result = runSeed({ seed, steps: STEPS, harnessBugs: { localReads: true } })
+      if (!result.ok) caught = `seed ${seed}: ${result.failure ?? ''}`
+    }
+    expect(caught).toMatch(/not linearizable/)
+  }, 240_000)
+
+  it('should report an exactly-once violation when retried proposals bypass the session table', () => {
+    let caught: string | null = null
+    for (let seed = 1; seed <= BUG_SEEDS_MAX && caught === null; seed++) {
+      const result = runSeed({ seed, steps: STEPS, harnessBugs: { skipSessions: true } })
+      if (!result.ok) caught = `seed ${seed}: ${result.failure ?? ''}`
+    }
+    expect(caught).toMatch(/exactly-once|not linearizable/)
+  }, 240_000)
+})

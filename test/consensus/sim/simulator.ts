@@ -8,8 +8,10 @@
  * recorded client history must be linearizable. A run returns a result, never throws.
  */
 import type { RaftTestingBugs } from '../../../src/consensus/core/config.js'
-import type { ConfChange, ConfState, NodeId, ProposalId } from '../../../src/consensus/core/types.js'
-import { CLIENTS_MAX, DEFAULT_STEPS, LEARNERS_MAX, LIVENESS_TICKS_MAX, NETWORK_DELAY_TICKS_MAX,
+import { MessageType, type ConfChange, type ConfState, type NodeId, type ProposalId,
+  type Ready } from '../../../src/consensus/core/types.js'
+import { CLIENTS_MAX, DEFAULT_STEPS, FAULT_INTERVAL_TICKS_MAX, FAULT_INTERVAL_TICKS_MIN, FAULT_STORM_INTERVAL_TICKS_MAX,
+  FAULT_STORM_RATE, LEARNERS_MAX, LIVENESS_TICKS_MAX, NETWORK_DELAY_TICKS_MAX,
   READY_ROUNDS_PER_TICK_MAX, VOTER_COUNTS } from './constants.js'
 import { FaultScheduler, type FaultTarget } from './faults.js'
 import { ClusterInvariants } from './invariants.js'
@@ -25,8 +27,20 @@ export interface SimOptions {
   /** Safety-phase ticks. @default DEFAULT_STEPS */
   steps?: number
   bugs?: RaftTestingBugs
+  /** Check Raft rules where they apply (vote durability at send, the commit rule); false leaves only the
+   * end-to-end checks (election safety, log matching, completeness, linearizability). @default true */
+  ruleChecks?: boolean
+  /** Bugs planted in the harness itself, to prove the end-to-end checkers can fail. */
+  harnessBugs?: HarnessBugs
   /** Print every trace event as it happens. @default false */
   verbose?: boolean
+}
+
+export interface HarnessBugs {
+  /** Serve gets from the contacted node's state at once, without ReadIndex. */
+  localReads?: boolean
+  /** Apply every entry, bypassing the exactly-once session table. */
+  skipSessions?: boolean
 }
 
 /** The options the seed chose, printed with every failure. */
@@ -37,7 +51,11 @@ export interface SwarmConfig {
   network: NetworkOptions
   faultIntervalTicks: number
   midReadyCrashRate: number
+  /** Crash rate for a Ready that carries a vote response (the moment a vote must already be durable). */
+  voteCrashRate: number
   clientStartRate: number
+  maxSizePerMsgBytes?: number
+  maxInflightMsgs?: number
 }
 
 export interface SimResult {
@@ -65,9 +83,14 @@ export function chooseSwarm (random: SimRandom): SwarmConfig {
       duplicateRate: random.pick([0, 0.01, 0.05]),
       spikeRate: random.pick([0, 0.01, 0.03])
     },
-    faultIntervalTicks: random.between(20, 120),
+    faultIntervalTicks: random.chance(FAULT_STORM_RATE)
+      ? random.between(FAULT_INTERVAL_TICKS_MIN, FAULT_STORM_INTERVAL_TICKS_MAX)
+      : random.between(FAULT_STORM_INTERVAL_TICKS_MAX, FAULT_INTERVAL_TICKS_MAX),
     midReadyCrashRate: random.pick([0, 0.001, 0.005]),
-    clientStartRate: random.pick([0.05, 0.2, 0.5])
+    voteCrashRate: random.pick([0, 0.05, 0.2]),
+    clientStartRate: random.pick([0.05, 0.2, 0.5]),
+    // Tiny messages and windows split replication into many acknowledgements (Figure 8 needs a prefix ack).
+    ...random.pick([{}, { maxSizePerMsgBytes: 1 }, { maxSizePerMsgBytes: 200, maxInflightMsgs: 2 }])
   }
 }
 
@@ -75,12 +98,13 @@ export function describeSwarm (swarm: SwarmConfig): string {
   const n = swarm.network
   return `voters=${swarm.voters} learners=${swarm.learners} clients=${swarm.clients} delay<=${n.delayTicksMax} ` +
     `loss=${n.lossRate} dup=${n.duplicateRate} spikes=${n.spikeRate} faultEvery~${swarm.faultIntervalTicks} ` +
-    `midReadyCrash=${swarm.midReadyCrashRate} clientRate=${swarm.clientStartRate}`
+    `midReadyCrash=${swarm.midReadyCrashRate} voteCrash=${swarm.voteCrashRate} clientRate=${swarm.clientStartRate} ` +
+    `msgBytesMax=${swarm.maxSizePerMsgBytes ?? 'default'} inflightMax=${swarm.maxInflightMsgs ?? 'default'}`
 }
 
 /** The failure report: seed, what failed, the seed's options, a one-line replay command, the last events. */
-export function formatFailure (result: SimResult, bug?: string): string[] {
-  const bugFlag = bug === undefined ? '' : ` --bug ${bug}`
+export function formatFailure (result: SimResult, bug?: string, endToEndOnly = false): string[] {
+  const bugFlag = (bug === undefined ? '' : ` --bug ${bug}`) + (endToEndOnly ? ' --end-to-end-only' : '')
   return [
     `FAIL seed=${result.seed}: ${result.failure ?? '?'}`,
     `  swarm: ${describeSwarm(result.swarm)}`,
@@ -109,6 +133,8 @@ class Simulation {
   private now = 0
   private midReadyCrashes = true
   private nextNodeNumber = 1
+  /** Nodes that crashed mid-Ready, and the tick their supervisor restarts them. */
+  private readonly restartAt = new Map<NodeId, number>()
   /**
    * The founding configuration. Joiners get it too: it is not in the log, so a joiner that catches up
    * by entries (not by snapshot) replays the conf changes on top of it (RawNode's bootstrap contract).
@@ -136,7 +162,11 @@ class Simulation {
   }
 
   private addNode (id: NodeId, bootstrap: ConfState): SimNode {
-    const node = new SimNode({ id, random: this.random.fork(), bugs: this.options.bugs ?? {}, bootstrap })
+    const node = new SimNode({ id, random: this.random.fork(), bugs: this.options.bugs ?? {}, bootstrap,
+      ruleChecks: this.options.ruleChecks ?? true,
+      skipSessions: this.options.harnessBugs?.skipSessions === true,
+      ...(this.swarm.maxSizePerMsgBytes === undefined ? {} : { maxSizePerMsgBytes: this.swarm.maxSizePerMsgBytes }),
+      ...(this.swarm.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: this.swarm.maxInflightMsgs }) })
     this.nodes.set(id, node)
     return node
   }
@@ -180,6 +210,7 @@ class Simulation {
     this.now++
     this.trace.setTick(this.now)
     if (safety) this.faults.tick(this.now, this.faultTarget())
+    this.restartDue()
     const touched = new Set<SimNode>()
     for (const message of this.network.due(this.now)) {
       const node = this.nodes.get(message.to)
@@ -200,8 +231,29 @@ class Simulation {
 
   private drain (node: SimNode): void {
     if (node.raw === null) return
-    const crash = this.midReadyCrashes && this.random.chance(this.swarm.midReadyCrashRate)
-    node.drain(this.hooks, READY_ROUNDS_PER_TICK_MAX, crash, this.random)
+    const crashed = node.drain(this.hooks, READY_ROUNDS_PER_TICK_MAX, (ready) => this.crashMidReady(ready), this.random)
+    // A supervisor restarts a process that died mid-write within a few ticks.
+    if (crashed) this.restartAt.set(node.id, this.now + this.random.between(1, 4))
+  }
+
+  /** Buggify-style crash point: rare anywhere, likelier when the Ready carries a vote. */
+  private crashMidReady (ready: Ready): boolean {
+    if (!this.midReadyCrashes) return false
+    const votes = [...ready.messages, ...ready.messagesAfterPersist]
+      .some((m) => m.type === MessageType.VoteResp && !m.reject)
+    return this.random.chance(votes ? this.swarm.voteCrashRate : this.swarm.midReadyCrashRate)
+  }
+
+  private restartDue (): void {
+    for (const [id, at] of this.restartAt) {
+      if (at > this.now) continue
+      this.restartAt.delete(id)
+      const node = this.nodes.get(id)
+      if (node !== undefined && !node.up) {
+        this.trace.add(`${id} restarts after its crash`)
+        node.start()
+      }
+    }
   }
 
   private checkAfterTick (): void {
@@ -241,7 +293,15 @@ class Simulation {
       nodesUp: () => this.upIds(),
       leaderGuess: () => this.leaderId(),
       propose: (id, data, proposalId) => this.tryCall(id, (raw) => { raw.propose(data, proposalId) }),
-      readIndex: (id, context) => this.tryCall(id, (raw) => { raw.readIndex(new TextEncoder().encode(context)) })
+      readIndex: (id, context) => {
+        const node = this.nodes.get(id)
+        if (this.options.harnessBugs?.localReads === true && node?.up === true) {
+          // Planted harness bug: serve the read from local state, skipping ReadIndex (stale reads).
+          this.clients.onRead(context, (key) => node.kv.get(key), this.now, id)
+          return true
+        }
+        return this.tryCall(id, (raw) => { raw.readIndex(new TextEncoder().encode(context)) })
+      }
     }
   }
 
