@@ -24,6 +24,7 @@ export function tickLeader (r: Raft): void {
     }
     // A transfer that did not finish within an election timeout is abandoned (thesis §3.10).
     r.leadTransferee = null
+    maybeHandOff(r)
   }
   if (r.heartbeatElapsed >= r.cfg.heartbeatTicks) {
     r.heartbeatElapsed = 0
@@ -264,8 +265,24 @@ function respondRead (r: Raft, req: { index: number, context: Uint8Array, from: 
   }
 }
 
+/** A leader that is no longer a voter hands leadership to the voter with the highest match. */
+export function maybeHandOff (r: Raft): void {
+  if (r.role !== 'leader' || r.promotable() || r.leadTransferee !== null) return
+  let best: NodeId | null = null
+  let bestMatch = -1
+  for (const id of allVoters(r.conf)) {
+    const match = r.prs.get(id)?.match ?? -1
+    if (match > bestMatch) { best = id; bestMatch = match }
+  }
+  if (best !== null) startTransfer(r, best)
+}
+
 function handleTransferLeader (r: Raft, m: Message): void {
   const target = m.transferee ?? m.from
+  startTransfer(r, target)
+}
+
+function startTransfer (r: Raft, target: NodeId): void {
   const pr = r.prs.get(target)
   if (pr === undefined || pr.isLearner || target === r.id) { r.droppedMessages++; return }
   if (r.leadTransferee === target) return

@@ -16,7 +16,7 @@ import { RaftLog } from './log.js'
 import { Progress } from './progress.js'
 import { allMembers, allVoters, jointVoteResult } from './quorum.js'
 import { stepCandidate, stepFollower } from './raft-follower.js'
-import { bcastAppend, stepLeader, tickLeader } from './raft-leader.js'
+import { bcastAppend, maybeHandOff, stepLeader, tickLeader } from './raft-leader.js'
 import { EntryType, MessageType } from './types.js'
 import type { ConfState, Message, NodeId, RaftRole, ReadState } from './types.js'
 
@@ -334,16 +334,16 @@ export class Raft {
     assert(problem === null, () => `switch to bad config: ${problem ?? ''}`)
     this.conf = copyConfState(conf)
     if (this.role !== 'leader') return
-    if (!this.promotable()) {
-      // The leader was removed or demoted: it steps down so that the remaining voters elect a leader.
-      this.becomeFollower(this.term, null)
-      return
-    }
     this.resetProgress()
     if (this.leadTransferee !== null && !allVoters(this.conf).includes(this.leadTransferee)) {
       this.leadTransferee = null
     }
     bcastAppend(this)
+    // NB: a removed or demoted leader does not step down at once. Voters that have not yet learned
+    // that the change committed may still need its vote, and its log may hold entries they lack, so
+    // an abrupt step-down can leave no electable node. It keeps replicating and hands leadership to
+    // the most up-to-date voter instead (thesis §3.10 transfer; etcd keeps such a leader too).
+    maybeHandOff(this)
   }
 
   /** Decodes the conf change in an entry (a malformed one is treated as no change). */

@@ -7,7 +7,7 @@
  */
 import { RawNode, createPrng, EntryType, decodeConfChange, applyOnce, ProposalSessions } from '../../../src/consensus/core/index.js'
 import type {
-  ConfState, Entry, HardState, Message, RaftConfig, ReadState, Snapshot
+  ConfState, Entry, HardState, Message, ProposalSessionsData, RaftConfig, ReadState, Snapshot
 } from '../../../src/consensus/core/index.js'
 
 export interface NodeStore {
@@ -61,6 +61,8 @@ export class Cluster {
   /** The genesis configuration every node (also one joining later) bootstraps from. */
   readonly genesis: ConfState
   private readonly options: ClusterOptions
+  /** Optional event trace for debugging a failing seed. */
+  trace: string[] | undefined
   private seed: number
 
   constructor (options: ClusterOptions) {
@@ -103,9 +105,10 @@ export class Cluster {
   /** Restarts a node from its durable store (a crash after the last processed Ready). */
   restart (id: string, bootstrap: ConfState): void {
     const h = this.get(id)
+    this.trace?.push(`${id} restart`)
     h.node = this.makeNode(id, h.store, bootstrap)
     h.conf = h.store.snapshot?.meta.confState ?? bootstrap
-    h.state = h.store.snapshot !== undefined ? JSON.parse(decoder.decode(h.store.snapshot.data)) as string[] : []
+    this.loadMachine(h, h.store.snapshot)
     h.appliedIndex = h.store.snapshot?.meta.index ?? 0
   }
 
@@ -134,6 +137,9 @@ export class Cluster {
     const h = this.get(id)
     if (!h.node.hasReady()) return false
     const rd = h.node.ready()
+    this.trace?.push(`${id} ready hs=${JSON.stringify(rd.hardState)} ents=${rd.entries.map((e) => `${e.index}/${e.term}`).join(',')}` +
+      ` snap=${rd.snapshot?.meta.index ?? '-'} commit=${rd.committedEntries.map((e) => e.index).join(',')} ` +
+      `msgs=${[...rd.messages, ...rd.messagesAfterPersist].map((m) => `${m.type}>${m.to}:t${m.term}i${m.index}n${m.entries.length}c${m.commit}${m.reject ? 'R' : ''}`).join(' ')}`)
     this.queue.push(...rd.messages)
     if (rd.hardState !== undefined) h.store.hardState = { ...rd.hardState }
     if (rd.snapshot !== undefined) this.installSnapshot(h, rd.snapshot)
@@ -152,9 +158,21 @@ export class Cluster {
   private installSnapshot (h: HarnessNode, snapshot: Snapshot): void {
     h.store.snapshot = snapshot
     h.store.entries = h.store.entries.filter((e) => e.index > snapshot.meta.index)
-    h.state = JSON.parse(decoder.decode(snapshot.data)) as string[]
+    this.loadMachine(h, snapshot)
     h.conf = snapshot.meta.confState
     h.appliedIndex = snapshot.meta.index
+  }
+
+  /** Restores the state machine (commands and dedup sessions) from a snapshot, or empties it. */
+  private loadMachine (h: HarnessNode, snapshot: Snapshot | undefined): void {
+    if (snapshot === undefined) {
+      h.state = []
+      h.sessions = new ProposalSessions<string>()
+      return
+    }
+    const machine = JSON.parse(decoder.decode(snapshot.data)) as { state: string[], sessions: ProposalSessionsData<string> }
+    h.state = machine.state
+    h.sessions = ProposalSessions.decode(machine.sessions)
   }
 
   private apply (h: HarnessNode, entry: Entry): void {
@@ -185,7 +203,7 @@ export class Cluster {
     const term = h.node.entries(status.applied, status.applied + 1)[0]?.term ?? h.store.snapshot?.meta.term ?? 0
     const snapshot: Snapshot = {
       meta: { index: status.applied, term, confState: h.conf },
-      data: bytes(JSON.stringify(h.state))
+      data: bytes(JSON.stringify({ state: h.state, sessions: h.sessions.encode() }))
     }
     h.store.snapshot = snapshot
     h.node.compact(snapshot, retainEntries)
@@ -205,6 +223,28 @@ export class Cluster {
       delivered++
     }
     return delivered
+  }
+
+  /**
+   * Delivers queued messages in a random order, dropping or duplicating some (driven by `nextInt`);
+   * undelivered ones stay queued.
+   */
+  deliverRandom (nextInt: (max: number) => number, dropPercent: number, dupPercent: number): void {
+    const batch = this.queue
+    this.queue = []
+    for (let i = batch.length - 1; i > 0; i--) {
+      const j = nextInt(i + 1)
+      const tmp = batch[i]!; batch[i] = batch[j]!; batch[j] = tmp
+    }
+    for (const m of batch) {
+      if (nextInt(100) < dropPercent || this.cut.has(`${m.from}->${m.to}`)) continue
+      if (nextInt(100) < 30) { this.queue.push(m); continue }
+      const target = this.nodes.get(m.to)
+      if (target === undefined) continue
+      this.trace?.push(`${m.to} <- ${m.type} from ${m.from} t${m.term} i${m.index} lt${m.logTerm} n${m.entries.length} c${m.commit}${m.reject ? ' reject' : ''}`)
+      target.node.step(m)
+      if (nextInt(100) < dupPercent) this.queue.push(m)
+    }
   }
 
   /** Processes Readies and delivers messages until nothing moves (bounded by maxRounds). */
