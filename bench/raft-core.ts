@@ -91,6 +91,7 @@ function runLoad (clients: number): { commits: number, seconds: number } {
   for (let c = 0; c < clients; c++) propose(`c${c}`)
   const started = performance.now()
   const deadline = started + DURATION_MS
+  const next: string[] = []
   while (performance.now() < deadline) {
     pumpOnce(nodes, inbox, (node, ready) => {
       if (node !== leader) return
@@ -98,10 +99,11 @@ function runLoad (clients: number): { commits: number, seconds: number } {
         if (entry.proposalId === undefined) continue
         commits++
         outstanding--
-        // The client whose proposal committed sends its next one (closed loop).
-        propose(entry.proposalId.clientId)
+        next.push(entry.proposalId.clientId)
       }
     })
+    // The client whose proposal committed sends its next one (closed loop), once the Ready is advanced.
+    for (const clientId of next.splice(0)) propose(clientId)
     if (outstanding === 0) break
   }
   return { commits, seconds: (performance.now() - started) / 1000 }

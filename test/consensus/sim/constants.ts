@@ -5,7 +5,7 @@
  */
 
 /** Safety-phase ticks when `--steps` is not given (faults are injected during these ticks). */
-export const DEFAULT_STEPS = 1_500
+export const DEFAULT_STEPS = 3_000
 /** Liveness phase: ticks allowed after healing for a leader to be elected and every proposal to resolve. */
 export const LIVENESS_TICKS_MAX = 1_500
 /** Voter counts a seed may pick. */

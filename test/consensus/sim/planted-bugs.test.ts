@@ -42,6 +42,7 @@ describe('harness bugs', () => {
     for (let seed = 1; seed <= BUG_SEEDS_MAX && caught === null; seed++) {
       const result = runSeed({ seed, steps: STEPS, harnessBugs: { localReads: true } })
       if (!result.ok) caught = `seed ${seed}: ${result.failure ?? ''}`
+      if (!result.ok) console.log(`harness bug caught at ${caught ?? ''}`)
     }
     expect(caught).toMatch(/not linearizable/)
   }, 240_000)
@@ -51,6 +52,7 @@ describe('harness bugs', () => {
     for (let seed = 1; seed <= BUG_SEEDS_MAX && caught === null; seed++) {
       const result = runSeed({ seed, steps: STEPS, harnessBugs: { skipSessions: true } })
       if (!result.ok) caught = `seed ${seed}: ${result.failure ?? ''}`
+      if (!result.ok) console.log(`harness bug caught at ${caught ?? ''}`)
     }
     expect(caught).toMatch(/exactly-once|not linearizable/)
   }, 240_000)
