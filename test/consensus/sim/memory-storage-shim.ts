@@ -1,67 +1,103 @@
 /**
  * @module test/consensus/sim/memory-storage-shim
- * TEMPORARY: a minimal in-memory Storage with crash semantics, used only until the storage engineer's
- * MemoryStorage lands; then this file is deleted and node.ts imports the real one.
+ * TEMPORARY: an in-memory Storage with crash semantics, used only until the storage engineer's
+ * MemoryStorage lands (then this file is deleted and node.ts / bench import the real one).
+ *
+ * Unsynced writes form one ordered record stream (hard states and entry batches). The live image is
+ * updated in place; every unsynced record keeps what it replaced, so a crash undoes the stream from its
+ * end back to the kept torn prefix in O(unsynced) time, and sync() is O(1).
  */
 import type { Entry, HardState, Snapshot } from '../../../src/consensus/core/types.js'
 import type { Storage, StorageState } from '../../../src/consensus/storage/types.js'
+import { assert } from '../../../src/util/assert.js'
 
-interface Image { hardState: HardState, snapshot?: Snapshot, entries: Entry[] }
+type UnsyncedRecord =
+  | { kind: 'hard-state', previous: HardState }
+  | { kind: 'entries', count: number, start: number, replaced: Entry[] }
 
 export class MemoryStorage implements Storage {
-  private durable: Image = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }
-  private live: Image = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }
-  private unsynced: Array<{ hardState?: HardState, entries?: Entry[] }> = []
+  private hardState: HardState = { term: 0, vote: null, commit: 0 }
+  private snapshot: Snapshot | undefined
+  /** `entries[i]` has index `offset + 1 + i`. */
+  private entries: Entry[] = []
+  private offset = 0
+  private unsynced: UnsyncedRecord[] = []
+  private closed = false
 
   load (): StorageState {
-    this.live = { hardState: { ...this.durable.hardState }, snapshot: this.durable.snapshot, entries: [...this.durable.entries] }
-    return { hardState: { ...this.live.hardState }, ...(this.live.snapshot ? { snapshot: this.live.snapshot } : {}), entries: [...this.live.entries] }
+    assert(!this.closed, 'storage closed')
+    return {
+      hardState: { ...this.hardState },
+      ...(this.snapshot === undefined ? {} : { snapshot: this.snapshot }),
+      entries: [...this.entries]
+    }
   }
 
   append (entries: Entry[]): void {
+    assert(!this.closed, 'storage closed')
     if (entries.length === 0) return
-    applyAppend(this.live, entries)
-    this.unsynced.push({ entries })
+    const first = (entries[0] as Entry).index
+    const start = first - this.offset - 1
+    assert(start >= 0 && start <= this.entries.length, () => `append at ${first} leaves a gap`)
+    const replaced = this.entries.splice(start)
+    for (const entry of entries) this.entries.push(entry)
+    this.unsynced.push({ kind: 'entries', count: entries.length, start, replaced })
   }
 
   setHardState (hardState: HardState): void {
-    this.live.hardState = { ...hardState }
-    this.unsynced.push({ hardState: { ...hardState } })
+    assert(!this.closed, 'storage closed')
+    this.unsynced.push({ kind: 'hard-state', previous: this.hardState })
+    this.hardState = { ...hardState }
   }
 
   sync (): void {
-    this.durable = { hardState: { ...this.live.hardState }, snapshot: this.live.snapshot, entries: [...this.live.entries] }
     this.unsynced = []
   }
 
   saveSnapshot (snapshot: Snapshot): void {
-    this.live.snapshot = snapshot
-    this.durable.snapshot = snapshot
-    this.live.entries = this.live.entries.filter((e) => e.index > snapshot.meta.index || true)
+    if (this.snapshot !== undefined && this.snapshot.meta.index >= snapshot.meta.index) return
+    this.snapshot = snapshot
+    const at = this.entries[snapshot.meta.index - this.offset - 1]
+    if (at?.term === snapshot.meta.term) return
+    // The log does not reach the snapshot or disagrees with it: the snapshot replaces the whole log.
+    this.sync()
+    this.entries = []
+    this.offset = snapshot.meta.index
   }
 
   compact (throughIndex: number): void {
-    this.live.entries = this.live.entries.filter((e) => e.index > throughIndex)
-    this.durable.entries = this.durable.entries.filter((e) => e.index > throughIndex)
+    assert(this.snapshot !== undefined && throughIndex <= this.snapshot.meta.index, 'compact beyond the snapshot')
+    this.sync()
+    const drop = Math.min(this.entries.length, Math.max(0, throughIndex - this.offset))
+    this.entries.splice(0, drop)
+    this.offset += drop
   }
 
+  /** A crash: unsynced writes are lost, except a torn prefix of `keepUnsyncedEntries` entries. */
   crash (options: { keepUnsyncedEntries?: number } = {}): void {
-    // Unsynced writes form one ordered record stream; a torn tail keeps a prefix of it.
     let keep = options.keepUnsyncedEntries ?? 0
-    for (const record of this.unsynced) {
-      if (keep <= 0) break
-      if (record.hardState !== undefined) { this.durable.hardState = record.hardState; continue }
-      const part = (record.entries ?? []).slice(0, keep)
-      keep -= part.length
-      if (part.length > 0) applyAppend(this.durable, part)
+    let cut = 0
+    let keepInCut = 0
+    // Find how far the kept prefix of the record stream reaches.
+    for (; cut < this.unsynced.length && keep > 0; cut++) {
+      const record = this.unsynced[cut] as UnsyncedRecord
+      if (record.kind !== 'entries') continue
+      keepInCut = Math.min(keep, record.count)
+      keep -= keepInCut
+      if (keepInCut < record.count) break
+      keepInCut = 0
+    }
+    for (let i = this.unsynced.length - 1; i >= cut; i--) {
+      const record = this.unsynced[i] as UnsyncedRecord
+      if (record.kind === 'hard-state') { this.hardState = record.previous; continue }
+      const kept = i === cut ? keepInCut : 0
+      this.entries.splice(record.start + kept)
+      if (kept === 0) for (const entry of record.replaced) this.entries.push(entry)
     }
     this.unsynced = []
   }
 
-  close (): void {}
-}
-
-function applyAppend (image: Image, entries: Entry[]): void {
-  const first = (entries[0] as Entry).index
-  image.entries = image.entries.filter((e) => e.index < first).concat(entries)
+  close (): void {
+    this.closed = true
+  }
 }
