@@ -14,7 +14,10 @@ export function stepFollower (r: Raft, m: Message): void {
     case MessageType.Prop:
     case MessageType.ReadIndex:
     case MessageType.TransferLeader:
-      forwardToLeader(r, m)
+      // NB: local requests are forwarded by RawNode itself; one that reaches a follower over the network
+      // was forwarded on a stale view of the leader. Dropping it (the client retries) rules out loops.
+      if (m.type === MessageType.Prop) r.droppedProposals++
+      else r.droppedMessages++
       return
     case MessageType.App:
       r.electionElapsed = 0
@@ -63,17 +66,6 @@ export function stepCandidate (r: Raft, m: Message): void {
     default:
       r.droppedMessages++
   }
-}
-
-function forwardToLeader (r: Raft, m: Message): void {
-  if (r.lead === null || r.lead === r.id) {
-    if (m.type === MessageType.Prop) r.droppedProposals++
-    else r.droppedMessages++
-    return
-  }
-  const forwarded: Message = { ...m, from: r.id, to: r.lead, term: 0 }
-  if (m.type === MessageType.TransferLeader && m.transferee === undefined) forwarded.transferee = m.from
-  r.msgs.push(forwarded)
 }
 
 function handleAppendEntries (r: Raft, m: Message): void {

@@ -11,7 +11,7 @@
  */
 import { assert } from '../../util/assert.js'
 import type { ResolvedRaftConfig } from './config.js'
-import { confStateProblem, copyConfState, decodeConfChange } from './confchange.js'
+import { confStateProblem, copyConfState } from './confchange.js'
 import { RaftLog } from './log.js'
 import { Progress } from './progress.js'
 import { allMembers, allVoters, jointVoteResult } from './quorum.js'
@@ -344,11 +344,6 @@ export class Raft {
     // an abrupt step-down can leave no electable node. It keeps replicating and hands leadership to
     // the most up-to-date voter instead (thesis §3.10 transfer; etcd keeps such a leader too).
     maybeHandOff(this)
-  }
-
-  /** Decodes the conf change in an entry (a malformed one is treated as no change). */
-  static confChangeOf (data: Uint8Array): ReturnType<typeof decodeConfChange> {
-    return decodeConfChange(data)
   }
 }
 
