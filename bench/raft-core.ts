@@ -12,7 +12,7 @@ import { RawNode } from '../src/consensus/core/index.js'
 import type { ConfState, Message, NodeId, Ready } from '../src/consensus/core/types.js'
 import { createPrng } from '../src/consensus/core/prng.js'
 import { MemoryStorage } from '../test/consensus/sim/memory-storage-shim.js'
-import { machineDescription, printTable } from './lib/stats.js'
+import { machineDescription, printTable, quantile } from './lib/stats.js'
 
 /** openraft benchmarks/minimal/README.md: 1 client, 3 nodes in one process, in-memory store. */
 const OPENRAFT_ONE_CLIENT_COMMITS_PER_SECOND = 33_000
@@ -76,16 +76,19 @@ function electLeader (nodes: BenchNode[], inbox: Message[]): BenchNode {
   throw new Error('no leader elected')
 }
 
-/** Closed-loop clients against the leader for DURATION_MS; returns commits and elapsed seconds. */
-function runLoad (clients: number): { commits: number, seconds: number } {
+/** Closed-loop clients against the leader for DURATION_MS; returns commits, seconds and latencies. */
+function runLoad (clients: number): { commits: number, seconds: number, latenciesUs: number[] } {
   const nodes = makeCluster()
   const inbox: Message[] = []
   const leader = electLeader(nodes, inbox)
   let commits = 0
   let seq = 0
   let outstanding = 0
+  const sentAt = new Map<string, number>()
+  const latenciesUs: number[] = []
   const propose = (clientId: string): void => {
     leader.raw.propose(PAYLOAD, { clientId, seq: ++seq })
+    sentAt.set(clientId, performance.now())
     outstanding++
   }
   for (let c = 0; c < clients; c++) propose(`c${c}`)
@@ -99,14 +102,16 @@ function runLoad (clients: number): { commits: number, seconds: number } {
         if (entry.proposalId === undefined) continue
         commits++
         outstanding--
-        next.push(entry.proposalId.clientId)
+        const clientId = entry.proposalId.clientId
+        latenciesUs.push((performance.now() - (sentAt.get(clientId) ?? 0)) * 1000)
+        next.push(clientId)
       }
     })
     // The client whose proposal committed sends its next one (closed loop), once the Ready is advanced.
     for (const clientId of next.splice(0)) propose(clientId)
     if (outstanding === 0) break
   }
-  return { commits, seconds: (performance.now() - started) / 1000 }
+  return { commits, seconds: (performance.now() - started) / 1000, latenciesUs }
 }
 
 async function main (): Promise<void> {
@@ -114,12 +119,14 @@ async function main (): Promise<void> {
   console.log(`raft-core: 3 nodes in one process, MemoryStorage, zero-latency network, ${DURATION_MS} ms per row`)
   const rows: Array<Array<string | number>> = []
   for (const clients of [1, 64]) {
-    const { commits, seconds } = runLoad(clients)
+    const { commits, seconds, latenciesUs } = runLoad(clients)
     const perSecond = commits / seconds
     const ratio = clients === 1 ? (perSecond / OPENRAFT_ONE_CLIENT_COMMITS_PER_SECOND).toFixed(2) : '-'
-    rows.push(['revoada raft-core', clients, perSecond, (seconds * 1e6) / commits, clients === 1 ? OPENRAFT_ONE_CLIENT_COMMITS_PER_SECOND : '-', ratio])
+    rows.push(['revoada raft-core', clients, perSecond, (seconds * 1e6) / commits, quantile(latenciesUs, 0.5),
+      quantile(latenciesUs, 0.99), clients === 1 ? OPENRAFT_ONE_CLIENT_COMMITS_PER_SECOND : '-', ratio])
   }
-  printTable(['system', 'clients', 'commits/s', 'µs/commit', 'openraft commits/s', 'ratio'], rows)
+  // µs/commit is wall time over commits (1/throughput); p50/p99 are propose→applied-on-leader latencies.
+  printTable(['system', 'clients', 'commits/s', 'µs/commit', 'p50 µs', 'p99 µs', 'openraft commits/s', 'ratio'], rows)
   await runWalBenchIfPresent()
 }
 
