@@ -70,6 +70,7 @@ export function stepLeader (r: Raft, m: Message): void {
 export function proposalRefusal (r: Raft, bytes: number): string | null {
   if (r.role !== 'leader') return 'not leader'
   if (r.leadTransferee !== null) return `leadership transfer to ${r.leadTransferee} in progress`
+  if (r.selfRemovalIndex > 0) return 'leader is leaving the configuration'
   if (!r.prs.has(r.id)) return 'leader removed from the configuration'
   if (r.uncommittedBytes > 0 && r.uncommittedBytes + bytes > r.cfg.maxUncommittedEntriesBytes) {
     return 'too many uncommitted bytes'
@@ -88,7 +89,7 @@ function handleForwardedProposal (r: Raft, m: Message): void {
   r.appendEntries(m.entries.map((e) => ({
     index: 0, term: 0, type: e.type, data: e.data, ...(e.proposalId !== undefined ? { proposalId: e.proposalId } : {})
   })))
-  if (hasConfChange) r.pendingConfIndex = r.log.lastIndex()
+  if (hasConfChange) r.noteConfChangeAppended(m.entries[0]!.data)
   bcastAppend(r)
 }
 

@@ -11,7 +11,7 @@
  */
 import { assert } from '../../util/assert.js'
 import type { ResolvedRaftConfig } from './config.js'
-import { confStateProblem, copyConfState } from './confchange.js'
+import { changeConf, confStateProblem, copyConfState, decodeConfChange } from './confchange.js'
 import { RaftLog } from './log.js'
 import { Progress } from './progress.js'
 import { allMembers, allVoters, jointVoteResult } from './quorum.js'
@@ -64,6 +64,12 @@ export class Raft {
   leadTransferee: NodeId | null = null
   /** Leader only: index of the newest conf change entry; a new one is refused until it is applied. */
   pendingConfIndex = 0
+  /**
+   * Leader only: index of an appended conf change that takes this node out of the voters, or 0. From
+   * then on it accepts no proposals, so its log never runs ahead of the voters that remain: after it
+   * steps down or crashes they can always be elected without its vote.
+   */
+  selfRemovalIndex = 0
   /** Leader only: bytes of entries appended in this term and not yet committed. */
   uncommittedBytes = 0
   readQueue: PendingRead[] = []
@@ -121,6 +127,7 @@ export class Raft {
     this.votes = new Map()
     this.prs = new Map()
     this.pendingConfIndex = 0
+    this.selfRemovalIndex = 0
     this.uncommittedBytes = 0
     this.readQueue = []
     this.pendingReadMsgs = []
@@ -195,6 +202,18 @@ export class Raft {
     this.log.append(stamped)
     for (const e of stamped) this.uncommittedBytes += e.data.length
     this.send({ type: MessageType.AppResp, to: this.id, index: this.log.lastIndex() })
+  }
+
+  /** Leader: records a conf change entry just appended at lastIndex(). */
+  noteConfChangeAppended (data: Uint8Array): void {
+    assert(this.role === 'leader', 'conf change appended by a non-leader')
+    this.pendingConfIndex = this.log.lastIndex()
+    const cc = decodeConfChange(data)
+    const next = cc === null ? null : changeConf(this.conf, cc)
+    if (next === null || typeof next === 'string') return
+    if (!next.voters.includes(this.id) && !next.votersOutgoing.includes(this.id)) {
+      this.selfRemovalIndex = this.log.lastIndex()
+    }
   }
 
   /** The single entry point for every message, local or from the network. */

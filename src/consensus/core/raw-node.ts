@@ -111,7 +111,7 @@ export class RawNode {
       throw new ProposalDroppedError(refusal)
     }
     r.appendEntries([entry])
-    if (entry.type === EntryType.ConfChange) r.pendingConfIndex = r.log.lastIndex()
+    if (entry.type === EntryType.ConfChange) r.noteConfChangeAppended(entry.data)
     bcastAppend(r)
   }
 
@@ -286,8 +286,9 @@ export class RawNode {
     const r = this.raft
     if (r.role !== 'leader' || !isJoint(r.conf) || !r.conf.autoLeave) return
     if (r.pendingConfIndex > r.log.applied || r.leadTransferee !== null) return
-    r.appendEntries([{ index: 0, term: 0, type: EntryType.ConfChange, data: encodeConfChange({ steps: [], transition: 'auto' }) }])
-    r.pendingConfIndex = r.log.lastIndex()
+    const data = encodeConfChange({ steps: [], transition: 'auto' })
+    r.appendEntries([{ index: 0, term: 0, type: EntryType.ConfChange, data }])
+    r.noteConfChangeAppended(data)
     bcastAppend(r)
   }
 

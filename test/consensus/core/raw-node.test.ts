@@ -148,4 +148,20 @@ describe('RawNode', () => {
     expect(() => c.get('a').node.proposeConfChange({ steps: [{ type: 'add-learner', nodeId: 'e' }], transition: 'auto' }))
       .toThrow(expect.objectContaining({ name: 'ConfChangeRejectedError' }))
   })
+
+  it('should refuse proposals and still let the others elect when the leader appended its own removal', () => {
+    const c = new Cluster({ voters: ['a', 'b', 'c'] })
+    c.elect('a')
+    c.get('a').node.proposeConfChange({ steps: [{ type: 'remove', nodeId: 'a' }], transition: 'auto' })
+    expect(() => c.get('a').node.propose(bytes('late'))).toThrow(expect.objectContaining({ name: 'ProposalDroppedError' }))
+    c.stabilize()
+    // a crashes right after applying its removal, before any hand-off completes.
+    c.restart('a', c.genesis)
+    for (let i = 0; i < 40 && c.leaders().filter((id) => id !== 'a').length === 0; i++) {
+      c.tickAll()
+      c.stabilize()
+    }
+    expect(c.leaders().filter((id) => id !== 'a')).toHaveLength(1)
+    expect(c.get('a').node.status().role).not.toBe('leader')
+  })
 })
