@@ -140,7 +140,19 @@ async function runWalBenchIfPresent (): Promise<void> {
     console.log('WAL bench: bench/wal.ts not present yet, skipped')
     return
   }
-  if (typeof module.runWalBench === 'function') await module.runWalBench()
+  if (typeof module.runWalBench !== 'function') {
+    console.log('WAL bench: bench/wal.ts has no runWalBench export, skipped')
+    return
+  }
+  const rows = await module.runWalBench()
+  // runWalBench returns its rows; print them as a table when they are plain objects.
+  if (Array.isArray(rows) && rows.length > 0 && typeof rows[0] === 'object' && rows[0] !== null) {
+    const headers = Object.keys(rows[0] as object)
+    printTable(headers, rows.map((row) => headers.map((h) => {
+      const cell = (row as Record<string, unknown>)[h]
+      return typeof cell === 'number' ? cell : String(cell)
+    })))
+  }
 }
 
 await main()

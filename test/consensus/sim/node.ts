@@ -152,6 +152,7 @@ export class SimNode {
       this.serveReads(hooks)
       raw.advance()
       this.maybeSnapshot()
+      raw.checkInvariants()
     }
     throw new Error(`${this.id} still has a Ready after ${rounds} rounds (livelock)`)
   }
