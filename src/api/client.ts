@@ -1,0 +1,57 @@
+/**
+ * @module api/client
+ * How CLI commands talk to the running node: read `<data-dir>/api.json` and call the API with its token.
+ */
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { API_CLIENT_TIMEOUT_MS, API_FILE_NAME } from './constants.js'
+import { ApiRequestError, NodeNotRunningError } from './errors.js'
+
+/** Contents of `api.json`. */
+export interface ApiFile {
+  url: string
+  token: string
+}
+
+/**
+ * Reads `api.json` from the data dir.
+ *
+ * @throws NodeNotRunningError when it is missing or malformed
+ */
+export async function readApiFile (dataDir: string): Promise<ApiFile> {
+  let text: string
+  try {
+    text = await fs.readFile(path.join(dataDir, API_FILE_NAME), 'utf8')
+  } catch {
+    throw new NodeNotRunningError(dataDir, `${API_FILE_NAME} not found`)
+  }
+  try {
+    const body = JSON.parse(text) as Partial<ApiFile>
+    if (typeof body.url === 'string' && typeof body.token === 'string') return { url: body.url, token: body.token }
+  } catch {
+    // fall through to the typed error
+  }
+  throw new NodeNotRunningError(dataDir, `${API_FILE_NAME} is malformed`)
+}
+
+/**
+ * GETs `apiPath` from the node running in `dataDir` and returns the parsed JSON.
+ *
+ * @throws NodeNotRunningError when there is no api.json or the node does not answer
+ * @throws ApiRequestError on a non-2xx answer
+ */
+export async function apiGet (dataDir: string, apiPath: string): Promise<unknown> {
+  const api = await readApiFile(dataDir)
+  let res: Response
+  try {
+    res = await fetch(new URL(apiPath, api.url), {
+      headers: { authorization: `Bearer ${api.token}` },
+      signal: AbortSignal.timeout(API_CLIENT_TIMEOUT_MS)
+    })
+  } catch (err) {
+    throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)
+  }
+  const text = await res.text()
+  if (!res.ok) throw new ApiRequestError(apiPath, res.status, text)
+  return JSON.parse(text) as unknown
+}

@@ -1,0 +1,16 @@
+/**
+ * @module api/constants
+ * Names and limits of the admin HTTP API.
+ */
+
+/** `<data-dir>/api.json` = `{"url", "token"}`: how CLI commands find the running node. */
+export const API_FILE_NAME = 'api.json'
+export const API_FILE_MODE = 0o600
+/** Random bytes of the bearer token. */
+export const API_TOKEN_BYTES = 32
+/** Largest request body the API accepts. */
+export const API_BODY_BYTES_MAX = 1024 * 1024
+/** Keep-alive idle time of API connections. */
+export const API_KEEP_ALIVE_TIMEOUT_MS = 65_000
+/** CLI request timeout. */
+export const API_CLIENT_TIMEOUT_MS = 5000

@@ -1,0 +1,69 @@
+/**
+ * @module api/server
+ * The admin HTTP API (DESIGN §10): fastify on loopback, every request needs `Authorization: Bearer <token>`
+ * (401 otherwise). The node registers `/v1/status`; services add their own routes through `app`. Binding a
+ * non-loopback host must be explicitly allowed, because the API controls the node.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from '../log/index.js'
+import { API_BODY_BYTES_MAX, API_KEEP_ALIVE_TIMEOUT_MS } from './constants.js'
+import { ApiBindRefusedError } from './errors.js'
+
+/** Options of the API server. */
+export interface ApiServerInit {
+  host: string
+  port: number
+  allowNonLoopback: boolean
+  token: string
+  log: Logger
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopbackHost (host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '[::1]') return true
+  return isIP(host) === 4 && host.startsWith('127.')
+}
+
+function tokenMatches (header: string | undefined, token: string): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false
+  const given = Buffer.from(header.slice('Bearer '.length))
+  const expected = Buffer.from(token)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+/** The admin API; routes are added to `app` before `listen()`. */
+export class ApiServer {
+  readonly app: FastifyInstance
+  private urlValue: string | undefined
+
+  /** @throws ApiBindRefusedError for a non-loopback host without `allowNonLoopback` */
+  constructor (private readonly init: ApiServerInit) {
+    if (!init.allowNonLoopback && !isLoopbackHost(init.host)) throw new ApiBindRefusedError(init.host)
+    this.app = Fastify({ logger: false, bodyLimit: API_BODY_BYTES_MAX, keepAliveTimeout: API_KEEP_ALIVE_TIMEOUT_MS })
+    this.app.addHook('onRequest', async (request, reply) => {
+      if (tokenMatches(request.headers.authorization, init.token)) return
+      init.log.debug({ url: request.url }, 'rejected API request without a valid token')
+      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' })
+    })
+  }
+
+  /** Listens and returns the base URL (`http://127.0.0.1:PORT`). */
+  async listen (): Promise<string> {
+    await this.app.listen({ host: this.init.host, port: this.init.port })
+    const address = this.app.server.address()
+    if (address === null || typeof address === 'string') throw new Error('API server has no TCP address')
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    this.urlValue = `http://${host}:${address.port}`
+    this.init.log.info({ url: this.urlValue }, 'admin API listening')
+    return this.urlValue
+  }
+
+  get url (): string | undefined { return this.urlValue }
+
+  async close (): Promise<void> {
+    await this.app.close()
+  }
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+/**
+ * @module cli/main
+ * The `revoada` command (issue 2 item 7). `start` runs a node in the foreground until SIGINT/SIGTERM, then
+ * stops gracefully and exits 0. `id`, `join-string` and `status` find the running node through
+ * `<data-dir>/api.json`. Command output goes to stdout; logs (JSON, pino) go to stderr.
+ */
+import '../polyfill.js'
+import path from 'node:path'
+import { Command, Option } from 'commander'
+import { loadConfig } from '../config/index.js'
+import type { ConfigInput } from '../config/index.js'
+import { LOG_LEVELS } from '../log/index.js'
+import { startNode } from '../node/index.js'
+import type { NodeStatus, RevoadaNode } from '../node/index.js'
+import { apiGet } from '../api/index.js'
+import { IDENTITY_FILE_NAME, readIdentity } from '../identity/index.js'
+import { parseHostPort } from './args.js'
+
+const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
+
+function dataDirOf (opts: { dataDir?: string }): string {
+  return opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
+}
+
+interface StartOptions {
+  dataDir?: string
+  listen?: string[]
+  join?: string
+  api?: string
+  config?: string
+  logLevel?: string
+}
+
+async function runStart (opts: StartOptions): Promise<void> {
+  const flags: ConfigInput = {
+    dataDir: opts.dataDir,
+    listen: opts.listen,
+    join: opts.join,
+    logLevel: opts.logLevel as ConfigInput['logLevel'],
+    api: opts.api !== undefined ? parseHostPort(opts.api) : undefined
+  }
+  const config = loadConfig({ file: opts.config, env: process.env, flags })
+  const node = await startNode({ config })
+  printStarted(node)
+  installSignalHandlers(node)
+}
+
+function printStarted (node: RevoadaNode): void {
+  const status = node.status()
+  const lines = [
+    `NodeId:      ${status.nodeId}`,
+    `Cluster:     ${status.clusterId}`,
+    ...status.addresses.map((a, i) => `${i === 0 ? 'Addresses:  ' : '            '} ${a}`),
+    `Admin API:   ${node.apiUrl}`,
+    `Join string (secret, gives cluster membership): ${node.joinString()}`
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+function installSignalHandlers (node: RevoadaNode): void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`revoada: second ${signal}, exiting now\n`)
+      process.exit(1)
+    }
+    stopping = true
+    node.stop().then(() => { process.exit(0) }, (err: unknown) => {
+      process.stderr.write(`revoada: error while stopping: ${(err as Error).message}\n`)
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
+
+async function runId (opts: { dataDir?: string }): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  try {
+    const status = await apiGet(dataDir, '/v1/status') as NodeStatus
+    process.stdout.write(status.nodeId + '\n')
+  } catch (err) {
+    // The NodeId is also readable offline from the identity file, which needs no running node.
+    const identity = await readIdentity(path.join(dataDir, IDENTITY_FILE_NAME))
+    if (identity === undefined) throw err
+    process.stdout.write(identity.nodeId + '\n')
+  }
+}
+
+async function runJoinString (opts: { dataDir?: string }): Promise<void> {
+  const body = await apiGet(dataDirOf(opts), '/v1/join-string') as { joinString: string }
+  process.stdout.write(body.joinString + '\n')
+}
+
+async function runStatus (opts: { dataDir?: string, json?: boolean }): Promise<void> {
+  const status = await apiGet(dataDirOf(opts), '/v1/status') as NodeStatus
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(status, null, 2) + '\n')
+    return
+  }
+  const lines = [
+    `NodeId:    ${status.nodeId}`,
+    `Cluster:   ${status.clusterId}`,
+    `Addresses: ${status.addresses.join(' ')}`,
+    `Peers:     ${status.peers.length === 0 ? '(none)' : status.peers.join(' ')}`
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+function collect (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** Builds the command tree . */
+function buildProgram (): Command {
+  const program = new Command('revoada')
+    .description('A peer node that decides by Raft consensus which machines hold Kubernetes control-plane roles')
+    .showHelpAfterError()
+  program.command('start')
+    .description('start a node in the foreground (creates identity and cluster on first start)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default: /ip4/0.0.0.0/tcp/4101, or a free port if taken)', collect)
+    .option('--join <join-string>', 'join the cluster of this join string (from `revoada join-string` on a member)')
+    .option('--api <host:port>', 'admin API bind address (default: 127.0.0.1:0 = a free loopback port)')
+    .option('--config <file>', 'JSON config file (overridden by REVOADA_* env, then by flags)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .action(runStart)
+  program.command('id')
+    .description('print this node\'s NodeId (libp2p PeerId)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runId)
+  program.command('join-string')
+    .description('print the one-line join string of the running node (secret: it carries the cluster key)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runJoinString)
+  program.command('status')
+    .description('show the running node\'s status')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print the full status as JSON')
+    .action(runStatus)
+  return program
+}
+
+buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as Error
+  process.stderr.write(`revoada: ${e.name !== 'Error' && e.name !== undefined ? `${e.name}: ` : ''}${e.message ?? String(err)}\n`)
+  process.exit(1)
+})

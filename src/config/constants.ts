@@ -1,0 +1,34 @@
+/**
+ * @module config/constants
+ * Defaults for the node configuration. Each is documented where the schema uses it (config/schema.ts).
+ */
+
+/** Default data dir, relative to the working directory (issue 2). */
+export const DEFAULT_DATA_DIR = './.revoada'
+
+/**
+ * Default libp2p listen address. A fixed port keeps a node's address stable across restarts, so peers that
+ * remember it can redial; if the port is taken and the operator did not choose one, the node falls back
+ * to a free port (see node/listen.ts) so a second node on one machine still starts.
+ */
+export const DEFAULT_LISTEN_PORT = 4101
+export const DEFAULT_LISTEN = `/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`
+
+/** Default admin API bind: loopback, and port 0 = a free port; the CLI finds it through `api.json`. */
+export const DEFAULT_API_HOST = '127.0.0.1'
+export const DEFAULT_API_PORT = 0
+
+/** Prefix of environment variables read as config; `__` separates nested keys. */
+export const ENV_PREFIX = 'REVOADA_'
+
+/** libp2p connection monitor ping period; with the timeout below a frozen peer is dropped in ~1.5 s. */
+export const DEFAULT_PING_INTERVAL_MS = 1000
+export const DEFAULT_PING_TIMEOUT_MS = 1000
+/** Redial loop period and per-peer backoff bounds (libp2p itself gives up after ~30 s). */
+export const DEFAULT_REDIAL_INTERVAL_MS = 1000
+export const DEFAULT_REDIAL_BACKOFF_MIN_MS = 500
+export const DEFAULT_REDIAL_BACKOFF_MAX_MS = 15_000
+/** One dial attempt, including pnet and noise; a wrong cluster key shows up as this timing out. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 5000
+/** Largest config file we read; anything bigger is a mistake. */
+export const CONFIG_FILE_BYTES_MAX = 1024 * 1024

@@ -1,0 +1,103 @@
+/**
+ * @module config/schema
+ * The one zod schema of the node configuration. Every object is strict, so an unknown key is an error that
+ * names it. Cross-field rules are checked here too (STYLE §14: validate once, at the edge).
+ *
+ * Adding a section for a later layer: define `xSection = z.strictObject({...}).optional()` with defaults on
+ * each field (comment each with its unit and default), add it to `configSchema` below, and read
+ * `config.x?.field ?? X_DEFAULT` or `parseSection` in your layer. Optional sections keep old config files valid.
+ */
+import { z } from 'zod'
+import { multiaddr } from '@multiformats/multiaddr'
+import { LOG_LEVELS } from '../log/index.js'
+import {
+  DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN,
+  DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_REDIAL_BACKOFF_MAX_MS, DEFAULT_REDIAL_BACKOFF_MIN_MS,
+  DEFAULT_REDIAL_INTERVAL_MS
+} from './constants.js'
+
+const positiveMs = z.number().int().positive()
+
+/** A string that parses as a multiaddr. */
+const multiaddrString = z.string().refine((s) => {
+  try { multiaddr(s); return true } catch { return false }
+}, { message: 'not a valid multiaddr' })
+
+/** Env vars and flags may give a list as one comma-separated string. */
+const stringList = <T extends z.ZodType>(item: T): z.ZodType<z.output<T>[]> =>
+  z.preprocess((v) => typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v,
+    z.array(item)) as unknown as z.ZodType<z.output<T>[]>
+
+/** Admin HTTP API. */
+export const apiSection = z.strictObject({
+  /** Bind host. @default '127.0.0.1' */
+  host: z.string().min(1).default(DEFAULT_API_HOST),
+  /** Bind port; 0 picks a free one. @default 0 */
+  port: z.number().int().min(0).max(65535).default(DEFAULT_API_PORT),
+  /** Must be true to bind a non-loopback host: the API controls the node. @default false */
+  allowNonLoopback: z.boolean().default(false)
+})
+
+/** libp2p tuning. */
+export const netSection = z.strictObject({
+  /** mDNS discovery on the LAN. @default false */
+  mdns: z.boolean().default(false),
+  /** Connection monitor ping period in ms. @default 1000 */
+  pingIntervalMs: positiveMs.default(DEFAULT_PING_INTERVAL_MS),
+  /** Minimum ping timeout in ms before a connection is judged dead. @default 1000 */
+  pingTimeoutMs: positiveMs.default(DEFAULT_PING_TIMEOUT_MS),
+  /** Redial loop period in ms. @default 1000 */
+  redialIntervalMs: positiveMs.default(DEFAULT_REDIAL_INTERVAL_MS),
+  /** First backoff after a failed dial, in ms. @default 500 */
+  redialBackoffMinMs: positiveMs.default(DEFAULT_REDIAL_BACKOFF_MIN_MS),
+  /** Backoff cap in ms. @default 15000 */
+  redialBackoffMaxMs: positiveMs.default(DEFAULT_REDIAL_BACKOFF_MAX_MS),
+  /** Time allowed for one dial (TCP + pnet + noise + yamux) in ms. @default 5000 */
+  dialTimeoutMs: positiveMs.default(DEFAULT_DIAL_TIMEOUT_MS)
+}).refine((n) => n.redialBackoffMinMs <= n.redialBackoffMaxMs, {
+  message: 'redialBackoffMinMs must be <= redialBackoffMaxMs', path: ['redialBackoffMinMs']
+})
+
+/** Raft timing, for the consensus layer (issue 3+). All optional; the consensus layer owns the defaults. */
+export const raftSection = z.strictObject({
+  /** Wall-clock length of one Raft tick in ms. */
+  tickMs: positiveMs.optional(),
+  /** Election timeout in ticks (randomised in [n, 2n)). */
+  electionTicks: positiveMs.optional(),
+  /** Leader heartbeat period in ticks. */
+  heartbeatTicks: positiveMs.optional()
+}).refine((r) => r.electionTicks === undefined || r.heartbeatTicks === undefined ||
+  r.electionTicks > r.heartbeatTicks, { message: 'electionTicks must be > heartbeatTicks', path: ['electionTicks'] })
+
+/** Membership / failure detection, for the membership layer. All optional; that layer owns the defaults. */
+export const membershipSection = z.strictObject({
+  /** Gossip heartbeat period in ms. */
+  heartbeatIntervalMs: positiveMs.optional(),
+  /** Phi-accrual suspicion threshold. */
+  phiThreshold: z.number().positive().optional()
+})
+
+/** The whole node configuration, after defaults. */
+export const configSchema = z.strictObject({
+  /** Data directory. @default './.revoada' */
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+  /** libp2p listen multiaddrs. @default ['/ip4/0.0.0.0/tcp/4101'] (falls back to a free port if taken) */
+  listen: stringList(multiaddrString).optional(),
+  /** Extra addresses to announce (e.g. a public IP behind NAT). @default [] */
+  announce: stringList(multiaddrString).default([]),
+  /** Join string of an existing cluster (only used when the data dir has no cluster yet). */
+  join: z.string().min(1).optional(),
+  /** Log level. @default 'info' */
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  api: apiSection.default({ host: DEFAULT_API_HOST, port: DEFAULT_API_PORT, allowNonLoopback: false }),
+  net: netSection.default(netSection.parse({})),
+  raft: raftSection.optional(),
+  membership: membershipSection.optional()
+})
+
+/** Validated node configuration. */
+export type Config = z.output<typeof configSchema>
+/** Input before defaults (what files, env and flags provide). */
+export type ConfigInput = z.input<typeof configSchema>
+
+export { DEFAULT_LISTEN }

@@ -1,0 +1,39 @@
+/**
+ * @module net/constants
+ * Limits and names of the network layer.
+ */
+
+/** Cluster file inside the data dir: cluster id, pre-shared key and seed addresses (mode 0600). */
+export const CLUSTER_FILE_NAME = 'cluster.json'
+export const CLUSTER_FILE_MODE = 0o600
+export const CLUSTER_FILE_VERSION = 1
+
+/** 256-bit pre-shared key (DESIGN §2), the XSalsa20 key of libp2p pnet. */
+export const CLUSTER_KEY_BYTES = 32
+/** Random bytes in a cluster id. */
+export const CLUSTER_ID_BYTES = 16
+
+/** Versioned join-string prefix; a future format gets `revoada2:`. */
+export const JOIN_STRING_PREFIX = 'revoada1:'
+/** At most this many addresses go into a join string (keeps it one copy-pasteable line). */
+export const JOIN_ADDRESSES_MAX = 8
+/** A join string longer than this is rejected before decoding. */
+export const JOIN_STRING_CHARS_MAX = 4096
+
+/** Seed addresses kept in cluster.json. */
+export const SEEDS_MAX = 16
+/** Peers the redial loop tracks; peers beyond this are not redialled (logged once). */
+export const REDIAL_PEERS_MAX = 256
+
+/** pnet nonce exchange timeout in ms (the @libp2p/pnet default, named here). */
+export const PNET_NONCE_TIMEOUT_MS = 1000
+
+/**
+ * Inbound connections accepted per second per remote host. libp2p's default of 5 resets bursts from one IP
+ * (libp2p-notes §6); a cluster on one host or behind one NAT needs more.
+ */
+export const INBOUND_CONNECTION_THRESHOLD = 100
+
+/** Tag that makes libp2p reconnect a dropped member on its own fast path (prefix `keep-alive`). */
+export const KEEP_ALIVE_CLUSTER_TAG = 'keep-alive-revoada-cluster'
+export const KEEP_ALIVE_TAG_VALUE = 100

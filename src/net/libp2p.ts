@@ -1,0 +1,80 @@
+/**
+ * @module net/libp2p
+ * Builds the libp2p node of a cluster member: tcp, pnet (cluster key), noise, yamux, identify, ping,
+ * gossipsub (`@libp2p/gossipsub`: the @chainsafe 14.x line targets libp2p 2 and fails silently on 3),
+ * bootstrap from the seeds, optional mDNS, and a connection monitor tuned for fast leave detection.
+ * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
+ */
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { mdns } from '@libp2p/mdns'
+import { preSharedKey } from '@libp2p/pnet'
+import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interface'
+import type { Config } from '../config/index.js'
+import { pnetKey } from './cluster.js'
+import type { Cluster } from './cluster.js'
+import { INBOUND_CONNECTION_THRESHOLD, PNET_NONCE_TIMEOUT_MS } from './constants.js'
+
+/** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
+export type NetServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+}
+
+/** The libp2p node type used across revoada. */
+export type NetNode = Libp2p<NetServices>
+
+/** Inputs of `createNetNode`. */
+export interface NetNodeInit {
+  privateKey: PrivateKey
+  cluster: Cluster
+  listen: string[]
+  announce?: string[]
+  net: Config['net']
+}
+
+/**
+ * Creates and starts the libp2p node.
+ *
+ * Seeds are not passed to @libp2p/bootstrap: bootstrap needs `/p2p/<id>` in every entry and dials once,
+ * while join addresses carry no PeerId; the node's redial loop (net/redial.ts) dials them instead.
+ */
+export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
+  const peerDiscovery: Array<(components: { logger: ComponentLogger }) => PeerDiscovery> = []
+  if (init.net.mdns) peerDiscovery.push(mdns() as unknown as (c: { logger: ComponentLogger }) => PeerDiscovery)
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen, announce: init.announce ?? [] },
+    transports: [tcp()],
+    connectionProtector: preSharedKey({ psk: pnetKey(init.cluster.key), timeout: PNET_NONCE_TIMEOUT_MS }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      dialTimeout: init.net.dialTimeoutMs,
+      addressDialTimeout: init.net.dialTimeoutMs
+    },
+    connectionMonitor: {
+      pingInterval: init.net.pingIntervalMs,
+      pingTimeout: { minTimeout: init.net.pingTimeoutMs }
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      // Defaults (D=6, Dlo=4) keep every peer of a 2–3 node cluster in the mesh; lowering Dlo leaves holes.
+      // All members may share one IP (tests, one host), so IP colocation must not graylist them.
+      pubsub: gossipsub({ scoreParams: { IPColocationFactorWeight: 0 } })
+    }
+  })
+}

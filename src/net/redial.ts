@@ -1,0 +1,150 @@
+/**
+ * @module net/redial
+ * Keeps this node connected to every known cluster peer. libp2p dials bootstrap peers once and drops its
+ * keep-alive reconnects after ~30 s (libp2p-notes §6), and discovery never auto-dials, so a static cluster
+ * needs its own loop: every `intervalMs` each unconnected target whose backoff has elapsed is dialled, and a
+ * failure doubles its backoff (with jitter) up to `backoffMaxMs`. Targets are seed addresses (dialled without
+ * a PeerId) and every peer ever connected. The number of targets is bounded by REDIAL_PEERS_MAX.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from '../log/index.js'
+import type { Config } from '../config/index.js'
+import type { NetNode } from './libp2p.js'
+import { classifyDialError } from './dial-errors.js'
+import { KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_PEERS_MAX } from './constants.js'
+
+/** Dials at once per round; the rest wait for the next round. */
+const REDIAL_PARALLEL_MAX = 8
+
+interface Target {
+  /** Seed address (no PeerId) or undefined for a peer target. */
+  address?: Multiaddr
+  /** Learned after the first successful dial of an address target. */
+  peerId?: string
+  backoffMs: number
+  nextAttemptAt: number
+  inFlight: boolean
+  /** Last failure reason logged, so a peer that stays down does not flood the log. */
+  lastError?: string
+}
+
+/** The redial loop; `start()` begins the timer, `stop()` cancels it and waits for in-flight dials. */
+export class Redialer {
+  private readonly targets = new Map<string, Target>()
+  private timer: NodeJS.Timeout | undefined
+  private readonly inFlight = new Set<Promise<void>>()
+  private stopped = true
+  private overflowLogged = false
+
+  constructor (
+    private readonly node: NetNode,
+    private readonly net: Config['net'],
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now
+  ) {}
+
+  /** Adds a seed address (with or without `/p2p/`). */
+  addAddress (address: string): void {
+    this.add(`addr:${address}`, { address: multiaddr(address) })
+  }
+
+  /** Adds a peer to keep connected (e.g. every peer that connected to us). */
+  addPeer (peerId: string): void {
+    if (peerId === this.node.peerId.toString()) return
+    for (const t of this.targets.values()) if (t.peerId === peerId) return
+    this.add(`peer:${peerId}`, { peerId })
+  }
+
+  /** Stops redialling a peer (for the membership layer, when a member is removed). */
+  forget (peerId: string): void {
+    this.targets.delete(`peer:${peerId}`)
+  }
+
+  /** Number of tracked targets. */
+  get size (): number { return this.targets.size }
+
+  start (): void {
+    this.stopped = false
+    this.node.addEventListener('peer:connect', this.onConnect)
+    this.schedule(0)
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    this.node.removeEventListener('peer:connect', this.onConnect)
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    await Promise.allSettled([...this.inFlight])
+  }
+
+  private readonly onConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
+    this.addPeer(evt.detail.toString())
+  }
+
+  private add (key: string, fields: Pick<Target, 'address' | 'peerId'>): void {
+    if (this.targets.has(key)) return
+    if (this.targets.size >= REDIAL_PEERS_MAX) {
+      if (!this.overflowLogged) this.log.warn({ max: REDIAL_PEERS_MAX }, 'redial target limit reached; not tracking more peers')
+      this.overflowLogged = true
+      return
+    }
+    this.targets.set(key, { ...fields, backoffMs: this.net.redialBackoffMinMs, nextAttemptAt: 0, inFlight: false })
+  }
+
+  private schedule (delayMs: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => { this.round() }, delayMs)
+    this.timer.unref()
+  }
+
+  private connected (t: Target): boolean {
+    if (t.peerId === undefined) return false
+    return this.node.getConnections(peerIdFromString(t.peerId)).length > 0
+  }
+
+  private round (): void {
+    const now = this.now()
+    for (const t of this.targets.values()) {
+      if (this.inFlight.size >= REDIAL_PARALLEL_MAX) break
+      if (t.inFlight || this.connected(t) || now < t.nextAttemptAt) continue
+      const p = this.dial(t).finally(() => { this.inFlight.delete(p) })
+      this.inFlight.add(p)
+    }
+    this.schedule(this.net.redialIntervalMs)
+  }
+
+  private async dial (t: Target): Promise<void> {
+    t.inFlight = true
+    const what = t.address?.toString() ?? t.peerId ?? '?'
+    try {
+      const target = t.address ?? peerIdFromString(t.peerId as string)
+      const conn = await this.node.dial(target, { signal: AbortSignal.timeout(this.net.dialTimeoutMs) })
+      const peerId = conn.remotePeer.toString()
+      if (t.peerId !== peerId) this.targets.delete(`peer:${peerId}`)
+      t.peerId = peerId
+      t.backoffMs = this.net.redialBackoffMinMs
+      t.lastError = undefined
+      await this.node.peerStore.merge(conn.remotePeer, { tags: { [KEEP_ALIVE_CLUSTER_TAG]: { value: KEEP_ALIVE_TAG_VALUE } } })
+      this.log.info({ peer: peerId, via: what }, 'connected to cluster peer')
+    } catch (err) {
+      if (this.stopped) return
+      await this.onDialFailure(t, what, err)
+    } finally {
+      t.inFlight = false
+    }
+  }
+
+  private async onDialFailure (t: Target, what: string, err: unknown): Promise<void> {
+    const classified = t.address !== undefined ? await classifyDialError(t.address, err) : err
+    const message = (classified as Error).message ?? String(classified)
+    if (message !== t.lastError) {
+      const level = (classified as Error).name === 'ClusterKeyProbablyWrongError' ? 'error' : 'warn'
+      this.log[level]({ target: what, err: message, retryInMs: t.backoffMs }, 'dial to cluster peer failed')
+    }
+    t.lastError = message
+    // Jitter in [0.5, 1) of the backoff keeps restarted nodes from dialling each other in lockstep.
+    t.nextAttemptAt = this.now() + t.backoffMs * (0.5 + Math.random() / 2)
+    t.backoffMs = Math.min(this.net.redialBackoffMaxMs, t.backoffMs * 2)
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * @module node
+ * The composition root (STYLE §1): builds a running node from a config and wires the layers. No logic of its
+ * own. Start order: identity → cluster → libp2p → redial loop → services → admin API (+ `api.json`).
+ * Stop runs in reverse. Later layers plug in as `NodeService`s (see node/service.ts for the contract).
+ *
+ * @example
+ * ```ts
+ * const node = await startNode({ config: loadConfig({ flags: { dataDir: '/tmp/n1' } }) })
+ * console.log(node.status())
+ * await node.stop()
+ * ```
+ */
+import { promises as fs } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import type { Config } from '../config/index.js'
+import { loadOrCreateIdentity } from '../identity/index.js'
+import { createLogger } from '../log/index.js'
+import type { Logger } from '../log/index.js'
+import {
+  createNetNode, decodeJoinString, encodeJoinString, keyFingerprint, loadOrCreateCluster, Redialer
+} from '../net/index.js'
+import type { Cluster, NetNode } from '../net/index.js'
+import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer } from '../api/index.js'
+import { resolveListen } from './listen.js'
+import { assert } from '../util/assert.js'
+import type { NodeService, ServiceContext } from './service.js'
+
+export type { NodeService, ServiceContext } from './service.js'
+
+/** Options of `startNode`. */
+export interface StartNodeInit {
+  config: Config
+  /** Services started in order after the network. @default [] */
+  services?: NodeService[]
+  /** Root logger. @default a pino logger at `config.logLevel` on stderr */
+  log?: Logger
+}
+
+/** The fields of `GET /v1/status` that the node itself provides; services add `{ [name]: … }`. */
+export interface NodeStatus {
+  nodeId: string
+  clusterId: string
+  /** Dialable multiaddrs including `/p2p/<nodeId>`. */
+  addresses: string[]
+  /** NodeIds of currently connected peers, sorted. */
+  peers: string[]
+  keyFingerprint: string
+  apiUrl: string | undefined
+  [service: string]: unknown
+}
+
+/** A running node. */
+export interface RevoadaNode {
+  readonly nodeId: string
+  readonly cluster: Cluster
+  readonly net: NetNode
+  readonly redialer: Redialer
+  readonly apiUrl: string
+  status: () => NodeStatus
+  /** One-line join string carrying the cluster id, key and this node's addresses. */
+  joinString: () => string
+  /** Graceful stop; idempotent. Removes `api.json`. */
+  stop: () => Promise<void>
+}
+
+function isLoopbackAddr (addr: string): boolean {
+  return addr.startsWith('/ip4/127.') || addr.startsWith('/ip6/::1/')
+}
+
+/** Dialable addresses without `/p2p/`, non-loopback first (the order a remote joiner should try). */
+function joinAddresses (net: NetNode): string[] {
+  const addrs = net.getMultiaddrs().map((ma) => ma.toString().replace(/\/p2p\/[^/]+$/, ''))
+  return [...new Set(addrs)].sort((a, b) => Number(isLoopbackAddr(a)) - Number(isLoopbackAddr(b)))
+}
+
+/**
+ * Starts a node.
+ *
+ * @throws IdentityCorruptError, IdentityPermissionsError, ClusterFileError, ClusterMismatchError,
+ *   JoinStringInvalidError, ApiBindRefusedError (all from their layers)
+ */
+export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
+  const { config } = init
+  const log = init.log ?? createLogger(config.logLevel)
+  const nodeLog = log.forComponent('node')
+  const identity = await loadOrCreateIdentity(config.dataDir)
+  const join = config.join !== undefined ? decodeJoinString(config.join) : undefined
+  const { cluster, created } = await loadOrCreateCluster(config.dataDir, join)
+  const { listen, fellBack } = await resolveListen(config.listen)
+  if (fellBack) nodeLog.warn({ listen }, 'default port taken; listening on a free port instead')
+  const net = await createNetNode({ privateKey: identity.privateKey, cluster, listen, announce: config.announce, net: config.net })
+  const stack = new Stack(nodeLog)
+  stack.push('net', async () => { await net.stop() })
+  try {
+    const redialer = new Redialer(net, config.net, log.forComponent('redial'))
+    for (const seed of cluster.seeds) redialer.addAddress(seed)
+    redialer.start()
+    stack.push('redial', async () => { await redialer.stop() })
+    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer }
+    const services = await startServices(init.services ?? [], base, log, stack)
+    const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
+    const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })
+    stack.push('api', async () => { await api.close() })
+    const node = makeNode({ identity, cluster, net, redialer, services, api, stack, log: nodeLog })
+    api.app.get('/v1/status', async () => node.status())
+    api.app.get('/v1/join-string', async () => ({ joinString: node.joinString() }))
+    for (const s of services) s.routes?.(api.app)
+    await api.listen()
+    const apiFile = path.join(config.dataDir, API_FILE_NAME)
+    await fs.writeFile(apiFile, JSON.stringify({ url: api.url, token }) + '\n', { mode: API_FILE_MODE })
+    await fs.chmod(apiFile, API_FILE_MODE)
+    stack.push('api.json', async () => { await fs.rm(apiFile, { force: true }) })
+    nodeLog.info({
+      nodeId: identity.nodeId, newIdentity: identity.created, clusterId: cluster.clusterId,
+      cluster: join !== undefined ? (created ? 'joined' : 'rejoined') : (created ? 'created' : 'existing'),
+      keyFingerprint: keyFingerprint(cluster.key), addresses: node.status().addresses, api: api.url
+    }, 'node started')
+    return node
+  } catch (err) {
+    await stack.unwind()
+    throw err
+  }
+}
+
+async function startServices (services: NodeService[], base: Omit<ServiceContext, 'log' | 'service'>, log: Logger, stack: Stack): Promise<NodeService[]> {
+  const started: NodeService[] = []
+  const names = new Set<string>()
+  for (const s of services) {
+    assert(!names.has(s.name), () => `duplicate service name ${s.name}`)
+    names.add(s.name)
+    const ctx: ServiceContext = {
+      ...base,
+      log: log.forComponent(s.name),
+      service: <T extends NodeService>(name: string) => started.find((x) => x.name === name) as T | undefined
+    }
+    await s.start(ctx)
+    started.push(s)
+    stack.push(s.name, async () => { await s.stop() })
+  }
+  return started
+}
+
+interface Parts {
+  identity: { nodeId: string }
+  cluster: Cluster
+  net: NetNode
+  redialer: Redialer
+  services: NodeService[]
+  api: ApiServer
+  stack: Stack
+  log: Logger
+}
+
+function makeNode (p: Parts): RevoadaNode {
+  let stopping: Promise<void> | undefined
+  const node: RevoadaNode = {
+    nodeId: p.identity.nodeId,
+    cluster: p.cluster,
+    net: p.net,
+    redialer: p.redialer,
+    get apiUrl () { return p.api.url ?? '' },
+    status: () => {
+      const status: NodeStatus = {
+        nodeId: p.identity.nodeId,
+        clusterId: p.cluster.clusterId,
+        addresses: p.net.getMultiaddrs().map((ma) => ma.toString()),
+        peers: p.net.getPeers().map((id) => id.toString()).sort(),
+        keyFingerprint: keyFingerprint(p.cluster.key),
+        apiUrl: p.api.url
+      }
+      for (const s of p.services) if (s.status !== undefined) status[s.name] = s.status()
+      return status
+    },
+    joinString: () => encodeJoinString({ clusterId: p.cluster.clusterId, key: p.cluster.key, addresses: joinAddresses(p.net) }),
+    stop: async () => {
+      stopping ??= p.stack.unwind().then(() => { p.log.info({ nodeId: p.identity.nodeId }, 'node stopped') })
+      await stopping
+    }
+  }
+  return node
+}
+
+/** Cleanup actions run in reverse order; a failing step is logged and the rest still run. */
+class Stack {
+  private readonly steps: Array<{ name: string, run: () => Promise<void> }> = []
+  constructor (private readonly log: Logger) {}
+
+  push (name: string, run: () => Promise<void>): void {
+    this.steps.push({ name, run })
+  }
+
+  async unwind (): Promise<void> {
+    while (this.steps.length > 0) {
+      const step = this.steps.pop() as { name: string, run: () => Promise<void> }
+      try {
+        await step.run()
+      } catch (err) {
+        this.log.error({ step: step.name, err: (err as Error).message }, 'error while stopping')
+      }
+    }
+  }
+}

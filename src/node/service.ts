@@ -1,0 +1,43 @@
+/**
+ * @module node/service
+ * The extension point of the node. Later layers (Raft consensus, membership, policy…) plug in as a
+ * `NodeService` passed to `startNode({ services })`:
+ *
+ * - `start(ctx)` runs after the network and the admin API's built-in routes exist, in the order the services
+ *   are given; `ctx` hands over the config, identity, cluster, libp2p node, a namespaced logger, and the
+ *   services started before (to look up a dependency by name).
+ * - `routes(app)` (optional) runs before the API starts listening; register routes under `/v1/<name>/…`.
+ *   The bearer-token check already covers them.
+ * - `status()` (optional) contributes `{ [name]: status() }` to `GET /v1/status` and `revoada status --json`.
+ * - `stop()` runs in reverse start order during graceful shutdown, before the network stops; release
+ *   every timer, stream and handler there.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config/index.js'
+import type { Logger } from '../log/index.js'
+import type { NetNode, Cluster, Redialer } from '../net/index.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+/** What a service receives when it starts. */
+export interface ServiceContext {
+  config: Config
+  nodeId: string
+  privateKey: PrivateKey
+  cluster: Cluster
+  net: NetNode
+  redialer: Redialer
+  /** `revoada:<service name>` logger. */
+  log: Logger
+  /** A service started earlier, by name; undefined if absent. */
+  service: <T extends NodeService>(name: string) => T | undefined
+}
+
+/** A pluggable layer of the node. */
+export interface NodeService {
+  /** Unique, lowercase; used as the logger namespace, status key and route prefix. */
+  readonly name: string
+  start: (ctx: ServiceContext) => Promise<void>
+  stop: () => Promise<void>
+  status?: () => Record<string, unknown>
+  routes?: (app: FastifyInstance) => void
+}

@@ -1,0 +1,50 @@
+/**
+ * Shared helpers for node-level tests: temp data dirs, fast test config, condition polling with a deadline,
+ * and a logger that captures JSON lines.
+ */
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { loadConfig } from '../../src/config/index.js'
+import type { Config, ConfigInput } from '../../src/config/index.js'
+import { createLogger } from '../../src/log/index.js'
+import type { Logger } from '../../src/log/index.js'
+
+export async function tempDir (label = 'revoada-test-'): Promise<string> {
+  return await fs.mkdtemp(path.join(os.tmpdir(), label))
+}
+
+/** Config for an in-process test node: loopback, free ports, fast redial and dial timeout. */
+export function testConfig (dataDir: string, extra: ConfigInput = {}): Config {
+  return loadConfig({
+    flags: {
+      dataDir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logLevel: 'silent',
+      ...extra,
+      net: { redialIntervalMs: 100, redialBackoffMinMs: 100, redialBackoffMaxMs: 1000, dialTimeoutMs: 2000, ...extra.net }
+    }
+  })
+}
+
+/** Polls `cond` until true or the deadline passes (no sleeps as synchronisation). */
+export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs: number, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** A logger at `level` whose JSON lines are collected in `lines`. */
+export function capturingLogger (level: 'debug' | 'info' | 'warn' = 'warn'): { log: Logger, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const sink = new Writable({
+    write (chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>)
+      cb()
+    }
+  })
+  return { log: createLogger(level, sink), lines }
+}
