@@ -28,6 +28,8 @@ export const RETAIN_ENTRIES_DEFAULT = 1024
 export const MAX_REJECT_HINT_WALK_ENTRIES = 1024 * 1024
 /** Bytes of per-entry overhead counted toward message and uncommitted sizes (index, term, type). */
 export const ENTRY_OVERHEAD_BYTES = 24
+/** Log entries (newest first) whose index and term order checkInvariants() re-verifies per call. */
+export const INVARIANT_CHECK_TAIL_ENTRIES = 256
 /** Clients kept by ProposalSessions by default; the least recently applied is evicted beyond it. */
 export const MAX_SESSION_CLIENTS_DEFAULT = 10_000
 /** Results kept per client; an older sequence number is then refused as stale (never re-applied). */

@@ -145,7 +145,9 @@ export class Cluster {
     if (rd.snapshot !== undefined) this.installSnapshot(h, rd.snapshot)
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index
-      h.store.entries = h.store.entries.filter((e) => e.index < first).concat(rd.entries)
+      const last = h.store.entries.at(-1)?.index ?? 0
+      if (first === last + 1) h.store.entries.push(...rd.entries)
+      else h.store.entries = h.store.entries.filter((e) => e.index < first).concat(rd.entries)
     }
     this.queue.push(...rd.messagesAfterPersist)
     for (const entry of rd.committedEntries) this.apply(h, entry)
