@@ -11,7 +11,6 @@ import { Command, Option } from 'commander'
 import { loadConfig } from '../config/index.js'
 import type { ConfigInput } from '../config/index.js'
 import { LOG_LEVELS } from '../log/index.js'
-import { startNode } from '../node/index.js'
 import type { NodeStatus, RevoadaNode } from '../node/index.js'
 import { apiGet } from '../api/index.js'
 import { IDENTITY_FILE_NAME, readIdentity } from '../identity/index.js'
@@ -41,6 +40,8 @@ async function runStart (opts: StartOptions): Promise<void> {
     api: opts.api !== undefined ? parseHostPort(opts.api) : undefined
   }
   const config = loadConfig({ file: opts.config, env: process.env, flags })
+  // Loaded lazily: libp2p takes most of a second to import, which `status`/`id`/`--help` need not pay.
+  const { startNode } = await import('../node/index.js')
   const node = await startNode({ config })
   printStarted(node)
   installSignalHandlers(node)

@@ -1,0 +1,83 @@
+/**
+ * Configuration: defaults, precedence file < env < flags, and errors that name the offending key.
+ */
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ConfigInvalidError, envToTree, loadConfig } from '../../src/config/index.js'
+import { tempDir } from '../node/helpers.js'
+
+const dirs: string[] = []
+async function configFile (body: unknown): Promise<string> {
+  const d = await tempDir()
+  dirs.push(d)
+  const file = path.join(d, 'config.json')
+  await fs.writeFile(file, typeof body === 'string' ? body : JSON.stringify(body))
+  return file
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
+})
+
+function problemsOf (fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigInvalidError)
+    return (err as Error).message
+  }
+  throw new Error('expected ConfigInvalidError')
+}
+
+describe('config', () => {
+  it('should apply defaults when no source is given', () => {
+    const c = loadConfig()
+    expect(c.dataDir).toBe('./.revoada')
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 0, allowNonLoopback: false })
+    expect(c.listen).toBeUndefined()
+    expect(c.net.mdns).toBe(false)
+    expect(c.raft).toBeUndefined()
+  })
+
+  it('should let env override the file and flags override env', async () => {
+    const file = await configFile({ logLevel: 'debug', net: { pingIntervalMs: 700, dialTimeoutMs: 900 }, api: { port: 1 } })
+    const c = loadConfig({
+      file,
+      env: { REVOADA_NET__PING_INTERVAL_MS: '500', REVOADA_API__PORT: '2', REVOADA_LISTEN: '/ip4/127.0.0.1/tcp/1,/ip4/127.0.0.1/tcp/2' },
+      flags: { api: { port: 3 } }
+    })
+    expect(c.logLevel).toBe('debug')
+    expect(c.net.pingIntervalMs).toBe(500)
+    expect(c.net.dialTimeoutMs).toBe(900)
+    expect(c.api.port).toBe(3)
+    expect(c.listen).toEqual(['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'])
+  })
+
+  it('should name an unknown key and its source when the file has a typo', async () => {
+    const file = await configFile({ net: { pingIntervallMs: 5 } })
+    const message = problemsOf(() => loadConfig({ file }))
+    expect(message).toContain('net.pingIntervallMs: unknown key')
+    expect(message).toContain(file)
+  })
+
+  it('should name the key when a value is bad', () => {
+    expect(problemsOf(() => loadConfig({ env: { REVOADA_LOG_LEVEL: 'loud' } }))).toContain('logLevel')
+    expect(problemsOf(() => loadConfig({ flags: { listen: ['not-a-multiaddr'] } }))).toContain('listen.0: not a valid multiaddr')
+    expect(problemsOf(() => loadConfig({ env: { REVOADA_BOGUS: '1' } }))).toContain('bogus: unknown key (from environment)')
+  })
+
+  it('should reject cross-field contradictions when building the config', () => {
+    expect(problemsOf(() => loadConfig({ flags: { raft: { electionTicks: 2, heartbeatTicks: 5 } } }))).toContain('raft.electionTicks')
+    expect(problemsOf(() => loadConfig({ flags: { net: { redialBackoffMinMs: 10_000, redialBackoffMaxMs: 5 } } }))).toContain('net.redialBackoffMinMs')
+  })
+
+  it('should report a file that is not JSON with its path', async () => {
+    const file = await configFile('{ nope')
+    expect(() => loadConfig({ file })).toThrow(/config file .*not valid JSON/)
+  })
+
+  it('should map nested env names to camel case keys', () => {
+    expect(envToTree({ REVOADA_NET__REDIAL_BACKOFF_MAX_MS: '5', OTHER: 'x', REVOADA_JOIN: 'revoada1:abc' }))
+      .toEqual({ net: { redialBackoffMaxMs: 5 }, join: 'revoada1:abc' })
+  })
+})

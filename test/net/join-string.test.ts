@@ -1,0 +1,56 @@
+/**
+ * Join string encoding and cluster file handling.
+ */
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { decodeJoinString, encodeJoinString, loadOrCreateCluster } from '../../src/net/index.js'
+import { tempDir } from '../node/helpers.js'
+
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
+})
+
+describe('join string', () => {
+  it('should round-trip cluster id, key and addresses when encoded and decoded', () => {
+    const info = { clusterId: 'abc', key: randomBytes(32), addresses: ['/ip4/10.0.0.1/tcp/4101', '/ip4/127.0.0.1/tcp/4101'] }
+    const s = encodeJoinString(info)
+    expect(s).toMatch(/^revoada1:[A-Za-z0-9_-]+$/)
+    const back = decodeJoinString(s)
+    expect(back.clusterId).toBe('abc')
+    expect(Buffer.from(back.key).equals(info.key)).toBe(true)
+    expect(back.addresses).toEqual(info.addresses)
+  })
+
+  it('should reject a wrong prefix, truncation and a bad address with a typed error', () => {
+    const s = encodeJoinString({ clusterId: 'abc', key: randomBytes(32), addresses: ['/ip4/10.0.0.1/tcp/4101'] })
+    expect(() => decodeJoinString(s.replace('revoada1:', 'revoada9:'))).toThrow(/expected prefix/)
+    expect(() => decodeJoinString(s.slice(0, 20))).toThrow(expect.objectContaining({ name: 'JoinStringInvalidError' }))
+    const bad = encodeJoinString({ clusterId: 'abc', key: randomBytes(32), addresses: ['garbage'] })
+    expect(() => decodeJoinString(bad)).toThrow(/bad address/)
+  })
+})
+
+describe('cluster file', () => {
+  it('should create a cluster once with mode 0600 and reuse it', async () => {
+    const d = await tempDir()
+    dirs.push(d)
+    const first = await loadOrCreateCluster(d)
+    expect(first.created).toBe(true)
+    expect(first.cluster.key.length).toBe(32)
+    expect((await fs.stat(path.join(d, 'cluster.json'))).mode & 0o777).toBe(0o600)
+    const second = await loadOrCreateCluster(d)
+    expect(second.created).toBe(false)
+    expect(Buffer.from(second.cluster.key).equals(Buffer.from(first.cluster.key))).toBe(true)
+  })
+
+  it('should refuse a join string of another cluster when the data dir already has one', async () => {
+    const d = await tempDir()
+    dirs.push(d)
+    await loadOrCreateCluster(d)
+    const other = { clusterId: 'other', key: randomBytes(32), addresses: ['/ip4/127.0.0.1/tcp/1'] }
+    await expect(loadOrCreateCluster(d, other)).rejects.toHaveProperty('name', 'ClusterMismatchError')
+  })
+})
