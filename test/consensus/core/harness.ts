@@ -61,6 +61,8 @@ export class Cluster {
   /** The genesis configuration every node (also one joining later) bootstraps from. */
   readonly genesis: ConfState
   private readonly options: ClusterOptions
+  /** Highest commit index on any node when each read (by context) was requested. */
+  readonly readFloor = new Map<string, number>()
   /** Optional event trace for debugging a failing seed. */
   trace: string[] | undefined
   private seed: number
@@ -151,6 +153,7 @@ export class Cluster {
     }
     this.queue.push(...rd.messagesAfterPersist)
     for (const entry of rd.committedEntries) this.apply(h, entry)
+    for (const rs of rd.readStates) this.checkRead(rs)
     h.readStates.push(...rd.readStates)
     h.node.advance()
     this.checkAll()
@@ -195,6 +198,24 @@ export class Cluster {
         h.state.push(decoder.decode(e.data))
         return `ok ${e.index}`
       })
+    }
+  }
+
+  /**
+   * Requests a ReadIndex read at `id`, remembering the highest commit index anywhere: a linearizable
+   * read must be served at an index at least that high (thesis §6.4).
+   */
+  readIndex (id: string, context: string): void {
+    this.get(id).node.readIndex(bytes(context))
+    const floor = Math.max(...[...this.nodes.values()].map((h) => h.node.status().commit))
+    this.readFloor.set(context, floor)
+  }
+
+  private checkRead (rs: ReadState): void {
+    const context = decoder.decode(rs.context)
+    const floor = this.readFloor.get(context)
+    if (floor !== undefined && rs.index < floor) {
+      throw new Error(`stale read ${context}: index ${rs.index} < commit ${floor} when requested`)
     }
   }
 
