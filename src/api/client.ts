@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { API_CLIENT_TIMEOUT_MS, API_FILE_NAME } from './constants.js'
-import { ApiRequestError, NodeNotRunningError } from './errors.js'
+import { ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError } from './errors.js'
 
 /** Contents of `api.json`. */
 export interface ApiFile {
@@ -54,4 +54,25 @@ export async function apiGet (dataDir: string, apiPath: string): Promise<unknown
   const text = await res.text()
   if (!res.ok) throw new ApiRequestError(apiPath, res.status, text)
   return JSON.parse(text) as unknown
+}
+
+/**
+ * Refuses to start a second node on a data dir whose `api.json` belongs to a node that still answers. A stale
+ * file (left by a crash) does not answer and is simply overwritten.
+ *
+ * @throws NodeAlreadyRunningError when the recorded API answers
+ */
+export async function assertNotRunning (dataDir: string): Promise<void> {
+  let api: ApiFile
+  try {
+    api = await readApiFile(dataDir)
+  } catch {
+    return
+  }
+  try {
+    await apiGet(dataDir, '/v1/status')
+  } catch (err) {
+    if ((err as Error).name === 'NodeNotRunningError') return
+  }
+  throw new NodeAlreadyRunningError(dataDir, api.url)
 }

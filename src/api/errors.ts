@@ -33,3 +33,12 @@ export class ApiRequestError extends Error {
     this.status = status
   }
 }
+
+/** `start` found another node answering on this data dir's `api.json`. */
+export class NodeAlreadyRunningError extends Error {
+  static override readonly name = 'NodeAlreadyRunningError'
+  constructor (dataDir: string, url: string) {
+    super(`a node is already running in ${dataDir} (admin API ${url}); stop it first or use another --data-dir`)
+    this.name = 'NodeAlreadyRunningError'
+  }
+}

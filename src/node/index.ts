@@ -22,7 +22,7 @@ import {
   createNetNode, decodeJoinString, encodeJoinString, keyFingerprint, loadOrCreateCluster, Redialer
 } from '../net/index.js'
 import type { Cluster, NetNode } from '../net/index.js'
-import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer } from '../api/index.js'
+import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
 import type { NodeService, ServiceContext } from './service.js'
@@ -79,13 +79,14 @@ function joinAddresses (net: NetNode): string[] {
  * Starts a node.
  *
  * @throws IdentityCorruptError, IdentityPermissionsError, ClusterFileError, ClusterMismatchError,
- *   JoinStringInvalidError, ApiBindRefusedError (all from their layers)
+ *   JoinStringInvalidError, ApiBindRefusedError, NodeAlreadyRunningError (all from their layers)
  */
 export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
   const { config } = init
   const log = init.log ?? createLogger(config.logLevel)
   const nodeLog = log.forComponent('node')
   const identity = await loadOrCreateIdentity(config.dataDir)
+  await assertNotRunning(config.dataDir)
   const join = config.join !== undefined ? decodeJoinString(config.join) : undefined
   const { cluster, created } = await loadOrCreateCluster(config.dataDir, join)
   const { listen, fellBack } = await resolveListen(config.listen)

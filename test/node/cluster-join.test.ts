@@ -36,6 +36,25 @@ describe('node cluster join', () => {
     await waitFor(() => a.status().peers.includes(b.nodeId) && b.status().peers.includes(a.nodeId), 10_000, 'mutual peers')
   })
 
+  it('should refuse a second node on the same data dir while the first runs', async () => {
+    await node()
+    const config = testConfig(dirs[0] as string)
+    await expect(startNode({ config })).rejects.toHaveProperty('name', 'NodeAlreadyRunningError')
+  })
+
+  it('should deliver gossip between two joined nodes once the subscription is known', async () => {
+    const a = await node()
+    const b = await node({ join: a.joinString() })
+    const topic = 'revoada/test'
+    const got: string[] = []
+    a.net.services.pubsub.addEventListener('message', (evt) => { got.push(new TextDecoder().decode(evt.detail.data)) })
+    a.net.services.pubsub.subscribe(topic)
+    b.net.services.pubsub.subscribe(topic)
+    await waitFor(() => b.net.services.pubsub.getSubscribers(topic).some((p) => p.toString() === a.nodeId), 10_000, 'subscription')
+    await b.net.services.pubsub.publish(topic, new TextEncoder().encode('hello'))
+    await waitFor(() => got.includes('hello'), 5000, 'gossip delivery')
+  })
+
   it('should let a third node reach the second through the join string of the second', async () => {
     const a = await node()
     const b = await node({ join: a.joinString() })
