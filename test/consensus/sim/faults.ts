@@ -29,6 +29,7 @@ export interface FaultTarget {
 }
 
 const FAULT_KINDS = ['partition-minority', 'partition-majority', 'partition-asymmetric', 'flapping', 'isolate',
+  'isolate-leader', 'isolate-leader',
   'heal', 'heal', 'crash', 'restart', 'restart', 'add-learner', 'promote', 'remove-voter', 'replace-voter',
   'transfer'] as const
 type FaultKind = typeof FAULT_KINDS[number]
@@ -72,6 +73,17 @@ export class FaultScheduler {
     this.network.heal()
   }
 
+  /**
+   * Leader churn: cut `id` off alone, lifting earlier cuts, so leaders change while their newest entries
+   * sit on a minority (the Figure 8 pattern of the Raft paper). Also called the moment a leader is elected.
+   */
+  isolateAlone (id: NodeId, ids: readonly NodeId[]): void {
+    this.flap = null
+    this.network.heal()
+    this.network.partition([id], ids.filter((other) => other !== id))
+    this.trace.add(`fault isolate leader ${id}`)
+  }
+
   private split (ids: NodeId[], sideSize: number): { side: NodeId[], rest: NodeId[] } {
     const shuffled = this.random.shuffle(ids)
     return { side: shuffled.slice(0, sideSize), rest: shuffled.slice(sideSize) }
@@ -112,6 +124,11 @@ export class FaultScheduler {
         const victim = this.random.pick(ids)
         this.network.partition([victim], ids.filter((id) => id !== victim))
         this.trace.add(`fault isolate ${victim}`)
+        return
+      }
+      case 'isolate-leader': {
+        const leader = target.leader()
+        if (leader !== null) this.isolateAlone(leader, ids)
         return
       }
       case 'heal':

@@ -28,6 +28,8 @@ export interface NodeHooks {
   trace: Trace
   /** A proposal id was applied here (fresh or as a duplicate). */
   onApplied: (node: NodeId, id: ProposalId) => void
+  /** This node just became leader of `term` (its first Ready as leader has been handled). */
+  onNewLeader: (node: NodeId, term: number) => void
   /** A read registered with `context` can be served now, by this node, from `value(key)`. */
   onRead: (node: NodeId, context: string, value: (key: string) => string | null) => void
 }
@@ -232,6 +234,7 @@ export class SimNode {
     this.leaderTerms.add(term)
     hooks.trace.add(`${this.id} became leader at term ${term} (last index ${this.lastIndex()})`)
     hooks.invariants.checkLeaderCompleteness(this.id, term, this.logOffset, (index) => this.entryAt(index))
+    hooks.onNewLeader(this.id, term)
   }
 
   private applyCommitted (entries: readonly Entry[], hooks: NodeHooks): void {

@@ -11,9 +11,9 @@ import { runSeed } from './simulator.js'
 const BUG_SEEDS_MAX = 200
 const STEPS = 1_000
 
-function firstCatch (bugs: RaftTestingBugs): { seed: number, failure: string } | null {
+function firstCatch (bugs: RaftTestingBugs, ruleChecks = true): { seed: number, failure: string } | null {
   for (let seed = 1; seed <= BUG_SEEDS_MAX; seed++) {
-    const result = runSeed({ seed, steps: STEPS, bugs })
+    const result = runSeed({ seed, steps: STEPS, bugs, ruleChecks })
     if (!result.ok) return { seed, failure: result.failure ?? '' }
   }
   return null
@@ -28,6 +28,17 @@ describe('planted bugs', () => {
     const caught = firstCatch({ [name]: true })
     expect(caught, `${name} was not caught within ${BUG_SEEDS_MAX} seeds`).not.toBeNull()
     console.log(`planted bug ${name}: caught at seed ${caught?.seed ?? '-'}: ${caught?.failure ?? ''}`)
+  }, 240_000)
+
+  it.each([
+    ['voteBeforePersist', /election safety|log matching|state machine safety|leader completeness|not linearizable/],
+    ['acceptMismatchedEntries', /log matching|state machine safety|leader completeness|not linearizable/]
+  ] as const)('should catch %s end to end when the rule checks are off', (name, expected) => {
+    // The consequence itself (two leaders in a term, divergent logs), not only the broken rule.
+    const caught = firstCatch({ [name]: true }, false)
+    expect(caught, `${name} was not caught end to end within ${BUG_SEEDS_MAX} seeds`).not.toBeNull()
+    expect(caught?.failure).toMatch(expected)
+    console.log(`planted bug ${name} (end to end): caught at seed ${caught?.seed ?? '-'}: ${caught?.failure ?? ''}`)
   }, 240_000)
 })
 

@@ -54,6 +54,8 @@ export interface SwarmConfig {
   /** Crash rate for a Ready that carries a vote response (the moment a vote must already be durable). */
   voteCrashRate: number
   clientStartRate: number
+  /** Chance that a new leader is cut off the moment it is elected (before its first appends land). */
+  leaderChurnRate: number
   maxSizePerMsgBytes?: number
   maxInflightMsgs?: number
 }
@@ -89,6 +91,7 @@ export function chooseSwarm (random: SimRandom): SwarmConfig {
     midReadyCrashRate: random.pick([0, 0.001, 0.005]),
     voteCrashRate: random.pick([0, 0.05, 0.2]),
     clientStartRate: random.pick([0.05, 0.2, 0.5]),
+    leaderChurnRate: random.pick([0, 0, 0.2, 0.5]),
     // Tiny messages and windows split replication into many acknowledgements (Figure 8 needs a prefix ack).
     ...random.pick([{}, { maxSizePerMsgBytes: 1 }, { maxSizePerMsgBytes: 200, maxInflightMsgs: 2 }])
   }
@@ -98,7 +101,7 @@ export function describeSwarm (swarm: SwarmConfig): string {
   const n = swarm.network
   return `voters=${swarm.voters} learners=${swarm.learners} clients=${swarm.clients} delay<=${n.delayTicksMax} ` +
     `loss=${n.lossRate} dup=${n.duplicateRate} spikes=${n.spikeRate} faultEvery~${swarm.faultIntervalTicks} ` +
-    `midReadyCrash=${swarm.midReadyCrashRate} voteCrash=${swarm.voteCrashRate} clientRate=${swarm.clientStartRate} ` +
+    `midReadyCrash=${swarm.midReadyCrashRate} voteCrash=${swarm.voteCrashRate} leaderChurn=${swarm.leaderChurnRate} clientRate=${swarm.clientStartRate} ` +
     `msgBytesMax=${swarm.maxSizePerMsgBytes ?? 'default'} inflightMax=${swarm.maxInflightMsgs ?? 'default'}`
 }
 
@@ -270,6 +273,11 @@ class Simulation {
     invariants: this.invariants,
     trace: this.trace,
     onApplied: (_node: NodeId, id: ProposalId) => { this.clients.onApplied(id, this.now) },
+    onNewLeader: (node: NodeId) => {
+      if (this.midReadyCrashes && this.random.chance(this.swarm.leaderChurnRate)) {
+        this.faults.isolateAlone(node, [...this.nodes.keys()])
+      }
+    },
     onRead: (node, context, value) => { this.clients.onRead(context, value, this.now, node) }
   }
 
