@@ -56,7 +56,7 @@ export class Interaction {
       case 'tick': this.c.tick(a, Number(b === '' ? '1' : b)); return []
       case 'tick-all': this.c.tickAll(Number(a === '' ? '1' : a)); return []
       case 'tick-election': return this.handleTickElection(cmd)
-      case 'stabilize': this.c.stabilize(); return []
+      case 'stabilize': return this.handleStabilize(cmd)
       case 'deliver': return [`delivered ${this.c.deliver()}`]
       case 'process': for (const id of this.c.nodes.keys()) this.c.process(id); return []
       case 'propose': return this.handlePropose(cmd)
@@ -71,6 +71,7 @@ export class Interaction {
       case 'transfer': this.c.get(a).node.transferLeadership(b); return []
       case 'read-index': this.c.get(a).node.readIndex(bytes(b)); return []
       case 'read-states': return this.handleReadStates(a)
+      case 'drop': return this.handleDrop(cmd)
       case 'dropped': return [`${a}: droppedMessages=${this.c.get(a).node.status().droppedMessages}`]
       default: throw new Error(`unknown command ${cmd.name}`)
     }
@@ -135,6 +136,34 @@ export class Interaction {
     const transition = cmd.keyed.get('transition') === 'explicit' ? 'explicit' : 'auto'
     this.c.get(cmd.positional[0] ?? '').node.proposeConfChange({ steps, transition })
     return []
+  }
+
+  /** Removes queued messages matching every given key (type, from, to, offset) and prints how many. */
+  private handleDrop (cmd: Command): string[] {
+    return [`dropped ${this.dropMatching(cmd)}`]
+  }
+
+  private dropMatching (cmd: Command): number {
+    const before = this.c.queue.length
+    const want = (key: string, value: string | number | undefined): boolean =>
+      !cmd.keyed.has(key) || cmd.keyed.get(key) === String(value)
+    this.c.queue = this.c.queue.filter((m) => !(want('type', m.type) && want('from', m.from) && want('to', m.to) &&
+      want('offset', m.snapshotOffset)))
+    return before - this.c.queue.length
+  }
+
+  /** Stabilizes; with filter keys (as for drop) it drops matching messages all along and prints how many. */
+  private handleStabilize (cmd: Command): string[] {
+    if (cmd.keyed.size === 0) { this.c.stabilize(); return [] }
+    let dropped = 0
+    for (let round = 0; round < 1000; round++) {
+      let moved = false
+      for (const id of this.c.nodes.keys()) if (this.c.process(id)) moved = true
+      dropped += this.dropMatching(cmd)
+      if (this.c.deliver() > 0) moved = true
+      if (!moved) return [`dropped ${dropped}`]
+    }
+    throw new Error('not stable after 1000 rounds')
   }
 
   private handleReadStates (id: string): string[] {
