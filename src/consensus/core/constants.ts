@@ -18,9 +18,15 @@ export const MAX_UNCOMMITTED_ENTRIES_BYTES_DEFAULT = 64 * 1024 * 1024
 export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 256 * 1024
 /** Committed entry bytes handed out per Ready; the rest wait for the next Ready (at least one entry). */
 export const MAX_COMMITTED_BYTES_PER_READY_DEFAULT = 16 * 1024 * 1024
-/** Snapshot chunks a leader sends per round to one follower (the whole window is resent on loss). */
+/**
+ * Snapshot chunks a leader sends per round to one follower; a larger snapshot is cut into bigger chunks
+ * (the whole snapshot is resent on loss).
+ */
 export const MAX_SNAPSHOT_CHUNKS_PER_SEND = 1024
-/** ReadIndex requests a leader holds before it has committed in its term; more are dropped (counted). */
+/**
+ * ReadIndex requests a leader holds, both before it has committed in its term and while awaiting their
+ * heartbeat quorum; more are dropped (counted in droppedMessages; the caller retries).
+ */
 export const MAX_PENDING_READ_INDEX = 4096
 /** Entries a node keeps behind a snapshot by default when compacting (for slow followers). */
 export const RETAIN_ENTRIES_DEFAULT = 1024

@@ -4,7 +4,7 @@
  * commit by counting current-term entries, check-quorum, ReadIndex and leadership transfer.
  */
 import { assert } from '../../util/assert.js'
-import { MAX_PENDING_READ_INDEX } from './constants.js'
+import { MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNKS_PER_SEND } from './constants.js'
 import type { Progress } from './progress.js'
 import { allVoters, hasQuorum, jointCommitted } from './quorum.js'
 import type { Raft } from './raft.js'
@@ -129,8 +129,9 @@ function sendSnapshot (r: Raft, to: NodeId, pr: Progress): void {
   const snapshot = r.log.latestSnapshot
   assert(snapshot !== undefined, 'log compacted without a snapshot')
   assert(snapshot.meta.index >= r.log.offset, 'snapshot older than the compaction offset')
-  const chunkBytes = r.cfg.snapshotChunkBytes
   const data = snapshot.data
+  // Bounded message count per send: a huge snapshot gets larger chunks rather than more of them.
+  const chunkBytes = Math.max(r.cfg.snapshotChunkBytes, Math.ceil(data.length / MAX_SNAPSHOT_CHUNKS_PER_SEND))
   let offset = 0
   do {
     const chunk = data.subarray(offset, offset + chunkBytes)
@@ -236,6 +237,7 @@ function handleReadIndex (r: Raft, m: Message): void {
     return
   }
   assert(context.length > 0, 'ReadIndex needs a non-empty context to match acknowledgements')
+  if (r.readQueue.length >= MAX_PENDING_READ_INDEX) { r.droppedMessages++; return }
   r.readQueue.push({ index: r.log.committed, context, from: m.from, acks: new Set([r.id]) })
   bcastHeartbeat(r, context)
 }
