@@ -47,10 +47,12 @@ function main (): void {
   let passed = 0
   let failed = 0
   let unknown = 0
+  const marks: Record<string, number> = {}
   const started = performance.now()
   for (const seed of seeds) {
     const result = runSeed({ seed, steps, bugs, verbose: options.verbose === true, ruleChecks: options.endToEndOnly !== true })
     if (result.verdict === 'unknown') unknown++
+    for (const [name, count] of Object.entries(result.marks)) marks[name] = (marks[name] ?? 0) + count
     if (result.ok) passed++
     else { failed++; for (const line of formatFailure(result, options.bug, options.endToEndOnly === true)) console.log(line) }
     if (seeds.length === 1) {
@@ -62,6 +64,7 @@ function main (): void {
     }
   }
   const seconds = (performance.now() - started) / 1000
+  console.log(`coverage: ${Object.entries(marks).map(([k, v]) => `${k}=${v}`).join(' ')}`)
   console.log(`ran ${seeds.length} seeds x ${steps} steps in ${seconds.toFixed(1)} s; linearizability unknown: ${unknown}`)
   console.log(`${passed} passed, ${failed} failed`)
   process.exitCode = failed > 0 ? 1 : 0

@@ -73,6 +73,8 @@ export class SimNode {
   /** The commit index this node last reported while leader. */
   private leaderCommit = 0
   crashes = 0
+  /** Coverage counters (how often rare paths ran), summed over seeds by the CLI. */
+  readonly marks = { snapshotsInstalled: 0, snapshotsTaken: 0, confChangesApplied: 0, elections: 0 }
 
   constructor (private readonly init: SimNodeInit) {
     this.id = init.id
@@ -203,6 +205,7 @@ export class SimNode {
   }
 
   private installSnapshot (snapshot: Snapshot, hooks: NodeHooks): void {
+    this.marks.snapshotsInstalled++
     hooks.trace.add(`${this.id} installs snapshot at ${snapshot.meta.index} term ${snapshot.meta.term}`)
     this.storage.saveSnapshot(snapshot)
     this.kv = KvMachine.decode(snapshot.data)
@@ -232,6 +235,7 @@ export class SimNode {
     hooks.invariants.observeLeader(this.id, term)
     if (this.leaderTerms.has(term)) return
     this.leaderTerms.add(term)
+    this.marks.elections++
     hooks.trace.add(`${this.id} became leader at term ${term} (last index ${this.lastIndex()})`)
     hooks.invariants.checkLeaderCompleteness(this.id, term, this.logOffset, (index) => this.entryAt(index))
     hooks.onNewLeader(this.id, term)
@@ -252,6 +256,7 @@ export class SimNode {
         assert(change !== null, () => `${this.id}: undecodable conf change at ${entry.index}`)
         const conf = raw.applyConfChange(change)
         this.confState = conf
+        this.marks.confChangesApplied++
         hooks.trace.add(`${this.id} applied conf change at ${entry.index}: voters=${conf.voters.join(',')}` +
           ` out=${conf.votersOutgoing.join(',')} learners=${conf.learners.join(',')}`)
       }
@@ -279,6 +284,7 @@ export class SimNode {
       data: this.kv.encode()
     }
     this.storage.saveSnapshot(snapshot)
+    this.marks.snapshotsTaken++
     raw.compact(snapshot, SNAPSHOT_RETAIN_ENTRIES)
     const through = Math.max(this.logOffset, this.applied - SNAPSHOT_RETAIN_ENTRIES)
     this.storage.compact(through)

@@ -71,6 +71,8 @@ export interface SimResult {
   verdict?: Verdict
   stats: { operations: number, completed: number, retries: number, delivered: number, dropped: number,
     crashes: number, maxTerm: number, committed: number, checks: number, faults: string }
+  /** Coverage marks: how often the rare paths ran in this seed. */
+  marks: Record<string, number>
 }
 
 /** Draws the whole swarm configuration from the seed (printed on failure, so a run is self-describing). */
@@ -356,11 +358,19 @@ class Simulation {
   private result (failure: string | undefined, verdict: Verdict | undefined): SimResult {
     let maxTerm = 0
     let crashes = 0
+    const marks: Record<string, number> = { nodes: this.nodes.size, reads: 0, puts: 0 }
     for (const node of this.nodes.values()) {
+      for (const [name, count] of Object.entries(node.marks)) marks[name] = (marks[name] ?? 0) + count
       crashes += node.crashes
       if (node.raw !== null) maxTerm = Math.max(maxTerm, node.raw.status().term)
     }
     const history = this.clients.history
+    for (const op of history) {
+      if (op.return === undefined) continue
+      if (op.input.kind === 'put') marks.puts = (marks.puts ?? 0) + 1
+      else marks.reads = (marks.reads ?? 0) + 1
+    }
+    marks.crashes = crashes
     const faults = [...this.faults.counts.entries()].map(([k, v]) => `${k}:${v}`).join(' ')
     return {
       seed: this.options.seed,
@@ -372,7 +382,8 @@ class Simulation {
       ...(verdict === undefined ? {} : { verdict }),
       stats: { operations: history.length, completed: history.filter((o) => o.return !== undefined).length,
         retries: this.clients.retries, delivered: this.network.delivered, dropped: this.network.dropped, crashes,
-        maxTerm, committed: this.invariants.appliedAt.size, checks: this.invariants.checks, faults }
+        maxTerm, committed: this.invariants.appliedAt.size, checks: this.invariants.checks, faults },
+      marks
     }
   }
 }
