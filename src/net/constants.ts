@@ -37,3 +37,10 @@ export const INBOUND_CONNECTION_THRESHOLD = 100
 /** Tag that makes libp2p reconnect a dropped member on its own fast path (prefix `keep-alive`). */
 export const KEEP_ALIVE_CLUSTER_TAG = 'keep-alive-revoada-cluster'
 export const KEEP_ALIVE_TAG_VALUE = 100
+
+/** File of peers seen (NodeId → listen addresses), so a restarted node redials them (mode 0600). */
+export const KNOWN_PEERS_FILE_NAME = 'peers.json'
+/** Peers kept in peers.json; the oldest entry is dropped beyond this. */
+export const KNOWN_PEERS_MAX = 256
+/** Addresses kept per known peer. */
+export const KNOWN_PEER_ADDRS_MAX = 8

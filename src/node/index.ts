@@ -1,7 +1,7 @@
 /**
  * @module node
  * The composition root (STYLE §1): builds a running node from a config and wires the layers. No logic of its
- * own. Start order: identity → cluster → libp2p → redial loop → services → admin API (+ `api.json`).
+ * own. Start order: identity → cluster → libp2p → known peers → redial loop → services → admin API (+ `api.json`).
  * Stop runs in reverse. Later layers plug in as `NodeService`s (see node/service.ts for the contract).
  *
  * @example
@@ -19,7 +19,7 @@ import { loadOrCreateIdentity } from '../identity/index.js'
 import { createLogger } from '../log/index.js'
 import type { Logger } from '../log/index.js'
 import {
-  createNetNode, decodeJoinString, encodeJoinString, keyFingerprint, loadOrCreateCluster, Redialer
+  createNetNode, decodeJoinString, encodeJoinString, keyFingerprint, loadOrCreateCluster, Redialer, trackKnownPeers
 } from '../net/index.js'
 import type { Cluster, NetNode } from '../net/index.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
@@ -97,6 +97,8 @@ export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
   try {
     const redialer = new Redialer(net, config.net, log.forComponent('redial'))
     for (const seed of cluster.seeds) redialer.addAddress(seed)
+    const untrack = await trackKnownPeers(net, redialer, config.dataDir, log.forComponent('known-peers'))
+    stack.push('known-peers', untrack)
     redialer.start()
     stack.push('redial', async () => { await redialer.stop() })
     const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer }

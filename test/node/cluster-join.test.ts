@@ -55,6 +55,19 @@ describe('node cluster join', () => {
     await waitFor(() => got.includes('hello'), 5000, 'gossip delivery')
   })
 
+  it('should reconnect when the cluster creator restarts on a new port', async () => {
+    const a = await node()
+    const b = await node({ join: a.joinString() })
+    await waitFor(() => a.status().peers.includes(b.nodeId), 10_000, 'b connected')
+    await waitFor(async () => (await fs.readFile(path.join(dirs[0] as string, 'peers.json'), 'utf8').catch(() => '')).includes(b.nodeId), 5000, 'peers.json')
+    await a.stop()
+    await waitFor(() => b.status().peers.length === 0, 5000, 'b sees a leave')
+    const again = await startNode({ config: testConfig(dirs[0] as string) })
+    nodes.push(again)
+    expect(again.nodeId).toBe(a.nodeId)
+    await waitFor(() => again.status().peers.includes(b.nodeId) && b.status().peers.includes(a.nodeId), 10_000, 'reconnected')
+  })
+
   it('should let a third node reach the second through the join string of the second', async () => {
     const a = await node()
     const b = await node({ join: a.joinString() })
