@@ -68,18 +68,25 @@ export class Redialer {
   start (): void {
     this.stopped = false
     this.node.addEventListener('peer:connect', this.onConnect)
+    // Discovery (mDNS) only fills the peer store in libp2p 3; nothing dials what it finds unless we do.
+    if (this.net.mdns) this.node.addEventListener('peer:discovery', this.onDiscovery)
     this.schedule(0)
   }
 
   async stop (): Promise<void> {
     this.stopped = true
     this.node.removeEventListener('peer:connect', this.onConnect)
+    this.node.removeEventListener('peer:discovery', this.onDiscovery)
     if (this.timer !== undefined) clearTimeout(this.timer)
     await Promise.allSettled([...this.inFlight])
   }
 
   private readonly onConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
     this.addPeer(evt.detail.toString())
+  }
+
+  private readonly onDiscovery = (evt: CustomEvent<{ id: { toString: () => string } }>): void => {
+    this.addPeer(evt.detail.id.toString())
   }
 
   private add (key: string, fields: Pick<Target, 'address' | 'peerId'>): void {
