@@ -1,6 +1,7 @@
 /**
- * Raft paper §5.4.2 / Figure 8: a leader must not commit an entry of an earlier term by counting
- * replicas. The scenario is built message by message on the harness; with the planted bug
+ * Raft-paper rules built message by message: §5.4.2 / Figure 8 (a leader must not commit an entry of an
+ * earlier term by counting replicas) and §5.3 log matching (a follower must reject an append whose
+ * previous entry does not match). The scenario is built message by message on the harness; with the planted bug
  * `commitOldTermByCounting` the same schedule must end in a safety violation, which proves the test
  * can fail.
  */
@@ -98,3 +99,40 @@ describe('RawNode commit rule (Figure 8)', () => {
     }).toThrow(/committed|state machine safety/)
   })
 })
+
+/**
+ * Log matching (§5.3): an old leader a holds a divergent suffix longer than the new leader's log. A
+ * newer leader whose first probe lands inside that suffix must be rejected and back off; with the
+ * planted bug `acceptMismatchedEntries` a keeps its stale entries under the leader's and applies them.
+ */
+function divergentSuffix (acceptMismatchedEntries: boolean): Cluster {
+  const c = new Cluster({ voters: ['a', 'b', 'c'], config: { testingBugs: { acceptMismatchedEntries } } })
+  c.elect('a')
+  c.isolate('a')
+  for (const data of ['x1', 'x2', 'x3']) c.get('a').node.propose(bytes(data))
+  c.stabilize()
+  c.tick('c', 10)
+  campaignUntilLeader(c, 'b')
+  c.get('b').node.propose(bytes('y'))
+  settle(c)
+  // A second election gives the new leader (c) a probe start beyond where a diverges.
+  c.get('b').node.transferLeadership('c')
+  settle(c)
+  expect(c.get('c').node.status().role).toBe('leader')
+  c.heal()
+  for (let i = 0; i < 3; i++) { c.tick('c'); settle(c) }
+  return c
+}
+
+describe('RawNode log matching', () => {
+  it('should replace a divergent suffix when the leader probes inside it', () => {
+    const c = divergentSuffix(false)
+    expect(c.get('a').state).toEqual(['y'])
+    expect(c.get('a').node.entries(1, 10).map((e) => e.term)).toEqual(c.get('c').node.entries(1, 10).map((e) => e.term))
+  })
+
+  it('should end in a safety violation when the planted bug accepts mismatched entries', () => {
+    expect(() => divergentSuffix(true)).toThrow(/state machine safety|committed/)
+  })
+})
+
