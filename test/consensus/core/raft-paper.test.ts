@@ -1,9 +1,9 @@
 /**
- * Raft-paper rules built message by message: §5.4.2 / Figure 8 (a leader must not commit an entry of an
- * earlier term by counting replicas) and §5.3 log matching (a follower must reject an append whose
- * previous entry does not match). The scenario is built message by message on the harness; with the planted bug
- * `commitOldTermByCounting` the same schedule must end in a safety violation, which proves the test
- * can fail.
+ * Raft-paper rules built message by message on the harness: §5.4.2 / Figure 8 (a leader must not
+ * commit an entry of an earlier term by counting replicas) and §5.3 log matching (a follower must
+ * reject an append whose previous entry does not match). With the planted bugs
+ * `commitOldTermByCounting` and `acceptMismatchedEntries` the same schedules must end in a safety
+ * violation, which proves each test can fail.
  */
 import { describe, expect, it } from 'vitest'
 import { MessageType } from '../../../src/consensus/core/index.js'
