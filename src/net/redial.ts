@@ -143,7 +143,9 @@ export class Redialer {
   }
 
   private async onDialFailure (t: Target, what: string, err: unknown): Promise<void> {
-    const classified = t.address !== undefined ? await classifyDialError(t.address, err) : err
+    // Only a target that never connected can have the wrong key; one that did and now stalls is a frozen or
+    // overloaded peer (a stopped process still accepts TCP, which would fool the probe).
+    const classified = t.address !== undefined && t.peerId === undefined ? await classifyDialError(t.address, err) : err
     const message = (classified as Error).message ?? String(classified)
     if (message !== t.lastError) {
       const level = (classified as Error).name === 'ClusterKeyProbablyWrongError' ? 'error' : 'warn'
