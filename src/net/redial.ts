@@ -47,6 +47,9 @@ export class Redialer {
 
   /** Adds a seed address (with or without `/p2p/`). */
   addAddress (address: string): void {
+    // A join string of this very node (or a seed equal to our own listen address) would only dial ourselves.
+    const own = this.node.getMultiaddrs().map((ma) => ma.toString().replace(/\/p2p\/[^/]+$/, ''))
+    if (own.includes(address)) return
     this.add(`addr:${address}`, { address: multiaddr(address) })
   }
 
