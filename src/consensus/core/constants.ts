@@ -28,6 +28,8 @@ export const MAX_SNAPSHOT_CHUNKS_PER_SEND = 1024
  * heartbeat quorum; more are dropped (counted in droppedMessages; the caller retries).
  */
 export const MAX_PENDING_READ_INDEX = 4096
+/** Election timeouts a leader waits on an unanswered snapshot before probing (and resending) again. */
+export const SNAPSHOT_RETRY_ELECTION_TIMEOUTS = 2
 /** Entries a node keeps behind a snapshot by default when compacting (for slow followers). */
 export const RETAIN_ENTRIES_DEFAULT = 1024
 /** Entries walked back when computing a rejection hint (bounds the work per message). */

@@ -4,7 +4,7 @@
  * commit by counting current-term entries, check-quorum, ReadIndex and leadership transfer.
  */
 import { assert } from '../../util/assert.js'
-import { MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNKS_PER_SEND } from './constants.js'
+import { MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS } from './constants.js'
 import type { Progress } from './progress.js'
 import { allVoters, hasQuorum, jointCommitted } from './quorum.js'
 import type { Raft } from './raft.js'
@@ -43,9 +43,9 @@ function quorumActive (r: Raft): boolean {
   return hasQuorum(r.conf, active)
 }
 
-/** A snapshot send that got no answer for two election timeouts is retried from probe. */
+/** A snapshot send that got no answer for SNAPSHOT_RETRY_ELECTION_TIMEOUTS is retried from probe. */
 function tickSnapshots (r: Raft): void {
-  const limit = 2 * Math.ceil(r.cfg.electionTicks / r.cfg.heartbeatTicks)
+  const limit = SNAPSHOT_RETRY_ELECTION_TIMEOUTS * Math.ceil(r.cfg.electionTicks / r.cfg.heartbeatTicks)
   for (const pr of r.prs.values()) {
     if (pr.state !== 'snapshot') continue
     pr.snapshotTicks++
