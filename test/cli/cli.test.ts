@@ -95,6 +95,20 @@ describe('revoada cli', () => {
     expect(await cli('start', '--help')).toContain('--join <join-string>')
   })
 
+  it('should exit 1 naming the key when the config file has an unknown key or the API host is not loopback', async () => {
+    const d = await tempDir()
+    dirs.push(d)
+    const file = path.join(d, 'config.json')
+    await fs.writeFile(file, JSON.stringify({ net: { pingEvery: 1 } }))
+    const bad = await cli('start', '--data-dir', d, '--config', file).then(() => undefined, (e: { code: number, stderr: string }) => e)
+    expect(bad?.code).toBe(1)
+    expect(bad?.stderr).toContain('net.pingEvery: unknown key')
+    const open = await cli('start', '--data-dir', d, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '0.0.0.0:0')
+      .then(() => undefined, (e: { code: number, stderr: string }) => e)
+    expect(open?.code).toBe(1)
+    expect(open?.stderr).toContain('ApiBindRefusedError')
+  })
+
   it('should fail with a clear message when no node runs in the data dir', async () => {
     const d = await tempDir()
     dirs.push(d)
