@@ -4,6 +4,7 @@
  * of the ConfState, the copy is checked, and only then returned. Joint consensus (thesis §4.3): a change
  * of more than one voter, or any `explicit` change, enters a joint configuration; an empty change leaves it.
  */
+import { base64 } from 'multiformats/bases/base64'
 import type { ConfChange, ConfState, NodeId } from './types.js'
 
 /** Copies a ConfState (arrays are never shared between configurations). */
@@ -88,7 +89,7 @@ export function changeConf (cs: ConfState, cc: ConfChange): ConfState | string {
     next.autoLeave = false
   } else {
     if (isJoint(cs)) return 'a change while in a joint configuration'
-    const simple = cc.transition === 'auto' && cc.steps.length === 1
+    const simple = cc.transition === 'auto' && cc.steps.length === 1 && cc.enterJoint !== true
     if (!simple) {
       if (cs.voters.length === 0) return 'cannot enter joint from an empty configuration'
       next.votersOutgoing = [...cs.voters]
@@ -109,19 +110,31 @@ export function changeConf (cs: ConfState, cc: ConfChange): ConfState | string {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-/** Encodes a ConfChange as an entry payload (JSON text: small, rare, deterministic key order). */
+/**
+ * Encodes a ConfChange as an entry payload (JSON text: small, rare, deterministic key order; the
+ * context travels as base64).
+ */
 export function encodeConfChange (cc: ConfChange): Uint8Array {
   const steps = cc.steps.map((s) => ({ type: s.type, nodeId: s.nodeId }))
-  return encoder.encode(JSON.stringify({ steps, transition: cc.transition }))
+  return encoder.encode(JSON.stringify({
+    steps,
+    transition: cc.transition,
+    ...(cc.enterJoint === true ? { enterJoint: true } : {}),
+    ...(cc.context !== undefined ? { context: base64.baseEncode(cc.context) } : {})
+  }))
 }
 
 /** Decodes an entry payload written by encodeConfChange; returns null when it is not one. */
 export function decodeConfChange (data: Uint8Array): ConfChange | null {
   try {
-    const value = JSON.parse(decoder.decode(data)) as ConfChange
+    const value = JSON.parse(decoder.decode(data)) as Omit<ConfChange, 'context'> & { context?: unknown }
     if (!Array.isArray(value.steps)) return null
     if (value.transition !== 'auto' && value.transition !== 'explicit') return null
-    return value
+    if (value.enterJoint !== undefined && value.enterJoint !== true) return null
+    const { context, ...rest } = value
+    if (context === undefined) return rest
+    if (typeof context !== 'string') return null
+    return { ...rest, context: base64.baseDecode(context) }
   } catch {
     return null
   }

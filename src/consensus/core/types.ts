@@ -73,6 +73,16 @@ export type ConfChangeStep =
 export interface ConfChange {
   steps: ConfChangeStep[]
   transition: 'auto' | 'explicit'
+  /**
+   * Enter a joint configuration even for a single step (thesis §4.3). revoada moves voters this way so
+   * that the old and the new voter sets must both agree while the etcd role changes hands.
+   */
+  enterJoint?: boolean
+  /**
+   * Opaque application bytes committed atomically with the change (etcd raft's ConfChange.Context):
+   * revoada carries the MeshShape command whose etcd-role change this configuration change realizes.
+   */
+  context?: Uint8Array
 }
 
 export interface SnapshotMeta {
