@@ -1,0 +1,26 @@
+/**
+ * @module consensus/constants
+ * Defaults and limits of the consensus driver (issue 6: 100 ms tick, heartbeat every tick, election
+ * timeout 500–1000 ms). Every limit names its unit and its overflow behaviour.
+ */
+
+/** Real-time length of one Raft tick. */
+export const TICK_MS_DEFAULT = 100
+/** Heartbeat every tick. */
+export const HEARTBEAT_TICKS_DEFAULT = 1
+/** Election timeout in ticks: random in [5, 10) ticks = 500–1000 ms at the default tick. */
+export const ELECTION_TICKS_DEFAULT = 5
+/** Proposals waiting for their result; beyond it propose() throws ConsensusBusyError. */
+export const MAX_PENDING_PROPOSALS = 10_000
+/** Reads waiting for their ReadIndex; beyond it read() throws ConsensusBusyError. */
+export const MAX_PENDING_READS = 10_000
+/** A pending proposal or read is re-submitted (same proposal id) after this long without a result. */
+export const RETRY_INTERVAL_MS_DEFAULT = 1_000
+/** A proposal or read fails with ConsensusTimeoutError after this long. */
+export const OPERATION_TIMEOUT_MS_DEFAULT = 10_000
+/** Take a snapshot (and compact the log) once this many entries were applied since the last one. */
+export const SNAPSHOT_EVERY_ENTRIES_DEFAULT = 10_000
+/** Entries kept behind a snapshot for slow followers. */
+export const RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT = 1_000
+/** Inbound messages handled before the driver yields to persist and send (bounds one batch's latency). */
+export const MAX_MESSAGES_PER_BATCH = 4_096

@@ -1,0 +1,53 @@
+/**
+ * @module consensus/entry-payload
+ * The bytes of a Normal (or command-carrying ConfChange) entry: the proposer's command plus the time the
+ * leader stamped when it appended it. Stamping at the leader means every replica applies identical bytes
+ * (DESIGN.md §5) while the proposer's signed envelope stays untouched inside.
+ */
+import { decode, encode } from '@ipld/dag-cbor'
+import type { ProposalId } from './core/types.js'
+
+export interface EntryPayload {
+  /** The proposer's command bytes (for MeshShape: a signed envelope). */
+  command: Uint8Array
+  /** Leader wall-clock ms at append time. */
+  timeMs: number
+}
+
+export function encodeEntryPayload (payload: EntryPayload): Uint8Array {
+  return encode({ c: payload.command, t: payload.timeMs })
+}
+
+/** Decodes an entry payload; null when the bytes are not one (treated as a rejected command). */
+export function decodeEntryPayload (bytes: Uint8Array): EntryPayload | null {
+  try {
+    const value = decode(bytes) as { c?: unknown, t?: unknown }
+    if (!(value.c instanceof Uint8Array) || typeof value.t !== 'number' || !Number.isSafeInteger(value.t)) return null
+    return { command: value.c, timeMs: value.t }
+  } catch {
+    return null
+  }
+}
+
+/** The command a configuration-change entry carries (in ConfChange.context), with its proposal id. */
+export interface ConfChangeContext {
+  payload: EntryPayload
+  id: ProposalId
+}
+
+export function encodeEntryPayloadContext (context: { payload: Uint8Array, id: ProposalId }): Uint8Array {
+  return encode({ p: context.payload, i: context.id.clientId, s: context.id.seq })
+}
+
+/** Decodes a conf-change context; null when malformed (the change then applies without a command). */
+export function decodeContext (bytes: Uint8Array): ConfChangeContext | null {
+  try {
+    const value = decode(bytes) as { p?: unknown, i?: unknown, s?: unknown }
+    if (!(value.p instanceof Uint8Array) || typeof value.i !== 'string' || typeof value.s !== 'number') return null
+    const payload = decodeEntryPayload(value.p)
+    if (payload === null) return null
+    return { payload, id: { clientId: value.i, seq: value.s } }
+  } catch {
+    return null
+  }
+}

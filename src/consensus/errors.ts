@@ -1,0 +1,40 @@
+/**
+ * @module consensus/errors
+ * Operating errors of the consensus driver (STYLE §10). Callers match on `name`.
+ */
+
+/** A proposal or read did not complete before its deadline; a proposal's fate is then unknown. */
+export class ConsensusTimeoutError extends Error {
+  static override readonly name = 'ConsensusTimeoutError'
+  constructor (message = 'consensus operation timed out') {
+    super(message)
+    this.name = 'ConsensusTimeoutError'
+  }
+}
+
+/** Too many proposals or reads are waiting; retry later. */
+export class ConsensusBusyError extends Error {
+  static override readonly name = 'ConsensusBusyError'
+  constructor (message = 'too many pending consensus operations') {
+    super(message)
+    this.name = 'ConsensusBusyError'
+  }
+}
+
+/** The node is stopping or stopped. */
+export class ConsensusStoppedError extends Error {
+  static override readonly name = 'ConsensusStoppedError'
+  constructor (message = 'consensus node stopped') {
+    super(message)
+    this.name = 'ConsensusStoppedError'
+  }
+}
+
+/** A snapshot's bytes could not be decoded; the node refuses it and keeps its state. */
+export class SnapshotDecodeError extends Error {
+  static override readonly name = 'SnapshotDecodeError'
+  constructor (message = 'snapshot cannot be decoded') {
+    super(message)
+    this.name = 'SnapshotDecodeError'
+  }
+}

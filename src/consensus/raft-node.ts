@@ -1,0 +1,474 @@
+/**
+ * @module consensus/raft-node
+ * The Raft driver: the thin, serial IO loop around the pure RawNode (STYLE §9, etcd raft node.go). Network
+ * callbacks and timers only step inputs into the core and schedule one batch; a batch drains every Ready
+ * in the contract's order — send `messages`, persist (one fsync: group commit), send
+ * `messagesAfterPersist`, apply committed entries, advance — synchronously, so the core never sees an input
+ * between ready() and advance().
+ *
+ * On top of the core it provides what callers need: proposals that resolve with their typed result once
+ * applied locally (retried under the same proposal id, so exactly-once holds across leader changes),
+ * linearizable reads by ReadIndex (or stale reads on request), leader time stamps, snapshots with log
+ * compaction, and conf changes that carry a command (voters move together with the shape).
+ */
+import { assert } from '../util/assert.js'
+import {
+  RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType
+} from './core/index.js'
+import type {
+  ConfChange, ConfState, Entry, Message, NodeId, ProposalId, RaftStatus, Ready, Snapshot, ProposalSessionsData
+} from './core/index.js'
+import type { Storage } from './storage/types.js'
+import type { ReplicatedStateMachine } from './state-machine.js'
+import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPayloadContext } from './entry-payload.js'
+import { PendingTable } from './pending.js'
+import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js'
+import { SnapshotDecodeError } from './errors.js'
+import * as C from './constants.js'
+
+/** The narrow transport the driver needs: fire-and-forget sends and one inbound handler. */
+export interface MessageTransport {
+  send(message: Message): void
+  setHandler(handler: (message: Message) => void): void
+}
+
+export interface Logger {
+  info(obj: object | string, msg?: string): void
+  warn(obj: object | string, msg?: string): void
+  debug(obj: object | string, msg?: string): void
+}
+
+export interface RaftNodeInit {
+  id: NodeId
+  /** Proposal session id; unique per process start (e.g. `${id}/${generation}`). @default `${id}/${random}` */
+  clientId?: string
+  /** @default TICK_MS_DEFAULT */
+  tickMs?: number
+  /** @default ELECTION_TICKS_DEFAULT */
+  electionTicks?: number
+  /** @default HEARTBEAT_TICKS_DEFAULT */
+  heartbeatTicks?: number
+  /** @default SNAPSHOT_EVERY_ENTRIES_DEFAULT */
+  snapshotEveryEntries?: number
+  /** @default RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT */
+  retainEntries?: number
+  /** @default RETRY_INTERVAL_MS_DEFAULT */
+  retryIntervalMs?: number
+  /** @default OPERATION_TIMEOUT_MS_DEFAULT */
+  operationTimeoutMs?: number
+  /** Seed of the election-timeout PRNG. @default random */
+  seed?: number
+  /**
+   * Create a single-voter cluster when the log is empty: entry 1 adds this node as the only voter and,
+   * when given, entry 2 carries `bootstrapCommand`. A joining node passes false and waits to be added.
+   */
+  bootstrap?: boolean
+  bootstrapCommand?: Uint8Array
+}
+
+export interface RaftNodeComponents<R> {
+  storage: Storage
+  transport: MessageTransport
+  stateMachine: ReplicatedStateMachine<R>
+  logger: Logger
+  /** Wall clock for leader stamps and deadlines. @default Date.now */
+  nowMs?: () => number
+}
+
+/** The typed result of a proposal, once its entry is applied on this node. */
+export interface ProposalResult<R> {
+  index: number
+  term: number
+  result: R
+  /** True when this proposal id had already been applied (a retry): `result` is the first one. */
+  duplicate: boolean
+}
+
+/** Listeners see every applied command entry in order (the attestation chain and metrics use it). */
+export type AppliedListener<R> = (event: { entry: Entry, command: Uint8Array, timeMs: number, result: R }) => void
+
+interface ProposalExtra {
+  command: Uint8Array
+  confChange?: ConfChange
+  id: ProposalId
+}
+
+interface AppliedRecord<R> {
+  index: number
+  term: number
+  result: R
+}
+
+const proposalKey = (id: ProposalId): string => `${id.clientId}/${id.seq}`
+
+export class RaftNode<R> {
+  readonly id: NodeId
+  private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
+  private readonly storage: Storage
+  private readonly transport: MessageTransport
+  private readonly machine: ReplicatedStateMachine<R>
+  private readonly log: Logger
+  private readonly nowMs: () => number
+  private raw!: RawNode
+  private sessions = new ProposalSessions<AppliedRecord<R>>()
+  private readonly proposals: PendingTable<ProposalResult<R>, ProposalExtra>
+  private readonly reads: PendingTable<void, { index: number | null }>
+  private readonly appliedListeners = new Set<AppliedListener<R>>()
+  private readonly stateListeners = new Set<(status: RaftStatus) => void>()
+  private seq = 0
+  private readCounter = 0
+  private applied = 0
+  private lastSnapshotIndex = 0
+  private confState: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
+  private ticker: NodeJS.Timeout | undefined
+  private batchScheduled = false
+  private running = false
+  private lastRole = ''
+  private lastLeader: NodeId | null = null
+
+  constructor (init: RaftNodeInit, components: RaftNodeComponents<R>) {
+    this.id = init.id
+    this.init = {
+      id: init.id,
+      clientId: init.clientId ?? `${init.id}/${Math.floor(Math.random() * 2 ** 32).toString(16)}`,
+      tickMs: init.tickMs ?? C.TICK_MS_DEFAULT,
+      electionTicks: init.electionTicks ?? C.ELECTION_TICKS_DEFAULT,
+      heartbeatTicks: init.heartbeatTicks ?? C.HEARTBEAT_TICKS_DEFAULT,
+      snapshotEveryEntries: init.snapshotEveryEntries ?? C.SNAPSHOT_EVERY_ENTRIES_DEFAULT,
+      retainEntries: init.retainEntries ?? C.RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT,
+      retryIntervalMs: init.retryIntervalMs ?? C.RETRY_INTERVAL_MS_DEFAULT,
+      operationTimeoutMs: init.operationTimeoutMs ?? C.OPERATION_TIMEOUT_MS_DEFAULT,
+      bootstrap: init.bootstrap ?? false,
+      bootstrapCommand: init.bootstrapCommand,
+      seed: init.seed
+    }
+    this.storage = components.storage
+    this.transport = components.transport
+    this.machine = components.stateMachine
+    this.log = components.logger
+    this.nowMs = components.nowMs ?? Date.now
+    this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
+    this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
+  }
+
+  /** Loads durable state (bootstrapping an empty log if asked), then starts ticking. */
+  start (): void {
+    assert(!this.running, 'raft node started twice')
+    if (this.init.bootstrap) this.maybeBootstrap()
+    const state = this.storage.load()
+    if (state.snapshot !== undefined) this.restoreSnapshot(state.snapshot)
+    this.raw = new RawNode({
+      id: this.id,
+      electionTicks: this.init.electionTicks,
+      heartbeatTicks: this.init.heartbeatTicks,
+      random: createPrng(this.init.seed ?? Math.floor(Math.random() * 2 ** 31))
+    }, state)
+    this.applied = state.snapshot?.meta.index ?? 0
+    this.running = true
+    this.transport.setHandler((message) => this.onMessage(message))
+    this.ticker = setInterval(() => this.onTick(), this.init.tickMs)
+    this.ticker.unref?.()
+    this.log.info({ id: this.id, term: state.hardState.term, commit: state.hardState.commit, entries: state.entries.length }, 'raft node started')
+    this.scheduleBatch()
+  }
+
+  /** Stops ticking and fails every waiting operation; durable state stays as it is. */
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    clearInterval(this.ticker)
+    this.proposals.rejectAll()
+    this.reads.rejectAll()
+  }
+
+  /** Writes the bootstrap entries into an empty log (once, on the first start of a new cluster). */
+  private maybeBootstrap (): void {
+    const state = this.storage.load()
+    if (state.snapshot !== undefined || state.entries.length > 0 || state.hardState.term > 0) return
+    const entries: Entry[] = [{
+      index: 1, term: 1, type: EntryType.ConfChange,
+      data: encodeConfChange({ steps: [{ type: 'add-voter', nodeId: this.id }], transition: 'auto' })
+    }]
+    if (this.init.bootstrapCommand !== undefined) {
+      entries.push({
+        index: 2, term: 1, type: EntryType.Normal,
+        data: encodeEntryPayload({ command: this.init.bootstrapCommand, timeMs: this.nowMs() })
+      })
+    }
+    this.storage.append(entries)
+    this.storage.setHardState({ term: 1, vote: this.id, commit: entries.length })
+    this.storage.sync()
+    this.log.info({ id: this.id }, 'bootstrapped a new single-voter cluster')
+  }
+
+  /**
+   * Proposes `command`; resolves with its typed result once applied on this node. A proposal made on a
+   * follower is forwarded to the leader; one lost with a leader is re-submitted under the same id.
+   * @throws ConsensusBusyError when too many proposals wait
+   * @throws ConsensusTimeoutError (async) when no result arrives before the operation timeout
+   */
+  propose (command: Uint8Array, options: { confChange?: ConfChange } = {}): Promise<ProposalResult<R>> {
+    assert(this.running, 'propose on a stopped raft node')
+    const id: ProposalId = { clientId: this.init.clientId, seq: ++this.seq }
+    const now = this.nowMs()
+    const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
+    const promise = this.proposals.add(proposalKey(id), extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
+    this.submit(extra)
+    this.scheduleBatch()
+    return promise
+  }
+
+  private submit (extra: ProposalExtra): void {
+    try {
+      const payload = encodeEntryPayload({ command: extra.command, timeMs: this.isLeader() ? this.nowMs() : 0 })
+      if (extra.confChange !== undefined) {
+        this.raw.proposeConfChange({ ...extra.confChange, context: encodeContext(payload, extra.id) })
+      } else {
+        this.raw.propose(payload, extra.id)
+      }
+    } catch (err) {
+      // No leader yet, a transfer, or a pending conf change: the retry sweep submits it again.
+      this.log.debug({ err: (err as Error).message, id: extra.id }, 'proposal not accepted yet')
+    }
+  }
+
+  /**
+   * Waits until this node's state machine reflects every write acknowledged before the call
+   * (ReadIndex, thesis §6.4). `stale: true` returns at once with whatever is applied locally.
+   */
+  async read (options: { stale?: boolean } = {}): Promise<void> {
+    assert(this.running, 'read on a stopped raft node')
+    if (options.stale === true) return
+    const key = `${this.id}:${++this.readCounter}`
+    const now = this.nowMs()
+    const promise = this.reads.add(key, { index: null }, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
+    this.requestRead(key)
+    this.scheduleBatch()
+    return await promise
+  }
+
+  private requestRead (key: string): void {
+    try {
+      this.raw.readIndex(new TextEncoder().encode(key))
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'read not accepted yet')
+    }
+  }
+
+  /** Asks the leader to hand over leadership to `to`. */
+  transferLeadership (to: NodeId): void {
+    this.raw.transferLeadership(to)
+    this.scheduleBatch()
+  }
+
+  /** Proposes a configuration change without a command (admitting a learner, for example). */
+  proposeConfChange (cc: ConfChange): void {
+    this.raw.proposeConfChange(cc)
+    this.scheduleBatch()
+  }
+
+  status (): RaftStatus {
+    return this.raw.status()
+  }
+
+  isLeader (): boolean {
+    return this.raw.status().role === 'leader'
+  }
+
+  /** The configuration in force after the entries applied so far. */
+  configuration (): ConfState {
+    return this.raw.status().confState
+  }
+
+  appliedIndex (): number {
+    return this.applied
+  }
+
+  onApplied (listener: AppliedListener<R>): () => void {
+    this.appliedListeners.add(listener)
+    return () => this.appliedListeners.delete(listener)
+  }
+
+  /** Called on leader or role changes (and after every batch that changed the configuration). */
+  onStateChange (listener: (status: RaftStatus) => void): () => void {
+    this.stateListeners.add(listener)
+    return () => this.stateListeners.delete(listener)
+  }
+
+  private onTick (): void {
+    if (!this.running) return
+    this.raw.tick()
+    const now = this.nowMs()
+    this.proposals.sweep(now, this.init.retryIntervalMs, (_key, extra) => this.submit(extra))
+    this.reads.sweep(now, this.init.retryIntervalMs, (key) => this.requestRead(key))
+    this.scheduleBatch()
+  }
+
+  private onMessage (message: Message): void {
+    if (!this.running) return
+    if (message.type === MessageType.Prop && this.isLeader()) {
+      this.stampForwarded(message)
+    } else {
+      this.raw.step(message)
+    }
+    this.scheduleBatch()
+  }
+
+  /** The leader stamps its time on proposals forwarded by followers before appending them. */
+  private stampForwarded (message: Message): void {
+    for (const entry of message.entries) {
+      try {
+        if (entry.type === EntryType.ConfChange) {
+          const cc = decodeConfChange(entry.data)
+          if (cc === null) continue
+          this.raw.proposeConfChange({ ...cc, ...(cc.context !== undefined ? { context: restampContext(cc.context, this.nowMs()) } : {}) })
+        } else if (entry.type === EntryType.Normal) {
+          const payload = decodeEntryPayload(entry.data)
+          if (payload === null) continue
+          this.raw.propose(encodeEntryPayload({ command: payload.command, timeMs: this.nowMs() }), entry.proposalId)
+        }
+      } catch (err) {
+        // The follower's retry will bring it back.
+        this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposal refused')
+      }
+    }
+  }
+
+  private scheduleBatch (): void {
+    if (this.batchScheduled || !this.running) return
+    this.batchScheduled = true
+    setImmediate(() => {
+      this.batchScheduled = false
+      if (this.running) this.runBatch()
+    })
+  }
+
+  /** Drains every Ready in the contract's order. Synchronous from start to end. */
+  private runBatch (): void {
+    let changed = false
+    while (this.raw.hasReady()) {
+      const ready = this.raw.ready()
+      this.handleReady(ready)
+      this.raw.advance()
+      changed = true
+    }
+    if (changed) {
+      this.maybeSnapshot()
+      this.settleReads()
+      this.notifyState()
+    }
+  }
+
+  private handleReady (ready: Ready): void {
+    for (const message of ready.messages) this.transport.send(message)
+    if (ready.snapshot !== undefined) {
+      this.storage.saveSnapshot(ready.snapshot)
+      this.restoreSnapshot(ready.snapshot)
+      this.storage.compact(ready.snapshot.meta.index)
+    }
+    if (ready.entries.length > 0) this.storage.append(ready.entries)
+    if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState)
+    if (ready.mustSync) this.storage.sync()
+    for (const message of ready.messagesAfterPersist) this.transport.send(message)
+    for (const entry of ready.committedEntries) this.applyEntry(entry)
+    for (const readState of ready.readStates) {
+      const key = new TextDecoder().decode(readState.context)
+      const waiter = this.reads.get(key)
+      if (waiter !== undefined) waiter.extra.index = readState.index
+    }
+  }
+
+  private applyEntry (entry: Entry): void {
+    assert(entry.index === this.applied + 1, () => `apply gap: ${this.applied} then ${entry.index}`)
+    this.applied = entry.index
+    if (entry.type === EntryType.Normal) {
+      const payload = decodeEntryPayload(entry.data)
+      if (payload === null) return
+      this.applyCommand(entry, entry.proposalId, payload.command, payload.timeMs, undefined)
+    } else if (entry.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(entry.data)
+      if (cc === null) return
+      const context = cc.context !== undefined ? decodeContext(cc.context) : null
+      const accepted = context === null ||
+        this.applyCommand(entry, context.id, context.payload.command, context.payload.timeMs, cc)
+      if (accepted) this.confState = this.raw.applyConfChange(cc)
+    }
+  }
+
+  /** Applies a command exactly once; returns whether the machine accepted it. */
+  private applyCommand (entry: Entry, id: ProposalId | undefined, command: Uint8Array, timeMs: number, confChange: ConfChange | undefined): boolean {
+    let accepted = false
+    const keyed: Entry = id !== undefined ? { ...entry, proposalId: id } : entry
+    const outcome = applyOnce(this.sessions, keyed, () => {
+      const applied = this.machine.apply(command, { index: entry.index, term: entry.term, timeMs, ...(confChange !== undefined ? { confChange } : {}) })
+      accepted = applied.accepted
+      for (const listener of this.appliedListeners) listener({ entry, command, timeMs, result: applied.result })
+      return { index: entry.index, term: entry.term, result: applied.result }
+    })
+    if (id !== undefined && outcome.status !== 'stale') {
+      const record = outcome.result
+      this.proposals.settle(proposalKey(id), { ...record, duplicate: outcome.status === 'duplicate' })
+    }
+    return accepted
+  }
+
+  private settleReads (): void {
+    for (const [key, waiter] of this.reads.entries()) {
+      if (waiter.extra.index !== null && this.applied >= waiter.extra.index) this.reads.settle(key, undefined)
+    }
+  }
+
+  private maybeSnapshot (): void {
+    if (this.applied - this.lastSnapshotIndex < this.init.snapshotEveryEntries) return
+    this.takeSnapshot()
+  }
+
+  /** Snapshots the machine and the session table at the applied index, then compacts. */
+  takeSnapshot (): Snapshot {
+    const status = this.raw.status()
+    const index = this.applied
+    const term = index === 0 ? 0 : (this.termAt(index) ?? status.term)
+    const data = encodeNodeSnapshot({ machine: this.machine.snapshot(), sessions: this.sessions.encode() as ProposalSessionsData<unknown> })
+    const snapshot: Snapshot = { meta: { index, term, confState: status.confState }, data }
+    this.storage.saveSnapshot(snapshot)
+    this.raw.compact(snapshot, this.init.retainEntries)
+    this.storage.compact(Math.max(0, index - this.init.retainEntries))
+    this.lastSnapshotIndex = index
+    this.log.info({ index, term, bytes: data.length }, 'snapshot taken')
+    return snapshot
+  }
+
+  private termAt (index: number): number | undefined {
+    return this.raw.entries(index, index + 1)[0]?.term
+  }
+
+  private restoreSnapshot (snapshot: Snapshot): void {
+    const decoded = decodeNodeSnapshot(snapshot.data)
+    if (decoded === null) throw new SnapshotDecodeError(`snapshot at ${snapshot.meta.index} cannot be decoded`)
+    this.machine.restore(decoded.machine)
+    this.sessions = ProposalSessions.decode(decoded.sessions as ProposalSessionsData<AppliedRecord<R>>)
+    this.applied = snapshot.meta.index
+    this.lastSnapshotIndex = snapshot.meta.index
+    this.confState = snapshot.meta.confState
+  }
+
+  private notifyState (): void {
+    const status = this.raw.status()
+    if (status.role === this.lastRole && status.leader === this.lastLeader) return
+    if (status.role !== this.lastRole && status.role === 'leader') this.log.info({ id: this.id, term: status.term }, 'became leader')
+    this.lastRole = status.role
+    this.lastLeader = status.leader
+    for (const listener of this.stateListeners) listener(status)
+  }
+}
+
+/** A conf-change context carries the command payload and its proposal id. */
+function encodeContext (payload: Uint8Array, id: ProposalId): Uint8Array {
+  return encodeEntryPayloadContext({ payload, id })
+}
+
+function restampContext (context: Uint8Array, timeMs: number): Uint8Array {
+  const decoded = decodeContext(context)
+  if (decoded === null) return context
+  return encodeEntryPayloadContext({ payload: encodeEntryPayload({ command: decoded.payload.command, timeMs }), id: decoded.id })
+}

@@ -1,0 +1,95 @@
+/**
+ * @module test/consensus/driver/harness
+ * An in-process cluster of RaftNode drivers for driver tests: a loopback transport with cuttable links,
+ * in-memory storage that survives a node's restart, and a small KV state machine.
+ */
+import { decode, encode } from '@ipld/dag-cbor'
+import { RaftNode } from '../../../src/consensus/raft-node.js'
+import type { MessageTransport, Logger } from '../../../src/consensus/raft-node.js'
+import type { ApplyOutcome, ReplicatedStateMachine } from '../../../src/consensus/state-machine.js'
+import type { Message, NodeId } from '../../../src/consensus/core/index.js'
+import { MemoryStorage } from '../../consensus/sim/memory-storage-shim.js'
+
+export const silentLogger: Logger = { info: () => {}, warn: () => {}, debug: () => {} }
+
+/** A map from key to value; a command sets one key and returns the previous value. */
+export class KvMachine implements ReplicatedStateMachine<{ previous: string | null }> {
+  map = new Map<string, string>()
+  apply (command: Uint8Array): ApplyOutcome<{ previous: string | null }> {
+    const { k, v } = decode(command) as { k: string, v: string }
+    const previous = this.map.get(k) ?? null
+    this.map.set(k, v)
+    return { result: { previous }, accepted: true }
+  }
+
+  snapshot (): Uint8Array {
+    return encode(Object.fromEntries([...this.map.entries()].sort()))
+  }
+
+  restore (data: Uint8Array): void {
+    this.map = new Map(Object.entries(decode(data) as Record<string, string>))
+  }
+}
+
+export const put = (k: string, v: string): Uint8Array => encode({ k, v })
+
+/** Delivers messages asynchronously between registered nodes unless their link is cut. */
+export class LoopbackNetwork {
+  private readonly handlers = new Map<NodeId, (message: Message) => void>()
+  private readonly cut = new Set<string>()
+
+  transport (id: NodeId): MessageTransport {
+    return {
+      send: (message) => {
+        if (this.cut.has(`${message.from}>${message.to}`)) return
+        setImmediate(() => {
+          if (this.cut.has(`${message.from}>${message.to}`)) return
+          this.handlers.get(message.to)?.(structuredClone(message))
+        })
+      },
+      setHandler: (handler) => { this.handlers.set(id, handler) }
+    }
+  }
+
+  isolate (id: NodeId, others: NodeId[]): void {
+    for (const other of others) { this.cut.add(`${id}>${other}`); this.cut.add(`${other}>${id}`) }
+  }
+
+  heal (): void {
+    this.cut.clear()
+  }
+
+  remove (id: NodeId): void {
+    this.handlers.delete(id)
+  }
+}
+
+export interface TestNode {
+  id: NodeId
+  raft: RaftNode<{ previous: string | null }>
+  machine: KvMachine
+  storage: MemoryStorage
+}
+
+export function startNode (network: LoopbackNetwork, id: NodeId, storage: MemoryStorage, options: { bootstrap?: boolean, snapshotEveryEntries?: number } = {}): TestNode {
+  const machine = new KvMachine()
+  const raft = new RaftNode({
+    id, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, retryIntervalMs: 200, operationTimeoutMs: 10_000,
+    bootstrap: options.bootstrap ?? false, snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000, retainEntries: 5
+  }, { storage, transport: network.transport(id), stateMachine: machine, logger: silentLogger })
+  raft.start()
+  return { id, raft, machine, storage }
+}
+
+/** Polls `condition` every 5 ms until it holds or the deadline passes. */
+export async function waitUntil (condition: () => boolean, deadlineMs: number, label: string): Promise<void> {
+  const end = Date.now() + deadlineMs
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+export function newStorage (): MemoryStorage {
+  return new MemoryStorage()
+}
