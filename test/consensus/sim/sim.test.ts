@@ -23,6 +23,16 @@ describe('simulator', () => {
     expect(operations).toBeGreaterThan(SEEDS * 5)
   })
 
+  it('should print the seed, a replay command and the last events when a seed fails', () => {
+    const result = runSeed({ seed: 1, steps: 400, bugs: { voteBeforePersist: true } })
+    expect(result.ok).toBe(false)
+    const report = formatFailure(result, 'voteBeforePersist')
+    expect(report[0]).toMatch(/^FAIL seed=1: /)
+    expect(report).toContain('  replay: npm run sim -- --seed 1 --steps 400 --bug voteBeforePersist')
+    expect(result.trace.length).toBeGreaterThan(0)
+    expect(result.trace.length).toBeLessThanOrEqual(50)
+  })
+
   it('should replay a seed identically when it is run twice', () => {
     const first = runSeed({ seed: 7, steps: 400 })
     const second = runSeed({ seed: 7, steps: 400 })
