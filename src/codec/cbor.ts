@@ -1,0 +1,47 @@
+/**
+ * @module codec/cbor
+ * Deterministic CBOR (RFC 8949 §4.2.1 core deterministic encoding, in the DAG-CBOR profile) for every
+ * value that is hashed or signed. Allowed values: null, booleans, safe integers, finite floats, strings,
+ * Uint8Array, arrays and string-keyed plain objects. `undefined` is rejected (an optional field must be
+ * omitted, not set to undefined) so that one value has exactly one encoding.
+ *
+ * Decoding rejects non-canonical input: @ipld/dag-cbor accepts unsorted map keys on decode
+ * (../shared/reference/hashing-signing-encoding.md §6), so we re-encode and compare.
+ */
+import { decode, encode } from '@ipld/dag-cbor'
+import { MalformedEncodingError, NonCanonicalEncodingError } from './errors.js'
+
+/**
+ * Encodes `value` canonically.
+ * @throws MalformedEncodingError for values outside the profile (undefined, NaN, class instances…)
+ */
+export function encodeCanonical (value: unknown): Uint8Array {
+  try {
+    return encode(value)
+  } catch (err) {
+    throw new MalformedEncodingError(`cannot encode: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * Decodes canonical bytes.
+ * @throws MalformedEncodingError when the bytes are not DAG-CBOR
+ * @throws NonCanonicalEncodingError when they decode but are not the canonical encoding of the value
+ */
+export function decodeCanonical<T = unknown> (bytes: Uint8Array): T {
+  let value: T
+  try {
+    value = decode(bytes) as T
+  } catch (err) {
+    throw new MalformedEncodingError(`cannot decode: ${(err as Error).message}`)
+  }
+  const again = encode(value)
+  if (!equalBytes(again, bytes)) throw new NonCanonicalEncodingError('bytes are not the canonical encoding of their value')
+  return value
+}
+
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}

@@ -1,0 +1,17 @@
+/**
+ * @module codec
+ * Encoding, content ids and signatures (DESIGN.md §3): deterministic CBOR, BLAKE3 CIDs, domain-separated
+ * ed25519.
+ *
+ * @example
+ * const { bytes, cid } = encodeWithCid({ kind: 'promote', node: id })
+ * const signature = createSigner(privateKey, nodeId).sign('proposal', clusterId, cid)
+ * verifySignature({ nodeId, purpose: 'proposal', clusterId, cid, signature }) // true
+ */
+export { blake3, createBlake3, blake3DeriveKey, BLAKE3_DIGEST_BYTES } from './hash.js'
+export type { StreamingHasher } from './hash.js'
+export { encodeCanonical, decodeCanonical, equalBytes } from './cbor.js'
+export { cidOfBytes, cidOfValue, encodeWithCid, verifyCid, parseCid, cidOfBytesWithCodec, CID, BLAKE3_MULTIHASH_CODE, DAG_CBOR_CODE, RAW_CODE } from './cid.js'
+export { createSigner, verifySignature, signingMessage, SIGNATURE_BYTES } from './sign.js'
+export type { Signer, SignaturePurpose, SignatureCheck } from './sign.js'
+export { MalformedEncodingError, NonCanonicalEncodingError } from './errors.js'

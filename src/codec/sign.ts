@@ -1,0 +1,106 @@
+/**
+ * @module codec/sign
+ * Domain-separated ed25519 signatures (DESIGN.md §3). What is signed is never the raw CID: it is
+ * `len ‖ "revoada/v1/<purpose>" ‖ len ‖ clusterId ‖ cid bytes`, so a signature made for one purpose or
+ * one cluster never verifies for another (the length prefixes keep two tuples from colliding).
+ *
+ * Signing and verifying go through node:crypto with cached KeyObjects: ≈19k signs/s and ≈5.8k
+ * verifies/s per core here, against ≈1k/0.4k for @noble/curves (hashing-signing-encoding.md §4). One
+ * verifier everywhere, so every node judges a consensus-relevant signature the same way.
+ */
+import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { MAX_CACHED_PUBLIC_KEYS } from './constants.js'
+
+/** Every purpose a node signs for; the version is part of the context string. */
+export type SignaturePurpose = 'proposal' | 'witness' | 'heartbeat' | 'seal' | 'content'
+
+export const SIGNATURE_BYTES = 64
+
+const encoder = new TextEncoder()
+
+/** The exact bytes signed for (purpose, clusterId, cid). */
+export function signingMessage (purpose: SignaturePurpose, clusterId: string, cid: CID | Uint8Array): Uint8Array {
+  const context = encoder.encode(`revoada/v1/${purpose}`)
+  const cluster = encoder.encode(clusterId)
+  const cidBytes = cid instanceof Uint8Array ? cid : cid.bytes
+  const out = new Uint8Array(4 + context.length + 4 + cluster.length + cidBytes.length)
+  const view = new DataView(out.buffer)
+  let offset = 0
+  view.setUint32(offset, context.length); offset += 4
+  out.set(context, offset); offset += context.length
+  view.setUint32(offset, cluster.length); offset += 4
+  out.set(cluster, offset); offset += cluster.length
+  out.set(cidBytes, offset)
+  return out
+}
+
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url')
+
+export interface Signer {
+  readonly nodeId: string
+  sign(purpose: SignaturePurpose, clusterId: string, cid: CID | Uint8Array): Uint8Array
+}
+
+/** A signer for a libp2p Ed25519 key; the KeyObject is built once (≈2.4× faster than key.sign()). */
+export function createSigner (privateKey: PrivateKey, nodeId: string): Signer {
+  if (privateKey.type !== 'Ed25519') throw new TypeError(`signing needs an Ed25519 key, got ${privateKey.type}`)
+  const raw = privateKey.raw
+  const keyObject = createPrivateKey({
+    format: 'jwk',
+    key: { kty: 'OKP', crv: 'Ed25519', d: b64url(raw.subarray(0, 32)), x: b64url(raw.subarray(32, 64)) }
+  })
+  return {
+    nodeId,
+    sign: (purpose, clusterId, cid) => new Uint8Array(cryptoSign(null, signingMessage(purpose, clusterId, cid), keyObject))
+  }
+}
+
+const publicKeys = new Map<string, KeyObject | null>()
+
+/** The node's public KeyObject from its PeerId string, cached; null when the id carries no Ed25519 key. */
+function publicKeyOf (nodeId: string): KeyObject | null {
+  const cached = publicKeys.get(nodeId)
+  if (cached !== undefined) return cached
+  let keyObject: KeyObject | null = null
+  try {
+    const publicKey = peerIdFromString(nodeId).publicKey
+    if (publicKey?.type === 'Ed25519') {
+      keyObject = createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey.raw) } })
+    }
+  } catch {
+    keyObject = null
+  }
+  if (publicKeys.size >= MAX_CACHED_PUBLIC_KEYS) {
+    const oldest = publicKeys.keys().next().value
+    if (oldest !== undefined) publicKeys.delete(oldest)
+  }
+  publicKeys.set(nodeId, keyObject)
+  return keyObject
+}
+
+export interface SignatureCheck {
+  nodeId: string
+  purpose: SignaturePurpose
+  clusterId: string
+  cid: CID | Uint8Array
+  signature: Uint8Array
+}
+
+/**
+ * True when `signature` is `nodeId`'s signature of (purpose, clusterId, cid). A malformed node id or
+ * signature is simply false: untrusted input never throws here.
+ */
+export function verifySignature (check: SignatureCheck): boolean {
+  if (!(check.signature instanceof Uint8Array) || check.signature.length !== SIGNATURE_BYTES) return false
+  const keyObject = publicKeyOf(check.nodeId)
+  if (keyObject === null) return false
+  try {
+    return cryptoVerify(null, signingMessage(check.purpose, check.clusterId, check.cid), keyObject, check.signature)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest'
+import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import {
+  blake3, createBlake3, cidOfBytes, cidOfValue, createSigner, decodeCanonical, encodeCanonical, encodeWithCid,
+  verifyCid, verifySignature, parseCid, BLAKE3_MULTIHASH_CODE
+} from '../../src/codec/index.js'
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
+const officialInput = (length: number): Uint8Array => Uint8Array.from({ length }, (_, i) => i % 251)
+
+describe('blake3', () => {
+  it('should match the official BLAKE3 test vectors', () => {
+    // From BLAKE3's test_vectors.json (first 32 bytes of the extended output).
+    expect(hex(blake3(new Uint8Array(0)))).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262')
+    expect(hex(blake3(new TextEncoder().encode('abc')))).toBe('6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85')
+    expect(hex(blake3(officialInput(1024)))).toBe('42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7')
+  })
+
+  it('should agree with @noble/hashes around chunk and tree boundaries', () => {
+    for (const length of [1, 63, 64, 65, 1023, 1025, 2048, 2049, 4097, 65_537, 1_048_583]) {
+      const input = officialInput(length)
+      expect(hex(blake3(input)), `length ${length}`).toBe(hex(nobleBlake3(input)))
+    }
+  })
+
+  it('should give the one-shot digest when streamed in uneven chunks', () => {
+    const input = officialInput(300_001)
+    const hasher = createBlake3()
+    for (let offset = 0; offset < input.length; offset += 7_777) hasher.update(input.subarray(offset, offset + 7_777))
+    expect(hex(hasher.digest())).toBe(hex(blake3(input)))
+  })
+})
+
+describe('canonical CBOR and CIDs', () => {
+  it('should encode equal values to equal bytes and CIDs whatever the key order', () => {
+    const a = { zeta: 1, alpha: [1, 2, { y: 'x', b: new Uint8Array([1]) }], mid: null }
+    const b = { mid: null, alpha: [1, 2, { b: new Uint8Array([1]), y: 'x' }], zeta: 1 }
+    expect(hex(encodeCanonical(a))).toBe(hex(encodeCanonical(b)))
+    expect(cidOfValue(a).toString()).toBe(cidOfValue(b).toString())
+  })
+
+  it('should reject bytes that are valid CBOR but not canonical', () => {
+    // {"b": 1, "a": 2} written with keys in the wrong order.
+    const unsorted = new Uint8Array([0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02])
+    expect(() => decodeCanonical(unsorted)).toThrow(expect.objectContaining({ name: 'NonCanonicalEncodingError' }))
+    expect(() => decodeCanonical(new Uint8Array([0xff, 0x00]))).toThrow(expect.objectContaining({ name: 'MalformedEncodingError' }))
+    expect(() => encodeCanonical({ a: undefined })).toThrow(expect.objectContaining({ name: 'MalformedEncodingError' }))
+  })
+
+  it('should address values with CIDv1 BLAKE3 and verify the bytes behind a CID', () => {
+    const { bytes, cid } = encodeWithCid({ hello: 'world' })
+    expect(cid.version).toBe(1)
+    expect(cid.code).toBe(0x71)
+    expect(cid.multihash.code).toBe(BLAKE3_MULTIHASH_CODE)
+    expect(verifyCid(cid, bytes)).toBe(true)
+    expect(verifyCid(cid, encodeCanonical({ hello: 'world!' }))).toBe(false)
+    expect(cidOfBytes(bytes).code).toBe(0x55)
+    expect(parseCid(cid.toString())?.equals(cid)).toBe(true)
+    expect(parseCid('not a cid')).toBeNull()
+  })
+})
+
+describe('domain-separated signatures', () => {
+  it('should verify only for the same purpose, cluster, CID and key', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const other = await generateKeyPair('Ed25519')
+    const nodeId = peerIdFromPrivateKey(key).toString()
+    const otherId = peerIdFromPrivateKey(other).toString()
+    const cid = cidOfValue({ command: 'promote' })
+    const signature = createSigner(key, nodeId).sign('proposal', 'cluster-a', cid)
+    const base = { nodeId, purpose: 'proposal' as const, clusterId: 'cluster-a', cid, signature }
+    expect(verifySignature(base)).toBe(true)
+    expect(verifySignature({ ...base, purpose: 'witness' })).toBe(false)
+    expect(verifySignature({ ...base, clusterId: 'cluster-b' })).toBe(false)
+    expect(verifySignature({ ...base, cid: cidOfValue({ command: 'demote' }) })).toBe(false)
+    expect(verifySignature({ ...base, nodeId: otherId })).toBe(false)
+    expect(verifySignature({ ...base, signature: createSigner(other, otherId).sign('proposal', 'cluster-a', cid) })).toBe(false)
+    const tampered = new Uint8Array(signature); tampered[0] = (tampered[0] ?? 0) ^ 1
+    expect(verifySignature({ ...base, signature: tampered })).toBe(false)
+  })
+
+  it('should return false, not throw, for a malformed node id or signature', () => {
+    const cid = cidOfValue({})
+    expect(verifySignature({ nodeId: 'garbage', purpose: 'proposal', clusterId: 'c', cid, signature: new Uint8Array(64) })).toBe(false)
+    expect(verifySignature({ nodeId: 'garbage', purpose: 'proposal', clusterId: 'c', cid, signature: new Uint8Array(3) })).toBe(false)
+  })
+})
