@@ -1,0 +1,160 @@
+/**
+ * @module consensus/shape/core/apply
+ * The MeshShape transition function: pure and total. Every committed proposal yields a typed result —
+ * applied, or rejected with a code — and a rejected one leaves the shape untouched: the next shape is
+ * computed on a copy, its invariants checked, and only then returned (STYLE §8).
+ *
+ * Signature checks are injected (`verified`): the IO edge verifies each entry once and caches the
+ * verdict by CID, so the same bytes get the same verdict on every node without this core touching
+ * node:crypto.
+ */
+import type { ConfChange } from '../../core/types.js'
+import { decodeSignedProposal } from './envelope.js'
+import type { SignedProposal } from './envelope.js'
+import { MeshShape } from './mesh-shape.js'
+import { CONTROL_PLANE_ROLES } from './types.js'
+import type { ApplyResult, Command, Outcome, RejectionCode } from './types.js'
+import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_ROLE_HOLDERS } from './constants.js'
+
+export interface ShapeApplyContext {
+  index: number
+  term: number
+  clusterId: string
+  /** The configuration change this command travels in, if any (an etcd change must travel in one). */
+  confChange?: ConfChange
+  /** Whether `proposal.signature` is the proposer's valid signature of its CID (injected, cached). */
+  verified: (proposal: SignedProposal) => boolean
+}
+
+const reject = (code: RejectionCode, message: string): Outcome => ({ kind: 'rejected', code, message })
+
+/** Applies one committed proposal's bytes to `shape`. */
+export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeApplyContext): { shape: MeshShape, result: ApplyResult } {
+  const proposal = decodeSignedProposal(bytes)
+  const base = { index: ctx.index, term: ctx.term }
+  if (proposal === null) return { shape, result: { ...base, cid: '', outcome: reject('malformed', 'not a signed proposal envelope') } }
+  const cid = proposal.cid.toString()
+  const { envelope } = proposal
+  let outcome: Outcome
+  let next: MeshShape | null = null
+  if (envelope.clusterId !== ctx.clusterId) {
+    outcome = reject('wrong-cluster', `proposal for cluster ${envelope.clusterId}`)
+  } else if (!ctx.verified(proposal)) {
+    outcome = reject('bad-signature', `signature does not verify for ${envelope.proposer}`)
+  } else if (shape.size > 0 && !shape.has(envelope.proposer)) {
+    outcome = reject('unknown-proposer', `${envelope.proposer} is not a member`)
+  } else {
+    const attempt = transition(shape, envelope.command)
+    if (attempt.kind === 'rejected') {
+      outcome = attempt
+    } else {
+      // The bootstrap command follows the genesis configuration entry that made its node the voter.
+      outcome = envelope.command.kind === 'bootstrap' ? { kind: 'applied' } : checkVoterMove(shape, attempt.shape, ctx.confChange)
+      if (outcome.kind === 'applied') next = attempt.shape
+    }
+  }
+  if (next !== null) next.checkInvariants()
+  return { shape: next ?? shape, result: { ...base, cid, outcome } }
+}
+
+type Transition = { kind: 'applied', shape: MeshShape } | (Outcome & { kind: 'rejected' })
+
+/** Computes the shape after `command`, or why it cannot apply. */
+export function transition (shape: MeshShape, command: Command): Transition {
+  const next = shape.copy()
+  const id = 'nodeId' in command ? command.nodeId : ''
+  switch (command.kind) {
+    case 'bootstrap':
+      if (shape.size > 0) return reject('not-empty', 'bootstrap on a non-empty shape') as Transition
+      next.addMember(id)
+      next.grant(id, CONTROL_PLANE_ROLES)
+      break
+    case 'add-member':
+      if (shape.has(id)) return reject('already-member', `${id} is already a member`) as Transition
+      if (shape.size >= MAX_MEMBERS) return reject('limit-exceeded', `at most ${MAX_MEMBERS} members`) as Transition
+      next.addMember(id)
+      break
+    case 'remove-member':
+      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      if (CONTROL_PLANE_ROLES.some((role) => shape.holds(id, role))) {
+        return reject('holds-control-plane-role', `${id} holds a control-plane role: demote it first`) as Transition
+      }
+      next.removeMember(id)
+      break
+    case 'promote': {
+      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      if (shape.isQuarantined(id)) return reject('node-quarantined', `${id} is quarantined`) as Transition
+      const held = command.roles.filter((role) => shape.holds(id, role))
+      if (held.length > 0) return reject('role-already-held', `${id} already holds ${held.join(',')}`) as Transition
+      for (const role of command.roles) {
+        const max = role === 'etcd' ? MAX_ETCD_HOLDERS : MAX_ROLE_HOLDERS
+        if (shape.holders(role).length >= max) return reject('limit-exceeded', `at most ${max} ${role} holders`) as Transition
+      }
+      next.grant(id, command.roles)
+      break
+    }
+    case 'demote': {
+      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      const missing = command.roles.filter((role) => !shape.holds(id, role))
+      if (missing.length > 0) return reject('role-not-held', `${id} does not hold ${missing.join(',')}`) as Transition
+      next.revoke(id, command.roles)
+      break
+    }
+    case 'quarantine':
+      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      if (shape.isQuarantined(id)) return reject('node-quarantined', `${id} is already quarantined`) as Transition
+      next.clear(id)
+      next.grant(id, ['quarantined'])
+      break
+    case 'restore':
+      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      if (!shape.isQuarantined(id)) return reject('not-quarantined', `${id} is not quarantined`) as Transition
+      next.revoke(id, ['quarantined'])
+      break
+    case 'set-target':
+      if (command.target.etcd < 1) return reject('invalid-target', 'the target needs at least one etcd holder') as Transition
+      return { kind: 'applied', shape: next.withTarget(command.target) }
+  }
+  if (next.size > 0 && next.voters().length === 0) return reject('last-voter', 'the shape would have no etcd holder (no voter)') as Transition
+  const problem = next.invariantProblem()
+  if (problem !== null) return reject('limit-exceeded', problem) as Transition
+  return { kind: 'applied', shape: next }
+}
+
+/**
+ * Voters are the etcd holders: a command that changes the etcd set is valid only inside the
+ * configuration change that moves exactly those voters (one joint change, issue 6 item 3).
+ */
+export function checkVoterMove (before: MeshShape, after: MeshShape, confChange: ConfChange | undefined): Outcome {
+  const expected = voterSteps(before.voters(), after.voters()).map((s) => `${s.type}:${s.nodeId}`).sort()
+  // Steps that only add or remove learners (admission, removal of a non-voter) move no voter.
+  const voters = before.voters()
+  const actual = (confChange?.steps ?? [])
+    .filter((s) => s.type === 'add-voter' ? !voters.includes(s.nodeId) : voters.includes(s.nodeId))
+    .map((s) => `${s.type === 'remove' ? 'add-learner' : s.type}:${s.nodeId}`).sort()
+  if (expected.length > 0 && confChange === undefined) {
+    return reject('voters-not-moved', 'an etcd change must be committed with its configuration change')
+  }
+  if (actual.join('|') !== expected.join('|')) {
+    return reject('voter-mismatch', `configuration change moves [${actual.join(',')}], the command moves [${expected.join(',')}]`)
+  }
+  return { kind: 'applied' }
+}
+
+/** The configuration steps that turn voter set `from` into `to` (removed voters stay as learners). */
+export function voterSteps (from: readonly string[], to: readonly string[]): ConfChange['steps'] {
+  const steps: ConfChange['steps'] = []
+  for (const id of to) if (!from.includes(id)) steps.push({ type: 'add-voter', nodeId: id })
+  for (const id of from) if (!to.includes(id)) steps.push({ type: 'add-learner', nodeId: id })
+  return steps
+}
+
+/** What the proposer needs to know before proposing: the conf change a command requires, if any. */
+export function requiredConfChange (shape: MeshShape, command: Command): ConfChange | null | 'rejected' {
+  const attempt = transition(shape, command)
+  if (attempt.kind === 'rejected') return 'rejected'
+  const steps = voterSteps(shape.voters(), attempt.shape.voters())
+  return steps.length === 0 ? null : { steps, transition: 'auto', enterJoint: true }
+}
+
+export { MeshShape }

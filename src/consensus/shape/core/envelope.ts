@@ -1,0 +1,91 @@
+/**
+ * @module consensus/shape/core/envelope
+ * The signed proposal on the wire: `{e: canonical envelope bytes, s: ed25519 signature}`. The envelope's
+ * CID (dag-cbor, BLAKE3) is what the proposer signs, domain-separated (`revoada/v1/proposal`, cluster id).
+ * Decoding is strict: anything that is not exactly a well-formed envelope is `malformed`.
+ */
+import { decodeCanonical, encodeCanonical, cidOfBytesWithCodec, DAG_CBOR_CODE } from '../../../codec/index.js'
+import type { CID } from '../../../codec/index.js'
+import { CONTROL_PLANE_ROLES, REASONS } from './types.js'
+import type { Command, ControlPlaneRole, Envelope, TargetTopology } from './types.js'
+import { MAX_PROPOSAL_BYTES } from './constants.js'
+
+export interface SignedProposal {
+  envelope: Envelope
+  envelopeBytes: Uint8Array
+  cid: CID
+  signature: Uint8Array
+}
+
+export function encodeSignedProposal (envelopeBytes: Uint8Array, signature: Uint8Array): Uint8Array {
+  return encodeCanonical({ e: envelopeBytes, s: signature })
+}
+
+/** The canonical bytes and CID of an envelope (what gets signed). */
+export function envelopeBytesAndCid (envelope: Envelope): { bytes: Uint8Array, cid: CID } {
+  const bytes = encodeCanonical(envelope)
+  return { bytes, cid: cidOfBytesWithCodec(bytes, DAG_CBOR_CODE) }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128
+const isCount = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
+
+function parseRoles (value: unknown): ControlPlaneRole[] | null {
+  if (!Array.isArray(value) || value.length === 0 || value.length > CONTROL_PLANE_ROLES.length) return null
+  const roles = value.filter((r): r is ControlPlaneRole => (CONTROL_PLANE_ROLES as readonly unknown[]).includes(r))
+  return roles.length === value.length && new Set(roles).size === roles.length ? roles : null
+}
+
+export function parseTarget (value: unknown): TargetTopology | null {
+  if (!isRecord(value)) return null
+  const { apiServers, etcd, schedulers, controllerManagers, minWorkers } = value
+  if (!isCount(apiServers, 16) || !isCount(etcd, 7) || !isCount(schedulers, 16) || !isCount(controllerManagers, 16) || !isCount(minWorkers, 1024)) return null
+  return { apiServers, etcd, schedulers, controllerManagers, minWorkers }
+}
+
+function parseCommand (value: unknown): Command | null {
+  if (!isRecord(value)) return null
+  switch (value.kind) {
+    case 'bootstrap': case 'add-member': case 'remove-member': case 'quarantine': case 'restore':
+      return isId(value.nodeId) && Object.keys(value).length === 2 ? { kind: value.kind, nodeId: value.nodeId } : null
+    case 'promote': case 'demote': {
+      const roles = parseRoles(value.roles)
+      return isId(value.nodeId) && roles !== null && Object.keys(value).length === 3 ? { kind: value.kind, nodeId: value.nodeId, roles } : null
+    }
+    case 'set-target': {
+      const target = parseTarget(value.target)
+      return target !== null && Object.keys(value).length === 2 ? { kind: 'set-target', target } : null
+    }
+    default:
+      return null
+  }
+}
+
+function parseEnvelope (value: unknown): Envelope | null {
+  if (!isRecord(value) || value.v !== 1 || Object.keys(value).length !== 7) return null
+  const command = parseCommand(value.command)
+  const id = value.proposalId
+  if (command === null || typeof value.clusterId !== 'string' || !isId(value.proposer)) return null
+  if (typeof value.reason !== 'string' || !(REASONS as readonly string[]).includes(value.reason)) return null
+  if (!isRecord(id) || typeof id.clientId !== 'string' || !isCount(id.seq, Number.MAX_SAFE_INTEGER)) return null
+  if (!isCount(value.proposedAtMs, Number.MAX_SAFE_INTEGER)) return null
+  return {
+    v: 1, clusterId: value.clusterId, command, reason: value.reason as Envelope['reason'], proposer: value.proposer,
+    proposalId: { clientId: id.clientId, seq: id.seq }, proposedAtMs: value.proposedAtMs
+  }
+}
+
+/** Decodes a signed proposal; null when the bytes are not exactly one. Never throws. */
+export function decodeSignedProposal (bytes: Uint8Array): SignedProposal | null {
+  if (bytes.length > MAX_PROPOSAL_BYTES) return null
+  try {
+    const outer = decodeCanonical<unknown>(bytes)
+    if (!isRecord(outer) || !(outer.e instanceof Uint8Array) || !(outer.s instanceof Uint8Array) || Object.keys(outer).length !== 2) return null
+    const envelope = parseEnvelope(decodeCanonical<unknown>(outer.e))
+    if (envelope === null) return null
+    return { envelope, envelopeBytes: outer.e, cid: cidOfBytesWithCodec(outer.e, DAG_CBOR_CODE), signature: outer.s }
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * @module consensus/shape/core
+ * The MeshShape state machine's pure core: types, the shape value, the signed envelope codec and the
+ * total transition function.
+ */
+export * from './types.js'
+export { MeshShape, sortRoles, isControlPlaneRole } from './mesh-shape.js'
+export { applyProposal, transition, requiredConfChange, voterSteps, checkVoterMove } from './apply.js'
+export type { ShapeApplyContext } from './apply.js'
+export { decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid, parseTarget } from './envelope.js'
+export type { SignedProposal } from './envelope.js'
+export * from './constants.js'

@@ -1,0 +1,76 @@
+/**
+ * @module consensus/shape/shape-machine
+ * The MeshShape as a replicated state machine for the Raft driver: applies committed signed proposals
+ * through the pure core, verifies each proposal's signature once (cached by CID, bounded) so that
+ * signature checks never run twice for one entry on one node, and encodes snapshots canonically.
+ */
+import { cidOfValue, decodeCanonical, encodeCanonical, verifySignature } from '../../codec/index.js'
+import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../state-machine.js'
+import { applyProposal, MeshShape } from './core/index.js'
+import type { ApplyResult, Role, SignedProposal, TargetTopology } from './core/index.js'
+
+/** Verdicts kept; the oldest is forgotten beyond it (a forgotten verdict is only recomputed). */
+const MAX_CACHED_VERDICTS = 65_536
+
+export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
+  private current = MeshShape.empty()
+  private readonly verdicts = new Map<string, boolean>()
+  private readonly listeners = new Set<(shape: MeshShape, result: ApplyResult) => void>()
+
+  constructor (private readonly clusterId: string) {}
+
+  get shape (): MeshShape {
+    return this.current
+  }
+
+  /** The CID of the shape's canonical encoding: equal on every node that applied the same log. */
+  shapeCid (): string {
+    return cidOfValue(this.current.toData()).toString()
+  }
+
+  onChange (listener: (shape: MeshShape, result: ApplyResult) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Verifies a proposal's signature once per CID. Call it when an entry arrives (off the apply path) to
+   * warm the cache; apply() calls it too and then hits the cache.
+   */
+  verified (proposal: SignedProposal): boolean {
+    const key = `${proposal.cid.toString()}:${Buffer.from(proposal.signature).toString('base64')}`
+    const cached = this.verdicts.get(key)
+    if (cached !== undefined) return cached
+    const verdict = verifySignature({
+      nodeId: proposal.envelope.proposer, purpose: 'proposal', clusterId: this.clusterId, cid: proposal.cid, signature: proposal.signature
+    })
+    if (this.verdicts.size >= MAX_CACHED_VERDICTS) {
+      const oldest = this.verdicts.keys().next().value
+      if (oldest !== undefined) this.verdicts.delete(oldest)
+    }
+    this.verdicts.set(key, verdict)
+    return verdict
+  }
+
+  apply (command: Uint8Array, context: ApplyContext): ApplyOutcome<ApplyResult> {
+    const { shape, result } = applyProposal(this.current, command, {
+      index: context.index,
+      term: context.term,
+      clusterId: this.clusterId,
+      ...(context.confChange !== undefined ? { confChange: context.confChange } : {}),
+      verified: (proposal) => this.verified(proposal)
+    })
+    this.current = shape
+    for (const listener of this.listeners) listener(shape, result)
+    return { result, accepted: result.outcome.kind === 'applied' }
+  }
+
+  snapshot (): Uint8Array {
+    return encodeCanonical(this.current.toData())
+  }
+
+  restore (data: Uint8Array): void {
+    const value = decodeCanonical<{ members: Array<[string, Role[]]>, target: TargetTopology }>(data)
+    this.current = MeshShape.fromData(value)
+  }
+}
