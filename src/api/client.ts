@@ -41,12 +41,24 @@ export async function readApiFile (dataDir: string): Promise<ApiFile> {
  * @throws ApiRequestError on a non-2xx answer
  */
 export async function apiGet (dataDir: string, apiPath: string): Promise<unknown> {
+  return await apiRequest(dataDir, 'GET', apiPath)
+}
+
+/**
+ * Calls `apiPath` with `method` (and a JSON `body`) on the node running in `dataDir`.
+ *
+ * @throws NodeNotRunningError when there is no api.json or the node does not answer
+ * @throws ApiRequestError on a non-2xx answer
+ */
+export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPath: string, body?: unknown, timeoutMs = API_CLIENT_TIMEOUT_MS): Promise<unknown> {
   const api = await readApiFile(dataDir)
   let res: Response
   try {
     res = await fetch(new URL(apiPath, api.url), {
-      headers: { authorization: `Bearer ${api.token}` },
-      signal: AbortSignal.timeout(API_CLIENT_TIMEOUT_MS)
+      method,
+      headers: { authorization: `Bearer ${api.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(timeoutMs)
     })
   } catch (err) {
     throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)

@@ -12,7 +12,7 @@ import { loadConfig } from '../config/index.js'
 import type { ConfigInput } from '../config/index.js'
 import { LOG_LEVELS } from '../log/index.js'
 import type { NodeStatus, RevoadaNode } from '../node/index.js'
-import { apiGet } from '../api/index.js'
+import { apiGet, apiRequest } from '../api/index.js'
 import { IDENTITY_FILE_NAME, readIdentity } from '../identity/index.js'
 import { parseHostPort } from './args.js'
 
@@ -109,6 +109,63 @@ async function runStatus (opts: { dataDir?: string, json?: boolean }): Promise<v
   process.stdout.write(lines.join('\n') + '\n')
 }
 
+interface ShapeAnswer {
+  cid: string
+  appliedIndex: number
+  target: Record<string, number>
+  voters: string[]
+  members: Array<{ nodeId: string, roles: string[] }>
+}
+
+async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boolean }): Promise<void> {
+  const shape = await apiGet(dataDirOf(opts), `/v1/shape${opts.stale === true ? '?stale=true' : ''}`) as ShapeAnswer
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(shape, null, 2) + '\n')
+    return
+  }
+  const lines = [
+    `Shape ${shape.cid} at index ${shape.appliedIndex}`,
+    `Target:  ${Object.entries(shape.target).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `Voters:  ${shape.voters.join(' ')}`,
+    ...shape.members.map((m) => `  ${m.nodeId}  ${m.roles.join(',')}`)
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+async function runPropose (kind: string, nodeId: string, opts: { dataDir?: string, roles?: string, reason?: string, json?: boolean }): Promise<void> {
+  const body = {
+    kind,
+    nodeId,
+    ...(opts.roles !== undefined ? { roles: opts.roles.split(',').map((r) => r.trim()).filter((r) => r !== '') } : {}),
+    ...(opts.reason !== undefined ? { reason: opts.reason } : {})
+  }
+  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/proposals', body, 30_000) as { outcome: { kind: string, code?: string, message?: string }, index: number, term: number, cid: string }
+  process.stdout.write(JSON.stringify(result, null, opts.json === true ? 2 : undefined) + '\n')
+  if (result.outcome.kind !== 'applied') process.exitCode = 2
+}
+
+async function runTargetSet (preset: string | undefined, opts: { dataDir?: string, apiServers?: string, etcd?: string, schedulers?: string, controllerManagers?: string, minWorkers?: string }): Promise<void> {
+  let body: unknown
+  if (preset !== undefined) {
+    body = { preset }
+  } else {
+    const shape = await apiGet(dataDirOf(opts), '/v1/shape') as ShapeAnswer
+    const pick = (flag: string | undefined, current: number | undefined): number => flag !== undefined ? Number(flag) : (current ?? 0)
+    body = {
+      target: {
+        apiServers: pick(opts.apiServers, shape.target.apiServers),
+        etcd: pick(opts.etcd, shape.target.etcd),
+        schedulers: pick(opts.schedulers, shape.target.schedulers),
+        controllerManagers: pick(opts.controllerManagers, shape.target.controllerManagers),
+        minWorkers: pick(opts.minWorkers, shape.target.minWorkers)
+      }
+    }
+  }
+  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/target', body, 30_000) as { outcome: { kind: string } }
+  process.stdout.write(JSON.stringify(result) + '\n')
+  if (result.outcome.kind !== 'applied') process.exitCode = 2
+}
+
 function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
 }
@@ -140,6 +197,29 @@ function buildProgram (): Command {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'print the full status as JSON')
     .action(runStatus)
+  program.command('shape')
+    .description('show the committed MeshShape: who holds which role (linearizable read by default)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print JSON')
+    .option('--stale', 'answer from this node\'s applied state without a ReadIndex round')
+    .action(runShape)
+  program.command('propose')
+    .description('propose a role change through Raft from this node and print the typed result (exit 2 if rejected)')
+    .argument('<kind>', 'promote | demote | quarantine | restore | remove-member')
+    .argument('<nodeId>', 'the node to change')
+    .option('--roles <r1,r2>', 'for promote/demote: api-server,etcd,scheduler,controller-manager')
+    .option('--reason <reason>', 'replacing-failed | scaling-up | scaling-down | health-degraded | operator | rebalance (default operator)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'pretty-print')
+    .action(runPropose)
+  const target = program.command('target').description('the target topology the policies keep')
+  target.command('set')
+    .description('set the target: a preset (homelab | ha-three) or per-role counts')
+    .argument('[preset]', 'homelab | ha-three')
+    .option('--api-servers <n>').option('--etcd <n>').option('--schedulers <n>')
+    .option('--controller-managers <n>').option('--min-workers <n>')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runTargetSet)
   return program
 }
 

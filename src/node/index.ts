@@ -173,7 +173,10 @@ function makeNode (p: Parts): RevoadaNode {
         keyFingerprint: keyFingerprint(p.cluster.key),
         apiUrl: p.api.url
       }
-      for (const s of p.services) if (s.status !== undefined) status[s.name] = s.status()
+      for (const s of p.services) {
+        if (s.statusFields !== undefined) Object.assign(status, s.statusFields())
+        if (s.status !== undefined) status[s.name] = s.status()
+      }
       return status
     },
     joinString: () => encodeJoinString({ clusterId: p.cluster.clusterId, key: p.cluster.key, addresses: joinAddresses(p.net) }),

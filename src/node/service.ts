@@ -39,5 +39,10 @@ export interface NodeService {
   start: (ctx: ServiceContext) => Promise<void>
   stop: () => Promise<void>
   status?: () => Record<string, unknown>
+  /**
+   * Fields merged at the top level of the status (the consensus layer's `leader`, `term`, `roles`… that
+   * `revoada status --json` documents at the top). Names must not clash with the node's own fields.
+   */
+  statusFields?: () => Record<string, unknown>
   routes?: (app: FastifyInstance) => void
 }

@@ -1,0 +1,31 @@
+/**
+ * @module consensus/admission
+ * How a node that joined the closed cluster becomes a Raft member (issue 6 item 3): the leader sees a
+ * connected peer — it passed the pre-shared-key handshake, so it holds the cluster key — that is not yet in
+ * the configuration, and commits one configuration change adding it as a learner together with the
+ * MeshShape `add-member` command. Learners replicate the full log; only etcd holders vote.
+ *
+ * One admission at a time (Raft allows one pending configuration change), retried on the next round.
+ */
+import type { ConfState, NodeId } from './core/types.js'
+
+/** Rounds a refused admission waits before it is tried again. */
+export const ADMISSION_RETRY_ROUNDS = 5
+
+/** Peers connected to us that the configuration does not know yet, sorted (deterministic order). */
+export function candidatesForAdmission (connected: readonly NodeId[], conf: ConfState, self: NodeId): NodeId[] {
+  const known = new Set([...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext, self])
+  return connected.filter((id) => !known.has(id)).sort()
+}
+
+/** True when `peer` may use the Raft protocol with this node. */
+export function mayTalkRaft (peer: NodeId, conf: ConfState, options: { isLeader: boolean, connected: boolean }): boolean {
+  const inConf = conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer) ||
+    conf.learnersNext.includes(peer)
+  if (inConf) return true
+  // A node that is not in any configuration yet (it just joined) accepts the leader that admits it; the
+  // leader accepts a connected (key-holding) peer it is admitting. Neither lets a stranger vote: votes
+  // from non-voters are ignored by the core.
+  if (conf.voters.length === 0) return options.connected
+  return options.isLeader && options.connected
+}

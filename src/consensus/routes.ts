@@ -1,0 +1,90 @@
+/**
+ * @module consensus/routes
+ * Admin API routes of the consensus layer (behind the node's bearer token):
+ * - `GET /v1/shape[?stale=true]` — the committed MeshShape (linearizable by default);
+ * - `POST /v1/proposals` `{kind, nodeId, roles?, reason?}` — propose a role change from this node; answers
+ *   the typed result `{index, term, cid, outcome}` once the entry is applied here;
+ * - `POST /v1/target` `{preset}` or `{target}` — change the target topology (a committed command).
+ * Bad input gets a 400 with a message; nothing is proposed.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { z } from 'zod'
+import { CONTROL_PLANE_ROLES, REASONS, TARGET_PRESETS, parseTarget } from './shape/core/index.js'
+import type { Command, Reason, TargetTopology } from './shape/core/index.js'
+import type { ConsensusService } from './consensus-service.js'
+
+const proposalBody = z.strictObject({
+  kind: z.enum(['promote', 'demote', 'quarantine', 'restore', 'remove-member']),
+  nodeId: z.string().min(1).max(128),
+  roles: z.array(z.enum(CONTROL_PLANE_ROLES)).min(1).max(4).optional(),
+  reason: z.enum(REASONS).optional()
+})
+
+const targetBody = z.union([
+  z.strictObject({ preset: z.enum(['homelab', 'ha-three']) }),
+  z.strictObject({ target: z.record(z.string(), z.number()) })
+])
+
+function badRequest (reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(400).send({ error: 'BadRequest', message })
+}
+
+/** Maps operating errors to HTTP answers: 503 while no leader is reachable, 504 on timeout. */
+function failure (reply: FastifyReply, err: unknown): FastifyReply {
+  const e = err as Error
+  const code = e.name === 'ConsensusTimeoutError' ? 504 : e.name === 'ConsensusBusyError' ? 503 : 500
+  return reply.code(code).send({ error: e.name, message: e.message })
+}
+
+export function toCommand (body: z.infer<typeof proposalBody>): Command | string {
+  switch (body.kind) {
+    case 'promote':
+    case 'demote':
+      if (body.roles === undefined) return `${body.kind} needs roles`
+      return { kind: body.kind, nodeId: body.nodeId, roles: body.roles }
+    default:
+      if (body.roles !== undefined) return `${body.kind} takes no roles`
+      return { kind: body.kind, nodeId: body.nodeId }
+  }
+}
+
+export function registerConsensusRoutes (app: FastifyInstance, service: ConsensusService): void {
+  app.get('/v1/shape', async (request, reply) => {
+    const stale = (request.query as { stale?: string }).stale === 'true'
+    try {
+      const view = await service.readShape({ stale })
+      const members = view.shape.memberIds().map((nodeId) => ({ nodeId, roles: view.shape.rolesOf(nodeId) }))
+      return { cid: view.cid, appliedIndex: view.appliedIndex, target: view.shape.target, voters: view.shape.voters(), members }
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/proposals', async (request, reply) => {
+    const parsed = proposalBody.safeParse(request.body)
+    if (!parsed.success) return badRequest(reply, parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
+    const command = toCommand(parsed.data)
+    if (typeof command === 'string') return badRequest(reply, command)
+    try {
+      const result = await service.propose(command, (parsed.data.reason ?? 'operator') as Reason)
+      return { ...result.result, duplicate: result.duplicate }
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/target', async (request, reply) => {
+    const parsed = targetBody.safeParse(request.body)
+    if (!parsed.success) return badRequest(reply, 'body must be {"preset": "homelab"|"ha-three"} or {"target": {...}}')
+    let target: TargetTopology | null
+    if ('preset' in parsed.data) target = TARGET_PRESETS[parsed.data.preset]
+    else target = parseTarget(parsed.data.target)
+    if (target === null) return badRequest(reply, 'target needs apiServers, etcd (1..7), schedulers, controllerManagers, minWorkers')
+    try {
+      const result = await service.propose({ kind: 'set-target', target }, 'operator')
+      return { ...result.result, duplicate: result.duplicate }
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+}
