@@ -1,0 +1,31 @@
+/**
+ * @module membership/core/constants
+ * Defaults and limits of membership. The timing defaults aim at "dead" within about 3 s of a crash at a
+ * 500 ms heartbeat (issue 4) while a 1 s pause (a GC or a saturated CPU) stays below suspicion.
+ */
+
+/** Heartbeat period. */
+export const HEARTBEAT_INTERVAL_MS_DEFAULT = 500
+/** phi above which a member is suspect (Akka's and Cassandra's default). */
+export const PHI_THRESHOLD_DEFAULT = 8
+/** Inter-arrival samples kept per member. */
+export const PHI_WINDOW_SIZE = 200
+/** Floor of the standard deviation (a regular sender must still tolerate jitter). */
+export const MIN_STD_DEVIATION_MS_DEFAULT = 100
+/** Pause added to the expected interval before silence counts. */
+export const ACCEPTABLE_PAUSE_MS_DEFAULT = 1000
+/** A suspect member is declared dead after staying suspect this long. */
+export const DEAD_AFTER_SUSPECT_MS_DEFAULT = 700
+/** A dead or left member is forgotten (removed) after this long. */
+export const REMOVE_AFTER_MS_DEFAULT = 60_000
+/** With a connection-close hint, suspicion starts at this fraction of the threshold. */
+export const HINTED_THRESHOLD_FACTOR = 0.5
+/** Members tracked; heartbeats from further new nodes are dropped (counted) beyond it. */
+export const MAX_MEMBERS = 1024
+/** Largest encoded heartbeat accepted. */
+export const MAX_HEARTBEAT_BYTES = 8 * 1024
+/** Addresses and labels a heartbeat may carry. */
+export const MAX_ADDRESSES = 16
+export const MAX_LABELS = 32
+/** Events kept for `revoada members` and the API. */
+export const MAX_RECENT_EVENTS = 256

@@ -1,0 +1,13 @@
+/**
+ * @module membership/core
+ * The pure membership core: phi-accrual detection, the member table (health state machine and view) and
+ * heartbeat validation. Time is always an input.
+ */
+export * from './types.js'
+export { phi, PhiAccrualDetector } from './phi-accrual.js'
+export type { PhiAccrualOptions } from './phi-accrual.js'
+export { MemberTable } from './member-table.js'
+export type { MemberTableOptions } from './member-table.js'
+export { judgeHeartbeat, parseNodeState } from './validate.js'
+export type { DropReason, Verdict } from './validate.js'
+export * as MembershipConstants from './constants.js'

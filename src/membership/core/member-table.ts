@@ -1,0 +1,138 @@
+/**
+ * @module membership/core/member-table
+ * The pure membership state machine: heartbeats, connection hints, leave announcements and clock ticks in;
+ * health transitions and events out. Per member: alive → suspect (phi over the threshold) → dead (suspect
+ * for the confirmation time) → removed (after retention); a heartbeat from a suspect or dead member of the
+ * same or a newer generation brings it back (`recovered`); a leave announcement makes it `left`, not dead.
+ */
+import { assert } from '../../util/assert.js'
+import { PhiAccrualDetector } from './phi-accrual.js'
+import type { Health, Member, MembershipEvent, MembershipView, NodeId, NodeState } from './types.js'
+import * as C from './constants.js'
+
+export interface MemberTableOptions {
+  self: NodeState
+  heartbeatIntervalMs?: number
+  phiThreshold?: number
+  minStdDeviationMs?: number
+  acceptablePauseMs?: number
+  deadAfterSuspectMs?: number
+  removeAfterMs?: number
+}
+
+interface Entry {
+  state: NodeState
+  health: Health
+  sinceMs: number
+  detector: PhiAccrualDetector
+  hinted: boolean
+}
+
+export class MemberTable {
+  private readonly entries = new Map<NodeId, Entry>()
+  private self: NodeState
+  private readonly opts: Required<Omit<MemberTableOptions, 'self'>>
+
+  constructor (options: MemberTableOptions) {
+    this.self = options.self
+    this.opts = {
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT,
+      phiThreshold: options.phiThreshold ?? C.PHI_THRESHOLD_DEFAULT,
+      minStdDeviationMs: options.minStdDeviationMs ?? C.MIN_STD_DEVIATION_MS_DEFAULT,
+      acceptablePauseMs: options.acceptablePauseMs ?? C.ACCEPTABLE_PAUSE_MS_DEFAULT,
+      deadAfterSuspectMs: options.deadAfterSuspectMs ?? C.DEAD_AFTER_SUSPECT_MS_DEFAULT,
+      removeAfterMs: options.removeAfterMs ?? C.REMOVE_AFTER_MS_DEFAULT
+    }
+    assert(this.opts.phiThreshold > 0, 'phi threshold must be positive')
+  }
+
+  setSelf (state: NodeState): void {
+    assert(state.nodeId === this.self.nodeId, 'self id cannot change')
+    this.self = state
+  }
+
+  /** The last (generation, seq) seen from `id`, for replay checks. */
+  lastSeen (id: NodeId): { generation: number, seq: number } | undefined {
+    const entry = this.entries.get(id)
+    return entry === undefined ? undefined : { generation: entry.state.generation, seq: entry.state.seq }
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+
+  /** A validated heartbeat arrived at `nowMs`. Returns the events it caused. */
+  heartbeat (state: NodeState, nowMs: number): MembershipEvent[] {
+    assert(state.nodeId !== this.self.nodeId, 'own heartbeat fed back')
+    const entry = this.entries.get(state.nodeId)
+    const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: state.nodeId, atMs: nowMs, generation: state.generation })
+    if (entry === undefined) {
+      const detector = this.newDetector()
+      detector.heartbeat(nowMs)
+      const health: Health = state.leaving ? 'left' : 'alive'
+      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false })
+      return [event(health === 'left' ? 'left' : 'joined')]
+    }
+    const restarted = state.generation > entry.state.generation
+    if (restarted) entry.detector = this.newDetector()
+    entry.state = state
+    entry.hinted = false
+    entry.detector.heartbeat(nowMs)
+    if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
+    if (entry.health === 'alive') return []
+    return this.transition(entry, 'alive', nowMs, event('recovered'))
+  }
+
+  /** A connection to `id` closed: a hint that lowers the suspicion threshold, never a verdict. */
+  connectionClosed (id: NodeId): void {
+    const entry = this.entries.get(id)
+    if (entry !== undefined) entry.hinted = true
+  }
+
+  /** Advances health with the clock: suspicion, confirmation of death, and removal after retention. */
+  tick (nowMs: number): MembershipEvent[] {
+    const events: MembershipEvent[] = []
+    for (const [id, entry] of this.entries) {
+      const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: id, atMs: nowMs, generation: entry.state.generation })
+      const threshold = this.opts.phiThreshold * (entry.hinted ? C.HINTED_THRESHOLD_FACTOR : 1)
+      if (entry.health === 'alive' && entry.detector.phi(nowMs) > threshold) {
+        events.push(...this.transition(entry, 'suspect', nowMs, event('suspect')))
+      } else if (entry.health === 'suspect' && nowMs - entry.sinceMs >= this.opts.deadAfterSuspectMs) {
+        events.push(...this.transition(entry, 'dead', nowMs, event('dead')))
+      } else if ((entry.health === 'dead' || entry.health === 'left') && nowMs - entry.sinceMs >= this.opts.removeAfterMs) {
+        this.entries.delete(id)
+        events.push(event('removed'))
+      }
+    }
+    return events
+  }
+
+  private transition (entry: Entry, health: Health, nowMs: number, event: MembershipEvent): MembershipEvent[] {
+    if (entry.health === health) return []
+    entry.health = health
+    entry.sinceMs = nowMs
+    return [event]
+  }
+
+  private newDetector (): PhiAccrualDetector {
+    return new PhiAccrualDetector({
+      windowSize: C.PHI_WINDOW_SIZE,
+      minStdDeviationMs: this.opts.minStdDeviationMs,
+      acceptablePauseMs: this.opts.acceptablePauseMs,
+      firstHeartbeatEstimateMs: this.opts.heartbeatIntervalMs
+    })
+  }
+
+  /** Members sorted by NodeId, self included (always alive). */
+  view (nowMs: number): MembershipView {
+    const members: Member[] = [{ nodeId: this.self.nodeId, state: this.self, health: 'alive', phi: 0, sinceMs: 0, lastHeartbeatMs: nowMs }]
+    for (const [nodeId, entry] of this.entries) {
+      members.push({
+        nodeId, state: entry.state, health: entry.health, phi: entry.detector.phi(nowMs), sinceMs: entry.sinceMs,
+        lastHeartbeatMs: entry.detector.lastHeartbeat ?? 0
+      })
+    }
+    members.sort((a, b) => a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
+    return { self: this.self.nodeId, members, atMs: nowMs }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * @module membership/core/types
+ * What a heartbeat carries and what the membership view shows (DESIGN.md §4). Gossip says who is alive;
+ * it is never the source of truth for roles (the `roles` field echoes the committed shape for operators).
+ */
+
+export type NodeId = string
+
+export interface Capacity {
+  cpuMillis: number
+  memoryBytes: number
+  storageBytes: number
+  pods: number
+}
+
+/** One node's self-description, published in every heartbeat. */
+export interface NodeState {
+  nodeId: NodeId
+  clusterId: string
+  addresses: string[]
+  /** Roles as this node's committed shape gives them (informational). */
+  roles: string[]
+  capacity: Capacity
+  /** zone, rack and free-form labels. */
+  labels: Record<string, string>
+  version: string
+  kubernetesVersion: string
+  uptimeMs: number
+  /** Grows on every start of the node (persisted): a restarted node is newer than its old self. */
+  generation: number
+  /** Grows with every heartbeat within one generation. */
+  seq: number
+  /** True in the last heartbeats of a graceful stop: a planned leave, not a failure. */
+  leaving: boolean
+}
+
+export type Health = 'alive' | 'suspect' | 'dead' | 'left'
+
+export interface Member {
+  nodeId: NodeId
+  state: NodeState
+  health: Health
+  phi: number
+  /** Local ms when the member's health last changed. */
+  sinceMs: number
+  lastHeartbeatMs: number
+}
+
+export type MembershipEventKind = 'joined' | 'suspect' | 'dead' | 'recovered' | 'left' | 'removed'
+
+export interface MembershipEvent {
+  kind: MembershipEventKind
+  nodeId: NodeId
+  atMs: number
+  generation: number
+}
+
+/** The sorted members (self included) with their latest state and health. */
+export interface MembershipView {
+  self: NodeId
+  members: Member[]
+  atMs: number
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest'
+import { MemberTable, PhiAccrualDetector, judgeHeartbeat, phi } from '../../src/membership/core/index.js'
+import type { NodeState } from '../../src/membership/core/index.js'
+
+const state = (nodeId: string, extra: Partial<NodeState> = {}): NodeState => ({
+  nodeId, clusterId: 'c1', addresses: ['/ip4/127.0.0.1/tcp/1'], roles: ['worker'],
+  capacity: { cpuMillis: 2000, memoryBytes: 1e9, storageBytes: 1e10, pods: 110 }, labels: { zone: 'a' },
+  version: '0.1.0', kubernetesVersion: 'v1.34.0', uptimeMs: 1, generation: 1, seq: 1, leaving: false, ...extra
+})
+
+describe('phi', () => {
+  it('should match hand-computed values of the logistic approximation', () => {
+    // y = 0: e = 1, phi = -log10(1 - 1/2) = log10 2.
+    expect(phi(500, 500, 100)).toBeCloseTo(0.30103, 4)
+    // y = 1: e = exp(-1.668166) = 0.188612, phi = -log10(e / (1 + e)) = 0.79950 (normal tail 0.1587).
+    expect(phi(600, 500, 100)).toBeCloseTo(0.7995, 3)
+    // y = 3: e = exp(-6.698082) = 0.0012325, phi = 2.9098.
+    expect(phi(800, 500, 100)).toBeCloseTo(2.9098, 3)
+    // Well before the mean phi is near 0; it only grows with silence.
+    expect(phi(100, 500, 100)).toBeLessThan(0.001)
+    expect(phi(1200, 500, 100)).toBeGreaterThan(phi(1100, 500, 100))
+  })
+
+  it('should cross the threshold 8 only after mean + pause + about 5.2 standard deviations', () => {
+    const detector = new PhiAccrualDetector({ windowSize: 100, minStdDeviationMs: 100, acceptablePauseMs: 1000, firstHeartbeatEstimateMs: 500 })
+    for (let t = 0; t <= 10_000; t += 500) detector.heartbeat(t)
+    // Regular 500 ms beats: deviation is the 100 ms floor, the effective mean 1500 ms.
+    expect(detector.phi(10_000 + 1900)).toBeLessThan(8)
+    expect(detector.phi(10_000 + 2100)).toBeGreaterThan(8)
+  })
+})
+
+describe('MemberTable', () => {
+  const table = (): MemberTable => new MemberTable({ self: state('self') })
+
+  it('should go alive → suspect → dead → removed on silence and report each event once', () => {
+    const t = table()
+    expect(t.heartbeat(state('a'), 0).map((e) => e.kind)).toEqual(['joined'])
+    for (let ms = 500; ms <= 5000; ms += 500) t.heartbeat(state('a', { seq: ms }), ms)
+    expect(t.tick(6000)).toEqual([])
+    const kinds: string[] = []
+    for (let ms = 6000; ms <= 80_000; ms += 100) kinds.push(...t.tick(ms).map((e) => e.kind))
+    expect(kinds).toEqual(['suspect', 'dead', 'removed'])
+    expect(t.size).toBe(0)
+  })
+
+  it('should bring a suspect back as recovered on its next heartbeat and treat a leave as left, not dead', () => {
+    const t = table()
+    for (let ms = 0; ms <= 5000; ms += 500) t.heartbeat(state('a', { seq: ms + 1 }), ms)
+    let kinds: string[] = []
+    for (let ms = 5000; ms <= 7200; ms += 100) kinds.push(...t.tick(ms).map((e) => e.kind))
+    expect(kinds).toContain('suspect')
+    expect(t.heartbeat(state('a', { seq: 9999 }), 7300).map((e) => e.kind)).toEqual(['recovered'])
+    expect(t.heartbeat(state('a', { seq: 10_000, leaving: true }), 7400).map((e) => e.kind)).toEqual(['left'])
+    kinds = []
+    for (let ms = 7400; ms <= 20_000; ms += 100) kinds.push(...t.tick(ms).map((e) => e.kind))
+    expect(kinds).not.toContain('dead')
+    expect(t.view(20_000).members.find((m) => m.nodeId === 'a')?.health).toBe('left')
+  })
+
+  it('should suspect sooner after a connection-close hint, but never on the hint alone', () => {
+    const hinted = table(); const plain = table()
+    for (const t of [hinted, plain]) for (let ms = 0; ms <= 5000; ms += 500) t.heartbeat(state('a', { seq: ms + 1 }), ms)
+    hinted.connectionClosed('a')
+    expect(hinted.tick(5100)).toEqual([])
+    const firstSuspect = (t: MemberTable): number => { for (let ms = 5100; ms < 20_000; ms += 50) if (t.tick(ms).some((e) => e.kind === 'suspect')) return ms; return Infinity }
+    expect(firstSuspect(hinted)).toBeLessThan(firstSuspect(plain))
+  })
+
+  it('should list members sorted by NodeId with self always alive', () => {
+    const t = table()
+    t.heartbeat(state('zz'), 0); t.heartbeat(state('aa'), 0)
+    expect(t.view(0).members.map((m) => m.nodeId)).toEqual(['aa', 'self', 'zz'])
+  })
+})
+
+describe('judgeHeartbeat', () => {
+  const judge = (decoded: unknown, extra: { sender?: string, lastSeen?: { generation: number, seq: number } } = {}): ReturnType<typeof judgeHeartbeat> =>
+    judgeHeartbeat({ decoded, sender: extra.sender ?? 'a', self: 'self', clusterId: 'c1', lastSeen: extra.lastSeen })
+
+  it('should accept a fresh heartbeat and drop replays and stale generations without penalty', () => {
+    expect(judge(state('a', { generation: 2, seq: 5 }), { lastSeen: { generation: 2, seq: 4 } }).ok).toBe(true)
+    expect(judge(state('a', { generation: 3, seq: 1 }), { lastSeen: { generation: 2, seq: 400 } }).ok).toBe(true)
+    expect(judge(state('a', { generation: 2, seq: 4 }), { lastSeen: { generation: 2, seq: 4 } })).toMatchObject({ ok: false, reason: 'replay', reject: false })
+    expect(judge(state('a', { generation: 1, seq: 99 }), { lastSeen: { generation: 2, seq: 1 } })).toMatchObject({ ok: false, reason: 'stale-generation', reject: false })
+  })
+
+  it('should reject a state claiming another node, another cluster or a malformed body', () => {
+    expect(judge(state('b'), { sender: 'a' })).toMatchObject({ ok: false, reason: 'sender-mismatch', reject: true })
+    expect(judge(state('a', { clusterId: 'other' }))).toMatchObject({ ok: false, reason: 'wrong-cluster', reject: true })
+    expect(judge({ nodeId: 'a' })).toMatchObject({ ok: false, reason: 'malformed', reject: true })
+    expect(judge({ ...state('a'), seq: -1 })).toMatchObject({ ok: false, reason: 'malformed' })
+    expect(judge({ ...state('a'), labels: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'])) })).toMatchObject({ ok: false, reason: 'malformed' })
+  })
+})
