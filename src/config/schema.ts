@@ -74,7 +74,11 @@ export const membershipSection = z.strictObject({
   /** Gossip heartbeat period in ms. */
   heartbeatIntervalMs: positiveMs.optional(),
   /** Phi-accrual suspicion threshold. */
-  phiThreshold: z.number().positive().optional()
+  phiThreshold: z.number().positive().optional(),
+  /** Labels this node advertises (zone, rack, free-form); the policy spreads roles across zones. */
+  labels: z.record(z.string().min(1).max(63), z.string().max(256)).optional(),
+  /** Kubernetes version this node runs (advertised). */
+  kubernetesVersion: z.string().min(1).max(64).optional()
 })
 
 /** The whole node configuration, after defaults. */

@@ -1,0 +1,204 @@
+/**
+ * @module membership/membership-service
+ * Layer A on the wire (issue 4): every node publishes a heartbeat (its NodeState, canonical CBOR) on the
+ * cluster's gossipsub topic `revoada/<clusterId>/membership/1`; gossipsub's strict signing proves the
+ * sender and a topic validator judges each message before it is delivered or forwarded (invalid →
+ * Reject, which gossipsub's scoring penalizes; replayed or stale → Ignore). Accepted heartbeats feed the
+ * pure MemberTable; a timer advances it; subscribers get every new view and every event.
+ *
+ * Gossip says who is alive; it never decides roles (DESIGN.md §4).
+ */
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
+import type { FastifyInstance } from 'fastify'
+import type { PeerId } from '@libp2p/interface'
+import { decodeCanonical, encodeCanonical } from '../codec/index.js'
+import type { NodeService, ServiceContext } from '../node/service.js'
+import { MemberTable, judgeHeartbeat, MembershipConstants as C } from './core/index.js'
+import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
+import { nextGeneration } from './generation.js'
+import { machineCapacity } from './machine.js'
+
+export interface MembershipServiceInit {
+  /** The roles this node holds per the committed shape (the consensus layer provides it). @default [] */
+  roles?: () => string[]
+  /** @default version of revoada */
+  version?: string
+  labels?: Record<string, string>
+  kubernetesVersion?: string
+  capacity?: Partial<Capacity>
+  /** Injected clock (ms). @default Date.now */
+  nowMs?: () => number
+}
+
+/** The typed subscribe interface other layers use (the policy engine). */
+export interface Membership {
+  view(): MembershipView
+  subscribe(listener: (view: MembershipView, events: MembershipEvent[]) => void): () => void
+  recentEvents(): MembershipEvent[]
+}
+
+const TICK_MS = 100
+const LEAVE_ANNOUNCEMENTS = 2
+
+export class MembershipService implements NodeService, Membership {
+  readonly name = 'membership'
+  private ctx!: ServiceContext
+  private table!: MemberTable
+  private topic = ''
+  private self!: NodeState
+  private startedAtMs = 0
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private tickTimer: NodeJS.Timeout | undefined
+  private readonly listeners = new Set<(view: MembershipView, events: MembershipEvent[]) => void>()
+  private readonly events: MembershipEvent[] = []
+  private readonly drops = new Map<DropReason, number>()
+  private published = 0
+  private readonly nowMs: () => number
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
+
+  constructor (private readonly init: MembershipServiceInit = {}) {
+    this.nowMs = init.nowMs ?? Date.now
+  }
+
+  async start (ctx: ServiceContext): Promise<void> {
+    this.ctx = ctx
+    const settings = ctx.config.membership
+    const generation = await nextGeneration(ctx.config.dataDir)
+    this.startedAtMs = this.nowMs()
+    this.topic = `revoada/${ctx.cluster.clusterId}/membership/1`
+    this.self = this.buildSelf(generation, 0, false)
+    this.table = new MemberTable({
+      self: this.self,
+      ...(settings?.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: settings.heartbeatIntervalMs } : {}),
+      ...(settings?.phiThreshold !== undefined ? { phiThreshold: settings.phiThreshold } : {})
+    })
+    const pubsub = ctx.net.services.pubsub
+    pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
+    pubsub.subscribe(this.topic)
+    ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
+    const interval = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
+    this.heartbeatTimer = setInterval(() => { void this.publish(false) }, interval)
+    this.tickTimer = setInterval(() => { this.onTick() }, TICK_MS)
+    void this.publish(false)
+    ctx.log.info({ generation, topic: this.topic }, 'membership started')
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.heartbeatTimer)
+    clearInterval(this.tickTimer)
+    if (this.ctx === undefined) return
+    // A planned stop is announced so peers report `left`, not `dead`.
+    for (let i = 0; i < LEAVE_ANNOUNCEMENTS; i++) await this.publish(true)
+    this.ctx.net.removeEventListener('peer:disconnect', this.onDisconnect)
+    const pubsub = this.ctx.net.services.pubsub
+    pubsub.unsubscribe(this.topic)
+    pubsub.topicValidators.delete(this.topic)
+  }
+
+  private buildSelf (generation: number, seq: number, leaving: boolean): NodeState {
+    const addresses = this.ctx.net.getMultiaddrs().map((ma) => ma.toString()).slice(0, C.MAX_ADDRESSES)
+    const labels = { ...(this.ctx.config.membership?.labels ?? {}), ...(this.init.labels ?? {}) }
+    return {
+      nodeId: this.ctx.nodeId,
+      clusterId: this.ctx.cluster.clusterId,
+      addresses,
+      roles: this.init.roles?.() ?? [],
+      capacity: machineCapacity(this.ctx.config.dataDir, this.init.capacity),
+      labels,
+      version: this.init.version ?? '0.1.0',
+      kubernetesVersion: this.init.kubernetesVersion ?? this.ctx.config.membership?.kubernetesVersion ?? 'v1.34.0',
+      uptimeMs: Math.max(0, this.nowMs() - this.startedAtMs),
+      generation,
+      seq,
+      leaving
+    }
+  }
+
+  private async publish (leaving: boolean): Promise<void> {
+    this.self = this.buildSelf(this.self.generation, this.self.seq + 1, leaving)
+    this.table.setSelf(this.self)
+    try {
+      await this.ctx.net.services.pubsub.publish(this.topic, encodeCanonical(this.self))
+      this.published++
+    } catch {
+      // Until a peer's subscription is known gossipsub refuses to publish (NoPeersSubscribedToTopic):
+      // a lone node simply has nobody to tell.
+    }
+  }
+
+  /** Topic validator: judge, and on acceptance feed the table (gossipsub calls it once per message id). */
+  private validate (message: Message): TopicValidatorResult {
+    const drop = (reason: DropReason, reject: boolean): TopicValidatorResult => {
+      this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
+      return reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    }
+    if (message.type !== 'signed') return drop('malformed', true)
+    if (message.data.length > C.MAX_HEARTBEAT_BYTES) return drop('too-large', true)
+    let decoded: unknown
+    try {
+      decoded = decodeCanonical(message.data)
+    } catch {
+      return drop('malformed', true)
+    }
+    const sender = message.from.toString()
+    const verdict = judgeHeartbeat({ decoded, sender, self: this.ctx.nodeId, clusterId: this.ctx.cluster.clusterId, lastSeen: this.table.lastSeen(sender) })
+    if (!verdict.ok) return drop(verdict.reason, verdict.reject)
+    if (this.table.lastSeen(sender) === undefined && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
+    const events = this.table.heartbeat(verdict.state, this.nowMs())
+    if (events.length > 0) this.emit(events)
+    return TopicValidatorResult.Accept
+  }
+
+  private onTick (): void {
+    const events = this.table.tick(this.nowMs())
+    if (events.length > 0) this.emit(events)
+  }
+
+  private emit (events: MembershipEvent[]): void {
+    for (const event of events) {
+      this.events.push(event)
+      this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation }, `member ${event.kind}`)
+    }
+    if (this.events.length > C.MAX_RECENT_EVENTS) this.events.splice(0, this.events.length - C.MAX_RECENT_EVENTS)
+    const view = this.view()
+    for (const listener of this.listeners) listener(view, events)
+  }
+
+  view (): MembershipView {
+    return this.table.view(this.nowMs())
+  }
+
+  subscribe (listener: (view: MembershipView, events: MembershipEvent[]) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  recentEvents (): MembershipEvent[] {
+    return [...this.events]
+  }
+
+  /** Published, dropped-by-reason counters (for metrics and tests). */
+  counters (): Record<string, number> {
+    return { published: this.published, ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
+  }
+
+  statusFields (): Record<string, unknown> {
+    return { members: summarize(this.view()) }
+  }
+
+  routes (app: FastifyInstance): void {
+    app.get('/v1/members', async () => ({ ...summaryView(this.view()), events: this.recentEvents().slice(-50), counters: this.counters() }))
+  }
+}
+
+function summarize (view: MembershipView): Array<Record<string, unknown>> {
+  return view.members.map((m) => ({
+    nodeId: m.nodeId, health: m.health, generation: m.state.generation, roles: m.state.roles, labels: m.state.labels,
+    phi: Number(m.phi.toFixed(2)), uptimeMs: m.state.uptimeMs, addresses: m.state.addresses
+  }))
+}
+
+function summaryView (view: MembershipView): Record<string, unknown> {
+  return { self: view.self, atMs: view.atMs, members: summarize(view) }
+}
