@@ -166,6 +166,24 @@ async function runTargetSet (preset: string | undefined, opts: { dataDir?: strin
   if (result.outcome.kind !== 'applied') process.exitCode = 2
 }
 
+interface MembersAnswer {
+  self: string
+  members: Array<{ nodeId: string, health: string, generation: number, roles: string[], labels: Record<string, string>, phi: number }>
+}
+
+async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<void> {
+  const answer = await apiGet(dataDirOf(opts), '/v1/members') as MembersAnswer
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
+    return
+  }
+  const lines = answer.members.map((m) => [
+    m.nodeId === answer.self ? '*' : ' ', m.nodeId, m.health.padEnd(7), `gen ${m.generation}`, `phi ${m.phi.toFixed(1)}`,
+    m.roles.join(',') || '-', Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(',')
+  ].join('  '))
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
 function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
 }
@@ -197,6 +215,11 @@ function buildProgram (): Command {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'print the full status as JSON')
     .action(runStatus)
+  program.command('members')
+    .description('show the membership view: every member with its health (alive, suspect, dead, left) and state')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print JSON')
+    .action(runMembers)
   program.command('shape')
     .description('show the committed MeshShape: who holds which role (linearizable read by default)')
     .option('--data-dir <dir>', DATA_DIR_HELP)

@@ -1,0 +1,11 @@
+/**
+ * @module policy/core
+ * The pure policy layer: policies, ranking and safety gates. The leader's engine (../engine.ts) feeds them
+ * one snapshot per tick and commits what passes through Raft.
+ */
+export * from './types.js'
+export { autoReplacement, STABILIZATION_MS_DEFAULT } from './auto-replacement.js'
+export type { AutoReplacementOptions } from './auto-replacement.js'
+export { rankCandidates } from './ranking.js'
+export { applyGates, votersReachable, movesVoters, describe, DAMPER_DEFAULTS, EMPTY_GATE_STATE } from './gates.js'
+export type { DamperOptions, GateState } from './gates.js'

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { MeshShape, TARGET_PRESETS, transition } from '../../src/consensus/shape/core/index.js'
+import { applyGates, autoReplacement, votersReachable, DAMPER_DEFAULTS, EMPTY_GATE_STATE } from '../../src/policy/core/index.js'
+import type { Health, MemberInfo, Proposal } from '../../src/policy/core/index.js'
+
+const member = (nodeId: string, health: Health = 'alive', zone = 'a'): MemberInfo => ({
+  nodeId, health, labels: { zone }, capacity: { cpuMillis: 2000, memoryBytes: 4 * 2 ** 30, storageBytes: 1e10, pods: 110 }, uptimeMs: 1000
+})
+
+/** A shape where `ids[0]` bootstrapped and the rest joined as workers. */
+function formed (ids: string[], target = TARGET_PRESETS['ha-three']): MeshShape {
+  let shape = MeshShape.empty()
+  const step = (command: Parameters<typeof transition>[1]): void => {
+    const next = transition(shape, command)
+    if (next.kind !== 'applied') throw new Error(`setup: ${next.message}`)
+    shape = next.shape
+  }
+  step({ kind: 'bootstrap', nodeId: ids[0]! })
+  for (const id of ids.slice(1)) step({ kind: 'add-member', nodeId: id })
+  step({ kind: 'set-target', target })
+  return shape
+}
+
+const stableSince = (ids: string[]): Map<string, number> => new Map(ids.map((id) => [id, 0]))
+const policy = autoReplacement({ stabilizationMs: 10_000 })
+
+/** Runs evaluate → gates → apply until nothing is proposed; returns the shape and the rounds taken. */
+function converge (shape: MeshShape, view: MemberInfo[], maxRounds = 40): { shape: MeshShape, rounds: number, all: Proposal[] } {
+  const all: Proposal[] = []
+  for (let round = 0; round < maxRounds; round++) {
+    const { proposals } = policy.evaluate({ view, shape, nowMs: 100_000, aliveSinceMs: stableSince(view.map((m) => m.nodeId)) })
+    const { passed } = applyGates({ proposals, shape, view, nowMs: 100_000 + round * 61_000, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
+    if (passed.length === 0) return { shape, rounds: round, all }
+    for (const p of passed) {
+      const next = transition(shape, p.command)
+      if (next.kind === 'applied') shape = next.shape
+      all.push(p)
+    }
+  }
+  return { shape, rounds: maxRounds, all }
+}
+
+describe('auto-replacement policy', () => {
+  it('should bring a bootstrapped 5-node cluster to ha-three: 3 api-server/etcd, 1 scheduler, 1 controller-manager', () => {
+    const ids = ['n1', 'n2', 'n3', 'n4', 'n5']
+    const { shape } = converge(formed(ids), ids.map((id) => member(id)))
+    expect(shape.holders('api-server')).toHaveLength(3)
+    expect(shape.voters()).toHaveLength(3)
+    expect(shape.holders('scheduler')).toHaveLength(1)
+    expect(shape.holders('controller-manager')).toHaveLength(1)
+  })
+
+  it('should demote a dead holder and promote a healthy replacement, never the dead or suspect node', () => {
+    const ids = ['n1', 'n2', 'n3', 'n4', 'n5']
+    const ready = converge(formed(ids), ids.map((id) => member(id))).shape
+    const victim = ready.holders('scheduler')[0]!
+    const view = ids.map((id) => member(id, id === victim ? 'dead' : id === 'n5' ? 'suspect' : 'alive'))
+    const { shape, all } = converge(ready, view)
+    expect(shape.holds(victim, 'scheduler')).toBe(false)
+    expect(shape.holders('scheduler')).toHaveLength(1)
+    expect(all.filter((p) => p.command.kind === 'promote').map((p) => 'nodeId' in p.command && p.command.nodeId)).not.toContain(victim)
+    expect(all.filter((p) => p.command.kind === 'promote').map((p) => 'nodeId' in p.command && p.command.nodeId)).not.toContain('n5')
+  })
+
+  it('should propose nothing in steady state', () => {
+    const ids = ['a', 'b', 'c', 'd']
+    const ready = converge(formed(ids), ids.map((id) => member(id))).shape
+    expect(policy.evaluate({ view: ids.map((id) => member(id)), shape: ready, nowMs: 1e6, aliveSinceMs: stableSince(ids) }).proposals).toEqual([])
+  })
+
+  it('should withhold promotion of a node alive for less than the stabilization time', () => {
+    const ids = ['a', 'b']
+    const out = policy.evaluate({ view: ids.map((id) => member(id)), shape: formed(ids), nowMs: 5_000, aliveSinceMs: new Map([['a', 0], ['b', 1_000]]) })
+    expect(out.proposals.filter((p) => p.command.kind === 'promote')).toEqual([])
+    expect(out.withheld.map((w) => w.code)).toContain('unstable')
+  })
+
+  it('should spread a role across zones before doubling up in one', () => {
+    const ids = ['a', 'b', 'c']
+    const view = [member('a', 'alive', 'z1'), member('b', 'alive', 'z1'), member('c', 'alive', 'z2')]
+    // a (zone z1) holds every role; one more api-server is wanted: c in z2 beats b in z1.
+    const target = { ...TARGET_PRESETS.homelab, apiServers: 2 }
+    const out = policy.evaluate({ view, shape: formed(ids, target), nowMs: 1e6, aliveSinceMs: stableSince(ids) })
+    expect(out.proposals.map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'c', roles: ['api-server'] }])
+  })
+
+  it('property: never promotes a suspect, dead, left or quarantined node, and a minority of voters never acts', () => {
+    const healths: Health[] = ['alive', 'suspect', 'dead', 'left']
+    fc.assert(fc.property(fc.array(fc.constantFrom(...healths), { minLength: 2, maxLength: 9 }), fc.integer({ min: 0, max: 8 }), (hs, quarantineAt) => {
+      const ids = hs.map((_, i) => `n${i}`)
+      let shape = formed(ids)
+      const q = ids[quarantineAt % ids.length]!
+      if (q !== ids[0]) { const r = transition(shape, { kind: 'quarantine', nodeId: q }); if (r.kind === 'applied') shape = r.shape }
+      const view = ids.map((id, i) => member(id, hs[i]!))
+      const { proposals } = policy.evaluate({ view, shape, nowMs: 1e6, aliveSinceMs: stableSince(ids) })
+      for (const p of proposals) {
+        if (p.command.kind !== 'promote') continue
+        const target = view.find((m) => m.nodeId === p.command.nodeId)!
+        if (target.health !== 'alive' || shape.isQuarantined(target.nodeId)) return false
+      }
+      const { passed } = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
+      if (!votersReachable(shape.voters(), view) && passed.length > 0) return false
+      return true
+    }), { numRuns: 300 })
+  })
+
+  it('property: converges to the target within a bounded number of rounds when enough nodes are healthy', () => {
+    fc.assert(fc.property(fc.integer({ min: 3, max: 9 }), (n) => {
+      const ids = Array.from({ length: n }, (_, i) => `n${i}`)
+      const { shape, rounds } = converge(formed(ids), ids.map((id) => member(id)))
+      return shape.holders('api-server').length === 3 && shape.voters().length === 3 && rounds <= 12
+    }), { numRuns: 20 })
+  })
+})
+
+describe('gates', () => {
+  it('should let one voter change through per round and damp a node changed less than a minute ago', () => {
+    const ids = ['a', 'b', 'c']
+    const shape = formed(ids)
+    const proposals: Proposal[] = [
+      { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['etcd'] }, reason: 'scaling-up', why: '' },
+      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['etcd'] }, reason: 'scaling-up', why: '' }
+    ]
+    const view = ids.map((id) => member(id))
+    const first = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
+    expect(first.passed).toHaveLength(1)
+    expect(first.withheld.map((w) => w.code)).toEqual(['one-voter-change'])
+    const damped = applyGates({ proposals: proposals.slice(0, 1), shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, lastChangeMs: new Map([['b', 1e6 - 30_000]]) }, damper: DAMPER_DEFAULTS })
+    expect(damped.withheld.map((w) => w.code)).toEqual(['damped-node'])
+  })
+})
