@@ -95,8 +95,9 @@ describe('auto-replacement policy', () => {
       const view = ids.map((id, i) => member(id, hs[i]!))
       const { proposals } = policy.evaluate({ view, shape, nowMs: 1e6, aliveSinceMs: stableSince(ids) })
       for (const p of proposals) {
-        if (p.command.kind !== 'promote') continue
-        const target = view.find((m) => m.nodeId === p.command.nodeId)!
+        const command = p.command
+        if (command.kind !== 'promote') continue
+        const target = view.find((m) => m.nodeId === command.nodeId)!
         if (target.health !== 'alive' || shape.isQuarantined(target.nodeId)) return false
       }
       const { passed } = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })

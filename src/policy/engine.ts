@@ -1,0 +1,155 @@
+/**
+ * @module policy/engine
+ * The policy engine (issue 5 item 1): runs on the Raft leader only. It ticks on a membership change
+ * (debounced) and on an audit timer; each tick takes ONE snapshot of (membership view, committed shape,
+ * time), evaluates the registered policies in order, filters their proposals through the safety gates,
+ * proposes what passes through Raft, and records a typed decision (proposed what and why, withheld what and
+ * why) in a bounded history shown by `revoada decisions`.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { NodeService, ServiceContext } from '../node/service.js'
+import type { ConsensusService } from '../consensus/consensus-service.js'
+import type { MembershipService } from '../membership/membership-service.js'
+import type { MembershipEvent, MembershipView } from '../membership/core/index.js'
+import { applyGates, autoReplacement, movesVoters, DAMPER_DEFAULTS } from './core/index.js'
+import type { DamperOptions, Decision, MemberInfo, Policy, Proposal, Withheld } from './core/index.js'
+
+export interface PolicyEngineInit {
+  /** @default [autoReplacement()] */
+  policies?: Policy[]
+  /** @default 30_000 */
+  auditIntervalMs?: number
+  /** @default 250 */
+  debounceMs?: number
+  damper?: Partial<DamperOptions>
+  /** @default Date.now */
+  nowMs?: () => number
+}
+
+/** Decisions kept for `revoada decisions`. */
+export const MAX_DECISIONS = 200
+
+export class PolicyEngine implements NodeService {
+  readonly name = 'policy'
+  private ctx!: ServiceContext
+  private consensus!: ConsensusService
+  private membership!: MembershipService
+  private readonly policies: Policy[]
+  private readonly damper: DamperOptions
+  private readonly nowMs: () => number
+  private auditTimer: NodeJS.Timeout | undefined
+  private debounceTimer: NodeJS.Timeout | undefined
+  private unsubscribe: (() => void) | undefined
+  private readonly history: Decision[] = []
+  private readonly aliveSinceMs = new Map<string, number>()
+  private readonly lastChangeMs = new Map<string, number>()
+  private readonly recentChangesMs: number[] = []
+  private readonly inFlight = new Set<string>()
+  private voterChangeInFlight = false
+  private running = false
+
+  constructor (private readonly init: PolicyEngineInit = {}) {
+    this.policies = init.policies ?? [autoReplacement()]
+    this.damper = { ...DAMPER_DEFAULTS, ...init.damper }
+    this.nowMs = init.nowMs ?? Date.now
+  }
+
+  async start (ctx: ServiceContext): Promise<void> {
+    this.ctx = ctx
+    const consensus = ctx.service<ConsensusService>('consensus')
+    const membership = ctx.service<MembershipService>('membership')
+    if (consensus === undefined || membership === undefined) throw new Error('the policy engine needs the membership and consensus services started first')
+    this.consensus = consensus
+    this.membership = membership
+    const now = this.nowMs()
+    for (const m of membership.view().members) if (m.health === 'alive') this.aliveSinceMs.set(m.nodeId, now)
+    this.unsubscribe = membership.subscribe((view, events) => { this.onMembership(view, events) })
+    this.auditTimer = setInterval(() => { this.tick('audit') }, this.init.auditIntervalMs ?? 30_000)
+    this.auditTimer.unref?.()
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    clearInterval(this.auditTimer)
+    clearTimeout(this.debounceTimer)
+    this.unsubscribe?.()
+  }
+
+  private onMembership (_view: MembershipView, events: MembershipEvent[]): void {
+    for (const event of events) {
+      if (event.kind === 'joined' || event.kind === 'recovered') this.aliveSinceMs.set(event.nodeId, event.atMs)
+      else this.aliveSinceMs.delete(event.nodeId)
+    }
+    clearTimeout(this.debounceTimer)
+    this.debounceTimer = setTimeout(() => { this.tick('membership') }, this.init.debounceMs ?? 250)
+  }
+
+  /** One evaluation; returns its decision (also recorded). Followers record nothing and propose nothing. */
+  tick (trigger: Decision['trigger']): Decision | null {
+    if (!this.running || !this.consensus.node.isLeader()) return null
+    const nowMs = this.nowMs()
+    const view = this.memberInfos()
+    const shape = this.consensus.shapeMachine.shape
+    const proposals: Proposal[] = []
+    const withheld: Withheld[] = []
+    for (const policy of this.policies) {
+      const out = policy.evaluate({ view, shape, nowMs, aliveSinceMs: this.aliveSinceMs })
+      proposals.push(...out.proposals)
+      withheld.push(...out.withheld)
+    }
+    const gated = applyGates({
+      proposals, shape, view, nowMs, damper: this.damper,
+      state: { lastChangeMs: this.lastChangeMs, recentChangesMs: this.recentChangesMs, inFlight: this.inFlight, voterChangeInFlight: this.voterChangeInFlight }
+    })
+    const decision: Decision = { atMs: nowMs, trigger, leader: true, proposals: gated.passed, withheld: [...withheld, ...gated.withheld] }
+    if (decision.proposals.length > 0 || decision.withheld.length > 0) this.record(decision)
+    for (const proposal of gated.passed) this.submit(proposal, movesVoters(proposal.command, shape))
+    return decision
+  }
+
+  private submit (proposal: Proposal, voterChange: boolean): void {
+    const id = 'nodeId' in proposal.command ? proposal.command.nodeId : ''
+    this.inFlight.add(id)
+    if (voterChange) this.voterChangeInFlight = true
+    this.consensus.propose(proposal.command, proposal.reason).then((result) => {
+      const outcome = result.result.outcome
+      if (outcome.kind === 'applied') {
+        const at = this.nowMs()
+        this.lastChangeMs.set(id, at)
+        this.recentChangesMs.push(at)
+        while (this.recentChangesMs.length > this.damper.clusterMaxChanges * 2) this.recentChangesMs.shift()
+      }
+      this.ctx.log.info({ policy: proposal.policy, command: proposal.command, outcome, why: proposal.why }, 'policy proposal committed')
+    }, (err: unknown) => {
+      this.ctx.log.warn({ policy: proposal.policy, command: proposal.command, err: (err as Error).message }, 'policy proposal failed')
+    }).finally(() => {
+      this.inFlight.delete(id)
+      if (voterChange) this.voterChangeInFlight = false
+      // The shape moved: evaluate again soon rather than at the next audit.
+      if (this.running) {
+        clearTimeout(this.debounceTimer)
+        this.debounceTimer = setTimeout(() => { this.tick('membership') }, this.init.debounceMs ?? 250)
+      }
+    })
+  }
+
+  private memberInfos (): MemberInfo[] {
+    return this.membership.view().members.map((m) => ({
+      nodeId: m.nodeId, health: m.health, labels: m.state.labels, capacity: m.state.capacity, uptimeMs: m.state.uptimeMs
+    }))
+  }
+
+  private record (decision: Decision): void {
+    this.history.push(decision)
+    if (this.history.length > MAX_DECISIONS) this.history.splice(0, this.history.length - MAX_DECISIONS)
+  }
+
+  decisions (): Decision[] {
+    return [...this.history]
+  }
+
+  routes (app: FastifyInstance): void {
+    app.get('/v1/decisions', async () => ({ leader: this.consensus.node.isLeader(), decisions: this.decisions().slice(-50) }))
+  }
+}
