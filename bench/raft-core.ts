@@ -11,7 +11,7 @@ import '../src/polyfill.js'
 import { RawNode } from '../src/consensus/core/index.js'
 import type { ConfState, Message, NodeId, Ready } from '../src/consensus/core/types.js'
 import { createPrng } from '../src/consensus/core/prng.js'
-import { MemoryStorage } from '../test/consensus/sim/memory-storage-shim.js'
+import { MemoryStorage } from '../src/consensus/storage/memory-storage.js'
 import { machineDescription, printTable, quantile } from './lib/stats.js'
 
 /** openraft benchmarks/minimal/README.md: 1 client, 3 nodes in one process, in-memory store. */

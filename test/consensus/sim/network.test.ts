@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { EntryType, MessageType, type Entry, type Message } from '../../../src/consensus/core/types.js'
-import { MemoryStorage } from './memory-storage-shim.js'
+import { MemoryStorage } from '../../../src/consensus/storage/memory-storage.js'
 import { SimNetwork } from './network.js'
 import { SimRandom } from './random.js'
 
@@ -53,7 +53,7 @@ describe('SimNetwork', () => {
   })
 })
 
-describe('MemoryStorage shim', () => {
+describe('MemoryStorage (crash model the simulator relies on)', () => {
   it('should keep synced writes and drop unsynced ones when it crashes', () => {
     const storage = new MemoryStorage()
     storage.setHardState({ term: 1, vote: 'a', commit: 0 })

@@ -13,7 +13,7 @@ import { RawNode } from '../../../src/consensus/core/index.js'
 import type { RaftTestingBugs } from '../../../src/consensus/core/config.js'
 import { EntryType, MessageType, type ConfState, type Entry, type HardState, type Message, type NodeId, type ProposalId,
   type Ready, type Snapshot } from '../../../src/consensus/core/types.js'
-import { MemoryStorage } from './memory-storage-shim.js'
+import { MemoryStorage } from '../../../src/consensus/storage/memory-storage.js'
 import { assert } from '../../../src/util/assert.js'
 import { ELECTION_TICKS, HEARTBEAT_TICKS, SNAPSHOT_INTERVAL_ENTRIES, SNAPSHOT_RETAIN_ENTRIES } from './constants.js'
 import { InvariantViolation, type ClusterInvariants } from './invariants.js'
