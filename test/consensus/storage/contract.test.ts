@@ -134,7 +134,7 @@ describe('FileStorage recovery', () => {
     const a = openFresh()
     a.storage.append(range(1, 10)); a.storage.sync(); a.storage.saveSnapshot(snapshot(5, 1)); a.storage.close()
     const snap = path.join(a.dir, FileStorage.snapshotFileName(5))
-    const bytes = fs.readFileSync(snap); bytes[bytes.length - 1] ^= 0xff; fs.writeFileSync(snap, bytes)
+    const bytes = fs.readFileSync(snap); bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff; fs.writeFileSync(snap, bytes)
     expect(() => new FileStorage(a.dir)).toThrow(expect.objectContaining({ name: 'StorageCorruptionError', file: snap }))
 
     const b = fs.mkdtempSync(path.join(os.tmpdir(), 'revoada-wal-')); dirs.push(b)
