@@ -42,7 +42,8 @@ async function runStart (opts: StartOptions): Promise<void> {
   const config = loadConfig({ file: opts.config, env: process.env, flags })
   // Loaded lazily: libp2p takes most of a second to import, which `status`/`id`/`--help` need not pay.
   const { startNode } = await import('../node/index.js')
-  const node = await startNode({ config })
+  const { defaultServices } = await import('../node/services.js')
+  const node = await startNode({ config, services: defaultServices() })
   printStarted(node)
   installSignalHandlers(node)
 }

@@ -143,6 +143,14 @@ export class ConsensusService implements NodeService {
     return this.machine
   }
 
+  get started (): boolean {
+    return this.raft !== undefined
+  }
+
+  get nodeId (): string {
+    return this.ctx.nodeId
+  }
+
   /** `leader, term, commitIndex, appliedIndex, roles, voters, learners` at the top of `status --json`. */
   statusFields (): Record<string, unknown> {
     const status = this.raft.status()

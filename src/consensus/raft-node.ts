@@ -18,7 +18,7 @@ import {
 import type {
   ConfChange, ConfState, Entry, Message, NodeId, ProposalId, RaftStatus, Ready, Snapshot, ProposalSessionsData
 } from './core/index.js'
-import type { Storage } from './storage/types.js'
+import type { Storage, StorageState } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPayloadContext } from './entry-payload.js'
 import { PendingTable } from './pending.js'
@@ -154,8 +154,8 @@ export class RaftNode<R> {
   /** Loads durable state (bootstrapping an empty log if asked), then starts ticking. */
   start (): void {
     assert(!this.running, 'raft node started twice')
-    if (this.init.bootstrap) this.maybeBootstrap()
-    const state = this.storage.load()
+    // load() is called once (the Storage contract); bootstrapping writes on top of what it returned.
+    const state = this.init.bootstrap ? this.maybeBootstrap(this.storage.load()) : this.storage.load()
     if (state.snapshot !== undefined) this.restoreSnapshot(state.snapshot)
     this.raw = new RawNode({
       id: this.id,
@@ -182,9 +182,8 @@ export class RaftNode<R> {
   }
 
   /** Writes the bootstrap entries into an empty log (once, on the first start of a new cluster). */
-  private maybeBootstrap (): void {
-    const state = this.storage.load()
-    if (state.snapshot !== undefined || state.entries.length > 0 || state.hardState.term > 0) return
+  private maybeBootstrap (state: StorageState): StorageState {
+    if (state.snapshot !== undefined || state.entries.length > 0 || state.hardState.term > 0) return state
     const entries: Entry[] = [{
       index: 1, term: 1, type: EntryType.ConfChange,
       data: encodeConfChange({ steps: [{ type: 'add-voter', nodeId: this.id }], transition: 'auto' })
@@ -195,10 +194,12 @@ export class RaftNode<R> {
         data: encodeEntryPayload({ command: this.init.bootstrapCommand, timeMs: this.nowMs() })
       })
     }
+    const hardState = { term: 1, vote: this.id, commit: entries.length }
+    this.storage.setHardState(hardState)
     this.storage.append(entries)
-    this.storage.setHardState({ term: 1, vote: this.id, commit: entries.length })
     this.storage.sync()
     this.log.info({ id: this.id }, 'bootstrapped a new single-voter cluster')
+    return { hardState, entries }
   }
 
   /**
@@ -366,8 +367,10 @@ export class RaftNode<R> {
       this.restoreSnapshot(ready.snapshot)
       this.storage.compact(ready.snapshot.meta.index)
     }
-    if (ready.entries.length > 0) this.storage.append(ready.entries)
+    // Hard state before entries: a torn write may then keep a newer term without its entries (harmless),
+    // never entries of a term the hard state has not reached.
     if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState)
+    if (ready.entries.length > 0) this.storage.append(ready.entries)
     if (ready.mustSync) this.storage.sync()
     for (const message of ready.messagesAfterPersist) this.transport.send(message)
     for (const entry of ready.committedEntries) this.applyEntry(entry)

@@ -1,0 +1,175 @@
+/**
+ * @module consensus/transport/raft-transport
+ * Raft messages over libp2p streams (`/revoada/raft/1.0.0`, issue 6 item 1).
+ *
+ * - Outbound: one long-lived stream per peer, opened lazily, re-opened with backoff after an error. Each
+ *   peer has a bounded queue; `send()` never blocks the driver: on overflow the newest message is dropped
+ *   and counted (Raft retransmits). The pump writes every queued frame in one `writeV`, which waits for
+ *   the stream's drain (libp2p-notes §4.5: `onDrain()` alone stops applying backpressure).
+ * - Inbound: streams from peers the injected `isMember` refuses are closed and logged; each frame is
+ *   decoded strictly and its `from` must equal the remote PeerId (no spoofing); a malformed frame closes
+ *   that stream only.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import type { Connection, Stream, Libp2p } from '@libp2p/interface'
+import type { Message } from '../core/types.js'
+import type { Logger, MessageTransport } from '../raft-node.js'
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, RAFT_PROTOCOL } from './wire.js'
+
+/** Messages queued per peer; the newest is dropped beyond it. */
+export const MAX_QUEUED_MESSAGES_PER_PEER = 4096
+/** Inbound raft streams per connection (one is normal; a few allow reconnect overlap). */
+const MAX_INBOUND_STREAMS = 8
+const BACKOFF_MIN_MS = 50
+const BACKOFF_MAX_MS = 2000
+const DIAL_TIMEOUT_MS = 3000
+
+export interface RaftTransportInit {
+  libp2p: Libp2p
+  /** Whether `peer` may use the raft protocol with us now. */
+  isMember: (peer: string) => boolean
+  log: Logger
+  /** Called when a peer could not be reached (the driver tells the core to probe). */
+  onUnreachable?: (peer: string) => void
+}
+
+interface PeerLink {
+  queue: Message[]
+  writer?: ReturnType<typeof lpStream<Stream>>
+  stream?: Stream
+  pumping: boolean
+  backoffMs: number
+  retryTimer?: NodeJS.Timeout
+}
+
+export class RaftTransport implements MessageTransport {
+  private handler: (message: Message) => void = () => {}
+  private readonly links = new Map<string, PeerLink>()
+  private readonly counts = { sent: 0, received: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedNotMember: 0, rejectedMalformed: 0, rejectedSpoofed: 0 }
+  private running = false
+
+  constructor (private readonly init: RaftTransportInit) {}
+
+  async start (): Promise<void> {
+    this.running = true
+    await this.init.libp2p.handle(RAFT_PROTOCOL, (stream, connection) => { void this.onInbound(stream, connection) }, {
+      maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    await this.init.libp2p.unhandle(RAFT_PROTOCOL)
+    for (const link of this.links.values()) {
+      clearTimeout(link.retryTimer)
+      link.queue = []
+      link.stream?.abort(new Error('raft transport stopped'))
+    }
+    this.links.clear()
+  }
+
+  setHandler (handler: (message: Message) => void): void {
+    this.handler = handler
+  }
+
+  send (message: Message): void {
+    if (!this.running) return
+    let link = this.links.get(message.to)
+    if (link === undefined) {
+      link = { queue: [], pumping: false, backoffMs: BACKOFF_MIN_MS }
+      this.links.set(message.to, link)
+    }
+    if (link.queue.length >= MAX_QUEUED_MESSAGES_PER_PEER) {
+      this.counts.droppedQueueFull++
+      return
+    }
+    link.queue.push(message)
+    if (!link.pumping && link.retryTimer === undefined) void this.pump(message.to, link)
+  }
+
+  /** Drains `link`'s queue onto its stream until empty; on error backs off and retries. */
+  private async pump (peer: string, link: PeerLink): Promise<void> {
+    link.pumping = true
+    try {
+      while (this.running && link.queue.length > 0) {
+        const writer = link.writer ?? await this.open(peer, link)
+        const batch = link.queue.splice(0, link.queue.length)
+        await writer.writeV(batch.map(encodeFrame))
+        this.counts.sent += batch.length
+        link.backoffMs = BACKOFF_MIN_MS
+      }
+    } catch (err) {
+      this.counts.droppedSendError += link.queue.length
+      link.queue = []
+      link.stream?.abort(err instanceof Error ? err : new Error('raft stream failed'))
+      link.stream = undefined
+      link.writer = undefined
+      this.init.onUnreachable?.(peer)
+      this.init.log.debug({ peer, err: errorMessage(err) }, 'raft stream failed; backing off')
+      link.retryTimer = setTimeout(() => {
+        link.retryTimer = undefined
+        if (link.queue.length > 0 && !link.pumping) void this.pump(peer, link)
+      }, link.backoffMs)
+      link.backoffMs = Math.min(BACKOFF_MAX_MS, link.backoffMs * 2)
+    } finally {
+      link.pumping = false
+    }
+  }
+
+  private async open (peer: string, link: PeerLink): Promise<ReturnType<typeof lpStream<Stream>>> {
+    const stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), RAFT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+    const writer = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    stream.addEventListener('close', () => {
+      if (link.stream === stream) { link.stream = undefined; link.writer = undefined }
+    })
+    link.stream = stream
+    link.writer = writer
+    return writer
+  }
+
+  private async onInbound (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    if (!this.init.isMember(peer)) {
+      this.counts.rejectedNotMember++
+      this.init.log.warn({ peer }, 'refused a raft stream from a peer that is not a cluster member')
+      stream.abort(new Error('not a cluster member'))
+      return
+    }
+    const reader = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: 4 * MAX_FRAME_BYTES })
+    try {
+      while (this.running) {
+        const frame = await reader.read()
+        let message: Message
+        try {
+          message = decodeFrame(frame.subarray())
+        } catch (err) {
+          this.counts.rejectedMalformed++
+          this.init.log.warn({ peer, err: errorMessage(err) }, 'malformed raft frame; closing the stream')
+          stream.abort(new Error('malformed frame'))
+          return
+        }
+        if (message.from !== peer) {
+          this.counts.rejectedSpoofed++
+          this.init.log.warn({ peer, claimed: message.from }, 'raft frame claims another sender; dropped')
+          continue
+        }
+        this.counts.received++
+        this.handler(message)
+      }
+    } catch (err) {
+      // A clean close also ends here (lpStream.read throws UnexpectedEOFError at EOF).
+      this.init.log.debug({ peer, err: errorMessage(err) }, 'raft inbound stream ended')
+    }
+  }
+
+  counters (): Record<string, number> {
+    return { ...this.counts }
+  }
+}
+
+/** lpStream may reject with a DOM Event (StreamResetEvent) whose `.error` holds the error. */
+function errorMessage (err: unknown): string {
+  if (typeof Event !== 'undefined' && err instanceof Event) return String((err as Event & { error?: Error }).error?.message ?? err.type)
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}

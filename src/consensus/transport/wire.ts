@@ -1,0 +1,101 @@
+/**
+ * @module consensus/transport/wire
+ * The Raft frame on `/revoada/raft/1.0.0`: deterministic CBOR of a compact, versioned encoding of one
+ * `Message`, length-prefixed on the stream. Decoding is strict — unknown message types, wrong field
+ * types, negative or unsafe numbers — and throws a typed MalformedFrameError, which closes that stream
+ * only; the node keeps running.
+ *
+ * Limits: a frame is at most MAX_FRAME_BYTES, above the core's 1 MiB `maxSizePerMsgBytes` and 256 KiB
+ * snapshot chunks with room for their envelope, and below lpStream's 4 MiB default read buffer.
+ */
+import { decode, encode } from '@ipld/dag-cbor'
+import { EntryType, MessageType } from '../core/types.js'
+import type { ConfState, Entry, Message, SnapshotMeta } from '../core/types.js'
+
+export const RAFT_PROTOCOL = '/revoada/raft/1.0.0'
+export const MAX_FRAME_BYTES = 3 * 1024 * 1024
+const VERSION = 1
+
+export class MalformedFrameError extends Error {
+  static override readonly name = 'MalformedFrameError'
+  constructor (message = 'malformed raft frame') {
+    super(message)
+    this.name = 'MalformedFrameError'
+  }
+}
+
+const MESSAGE_TYPES = new Set<string>(Object.values(MessageType))
+
+function entryOut (e: Entry): unknown {
+  return { i: e.index, m: e.term, y: e.type, d: e.data, ...(e.proposalId !== undefined ? { c: e.proposalId.clientId, s: e.proposalId.seq } : {}) }
+}
+
+export function encodeFrame (m: Message): Uint8Array {
+  const frame: Record<string, unknown> = {
+    v: VERSION, t: m.type, f: m.from, o: m.to, m: m.term, i: m.index, l: m.logTerm, e: m.entries.map(entryOut),
+    c: m.commit, r: m.reject, h: m.rejectHint
+  }
+  if (m.snapshotMeta !== undefined) frame.sm = m.snapshotMeta
+  if (m.snapshotChunk !== undefined) frame.sc = m.snapshotChunk
+  if (m.snapshotOffset !== undefined) frame.so = m.snapshotOffset
+  if (m.snapshotDone !== undefined) frame.sd = m.snapshotDone
+  if (m.context !== undefined) frame.x = m.context
+  if (m.force !== undefined) frame.fo = m.force
+  if (m.transferee !== undefined) frame.tr = m.transferee
+  return encode(frame)
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128
+const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 1024 && v.every(isId)
+const fail = (what: string): never => { throw new MalformedFrameError(what) }
+
+function entryIn (v: unknown): Entry {
+  if (typeof v !== 'object' || v === null) fail('entry is not a map')
+  const { i, m, y, d, c, s } = v as Record<string, unknown>
+  if (!isInt(i) || !isInt(m) || !(d instanceof Uint8Array)) fail('entry fields')
+  if (y !== EntryType.Normal && y !== EntryType.ConfChange && y !== EntryType.Empty) fail('entry type')
+  const entry: Entry = { index: i as number, term: m as number, type: y as EntryType, data: d as Uint8Array }
+  if (c !== undefined || s !== undefined) {
+    if (typeof c !== 'string' || !isInt(s)) fail('entry proposal id')
+    entry.proposalId = { clientId: c as string, seq: s as number }
+  }
+  return entry
+}
+
+function metaIn (v: unknown): SnapshotMeta {
+  const meta = v as { index?: unknown, term?: unknown, confState?: Partial<ConfState> }
+  const cs = meta?.confState
+  if (!isInt(meta?.index) || !isInt(meta?.term) || cs === undefined || !isIds(cs.voters) || !isIds(cs.votersOutgoing) ||
+      !isIds(cs.learners) || !isIds(cs.learnersNext) || typeof cs.autoLeave !== 'boolean') fail('snapshot meta')
+  return meta as SnapshotMeta
+}
+
+/** Decodes and validates one frame. @throws MalformedFrameError */
+export function decodeFrame (bytes: Uint8Array): Message {
+  if (bytes.length > MAX_FRAME_BYTES) fail(`frame of ${bytes.length} bytes over ${MAX_FRAME_BYTES}`)
+  let v: Record<string, unknown>
+  try {
+    v = decode(bytes) as Record<string, unknown>
+  } catch (err) {
+    return fail(`not CBOR: ${(err as Error).message}`)
+  }
+  if (typeof v !== 'object' || v === null || v.v !== VERSION) fail('unknown frame version')
+  if (typeof v.t !== 'string' || !MESSAGE_TYPES.has(v.t) || v.t === MessageType.Hup) fail(`unknown message type ${String(v.t)}`)
+  if (!isId(v.f) || !isId(v.o)) fail('from/to')
+  if (!isInt(v.m) || !isInt(v.i) || !isInt(v.l) || !isInt(v.c) || !isInt(v.h) || typeof v.r !== 'boolean') fail('numeric fields')
+  if (!Array.isArray(v.e) || v.e.length > 100_000) fail('entries')
+  const message: Message = {
+    type: v.t as MessageType, from: v.f as string, to: v.o as string, term: v.m as number, index: v.i as number,
+    logTerm: v.l as number, entries: (v.e as unknown[]).map(entryIn), commit: v.c as number, reject: v.r as boolean,
+    rejectHint: v.h as number
+  }
+  if (v.sm !== undefined) message.snapshotMeta = metaIn(v.sm)
+  if (v.sc !== undefined) { if (!(v.sc instanceof Uint8Array)) fail('snapshot chunk'); message.snapshotChunk = v.sc as Uint8Array }
+  if (v.so !== undefined) { if (!isInt(v.so)) fail('snapshot offset'); message.snapshotOffset = v.so as number }
+  if (v.sd !== undefined) { if (typeof v.sd !== 'boolean') fail('snapshot done'); message.snapshotDone = v.sd as boolean }
+  if (v.x !== undefined) { if (!(v.x instanceof Uint8Array)) fail('context'); message.context = v.x as Uint8Array }
+  if (v.fo !== undefined) { if (typeof v.fo !== 'boolean') fail('force'); message.force = v.fo as boolean }
+  if (v.tr !== undefined) { if (!isId(v.tr)) fail('transferee'); message.transferee = v.tr as string }
+  return message
+}
