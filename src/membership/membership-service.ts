@@ -12,6 +12,8 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import type { FastifyInstance } from 'fastify'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { MemberTable, judgeHeartbeat, MembershipConstants as C } from './core/index.js'
@@ -145,9 +147,25 @@ export class MembershipService implements NodeService, Membership {
     const verdict = judgeHeartbeat({ decoded, sender, self: this.ctx.nodeId, clusterId: this.ctx.cluster.clusterId, lastSeen: this.table.lastSeen(sender) })
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
     if (this.table.lastSeen(sender) === undefined && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
+    const known = this.table.lastSeen(sender) !== undefined
     const events = this.table.heartbeat(verdict.state, this.nowMs())
+    if (!known) this.learnAddresses(sender, verdict.state.addresses)
     if (events.length > 0) this.emit(events)
     return TopicValidatorResult.Accept
+  }
+
+  /**
+   * A member first heard of through gossip (forwarded by someone else) becomes a direct peer: its
+   * addresses go into the peer store and the redial loop keeps it connected. Without this a cluster
+   * joined through one seed is a star around that seed, and losing the seed splits it.
+   */
+  private learnAddresses (peer: string, addresses: string[]): void {
+    try {
+      const multiaddrs = addresses.map((a) => multiaddr(a.replace(/\/p2p\/[^/]+$/, '')))
+      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { this.ctx.redialer.addPeer(peer) }, () => {})
+    } catch (err) {
+      this.ctx.log.debug({ peer, err: (err as Error).message }, 'unusable addresses in a heartbeat')
+    }
   }
 
   private onTick (): void {

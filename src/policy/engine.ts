@@ -22,9 +22,13 @@ export interface PolicyEngineInit {
   /** @default 250 */
   debounceMs?: number
   damper?: Partial<DamperOptions>
+  /** Re-evaluation delay while something is withheld only for a time (stability, damper). @default 2_000 */
+  retryMs?: number
   /** @default Date.now */
   nowMs?: () => number
 }
+
+const RETRYABLE = new Set<Withheld['code']>(['unstable', 'damped-node', 'damped-cluster', 'in-flight', 'one-voter-change'])
 
 /** Decisions kept for `revoada decisions`. */
 export const MAX_DECISIONS = 200
@@ -39,6 +43,7 @@ export class PolicyEngine implements NodeService {
   private readonly nowMs: () => number
   private auditTimer: NodeJS.Timeout | undefined
   private debounceTimer: NodeJS.Timeout | undefined
+  private retryTimer: NodeJS.Timeout | undefined
   private unsubscribe: (() => void) | undefined
   private readonly history: Decision[] = []
   private readonly aliveSinceMs = new Map<string, number>()
@@ -63,7 +68,10 @@ export class PolicyEngine implements NodeService {
     this.membership = membership
     const now = this.nowMs()
     for (const m of membership.view().members) if (m.health === 'alive') this.aliveSinceMs.set(m.nodeId, now)
-    this.unsubscribe = membership.subscribe((view, events) => { this.onMembership(view, events) })
+    const unsubscribeView = membership.subscribe((view, events) => { this.onMembership(view, events) })
+    // A committed change (a new target, an operator's promotion) is a reason to look again too.
+    const unsubscribeShape = consensus.shapeMachine.onChange(() => { this.schedule('shape') })
+    this.unsubscribe = () => { unsubscribeView(); unsubscribeShape() }
     this.auditTimer = setInterval(() => { this.tick('audit') }, this.init.auditIntervalMs ?? 30_000)
     this.auditTimer.unref?.()
     this.running = true
@@ -73,6 +81,7 @@ export class PolicyEngine implements NodeService {
     this.running = false
     clearInterval(this.auditTimer)
     clearTimeout(this.debounceTimer)
+    clearTimeout(this.retryTimer)
     this.unsubscribe?.()
   }
 
@@ -81,8 +90,13 @@ export class PolicyEngine implements NodeService {
       if (event.kind === 'joined' || event.kind === 'recovered') this.aliveSinceMs.set(event.nodeId, event.atMs)
       else this.aliveSinceMs.delete(event.nodeId)
     }
+    this.schedule('membership')
+  }
+
+  private schedule (trigger: Decision['trigger']): void {
+    if (!this.running) return
     clearTimeout(this.debounceTimer)
-    this.debounceTimer = setTimeout(() => { this.tick('membership') }, this.init.debounceMs ?? 250)
+    this.debounceTimer = setTimeout(() => { this.tick(trigger) }, this.init.debounceMs ?? 250)
   }
 
   /** One evaluation; returns its decision (also recorded). Followers record nothing and propose nothing. */
@@ -105,6 +119,11 @@ export class PolicyEngine implements NodeService {
     const decision: Decision = { atMs: nowMs, trigger, leader: true, proposals: gated.passed, withheld: [...withheld, ...gated.withheld] }
     if (decision.proposals.length > 0 || decision.withheld.length > 0) this.record(decision)
     for (const proposal of gated.passed) this.submit(proposal, movesVoters(proposal.command, shape))
+    // Withheld only for now (a candidate not yet stable, a damper): look again soon, not at the next audit.
+    if (gated.passed.length === 0 && decision.withheld.some((w) => RETRYABLE.has(w.code))) {
+      clearTimeout(this.retryTimer)
+      this.retryTimer = setTimeout(() => { this.tick('audit') }, this.init.retryMs ?? 2_000)
+    }
     return decision
   }
 
@@ -127,10 +146,7 @@ export class PolicyEngine implements NodeService {
       this.inFlight.delete(id)
       if (voterChange) this.voterChangeInFlight = false
       // The shape moved: evaluate again soon rather than at the next audit.
-      if (this.running) {
-        clearTimeout(this.debounceTimer)
-        this.debounceTimer = setTimeout(() => { this.tick('membership') }, this.init.debounceMs ?? 250)
-      }
+      this.schedule('shape')
     })
   }
 

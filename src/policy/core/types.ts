@@ -65,7 +65,7 @@ export interface Policy {
 /** One engine tick's audit record (bounded history, `revoada decisions`). */
 export interface Decision {
   atMs: number
-  trigger: 'membership' | 'audit' | 'manual'
+  trigger: 'membership' | 'shape' | 'audit' | 'manual'
   leader: boolean
   proposals: Proposal[]
   withheld: Withheld[]
