@@ -43,7 +43,7 @@ async function runStart (opts: StartOptions): Promise<void> {
   // Loaded lazily: libp2p takes most of a second to import, which `status`/`id`/`--help` need not pay.
   const { startNode } = await import('../node/index.js')
   const { defaultServices } = await import('../node/services.js')
-  const node = await startNode({ config, services: defaultServices() })
+  const node = await startNode({ config, services: defaultServices({ policy: config.policy?.enabled === false ? false : {} }) })
   printStarted(node)
   installSignalHandlers(node)
 }

@@ -65,7 +65,11 @@ export const raftSection = z.strictObject({
   /** Election timeout in ticks (randomised in [n, 2n)). */
   electionTicks: positiveMs.optional(),
   /** Leader heartbeat period in ticks. */
-  heartbeatTicks: positiveMs.optional()
+  heartbeatTicks: positiveMs.optional(),
+  /** Take a snapshot and compact the log every this many applied entries. */
+  snapshotEveryEntries: positiveMs.optional(),
+  /** Entries kept behind a snapshot for slow followers. */
+  retainEntries: z.number().int().min(0).optional()
 }).refine((r) => r.electionTicks === undefined || r.heartbeatTicks === undefined ||
   r.electionTicks > r.heartbeatTicks, { message: 'electionTicks must be > heartbeatTicks', path: ['electionTicks'] })
 
@@ -79,6 +83,22 @@ export const membershipSection = z.strictObject({
   labels: z.record(z.string().min(1).max(63), z.string().max(256)).optional(),
   /** Kubernetes version this node runs (advertised). */
   kubernetesVersion: z.string().min(1).max(64).optional()
+})
+
+/** The policy engine (issue 5). All optional; the policy layer owns the defaults. */
+export const policySection = z.strictObject({
+  /** Run the engine (it acts only on the leader). @default true */
+  enabled: z.boolean().optional(),
+  /** Audit timer period in ms. @default 30000 */
+  auditIntervalMs: positiveMs.optional(),
+  /** A node must be alive this long before it is promoted, in ms. @default 10000 */
+  stabilizationMs: z.number().int().min(0).optional(),
+  /** At most one role change per node per this many ms. @default 60000 */
+  perNodeIntervalMs: z.number().int().min(0).optional(),
+  /** At most this many role changes per window, cluster-wide. @default 10 */
+  clusterMaxChanges: z.number().int().positive().optional(),
+  /** The cluster-wide window in ms. @default 60000 */
+  clusterWindowMs: positiveMs.optional()
 })
 
 /** The whole node configuration, after defaults. */
@@ -96,7 +116,8 @@ export const configSchema = z.strictObject({
   api: apiSection.default({ host: DEFAULT_API_HOST, port: DEFAULT_API_PORT, allowNonLoopback: false }),
   net: netSection.default(netSection.parse({})),
   raft: raftSection.optional(),
-  membership: membershipSection.optional()
+  membership: membershipSection.optional(),
+  policy: policySection.optional()
 })
 
 /** Validated node configuration. */

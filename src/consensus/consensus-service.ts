@@ -72,7 +72,9 @@ export class ConsensusService implements NodeService {
       ...(bootstrapCommand !== undefined ? { bootstrapCommand } : {}),
       ...(raftConfig?.tickMs !== undefined ? { tickMs: raftConfig.tickMs } : {}),
       ...(raftConfig?.electionTicks !== undefined ? { electionTicks: raftConfig.electionTicks } : {}),
-      ...(raftConfig?.heartbeatTicks !== undefined ? { heartbeatTicks: raftConfig.heartbeatTicks } : {})
+      ...(raftConfig?.heartbeatTicks !== undefined ? { heartbeatTicks: raftConfig.heartbeatTicks } : {}),
+      ...(raftConfig?.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: raftConfig.snapshotEveryEntries } : {}),
+      ...(raftConfig?.retainEntries !== undefined ? { retainEntries: raftConfig.retainEntries } : {})
     }, { storage: this.storage, transport: this.transport, stateMachine: this.machine, logger: ctx.log })
     await this.transport.start()
     this.raft.start()

@@ -15,6 +15,7 @@ export interface DefaultServicesInit {
   policy?: PolicyEngineInit | false
 }
 
+/** `policy: false` (or `policy.enabled: false` in the config) leaves the engine out. */
 export function defaultServices (init: DefaultServicesInit = {}): NodeService[] {
   const consensus = new ConsensusService({
     openStorage: (dir) => new FileStorage(dir),

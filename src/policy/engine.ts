@@ -54,6 +54,7 @@ export class PolicyEngine implements NodeService {
   private running = false
 
   constructor (private readonly init: PolicyEngineInit = {}) {
+    this.init = { ...init }
     this.policies = init.policies ?? [autoReplacement()]
     this.damper = { ...DAMPER_DEFAULTS, ...init.damper }
     this.nowMs = init.nowMs ?? Date.now
@@ -61,6 +62,7 @@ export class PolicyEngine implements NodeService {
 
   async start (ctx: ServiceContext): Promise<void> {
     this.ctx = ctx
+    this.applyConfig(ctx.config.policy)
     const consensus = ctx.service<ConsensusService>('consensus')
     const membership = ctx.service<MembershipService>('membership')
     if (consensus === undefined || membership === undefined) throw new Error('the policy engine needs the membership and consensus services started first')
@@ -75,6 +77,18 @@ export class PolicyEngine implements NodeService {
     this.auditTimer = setInterval(() => { this.tick('audit') }, this.init.auditIntervalMs ?? 30_000)
     this.auditTimer.unref?.()
     this.running = true
+  }
+
+  /** Config-file settings fill in what the constructor did not set. */
+  private applyConfig (policy: ServiceContext['config']['policy']): void {
+    if (policy === undefined) return
+    if (policy.auditIntervalMs !== undefined && this.init.auditIntervalMs === undefined) this.init.auditIntervalMs = policy.auditIntervalMs
+    if (policy.perNodeIntervalMs !== undefined) this.damper.perNodeIntervalMs = policy.perNodeIntervalMs
+    if (policy.clusterMaxChanges !== undefined) this.damper.clusterMaxChanges = policy.clusterMaxChanges
+    if (policy.clusterWindowMs !== undefined) this.damper.clusterWindowMs = policy.clusterWindowMs
+    if (policy.stabilizationMs !== undefined && this.init.policies === undefined) {
+      this.policies.splice(0, this.policies.length, autoReplacement({ stabilizationMs: policy.stabilizationMs }))
+    }
   }
 
   async stop (): Promise<void> {
