@@ -1,0 +1,68 @@
+/**
+ * In-process clusters of full revoada nodes (membership + consensus [+ policy]) over real libp2p on
+ * 127.0.0.1, with fast timings, for the consensus and self-healing tests.
+ */
+import { startNode } from '../../../src/node/index.js'
+import type { RevoadaNode } from '../../../src/node/index.js'
+import { defaultServices } from '../../../src/node/services.js'
+import type { ConsensusService } from '../../../src/consensus/consensus-service.js'
+import type { MembershipService } from '../../../src/membership/membership-service.js'
+import type { PolicyEngine } from '../../../src/policy/engine.js'
+import type { ConfigInput } from '../../../src/config/index.js'
+import { tempDir, testConfig, waitFor } from '../../node/helpers.js'
+
+export interface Member {
+  dir: string
+  node: RevoadaNode
+  consensus: ConsensusService
+  membership: MembershipService
+  policy?: PolicyEngine
+}
+
+export const FAST: ConfigInput = {
+  raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1 },
+  membership: { heartbeatIntervalMs: 200 }
+}
+
+export async function startMember (dir: string, options: { join?: string, policy?: boolean, extra?: ConfigInput } = {}): Promise<Member> {
+  const services = defaultServices({ policy: options.policy === true ? {} : false })
+  const config = testConfig(dir, { ...FAST, ...options.extra, ...(options.join !== undefined ? { join: options.join } : {}) })
+  const node = await startNode({ config, services })
+  const find = <T>(name: string): T => services.find((s) => s.name === name) as T
+  return { dir, node, consensus: find('consensus'), membership: find('membership'), ...(options.policy === true ? { policy: find('policy') } : {}) }
+}
+
+/** Starts `n` members: the first creates the cluster, the others join it and are admitted as learners. */
+export async function startCluster (n: number, options: { policy?: boolean, extra?: ConfigInput } = {}): Promise<Member[]> {
+  const first = await startMember(await tempDir(), options)
+  await waitFor(() => first.consensus.node.isLeader(), 10_000, 'the creator leads')
+  const join = first.node.joinString()
+  const rest: Member[] = []
+  for (let i = 1; i < n; i++) rest.push(await startMember(await tempDir(), { ...options, join }))
+  const all = [first, ...rest]
+  await waitFor(() => all.every((m) => {
+    const conf = m.consensus.node.configuration()
+    return conf.voters.length + conf.learners.length === n
+  }), 20_000, `${n} members admitted everywhere`)
+  return all
+}
+
+export const leaderOf = (members: Member[]): Member | undefined => members.find((m) => m.consensus.node.isLeader())
+
+/** Promotes `member` to etcd (a voter) through a proposal made on `via`. */
+export async function promoteEtcd (via: Member, member: Member): Promise<void> {
+  const result = await via.consensus.propose({ kind: 'promote', nodeId: member.node.nodeId, roles: ['etcd'] }, 'operator')
+  if (result.result.outcome.kind !== 'applied') throw new Error(`promote failed: ${JSON.stringify(result.result.outcome)}`)
+}
+
+export async function stopAll (members: Member[]): Promise<void> {
+  await Promise.all(members.map(async (m) => { await m.node.stop().catch(() => {}) }))
+}
+
+/** An abrupt stop: consensus halts and the network goes away without any goodbye. */
+export async function crash (member: Member): Promise<void> {
+  member.consensus.node.stop()
+  await member.node.net.stop()
+}
+
+export { waitFor, tempDir }
