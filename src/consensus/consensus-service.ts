@@ -27,7 +27,7 @@ export interface ConsensusServiceInit {
   /** Opens durable storage in `dir`. */
   openStorage: (dir: string) => Storage
   /** Builds the Raft transport on the node's libp2p instance. */
-  createTransport: (ctx: ServiceContext, isMember: (peer: string) => boolean) => MessageTransport & { start(): Promise<void>, stop(): Promise<void>, counters?: () => Record<string, number> }
+  createTransport: (ctx: ServiceContext, isMember: (peer: string) => boolean) => MessageTransport & { start(): Promise<void>, stop(): Promise<void>, counters?: () => object }
 }
 
 export interface ShapeView {

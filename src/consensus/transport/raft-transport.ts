@@ -24,6 +24,24 @@ const MAX_INBOUND_STREAMS = 8
 const BACKOFF_MIN_MS = 50
 const BACKOFF_MAX_MS = 2000
 const DIAL_TIMEOUT_MS = 3000
+/** Bytes written per writeV; the pump waits for each write to drain before the next. */
+const MAX_BATCH_BYTES = 1024 * 1024
+/**
+ * Inbound bytes buffered before frames are read. lpStream reads eagerly, so yamux's window never pushes
+ * back on a fast writer (libp2p-notes §4.5); the buffer must hold what a leader can have in flight.
+ */
+const READ_BUFFER_BYTES = 64 * 1024 * 1024
+
+/** Messages sent, dropped by reason, received, and refused by reason. */
+export interface TransportCounters {
+  sent: number
+  received: number
+  droppedQueueFull: number
+  droppedSendError: number
+  rejectedNotMember: number
+  rejectedMalformed: number
+  rejectedSpoofed: number
+}
 
 export interface RaftTransportInit {
   libp2p: Libp2p
@@ -46,7 +64,7 @@ interface PeerLink {
 export class RaftTransport implements MessageTransport {
   private handler: (message: Message) => void = () => {}
   private readonly links = new Map<string, PeerLink>()
-  private readonly counts = { sent: 0, received: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedNotMember: 0, rejectedMalformed: 0, rejectedSpoofed: 0 }
+  private readonly counts: TransportCounters = { sent: 0, received: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedNotMember: 0, rejectedMalformed: 0, rejectedSpoofed: 0 }
   private running = false
 
   constructor (private readonly init: RaftTransportInit) {}
@@ -94,9 +112,15 @@ export class RaftTransport implements MessageTransport {
     try {
       while (this.running && link.queue.length > 0) {
         const writer = link.writer ?? await this.open(peer, link)
-        const batch = link.queue.splice(0, link.queue.length)
-        await writer.writeV(batch.map(encodeFrame))
-        this.counts.sent += batch.length
+        const frames: Uint8Array[] = []
+        let bytes = 0
+        while (link.queue.length > 0 && bytes < MAX_BATCH_BYTES) {
+          const frame = encodeFrame(link.queue.shift() as Message)
+          frames.push(frame)
+          bytes += frame.length
+        }
+        await writer.writeV(frames)
+        this.counts.sent += frames.length
         link.backoffMs = BACKOFF_MIN_MS
       }
     } catch (err) {
@@ -136,7 +160,7 @@ export class RaftTransport implements MessageTransport {
       stream.abort(new Error('not a cluster member'))
       return
     }
-    const reader = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: 4 * MAX_FRAME_BYTES })
+    const reader = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: READ_BUFFER_BYTES })
     try {
       while (this.running) {
         const frame = await reader.read()
@@ -163,7 +187,7 @@ export class RaftTransport implements MessageTransport {
     }
   }
 
-  counters (): Record<string, number> {
+  counters (): TransportCounters {
     return { ...this.counts }
   }
 }

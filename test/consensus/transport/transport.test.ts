@@ -1,0 +1,102 @@
+/**
+ * The Raft wire codec and the libp2p stream transport (issue 6 item 1).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { lpStream } from '@libp2p/utils'
+import { encode } from '@ipld/dag-cbor'
+import { RaftTransport } from '../../../src/consensus/transport/raft-transport.js'
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
+import { EntryType, MessageType } from '../../../src/consensus/core/types.js'
+import type { Message } from '../../../src/consensus/core/types.js'
+import { waitFor } from '../../node/helpers.js'
+
+const quiet = { info: () => {}, warn: () => {}, debug: () => {} }
+
+function message (from: string, to: string, n: number, bytes = 8): Message {
+  return {
+    type: MessageType.App, from, to, term: 3, index: n, logTerm: 2, commit: 1, reject: false, rejectHint: 0,
+    entries: [{ index: n + 1, term: 3, type: EntryType.Normal, data: new Uint8Array(bytes).fill(n % 256), proposalId: { clientId: 'c', seq: n } }]
+  }
+}
+
+async function node (): Promise<Libp2p> {
+  return await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+}
+
+describe('raft wire codec', () => {
+  it('should round-trip every field and reject malformed frames with a typed error', () => {
+    const m: Message = { ...message('a', 'b', 5), snapshotMeta: { index: 9, term: 2, confState: { voters: ['a'], votersOutgoing: [], learners: ['b'], learnersNext: [], autoLeave: false } }, snapshotChunk: new Uint8Array([1, 2]), snapshotOffset: 4, snapshotDone: true, context: new Uint8Array([9]), force: true, transferee: 'c' }
+    expect(decodeFrame(encodeFrame(m))).toEqual(m)
+    const bad = [encode({ v: 2 }), encode({ ...JSON.parse('{}'), v: 1, t: 'nope' }), new Uint8Array([0xff]), encode({ v: 1, t: 'app', f: 'a', o: 'b', m: -1, i: 0, l: 0, e: [], c: 0, r: false, h: 0 })]
+    for (const bytes of bad) expect(() => decodeFrame(bytes)).toThrow(expect.objectContaining({ name: 'MalformedFrameError' }))
+  })
+})
+
+describe('RaftTransport', () => {
+  const started: Array<{ stop: () => Promise<void> | void }> = []
+  afterEach(async () => { for (const s of started.splice(0).reverse()) await s.stop() })
+
+  async function pair (isMember: (peer: string) => boolean = () => true): Promise<{ a: Libp2p, b: Libp2p, ta: RaftTransport, tb: RaftTransport, got: Message[] }> {
+    const a = await node(); const b = await node()
+    started.push(a, b)
+    await a.dial(b.getMultiaddrs()[0]!)
+    const ta = new RaftTransport({ libp2p: a, isMember: () => true, log: quiet })
+    const tb = new RaftTransport({ libp2p: b, isMember, log: quiet })
+    await ta.start(); await tb.start()
+    started.push(ta, tb)
+    const got: Message[] = []
+    tb.setHandler((m) => { got.push(m) })
+    return { a, b, ta, tb, got }
+  }
+
+  it('should deliver messages in order, including near-maximum frames and 20 MiB in a burst without a reset', async () => {
+    const { a, b, ta, got } = await pair()
+    for (let i = 0; i < 100; i++) ta.send(message(a.peerId.toString(), b.peerId.toString(), i))
+    await waitFor(() => got.length === 100, 10_000, '100 messages')
+    expect(got.map((m) => m.index)).toEqual(Array.from({ length: 100 }, (_, i) => i))
+    ta.send(message(a.peerId.toString(), b.peerId.toString(), 1000, MAX_FRAME_BYTES - 1024))
+    for (let i = 0; i < 40; i++) ta.send(message(a.peerId.toString(), b.peerId.toString(), 2000 + i, 512 * 1024))
+    await waitFor(() => got.length === 141, 20_000, 'large messages').catch((err: Error) => { throw new Error(`${err.message}: got ${got.length}, ${JSON.stringify(ta.counters())}`) })
+    expect(got[100]?.entries[0]?.data.length).toBe(MAX_FRAME_BYTES - 1024)
+    expect(ta.counters().droppedSendError).toBe(0)
+  })
+
+  it('should refuse a stream from a peer that is not a member and drop a spoofed sender', async () => {
+    const refusing = await pair(() => false)
+    refusing.ta.send(message(refusing.a.peerId.toString(), refusing.b.peerId.toString(), 1))
+    await waitFor(() => refusing.tb.counters().rejectedNotMember > 0, 10_000, 'refused')
+    expect(refusing.got).toEqual([])
+
+    const { a, b, ta, tb, got } = await pair()
+    ta.send(message('12D3KooWSomeoneElse', b.peerId.toString(), 1))
+    ta.send(message(a.peerId.toString(), b.peerId.toString(), 2))
+    await waitFor(() => got.length === 1, 10_000, 'genuine message')
+    expect(got[0]?.index).toBe(2)
+    expect(tb.counters().rejectedSpoofed).toBe(1)
+  })
+
+  it('should close only the stream that sent a malformed frame and keep serving', async () => {
+    const { a, b, ta, tb, got } = await pair()
+    const stream = await a.dialProtocol(b.peerId, RAFT_PROTOCOL)
+    await lpStream(stream).write(new Uint8Array([1, 2, 3, 4]))
+    await waitFor(() => tb.counters().rejectedMalformed === 1, 10_000, 'malformed counted')
+    ta.send(message(a.peerId.toString(), b.peerId.toString(), 7))
+    await waitFor(() => got.length === 1, 10_000, 'still serving')
+  })
+
+  it('should drop and count messages beyond the per-peer queue bound instead of blocking', async () => {
+    const a = await node()
+    started.push(a)
+    const ta = new RaftTransport({ libp2p: a, isMember: () => true, log: quiet })
+    await ta.start()
+    started.push(ta)
+    // An unreachable peer: nothing drains the queue.
+    for (let i = 0; i < 5000; i++) ta.send(message(a.peerId.toString(), '12D3KooWDw7vD5DyHm3C1N2ZUMcGrM5kZ6jM9wYkF5CXo1yMxxxx', i))
+    expect(ta.counters().droppedQueueFull + ta.counters().droppedSendError).toBeGreaterThan(0)
+  })
+})
