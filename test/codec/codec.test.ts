@@ -3,7 +3,7 @@ import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
-  blake3, createBlake3, cidOfBytes, cidOfValue, createSigner, decodeCanonical, encodeCanonical, encodeWithCid,
+  blake3, blake3DeriveKey, createBlake3, cidOfBytes, cidOfValue, createSigner, decodeCanonical, encodeCanonical, encodeWithCid,
   verifyCid, verifySignature, parseCid, BLAKE3_MULTIHASH_CODE
 } from '../../src/codec/index.js'
 
@@ -16,6 +16,22 @@ describe('blake3', () => {
     expect(hex(blake3(new Uint8Array(0)))).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262')
     expect(hex(blake3(new TextEncoder().encode('abc')))).toBe('6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85')
     expect(hex(blake3(officialInput(1024)))).toBe('42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7')
+    const longVectors: Array<[number, string]> = [
+      [1, '2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213'],
+      [1023, '10108970eeda3eb932baac1428c7a2163b0e924c9a9e25b35bba72b28f70bd11'],
+      [1025, 'd00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444'],
+      [102400, 'bc3e3d41a1146b069abffad3c0d44860cf664390afce4d9661f7902e7943e085']
+    ]
+    for (const [length, expected] of longVectors) {
+      expect(hex(blake3(officialInput(length))), `length ${length}`).toBe(expected)
+      expect(hex(createBlake3().update(officialInput(length)).digest()), `streamed ${length}`).toBe(expected)
+    }
+  })
+
+  it('should derive keys like @noble/hashes when in derive_key mode', () => {
+    const context = 'revoada 2026-11-26 codec test context'
+    const material = officialInput(2049)
+    expect(hex(blake3DeriveKey(context, material))).toBe(hex(nobleBlake3(material, { context: new TextEncoder().encode(context) })))
   })
 
   it('should agree with @noble/hashes around chunk and tree boundaries', () => {
