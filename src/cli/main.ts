@@ -185,6 +185,25 @@ async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<
   process.stdout.write(lines.join('\n') + '\n')
 }
 
+interface DecisionsAnswer {
+  leader: boolean
+  decisions: Array<{ atMs: number, trigger: string, proposals: Array<{ policy: string, command: Record<string, unknown>, reason: string, why: string }>, withheld: Array<{ policy: string, what: string, code: string, why: string }> }>
+}
+
+async function runDecisions (opts: { dataDir?: string, json?: boolean }): Promise<void> {
+  const answer = await apiGet(dataDirOf(opts), '/v1/decisions') as DecisionsAnswer
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
+    return
+  }
+  if (!answer.leader) process.stdout.write('(this node is not the leader: the policy engine runs on the leader only)\n')
+  for (const d of answer.decisions) {
+    process.stdout.write(`${new Date(d.atMs).toISOString()} ${d.trigger}\n`)
+    for (const p of d.proposals) process.stdout.write(`  proposed ${JSON.stringify(p.command)} (${p.reason}): ${p.why}\n`)
+    for (const w of d.withheld) process.stdout.write(`  withheld ${w.what} [${w.code}]: ${w.why}\n`)
+  }
+}
+
 function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
 }
@@ -221,6 +240,11 @@ function buildProgram (): Command {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'print JSON')
     .action(runMembers)
+  program.command('decisions')
+    .description('what the policy engine proposed or withheld, and why (ask the leader)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print JSON')
+    .action(runDecisions)
   program.command('shape')
     .description('show the committed MeshShape: who holds which role (linearizable read by default)')
     .option('--data-dir <dir>', DATA_DIR_HELP)
