@@ -36,6 +36,14 @@ export interface ShapeView {
   appliedIndex: number
 }
 
+function mayMoveVoters (command: Command): boolean {
+  switch (command.kind) {
+    case 'promote': case 'demote': return command.roles.includes('etcd')
+    case 'quarantine': case 'remove-member': case 'bootstrap': return true
+    default: return false
+  }
+}
+
 export class ConsensusService implements NodeService {
   readonly name = 'consensus'
   private ctx!: ServiceContext
@@ -125,7 +133,9 @@ export class ConsensusService implements NodeService {
    * The shape is read linearizably first so the required voter change matches the committed shape.
    */
   async propose (command: Command, reason: Reason): Promise<ProposalResult<ApplyResult>> {
-    await this.raft.read()
+    // Only a command that may move voters needs the freshest shape (to build the matching configuration
+    // change); for the others a stale view costs nothing — apply judges against the committed shape anyway.
+    if (mayMoveVoters(command)) await this.raft.read()
     const built = this.proposer.build(this.machine.shape, command, reason, Date.now())
     return await this.raft.propose(built.bytes, built.confChange !== undefined ? { confChange: built.confChange } : {})
   }

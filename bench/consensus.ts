@@ -1,0 +1,125 @@
+/**
+ * @module bench/consensus
+ * `npm run bench:consensus` (issue 6 item 7): revoada and etcd 3.4 side by side in one run, same harness
+ * shape — 3 voters on loopback, fsync on, closed-loop clients at 1, 16 and 64 concurrency for DURATION_MS
+ * each, commits/s, p50, p99; then leader failover (SIGKILL, restart) FAILOVER_TRIALS times each.
+ *
+ * A revoada "commit" is one MeshShape proposal through the admin API (HTTP keep-alive): the node signs an
+ * envelope (~250 bytes of canonical CBOR plus a 64-byte signature), Raft commits it (fsync on a majority) and
+ * the API answers once the entry is applied on that node with its typed result. The commands alternate
+ * promote/demote of `scheduler` on one node, so every request is one committed entry (some are committed as
+ * typed rejections, counted separately). An etcd "commit" is one 200-byte put acknowledged by the cluster.
+ *
+ * Env: DURATION_MS (default 5000), FAILOVER_TRIALS (default 10), CONCURRENCY (default 1,16,64).
+ */
+import '../src/polyfill.js'
+import { startEtcdCluster } from './etcd/cluster.js'
+import { runEtcdFailover, runEtcdLoad } from './etcd/load.js'
+import { RevoadaCluster } from './revoada/cluster.js'
+import type { RevoadaProc } from './revoada/cluster.js'
+import { machineDescription, median, printTable, quantile } from './lib/stats.js'
+import { waitFor } from './lib/ports.js'
+
+const durationMs = Number(process.env.DURATION_MS ?? 5000)
+const failoverTrials = Number(process.env.FAILOVER_TRIALS ?? 10)
+const concurrencies = (process.env.CONCURRENCY ?? '1,16,64').split(',').map(Number)
+
+interface Outcome { outcome: { kind: string } }
+
+/** Three voters: two promotions to etcd, each one joint configuration change. */
+async function threeVoters (cluster: RevoadaCluster): Promise<void> {
+  const [a, b, c] = cluster.procs as [RevoadaProc, RevoadaProc, RevoadaProc]
+  await cluster.post(a, '/v1/target', { target: { apiServers: 1, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 0 } })
+  for (const p of [b, c]) await cluster.post(a, '/v1/proposals', { kind: 'promote', nodeId: p.nodeId, roles: ['etcd'] })
+  await waitFor(async () => (await Promise.all(cluster.procs.map(async (p) => await cluster.status(p)))).every((s) => s.voters.length === 3), 30_000, '3 voters')
+}
+
+async function revoadaLoad (cluster: RevoadaCluster, concurrency: number): Promise<{ commits: number, seconds: number, latencies: number[], rejected: number }> {
+  const target = cluster.procs[2]!.nodeId
+  const latencies: number[] = []
+  let rejected = 0
+  const end = performance.now() + durationMs
+  const worker = async (i: number): Promise<void> => {
+    const via = cluster.procs[i % cluster.procs.length]!
+    let n = i
+    while (performance.now() < end) {
+      const kind = n++ % 2 === 0 ? 'promote' : 'demote'
+      const start = performance.now()
+      const result = await cluster.post(via, '/v1/proposals', { kind, nodeId: target, roles: ['scheduler'] }) as Outcome
+      latencies.push(performance.now() - start)
+      if (result.outcome.kind !== 'applied') rejected++
+    }
+  }
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async (_, i) => { await worker(i) }))
+  return { commits: latencies.length, seconds: (performance.now() - started) / 1000, latencies, rejected }
+}
+
+/** SIGKILL the leader; time until a write through a survivor is acknowledged; restart and let it rejoin. */
+async function revoadaFailover (cluster: RevoadaCluster, trials: number): Promise<number[]> {
+  const times: number[] = []
+  const target = cluster.procs[2]!.nodeId
+  for (let t = 0; t < trials; t++) {
+    const leader = await cluster.leader()
+    const survivor = cluster.alive().find((p) => p !== leader)!
+    const killedAt = performance.now()
+    await cluster.kill(leader)
+    for (let n = 0; ; n++) {
+      try {
+        await cluster.post(survivor, '/v1/proposals', { kind: n % 2 === 0 ? 'promote' : 'demote', nodeId: target, roles: ['controller-manager'] }, 1000)
+        break
+      } catch { /* electing */ }
+    }
+    times.push(performance.now() - killedAt)
+    const back = await cluster.restart(leader)
+    await waitFor(async () => {
+      const [mine, theirs] = await Promise.all([cluster.status(back), cluster.status(survivor)])
+      return mine.appliedIndex >= theirs.commitIndex && mine.voters.length === 3
+    }, 30_000, 'rejoined')
+  }
+  return times
+}
+
+async function main (): Promise<void> {
+  console.log(`machine: ${await machineDescription()}`)
+  console.log(`command: npm run bench:consensus (DURATION_MS=${durationMs} FAILOVER_TRIALS=${failoverTrials})`)
+  const rows: Array<Array<string | number>> = []
+  const failover: Array<[string, number[]]> = []
+
+  const cluster = await RevoadaCluster.start(3, { policy: { enabled: false } })
+  try {
+    await threeVoters(cluster)
+    for (const c of concurrencies) {
+      const r = await revoadaLoad(cluster, c)
+      rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), `${r.rejected} of ${r.commits} typed rejections`])
+    }
+    if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
+  } finally {
+    await cluster.stop()
+  }
+
+  const etcd = await startEtcdCluster()
+  try {
+    for (const c of concurrencies) {
+      const r = await runEtcdLoad(etcd, c, durationMs)
+      rows.push(['etcd 3.4', c, r.commits / r.seconds, quantile(r.latenciesMs, 0.5), quantile(r.latenciesMs, 0.99), '200-byte puts'])
+    }
+    if (failoverTrials > 0) failover.push(['etcd 3.4', await runEtcdFailover(etcd, failoverTrials)])
+  } finally {
+    await etcd.stop()
+  }
+
+  printTable(['system', 'clients', 'commits/s', 'p50 ms', 'p99 ms', 'notes'], rows)
+  const ratioRows = concurrencies.map((c) => {
+    const ours = rows.find((r) => r[0] === 'revoada' && r[1] === c)!
+    const theirs = rows.find((r) => r[0] === 'etcd 3.4' && r[1] === c)!
+    return [c, (ours[2] as number) / (theirs[2] as number), (ours[3] as number) / (theirs[3] as number)]
+  })
+  printTable(['clients', 'commits/s revoada ÷ etcd', 'p50 revoada ÷ etcd'], ratioRows)
+  if (failover.length > 0) {
+    printTable(['system', 'leader SIGKILL → write acknowledged', 'trials', 'median ms', 'max ms'],
+      failover.map(([name, times]) => [name, '', times.length, median(times), Math.max(...times)]))
+  }
+}
+
+await main()

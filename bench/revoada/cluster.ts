@@ -1,0 +1,113 @@
+/**
+ * @module bench/revoada/cluster
+ * A cluster of `revoada start` child processes on 127.0.0.1 for benchmarks: start, join, talk to each node's
+ * admin API (keep-alive fetch), find the leader, SIGKILL and restart. Every process and temp dir is removed by
+ * `stop()`.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { promises as fs, existsSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { waitFor } from '../lib/ports.js'
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
+
+export interface RevoadaProc {
+  dir: string
+  child: ChildProcess
+  api: { url: string, token: string }
+  nodeId: string
+}
+
+export interface Status { nodeId: string, leader: string | null, role: string, term: number, appliedIndex: number, commitIndex: number, voters: string[], learners: string[], shapeCid: string }
+
+export class RevoadaCluster {
+  readonly procs: RevoadaProc[] = []
+  private root = ''
+  private configFile = ''
+
+  static async start (n: number, config: Record<string, unknown>): Promise<RevoadaCluster> {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npx tsc -p . first`)
+    const cluster = new RevoadaCluster()
+    cluster.root = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-bench-'))
+    cluster.configFile = path.join(cluster.root, 'config.json')
+    await fs.writeFile(cluster.configFile, JSON.stringify(config))
+    const first = await cluster.spawn(path.join(cluster.root, 'n0'))
+    const join = ((await cluster.get(first, '/v1/join-string')) as { joinString: string }).joinString
+    for (let i = 1; i < n; i++) await cluster.spawn(path.join(cluster.root, `n${i}`), join)
+    await waitFor(async () => (await cluster.status(first)).learners.length === n - 1, 30_000, 'all admitted')
+    return cluster
+  }
+
+  async spawn (dir: string, join?: string): Promise<RevoadaProc> {
+    await fs.mkdir(dir, { recursive: true })
+    const child = spawn(process.execPath, [MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
+      '--config', this.configFile, ...(join !== undefined ? ['--join', join] : [])], { stdio: 'ignore' })
+    const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}`)
+      try {
+        proc.api = JSON.parse(await fs.readFile(path.join(dir, 'api.json'), 'utf8')) as { url: string, token: string }
+        proc.nodeId = (await this.status(proc)).nodeId
+        return true
+      } catch { return false }
+    }, 30_000, `${dir} up`)
+    const existing = this.procs.findIndex((p) => p.dir === dir)
+    if (existing >= 0) this.procs[existing] = proc
+    else this.procs.push(proc)
+    return proc
+  }
+
+  async get (proc: RevoadaProc, route: string): Promise<unknown> {
+    const res = await fetch(new URL(route, proc.api.url), { headers: { authorization: `Bearer ${proc.api.token}` }, signal: AbortSignal.timeout(5000) })
+    if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`)
+    return await res.json()
+  }
+
+  async post (proc: RevoadaProc, route: string, body: unknown, timeoutMs = 10_000): Promise<unknown> {
+    const res = await fetch(new URL(route, proc.api.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${proc.api.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs)
+    })
+    if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`)
+    return await res.json()
+  }
+
+  async status (proc: RevoadaProc): Promise<Status> {
+    return await this.get(proc, '/v1/status') as Status
+  }
+
+  alive (): RevoadaProc[] {
+    return this.procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+  }
+
+  async leader (): Promise<RevoadaProc> {
+    for (const proc of this.alive()) {
+      try {
+        const s = await this.status(proc)
+        if (s.role === 'leader') return proc
+      } catch { /* not answering */ }
+    }
+    throw new Error('no leader')
+  }
+
+  async kill (proc: RevoadaProc): Promise<void> {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return
+    const exited = new Promise((resolve) => proc.child.once('exit', resolve))
+    proc.child.kill('SIGKILL')
+    await exited
+  }
+
+  async restart (proc: RevoadaProc): Promise<RevoadaProc> {
+    return await this.spawn(proc.dir)
+  }
+
+  async stop (): Promise<void> {
+    for (const proc of this.procs) await this.kill(proc)
+    if (this.root !== '') await fs.rm(this.root, { recursive: true, force: true })
+  }
+}
