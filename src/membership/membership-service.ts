@@ -16,6 +16,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
+import { membershipTopic } from '../net/index.js'
 import { MemberTable, judgeHeartbeat, MembershipConstants as C } from './core/index.js'
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
@@ -68,7 +69,7 @@ export class MembershipService implements NodeService, Membership {
     const settings = ctx.config.membership
     const generation = await nextGeneration(ctx.config.dataDir)
     this.startedAtMs = this.nowMs()
-    this.topic = `revoada/${ctx.cluster.clusterId}/membership/1`
+    this.topic = membershipTopic(ctx.cluster.clusterId)
     this.self = this.buildSelf(generation, 0, false)
     this.table = new MemberTable({
       self: this.self,

@@ -22,6 +22,11 @@ import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interfa
 import type { Config } from '../config/index.js'
 import { pnetKey } from './cluster.js'
 import type { Cluster } from './cluster.js'
+
+/** The gossipsub topic of a cluster's membership heartbeats (layer A publishes on it). */
+export function membershipTopic (clusterId: string): string {
+  return `revoada/${clusterId}/membership/1`
+}
 import { INBOUND_CONNECTION_THRESHOLD, PNET_NONCE_TIMEOUT_MS } from './constants.js'
 
 /** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
@@ -74,7 +79,35 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       ping: ping(),
       // Defaults (D=6, Dlo=4) keep every peer of a 2–3 node cluster in the mesh; lowering Dlo leaves holes.
       // All members may share one IP (tests, one host), so IP colocation must not graylist them.
-      pubsub: gossipsub({ scoreParams: { IPColocationFactorWeight: 0 } })
+      // The membership topic scores only invalid messages (a forged or malformed heartbeat rejected by
+      // the validator): -10 × count², so three of them graylist the sender until the penalty decays. Mesh
+      // delivery-rate penalties stay off: a quiet heartbeat topic must never make honest peers look bad.
+      pubsub: gossipsub({
+        scoreParams: {
+          IPColocationFactorWeight: 0,
+          topics: {
+            [membershipTopic(init.cluster.clusterId)]: {
+              topicWeight: 1,
+              timeInMeshWeight: 0,
+              timeInMeshQuantum: 1000,
+              timeInMeshCap: 1,
+              firstMessageDeliveriesWeight: 0,
+              firstMessageDeliveriesDecay: 0.5,
+              firstMessageDeliveriesCap: 1,
+              meshMessageDeliveriesWeight: 0,
+              meshMessageDeliveriesDecay: 0.5,
+              meshMessageDeliveriesCap: 1,
+              meshMessageDeliveriesThreshold: 1,
+              meshMessageDeliveriesWindow: 10,
+              meshMessageDeliveriesActivation: 5000,
+              meshFailurePenaltyWeight: 0,
+              meshFailurePenaltyDecay: 0.5,
+              invalidMessageDeliveriesWeight: -10,
+              invalidMessageDeliveriesDecay: 0.3
+            }
+          }
+        }
+      })
     }
   })
 }

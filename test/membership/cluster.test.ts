@@ -70,6 +70,9 @@ describe('membership over gossipsub', () => {
     await b!.node.net.services.pubsub.publish(topic, encodeCanonical(forged))
     await waitFor(() => (a!.membership.counters()['dropped.sender-mismatch'] ?? 0) > 0, 10_000, 'forgery dropped on a')
     expect(healthOf(a!, c!.node.nodeId)).toBe('alive')
+    // Rejected heartbeats cost the forwarding peer its gossipsub score (the membership topic scores them).
+    const score = (): number => (a!.node.net.services.pubsub as unknown as { score: { score(id: string): number } }).score.score(b!.node.nodeId)
+    await waitFor(() => score() < 0, 10_000, 'forger penalized')
     // Graceful stop.
     const leaving = c!.node.nodeId
     await c!.node.stop()
