@@ -65,14 +65,15 @@ async function cleanup (): Promise<void> {
   if (root !== '') await fs.rm(root, { recursive: true, force: true })
 }
 
-async function cluster (n: number): Promise<{ list: Proc[], convergeMs: number }> {
+async function cluster (n: number): Promise<{ list: Proc[], convergeMs: number, afterUpMs: number }> {
   const first = await start(path.join(root, `n${n}-0`))
   const join = ((await get(first, '/v1/join-string')) as { joinString: string }).joinString
   const begin = performance.now()
   const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => await start(path.join(root, `n${n}-${i + 1}`), join)))
   const list = [first, ...rest]
+  const up = performance.now()
   await waitFor(async () => (await Promise.all(list.map(members))).every((m) => m.filter((x) => x.health === 'alive').length === n), 120_000, `${n} converged`)
-  return { list, convergeMs: performance.now() - begin }
+  return { list, convergeMs: performance.now() - begin, afterUpMs: performance.now() - up }
 }
 
 async function killTrials (list: Proc[]): Promise<number[]> {
@@ -119,13 +120,13 @@ async function main (): Promise<void> {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-mbench-'))
   console.log(`machine: ${await machineDescription()}`)
   console.log(`command: node dist/bench/membership-processes.js ${trials} ${sizes.join(',')} ${saturateSeconds}`)
-  const convergence: Array<[string, number]> = []
+  const convergence: Array<[string, number, number]> = []
   for (const n of sizes) {
-    const { list, convergeMs } = await cluster(n)
-    convergence.push([`${n} processes`, convergeMs])
+    const { list, convergeMs, afterUpMs } = await cluster(n)
+    convergence.push([`${n} processes`, convergeMs, afterUpMs])
     if (n !== 5) { for (const p of list) await kill(p); procs.splice(0, procs.length, ...procs.filter((p) => !list.includes(p))) }
   }
-  printTable(['cluster', 'joins → all alive everywhere (ms)'], convergence)
+  printTable(['cluster', 'joiners spawned → all alive everywhere (ms)', 'every API answering → all alive everywhere (ms)'], convergence)
   const five = procs.filter((p) => p.dir.includes('n5-'))
   if (trials > 0) {
     const times = await killTrials(five)
