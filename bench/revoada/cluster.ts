@@ -11,6 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from '../lib/ports.js'
+import { onInterrupt } from './cleanup.js'
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
 
@@ -21,23 +22,33 @@ export interface RevoadaProc {
   nodeId: string
 }
 
+export interface ShapeView { cid: string, appliedIndex: number, target: Record<string, number>, voters: string[], members: Array<{ nodeId: string, roles: string[] }> }
+
 export interface Status { nodeId: string, leader: string | null, role: string, term: number, appliedIndex: number, commitIndex: number, voters: string[], learners: string[], shapeCid: string }
 
 export class RevoadaCluster {
   readonly procs: RevoadaProc[] = []
   private root = ''
   private configFile = ''
+  private cleanup: (() => Promise<void>) | undefined
 
   static async start (n: number, config: Record<string, unknown>): Promise<RevoadaCluster> {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npx tsc -p . first`)
     const cluster = new RevoadaCluster()
     cluster.root = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-bench-'))
     cluster.configFile = path.join(cluster.root, 'config.json')
-    await fs.writeFile(cluster.configFile, JSON.stringify(config))
-    const first = await cluster.spawn(path.join(cluster.root, 'n0'))
-    const join = ((await cluster.get(first, '/v1/join-string')) as { joinString: string }).joinString
-    for (let i = 1; i < n; i++) await cluster.spawn(path.join(cluster.root, `n${i}`), join)
-    await waitFor(async () => (await cluster.status(first)).learners.length === n - 1, 30_000, 'all admitted')
+    // Registered before the first child exists, so Ctrl-C during start-up still cleans up.
+    cluster.cleanup = onInterrupt(async () => { await cluster.teardown() })
+    try {
+      await fs.writeFile(cluster.configFile, JSON.stringify(config))
+      const first = await cluster.spawn(path.join(cluster.root, 'n0'))
+      const join = ((await cluster.get(first, '/v1/join-string')) as { joinString: string }).joinString
+      for (let i = 1; i < n; i++) await cluster.spawn(path.join(cluster.root, `n${i}`), join)
+      await waitFor(async () => (await cluster.status(first)).learners.length === n - 1, 30_000, 'all admitted')
+    } catch (err) {
+      await cluster.stop()
+      throw err
+    }
     return cluster
   }
 
@@ -46,6 +57,10 @@ export class RevoadaCluster {
     const child = spawn(process.execPath, [MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
       '--config', this.configFile, ...(join !== undefined ? ['--join', join] : [])], { stdio: 'ignore' })
     const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }
+    // Listed at once (replacing a killed incarnation) so stop() reaches it even if it never comes up.
+    const existing = this.procs.findIndex((p) => p.dir === dir)
+    if (existing >= 0) this.procs[existing] = proc
+    else this.procs.push(proc)
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}`)
       try {
@@ -54,9 +69,6 @@ export class RevoadaCluster {
         return true
       } catch { return false }
     }, 30_000, `${dir} up`)
-    const existing = this.procs.findIndex((p) => p.dir === dir)
-    if (existing >= 0) this.procs[existing] = proc
-    else this.procs.push(proc)
     return proc
   }
 
@@ -79,6 +91,11 @@ export class RevoadaCluster {
 
   async status (proc: RevoadaProc): Promise<Status> {
     return await this.get(proc, '/v1/status') as Status
+  }
+
+  /** The committed shape as `proc` has applied it (no ReadIndex round: what that node itself believes). */
+  async staleShape (proc: RevoadaProc): Promise<ShapeView> {
+    return await this.get(proc, '/v1/shape?stale=true') as ShapeView
   }
 
   alive (): RevoadaProc[] {
@@ -106,7 +123,13 @@ export class RevoadaCluster {
     return await this.spawn(proc.dir)
   }
 
+  /** Kills every child and removes the temp dir; safe to call more than once. */
   async stop (): Promise<void> {
+    if (this.cleanup !== undefined) await this.cleanup()
+    else await this.teardown()
+  }
+
+  private async teardown (): Promise<void> {
     for (const proc of this.procs) await this.kill(proc)
     if (this.root !== '') await fs.rm(this.root, { recursive: true, force: true })
   }
