@@ -107,6 +107,16 @@ async function runStatus (opts: { dataDir?: string, json?: boolean }): Promise<v
     `Addresses: ${status.addresses.join(' ')}`,
     `Peers:     ${status.peers.length === 0 ? '(none)' : status.peers.join(' ')}`
   ]
+  if (typeof status.role === 'string') {
+    const list = (v: unknown): string => Array.isArray(v) && v.length > 0 ? v.join(' ') : '(none)'
+    lines.push(
+      `Raft:      ${String(status.role)}, term ${String(status.term)}, leader ${String(status.leader ?? '(unknown)')}`,
+      `Log:       commit ${String(status.commitIndex)}, applied ${String(status.appliedIndex)}`,
+      `Roles:     ${list(status.roles)}`,
+      `Voters:    ${list(status.voters)}`,
+      `Learners:  ${list(status.learners)}`
+    )
+  }
   process.stdout.write(lines.join('\n') + '\n')
 }
 
