@@ -89,6 +89,11 @@ export const membershipSection = z.strictObject({
 export const policySection = z.strictObject({
   /** Run the engine (it acts only on the leader). @default true */
   enabled: z.boolean().optional(),
+  /**
+   * Which policy shapes the cluster: `auto-replacement` (keep the target topology's counts) or a formation
+   * strategy (solo, pair, quorum-3m, cluster-3m-nw, mesh-all-peers, phalanx). @default 'auto-replacement'
+   */
+  strategy: z.enum(['auto-replacement', 'solo', 'pair', 'quorum-3m', 'cluster-3m-nw', 'mesh-all-peers', 'phalanx']).optional(),
   /** Audit timer period in ms. @default 30000 */
   auditIntervalMs: positiveMs.optional(),
   /** A node must be alive this long before it is promoted, in ms. @default 10000 */

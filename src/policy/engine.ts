@@ -11,7 +11,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { MembershipEvent, MembershipView } from '../membership/core/index.js'
-import { applyGates, autoReplacement, movesVoters, DAMPER_DEFAULTS } from './core/index.js'
+import { applyGates, autoReplacement, formation, movesVoters, DAMPER_DEFAULTS } from './core/index.js'
 import type { DamperOptions, Decision, MemberInfo, Policy, Proposal, Withheld } from './core/index.js'
 
 export interface PolicyEngineInit {
@@ -86,9 +86,12 @@ export class PolicyEngine implements NodeService {
     if (policy.perNodeIntervalMs !== undefined) this.damper.perNodeIntervalMs = policy.perNodeIntervalMs
     if (policy.clusterMaxChanges !== undefined) this.damper.clusterMaxChanges = policy.clusterMaxChanges
     if (policy.clusterWindowMs !== undefined) this.damper.clusterWindowMs = policy.clusterWindowMs
-    if (policy.stabilizationMs !== undefined && this.init.policies === undefined) {
-      this.policies.splice(0, this.policies.length, autoReplacement({ stabilizationMs: policy.stabilizationMs }))
-    }
+    if (this.init.policies !== undefined) return
+    const stabilizationMs = policy.stabilizationMs
+    const chosen = policy.strategy === undefined || policy.strategy === 'auto-replacement'
+      ? autoReplacement(stabilizationMs !== undefined ? { stabilizationMs } : {})
+      : formation({ strategy: policy.strategy, ...(stabilizationMs !== undefined ? { stabilizationMs } : {}) })
+    this.policies.splice(0, this.policies.length, chosen)
   }
 
   async stop (): Promise<void> {

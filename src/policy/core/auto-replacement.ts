@@ -64,7 +64,12 @@ export function autoReplacement (options: AutoReplacementOptions = {}): Policy {
           for (const m of worstFirst.slice(0, keep.length - target)) add(demotions, m.nodeId, role, 'scaling-down', `${role} has ${keep.length}/${target}`)
         }
       }
-      return { proposals: [...toProposals(name, 'promote', promotions), ...toProposals(name, 'demote', demotions)], withheld }
+      // Demotions of dead holders first: a promotion queued before them could exceed a hard limit (7 etcd
+      // holders) and, behind the one-voter-change gate, block the demotion that would make room.
+      const all = toProposals(name, 'demote', demotions)
+      const failed = all.filter((p) => p.reason === 'replacing-failed')
+      const extras = all.filter((p) => p.reason !== 'replacing-failed')
+      return { proposals: [...failed, ...toProposals(name, 'promote', promotions), ...extras], withheld }
     }
   }
 }

@@ -23,6 +23,7 @@ export interface ShapeView {
   memberIds(): NodeId[]
   has(id: NodeId): boolean
   rolesOf(id: NodeId): Role[]
+  holds(id: NodeId, role: Role): boolean
   holders(role: Role): NodeId[]
   voters(): NodeId[]
   isQuarantined(id: NodeId): boolean
