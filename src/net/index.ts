@@ -4,7 +4,7 @@
  * redial loop. Later layers use `NetNode` (`node.services.pubsub` for gossip, `node.handle()` for protocols).
  */
 export { createNetNode, membershipTopic } from './libp2p.js'
-export type { NetNode, NetNodeInit, NetServices } from './libp2p.js'
+export type { NetNode, NetNodeInit, NetServices, NetFaults } from './libp2p.js'
 export { loadOrCreateCluster, newCluster, pnetKey, keyFingerprint } from './cluster.js'
 export type { Cluster } from './cluster.js'
 export { encodeJoinString, decodeJoinString } from './join-string.js'

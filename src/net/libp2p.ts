@@ -46,6 +46,13 @@ export interface NetNodeInit {
   listen: string[]
   announce?: string[]
   net: Config['net']
+  /** Test-only fault hook: connections to or from a blocked peer are refused (a network partition). */
+  faults?: NetFaults
+}
+
+/** A fault hook for partition tests: which peers this node cannot reach right now. */
+export interface NetFaults {
+  isBlocked: (peerId: string) => boolean
 }
 
 /**
@@ -57,7 +64,17 @@ export interface NetNodeInit {
 export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
   const peerDiscovery: Array<(components: { logger: ComponentLogger }) => PeerDiscovery> = []
   if (init.net.mdns) peerDiscovery.push(mdns() as unknown as (c: { logger: ComponentLogger }) => PeerDiscovery)
+  const blocked = (peerId: { toString(): string }): boolean => init.faults?.isBlocked(peerId.toString()) === true
   return await createLibp2p({
+    ...(init.faults !== undefined
+      ? {
+          connectionGater: {
+            denyDialPeer: async (peerId) => blocked(peerId),
+            denyInboundEncryptedConnection: async (peerId) => blocked(peerId),
+            denyOutboundEncryptedConnection: async (peerId) => blocked(peerId)
+          }
+        }
+      : {}),
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [tcp()],

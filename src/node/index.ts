@@ -21,7 +21,7 @@ import type { Logger } from '../log/index.js'
 import {
   createNetNode, decodeJoinString, encodeJoinString, keyFingerprint, loadOrCreateCluster, Redialer, trackKnownPeers
 } from '../net/index.js'
-import type { Cluster, NetNode } from '../net/index.js'
+import type { Cluster, NetFaults, NetNode } from '../net/index.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
@@ -36,6 +36,8 @@ export interface StartNodeInit {
   services?: NodeService[]
   /** Root logger. @default a pino logger at `config.logLevel` on stderr */
   log?: Logger
+  /** Test-only network fault hook (partitions). */
+  faults?: NetFaults
 }
 
 /** The fields of `GET /v1/status` that the node itself provides; services add `{ [name]: … }`. */
@@ -91,7 +93,7 @@ export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
   const { cluster, created } = await loadOrCreateCluster(config.dataDir, join)
   const { listen, fellBack } = await resolveListen(config.listen)
   if (fellBack) nodeLog.warn({ listen }, 'default port taken; listening on a free port instead')
-  const net = await createNetNode({ privateKey: identity.privateKey, cluster, listen, announce: config.announce, net: config.net })
+  const net = await createNetNode({ privateKey: identity.privateKey, cluster, listen, announce: config.announce, net: config.net, ...(init.faults !== undefined ? { faults: init.faults } : {}) })
   const stack = new Stack(nodeLog)
   stack.push('net', async () => { await net.stop() })
   try {

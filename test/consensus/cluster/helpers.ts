@@ -9,6 +9,7 @@ import type { ConsensusService } from '../../../src/consensus/consensus-service.
 import type { MembershipService } from '../../../src/membership/membership-service.js'
 import type { PolicyEngine } from '../../../src/policy/engine.js'
 import type { ConfigInput } from '../../../src/config/index.js'
+import type { NetFaults } from '../../../src/net/index.js'
 import { tempDir, testConfig, waitFor } from '../../node/helpers.js'
 
 export interface Member {
@@ -24,21 +25,26 @@ export const FAST: ConfigInput = {
   membership: { heartbeatIntervalMs: 200 }
 }
 
-export async function startMember (dir: string, options: { join?: string, policy?: boolean, extra?: ConfigInput } = {}): Promise<Member> {
+export async function startMember (dir: string, options: { join?: string, policy?: boolean, extra?: ConfigInput, faults?: NetFaults } = {}): Promise<Member> {
   const services = defaultServices({ policy: options.policy === true ? {} : false })
   const config = testConfig(dir, { ...FAST, ...options.extra, ...(options.join !== undefined ? { join: options.join } : {}) })
-  const node = await startNode({ config, services })
+  const node = await startNode({ config, services, ...(options.faults !== undefined ? { faults: options.faults } : {}) })
   const find = <T>(name: string): T => services.find((s) => s.name === name) as T
   return { dir, node, consensus: find('consensus'), membership: find('membership'), ...(options.policy === true ? { policy: find('policy') } : {}) }
 }
 
 /** Starts `n` members: the first creates the cluster, the others join it and are admitted as learners. */
-export async function startCluster (n: number, options: { policy?: boolean, extra?: ConfigInput } = {}): Promise<Member[]> {
-  const first = await startMember(await tempDir(), options)
+export async function startCluster (n: number, options: { policy?: boolean, extra?: ConfigInput, faults?: (index: number) => NetFaults } = {}): Promise<Member[]> {
+  const withFaults = (i: number): { policy?: boolean, extra?: ConfigInput, faults?: NetFaults } => ({
+    ...(options.policy !== undefined ? { policy: options.policy } : {}),
+    ...(options.extra !== undefined ? { extra: options.extra } : {}),
+    ...(options.faults !== undefined ? { faults: options.faults(i) } : {})
+  })
+  const first = await startMember(await tempDir(), withFaults(0))
   await waitFor(() => first.consensus.node.isLeader(), 10_000, 'the creator leads')
   const join = first.node.joinString()
   const rest: Member[] = []
-  for (let i = 1; i < n; i++) rest.push(await startMember(await tempDir(), { ...options, join }))
+  for (let i = 1; i < n; i++) rest.push(await startMember(await tempDir(), { ...withFaults(i), join }))
   const all = [first, ...rest]
   await waitFor(() => all.every((m) => {
     const conf = m.consensus.node.configuration()

@@ -1,0 +1,68 @@
+/**
+ * A network partition with real nodes (issue 5 item 6): isolate 2 of 5 (the Raft leader and a worker) with
+ * the connection-gater fault hook, which cuts both the Raft transport and gossip. The minority never
+ * commits nor promotes; the majority elects a leader, demotes the unreachable voter and promotes a
+ * replacement; after the partition heals every node holds one consistent shape.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { leaderOf, startCluster, stopAll, waitFor } from '../consensus/cluster/helpers.js'
+import type { Member } from '../consensus/cluster/helpers.js'
+import type { ConfigInput } from '../../src/config/index.js'
+
+const FAST_POLICY: ConfigInput = {
+  raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1 },
+  membership: { heartbeatIntervalMs: 200 },
+  policy: { stabilizationMs: 500, perNodeIntervalMs: 0, auditIntervalMs: 1000 }
+}
+
+describe('partition', () => {
+  let members: Member[] = []
+  afterEach(async () => { await stopAll(members); members = [] })
+
+  it('should let only the majority side act, and converge to one shape after healing', async () => {
+    const sideOf = new Map<string, 'minority' | 'majority'>()
+    let partitioned = false
+    const selves: string[] = []
+    members = await startCluster(5, {
+      policy: true,
+      extra: FAST_POLICY,
+      faults: (i) => ({ isBlocked: (peer) => partitioned && sideOf.get(peer) !== undefined && sideOf.get(peer) !== sideOf.get(selves[i] ?? '') })
+    })
+    members.forEach((m, i) => { selves[i] = m.node.nodeId })
+    await members[0]!.consensus.propose({ kind: 'set-target', target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 2 } }, 'operator')
+    await waitFor(() => members.every((m) => m.consensus.node.configuration().voters.length === 3 && m.consensus.node.configuration().votersOutgoing.length === 0 &&
+      m.consensus.shapeMachine.shape.holders('api-server').length === 3), 30_000, 'ha-three')
+
+    const leader = leaderOf(members)!
+    const worker = members.find((m) => m.consensus.shapeMachine.shape.rolesOf(m.node.nodeId).includes('worker'))!
+    const minority = [leader, worker]
+    const majority = members.filter((m) => !minority.includes(m))
+    for (const m of members) sideOf.set(m.node.nodeId, minority.includes(m) ? 'minority' : 'majority')
+    const partitionAtMs = Date.now()
+    partitioned = true
+    for (const a of minority) for (const b of majority) await a.node.net.hangUp(peerIdFromString(b.node.nodeId)).catch(() => {})
+    const minorityCommit = Math.max(...minority.map((m) => m.consensus.node.status().commit))
+
+    await waitFor(() => {
+      const l = leaderOf(majority)
+      return l !== undefined && majority.every((m) => {
+        const shape = m.consensus.shapeMachine.shape
+        return !shape.holds(leader.node.nodeId, 'etcd') && shape.voters().length === 3 && m.consensus.node.configuration().voters.length === 3 &&
+          m.consensus.node.configuration().votersOutgoing.length === 0
+      })
+    }, 45_000, 'the majority healed around the lost leader')
+    // The minority committed nothing and promoted nobody while cut off.
+    for (const m of minority) {
+      expect(m.consensus.node.status().commit).toBe(minorityCommit)
+      const promotions = m.policy!.decisions().filter((d) => d.atMs >= partitionAtMs).flatMap((d) => d.proposals).filter((p) => p.command.kind === 'promote')
+      expect(promotions).toEqual([])
+    }
+
+    partitioned = false
+    await waitFor(() => new Set(members.map((m) => m.consensus.shapeMachine.shapeCid())).size === 1 &&
+      members.every((m) => m.consensus.node.appliedIndex() === majority[0]!.consensus.node.appliedIndex()), 45_000, 'one shape after healing')
+    expect(members[0]!.consensus.shapeMachine.shape.rolesOf(leader.node.nodeId)).toEqual(['worker'])
+  })
+})
+
