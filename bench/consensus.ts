@@ -14,12 +14,17 @@
  */
 import '../src/polyfill.js'
 import { startEtcdCluster } from './etcd/cluster.js'
-import { runEtcdFailover, runEtcdLoad } from './etcd/load.js'
+import { runEtcdLoad } from './etcd/load.js'
+import type { EtcdCluster, EtcdMember } from './etcd/cluster.js'
+import { randomBytes } from 'node:crypto'
+import { Etcd3 } from 'etcd3'
 import { RevoadaCluster } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { machineDescription, median, printTable, quantile } from './lib/stats.js'
 import { waitFor } from './lib/ports.js'
 import { onInterrupt } from './revoada/cleanup.js'
+import { cpuSeconds } from './revoada/cpu.js'
+import { firstAcknowledged } from './revoada/probe.js'
 
 const durationMs = Number(process.env.DURATION_MS ?? 5000)
 const failoverTrials = Number(process.env.FAILOVER_TRIALS ?? 10)
@@ -27,9 +32,8 @@ const concurrencies = (process.env.CONCURRENCY ?? '1,16,64').split(',').map(Numb
 
 interface Outcome { outcome: { kind: string } }
 
-/** Per-attempt timeout of the failover write probe: the same 500 ms deadline bench/etcd/load uses. */
-const PROBE_TIMEOUT_MS = 500
-const PROBE_RETRY_MS = 5
+/** Give up on a trial with no acknowledged write after this long. */
+const FAILOVER_DEADLINE_MS = 30_000
 
 /** Three voters: two promotions to etcd, each one joint configuration change. */
 async function threeVoters (cluster: RevoadaCluster): Promise<void> {
@@ -67,21 +71,54 @@ async function revoadaFailover (cluster: RevoadaCluster, trials: number): Promis
   for (let t = 0; t < trials; t++) {
     const leader = await cluster.leader()
     const survivor = cluster.alive().find((p) => p !== leader)!
+    const survivors = cluster.alive().filter((p) => p !== leader)
     const killedAt = performance.now()
     await cluster.kill(leader)
-    for (let n = 0; ; n++) {
-      try {
-        await cluster.post(survivor, '/v1/proposals', { kind: n % 2 === 0 ? 'promote' : 'demote', nodeId: target, roles: ['controller-manager'] }, PROBE_TIMEOUT_MS)
-        break
-      } catch { /* electing: a 503 returns at once, so pause briefly rather than spin a core */ }
-      await new Promise((resolve) => setTimeout(resolve, PROBE_RETRY_MS))
-    }
-    times.push(performance.now() - killedAt)
+    times.push(await firstAcknowledged(killedAt, FAILOVER_DEADLINE_MS, async (k, timeoutMs) =>
+      await cluster.post(survivors[k % survivors.length]!, '/v1/proposals', { kind: k % 2 === 0 ? 'promote' : 'demote', nodeId: target, roles: ['controller-manager'] }, timeoutMs)))
     const back = await cluster.restart(leader)
     await waitFor(async () => {
       const [mine, theirs] = await Promise.all([cluster.status(back), cluster.status(survivor)])
       return mine.appliedIndex >= theirs.commitIndex && mine.voters.length === 3
     }, 30_000, 'rejoined')
+  }
+  return times
+}
+
+/** The member that says it leads (asks each live member). */
+async function etcdLeader (cluster: EtcdCluster): Promise<EtcdMember> {
+  for (const member of cluster.members) {
+    if (member.process === undefined) continue
+    const client = new Etcd3({ hosts: [member.clientUrl] })
+    try {
+      const status = await client.maintenance.status()
+      if (status.leader === status.header.member_id) return member
+    } catch { /* not answering: not the leader */ } finally { client.close() }
+  }
+  throw new Error('no etcd leader found')
+}
+
+/**
+ * etcd's side of the failover probe, shaped exactly like revoada's (bench/etcd/load's runEtcdFailover retries
+ * one write at a time with a 500 ms deadline, which quantizes the figure to ~500 ms steps).
+ */
+async function etcdFailover (cluster: EtcdCluster, trials: number): Promise<number[]> {
+  const times: number[] = []
+  const value = randomBytes(200)
+  for (let t = 0; t < trials; t++) {
+    const leader = await etcdLeader(cluster)
+    const survivors = cluster.members.filter((m) => m !== leader).map((m) => m.clientUrl)
+    const client = new Etcd3({ hosts: survivors })
+    try {
+      await client.put('failover/warm').value(value)
+      const killedAt = performance.now()
+      await cluster.kill(leader)
+      times.push(await firstAcknowledged(killedAt, FAILOVER_DEADLINE_MS, async (k, timeoutMs) =>
+        await client.put(`failover/${t}/${k}`).value(value).options({ deadline: Date.now() + timeoutMs })))
+    } finally {
+      client.close()
+    }
+    await cluster.restart(leader)
   }
   return times
 }
@@ -95,9 +132,12 @@ async function main (): Promise<void> {
   const cluster = await RevoadaCluster.start(3, { policy: { enabled: false } })
   try {
     await threeVoters(cluster)
+    const pids = cluster.procs.map((p) => p.child.pid ?? 0)
     for (const c of concurrencies) {
+      const cpu0 = await cpuSeconds(pids)
       const r = await revoadaLoad(cluster, c)
-      rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections`])
+      const cpuMs = (await cpuSeconds(pids) - cpu0) * 1000 / r.commits
+      rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs, `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections`])
     }
     if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
   } finally {
@@ -107,16 +147,19 @@ async function main (): Promise<void> {
   const etcd = await startEtcdCluster()
   const stopEtcd = onInterrupt(async () => { await etcd.stop() })
   try {
+    const pids = etcd.members.map((m) => m.process?.pid ?? 0)
     for (const c of concurrencies) {
+      const cpu0 = await cpuSeconds(pids)
       const r = await runEtcdLoad(etcd, c, durationMs)
-      rows.push(['etcd 3.4', c, r.commits / r.seconds, quantile(r.latenciesMs, 0.5), quantile(r.latenciesMs, 0.99), '200-byte puts'])
+      const cpuMs = (await cpuSeconds(pids) - cpu0) * 1000 / r.commits
+      rows.push(['etcd 3.4', c, r.commits / r.seconds, quantile(r.latenciesMs, 0.5), quantile(r.latenciesMs, 0.99), cpuMs, '200-byte puts'])
     }
-    if (failoverTrials > 0) failover.push(['etcd 3.4', await runEtcdFailover(etcd, failoverTrials)])
+    if (failoverTrials > 0) failover.push(['etcd 3.4', await etcdFailover(etcd, failoverTrials)])
   } finally {
     await stopEtcd()
   }
 
-  printTable(['system', 'clients', 'commits/s', 'p50 ms', 'p99 ms', 'notes'], rows)
+  printTable(['system', 'clients', 'commits/s', 'p50 ms', 'p99 ms', 'server CPU ms/commit (3 members)', 'notes'], rows)
   const ratioRows = concurrencies.map((c) => {
     const ours = rows.find((r) => r[0] === 'revoada' && r[1] === c)!
     const theirs = rows.find((r) => r[0] === 'etcd 3.4' && r[1] === c)!

@@ -3,8 +3,8 @@
  * `npm run bench:failover` (issue 5 item 7): five `revoada start` processes on 127.0.0.1, target `ha-three`,
  * policy engine on with its default damper. SIGKILL the Raft leader TRIALS times and measure from the kill
  * until, on every survivor:
- *   (a) a write is acknowledged again (a `POST /v1/target` re-stating ha-three through one survivor — a
- *       committed entry that changes nothing the policy cares about);
+ *   (a) a write is acknowledged again (a `POST /v1/target` re-stating ha-three through a survivor — a
+ *       committed entry that changes nothing the policy cares about; a new attempt every 50 ms, see probe.ts);
  *   (b) the replacement Promote is committed: `GET /v1/shape?stale=true` shows the dead node without etcd and
  *       exactly 3 live etcd holders, on every survivor;
  *   (c) the Raft voter set (`/v1/status` voters) is back to 3, without the dead node, on every survivor.
@@ -18,15 +18,13 @@ import { RevoadaCluster } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { machineDescription, median, printTable } from './lib/stats.js'
 import { waitFor } from './lib/ports.js'
+import { firstAcknowledged } from './revoada/probe.js'
 
 const trials = Number(process.env.TRIALS ?? 10)
 const settleMs = Number(process.env.SETTLE_MS ?? 12_000)
 const trialDeadlineMs = Number(process.env.TRIAL_DEADLINE_MS ?? 60_000)
 const NODES = 5
 const ETCD_MEMBERS = 3
-/** Per-attempt timeout of the write probe: the same 500 ms deadline the etcd probe uses. */
-const PROBE_TIMEOUT_MS = 500
-const PROBE_RETRY_MS = 5
 
 interface Trial { writeMs: number, promoteMs: number, votersMs: number, promoted: string[] }
 
@@ -70,21 +68,12 @@ async function trial (cluster: RevoadaCluster): Promise<Trial> {
   const leader = await cluster.leader()
   const dead = leader.nodeId
   const survivors = cluster.alive().filter((p) => p !== leader)
-  const via = survivors[0]!
   const killedAt = performance.now()
   await cluster.kill(leader)
   let promoted: string[] = []
-  const write = (async () => {
-    while (performance.now() - killedAt < trialDeadlineMs) {
-      try {
-        const r = await cluster.post(via, '/v1/target', { preset: 'ha-three' }, PROBE_TIMEOUT_MS) as { outcome?: { kind?: string } }
-        if (typeof r.outcome?.kind === 'string') return performance.now() - killedAt
-      } catch { /* no leader yet (503/504 or our timeout) */ }
-      // A 503 comes back at once; a short pause keeps the probe from spinning a core the election needs.
-      await new Promise((resolve) => setTimeout(resolve, PROBE_RETRY_MS))
-    }
-    throw new Error(`no write acknowledged within ${trialDeadlineMs} ms`)
-  })()
+  // The write probe: re-state ha-three (a committed entry the policy ignores), round-robin over survivors.
+  const write = firstAcknowledged(killedAt, trialDeadlineMs, async (k, timeoutMs) =>
+    await cluster.post(survivors[k % survivors.length]!, '/v1/target', { preset: 'ha-three' }, timeoutMs))
   const [writeMs, promoteMs, votersMs] = await Promise.all([
     write,
     onEvery(survivors, killedAt, 'replacement promote on every survivor', async (p) => {
