@@ -6,15 +6,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { leaderOf, startCluster, stopAll, waitFor } from '../consensus/cluster/helpers.js'
+import { leaderOf, startCluster, stopAll, waitFor, FAST_POLICY } from '../consensus/cluster/helpers.js'
 import type { Member } from '../consensus/cluster/helpers.js'
-import type { ConfigInput } from '../../src/config/index.js'
 
-const FAST_POLICY: ConfigInput = {
-  raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1 },
-  membership: { heartbeatIntervalMs: 200 },
-  policy: { stabilizationMs: 500, perNodeIntervalMs: 0, auditIntervalMs: 1000 }
-}
 
 describe('partition', () => {
   let members: Member[] = []

@@ -5,15 +5,9 @@
  * a worker and a learner, without oscillation.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { crash, leaderOf, startCluster, startMember, stopAll, waitFor } from '../consensus/cluster/helpers.js'
+import { crash, leaderOf, startCluster, startMember, stopAll, waitFor, FAST_POLICY } from '../consensus/cluster/helpers.js'
 import type { Member } from '../consensus/cluster/helpers.js'
-import type { ConfigInput } from '../../src/config/index.js'
 
-const FAST_POLICY: ConfigInput = {
-  raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1 },
-  membership: { heartbeatIntervalMs: 200 },
-  policy: { stabilizationMs: 500, perNodeIntervalMs: 0, auditIntervalMs: 1000 }
-}
 
 describe('self-healing', () => {
   let members: Member[] = []

@@ -20,6 +20,13 @@ export interface Member {
   policy?: PolicyEngine
 }
 
+/** Fast timings plus a policy engine that acts quickly (0.5 s stabilization, no per-node damper). */
+export const FAST_POLICY: ConfigInput = {
+  raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1 },
+  membership: { heartbeatIntervalMs: 200 },
+  policy: { stabilizationMs: 500, perNodeIntervalMs: 0, auditIntervalMs: 1000 }
+}
+
 export const FAST: ConfigInput = {
   raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1 },
   membership: { heartbeatIntervalMs: 200 }
