@@ -22,5 +22,7 @@ export const OPERATION_TIMEOUT_MS_DEFAULT = 10_000
 export const SNAPSHOT_EVERY_ENTRIES_DEFAULT = 10_000
 /** Entries kept behind a snapshot for slow followers. */
 export const RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT = 1_000
-/** Inbound messages handled before the driver yields to persist and send (bounds one batch's latency). */
-export const MAX_MESSAGES_PER_BATCH = 4_096
+/** Entry bytes per AppendEntries message on the network. */
+export const MAX_SIZE_PER_MSG_BYTES = 256 * 1024
+/** Pipelined AppendEntries per follower; with the size above, at most 16 MiB in flight to one follower. */
+export const MAX_INFLIGHT_MSGS = 64

@@ -161,6 +161,10 @@ export class RaftNode<R> {
       id: this.id,
       electionTicks: this.init.electionTicks,
       heartbeatTicks: this.init.heartbeatTicks,
+      // Bound what a leader can have in flight to one follower (64 × 256 KiB = 16 MiB) well below the
+      // transport's 64 MiB read buffer, so a slow follower slows the leader instead of resetting streams.
+      maxSizePerMsgBytes: C.MAX_SIZE_PER_MSG_BYTES,
+      maxInflightMsgs: C.MAX_INFLIGHT_MSGS,
       random: createPrng(this.init.seed ?? Math.floor(Math.random() * 2 ** 31))
     }, state)
     this.applied = state.snapshot?.meta.index ?? 0
