@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url'
 import { waitFor } from '../lib/ports.js'
 import { onInterrupt } from './cleanup.js'
 
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+/** How long stop() waits for a graceful exit when profiling before it SIGKILLs. */
+const GRACEFUL_STOP_MS = 10_000
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
 
 export interface RevoadaProc {
@@ -54,7 +57,10 @@ export class RevoadaCluster {
 
   async spawn (dir: string, join?: string): Promise<RevoadaProc> {
     await fs.mkdir(dir, { recursive: true })
-    const child = spawn(process.execPath, [MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the nodes (not REVOADA_*: the
+    // config loader reads those as settings and refuses unknown keys); stop() then ends
+    // them with SIGTERM so Node writes the profile.
+    const child = spawn(process.execPath, [...NODE_ARGS, MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
       '--config', this.configFile, ...(join !== undefined ? ['--join', join] : [])], { stdio: 'ignore' })
     const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }
     // Listed at once (replacing a killed incarnation) so stop() reaches it even if it never comes up.
@@ -119,6 +125,15 @@ export class RevoadaCluster {
     await exited
   }
 
+  /** SIGTERM, then SIGKILL if still running after GRACEFUL_STOP_MS. */
+  private async terminate (proc: RevoadaProc): Promise<void> {
+    const exited = new Promise((resolve) => proc.child.once('exit', resolve))
+    proc.child.kill('SIGTERM')
+    const timer = setTimeout(() => proc.child.kill('SIGKILL'), GRACEFUL_STOP_MS)
+    await exited
+    clearTimeout(timer)
+  }
+
   async restart (proc: RevoadaProc): Promise<RevoadaProc> {
     return await this.spawn(proc.dir)
   }
@@ -130,6 +145,7 @@ export class RevoadaCluster {
   }
 
   private async teardown (): Promise<void> {
+    if (NODE_ARGS.length > 0) await Promise.all(this.alive().map(async (p) => await this.terminate(p)))
     for (const proc of this.procs) await this.kill(proc)
     if (this.root !== '') await fs.rm(this.root, { recursive: true, force: true })
   }
