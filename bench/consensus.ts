@@ -38,7 +38,7 @@ const FAILOVER_DEADLINE_MS = 30_000
 /** Three voters: two promotions to etcd, each one joint configuration change. */
 async function threeVoters (cluster: RevoadaCluster): Promise<void> {
   const [a, b, c] = cluster.procs as [RevoadaProc, RevoadaProc, RevoadaProc]
-  await cluster.post(a, '/v1/target', { target: { apiServers: 1, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 0 } })
+  await cluster.post(a, '/v1/target', { target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 0 } })
   for (const p of [b, c]) await cluster.post(a, '/v1/proposals', { kind: 'promote', nodeId: p.nodeId, roles: ['etcd'] })
   await waitFor(async () => (await Promise.all(cluster.procs.map(async (p) => await cluster.status(p)))).every((s) => s.voters.length === 3), 30_000, '3 voters')
 }
