@@ -61,14 +61,17 @@ export class RevoadaCluster {
     // config loader reads those as settings and refuses unknown keys); stop() then ends
     // them with SIGTERM so Node writes the profile.
     const child = spawn(process.execPath, [...NODE_ARGS, MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
-      '--config', this.configFile, ...(join !== undefined ? ['--join', join] : [])], { stdio: 'ignore' })
+      '--config', this.configFile, ...(join !== undefined ? ['--join', join] : [])], { stdio: ['ignore', 'ignore', 'pipe'] })
+    // Keep the tail of stderr so a node that fails to start says why.
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
     const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }
     // Listed at once (replacing a killed incarnation) so stop() reaches it even if it never comes up.
     const existing = this.procs.findIndex((p) => p.dir === dir)
     if (existing >= 0) this.procs[existing] = proc
     else this.procs.push(proc)
     await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}`)
+      if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
       try {
         proc.api = JSON.parse(await fs.readFile(path.join(dir, 'api.json'), 'utf8')) as { url: string, token: string }
         proc.nodeId = (await this.status(proc)).nodeId
