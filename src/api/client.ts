@@ -85,6 +85,9 @@ export async function assertNotRunning (dataDir: string): Promise<void> {
     await apiGet(dataDir, '/v1/status')
   } catch (err) {
     if ((err as Error).name === 'NodeNotRunningError') return
+    // The recorded port now belongs to another server (a port reused after a crash): the token does not
+    // match, so it is not the node that wrote api.json.
+    if ((err as Error).name === 'ApiRequestError' && (err as { status?: number }).status === 401) return
   }
   throw new NodeAlreadyRunningError(dataDir, api.url)
 }
