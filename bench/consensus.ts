@@ -14,8 +14,8 @@
  */
 import '../src/polyfill.js'
 import { startEtcdCluster } from './etcd/cluster.js'
-import { runEtcdLoad } from './etcd/load.js'
-import type { EtcdCluster, EtcdMember } from './etcd/cluster.js'
+import { findLeader, runEtcdLoad } from './etcd/load.js'
+import type { EtcdCluster } from './etcd/cluster.js'
 import { randomBytes } from 'node:crypto'
 import { Etcd3 } from 'etcd3'
 import { RevoadaCluster } from './revoada/cluster.js'
@@ -85,19 +85,6 @@ async function revoadaFailover (cluster: RevoadaCluster, trials: number): Promis
   return times
 }
 
-/** The member that says it leads (asks each live member). */
-async function etcdLeader (cluster: EtcdCluster): Promise<EtcdMember> {
-  for (const member of cluster.members) {
-    if (member.process === undefined) continue
-    const client = new Etcd3({ hosts: [member.clientUrl] })
-    try {
-      const status = await client.maintenance.status()
-      if (status.leader === status.header.member_id) return member
-    } catch { /* not answering: not the leader */ } finally { client.close() }
-  }
-  throw new Error('no etcd leader found')
-}
-
 /**
  * etcd's side of the failover probe, shaped exactly like revoada's (bench/etcd/load's runEtcdFailover retries
  * one write at a time with a 500 ms deadline, which quantizes the figure to ~500 ms steps).
@@ -106,7 +93,7 @@ async function etcdFailover (cluster: EtcdCluster, trials: number): Promise<numb
   const times: number[] = []
   const value = randomBytes(200)
   for (let t = 0; t < trials; t++) {
-    const leader = await etcdLeader(cluster)
+    const leader = await findLeader(cluster)
     const survivors = cluster.members.filter((m) => m !== leader).map((m) => m.clientUrl)
     const client = new Etcd3({ hosts: survivors })
     try {

@@ -42,7 +42,7 @@ export async function runEtcdLoad (cluster: EtcdCluster, concurrency: number, du
 }
 
 /** Asks each live member who it thinks leads, and returns the member that is the leader. */
-async function findLeader (cluster: EtcdCluster): Promise<EtcdMember> {
+export async function findLeader (cluster: EtcdCluster): Promise<EtcdMember> {
   for (const member of cluster.members) {
     if (member.process === undefined) continue
     const client = new Etcd3({ hosts: [member.clientUrl] })
