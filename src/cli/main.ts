@@ -15,6 +15,7 @@ import type { NodeStatus, RevoadaNode } from '../node/index.js'
 import { apiGet, apiRequest } from '../api/index.js'
 import { IDENTITY_FILE_NAME, readIdentity } from '../identity/index.js'
 import { parseHostPort } from './args.js'
+import { registerMaterializerCommands } from './materializer-commands.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 
@@ -43,7 +44,7 @@ async function runStart (opts: StartOptions): Promise<void> {
   // Loaded lazily: libp2p takes most of a second to import, which `status`/`id`/`--help` need not pay.
   const { startNode } = await import('../node/index.js')
   const { defaultServices } = await import('../node/services.js')
-  const node = await startNode({ config, services: defaultServices({ policy: config.policy?.enabled === false ? false : {} }) })
+  const node = await startNode({ config, services: defaultServices({ policy: config.policy?.enabled === false ? false : {}, materializer: config.materializer?.enabled !== false }) })
   printStarted(node)
   installSignalHandlers(node)
 }
@@ -278,6 +279,7 @@ function buildProgram (): Command {
     .option('--controller-managers <n>').option('--min-workers <n>')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .action(runTargetSet)
+  registerMaterializerCommands(program)
   return program
 }
 

@@ -7,6 +7,7 @@
  * each field (comment each with its unit and default), add it to `configSchema` below, and read
  * `config.x?.field ?? X_DEFAULT` or `parseSection` in your layer. Optional sections keep old config files valid.
  */
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../log/index.js'
@@ -106,6 +107,32 @@ export const policySection = z.strictObject({
   clusterWindowMs: positiveMs.optional()
 })
 
+/** The materializer (issue 15): this node's roles as static-pod manifests. All optional. */
+export const materializerSection = z.strictObject({
+  /** Run the materializer. @default true */
+  enabled: z.boolean().optional(),
+  /** The static-pod directory (kubelet's `staticPodPath`, /etc/kubernetes/manifests on a real host). @default '<data-dir>/manifests' */
+  manifestDir: z.string().min(1).optional(),
+  /** The IP other machines reach this node at, rendered as `node.address`. @default the first routable IP this node announces */
+  advertiseAddress: z.string().min(1).max(64).refine((s) => isIP(s) !== 0, { message: 'not an IP address' }).optional(),
+  /** Kubernetes version rendered into component images. @default membership.kubernetesVersion ?? 'v1.31.4' */
+  kubernetesVersion: z.string().regex(/^v?[0-9A-Za-z.+-]{1,63}$/).optional(),
+  /** etcd image tag. @default '3.5.16-0' */
+  etcdVersion: z.string().regex(/^[0-9A-Za-z.+-]{1,63}$/).optional(),
+  /** Reconcile period without changes, in ms. @default 10000 */
+  reconcileIntervalMs: positiveMs.optional()
+})
+
+/** Executables run when this node gains or loses a control-plane role (issue 15). All optional. */
+export const hooksSection = z.strictObject({
+  /** Run with ROLE, NODE_ID, SHAPE_CID, INDEX after the manifest of a gained role is written. */
+  onPromote: z.string().min(1).optional(),
+  /** Run with the same variables after the manifest of a lost role is removed. */
+  onDemote: z.string().min(1).optional(),
+  /** A hook is killed after this many ms (and retried with backoff). @default 30000 */
+  timeoutMs: positiveMs.optional()
+})
+
 /** The whole node configuration, after defaults. */
 export const configSchema = z.strictObject({
   /** Data directory. @default './.revoada' */
@@ -122,7 +149,9 @@ export const configSchema = z.strictObject({
   net: netSection.default(netSection.parse({})),
   raft: raftSection.optional(),
   membership: membershipSection.optional(),
-  policy: policySection.optional()
+  policy: policySection.optional(),
+  materializer: materializerSection.optional(),
+  hooks: hooksSection.optional()
 })
 
 /** Validated node configuration. */

@@ -9,10 +9,13 @@ import { FileStorage } from '../consensus/storage/file-storage.js'
 import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'
 import type { PolicyEngineInit } from '../policy/engine.js'
+import { MaterializerService } from '../materializer/materializer-service.js'
 import type { NodeService } from './service.js'
 
 export interface DefaultServicesInit {
   policy?: PolicyEngineInit | false
+  /** `false` leaves the materializer out (as does `materializer.enabled: false` in the config). */
+  materializer?: boolean
 }
 
 /** `policy: false` (or `policy.enabled: false` in the config) leaves the engine out. */
@@ -27,5 +30,6 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   })
   const services: NodeService[] = [membership, consensus]
   if (init.policy !== false) services.push(new PolicyEngine(init.policy ?? {}))
+  if (init.materializer !== false) services.push(new MaterializerService())
   return services
 }

@@ -94,6 +94,7 @@ export function describe (command: Command): string {
   switch (command.kind) {
     case 'promote': case 'demote': return `${command.kind} ${command.nodeId} ${command.roles.join(',')}`
     case 'set-target': return 'set-target'
+    case 'set-catalog': return `set-catalog ${command.role}`
     default: return `${command.kind} ${command.nodeId}`
   }
 }

@@ -15,6 +15,7 @@ import { MeshShape } from './mesh-shape.js'
 import { CONTROL_PLANE_ROLES } from './types.js'
 import type { ApplyResult, Command, Outcome, RejectionCode } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_ROLE_HOLDERS } from './constants.js'
+import { templatesProblem } from './catalog.js'
 
 export interface ShapeApplyContext {
   index: number
@@ -111,6 +112,12 @@ export function transition (shape: MeshShape, command: Command): Transition {
       if (!shape.isQuarantined(id)) return reject('not-quarantined', `${id} is not quarantined`) as Transition
       next.revoke(id, ['quarantined'])
       break
+    case 'set-catalog': {
+      const problem = templatesProblem(command.templates)
+      if (problem !== null) return reject('invalid-catalog', problem) as Transition
+      next.setTemplates(command.role, command.templates)
+      return { kind: 'applied', shape: next }
+    }
     case 'set-target':
       if (command.target.etcd < 1) return reject('invalid-target', 'the target needs at least one etcd holder') as Transition
       return { kind: 'applied', shape: next.withTarget(command.target) }

@@ -11,3 +11,9 @@ export const MAX_ETCD_HOLDERS = 7
 export const MAX_ROLE_HOLDERS = 16
 /** Bytes of one encoded signed proposal; larger ones are rejected as malformed before decoding. */
 export const MAX_PROPOSAL_BYTES = 16 * 1024
+/** Manifest templates per role in the catalog (`invalid-catalog` beyond). */
+export const MAX_TEMPLATES_PER_ROLE = 8
+/** Length of a template file name. */
+export const MAX_TEMPLATE_NAME_LENGTH = 64
+/** Length of a template CID's string form (a CIDv1 BLAKE3 in base32 is 61 characters). */
+export const MAX_TEMPLATE_CID_LENGTH = 100

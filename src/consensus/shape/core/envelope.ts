@@ -9,6 +9,7 @@ import type { CID } from '../../../codec/index.js'
 import { CONTROL_PLANE_ROLES, REASONS } from './types.js'
 import type { Command, ControlPlaneRole, Envelope, TargetTopology } from './types.js'
 import { MAX_PROPOSAL_BYTES } from './constants.js'
+import { parseCatalogTemplates } from './catalog.js'
 
 export interface SignedProposal {
   envelope: Envelope
@@ -56,6 +57,12 @@ function parseCommand (value: unknown): Command | null {
     case 'set-target': {
       const target = parseTarget(value.target)
       return target !== null && Object.keys(value).length === 2 ? { kind: 'set-target', target } : null
+    }
+    case 'set-catalog': {
+      const templates = parseCatalogTemplates(value.templates)
+      const role = value.role
+      if (!(CONTROL_PLANE_ROLES as readonly unknown[]).includes(role) || templates === null || Object.keys(value).length !== 3) return null
+      return { kind: 'set-catalog', role: role as ControlPlaneRole, templates }
     }
     default:
       return null

@@ -6,8 +6,16 @@
  */
 import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
-import type { ControlPlaneRole, NodeId, Role, TargetTopology } from './types.js'
+import type { CatalogTemplate, ControlPlaneRole, NodeId, Role, TargetTopology } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS } from './constants.js'
+import { canonicalCatalog, templatesProblem } from './catalog.js'
+
+/** The canonical plain form of a shape (what its CID addresses). `catalog` is omitted while empty. */
+export interface ShapeData {
+  members: Array<[NodeId, Role[]]>
+  target: TargetTopology
+  catalog?: Array<[ControlPlaneRole, CatalogTemplate[]]>
+}
 
 const ROLE_ORDER = new Map<Role, number>(ROLES.map((role, i) => [role, i]))
 
@@ -19,10 +27,14 @@ export class MeshShape {
   /** Invariant: every member's stored roles are control-plane roles, `quarantined` or `observer`. */
   private readonly members: Map<NodeId, Set<Role>>
   readonly target: TargetTopology
+  /** Role → manifest templates; a role without an entry uses the build's default templates. */
+  private readonly catalog: Map<ControlPlaneRole, CatalogTemplate[]>
 
-  constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab) {
+  constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab,
+    catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map()) {
     this.members = members
     this.target = target
+    this.catalog = catalog
   }
 
   static empty (): MeshShape {
@@ -33,12 +45,22 @@ export class MeshShape {
   copy (): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of this.members) members.set(id, new Set(roles))
-    return new MeshShape(members, { ...this.target })
+    return new MeshShape(members, { ...this.target }, copyCatalog(this.catalog))
   }
 
   withTarget (target: TargetTopology): MeshShape {
     const next = this.copy()
-    return new MeshShape(next.members, { ...target })
+    return new MeshShape(next.members, { ...target }, next.catalog)
+  }
+
+  /** The manifest templates the catalog names for `role` (empty: the build's defaults apply). */
+  templatesOf (role: ControlPlaneRole): CatalogTemplate[] {
+    return (this.catalog.get(role) ?? []).map((t) => ({ ...t }))
+  }
+
+  /** The whole catalog in canonical order (roles with templates only). */
+  catalogEntries (): Array<[ControlPlaneRole, CatalogTemplate[]]> {
+    return canonicalCatalog(this.catalog)
   }
 
   has (id: NodeId): boolean {
@@ -88,19 +110,30 @@ export class MeshShape {
   grant (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.add(role) }
   revoke (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.delete(role) }
   clear (id: NodeId): void { this.members.get(id)?.clear() }
+  setTemplates (role: ControlPlaneRole, templates: readonly CatalogTemplate[]): void {
+    if (templates.length === 0) this.catalog.delete(role)
+    else this.catalog.set(role, templates.map((t) => ({ name: t.name, cid: t.cid })))
+  }
 
   /** Plain, canonical data: members sorted by id, roles sorted canonically (derived `worker` omitted). */
-  toData (): { members: Array<[NodeId, Role[]]>, target: TargetTopology } {
+  toData (): ShapeData {
+    const catalog = canonicalCatalog(this.catalog)
     return {
       members: this.memberIds().map((id) => [id, sortRoles(this.members.get(id) ?? [])]),
-      target: { ...this.target }
+      target: { ...this.target },
+      ...(catalog.length > 0 ? { catalog } : {})
     }
   }
 
-  static fromData (data: { members: Array<[NodeId, Role[]]>, target: TargetTopology }): MeshShape {
+  static fromData (data: ShapeData): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of data.members) members.set(id, new Set(roles))
-    const shape = new MeshShape(members, { ...data.target })
+    const catalog = new Map<ControlPlaneRole, CatalogTemplate[]>()
+    for (const [role, templates] of data.catalog ?? []) {
+      if (!isControlPlaneRole(role) || !Array.isArray(templates)) throw new TypeError(`invalid shape data: catalog entry ${String(role)}`)
+      catalog.set(role, templates.map((t) => ({ name: t.name, cid: t.cid })))
+    }
+    const shape = new MeshShape(members, { ...data.target }, catalog)
     const problem = shape.invariantProblem()
     if (problem !== null) throw new TypeError(`invalid shape data: ${problem}`)
     return shape
@@ -121,6 +154,10 @@ export class MeshShape {
     const etcd = this.voters().length
     if (this.members.size > 0 && etcd === 0) return 'no etcd holder (no voter)'
     if (etcd > MAX_ETCD_HOLDERS) return `more than ${MAX_ETCD_HOLDERS} etcd holders`
+    for (const [role, templates] of this.catalog) {
+      const problem = templatesProblem(templates)
+      if (problem !== null) return `catalog of ${role}: ${problem}`
+    }
     return null
   }
 
@@ -128,6 +165,12 @@ export class MeshShape {
     const problem = this.invariantProblem()
     assert(problem === null, () => `MeshShape invariant: ${problem ?? ''}`)
   }
+}
+
+function copyCatalog (catalog: ReadonlyMap<ControlPlaneRole, readonly CatalogTemplate[]>): Map<ControlPlaneRole, CatalogTemplate[]> {
+  const copy = new Map<ControlPlaneRole, CatalogTemplate[]>()
+  for (const [role, templates] of catalog) copy.set(role, templates.map((t) => ({ ...t })))
+  return copy
 }
 
 export function isControlPlaneRole (role: unknown): role is ControlPlaneRole {

@@ -50,6 +50,17 @@ export type Command =
   | { kind: 'quarantine', nodeId: NodeId }
   | { kind: 'restore', nodeId: NodeId }
   | { kind: 'set-target', target: TargetTopology }
+  /** Replaces a role's manifest templates (the role catalog, DESIGN.md §5/§9); an empty list restores the default. */
+  | { kind: 'set-catalog', role: ControlPlaneRole, templates: CatalogTemplate[] }
+
+/**
+ * One manifest template of a role: the file name it renders to in the static-pod directory and the CID
+ * (CIDv1, raw, BLAKE3) of the template's bytes in the content layer.
+ */
+export interface CatalogTemplate {
+  name: string
+  cid: string
+}
 
 /**
  * What a proposer signs: the command with its reason, the proposer, the proposal id (exactly-once) and
@@ -71,7 +82,7 @@ export const REJECTION_CODES = [
   'malformed', 'bad-signature', 'wrong-cluster', 'unknown-proposer', 'unknown-node', 'already-member',
   'node-quarantined', 'not-quarantined', 'role-not-held', 'role-already-held', 'last-voter',
   'holds-control-plane-role', 'limit-exceeded', 'invalid-target', 'not-empty', 'voters-not-moved',
-  'voter-mismatch'
+  'voter-mismatch', 'invalid-catalog'
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
 

@@ -1,0 +1,30 @@
+/**
+ * @module materializer/constants
+ * Defaults and limits of the materializer (issue 15). Config keys: `materializer.*`, `hooks.*`.
+ */
+
+/** Re-render and re-check the manifest directory this often even without a shape change, in ms. */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 10_000
+/** Kubernetes version rendered into images when neither config nor membership names one. */
+export const DEFAULT_KUBERNETES_VERSION = 'v1.31.4'
+/** etcd image tag rendered into the etcd manifest. */
+export const DEFAULT_ETCD_VERSION = '3.5.16-0'
+/** A hook is killed after this long, in ms. */
+export const DEFAULT_HOOK_TIMEOUT_MS = 30_000
+/** Attempts per hook run before it is given up (each failure is recorded). */
+export const HOOK_ATTEMPTS_MAX = 6
+/** First retry delay of a failed hook, in ms; doubles per attempt up to HOOK_RETRY_MAX_MS. */
+export const HOOK_RETRY_MIN_MS = 1_000
+export const HOOK_RETRY_MAX_MS = 60_000
+/** Hook runs waiting at once; beyond it the oldest waiting run is dropped and recorded. */
+export const HOOK_QUEUE_MAX = 64
+/** Bytes of a hook's stdout+stderr kept for the log; the rest is cut. */
+export const HOOK_OUTPUT_BYTES_MAX = 16 * 1024
+/** Materializer events (writes, removals, hook results, errors) kept for `revoada manifests`. */
+export const EVENTS_MAX = 200
+/** Time allowed to fetch one catalog template from the content layer, in ms. */
+export const TEMPLATE_FETCH_TIMEOUT_MS = 30_000
+/** The state file (names this node wrote) inside `<data-dir>/materializer/`. */
+export const STATE_FILE_NAME = 'state.json'
+/** Prefix of temporary files in the manifest directory (a dot-file: kubelet ignores those). */
+export const TEMP_PREFIX = '.revoada-tmp-'

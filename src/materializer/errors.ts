@@ -1,0 +1,58 @@
+/**
+ * @module materializer/errors
+ * Operating errors of the materializer (STYLE §10): one class per condition, matched by `name`.
+ */
+
+/** A template is not valid YAML, not one Kubernetes object, or uses a construct we do not render. */
+export class TemplateError extends Error {
+  static override readonly name = 'TemplateError'
+  constructor (message = 'invalid manifest template') {
+    super(message)
+    this.name = 'TemplateError'
+  }
+}
+
+/** A template names a variable that the materializer does not provide (it would render as an empty string). */
+export class TemplateVariableError extends Error {
+  static override readonly name = 'TemplateVariableError'
+  constructor (readonly variable: string, template: string) {
+    super(`template ${template} uses unknown variable {{${variable}}}`)
+    this.name = 'TemplateVariableError'
+  }
+}
+
+/** A template's bytes do not hash to the CID the catalog names. */
+export class TemplateCidMismatchError extends Error {
+  static override readonly name = 'TemplateCidMismatchError'
+  constructor (cid: string) {
+    super(`template bytes do not match their CID ${cid}`)
+    this.name = 'TemplateCidMismatchError'
+  }
+}
+
+/** The catalog names content that no provider could deliver (yet). */
+export class TemplateUnavailableError extends Error {
+  static override readonly name = 'TemplateUnavailableError'
+  constructor (cid: string, cause?: string) {
+    super(`template ${cid} is not available${cause !== undefined ? `: ${cause}` : ''}`)
+    this.name = 'TemplateUnavailableError'
+  }
+}
+
+/** The content layer is not running on this node, so catalog templates cannot be stored or fetched. */
+export class ContentUnavailableError extends Error {
+  static override readonly name = 'ContentUnavailableError'
+  constructor (message = 'the content layer is not running on this node: catalog templates cannot be stored or fetched') {
+    super(message)
+    this.name = 'ContentUnavailableError'
+  }
+}
+
+/** A hook exited non-zero, was killed by its timeout, or could not be started. */
+export class HookFailedError extends Error {
+  static override readonly name = 'HookFailedError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'HookFailedError'
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * @module materializer/manifest-dir
+ * The static-pod directory on disk (issue 15). Every write is atomic: a dot-prefixed temporary file in the
+ * same directory, written in full and fdatasync'ed, renamed over the target, then the directory fsync'ed —
+ * so kubelet (which ignores dot-files) never sees a partial manifest, and a kill -9 at any point leaves either
+ * the old file or the new one. The names this node wrote are kept in a state file that always names a
+ * superset of them (recorded before a write, forgotten after a removal), so a restart never leaves a stale
+ * manifest behind and never deletes a file revoada did not write.
+ */
+import { promises as fs } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { STATE_FILE_NAME, TEMP_PREFIX } from './constants.js'
+
+/** What the state file holds. */
+export interface MaterializerState {
+  /** Files in the manifest directory that this node wrote: name → the role and template they came from. */
+  files: Record<string, ManagedFile>
+  /** This node's control-plane roles at the last reconcile (so hooks fire once per transition). */
+  roles: string[]
+}
+
+export interface ManagedFile {
+  role: string
+  templateCid: string
+}
+
+async function fsyncDir (dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r')
+  try { await handle.sync() } finally { await handle.close() }
+}
+
+/** Writes `bytes` to `file` atomically (temp + fdatasync + rename + directory fsync). */
+export async function writeFileAtomic (file: string, bytes: Uint8Array): Promise<void> {
+  const dir = path.dirname(file)
+  const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(file)}.${randomBytes(4).toString('hex')}`)
+  const handle = await fs.open(temp, 'wx', 0o644)
+  try {
+    await handle.writeFile(bytes)
+    await handle.datasync()
+  } catch (err) {
+    await handle.close().catch(() => {})
+    await fs.rm(temp, { force: true })
+    throw err
+  }
+  await handle.close()
+  await fs.rename(temp, file)
+  await fsyncDir(dir)
+}
+
+export class ManifestDir {
+  constructor (readonly dir: string, private readonly stateDir: string) {}
+
+  /** Creates the directories and deletes temporary files a crash left behind. */
+  async open (): Promise<string[]> {
+    await fs.mkdir(this.dir, { recursive: true })
+    await fs.mkdir(this.stateDir, { recursive: true, mode: 0o700 })
+    const leftovers = (await fs.readdir(this.dir)).filter((name) => name.startsWith(TEMP_PREFIX))
+    for (const name of leftovers) await fs.rm(path.join(this.dir, name), { force: true })
+    if (leftovers.length > 0) await fsyncDir(this.dir)
+    return leftovers
+  }
+
+  async readState (): Promise<MaterializerState> {
+    try {
+      const value = JSON.parse(await fs.readFile(path.join(this.stateDir, STATE_FILE_NAME), 'utf8')) as Record<string, unknown>
+      const files: Record<string, ManagedFile> = {}
+      const stored = typeof value.files === 'object' && value.files !== null ? value.files as Record<string, unknown> : {}
+      for (const [name, entry] of Object.entries(stored)) {
+        const e = entry as Partial<ManagedFile> | null
+        if (isPlainName(name) && typeof e?.role === 'string' && typeof e.templateCid === 'string') files[name] = { role: e.role, templateCid: e.templateCid }
+      }
+      const roles = Array.isArray(value.roles) ? value.roles.filter((s): s is string => typeof s === 'string') : []
+      return { files, roles }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { files: {}, roles: [] }
+      throw err
+    }
+  }
+
+  async writeState (state: MaterializerState): Promise<void> {
+    const files = Object.fromEntries(Object.entries(state.files).sort(([a], [b]) => a < b ? -1 : 1))
+    const text = JSON.stringify({ files, roles: [...state.roles].sort() }) + '\n'
+    await writeFileAtomic(path.join(this.stateDir, STATE_FILE_NAME), new TextEncoder().encode(text))
+  }
+
+  /** Current bytes of each existing file among `names`. */
+  async read (names: Iterable<string>): Promise<Map<string, Uint8Array>> {
+    const found = new Map<string, Uint8Array>()
+    for (const name of new Set(names)) {
+      try {
+        found.set(name, new Uint8Array(await fs.readFile(path.join(this.dir, name))))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
+    }
+    return found
+  }
+
+  async write (name: string, bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, name), bytes)
+  }
+
+  async remove (name: string): Promise<void> {
+    await fs.rm(path.join(this.dir, name), { force: true })
+    await fsyncDir(this.dir)
+  }
+}
+
+/** A file name with no path in it (state files are data from disk: trust nothing). */
+function isPlainName (name: string): boolean {
+  return name.length > 0 && name.length <= 255 && !name.includes('/') && !name.includes('\\') && name !== '.' && name !== '..'
+}
