@@ -193,8 +193,10 @@ export class MaterializerService implements NodeService {
     }
     for (const m of plan.writes) {
       await this.dir.write(m.name, m.bytes)
+      this.noteManifest(m)
       this.record({ kind: 'write', role: m.role, name: m.name, message: `wrote ${m.name} for ${m.role} from template ${m.templateCid}` })
     }
+    for (const m of plan.unchanged) this.noteManifest(m)
     for (const name of plan.removals) {
       await this.dir.remove(name)
       this.record({ kind: 'remove', role: this.state.files[name]?.role, name, message: `removed ${name}: this node no longer holds ${this.state.files[name]?.role ?? 'its role'}` })
@@ -206,15 +208,18 @@ export class MaterializerService implements NodeService {
     this.state.roles = roles
     if (plan.writes.length > 0 || plan.removals.length > 0 || transitions.gained.length + transitions.lost.length > 0) await this.dir.writeState(this.state)
     const now = Date.now()
-    for (const m of [...plan.writes, ...plan.unchanged]) {
-      const known = this.records.get(m.name)
-      const manifestCid = cidOfBytes(m.bytes).toString()
-      if (known?.manifestCid !== manifestCid) this.records.set(m.name, { name: m.name, role: m.role, templateCid: m.templateCid, manifestCid, writtenAtMs: now })
-    }
     for (const role of transitions.lost) this.runHook('onDemote', role, shapeCid, appliedIndex)
     for (const role of transitions.gained) this.runHook('onPromote', role, shapeCid, appliedIndex)
     this.lastReconcile = { atMs: now, appliedIndex, shapeCid, missingAddresses }
     this.reconciles++
+  }
+
+  /** Keeps the record shown by `revoada manifests` (the write time is kept while the bytes stay the same). */
+  private noteManifest (m: DesiredManifest): void {
+    const manifestCid = cidOfBytes(m.bytes).toString()
+    const known = this.records.get(m.name)
+    if (known?.manifestCid === manifestCid && known.templateCid === m.templateCid) return
+    this.records.set(m.name, { name: m.name, role: m.role, templateCid: m.templateCid, manifestCid, writtenAtMs: Date.now() })
   }
 
   private templateNames (role: ControlPlaneRole): string[] {
