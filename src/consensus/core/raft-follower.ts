@@ -124,7 +124,11 @@ function handleSnapshotChunk (r: Raft, m: Message): void {
   let at = 0
   for (const part of inbox.chunks) { data.set(part, at); at += part.length }
   installSnapshot(r, { meta: inbox.meta, data })
-  r.send({ type: MessageType.AppResp, to: m.from, index: r.log.lastIndex() })
+  // NB: answer the commit index, never lastIndex() (etcd raft handleSnapshot). After a fast-forward the
+  // entries past the snapshot may be an uncommitted tail of an older term that conflicts with the
+  // leader's log; counting them toward the quorum would commit a write this node does not hold
+  // (testdata/snapshot_answer_is_commit_not_conflicting_tail.txt). The leader probes on from here.
+  r.send({ type: MessageType.AppResp, to: m.from, index: r.log.committed })
 }
 
 function installSnapshot (r: Raft, snapshot: Snapshot): void {
