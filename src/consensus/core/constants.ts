@@ -42,3 +42,21 @@ export const INVARIANT_CHECK_TAIL_ENTRIES = 256
 export const MAX_SESSION_CLIENTS_DEFAULT = 10_000
 /** Results kept per client; an older sequence number is then refused as stale (never re-applied). */
 export const MAX_SESSION_SEQS_PER_CLIENT_DEFAULT = 64
+/**
+ * Largest term, index, commit, hint, offset or sequence number accepted from the network (2^48). Far
+ * above any real log (2^48 entries at a million per second last nine years) and far below 2^53, so a
+ * node that adopts a peer's term can still count up from it: every hard state, WAL record and snapshot
+ * it persists stays a safe integer its own decoders accept. A message with a larger value is dropped
+ * (counted in droppedMessages); a frame is refused by the transport's decoder.
+ */
+export const WIRE_NUMBER_MAX = 2 ** 48
+/** Entries in one network message; a message with more is dropped. */
+export const MAX_ENTRIES_PER_MSG = 100_000
+/** Characters of a NodeId on the wire (a PeerId string is about 52). */
+export const MAX_NODE_ID_CHARS = 128
+/** NodeIds in one list of a configuration on the wire. */
+export const MAX_CONF_IDS = 1024
+/** Characters of a proposal's client id (the forwarding node's id plus a session suffix). */
+export const MAX_CLIENT_ID_CHARS = 256
+/** Bytes of a ReadIndex request context (the driver's contexts are about 60). */
+export const MAX_READ_CONTEXT_BYTES = 256
