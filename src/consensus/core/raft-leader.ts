@@ -120,7 +120,10 @@ function sendAppend (r: Raft, to: NodeId, pr: Progress, sendIfEmpty: boolean): b
   const lastIndex = r.log.lastIndex()
   const entries = pr.next <= lastIndex ? r.log.slice(pr.next, lastIndex + 1, r.cfg.maxSizePerMsgBytes) : []
   if (entries.length === 0 && !sendIfEmpty) return false
-  r.send({ type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed })
+  r.send({
+    type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed,
+    ...(r.leadTransferee !== null ? { transferee: r.leadTransferee } : {})
+  })
   pr.sentEntries(prevIndex + entries.length, entries.length)
   return entries.length > 0
 }
@@ -191,7 +194,8 @@ function bcastHeartbeat (r: Raft, context?: Uint8Array): void {
     if (id === r.id) continue
     r.send({
       type: MessageType.Heartbeat, to: id, commit: Math.min(pr.match, r.log.committed),
-      ...(context !== undefined ? { context } : {})
+      ...(context !== undefined ? { context } : {}),
+      ...(r.leadTransferee !== null ? { transferee: r.leadTransferee } : {})
     })
   }
 }
@@ -292,6 +296,8 @@ function startTransfer (r: Raft, target: NodeId): void {
   r.leadTransferee = target
   // The transfer must finish within one election timeout, counted from now.
   r.electionElapsed = 0
+  // Announce the transferee first: followers then grant its forced vote, and nobody else's.
+  bcastHeartbeat(r)
   if (pr.match === r.log.lastIndex()) r.send({ type: MessageType.TimeoutNow, to: target })
   else sendAppendLoop(r, target, pr)
 }

@@ -3,7 +3,7 @@
  * rafttest/ InteractionEnv): one handler per command, each returning the lines it prints.
  */
 import { Cluster, bytes, conf } from './harness.js'
-import { MessageType } from '../../../src/consensus/core/index.js'
+import { EntryType, MessageType } from '../../../src/consensus/core/index.js'
 import type { ConfChangeStep } from '../../../src/consensus/core/index.js'
 
 export interface Command {
@@ -66,6 +66,7 @@ export class Interaction {
       case 'heal': this.c.heal(); return []
       case 'connect': this.c.cut.delete(`${a}->${b}`); this.c.cut.delete(`${b}->${a}`); return []
       case 'resend-snapshot': return this.handleResendSnapshot(a, b)
+      case 'inject': return this.handleInject(cmd)
       case 'status': return this.handleStatus(cmd)
       case 'state': return cmd.positional.map((id) => `${id}: [${this.c.get(id).state.join(' ')}]`)
       case 'compact': this.c.compact(a, Number(cmd.keyed.get('retain') ?? '0')); return []
@@ -184,6 +185,26 @@ export class Interaction {
       snapshotChunk: snapshot.data, snapshotOffset: 0, snapshotDone: true
     })
     return [`queued snapshot index=${snapshot.meta.index} term=${snapshot.meta.term} ${from}->${to}`]
+  }
+
+  /**
+   * Queues a hand-made message (what a buggy or hostile member could send): `type from to term index
+   * logterm commit force context ents` where ents is `index:term,...` of entries holding `evil`.
+   */
+  private handleInject (cmd: Command): string[] {
+    const num = (key: string): number => Number(cmd.keyed.get(key) ?? '0')
+    const ents = list(cmd.keyed.get('ents')).map((pair) => {
+      const [index = '0', term = '0'] = pair.split(':')
+      return { index: Number(index), term: Number(term), type: EntryType.Normal, data: bytes('evil') }
+    })
+    const context = cmd.keyed.get('context')
+    this.c.queue.push({
+      type: (cmd.keyed.get('type') ?? '') as MessageType, from: cmd.keyed.get('from') ?? '', to: cmd.keyed.get('to') ?? '',
+      term: num('term'), index: num('index'), logTerm: num('logterm'), entries: ents, commit: num('commit'),
+      reject: false, rejectHint: 0, ...(cmd.keyed.get('force') === 'true' ? { force: true } : {}),
+      ...(context !== undefined ? { context: bytes(context) } : {})
+    })
+    return []
   }
 
   private handleReadStates (id: string): string[] {
