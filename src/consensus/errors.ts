@@ -38,3 +38,15 @@ export class SnapshotDecodeError extends Error {
     this.name = 'SnapshotDecodeError'
   }
 }
+
+/**
+ * A proposal carries a command whose proposal id was already applied long enough ago that its result is
+ * gone (or is pending right now): it is never applied a second time.
+ */
+export class ProposalReplayedError extends Error {
+  static override readonly name = 'ProposalReplayedError'
+  constructor (message = 'proposal id already applied or pending') {
+    super(message)
+    this.name = 'ProposalReplayedError'
+  }
+}

@@ -78,18 +78,21 @@ export function proposalRefusal (r: Raft, bytes: number): string | null {
   return null
 }
 
+/**
+ * A proposal a follower forwarded. Only Normal entries are accepted: a configuration change never comes
+ * from a peer (the leader derives it from a command, issue 9 item 4), and an Empty entry is the
+ * leader's own.
+ */
 function handleForwardedProposal (r: Raft, m: Message): void {
   const bytes = m.entries.reduce((sum, e) => sum + e.data.length, 0)
-  const hasConfChange = m.entries.some((e) => e.type === EntryType.ConfChange)
   if (m.entries.length === 0 || proposalRefusal(r, bytes) !== null ||
-      (hasConfChange && (m.entries.length !== 1 || r.pendingConfIndex > r.log.applied))) {
+      m.entries.some((e) => e.type !== EntryType.Normal)) {
     r.droppedProposals++
     return
   }
   r.appendEntries(m.entries.map((e) => ({
     index: 0, term: 0, type: e.type, data: e.data, ...(e.proposalId !== undefined ? { proposalId: e.proposalId } : {})
   })))
-  if (hasConfChange) r.noteConfChangeAppended(m.entries[0]!.data)
   bcastAppend(r)
 }
 
