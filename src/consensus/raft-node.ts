@@ -291,6 +291,7 @@ export class RaftNode<R> {
       }
     } catch (err) {
       // No leader yet, a transfer, or a pending conf change: the retry sweep submits it again.
+      this.log.debug({ err: (err as Error).message, id: extra.id }, 'proposal not accepted yet')
     }
   }
 
@@ -400,6 +401,7 @@ export class RaftNode<R> {
     for (const entry of message.entries) {
       const checked = this.checkForwarded(message.from, entry)
       if (typeof checked === 'string') {
+        this.counts.refusedForwarded++
         if (this.badInputLog.allow(message.from, 'forwarded-proposal')) {
           this.log.warn({ from: message.from, reason: checked }, 'refused a forwarded proposal (counted; logged once per interval)')
         }
@@ -409,6 +411,7 @@ export class RaftNode<R> {
         this.proposeAtLeader(checked.command, checked.id)
       } catch (err) {
         // The follower's retry will bring it back.
+        this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposal not accepted yet')
       }
     }
   }
