@@ -213,6 +213,7 @@ export class RaftNode<R> {
       // transport's 64 MiB read buffer, so a slow follower slows the leader instead of resetting streams.
       maxSizePerMsgBytes: C.MAX_SIZE_PER_MSG_BYTES,
       maxInflightMsgs: C.MAX_INFLIGHT_MSGS,
+      snapshotAcceptable: (snapshot) => this.canRestore(snapshot),
       random: createPrng(this.init.seed ?? Math.floor(Math.random() * 2 ** 31))
     }, state)
     this.applied = state.snapshot?.meta.index ?? 0
@@ -552,11 +553,24 @@ export class RaftNode<R> {
     return this.raw.entries(index, index + 1)[0]?.term
   }
 
+  /** Whether a snapshot from the leader can be restored: checked before anything is persisted. */
+  private canRestore (snapshot: Snapshot): boolean {
+    const decoded = decodeNodeSnapshot(snapshot.data)
+    const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions) !== null &&
+      (this.machine.canRestore?.(decoded.machine) ?? true)
+    if (!ok) this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored')
+    return ok
+  }
+
   private restoreSnapshot (snapshot: Snapshot): void {
     const decoded = decodeNodeSnapshot(snapshot.data)
-    if (decoded === null) throw new SnapshotDecodeError(`snapshot at ${snapshot.meta.index} cannot be decoded`)
+    const sessions = decoded === null ? null : ProposalSessions.tryDecode<AppliedRecord<R>>(decoded.sessions)
+    if (decoded === null || sessions === null) {
+      throw new SnapshotDecodeError(`snapshot at index ${snapshot.meta.index} cannot be decoded; move the newest ` +
+        'snap-*.snap file out of <data-dir>/raft to fall back to the previous snapshot, or empty the directory to rejoin')
+    }
     this.machine.restore(decoded.machine)
-    this.sessions = ProposalSessions.decode(decoded.sessions as ProposalSessionsData<AppliedRecord<R>>)
+    this.sessions = sessions
     this.applied = snapshot.meta.index
     this.lastSnapshotIndex = snapshot.meta.index
     this.confState = snapshot.meta.confState

@@ -134,7 +134,15 @@ function handleSnapshotChunk (r: Raft, m: Message): void {
   const data = new Uint8Array(inbox.bytes)
   let at = 0
   for (const part of inbox.chunks) { data.set(part, at); at += part.length }
-  installSnapshot(r, { meta: inbox.meta, data })
+  const snapshot = { meta: inbox.meta, data }
+  if (!r.log.matchTerm(snapshot.meta.index, snapshot.meta.term) && !r.cfg.snapshotAcceptable(snapshot)) {
+    // Validated before anything is installed or persisted: a snapshot this node could not restore
+    // would otherwise stop it at once and again at every start. The leader resends after probing.
+    r.rejectedSnapshots++
+    r.send({ type: MessageType.SnapResp, to: m.from, index: snapshot.meta.index, reject: true })
+    return
+  }
+  installSnapshot(r, snapshot)
   // NB: answer the commit index, never lastIndex() (etcd raft handleSnapshot). After a fast-forward the
   // entries past the snapshot may be an uncommitted tail of an older term that conflicts with the
   // leader's log; counting them toward the quorum would commit a write this node does not hold

@@ -83,6 +83,8 @@ export class Raft {
   snapshotInbox: SnapshotInbox | undefined
   droppedMessages = 0
   droppedProposals = 0
+  /** Snapshots from the leader that `snapshotAcceptable` refused. */
+  rejectedSnapshots = 0
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
 
