@@ -24,6 +24,7 @@ import type { Storage, StorageState } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPayloadContext } from './entry-payload.js'
 import { PendingTable } from './pending.js'
+import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js'
 import { ProposalReplayedError, SnapshotDecodeError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
@@ -543,7 +544,9 @@ export class RaftNode<R> {
     const snapshot: Snapshot = { meta: { index, term, confState: status.confState }, data }
     this.storage.saveSnapshot(snapshot)
     this.raw.compact(snapshot, this.init.retainEntries)
-    this.storage.compact(Math.max(0, index - this.init.retainEntries))
+    // The WAL keeps every entry after the previous snapshot too: if the new snapshot file turns out
+    // unreadable at the next start, storage falls back to the previous one and replays from there.
+    this.storage.compact(Math.max(0, Math.min(this.lastSnapshotIndex, index - this.init.retainEntries)))
     this.lastSnapshotIndex = index
     this.log.info({ index, term, bytes: data.length }, 'snapshot taken')
     return snapshot
@@ -566,8 +569,9 @@ export class RaftNode<R> {
     const decoded = decodeNodeSnapshot(snapshot.data)
     const sessions = decoded === null ? null : ProposalSessions.tryDecode<AppliedRecord<R>>(decoded.sessions)
     if (decoded === null || sessions === null) {
-      throw new SnapshotDecodeError(`snapshot at index ${snapshot.meta.index} cannot be decoded; move the newest ` +
-        'snap-*.snap file out of <data-dir>/raft to fall back to the previous snapshot, or empty the directory to rejoin')
+      throw new SnapshotDecodeError(`snapshot at index ${snapshot.meta.index} cannot be decoded. Repair: move ` +
+        `<data-dir>/raft/${snapshotFileName(snapshot.meta.index)} aside to start from the previous snapshot, or empty ` +
+        'the data directory and start with the join string to rejoin')
     }
     this.machine.restore(decoded.machine)
     this.sessions = sessions
