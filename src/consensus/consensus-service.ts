@@ -175,6 +175,7 @@ export class ConsensusService implements NodeService {
       learners: [...conf.learners].sort(),
       shapeCid: this.machine.shapeCid(),
       proposals: this.raft.counters(),
+      refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       ...(this.transport.counters !== undefined ? { transport: this.transport.counters() } : {})
     }
   }

@@ -21,6 +21,15 @@ export class ConsensusBusyError extends Error {
   }
 }
 
+/** A command is larger than MAX_COMMAND_BYTES: its entry could not travel in one Raft frame. */
+export class ProposalTooLargeError extends Error {
+  static override readonly name = 'ProposalTooLargeError'
+  constructor (message = 'proposal too large') {
+    super(message)
+    this.name = 'ProposalTooLargeError'
+  }
+}
+
 /** The node is stopping or stopped. */
 export class ConsensusStoppedError extends Error {
   static override readonly name = 'ConsensusStoppedError'

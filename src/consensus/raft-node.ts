@@ -26,7 +26,7 @@ import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPaylo
 import { PendingTable } from './pending.js'
 import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js'
-import { ProposalReplayedError, SnapshotDecodeError } from './errors.js'
+import { ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import * as C from './constants.js'
 
@@ -264,6 +264,9 @@ export class RaftNode<R> {
    */
   propose (command: Uint8Array, options: { confChange?: ConfChange } = {}): Promise<ProposalResult<R>> {
     assert(this.running, 'propose on a stopped raft node')
+    if (command.length > C.MAX_COMMAND_BYTES) {
+      return Promise.reject(new ProposalTooLargeError(`command of ${command.length} bytes over ${C.MAX_COMMAND_BYTES}`))
+    }
     // A command that carries its own signed id is proposed under it: a second copy is then a duplicate.
     const id: ProposalId = this.rules?.identify(command)?.id ?? { clientId: this.init.clientId, seq: ++this.seq }
     const key = proposalKey(id)

@@ -98,7 +98,8 @@ export function resolveRaftConfig (config: RaftConfig): ResolvedRaftConfig {
     maxInflightMsgs: positiveInt(config.maxInflightMsgs ?? C.MAX_INFLIGHT_MSGS_DEFAULT, 'maxInflightMsgs'),
     maxUncommittedEntriesBytes: positiveInt(config.maxUncommittedEntriesBytes ??
       C.MAX_UNCOMMITTED_ENTRIES_BYTES_DEFAULT, 'maxUncommittedEntriesBytes'),
-    snapshotChunkBytes: positiveInt(config.snapshotChunkBytes ?? C.SNAPSHOT_CHUNK_BYTES_DEFAULT, 'snapshotChunkBytes'),
+    snapshotChunkBytes: Math.min(C.MAX_SNAPSHOT_CHUNK_BYTES,
+      positiveInt(config.snapshotChunkBytes ?? C.SNAPSHOT_CHUNK_BYTES_DEFAULT, 'snapshotChunkBytes')),
     maxCommittedBytesPerReady: positiveInt(config.maxCommittedBytesPerReady ??
       C.MAX_COMMITTED_BYTES_PER_READY_DEFAULT, 'maxCommittedBytesPerReady'),
     random: config.random,

@@ -19,10 +19,13 @@ export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 256 * 1024
 /** Committed entry bytes handed out per Ready; the rest wait for the next Ready (at least one entry). */
 export const MAX_COMMITTED_BYTES_PER_READY_DEFAULT = 16 * 1024 * 1024
 /**
- * Snapshot chunks a leader sends per round to one follower; a larger snapshot is cut into bigger chunks
- * (the whole snapshot is resent on loss).
+ * Snapshot chunks a leader aims to send per round to one follower: a larger snapshot is cut into bigger
+ * chunks, up to MAX_SNAPSHOT_CHUNK_BYTES, and only beyond that into more of them (the whole snapshot is
+ * resent on loss).
  */
 export const MAX_SNAPSHOT_CHUNKS_PER_SEND = 1024
+/** Largest snapshot chunk in one Snap message: with its envelope it stays well inside one frame. */
+export const MAX_SNAPSHOT_CHUNK_BYTES = 1024 * 1024
 /**
  * ReadIndex requests a leader holds, both before it has committed in its term and while awaiting their
  * heartbeat quorum; more are dropped (counted in droppedMessages; the caller retries).

@@ -4,7 +4,9 @@
  * commit by counting current-term entries, check-quorum, ReadIndex and leadership transfer.
  */
 import { assert } from '../../util/assert.js'
-import { MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS } from './constants.js'
+import {
+  MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNK_BYTES, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS
+} from './constants.js'
 import type { Progress } from './progress.js'
 import { allVoters, hasQuorum, jointCommitted } from './quorum.js'
 import type { Raft } from './raft.js'
@@ -137,7 +139,8 @@ function sendSnapshot (r: Raft, to: NodeId, pr: Progress): void {
   assert(snapshot.meta.index >= r.log.offset, 'snapshot older than the compaction offset')
   const data = snapshot.data
   // Bounded message count per send: a huge snapshot gets larger chunks rather than more of them.
-  const chunkBytes = Math.max(r.cfg.snapshotChunkBytes, Math.ceil(data.length / MAX_SNAPSHOT_CHUNKS_PER_SEND))
+  const chunkBytes = Math.min(MAX_SNAPSHOT_CHUNK_BYTES,
+    Math.max(r.cfg.snapshotChunkBytes, Math.ceil(data.length / MAX_SNAPSHOT_CHUNKS_PER_SEND)))
   let offset = 0
   do {
     const chunk = data.subarray(offset, offset + chunkBytes)

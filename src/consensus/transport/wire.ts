@@ -49,6 +49,30 @@ export function encodeFrame (m: Message): Uint8Array {
 }
 
 /** Every number a peer sends is an integer in [0, WIRE_NUMBER_MAX] (constants.ts says why). */
+/**
+ * The frames that carry `m`, each at most MAX_FRAME_BYTES: one normally; an App too big for one frame is
+ * split into Apps that chain (each names the entry before its first as its previous entry); an entry
+ * or other message too big for any frame yields only the parts before it (none for a single message),
+ * and the caller counts the drop: a frame above the limit is never written.
+ */
+export function encodeFrames (m: Message): { frames: Uint8Array[], complete: boolean } {
+  return splitFrames(m)
+}
+
+/** `complete` is false when some entry (or the message) could not fit and the frames stop before it. */
+function splitFrames (m: Message): { frames: Uint8Array[], complete: boolean } {
+  const frame = encodeFrame(m)
+  if (frame.length <= MAX_FRAME_BYTES) return { frames: [frame], complete: true }
+  if (m.type !== MessageType.App || m.entries.length < 2) return { frames: [], complete: false }
+  const half = Math.ceil(m.entries.length / 2)
+  const head = m.entries.slice(0, half)
+  const last = head[head.length - 1]!
+  const first = splitFrames({ ...m, entries: head })
+  if (!first.complete) return first
+  const rest = splitFrames({ ...m, index: last.index, logTerm: last.term, entries: m.entries.slice(half) })
+  return { frames: [...first.frames, ...rest.frames], complete: rest.complete }
+}
+
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= WIRE_NUMBER_MAX
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_NODE_ID_CHARS
 const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.length <= MAX_CONF_IDS && v.every(isId)

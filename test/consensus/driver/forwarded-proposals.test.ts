@@ -9,6 +9,7 @@ import { decode, encode } from '@ipld/dag-cbor'
 import { RaftNode } from '../../../src/consensus/raft-node.js'
 import type { CommandRules, MessageTransport } from '../../../src/consensus/raft-node.js'
 import { encodeEntryPayload } from '../../../src/consensus/entry-payload.js'
+import { MAX_COMMAND_BYTES } from '../../../src/consensus/constants.js'
 import { EntryType, MessageType, encodeConfChange } from '../../../src/consensus/core/index.js'
 import type { Entry, Message, ProposalId } from '../../../src/consensus/core/index.js'
 import type { ApplyOutcome, ReplicatedStateMachine } from '../../../src/consensus/state-machine.js'
@@ -64,6 +65,11 @@ describe('forwarded proposals at the leader', () => {
     await waitUntil(() => node.isLeader(), 5000, 'a leads')
     return { node, machine, inject: (m) => handler(m) }
   }
+
+  it('should refuse a command too big for one Raft frame with a typed error', async () => {
+    const { node } = await leader(false)
+    await expect(node.propose(new Uint8Array(MAX_COMMAND_BYTES + 1))).rejects.toMatchObject({ name: 'ProposalTooLargeError' })
+  })
 
   it('should refuse a configuration change forwarded by a peer', async () => {
     const { node, inject } = await leader(false)
