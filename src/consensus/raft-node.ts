@@ -295,6 +295,7 @@ export class RaftNode<R> {
         this.log.debug({ id: extra.id }, 'a configuration change is proposed at the leader only; waiting')
       }
     } catch (err) {
+      rethrowBug(err)
       // No leader yet, a transfer, or a pending conf change: the retry sweep submits it again.
       this.log.debug({ err: (err as Error).message, id: extra.id }, 'proposal not accepted yet')
     }
@@ -330,6 +331,7 @@ export class RaftNode<R> {
     try {
       this.raw.readIndex(new TextEncoder().encode(key))
     } catch (err) {
+      rethrowBug(err)
       this.log.debug({ err: (err as Error).message }, 'read not accepted yet')
     }
   }
@@ -415,6 +417,7 @@ export class RaftNode<R> {
       try {
         this.proposeAtLeader(checked.command, checked.id)
       } catch (err) {
+        rethrowBug(err)
         // The follower's retry will bring it back.
         this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposal not accepted yet')
       }
@@ -591,6 +594,14 @@ export class RaftNode<R> {
     this.lastLeader = status.leader
     for (const listener of this.stateListeners) listener(status)
   }
+}
+
+/**
+ * Operating errors (no leader, a pending change) are retried; a failed assertion is a bug and must
+ * reach the top of the process, never a debug line.
+ */
+function rethrowBug (err: unknown): void {
+  if (err instanceof Error && err.name === 'AssertionError') throw err
 }
 
 /** A conf-change context carries the command payload and its proposal id. */

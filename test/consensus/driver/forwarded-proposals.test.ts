@@ -10,6 +10,7 @@ import { RaftNode } from '../../../src/consensus/raft-node.js'
 import type { CommandRules, MessageTransport } from '../../../src/consensus/raft-node.js'
 import { encodeEntryPayload } from '../../../src/consensus/entry-payload.js'
 import { MAX_COMMAND_BYTES } from '../../../src/consensus/constants.js'
+import { AssertionError } from '../../../src/util/assert.js'
 import { EntryType, MessageType, encodeConfChange } from '../../../src/consensus/core/index.js'
 import type { Entry, Message, ProposalId } from '../../../src/consensus/core/index.js'
 import type { ApplyOutcome, ReplicatedStateMachine } from '../../../src/consensus/state-machine.js'
@@ -69,6 +70,14 @@ describe('forwarded proposals at the leader', () => {
   it('should refuse a command too big for one Raft frame with a typed error', async () => {
     const { node } = await leader(false)
     await expect(node.propose(new Uint8Array(MAX_COMMAND_BYTES + 1))).rejects.toMatchObject({ name: 'ProposalTooLargeError' })
+  })
+
+  it('should let a failed core assertion escape instead of retrying it as a refused proposal', async () => {
+    const { node } = await leader(false)
+    // White-box: make the core fail an assertion, as a bug would.
+    const raw = (node as unknown as { raw: { propose: () => void } }).raw
+    raw.propose = () => { throw new AssertionError('core invariant broken') }
+    expect(() => node.propose(cmd({ k: 'x', v: '1', c: 'a/1', s: 1, p: 'a' }))).toThrow(AssertionError)
   })
 
   it('should refuse a configuration change forwarded by a peer', async () => {
