@@ -21,6 +21,7 @@ import type { ApplyResult, Command, Reason, MeshShape } from './shape/core/index
 import { candidatesForAdmission, mayTalkRaft, ADMISSION_RETRY_ROUNDS } from './admission.js'
 import type { Storage } from './storage/types.js'
 import { registerConsensusRoutes } from './routes.js'
+import { shapeCommandRules } from './shape-command-rules.js'
 
 /** What the service needs from the outside, injectable for tests. */
 export interface ConsensusServiceInit {
@@ -34,14 +35,6 @@ export interface ShapeView {
   shape: MeshShape
   cid: string
   appliedIndex: number
-}
-
-function mayMoveVoters (command: Command): boolean {
-  switch (command.kind) {
-    case 'promote': case 'demote': return command.roles.includes('etcd')
-    case 'quarantine': case 'remove-member': case 'bootstrap': return true
-    default: return false
-  }
 }
 
 export class ConsensusService implements NodeService {
@@ -83,7 +76,13 @@ export class ConsensusService implements NodeService {
       ...(raftConfig?.heartbeatTicks !== undefined ? { heartbeatTicks: raftConfig.heartbeatTicks } : {}),
       ...(raftConfig?.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: raftConfig.snapshotEveryEntries } : {}),
       ...(raftConfig?.retainEntries !== undefined ? { retainEntries: raftConfig.retainEntries } : {})
-    }, { storage: this.storage, transport: this.transport, stateMachine: this.machine, logger: ctx.log })
+    }, {
+      storage: this.storage,
+      transport: this.transport,
+      stateMachine: this.machine,
+      logger: ctx.log,
+      commandRules: shapeCommandRules(() => this.machine.shape)
+    })
     await this.transport.start()
     this.raft.start()
     this.admissionTimer = setInterval(() => { this.admitPeers() }, 500)
@@ -114,12 +113,12 @@ export class ConsensusService implements NodeService {
     this.admissionInFlight = true
     const known = this.machine.shape.has(next)
     const command: Command = { kind: 'add-member', nodeId: next }
-    const built = this.proposer.build(this.machine.shape, command, 'admission', Date.now())
     const confChange = { steps: [{ type: 'add-learner' as const, nodeId: next }], transition: 'auto' as const }
-    // A member removed from the configuration but still in the shape is re-added as a learner only.
+    // A member removed from the configuration but still in the shape is re-added as a learner only. For
+    // a new one the leader derives the learner step from the add-member command (shape-command-rules).
     const proposal = known
       ? (this.raft.proposeConfChange(confChange), Promise.resolve(null))
-      : this.raft.propose(built.bytes, { confChange })
+      : this.raft.propose(this.proposer.build(this.machine.shape, command, 'admission', Date.now()).bytes)
     proposal.then((result) => {
       if (result !== null) this.ctx.log.info({ peer: next, outcome: result.result.outcome }, 'admitted peer as learner')
     }, (err: unknown) => {
@@ -130,14 +129,12 @@ export class ConsensusService implements NodeService {
 
   /**
    * Signs and proposes a shape command from this node; resolves with the typed result once applied here.
-   * The shape is read linearizably first so the required voter change matches the committed shape.
+   * A follower forwards the signed command alone; the leader derives the configuration change it needs
+   * from its own applied shape (shape-command-rules.ts), and apply judges it against the committed shape.
    */
   async propose (command: Command, reason: Reason): Promise<ProposalResult<ApplyResult>> {
-    // Only a command that may move voters needs the freshest shape (to build the matching configuration
-    // change); for the others a stale view costs nothing — apply judges against the committed shape anyway.
-    if (mayMoveVoters(command)) await this.raft.read()
     const built = this.proposer.build(this.machine.shape, command, reason, Date.now())
-    return await this.raft.propose(built.bytes, built.confChange !== undefined ? { confChange: built.confChange } : {})
+    return await this.raft.propose(built.bytes)
   }
 
   /** The shape as this node has applied it; `stale: false` waits for a linearizable read first. */
@@ -177,6 +174,8 @@ export class ConsensusService implements NodeService {
       voters: [...conf.voters].sort(),
       learners: [...conf.learners].sort(),
       shapeCid: this.machine.shapeCid(),
+      proposals: this.raft.counters(),
+      refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       ...(this.transport.counters !== undefined ? { transport: this.transport.counters() } : {})
     }
   }

@@ -26,3 +26,12 @@ export const RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT = 1_000
 export const MAX_SIZE_PER_MSG_BYTES = 256 * 1024
 /** Pipelined AppendEntries per follower; with the size above, at most 16 MiB in flight to one follower. */
 export const MAX_INFLIGHT_MSGS = 64
+/**
+ * Largest command a node proposes (ProposalTooLargeError above it). With the entry's client id and
+ * envelope it stays far inside one Raft frame (MAX_FRAME_BYTES, 3 MiB), so no entry is ever unsendable.
+ */
+export const MAX_COMMAND_BYTES = 1024 * 1024
+/** Bad input from one peer (per kind) is logged at most once per this interval; every case is counted. */
+export const LOG_INTERVAL_MS_PER_PEER = 60_000
+/** Peer-and-kind keys the log limiter remembers; the oldest is forgotten beyond it. */
+export const MAX_LOG_LIMITER_KEYS = 4096

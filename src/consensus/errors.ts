@@ -21,6 +21,15 @@ export class ConsensusBusyError extends Error {
   }
 }
 
+/** A command is larger than MAX_COMMAND_BYTES: its entry could not travel in one Raft frame. */
+export class ProposalTooLargeError extends Error {
+  static override readonly name = 'ProposalTooLargeError'
+  constructor (message = 'proposal too large') {
+    super(message)
+    this.name = 'ProposalTooLargeError'
+  }
+}
+
 /** The node is stopping or stopped. */
 export class ConsensusStoppedError extends Error {
   static override readonly name = 'ConsensusStoppedError'
@@ -36,5 +45,17 @@ export class SnapshotDecodeError extends Error {
   constructor (message = 'snapshot cannot be decoded') {
     super(message)
     this.name = 'SnapshotDecodeError'
+  }
+}
+
+/**
+ * A proposal carries a command whose proposal id was already applied long enough ago that its result is
+ * gone (or is pending right now): it is never applied a second time.
+ */
+export class ProposalReplayedError extends Error {
+  static override readonly name = 'ProposalReplayedError'
+  constructor (message = 'proposal id already applied or pending') {
+    super(message)
+    this.name = 'ProposalReplayedError'
   }
 }

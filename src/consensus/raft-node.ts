@@ -11,6 +11,8 @@
  * linearizable reads by ReadIndex (or stale reads on request), leader time stamps, snapshots with log
  * compaction, and conf changes that carry a command (voters move together with the shape).
  */
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import { assert } from '../util/assert.js'
 import {
   RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType
@@ -22,8 +24,10 @@ import type { Storage, StorageState } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPayloadContext } from './entry-payload.js'
 import { PendingTable } from './pending.js'
+import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js'
-import { SnapshotDecodeError } from './errors.js'
+import { ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError } from './errors.js'
+import { PerPeerLogLimiter } from './log-limiter.js'
 import * as C from './constants.js'
 
 /** The narrow transport the driver needs: fire-and-forget sends and one inbound handler. */
@@ -66,13 +70,41 @@ export interface RaftNodeInit {
   bootstrapCommand?: Uint8Array
 }
 
+/**
+ * What the driver may know about the application's commands (MeshShape: signed envelopes). With rules,
+ * a command's own signed id is its proposal id (so a replayed envelope is never applied twice), a
+ * forwarded proposal must be signed by the member that forwards it, and the leader derives the
+ * configuration change a command needs from its own applied state: no peer ever names one.
+ */
+export interface CommandRules {
+  /** The command's signed proposal id and proposer, or null when the bytes are not a command. */
+  identify(command: Uint8Array): { id: ProposalId, proposer: NodeId } | null
+  /** Leader: the configuration change that must carry `command` now, or null for none. */
+  confChangeFor(command: Uint8Array, conf: ConfState): ConfChange | null
+}
+
 export interface RaftNodeComponents<R> {
   storage: Storage
   transport: MessageTransport
   stateMachine: ReplicatedStateMachine<R>
   logger: Logger
-  /** Wall clock for leader stamps and deadlines. @default Date.now */
+  /** Wall clock, only for the time a leader stamps on entries. @default Date.now */
   nowMs?: () => number
+  /**
+   * Monotonic clock for deadlines and retries: a wall-clock step must not time out or retry anything.
+   * @default performance.now
+   */
+  monotonicMs?: () => number
+  /** @default none: any command, proposal ids of the form `<forwarding NodeId>/<session>` */
+  commandRules?: CommandRules
+}
+
+/** Proposals refused at the leader and command entries not applied again, for status and metrics. */
+export interface RaftNodeCounters {
+  /** Forwarded proposals the leader refused (a conf change, a foreign proposal id or signer). */
+  refusedForwarded: number
+  /** Committed command entries whose proposal id was already applied (a retry or a replay). */
+  duplicateCommands: number
 }
 
 /** The typed result of a proposal, once its entry is applied on this node. */
@@ -101,6 +133,14 @@ interface AppliedRecord<R> {
 
 const proposalKey = (id: ProposalId): string => `${id.clientId}/${id.seq}`
 
+/** The node a proposal id belongs to: client ids are `<NodeId>/<session>`. */
+export function clientIdOwner (clientId: string): string {
+  const slash = clientId.indexOf('/')
+  return slash > 0 ? clientId.slice(0, slash) : ''
+}
+
+const sameId = (a: ProposalId, b: ProposalId): boolean => a.clientId === b.clientId && a.seq === b.seq
+
 export class RaftNode<R> {
   readonly id: NodeId
   private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
@@ -109,6 +149,12 @@ export class RaftNode<R> {
   private readonly machine: ReplicatedStateMachine<R>
   private readonly log: Logger
   private readonly nowMs: () => number
+  private readonly monotonicMs: () => number
+  private readonly rules: CommandRules | undefined
+  private readonly badInputLog: PerPeerLogLimiter
+  private readonly counts: RaftNodeCounters = { refusedForwarded: 0, duplicateCommands: 0 }
+  /** Random per start: read contexts of an earlier run can never match a read of this one. */
+  private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
   private sessions = new ProposalSessions<AppliedRecord<R>>()
   private readonly proposals: PendingTable<ProposalResult<R>, ProposalExtra>
@@ -147,6 +193,9 @@ export class RaftNode<R> {
     this.machine = components.stateMachine
     this.log = components.logger
     this.nowMs = components.nowMs ?? Date.now
+    this.monotonicMs = components.monotonicMs ?? (() => performance.now())
+    this.rules = components.commandRules
+    this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
   }
@@ -165,6 +214,7 @@ export class RaftNode<R> {
       // transport's 64 MiB read buffer, so a slow follower slows the leader instead of resetting streams.
       maxSizePerMsgBytes: C.MAX_SIZE_PER_MSG_BYTES,
       maxInflightMsgs: C.MAX_INFLIGHT_MSGS,
+      snapshotAcceptable: (snapshot) => this.canRestore(snapshot),
       random: createPrng(this.init.seed ?? Math.floor(Math.random() * 2 ** 31))
     }, state)
     this.applied = state.snapshot?.meta.index ?? 0
@@ -214,26 +264,51 @@ export class RaftNode<R> {
    */
   propose (command: Uint8Array, options: { confChange?: ConfChange } = {}): Promise<ProposalResult<R>> {
     assert(this.running, 'propose on a stopped raft node')
-    const id: ProposalId = { clientId: this.init.clientId, seq: ++this.seq }
-    const now = this.nowMs()
+    if (command.length > C.MAX_COMMAND_BYTES) {
+      return Promise.reject(new ProposalTooLargeError(`command of ${command.length} bytes over ${C.MAX_COMMAND_BYTES}`))
+    }
+    // A command that carries its own signed id is proposed under it: a second copy is then a duplicate.
+    const id: ProposalId = this.rules?.identify(command)?.id ?? { clientId: this.init.clientId, seq: ++this.seq }
+    const key = proposalKey(id)
+    if (this.proposals.get(key) !== undefined) {
+      return Promise.reject(new ProposalReplayedError(`proposal ${key} is already pending`))
+    }
+    const now = this.monotonicMs()
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
-    const promise = this.proposals.add(proposalKey(id), extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
+    const promise = this.proposals.add(key, extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
     this.submit(extra)
     this.scheduleBatch()
     return promise
   }
 
+  /**
+   * A leader appends the command (deriving its configuration change); a follower forwards the command
+   * alone — never a configuration change, which the leader refuses from peers.
+   */
   private submit (extra: ProposalExtra): void {
     try {
-      const payload = encodeEntryPayload({ command: extra.command, timeMs: this.isLeader() ? this.nowMs() : 0 })
-      if (extra.confChange !== undefined) {
-        this.raw.proposeConfChange({ ...extra.confChange, context: encodeContext(payload, extra.id) })
+      if (this.isLeader()) {
+        this.proposeAtLeader(extra.command, extra.id, extra.confChange)
+      } else if (extra.confChange === undefined || this.rules !== undefined) {
+        this.raw.propose(encodeEntryPayload({ command: extra.command, timeMs: 0 }), extra.id)
       } else {
-        this.raw.propose(payload, extra.id)
+        this.log.debug({ id: extra.id }, 'a configuration change is proposed at the leader only; waiting')
       }
     } catch (err) {
+      rethrowBug(err)
       // No leader yet, a transfer, or a pending conf change: the retry sweep submits it again.
       this.log.debug({ err: (err as Error).message, id: extra.id }, 'proposal not accepted yet')
+    }
+  }
+
+  /** Leader: stamps the time and appends `command`, inside the configuration change it requires. */
+  private proposeAtLeader (command: Uint8Array, id: ProposalId, explicit?: ConfChange): void {
+    const payload = encodeEntryPayload({ command, timeMs: this.nowMs() })
+    const confChange = explicit ?? this.rules?.confChangeFor(command, this.configuration()) ?? null
+    if (confChange !== null) {
+      this.raw.proposeConfChange({ ...confChange, context: encodeContext(payload, id) })
+    } else {
+      this.raw.propose(payload, id)
     }
   }
 
@@ -244,8 +319,8 @@ export class RaftNode<R> {
   async read (options: { stale?: boolean } = {}): Promise<void> {
     assert(this.running, 'read on a stopped raft node')
     if (options.stale === true) return
-    const key = `${this.id}:${++this.readCounter}`
-    const now = this.nowMs()
+    const key = `${this.id}:${this.readNonce}:${++this.readCounter}`
+    const now = this.monotonicMs()
     const promise = this.reads.add(key, { index: null }, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
     this.requestRead(key)
     this.scheduleBatch()
@@ -256,6 +331,7 @@ export class RaftNode<R> {
     try {
       this.raw.readIndex(new TextEncoder().encode(key))
     } catch (err) {
+      rethrowBug(err)
       this.log.debug({ err: (err as Error).message }, 'read not accepted yet')
     }
   }
@@ -274,6 +350,11 @@ export class RaftNode<R> {
 
   status (): RaftStatus {
     return this.raw.status()
+  }
+
+  /** Refused forwarded proposals and duplicate command entries since start. */
+  counters (): RaftNodeCounters {
+    return { ...this.counts }
   }
 
   isLeader (): boolean {
@@ -303,7 +384,7 @@ export class RaftNode<R> {
   private onTick (): void {
     if (!this.running) return
     this.raw.tick()
-    const now = this.nowMs()
+    const now = this.monotonicMs()
     this.proposals.sweep(now, this.init.retryIntervalMs, (_key, extra) => this.submit(extra))
     this.reads.sweep(now, this.init.retryIntervalMs, (key) => this.requestRead(key))
     this.scheduleBatch()
@@ -319,24 +400,45 @@ export class RaftNode<R> {
     this.scheduleBatch()
   }
 
-  /** The leader stamps its time on proposals forwarded by followers before appending them. */
+  /**
+   * The leader checks each forwarded proposal against its sender, then stamps its time and appends it
+   * with the configuration change it derives itself.
+   */
   private stampForwarded (message: Message): void {
     for (const entry of message.entries) {
-      try {
-        if (entry.type === EntryType.ConfChange) {
-          const cc = decodeConfChange(entry.data)
-          if (cc === null) continue
-          this.raw.proposeConfChange({ ...cc, ...(cc.context !== undefined ? { context: restampContext(cc.context, this.nowMs()) } : {}) })
-        } else if (entry.type === EntryType.Normal) {
-          const payload = decodeEntryPayload(entry.data)
-          if (payload === null) continue
-          this.raw.propose(encodeEntryPayload({ command: payload.command, timeMs: this.nowMs() }), entry.proposalId)
+      const checked = this.checkForwarded(message.from, entry)
+      if (typeof checked === 'string') {
+        this.counts.refusedForwarded++
+        if (this.badInputLog.allow(message.from, 'forwarded-proposal')) {
+          this.log.warn({ from: message.from, reason: checked }, 'refused a forwarded proposal (counted; logged once per interval)')
         }
+        continue
+      }
+      try {
+        this.proposeAtLeader(checked.command, checked.id)
       } catch (err) {
+        rethrowBug(err)
         // The follower's retry will bring it back.
-        this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposal refused')
+        this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposal not accepted yet')
       }
     }
+  }
+
+  /** The command and id of a forwarded entry, or why it is refused. */
+  private checkForwarded (from: NodeId, entry: Entry): { command: Uint8Array, id: ProposalId } | string {
+    if (entry.type !== EntryType.Normal) return 'a configuration change from a peer: the leader derives it from the command'
+    const id = entry.proposalId
+    if (id === undefined) return 'no proposal id'
+    if (clientIdOwner(id.clientId) !== from) return `proposal id ${id.clientId} does not belong to ${from}`
+    const payload = decodeEntryPayload(entry.data)
+    if (payload === null) return 'not an entry payload'
+    if (this.rules !== undefined) {
+      const identity = this.rules.identify(payload.command)
+      if (identity === null) return 'not a signed command'
+      if (identity.proposer !== from) return `command signed by ${identity.proposer}, forwarded by ${from}`
+      if (!sameId(identity.id, id)) return 'proposal id differs from the signed command\'s'
+    }
+    return { command: payload.command, id }
   }
 
   private scheduleBatch (): void {
@@ -391,13 +493,13 @@ export class RaftNode<R> {
     if (entry.type === EntryType.Normal) {
       const payload = decodeEntryPayload(entry.data)
       if (payload === null) return
-      this.applyCommand(entry, entry.proposalId, payload.command, payload.timeMs, undefined)
+      this.applyCommand(entry, this.commandId(payload.command) ?? entry.proposalId, payload.command, payload.timeMs, undefined)
     } else if (entry.type === EntryType.ConfChange) {
       const cc = decodeConfChange(entry.data)
       if (cc === null) return
       const context = cc.context !== undefined ? decodeContext(cc.context) : null
-      const accepted = context === null ||
-        this.applyCommand(entry, context.id, context.payload.command, context.payload.timeMs, cc)
+      const accepted = context === null || this.applyCommand(entry, this.commandId(context.payload.command) ?? context.id,
+        context.payload.command, context.payload.timeMs, cc)
       if (accepted) this.confState = this.raw.applyConfChange(cc)
     }
   }
@@ -412,11 +514,20 @@ export class RaftNode<R> {
       for (const listener of this.appliedListeners) listener({ entry, command, timeMs, result: applied.result })
       return { index: entry.index, term: entry.term, result: applied.result }
     })
+    if (outcome.status !== 'applied') this.counts.duplicateCommands++
     if (id !== undefined && outcome.status !== 'stale') {
       const record = outcome.result
       this.proposals.settle(proposalKey(id), { ...record, duplicate: outcome.status === 'duplicate' })
+    } else if (id !== undefined) {
+      this.proposals.get(proposalKey(id))?.reject(new ProposalReplayedError(`proposal ${proposalKey(id)} was applied long ago`))
+      this.proposals.delete(proposalKey(id))
     }
     return accepted
+  }
+
+  /** The signed id a command carries (rules), which then keys exactly-once instead of the entry's. */
+  private commandId (command: Uint8Array): ProposalId | undefined {
+    return this.rules?.identify(command)?.id
   }
 
   private settleReads (): void {
@@ -439,7 +550,9 @@ export class RaftNode<R> {
     const snapshot: Snapshot = { meta: { index, term, confState: status.confState }, data }
     this.storage.saveSnapshot(snapshot)
     this.raw.compact(snapshot, this.init.retainEntries)
-    this.storage.compact(Math.max(0, index - this.init.retainEntries))
+    // The WAL keeps every entry after the previous snapshot too: if the new snapshot file turns out
+    // unreadable at the next start, storage falls back to the previous one and replays from there.
+    this.storage.compact(Math.max(0, Math.min(this.lastSnapshotIndex, index - this.init.retainEntries)))
     this.lastSnapshotIndex = index
     this.log.info({ index, term, bytes: data.length }, 'snapshot taken')
     return snapshot
@@ -449,11 +562,25 @@ export class RaftNode<R> {
     return this.raw.entries(index, index + 1)[0]?.term
   }
 
+  /** Whether a snapshot from the leader can be restored: checked before anything is persisted. */
+  private canRestore (snapshot: Snapshot): boolean {
+    const decoded = decodeNodeSnapshot(snapshot.data)
+    const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions) !== null &&
+      (this.machine.canRestore?.(decoded.machine) ?? true)
+    if (!ok) this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored')
+    return ok
+  }
+
   private restoreSnapshot (snapshot: Snapshot): void {
     const decoded = decodeNodeSnapshot(snapshot.data)
-    if (decoded === null) throw new SnapshotDecodeError(`snapshot at ${snapshot.meta.index} cannot be decoded`)
+    const sessions = decoded === null ? null : ProposalSessions.tryDecode<AppliedRecord<R>>(decoded.sessions)
+    if (decoded === null || sessions === null) {
+      throw new SnapshotDecodeError(`snapshot at index ${snapshot.meta.index} cannot be decoded. Repair: move ` +
+        `<data-dir>/raft/${snapshotFileName(snapshot.meta.index)} aside to start from the previous snapshot, or empty ` +
+        'the data directory and start with the join string to rejoin')
+    }
     this.machine.restore(decoded.machine)
-    this.sessions = ProposalSessions.decode(decoded.sessions as ProposalSessionsData<AppliedRecord<R>>)
+    this.sessions = sessions
     this.applied = snapshot.meta.index
     this.lastSnapshotIndex = snapshot.meta.index
     this.confState = snapshot.meta.confState
@@ -469,13 +596,17 @@ export class RaftNode<R> {
   }
 }
 
+/**
+ * Operating errors (no leader, a pending change) are retried; a failed assertion is a bug and must
+ * reach the top of the process, never a debug line.
+ */
+function rethrowBug (err: unknown): void {
+  if (err instanceof Error && err.name === 'AssertionError') throw err
+}
+
 /** A conf-change context carries the command payload and its proposal id. */
 function encodeContext (payload: Uint8Array, id: ProposalId): Uint8Array {
   return encodeEntryPayloadContext({ payload, id })
 }
 
-function restampContext (context: Uint8Array, timeMs: number): Uint8Array {
-  const decoded = decodeContext(context)
-  if (decoded === null) return context
-  return encodeEntryPayloadContext({ payload: encodeEntryPayload({ command: decoded.payload.command, timeMs }), id: decoded.id })
-}
+

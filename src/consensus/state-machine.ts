@@ -30,6 +30,14 @@ export interface ReplicatedStateMachine<R> {
   apply(command: Uint8Array, context: ApplyContext): ApplyOutcome<R>
   /** Deterministic bytes of the whole state. */
   snapshot(): Uint8Array
-  /** Replaces the state with a snapshot's bytes. @throws on bytes it cannot decode */
+  /**
+   * Replaces the state with a snapshot's bytes. When it throws, the state must be unchanged.
+   * @throws on bytes it cannot decode
+   */
   restore(data: Uint8Array): void
+  /**
+   * Whether restore(data) would succeed, without changing anything: a snapshot from the leader is
+   * checked before it is persisted. @default restore is attempted only after persisting
+   */
+  canRestore?(data: Uint8Array): boolean
 }

@@ -6,7 +6,7 @@
 import * as C from './constants.js'
 import { InvalidRaftConfigError } from './errors.js'
 import type { Prng } from './prng.js'
-import type { NodeId } from './types.js'
+import type { NodeId, Snapshot } from './types.js'
 
 /** Planted bugs, test-only, so the simulator can prove it catches them (issue 3 item 4). */
 export interface RaftTestingBugs {
@@ -40,6 +40,13 @@ export interface RaftConfig {
   maxCommittedBytesPerReady?: number
   /** Seeded randomness for election timeouts. */
   random: Prng
+  /**
+   * Whether a snapshot received from the leader can be restored (the application decodes its data
+   * without side effects). A refused one is never installed or persisted: it is counted in
+   * `rejectedSnapshots` and answered with a rejection, so the leader falls back to probing.
+   * @default accept every snapshot
+   */
+  snapshotAcceptable?: (snapshot: Snapshot) => boolean
   testingBugs?: RaftTestingBugs
 }
 
@@ -56,6 +63,7 @@ export interface ResolvedRaftConfig {
   snapshotChunkBytes: number
   maxCommittedBytesPerReady: number
   random: Prng
+  snapshotAcceptable: (snapshot: Snapshot) => boolean
   testingBugs: RaftTestingBugs
 }
 
@@ -90,10 +98,12 @@ export function resolveRaftConfig (config: RaftConfig): ResolvedRaftConfig {
     maxInflightMsgs: positiveInt(config.maxInflightMsgs ?? C.MAX_INFLIGHT_MSGS_DEFAULT, 'maxInflightMsgs'),
     maxUncommittedEntriesBytes: positiveInt(config.maxUncommittedEntriesBytes ??
       C.MAX_UNCOMMITTED_ENTRIES_BYTES_DEFAULT, 'maxUncommittedEntriesBytes'),
-    snapshotChunkBytes: positiveInt(config.snapshotChunkBytes ?? C.SNAPSHOT_CHUNK_BYTES_DEFAULT, 'snapshotChunkBytes'),
+    snapshotChunkBytes: Math.min(C.MAX_SNAPSHOT_CHUNK_BYTES,
+      positiveInt(config.snapshotChunkBytes ?? C.SNAPSHOT_CHUNK_BYTES_DEFAULT, 'snapshotChunkBytes')),
     maxCommittedBytesPerReady: positiveInt(config.maxCommittedBytesPerReady ??
       C.MAX_COMMITTED_BYTES_PER_READY_DEFAULT, 'maxCommittedBytesPerReady'),
     random: config.random,
+    snapshotAcceptable: config.snapshotAcceptable ?? (() => true),
     testingBugs: { ...(config.testingBugs ?? {}) }
   }
 }

@@ -19,10 +19,13 @@ export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 256 * 1024
 /** Committed entry bytes handed out per Ready; the rest wait for the next Ready (at least one entry). */
 export const MAX_COMMITTED_BYTES_PER_READY_DEFAULT = 16 * 1024 * 1024
 /**
- * Snapshot chunks a leader sends per round to one follower; a larger snapshot is cut into bigger chunks
- * (the whole snapshot is resent on loss).
+ * Snapshot chunks a leader aims to send per round to one follower: a larger snapshot is cut into bigger
+ * chunks, up to MAX_SNAPSHOT_CHUNK_BYTES, and only beyond that into more of them (the whole snapshot is
+ * resent on loss).
  */
 export const MAX_SNAPSHOT_CHUNKS_PER_SEND = 1024
+/** Largest snapshot chunk in one Snap message: with its envelope it stays well inside one frame. */
+export const MAX_SNAPSHOT_CHUNK_BYTES = 1024 * 1024
 /**
  * ReadIndex requests a leader holds, both before it has committed in its term and while awaiting their
  * heartbeat quorum; more are dropped (counted in droppedMessages; the caller retries).
@@ -42,3 +45,21 @@ export const INVARIANT_CHECK_TAIL_ENTRIES = 256
 export const MAX_SESSION_CLIENTS_DEFAULT = 10_000
 /** Results kept per client; an older sequence number is then refused as stale (never re-applied). */
 export const MAX_SESSION_SEQS_PER_CLIENT_DEFAULT = 64
+/**
+ * Largest term, index, commit, hint, offset or sequence number accepted from the network (2^48). Far
+ * above any real log (2^48 entries at a million per second last nine years) and far below 2^53, so a
+ * node that adopts a peer's term can still count up from it: every hard state, WAL record and snapshot
+ * it persists stays a safe integer its own decoders accept. A message with a larger value is dropped
+ * (counted in droppedMessages); a frame is refused by the transport's decoder.
+ */
+export const WIRE_NUMBER_MAX = 2 ** 48
+/** Entries in one network message; a message with more is dropped. */
+export const MAX_ENTRIES_PER_MSG = 100_000
+/** Characters of a NodeId on the wire (a PeerId string is about 52). */
+export const MAX_NODE_ID_CHARS = 128
+/** NodeIds in one list of a configuration on the wire. */
+export const MAX_CONF_IDS = 1024
+/** Characters of a proposal's client id (the forwarding node's id plus a session suffix). */
+export const MAX_CLIENT_ID_CHARS = 256
+/** Bytes of a ReadIndex request context (the driver's contexts are about 60). */
+export const MAX_READ_CONTEXT_BYTES = 256

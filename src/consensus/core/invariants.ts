@@ -5,27 +5,42 @@
  */
 import { assert } from '../../util/assert.js'
 import { confStateProblem } from './confchange.js'
-import { INVARIANT_CHECK_TAIL_ENTRIES } from './constants.js'
+import {
+  INVARIANT_CHECK_TAIL_ENTRIES, MAX_CLIENT_ID_CHARS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES,
+  WIRE_NUMBER_MAX
+} from './constants.js'
 import type { Raft } from './raft.js'
 import { MessageType } from './types.js'
 import type { Message } from './types.js'
 
 const MESSAGE_TYPES = new Set<string>(Object.values(MessageType))
 
+/** A term, index or count a peer may send: an integer in [0, WIRE_NUMBER_MAX]. */
 function isIndex (value: unknown): boolean {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= WIRE_NUMBER_MAX
+}
+
+function isNodeId (value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_NODE_ID_CHARS
 }
 
 /** True when `m` has the shape every handler relies on (network input is untrusted). */
 export function validateMessage (m: Message): boolean {
   if (typeof m !== 'object' || m === null) return false
   if (!MESSAGE_TYPES.has(m.type)) return false
-  if (typeof m.from !== 'string' || typeof m.to !== 'string' || m.from.length === 0) return false
+  if (!isNodeId(m.from) || !isNodeId(m.to)) return false
   if (!isIndex(m.term) || !isIndex(m.index) || !isIndex(m.logTerm) || !isIndex(m.commit)) return false
   if (!isIndex(m.rejectHint) || typeof m.reject !== 'boolean' || !Array.isArray(m.entries)) return false
+  if (m.entries.length > MAX_ENTRIES_PER_MSG || m.index + m.entries.length > WIRE_NUMBER_MAX) return false
+  if (m.context !== undefined && (!(m.context instanceof Uint8Array) || m.context.length > MAX_READ_CONTEXT_BYTES)) return false
+  if (m.transferee !== undefined && !isNodeId(m.transferee)) return false
   let expected = m.index + 1
   for (const e of m.entries) {
     if (typeof e !== 'object' || e === null || !(e.data instanceof Uint8Array)) return false
+    if (!isIndex(e.index) || !isIndex(e.term)) return false
+    const id = e.proposalId
+    if (id !== undefined && (typeof id.clientId !== 'string' || id.clientId.length > MAX_CLIENT_ID_CHARS ||
+        !isIndex(id.seq))) return false
     // Forwarded proposals carry index 0; appends carry contiguous indexes after m.index.
     if (m.type === MessageType.App && (e.index !== expected++ || !isIndex(e.term) || e.term < 1)) return false
   }
@@ -34,6 +49,7 @@ export function validateMessage (m: Message): boolean {
     const meta = m.snapshotMeta
     if (meta === undefined || !isIndex(meta.index) || !isIndex(meta.term)) return false
     if (!(m.snapshotChunk instanceof Uint8Array) || !isIndex(m.snapshotOffset)) return false
+    if (m.snapshotOffset! + m.snapshotChunk.length > WIRE_NUMBER_MAX) return false
     if (confStateProblem(meta.confState) !== null) return false
   }
   return true

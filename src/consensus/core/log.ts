@@ -8,9 +8,12 @@ import { assert } from '../../util/assert.js'
 import { ENTRY_OVERHEAD_BYTES } from './constants.js'
 import type { Entry, Snapshot } from './types.js'
 
-/** Bytes an entry counts for message size and uncommitted-size limits. */
+/**
+ * Bytes an entry counts toward message size limits: its data, its proposal's client id (which travels
+ * with it on the wire) and the fixed overhead, so a message within maxSizePerMsgBytes fits its frame.
+ */
 export function entryBytes (entry: Entry): number {
-  return entry.data.length + ENTRY_OVERHEAD_BYTES
+  return entry.data.length + ENTRY_OVERHEAD_BYTES + (entry.proposalId?.clientId.length ?? 0)
 }
 
 export class RaftLog {

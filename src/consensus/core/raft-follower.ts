@@ -20,25 +20,27 @@ export function stepFollower (r: Raft, m: Message): void {
       else r.droppedMessages++
       return
     case MessageType.App:
-      r.electionElapsed = 0
-      r.lead = m.from
-      handleAppendEntries(r, m)
-      return
     case MessageType.Heartbeat:
-      r.electionElapsed = 0
-      r.lead = m.from
-      handleHeartbeat(r, m)
-      return
     case MessageType.Snap:
+      // One leader per term: once this node follows a leader of the term, appends, heartbeats and
+      // snapshots from any other member of that term are a bug or an attack, never a second leader.
+      if (r.lead !== null && r.lead !== m.from) { r.droppedMessages++; return }
       r.electionElapsed = 0
       r.lead = m.from
-      handleSnapshotChunk(r, m)
+      noteTransferAnnouncement(r, m)
+      if (m.type === MessageType.App) handleAppendEntries(r, m)
+      else if (m.type === MessageType.Heartbeat) handleHeartbeat(r, m)
+      else handleSnapshotChunk(r, m)
       return
     case MessageType.TimeoutNow:
       // The leader chose us (thesis §3.10): campaign at once, skipping pre-vote and leader stickiness.
+      // Only the leader we follow may ask; from anyone else it would start an election at will.
+      if (r.lead === null || m.from !== r.lead) { r.droppedMessages++; return }
       r.hup('transfer')
       return
     case MessageType.ReadIndexResp:
+      // Only our leader confirms reads: a forged answer would serve a stale read as linearizable.
+      if (r.lead === null || m.from !== r.lead) { r.droppedMessages++; return }
       r.readStates.push({ index: m.index, context: m.context ?? new Uint8Array(0) })
       return
     default:
@@ -66,6 +68,15 @@ export function stepCandidate (r: Raft, m: Message): void {
     default:
       r.droppedMessages++
   }
+}
+
+/**
+ * The leader names its transferee on appends and heartbeats while a transfer runs, so that the
+ * followers grant the transferee's forced vote (which skips leader stickiness) and nobody else's.
+ */
+function noteTransferAnnouncement (r: Raft, m: Message): void {
+  if (m.type === MessageType.Snap) return
+  r.announcedTransferee = m.transferee ?? null
 }
 
 function handleAppendEntries (r: Raft, m: Message): void {
@@ -123,8 +134,20 @@ function handleSnapshotChunk (r: Raft, m: Message): void {
   const data = new Uint8Array(inbox.bytes)
   let at = 0
   for (const part of inbox.chunks) { data.set(part, at); at += part.length }
-  installSnapshot(r, { meta: inbox.meta, data })
-  r.send({ type: MessageType.AppResp, to: m.from, index: r.log.lastIndex() })
+  const snapshot = { meta: inbox.meta, data }
+  if (!r.log.matchTerm(snapshot.meta.index, snapshot.meta.term) && !r.cfg.snapshotAcceptable(snapshot)) {
+    // Validated before anything is installed or persisted: a snapshot this node could not restore
+    // would otherwise stop it at once and again at every start. The leader resends after probing.
+    r.rejectedSnapshots++
+    r.send({ type: MessageType.SnapResp, to: m.from, index: snapshot.meta.index, reject: true })
+    return
+  }
+  installSnapshot(r, snapshot)
+  // NB: answer the commit index, never lastIndex() (etcd raft handleSnapshot). After a fast-forward the
+  // entries past the snapshot may be an uncommitted tail of an older term that conflicts with the
+  // leader's log; counting them toward the quorum would commit a write this node does not hold
+  // (testdata/snapshot_answer_is_commit_not_conflicting_tail.txt). The leader probes on from here.
+  r.send({ type: MessageType.AppResp, to: m.from, index: r.log.committed })
 }
 
 function installSnapshot (r: Raft, snapshot: Snapshot): void {

@@ -4,7 +4,9 @@
  * commit by counting current-term entries, check-quorum, ReadIndex and leadership transfer.
  */
 import { assert } from '../../util/assert.js'
-import { MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS } from './constants.js'
+import {
+  MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNK_BYTES, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS
+} from './constants.js'
 import type { Progress } from './progress.js'
 import { allVoters, hasQuorum, jointCommitted } from './quorum.js'
 import type { Raft } from './raft.js'
@@ -78,18 +80,21 @@ export function proposalRefusal (r: Raft, bytes: number): string | null {
   return null
 }
 
+/**
+ * A proposal a follower forwarded. Only Normal entries are accepted: a configuration change never comes
+ * from a peer (the leader derives it from a command, issue 9 item 4), and an Empty entry is the
+ * leader's own.
+ */
 function handleForwardedProposal (r: Raft, m: Message): void {
   const bytes = m.entries.reduce((sum, e) => sum + e.data.length, 0)
-  const hasConfChange = m.entries.some((e) => e.type === EntryType.ConfChange)
   if (m.entries.length === 0 || proposalRefusal(r, bytes) !== null ||
-      (hasConfChange && (m.entries.length !== 1 || r.pendingConfIndex > r.log.applied))) {
+      m.entries.some((e) => e.type !== EntryType.Normal)) {
     r.droppedProposals++
     return
   }
   r.appendEntries(m.entries.map((e) => ({
     index: 0, term: 0, type: e.type, data: e.data, ...(e.proposalId !== undefined ? { proposalId: e.proposalId } : {})
   })))
-  if (hasConfChange) r.noteConfChangeAppended(m.entries[0]!.data)
   bcastAppend(r)
 }
 
@@ -120,7 +125,10 @@ function sendAppend (r: Raft, to: NodeId, pr: Progress, sendIfEmpty: boolean): b
   const lastIndex = r.log.lastIndex()
   const entries = pr.next <= lastIndex ? r.log.slice(pr.next, lastIndex + 1, r.cfg.maxSizePerMsgBytes) : []
   if (entries.length === 0 && !sendIfEmpty) return false
-  r.send({ type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed })
+  r.send({
+    type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed,
+    ...(r.leadTransferee !== null ? { transferee: r.leadTransferee } : {})
+  })
   pr.sentEntries(prevIndex + entries.length, entries.length)
   return entries.length > 0
 }
@@ -131,7 +139,8 @@ function sendSnapshot (r: Raft, to: NodeId, pr: Progress): void {
   assert(snapshot.meta.index >= r.log.offset, 'snapshot older than the compaction offset')
   const data = snapshot.data
   // Bounded message count per send: a huge snapshot gets larger chunks rather than more of them.
-  const chunkBytes = Math.max(r.cfg.snapshotChunkBytes, Math.ceil(data.length / MAX_SNAPSHOT_CHUNKS_PER_SEND))
+  const chunkBytes = Math.min(MAX_SNAPSHOT_CHUNK_BYTES,
+    Math.max(r.cfg.snapshotChunkBytes, Math.ceil(data.length / MAX_SNAPSHOT_CHUNKS_PER_SEND)))
   let offset = 0
   do {
     const chunk = data.subarray(offset, offset + chunkBytes)
@@ -191,7 +200,8 @@ function bcastHeartbeat (r: Raft, context?: Uint8Array): void {
     if (id === r.id) continue
     r.send({
       type: MessageType.Heartbeat, to: id, commit: Math.min(pr.match, r.log.committed),
-      ...(context !== undefined ? { context } : {})
+      ...(context !== undefined ? { context } : {}),
+      ...(r.leadTransferee !== null ? { transferee: r.leadTransferee } : {})
     })
   }
 }
@@ -292,6 +302,8 @@ function startTransfer (r: Raft, target: NodeId): void {
   r.leadTransferee = target
   // The transfer must finish within one election timeout, counted from now.
   r.electionElapsed = 0
+  // Announce the transferee first: followers then grant its forced vote, and nobody else's.
+  bcastHeartbeat(r)
   if (pr.match === r.log.lastIndex()) r.send({ type: MessageType.TimeoutNow, to: target })
   else sendAppendLoop(r, target, pr)
 }

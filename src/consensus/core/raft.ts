@@ -62,6 +62,11 @@ export class Raft {
   heartbeatElapsed = 0
   randomizedElectionTimeout = 0
   leadTransferee: NodeId | null = null
+  /**
+   * Follower: the transferee the leader of this term last announced (on an append or heartbeat), or
+   * null. Only its forced vote request may bypass leader stickiness.
+   */
+  announcedTransferee: NodeId | null = null
   /** Leader only: index of the newest conf change entry; a new one is refused until it is applied. */
   pendingConfIndex = 0
   /**
@@ -78,6 +83,8 @@ export class Raft {
   snapshotInbox: SnapshotInbox | undefined
   droppedMessages = 0
   droppedProposals = 0
+  /** Snapshots from the leader that `snapshotAcceptable` refused. */
+  rejectedSnapshots = 0
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
 
@@ -124,6 +131,7 @@ export class Raft {
     this.heartbeatElapsed = 0
     this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.random.nextInt(this.cfg.electionTicks)
     this.leadTransferee = null
+    this.announcedTransferee = null
     this.votes = new Map()
     this.prs = new Map()
     this.pendingConfIndex = 0
@@ -248,13 +256,23 @@ export class Raft {
     if (isVote) {
       // Leader stickiness (thesis §4.2.3): ignore a disruptive candidate while a leader is known.
       const inLease = this.cfg.checkQuorum && this.lead !== null && this.electionElapsed < this.cfg.electionTicks
-      if (m.force !== true && inLease) { this.droppedMessages++; return false }
+      if (inLease && !this.forcedVoteAllowed(m)) { this.droppedMessages++; return false }
     }
     if (m.type === MessageType.PreVote) return true
     if (m.type === MessageType.PreVoteResp && !m.reject) return true
     const fromLeader = m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap
     this.becomeFollower(m.term, fromLeader ? m.from : null)
     return true
+  }
+
+  /**
+   * A forced vote request bypasses leader stickiness only for the transfer the current leader runs:
+   * this node is that leader and chose the candidate, or it follows a leader that announced it.
+   */
+  private forcedVoteAllowed (m: Message): boolean {
+    if (m.force !== true) return false
+    if (this.role === 'leader') return this.leadTransferee === m.from
+    return this.announcedTransferee === m.from
   }
 
   private stepLowerTerm (m: Message): void {

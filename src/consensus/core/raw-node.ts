@@ -116,20 +116,23 @@ export class RawNode {
   }
 
   /**
-   * Proposes a configuration change (one at a time; forwarded when not leader).
+   * Proposes a configuration change at the leader (one at a time). It is never forwarded: a leader
+   * refuses configuration changes from peers and derives them from commands itself (issue 9 item 4).
    * @throws ConfChangeRejectedError when another change is pending or `cc` is invalid for the config.
-   * @throws ProposalDroppedError as propose().
+   * @throws ProposalDroppedError when this node is not the leader, or as propose().
    */
   proposeConfChange (cc: ConfChange): void {
     this.assertIdle()
     const r = this.raft
-    if (r.role === 'leader') {
-      if (r.pendingConfIndex > r.log.applied) {
-        throw new ConfChangeRejectedError(`conf change at ${r.pendingConfIndex} not yet applied`)
-      }
-      const next = changeConf(r.conf, cc)
-      if (typeof next === 'string') throw new ConfChangeRejectedError(next)
+    if (r.role !== 'leader') {
+      r.droppedProposals++
+      throw new ProposalDroppedError('configuration changes are proposed at the leader only')
     }
+    if (r.pendingConfIndex > r.log.applied) {
+      throw new ConfChangeRejectedError(`conf change at ${r.pendingConfIndex} not yet applied`)
+    }
+    const next = changeConf(r.conf, cc)
+    if (typeof next === 'string') throw new ConfChangeRejectedError(next)
     this.proposeEntry({ index: 0, term: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) })
   }
 
@@ -315,7 +318,7 @@ export class RawNode {
       id: r.id, term: r.term, vote: r.vote, leader: r.lead, role: r.role, commit: r.log.committed,
       applied: r.log.applied, firstIndex: r.log.firstIndex(), lastIndex: r.log.lastIndex(),
       lastTerm: r.log.lastTerm(), confState: copyConfState(r.conf), leadTransferee: r.leadTransferee,
-      droppedMessages: r.droppedMessages, droppedProposals: r.droppedProposals
+      droppedMessages: r.droppedMessages, droppedProposals: r.droppedProposals, rejectedSnapshots: r.rejectedSnapshots
     }
     if (r.role === 'leader') {
       status.progress = {}

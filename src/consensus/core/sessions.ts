@@ -104,6 +104,28 @@ export class ProposalSessions<R = Uint8Array> {
     return { maxClients: this.maxClients, maxSeqsPerClient: this.maxSeqsPerClient, clients }
   }
 
+  /**
+   * Rebuilds a table from untrusted data (a snapshot from the network or disk); null when the data is
+   * not a well-formed, in-bound table, so a bad snapshot is refused instead of tripping an assertion.
+   */
+  static tryDecode<R> (data: unknown): ProposalSessions<R> | null {
+    const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+    if (typeof data !== 'object' || data === null) return null
+    const d = data as Partial<ProposalSessionsData<R>>
+    if (!isCount(d.maxClients) || d.maxClients === 0 || !isCount(d.maxSeqsPerClient) || d.maxSeqsPerClient === 0) return null
+    if (!Array.isArray(d.clients) || d.clients.length > d.maxClients) return null
+    const seen = new Set<string>()
+    for (const c of d.clients as unknown[]) {
+      const client = c as Partial<ClientSessionData<R>>
+      if (typeof client !== 'object' || client === null || typeof client.clientId !== 'string' || seen.has(client.clientId)) return null
+      if (!isCount(client.lastIndex) || !isCount(client.floorSeq) || !Array.isArray(client.results)) return null
+      if (client.results.length > d.maxSeqsPerClient) return null
+      if (!client.results.every((pair) => Array.isArray(pair) && pair.length === 2 && isCount(pair[0]))) return null
+      seen.add(client.clientId)
+    }
+    return ProposalSessions.decode(d as ProposalSessionsData<R>)
+  }
+
   /** Rebuilds a table from encode() output. */
   static decode<R> (data: ProposalSessionsData<R>): ProposalSessions<R> {
     const sessions = new ProposalSessions<R>(data.maxClients, data.maxSeqsPerClient)

@@ -230,4 +230,6 @@ export interface RaftStatus {
   droppedMessages: number
   /** Local proposals refused with ProposalDroppedError plus forwarded ones dropped at the leader. */
   droppedProposals: number
+  /** Snapshots from the leader refused because the application could not restore them. */
+  rejectedSnapshots: number
 }

@@ -73,4 +73,14 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
     const value = decodeCanonical<ShapeData>(data)
     this.current = MeshShape.fromData(value)
   }
+
+  /** Whether `data` decodes to a valid shape (checked before a snapshot from the leader is persisted). */
+  canRestore (data: Uint8Array): boolean {
+    try {
+      MeshShape.fromData(decodeCanonical<{ members: Array<[string, Role[]]>, target: TargetTopology }>(data))
+      return true
+    } catch {
+      return false
+    }
+  }
 }

@@ -60,13 +60,18 @@ export class FileStorage implements Storage {
   }
 
   private recover (): StorageState {
-    const snapshot = this.readNewestSnapshot()
+    const { snapshot, unreadable } = this.readUsableSnapshot()
     this.snapshotIndex = snapshot?.meta.index ?? 0
     const names = fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)).sort()
     let entries: Entry[] = []
     names.forEach((name, i) => {
       const file = path.join(this.dir, name)
       const maxIndex = this.replaySegment(file, i === names.length - 1, (record, offset) => {
+        // Falling back to an older snapshot: a reset past it came with the unreadable newer one.
+        if (unreadable !== undefined && record.kind === 'reset' && record.index > this.snapshotIndex) {
+          if (record.all) throw unreadableError(unreadable, 'the log was replaced at that snapshot, so the previous one cannot be used')
+          return
+        }
         entries = applyRecord(entries, record, file, offset)
       })
       this.segments.push({ number: Number(SEGMENT.exec(name)?.[1]), file, maxIndex })
@@ -74,19 +79,35 @@ export class FileStorage implements Storage {
     entries = entries.filter((e) => e.index > this.snapshotIndex)
     const first = entries[0]
     if (first !== undefined && first.index !== this.snapshotIndex + 1) {
+      if (unreadable !== undefined) throw unreadableError(unreadable, `the log no longer holds the entries after the previous snapshot (${this.snapshotIndex})`)
       throw new StorageCorruptionError(this.segments[0]?.file ?? this.dir, 0, `entries start at ${first.index} but the snapshot ends at ${this.snapshotIndex}: a segment is missing`)
     }
+    if (unreadable !== undefined) fs.renameSync(unreadable.file, `${unreadable.file}.unreadable`)
     this.termsOffset = first !== undefined ? first.index - 1 : this.snapshotIndex
     this.terms = entries.map((e) => e.term)
     this.openSegment(this.segments.length === 0)
     return { hardState: { ...this.hardState }, ...(snapshot !== undefined ? { snapshot } : {}), entries }
   }
 
-  private readNewestSnapshot (): Snapshot | undefined {
+  /**
+   * The newest readable snapshot. An unreadable newest one (issue 9 item 5) falls back to the previous
+   * one, which the log can extend only if the driver kept the entries after it (RaftNode compacts no
+   * further than the previous snapshot); the caller checks that and otherwise refuses to start with a
+   * StorageCorruptionError that names the file and the repair.
+   */
+  private readUsableSnapshot (): { snapshot: Snapshot | undefined, unreadable?: StorageCorruptionError } {
     const names = listSnapshots(this.dir)
-    const newest = names[names.length - 1]
     for (const name of fs.readdirSync(this.dir)) if (name.endsWith('.snap.tmp')) fs.rmSync(path.join(this.dir, name), { force: true })
-    return newest === undefined ? undefined : readSnapshotFile(path.join(this.dir, newest))
+    const newest = names[names.length - 1]
+    if (newest === undefined) return { snapshot: undefined }
+    try {
+      return { snapshot: readSnapshotFile(path.join(this.dir, newest)) }
+    } catch (err) {
+      const previous = names[names.length - 2]
+      if (!(err instanceof StorageCorruptionError)) throw err
+      if (previous === undefined) throw unreadableError(err, 'there is no previous snapshot to fall back to')
+      return { snapshot: readSnapshotFile(path.join(this.dir, previous)), unreadable: err }
+    }
   }
 
   /** Replays one segment; truncates a torn tail of the last one. Returns the highest entry index in it. */
@@ -223,6 +244,14 @@ export class FileStorage implements Storage {
   }
 
   static snapshotFileName = snapshotFileName
+}
+
+/** The unreadable newest snapshot cannot be skipped: name the file, why, and how to repair. */
+function unreadableError (cause: StorageCorruptionError, why: string): StorageCorruptionError {
+  const reason = cause.message.replace(/^storage corrupt in .* at byte \d+: /, '')
+  return new StorageCorruptionError(cause.file, cause.offset, `${reason}; ${why}. Repair: restore the file ` +
+    'from a backup, or empty this data directory and start the node with the join string so it rejoins and ' +
+    'receives a snapshot from the leader')
 }
 
 /** Replays one record onto the entry list (last writer wins by index). */

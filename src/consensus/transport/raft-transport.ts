@@ -11,11 +11,13 @@
  *   that stream only.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import { performance } from 'node:perf_hooks'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, Stream, Libp2p } from '@libp2p/interface'
 import type { Message } from '../core/types.js'
 import type { Logger, MessageTransport } from '../raft-node.js'
-import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, RAFT_PROTOCOL } from './wire.js'
+import { PerPeerLogLimiter } from '../log-limiter.js'
+import { decodeFrame, encodeFrames, MAX_FRAME_BYTES, RAFT_PROTOCOL } from './wire.js'
 
 /** Messages queued per peer; the newest is dropped beyond it. */
 export const MAX_QUEUED_MESSAGES_PER_PEER = 4096
@@ -32,15 +34,19 @@ const MAX_BATCH_BYTES = 1024 * 1024
  */
 const READ_BUFFER_BYTES = 64 * 1024 * 1024
 
-/** Messages sent, dropped by reason, received, and refused by reason. */
+/** Messages sent, dropped by reason, received, and refused by reason; inbound stream failures. */
 export interface TransportCounters {
   sent: number
   received: number
   droppedQueueFull: number
   droppedSendError: number
+  /** Messages (or the tail of a split App) too big for any frame: never written. */
+  droppedOversize: number
   rejectedNotMember: number
   rejectedMalformed: number
   rejectedSpoofed: number
+  /** Inbound streams that failed (reset, bad length prefix, read error); each was closed. */
+  inboundStreamErrors: number
 }
 
 export interface RaftTransportInit {
@@ -50,10 +56,17 @@ export interface RaftTransportInit {
   log: Logger
   /** Called when a peer could not be reached (the driver tells the core to probe). */
   onUnreachable?: (peer: string) => void
+  /**
+   * Receives an error thrown by the message handler: a bug (a failed core assertion), never bad
+   * input, which the core drops and counts. It must stay loud.
+   * @default rethrow on the next tick, which stops the process
+   */
+  onFatal?: (err: unknown) => void
 }
 
 interface PeerLink {
-  queue: Message[]
+  /** Encoded frames, each at most MAX_FRAME_BYTES. */
+  queue: Uint8Array[]
   writer?: ReturnType<typeof lpStream<Stream>>
   stream?: Stream
   pumping: boolean
@@ -64,8 +77,14 @@ interface PeerLink {
 export class RaftTransport implements MessageTransport {
   private handler: (message: Message) => void = () => {}
   private readonly links = new Map<string, PeerLink>()
-  private readonly counts: TransportCounters = { sent: 0, received: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedNotMember: 0, rejectedMalformed: 0, rejectedSpoofed: 0 }
+  private readonly counts: TransportCounters = {
+    sent: 0, received: 0, droppedQueueFull: 0, droppedSendError: 0, droppedOversize: 0, rejectedNotMember: 0,
+    rejectedMalformed: 0, rejectedSpoofed: 0, inboundStreamErrors: 0
+  }
+
   private running = false
+  /** Bad input is counted every time and logged once per peer and kind per interval. */
+  private readonly badInputLog = new PerPeerLogLimiter(() => performance.now())
 
   constructor (private readonly init: RaftTransportInit) {}
 
@@ -98,11 +117,17 @@ export class RaftTransport implements MessageTransport {
       link = { queue: [], pumping: false, backoffMs: BACKOFF_MIN_MS }
       this.links.set(message.to, link)
     }
-    if (link.queue.length >= MAX_QUEUED_MESSAGES_PER_PEER) {
+    const { frames, complete } = encodeFrames(message)
+    if (!complete) {
+      this.counts.droppedOversize++
+      this.warnLimited(message.to, 'oversize', { peer: message.to, type: message.type }, 'a raft message (or its tail) is too big for any frame; dropped')
+    }
+    if (frames.length === 0) return
+    if (link.queue.length + frames.length > MAX_QUEUED_MESSAGES_PER_PEER) {
       this.counts.droppedQueueFull++
       return
     }
-    link.queue.push(message)
+    link.queue.push(...frames)
     if (!link.pumping && link.retryTimer === undefined) void this.pump(message.to, link)
   }
 
@@ -115,7 +140,7 @@ export class RaftTransport implements MessageTransport {
         const frames: Uint8Array[] = []
         let bytes = 0
         while (link.queue.length > 0 && bytes < MAX_BATCH_BYTES) {
-          const frame = encodeFrame(link.queue.shift() as Message)
+          const frame = link.queue.shift() as Uint8Array
           frames.push(frame)
           bytes += frame.length
         }
@@ -156,35 +181,72 @@ export class RaftTransport implements MessageTransport {
     const peer = connection.remotePeer.toString()
     if (!this.init.isMember(peer)) {
       this.counts.rejectedNotMember++
-      this.init.log.warn({ peer }, 'refused a raft stream from a peer that is not a cluster member')
+      this.warnLimited(peer, 'not-member', { peer }, 'refused a raft stream from a peer that is not a cluster member')
       stream.abort(new Error('not a cluster member'))
       return
     }
     const reader = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: READ_BUFFER_BYTES })
-    try {
-      while (this.running) {
-        const frame = await reader.read()
-        let message: Message
-        try {
-          message = decodeFrame(frame.subarray())
-        } catch (err) {
-          this.counts.rejectedMalformed++
-          this.init.log.warn({ peer, err: errorMessage(err) }, 'malformed raft frame; closing the stream')
-          stream.abort(new Error('malformed frame'))
-          return
-        }
-        if (message.from !== peer) {
-          this.counts.rejectedSpoofed++
-          this.init.log.warn({ peer, claimed: message.from }, 'raft frame claims another sender; dropped')
-          continue
-        }
-        this.counts.received++
-        this.handler(message)
+    while (this.running) {
+      let frame
+      try {
+        frame = await reader.read()
+      } catch (err) {
+        this.onInboundEnd(peer, stream, err)
+        return
       }
-    } catch (err) {
-      // A clean close also ends here (lpStream.read throws UnexpectedEOFError at EOF).
-      this.init.log.debug({ peer, err: errorMessage(err) }, 'raft inbound stream ended')
+      const message = this.decodeInbound(peer, stream, frame.subarray())
+      if (message === null) return
+      if (message.from !== peer) {
+        this.counts.rejectedSpoofed++
+        this.warnLimited(peer, 'spoofed', { peer, claimed: message.from }, 'raft frame claims another sender; dropped')
+        continue
+      }
+      this.counts.received++
+      try {
+        this.handler(message)
+      } catch (err) {
+        // Not bad input (the core drops and counts that): a bug. It must reach the top, not a debug log.
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        this.onFatal(err)
+        return
+      }
     }
+  }
+
+  /** Decodes one inbound frame; a malformed one closes the stream (null). */
+  private decodeInbound (peer: string, stream: Stream, bytes: Uint8Array): Message | null {
+    try {
+      return decodeFrame(bytes)
+    } catch (err) {
+      this.counts.rejectedMalformed++
+      this.warnLimited(peer, 'malformed', { peer, err: errorMessage(err) }, 'malformed raft frame; closing the stream')
+      stream.abort(new Error('malformed frame'))
+      return null
+    }
+  }
+
+  /**
+   * An inbound stream stopped yielding frames. The remote closing it (EOF) is normal; anything else (a
+   * reset, a length prefix above the frame limit, a read error) closes the stream and is counted.
+   */
+  private onInboundEnd (peer: string, stream: Stream, err: unknown): void {
+    const name = err instanceof Error ? err.name : ''
+    if (name === 'UnexpectedEOFError' && stream.status !== 'reset' && stream.status !== 'aborted') {
+      this.init.log.debug({ peer }, 'raft inbound stream ended')
+      return
+    }
+    this.counts.inboundStreamErrors++
+    this.warnLimited(peer, 'stream-error', { peer, err: errorMessage(err) }, 'raft inbound stream failed; closed')
+    stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
+  }
+
+  private onFatal (err: unknown): void {
+    if (this.init.onFatal !== undefined) { this.init.onFatal(err); return }
+    process.nextTick(() => { throw err })
+  }
+
+  private warnLimited (peer: string, kind: string, fields: object, line: string): void {
+    if (this.badInputLog.allow(peer, kind)) this.init.log.warn({ ...fields, kind }, `${line} (counted; logged once per interval)`)
   }
 
   counters (): TransportCounters {

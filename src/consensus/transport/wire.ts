@@ -9,6 +9,9 @@
  * snapshot chunks with room for their envelope, and below lpStream's 4 MiB default read buffer.
  */
 import { decode, encode } from '@ipld/dag-cbor'
+import {
+  MAX_CLIENT_ID_CHARS, MAX_CONF_IDS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES, WIRE_NUMBER_MAX
+} from '../core/constants.js'
 import { EntryType, MessageType } from '../core/types.js'
 import type { ConfState, Entry, Message, SnapshotMeta } from '../core/types.js'
 
@@ -45,9 +48,34 @@ export function encodeFrame (m: Message): Uint8Array {
   return encode(frame)
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128
-const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 1024 && v.every(isId)
+/** Every number a peer sends is an integer in [0, WIRE_NUMBER_MAX] (constants.ts says why). */
+/**
+ * The frames that carry `m`, each at most MAX_FRAME_BYTES: one normally; an App too big for one frame is
+ * split into Apps that chain (each names the entry before its first as its previous entry); an entry
+ * or other message too big for any frame yields only the parts before it (none for a single message),
+ * and the caller counts the drop: a frame above the limit is never written.
+ */
+export function encodeFrames (m: Message): { frames: Uint8Array[], complete: boolean } {
+  return splitFrames(m)
+}
+
+/** `complete` is false when some entry (or the message) could not fit and the frames stop before it. */
+function splitFrames (m: Message): { frames: Uint8Array[], complete: boolean } {
+  const frame = encodeFrame(m)
+  if (frame.length <= MAX_FRAME_BYTES) return { frames: [frame], complete: true }
+  if (m.type !== MessageType.App || m.entries.length < 2) return { frames: [], complete: false }
+  const half = Math.ceil(m.entries.length / 2)
+  const head = m.entries.slice(0, half)
+  const last = head[head.length - 1]!
+  const first = splitFrames({ ...m, entries: head })
+  if (!first.complete) return first
+  const rest = splitFrames({ ...m, index: last.index, logTerm: last.term, entries: m.entries.slice(half) })
+  return { frames: [...first.frames, ...rest.frames], complete: rest.complete }
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= WIRE_NUMBER_MAX
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_NODE_ID_CHARS
+const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.length <= MAX_CONF_IDS && v.every(isId)
 const fail = (what: string): never => { throw new MalformedFrameError(what) }
 
 function entryIn (v: unknown): Entry {
@@ -57,7 +85,7 @@ function entryIn (v: unknown): Entry {
   if (y !== EntryType.Normal && y !== EntryType.ConfChange && y !== EntryType.Empty) fail('entry type')
   const entry: Entry = { index: i as number, term: m as number, type: y as EntryType, data: d as Uint8Array }
   if (c !== undefined || s !== undefined) {
-    if (typeof c !== 'string' || !isInt(s)) fail('entry proposal id')
+    if (typeof c !== 'string' || c.length > MAX_CLIENT_ID_CHARS || !isInt(s)) fail('entry proposal id')
     entry.proposalId = { clientId: c as string, seq: s as number }
   }
   return entry
@@ -68,7 +96,16 @@ function metaIn (v: unknown): SnapshotMeta {
   const cs = meta?.confState
   if (!isInt(meta?.index) || !isInt(meta?.term) || cs === undefined || !isIds(cs.voters) || !isIds(cs.votersOutgoing) ||
       !isIds(cs.learners) || !isIds(cs.learnersNext) || typeof cs.autoLeave !== 'boolean') fail('snapshot meta')
-  return meta as SnapshotMeta
+  const conf = cs as ConfState
+  // A fresh object: unknown keys a peer adds never reach the snapshot file.
+  return {
+    index: meta.index as number,
+    term: meta.term as number,
+    confState: {
+      voters: conf.voters, votersOutgoing: conf.votersOutgoing, learners: conf.learners, learnersNext: conf.learnersNext,
+      autoLeave: conf.autoLeave
+    }
+  }
 }
 
 /** Decodes and validates one frame. @throws MalformedFrameError */
@@ -84,7 +121,7 @@ export function decodeFrame (bytes: Uint8Array): Message {
   if (typeof v.t !== 'string' || !MESSAGE_TYPES.has(v.t) || v.t === MessageType.Hup) fail(`unknown message type ${String(v.t)}`)
   if (!isId(v.f) || !isId(v.o)) fail('from/to')
   if (!isInt(v.m) || !isInt(v.i) || !isInt(v.l) || !isInt(v.c) || !isInt(v.h) || typeof v.r !== 'boolean') fail('numeric fields')
-  if (!Array.isArray(v.e) || v.e.length > 100_000) fail('entries')
+  if (!Array.isArray(v.e) || v.e.length > MAX_ENTRIES_PER_MSG) fail('entries')
   const message: Message = {
     type: v.t as MessageType, from: v.f as string, to: v.o as string, term: v.m as number, index: v.i as number,
     logTerm: v.l as number, entries: (v.e as unknown[]).map(entryIn), commit: v.c as number, reject: v.r as boolean,
@@ -94,7 +131,10 @@ export function decodeFrame (bytes: Uint8Array): Message {
   if (v.sc !== undefined) { if (!(v.sc instanceof Uint8Array)) fail('snapshot chunk'); message.snapshotChunk = v.sc as Uint8Array }
   if (v.so !== undefined) { if (!isInt(v.so)) fail('snapshot offset'); message.snapshotOffset = v.so as number }
   if (v.sd !== undefined) { if (typeof v.sd !== 'boolean') fail('snapshot done'); message.snapshotDone = v.sd as boolean }
-  if (v.x !== undefined) { if (!(v.x instanceof Uint8Array)) fail('context'); message.context = v.x as Uint8Array }
+  if (v.x !== undefined) {
+    if (!(v.x instanceof Uint8Array) || v.x.length > MAX_READ_CONTEXT_BYTES) fail('context')
+    message.context = v.x as Uint8Array
+  }
   if (v.fo !== undefined) { if (typeof v.fo !== 'boolean') fail('force'); message.force = v.fo as boolean }
   if (v.tr !== undefined) { if (!isId(v.tr)) fail('transferee'); message.transferee = v.tr as string }
   return message

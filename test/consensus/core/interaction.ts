@@ -3,6 +3,7 @@
  * rafttest/ InteractionEnv): one handler per command, each returning the lines it prints.
  */
 import { Cluster, bytes, conf } from './harness.js'
+import { EntryType, MessageType } from '../../../src/consensus/core/index.js'
 import type { ConfChangeStep } from '../../../src/consensus/core/index.js'
 
 export interface Command {
@@ -63,6 +64,9 @@ export class Interaction {
       case 'isolate': this.c.isolate(a); return []
       case 'cut': this.c.cut.add(`${a}->${b}`); this.c.cut.add(`${b}->${a}`); return []
       case 'heal': this.c.heal(); return []
+      case 'connect': this.c.cut.delete(`${a}->${b}`); this.c.cut.delete(`${b}->${a}`); return []
+      case 'resend-snapshot': return this.handleResendSnapshot(a, b)
+      case 'inject': return this.handleInject(cmd)
       case 'status': return this.handleStatus(cmd)
       case 'state': return cmd.positional.map((id) => `${id}: [${this.c.get(id).state.join(' ')}]`)
       case 'compact': this.c.compact(a, Number(cmd.keyed.get('retain') ?? '0')); return []
@@ -147,8 +151,9 @@ export class Interaction {
     const before = this.c.queue.length
     const want = (key: string, value: string | number | undefined): boolean =>
       !cmd.keyed.has(key) || cmd.keyed.get(key) === String(value)
+    const minIndex = Number(cmd.keyed.get('min-index') ?? '0')
     this.c.queue = this.c.queue.filter((m) => !(want('type', m.type) && want('from', m.from) && want('to', m.to) &&
-      want('offset', m.snapshotOffset)))
+      want('offset', m.snapshotOffset) && m.index >= minIndex))
     return before - this.c.queue.length
   }
 
@@ -164,6 +169,42 @@ export class Interaction {
       if (!moved) return [`dropped ${dropped}`]
     }
     throw new Error('not stable after 1000 rounds')
+  }
+
+  /**
+   * Queues `from`'s newest snapshot for `to` as one Snap message of `from`'s current term, as a leader
+   * may send at any time (a retried or preemptive snapshot): the follower's answer must be safe for any.
+   */
+  private handleResendSnapshot (from: string, to: string): string[] {
+    const leader = this.c.get(from)
+    const snapshot = leader.store.snapshot
+    if (snapshot === undefined) throw new Error(`${from} holds no snapshot`)
+    this.c.queue.push({
+      type: MessageType.Snap, from, to, term: leader.node.status().term, index: snapshot.meta.index,
+      logTerm: snapshot.meta.term, entries: [], commit: 0, reject: false, rejectHint: 0, snapshotMeta: snapshot.meta,
+      snapshotChunk: snapshot.data, snapshotOffset: 0, snapshotDone: true
+    })
+    return [`queued snapshot index=${snapshot.meta.index} term=${snapshot.meta.term} ${from}->${to}`]
+  }
+
+  /**
+   * Queues a hand-made message (what a buggy or hostile member could send): `type from to term index
+   * logterm commit force context ents` where ents is `index:term,...` of entries holding `evil`.
+   */
+  private handleInject (cmd: Command): string[] {
+    const num = (key: string): number => Number(cmd.keyed.get(key) ?? '0')
+    const ents = list(cmd.keyed.get('ents')).map((pair) => {
+      const [index = '0', term = '0'] = pair.split(':')
+      return { index: Number(index), term: Number(term), type: EntryType.Normal, data: bytes('evil') }
+    })
+    const context = cmd.keyed.get('context')
+    this.c.queue.push({
+      type: (cmd.keyed.get('type') ?? '') as MessageType, from: cmd.keyed.get('from') ?? '', to: cmd.keyed.get('to') ?? '',
+      term: num('term'), index: num('index'), logTerm: num('logterm'), entries: ents, commit: num('commit'),
+      reject: false, rejectHint: 0, ...(cmd.keyed.get('force') === 'true' ? { force: true } : {}),
+      ...(context !== undefined ? { context: bytes(context) } : {})
+    })
+    return []
   }
 
   private handleReadStates (id: string): string[] {

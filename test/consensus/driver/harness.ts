@@ -27,7 +27,22 @@ export class KvMachine implements ReplicatedStateMachine<{ previous: string | nu
   }
 
   restore (data: Uint8Array): void {
-    this.map = new Map(Object.entries(decode(data) as Record<string, string>))
+    this.map = KvMachine.decodeMap(data)
+  }
+
+  canRestore (data: Uint8Array): boolean {
+    try {
+      KvMachine.decodeMap(data)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private static decodeMap (data: Uint8Array): Map<string, string> {
+    const value = decode(data) as unknown
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a map')
+    return new Map(Object.entries(value as Record<string, string>))
   }
 }
 

@@ -1,0 +1,45 @@
+/**
+ * @module consensus/shape-command-rules
+ * The CommandRules of MeshShape commands (issue 9 item 4): a command is a signed envelope; its proposal
+ * id is the envelope's, its proposer the envelope's signer, and the configuration change it needs is
+ * derived by the leader from its own applied shape and configuration — the voters move only along the
+ * shape's committed path, never because a peer asked for a configuration change.
+ */
+import type { ConfChange, ConfState } from './core/types.js'
+import type { CommandRules } from './raft-node.js'
+import { decodeSignedProposal, requiredConfChange } from './shape/core/index.js'
+import type { MeshShape } from './shape/core/index.js'
+
+function inConfiguration (conf: ConfState, nodeId: string): boolean {
+  return conf.voters.includes(nodeId) || conf.votersOutgoing.includes(nodeId) || conf.learners.includes(nodeId) ||
+    conf.learnersNext.includes(nodeId)
+}
+
+/**
+ * The configuration change `command` needs against `shape` and `conf`: admission adds the new member
+ * as a learner; a command that moves the etcd role moves exactly those voters (one joint change).
+ */
+export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: ConfState): ConfChange | null {
+  const proposal = decodeSignedProposal(command)
+  if (proposal === null) return null
+  const cmd = proposal.envelope.command
+  if (cmd.kind === 'bootstrap') return null
+  if (cmd.kind === 'add-member') {
+    return inConfiguration(conf, cmd.nodeId) ? null : { steps: [{ type: 'add-learner', nodeId: cmd.nodeId }], transition: 'auto' }
+  }
+  const change = requiredConfChange(shape, cmd)
+  return change === null || change === 'rejected' ? null : change
+}
+
+/** CommandRules for a node whose applied shape is `shape()`. */
+export function shapeCommandRules (shape: () => MeshShape): CommandRules {
+  return {
+    identify (command) {
+      const proposal = decodeSignedProposal(command)
+      return proposal === null ? null : { id: proposal.envelope.proposalId, proposer: proposal.envelope.proposer }
+    },
+    confChangeFor (command, conf) {
+      return deriveConfChange(shape(), command, conf)
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Goal: nothing a peer sends wedges or silently breaks a Raft stream, and a bug stays loud (issue 9
+ * item 6). Method: two libp2p nodes on 127.0.0.1 with RaftTransports; the tests send an App too big for
+ * one frame, a single entry too big for any frame, a length prefix above the frame limit, and deliver
+ * to a handler that fails an assertion.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { RaftTransport } from '../../../src/consensus/transport/raft-transport.js'
+import { MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
+import { EntryType, MessageType } from '../../../src/consensus/core/types.js'
+import type { Message } from '../../../src/consensus/core/types.js'
+import { AssertionError } from '../../../src/util/assert.js'
+import { waitFor } from '../../node/helpers.js'
+
+const quiet = { info: () => {}, warn: () => {}, debug: () => {} }
+
+async function node (): Promise<Libp2p> {
+  return await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+}
+
+function app (from: string, to: string, sizes: number[]): Message {
+  return {
+    type: MessageType.App, from, to, term: 3, index: 10, logTerm: 2, commit: 9, reject: false, rejectHint: 0,
+    entries: sizes.map((bytes, i) => ({ index: 11 + i, term: 3, type: EntryType.Normal, data: new Uint8Array(bytes).fill(i), proposalId: { clientId: `${from}/s`, seq: i } }))
+  }
+}
+
+describe('RaftTransport hardening', () => {
+  const started: Array<{ stop: () => Promise<void> | void }> = []
+  afterEach(async () => { for (const s of started.splice(0).reverse()) await s.stop() })
+
+  async function pair (onFatal?: (err: unknown) => void): Promise<{ a: Libp2p, b: Libp2p, ta: RaftTransport, tb: RaftTransport, got: Message[] }> {
+    const a = await node(); const b = await node()
+    started.push(a, b)
+    await a.dial(b.getMultiaddrs()[0]!)
+    const ta = new RaftTransport({ libp2p: a, isMember: () => true, log: quiet })
+    const tb = new RaftTransport({ libp2p: b, isMember: () => true, log: quiet, ...(onFatal !== undefined ? { onFatal } : {}) })
+    await ta.start(); await tb.start()
+    started.push(ta, tb)
+    const got: Message[] = []
+    tb.setHandler((m) => { got.push(m) })
+    return { a, b, ta, tb, got }
+  }
+
+  it('should split an App too big for one frame into chained Apps and drop a single oversize entry', async () => {
+    const { a, b, ta, tb, got } = await pair()
+    const from = a.peerId.toString()
+    const to = b.peerId.toString()
+    ta.send(app(from, to, [1024 * 1024, 1024 * 1024, 1024 * 1024, 1024 * 1024]))
+    ta.send(app(from, to, [MAX_FRAME_BYTES]))
+    ta.send(app(from, to, [8]))
+    await waitFor(() => got.reduce((n, m) => n + m.entries.length, 0) === 5, 20_000, 'all fitting entries')
+    expect(got.length).toBeGreaterThan(2)
+    const split = got.slice(0, -1)
+    expect(split.flatMap((m) => m.entries.map((e) => e.index))).toEqual([11, 12, 13, 14])
+    for (const m of split) {
+      // Each part is a valid App: its previous entry is the one before its first entry.
+      expect(m.index).toBe(m.entries[0]!.index - 1)
+      expect(m.logTerm).toBe(m.index === 10 ? 2 : 3)
+    }
+    expect(ta.counters().droppedOversize).toBe(1)
+    expect(ta.counters().droppedSendError).toBe(0)
+    expect(tb.counters().inboundStreamErrors).toBe(0)
+  })
+
+  it('should close and count an inbound stream that announces a frame above the limit', async () => {
+    const { a, b, tb } = await pair()
+    const stream = await a.dialProtocol(b.peerId, RAFT_PROTOCOL)
+    // A varint length prefix of 16 MiB, far above MAX_FRAME_BYTES.
+    stream.send(new Uint8Array([0x80, 0x80, 0x80, 0x08]))
+    await waitFor(() => tb.counters().inboundStreamErrors === 1, 10_000, 'stream error counted')
+  })
+
+  it('should hand a failed assertion in the handler to the top instead of swallowing it', async () => {
+    const fatal: unknown[] = []
+    const { a, b, ta, tb } = await pair((err) => fatal.push(err))
+    tb.setHandler(() => { throw new AssertionError('core invariant broken') })
+    ta.send(app(a.peerId.toString(), b.peerId.toString(), [8]))
+    await waitFor(() => fatal.length === 1, 10_000, 'assertion reached the top')
+    expect(fatal[0]).toMatchObject({ name: 'AssertionError', message: 'core invariant broken' })
+  })
+})
