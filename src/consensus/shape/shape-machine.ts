@@ -77,7 +77,7 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   /** Whether `data` decodes to a valid shape (checked before a snapshot from the leader is persisted). */
   canRestore (data: Uint8Array): boolean {
     try {
-      MeshShape.fromData(decodeCanonical<{ members: Array<[string, Role[]]>, target: TargetTopology }>(data))
+      MeshShape.fromData(decodeCanonical<ShapeData>(data))
       return true
     } catch {
       return false
