@@ -130,7 +130,9 @@ export class MeshShape {
     for (const [id, roles] of data.members) members.set(id, new Set(roles))
     const catalog = new Map<ControlPlaneRole, CatalogTemplate[]>()
     for (const [role, templates] of data.catalog ?? []) {
-      if (!isControlPlaneRole(role) || !Array.isArray(templates)) throw new TypeError(`invalid shape data: catalog entry ${String(role)}`)
+      const valid = isControlPlaneRole(role) && Array.isArray(templates) &&
+        templates.every((t: unknown) => typeof t === 'object' && t !== null && typeof (t as CatalogTemplate).name === 'string' && typeof (t as CatalogTemplate).cid === 'string')
+      if (!valid) throw new TypeError(`invalid shape data: catalog entry ${String(role)}`)
       catalog.set(role, templates.map((t) => ({ name: t.name, cid: t.cid })))
     }
     const shape = new MeshShape(members, { ...data.target }, catalog)
