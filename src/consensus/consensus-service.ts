@@ -67,7 +67,9 @@ export class ConsensusService implements NodeService {
     const signer = createSigner(ctx.privateKey, ctx.nodeId)
     const clientId = `${ctx.nodeId}/${Date.now().toString(36)}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
-    const creator = ctx.cluster.seeds.length === 0
+    // A lost raft directory in an existing cluster never bootstraps again (node/raft-dir-check.ts).
+    const raftStart = ctx.raftStart ?? 'normal'
+    const creator = raftStart === 'force-new' || (raftStart === 'normal' && ctx.cluster.seeds.length === 0)
     const bootstrapCommand = creator
       ? this.proposer.build(this.machine.shape, { kind: 'bootstrap', nodeId: ctx.nodeId }, 'bootstrap', Date.now()).bytes
       : undefined
@@ -77,6 +79,7 @@ export class ConsensusService implements NodeService {
       id: ctx.nodeId,
       clientId,
       bootstrap: creator,
+      rejoinAsLearner: raftStart === 'rejoin',
       ...(bootstrapCommand !== undefined ? { bootstrapCommand } : {}),
       ...(raftConfig?.tickMs !== undefined ? { tickMs: raftConfig.tickMs } : {}),
       ...(raftConfig?.electionTicks !== undefined ? { electionTicks: raftConfig.electionTicks } : {}),
@@ -177,6 +180,8 @@ export class ConsensusService implements NodeService {
       voters: [...conf.voters].sort(),
       learners: [...conf.learners].sort(),
       shapeCid: this.machine.shapeCid(),
+      storage: this.raft.storageHealth(),
+      ...(this.raft.isRejoining() ? { rejoining: true } : {}),
       ...(this.transport.counters !== undefined ? { transport: this.transport.counters() } : {})
     }
   }

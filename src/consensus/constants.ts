@@ -26,3 +26,9 @@ export const RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT = 1_000
 export const MAX_SIZE_PER_MSG_BYTES = 256 * 1024
 /** Pipelined AppendEntries per follower; with the size above, at most 16 MiB in flight to one follower. */
 export const MAX_INFLIGHT_MSGS = 64
+
+/**
+ * While the disk cannot take a write (full, EIO), the driver retries the stalled batch this often; it
+ * drops inbound messages meanwhile (Raft tolerates loss), so the rest of the cluster carries on.
+ */
+export const STORAGE_RETRY_INTERVAL_MS = 500

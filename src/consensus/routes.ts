@@ -32,7 +32,7 @@ function badRequest (reply: FastifyReply, message: string): FastifyReply {
 /** Maps operating errors to HTTP answers: 503 while no leader is reachable, 504 on timeout. */
 function failure (reply: FastifyReply, err: unknown): FastifyReply {
   const e = err as Error
-  const code = e.name === 'ConsensusTimeoutError' ? 504 : e.name === 'ConsensusBusyError' ? 503 : 500
+  const code = e.name === 'ConsensusTimeoutError' ? 504 : e.name === 'ConsensusBusyError' || e.name === 'StorageUnavailableError' ? 503 : 500
   return reply.code(code).send({ error: e.name, message: e.message })
 }
 
