@@ -32,3 +32,9 @@ export const MAX_INFLIGHT_MSGS = 64
  * drops inbound messages meanwhile (Raft tolerates loss), so the rest of the cluster carries on.
  */
 export const STORAGE_RETRY_INTERVAL_MS = 500
+
+/**
+ * A node rejoining after losing its raft directory asks the leader to remove it (so it can be re-added
+ * as a learner) at most this often; each request that reaches the leader appends one entry.
+ */
+export const REJOIN_REQUEST_INTERVAL_MS = 2_000

@@ -338,6 +338,9 @@ export class RaftNode<R> {
     if (!this.running) return
     const now = this.nowMs()
     if (this.stalled !== undefined) {
+      // Deadlines still run out (the caller learns the outcome is unknown); nothing is re-submitted.
+      this.proposals.sweep(now, this.init.retryIntervalMs, () => {})
+      this.reads.sweep(now, this.init.retryIntervalMs, () => {})
       if (now >= this.stalled.nextRetryMs) this.runBatch()
       return
     }
@@ -465,20 +468,27 @@ export class RaftNode<R> {
     this.transport.send(message)
   }
 
-  /** Rejoining: asks the leader (forwarded) to make this node a learner; done once the config says so. */
+  /**
+   * Rejoining: asks the leader (forwarded) to remove this node from the configuration; the node's admission
+   * (consensus-service) then adds it back as a learner with fresh progress, and it catches up from
+   * scratch. Removal, not demotion: the leader's progress still records the log this node lost, and it
+   * would ignore this node's rejections as stale. The request goes out once a leader is known (this node
+   * has no log to tell whether it is a member) and is repeated slowly until the node is a learner.
+   */
   private maybeRequestDemotion (now: number): void {
-    const conf = this.raw.status().confState
-    if (conf.learners.includes(this.id)) {
+    const status = this.raw.status()
+    if (status.confState.learners.includes(this.id)) {
       this.rejoining = false
       this.log.info({ id: this.id }, 'rejoined as a learner; may vote again once promoted')
       return
     }
-    if (!conf.voters.includes(this.id) || now < this.nextDemoteRequestMs) return
-    this.nextDemoteRequestMs = now + this.init.retryIntervalMs
+    if (status.leader === null || status.leader === this.id || now < this.nextDemoteRequestMs) return
+    this.nextDemoteRequestMs = now + C.REJOIN_REQUEST_INTERVAL_MS
     try {
-      this.raw.proposeConfChange({ steps: [{ type: 'add-learner', nodeId: this.id }], transition: 'auto' })
+      this.raw.proposeConfChange({ steps: [{ type: 'remove', nodeId: this.id }], transition: 'auto' })
+      this.log.info({ id: this.id, leader: status.leader }, 'raft state lost: asked the leader to remove this node so it can rejoin as a learner')
     } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'demotion request not accepted yet')
+      this.log.debug({ err: (err as Error).message }, 'removal request not accepted yet')
     }
   }
 
