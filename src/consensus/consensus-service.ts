@@ -21,6 +21,8 @@ import type { ApplyResult, Command, Reason, MeshShape } from './shape/core/index
 import { candidatesForAdmission, mayTalkRaft, ADMISSION_RETRY_ROUNDS } from './admission.js'
 import type { Storage } from './storage/types.js'
 import { registerConsensusRoutes } from './routes.js'
+import { randomBytes } from 'node:crypto'
+import { wallClockMs } from '../util/wall-clock.js'
 
 /** What the service needs from the outside, injectable for tests. */
 export interface ConsensusServiceInit {
@@ -65,13 +67,15 @@ export class ConsensusService implements NodeService {
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
     const signer = createSigner(ctx.privateKey, ctx.nodeId)
-    const clientId = `${ctx.nodeId}/${Date.now().toString(36)}`
+    // Unique per process start even if the wall clock stepped back since the last one: a reused session id
+    // would make exactly-once dedup answer a new proposal with an old result.
+    const clientId = `${ctx.nodeId}/${wallClockMs().toString(36)}-${randomBytes(4).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
     // A lost raft directory in an existing cluster never bootstraps again (node/raft-dir-check.ts).
     const raftStart = ctx.raftStart ?? 'normal'
     const creator = raftStart === 'force-new' || (raftStart === 'normal' && ctx.cluster.seeds.length === 0)
     const bootstrapCommand = creator
-      ? this.proposer.build(this.machine.shape, { kind: 'bootstrap', nodeId: ctx.nodeId }, 'bootstrap', Date.now()).bytes
+      ? this.proposer.build(this.machine.shape, { kind: 'bootstrap', nodeId: ctx.nodeId }, 'bootstrap', wallClockMs()).bytes
       : undefined
     this.transport = this.init.createTransport(ctx, (peer) => this.mayTalk(peer))
     const raftConfig = ctx.config.raft
@@ -86,7 +90,7 @@ export class ConsensusService implements NodeService {
       ...(raftConfig?.heartbeatTicks !== undefined ? { heartbeatTicks: raftConfig.heartbeatTicks } : {}),
       ...(raftConfig?.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: raftConfig.snapshotEveryEntries } : {}),
       ...(raftConfig?.retainEntries !== undefined ? { retainEntries: raftConfig.retainEntries } : {})
-    }, { storage: this.storage, transport: this.transport, stateMachine: this.machine, logger: ctx.log })
+    }, { storage: this.storage, transport: this.transport, stateMachine: this.machine, logger: ctx.log, nowMs: wallClockMs })
     await this.transport.start()
     this.raft.start()
     this.admissionTimer = setInterval(() => { this.admitPeers() }, 500)
@@ -117,7 +121,7 @@ export class ConsensusService implements NodeService {
     this.admissionInFlight = true
     const known = this.machine.shape.has(next)
     const command: Command = { kind: 'add-member', nodeId: next }
-    const built = this.proposer.build(this.machine.shape, command, 'admission', Date.now())
+    const built = this.proposer.build(this.machine.shape, command, 'admission', wallClockMs())
     const confChange = { steps: [{ type: 'add-learner' as const, nodeId: next }], transition: 'auto' as const }
     // A member removed from the configuration but still in the shape is re-added as a learner only.
     const proposal = known
@@ -139,7 +143,7 @@ export class ConsensusService implements NodeService {
     // Only a command that may move voters needs the freshest shape (to build the matching configuration
     // change); for the others a stale view costs nothing — apply judges against the committed shape anyway.
     if (mayMoveVoters(command)) await this.raft.read()
-    const built = this.proposer.build(this.machine.shape, command, reason, Date.now())
+    const built = this.proposer.build(this.machine.shape, command, reason, wallClockMs())
     return await this.raft.propose(built.bytes, built.confChange !== undefined ? { confChange: built.confChange } : {})
   }
 

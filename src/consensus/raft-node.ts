@@ -558,7 +558,8 @@ export class RaftNode<R> {
     return snapshot
   }
 
-  private termAt (index: number): number | undefined {
+  /** The term of the entry at `index` in this node's log; undefined when compacted away or absent. */
+  termAt (index: number): number | undefined {
     return this.raw.entries(index, index + 1)[0]?.term
   }
 

@@ -10,6 +10,7 @@ import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'
 import type { PolicyEngineInit } from '../policy/engine.js'
 import type { NodeService } from './service.js'
+import { wallClockMs } from '../util/wall-clock.js'
 
 export interface DefaultServicesInit {
   policy?: PolicyEngineInit | false
@@ -26,6 +27,6 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
     roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : []
   })
   const services: NodeService[] = [membership, consensus]
-  if (init.policy !== false) services.push(new PolicyEngine(init.policy ?? {}))
+  if (init.policy !== false) services.push(new PolicyEngine({ nowMs: wallClockMs, ...init.policy }))
   return services
 }
