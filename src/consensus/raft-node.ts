@@ -67,8 +67,8 @@ export interface RaftNodeInit {
   bootstrapCommand?: Uint8Array
   /**
    * The raft directory was lost in an existing cluster (issue 10 item 4): this node may have voted in terms
-   * it no longer remembers, so it neither votes nor campaigns, and asks to be made a learner, until its
-   * applied configuration lists it as one. @default false
+   * it no longer remembers, so it neither votes nor campaigns, and asks the leader to remove it (admission
+   * then re-adds it as a learner), until its configuration lists it as a learner. @default false
    */
   rejoinAsLearner?: boolean
 }
@@ -142,7 +142,7 @@ export class RaftNode<R> {
   /** A Ready whose persist failed (disk full, EIO): retried until it succeeds; no input reaches the core. */
   private stalled: { ready: Ready, error: Error, sinceMs: number, nextRetryMs: number } | undefined
   private rejoining: boolean
-  private nextDemoteRequestMs = 0
+  private nextRemovalRequestMs = 0
 
   constructor (init: RaftNodeInit, components: RaftNodeComponents<R>) {
     this.id = init.id
@@ -345,7 +345,7 @@ export class RaftNode<R> {
       return
     }
     this.raw.tick()
-    if (this.rejoining) this.maybeRequestDemotion(now)
+    if (this.rejoining) this.maybeRequestRemoval(now)
     this.proposals.sweep(now, this.init.retryIntervalMs, (_key, extra) => this.submit(extra))
     this.reads.sweep(now, this.init.retryIntervalMs, (key) => this.requestRead(key))
     this.scheduleBatch()
@@ -475,15 +475,15 @@ export class RaftNode<R> {
    * would ignore this node's rejections as stale. The request goes out once a leader is known (this node
    * has no log to tell whether it is a member) and is repeated slowly until the node is a learner.
    */
-  private maybeRequestDemotion (now: number): void {
+  private maybeRequestRemoval (now: number): void {
     const status = this.raw.status()
     if (status.confState.learners.includes(this.id)) {
       this.rejoining = false
       this.log.info({ id: this.id }, 'rejoined as a learner; may vote again once promoted')
       return
     }
-    if (status.leader === null || status.leader === this.id || now < this.nextDemoteRequestMs) return
-    this.nextDemoteRequestMs = now + C.REJOIN_REQUEST_INTERVAL_MS
+    if (status.leader === null || status.leader === this.id || now < this.nextRemovalRequestMs) return
+    this.nextRemovalRequestMs = now + C.REJOIN_REQUEST_INTERVAL_MS
     try {
       this.raw.proposeConfChange({ steps: [{ type: 'remove', nodeId: this.id }], transition: 'auto' })
       this.log.info({ id: this.id, leader: status.leader }, 'raft state lost: asked the leader to remove this node so it can rejoin as a learner')
