@@ -30,6 +30,7 @@ interface StartOptions {
   api?: string
   config?: string
   logLevel?: string
+  forceNewCluster?: boolean
 }
 
 async function runStart (opts: StartOptions): Promise<void> {
@@ -37,6 +38,7 @@ async function runStart (opts: StartOptions): Promise<void> {
     dataDir: opts.dataDir,
     listen: opts.listen,
     join: opts.join,
+    ...(opts.forceNewCluster === true ? { forceNewCluster: true } : {}),
     logLevel: opts.logLevel as ConfigInput['logLevel'],
     api: opts.api !== undefined ? parseHostPort(opts.api) : undefined
   }
@@ -231,6 +233,7 @@ function buildProgram (): Command {
     .option('--join <join-string>', 'join the cluster of this join string (from `revoada join-string` on a member)')
     .option('--api <host:port>', 'admin API bind address (default: 127.0.0.1:0 = a free loopback port)')
     .option('--config <file>', 'JSON config file (overridden by REVOADA_* env, then by flags)')
+    .option('--force-new-cluster', 'the raft directory was lost and every other member is gone: bootstrap a new cluster from this node')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
     .action(runStart)
   program.command('id')

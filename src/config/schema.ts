@@ -143,6 +143,12 @@ export const configSchema = z.strictObject({
   announce: stringList(multiaddrString).default([]),
   /** Join string of an existing cluster (only used when the data dir has no cluster yet). */
   join: z.string().min(1).optional(),
+  /**
+   * Bootstrap a new single-voter cluster from this node when its raft directory is empty although the data
+   * dir belongs to a cluster (etcd's --force-new-cluster). Only when every other member is gone for good.
+   * @default false
+   */
+  forceNewCluster: z.boolean().default(false),
   /** Log level. @default 'info' */
   logLevel: z.enum(LOG_LEVELS).default('info'),
   api: apiSection.default({ host: DEFAULT_API_HOST, port: DEFAULT_API_PORT, allowNonLoopback: false }),

@@ -22,6 +22,8 @@ import { candidatesForAdmission, mayTalkRaft, ADMISSION_RETRY_ROUNDS } from './a
 import type { Storage } from './storage/types.js'
 import { registerConsensusRoutes } from './routes.js'
 import { shapeCommandRules } from './shape-command-rules.js'
+import { randomBytes } from 'node:crypto'
+import { wallClockMs } from '../util/wall-clock.js'
 
 /** What the service needs from the outside, injectable for tests. */
 export interface ConsensusServiceInit {
@@ -58,11 +60,15 @@ export class ConsensusService implements NodeService {
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
     const signer = createSigner(ctx.privateKey, ctx.nodeId)
-    const clientId = `${ctx.nodeId}/${Date.now().toString(36)}`
+    // Unique per process start even if the wall clock stepped back since the last one: a reused session id
+    // would make exactly-once dedup answer a new proposal with an old result.
+    const clientId = `${ctx.nodeId}/${wallClockMs().toString(36)}-${randomBytes(4).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
-    const creator = ctx.cluster.seeds.length === 0
+    // A lost raft directory in an existing cluster never bootstraps again (node/raft-dir-check.ts).
+    const raftStart = ctx.raftStart ?? 'normal'
+    const creator = raftStart === 'force-new' || (raftStart === 'normal' && ctx.cluster.seeds.length === 0)
     const bootstrapCommand = creator
-      ? this.proposer.build(this.machine.shape, { kind: 'bootstrap', nodeId: ctx.nodeId }, 'bootstrap', Date.now()).bytes
+      ? this.proposer.build(this.machine.shape, { kind: 'bootstrap', nodeId: ctx.nodeId }, 'bootstrap', wallClockMs()).bytes
       : undefined
     this.transport = this.init.createTransport(ctx, (peer) => this.mayTalk(peer))
     const raftConfig = ctx.config.raft
@@ -70,6 +76,7 @@ export class ConsensusService implements NodeService {
       id: ctx.nodeId,
       clientId,
       bootstrap: creator,
+      rejoinAsLearner: raftStart === 'rejoin',
       ...(bootstrapCommand !== undefined ? { bootstrapCommand } : {}),
       ...(raftConfig?.tickMs !== undefined ? { tickMs: raftConfig.tickMs } : {}),
       ...(raftConfig?.electionTicks !== undefined ? { electionTicks: raftConfig.electionTicks } : {}),
@@ -81,7 +88,8 @@ export class ConsensusService implements NodeService {
       transport: this.transport,
       stateMachine: this.machine,
       logger: ctx.log,
-      commandRules: shapeCommandRules(() => this.machine.shape)
+      commandRules: shapeCommandRules(() => this.machine.shape),
+      nowMs: wallClockMs
     })
     await this.transport.start()
     this.raft.start()
@@ -118,7 +126,7 @@ export class ConsensusService implements NodeService {
     // a new one the leader derives the learner step from the add-member command (shape-command-rules).
     const proposal = known
       ? (this.raft.proposeConfChange(confChange), Promise.resolve(null))
-      : this.raft.propose(this.proposer.build(this.machine.shape, command, 'admission', Date.now()).bytes)
+      : this.raft.propose(this.proposer.build(this.machine.shape, command, 'admission', wallClockMs()).bytes)
     proposal.then((result) => {
       if (result !== null) this.ctx.log.info({ peer: next, outcome: result.result.outcome }, 'admitted peer as learner')
     }, (err: unknown) => {
@@ -133,7 +141,7 @@ export class ConsensusService implements NodeService {
    * from its own applied shape (shape-command-rules.ts), and apply judges it against the committed shape.
    */
   async propose (command: Command, reason: Reason): Promise<ProposalResult<ApplyResult>> {
-    const built = this.proposer.build(this.machine.shape, command, reason, Date.now())
+    const built = this.proposer.build(this.machine.shape, command, reason, wallClockMs())
     return await this.raft.propose(built.bytes)
   }
 
@@ -176,6 +184,8 @@ export class ConsensusService implements NodeService {
       shapeCid: this.machine.shapeCid(),
       proposals: this.raft.counters(),
       refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
+      storage: this.raft.storageHealth(),
+      ...(this.raft.isRejoining() ? { rejoining: true } : {}),
       ...(this.transport.counters !== undefined ? { transport: this.transport.counters() } : {})
     }
   }

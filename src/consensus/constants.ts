@@ -35,3 +35,15 @@ export const MAX_COMMAND_BYTES = 1024 * 1024
 export const LOG_INTERVAL_MS_PER_PEER = 60_000
 /** Peer-and-kind keys the log limiter remembers; the oldest is forgotten beyond it. */
 export const MAX_LOG_LIMITER_KEYS = 4096
+
+/**
+ * While the disk cannot take a write (full, EIO), the driver retries the stalled batch this often; it
+ * drops inbound messages meanwhile (Raft tolerates loss), so the rest of the cluster carries on.
+ */
+export const STORAGE_RETRY_INTERVAL_MS = 500
+
+/**
+ * A node rejoining after losing its raft directory asks the leader to remove it (so it can be re-added
+ * as a learner) at most this often; each request that reaches the leader appends one entry.
+ */
+export const REJOIN_REQUEST_INTERVAL_MS = 2_000

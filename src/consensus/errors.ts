@@ -59,3 +59,15 @@ export class ProposalReplayedError extends Error {
     this.name = 'ProposalReplayedError'
   }
 }
+
+/**
+ * This node cannot write its log (disk full, EIO): it accepts no proposals or reads until a retried write
+ * succeeds, which happens on its own once space returns. `status` shows `storage.writable: false`.
+ */
+export class StorageUnavailableError extends Error {
+  static override readonly name = 'StorageUnavailableError'
+  constructor (reason: string) {
+    super(`this node cannot write its log (${reason}); it accepts no proposals until the disk is writable again`)
+    this.name = 'StorageUnavailableError'
+  }
+}

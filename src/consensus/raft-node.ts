@@ -26,8 +26,9 @@ import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPaylo
 import { PendingTable } from './pending.js'
 import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js'
-import { ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError } from './errors.js'
+import { ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
+import { RETRYABLE_STORAGE_ERRORS } from './storage/errors.js'
 import * as C from './constants.js'
 
 /** The narrow transport the driver needs: fire-and-forget sends and one inbound handler. */
@@ -68,6 +69,19 @@ export interface RaftNodeInit {
    */
   bootstrap?: boolean
   bootstrapCommand?: Uint8Array
+  /**
+   * The raft directory was lost in an existing cluster (issue 10 item 4): this node may have voted in terms
+   * it no longer remembers, so it neither votes nor campaigns, and asks the leader to remove it (admission
+   * then re-adds it as a learner), until its configuration lists it as a learner. @default false
+   */
+  rejoinAsLearner?: boolean
+}
+
+/** Whether the disk takes writes; `error` and `sinceMs` say why and since when it does not. */
+export interface StorageHealth {
+  writable: boolean
+  error?: string
+  sinceMs?: number
 }
 
 /**
@@ -143,7 +157,7 @@ const sameId = (a: ProposalId, b: ProposalId): boolean => a.clientId === b.clien
 
 export class RaftNode<R> {
   readonly id: NodeId
-  private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
+  private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed' | 'rejoinAsLearner'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
   private readonly storage: Storage
   private readonly transport: MessageTransport
   private readonly machine: ReplicatedStateMachine<R>
@@ -171,6 +185,10 @@ export class RaftNode<R> {
   private running = false
   private lastRole = ''
   private lastLeader: NodeId | null = null
+  /** A Ready whose persist failed (disk full, EIO): retried until it succeeds; no input reaches the core. */
+  private stalled: { ready: Ready, error: Error, sinceMs: number, nextRetryMs: number } | undefined
+  private rejoining: boolean
+  private nextRemovalRequestMs = 0
 
   constructor (init: RaftNodeInit, components: RaftNodeComponents<R>) {
     this.id = init.id
@@ -198,6 +216,7 @@ export class RaftNode<R> {
     this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
+    this.rejoining = init.rejoinAsLearner ?? false
   }
 
   /** Loads durable state (bootstrapping an empty log if asked), then starts ticking. */
@@ -264,6 +283,7 @@ export class RaftNode<R> {
    */
   propose (command: Uint8Array, options: { confChange?: ConfChange } = {}): Promise<ProposalResult<R>> {
     assert(this.running, 'propose on a stopped raft node')
+    if (this.stalled !== undefined) return Promise.reject(new StorageUnavailableError(this.stalled.error.message))
     if (command.length > C.MAX_COMMAND_BYTES) {
       return Promise.reject(new ProposalTooLargeError(`command of ${command.length} bytes over ${C.MAX_COMMAND_BYTES}`))
     }
@@ -319,6 +339,7 @@ export class RaftNode<R> {
   async read (options: { stale?: boolean } = {}): Promise<void> {
     assert(this.running, 'read on a stopped raft node')
     if (options.stale === true) return
+    if (this.stalled !== undefined) throw new StorageUnavailableError(this.stalled.error.message)
     const key = `${this.id}:${this.readNonce}:${++this.readCounter}`
     const now = this.monotonicMs()
     const promise = this.reads.add(key, { index: null }, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
@@ -338,12 +359,14 @@ export class RaftNode<R> {
 
   /** Asks the leader to hand over leadership to `to`. */
   transferLeadership (to: NodeId): void {
+    if (this.stalled !== undefined) throw new StorageUnavailableError(this.stalled.error.message)
     this.raw.transferLeadership(to)
     this.scheduleBatch()
   }
 
   /** Proposes a configuration change without a command (admitting a learner, for example). */
   proposeConfChange (cc: ConfChange): void {
+    if (this.stalled !== undefined) throw new StorageUnavailableError(this.stalled.error.message)
     this.raw.proposeConfChange(cc)
     this.scheduleBatch()
   }
@@ -366,6 +389,17 @@ export class RaftNode<R> {
     return this.raw.status().confState
   }
 
+  /** Whether the log can be written; false while a failed write waits for its retry. */
+  storageHealth (): StorageHealth {
+    if (this.stalled === undefined) return { writable: true }
+    return { writable: false, error: this.stalled.error.message, sinceMs: this.stalled.sinceMs }
+  }
+
+  /** True while this node rejoins after losing its raft directory and may not vote yet. */
+  isRejoining (): boolean {
+    return this.rejoining
+  }
+
   appliedIndex (): number {
     return this.applied
   }
@@ -383,15 +417,26 @@ export class RaftNode<R> {
 
   private onTick (): void {
     if (!this.running) return
-    this.raw.tick()
     const now = this.monotonicMs()
+    if (this.stalled !== undefined) {
+      // Deadlines still run out (the caller learns the outcome is unknown); nothing is re-submitted.
+      this.proposals.sweep(now, this.init.retryIntervalMs, () => {})
+      this.reads.sweep(now, this.init.retryIntervalMs, () => {})
+      if (now >= this.stalled.nextRetryMs) this.runBatch()
+      return
+    }
+    this.raw.tick()
+    if (this.rejoining) this.maybeRequestRemoval(now)
     this.proposals.sweep(now, this.init.retryIntervalMs, (_key, extra) => this.submit(extra))
     this.reads.sweep(now, this.init.retryIntervalMs, (key) => this.requestRead(key))
     this.scheduleBatch()
   }
 
   private onMessage (message: Message): void {
-    if (!this.running) return
+    // While a write is stalled the core sits between ready() and advance(): nothing may reach it. A
+    // dropped message is a lost message, which Raft tolerates.
+    if (!this.running || this.stalled !== undefined) return
+    if (this.rejoining && isVoteTraffic(message)) return
     if (message.type === MessageType.Prop && this.isLeader()) {
       this.stampForwarded(message)
     } else {
@@ -453,9 +498,16 @@ export class RaftNode<R> {
   /** Drains every Ready in the contract's order. Synchronous from start to end. */
   private runBatch (): void {
     let changed = false
+    if (this.stalled !== undefined) {
+      if (!this.handleReady(this.stalled.ready, true)) return
+      this.log.info({ id: this.id, stalledMs: this.monotonicMs() - this.stalled.sinceMs }, 'storage writable again; resuming')
+      this.stalled = undefined
+      this.raw.advance()
+      changed = true
+    }
     while (this.raw.hasReady()) {
       const ready = this.raw.ready()
-      this.handleReady(ready)
+      if (!this.handleReady(ready, false)) return
       this.raw.advance()
       changed = true
     }
@@ -466,24 +518,79 @@ export class RaftNode<R> {
     }
   }
 
-  private handleReady (ready: Ready): void {
-    for (const message of ready.messages) this.transport.send(message)
+  /**
+   * Handles one Ready; false when persisting it failed (the node is then stalled on it). `retry` skips
+   * the messages already sent on the first attempt.
+   */
+  private handleReady (ready: Ready, retry: boolean): boolean {
+    if (!retry) for (const message of ready.messages) this.send(message)
+    if (!this.persist(ready)) return false
     if (ready.snapshot !== undefined) {
-      this.storage.saveSnapshot(ready.snapshot)
       this.restoreSnapshot(ready.snapshot)
       this.storage.compact(ready.snapshot.meta.index)
     }
-    // Hard state before entries: a torn write may then keep a newer term without its entries (harmless),
-    // never entries of a term the hard state has not reached.
-    if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState)
-    if (ready.entries.length > 0) this.storage.append(ready.entries)
-    if (ready.mustSync) this.storage.sync()
-    for (const message of ready.messagesAfterPersist) this.transport.send(message)
+    for (const message of ready.messagesAfterPersist) this.send(message)
     for (const entry of ready.committedEntries) this.applyEntry(entry)
     for (const readState of ready.readStates) {
       const key = new TextDecoder().decode(readState.context)
       const waiter = this.reads.get(key)
       if (waiter !== undefined) waiter.extra.index = readState.index
+    }
+    return true
+  }
+
+  /**
+   * Persists a Ready: snapshot, hard state, entries, one fsync. A disk that cannot write (full, EIO) stalls
+   * the node on this Ready instead of crashing: nothing in it is acknowledged (messagesAfterPersist wait),
+   * proposals are refused, and the retry rewrites it all (FileStorage rolled the partial write back).
+   */
+  private persist (ready: Ready): boolean {
+    try {
+      if (ready.snapshot !== undefined) this.storage.saveSnapshot(ready.snapshot)
+      // Hard state before entries: a torn write may then keep a newer term without its entries (harmless),
+      // never entries of a term the hard state has not reached.
+      if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState)
+      if (ready.entries.length > 0) this.storage.append(ready.entries)
+      if (ready.mustSync) this.storage.sync()
+      return true
+    } catch (err) {
+      if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
+      const now = this.monotonicMs()
+      if (this.stalled === undefined) {
+        this.log.warn({ id: this.id, err: (err as Error).message }, 'cannot write the log; refusing proposals until the disk takes writes again')
+      }
+      this.stalled = { ready, error: err as Error, sinceMs: this.stalled?.sinceMs ?? now, nextRetryMs: now + C.STORAGE_RETRY_INTERVAL_MS }
+      return false
+    }
+  }
+
+  /** Sends unless this rejoining node would take part in an election it may already have voted in. */
+  private send (message: Message): void {
+    if (this.rejoining && isVoteTraffic(message)) return
+    this.transport.send(message)
+  }
+
+  /**
+   * Rejoining: asks the leader (forwarded) to remove this node from the configuration; the node's admission
+   * (consensus-service) then adds it back as a learner with fresh progress, and it catches up from
+   * scratch. Removal, not demotion: the leader's progress still records the log this node lost, and it
+   * would ignore this node's rejections as stale. The request goes out once a leader is known (this node
+   * has no log to tell whether it is a member) and is repeated slowly until the node is a learner.
+   */
+  private maybeRequestRemoval (now: number): void {
+    const status = this.raw.status()
+    if (status.confState.learners.includes(this.id)) {
+      this.rejoining = false
+      this.log.info({ id: this.id }, 'rejoined as a learner; may vote again once promoted')
+      return
+    }
+    if (status.leader === null || status.leader === this.id || now < this.nextRemovalRequestMs) return
+    this.nextRemovalRequestMs = now + C.REJOIN_REQUEST_INTERVAL_MS
+    try {
+      this.raw.proposeConfChange({ steps: [{ type: 'remove', nodeId: this.id }], transition: 'auto' })
+      this.log.info({ id: this.id, leader: status.leader }, 'raft state lost: asked the leader to remove this node so it can rejoin as a learner')
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'removal request not accepted yet')
     }
   }
 
@@ -538,7 +645,13 @@ export class RaftNode<R> {
 
   private maybeSnapshot (): void {
     if (this.applied - this.lastSnapshotIndex < this.init.snapshotEveryEntries) return
-    this.takeSnapshot()
+    try {
+      this.takeSnapshot()
+    } catch (err) {
+      // A snapshot is an optimisation: the log still holds everything; the next batch tries again.
+      if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
+      this.log.warn({ err: (err as Error).message }, 'snapshot not written; the log keeps growing until it is')
+    }
   }
 
   /** Snapshots the machine and the session table at the applied index, then compacts. */
@@ -558,7 +671,8 @@ export class RaftNode<R> {
     return snapshot
   }
 
-  private termAt (index: number): number | undefined {
+  /** The term of the entry at `index` in this node's log; undefined when compacted away or absent. */
+  termAt (index: number): number | undefined {
     return this.raw.entries(index, index + 1)[0]?.term
   }
 
@@ -602,6 +716,12 @@ export class RaftNode<R> {
  */
 function rethrowBug (err: unknown): void {
   if (err instanceof Error && err.name === 'AssertionError') throw err
+}
+
+/** Election messages: a rejoining node that lost its vote record must stay out of elections. */
+function isVoteTraffic (message: Message): boolean {
+  return message.type === MessageType.Vote || message.type === MessageType.PreVote ||
+    message.type === MessageType.VoteResp || message.type === MessageType.PreVoteResp
 }
 
 /** A conf-change context carries the command payload and its proposal id. */

@@ -25,6 +25,9 @@ const targetBody = z.union([
   z.strictObject({ target: z.record(z.string(), z.number()) })
 ])
 
+/** Most log indexes one `GET /v1/raft/terms` may ask about. */
+const TERMS_QUERY_INDEXES_MAX = 1000
+
 function badRequest (reply: FastifyReply, message: string): FastifyReply {
   return reply.code(400).send({ error: 'BadRequest', message })
 }
@@ -32,7 +35,7 @@ function badRequest (reply: FastifyReply, message: string): FastifyReply {
 /** Maps operating errors to HTTP answers: 503 while no leader is reachable, 504 on timeout. */
 function failure (reply: FastifyReply, err: unknown): FastifyReply {
   const e = err as Error
-  const code = e.name === 'ConsensusTimeoutError' ? 504 : e.name === 'ConsensusBusyError' ? 503 : 500
+  const code = e.name === 'ConsensusTimeoutError' ? 504 : e.name === 'ConsensusBusyError' || e.name === 'StorageUnavailableError' ? 503 : 500
   return reply.code(code).send({ error: e.name, message: e.message })
 }
 
@@ -67,10 +70,22 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
     if (typeof command === 'string') return badRequest(reply, command)
     try {
       const result = await service.propose(command, (parsed.data.reason ?? 'operator') as Reason)
-      return { ...result.result, duplicate: result.duplicate }
+      return { ...result.result, duplicate: result.duplicate, index: result.index, term: result.term }
     } catch (err) {
       return failure(reply, err)
     }
+  })
+
+  // The term of each given log index on this node (null when compacted or absent), so a checker can
+  // verify that an acknowledged entry (index, term) is the one every node committed (Log Matching).
+  app.get('/v1/raft/terms', async (request, reply) => {
+    const raw = String((request.query as { indexes?: string }).indexes ?? '')
+    const indexes = raw === '' ? [] : raw.split(',').map(Number)
+    if (indexes.length > TERMS_QUERY_INDEXES_MAX || indexes.some((i) => !Number.isSafeInteger(i) || i < 1)) {
+      return badRequest(reply, `indexes must be up to ${TERMS_QUERY_INDEXES_MAX} comma-separated positive integers`)
+    }
+    const node = service.node
+    return { commitIndex: node.status().commit, terms: indexes.map((i) => node.termAt(i) ?? null) }
   })
 
   app.post('/v1/target', async (request, reply) => {

@@ -11,6 +11,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { DATA_DIR_MODE, GROUP_OTHER_BITS, IDENTITY_FILE_MODE, IDENTITY_FILE_NAME } from './constants.js'
 import { IdentityCorruptError, IdentityPermissionsError } from './errors.js'
+import { writeFileDurably } from '../util/durable-file.js'
 
 export { IdentityCorruptError, IdentityPermissionsError } from './errors.js'
 export { IDENTITY_FILE_NAME } from './constants.js'
@@ -43,9 +44,10 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<Identity> 
   const existing = await readIdentity(file)
   if (existing !== undefined) return { ...existing, created: false }
   const privateKey = await generateKeyPair('Ed25519')
-  // 'wx' fails if another process created the file meanwhile: we then read theirs instead of overwriting.
+  // Exclusive: fails if another process created the file meanwhile: we then read theirs instead of
+  // overwriting. Durable (fsync of file and directory): a power cut must not forget who this node is.
   try {
-    await fs.writeFile(file, privateKeyToProtobuf(privateKey), { mode: IDENTITY_FILE_MODE, flag: 'wx' })
+    await writeFileDurably(file, privateKeyToProtobuf(privateKey), { mode: IDENTITY_FILE_MODE, exclusive: true })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     const raced = await readIdentity(file)

@@ -12,6 +12,7 @@ import {
 } from './constants.js'
 import { ClusterFileError, ClusterMismatchError } from './errors.js'
 import type { JoinInfo } from './join-string.js'
+import { writeFileDurably } from '../util/durable-file.js'
 
 /** A cluster as stored in the data dir. */
 export interface Cluster {
@@ -76,11 +77,8 @@ async function writeCluster (file: string, cluster: Cluster): Promise<void> {
     key: Buffer.from(cluster.key).toString('hex'),
     seeds: cluster.seeds
   }
-  // Write a temp file then rename, so a crash never leaves a half-written key.
-  const tmp = `${file}.tmp`
-  await fs.writeFile(tmp, JSON.stringify(body, null, 2) + '\n', { mode: CLUSTER_FILE_MODE })
-  await fs.chmod(tmp, CLUSTER_FILE_MODE)
-  await fs.rename(tmp, file)
+  // Temp file, fsync, rename, fsync of the directory: a crash or power cut never leaves a half-written key.
+  await writeFileDurably(file, JSON.stringify(body, null, 2) + '\n', { mode: CLUSTER_FILE_MODE })
 }
 
 async function readCluster (file: string): Promise<Cluster | undefined> {

@@ -26,6 +26,9 @@ import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunn
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
 import type { NodeService, ServiceContext } from './service.js'
+import { acquireDataDirLock } from './data-dir-lock.js'
+import type { DataDirLock } from './data-dir-lock.js'
+import { checkRaftDirectory } from './raft-dir-check.js'
 
 export type { NodeService, ServiceContext } from './service.js'
 
@@ -80,10 +83,22 @@ function joinAddresses (net: NetNode): string[] {
 /**
  * Starts a node.
  *
- * @throws IdentityCorruptError, IdentityPermissionsError, ClusterFileError, ClusterMismatchError,
+ * @throws DataDirInUseError (before anything in the data dir is read or written), RaftStateLostError,
+ *   IdentityCorruptError, IdentityPermissionsError, ClusterFileError, ClusterMismatchError,
  *   JoinStringInvalidError, ApiBindRefusedError, NodeAlreadyRunningError (all from their layers)
  */
 export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
+  // One process per data dir (issue 10 item 1): the lock comes before the identity, WAL or api.json.
+  const lock = await acquireDataDirLock(init.config.dataDir)
+  try {
+    return await startLocked(init, lock)
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
+}
+
+async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<RevoadaNode> {
   const { config } = init
   const log = init.log ?? createLogger(config.logLevel)
   const nodeLog = log.forComponent('node')
@@ -91,10 +106,15 @@ export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
   await assertNotRunning(config.dataDir)
   const join = config.join !== undefined ? decodeJoinString(config.join) : undefined
   const { cluster, created } = await loadOrCreateCluster(config.dataDir, join)
+  const raftStart = await checkRaftDirectory({
+    dataDir: config.dataDir, clusterId: cluster.clusterId, clusterCreated: created, seeds: cluster.seeds, forceNewCluster: config.forceNewCluster
+  })
+  if (raftStart !== 'normal') nodeLog.warn({ raftStart, clusterId: cluster.clusterId }, 'raft directory is empty in an existing cluster')
   const { listen, fellBack } = await resolveListen(config.listen)
   if (fellBack) nodeLog.warn({ listen }, 'default port taken; listening on a free port instead')
   const net = await createNetNode({ privateKey: identity.privateKey, cluster, listen, announce: config.announce, net: config.net, ...(init.faults !== undefined ? { faults: init.faults } : {}) })
   const stack = new Stack(nodeLog)
+  stack.push('data-dir-lock', lock.release)
   stack.push('net', async () => { await net.stop() })
   try {
     const redialer = new Redialer(net, config.net, log.forComponent('redial'))
@@ -103,7 +123,7 @@ export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
     stack.push('known-peers', untrack)
     redialer.start()
     stack.push('redial', async () => { await redialer.stop() })
-    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer }
+    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart }
     const services = await startServices(init.services ?? [], base, log, stack)
     const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
     const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })

@@ -17,6 +17,7 @@ import type { Config } from '../config/index.js'
 import type { Logger } from '../log/index.js'
 import type { NetNode, Cluster, Redialer } from '../net/index.js'
 import type { PrivateKey } from '@libp2p/interface'
+import type { RaftStartMode } from './raft-dir-check.js'
 
 /** What a service receives when it starts. */
 export interface ServiceContext {
@@ -26,6 +27,8 @@ export interface ServiceContext {
   cluster: Cluster
   net: NetNode
   redialer: Redialer
+  /** How consensus starts on this data dir (node/raft-dir-check.ts). @default 'normal' */
+  raftStart?: RaftStartMode
   /** `revoada:<service name>` logger. */
   log: Logger
   /** A service started earlier, by name; undefined if absent. */

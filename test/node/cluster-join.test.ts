@@ -39,7 +39,7 @@ describe('node cluster join', () => {
   it('should refuse a second node on the same data dir while the first runs', async () => {
     await node()
     const config = testConfig(dirs[0] as string)
-    await expect(startNode({ config })).rejects.toHaveProperty('name', 'NodeAlreadyRunningError')
+    await expect(startNode({ config })).rejects.toHaveProperty('name', 'DataDirInUseError')
   })
 
   it('should deliver gossip between two joined nodes once the subscription is known', async () => {

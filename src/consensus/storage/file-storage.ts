@@ -11,17 +11,23 @@
  *   no valid record after it — is truncated; anything else that fails (a bad record followed by valid data,
  *   a bad record in an earlier segment, a hole in the indexes, an unreadable newest snapshot) refuses to
  *   start with a StorageCorruptionError naming the file and byte offset. Nothing synced is ever lost.
+ * - Write faults (disk full, EIO, short writes): every fs call goes through an injected `StorageFs`. A failed
+ *   write or fdatasync truncates the segment back to its last synced size and throws StorageFullError or
+ *   StorageIoError, so the file never keeps a half record that later valid records would follow, and the
+ *   caller may retry the same batch once space returns. After a failed fdatasync the pages in flight are
+ *   never trusted again (the kernel may have dropped them): they are cut off and rewritten by the retry.
  */
-import fs from 'node:fs'
 import path from 'node:path'
 import { assert } from '../../util/assert.js'
 import type { Entry, HardState, Snapshot } from '../core/types.js'
 import type { Storage, StorageState } from './types.js'
 import { encodeRecord, readRecord, validDataAfter } from './record.js'
 import type { WalRecord } from './record.js'
-import { listSnapshots, readSnapshotFile, writeSnapshotFile, fsyncDir, snapshotFileName } from './snapshot-file.js'
-import { StorageClosedError, StorageCorruptionError } from './errors.js'
+import { listSnapshots, readSnapshotFile, writeSnapshotFile, snapshotFileName } from './snapshot-file.js'
+import { StorageClosedError, StorageCorruptionError, StorageIoError, toStorageError } from './errors.js'
 import { SEGMENT_BYTES_MAX_DEFAULT, SNAPSHOTS_KEPT } from './constants.js'
+import { fsyncDirWith, nodeStorageFs, writeFully } from './storage-fs.js'
+import type { StorageFs } from './storage-fs.js'
 
 const SEGMENT = /^wal-(\d{10})\.log$/
 const segmentName = (n: number): string => `wal-${String(n).padStart(10, '0')}.log`
@@ -29,15 +35,23 @@ const segmentName = (n: number): string => `wal-${String(n).padStart(10, '0')}.l
 export interface FileStorageOptions {
   /** @default SEGMENT_BYTES_MAX_DEFAULT */
   segmentBytesMax?: number
+  /** The file system (tests inject faults and power cuts). @default nodeStorageFs */
+  fs?: StorageFs
 }
 
 interface Segment { number: number, file: string, maxIndex: number }
 
 export class FileStorage implements Storage {
   private readonly segmentBytesMax: number
+  private readonly fs: StorageFs
   private segments: Segment[] = []
   private fd: number | undefined
+  /** Bytes in the open segment, written so far. Invariant: syncedSize <= size. */
   private size = 0
+  /** Bytes of the open segment known durable (the size at the last successful fdatasync). */
+  private syncedSize = 0
+  /** Set when a failed write could not be rolled back: the file's tail is unknown until a restart. */
+  private broken: Error | undefined
   private hardState: HardState = { term: 0, vote: null, commit: 0 }
   private snapshotIndex = 0
   /** Terms of the stored entries: `terms[i]` is the term at index `termsOffset + 1 + i`. */
@@ -46,9 +60,11 @@ export class FileStorage implements Storage {
   private loaded: StorageState | undefined
   private closed = false
 
+  /** @throws StorageCorruptionError, StorageFullError, StorageIoError */
   constructor (private readonly dir: string, options: FileStorageOptions = {}) {
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    this.fs = options.fs ?? nodeStorageFs
+    this.fs.mkdirSync(dir, 0o700)
     this.loaded = this.recover()
   }
 
@@ -62,7 +78,7 @@ export class FileStorage implements Storage {
   private recover (): StorageState {
     const { snapshot, unreadable } = this.readUsableSnapshot()
     this.snapshotIndex = snapshot?.meta.index ?? 0
-    const names = fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)).sort()
+    const names = this.fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)).sort()
     let entries: Entry[] = []
     names.forEach((name, i) => {
       const file = path.join(this.dir, name)
@@ -82,10 +98,11 @@ export class FileStorage implements Storage {
       if (unreadable !== undefined) throw unreadableError(unreadable, `the log no longer holds the entries after the previous snapshot (${this.snapshotIndex})`)
       throw new StorageCorruptionError(this.segments[0]?.file ?? this.dir, 0, `entries start at ${first.index} but the snapshot ends at ${this.snapshotIndex}: a segment is missing`)
     }
-    if (unreadable !== undefined) fs.renameSync(unreadable.file, `${unreadable.file}.unreadable`)
+    if (unreadable !== undefined) this.fs.renameSync(unreadable.file, `${unreadable.file}.unreadable`)
     this.termsOffset = first !== undefined ? first.index - 1 : this.snapshotIndex
     this.terms = entries.map((e) => e.term)
-    this.openSegment(this.segments.length === 0)
+    if (this.segments.length === 0) this.createSegment()
+    else this.reopenLastSegment()
     return { hardState: { ...this.hardState }, ...(snapshot !== undefined ? { snapshot } : {}), entries }
   }
 
@@ -96,23 +113,23 @@ export class FileStorage implements Storage {
    * StorageCorruptionError that names the file and the repair.
    */
   private readUsableSnapshot (): { snapshot: Snapshot | undefined, unreadable?: StorageCorruptionError } {
-    const names = listSnapshots(this.dir)
-    for (const name of fs.readdirSync(this.dir)) if (name.endsWith('.snap.tmp')) fs.rmSync(path.join(this.dir, name), { force: true })
+    const names = listSnapshots(this.dir, this.fs)
+    for (const name of this.fs.readdirSync(this.dir)) if (name.endsWith('.tmp')) this.fs.rmSync(path.join(this.dir, name))
     const newest = names[names.length - 1]
     if (newest === undefined) return { snapshot: undefined }
     try {
-      return { snapshot: readSnapshotFile(path.join(this.dir, newest)) }
+      return { snapshot: readSnapshotFile(path.join(this.dir, newest), this.fs) }
     } catch (err) {
       const previous = names[names.length - 2]
       if (!(err instanceof StorageCorruptionError)) throw err
       if (previous === undefined) throw unreadableError(err, 'there is no previous snapshot to fall back to')
-      return { snapshot: readSnapshotFile(path.join(this.dir, previous)), unreadable: err }
+      return { snapshot: readSnapshotFile(path.join(this.dir, previous), this.fs), unreadable: err }
     }
   }
 
   /** Replays one segment; truncates a torn tail of the last one. Returns the highest entry index in it. */
   private replaySegment (file: string, last: boolean, onRecord: (record: WalRecord, offset: number) => void): number {
-    const buffer = fs.readFileSync(file)
+    const buffer = this.fs.readFileSync(file)
     let offset = 0
     let maxIndex = 0
     for (;;) {
@@ -125,41 +142,72 @@ export class FileStorage implements Storage {
         continue
       }
       if (result.reason === 'end') return maxIndex
-      const zeros = buffer.subarray(offset).every((b) => b === 0)
-      if (!last || (!zeros && validDataAfter(buffer, offset))) {
-        throw new StorageCorruptionError(file, offset, `${result.reason} record${last ? ' followed by valid records' : ' in a sealed segment'}`)
-      }
-      // A torn tail: the write that was in progress when the process died never completed (never synced).
-      fs.truncateSync(file, offset)
+      if (!last) throw new StorageCorruptionError(file, offset, `${result.reason} record in a sealed segment`)
+      if (validDataAfter(buffer, offset)) throw new StorageCorruptionError(file, offset, `${result.reason} record followed by valid records`)
+      // A torn tail: the write in progress at the crash never completed, so it was never acknowledged.
+      this.fs.truncateSync(file, offset)
       return maxIndex
     }
   }
 
-  private openSegment (fresh: boolean): void {
-    const lastSegment = this.segments[this.segments.length - 1]
-    if (fresh || lastSegment === undefined) {
-      const number = (lastSegment?.number ?? 0) + 1
-      const file = path.join(this.dir, segmentName(number))
-      this.fd = fs.openSync(file, 'a', 0o600)
-      this.size = 0
-      this.segments.push({ number, file, maxIndex: lastSegment?.maxIndex ?? 0 })
-      this.write([{ kind: 'hard-state', hardState: this.hardState }])
-      fs.fdatasyncSync(this.fd)
-      fsyncDir(this.dir)
-    } else {
-      this.fd = fs.openSync(lastSegment.file, 'a', 0o600)
-      this.size = fs.fstatSync(this.fd).size
+  private reopenLastSegment (): void {
+    const last = this.segments[this.segments.length - 1] as Segment
+    this.fd = this.fs.openSync(last.file, 'a', 0o600)
+    this.size = this.fs.fstatSizeSync(this.fd)
+    this.syncedSize = this.size
+  }
+
+  /**
+   * Starts the next segment with the current hard state, durable (data and name) before it is used, so
+   * deleting older segments later never loses the hard state.
+   * @throws StorageFullError or StorageIoError; the half-made segment is removed and nothing changes
+   */
+  private createSegment (): void {
+    const previous = this.segments[this.segments.length - 1]
+    const number = (previous?.number ?? 0) + 1
+    const file = path.join(this.dir, segmentName(number))
+    let fd: number | undefined
+    try {
+      fd = this.fs.openSync(file, 'a', 0o600)
+      const bytes = encodeRecord({ kind: 'hard-state', hardState: this.hardState })
+      writeFully(this.fs, fd, bytes)
+      this.fs.fdatasyncSync(fd)
+      fsyncDirWith(this.fs, this.dir)
+      if (this.fd !== undefined) this.fs.closeSync(this.fd)
+      this.fd = fd
+      this.size = bytes.length
+      this.syncedSize = bytes.length
+      this.segments.push({ number, file, maxIndex: previous?.maxIndex ?? 0 })
+    } catch (err) {
+      try { if (fd !== undefined) this.fs.closeSync(fd); this.fs.rmSync(file) } catch { /* recovery handles leftovers */ }
+      throw toStorageError(err, 'create segment', file)
     }
   }
 
+  /** Appends records; on failure rolls the segment back to its last synced size and throws. */
   private write (records: WalRecord[]): void {
-    assert(this.fd !== undefined, 'no open segment')
+    this.assertWritable()
+    const fd = this.fd as number
     const buffer = Buffer.concat(records.map(encodeRecord))
-    let written = 0
-    while (written < buffer.length) written += fs.writeSync(this.fd, buffer, written)
+    try {
+      writeFully(this.fs, fd, buffer)
+    } catch (err) {
+      this.rollBack()
+      throw toStorageError(err, 'write', this.currentFile())
+    }
     this.size += buffer.length
     const current = this.segments[this.segments.length - 1] as Segment
     for (const record of records) if (record.kind === 'entry') current.maxIndex = Math.max(current.maxIndex, record.entry.index)
+  }
+
+  /** Cuts the open segment back to what is known durable; if even that fails, the storage is broken. */
+  private rollBack (): void {
+    try {
+      this.fs.ftruncateSync(this.fd as number, this.syncedSize)
+      this.size = this.syncedSize
+    } catch (err) {
+      this.broken = toStorageError(err, 'roll back', this.currentFile())
+    }
   }
 
   append (entries: Entry[]): void {
@@ -170,25 +218,38 @@ export class FileStorage implements Storage {
     const start = (entries[0] as Entry).index - this.termsOffset - 1
     if (start < 0) { this.terms = []; this.termsOffset = (entries[0] as Entry).index - 1 } else this.terms.splice(start)
     for (const entry of entries) this.terms.push(entry.term)
-    if (this.size >= this.segmentBytesMax) this.rotate()
   }
 
   setHardState (hardState: HardState): void {
     this.assertOpen()
-    this.hardState = { ...hardState }
-    this.write([{ kind: 'hard-state', hardState: this.hardState }])
+    const next = { ...hardState }
+    this.write([{ kind: 'hard-state', hardState: next }])
+    this.hardState = next
   }
 
+  /** One fdatasync for the batch. @throws StorageFullError or StorageIoError (the batch is rolled back) */
   sync (): void {
     this.assertOpen()
-    assert(this.fd !== undefined, 'no open segment')
-    fs.fdatasyncSync(this.fd)
+    this.assertWritable()
+    try {
+      this.fs.fdatasyncSync(this.fd as number)
+    } catch (err) {
+      // NB: after a failed fdatasync the kernel may have marked the dirty pages clean without writing
+      // them; retrying fsync would then "succeed" over lost data. Cut them off; the caller rewrites.
+      this.rollBack()
+      throw toStorageError(err, 'fdatasync', this.currentFile())
+    }
+    this.syncedSize = this.size
+    if (this.size >= this.segmentBytesMax) this.maybeRotate()
   }
 
-  private rotate (): void {
-    this.sync()
-    fs.closeSync(this.fd as number)
-    this.openSegment(true)
+  /** Starts a new segment when everything is synced; a failure keeps the current one (retried later). */
+  private maybeRotate (): void {
+    try {
+      this.createSegment()
+    } catch {
+      // The current segment simply grows past its target size until a rotation succeeds.
+    }
   }
 
   saveSnapshot (snapshot: Snapshot): void {
@@ -197,7 +258,7 @@ export class FileStorage implements Storage {
     // The snapshot file goes first (atomically); the reset record after it. A crash in between leaves
     // the new snapshot plus the old log: entries up to it are ignored on load, and any that follow are
     // uncommitted ones the leader will overwrite — never a hole.
-    writeSnapshotFile(this.dir, snapshot)
+    writeSnapshotFile(this.dir, snapshot, this.fs)
     // A snapshot the log does not contain (installed from the leader) replaces the whole log; one taken
     // from our own applied state keeps the entries after it.
     const index = snapshot.meta.index
@@ -206,41 +267,61 @@ export class FileStorage implements Storage {
     this.sync()
     if (all) { this.terms = []; this.termsOffset = index }
     this.snapshotIndex = index
-    const names = listSnapshots(this.dir)
-    for (const name of names.slice(0, Math.max(0, names.length - SNAPSHOTS_KEPT))) fs.rmSync(path.join(this.dir, name), { force: true })
+    const names = listSnapshots(this.dir, this.fs)
+    for (const name of names.slice(0, Math.max(0, names.length - SNAPSHOTS_KEPT))) this.removeQuietly(path.join(this.dir, name))
   }
 
+  /** Deletes whole segments at or below `throughIndex`. Best effort: a file that stays is deleted later. */
   compact (throughIndex: number): void {
     this.assertOpen()
     assert(throughIndex <= this.snapshotIndex, () => `compact(${throughIndex}) beyond the snapshot at ${this.snapshotIndex}`)
     const current = this.segments[this.segments.length - 1] as Segment
-    if (current.maxIndex <= throughIndex && this.size > 0) this.rotate()
+    if (current.maxIndex <= throughIndex && this.size > 0 && this.size === this.syncedSize && this.broken === undefined) this.maybeRotate()
     const keep: Segment[] = []
-    const sealed = this.segments.slice(0, -1)
-    for (const segment of sealed) {
-      if (segment.maxIndex <= throughIndex && keep.length === 0) fs.rmSync(segment.file, { force: true })
-      else keep.push(segment)
+    for (const segment of this.segments.slice(0, -1)) {
+      if (segment.maxIndex <= throughIndex && keep.length === 0 && this.removeQuietly(segment.file)) continue
+      keep.push(segment)
     }
     this.segments = [...keep, this.segments[this.segments.length - 1] as Segment]
-    fsyncDir(this.dir)
+    try { fsyncDirWith(this.fs, this.dir) } catch { /* a resurrected old segment only replays entries the snapshot covers */ }
     const drop = Math.min(this.terms.length, Math.max(0, throughIndex - this.termsOffset))
     this.terms.splice(0, drop)
     this.termsOffset += drop
   }
 
+  private removeQuietly (file: string): boolean {
+    try {
+      this.fs.rmSync(file)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   close (): void {
     if (this.closed) return
     this.closed = true
-    if (this.fd !== undefined) fs.closeSync(this.fd)
+    if (this.fd !== undefined) {
+      try { this.fs.closeSync(this.fd) } catch { /* nothing unsynced is promised */ }
+    }
+  }
+
+  private currentFile (): string {
+    return this.segments[this.segments.length - 1]?.file ?? this.dir
   }
 
   private assertOpen (): void {
     if (this.closed) throw new StorageClosedError()
   }
 
+  private assertWritable (): void {
+    assert(this.fd !== undefined, 'no open segment')
+    if (this.broken !== undefined) throw new StorageIoError(this.currentFile(), `write (${this.broken.message}; restart the node)`, 'EIO')
+  }
+
   /** For tests and operators: the files in the directory. */
   files (): string[] {
-    return fs.readdirSync(this.dir).sort()
+    return this.fs.readdirSync(this.dir).sort()
   }
 
   static snapshotFileName = snapshotFileName

@@ -82,13 +82,17 @@ export function readRecord (buffer: Buffer, offset: number): ReadResult {
   return { ok: true, record, next: end }
 }
 
-/** True when some valid record starts after `offset` (a bad record followed by good data is corruption). */
+/**
+ * True when a valid record (plausible length, matching checksum, decodable) starts anywhere after the bad
+ * record at `offset`. Only then is the damage not a torn tail: a torn tail is the last write, with nothing
+ * valid after it. Every byte offset is tried, because the bad record's own length field may be the damage.
+ * Cheap in practice: most offsets fail the length check before any checksum is computed.
+ */
 export function validDataAfter (buffer: Buffer, offset: number): boolean {
-  if (offset + RECORD_HEADER_BYTES > buffer.length) return false
-  const length = buffer.readUInt32BE(offset)
-  if (length > 0 && length <= RECORD_PAYLOAD_BYTES_MAX) {
-    const next = offset + RECORD_HEADER_BYTES + length
-    if (next < buffer.length && readRecord(buffer, next).ok) return true
+  for (let at = offset + 1; at + RECORD_HEADER_BYTES < buffer.length; at++) {
+    const length = buffer.readUInt32BE(at)
+    if (length === 0 || length > buffer.length - at - RECORD_HEADER_BYTES) continue
+    if (readRecord(buffer, at).ok) return true
   }
   return false
 }

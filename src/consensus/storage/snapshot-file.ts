@@ -1,15 +1,16 @@
 /**
  * @module consensus/storage/snapshot-file
  * Snapshot files `snap-<index, 16 hex digits>.snap` = `u32 length ‖ u32 crc32 ‖ CBOR {meta, data}`,
- * written atomically: temp file, fsync, rename, fsync of the directory — a crash leaves the old snapshot
- * or the new one, never half of one.
+ * written atomically: temp file, every byte written (short writes looped), fsync, and only then rename and
+ * fsync of the directory — a crash or power cut leaves the old snapshot or the new one, never half of one.
  */
-import fs from 'node:fs'
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import { decode, encode } from '@ipld/dag-cbor'
 import type { ConfState, Snapshot } from '../core/types.js'
-import { StorageCorruptionError } from './errors.js'
+import { StorageCorruptionError, toStorageError } from './errors.js'
+import { fsyncDirWith, nodeStorageFs, writeFully } from './storage-fs.js'
+import type { StorageFs } from './storage-fs.js'
 
 const NAME = /^snap-([0-9a-f]{16})\.snap$/
 
@@ -18,40 +19,47 @@ export function snapshotFileName (index: number): string {
 }
 
 /** Snapshot file names in `dir`, oldest first. */
-export function listSnapshots (dir: string): string[] {
-  return fs.readdirSync(dir).filter((name) => NAME.test(name)).sort()
+export function listSnapshots (dir: string, sfs: StorageFs = nodeStorageFs): string[] {
+  return sfs.readdirSync(dir).filter((name) => NAME.test(name)).sort()
 }
 
-export function fsyncDir (dir: string): void {
-  const fd = fs.openSync(dir, 'r')
-  try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
-}
-
-export function writeSnapshotFile (dir: string, snapshot: Snapshot): void {
+/**
+ * Writes the snapshot file atomically.
+ * @throws StorageFullError or StorageIoError (the temp file is removed; the old snapshot stays in place)
+ */
+export function writeSnapshotFile (dir: string, snapshot: Snapshot, sfs: StorageFs = nodeStorageFs): void {
   const payload = encode({ meta: snapshot.meta, data: snapshot.data })
   const header = Buffer.allocUnsafe(8)
   header.writeUInt32BE(payload.length, 0)
   header.writeUInt32BE(crc32(payload), 4)
   const file = path.join(dir, snapshotFileName(snapshot.meta.index))
   const temp = `${file}.tmp`
-  const fd = fs.openSync(temp, 'w', 0o600)
+  let step = 'write'
   try {
-    fs.writeSync(fd, header)
-    fs.writeSync(fd, payload)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
+    const fd = sfs.openSync(temp, 'w', 0o600)
+    try {
+      writeFully(sfs, fd, Buffer.concat([header, payload]))
+      step = 'fsync'
+      sfs.fsyncSync(fd)
+    } finally {
+      sfs.closeSync(fd)
+    }
+    step = 'rename'
+    sfs.renameSync(temp, file)
+    step = 'fsync of the directory'
+    fsyncDirWith(sfs, dir)
+  } catch (err) {
+    try { sfs.rmSync(temp) } catch { /* best effort: recovery removes stray temp files */ }
+    throw toStorageError(err, `snapshot ${step}`, temp)
   }
-  fs.renameSync(temp, file)
-  fsyncDir(dir)
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
 
 /** Reads and checks a snapshot file. @throws StorageCorruptionError naming the file and offset */
-export function readSnapshotFile (file: string): Snapshot {
-  const buffer = fs.readFileSync(file)
+export function readSnapshotFile (file: string, sfs: StorageFs = nodeStorageFs): Snapshot {
+  const buffer = sfs.readFileSync(file)
   if (buffer.length < 8) throw new StorageCorruptionError(file, 0, 'snapshot shorter than its header')
   const length = buffer.readUInt32BE(0)
   if (8 + length !== buffer.length) throw new StorageCorruptionError(file, 0, `snapshot length ${length} does not match the file (${buffer.length - 8} bytes)`)

@@ -139,8 +139,9 @@ describe('FileStorage recovery', () => {
 
     const b = fs.mkdtempSync(path.join(os.tmpdir(), 'revoada-wal-')); dirs.push(b)
     const s = new FileStorage(b, { segmentBytesMax: 512 })
-    for (let i = 1; i <= 60; i++) s.append([entry(i)])
-    s.sync(); s.close()
+    // Segments rotate after a sync (never with unsynced records in flight), as the driver syncs per batch.
+    for (let i = 1; i <= 60; i++) { s.append([entry(i)]); s.sync() }
+    s.close()
     const segments = fs.readdirSync(b).filter((n) => n.startsWith('wal-')).sort()
     expect(segments.length).toBeGreaterThan(3)
     fs.rmSync(path.join(b, segments[1]!))
@@ -151,8 +152,7 @@ describe('FileStorage recovery', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'revoada-wal-')); dirs.push(dir)
     let s = new FileStorage(dir, { segmentBytesMax: 1024 })
     s.setHardState({ term: 7, vote: 'x', commit: 1 })
-    for (let i = 1; i <= 400; i++) s.append([entry(i, 7)])
-    s.sync()
+    for (let i = 1; i <= 400; i++) { s.append([entry(i, 7)]); s.sync() }
     const before = fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).length
     s.saveSnapshot(snapshot(390, 7)); s.compact(390)
     const after = fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).length

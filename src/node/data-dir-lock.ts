@@ -1,0 +1,115 @@
+/**
+ * @module node/data-dir-lock
+ * One process per data dir (issue 10 item 1). Two nodes appending to one WAL would interleave records and
+ * corrupt it, so `start` takes this lock before it reads or writes anything else in the data dir.
+ *
+ * The lock is a Linux abstract-namespace Unix socket named after the data dir's real path. The kernel
+ * frees it when the process dies in any way (kill -9 included), so a stale lock cannot exist and no pid
+ * liveness guess is needed; `bind` is atomic, so two racing starts cannot both win. The holder answers
+ * every connection with its pid, which the loser prints. `revoada.lock` in the data dir records the holder's
+ * pid and process start time for operators and catches a second start from another network namespace
+ * (abstract sockets are per network namespace) while the first holder is alive.
+ */
+import net from 'node:net'
+import { createHash } from 'node:crypto'
+import { promises as fs, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { writeFileDurably, fsyncDirectory } from '../util/durable-file.js'
+import { DataDirInUseError } from './errors.js'
+
+export { DataDirInUseError } from './errors.js'
+
+/** File in the data dir naming the holder (informational; the socket is the lock). */
+export const LOCK_FILE_NAME = 'revoada.lock'
+/** How long a loser waits for the holder to say its pid. */
+const HOLDER_PID_TIMEOUT_MS = 2000
+
+/** A held data-dir lock. */
+export interface DataDirLock {
+  readonly dataDir: string
+  /** Frees the lock and removes the lock file; idempotent. */
+  release: () => Promise<void>
+}
+
+/** Start time of process `pid` in clock ticks since boot (/proc/<pid>/stat field 22), or undefined. */
+function processStartTime (pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+function socketName (realDir: string): string {
+  return `\0revoada/data-dir/${createHash('sha256').update(realDir).digest('hex').slice(0, 40)}`
+}
+
+/** Asks the holder of `name` for its pid. */
+async function askHolderPid (name: string): Promise<number | undefined> {
+  return await new Promise((resolve) => {
+    let text = ''
+    const socket = net.connect({ path: name })
+    const done = (pid: number | undefined): void => { socket.destroy(); clearTimeout(timer); resolve(pid) }
+    const timer = setTimeout(() => done(undefined), HOLDER_PID_TIMEOUT_MS)
+    socket.on('data', (chunk) => { text += chunk.toString() })
+    socket.on('end', () => { const pid = Number.parseInt(text, 10); done(Number.isSafeInteger(pid) ? pid : undefined) })
+    socket.on('error', () => done(undefined))
+  })
+}
+
+/** The pid in an existing lock file when that process is still the one that wrote it. */
+async function liveHolderFromFile (file: string): Promise<number | undefined> {
+  let body: { pid?: unknown, startTime?: unknown }
+  try {
+    body = JSON.parse(await fs.readFile(file, 'utf8')) as typeof body
+  } catch {
+    return undefined
+  }
+  if (typeof body.pid !== 'number' || body.pid === process.pid) return undefined
+  // A recycled pid has another start time: only the very process that wrote the file counts as live.
+  const startTime = processStartTime(body.pid)
+  return startTime !== undefined && startTime === body.startTime ? body.pid : undefined
+}
+
+async function listen (server: net.Server, name: string): Promise<boolean> {
+  return await new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EADDRINUSE') resolve(false); else reject(err) })
+    server.listen({ path: name }, () => resolve(true))
+  })
+}
+
+/**
+ * Takes the lock on `dataDir` (created with mode 0700 if missing).
+ * @throws DataDirInUseError when a live process holds it
+ */
+export async function acquireDataDirLock (dataDir: string): Promise<DataDirLock> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const realDir = await fs.realpath(dataDir)
+  const name = socketName(realDir)
+  const server = net.createServer((socket) => { socket.end(`${process.pid}\n`) })
+  if (!await listen(server, name)) throw new DataDirInUseError(dataDir, await askHolderPid(name))
+  server.unref()
+  const file = path.join(realDir, LOCK_FILE_NAME)
+  const close = async (): Promise<void> => { await new Promise<void>((resolve) => server.close(() => resolve())) }
+  try {
+    const other = await liveHolderFromFile(file)
+    if (other !== undefined) throw new DataDirInUseError(dataDir, other)
+    await writeFileDurably(file, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }) + '\n', { mode: 0o600 })
+  } catch (err) {
+    await close()
+    throw err
+  }
+  let released = false
+  return {
+    dataDir,
+    release: async () => {
+      if (released) return
+      released = true
+      await fs.rm(file, { force: true })
+      await fsyncDirectory(realDir).catch(() => {})
+      await close()
+    }
+  }
+}

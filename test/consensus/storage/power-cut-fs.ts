@@ -1,0 +1,145 @@
+/**
+ * @module test/consensus/storage/power-cut-fs
+ * An in-memory StorageFs that models what a power cut keeps (issue 10 item 5), unlike SIGKILL, which
+ * keeps the OS page cache:
+ *
+ * - file data survives only up to the last fdatasync/fsync of that file; of the bytes written after it,
+ *   a random prefix may survive (a torn tail), the rest is lost;
+ * - a name (create, rename, unlink) survives only once its directory was fsynced; until then the
+ *   directory reverts to its last fsynced listing.
+ *
+ * `cutAfterOps` makes the N-th mutating call fail (EIO) and every call after it, as if the machine had
+ * lost power at that instant; `powerCut()` then reverts the disk to what survives, and a new FileStorage
+ * opens it as a rebooted node would.
+ */
+import path from 'node:path'
+import type { StorageFs } from '../../../src/consensus/storage/storage-fs.js'
+
+interface Inode { data: Buffer, durable: Buffer }
+interface Handle { file: string, inode?: Inode, dir?: string }
+
+const errno = (code: string, what: string): Error => Object.assign(new Error(`${code}: ${what}`), { code })
+
+export class PowerCutFs implements StorageFs {
+  private names = new Map<string, Inode>()
+  private durableNames = new Map<string, Inode>()
+  private readonly dirs = new Set<string>()
+  private readonly handles = new Map<number, Handle>()
+  private nextFd = 3
+  /** Mutating calls so far. */
+  ops = 0
+  /** The mutating call with this number (1-based) and all later ones fail: the power is off. */
+  cutAfterOps: number | undefined
+  dead = false
+
+  private mutate (what: string): void {
+    if (this.dead) throw errno('EIO', `power is off (${what})`)
+    this.ops++
+    if (this.cutAfterOps !== undefined && this.ops >= this.cutAfterOps) {
+      this.dead = true
+      throw errno('EIO', `power cut at op ${this.ops} (${what})`)
+    }
+  }
+
+  /** Reverts to what a power cut keeps; `random` in [0, 1) picks how much of each unsynced tail survives. */
+  powerCut (random: () => number): void {
+    this.names = new Map(this.durableNames)
+    for (const inode of new Set(this.names.values())) {
+      const extended = inode.data.length > inode.durable.length && inode.data.subarray(0, inode.durable.length).equals(inode.durable)
+      const kept = extended && random() < 0.5 ? Math.floor(random() * (inode.data.length - inode.durable.length)) : 0
+      inode.data = Buffer.from(inode.data.subarray(0, inode.durable.length + kept))
+      if (!extended) inode.data = Buffer.from(inode.durable)
+    }
+    this.handles.clear()
+    this.dead = false
+    this.cutAfterOps = undefined
+  }
+
+  mkdirSync (dir: string): void { this.dirs.add(dir) }
+
+  readdirSync (dir: string): string[] {
+    if (!this.dirs.has(dir)) throw errno('ENOENT', dir)
+    return [...this.names.keys()].filter((f) => path.dirname(f) === dir).map((f) => path.basename(f))
+  }
+
+  readFileSync (file: string): Buffer {
+    const inode = this.names.get(file)
+    if (inode === undefined) throw errno('ENOENT', file)
+    return Buffer.from(inode.data)
+  }
+
+  openSync (file: string, flags: 'a' | 'w' | 'r'): number {
+    const fd = this.nextFd++
+    if (flags === 'r' && this.dirs.has(file)) {
+      this.handles.set(fd, { file, dir: file })
+      return fd
+    }
+    let inode = this.names.get(file)
+    if (flags === 'r' && inode === undefined) throw errno('ENOENT', file)
+    if (flags !== 'r') {
+      this.mutate(`open ${file}`)
+      if (inode === undefined) { inode = { data: Buffer.alloc(0), durable: Buffer.alloc(0) }; this.names.set(file, inode) }
+      if (flags === 'w') inode.data = Buffer.alloc(0)
+    }
+    this.handles.set(fd, { file, ...(inode !== undefined ? { inode } : {}) })
+    return fd
+  }
+
+  private inodeOf (fd: number): Inode {
+    const inode = this.handles.get(fd)?.inode
+    if (inode === undefined) throw errno('EBADF', String(fd))
+    return inode
+  }
+
+  writeSync (fd: number, buffer: Buffer, offset: number, length: number): number {
+    this.mutate('write')
+    const inode = this.inodeOf(fd)
+    inode.data = Buffer.concat([inode.data, buffer.subarray(offset, offset + length)])
+    return length
+  }
+
+  fdatasyncSync (fd: number): void { this.fsyncSync(fd) }
+
+  fsyncSync (fd: number): void {
+    this.mutate('fsync')
+    const handle = this.handles.get(fd)
+    if (handle?.dir !== undefined) {
+      const dir = handle.dir
+      for (const name of [...this.durableNames.keys()]) if (path.dirname(name) === dir) this.durableNames.delete(name)
+      for (const [name, inode] of this.names) if (path.dirname(name) === dir) this.durableNames.set(name, inode)
+      return
+    }
+    const inode = this.inodeOf(fd)
+    inode.durable = Buffer.from(inode.data)
+  }
+
+  ftruncateSync (fd: number, length: number): void {
+    this.mutate('ftruncate')
+    const inode = this.inodeOf(fd)
+    inode.data = Buffer.from(inode.data.subarray(0, length))
+  }
+
+  fstatSizeSync (fd: number): number { return this.inodeOf(fd).data.length }
+
+  closeSync (fd: number): void { this.handles.delete(fd) }
+
+  truncateSync (file: string, length: number): void {
+    this.mutate('truncate')
+    const inode = this.names.get(file)
+    if (inode === undefined) throw errno('ENOENT', file)
+    inode.data = Buffer.from(inode.data.subarray(0, length))
+  }
+
+  renameSync (from: string, to: string): void {
+    this.mutate('rename')
+    const inode = this.names.get(from)
+    if (inode === undefined) throw errno('ENOENT', from)
+    this.names.delete(from)
+    this.names.set(to, inode)
+  }
+
+  rmSync (file: string): void {
+    this.mutate('rm')
+    this.names.delete(file)
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * One process per data dir and no second cluster from a lost raft directory (issue 10 items 1 and 4).
+ * Goal: a second start on a data dir in use fails at once, naming the holder's pid, before it touches
+ * anything; a lock left by a SIGKILLed process never blocks; a node whose raft directory is gone refuses
+ * to bootstrap a new cluster under its old id unless forced, and rejoins through a known peer as a learner.
+ * Method: the lock in-process and across a child process killed with SIGKILL; full in-process nodes for
+ * the raft-directory rule.
+ */
+import { spawn } from 'node:child_process'
+import { promises as fs, existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { acquireDataDirLock, LOCK_FILE_NAME } from '../../src/node/data-dir-lock.js'
+import { startNode } from '../../src/node/index.js'
+import { defaultServices } from '../../src/node/services.js'
+import { tempDir, testConfig, waitFor } from './helpers.js'
+import { startMember, stopAll } from '../consensus/cluster/helpers.js'
+import type { Member } from '../consensus/cluster/helpers.js'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const dirs: string[] = []
+const members: Member[] = []
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await stopAll(members.splice(0))
+  for (const c of cleanups.splice(0)) await c()
+  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
+})
+const newDir = async (): Promise<string> => { const d = await tempDir(); dirs.push(d); return d }
+
+describe('data dir lock', () => {
+  it('should refuse a second holder with the holder\'s pid, and take the lock again once released', async () => {
+    const dir = await newDir()
+    const lock = await acquireDataDirLock(dir)
+    await expect(acquireDataDirLock(dir)).rejects.toMatchObject({
+      name: 'DataDirInUseError', pid: process.pid, message: expect.stringContaining(`data dir ${dir} is in use by pid ${process.pid}`)
+    })
+    expect(JSON.parse(await fs.readFile(path.join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ pid: process.pid })
+    await lock.release()
+    expect(existsSync(path.join(dir, LOCK_FILE_NAME))).toBe(false)
+    await (await acquireDataDirLock(dir)).release()
+  })
+
+  it('should not be blocked by the lock of a process killed with SIGKILL', async () => {
+    const dir = await newDir()
+    const script = `import { acquireDataDirLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/node/data-dir-lock.js'))}
+      await acquireDataDirLock(${JSON.stringify(dir)}); process.stdout.write('locked\\n'); setInterval(() => {}, 1000)`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    cleanups.push(async () => { child.kill('SIGKILL') })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    await waitFor(() => out.includes('locked'), 20_000, 'child holds the lock')
+    await expect(acquireDataDirLock(dir)).rejects.toMatchObject({ name: 'DataDirInUseError', pid: child.pid })
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+    // The lock file still names the dead pid; it must not matter.
+    expect(existsSync(path.join(dir, LOCK_FILE_NAME))).toBe(true)
+    await (await acquireDataDirLock(dir)).release()
+  })
+
+  it('should make a second node on the same data dir fail before touching it', async () => {
+    const dir = await newDir()
+    const first = await startNode({ config: testConfig(dir) })
+    cleanups.push(async () => { await first.stop() })
+    const before = await fs.readFile(path.join(dir, 'api.json'), 'utf8')
+    await expect(startNode({ config: testConfig(dir) })).rejects.toHaveProperty('name', 'DataDirInUseError')
+    expect(await fs.readFile(path.join(dir, 'api.json'), 'utf8')).toBe(before)
+  })
+})
+
+describe('revoada start on a data dir in use', () => {
+  it('should exit 1 at once naming the pid, leaving api.json, identity, cluster and lock files as they were', async () => {
+    const dir = await newDir()
+    const main = path.join(ROOT, 'dist/src/cli/main.js')
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
+    const args = [main, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn']
+    const first = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    cleanups.push(async () => { first.kill('SIGKILL') })
+    await waitFor(async () => (await fs.readFile(path.join(dir, 'api.json'), 'utf8').catch(() => '')).endsWith('\n'), 30_000, 'first node up')
+    const snapshot = async (): Promise<string[]> => await Promise.all(['api.json', 'identity.key', 'cluster.json', 'revoada.lock']
+      .map(async (f) => `${f}:${(await fs.stat(path.join(dir, f))).mtimeMs}:${(await fs.readFile(path.join(dir, f))).toString('hex')}`))
+    const before = await snapshot()
+    const second = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    second.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const code = await new Promise((resolve) => second.once('exit', resolve))
+    expect(code).toBe(1)
+    expect(stderr).toContain(`data dir ${dir} is in use by pid ${first.pid}`)
+    expect(await snapshot()).toEqual(before)
+  }, 60_000)
+})
+
+describe('lost raft directory', () => {
+  it('should refuse to bootstrap a second cluster under the old id unless --force-new-cluster', async () => {
+    const dir = await newDir()
+    const first = await startMember(dir)
+    await waitFor(() => first.consensus.node.isLeader(), 20_000, 'creator leads')
+    const clusterId = first.node.cluster.clusterId
+    await first.node.stop()
+    await fs.rm(path.join(dir, 'raft'), { recursive: true })
+    await fs.rm(path.join(dir, 'peers.json'), { force: true })
+    const services = defaultServices({ policy: false })
+    await expect(startNode({ config: testConfig(dir), services })).rejects.toMatchObject({
+      name: 'RaftStateLostError', message: expect.stringContaining('--force-new-cluster')
+    })
+    expect(existsSync(path.join(dir, 'raft'))).toBe(false) // nothing was created
+    const forced = await startMember(dir, { extra: { forceNewCluster: true } })
+    members.push(forced)
+    await waitFor(() => forced.consensus.node.isLeader(), 20_000, 'forced node leads')
+    expect(forced.node.cluster.clusterId).toBe(clusterId)
+  })
+
+  it('should rejoin through a known peer as a learner and end with the same shape', async () => {
+    const a = await startMember(await newDir())
+    members.push(a)
+    await waitFor(() => a.consensus.node.isLeader(), 20_000, 'a leads')
+    const bDir = await newDir()
+    let b = await startMember(bDir, { join: a.node.joinString() })
+    const c = await startMember(await newDir(), { join: a.node.joinString() })
+    members.push(c)
+    for (const m of [b, c]) {
+      await waitFor(() => a.consensus.node.configuration().learners.includes(m.node.nodeId), 20_000, 'admitted')
+      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
+      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId), 20_000, 'a voter')
+    }
+    await b.node.stop()
+    await fs.rm(path.join(bDir, 'raft'), { recursive: true })
+    // Restarted without --join: the stored seeds and peers.json are the known peers it rejoins through.
+    b = await startMember(bDir)
+    members.push(b)
+    expect(b.consensus.statusFields().rejoining).toBe(true)
+    const survivors = [a, c]
+    const leader = (): Member | undefined => survivors.find((m) => m.consensus.node.isLeader())
+    await waitFor(() => {
+      const l = leader()
+      return l !== undefined && l.consensus.node.configuration().learners.includes(b.node.nodeId) &&
+        b.consensus.statusFields().rejoining === undefined &&
+        b.consensus.shapeMachine.shapeCid() === l.consensus.shapeMachine.shapeCid()
+    }, 60_000, 'b rejoined as a learner with the same shape')
+    expect(leader()?.consensus.node.configuration().voters.sort()).toEqual([a.node.nodeId, c.node.nodeId].sort())
+  }, 120_000)
+})
