@@ -89,7 +89,8 @@ export class ConsensusService implements NodeService {
       stateMachine: this.machine,
       logger: ctx.log,
       commandRules: shapeCommandRules(() => this.machine.shape),
-      nowMs: wallClockMs
+      nowMs: wallClockMs,
+      requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded')
     })
     await this.transport.start()
     this.raft.start()

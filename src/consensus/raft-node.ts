@@ -111,6 +111,13 @@ export interface RaftNodeComponents<R> {
   monotonicMs?: () => number
   /** @default none: any command, proposal ids of the form `<forwarding NodeId>/<session>` */
   commandRules?: CommandRules
+  /**
+   * A node rejoining after losing its raft directory asks, through this, to be removed from the
+   * configuration (the consensus service proposes the signed `rejoin` shape command; peers never send
+   * configuration changes). Called at most once at a time; the next call waits for the previous to settle.
+   * @default none: the node waits for an operator
+   */
+  requestRejoin?: () => Promise<unknown>
 }
 
 /** Proposals refused at the leader and command entries not applied again, for status and metrics. */
@@ -189,6 +196,8 @@ export class RaftNode<R> {
   private stalled: { ready: Ready, error: Error, sinceMs: number, nextRetryMs: number } | undefined
   private rejoining: boolean
   private nextRemovalRequestMs = 0
+  private rejoinRequestInFlight = false
+  private readonly requestRejoin: (() => Promise<unknown>) | undefined
 
   constructor (init: RaftNodeInit, components: RaftNodeComponents<R>) {
     this.id = init.id
@@ -213,6 +222,7 @@ export class RaftNode<R> {
     this.nowMs = components.nowMs ?? Date.now
     this.monotonicMs = components.monotonicMs ?? (() => performance.now())
     this.rules = components.commandRules
+    this.requestRejoin = components.requestRejoin
     this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
@@ -585,13 +595,17 @@ export class RaftNode<R> {
       return
     }
     if (status.leader === null || status.leader === this.id || now < this.nextRemovalRequestMs) return
-    this.nextRemovalRequestMs = now + C.REJOIN_REQUEST_INTERVAL_MS
-    try {
-      this.raw.proposeConfChange({ steps: [{ type: 'remove', nodeId: this.id }], transition: 'auto' })
-      this.log.info({ id: this.id, leader: status.leader }, 'raft state lost: asked the leader to remove this node so it can rejoin as a learner')
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'removal request not accepted yet')
-    }
+    if (this.rejoinRequestInFlight || this.requestRejoin === undefined) return
+    this.rejoinRequestInFlight = true
+    this.log.info({ id: this.id, leader: status.leader }, 'raft state lost: asking the leader to remove this node so it can rejoin as a learner')
+    this.requestRejoin().then(() => {
+      this.nextRemovalRequestMs = this.monotonicMs() + C.REJOIN_REQUEST_INTERVAL_MS
+    }, (err: unknown) => {
+      rethrowBug(err)
+      // Not committed in time (or no leader yet): ask again later, more slowly than after an answer.
+      this.nextRemovalRequestMs = this.monotonicMs() + 5 * C.REJOIN_REQUEST_INTERVAL_MS
+      this.log.debug({ err: (err as Error).message }, 'rejoin request not committed yet')
+    }).finally(() => { this.rejoinRequestInFlight = false })
   }
 
   private applyEntry (entry: Entry): void {

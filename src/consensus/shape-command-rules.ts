@@ -24,6 +24,11 @@ export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: C
   if (proposal === null) return null
   const cmd = proposal.envelope.command
   if (cmd.kind === 'bootstrap') return null
+  if (cmd.kind === 'rejoin') {
+    // Removal (not a demotion to learner) resets the leader's progress for the node, whose log is gone;
+    // checkVoterMove counts the removal of a voter as the voter step the shape's etcd revocation needs.
+    return inConfiguration(conf, cmd.nodeId) ? { steps: [{ type: 'remove', nodeId: cmd.nodeId }], transition: 'auto' } : null
+  }
   if (cmd.kind === 'add-member') {
     return inConfiguration(conf, cmd.nodeId) ? null : { steps: [{ type: 'add-learner', nodeId: cmd.nodeId }], transition: 'auto' }
   }

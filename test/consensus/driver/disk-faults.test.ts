@@ -26,7 +26,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
 })
 
-function startFileNode (network: LoopbackNetwork, id: string, options: { dir?: string, bootstrap?: boolean, rejoinAsLearner?: boolean } = {}): FileNode {
+function startFileNode (network: LoopbackNetwork, id: string, options: { dir?: string, bootstrap?: boolean, rejoinAsLearner?: boolean, requestRejoin?: () => Promise<unknown> } = {}): FileNode {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `revoada-disk-${id}-`))
   if (options.dir === undefined) dirs.push(dir)
   const disk = new FaultyFs()
@@ -42,7 +42,7 @@ function startFileNode (network: LoopbackNetwork, id: string, options: { dir?: s
   const raft = new RaftNode({
     id, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, retryIntervalMs: 100, operationTimeoutMs: 20_000,
     bootstrap: options.bootstrap ?? false, rejoinAsLearner: options.rejoinAsLearner ?? false, snapshotEveryEntries: 10_000
-  }, { storage, transport, stateMachine: machine, logger: silentLogger })
+  }, { storage, transport, stateMachine: machine, logger: silentLogger, ...(options.requestRejoin !== undefined ? { requestRejoin: options.requestRejoin } : {}) })
   raft.start()
   const node = { id, dir, received, raft, machine, disk, storage, sent }
   running.push(node)
@@ -111,7 +111,14 @@ describe('RaftNode rejoining after its raft directory was lost', () => {
     b.raft.stop(); b.storage.close(); running.splice(running.indexOf(b), 1)
     network.remove('b')
     network.isolate('b', ['a']) // b hears no leader yet, so nothing but the rule stops it from voting
-    const fresh = startFileNode(network, 'b', { rejoinAsLearner: true })
+    // The consensus service proposes the signed `rejoin` shape command, from which the leader derives the
+    // removal (test/consensus/shape-command-rules.test.ts); this driver-level stand-in does the leader's part.
+    let requests = 0
+    const requestRejoin = async (): Promise<void> => {
+      requests++
+      if (a.raft.configuration().voters.includes('b')) a.raft.proposeConfChange({ steps: [{ type: 'remove', nodeId: 'b' }], transition: 'auto' })
+    }
+    const fresh = startFileNode(network, 'b', { rejoinAsLearner: true, requestRejoin })
     expect(fresh.raft.isRejoining()).toBe(true)
     // A candidate asks for b's vote in a term b may already have voted in before it lost its state.
     const vote: Message = { type: MessageType.Vote, from: 'c', to: 'b', term: 50, index: 100, logTerm: 49, entries: [], commit: 0, reject: false, rejectHint: 0 }
@@ -119,7 +126,7 @@ describe('RaftNode rejoining after its raft directory was lost', () => {
     await waitUntil(() => fresh.received.some((m) => m.type === MessageType.Vote), 10_000, 'vote request handled')
     network.heal()
     await waitUntil(() => fresh.raft.status().leader === 'a', 20_000, 'b hears the leader (after the vote request)')
-    await waitUntil(() => !a.raft.configuration().voters.includes('b'), 20_000, 'b asked to be removed')
+    await waitUntil(() => requests > 0 && !a.raft.configuration().voters.includes('b'), 20_000, 'b asked to be removed')
     expect(fresh.raft.isRejoining()).toBe(true)
     // What the consensus service's admission does for a removed member still in the shape.
     a.raft.proposeConfChange({ steps: [{ type: 'add-learner', nodeId: 'b' }], transition: 'auto' })

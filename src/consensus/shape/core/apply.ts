@@ -44,6 +44,8 @@ export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeAp
     outcome = reject('bad-signature', `signature does not verify for ${envelope.proposer}`)
   } else if (shape.size > 0 && !shape.has(envelope.proposer)) {
     outcome = reject('unknown-proposer', `${envelope.proposer} is not a member`)
+  } else if (envelope.command.kind === 'rejoin' && envelope.command.nodeId !== envelope.proposer) {
+    outcome = reject('not-self', 'only a node itself may ask to rejoin')
   } else {
     const attempt = transition(shape, envelope.command)
     if (attempt.kind === 'rejected') {
@@ -106,6 +108,10 @@ export function transition (shape: MeshShape, command: Command): Transition {
       if (shape.isQuarantined(id)) return reject('node-quarantined', `${id} is already quarantined`) as Transition
       next.clear(id)
       next.grant(id, ['quarantined'])
+      break
+    case 'rejoin':
+      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      next.revoke(id, ['etcd'])
       break
     case 'restore':
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition

@@ -48,7 +48,7 @@ export function parseTarget (value: unknown): TargetTopology | null {
 function parseCommand (value: unknown): Command | null {
   if (!isRecord(value)) return null
   switch (value.kind) {
-    case 'bootstrap': case 'add-member': case 'remove-member': case 'quarantine': case 'restore':
+    case 'bootstrap': case 'add-member': case 'remove-member': case 'quarantine': case 'restore': case 'rejoin':
       return isId(value.nodeId) && Object.keys(value).length === 2 ? { kind: value.kind, nodeId: value.nodeId } : null
     case 'promote': case 'demote': {
       const roles = parseRoles(value.roles)

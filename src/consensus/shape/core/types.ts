@@ -49,6 +49,12 @@ export type Command =
   | { kind: 'demote', nodeId: NodeId, roles: ControlPlaneRole[] }
   | { kind: 'quarantine', nodeId: NodeId }
   | { kind: 'restore', nodeId: NodeId }
+  /**
+   * Signed by `nodeId` itself after it lost its raft directory (issue 10 item 4): it gives up the etcd
+   * role (it may have voted in terms it no longer remembers), and the leader removes it from the Raft
+   * configuration so that admission re-adds it as a learner that replicates from scratch.
+   */
+  | { kind: 'rejoin', nodeId: NodeId }
   | { kind: 'set-target', target: TargetTopology }
   /** Replaces a role's manifest templates (the role catalog, DESIGN.md §5/§9); an empty list restores the default. */
   | { kind: 'set-catalog', role: ControlPlaneRole, templates: CatalogTemplate[] }
@@ -82,7 +88,7 @@ export const REJECTION_CODES = [
   'malformed', 'bad-signature', 'wrong-cluster', 'unknown-proposer', 'unknown-node', 'already-member',
   'node-quarantined', 'not-quarantined', 'role-not-held', 'role-already-held', 'last-voter',
   'holds-control-plane-role', 'limit-exceeded', 'invalid-target', 'not-empty', 'voters-not-moved',
-  'voter-mismatch', 'invalid-catalog'
+  'voter-mismatch', 'invalid-catalog', 'not-self'
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
 
