@@ -10,6 +10,7 @@
  */
 import path from 'node:path'
 import { mkdirSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { createSigner } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
@@ -58,7 +59,9 @@ export class ConsensusService implements NodeService {
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
     const signer = createSigner(ctx.privateKey, ctx.nodeId)
-    const clientId = `${ctx.nodeId}/${Date.now().toString(36)}`
+    // Random, not the time: after a wall-clock step back a restarted node must not reuse an old session
+    // id, whose applied sequence numbers would make its new proposals look like duplicates.
+    const clientId = `${ctx.nodeId}/${randomBytes(8).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
     const creator = ctx.cluster.seeds.length === 0
     const bootstrapCommand = creator

@@ -12,8 +12,8 @@
  * compaction, and conf changes that carry a command (voters move together with the shape).
  */
 import { randomBytes } from 'node:crypto'
-import { performance } from 'node:perf_hooks'
 import { assert } from '../util/assert.js'
+import { steadyNowMs } from '../util/clock.js'
 import {
   RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType
 } from './core/index.js'
@@ -92,7 +92,7 @@ export interface RaftNodeComponents<R> {
   nowMs?: () => number
   /**
    * Monotonic clock for deadlines and retries: a wall-clock step must not time out or retry anything.
-   * @default performance.now
+   * @default steadyNowMs
    */
   monotonicMs?: () => number
   /** @default none: any command, proposal ids of the form `<forwarding NodeId>/<session>` */
@@ -193,7 +193,7 @@ export class RaftNode<R> {
     this.machine = components.stateMachine
     this.log = components.logger
     this.nowMs = components.nowMs ?? Date.now
-    this.monotonicMs = components.monotonicMs ?? (() => performance.now())
+    this.monotonicMs = components.monotonicMs ?? steadyNowMs
     this.rules = components.commandRules
     this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
