@@ -567,7 +567,9 @@ export class RaftNode<R> {
     const decoded = decodeNodeSnapshot(snapshot.data)
     const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions) !== null &&
       (this.machine.canRestore?.(decoded.machine) ?? true)
-    if (!ok) this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored')
+    if (!ok && this.badInputLog.allow(this.raw?.status().leader ?? 'leader', 'snapshot')) {
+      this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored (counted; logged once per interval)')
+    }
     return ok
   }
 
