@@ -15,13 +15,15 @@ export interface ClockSources {
 }
 
 /**
- * A clock anchored at `sources.wallMs()` now that then advances with `sources.monotonicMs()` only.
+ * A clock anchored at `sources.wallMs()` now that then advances with `sources.monotonicMs()` only, in
+ * whole milliseconds.
  * @example const now = createSteadyClock(); const deadline = now() + 10_000
  */
 export function createSteadyClock (sources: ClockSources = { wallMs: Date.now, monotonicMs: () => performance.now() }): () => number {
   const wallAtStart = sources.wallMs()
   const monotonicAtStart = sources.monotonicMs()
-  return () => wallAtStart + (sources.monotonicMs() - monotonicAtStart)
+  // Whole milliseconds, as Date.now: readings end up in heartbeats whose validators accept integers only.
+  return () => Math.floor(wallAtStart + (sources.monotonicMs() - monotonicAtStart))
 }
 
 /** The process-wide steady clock (ms). */

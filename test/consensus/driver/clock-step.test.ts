@@ -89,3 +89,16 @@ describe('failure detection across a wall-clock step', () => {
     expect(run((sources) => sources.wallMs).some((e) => e.startsWith('suspect'))).toBe(true)
   })
 })
+
+describe('steady clock', () => {
+  it('should read whole milliseconds that follow the monotonic clock, not the wall clock', () => {
+    let wall = 1_800_000_000_000
+    let monotonic = 12.75
+    const now = createSteadyClock({ wallMs: () => wall, monotonicMs: () => monotonic })
+    expect(now()).toBe(1_800_000_000_000)
+    monotonic += 1000.5
+    wall -= TEN_MINUTES_MS
+    expect(now()).toBe(1_800_000_001_000)
+    expect(Number.isInteger(now())).toBe(true)
+  })
+})
