@@ -10,6 +10,7 @@
  */
 import path from 'node:path'
 import { mkdirSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { createSigner } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
@@ -22,7 +23,6 @@ import { candidatesForAdmission, mayTalkRaft, ADMISSION_RETRY_ROUNDS } from './a
 import type { Storage } from './storage/types.js'
 import { registerConsensusRoutes } from './routes.js'
 import { shapeCommandRules } from './shape-command-rules.js'
-import { randomBytes } from 'node:crypto'
 import { wallClockMs } from '../util/wall-clock.js'
 
 /** What the service needs from the outside, injectable for tests. */
@@ -60,9 +60,9 @@ export class ConsensusService implements NodeService {
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
     const signer = createSigner(ctx.privateKey, ctx.nodeId)
-    // Unique per process start even if the wall clock stepped back since the last one: a reused session id
-    // would make exactly-once dedup answer a new proposal with an old result.
-    const clientId = `${ctx.nodeId}/${wallClockMs().toString(36)}-${randomBytes(4).toString('hex')}`
+    // Random, not the time: after a wall-clock step back a restarted node must not reuse an old session
+    // id, whose applied sequence numbers would make its new proposals look like duplicates.
+    const clientId = `${ctx.nodeId}/${randomBytes(8).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
     // A lost raft directory in an existing cluster never bootstraps again (node/raft-dir-check.ts).
     const raftStart = ctx.raftStart ?? 'normal'

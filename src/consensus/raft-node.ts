@@ -12,8 +12,8 @@
  * compaction, and conf changes that carry a command (voters move together with the shape).
  */
 import { randomBytes } from 'node:crypto'
-import { performance } from 'node:perf_hooks'
 import { assert } from '../util/assert.js'
+import { steadyNowMs } from '../util/clock.js'
 import {
   RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType
 } from './core/index.js'
@@ -106,7 +106,7 @@ export interface RaftNodeComponents<R> {
   nowMs?: () => number
   /**
    * Monotonic clock for deadlines and retries: a wall-clock step must not time out or retry anything.
-   * @default performance.now
+   * @default steadyNowMs
    */
   monotonicMs?: () => number
   /** @default none: any command, proposal ids of the form `<forwarding NodeId>/<session>` */
@@ -220,7 +220,7 @@ export class RaftNode<R> {
     this.machine = components.stateMachine
     this.log = components.logger
     this.nowMs = components.nowMs ?? Date.now
-    this.monotonicMs = components.monotonicMs ?? (() => performance.now())
+    this.monotonicMs = components.monotonicMs ?? steadyNowMs
     this.rules = components.commandRules
     this.requestRejoin = components.requestRejoin
     this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
@@ -695,7 +695,9 @@ export class RaftNode<R> {
     const decoded = decodeNodeSnapshot(snapshot.data)
     const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions) !== null &&
       (this.machine.canRestore?.(decoded.machine) ?? true)
-    if (!ok) this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored')
+    if (!ok && this.badInputLog.allow(this.raw?.status().leader ?? 'leader', 'snapshot')) {
+      this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored (counted; logged once per interval)')
+    }
     return ok
   }
 

@@ -20,6 +20,7 @@ import { membershipTopic } from '../net/index.js'
 import { MemberTable, judgeHeartbeat, MembershipConstants as C } from './core/index.js'
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
+import { steadyNowMs } from '../util/clock.js'
 import { machineCapacity } from './machine.js'
 
 export interface MembershipServiceInit {
@@ -30,7 +31,11 @@ export interface MembershipServiceInit {
   labels?: Record<string, string>
   kubernetesVersion?: string
   capacity?: Partial<Capacity>
-  /** Injected clock (ms). @default Date.now */
+  /**
+   * Injected clock (ms) for failure detection, events and uptime. It must not step: a wall-clock jump
+   * would look like every member falling silent at once (issue 9 item 7).
+   * @default steadyNowMs (reads like the wall clock at start, advances monotonically)
+   */
   nowMs?: () => number
 }
 
@@ -61,7 +66,7 @@ export class MembershipService implements NodeService, Membership {
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
 
   constructor (private readonly init: MembershipServiceInit = {}) {
-    this.nowMs = init.nowMs ?? Date.now
+    this.nowMs = init.nowMs ?? steadyNowMs
   }
 
   async start (ctx: ServiceContext): Promise<void> {

@@ -11,7 +11,7 @@ import { PolicyEngine } from '../policy/engine.js'
 import type { PolicyEngineInit } from '../policy/engine.js'
 import { MaterializerService } from '../materializer/materializer-service.js'
 import type { NodeService } from './service.js'
-import { wallClockMs } from '../util/wall-clock.js'
+import { steadyNowMs } from '../util/clock.js'
 
 export interface DefaultServicesInit {
   policy?: PolicyEngineInit | false
@@ -30,7 +30,7 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
     roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : []
   })
   const services: NodeService[] = [membership, consensus]
-  if (init.policy !== false) services.push(new PolicyEngine({ nowMs: wallClockMs, ...init.policy }))
+  if (init.policy !== false) services.push(new PolicyEngine({ nowMs: steadyNowMs, ...init.policy }))
   if (init.materializer !== false) services.push(new MaterializerService())
   return services
 }

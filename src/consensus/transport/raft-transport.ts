@@ -11,12 +11,12 @@
  *   that stream only.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { performance } from 'node:perf_hooks'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, Stream, Libp2p } from '@libp2p/interface'
 import type { Message } from '../core/types.js'
 import type { Logger, MessageTransport } from '../raft-node.js'
 import { PerPeerLogLimiter } from '../log-limiter.js'
+import { steadyNowMs } from '../../util/clock.js'
 import { decodeFrame, encodeFrames, MAX_FRAME_BYTES, RAFT_PROTOCOL } from './wire.js'
 
 /** Messages queued per peer; the newest is dropped beyond it. */
@@ -84,7 +84,7 @@ export class RaftTransport implements MessageTransport {
 
   private running = false
   /** Bad input is counted every time and logged once per peer and kind per interval. */
-  private readonly badInputLog = new PerPeerLogLimiter(() => performance.now())
+  private readonly badInputLog = new PerPeerLogLimiter(steadyNowMs)
 
   constructor (private readonly init: RaftTransportInit) {}
 
