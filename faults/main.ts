@@ -7,7 +7,8 @@
  * namespaces it created and the tmpfs, also on failure or Ctrl-C. The host's interfaces, routes and
  * firewall are never touched.
  *
- * Options: `--quick` (CI: 3 s holds, 5 kills), `--hold-ms N`, `--kills N`, `--seed N`.
+ * Options: `--quick` (CI: 3 s holds, 5 kills), `--hold-ms N`, `--kills N`, `--seed N`, `--only <text>`
+ * (only the scenarios whose name contains it).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { promises as fs } from 'node:fs'
@@ -65,7 +66,8 @@ async function main (): Promise<number> {
       tmpfsNode: TMPFS_NODE,
       holdMs: option('--hold-ms', quick ? 3000 : 20_000),
       kills: option('--kills', quick ? 5 : 20),
-      seed: option('--seed', Date.now() % 1_000_000)
+      seed: option('--seed', Date.now() % 1_000_000),
+      ...(process.argv.includes('--only') ? { only: process.argv[process.argv.indexOf('--only') + 1] ?? '' } : {})
     }
     console.log(`faults: ${NODES} nodes in namespaces ${lab.nodeNamespaces.join(', ')}; seed ${plan.seed}; hold ${plan.holdMs} ms; ${plan.kills} kills`)
     runner = spawn('ip', ['netns', 'exec', lab.clientNamespace, process.execPath, RUNNER, JSON.stringify(plan)], { stdio: 'inherit', detached: true })
