@@ -6,7 +6,7 @@
  */
 import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
-import type { ControlPlaneRole, NodeId, Role, TargetTopology } from './types.js'
+import type { ControlPlaneRole, NodeId, Pin, Role, TargetTopology } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS } from './constants.js'
 
 const ROLE_ORDER = new Map<Role, number>(ROLES.map((role, i) => [role, i]))
@@ -15,14 +15,25 @@ export function sortRoles (roles: Iterable<Role>): Role[] {
   return [...new Set(roles)].sort((a, b) => (ROLE_ORDER.get(a) ?? 0) - (ROLE_ORDER.get(b) ?? 0))
 }
 
+/** The canonical plain form (snapshots, the shape CID). `pins` is present only when there are pins. */
+export interface ShapeData {
+  members: Array<[NodeId, Role[]]>
+  target: TargetTopology
+  pins?: Array<[NodeId, ControlPlaneRole, boolean]>
+}
+
 export class MeshShape {
   /** Invariant: every member's stored roles are control-plane roles, `quarantined` or `observer`. */
   private readonly members: Map<NodeId, Set<Role>>
   readonly target: TargetTopology
+  /** Invariant: every pin names a member and agrees with its assignment (holds ⇔ the node holds the role). */
+  private readonly pinned: Map<NodeId, Map<ControlPlaneRole, boolean>>
 
-  constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab) {
+  constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab,
+    pinned: Map<NodeId, Map<ControlPlaneRole, boolean>> = new Map()) {
     this.members = members
     this.target = target
+    this.pinned = pinned
   }
 
   static empty (): MeshShape {
@@ -33,12 +44,32 @@ export class MeshShape {
   copy (): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of this.members) members.set(id, new Set(roles))
-    return new MeshShape(members, { ...this.target })
+    const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
+    for (const [id, pins] of this.pinned) pinned.set(id, new Map(pins))
+    return new MeshShape(members, { ...this.target }, pinned)
   }
 
   withTarget (target: TargetTopology): MeshShape {
     const next = this.copy()
-    return new MeshShape(next.members, { ...target })
+    return new MeshShape(next.members, { ...target }, next.pinned)
+  }
+
+  /** The operator's pin of `role` on `id`: true = keep it, false = never give it, undefined = no pin. */
+  pinOf (id: NodeId, role: ControlPlaneRole): boolean | undefined {
+    return this.pinned.get(id)?.get(role)
+  }
+
+  /** Every pin, sorted by node then role. */
+  pins (): Pin[] {
+    const out: Pin[] = []
+    for (const id of [...this.pinned.keys()].sort()) {
+      const pins = this.pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()
+      for (const role of CONTROL_PLANE_ROLES) {
+        const holds = pins.get(role)
+        if (holds !== undefined) out.push({ nodeId: id, role, holds })
+      }
+    }
+    return out
   }
 
   has (id: NodeId): boolean {
@@ -84,23 +115,43 @@ export class MeshShape {
 
   // Mutators, used only on a copy inside apply().
   addMember (id: NodeId): void { this.members.set(id, new Set()) }
-  removeMember (id: NodeId): void { this.members.delete(id) }
+  removeMember (id: NodeId): void { this.members.delete(id); this.pinned.delete(id) }
   grant (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.add(role) }
   revoke (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.delete(role) }
-  clear (id: NodeId): void { this.members.get(id)?.clear() }
+  clear (id: NodeId): void { this.members.get(id)?.clear(); this.pinned.delete(id) }
+  /** Sets (holds = true/false) or drops (undefined) the pins of `roles` on `id`. */
+  setPins (id: NodeId, roles: readonly ControlPlaneRole[], holds: boolean | undefined): void {
+    const pins = this.pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()
+    for (const role of roles) {
+      if (holds === undefined) pins.delete(role)
+      else pins.set(role, holds)
+    }
+    if (pins.size === 0) this.pinned.delete(id)
+    else this.pinned.set(id, pins)
+  }
 
-  /** Plain, canonical data: members sorted by id, roles sorted canonically (derived `worker` omitted). */
-  toData (): { members: Array<[NodeId, Role[]]>, target: TargetTopology } {
+  /**
+   * Plain, canonical data: members sorted by id, roles sorted canonically (derived `worker` omitted). Pins
+   * appear only when there are some, so a shape without pins encodes (and hashes) as it always did.
+   */
+  toData (): ShapeData {
+    const pins = this.pins().map((p): [NodeId, ControlPlaneRole, boolean] => [p.nodeId, p.role, p.holds])
     return {
       members: this.memberIds().map((id) => [id, sortRoles(this.members.get(id) ?? [])]),
-      target: { ...this.target }
+      target: { ...this.target },
+      ...(pins.length > 0 ? { pins } : {})
     }
   }
 
-  static fromData (data: { members: Array<[NodeId, Role[]]>, target: TargetTopology }): MeshShape {
+  static fromData (data: ShapeData): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of data.members) members.set(id, new Set(roles))
-    const shape = new MeshShape(members, { ...data.target })
+    const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
+    for (const [id, role, holds] of data.pins ?? []) {
+      if (!isControlPlaneRole(role) || typeof holds !== 'boolean') throw new TypeError(`invalid shape data: pin ${String(role)} on ${id}`)
+      pinned.set(id, (pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()).set(role, holds))
+    }
+    const shape = new MeshShape(members, { ...data.target }, pinned)
     const problem = shape.invariantProblem()
     if (problem !== null) throw new TypeError(`invalid shape data: ${problem}`)
     return shape
@@ -116,6 +167,12 @@ export class MeshShape {
       }
       if (roles.has('quarantined') && CONTROL_PLANE_ROLES.some((role) => roles.has(role))) {
         return `${id} is quarantined but holds a control-plane role`
+      }
+    }
+    for (const [id, pins] of this.pinned) {
+      if (!this.members.has(id)) return `pin on ${id}, not a member`
+      for (const [role, holds] of pins) {
+        if (this.holds(id, role) !== holds) return `${id} is pinned ${holds ? 'to hold' : 'not to hold'} ${role} but ${holds ? 'does not' : 'does'}`
       }
     }
     const etcd = this.voters().length
