@@ -71,7 +71,7 @@ interface RoleContext {
 
 /** One role's demotions of lost holders, promotions up to the target, or scale-down; returns what it withheld. */
 function evaluateRole (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext): Withheld[] {
-  const { shape, view, nowMs } = input
+  const { shape, view } = input
   const byId = new Map<NodeId, MemberInfo>(view.map((m) => [m.nodeId, m]))
   const gone = (id: NodeId): boolean => { const h = byId.get(id)?.health; return h === 'dead' || h === 'left' }
   const target = targetFor(shape.target, role)

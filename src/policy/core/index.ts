@@ -12,3 +12,7 @@ export { applyGates, votersReachable, movesVoters, describe, DAMPER_DEFAULTS, EM
 export type { DamperOptions, GateState, GatesInput } from './gates.js'
 export { formation, strategy, phalanxMasters, chooseMasters, STRATEGIES } from './formation.js'
 export type { StrategyName, Strategy, FormationOptions } from './formation.js'
+export { intentConflict } from './intent.js'
+export type { IntentConflict } from './intent.js'
+export { parseDecisionRecord, toDecisionRecord, decisionContent, recordId, DECISION_ITEMS_MAX, DECISION_STRING_CHARS_MAX } from './decision-record.js'
+export type { DecisionRecord } from './decision-record.js'
