@@ -61,6 +61,9 @@ export class PolicyEngine implements NodeService {
   private gossip!: DecisionGossip
   private readonly aliveSinceMs = new Map<string, number>()
   private readonly flappedAtMs = new Map<string, number>()
+  /** Members last declared dead or left (a recovery of one is a flap) and the highest generation seen. */
+  private readonly gone = new Set<string>()
+  private readonly generations = new Map<string, number>()
   /** `nodeId role` → when the node gained the role (only gains within JUST_PROMOTED_MS are kept). */
   private readonly gainedAtMs = new Map<string, number>()
   private readonly lastChangeMs = new Map<string, number>()
@@ -140,8 +143,17 @@ export class PolicyEngine implements NodeService {
     for (const event of events) {
       if (event.kind === 'joined' || event.kind === 'recovered') this.aliveSinceMs.set(event.nodeId, event.atMs)
       else this.aliveSinceMs.delete(event.nodeId)
-      // Back from suspect, dead or left: a flap. The damper still applies to this node for a while.
-      if (event.kind === 'recovered') this.flappedAtMs.set(event.nodeId, event.atMs)
+      // A flap: back after being declared dead or gone, or restarted (a higher generation). Suspicion that
+      // clears is not one — on a loaded machine heartbeats run late, and suspicion alone never moves a role.
+      const known = this.generations.get(event.nodeId)
+      const restarted = known !== undefined && event.generation > known
+      if ((event.kind === 'recovered' && this.gone.has(event.nodeId)) || ((event.kind === 'joined' || event.kind === 'recovered') && restarted)) {
+        this.flappedAtMs.set(event.nodeId, event.atMs)
+      }
+      if (event.kind === 'dead' || event.kind === 'left') this.gone.add(event.nodeId)
+      else if (event.kind !== 'suspect') this.gone.delete(event.nodeId)
+      if (event.kind === 'removed') this.generations.delete(event.nodeId)
+      else this.generations.set(event.nodeId, Math.max(known ?? 0, event.generation))
     }
     const horizon = this.nowMs() - Math.max(FLAPPED_RECENTLY_MS, this.damper.perNodeIntervalMs)
     for (const [id, at] of this.flappedAtMs) if (at < horizon) this.flappedAtMs.delete(id)
