@@ -88,9 +88,9 @@ async function runUnpin (nodeId: string, opts: { dataDir?: string, roles?: strin
  * returns false for any other error (the caller rethrows it).
  */
 export function printRefusal (err: unknown): boolean {
-  const e = err as { name?: string, status?: number, message?: string }
+  const e = err as { name?: string, status?: number, body?: string }
   if (e.name !== 'ApiRequestError' || e.status !== 409) return false
-  const body = (e.message ?? '').replace(/^.*answered 409: /, '')
+  const body = e.body ?? ''
   let message = body
   try { message = (JSON.parse(body) as { message?: string }).message ?? body } catch { /* not JSON: print as is */ }
   process.stderr.write(`revoada: refused (ContradictsTargetError): ${message}\n`)

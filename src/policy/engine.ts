@@ -71,6 +71,8 @@ export class PolicyEngine implements NodeService {
   private readonly inFlight = new Set<string>()
   private voterChangeInFlight = false
   private previousShape: MeshShape | undefined
+  /** The commit index known when the engine started: applying entries up to it is a replay. */
+  private replayedUpToIndex = 0
   private recordSeq = 0
   private lastContent = ''
   private running = false
@@ -101,8 +103,9 @@ export class PolicyEngine implements NodeService {
     for (const m of membership.view().members) if (m.health === 'alive') this.aliveSinceMs.set(m.nodeId, now)
     const unsubscribeView = membership.subscribe((view, events) => { this.onMembership(view, events) })
     this.previousShape = consensus.shapeMachine.shape
+    this.replayedUpToIndex = consensus.node.status().commit
     // A committed change (a new target, an operator's promotion) is a reason to look again too.
-    const unsubscribeShape = consensus.shapeMachine.onChange((shape) => { this.onShape(shape); this.schedule('shape') })
+    const unsubscribeShape = consensus.shapeMachine.onChange((shape, result) => { this.onShape(shape, result.index); this.schedule('shape') })
     this.unsubscribe = () => { unsubscribeView(); unsubscribeShape() }
     consensus.operatorGuard = (command) => {
       const conflict = this.intentConflict(command)
@@ -160,17 +163,21 @@ export class PolicyEngine implements NodeService {
     this.schedule('membership')
   }
 
-  /** Records role gains (on every node, so a new leader knows who was just promoted). */
-  private onShape (shape: MeshShape): void {
+  /**
+   * Records role gains (on every node, so a new leader knows who was just promoted). Entries replayed
+   * from the log on start (below the commit index the node already knew) are old news, not gains.
+   */
+  private onShape (shape: MeshShape, index: number): void {
     const now = this.nowMs()
     const before = this.previousShape
+    this.previousShape = shape
+    if (index < this.replayedUpToIndex) return
     for (const id of shape.memberIds()) {
       for (const role of CONTROL_PLANE_ROLES) {
         if (shape.holds(id, role) && before?.holds(id, role) !== true) this.gainedAtMs.set(`${id} ${role}`, now)
       }
     }
     for (const [key, at] of this.gainedAtMs) if (now - at >= JUST_PROMOTED_MS) this.gainedAtMs.delete(key)
-    this.previousShape = shape
   }
 
   private schedule (trigger: Decision['trigger']): void {

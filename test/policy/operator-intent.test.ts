@@ -117,4 +117,14 @@ describe('scale-down choice', () => {
     const minuteLater = policy.evaluate({ ...input(loadedN3, { gainedAtMs: marks, leaderId: 'n0', nowMs: 1e6 + 60_000 }), view: weakN3 }).proposals
     expect(minuteLater.map((p) => p.command)).toContainEqual(expect.objectContaining({ kind: 'demote', nodeId: 'n3' }))
   })
+
+  it('should demote an older recent gain, never the newest, when every holder gained the role recently', () => {
+    // A young homelab cluster: n0 got etcd at bootstrap 20 s ago, the operator promotes n1 now (etcd 2/1).
+    const shape = apply(MeshShape.empty(), { kind: 'bootstrap', nodeId: 'n0' }, { kind: 'add-member', nodeId: 'n1' },
+      { kind: 'promote', nodeId: 'n1', roles: ['etcd'] })
+    const gainedAtMs = new Map([['n0 etcd', 1e6 - 20_000], ['n1 etcd', 1e6]])
+    const two = ['n0', 'n1']
+    const out = policy.evaluate({ view: two.map((id) => member(id)), shape, nowMs: 1e6, aliveSinceMs: new Map(two.map((id) => [id, 0])), gainedAtMs, leaderId: 'n0' })
+    expect(out.proposals.map((p) => p.command)).toEqual([{ kind: 'demote', nodeId: 'n0', roles: ['etcd'] }])
+  })
 })

@@ -4,8 +4,9 @@
  * membership says are dead (or that left) are demoted — even a pinned one: a pin never keeps a dead node in
  * a role, safety first; the best-ranked healthy, stable, non-quarantined members are promoted up to the
  * target (never a node pinned not to hold the role, and nodes that flapped recently only after steady
- * ones); holders above the target are demoted least-liked first, never a pinned holder nor one that just
- * gained the role, and on equal merit not the leader. Suspect holders are neither replaced nor counted as
+ * ones); holders above the target are demoted least-liked first, never a pinned holder nor the one that
+ * gained the role last (holders that gained it within the last minute go only after all others, oldest
+ * gain first), and on equal merit not the leader. Suspect holders are neither replaced nor counted as
  * gone: suspicion alone never moves a role. Commands are grouped per node (one promote or demote per node
  * per evaluation) so a node takes all its new roles in one change; each carries the priority of the most
  * urgent thing it restores.
@@ -115,20 +116,25 @@ function promoteUpTo (input: PolicyInput, role: ControlPlaneRole, ctx: RoleConte
 function scaleDown (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext & { keep: NodeId[], target: number }): Withheld[] {
   const { shape, view, nowMs } = input
   const byId = new Map<NodeId, MemberInfo>(view.map((m) => [m.nodeId, m]))
-  const gainedAt = (id: NodeId): number | undefined => input.gainedAtMs?.get(`${id} ${role}`)
-  const protect = new Set(ctx.keep.filter((id) => shape.pinOf(id, role) === true ||
-    nowMs - (gainedAt(id) ?? -Infinity) < JUST_PROMOTED_MS))
-  const holdersInfo = ctx.keep.map((id) => byId.get(id)).filter((m): m is MemberInfo => m !== undefined)
-  const order = rankForDemotion(holdersInfo, shape, role, view, { protect, ...(input.leaderId !== undefined ? { leaderId: input.leaderId } : {}) })
-  const extra = ctx.keep.length - ctx.target
-  for (const m of order.slice(0, extra)) ctx.add('demote', m.nodeId, { reason: 'scaling-down', why: `${role} has ${ctx.keep.length}/${ctx.target}`, priority: 'scale-down' })
-  if (order.length >= extra) return []
+  const gainedAt = (id: NodeId): number => input.gainedAtMs?.get(`${id} ${role}`) ?? -Infinity
   const pinned = ctx.keep.filter((id) => shape.pinOf(id, role) === true)
-  const recent = ctx.keep.filter((id) => !pinned.includes(id) && protect.has(id))
-  const retryAtMs = recent.map((id) => (gainedAt(id) ?? nowMs) + JUST_PROMOTED_MS).sort((a, b) => a - b)[0]
+  const recent = ctx.keep.filter((id) => !pinned.includes(id) && nowMs - gainedAt(id) < JUST_PROMOTED_MS)
+  const holdersInfo = ctx.keep.map((id) => byId.get(id)).filter((m): m is MemberInfo => m !== undefined)
+  const leader = input.leaderId !== undefined ? { leaderId: input.leaderId } : {}
+  const order = rankForDemotion(holdersInfo, shape, role, view, { protect: new Set([...pinned, ...recent]), ...leader })
+  // If every unpinned holder gained the role recently (a young cluster), the older gains may go, oldest
+  // first — never the newest: that is the node just promoted.
+  const newest = Math.max(...recent.map(gainedAt))
+  const older = recent.filter((id) => gainedAt(id) < newest).sort((a, b) => gainedAt(a) - gainedAt(b) || (a < b ? -1 : 1))
+  const chosen = [...order.map((m) => m.nodeId), ...older]
+  const extra = ctx.keep.length - ctx.target
+  for (const id of chosen.slice(0, extra)) ctx.add('demote', id, { reason: 'scaling-down', why: `${role} has ${ctx.keep.length}/${ctx.target}`, priority: 'scale-down' })
+  if (chosen.length >= extra) return []
+  const justPromoted = recent.filter((id) => !older.includes(id))
+  const retryAtMs = justPromoted.length > 0 ? newest + JUST_PROMOTED_MS : undefined
   return [{
-    policy: ctx.name, what: `demote ${extra - order.length} ${role}`, code: 'pinned',
-    why: `${role} has ${ctx.keep.length}/${ctx.target} but ${pinned.length} holder(s) are pinned and ${recent.length} just promoted`,
+    policy: ctx.name, what: `demote ${extra - chosen.length} ${role}`, code: 'pinned',
+    why: `${role} has ${ctx.keep.length}/${ctx.target} but ${pinned.length} holder(s) are pinned and ${justPromoted.length} just promoted`,
     ...(retryAtMs !== undefined ? { retryOn: 'time' as const, retryAtMs } : { retryOn: 'operator' as const })
   }]
 }
