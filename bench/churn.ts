@@ -68,7 +68,10 @@ async function main (): Promise<void> {
   try {
     const observer = cluster.procs[0] as RevoadaProc
     await cluster.post(observer, '/v1/target', { preset: 'ha-three' })
-    await waitFor(async () => atTarget(await cluster.staleShape(observer)), 180_000, 'ha-three formed')
+    await waitFor(async () => atTarget(await cluster.staleShape(observer)), 300_000, 'ha-three formed').catch(async (err: unknown) => {
+      await reportGates(cluster, observer, true)
+      throw err
+    })
     const killed = new Set<string>()
     const failures: Failure[] = []
     const shifts: Shift[] = []
@@ -158,7 +161,7 @@ function report (r: { cluster: RevoadaCluster, observer: RevoadaProc, start: num
 }
 
 /** What the gates withheld over the run, from the observer's decision log (gossiped by every leader). */
-async function reportGates (cluster: RevoadaCluster, observer: RevoadaProc): Promise<void> {
+async function reportGates (cluster: RevoadaCluster, observer: RevoadaProc, dump = false): Promise<void> {
   try {
     const answer = await cluster.get(observer, '/v1/decisions?limit=200') as { decisions: Array<{ by: string, withheld: Array<{ code: string, what: string }> }> }
     const byGate = new Map<string, number>()
@@ -168,6 +171,7 @@ async function reportGates (cluster: RevoadaCluster, observer: RevoadaProc): Pro
         byGate.set(key, (byGate.get(key) ?? 0) + 1)
       }
     }
+    if (dump) console.log(JSON.stringify(answer.decisions.slice(-6).map((d) => d.withheld), null, 1))
     const leaders = new Set(answer.decisions.map((d) => d.by)).size
     console.log(`decision log on the observer: ${answer.decisions.length} records from ${leaders} leader(s); withheld by gate: ` +
       ([...byGate].map(([gate, n]) => `${gate} ${n}`).join(', ') || 'none'))
