@@ -86,6 +86,12 @@ async function main (): Promise<void> {
       const victims = cluster.procs.slice(1)
       const victim = victims[Math.floor(random() * victims.length)] as RevoadaProc
       const shape = await cluster.staleShape(observer).catch(() => null)
+      // A previous failure still below 3 voters is charged up to this kill; the new one takes over from here.
+      const previous = failures[failures.length - 1]
+      if (previous?.belowSinceMs !== null && previous !== undefined) {
+        previous.belowMs = Math.max(previous.belowMs, Date.now() - previous.belowSinceMs)
+        previous.belowSinceMs = null
+      }
       killed.add(victim.nodeId)
       failures.push({ atMs: Date.now(), victim: victim.nodeId, voter: shape?.voters.includes(victim.nodeId) ?? false, belowMs: 0, belowSinceMs: null })
       await cluster.kill(victim)
