@@ -27,10 +27,13 @@ export class NodeNotRunningError extends Error {
 export class ApiRequestError extends Error {
   static override readonly name = 'ApiRequestError'
   readonly status: number
+  /** The whole answer (the message shows its first 200 characters). */
+  readonly body: string
   constructor (path: string, status: number, body: string) {
     super(`admin API ${path} answered ${status}: ${body.slice(0, 200)}`)
     this.name = 'ApiRequestError'
     this.status = status
+    this.body = body
   }
 }
 

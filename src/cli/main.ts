@@ -16,6 +16,7 @@ import { apiGet, apiRequest } from '../api/index.js'
 import { IDENTITY_FILE_NAME, readIdentity } from '../identity/index.js'
 import { parseHostPort } from './args.js'
 import { registerMaterializerCommands } from './materializer-commands.js'
+import { printRefusal, registerPolicyCommands } from './policy-commands.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 
@@ -129,6 +130,7 @@ interface ShapeAnswer {
   target: Record<string, number>
   voters: string[]
   members: Array<{ nodeId: string, roles: string[] }>
+  pins?: Array<{ nodeId: string, role: string, holds: boolean }>
 }
 
 async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boolean }): Promise<void> {
@@ -141,19 +143,26 @@ async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boole
     `Shape ${shape.cid} at index ${shape.appliedIndex}`,
     `Target:  ${Object.entries(shape.target).map(([k, v]) => `${k}=${v}`).join(' ')}`,
     `Voters:  ${shape.voters.join(' ')}`,
-    ...shape.members.map((m) => `  ${m.nodeId}  ${m.roles.join(',')}`)
+    ...shape.members.map((m) => `  ${m.nodeId}  ${m.roles.join(',')}`),
+    `Pins:    ${(shape.pins ?? []).map((p) => `${p.nodeId} ${p.holds ? '+' : '-'}${p.role}`).join(' ') || '(none)'}`
   ]
   process.stdout.write(lines.join('\n') + '\n')
 }
 
-async function runPropose (kind: string, nodeId: string, opts: { dataDir?: string, roles?: string, reason?: string, json?: boolean }): Promise<void> {
+async function runPropose (kind: string, nodeId: string, opts: { dataDir?: string, roles?: string, reason?: string, json?: boolean, pin?: boolean, force?: boolean }): Promise<void> {
   const body = {
     kind,
     nodeId,
     ...(opts.roles !== undefined ? { roles: opts.roles.split(',').map((r) => r.trim()).filter((r) => r !== '') } : {}),
-    ...(opts.reason !== undefined ? { reason: opts.reason } : {})
+    ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+    ...(opts.pin === true ? { pin: true } : {}),
+    ...(opts.force === true ? { force: true } : {})
   }
-  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/proposals', body, 30_000) as { outcome: { kind: string, code?: string, message?: string }, index: number, term: number, cid: string }
+  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/proposals', body, 30_000).catch((err: unknown) => {
+    if (printRefusal(err)) return null
+    throw err
+  }) as { outcome: { kind: string, code?: string, message?: string }, index: number, term: number, cid: string } | null
+  if (result === null) return
   process.stdout.write(JSON.stringify(result, null, opts.json === true ? 2 : undefined) + '\n')
   if (result.outcome.kind !== 'applied') process.exitCode = 2
 }
@@ -198,25 +207,6 @@ async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<
   process.stdout.write(lines.join('\n') + '\n')
 }
 
-interface DecisionsAnswer {
-  leader: boolean
-  decisions: Array<{ atMs: number, trigger: string, proposals: Array<{ policy: string, command: Record<string, unknown>, reason: string, why: string }>, withheld: Array<{ policy: string, what: string, code: string, why: string }> }>
-}
-
-async function runDecisions (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const answer = await apiGet(dataDirOf(opts), '/v1/decisions') as DecisionsAnswer
-  if (opts.json === true) {
-    process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
-    return
-  }
-  if (!answer.leader) process.stdout.write('(this node is not the leader: the policy engine runs on the leader only)\n')
-  for (const d of answer.decisions) {
-    process.stdout.write(`${new Date(d.atMs).toISOString()} ${d.trigger}\n`)
-    for (const p of d.proposals) process.stdout.write(`  proposed ${JSON.stringify(p.command)} (${p.reason}): ${p.why}\n`)
-    for (const w of d.withheld) process.stdout.write(`  withheld ${w.what} [${w.code}]: ${w.why}\n`)
-  }
-}
-
 function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
 }
@@ -254,11 +244,6 @@ function buildProgram (): Command {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'print JSON')
     .action(runMembers)
-  program.command('decisions')
-    .description('what the policy engine proposed or withheld, and why (ask the leader)')
-    .option('--data-dir <dir>', DATA_DIR_HELP)
-    .option('--json', 'print JSON')
-    .action(runDecisions)
   program.command('shape')
     .description('show the committed MeshShape: who holds which role (linearizable read by default)')
     .option('--data-dir <dir>', DATA_DIR_HELP)
@@ -271,9 +256,12 @@ function buildProgram (): Command {
     .argument('<nodeId>', 'the node to change')
     .option('--roles <r1,r2>', 'for promote/demote: api-server,etcd,scheduler,controller-manager')
     .option('--reason <reason>', 'replacing-failed | scaling-up | scaling-down | health-degraded | operator | rebalance (default operator)')
+    .option('--pin', 'record the assignment as pinned: the policy scales around it until `revoada unpin`')
+    .option('--force', 'propose even if the policy would undo it')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'pretty-print')
     .action(runPropose)
+  registerPolicyCommands(program)
   const target = program.command('target').description('the target topology the policies keep')
   target.command('set')
     .description('set the target: a preset (homelab | ha-three) or per-role counts')

@@ -50,6 +50,11 @@ export class ConsensusService implements NodeService {
   private admissionTimer: NodeJS.Timeout | undefined
   private admissionBackoff = new Map<string, number>()
   private admissionInFlight = false
+  /**
+   * Checks an operator's command before `POST /v1/proposals` proposes it (the policy engine installs one:
+   * a change the policy would undo is refused, issue 12 item 2); returns the error to refuse it with.
+   */
+  operatorGuard: ((command: Command) => Error | null) | undefined
 
   constructor (private readonly init: ConsensusServiceInit) {}
 

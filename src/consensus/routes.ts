@@ -2,8 +2,10 @@
  * @module consensus/routes
  * Admin API routes of the consensus layer (behind the node's bearer token):
  * - `GET /v1/shape[?stale=true]` — the committed MeshShape (linearizable by default);
- * - `POST /v1/proposals` `{kind, nodeId, roles?, reason?}` — propose a role change from this node; answers
- *   the typed result `{index, term, cid, outcome}` once the entry is applied here;
+ * - `POST /v1/proposals` `{kind, nodeId, roles?, reason?, pin?, force?}` — propose a role change from this
+ *   node; answers the typed result `{index, term, cid, outcome}` once the entry is applied here. A
+ *   promote/demote the policy would undo is refused first with a 409 `ContradictsTargetError` saying what
+ *   would happen, unless `pin` (recorded in the shape; the policy scales around it) or `force`;
  * - `POST /v1/target` `{preset}` or `{target}` — change the target topology (a committed command).
  * Bad input gets a 400 with a message; nothing is proposed.
  */
@@ -14,10 +16,12 @@ import type { Command, Reason, TargetTopology } from './shape/core/index.js'
 import type { ConsensusService } from './consensus-service.js'
 
 const proposalBody = z.strictObject({
-  kind: z.enum(['promote', 'demote', 'quarantine', 'restore', 'remove-member']),
+  kind: z.enum(['promote', 'demote', 'quarantine', 'restore', 'remove-member', 'unpin']),
   nodeId: z.string().min(1).max(128),
   roles: z.array(z.enum(CONTROL_PLANE_ROLES)).min(1).max(4).optional(),
-  reason: z.enum(REASONS).optional()
+  reason: z.enum(REASONS).optional(),
+  pin: z.boolean().optional(),
+  force: z.boolean().optional()
 })
 
 const targetBody = z.union([
@@ -44,8 +48,12 @@ export function toCommand (body: z.infer<typeof proposalBody>): Command | string
     case 'promote':
     case 'demote':
       if (body.roles === undefined) return `${body.kind} needs roles`
-      return { kind: body.kind, nodeId: body.nodeId, roles: body.roles }
+      return { kind: body.kind, nodeId: body.nodeId, roles: body.roles, ...(body.pin === true ? { pin: true as const } : {}) }
+    case 'unpin':
+      if (body.pin !== undefined) return 'unpin takes no pin'
+      return { kind: 'unpin', nodeId: body.nodeId, ...(body.roles !== undefined ? { roles: body.roles } : {}) }
     default:
+      if (body.pin !== undefined) return `${body.kind} takes no pin`
       if (body.roles !== undefined) return `${body.kind} takes no roles`
       return { kind: body.kind, nodeId: body.nodeId }
   }
@@ -57,7 +65,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
     try {
       const view = await service.readShape({ stale })
       const members = view.shape.memberIds().map((nodeId) => ({ nodeId, roles: view.shape.rolesOf(nodeId) }))
-      return { cid: view.cid, appliedIndex: view.appliedIndex, target: view.shape.target, voters: view.shape.voters(), members }
+      return { cid: view.cid, appliedIndex: view.appliedIndex, target: view.shape.target, voters: view.shape.voters(), members, pins: view.shape.pins() }
     } catch (err) {
       return failure(reply, err)
     }
@@ -68,6 +76,8 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
     if (!parsed.success) return badRequest(reply, parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
     const command = toCommand(parsed.data)
     if (typeof command === 'string') return badRequest(reply, command)
+    const refusal = parsed.data.pin === true || parsed.data.force === true ? null : service.operatorGuard?.(command) ?? null
+    if (refusal !== null) return reply.code(409).send({ error: refusal.name, message: refusal.message })
     try {
       const result = await service.propose(command, (parsed.data.reason ?? 'operator') as Reason)
       return { ...result.result, duplicate: result.duplicate, index: result.index, term: result.term }

@@ -1,18 +1,37 @@
 /**
  * @module policy/engine
- * The policy engine (issue 5 item 1): runs on the Raft leader only. It ticks on a membership change
- * (debounced) and on an audit timer; each tick takes ONE snapshot of (membership view, committed shape,
- * time), evaluates the registered policies in order, filters their proposals through the safety gates,
- * proposes what passes through Raft, and records a typed decision (proposed what and why, withheld what and
- * why) in a bounded history shown by `revoada decisions`.
+ * The policy engine (issue 5 item 1, issue 12): runs on the Raft leader only. It ticks on a membership
+ * change (debounced), on a committed shape change, on an audit timer and when something withheld for a
+ * time may pass; each tick takes ONE snapshot of (membership view, committed shape, time), evaluates the
+ * registered policies, filters their proposals through the safety gates (most urgent first: voters, lost
+ * singleton roles, other roles, scale-downs), proposes what passes through Raft, and records a typed
+ * decision (proposed what and why; withheld what, by which gate, for which node, until when).
+ *
+ * Every node runs the parts that are not leader-only: it tracks flaps (a member back from
+ * suspect/dead/left) and role gains (from committed shape changes), so a newly elected leader decides with
+ * the same history; it keeps the decision log (its own records and the leader's, heard by gossip); and it
+ * checks an operator's promote/demote against the target before it is proposed (`intentConflict`).
  */
+import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { MembershipEvent, MembershipView } from '../membership/core/index.js'
-import { applyGates, autoReplacement, formation, movesVoters, DAMPER_DEFAULTS } from './core/index.js'
-import type { DamperOptions, Decision, MemberInfo, Policy, Proposal, Withheld } from './core/index.js'
+import { CONTROL_PLANE_ROLES } from '../consensus/shape/core/index.js'
+import type { Command, MeshShape } from '../consensus/shape/core/index.js'
+import {
+  applyGates, autoReplacement, formation, movesVoters, intentConflict, toDecisionRecord, decisionContent,
+  DAMPER_DEFAULTS, FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN
+} from './core/index.js'
+import type { DamperOptions, Decision, DecisionRecord, IntentConflict, MemberInfo, Policy, Proposal, Withheld } from './core/index.js'
+import { DecisionLog } from './decision-log.js'
+import { DecisionGossip } from './decision-gossip.js'
+import { registerPolicyRoutes } from './routes.js'
+import { ContradictsTargetError } from './errors.js'
+import { DECISION_FILE_NAME, MAX_DECISIONS } from './constants.js'
+
+export { MAX_DECISIONS }
 
 export interface PolicyEngineInit {
   /** @default [autoReplacement()] */
@@ -22,16 +41,9 @@ export interface PolicyEngineInit {
   /** @default 250 */
   debounceMs?: number
   damper?: Partial<DamperOptions>
-  /** Re-evaluation delay while something is withheld only for a time (stability, damper). @default 2_000 */
-  retryMs?: number
   /** @default Date.now */
   nowMs?: () => number
 }
-
-const RETRYABLE = new Set<Withheld['code']>(['unstable', 'damped-node', 'damped-cluster', 'in-flight', 'one-voter-change'])
-
-/** Decisions kept for `revoada decisions`. */
-export const MAX_DECISIONS = 200
 
 export class PolicyEngine implements NodeService {
   readonly name = 'policy'
@@ -45,12 +57,24 @@ export class PolicyEngine implements NodeService {
   private debounceTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private unsubscribe: (() => void) | undefined
-  private readonly history: Decision[] = []
+  private decisionLog!: DecisionLog
+  private gossip!: DecisionGossip
   private readonly aliveSinceMs = new Map<string, number>()
+  private readonly flappedAtMs = new Map<string, number>()
+  /** Members last declared dead or left (a recovery of one is a flap) and the highest generation seen. */
+  private readonly gone = new Set<string>()
+  private readonly generations = new Map<string, number>()
+  /** `nodeId role` → when the node gained the role (only gains within JUST_PROMOTED_MS are kept). */
+  private readonly gainedAtMs = new Map<string, number>()
   private readonly lastChangeMs = new Map<string, number>()
   private readonly recentChangesMs: number[] = []
   private readonly inFlight = new Set<string>()
   private voterChangeInFlight = false
+  private previousShape: MeshShape | undefined
+  /** The commit index known when the engine started: applying entries up to it is a replay. */
+  private replayedUpToIndex = 0
+  private recordSeq = 0
+  private lastContent = ''
   private running = false
 
   constructor (private readonly init: PolicyEngineInit = {}) {
@@ -68,12 +92,25 @@ export class PolicyEngine implements NodeService {
     if (consensus === undefined || membership === undefined) throw new Error('the policy engine needs the membership and consensus services started first')
     this.consensus = consensus
     this.membership = membership
+    this.decisionLog = new DecisionLog(path.join(ctx.config.dataDir, DECISION_FILE_NAME), ctx.log)
+    this.decisionLog.load()
+    this.gossip = new DecisionGossip(ctx, {
+      isMember: (id) => consensus.shapeMachine.shape.has(id),
+      onRecord: (record) => { this.decisionLog.add(record) }
+    })
+    this.gossip.start()
     const now = this.nowMs()
     for (const m of membership.view().members) if (m.health === 'alive') this.aliveSinceMs.set(m.nodeId, now)
     const unsubscribeView = membership.subscribe((view, events) => { this.onMembership(view, events) })
+    this.previousShape = consensus.shapeMachine.shape
+    this.replayedUpToIndex = consensus.node.status().commit
     // A committed change (a new target, an operator's promotion) is a reason to look again too.
-    const unsubscribeShape = consensus.shapeMachine.onChange(() => { this.schedule('shape') })
+    const unsubscribeShape = consensus.shapeMachine.onChange((shape, result) => { this.onShape(shape, result.index); this.schedule('shape') })
     this.unsubscribe = () => { unsubscribeView(); unsubscribeShape() }
+    consensus.operatorGuard = (command) => {
+      const conflict = this.intentConflict(command)
+      return conflict === null ? null : new ContradictsTargetError(conflict.message)
+    }
     this.auditTimer = setInterval(() => { this.tick('audit') }, this.init.auditIntervalMs ?? 30_000)
     this.auditTimer.unref?.()
     this.running = true
@@ -100,14 +137,47 @@ export class PolicyEngine implements NodeService {
     clearTimeout(this.debounceTimer)
     clearTimeout(this.retryTimer)
     this.unsubscribe?.()
+    if (this.consensus !== undefined) this.consensus.operatorGuard = undefined
+    this.gossip?.stop()
+    this.decisionLog?.close()
   }
 
   private onMembership (_view: MembershipView, events: MembershipEvent[]): void {
     for (const event of events) {
       if (event.kind === 'joined' || event.kind === 'recovered') this.aliveSinceMs.set(event.nodeId, event.atMs)
       else this.aliveSinceMs.delete(event.nodeId)
+      // A flap: back after being declared dead or gone, or restarted (a higher generation). Suspicion that
+      // clears is not one — on a loaded machine heartbeats run late, and suspicion alone never moves a role.
+      const known = this.generations.get(event.nodeId)
+      const restarted = known !== undefined && event.generation > known
+      if ((event.kind === 'recovered' && this.gone.has(event.nodeId)) || ((event.kind === 'joined' || event.kind === 'recovered') && restarted)) {
+        this.flappedAtMs.set(event.nodeId, event.atMs)
+      }
+      if (event.kind === 'dead' || event.kind === 'left') this.gone.add(event.nodeId)
+      else if (event.kind !== 'suspect') this.gone.delete(event.nodeId)
+      if (event.kind === 'removed') this.generations.delete(event.nodeId)
+      else this.generations.set(event.nodeId, Math.max(known ?? 0, event.generation))
     }
+    const horizon = this.nowMs() - Math.max(FLAPPED_RECENTLY_MS, this.damper.perNodeIntervalMs)
+    for (const [id, at] of this.flappedAtMs) if (at < horizon) this.flappedAtMs.delete(id)
     this.schedule('membership')
+  }
+
+  /**
+   * Records role gains (on every node, so a new leader knows who was just promoted). Entries replayed
+   * from the log on start (below the commit index the node already knew) are old news, not gains.
+   */
+  private onShape (shape: MeshShape, index: number): void {
+    const now = this.nowMs()
+    const before = this.previousShape
+    this.previousShape = shape
+    if (index < this.replayedUpToIndex) return
+    for (const id of shape.memberIds()) {
+      for (const role of CONTROL_PLANE_ROLES) {
+        if (shape.holds(id, role) && before?.holds(id, role) !== true) this.gainedAtMs.set(`${id} ${role}`, now)
+      }
+    }
+    for (const [key, at] of this.gainedAtMs) if (now - at >= JUST_PROMOTED_MS) this.gainedAtMs.delete(key)
   }
 
   private schedule (trigger: Decision['trigger']): void {
@@ -125,23 +195,30 @@ export class PolicyEngine implements NodeService {
     const proposals: Proposal[] = []
     const withheld: Withheld[] = []
     for (const policy of this.policies) {
-      const out = policy.evaluate({ view, shape, nowMs, aliveSinceMs: this.aliveSinceMs })
+      const out = policy.evaluate({
+        view, shape, nowMs, aliveSinceMs: this.aliveSinceMs, flappedAtMs: this.flappedAtMs, gainedAtMs: this.gainedAtMs, leaderId: this.ctx.nodeId
+      })
       proposals.push(...out.proposals)
       withheld.push(...out.withheld)
     }
     const gated = applyGates({
-      proposals, shape, view, nowMs, damper: this.damper,
+      proposals, shape, view, nowMs, damper: this.damper, flappedAtMs: this.flappedAtMs,
       state: { lastChangeMs: this.lastChangeMs, recentChangesMs: this.recentChangesMs, inFlight: this.inFlight, voterChangeInFlight: this.voterChangeInFlight }
     })
     const decision: Decision = { atMs: nowMs, trigger, leader: true, proposals: gated.passed, withheld: [...withheld, ...gated.withheld] }
-    if (decision.proposals.length > 0 || decision.withheld.length > 0) this.record(decision)
+    this.record(decision)
     for (const proposal of gated.passed) this.submit(proposal, movesVoters(proposal.command, shape))
-    // Withheld only for now (a candidate not yet stable, a damper): look again soon, not at the next audit.
-    if (gated.passed.length === 0 && decision.withheld.some((w) => RETRYABLE.has(w.code))) {
-      clearTimeout(this.retryTimer)
-      this.retryTimer = setTimeout(() => { this.tick('audit') }, this.init.retryMs ?? 2_000)
-    }
+    this.scheduleRetry(decision.withheld, nowMs)
     return decision
+  }
+
+  /** Withheld until a time: look again then (bounded), not at the next audit. */
+  private scheduleRetry (withheld: readonly Withheld[], nowMs: number): void {
+    const times = withheld.filter((w) => w.retryOn === 'time' && w.retryAtMs !== undefined).map((w) => w.retryAtMs as number)
+    if (times.length === 0) return
+    const delay = Math.min(RETRY_DELAY_MS_MAX, Math.max(RETRY_DELAY_MS_MIN, Math.min(...times) - nowMs))
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(() => { this.tick('audit') }, delay)
   }
 
   private submit (proposal: Proposal, voterChange: boolean): void {
@@ -173,16 +250,57 @@ export class PolicyEngine implements NodeService {
     }))
   }
 
+  /**
+   * Logs a decision that says something new (the same content as this leader's previous record — a
+   * retry still withheld for the same reason — is not logged again) and gossips it to every node.
+   */
   private record (decision: Decision): void {
-    this.history.push(decision)
-    if (this.history.length > MAX_DECISIONS) this.history.splice(0, this.history.length - MAX_DECISIONS)
+    if (decision.proposals.length === 0 && decision.withheld.length === 0) { this.lastContent = ''; return }
+    const content = decisionContent(decision)
+    if (content === this.lastContent) return
+    this.lastContent = content
+    for (const w of decision.withheld) this.ctx.log.info({ gate: w.code, node: w.nodeId, retryOn: w.retryOn, retryAtMs: w.retryAtMs, why: w.why }, `policy withheld ${w.what}`)
+    const record = toDecisionRecord(decision, { by: this.ctx.nodeId, term: this.consensus.node.status().term, seq: ++this.recordSeq })
+    this.decisionLog.add(record)
+    void this.gossip.publish(record)
   }
 
-  decisions (): Decision[] {
-    return [...this.history]
+  /**
+   * What would happen if the operator's `command` were committed, when the policies would act against it
+   * (issue 12 item 2); null when it agrees with the target. Runs on any node, on its own view and shape.
+   */
+  intentConflict (command: Command): IntentConflict | null {
+    return intentConflict({
+      command, policies: this.policies, shape: this.consensus.shapeMachine.shape, view: this.memberInfos(), nowMs: this.nowMs(),
+      // Everyone counts as stable here: the question is what the policy wants, not when it may act.
+      aliveSinceMs: new Map(this.memberInfos().map((m) => [m.nodeId, 0])), flappedAtMs: this.flappedAtMs, gainedAtMs: this.gainedAtMs,
+      leaderId: this.consensus.node.status().leader ?? this.ctx.nodeId
+    })
+  }
+
+  /** The node's decision log (every node has one: its own records and the leaders' it heard). */
+  get log (): DecisionLog {
+    return this.decisionLog
+  }
+
+  /** The records this node made itself (as leader), oldest first. */
+  decisions (): DecisionRecord[] {
+    return this.decisionLog.last(MAX_DECISIONS).filter((r) => r.by === this.ctx.nodeId)
+  }
+
+  get nodeId (): string {
+    return this.ctx.nodeId
+  }
+
+  get isLeader (): boolean {
+    return this.consensus.node.isLeader()
+  }
+
+  status (): Record<string, unknown> {
+    return { decisions: this.decisionLog.lastN, published: this.gossip.published, ...Object.fromEntries([...this.gossip.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
   }
 
   routes (app: FastifyInstance): void {
-    app.get('/v1/decisions', async () => ({ leader: this.consensus.node.isLeader(), decisions: this.decisions().slice(-50) }))
+    registerPolicyRoutes(app, this)
   }
 }

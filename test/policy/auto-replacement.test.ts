@@ -120,8 +120,8 @@ describe('gates', () => {
     const ids = ['a', 'b', 'c']
     const shape = formed(ids)
     const proposals: Proposal[] = [
-      { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['etcd'] }, reason: 'scaling-up', why: '' },
-      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['etcd'] }, reason: 'scaling-up', why: '' }
+      { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['etcd'] }, reason: 'scaling-up', why: '', priority: 'role' },
+      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['etcd'] }, reason: 'scaling-up', why: '', priority: 'role' }
     ]
     const view = ids.map((id) => member(id))
     const first = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
@@ -129,5 +129,33 @@ describe('gates', () => {
     expect(first.withheld.map((w) => w.code)).toEqual(['one-voter-change'])
     const damped = applyGates({ proposals: proposals.slice(0, 1), shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, lastChangeMs: new Map([['b', 1e6 - 30_000]]) }, damper: DAMPER_DEFAULTS })
     expect(damped.withheld.map((w) => w.code)).toEqual(['damped-node'])
+    expect(damped.withheld[0]).toMatchObject({ nodeId: 'b', retryOn: 'time', retryAtMs: 1e6 + 30_000 })
+  })
+
+  it('should never damp a voter or singleton restoration, unless the node itself flapped', () => {
+    const ids = ['a', 'b', 'c']
+    const shape = formed(ids)
+    const view = ids.map((id) => member(id))
+    const recentlyChanged = { ...EMPTY_GATE_STATE, lastChangeMs: new Map([['b', 1e6 - 5_000]]), recentChangesMs: Array.from({ length: 10 }, () => 1e6 - 1_000) }
+    for (const priority of ['voter', 'singleton'] as const) {
+      const restore: Proposal = { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['etcd'] }, reason: 'replacing-failed', why: '', priority }
+      expect(applyGates({ proposals: [restore], shape, view, nowMs: 1e6, state: recentlyChanged, damper: DAMPER_DEFAULTS }).passed).toEqual([restore])
+      const flapped = applyGates({ proposals: [restore], shape, view, nowMs: 1e6, state: recentlyChanged, damper: DAMPER_DEFAULTS, flappedAtMs: new Map([['b', 1e6 - 20_000]]) })
+      expect(flapped.withheld).toMatchObject([{ code: 'damped-node', nodeId: 'b', retryAtMs: 1e6 - 5_000 + 60_000 }])
+    }
+    const scaleDown: Proposal = { policy: 't', command: { kind: 'demote', nodeId: 'c', roles: ['api-server'] }, reason: 'scaling-down', why: '', priority: 'scale-down' }
+    expect(applyGates({ proposals: [scaleDown], shape, view, nowMs: 1e6, state: recentlyChanged, damper: DAMPER_DEFAULTS }).withheld)
+      .toMatchObject([{ code: 'damped-cluster', nodeId: 'c', retryOn: 'time', retryAtMs: 1e6 - 1_000 + 60_000 }])
+  })
+
+  it('should let a voter restoration through before a scale-down that came first', () => {
+    const ids = ['a', 'b', 'c']
+    const shape = formed(ids)
+    const view = ids.map((id) => member(id))
+    const scaleDown: Proposal = { policy: 't', command: { kind: 'demote', nodeId: 'a', roles: ['etcd'] }, reason: 'scaling-down', why: '', priority: 'scale-down' }
+    const restore: Proposal = { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['etcd'] }, reason: 'replacing-failed', why: '', priority: 'voter' }
+    const out = applyGates({ proposals: [scaleDown, restore], shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
+    expect(out.passed).toEqual([restore])
+    expect(out.withheld).toMatchObject([{ code: 'one-voter-change', nodeId: 'a', retryOn: 'commit' }])
   })
 })

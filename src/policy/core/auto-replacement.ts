@@ -1,23 +1,38 @@
 /**
  * @module policy/core/auto-replacement
- * Keeps every control-plane role at its target count (issue 5 item 3). Per role: holders that membership
- * says are dead (or that left) are demoted; the best-ranked healthy, stable, non-quarantined members are
- * promoted up to the target; holders above the target are demoted (worst-ranked first). Suspect holders are
- * neither replaced nor counted as gone: suspicion alone never moves a role. Commands are grouped per node
- * (one promote or demote per node per evaluation) so a node takes all its new roles in one change.
+ * Keeps every control-plane role at its target count (issue 5 item 3, issue 12). Per role: holders that
+ * membership says are dead (or that left) are demoted — even a pinned one: a pin never keeps a dead node in
+ * a role, safety first; the best-ranked healthy, stable, non-quarantined members are promoted up to the
+ * target (never a node pinned not to hold the role, and nodes that flapped recently only after steady
+ * ones); holders above the target are demoted least-liked first, never a pinned holder nor the one that
+ * gained the role last (holders that gained it within the last minute go only after all others, oldest
+ * gain first), and on equal merit not the leader. Suspect holders are neither replaced nor counted as
+ * gone: suspicion alone never moves a role. Commands are grouped per node (one promote or demote per node
+ * per evaluation) so a node takes all its new roles in one change; each carries the priority of the most
+ * urgent thing it restores.
  */
 import { CONTROL_PLANE_ROLES, targetFor } from '../../consensus/shape/core/types.js'
-import { rankCandidates } from './ranking.js'
-import type { ControlPlaneRole, MemberInfo, NodeId, Policy, PolicyInput, PolicyOutput, Proposal, Reason, Withheld } from './types.js'
+import { rankCandidates, rankForDemotion } from './ranking.js'
+import { FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, STABILIZATION_MS_DEFAULT } from './constants.js'
+import { PRIORITIES } from './types.js'
+import type { ControlPlaneRole, MemberInfo, NodeId, Policy, PolicyInput, PolicyOutput, Priority, Proposal, Reason, Withheld } from './types.js'
 
-/** A node must have been alive this long before it is promoted (Consul autopilot uses 10 s). */
-export const STABILIZATION_MS_DEFAULT = 10_000
+export { STABILIZATION_MS_DEFAULT }
 
 export interface AutoReplacementOptions {
+  /** @default STABILIZATION_MS_DEFAULT */
   stabilizationMs?: number
 }
 
-interface Change { roles: ControlPlaneRole[], reason: Reason, why: string[] }
+interface Change { roles: ControlPlaneRole[], reason: Reason, why: string[], priority: Priority }
+
+const moreUrgent = (a: Priority, b: Priority): Priority => PRIORITIES.indexOf(a) <= PRIORITIES.indexOf(b) ? a : b
+
+/** What restoring `role` from `alive` holders is worth: voters first, then a role that has none left. */
+function restorationPriority (role: ControlPlaneRole, alive: number): Priority {
+  if (role === 'etcd') return 'voter'
+  return alive === 0 ? 'singleton' : 'role'
+}
 
 export function autoReplacement (options: AutoReplacementOptions = {}): Policy {
   const stabilizationMs = options.stabilizationMs ?? STABILIZATION_MS_DEFAULT
@@ -25,47 +40,22 @@ export function autoReplacement (options: AutoReplacementOptions = {}): Policy {
   return {
     name,
     evaluate (input: PolicyInput): PolicyOutput {
-      const { shape, view, nowMs } = input
-      const byId = new Map<NodeId, MemberInfo>(view.map((m) => [m.nodeId, m]))
-      const gone = (id: NodeId): boolean => { const h = byId.get(id)?.health; return h === 'dead' || h === 'left' }
       const promotions = new Map<NodeId, Change>()
       const demotions = new Map<NodeId, Change>()
       const withheld: Withheld[] = []
-      const add = (map: Map<NodeId, Change>, id: NodeId, role: ControlPlaneRole, reason: Reason, why: string): void => {
-        const change = map.get(id) ?? { roles: [], reason, why: [] }
-        change.roles.push(role)
-        change.why.push(why)
-        map.set(id, change)
+      const add = (map: Map<NodeId, Change>, id: NodeId, role: ControlPlaneRole, change: Omit<Change, 'roles' | 'why'> & { why: string }): void => {
+        const entry = map.get(id) ?? { roles: [], reason: change.reason, why: [], priority: change.priority }
+        entry.roles.push(role)
+        entry.why.push(change.why)
+        entry.priority = moreUrgent(entry.priority, change.priority)
+        map.set(id, entry)
       }
       for (const role of CONTROL_PLANE_ROLES) {
-        const target = targetFor(shape.target, role)
-        const holders = shape.holders(role)
-        for (const id of holders.filter(gone)) add(demotions, id, role, 'replacing-failed', `${role} holder ${short(id)} is ${byId.get(id)?.health ?? 'gone'}`)
-        const keep = holders.filter((id) => !gone(id))
-        if (keep.length < target) {
-          const eligible = view.filter((m) => m.health === 'alive' && shape.has(m.nodeId) && !shape.isQuarantined(m.nodeId) &&
-            !holders.includes(m.nodeId))
-          const stable = eligible.filter((m) => nowMs - (input.aliveSinceMs.get(m.nodeId) ?? nowMs) >= stabilizationMs &&
-            input.aliveSinceMs.has(m.nodeId))
-          const need = target - keep.length
-          const chosen = rankCandidates(stable, shape, role, view).slice(0, need)
-          const reason: Reason = holders.some(gone) ? 'replacing-failed' : 'scaling-up'
-          for (const m of chosen) add(promotions, m.nodeId, role, reason, `${role} has ${keep.length}/${target}`)
-          if (chosen.length < need) {
-            const unstable = eligible.length - stable.length
-            withheld.push({
-              policy: name, what: `promote ${need - chosen.length} ${role}`, code: unstable > 0 ? 'unstable' : 'no-candidate',
-              why: unstable > 0 ? `${unstable} candidate(s) alive for less than ${stabilizationMs} ms` : 'no healthy, non-quarantined member without the role'
-            })
-          }
-        } else if (keep.length > target) {
-          const holdersInfo = keep.map((id) => byId.get(id)).filter((m): m is MemberInfo => m !== undefined)
-          const worstFirst = rankCandidates(holdersInfo, shape, role, view).reverse()
-          for (const m of worstFirst.slice(0, keep.length - target)) add(demotions, m.nodeId, role, 'scaling-down', `${role} has ${keep.length}/${target}`)
-        }
+        withheld.push(...evaluateRole(input, role, { name, stabilizationMs, add: (kind, id, change) => { add(kind === 'promote' ? promotions : demotions, id, role, change) } }))
       }
       // Demotions of dead holders first: a promotion queued before them could exceed a hard limit (7 etcd
-      // holders) and, behind the one-voter-change gate, block the demotion that would make room.
+      // holders) and, behind the one-voter-change gate, block the demotion that would make room. The gates
+      // then order everything by priority, keeping this order within one priority.
       const all = toProposals(name, 'demote', demotions)
       const failed = all.filter((p) => p.reason === 'replacing-failed')
       const extras = all.filter((p) => p.reason !== 'replacing-failed')
@@ -74,12 +64,88 @@ export function autoReplacement (options: AutoReplacementOptions = {}): Policy {
   }
 }
 
+interface RoleContext {
+  name: string
+  stabilizationMs: number
+  add: (kind: 'promote' | 'demote', id: NodeId, change: { reason: Reason, why: string, priority: Priority }) => void
+}
+
+/** One role's demotions of lost holders, promotions up to the target, or scale-down; returns what it withheld. */
+function evaluateRole (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext): Withheld[] {
+  const { shape, view } = input
+  const byId = new Map<NodeId, MemberInfo>(view.map((m) => [m.nodeId, m]))
+  const gone = (id: NodeId): boolean => { const h = byId.get(id)?.health; return h === 'dead' || h === 'left' }
+  const target = targetFor(shape.target, role)
+  const holders = shape.holders(role)
+  const keep = holders.filter((id) => !gone(id))
+  for (const id of holders.filter(gone)) {
+    const pinned = shape.pinOf(id, role) === true ? ' (its pin is dropped: a pin never keeps a dead node in a role)' : ''
+    ctx.add('demote', id, { reason: 'replacing-failed', why: `${role} holder ${short(id)} is ${byId.get(id)?.health ?? 'gone'}${pinned}`, priority: restorationPriority(role, keep.length) })
+  }
+  if (keep.length < target) return promoteUpTo(input, role, { ...ctx, holders, keep: keep.length, target, lost: holders.some(gone) })
+  if (keep.length > target) return scaleDown(input, role, { ...ctx, keep, target })
+  return []
+}
+
+function promoteUpTo (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext & { holders: NodeId[], keep: number, target: number, lost: boolean }): Withheld[] {
+  const { shape, view, nowMs } = input
+  const eligible = view.filter((m) => m.health === 'alive' && shape.has(m.nodeId) && !shape.isQuarantined(m.nodeId) &&
+    !ctx.holders.includes(m.nodeId) && shape.pinOf(m.nodeId, role) !== false)
+  const since = (m: MemberInfo): number | undefined => input.aliveSinceMs.get(m.nodeId)
+  const stable = eligible.filter((m) => since(m) !== undefined && nowMs - (since(m) ?? nowMs) >= ctx.stabilizationMs)
+  const flapped = (m: MemberInfo): boolean => nowMs - (input.flappedAtMs?.get(m.nodeId) ?? -Infinity) < FLAPPED_RECENTLY_MS
+  const need = ctx.target - ctx.keep
+  const ranked = rankCandidates(stable, shape, role, view)
+  const chosen = [...ranked.filter((m) => !flapped(m)), ...ranked.filter(flapped)].slice(0, need)
+  const reason: Reason = ctx.lost ? 'replacing-failed' : 'scaling-up'
+  const priority = restorationPriority(role, ctx.keep)
+  for (const m of chosen) ctx.add('promote', m.nodeId, { reason, why: `${role} has ${ctx.keep}/${ctx.target}`, priority })
+  if (chosen.length >= need) return []
+  const unstable = eligible.filter((m) => !stable.includes(m))
+  if (unstable.length === 0) {
+    return [{ policy: ctx.name, what: `promote ${need - chosen.length} ${role}`, code: 'no-candidate', why: 'no healthy, non-quarantined, unpinned member without the role', retryOn: 'membership' }]
+  }
+  // The candidate that becomes stable first names the retry time.
+  const first = unstable.map((m) => ({ m, at: (since(m) ?? nowMs) + ctx.stabilizationMs })).sort((a, b) => a.at - b.at)[0]!
+  return [{
+    policy: ctx.name, what: `promote ${need - chosen.length} ${role}`, code: 'unstable', nodeId: first.m.nodeId, retryOn: 'time', retryAtMs: first.at,
+    why: `${unstable.length} candidate(s) alive for less than ${ctx.stabilizationMs} ms`
+  }]
+}
+
+function scaleDown (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext & { keep: NodeId[], target: number }): Withheld[] {
+  const { shape, view, nowMs } = input
+  const byId = new Map<NodeId, MemberInfo>(view.map((m) => [m.nodeId, m]))
+  const gainedAt = (id: NodeId): number => input.gainedAtMs?.get(`${id} ${role}`) ?? -Infinity
+  const pinned = ctx.keep.filter((id) => shape.pinOf(id, role) === true)
+  const recent = ctx.keep.filter((id) => !pinned.includes(id) && nowMs - gainedAt(id) < JUST_PROMOTED_MS)
+  const holdersInfo = ctx.keep.map((id) => byId.get(id)).filter((m): m is MemberInfo => m !== undefined)
+  const leader = input.leaderId !== undefined ? { leaderId: input.leaderId } : {}
+  const order = rankForDemotion(holdersInfo, shape, role, view, { protect: new Set([...pinned, ...recent]), ...leader })
+  // If every unpinned holder gained the role recently (a young cluster), the older gains may go, oldest
+  // first — never the newest: that is the node just promoted.
+  const newest = Math.max(...recent.map(gainedAt))
+  const older = recent.filter((id) => gainedAt(id) < newest).sort((a, b) => gainedAt(a) - gainedAt(b) || (a < b ? -1 : 1))
+  const chosen = [...order.map((m) => m.nodeId), ...older]
+  const extra = ctx.keep.length - ctx.target
+  for (const id of chosen.slice(0, extra)) ctx.add('demote', id, { reason: 'scaling-down', why: `${role} has ${ctx.keep.length}/${ctx.target}`, priority: 'scale-down' })
+  if (chosen.length >= extra) return []
+  const justPromoted = recent.filter((id) => !older.includes(id))
+  const retryAtMs = justPromoted.length > 0 ? newest + JUST_PROMOTED_MS : undefined
+  return [{
+    policy: ctx.name, what: `demote ${extra - chosen.length} ${role}`, code: 'pinned',
+    why: `${role} has ${ctx.keep.length}/${ctx.target} but ${pinned.length} holder(s) are pinned and ${justPromoted.length} just promoted`,
+    ...(retryAtMs !== undefined ? { retryOn: 'time' as const, retryAtMs } : { retryOn: 'operator' as const })
+  }]
+}
+
 function toProposals (policy: string, kind: 'promote' | 'demote', changes: Map<NodeId, Change>): Proposal[] {
   return [...changes.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([nodeId, change]) => ({
     policy,
     command: { kind, nodeId, roles: sortedRoles(change.roles) },
     reason: change.reason,
-    why: change.why.join('; ')
+    why: change.why.join('; '),
+    priority: change.priority
   }))
 }
 

@@ -87,22 +87,28 @@ export function formation (options: FormationOptions): Policy {
       const failedDemotions: Proposal[] = []
       const rebalances: Proposal[] = []
       const withheld: Withheld[] = []
-      if (note !== null) withheld.push({ policy: name, what: 'form the target shape', code: 'no-candidate', why: note })
+      if (note !== null) withheld.push({ policy: name, what: 'form the target shape', code: 'no-candidate', why: note, retryOn: 'membership' })
       const health = new Map(input.view.map((m) => [m.nodeId, m.health]))
+      const aliveVoters = input.shape.voters().filter((id) => health.get(id) === 'alive').length
       for (const id of masters) {
-        const missing = CONTROL_PLANE_ROLES.filter((role) => !input.shape.holds(id, role))
-        if (missing.length > 0) promotions.push({ policy: name, command: { kind: 'promote', nodeId: id, roles: missing }, reason: 'scaling-up', why: `${s.name} wants ${id} as a master` })
+        // Pins win over the strategy: a role pinned away from a node is never given to it.
+        const missing = CONTROL_PLANE_ROLES.filter((role) => !input.shape.holds(id, role) && input.shape.pinOf(id, role) !== false)
+        // Restoring the voter count comes first (issue 12 item 1); the rest is completing a master.
+        const priority = missing.includes('etcd') && aliveVoters < masters.length ? 'voter' : 'role'
+        if (missing.length > 0) promotions.push({ policy: name, command: { kind: 'promote', nodeId: id, roles: missing }, reason: 'scaling-up', why: `${s.name} wants ${id} as a master`, priority })
       }
       for (const id of input.shape.memberIds()) {
         if (masters.includes(id)) continue
-        const held = holdsAny(input, id)
-        if (held.length === 0) continue
         const h = health.get(id)
+        // A pinned role stays on an alive node; a dead node loses even pinned roles (safety first).
+        const held = holdsAny(input, id).filter((role) => h !== 'alive' || input.shape.pinOf(id, role) !== true)
+        if (held.length === 0) continue
         // A holder that is merely unknown or suspect keeps its roles until membership decides.
         if (h !== 'alive' && h !== 'dead' && h !== 'left') continue
         // Never demote the last masters before their replacements hold the roles: the shape needs a voter.
         if (masters.length === 0) continue
-        const proposal: Proposal = { policy: name, command: { kind: 'demote', nodeId: id, roles: held }, reason: h === 'alive' ? 'rebalance' : 'replacing-failed', why: `${s.name}: ${id} is not a master (${h})` }
+        const priority = h === 'alive' ? 'scale-down' : held.includes('etcd') ? 'voter' : 'singleton'
+        const proposal: Proposal = { policy: name, command: { kind: 'demote', nodeId: id, roles: held }, reason: h === 'alive' ? 'rebalance' : 'replacing-failed', why: `${s.name}: ${id} is not a master (${h})`, priority }
         if (h === 'alive') rebalances.push(proposal)
         else failedDemotions.push(proposal)
       }

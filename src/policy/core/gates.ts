@@ -5,9 +5,15 @@
  *   partition never promotes;
  * - in-flight: never two proposals for the same node at once;
  * - one voter change at a time (Raft allows one pending configuration change);
- * - damper: at most one role change per node per interval (a dead node's demotion is exempt: it cannot
- *   oscillate while dead, and delaying it delays failover) and a cluster-wide rate per window.
+ * - damper: at most one role change per node per interval and a cluster-wide rate per window. Exempt
+ *   (issue 12 item 1): a dead node's demotion (it cannot oscillate while dead, and delaying it delays
+ *   failover) and the restoration of a lost voter or a lost singleton role — unless the node it touches
+ *   itself flapped (came back from suspect/dead within the interval): the damper exists against flapping.
+ *   Scale-downs and rebalancing stay damped.
+ * Proposals are handled in priority order (voter, singleton, role, scale-down), so a restoration is never
+ * queued behind a scale-down for the one voter change or the cluster-wide budget.
  */
+import { PRIORITIES } from './types.js'
 import type { Command, MemberInfo, NodeId, Proposal, ShapeView, Withheld } from './types.js'
 
 export interface DamperOptions {
@@ -47,40 +53,70 @@ export function movesVoters (command: Command, shape: ShapeView): boolean {
   }
 }
 
-/** Filters proposals through the gates; returns what passes and what was withheld and why. */
-export function applyGates (input: {
+/** True when the damper may hold `p` back: not a dead node's demotion, not a restoration (unless the node flapped). */
+function dampable (p: Proposal, health: ReadonlyMap<NodeId, MemberInfo['health']>, flapped: boolean): boolean {
+  const id = 'nodeId' in p.command ? p.command.nodeId : ''
+  const h = health.get(id)
+  if (p.command.kind === 'demote' && (h === 'dead' || h === 'left')) return false
+  const restores = p.priority === 'voter' || p.priority === 'singleton'
+  return !restores || flapped
+}
+
+export interface GatesInput {
   proposals: readonly Proposal[]
   shape: ShapeView
   view: readonly MemberInfo[]
   nowMs: number
   state: GateState
   damper: DamperOptions
-}): { passed: Proposal[], withheld: Withheld[] } {
+  /** Per node, when it last came back from suspect/dead/left. */
+  flappedAtMs?: ReadonlyMap<NodeId, number>
+}
+
+/**
+ * Filters proposals through the gates, most urgent first (priority order, stable within one priority);
+ * returns what passes and what was withheld, each with its gate, node and retry condition.
+ */
+export function applyGates (input: GatesInput): { passed: Proposal[], withheld: Withheld[] } {
   const { shape, view, nowMs, state, damper } = input
   const withheld: Withheld[] = []
-  const hold = (p: Proposal, code: Withheld['code'], why: string): void => {
-    withheld.push({ policy: p.policy, what: describe(p.command), code, why })
+  const hold = (p: Proposal, code: Withheld['code'], why: string, retry: Pick<Withheld, 'retryOn' | 'retryAtMs'>): void => {
+    const nodeId = 'nodeId' in p.command ? p.command.nodeId : undefined
+    withheld.push({ policy: p.policy, what: describe(p.command), code, why, ...(nodeId !== undefined ? { nodeId } : {}), ...retry })
   }
+  const ordered = [...input.proposals].sort((a, b) => PRIORITIES.indexOf(a.priority) - PRIORITIES.indexOf(b.priority))
   if (!votersReachable(shape.voters(), view)) {
-    for (const p of input.proposals) hold(p, 'no-quorum', `fewer than a majority of ${shape.voters().length} voters alive`)
+    for (const p of ordered) hold(p, 'no-quorum', `fewer than a majority of ${shape.voters().length} voters alive`, { retryOn: 'membership' })
     return { passed: [], withheld }
   }
   const health = new Map(view.map((m) => [m.nodeId, m.health]))
-  let recent = state.recentChangesMs.filter((t) => nowMs - t < damper.clusterWindowMs).length
+  const window = state.recentChangesMs.filter((t) => nowMs - t < damper.clusterWindowMs).sort((a, b) => a - b)
+  let recent = window.length
   let voterChange = state.voterChangeInFlight
   const seen = new Set<NodeId>()
   const passed: Proposal[] = []
-  for (const p of input.proposals) {
+  for (const p of ordered) {
     const id = 'nodeId' in p.command ? p.command.nodeId : ''
-    const deadDemotion = p.command.kind === 'demote' && (health.get(id) === 'dead' || health.get(id) === 'left')
     const last = state.lastChangeMs.get(id)
-    if (state.inFlight.has(id) || seen.has(id)) { hold(p, 'in-flight', 'a proposal for this node is in flight'); continue }
-    if (!deadDemotion && last !== undefined && nowMs - last < damper.perNodeIntervalMs) {
-      hold(p, 'damped-node', `changed ${nowMs - last} ms ago (< ${damper.perNodeIntervalMs} ms)`); continue
+    const flappedAt = input.flappedAtMs?.get(id)
+    const flapped = flappedAt !== undefined && nowMs - flappedAt < damper.perNodeIntervalMs
+    const mayDamp = dampable(p, health, flapped)
+    if (state.inFlight.has(id) || seen.has(id)) { hold(p, 'in-flight', 'a proposal for this node is in flight', { retryOn: 'commit' }); continue }
+    const damping = [last, flapped ? flappedAt : undefined].filter((t): t is number => t !== undefined && nowMs - t < damper.perNodeIntervalMs)
+    if (mayDamp && damping.length > 0) {
+      const since = Math.max(...damping)
+      const cause = flapped && since === flappedAt ? 'came back' : 'changed'
+      hold(p, 'damped-node', `${cause} ${nowMs - since} ms ago (< ${damper.perNodeIntervalMs} ms)`, { retryOn: 'time', retryAtMs: since + damper.perNodeIntervalMs })
+      continue
     }
-    if (recent >= damper.clusterMaxChanges) { hold(p, 'damped-cluster', `${recent} changes in the last ${damper.clusterWindowMs} ms`); continue }
+    if (mayDamp && recent >= damper.clusterMaxChanges) {
+      // The oldest change in the window leaving it frees one slot.
+      const retryAtMs = (window[Math.max(0, window.length - damper.clusterMaxChanges)] ?? nowMs) + damper.clusterWindowMs
+      hold(p, 'damped-cluster', `${recent} changes in the last ${damper.clusterWindowMs} ms`, { retryOn: 'time', retryAtMs })
+      continue
+    }
     if (movesVoters(p.command, shape)) {
-      if (voterChange) { hold(p, 'one-voter-change', 'another voter change is pending'); continue }
+      if (voterChange) { hold(p, 'one-voter-change', 'another voter change is pending', { retryOn: 'commit' }); continue }
       voterChange = true
     }
     seen.add(id)

@@ -4,10 +4,15 @@
  * one snapshot per tick and commits what passes through Raft.
  */
 export * from './types.js'
-export { autoReplacement, STABILIZATION_MS_DEFAULT } from './auto-replacement.js'
+export { autoReplacement } from './auto-replacement.js'
 export type { AutoReplacementOptions } from './auto-replacement.js'
-export { rankCandidates } from './ranking.js'
+export { rankCandidates, rankForDemotion } from './ranking.js'
+export * from './constants.js'
 export { applyGates, votersReachable, movesVoters, describe, DAMPER_DEFAULTS, EMPTY_GATE_STATE } from './gates.js'
-export type { DamperOptions, GateState } from './gates.js'
+export type { DamperOptions, GateState, GatesInput } from './gates.js'
 export { formation, strategy, phalanxMasters, chooseMasters, STRATEGIES } from './formation.js'
 export type { StrategyName, Strategy, FormationOptions } from './formation.js'
+export { intentConflict } from './intent.js'
+export type { IntentConflict } from './intent.js'
+export { parseDecisionRecord, toDecisionRecord, decisionContent, recordId, DECISION_ITEMS_MAX, DECISION_STRING_CHARS_MAX } from './decision-record.js'
+export type { DecisionRecord } from './decision-record.js'

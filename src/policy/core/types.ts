@@ -3,7 +3,7 @@
  * What the policies see and say (DESIGN.md §6). A policy is a pure function of one snapshot of (membership
  * view, committed shape, time): it proposes commands and says what it withheld and why.
  */
-import type { Command, ControlPlaneRole, Reason, Role, TargetTopology } from '../../consensus/shape/core/index.js'
+import type { Command, ControlPlaneRole, Pin, Reason, Role, TargetTopology } from '../../consensus/shape/core/index.js'
 
 export type NodeId = string
 export type Health = 'alive' | 'suspect' | 'dead' | 'left'
@@ -27,6 +27,8 @@ export interface ShapeView {
   holders(role: Role): NodeId[]
   voters(): NodeId[]
   isQuarantined(id: NodeId): boolean
+  /** The operator's pin of `role` on `id` (true keep, false never give), or undefined. */
+  pinOf(id: NodeId, role: ControlPlaneRole): boolean | undefined
 }
 
 export interface PolicyInput {
@@ -35,22 +37,48 @@ export interface PolicyInput {
   nowMs: number
   /** Per node, since when it has been continuously alive (flap stabilization); absent = not stable. */
   aliveSinceMs: ReadonlyMap<NodeId, number>
+  /** Per node, when it last came back from suspect/dead/left (a flap); absent = never seen to flap. */
+  flappedAtMs?: ReadonlyMap<NodeId, number>
+  /** Per `nodeId role`, when the node gained the role (recently promoted nodes are kept on a scale-down). */
+  gainedAtMs?: ReadonlyMap<string, number>
+  /** The current Raft leader: all else equal, a scale-down keeps it (no needless leadership move). */
+  leaderId?: NodeId
 }
+
+/**
+ * What a proposal restores, most urgent first (issue 12 item 1): the voter count (quorum margin), then a
+ * lost singleton role (0 alive holders of a role), then any other role below target, then everything
+ * else (scale-downs, rebalancing). The gates handle proposals in this order; `voter` and `singleton`
+ * restorations are exempt from the damper unless the node they touch itself flapped.
+ */
+export const PRIORITIES = ['voter', 'singleton', 'role', 'scale-down'] as const
+export type Priority = typeof PRIORITIES[number]
 
 export interface Proposal {
   policy: string
   command: Command
   reason: Reason
   why: string
+  priority: Priority
 }
 
-export type WithheldCode = 'no-quorum' | 'in-flight' | 'damped-node' | 'damped-cluster' | 'unstable' | 'no-candidate' | 'one-voter-change'
+export type WithheldCode = 'no-quorum' | 'in-flight' | 'damped-node' | 'damped-cluster' | 'unstable' | 'no-candidate' |
+  'one-voter-change' | 'pinned'
+
+/** When a withheld proposal is looked at again: at a time, when a pending change commits, or on an event. */
+export type RetryOn = 'time' | 'commit' | 'membership' | 'operator'
 
 export interface Withheld {
   policy: string
   what: string
+  /** The gate (or policy condition) that withheld it. */
   code: WithheldCode
   why: string
+  /** The node it concerns, when there is one. */
+  nodeId?: NodeId
+  retryOn: RetryOn
+  /** With `retryOn: 'time'`: the earliest time it may pass (leader's clock, ms). */
+  retryAtMs?: number
 }
 
 export interface PolicyOutput {
@@ -72,4 +100,4 @@ export interface Decision {
   withheld: Withheld[]
 }
 
-export type { Command, ControlPlaneRole, Reason, Role, TargetTopology }
+export type { Command, ControlPlaneRole, Pin, Reason, Role, TargetTopology }

@@ -88,19 +88,29 @@ export function transition (shape: MeshShape, command: Command): Transition {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
       if (shape.isQuarantined(id)) return reject('node-quarantined', `${id} is quarantined`) as Transition
       const held = command.roles.filter((role) => shape.holds(id, role))
-      if (held.length > 0) return reject('role-already-held', `${id} already holds ${held.join(',')}`) as Transition
-      for (const role of command.roles) {
+      // A pinned promote of a role already held only pins it; an unpinned one is a mistake worth naming.
+      if (held.length > 0 && command.pin !== true) return reject('role-already-held', `${id} already holds ${held.join(',')}`) as Transition
+      for (const role of command.roles.filter((r) => !held.includes(r))) {
         const max = role === 'etcd' ? MAX_ETCD_HOLDERS : MAX_ROLE_HOLDERS
         if (shape.holders(role).length >= max) return reject('limit-exceeded', `at most ${max} ${role} holders`) as Transition
       }
       next.grant(id, command.roles)
+      next.setPins(id, command.roles, command.pin === true ? true : undefined)
       break
     }
     case 'demote': {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
       const missing = command.roles.filter((role) => !shape.holds(id, role))
-      if (missing.length > 0) return reject('role-not-held', `${id} does not hold ${missing.join(',')}`) as Transition
+      if (missing.length > 0 && command.pin !== true) return reject('role-not-held', `${id} does not hold ${missing.join(',')}`) as Transition
       next.revoke(id, command.roles)
+      next.setPins(id, command.roles, command.pin === true ? false : undefined)
+      break
+    }
+    case 'unpin': {
+      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      const roles = command.roles ?? CONTROL_PLANE_ROLES
+      if (!roles.some((role) => shape.pinOf(id, role) !== undefined)) return reject('not-pinned', `${id} has no pin on ${roles.join(',')}`) as Transition
+      next.setPins(id, roles, undefined)
       break
     }
     case 'quarantine':
@@ -111,7 +121,9 @@ export function transition (shape: MeshShape, command: Command): Transition {
       break
     case 'rejoin':
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
+      // Its etcd pin goes with the role: the node's lost vote record outweighs the operator's pin.
       next.revoke(id, ['etcd'])
+      next.setPins(id, ['etcd'], undefined)
       break
     case 'restore':
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition

@@ -52,7 +52,15 @@ function parseCommand (value: unknown): Command | null {
       return isId(value.nodeId) && Object.keys(value).length === 2 ? { kind: value.kind, nodeId: value.nodeId } : null
     case 'promote': case 'demote': {
       const roles = parseRoles(value.roles)
-      return isId(value.nodeId) && roles !== null && Object.keys(value).length === 3 ? { kind: value.kind, nodeId: value.nodeId, roles } : null
+      // `pin` is encoded only when true, so an unpinned command's bytes are what they always were.
+      const pinned = value.pin === true && Object.keys(value).length === 4
+      if (!isId(value.nodeId) || roles === null || (!pinned && Object.keys(value).length !== 3)) return null
+      return pinned ? { kind: value.kind, nodeId: value.nodeId, roles, pin: true } : { kind: value.kind, nodeId: value.nodeId, roles }
+    }
+    case 'unpin': {
+      const roles = value.roles === undefined ? undefined : parseRoles(value.roles)
+      if (!isId(value.nodeId) || roles === null || Object.keys(value).length !== (roles === undefined ? 2 : 3)) return null
+      return roles === undefined ? { kind: 'unpin', nodeId: value.nodeId } : { kind: 'unpin', nodeId: value.nodeId, roles }
     }
     case 'set-target': {
       const target = parseTarget(value.target)

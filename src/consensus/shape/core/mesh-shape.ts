@@ -6,14 +6,15 @@
  */
 import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
-import type { CatalogTemplate, ControlPlaneRole, NodeId, Role, TargetTopology } from './types.js'
+import type { CatalogTemplate, ControlPlaneRole, NodeId, Pin, Role, TargetTopology } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS } from './constants.js'
 import { canonicalCatalog, templatesProblem } from './catalog.js'
 
-/** The canonical plain form of a shape (what its CID addresses). `catalog` is omitted while empty. */
+/** The canonical plain form (snapshots, the shape CID). `pins` and `catalog` are present only when not empty. */
 export interface ShapeData {
   members: Array<[NodeId, Role[]]>
   target: TargetTopology
+  pins?: Array<[NodeId, ControlPlaneRole, boolean]>
   catalog?: Array<[ControlPlaneRole, CatalogTemplate[]]>
 }
 
@@ -29,11 +30,14 @@ export class MeshShape {
   readonly target: TargetTopology
   /** Role → manifest templates; a role without an entry uses the build's default templates. */
   private readonly catalog: Map<ControlPlaneRole, CatalogTemplate[]>
+  /** Invariant: every pin names a member and agrees with its assignment (holds ⇔ the node holds the role). */
+  private readonly pinned: Map<NodeId, Map<ControlPlaneRole, boolean>>
 
   constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab,
-    catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map()) {
+    pinned: Map<NodeId, Map<ControlPlaneRole, boolean>> = new Map(), catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map()) {
     this.members = members
     this.target = target
+    this.pinned = pinned
     this.catalog = catalog
   }
 
@@ -45,12 +49,14 @@ export class MeshShape {
   copy (): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of this.members) members.set(id, new Set(roles))
-    return new MeshShape(members, { ...this.target }, copyCatalog(this.catalog))
+    const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
+    for (const [id, pins] of this.pinned) pinned.set(id, new Map(pins))
+    return new MeshShape(members, { ...this.target }, pinned, copyCatalog(this.catalog))
   }
 
   withTarget (target: TargetTopology): MeshShape {
     const next = this.copy()
-    return new MeshShape(next.members, { ...target }, next.catalog)
+    return new MeshShape(next.members, { ...target }, next.pinned, next.catalog)
   }
 
   /** The manifest templates the catalog names for `role` (empty: the build's defaults apply). */
@@ -61,6 +67,24 @@ export class MeshShape {
   /** The whole catalog in canonical order (roles with templates only). */
   catalogEntries (): Array<[ControlPlaneRole, CatalogTemplate[]]> {
     return canonicalCatalog(this.catalog)
+  }
+
+  /** The operator's pin of `role` on `id`: true = keep it, false = never give it, undefined = no pin. */
+  pinOf (id: NodeId, role: ControlPlaneRole): boolean | undefined {
+    return this.pinned.get(id)?.get(role)
+  }
+
+  /** Every pin, sorted by node then role. */
+  pins (): Pin[] {
+    const out: Pin[] = []
+    for (const id of [...this.pinned.keys()].sort()) {
+      const pins = this.pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()
+      for (const role of CONTROL_PLANE_ROLES) {
+        const holds = pins.get(role)
+        if (holds !== undefined) out.push({ nodeId: id, role, holds })
+      }
+    }
+    return out
   }
 
   has (id: NodeId): boolean {
@@ -106,21 +130,38 @@ export class MeshShape {
 
   // Mutators, used only on a copy inside apply().
   addMember (id: NodeId): void { this.members.set(id, new Set()) }
-  removeMember (id: NodeId): void { this.members.delete(id) }
+  removeMember (id: NodeId): void { this.members.delete(id); this.pinned.delete(id) }
   grant (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.add(role) }
   revoke (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.delete(role) }
-  clear (id: NodeId): void { this.members.get(id)?.clear() }
+  clear (id: NodeId): void { this.members.get(id)?.clear(); this.pinned.delete(id) }
+  /** Sets (holds = true/false) or drops (undefined) the pins of `roles` on `id`. */
+  setPins (id: NodeId, roles: readonly ControlPlaneRole[], holds: boolean | undefined): void {
+    const pins = this.pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()
+    for (const role of roles) {
+      if (holds === undefined) pins.delete(role)
+      else pins.set(role, holds)
+    }
+    if (pins.size === 0) this.pinned.delete(id)
+    else this.pinned.set(id, pins)
+  }
+
   setTemplates (role: ControlPlaneRole, templates: readonly CatalogTemplate[]): void {
     if (templates.length === 0) this.catalog.delete(role)
     else this.catalog.set(role, templates.map((t) => ({ name: t.name, cid: t.cid })))
   }
 
-  /** Plain, canonical data: members sorted by id, roles sorted canonically (derived `worker` omitted). */
+  /**
+   * Plain, canonical data: members sorted by id, roles sorted canonically (derived `worker` omitted). Pins
+   * and the catalog appear only when there are some, so a shape without them encodes (and hashes) as it
+   * always did.
+   */
   toData (): ShapeData {
+    const pins = this.pins().map((p): [NodeId, ControlPlaneRole, boolean] => [p.nodeId, p.role, p.holds])
     const catalog = canonicalCatalog(this.catalog)
     return {
       members: this.memberIds().map((id) => [id, sortRoles(this.members.get(id) ?? [])]),
       target: { ...this.target },
+      ...(pins.length > 0 ? { pins } : {}),
       ...(catalog.length > 0 ? { catalog } : {})
     }
   }
@@ -128,6 +169,11 @@ export class MeshShape {
   static fromData (data: ShapeData): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of data.members) members.set(id, new Set(roles))
+    const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
+    for (const [id, role, holds] of data.pins ?? []) {
+      if (!isControlPlaneRole(role) || typeof holds !== 'boolean') throw new TypeError(`invalid shape data: pin ${String(role)} on ${id}`)
+      pinned.set(id, (pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()).set(role, holds))
+    }
     const catalog = new Map<ControlPlaneRole, CatalogTemplate[]>()
     for (const [role, templates] of data.catalog ?? []) {
       const valid = isControlPlaneRole(role) && Array.isArray(templates) &&
@@ -135,7 +181,7 @@ export class MeshShape {
       if (!valid) throw new TypeError(`invalid shape data: catalog entry ${String(role)}`)
       catalog.set(role, templates.map((t) => ({ name: t.name, cid: t.cid })))
     }
-    const shape = new MeshShape(members, { ...data.target }, catalog)
+    const shape = new MeshShape(members, { ...data.target }, pinned, catalog)
     const problem = shape.invariantProblem()
     if (problem !== null) throw new TypeError(`invalid shape data: ${problem}`)
     return shape
@@ -151,6 +197,12 @@ export class MeshShape {
       }
       if (roles.has('quarantined') && CONTROL_PLANE_ROLES.some((role) => roles.has(role))) {
         return `${id} is quarantined but holds a control-plane role`
+      }
+    }
+    for (const [id, pins] of this.pinned) {
+      if (!this.members.has(id)) return `pin on ${id}, not a member`
+      for (const [role, holds] of pins) {
+        if (this.holds(id, role) !== holds) return `${id} is pinned ${holds ? 'to hold' : 'not to hold'} ${role} but ${holds ? 'does not' : 'does'}`
       }
     }
     const etcd = this.voters().length

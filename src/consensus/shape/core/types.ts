@@ -45,8 +45,16 @@ export type Command =
   | { kind: 'bootstrap', nodeId: NodeId }
   | { kind: 'add-member', nodeId: NodeId }
   | { kind: 'remove-member', nodeId: NodeId }
-  | { kind: 'promote', nodeId: NodeId, roles: ControlPlaneRole[] }
-  | { kind: 'demote', nodeId: NodeId, roles: ControlPlaneRole[] }
+  /**
+   * `pin: true` records the resulting assignment as the operator's (issue 12 item 2): the policy engine
+   * scales around it and never undoes it until `unpin`. Without `pin`, a change clears the pins of the
+   * roles it names (a later explicit change supersedes an earlier pin). A pinned promote of a role the
+   * node already holds just pins it.
+   */
+  | { kind: 'promote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true }
+  | { kind: 'demote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true }
+  /** Drops the node's pins (of `roles`, or all of them). */
+  | { kind: 'unpin', nodeId: NodeId, roles?: ControlPlaneRole[] }
   | { kind: 'quarantine', nodeId: NodeId }
   | { kind: 'restore', nodeId: NodeId }
   /**
@@ -83,12 +91,19 @@ export interface Envelope {
   proposedAtMs: number
 }
 
+/** An operator's pinned assignment: `holds` true = the node keeps the role, false = it never gets it. */
+export interface Pin {
+  nodeId: NodeId
+  role: ControlPlaneRole
+  holds: boolean
+}
+
 /** Why a committed command did not change the shape. Every rejection is one of these, never silent. */
 export const REJECTION_CODES = [
   'malformed', 'bad-signature', 'wrong-cluster', 'unknown-proposer', 'unknown-node', 'already-member',
   'node-quarantined', 'not-quarantined', 'role-not-held', 'role-already-held', 'last-voter',
   'holds-control-plane-role', 'limit-exceeded', 'invalid-target', 'not-empty', 'voters-not-moved',
-  'voter-mismatch', 'invalid-catalog', 'not-self'
+  'voter-mismatch', 'invalid-catalog', 'not-self', 'not-pinned'
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
 

@@ -1,0 +1,114 @@
+/**
+ * @module cli/policy-commands
+ * Policy commands of the `revoada` CLI (issue 12): `decisions [--follow]` reads the decision log of the
+ * node it asks (any node: records are gossiped by the leader and kept by everyone), `unpin` drops an
+ * operator's pin, and `printRefusal` shows a `propose` refused because the policy would undo it.
+ */
+import type { Command } from 'commander'
+import { apiGet, apiRequest } from '../api/index.js'
+
+const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
+/** How long one follow request waits for a new record before asking again (ms). */
+const FOLLOW_WAIT_MS = 25_000
+/** A follow request's client timeout: the server's wait plus slack. */
+const FOLLOW_REQUEST_TIMEOUT_MS = FOLLOW_WAIT_MS + 10_000
+/** Pause after a failed follow request (the node restarting) before asking again (ms). */
+const FOLLOW_RETRY_MS = 1_000
+
+function dataDirOf (opts: { dataDir?: string }): string {
+  return opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
+}
+
+interface DecisionRow {
+  n: number
+  by: string
+  term: number
+  atMs: number
+  trigger: string
+  truncated: number
+  proposals: Array<{ command: Record<string, unknown>, reason: string, why: string, priority: string }>
+  withheld: Array<{ what: string, code: string, why: string, nodeId?: string, retryOn: string, retryAtMs?: number }>
+}
+
+interface DecisionsAnswer {
+  node: string
+  leader: boolean
+  lastN: number
+  decisions: DecisionRow[]
+}
+
+const short = (id: string): string => id.length > 12 ? `…${id.slice(-8)}` : id
+
+/** One decision as text: when, who decided (leader and term), then each proposal and each withheld item. */
+export function formatDecision (d: DecisionRow): string {
+  const lines = [`#${d.n} ${new Date(d.atMs).toISOString()} leader ${short(d.by)} term ${d.term} (${d.trigger})`]
+  for (const p of d.proposals) lines.push(`  proposed [${p.priority}] ${JSON.stringify(p.command)} (${p.reason}): ${p.why}`)
+  for (const w of d.withheld) {
+    const retry = w.retryOn === 'time' && w.retryAtMs !== undefined ? `retry at ${new Date(w.retryAtMs).toISOString()}` : `retry on ${w.retryOn}`
+    lines.push(`  withheld ${w.what} [gate ${w.code}${w.nodeId !== undefined ? `, node ${short(w.nodeId)}` : ''}, ${retry}]: ${w.why}`)
+  }
+  if (d.truncated > 0) lines.push(`  (${d.truncated} more item(s) cut)`)
+  return lines.join('\n')
+}
+
+async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: boolean }): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  const print = (d: DecisionRow): void => { process.stdout.write((opts.json === true ? JSON.stringify(d) : formatDecision(d)) + '\n') }
+  const first = await apiGet(dataDir, '/v1/decisions') as DecisionsAnswer
+  if (opts.json === true && opts.follow !== true) {
+    process.stdout.write(JSON.stringify(first, null, 2) + '\n')
+    return
+  }
+  first.decisions.forEach(print)
+  let after = first.lastN
+  // NB: followed until interrupted (Ctrl-C); a node restarting in between is waited for, not fatal.
+  while (opts.follow === true) {
+    try {
+      const next = await apiRequest(dataDir, 'GET', `/v1/decisions?after=${after}&waitMs=${FOLLOW_WAIT_MS}`, undefined, FOLLOW_REQUEST_TIMEOUT_MS) as DecisionsAnswer
+      next.decisions.forEach(print)
+      // A node whose log restarted numbering (new data dir) would never pass `after`: start from its end.
+      after = next.lastN < after ? next.lastN : Math.max(after, ...next.decisions.map((d) => d.n))
+    } catch (err) {
+      process.stderr.write(`revoada: ${(err as Error).message}; retrying\n`)
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS))
+    }
+  }
+}
+
+async function runUnpin (nodeId: string, opts: { dataDir?: string, roles?: string }): Promise<void> {
+  const roles = opts.roles?.split(',').map((r) => r.trim()).filter((r) => r !== '')
+  const body = { kind: 'unpin', nodeId, ...(roles !== undefined ? { roles } : {}) }
+  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/proposals', body, 30_000) as { outcome: { kind: string } }
+  process.stdout.write(JSON.stringify(result) + '\n')
+  if (result.outcome.kind !== 'applied') process.exitCode = 2
+}
+
+/**
+ * Prints a `propose` the node refused because the policy would undo it (HTTP 409) and sets exit code 2;
+ * returns false for any other error (the caller rethrows it).
+ */
+export function printRefusal (err: unknown): boolean {
+  const e = err as { name?: string, status?: number, body?: string }
+  if (e.name !== 'ApiRequestError' || e.status !== 409) return false
+  const body = e.body ?? ''
+  let message = body
+  try { message = (JSON.parse(body) as { message?: string }).message ?? body } catch { /* not JSON: print as is */ }
+  process.stderr.write(`revoada: refused (ContradictsTargetError): ${message}\n`)
+  process.exitCode = 2
+  return true
+}
+
+export function registerPolicyCommands (program: Command): void {
+  program.command('decisions')
+    .description('what the policy engine proposed or withheld, by which gate, and when it retries (any node answers)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--follow', 'keep printing new decisions as they arrive')
+    .option('--json', 'print JSON (one record per line with --follow)')
+    .action(runDecisions)
+  program.command('unpin')
+    .description('drop the operator\'s pins on a node (all, or --roles): the policy manages those roles again')
+    .argument('<nodeId>', 'the pinned node')
+    .option('--roles <r1,r2>', 'only these roles: api-server,etcd,scheduler,controller-manager')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runUnpin)
+}

@@ -1,0 +1,24 @@
+/**
+ * @module policy/constants
+ * Limits of the policy engine's IO edge (decision log, gossip, API), with units in the names.
+ */
+
+/** Decisions kept in each node's log (memory and file); the oldest go first. */
+export const MAX_DECISIONS = 500
+/** The log file is rewritten with only the kept records once it holds this many lines. */
+export const DECISION_FILE_LINES_MAX = 2 * MAX_DECISIONS
+/** The log file under the data dir. */
+export const DECISION_FILE_NAME = 'policy/decisions.jsonl'
+/** Bytes of one gossiped decision record; larger ones are rejected unread. */
+export const DECISION_MESSAGE_BYTES_MAX = 64 * 1024
+/** Longest a `GET /v1/decisions?wait=` long-poll is held open (ms). */
+export const DECISION_WAIT_MS_MAX = 30_000
+/** Decisions one API answer carries at most. */
+export const DECISION_PAGE_MAX = 200
+/** Long-polls waiting at once; more get an immediate (empty) answer rather than queueing without bound. */
+export const DECISION_WAITERS_MAX = 64
+
+/** The gossipsub topic the leader publishes its decisions on (every node logs them). */
+export function decisionsTopic (clusterId: string): string {
+  return `revoada/${clusterId}/decisions/1`
+}

@@ -1,0 +1,23 @@
+/**
+ * @module policy/core/constants
+ * Limits and windows of the pure policy layer, with units in the names.
+ */
+
+/** A node must have been alive this long before it is promoted (Consul autopilot uses 10 s). */
+export const STABILIZATION_MS_DEFAULT = 10_000
+
+/**
+ * A holder that gained a role less than this long ago is not chosen by a scale-down of that role: the node
+ * an operator (or the policy) just promoted stays, someone else goes (issue 12 item 3).
+ */
+export const JUST_PROMOTED_MS = 60_000
+
+/**
+ * A node that came back from suspect/dead/left less than this long ago ranks after every other candidate,
+ * so a restoration picks a steady node when there is one (the damper still applies to the flapper itself).
+ */
+export const FLAPPED_RECENTLY_MS = 60_000
+
+/** Re-evaluation delay bounds for withheld proposals (ms): never busier than the lower, never later than the upper. */
+export const RETRY_DELAY_MS_MIN = 100
+export const RETRY_DELAY_MS_MAX = 30_000

@@ -1,0 +1,74 @@
+/**
+ * @module policy/decision-gossip
+ * Carries the leader's decisions to every node (issue 12 item 4): the leader publishes each new record on
+ * the cluster's decisions topic (gossipsub, strict signing); a topic validator on every node accepts a
+ * record only if it decodes to exactly one bounded record (`parseDecisionRecord`), its sender is the node
+ * named in `by` (a member can speak only for itself) and that node is a member of the committed shape;
+ * accepted records go into the node's decision log. Delivery is best effort: a node that is down or cut
+ * off while a decision is made misses it (and logs what it hears afterwards).
+ */
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
+import { decodeCanonical, encodeCanonical } from '../codec/index.js'
+import type { ServiceContext } from '../node/service.js'
+import { parseDecisionRecord } from './core/index.js'
+import type { DecisionRecord } from './core/index.js'
+import { DECISION_MESSAGE_BYTES_MAX, decisionsTopic } from './constants.js'
+
+export type DecisionDropReason = 'unsigned' | 'too-large' | 'malformed' | 'not-sender' | 'not-member'
+
+export class DecisionGossip {
+  private readonly topic: string
+  readonly drops = new Map<DecisionDropReason, number>()
+  published = 0
+
+  constructor (private readonly ctx: ServiceContext, private readonly hooks: {
+    isMember: (nodeId: string) => boolean
+    onRecord: (record: DecisionRecord, from: string) => void
+  }) {
+    this.topic = decisionsTopic(ctx.cluster.clusterId)
+  }
+
+  start (): void {
+    const pubsub = this.ctx.net.services.pubsub
+    pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
+    pubsub.subscribe(this.topic)
+  }
+
+  stop (): void {
+    const pubsub = this.ctx.net.services.pubsub
+    pubsub.unsubscribe(this.topic)
+    pubsub.topicValidators.delete(this.topic)
+  }
+
+  async publish (record: DecisionRecord): Promise<void> {
+    try {
+      await this.ctx.net.services.pubsub.publish(this.topic, encodeCanonical(record))
+      this.published++
+    } catch {
+      // No subscribed peer yet (a lone node): nobody else to tell; the record is in this node's log.
+    }
+  }
+
+  private validate (message: Message): TopicValidatorResult {
+    const drop = (reason: DecisionDropReason): TopicValidatorResult => {
+      this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
+      this.ctx.log.debug({ reason }, 'decision record dropped')
+      return reason === 'not-member' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+    }
+    if (message.type !== 'signed') return drop('unsigned')
+    if (message.data.length > DECISION_MESSAGE_BYTES_MAX) return drop('too-large')
+    let record: DecisionRecord | null
+    try {
+      record = parseDecisionRecord(decodeCanonical<unknown>(message.data))
+    } catch {
+      record = null
+    }
+    if (record === null) return drop('malformed')
+    const from = message.from.toString()
+    if (record.by !== from) return drop('not-sender')
+    if (!this.hooks.isMember(from)) return drop('not-member')
+    this.hooks.onRecord(record, from)
+    return TopicValidatorResult.Accept
+  }
+}

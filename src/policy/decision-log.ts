@@ -1,0 +1,122 @@
+/**
+ * @module policy/decision-log
+ * Every node's decision log (issue 12 item 4): the leader's own records and those heard on the decisions
+ * gossip topic, numbered in arrival order (`n`), bounded (MAX_DECISIONS), persisted as JSON lines under the
+ * data dir and read back on start, so the log outlives both the leader that made a decision and a restart
+ * of the node that heard it. Waiters (`revoada decisions --follow`) are woken on every new record.
+ *
+ * NB: the file is appended without fsync: it is an audit trail, not state. A crash can lose its last
+ * lines; what actually changed is in the committed log (and the attestation chain), which is durable.
+ */
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Logger } from '../log/index.js'
+import { parseDecisionRecord, recordId } from './core/index.js'
+import type { DecisionRecord } from './core/index.js'
+import { DECISION_FILE_LINES_MAX, DECISION_WAITERS_MAX, MAX_DECISIONS } from './constants.js'
+
+/** A record as this node holds it: `n` orders the log; `heardFrom` is who gossiped it ('' = made here). */
+export interface LoggedDecision extends DecisionRecord {
+  n: number
+}
+
+export class DecisionLog {
+  private readonly records: LoggedDecision[] = []
+  private readonly ids = new Set<string>()
+  private readonly waiters = new Set<() => void>()
+  private fileLines = 0
+  private nextN = 1
+
+  constructor (private readonly file: string, private readonly log: Logger) {}
+
+  /** Reads the file back; lines that are not a well-formed record are skipped and counted. */
+  load (): void {
+    let text: string
+    try {
+      text = readFileSync(this.file, 'utf8')
+    } catch {
+      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
+      return
+    }
+    let skipped = 0
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue
+      this.fileLines++
+      let value: unknown
+      try { value = JSON.parse(line) } catch { skipped++; continue }
+      const record = parseDecisionRecord(value)
+      const n = (value as { n?: unknown }).n
+      if (record === null || typeof n !== 'number' || !Number.isSafeInteger(n) || n < this.nextN) { skipped++; continue }
+      this.keep({ ...record, n })
+      this.nextN = n + 1
+    }
+    // A torn last line after a crash is expected; anything else is worth a look.
+    if (skipped > 0) this.log.warn({ file: this.file, skipped }, 'decision log: unreadable lines skipped')
+  }
+
+  /** Adds a record unless it is already here; returns it with its number, or null for a duplicate. */
+  add (record: DecisionRecord): LoggedDecision | null {
+    const id = recordId(record)
+    if (this.ids.has(id)) return null
+    const logged = { ...record, n: this.nextN++ }
+    this.keep(logged)
+    this.persist(logged)
+    for (const wake of [...this.waiters]) wake()
+    return logged
+  }
+
+  /** Records numbered above `after`, oldest first, at most `limit`. */
+  since (after: number, limit: number): LoggedDecision[] {
+    return this.records.filter((r) => r.n > after).slice(0, limit)
+  }
+
+  /** The last `limit` records. */
+  last (limit: number): LoggedDecision[] {
+    return this.records.slice(-limit)
+  }
+
+  get lastN (): number {
+    return this.nextN - 1
+  }
+
+  /** Resolves when a record numbered above `after` exists, or after `timeoutMs`. */
+  async waitFor (after: number, timeoutMs: number): Promise<void> {
+    if (this.lastN > after || this.waiters.size >= DECISION_WAITERS_MAX) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => { clearTimeout(timer); this.waiters.delete(done); resolve() }
+      const timer = setTimeout(done, timeoutMs)
+      this.waiters.add(done)
+    })
+  }
+
+  /** Wakes every waiter (the node is stopping). */
+  close (): void {
+    for (const wake of [...this.waiters]) wake()
+  }
+
+  private keep (record: LoggedDecision): void {
+    this.records.push(record)
+    this.ids.add(recordId(record))
+    while (this.records.length > MAX_DECISIONS) {
+      const dropped = this.records.shift()
+      if (dropped !== undefined) this.ids.delete(recordId(dropped))
+    }
+  }
+
+  private persist (record: LoggedDecision): void {
+    try {
+      if (this.fileLines >= DECISION_FILE_LINES_MAX) {
+        const temp = `${this.file}.tmp`
+        writeFileSync(temp, this.records.map((r) => JSON.stringify(r) + '\n').join(''), { mode: 0o600 })
+        renameSync(temp, this.file)
+        this.fileLines = this.records.length
+        return
+      }
+      appendFileSync(this.file, JSON.stringify(record) + '\n', { mode: 0o600 })
+      this.fileLines++
+    } catch (err) {
+      // Disk trouble must not stop the engine: the record stays in memory and the next write retries.
+      this.log.warn({ file: this.file, err: (err as Error).message }, 'decision log: write failed')
+    }
+  }
+}
