@@ -69,8 +69,11 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
     return encodeCanonical(this.current.toData())
   }
 
+  /**
+   * @throws MalformedEncodingError or NonCanonicalEncodingError when `data` is not canonical CBOR
+   * @throws ShapeDataInvalidError when it is, but not a valid shape
+   */
   restore (data: Uint8Array): void {
-    const value = decodeCanonical<{ members: Array<[string, Role[]]>, target: TargetTopology }>(data)
-    this.current = MeshShape.fromData(value)
+    this.current = MeshShape.fromData(decodeCanonical<unknown>(data))
   }
 }

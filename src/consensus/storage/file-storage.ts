@@ -76,6 +76,12 @@ export class FileStorage implements Storage {
     if (first !== undefined && first.index !== this.snapshotIndex + 1) {
       throw new StorageCorruptionError(this.segments[0]?.file ?? this.dir, 0, `entries start at ${first.index} but the snapshot ends at ${this.snapshotIndex}: a segment is missing`)
     }
+    // Hard state is written before the entries of each batch, so no stored entry (or snapshot) can be of
+    // a later term than the stored hard state; one that is means the hard state records were lost.
+    const lastTerm = entries[entries.length - 1]?.term ?? snapshot?.meta.term ?? 0
+    if (lastTerm > this.hardState.term) {
+      throw new StorageCorruptionError(this.segments[this.segments.length - 1]?.file ?? this.dir, 0, `log reaches term ${lastTerm} but the hard state is at term ${this.hardState.term}: hard state records are missing`)
+    }
     this.termsOffset = first !== undefined ? first.index - 1 : this.snapshotIndex
     this.terms = entries.map((e) => e.term)
     this.openSegment(this.segments.length === 0)
@@ -98,7 +104,7 @@ export class FileStorage implements Storage {
       const result = readRecord(buffer, offset)
       if (result.ok) {
         if (result.record.kind === 'entry') maxIndex = Math.max(maxIndex, result.record.entry.index)
-        if (result.record.kind === 'hard-state') this.hardState = result.record.hardState
+        if (result.record.kind === 'hard-state') this.replayHardState(result.record.hardState, file, offset)
         onRecord(result.record, offset)
         offset = result.next
         continue
@@ -112,6 +118,20 @@ export class FileStorage implements Storage {
       fs.truncateSync(file, offset)
       return maxIndex
     }
+  }
+
+  /**
+   * A node's term never decreases and its vote within a term never changes, so a hard state that goes
+   * back means records from an older segment were replayed after newer ones (a duplicated or renamed
+   * segment): refusing beats silently forgetting a vote (found by `npm run fuzz -- --target wal-recovery`).
+   */
+  private replayHardState (next: HardState, file: string, offset: number): void {
+    const last = this.hardState
+    const regressed = next.term < last.term || (next.term === last.term && last.vote !== null && next.vote !== last.vote)
+    if (regressed) {
+      throw new StorageCorruptionError(file, offset, `hard state goes back from term ${last.term} (vote ${String(last.vote)}) to term ${next.term} (vote ${String(next.vote)}): a segment is out of order`)
+    }
+    this.hardState = next
   }
 
   private openSegment (fresh: boolean): void {

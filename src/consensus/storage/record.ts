@@ -82,13 +82,17 @@ export function readRecord (buffer: Buffer, offset: number): ReadResult {
   return { ok: true, record, next: end }
 }
 
-/** True when some valid record starts after `offset` (a bad record followed by good data is corruption). */
+/**
+ * True when some valid record starts anywhere after `offset` (a bad record followed by good data is
+ * corruption, not a torn tail). Every later byte offset is tried, not only the one the bad record's
+ * length field points to: a zeroed page or a flipped length hides where the next record starts (found
+ * by `npm run fuzz -- --target wal-recovery`). A false match needs a CRC-32 collision (2^-32 per offset).
+ */
 export function validDataAfter (buffer: Buffer, offset: number): boolean {
-  if (offset + RECORD_HEADER_BYTES > buffer.length) return false
-  const length = buffer.readUInt32BE(offset)
-  if (length > 0 && length <= RECORD_PAYLOAD_BYTES_MAX) {
-    const next = offset + RECORD_HEADER_BYTES + length
-    if (next < buffer.length && readRecord(buffer, next).ok) return true
+  for (let next = offset + 1; next + RECORD_HEADER_BYTES < buffer.length; next++) {
+    const length = buffer.readUInt32BE(next)
+    if (length === 0 || next + RECORD_HEADER_BYTES + length > buffer.length) continue
+    if (readRecord(buffer, next).ok) return true
   }
   return false
 }

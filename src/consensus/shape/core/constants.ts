@@ -11,3 +11,5 @@ export const MAX_ETCD_HOLDERS = 7
 export const MAX_ROLE_HOLDERS = 16
 /** Bytes of one encoded signed proposal; larger ones are rejected as malformed before decoding. */
 export const MAX_PROPOSAL_BYTES = 16 * 1024
+/** Characters of a member id (a PeerId string; the envelope accepts the same bound). */
+export const MEMBER_ID_CHARS_MAX = 128

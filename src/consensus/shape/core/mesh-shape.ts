@@ -7,7 +7,9 @@
 import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
 import type { ControlPlaneRole, NodeId, Role, TargetTopology } from './types.js'
-import { MAX_ETCD_HOLDERS, MAX_MEMBERS } from './constants.js'
+import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MEMBER_ID_CHARS_MAX } from './constants.js'
+import { parseTarget } from './envelope.js'
+import { ShapeDataInvalidError } from './errors.js'
 
 const ROLE_ORDER = new Map<Role, number>(ROLES.map((role, i) => [role, i]))
 
@@ -97,12 +99,31 @@ export class MeshShape {
     }
   }
 
-  static fromData (data: { members: Array<[NodeId, Role[]]>, target: TargetTopology }): MeshShape {
+  /**
+   * Rebuilds a shape from toData() output, which arrives in snapshots from other nodes: every field is
+   * checked, the member list must be sorted and unique (canonical), and the shape's invariants must hold.
+   * @throws ShapeDataInvalidError naming what is wrong
+   */
+  static fromData (data: unknown): MeshShape {
+    const value = (typeof data === 'object' && data !== null ? data : {}) as { members?: unknown, target?: unknown }
+    if (!Array.isArray(value.members) || value.members.length > MAX_MEMBERS) throw new ShapeDataInvalidError('members is not a bounded list')
+    const target = parseTarget(value.target)
+    if (target === null) throw new ShapeDataInvalidError('target is not a valid target topology')
     const members = new Map<NodeId, Set<Role>>()
-    for (const [id, roles] of data.members) members.set(id, new Set(roles))
-    const shape = new MeshShape(members, { ...data.target })
+    let previous = ''
+    for (const member of value.members as unknown[]) {
+      if (!Array.isArray(member) || member.length !== 2) throw new ShapeDataInvalidError('a member is not an [id, roles] pair')
+      const [id, roles] = member as [unknown, unknown]
+      if (typeof id !== 'string' || id.length === 0 || id.length > MEMBER_ID_CHARS_MAX || id <= previous) {
+        throw new ShapeDataInvalidError('member ids must be non-empty, bounded, sorted and unique')
+      }
+      if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) throw new ShapeDataInvalidError(`roles of ${id} are not strings`)
+      members.set(id, new Set(roles as Role[]))
+      previous = id
+    }
+    const shape = new MeshShape(members, target)
     const problem = shape.invariantProblem()
-    if (problem !== null) throw new TypeError(`invalid shape data: ${problem}`)
+    if (problem !== null) throw new ShapeDataInvalidError(`invalid shape data: ${problem}`)
     return shape
   }
 
