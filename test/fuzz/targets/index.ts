@@ -9,10 +9,10 @@ import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
 import { joinStringTarget } from './join-string.js'
 import { raftStepTarget } from './raft-step.js'
 import { signedProposalTarget } from './signed-proposal.js'
-import { snapshotRestoreTarget } from './snapshot-restore.js'
+import { shapeRestoreTarget, snapshotRestoreTarget } from './snapshot-restore.js'
 import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
-  raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, snapshotRestoreTarget, walRecoveryTarget,
+  raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
   joinStringTarget, configFileTarget, adminApiTarget
 ].map((t) => [t.name, t]))

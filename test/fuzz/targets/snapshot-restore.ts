@@ -72,3 +72,26 @@ export const snapshotRestoreTarget: FuzzTarget = {
     if (sessions.lookup(probe).kind === 'new') sessions.record(probe, Number.MAX_SAFE_INTEGER, null)
   }
 }
+
+/**
+ * The MeshShape part of a snapshot alone (ShapeMachine.restore on machine bytes), so that CI guards the
+ * shape's own decoding while the session table's (issue 9 item 5) is pending.
+ */
+export const shapeRestoreTarget: FuzzTarget = {
+  name: 'shape-restore',
+  description: 'snapshot machine bytes → ShapeMachine.restore (typed codec/ShapeDataInvalidError or a shape that re-encodes to itself)',
+  typedErrors: ['MalformedEncodingError', 'NonCanonicalEncodingError', 'ShapeDataInvalidError'],
+  corpus: (rng) => [encodeCanonical(shapeData(rng)), encodeCanonical(shapeData(rng))],
+  generate (rng) {
+    const data = shapeData(rng)
+    return rng.chance(0.8) ? encodeValue(rng, damageValue(rng, data)) : encodeCanonical(data)
+  },
+  run (input) {
+    const machine = new ShapeMachine(CLUSTER)
+    machine.restore(input)
+    invariant(machine.shape.invariantProblem() === null, () => `restored shape breaks an invariant: ${machine.shape.invariantProblem() ?? ''}`)
+    const copy = new ShapeMachine(CLUSTER)
+    copy.restore(machine.snapshot())
+    invariant(copy.shapeCid() === machine.shapeCid(), 'restored shape does not re-encode to itself')
+  }
+}
