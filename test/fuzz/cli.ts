@@ -17,7 +17,7 @@ import type { FuzzFailure } from './engine.js'
 import { TARGETS } from './targets/index.js'
 import type { FuzzTarget } from './target.js'
 
-interface CliOptions { target: string, runs: string, seed?: string, skip: string, save?: string, replay?: string, maxFailures: string }
+interface CliOptions { target: string, runs: string, seed?: string, skip: string, save?: string, replay?: string, maxFailures: string, maxSeconds?: string }
 
 function selectTargets (names: string, skip: string): FuzzTarget[] {
   const skipped = new Set(skip.split(',').map((s) => s.trim()).filter((s) => s !== ''))
@@ -51,6 +51,16 @@ function report (failure: FuzzFailure, saveDir: string | undefined): void {
     (saved !== undefined ? `   or   npm run fuzz -- --target ${failure.target} --replay ${saved}` : ''))
 }
 
+/** Crashes grouped by error name and message with numbers blanked (one line per distinct bug, roughly). */
+function crashSignatures (failures: FuzzFailure[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const f of failures) {
+    const signature = `${f.error.name}: ${(f.error.message.split('\n')[0] ?? '').replace(/\d+/g, 'N').slice(0, 160)}`
+    counts.set(signature, (counts.get(signature) ?? 0) + 1)
+  }
+  return counts
+}
+
 async function replay (target: FuzzTarget, file: string): Promise<number> {
   if (target.setup !== undefined) await target.setup()
   const outcome = await runInput(target, new Uint8Array(fs.readFileSync(file)))
@@ -73,7 +83,8 @@ async function main (): Promise<void> {
     .option('--skip <names>', 'comma list of targets to leave out (with --target all)', '')
     .option('--save <dir>', 'write failing inputs to <dir>/<target>/<hash>.bin')
     .option('--replay <file>', 'run one saved input against the target')
-    .option('--max-failures <n>', 'stop a target after this many failures', '5')
+    .option('--max-failures <n>', 'stop a target after this many failures (details are printed for the first 5)', '5')
+    .option('--max-seconds <s>', 'stop each target after this many seconds (long runs)')
     .parse(process.argv)
     .opts<CliOptions>()
   const targets = selectTargets(options.target, options.skip)
@@ -91,10 +102,12 @@ async function main (): Promise<void> {
   for (const target of targets) {
     const result = await fuzzTarget(target, {
       seed, runs, maxFailures: Number(options.maxFailures),
+      ...(options.maxSeconds !== undefined ? { maxSeconds: Number(options.maxSeconds) } : {}),
       onProgress: (done) => console.log(`  ${target.name}: ${done} inputs…`)
     })
     await target.close?.()
-    for (const failure of result.failures) report(failure, options.save)
+    for (const failure of result.failures.slice(0, 5)) report(failure, options.save)
+    for (const [signature, count] of crashSignatures(result.failures)) console.log(`  ${count} × ${signature}`)
     const rate = result.runs / Math.max(result.seconds, 1e-9)
     console.log(`${result.failures.length === 0 ? 'ok  ' : 'FAIL'} ${target.name}: ${result.runs} inputs, ${result.typedRejections} typed rejections, ` +
       `${result.failures.length} crashes, ${result.seconds.toFixed(1)} s (${rate.toFixed(0)}/s)`)

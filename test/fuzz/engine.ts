@@ -58,6 +58,8 @@ export interface RunOptions {
   runs: number
   /** Stop after this many failures. @default 5 */
   maxFailures?: number
+  /** Stop after this many seconds even if fewer than `runs` inputs ran (long runs on a shared machine). */
+  maxSeconds?: number
   onProgress?: (done: number) => void
 }
 
@@ -68,7 +70,9 @@ export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Prom
   const failures: FuzzFailure[] = []
   let typedRejections = 0
   let run = 0
+  const deadline = options.maxSeconds !== undefined ? started + options.maxSeconds * 1000 : Infinity
   for (; run < options.runs && failures.length < (options.maxFailures ?? 5); run++) {
+    if (run % 256 === 0 && performance.now() > deadline) break
     const input = makeInput(target, corpus, options.seed, run)
     const outcome = await runInput(target, input)
     if (outcome === 'typed') typedRejections++
