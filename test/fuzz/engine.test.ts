@@ -50,7 +50,7 @@ describe('fuzz engine', () => {
 
   it('should keep mutated inputs within the size bound', () => {
     const rng = new FuzzRng(5)
-    let input = new Uint8Array(MAX_INPUT_BYTES - 4)
+    let input: Uint8Array = new Uint8Array(MAX_INPUT_BYTES - 4)
     for (let i = 0; i < 200; i++) {
       input = mutateBytes(rng, input, [input])
       expect(input.length).toBeLessThanOrEqual(MAX_INPUT_BYTES)

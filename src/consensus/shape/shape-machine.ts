@@ -7,7 +7,7 @@
 import { cidOfValue, decodeCanonical, encodeCanonical, verifySignature } from '../../codec/index.js'
 import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../state-machine.js'
 import { applyProposal, MeshShape } from './core/index.js'
-import type { ApplyResult, Role, SignedProposal, TargetTopology } from './core/index.js'
+import type { ApplyResult, SignedProposal } from './core/index.js'
 
 /** Verdicts kept; the oldest is forgotten beyond it (a forgotten verdict is only recomputed). */
 const MAX_CACHED_VERDICTS = 65_536
