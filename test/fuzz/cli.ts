@@ -107,6 +107,7 @@ async function main (): Promise<void> {
     })
     await target.close?.()
     for (const failure of result.failures.slice(0, 5)) report(failure, options.save)
+    if (options.save !== undefined) for (const failure of result.failures.slice(5)) saveInput(options.save, failure.target, failure.input)
     for (const [signature, count] of crashSignatures(result.failures)) console.log(`  ${count} × ${signature}`)
     const rate = result.runs / Math.max(result.seconds, 1e-9)
     console.log(`${result.failures.length === 0 ? 'ok  ' : 'FAIL'} ${target.name}: ${result.runs} inputs, ${result.typedRejections} typed rejections, ` +
