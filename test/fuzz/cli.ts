@@ -111,7 +111,8 @@ async function main (): Promise<void> {
     for (const [signature, count] of crashSignatures(result.failures)) console.log(`  ${count} × ${signature}`)
     const rate = result.runs / Math.max(result.seconds, 1e-9)
     console.log(`${result.failures.length === 0 ? 'ok  ' : 'FAIL'} ${target.name}: ${result.runs} inputs, ${result.typedRejections} typed rejections, ` +
-      `${result.failures.length} crashes, ${result.seconds.toFixed(1)} s (${rate.toFixed(0)}/s)`)
+      `${result.failures.length} crashes, ${result.seconds.toFixed(1)} s (${rate.toFixed(0)}/s), ` +
+      `${result.cpuSeconds.toFixed(1)} CPU s (${(1e6 * result.cpuSeconds / Math.max(1, result.runs)).toFixed(0)} µs/input)`)
     if (result.failures.length === 0) passed++
     else failed++
   }

@@ -25,6 +25,8 @@ export interface FuzzReport {
   typedRejections: number
   failures: FuzzFailure[]
   seconds: number
+  /** CPU seconds (user + system) this process spent: on a loaded machine a fairer cost than `seconds`. */
+  cpuSeconds: number
 }
 
 /** The seed of input `run` under `seed` (a 32-bit mix of both). */
@@ -65,6 +67,7 @@ export interface RunOptions {
 
 export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Promise<FuzzReport> {
   const started = performance.now()
+  const cpuBefore = process.cpuUsage()
   if (target.setup !== undefined) await target.setup()
   const corpus = target.corpus(new FuzzRng(options.seed))
   const failures: FuzzFailure[] = []
@@ -79,5 +82,9 @@ export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Prom
     else if (outcome !== 'ok') failures.push({ target: target.name, seed: options.seed, run, input, error: outcome })
     if (options.onProgress !== undefined && (run + 1) % 100_000 === 0) options.onProgress(run + 1)
   }
-  return { target: target.name, seed: options.seed, runs: run, typedRejections, failures, seconds: (performance.now() - started) / 1000 }
+  const cpu = process.cpuUsage(cpuBefore)
+  return {
+    target: target.name, seed: options.seed, runs: run, typedRejections, failures,
+    seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6
+  }
 }
