@@ -101,7 +101,7 @@ export class MeshShape {
 
   /**
    * Rebuilds a shape from toData() output, which arrives in snapshots from other nodes: every field is
-   * checked, the member list must be sorted and unique (canonical), and the shape's invariants must hold.
+   * checked, member ids must be unique, and the shape's invariants must hold.
    * @throws ShapeDataInvalidError naming what is wrong
    */
   static fromData (data: unknown): MeshShape {
@@ -110,16 +110,14 @@ export class MeshShape {
     const target = parseTarget(value.target)
     if (target === null) throw new ShapeDataInvalidError('target is not a valid target topology')
     const members = new Map<NodeId, Set<Role>>()
-    let previous = ''
     for (const member of value.members as unknown[]) {
       if (!Array.isArray(member) || member.length !== 2) throw new ShapeDataInvalidError('a member is not an [id, roles] pair')
       const [id, roles] = member as [unknown, unknown]
-      if (typeof id !== 'string' || id.length === 0 || id.length > MEMBER_ID_CHARS_MAX || id <= previous) {
-        throw new ShapeDataInvalidError('member ids must be non-empty, bounded, sorted and unique')
+      if (typeof id !== 'string' || id.length === 0 || id.length > MEMBER_ID_CHARS_MAX || members.has(id)) {
+        throw new ShapeDataInvalidError('member ids must be non-empty, bounded and unique')
       }
       if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) throw new ShapeDataInvalidError(`roles of ${id} are not strings`)
       members.set(id, new Set(roles as Role[]))
-      previous = id
     }
     const shape = new MeshShape(members, target)
     const problem = shape.invariantProblem()
