@@ -51,14 +51,22 @@ function report (failure: FuzzFailure, saveDir: string | undefined): void {
     (saved !== undefined ? `   or   npm run fuzz -- --target ${failure.target} --replay ${saved}` : ''))
 }
 
-/** Crashes grouped by error name and message with numbers blanked (one line per distinct bug, roughly). */
+/**
+ * Crashes grouped by error name and the first stack frame in our own code (outside the assertion
+ * helpers), with the first message seen: roughly one line per distinct bug, however varied the values.
+ */
 function crashSignatures (failures: FuzzFailure[]): Map<string, number> {
   const counts = new Map<string, number>()
+  const examples = new Map<string, string>()
   for (const f of failures) {
-    const signature = `${f.error.name}: ${(f.error.message.split('\n')[0] ?? '').replace(/\d+/g, 'N').slice(0, 160)}`
-    counts.set(signature, (counts.get(signature) ?? 0) + 1)
+    const ours = (f.error.stack ?? '').split('\n').slice(1).filter((l) => !l.includes('node_modules'))
+      .map((l) => /(?:dist\/)?((?:src|test)\/[^():]+:\d+)/.exec(l)?.[1])
+      .find((l): l is string => l !== undefined && !l.includes('util/assert') && !l.includes('fuzz/target.'))
+    const key = `${f.error.name} @ ${ours ?? 'library code'}`
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+    if (!examples.has(key)) examples.set(key, (f.error.message.split('\n')[0] ?? '').slice(0, 80))
   }
-  return counts
+  return new Map([...counts].map(([key, count]) => [`${key} (e.g. "${examples.get(key) ?? ''}")`, count]))
 }
 
 async function replay (target: FuzzTarget, file: string): Promise<number> {
