@@ -8,6 +8,7 @@
 import { mutateBytes } from './mutate.js'
 import { FuzzRng } from './rng.js'
 import type { FuzzTarget } from './target.js'
+import { FuzzInvariantError } from './target.js'
 
 export interface FuzzFailure {
   target: string
@@ -43,16 +44,30 @@ export function makeInput (target: FuzzTarget, corpus: readonly Uint8Array[], se
   return mutateBytes(rng, rng.pick(corpus), corpus)
 }
 
-/** Runs one input; returns 'ok', 'typed' or the crash. */
+/**
+ * Keys an input added to Object.prototype (prototype pollution), removed again so that later inputs
+ * run in a clean process. Empty when the prototype is untouched.
+ */
+function takePollution (): string[] {
+  const keys = Object.keys(Object.prototype)
+  for (const key of keys) delete (Object.prototype as Record<string, unknown>)[key]
+  return keys
+}
+
+/** Runs one input; returns 'ok', 'typed' or the crash (prototype pollution counts as one). */
 export async function runInput (target: FuzzTarget, input: Uint8Array): Promise<'ok' | 'typed' | Error> {
+  let outcome: 'ok' | 'typed' | Error
   try {
     const pending = target.run(input)
     if (pending !== undefined) await pending
-    return 'ok'
+    outcome = 'ok'
   } catch (err) {
     const error = err instanceof Error ? err : new Error(`non-Error thrown: ${String(err)}`)
-    return target.typedErrors.includes(error.name) ? 'typed' : error
+    outcome = target.typedErrors.includes(error.name) ? 'typed' : error
   }
+  const polluted = takePollution()
+  if (polluted.length > 0) return new FuzzInvariantError(`the input polluted Object.prototype with ${polluted.join(', ')}`)
+  return outcome
 }
 
 export interface RunOptions {
