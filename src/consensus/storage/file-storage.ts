@@ -254,14 +254,33 @@ function applyRecord (entries: Entry[], record: WalRecord, file: string, offset:
   const entry = record.entry
   const last = entries[entries.length - 1]
   if (last === undefined || entry.index === last.index + 1) {
+    assertTermOrder(last, entry, file, offset)
     entries.push(entry)
     return entries
   }
   if (entry.index <= last.index) {
     const first = entries[0] as Entry
     const kept = entry.index > first.index ? entries.slice(0, entry.index - first.index) : []
+    // A follower overwrites only from a conflict, where the terms differ (the core appends the part of a
+    // batch after the first mismatch): an entry rewritten with its own term is a stale copy of a record.
+    const replaced = entries[entry.index - first.index]
+    if (replaced !== undefined && replaced.term === entry.term) {
+      throw new StorageCorruptionError(file, offset, `entry ${entry.index} of term ${entry.term} written again after entry ${last.index}: a stale record`)
+    }
+    assertTermOrder(kept[kept.length - 1], entry, file, offset)
     kept.push(entry)
     return kept
   }
   throw new StorageCorruptionError(file, offset, `entry ${entry.index} after ${last.index}: a hole in the log`)
+}
+
+/**
+ * Log terms never decrease (Raft's log matching), also across a follower's overwrite: an entry record
+ * of a lower term than the entry before it is an old record replayed out of place, e.g. a copied range
+ * at the tail (found by `npm run fuzz -- --target wal-recovery`).
+ */
+function assertTermOrder (previous: Entry | undefined, entry: Entry, file: string, offset: number): void {
+  if (previous !== undefined && entry.term < previous.term) {
+    throw new StorageCorruptionError(file, offset, `entry ${entry.index} of term ${entry.term} follows entry ${previous.index} of term ${previous.term}: a stale record`)
+  }
 }

@@ -70,6 +70,34 @@ describe('FileStorage on a damaged data dir', () => {
     expect(() => new FileStorage(dir)).toThrow(/log reaches term 2 but the hard state is at term 1/)
   })
 
+  it('should refuse old records copied to the tail of the last segment, which would bring back overwritten entries', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'revoada-damage-'))
+    dirs.push(dir)
+    const storage = new FileStorage(dir)
+    storage.setHardState({ term: 1, vote: 'a', commit: 0 })
+    storage.append(range(1, 20, 1))
+    storage.setHardState({ term: 2, vote: 'b', commit: 12 })
+    storage.append(range(15, 22, 2)) // a new leader overwrote 15..20
+    storage.sync()
+    storage.close()
+    const file = path.join(dir, segments(dir)[0]!)
+    const bytes = fs.readFileSync(file)
+    const records: Array<{ index: number, term: number, bytes: Buffer }> = []
+    for (let offset = 0; offset < bytes.length;) {
+      const read = readRecord(bytes, offset)
+      if (!read.ok) throw new Error(`unexpected ${read.reason}`)
+      if (read.record.kind === 'entry') records.push({ index: read.record.entry.index, term: read.record.entry.term, bytes: bytes.subarray(offset, read.next) })
+      offset = read.next
+    }
+    const stale = (index: number, term: number): Buffer => records.find((r) => r.index === index && r.term === term)!.bytes
+    // 19@1 after 18@2 (terms going back), and 5@1 again (a rewrite without a conflict): both only by copying.
+    for (const copied of [stale(19, 1), stale(5, 1)]) {
+      fs.writeFileSync(file, Buffer.concat([bytes, copied]))
+      expect(() => new FileStorage(dir)).toThrow(expect.objectContaining({ name: 'StorageCorruptionError' }))
+      expect(() => new FileStorage(dir)).toThrow(/a stale record/)
+    }
+  })
+
   it('should still truncate a real torn tail and keep working', () => {
     const dir = written(1 << 20)
     const file = path.join(dir, segments(dir)[0]!)
