@@ -112,12 +112,16 @@ function mergeInto (target: Tree, layer: Tree, source: string, origin: Map<strin
   for (const [k, v] of Object.entries(layer)) {
     const keyPath = [...at, k]
     const isTree = typeof v === 'object' && v !== null && !Array.isArray(v)
-    const existing = target[k]
+    // NB: own keys only, and defineProperty to write: a file key "__proto__" would otherwise read
+    // Object.prototype here and merge the file's values into every object of the process (prototype
+    // pollution, found by `npm run fuzz -- --target config-file`). As an own key it is just an unknown
+    // key the strict schema names.
+    const existing = Object.hasOwn(target, k) ? target[k] : undefined
     if (isTree && typeof existing === 'object' && existing !== null && !Array.isArray(existing)) {
       mergeInto(existing as Tree, v as Tree, source, origin, keyPath)
       continue
     }
-    target[k] = isTree ? structuredClone(v) : v
+    Object.defineProperty(target, k, { value: isTree ? structuredClone(v) : v, enumerable: true, writable: true, configurable: true })
     markOrigin(origin, keyPath, v, source)
   }
 }

@@ -50,8 +50,10 @@ export function decodeJoinString (text: string): JoinInfo {
     throw new JoinStringInvalidError('no addresses')
   }
   for (const addr of a) {
+    // NB: multiaddr() also accepts bytes, so the type is checked first (found by `npm run fuzz -- --target join-string`).
+    if (typeof addr !== 'string') throw new JoinStringInvalidError(`address of type ${typeof addr} is not a string`)
     try {
-      multiaddr(addr as string)
+      multiaddr(addr)
     } catch {
       throw new JoinStringInvalidError(`bad address ${String(addr)}`)
     }

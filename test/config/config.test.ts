@@ -60,6 +60,13 @@ describe('config', () => {
     expect(message).toContain(file)
   })
 
+  it('should name a "__proto__" key as unknown and leave Object.prototype untouched when a file has one', async () => {
+    const file = await configFile('{"__proto__": {"polluted": true, "logLevel": "debug"}}')
+    expect(problemsOf(() => loadConfig({ file }))).toMatch(/__proto__: unknown key \(from file/)
+    expect(Object.keys(Object.prototype)).toEqual([])
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
   it('should name the key when a value is bad', () => {
     expect(problemsOf(() => loadConfig({ env: { REVOADA_LOG_LEVEL: 'loud' } }))).toContain('logLevel')
     expect(problemsOf(() => loadConfig({ flags: { listen: ['not-a-multiaddr'] } }))).toContain('listen.0: not a valid multiaddr')

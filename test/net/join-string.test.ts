@@ -33,6 +33,16 @@ describe('join string', () => {
   })
 })
 
+describe('join string from untrusted text', () => {
+  it('should reject an address given as bytes, which multiaddr() alone would accept', async () => {
+    const { encode } = await import('@ipld/dag-cbor')
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    const payload = encode({ a: [multiaddr('/ip4/127.0.0.1/tcp/4101').bytes], c: 'abc', k: randomBytes(32) })
+    const text = `revoada1:${Buffer.from(payload).toString('base64url')}`
+    expect(() => decodeJoinString(text)).toThrow(expect.objectContaining({ name: 'JoinStringInvalidError' }))
+  })
+})
+
 describe('cluster file', () => {
   it('should create a cluster once with mode 0600 and reuse it', async () => {
     const d = await tempDir()

@@ -69,9 +69,12 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
     return encodeCanonical(this.current.toData())
   }
 
+  /**
+   * @throws MalformedEncodingError or NonCanonicalEncodingError when `data` is not canonical CBOR
+   * @throws ShapeDataInvalidError when it is, but not a valid shape
+   */
   restore (data: Uint8Array): void {
-    const value = decodeCanonical<ShapeData>(data)
-    this.current = MeshShape.fromData(value)
+    this.current = MeshShape.fromData(decodeCanonical<unknown>(data))
   }
 
   /** Whether `data` decodes to a valid shape (checked before a snapshot from the leader is persisted). */

@@ -98,6 +98,14 @@ export class FileStorage implements Storage {
       if (unreadable !== undefined) throw unreadableError(unreadable, `the log no longer holds the entries after the previous snapshot (${this.snapshotIndex})`)
       throw new StorageCorruptionError(this.segments[0]?.file ?? this.dir, 0, `entries start at ${first.index} but the snapshot ends at ${this.snapshotIndex}: a segment is missing`)
     }
+    // The driver writes the hard state before the entries of each Ready (Storage contract), so no stored
+    // entry can be of a later term than the stored hard state: one that is means hard state records were
+    // lost (found by `npm run fuzz -- --target wal-recovery`). NB: a snapshot can legitimately be ahead
+    // (it is saved before the hard state of its Ready), so only entries count.
+    const lastTerm = entries[entries.length - 1]?.term ?? 0
+    if (lastTerm > this.hardState.term) {
+      throw new StorageCorruptionError(this.segments[this.segments.length - 1]?.file ?? this.dir, 0, `log reaches term ${lastTerm} but the hard state is at term ${this.hardState.term}: hard state records are missing`)
+    }
     if (unreadable !== undefined) this.fs.renameSync(unreadable.file, `${unreadable.file}.unreadable`)
     this.termsOffset = first !== undefined ? first.index - 1 : this.snapshotIndex
     this.terms = entries.map((e) => e.term)
@@ -136,7 +144,7 @@ export class FileStorage implements Storage {
       const result = readRecord(buffer, offset)
       if (result.ok) {
         if (result.record.kind === 'entry') maxIndex = Math.max(maxIndex, result.record.entry.index)
-        if (result.record.kind === 'hard-state') this.hardState = result.record.hardState
+        if (result.record.kind === 'hard-state') this.replayHardState(result.record.hardState, file, offset)
         onRecord(result.record, offset)
         offset = result.next
         continue
@@ -148,6 +156,20 @@ export class FileStorage implements Storage {
       this.fs.truncateSync(file, offset)
       return maxIndex
     }
+  }
+
+  /**
+   * A node's term never decreases and its vote within a term never changes, so a hard state that goes
+   * back means records from an older segment were replayed after newer ones (a duplicated or renamed
+   * segment): refusing beats silently forgetting a vote (found by `npm run fuzz -- --target wal-recovery`).
+   */
+  private replayHardState (next: HardState, file: string, offset: number): void {
+    const last = this.hardState
+    const regressed = next.term < last.term || (next.term === last.term && last.vote !== null && next.vote !== last.vote)
+    if (regressed) {
+      throw new StorageCorruptionError(file, offset, `hard state goes back from term ${last.term} (vote ${String(last.vote)}) to term ${next.term} (vote ${String(next.vote)}): a segment is out of order`)
+    }
+    this.hardState = next
   }
 
   private reopenLastSegment (): void {
@@ -342,14 +364,33 @@ function applyRecord (entries: Entry[], record: WalRecord, file: string, offset:
   const entry = record.entry
   const last = entries[entries.length - 1]
   if (last === undefined || entry.index === last.index + 1) {
+    assertTermOrder(last, entry, file, offset)
     entries.push(entry)
     return entries
   }
   if (entry.index <= last.index) {
     const first = entries[0] as Entry
     const kept = entry.index > first.index ? entries.slice(0, entry.index - first.index) : []
+    // A follower overwrites only from a conflict, where the terms differ (the core appends the part of a
+    // batch after the first mismatch): an entry rewritten with its own term is a stale copy of a record.
+    const replaced = entries[entry.index - first.index]
+    if (replaced !== undefined && replaced.term === entry.term) {
+      throw new StorageCorruptionError(file, offset, `entry ${entry.index} of term ${entry.term} written again after entry ${last.index}: a stale record`)
+    }
+    assertTermOrder(kept[kept.length - 1], entry, file, offset)
     kept.push(entry)
     return kept
   }
   throw new StorageCorruptionError(file, offset, `entry ${entry.index} after ${last.index}: a hole in the log`)
+}
+
+/**
+ * Log terms never decrease (Raft's log matching), also across a follower's overwrite: an entry record
+ * of a lower term than the entry before it is an old record replayed out of place, e.g. a copied range
+ * at the tail (found by `npm run fuzz -- --target wal-recovery`).
+ */
+function assertTermOrder (previous: Entry | undefined, entry: Entry, file: string, offset: number): void {
+  if (previous !== undefined && entry.term < previous.term) {
+    throw new StorageCorruptionError(file, offset, `entry ${entry.index} of term ${entry.term} follows entry ${previous.index} of term ${previous.term}: a stale record`)
+  }
 }

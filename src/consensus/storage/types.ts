@@ -23,7 +23,9 @@ export interface Storage {
   load(): StorageState
 
   /**
-   * Appends `entries` (contiguous). If the first index is at or below the last stored index, the stored
+   * Appends `entries` (contiguous). The hard state of their term must have been set first (the driver
+   * persists a Ready's hard state before its entries): FileStorage refuses to load a log whose entries
+   * are of a later term than its hard state, as that only happens when hard state records were lost. If the first index is at or below the last stored index, the stored
    * suffix from that index on is discarded first (a follower overwriting a conflicting tail). Not durable
    * until `sync()`.
    */

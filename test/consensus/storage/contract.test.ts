@@ -61,7 +61,7 @@ for (const make of [fileHarness, memoryHarness]) {
     it('should overwrite a conflicting suffix', () => {
       const h = make()
       let s = h.open()
-      s.append(range(1, 10, 1)); s.append(range(6, 8, 2)); s.sync()
+      s.setHardState({ term: 2, vote: null, commit: 0 }); s.append(range(1, 10, 1)); s.append(range(6, 8, 2)); s.sync()
       s = h.crash(s)
       expect(s.load().entries.map((e) => `${e.index}@${e.term}`)).toEqual(['1@1', '2@1', '3@1', '4@1', '5@1', '6@2', '7@2', '8@2'])
       s.close()
@@ -87,7 +87,7 @@ for (const make of [fileHarness, memoryHarness]) {
     it('should let a snapshot the log disagrees with replace the whole log', () => {
       const h = make()
       let s = h.open()
-      s.append(range(1, 20, 1)); s.sync()
+      s.setHardState({ term: 3, vote: null, commit: 0 }); s.append(range(1, 20, 1)); s.sync()
       s.saveSnapshot(snapshot(30, 3))
       s.append(range(31, 32, 3)); s.sync()
       s = h.crash(s)
@@ -110,7 +110,7 @@ describe('FileStorage recovery', () => {
   it('should truncate a torn tail: a partial record, garbage or zeros after the last synced write', () => {
     for (const tail of [Buffer.from([0, 0, 0, 40, 1, 2, 3]), Buffer.alloc(64), Buffer.from('not a record at all, just garbage')]) {
       const { dir, storage } = openFresh()
-      storage.append(range(1, 5)); storage.sync(); storage.close()
+      storage.setHardState({ term: 1, vote: null, commit: 0 }); storage.append(range(1, 5)); storage.sync(); storage.close()
       fs.appendFileSync(lastSegment(dir), tail)
       const reopened = new FileStorage(dir)
       expect(reopened.load().entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5])

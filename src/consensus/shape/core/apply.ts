@@ -8,7 +8,7 @@
  * verdict by CID, so the same bytes get the same verdict on every node without this core touching
  * node:crypto.
  */
-import type { ConfChange } from '../../core/types.js'
+import type { ConfChange, ConfChangeStep } from '../../core/types.js'
 import { decodeSignedProposal } from './envelope.js'
 import type { SignedProposal } from './envelope.js'
 import { MeshShape } from './mesh-shape.js'
@@ -152,9 +152,12 @@ export function transition (shape: MeshShape, command: Command): Transition {
  */
 export function checkVoterMove (before: MeshShape, after: MeshShape, confChange: ConfChange | undefined): Outcome {
   const expected = voterSteps(before.voters(), after.voters()).map((s) => `${s.type}:${s.nodeId}`).sort()
+  // The change comes from a committed entry that any leader may have written: its steps are untrusted.
+  const steps: unknown[] = confChange === undefined ? [] : Array.isArray(confChange.steps) ? confChange.steps : [null]
+  if (!steps.every(isConfChangeStep)) return reject('voter-mismatch', 'the configuration change carries a malformed step')
   // Steps that only add or remove learners (admission, removal of a non-voter) move no voter.
   const voters = before.voters()
-  const actual = (confChange?.steps ?? [])
+  const actual = steps
     .filter((s) => s.type === 'add-voter' ? !voters.includes(s.nodeId) : voters.includes(s.nodeId))
     .map((s) => `${s.type === 'remove' ? 'add-learner' : s.type}:${s.nodeId}`).sort()
   if (expected.length > 0 && confChange === undefined) {
@@ -164,6 +167,14 @@ export function checkVoterMove (before: MeshShape, after: MeshShape, confChange:
     return reject('voter-mismatch', `configuration change moves [${actual.join(',')}], the command moves [${expected.join(',')}]`)
   }
   return { kind: 'applied' }
+}
+
+const STEP_TYPES: readonly unknown[] = ['add-voter', 'add-learner', 'remove']
+
+function isConfChangeStep (step: unknown): step is ConfChangeStep {
+  if (typeof step !== 'object' || step === null) return false
+  const { type, nodeId } = step as Record<string, unknown>
+  return STEP_TYPES.includes(type) && typeof nodeId === 'string'
 }
 
 /** The configuration steps that turn voter set `from` into `to` (removed voters stay as learners). */

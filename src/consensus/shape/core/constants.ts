@@ -17,3 +17,5 @@ export const MAX_TEMPLATES_PER_ROLE = 8
 export const MAX_TEMPLATE_NAME_LENGTH = 64
 /** Length of a template CID's string form (a CIDv1 BLAKE3 in base32 is 61 characters). */
 export const MAX_TEMPLATE_CID_LENGTH = 100
+/** Characters of a member id (a PeerId string; the envelope accepts the same bound). */
+export const MEMBER_ID_CHARS_MAX = 128

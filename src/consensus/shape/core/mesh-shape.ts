@@ -7,8 +7,10 @@
 import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
 import type { CatalogTemplate, ControlPlaneRole, NodeId, Pin, Role, TargetTopology } from './types.js'
-import { MAX_ETCD_HOLDERS, MAX_MEMBERS } from './constants.js'
+import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MEMBER_ID_CHARS_MAX } from './constants.js'
 import { canonicalCatalog, templatesProblem } from './catalog.js'
+import { parseTarget } from './envelope.js'
+import { ShapeDataInvalidError } from './errors.js'
 
 /** The canonical plain form (snapshots, the shape CID). `pins` and `catalog` are present only when not empty. */
 export interface ShapeData {
@@ -166,24 +168,45 @@ export class MeshShape {
     }
   }
 
-  static fromData (data: ShapeData): MeshShape {
+  /**
+   * Rebuilds a shape from toData() output, which arrives in snapshots from other nodes: every field is
+   * checked, member ids must be unique, and the shape's invariants must hold.
+   * @throws ShapeDataInvalidError naming what is wrong
+   */
+  static fromData (data: unknown): MeshShape {
+    const value = (typeof data === 'object' && data !== null ? data : {}) as { members?: unknown, target?: unknown, pins?: unknown, catalog?: unknown }
+    if (!Array.isArray(value.members) || value.members.length > MAX_MEMBERS) throw new ShapeDataInvalidError('members is not a bounded list')
+    const target = parseTarget(value.target)
+    if (target === null) throw new ShapeDataInvalidError('target is not a valid target topology')
     const members = new Map<NodeId, Set<Role>>()
-    for (const [id, roles] of data.members) members.set(id, new Set(roles))
+    for (const member of value.members as unknown[]) {
+      if (!Array.isArray(member) || member.length !== 2) throw new ShapeDataInvalidError('a member is not an [id, roles] pair')
+      const [id, roles] = member as [unknown, unknown]
+      if (typeof id !== 'string' || id.length === 0 || id.length > MEMBER_ID_CHARS_MAX || members.has(id)) {
+        throw new ShapeDataInvalidError('member ids must be non-empty, bounded and unique')
+      }
+      if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) throw new ShapeDataInvalidError(`roles of ${id} are not strings`)
+      members.set(id, new Set(roles as Role[]))
+    }
     const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
-    for (const [id, role, holds] of data.pins ?? []) {
-      if (!isControlPlaneRole(role) || typeof holds !== 'boolean') throw new TypeError(`invalid shape data: pin ${String(role)} on ${id}`)
+    if (value.pins !== undefined && !Array.isArray(value.pins)) throw new ShapeDataInvalidError('pins is not a list')
+    for (const pin of (value.pins ?? []) as unknown[]) {
+      const [id, role, holds] = Array.isArray(pin) && pin.length === 3 ? pin as [unknown, unknown, unknown] : [undefined, undefined, undefined]
+      if (typeof id !== 'string' || !isControlPlaneRole(role) || typeof holds !== 'boolean') throw new ShapeDataInvalidError('a pin is not an [id, role, holds] triple')
       pinned.set(id, (pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()).set(role, holds))
     }
     const catalog = new Map<ControlPlaneRole, CatalogTemplate[]>()
-    for (const [role, templates] of data.catalog ?? []) {
+    if (value.catalog !== undefined && !Array.isArray(value.catalog)) throw new ShapeDataInvalidError('catalog is not a list')
+    for (const entry of (value.catalog ?? []) as unknown[]) {
+      const [role, templates] = Array.isArray(entry) && entry.length === 2 ? entry as [unknown, unknown] : [undefined, undefined]
       const valid = isControlPlaneRole(role) && Array.isArray(templates) &&
         templates.every((t: unknown) => typeof t === 'object' && t !== null && typeof (t as CatalogTemplate).name === 'string' && typeof (t as CatalogTemplate).cid === 'string')
-      if (!valid) throw new TypeError(`invalid shape data: catalog entry ${String(role)}`)
-      catalog.set(role, templates.map((t) => ({ name: t.name, cid: t.cid })))
+      if (!valid) throw new ShapeDataInvalidError('a catalog entry is not a [role, templates] pair')
+      catalog.set(role, (templates as CatalogTemplate[]).map((t) => ({ name: t.name, cid: t.cid })))
     }
-    const shape = new MeshShape(members, { ...data.target }, pinned, catalog)
+    const shape = new MeshShape(members, target, pinned, catalog)
     const problem = shape.invariantProblem()
-    if (problem !== null) throw new TypeError(`invalid shape data: ${problem}`)
+    if (problem !== null) throw new ShapeDataInvalidError(`invalid shape data: ${problem}`)
     return shape
   }
 

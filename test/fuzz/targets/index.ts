@@ -1,0 +1,18 @@
+/**
+ * @module test/fuzz/targets
+ * Every fuzz target, by name (the `--target` values of `npm run fuzz`).
+ */
+import type { FuzzTarget } from '../target.js'
+import { adminApiTarget } from './admin-api.js'
+import { configFileTarget } from './config-file.js'
+import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
+import { joinStringTarget } from './join-string.js'
+import { raftStepTarget } from './raft-step.js'
+import { signedProposalTarget } from './signed-proposal.js'
+import { shapeRestoreTarget, snapshotRestoreTarget } from './snapshot-restore.js'
+import { walRecoveryTarget } from './wal-recovery.js'
+
+export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
+  raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
+  joinStringTarget, configFileTarget, adminApiTarget
+].map((t) => [t.name, t]))
