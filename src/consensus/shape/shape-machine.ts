@@ -7,7 +7,7 @@
 import { cidOfValue, decodeCanonical, encodeCanonical, verifySignature } from '../../codec/index.js'
 import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../state-machine.js'
 import { applyProposal, MeshShape } from './core/index.js'
-import type { ApplyResult, Role, SignedProposal, TargetTopology } from './core/index.js'
+import type { ApplyResult, ShapeData, SignedProposal } from './core/index.js'
 
 /** Verdicts kept; the oldest is forgotten beyond it (a forgotten verdict is only recomputed). */
 const MAX_CACHED_VERDICTS = 65_536
@@ -70,7 +70,7 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   }
 
   restore (data: Uint8Array): void {
-    const value = decodeCanonical<{ members: Array<[string, Role[]]>, target: TargetTopology }>(data)
+    const value = decodeCanonical<ShapeData>(data)
     this.current = MeshShape.fromData(value)
   }
 }

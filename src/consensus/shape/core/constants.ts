@@ -11,3 +11,5 @@ export const MAX_ETCD_HOLDERS = 7
 export const MAX_ROLE_HOLDERS = 16
 /** Bytes of one encoded signed proposal; larger ones are rejected as malformed before decoding. */
 export const MAX_PROPOSAL_BYTES = 16 * 1024
+/** Removed NodeIds the shape remembers so they are never re-admitted; the oldest is forgotten beyond it. */
+export const MAX_REMOVED_REMEMBERED = 1024

@@ -5,8 +5,10 @@
  */
 export * from './types.js'
 export { MeshShape, sortRoles, isControlPlaneRole } from './mesh-shape.js'
+export type { ShapeData } from './mesh-shape.js'
 export { applyProposal, transition, requiredConfChange, voterSteps, checkVoterMove } from './apply.js'
 export type { ShapeApplyContext } from './apply.js'
 export { decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid, parseTarget } from './envelope.js'
 export type { SignedProposal } from './envelope.js'
 export * from './constants.js'
+export { faultTolerance, mergeTarget, sameTarget, targetConcerns } from './target-safety.js'

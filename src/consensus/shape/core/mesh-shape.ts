@@ -7,7 +7,14 @@
 import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
 import type { ControlPlaneRole, NodeId, Role, TargetTopology } from './types.js'
-import { MAX_ETCD_HOLDERS, MAX_MEMBERS } from './constants.js'
+import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_REMOVED_REMEMBERED } from './constants.js'
+
+/** The canonical plain form of a shape (`removed` only when non-empty). */
+export interface ShapeData {
+  members: Array<[NodeId, Role[]]>
+  target: TargetTopology
+  removed?: NodeId[]
+}
 
 const ROLE_ORDER = new Map<Role, number>(ROLES.map((role, i) => [role, i]))
 
@@ -19,10 +26,16 @@ export class MeshShape {
   /** Invariant: every member's stored roles are control-plane roles, `quarantined` or `observer`. */
   private readonly members: Map<NodeId, Set<Role>>
   readonly target: TargetTopology
+  /**
+   * Nodes removed by `remove-member`, oldest first (at most MAX_REMOVED_REMEMBERED): never re-admitted, and
+   * told so when they connect again. Encoded only when non-empty, so shapes without removals keep their CIDs.
+   */
+  private readonly removedIds: NodeId[]
 
-  constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab) {
+  constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab, removed: NodeId[] = []) {
     this.members = members
     this.target = target
+    this.removedIds = removed
   }
 
   static empty (): MeshShape {
@@ -33,12 +46,22 @@ export class MeshShape {
   copy (): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of this.members) members.set(id, new Set(roles))
-    return new MeshShape(members, { ...this.target })
+    return new MeshShape(members, { ...this.target }, [...this.removedIds])
   }
 
   withTarget (target: TargetTopology): MeshShape {
     const next = this.copy()
-    return new MeshShape(next.members, { ...target })
+    return new MeshShape(next.members, { ...target }, next.removedIds)
+  }
+
+  /** True when `id` was removed by `remove-member` (and must not come back under that NodeId). */
+  wasRemoved (id: NodeId): boolean {
+    return this.removedIds.includes(id)
+  }
+
+  /** Removed NodeIds, oldest first. */
+  removed (): NodeId[] {
+    return [...this.removedIds]
   }
 
   has (id: NodeId): boolean {
@@ -84,23 +107,32 @@ export class MeshShape {
 
   // Mutators, used only on a copy inside apply().
   addMember (id: NodeId): void { this.members.set(id, new Set()) }
-  removeMember (id: NodeId): void { this.members.delete(id) }
+  removeMember (id: NodeId): void {
+    this.members.delete(id)
+    if (!this.removedIds.includes(id)) this.removedIds.push(id)
+    if (this.removedIds.length > MAX_REMOVED_REMEMBERED) this.removedIds.shift()
+  }
   grant (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.add(role) }
   revoke (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.delete(role) }
   clear (id: NodeId): void { this.members.get(id)?.clear() }
 
   /** Plain, canonical data: members sorted by id, roles sorted canonically (derived `worker` omitted). */
-  toData (): { members: Array<[NodeId, Role[]]>, target: TargetTopology } {
+  toData (): ShapeData {
     return {
       members: this.memberIds().map((id) => [id, sortRoles(this.members.get(id) ?? [])]),
-      target: { ...this.target }
+      target: { ...this.target },
+      ...(this.removedIds.length > 0 ? { removed: [...this.removedIds] } : {})
     }
   }
 
-  static fromData (data: { members: Array<[NodeId, Role[]]>, target: TargetTopology }): MeshShape {
+  static fromData (data: ShapeData): MeshShape {
     const members = new Map<NodeId, Set<Role>>()
     for (const [id, roles] of data.members) members.set(id, new Set(roles))
-    const shape = new MeshShape(members, { ...data.target })
+    const removed = data.removed ?? []
+    if (!Array.isArray(removed) || removed.length > MAX_REMOVED_REMEMBERED || removed.some((id) => typeof id !== 'string' || members.has(id))) {
+      throw new TypeError('invalid shape data: bad removed list')
+    }
+    const shape = new MeshShape(members, { ...data.target }, [...removed])
     const problem = shape.invariantProblem()
     if (problem !== null) throw new TypeError(`invalid shape data: ${problem}`)
     return shape
