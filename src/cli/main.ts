@@ -10,7 +10,7 @@
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { API_ERROR_CODES, EXIT_CODES, isApiErrorCode } from '../api/index.js'
+import { API_ERROR_CODES, EXIT_CODES, isApiErrorCode } from '../api/errors.js'
 import { registerStartCommand } from './start-command.js'
 import { registerNodeCommands } from './node-commands.js'
 import { registerShapeCommands } from './shape-commands.js'

@@ -6,8 +6,7 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { apiGet, apiRequest } from '../api/index.js'
-import { IDENTITY_FILE_NAME, readIdentity } from '../identity/index.js'
+import { apiGet, apiRequest } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printJson, table } from './output.js'
 import { CliInputError, parseSeconds } from './validate.js'
@@ -57,7 +56,7 @@ export function registerNodeCommands (program: Command): void {
     .description('wait until the node in --data-dir answers and is a Raft member that knows its leader (exit 1 on timeout)')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--timeout <seconds>', 'give up after this long (default 60)')
-    .option('--voters <n>', 'also wait until the shape has at least n etcd holders (voters) that membership sees alive')
+    .option('--voters <n>', 'also wait until the shape has at least n etcd holders (voters) that membership sees alive or suspect (not dead)')
     .action(runWaitReady)
   program.command('members')
     .description('show the membership view: every member with its health (alive, suspect, dead, left), phi, roles')
@@ -78,6 +77,7 @@ async function runId (opts: { dataDir?: string }): Promise<void> {
     print(status.nodeId)
   } catch (err) {
     // The NodeId is also readable offline from the identity file, which needs no running node.
+    const { IDENTITY_FILE_NAME, readIdentity } = await import('../identity/index.js')
     const identity = await readIdentity(path.join(dataDir, IDENTITY_FILE_NAME))
     if (identity === undefined) throw err
     print(identity.nodeId)
@@ -159,7 +159,7 @@ async function notReadyBecause (dataDir: string, voters: number | undefined): Pr
   if (voters === undefined) return null
   const shape = await apiGet(dataDir, '/v1/shape?stale=true') as { voters: string[] }
   const members = await apiGet(dataDir, '/v1/members') as MembersAnswer
-  const alive = new Set(members.members.filter((m) => m.health === 'alive').map((m) => m.nodeId))
+  const alive = new Set(members.members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId))
   const live = shape.voters.filter((id) => alive.has(id)).length
   return live >= voters ? null : `${live} live voter(s) of ${voters} wanted`
 }

@@ -9,14 +9,12 @@ import { promises as fs, createWriteStream } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { Option } from 'commander'
-import { loadConfig } from '../config/index.js'
 import type { Config, ConfigInput } from '../config/index.js'
-import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../log/index.js'
-import type { LogFormat, Logger } from '../log/index.js'
+import { LOG_FORMATS, LOG_LEVELS } from '../log/levels.js'
+import type { LogFormat } from '../log/levels.js'
+import type { Logger } from '../log/index.js'
 import type { RevoadaNode } from '../node/index.js'
-import { portFree } from '../node/listen.js'
-import { decodeJoinString } from '../net/join-string.js'
-import { ApiPortInUseError } from '../api/index.js'
+import { ApiPortInUseError } from '../api/errors.js'
 import { parseHostPort } from './args.js'
 import { CliInputError, parseSeconds } from './validate.js'
 import { note, print } from './output.js'
@@ -87,6 +85,8 @@ async function runStart (opts: StartOptions): Promise<void> {
     logLevel: opts.logLevel as ConfigInput['logLevel'],
     api: opts.api !== undefined ? parseHostPort(opts.api) : undefined
   }
+  // Loaded here, not at the top: `--help` and the other commands need none of it.
+  const { loadConfig } = await import('../config/index.js')
   const config = loadConfig({ file: opts.config, env: process.env, flags })
   await preflight(config)
   const log = await makeLogger(config, opts)
@@ -122,6 +122,8 @@ async function runStart (opts: StartOptions): Promise<void> {
 
 /** What can be checked without writing anything. */
 async function preflight (config: Config): Promise<void> {
+  const { portFree } = await import('../node/listen.js')
+  const { decodeJoinString } = await import('../net/join-string.js')
   const stat = await fs.stat(config.dataDir).catch(() => undefined)
   if (stat !== undefined && !stat.isDirectory()) throw new CliInputError(`--data-dir ${config.dataDir} exists and is not a directory`)
   if (config.join !== undefined) decodeJoinString(config.join)
@@ -133,6 +135,7 @@ async function preflight (config: Config): Promise<void> {
 }
 
 async function makeLogger (config: Config, opts: StartOptions): Promise<Logger> {
+  const { createLogger } = await import('../log/index.js')
   if (opts.logFile !== undefined) {
     const file = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 })
     await new Promise<void>((resolve, reject) => { file.once('open', () => { resolve() }).once('error', reject) })
@@ -226,8 +229,17 @@ async function stopAndExit (node: RevoadaNode, code: number): Promise<void> {
   }
 }
 
+/**
+ * A second signal this soon after the first is the same Ctrl-C delivered twice: under `npm start` the terminal
+ * signals the whole process group and npm forwards its own copy to the child.
+ */
+const DUPLICATE_SIGNAL_WINDOW_MS = 1000
+
 function installSignalHandlers (node: RevoadaNode): void {
+  let firstAtMs = 0
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping && Date.now() - firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS) return
+    firstAtMs = Date.now()
     if (stopping) {
       note(`second ${signal}, exiting now`)
       process.exit(1)

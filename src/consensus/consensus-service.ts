@@ -263,11 +263,15 @@ export class ConsensusService implements NodeService {
     }
   }
 
-  /** Members the membership layer sees alive (every member when there is no membership service). */
+  /**
+   * Members the membership layer does not consider gone (alive or merely suspect; every member when there is
+   * no membership service). Suspects count: a loaded machine's late heartbeats make members suspect for a
+   * moment, and a safety check should not flip with them.
+   */
   liveMembers (): string[] {
     const health = this.ctx.service<NodeService & HealthSource>('membership')
     if (health === undefined) return this.machine.shape.memberIds()
-    return health.view().members.filter((m) => m.health === 'alive').map((m) => m.nodeId)
+    return health.view().members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId)
   }
 
   /** The shape as this node has applied it; `stale: false` waits for a linearizable read first. */

@@ -9,9 +9,10 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import type { Logger as PinoLogger } from 'pino'
 
-/** The levels accepted by config and `--log-level`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+import type { LogFormat, LogLevel } from './levels.js'
+
+export { LOG_FORMATS, LOG_LEVELS } from './levels.js'
+export type { LogFormat, LogLevel } from './levels.js'
 
 /** A structured logger; every component receives one from its parent via `forComponent`. */
 export interface Logger {
@@ -61,9 +62,6 @@ export function silentLogger (): Logger {
   return createLogger('silent')
 }
 
-/** `json`: one JSON object per line (for machines and files); `pretty`: one readable line (for a terminal). */
-export const LOG_FORMATS = ['json', 'pretty'] as const
-export type LogFormat = typeof LOG_FORMATS[number]
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
 /** Keys every line has, shown in the line's head rather than as `key=value`. */
