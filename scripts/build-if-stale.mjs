@@ -3,6 +3,7 @@
 // start with nothing changed does not pay for the compiler. The stamp is dist/.build-stamp, written after a
 // successful build.
 import { execFileSync } from 'node:child_process'
+import process from 'node:process'
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
