@@ -9,7 +9,7 @@ import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printJson, table } from './output.js'
-import { CliInputError, parseSeconds } from './validate.js'
+import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
 
 /** The fields of `GET /v1/status` the CLI reads. */
 export interface StatusAnswer {
@@ -57,6 +57,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--timeout <seconds>', 'give up after this long (default 60)')
     .option('--voters <n>', 'also wait until the shape has at least n etcd holders (voters) that membership sees alive or suspect (not dead)')
+    .option('--without <nodeId>', 'with --voters: and <nodeId> no longer holds etcd (e.g. a killed voter was replaced)')
     .action(runWaitReady)
   program.command('members')
     .description('show the membership view: every member with its health (alive, suspect, dead, left), phi, roles')
@@ -132,15 +133,17 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
   print(rows.map(([k, v]) => `${(k ?? '').padEnd(11)}${v ?? ''}`).join('\n'))
 }
 
-async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?: string }): Promise<void> {
+async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?: string, without?: string }): Promise<void> {
   const dataDir = dataDirOf(opts)
   const timeoutMs = parseSeconds('--timeout', opts.timeout ?? '60') * 1000
   const voters = opts.voters !== undefined ? Number(opts.voters) : undefined
   if (voters !== undefined && (!Number.isInteger(voters) || voters < 1 || voters > 7)) throw new CliInputError(`--voters: expected 1..7, got "${opts.voters}"`)
+  if (opts.without !== undefined && voters === undefined) throw new CliInputError('--without needs --voters')
+  const without = opts.without !== undefined ? checkNodeId(opts.without) : undefined
   const deadline = Date.now() + timeoutMs
   let last = 'no api.json yet'
   for (;;) {
-    const why = await notReadyBecause(dataDir, voters).catch((err: Error) => err.message)
+    const why = await notReadyBecause(dataDir, voters, without).catch((err: Error) => err.message)
     if (why === null) return
     last = why
     if (Date.now() > deadline) throw new Error(`wait-ready: not ready after ${timeoutMs / 1000} s: ${last}`)
@@ -149,7 +152,7 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
 }
 
 /** Null when ready, else why not. */
-async function notReadyBecause (dataDir: string, voters: number | undefined): Promise<string | null> {
+async function notReadyBecause (dataDir: string, voters: number | undefined, without: string | undefined): Promise<string | null> {
   if (!existsSync(path.join(dataDir, 'api.json'))) return 'the node has not written api.json yet'
   const status = await readStatus(dataDir)
   if (typeof status.role !== 'string') return null
@@ -158,6 +161,7 @@ async function notReadyBecause (dataDir: string, voters: number | undefined): Pr
   if (status.leader === null || status.leader === undefined) return 'no leader known'
   if (voters === undefined) return null
   const shape = await apiGet(dataDir, '/v1/shape?stale=true') as { voters: string[] }
+  if (without !== undefined && shape.voters.includes(without)) return `${without} still holds etcd`
   const members = await apiGet(dataDir, '/v1/members') as MembersAnswer
   const alive = new Set(members.members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId))
   const live = shape.voters.filter((id) => alive.has(id)).length
