@@ -1,0 +1,38 @@
+/**
+ * Pure pieces of the CLI's output: the decision list folds repeats, tables align under a header, the pretty log
+ * line, and the exit code of each error.
+ */
+import { describe, expect, it } from 'vitest'
+import { decisionLines, targetRequest } from '../../src/cli/shape-commands.js'
+import { table } from '../../src/cli/output.js'
+import { formatLogLine } from '../../src/log/index.js'
+
+describe('cli output', () => {
+  it('should print a run of identical decisions once with its count', () => {
+    const withheld = [{ policy: 'formation', what: 'promote 2 etcd', code: 'no-candidate', why: 'no healthy member' }]
+    const d = (atMs: number, w = withheld): { atMs: number, trigger: string, proposals: [], withheld: typeof withheld } => ({ atMs, trigger: 'audit', proposals: [], withheld: w })
+    const lines = decisionLines([d(0), d(2000), d(4000), d(6000, [])])
+    expect(lines).toEqual([
+      '1970-01-01T00:00:00.000Z audit (same decision 3 times, until 1970-01-01T00:00:04.000Z)',
+      '  withheld promote 2 etcd [no-candidate]: no healthy member',
+      '1970-01-01T00:00:06.000Z audit'
+    ])
+  })
+
+  it('should align table columns under the header', () => {
+    expect(table([['NODE', 'HEALTH'], ['abc', 'dead'], ['a', 'alive']])).toBe('NODE  HEALTH\nabc   dead\na     alive\n')
+  })
+
+  it('should turn a pino JSON line into one readable line and pass other text through', () => {
+    const line = JSON.stringify({ level: 40, time: Date.UTC(2026, 0, 1, 12, 3, 4, 567), pid: 1, component: 'revoada:consensus', msg: 'removed', peer: 'x y', n: 3 })
+    expect(formatLogLine(line)).toBe('12:03:04.567 WARN  consensus  removed peer="x y" n=3')
+    expect(formatLogLine('not json')).toBe('not json')
+  })
+
+  it('should build target requests and force only with --yes', () => {
+    expect(targetRequest('ha-three', {})).toEqual({ preset: 'ha-three' })
+    expect(targetRequest(undefined, { etcd: '5', minWorkers: '0', yes: true })).toEqual({ target: { etcd: 5, minWorkers: 0 }, force: true })
+    expect(targetRequest(undefined, { etcd: '4', yes: true })).toEqual({ target: { etcd: 4 }, force: true })
+    expect(() => targetRequest(undefined, { etcd: '4' })).toThrow(/even/)
+  })
+})
