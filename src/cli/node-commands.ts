@@ -168,7 +168,7 @@ async function notReadyBecause (dataDir: string, voters: number | undefined, wit
   return live >= voters ? null : `${live} live voter(s) of ${voters} wanted`
 }
 
-function phiText (phi: number | null): string {
+export function phiText (phi: number | null): string {
   // A member not heard from for long has an infinite phi, which JSON carries as null.
   return phi === null ? '∞' : phi.toFixed(1)
 }

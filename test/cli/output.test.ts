@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { decisionLines, targetRequest } from '../../src/cli/shape-commands.js'
 import { table } from '../../src/cli/output.js'
+import { phiText } from '../../src/cli/node-commands.js'
 import { formatLogLine } from '../../src/log/index.js'
 
 describe('cli output', () => {
@@ -17,6 +18,10 @@ describe('cli output', () => {
       '  withheld promote 2 etcd [no-candidate]: no healthy member',
       '1970-01-01T00:00:06.000Z audit'
     ])
+  })
+
+  it('should print an infinite phi (JSON null, a member silent for long) as ∞', () => {
+    expect([phiText(null), phiText(0), phiText(12.345)]).toEqual(['∞', '0.0', '12.3'])
   })
 
   it('should align table columns under the header', () => {
