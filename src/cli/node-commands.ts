@@ -55,7 +55,7 @@ export function registerNodeCommands (program: Command): void {
   program.command('wait-ready')
     .description('wait until the node in --data-dir answers and is a Raft member that knows its leader (exit 1 on timeout)')
     .option('--data-dir <dir>', DATA_DIR_HELP)
-    .option('--timeout <seconds>', 'give up after this long (default 60)')
+    .option('--timeout <seconds>', 'give up after this long (default 120: a failover on a loaded machine takes a while)')
     .option('--voters <n>', 'also wait until the shape has at least n etcd holders (voters) that membership sees alive or suspect (not dead)')
     .option('--without <nodeId>', 'with --voters: and <nodeId> no longer holds etcd (e.g. a killed voter was replaced)')
     .action(runWaitReady)
@@ -135,7 +135,7 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
 
 async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?: string, without?: string }): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const timeoutMs = parseSeconds('--timeout', opts.timeout ?? '60') * 1000
+  const timeoutMs = parseSeconds('--timeout', opts.timeout ?? '120') * 1000
   const voters = opts.voters !== undefined ? Number(opts.voters) : undefined
   if (voters !== undefined && (!Number.isInteger(voters) || voters < 1 || voters > 7)) throw new CliInputError(`--voters: expected 1..7, got "${opts.voters}"`)
   if (opts.without !== undefined && voters === undefined) throw new CliInputError('--without needs --voters')
