@@ -168,11 +168,6 @@ export function targetRequest (preset: string | undefined, opts: TargetOptions):
 async function runTargetSet (preset: string | undefined, opts: TargetOptions): Promise<void> {
   const body = targetRequest(preset, opts)
   const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/target', body, PROPOSAL_TIMEOUT_MS) as ProposalAnswer
-  if (result.outcome.kind === 'unchanged') {
-    if (opts.json === true) printJson(result)
-    else print(`target unchanged: it already is ${pairs(result.target ?? {})}`)
-    return
-  }
   printProposal(`target ${pairs(result.target ?? {})}`, result, opts.json)
 }
 

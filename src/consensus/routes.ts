@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import { sendApiError } from '../api/index.js'
 import {
-  CONTROL_PLANE_ROLES, REASONS, TARGET_PRESETS, faultTolerance, mergeTarget, parseTarget, sameTarget, targetConcerns
+  CONTROL_PLANE_ROLES, REASONS, TARGET_PRESETS, faultTolerance, mergeTarget, parseTarget, targetConcerns
 } from './shape/core/index.js'
 import type { Command, Reason, TargetTopology } from './shape/core/index.js'
 import type { ConsensusService } from './consensus-service.js'
@@ -121,7 +121,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
       ? TARGET_PRESETS[parsed.data.preset]
       : parseTarget(mergeTarget(current, parsed.data.target))
     if (target === null || target.etcd < 1) return sendApiError(reply, 'BadRequest', 'counts out of range: etcd 1..7, apiServers/schedulers/controllerManagers 0..16, minWorkers 0..1024')
-    if (sameTarget(target, current)) return { outcome: { kind: 'unchanged' }, target }
+    // A target equal to the current one is still committed: benches use it as a write probe (bench/failover.ts).
     const concerns = targetConcerns(target, liveVoters(service))
     if (concerns.length > 0 && parsed.data.force !== true) {
       return sendApiError(reply, 'Refused', `${concerns.join('; ')}. Pass force (revoada target set … --yes) if you mean it`)
