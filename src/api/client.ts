@@ -61,6 +61,9 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
       signal: AbortSignal.timeout(timeoutMs)
     })
   } catch (err) {
+    if ((err as Error).name === 'TimeoutError') {
+      throw new ApiRequestError(apiPath, 504, JSON.stringify({ error: 'Timeout', message: `${api.url}${apiPath} did not answer within ${timeoutMs / 1000} s` }))
+    }
     throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)
   }
   const text = await res.text()

@@ -12,5 +12,8 @@ export const API_TOKEN_BYTES = 32
 export const API_BODY_BYTES_MAX = 1024 * 1024
 /** Keep-alive idle time of API connections. */
 export const API_KEEP_ALIVE_TIMEOUT_MS = 65_000
-/** CLI request timeout. */
-export const API_CLIENT_TIMEOUT_MS = 5000
+/**
+ * CLI request timeout. Generous on purpose: a linearizable read waits for a quorum round, which takes seconds
+ * during an election or on a loaded machine; the node bounds its own consensus operations (504 Timeout).
+ */
+export const API_CLIENT_TIMEOUT_MS = 30_000

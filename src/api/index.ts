@@ -2,9 +2,10 @@
  * @module api
  * The admin HTTP API's one door: the server (fastify, loopback, bearer token) and the CLI-side client.
  */
-export { ApiServer, isLoopbackHost } from './server.js'
+export { ApiServer, isLoopbackHost, sendApiError } from './server.js'
 export type { ApiServerInit } from './server.js'
 export { apiGet, apiRequest, assertNotRunning, readApiFile } from './client.js'
 export type { ApiFile } from './client.js'
-export { ApiBindRefusedError, ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError } from './errors.js'
+export { API_ERROR_CODES, EXIT_CODES, ApiBindRefusedError, ApiPortInUseError, ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError, isApiErrorCode } from './errors.js'
+export type { ApiErrorBody, ApiErrorCode } from './errors.js'
 export { API_FILE_NAME, API_FILE_MODE, API_TOKEN_BYTES } from './constants.js'

@@ -7,10 +7,17 @@
 import { timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
 import Fastify from 'fastify'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Logger } from '../log/index.js'
 import { API_BODY_BYTES_MAX, API_KEEP_ALIVE_TIMEOUT_MS } from './constants.js'
-import { ApiBindRefusedError } from './errors.js'
+import { API_ERROR_CODES, ApiBindRefusedError, ApiPortInUseError } from './errors.js'
+import type { ApiErrorBody, ApiErrorCode } from './errors.js'
+
+/** Answers with the API's one error shape `{error, message}` and the code's HTTP status. */
+export function sendApiError (reply: FastifyReply, code: ApiErrorCode, message: string): FastifyReply {
+  const body: ApiErrorBody = { error: code, message }
+  return reply.code(API_ERROR_CODES[code].status).send(body)
+}
 
 /** Options of the API server. */
 export interface ApiServerInit {
@@ -46,13 +53,28 @@ export class ApiServer {
     this.app.addHook('onRequest', async (request, reply) => {
       if (tokenMatches(request.headers.authorization, init.token)) return
       init.log.debug({ url: request.url }, 'rejected API request without a valid token')
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' })
+      await sendApiError(reply.header('www-authenticate', 'Bearer'), 'Unauthorized',
+        'missing or wrong bearer token (the token is in <data-dir>/api.json)')
+    })
+    this.app.setNotFoundHandler(async (request, reply) => {
+      await sendApiError(reply, 'NotFound', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)
+    })
+    // Fastify's own errors (unparsable JSON, wrong content type, body too large) get the same shape.
+    this.app.setErrorHandler(async (err: Error & { statusCode?: number }, request, reply) => {
+      const status = err.statusCode ?? 500
+      if (status >= 500) init.log.error({ url: request.url, err: err.message }, 'API request failed')
+      await sendApiError(reply, status === 404 ? 'NotFound' : status < 500 ? 'BadRequest' : 'Internal', err.message)
     })
   }
 
   /** Listens and returns the base URL (`http://127.0.0.1:PORT`). */
   async listen (): Promise<string> {
-    await this.app.listen({ host: this.init.host, port: this.init.port })
+    try {
+      await this.app.listen({ host: this.init.host, port: this.init.port })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ApiPortInUseError(this.init.host, this.init.port)
+      throw err
+    }
     const address = this.app.server.address()
     if (address === null || typeof address === 'string') throw new Error('API server has no TCP address')
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address

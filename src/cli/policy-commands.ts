@@ -2,7 +2,7 @@
  * @module cli/policy-commands
  * Policy commands of the `revoada` CLI (issue 12): `decisions [--follow]` reads the decision log of the
  * node it asks (any node: records are gossiped by the leader and kept by everyone), `unpin` drops an
- * operator's pin, and `printRefusal` shows a `propose` refused because the policy would undo it.
+ * operator's pin. A `propose` the policy would undo is refused by the node (`Refused`, exit 2).
  */
 import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/index.js'
@@ -81,21 +81,6 @@ async function runUnpin (nodeId: string, opts: { dataDir?: string, roles?: strin
   const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/proposals', body, 30_000) as { outcome: { kind: string } }
   process.stdout.write(JSON.stringify(result) + '\n')
   if (result.outcome.kind !== 'applied') process.exitCode = 2
-}
-
-/**
- * Prints a `propose` the node refused because the policy would undo it (HTTP 409) and sets exit code 2;
- * returns false for any other error (the caller rethrows it).
- */
-export function printRefusal (err: unknown): boolean {
-  const e = err as { name?: string, status?: number, body?: string }
-  if (e.name !== 'ApiRequestError' || e.status !== 409) return false
-  const body = e.body ?? ''
-  let message = body
-  try { message = (JSON.parse(body) as { message?: string }).message ?? body } catch { /* not JSON: print as is */ }
-  process.stderr.write(`revoada: refused (ContradictsTargetError): ${message}\n`)
-  process.exitCode = 2
-  return true
 }
 
 export function registerPolicyCommands (program: Command): void {

@@ -24,6 +24,33 @@ import type { Storage } from './storage/types.js'
 import { registerConsensusRoutes } from './routes.js'
 import { shapeCommandRules } from './shape-command-rules.js'
 import { wallClockMs } from '../util/wall-clock.js'
+import { assertNotRemoved, RemovalNotices, writeRemovalRecord } from './removal.js'
+import type { RemovalRecord } from './removal.js'
+import { RequestRefusedError, UnknownMemberError } from './errors.js'
+import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
+import type { ControlPlaneRole } from './shape/core/index.js'
+
+/**
+ * Who takes over `self`'s control-plane roles: for each role, the first live, non-quarantined member that does
+ * not hold it (sorted ids: deterministic). Roles nobody can take are left to the policy engine.
+ */
+export function handOffPlan (shape: MeshShape, self: string, alive: ReadonlySet<string>): Array<[string, ControlPlaneRole[]]> {
+  const plan = new Map<string, ControlPlaneRole[]>()
+  for (const role of CONTROL_PLANE_ROLES) {
+    if (!shape.holds(self, role)) continue
+    const successor = shape.memberIds().find((id) => id !== self && alive.has(id) && !shape.isQuarantined(id) && !shape.holds(id, role))
+    if (successor !== undefined) plan.set(successor, [...(plan.get(successor) ?? []), role])
+  }
+  return [...plan]
+}
+
+/** Exit code of `revoada start` when the node stops because it left or was removed (docs/OPERATIONS.md). */
+export const EXIT_CODE_REMOVED = 6
+
+/** The part of the membership service the consensus layer reads (who is alive), looked up by name. */
+interface HealthSource {
+  view: () => { members: Array<{ nodeId: string, health: string }> }
+}
 
 /** What the service needs from the outside, injectable for tests. */
 export interface ConsensusServiceInit {
@@ -55,15 +82,24 @@ export class ConsensusService implements NodeService {
    * a change the policy would undo is refused, issue 12 item 2); returns the error to refuse it with.
    */
   operatorGuard: ((command: Command) => Error | null) | undefined
+  private notices!: RemovalNotices
+  private removedHandled = false
 
   constructor (private readonly init: ConsensusServiceInit) {}
 
   async start (ctx: ServiceContext): Promise<void> {
     this.ctx = ctx
+    await assertNotRemoved(ctx.config.dataDir)
     const dir = path.join(ctx.config.dataDir, 'raft')
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
+    let wasMember = false
+    this.machine.onChange((shape) => {
+      if (shape.has(ctx.nodeId)) wasMember = true
+      else if (wasMember && shape.wasRemoved(ctx.nodeId)) this.onRemoved({ clusterId: ctx.cluster.clusterId, nodeId: ctx.nodeId, how: this.leaving ? 'left' : 'removed', atMs: Date.now() }, 'the committed log')
+    })
+    this.notices = new RemovalNotices(ctx.net, { clusterId: ctx.cluster.clusterId, nodeId: ctx.nodeId }, ctx.log)
     const signer = createSigner(ctx.privateKey, ctx.nodeId)
     // Random, not the time: after a wall-clock step back a restarted node must not reuse an old session
     // id, whose applied sequence numbers would make its new proposals look like duplicates.
@@ -98,6 +134,7 @@ export class ConsensusService implements NodeService {
       requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded')
     })
     await this.transport.start()
+    await this.notices.start((record, from) => { this.onRemoved(record, from) })
     this.raft.start()
     this.admissionTimer = setInterval(() => { this.admitPeers() }, 500)
     this.admissionTimer.unref?.()
@@ -106,6 +143,7 @@ export class ConsensusService implements NodeService {
   async stop (): Promise<void> {
     clearInterval(this.admissionTimer)
     this.raft?.stop()
+    await this.notices?.stop()
     await this.transport?.stop()
     this.storage?.close()
   }
@@ -116,16 +154,47 @@ export class ConsensusService implements NodeService {
     return mayTalkRaft(peer, this.raft.configuration(), { isLeader: this.raft.isLeader(), connected })
   }
 
-  /** Leader only: admits one connected, unknown peer per round as a learner plus shape member. */
+  /** Writes the removal record once and asks the node to stop (the process exits with EXIT_CODE_REMOVED). */
+  private onRemoved (record: RemovalRecord, source: string): void {
+    if (this.removedHandled) return
+    this.removedHandled = true
+    const message = record.how === 'left'
+      ? `left cluster ${record.clusterId}`
+      : `removed from cluster ${record.clusterId} (learned from ${source}); reset the data dir to rejoin`
+    this.ctx.log.warn({ how: record.how, source }, message)
+    writeRemovalRecord(this.ctx.config.dataDir, record).catch((err: unknown) => {
+      this.ctx.log.error({ err: (err as Error).message }, 'could not write the removal record')
+    }).finally(() => { this.ctx.requestStop({ exitCode: record.how === 'left' ? 0 : EXIT_CODE_REMOVED, message }) })
+  }
+
+  /**
+   * Leader only, one action per round: a removed node that connects again is told so (never admitted); a
+   * removed node still in the Raft configuration as a learner is taken out of it; otherwise one connected,
+   * unknown peer is admitted as a learner plus shape member.
+   */
   private admitPeers (): void {
     if (!this.raft.isLeader() || this.admissionInFlight) return
+    const shape = this.machine.shape
+    const conf = this.raft.configuration()
+    const stale = conf.learners.find((id) => shape.wasRemoved(id))
+    if (stale !== undefined && conf.votersOutgoing.length === 0 && conf.learnersNext.length === 0) {
+      this.ctx.log.info({ peer: stale }, 'removing a removed member from the raft configuration')
+      this.raft.proposeConfChange({ steps: [{ type: 'remove', nodeId: stale }], transition: 'auto' })
+      return
+    }
     const connected = this.ctx.net.getPeers().map((id) => id.toString())
-    const candidates = candidatesForAdmission(connected, this.raft.configuration(), this.ctx.nodeId)
+    const candidates = candidatesForAdmission(connected, conf, this.ctx.nodeId)
     const next = candidates.find((id) => (this.admissionBackoff.get(id) ?? 0) <= 0)
     for (const [id, rounds] of this.admissionBackoff) this.admissionBackoff.set(id, rounds - 1)
     if (next === undefined) return
+    if (shape.wasRemoved(next)) {
+      this.admissionBackoff.set(next, ADMISSION_RETRY_ROUNDS)
+      this.ctx.log.info({ peer: next }, 'a removed member connected; telling it so')
+      void this.notices.notify(next, { clusterId: this.ctx.cluster.clusterId, nodeId: next, how: 'removed', atMs: Date.now() })
+      return
+    }
     this.admissionInFlight = true
-    const known = this.machine.shape.has(next)
+    const known = shape.has(next)
     const command: Command = { kind: 'add-member', nodeId: next }
     const confChange = { steps: [{ type: 'add-learner' as const, nodeId: next }], transition: 'auto' as const }
     // A member removed from the configuration but still in the shape is re-added as a learner only. For
@@ -149,6 +218,71 @@ export class ConsensusService implements NodeService {
   async propose (command: Command, reason: Reason): Promise<ProposalResult<ApplyResult>> {
     const built = this.proposer.build(this.machine.shape, command, reason, wallClockMs())
     return await this.raft.propose(built.bytes)
+  }
+
+  /**
+   * Removes `nodeId` from the cluster: demotes its control-plane roles first (one command; the etcd role moves
+   * the voters in the same joint change), then commits `remove-member`. The leader then takes it out of the
+   * Raft configuration, and the node, once it learns, stops and refuses to run until reset.
+   *
+   * @throws UnknownMemberError when `nodeId` is not a member
+   */
+  async removeMember (nodeId: string, reason: Reason = 'operator'): Promise<ProposalResult<ApplyResult>> {
+    await this.raft.read()
+    if (!this.machine.shape.has(nodeId)) throw new UnknownMemberError(nodeId)
+    const roles = this.machine.shape.rolesOf(nodeId).filter((r): r is ControlPlaneRole => (CONTROL_PLANE_ROLES as readonly string[]).includes(r))
+    if (roles.length > 0) {
+      const demoted = await this.propose({ kind: 'demote', nodeId, roles }, reason)
+      if (demoted.result.outcome.kind !== 'applied') return demoted
+    }
+    return await this.propose({ kind: 'remove-member', nodeId }, reason)
+  }
+
+  private leaving = false
+
+  /**
+   * This node leaves the cluster. It hands off first: each control-plane role it holds is promoted onto a live
+   * member that lacks it (so the voter count stays when a live non-voter exists), then it removes itself like
+   * `removeMember`; applying its own removal writes `removed.json` and asks the node to stop.
+   *
+   * @throws RequestRefusedError when this node is the only member, or leaving would cost the voters their quorum
+   */
+  async leave (): Promise<ProposalResult<ApplyResult>> {
+    await this.raft.read()
+    const self = this.ctx.nodeId
+    let shape = this.machine.shape
+    if (shape.memberIds().every((id) => id === self)) throw new RequestRefusedError('this node is the only member of its cluster: there is nobody to hand its roles to; stop it instead')
+    const alive = new Set(this.liveMembers())
+    for (const [successor, roles] of handOffPlan(shape, self, alive)) {
+      const promoted = await this.propose({ kind: 'promote', nodeId: successor, roles }, 'replacing-failed')
+      if (promoted.result.outcome.kind !== 'applied') return promoted
+    }
+    shape = this.machine.shape
+    if (shape.holds(self, 'etcd')) {
+      const remaining = shape.voters().filter((id) => id !== self)
+      const live = remaining.filter((id) => alive.has(id)).length
+      if (live < Math.floor(remaining.length / 2) + 1) {
+        throw new RequestRefusedError(`leaving would leave ${remaining.length} voter(s) of which only ${live} alive: no quorum. Bring members back, or remove the dead ones first (revoada remove-member)`)
+      }
+    }
+    this.leaving = true
+    try {
+      return await this.removeMember(self, 'scaling-down')
+    } catch (err) {
+      this.leaving = false
+      throw err
+    }
+  }
+
+  /**
+   * Members the membership layer does not consider gone (alive or merely suspect; every member when there is
+   * no membership service). Suspects count: a loaded machine's late heartbeats make members suspect for a
+   * moment, and a safety check should not flip with them.
+   */
+  liveMembers (): string[] {
+    const health = this.ctx.service<NodeService & HealthSource>('membership')
+    if (health === undefined) return this.machine.shape.memberIds()
+    return health.view().members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId)
   }
 
   /** The shape as this node has applied it; `stale: false` waits for a linearizable read first. */

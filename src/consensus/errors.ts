@@ -71,3 +71,34 @@ export class StorageUnavailableError extends Error {
     this.name = 'StorageUnavailableError'
   }
 }
+
+/**
+ * This node was removed from its cluster (`revoada remove-member`, or it left with `revoada leave`): its
+ * NodeId is never re-admitted, so it refuses to run until the operator resets it.
+ */
+export class NodeRemovedError extends Error {
+  static override readonly name = 'NodeRemovedError'
+  constructor (dataDir: string, detail: string) {
+    super(`this node ${detail}; it will not be re-admitted under its NodeId. To rejoin, reset it: move ${dataDir} ` +
+      'away and start with a fresh --data-dir and a new join string')
+    this.name = 'NodeRemovedError'
+  }
+}
+
+/** The request names a node that is not a member of the shape. */
+export class UnknownMemberError extends Error {
+  static override readonly name = 'UnknownMemberError'
+  constructor (nodeId: string) {
+    super(`${nodeId} is not a member of the cluster (see \`revoada shape\`)`)
+    this.name = 'UnknownMemberError'
+  }
+}
+
+/** An operator request a safety check refuses (e.g. the only member asked to leave). */
+export class RequestRefusedError extends Error {
+  static override readonly name = 'RequestRefusedError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'RequestRefusedError'
+  }
+}

@@ -1,46 +1,71 @@
 /**
  * @module consensus/routes
- * Admin API routes of the consensus layer (behind the node's bearer token):
+ * Admin API routes of the consensus layer (behind the node's bearer token); docs/OPERATIONS.md documents
+ * every body and answer:
  * - `GET /v1/shape[?stale=true]` — the committed MeshShape (linearizable by default);
  * - `POST /v1/proposals` `{kind, nodeId, roles?, reason?, pin?, force?}` — propose a role change from this
- *   node; answers the typed result `{index, term, cid, outcome}` once the entry is applied here. A
+ *   node; answers the typed result `{index, term, cid, outcome, duplicate}` once the entry is applied here. A
  *   promote/demote the policy would undo is refused first with a 409 `ContradictsTargetError` saying what
  *   would happen, unless `pin` (recorded in the shape; the policy scales around it) or `force`;
- * - `POST /v1/target` `{preset}` or `{target}` — change the target topology (a committed command).
- * Bad input gets a 400 with a message; nothing is proposed.
+ * - `GET /v1/target` — the target topology with the voters' fault tolerance;
+ * - `POST /v1/target` `{preset | target, force?}` — change the target topology (a committed command);
+ * - `POST /v1/remove-member` `{nodeId}` — demote and remove a member; `POST /v1/leave` — this node leaves;
+ * - `GET /v1/raft/terms?indexes=…` — the term of each log index here (for history checkers).
+ * Bad input gets `{error, message}` (api/errors.ts) and nothing is proposed.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
-import { CONTROL_PLANE_ROLES, REASONS, TARGET_PRESETS, parseTarget } from './shape/core/index.js'
+import { sendApiError } from '../api/index.js'
+import {
+  CONTROL_PLANE_ROLES, REASONS, TARGET_PRESETS, faultTolerance, mergeTarget, parseTarget, targetConcerns
+} from './shape/core/index.js'
 import type { Command, Reason, TargetTopology } from './shape/core/index.js'
 import type { ConsensusService } from './consensus-service.js'
+import { UnknownMemberError } from './errors.js'
+
+/** Reasons an operator may give; `bootstrap` and `admission` are the node's own. */
+export const OPERATOR_REASONS = REASONS.filter((r) => r !== 'bootstrap' && r !== 'admission')
+export const PROPOSAL_KINDS = ['promote', 'demote', 'quarantine', 'restore', 'remove-member', 'unpin'] as const
+const count = z.number().int().min(0)
 
 const proposalBody = z.strictObject({
-  kind: z.enum(['promote', 'demote', 'quarantine', 'restore', 'remove-member', 'unpin']),
+  kind: z.enum(PROPOSAL_KINDS),
   nodeId: z.string().min(1).max(128),
   roles: z.array(z.enum(CONTROL_PLANE_ROLES)).min(1).max(4).optional(),
-  reason: z.enum(REASONS).optional(),
+  reason: z.enum(OPERATOR_REASONS as [Reason, ...Reason[]]).optional(),
   pin: z.boolean().optional(),
   force: z.boolean().optional()
 })
 
 const targetBody = z.union([
-  z.strictObject({ preset: z.enum(['homelab', 'ha-three']) }),
-  z.strictObject({ target: z.record(z.string(), z.number()) })
+  z.strictObject({ preset: z.enum(['homelab', 'ha-three']), force: z.boolean().optional() }),
+  z.strictObject({
+    target: z.strictObject({
+      apiServers: count.optional(), etcd: count.optional(), schedulers: count.optional(), controllerManagers: count.optional(), minWorkers: count.optional()
+    }).refine((t) => Object.values(t).some((v) => v !== undefined), 'give at least one count'),
+    force: z.boolean().optional()
+  })
 ])
 
 /** Most log indexes one `GET /v1/raft/terms` may ask about. */
 const TERMS_QUERY_INDEXES_MAX = 1000
 
-function badRequest (reply: FastifyReply, message: string): FastifyReply {
-  return reply.code(400).send({ error: 'BadRequest', message })
+const nodeBody = z.strictObject({ nodeId: z.string().min(1).max(128) })
+
+function issues (error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')
 }
 
-/** Maps operating errors to HTTP answers: 503 while no leader is reachable, 504 on timeout. */
+/** Maps operating errors to the API's error codes. */
 function failure (reply: FastifyReply, err: unknown): FastifyReply {
   const e = err as Error
-  const code = e.name === 'ConsensusTimeoutError' ? 504 : e.name === 'ConsensusBusyError' || e.name === 'StorageUnavailableError' ? 503 : 500
-  return reply.code(code).send({ error: e.name, message: e.message })
+  switch (e.name) {
+    case 'ConsensusTimeoutError': return sendApiError(reply, 'Timeout', `${e.message} (the change may still commit; check \`revoada shape\`)`)
+    case 'ConsensusBusyError': case 'ConsensusStoppedError': case 'StorageUnavailableError': return sendApiError(reply, 'Unavailable', e.message)
+    case 'UnknownMemberError': return sendApiError(reply, 'NotFound', e.message)
+    case 'RequestRefusedError': return sendApiError(reply, 'Refused', e.message)
+    default: return sendApiError(reply, 'Internal', `${e.name}: ${e.message}`)
+  }
 }
 
 export function toCommand (body: z.infer<typeof proposalBody>): Command | string {
@@ -59,13 +84,25 @@ export function toCommand (body: z.infer<typeof proposalBody>): Command | string
   }
 }
 
+/** Voters membership sees alive: the fault tolerance a new target must not drop below. */
+function liveVoters (service: ConsensusService): number {
+  const alive = new Set(service.liveMembers())
+  return service.shapeMachine.shape.voters().filter((id) => alive.has(id)).length
+}
+
+function targetView (service: ConsensusService): Record<string, unknown> {
+  const shape = service.shapeMachine.shape
+  const live = liveVoters(service)
+  return { target: shape.target, voters: shape.voters().length, liveVoters: live, faultTolerance: faultTolerance(live) }
+}
+
 export function registerConsensusRoutes (app: FastifyInstance, service: ConsensusService): void {
   app.get('/v1/shape', async (request, reply) => {
     const stale = (request.query as { stale?: string }).stale === 'true'
     try {
       const view = await service.readShape({ stale })
       const members = view.shape.memberIds().map((nodeId) => ({ nodeId, roles: view.shape.rolesOf(nodeId) }))
-      return { cid: view.cid, appliedIndex: view.appliedIndex, target: view.shape.target, voters: view.shape.voters(), members, pins: view.shape.pins() }
+      return { cid: view.cid, appliedIndex: view.appliedIndex, target: view.shape.target, voters: view.shape.voters(), members, pins: view.shape.pins(), removed: view.shape.removed() }
     } catch (err) {
       return failure(reply, err)
     }
@@ -73,11 +110,13 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
 
   app.post('/v1/proposals', async (request, reply) => {
     const parsed = proposalBody.safeParse(request.body)
-    if (!parsed.success) return badRequest(reply, parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
+    if (!parsed.success) return sendApiError(reply, 'BadRequest', issues(parsed.error))
     const command = toCommand(parsed.data)
-    if (typeof command === 'string') return badRequest(reply, command)
+    if (typeof command === 'string') return sendApiError(reply, 'BadRequest', command)
+    // A proposal about a stranger would only be committed as a rejection: refuse it before the log.
+    if (!service.shapeMachine.shape.has(parsed.data.nodeId)) return failure(reply, new UnknownMemberError(parsed.data.nodeId))
     const refusal = parsed.data.pin === true || parsed.data.force === true ? null : service.operatorGuard?.(command) ?? null
-    if (refusal !== null) return reply.code(409).send({ error: refusal.name, message: refusal.message })
+    if (refusal !== null) return sendApiError(reply, 'Refused', `${refusal.message} (pass pin to record it as the operator's, or force)`)
     try {
       const result = await service.propose(command, (parsed.data.reason ?? 'operator') as Reason)
       return { ...result.result, duplicate: result.duplicate, index: result.index, term: result.term }
@@ -92,21 +131,50 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
     const raw = String((request.query as { indexes?: string }).indexes ?? '')
     const indexes = raw === '' ? [] : raw.split(',').map(Number)
     if (indexes.length > TERMS_QUERY_INDEXES_MAX || indexes.some((i) => !Number.isSafeInteger(i) || i < 1)) {
-      return badRequest(reply, `indexes must be up to ${TERMS_QUERY_INDEXES_MAX} comma-separated positive integers`)
+      return sendApiError(reply, 'BadRequest', `indexes must be up to ${TERMS_QUERY_INDEXES_MAX} comma-separated positive integers`)
     }
     const node = service.node
     return { commitIndex: node.status().commit, terms: indexes.map((i) => node.termAt(i) ?? null) }
   })
 
+  app.get('/v1/target', async () => targetView(service))
+
   app.post('/v1/target', async (request, reply) => {
     const parsed = targetBody.safeParse(request.body)
-    if (!parsed.success) return badRequest(reply, 'body must be {"preset": "homelab"|"ha-three"} or {"target": {...}}')
-    let target: TargetTopology | null
-    if ('preset' in parsed.data) target = TARGET_PRESETS[parsed.data.preset]
-    else target = parseTarget(parsed.data.target)
-    if (target === null) return badRequest(reply, 'target needs apiServers, etcd (1..7), schedulers, controllerManagers, minWorkers')
+    if (!parsed.success) return sendApiError(reply, 'BadRequest', `${issues(parsed.error)} (body: {"preset": "homelab"|"ha-three"} or {"target": {"etcd": 3, …}}, optional "force": true)`)
+    const current = service.shapeMachine.shape.target
+    const target: TargetTopology | null = 'preset' in parsed.data
+      ? TARGET_PRESETS[parsed.data.preset]
+      : parseTarget(mergeTarget(current, parsed.data.target))
+    if (target === null || target.etcd < 1) return sendApiError(reply, 'BadRequest', 'counts out of range: etcd 1..7, apiServers/schedulers/controllerManagers 0..16, minWorkers 0..1024')
+    // A target equal to the current one is still committed: benches use it as a write probe (bench/failover.ts).
+    const concerns = targetConcerns(target, liveVoters(service))
+    if (concerns.length > 0 && parsed.data.force !== true) {
+      return sendApiError(reply, 'Refused', `${concerns.join('; ')}. Pass force (revoada target set … --yes) if you mean it`)
+    }
     try {
       const result = await service.propose({ kind: 'set-target', target }, 'operator')
+      return { ...result.result, duplicate: result.duplicate, target }
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/remove-member', async (request, reply) => {
+    const parsed = nodeBody.safeParse(request.body)
+    if (!parsed.success) return sendApiError(reply, 'BadRequest', issues(parsed.error))
+    if (parsed.data.nodeId === service.nodeId) return sendApiError(reply, 'BadRequest', 'to remove this node itself use `revoada leave` (POST /v1/leave)')
+    try {
+      const result = await service.removeMember(parsed.data.nodeId)
+      return { ...result.result, duplicate: result.duplicate }
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/leave', async (_request, reply) => {
+    try {
+      const result = await service.leave()
       return { ...result.result, duplicate: result.duplicate }
     } catch (err) {
       return failure(reply, err)

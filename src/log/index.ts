@@ -1,15 +1,18 @@
 /**
  * @module log
- * The process logger: pino, structured JSON on stderr, one namespaced child per component
- * (`revoada:net`, `revoada:api` …) so a line always says which layer wrote it (STYLE §20). Stdout stays free
- * for command output (`revoada id`, `status --json`), which scripts parse.
+ * The process logger: pino, one namespaced child per component (`revoada:net`, `revoada:api` …) so a line
+ * always says which layer wrote it (STYLE §20). Structured JSON on stderr by default; `format: 'pretty'`
+ * (the CLI's choice when stderr is a terminal) turns each line into `12:03:04.567 INFO  net  message key=value`.
+ * Stdout stays free for command output (`revoada id`, `status --json`), which scripts parse.
  */
+import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import type { Logger as PinoLogger } from 'pino'
 
-/** The levels accepted by config and `--log-level`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+import type { LogFormat, LogLevel } from './levels.js'
+
+export { LOG_FORMATS, LOG_LEVELS } from './levels.js'
+export type { LogFormat, LogLevel } from './levels.js'
 
 /** A structured logger; every component receives one from its parent via `forComponent`. */
 export interface Logger {
@@ -48,12 +51,48 @@ function wrap (root: PinoLogger, inner: PinoLogger, component: string): Logger {
  * log.info({ peer }, 'connected')
  * ```
  */
-export function createLogger (level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
-  const root = pino({ level, base: { pid: process.pid } }, destination)
+export function createLogger (level: LogLevel, destination: NodeJS.WritableStream = process.stderr, format: LogFormat = 'json'): Logger {
+  const sink = format === 'pretty' ? prettySink(destination) : destination
+  const root = pino({ level, base: { pid: process.pid } }, sink)
   return wrap(root, root.child({ component: 'revoada' }), 'revoada')
 }
 
 /** A logger that drops everything; for tests and library use. */
 export function silentLogger (): Logger {
   return createLogger('silent')
+}
+
+
+const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
+/** Keys every line has, shown in the line's head rather than as `key=value`. */
+const HEAD_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'component', 'msg'])
+
+/** One pino JSON line as a human line; a line that is not JSON is passed through. */
+export function formatLogLine (line: string): string {
+  let record: Record<string, unknown>
+  try {
+    record = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return line
+  }
+  const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : ''
+  const level = (LEVEL_NAMES[Number(record.level)] ?? String(record.level)).padEnd(5)
+  const component = String(record.component ?? '').replace(/^revoada:?/, '') || 'node'
+  const rest = Object.entries(record).filter(([k]) => !HEAD_KEYS.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
+  return [time, level, component.padEnd(10), String(record.msg ?? ''), ...rest].join(' ').trimEnd()
+}
+
+/** A stream that formats each JSON line written to it and writes the result to `out`. */
+function prettySink (out: NodeJS.WritableStream): Writable {
+  let pending = ''
+  return new Writable({
+    write (chunk: Buffer, _encoding, callback) {
+      pending += chunk.toString()
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      if (lines.length > 0) out.write(lines.map(formatLogLine).join('\n') + '\n')
+      callback()
+    }
+  })
 }

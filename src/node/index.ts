@@ -25,12 +25,12 @@ import type { Cluster, NetFaults, NetNode } from '../net/index.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
-import type { NodeService, ServiceContext } from './service.js'
+import type { NodeService, ServiceContext, StopRequest } from './service.js'
 import { acquireDataDirLock } from './data-dir-lock.js'
 import type { DataDirLock } from './data-dir-lock.js'
 import { checkRaftDirectory } from './raft-dir-check.js'
 
-export type { NodeService, ServiceContext } from './service.js'
+export type { NodeService, ServiceContext, StopRequest } from './service.js'
 
 /** Options of `startNode`. */
 export interface StartNodeInit {
@@ -53,6 +53,9 @@ export interface NodeStatus {
   peers: string[]
   keyFingerprint: string
   apiUrl: string | undefined
+  /** The process running the node and its data dir (what `kill` and `--data-dir` need). */
+  pid: number
+  dataDir: string
   [service: string]: unknown
 }
 
@@ -68,6 +71,8 @@ export interface RevoadaNode {
   joinString: () => string
   /** Graceful stop; idempotent. Removes `api.json`. */
   stop: () => Promise<void>
+  /** Resolves when a service asks for the node to be stopped (see `ServiceContext.requestStop`). */
+  readonly stopRequested: Promise<StopRequest>
 }
 
 function isLoopbackAddr (addr: string): boolean {
@@ -123,12 +128,14 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     stack.push('known-peers', untrack)
     redialer.start()
     stack.push('redial', async () => { await redialer.stop() })
-    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart }
+    let requestStop: (request: StopRequest) => void = () => {}
+    const stopRequested = new Promise<StopRequest>((resolve) => { requestStop = resolve })
+    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, requestStop: (r: StopRequest) => { requestStop(r) } }
     const services = await startServices(init.services ?? [], base, log, stack)
     const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
     const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })
     stack.push('api', async () => { await api.close() })
-    const node = makeNode({ identity, cluster, net, redialer, services, api, stack, log: nodeLog })
+    const node = makeNode({ identity, cluster, net, redialer, services, api, stack, log: nodeLog, dataDir: config.dataDir, stopRequested })
     api.app.get('/v1/status', async () => node.status())
     api.app.get('/v1/join-string', async () => ({ joinString: node.joinString() }))
     for (const s of services) s.routes?.(api.app)
@@ -176,6 +183,8 @@ interface Parts {
   api: ApiServer
   stack: Stack
   log: Logger
+  dataDir: string
+  stopRequested: Promise<StopRequest>
 }
 
 function makeNode (p: Parts): RevoadaNode {
@@ -186,6 +195,7 @@ function makeNode (p: Parts): RevoadaNode {
     net: p.net,
     redialer: p.redialer,
     get apiUrl () { return p.api.url ?? '' },
+    stopRequested: p.stopRequested,
     status: () => {
       const status: NodeStatus = {
         nodeId: p.identity.nodeId,
@@ -193,7 +203,9 @@ function makeNode (p: Parts): RevoadaNode {
         addresses: p.net.getMultiaddrs().map((ma) => ma.toString()),
         peers: p.net.getPeers().map((id) => id.toString()).sort(),
         keyFingerprint: keyFingerprint(p.cluster.key),
-        apiUrl: p.api.url
+        apiUrl: p.api.url,
+        pid: process.pid,
+        dataDir: path.resolve(p.dataDir)
       }
       for (const s of p.services) {
         if (s.statusFields !== undefined) Object.assign(status, s.statusFields())

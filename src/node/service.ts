@@ -33,6 +33,17 @@ export interface ServiceContext {
   log: Logger
   /** A service started earlier, by name; undefined if absent. */
   service: <T extends NodeService>(name: string) => T | undefined
+  /**
+   * Asks whoever runs the node (the CLI's `start`) to stop it and exit with `exitCode`, saying `message`
+   * (e.g. the node left or was removed from its cluster). The first request wins.
+   */
+  requestStop: (request: StopRequest) => void
+}
+
+/** Why a service wants the node stopped, and the process exit code that says so. */
+export interface StopRequest {
+  exitCode: number
+  message: string
 }
 
 /** A pluggable layer of the node. */

@@ -74,6 +74,7 @@ export function transition (shape: MeshShape, command: Command): Transition {
       break
     case 'add-member':
       if (shape.has(id)) return reject('already-member', `${id} is already a member`) as Transition
+      if (shape.wasRemoved(id)) return reject('removed-member', `${id} was removed from the cluster; it must reset to rejoin`) as Transition
       if (shape.size >= MAX_MEMBERS) return reject('limit-exceeded', `at most ${MAX_MEMBERS} members`) as Transition
       next.addMember(id)
       break

@@ -19,3 +19,5 @@ export const MAX_TEMPLATE_NAME_LENGTH = 64
 export const MAX_TEMPLATE_CID_LENGTH = 100
 /** Characters of a member id (a PeerId string; the envelope accepts the same bound). */
 export const MEMBER_ID_CHARS_MAX = 128
+/** Removed NodeIds the shape remembers so they are never re-admitted; the oldest is forgotten beyond it. */
+export const MAX_REMOVED_REMEMBERED = 1024

@@ -13,3 +13,4 @@ export { decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid, parseT
 export type { SignedProposal } from './envelope.js'
 export * from './constants.js'
 export { ShapeDataInvalidError } from './errors.js'
+export { faultTolerance, mergeTarget, sameTarget, targetConcerns } from './target-safety.js'

@@ -7,17 +7,18 @@
 import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
 import type { CatalogTemplate, ControlPlaneRole, NodeId, Pin, Role, TargetTopology } from './types.js'
-import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MEMBER_ID_CHARS_MAX } from './constants.js'
+import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_REMOVED_REMEMBERED, MEMBER_ID_CHARS_MAX } from './constants.js'
 import { canonicalCatalog, templatesProblem } from './catalog.js'
 import { parseTarget } from './envelope.js'
 import { ShapeDataInvalidError } from './errors.js'
 
-/** The canonical plain form (snapshots, the shape CID). `pins` and `catalog` are present only when not empty. */
+/** The canonical plain form (snapshots, the shape CID). `pins`, `catalog` and `removed` are present only when not empty. */
 export interface ShapeData {
   members: Array<[NodeId, Role[]]>
   target: TargetTopology
   pins?: Array<[NodeId, ControlPlaneRole, boolean]>
   catalog?: Array<[ControlPlaneRole, CatalogTemplate[]]>
+  removed?: NodeId[]
 }
 
 const ROLE_ORDER = new Map<Role, number>(ROLES.map((role, i) => [role, i]))
@@ -34,13 +35,20 @@ export class MeshShape {
   private readonly catalog: Map<ControlPlaneRole, CatalogTemplate[]>
   /** Invariant: every pin names a member and agrees with its assignment (holds ⇔ the node holds the role). */
   private readonly pinned: Map<NodeId, Map<ControlPlaneRole, boolean>>
+  /**
+   * Nodes removed by `remove-member`, oldest first (at most MAX_REMOVED_REMEMBERED): never re-admitted, and
+   * told so when they connect again. Encoded only when non-empty, so shapes without removals keep their CIDs.
+   */
+  private readonly removedIds: NodeId[]
 
   constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab,
-    pinned: Map<NodeId, Map<ControlPlaneRole, boolean>> = new Map(), catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map()) {
+    pinned: Map<NodeId, Map<ControlPlaneRole, boolean>> = new Map(), catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map(),
+    removed: NodeId[] = []) {
     this.members = members
     this.target = target
     this.pinned = pinned
     this.catalog = catalog
+    this.removedIds = removed
   }
 
   static empty (): MeshShape {
@@ -53,12 +61,22 @@ export class MeshShape {
     for (const [id, roles] of this.members) members.set(id, new Set(roles))
     const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
     for (const [id, pins] of this.pinned) pinned.set(id, new Map(pins))
-    return new MeshShape(members, { ...this.target }, pinned, copyCatalog(this.catalog))
+    return new MeshShape(members, { ...this.target }, pinned, copyCatalog(this.catalog), [...this.removedIds])
   }
 
   withTarget (target: TargetTopology): MeshShape {
     const next = this.copy()
-    return new MeshShape(next.members, { ...target }, next.pinned, next.catalog)
+    return new MeshShape(next.members, { ...target }, next.pinned, next.catalog, next.removedIds)
+  }
+
+  /** True when `id` was removed by `remove-member` (and must not come back under that NodeId). */
+  wasRemoved (id: NodeId): boolean {
+    return this.removedIds.includes(id)
+  }
+
+  /** Removed NodeIds, oldest first. */
+  removed (): NodeId[] {
+    return [...this.removedIds]
   }
 
   /** The manifest templates the catalog names for `role` (empty: the build's defaults apply). */
@@ -132,7 +150,12 @@ export class MeshShape {
 
   // Mutators, used only on a copy inside apply().
   addMember (id: NodeId): void { this.members.set(id, new Set()) }
-  removeMember (id: NodeId): void { this.members.delete(id); this.pinned.delete(id) }
+  removeMember (id: NodeId): void {
+    this.members.delete(id)
+    this.pinned.delete(id)
+    if (!this.removedIds.includes(id)) this.removedIds.push(id)
+    if (this.removedIds.length > MAX_REMOVED_REMEMBERED) this.removedIds.shift()
+  }
   grant (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.add(role) }
   revoke (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.delete(role) }
   clear (id: NodeId): void { this.members.get(id)?.clear(); this.pinned.delete(id) }
@@ -164,7 +187,8 @@ export class MeshShape {
       members: this.memberIds().map((id) => [id, sortRoles(this.members.get(id) ?? [])]),
       target: { ...this.target },
       ...(pins.length > 0 ? { pins } : {}),
-      ...(catalog.length > 0 ? { catalog } : {})
+      ...(catalog.length > 0 ? { catalog } : {}),
+      ...(this.removedIds.length > 0 ? { removed: [...this.removedIds] } : {})
     }
   }
 
@@ -204,7 +228,12 @@ export class MeshShape {
       if (!valid) throw new ShapeDataInvalidError('a catalog entry is not a [role, templates] pair')
       catalog.set(role, (templates as CatalogTemplate[]).map((t) => ({ name: t.name, cid: t.cid })))
     }
-    const shape = new MeshShape(members, target, pinned, catalog)
+    const removed = (value as { removed?: unknown }).removed ?? []
+    if (!Array.isArray(removed) || removed.length > MAX_REMOVED_REMEMBERED ||
+      removed.some((id) => typeof id !== 'string' || id.length === 0 || id.length > MEMBER_ID_CHARS_MAX || members.has(id))) {
+      throw new ShapeDataInvalidError('removed is not a bounded list of non-member ids')
+    }
+    const shape = new MeshShape(members, target, pinned, catalog, [...removed] as NodeId[])
     const problem = shape.invariantProblem()
     if (problem !== null) throw new ShapeDataInvalidError(`invalid shape data: ${problem}`)
     return shape

@@ -103,7 +103,7 @@ export const REJECTION_CODES = [
   'malformed', 'bad-signature', 'wrong-cluster', 'unknown-proposer', 'unknown-node', 'already-member',
   'node-quarantined', 'not-quarantined', 'role-not-held', 'role-already-held', 'last-voter',
   'holds-control-plane-role', 'limit-exceeded', 'invalid-target', 'not-empty', 'voters-not-moved',
-  'voter-mismatch', 'invalid-catalog', 'not-self', 'not-pinned'
+  'voter-mismatch', 'invalid-catalog', 'not-self', 'not-pinned', 'removed-member'
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
 

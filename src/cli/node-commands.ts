@@ -1,0 +1,209 @@
+/**
+ * @module cli/node-commands
+ * Commands about one running node: `id`, `join-string`, `status`, `wait-ready`, `members`, `leave`. They find
+ * the node through `<data-dir>/api.json`. Human output by default (tables with a header), `--json` for scripts.
+ */
+import path from 'node:path'
+import { existsSync } from 'node:fs'
+import type { Command } from 'commander'
+import { apiGet, apiRequest } from '../api/client.js'
+import { DATA_DIR_HELP, dataDirOf } from './common.js'
+import { bare, note, pick, print, printJson, table } from './output.js'
+import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
+
+/** The fields of `GET /v1/status` the CLI reads. */
+export interface StatusAnswer {
+  nodeId: string
+  clusterId: string
+  addresses: string[]
+  peers: string[]
+  pid: number
+  dataDir: string
+  role?: string
+  term?: number
+  leader?: string | null
+  commitIndex?: number
+  appliedIndex?: number
+  roles?: string[]
+  voters?: string[]
+  learners?: string[]
+  [key: string]: unknown
+}
+
+export interface MembersAnswer {
+  self: string
+  members: Array<{ nodeId: string, health: string, generation: number, roles: string[], labels: Record<string, string>, phi: number | null, uptimeMs?: number }>
+}
+
+const POLL_MS = 250
+
+export function registerNodeCommands (program: Command): void {
+  program.command('id')
+    .description('print this node\'s NodeId (libp2p PeerId); works without a running node')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runId)
+  program.command('join-string')
+    .description('print the one-line join string of the running node (secret: it carries the cluster key)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runJoinString)
+  program.command('status')
+    .description('show the running node\'s status: NodeId, pid, data dir, Raft role, leader, log, roles, voters')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print the full status as JSON')
+    .option('--get <field>', 'print one field of the JSON status (e.g. pid, leader, isLeader, voters)')
+    .action(runStatus)
+  program.command('wait-ready')
+    .description('wait until the node in --data-dir answers and is a Raft member that knows its leader (exit 1 on timeout)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--timeout <seconds>', 'give up after this long (default 120: a failover on a loaded machine takes a while)')
+    .option('--voters <n>', 'also wait until the shape has at least n etcd holders (voters) that membership sees alive or suspect (not dead)')
+    .option('--without <nodeId>', 'with --voters: and <nodeId> no longer holds etcd (e.g. a killed voter was replaced)')
+    .action(runWaitReady)
+  program.command('members')
+    .description('show the membership view: every member with its health (alive, suspect, dead, left), phi, roles')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print JSON')
+    .action(runMembers)
+  program.command('leave')
+    .description('this node leaves the cluster: hands off its roles, leaves the voter set, is removed, and stops')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print the result as JSON')
+    .action(runLeave)
+}
+
+async function runId (opts: { dataDir?: string }): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  try {
+    const status = await apiGet(dataDir, '/v1/status') as StatusAnswer
+    print(status.nodeId)
+  } catch (err) {
+    // The NodeId is also readable offline from the identity file, which needs no running node.
+    const { IDENTITY_FILE_NAME, readIdentity } = await import('../identity/index.js')
+    const identity = await readIdentity(path.join(dataDir, IDENTITY_FILE_NAME))
+    if (identity === undefined) throw err
+    print(identity.nodeId)
+  }
+}
+
+async function runJoinString (opts: { dataDir?: string }): Promise<void> {
+  const body = await apiGet(dataDirOf(opts), '/v1/join-string') as { joinString: string }
+  print(body.joinString)
+}
+
+/** The status plus `isLeader`, which scripts use to find the leader's pid and data dir. */
+async function readStatus (dataDir: string): Promise<StatusAnswer & { isLeader: boolean }> {
+  const status = await apiGet(dataDir, '/v1/status') as StatusAnswer
+  return { ...status, isLeader: status.leader === status.nodeId }
+}
+
+async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string }): Promise<void> {
+  const status = await readStatus(dataDirOf(opts))
+  if (opts.get !== undefined) {
+    const value = pick(status, opts.get)
+    if (value === undefined) throw new CliInputError(`--get: status has no field "${opts.get}" (see \`revoada status --json\`)`)
+    print(bare(value))
+    return
+  }
+  if (opts.json === true) {
+    printJson(status)
+    return
+  }
+  const list = (v: string[] | undefined): string => v !== undefined && v.length > 0 ? v.join(' ') : '(none)'
+  const rows = [
+    ['NodeId:', status.nodeId],
+    ['Cluster:', status.clusterId],
+    ['PID:', String(status.pid)],
+    ['Data dir:', status.dataDir],
+    ['Addresses:', list(status.addresses)],
+    ['Peers:', list(status.peers)]
+  ]
+  if (typeof status.role === 'string') {
+    const leader = status.leader === null || status.leader === undefined
+      ? '(none known: election in progress or no quorum)'
+      : status.isLeader ? `${status.leader} (this node)` : status.leader
+    rows.push(
+      ['Raft:', `${status.role}, term ${String(status.term)}`],
+      ['Leader:', leader],
+      ['Log:', `commit ${String(status.commitIndex)}, applied ${String(status.appliedIndex)}`],
+      ['Roles:', list(status.roles)],
+      ['Voters:', list(status.voters)],
+      ['Learners:', list(status.learners)]
+    )
+  }
+  print(rows.map(([k, v]) => `${(k ?? '').padEnd(11)}${v ?? ''}`).join('\n'))
+}
+
+async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?: string, without?: string }): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  const timeoutMs = parseSeconds('--timeout', opts.timeout ?? '120') * 1000
+  const voters = opts.voters !== undefined ? Number(opts.voters) : undefined
+  if (voters !== undefined && (!Number.isInteger(voters) || voters < 1 || voters > 7)) throw new CliInputError(`--voters: expected 1..7, got "${opts.voters}"`)
+  if (opts.without !== undefined && voters === undefined) throw new CliInputError('--without needs --voters')
+  const without = opts.without !== undefined ? checkNodeId(opts.without) : undefined
+  const deadline = Date.now() + timeoutMs
+  let last = 'no api.json yet'
+  for (;;) {
+    const why = await notReadyBecause(dataDir, voters, without).catch((err: Error) => err.message)
+    if (why === null) return
+    last = why
+    if (Date.now() > deadline) throw new Error(`wait-ready: not ready after ${timeoutMs / 1000} s: ${last}`)
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+}
+
+/** Null when ready, else why not. */
+async function notReadyBecause (dataDir: string, voters: number | undefined, without: string | undefined): Promise<string | null> {
+  if (!existsSync(path.join(dataDir, 'api.json'))) return 'the node has not written api.json yet'
+  const status = await readStatus(dataDir)
+  if (typeof status.role !== 'string') return null
+  const inConf = [...(status.voters ?? []), ...(status.learners ?? [])].includes(status.nodeId)
+  if (!inConf) return 'not admitted to the Raft configuration yet'
+  if (status.leader === null || status.leader === undefined) return 'no leader known'
+  if (voters === undefined) return null
+  const shape = await apiGet(dataDir, '/v1/shape?stale=true') as { voters: string[] }
+  if (without !== undefined && shape.voters.includes(without)) return `${without} still holds etcd`
+  const members = await apiGet(dataDir, '/v1/members') as MembersAnswer
+  const alive = new Set(members.members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId))
+  const live = shape.voters.filter((id) => alive.has(id)).length
+  return live >= voters ? null : `${live} live voter(s) of ${voters} wanted`
+}
+
+export function phiText (phi: number | null): string {
+  // A member not heard from for long has an infinite phi, which JSON carries as null.
+  return phi === null ? '∞' : phi.toFixed(1)
+}
+
+async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  const answer = await apiGet(dataDir, '/v1/members') as MembersAnswer
+  if (opts.json === true) {
+    printJson(answer)
+    return
+  }
+  const status = await readStatus(dataDir).catch(() => undefined)
+  const rows = [['NODE', 'HEALTH', 'PHI', 'GEN', 'ROLES', 'LABELS', 'NOTE']]
+  for (const m of answer.members) {
+    const notes = [m.nodeId === status?.leader ? 'leader' : '', m.nodeId === answer.self ? 'this node' : ''].filter((n) => n !== '')
+    rows.push([
+      m.nodeId, m.health, phiText(m.phi), String(m.generation), m.roles.join(',') || '-',
+      Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-', notes.join(', ')
+    ])
+  }
+  print(table(rows))
+}
+
+async function runLeave (opts: { dataDir?: string, json?: boolean }): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  note('leaving: handing off roles and leaving the voter set…')
+  const result = await apiRequest(dataDir, 'POST', '/v1/leave', undefined, 60_000) as { index: number, outcome: { kind: string, code?: string, message?: string } }
+  if (opts.json === true) printJson(result)
+  if (result.outcome.kind !== 'applied') {
+    if (opts.json !== true) print(`leave rejected at index ${result.index}: ${result.outcome.code ?? ''} ${result.outcome.message ?? ''}`)
+    process.exitCode = 2
+    return
+  }
+  // The node stops itself once it applied its removal; api.json disappears when it has.
+  const deadline = Date.now() + 30_000
+  while (existsSync(path.join(dataDir, 'api.json')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  if (opts.json !== true) print(`left the cluster at index ${result.index}; the node ${existsSync(path.join(dataDir, 'api.json')) ? 'is still stopping' : 'stopped'}`)
+}

@@ -1,0 +1,254 @@
+/**
+ * @module cli/start-command
+ * `revoada start`: checks what it can before touching the data dir (a data dir that is a file, a bad join
+ * string, taken ports), runs the node in the foreground, reports join progress, and stops on SIGINT/SIGTERM
+ * (exit 0) or when the node asks (it left: 0; it was removed: 6). Whatever a failed start created in the data
+ * dir is removed again, so a failure leaves no half-made cluster behind (issue 11 item 7).
+ */
+import { promises as fs, createWriteStream } from 'node:fs'
+import path from 'node:path'
+import type { Command } from 'commander'
+import { Option } from 'commander'
+import type { Config, ConfigInput } from '../config/index.js'
+import { LOG_FORMATS, LOG_LEVELS } from '../log/levels.js'
+import type { LogFormat } from '../log/levels.js'
+import type { Logger } from '../log/index.js'
+import type { RevoadaNode } from '../node/index.js'
+import { ApiPortInUseError } from '../api/errors.js'
+import { parseHostPort } from './args.js'
+import { CliInputError, parseSeconds } from './validate.js'
+import { note, print } from './output.js'
+import { DATA_DIR_HELP } from './common.js'
+
+/** How long a first join may take before `start` gives up (default of `--join-timeout`). */
+const JOIN_TIMEOUT_S_DEFAULT = 120
+const JOIN_POLL_MS = 250
+
+interface StartOptions {
+  dataDir?: string
+  listen?: string[]
+  join?: string
+  api?: string
+  config?: string
+  logLevel?: string
+  logFormat?: string
+  logFile?: string
+  joinTimeout?: string
+  forceNewCluster?: boolean
+}
+
+/** A `--listen` address whose TCP port another process holds. */
+export class ListenAddressInUseError extends Error {
+  static override readonly name = 'ListenAddressInUseError'
+  constructor (addr: string) {
+    super(`the listen address ${addr} is already in use; pick another --listen (tcp/0 = any free port)`)
+    this.name = 'ListenAddressInUseError'
+  }
+}
+
+/** A first join did not complete in time. */
+export class JoinTimeoutError extends Error {
+  static override readonly name = 'JoinTimeoutError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'JoinTimeoutError'
+  }
+}
+
+function collect (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+export function registerStartCommand (program: Command): void {
+  program.command('start')
+    .description('start a node in the foreground (creates identity and cluster on first start)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default: /ip4/0.0.0.0/tcp/4101, or a free port if taken)', collect)
+    .option('--join <join-string>', 'join the cluster of this join string (from `revoada join-string` on a member)')
+    .option('--join-timeout <seconds>', `give up a first join after this long (default ${JOIN_TIMEOUT_S_DEFAULT})`)
+    .option('--api <host:port>', 'admin API bind address (default: 127.0.0.1:0 = a free loopback port)')
+    .option('--config <file>', 'JSON config file (overridden by REVOADA_* env, then by flags)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log lines: pretty (default on a terminal) or json (default otherwise)').choices(LOG_FORMATS))
+    .option('--log-file <file>', 'append JSON log lines to this file instead of stderr')
+    .option('--force-new-cluster', 'the raft directory was lost and every other member is gone: bootstrap a new cluster from this node')
+    .action(runStart)
+}
+
+async function runStart (opts: StartOptions): Promise<void> {
+  if (opts.join !== undefined && opts.join.trim() === '') {
+    throw new CliInputError('--join: the join string is empty (did `revoada join-string` run before the first node was up? `revoada wait-ready` waits for it)')
+  }
+  const joinTimeoutS = opts.joinTimeout !== undefined ? parseSeconds('--join-timeout', opts.joinTimeout) : JOIN_TIMEOUT_S_DEFAULT
+  const flags: ConfigInput = {
+    dataDir: opts.dataDir,
+    listen: opts.listen,
+    join: opts.join,
+    ...(opts.forceNewCluster === true ? { forceNewCluster: true } : {}),
+    logLevel: opts.logLevel as ConfigInput['logLevel'],
+    api: opts.api !== undefined ? parseHostPort(opts.api) : undefined
+  }
+  // Loaded here, not at the top: `--help` and the other commands need none of it.
+  const { loadConfig } = await import('../config/index.js')
+  const config = loadConfig({ file: opts.config, env: process.env, flags })
+  await preflight(config)
+  const log = await makeLogger(config, opts)
+  const before = await entriesOf(config.dataDir)
+  // Loaded lazily: libp2p takes most of a second to import, which `status`/`id`/`--help` need not pay.
+  const { startNode } = await import('../node/index.js')
+  const { defaultServices } = await import('../node/services.js')
+  let node: RevoadaNode
+  try {
+    node = await startNode({ config, log, services: defaultServices({ policy: config.policy?.enabled === false ? false : {}, materializer: config.materializer?.enabled !== false }) })
+  } catch (err) {
+    await removeCreated(config.dataDir, before)
+    throw translateStartError(err)
+  }
+  printStarted(node)
+  installSignalHandlers(node)
+  void node.stopRequested.then(async (request) => {
+    note(request.message)
+    await stopAndExit(node, request.exitCode)
+  })
+  if (config.join !== undefined && !inConfiguration(node)) {
+    try {
+      await followJoin(node, joinTimeoutS * 1000)
+    } catch (err) {
+      note((err as Error).message)
+      await node.stop()
+      // A first join that never happened leaves nothing: the next attempt starts clean.
+      await removeCreated(config.dataDir, before)
+      process.exit(1)
+    }
+  }
+}
+
+/** What can be checked without writing anything. */
+async function preflight (config: Config): Promise<void> {
+  const { portFree } = await import('../node/listen.js')
+  const { decodeJoinString } = await import('../net/join-string.js')
+  const stat = await fs.stat(config.dataDir).catch(() => undefined)
+  if (stat !== undefined && !stat.isDirectory()) throw new CliInputError(`--data-dir ${config.dataDir} exists and is not a directory`)
+  if (config.join !== undefined) decodeJoinString(config.join)
+  for (const addr of config.listen ?? []) {
+    const m = /^\/ip([46])\/([^/]+)\/tcp\/(\d+)$/.exec(addr)
+    if (m !== null && Number(m[3]) !== 0 && !(await portFree(m[2] as string, Number(m[3])))) throw new ListenAddressInUseError(addr)
+  }
+  if (config.api.port !== 0 && !(await portFree(config.api.host, config.api.port))) throw new ApiPortInUseError(config.api.host, config.api.port)
+}
+
+async function makeLogger (config: Config, opts: StartOptions): Promise<Logger> {
+  const { createLogger } = await import('../log/index.js')
+  if (opts.logFile !== undefined) {
+    const file = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 })
+    await new Promise<void>((resolve, reject) => { file.once('open', () => { resolve() }).once('error', reject) })
+    return createLogger(config.logLevel, file, (opts.logFormat as LogFormat | undefined) ?? 'json')
+  }
+  const format = (opts.logFormat as LogFormat | undefined) ?? (process.stderr.isTTY ? 'pretty' : 'json')
+  return createLogger(config.logLevel, process.stderr, format)
+}
+
+/** Names in the data dir before the start (undefined: the dir did not exist). */
+async function entriesOf (dir: string): Promise<Set<string> | undefined> {
+  try {
+    return new Set(await fs.readdir(dir))
+  } catch {
+    return undefined
+  }
+}
+
+async function removeCreated (dir: string, before: Set<string> | undefined): Promise<void> {
+  if (before === undefined) {
+    await fs.rm(dir, { recursive: true, force: true })
+    return
+  }
+  for (const name of await fs.readdir(dir).catch(() => [])) {
+    if (!before.has(name)) await fs.rm(path.join(dir, name), { recursive: true, force: true })
+  }
+}
+
+function translateStartError (err: unknown): unknown {
+  const e = err as Error & { code?: string, path?: string }
+  if (e.name === 'UnsupportedListenAddressesError' || e.code === 'EADDRINUSE') {
+    return new ListenAddressInUseError(/listen on ([^\s]+)/.exec(e.message)?.[1] ?? 'given with --listen')
+  }
+  if (e.code === 'EEXIST' || e.code === 'ENOTDIR') return new CliInputError(`the data dir path ${e.path ?? ''} is not a directory`)
+  return err
+}
+
+function printStarted (node: RevoadaNode): void {
+  const status = node.status()
+  const lines = [
+    `NodeId:      ${status.nodeId}`,
+    `Cluster:     ${status.clusterId}`,
+    `PID:         ${status.pid}`,
+    `Data dir:    ${status.dataDir}`,
+    ...status.addresses.map((a, i) => `${i === 0 ? 'Addresses:  ' : '            '} ${a}`),
+    `Admin API:   ${node.apiUrl}`,
+    `Join string (secret, gives cluster membership): ${node.joinString()}`
+  ]
+  print(lines.join('\n'))
+}
+
+function inConfiguration (node: RevoadaNode): boolean {
+  const s = node.status()
+  const ids = [...(s.voters as string[] | undefined ?? []), ...(s.learners as string[] | undefined ?? [])]
+  return ids.includes(s.nodeId)
+}
+
+/** Prints join progress on stderr until the node is in the Raft configuration; throws after `timeoutMs`. */
+async function followJoin (node: RevoadaNode, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  note('joining: waiting for a cluster peer…')
+  let connected = false
+  while (!inConfiguration(node)) {
+    const peers = node.status().peers
+    if (!connected && peers.length > 0) {
+      connected = true
+      note(`joining: connected to ${peers.length} cluster peer(s); waiting for the leader to admit this node…`)
+    }
+    if (Date.now() > deadline) {
+      throw new JoinTimeoutError(connected
+        ? `join failed: connected to the cluster but not admitted within ${timeoutMs / 1000} s (is there a leader? check \`revoada status\` on a member)`
+        : `join failed: no cluster peer answered within ${timeoutMs / 1000} s at the join string's addresses (are they up and reachable? is the join string current?)`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, JOIN_POLL_MS))
+  }
+  const s = node.status()
+  note(`joined: admitted as ${(s.voters as string[]).includes(s.nodeId) ? 'voter' : 'learner'} at index ${String(s.commitIndex)}`)
+}
+
+let stopping = false
+
+async function stopAndExit (node: RevoadaNode, code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  try {
+    await node.stop()
+    process.exit(code)
+  } catch (err) {
+    note(`error while stopping: ${(err as Error).message}`)
+    process.exit(1)
+  }
+}
+
+/**
+ * A second signal this soon after the first is the same Ctrl-C delivered twice: under `npm start` the terminal
+ * signals the whole process group and npm forwards its own copy to the child.
+ */
+const DUPLICATE_SIGNAL_WINDOW_MS = 1000
+
+function installSignalHandlers (node: RevoadaNode): void {
+  let firstAtMs = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping && Date.now() - firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS) return
+    firstAtMs = Date.now()
+    if (stopping) {
+      note(`second ${signal}, exiting now`)
+      process.exit(1)
+    }
+    void stopAndExit(node, 0)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}

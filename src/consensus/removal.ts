@@ -1,0 +1,102 @@
+/**
+ * @module consensus/removal
+ * What makes a removal stick (issue 11 item 4). A node removed from the shape (`remove-member`, or `leave`)
+ * writes `<data-dir>/removed.json` when it applies its own removal, then stops; a later start refuses with
+ * `NodeRemovedError` until the operator resets the data dir. A removed node that was down when it was removed
+ * never applies that entry: when it connects again the leader sees its NodeId in the shape's `removed` list and
+ * sends it a notice on `/revoada/removed/1.0.0` instead of admitting it; the node writes the same file and stops.
+ *
+ * The notice is trusted from any connected peer: only holders of the cluster key connect at all, and the
+ * worst a lying member can do is make a node stop, which it could do anyway by proposing its removal.
+ */
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { NetNode } from '../net/index.js'
+import type { Logger } from '../log/index.js'
+import { NodeRemovedError } from './errors.js'
+
+export const REMOVED_FILE_NAME = 'removed.json'
+export const REMOVAL_NOTICE_PROTOCOL = '/revoada/removed/1.0.0'
+/** A notice is one small JSON frame. */
+const NOTICE_BYTES_MAX = 1024
+const NOTICE_TIMEOUT_MS = 5000
+
+/** Contents of `removed.json` and of a removal notice. */
+export interface RemovalRecord {
+  clusterId: string
+  nodeId: string
+  /** `left`: the node left by itself; `removed`: another member removed it. */
+  how: 'left' | 'removed'
+  atMs: number
+}
+
+/** @throws NodeRemovedError when `dataDir` holds a removal record */
+export async function assertNotRemoved (dataDir: string): Promise<void> {
+  let text: string
+  try {
+    text = await fs.readFile(path.join(dataDir, REMOVED_FILE_NAME), 'utf8')
+  } catch {
+    return
+  }
+  let record: Partial<RemovalRecord> = {}
+  try { record = JSON.parse(text) as Partial<RemovalRecord> } catch { /* any content means removed */ }
+  const when = typeof record.atMs === 'number' ? ` at ${new Date(record.atMs).toISOString()}` : ''
+  const detail = record.how === 'left' ? `left cluster ${String(record.clusterId)}${when}` : `was removed from cluster ${String(record.clusterId)}${when}`
+  throw new NodeRemovedError(dataDir, detail)
+}
+
+export async function writeRemovalRecord (dataDir: string, record: RemovalRecord): Promise<void> {
+  await fs.writeFile(path.join(dataDir, REMOVED_FILE_NAME), JSON.stringify(record) + '\n', { mode: 0o600 })
+}
+
+function isRemovalRecord (value: unknown): value is RemovalRecord {
+  const r = value as Partial<RemovalRecord>
+  return typeof r === 'object' && r !== null && typeof r.clusterId === 'string' && typeof r.nodeId === 'string' &&
+    (r.how === 'left' || r.how === 'removed') && typeof r.atMs === 'number'
+}
+
+/** Sends and receives removal notices over libp2p. */
+export class RemovalNotices {
+  constructor (private readonly net: NetNode, private readonly self: { clusterId: string, nodeId: string }, private readonly log: Logger) {}
+
+  /** Calls `onRemoved` for a well-formed notice about this node in this cluster; others are logged and dropped. */
+  async start (onRemoved: (record: RemovalRecord, from: string) => void): Promise<void> {
+    await this.net.handle(REMOVAL_NOTICE_PROTOCOL, (stream: Stream, connection: Connection) => {
+      void this.receive(stream, connection.remotePeer.toString(), onRemoved)
+    }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+  }
+
+  async stop (): Promise<void> {
+    await this.net.unhandle(REMOVAL_NOTICE_PROTOCOL)
+  }
+
+  private async receive (stream: Stream, from: string, onRemoved: (record: RemovalRecord, from: string) => void): Promise<void> {
+    try {
+      const frame = await lpStream(stream, { maxDataLength: NOTICE_BYTES_MAX }).read({ signal: AbortSignal.timeout(NOTICE_TIMEOUT_MS) })
+      const value = JSON.parse(new TextDecoder().decode(frame.subarray())) as unknown
+      await stream.close()
+      if (isRemovalRecord(value) && value.nodeId === this.self.nodeId && value.clusterId === this.self.clusterId) {
+        onRemoved(value, from)
+      } else {
+        this.log.warn({ from }, 'ignored a removal notice that is not about this node')
+      }
+    } catch (err) {
+      this.log.warn({ from, err: (err as Error).message }, 'malformed removal notice')
+      stream.abort(err instanceof Error ? err : new Error('malformed removal notice'))
+    }
+  }
+
+  /** Tells `peer` it was removed; failures are logged (the next round retries). */
+  async notify (peer: string, record: RemovalRecord): Promise<void> {
+    try {
+      const stream = await this.net.dialProtocol(peerIdFromString(peer), REMOVAL_NOTICE_PROTOCOL, { signal: AbortSignal.timeout(NOTICE_TIMEOUT_MS) })
+      await lpStream(stream, { maxDataLength: NOTICE_BYTES_MAX }).write(new TextEncoder().encode(JSON.stringify(record)))
+      await stream.close()
+    } catch (err) {
+      this.log.debug({ peer, err: (err as Error).message }, 'removal notice not delivered')
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Pure pieces of the CLI's output: the decision list folds repeats, tables align under a header, the pretty log
+ * line, and the exit code of each error.
+ */
+import { describe, expect, it } from 'vitest'
+import { targetRequest } from '../../src/cli/shape-commands.js'
+import { table } from '../../src/cli/output.js'
+import { phiText } from '../../src/cli/node-commands.js'
+import { formatLogLine } from '../../src/log/index.js'
+
+describe('cli output', () => {
+  it('should print an infinite phi (JSON null, a member silent for long) as ∞', () => {
+    expect([phiText(null), phiText(0), phiText(12.345)]).toEqual(['∞', '0.0', '12.3'])
+  })
+
+  it('should align table columns under the header', () => {
+    expect(table([['NODE', 'HEALTH'], ['abc', 'dead'], ['a', 'alive']])).toBe('NODE  HEALTH\nabc   dead\na     alive\n')
+  })
+
+  it('should turn a pino JSON line into one readable line and pass other text through', () => {
+    const line = JSON.stringify({ level: 40, time: Date.UTC(2026, 0, 1, 12, 3, 4, 567), pid: 1, component: 'revoada:consensus', msg: 'removed', peer: 'x y', n: 3 })
+    expect(formatLogLine(line)).toBe('12:03:04.567 WARN  consensus  removed peer="x y" n=3')
+    expect(formatLogLine('not json')).toBe('not json')
+  })
+
+  it('should build target requests and force only with --yes', () => {
+    expect(targetRequest('ha-three', {})).toEqual({ preset: 'ha-three' })
+    expect(targetRequest(undefined, { etcd: '5', minWorkers: '0', yes: true })).toEqual({ target: { etcd: 5, minWorkers: 0 }, force: true })
+    expect(targetRequest(undefined, { etcd: '4', yes: true })).toEqual({ target: { etcd: 4 }, force: true })
+    expect(() => targetRequest(undefined, { etcd: '4' })).toThrow(/even/)
+  })
+})
