@@ -9,7 +9,7 @@ import type { Command } from 'commander'
 import { Argument, Option } from 'commander'
 import { apiGet, apiRequest } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
-import { note, pairs, print, printJson, table } from './output.js'
+import { pairs, print, printJson, table } from './output.js'
 import { CliInputError, TARGET_RANGES, checkNodeId, parseCount, parseRoles } from './validate.js'
 import type { MembersAnswer, StatusAnswer } from './node-commands.js'
 
