@@ -106,6 +106,19 @@ export const policySection = z.strictObject({
   clusterWindowMs: positiveMs.optional()
 })
 
+/** Prometheus metrics (src/metrics). */
+export const metricsSection = z.strictObject({
+  /**
+   * `host:port` of a scrape-only listener that serves `GET /metrics` and nothing else (port 0 = a free
+   * one). Unset: metrics are served on the admin API only. @default undefined
+   */
+  listen: z.string().regex(/^(?:\[[^\]]+\]|[^:]+):\d{1,5}$/, 'expected HOST:PORT').optional(),
+  /** Bearer token the scrape listener requires; it opens that listener only. @default undefined */
+  token: z.string().min(16).max(256).optional()
+}).refine((m) => m.listen === undefined || m.token !== undefined || /^(?:127\.|localhost:|\[::1\]:)/.test(m.listen), {
+  message: 'a non-loopback metrics.listen needs metrics.token', path: ['token']
+})
+
 /** The whole node configuration, after defaults. */
 export const configSchema = z.strictObject({
   /** Data directory. @default './.revoada' */
@@ -122,7 +135,8 @@ export const configSchema = z.strictObject({
   net: netSection.default(netSection.parse({})),
   raft: raftSection.optional(),
   membership: membershipSection.optional(),
-  policy: policySection.optional()
+  policy: policySection.optional(),
+  metrics: metricsSection.optional()
 })
 
 /** Validated node configuration. */
