@@ -57,8 +57,8 @@ export interface ModelSources {
 /** Roles per member of the committed shape. */
 export function shapeRoles (consensus: ConsensusService | undefined): RoleMap {
   if (consensus?.started !== true) return {}
-  const data = consensus.shapeMachine.shape.toData()
-  return Object.fromEntries(data.members.map(([id, roles]) => [id, [...roles].sort()]))
+  const shape = consensus.shapeMachine.shape
+  return Object.fromEntries(shape.toData().members.map(([id]) => [id, [...shape.rolesOf(id)].sort()]))
 }
 
 export function buildState (s: ModelSources): DashboardState {

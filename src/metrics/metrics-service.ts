@@ -78,6 +78,11 @@ export class MetricsService implements NodeService {
     return this.listener?.url
   }
 
+  /** `metrics: { scrapeUrl }` in `GET /v1/status`. */
+  status (): Record<string, unknown> {
+    return { scrapeUrl: this.listener?.url ?? null }
+  }
+
   private watchConsensus (consensus: ConsensusService): void {
     const raft = consensus.node
     let leader = raft.status().leader

@@ -28,6 +28,8 @@ export interface TestbedNode {
 
 export interface TestbedState {
   dir: string
+  /** Extra environment of every node process (REVOADA_* config), kept for restarts. */
+  env: Record<string, string>
   nodes: TestbedNode[]
 }
 
@@ -51,20 +53,20 @@ function processAlive (pid: number): boolean {
   }
 }
 
-/** Env for node processes: the caller's, minus REVOADA_DATA_DIR (each node has its own). */
-function nodeEnv (): NodeJS.ProcessEnv {
-  const env = { ...process.env }
+/** Env for node processes: the caller's plus `extra`, minus REVOADA_DATA_DIR (each node has its own). */
+function nodeEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra }
   delete env.REVOADA_DATA_DIR
   return env
 }
 
 /** Spawns node `index` detached (it outlives the CLI), logging to `<data-dir>/node.log`. */
-async function spawnNode (index: number, dataDir: string, join: string | undefined): Promise<TestbedNode> {
+async function spawnNode (index: number, dataDir: string, join: string | undefined, env: Record<string, string>): Promise<TestbedNode> {
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
   await fs.rm(path.join(dataDir, 'api.json'), { force: true })
   const logFd = openSync(path.join(dataDir, 'node.log'), 'a')
   const child = spawn(process.execPath, [NODE_MAIN, dataDir, ...(join !== undefined ? [join] : [])], {
-    detached: true, stdio: ['ignore', logFd, logFd], env: nodeEnv()
+    detached: true, stdio: ['ignore', logFd, logFd], env: nodeEnv(env)
   })
   closeSync(logFd)
   child.unref()
@@ -109,24 +111,24 @@ function nodeAt (state: TestbedState, index: number): TestbedNode {
 
 /**
  * Starts `count` nodes in `dir`: node 1 creates the cluster, the others join with its join string;
- * with `target`, sets that target topology once all are up.
+ * with `target`, sets that target topology once all are up; `env` adds REVOADA_* config to every node.
  *
  * @throws TestbedArgumentError, TestbedExistsError, TestbedNodeStartError
  */
-export async function testbedUp (init: { dir: string, count: number, target?: string }): Promise<TestbedState> {
+export async function testbedUp (init: { dir: string, count: number, target?: string, env?: Record<string, string> }): Promise<TestbedState> {
   const { dir, count } = init
   if (!Number.isInteger(count) || count < 1 || count > TESTBED_NODES_MAX) throw new TestbedArgumentError(`--nodes must be 1..${TESTBED_NODES_MAX}, got ${count}`)
   const existing = await loadTestbed(dir).catch(() => undefined)
   if (existing !== undefined) throw new TestbedExistsError(dir)
   await fs.mkdir(dir, { recursive: true })
-  const state: TestbedState = { dir: path.resolve(dir), nodes: [] }
+  const state: TestbedState = { dir: path.resolve(dir), env: init.env ?? {}, nodes: [] }
   try {
-    const first = await spawnNode(1, path.join(state.dir, 'n1'), undefined)
+    const first = await spawnNode(1, path.join(state.dir, 'n1'), undefined, state.env)
     state.nodes.push(first)
     await save(state)
     const { joinString } = await apiGet(first.dataDir, '/v1/join-string') as { joinString: string }
     for (let i = 2; i <= count; i++) {
-      state.nodes.push(await spawnNode(i, path.join(state.dir, `n${i}`), joinString))
+      state.nodes.push(await spawnNode(i, path.join(state.dir, `n${i}`), joinString, state.env))
       await save(state)
     }
     if (init.target !== undefined) await apiRequest(first.dataDir, 'POST', '/v1/target', { preset: init.target }, 30_000)
@@ -167,7 +169,7 @@ export async function testbedRestart (dir: string, index: number): Promise<Testb
   const state = await loadTestbed(dir)
   const node = nodeAt(state, index)
   if (processAlive(node.pid)) throw new TestbedArgumentError(`node ${index} is still running (pid ${node.pid}); kill it first`)
-  const restarted = await spawnNode(index, node.dataDir, undefined)
+  const restarted = await spawnNode(index, node.dataDir, undefined, state.env ?? {})
   state.nodes = state.nodes.map((n) => n.index === index ? restarted : n)
   await save(state)
   return restarted
