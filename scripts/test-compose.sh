@@ -39,6 +39,9 @@ cleanup () {
   exit "$rc"
 }
 trap cleanup EXIT
+# A signal ends the script through `exit`, so the EXIT trap cleans up then too.
+trap "exit 143" TERM
+trap "exit 130" INT
 
 scripts/docker-daemon.sh start
 scripts/build-base-image.sh
