@@ -12,6 +12,8 @@ RUN="${REVOADA_DOCKER_RUN:-/run/revoada-docker}"
 SOCK="$RUN/docker.sock"
 PIDFILE="$RUN/dockerd.pid"
 DOCKER=/usr/bin/docker
+CGROUP_PARENT=revoada-docker
+CONTAINER_CPU_PEERS=5
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
 running () { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
@@ -21,7 +23,14 @@ start () {
   if running; then return 0; fi
   mkdir -p "$ROOT" "$RUN/exec"
   # The daemon outlives this script; its log goes beside the socket.
-  setsid /usr/sbin/dockerd --iptables=false --ip-forward=false --bridge=none \
+  # Containers go under their own cgroup parent. On cgroup v1 a parent group competes for CPU like one
+  # process, so five containers on a busy host would share one process's slice; giving the group the
+  # weight of CONTAINER_CPU_PEERS processes makes them compete like the same nodes run as host processes.
+  if [ -d /sys/fs/cgroup/cpu ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+    mkdir -p "/sys/fs/cgroup/cpu/$CGROUP_PARENT"
+    echo $((1024 * CONTAINER_CPU_PEERS)) > "/sys/fs/cgroup/cpu/$CGROUP_PARENT/cpu.shares" || true
+  fi
+  setsid /usr/sbin/dockerd --iptables=false --ip-forward=false --bridge=none --cgroup-parent "/$CGROUP_PARENT" \
     --host "unix://$SOCK" --pidfile "$PIDFILE" --data-root "$ROOT" --exec-root "$RUN/exec" \
     >"$RUN/dockerd.log" 2>&1 < /dev/null &
   for _ in $(seq 1 120); do
@@ -48,8 +57,8 @@ stop () {
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
-  purge) stop; rm -rf "$ROOT" "$RUN" ;;
+  stop) stop; rmdir "/sys/fs/cgroup/cpu/$CGROUP_PARENT" 2>/dev/null || true ;;
+  purge) stop; rm -rf "$ROOT" "$RUN"; rmdir "/sys/fs/cgroup/cpu/$CGROUP_PARENT" 2>/dev/null || true ;;
   # `eval "$(scripts/docker-daemon.sh env)"` points docker and docker-compose at this daemon.
   env) echo "export DOCKER_HOST=unix://$SOCK" ;;
   *) echo "usage: $0 start|stop|purge|env" >&2; exit 2 ;;
