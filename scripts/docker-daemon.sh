@@ -55,10 +55,19 @@ stop () {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# Docker creates the cgroup parent in every controller (and a buildkit group inside); all empty once the
+# daemon is gone.
+remove_cgroups () {
+  local group
+  for group in /sys/fs/cgroup/*/"$CGROUP_PARENT"; do
+    [ -d "$group" ] && find "$group" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+}
+
 case "${1:-}" in
   start) start ;;
-  stop) stop; rmdir "/sys/fs/cgroup/cpu/$CGROUP_PARENT" 2>/dev/null || true ;;
-  purge) stop; rm -rf "$ROOT" "$RUN"; rmdir "/sys/fs/cgroup/cpu/$CGROUP_PARENT" 2>/dev/null || true ;;
+  stop) stop; remove_cgroups ;;
+  purge) stop; rm -rf "$ROOT" "$RUN"; remove_cgroups ;;
   # `eval "$(scripts/docker-daemon.sh env)"` points docker and docker-compose at this daemon.
   env) echo "export DOCKER_HOST=unix://$SOCK" ;;
   *) echo "usage: $0 start|stop|purge|env" >&2; exit 2 ;;
