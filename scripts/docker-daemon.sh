@@ -67,7 +67,9 @@ remove_cgroups () {
 case "${1:-}" in
   start) start ;;
   stop) stop; remove_cgroups ;;
-  purge) stop; rm -rf "$ROOT" "$RUN"; remove_cgroups ;;
+  # dockerd can leave its netns mount under our run dir: unmount what is ours before deleting it.
+  purge) stop; awk -v run="$RUN/" 'index($2, run) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount || true
+         rm -rf "$ROOT" "$RUN"; remove_cgroups ;;
   # `eval "$(scripts/docker-daemon.sh env)"` points docker and docker-compose at this daemon.
   env) echo "export DOCKER_HOST=unix://$SOCK" ;;
   *) echo "usage: $0 start|stop|purge|env" >&2; exit 2 ;;
