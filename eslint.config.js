@@ -14,7 +14,7 @@ const impureGlobals = [
 ]
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.revoada/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.revoada/**', '.docker-prebuilt/**', 'test-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -17,3 +17,15 @@ export const API_KEEP_ALIVE_TIMEOUT_MS = 65_000
  * during an election or on a loaded machine; the node bounds its own consensus operations (504 Timeout).
  */
 export const API_CLIENT_TIMEOUT_MS = 30_000
+/** Random bytes of a one-time login code and of a session id. */
+export const LOGIN_CODE_BYTES = 32
+/** A login link works once, within this time. */
+export const LOGIN_CODE_TTL_MS = 5 * 60_000
+/** Unspent login codes kept; minting more drops the oldest. */
+export const LOGIN_CODES_MAX = 16
+/** A dashboard session lasts this long. */
+export const SESSION_TTL_MS = 12 * 60 * 60_000
+/** Live dashboard sessions kept; a new one past this ends the oldest. */
+export const SESSIONS_MAX = 32
+/** Session cookie name prefix; the API port follows, so nodes sharing a host keep separate sessions. */
+export const SESSION_COOKIE_PREFIX = 'revoada_session_'

@@ -3,6 +3,10 @@
  * The admin HTTP API (DESIGN §10): fastify on loopback, every request needs `Authorization: Bearer <token>`
  * (401 otherwise). The node registers `/v1/status`; services add their own routes through `app`. Binding a
  * non-loopback host must be explicitly allowed, because the API controls the node.
+ *
+ * Browsers (the dashboard) authenticate with a session cookie instead (api/sessions.ts): `POST
+ * /v1/login-links` (token) mints a one-time code, `GET /login?code=…` trades it for the cookie. The cookie
+ * opens GET routes only. A route marked `{ config: { public: true } }` skips the check (only /login is).
  */
 import { timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -18,6 +22,7 @@ export function sendApiError (reply: FastifyReply, code: ApiErrorCode, message: 
   const body: ApiErrorBody = { error: code, message }
   return reply.code(API_ERROR_CODES[code].status).send(body)
 }
+import { SessionStore, sessionCookie } from './sessions.js'
 
 /** Options of the API server. */
 export interface ApiServerInit {
@@ -44,6 +49,7 @@ function tokenMatches (header: string | undefined, token: string): boolean {
 /** The admin API; routes are added to `app` before `listen()`. */
 export class ApiServer {
   readonly app: FastifyInstance
+  readonly sessions = new SessionStore()
   private urlValue: string | undefined
 
   /** @throws ApiBindRefusedError for a non-loopback host without `allowNonLoopback` */
@@ -52,6 +58,8 @@ export class ApiServer {
     this.app = Fastify({ logger: false, bodyLimit: API_BODY_BYTES_MAX, keepAliveTimeout: API_KEEP_ALIVE_TIMEOUT_MS })
     this.app.addHook('onRequest', async (request, reply) => {
       if (tokenMatches(request.headers.authorization, init.token)) return
+      if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return
+      if ((request.method === 'GET' || request.method === 'HEAD') && this.sessions.validCookie(request.headers.cookie)) return
       init.log.debug({ url: request.url }, 'rejected API request without a valid token')
       await sendApiError(reply.header('www-authenticate', 'Bearer'), 'Unauthorized',
         'missing or wrong bearer token (the token is in <data-dir>/api.json)')
@@ -64,6 +72,25 @@ export class ApiServer {
       const status = err.statusCode ?? 500
       if (status >= 500) init.log.error({ url: request.url, err: err.message }, 'API request failed')
       await sendApiError(reply, status === 404 ? 'NotFound' : status < 500 ? 'BadRequest' : 'Internal', err.message)
+    })
+    this.loginRoutes()
+  }
+
+  private loginRoutes (): void {
+    this.app.post('/v1/login-links', async () => {
+      const code = this.sessions.mintLoginCode()
+      return { path: `/login?code=${code}`, url: `${this.urlValue ?? ''}/login?code=${code}` }
+    })
+    this.app.get('/login', { config: { public: true } }, async (request, reply) => {
+      const code = (request.query as { code?: unknown }).code
+      const session = typeof code === 'string' ? this.sessions.redeem(code) : undefined
+      void reply.header('cache-control', 'no-store')
+      if (session === undefined) {
+        this.init.log.info('dashboard login refused: unknown, used or expired code')
+        return await reply.code(401).type('text/plain').send('This login link is unknown, used or expired: run `revoada dashboard` for a new one.\n')
+      }
+      this.init.log.info('dashboard session opened')
+      return await reply.header('set-cookie', sessionCookie(session, request.socket.localPort ?? 0)).redirect('/dashboard', 303)
     })
   }
 

@@ -16,6 +16,8 @@ import { registerNodeCommands } from './node-commands.js'
 import { registerShapeCommands } from './shape-commands.js'
 import { registerMaterializerCommands } from './materializer-commands.js'
 import { registerPolicyCommands } from './policy-commands.js'
+import { registerDashboardCommands } from './dashboard-commands.js'
+import { registerTestbedCommands } from './testbed-commands.js'
 
 /** The package version, read from package.json next to dist/ (one source of truth). */
 function version (): string {
@@ -55,6 +57,8 @@ function buildProgram (): Command {
   registerShapeCommands(program)
   registerPolicyCommands(program)
   registerMaterializerCommands(program)
+  registerDashboardCommands(program)
+  registerTestbedCommands(program)
   overrideExits(program)
   return program
 }

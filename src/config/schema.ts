@@ -133,6 +133,19 @@ export const hooksSection = z.strictObject({
   timeoutMs: positiveMs.optional()
 })
 
+/** Prometheus metrics (src/metrics). */
+export const metricsSection = z.strictObject({
+  /**
+   * `host:port` of a scrape-only listener that serves `GET /metrics` and nothing else (port 0 = a free
+   * one). Unset: metrics are served on the admin API only. @default undefined
+   */
+  listen: z.string().regex(/^(?:\[[^\]]+\]|[^:]+):\d{1,5}$/, 'expected HOST:PORT').optional(),
+  /** Bearer token the scrape listener requires; it opens that listener only. @default undefined */
+  token: z.string().min(16).max(256).optional()
+}).refine((m) => m.listen === undefined || m.token !== undefined || /^(?:127\.|localhost:|\[::1\]:)/.test(m.listen), {
+  message: 'a non-loopback metrics.listen needs metrics.token', path: ['token']
+})
+
 /** The whole node configuration, after defaults. */
 export const configSchema = z.strictObject({
   /** Data directory. @default './.revoada' */
@@ -157,7 +170,8 @@ export const configSchema = z.strictObject({
   membership: membershipSection.optional(),
   policy: policySection.optional(),
   materializer: materializerSection.optional(),
-  hooks: hooksSection.optional()
+  hooks: hooksSection.optional(),
+  metrics: metricsSection.optional()
 })
 
 /** Validated node configuration. */

@@ -1,7 +1,8 @@
 /**
  * @module node/services
  * The default layer stack of a revoada node, in start order: membership (who is alive), consensus (Raft
- * over libp2p streams with the file WAL, the MeshShape), then the policy engine (which needs both).
+ * over libp2p streams with the file WAL, the MeshShape), then the policy engine (which needs both), then
+ * the operator's views of them all: Prometheus metrics and the live dashboard.
  */
 import { MembershipService } from '../membership/membership-service.js'
 import { ConsensusService } from '../consensus/consensus-service.js'
@@ -12,6 +13,8 @@ import type { PolicyEngineInit } from '../policy/engine.js'
 import { MaterializerService } from '../materializer/materializer-service.js'
 import type { NodeService } from './service.js'
 import { steadyNowMs } from '../util/clock.js'
+import { MetricsService, NodeMetrics, TimedStorage } from '../metrics/index.js'
+import { DashboardService } from '../dashboard/index.js'
 
 export interface DefaultServicesInit {
   policy?: PolicyEngineInit | false
@@ -21,8 +24,9 @@ export interface DefaultServicesInit {
 
 /** `policy: false` (or `policy.enabled: false` in the config) leaves the engine out. */
 export function defaultServices (init: DefaultServicesInit = {}): NodeService[] {
+  const metrics = new NodeMetrics()
   const consensus = new ConsensusService({
-    openStorage: (dir) => new FileStorage(dir),
+    openStorage: (dir) => new TimedStorage(new FileStorage(dir), (seconds) => { metrics.fsyncDuration.observe(seconds) }),
     createTransport: (ctx, isMember) => new RaftTransport({ libp2p: ctx.net, isMember, log: ctx.log })
   })
   // Heartbeats echo this node's committed roles; before consensus has started there are none to echo.
@@ -32,5 +36,7 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const services: NodeService[] = [membership, consensus]
   if (init.policy !== false) services.push(new PolicyEngine({ nowMs: steadyNowMs, ...init.policy }))
   if (init.materializer !== false) services.push(new MaterializerService())
+  // Last: they read the layers above.
+  services.push(new MetricsService(metrics), new DashboardService())
   return services
 }

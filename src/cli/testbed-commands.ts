@@ -1,0 +1,90 @@
+/**
+ * @module cli/testbed-commands
+ * `revoada testbed up|status|kill|restart|partition|heal|down`: a local multi-node testbed of real node
+ * processes (src/testbed), for trying failures by hand: kill the leader, cut two nodes apart, watch the
+ * dashboard of any node.
+ */
+import type { Command } from 'commander'
+import type { TestbedNodeStatus } from '../testbed/index.js'
+
+const DIR_HELP = 'testbed directory (default: ./.revoada-testbed)'
+const DEFAULT_DIR = './.revoada-testbed'
+
+interface DirOptions { dir?: string }
+
+const dirOf = (opts: DirOptions): string => opts.dir ?? DEFAULT_DIR
+const short = (id: string | null): string => id === null ? '-' : `${id.slice(0, 8)}…${id.slice(-6)}`
+
+function nodeIndex (value: string): number {
+  const index = Number(value)
+  if (!Number.isInteger(index) || index < 1) throw new Error(`expected a node number (1, 2, …), got "${value}"`)
+  return index
+}
+
+function printStatus (nodes: TestbedNodeStatus[]): void {
+  const lines = nodes.map((n) => [
+    `n${n.index}`.padEnd(4), (n.running ? `pid ${n.pid}` : 'killed').padEnd(10), short(n.nodeId).padEnd(17),
+    (n.role ?? '-').padEnd(9), `term ${n.term ?? '-'}`.padEnd(8), (n.roles.join(',') || '-').padEnd(44), n.apiUrl
+  ].join(' '))
+  process.stdout.write(['node pid        nodeId            raft      term     roles                                        admin API', ...lines].join('\n') + '\n')
+}
+
+async function runUp (opts: DirOptions & { nodes: string, target?: string }): Promise<void> {
+  const { testbedUp, testbedStatus } = await import('../testbed/index.js')
+  const state = await testbedUp({ dir: dirOf(opts), count: Number(opts.nodes), ...(opts.target !== undefined ? { target: opts.target } : {}) })
+  printStatus(await testbedStatus(state.dir))
+  process.stdout.write(`\ndata dirs: ${state.dir}/n1 … n${state.nodes.length}; dashboard: revoada dashboard --data-dir ${state.dir}/n1\n`)
+}
+
+/** Registers `revoada testbed …`. */
+export function registerTestbedCommands (program: Command): void {
+  const testbed = program.command('testbed').description('a local multi-node testbed of real node processes')
+  testbed.command('up')
+    .description('start N nodes: node 1 creates the cluster, the others join; prints each node\'s admin API')
+    .requiredOption('--nodes <n>', 'how many nodes')
+    .option('--target <preset>', 'then set this target topology (homelab | ha-three)')
+    .option('--dir <dir>', DIR_HELP)
+    .action(runUp)
+  testbed.command('status')
+    .description('each node: process, Raft role, term, committed roles, admin API')
+    .option('--dir <dir>', DIR_HELP)
+    .action(async (opts: DirOptions) => {
+      const { testbedStatus } = await import('../testbed/index.js')
+      printStatus(await testbedStatus(dirOf(opts)))
+    })
+  testbed.command('kill').argument('<i>', 'node number').option('--dir <dir>', DIR_HELP)
+    .description('SIGKILL node I (no goodbye: the others must detect it)')
+    .action(async (i: string, opts: DirOptions) => {
+      const { testbedKill } = await import('../testbed/index.js')
+      const node = await testbedKill(dirOf(opts), nodeIndex(i))
+      process.stdout.write(`killed n${node.index} (pid ${node.pid}, ${node.nodeId})\n`)
+    })
+  testbed.command('restart').argument('<i>', 'node number').option('--dir <dir>', DIR_HELP)
+    .description('start a killed node I again from its data dir')
+    .action(async (i: string, opts: DirOptions) => {
+      const { testbedRestart } = await import('../testbed/index.js')
+      const node = await testbedRestart(dirOf(opts), nodeIndex(i))
+      process.stdout.write(`restarted n${node.index} (pid ${node.pid}), admin API ${node.apiUrl}\n`)
+    })
+  testbed.command('partition').argument('<i>').argument('<j>').option('--dir <dir>', DIR_HELP)
+    .description('cut the link between nodes I and J in both directions')
+    .action(async (i: string, j: string, opts: DirOptions) => {
+      const { testbedPartition } = await import('../testbed/index.js')
+      await testbedPartition(dirOf(opts), nodeIndex(i), nodeIndex(j))
+      process.stdout.write(`n${i} and n${j} can no longer reach each other\n`)
+    })
+  testbed.command('heal').option('--dir <dir>', DIR_HELP)
+    .description('remove every partition')
+    .action(async (opts: DirOptions) => {
+      const { testbedHeal } = await import('../testbed/index.js')
+      await testbedHeal(dirOf(opts))
+      process.stdout.write('partitions removed\n')
+    })
+  testbed.command('down').option('--dir <dir>', DIR_HELP)
+    .description('stop every node and delete the testbed directory')
+    .action(async (opts: DirOptions) => {
+      const { testbedDown } = await import('../testbed/index.js')
+      await testbedDown(dirOf(opts))
+      process.stdout.write('testbed stopped and removed\n')
+    })
+}

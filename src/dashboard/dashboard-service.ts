@@ -1,0 +1,102 @@
+/**
+ * @module dashboard/dashboard-service
+ * The live dashboard as a NodeService: the page at `/dashboard` and its state stream at `/v1/events`.
+ * Both sit behind the admin API's auth: the bearer token, or the GET-only session cookie that
+ * `revoada dashboard`'s one-time login link sets (api/sessions.ts). Started after the layers it shows.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { NodeService, ServiceContext } from '../node/service.js'
+import type { ConsensusService } from '../consensus/consensus-service.js'
+import type { MembershipService } from '../membership/membership-service.js'
+import type { PolicyEngine } from '../policy/engine.js'
+import { buildState, shapeRoles } from './model.js'
+import type { DashboardState } from './model.js'
+import { Timeline, diffRoles } from './timeline.js'
+import { EventStream } from './event-stream.js'
+import { DASHBOARD_HTML, DASHBOARD_JS } from './page.js'
+
+/** Scripts and connections from the node itself only; the page's one style block is inline. */
+const PAGE_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
+export interface DashboardServiceInit {
+  /** @default Date.now */
+  nowMs?: () => number
+}
+
+/** A later layer's status, if that service runs and has one. */
+function statusOf (ctx: ServiceContext, name: string): (() => Record<string, unknown>) | undefined {
+  const service = ctx.service(name)
+  return service?.status !== undefined ? () => service.status?.() ?? {} : undefined
+}
+
+export class DashboardService implements NodeService {
+  readonly name = 'dashboard'
+  private ctx!: ServiceContext
+  private readonly timeline = new Timeline()
+  private readonly stream = new EventStream(() => JSON.stringify(this.state()))
+  private readonly unsubscribers: Array<() => void> = []
+  private readonly nowMs: () => number
+
+  constructor (init: DashboardServiceInit = {}) {
+    this.nowMs = init.nowMs ?? Date.now
+  }
+
+  async start (ctx: ServiceContext): Promise<void> {
+    this.ctx = ctx
+    const membership = ctx.service<MembershipService>('membership')
+    const consensus = ctx.service<ConsensusService>('consensus')
+    if (membership !== undefined) {
+      for (const e of membership.recentEvents()) this.timeline.add(e.atMs, 'membership', e.nodeId, e.kind)
+      this.unsubscribers.push(membership.subscribe((_view, events) => {
+        for (const e of events) this.timeline.add(e.atMs, 'membership', e.nodeId, e.kind)
+        this.stream.poke()
+      }))
+    }
+    if (consensus !== undefined) this.watchConsensus(consensus)
+    this.stream.start()
+  }
+
+  private watchConsensus (consensus: ConsensusService): void {
+    let leader = consensus.node.status().leader
+    this.unsubscribers.push(consensus.node.onStateChange((status) => {
+      if (status.leader !== null && status.leader !== leader) this.timeline.add(this.nowMs(), 'leader', status.leader, `became leader at term ${status.term}`)
+      leader = status.leader
+      this.stream.poke()
+    }))
+    let roles = shapeRoles(consensus)
+    this.unsubscribers.push(consensus.shapeMachine.onChange(() => {
+      const next = shapeRoles(consensus)
+      for (const line of diffRoles(roles, next)) this.timeline.add(this.nowMs(), 'roles', line.nodeId, line.text)
+      roles = next
+      this.stream.poke()
+    }))
+  }
+
+  async stop (): Promise<void> {
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe()
+    this.stream.close()
+  }
+
+  /** The state the page shows (also what `/v1/events` streams). */
+  state (): DashboardState {
+    return buildState({
+      nowMs: this.nowMs(),
+      self: this.ctx.nodeId,
+      clusterId: this.ctx.cluster.clusterId,
+      consensus: this.ctx.service<ConsensusService>('consensus'),
+      membership: this.ctx.service<MembershipService>('membership'),
+      policy: this.ctx.service<PolicyEngine>('policy'),
+      chain: statusOf(this.ctx, 'attestation'),
+      content: statusOf(this.ctx, 'content'),
+      timeline: this.timeline
+    })
+  }
+
+  routes (app: FastifyInstance): void {
+    app.get('/dashboard', async (_request, reply) => await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
+      .header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').send(DASHBOARD_HTML))
+    app.get('/dashboard/app.js', async (_request, reply) => await reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_JS))
+    app.get('/v1/dashboard/state', async () => this.state())
+    this.stream.routes(app)
+  }
+}

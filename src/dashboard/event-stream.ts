@@ -1,0 +1,93 @@
+/**
+ * @module dashboard/event-stream
+ * `GET /v1/events`: server-sent events carrying the dashboard state. Every client first gets the whole
+ * state, then a new `state` event whenever it changed (rebuilt on every layer event and every
+ * SSE_PUSH_INTERVAL_MS). Clients are bounded (SSE_CLIENTS_MAX; one more gets 503) and a client that stops
+ * reading is dropped once its buffer passes SSE_CLIENT_BUFFER_BYTES_MAX; EventSource reconnects by itself.
+ */
+import type { ServerResponse } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import {
+  SSE_CLIENT_BUFFER_BYTES_MAX, SSE_CLIENTS_MAX, SSE_KEEPALIVE_MS, SSE_PUSH_INTERVAL_MS, SSE_RETRY_MS
+} from './constants.js'
+
+export class EventStream {
+  private readonly clients = new Set<ServerResponse>()
+  private last = ''
+  private pushTimer: NodeJS.Timeout | undefined
+  private keepaliveTimer: NodeJS.Timeout | undefined
+  private scheduled = false
+  private closed = false
+
+  /** @param render the current state as JSON text */
+  constructor (private readonly render: () => string) {}
+
+  start (): void {
+    this.pushTimer = setInterval(() => { this.push() }, SSE_PUSH_INTERVAL_MS)
+    this.keepaliveTimer = setInterval(() => { this.write(': keepalive\n\n') }, SSE_KEEPALIVE_MS)
+    this.pushTimer.unref?.()
+    this.keepaliveTimer.unref?.()
+  }
+
+  /** Something changed: push soon (coalesced with anything else in this turn of the event loop). */
+  poke (): void {
+    if (this.scheduled || this.closed) return
+    this.scheduled = true
+    setImmediate(() => { this.scheduled = false; this.push() })
+  }
+
+  get clientCount (): number {
+    return this.clients.size
+  }
+
+  routes (app: FastifyInstance): void {
+    app.get('/v1/events', async (request, reply) => {
+      if (this.closed || this.clients.size >= SSE_CLIENTS_MAX) {
+        return await reply.code(503).send({ error: 'TooManyStreams', message: `at most ${SSE_CLIENTS_MAX} event streams` })
+      }
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+      res.write(`retry: ${SSE_RETRY_MS}\n\n`)
+      this.clients.add(res)
+      request.raw.once('close', () => { this.clients.delete(res) })
+      this.send(res, this.last === '' ? this.render() : this.last)
+    })
+    // Open streams would hold the server's close forever: end them first.
+    app.addHook('preClose', async () => { this.close() })
+  }
+
+  /** Ends every stream and stops the timers. */
+  close (): void {
+    this.closed = true
+    clearInterval(this.pushTimer)
+    clearInterval(this.keepaliveTimer)
+    for (const res of this.clients) res.end()
+    this.clients.clear()
+  }
+
+  private push (): void {
+    if (this.clients.size === 0 || this.closed) return
+    const state = this.render()
+    if (state === this.last) return
+    this.last = state
+    for (const res of this.clients) this.send(res, state)
+  }
+
+  private send (res: ServerResponse, state: string): void {
+    this.writeTo(res, `event: state\ndata: ${state}\n\n`)
+  }
+
+  private write (text: string): void {
+    for (const res of this.clients) this.writeTo(res, text)
+  }
+
+  private writeTo (res: ServerResponse, text: string): void {
+    if (res.writableLength > SSE_CLIENT_BUFFER_BYTES_MAX) {
+      this.clients.delete(res)
+      res.destroy()
+      return
+    }
+    res.write(text)
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * @module dashboard/page
+ * The dashboard page: static HTML and one script, served from memory (no build step, no CDN, works
+ * offline). The script opens `/v1/events` and re-renders on every `state` event. Everything a peer can
+ * influence (ids, labels, reasons) goes into the page through textContent only, never as markup.
+ */
+
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>revoada</title>
+<style>
+  :root { font-family: system-ui, sans-serif; font-size: 14px; color: #1d2330; background: #f4f5f7; }
+  body { margin: 0; }
+  header { background: #1d2330; color: #fff; padding: 10px 18px; display: flex; gap: 24px; align-items: baseline; flex-wrap: wrap; }
+  header h1 { font-size: 18px; margin: 0; }
+  header .muted { color: #aab; }
+  main { display: grid; grid-template-columns: 2fr 1fr; gap: 14px; padding: 14px 18px; }
+  section { background: #fff; border-radius: 6px; padding: 10px 14px; box-shadow: 0 1px 2px #0002; }
+  section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: #556; margin: 0 0 8px; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eee; font-variant-numeric: tabular-nums; }
+  code, .id { font-family: ui-monospace, monospace; font-size: 12px; }
+  .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; color: #fff; }
+  .h-alive { background: #1f9d55; } .h-suspect { background: #e3a008; } .h-dead { background: #d64545; }
+  .h-left, .h-unknown { background: #8890a0; }
+  .role { display: inline-block; background: #e7ecf7; border-radius: 4px; padding: 0 5px; margin: 1px; font-size: 12px; }
+  .kv { display: grid; grid-template-columns: max-content 1fr; gap: 3px 12px; }
+  .kv dt { color: #667; } .kv dd { margin: 0; }
+  ol { margin: 0; padding-left: 0; list-style: none; max-height: 360px; overflow: auto; }
+  li { padding: 3px 0; border-bottom: 1px solid #f0f0f0; }
+  .time { color: #889; font-size: 12px; margin-right: 6px; font-variant-numeric: tabular-nums; }
+  .placeholder { color: #889; font-style: italic; }
+  #conn.live { color: #6ee7a8; } #conn.down { color: #ff8a8a; }
+  .wide { grid-column: 1 / -1; }
+</style>
+</head>
+<body data-connected="false">
+<header>
+  <h1>revoada</h1>
+  <span>cluster <code id="cluster">…</code></span>
+  <span>this node <code id="self">…</code></span>
+  <span id="conn" class="down">connecting…</span>
+  <span class="muted" id="updated"></span>
+</header>
+<main>
+  <section>
+    <h2>Members</h2>
+    <table>
+      <thead><tr><th>node</th><th>health</th><th>phi</th><th>roles</th><th>raft</th><th>generation</th><th>labels</th></tr></thead>
+      <tbody id="members"></tbody>
+    </table>
+  </section>
+  <section>
+    <h2>Consensus</h2>
+    <dl class="kv" id="raft"></dl>
+  </section>
+  <section>
+    <h2>Timeline</h2>
+    <ol id="timeline"></ol>
+  </section>
+  <section>
+    <h2>Policy decisions</h2>
+    <div id="decisions-note" class="placeholder"></div>
+    <ol id="decisions"></ol>
+  </section>
+  <section>
+    <h2>Attestation chain</h2>
+    <dl class="kv" id="chain"></dl>
+  </section>
+  <section>
+    <h2>Content</h2>
+    <dl class="kv" id="content"></dl>
+  </section>
+</main>
+<script src="/dashboard/app.js"></script>
+</body>
+</html>
+`
+
+export const DASHBOARD_JS = String.raw`'use strict'
+const $ = (id) => document.getElementById(id)
+function el (tag, props, ...children) {
+  const node = document.createElement(tag)
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === 'class') node.className = v
+    else if (k.startsWith('data-')) node.setAttribute(k, String(v))
+    else node[k] = v
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)))
+  return node
+}
+const short = (id) => id ? id.slice(0, 6) + '…' + id.slice(-6) : '(none)'
+const idCell = (id, self) => el('span', { class: 'id', title: id }, short(id), self ? ' (this node)' : '')
+const clock = (ms) => new Date(ms).toLocaleTimeString()
+function kv (target, pairs) {
+  target.replaceChildren(...pairs.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]))
+}
+function placeholder (target, text) {
+  target.replaceChildren(el('dd', { class: 'placeholder' }, text))
+}
+function renderMembers (state) {
+  $('members').replaceChildren(...state.members.map((m) => el('tr', { 'data-node-id': m.nodeId, 'data-health': m.health, 'data-roles': m.roles.join(','), 'data-leader': m.leader },
+    el('td', {}, idCell(m.nodeId, m.self)),
+    el('td', {}, el('span', { class: 'badge h-' + m.health }, m.health)),
+    el('td', {}, m.phi === null ? '-' : m.phi.toFixed(1)),
+    el('td', {}, ...(m.roles.length === 0 ? ['-'] : m.roles.map((r) => el('span', { class: 'role' }, r)))),
+    el('td', {}, m.leader ? 'leader' : (m.voter ? 'voter' : '-')),
+    el('td', {}, m.generation === null ? '-' : m.generation),
+    el('td', {}, Object.entries(m.labels).map(([k, v]) => k + '=' + v).join(', ') || '-'))))
+}
+function renderRaft (state) {
+  const r = state.raft
+  if (r === null) return placeholder($('raft'), 'consensus is not running on this node')
+  kv($('raft'), [
+    ['leader', el('span', { id: 'leader', class: 'id', title: r.leader || '' }, short(r.leader))],
+    ['term', el('span', { id: 'term' }, r.term)],
+    ['this node', r.role],
+    ['commit index', r.commitIndex],
+    ['applied index', r.appliedIndex],
+    ['voters', r.voters.length + ' (' + r.voters.map(short).join(', ') + ')'],
+    ['learners', r.learners.length],
+    ['target', Object.entries(r.target).map(([k, v]) => k + '=' + v).join(' ')],
+    ['shape', el('code', { title: r.shapeCid }, r.shapeCid.slice(0, 16) + '…')]
+  ])
+}
+function renderTimeline (state) {
+  $('timeline').replaceChildren(...state.timeline.map((e) => el('li', { 'data-kind': e.kind },
+    el('span', { class: 'time' }, clock(e.atMs)), e.nodeId ? idCell(e.nodeId, false) : '', ' ', e.text)))
+}
+function renderDecisions (state) {
+  const d = state.decisions
+  $('decisions-note').textContent = d === null ? 'the policy engine is not running on this node'
+    : (d.recordedHere ? '' : 'decisions are recorded by the leader; this node shows what it recorded while it led')
+  const items = d === null ? [] : d.items
+  $('decisions').replaceChildren(...items.map((x) => el('li', {},
+    el('span', { class: 'time' }, clock(x.atMs)), x.trigger + ': ',
+    ...x.proposals.map((p) => el('div', {}, 'proposed ' + p.command.kind + ' ' + short(p.command.nodeId || '') + ' (' + p.reason + '): ' + p.why)),
+    ...x.withheld.map((w) => el('div', {}, 'withheld ' + w.what + ' [' + w.code + ']: ' + w.why)))))
+}
+function renderLayer (target, value, absent) {
+  if (value === null) return placeholder(target, absent)
+  kv(target, Object.entries(value).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]))
+}
+function render (state) {
+  $('cluster').textContent = state.clusterId
+  $('self').textContent = short(state.self)
+  $('updated').textContent = 'updated ' + clock(state.atMs)
+  renderMembers(state)
+  renderRaft(state)
+  renderTimeline(state)
+  renderDecisions(state)
+  renderLayer($('chain'), state.chain, 'the attestation layer is not running on this node yet: chain head and seals appear here once it does')
+  renderLayer($('content'), state.content, 'the content layer is not running on this node yet: blobs and bytes appear here once it does')
+}
+function connect () {
+  const source = new EventSource('/v1/events')
+  source.addEventListener('state', (event) => {
+    document.body.dataset.connected = 'true'
+    $('conn').textContent = 'live'
+    $('conn').className = 'live'
+    render(JSON.parse(event.data))
+  })
+  source.addEventListener('error', () => {
+    document.body.dataset.connected = 'false'
+    $('conn').textContent = 'reconnecting…'
+    $('conn').className = 'down'
+  })
+}
+connect()
+`

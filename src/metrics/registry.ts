@@ -1,0 +1,106 @@
+/**
+ * @module metrics/registry
+ * One prom-client registry per node (never the global one: several nodes share a process in tests) and
+ * the node's metric objects. Gauges that mirror state (term, indexes, member health, content, chain) are
+ * filled on scrape by `collect`; counters and histograms are fed by hooks as things happen.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import * as C from './constants.js'
+
+/** What the state gauges read when scraped; every field optional (a layer not running reports nothing). */
+export interface StateReading {
+  term?: number
+  hasLeader?: boolean
+  isLeader?: boolean
+  commitIndex?: number
+  appliedIndex?: number
+  /** Member count per health state. */
+  members?: Record<string, number>
+  contentBytes?: number
+  contentBlobs?: number
+  chainHeight?: number
+  chainSeals?: number
+}
+
+/** The metric objects of one node. */
+export class NodeMetrics {
+  readonly registry = new Registry()
+  readonly leaderChanges: Counter
+  readonly proposalsFailed: Counter
+  readonly shapeCommands: Counter<'outcome'>
+  readonly policyDecisions: Counter<'kind'>
+  readonly applyDuration: Histogram
+  readonly fsyncDuration: Histogram
+  private readonly labelValues = new Map<string, Set<string>>()
+  private reader: () => StateReading = () => ({})
+
+  constructor () {
+    const registers = [this.registry]
+    this.leaderChanges = new Counter({ name: C.LEADER_CHANGES, help: 'Leader changes seen by this node.', registers })
+    this.proposalsFailed = new Counter({ name: C.PROPOSALS_FAILED, help: 'Proposals from this node that failed (timeout, no leader, stopped).', registers })
+    this.shapeCommands = new Counter({ name: C.SHAPE_COMMANDS, help: 'Committed shape commands by outcome.', labelNames: ['outcome'], registers })
+    this.policyDecisions = new Counter({ name: C.POLICY_DECISIONS, help: 'Policy engine outcomes by kind, counted on the leader.', labelNames: ['kind'], registers })
+    this.applyDuration = new Histogram({ name: C.APPLY_DURATION, help: 'Time to apply one committed command.', buckets: C.APPLY_BUCKETS_SECONDS, registers })
+    this.fsyncDuration = new Histogram({ name: C.FSYNC_DURATION, help: 'Time of one WAL fsync.', buckets: C.FSYNC_BUCKETS_SECONDS, registers })
+    this.stateGauges(registers)
+  }
+
+  /** Sets the function the state gauges read on every scrape. */
+  readState (reader: () => StateReading): void {
+    this.reader = reader
+  }
+
+  /** Prometheus text exposition of every metric. */
+  async exposition (): Promise<string> {
+    return await this.registry.metrics()
+  }
+
+  get contentType (): string {
+    return this.registry.contentType
+  }
+
+  /** Increments `counter{label=value}`, folding values past LABEL_VALUES_MAX into `other`. */
+  countLabelled (counter: Counter<'outcome'> | Counter<'kind'>, label: 'outcome' | 'kind', value: string): void {
+    const key = `${label}:${counter === this.shapeCommands ? 'shape' : 'policy'}`
+    const seen = this.labelValues.get(key) ?? new Set<string>()
+    this.labelValues.set(key, seen)
+    if (!seen.has(value) && seen.size >= C.LABEL_VALUES_MAX) value = 'other'
+    seen.add(value);
+    (counter as Counter<string>).inc({ [label]: value })
+  }
+
+  private stateGauges (registers: Registry[]): void {
+    const reading = (): StateReading => this.reader()
+    const scalar = (name: string, help: string, pick: (r: StateReading) => number | boolean | undefined): void => {
+      // A layer that is not running leaves its gauge absent rather than reporting a made-up 0.
+      const gauge: Gauge = new Gauge({
+        name, help, registers,
+        collect () {
+          const value = pick(reading())
+          gauge.reset()
+          // NB: an unlabelled gauge reports 0 after reset(); remove() drops that sample entirely.
+          if (value === undefined) gauge.remove()
+          else gauge.set(typeof value === 'boolean' ? Number(value) : value)
+        }
+      })
+    }
+    scalar(C.TERM, 'Current Raft term.', (r) => r.term)
+    scalar(C.HAS_LEADER, '1 when this node knows a leader.', (r) => r.hasLeader)
+    scalar(C.IS_LEADER, '1 when this node is the leader.', (r) => r.isLeader)
+    scalar(C.PROPOSALS_COMMITTED, 'Highest committed Raft index.', (r) => r.commitIndex)
+    scalar(C.PROPOSALS_APPLIED, 'Highest applied Raft index.', (r) => r.appliedIndex)
+    scalar(C.CONTENT_BYTES, 'Bytes of content blobs held locally.', (r) => r.contentBytes)
+    scalar(C.CONTENT_BLOBS, 'Content blobs held locally.', (r) => r.contentBlobs)
+    scalar(C.CHAIN_HEIGHT, 'Height of the attestation chain.', (r) => r.chainHeight)
+    scalar(C.CHAIN_SEALS, 'Witness seals on the chain head.', (r) => r.chainSeals)
+    const members: Gauge<'state'> = new Gauge({
+      name: C.MEMBERS, help: 'Members of this node\'s membership view by health.', labelNames: ['state'], registers,
+      collect () {
+        members.reset()
+        const byState = reading().members
+        if (byState === undefined) return
+        for (const state of ['alive', 'suspect', 'dead', 'left']) members.set({ state }, byState[state] ?? 0)
+      }
+    })
+  }
+}

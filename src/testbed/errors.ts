@@ -1,0 +1,40 @@
+/**
+ * @module testbed/errors
+ * Operating errors of the local testbed; callers match on `name`.
+ */
+
+/** `testbed.json` is missing or unreadable: no testbed runs in that directory. */
+export class TestbedNotRunningError extends Error {
+  static override readonly name = 'TestbedNotRunningError'
+  constructor (dir: string, detail: string) {
+    super(`no testbed in ${dir} (${detail}); start one with \`revoada testbed up --nodes 5 --dir ${dir}\``)
+    this.name = 'TestbedNotRunningError'
+  }
+}
+
+/** `testbed up` found a testbed already recorded in the directory. */
+export class TestbedExistsError extends Error {
+  static override readonly name = 'TestbedExistsError'
+  constructor (dir: string) {
+    super(`a testbed is already recorded in ${dir}; \`revoada testbed down --dir ${dir}\` first`)
+    this.name = 'TestbedExistsError'
+  }
+}
+
+/** A node index outside 1..N, or a bad node count. */
+export class TestbedArgumentError extends Error {
+  static override readonly name = 'TestbedArgumentError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'TestbedArgumentError'
+  }
+}
+
+/** A node process exited or did not answer in time while starting. */
+export class TestbedNodeStartError extends Error {
+  static override readonly name = 'TestbedNodeStartError'
+  constructor (index: number, detail: string) {
+    super(`testbed node ${index} did not start: ${detail}`)
+    this.name = 'TestbedNodeStartError'
+  }
+}

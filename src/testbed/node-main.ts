@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * @module testbed/node-main
+ * One testbed node process: `node node-main.js <data-dir> [join-string]`. The same node as `revoada
+ * start` (default services, config from REVOADA_* env) plus a fault hook the testbed steers through a file:
+ * `<data-dir>/testbed-faults.json` lists the peers this node cannot reach. The hook is polled, and peers
+ * that become blocked are hung up on, so `testbed partition I J` cuts live connections too.
+ */
+import '../polyfill.js'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { loadConfig } from '../config/index.js'
+import { startNode } from '../node/index.js'
+import { defaultServices } from '../node/services.js'
+import { FAULTS_FILE_NAME, FAULTS_POLL_MS } from './constants.js'
+
+async function readBlocked (file: string): Promise<Set<string>> {
+  try {
+    const body = JSON.parse(await fs.readFile(file, 'utf8')) as { blocked?: unknown }
+    return new Set(Array.isArray(body.blocked) ? body.blocked.filter((x): x is string => typeof x === 'string') : [])
+  } catch {
+    return new Set()
+  }
+}
+
+async function main (): Promise<void> {
+  const [dataDir, join] = process.argv.slice(2)
+  if (dataDir === undefined) throw new Error('usage: node-main.js <data-dir> [join-string]')
+  const config = loadConfig({ env: process.env, flags: { dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], ...(join !== undefined ? { join } : {}) } })
+  const faultsFile = path.join(dataDir, FAULTS_FILE_NAME)
+  let blocked = await readBlocked(faultsFile)
+  const node = await startNode({
+    config,
+    services: defaultServices({ policy: config.policy?.enabled === false ? false : {} }),
+    faults: { isBlocked: (peer) => blocked.has(peer) }
+  })
+  const timer = setInterval(() => {
+    void readBlocked(faultsFile).then(async (next) => {
+      blocked = next
+      for (const peer of next) await node.net.hangUp(peerIdFromString(peer)).catch(() => {})
+    })
+  }, FAULTS_POLL_MS)
+  const stop = (): void => {
+    clearInterval(timer)
+    node.stop().then(() => { process.exit(0) }, () => { process.exit(1) })
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`revoada testbed node: ${(err as Error).name}: ${(err as Error).message}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,213 @@
+/**
+ * @module testbed/testbed
+ * The local testbed: N revoada nodes as processes on this machine, the same topology as the compose file
+ * (node 1 creates the cluster, the others join it). State lives in `<dir>/testbed.json`; every command
+ * reads it, so `up` returns and later commands steer the running nodes:
+ * `status`, `kill I` (SIGKILL), `restart I`, `partition I J` (each stops reaching the other), `heal`,
+ * `down` (SIGTERM, then SIGKILL; removes the directory).
+ */
+import { spawn } from 'node:child_process'
+import { openSync, closeSync, promises as fs } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { apiGet, apiRequest, readApiFile } from '../api/index.js'
+import {
+  FAULTS_FILE_NAME, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
+} from './constants.js'
+import { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
+
+const NODE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-main.js')
+
+export interface TestbedNode {
+  index: number
+  dataDir: string
+  pid: number
+  nodeId: string
+  apiUrl: string
+}
+
+export interface TestbedState {
+  dir: string
+  /** Extra environment of every node process (REVOADA_* config), kept for restarts. */
+  env: Record<string, string>
+  nodes: TestbedNode[]
+}
+
+/** What `status` reports per node. */
+export interface TestbedNodeStatus extends TestbedNode {
+  running: boolean
+  role: string | null
+  term: number | null
+  leader: string | null
+  roles: string[]
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Env for node processes: the caller's plus `extra`, minus REVOADA_DATA_DIR (each node has its own). */
+function nodeEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra }
+  delete env.REVOADA_DATA_DIR
+  return env
+}
+
+/** Spawns node `index` detached (it outlives the CLI), logging to `<data-dir>/node.log`. */
+async function spawnNode (index: number, dataDir: string, join: string | undefined, env: Record<string, string>): Promise<TestbedNode> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
+  await fs.rm(path.join(dataDir, 'api.json'), { force: true })
+  const logFd = openSync(path.join(dataDir, 'node.log'), 'a')
+  const child = spawn(process.execPath, [NODE_MAIN, dataDir, ...(join !== undefined ? [join] : [])], {
+    detached: true, stdio: ['ignore', logFd, logFd], env: nodeEnv(env)
+  })
+  closeSync(logFd)
+  child.unref()
+  const pid = child.pid
+  if (pid === undefined) throw new TestbedNodeStartError(index, 'spawn gave no pid')
+  const deadline = Date.now() + NODE_START_TIMEOUT_MS
+  for (;;) {
+    if (!processAlive(pid)) throw new TestbedNodeStartError(index, `process exited; see ${path.join(dataDir, 'node.log')}`)
+    try {
+      const status = await apiGet(dataDir, '/v1/status') as { nodeId: string }
+      const api = await readApiFile(dataDir)
+      return { index, dataDir, pid, nodeId: status.nodeId, apiUrl: api.url }
+    } catch {
+      if (Date.now() > deadline) throw new TestbedNodeStartError(index, `no API answer within ${NODE_START_TIMEOUT_MS} ms`)
+      await sleep(POLL_MS)
+    }
+  }
+}
+
+async function save (state: TestbedState): Promise<void> {
+  const file = path.join(state.dir, TESTBED_FILE_NAME)
+  await fs.writeFile(file + '.tmp', JSON.stringify(state, null, 2) + '\n', { mode: 0o600 })
+  await fs.rename(file + '.tmp', file)
+}
+
+/** @throws TestbedNotRunningError when `dir` holds no testbed */
+export async function loadTestbed (dir: string): Promise<TestbedState> {
+  try {
+    const state = JSON.parse(await fs.readFile(path.join(dir, TESTBED_FILE_NAME), 'utf8')) as TestbedState
+    if (!Array.isArray(state.nodes)) throw new Error('no nodes')
+    return { ...state, dir }
+  } catch (err) {
+    throw new TestbedNotRunningError(dir, (err as Error).message)
+  }
+}
+
+function nodeAt (state: TestbedState, index: number): TestbedNode {
+  const node = state.nodes.find((n) => n.index === index)
+  if (node === undefined) throw new TestbedArgumentError(`no node ${index}: this testbed has nodes 1..${state.nodes.length}`)
+  return node
+}
+
+/**
+ * Starts `count` nodes in `dir`: node 1 creates the cluster, the others join with its join string;
+ * with `target`, sets that target topology once all are up; `env` adds REVOADA_* config to every node.
+ *
+ * @throws TestbedArgumentError, TestbedExistsError, TestbedNodeStartError
+ */
+export async function testbedUp (init: { dir: string, count: number, target?: string, env?: Record<string, string> }): Promise<TestbedState> {
+  const { dir, count } = init
+  if (!Number.isInteger(count) || count < 1 || count > TESTBED_NODES_MAX) throw new TestbedArgumentError(`--nodes must be 1..${TESTBED_NODES_MAX}, got ${count}`)
+  const existing = await loadTestbed(dir).catch(() => undefined)
+  if (existing !== undefined) throw new TestbedExistsError(dir)
+  await fs.mkdir(dir, { recursive: true })
+  const state: TestbedState = { dir: path.resolve(dir), env: init.env ?? {}, nodes: [] }
+  try {
+    const first = await spawnNode(1, path.join(state.dir, 'n1'), undefined, state.env)
+    state.nodes.push(first)
+    await save(state)
+    const { joinString } = await apiGet(first.dataDir, '/v1/join-string') as { joinString: string }
+    for (let i = 2; i <= count; i++) {
+      state.nodes.push(await spawnNode(i, path.join(state.dir, `n${i}`), joinString, state.env))
+      await save(state)
+    }
+    if (init.target !== undefined) await apiRequest(first.dataDir, 'POST', '/v1/target', { preset: init.target }, 30_000)
+    return state
+  } catch (err) {
+    await testbedDown(state.dir).catch(() => {})
+    throw err
+  }
+}
+
+/** Each node's process and, when it answers, its Raft view and committed roles. */
+export async function testbedStatus (dir: string): Promise<TestbedNodeStatus[]> {
+  const state = await loadTestbed(dir)
+  return await Promise.all(state.nodes.map(async (node) => {
+    const running = processAlive(node.pid)
+    let status: Record<string, unknown> = {}
+    if (running) status = await (apiGet(node.dataDir, '/v1/status') as Promise<Record<string, unknown>>).catch(() => ({}))
+    return {
+      ...node,
+      running,
+      role: typeof status.role === 'string' ? status.role : null,
+      term: typeof status.term === 'number' ? status.term : null,
+      leader: typeof status.leader === 'string' ? status.leader : null,
+      roles: Array.isArray(status.roles) ? status.roles as string[] : []
+    }
+  }))
+}
+
+/** SIGKILLs node `index` (no graceful leave: peers must detect it). */
+export async function testbedKill (dir: string, index: number): Promise<TestbedNode> {
+  const node = nodeAt(await loadTestbed(dir), index)
+  if (processAlive(node.pid)) process.kill(node.pid, 'SIGKILL')
+  return node
+}
+
+/** Starts node `index` again from its data dir (it rejoins with the cluster it recorded). */
+export async function testbedRestart (dir: string, index: number): Promise<TestbedNode> {
+  const state = await loadTestbed(dir)
+  const node = nodeAt(state, index)
+  if (processAlive(node.pid)) throw new TestbedArgumentError(`node ${index} is still running (pid ${node.pid}); kill it first`)
+  const restarted = await spawnNode(index, node.dataDir, undefined, state.env ?? {})
+  state.nodes = state.nodes.map((n) => n.index === index ? restarted : n)
+  await save(state)
+  return restarted
+}
+
+async function editBlocked (node: TestbedNode, edit: (blocked: Set<string>) => void): Promise<void> {
+  const file = path.join(node.dataDir, FAULTS_FILE_NAME)
+  let blocked = new Set<string>()
+  try {
+    blocked = new Set((JSON.parse(await fs.readFile(file, 'utf8')) as { blocked: string[] }).blocked)
+  } catch { /* no faults yet */ }
+  edit(blocked)
+  await fs.writeFile(file + '.tmp', JSON.stringify({ blocked: [...blocked] }) + '\n')
+  await fs.rename(file + '.tmp', file)
+}
+
+/** Cuts the link between nodes `a` and `b` in both directions. */
+export async function testbedPartition (dir: string, a: number, b: number): Promise<void> {
+  if (a === b) throw new TestbedArgumentError('partition needs two different nodes')
+  const state = await loadTestbed(dir)
+  const left = nodeAt(state, a)
+  const right = nodeAt(state, b)
+  await editBlocked(left, (blocked) => blocked.add(right.nodeId))
+  await editBlocked(right, (blocked) => blocked.add(left.nodeId))
+}
+
+/** Removes every partition. */
+export async function testbedHeal (dir: string): Promise<void> {
+  const state = await loadTestbed(dir)
+  for (const node of state.nodes) await fs.rm(path.join(node.dataDir, FAULTS_FILE_NAME), { force: true })
+}
+
+/** Stops every node (SIGTERM, SIGKILL after NODE_STOP_TIMEOUT_MS) and removes the testbed directory. */
+export async function testbedDown (dir: string): Promise<void> {
+  const state = await loadTestbed(dir)
+  for (const node of state.nodes) if (processAlive(node.pid)) process.kill(node.pid, 'SIGTERM')
+  const deadline = Date.now() + NODE_STOP_TIMEOUT_MS
+  while (state.nodes.some((n) => processAlive(n.pid)) && Date.now() < deadline) await sleep(POLL_MS)
+  for (const node of state.nodes) if (processAlive(node.pid)) process.kill(node.pid, 'SIGKILL')
+  await fs.rm(state.dir, { recursive: true, force: true })
+}

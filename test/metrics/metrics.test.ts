@@ -1,0 +1,80 @@
+/**
+ * Prometheus metrics of a real node (in-process): etcd-style names with live values on the admin API,
+ * and a scrape-only listener whose token opens /metrics and nothing else.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { promises as fs } from 'node:fs'
+import { startNode } from '../../src/node/index.js'
+import type { RevoadaNode } from '../../src/node/index.js'
+import { defaultServices } from '../../src/node/services.js'
+import { readApiFile } from '../../src/api/index.js'
+import { loadConfig } from '../../src/config/index.js'
+import { tempDir, testConfig, waitFor } from '../node/helpers.js'
+
+const SCRAPE_TOKEN = 'scrape-token-0123456789'
+let node: RevoadaNode | undefined
+let dir = ''
+afterEach(async () => {
+  await node?.stop()
+  node = undefined
+  if (dir !== '') await fs.rm(dir, { recursive: true, force: true })
+})
+
+/** `name{labels} value` samples of an exposition, by full series name. */
+function samples (text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const at = line.lastIndexOf(' ')
+    out.set(line.slice(0, at), Number(line.slice(at + 1)))
+  }
+  return out
+}
+
+describe('metrics', () => {
+  it('should expose term, indexes, fsync and apply histograms and member health once a node leads', async () => {
+    dir = await tempDir()
+    node = await startNode({ config: testConfig(dir, { metrics: { listen: '127.0.0.1:0', token: SCRAPE_TOKEN } }), services: defaultServices() })
+    const api = await readApiFile(dir)
+    const admin = async (): Promise<Map<string, number>> => samples(await (await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${api.token}` } })).text())
+    await waitFor(async () => (await admin()).get('revoada_server_is_leader') === 1, 20_000, 'the lone node to lead')
+    const m = await admin()
+    expect(m.get('revoada_server_term')).toBeGreaterThanOrEqual(1)
+    expect(m.get('revoada_server_has_leader')).toBe(1)
+    expect(m.get('revoada_server_leader_changes_seen_total')).toBeGreaterThanOrEqual(1)
+    expect(m.get('revoada_server_proposals_committed_total')).toBeGreaterThanOrEqual(2)
+    expect(m.get('revoada_server_proposals_applied_total')).toBe(m.get('revoada_server_proposals_committed_total'))
+    expect(m.get('revoada_disk_wal_fsync_duration_seconds_count')).toBeGreaterThan(0)
+    expect(m.get('revoada_server_apply_duration_seconds_count')).toBeGreaterThan(0)
+    expect(m.get('revoada_shape_commands_total{outcome="applied"}')).toBeGreaterThanOrEqual(1)
+    expect(m.get('revoada_membership_members{state="alive"}')).toBe(1)
+    expect(m.get('revoada_membership_members{state="dead"}')).toBe(0)
+    // Layers that do not run report nothing rather than a made-up zero.
+    expect(m.has('revoada_chain_height')).toBe(false)
+    expect(m.has('revoada_content_bytes')).toBe(false)
+  })
+
+  it('should serve /metrics on the scrape listener with its token only, and that token opens nothing else', async () => {
+    dir = await tempDir()
+    node = await startNode({ config: testConfig(dir, { metrics: { listen: '127.0.0.1:0', token: SCRAPE_TOKEN } }), services: defaultServices() })
+    const api = await readApiFile(dir)
+    const url = (node.status().metrics as { scrapeUrl: string }).scrapeUrl
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const bearer = { authorization: `Bearer ${SCRAPE_TOKEN}` }
+    expect((await fetch(`${url}/metrics`)).status).toBe(401)
+    const ok = await fetch(`${url}/metrics`, { headers: bearer })
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toContain('revoada_server_term')
+    expect((await fetch(`${url}/v1/status`, { headers: bearer })).status).toBe(404)
+    expect((await fetch(`${url}/metrics`, { method: 'POST', headers: bearer })).status).toBe(405)
+    // The scrape token is no admin token.
+    expect((await fetch(`${api.url}/metrics`, { headers: bearer })).status).toBe(401)
+    expect((await fetch(`${api.url}/v1/status`, { headers: bearer })).status).toBe(401)
+  })
+
+  it('should refuse a non-loopback scrape listener without a token', () => {
+    expect(() => loadConfig({ flags: { metrics: { listen: '0.0.0.0:9101' } } })).toThrow(expect.objectContaining({ name: 'ConfigInvalidError' }))
+    expect(loadConfig({ flags: { metrics: { listen: '0.0.0.0:9101', token: SCRAPE_TOKEN } } }).metrics?.listen).toBe('0.0.0.0:9101')
+  })
+})
+
