@@ -36,8 +36,9 @@ describe('shape command rules', () => {
   })
 
   it('should revoke etcd on a self-signed rejoin, refuse one signed for another node, and derive the removal', async () => {
-    const keys = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
-    const [signerA, signerB] = keys.map((key) => createSigner(key, peerIdFromPrivateKey(key).toString()))
+    const [keyA, keyB] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
+    const signerA = createSigner(keyA, peerIdFromPrivateKey(keyA).toString())
+    const signerB = createSigner(keyB, peerIdFromPrivateKey(keyB).toString())
     const a = signerA.nodeId
     const b = signerB.nodeId
     const proposerA = new ShapeProposer(signerA, CLUSTER, `${a}/s`)
