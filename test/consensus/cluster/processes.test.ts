@@ -20,7 +20,7 @@ let root = ''
 const env = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
 
 async function cli (...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: env(), timeout: 20_000 })
+  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: env(), timeout: 60_000 })
   return stdout
 }
 
@@ -39,7 +39,7 @@ async function start (dir: string, join?: string): Promise<ChildProcess> {
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
     return (await statusOrNull(dir)) !== null
-  }, 20_000, `${dir} answering`)
+  }, 60_000, `${dir} answering`)
   return child
 }
 
@@ -59,20 +59,21 @@ describe('revoada processes', () => {
   it('should survive SIGKILL of the leader, and the restarted node catches up with every acknowledged proposal', async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npx tsc -p .\` (npm test builds first)`)
     root = await tempDir()
-    // The policy engine stays off: this test drives the roles by hand.
-    await fs.writeFile(path.join(root, 'config.json'), JSON.stringify({ policy: { enabled: false } }))
+    // The policy engine stays off: this test drives the roles by hand. Proposals may wait 30 s to commit:
+    // three processes plus a CLI process per step share the loaded 2-core test machine.
+    await fs.writeFile(path.join(root, 'config.json'), JSON.stringify({ policy: { enabled: false }, raft: { operationTimeoutMs: 30_000 } }))
     const dirs = ['a', 'b', 'c'].map((n) => path.join(root, n))
     const procs = new Map<string, ChildProcess>()
     procs.set(dirs[0]!, await start(dirs[0]!))
     const join = (await cli('join-string', '--data-dir', dirs[0]!)).trim()
     for (const dir of dirs.slice(1)) procs.set(dir, await start(dir, join))
-    await waitFor(async () => (await status(dirs[0]!)).learners.length === 2, 20_000, 'two learners admitted')
+    await waitFor(async () => (await status(dirs[0]!)).learners.length === 2, 60_000, 'two learners admitted')
     const ids = await Promise.all(dirs.map(async (d) => (await status(d)).nodeId))
     for (const id of ids.slice(1)) {
       const out = JSON.parse(await cli('propose', 'promote', id, '--roles', 'etcd', '--data-dir', dirs[1]!)) as { outcome: { kind: string } }
       expect(out.outcome.kind).toBe('applied')
     }
-    await waitFor(async () => (await Promise.all(dirs.map(status))).every((s) => s.voters.length === 3), 20_000, '3 voters everywhere')
+    await waitFor(async () => (await Promise.all(dirs.map(status))).every((s) => s.voters.length === 3), 60_000, '3 voters everywhere')
     const acknowledged: Array<[string, string]> = []
     const ack = async (via: string, id: string, role: string): Promise<void> => {
       const out = JSON.parse(await cli('propose', 'promote', id, '--roles', role, '--data-dir', via)) as { outcome: { kind: string } }
@@ -89,7 +90,7 @@ describe('revoada processes', () => {
     await waitFor(async () => {
       const s = await Promise.all(survivors.map(statusOrNull))
       return s.some((x) => x?.role === 'leader')
-    }, 20_000, 'a new leader among the survivors')
+    }, 60_000, 'a new leader among the survivors')
     const victimId = ids[dirs.indexOf(leaderDir)]!
     await ack(survivors[0]!, victimId === ids[0] ? ids[1]! : ids[0]!, 'api-server')
 
@@ -97,10 +98,10 @@ describe('revoada processes', () => {
     await waitFor(async () => {
       const all = await Promise.all(dirs.map(statusOrNull))
       return all.every((s) => s !== null && s.shapeCid === all[0]!.shapeCid)
-    }, 30_000, 'the restarted node caught up')
+    }, 60_000, 'the restarted node caught up')
     for (const dir of dirs) {
       const shape = JSON.parse(await cli('shape', '--json', '--stale', '--data-dir', dir)) as { members: Array<{ nodeId: string, roles: string[] }> }
       for (const [id, role] of acknowledged) expect(shape.members.find((m) => m.nodeId === id)?.roles, `${dir} ${role}`).toContain(role)
     }
-  })
+  }, 300_000)
 })
