@@ -70,7 +70,9 @@ export const raftSection = z.strictObject({
   /** Take a snapshot and compact the log every this many applied entries. */
   snapshotEveryEntries: positiveMs.optional(),
   /** Entries kept behind a snapshot for slow followers. */
-  retainEntries: z.number().int().min(0).optional()
+  retainEntries: z.number().int().min(0).optional(),
+  /** How long a proposal or read waits to be applied before it fails with a timeout, in ms. */
+  operationTimeoutMs: positiveMs.optional()
 }).refine((r) => r.electionTicks === undefined || r.heartbeatTicks === undefined ||
   r.electionTicks > r.heartbeatTicks, { message: 'electionTicks must be > heartbeatTicks', path: ['electionTicks'] })
 

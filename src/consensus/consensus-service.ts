@@ -123,7 +123,8 @@ export class ConsensusService implements NodeService {
       ...(raftConfig?.electionTicks !== undefined ? { electionTicks: raftConfig.electionTicks } : {}),
       ...(raftConfig?.heartbeatTicks !== undefined ? { heartbeatTicks: raftConfig.heartbeatTicks } : {}),
       ...(raftConfig?.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: raftConfig.snapshotEveryEntries } : {}),
-      ...(raftConfig?.retainEntries !== undefined ? { retainEntries: raftConfig.retainEntries } : {})
+      ...(raftConfig?.retainEntries !== undefined ? { retainEntries: raftConfig.retainEntries } : {}),
+      ...(raftConfig?.operationTimeoutMs !== undefined ? { operationTimeoutMs: raftConfig.operationTimeoutMs } : {})
     }, {
       storage: this.storage,
       transport: this.transport,

@@ -306,7 +306,14 @@ export class RaftNode<R> {
     const now = this.monotonicMs()
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
     const promise = this.proposals.add(key, extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
-    this.submit(extra)
+    try {
+      this.submit(extra)
+    } catch (err) {
+      // A bug escaped the core and reaches the caller as a throw: nobody holds this waiter's promise, so
+      // it must not stay pending (stop() would reject it with no handler).
+      this.proposals.delete(key)
+      throw err
+    }
     this.scheduleBatch()
     return promise
   }
@@ -353,7 +360,12 @@ export class RaftNode<R> {
     const key = `${this.id}:${this.readNonce}:${++this.readCounter}`
     const now = this.monotonicMs()
     const promise = this.reads.add(key, { index: null }, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
-    this.requestRead(key)
+    try {
+      this.requestRead(key)
+    } catch (err) {
+      this.reads.delete(key) // as in propose: a bug escapes; leave no orphaned waiter behind
+      throw err
+    }
     this.scheduleBatch()
     return await promise
   }

@@ -74,7 +74,8 @@ export class HookRunner {
   }
 
   private pump (attempt: number): void {
-    if (this.running || this.stopped || this.queue.length === 0) return
+    // A run waiting for its retry still holds the queue: a new enqueue must not start it a second time.
+    if (this.running || this.retryTimer !== undefined || this.stopped || this.queue.length === 0) return
     this.running = true
     const run = this.queue[0]!
     this.execute(run).then((result) => {

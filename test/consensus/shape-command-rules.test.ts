@@ -34,4 +34,45 @@ describe('shape command rules', () => {
     expect(shapeCommandRules(() => machine.shape).identify(promote)).toEqual({ id: { clientId: `${a}/s`, seq: 3 }, proposer: a })
     expect(shapeCommandRules(() => machine.shape).identify(new Uint8Array([1]))).toBeNull()
   })
+
+  it('should revoke etcd on a self-signed rejoin, refuse one signed for another node, and derive the removal', async () => {
+    const [keyA, keyB] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
+    const signerA = createSigner(keyA, peerIdFromPrivateKey(keyA).toString())
+    const signerB = createSigner(keyB, peerIdFromPrivateKey(keyB).toString())
+    const a = signerA.nodeId
+    const b = signerB.nodeId
+    const proposerA = new ShapeProposer(signerA, CLUSTER, `${a}/s`)
+    const proposerB = new ShapeProposer(signerB, CLUSTER, `${b}/s`)
+    const machine = new ShapeMachine(CLUSTER)
+    machine.apply(proposerA.build(machine.shape, { kind: 'bootstrap', nodeId: a }, 'bootstrap', 1).bytes, { index: 2, term: 1, timeMs: 1 })
+    machine.apply(proposerA.build(machine.shape, { kind: 'add-member', nodeId: b }, 'admission', 2).bytes,
+      { index: 3, term: 1, timeMs: 2, confChange: { steps: [{ type: 'add-learner', nodeId: b }], transition: 'auto' } })
+    const promoted = machine.apply(proposerA.build(machine.shape, { kind: 'promote', nodeId: b, roles: ['etcd'] }, 'operator', 3).bytes,
+      { index: 4, term: 1, timeMs: 3, confChange: { steps: [{ type: 'add-voter', nodeId: b }], transition: 'auto', enterJoint: true } })
+    expect(promoted.accepted).toBe(true)
+    expect(machine.shape.holds(b, 'etcd')).toBe(true)
+    const conf: ConfState = { voters: [a, b], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
+
+    // Signed by a for b: a member may not have another node's state thrown away.
+    const forged = proposerA.build(machine.shape, { kind: 'rejoin', nodeId: b }, 'health-degraded', 4).bytes
+    const refused = machine.apply(forged, { index: 5, term: 1, timeMs: 4, confChange: { steps: [{ type: 'remove', nodeId: b }], transition: 'auto' } })
+    expect(refused.accepted).toBe(false)
+    expect(refused.result.outcome).toMatchObject({ kind: 'rejected', code: 'not-self' })
+    expect(machine.shape.holds(b, 'etcd')).toBe(true)
+
+    const rejoin = proposerB.build(machine.shape, { kind: 'rejoin', nodeId: b }, 'health-degraded', 1).bytes
+    const removal = deriveConfChange(machine.shape, rejoin, conf)
+    expect(removal).toEqual({ steps: [{ type: 'remove', nodeId: b }], transition: 'auto' })
+    // Once b is out of the configuration there is nothing left to derive.
+    expect(deriveConfChange(machine.shape, rejoin, { ...conf, voters: [a] })).toBeNull()
+    expect(shapeCommandRules(() => machine.shape).identify(rejoin)).toEqual({ id: { clientId: `${b}/s`, seq: 1 }, proposer: b })
+    // Without the derived removal the voter would stay while the shape drops its etcd role.
+    const unmoved = machine.apply(rejoin, { index: 6, term: 1, timeMs: 5 })
+    expect(unmoved.result.outcome).toMatchObject({ kind: 'rejected', code: 'voters-not-moved' })
+    const applied = machine.apply(rejoin, { index: 7, term: 1, timeMs: 6, ...(removal !== null ? { confChange: removal } : {}) })
+    expect(applied.result.outcome).toEqual({ kind: 'applied' })
+    expect(machine.shape.holds(b, 'etcd')).toBe(false)
+    expect(machine.shape.has(b)).toBe(true)
+    expect(machine.shape.voters()).toEqual([a])
+  })
 })

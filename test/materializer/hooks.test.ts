@@ -40,8 +40,11 @@ describe('HookRunner', () => {
     const outcomes: HookOutcome[] = []
     runner = new HookRunner({ timeoutMs: 10_000, log: capturingLogger().log, onOutcome: (o) => outcomes.push(o), retryMinMs: 10 })
     const log = path.join(root, 'order.log')
+    const after = await script('after.sh', `echo after >> ${log}`)
     runner.enqueue(run(await script('fail.sh', `echo fail >> ${log}; exit 3`)))
-    runner.enqueue(run(await script('after.sh', `echo after >> ${log}`), 'api-server'))
+    // The next run arrives while the failing one waits for its retry: it must queue behind it, not restart it.
+    await waitFor(() => outcomes.length >= 1, 10_000, 'the first failure')
+    runner.enqueue(run(after, 'api-server'))
     await waitFor(() => outcomes.some((o) => o.run.role === 'api-server'), 20_000, 'the second hook ran')
     const failures = outcomes.filter((o) => o.run.role === 'etcd')
     expect(failures.map((o) => o.attempt)).toEqual([1, 2, 3, 4, 5, 6])

@@ -52,5 +52,5 @@ describe('self-healing', () => {
     }, 10_000, 'a quiet evaluation')
     expect(survivors[0]!.consensus.node.appliedIndex()).toBe(settled)
     expect(members.every(atTarget)).toBe(true)
-  })
+  }, 240_000) // the per-test limit covers the condition waits above (the 30 s default did not)
 })

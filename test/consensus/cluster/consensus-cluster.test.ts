@@ -35,7 +35,7 @@ describe('consensus over libp2p', () => {
     const [a, b, c] = members
     await promoteEtcd(b!, b!)
     await promoteEtcd(c!, c!)
-    await waitFor(() => members.every((m) => m.consensus.node.configuration().voters.length === 3 && m.consensus.node.configuration().votersOutgoing.length === 0), 10_000, '3 voters')
+    await waitFor(() => members.every((m) => m.consensus.node.configuration().voters.length === 3 && m.consensus.node.configuration().votersOutgoing.length === 0), 30_000, '3 voters')
     const acknowledged: string[] = []
     for (const m of members.slice(3)) {
       const r = await m.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['controller-manager'] }, 'operator')
@@ -46,12 +46,12 @@ describe('consensus over libp2p', () => {
     expect([a, b, c]).toContain(old)
     await crash(old)
     const survivors = members.filter((m) => m !== old)
-    await waitFor(() => leaderOf(survivors) !== undefined, 15_000, 'a new leader')
+    await waitFor(() => leaderOf(survivors) !== undefined, 30_000, 'a new leader')
     const after = await survivors[survivors.length - 1]!.consensus.propose({ kind: 'promote', nodeId: survivors[survivors.length - 1]!.node.nodeId, roles: ['scheduler'] }, 'operator')
     expect(after.result.outcome.kind).toBe('applied')
-    await waitFor(() => new Set(cids(survivors)).size === 1, 10_000, 'survivors agree')
+    await waitFor(() => new Set(cids(survivors)).size === 1, 30_000, 'survivors agree')
     for (const m of survivors) for (const id of acknowledged) expect(m.consensus.shapeMachine.shape.holds(id, 'controller-manager')).toBe(true)
-  })
+  }, 180_000)
 
   it('should bring a restarted node back from its data dir, by snapshot after compaction', async () => {
     members = await startCluster(3, { extra: { raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1, snapshotEveryEntries: 10, retainEntries: 2 } } })

@@ -66,8 +66,9 @@ describe('revoada processes', () => {
   it('should survive SIGKILL of the leader, and the restarted node catches up with every acknowledged proposal', async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npx tsc -p .\` (npm test builds first)`)
     root = await tempDir()
-    // The policy engine stays off: this test drives the roles by hand.
-    await fs.writeFile(path.join(root, 'config.json'), JSON.stringify({ policy: { enabled: false } }))
+    // The policy engine stays off: this test drives the roles by hand. Proposals may wait 30 s to commit:
+    // three processes plus a CLI process per step share the loaded 2-core test machine.
+    await fs.writeFile(path.join(root, 'config.json'), JSON.stringify({ policy: { enabled: false }, raft: { operationTimeoutMs: 30_000 } }))
     const dirs = ['a', 'b', 'c'].map((n) => path.join(root, n))
     const procs = new Map<string, ChildProcess>()
     procs.set(dirs[0]!, await start(dirs[0]!))
