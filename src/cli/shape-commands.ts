@@ -105,7 +105,8 @@ async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boole
   print(`Target: ${pairs(shape.target)}`)
   print(table(rows).trimEnd())
   if (status !== undefined) print('(* = the node answering)')
-  if ((shape.pins ?? []).length > 0) print(`Pins:   ${(shape.pins ?? []).map((p) => `${p.nodeId} ${p.holds ? 'keeps' : 'never gets'} ${p.role}`).join('; ')}`)
+  // Operator pins: `+role` the node keeps it, `-role` it never gets it (until `revoada unpin`).
+  print(`Pins:    ${(shape.pins ?? []).map((p) => `${p.nodeId} ${p.holds ? '+' : '-'}${p.role}`).join(' ') || '(none)'}`)
   if ((shape.removed ?? []).length > 0) print(`Removed: ${(shape.removed ?? []).join(' ')}`)
 }
 

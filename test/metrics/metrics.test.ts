@@ -38,6 +38,10 @@ describe('metrics', () => {
     const api = await readApiFile(dir)
     const admin = async (): Promise<Map<string, number>> => samples(await (await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${api.token}` } })).text())
     await waitFor(async () => (await admin()).get('revoada_server_is_leader') === 1, 20_000, 'the lone node to lead')
+    // One command applied after the metrics service started (the bootstrap entries may apply before it).
+    const post = await fetch(`${api.url}/v1/target`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ preset: 'homelab' }) })
+    expect(post.status).toBe(200)
+    await waitFor(async () => ((await admin()).get('revoada_server_apply_duration_seconds_count') ?? 0) > 0, 20_000, 'an apply timed')
     const m = await admin()
     expect(m.get('revoada_server_term')).toBeGreaterThanOrEqual(1)
     expect(m.get('revoada_server_has_leader')).toBe(1)

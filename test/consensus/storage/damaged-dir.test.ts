@@ -25,9 +25,12 @@ function written (segmentBytesMax: number): string {
   dirs.push(dir)
   const storage = new FileStorage(dir, { segmentBytesMax })
   storage.setHardState({ term: 1, vote: 'a', commit: 0 })
-  storage.append(range(1, 10, 1))
+  // Segments rotate only after a sync (a rotation never separates a record from its sync), so sync often.
+  storage.append(range(1, 5, 1)); storage.sync()
+  storage.append(range(6, 10, 1)); storage.sync()
   storage.setHardState({ term: 2, vote: 'b', commit: 8 })
-  storage.append(range(11, 20, 2))
+  storage.append(range(11, 15, 2)); storage.sync()
+  storage.append(range(16, 20, 2))
   storage.sync()
   storage.close()
   return dir

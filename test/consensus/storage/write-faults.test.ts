@@ -22,6 +22,12 @@ const snapshot = (index: number, term: number, bytes = 4096): Snapshot => ({
   data: new Uint8Array(bytes).fill(index % 251)
 })
 const indexes = (s: FileStorage): number[] => s.load().entries.map((e) => e.index)
+/** A new storage whose hard state is at term 1 (the Storage contract: hard state before entries of its term). */
+function fresh (dir: string, init: ConstructorParameters<typeof FileStorage>[1] = {}): FileStorage {
+  const s = new FileStorage(dir, init)
+  s.setHardState({ term: 1, vote: null, commit: 0 }); s.sync()
+  return s
+}
 
 const dirs: string[] = []
 const tempDir = (): string => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'revoada-faults-')); dirs.push(d); return d }
@@ -34,7 +40,7 @@ describe('FileStorage under write faults', () => {
   it('should throw StorageFullError on a short write then ENOSPC, roll the half record back, and write again when space returns', () => {
     const dir = tempDir()
     const disk = new FaultyFs()
-    const s = new FileStorage(dir, { fs: disk })
+    const s = fresh(dir, { fs: disk })
     s.append(range(1, 5)); s.sync()
     const synced = walSize(dir)
     disk.spaceLeftBytes = 100 // less than the next batch: a short write, then ENOSPC
@@ -51,7 +57,7 @@ describe('FileStorage under write faults', () => {
   it('should roll back the unsynced tail when fdatasync fails with EIO, and keep everything synced before', () => {
     const dir = tempDir()
     const disk = new FaultyFs()
-    const s = new FileStorage(dir, { fs: disk })
+    const s = fresh(dir, { fs: disk })
     s.append(range(1, 3)); s.sync()
     s.setHardState({ term: 2, vote: 'a', commit: 3 }); s.append(range(4, 6))
     disk.failSyncs = 1
@@ -68,7 +74,7 @@ describe('FileStorage under write faults', () => {
     const dir = tempDir()
     const disk = new FaultyFs()
     disk.writeChunkBytesMax = 7
-    const s = new FileStorage(dir, { fs: disk })
+    const s = fresh(dir, { fs: disk })
     s.append(range(1, 20)); s.sync()
     s.saveSnapshot(snapshot(10, 1)); s.close()
     const state = new FileStorage(dir).load()
@@ -80,7 +86,7 @@ describe('FileStorage under write faults', () => {
   it('should keep the old snapshot and leave no partial file when the disk fills during a snapshot', () => {
     const dir = tempDir()
     const disk = new FaultyFs()
-    const s = new FileStorage(dir, { fs: disk })
+    const s = fresh(dir, { fs: disk })
     s.append(range(1, 20)); s.sync(); s.saveSnapshot(snapshot(5, 1))
     disk.spaceLeftBytes = 1000 // the 4 KiB snapshot does not fit
     expect(() => s.saveSnapshot(snapshot(15, 1))).toThrow(expect.objectContaining({ name: 'StorageFullError' }))
@@ -95,7 +101,7 @@ describe('FileStorage under write faults', () => {
   it('should not rename a snapshot into place when its fsync fails', () => {
     const dir = tempDir()
     const disk = new FaultyFs()
-    const s = new FileStorage(dir, { fs: disk })
+    const s = fresh(dir, { fs: disk })
     s.append(range(1, 20)); s.sync()
     disk.failSyncs = 1
     const renames = disk.calls.rename
@@ -110,7 +116,7 @@ describe('FileStorage under write faults', () => {
     const dir = tempDir()
     const disk = new FaultyFs()
     const segments = (): number => fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).length
-    const s = new FileStorage(dir, { fs: disk, segmentBytesMax: 512 })
+    const s = fresh(dir, { fs: disk, segmentBytesMax: 512 })
     s.append(range(1, 10))
     disk.spaceLeftBytes = 0 // the sync needs no space; the next segment's first record does
     s.sync()
@@ -126,7 +132,7 @@ describe('FileStorage under write faults', () => {
 describe('FileStorage recovery is exact', () => {
   it('should refuse, naming file and offset, a damaged length field followed by valid records', () => {
     const dir = tempDir()
-    const s = new FileStorage(dir)
+    const s = fresh(dir)
     for (let i = 1; i <= 10; i++) { s.append([entry(i)]); s.sync() }
     s.close()
     const file = path.join(dir, fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).sort().pop() as string)
@@ -143,7 +149,7 @@ describe('FileStorage recovery is exact', () => {
 
   it('should truncate a torn last record whose length field is damaged when nothing valid follows', () => {
     const dir = tempDir()
-    const s = new FileStorage(dir)
+    const s = fresh(dir)
     for (let i = 1; i <= 5; i++) { s.append([entry(i)]); s.sync() }
     s.close()
     const file = path.join(dir, fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).sort().pop() as string)
