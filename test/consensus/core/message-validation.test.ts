@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import { EntryType, MessageType, RawNode, createPrng } from '../../../src/consensus/core/index.js'
 import type { Entry, Message } from '../../../src/consensus/core/index.js'
+import { STEP_NUMBER_MAX } from '../../../src/consensus/core/constants.js'
+import { decodeFrame, encodeFrame } from '../../../src/consensus/transport/wire.js'
 import { conf } from './harness.js'
 
 const CONF = conf(['a', 'b', 'c'])
@@ -30,6 +32,16 @@ function candidate (): RawNode {
   node.step(msg({ type: MessageType.PreVoteResp, term: 4 }))
   drain(node)
   expect(node.status().role).toBe('candidate')
+  return node
+}
+
+/** A leader of term 4 (the candidate above, voted for by b), its last index 4 (its empty entry). */
+function leader (): RawNode {
+  const node = candidate()
+  node.step(msg({ type: MessageType.VoteResp, term: 4 }))
+  drain(node)
+  expect(node.status().role).toBe('leader')
+  expect(node.status().lastIndex).toBe(4)
   return node
 }
 
@@ -80,6 +92,12 @@ const CASES: Array<{ name: string, start: () => RawNode, bad: Message, good: Mes
     good: msg({ entries: [entry(4, 3)] })
   },
   {
+    name: 'an App whose term is above STEP_NUMBER_MAX',
+    start: follower,
+    bad: msg({ term: STEP_NUMBER_MAX + 1 }),
+    good: msg({ term: STEP_NUMBER_MAX })
+  },
+  {
     name: 'a Heartbeat of term 0',
     start: follower,
     bad: msg({ type: MessageType.Heartbeat, term: 0, index: 0, logTerm: 0 }),
@@ -128,5 +146,36 @@ describe('RawNode.step on messages no correct member sends', () => {
     }
     node.checkInvariants()
     expect(answers.filter((m) => m.type === MessageType.ReadIndexResp).map((m) => [m.to, m.context])).toEqual([['b', new Uint8Array([7])]])
+  })
+
+  it('should drop and count an AppResp acknowledging an index beyond the leader\'s log, and accept one within it', () => {
+    const node = leader()
+    const dropped = node.status().droppedMessages
+    node.step(msg({ type: MessageType.AppResp, from: 'c', term: 4, index: 9 }))
+    drain(node)
+    node.checkInvariants()
+    expect(node.status().droppedMessages).toBe(dropped + 1)
+    expect(node.status().progress?.c?.match).toBe(0)
+    node.step(msg({ type: MessageType.AppResp, from: 'c', term: 4, index: 4 }))
+    drain(node)
+    node.checkInvariants()
+    expect(node.status().progress?.c?.match).toBe(4)
+    expect(node.status().commit).toBe(4)
+  })
+
+  it('should send only frames peers decode after adopting the largest term a peer may send', () => {
+    const node = follower()
+    node.step(msg({ type: MessageType.Heartbeat, term: STEP_NUMBER_MAX, index: 0, logTerm: 0 }))
+    drain(node)
+    expect(node.status().term).toBe(STEP_NUMBER_MAX)
+    node.campaign()
+    const sent: Message[] = []
+    while (node.hasReady()) {
+      const rd = node.ready()
+      sent.push(...rd.messages, ...rd.messagesAfterPersist)
+      node.advance()
+    }
+    expect(sent.map((m) => m.type)).toContain(MessageType.PreVote)
+    for (const m of sent) expect(decodeFrame(encodeFrame(m)).term).toBe(m.term)
   })
 })
