@@ -26,3 +26,21 @@ export function decodeNodeSnapshot (bytes: Uint8Array): NodeSnapshot | null {
     return null
   }
 }
+
+/** What the session table keeps per applied proposal: where it was applied and the machine's result. */
+export interface AppliedRecord<R> {
+  index: number
+  term: number
+  result: R
+}
+
+/**
+ * Whether a session-table value from a snapshot is an AppliedRecord (the machine's result itself is
+ * opaque here, but must be present: a duplicate proposal is answered with it).
+ */
+export function isAppliedRecord (value: unknown): value is AppliedRecord<unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const { index, term, result } = value as Partial<AppliedRecord<unknown>>
+  const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+  return isCount(index) && isCount(term) && result !== undefined
+}

@@ -25,7 +25,8 @@ import type { ReplicatedStateMachine } from './state-machine.js'
 import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPayloadContext } from './entry-payload.js'
 import { PendingTable } from './pending.js'
 import { snapshotFileName } from './storage/snapshot-file.js'
-import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js'
+import { decodeNodeSnapshot, encodeNodeSnapshot, isAppliedRecord } from './node-snapshot.js'
+import type { AppliedRecord } from './node-snapshot.js'
 import { ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import { RETRYABLE_STORAGE_ERRORS } from './storage/errors.js'
@@ -144,12 +145,6 @@ interface ProposalExtra {
   command: Uint8Array
   confChange?: ConfChange
   id: ProposalId
-}
-
-interface AppliedRecord<R> {
-  index: number
-  term: number
-  result: R
 }
 
 const proposalKey = (id: ProposalId): string => `${id.clientId}/${id.seq}`
@@ -705,7 +700,7 @@ export class RaftNode<R> {
   /** Whether a snapshot from the leader can be restored: checked before anything is persisted. */
   private canRestore (snapshot: Snapshot): boolean {
     const decoded = decodeNodeSnapshot(snapshot.data)
-    const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions) !== null &&
+    const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions, isAppliedRecord) !== null &&
       (this.machine.canRestore?.(decoded.machine) ?? true)
     if (!ok && this.badInputLog.allow(this.raw?.status().leader ?? 'leader', 'snapshot')) {
       this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored (counted; logged once per interval)')
@@ -715,7 +710,7 @@ export class RaftNode<R> {
 
   private restoreSnapshot (snapshot: Snapshot): void {
     const decoded = decodeNodeSnapshot(snapshot.data)
-    const sessions = decoded === null ? null : ProposalSessions.tryDecode<AppliedRecord<R>>(decoded.sessions)
+    const sessions = decoded === null ? null : ProposalSessions.tryDecode(decoded.sessions, isAppliedRecord as (v: unknown) => v is AppliedRecord<R>)
     if (decoded === null || sessions === null) {
       throw new SnapshotDecodeError(`snapshot at index ${snapshot.meta.index} cannot be decoded. Repair: move ` +
         `<data-dir>/raft/${snapshotFileName(snapshot.meta.index)} aside to start from the previous snapshot, or empty ` +

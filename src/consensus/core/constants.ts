@@ -53,6 +53,14 @@ export const MAX_SESSION_SEQS_PER_CLIENT_DEFAULT = 64
  * (counted in droppedMessages); a frame is refused by the transport's decoder.
  */
 export const WIRE_NUMBER_MAX = 2 ** 48
+/**
+ * Largest term, index, commit, hint, offset or sequence number the core takes from a peer (2^47), half
+ * the wire's bound: a node that adopts the largest still counts its own terms and indexes up 2^47 times
+ * before anything it sends would exceed WIRE_NUMBER_MAX, which its peers' decoders refuse (a node must
+ * never send what its peers cannot read: test/fuzz/regressions/raft-step/). A larger value is dropped
+ * by the core's message check (counted in droppedMessages).
+ */
+export const STEP_NUMBER_MAX = WIRE_NUMBER_MAX / 2
 /** Entries in one network message; a message with more is dropped. */
 export const MAX_ENTRIES_PER_MSG = 100_000
 /** Characters of a NodeId on the wire (a PeerId string is about 52). */

@@ -39,3 +39,12 @@ export class TransferRejectedError extends Error {
     this.name = 'TransferRejectedError'
   }
 }
+
+/** A session table (from a snapshot, so from the network or disk) is malformed; the snapshot is refused. */
+export class SessionsDataInvalidError extends Error {
+  static override readonly name = 'SessionsDataInvalidError'
+  constructor (message = 'session table invalid') {
+    super(message)
+    this.name = 'SessionsDataInvalidError'
+  }
+}

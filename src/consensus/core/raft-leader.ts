@@ -157,6 +157,9 @@ function sendSnapshot (r: Raft, to: NodeId, pr: Progress): void {
 function handleAppendResponse (r: Raft, m: Message): void {
   const pr = r.prs.get(m.from)
   if (pr === undefined) { r.droppedMessages++; return }
+  // A follower acknowledges at most what this leader sent it (a leader's log only grows); a higher
+  // index would set a match beyond the log and the next append would find no entry to send.
+  if (!m.reject && m.index > r.log.lastIndex()) { r.droppedMessages++; return }
   pr.recentActive = true
   if (m.reject) {
     if (pr.maybeDecrTo(m.index, m.rejectHint)) {

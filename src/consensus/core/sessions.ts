@@ -12,6 +12,7 @@
  */
 import { assert } from '../../util/assert.js'
 import { MAX_SESSION_CLIENTS_DEFAULT, MAX_SESSION_SEQS_PER_CLIENT_DEFAULT } from './constants.js'
+import { SessionsDataInvalidError } from './errors.js'
 import type { Entry, ProposalId } from './types.js'
 
 /** One client's state as plain data (the encoded form). */
@@ -106,35 +107,69 @@ export class ProposalSessions<R = Uint8Array> {
 
   /**
    * Rebuilds a table from untrusted data (a snapshot from the network or disk); null when the data is
-   * not a well-formed, in-bound table, so a bad snapshot is refused instead of tripping an assertion.
+   * not a well-formed, in-bound table (see decode), so a bad snapshot is refused instead of crashing.
    */
-  static tryDecode<R> (data: unknown): ProposalSessions<R> | null {
-    const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-    if (typeof data !== 'object' || data === null) return null
-    const d = data as Partial<ProposalSessionsData<R>>
-    if (!isCount(d.maxClients) || d.maxClients === 0 || !isCount(d.maxSeqsPerClient) || d.maxSeqsPerClient === 0) return null
-    if (!Array.isArray(d.clients) || d.clients.length > d.maxClients) return null
-    const seen = new Set<string>()
-    for (const c of d.clients as unknown[]) {
-      const client = c as Partial<ClientSessionData<R>>
-      if (typeof client !== 'object' || client === null || typeof client.clientId !== 'string' || seen.has(client.clientId)) return null
-      if (!isCount(client.lastIndex) || !isCount(client.floorSeq) || !Array.isArray(client.results)) return null
-      if (client.results.length > d.maxSeqsPerClient) return null
-      if (!client.results.every((pair) => Array.isArray(pair) && pair.length === 2 && isCount(pair[0]))) return null
-      seen.add(client.clientId)
+  static tryDecode<R> (data: unknown, isResult?: (value: unknown) => value is R): ProposalSessions<R> | null {
+    try {
+      return ProposalSessions.decode(data, isResult)
+    } catch (err) {
+      if (err instanceof SessionsDataInvalidError) return null
+      throw err
     }
-    return ProposalSessions.decode(d as ProposalSessionsData<R>)
   }
 
-  /** Rebuilds a table from encode() output. */
-  static decode<R> (data: ProposalSessionsData<R>): ProposalSessions<R> {
-    const sessions = new ProposalSessions<R>(data.maxClients, data.maxSeqsPerClient)
-    assert(data.clients.length <= data.maxClients, 'encoded sessions over their bound')
-    for (const c of data.clients) {
-      sessions.clients.set(c.clientId, { lastIndex: c.lastIndex, floorSeq: c.floorSeq, results: new Map(c.results) })
+  /**
+   * Rebuilds a table from encode() output that may come from anywhere: every field is checked (counts
+   * are positive safe integers, client ids unique, results in strictly ascending seq order above the
+   * client's floor, at most maxSeqsPerClient of them, each accepted by `isResult` when given), so a
+   * table that decodes can be recorded into and encoded again.
+   * @throws SessionsDataInvalidError naming the first bad field.
+   */
+  static decode<R> (data: unknown, isResult?: (value: unknown) => value is R): ProposalSessions<R> {
+    const d = sessionsRecord(data, 'session table')
+    const maxClients = positiveCount(d.maxClients, 'maxClients')
+    const maxSeqsPerClient = positiveCount(d.maxSeqsPerClient, 'maxSeqsPerClient')
+    if (!Array.isArray(d.clients)) invalid('clients is not an array')
+    const clients = d.clients as unknown[]
+    if (clients.length > maxClients) invalid(`${clients.length} clients over maxClients ${maxClients}`)
+    const sessions = new ProposalSessions<R>(maxClients, maxSeqsPerClient)
+    for (const [i, raw] of clients.entries()) {
+      const c = sessionsRecord(raw, `client ${i}`)
+      if (typeof c.clientId !== 'string' || sessions.clients.has(c.clientId)) invalid(`client ${i}: clientId missing or repeated`)
+      const client: ClientSession<R> = { lastIndex: count(c.lastIndex, `client ${i} lastIndex`), floorSeq: count(c.floorSeq, `client ${i} floorSeq`), results: new Map() }
+      if (!Array.isArray(c.results) || c.results.length > maxSeqsPerClient) invalid(`client ${i}: results missing or over maxSeqsPerClient`)
+      let previous = client.floorSeq
+      for (const pair of c.results as unknown[]) {
+        if (!Array.isArray(pair) || pair.length !== 2) invalid(`client ${i}: a result is not a [seq, value] pair`)
+        const [seq, value] = pair as [unknown, unknown]
+        if (count(seq, `client ${i} seq`) <= previous) invalid(`client ${i}: result seqs not ascending above floorSeq`)
+        if (value === undefined || (isResult !== undefined && !isResult(value))) invalid(`client ${i}: result for seq ${String(seq)} is malformed`)
+        client.results.set(seq as number, value as R)
+        previous = seq as number
+      }
+      sessions.clients.set(c.clientId as string, client)
     }
     return sessions
   }
+}
+
+function invalid (reason: string): never {
+  throw new SessionsDataInvalidError(`session table: ${reason}`)
+}
+
+function sessionsRecord (value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) invalid(`${what} is not a map`)
+  return value as Record<string, unknown>
+}
+
+function count (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) invalid(`${what} is not a non-negative safe integer`)
+  return value as number
+}
+
+function positiveCount (value: unknown, what: string): number {
+  if (count(value, what) === 0) invalid(`${what} is 0`)
+  return value as number
 }
 
 /** What applyOnce did with an entry. */

@@ -92,9 +92,10 @@ function entryIn (v: unknown): Entry {
 }
 
 function metaIn (v: unknown): SnapshotMeta {
-  const meta = v as { index?: unknown, term?: unknown, confState?: Partial<ConfState> }
-  const cs = meta?.confState
-  if (!isInt(meta?.index) || !isInt(meta?.term) || cs === undefined || !isIds(cs.voters) || !isIds(cs.votersOutgoing) ||
+  if (typeof v !== 'object' || v === null) fail('snapshot meta is not a map')
+  const meta = v as { index?: unknown, term?: unknown, confState?: Partial<ConfState> | null }
+  const cs = meta.confState
+  if (!isInt(meta.index) || !isInt(meta.term) || typeof cs !== 'object' || cs === null || !isIds(cs.voters) || !isIds(cs.votersOutgoing) ||
       !isIds(cs.learners) || !isIds(cs.learnersNext) || typeof cs.autoLeave !== 'boolean') fail('snapshot meta')
   const conf = cs as ConfState
   // A fresh object: unknown keys a peer adds never reach the snapshot file.

@@ -57,4 +57,28 @@ describe('ProposalSessions', () => {
     sessions.record({ clientId: 'new', seq: 1 }, 11, 'n')
     expect(copy.encode()).toEqual(sessions.encode())
   })
+
+  it('should refuse every malformed table with SessionsDataInvalidError, and tryDecode with null', () => {
+    const good = { maxClients: 4, maxSeqsPerClient: 2, clients: [{ clientId: 'c', lastIndex: 3, floorSeq: 1, results: [[2, 'r2'], [3, 'r3']] }] }
+    const client = good.clients[0]!
+    const bad: unknown[] = [
+      null, new Uint8Array(3), [], { ...good, maxClients: 0 }, { ...good, maxSeqsPerClient: -1 },
+      { ...good, maxSeqsPerClient: 2n }, { ...good, maxClients: 1.5 }, { ...good, clients: undefined },
+      { ...good, maxClients: 1, clients: [client, { ...client, clientId: 'd' }] },
+      { ...good, clients: [client, client] }, { ...good, clients: [{ ...client, clientId: 7 }] },
+      { ...good, clients: [{ ...client, lastIndex: -1 }] }, { ...good, clients: [{ ...client, floorSeq: '1' }] },
+      { ...good, clients: [{ ...client, results: [[]] }] }, { ...good, clients: [{ ...client, results: [[2, 'a'], [2, 'b']] }] },
+      { ...good, clients: [{ ...client, results: [[3, 'a'], [2, 'b']] }] }, { ...good, clients: [{ ...client, results: [[1, 'a']] }] },
+      { ...good, clients: [{ ...client, results: [[2, 'a'], [3, 'b'], [4, 'c']] }] },
+      { ...good, clients: [{ ...client, results: [[2, undefined]] }] }
+    ]
+    expect(ProposalSessions.decode(good).encode()).toEqual(good)
+    for (const data of bad) {
+      expect(() => ProposalSessions.decode(data), String(data)).toThrow(expect.objectContaining({ name: 'SessionsDataInvalidError' }))
+      expect(ProposalSessions.tryDecode(data)).toBeNull()
+    }
+    const isString = (v: unknown): v is string => typeof v === 'string'
+    expect(() => ProposalSessions.decode({ ...good, clients: [{ ...client, results: [[2, 5]] }] }, isString))
+      .toThrow(expect.objectContaining({ name: 'SessionsDataInvalidError' }))
+  })
 })

@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
+import { encode } from '@ipld/dag-cbor'
 import { RawNode, createPrng, EntryType, MessageType } from '../../../src/consensus/core/index.js'
 import type { ConfState, Message, Ready } from '../../../src/consensus/core/index.js'
 import { WIRE_NUMBER_MAX } from '../../../src/consensus/core/constants.js'
@@ -134,5 +135,14 @@ describe('wire number bounds', () => {
       { ...base, type: MessageType.ReadIndex, context: new Uint8Array(1024) }
     ]
     for (const m of tooBig) expect(() => decodeFrame(encodeFrame(m))).toThrow(expect.objectContaining({ name: 'MalformedFrameError' }))
+  })
+
+  it('should refuse a snapshot meta that is not a map or whose confState is null, with MalformedFrameError', () => {
+    const frame = { v: 1, t: 'snap', f: 'a', o: 'b', m: 1, i: 0, l: 0, e: [], c: 0, r: false, h: 0, sc: new Uint8Array(0), so: 0, sd: true }
+    const confState = { voters: ['a'], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
+    expect(decodeFrame(encode({ ...frame, sm: { index: 1, term: 1, confState } })).snapshotMeta?.confState).toEqual(confState)
+    for (const sm of [null, 5, [], { index: 1, term: 1, confState: null }, { index: 1, term: 1, confState: 'x' }]) {
+      expect(() => decodeFrame(encode({ ...frame, sm })), JSON.stringify(sm)).toThrow(expect.objectContaining({ name: 'MalformedFrameError' }))
+    }
   })
 })

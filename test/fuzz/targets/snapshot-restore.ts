@@ -2,16 +2,17 @@
  * @module test/fuzz/targets/snapshot-restore
  * A Raft snapshot's data as a follower restores it (an InstallSnapshot from the leader, or the newest
  * snapshot file at start), in RaftNode.restoreSnapshot's order: decodeNodeSnapshot → ShapeMachine.restore
- * → ProposalSessions.decode. Typed rejections: SnapshotDecodeError (not a node snapshot), the codec's
- * errors and ShapeDataInvalidError (bad machine bytes), SessionsDataInvalidError (bad session table, once
- * issue 9 item 5 validates it). A restored state must hold the shape's invariants and re-encode to bytes
+ * → ProposalSessions.decode with the node's own result check (isAppliedRecord; RaftNode's tryDecode is
+ * this decode returning null on SessionsDataInvalidError). Typed rejections: SnapshotDecodeError (not a
+ * node snapshot), the codec's errors and ShapeDataInvalidError (bad machine bytes),
+ * SessionsDataInvalidError (bad session table). A restored state must hold the shape's invariants and re-encode to bytes
  * that restore to the same state.
  */
 import { encodeCanonical } from '../../../src/codec/index.js'
 import { ProposalSessions } from '../../../src/consensus/core/index.js'
-import type { ProposalSessionsData } from '../../../src/consensus/core/index.js'
 import { SnapshotDecodeError } from '../../../src/consensus/errors.js'
-import { decodeNodeSnapshot, encodeNodeSnapshot } from '../../../src/consensus/node-snapshot.js'
+import { decodeNodeSnapshot, encodeNodeSnapshot, isAppliedRecord } from '../../../src/consensus/node-snapshot.js'
+import type { AppliedRecord } from '../../../src/consensus/node-snapshot.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { CONTROL_PLANE_ROLES } from '../../../src/consensus/shape/core/index.js'
 import type { FuzzRng } from '../rng.js'
@@ -27,8 +28,8 @@ function shapeData (rng: FuzzRng): { members: Array<[string, string[]]>, target:
   return { members, target: { apiServers: 1, etcd: 1, schedulers: 1, controllerManagers: 1, minWorkers: 1 } }
 }
 
-function sessionsData (rng: FuzzRng): ProposalSessionsData<unknown> {
-  const sessions = new ProposalSessions<unknown>(4, 3)
+function sessionsData (rng: FuzzRng): unknown {
+  const sessions = new ProposalSessions<AppliedRecord<unknown>>(4, 3)
   for (let i = 1; i <= rng.int(8); i++) sessions.record({ clientId: `client-${rng.int(5)}`, seq: i }, i, { index: i, term: 1, result: { ok: true } })
   return sessions.encode()
 }
@@ -46,12 +47,12 @@ function snapshotBytes (rng: FuzzRng): Uint8Array {
 }
 
 /** RaftNode.restoreSnapshot's decode steps; returns the restored parts. */
-export function restoreNodeSnapshot (data: Uint8Array): { machine: ShapeMachine, sessions: ProposalSessions<unknown> } {
+export function restoreNodeSnapshot (data: Uint8Array): { machine: ShapeMachine, sessions: ProposalSessions<AppliedRecord<unknown>> } {
   const decoded = decodeNodeSnapshot(data)
   if (decoded === null) throw new SnapshotDecodeError('snapshot cannot be decoded')
   const machine = new ShapeMachine(CLUSTER)
   machine.restore(decoded.machine)
-  const sessions = ProposalSessions.decode(decoded.sessions as ProposalSessionsData<unknown>)
+  const sessions = ProposalSessions.decode(decoded.sessions, isAppliedRecord)
   return { machine, sessions }
 }
 
@@ -69,7 +70,7 @@ export const snapshotRestoreTarget: FuzzTarget = {
     invariant(again.machine.shapeCid() === machine.shapeCid(), 'restored shape does not re-encode to itself')
     // A table that restores must keep working: recording the next proposal must not trip an assertion.
     const probe = { clientId: 'fuzz-probe', seq: 1 }
-    if (sessions.lookup(probe).kind === 'new') sessions.record(probe, Number.MAX_SAFE_INTEGER, null)
+    if (sessions.lookup(probe).kind === 'new') sessions.record(probe, Number.MAX_SAFE_INTEGER, { index: Number.MAX_SAFE_INTEGER, term: 1, result: null })
   }
 }
 
