@@ -20,6 +20,7 @@ import { ShapeProposer } from './shape/proposer.js'
 import type { ApplyResult, Command, Reason, MeshShape } from './shape/core/index.js'
 import { candidatesForAdmission, mayTalkRaft, ADMISSION_RETRY_ROUNDS } from './admission.js'
 import type { Storage } from './storage/types.js'
+import type { ReplicatedStateMachine } from './state-machine.js'
 import { registerConsensusRoutes } from './routes.js'
 
 /** What the service needs from the outside, injectable for tests. */
@@ -28,6 +29,8 @@ export interface ConsensusServiceInit {
   openStorage: (dir: string) => Storage
   /** Builds the Raft transport on the node's libp2p instance. */
   createTransport: (ctx: ServiceContext, isMember: (peer: string) => boolean) => MessageTransport & { start(): Promise<void>, stop(): Promise<void>, counters?: () => object }
+  /** Wraps the shape machine before Raft applies to it (the attestation chain hooks in here). */
+  wrapMachine?: (shape: ShapeMachine, ctx: ServiceContext) => ReplicatedStateMachine<ApplyResult>
 }
 
 export interface ShapeView {
@@ -83,7 +86,7 @@ export class ConsensusService implements NodeService {
       ...(raftConfig?.heartbeatTicks !== undefined ? { heartbeatTicks: raftConfig.heartbeatTicks } : {}),
       ...(raftConfig?.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: raftConfig.snapshotEveryEntries } : {}),
       ...(raftConfig?.retainEntries !== undefined ? { retainEntries: raftConfig.retainEntries } : {})
-    }, { storage: this.storage, transport: this.transport, stateMachine: this.machine, logger: ctx.log })
+    }, { storage: this.storage, transport: this.transport, stateMachine: this.init.wrapMachine?.(this.machine, ctx) ?? this.machine, logger: ctx.log })
     await this.transport.start()
     this.raft.start()
     this.admissionTimer = setInterval(() => { this.admitPeers() }, 500)
