@@ -69,6 +69,14 @@ export class ChainBuilder {
     return this.machine.apply(bytes, context).result
   }
 
+  /** Applies an entry committed on another replica (same bytes, same position). */
+  replay (entry: ChainBuilder['entries'][number]): void {
+    this.index = entry.context.index
+    this.term = entry.context.term
+    this.entries.push(entry)
+    this.machine.apply(entry.bytes, entry.context)
+  }
+
   /** A seal of `height` (default: the head) signed by `witnesses`. */
   sealOf (witnesses: TestNode[], height = this.machine.height): Seal {
     const head = cidAt(this.machine.view(), height)!
