@@ -7,8 +7,11 @@
 /** Base of every chain verification failure: `height` names the first block that fails. */
 export class ChainVerifyError extends Error {
   static override readonly name: string = 'ChainVerifyError'
+  /** The reason without the height prefix. */
+  readonly reason: string
   constructor (readonly height: number, message: string) {
     super(`height ${height}: ${message}`)
+    this.reason = message
     this.name = 'ChainVerifyError'
   }
 }
