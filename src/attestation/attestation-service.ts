@@ -18,6 +18,8 @@ import type { Signer } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { ShapeMachine } from '../consensus/shape/shape-machine.js'
+import type { ApplyResult } from '../consensus/shape/core/index.js'
+import type { ReplicatedStateMachine } from '../consensus/state-machine.js'
 import { AttestedMachine } from './attested-machine.js'
 import { ChainStore } from './store.js'
 import { WitnessPool } from './witness-pool.js'
@@ -29,7 +31,7 @@ import { registerChainRoutes } from './routes.js'
 import { ChainReader } from './reader.js'
 
 export interface AttestationServiceInit {
-  /** @default SEAL_INTERVAL_MS_DEFAULT */
+  /** Overrides `attestation.sealIntervalMs` from the config. @default SEAL_INTERVAL_MS_DEFAULT */
   sealIntervalMs?: number
 }
 
@@ -63,7 +65,8 @@ export class AttestationService implements NodeService {
    * Called by the consensus layer before Raft starts (so that replayed entries are derived too): opens
    * the store and wraps the shape machine.
    */
-  attach (shape: ShapeMachine, ctx: ServiceContext): AttestedMachine {
+  attach (shape: ShapeMachine, ctx: ServiceContext): ReplicatedStateMachine<ApplyResult> {
+    if (ctx.config.attestation?.enabled === false) return shape
     const dir = path.join(ctx.config.dataDir, 'chain')
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.store = new ChainStore(dir)
@@ -78,7 +81,7 @@ export class AttestationService implements NodeService {
     this.ctx = ctx
     this.consensus = ctx.service<ConsensusService>('consensus')
     if (this.machine === undefined || this.consensus === undefined) {
-      ctx.log.warn('no consensus layer with an attached chain: attestation is off')
+      ctx.log.info('attestation is off (disabled in the config, or no consensus layer)')
       return
     }
     this.signer = createSigner(ctx.privateKey, ctx.nodeId)
@@ -90,7 +93,8 @@ export class AttestationService implements NodeService {
       const target = this.coSignTarget
       if (target !== null && derived.block.height === target.height) setImmediate(() => { this.maybeCoSign() })
     })
-    this.timer = setInterval(() => { this.onInterval() }, this.init.sealIntervalMs ?? SEAL_INTERVAL_MS_DEFAULT)
+    const intervalMs = this.init.sealIntervalMs ?? ctx.config.attestation?.sealIntervalMs ?? SEAL_INTERVAL_MS_DEFAULT
+    this.timer = setInterval(() => { this.onInterval() }, intervalMs)
     this.timer.unref?.()
     ctx.log.info({ topic: this.topic, height: this.machine.height }, 'attestation started')
   }

@@ -106,6 +106,14 @@ export const policySection = z.strictObject({
   clusterWindowMs: positiveMs.optional()
 })
 
+/** The attestation chain (issue 14, docs/CHAIN.md). */
+export const attestationSection = z.strictObject({
+  /** Derive, witness and seal the chain. Every node of a cluster must agree: the chain is replicated state. @default true */
+  enabled: z.boolean().optional(),
+  /** Witness the head at most this often (only when it moved), in ms. @default 1000 */
+  sealIntervalMs: z.number().int().min(50).max(3_600_000).optional()
+})
+
 /** The whole node configuration, after defaults. */
 export const configSchema = z.strictObject({
   /** Data directory. @default './.revoada' */
@@ -122,7 +130,8 @@ export const configSchema = z.strictObject({
   net: netSection.default(netSection.parse({})),
   raft: raftSection.optional(),
   membership: membershipSection.optional(),
-  policy: policySection.optional()
+  policy: policySection.optional(),
+  attestation: attestationSection.optional()
 })
 
 /** Validated node configuration. */
