@@ -97,9 +97,9 @@ export class ChainStore {
     const i = height - this.firstHeight
     if (i < 0 || i >= this.offsets.length) return undefined
     this.flush()
-    const buffer = Buffer.allocUnsafe(this.lengths[i]!)
-    readSync(this.fd, buffer, 0, buffer.length, this.offsets[i]! + RECORD_HEADER_BYTES)
-    return buffer
+    const bytes = new Uint8Array(this.lengths[i]!)
+    readSync(this.fd, bytes, 0, bytes.length, this.offsets[i]! + RECORD_HEADER_BYTES)
+    return bytes
   }
 
   /** Appends the block of height `this.height + 1` (buffered; flushed on the next turn). */
