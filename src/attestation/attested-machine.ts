@@ -7,10 +7,10 @@
  * so a node that installs a snapshot continues the same chain; the block file is fsynced before every
  * snapshot, because the snapshot lets Raft compact the entries the blocks were derived from.
  */
-import { cidOfValue, decodeCanonical, encodeCanonical, equalBytes, CID } from '../codec/index.js'
+import { cidOfBytesWithCodec, decodeCanonical, encodeCanonical, encodeCanonicalFast, equalBytes, CID, DAG_CBOR_CODE } from '../codec/index.js'
 import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../consensus/state-machine.js'
 import type { ShapeMachine } from '../consensus/shape/shape-machine.js'
-import type { ApplyResult, MeshShape } from '../consensus/shape/core/index.js'
+import type { ApplyResult, MeshShape, SignedProposal } from '../consensus/shape/core/index.js'
 import {
   appendProposalBlock, appendSealBlock, cidBytesOf, chainStateFromData, chainStateToData, cloneChainState, emptyChainState, isSealCommand
 } from './core/index.js'
@@ -73,20 +73,25 @@ export class AttestedMachine implements ReplicatedStateMachine<ApplyResult> {
         : { result: { index: context.index, term: context.term, cid, outcome: { kind: 'rejected', code: 'malformed', message: `seal ${outcome.code}: ${outcome.message}` } }, accepted: false }
     }
     const applied = this.components.shape.apply(command, context)
-    this.refreshShape()
+    this.refreshShape(applied.accepted ? this.components.shape.lastProposal : null)
     this.record(appendProposalBlock(this.state, {
-      ...position, command, outcome: applied.result.outcome, shape: this.shapeCid, votersAfter: this.voters
+      ...position, command, outcome: applied.result.outcome, shape: this.shapeCid, votersAfter: this.voters, decoded: this.components.shape.lastProposal
     }))
     return applied
   }
 
-  /** Recomputes the shape's CID and voters only when the shape object changed (rejections keep it). */
-  private refreshShape (): void {
+  /**
+   * Recomputes the shape's CID only when the shape object changed (rejections keep it), and its voters
+   * only when the applied command may move them (`applied` is the accepted proposal, when decoded).
+   */
+  private refreshShape (applied: SignedProposal | null = null): void {
     const shape = this.components.shape.shape
     if (shape === this.shapeSeen) return
+    const previous = this.shapeSeen
     this.shapeSeen = shape
-    this.shapeCid = cidOfValue(shape.toData()).bytes
-    this.voters = shape.voters()
+    // The same CID as ShapeMachine.shapeCid(), through the fast writer (one per applied entry).
+    this.shapeCid = cidOfBytesWithCodec(encodeCanonicalFast(shape.toData()), DAG_CBOR_CODE).bytes
+    if (previous === null || applied === null || mayMoveVoters(applied)) this.voters = shape.voters()
   }
 
   private record (derived: DerivedBlock): void {
@@ -132,6 +137,16 @@ export class AttestedMachine implements ReplicatedStateMachine<ApplyResult> {
     if (store.height === this.state.height && store.base !== undefined && equalBytes(store.base.head, this.state.head)) return
     this.components.warn?.({ height: this.state.height, stored: store.height }, 'chain file does not reach the snapshot head; starting a new segment after it')
     store.restartAfter(cloneChainState(this.state))
+  }
+}
+
+/** False only for commands known not to touch the etcd holders (the common role shifts and targets). */
+function mayMoveVoters (proposal: SignedProposal): boolean {
+  const command = proposal.envelope.command
+  switch (command.kind) {
+    case 'set-target': case 'add-member': return false
+    case 'promote': case 'demote': return command.roles.includes('etcd')
+    default: return true
   }
 }
 

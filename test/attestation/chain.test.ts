@@ -7,11 +7,15 @@ import { describe, expect, it } from 'vitest'
 import { verifyWithCodec } from '../../src/attestation/signatures.js'
 import { chainStateProblem, decodeBlock, decodeChainExport, encodeChainExport, verifyChain } from '../../src/attestation/core/index.js'
 import { ChainBuilder, standardChain } from './helpers.js'
+import { CID } from '../../src/codec/index.js'
 
 describe('attestation chain', () => {
   it('should derive one block per applied entry and verify from the genesis alone', async () => {
     const { builder, exp, nodes } = await standardChain()
     expect(chainStateProblem(builder.machine.view())).toBeNull()
+    // The last block records the shape CID the shape machine itself reports.
+    const last = decodeBlock(exp.blocks[exp.blocks.length - 1]!)!
+    expect(last.kind === 'proposal' && CID.decode(last.shape).toString()).toBe(builder.shape.shapeCid())
     const report = verifyChain(decodeChainExport(encodeChainExport(exp))!, { verify: verifyWithCodec, pinned: { clusterId: 'cluster-a', firstVoter: nodes[0]!.id } })
     expect(report.height).toBe(exp.blocks.length)
     expect(report.checkpointHeight).toBe(report.height)

@@ -7,7 +7,7 @@
  */
 import { equalBytes } from '../../codec/index.js'
 import { decodeSignedProposal } from '../../consensus/shape/core/index.js'
-import type { Outcome } from '../../consensus/shape/core/index.js'
+import type { Outcome, SignedProposal } from '../../consensus/shape/core/index.js'
 import { assert } from '../../util/assert.js'
 import { cidBytesOf, decodeSealCommand, encodeBlock, genesisCid, witnessSubject } from './block.js'
 import { MAX_BLOCK_BYTES, SEAL_WINDOW_HEIGHTS } from './constants.js'
@@ -28,7 +28,8 @@ export function majorityOf (n: number): number {
 /** The CID bytes of the block at `height`, when it is within the window; null otherwise. */
 export function cidAt (state: ChainState, height: number): Uint8Array | null {
   const offset = height - (state.height - state.recent.length + 1)
-  if (height < 1 || offset < 0 || offset >= state.recent.length) return null
+  // The window is exactly SEAL_WINDOW_HEIGHTS, however many CIDs `recent` holds between trims.
+  if (height < 1 || height <= state.height - SEAL_WINDOW_HEIGHTS || offset < 0 || offset >= state.recent.length) return null
   return state.recent[offset] ?? null
 }
 
@@ -61,6 +62,8 @@ export interface AppliedShapeEntry {
   shape: Uint8Array
   /** Sorted voters (etcd holders) after the entry. */
   votersAfter: string[]
+  /** `command` already decoded by the shape machine, when it was (saves a second decode). */
+  decoded?: SignedProposal | null
 }
 
 const sameVoters = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((id, i) => id === b[i])
@@ -72,7 +75,7 @@ function prevOf (state: ChainState, firstVoter: string): Uint8Array {
 
 /** Derives the block of an applied shape entry and advances `state` (mutated) past it. */
 export function appendProposalBlock (state: ChainState, entry: AppliedShapeEntry): DerivedBlock {
-  const signed = decodeSignedProposal(entry.command)
+  const signed = entry.decoded ?? decodeSignedProposal(entry.command)
   const firstVoter = state.height === 0 && signed !== null && signed.envelope.command.kind === 'bootstrap' && entry.outcome.kind === 'applied'
     ? signed.envelope.proposer
     : state.firstVoter
@@ -173,7 +176,8 @@ export function advanceState (state: ChainState, block: Block, cid: Uint8Array):
   state.height = block.height
   state.head = cid
   state.recent.push(cid)
-  if (state.recent.length > SEAL_WINDOW_HEIGHTS) state.recent.shift()
+  // Trimmed in batches: one splice per SEAL_WINDOW_HEIGHTS blocks instead of a shift per block.
+  if (state.recent.length >= 2 * SEAL_WINDOW_HEIGHTS) state.recent.splice(0, state.recent.length - SEAL_WINDOW_HEIGHTS)
   if (block.kind === 'proposal') {
     state.lastProposalHeight = block.height
     if (block.voters !== undefined) {
@@ -204,7 +208,7 @@ export function cloneChainState (state: ChainState): ChainState {
 
 /** Why the state breaks an invariant, or null (run by tests after every step). */
 export function chainStateProblem (state: ChainState): string | null {
-  if (state.recent.length > SEAL_WINDOW_HEIGHTS) return 'recent window overflows'
+  if (state.recent.length >= 2 * SEAL_WINDOW_HEIGHTS) return 'recent window overflows'
   if (state.height > 0 && !equalBytes(state.recent[state.recent.length - 1] ?? new Uint8Array(), state.head)) return 'head is not the last recent CID'
   const last = state.voterHistory[state.voterHistory.length - 1]
   if (last === undefined || !sameVoters(last.voters, state.voters)) return 'voter history does not end with the voters'

@@ -34,7 +34,7 @@ export function chainStateFromData (v: unknown): ChainState | null {
   if (!isRecord(v) || typeof v.cluster !== 'string' || typeof v.firstVoter !== 'string') return null
   if (!isCount(v.height) || !(v.head instanceof Uint8Array) || !isIds(v.voters)) return null
   if (!isCount(v.sealedHeight) || !isCount(v.lastProposalHeight)) return null
-  if (!Array.isArray(v.recent) || v.recent.length > SEAL_WINDOW_HEIGHTS || !v.recent.every((c) => c instanceof Uint8Array)) return null
+  if (!Array.isArray(v.recent) || v.recent.length >= 2 * SEAL_WINDOW_HEIGHTS || !v.recent.every((c) => c instanceof Uint8Array)) return null
   if (!Array.isArray(v.voterHistory) || v.voterHistory.length === 0) return null
   const voterHistory: ChainState['voterHistory'] = []
   for (const e of v.voterHistory as unknown[]) {

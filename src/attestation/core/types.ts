@@ -71,7 +71,7 @@ export type Block = ProposalBlock | SealBlock
 
 /**
  * What the chain needs to derive the next block and judge a seal, carried by Raft snapshots.
- * Invariants: `recent.length <= SEAL_WINDOW_HEIGHTS`, `recent` ends with `head` when height > 0, and
+ * Invariants: `recent.length < 2 * SEAL_WINDOW_HEIGHTS` (trimmed in batches), `recent` ends with `head` when height > 0, and
  * `voterHistory` is sorted by height with its last entry equal to `voters`.
  */
 export interface ChainState {
