@@ -14,7 +14,8 @@ const encoder = new TextEncoder()
 
 class Unsupported extends Error {}
 
-class Writer {
+/** A canonical CBOR writer for callers that write a fixed schema in its canonical key order. */
+export class CanonicalWriter {
   private buffer = new Uint8Array(1024)
   length = 0
 
@@ -68,6 +69,22 @@ class Writer {
   bytes (): Uint8Array {
     return this.buffer.slice(0, this.length)
   }
+
+  /** A map key (text). */
+  key (name: string): void {
+    this.text(name)
+  }
+
+  /** Any value of the writer's domain. @throws Unsupported (internal) outside it */
+  value (value: unknown): void {
+    write(this, value)
+  }
+
+  /** Byte string. */
+  byteString (value: Uint8Array): void {
+    this.head(2, value.length)
+    this.raw(value)
+  }
 }
 
 /** Encoded keys and, per distinct key set, the canonical order (a block has a handful of key sets). */
@@ -101,7 +118,7 @@ const compareKeys = (a: Uint8Array, b: Uint8Array): number => {
   return 0
 }
 
-function write (w: Writer, value: unknown): void {
+function write (w: CanonicalWriter, value: unknown): void {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw new Unsupported()
     if (value >= 0) w.head(0, value)
@@ -135,7 +152,7 @@ function write (w: Writer, value: unknown): void {
   }
 }
 
-const scratch = new Writer()
+const scratch = new CanonicalWriter()
 
 /** The canonical bytes of `value`, equal to `encodeCanonical(value)`. @throws like encodeCanonical */
 export function encodeCanonicalFast (value: unknown): Uint8Array {

@@ -4,7 +4,7 @@
  * their binary bytes, block CIDs CIDv1 dag-cbor BLAKE3-256 of the block's bytes. Decoding is strict:
  * unknown or missing keys, wrong types and non-canonical bytes are `null`, never a partial value.
  */
-import { cidOfBytesWithCodec, decodeCanonical, encodeCanonical, encodeCanonicalFast, DAG_CBOR_CODE } from '../../codec/index.js'
+import { blake3, decodeCanonical, encodeCanonical, CanonicalWriter, BLAKE3_DIGEST_BYTES, BLAKE3_MULTIHASH_CODE, DAG_CBOR_CODE } from '../../codec/index.js'
 import { CHAIN_FORMAT_VERSION, MAX_BLOCK_BYTES, MAX_WITNESSES_PER_SEAL } from './constants.js'
 import type { Block, BlockOutcome, Genesis, Seal, Witness } from './types.js'
 
@@ -17,9 +17,15 @@ const hasKeys = (v: Rec, keys: readonly string[]): boolean => {
   return own.length === keys.length && keys.every((k) => Object.hasOwn(v, k))
 }
 
-/** The CID bytes of an encoded value (dag-cbor, BLAKE3). */
+// CIDv1 ‖ dag-cbor ‖ BLAKE3 multihash ‖ 32-byte length: the 4-byte prefix of every CID in the chain.
+const CID_PREFIX = [0x01, DAG_CBOR_CODE, BLAKE3_MULTIHASH_CODE, BLAKE3_DIGEST_BYTES]
+
+/** The CID bytes of an encoded value (dag-cbor, BLAKE3): what `cidOfBytesWithCodec(bytes, 0x71).bytes` gives. */
 export function cidBytesOf (bytes: Uint8Array): Uint8Array {
-  return cidOfBytesWithCodec(bytes, DAG_CBOR_CODE).bytes
+  const out = new Uint8Array(CID_PREFIX.length + BLAKE3_DIGEST_BYTES)
+  out.set(CID_PREFIX)
+  out.set(blake3(bytes), CID_PREFIX.length)
+  return out
 }
 
 export function encodeGenesis (genesis: Genesis): Uint8Array {
@@ -58,21 +64,48 @@ export function sealFromData (v: unknown): Seal | null {
   return { height: v.height, head: v.head, witnesses }
 }
 
-/** The canonical bytes of a block. */
+const scratch = new CanonicalWriter()
+
+/**
+ * The canonical bytes of a block, written in the canonical key order directly (one block per committed
+ * entry; equal to `encodeCanonical` of the same map, which test/attestation/block.test.ts checks).
+ */
 export function encodeBlock (block: Block): Uint8Array {
+  const w = scratch
+  w.length = 0
+  const proposal = block.kind === 'proposal' ? block : null
+  // Canonical order: shorter keys first, then bytewise.
+  w.head(5, proposal === null ? 10 : proposal.voters !== undefined ? 15 : 14)
+  w.key('v'); w.value(CHAIN_FORMAT_VERSION)
+  if (proposal !== null) { w.key('sig'); w.byteString(proposal.signature) }
+  w.key('kind'); w.text(block.kind)
+  w.key('prev'); w.byteString(block.prev)
+  if (block.kind === 'seal') { w.key('seal'); w.value(sealToData(block.seal)) }
+  w.key('term'); w.value(block.term)
+  w.key('time'); w.value(block.timeMs)
+  w.key('index'); w.value(block.index)
+  if (proposal !== null) { w.key('shape'); w.byteString(proposal.shape) }
+  w.key('height'); w.value(block.height)
+  if (proposal?.voters !== undefined) { w.key('voters'); w.value(proposal.voters) }
+  w.key('cluster'); w.text(block.clusterId)
+  w.key('outcome'); w.value(outcomeToData(block.outcome))
+  if (proposal !== null) {
+    w.key('envelope'); w.byteString(proposal.envelope)
+    w.key('proposal'); w.byteString(proposal.proposal)
+    w.key('proposer'); w.text(proposal.proposer)
+  }
+  return w.bytes()
+}
+
+/** The same bytes through the general encoder (the reference the direct writer is tested against). */
+export function encodeBlockReference (block: Block): Uint8Array {
   const common = {
     v: CHAIN_FORMAT_VERSION, kind: block.kind, cluster: block.clusterId, height: block.height, prev: block.prev,
     index: block.index, term: block.term, time: block.timeMs, outcome: outcomeToData(block.outcome)
   }
-  // One block per committed entry: the fast writer (same bytes as encodeCanonical) keeps the chain cheap.
-  if (block.kind === 'seal') return encodeCanonicalFast({ ...common, seal: sealToData(block.seal) })
-  return encodeCanonicalFast({
-    ...common,
-    proposal: block.proposal,
-    proposer: block.proposer,
-    sig: block.signature,
-    envelope: block.envelope,
-    shape: block.shape,
+  if (block.kind === 'seal') return encodeCanonical({ ...common, seal: sealToData(block.seal) })
+  return encodeCanonical({
+    ...common, proposal: block.proposal, proposer: block.proposer, sig: block.signature, envelope: block.envelope, shape: block.shape,
     ...(block.voters !== undefined ? { voters: block.voters } : {})
   })
 }

@@ -6,7 +6,7 @@
 export * from './types.js'
 export * from './constants.js'
 export {
-  cidBytesOf, encodeGenesis, genesisCid, encodeBlock, decodeBlock, encodeSealCommand, decodeSealCommand, isSealCommand, witnessSubject
+  cidBytesOf, encodeGenesis, genesisCid, encodeBlock, encodeBlockReference, decodeBlock, encodeSealCommand, decodeSealCommand, isSealCommand, witnessSubject
 } from './block.js'
 export {
   emptyChainState, majorityOf, cidAt, votersAt, appendProposalBlock, appendSealBlock, judgeSeal, judgeWitnesses, advanceState,
