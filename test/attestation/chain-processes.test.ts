@@ -72,7 +72,7 @@ describe('chain across processes', () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npx tsc -p .\` (npm test builds first)`)
     root = await tempDir('revoada-chain-')
     await fs.writeFile(path.join(root, 'config.json'), JSON.stringify({
-      raft: { tickMs: 50, electionTicks: 6, heartbeatTicks: 1 },
+      // Default Raft timing (elections after 0.5–1 s): the test must pass on a loaded 2-core machine.
       membership: { heartbeatIntervalMs: 200 },
       policy: { stabilizationMs: 500, perNodeIntervalMs: 0, auditIntervalMs: 1000 }
     }))
@@ -82,18 +82,16 @@ describe('chain across processes', () => {
     const join = (await cli('join-string', '--data-dir', dirs[0]!)).trim()
     for (const dir of dirs.slice(1)) procs.set(dir, await start(dir, join))
     const ids = await Promise.all(dirs.map(async (d) => (await status(d)).nodeId))
-    await waitFor(async () => (await status(dirs[0]!)).learners.length + (await status(dirs[0]!)).voters.length === 5, 60_000, 'five members')
+    await waitFor(async () => (await status(dirs[0]!)).learners.length + (await status(dirs[0]!)).voters.length === 5, 120_000, 'five members')
     await cli('target', 'set', 'ha-three', '--data-dir', dirs[0]!)
-    await waitFor(async () => (await Promise.all(dirs.map(statusOrNull))).every((s) => s?.voters.length === 3), 90_000, 'ha-three: 3 voters everywhere')
-    console.log('ha-three', Date.now())
+    await waitFor(async () => (await Promise.all(dirs.map(statusOrNull))).every((s) => s?.voters.length === 3), 240_000, 'ha-three: 3 voters everywhere')
 
     // The leader dies hard and comes back.
     const first = (await leaderDir(dirs, ids, dirs))!
     await killHard(procs.get(first)!)
     const survivors = dirs.filter((d) => d !== first)
-    await waitFor(async () => (await leaderDir(dirs, ids, survivors)) !== undefined, 60_000, 'a new leader')
+    await waitFor(async () => (await leaderDir(dirs, ids, survivors)) !== undefined, 120_000, 'a new leader')
     procs.set(first, await start(first))
-    console.log('restarted', Date.now())
 
     // The new leader is cut off (SIGSTOP), the majority moves on, then the link heals (SIGCONT).
     const second = (await waitForLeader(dirs, ids))
@@ -101,16 +99,15 @@ describe('chain across processes', () => {
     const others = dirs.filter((d) => d !== second)
     cut.kill('SIGSTOP')
     const before = Math.max(...(await Promise.all(others.map(chainOf))).map((c) => c?.height ?? 0))
-    await waitFor(async () => (await leaderDir(dirs, ids, others)) !== undefined, 60_000, 'a leader on the majority side')
+    await waitFor(async () => (await leaderDir(dirs, ids, others)) !== undefined, 120_000, 'a leader on the majority side')
     await cli('target', 'set', 'ha-three', '--data-dir', others[0]!)
-    await waitFor(async () => (await chainOf(others[0]!))!.height > before, 60_000, 'the majority appended blocks')
+    await waitFor(async () => (await chainOf(others[0]!))!.height > before, 120_000, 'the majority appended blocks')
     cut.kill('SIGCONT')
-    console.log('healed', Date.now())
 
     await waitFor(async () => {
       const chains = await Promise.all(dirs.map(chainOf))
       return chains.every((c) => c !== null && c.height === chains[0]!.height && c.head === chains[0]!.head && c.sealedHeight > before)
-    }, 120_000, 'the same head at the same height on every node')
+    }, 240_000, 'the same head at the same height on every node')
     const chain = (await chainOf(dirs[0]!))!
     expect(chain.lastSeal!.witnesses.filter((w) => w.voter).length).toBeGreaterThanOrEqual(2)
 
@@ -126,7 +123,7 @@ describe('chain across processes', () => {
     // The genesis every export carries is the creator's key.
     const report = JSON.parse(await cli('chain', 'verify', files[0]!, '--json', '--first-voter', ids[0]!)) as { ok: boolean, height: number }
     expect(report).toMatchObject({ ok: true, height: chain.height })
-  }, 600_000)
+  }, 1_200_000)
 })
 
 async function waitForLeader (dirs: string[], ids: string[]): Promise<string> {
