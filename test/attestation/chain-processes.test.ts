@@ -22,7 +22,7 @@ let root = ''
 const env = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
 
 async function cli (...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: env(), timeout: 30_000 })
+  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: env(), timeout: 60_000 })
   return stdout
 }
 
@@ -42,7 +42,7 @@ async function start (dir: string, join?: string): Promise<ChildProcess> {
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
     return (await statusOrNull(dir)) !== null
-  }, 30_000, `${dir} answering`)
+  }, 120_000, `${dir} answering`)
   return child
 }
 
@@ -87,7 +87,7 @@ describe('chain across processes', () => {
     await waitFor(async () => (await Promise.all(dirs.map(statusOrNull))).every((s) => s?.voters.length === 3), 240_000, 'ha-three: 3 voters everywhere')
 
     // The leader dies hard and comes back.
-    const first = (await leaderDir(dirs, ids, dirs))!
+    const first = await waitForLeader(dirs, ids)
     await killHard(procs.get(first)!)
     const survivors = dirs.filter((d) => d !== first)
     await waitFor(async () => (await leaderDir(dirs, ids, survivors)) !== undefined, 120_000, 'a new leader')
