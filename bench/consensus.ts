@@ -11,6 +11,8 @@
  * typed rejections, counted separately). An etcd "commit" is one 200-byte put acknowledged by the cluster.
  *
  * Env: DURATION_MS (default 5000), FAILOVER_TRIALS (default 10), CONCURRENCY (default 1,16,64).
+ * CHAIN_COMPARE=<rounds> instead measures the attestation chain's cost (issue 14): revoada only, the chain
+ * on and off (`attestation.enabled: false`) in alternating rounds, each round a fresh 3-voter cluster.
  */
 import '../src/polyfill.js'
 import { startEtcdCluster } from './etcd/cluster.js'
@@ -110,7 +112,36 @@ async function etcdFailover (cluster: EtcdCluster, trials: number): Promise<numb
   return times
 }
 
+/** One fresh 3-voter cluster per variant and round, alternating, so that machine load hits both alike. */
+async function chainCompare (rounds: number): Promise<void> {
+  console.log(`machine: ${await machineDescription()}`)
+  console.log(`command: CHAIN_COMPARE=${rounds} DURATION_MS=${durationMs} CONCURRENCY=${concurrencies.join(',')} npm run bench:consensus`)
+  const results = new Map<string, number[]>()
+  for (let round = 0; round < rounds; round++) {
+    for (const chain of round % 2 === 0 ? [true, false] : [false, true]) {
+      const cluster = await RevoadaCluster.start(3, { policy: { enabled: false }, attestation: { enabled: chain } })
+      try {
+        await threeVoters(cluster)
+        for (const c of concurrencies) {
+          const r = await revoadaLoad(cluster, c)
+          const key = `${chain ? 'on' : 'off'}:${c}`
+          results.set(key, [...(results.get(key) ?? []), r.commits / r.seconds])
+          console.log(`round ${round} chain ${chain ? 'on ' : 'off'} clients ${c}: ${(r.commits / r.seconds).toFixed(1)} commits/s`)
+        }
+      } finally {
+        await cluster.stop()
+      }
+    }
+  }
+  printTable(['clients', 'chain on commits/s (median)', 'chain off commits/s (median)', 'on ÷ off', 'rounds'], concurrencies.map((c) => {
+    const on = median(results.get(`on:${c}`) ?? [])
+    const off = median(results.get(`off:${c}`) ?? [])
+    return [c, on, off, on / off, rounds]
+  }))
+}
+
 async function main (): Promise<void> {
+  if (process.env.CHAIN_COMPARE !== undefined) return await chainCompare(Number(process.env.CHAIN_COMPARE))
   console.log(`machine: ${await machineDescription()}`)
   console.log(`command: npm run bench:consensus (DURATION_MS=${durationMs} FAILOVER_TRIALS=${failoverTrials})`)
   const rows: Array<Array<string | number>> = []

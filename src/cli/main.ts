@@ -18,6 +18,7 @@ import { registerMaterializerCommands } from './materializer-commands.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { registerDashboardCommands } from './dashboard-commands.js'
 import { registerTestbedCommands } from './testbed-commands.js'
+import { registerChainCommands } from './chain-commands.js'
 
 /** The package version, read from package.json next to dist/ (one source of truth). */
 function version (): string {
@@ -59,6 +60,7 @@ function buildProgram (): Command {
   registerMaterializerCommands(program)
   registerDashboardCommands(program)
   registerTestbedCommands(program)
+  registerChainCommands(program)
   overrideExits(program)
   return program
 }

@@ -148,6 +148,14 @@ export const metricsSection = z.strictObject({
   message: 'a non-loopback metrics.listen needs metrics.token', path: ['token']
 })
 
+/** The attestation chain (issue 14, docs/CHAIN.md). */
+export const attestationSection = z.strictObject({
+  /** Derive, witness and seal the chain. Every node of a cluster must agree: the chain is replicated state. @default true */
+  enabled: z.boolean().optional(),
+  /** Witness the head at most this often (only when it moved), in ms. @default 1000 */
+  sealIntervalMs: z.number().int().min(50).max(3_600_000).optional()
+})
+
 /** The whole node configuration, after defaults. */
 export const configSchema = z.strictObject({
   /** Data directory. @default './.revoada' */
@@ -173,7 +181,8 @@ export const configSchema = z.strictObject({
   policy: policySection.optional(),
   materializer: materializerSection.optional(),
   hooks: hooksSection.optional(),
-  metrics: metricsSection.optional()
+  metrics: metricsSection.optional(),
+  attestation: attestationSection.optional()
 })
 
 /** Validated node configuration. */

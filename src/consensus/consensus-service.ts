@@ -21,6 +21,7 @@ import { ShapeProposer } from './shape/proposer.js'
 import type { ApplyResult, Command, Reason, MeshShape } from './shape/core/index.js'
 import { candidatesForAdmission, mayTalkRaft, ADMISSION_RETRY_ROUNDS } from './admission.js'
 import type { Storage } from './storage/types.js'
+import type { ReplicatedStateMachine } from './state-machine.js'
 import { registerConsensusRoutes } from './routes.js'
 import { shapeCommandRules } from './shape-command-rules.js'
 import { wallClockMs } from '../util/wall-clock.js'
@@ -58,6 +59,8 @@ export interface ConsensusServiceInit {
   openStorage: (dir: string) => Storage
   /** Builds the Raft transport on the node's libp2p instance. */
   createTransport: (ctx: ServiceContext, isMember: (peer: string) => boolean) => MessageTransport & { start(): Promise<void>, stop(): Promise<void>, counters?: () => object }
+  /** Wraps the shape machine before Raft applies to it (the attestation chain hooks in here). */
+  wrapMachine?: (shape: ShapeMachine, ctx: ServiceContext) => ReplicatedStateMachine<ApplyResult>
 }
 
 export interface ShapeView {
@@ -128,7 +131,7 @@ export class ConsensusService implements NodeService {
     }, {
       storage: this.storage,
       transport: this.transport,
-      stateMachine: this.machine,
+      stateMachine: this.init.wrapMachine?.(this.machine, ctx) ?? this.machine,
       logger: ctx.log,
       commandRules: shapeCommandRules(() => this.machine.shape),
       nowMs: wallClockMs,

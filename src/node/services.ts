@@ -1,7 +1,8 @@
 /**
  * @module node/services
  * The default layer stack of a revoada node, in start order: membership (who is alive), consensus (Raft
- * over libp2p streams with the file WAL, the MeshShape), then the policy engine (which needs both), then
+ * over libp2p streams with the file WAL, the MeshShape), the attestation chain (hooked into consensus's
+ * state machine), then the policy engine (which needs membership and consensus), the materializer, then
  * the operator's views of them all: Prometheus metrics and the live dashboard.
  */
 import { MembershipService } from '../membership/membership-service.js'
@@ -11,6 +12,7 @@ import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'
 import type { PolicyEngineInit } from '../policy/engine.js'
 import { MaterializerService } from '../materializer/materializer-service.js'
+import { AttestationService } from '../attestation/attestation-service.js'
 import type { NodeService } from './service.js'
 import { steadyNowMs } from '../util/clock.js'
 import { MetricsService, NodeMetrics, TimedStorage } from '../metrics/index.js'
@@ -25,7 +27,9 @@ export interface DefaultServicesInit {
 /** `policy: false` (or `policy.enabled: false` in the config) leaves the engine out. */
 export function defaultServices (init: DefaultServicesInit = {}): NodeService[] {
   const metrics = new NodeMetrics()
+  const attestation = new AttestationService()
   const consensus = new ConsensusService({
+    wrapMachine: (shape, ctx) => attestation.attach(shape, ctx),
     openStorage: (dir) => new TimedStorage(new FileStorage(dir), (seconds) => { metrics.fsyncDuration.observe(seconds) }),
     createTransport: (ctx, isMember) => new RaftTransport({ libp2p: ctx.net, isMember, log: ctx.log })
   })
@@ -33,7 +37,7 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const membership = new MembershipService({
     roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : []
   })
-  const services: NodeService[] = [membership, consensus]
+  const services: NodeService[] = [membership, consensus, attestation]
   if (init.policy !== false) services.push(new PolicyEngine({ nowMs: steadyNowMs, ...init.policy }))
   if (init.materializer !== false) services.push(new MaterializerService())
   // Last: they read the layers above.

@@ -17,6 +17,12 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   private readonly verdicts = new Map<string, boolean>()
   private readonly listeners = new Set<(shape: MeshShape, result: ApplyResult) => void>()
 
+  /**
+   * The proposal the last apply() decoded, or null when it was malformed or rejected before its signature
+   * was checked: the attestation chain reuses it instead of decoding the same bytes again.
+   */
+  lastProposal: SignedProposal | null = null
+
   constructor (private readonly clusterId: string) {}
 
   get shape (): MeshShape {
@@ -53,13 +59,15 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   }
 
   apply (command: Uint8Array, context: ApplyContext): ApplyOutcome<ApplyResult> {
+    let decoded: SignedProposal | null = null
     const { shape, result } = applyProposal(this.current, command, {
       index: context.index,
       term: context.term,
       clusterId: this.clusterId,
       ...(context.confChange !== undefined ? { confChange: context.confChange } : {}),
-      verified: (proposal) => this.verified(proposal)
+      verified: (proposal) => { decoded = proposal; return this.verified(proposal) }
     })
+    this.lastProposal = decoded
     this.current = shape
     for (const listener of this.listeners) listener(shape, result)
     return { result, accepted: result.outcome.kind === 'applied' }

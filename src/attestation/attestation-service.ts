@@ -1,0 +1,241 @@
+/**
+ * @module attestation/attestation-service
+ * Layer D as a NodeService (`chain`): persists the chain in `<data-dir>/chain`, witnesses the head, and
+ * on the leader commits seals. Witnessing: at every seal interval, when its head moved, a shape member
+ * signs `revoada/v1/witness ‖ clusterId ‖ u64be(height) ‖ head CID` and gossips it on
+ * `revoada/<clusterId>/witness/1`; a member also co-signs the leader's witnessed height as soon as it
+ * has applied it, so that signatures meet at one height even while the head moves fast. The leader
+ * proposes a seal entry once a majority of the voters at one height signed it (learners' signatures ride
+ * along, uncounted); the entry is judged and derived into the chain like any other.
+ */
+import path from 'node:path'
+import { mkdirSync } from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
+import { createSigner, decodeCanonical, encodeCanonical, equalBytes, CID } from '../codec/index.js'
+import type { Signer } from '../codec/index.js'
+import type { NodeService, ServiceContext } from '../node/service.js'
+import type { ConsensusService } from '../consensus/consensus-service.js'
+import type { ShapeMachine } from '../consensus/shape/shape-machine.js'
+import type { ApplyResult } from '../consensus/shape/core/index.js'
+import type { ReplicatedStateMachine } from '../consensus/state-machine.js'
+import { AttestedMachine } from './attested-machine.js'
+import { ChainStore } from './store.js'
+import { WitnessPool } from './witness-pool.js'
+import { signWitness, verifyWithCodec } from './signatures.js'
+import { cidAt, encodeSealCommand, majorityOf, votersAt, witnessSubject, MAX_WITNESSES_PER_SEAL } from './core/index.js'
+import type { Seal, Witness } from './core/index.js'
+import { SEAL_INTERVAL_MS_DEFAULT, WITNESS_MESSAGE_BYTES_MAX } from './constants.js'
+import { registerChainRoutes } from './routes.js'
+import { ChainReader } from './reader.js'
+
+export interface AttestationServiceInit {
+  /** Overrides `attestation.sealIntervalMs` from the config. @default SEAL_INTERVAL_MS_DEFAULT */
+  sealIntervalMs?: number
+}
+
+export function witnessTopic (clusterId: string): string {
+  return `revoada/${clusterId}/witness/1`
+}
+
+type DropReason = 'malformed' | 'too-large' | 'wrong-cluster' | 'wrong-sender' | 'bad-signature'
+
+export class AttestationService implements NodeService {
+  readonly name = 'chain'
+  private ctx!: ServiceContext
+  private machine: AttestedMachine | undefined
+  private store: ChainStore | undefined
+  private consensus: ConsensusService | undefined
+  private signer!: Signer
+  private readonly pool = new WitnessPool()
+  private readonly drops = new Map<DropReason, number>()
+  private topic = ''
+  private timer: NodeJS.Timeout | undefined
+  private lastSignedHeight = 0
+  private coSignTarget: { height: number, head: Uint8Array } | null = null
+  private sealInFlight = false
+  private sealsProposed = 0
+  private witnessesPublished = 0
+  private stopBlockListener: (() => void) | undefined
+
+  constructor (private readonly init: AttestationServiceInit = {}) {}
+
+  /**
+   * Called by the consensus layer before Raft starts (so that replayed entries are derived too): opens
+   * the store and wraps the shape machine.
+   */
+  attach (shape: ShapeMachine, ctx: ServiceContext): ReplicatedStateMachine<ApplyResult> {
+    if (ctx.config.attestation?.enabled === false) return shape
+    const dir = path.join(ctx.config.dataDir, 'chain')
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    this.store = new ChainStore(dir)
+    const log = ctx.log.forComponent('chain')
+    this.machine = new AttestedMachine({
+      shape, clusterId: ctx.cluster.clusterId, store: this.store, verify: verifyWithCodec, warn: (obj, msg) => log.warn(obj, msg)
+    })
+    return this.machine
+  }
+
+  async start (ctx: ServiceContext): Promise<void> {
+    this.ctx = ctx
+    this.consensus = ctx.service<ConsensusService>('consensus')
+    if (this.machine === undefined || this.consensus === undefined) {
+      ctx.log.info('attestation is off (disabled in the config, or no consensus layer)')
+      return
+    }
+    this.signer = createSigner(ctx.privateKey, ctx.nodeId)
+    this.topic = witnessTopic(ctx.cluster.clusterId)
+    const pubsub = ctx.net.services.pubsub
+    pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
+    pubsub.subscribe(this.topic)
+    this.stopBlockListener = this.machine.onBlock((derived) => {
+      const target = this.coSignTarget
+      if (target !== null && derived.block.height === target.height) setImmediate(() => { this.maybeCoSign() })
+    })
+    const intervalMs = this.init.sealIntervalMs ?? ctx.config.attestation?.sealIntervalMs ?? SEAL_INTERVAL_MS_DEFAULT
+    this.timer = setInterval(() => { this.onInterval() }, intervalMs)
+    this.timer.unref?.()
+    ctx.log.info({ topic: this.topic, height: this.machine.height }, 'attestation started')
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    this.stopBlockListener?.()
+    if (this.ctx !== undefined && this.topic !== '') {
+      const pubsub = this.ctx.net.services.pubsub
+      pubsub.unsubscribe(this.topic)
+      pubsub.topicValidators.delete(this.topic)
+    }
+    this.store?.close()
+  }
+
+  /** One seal interval: witness a moved head; on the leader, seal what a majority witnessed. */
+  private onInterval (): void {
+    const machine = this.machine!
+    if (machine.height > this.lastSignedHeight && this.isMember()) this.witness(machine.height, machine.head)
+    if (this.consensus?.node.isLeader() === true) this.maybeSeal()
+  }
+
+  private isMember (): boolean {
+    return this.consensus?.shapeMachine.shape.has(this.ctx.nodeId) === true
+  }
+
+  /** Signs (height, head), keeps it and gossips it. */
+  private witness (height: number, head: Uint8Array): void {
+    const witness = signWitness(this.signer, this.ctx.cluster.clusterId, height, head)
+    this.lastSignedHeight = Math.max(this.lastSignedHeight, height)
+    this.pool.add(height, head, witness)
+    const message = encodeCanonical({ cluster: this.ctx.cluster.clusterId, height, head, node: witness.nodeId, sig: witness.signature })
+    this.ctx.net.services.pubsub.publish(this.topic, message).then(() => { this.witnessesPublished++ }, () => {
+      // No subscribed peer yet (a lone node): nobody to tell.
+    })
+  }
+
+  /** Co-signs the leader's witnessed height once this node has applied it (and agrees on its CID). */
+  private maybeCoSign (): void {
+    const target = this.coSignTarget
+    const view = this.machine!.view()
+    if (target === null || target.height > view.height) return
+    this.coSignTarget = null
+    const ours = cidAt(view, target.height)
+    if (ours === null || !equalBytes(ours, target.head) || target.height <= this.lastSignedHeight || !this.isMember()) return
+    this.witness(target.height, target.head)
+  }
+
+  /** Leader: proposes a seal of the highest height a voter majority signed, if any block awaits one. */
+  private maybeSeal (): void {
+    const view = this.machine!.view()
+    if (this.sealInFlight || view.lastProposalHeight <= view.sealedHeight) return
+    this.pool.forgetUpTo(view.sealedHeight)
+    for (const group of this.pool.groupsByHeight()) {
+      const ours = cidAt(view, group.height)
+      if (ours === null || !equalBytes(ours, group.head)) continue
+      const voters = votersAt(view, group.height)
+      const witnesses = this.pool.witnesses(group.height, group.head)
+      const counted = witnesses.filter((w) => voters.includes(w.nodeId)).length
+      if (counted < majorityOf(voters.length)) continue
+      this.proposeSeal({ height: group.height, head: group.head, witnesses: pickWitnesses(witnesses, voters) })
+      return
+    }
+  }
+
+  private proposeSeal (seal: Seal): void {
+    this.sealInFlight = true
+    this.sealsProposed++
+    this.consensus!.node.propose(encodeSealCommand(this.ctx.cluster.clusterId, seal)).then((result) => {
+      this.ctx.log.debug({ height: seal.height, index: result.index, outcome: result.result.outcome.kind }, 'seal committed')
+    }, (err: unknown) => {
+      this.ctx.log.debug({ height: seal.height, err: (err as Error).message }, 'seal not committed; the next interval retries')
+    }).finally(() => { this.sealInFlight = false })
+  }
+
+  /** Topic validator: a witness message must be well formed, from its signer, for this cluster. */
+  private validate (message: Message): TopicValidatorResult {
+    const drop = (reason: DropReason): TopicValidatorResult => {
+      this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
+      return TopicValidatorResult.Reject
+    }
+    if (message.type !== 'signed') return drop('malformed')
+    if (message.data.length > WITNESS_MESSAGE_BYTES_MAX) return drop('too-large')
+    const parsed = parseWitnessMessage(message.data)
+    if (parsed === null) return drop('malformed')
+    if (parsed.cluster !== this.ctx.cluster.clusterId) return drop('wrong-cluster')
+    if (parsed.witness.nodeId !== message.from.toString()) return drop('wrong-sender')
+    const valid = verifyWithCodec({
+      nodeId: parsed.witness.nodeId, purpose: 'witness', clusterId: parsed.cluster, subject: witnessSubject(parsed.height, parsed.head), signature: parsed.witness.signature
+    })
+    if (!valid) return drop('bad-signature')
+    this.pool.add(parsed.height, parsed.head, parsed.witness)
+    if (parsed.witness.nodeId === this.consensus?.node.status().leader && parsed.height > this.lastSignedHeight) {
+      this.coSignTarget = { height: parsed.height, head: parsed.head }
+      this.maybeCoSign()
+    }
+    return TopicValidatorResult.Accept
+  }
+
+  /** Reads over the store for routes and exports. */
+  reader (): ChainReader {
+    return new ChainReader(this.store!, this.machine!, this.pool)
+  }
+
+  get attached (): boolean {
+    return this.machine !== undefined
+  }
+
+  status (): Record<string, unknown> {
+    if (this.machine === undefined) return { attached: false }
+    const view = this.machine.view()
+    return {
+      height: view.height,
+      head: view.height > 0 ? CID.decode(view.head).toString() : '',
+      sealedHeight: view.sealedHeight,
+      sealsProposed: this.sealsProposed,
+      witnessesPublished: this.witnessesPublished,
+      ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n]))
+    }
+  }
+
+  routes (app: FastifyInstance): void {
+    registerChainRoutes(app, this)
+  }
+}
+
+/** Voters first (every one that signed), then learners, up to the per-seal bound. */
+function pickWitnesses (witnesses: Witness[], voters: readonly string[]): Witness[] {
+  const chosen = [...witnesses.filter((w) => voters.includes(w.nodeId)), ...witnesses.filter((w) => !voters.includes(w.nodeId))]
+  return chosen.slice(0, MAX_WITNESSES_PER_SEAL).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
+}
+
+function parseWitnessMessage (bytes: Uint8Array): { cluster: string, height: number, head: Uint8Array, witness: Witness } | null {
+  try {
+    const v = decodeCanonical<Record<string, unknown>>(bytes)
+    if (typeof v !== 'object' || v === null || Object.keys(v).length !== 5) return null
+    const { cluster, height, head, node, sig } = v
+    if (typeof cluster !== 'string' || typeof node !== 'string' || !(head instanceof Uint8Array) || !(sig instanceof Uint8Array)) return null
+    if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 1) return null
+    return { cluster, height, head, witness: { nodeId: node, signature: sig } }
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * @module attestation/core/verify
+ * Offline verification of an exported chain (DESIGN.md §8, docs/CHAIN.md §6) with nothing but the file
+ * and the genesis: every link, height and Raft position, every proposer signature, every voter change,
+ * every seal re-judged with the same function the nodes used (a majority of the voters *at the sealed
+ * height*, derived from the chain itself), and the closing checkpoint. The first failure throws a
+ * named ChainVerifyError carrying its height.
+ */
+import { equalBytes, CID } from '../../codec/index.js'
+import { decodeSignedProposal, encodeSignedProposal } from '../../consensus/shape/core/index.js'
+import {
+  BrokenLinkError, ChainVerifyError, CheckpointError, DuplicateWitnessError, ExportsDivergeError, GenesisMismatchError,
+  HeightGapError, MalformedBlockError, OutcomeMismatchError, ProposalMismatchError, ProposerSignatureError, RaftOrderError,
+  SealHeadMismatchError, SealQuorumError, SealRangeError, StaleSealError, VoterChangeError, WitnessOrderError,
+  WitnessSignatureError, WrongClusterError
+} from '../errors.js'
+import { cidBytesOf, decodeBlock, genesisCid } from './block.js'
+import { advanceState, cloneChainState, emptyChainState, judgeSeal, judgeWitnesses, majorityOf, votersAt } from './chain.js'
+import type { ChainExport } from './export.js'
+import type { Block, BlockOutcome, ChainState, Genesis, ProposalBlock, SignatureVerifier } from './types.js'
+
+export interface VerifyOptions {
+  verify: SignatureVerifier
+  /** Genesis fields the operator pins; the export's own genesis must match them. */
+  pinned?: Partial<Genesis>
+}
+
+export interface VerifyReport {
+  genesis: Genesis
+  /** First verified height (1 unless the export starts from a base state). */
+  fromHeight: number
+  height: number
+  head: string
+  /** Highest height covered by a committed seal. */
+  sealedHeight: number
+  /** Height of a valid closing checkpoint, or 0. */
+  checkpointHeight: number
+  blocks: number
+  seals: number
+  /** Voters at the head. */
+  voters: string[]
+  /** CID strings per height, for consistency checks between exports. */
+  cids: string[]
+}
+
+const SEAL_ERRORS: Record<string, new (height: number, message: string) => ChainVerifyError> = {
+  'stale-seal': StaleSealError,
+  'future-seal': SealRangeError,
+  'seal-out-of-window': SealRangeError,
+  'head-mismatch': SealHeadMismatchError,
+  'duplicate-witness': DuplicateWitnessError,
+  'unsorted-witnesses': WitnessOrderError,
+  'bad-witness-signature': WitnessSignatureError,
+  'seal-quorum': SealQuorumError,
+  'wrong-cluster': WrongClusterError
+}
+
+const cidString = (bytes: Uint8Array): string => {
+  try {
+    return CID.decode(bytes).toString()
+  } catch {
+    return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')
+  }
+}
+
+/** Verifies `exp`; returns a report or throws the first failure. */
+export function verifyChain (exp: ChainExport, options: VerifyOptions): VerifyReport {
+  const { genesis } = exp
+  checkPinned(genesis, options.pinned)
+  const state = startState(exp)
+  const fromHeight = state.height + 1
+  const cids: string[] = []
+  let lastIndex = -1
+  let lastTerm = 0
+  let seals = 0
+  for (const bytes of exp.blocks) {
+    const height = state.height + 1
+    const block = decodeBlock(bytes)
+    if (block === null) throw new MalformedBlockError(height, 'not a canonical, well-formed block')
+    checkPosition(state, block, genesis)
+    if (block.index <= lastIndex || block.term < lastTerm) {
+      throw new RaftOrderError(height, `raft position ${block.index}/${block.term} after ${lastIndex}/${lastTerm}`)
+    }
+    lastIndex = block.index
+    lastTerm = block.term
+    if (block.kind === 'proposal') {
+      checkProposal(state, block, genesis, options.verify)
+    } else {
+      checkSeal(state, block, options.verify)
+      if (block.outcome.kind === 'applied') seals++
+    }
+    advanceState(state, block, cidBytesOf(bytes))
+    cids.push(cidString(state.head))
+  }
+  const checkpointHeight = checkCheckpoint(state, exp, options.verify)
+  return {
+    genesis, fromHeight, height: state.height, head: state.height > 0 ? cidString(state.head) : '', sealedHeight: state.sealedHeight,
+    checkpointHeight, blocks: exp.blocks.length, seals, voters: state.voters, cids
+  }
+}
+
+function checkPinned (genesis: Genesis, pinned: Partial<Genesis> | undefined): void {
+  if (pinned?.clusterId !== undefined && pinned.clusterId !== genesis.clusterId) {
+    throw new GenesisMismatchError(0, `export is for cluster ${genesis.clusterId}, pinned ${pinned.clusterId}`)
+  }
+  if (pinned?.firstVoter !== undefined && pinned.firstVoter !== genesis.firstVoter) {
+    throw new GenesisMismatchError(0, `export's first voter is ${genesis.firstVoter}, pinned ${pinned.firstVoter}`)
+  }
+}
+
+function startState (exp: ChainExport): ChainState {
+  if (exp.base === undefined) {
+    const state = emptyChainState(exp.genesis.clusterId)
+    state.firstVoter = exp.genesis.firstVoter
+    state.head = genesisCid(exp.genesis)
+    return state
+  }
+  if (exp.base.clusterId !== exp.genesis.clusterId || exp.base.firstVoter !== exp.genesis.firstVoter) {
+    throw new GenesisMismatchError(exp.base.height, 'the base state belongs to another genesis')
+  }
+  return cloneChainState(exp.base)
+}
+
+function checkPosition (state: ChainState, block: Block, genesis: Genesis): void {
+  const height = state.height + 1
+  if (block.clusterId !== genesis.clusterId) throw new WrongClusterError(height, `block names cluster ${block.clusterId}`)
+  if (block.height !== height) throw new HeightGapError(height, `block says height ${block.height}`)
+  if (!equalBytes(block.prev, state.head)) throw new BrokenLinkError(height, 'prev is not the CID of the block before')
+}
+
+function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesis, verify: SignatureVerifier): void {
+  const { height, outcome } = block
+  const code = outcome.kind === 'rejected' ? outcome.code : ''
+  if (block.envelope.length > 0 && !equalBytes(cidBytesOf(block.envelope), block.proposal)) {
+    throw new ProposalMismatchError(height, 'the envelope does not hash to the proposal CID')
+  }
+  if (code === 'malformed') {
+    if (block.voters !== undefined) throw new VoterChangeError(height, 'a malformed command changed the voters')
+    return
+  }
+  const signed = decodeSignedProposal(encodeSignedProposal(block.envelope, block.signature))
+  if (signed === null) throw new ProposalMismatchError(height, 'the envelope is not a well-formed proposal')
+  if (signed.envelope.proposer !== block.proposer) throw new ProposalMismatchError(height, 'the proposer is not the envelope\'s')
+  if (code !== 'wrong-cluster') {
+    const valid = verify({ nodeId: block.proposer, purpose: 'proposal', clusterId: genesis.clusterId, subject: block.proposal, signature: block.signature })
+    if (valid !== (code !== 'bad-signature')) {
+      throw new ProposerSignatureError(height, valid ? 'a valid signature is recorded as bad' : `signature of ${block.proposer} does not verify`)
+    }
+  }
+  const command = signed.envelope.command
+  if (height === 1 || state.height === 0) {
+    const bootstrap = command.kind === 'bootstrap' && command.nodeId === genesis.firstVoter && block.proposer === genesis.firstVoter
+    if (!bootstrap || outcome.kind !== 'applied' || block.voters?.join(',') !== genesis.firstVoter) {
+      throw new GenesisMismatchError(height, 'block 1 is not the first voter\'s applied bootstrap')
+    }
+    return
+  }
+  if (block.voters === undefined) return
+  const target = 'nodeId' in command ? command.nodeId : ''
+  const before = new Set(state.voters)
+  const after = new Set(block.voters)
+  const changed = [...before].filter((id) => !after.has(id)).concat([...after].filter((id) => !before.has(id)))
+  const sorted = block.voters.every((id, i) => i === 0 || block.voters![i - 1]! < id)
+  if (outcome.kind !== 'applied' || !sorted || after.size === 0 || changed.length !== 1 || changed[0] !== target) {
+    throw new VoterChangeError(height, `voters [${state.voters.join(',')}] → [${block.voters.join(',')}] by ${command.kind}`)
+  }
+}
+
+function checkSeal (state: ChainState, block: Block & { kind: 'seal' }, verify: SignatureVerifier): void {
+  const recorded = block.outcome
+  if (recorded.kind === 'rejected' && recorded.code === 'malformed-seal') return
+  const judged: BlockOutcome = judgeSeal(state, block.seal, verify)
+  if (recorded.kind === 'applied' && judged.kind === 'rejected') {
+    const ErrorClass = SEAL_ERRORS[judged.code] ?? OutcomeMismatchError
+    throw new ErrorClass(block.height, judged.message)
+  }
+  if (recorded.kind !== judged.kind || (recorded.kind === 'rejected' && judged.kind === 'rejected' && recorded.code !== judged.code)) {
+    throw new OutcomeMismatchError(block.height, `seal recorded ${recorded.kind === 'applied' ? 'applied' : recorded.code}, the chain implies ${judged.kind === 'applied' ? 'applied' : judged.code}`)
+  }
+}
+
+function checkCheckpoint (state: ChainState, exp: ChainExport, verify: SignatureVerifier): number {
+  const checkpoint = exp.checkpoint
+  if (checkpoint === undefined) return 0
+  if (checkpoint.height !== state.height || !equalBytes(checkpoint.head, state.head)) {
+    throw new CheckpointError(state.height, `checkpoint covers height ${checkpoint.height}, not the last block`)
+  }
+  const voters = votersAt(state, state.height)
+  const judged = judgeWitnesses(state.clusterId, checkpoint, voters, verify)
+  if (judged.kind === 'rejected') throw new CheckpointError(state.height, `${judged.code}: ${judged.message}`)
+  return checkpoint.height
+}
+
+/**
+ * Checks that two verified exports agree wherever both hold a height (so the longer extends the
+ * shorter). Returns which one is longer.
+ */
+export function checkConsistency (a: VerifyReport, b: VerifyReport): 'equal' | 'first-extends' | 'second-extends' {
+  if (a.genesis.clusterId !== b.genesis.clusterId || a.genesis.firstVoter !== b.genesis.firstVoter) {
+    throw new ExportsDivergeError(0, 'the exports have different genesis records')
+  }
+  const from = Math.max(a.fromHeight, b.fromHeight)
+  const to = Math.min(a.height, b.height)
+  for (let h = from; h <= to; h++) {
+    if (a.cids[h - a.fromHeight] !== b.cids[h - b.fromHeight]) throw new ExportsDivergeError(h, 'the exports hold different blocks')
+  }
+  if (from > to + 1) throw new ExportsDivergeError(to, 'the exports do not overlap')
+  return a.height === b.height ? 'equal' : a.height > b.height ? 'first-extends' : 'second-extends'
+}
+
+export { majorityOf }

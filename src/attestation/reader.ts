@@ -1,0 +1,120 @@
+/**
+ * @module attestation/reader
+ * Read side of a node's chain for the API and the CLI: the summary `revoada chain` prints (height, head,
+ * last seal and its witnesses) and export files (`revoada chain export`), built from the block file, the
+ * live chain state and the witness pool (whose majority over the head becomes the export's checkpoint).
+ */
+import { CID } from '../codec/index.js'
+import { advanceState, cidBytesOf, cloneChainState, decodeBlock, emptyChainState, encodeChainExport, genesisCid, majorityOf, votersAt } from './core/index.js'
+import type { ChainState, Seal, SealBlock } from './core/index.js'
+import type { AttestedMachine } from './attested-machine.js'
+import type { ChainStore } from './store.js'
+import type { WitnessPool } from './witness-pool.js'
+
+/** Blocks scanned back from the head to find the last seal. */
+const LAST_SEAL_SCAN_BLOCKS_MAX = 100_000
+
+const cidText = (bytes: Uint8Array): string => bytes.length === 0 ? '' : CID.decode(bytes).toString()
+
+export interface ChainSummary {
+  clusterId: string
+  firstVoter: string
+  height: number
+  head: string
+  firstStoredHeight: number
+  sealedHeight: number
+  voters: string[]
+  lastSeal: null | {
+    blockHeight: number
+    sealedHeight: number
+    head: string
+    witnesses: Array<{ nodeId: string, voter: boolean }>
+  }
+  /** Witness signatures this node holds over its head. */
+  headWitnesses: string[]
+}
+
+export class ChainReader {
+  constructor (private readonly store: ChainStore, private readonly machine: AttestedMachine, private readonly pool: WitnessPool) {}
+
+  summary (): ChainSummary {
+    const view = this.machine.view()
+    const last = this.lastSeal()
+    const votersThen = last !== null ? votersAt(view, last.seal.height) : []
+    return {
+      clusterId: view.clusterId,
+      firstVoter: view.firstVoter,
+      height: view.height,
+      head: cidText(view.head),
+      firstStoredHeight: this.store.firstHeight,
+      sealedHeight: view.sealedHeight,
+      voters: [...view.voters],
+      lastSeal: last === null
+        ? null
+        : {
+            blockHeight: last.height,
+            sealedHeight: last.seal.height,
+            head: cidText(last.seal.head),
+            witnesses: last.seal.witnesses.map((w) => ({ nodeId: w.nodeId, voter: votersThen.includes(w.nodeId) }))
+          },
+      headWitnesses: this.pool.witnesses(view.height, view.head).map((w) => w.nodeId)
+    }
+  }
+
+  /** The last applied seal block, scanning back from the head (bounded). */
+  lastSeal (): SealBlock | null {
+    const lowest = Math.max(this.store.firstHeight, this.store.height - LAST_SEAL_SCAN_BLOCKS_MAX)
+    for (let h = this.store.height; h >= lowest; h--) {
+      const bytes = this.store.read(h)
+      const block = bytes !== undefined ? decodeBlock(bytes) : null
+      if (block?.kind === 'seal' && block.outcome.kind === 'applied') return block
+    }
+    return null
+  }
+
+  /** An export file of the blocks from `fromHeight` (default: the first stored) to the head. */
+  exportBytes (fromHeight?: number): Uint8Array {
+    const view = this.machine.view()
+    const from = Math.max(fromHeight ?? this.store.firstHeight, this.store.firstHeight)
+    const to = Math.min(this.store.height, view.height)
+    const blocks: Uint8Array[] = []
+    for (let h = from; h <= to; h++) blocks.push(this.store.read(h)!)
+    const base = from > 1 ? this.stateBefore(from, view) : undefined
+    const checkpoint = this.checkpoint(to, blocks[blocks.length - 1], view)
+    return encodeChainExport({
+      genesis: { clusterId: view.clusterId, firstVoter: view.firstVoter },
+      blocks,
+      ...(base !== undefined ? { base } : {}),
+      ...(checkpoint !== undefined ? { checkpoint } : {})
+    })
+  }
+
+  /** The chain state before height `from`, replayed from the store's base over the stored blocks. */
+  private stateBefore (from: number, view: Readonly<ChainState>): ChainState {
+    let state: ChainState
+    if (this.store.base !== undefined) {
+      state = cloneChainState(this.store.base)
+    } else {
+      state = emptyChainState(view.clusterId)
+      state.firstVoter = view.firstVoter
+      state.head = genesisCid({ clusterId: view.clusterId, firstVoter: view.firstVoter })
+    }
+    for (let h = state.height + 1; h < from; h++) {
+      const bytes = this.store.read(h)!
+      const block = decodeBlock(bytes)
+      if (block === null) break
+      advanceState(state, block, cidBytesOf(bytes))
+    }
+    return state
+  }
+
+  /** A voter majority's witness signatures over the last exported block, when this node holds them. */
+  private checkpoint (height: number, last: Uint8Array | undefined, view: Readonly<ChainState>): Seal | undefined {
+    if (last === undefined) return undefined
+    const head = cidBytesOf(last)
+    const witnesses = this.pool.witnesses(height, head)
+    const voters = votersAt(view, height)
+    if (witnesses.filter((w) => voters.includes(w.nodeId)).length < majorityOf(voters.length)) return undefined
+    return { height, head, witnesses }
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * @module attestation/routes
+ * Admin API routes of the attestation layer (behind the node's bearer token):
+ * - `GET /v1/chain` — height, head, first stored height, sealed height, voters, the last seal and its
+ *   witnesses, and the witnesses this node holds over its head;
+ * - `GET /v1/chain/export[?from=H]` — an export file (application/cbor) from height H (default: the first
+ *   stored block) to the head, with a checkpoint when a voter majority witnessed the head.
+ */
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import type { AttestationService } from './attestation-service.js'
+
+const exportQuery = z.strictObject({ from: z.coerce.number().int().min(1).optional() })
+
+export function registerChainRoutes (app: FastifyInstance, service: AttestationService): void {
+  app.get('/v1/chain', async (_req, reply) => {
+    if (!service.attached) return await reply.code(503).send({ error: 'ChainUnavailable', message: 'attestation is not attached' })
+    return service.reader().summary()
+  })
+  app.get('/v1/chain/export', async (req, reply) => {
+    if (!service.attached) return await reply.code(503).send({ error: 'ChainUnavailable', message: 'attestation is not attached' })
+    const query = exportQuery.safeParse(req.query)
+    if (!query.success) return await reply.code(400).send({ error: 'BadRequest', message: query.error.message })
+    const bytes = service.reader().exportBytes(query.data.from)
+    return await reply.header('content-type', 'application/cbor').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+  })
+}

@@ -1,0 +1,188 @@
+/**
+ * @module attestation/store
+ * The chain on disk (`<data-dir>/chain`): an append-only file of records `u32 length ‖ u32 crc32 ‖ block
+ * bytes`, one per height, starting at height 1 or right after the state saved in `base.cbor`. Blocks are
+ * derived from the committed log, so writes are buffered and flushed once per event-loop turn without
+ * fsync; the file is fsynced before every Raft snapshot (which may compact the log the blocks came
+ * from). A torn tail is truncated on open; damage before it refuses to open (ChainStoreCorruptError).
+ * When a node skips heights (it installed a snapshot), the old file is kept under a new name and a new
+ * one starts after the snapshot's chain state.
+ */
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import path from 'node:path'
+import { crc32 } from 'node:zlib'
+import { decodeCanonical, encodeCanonical } from '../codec/index.js'
+import { assert } from '../util/assert.js'
+import { chainStateFromData, chainStateToData, decodeBlock } from './core/index.js'
+import type { ChainState } from './core/index.js'
+import { ChainStoreCorruptError } from './errors.js'
+import { BASE_FILE_NAME, CHAIN_FILE_NAME, RECORD_HEADER_BYTES } from './constants.js'
+
+export class ChainStore {
+  private fd: number
+  /** Invariant: offsets[i] is the file offset of the record of height firstHeight + i. */
+  private offsets: number[] = []
+  private lengths: number[] = []
+  private fileBytes = 0
+  private pending: Buffer[] = []
+  private flushScheduled = false
+  private baseState: ChainState | undefined
+  private closed = false
+
+  constructor (private readonly dir: string) {
+    this.baseState = this.loadBase()
+    this.fd = openSync(this.filePath(), 'a+', 0o600)
+    this.load()
+  }
+
+  /** Height of the first block the file holds (or would hold). */
+  get firstHeight (): number {
+    return (this.baseState?.height ?? 0) + 1
+  }
+
+  /** Height of the last stored block (firstHeight - 1 when empty). */
+  get height (): number {
+    return this.firstHeight + this.offsets.length - 1
+  }
+
+  /** The chain state before the first stored block, when the file does not start at height 1. */
+  get base (): ChainState | undefined {
+    return this.baseState
+  }
+
+  private filePath (): string {
+    return path.join(this.dir, CHAIN_FILE_NAME)
+  }
+
+  private loadBase (): ChainState | undefined {
+    const file = path.join(this.dir, BASE_FILE_NAME)
+    if (!existsSync(file)) return undefined
+    let state: ChainState | null = null
+    try {
+      state = chainStateFromData(decodeCanonical<unknown>(readFileSync(file)))
+    } catch {
+      state = null
+    }
+    if (state === null) throw new ChainStoreCorruptError(`${file} is not a chain state`)
+    return state
+  }
+
+  /** Indexes every record; truncates a torn last record. */
+  private load (): void {
+    const data = readFileSync(this.filePath())
+    let offset = 0
+    while (offset < data.length) {
+      const complete = offset + RECORD_HEADER_BYTES <= data.length
+      const length = complete ? data.readUInt32BE(offset) : 0
+      const end = offset + RECORD_HEADER_BYTES + length
+      const intact = complete && end <= data.length && crc32(data.subarray(offset + RECORD_HEADER_BYTES, end)) === data.readUInt32BE(offset + 4)
+      if (!intact) {
+        if (complete && end < data.length) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged`)
+        ftruncateSync(this.fd, offset)
+        break
+      }
+      this.offsets.push(offset)
+      this.lengths.push(length)
+      offset = end
+    }
+    this.fileBytes = offset
+    const last = this.offsets.length > 0 ? this.read(this.height) : undefined
+    if (last !== undefined && decodeBlock(last)?.height !== this.height) {
+      throw new ChainStoreCorruptError(`the last chain record is not block ${this.height}`)
+    }
+  }
+
+  /** Bytes of the block at `height`, or undefined when not stored. */
+  read (height: number): Uint8Array | undefined {
+    const i = height - this.firstHeight
+    if (i < 0 || i >= this.offsets.length) return undefined
+    this.flush()
+    const bytes = new Uint8Array(this.lengths[i]!)
+    readSync(this.fd, bytes, 0, bytes.length, this.offsets[i]! + RECORD_HEADER_BYTES)
+    return bytes
+  }
+
+  /** Appends the block of height `this.height + 1` (buffered; flushed on the next turn). */
+  append (height: number, bytes: Uint8Array): void {
+    assert(height === this.height + 1, () => `chain store append of ${height} after ${this.height}`)
+    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + bytes.length)
+    record.writeUInt32BE(bytes.length, 0)
+    record.writeUInt32BE(crc32(bytes), 4)
+    record.set(bytes, RECORD_HEADER_BYTES)
+    this.offsets.push(this.fileBytes)
+    this.lengths.push(bytes.length)
+    this.fileBytes += record.length
+    this.pending.push(record)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => { this.flushScheduled = false; this.flush() })
+    }
+  }
+
+  /** Forgets blocks from `height` on (the log is authoritative: a re-derived block replaces them). */
+  truncateFrom (height: number): void {
+    const i = height - this.firstHeight
+    if (i < 0 || i >= this.offsets.length) return
+    this.flush()
+    this.fileBytes = this.offsets[i]!
+    this.offsets.length = i
+    this.lengths.length = i
+    ftruncateSync(this.fd, this.fileBytes)
+  }
+
+  /** Keeps the current file under a new name and starts an empty one after `base`. */
+  restartAfter (base: ChainState): void {
+    this.flush()
+    closeSync(this.fd)
+    if (this.offsets.length > 0 || this.baseState !== undefined) {
+      renameSync(this.filePath(), `${this.filePath()}.upto-${this.height}`)
+    }
+    const baseFile = path.join(this.dir, BASE_FILE_NAME)
+    writeFileSync(`${baseFile}.tmp`, encodeCanonical(chainStateToData(base)), { mode: 0o600 })
+    renameSync(`${baseFile}.tmp`, baseFile)
+    this.baseState = base
+    this.fd = openSync(this.filePath(), 'w+', 0o600)
+    this.offsets = []
+    this.lengths = []
+    this.fileBytes = 0
+    this.sync()
+  }
+
+  flush (): void {
+    if (this.pending.length === 0 || this.closed) return
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending)
+    this.pending = []
+    let written = 0
+    while (written < data.length) written += writeSync(this.fd, data, written)
+  }
+
+  /** Flushes and fsyncs (before a Raft snapshot lets the log behind the blocks be compacted). */
+  sync (): void {
+    if (this.closed) return
+    this.flush()
+    fsyncSync(this.fd)
+  }
+
+  /** Closes the file; later appends are dropped (the committed log re-derives them on the next start). */
+  close (): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    closeSync(this.fd)
+  }
+
+  get isOpen (): boolean {
+    return !this.closed
+  }
+
+  /** Bytes on disk, for status. */
+  get bytes (): number {
+    return this.fileBytes
+  }
+
+  /** Size check used by tests. */
+  get fileSize (): number {
+    this.flush()
+    return fstatSync(this.fd).size
+  }
+}

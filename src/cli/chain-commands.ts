@@ -1,0 +1,159 @@
+/**
+ * @module cli/chain-commands
+ * `revoada chain …` (issue 14): the chain summary of the running node, export files, and offline
+ * verification. `chain verify` needs no node when given a file: it checks the export against its own
+ * genesis (or the one pinned with `--cluster` / `--first-voter`) and exits 1 naming the first failing
+ * height and the reason; `--against OTHER` also checks that one export extends the other.
+ */
+import { readFile, writeFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { ApiRequestError, NodeNotRunningError, apiGet, readApiFile } from '../api/index.js'
+import { checkConsistency, decodeChainExport, verifyChain } from '../attestation/core/index.js'
+import type { VerifyReport } from '../attestation/core/index.js'
+import { verifyWithCodec } from '../attestation/signatures.js'
+import type { ChainSummary } from '../attestation/reader.js'
+
+const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
+const EXPORT_TIMEOUT_MS = 120_000
+
+const dataDirOf = (opts: { dataDir?: string }): string => opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
+
+async function runChain (opts: { dataDir?: string, json?: boolean }): Promise<void> {
+  const summary = await apiGet(dataDirOf(opts), '/v1/chain') as ChainSummary
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
+    return
+  }
+  const seal = summary.lastSeal
+  const lines = [
+    `Cluster:      ${summary.clusterId}`,
+    `First voter:  ${summary.firstVoter}`,
+    `Height:       ${summary.height}${summary.firstStoredHeight > 1 ? ` (blocks stored from ${summary.firstStoredHeight})` : ''}`,
+    `Head:         ${summary.head}`,
+    `Sealed up to: ${summary.sealedHeight}`,
+    `Voters:       ${summary.voters.join(', ')}`,
+    seal === null
+      ? 'Last seal:    none'
+      : `Last seal:    block ${seal.blockHeight} seals height ${seal.sealedHeight} (${seal.head})`,
+    ...(seal?.witnesses ?? []).map((w) => `              ${w.voter ? 'voter  ' : 'learner'} ${w.nodeId}`),
+    `Head witnessed by ${summary.headWitnesses.length}: ${summary.headWitnesses.join(', ')}`
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+/** The export file bytes from the running node. */
+async function fetchExport (dataDir: string, from: number | undefined): Promise<Uint8Array> {
+  const api = await readApiFile(dataDir)
+  const url = new URL(`/v1/chain/export${from !== undefined ? `?from=${from}` : ''}`, api.url)
+  let res: Response
+  try {
+    res = await fetch(url, { headers: { authorization: `Bearer ${api.token}` }, signal: AbortSignal.timeout(EXPORT_TIMEOUT_MS) })
+  } catch (err) {
+    throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)
+  }
+  if (!res.ok) throw new ApiRequestError(url.pathname, res.status, await res.text())
+  return new Uint8Array(await res.arrayBuffer())
+}
+
+function parseHeight (text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const height = Number(text)
+  if (!Number.isSafeInteger(height) || height < 1) throw new RangeError(`--from must be a height >= 1, got ${text}`)
+  return height
+}
+
+async function runExport (opts: { dataDir?: string, from?: string, output?: string }): Promise<void> {
+  const bytes = await fetchExport(dataDirOf(opts), parseHeight(opts.from))
+  if (opts.output !== undefined) {
+    await writeFile(opts.output, bytes, { mode: 0o644 })
+    process.stderr.write(`wrote ${bytes.length} bytes to ${opts.output}\n`)
+  } else {
+    process.stdout.write(bytes)
+  }
+}
+
+interface VerifyOpts { dataDir?: string, against?: string, cluster?: string, firstVoter?: string, json?: boolean }
+
+/** Verifies one export (a file, or the running node's); exits 1 on the first failure. */
+async function verifyOne (label: string, bytes: Uint8Array, opts: VerifyOpts): Promise<VerifyReport | null> {
+  const exp = decodeChainExport(bytes)
+  if (exp === null) {
+    fail(label, 'MalformedExportError', 0, 'not a revoada chain export')
+    return null
+  }
+  const pinned = { ...(opts.cluster !== undefined ? { clusterId: opts.cluster } : {}), ...(opts.firstVoter !== undefined ? { firstVoter: opts.firstVoter } : {}) }
+  try {
+    return verifyChain(exp, { verify: verifyWithCodec, pinned })
+  } catch (err) {
+    const e = err as Error & { height?: number, reason?: string }
+    if (e.height === undefined) throw err
+    fail(label, e.name, e.height, e.reason ?? e.message)
+    return null
+  }
+}
+
+function fail (label: string, name: string, height: number, message: string): void {
+  process.stderr.write(`${label}: FAILED at height ${height}: ${name}: ${message}\n`)
+  process.exitCode = 1
+}
+
+function describeReport (label: string, r: VerifyReport): string {
+  const covered = Math.max(r.sealedHeight, r.checkpointHeight)
+  const tail = r.height - covered
+  return `${label}: OK — cluster ${r.genesis.clusterId}, heights ${r.fromHeight}..${r.height}, head ${r.head}, ` +
+    `${r.seals} seals, sealed up to ${r.sealedHeight}${r.checkpointHeight > 0 ? `, checkpoint at ${r.checkpointHeight}` : ''}` +
+    (tail > 0 ? ` (${tail} newest blocks not yet witnessed)` : '') +
+    (r.fromHeight > 1 ? ` (starts from a base state at ${r.fromHeight - 1}: pin it or check --against a full export)` : '')
+}
+
+async function runVerify (file: string | undefined, opts: VerifyOpts): Promise<void> {
+  const label = file ?? 'node'
+  const bytes = file !== undefined ? new Uint8Array(await readFile(file)) : await fetchExport(dataDirOf(opts), undefined)
+  const report = await verifyOne(label, bytes, opts)
+  if (report === null) return
+  let relation: string | undefined
+  if (opts.against !== undefined) {
+    const other = await verifyOne(opts.against, new Uint8Array(await readFile(opts.against)), opts)
+    if (other === null) return
+    try {
+      const verdict = checkConsistency(report, other)
+      relation = verdict === 'equal' ? 'the exports end at the same head' : verdict === 'first-extends' ? `${label} extends ${opts.against}` : `${opts.against} extends ${label}`
+    } catch (err) {
+      const e = err as Error & { height: number, reason?: string }
+      fail(`${label} vs ${opts.against}`, e.name, e.height, e.reason ?? e.message)
+      return
+    }
+  }
+  if (opts.json === true) {
+    const { cids: _cids, ...rest } = report
+    process.stdout.write(JSON.stringify({ ok: true, ...rest, ...(relation !== undefined ? { relation } : {}) }, null, 2) + '\n')
+    return
+  }
+  process.stdout.write(describeReport(label, report) + '\n')
+  if (relation !== undefined) process.stdout.write(relation + '\n')
+}
+
+/** Adds `chain`, `chain export` and `chain verify`. */
+export function registerChainCommands (program: Command): void {
+  const chain = program.command('chain')
+    .description('the attestation chain: height, head, last seal and its witnesses')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print the JSON answer')
+    .action(runChain)
+  chain.command('export')
+    .description('write the chain as an export file (all stored blocks, or from a height)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--from <height>', 'first height to export')
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    // `--data-dir` may be given before or after the subcommand: both land in the merged options.
+    .action((_opts: unknown, command: Command) => runExport(command.optsWithGlobals()))
+  chain.command('verify')
+    .description('verify an export offline (or the running node\'s chain); exit 1 naming the first failing height')
+    .argument('[file]', 'export file (default: export the running node\'s chain)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--against <other>', 'also check that one export extends the other')
+    .option('--cluster <id>', 'pin the cluster id')
+    .option('--first-voter <nodeId>', 'pin the genesis voter (its NodeId carries its key)')
+    .option('--json', 'print the report as JSON')
+    .action((file: string | undefined, _opts: unknown, command: Command) => runVerify(file, command.optsWithGlobals()))
+}
