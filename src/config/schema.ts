@@ -106,6 +106,16 @@ export const policySection = z.strictObject({
   clusterWindowMs: positiveMs.optional()
 })
 
+/** The content layer (issue 13). All optional; the content layer owns the defaults. */
+export const contentSection = z.strictObject({
+  /** Most bytes the content store may hold. @default 20 GiB */
+  quotaBytes: z.number().int().positive().optional(),
+  /** Unpinned content is collected this long after its last use, in ms. @default 86400000 (24 h) */
+  retentionMs: z.number().int().min(0).optional(),
+  /** Garbage collection period in ms. @default 600000 */
+  gcIntervalMs: positiveMs.optional()
+})
+
 /** The whole node configuration, after defaults. */
 export const configSchema = z.strictObject({
   /** Data directory. @default './.revoada' */
@@ -122,7 +132,8 @@ export const configSchema = z.strictObject({
   net: netSection.default(netSection.parse({})),
   raft: raftSection.optional(),
   membership: membershipSection.optional(),
-  policy: policySection.optional()
+  policy: policySection.optional(),
+  content: contentSection.optional()
 })
 
 /** Validated node configuration. */

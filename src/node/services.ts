@@ -8,6 +8,7 @@ import { ConsensusService } from '../consensus/consensus-service.js'
 import { FileStorage } from '../consensus/storage/file-storage.js'
 import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'
+import { ContentService, isConfMember } from '../content/index.js'
 import type { PolicyEngineInit } from '../policy/engine.js'
 import type { NodeService } from './service.js'
 
@@ -25,7 +26,9 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const membership = new MembershipService({
     roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : []
   })
-  const services: NodeService[] = [membership, consensus]
+  // Content trusts the peers Raft trusts: voters and learners of the applied configuration.
+  const content = new ContentService({ isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer) })
+  const services: NodeService[] = [membership, consensus, content]
   if (init.policy !== false) services.push(new PolicyEngine(init.policy ?? {}))
   return services
 }
