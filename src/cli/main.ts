@@ -15,6 +15,7 @@ import type { NodeStatus, RevoadaNode } from '../node/index.js'
 import { apiGet, apiRequest } from '../api/index.js'
 import { IDENTITY_FILE_NAME, readIdentity } from '../identity/index.js'
 import { parseHostPort } from './args.js'
+import { registerContentCommands } from './content-commands.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 
@@ -278,6 +279,7 @@ function buildProgram (): Command {
     .option('--controller-managers <n>').option('--min-workers <n>')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .action(runTargetSet)
+  registerContentCommands(program)
   return program
 }
 

@@ -18,7 +18,10 @@ import {
 import type { ContentRequest, ContentResponse } from './core/index.js'
 import { RAW_CODE } from '../codec/index.js'
 import type { ContentStore } from './store.js'
-import { errorMessage } from './errors-io.js'
+import { errorMessage, errorName } from './errors-io.js'
+
+/** What lpStream throws for a length prefix over the limit or malformed. */
+const OVERSIZE_ERRORS = new Set(['InvalidDataLengthError', 'InvalidMessageLengthError', 'InvalidDataLengthLengthError'])
 
 export interface ServerCounters {
   streams: number
@@ -102,8 +105,14 @@ export class ContentServer {
       }
     } catch (err) {
       // A clean end also lands here: lpStream.read throws UnexpectedEOFError at end of stream.
-      this.init.log.debug({ peer, err: errorMessage(err) }, 'content stream ended')
-      if (err instanceof Error && err.name !== 'UnexpectedEOFError') stream.abort(err)
+      const name = errorName(err)
+      if (OVERSIZE_ERRORS.has(name)) {
+        this.counts.rejectedMalformed++
+        this.init.log.warn({ peer, err: errorMessage(err) }, 'oversize content request; closing the stream')
+      } else {
+        this.init.log.debug({ peer, err: errorMessage(err) }, 'content stream ended')
+      }
+      if (name !== 'UnexpectedEOFError') stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
     } finally {
       this.open.delete(stream)
     }
