@@ -34,6 +34,11 @@ export interface AnnouncerInit {
   holding: (cid: string) => HaveItem | undefined
   /** Called after a `have` was recorded (a waiting fetch may start). */
   onHave?: (peer: string, items: HaveItem[]) => void
+  /**
+   * Called when a peer subscribes to the topic. Gossipsub keeps no history, so a peer that joins (or a
+   * mesh that forms after an announcement) learns what we hold only if we announce again.
+   */
+  onPeerSubscribed?: (peer: string) => void
   log: Logger
   nowMs: () => number
 }
@@ -50,14 +55,20 @@ export class Announcer {
     this.topic = contentTopic(init.clusterId)
   }
 
+  private readonly onSubscriptionChange = (event: CustomEvent<{ peerId: { toString(): string }, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) this.init.onPeerSubscribed?.(event.detail.peerId.toString())
+  }
+
   start (): void {
     const pubsub = this.init.net.services.pubsub
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.subscribe(this.topic)
   }
 
   stop (): void {
     const pubsub = this.init.net.services.pubsub
+    pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.unsubscribe(this.topic)
     pubsub.topicValidators.delete(this.topic)
   }

@@ -32,6 +32,8 @@ import { registerContentRoutes } from './routes.js'
 /** Env var that makes this node corrupt every chunk it serves; honoured only with NODE_ENV=test. */
 export const TEST_ONLY_CORRUPT_ENV = 'TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS'
 const EXPIRE_INTERVAL_MS = 10_000
+/** Delay of the re-announcement after a peer subscribes (coalesces a burst of joins into one). */
+const ANNOUNCE_ON_SUBSCRIBE_DELAY_MS = 500
 
 export interface ContentServiceInit {
   /**
@@ -43,6 +45,8 @@ export interface ContentServiceInit {
   nowMs?: () => number
   /** How long a fetch waits for a provider. @default PROVIDER_WAIT_MS */
   providerWaitMs?: number
+  /** TEST ONLY: serve corrupt chunks (a lying provider). @default false */
+  testOnlyCorruptServedChunks?: boolean
 }
 
 export interface ProviderView { peer: string, size: number, partial: boolean, expiresInMs: number, score: number }
@@ -60,6 +64,7 @@ export class ContentService implements NodeService {
   private running = 0
   private readonly queue: Array<() => void> = []
   private timers: NodeJS.Timeout[] = []
+  private announceTimer: NodeJS.Timeout | undefined
   private retentionMs = RETENTION_MS_DEFAULT
   private readonly nowMs: () => number
   private stopped = false
@@ -77,9 +82,11 @@ export class ContentService implements NodeService {
     })
     this.announcer = new Announcer({
       net: ctx.net, clusterId: ctx.cluster.clusterId, nodeId: ctx.nodeId, table: this.table, isMember: this.init.isMember,
-      holding: (cid) => this.holding(cid), log: ctx.log, nowMs: this.nowMs
+      holding: (cid) => this.holding(cid), log: ctx.log, nowMs: this.nowMs,
+      onHave: () => { for (const f of this.fetches.values()) f.fetch.poke() },
+      onPeerSubscribed: () => { this.scheduleAnnounce() }
     })
-    const corrupt = process.env[TEST_ONLY_CORRUPT_ENV] === '1' && process.env.NODE_ENV === 'test'
+    const corrupt = this.init.testOnlyCorruptServedChunks === true || (process.env[TEST_ONLY_CORRUPT_ENV] === '1' && process.env.NODE_ENV === 'test')
     if (corrupt) ctx.log.error(`${TEST_ONLY_CORRUPT_ENV}=1 (test only): this node corrupts every chunk it serves`)
     this.server = new ContentServer({ libp2p: ctx.net, store: this.store, isMember: this.init.isMember, log: ctx.log, corruptServedChunks: corrupt })
     this.announcer.start()
@@ -97,6 +104,7 @@ export class ContentService implements NodeService {
   async stop (): Promise<void> {
     this.stopped = true
     for (const t of this.timers) clearInterval(t)
+    clearTimeout(this.announceTimer)
     if (this.ctx === undefined) return
     this.announcer?.stop()
     await this.server?.stop()
@@ -117,6 +125,15 @@ export class ContentService implements NodeService {
     const record = this.store.record(cid)
     if (record === undefined) return undefined
     return { cid: parseRootCid(cid), size: record.size, partial: !record.complete }
+  }
+
+  /** One announcement of everything held shortly after peers (re)subscribe; coalesces bursts of joins. */
+  private scheduleAnnounce (): void {
+    if (this.announceTimer !== undefined || this.stopped) return
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined
+      void this.announceAll()
+    }, ANNOUNCE_ON_SUBSCRIBE_DELAY_MS)
   }
 
   private async announceAll (): Promise<void> {

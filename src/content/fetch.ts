@@ -54,8 +54,9 @@ export interface FetchProgress {
   error?: { name: string, message: string }
 }
 
-/** Failures of one provider within a fetch before it is left out for good. */
-const FAILURES_PER_PROVIDER_MAX = 3
+/** Backoff before a failed provider (reset, timeout, dial error) is tried again within a fetch. */
+const RETRY_BACKOFF_MIN_MS = 500
+const RETRY_BACKOFF_MAX_MS = 10_000
 
 /** An error that ends the whole fetch (quota, full disk), as opposed to a provider's fault. */
 const FATAL_ERRORS = new Set(['QuotaExceededError', 'DiskFullError', 'StoreIndexFullError'])
@@ -67,6 +68,11 @@ export class Fetch {
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
     this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [] }
+  }
+
+  /** A provider announced something: re-check providers now instead of at the next poll. */
+  poke (): void {
+    this.wake.notify()
   }
 
   /** Fetches the object (and, for a directory, everything below it). @throws NoProvidersError, FetchFailedError, … */
@@ -190,30 +196,34 @@ export class Fetch {
     this.progress.chunksDone = scheduler.chunksDone
     this.progress.bytesDone = Math.min(manifest.size, scheduler.chunksDone * manifest.chunkBytes)
     const workers = new Map<string, Promise<void>>()
-    const failures = new Map<string, number>()
+    const backoff = new Map<string, { failures: number, retryAtMs: number }>()
     const waitMs = this.deps.providerWaitMs ?? PROVIDER_WAIT_MS
-    let lonelySinceMs: number | undefined
+    let progressAtMs = this.deps.nowMs()
+    let chunksSeen = scheduler.chunksDone
     while (!scheduler.done) {
       if (this.fatal !== undefined) break
+      const nowMs = this.deps.nowMs()
       for (const { peer, partial } of this.providersOf(root)) {
         if (workers.size >= PROVIDERS_PER_FETCH_MAX) break
-        if (workers.has(peer) || scheduler.isDropped(peer)) continue
+        if (workers.has(peer) || (backoff.get(peer)?.retryAtMs ?? 0) > nowMs) continue
+        scheduler.readmit(peer)
         scheduler.setProvider(peer, partial ? () => false : null)
-        workers.set(peer, this.worker(peer, partial, root, manifest, scheduler, failures).finally(() => {
+        workers.set(peer, this.worker(peer, partial, root, manifest, scheduler, backoff).finally(() => {
           workers.delete(peer)
           this.wake.notify()
         }))
       }
       this.progress.providers = [...workers.keys()]
-      if (workers.size === 0) {
-        lonelySinceMs ??= this.deps.nowMs()
-        if (this.deps.nowMs() - lonelySinceMs > waitMs) {
-          throw new FetchFailedError(`no usable provider of ${root.toString()} for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; dropped: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
-        }
-        await this.deps.announcer.want(root)
-      } else {
-        lonelySinceMs = undefined
+      if (scheduler.chunksDone > chunksSeen) {
+        chunksSeen = scheduler.chunksDone
+        progressAtMs = nowMs
       }
+      // Failing providers are retried with backoff; the fetch gives up only when nothing arrives for the
+      // whole wait (verified chunks stay on disk, so fetching again resumes).
+      if (nowMs - progressAtMs > waitMs) {
+        throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
+      }
+      if (workers.size === 0) await this.deps.announcer.want(root)
       await this.wake.wait(WANT_REPEAT_MS)
     }
     this.wake.notify()
@@ -221,30 +231,32 @@ export class Fetch {
     if (this.fatal !== undefined) throw this.fatal
   }
 
-  private async worker (peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler, failures: Map<string, number>): Promise<void> {
+  private async worker (peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler, backoff: Map<string, { failures: number, retryAtMs: number }>): Promise<void> {
     let stream: Stream | undefined
     try {
       stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       const outcome = await this.pump(stream, peer, partial, root, manifest, scheduler)
       if (outcome === 'lied') {
+        // A liar stays out of this fetch for good (and out of later ones while its score is below the ban).
         scheduler.dropProvider(peer)
+        backoff.set(peer, { failures: Number.MAX_SAFE_INTEGER, retryAtMs: Number.POSITIVE_INFINITY })
         stream.abort(new Error('provider sent a bad chunk'))
         return
       }
+      backoff.delete(peer)
       await stream.close().catch(() => {})
     } catch (err) {
       stream?.abort(err instanceof Error ? err : new Error('content stream failed'))
+      scheduler.dropProvider(peer)
       if (err instanceof Error && FATAL_ERRORS.has(err.name)) {
         this.fatal = err
         return
       }
-      const count = (failures.get(peer) ?? 0) + 1
-      failures.set(peer, count)
+      const failures = (backoff.get(peer)?.failures ?? 0) + 1
+      const delayMs = Math.min(RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS * 2 ** (failures - 1))
+      backoff.set(peer, { failures, retryAtMs: this.deps.nowMs() + delayMs })
       this.deps.scores.record(peer, 'failure', this.deps.nowMs())
-      this.deps.log.debug({ peer, err: errorMessage(err), failures: count }, 'content provider failed')
-      scheduler.dropProvider(peer)
-      // A transient failure (reset, timeout) may be retried a few times; a persistent one leaves it out.
-      if (count < FAILURES_PER_PROVIDER_MAX) scheduler.readmit(peer)
+      this.deps.log.debug({ peer, err: errorMessage(err), failures, retryInMs: delayMs }, 'content provider failed; retrying later')
     }
   }
 

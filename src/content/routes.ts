@@ -53,7 +53,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
       try {
         const pin = (request.query as { pin?: string }).pin === 'true'
         const body = request.body as Readable | undefined
-        if (body === undefined || typeof (body as Readable).on !== 'function') return await reply.code(415).send({ error: 'BadRequest', message: 'send the file as application/octet-stream' })
+        if (body === undefined || typeof (body as Readable).on !== 'function') return reply.code(415).send({ error: 'BadRequest', message: 'send the file as application/octet-stream' })
         return await service.add(body as AsyncIterable<Uint8Array>, { pin }).then(({ cidObject: _c, ...record }) => record)
       } catch (err) {
         return failure(reply, err)
@@ -62,7 +62,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
   })
 
   app.get('/v1/content', async () => ({
-    objects: service.list(), fetches: service.fetchesInProgress(), ...service.status()
+    ...service.status(), objects: service.list(), fetches: service.fetchesInProgress()
   }))
 
   app.post('/v1/content/dir', async (request, reply) => {
@@ -82,7 +82,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
     try {
       const cid = cidParam(request.params)
       const record = service.record(cid)
-      if (record === undefined) return await reply.code(404).send({ error: 'ContentNotFoundError', message: `${cid.toString()} is not in this store` })
+      if (record === undefined) return reply.code(404).send({ error: 'ContentNotFoundError', message: `${cid.toString()} is not in this store` })
       const manifest = await service.manifest(cid)
       const entries = manifest?.type === 'dir' ? manifest.entries.map((e) => ({ name: e.name, cid: e.cid.toString(), size: e.size })) : undefined
       return { ...record, ...(entries !== undefined ? { entries } : {}) }
@@ -98,7 +98,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
       const done = service.fetch(cid, { pin: query.pin === 'true' })
       if (query.wait === 'true') return await done
       done.catch(() => {}) // the outcome is read through /progress
-      return await reply.code(202).send(service.progress(cid) ?? { cid: cid.toString(), state: 'done' })
+      return reply.code(202).send(service.progress(cid) ?? { cid: cid.toString(), state: 'done' })
     } catch (err) {
       return failure(reply, err)
     }
@@ -111,7 +111,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
       if (progress !== undefined) return progress
       const record = service.record(cid)
       if (record?.complete === true) return { cid: cid.toString(), state: 'done', bytesDone: record.size, bytesTotal: record.size }
-      return await reply.code(404).send({ error: 'ContentNotFoundError', message: 'no fetch of this CID' })
+      return reply.code(404).send({ error: 'ContentNotFoundError', message: 'no fetch of this CID' })
     } catch (err) {
       return failure(reply, err)
     }
@@ -122,8 +122,9 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
       const cid = cidParam(request.params)
       const record = service.record(cid)
       const chunks = service.readLocal(cid)
-      await reply.header('content-type', 'application/octet-stream').header('content-length', String(record?.size ?? 0))
-      return await reply.send(Readable.from(chunks, { objectMode: false }))
+      // NB: a fastify reply is thenable (it resolves once sent), so it must not be awaited before send().
+      void reply.header('content-type', 'application/octet-stream').header('content-length', String(record?.size ?? 0))
+      return reply.send(Readable.from(chunks, { objectMode: false }))
     } catch (err) {
       return failure(reply, err)
     }

@@ -36,9 +36,13 @@ export const REQUEST_FRAME_BYTES_MAX = 512
 export const CID_BYTES_MAX = 64
 
 /** Requests a fetcher keeps outstanding on one provider's stream (pipelining window). */
-export const REQUESTS_IN_FLIGHT_PER_PROVIDER = 4
-/** Chunks one fetch has outstanding across all providers: bounds a fetch's chunk memory to 16 MiB. */
-export const CHUNKS_IN_FLIGHT_PER_FETCH_MAX = 16
+export const REQUESTS_IN_FLIGHT_PER_PROVIDER = 2
+/**
+ * Chunks one fetch has outstanding across all providers: bounds a fetch's chunk memory to 8 MiB. Kept small
+ * also because chunks share the connection with libp2p's ping: megabytes queued on one connection delay the
+ * ping past its timeout on a slow or loaded link, and the connection monitor then drops the connection.
+ */
+export const CHUNKS_IN_FLIGHT_PER_FETCH_MAX = 8
 /** Chunks requested twice at the end of a fetch (endgame) so one slow provider does not hold it up. */
 export const ENDGAME_DUPLICATES_MAX = 1
 /** Fetches running at once on one node; more wait in line (bounds memory: 2 × 16 MiB). */
