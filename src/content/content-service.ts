@@ -18,7 +18,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import {
   ANNOUNCE_INTERVAL_MS, FETCHES_CONCURRENT_MAX, FETCHES_QUEUED_MAX, GC_INTERVAL_MS_DEFAULT, GET_IN_MEMORY_BYTES_MAX,
   QUOTA_BYTES_DEFAULT, RETENTION_MS_DEFAULT, FetchQueueFullError, ObjectTooLargeError, ProviderScores, ProviderTable,
-  ContentNotFoundError
+  ContentNotFoundError, FetchFailedError
 } from './core/index.js'
 import type { HaveItem, ProviderEntry } from './core/index.js'
 import { ContentStore, parseRootCid } from './store.js'
@@ -105,6 +105,8 @@ export class ContentService implements NodeService {
     this.stopped = true
     for (const t of this.timers) clearInterval(t)
     clearTimeout(this.announceTimer)
+    for (const f of this.fetches.values()) f.fetch.abort(new FetchFailedError('the node is stopping; the fetch resumes at the next start'))
+    for (const wake of this.queue.splice(0)) wake()
     if (this.ctx === undefined) return
     this.announcer?.stop()
     await this.server?.stop()
@@ -194,7 +196,7 @@ export class ContentService implements NodeService {
     if (this.running >= FETCHES_CONCURRENT_MAX) await new Promise<void>((resolve) => this.queue.push(resolve))
     this.running++
     try {
-      if (this.stopped) throw new Error('content service stopped')
+      if (this.stopped) throw new FetchFailedError('the node is stopping; the fetch resumes at the next start')
       return await fetch.run()
     } finally {
       this.running--

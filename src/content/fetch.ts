@@ -70,6 +70,12 @@ export class Fetch {
     this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [] }
   }
 
+  /** Ends the fetch (the node is stopping); what was verified stays on disk for the resume. */
+  abort (reason: Error): void {
+    this.fatal ??= reason
+    this.wake.notify()
+  }
+
   /** A provider announced something: re-check providers now instead of at the next poll. */
   poke (): void {
     this.wake.notify()
@@ -128,7 +134,7 @@ export class Fetch {
     const waitMs = this.deps.providerWaitMs ?? PROVIDER_WAIT_MS
     const deadline = this.deps.nowMs() + waitMs
     const tried = new Set<string>()
-    while (true) {
+    while (this.fatal === undefined) {
       const fresh = this.providersOf(root).filter((p) => !tried.has(p.peer))
       for (const { peer } of fresh) {
         tried.add(peer)
@@ -158,6 +164,7 @@ export class Fetch {
       await this.deps.announcer.want(root)
       await this.wake.wait(WANT_REPEAT_MS)
     }
+    throw this.fatal
   }
 
   /** One request on a fresh stream: the block `cid`'s bytes, or null if the provider lacks it. */

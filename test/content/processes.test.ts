@@ -41,7 +41,7 @@ async function start (dir: string, join?: string, env: NodeJS.ProcessEnv = {}): 
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
     return (await statusOrNull(dir)) !== null
-  }, 30_000, `${dir} answering`)
+  }, 120_000, `${dir} answering`)
 }
 
 afterAll(async () => {
