@@ -28,7 +28,13 @@ async function cli (...args: string[]): Promise<string> {
 }
 
 interface Status { nodeId: string, voters: string[], learners: string[], content: { scores: Array<{ peer: string, badChunks: number, score: number }>, server: { blocksServed: number } } }
-const status = async (dir: string): Promise<Status> => JSON.parse(await cli('status', '--json', '--data-dir', dir)) as Status
+/** Status straight from the admin API (a CLI process per poll costs seconds on a loaded machine). */
+async function status (dir: string): Promise<Status> {
+  const api = JSON.parse(await fs.readFile(path.join(dir, 'api.json'), 'utf8')) as { url: string, token: string }
+  const res = await fetch(new URL('/v1/status', api.url), { headers: { authorization: `Bearer ${api.token}` }, signal: AbortSignal.timeout(10_000) })
+  if (!res.ok) throw new Error(`status ${res.status}`)
+  return await res.json() as Status
+}
 const statusOrNull = async (dir: string): Promise<Status | null> => { try { return await status(dir) } catch { return null } }
 
 async function start (dir: string, join?: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
@@ -64,7 +70,7 @@ describe('content between processes', () => {
     const join = (await cli('join-string', '--data-dir', a)).trim()
     await Promise.all([start(b, join), start(c, join), start(liar, join, { TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS: '1', NODE_ENV: 'test' }), start(f, join)])
     const all = [a, b, c, liar, f]
-    await waitFor(async () => (await Promise.all(all.map(statusOrNull))).every((s) => s !== null && s.voters.length + s.learners.length === 5), 60_000, 'every node knows all five members')
+    await waitFor(async () => (await Promise.all(all.map(statusOrNull))).every((s) => s !== null && s.voters.length + s.learners.length === 5), 180_000, 'every node knows all five members')
 
     const original = randomBytes(24 * 1024 * 1024 + 333)
     const input = path.join(root, 'input.bin')
@@ -79,7 +85,7 @@ describe('content between processes', () => {
     await waitFor(async () => {
       const providers = JSON.parse(await cli('content', 'providers', cid, '--json', '--data-dir', f)) as { providers: Array<{ peer: string, partial: boolean }> }
       return providers.providers.filter((p) => !p.partial).length >= 4
-    }, 60_000, 'f knows four complete providers')
+    }, 180_000, 'f knows four complete providers')
 
     const output = path.join(f, 'out.bin')
     await cli('content', 'get', cid, '-o', output, '--data-dir', f)
@@ -95,7 +101,7 @@ describe('content between processes', () => {
     await waitFor(async () => {
       const providers = JSON.parse(await cli('content', 'providers', cid, '--json', '--data-dir', a)) as { providers: Array<{ peer: string, partial: boolean }> }
       return providers.providers.some((p) => p.peer === ids[4] && !p.partial)
-    }, 60_000, 'a sees f as a provider')
+    }, 180_000, 'a sees f as a provider')
     const ls = JSON.parse(await cli('content', 'ls', '--json', '--data-dir', f)) as { objects: Array<{ cid: string, complete: boolean }> }
     expect(ls.objects).toEqual([expect.objectContaining({ cid, complete: true })])
   }, 600_000)
