@@ -16,7 +16,7 @@ import type { CID } from 'multiformats/cid'
 import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
 import {
-  BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
+  BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, FETCH_STALL_MS, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
   FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, PROVIDER_WAIT_MS, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
   ChunkScheduler, ChunkVerificationError, FetchFailedError, NoProvidersError, ObjectTooLargeError, bitmapHas, chunkCid, chunkLength,
   decodeManifest, decodeResponse, encodeRequest
@@ -38,8 +38,10 @@ export interface FetchDeps {
   nowMs: () => number
   /** Where a file's chunk hand-out starts (random in production, so fetchers spread out). */
   startIndex: (chunkCount: number) => number
-  /** How long to wait for a first (or a next) provider. @default PROVIDER_WAIT_MS */
+  /** How long to wait for a first provider. @default PROVIDER_WAIT_MS */
   providerWaitMs?: number
+  /** How long a fetch may go without a new chunk. @default FETCH_STALL_MS */
+  stallMs?: number
 }
 
 export interface FetchProgress {
@@ -204,7 +206,7 @@ export class Fetch {
     this.progress.bytesDone = Math.min(manifest.size, scheduler.chunksDone * manifest.chunkBytes)
     const workers = new Map<string, Promise<void>>()
     const backoff = new Map<string, { failures: number, retryAtMs: number }>()
-    const waitMs = this.deps.providerWaitMs ?? PROVIDER_WAIT_MS
+    const waitMs = this.deps.stallMs ?? FETCH_STALL_MS
     let progressAtMs = this.deps.nowMs()
     let chunksSeen = scheduler.chunksDone
     while (!scheduler.done) {

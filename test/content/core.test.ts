@@ -163,6 +163,13 @@ describe('content rate limit and scores', () => {
     expect(scores.banned('liar', 10 * 60_000)).toBe(true)
     expect(scores.banned('liar', 120 * 60_000)).toBe(false)
   })
+
+  it('should never ban a provider for failures alone (a slow or loaded link), only rank it lower', () => {
+    const scores = new ProviderScores()
+    for (let i = 0; i < 1000; i++) scores.record('slow', 'failure', i)
+    expect(scores.banned('slow', 1000)).toBe(false)
+    expect(scores.rank(['slow', 'fresh'], 1000)).toEqual(['fresh', 'slow'])
+  })
 })
 
 describe('content chunk scheduler', () => {

@@ -77,11 +77,13 @@ export const WANT_ANSWER_INTERVAL_MS = 1000
 /** A fetch with no provider publishes `want` this often, and gives up after the wait (NoProvidersError). */
 export const WANT_REPEAT_MS = 1000
 export const PROVIDER_WAIT_MS = 30_000
+/** A fetch with providers fails (FetchFailedError; fetching again resumes) when no chunk arrives for this long. */
+export const FETCH_STALL_MS = 120_000
 
 /** One request without an answer for this long counts as a failure of that provider. */
 export const REQUEST_TIMEOUT_MS = 30_000
 /** Dialing a provider's content protocol. */
-export const DIAL_TIMEOUT_MS = 5000
+export const DIAL_TIMEOUT_MS = 10_000
 /** A partial provider's chunk bitmap is asked again at most this often. */
 export const BITMAP_REFRESH_MS = 500
 
@@ -93,6 +95,8 @@ export const SCORE_GOOD_CHUNK = 1
 export const SCORE_FAILURE = -5
 export const SCORE_BAD_CHUNK = -100
 export const SCORE_BAN_AT_OR_BELOW = -50
+/** Failures alone never take a score below this (above the ban line): only lying bans. */
+export const SCORE_FAILURE_FLOOR = -40
 /** A banned provider's score climbs back by this much per minute (so a fixed disk is eventually trusted again). */
 export const SCORE_RECOVERY_PER_MINUTE = 1
 /** Peers scored; the least recently updated is forgotten beyond it. */

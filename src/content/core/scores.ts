@@ -1,12 +1,13 @@
 /**
  * @module content/core/scores
  * How much this node trusts each provider, across fetches. A verified chunk adds a little, a failure
- * (timeout, reset) takes some, a chunk that does not match its digest takes a lot: one lie bans the peer
+
+ * (timeout, reset) takes some but never below SCORE_FAILURE_FLOOR, a chunk that does not match its digest takes a lot: one lie bans the peer
  * (score ≤ SCORE_BAN_AT_OR_BELOW) for about an hour of recovery. Fetches pick providers by score. Pure.
  */
 import {
   SCORE_BAD_CHUNK, SCORE_BAN_AT_OR_BELOW, SCORE_FAILURE, SCORE_GOOD_CHUNK, SCORE_INITIAL, SCORE_MAX, SCORE_MIN,
-  SCORE_RECOVERY_PER_MINUTE, SCORED_PEERS_MAX
+  SCORE_RECOVERY_PER_MINUTE, SCORED_PEERS_MAX, SCORE_FAILURE_FLOOR
 } from './constants.js'
 
 export type ProviderOutcome = 'good-chunk' | 'failure' | 'bad-chunk'
@@ -21,7 +22,10 @@ export class ProviderScores {
   /** Records an outcome; returns the new score. */
   record (peer: string, outcome: ProviderOutcome, nowMs: number): number {
     const score = this.current(peer, nowMs)
-    score.value = Math.max(SCORE_MIN, Math.min(SCORE_MAX, score.value + DELTA[outcome]))
+    // Failures (timeouts, resets) only lower a provider's rank: a slow link or a loaded machine must not
+    // get an honest provider banned. Only a bad chunk can push a score to the ban line.
+    const floor = outcome === 'failure' ? Math.min(score.value, SCORE_FAILURE_FLOOR) : SCORE_MIN
+    score.value = Math.max(floor, Math.min(SCORE_MAX, score.value + DELTA[outcome]))
     if (outcome === 'bad-chunk') score.badChunks++
     this.scores.delete(peer)
     if (this.scores.size >= SCORED_PEERS_MAX) this.scores.delete(this.scores.keys().next().value as string)
