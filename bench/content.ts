@@ -73,7 +73,7 @@ async function fetchOn (cluster: RevoadaCluster, proc: RevoadaProc, cid: string)
 }
 
 async function waitProviders (cluster: RevoadaCluster, procs: RevoadaProc[], cid: string, count: number): Promise<void> {
-  const deadline = Date.now() + 120_000
+  const deadline = Date.now() + 300_000
   for (const proc of procs) {
     while (((await cluster.get(proc, `/v1/content/${cid}/providers`)) as { providers: unknown[] }).providers.length < count) {
       if (Date.now() > deadline) throw new Error('providers not announced')
@@ -175,7 +175,7 @@ async function curlInChild (file: string, target: string): Promise<number> {
 
 async function waitConfigured (cluster: RevoadaCluster): Promise<void> {
   const n = cluster.procs.length
-  const deadline = Date.now() + 120_000
+  const deadline = Date.now() + 600_000
   for (const proc of cluster.procs) {
     while (true) {
       const s = await cluster.status(proc)

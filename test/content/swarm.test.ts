@@ -19,7 +19,7 @@ afterEach(async () => {
   cluster = new ContentCluster()
 })
 
-describe('content swarm (in process)', () => {
+describe('content swarm (in process)', { timeout: 240_000 }, () => {
   it('should fetch a multi-chunk file added on another node, byte for byte', async () => {
     const [a, b] = await cluster.start(2)
     const bytes = randomBytes(3 * CHUNK_BYTES + 12345)
@@ -78,9 +78,11 @@ describe('content swarm (in process)', () => {
     const [a, b] = await cluster.start(2)
     const bytes = randomBytes(24 * CHUNK_BYTES)
     const cid = (await a!.content.add(bytes)).cidObject
+    await waitFor(() => b!.content.providers(cid).length === 1, 60_000, 'a known as a provider')
     const first = b!.content.get(cid).catch((err: unknown) => err)
     await waitFor(() => (b!.content.progress(cid)?.chunksDone ?? 0) >= 2, 60_000, 'some chunks fetched')
     await cluster.stop(b!)
+    expect(b!.content.record(cid)?.complete).toBe(false)
     await first
     const served = (a!.content.status().server as { blocksServed: number }).blocksServed
     const again = await cluster.add({ dir: b!.dir })
