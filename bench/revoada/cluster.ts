@@ -16,6 +16,8 @@ import { onInterrupt } from './cleanup.js'
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
 /** How long stop() waits for a graceful exit when profiling before it SIGKILLs. */
 const GRACEFUL_STOP_MS = 10_000
+/** How long one node may take to come up (BENCH_START_TIMEOUT_MS; a loaded machine needs more). */
+const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 30_000)
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
 
 export interface RevoadaProc {
@@ -47,7 +49,7 @@ export class RevoadaCluster {
       const first = await cluster.spawn(path.join(cluster.root, 'n0'))
       const join = ((await cluster.get(first, '/v1/join-string')) as { joinString: string }).joinString
       for (let i = 1; i < n; i++) await cluster.spawn(path.join(cluster.root, `n${i}`), join)
-      await waitFor(async () => (await cluster.status(first)).learners.length === n - 1, 30_000, 'all admitted')
+      await waitFor(async () => (await cluster.status(first)).learners.length === n - 1, Math.max(30_000, START_TIMEOUT_MS), 'all admitted')
     } catch (err) {
       await cluster.stop()
       throw err
@@ -77,7 +79,7 @@ export class RevoadaCluster {
         proc.nodeId = (await this.status(proc)).nodeId
         return true
       } catch { return false }
-    }, 30_000, `${dir} up`)
+    }, START_TIMEOUT_MS, `${dir} up`)
     return proc
   }
 

@@ -19,6 +19,7 @@ import { registerPolicyCommands } from './policy-commands.js'
 import { registerDashboardCommands } from './dashboard-commands.js'
 import { registerTestbedCommands } from './testbed-commands.js'
 import { registerChainCommands } from './chain-commands.js'
+import { registerContentCommands } from './content-commands.js'
 
 /** The package version, read from package.json next to dist/ (one source of truth). */
 function version (): string {
@@ -61,6 +62,7 @@ function buildProgram (): Command {
   registerDashboardCommands(program)
   registerTestbedCommands(program)
   registerChainCommands(program)
+  registerContentCommands(program)
   overrideExits(program)
   return program
 }

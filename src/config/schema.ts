@@ -156,6 +156,16 @@ export const attestationSection = z.strictObject({
   sealIntervalMs: z.number().int().min(50).max(3_600_000).optional()
 })
 
+/** The content layer (issue 13). All optional; the content layer owns the defaults. */
+export const contentSection = z.strictObject({
+  /** Most bytes the content store may hold. @default 20 GiB */
+  quotaBytes: z.number().int().positive().optional(),
+  /** Unpinned content is collected this long after its last use, in ms. @default 86400000 (24 h) */
+  retentionMs: z.number().int().min(0).optional(),
+  /** Garbage collection period in ms. @default 600000 */
+  gcIntervalMs: positiveMs.optional()
+})
+
 /** The whole node configuration, after defaults. */
 export const configSchema = z.strictObject({
   /** Data directory. @default './.revoada' */
@@ -182,7 +192,8 @@ export const configSchema = z.strictObject({
   materializer: materializerSection.optional(),
   hooks: hooksSection.optional(),
   metrics: metricsSection.optional(),
-  attestation: attestationSection.optional()
+  attestation: attestationSection.optional(),
+  content: contentSection.optional()
 })
 
 /** Validated node configuration. */

@@ -15,6 +15,7 @@ import type { FastifyInstance } from 'fastify'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { MembershipService } from '../membership/membership-service.js'
+import type { ContentService } from '../content/content-service.js'
 import { cidOfBytes, parseCid, verifyCid } from '../codec/index.js'
 import { CONTROL_PLANE_ROLES } from '../consensus/shape/core/index.js'
 import type { ControlPlaneRole, Role } from '../consensus/shape/core/index.js'
@@ -251,12 +252,23 @@ export class MaterializerService implements NodeService {
     return bytes
   }
 
-  /** The content layer, when this node runs it. */
+  /**
+   * The content layer, when this node runs it. Templates are pinned where they are added and where they are
+   * fetched: content the committed catalog names is never garbage-collected (DESIGN.md §7).
+   */
   content (): TemplateContent | undefined {
     if (this.init.content !== undefined) return this.init.content
-    const service = this.ctx.service<NodeService & Partial<TemplateContent>>('content')
-    if (service?.add === undefined || service.get === undefined) return undefined
-    return { add: service.add.bind(service), get: service.get.bind(service) }
+    const service = this.ctx.service<ContentService>('content')
+    if (service === undefined) return undefined
+    return {
+      add: async (bytes) => (await service.add(bytes, { pin: true })).cidObject.toString(),
+      get: async (text) => {
+        const cid = parseCid(text)
+        if (cid === null) throw new TemplateCidMismatchError(text)
+        await service.fetch(cid, { pin: true })
+        return await service.get(cid)
+      }
+    }
   }
 
   private addressOf (nodeId: string): string | undefined {

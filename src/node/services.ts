@@ -10,6 +10,7 @@ import { ConsensusService } from '../consensus/consensus-service.js'
 import { FileStorage } from '../consensus/storage/file-storage.js'
 import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'
+import { ContentService, isConfMember } from '../content/index.js'
 import type { PolicyEngineInit } from '../policy/engine.js'
 import { MaterializerService } from '../materializer/materializer-service.js'
 import { AttestationService } from '../attestation/attestation-service.js'
@@ -37,7 +38,9 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const membership = new MembershipService({
     roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : []
   })
-  const services: NodeService[] = [membership, consensus, attestation]
+  // Content trusts the peers Raft trusts: voters and learners of the applied configuration.
+  const content = new ContentService({ isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer) })
+  const services: NodeService[] = [membership, consensus, attestation, content]
   if (init.policy !== false) services.push(new PolicyEngine({ nowMs: steadyNowMs, ...init.policy }))
   if (init.materializer !== false) services.push(new MaterializerService())
   // Last: they read the layers above.

@@ -5,7 +5,7 @@
  *   the manifest directory is never touched; a template with an unknown variable is refused before commit;
  * - three nodes: a catalog change committed on one node reaches every holder of the role, which fetches the
  *   template by CID and re-renders its manifest.
- * The content layer is injected here as a CID-keyed map shared by the nodes (the real one: test/content).
+ * The first test injects the content layer as a CID-keyed map; the catalog test uses the real one (layer C).
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -40,10 +40,11 @@ function sharedContent (): TemplateContent {
 
 const FAST: ConfigInput = { raft: { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 }, membership: { heartbeatIntervalMs: 200 }, materializer: { reconcileIntervalMs: 500 } }
 
-async function start (content: TemplateContent, extra: ConfigInput = {}, join?: string): Promise<Started> {
+/** A node; `content` replaces the real content layer (undefined: templates travel through layer C). */
+async function start (content: TemplateContent | undefined, extra: ConfigInput = {}, join?: string): Promise<Started> {
   const dir = await tempDir('revoada-mat-')
   dirs.push(dir)
-  const materializer = new MaterializerService({ content })
+  const materializer = new MaterializerService(content !== undefined ? { content } : {})
   const services = [...defaultServices({ policy: false, materializer: false }), materializer]
   const node = await startNode({ config: testConfig(dir, { ...FAST, ...extra, ...(join !== undefined ? { join } : {}) }), services })
   const s = { dir, node, consensus: services.find((x) => x.name === 'consensus') as ConsensusService, materializer }
@@ -85,8 +86,8 @@ describe('materializer service', () => {
     expect(a.consensus.node.appliedIndex()).toBe(before)
   })
 
-  it('should bring a catalog change to every holder of the role', async () => {
-    const content = sharedContent()
+  it('should bring a catalog change to every holder of the role, the template fetched by CID through the content layer', async () => {
+    const content = undefined
     const a = await start(content)
     await waitFor(() => a.consensus.node.isLeader(), 20_000, 'the creator leads')
     const b = await start(content, {}, a.node.joinString())

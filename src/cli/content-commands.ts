@@ -1,0 +1,176 @@
+/**
+ * @module cli/content-commands
+ * `revoada content …` (issue 13): add a file, a directory or stdin; get a CID into a file, a directory or
+ * stdout; ls, pin, unpin, gc, providers. Every command talks to the running node's `/v1/content` API; bytes
+ * are streamed both ways, so memory stays bounded for any size. A progress bar shows on a TTY.
+ */
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs'
+import path from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Command } from 'commander'
+import { apiGet, apiRequest, readApiFile } from '../api/index.js'
+import { ApiRequestError } from '../api/index.js'
+import { createProgress, formatBytes } from './progress.js'
+
+const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
+/** How often `get` asks for fetch progress. */
+const POLL_MS = 200
+/** Long enough for a large fetch; the node enforces its own per-request timeouts. */
+const LONG_REQUEST_MS = 24 * 60 * 60 * 1000
+
+interface Opts { dataDir?: string, json?: boolean, pin?: boolean, output?: string }
+
+function dataDirOf (opts: Opts): string {
+  return opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
+}
+
+interface ObjectRecord { cid: string, type: 'file' | 'dir', size: number, complete: boolean, pinned: boolean, addedAtMs: number, lastUsedMs: number, entries?: Array<{ name: string, cid: string, size: number }> }
+interface Progress { state: string, bytesDone: number, bytesTotal: number, providers?: string[], droppedProviders?: string[], error?: { name: string, message: string } }
+
+/** Raw request to the node (streams in or out); JSON errors become ApiRequestError. */
+async function raw (dataDir: string, method: 'GET' | 'POST', route: string, body?: Readable): Promise<Response> {
+  const api = await readApiFile(dataDir)
+  const res = await fetch(new URL(route, api.url), {
+    method,
+    headers: { authorization: `Bearer ${api.token}`, ...(body !== undefined ? { 'content-type': 'application/octet-stream' } : {}) },
+    ...(body !== undefined ? { body: Readable.toWeb(body) as ReadableStream, duplex: 'half' } : {}),
+    signal: AbortSignal.timeout(LONG_REQUEST_MS)
+  } as RequestInit)
+  if (!res.ok) throw new ApiRequestError(route, res.status, await res.text())
+  return res
+}
+
+function counting (onBytes: (n: number) => void): Transform {
+  let total = 0
+  return new Transform({ transform (chunk: Buffer, _enc, cb) { total += chunk.length; onBytes(total); cb(null, chunk) } })
+}
+
+async function addFile (dataDir: string, source: Readable, label: string, size: number, pin: boolean): Promise<ObjectRecord> {
+  const bar = createProgress(`add ${label}`)
+  const body = source.pipe(counting((n) => bar.update(n, size)))
+  const res = await raw(dataDir, 'POST', `/v1/content${pin ? '?pin=true' : ''}`, body)
+  bar.finish()
+  return await res.json() as ObjectRecord
+}
+
+async function addPath (dataDir: string, target: string, pin: boolean): Promise<ObjectRecord> {
+  const stat = await fs.stat(target)
+  if (stat.isFile()) return await addFile(dataDir, createReadStream(target), path.basename(target), stat.size, pin)
+  if (!stat.isDirectory()) throw new Error(`${target} is neither a file nor a directory`)
+  const entries: Array<{ name: string, cid: string }> = []
+  for (const name of (await fs.readdir(target)).sort()) {
+    const child = path.join(target, name)
+    const childStat = await fs.lstat(child)
+    if (!childStat.isFile() && !childStat.isDirectory()) continue // symlinks, sockets…: not content
+    entries.push({ name, cid: (await addPath(dataDir, child, false)).cid })
+  }
+  return await apiRequest(dataDir, 'POST', '/v1/content/dir', { entries, pin }, LONG_REQUEST_MS) as ObjectRecord
+}
+
+async function runAdd (target: string, opts: Opts): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  const record = target === '-'
+    ? await addFile(dataDir, process.stdin, 'stdin', 0, opts.pin === true)
+    : await addPath(dataDir, target, opts.pin === true)
+  process.stdout.write(opts.json === true ? JSON.stringify(record, null, 2) + '\n' : `${record.cid}\n`)
+}
+
+/** Starts the fetch and follows its progress until it is done; throws its typed error if it failed. */
+async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): Promise<void> {
+  const bar = createProgress(`get ${cid.slice(0, 16)}…`)
+  await apiRequest(dataDir, 'POST', `/v1/content/${cid}/fetch${pin ? '?pin=true' : ''}`, {}, LONG_REQUEST_MS)
+  while (true) {
+    const progress = await apiGet(dataDir, `/v1/content/${cid}/progress`) as Progress
+    bar.update(progress.bytesDone ?? 0, progress.bytesTotal ?? 0)
+    if (progress.state === 'done') break
+    if (progress.state === 'failed') {
+      bar.finish()
+      const err = new Error(progress.error?.message ?? 'fetch failed')
+      err.name = progress.error?.name ?? 'FetchFailedError'
+      throw err
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+  bar.finish()
+}
+
+async function writeObject (dataDir: string, cid: string, output: string | undefined): Promise<void> {
+  const record = await apiGet(dataDir, `/v1/content/${cid}`) as ObjectRecord
+  if (record.type === 'dir') {
+    if (output === undefined) throw new Error(`${cid} is a directory: give -o DIR`)
+    await fs.mkdir(output, { recursive: true })
+    for (const entry of record.entries ?? []) await writeObject(dataDir, entry.cid, path.join(output, entry.name))
+    return
+  }
+  const res = await raw(dataDir, 'GET', `/v1/content/${cid}/data`)
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)
+  if (output === undefined) {
+    await pipeline(body, process.stdout)
+    return
+  }
+  // Written beside, then renamed: a failed get never leaves a truncated file under the final name.
+  const partial = `${output}.partial`
+  await pipeline(body, createWriteStream(partial, { mode: 0o644 }))
+  await fs.rename(partial, output)
+}
+
+async function runGet (cid: string, opts: Opts): Promise<void> {
+  const dataDir = dataDirOf(opts)
+  await fetchWithProgress(dataDir, cid, opts.pin === true)
+  await writeObject(dataDir, cid, opts.output)
+}
+
+async function runLs (opts: Opts): Promise<void> {
+  const answer = await apiGet(dataDirOf(opts), '/v1/content') as { objects: ObjectRecord[], usedBytes: number, quotaBytes: number }
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
+    return
+  }
+  const lines = answer.objects.map((o) => [
+    o.cid, o.type.padEnd(4), formatBytes(o.size).padStart(10), o.complete ? 'complete' : 'partial ', o.pinned ? 'pinned' : '-',
+    new Date(o.lastUsedMs).toISOString()
+  ].join('  '))
+  lines.push(`${answer.objects.length} objects, ${formatBytes(answer.usedBytes)} of ${formatBytes(answer.quotaBytes)} used`)
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+async function runSimple (method: 'GET' | 'POST', route: string, opts: Opts): Promise<void> {
+  const answer = await apiRequest(dataDirOf(opts), method, route, method === 'POST' ? {} : undefined, LONG_REQUEST_MS)
+  process.stdout.write(JSON.stringify(answer, null, opts.json === true ? 2 : undefined) + '\n')
+}
+
+async function runProviders (cid: string, opts: Opts): Promise<void> {
+  const answer = await apiGet(dataDirOf(opts), `/v1/content/${cid}/providers`) as { providers: Array<{ peer: string, size: number, partial: boolean, expiresInMs: number, score: number }> }
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
+    return
+  }
+  const lines = answer.providers.map((p) => `${p.peer}  ${p.partial ? 'partial ' : 'complete'}  score ${p.score}  expires in ${Math.round(p.expiresInMs / 1000)}s`)
+  process.stdout.write((lines.length > 0 ? lines.join('\n') : '(no provider known)') + '\n')
+}
+
+/** Adds `revoada content …` to the program. */
+export function registerContentCommands (program: Command): void {
+  const content = program.command('content').description('content-addressed files (BLAKE3 CIDs) shared by the cluster')
+  content.command('add').argument('<path>', 'a file, a directory, or - for stdin')
+    .description('add to this node\'s store and announce it; prints the CID')
+    .option('--pin', 'keep it until unpinned (otherwise collected after the retention time)')
+    .option('--json', 'print the object record').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runAdd)
+  content.command('get').argument('<cid>', 'content id')
+    .description('fetch from the swarm (every chunk verified) and write to -o PATH, or stdout for a file')
+    .option('-o, --output <path>', 'file or directory to write').option('--pin', 'pin after fetching')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runGet)
+  content.command('ls').description('objects in this node\'s store').option('--json', 'print JSON').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runLs)
+  content.command('pin').argument('<cid>').description('keep an object (fetching it first if needed)').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/pin`, opts) })
+  content.command('unpin').argument('<cid>').description('let gc collect an object after the retention time').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/unpin`, opts) })
+  content.command('gc').description('collect unpinned objects past retention and unreferenced blocks now').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(async (opts: Opts) => { await runSimple('POST', '/v1/content/gc', opts) })
+  content.command('providers').argument('<cid>').description('members that announced this content, with their scores').option('--json', 'print JSON').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runProviders)
+}

@@ -1,0 +1,299 @@
+/**
+ * @module content/content-service
+ * Layer C as a NodeService (docs/CONTENT.md): the on-disk store, gossip announce, the content protocol
+ * server, a queue of swarm fetches, periodic re-announce, provider expiry and garbage collection — plus the
+ * small programmatic API other layers use (the materializer fetches role manifests through `get`).
+ *
+ * @example
+ * ```ts
+ * const content = ctx.service<ContentService>('content')
+ * const { cid } = await content.add(new TextEncoder().encode('kind: Pod'))
+ * const bytes = await content.get(cid)   // from this store, or fetched from the swarm and verified
+ * ```
+ */
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { CID } from 'multiformats/cid'
+import type { NodeService, ServiceContext } from '../node/service.js'
+import {
+  ANNOUNCE_INTERVAL_MS, FETCHES_CONCURRENT_MAX, FETCHES_QUEUED_MAX, GC_INTERVAL_MS_DEFAULT, GET_IN_MEMORY_BYTES_MAX,
+  QUOTA_BYTES_DEFAULT, RETENTION_MS_DEFAULT, FetchQueueFullError, ObjectTooLargeError, ProviderScores, ProviderTable,
+  ContentNotFoundError, FetchFailedError
+} from './core/index.js'
+import type { HaveItem, ProviderEntry } from './core/index.js'
+import { ContentStore, parseRootCid } from './store.js'
+import type { GcResult, ObjectRecord } from './store.js'
+import { Announcer } from './announcer.js'
+import { ContentServer } from './server.js'
+import { Fetch } from './fetch.js'
+import type { FetchProgress } from './fetch.js'
+import { registerContentRoutes } from './routes.js'
+
+/** Env var that makes this node corrupt every chunk it serves; honoured only with NODE_ENV=test. */
+export const TEST_ONLY_CORRUPT_ENV = 'TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS'
+const EXPIRE_INTERVAL_MS = 10_000
+/** Delay of the re-announcement after a peer subscribes (coalesces a burst of joins into one). */
+const ANNOUNCE_ON_SUBSCRIBE_DELAY_MS = 500
+
+export interface ContentServiceInit {
+  /**
+   * Whether `peer` is a cluster member (may announce to us and open the content protocol).
+   * The default stack passes the Raft configuration's membership.
+   */
+  isMember: (peer: string) => boolean
+  /** Injected clock. @default Date.now */
+  nowMs?: () => number
+  /** How long a fetch waits for a provider. @default PROVIDER_WAIT_MS */
+  providerWaitMs?: number
+  /** TEST ONLY: serve corrupt chunks (a lying provider). @default false */
+  testOnlyCorruptServedChunks?: boolean
+}
+
+export interface ProviderView { peer: string, size: number, partial: boolean, expiresInMs: number, score: number }
+
+export class ContentService implements NodeService {
+  readonly name = 'content'
+  private ctx!: ServiceContext
+  private store!: ContentStore
+  private readonly table = new ProviderTable()
+  private readonly scores = new ProviderScores()
+  private announcer!: Announcer
+  private server!: ContentServer
+  private readonly fetches = new Map<string, { fetch: Fetch, promise: Promise<ObjectRecord> }>()
+  private readonly finished = new Map<string, FetchProgress>()
+  private running = 0
+  private readonly queue: Array<() => void> = []
+  private timers: NodeJS.Timeout[] = []
+  private announceTimer: NodeJS.Timeout | undefined
+  private retentionMs = RETENTION_MS_DEFAULT
+  private readonly nowMs: () => number
+  private stopped = false
+
+  constructor (private readonly init: ContentServiceInit) {
+    this.nowMs = init.nowMs ?? Date.now
+  }
+
+  async start (ctx: ServiceContext): Promise<void> {
+    this.ctx = ctx
+    const settings = ctx.config.content
+    this.retentionMs = settings?.retentionMs ?? RETENTION_MS_DEFAULT
+    this.store = await ContentStore.open({
+      dir: path.join(ctx.config.dataDir, 'content'), quotaBytes: settings?.quotaBytes ?? QUOTA_BYTES_DEFAULT, log: ctx.log, nowMs: this.nowMs
+    })
+    this.announcer = new Announcer({
+      net: ctx.net, clusterId: ctx.cluster.clusterId, nodeId: ctx.nodeId, table: this.table, isMember: this.init.isMember,
+      holding: (cid) => this.holding(cid), log: ctx.log, nowMs: this.nowMs,
+      onHave: () => { for (const f of this.fetches.values()) f.fetch.poke() },
+      onPeerSubscribed: () => { this.scheduleAnnounce() }
+    })
+    const corrupt = this.init.testOnlyCorruptServedChunks === true || (process.env[TEST_ONLY_CORRUPT_ENV] === '1' && process.env.NODE_ENV === 'test')
+    if (corrupt) ctx.log.error(`${TEST_ONLY_CORRUPT_ENV}=1 (test only): this node corrupts every chunk it serves`)
+    this.server = new ContentServer({ libp2p: ctx.net, store: this.store, isMember: this.init.isMember, log: ctx.log, corruptServedChunks: corrupt })
+    this.announcer.start()
+    await this.server.start()
+    this.timers = [
+      setInterval(() => { void this.announceAll() }, ANNOUNCE_INTERVAL_MS),
+      setInterval(() => { this.table.expire(this.nowMs()) }, EXPIRE_INTERVAL_MS),
+      setInterval(() => { void this.gc().catch((err: unknown) => ctx.log.error({ err: (err as Error).message }, 'content gc failed')) }, settings?.gcIntervalMs ?? GC_INTERVAL_MS_DEFAULT)
+    ]
+    for (const t of this.timers) t.unref?.()
+    this.resumeFetches()
+    ctx.log.info({ objects: this.store.list().length, usedBytes: this.store.usedBytes, quotaBytes: this.store.quotaBytes, topic: this.announcer.topic }, 'content store open')
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    for (const t of this.timers) clearInterval(t)
+    clearTimeout(this.announceTimer)
+    for (const f of this.fetches.values()) f.fetch.abort(new FetchFailedError('the node is stopping; the fetch resumes at the next start'))
+    for (const wake of this.queue.splice(0)) wake()
+    if (this.ctx === undefined) return
+    this.announcer?.stop()
+    await this.server?.stop()
+  }
+
+  /** Incomplete objects left by a previous run are fetched again; verified chunks on disk are kept. */
+  private resumeFetches (): void {
+    for (const record of this.store.list()) {
+      if (record.complete) continue
+      this.ctx.log.info({ cid: record.cid }, 'resuming an interrupted fetch')
+      this.fetch(parseRootCid(record.cid)).catch((err: unknown) => {
+        this.ctx.log.warn({ cid: record.cid, err: (err as Error).message }, 'resumed fetch did not finish; it will resume again on the next fetch or restart')
+      })
+    }
+  }
+
+  private holding (cid: string): HaveItem | undefined {
+    const record = this.store.record(cid)
+    if (record === undefined) return undefined
+    return { cid: parseRootCid(cid), size: record.size, partial: !record.complete }
+  }
+
+  /** One announcement of everything held shortly after peers (re)subscribe; coalesces bursts of joins. */
+  private scheduleAnnounce (): void {
+    if (this.announceTimer !== undefined || this.stopped) return
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined
+      void this.announceAll()
+    }, ANNOUNCE_ON_SUBSCRIBE_DELAY_MS)
+  }
+
+  private async announceAll (): Promise<void> {
+    const items = this.store.list().map((r) => this.holding(r.cid)).filter((i): i is HaveItem => i !== undefined)
+    if (items.length > 0) await this.announcer.have(items)
+  }
+
+  // ---- programmatic API ----
+
+  /**
+   * Adds bytes or a stream of bytes as a file; announces it.
+   * @throws QuotaExceededError, DiskFullError, ObjectTooLargeError
+   */
+  async add (input: Uint8Array | AsyncIterable<Uint8Array>, options: { pin?: boolean } = {}): Promise<ObjectRecord & { cidObject: CID }> {
+    const source = input instanceof Uint8Array ? (async function * () { yield input })() : input
+    const record = await this.store.addFile(source, options)
+    void this.announcer.have([{ cid: parseRootCid(record.cid), size: record.size, partial: false }])
+    return { ...record, cidObject: parseRootCid(record.cid) }
+  }
+
+  /** Adds a directory of objects already held. @throws ContentNotFoundError, MalformedContentError */
+  async addDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
+    const record = await this.store.addDir(entries, options)
+    void this.announcer.have([{ cid: parseRootCid(record.cid), size: record.size, partial: false }])
+    return record
+  }
+
+  /**
+   * Makes `cid` complete in this store, fetching from the swarm if needed (queued; one fetch per CID).
+   * @throws NoProvidersError, FetchFailedError, QuotaExceededError, DiskFullError, FetchQueueFullError
+   */
+  async fetch (cid: CID, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
+    const key = cid.toString()
+    const running = this.fetches.get(key)
+    if (running !== undefined) return await running.promise
+    const record = this.store.record(cid)
+    if (record?.complete === true) {
+      if (options.pin === true && !record.pinned) return await this.store.setRecord(cid, { ...record, pinned: true })
+      await this.store.touch(cid)
+      return record
+    }
+    if (this.fetches.size >= FETCHES_QUEUED_MAX) throw new FetchQueueFullError(`${FETCHES_QUEUED_MAX} fetches queued already`)
+    const fetch = new Fetch(cid, {
+      net: this.ctx.net, store: this.store, table: this.table, scores: this.scores, announcer: this.announcer, nodeId: this.ctx.nodeId,
+      log: this.ctx.log, nowMs: this.nowMs, startIndex: (n) => Math.floor(Math.random() * n),
+      ...(this.init.providerWaitMs !== undefined ? { providerWaitMs: this.init.providerWaitMs } : {})
+    }, options)
+    const promise = this.runQueued(fetch).finally(() => {
+      this.fetches.delete(key)
+      if (this.finished.size >= FETCHES_QUEUED_MAX) this.finished.delete(this.finished.keys().next().value as string)
+      this.finished.set(key, fetch.progress)
+    })
+    this.fetches.set(key, { fetch, promise })
+    return await promise
+  }
+
+  private async runQueued (fetch: Fetch): Promise<ObjectRecord> {
+    if (this.running >= FETCHES_CONCURRENT_MAX) await new Promise<void>((resolve) => this.queue.push(resolve))
+    this.running++
+    try {
+      if (this.stopped) throw new FetchFailedError('the node is stopping; the fetch resumes at the next start')
+      return await fetch.run()
+    } finally {
+      this.running--
+      this.queue.shift()?.()
+    }
+  }
+
+  /** Progress of a running or recently finished fetch. */
+  progress (cid: CID): FetchProgress | undefined {
+    return this.fetches.get(cid.toString())?.fetch.progress ?? this.finished.get(cid.toString())
+  }
+
+  /**
+   * The bytes of a file, fetched first if needed. For files up to GET_IN_MEMORY_BYTES_MAX; use `open` beyond.
+   * @throws ObjectTooLargeError, ContentNotFoundError, and what `fetch` throws
+   */
+  async get (cid: CID): Promise<Uint8Array> {
+    const record = await this.fetch(cid)
+    if (record.size > GET_IN_MEMORY_BYTES_MAX) throw new ObjectTooLargeError(`${cid.toString()} has ${record.size} bytes; use open() to stream it`)
+    const out = new Uint8Array(record.size)
+    let offset = 0
+    for await (const chunk of this.store.readFile(cid)) {
+      out.set(chunk, offset)
+      offset += chunk.length
+    }
+    return out
+  }
+
+  /** The bytes of a file as a stream of verified chunks, fetched first if needed. */
+  async open (cid: CID): Promise<AsyncGenerator<Uint8Array>> {
+    await this.fetch(cid)
+    return this.store.readFile(cid)
+  }
+
+  /** The verified bytes of a file held completely here (no fetch). @throws ContentNotFoundError */
+  readLocal (cid: CID): AsyncGenerator<Uint8Array> {
+    const record = this.store.record(cid)
+    if (record?.complete !== true) throw new ContentNotFoundError(`${cid.toString()} is not held completely here`)
+    return this.store.readFile(cid)
+  }
+
+  async manifest (cid: CID): ReturnType<ContentStore['manifest']> {
+    return await this.store.manifest(cid)
+  }
+
+  record (cid: CID): ObjectRecord | undefined {
+    return this.store.record(cid)
+  }
+
+  list (): ObjectRecord[] {
+    return this.store.list()
+  }
+
+  /** Pins a held object (fetching it first if needed): gc keeps it and everything below it. */
+  async pin (cid: CID): Promise<ObjectRecord> {
+    return await this.fetch(cid, { pin: true })
+  }
+
+  /** Unpins; gc collects the object once unused for the retention time. @throws ContentNotFoundError */
+  async unpin (cid: CID): Promise<ObjectRecord> {
+    const record = this.store.record(cid)
+    if (record === undefined) throw new ContentNotFoundError(`${cid.toString()} is not in this store`)
+    return await this.store.setRecord(cid, { ...record, pinned: false, lastUsedMs: this.nowMs() })
+  }
+
+  async gc (): Promise<GcResult> {
+    const result = await this.store.gc(this.retentionMs)
+    if (result.removedBlocks > 0) this.ctx.log.info({ ...result }, 'content gc')
+    return result
+  }
+
+  providers (cid: CID): ProviderView[] {
+    const nowMs = this.nowMs()
+    return this.table.providers(cid.toString(), nowMs).map((e: ProviderEntry) => ({
+      peer: e.peer, size: e.size, partial: e.partial, expiresInMs: e.expiresAtMs - nowMs, score: this.scores.score(e.peer, nowMs)
+    }))
+  }
+
+  fetchesInProgress (): FetchProgress[] {
+    return [...this.fetches.values()].map((f) => f.fetch.progress)
+  }
+
+  status (): Record<string, unknown> {
+    return {
+      objects: this.store.list().length,
+      usedBytes: this.store.usedBytes,
+      quotaBytes: this.store.quotaBytes,
+      corruptBlocks: this.store.corruptBlocks,
+      fetches: this.fetches.size,
+      providerEntries: this.table.size,
+      announce: this.announcer.counters(),
+      server: this.server.counters(),
+      scores: this.scores.snapshot(this.nowMs()).filter((s) => s.badChunks > 0 || s.score < 0)
+    }
+  }
+
+  routes (app: FastifyInstance): void {
+    registerContentRoutes(app, this)
+  }
+}

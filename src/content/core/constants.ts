@@ -1,0 +1,114 @@
+/**
+ * @module content/core/constants
+ * Every limit of the content layer (STYLE §13), with its unit in the name and what happens on overflow.
+ * The wire-visible ones (chunk size, frame and manifest bounds, protocol and topic names) are part of the
+ * format in docs/CONTENT.md; changing them is a protocol change.
+ */
+
+/** The stream protocol chunks travel on. */
+export const CONTENT_PROTOCOL = '/revoada/content/1.0.0'
+/** Version field of every manifest and wire message. */
+export const CONTENT_FORMAT_VERSION = 1
+
+/** Bytes per chunk of a file we add (the last chunk may be shorter). */
+export const CHUNK_BYTES = 1024 * 1024
+/** Smallest and largest chunk size a manifest may declare (other implementations may choose within). */
+export const CHUNK_BYTES_MIN = 1024
+export const CHUNK_BYTES_MAX = 1024 * 1024
+/** A manifest larger than this is refused (typed error), on add and on fetch. */
+export const MANIFEST_BYTES_MAX = 1024 * 1024
+/** Chunks in one file manifest: 16,384 × 1 MiB = 16 GiB per file. Adding more fails with ObjectTooLargeError. */
+export const FILE_CHUNKS_MAX = 16_384
+/** Largest file: chunks × chunk size. */
+export const FILE_BYTES_MAX = FILE_CHUNKS_MAX * CHUNK_BYTES_MAX
+/** Entries of one directory manifest; more is refused. */
+export const DIR_ENTRIES_MAX = 4096
+/** Directory nesting below a root; deeper trees are refused. */
+export const DIR_DEPTH_MAX = 32
+/** UTF-8 bytes of one entry name. */
+export const ENTRY_NAME_BYTES_MAX = 255
+
+/** A content-protocol frame (a response carrying one chunk plus its envelope). Larger frames reset the stream. */
+export const FRAME_BYTES_MAX = CHUNK_BYTES_MAX + 1024
+/** A request frame; requests are tiny, so anything bigger is malformed and resets the stream. */
+export const REQUEST_FRAME_BYTES_MAX = 512
+/** Bytes of a CID accepted from the wire (a BLAKE3 CIDv1 is 36). */
+export const CID_BYTES_MAX = 64
+
+/** Requests a fetcher keeps outstanding on one provider's stream (pipelining window). */
+export const REQUESTS_IN_FLIGHT_PER_PROVIDER = 2
+/**
+ * Chunks one fetch has outstanding across all providers: bounds a fetch's chunk memory to 8 MiB. Kept small
+ * also because chunks share the connection with libp2p's ping: megabytes queued on one connection delay the
+ * ping past its timeout on a slow or loaded link, and the connection monitor then drops the connection.
+ */
+export const CHUNKS_IN_FLIGHT_PER_FETCH_MAX = 8
+/** Chunks requested twice at the end of a fetch (endgame) so one slow provider does not hold it up. */
+export const ENDGAME_DUPLICATES_MAX = 1
+/** Fetches running at once on one node; more wait in line (bounds memory: 2 × 16 MiB). */
+export const FETCHES_CONCURRENT_MAX = 2
+/** Fetches queued or running; more are refused with FetchQueueFullError. */
+export const FETCHES_QUEUED_MAX = 64
+/** Inbound content streams per connection (libp2p's per-protocol limit) and in total. */
+export const INBOUND_STREAMS_PER_CONNECTION_MAX = 8
+export const INBOUND_STREAMS_MAX = 64
+/** Providers one fetch talks to at once; the best-scored are chosen. */
+export const PROVIDERS_PER_FETCH_MAX = 16
+
+/** Providers remembered per CID, peers' entries in total, and CIDs remembered per peer (oldest first out). */
+export const PROVIDERS_PER_CID_MAX = 64
+export const PROVIDER_ENTRIES_MAX = 65_536
+export const CIDS_PER_PEER_MAX = 4096
+/** A provider entry lives this long after the announcement that made it (re-announced every interval). */
+export const PROVIDER_TTL_MS = 90_000
+/** Everything held is re-announced this often. */
+export const ANNOUNCE_INTERVAL_MS = 30_000
+/** Gossip message bytes; larger ones are rejected before decoding. */
+export const GOSSIP_MESSAGE_BYTES_MAX = 16 * 1024
+/** Items in one `have` message; an announcement of more is split. */
+export const HAVE_ITEMS_PER_MESSAGE_MAX = 64
+/** Gossip messages accepted per peer: a token bucket refilling this many per second, holding at most the burst. */
+export const GOSSIP_MESSAGES_PER_PEER_PER_S = 20
+export const GOSSIP_MESSAGES_PER_PEER_BURST = 100
+/** Peers whose rate is tracked; the least recently seen is forgotten beyond it. */
+export const RATE_LIMITED_PEERS_MAX = 4096
+/** A `want` for the same CID is answered with a `have` at most this often. */
+export const WANT_ANSWER_INTERVAL_MS = 1000
+/** A fetch with no provider publishes `want` this often, and gives up after the wait (NoProvidersError). */
+export const WANT_REPEAT_MS = 1000
+export const PROVIDER_WAIT_MS = 30_000
+/** A fetch with providers fails (FetchFailedError; fetching again resumes) when no chunk arrives for this long. */
+export const FETCH_STALL_MS = 120_000
+
+/** One request without an answer for this long counts as a failure of that provider. */
+export const REQUEST_TIMEOUT_MS = 30_000
+/** Dialing a provider's content protocol. */
+export const DIAL_TIMEOUT_MS = 10_000
+/** A partial provider's chunk bitmap is asked again at most this often. */
+export const BITMAP_REFRESH_MS = 500
+
+/** Provider score: start, bounds, and what each outcome adds. A provider at or below the ban line is not used. */
+export const SCORE_INITIAL = 0
+export const SCORE_MAX = 100
+export const SCORE_MIN = -1000
+export const SCORE_GOOD_CHUNK = 1
+export const SCORE_FAILURE = -5
+export const SCORE_BAD_CHUNK = -100
+export const SCORE_BAN_AT_OR_BELOW = -50
+/** Failures alone never take a score below this (above the ban line): only lying bans. */
+export const SCORE_FAILURE_FLOOR = -40
+/** A banned provider's score climbs back by this much per minute (so a fixed disk is eventually trusted again). */
+export const SCORE_RECOVERY_PER_MINUTE = 1
+/** Peers scored; the least recently updated is forgotten beyond it. */
+export const SCORED_PEERS_MAX = 4096
+
+/** Default store quota in bytes (config `content.quotaBytes`). */
+export const QUOTA_BYTES_DEFAULT = 20 * 1024 * 1024 * 1024
+/** Unpinned content is collected this long after its last use (config `content.retentionMs`). */
+export const RETENTION_MS_DEFAULT = 24 * 60 * 60 * 1000
+/** Garbage collection runs this often (config `content.gcIntervalMs`). */
+export const GC_INTERVAL_MS_DEFAULT = 10 * 60 * 1000
+/** Objects recorded in the store index; adding more fails with StoreIndexFullError. */
+export const OBJECTS_MAX = 100_000
+/** `get(cid)` into memory is refused above this size; use `open(cid)` to stream. */
+export const GET_IN_MEMORY_BYTES_MAX = 64 * 1024 * 1024

@@ -1,0 +1,75 @@
+/**
+ * @module content/core/errors
+ * Operating errors of the content layer (STYLE §10): one class per condition, matched by `name`.
+ */
+
+function named<T extends Error> (err: T, name: string): T {
+  err.name = name
+  return err
+}
+
+/** A manifest or wire message that is not what the format says (docs/CONTENT.md). */
+export class MalformedContentError extends Error {
+  static override readonly name = 'MalformedContentError'
+  constructor (message = 'malformed content message') { super(message); named(this, 'MalformedContentError') }
+}
+
+/** Bytes whose BLAKE3 digest is not the one their CID (or manifest) names: never stored. */
+export class ChunkVerificationError extends Error {
+  static override readonly name = 'ChunkVerificationError'
+  constructor (message = 'chunk does not match its digest') { super(message); named(this, 'ChunkVerificationError') }
+}
+
+/** Storing would take the store above its quota. Nothing was written. */
+export class QuotaExceededError extends Error {
+  static override readonly name = 'QuotaExceededError'
+  constructor (message = 'content quota exceeded') { super(message); named(this, 'QuotaExceededError') }
+}
+
+/** The disk refused the write (ENOSPC/EDQUOT). The partial file was removed. */
+export class DiskFullError extends Error {
+  static override readonly name = 'DiskFullError'
+  constructor (message = 'disk full') { super(message); named(this, 'DiskFullError') }
+}
+
+/** A file beyond FILE_BYTES_MAX, a directory beyond DIR_ENTRIES_MAX or too deep. */
+export class ObjectTooLargeError extends Error {
+  static override readonly name = 'ObjectTooLargeError'
+  constructor (message = 'object too large') { super(message); named(this, 'ObjectTooLargeError') }
+}
+
+/** The CID is not in this store (and was not fetched). */
+export class ContentNotFoundError extends Error {
+  static override readonly name = 'ContentNotFoundError'
+  constructor (message = 'content not found') { super(message); named(this, 'ContentNotFoundError') }
+}
+
+/** No member announced the CID within the wait. */
+export class NoProvidersError extends Error {
+  static override readonly name = 'NoProvidersError'
+  constructor (message = 'no provider announced this content') { super(message); named(this, 'NoProvidersError') }
+}
+
+/** Every provider failed or lied before the fetch finished. What was verified is kept; a retry resumes. */
+export class FetchFailedError extends Error {
+  static override readonly name = 'FetchFailedError'
+  constructor (message = 'fetch failed') { super(message); named(this, 'FetchFailedError') }
+}
+
+/** Too many fetches queued. */
+export class FetchQueueFullError extends Error {
+  static override readonly name = 'FetchQueueFullError'
+  constructor (message = 'too many fetches queued') { super(message); named(this, 'FetchQueueFullError') }
+}
+
+/** The store index holds OBJECTS_MAX objects. */
+export class StoreIndexFullError extends Error {
+  static override readonly name = 'StoreIndexFullError'
+  constructor (message = 'content index full') { super(message); named(this, 'StoreIndexFullError') }
+}
+
+/** The text is not a CID, or not a BLAKE3 CID of a codec the content layer knows. */
+export class InvalidCidError extends Error {
+  static override readonly name = 'InvalidCidError'
+  constructor (message = 'invalid content id') { super(message); named(this, 'InvalidCidError') }
+}

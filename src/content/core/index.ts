@@ -1,0 +1,16 @@
+/**
+ * @module content/core
+ * The pure part of layer C: manifest format, wire messages, provider table, rate limits, scores and the
+ * swarm scheduler. No IO, no clocks (time is an argument), no randomness (the start index is an input).
+ */
+export * from './constants.js'
+export * from './errors.js'
+export * from './manifest.js'
+export * from './wire.js'
+export { ProviderTable } from './provider-table.js'
+export type { ProviderEntry } from './provider-table.js'
+export { PeerRateLimiter } from './rate-limit.js'
+export { ProviderScores } from './scores.js'
+export type { ProviderOutcome } from './scores.js'
+export { ChunkScheduler } from './scheduler.js'
+export type { SchedulerInit } from './scheduler.js'

@@ -1,0 +1,330 @@
+/**
+ * @module content/fetch
+ * Fetching one object from the swarm (docs/CONTENT.md §6): wait for providers (publishing `want`), get the
+ * manifest from any of them and check it against the root CID, then run one worker per provider — up to
+ * PROVIDERS_PER_FETCH_MAX, best scored first, joining as they announce — that pipelines chunk requests the
+ * pure ChunkScheduler hands out. Every chunk is verified before it is written (ContentStore.putBlock); a
+ * provider whose chunk does not match is dropped from the fetch, scored down, and its chunks go to the
+ * others. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
+ * and a later fetch of the same CID (after a restart too) skips it. The object is announced as a partial
+ * provider as soon as its manifest is held, and as complete at the end.
+ */
+import { lpStream } from '@libp2p/utils'
+import type { Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { CID } from 'multiformats/cid'
+import type { NetNode } from '../net/index.js'
+import type { Logger } from '../log/index.js'
+import {
+  BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, FETCH_STALL_MS, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
+  FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, PROVIDER_WAIT_MS, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
+  ChunkScheduler, ChunkVerificationError, FetchFailedError, NoProvidersError, ObjectTooLargeError, bitmapHas, chunkCid, chunkLength,
+  decodeManifest, decodeResponse, encodeRequest
+} from './core/index.js'
+import type { FileManifest, Manifest, ProviderScores, ProviderTable } from './core/index.js'
+import type { ContentStore, ObjectRecord } from './store.js'
+import type { Announcer } from './announcer.js'
+import { errorMessage, errorName } from './errors-io.js'
+import { Wakeup } from './wakeup.js'
+
+export interface FetchDeps {
+  net: NetNode
+  store: ContentStore
+  table: ProviderTable
+  scores: ProviderScores
+  announcer: Announcer
+  nodeId: string
+  log: Logger
+  nowMs: () => number
+  /** Where a file's chunk hand-out starts (random in production, so fetchers spread out). */
+  startIndex: (chunkCount: number) => number
+  /** How long to wait for a first provider. @default PROVIDER_WAIT_MS */
+  providerWaitMs?: number
+  /** How long a fetch may go without a new chunk. @default FETCH_STALL_MS */
+  stallMs?: number
+}
+
+export interface FetchProgress {
+  cid: string
+  state: 'queued' | 'waiting-for-providers' | 'manifest' | 'chunks' | 'done' | 'failed'
+  bytesDone: number
+  bytesTotal: number
+  chunksDone: number
+  chunksTotal: number
+  providers: string[]
+  droppedProviders: string[]
+  error?: { name: string, message: string }
+}
+
+/** Backoff before a failed provider (reset, timeout, dial error) is tried again within a fetch. */
+const RETRY_BACKOFF_MIN_MS = 500
+const RETRY_BACKOFF_MAX_MS = 10_000
+
+/** An error that ends the whole fetch (quota, full disk), as opposed to a provider's fault. */
+const FATAL_ERRORS = new Set(['QuotaExceededError', 'DiskFullError', 'StoreIndexFullError'])
+
+export class Fetch {
+  readonly progress: FetchProgress
+  private readonly wake = new Wakeup()
+  private fatal: Error | undefined
+
+  constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
+    this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [] }
+  }
+
+  /** Ends the fetch (the node is stopping); what was verified stays on disk for the resume. */
+  abort (reason: Error): void {
+    this.fatal ??= reason
+    this.wake.notify()
+  }
+
+  /** A provider announced something: re-check providers now instead of at the next poll. */
+  poke (): void {
+    this.wake.notify()
+  }
+
+  /** Fetches the object (and, for a directory, everything below it). @throws NoProvidersError, FetchFailedError, … */
+  async run (): Promise<ObjectRecord> {
+    const end = this.deps.store.beginWrite()
+    try {
+      const record = await this.fetchObject(this.root, 0)
+      this.progress.state = 'done'
+      return record
+    } catch (err) {
+      this.progress.state = 'failed'
+      this.progress.error = { name: errorName(err), message: (err as Error).message }
+      throw err
+    } finally {
+      end()
+    }
+  }
+
+  private async fetchObject (root: CID, depth: number): Promise<ObjectRecord> {
+    const { store } = this.deps
+    const existing = store.record(root)
+    if (existing?.complete === true) {
+      if (this.options.pin === true && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
+      await store.touch(root)
+      return existing
+    }
+    if (depth > DIR_DEPTH_MAX) throw new ObjectTooLargeError(`directory nesting over ${DIR_DEPTH_MAX}`)
+    const manifest = await store.manifest(root) ?? await this.fetchManifest(root)
+    const size = manifest.type === 'file' ? manifest.size : manifest.entries.reduce((s, e) => s + e.size, 0)
+    await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.options.pin === true ? { pinned: true } : {}) })
+    if (manifest.type === 'file') {
+      await this.deps.announcer.have([{ cid: root, size, partial: true }])
+      await this.fetchChunks(root, manifest)
+    } else {
+      for (const entry of manifest.entries) await this.fetchObject(entry.cid, depth + 1)
+    }
+    const record = await store.setRecord(root, { type: manifest.type, size, complete: true, lastUsedMs: this.deps.nowMs() })
+    await this.deps.announcer.have([{ cid: root, size, partial: false }])
+    this.deps.log.info({ cid: root.toString(), size, type: manifest.type }, 'content fetched and verified')
+    return record
+  }
+
+  /** Live providers of `root` worth asking, best first. */
+  private providersOf (root: CID): Array<{ peer: string, partial: boolean }> {
+    const nowMs = this.deps.nowMs()
+    const entries = this.deps.table.providers(root.toString(), nowMs).filter((e) => e.peer !== this.deps.nodeId)
+    const ranked = this.deps.scores.rank(entries.map((e) => e.peer), nowMs)
+    return ranked.map((peer) => ({ peer, partial: entries.find((e) => e.peer === peer)?.partial === true }))
+  }
+
+  private async fetchManifest (root: CID): Promise<Manifest> {
+    this.progress.state = 'waiting-for-providers'
+    const waitMs = this.deps.providerWaitMs ?? PROVIDER_WAIT_MS
+    const deadline = this.deps.nowMs() + waitMs
+    const tried = new Set<string>()
+    while (this.fatal === undefined) {
+      const fresh = this.providersOf(root).filter((p) => !tried.has(p.peer))
+      for (const { peer } of fresh) {
+        tried.add(peer)
+        this.progress.state = 'manifest'
+        const bytes = await this.requestOnce(peer, root).catch((err: unknown) => {
+          this.deps.log.debug({ peer, err: errorMessage(err) }, 'manifest request failed')
+          this.deps.scores.record(peer, 'failure', this.deps.nowMs())
+          return null
+        })
+        if (bytes === null) continue
+        try {
+          await this.deps.store.putBlock(root, bytes)
+        } catch (err) {
+          if (!(err instanceof ChunkVerificationError)) throw err
+          this.providerLied(peer, 'manifest')
+          continue
+        }
+        // The bytes are the ones the CID names: a manifest that does not decode is the content's fault.
+        return decodeManifest(bytes)
+      }
+      if (this.deps.nowMs() > deadline) {
+        throw tried.size === 0
+          ? new NoProvidersError(`no member announced ${root.toString()} within ${waitMs} ms`)
+          : new FetchFailedError(`none of ${tried.size} providers of ${root.toString()} served its manifest`)
+      }
+      this.progress.state = 'waiting-for-providers'
+      await this.deps.announcer.want(root)
+      await this.wake.wait(WANT_REPEAT_MS)
+    }
+    throw this.fatal
+  }
+
+  /** One request on a fresh stream: the block `cid`'s bytes, or null if the provider lacks it. */
+  private async requestOnce (peer: string, cid: CID): Promise<Uint8Array | null> {
+    const stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+    try {
+      const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: 2 * FRAME_BYTES_MAX })
+      await lp.write(encodeRequest({ type: 'get', cid }))
+      const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
+      if (!response.cid.equals(cid)) throw new FetchFailedError('answer names another CID')
+      return response.type === 'block' ? response.data : null
+    } finally {
+      await stream.close().catch(() => { stream.abort(new Error('close failed')) })
+    }
+  }
+
+  private providerLied (peer: string, what: string): void {
+    const score = this.deps.scores.record(peer, 'bad-chunk', this.deps.nowMs())
+    if (!this.progress.droppedProviders.includes(peer)) this.progress.droppedProviders.push(peer)
+    this.deps.log.warn({ peer, cid: this.root.toString(), what, score }, 'provider sent bytes that do not match their digest; dropped and scored down')
+  }
+
+  private async fetchChunks (root: CID, manifest: FileManifest): Promise<void> {
+    const { store } = this.deps
+    const scheduler = new ChunkScheduler({
+      chunkCount: manifest.chunks.length,
+      present: (i) => store.hasDigest(manifest.chunks[i] as Uint8Array),
+      windowPerProvider: REQUESTS_IN_FLIGHT_PER_PROVIDER,
+      inFlightMax: CHUNKS_IN_FLIGHT_PER_FETCH_MAX,
+      endgameDuplicates: ENDGAME_DUPLICATES_MAX,
+      startIndex: this.deps.startIndex(manifest.chunks.length)
+    })
+    this.progress.state = 'chunks'
+    this.progress.chunksTotal = manifest.chunks.length
+    this.progress.bytesTotal = manifest.size
+    this.progress.chunksDone = scheduler.chunksDone
+    this.progress.bytesDone = Math.min(manifest.size, scheduler.chunksDone * manifest.chunkBytes)
+    const workers = new Map<string, Promise<void>>()
+    const backoff = new Map<string, { failures: number, retryAtMs: number }>()
+    const waitMs = this.deps.stallMs ?? FETCH_STALL_MS
+    let progressAtMs = this.deps.nowMs()
+    let chunksSeen = scheduler.chunksDone
+    while (!scheduler.done) {
+      if (this.fatal !== undefined) break
+      const nowMs = this.deps.nowMs()
+      for (const { peer, partial } of this.providersOf(root)) {
+        if (workers.size >= PROVIDERS_PER_FETCH_MAX) break
+        if (workers.has(peer) || (backoff.get(peer)?.retryAtMs ?? 0) > nowMs) continue
+        scheduler.readmit(peer)
+        scheduler.setProvider(peer, partial ? () => false : null)
+        workers.set(peer, this.worker(peer, partial, root, manifest, scheduler, backoff).finally(() => {
+          workers.delete(peer)
+          this.wake.notify()
+        }))
+      }
+      this.progress.providers = [...workers.keys()]
+      if (scheduler.chunksDone > chunksSeen) {
+        chunksSeen = scheduler.chunksDone
+        progressAtMs = nowMs
+      }
+      // Failing providers are retried with backoff; the fetch gives up only when nothing arrives for the
+      // whole wait (verified chunks stay on disk, so fetching again resumes).
+      if (nowMs - progressAtMs > waitMs) {
+        throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
+      }
+      if (workers.size === 0) await this.deps.announcer.want(root)
+      await this.wake.wait(WANT_REPEAT_MS)
+    }
+    this.wake.notify()
+    await Promise.allSettled([...workers.values()])
+    if (this.fatal !== undefined) throw this.fatal
+  }
+
+  private async worker (peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler, backoff: Map<string, { failures: number, retryAtMs: number }>): Promise<void> {
+    let stream: Stream | undefined
+    try {
+      stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      const outcome = await this.pump(stream, peer, partial, root, manifest, scheduler)
+      if (outcome === 'lied') {
+        // A liar stays out of this fetch for good (and out of later ones while its score is below the ban).
+        scheduler.dropProvider(peer)
+        backoff.set(peer, { failures: Number.MAX_SAFE_INTEGER, retryAtMs: Number.POSITIVE_INFINITY })
+        stream.abort(new Error('provider sent a bad chunk'))
+        return
+      }
+      backoff.delete(peer)
+      await stream.close().catch(() => {})
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : new Error('content stream failed'))
+      scheduler.dropProvider(peer)
+      if (err instanceof Error && FATAL_ERRORS.has(err.name)) {
+        this.fatal = err
+        return
+      }
+      const failures = (backoff.get(peer)?.failures ?? 0) + 1
+      const delayMs = Math.min(RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS * 2 ** (failures - 1))
+      backoff.set(peer, { failures, retryAtMs: this.deps.nowMs() + delayMs })
+      this.deps.scores.record(peer, 'failure', this.deps.nowMs())
+      this.deps.log.debug({ peer, err: errorMessage(err), failures, retryInMs: delayMs }, 'content provider failed; retrying later')
+    }
+  }
+
+  /** Pipelines requests on one stream until the file is done; 'lied' when the provider sent a bad chunk. */
+  private async pump (stream: Stream, peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler): Promise<'done' | 'lied'> {
+    const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: (REQUESTS_IN_FLIGHT_PER_PROVIDER + 2) * FRAME_BYTES_MAX })
+    const pending: Array<number | 'map'> = []
+    let mapAtMs = Number.NEGATIVE_INFINITY
+    while (!scheduler.done && this.fatal === undefined) {
+      const frames: Uint8Array[] = []
+      const nowMs = this.deps.nowMs()
+      if (partial && !pending.includes('map') && scheduler.inFlightOf(peer) === 0 && nowMs - mapAtMs >= BITMAP_REFRESH_MS) {
+        frames.push(encodeRequest({ type: 'map', cid: root }))
+        pending.push('map')
+        mapAtMs = nowMs
+      }
+      let index: number | undefined
+      while (pending.length < REQUESTS_IN_FLIGHT_PER_PROVIDER && (index = scheduler.next(peer)) !== undefined) {
+        frames.push(encodeRequest({ type: 'get', cid: chunkCid(manifest.chunks[index] as Uint8Array) }))
+        pending.push(index)
+      }
+      if (frames.length > 0) await lp.writeV(frames)
+      if (pending.length === 0) {
+        await this.wake.wait(BITMAP_REFRESH_MS)
+        continue
+      }
+      const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
+      const request = pending.shift() as number | 'map'
+      if (request === 'map') {
+        if (!response.cid.equals(root) || response.type === 'block') throw new FetchFailedError('answer to a map request names another CID')
+        const bitmap = response.type === 'map' ? response.bitmap : new Uint8Array(0)
+        scheduler.setProvider(peer, (i) => bitmapHas(bitmap, i))
+        continue
+      }
+      const digest = manifest.chunks[request] as Uint8Array
+      const cid = chunkCid(digest)
+      if (!response.cid.equals(cid) || response.type === 'map') throw new FetchFailedError('answer names another CID than the request')
+      if (response.type === 'none') {
+        scheduler.onMissing(peer, request)
+        continue
+      }
+      if (response.data.length !== chunkLength(manifest, request)) {
+        this.providerLied(peer, `chunk ${request} of ${response.data.length} bytes, expected ${chunkLength(manifest, request)}`)
+        return 'lied'
+      }
+      try {
+        await this.deps.store.putBlock(cid, response.data)
+      } catch (err) {
+        if (!(err instanceof ChunkVerificationError)) throw err
+        this.providerLied(peer, `chunk ${request}`)
+        return 'lied'
+      }
+      if (scheduler.onChunk(peer, request)) {
+        this.deps.scores.record(peer, 'good-chunk', this.deps.nowMs())
+        this.progress.chunksDone = scheduler.chunksDone
+        this.progress.bytesDone = Math.min(manifest.size, this.progress.bytesDone + response.data.length)
+      }
+      this.wake.notify()
+    }
+    return 'done'
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * @module content/routes
+ * The content API under `/v1/content` (behind the node's bearer token; docs/CONTENT.md §8):
+ * - `GET  /v1/content`                      objects held, usage, quota, fetches in progress
+ * - `POST /v1/content[?pin=true]`           body `application/octet-stream`: add a file (streamed) → its record
+ * - `POST /v1/content/dir`                  `{ entries: [{ name, cid }], pin? }`: a directory of held objects
+ * - `GET  /v1/content/:cid`                 record and manifest summary (a directory lists its entries)
+ * - `POST /v1/content/:cid/fetch[?pin=true&wait=true]`  fetch from the swarm; 202 + progress, or the record
+ * - `GET  /v1/content/:cid/progress`        progress of a running or recent fetch
+ * - `GET  /v1/content/:cid/data`            the bytes of a complete file (verified chunk by chunk)
+ * - `POST /v1/content/:cid/pin` · `/unpin`  · `POST /v1/content/gc` · `GET /v1/content/:cid/providers`
+ * Typed errors map to HTTP codes; the body is `{ error: <name>, message }`.
+ */
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { z } from 'zod'
+import type { CID } from 'multiformats/cid'
+import { parseRootCid } from './store.js'
+import type { ContentService } from './content-service.js'
+
+const STATUS_OF: Record<string, number> = {
+  InvalidCidError: 400,
+  MalformedContentError: 400,
+  ContentNotFoundError: 404,
+  NoProvidersError: 404,
+  ObjectTooLargeError: 413,
+  FetchQueueFullError: 429,
+  FetchFailedError: 502,
+  QuotaExceededError: 507,
+  DiskFullError: 507,
+  StoreIndexFullError: 507
+}
+
+function failure (reply: FastifyReply, err: unknown): FastifyReply {
+  const e = err as Error
+  return reply.code(STATUS_OF[e.name] ?? 500).send({ error: e.name, message: e.message })
+}
+
+const dirBody = z.strictObject({
+  entries: z.array(z.strictObject({ name: z.string().min(1).max(255), cid: z.string().min(1).max(200) })).max(4096),
+  pin: z.boolean().optional()
+})
+
+function cidParam (params: unknown): CID {
+  return parseRootCid((params as { cid: string }).cid)
+}
+
+export function registerContentRoutes (app: FastifyInstance, service: ContentService): void {
+  void app.register(async (scope) => {
+    // Only here is the body a raw stream: a file of any size is chunked as it arrives (bounded memory).
+    scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
+    scope.post('/v1/content', async (request, reply) => {
+      try {
+        const pin = (request.query as { pin?: string }).pin === 'true'
+        const body = request.body as Readable | undefined
+        if (body === undefined || typeof (body as Readable).on !== 'function') return reply.code(415).send({ error: 'BadRequest', message: 'send the file as application/octet-stream' })
+        return await service.add(body as AsyncIterable<Uint8Array>, { pin }).then(({ cidObject: _c, ...record }) => record)
+      } catch (err) {
+        return failure(reply, err)
+      }
+    })
+  })
+
+  app.get('/v1/content', async () => ({
+    ...service.status(), objects: service.list(), fetches: service.fetchesInProgress()
+  }))
+
+  app.post('/v1/content/dir', async (request, reply) => {
+    const parsed = dirBody.safeParse(request.body)
+    if (!parsed.success) return reply.code(400).send({ error: 'BadRequest', message: parsed.error.message })
+    try {
+      const entries = parsed.data.entries.map((e) => ({ name: e.name, cid: parseRootCid(e.cid) }))
+      return await service.addDir(entries, { pin: parsed.data.pin === true })
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/content/gc', async () => await service.gc())
+
+  app.get('/v1/content/:cid', async (request, reply) => {
+    try {
+      const cid = cidParam(request.params)
+      const record = service.record(cid)
+      if (record === undefined) return reply.code(404).send({ error: 'ContentNotFoundError', message: `${cid.toString()} is not in this store` })
+      const manifest = await service.manifest(cid)
+      const entries = manifest?.type === 'dir' ? manifest.entries.map((e) => ({ name: e.name, cid: e.cid.toString(), size: e.size })) : undefined
+      return { ...record, ...(entries !== undefined ? { entries } : {}) }
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/content/:cid/fetch', async (request, reply) => {
+    try {
+      const cid = cidParam(request.params)
+      const query = request.query as { pin?: string, wait?: string }
+      const done = service.fetch(cid, { pin: query.pin === 'true' })
+      if (query.wait === 'true') return await done
+      done.catch(() => {}) // the outcome is read through /progress
+      return reply.code(202).send(service.progress(cid) ?? { cid: cid.toString(), state: 'done' })
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.get('/v1/content/:cid/progress', async (request, reply) => {
+    try {
+      const cid = cidParam(request.params)
+      const progress = service.progress(cid)
+      if (progress !== undefined) return progress
+      const record = service.record(cid)
+      if (record?.complete === true) return { cid: cid.toString(), state: 'done', bytesDone: record.size, bytesTotal: record.size }
+      return reply.code(404).send({ error: 'ContentNotFoundError', message: 'no fetch of this CID' })
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.get('/v1/content/:cid/data', async (request, reply) => {
+    try {
+      const cid = cidParam(request.params)
+      const record = service.record(cid)
+      const chunks = service.readLocal(cid)
+      // NB: a fastify reply is thenable (it resolves once sent), so it must not be awaited before send().
+      void reply.header('content-type', 'application/octet-stream').header('content-length', String(record?.size ?? 0))
+      return reply.send(Readable.from(chunks, { objectMode: false }))
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/content/:cid/pin', async (request, reply) => {
+    try {
+      return await service.pin(cidParam(request.params))
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/content/:cid/unpin', async (request, reply) => {
+    try {
+      return await service.unpin(cidParam(request.params))
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.get('/v1/content/:cid/providers', async (request, reply) => {
+    try {
+      const cid = cidParam(request.params)
+      return { cid: cid.toString(), providers: service.providers(cid) }
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+}

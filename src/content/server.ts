@@ -1,0 +1,143 @@
+/**
+ * @module content/server
+ * Serves blocks over `/revoada/content/1.0.0` (docs/CONTENT.md §5): only to cluster members (the injected
+ * `isMember`, as the raft transport does), at most INBOUND_STREAMS_PER_CONNECTION_MAX streams per connection
+ * and INBOUND_STREAMS_MAX in total, one request at a time per stream (so a peer's outstanding work is bounded
+ * by its streams). Every block is re-verified as it is read from disk. Chunks of objects still being fetched
+ * are served too: that is what makes fetchers providers (swarming).
+ *
+ * A malformed or oversize request closes that stream only, counted and logged; the node keeps running.
+ */
+import { lpStream } from '@libp2p/utils'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Logger } from '../log/index.js'
+import {
+  CONTENT_PROTOCOL, INBOUND_STREAMS_MAX, INBOUND_STREAMS_PER_CONNECTION_MAX, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX,
+  decodeRequest, encodeResponse, makeBitmap
+} from './core/index.js'
+import type { ContentRequest, ContentResponse } from './core/index.js'
+import { RAW_CODE } from '../codec/index.js'
+import type { ContentStore } from './store.js'
+import { errorMessage, errorName } from './errors-io.js'
+
+/** What lpStream throws for a length prefix over the limit or malformed. */
+const OVERSIZE_ERRORS = new Set(['InvalidDataLengthError', 'InvalidMessageLengthError', 'InvalidDataLengthLengthError'])
+
+export interface ServerCounters {
+  streams: number
+  blocksServed: number
+  bytesServed: number
+  notFound: number
+  rejectedNotMember: number
+  rejectedBusy: number
+  rejectedMalformed: number
+}
+
+export interface ContentServerInit {
+  libp2p: Libp2p
+  store: ContentStore
+  isMember: (peer: string) => boolean
+  log: Logger
+  /**
+   * TEST ONLY: flip a byte of every chunk served, to play a lying provider. The service sets it only from
+   * TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS=1 together with NODE_ENV=test, and logs an error when it does.
+   */
+  corruptServedChunks?: boolean
+}
+
+export class ContentServer {
+  private readonly counts: ServerCounters = { streams: 0, blocksServed: 0, bytesServed: 0, notFound: 0, rejectedNotMember: 0, rejectedBusy: 0, rejectedMalformed: 0 }
+  private readonly open = new Set<Stream>()
+  private running = false
+
+  constructor (private readonly init: ContentServerInit) {}
+
+  async start (): Promise<void> {
+    this.running = true
+    await this.init.libp2p.handle(CONTENT_PROTOCOL, (stream, connection) => { void this.onStream(stream, connection) }, {
+      maxInboundStreams: INBOUND_STREAMS_PER_CONNECTION_MAX, maxOutboundStreams: INBOUND_STREAMS_PER_CONNECTION_MAX
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    await this.init.libp2p.unhandle(CONTENT_PROTOCOL)
+    for (const stream of this.open) stream.abort(new Error('content server stopped'))
+    this.open.clear()
+  }
+
+  counters (): ServerCounters {
+    return { ...this.counts }
+  }
+
+  private async onStream (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    if (!this.init.isMember(peer)) {
+      this.counts.rejectedNotMember++
+      this.init.log.warn({ peer }, 'refused a content stream from a peer that is not a cluster member')
+      stream.abort(new Error('not a cluster member'))
+      return
+    }
+    if (this.open.size >= INBOUND_STREAMS_MAX) {
+      this.counts.rejectedBusy++
+      stream.abort(new Error('too many content streams'))
+      return
+    }
+    this.open.add(stream)
+    this.counts.streams++
+    const lp = lpStream(stream, { maxDataLength: Math.max(REQUEST_FRAME_BYTES_MAX, 16), maxBufferSize: 64 * REQUEST_FRAME_BYTES_MAX })
+    try {
+      while (this.running) {
+        const frame = await lp.read()
+        let request: ContentRequest
+        try {
+          request = decodeRequest(frame.subarray())
+        } catch (err) {
+          this.counts.rejectedMalformed++
+          this.init.log.warn({ peer, err: errorMessage(err) }, 'malformed content request; closing the stream')
+          stream.abort(new Error('malformed request'))
+          return
+        }
+        const response = await this.answer(request)
+        const bytes = encodeResponse(response)
+        if (bytes.length > FRAME_BYTES_MAX) throw new Error('response over the frame limit')
+        await lp.write(bytes)
+      }
+    } catch (err) {
+      // A clean end also lands here: lpStream.read throws UnexpectedEOFError at end of stream.
+      const name = errorName(err)
+      if (OVERSIZE_ERRORS.has(name)) {
+        this.counts.rejectedMalformed++
+        this.init.log.warn({ peer, err: errorMessage(err) }, 'oversize content request; closing the stream')
+      } else {
+        this.init.log.debug({ peer, err: errorMessage(err) }, 'content stream ended')
+      }
+      if (name !== 'UnexpectedEOFError') stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
+    } finally {
+      this.open.delete(stream)
+    }
+  }
+
+  private async answer (request: ContentRequest): Promise<ContentResponse> {
+    const { store } = this.init
+    if (request.type === 'map') {
+      const manifest = await store.manifest(request.cid).catch(() => null)
+      if (manifest === null || manifest.type !== 'file') return { type: 'none', cid: request.cid }
+      const chunks = manifest.chunks
+      return { type: 'map', cid: request.cid, bitmap: makeBitmap(chunks.length, (i) => store.hasDigest(chunks[i] as Uint8Array)) }
+    }
+    const data = await store.readBlock(request.cid)
+    if (data === null) {
+      this.counts.notFound++
+      return { type: 'none', cid: request.cid }
+    }
+    this.counts.blocksServed++
+    this.counts.bytesServed += data.length
+    if (this.init.corruptServedChunks === true && request.cid.code === RAW_CODE && data.length > 0) {
+      data[0] = (data[0] as number) ^ 0xff
+    }
+    return { type: 'block', cid: request.cid, data }
+  }
+}
+
+

@@ -1,0 +1,382 @@
+/**
+ * @module content/store
+ * The content store on disk (docs/CONTENT.md §3), `<data-dir>/content/`:
+ *
+ * - `blocks/<hh>/<64 hex>`: one file per block (chunk or manifest), named by its BLAKE3 digest.
+ *   A block is verified against its digest before it is written (tmp file, then rename) and again when it
+ *   is read, so neither a lying peer nor a disk that returns garbage can make us serve or output wrong bytes
+ *   (a block that fails the read check is deleted and fetched again). Blocks are not fsynced: content can
+ *   always be fetched again, and a torn block fails its check.
+ * - `index.json`: the objects (root CIDs) with size, kind, complete/partial, pinned, last use. Written
+ *   atomically (tmp + fsync + rename) on every change of an object's state.
+ * - `tmp/`: files being written; emptied at open.
+ *
+ * Usage is the sum of block sizes and never exceeds the quota: space is reserved before a write and given
+ * back if the write fails. A full disk is a DiskFullError and leaves no partial file behind.
+ */
+import { promises as fs, mkdirSync, readdirSync, statSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import type { CID } from 'multiformats/cid'
+import { blake3, equalBytes, parseCid } from '../codec/index.js'
+import type { Logger } from '../log/index.js'
+import {
+  CHUNK_BYTES, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
+  QuotaExceededError, StoreIndexFullError, ChunkVerificationError, MalformedContentError, InvalidCidError,
+  chunkCid, decodeManifest, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
+} from './core/index.js'
+import type { DirEntry, FileManifest, Manifest } from './core/index.js'
+
+/** What the index knows about one object. */
+export interface ObjectRecord {
+  cid: string
+  type: 'file' | 'dir'
+  size: number
+  /** Every block below the root is held and verified. */
+  complete: boolean
+  pinned: boolean
+  addedAtMs: number
+  lastUsedMs: number
+}
+
+export interface ContentStoreInit {
+  dir: string
+  quotaBytes: number
+  log: Logger
+  nowMs?: () => number
+}
+
+export interface GcResult { removedObjects: number, removedBlocks: number, freedBytes: number, skipped?: string }
+
+const INDEX_FILE = 'index.json'
+const INDEX_VERSION = 1
+
+function hexOf (digest: Uint8Array): string {
+  return Buffer.from(digest).toString('hex')
+}
+
+/** Parses a root CID string. @throws InvalidCidError */
+export function parseRootCid (text: string): CID {
+  const cid = parseCid(text)
+  if (cid === null || !isManifestCid(cid)) throw new InvalidCidError(`${text.slice(0, 100)} is not a BLAKE3 dag-cbor CIDv1 (a content root)`)
+  return cid
+}
+
+export class ContentStore {
+  private readonly blocksDir: string
+  private readonly tmpDir: string
+  private readonly indexFile: string
+  /** digest hex → bytes on disk. Invariant: usedBytes === Σ sizes + reserved. */
+  private readonly blocks = new Map<string, number>()
+  private readonly objects = new Map<string, ObjectRecord>()
+  private used = 0
+  private indexWrite: Promise<void> = Promise.resolve()
+  private writers = 0
+  private readonly nowMs: () => number
+  /** Blocks whose read-back check failed (disk corruption), for status. */
+  corruptBlocks = 0
+
+  private constructor (private readonly init: ContentStoreInit) {
+    this.blocksDir = path.join(init.dir, 'blocks')
+    this.tmpDir = path.join(init.dir, 'tmp')
+    this.indexFile = path.join(init.dir, INDEX_FILE)
+    this.nowMs = init.nowMs ?? Date.now
+  }
+
+  /** Opens (creating) the store and scans its blocks. A corrupt index is logged and rebuilt empty. */
+  static async open (init: ContentStoreInit): Promise<ContentStore> {
+    const store = new ContentStore(init)
+    mkdirSync(store.blocksDir, { recursive: true, mode: 0o700 })
+    rmSync(store.tmpDir, { recursive: true, force: true })
+    mkdirSync(store.tmpDir, { recursive: true, mode: 0o700 })
+    store.scanBlocks()
+    await store.loadIndex()
+    return store
+  }
+
+  private scanBlocks (): void {
+    for (const prefix of readdirSync(this.blocksDir)) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue
+      for (const name of readdirSync(path.join(this.blocksDir, prefix))) {
+        if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(prefix)) continue
+        const size = statSync(path.join(this.blocksDir, prefix, name)).size
+        this.blocks.set(name, size)
+        this.used += size
+      }
+    }
+  }
+
+  private async loadIndex (): Promise<void> {
+    let text: string
+    try {
+      text = await fs.readFile(this.indexFile, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    try {
+      const body = JSON.parse(text) as { version: number, objects: ObjectRecord[] }
+      if (body.version !== INDEX_VERSION || !Array.isArray(body.objects)) throw new Error(`unsupported index version ${String(body.version)}`)
+      for (const o of body.objects.slice(0, OBJECTS_MAX)) {
+        if (typeof o.cid === 'string' && parseCid(o.cid) !== null) this.objects.set(o.cid, o)
+      }
+    } catch (err) {
+      // Blocks are self-verifying, so an unreadable index loses only pins and names, never bytes; the
+      // broken file is kept beside for the operator.
+      this.init.log.error({ file: this.indexFile, err: (err as Error).message }, 'content index unreadable; starting with an empty index')
+      await fs.rename(this.indexFile, `${this.indexFile}.corrupt-${this.nowMs()}`).catch(() => {})
+    }
+  }
+
+  private blockPath (hex: string): string {
+    return path.join(this.blocksDir, hex.slice(0, 2), hex)
+  }
+
+  hasBlock (cid: CID): boolean {
+    return this.blocks.has(hexOf(cid.multihash.digest))
+  }
+
+  hasDigest (digest: Uint8Array): boolean {
+    return this.blocks.has(hexOf(digest))
+  }
+
+  get usedBytes (): number { return this.used }
+  get quotaBytes (): number { return this.init.quotaBytes }
+
+  /**
+   * Verifies `bytes` against `cid` and stores them (no-op when already held).
+   * @throws ChunkVerificationError, QuotaExceededError, DiskFullError — nothing is written in any of them
+   */
+  async putBlock (cid: CID, bytes: Uint8Array): Promise<void> {
+    if (!isBlockCid(cid)) throw new InvalidCidError(`${cid.toString()} is not a BLAKE3 block CID`)
+    if (!equalBytes(blake3(bytes), cid.multihash.digest)) throw new ChunkVerificationError(`bytes do not match ${cid.toString()}`)
+    const hex = hexOf(cid.multihash.digest)
+    if (this.blocks.has(hex)) return
+    if (this.used + bytes.length > this.init.quotaBytes) {
+      throw new QuotaExceededError(`storing ${bytes.length} bytes would exceed the content quota (${this.used} of ${this.init.quotaBytes} bytes used)`)
+    }
+    this.used += bytes.length
+    const tmp = path.join(this.tmpDir, `${hex}.${randomBytes(4).toString('hex')}`)
+    try {
+      await fs.writeFile(tmp, bytes, { mode: 0o600 })
+      await fs.mkdir(path.dirname(this.blockPath(hex)), { recursive: true, mode: 0o700 })
+      await fs.rename(tmp, this.blockPath(hex))
+    } catch (err) {
+      this.used -= bytes.length
+      await fs.rm(tmp, { force: true }).catch(() => {})
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new DiskFullError(`disk full while storing ${cid.toString()} in ${this.init.dir}`)
+      throw err
+    }
+    if (this.blocks.has(hex)) this.used -= bytes.length // a concurrent write of the same block won
+    else this.blocks.set(hex, bytes.length)
+  }
+
+  /** The block's bytes, verified; null when absent or when it failed its check (then it is deleted). */
+  async readBlock (cid: CID): Promise<Uint8Array | null> {
+    const hex = hexOf(cid.multihash.digest)
+    if (!this.blocks.has(hex)) return null
+    let bytes: Uint8Array
+    try {
+      bytes = await fs.readFile(this.blockPath(hex))
+    } catch {
+      this.forgetBlock(hex)
+      return null
+    }
+    if (!equalBytes(blake3(bytes), cid.multihash.digest)) {
+      this.corruptBlocks++
+      this.init.log.error({ cid: cid.toString() }, 'a stored block failed its BLAKE3 check (disk corruption?); deleted, it will be fetched again')
+      await this.deleteBlock(hex)
+      return null
+    }
+    return bytes
+  }
+
+  private forgetBlock (hex: string): void {
+    const size = this.blocks.get(hex)
+    if (size === undefined) return
+    this.blocks.delete(hex)
+    this.used -= size
+  }
+
+  private async deleteBlock (hex: string): Promise<void> {
+    this.forgetBlock(hex)
+    await fs.rm(this.blockPath(hex), { force: true })
+  }
+
+  /** The decoded manifest of a root, if its block is held. @throws MalformedContentError for a bad manifest */
+  async manifest (cid: CID): Promise<Manifest | null> {
+    const bytes = await this.readBlock(cid)
+    return bytes === null ? null : decodeManifest(bytes)
+  }
+
+  record (cid: CID | string): ObjectRecord | undefined {
+    return this.objects.get(cid.toString())
+  }
+
+  list (): ObjectRecord[] {
+    return [...this.objects.values()].sort((a, b) => a.addedAtMs - b.addedAtMs || (a.cid < b.cid ? -1 : 1))
+  }
+
+  /** Adds or updates an object record and persists the index. */
+  async setRecord (cid: CID, patch: Partial<ObjectRecord> & Pick<ObjectRecord, 'type' | 'size'>): Promise<ObjectRecord> {
+    const key = cid.toString()
+    const existing = this.objects.get(key)
+    if (existing === undefined && this.objects.size >= OBJECTS_MAX) throw new StoreIndexFullError(`the store holds ${OBJECTS_MAX} objects; run gc or unpin`)
+    const now = this.nowMs()
+    const record: ObjectRecord = { cid: key, complete: false, pinned: false, addedAtMs: now, lastUsedMs: now, ...existing, ...patch }
+    this.objects.set(key, record)
+    await this.saveIndex()
+    return record
+  }
+
+  async touch (cid: CID): Promise<void> {
+    const record = this.objects.get(cid.toString())
+    if (record === undefined) return
+    record.lastUsedMs = this.nowMs()
+    await this.saveIndex()
+  }
+
+  private async saveIndex (): Promise<void> {
+    const body = JSON.stringify({ version: INDEX_VERSION, objects: this.list() })
+    const run = async (): Promise<void> => {
+      const tmp = path.join(this.tmpDir, `${INDEX_FILE}.${randomBytes(4).toString('hex')}`)
+      const handle = await fs.open(tmp, 'w', 0o600)
+      try {
+        await handle.writeFile(body)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await fs.rename(tmp, this.indexFile)
+    }
+    this.indexWrite = this.indexWrite.then(run, run)
+    await this.indexWrite
+  }
+
+  /** Marks a writer (add or fetch) active: gc does not run while blocks are being written without a record. */
+  beginWrite (): () => void {
+    this.writers++
+    let ended = false
+    return () => { if (!ended) { ended = true; this.writers-- } }
+  }
+
+  /**
+   * Chunks `source` into CHUNK_BYTES blocks as it streams (memory: one chunk buffer), stores each verified
+   * block and the file manifest, and records the object.
+   * @throws ObjectTooLargeError, QuotaExceededError, DiskFullError
+   */
+  async addFile (source: AsyncIterable<Uint8Array>, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
+    const end = this.beginWrite()
+    try {
+      const digests: Uint8Array[] = []
+      const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
+      let filled = 0
+      let size = 0
+      const flush = async (): Promise<void> => {
+        if (digests.length >= FILE_CHUNKS_MAX) throw new ObjectTooLargeError(`file over ${FILE_CHUNKS_MAX} chunks of ${CHUNK_BYTES} bytes`)
+        const chunk = buffer.subarray(0, filled)
+        const digest = blake3(chunk)
+        await this.putBlock(chunkCid(digest), chunk)
+        digests.push(digest)
+        filled = 0
+      }
+      for await (const piece of source) {
+        let offset = 0
+        while (offset < piece.length) {
+          const n = Math.min(CHUNK_BYTES - filled, piece.length - offset)
+          buffer.set(piece.subarray(offset, offset + n), filled)
+          filled += n
+          offset += n
+          size += n
+          if (filled === CHUNK_BYTES) await flush()
+        }
+      }
+      if (filled > 0) await flush()
+      const manifest: FileManifest = { v: 1, type: 'file', size, chunkBytes: CHUNK_BYTES, chunks: digests }
+      const { bytes, cid } = encodeManifest(manifest)
+      await this.putBlock(cid, bytes)
+      const pinned = options.pin === true || this.objects.get(cid.toString())?.pinned === true
+      return await this.setRecord(cid, { type: 'file', size, complete: true, pinned, lastUsedMs: this.nowMs() })
+    } finally {
+      end()
+    }
+  }
+
+  /**
+   * Records a directory whose entries are objects already complete in this store.
+   * @throws ContentNotFoundError for an entry not held, MalformedContentError for a bad name or duplicate
+   */
+  async addDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
+    const full: DirEntry[] = entries.map((e) => {
+      if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${JSON.stringify(e.name)}`)
+      const record = this.objects.get(e.cid.toString())
+      if (record === undefined || !record.complete) throw new ContentNotFoundError(`entry ${e.name}: ${e.cid.toString()} is not held completely here`)
+      return { name: e.name, cid: e.cid, size: record.size }
+    })
+    const { bytes, cid } = encodeManifest({ v: 1, type: 'dir', entries: sortEntries(full) })
+    await this.putBlock(cid, bytes)
+    const size = full.reduce((sum, e) => sum + e.size, 0)
+    return await this.setRecord(cid, { type: 'dir', size, complete: true, pinned: options.pin === true, lastUsedMs: this.nowMs() })
+  }
+
+  /**
+   * The bytes of a complete file, chunk by chunk, each verified as it is read.
+   * @throws ContentNotFoundError when the file or one of its chunks is not held
+   */
+  async * readFile (root: CID): AsyncGenerator<Uint8Array> {
+    const manifest = await this.manifest(root)
+    if (manifest === null) throw new ContentNotFoundError(`${root.toString()} is not held here`)
+    if (manifest.type !== 'file') throw new MalformedContentError(`${root.toString()} is a directory, not a file`)
+    for (const digest of manifest.chunks) {
+      const bytes = await this.readBlock(chunkCid(digest))
+      if (bytes === null) throw new ContentNotFoundError(`a chunk of ${root.toString()} is missing or was corrupt`)
+      yield bytes
+    }
+  }
+
+  /**
+   * Removes unpinned objects unused for `retentionMs` and every block no retained object reaches.
+   * In-progress fetches and pinned objects (with everything below them) are kept.
+   */
+  async gc (retentionMs: number): Promise<GcResult> {
+    if (this.writers > 0) return { removedObjects: 0, removedBlocks: 0, freedBytes: 0, skipped: 'writes in progress' }
+    const now = this.nowMs()
+    const retained = [...this.objects.values()].filter((o) => o.pinned || !o.complete || o.lastUsedMs + retentionMs > now)
+    const live = new Set<string>()
+    const reachable = new Set<string>()
+    for (const o of retained) await this.markLive(parseRootCid(o.cid), live, reachable, 0)
+    let removedObjects = 0
+    for (const key of [...this.objects.keys()]) {
+      if (!reachable.has(key)) { this.objects.delete(key); removedObjects++ }
+    }
+    let removedBlocks = 0
+    let freedBytes = 0
+    for (const [hex, size] of [...this.blocks]) {
+      if (live.has(hex) || this.writers > 0) continue
+      await this.deleteBlock(hex)
+      removedBlocks++
+      freedBytes += size
+    }
+    if (removedObjects > 0) await this.saveIndex()
+    return { removedObjects, removedBlocks, freedBytes }
+  }
+
+  private async markLive (root: CID, live: Set<string>, reachable: Set<string>, depth: number): Promise<void> {
+    if (reachable.has(root.toString()) || depth > 64) return
+    reachable.add(root.toString())
+    live.add(hexOf(root.multihash.digest))
+    let manifest: Manifest | null
+    try {
+      manifest = await this.manifest(root)
+    } catch {
+      return
+    }
+    if (manifest === null) return
+    if (manifest.type === 'file') {
+      for (const d of manifest.chunks) live.add(hexOf(d))
+      return
+    }
+    for (const e of manifest.entries) await this.markLive(e.cid, live, reachable, depth + 1)
+  }
+}

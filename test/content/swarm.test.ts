@@ -1,0 +1,105 @@
+/**
+ * Content sync between nodes in one process (issue 13), with real libp2p and real Raft admission (content
+ * trusts the Raft configuration): fetch byte for byte, a stream sending a truncated frame, malformed and
+ * oversize requests, a peer that is not a member, resume after a restart, and the quota on a fetch.
+ */
+import { randomBytes } from 'node:crypto'
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { encode } from '@ipld/dag-cbor'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CHUNK_BYTES, CONTENT_PROTOCOL, REQUEST_FRAME_BYTES_MAX } from '../../src/content/core/index.js'
+import { ContentCluster } from './helpers.js'
+import { waitFor } from '../node/helpers.js'
+
+let cluster = new ContentCluster()
+
+afterEach(async () => {
+  await cluster.close()
+  cluster = new ContentCluster()
+})
+
+describe('content swarm (in process)', { timeout: 240_000 }, () => {
+  it('should fetch a multi-chunk file added on another node, byte for byte', async () => {
+    const [a, b] = await cluster.start(2)
+    const bytes = randomBytes(3 * CHUNK_BYTES + 12345)
+    const added = await a!.content.add(bytes)
+    const got = await b!.content.get(added.cidObject)
+    expect(Buffer.from(got).equals(bytes)).toBe(true)
+    expect(b!.content.record(added.cidObject)?.complete).toBe(true)
+  })
+
+  it('should close a stream that sends a malformed or oversize request, and keep serving', async () => {
+    const [a, b] = await cluster.start(2)
+    const added = await a!.content.add(randomBytes(2 * CHUNK_BYTES))
+    const peer = peerIdFromString(a!.node.nodeId)
+    const malformed = lpStream(await b!.node.net.dialProtocol(peer, CONTENT_PROTOCOL))
+    await malformed.write(encode({ v: 1, t: 'give-me-everything', c: added.cidObject }))
+    await expect(malformed.read()).rejects.toBeDefined()
+    const oversize = lpStream(await b!.node.net.dialProtocol(peer, CONTENT_PROTOCOL))
+    await oversize.write(new Uint8Array(REQUEST_FRAME_BYTES_MAX + 1))
+    await expect(oversize.read()).rejects.toBeDefined()
+    await waitFor(() => (a!.content.status().server as { rejectedMalformed: number }).rejectedMalformed === 2, 10_000, 'both streams refused')
+    expect(Buffer.from(await b!.content.get(added.cidObject)).length).toBe(2 * CHUNK_BYTES)
+  })
+
+  it('should refuse the content protocol and announcements from a peer that is not a member', async () => {
+    // a trusts nobody: b's streams are refused and its announcements dropped.
+    const [a, b] = await cluster.start(2, [{ isMember: () => false }])
+    const added = await b!.content.add(randomBytes(1000))
+    const stream = lpStream(await b!.node.net.dialProtocol(peerIdFromString(a!.node.nodeId), CONTENT_PROTOCOL))
+    await stream.write(encode({ v: 1, t: 'get', c: added.cidObject })).catch(() => {})
+    await expect(stream.read()).rejects.toBeDefined()
+    await waitFor(() => (a!.content.status().server as { rejectedNotMember: number }).rejectedNotMember >= 1, 10_000, 'stream refused')
+    await waitFor(() => ((a!.content.status().announce as Record<string, number>)['dropped.not-member'] ?? 0) >= 1, 20_000, 'announcement dropped')
+    expect(a!.content.providers(added.cidObject)).toEqual([])
+  })
+
+  it('should finish from an honest provider when another cuts its answers short, and score the other down', async () => {
+    const [a, b, c] = await cluster.start(3)
+    const bytes = randomBytes(6 * CHUNK_BYTES)
+    const cid = (await a!.content.add(bytes)).cidObject
+    await b!.content.add(bytes)
+    // b now answers every request with a frame that promises a chunk and stops after 100 bytes.
+    await b!.node.net.unhandle(CONTENT_PROTOCOL)
+    await b!.node.net.handle(CONTENT_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      await lp.read()
+      const prefix = new Uint8Array([0x80, 0x80, 0x40]) // varint 1 MiB
+      stream.send(new Uint8Array([...prefix, ...new Uint8Array(100)]))
+      await stream.close()
+    })
+    await waitFor(() => c!.content.providers(cid).length === 2, 30_000, 'two providers known')
+    expect(Buffer.from(await c!.content.get(cid)).equals(bytes)).toBe(true)
+    expect(c!.content.providers(cid).find((p) => p.peer === b!.node.nodeId)?.score).toBeLessThan(0)
+  })
+
+  it('should resume an interrupted fetch after a restart without fetching the held chunks again', async () => {
+    const [a, b] = await cluster.start(2)
+    const bytes = randomBytes(24 * CHUNK_BYTES)
+    const cid = (await a!.content.add(bytes)).cidObject
+    await waitFor(() => b!.content.providers(cid).length === 1, 60_000, 'a known as a provider')
+    const first = b!.content.get(cid).catch((err: unknown) => err)
+    await waitFor(() => (b!.content.progress(cid)?.chunksDone ?? 0) >= 2, 60_000, 'some chunks fetched')
+    await cluster.stop(b!)
+    expect(b!.content.record(cid)?.complete).toBe(false)
+    await first
+    const served = (a!.content.status().server as { blocksServed: number }).blocksServed
+    const again = await cluster.add({ dir: b!.dir })
+    await waitFor(() => again.content.record(cid)?.complete === true, 120_000, 'resumed fetch complete')
+    expect(Buffer.from(await again.content.get(cid)).equals(bytes)).toBe(true)
+    const total = (a!.content.status().server as { blocksServed: number }).blocksServed
+    // 24 chunks + manifests; chunks verified before the restart are not asked for again.
+    expect(total).toBeLessThan(24 + 4 + served)
+    expect(total - served).toBeLessThan(24)
+  })
+
+  it('should stop a fetch at the quota with QuotaExceededError and stay within it', async () => {
+    const [a] = await cluster.start(1)
+    const small = await cluster.add({ join: a!.node.joinString(), config: { content: { quotaBytes: 3 * CHUNK_BYTES } } })
+    await cluster.converged(2)
+    const cid = (await a!.content.add(randomBytes(6 * CHUNK_BYTES))).cidObject
+    await expect(small.content.get(cid)).rejects.toHaveProperty('name', 'QuotaExceededError')
+    expect(small.content.status().usedBytes as number).toBeLessThanOrEqual(3 * CHUNK_BYTES)
+  })
+})
