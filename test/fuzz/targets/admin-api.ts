@@ -23,7 +23,7 @@ import { damageValue } from '../values.js'
 const TOKEN = 'a'.repeat(43)
 const ROUTES = [['POST', '/v1/proposals'], ['POST', '/v1/target'], ['GET', '/v1/shape'], ['GET', '/v1/shape?stale=true'], ['POST', '/v1/shape'], ['PUT', '/v1/proposals']] as const
 const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/octet-stream', '', 'application/json; charset=latin1', 'multipart/form-data; boundary=x']
-const ANSWERS = new Set([200, 400, 401, 404, 405, 406, 413, 415])
+const ANSWERS = new Set([200, 400, 401, 404, 405, 406, 409, 413, 415])
 
 const SHAPE = MeshShape.fromData({ members: [['node-a', [...CONTROL_PLANE_ROLES]], ['node-b', []], ['node-c', ['etcd']]], target: { apiServers: 1, etcd: 2, schedulers: 1, controllerManagers: 1, minWorkers: 1 } })
 
@@ -36,6 +36,16 @@ const service = {
   },
   async readShape () {
     return { shape: SHAPE, cid: 'cid', appliedIndex: 1 }
+  },
+  shapeMachine: { shape: SHAPE },
+  nodeId: 'node-a',
+  liveMembers: () => SHAPE.memberIds(),
+  operatorGuard: undefined,
+  async removeMember (nodeId: string) {
+    return await service.propose({ kind: 'remove-member', nodeId }, 'operator')
+  },
+  async leave () {
+    return await service.propose({ kind: 'remove-member', nodeId: 'node-a' }, 'operator')
   }
 } as unknown as ConsensusService
 
