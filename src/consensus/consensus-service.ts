@@ -108,6 +108,10 @@ export class ConsensusService implements NodeService {
     // id, whose applied sequence numbers would make its new proposals look like duplicates.
     const clientId = `${ctx.nodeId}/${randomBytes(8).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
+    // NB: the driver numbers the commands that carry no signed id (seal entries) in a session of its own:
+    // sharing the envelopes' session would give two different commands one proposal id, and exactly-once
+    // would answer the second with the first one's result.
+    const driverClientId = `${ctx.nodeId}/${randomBytes(8).toString('hex')}`
     // A lost raft directory in an existing cluster never bootstraps again (node/raft-dir-check.ts).
     const raftStart = ctx.raftStart ?? 'normal'
     const creator = raftStart === 'force-new' || (raftStart === 'normal' && ctx.cluster.seeds.length === 0)
@@ -118,7 +122,7 @@ export class ConsensusService implements NodeService {
     const raftConfig = ctx.config.raft
     this.raft = new RaftNode<ApplyResult>({
       id: ctx.nodeId,
-      clientId,
+      clientId: driverClientId,
       bootstrap: creator,
       rejoinAsLearner: raftStart === 'rejoin',
       ...(bootstrapCommand !== undefined ? { bootstrapCommand } : {}),
