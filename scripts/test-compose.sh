@@ -68,7 +68,7 @@ members_in () { shape_of "$1" | json 'j => j.members.length'; }
 etcd_holders () { shape_of "$1" | json "j => j.members.filter(m => m.roles.includes('etcd')).map(m => m.nodeId).sort().join(' ')"; }
 
 wait_for "one cluster of 5 members" '[ "$(members_in node1)" = 5 ]'
-wait_for "target ha-three committed" 'in_node node1 target set ha-three | grep -q "\"applied\""'
+wait_for "target ha-three committed" 'in_node node1 target set ha-three --json | grep -q "\"applied\""'
 wait_for "ha-three reached: 3 etcd holders, 3 voters" \
   '[ "$(etcd_holders node1 | wc -w)" = 3 ] && [ "$(shape_of node1 | json "j => j.voters.length")" = 3 ]'
 
