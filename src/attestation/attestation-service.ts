@@ -203,6 +203,11 @@ export class AttestationService implements NodeService {
     return this.machine !== undefined
   }
 
+  /** Gauges read on every Prometheus scrape (src/metrics MetricsSource). */
+  metricsReading (): { chainHeight?: number } {
+    return this.machine === undefined ? {} : { chainHeight: this.machine.view().height }
+  }
+
   status (): Record<string, unknown> {
     if (this.machine === undefined) return { attached: false }
     const view = this.machine.view()

@@ -279,6 +279,11 @@ export class ContentService implements NodeService {
     return [...this.fetches.values()].map((f) => f.fetch.progress)
   }
 
+  /** Gauges read on every Prometheus scrape (src/metrics MetricsSource). */
+  metricsReading (): { contentBytes: number, contentBlobs: number } {
+    return { contentBytes: this.store.usedBytes, contentBlobs: this.store.list().length }
+  }
+
   status (): Record<string, unknown> {
     return {
       objects: this.store.list().length,

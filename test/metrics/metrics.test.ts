@@ -52,6 +52,9 @@ describe('metrics', () => {
     expect(m.get('revoada_server_apply_duration_seconds_count')).toBeGreaterThan(0)
     expect(m.get('revoada_shape_commands_total{outcome="applied"}')).toBeGreaterThanOrEqual(1)
     expect(m.get('revoada_membership_members{state="alive"}')).toBe(1)
+    // Layers C and D report through MetricsSource: the chain holds a block per applied command.
+    expect(m.get('revoada_chain_height')).toBeGreaterThanOrEqual(2)
+    expect(m.get('revoada_content_blobs')).toBe(0)
     expect(m.get('revoada_membership_members{state="dead"}')).toBe(0)
     // Layers that do not run report nothing rather than a made-up zero.
     expect(m.has('revoada_chain_height')).toBe(false)
