@@ -44,6 +44,7 @@ FROM runtime AS release
 COPY --from=build /build/package.json ./package.json
 COPY --from=build /build/node_modules ./node_modules
 COPY --from=build /build/dist/src ./dist/src
+COPY catalog ./catalog
 
 FROM runtime AS prebuilt
 COPY .docker-prebuilt/app/ ./

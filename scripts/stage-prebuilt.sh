@@ -7,6 +7,7 @@ npm run build --silent
 rm -rf .docker-prebuilt
 mkdir -p .docker-prebuilt/app/dist
 cp -a dist/src .docker-prebuilt/app/dist/src
+cp -a catalog .docker-prebuilt/app/catalog   # the materializer's default role catalog
 cp package.json package-lock.json .docker-prebuilt/app/
 cp -a node_modules .docker-prebuilt/app/node_modules
 (cd .docker-prebuilt/app && npm prune --omit=dev --no-audit --no-fund --offline >/dev/null)

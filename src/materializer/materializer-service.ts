@@ -72,7 +72,7 @@ export class MaterializerService implements NodeService {
   private membership: MembershipService | undefined
   private dir!: ManifestDir
   private hooks: HookRunner | undefined
-  private readonly defaults = loadDefaultCatalog()
+  private defaults = new Map<ControlPlaneRole, Template[]>()
   private readonly fetched = new Map<string, Uint8Array>()
   private readonly records = new Map<string, ManifestRecord>()
   private readonly events: MaterializerEvent[] = []
@@ -103,6 +103,13 @@ export class MaterializerService implements NodeService {
     const leftovers = await this.dir.open()
     for (const name of leftovers) this.record({ kind: 'cleanup', message: `removed ${name}, a temporary file a crash left behind`, name })
     this.state = await this.dir.readState()
+    try {
+      this.defaults = loadDefaultCatalog()
+    } catch (err) {
+      // A build without catalog/ still runs: roles without a committed catalog render nothing, and say so.
+      this.record({ kind: 'error', message: `no default role catalog: ${(err as Error).message}` })
+      ctx.log.error({ err: (err as Error).message }, 'the default role catalog is missing: commit one with `revoada catalog set`')
+    }
     const hooks = ctx.config.hooks
     if (hooks?.onPromote !== undefined || hooks?.onDemote !== undefined) {
       this.hooks = new HookRunner({ timeoutMs: hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS, log: ctx.log, onOutcome: (o) => this.onHookOutcome(o) })
@@ -165,7 +172,7 @@ export class MaterializerService implements NodeService {
     const managed = new Set(Object.keys(this.state.files))
     const onDiskBefore = await this.dir.read([...managed, ...roles.flatMap((r) => this.templateNames(r))])
     for (const role of roles) {
-      const templates = shape.templatesOf(role).length > 0 ? shape.templatesOf(role) : this.defaults.get(role)!
+      const templates = shape.templatesOf(role).length > 0 ? shape.templatesOf(role) : (this.defaults.get(role) ?? [])
       for (const entry of templates) {
         const previous = this.state.files[entry.name]
         const current = onDiskBefore.get(entry.name)
@@ -225,7 +232,7 @@ export class MaterializerService implements NodeService {
 
   private templateNames (role: ControlPlaneRole): string[] {
     const shape = this.consensus.shapeMachine.shape
-    const templates = shape.templatesOf(role).length > 0 ? shape.templatesOf(role) : this.defaults.get(role)!
+    const templates = shape.templatesOf(role).length > 0 ? shape.templatesOf(role) : (this.defaults.get(role) ?? [])
     return templates.map((t) => t.name)
   }
 
@@ -326,7 +333,7 @@ export class MaterializerService implements NodeService {
     return CONTROL_PLANE_ROLES.map((role) => {
       const committed = shape.templatesOf(role)
       if (committed.length > 0) return { role, source: 'committed' as const, templates: committed }
-      return { role, source: 'default' as const, templates: this.defaults.get(role)!.map((t) => ({ name: t.name, cid: t.cid })) }
+      return { role, source: 'default' as const, templates: (this.defaults.get(role) ?? []).map((t) => ({ name: t.name, cid: t.cid })) }
     })
   }
 
