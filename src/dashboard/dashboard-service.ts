@@ -86,7 +86,7 @@ export class DashboardService implements NodeService {
       consensus: this.ctx.service<ConsensusService>('consensus'),
       membership: this.ctx.service<MembershipService>('membership'),
       policy: this.ctx.service<PolicyEngine>('policy'),
-      chain: statusOf(this.ctx, 'attestation'),
+      chain: statusOf(this.ctx, 'chain'),
       content: statusOf(this.ctx, 'content'),
       timeline: this.timeline
     })

@@ -26,7 +26,7 @@ export interface MetricsSource {
 }
 
 /** Services read through `MetricsSource` when present (layers C and D). */
-export const METRICS_SOURCE_SERVICES = ['content', 'attestation'] as const
+export const METRICS_SOURCE_SERVICES = ['content', 'chain'] as const
 /** How often new policy decisions are counted (they live in a bounded history). */
 const DECISION_SYNC_INTERVAL_MS = 1000
 
