@@ -115,7 +115,13 @@ export class AttestedMachine implements ReplicatedStateMachine<ApplyResult> {
   }
 
   snapshot (): Uint8Array {
-    this.components.store?.sync()
+    try {
+      this.components.store?.sync()
+    } catch (err) {
+      // Disk full or EIO: the blocks stay pending and are retried; a crash before then leaves this node's
+      // chain file starting after a trusted base, as after installing a snapshot (docs/CHAIN.md §4).
+      this.components.warn?.({ err: (err as Error).message }, 'could not sync the chain file before a snapshot; retrying')
+    }
     return encodeCanonical({ m: this.components.shape.snapshot(), c: chainStateToData(this.state) })
   }
 

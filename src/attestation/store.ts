@@ -18,6 +18,9 @@ import type { ChainState } from './core/index.js'
 import { ChainStoreCorruptError } from './errors.js'
 import { BASE_FILE_NAME, CHAIN_FILE_NAME, RECORD_HEADER_BYTES } from './constants.js'
 
+/** After a failed block write (disk full, EIO), the store retries this often, in ms. */
+const CHAIN_WRITE_RETRY_MS = 500
+
 export class ChainStore {
   private fd: number
   /** Invariant: offsets[i] is the file offset of the record of height firstHeight + i. */
@@ -113,10 +116,23 @@ export class ChainStore {
     this.lengths.push(bytes.length)
     this.fileBytes += record.length
     this.pending.push(record)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => { this.flushScheduled = false; this.flush() })
+    this.scheduleFlush(false)
+  }
+
+  /** Flushes soon; after a failed write, retries every CHAIN_WRITE_RETRY_MS until the disk takes it. */
+  private scheduleFlush (retry: boolean): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    const run = (): void => {
+      this.flushScheduled = false
+      try {
+        this.flush()
+      } catch {
+        this.scheduleFlush(true)
+      }
     }
+    if (retry) setTimeout(run, CHAIN_WRITE_RETRY_MS).unref()
+    else setImmediate(run)
   }
 
   /** Forgets blocks from `height` on (the log is authoritative: a re-derived block replaces them). */
@@ -148,13 +164,28 @@ export class ChainStore {
     this.sync()
   }
 
+  /**
+   * Writes the pending records. On a write error (disk full, EIO) the unwritten rest stays pending, in order,
+   * for the next flush, and the error is thrown: blocks are derived from the committed log, so the node keeps
+   * running and its chain file catches up once the disk takes writes again.
+   */
   flush (): void {
     if (this.pending.length === 0 || this.closed) return
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending)
-    this.pending = []
     let written = 0
-    while (written < data.length) written += writeSync(this.fd, data, written)
+    try {
+      while (written < data.length) written += writeSync(this.fd, data, written)
+      this.pending = []
+      this.writeError = undefined
+    } catch (err) {
+      this.pending = [data.subarray(written)]
+      this.writeError = err as Error
+      throw err
+    }
   }
+
+  /** The last write error while it lasts (status shows it), or undefined. */
+  writeError: Error | undefined
 
   /** Flushes and fsyncs (before a Raft snapshot lets the log behind the blocks be compacted). */
   sync (): void {
