@@ -161,6 +161,8 @@ export class AttestationService implements NodeService {
   }
 
   private proposeSeal (seal: Seal): void {
+    // A witness message can arrive after the Raft node stopped (a crash, or stop order under test): no seal.
+    if (this.consensus?.node.isRunning !== true) return
     this.sealInFlight = true
     this.sealsProposed++
     this.consensus!.node.propose(encodeSealCommand(this.ctx.cluster.clusterId, seal)).then((result) => {

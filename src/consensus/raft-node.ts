@@ -185,6 +185,8 @@ export class RaftNode<R> {
   private ticker: NodeJS.Timeout | undefined
   private batchScheduled = false
   private running = false
+  /** Whether the node runs (started, not stopped): callers outside the driver check it before proposing. */
+  get isRunning (): boolean { return this.running }
   private lastRole = ''
   private lastLeader: NodeId | null = null
   /** A Ready whose persist failed (disk full, EIO): retried until it succeeds; no input reaches the core. */
