@@ -106,6 +106,7 @@ export class FileStorage implements Storage {
     if (lastTerm > this.hardState.term) {
       throw new StorageCorruptionError(this.segments[this.segments.length - 1]?.file ?? this.dir, 0, `log reaches term ${lastTerm} but the hard state is at term ${this.hardState.term}: hard state records are missing`)
     }
+    if (snapshot !== undefined) this.catchUpHardState(snapshot.meta.term)
     if (unreadable !== undefined) this.fs.renameSync(unreadable.file, `${unreadable.file}.unreadable`)
     this.termsOffset = first !== undefined ? first.index - 1 : this.snapshotIndex
     this.terms = entries.map((e) => e.term)
@@ -170,6 +171,18 @@ export class FileStorage implements Storage {
       throw new StorageCorruptionError(file, offset, `hard state goes back from term ${last.term} (vote ${String(last.vote)}) to term ${next.term} (vote ${String(next.vote)}): a segment is out of order`)
     }
     this.hardState = next
+  }
+
+  /**
+   * A snapshot installed from a leader is saved before the hard state of its Ready, so a crash between the
+   * two leaves a snapshot of a later term than the stored hard state. Raising the term is safe: a term
+   * only grows, and no vote can have been cast in the newer term, since a vote is sent only after its hard
+   * state is durable. (A commit below the snapshot needs nothing: the core starts its commit at the
+   * snapshot.) Without this the core would start with its last term above its term, which it refuses.
+   */
+  private catchUpHardState (snapshotTerm: number): void {
+    const stored = this.hardState
+    if (snapshotTerm > stored.term) this.hardState = { term: snapshotTerm, vote: null, commit: stored.commit }
   }
 
   private reopenLastSegment (): void {
