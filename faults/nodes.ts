@@ -51,7 +51,8 @@ export class FaultNode {
     this.killing = false
     child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-3000) })
     child.once('exit', (code, signal) => {
-      if (!this.killing) this.crashes.push(`node ${this.index} exited (code ${code}, signal ${signal}): ${this.stderr.slice(-600)}`)
+      // The whole kept tail: the table shows only the start of it, the run's log all of it (a stack).
+      if (!this.killing) this.crashes.push(`node ${this.index} exited (code ${code}, signal ${signal}): ${this.stderr}`)
     })
     await waitFor(async () => {
       if (!this.running) throw new Error(`node ${this.index} did not start: ${this.stderr.slice(-600)}`)

@@ -128,7 +128,8 @@ async function runScenario (ctx: ScenarioContext, client: ProposalClient, scenar
     problems.push(...await checkAcks(ctx.nodes, acks))
   } catch (err) { problems.push((err as Error).message) }
   const crashes = ctx.nodes.flatMap((n) => n.crashes).slice(crashesBefore)
-  problems.push(...crashes)
+  for (const crash of crashes) ctx.log(`  crash: ${crash}`)
+  problems.push(...crashes.map((c) => c.slice(0, 600)))
   return { name: scenario.name, passed: problems.length === 0, healMs, acks: acks.length, notes: problems.join('; ').slice(0, 300) }
 }
 

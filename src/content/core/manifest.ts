@@ -153,7 +153,8 @@ function validateDir (m: Record<string, unknown>): DirManifest {
     if (typeof raw !== 'object' || raw === null) throw new MalformedContentError('a directory entry is not a map')
     const e = raw as Record<string, unknown>
     onlyKeys(e, ['name', 'cid', 'size'])
-    if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${JSON.stringify(e.name)}`)
+    // JSON.stringify throws on a bigint (found by `npm run fuzz -- --target content-wire`): name only strings.
+    if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${typeof e.name === 'string' ? JSON.stringify(e.name) : `of type ${typeof e.name}`}`)
     const cid = CID.asCID(e.cid)
     if (cid === null || !isManifestCid(cid)) throw new MalformedContentError(`entry ${e.name} does not link a BLAKE3 dag-cbor manifest`)
     if (!isCount(e.size)) throw new MalformedContentError(`entry ${e.name} size`)
