@@ -132,6 +132,48 @@ describe('gates', () => {
     expect(damped.withheld[0]).toMatchObject({ nodeId: 'b', retryOn: 'time', retryAtMs: 1e6 + 30_000 })
   })
 
+  it('should restore a voter one failure from losing quorum with a flapped or not yet stable node, and hold those while quorum has margin', () => {
+    const nowMs = 1e6
+    const edgeCase = (etcd: number, ids: string[]): { shape: MeshShape, spares: string[], dead: string } => {
+      const target = { ...TARGET_PRESETS['ha-three'], etcd }
+      const view = ids.map((id) => member(id))
+      let shape = converge(formed(ids, target), view).shape
+      const dead = shape.holders('etcd')[1]!
+      const demoted = transition(shape, { kind: 'demote', nodeId: dead, roles: ['etcd'] })
+      if (demoted.kind !== 'applied') throw new Error('setup')
+      shape = demoted.shape
+      return { shape, spares: ids.filter((id) => id !== dead && !shape.holds(id, 'etcd')), dead }
+    }
+    const promote = (at: { shape: MeshShape, dead: string }, ids: string[], aliveSinceMs: Map<string, number>, flappedAtMs: Map<string, number>): ReturnType<typeof applyGates> => {
+      const { shape } = at
+      const view = ids.map((id) => member(id, id === at.dead ? 'dead' : 'alive'))
+      const { proposals } = policy.evaluate({ view, shape, nowMs, aliveSinceMs, flappedAtMs })
+      return applyGates({ proposals: proposals.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd')), shape, view, nowMs, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS, flappedAtMs })
+    }
+    // ha-three, 2 voters left: every spare came back 20 s ago (flapped) or 2 s ago (not yet stable).
+    const three = ['a', 'b', 'c', 'd', 'e']
+    const edge = edgeCase(3, three)
+    const since = new Map(three.map((id) => [id, id === edge.spares[0] ? nowMs - 2_000 : nowMs - 20_000]))
+    const flapped = new Map(edge.spares.map((id) => [id, nowMs - 20_000]))
+    const restored = promote(edge, three, since, flapped)
+    expect(restored.passed).toHaveLength(1)
+    expect(restored.passed[0]).toMatchObject({ priority: 'quorum', command: { kind: 'promote', nodeId: edge.spares[1] } })
+    expect(restored.passed[0]!.why).toMatch(/one more voter failure would lose quorum/)
+    // Only the not-yet-stable one: still promoted.
+    const onlyUnstable = promote(edge, three, new Map(three.map((id) => [id, nowMs - 2_000])), new Map())
+    expect(onlyUnstable.passed.map((p) => p.priority)).toEqual(['quorum'])
+    // 5 voters, 4 left: one more failure is tolerated, so the damper and the stabilization time hold.
+    const seven = ['a', 'b', 'c', 'd', 'e', 'f', 'g']
+    const margin = edgeCase(5, seven)
+    const held = promote(margin, seven, new Map(seven.map((id) => [id, nowMs - 20_000])), new Map(margin.spares.map((id) => [id, nowMs - 20_000])))
+    expect(held.passed).toEqual([])
+    expect(held.withheld.map((w) => w.code)).toContain('damped-node')
+    const view = seven.map((id) => member(id, id === margin.dead ? 'dead' : 'alive'))
+    const young = policy.evaluate({ view, shape: margin.shape, nowMs, aliveSinceMs: new Map(seven.map((id) => [id, nowMs - 2_000])) })
+    expect(young.proposals.filter((p) => p.command.kind === 'promote')).toEqual([])
+    expect(young.withheld.map((w) => w.code)).toContain('unstable')
+  })
+
   it('should never damp a voter or singleton restoration, unless the node itself flapped', () => {
     const ids = ['a', 'b', 'c']
     const shape = formed(ids)

@@ -82,7 +82,8 @@ describe('operator intent', () => {
     const shape = apply(haThree(), { kind: 'promote', nodeId: 'n1', roles: ['etcd'], pin: true })
     const out = policy.evaluate(input(shape, { view: ids.map((id) => member(id, id === 'n1' ? 'dead' : 'alive')) }))
     const demote = out.proposals.find((p) => p.command.kind === 'demote')
-    expect(demote).toMatchObject({ command: { nodeId: 'n1', roles: ['api-server', 'etcd'] }, priority: 'voter' })
+    // 2 of 3 voters left: the demotion is part of restoring quorum margin, the most urgent priority.
+    expect(demote).toMatchObject({ command: { nodeId: 'n1', roles: ['api-server', 'etcd'] }, priority: 'quorum' })
     expect(demote!.why).toMatch(/pin is dropped/)
     expect(apply(shape, demote!.command).pins()).toEqual([])
   })

@@ -4,7 +4,7 @@
  * membership says are dead (or that left) are demoted — even a pinned one: a pin never keeps a dead node in
  * a role, safety first; the best-ranked healthy, stable, non-quarantined members are promoted up to the
  * target (never a node pinned not to hold the role, and nodes that flapped recently only after steady
- * ones); holders above the target are demoted least-liked first, never a pinned holder nor the one that
+ * ones; one voter failure from losing quorum, nodes not yet stable too, after all stable ones); holders above the target are demoted least-liked first, never a pinned holder nor the one that
  * gained the role last (holders that gained it within the last minute go only after all others, oldest
  * gain first), and on equal merit not the leader. Suspect holders are neither replaced nor counted as
  * gone: suspicion alone never moves a role. Commands are grouped per node (one promote or demote per node
@@ -28,10 +28,14 @@ interface Change { roles: ControlPlaneRole[], reason: Reason, why: string[], pri
 
 const moreUrgent = (a: Priority, b: Priority): Priority => PRIORITIES.indexOf(a) <= PRIORITIES.indexOf(b) ? a : b
 
-/** What restoring `role` from `alive` holders is worth: voters first, then a role that has none left. */
-function restorationPriority (role: ControlPlaneRole, alive: number): Priority {
-  if (role === 'etcd') return 'voter'
-  return alive === 0 ? 'singleton' : 'role'
+/**
+ * What restoring `role` from `alive` of `holders` is worth: a voter while one more voter failure would lose
+ * quorum first (`alive - 1` below the majority of the current voters; from 2 alive up, since a second voter
+ * adds no tolerance to a single one), other voters next, then a role that has none left.
+ */
+function restorationPriority (role: ControlPlaneRole, alive: number, holders: number): Priority {
+  if (role !== 'etcd') return alive === 0 ? 'singleton' : 'role'
+  return alive >= 2 && alive - 1 < Math.floor(holders / 2) + 1 ? 'quorum' : 'voter'
 }
 
 export function autoReplacement (options: AutoReplacementOptions = {}): Policy {
@@ -80,7 +84,7 @@ function evaluateRole (input: PolicyInput, role: ControlPlaneRole, ctx: RoleCont
   const keep = holders.filter((id) => !gone(id))
   for (const id of holders.filter(gone)) {
     const pinned = shape.pinOf(id, role) === true ? ' (its pin is dropped: a pin never keeps a dead node in a role)' : ''
-    ctx.add('demote', id, { reason: 'replacing-failed', why: `${role} holder ${short(id)} is ${byId.get(id)?.health ?? 'gone'}${pinned}`, priority: restorationPriority(role, keep.length) })
+    ctx.add('demote', id, { reason: 'replacing-failed', why: `${role} holder ${short(id)} is ${byId.get(id)?.health ?? 'gone'}${pinned}`, priority: restorationPriority(role, keep.length, holders.length) })
   }
   if (keep.length < target) return promoteUpTo(input, role, { ...ctx, holders, keep: keep.length, target, lost: holders.some(gone) })
   if (keep.length > target) return scaleDown(input, role, { ...ctx, keep, target })
@@ -95,13 +99,20 @@ function promoteUpTo (input: PolicyInput, role: ControlPlaneRole, ctx: RoleConte
   const stable = eligible.filter((m) => since(m) !== undefined && nowMs - (since(m) ?? nowMs) >= ctx.stabilizationMs)
   const flapped = (m: MemberInfo): boolean => nowMs - (input.flappedAtMs?.get(m.nodeId) ?? -Infinity) < FLAPPED_RECENTLY_MS
   const need = ctx.target - ctx.keep
-  const ranked = rankCandidates(stable, shape, role, view)
-  const chosen = [...ranked.filter((m) => !flapped(m)), ...ranked.filter(flapped)].slice(0, need)
-  const reason: Reason = ctx.lost ? 'replacing-failed' : 'scaling-up'
-  const priority = restorationPriority(role, ctx.keep)
-  for (const m of chosen) ctx.add('promote', m.nodeId, { reason, why: `${role} has ${ctx.keep}/${ctx.target}`, priority })
-  if (chosen.length >= need) return []
+  const priority = restorationPriority(role, ctx.keep, ctx.holders.length)
+  const steadyFirst = (members: MemberInfo[]): MemberInfo[] => {
+    const ranked = rankCandidates(members, shape, role, view)
+    return [...ranked.filter((m) => !flapped(m)), ...ranked.filter(flapped)]
+  }
   const unstable = eligible.filter((m) => !stable.includes(m))
+  // One failure from losing quorum, a node alive for less than the stabilization time is still a voter
+  // more: it is used, after every stable candidate.
+  const candidates = priority === 'quorum' ? [...steadyFirst(stable), ...steadyFirst(unstable)] : steadyFirst(stable)
+  const chosen = candidates.slice(0, need)
+  const reason: Reason = ctx.lost ? 'replacing-failed' : 'scaling-up'
+  const edge = priority === 'quorum' ? '; one more voter failure would lose quorum' : ''
+  for (const m of chosen) ctx.add('promote', m.nodeId, { reason, why: `${role} has ${ctx.keep}/${ctx.target}${edge}`, priority })
+  if (chosen.length >= need) return []
   if (unstable.length === 0) {
     return [{ policy: ctx.name, what: `promote ${need - chosen.length} ${role}`, code: 'no-candidate', why: 'no healthy, non-quarantined, unpinned member without the role', retryOn: 'membership' }]
   }

@@ -9,8 +9,9 @@
  *   (issue 12 item 1): a dead node's demotion (it cannot oscillate while dead, and delaying it delays
  *   failover) and the restoration of a lost voter or a lost singleton role — unless the node it touches
  *   itself flapped (came back from suspect/dead within the interval): the damper exists against flapping.
- *   Scale-downs and rebalancing stay damped.
- * Proposals are handled in priority order (voter, singleton, role, scale-down), so a restoration is never
+ *   A `quorum` promotion (one more voter failure would lose quorum) is exempt even then: 3 voters of which
+ *   one may flap again tolerate more than 2 steady ones. Scale-downs and rebalancing stay damped.
+ * Proposals are handled in priority order (quorum, voter, singleton, role, scale-down), so a restoration is never
  * queued behind a scale-down for the one voter change or the cluster-wide budget.
  */
 import { PRIORITIES } from './types.js'
@@ -58,6 +59,8 @@ function dampable (p: Proposal, health: ReadonlyMap<NodeId, MemberInfo['health']
   const id = 'nodeId' in p.command ? p.command.nodeId : ''
   const h = health.get(id)
   if (p.command.kind === 'demote' && (h === 'dead' || h === 'left')) return false
+  // One failure from losing quorum: a voter from a node that flapped beats no voter at all.
+  if (p.priority === 'quorum') return false
   const restores = p.priority === 'voter' || p.priority === 'singleton'
   return !restores || flapped
 }

@@ -51,7 +51,12 @@ export interface PolicyInput {
  * else (scale-downs, rebalancing). The gates handle proposals in this order; `voter` and `singleton`
  * restorations are exempt from the damper unless the node they touch itself flapped.
  */
-export const PRIORITIES = ['voter', 'singleton', 'role', 'scale-down'] as const
+/**
+ * Most urgent first. `quorum`: an etcd promotion while one more failure among the voters would lose quorum
+ * (issue 12: safety first) — no damper or stabilization time holds it back; `voter`: any other change of the
+ * etcd holders; `singleton`: a role with no live holder; `role`: other restorations; `scale-down`.
+ */
+export const PRIORITIES = ['quorum', 'voter', 'singleton', 'role', 'scale-down'] as const
 export type Priority = typeof PRIORITIES[number]
 
 export interface Proposal {
