@@ -17,7 +17,7 @@ import type { Ping } from '@libp2p/ping'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { mdns } from '@libp2p/mdns'
-import { preSharedKey } from '@libp2p/pnet'
+import { boundedPreSharedKey } from './bounded-pnet.js'
 import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interface'
 import type { Config } from '../config/index.js'
 import { pnetKey } from './cluster.js'
@@ -78,7 +78,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [tcp()],
-    connectionProtector: preSharedKey({ psk: pnetKey(init.cluster.key), timeout: PNET_NONCE_TIMEOUT_MS }),
+    connectionProtector: boundedPreSharedKey({ psk: pnetKey(init.cluster.key), timeout: PNET_NONCE_TIMEOUT_MS }),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
