@@ -54,14 +54,19 @@ export class FaultNode {
       // The whole kept tail: the table shows only the start of it, the run's log all of it (a stack).
       if (!this.killing) this.crashes.push(`node ${this.index} exited (code ${code}, signal ${signal}): ${this.stderr}`)
     })
-    await waitFor(async () => {
-      if (!this.running) throw new Error(`node ${this.index} did not start: ${this.stderr.slice(-600)}`)
-      try {
-        this.api = JSON.parse(await fs.readFile(path.join(this.spec.dataDir, 'api.json'), 'utf8')) as { url: string, token: string }
-        this.nodeId = (await this.status()).nodeId
-        return true
-      } catch { return false }
-    }, 60_000, `node ${this.index} up`)
+    try {
+      await waitFor(async () => {
+        if (!this.running) throw new Error(`node ${this.index} did not start: ${this.stderr.slice(-600)}`)
+        try {
+          this.api = JSON.parse(await fs.readFile(path.join(this.spec.dataDir, 'api.json'), 'utf8')) as { url: string, token: string }
+          this.nodeId = (await this.status()).nodeId
+          return true
+        } catch { return false }
+      }, 60_000, `node ${this.index} up`)
+    } catch (err) {
+      // A start that hangs says nothing on exit: what it wrote so far is the only clue.
+      throw new Error(`${(err as Error).message}; its stderr so far: ${this.stderr.slice(-1500)}`)
+    }
   }
 
   async kill (): Promise<void> {

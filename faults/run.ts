@@ -107,7 +107,10 @@ async function runScenario (ctx: ScenarioContext, client: ProposalClient, scenar
   let injected: Injected = { mustNotAck: [], fromMs: Date.now(), problems: [] }
   try {
     injected = await scenario.inject(ctx)
-  } catch (err) { problems.push(`inject: ${(err as Error).message}`) }
+  } catch (err) {
+    ctx.log(`  inject failed: ${(err as Error).message}`)
+    problems.push(`inject: ${(err as Error).message.slice(0, 300)}`)
+  }
   const healAtMs = Date.now()
   try {
     await scenario.heal(ctx, injected)
