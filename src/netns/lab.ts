@@ -8,8 +8,9 @@
  * bridge with a host address on the lab's /24, so host processes reach the nodes directly (one connected
  * route, no forwarding, no NAT); it is deleted with the lab.
  *
- * Every name derives from the plan (`<name>-sw`, `<name>-n<i>`, `<name>-cl`, host link `<name>`), so a
- * lab can be steered or torn down from another process, or after a crash, from its plan alone.
+ * Every name derives from the plan (`<name>-sw`; `<name>-n<i+1>` for node i, 0-based, whose address ends
+ * in the same number; `<name>-cl`; host link `<name>`), so a lab can be steered or torn down from another
+ * process, or after a crash, from its plan alone.
  */
 import { assertNetnsAvailable, deleteHostLink, deleteNamespace, namespacePids, run } from './commands.js'
 import {
@@ -40,7 +41,7 @@ export class NetLab {
     if (!/^[a-z0-9]+$/.test(plan.name) || plan.name.length > INTERFACE_NAME_BYTES_MAX) throw new RangeError(`lab name must be [a-z0-9]{1,${INTERFACE_NAME_BYTES_MAX}}, got "${plan.name}"`)
     if (!/^\d+\.\d+\.\d+$/.test(plan.subnet)) throw new RangeError(`subnet must be three octets, got "${plan.subnet}"`)
     this.switchNamespace = `${plan.name}-sw`
-    this.nodeNamespaces = Array.from({ length: plan.nodeCount }, (_, i) => `${plan.name}-n${i}`)
+    this.nodeNamespaces = Array.from({ length: plan.nodeCount }, (_, i) => `${plan.name}-n${i + 1}`)
   }
 
   /** Every namespace of this lab, switch first. */
