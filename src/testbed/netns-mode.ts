@@ -20,8 +20,6 @@ export interface NodePlacement {
   namespace?: string
 }
 
-export const LOOPBACK_PLACEMENT: NodePlacement = { host: '127.0.0.1' }
-
 /**
  * A fresh plan for `count` nodes: a random testbed id and a free /24.
  * @throws NetnsNoFreeSubnetError, NetnsCommandError
@@ -35,7 +33,7 @@ export function planTestbedLab (count: number): LabPlan {
 
 /** Node `index` (1-based) of a testbed: its namespace and lab address, or loopback without a lab. */
 export function placementOf (lab: NetLab | undefined, index: number): NodePlacement {
-  if (lab === undefined) return LOOPBACK_PLACEMENT
+  if (lab === undefined) return { host: '127.0.0.1' }
   return { host: lab.nodeAddress(index - 1), namespace: lab.nodeNamespaces[index - 1] as string }
 }
 

@@ -19,7 +19,7 @@ import {
 import { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
 import { NetLab, assertNetnsAvailable } from '../netns/index.js'
 import type { LabPlan } from '../netns/index.js'
-import { LOOPBACK_PLACEMENT, commandIn, placementOf, planTestbedLab } from './netns-mode.js'
+import { commandIn, placementOf, planTestbedLab } from './netns-mode.js'
 import type { NodePlacement } from './netns-mode.js'
 
 const NODE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-main.js')
@@ -132,6 +132,13 @@ function nodeAt (state: TestbedState, index: number): TestbedNode {
 /** The lab of a --netns testbed (names only: nothing is created). */
 const labOf = (state: TestbedState): NetLab | undefined => state.netns !== undefined ? new NetLab(state.netns) : undefined
 
+/** The lab of a --netns testbed that this process is about to change. @throws NetnsUnavailableError */
+function labToSteer (state: TestbedState): NetLab | undefined {
+  const lab = labOf(state)
+  if (lab !== undefined) assertNetnsAvailable()
+  return lab
+}
+
 /**
  * Starts `count` nodes in `dir`: node 1 creates the cluster, the others join with its join string;
  * with `target`, sets that target topology once all are up; `env` adds REVOADA_* config to every node;
@@ -202,8 +209,7 @@ export async function testbedRestart (dir: string, index: number): Promise<Testb
   const state = await loadTestbed(dir)
   const node = nodeAt(state, index)
   if (processAlive(node.pid)) throw new TestbedArgumentError(`node ${index} is still running (pid ${node.pid}); kill it first`)
-  const placement: NodePlacement = node.host !== undefined ? { host: node.host, ...(node.namespace !== undefined ? { namespace: node.namespace } : {}) } : LOOPBACK_PLACEMENT
-  const restarted = await spawnNode({ index, dataDir: node.dataDir, placement, env: state.env ?? {} })
+  const restarted = await spawnNode({ index, dataDir: node.dataDir, placement: placementOf(labToSteer(state), index), env: state.env ?? {} })
   state.nodes = state.nodes.map((n) => n.index === index ? restarted : n)
   await save(state)
   return restarted
@@ -226,7 +232,7 @@ export async function testbedPartition (dir: string, a: number, b: number): Prom
   const state = await loadTestbed(dir)
   const left = nodeAt(state, a)
   const right = nodeAt(state, b)
-  const lab = labOf(state)
+  const lab = labToSteer(state)
   if (lab !== undefined) {
     lab.partition([a - 1], [b - 1])
     return
@@ -238,7 +244,7 @@ export async function testbedPartition (dir: string, a: number, b: number): Prom
 /** Removes every partition. */
 export async function testbedHeal (dir: string): Promise<void> {
   const state = await loadTestbed(dir)
-  labOf(state)?.heal()
+  labToSteer(state)?.heal()
   for (const node of state.nodes) await fs.rm(path.join(node.dataDir, FAULTS_FILE_NAME), { force: true })
 }
 
@@ -263,8 +269,7 @@ async function stopProcesses (pids: number[]): Promise<void> {
 export async function testbedDown (dir: string): Promise<boolean> {
   if (!existsSync(path.join(dir, TESTBED_FILE_NAME))) return false
   const state = await loadTestbed(dir)
-  const lab = labOf(state)
-  if (lab !== undefined) assertNetnsAvailable()
+  const lab = labToSteer(state)
   // NB: with --netns, `ip netns pids` also finds a node the CLI spawned but had not yet recorded when it crashed.
   await stopProcesses([...new Set([...state.nodes.map((n) => n.pid), ...(lab?.pids() ?? [])])])
   lab?.teardown()
