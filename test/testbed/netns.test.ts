@@ -45,7 +45,7 @@ const labNamespaces = (name: string): string[] => listNamespaces().filter((ns) =
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
 const namespacePids = (ns: string): number[] => {
   try {
-    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter((l) => l !== '').map(Number)
+    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((l) => l !== '').map(Number)
   } catch {
     return [] // not created yet
   }
