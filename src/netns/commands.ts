@@ -73,7 +73,12 @@ export function hostLinkExists (name: string): boolean {
 
 /** Deletes the host link `name` if it exists (a veth takes its peer with it). */
 export function deleteHostLink (name: string): void {
-  if (hostLinkExists(name)) run(['ip', 'link', 'del', 'dev', name])
+  if (!hostLinkExists(name)) return
+  try {
+    run(['ip', 'link', 'del', 'dev', name])
+  } catch (err) {
+    if (hostLinkExists(name)) throw err // else it went away meanwhile (its namespace peer was cleaned up)
+  }
 }
 
 /** The pids of every process in namespace `ns` (none when it does not exist). */

@@ -158,7 +158,9 @@ export class NetLab {
    * @throws NetnsCommandError
    */
   teardown (): void {
-    for (const ns of [...this.namespaces].reverse()) deleteNamespace(ns)
+    // NB: host link first. Deleting the switch namespace would take it along, but asynchronously (the
+    // kernel cleans a namespace up in the background), so a later delete could race with it.
     if (this.plan.hostLink === true) deleteHostLink(this.hostLinkName)
+    for (const ns of [...this.namespaces].reverse()) deleteNamespace(ns)
   }
 }
