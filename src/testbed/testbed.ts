@@ -9,7 +9,7 @@
  * share loopback and partitions go through each node's connection gater (a faults file it polls).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, openSync, closeSync, promises as fs } from 'node:fs'
+import { existsSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
@@ -56,12 +56,20 @@ export interface TestbedNodeStatus extends TestbedNode {
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
+/**
+ * Whether `pid` runs. NB: a zombie is not running, though signal 0 still reaches it: a detached node
+ * whose CLI has exited belongs to init, which may reap it late (Linux: state Z in /proc/<pid>/stat).
+ */
 function processAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true // no procfs: signal 0 is all we know
   }
 }
 

@@ -42,7 +42,14 @@ function tcpReaches (ns: string, url: string): Promise<boolean> {
 
 const hostLinks = (): string => readFileSync('/proc/net/dev', 'utf8')
 const labNamespaces = (name: string): string[] => listNamespaces().filter((ns) => ns.startsWith(`${name}-`))
-const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+/** Running, not a zombie (a killed orphan stays one until init reaps it). */
+const alive = (pid: number): boolean => {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
 const namespacePids = (ns: string): number[] => {
   try {
     return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((l) => l !== '').map(Number)
@@ -50,6 +57,14 @@ const namespacePids = (ns: string): number[] => {
     return [] // not created yet
   }
 }
+/** The testbed node processes (not a passing `ip` or `nft`) in namespace `ns`. */
+const nodePids = (ns: string): number[] => namespacePids(ns).filter((pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node-main.js')
+  } catch {
+    return false
+  }
+})
 const peersOf = async (dataDir: string): Promise<string[]> => ((await apiGet(dataDir, '/v1/status')) as { peers: string[] }).peers
 
 let root = ''
@@ -127,7 +142,7 @@ describe('testbed --netns', () => {
     await waitFor(async () => {
       const recorded = await fs.readFile(path.join(dir, 'testbed.json'), 'utf8').catch(() => '')
       const name = /"name": "(rvtb[0-9a-f]+)"/.exec(recorded)?.[1]
-      orphans = name === undefined ? [] : namespacePids(`${name}-n1`)
+      orphans = name === undefined ? [] : nodePids(`${name}-n1`)
       return orphans.length > 0
     }, 120_000, 'node 1 running in its namespace')
     upCli.kill('SIGKILL')
