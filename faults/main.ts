@@ -15,7 +15,8 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NetLab, labUnavailable, removeStaleLabs } from './lab.js'
+import { netnsUnavailableReason } from '../src/netns/index.js'
+import { faultLab, removeStaleLabs } from './lab.js'
 import type { RunPlan } from './run.js'
 
 const NODES = 5
@@ -29,7 +30,7 @@ function option (name: string, fallback: number): number {
 }
 
 async function main (): Promise<number> {
-  const unavailable = labUnavailable()
+  const unavailable = netnsUnavailableReason()
   if (unavailable !== null) {
     console.error(`faults: ${unavailable}`)
     console.log('0 passed, 1 failed')
@@ -38,14 +39,14 @@ async function main (): Promise<number> {
   const quick = process.argv.includes('--quick')
   removeStaleLabs()
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-faults-'))
-  const lab = new NetLab(NODES)
+  const lab = faultLab(NODES, String(process.pid))
   const tmpfsDir = path.join(root, `tmpfs-n${TMPFS_NODE}`)
   let mounted = false
   let runner: ReturnType<typeof spawn> | undefined
   const teardown = async (): Promise<void> => {
     // The runner and its node processes share one process group (the runner was started detached).
     if (runner?.pid !== undefined) { try { process.kill(-runner.pid, 'SIGKILL') } catch { /* already gone */ } }
-    lab.teardown()
+    try { lab.teardown() } catch (err) { console.error(`faults: teardown: ${(err as Error).message}`) }
     if (mounted) { try { execFileSync('umount', [tmpfsDir]) } catch { /* busy or gone */ } mounted = false }
     await fs.rm(root, { recursive: true, force: true })
   }

@@ -9,7 +9,7 @@
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { NetLab } from './lab.js'
+import { faultLab } from './lab.js'
 import { FaultNode, waitFor } from './nodes.js'
 import type { NodeSpec } from './nodes.js'
 import { ProposalClient } from './client.js'
@@ -159,7 +159,7 @@ async function main (): Promise<void> {
     policy: { enabled: false },
     net: { redialIntervalMs: 250, redialBackoffMinMs: 250, redialBackoffMaxMs: 2000, dialTimeoutMs: 10_000 }
   }))
-  const lab = new NetLab(plan.nodes.length, plan.tag)
+  const lab = faultLab(plan.nodes.length, plan.tag)
   const nodes = plan.nodes.map((spec, i) => new FaultNode(i, spec, configFile))
   const rows: Row[] = []
   const client = new ProposalClient(nodes)

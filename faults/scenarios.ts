@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import type { NetLab } from './lab.js'
+import type { NetLab } from '../src/netns/index.js'
 import type { FaultNode } from './nodes.js'
 import { waitFor } from './nodes.js'
 

@@ -2,7 +2,7 @@
  * @module cli/testbed-commands
  * `revoada testbed up|status|kill|restart|partition|heal|down`: a local multi-node testbed of real node
  * processes (src/testbed), for trying failures by hand: kill the leader, cut two nodes apart, watch the
- * dashboard of any node.
+ * dashboard of any node. `up --netns` (root) puts each node in its own network namespace.
  */
 import type { Command } from 'commander'
 import type { TestbedNodeStatus } from '../testbed/index.js'
@@ -24,15 +24,25 @@ function nodeIndex (value: string): number {
 function printStatus (nodes: TestbedNodeStatus[]): void {
   const lines = nodes.map((n) => [
     `n${n.index}`.padEnd(4), (n.running ? `pid ${n.pid}` : 'killed').padEnd(10), short(n.nodeId).padEnd(17),
-    (n.role ?? '-').padEnd(9), `term ${n.term ?? '-'}`.padEnd(8), (n.roles.join(',') || '-').padEnd(44), n.apiUrl
+    (n.role ?? '-').padEnd(9), `term ${n.term ?? '-'}`.padEnd(8), (n.roles.join(',') || '-').padEnd(44),
+    n.namespace !== undefined ? `${n.apiUrl.padEnd(26)} ${n.namespace}` : n.apiUrl
   ].join(' '))
-  process.stdout.write(['node pid        nodeId            raft      term     roles                                        admin API', ...lines].join('\n') + '\n')
+  const header = 'node pid        nodeId            raft      term     roles                                        admin API' +
+    (nodes.some((n) => n.namespace !== undefined) ? '                  network namespace' : '')
+  process.stdout.write([header, ...lines].join('\n') + '\n')
 }
 
-async function runUp (opts: DirOptions & { nodes: string, target?: string }): Promise<void> {
+async function runUp (opts: DirOptions & { nodes: string, target?: string, netns?: boolean }): Promise<void> {
   const { testbedUp, testbedStatus } = await import('../testbed/index.js')
-  const state = await testbedUp({ dir: dirOf(opts), count: Number(opts.nodes), ...(opts.target !== undefined ? { target: opts.target } : {}) })
+  const state = await testbedUp({
+    dir: dirOf(opts), count: Number(opts.nodes), netns: opts.netns === true, ...(opts.target !== undefined ? { target: opts.target } : {})
+  })
   printStatus(await testbedStatus(state.dir))
+  if (state.netns !== undefined) {
+    const { name, subnet } = state.netns
+    process.stdout.write(`\nnetwork namespaces ${name}-n1 … ${name}-n${state.nodes.length} on ${subnet}.0/24 (bridge in ${name}-sw); ` +
+      `this host reaches them through link ${name} (${subnet}.254)\n`)
+  }
   process.stdout.write(`\ndata dirs: ${state.dir}/n1 … n${state.nodes.length}; dashboard: revoada dashboard --data-dir ${state.dir}/n1\n`)
 }
 
@@ -44,13 +54,17 @@ export function registerTestbedCommands (program: Command): void {
     .requiredOption('--nodes <n>', 'how many nodes')
     .option('--target <preset>', 'then set this target topology (homelab | ha-three)')
     .option('--dir <dir>', DIR_HELP)
+    .option('--netns', 'run each node in its own network namespace; partitions by nftables there (root, ip and nft needed)')
     .action(runUp)
   testbed.command('status')
     .description('each node: process, Raft role, term, committed roles, admin API')
     .option('--dir <dir>', DIR_HELP)
-    .action(async (opts: DirOptions) => {
+    .option('--json', 'one JSON array, a record per node')
+    .action(async (opts: DirOptions & { json?: boolean }) => {
       const { testbedStatus } = await import('../testbed/index.js')
-      printStatus(await testbedStatus(dirOf(opts)))
+      const nodes = await testbedStatus(dirOf(opts))
+      if (opts.json === true) process.stdout.write(JSON.stringify(nodes, null, 2) + '\n')
+      else printStatus(nodes)
     })
   testbed.command('kill').argument('<i>', 'node number').option('--dir <dir>', DIR_HELP)
     .description('SIGKILL node I (no goodbye: the others must detect it)')
@@ -81,10 +95,10 @@ export function registerTestbedCommands (program: Command): void {
       process.stdout.write('partitions removed\n')
     })
   testbed.command('down').option('--dir <dir>', DIR_HELP)
-    .description('stop every node and delete the testbed directory')
+    .description('stop every node, delete its namespaces and links (--netns) and the testbed directory')
     .action(async (opts: DirOptions) => {
       const { testbedDown } = await import('../testbed/index.js')
-      await testbedDown(dirOf(opts))
-      process.stdout.write('testbed stopped and removed\n')
+      const removed = await testbedDown(dirOf(opts))
+      process.stdout.write(removed ? 'testbed stopped and removed\n' : `no testbed recorded in ${dirOf(opts)}: nothing to remove\n`)
     })
 }

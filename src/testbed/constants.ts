@@ -17,3 +17,12 @@ export const NODE_START_TIMEOUT_MS = 60_000
 export const NODE_STOP_TIMEOUT_MS = 10_000
 /** Poll period while waiting for a node. */
 export const POLL_MS = 100
+/** `--netns`: every namespace of a testbed is `rvtb<id>-…` and its host link `rvtb<id>`. */
+export const NETNS_NAME_PREFIX = 'rvtb'
+/** `--netns`: random bytes of a testbed id (6 hex digits, so names stay within 15-byte interface names). */
+export const NETNS_ID_BYTES = 3
+/**
+ * `--netns`: each testbed takes one free `10.213.X.0/24` (X chosen not to overlap any address or route of
+ * the host): nodes at .1…, the host link at .254. 10/8 is private (RFC 1918); 10.213 is an arbitrary corner.
+ */
+export const NETNS_SUBNET_BASE = '10.213'

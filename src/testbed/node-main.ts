@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * @module testbed/node-main
- * One testbed node process: `node node-main.js <data-dir> [join-string]`. The same node as `revoada
- * start` (default services, config from REVOADA_* env) plus a fault hook the testbed steers through a file:
+ * One testbed node process: `node node-main.js <data-dir> <host> [join-string]`. The same node as `revoada
+ * start` (default services, config from REVOADA_* env), with libp2p and the admin API bound to `host`
+ * (127.0.0.1, or with --netns the node's address in its lab, which only the testbed's namespaces and the
+ * host's testbed link reach; the token is still required), plus a fault hook the testbed steers through a file:
  * `<data-dir>/testbed-faults.json` lists the peers this node cannot reach. The hook is polled, and peers
  * that become blocked are hung up on, so `testbed partition I J` cuts live connections too.
  */
@@ -25,9 +27,10 @@ async function readBlocked (file: string): Promise<Set<string>> {
 }
 
 async function main (): Promise<void> {
-  const [dataDir, join] = process.argv.slice(2)
-  if (dataDir === undefined) throw new Error('usage: node-main.js <data-dir> [join-string]')
-  const config = loadConfig({ env: process.env, flags: { dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], ...(join !== undefined ? { join } : {}) } })
+  const [dataDir, host, join] = process.argv.slice(2)
+  if (dataDir === undefined || host === undefined) throw new Error('usage: node-main.js <data-dir> <host> [join-string]')
+  const api = host === '127.0.0.1' ? {} : { api: { host, allowNonLoopback: true } }
+  const config = loadConfig({ env: process.env, flags: { dataDir, listen: [`/ip4/${host}/tcp/0`], ...api, ...(join !== undefined ? { join } : {}) } })
   const faultsFile = path.join(dataDir, FAULTS_FILE_NAME)
   let blocked = await readBlocked(faultsFile)
   const node = await startNode({

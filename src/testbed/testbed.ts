@@ -4,10 +4,12 @@
  * (node 1 creates the cluster, the others join it). State lives in `<dir>/testbed.json`; every command
  * reads it, so `up` returns and later commands steer the running nodes:
  * `status`, `kill I` (SIGKILL), `restart I`, `partition I J` (each stops reaching the other), `heal`,
- * `down` (SIGTERM, then SIGKILL; removes the directory).
+ * `down` (SIGTERM, then SIGKILL; removes the directory). With `netns` (root), each node runs in its own
+ * network namespace and partitions are nftables drops there (testbed/netns-mode.ts); otherwise the nodes
+ * share loopback and partitions go through each node's connection gater (a faults file it polls).
  */
 import { spawn } from 'node:child_process'
-import { openSync, closeSync, promises as fs } from 'node:fs'
+import { existsSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
@@ -15,6 +17,10 @@ import {
   FAULTS_FILE_NAME, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
 } from './constants.js'
 import { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
+import { NetLab, assertNetnsAvailable } from '../netns/index.js'
+import type { LabPlan } from '../netns/index.js'
+import { commandIn, placementOf, planTestbedLab } from './netns-mode.js'
+import type { NodePlacement } from './netns-mode.js'
 
 const NODE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-main.js')
 
@@ -24,6 +30,10 @@ export interface TestbedNode {
   pid: number
   nodeId: string
   apiUrl: string
+  /** The address the node's API and libp2p bind (127.0.0.1, or its lab address with --netns). */
+  host: string
+  /** With --netns: the node's network namespace. */
+  namespace?: string
 }
 
 export interface TestbedState {
@@ -31,6 +41,8 @@ export interface TestbedState {
   /** Extra environment of every node process (REVOADA_* config), kept for restarts. */
   env: Record<string, string>
   nodes: TestbedNode[]
+  /** With --netns: the lab, recorded before any of it is created (so `down` can remove all of it). */
+  netns?: LabPlan
 }
 
 /** What `status` reports per node. */
@@ -44,12 +56,20 @@ export interface TestbedNodeStatus extends TestbedNode {
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
+/**
+ * Whether `pid` runs. NB: a zombie is not running, though signal 0 still reaches it: a detached node
+ * whose CLI has exited belongs to init, which may reap it late (Linux: state Z in /proc/<pid>/stat).
+ */
 function processAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true // no procfs: signal 0 is all we know
   }
 }
 
@@ -60,14 +80,22 @@ function nodeEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
   return env
 }
 
+interface NodeLaunch {
+  index: number
+  dataDir: string
+  placement: NodePlacement
+  join?: string
+  env: Record<string, string>
+}
+
 /** Spawns node `index` detached (it outlives the CLI), logging to `<data-dir>/node.log`. */
-async function spawnNode (index: number, dataDir: string, join: string | undefined, env: Record<string, string>): Promise<TestbedNode> {
+async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
+  const { index, dataDir, placement } = launch
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
   await fs.rm(path.join(dataDir, 'api.json'), { force: true })
   const logFd = openSync(path.join(dataDir, 'node.log'), 'a')
-  const child = spawn(process.execPath, [NODE_MAIN, dataDir, ...(join !== undefined ? [join] : [])], {
-    detached: true, stdio: ['ignore', logFd, logFd], env: nodeEnv(env)
-  })
+  const [command, args] = commandIn(placement, [process.execPath, NODE_MAIN, dataDir, placement.host, ...(launch.join !== undefined ? [launch.join] : [])])
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', logFd, logFd], env: nodeEnv(launch.env) })
   closeSync(logFd)
   child.unref()
   const pid = child.pid
@@ -78,7 +106,7 @@ async function spawnNode (index: number, dataDir: string, join: string | undefin
     try {
       const status = await apiGet(dataDir, '/v1/status') as { nodeId: string }
       const api = await readApiFile(dataDir)
-      return { index, dataDir, pid, nodeId: status.nodeId, apiUrl: api.url }
+      return { index, dataDir, pid, nodeId: status.nodeId, apiUrl: api.url, ...placement }
     } catch {
       if (Date.now() > deadline) throw new TestbedNodeStartError(index, `no API answer within ${NODE_START_TIMEOUT_MS} ms`)
       await sleep(POLL_MS)
@@ -109,26 +137,46 @@ function nodeAt (state: TestbedState, index: number): TestbedNode {
   return node
 }
 
+/** The lab of a --netns testbed (names only: nothing is created). */
+const labOf = (state: TestbedState): NetLab | undefined => state.netns !== undefined ? new NetLab(state.netns) : undefined
+
+/** The lab of a --netns testbed that this process is about to change. @throws NetnsUnavailableError */
+function labToSteer (state: TestbedState): NetLab | undefined {
+  const lab = labOf(state)
+  if (lab !== undefined) assertNetnsAvailable()
+  return lab
+}
+
 /**
  * Starts `count` nodes in `dir`: node 1 creates the cluster, the others join with its join string;
- * with `target`, sets that target topology once all are up; `env` adds REVOADA_* config to every node.
+ * with `target`, sets that target topology once all are up; `env` adds REVOADA_* config to every node;
+ * with `netns`, each node runs in its own network namespace (root, `ip` and `nft` needed).
  *
- * @throws TestbedArgumentError, TestbedExistsError, TestbedNodeStartError
+ * @throws TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, NetnsUnavailableError (before anything is created), NetnsCommandError
  */
-export async function testbedUp (init: { dir: string, count: number, target?: string, env?: Record<string, string> }): Promise<TestbedState> {
+export async function testbedUp (init: { dir: string, count: number, target?: string, env?: Record<string, string>, netns?: boolean }): Promise<TestbedState> {
   const { dir, count } = init
   if (!Number.isInteger(count) || count < 1 || count > TESTBED_NODES_MAX) throw new TestbedArgumentError(`--nodes must be 1..${TESTBED_NODES_MAX}, got ${count}`)
+  if (init.netns === true) assertNetnsAvailable()
   const existing = await loadTestbed(dir).catch(() => undefined)
   if (existing !== undefined) throw new TestbedExistsError(dir)
   await fs.mkdir(dir, { recursive: true })
   const state: TestbedState = { dir: path.resolve(dir), env: init.env ?? {}, nodes: [] }
   try {
-    const first = await spawnNode(1, path.join(state.dir, 'n1'), undefined, state.env)
+    if (init.netns === true) {
+      state.netns = planTestbedLab(count)
+      await save(state)
+      labOf(state)?.setup()
+    }
+    const launch = (index: number, join?: string): Promise<TestbedNode> => spawnNode({
+      index, dataDir: path.join(state.dir, `n${index}`), placement: placementOf(labOf(state), index), env: state.env, ...(join !== undefined ? { join } : {})
+    })
+    const first = await launch(1)
     state.nodes.push(first)
     await save(state)
     const { joinString } = await apiGet(first.dataDir, '/v1/join-string') as { joinString: string }
     for (let i = 2; i <= count; i++) {
-      state.nodes.push(await spawnNode(i, path.join(state.dir, `n${i}`), joinString, state.env))
+      state.nodes.push(await launch(i, joinString))
       await save(state)
     }
     if (init.target !== undefined) await apiRequest(first.dataDir, 'POST', '/v1/target', { preset: init.target }, 30_000)
@@ -169,7 +217,7 @@ export async function testbedRestart (dir: string, index: number): Promise<Testb
   const state = await loadTestbed(dir)
   const node = nodeAt(state, index)
   if (processAlive(node.pid)) throw new TestbedArgumentError(`node ${index} is still running (pid ${node.pid}); kill it first`)
-  const restarted = await spawnNode(index, node.dataDir, undefined, state.env ?? {})
+  const restarted = await spawnNode({ index, dataDir: node.dataDir, placement: placementOf(labToSteer(state), index), env: state.env ?? {} })
   state.nodes = state.nodes.map((n) => n.index === index ? restarted : n)
   await save(state)
   return restarted
@@ -192,6 +240,11 @@ export async function testbedPartition (dir: string, a: number, b: number): Prom
   const state = await loadTestbed(dir)
   const left = nodeAt(state, a)
   const right = nodeAt(state, b)
+  const lab = labToSteer(state)
+  if (lab !== undefined) {
+    lab.partition([a - 1], [b - 1])
+    return
+  }
   await editBlocked(left, (blocked) => blocked.add(right.nodeId))
   await editBlocked(right, (blocked) => blocked.add(left.nodeId))
 }
@@ -199,15 +252,35 @@ export async function testbedPartition (dir: string, a: number, b: number): Prom
 /** Removes every partition. */
 export async function testbedHeal (dir: string): Promise<void> {
   const state = await loadTestbed(dir)
+  labToSteer(state)?.heal()
   for (const node of state.nodes) await fs.rm(path.join(node.dataDir, FAULTS_FILE_NAME), { force: true })
 }
 
-/** Stops every node (SIGTERM, SIGKILL after NODE_STOP_TIMEOUT_MS) and removes the testbed directory. */
-export async function testbedDown (dir: string): Promise<void> {
-  const state = await loadTestbed(dir)
-  for (const node of state.nodes) if (processAlive(node.pid)) process.kill(node.pid, 'SIGTERM')
+async function stopProcesses (pids: number[]): Promise<void> {
+  for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGTERM')
   const deadline = Date.now() + NODE_STOP_TIMEOUT_MS
-  while (state.nodes.some((n) => processAlive(n.pid)) && Date.now() < deadline) await sleep(POLL_MS)
-  for (const node of state.nodes) if (processAlive(node.pid)) process.kill(node.pid, 'SIGKILL')
+  while (pids.some(processAlive) && Date.now() < deadline) await sleep(POLL_MS)
+  for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL')
+  // A namespace is only gone once its last process is: wait for the SIGKILLed ones too (bounded).
+  const killDeadline = Date.now() + NODE_STOP_TIMEOUT_MS
+  while (pids.some(processAlive) && Date.now() < killDeadline) await sleep(POLL_MS)
+}
+
+/**
+ * Stops every node (SIGTERM, SIGKILL after NODE_STOP_TIMEOUT_MS); with --netns also every other process in
+ * the testbed's namespaces, then deletes its namespaces and host link; last removes the testbed directory.
+ * Idempotent: false when `dir` records no testbed (nothing to do). A failure keeps testbed.json, so `down`
+ * can be run again.
+ *
+ * @throws TestbedNotRunningError when testbed.json exists but cannot be read; NetnsUnavailableError, NetnsCommandError
+ */
+export async function testbedDown (dir: string): Promise<boolean> {
+  if (!existsSync(path.join(dir, TESTBED_FILE_NAME))) return false
+  const state = await loadTestbed(dir)
+  const lab = labToSteer(state)
+  // NB: with --netns, `ip netns pids` also finds a node the CLI spawned but had not yet recorded when it crashed.
+  await stopProcesses([...new Set([...state.nodes.map((n) => n.pid), ...(lab?.pids() ?? [])])])
+  lab?.teardown()
   await fs.rm(state.dir, { recursive: true, force: true })
+  return true
 }
