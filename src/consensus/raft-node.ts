@@ -203,6 +203,8 @@ export class RaftNode<R> {
   private readonly appliedListeners = new Set<AppliedListener<R>>()
   private readonly stateListeners = new Set<(status: RaftStatus) => void>()
   private seq = 0
+  /** Proposals made since the last batch, submitted together at its start. */
+  private queuedProposals: ProposalExtra[] = []
   private readCounter = 0
   private applied = 0
   private lastSnapshotIndex = 0
@@ -337,16 +339,43 @@ export class RaftNode<R> {
     const now = this.monotonicMs()
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
     const promise = this.proposals.add(key, extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
-    try {
-      this.submit(extra)
-    } catch (err) {
-      // A bug escaped the core and reaches the caller as a throw: nobody holds this waiter's promise, so
-      // it must not stay pending (stop() would reject it with no handler).
-      this.proposals.delete(key)
-      throw err
-    }
+    // Submitted at the start of the next batch, together with every proposal made until then: one append
+    // and one App per follower (or one forwarded Prop) for all of them (group commit at the proposer).
+    this.queuedProposals.push(extra)
     this.scheduleBatch()
     return promise
+  }
+
+  /**
+   * Submits the proposals queued since the last batch: commands that need no configuration change go to
+   * the core in one call (one append, one App per follower, or one forwarded Prop); the others one by one.
+   */
+  private submitQueued (): void {
+    if (this.queuedProposals.length === 0) return
+    const queued = this.queuedProposals
+    this.queuedProposals = []
+    const plain: ProposalExtra[] = []
+    const leader = this.isLeader()
+    const conf = leader ? this.configuration() : undefined
+    for (const extra of queued) {
+      // A proposal settled or timed out while queued is not submitted.
+      if (this.proposals.get(proposalKey(extra.id)) === undefined) continue
+      if (extra.confChange === undefined && (conf === undefined || this.rules?.confChangeFor(extra.command, conf) == null)) {
+        plain.push(extra)
+      } else {
+        this.submit(extra)
+      }
+    }
+    if (plain.length === 0) return
+    try {
+      this.raw.proposeMany(plain.map((extra) => ({
+        data: encodeEntryPayload({ command: extra.command, timeMs: leader ? this.nowMs() : 0 }), proposalId: extra.id
+      })))
+    } catch (err) {
+      rethrowBug(err)
+      // No leader yet or too many uncommitted bytes: the retry sweep submits them again.
+      this.log.debug({ err: (err as Error).message, proposals: plain.length }, 'proposals not accepted yet')
+    }
   }
 
   /**
@@ -503,6 +532,8 @@ export class RaftNode<R> {
    * with the configuration change it derives itself.
    */
   private stampForwarded (message: Message): void {
+    const plain: Array<{ data: Uint8Array, proposalId: ProposalId }> = []
+    const conf = this.configuration()
     for (const entry of message.entries) {
       const checked = this.checkForwarded(message.from, entry)
       if (typeof checked === 'string') {
@@ -513,12 +544,23 @@ export class RaftNode<R> {
         continue
       }
       try {
-        this.proposeAtLeader(checked.command, checked.id)
+        if (this.rules?.confChangeFor(checked.command, conf) == null) {
+          plain.push({ data: encodeEntryPayload({ command: checked.command, timeMs: this.nowMs() }), proposalId: checked.id })
+        } else {
+          this.proposeAtLeader(checked.command, checked.id)
+        }
       } catch (err) {
         rethrowBug(err)
         // The follower's retry will bring it back.
         this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposal not accepted yet')
       }
+    }
+    // The commands that need no configuration change are appended together: one App per follower.
+    try {
+      this.raw.proposeMany(plain)
+    } catch (err) {
+      rethrowBug(err)
+      this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposals not accepted yet')
     }
   }
 
@@ -555,6 +597,7 @@ export class RaftNode<R> {
       if (!this.retryStalled()) return
       changed = true
     }
+    this.submitQueued()
     while (this.raw.hasReady()) {
       const ready = this.raw.ready()
       changed = true

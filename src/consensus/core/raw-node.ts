@@ -24,9 +24,9 @@ import { assert } from '../../util/assert.js'
 import { changeConf, confStateProblem, copyConfState, encodeConfChange, isJoint } from './confchange.js'
 import { resolveRaftConfig } from './config.js'
 import type { RaftConfig } from './config.js'
-import { RETAIN_ENTRIES_DEFAULT } from './constants.js'
+import { MAX_ENTRIES_PER_MSG, RETAIN_ENTRIES_DEFAULT } from './constants.js'
 import { ConfChangeRejectedError, ProposalDroppedError, TransferRejectedError } from './errors.js'
-import { RaftLog } from './log.js'
+import { RaftLog, entryBytes } from './log.js'
 import { Raft } from './raft.js'
 import { bcastAppend, proposalRefusal } from './raft-leader.js'
 import { EntryType, MessageType } from './types.js'
@@ -55,6 +55,25 @@ export interface PersistTicket {
   readonly stableTerm: number
   /** The node's own vote and append acknowledgement, stepped once durable. */
   readonly selfMessages: readonly Message[]
+}
+
+/** Splits `entries` into runs of at most `maxBytes` (counted as entryBytes; at least one entry each). */
+function chunkBySize (entries: Entry[], maxBytes: number): Entry[][] {
+  const chunks: Entry[][] = []
+  let current: Entry[] = []
+  let bytes = 0
+  for (const entry of entries) {
+    const size = entryBytes(entry)
+    if (current.length > 0 && (bytes + size > maxBytes || current.length >= MAX_ENTRIES_PER_MSG)) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(entry)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
 }
 
 const EMPTY_CONF: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
@@ -119,6 +138,38 @@ export class RawNode {
     this.proposeEntry({
       index: 0, term: 0, type: EntryType.Normal, data, ...(proposalId !== undefined ? { proposalId } : {})
     })
+  }
+
+  /**
+   * Proposes several application commands at once (group commit at the proposer): on a leader they are
+   * appended together and go out in one App per follower; on a follower they are forwarded in as few
+   * Props as the message size limit allows. All or nothing.
+   * @throws ProposalDroppedError as propose()
+   */
+  proposeMany (items: ReadonlyArray<{ data: Uint8Array, proposalId?: ProposalId }>): void {
+    this.assertIdle()
+    if (items.length === 0) return
+    const entries: Entry[] = items.map(({ data, proposalId }) => ({
+      index: 0, term: 0, type: EntryType.Normal, data, ...(proposalId !== undefined ? { proposalId } : {})
+    }))
+    const r = this.raft
+    if (r.role !== 'leader') {
+      if (r.lead === null || r.role !== 'follower') {
+        r.droppedProposals += entries.length
+        throw new ProposalDroppedError('no leader known')
+      }
+      for (const chunk of chunkBySize(entries, r.cfg.maxSizePerMsgBytes)) {
+        r.msgs.push(this.localMessage(MessageType.Prop, r.lead, { entries: chunk }))
+      }
+      return
+    }
+    const refusal = proposalRefusal(r, entries.reduce((sum, e) => sum + e.data.length, 0))
+    if (refusal !== null) {
+      r.droppedProposals += entries.length
+      throw new ProposalDroppedError(refusal)
+    }
+    r.appendEntries(entries)
+    bcastAppend(r)
   }
 
   private proposeEntry (entry: Entry): void {
