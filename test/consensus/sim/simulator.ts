@@ -246,6 +246,13 @@ class Simulation {
 
   private drain (node: SimNode): void {
     if (node.raw === null) return
+    if (node.unflushed() > 0 && this.midReadyCrashes && this.random.chance(this.swarm.voteCrashRate / 4)) {
+      // Asynchronous storage writes: the power goes while Readies wait for their flush (they are lost).
+      this.trace.add(`${node.id} crash with ${node.unflushed()} unflushed Readies`)
+      node.crash(this.random)
+      this.restartAt.set(node.id, this.now + this.random.between(1, 4))
+      return
+    }
     if (node.unflushed() > 0 && this.random.chance(this.swarm.flushRate)) node.flush(this.hooks)
     const crashed = node.drain(this.hooks, READY_ROUNDS_PER_TICK_MAX, (ready) => this.crashMidReady(ready), this.random)
     // A supervisor restarts a process that died mid-write within a few ticks.
