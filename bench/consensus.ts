@@ -66,6 +66,12 @@ async function revoadaLoad (cluster: RevoadaCluster, concurrency: number): Promi
   return { commits: latencies.length, seconds: (performance.now() - started) / 1000, latencies, rejected }
 }
 
+/** The leader's WAL flush counters (group commit: entries made durable per fdatasync off the loop). */
+async function leaderFlushes (cluster: RevoadaCluster): Promise<{ flushes: number, entries: number }> {
+  const status = await cluster.status(await cluster.leader()) as unknown as { proposals?: { walFlushes?: number, walFlushedEntries?: number } }
+  return { flushes: status.proposals?.walFlushes ?? 0, entries: status.proposals?.walFlushedEntries ?? 0 }
+}
+
 /** SIGKILL the leader; time until a write through a survivor is acknowledged; restart and let it rejoin. */
 async function revoadaFailover (cluster: RevoadaCluster, trials: number): Promise<number[]> {
   const times: number[] = []
@@ -153,9 +159,13 @@ async function main (): Promise<void> {
     const pids = cluster.procs.map((p) => p.child.pid ?? 0)
     for (const c of concurrencies) {
       const cpu0 = await cpuSeconds(pids)
+      const flushes0 = await leaderFlushes(cluster)
       const r = await revoadaLoad(cluster, c)
       const cpuMs = (await cpuSeconds(pids) - cpu0) * 1000 / r.commits
-      rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs, `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections`])
+      const flushes1 = await leaderFlushes(cluster)
+      const perFlush = (flushes1.entries - flushes0.entries) / Math.max(1, flushes1.flushes - flushes0.flushes)
+      rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs,
+        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush`])
     }
     if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
   } finally {

@@ -225,6 +225,8 @@ export class ConsensusService implements NodeService {
    */
   async propose (command: Command, reason: Reason): Promise<ProposalResult<ApplyResult>> {
     const built = this.proposer.build(this.machine.shape, command, reason, wallClockMs())
+    // Signed here a moment ago: applying it on this node needs no second signature check.
+    this.machine.signedHere(built.cid, built.signature)
     return await this.raft.propose(built.bytes)
   }
 

@@ -2,9 +2,15 @@
  * @module consensus/raft-node
  * The Raft driver: the thin, serial IO loop around the pure RawNode (STYLE §9, etcd raft node.go). Network
  * callbacks and timers only step inputs into the core and schedule one batch; a batch drains every Ready
- * in the contract's order — send `messages`, persist (one fsync: group commit), send
- * `messagesAfterPersist`, apply committed entries, advance — synchronously, so the core never sees an input
- * between ready() and advance().
+ * in the contract's order — send `messages`, write, apply committed entries, acknowledge — synchronously,
+ * so the core never sees an input between ready() and advance().
+ *
+ * When the storage can flush off the event loop (`syncAsync`, FileStorage) the driver uses the core's
+ * asynchronous storage writes: each Ready's records are written at once, but the fdatasync runs on libuv's
+ * thread pool while the loop keeps receiving, replicating and writing the next Readies; when it completes,
+ * every Ready it covers is acknowledged (`persisted()`, in order) and only then are their
+ * `messagesAfterPersist` sent. One flush at a time, covering everything written before it started: group
+ * commit. Without `syncAsync` (or with `asyncStorageWrites: false`) each Ready is fsynced inline.
  *
  * On top of the core it provides what callers need: proposals that resolve with their typed result once
  * applied locally (retried under the same proposal id, so exactly-once holds across leader changes),
@@ -18,7 +24,8 @@ import {
   RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType
 } from './core/index.js'
 import type {
-  ConfChange, ConfState, Entry, Message, NodeId, ProposalId, RaftStatus, Ready, Snapshot, ProposalSessionsData
+  ConfChange, ConfState, Entry, HardState, Message, NodeId, PersistTicket, ProposalId, RaftStatus, Ready, Snapshot,
+  ProposalSessionsData
 } from './core/index.js'
 import type { Storage, StorageState } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
@@ -76,6 +83,11 @@ export interface RaftNodeInit {
    * then re-adds it as a learner), until its configuration lists it as a learner. @default false
    */
   rejoinAsLearner?: boolean
+  /**
+   * Flush the WAL off the event loop (asynchronous storage writes) when the storage supports it.
+   * @default true
+   */
+  asyncStorageWrites?: boolean
 }
 
 /** Whether the disk takes writes; `error` and `sinceMs` say why and since when it does not. */
@@ -127,6 +139,19 @@ export interface RaftNodeCounters {
   refusedForwarded: number
   /** Committed command entries whose proposal id was already applied (a retry or a replay). */
   duplicateCommands: number
+  /** WAL flushes (fdatasync) that acknowledged Readies, and the entries they made durable (group commit). */
+  walFlushes: number
+  walFlushedEntries: number
+}
+
+/** A Ready written to storage but not yet durable (asynchronous storage writes), in ticket order. */
+interface UnflushedWrite {
+  ticket: PersistTicket
+  hardState: HardState | undefined
+  entries: Entry[]
+  /** Sent once durable. */
+  after: Message[]
+  mustSync: boolean
 }
 
 /** The typed result of a proposal, once its entry is applied on this node. */
@@ -159,7 +184,7 @@ const sameId = (a: ProposalId, b: ProposalId): boolean => a.clientId === b.clien
 
 export class RaftNode<R> {
   readonly id: NodeId
-  private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed' | 'rejoinAsLearner'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
+  private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed' | 'rejoinAsLearner' | 'asyncStorageWrites'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
   private readonly storage: Storage
   private readonly transport: MessageTransport
   private readonly machine: ReplicatedStateMachine<R>
@@ -168,7 +193,7 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
-  private readonly counts: RaftNodeCounters = { refusedForwarded: 0, duplicateCommands: 0 }
+  private readonly counts: RaftNodeCounters = { refusedForwarded: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
@@ -178,6 +203,8 @@ export class RaftNode<R> {
   private readonly appliedListeners = new Set<AppliedListener<R>>()
   private readonly stateListeners = new Set<(status: RaftStatus) => void>()
   private seq = 0
+  /** Proposals made since the last batch, submitted together at its start. */
+  private queuedProposals: ProposalExtra[] = []
   private readCounter = 0
   private applied = 0
   private lastSnapshotIndex = 0
@@ -189,8 +216,15 @@ export class RaftNode<R> {
   get isRunning (): boolean { return this.running }
   private lastRole = ''
   private lastLeader: NodeId | null = null
-  /** A Ready whose persist failed (disk full, EIO): retried until it succeeds; no input reaches the core. */
-  private stalled: { ready: Ready, error: Error, sinceMs: number, nextRetryMs: number } | undefined
+  /**
+   * A write that failed (disk full, EIO): retried until it succeeds; no input reaches the core. `ready` is
+   * a Ready between ready() and its acknowledgement (written inline); `unflushed` writes are rewritten too.
+   */
+  private stalled: { ready: Ready | undefined, error: Error, sinceMs: number, nextRetryMs: number } | undefined
+  /** Asynchronous storage writes: on when the storage has syncAsync and the init did not turn it off. */
+  private readonly asyncWrites: boolean
+  private unflushed: UnflushedWrite[] = []
+  private flushRunning = false
   private rejoining: boolean
   private nextRemovalRequestMs = 0
   private rejoinRequestInFlight = false
@@ -224,6 +258,7 @@ export class RaftNode<R> {
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
     this.rejoining = init.rejoinAsLearner ?? false
+    this.asyncWrites = (init.asyncStorageWrites ?? true) && this.storage.syncAsync !== undefined
   }
 
   /** Loads durable state (bootstrapping an empty log if asked), then starts ticking. */
@@ -241,6 +276,7 @@ export class RaftNode<R> {
       maxSizePerMsgBytes: C.MAX_SIZE_PER_MSG_BYTES,
       maxInflightMsgs: C.MAX_INFLIGHT_MSGS,
       snapshotAcceptable: (snapshot) => this.canRestore(snapshot),
+      asyncStorageWrites: this.asyncWrites,
       random: createPrng(this.init.seed ?? Math.floor(Math.random() * 2 ** 31))
     }, state)
     this.applied = state.snapshot?.meta.index ?? 0
@@ -303,16 +339,43 @@ export class RaftNode<R> {
     const now = this.monotonicMs()
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
     const promise = this.proposals.add(key, extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
-    try {
-      this.submit(extra)
-    } catch (err) {
-      // A bug escaped the core and reaches the caller as a throw: nobody holds this waiter's promise, so
-      // it must not stay pending (stop() would reject it with no handler).
-      this.proposals.delete(key)
-      throw err
-    }
+    // Submitted at the start of the next batch, together with every proposal made until then: one append
+    // and one App per follower (or one forwarded Prop) for all of them (group commit at the proposer).
+    this.queuedProposals.push(extra)
     this.scheduleBatch()
     return promise
+  }
+
+  /**
+   * Submits the proposals queued since the last batch: commands that need no configuration change go to
+   * the core in one call (one append, one App per follower, or one forwarded Prop); the others one by one.
+   */
+  private submitQueued (): void {
+    if (this.queuedProposals.length === 0) return
+    const queued = this.queuedProposals
+    this.queuedProposals = []
+    const plain: ProposalExtra[] = []
+    const leader = this.isLeader()
+    const conf = leader ? this.configuration() : undefined
+    for (const extra of queued) {
+      // A proposal settled or timed out while queued is not submitted.
+      if (this.proposals.get(proposalKey(extra.id)) === undefined) continue
+      if (extra.confChange === undefined && (conf === undefined || this.rules?.confChangeFor(extra.command, conf) == null)) {
+        plain.push(extra)
+      } else {
+        this.submit(extra)
+      }
+    }
+    if (plain.length === 0) return
+    try {
+      this.raw.proposeMany(plain.map((extra) => ({
+        data: encodeEntryPayload({ command: extra.command, timeMs: leader ? this.nowMs() : 0 }), proposalId: extra.id
+      })))
+    } catch (err) {
+      rethrowBug(err)
+      // No leader yet or too many uncommitted bytes: the retry sweep submits them again.
+      this.log.debug({ err: (err as Error).message, proposals: plain.length }, 'proposals not accepted yet')
+    }
   }
 
   /**
@@ -469,6 +532,8 @@ export class RaftNode<R> {
    * with the configuration change it derives itself.
    */
   private stampForwarded (message: Message): void {
+    const plain: Array<{ data: Uint8Array, proposalId: ProposalId }> = []
+    const conf = this.configuration()
     for (const entry of message.entries) {
       const checked = this.checkForwarded(message.from, entry)
       if (typeof checked === 'string') {
@@ -479,12 +544,23 @@ export class RaftNode<R> {
         continue
       }
       try {
-        this.proposeAtLeader(checked.command, checked.id)
+        if (this.rules?.confChangeFor(checked.command, conf) == null) {
+          plain.push({ data: encodeEntryPayload({ command: checked.command, timeMs: this.nowMs() }), proposalId: checked.id })
+        } else {
+          this.proposeAtLeader(checked.command, checked.id)
+        }
       } catch (err) {
         rethrowBug(err)
         // The follower's retry will bring it back.
         this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposal not accepted yet')
       }
+    }
+    // The commands that need no configuration change are appended together: one App per follower.
+    try {
+      this.raw.proposeMany(plain)
+    } catch (err) {
+      rethrowBug(err)
+      this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposals not accepted yet')
     }
   }
 
@@ -518,23 +594,49 @@ export class RaftNode<R> {
   private runBatch (): void {
     let changed = false
     if (this.stalled !== undefined) {
-      if (!this.handleReady(this.stalled.ready, true)) return
-      this.log.info({ id: this.id, stalledMs: this.monotonicMs() - this.stalled.sinceMs }, 'storage writable again; resuming')
-      this.stalled = undefined
-      this.raw.advance()
+      if (!this.retryStalled()) return
       changed = true
     }
+    this.submitQueued()
     while (this.raw.hasReady()) {
       const ready = this.raw.ready()
-      if (!this.handleReady(ready, false)) return
-      this.raw.advance()
       changed = true
+      if (this.asyncWrites) {
+        if (!this.handleReadyAsync(ready)) return
+      } else {
+        if (!this.handleReady(ready, false)) return
+        this.raw.advance()
+      }
     }
+    if (this.asyncWrites) this.maybeFlush()
     if (changed) {
       this.maybeSnapshot()
       this.settleReads()
       this.notifyState()
     }
+  }
+
+  /** Retries the stalled write: the unflushed Readies are rewritten in order, then synced inline. */
+  private retryStalled (): boolean {
+    const stalled = this.stalled as NonNullable<RaftNode<R>['stalled']>
+    try {
+      for (const write of this.unflushed) this.writeRecords(write.hardState, write.entries)
+      if (stalled.ready === undefined) this.storage.sync()
+    } catch (err) {
+      this.stall(err, stalled.ready)
+      return false
+    }
+    // A stalled Ready's own write (with its inline sync) also covers the unflushed ones rewritten before it.
+    if (stalled.ready !== undefined && !this.handleReady(stalled.ready, true)) return false
+    this.log.info({ id: this.id, stalledMs: this.monotonicMs() - stalled.sinceMs }, 'storage writable again; resuming')
+    this.stalled = undefined
+    if (!this.asyncWrites) {
+      this.raw.advance()
+      return true
+    }
+    if (stalled.ready !== undefined) this.unflushed.push(this.issued(stalled.ready, []))
+    this.acknowledgeFlushed(Number.MAX_SAFE_INTEGER)
+    return true
   }
 
   /**
@@ -549,13 +651,95 @@ export class RaftNode<R> {
       this.storage.compact(ready.snapshot.meta.index)
     }
     for (const message of ready.messagesAfterPersist) this.send(message)
+    this.applyReady(ready)
+    return true
+  }
+
+  private applyReady (ready: Ready): void {
     for (const entry of ready.committedEntries) this.applyEntry(entry)
     for (const readState of ready.readStates) {
       const key = new TextDecoder().decode(readState.context)
       const waiter = this.reads.get(key)
       if (waiter !== undefined) waiter.extra.index = readState.index
     }
-    return true
+  }
+
+  /**
+   * Asynchronous storage writes: sends what may go first, writes the records without syncing, applies
+   * what is durable, and queues the Ready until a flush covers it. A snapshot from the leader (rare) is
+   * written and synced inline, which also makes every earlier unflushed Ready durable. False when a write
+   * failed (the node is then stalled; the retry rewrites every unflushed Ready).
+   */
+  private handleReadyAsync (ready: Ready): boolean {
+    if (ready.snapshot !== undefined) {
+      if (!this.handleReady(ready, false)) return false
+      this.unflushed.push(this.issued(ready, []))
+      this.acknowledgeFlushed(Number.MAX_SAFE_INTEGER)
+      return true
+    }
+    for (const message of ready.messages) this.send(message)
+    let failure: unknown
+    try {
+      this.writeRecords(ready.hardState, ready.entries)
+    } catch (err) {
+      if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
+      failure = err
+    }
+    // Committed entries are handed out only up to the durable index, so they apply even if this write failed.
+    this.applyReady(ready)
+    this.unflushed.push(this.issued(ready, ready.messagesAfterPersist))
+    if (failure === undefined) return true
+    this.stall(failure, undefined)
+    return false
+  }
+
+  /** Acknowledges the Ready being handled as issued; its durability is acknowledged from the queue. */
+  private issued (ready: Ready, after: Message[]): UnflushedWrite {
+    return { ticket: this.raw.advanceIssued(), hardState: ready.hardState, entries: ready.entries, after, mustSync: ready.mustSync }
+  }
+
+  /** Hard state before entries: a torn write may keep a newer term without its entries, never the reverse. */
+  private writeRecords (hardState: HardState | undefined, entries: Entry[]): void {
+    if (hardState !== undefined) this.storage.setHardState(hardState)
+    if (entries.length > 0) this.storage.append(entries)
+  }
+
+  /**
+   * Starts one flush for every unflushed Ready when none runs. Readies that need no fsync (a commit index
+   * only) are acknowledged at once unless an earlier one waits for a flush.
+   */
+  private maybeFlush (): void {
+    if (this.flushRunning || this.stalled !== undefined || this.unflushed.length === 0 || !this.running) return
+    const last = (this.unflushed[this.unflushed.length - 1] as UnflushedWrite).ticket.seq
+    if (!this.unflushed.some((write) => write.mustSync)) {
+      this.acknowledgeFlushed(last)
+      this.scheduleBatch()
+      return
+    }
+    this.flushRunning = true
+    const flush = this.storage.syncAsync as () => Promise<void>
+    flush.call(this.storage).then(() => {
+      this.flushRunning = false
+      if (!this.running || this.stalled !== undefined) return
+      this.counts.walFlushes++
+      this.acknowledgeFlushed(last)
+      this.scheduleBatch()
+    }, (err: unknown) => {
+      this.flushRunning = false
+      if (!this.running) return
+      if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
+      if (this.stalled === undefined) this.stall(err, undefined)
+    })
+  }
+
+  /** The unflushed Readies up to ticket `seq` are durable: acknowledge them in order and send what waited. */
+  private acknowledgeFlushed (seq: number): void {
+    while (this.unflushed.length > 0 && (this.unflushed[0] as UnflushedWrite).ticket.seq <= seq) {
+      const write = this.unflushed.shift() as UnflushedWrite
+      this.counts.walFlushedEntries += write.entries.length
+      this.raw.persisted(write.ticket)
+      for (const message of write.after) this.send(message)
+    }
   }
 
   /**
@@ -566,21 +750,24 @@ export class RaftNode<R> {
   private persist (ready: Ready): boolean {
     try {
       if (ready.snapshot !== undefined) this.storage.saveSnapshot(ready.snapshot)
-      // Hard state before entries: a torn write may then keep a newer term without its entries (harmless),
-      // never entries of a term the hard state has not reached.
-      if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState)
-      if (ready.entries.length > 0) this.storage.append(ready.entries)
-      if (ready.mustSync) this.storage.sync()
+      this.writeRecords(ready.hardState, ready.entries)
+      // Inline, the sync also covers every unflushed Ready written before (asynchronous storage writes).
+      if (ready.mustSync || this.unflushed.length > 0) this.storage.sync()
       return true
     } catch (err) {
-      if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
-      const now = this.monotonicMs()
-      if (this.stalled === undefined) {
-        this.log.warn({ id: this.id, err: (err as Error).message }, 'cannot write the log; refusing proposals until the disk takes writes again')
-      }
-      this.stalled = { ready, error: err as Error, sinceMs: this.stalled?.sinceMs ?? now, nextRetryMs: now + C.STORAGE_RETRY_INTERVAL_MS }
+      this.stall(err, ready)
       return false
     }
+  }
+
+  /** Stalls the node on a failed write (rethrowing anything that is not a retryable storage error). */
+  private stall (err: unknown, ready: Ready | undefined): void {
+    if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
+    const now = this.monotonicMs()
+    if (this.stalled === undefined) {
+      this.log.warn({ id: this.id, err: (err as Error).message }, 'cannot write the log; refusing proposals until the disk takes writes again')
+    }
+    this.stalled = { ready, error: err as Error, sinceMs: this.stalled?.sinceMs ?? now, nextRetryMs: now + C.STORAGE_RETRY_INTERVAL_MS }
   }
 
   /** Sends unless this rejoining node would take part in an election it may already have voted in. */
@@ -671,6 +858,8 @@ export class RaftNode<R> {
     try {
       this.takeSnapshot()
     } catch (err) {
+      // The inline flush of unflushed Readies failed and rolled them back: rewrite them (stall).
+      if (this.unflushed.length > 0) return this.stall(err, undefined)
       // A snapshot is an optimisation: the log still holds everything; the next batch tries again.
       if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
       this.log.warn({ err: (err as Error).message }, 'snapshot not written; the log keeps growing until it is')
@@ -679,6 +868,13 @@ export class RaftNode<R> {
 
   /** Snapshots the machine and the session table at the applied index, then compacts. */
   takeSnapshot (): Snapshot {
+    if (this.unflushed.length > 0) {
+      // Saving a snapshot syncs the WAL inline, and a failed save rolls it back: flush and acknowledge
+      // the unflushed Readies first (once per snapshot), so a failure can never drop them unseen.
+      this.storage.sync()
+      this.acknowledgeFlushed(Number.MAX_SAFE_INTEGER)
+      this.scheduleBatch()
+    }
     const status = this.raw.status()
     const index = this.applied
     const term = index === 0 ? 0 : (this.termAt(index) ?? status.term)

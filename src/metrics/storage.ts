@@ -9,7 +9,22 @@ import type { Entry, HardState, Snapshot } from '../consensus/core/types.js'
 
 /** A Storage that reports the duration of every `sync()` in seconds. */
 export class TimedStorage implements Storage {
-  constructor (private readonly inner: Storage, private readonly observeFsyncSeconds: (seconds: number) => void) {}
+  /** Present when the inner storage flushes off the event loop (FileStorage): timed the same way. */
+  readonly syncAsync?: () => Promise<void>
+
+  constructor (private readonly inner: Storage, private readonly observeFsyncSeconds: (seconds: number) => void) {
+    const flush = inner.syncAsync?.bind(inner)
+    if (flush !== undefined) {
+      this.syncAsync = async () => {
+        const startMs = performance.now()
+        try {
+          await flush()
+        } finally {
+          this.observeFsyncSeconds((performance.now() - startMs) / 1000)
+        }
+      }
+    }
+  }
 
   load (): StorageState { return this.inner.load() }
   append (entries: Entry[]): void { this.inner.append(entries) }

@@ -16,6 +16,11 @@ export interface RaftTestingBugs {
   voteBeforePersist?: boolean
   /** A follower appends entries without checking the previous entry's term (violates log matching). */
   acceptMismatchedEntries?: boolean
+  /**
+   * With asynchronous storage writes, count the node's own vote and append acknowledgement when a Ready is
+   * issued instead of once it is durable (a leader committing on its own unflushed append).
+   */
+  selfAckBeforePersist?: boolean
 }
 
 export interface RaftConfig {
@@ -47,6 +52,15 @@ export interface RaftConfig {
    * @default accept every snapshot
    */
   snapshotAcceptable?: (snapshot: Snapshot) => boolean
+  /**
+   * Asynchronous storage writes (etcd raft's AsyncStorageWrites): the driver acknowledges a Ready in two
+   * steps — `advanceIssued()` once its writes are issued and its committed entries applied, then
+   * `persisted(ticket)` once those writes are durable — and steps other input in between, so the disk
+   * flush overlaps with receiving and replicating. Committed entries are then handed out only up to the
+   * durable index, and the node's own vote and append acknowledgement count only at `persisted()`.
+   * @default false: `advance()` acknowledges both at once
+   */
+  asyncStorageWrites?: boolean
   testingBugs?: RaftTestingBugs
 }
 
@@ -64,6 +78,7 @@ export interface ResolvedRaftConfig {
   maxCommittedBytesPerReady: number
   random: Prng
   snapshotAcceptable: (snapshot: Snapshot) => boolean
+  asyncStorageWrites: boolean
   testingBugs: RaftTestingBugs
 }
 
@@ -104,6 +119,7 @@ export function resolveRaftConfig (config: RaftConfig): ResolvedRaftConfig {
       C.MAX_COMMITTED_BYTES_PER_READY_DEFAULT, 'maxCommittedBytesPerReady'),
     random: config.random,
     snapshotAcceptable: config.snapshotAcceptable ?? (() => true),
+    asyncStorageWrites: config.asyncStorageWrites ?? false,
     testingBugs: { ...(config.testingBugs ?? {}) }
   }
 }

@@ -13,6 +13,9 @@
  *   use applyOnce for exactly-once); serve rd.readStates once applied >= index; advance() }`.
  * - Between ready() and advance() call nothing but applyConfChange/status/checkInvariants (asserted).
  *   Self-addressed messages (own vote, own append ack) never appear in a Ready: advance() steps them.
+ * - Or, with `asyncStorageWrites`: issue the writes without waiting for the fsync, apply, call
+ *   advanceIssued(), keep stepping input, and once the writes are durable call persisted(ticket) (in
+ *   ticket order) and only then send that Ready's messagesAfterPersist.
  * - After a restart the state machine starts from the stored snapshot and re-applies committed entries.
  * - readIndex contexts must be non-empty and unique among outstanding reads.
  * - Take snapshots of applied state and hand them to compact(); the core sends them (chunked) to
@@ -26,6 +29,7 @@
  */
 export * from './types.js'
 export { RawNode } from './raw-node.js'
+export type { PersistTicket } from './raw-node.js'
 export type { RaftConfig, RaftTestingBugs } from './config.js'
 export { createPrng } from './prng.js'
 export type { Prng } from './prng.js'

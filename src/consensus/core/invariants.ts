@@ -89,6 +89,7 @@ export function checkRaftInvariants (r: Raft): void {
   assert(log.applied <= log.applying, 'applied > applying')
   assert(log.offset <= log.applied || log.pendingSnapshot !== undefined, 'compacted beyond applied')
   assert(log.stableIndex <= log.lastIndex(), 'stable beyond last index')
+  assert(log.durableIndex <= log.stableIndex, () => `durable ${log.durableIndex} beyond stable ${log.stableIndex}`)
   // Only the tail: append() asserts contiguity on every write, and a full scan per step would make the
   // simulator quadratic in the log length.
   for (let i = Math.max(0, log.entries.length - INVARIANT_CHECK_TAIL_ENTRIES); i < log.entries.length; i++) {

@@ -28,8 +28,14 @@ export class RaftLog {
   applied = 0
   /** Highest index handed out to apply but not yet acknowledged by advance(). */
   applying = 0
-  /** Entries with index <= stableIndex are persisted (or handed out in the current Ready). */
+  /** Entries with index <= stableIndex are persisted or handed out to storage in a Ready. */
   stableIndex = 0
+  /**
+   * Entries with index <= durableIndex are known durable (acknowledged by advance() or persisted()).
+   * Invariant: durableIndex <= stableIndex. It may lie below `offset` right after a snapshot from the
+   * leader is installed and before that snapshot is acknowledged.
+   */
+  durableIndex = 0
   /** A snapshot received from the leader, to be persisted and installed through Ready. */
   pendingSnapshot: Snapshot | undefined
   /** The newest snapshot this node holds (sent to followers that are too far behind). */
@@ -51,6 +57,7 @@ export class RaftLog {
       expected++
     }
     log.stableIndex = log.lastIndex()
+    log.durableIndex = log.stableIndex
     log.committed = Math.max(log.offset, Math.min(commit, log.lastIndex()))
     log.applied = log.offset
     log.applying = log.offset
@@ -120,6 +127,16 @@ export class RaftLog {
       this.entries.push(entry)
     }
     this.stableIndex = Math.min(this.stableIndex, first - 1)
+    this.durableIndex = Math.min(this.durableIndex, first - 1)
+  }
+
+  /**
+   * The entries up to `index` (of `term` at `index`) became durable. Ignored when the log no longer holds
+   * that entry: a later Ready overwrote it (etcd raft unstable.stableTo), so what is durable there is stale.
+   */
+  markDurable (index: number, term: number): void {
+    if (index <= this.durableIndex || index > this.stableIndex || this.term(index) !== term) return
+    this.durableIndex = index
   }
 
   /**
@@ -154,6 +171,7 @@ export class RaftLog {
     this.entries = []
     this.committed = snapshot.meta.index
     this.stableIndex = snapshot.meta.index
+    this.durableIndex = Math.min(this.durableIndex, snapshot.meta.index)
     this.pendingSnapshot = snapshot
     this.latestSnapshot = snapshot
   }

@@ -238,15 +238,17 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
 /** ReadIndex (thesis §6.4): record the commit index, confirm leadership by a heartbeat round. */
 function handleReadIndex (r: Raft, m: Message): void {
   const context = m.context ?? new Uint8Array(0)
+  if (r.log.term(r.log.committed) !== r.term) {
+    // The leader does not yet know the true commit index until an entry of its term commits — a single
+    // voter neither: its stored commit index may lag entries it committed before a restart (found by the
+    // power-loss test once the flush left the loop, which opened the window between the two).
+    if (r.pendingReadMsgs.length >= MAX_PENDING_READ_INDEX) { r.droppedMessages++; return }
+    r.pendingReadMsgs.push(m)
+    return
+  }
   const voters = allVoters(r.conf)
   if (voters.length === 1 && voters[0] === r.id) {
     respondRead(r, { index: r.log.committed, context, from: m.from })
-    return
-  }
-  if (r.log.term(r.log.committed) !== r.term) {
-    // The leader does not yet know the true commit index until an entry of its term commits.
-    if (r.pendingReadMsgs.length >= MAX_PENDING_READ_INDEX) { r.droppedMessages++; return }
-    r.pendingReadMsgs.push(m)
     return
   }
   assert(context.length > 0, 'ReadIndex needs a non-empty context to match acknowledgements')

@@ -7,7 +7,8 @@
  *
  * Persistence ordering (thesis §3.8): vote and append responses go to `msgsAfterPersist`; a node's own
  * vote and its own append acknowledgement are self-addressed messages in the same queue, stepped by
- * RawNode.advance() once the Ready that carried the state is persisted.
+ * RawNode.advance() (or persisted(), with asynchronous storage writes) once the Ready that carried the
+ * state is durable.
  */
 import { assert } from '../../util/assert.js'
 import type { ResolvedRaftConfig } from './config.js'
@@ -178,7 +179,8 @@ export class Raft {
     this.resetProgress()
     const self = this.prs.get(this.id)
     assert(self !== undefined, 'leader not in its own progress')
-    self.match = this.log.stableIndex
+    // Only what is durable counts toward commit; unflushed entries count once persisted() steps their ack.
+    self.match = this.log.durableIndex
     self.becomeReplicate()
     self.recentActive = true
     // Conservatively assume the tail may hold an unapplied conf change (etcd raft becomeLeader).

@@ -7,16 +7,26 @@
  *           → apply committedEntries (calling applyConfChange for ConfChange entries) → advance()
  *
  * NB: between ready() and advance() the driver may call only applyConfChange(), status() and
- * checkInvariants(); every other input asserts. This keeps "what was persisted" exact without the
- * bookkeeping etcd needs for asynchronous storage.
+ * checkInvariants(); every other input asserts.
+ *
+ * With `asyncStorageWrites` the acknowledgement has two steps (etcd raft's asynchronous storage writes):
+ *
+ *   ready() → send messages → issue the writes (in order, no fsync yet) → apply committedEntries
+ *           → advanceIssued() → … other input … → once durable: persisted(ticket), then send that
+ *             Ready's messagesAfterPersist
+ *
+ * so a flush runs while the node keeps stepping input. Committed entries are then handed out only up to
+ * the durable index, and the node's own vote and append acknowledgement (which count toward elections and
+ * commit) are stepped only by persisted(): a leader replicates entries it has not flushed yet, but counts
+ * itself toward their commit only once they are durable on its disk.
  */
 import { assert } from '../../util/assert.js'
 import { changeConf, confStateProblem, copyConfState, encodeConfChange, isJoint } from './confchange.js'
 import { resolveRaftConfig } from './config.js'
 import type { RaftConfig } from './config.js'
-import { RETAIN_ENTRIES_DEFAULT } from './constants.js'
+import { MAX_ENTRIES_PER_MSG, RETAIN_ENTRIES_DEFAULT } from './constants.js'
 import { ConfChangeRejectedError, ProposalDroppedError, TransferRejectedError } from './errors.js'
-import { RaftLog } from './log.js'
+import { RaftLog, entryBytes } from './log.js'
 import { Raft } from './raft.js'
 import { bcastAppend, proposalRefusal } from './raft-leader.js'
 import { EntryType, MessageType } from './types.js'
@@ -34,11 +44,47 @@ interface ReadyRecord {
   selfMessages: Message[]
 }
 
+/**
+ * The durability half of an issued Ready (asynchronous storage writes): pass it to persisted() once the
+ * Ready's writes are durable, in the order advanceIssued() returned the tickets.
+ */
+export interface PersistTicket {
+  readonly seq: number
+  /** The last index handed out to storage so far, and its term (ignored if overwritten since). */
+  readonly stableTo: number
+  readonly stableTerm: number
+  /** The node's own vote and append acknowledgement, stepped once durable. */
+  readonly selfMessages: readonly Message[]
+}
+
+/** Splits `entries` into runs of at most `maxBytes` (counted as entryBytes; at least one entry each). */
+function chunkBySize (entries: Entry[], maxBytes: number): Entry[][] {
+  const chunks: Entry[][] = []
+  let current: Entry[] = []
+  let bytes = 0
+  for (const entry of entries) {
+    const size = entryBytes(entry)
+    if (current.length > 0 && (bytes + size > maxBytes || current.length >= MAX_ENTRIES_PER_MSG)) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(entry)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
+
 const EMPTY_CONF: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
 
 export class RawNode {
   private readonly raft: Raft
-  private persistedHardState: HardState
+  /** The hard state last handed out to storage (a Ready carries a hard state only when it differs). */
+  private issuedHardState: HardState
+  /** Tickets: the next advanceIssued() returns `issuedSeq + 1`; persisted() expects `persistedSeq + 1`. */
+  private issuedSeq = 0
+  private persistedSeq = 0
   private lastSoftState: Ready['softState']
   private inFlight: ReadyRecord | undefined
   /** Highest term seen by checkInvariants (Invariant: term never decreases). */
@@ -57,7 +103,7 @@ export class RawNode {
     const conf = initial.snapshot?.meta.confState ?? bootstrap ?? EMPTY_CONF
     assert(confStateProblem(conf) === null, () => `bad bootstrap config: ${confStateProblem(conf) ?? ''}`)
     this.raft = new Raft(cfg, log, initial.hardState.term, initial.hardState.vote, conf)
-    this.persistedHardState = { ...initial.hardState, commit: log.committed }
+    this.issuedHardState = { ...initial.hardState, commit: log.committed }
     this.lastSoftState = { leader: null, role: 'follower' }
     this.checkedTerm = this.raft.term
   }
@@ -92,6 +138,38 @@ export class RawNode {
     this.proposeEntry({
       index: 0, term: 0, type: EntryType.Normal, data, ...(proposalId !== undefined ? { proposalId } : {})
     })
+  }
+
+  /**
+   * Proposes several application commands at once (group commit at the proposer): on a leader they are
+   * appended together and go out in one App per follower; on a follower they are forwarded in as few
+   * Props as the message size limit allows. All or nothing.
+   * @throws ProposalDroppedError as propose()
+   */
+  proposeMany (items: ReadonlyArray<{ data: Uint8Array, proposalId?: ProposalId }>): void {
+    this.assertIdle()
+    if (items.length === 0) return
+    const entries: Entry[] = items.map(({ data, proposalId }) => ({
+      index: 0, term: 0, type: EntryType.Normal, data, ...(proposalId !== undefined ? { proposalId } : {})
+    }))
+    const r = this.raft
+    if (r.role !== 'leader') {
+      if (r.lead === null || r.role !== 'follower') {
+        r.droppedProposals += entries.length
+        throw new ProposalDroppedError('no leader known')
+      }
+      for (const chunk of chunkBySize(entries, r.cfg.maxSizePerMsgBytes)) {
+        r.msgs.push(this.localMessage(MessageType.Prop, r.lead, { entries: chunk }))
+      }
+      return
+    }
+    const refusal = proposalRefusal(r, entries.reduce((sum, e) => sum + e.data.length, 0))
+    if (refusal !== null) {
+      r.droppedProposals += entries.length
+      throw new ProposalDroppedError(refusal)
+    }
+    r.appendEntries(entries)
+    bcastAppend(r)
   }
 
   private proposeEntry (entry: Entry): void {
@@ -222,11 +300,11 @@ export class RawNode {
     if (this.inFlight !== undefined) return false
     const r = this.raft
     const hs = this.hardState()
-    const ps = this.persistedHardState
+    const ps = this.issuedHardState
     const soft = this.softState()
     return hs.term !== ps.term || hs.vote !== ps.vote || hs.commit !== ps.commit ||
       r.log.stableIndex < r.log.lastIndex() || r.log.pendingSnapshot !== undefined ||
-      (r.log.applying < r.log.committed) || r.msgs.length > 0 || r.msgsAfterPersist.length > 0 ||
+      (r.log.applying < this.applyLimit()) || r.msgs.length > 0 || r.msgsAfterPersist.length > 0 ||
       r.readStates.length > 0 || soft.leader !== this.lastSoftState.leader || soft.role !== this.lastSoftState.role
   }
 
@@ -236,13 +314,14 @@ export class RawNode {
     const r = this.raft
     const log = r.log
     const hs = this.hardState()
-    const ps = this.persistedHardState
+    const ps = this.issuedHardState
     const hardStateChanged = hs.term !== ps.term || hs.vote !== ps.vote || hs.commit !== ps.commit
     const entries = log.stableIndex < log.lastIndex()
       ? log.slice(log.stableIndex + 1, log.lastIndex() + 1, Number.MAX_SAFE_INTEGER) : []
     const snapshot = log.pendingSnapshot
-    const committedEntries = snapshot === undefined && log.applying < log.committed
-      ? log.slice(log.applying + 1, log.committed + 1, r.cfg.maxCommittedBytesPerReady) : []
+    const applyLimit = this.applyLimit()
+    const committedEntries = snapshot === undefined && log.applying < applyLimit
+      ? log.slice(log.applying + 1, applyLimit + 1, r.cfg.maxCommittedBytesPerReady) : []
     const afterPersist = r.msgsAfterPersist
     const ready: Ready = {
       ...(hardStateChanged ? { hardState: hs } : {}),
@@ -269,8 +348,26 @@ export class RawNode {
     return ready
   }
 
+  /**
+   * The highest index that may be handed out to apply: everything committed when a Ready is persisted
+   * before it is applied, only what is durable here with asynchronous storage writes.
+   */
+  private applyLimit (): number {
+    const log = this.raft.log
+    return this.raft.cfg.asyncStorageWrites ? Math.min(log.committed, log.durableIndex) : log.committed
+  }
+
   /** Acknowledges the last Ready: it is persisted and its committed entries applied. */
   advance (): void {
+    this.persisted(this.advanceIssued())
+  }
+
+  /**
+   * Asynchronous storage writes: the last Ready's writes are issued to storage (in order) and its committed
+   * entries applied, but they are not durable yet. Input may be stepped again; the node's own vote and
+   * append acknowledgement wait in the returned ticket for persisted().
+   */
+  advanceIssued (): PersistTicket {
     const record = this.inFlight
     assert(record !== undefined, 'advance() without ready()')
     this.inFlight = undefined
@@ -279,9 +376,34 @@ export class RawNode {
     if (record.snapshot !== undefined && log.pendingSnapshot === record.snapshot) log.pendingSnapshot = undefined
     log.stableIndex = Math.max(log.stableIndex, Math.min(record.stableTo, log.lastIndex()))
     log.applied = Math.max(log.applied, record.applyingTo)
-    this.persistedHardState = record.hardState
-    for (const m of record.selfMessages) r.step(m)
+    this.issuedHardState = record.hardState
+    const stableTo = Math.min(record.stableTo, log.lastIndex())
+    let selfMessages = record.selfMessages
+    if (r.cfg.testingBugs.selfAckBeforePersist === true) {
+      for (const m of selfMessages) r.step(m)
+      selfMessages = []
+    }
+    return { seq: ++this.issuedSeq, stableTo, stableTerm: log.term(stableTo) ?? 0, selfMessages }
+  }
+
+  /**
+   * The writes of `ticket` (and of every ticket before it) are durable: entries up to its index count as
+   * durable (unless overwritten since), and the node's own vote and append acknowledgement are stepped.
+   */
+  persisted (ticket: PersistTicket): void {
+    this.assertIdle()
+    assert(ticket.seq === this.persistedSeq + 1, () => `persisted ticket ${ticket.seq} out of order (after ${this.persistedSeq})`)
+    this.persistedSeq = ticket.seq
+    const r = this.raft
+    r.log.markDurable(ticket.stableTo, ticket.stableTerm)
+    // An acknowledgement from an earlier term is moot (the term moved on): drop it quietly.
+    for (const m of ticket.selfMessages) if (m.term === r.term) r.step(m)
     this.maybeAutoLeave()
+  }
+
+  /** Asynchronous storage writes: tickets issued but not yet persisted. */
+  unpersistedTickets (): number {
+    return this.issuedSeq - this.persistedSeq
   }
 
   /** Leader: once an auto-leave joint configuration is applied, propose leaving it (thesis §4.3). */

@@ -168,6 +168,8 @@ export interface Message {
  * 3. only AFTER persisting, send `messagesAfterPersist` (votes and append responses);
  * 4. apply `committedEntries` to the state machine;
  * 5. call `advance()`.
+ * With `asyncStorageWrites` (RawNode), step 2 only issues the writes, step 5 is `advanceIssued()`, and
+ * step 3 waits until the writes are durable, when the driver calls `persisted(ticket)`.
  */
 export interface Ready {
   /** Changed hard state to persist, or undefined if unchanged. */

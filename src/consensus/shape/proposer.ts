@@ -12,6 +12,8 @@ import type { Command, MeshShape, Reason } from './core/index.js'
 export interface BuiltProposal {
   bytes: Uint8Array
   cid: string
+  /** This node's signature over the envelope's CID. */
+  signature: Uint8Array
   /** The configuration change that must carry this command, or undefined. */
   confChange?: ConfChange
 }
@@ -37,11 +39,13 @@ export class ShapeProposer {
       proposedAtMs: Math.max(0, Math.floor(nowMs))
     }
     const { bytes, cid } = envelopeBytesAndCid(envelope)
-    const signed = encodeSignedProposal(bytes, this.signer.sign('proposal', this.clusterId, cid))
+    const signature = this.signer.sign('proposal', this.clusterId, cid)
+    const signed = encodeSignedProposal(bytes, signature)
     const confChange = command.kind === 'bootstrap' ? null : requiredConfChange(shape, command)
     return {
       bytes: signed,
       cid: cid.toString(),
+      signature,
       ...(confChange !== null && confChange !== 'rejected' ? { confChange } : {})
     }
   }

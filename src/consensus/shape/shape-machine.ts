@@ -12,6 +12,8 @@ import type { ApplyResult, ShapeData, SignedProposal } from './core/index.js'
 /** Verdicts kept; the oldest is forgotten beyond it (a forgotten verdict is only recomputed). */
 const MAX_CACHED_VERDICTS = 65_536
 
+const verdictKey = (cid: string, signature: Uint8Array): string => `${cid}:${Buffer.from(signature).toString('base64')}`
+
 export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   private current = MeshShape.empty()
   private readonly verdicts = new Map<string, boolean>()
@@ -44,18 +46,30 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
    * warm the cache; apply() calls it too and then hits the cache.
    */
   verified (proposal: SignedProposal): boolean {
-    const key = `${proposal.cid.toString()}:${Buffer.from(proposal.signature).toString('base64')}`
+    const key = verdictKey(proposal.cid.toString(), proposal.signature)
     const cached = this.verdicts.get(key)
     if (cached !== undefined) return cached
     const verdict = verifySignature({
       nodeId: proposal.envelope.proposer, purpose: 'proposal', clusterId: this.clusterId, cid: proposal.cid, signature: proposal.signature
     })
+    this.remember(key, verdict)
+    return verdict
+  }
+
+  /**
+   * Records a proposal this node has just signed itself as verified, so applying it here costs no second
+   * Ed25519 check (the signer produced exactly these bytes; every other node still verifies them).
+   */
+  signedHere (cid: string, signature: Uint8Array): void {
+    this.remember(verdictKey(cid, signature), true)
+  }
+
+  private remember (key: string, verdict: boolean): void {
     if (this.verdicts.size >= MAX_CACHED_VERDICTS) {
       const oldest = this.verdicts.keys().next().value
       if (oldest !== undefined) this.verdicts.delete(oldest)
     }
     this.verdicts.set(key, verdict)
-    return verdict
   }
 
   apply (command: Uint8Array, context: ApplyContext): ApplyOutcome<ApplyResult> {

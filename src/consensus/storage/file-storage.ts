@@ -52,6 +52,10 @@ export class FileStorage implements Storage {
   private syncedSize = 0
   /** Set when a failed write could not be rolled back: the file's tail is unknown until a restart. */
   private broken: Error | undefined
+  /** True while a syncAsync() flush runs: the segment must not rotate (its fd is in use). */
+  private flushing = false
+  /** Counts roll-backs: a flush that overlapped one covered bytes that no longer exist. */
+  private rollbacks = 0
   private hardState: HardState = { term: 0, vote: null, commit: 0 }
   private snapshotIndex = 0
   /** Terms of the stored entries: `terms[i]` is the term at index `termsOffset + 1 + i`. */
@@ -237,6 +241,7 @@ export class FileStorage implements Storage {
 
   /** Cuts the open segment back to what is known durable; if even that fails, the storage is broken. */
   private rollBack (): void {
+    this.rollbacks++
     try {
       this.fs.ftruncateSync(this.fd as number, this.syncedSize)
       this.size = this.syncedSize
@@ -278,8 +283,43 @@ export class FileStorage implements Storage {
     if (this.size >= this.segmentBytesMax) this.maybeRotate()
   }
 
+  /**
+   * One fdatasync on libuv's thread pool for the writes made before the call; the caller's loop runs
+   * meanwhile. A segment past its size limit is synced inline and rotated instead (rotation replaces the
+   * fd, which must not happen under a running flush; once per segment).
+   * @throws (rejects) StorageFullError or StorageIoError: rolled back to the last synced size, which also
+   *   drops writes made while it ran (and a flush that overlapped a roll-back fails too)
+   */
+  async syncAsync (): Promise<void> {
+    this.assertOpen()
+    this.assertWritable()
+    assert(!this.flushing, 'one syncAsync at a time')
+    if (this.fs.fdatasync === undefined || this.size >= this.segmentBytesMax) {
+      this.sync()
+      return
+    }
+    const target = this.size
+    const epoch = this.rollbacks
+    this.flushing = true
+    try {
+      await this.fs.fdatasync(this.fd as number)
+    } catch (err) {
+      this.flushing = false
+      if (this.closed) throw new StorageClosedError()
+      if (epoch === this.rollbacks) this.rollBack()
+      throw toStorageError(err, 'fdatasync', this.currentFile())
+    }
+    this.flushing = false
+    if (this.closed) throw new StorageClosedError()
+    if (epoch !== this.rollbacks) {
+      throw new StorageIoError(this.currentFile(), 'fdatasync (the segment was rolled back while it ran)', 'EIO')
+    }
+    this.syncedSize = Math.max(this.syncedSize, target)
+  }
+
   /** Starts a new segment when everything is synced; a failure keeps the current one (retried later). */
   private maybeRotate (): void {
+    if (this.flushing) return
     try {
       this.createSegment()
     } catch {

@@ -54,6 +54,11 @@ export class MemoryStorage implements Storage {
   sync (): void {
     this.unsynced = []
   }
+  /** Syncs at once: the writes before the call are durable when the promise settles. */
+  async syncAsync (): Promise<void> {
+    this.sync()
+  }
+
 
   saveSnapshot (snapshot: Snapshot): void {
     if (this.snapshot !== undefined && this.snapshot.meta.index >= snapshot.meta.index) return

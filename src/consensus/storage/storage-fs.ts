@@ -16,6 +16,8 @@ export interface StorageFs {
   /** Writes up to `length` bytes; may write fewer (a short write). */
   writeSync: (fd: number, buffer: Buffer, offset: number, length: number) => number
   fdatasyncSync: (fd: number) => void
+  /** fdatasync on libuv's thread pool, so the event loop runs meanwhile. Optional: fakes sync inline. */
+  fdatasync?: (fd: number) => Promise<void>
   fsyncSync: (fd: number) => void
   ftruncateSync: (fd: number, length: number) => void
   fstatSizeSync: (fd: number) => number
@@ -33,6 +35,7 @@ export const nodeStorageFs: StorageFs = {
   openSync: (file, flags, mode) => fs.openSync(file, flags, mode),
   writeSync: (fd, buffer, offset, length) => fs.writeSync(fd, buffer, offset, length),
   fdatasyncSync: (fd) => { fs.fdatasyncSync(fd) },
+  fdatasync: async (fd) => { await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => err === null ? resolve() : reject(err))) },
   fsyncSync: (fd) => { fs.fsyncSync(fd) },
   ftruncateSync: (fd, length) => { fs.ftruncateSync(fd, length) },
   fstatSizeSync: (fd) => fs.fstatSync(fd).size,

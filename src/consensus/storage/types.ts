@@ -38,6 +38,15 @@ export interface Storage {
   sync(): void
 
   /**
+   * As `sync()` for the writes made before the call, without blocking the caller's thread while the disk
+   * flushes (the driver keeps stepping Raft meanwhile: asynchronous storage writes). Writes made while it
+   * runs are not covered. One at a time. On failure (rejects with StorageFullError / StorageIoError) the
+   * storage is rolled back to its last durable state, which also drops the writes made while it ran: the
+   * caller rewrites everything it has not seen synced. Optional: without it the driver syncs inline.
+   */
+  syncAsync?(): Promise<void>
+
+  /**
    * Durably stores `snapshot` (atomically: a crash leaves the old or the new one). Entries are kept: a
    * leader keeps a trailing window for slow followers. Durable when it returns.
    */

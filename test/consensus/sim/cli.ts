@@ -22,7 +22,7 @@ interface CliOptions {
 
 function parseBug (name: string | undefined): RaftTestingBugs {
   if (name === undefined) return {}
-  const known = ['commitOldTermByCounting', 'voteBeforePersist', 'acceptMismatchedEntries']
+  const known = ['commitOldTermByCounting', 'voteBeforePersist', 'acceptMismatchedEntries', 'selfAckBeforePersist']
   if (!known.includes(name)) throw new RangeError(`--bug must be one of ${known.join(', ')}, got ${name}`)
   return { [name]: true }
 }
@@ -36,7 +36,7 @@ function main (): void {
     .option('--first <f>', 'first seed of the range', '1')
     .option('--verbose', 'print every event as it happens')
     .option('--end-to-end-only', 'skip the rule checks (vote durability, commit rule); keep the end-to-end ones')
-    .option('--bug <name>', 'plant a testing bug in every node (commitOldTermByCounting, voteBeforePersist, acceptMismatchedEntries)')
+    .option('--bug <name>', 'plant a testing bug in every node (commitOldTermByCounting, voteBeforePersist, acceptMismatchedEntries, selfAckBeforePersist)')
     .parse(process.argv)
   const options = program.opts<CliOptions>()
   const steps = Number(options.steps)

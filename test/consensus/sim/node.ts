@@ -7,9 +7,14 @@
  *
  * A crash may strike in the middle of a Ready (after the appends, before the sync): the storage then drops
  * the unsynced writes (sometimes keeping a torn prefix), and everything after that point never happens.
+ *
+ * With asynchronous storage writes the node writes a Ready without syncing, applies, calls advanceIssued()
+ * and keeps taking input; the simulator calls flush() at random moments (sync, persisted() per ticket,
+ * then the held messagesAfterPersist), and a crash in between loses every unflushed Ready.
  */
 import { decodeConfChange } from '../../../src/consensus/core/confchange.js'
 import { RawNode } from '../../../src/consensus/core/index.js'
+import type { PersistTicket } from '../../../src/consensus/core/index.js'
 import type { RaftTestingBugs } from '../../../src/consensus/core/config.js'
 import { EntryType, MessageType, type ConfState, type Entry, type HardState, type Message, type NodeId, type ProposalId,
   type Ready, type Snapshot } from '../../../src/consensus/core/types.js'
@@ -47,6 +52,8 @@ export interface SimNodeInit {
   skipSessions: boolean
   /** The initial configuration (founding members and joiners alike: it is the log's baseline). */
   bootstrap?: ConfState
+  /** Drive the core with asynchronous storage writes: Readies become durable only at flush(). */
+  asyncStorageWrites?: boolean
 }
 
 const decoder = new TextDecoder()
@@ -73,6 +80,8 @@ export class SimNode {
   /** The commit index this node last reported while leader. */
   private leaderCommit = 0
   crashes = 0
+  /** Asynchronous storage writes: Readies written but not yet synced, in ticket order. */
+  private pending: Array<{ ticket: PersistTicket, after: Message[] }> = []
   /** Coverage counters (how often rare paths ran), summed over seeds by the CLI. */
   readonly marks = { snapshotsInstalled: 0, snapshotsTaken: 0, confChangesApplied: 0, elections: 0 }
 
@@ -102,7 +111,8 @@ export class SimNode {
     this.log = state.entries.filter((e: Entry) => e.index > this.logOffset)
     this.confState = snapshot?.meta.confState ?? this.init.bootstrap
     this.pendingReads.length = 0
-    const config = { id: this.id, electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS,
+    this.pending = []
+    const config = { id: this.id, asyncStorageWrites: this.init.asyncStorageWrites === true, electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS,
       random: this.init.random.fork(), testingBugs: this.init.bugs,
       ...(this.init.maxSizePerMsgBytes === undefined ? {} : { maxSizePerMsgBytes: this.init.maxSizePerMsgBytes }),
       ...(this.init.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: this.init.maxInflightMsgs }) }
@@ -146,19 +156,48 @@ export class SimNode {
         this.crash(random)
         return true
       }
-      if (ready.mustSync || ready.entries.length > 0 || ready.hardState !== undefined) this.sync()
-      for (const message of ready.messagesAfterPersist) this.send(message, hooks)
+      const async = this.init.asyncStorageWrites === true && ready.snapshot === undefined
+      if (!async && (ready.mustSync || ready.entries.length > 0 || ready.hardState !== undefined)) this.sync()
+      if (!async) for (const message of ready.messagesAfterPersist) this.send(message, hooks)
       this.observeRole(ready, hooks)
       this.applyCommitted(ready.committedEntries, hooks)
       for (const read of ready.readStates) {
         this.pendingReads.push({ context: decoder.decode(read.context), index: read.index })
       }
       this.serveReads(hooks)
-      raw.advance()
-      this.maybeSnapshot()
+      if (this.init.asyncStorageWrites !== true) {
+        raw.advance()
+      } else {
+        // A snapshot Ready was synced inline (as RaftNode does), which made every earlier one durable too.
+        this.pending.push({ ticket: raw.advanceIssued(), after: async ? ready.messagesAfterPersist : [] })
+        if (!async) this.acknowledge(hooks)
+      }
+      this.maybeSnapshot(hooks)
       raw.checkInvariants()
     }
     throw new Error(`${this.id} still has a Ready after ${rounds} rounds (livelock)`)
+  }
+
+  /** Asynchronous storage writes: Readies written but not yet flushed. */
+  unflushed (): number {
+    return this.pending.length
+  }
+
+  /** Asynchronous storage writes: the flush completes; every written Ready is durable and acknowledged. */
+  flush (hooks: NodeHooks): void {
+    if (this.raw === null || this.pending.length === 0) return
+    this.sync()
+    this.acknowledge(hooks)
+    this.raw.checkInvariants()
+  }
+
+  private acknowledge (hooks: NodeHooks): void {
+    const raw = this.raw as RawNode
+    for (const { ticket, after } of this.pending) {
+      raw.persisted(ticket)
+      for (const message of after) this.send(message, hooks)
+    }
+    this.pending = []
   }
 
   private sync (): void {
@@ -276,8 +315,10 @@ export class SimNode {
   }
 
   /** Log compaction: snapshot the state machine every SNAPSHOT_INTERVAL_ENTRIES applied entries. */
-  private maybeSnapshot (): void {
+  private maybeSnapshot (hooks: NodeHooks): void {
     if (this.applied - this.snapshotIndex < SNAPSHOT_INTERVAL_ENTRIES || this.confState === undefined) return
+    // Saving a snapshot syncs the storage, so unflushed Readies become durable: acknowledge them (RaftNode).
+    this.flush(hooks)
     const raw = this.raw as RawNode
     const snapshot: Snapshot = {
       meta: { index: this.applied, term: this.appliedTerm, confState: this.confState },

@@ -58,6 +58,12 @@ export interface SwarmConfig {
   leaderChurnRate: number
   maxSizePerMsgBytes?: number
   maxInflightMsgs?: number
+  /**
+   * Asynchronous storage writes (as RaftNode over FileStorage): a Ready's writes are flushed at a random
+   * later drain, with other input stepped in between; `flushRate` is the chance per drain.
+   */
+  asyncStorageWrites: boolean
+  flushRate: number
 }
 
 export interface SimResult {
@@ -95,7 +101,9 @@ export function chooseSwarm (random: SimRandom): SwarmConfig {
     clientStartRate: random.pick([0.05, 0.2, 0.5]),
     leaderChurnRate: random.pick([0, 0, 0.2, 0.5]),
     // Tiny messages and windows split replication into many acknowledgements (Figure 8 needs a prefix ack).
-    ...random.pick([{}, { maxSizePerMsgBytes: 1 }, { maxSizePerMsgBytes: 200, maxInflightMsgs: 2 }])
+    ...random.pick([{}, { maxSizePerMsgBytes: 1 }, { maxSizePerMsgBytes: 200, maxInflightMsgs: 2 }]),
+    asyncStorageWrites: random.chance(0.5),
+    flushRate: random.pick([0.2, 0.5, 0.9])
   }
 }
 
@@ -104,7 +112,8 @@ export function describeSwarm (swarm: SwarmConfig): string {
   return `voters=${swarm.voters} learners=${swarm.learners} clients=${swarm.clients} delay<=${n.delayTicksMax} ` +
     `loss=${n.lossRate} dup=${n.duplicateRate} spikes=${n.spikeRate} faultEvery~${swarm.faultIntervalTicks} ` +
     `midReadyCrash=${swarm.midReadyCrashRate} voteCrash=${swarm.voteCrashRate} leaderChurn=${swarm.leaderChurnRate} clientRate=${swarm.clientStartRate} ` +
-    `msgBytesMax=${swarm.maxSizePerMsgBytes ?? 'default'} inflightMax=${swarm.maxInflightMsgs ?? 'default'}`
+    `msgBytesMax=${swarm.maxSizePerMsgBytes ?? 'default'} inflightMax=${swarm.maxInflightMsgs ?? 'default'} ` +
+    `asyncWrites=${swarm.asyncStorageWrites ? `flush@${swarm.flushRate}` : 'off'}`
 }
 
 /** The failure report: seed, what failed, the seed's options, a one-line replay command, the last events. */
@@ -170,6 +179,7 @@ class Simulation {
     const node = new SimNode({ id, random: this.random.fork(), bugs: this.options.bugs ?? {}, bootstrap,
       ruleChecks: this.options.ruleChecks ?? true,
       skipSessions: this.options.harnessBugs?.skipSessions === true,
+      asyncStorageWrites: this.swarm.asyncStorageWrites,
       ...(this.swarm.maxSizePerMsgBytes === undefined ? {} : { maxSizePerMsgBytes: this.swarm.maxSizePerMsgBytes }),
       ...(this.swarm.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: this.swarm.maxInflightMsgs }) })
     this.nodes.set(id, node)
@@ -236,6 +246,14 @@ class Simulation {
 
   private drain (node: SimNode): void {
     if (node.raw === null) return
+    if (node.unflushed() > 0 && this.midReadyCrashes && this.random.chance(this.swarm.voteCrashRate / 4)) {
+      // Asynchronous storage writes: the power goes while Readies wait for their flush (they are lost).
+      this.trace.add(`${node.id} crash with ${node.unflushed()} unflushed Readies`)
+      node.crash(this.random)
+      this.restartAt.set(node.id, this.now + this.random.between(1, 4))
+      return
+    }
+    if (node.unflushed() > 0 && this.random.chance(this.swarm.flushRate)) node.flush(this.hooks)
     const crashed = node.drain(this.hooks, READY_ROUNDS_PER_TICK_MAX, (ready) => this.crashMidReady(ready), this.random)
     // A supervisor restarts a process that died mid-write within a few ticks.
     if (crashed) this.restartAt.set(node.id, this.now + this.random.between(1, 4))

@@ -91,8 +91,23 @@ function parseEnvelope (value: unknown): Envelope | null {
   }
 }
 
+/**
+ * Decoded proposals by the identity of their byte array: one entry's command is looked at several times on
+ * its way (its signed id, the configuration change it needs, apply), each a canonical decode plus a BLAKE3
+ * CID. Weak, so it holds nothing the caller dropped; callers never mutate the bytes or the result.
+ */
+const decodedByBytes = new WeakMap<Uint8Array, SignedProposal | null>()
+
 /** Decodes a signed proposal; null when the bytes are not exactly one. Never throws. */
 export function decodeSignedProposal (bytes: Uint8Array): SignedProposal | null {
+  const cached = decodedByBytes.get(bytes)
+  if (cached !== undefined) return cached
+  const decoded = decodeSignedProposalUncached(bytes)
+  decodedByBytes.set(bytes, decoded)
+  return decoded
+}
+
+function decodeSignedProposalUncached (bytes: Uint8Array): SignedProposal | null {
   if (bytes.length > MAX_PROPOSAL_BYTES) return null
   try {
     const outer = decodeCanonical<unknown>(bytes)
