@@ -73,3 +73,12 @@ export class InvalidCidError extends Error {
   static override readonly name = 'InvalidCidError'
   constructor (message = 'invalid content id') { super(message); named(this, 'InvalidCidError') }
 }
+
+/**
+ * A provider answered `busy`: it serves as many streams as it allows (to us, or in total). Not a fault of
+ * the provider: the fetch asks the others and this one again after `retryAfterMs`, without scoring it down.
+ */
+export class ProviderBusyError extends Error {
+  static override readonly name = 'ProviderBusyError'
+  constructor (readonly retryAfterMs: number, message = `provider busy; retry after ${retryAfterMs} ms`) { super(message); named(this, 'ProviderBusyError') }
+}

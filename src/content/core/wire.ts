@@ -10,6 +10,7 @@
  *             `{ v: 1, t: 'map', c: rootCID }`        which chunks of a file the server holds
  *   response: `{ v: 1, t: 'block', c: CID, d: bytes }` | `{ v: 1, t: 'none', c: CID }`
  *             `{ v: 1, t: 'map', c: rootCID, b: bitmap }` (bit i of byte ⌊i/8⌋, LSB first = chunk i held)
+ *             `{ v: 1, t: 'busy', r: retryAfterMs }` the server is at its upload limit; it closes the stream
  *
  * Decoding is strict: every field checked, nothing unknown, sizes bounded before anything is allocated
  * from a count a peer sent. Errors are MalformedContentError.
@@ -18,7 +19,7 @@ import { decode, encode } from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { decodeCanonical } from '../../codec/index.js'
 import {
-  CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
+  BUSY_RETRY_AFTER_MS_MAX, CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
   HAVE_ITEMS_PER_MESSAGE_MAX, REQUEST_FRAME_BYTES_MAX, CHUNK_BYTES_MAX
 } from './constants.js'
 import { MalformedContentError } from './errors.js'
@@ -31,6 +32,7 @@ export type ContentResponse =
   | { type: 'block', cid: CID, data: Uint8Array }
   | { type: 'none', cid: CID }
   | { type: 'map', cid: CID, bitmap: Uint8Array }
+  | { type: 'busy', retryAfterMs: number }
 
 const V = CONTENT_FORMAT_VERSION
 const fail = (what: string): never => { throw new MalformedContentError(what) }
@@ -118,6 +120,7 @@ export function decodeRequest (bytes: Uint8Array): ContentRequest {
 export function encodeResponse (r: ContentResponse): Uint8Array {
   if (r.type === 'block') return encode({ v: V, t: 'block', c: r.cid, d: r.data })
   if (r.type === 'map') return encode({ v: V, t: 'map', c: r.cid, b: r.bitmap })
+  if (r.type === 'busy') return encode({ v: V, t: 'busy', r: r.retryAfterMs })
   return encode({ v: V, t: 'none', c: r.cid })
 }
 
@@ -138,6 +141,11 @@ export function decodeResponse (bytes: Uint8Array): ContentResponse {
   if (m.t === 'none') {
     onlyKeys(m, ['v', 't', 'c'], 'none')
     return { type: 'none', cid: blockCid(m.c, 'none') }
+  }
+  if (m.t === 'busy') {
+    onlyKeys(m, ['v', 't', 'r'], 'busy')
+    if (typeof m.r !== 'number' || !Number.isSafeInteger(m.r) || m.r < 0 || m.r > BUSY_RETRY_AFTER_MS_MAX) fail('busy retry-after')
+    return { type: 'busy', retryAfterMs: m.r as number }
   }
   return fail(`unknown response type ${String(m.t)}`)
 }
