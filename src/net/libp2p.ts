@@ -18,10 +18,9 @@ import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { mdns } from '@libp2p/mdns'
-import { preSharedKey } from '@libp2p/pnet'
 import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interface'
 import type { Config } from '../config/index.js'
-import { pnetKey } from './cluster.js'
+import { clusterKeyProtector } from './pnet.js'
 import type { Cluster } from './cluster.js'
 
 /** The gossipsub topic of a cluster's membership heartbeats (layer A publishes on it). */
@@ -112,7 +111,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [tcp()],
-    connectionProtector: preSharedKey({ psk: pnetKey(init.cluster.key), timeout: PNET_NONCE_TIMEOUT_MS }),
+    connectionProtector: clusterKeyProtector(init.cluster.key, PNET_NONCE_TIMEOUT_MS),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,

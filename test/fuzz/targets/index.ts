@@ -5,6 +5,7 @@
 import type { FuzzTarget } from '../target.js'
 import { adminApiTarget } from './admin-api.js'
 import { configFileTarget } from './config-file.js'
+import { contentWireTarget } from './content-wire.js'
 import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
 import { joinStringTarget } from './join-string.js'
 import { raftStepTarget } from './raft-step.js'
@@ -14,5 +15,5 @@ import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
   raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
-  joinStringTarget, configFileTarget, adminApiTarget
+  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget
 ].map((t) => [t.name, t]))
