@@ -72,8 +72,15 @@ export class ContentServer {
     this.open.clear()
   }
 
-  counters (): ServerCounters & { openStreams: number } {
-    return { ...this.counts, openStreams: this.open.size }
+  /**
+   * The counters, plus `openStreams` (streams being served) and `connectionStreams`: inbound content streams
+   * libp2p still holds on our connections, served or not. A stream only one side has closed stays counted
+   * there (against the per-connection cap), so this returning to 0 shows streams are finished on both sides.
+   */
+  counters (): ServerCounters & { openStreams: number, connectionStreams: number } {
+    const connectionStreams = this.init.libp2p.getConnections()
+      .reduce((n, c) => n + c.streams.filter((s) => s.protocol === CONTENT_PROTOCOL && s.direction === 'inbound').length, 0)
+    return { ...this.counts, openStreams: this.open.size, connectionStreams }
   }
 
   private async onStream (stream: Stream, connection: Connection): Promise<void> {

@@ -16,7 +16,7 @@ export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_') && !k.startsWith('TEST_ONLY_')))
 
-export interface ServerCounters { blocksServed: number, openStreams: number, rejectedBusy: number }
+export interface ServerCounters { blocksServed: number, openStreams: number, connectionStreams: number, rejectedBusy: number }
 export interface Status {
   nodeId: string
   voters: string[]

@@ -48,7 +48,10 @@ describe('content from a single provider', () => {
       expect(progress.state).toBe('done')
       expect(await sha256Of(b, cid)).toBe(sha256)
       // Every stream the fetch opened is finished on the provider's side too.
-      await waitFor(async () => (await status(a)).content.server.openStreams === 0, 60_000, 'the provider holding no content stream open')
+      await waitFor(async () => {
+        const server = (await status(a)).content.server
+        return server.openStreams === 0 && server.connectionStreams === 0
+      }, 60_000, 'the provider holding no content stream open, not even half-closed')
     }
     expect((await status(a)).content.server.blocksServed).toBeGreaterThanOrEqual(92)
   }, 900_000)
