@@ -8,6 +8,19 @@ function named<T extends Error> (err: T, name: string): T {
   return err
 }
 
+/**
+ * A peer's value, rendered for an error message without running any of its code: `JSON.stringify` of a
+ * BigInt throws (a directory entry name; found by the content-wire fuzz target), and so would `String()` of
+ * a decoded map with a `toString` field.
+ */
+export function describeValue (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 64))
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${value}`
+  if (value === null || value === undefined) return `${value}`
+  if (value instanceof Uint8Array) return `bytes(${value.length})`
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+}
+
 /** A manifest or wire message that is not what the format says (docs/CONTENT.md). */
 export class MalformedContentError extends Error {
   static override readonly name = 'MalformedContentError'

@@ -22,7 +22,7 @@ import {
   BUSY_RETRY_AFTER_MS_MAX, CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
   HAVE_ITEMS_PER_MESSAGE_MAX, REQUEST_FRAME_BYTES_MAX, CHUNK_BYTES_MAX
 } from './constants.js'
-import { MalformedContentError } from './errors.js'
+import { MalformedContentError, describeValue } from './errors.js'
 import { isBlockCid, isManifestCid } from './manifest.js'
 
 export interface HaveItem { cid: CID, size: number, partial: boolean }
@@ -42,7 +42,7 @@ function asMap (value: unknown, what: string): Record<string, unknown> {
     return fail(`${what} is not a map`)
   }
   const m = value as Record<string, unknown>
-  if (m.v !== V) fail(`${what} version ${String(m.v)}`)
+  if (m.v !== V) fail(`${what} version ${describeValue(m.v)}`)
   return m
 }
 
@@ -89,7 +89,7 @@ export function decodeAnnouncement (bytes: Uint8Array): Announcement {
     onlyKeys(m, ['v', 't', 'c'], 'want')
     return { type: 'want', cid: rootCid(m.c, 'want') }
   }
-  if (m.t !== 'have') fail(`unknown gossip message type ${String(m.t)}`)
+  if (m.t !== 'have') fail(`unknown gossip message type ${describeValue(m.t)}`)
   onlyKeys(m, ['v', 't', 'items'], 'have')
   if (!Array.isArray(m.items) || m.items.length === 0 || m.items.length > HAVE_ITEMS_PER_MESSAGE_MAX) fail('have: items')
   const items = (m.items as unknown[]).map((raw) => {
@@ -114,7 +114,7 @@ export function decodeRequest (bytes: Uint8Array): ContentRequest {
   onlyKeys(m, ['v', 't', 'c'], 'request')
   if (m.t === 'get') return { type: 'get', cid: blockCid(m.c, 'get') }
   if (m.t === 'map') return { type: 'map', cid: rootCid(m.c, 'map') }
-  return fail(`unknown request type ${String(m.t)}`)
+  return fail(`unknown request type ${describeValue(m.t)}`)
 }
 
 export function encodeResponse (r: ContentResponse): Uint8Array {
@@ -147,7 +147,7 @@ export function decodeResponse (bytes: Uint8Array): ContentResponse {
     if (typeof m.r !== 'number' || !Number.isSafeInteger(m.r) || m.r < 0 || m.r > BUSY_RETRY_AFTER_MS_MAX) fail('busy retry-after')
     return { type: 'busy', retryAfterMs: m.r as number }
   }
-  return fail(`unknown response type ${String(m.t)}`)
+  return fail(`unknown response type ${describeValue(m.t)}`)
 }
 
 /** Bit `index` of a chunk bitmap. */
