@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { promises as fs, existsSync } from 'node:fs'
+import { promises as fs, createWriteStream, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +14,7 @@ import { waitFor } from '../lib/ports.js'
 import { onInterrupt } from './cleanup.js'
 
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+const NODE_LOG_DIR = process.env.BENCH_NODE_LOG_DIR
 /** How long stop() waits for a graceful exit when profiling before it SIGKILLs. */
 const GRACEFUL_STOP_MS = 10_000
 /** How long one node may take to come up (BENCH_START_TIMEOUT_MS; a loaded machine needs more). */
@@ -67,6 +68,8 @@ export class RevoadaCluster {
     // Keep the tail of stderr so a node that fails to start says why.
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
+    // BENCH_NODE_LOG_DIR keeps every node's stderr (its error log) in <dir>/<node>.log, past the run.
+    if (NODE_LOG_DIR !== undefined) child.stderr?.pipe(createWriteStream(path.join(NODE_LOG_DIR, `${path.basename(dir)}.log`), { flags: 'a' }))
     const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }
     // Listed at once (replacing a killed incarnation) so stop() reaches it even if it never comes up.
     const existing = this.procs.findIndex((p) => p.dir === dir)

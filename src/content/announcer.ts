@@ -9,6 +9,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import type { CID } from 'multiformats/cid'
+import { contentTopic } from '../net/index.js'
 import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
 import {
@@ -17,10 +18,7 @@ import {
 } from './core/index.js'
 import type { HaveItem, ProviderTable } from './core/index.js'
 
-/** The gossipsub topic of a cluster's content announcements. */
-export function contentTopic (clusterId: string): string {
-  return `revoada/${clusterId}/content/1`
-}
+export { contentTopic }
 
 export type AnnounceDrop = 'not-signed' | 'too-large' | 'malformed' | 'not-member' | 'rate-limited' | 'self'
 

@@ -18,7 +18,7 @@ import type { Logger } from '../log/index.js'
 import {
   BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, FETCH_STALL_MS, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
   FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, PROVIDER_WAIT_MS, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
-  ChunkScheduler, ChunkVerificationError, FetchFailedError, NoProvidersError, ObjectTooLargeError, bitmapHas, chunkCid, chunkLength,
+  ChunkScheduler, ChunkVerificationError, FetchFailedError, NoProvidersError, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
   decodeManifest, decodeResponse, encodeRequest
 } from './core/index.js'
 import type { FileManifest, Manifest, ProviderScores, ProviderTable } from './core/index.js'
@@ -53,6 +53,8 @@ export interface FetchProgress {
   chunksTotal: number
   providers: string[]
   droppedProviders: string[]
+  /** Times a provider answered `busy` (at its upload limit) during this fetch. */
+  busyAnswers: number
   error?: { name: string, message: string }
 }
 
@@ -69,7 +71,7 @@ export class Fetch {
   private fatal: Error | undefined
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
-    this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [] }
+    this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], busyAnswers: 0 }
   }
 
   /** Ends the fetch (the node is stopping); what was verified stays on disk for the resume. */
@@ -136,6 +138,7 @@ export class Fetch {
     const waitMs = this.deps.providerWaitMs ?? PROVIDER_WAIT_MS
     const deadline = this.deps.nowMs() + waitMs
     const tried = new Set<string>()
+    const busy = new Set<string>()
     while (this.fatal === undefined) {
       const fresh = this.providersOf(root).filter((p) => !tried.has(p.peer))
       for (const { peer } of fresh) {
@@ -143,7 +146,14 @@ export class Fetch {
         this.progress.state = 'manifest'
         const bytes = await this.requestOnce(peer, root).catch((err: unknown) => {
           this.deps.log.debug({ peer, err: errorMessage(err) }, 'manifest request failed')
-          this.deps.scores.record(peer, 'failure', this.deps.nowMs())
+          // A busy provider is asked again at the next round, and not scored down.
+          if (err instanceof ProviderBusyError) {
+            tried.delete(peer)
+            busy.add(peer)
+            this.progress.busyAnswers++
+          } else {
+            this.deps.scores.record(peer, 'failure', this.deps.nowMs())
+          }
           return null
         })
         if (bytes === null) continue
@@ -158,6 +168,7 @@ export class Fetch {
         return decodeManifest(bytes)
       }
       if (this.deps.nowMs() > deadline) {
+        if (busy.size > 0) throw new FetchFailedError(`${busy.size} providers of ${root.toString()} stayed busy (at their upload limits) for ${waitMs} ms; fetch again later`)
         throw tried.size === 0
           ? new NoProvidersError(`no member announced ${root.toString()} within ${waitMs} ms`)
           : new FetchFailedError(`none of ${tried.size} providers of ${root.toString()} served its manifest`)
@@ -176,6 +187,7 @@ export class Fetch {
       const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: 2 * FRAME_BYTES_MAX })
       await lp.write(encodeRequest({ type: 'get', cid }))
       const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
+      if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
       if (!response.cid.equals(cid)) throw new FetchFailedError('answer names another CID')
       return response.type === 'block' ? response.data : null
     } finally {
@@ -230,7 +242,7 @@ export class Fetch {
       // Failing providers are retried with backoff; the fetch gives up only when nothing arrives for the
       // whole wait (verified chunks stay on disk, so fetching again resumes).
       if (nowMs - progressAtMs > waitMs) {
-        throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
+        throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, ${this.progress.busyAnswers} busy answers, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
       }
       if (workers.size === 0) await this.deps.announcer.want(root)
       await this.wake.wait(WANT_REPEAT_MS)
@@ -259,6 +271,13 @@ export class Fetch {
       scheduler.dropProvider(peer)
       if (err instanceof Error && FATAL_ERRORS.has(err.name)) {
         this.fatal = err
+        return
+      }
+      if (err instanceof ProviderBusyError) {
+        // At its upload limit: not the provider's fault. The others carry on; this one is asked again later.
+        backoff.set(peer, { failures: backoff.get(peer)?.failures ?? 0, retryAtMs: this.deps.nowMs() + Math.max(RETRY_BACKOFF_MIN_MS, err.retryAfterMs) })
+        this.progress.busyAnswers++
+        this.deps.log.debug({ peer, retryInMs: err.retryAfterMs }, 'content provider busy; asking it again later')
         return
       }
       const failures = (backoff.get(peer)?.failures ?? 0) + 1
@@ -293,6 +312,7 @@ export class Fetch {
         continue
       }
       const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
+      if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
       const request = pending.shift() as number | 'map'
       if (request === 'map') {
         if (!response.cid.equals(root) || response.type === 'block') throw new FetchFailedError('answer to a map request names another CID')

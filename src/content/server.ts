@@ -1,10 +1,13 @@
 /**
  * @module content/server
  * Serves blocks over `/revoada/content/1.0.0` (docs/CONTENT.md §5): only to cluster members (the injected
- * `isMember`, as the raft transport does), at most INBOUND_STREAMS_PER_CONNECTION_MAX streams per connection
- * and INBOUND_STREAMS_MAX in total, one request at a time per stream (so a peer's outstanding work is bounded
- * by its streams). Every block is re-verified as it is read from disk. Chunks of objects still being fetched
- * are served too: that is what makes fetchers providers (swarming).
+ * `isMember`, as the raft transport does), one request at a time per stream, and at most
+ * UPLOAD_STREAMS_PER_PEER_MAX streams per requesting peer and UPLOAD_STREAMS_MAX in total (upload slots): a
+ * stream beyond them is answered `busy` and closed, so one greedy peer cannot starve the others. A stream
+ * idle for SERVE_IDLE_TIMEOUT_MS, or whose reader stalls a write for SERVE_WRITE_TIMEOUT_MS, is cut off.
+ * When the fetcher closes its end the server closes its own, so no half-closed stream stays counted against
+ * the connection's stream limit. Every block is re-verified as it is read from disk. Chunks of objects still
+ * being fetched are served too: that is what makes fetchers providers (swarming).
  *
  * A malformed or oversize request closes that stream only, counted and logged; the node keeps running.
  */
@@ -12,7 +15,8 @@ import { lpStream } from '@libp2p/utils'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { Logger } from '../log/index.js'
 import {
-  CONTENT_PROTOCOL, INBOUND_STREAMS_MAX, INBOUND_STREAMS_PER_CONNECTION_MAX, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX,
+  BUSY_RETRY_AFTER_MS, CONTENT_PROTOCOL, INBOUND_STREAMS_PER_CONNECTION_MAX, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX,
+  SERVE_IDLE_TIMEOUT_MS, SERVE_WRITE_TIMEOUT_MS, UPLOAD_STREAMS_MAX, UPLOAD_STREAMS_PER_PEER_MAX,
   decodeRequest, encodeResponse, makeBitmap
 } from './core/index.js'
 import type { ContentRequest, ContentResponse } from './core/index.js'
@@ -48,6 +52,8 @@ export interface ContentServerInit {
 export class ContentServer {
   private readonly counts: ServerCounters = { streams: 0, blocksServed: 0, bytesServed: 0, notFound: 0, rejectedNotMember: 0, rejectedBusy: 0, rejectedMalformed: 0 }
   private readonly open = new Set<Stream>()
+  /** Streams being served per requesting peer (the per-peer upload limit). */
+  private readonly openByPeer = new Map<string, number>()
   private running = false
 
   constructor (private readonly init: ContentServerInit) {}
@@ -66,8 +72,15 @@ export class ContentServer {
     this.open.clear()
   }
 
-  counters (): ServerCounters {
-    return { ...this.counts }
+  /**
+   * The counters, plus `openStreams` (streams being served) and `connectionStreams`: inbound content streams
+   * libp2p still holds on our connections, served or not. A stream only one side has closed stays counted
+   * there (against the per-connection cap), so this returning to 0 shows streams are finished on both sides.
+   */
+  counters (): ServerCounters & { openStreams: number, connectionStreams: number } {
+    const connectionStreams = this.init.libp2p.getConnections()
+      .reduce((n, c) => n + c.streams.filter((s) => s.protocol === CONTENT_PROTOCOL && s.direction === 'inbound').length, 0)
+    return { ...this.counts, openStreams: this.open.size, connectionStreams }
   }
 
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
@@ -78,17 +91,44 @@ export class ContentServer {
       stream.abort(new Error('not a cluster member'))
       return
     }
-    if (this.open.size >= INBOUND_STREAMS_MAX) {
+    const ofPeer = this.openByPeer.get(peer) ?? 0
+    if (ofPeer >= UPLOAD_STREAMS_PER_PEER_MAX || this.open.size >= UPLOAD_STREAMS_MAX) {
       this.counts.rejectedBusy++
-      stream.abort(new Error('too many content streams'))
+      this.init.log.debug({ peer, ofPeer, open: this.open.size }, 'content stream refused: upload limit reached (answered busy)')
+      await this.refuseBusy(stream)
       return
     }
     this.open.add(stream)
+    this.openByPeer.set(peer, ofPeer + 1)
     this.counts.streams++
+    try {
+      await this.serve(stream, peer)
+    } finally {
+      this.open.delete(stream)
+      const left = (this.openByPeer.get(peer) ?? 1) - 1
+      if (left > 0) this.openByPeer.set(peer, left)
+      else this.openByPeer.delete(peer)
+    }
+  }
+
+  /** Answers `busy` and closes our end; the fetcher asks elsewhere and comes back later. */
+  private async refuseBusy (stream: Stream): Promise<void> {
+    try {
+      const lp = lpStream(stream, { maxDataLength: Math.max(REQUEST_FRAME_BYTES_MAX, 16), maxBufferSize: 64 * REQUEST_FRAME_BYTES_MAX })
+      await lp.write(encodeResponse({ type: 'busy', retryAfterMs: BUSY_RETRY_AFTER_MS }), { signal: AbortSignal.timeout(SERVE_WRITE_TIMEOUT_MS) })
+      await stream.close({ signal: AbortSignal.timeout(SERVE_WRITE_TIMEOUT_MS) })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
+    }
+  }
+
+  /** Answers requests in order until the peer closes its end (then ours is closed too), or fails. */
+  private async serve (stream: Stream, peer: string): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: Math.max(REQUEST_FRAME_BYTES_MAX, 16), maxBufferSize: 64 * REQUEST_FRAME_BYTES_MAX })
     try {
       while (this.running) {
-        const frame = await lp.read()
+        // A stream with no request for SERVE_IDLE_TIMEOUT_MS gives its upload slot back.
+        const frame = await lp.read({ signal: AbortSignal.timeout(SERVE_IDLE_TIMEOUT_MS) })
         let request: ContentRequest
         try {
           request = decodeRequest(frame.subarray())
@@ -101,20 +141,25 @@ export class ContentServer {
         const response = await this.answer(request)
         const bytes = encodeResponse(response)
         if (bytes.length > FRAME_BYTES_MAX) throw new Error('response over the frame limit')
-        await lp.write(bytes)
+        await lp.write(bytes, { signal: AbortSignal.timeout(SERVE_WRITE_TIMEOUT_MS) })
       }
     } catch (err) {
-      // A clean end also lands here: lpStream.read throws UnexpectedEOFError at end of stream.
       const name = errorName(err)
+      if (name === 'UnexpectedEOFError' && stream.status === 'open') {
+        // The fetcher closed its end (it is done with us): close ours, so the stream ends on both sides
+        // and leaves the connection's stream count. A half-closed stream would stay counted forever.
+        await stream.close({ signal: AbortSignal.timeout(SERVE_WRITE_TIMEOUT_MS) }).catch((closeErr: unknown) => {
+          stream.abort(closeErr instanceof Error ? closeErr : new Error(errorMessage(closeErr)))
+        })
+        return
+      }
       if (OVERSIZE_ERRORS.has(name)) {
         this.counts.rejectedMalformed++
         this.init.log.warn({ peer, err: errorMessage(err) }, 'oversize content request; closing the stream')
       } else {
         this.init.log.debug({ peer, err: errorMessage(err) }, 'content stream ended')
       }
-      if (name !== 'UnexpectedEOFError') stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
-    } finally {
-      this.open.delete(stream)
+      stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
     }
   }
 

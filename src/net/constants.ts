@@ -44,9 +44,3 @@ export const KNOWN_PEERS_FILE_NAME = 'peers.json'
 export const KNOWN_PEERS_MAX = 256
 /** Addresses kept per known peer. */
 export const KNOWN_PEER_ADDRS_MAX = 8
-
-/**
- * Largest piece pnet hands its XSalsa20 cipher at once (net/bounded-pnet.ts). The cipher's WebAssembly memory
- * starts at 640 KiB and is shared by every connection: staying well below that means it never grows.
- */
-export const PNET_CHUNK_BYTES = 64 * 1024

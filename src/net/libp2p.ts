@@ -16,16 +16,49 @@ import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { mdns } from '@libp2p/mdns'
-import { boundedPreSharedKey } from './bounded-pnet.js'
 import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interface'
 import type { Config } from '../config/index.js'
-import { pnetKey } from './cluster.js'
+import { clusterKeyProtector } from './pnet.js'
 import type { Cluster } from './cluster.js'
 
 /** The gossipsub topic of a cluster's membership heartbeats (layer A publishes on it). */
 export function membershipTopic (clusterId: string): string {
   return `revoada/${clusterId}/membership/1`
+}
+
+/** The gossipsub topic of a cluster's content announcements (layer C's have/want, docs/CONTENT.md §4). */
+export function contentTopic (clusterId: string): string {
+  return `revoada/${clusterId}/content/1`
+}
+
+/**
+ * Gossipsub topic score parameters that count only invalid messages (rejected by the topic's validator:
+ * forged, malformed, oversize, from a non-member): -10 × count², so three of them graylist the sender until
+ * the penalty decays (× 0.3 per decay interval). Mesh delivery-rate penalties stay off: a quiet topic must
+ * never make honest peers look bad.
+ */
+export function invalidOnlyTopicScore (): TopicScoreParams {
+  return {
+    topicWeight: 1,
+    timeInMeshWeight: 0,
+    timeInMeshQuantum: 1000,
+    timeInMeshCap: 1,
+    firstMessageDeliveriesWeight: 0,
+    firstMessageDeliveriesDecay: 0.5,
+    firstMessageDeliveriesCap: 1,
+    meshMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesDecay: 0.5,
+    meshMessageDeliveriesCap: 1,
+    meshMessageDeliveriesThreshold: 1,
+    meshMessageDeliveriesWindow: 10,
+    meshMessageDeliveriesActivation: 5000,
+    meshFailurePenaltyWeight: 0,
+    meshFailurePenaltyDecay: 0.5,
+    invalidMessageDeliveriesWeight: -10,
+    invalidMessageDeliveriesDecay: 0.3
+  }
 }
 import { INBOUND_CONNECTION_THRESHOLD, PNET_NONCE_TIMEOUT_MS } from './constants.js'
 
@@ -78,7 +111,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [tcp()],
-    connectionProtector: boundedPreSharedKey({ psk: pnetKey(init.cluster.key), timeout: PNET_NONCE_TIMEOUT_MS }),
+    connectionProtector: clusterKeyProtector(init.cluster.key, PNET_NONCE_TIMEOUT_MS),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
@@ -96,32 +129,13 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       ping: ping(),
       // Defaults (D=6, Dlo=4) keep every peer of a 2–3 node cluster in the mesh; lowering Dlo leaves holes.
       // All members may share one IP (tests, one host), so IP colocation must not graylist them.
-      // The membership topic scores only invalid messages (a forged or malformed heartbeat rejected by
-      // the validator): -10 × count², so three of them graylist the sender until the penalty decays. Mesh
-      // delivery-rate penalties stay off: a quiet heartbeat topic must never make honest peers look bad.
+      // The membership and content topics score invalid messages only (invalidOnlyTopicScore).
       pubsub: gossipsub({
         scoreParams: {
           IPColocationFactorWeight: 0,
           topics: {
-            [membershipTopic(init.cluster.clusterId)]: {
-              topicWeight: 1,
-              timeInMeshWeight: 0,
-              timeInMeshQuantum: 1000,
-              timeInMeshCap: 1,
-              firstMessageDeliveriesWeight: 0,
-              firstMessageDeliveriesDecay: 0.5,
-              firstMessageDeliveriesCap: 1,
-              meshMessageDeliveriesWeight: 0,
-              meshMessageDeliveriesDecay: 0.5,
-              meshMessageDeliveriesCap: 1,
-              meshMessageDeliveriesThreshold: 1,
-              meshMessageDeliveriesWindow: 10,
-              meshMessageDeliveriesActivation: 5000,
-              meshFailurePenaltyWeight: 0,
-              meshFailurePenaltyDecay: 0.5,
-              invalidMessageDeliveriesWeight: -10,
-              invalidMessageDeliveriesDecay: 0.3
-            }
+            [membershipTopic(init.cluster.clusterId)]: invalidOnlyTopicScore(),
+            [contentTopic(init.cluster.clusterId)]: invalidOnlyTopicScore()
           }
         }
       })

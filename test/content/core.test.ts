@@ -10,7 +10,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { cidOfBytes, encodeCanonical } from '../../src/codec/index.js'
 import {
-  CHUNK_BYTES, CIDS_PER_PEER_MAX, ChunkScheduler, PeerRateLimiter, ProviderScores, ProviderTable, GOSSIP_MESSAGES_PER_PEER_BURST,
+  BUSY_RETRY_AFTER_MS_MAX, CHUNK_BYTES, CIDS_PER_PEER_MAX, ChunkScheduler, PeerRateLimiter, ProviderScores, ProviderTable, GOSSIP_MESSAGES_PER_PEER_BURST,
   decodeAnnouncement, decodeManifest, decodeRequest, decodeResponse, encodeAnnouncement, encodeManifest, encodeRequest,
   encodeResponse, makeBitmap, bitmapHas, chunkCid, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX
 } from '../../src/content/core/index.js'
@@ -75,6 +75,7 @@ describe('content wire', () => {
     const block = decodeResponse(encodeResponse({ type: 'block', cid: chunk, data: new Uint8Array([1, 2]) }))
     expect(block).toMatchObject({ type: 'block', data: new Uint8Array([1, 2]) })
     expect(decodeResponse(encodeResponse({ type: 'none', cid: chunk }))).toMatchObject({ type: 'none' })
+    expect(decodeResponse(encodeResponse({ type: 'busy', retryAfterMs: 1000 }))).toEqual({ type: 'busy', retryAfterMs: 1000 })
     const bitmap = makeBitmap(10, (i) => i % 3 === 0)
     const map = decodeResponse(encodeResponse({ type: 'map', cid: root, bitmap }))
     expect(map.type === 'map' && [0, 1, 2, 3, 9].map((i) => bitmapHas(map.bitmap, i))).toEqual([true, false, false, true, true])
@@ -95,7 +96,10 @@ describe('content wire', () => {
       () => decodeAnnouncement(encodeCanonical({ v: 1, t: 'want', c: chunk })),
       () => decodeAnnouncement(encodeCanonical({ v: 1, t: 'have', items: [] })),
       () => decodeAnnouncement(new Uint8Array(GOSSIP_MESSAGE_BYTES_MAX + 1)),
-      () => decodeAnnouncement(encodeCanonical({ v: 1, t: 'have', items: [{ c: root, s: -1, p: false }] }))
+      () => decodeAnnouncement(encodeCanonical({ v: 1, t: 'have', items: [{ c: root, s: -1, p: false }] })),
+      () => decodeResponse(encode({ v: 1, t: 'busy', r: BUSY_RETRY_AFTER_MS_MAX + 1 })),
+      () => decodeResponse(encode({ v: 1, t: 'busy', r: -1 })),
+      () => decodeResponse(encode({ v: 1, t: 'busy', r: 10, c: chunk }))
     ]
     for (const f of bad) expect(f).toThrow(expect.objectContaining({ name: 'MalformedContentError' }))
   })
@@ -109,7 +113,7 @@ describe('content wire', () => {
     // Structure-aware: valid CBOR maps with our field names and extreme or wrong-typed values.
     const value = fc.oneof(fc.constant(root), fc.constant(chunk), fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.uint8Array({ maxLength: 40 }),
       fc.constant(null), fc.constant(Number.MAX_SAFE_INTEGER), fc.array(fc.constant(root), { maxLength: 3 }))
-    const message = fc.record({ v: fc.oneof(fc.constant(1), value), t: fc.oneof(fc.constantFrom('get', 'map', 'block', 'none', 'have', 'want', 'file', 'dir'), value), c: value, d: value, b: value, items: fc.array(fc.record({ c: value, s: value, p: value }), { maxLength: 3 }), type: fc.constantFrom('file', 'dir'), size: value, chunks: value, entries: value, chunkBytes: value }, { requiredKeys: [] })
+    const message = fc.record({ v: fc.oneof(fc.constant(1), value), t: fc.oneof(fc.constantFrom('get', 'map', 'block', 'none', 'busy', 'have', 'want', 'file', 'dir'), value), c: value, d: value, b: value, r: value, items: fc.array(fc.record({ c: value, s: value, p: value }), { maxLength: 3 }), type: fc.constantFrom('file', 'dir'), size: value, chunks: value, entries: value, chunkBytes: value }, { requiredKeys: [] })
     fc.assert(fc.property(message, (m) => {
       let bytes: Uint8Array
       try { bytes = encode(m) } catch { return }

@@ -5,66 +5,21 @@
  * bytes, score L down for its bad chunks, and announce the blob again so others can fetch from it.
  * Drives everything through the CLI (`content add/get/ls/providers`). Uses dist/ (npm test builds first).
  */
-import { spawn, execFile } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { promises as fs, existsSync } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { promisify } from 'node:util'
-import { fileURLToPath } from 'node:url'
+import { promises as fs } from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
-import { tempDir, waitFor } from '../node/helpers.js'
+import { waitFor } from '../node/helpers.js'
+import { Procs, status, statusOrNull } from './procs.js'
 
-const run = promisify(execFile)
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
-const children: ChildProcess[] = []
-let root = ''
-
-const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_') && !k.startsWith('TEST_ONLY_')))
-
-async function cli (...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: cleanEnv(), timeout: 120_000, maxBuffer: 64 * 1024 * 1024 })
-  return stdout
-}
-
-interface Status { nodeId: string, voters: string[], learners: string[], content: { scores: Array<{ peer: string, badChunks: number, score: number }>, server: { blocksServed: number } } }
-/** Status straight from the admin API (a CLI process per poll costs seconds on a loaded machine). */
-async function status (dir: string): Promise<Status> {
-  const api = JSON.parse(await fs.readFile(path.join(dir, 'api.json'), 'utf8')) as { url: string, token: string }
-  const res = await fetch(new URL('/v1/status', api.url), { headers: { authorization: `Bearer ${api.token}` }, signal: AbortSignal.timeout(10_000) })
-  if (!res.ok) throw new Error(`status ${res.status}`)
-  return await res.json() as Status
-}
-const statusOrNull = async (dir: string): Promise<Status | null> => { try { return await status(dir) } catch { return null } }
-
-async function start (dir: string, join?: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  await fs.mkdir(dir, { recursive: true })
-  const child = spawn(process.execPath, [MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn',
-    '--config', path.join(root, 'config.json'), ...(join !== undefined ? ['--join', join] : [])], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-8000) })
-  children.push(child)
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
-    return (await statusOrNull(dir)) !== null
-  }, 120_000, `${dir} answering`)
-}
-
-afterAll(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode !== null || child.signalCode !== null) continue
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGKILL')
-    await exited
-  }
-  if (root !== '') await fs.rm(root, { recursive: true, force: true })
-})
+const procs = new Procs()
+const cli = async (...args: string[]): Promise<string> => await procs.cli(...args)
+const start = async (dir: string, join?: string, env: NodeJS.ProcessEnv = {}): Promise<void> => { await procs.start(dir, join, env) }
+afterAll(async () => { await procs.close() })
 
 describe('content between processes', () => {
   it('should fetch from four providers at once, one lying, and write exactly the added bytes', async () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npx tsc -p .\` (npm test builds first)`)
-    root = await tempDir('revoada-content-procs-')
-    await fs.writeFile(path.join(root, 'config.json'), JSON.stringify({ policy: { enabled: false } }))
+    const root = await procs.init('revoada-content-procs-')
     const [a, b, c, liar, f] = ['a', 'b', 'c', 'liar', 'f'].map((n) => path.join(root, n)) as [string, string, string, string, string]
     await start(a)
     const join = (await cli('join-string', '--data-dir', a)).trim()

@@ -49,9 +49,29 @@ export const ENDGAME_DUPLICATES_MAX = 1
 export const FETCHES_CONCURRENT_MAX = 2
 /** Fetches queued or running; more are refused with FetchQueueFullError. */
 export const FETCHES_QUEUED_MAX = 64
-/** Inbound content streams per connection (libp2p's per-protocol limit) and in total. */
-export const INBOUND_STREAMS_PER_CONNECTION_MAX = 8
-export const INBOUND_STREAMS_MAX = 64
+/**
+ * Upload limits of a serving node. A requesting peer may have UPLOAD_STREAMS_PER_PEER_MAX content streams
+ * served at once (a fetch uses one per provider, a node runs FETCHES_CONCURRENT_MAX fetches, plus a manifest
+ * request), and all peers together UPLOAD_STREAMS_MAX; a stream beyond either is answered `busy` (with
+ * BUSY_RETRY_AFTER_MS) and closed, so one greedy peer cannot take every upload slot.
+ */
+export const UPLOAD_STREAMS_PER_PEER_MAX = 4
+export const UPLOAD_STREAMS_MAX = 32
+export const BUSY_RETRY_AFTER_MS = 1000
+/** The largest retry-after a `busy` answer may carry (a larger one is malformed). */
+export const BUSY_RETRY_AFTER_MS_MAX = 60_000
+/**
+ * libp2p's hard cap on content streams per connection, each way. Above the per-peer upload limit, so a peer
+ * over its limit normally gets the typed `busy` answer rather than a bare stream reset from libp2p.
+ */
+export const INBOUND_STREAMS_PER_CONNECTION_MAX = 16
+/**
+ * A served stream with no request for this long is closed (it holds an upload slot). Longer than a
+ * fetcher's REQUEST_TIMEOUT_MS, so a fetcher waiting on another provider keeps its stream.
+ */
+export const SERVE_IDLE_TIMEOUT_MS = 60_000
+/** Writing one response may take this long (a peer that stops reading is cut off and its slot freed). */
+export const SERVE_WRITE_TIMEOUT_MS = 60_000
 /** Providers one fetch talks to at once; the best-scored are chosen. */
 export const PROVIDERS_PER_FETCH_MAX = 16
 

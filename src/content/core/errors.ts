@@ -8,6 +8,19 @@ function named<T extends Error> (err: T, name: string): T {
   return err
 }
 
+/**
+ * A peer's value, rendered for an error message without running any of its code: `JSON.stringify` of a
+ * BigInt throws (a directory entry name; found by the content-wire fuzz target), and so would `String()` of
+ * a decoded map with a `toString` field.
+ */
+export function describeValue (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 64))
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${value}`
+  if (value === null || value === undefined) return `${value}`
+  if (value instanceof Uint8Array) return `bytes(${value.length})`
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+}
+
 /** A manifest or wire message that is not what the format says (docs/CONTENT.md). */
 export class MalformedContentError extends Error {
   static override readonly name = 'MalformedContentError'
@@ -72,4 +85,13 @@ export class StoreIndexFullError extends Error {
 export class InvalidCidError extends Error {
   static override readonly name = 'InvalidCidError'
   constructor (message = 'invalid content id') { super(message); named(this, 'InvalidCidError') }
+}
+
+/**
+ * A provider answered `busy`: it serves as many streams as it allows (to us, or in total). Not a fault of
+ * the provider: the fetch asks the others and this one again after `retryAfterMs`, without scoring it down.
+ */
+export class ProviderBusyError extends Error {
+  static override readonly name = 'ProviderBusyError'
+  constructor (readonly retryAfterMs: number, message = `provider busy; retry after ${retryAfterMs} ms`) { super(message); named(this, 'ProviderBusyError') }
 }

@@ -20,7 +20,7 @@ import {
   CHUNK_BYTES_MAX, CHUNK_BYTES_MIN, CONTENT_FORMAT_VERSION, DIR_ENTRIES_MAX, ENTRY_NAME_BYTES_MAX, FILE_BYTES_MAX,
   FILE_CHUNKS_MAX, MANIFEST_BYTES_MAX
 } from './constants.js'
-import { MalformedContentError, ObjectTooLargeError } from './errors.js'
+import { MalformedContentError, ObjectTooLargeError, describeValue } from './errors.js'
 import { assert } from '../../util/assert.js'
 
 export interface FileManifest {
@@ -98,10 +98,10 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 export function validateManifest (value: unknown): Manifest {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedContentError('manifest is not a map')
   const m = value as Record<string, unknown>
-  if (m.v !== CONTENT_FORMAT_VERSION) throw new MalformedContentError(`manifest version ${String(m.v)} is not ${CONTENT_FORMAT_VERSION}`)
+  if (m.v !== CONTENT_FORMAT_VERSION) throw new MalformedContentError(`manifest version ${describeValue(m.v)} is not ${CONTENT_FORMAT_VERSION}`)
   if (m.type === 'file') return validateFile(m)
   if (m.type === 'dir') return validateDir(m)
-  throw new MalformedContentError(`unknown manifest type ${String(m.type)}`)
+  throw new MalformedContentError(`unknown manifest type ${describeValue(m.type)}`)
 }
 
 function onlyKeys (m: Record<string, unknown>, keys: string[]): void {
@@ -111,9 +111,9 @@ function onlyKeys (m: Record<string, unknown>, keys: string[]): void {
 function validateFile (m: Record<string, unknown>): FileManifest {
   onlyKeys(m, ['v', 'type', 'size', 'chunkBytes', 'chunks'])
   const { size, chunkBytes, chunks } = m
-  if (!isCount(size) || size > FILE_BYTES_MAX) throw new MalformedContentError(`file size ${String(size)} not in [0, ${FILE_BYTES_MAX}]`)
+  if (!isCount(size) || size > FILE_BYTES_MAX) throw new MalformedContentError(`file size ${describeValue(size)} not in [0, ${FILE_BYTES_MAX}]`)
   if (!isCount(chunkBytes) || chunkBytes < CHUNK_BYTES_MIN || chunkBytes > CHUNK_BYTES_MAX) {
-    throw new MalformedContentError(`chunkBytes ${String(chunkBytes)} not in [${CHUNK_BYTES_MIN}, ${CHUNK_BYTES_MAX}]`)
+    throw new MalformedContentError(`chunkBytes ${describeValue(chunkBytes)} not in [${CHUNK_BYTES_MIN}, ${CHUNK_BYTES_MAX}]`)
   }
   if (!Array.isArray(chunks) || chunks.length > FILE_CHUNKS_MAX) throw new MalformedContentError('chunks is not a list of at most FILE_CHUNKS_MAX digests')
   if (chunks.length !== chunkCount(size, chunkBytes)) throw new MalformedContentError(`${chunks.length} chunks for ${size} bytes of ${chunkBytes}-byte chunks`)
@@ -153,8 +153,7 @@ function validateDir (m: Record<string, unknown>): DirManifest {
     if (typeof raw !== 'object' || raw === null) throw new MalformedContentError('a directory entry is not a map')
     const e = raw as Record<string, unknown>
     onlyKeys(e, ['name', 'cid', 'size'])
-    // JSON.stringify throws on a bigint (found by `npm run fuzz -- --target content-wire`): name only strings.
-    if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${typeof e.name === 'string' ? JSON.stringify(e.name) : `of type ${typeof e.name}`}`)
+    if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${describeValue(e.name)}`)
     const cid = CID.asCID(e.cid)
     if (cid === null || !isManifestCid(cid)) throw new MalformedContentError(`entry ${e.name} does not link a BLAKE3 dag-cbor manifest`)
     if (!isCount(e.size)) throw new MalformedContentError(`entry ${e.name} size`)

@@ -10,6 +10,7 @@
  *             `{ v: 1, t: 'map', c: rootCID }`        which chunks of a file the server holds
  *   response: `{ v: 1, t: 'block', c: CID, d: bytes }` | `{ v: 1, t: 'none', c: CID }`
  *             `{ v: 1, t: 'map', c: rootCID, b: bitmap }` (bit i of byte ⌊i/8⌋, LSB first = chunk i held)
+ *             `{ v: 1, t: 'busy', r: retryAfterMs }` the server is at its upload limit; it closes the stream
  *
  * Decoding is strict: every field checked, nothing unknown, sizes bounded before anything is allocated
  * from a count a peer sent. Errors are MalformedContentError.
@@ -18,10 +19,10 @@ import { decode, encode } from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { decodeCanonical } from '../../codec/index.js'
 import {
-  CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
+  BUSY_RETRY_AFTER_MS_MAX, CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
   HAVE_ITEMS_PER_MESSAGE_MAX, REQUEST_FRAME_BYTES_MAX, CHUNK_BYTES_MAX
 } from './constants.js'
-import { MalformedContentError } from './errors.js'
+import { MalformedContentError, describeValue } from './errors.js'
 import { isBlockCid, isManifestCid } from './manifest.js'
 
 export interface HaveItem { cid: CID, size: number, partial: boolean }
@@ -31,6 +32,7 @@ export type ContentResponse =
   | { type: 'block', cid: CID, data: Uint8Array }
   | { type: 'none', cid: CID }
   | { type: 'map', cid: CID, bitmap: Uint8Array }
+  | { type: 'busy', retryAfterMs: number }
 
 const V = CONTENT_FORMAT_VERSION
 const fail = (what: string): never => { throw new MalformedContentError(what) }
@@ -40,7 +42,7 @@ function asMap (value: unknown, what: string): Record<string, unknown> {
     return fail(`${what} is not a map`)
   }
   const m = value as Record<string, unknown>
-  if (m.v !== V) fail(`${what} version ${String(m.v)}`)
+  if (m.v !== V) fail(`${what} version ${describeValue(m.v)}`)
   return m
 }
 
@@ -87,7 +89,7 @@ export function decodeAnnouncement (bytes: Uint8Array): Announcement {
     onlyKeys(m, ['v', 't', 'c'], 'want')
     return { type: 'want', cid: rootCid(m.c, 'want') }
   }
-  if (m.t !== 'have') fail(`unknown gossip message type ${String(m.t)}`)
+  if (m.t !== 'have') fail(`unknown gossip message type ${describeValue(m.t)}`)
   onlyKeys(m, ['v', 't', 'items'], 'have')
   if (!Array.isArray(m.items) || m.items.length === 0 || m.items.length > HAVE_ITEMS_PER_MESSAGE_MAX) fail('have: items')
   const items = (m.items as unknown[]).map((raw) => {
@@ -112,12 +114,13 @@ export function decodeRequest (bytes: Uint8Array): ContentRequest {
   onlyKeys(m, ['v', 't', 'c'], 'request')
   if (m.t === 'get') return { type: 'get', cid: blockCid(m.c, 'get') }
   if (m.t === 'map') return { type: 'map', cid: rootCid(m.c, 'map') }
-  return fail(`unknown request type ${String(m.t)}`)
+  return fail(`unknown request type ${describeValue(m.t)}`)
 }
 
 export function encodeResponse (r: ContentResponse): Uint8Array {
   if (r.type === 'block') return encode({ v: V, t: 'block', c: r.cid, d: r.data })
   if (r.type === 'map') return encode({ v: V, t: 'map', c: r.cid, b: r.bitmap })
+  if (r.type === 'busy') return encode({ v: V, t: 'busy', r: r.retryAfterMs })
   return encode({ v: V, t: 'none', c: r.cid })
 }
 
@@ -139,7 +142,12 @@ export function decodeResponse (bytes: Uint8Array): ContentResponse {
     onlyKeys(m, ['v', 't', 'c'], 'none')
     return { type: 'none', cid: blockCid(m.c, 'none') }
   }
-  return fail(`unknown response type ${String(m.t)}`)
+  if (m.t === 'busy') {
+    onlyKeys(m, ['v', 't', 'r'], 'busy')
+    if (typeof m.r !== 'number' || !Number.isSafeInteger(m.r) || m.r < 0 || m.r > BUSY_RETRY_AFTER_MS_MAX) fail('busy retry-after')
+    return { type: 'busy', retryAfterMs: m.r as number }
+  }
+  return fail(`unknown response type ${describeValue(m.t)}`)
 }
 
 /** Bit `index` of a chunk bitmap. */

@@ -1,74 +1,96 @@
 /**
  * @module test/fuzz/targets/content-wire
- * Every decoder of layer C's peer bytes (issue 13: "oversize or malformed messages, added to the fuzz
- * targets"): byte 0 of an input picks the decoder — a content request and a response on
- * `/revoada/content/1.0.0`, a gossip announcement, a manifest fetched by CID — and the rest is the message.
- * Each answers with a value or MalformedContentError. An accepted value must be one the node itself could
- * have sent: it re-encodes and decodes to the same bytes, and its sizes are within the wire's limits.
+ * Layer C's peer-facing decoders as the node runs them (issue 13 "oversize or malformed messages added to
+ * the fuzz targets"): each frame of an input goes through the content-protocol request decoder (server
+ * side), the response decoder (fetcher side), the manifest decoder (a fetched root block), and the gossip
+ * announcement decoder, whose accepted `have`s feed one ProviderTable. A decoder may only answer with a
+ * value or MalformedContentError; what it accepts must respect the format's bounds, and the provider table
+ * must stay within its limits.
  */
+import { encode } from '@ipld/dag-cbor'
+import { encodeCanonical } from '../../../src/codec/index.js'
+import {
+  CHUNK_BYTES_MAX, CIDS_PER_PEER_MAX, FILE_CHUNKS_MAX, HAVE_ITEMS_PER_MESSAGE_MAX, PROVIDERS_PER_CID_MAX, ProviderTable,
+  chunkCid, decodeAnnouncement, decodeManifest, decodeRequest, decodeResponse, encodeManifest
+} from '../../../src/content/core/index.js'
+import type { FileManifest } from '../../../src/content/core/index.js'
+import { blake3 } from '../../../src/codec/index.js'
+import { joinFrames, splitFrames } from '../frames.js'
 import { damageValue, encodeValue } from '../values.js'
 import type { FuzzRng } from '../rng.js'
 import type { FuzzTarget } from '../target.js'
-import { FuzzInvariantError, invariant } from '../target.js'
-import {
-  CHUNK_BYTES, chunkCid, decodeAnnouncement, decodeManifest, decodeRequest, decodeResponse, encodeAnnouncement, encodeManifest,
-  encodeRequest, encodeResponse, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX, REQUEST_FRAME_BYTES_MAX
-} from '../../../src/content/core/index.js'
-import type { FileManifest } from '../../../src/content/core/index.js'
+import { invariant } from '../target.js'
 
-interface Decoder { name: string, limit: number, roundTrip: (bytes: Uint8Array) => Uint8Array }
+const PEERS = ['peer-a', 'peer-b', 'peer-c']
+const MALFORMED = 'MalformedContentError'
 
-/** Decodes (a refusal throws MalformedContentError), then re-encodes what was accepted. */
-const DECODERS: readonly Decoder[] = [
-  { name: 'request', limit: REQUEST_FRAME_BYTES_MAX, roundTrip: (b) => encodeRequest(decodeRequest(b)) },
-  { name: 'response', limit: FRAME_BYTES_MAX, roundTrip: (b) => encodeResponse(decodeResponse(b)) },
-  { name: 'announcement', limit: GOSSIP_MESSAGE_BYTES_MAX, roundTrip: (b) => encodeAnnouncement(decodeAnnouncement(b)) },
-  { name: 'manifest', limit: FRAME_BYTES_MAX, roundTrip: (b) => encodeManifest(decodeManifest(b)).bytes }
+const digest = blake3(new Uint8Array([1, 2, 3]))
+const manifest: FileManifest = { v: 1, type: 'file', size: 3, chunkBytes: CHUNK_BYTES_MAX, chunks: [digest] }
+const root = encodeManifest(manifest).cid
+const chunk = chunkCid(digest)
+
+/** Valid messages of every kind (as plain values, to be damaged) and their canonical bytes. */
+const VALID: unknown[] = [
+  { v: 1, t: 'get', c: chunk },
+  { v: 1, t: 'map', c: root },
+  { v: 1, t: 'block', c: chunk, d: new Uint8Array([1, 2, 3]) },
+  { v: 1, t: 'none', c: chunk },
+  { v: 1, t: 'map', c: root, b: new Uint8Array([1]) },
+  { v: 1, t: 'busy', r: 1000 },
+  { v: 1, t: 'have', items: [{ c: root, s: 3, p: false }] },
+  { v: 1, t: 'want', c: root },
+  { v: 1, type: 'file', size: 3, chunkBytes: CHUNK_BYTES_MAX, chunks: [digest] },
+  { v: 1, type: 'dir', entries: [{ name: 'a', cid: root, size: 3 }] }
 ]
 
-function sample (rng: FuzzRng): Array<{ which: number, value: Record<string, unknown> }> {
-  const digests = [rng.bytes(32), rng.bytes(32), rng.bytes(32)]
-  const file: FileManifest = { v: 1, type: 'file', size: 2 * CHUNK_BYTES + 7, chunkBytes: CHUNK_BYTES, chunks: digests }
-  const root = encodeManifest(file).cid
-  const block = chunkCid(digests[0] as Uint8Array)
-  return [
-    { which: 0, value: { v: 1, t: 'get', c: block } },
-    { which: 0, value: { v: 1, t: 'map', c: root } },
-    { which: 1, value: { v: 1, t: 'block', c: block, d: rng.bytes(64) } },
-    { which: 1, value: { v: 1, t: 'map', c: root, b: new Uint8Array([0b101]) } },
-    { which: 1, value: { v: 1, t: 'none', c: block } },
-    { which: 2, value: { v: 1, t: 'have', items: [{ c: root, s: file.size, p: false }, { c: root, s: 3, p: true }] } },
-    { which: 2, value: { v: 1, t: 'want', c: root } },
-    { which: 3, value: { ...file } },
-    { which: 3, value: { v: 1, type: 'dir', entries: [{ name: 'a.yaml', cid: root, size: file.size }] } }
-  ]
+function message (rng: FuzzRng): Uint8Array {
+  const base = rng.pick(VALID)
+  if (rng.chance(0.3)) return encodeCanonical(base)
+  return rng.chance(0.5) ? encodeValue(rng, damageValue(rng, base)) : encode(damageValue(rng, base) as object)
 }
 
-const framed = (which: number, body: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(body.length + 1)
-  out[0] = which
-  out.set(body, 1)
-  return out
+/** Runs `decode`: an accepted value goes through `check`; MalformedContentError is a typed rejection; anything else is a crash. */
+function typed<T> (decode: () => T, check: (value: T) => void): void {
+  let value: T
+  try {
+    value = decode()
+  } catch (err) {
+    invariant((err as Error).name === MALFORMED, () => `decoder threw ${(err as Error).name}: ${(err as Error).message}`)
+    return
+  }
+  check(value)
 }
 
 export const contentWireTarget: FuzzTarget = {
   name: 'content-wire',
-  description: 'byte 0 picks a decoder of layer C (request, response, gossip announcement, manifest); the rest is the message',
-  typedErrors: ['MalformedContentError'],
-  corpus: (rng) => sample(rng).map(({ which, value }) => framed(which, encodeValue(rng, value))),
-  generate: (rng) => {
-    const { which, value } = sample(rng)[rng.int(9)] as { which: number, value: Record<string, unknown> }
-    return framed(which, encodeValue(rng, damageValue(rng, value)))
-  },
+  description: 'content protocol request/response, manifest and gossip announcement bytes → strict decoders → ProviderTable (typed errors only; bounds kept)',
+  typedErrors: [],
+  corpus: () => [joinFrames(VALID.map((v) => encodeCanonical(v)))],
+  generate: (rng) => joinFrames(Array.from({ length: 1 + rng.int(8) }, () => {
+    try { return message(rng) } catch { return encodeValue(rng, 0) }
+  })),
   run (input) {
-    if (input.length === 0) return
-    const decoder = DECODERS[(input[0] as number) % DECODERS.length] as Decoder
-    const body = input.subarray(1)
-    const again = decoder.roundTrip(body)
-    invariant(again.length <= decoder.limit, () => `${decoder.name}: accepted a message that re-encodes to ${again.length} bytes, over ${decoder.limit}`)
-    // What we would send ourselves must decode: a refusal here is a bug, not a typed rejection of input.
-    let twice: Uint8Array
-    try { twice = decoder.roundTrip(again) } catch (err) { throw new FuzzInvariantError(`${decoder.name}: our own encoding is refused: ${(err as Error).message}`) }
-    invariant(Buffer.from(twice).equals(Buffer.from(again)), () => `${decoder.name}: an accepted message does not round-trip`)
+    const table = new ProviderTable()
+    let nowMs = 1_000_000
+    for (const [i, bytes] of splitFrames(input, 0, 16).entries()) {
+      nowMs += 1000
+      typed(() => decodeRequest(bytes), (r) => { invariant(r.type === 'get' || r.type === 'map', 'request type') })
+      typed(() => decodeResponse(bytes), (r) => {
+        if (r.type === 'block') invariant(r.data.length <= CHUNK_BYTES_MAX, 'block over the chunk bound')
+        if (r.type === 'map') invariant(r.bitmap.length <= Math.ceil(FILE_CHUNKS_MAX / 8), 'bitmap over its bound')
+        if (r.type === 'busy') invariant(Number.isSafeInteger(r.retryAfterMs) && r.retryAfterMs >= 0, 'busy retry-after')
+      })
+      typed(() => decodeManifest(bytes), (m) => {
+        if (m.type === 'file') invariant(m.chunks.length <= FILE_CHUNKS_MAX && m.size <= m.chunks.length * m.chunkBytes, 'file manifest bounds')
+      })
+      typed(() => decodeAnnouncement(bytes), (a) => {
+        if (a.type !== 'have') return
+        invariant(a.items.length >= 1 && a.items.length <= HAVE_ITEMS_PER_MESSAGE_MAX, 'have items bound')
+        const peer = PEERS[i % PEERS.length] as string
+        for (const item of a.items) table.have(peer, item.cid.toString(), item.size, item.partial, nowMs)
+      })
+      invariant(table.providers(root.toString(), nowMs).length <= PROVIDERS_PER_CID_MAX, 'providers per CID over the bound')
+      invariant(table.size <= PEERS.length * CIDS_PER_PEER_MAX, 'provider table over its bound')
+    }
   }
 }
