@@ -21,7 +21,7 @@ import os from 'node:os'
 import { RevoadaCluster } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { firstAcknowledged } from './revoada/probe.js'
-import { converged, cpuOver, haThreeHolds, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
+import { converged, convergenceDetail, cpuOver, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
 import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
 
 const sizes = (process.env.SCALE_NODES ?? '10,25,50').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 3)
@@ -43,13 +43,15 @@ interface ScaleResult {
   leaderCpuCores: number
   peersMedian: number
   writeMs: number | null
-  votersMs: number | null
-  healedMs: number | null
+  /** Undefined at N = 3: two survivors cannot hold 3 live voters. */
+  votersMs: number | null | undefined
+  healedMs: number | null | undefined
   load: string
 }
 
 const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ')
-const ms = (v: number | null): string => v === null ? `> ${deadlineMs / 1000} s` : formatNumber(Math.round(v))
+/** A duration in ms for the tables; null = not reached within the phase deadline, undefined = not measured. */
+const ms = (v: number | null | undefined): string => v === undefined ? 'n/a' : v === null ? `> ${formatNumber(deadlineMs)}` : formatNumber(Math.round(v))
 
 /** Node 0 creates the cluster with target ha-three; the others are spawned at once with its join string. */
 async function startAll (cluster: RevoadaCluster, n: number): Promise<{ spawnedAt: number, upAt: number }> {
@@ -63,33 +65,43 @@ async function startAll (cluster: RevoadaCluster, n: number): Promise<{ spawnedA
 
 /** Resident memory, CPU and libp2p peer count of every node after `idleS` seconds without bench traffic. */
 async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'cpuCores' | 'leaderCpuCores' | 'peersMedian'>> {
-  const leader = await cluster.leader()
+  const leader = await findLeader(cluster)
   const procs = cluster.alive()
   const { cpu, elapsedS } = await cpuOver(procs.map((p) => p.child.pid as number), idleS)
   const rss = await Promise.all(procs.map(async (p) => await rssMb(p.child.pid as number)))
-  const peers = await Promise.all(procs.map(async (p) => ((await cluster.get(p, '/v1/status')) as { peers: string[] }).peers.length))
+  const peers = await Promise.all(procs.map(async (p) => await cluster.status(p).then((st) => (st as unknown as { peers: string[] }).peers.length, () => Number.NaN)))
   return {
     rssMedianMb: median(rss),
     rssMaxMb: Math.max(...rss),
     cpuCores: cpu.reduce((a, b) => a + b, 0) / elapsedS,
-    leaderCpuCores: (cpu[procs.indexOf(leader)] ?? Number.NaN) / elapsedS,
+    leaderCpuCores: leader === null ? Number.NaN : (cpu[procs.indexOf(leader)] ?? Number.NaN) / elapsedS,
     peersMedian: median(peers)
   }
 }
 
+/** The Raft leader, waiting up to the phase deadline for one (a cluster that never settled may have none). */
+async function findLeader (cluster: RevoadaCluster): Promise<RevoadaProc | null> {
+  let leader: RevoadaProc | null = null
+  await pollUntil(performance.now(), deadlineMs, POLL_INTERVAL_MS, async () => { leader = await cluster.leader(); return true })
+  return leader
+}
+
 /** SIGKILL of the Raft leader; ms until a write is acknowledged, 3 live voters, and ha-three holds again. */
 async function leaderKill (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'writeMs' | 'votersMs' | 'healedMs'>> {
-  const leader = await cluster.leader()
+  const leader = await findLeader(cluster)
+  if (leader === null) return { writeMs: null, votersMs: null, healedMs: null }
   const dead = leader.nodeId
   const survivors: RevoadaProc[] = cluster.alive().filter((p) => p !== leader)
   const killedAt = performance.now()
   await cluster.kill(leader)
   const write = firstAcknowledged(killedAt, deadlineMs, async (k, timeoutMs) =>
     await cluster.post(survivors[k % survivors.length]!, '/v1/target', { preset: 'ha-three' }, timeoutMs)).catch(() => null)
+  // With fewer than 3 survivors, 3 live voters cannot come back: only the write is measured.
+  const canHeal = survivors.length >= HA_THREE_VOTERS
   const [writeMs, votersMs, healedMs] = await Promise.all([
     write,
-    pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await votersBack(cluster, survivors, dead)),
-    pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, survivors, dead))
+    canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await votersBack(cluster, survivors, dead)) : undefined,
+    canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, survivors, dead)) : undefined
   ])
   return { writeMs, votersMs, healedMs }
 }
@@ -104,6 +116,7 @@ async function measure (n: number): Promise<ScaleResult> {
     console.log(`  N=${n}: every API answering ${ms(upAt - spawnedAt)} ms after spawning the joiners`)
     const convergeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await converged(cluster, cluster.procs, n))
     const convergeAfterUpMs = convergeMs === null ? null : convergeMs - (upAt - spawnedAt)
+    if (convergeMs === null) console.log(`  N=${n}: not converged; per node:\n${await convergenceDetail(cluster, cluster.procs)}`)
     console.log(`  N=${n}: converged ${ms(convergeMs)} ms after spawning (${ms(convergeAfterUpMs)} ms after every API answered)`)
     const haThreeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, cluster.procs))
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
@@ -117,13 +130,13 @@ async function measure (n: number): Promise<ScaleResult> {
 }
 
 /** k in figure ∝ N^k between the smallest and the largest N (1 = linear, 2 = quadratic). */
-function exponent (results: readonly ScaleResult[], pick: (r: ScaleResult) => number | null): string {
+function exponent (results: readonly ScaleResult[], pick: (r: ScaleResult) => number | null | undefined): string {
   const first = results[0]
   const last = results[results.length - 1]
   if (first === undefined || last === undefined || first === last) return '–'
   const a = pick(first)
   const b = pick(last)
-  if (a === null || b === null || !(a > 0) || !(b > 0)) return '–'
+  if (a === null || a === undefined || b === null || b === undefined || !(a > 0) || !(b > 0)) return '–'
   return `N^${(Math.log(b / a) / Math.log(last.n / first.n)).toFixed(2)}`
 }
 

@@ -44,6 +44,17 @@ export async function converged (cluster: RevoadaCluster, procs: readonly Revoad
   return cids.size === 1 && alive.every((a) => a === n) && statuses.every((s) => s.voters.length + s.learners.length === n)
 }
 
+/** Why `procs` have not converged (for a run that missed its deadline): per-node alive, admitted and peer counts. */
+export async function convergenceDetail (cluster: RevoadaCluster, procs: readonly RevoadaProc[]): Promise<string> {
+  const rows = await Promise.all(procs.map(async (p, i) => {
+    try {
+      const [s, alive] = await Promise.all([cluster.status(p), aliveMembers(cluster, p)])
+      return { i, alive, admitted: s.voters.length + s.learners.length, peers: (s as Status & { peers: string[] }).peers.length, cid: s.shapeCid.slice(-8), role: s.role }
+    } catch (err) { return { i, error: (err as Error).message } }
+  }))
+  return rows.map((r) => JSON.stringify(r)).join('\n')
+}
+
 /** The etcd holders of the committed shape as `proc` applied it. */
 export async function etcdHolders (cluster: RevoadaCluster, proc: RevoadaProc): Promise<string[]> {
   const shape = await cluster.staleShape(proc)
