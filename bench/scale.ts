@@ -14,7 +14,9 @@
  * Then a table, and how each per-node figure grows with N (the exponent k of figure ∝ N^k between the smallest
  * and the largest N). Every process and temp dir goes on exit and on Ctrl-C (revoada/cleanup.ts).
  *
- * Env: SCALE_NODES (default 10,25,50), SCALE_IDLE_S (default 30), SCALE_DEADLINE_S (per phase, default 240).
+ * Env: SCALE_NODES (default 10,25,50), SCALE_IDLE_S (default 30), SCALE_DEADLINE_S (per phase, default 240),
+ * SCALE_CONFIG (a JSON node config for every node, e.g. '{"net":{"pingIntervalMs":5000}}' to compare a tuning;
+ * default {} = the defaults operators get).
  */
 import '../src/polyfill.js'
 import os from 'node:os'
@@ -27,6 +29,7 @@ import { formatNumber, machineDescription, median, printTable } from './lib/stat
 const sizes = (process.env.SCALE_NODES ?? '10,25,50').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 3)
 const idleS = Number(process.env.SCALE_IDLE_S ?? 30)
 const deadlineMs = Number(process.env.SCALE_DEADLINE_S ?? 240) * 1000
+const nodeConfig = JSON.parse(process.env.SCALE_CONFIG ?? '{}') as Record<string, unknown>
 /** The flag the `revoada` bin's shebang passes (src/cli/main.ts): measure what operators run. */
 const REVOADA_NODE_FLAGS = ['--max-semi-space-size=1']
 /** One node's API may be slow to appear when N processes load at once on 2 cores. */
@@ -107,7 +110,7 @@ async function leaderKill (cluster: RevoadaCluster): Promise<Pick<ScaleResult, '
 }
 
 async function measure (n: number): Promise<ScaleResult> {
-  const cluster = await RevoadaCluster.empty({})
+  const cluster = await RevoadaCluster.empty(nodeConfig)
   cluster.startTimeoutMs = START_TIMEOUT_MS
   cluster.nodeArgs.push(...REVOADA_NODE_FLAGS)
   try {
@@ -163,7 +166,8 @@ function report (results: readonly ScaleResult[]): void {
 async function main (): Promise<void> {
   if (sizes.length === 0) throw new Error('SCALE_NODES must list cluster sizes of at least 3, e.g. 10,25,50')
   console.log(`machine: ${await machineDescription()}`)
-  console.log(`command: SCALE_NODES=${sizes.join(',')} SCALE_IDLE_S=${idleS} npm run bench:scale; load average ${loadAverage()}`)
+  const config = process.env.SCALE_CONFIG !== undefined ? ` SCALE_CONFIG='${JSON.stringify(nodeConfig)}'` : ''
+  console.log(`command: SCALE_NODES=${sizes.join(',')} SCALE_IDLE_S=${idleS}${config} npm run bench:scale; load average ${loadAverage()}`)
   const results: ScaleResult[] = []
   for (const n of sizes) {
     console.log(`N=${n}: starting ${n} processes…`)
