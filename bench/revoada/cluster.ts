@@ -91,6 +91,8 @@ export class RevoadaCluster {
     // Keep the tail of stderr so a node that fails to start says why.
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
+    // A node that dies on its own (not our SIGKILL/SIGTERM) says why, or a bench's figures silently lose it.
+    child.once('exit', (code) => { if (code !== null && code !== 0) console.error(`${dir}: revoada exited ${code} on its own: ${stderr.slice(-1500)}`) })
     const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }
     // Listed at once (replacing a killed incarnation) so stop() reaches it even if it never comes up.
     const existing = this.procs.findIndex((p) => p.dir === dir)
