@@ -72,11 +72,12 @@ async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 
   const procs = cluster.alive()
   const { cpu, elapsedS } = await cpuOver(procs.map((p) => p.child.pid as number), idleS)
   const rss = await Promise.all(procs.map(async (p) => await rssMb(p.child.pid as number)))
-  const peers = await Promise.all(procs.map(async (p) => await cluster.status(p).then((st) => (st as unknown as { peers: string[] }).peers.length, () => Number.NaN)))
+  const live = (xs: number[]): number[] => xs.filter((x) => !Number.isNaN(x))
+  const peers = live(await Promise.all(procs.map(async (p) => await cluster.status(p).then((st) => (st as unknown as { peers: string[] }).peers.length, () => Number.NaN))))
   return {
-    rssMedianMb: median(rss),
-    rssMaxMb: Math.max(...rss),
-    cpuCores: cpu.reduce((a, b) => a + b, 0) / elapsedS,
+    rssMedianMb: median(live(rss)),
+    rssMaxMb: Math.max(...live(rss)),
+    cpuCores: live(cpu).reduce((a, b) => a + b, 0) / elapsedS,
     leaderCpuCores: leader === null ? Number.NaN : (cpu[procs.indexOf(leader)] ?? Number.NaN) / elapsedS,
     peersMedian: median(peers)
   }

@@ -90,5 +90,6 @@ export async function cpuOver (pids: readonly number[], seconds: number): Promis
   const t0 = performance.now()
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
   const after = await Promise.all(pids.map(async (pid) => await cpuSeconds([pid])))
-  return { cpu: after.map((a, i) => a - (before[i] ?? 0)), elapsedS: (performance.now() - t0) / 1000 }
+  // A process that exited meanwhile reads 0: NaN keeps it out of the figures instead of a negative time.
+  return { cpu: after.map((a, i) => a === 0 ? Number.NaN : a - (before[i] ?? 0)), elapsedS: (performance.now() - t0) / 1000 }
 }

@@ -27,7 +27,7 @@ import type { Cluster } from './cluster.js'
 export function membershipTopic (clusterId: string): string {
   return `revoada/${clusterId}/membership/1`
 }
-import { INBOUND_CONNECTION_THRESHOLD, PNET_NONCE_TIMEOUT_MS } from './constants.js'
+import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, PNET_NONCE_TIMEOUT_MS } from './constants.js'
 
 /** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
 export type NetServices = {
@@ -84,6 +84,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     peerDiscovery,
     connectionManager: {
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: INBOUND_PENDING_CONNECTIONS_MAX,
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
