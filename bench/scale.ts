@@ -126,7 +126,7 @@ async function measure (n: number): Promise<ScaleResult> {
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
     const idle = await idleFigures(cluster)
     const heal = await leaderKill(cluster)
-    console.log(`  N=${n}: leader SIGKILL → write ${ms(heal.writeMs)} ms, 3 live voters ${ms(heal.votersMs)} ms, ha-three ${ms(heal.healedMs)} ms`)
+    console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
     return { n, convergeMs, convergeAfterUpMs, haThreeMs, ...idle, ...heal, load: `${load} → ${loadAverage()}` }
   } finally {
     await cluster.stop()
