@@ -10,7 +10,8 @@
  *     CPU of all N together (utime + stime from /proc over that span), in cores; the leader's share apart;
  *   - healing: SIGKILL of the Raft leader → a write acknowledged again (a new `POST /v1/target` attempt
  *     every 50 ms round-robin over survivors, see revoada/probe.ts), → 3 live voters on every survivor,
- *     → ha-three holding again on every survivor (a replacement etcd holder committed).
+ *     → ha-three holding again on every survivor (a replacement etcd holder committed). Skipped when ha-three
+ *     never held (with fewer than 3 voters the kill would only measure a cluster without quorum).
  * Then a table, and how each per-node figure grows with N (the exponent k of figure ∝ N^k between the smallest
  * and the largest N). Every process and temp dir goes on exit and on Ctrl-C (revoada/cleanup.ts).
  *
@@ -45,8 +46,8 @@ interface ScaleResult {
   cpuCores: number
   leaderCpuCores: number
   peersMedian: number
-  writeMs: number | null
-  /** Undefined at N = 3: two survivors cannot hold 3 live voters. */
+  /** Undefined when ha-three never held (no kill); votersMs and healedMs also at N = 3 (two survivors). */
+  writeMs: number | null | undefined
   votersMs: number | null | undefined
   healedMs: number | null | undefined
   load: string
@@ -91,7 +92,7 @@ async function findLeader (cluster: RevoadaCluster): Promise<RevoadaProc | null>
 }
 
 /** SIGKILL of the Raft leader; ms until a write is acknowledged, 3 live voters, and ha-three holds again. */
-async function leaderKill (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'writeMs' | 'votersMs' | 'healedMs'>> {
+async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number | null, votersMs: number | null | undefined, healedMs: number | null | undefined }> {
   const leader = await findLeader(cluster)
   if (leader === null) return { writeMs: null, votersMs: null, healedMs: null }
   const dead = leader.nodeId
@@ -125,7 +126,8 @@ async function measure (n: number): Promise<ScaleResult> {
     const haThreeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, cluster.procs))
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
     const idle = await idleFigures(cluster)
-    const heal = await leaderKill(cluster)
+    // Without ha-three (fewer than 3 voters) a leader kill only measures a cluster without quorum: skipped.
+    const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, votersMs: undefined, healedMs: undefined }
     console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
     return { n, convergeMs, convergeAfterUpMs, haThreeMs, ...idle, ...heal, load: `${load} → ${loadAverage()}` }
   } finally {
