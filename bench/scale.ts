@@ -170,7 +170,7 @@ async function main (): Promise<void> {
   if (sizes.length === 0) throw new Error('SCALE_NODES must list cluster sizes of at least 3, e.g. 10,25,50')
   console.log(`machine: ${await machineDescription()}`)
   const config = process.env.SCALE_CONFIG !== undefined ? ` SCALE_CONFIG='${JSON.stringify(nodeConfig)}'` : ''
-  console.log(`command: SCALE_NODES=${sizes.join(',')} SCALE_IDLE_S=${idleS}${config} npm run bench:scale; load average ${loadAverage()}`)
+  console.log(`command: SCALE_NODES=${sizes.join(',')} SCALE_IDLE_S=${idleS} SCALE_DEADLINE_S=${deadlineMs / 1000}${config} npm run bench:scale; load average ${loadAverage()}`)
   const results: ScaleResult[] = []
   for (const n of sizes) {
     console.log(`N=${n}: starting ${n} processes…`)
