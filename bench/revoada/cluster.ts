@@ -38,7 +38,16 @@ export class RevoadaCluster {
   private configFile = ''
   private cleanup: (() => Promise<void>) | undefined
 
-  static async start (n: number, config: Record<string, unknown>): Promise<RevoadaCluster> {
+  /** How long spawn() waits for one node's API (a bench starting many nodes at once raises it). */
+  startTimeoutMs = START_TIMEOUT_MS
+  /** Node.js flags of every spawned node (BENCH_NODE_ARGS; a bench may add e.g. the `revoada` bin's own). */
+  nodeArgs: string[] = [...NODE_ARGS]
+
+  /**
+   * A cluster with no process yet: its temp dir, config file and Ctrl-C cleanup exist; spawn() adds nodes.
+   * For benches that start nodes their own way (all joiners at once); stop() as usual.
+   */
+  static async empty (config: Record<string, unknown>): Promise<RevoadaCluster> {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npx tsc -p . first`)
     const cluster = new RevoadaCluster()
     cluster.root = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-bench-'))
@@ -47,9 +56,24 @@ export class RevoadaCluster {
     cluster.cleanup = onInterrupt(async () => { await cluster.teardown() })
     try {
       await fs.writeFile(cluster.configFile, JSON.stringify(config))
-      const first = await cluster.spawn(path.join(cluster.root, 'n0'))
+    } catch (err) {
+      await cluster.stop()
+      throw err
+    }
+    return cluster
+  }
+
+  /** The node directory for the i-th node of this cluster. */
+  nodeDir (i: number): string {
+    return path.join(this.root, `n${i}`)
+  }
+
+  static async start (n: number, config: Record<string, unknown>): Promise<RevoadaCluster> {
+    const cluster = await RevoadaCluster.empty(config)
+    try {
+      const first = await cluster.spawn(cluster.nodeDir(0))
       const join = ((await cluster.get(first, '/v1/join-string')) as { joinString: string }).joinString
-      for (let i = 1; i < n; i++) await cluster.spawn(path.join(cluster.root, `n${i}`), join)
+      for (let i = 1; i < n; i++) await cluster.spawn(cluster.nodeDir(i), join)
       await waitFor(async () => (await cluster.status(first)).learners.length === n - 1, Math.max(30_000, START_TIMEOUT_MS), 'all admitted')
     } catch (err) {
       await cluster.stop()
@@ -63,13 +87,15 @@ export class RevoadaCluster {
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the nodes (not REVOADA_*: the
     // config loader reads those as settings and refuses unknown keys); stop() then ends
     // them with SIGTERM so Node writes the profile.
-    const child = spawn(process.execPath, [...NODE_ARGS, MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
+    const child = spawn(process.execPath, [...this.nodeArgs, MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
       '--config', this.configFile, ...(join !== undefined ? ['--join', join] : [])], { stdio: ['ignore', 'ignore', 'pipe'] })
     // Keep the tail of stderr so a node that fails to start says why.
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
     // BENCH_NODE_LOG_DIR keeps every node's stderr (its error log) in <dir>/<node>.log, past the run.
     if (NODE_LOG_DIR !== undefined) child.stderr?.pipe(createWriteStream(path.join(NODE_LOG_DIR, `${path.basename(dir)}.log`), { flags: 'a' }))
+    // A node that dies on its own (not our SIGKILL/SIGTERM) says why, or a bench's figures silently lose it.
+    child.once('exit', (code) => { if (code !== null && code !== 0) console.error(`${dir}: revoada exited ${code} on its own: ${stderr.slice(-1500)}`) })
     const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }
     // Listed at once (replacing a killed incarnation) so stop() reaches it even if it never comes up.
     const existing = this.procs.findIndex((p) => p.dir === dir)
@@ -82,7 +108,7 @@ export class RevoadaCluster {
         proc.nodeId = (await this.status(proc)).nodeId
         return true
       } catch { return false }
-    }, START_TIMEOUT_MS, `${dir} up`)
+    }, this.startTimeoutMs, `${dir} up`)
     return proc
   }
 

@@ -33,6 +33,14 @@ export const PNET_NONCE_TIMEOUT_MS = 1000
  * (libp2p-notes §6); a cluster on one host or behind one NAT needs more.
  */
 export const INBOUND_CONNECTION_THRESHOLD = 100
+/**
+ * Inbound connections being upgraded (pnet, noise, yamux) at once; libp2p refuses any beyond this, and the
+ * dialer sees a failed handshake. libp2p's default of 10 refused most joiners of a fleet booting together:
+ * every member connects to every other, so the seed of a join string takes N−1 handshakes at once
+ * (`npm run bench:scale`, docs/bench/scale.md). Still bounded: pnet drops a dialer without the cluster key
+ * within PNET_NONCE_TIMEOUT_MS.
+ */
+export const INBOUND_PENDING_CONNECTIONS_MAX = 64
 
 /** Tag that makes libp2p reconnect a dropped member on its own fast path (prefix `keep-alive`). */
 export const KEEP_ALIVE_CLUSTER_TAG = 'keep-alive-revoada-cluster'

@@ -60,7 +60,7 @@ export function invalidOnlyTopicScore (): TopicScoreParams {
     invalidMessageDeliveriesDecay: 0.3
   }
 }
-import { INBOUND_CONNECTION_THRESHOLD, PNET_NONCE_TIMEOUT_MS } from './constants.js'
+import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, PNET_NONCE_TIMEOUT_MS } from './constants.js'
 
 /** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
 export type NetServices = {
@@ -117,6 +117,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     peerDiscovery,
     connectionManager: {
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: INBOUND_PENDING_CONNECTIONS_MAX,
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },

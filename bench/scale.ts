@@ -1,0 +1,182 @@
+/**
+ * @module bench/scale
+ * `npm run bench:scale` (issue 16, scale part): N real `revoada start` processes on 127.0.0.1 (port 0, temp
+ * data dirs, the `revoada` bin's `--max-semi-space-size=1`), target ha-three. Node 0 creates the cluster and
+ * sets the target; the N−1 others are spawned at once with its join string. For each N it measures:
+ *   - convergence: from spawning the joiners (and from the moment every API answers) until every node sees N
+ *     alive members and N admitted members under one shape CID; then until ha-three holds everywhere
+ *     (3 etcd holders, 3 voters — the policy promotes two joiners once they are stable);
+ *   - idle: after SCALE_IDLE_S seconds with no bench traffic, VmRSS of every process (median, max) and the
+ *     CPU of all N together (utime + stime from /proc over that span), in cores; the leader's share apart;
+ *   - healing: SIGKILL of the Raft leader → a write acknowledged again (a new `POST /v1/target` attempt
+ *     every 50 ms round-robin over survivors, see revoada/probe.ts), → 3 live voters on every survivor,
+ *     → ha-three holding again on every survivor (a replacement etcd holder committed). Skipped when ha-three
+ *     never held (with fewer than 3 voters the kill would only measure a cluster without quorum).
+ * Then a table, and how each per-node figure grows with N (the exponent k of figure ∝ N^k between the smallest
+ * and the largest N). Every process and temp dir goes on exit and on Ctrl-C (revoada/cleanup.ts).
+ *
+ * Env: SCALE_NODES (default 10,25,50), SCALE_IDLE_S (default 30), SCALE_DEADLINE_S (per phase, default 240),
+ * SCALE_CONFIG (a JSON node config for every node, e.g. '{"net":{"pingIntervalMs":5000}}' to compare a tuning;
+ * default {} = the defaults operators get).
+ */
+import '../src/polyfill.js'
+import os from 'node:os'
+import { RevoadaCluster } from './revoada/cluster.js'
+import type { RevoadaProc } from './revoada/cluster.js'
+import { firstAcknowledged } from './revoada/probe.js'
+import { converged, convergenceDetail, cpuOver, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
+import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
+
+const sizes = (process.env.SCALE_NODES ?? '10,25,50').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 3)
+const idleS = Number(process.env.SCALE_IDLE_S ?? 30)
+const deadlineMs = Number(process.env.SCALE_DEADLINE_S ?? 240) * 1000
+const nodeConfig = JSON.parse(process.env.SCALE_CONFIG ?? '{}') as Record<string, unknown>
+/** The flag the `revoada` bin's shebang passes (src/cli/main.ts): measure what operators run. */
+const REVOADA_NODE_FLAGS = ['--max-semi-space-size=1']
+/** One node's API may be slow to appear when N processes load at once on 2 cores. */
+const START_TIMEOUT_MS = 180_000
+
+interface ScaleResult {
+  n: number
+  convergeMs: number | null
+  convergeAfterUpMs: number | null
+  haThreeMs: number | null
+  rssMedianMb: number
+  rssMaxMb: number
+  cpuCores: number
+  leaderCpuCores: number
+  peersMedian: number
+  /** Undefined when ha-three never held (no kill); votersMs and healedMs also at N = 3 (two survivors). */
+  writeMs: number | null | undefined
+  votersMs: number | null | undefined
+  healedMs: number | null | undefined
+  load: string
+}
+
+const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ')
+/** A duration in ms for the tables; null = not reached within the phase deadline, undefined = not measured. */
+const ms = (v: number | null | undefined): string => v === undefined ? 'n/a' : v === null ? `> ${formatNumber(deadlineMs)}` : formatNumber(Math.round(v))
+
+/** Node 0 creates the cluster with target ha-three; the others are spawned at once with its join string. */
+async function startAll (cluster: RevoadaCluster, n: number): Promise<{ spawnedAt: number, upAt: number }> {
+  const first = await cluster.spawn(cluster.nodeDir(0))
+  await cluster.post(first, '/v1/target', { preset: 'ha-three' })
+  const join = ((await cluster.get(first, '/v1/join-string')) as { joinString: string }).joinString
+  const spawnedAt = performance.now()
+  await Promise.all(Array.from({ length: n - 1 }, async (_, i) => await cluster.spawn(cluster.nodeDir(i + 1), join)))
+  return { spawnedAt, upAt: performance.now() }
+}
+
+/** Resident memory, CPU and libp2p peer count of every node after `idleS` seconds without bench traffic. */
+async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'cpuCores' | 'leaderCpuCores' | 'peersMedian'>> {
+  const leader = await findLeader(cluster)
+  const procs = cluster.alive()
+  const { cpu, elapsedS } = await cpuOver(procs.map((p) => p.child.pid as number), idleS)
+  const rss = await Promise.all(procs.map(async (p) => await rssMb(p.child.pid as number)))
+  const live = (xs: number[]): number[] => xs.filter((x) => !Number.isNaN(x))
+  const peers = live(await Promise.all(procs.map(async (p) => await cluster.status(p).then((st) => (st as unknown as { peers: string[] }).peers.length, () => Number.NaN))))
+  return {
+    rssMedianMb: median(live(rss)),
+    rssMaxMb: Math.max(...live(rss)),
+    cpuCores: live(cpu).reduce((a, b) => a + b, 0) / elapsedS,
+    leaderCpuCores: leader === null ? Number.NaN : (cpu[procs.indexOf(leader)] ?? Number.NaN) / elapsedS,
+    peersMedian: median(peers)
+  }
+}
+
+/** The Raft leader, waiting up to the phase deadline for one (a cluster that never settled may have none). */
+async function findLeader (cluster: RevoadaCluster): Promise<RevoadaProc | null> {
+  let leader: RevoadaProc | null = null
+  await pollUntil(performance.now(), deadlineMs, POLL_INTERVAL_MS, async () => { leader = await cluster.leader(); return true })
+  return leader
+}
+
+/** SIGKILL of the Raft leader; ms until a write is acknowledged, 3 live voters, and ha-three holds again. */
+async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number | null, votersMs: number | null | undefined, healedMs: number | null | undefined }> {
+  const leader = await findLeader(cluster)
+  if (leader === null) return { writeMs: null, votersMs: null, healedMs: null }
+  const dead = leader.nodeId
+  const survivors: RevoadaProc[] = cluster.alive().filter((p) => p !== leader)
+  const killedAt = performance.now()
+  await cluster.kill(leader)
+  const write = firstAcknowledged(killedAt, deadlineMs, async (k, timeoutMs) =>
+    await cluster.post(survivors[k % survivors.length]!, '/v1/target', { preset: 'ha-three' }, timeoutMs)).catch(() => null)
+  // With fewer than 3 survivors, 3 live voters cannot come back: only the write is measured.
+  const canHeal = survivors.length >= HA_THREE_VOTERS
+  const [writeMs, votersMs, healedMs] = await Promise.all([
+    write,
+    canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await votersBack(cluster, survivors, dead)) : undefined,
+    canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, survivors, dead)) : undefined
+  ])
+  return { writeMs, votersMs, healedMs }
+}
+
+async function measure (n: number): Promise<ScaleResult> {
+  const cluster = await RevoadaCluster.empty(nodeConfig)
+  cluster.startTimeoutMs = START_TIMEOUT_MS
+  cluster.nodeArgs.push(...REVOADA_NODE_FLAGS)
+  try {
+    const load = loadAverage()
+    const { spawnedAt, upAt } = await startAll(cluster, n)
+    console.log(`  N=${n}: every API answering ${ms(upAt - spawnedAt)} ms after spawning the joiners`)
+    const convergeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await converged(cluster, cluster.procs, n))
+    const convergeAfterUpMs = convergeMs === null ? null : convergeMs - (upAt - spawnedAt)
+    if (convergeMs === null) console.log(`  N=${n}: not converged; per node:\n${await convergenceDetail(cluster, cluster.procs)}`)
+    console.log(`  N=${n}: converged ${ms(convergeMs)} ms after spawning (${ms(convergeAfterUpMs)} ms after every API answered)`)
+    const haThreeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, cluster.procs))
+    console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
+    const idle = await idleFigures(cluster)
+    // Without ha-three (fewer than 3 voters) a leader kill only measures a cluster without quorum: skipped.
+    const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, votersMs: undefined, healedMs: undefined }
+    console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
+    return { n, convergeMs, convergeAfterUpMs, haThreeMs, ...idle, ...heal, load: `${load} → ${loadAverage()}` }
+  } finally {
+    await cluster.stop()
+  }
+}
+
+/** k in figure ∝ N^k between the smallest and the largest N (1 = linear, 2 = quadratic). */
+function exponent (results: readonly ScaleResult[], pick: (r: ScaleResult) => number | null | undefined): string {
+  const first = results[0]
+  const last = results[results.length - 1]
+  if (first === undefined || last === undefined || first === last) return '–'
+  const a = pick(first)
+  const b = pick(last)
+  if (a === null || a === undefined || b === null || b === undefined || !(a > 0) || !(b > 0)) return '–'
+  return `N^${(Math.log(b / a) / Math.log(last.n / first.n)).toFixed(2)}`
+}
+
+function report (results: readonly ScaleResult[]): void {
+  console.log('\nFigures (targets at 50: converge ≤ 30 s, RSS ≤ 100 MB per node, idle CPU ≤ 1 core, heal ≤ 5 s):')
+  printTable(['N', 'spawn → converged ms', 'APIs up → converged ms', 'spawn → ha-three ms', 'RSS median MB', 'RSS max MB',
+    `idle CPU, all N (cores)`, 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
+  results.map((r) => [r.n, ms(r.convergeMs), ms(r.convergeAfterUpMs), ms(r.haThreeMs), r.rssMedianMb, r.rssMaxMb, r.cpuCores, r.leaderCpuCores,
+    r.peersMedian, ms(r.writeMs), ms(r.votersMs), ms(r.healedMs), r.load]))
+  console.log('\nHow each grows (per node, vs N):')
+  const perNodeCpu = (r: ScaleResult): number => r.cpuCores / r.n
+  printTable(['figure', ...results.map((r) => `N=${r.n}`), 'growth'], [
+    ['RSS median per node (MB)', ...results.map((r) => r.rssMedianMb), exponent(results, (r) => r.rssMedianMb)],
+    ['idle CPU per node (millicores)', ...results.map((r) => perNodeCpu(r) * 1000), exponent(results, perNodeCpu)],
+    ['idle CPU, all N (cores)', ...results.map((r) => r.cpuCores), exponent(results, (r) => r.cpuCores)],
+    ['leader idle CPU (millicores)', ...results.map((r) => r.leaderCpuCores * 1000), exponent(results, (r) => r.leaderCpuCores)],
+    ['libp2p peers per node', ...results.map((r) => r.peersMedian), exponent(results, (r) => r.peersMedian)],
+    ['APIs up → converged (ms)', ...results.map((r) => ms(r.convergeAfterUpMs)), exponent(results, (r) => r.convergeAfterUpMs)],
+    ['kill → write (ms)', ...results.map((r) => ms(r.writeMs)), exponent(results, (r) => r.writeMs)],
+    ['kill → 3 live voters (ms)', ...results.map((r) => ms(r.votersMs)), exponent(results, (r) => r.votersMs)]
+  ])
+}
+
+async function main (): Promise<void> {
+  if (sizes.length === 0) throw new Error('SCALE_NODES must list cluster sizes of at least 3, e.g. 10,25,50')
+  console.log(`machine: ${await machineDescription()}`)
+  const config = process.env.SCALE_CONFIG !== undefined ? ` SCALE_CONFIG='${JSON.stringify(nodeConfig)}'` : ''
+  console.log(`command: SCALE_NODES=${sizes.join(',')} SCALE_IDLE_S=${idleS} SCALE_DEADLINE_S=${deadlineMs / 1000}${config} npm run bench:scale; load average ${loadAverage()}`)
+  const results: ScaleResult[] = []
+  for (const n of sizes) {
+    console.log(`N=${n}: starting ${n} processes…`)
+    results.push(await measure(n))
+  }
+  report(results)
+}
+
+await main()
