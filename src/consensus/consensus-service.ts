@@ -231,8 +231,8 @@ export class ConsensusService implements NodeService {
   }
 
   /**
-   * Removes `nodeId` from the cluster: demotes its control-plane roles first (one command; the etcd role moves
-   * the voters in the same joint change), then commits `remove-member`. The leader then takes it out of the
+   * Removes `nodeId` from the cluster: demotes its control-plane roles first (one pinned command; the etcd
+   * role moves the voters in the same joint change), then commits `remove-member`. The leader then takes it out of the
    * Raft configuration, and the node, once it learns, stops and refuses to run until reset.
    *
    * @throws UnknownMemberError when `nodeId` is not a member
@@ -242,7 +242,9 @@ export class ConsensusService implements NodeService {
     if (!this.machine.shape.has(nodeId)) throw new UnknownMemberError(nodeId)
     const roles = this.machine.shape.rolesOf(nodeId).filter((r): r is ControlPlaneRole => (CONTROL_PLANE_ROLES as readonly string[]).includes(r))
     if (roles.length > 0) {
-      const demoted = await this.propose({ kind: 'demote', nodeId, roles }, reason)
+      // Pinned: until remove-member commits, the policy must not hand the roles back (a lost voter at the
+      // quorum edge would otherwise be restored onto this very node, and remove-member refused).
+      const demoted = await this.propose({ kind: 'demote', nodeId, roles, pin: true }, reason)
       if (demoted.result.outcome.kind !== 'applied') return demoted
     }
     return await this.propose({ kind: 'remove-member', nodeId }, reason)

@@ -174,6 +174,20 @@ describe('gates', () => {
     expect(young.withheld.map((w) => w.code)).toContain('unstable')
   })
 
+  it('should not restore quorum onto a node whose demotion was pinned (a node being removed or leaving)', () => {
+    const ids = ['a', 'b', 'c', 'd']
+    const view = ids.map((id) => member(id))
+    const shape = converge(formed(ids), view).shape
+    const leaving = shape.holders('etcd')[0]!
+    // removeMember/leave demote with a pin before remove-member commits; etcd is then 2/3, the quorum edge.
+    const demoted = transition(shape, { kind: 'demote', nodeId: leaving, roles: ['etcd'], pin: true })
+    if (demoted.kind !== 'applied') throw new Error('setup')
+    const { proposals } = policy.evaluate({ view, shape: demoted.shape, nowMs: 1e6, aliveSinceMs: stableSince(ids) })
+    const promoted = proposals.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd'))
+    expect(promoted.map((p) => p.priority)).toEqual(['quorum'])
+    expect(promoted.map((p) => 'nodeId' in p.command && p.command.nodeId)).not.toContain(leaving)
+  })
+
   it('should never damp a voter or singleton restoration, unless the node itself flapped', () => {
     const ids = ['a', 'b', 'c']
     const shape = formed(ids)
