@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryStorage } from '../../../src/consensus/storage/memory-storage.js'
-import { LoopbackNetwork, newStorage, put, startNode, waitUntil } from './harness.js'
+import { LoopbackNetwork, put, startThreeVoters, waitUntil } from './harness.js'
 import type { TestNode } from './harness.js'
 
 /** MemoryStorage whose flushes can be held: a held flush settles only when released. */
@@ -33,17 +33,7 @@ describe('RaftNode with asynchronous storage writes', () => {
   const nodes: TestNode[] = []
   afterEach(() => { for (const node of nodes.splice(0)) node.raft.stop() })
 
-  async function cluster (network: LoopbackNetwork, leaderStorage: MemoryStorage): Promise<TestNode[]> {
-    const a = startNode(network, 'a', leaderStorage, { bootstrap: true })
-    nodes.push(a)
-    await waitUntil(() => a.raft.isLeader(), 5000, 'a leads')
-    for (const id of ['b', 'c']) {
-      nodes.push(startNode(network, id, newStorage()))
-      a.raft.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: id }], transition: 'auto', enterJoint: true })
-      await waitUntil(() => a.raft.configuration().voters.includes(id) && a.raft.configuration().votersOutgoing.length === 0, 5000, `${id} voter`)
-    }
-    return nodes.slice(-3)
-  }
+  const cluster = async (network: LoopbackNetwork, leaderStorage: MemoryStorage): Promise<TestNode[]> => await startThreeVoters(network, nodes, leaderStorage)
 
   it('should answer no proposal while the leader\'s flush hangs and one follower is down, and answer once it completes', async () => {
     const network = new LoopbackNetwork()

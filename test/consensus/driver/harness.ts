@@ -108,3 +108,16 @@ export async function waitUntil (condition: () => boolean, deadlineMs: number, l
 export function newStorage (): MemoryStorage {
   return new MemoryStorage()
 }
+
+/** Starts `a` (bootstrapping, on `leaderStorage`) and adds `b` and `c` as voters; each node is pushed to `into`. */
+export async function startThreeVoters (network: LoopbackNetwork, into: TestNode[], leaderStorage: MemoryStorage = newStorage()): Promise<TestNode[]> {
+  const a = startNode(network, 'a', leaderStorage, { bootstrap: true })
+  into.push(a)
+  await waitUntil(() => a.raft.isLeader(), 5000, 'a leads')
+  for (const id of ['b', 'c']) {
+    into.push(startNode(network, id, newStorage()))
+    a.raft.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: id }], transition: 'auto', enterJoint: true })
+    await waitUntil(() => a.raft.configuration().voters.includes(id) && a.raft.configuration().votersOutgoing.length === 0, 5000, `${id} voter`)
+  }
+  return into.slice(-3)
+}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { LoopbackNetwork, newStorage, put, startNode, waitUntil } from './harness.js'
+import { LoopbackNetwork, newStorage, put, startNode, startThreeVoters, waitUntil } from './harness.js'
 import type { TestNode } from './harness.js'
 
 describe('RaftNode driver', () => {
@@ -8,17 +8,7 @@ describe('RaftNode driver', () => {
 
   const leaderOf = (list: TestNode[]): TestNode | undefined => list.find((n) => n.raft.isLeader())
 
-  async function threeNodeCluster (network: LoopbackNetwork): Promise<TestNode[]> {
-    const a = startNode(network, 'a', newStorage(), { bootstrap: true })
-    nodes.push(a)
-    await waitUntil(() => a.raft.isLeader(), 5000, 'a leads')
-    for (const id of ['b', 'c']) {
-      nodes.push(startNode(network, id, newStorage()))
-      a.raft.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: id }], transition: 'auto', enterJoint: true })
-      await waitUntil(() => a.raft.configuration().voters.includes(id) && a.raft.configuration().votersOutgoing.length === 0, 5000, `${id} voter`)
-    }
-    return nodes.slice(-3)
-  }
+  const threeNodeCluster = async (network: LoopbackNetwork): Promise<TestNode[]> => await startThreeVoters(network, nodes)
 
   it('should bootstrap a single voter that leads and applies a proposal with its typed result', async () => {
     const network = new LoopbackNetwork()
