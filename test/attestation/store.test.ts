@@ -27,14 +27,20 @@ function machineOn (store: ChainStore): AttestedMachine {
   return new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store, verify: verifyWithCodec })
 }
 
+/** A fresh `dir` holding the standard chain's blocks, applied through the machine and closed. */
+async function writtenChain (): Promise<Awaited<ReturnType<typeof standardChain>>['builder']> {
+  dir = await tempDir('revoada-chain-store-')
+  const { builder } = await standardChain('cluster-a')
+  const store = new ChainStore(dir)
+  const machine = machineOn(store)
+  for (const entry of builder.entries) machine.apply(entry.bytes, entry.context)
+  store.close()
+  return builder
+}
+
 describe('chain store', () => {
   it('should keep blocks across a reopen, and re-derive without duplicating on replay', async () => {
-    dir = await tempDir('revoada-chain-store-')
-    const { builder } = await standardChain('cluster-a')
-    const store = new ChainStore(dir)
-    const machine = machineOn(store)
-    for (const entry of builder.entries) machine.apply(entry.bytes, entry.context)
-    store.close()
+    const builder = await writtenChain()
     const reopened = new ChainStore(dir)
     expect(reopened.height).toBe(builder.blocks.length)
     for (let h = 1; h <= reopened.height; h++) expect(reopened.read(h)).toEqual(builder.blocks[h - 1])
@@ -46,12 +52,7 @@ describe('chain store', () => {
   })
 
   it('should truncate a torn last record and refuse damage before it', async () => {
-    dir = await tempDir('revoada-chain-store-')
-    const { builder } = await standardChain('cluster-a')
-    const store = new ChainStore(dir)
-    const machine = machineOn(store)
-    for (const entry of builder.entries) machine.apply(entry.bytes, entry.context)
-    store.close()
+    const builder = await writtenChain()
     const file = path.join(dir, 'blocks')
     appendFileSync(file, Buffer.from([0, 0, 1, 0, 9, 9, 9]))
     const torn = new ChainStore(dir)
