@@ -21,7 +21,7 @@
  */
 import '../src/polyfill.js'
 import os from 'node:os'
-import { RevoadaCluster } from './revoada/cluster.js'
+import { RevoadaCluster, REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { firstAcknowledged } from './revoada/probe.js'
 import { converged, convergenceDetail, cpuOver, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
@@ -32,7 +32,6 @@ const idleS = Number(process.env.SCALE_IDLE_S ?? 30)
 const deadlineMs = Number(process.env.SCALE_DEADLINE_S ?? 240) * 1000
 const nodeConfig = JSON.parse(process.env.SCALE_CONFIG ?? '{}') as Record<string, unknown>
 /** The flag the `revoada` bin's shebang passes (src/cli/main.ts): measure what operators run. */
-const REVOADA_NODE_FLAGS = ['--max-semi-space-size=1']
 /** One node's API may be slow to appear when N processes load at once on 2 cores. */
 const START_TIMEOUT_MS = 180_000
 
@@ -114,7 +113,7 @@ async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number |
 async function measure (n: number): Promise<ScaleResult> {
   const cluster = await RevoadaCluster.empty(nodeConfig)
   cluster.startTimeoutMs = START_TIMEOUT_MS
-  cluster.nodeArgs.push(...REVOADA_NODE_FLAGS)
+  cluster.nodeArgs.push(...REVOADA_BIN_NODE_FLAGS)
   try {
     const load = loadAverage()
     const { spawnedAt, upAt } = await startAll(cluster, n)

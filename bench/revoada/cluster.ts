@@ -14,6 +14,8 @@ import { waitFor } from '../lib/ports.js'
 import { onInterrupt } from './cleanup.js'
 
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+/** The Node.js flags the `revoada` bin runs with (its shebang): benches that measure memory pass them too. */
+export const REVOADA_BIN_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
 const NODE_LOG_DIR = process.env.BENCH_NODE_LOG_DIR
 /** How long stop() waits for a graceful exit when profiling before it SIGKILLs. */
 const GRACEFUL_STOP_MS = 10_000
@@ -68,8 +70,9 @@ export class RevoadaCluster {
     return path.join(this.root, `n${i}`)
   }
 
-  static async start (n: number, config: Record<string, unknown>): Promise<RevoadaCluster> {
+  static async start (n: number, config: Record<string, unknown>, options: { nodeArgs?: readonly string[] } = {}): Promise<RevoadaCluster> {
     const cluster = await RevoadaCluster.empty(config)
+    cluster.nodeArgs.push(...(options.nodeArgs ?? []))
     try {
       const first = await cluster.spawn(cluster.nodeDir(0))
       const join = ((await cluster.get(first, '/v1/join-string')) as { joinString: string }).joinString

@@ -54,6 +54,23 @@ function xorChunked (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint
   return output
 }
 
+/**
+ * XORs `data` with the cipher's keystream in place (at most XOR_CHUNK_BYTES per cipher call) and returns it.
+ * Only for bytes nobody else holds: what the socket just read (a fresh buffer per read). Every byte a
+ * connection receives passes here, so not allocating a second copy of it saves the garbage collector work
+ * (content chunks are 1 MiB each).
+ */
+function xorInPlace (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Array | Uint8ArrayList {
+  const parts: Iterable<Uint8Array> = data instanceof Uint8Array ? [data] : data
+  for (const buf of parts) {
+    for (let start = 0; start < buf.byteLength; start += XOR_CHUNK_BYTES) {
+      const part = buf.subarray(start, Math.min(buf.byteLength, start + XOR_CHUNK_BYTES))
+      cipher.update(part, part)
+    }
+  }
+  return data
+}
+
 interface XorConnectionInit {
   maConn: MultiaddrConnection
   localNonce: Uint8Array
@@ -75,7 +92,7 @@ class XorConnection extends AbstractMultiaddrConnection {
     this.outbound = createXSalsa20(init.localNonce, init.key)
     this.maConn.addEventListener('message', (evt) => {
       if (this.finalized) return
-      this.onData(xorChunked(this.inbound, evt.data))
+      this.onData(xorInPlace(this.inbound, evt.data))
     })
     this.maConn.addEventListener('drain', () => { this.onMuxerDrain() })
     this.maConn.addEventListener('close', (evt) => {
