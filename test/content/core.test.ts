@@ -12,8 +12,9 @@ import { cidOfBytes, encodeCanonical } from '../../src/codec/index.js'
 import {
   BUSY_RETRY_AFTER_MS_MAX, CHUNK_BYTES, CIDS_PER_PEER_MAX, ChunkScheduler, PeerRateLimiter, ProviderScores, ProviderTable, GOSSIP_MESSAGES_PER_PEER_BURST,
   decodeAnnouncement, decodeManifest, decodeRequest, decodeResponse, encodeAnnouncement, encodeManifest, encodeRequest,
-  encodeResponse, makeBitmap, bitmapHas, chunkCid, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX
+  encodeResponse, makeBitmap, bitmapHas, chunkCid, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX, encodeBlockFrame
 } from '../../src/content/core/index.js'
+import { decode } from '@ipld/dag-cbor'
 import type { FileManifest } from '../../src/content/core/index.js'
 
 const digest = (n: number): Uint8Array => new Uint8Array(32).fill(n)
@@ -119,6 +120,48 @@ describe('content wire', () => {
       try { bytes = encode(m) } catch { return }
       for (const d of decoders) typed(() => d(bytes))
     }), { numRuns: 2000 })
+  })
+})
+
+describe('content block frame (no copy of a chunk)', () => {
+  const chunk = chunkCid(digest(9))
+
+  it('should write exactly the generic encoder\'s bytes, and read the data back as a view of the frame', () => {
+    for (const size of [0, 1, 23, 24, 255, 256, 65_535, 65_536, CHUNK_BYTES]) {
+      const data = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff)
+      const frame = encodeBlockFrame(chunk, data).subarray()
+      // Buffer.equals: vitest's deep equality walks a 1 MiB array element by element.
+      expect(Buffer.from(frame).equals(encodeResponse({ type: 'block', cid: chunk, data })), `size ${size}`).toBe(true)
+      const answer = decodeResponse(frame)
+      expect(answer.type === 'block' && answer.cid.equals(chunk)).toBe(true)
+      expect(answer.type === 'block' && Buffer.from(answer.data).equals(data)).toBe(true)
+      // A view, not a copy: the 1 MiB chunk is not duplicated on arrival.
+      expect(answer.type === 'block' && answer.data.buffer).toBe(frame.buffer)
+    }
+  })
+
+  it('should refuse a data length that is not minimally encoded, as the generic decoder does', () => {
+    const frame = encodeResponse({ type: 'block', cid: chunk, data: new Uint8Array([7, 7, 7, 7, 7]) })
+    const at = frame.indexOf(0x45) // the 5-byte string's one-byte header
+    const padded = new Uint8Array([...frame.subarray(0, at), 0x58, 5, ...frame.subarray(at + 1)])
+    expect(() => decode(padded)).toThrow()
+    expect(() => decodeResponse(padded)).toThrow(expect.objectContaining({ name: 'MalformedContentError' }))
+  })
+
+  it('should accept a mutated frame only when the generic decoder reads the same answer from it (seeded)', () => {
+    const base = encodeResponse({ type: 'block', cid: chunk, data: new Uint8Array(300).fill(3) })
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), (edits) => {
+      const bytes = new Uint8Array(base)
+      for (const [at, value] of edits) bytes[at] = value
+      let answer
+      try { answer = decodeResponse(bytes) } catch (err) { expect((err as Error).name).toBe('MalformedContentError'); return }
+      if (answer.type !== 'block') return
+      const generic = decode(bytes) as { c: CID, d: Uint8Array, t: string, v: number }
+      expect(generic.t).toBe('block')
+      expect(generic.v).toBe(1)
+      expect(generic.c.equals(answer.cid)).toBe(true)
+      expect(generic.d).toEqual(answer.data)
+    }), { numRuns: 1000, seed: 20261202 })
   })
 })
 

@@ -24,6 +24,7 @@ import {
 } from './constants.js'
 import { MalformedContentError, describeValue } from './errors.js'
 import { isBlockCid, isManifestCid } from './manifest.js'
+import { splitBlockFrame } from './block-frame.js'
 
 export interface HaveItem { cid: CID, size: number, partial: boolean }
 export type Announcement = { type: 'have', items: HaveItem[] } | { type: 'want', cid: CID }
@@ -124,9 +125,25 @@ export function encodeResponse (r: ContentResponse): Uint8Array {
   return encode({ v: V, t: 'none', c: r.cid })
 }
 
-/** @throws MalformedContentError */
+/**
+ * A block answer's data is returned as a view of `bytes`, not a copy (block-frame.ts); everything else in
+ * it is checked by the same strict decoder as every other answer.
+ * @throws MalformedContentError
+ */
 export function decodeResponse (bytes: Uint8Array): ContentResponse {
   if (bytes.length > FRAME_BYTES_MAX) fail(`response of ${bytes.length} bytes over ${FRAME_BYTES_MAX}`)
+  const split = splitBlockFrame(bytes)
+  if (split !== null) {
+    const answer = decodeAnyResponse(split.withoutData)
+    if (answer.type === 'block') {
+      if (split.data.length > CHUNK_BYTES_MAX) fail('block data')
+      return { type: 'block', cid: answer.cid, data: split.data }
+    }
+  }
+  return decodeAnyResponse(bytes)
+}
+
+function decodeAnyResponse (bytes: Uint8Array): ContentResponse {
   const m = asMap(decodeStrict(bytes, 'response'), 'response')
   if (m.t === 'block') {
     onlyKeys(m, ['v', 't', 'c', 'd'], 'block')
