@@ -5,6 +5,7 @@
  * bootstrap from the seeds, optional mDNS, and a connection monitor tuned for fast leave detection.
  * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
  */
+import { installYamuxWindowThreshold } from './yamux-window.js'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -98,6 +99,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
   const peerDiscovery: Array<(components: { logger: ComponentLogger }) => PeerDiscovery> = []
   if (init.net.mdns) peerDiscovery.push(mdns() as unknown as (c: { logger: ComponentLogger }) => PeerDiscovery)
   const blocked = (peerId: { toString(): string }): boolean => init.faults?.isBlocked(peerId.toString()) === true
+  installYamuxWindowThreshold()
   return await createLibp2p({
     ...(init.faults !== undefined
       ? {
