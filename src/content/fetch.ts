@@ -53,6 +53,8 @@ export interface FetchProgress {
   chunksTotal: number
   providers: string[]
   droppedProviders: string[]
+  /** Verified chunks taken from each provider (peer id → count) in this fetch: who carried it. */
+  chunksByProvider: Record<string, number>
   /** Times a provider answered `busy` (at its upload limit) during this fetch. */
   busyAnswers: number
   error?: { name: string, message: string }
@@ -61,6 +63,18 @@ export interface FetchProgress {
 /** Backoff before a failed provider (reset, timeout, dial error) is tried again within a fetch. */
 const RETRY_BACKOFF_MIN_MS = 500
 const RETRY_BACKOFF_MAX_MS = 10_000
+
+/** One provider's worker within a file fetch. */
+interface WorkerJob {
+  peer: string
+  partial: boolean
+  root: CID
+  manifest: FileManifest
+  scheduler: ChunkScheduler
+  backoff: Map<string, { failures: number, retryAtMs: number }>
+  /** Aborted when the fetch's chunk loop ends (done, or a fatal error). */
+  ended: AbortSignal
+}
 
 /** An error that ends the whole fetch (quota, full disk), as opposed to a provider's fault. */
 const FATAL_ERRORS = new Set(['QuotaExceededError', 'DiskFullError', 'StoreIndexFullError'])
@@ -71,7 +85,7 @@ export class Fetch {
   private fatal: Error | undefined
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
-    this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], busyAnswers: 0 }
+    this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], chunksByProvider: {}, busyAnswers: 0 }
   }
 
   /** Ends the fetch (the node is stopping); what was verified stays on disk for the resume. */
@@ -219,44 +233,53 @@ export class Fetch {
     const workers = new Map<string, Promise<void>>()
     const backoff = new Map<string, { failures: number, retryAtMs: number }>()
     const waitMs = this.deps.stallMs ?? FETCH_STALL_MS
+    // Aborted when the loop ends: a worker still waiting for answers nobody needs any more (a slow provider
+    // whose chunks the endgame took elsewhere) stops at once instead of holding the fetch until it answers
+    // or its request times out.
+    const ended = new AbortController()
     let progressAtMs = this.deps.nowMs()
     let chunksSeen = scheduler.chunksDone
-    while (!scheduler.done) {
-      if (this.fatal !== undefined) break
-      const nowMs = this.deps.nowMs()
-      for (const { peer, partial } of this.providersOf(root)) {
-        if (workers.size >= PROVIDERS_PER_FETCH_MAX) break
-        if (workers.has(peer) || (backoff.get(peer)?.retryAtMs ?? 0) > nowMs) continue
-        scheduler.readmit(peer)
-        scheduler.setProvider(peer, partial ? () => false : null)
-        workers.set(peer, this.worker(peer, partial, root, manifest, scheduler, backoff).finally(() => {
-          workers.delete(peer)
-          this.wake.notify()
-        }))
+    try {
+      while (!scheduler.done) {
+        if (this.fatal !== undefined) break
+        const nowMs = this.deps.nowMs()
+        for (const { peer, partial } of this.providersOf(root)) {
+          if (workers.size >= PROVIDERS_PER_FETCH_MAX) break
+          if (workers.has(peer) || (backoff.get(peer)?.retryAtMs ?? 0) > nowMs) continue
+          scheduler.readmit(peer)
+          scheduler.setProvider(peer, partial ? () => false : null)
+          workers.set(peer, this.worker({ peer, partial, root, manifest, scheduler, backoff, ended: ended.signal }).finally(() => {
+            workers.delete(peer)
+            this.wake.notify()
+          }))
+        }
+        this.progress.providers = [...workers.keys()]
+        if (scheduler.chunksDone > chunksSeen) {
+          chunksSeen = scheduler.chunksDone
+          progressAtMs = nowMs
+        }
+        // Failing providers are retried with backoff; the fetch gives up only when nothing arrives for the
+        // whole wait (verified chunks stay on disk, so fetching again resumes).
+        if (nowMs - progressAtMs > waitMs) {
+          throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, ${this.progress.busyAnswers} busy answers, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
+        }
+        if (workers.size === 0) await this.deps.announcer.want(root)
+        await this.wake.wait(WANT_REPEAT_MS)
       }
-      this.progress.providers = [...workers.keys()]
-      if (scheduler.chunksDone > chunksSeen) {
-        chunksSeen = scheduler.chunksDone
-        progressAtMs = nowMs
-      }
-      // Failing providers are retried with backoff; the fetch gives up only when nothing arrives for the
-      // whole wait (verified chunks stay on disk, so fetching again resumes).
-      if (nowMs - progressAtMs > waitMs) {
-        throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, ${this.progress.busyAnswers} busy answers, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
-      }
-      if (workers.size === 0) await this.deps.announcer.want(root)
-      await this.wake.wait(WANT_REPEAT_MS)
+    } finally {
+      this.wake.notify()
+      ended.abort(new Error('fetch ended'))
+      await Promise.allSettled([...workers.values()])
     }
-    this.wake.notify()
-    await Promise.allSettled([...workers.values()])
     if (this.fatal !== undefined) throw this.fatal
   }
 
-  private async worker (peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler, backoff: Map<string, { failures: number, retryAtMs: number }>): Promise<void> {
+  private async worker (job: WorkerJob): Promise<void> {
+    const { peer, scheduler, backoff, ended } = job
     let stream: Stream | undefined
     try {
-      stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      const outcome = await this.pump(stream, peer, partial, root, manifest, scheduler)
+      stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(DIAL_TIMEOUT_MS), ended]) })
+      const outcome = await this.pump(stream, job)
       if (outcome === 'lied') {
         // A liar stays out of this fetch for good (and out of later ones while its score is below the ban).
         scheduler.dropProvider(peer)
@@ -265,7 +288,8 @@ export class Fetch {
         return
       }
       backoff.delete(peer)
-      await stream.close().catch(() => {})
+      if (outcome === 'abandoned') stream.abort(new Error('fetch ended; answers still outstanding are not needed'))
+      else await stream.close().catch(() => {})
     } catch (err) {
       stream?.abort(err instanceof Error ? err : new Error('content stream failed'))
       scheduler.dropProvider(peer)
@@ -273,6 +297,8 @@ export class Fetch {
         this.fatal = err
         return
       }
+      // The fetch ended while this provider still owed answers (or a dial): not the provider's fault.
+      if (ended.aborted) return
       if (err instanceof ProviderBusyError) {
         // At its upload limit: not the provider's fault. The others carry on; this one is asked again later.
         backoff.set(peer, { failures: backoff.get(peer)?.failures ?? 0, retryAtMs: this.deps.nowMs() + Math.max(RETRY_BACKOFF_MIN_MS, err.retryAfterMs) })
@@ -288,8 +314,12 @@ export class Fetch {
     }
   }
 
-  /** Pipelines requests on one stream until the file is done; 'lied' when the provider sent a bad chunk. */
-  private async pump (stream: Stream, peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler): Promise<'done' | 'lied'> {
+  /**
+   * Pipelines requests on one stream until the file is done: 'done', or 'abandoned' when answers were still
+   * outstanding (their chunks came from elsewhere); 'lied' when the provider sent a bad chunk.
+   */
+  private async pump (stream: Stream, job: WorkerJob): Promise<'done' | 'abandoned' | 'lied'> {
+    const { peer, partial, root, manifest, scheduler, ended } = job
     const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: (REQUESTS_IN_FLIGHT_PER_PROVIDER + 2) * FRAME_BYTES_MAX })
     const pending: Array<number | 'map'> = []
     let mapAtMs = Number.NEGATIVE_INFINITY
@@ -311,7 +341,7 @@ export class Fetch {
         await this.wake.wait(BITMAP_REFRESH_MS)
         continue
       }
-      const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
+      const response = decodeResponse((await lp.read({ signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), ended]) })).subarray())
       if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
       const request = pending.shift() as number | 'map'
       if (request === 'map') {
@@ -341,10 +371,11 @@ export class Fetch {
       if (scheduler.onChunk(peer, request)) {
         this.deps.scores.record(peer, 'good-chunk', this.deps.nowMs())
         this.progress.chunksDone = scheduler.chunksDone
+        this.progress.chunksByProvider[peer] = (this.progress.chunksByProvider[peer] ?? 0) + 1
         this.progress.bytesDone = Math.min(manifest.size, this.progress.bytesDone + response.data.length)
       }
       this.wake.notify()
     }
-    return 'done'
+    return pending.length > 0 ? 'abandoned' : 'done'
   }
 }

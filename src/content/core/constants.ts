@@ -38,7 +38,8 @@ export const CID_BYTES_MAX = 64
 /** Requests a fetcher keeps outstanding on one provider's stream (pipelining window). */
 export const REQUESTS_IN_FLIGHT_PER_PROVIDER = 2
 /**
- * Chunks one fetch has outstanding across all providers: bounds a fetch's chunk memory to 8 MiB. Kept small
+ * Chunks one fetch has outstanding across all providers, plus one per provider with nothing outstanding (so
+ * providers that never answer cannot take every slot): bounds a fetch's chunk memory to 8 + 16 MiB. Kept small
  * also because chunks share the connection with libp2p's ping: megabytes queued on one connection delay the
  * ping past its timeout on a slow or loaded link, and the connection monitor then drops the connection.
  */
