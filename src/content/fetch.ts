@@ -1,9 +1,9 @@
 /**
  * @module content/fetch
  * Fetching one object from the swarm (docs/CONTENT.md §6): wait for providers (publishing `want`), get the
- * manifest from any of them and check it against the root CID, then run one worker per provider — up to
- * PROVIDERS_PER_FETCH_MAX, best scored first, joining as they announce — that pipelines chunk requests the
- * pure ChunkScheduler hands out. Every chunk is verified before it is written (ContentStore.putBlock); a
+ * manifest from any of them and check it against the root CID (fetch-manifest.ts), then run one worker per
+ * provider — up to PROVIDERS_PER_FETCH_MAX, best scored first, joining as they announce — that pipelines
+ * chunk requests the pure ChunkScheduler hands out. Every chunk is verified before it is written (ContentStore.putBlock); a
  * provider whose chunk does not match is dropped from the fetch, scored down, and its chunks go to the
  * others. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
  * and a later fetch of the same CID (after a restart too) skips it. The object is announced as a partial
@@ -17,15 +17,17 @@ import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
 import {
   BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, FETCH_STALL_MS, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
-  FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, PROVIDER_WAIT_MS, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
-  ChunkScheduler, ChunkVerificationError, FetchFailedError, NoProvidersError, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
-  decodeManifest, decodeResponse, encodeRequest
+  FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
+  ChunkScheduler, ChunkVerificationError, FetchFailedError, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
+  decodeResponse, encodeRequest
 } from './core/index.js'
-import type { FileManifest, Manifest, ProviderScores, ProviderTable } from './core/index.js'
+import type { FileManifest, ProviderScores, ProviderTable } from './core/index.js'
 import type { ContentStore, ObjectRecord } from './store.js'
 import type { Announcer } from './announcer.js'
 import { errorMessage, errorName } from './errors-io.js'
 import { Wakeup } from './wakeup.js'
+import { fetchManifest } from './fetch-manifest.js'
+import type { ManifestFetchContext } from './fetch-manifest.js'
 
 export interface FetchDeps {
   net: NetNode
@@ -124,7 +126,7 @@ export class Fetch {
       return existing
     }
     if (depth > DIR_DEPTH_MAX) throw new ObjectTooLargeError(`directory nesting over ${DIR_DEPTH_MAX}`)
-    const manifest = await store.manifest(root) ?? await this.fetchManifest(root)
+    const manifest = await store.manifest(root) ?? await fetchManifest(this.manifestContext(), root)
     const size = manifest.type === 'file' ? manifest.size : manifest.entries.reduce((s, e) => s + e.size, 0)
     await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.options.pin === true ? { pinned: true } : {}) })
     if (manifest.type === 'file') {
@@ -139,74 +141,19 @@ export class Fetch {
     return record
   }
 
+  private manifestContext (): ManifestFetchContext {
+    return {
+      deps: this.deps, progress: this.progress, wake: this.wake, fatal: () => this.fatal,
+      providersOf: (root) => this.providersOf(root), providerLied: (peer, what) => { this.providerLied(peer, what) }
+    }
+  }
+
   /** Live providers of `root` worth asking, best first. */
   private providersOf (root: CID): Array<{ peer: string, partial: boolean }> {
     const nowMs = this.deps.nowMs()
     const entries = this.deps.table.providers(root.toString(), nowMs).filter((e) => e.peer !== this.deps.nodeId)
     const ranked = this.deps.scores.rank(entries.map((e) => e.peer), nowMs)
     return ranked.map((peer) => ({ peer, partial: entries.find((e) => e.peer === peer)?.partial === true }))
-  }
-
-  private async fetchManifest (root: CID): Promise<Manifest> {
-    this.progress.state = 'waiting-for-providers'
-    const waitMs = this.deps.providerWaitMs ?? PROVIDER_WAIT_MS
-    const deadline = this.deps.nowMs() + waitMs
-    const tried = new Set<string>()
-    const busy = new Set<string>()
-    while (this.fatal === undefined) {
-      const fresh = this.providersOf(root).filter((p) => !tried.has(p.peer))
-      for (const { peer } of fresh) {
-        tried.add(peer)
-        this.progress.state = 'manifest'
-        const bytes = await this.requestOnce(peer, root).catch((err: unknown) => {
-          this.deps.log.debug({ peer, err: errorMessage(err) }, 'manifest request failed')
-          // A busy provider is asked again at the next round, and not scored down.
-          if (err instanceof ProviderBusyError) {
-            tried.delete(peer)
-            busy.add(peer)
-            this.progress.busyAnswers++
-          } else {
-            this.deps.scores.record(peer, 'failure', this.deps.nowMs())
-          }
-          return null
-        })
-        if (bytes === null) continue
-        try {
-          await this.deps.store.putBlock(root, bytes)
-        } catch (err) {
-          if (!(err instanceof ChunkVerificationError)) throw err
-          this.providerLied(peer, 'manifest')
-          continue
-        }
-        // The bytes are the ones the CID names: a manifest that does not decode is the content's fault.
-        return decodeManifest(bytes)
-      }
-      if (this.deps.nowMs() > deadline) {
-        if (busy.size > 0) throw new FetchFailedError(`${busy.size} providers of ${root.toString()} stayed busy (at their upload limits) for ${waitMs} ms; fetch again later`)
-        throw tried.size === 0
-          ? new NoProvidersError(`no member announced ${root.toString()} within ${waitMs} ms`)
-          : new FetchFailedError(`none of ${tried.size} providers of ${root.toString()} served its manifest`)
-      }
-      this.progress.state = 'waiting-for-providers'
-      await this.deps.announcer.want(root)
-      await this.wake.wait(WANT_REPEAT_MS)
-    }
-    throw this.fatal
-  }
-
-  /** One request on a fresh stream: the block `cid`'s bytes, or null if the provider lacks it. */
-  private async requestOnce (peer: string, cid: CID): Promise<Uint8Array | null> {
-    const stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-    try {
-      const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: 2 * FRAME_BYTES_MAX })
-      await lp.write(encodeRequest({ type: 'get', cid }))
-      const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
-      if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
-      if (!response.cid.equals(cid)) throw new FetchFailedError('answer names another CID')
-      return response.type === 'block' ? response.data : null
-    } finally {
-      await stream.close().catch(() => { stream.abort(new Error('close failed')) })
-    }
   }
 
   private providerLied (peer: string, what: string): void {

@@ -95,6 +95,27 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     expect(c!.content.providers(cid).find((p) => p.peer === s!.node.nodeId)?.score).toBe(0)
   })
 
+  it('should ask another provider for the manifest when the first never answers, at no cost to the first', async () => {
+    const [a, s, c] = await cluster.start(3)
+    const bytes = randomBytes(2 * CHUNK_BYTES)
+    const cid = (await s!.content.add(bytes)).cidObject
+    await waitFor(() => c!.content.providers(cid).length === 1, 60_000, 's known as a provider')
+    // s now reads every request and answers none (a stuck provider), manifests included.
+    let asked = 0
+    await s!.node.net.unhandle(CONTENT_PROTOCOL)
+    await s!.node.net.handle(CONTENT_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      try { for (;;) { await lp.read(); asked++ } } catch { /* the fetcher gave the stream up */ }
+    })
+    const fetching = c!.content.get(cid)
+    await waitFor(() => asked >= 1, 60_000, 'c asked s for the manifest')
+    await a!.content.add(bytes)
+    expect(Buffer.from(await fetching).equals(bytes)).toBe(true)
+    expect(c!.content.progress(cid)?.chunksByProvider).toEqual({ [a!.node.nodeId]: 2 })
+    // Neither the manifest request nor chunk requests waited for s to time out (30 s, a failure on its score).
+    expect(c!.content.providers(cid).find((p) => p.peer === s!.node.nodeId)?.score).toBe(0)
+  })
+
   it('should resume an interrupted fetch after a restart without fetching the held chunks again', async () => {
     const [a, b] = await cluster.start(2)
     const bytes = randomBytes(24 * CHUNK_BYTES)

@@ -101,6 +101,12 @@ export const PROVIDER_WAIT_MS = 30_000
 /** A fetch with providers fails (FetchFailedError; fetching again resumes) when no chunk arrives for this long. */
 export const FETCH_STALL_MS = 120_000
 
+/**
+ * A manifest request unanswered for this long makes the fetch ask the next provider as well (a hedge), up to
+ * MANIFEST_REQUESTS_IN_FLIGHT_MAX at once: a slow provider costs the manifest this delay, not REQUEST_TIMEOUT_MS.
+ */
+export const MANIFEST_HEDGE_MS = 2000
+export const MANIFEST_REQUESTS_IN_FLIGHT_MAX = 4
 /** One request without an answer for this long counts as a failure of that provider. */
 export const REQUEST_TIMEOUT_MS = 30_000
 /** Dialing a provider's content protocol. */
