@@ -224,6 +224,9 @@ export class Fetch {
   private async worker (job: WorkerJob): Promise<void> {
     const { peer, scheduler, backoff, ended } = job
     let stream: Stream | undefined
+    // When the fetch ends, the stream is reset: a read waiting for answers nobody needs any more fails at once.
+    const cancel = (): void => { stream?.abort(new Error('fetch ended; answers still outstanding are not needed')) }
+    ended.addEventListener('abort', cancel, { once: true })
     try {
       stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(DIAL_TIMEOUT_MS), ended]) })
       const outcome = await this.pump(stream, job)
@@ -235,7 +238,7 @@ export class Fetch {
         return
       }
       backoff.delete(peer)
-      if (outcome === 'abandoned') stream.abort(new Error('fetch ended; answers still outstanding are not needed'))
+      if (outcome === 'abandoned') cancel()
       else await stream.close().catch(() => {})
     } catch (err) {
       stream?.abort(err instanceof Error ? err : new Error('content stream failed'))
@@ -258,6 +261,8 @@ export class Fetch {
       backoff.set(peer, { failures, retryAtMs: this.deps.nowMs() + delayMs })
       this.deps.scores.record(peer, 'failure', this.deps.nowMs())
       this.deps.log.debug({ peer, err: errorMessage(err), failures, retryInMs: delayMs }, 'content provider failed; retrying later')
+    } finally {
+      ended.removeEventListener('abort', cancel)
     }
   }
 
@@ -266,7 +271,7 @@ export class Fetch {
    * outstanding (their chunks came from elsewhere); 'lied' when the provider sent a bad chunk.
    */
   private async pump (stream: Stream, job: WorkerJob): Promise<'done' | 'abandoned' | 'lied'> {
-    const { peer, partial, root, manifest, scheduler, ended } = job
+    const { peer, partial, root, manifest, scheduler } = job
     const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: (REQUESTS_IN_FLIGHT_PER_PROVIDER + 2) * FRAME_BYTES_MAX })
     const pending: Array<number | 'map'> = []
     let mapAtMs = Number.NEGATIVE_INFINITY
@@ -288,7 +293,7 @@ export class Fetch {
         await this.wake.wait(BITMAP_REFRESH_MS)
         continue
       }
-      const response = decodeResponse((await lp.read({ signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), ended]) })).subarray())
+      const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
       if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
       const request = pending.shift() as number | 'map'
       if (request === 'map') {
