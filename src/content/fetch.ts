@@ -6,7 +6,8 @@
  * chunk requests the pure ChunkScheduler hands out. Every chunk is verified before it is written
  * (ContentStore.putBlock); a provider whose chunk does not match is dropped from the fetch, scored down, and
  * its chunks go to the others. When the last chunk is in, requests still outstanding (a slow provider's) are
- * cancelled: slowness costs a provider chunks, never the fetch's time or the provider's score. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
+ * cancelled: a slow provider carries fewer chunks, but holds up neither the end of the fetch nor its own
+ * score. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
  * and a later fetch of the same CID (after a restart too) skips it. The object is announced as a partial
  * provider as soon as its manifest is held, and as complete at the end.
  */
