@@ -1,7 +1,8 @@
 /**
  * @module cli/progress
  * A one-line progress bar (bytes, rate, ETA) on a TTY's stderr, for `content add` and `content get`.
- * Not a TTY → silent, so scripts and pipes get clean output.
+ * Not a TTY → silent, so scripts and pipes get clean output. The line is cut to the terminal's width, so
+ * redrawing it with a carriage return never leaves wrapped lines behind.
  */
 
 const BAR_CELLS = 24
@@ -37,18 +38,25 @@ export interface Progress {
   finish(): void
 }
 
-export function createProgress (label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
+/** Where the bar is drawn: a TTY stream (`isTTY`, `columns`) or anything else (then nothing is drawn). */
+export type ProgressStream = Pick<NodeJS.WriteStream, 'write'> & { isTTY?: boolean, columns?: number }
+
+export function createProgress (label: string, stream: ProgressStream = process.stderr, nowMs: () => number = Date.now): Progress {
   if (stream.isTTY !== true) return { update: () => {}, finish: () => {} }
-  const startedMs = Date.now()
-  let lastDrawMs = 0
+  const startedMs = nowMs()
+  let lastDrawMs = Number.NEGATIVE_INFINITY
   let done = 0
   let total = 0
-  const draw = (): void => { stream.write(`\r\x1b[2K${progressLine(label, done, total, Date.now() - startedMs)}`) }
+  const draw = (): void => {
+    const line = progressLine(label, done, total, nowMs() - startedMs)
+    const width = (stream.columns ?? 0) > 1 ? (stream.columns as number) - 1 : line.length
+    stream.write(`\r\x1b[2K${line.slice(0, width)}`)
+  }
   return {
     update (bytes, totalBytes) {
       done = bytes
       if (totalBytes !== undefined) total = totalBytes
-      const now = Date.now()
+      const now = nowMs()
       if (now - lastDrawMs >= REDRAW_MS) { lastDrawMs = now; draw() }
     },
     finish () { draw(); stream.write('\n') }

@@ -31,6 +31,8 @@ import { registerContentRoutes } from './routes.js'
 
 /** Env var that makes this node corrupt every chunk it serves; honoured only with NODE_ENV=test. */
 export const TEST_ONLY_CORRUPT_ENV = 'TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS'
+/** Env var that makes this node wait that many ms before each chunk it serves; honoured only with NODE_ENV=test. */
+export const TEST_ONLY_SERVE_DELAY_ENV = 'TEST_ONLY_CONTENT_SERVE_DELAY_MS'
 const EXPIRE_INTERVAL_MS = 10_000
 /** Delay of the re-announcement after a peer subscribes (coalesces a burst of joins into one). */
 const ANNOUNCE_ON_SUBSCRIBE_DELAY_MS = 500
@@ -47,6 +49,8 @@ export interface ContentServiceInit {
   providerWaitMs?: number
   /** TEST ONLY: serve corrupt chunks (a lying provider). @default false */
   testOnlyCorruptServedChunks?: boolean
+  /** TEST ONLY: wait this long before serving each chunk (a slow provider). @default 0 */
+  testOnlyServeDelayMs?: number
 }
 
 export interface ProviderView { peer: string, size: number, partial: boolean, expiresInMs: number, score: number }
@@ -88,7 +92,9 @@ export class ContentService implements NodeService {
     })
     const corrupt = this.init.testOnlyCorruptServedChunks === true || (process.env[TEST_ONLY_CORRUPT_ENV] === '1' && process.env.NODE_ENV === 'test')
     if (corrupt) ctx.log.error(`${TEST_ONLY_CORRUPT_ENV}=1 (test only): this node corrupts every chunk it serves`)
-    this.server = new ContentServer({ libp2p: ctx.net, store: this.store, isMember: this.init.isMember, log: ctx.log, corruptServedChunks: corrupt })
+    const serveDelayMs = this.testOnlyServeDelayMs()
+    if (serveDelayMs > 0) ctx.log.error(`${TEST_ONLY_SERVE_DELAY_ENV}=${serveDelayMs} (test only): this node waits that long before each chunk it serves`)
+    this.server = new ContentServer({ libp2p: ctx.net, store: this.store, isMember: this.init.isMember, log: ctx.log, corruptServedChunks: corrupt, serveDelayMs })
     this.announcer.start()
     await this.server.start()
     this.timers = [
@@ -110,6 +116,13 @@ export class ContentService implements NodeService {
     if (this.ctx === undefined) return
     this.announcer?.stop()
     await this.server?.stop()
+  }
+
+  /** The TEST ONLY serve delay: from the init, or from the env var under NODE_ENV=test only. */
+  private testOnlyServeDelayMs (): number {
+    if (this.init.testOnlyServeDelayMs !== undefined) return this.init.testOnlyServeDelayMs
+    const fromEnv = Number(process.env[TEST_ONLY_SERVE_DELAY_ENV] ?? 0)
+    return process.env.NODE_ENV === 'test' && Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : 0
   }
 
   /** Incomplete objects left by a previous run are fetched again; verified chunks on disk are kept. */

@@ -1,11 +1,13 @@
 /**
  * @module content/fetch
  * Fetching one object from the swarm (docs/CONTENT.md §6): wait for providers (publishing `want`), get the
- * manifest from any of them and check it against the root CID, then run one worker per provider — up to
- * PROVIDERS_PER_FETCH_MAX, best scored first, joining as they announce — that pipelines chunk requests the
- * pure ChunkScheduler hands out. Every chunk is verified before it is written (ContentStore.putBlock); a
- * provider whose chunk does not match is dropped from the fetch, scored down, and its chunks go to the
- * others. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
+ * manifest from any of them and check it against the root CID (fetch-manifest.ts), then run one worker per
+ * provider — up to PROVIDERS_PER_FETCH_MAX, best scored first, joining as they announce — that pipelines
+ * chunk requests the pure ChunkScheduler hands out. Every chunk is verified before it is written
+ * (ContentStore.putBlock); a provider whose chunk does not match is dropped from the fetch, scored down, and
+ * its chunks go to the others. When the last chunk is in, requests still outstanding (a slow provider's) are
+ * cancelled: a slow provider carries fewer chunks, but holds up neither the end of the fetch nor its own
+ * score. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
  * and a later fetch of the same CID (after a restart too) skips it. The object is announced as a partial
  * provider as soon as its manifest is held, and as complete at the end.
  */
@@ -17,15 +19,17 @@ import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
 import {
   BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, FETCH_STALL_MS, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
-  FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, PROVIDER_WAIT_MS, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
-  ChunkScheduler, ChunkVerificationError, FetchFailedError, NoProvidersError, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
-  decodeManifest, decodeResponse, encodeRequest
+  FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
+  ChunkScheduler, ChunkVerificationError, FetchFailedError, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
+  decodeResponse, encodeRequest
 } from './core/index.js'
-import type { FileManifest, Manifest, ProviderScores, ProviderTable } from './core/index.js'
+import type { FileManifest, ProviderScores, ProviderTable } from './core/index.js'
 import type { ContentStore, ObjectRecord } from './store.js'
 import type { Announcer } from './announcer.js'
 import { errorMessage, errorName } from './errors-io.js'
 import { Wakeup } from './wakeup.js'
+import { fetchManifest } from './fetch-manifest.js'
+import type { ManifestFetchContext } from './fetch-manifest.js'
 
 export interface FetchDeps {
   net: NetNode
@@ -53,6 +57,8 @@ export interface FetchProgress {
   chunksTotal: number
   providers: string[]
   droppedProviders: string[]
+  /** Verified chunks taken from each provider (peer id → count) in this fetch: who carried it. */
+  chunksByProvider: Record<string, number>
   /** Times a provider answered `busy` (at its upload limit) during this fetch. */
   busyAnswers: number
   error?: { name: string, message: string }
@@ -61,6 +67,18 @@ export interface FetchProgress {
 /** Backoff before a failed provider (reset, timeout, dial error) is tried again within a fetch. */
 const RETRY_BACKOFF_MIN_MS = 500
 const RETRY_BACKOFF_MAX_MS = 10_000
+
+/** One provider's worker within a file fetch. */
+interface WorkerJob {
+  peer: string
+  partial: boolean
+  root: CID
+  manifest: FileManifest
+  scheduler: ChunkScheduler
+  backoff: Map<string, { failures: number, retryAtMs: number }>
+  /** Aborted when the fetch's chunk loop ends (done, or a fatal error). */
+  ended: AbortSignal
+}
 
 /** An error that ends the whole fetch (quota, full disk), as opposed to a provider's fault. */
 const FATAL_ERRORS = new Set(['QuotaExceededError', 'DiskFullError', 'StoreIndexFullError'])
@@ -71,7 +89,7 @@ export class Fetch {
   private fatal: Error | undefined
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
-    this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], busyAnswers: 0 }
+    this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], chunksByProvider: {}, busyAnswers: 0 }
   }
 
   /** Ends the fetch (the node is stopping); what was verified stays on disk for the resume. */
@@ -110,7 +128,7 @@ export class Fetch {
       return existing
     }
     if (depth > DIR_DEPTH_MAX) throw new ObjectTooLargeError(`directory nesting over ${DIR_DEPTH_MAX}`)
-    const manifest = await store.manifest(root) ?? await this.fetchManifest(root)
+    const manifest = await store.manifest(root) ?? await fetchManifest(this.manifestContext(), root)
     const size = manifest.type === 'file' ? manifest.size : manifest.entries.reduce((s, e) => s + e.size, 0)
     await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.options.pin === true ? { pinned: true } : {}) })
     if (manifest.type === 'file') {
@@ -125,74 +143,19 @@ export class Fetch {
     return record
   }
 
+  private manifestContext (): ManifestFetchContext {
+    return {
+      deps: this.deps, progress: this.progress, wake: this.wake, fatal: () => this.fatal,
+      providersOf: (root) => this.providersOf(root), providerLied: (peer, what) => { this.providerLied(peer, what) }
+    }
+  }
+
   /** Live providers of `root` worth asking, best first. */
   private providersOf (root: CID): Array<{ peer: string, partial: boolean }> {
     const nowMs = this.deps.nowMs()
     const entries = this.deps.table.providers(root.toString(), nowMs).filter((e) => e.peer !== this.deps.nodeId)
     const ranked = this.deps.scores.rank(entries.map((e) => e.peer), nowMs)
     return ranked.map((peer) => ({ peer, partial: entries.find((e) => e.peer === peer)?.partial === true }))
-  }
-
-  private async fetchManifest (root: CID): Promise<Manifest> {
-    this.progress.state = 'waiting-for-providers'
-    const waitMs = this.deps.providerWaitMs ?? PROVIDER_WAIT_MS
-    const deadline = this.deps.nowMs() + waitMs
-    const tried = new Set<string>()
-    const busy = new Set<string>()
-    while (this.fatal === undefined) {
-      const fresh = this.providersOf(root).filter((p) => !tried.has(p.peer))
-      for (const { peer } of fresh) {
-        tried.add(peer)
-        this.progress.state = 'manifest'
-        const bytes = await this.requestOnce(peer, root).catch((err: unknown) => {
-          this.deps.log.debug({ peer, err: errorMessage(err) }, 'manifest request failed')
-          // A busy provider is asked again at the next round, and not scored down.
-          if (err instanceof ProviderBusyError) {
-            tried.delete(peer)
-            busy.add(peer)
-            this.progress.busyAnswers++
-          } else {
-            this.deps.scores.record(peer, 'failure', this.deps.nowMs())
-          }
-          return null
-        })
-        if (bytes === null) continue
-        try {
-          await this.deps.store.putBlock(root, bytes)
-        } catch (err) {
-          if (!(err instanceof ChunkVerificationError)) throw err
-          this.providerLied(peer, 'manifest')
-          continue
-        }
-        // The bytes are the ones the CID names: a manifest that does not decode is the content's fault.
-        return decodeManifest(bytes)
-      }
-      if (this.deps.nowMs() > deadline) {
-        if (busy.size > 0) throw new FetchFailedError(`${busy.size} providers of ${root.toString()} stayed busy (at their upload limits) for ${waitMs} ms; fetch again later`)
-        throw tried.size === 0
-          ? new NoProvidersError(`no member announced ${root.toString()} within ${waitMs} ms`)
-          : new FetchFailedError(`none of ${tried.size} providers of ${root.toString()} served its manifest`)
-      }
-      this.progress.state = 'waiting-for-providers'
-      await this.deps.announcer.want(root)
-      await this.wake.wait(WANT_REPEAT_MS)
-    }
-    throw this.fatal
-  }
-
-  /** One request on a fresh stream: the block `cid`'s bytes, or null if the provider lacks it. */
-  private async requestOnce (peer: string, cid: CID): Promise<Uint8Array | null> {
-    const stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-    try {
-      const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: 2 * FRAME_BYTES_MAX })
-      await lp.write(encodeRequest({ type: 'get', cid }))
-      const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
-      if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
-      if (!response.cid.equals(cid)) throw new FetchFailedError('answer names another CID')
-      return response.type === 'block' ? response.data : null
-    } finally {
-      await stream.close().catch(() => { stream.abort(new Error('close failed')) })
-    }
   }
 
   private providerLied (peer: string, what: string): void {
@@ -219,44 +182,56 @@ export class Fetch {
     const workers = new Map<string, Promise<void>>()
     const backoff = new Map<string, { failures: number, retryAtMs: number }>()
     const waitMs = this.deps.stallMs ?? FETCH_STALL_MS
+    // Aborted when the loop ends: a worker still waiting for answers nobody needs any more (a slow provider
+    // whose chunks the endgame took elsewhere) stops at once instead of holding the fetch until it answers
+    // or its request times out.
+    const ended = new AbortController()
     let progressAtMs = this.deps.nowMs()
     let chunksSeen = scheduler.chunksDone
-    while (!scheduler.done) {
-      if (this.fatal !== undefined) break
-      const nowMs = this.deps.nowMs()
-      for (const { peer, partial } of this.providersOf(root)) {
-        if (workers.size >= PROVIDERS_PER_FETCH_MAX) break
-        if (workers.has(peer) || (backoff.get(peer)?.retryAtMs ?? 0) > nowMs) continue
-        scheduler.readmit(peer)
-        scheduler.setProvider(peer, partial ? () => false : null)
-        workers.set(peer, this.worker(peer, partial, root, manifest, scheduler, backoff).finally(() => {
-          workers.delete(peer)
-          this.wake.notify()
-        }))
+    try {
+      while (!scheduler.done) {
+        if (this.fatal !== undefined) break
+        const nowMs = this.deps.nowMs()
+        for (const { peer, partial } of this.providersOf(root)) {
+          if (workers.size >= PROVIDERS_PER_FETCH_MAX) break
+          if (workers.has(peer) || (backoff.get(peer)?.retryAtMs ?? 0) > nowMs) continue
+          scheduler.readmit(peer)
+          scheduler.setProvider(peer, partial ? () => false : null)
+          workers.set(peer, this.worker({ peer, partial, root, manifest, scheduler, backoff, ended: ended.signal }).finally(() => {
+            workers.delete(peer)
+            this.wake.notify()
+          }))
+        }
+        this.progress.providers = [...workers.keys()]
+        if (scheduler.chunksDone > chunksSeen) {
+          chunksSeen = scheduler.chunksDone
+          progressAtMs = nowMs
+        }
+        // Failing providers are retried with backoff; the fetch gives up only when nothing arrives for the
+        // whole wait (verified chunks stay on disk, so fetching again resumes).
+        if (nowMs - progressAtMs > waitMs) {
+          throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, ${this.progress.busyAnswers} busy answers, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
+        }
+        if (workers.size === 0) await this.deps.announcer.want(root)
+        await this.wake.wait(WANT_REPEAT_MS)
       }
-      this.progress.providers = [...workers.keys()]
-      if (scheduler.chunksDone > chunksSeen) {
-        chunksSeen = scheduler.chunksDone
-        progressAtMs = nowMs
-      }
-      // Failing providers are retried with backoff; the fetch gives up only when nothing arrives for the
-      // whole wait (verified chunks stay on disk, so fetching again resumes).
-      if (nowMs - progressAtMs > waitMs) {
-        throw new FetchFailedError(`no chunk of ${root.toString()} arrived for ${waitMs} ms (${scheduler.chunksDone}/${manifest.chunks.length} chunks held; providers ${workers.size} active, ${this.progress.busyAnswers} busy answers, dropped for lying: ${this.progress.droppedProviders.join(', ') || 'none'}); fetch again to resume`)
-      }
-      if (workers.size === 0) await this.deps.announcer.want(root)
-      await this.wake.wait(WANT_REPEAT_MS)
+    } finally {
+      this.wake.notify()
+      ended.abort(new Error('fetch ended'))
+      await Promise.allSettled([...workers.values()])
     }
-    this.wake.notify()
-    await Promise.allSettled([...workers.values()])
     if (this.fatal !== undefined) throw this.fatal
   }
 
-  private async worker (peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler, backoff: Map<string, { failures: number, retryAtMs: number }>): Promise<void> {
+  private async worker (job: WorkerJob): Promise<void> {
+    const { peer, scheduler, backoff, ended } = job
     let stream: Stream | undefined
+    // When the fetch ends, the stream is reset: a read waiting for answers nobody needs any more fails at once.
+    const cancel = (): void => { stream?.abort(new Error('fetch ended; answers still outstanding are not needed')) }
+    ended.addEventListener('abort', cancel, { once: true })
     try {
-      stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      const outcome = await this.pump(stream, peer, partial, root, manifest, scheduler)
+      stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(DIAL_TIMEOUT_MS), ended]) })
+      const outcome = await this.pump(stream, job)
       if (outcome === 'lied') {
         // A liar stays out of this fetch for good (and out of later ones while its score is below the ban).
         scheduler.dropProvider(peer)
@@ -265,7 +240,8 @@ export class Fetch {
         return
       }
       backoff.delete(peer)
-      await stream.close().catch(() => {})
+      if (outcome === 'abandoned') cancel()
+      else await stream.close().catch(() => {})
     } catch (err) {
       stream?.abort(err instanceof Error ? err : new Error('content stream failed'))
       scheduler.dropProvider(peer)
@@ -273,6 +249,8 @@ export class Fetch {
         this.fatal = err
         return
       }
+      // The fetch ended while this provider still owed answers (or a dial): not the provider's fault.
+      if (ended.aborted) return
       if (err instanceof ProviderBusyError) {
         // At its upload limit: not the provider's fault. The others carry on; this one is asked again later.
         backoff.set(peer, { failures: backoff.get(peer)?.failures ?? 0, retryAtMs: this.deps.nowMs() + Math.max(RETRY_BACKOFF_MIN_MS, err.retryAfterMs) })
@@ -285,11 +263,17 @@ export class Fetch {
       backoff.set(peer, { failures, retryAtMs: this.deps.nowMs() + delayMs })
       this.deps.scores.record(peer, 'failure', this.deps.nowMs())
       this.deps.log.debug({ peer, err: errorMessage(err), failures, retryInMs: delayMs }, 'content provider failed; retrying later')
+    } finally {
+      ended.removeEventListener('abort', cancel)
     }
   }
 
-  /** Pipelines requests on one stream until the file is done; 'lied' when the provider sent a bad chunk. */
-  private async pump (stream: Stream, peer: string, partial: boolean, root: CID, manifest: FileManifest, scheduler: ChunkScheduler): Promise<'done' | 'lied'> {
+  /**
+   * Pipelines requests on one stream until the file is done: 'done', or 'abandoned' when answers were still
+   * outstanding (their chunks came from elsewhere); 'lied' when the provider sent a bad chunk.
+   */
+  private async pump (stream: Stream, job: WorkerJob): Promise<'done' | 'abandoned' | 'lied'> {
+    const { peer, partial, root, manifest, scheduler } = job
     const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: (REQUESTS_IN_FLIGHT_PER_PROVIDER + 2) * FRAME_BYTES_MAX })
     const pending: Array<number | 'map'> = []
     let mapAtMs = Number.NEGATIVE_INFINITY
@@ -341,10 +325,11 @@ export class Fetch {
       if (scheduler.onChunk(peer, request)) {
         this.deps.scores.record(peer, 'good-chunk', this.deps.nowMs())
         this.progress.chunksDone = scheduler.chunksDone
+        this.progress.chunksByProvider[peer] = (this.progress.chunksByProvider[peer] ?? 0) + 1
         this.progress.bytesDone = Math.min(manifest.size, this.progress.bytesDone + response.data.length)
       }
       this.wake.notify()
     }
-    return 'done'
+    return pending.length > 0 ? 'abandoned' : 'done'
   }
 }

@@ -3,7 +3,7 @@
  * Layer C (DESIGN.md §7, docs/CONTENT.md): BLAKE3-addressed blobs any member adds and every member fetches
  * from many providers at once, each chunk verified before it is written. The one door for other layers.
  */
-export { ContentService, TEST_ONLY_CORRUPT_ENV } from './content-service.js'
+export { ContentService, TEST_ONLY_CORRUPT_ENV, TEST_ONLY_SERVE_DELAY_ENV } from './content-service.js'
 export type { ContentServiceInit, ProviderView } from './content-service.js'
 export { ContentStore, parseRootCid } from './store.js'
 export type { ObjectRecord, GcResult } from './store.js'

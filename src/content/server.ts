@@ -11,6 +11,7 @@
  *
  * A malformed or oversize request closes that stream only, counted and logged; the node keeps running.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { Logger } from '../log/index.js'
@@ -36,6 +37,8 @@ export interface ServerCounters {
   rejectedNotMember: number
   rejectedBusy: number
   rejectedMalformed: number
+  /** Chunk answers held back by the TEST ONLY serve delay (always 0 outside tests). */
+  delayedAnswers: number
 }
 
 export interface ContentServerInit {
@@ -48,14 +51,21 @@ export interface ContentServerInit {
    * TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS=1 together with NODE_ENV=test, and logs an error when it does.
    */
   corruptServedChunks?: boolean
+  /**
+   * TEST ONLY: wait this long before answering each chunk request, to play a slow provider. The service sets
+   * it only from TEST_ONLY_CONTENT_SERVE_DELAY_MS=<ms> together with NODE_ENV=test, and logs an error when it does.
+   */
+  serveDelayMs?: number
 }
 
 export class ContentServer {
-  private readonly counts: ServerCounters = { streams: 0, blocksServed: 0, bytesServed: 0, notFound: 0, rejectedNotMember: 0, rejectedBusy: 0, rejectedMalformed: 0 }
+  private readonly counts: ServerCounters = { streams: 0, blocksServed: 0, bytesServed: 0, notFound: 0, rejectedNotMember: 0, rejectedBusy: 0, rejectedMalformed: 0, delayedAnswers: 0 }
   private readonly open = new Set<Stream>()
   /** Streams being served per requesting peer (the per-peer upload limit). */
   private readonly openByPeer = new Map<string, number>()
   private running = false
+  /** Aborted on stop: ends the TEST ONLY serve delays still waiting. */
+  private readonly stopping = new AbortController()
 
   constructor (private readonly init: ContentServerInit) {}
 
@@ -68,6 +78,7 @@ export class ContentServer {
 
   async stop (): Promise<void> {
     this.running = false
+    this.stopping.abort(new Error('content server stopped'))
     await this.init.libp2p.unhandle(CONTENT_PROTOCOL)
     for (const stream of this.open) stream.abort(new Error('content server stopped'))
     this.open.clear()
@@ -172,6 +183,11 @@ export class ContentServer {
       if (manifest === null || manifest.type !== 'file') return { type: 'none', cid: request.cid }
       const chunks = manifest.chunks
       return { type: 'map', cid: request.cid, bitmap: makeBitmap(chunks.length, (i) => store.hasDigest(chunks[i] as Uint8Array)) }
+    }
+    const delayMs = this.init.serveDelayMs ?? 0
+    if (delayMs > 0 && request.cid.code === RAW_CODE && this.running) {
+      this.counts.delayedAnswers++
+      await sleep(delayMs, undefined, { signal: this.stopping.signal, ref: false })
     }
     const data = await store.readBlock(request.cid)
     if (data === null) {

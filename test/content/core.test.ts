@@ -255,6 +255,45 @@ describe('content chunk scheduler', () => {
     }
   })
 
+  it('should let an honest provider finish while providers that never answer hold the whole in-flight budget', () => {
+    // The production windows: 2 per provider, 8 per fetch. Four stuck providers ask first and take all 8
+    // slots; without the idle allowance the honest one got nothing until their requests timed out (30 s).
+    const s = new ChunkScheduler({ chunkCount: 20, present: () => false, windowPerProvider: 2, inFlightMax: 8, endgameDuplicates: 1, startIndex: 0 })
+    const stuck = ['s1', 's2', 's3', 's4']
+    for (const p of [...stuck, 'honest']) s.setProvider(p, null)
+    const held = stuck.flatMap((p) => [s.next(p), s.next(p)])
+    expect(held.every((i) => i !== undefined)).toBe(true)
+    let steps = 0
+    while (!s.done) {
+      expect(steps++).toBeLessThan(100)
+      const index = s.next('honest')
+      expect(index).toBeDefined() // the honest provider is never left without work while chunks are missing
+      s.onChunk('honest', index as number)
+      s.checkInvariants()
+    }
+    // It fetched every chunk, the stuck ones' eight included (endgame duplicates); nothing is left in flight.
+    expect(s.chunksDone).toBe(20)
+    for (const p of stuck) expect(s.inFlightOf(p)).toBe(0)
+  })
+
+  it('should hand the chunks of a slow provider to an idle one at the end, once each, and ignore the late answer', () => {
+    const s = new ChunkScheduler({ chunkCount: 4, present: () => false, windowPerProvider: 2, inFlightMax: 8, endgameDuplicates: 1, startIndex: 0 })
+    s.setProvider('slow', null)
+    s.setProvider('fast', null)
+    expect([s.next('slow'), s.next('slow')]).toEqual([0, 1])
+    expect([s.next('fast'), s.next('fast')]).toEqual([2, 3])
+    s.onChunk('fast', 2)
+    s.onChunk('fast', 3)
+    // Nothing unassigned is left: the fast provider duplicates the slow one's chunks, each at most once.
+    expect([s.next('fast'), s.next('fast'), s.next('fast')]).toEqual([0, 1, undefined])
+    expect(s.onChunk('fast', 0)).toBe(true)
+    expect(s.onChunk('fast', 1)).toBe(true)
+    expect(s.done).toBe(true)
+    expect(s.onChunk('slow', 0)).toBe(false) // its late answer changes nothing
+    expect(s.inFlightOf('slow')).toBe(0)
+    s.checkInvariants()
+  })
+
   it('should give a partial provider only chunks its bitmap holds', () => {
     const s = new ChunkScheduler({ chunkCount: 8, present: () => false, windowPerProvider: 8, inFlightMax: 8, endgameDuplicates: 0, startIndex: 0 })
     const bitmap = makeBitmap(8, (i) => i === 2 || i === 5)

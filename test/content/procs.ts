@@ -14,9 +14,9 @@ import { tempDir, waitFor } from '../node/helpers.js'
 const run = promisify(execFile)
 export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
 
-const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_') && !k.startsWith('TEST_ONLY_')))
+export const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_') && !k.startsWith('TEST_ONLY_')))
 
-export interface ServerCounters { blocksServed: number, openStreams: number, connectionStreams: number, rejectedBusy: number }
+export interface ServerCounters { blocksServed: number, openStreams: number, connectionStreams: number, rejectedBusy: number, delayedAnswers: number }
 export interface Status {
   nodeId: string
   voters: string[]
@@ -90,7 +90,14 @@ export async function status (dir: string): Promise<Status> {
 
 export const statusOrNull = async (dir: string): Promise<Status | null> => { try { return await status(dir) } catch { return null } }
 
-export interface Progress { state: string, chunksDone: number, chunksTotal: number, error?: { name: string, message: string } }
+export interface Progress {
+  state: string
+  chunksDone: number
+  chunksTotal: number
+  chunksByProvider: Record<string, number>
+  droppedProviders: string[]
+  error?: { name: string, message: string }
+}
 
 /** Starts a fetch of `cid` on `dir` and waits for it to end; the final progress (state 'done' or 'failed'). */
 export async function fetchAndWait (dir: string, cid: string, timeoutMs: number): Promise<Progress> {

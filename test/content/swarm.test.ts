@@ -1,7 +1,8 @@
 /**
  * Content sync between nodes in one process (issue 13), with real libp2p and real Raft admission (content
- * trusts the Raft configuration): fetch byte for byte, a stream sending a truncated frame, malformed and
- * oversize requests, a peer that is not a member, resume after a restart, and the quota on a fetch.
+ * trusts the Raft configuration): fetch byte for byte, a stream sending a truncated frame, a provider that
+ * never answers, malformed and oversize requests, a peer that is not a member, resume after a restart, and
+ * the quota on a fetch.
  */
 import { randomBytes } from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
@@ -72,6 +73,47 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     await waitFor(() => c!.content.providers(cid).length === 2, 30_000, 'two providers known')
     expect(Buffer.from(await c!.content.get(cid)).equals(bytes)).toBe(true)
     expect(c!.content.providers(cid).find((p) => p.peer === b!.node.nodeId)?.score).toBeLessThan(0)
+  })
+
+  it('should finish without waiting for a provider that never answers, and not count it as a failure', async () => {
+    // s holds its chunk answers back for 10 minutes (TEST ONLY serve delay): a stuck provider.
+    const [a, s, c] = await cluster.start(3, [{}, { testOnlyServeDelayMs: 600_000 }, {}])
+    const bytes = randomBytes(4 * CHUNK_BYTES)
+    const cid = (await s!.content.add(bytes)).cidObject
+    await waitFor(() => c!.content.providers(cid).length === 1, 60_000, 's known as a provider')
+    const fetching = c!.content.get(cid)
+    const server = (n: typeof s): { delayedAnswers: number } => n!.content.status().server as { delayedAnswers: number }
+    await waitFor(() => server(s).delayedAnswers >= 1, 60_000, 'c asked s for a chunk')
+    // Only now does an honest provider appear: it serves the rest, then the chunks s sits on (endgame).
+    await a!.content.add(bytes)
+    expect(Buffer.from(await fetching).equals(bytes)).toBe(true)
+    const progress = c!.content.progress(cid)
+    expect(progress?.chunksByProvider).toEqual({ [a!.node.nodeId]: 4 })
+    expect(progress?.droppedProviders).toEqual([])
+    // The fetch did not wait for s's answers (its request would have timed out after 30 s and cost s a
+    // failure): s's score is untouched.
+    expect(c!.content.providers(cid).find((p) => p.peer === s!.node.nodeId)?.score).toBe(0)
+  })
+
+  it('should ask another provider for the manifest when the first never answers, at no cost to the first', async () => {
+    const [a, s, c] = await cluster.start(3)
+    const bytes = randomBytes(2 * CHUNK_BYTES)
+    const cid = (await s!.content.add(bytes)).cidObject
+    await waitFor(() => c!.content.providers(cid).length === 1, 60_000, 's known as a provider')
+    // s now reads every request and answers none (a stuck provider), manifests included.
+    let asked = 0
+    await s!.node.net.unhandle(CONTENT_PROTOCOL)
+    await s!.node.net.handle(CONTENT_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      try { for (;;) { await lp.read(); asked++ } } catch { /* the fetcher gave the stream up */ }
+    })
+    const fetching = c!.content.get(cid)
+    await waitFor(() => asked >= 1, 60_000, 'c asked s for the manifest')
+    await a!.content.add(bytes)
+    expect(Buffer.from(await fetching).equals(bytes)).toBe(true)
+    expect(c!.content.progress(cid)?.chunksByProvider).toEqual({ [a!.node.nodeId]: 2 })
+    // Neither the manifest request nor chunk requests waited for s to time out (30 s, a failure on its score).
+    expect(c!.content.providers(cid).find((p) => p.peer === s!.node.nodeId)?.score).toBe(0)
   })
 
   it('should resume an interrupted fetch after a restart without fetching the held chunks again', async () => {

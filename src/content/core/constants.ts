@@ -38,7 +38,8 @@ export const CID_BYTES_MAX = 64
 /** Requests a fetcher keeps outstanding on one provider's stream (pipelining window). */
 export const REQUESTS_IN_FLIGHT_PER_PROVIDER = 2
 /**
- * Chunks one fetch has outstanding across all providers: bounds a fetch's chunk memory to 8 MiB. Kept small
+ * Chunks one fetch has outstanding across all providers, plus one per provider with nothing outstanding (so
+ * providers that never answer cannot take every slot): bounds a fetch's chunk memory to 8 + 16 MiB. Kept small
  * also because chunks share the connection with libp2p's ping: megabytes queued on one connection delay the
  * ping past its timeout on a slow or loaded link, and the connection monitor then drops the connection.
  */
@@ -100,6 +101,12 @@ export const PROVIDER_WAIT_MS = 30_000
 /** A fetch with providers fails (FetchFailedError; fetching again resumes) when no chunk arrives for this long. */
 export const FETCH_STALL_MS = 120_000
 
+/**
+ * A manifest request unanswered for this long makes the fetch ask the next provider as well (a hedge), up to
+ * MANIFEST_REQUESTS_IN_FLIGHT_MAX at once: a slow provider costs the manifest this delay, not REQUEST_TIMEOUT_MS.
+ */
+export const MANIFEST_HEDGE_MS = 2000
+export const MANIFEST_REQUESTS_IN_FLIGHT_MAX = 4
 /** One request without an answer for this long counts as a failure of that provider. */
 export const REQUEST_TIMEOUT_MS = 30_000
 /** Dialing a provider's content protocol. */

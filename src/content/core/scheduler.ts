@@ -4,7 +4,9 @@
  * the fetch driver reports what happened and asks for the next request.
  *
  * - Every missing chunk is requested from one provider at a time; each provider has at most `windowPerProvider`
- *   requests outstanding and the fetch at most `inFlightMax` (memory bound).
+ *   requests outstanding and the fetch at most `inFlightMax` (memory bound), except that a provider with
+ *   nothing outstanding always gets one: otherwise providers that never answer could hold every slot and
+ *   stall the fetch until their requests time out. So at most `inFlightMax` + providers are outstanding.
  * - Chunks are handed out starting at `startIndex` and wrapping around, so fetchers that start at different
  *   places hold different chunks early and can serve each other while still fetching.
  * - A partial provider only gets chunks its bitmap says it holds; a 'none' answer clears that bit.
@@ -61,7 +63,8 @@ export class ChunkScheduler {
   /** The next chunk to request from `peer`, marked in flight; undefined when there is none for it now. */
   next (peer: string): number | undefined {
     const state = this.providers.get(peer)
-    if (state === undefined || state.inFlight.size >= this.init.windowPerProvider || this.inFlightTotal >= this.init.inFlightMax) return undefined
+    if (state === undefined || state.inFlight.size >= this.init.windowPerProvider) return undefined
+    if (this.inFlightTotal >= this.init.inFlightMax && state.inFlight.size > 0) return undefined
     let endgame: number | undefined
     for (const index of this.missing) {
       if (state.inFlight.has(index) || (state.holds !== null && !state.holds(index))) continue
@@ -154,7 +157,7 @@ export class ChunkScheduler {
       for (const i of state.inFlight) assert(this.requested.get(i)?.has(peer) === true, 'requested mirrors inFlight')
       total += state.inFlight.size
     }
-    assert(total === this.inFlightTotal && total <= this.init.inFlightMax, 'in-flight total')
+    assert(total === this.inFlightTotal && total <= this.init.inFlightMax + this.providers.size, 'in-flight total')
     for (const i of this.requested.keys()) assert(this.missing.has(i), 'requested chunk is missing')
     assert(this.doneCount + this.missing.size === this.init.chunkCount, 'done + missing = count')
   }
