@@ -110,6 +110,8 @@ export class MaterializerService implements NodeService {
   private unsubscribers: Array<() => void> = []
   private reconciling: Promise<void> | undefined
   private again = false
+  /** A run is scheduled but has not started: a new call is covered by it. */
+  private waiting = false
   /** The next reconcile must read the manifest directory (the timer, the start, a test). */
   private fullPending = false
   /** What the last clean reconcile (no errors, no conflicts) worked from; undefined after any other. */
@@ -168,16 +170,21 @@ export class MaterializerService implements NodeService {
   }
 
   /**
-   * Runs a reconcile soon; calls while one runs or waits coalesce into one more run after it (a burst of
-   * applied entries costs at most one running and one queued). `full`: read the manifest directory even if
-   * nothing this node renders changed. The run starts on a later turn of the event loop, never inside the
-   * caller (the Raft apply path calls this for every applied entry).
+   * Runs a reconcile soon. The run starts on a later turn of the event loop, never inside the caller (the
+   * Raft apply path calls this for every applied entry); calls before it starts are covered by it, calls
+   * while it runs coalesce into one more run after it: a burst of applied entries costs one run, or one
+   * running and one queued. `full`: read the manifest directory even if nothing this node renders changed.
    */
   schedule (options: { full?: boolean } = {}): void {
     if (this.stopped) return
     if (options.full === true) this.fullPending = true
-    if (this.reconciling !== undefined) { this.again = true; return }
-    this.reconciling = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => { await this.reconcileOnce() }).finally(() => {
+    if (this.reconciling !== undefined) {
+      if (!this.waiting) this.again = true
+      return
+    }
+    this.waiting = true
+    const turn = new Promise<void>((resolve) => setImmediate(resolve))
+    this.reconciling = turn.then(async () => { this.waiting = false; await this.reconcileOnce() }).finally(() => {
       this.reconciling = undefined
       if (this.again) { this.again = false; this.schedule() }
     })
