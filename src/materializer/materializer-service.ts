@@ -9,6 +9,12 @@
  * The etcd manifest is rendered when the node gains the role or its template changes, and then kept: etcd
  * reads its member list only on its first start, and re-rendering it whenever the etcd set moves would
  * restart every etcd member at once. The other components are stateless and follow the shape.
+ *
+ * Most applied entries change nothing this node renders, so a reconcile is cheap when nothing relevant
+ * moved: templates are parsed once and re-rendered only when a value they use changes (render-cache.ts),
+ * and a reconcile triggered by a change (not the timer, not the start) whose held roles, template CIDs and
+ * used values equal those of the last clean reconcile ends without reading the manifest directory. The
+ * timer's reconcile always reads it, so a manifest deleted or edited on disk is restored.
  */
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -16,36 +22,59 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { ContentService } from '../content/content-service.js'
-import { cidOfBytes, parseCid, verifyCid } from '../codec/index.js'
+import { cidOfBytes, parseCid } from '../codec/index.js'
 import { CONTROL_PLANE_ROLES } from '../consensus/shape/core/index.js'
 import type { ControlPlaneRole, Role } from '../consensus/shape/core/index.js'
-import { buildView, planReconcile, renderTemplate, roleTransitions } from './core/index.js'
-import type { DesiredManifest } from './core/index.js'
+import { buildView, planReconcile, roleTransitions } from './core/index.js'
+import type { DesiredManifest, ReconcilePlan, TemplateView } from './core/index.js'
 import { loadDefaultCatalog } from './default-catalog.js'
-import type { Template } from './default-catalog.js'
+import { TemplateSource } from './template-source.js'
+import type { TemplateContent } from './template-source.js'
+import { DesiredManifests } from './desired.js'
+import type { Slot } from './desired.js'
 import { ManifestDir } from './manifest-dir.js'
 import type { MaterializerState } from './manifest-dir.js'
 import { HookRunner } from './hooks.js'
 import type { HookName, HookOutcome } from './hooks.js'
 import { pickAddress } from './addresses.js'
-import { ContentUnavailableError, TemplateCidMismatchError, TemplateUnavailableError } from './errors.js'
+import { TemplateCidMismatchError } from './errors.js'
 import {
-  DEFAULT_ETCD_VERSION, DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_KUBERNETES_VERSION, DEFAULT_RECONCILE_INTERVAL_MS, EVENTS_MAX,
-  TEMPLATE_FETCH_TIMEOUT_MS
+  DEFAULT_ETCD_VERSION, DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_KUBERNETES_VERSION, DEFAULT_RECONCILE_INTERVAL_MS, EVENTS_MAX
 } from './constants.js'
 import { registerMaterializerRoutes } from './routes.js'
 
-/** What the materializer needs of the content layer (issue 13): store bytes, fetch verified bytes by CID. */
-export interface TemplateContent {
-  add: (bytes: Uint8Array) => Promise<string>
-  get: (cid: string, options?: { signal?: AbortSignal }) => Promise<Uint8Array>
-}
+export type { TemplateContent } from './template-source.js'
 
 export interface MaterializerInit {
   /** @default config.materializer.manifestDir ?? `<data-dir>/manifests` */
   manifestDir?: string
   /** The content layer; @default the node's `content` service, when it runs */
   content?: TemplateContent
+  /** The address other machines reach a node at; @default its signed heartbeats (or `materializer.advertiseAddress`) */
+  addressOf?: (nodeId: string) => string | undefined
+}
+
+/** How much work reconciles did (GET /v1/status, and tests that prove work is skipped). */
+export interface MaterializerCounters {
+  /** Reconciles that read the manifest directory and acted on it. */
+  reconciles: number
+  /** Reconciles ended early: nothing this node renders changed since the last clean reconcile. */
+  skipped: number
+  /** Reads of the manifest directory. */
+  manifestReads: number
+  /** Templates parsed (each text once while cached). */
+  parses: number
+  /** Templates rendered to YAML (only when a value the template uses changed). */
+  renders: number
+}
+
+/** What one reconcile works from, read from the committed shape and the membership view. */
+interface ReconcileInputs {
+  shapeCid: string
+  appliedIndex: number
+  roles: ControlPlaneRole[]
+  view: TemplateView
+  missingAddresses: string[]
 }
 
 export interface ManifestRecord {
@@ -72,8 +101,8 @@ export class MaterializerService implements NodeService {
   private membership: MembershipService | undefined
   private dir!: ManifestDir
   private hooks: HookRunner | undefined
-  private defaults = new Map<ControlPlaneRole, Template[]>()
-  private readonly fetched = new Map<string, Uint8Array>()
+  private desired = new DesiredManifests(new TemplateSource(new Map(), () => undefined), manifestHeader)
+  private readonly manifestCids = new WeakMap<Uint8Array, string>()
   private readonly records = new Map<string, ManifestRecord>()
   private readonly events: MaterializerEvent[] = []
   private state: MaterializerState = { files: {}, roles: [] }
@@ -81,9 +110,17 @@ export class MaterializerService implements NodeService {
   private unsubscribers: Array<() => void> = []
   private reconciling: Promise<void> | undefined
   private again = false
+  /** A run is scheduled but has not started: a new call is covered by it. */
+  private waiting = false
+  /** The next reconcile must read the manifest directory (the timer, the start, a test). */
+  private fullPending = false
+  /** What the last clean reconcile (no errors, no conflicts) worked from; undefined after any other. */
+  private settled: string | undefined
   private stopped = false
   private lastReconcile: { atMs: number, appliedIndex: number, shapeCid: string, missingAddresses: string[] } | undefined
   reconciles = 0
+  skipped = 0
+  manifestReads = 0
 
   constructor (private readonly init: MaterializerInit = {}) {}
 
@@ -104,8 +141,9 @@ export class MaterializerService implements NodeService {
     for (const name of leftovers) this.record({ kind: 'cleanup', message: `removed ${name}, a temporary file a crash left behind`, name })
     this.state = await this.dir.readState()
     try {
-      this.defaults = loadDefaultCatalog()
+      this.desired = new DesiredManifests(new TemplateSource(loadDefaultCatalog(), () => this.content()), manifestHeader)
     } catch (err) {
+      this.desired = new DesiredManifests(new TemplateSource(new Map(), () => this.content()), manifestHeader)
       // A build without catalog/ still runs: roles without a committed catalog render nothing, and say so.
       this.record({ kind: 'error', message: `no default role catalog: ${(err as Error).message}` })
       ctx.log.error({ err: (err as Error).message }, 'the default role catalog is missing: commit one with `revoada catalog set`')
@@ -116,7 +154,8 @@ export class MaterializerService implements NodeService {
     }
     this.unsubscribers.push(consensus.shapeMachine.onChange(() => this.schedule()))
     if (this.membership !== undefined) this.unsubscribers.push(this.membership.subscribe(() => this.schedule()))
-    this.timer = setInterval(() => this.schedule(), config?.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS)
+    // The timer's reconcile reads the directory: it is what restores a manifest deleted or edited on disk.
+    this.timer = setInterval(() => this.schedule({ full: true }), config?.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS)
     this.timer.unref()
     await this.reconcile()
   }
@@ -130,68 +169,92 @@ export class MaterializerService implements NodeService {
     await this.reconciling?.catch(() => {})
   }
 
-  /** Runs a reconcile soon; calls while one runs coalesce into one more run after it. */
-  schedule (): void {
+  /**
+   * Runs a reconcile soon. The run starts on a later turn of the event loop, never inside the caller (the
+   * Raft apply path calls this for every applied entry); calls before it starts are covered by it, calls
+   * while it runs coalesce into one more run after it: a burst of applied entries costs one run, or one
+   * running and one queued. `full`: read the manifest directory even if nothing this node renders changed.
+   */
+  schedule (options: { full?: boolean } = {}): void {
     if (this.stopped) return
-    if (this.reconciling !== undefined) { this.again = true; return }
-    this.reconciling = this.reconcileOnce().finally(() => {
+    if (options.full === true) this.fullPending = true
+    if (this.reconciling !== undefined) {
+      if (!this.waiting) this.again = true
+      return
+    }
+    this.waiting = true
+    const turn = new Promise<void>((resolve) => setImmediate(resolve))
+    this.reconciling = turn.then(async () => { this.waiting = false; await this.reconcileOnce() }).finally(() => {
       this.reconciling = undefined
       if (this.again) { this.again = false; this.schedule() }
     })
   }
 
-  /** Reconciles now (waits for a running reconcile first). */
+  /** Reconciles now, reading the manifest directory (waits for a running reconcile first). */
   async reconcile (): Promise<void> {
     while (this.reconciling !== undefined) await this.reconciling
-    this.schedule()
+    this.schedule({ full: true })
     await this.reconciling
   }
 
   private async reconcileOnce (): Promise<void> {
+    if (this.stopped) return
+    const full = this.fullPending
+    this.fullPending = false
     try {
-      await this.reconcileSteps()
+      await this.reconcileSteps(full)
     } catch (err) {
+      this.settled = undefined
       this.record({ kind: 'error', message: `reconcile failed: ${(err as Error).message}` })
       this.ctx.log.warn({ err }, 'materializer reconcile failed; retrying on the next change or tick')
     }
   }
 
-  private async reconcileSteps (): Promise<void> {
-    if (!this.consensus.started) return
+  private async reconcileSteps (full: boolean): Promise<void> {
+    if (!this.consensus.started) { this.fullPending ||= full; return }
+    const inputs = this.inputs()
+    // A template that cannot be fetched or rendered keeps its current manifest, and is recorded each time.
+    const keep = new Set<string>()
+    const failed = (slot: Slot, err: Error): void => {
+      keep.add(slot.entry.name)
+      this.record({ kind: 'error', role: slot.role, name: slot.entry.name, message: `cannot render ${slot.entry.name} for ${slot.role}: ${err.message}` })
+    }
+    const slots = await this.desired.slots(this.consensus.shapeMachine.shape, inputs.roles, this.state, inputs.view, failed)
+    const fingerprint = keep.size > 0 ? undefined : this.desired.fingerprint(inputs.roles, slots)
+    const summary = { atMs: Date.now(), appliedIndex: inputs.appliedIndex, shapeCid: inputs.shapeCid, missingAddresses: inputs.missingAddresses }
+    if (!full && fingerprint !== undefined && fingerprint === this.settled) {
+      this.lastReconcile = summary
+      this.skipped++
+      return
+    }
+    this.settled = undefined
+    const managed = new Set(Object.keys(this.state.files))
+    const onDiskBefore = await this.dir.read([...managed, ...slots.map((s) => s.entry.name)])
+    this.manifestReads++
+    const desired = await this.desired.manifests(slots, onDiskBefore, inputs.view, failed)
+    const plan = planReconcile(desired, managed, onDiskBefore, keep)
+    await this.applyPlan(plan, inputs)
+    this.lastReconcile = { ...summary, atMs: Date.now() }
+    this.reconciles++
+    if (keep.size === 0 && plan.conflicts.length === 0) this.settled = fingerprint
+  }
+
+  private inputs (): ReconcileInputs {
     const nodeId = this.ctx.nodeId
     const shape = this.consensus.shapeMachine.shape
     const shapeCid = this.consensus.shapeMachine.shapeCid()
     const appliedIndex = this.consensus.node.appliedIndex()
     const roles = CONTROL_PLANE_ROLES.filter((role) => shape.holds(nodeId, role))
     const { view, missingAddresses } = buildView({
-      nodeId, shape, shapeCid, appliedIndex, addressOf: (id) => this.addressOf(id),
+      nodeId, shape, shapeCid, appliedIndex, addressOf: this.addressBook(),
       kubernetesVersion: this.kubernetesVersion(), etcdVersion: this.ctx.config.materializer?.etcdVersion ?? DEFAULT_ETCD_VERSION
     })
-    const desired: DesiredManifest[] = []
-    const keep = new Set<string>()
-    const managed = new Set(Object.keys(this.state.files))
-    const onDiskBefore = await this.dir.read([...managed, ...roles.flatMap((r) => this.templateNames(r))])
-    for (const role of roles) {
-      const templates = shape.templatesOf(role).length > 0 ? shape.templatesOf(role) : (this.defaults.get(role) ?? [])
-      for (const entry of templates) {
-        const previous = this.state.files[entry.name]
-        const current = onDiskBefore.get(entry.name)
-        // etcd: rendered once per (role gained, template); see the module comment.
-        if (role === 'etcd' && previous?.role === 'etcd' && previous.templateCid === entry.cid && current !== undefined && this.state.roles.includes('etcd')) {
-          desired.push({ name: entry.name, role, templateCid: entry.cid, bytes: current })
-          continue
-        }
-        try {
-          const bytes = await this.templateBytes(entry)
-          const text = renderTemplate(new TextDecoder().decode(bytes), view, `${entry.name} (${entry.cid})`)
-          desired.push({ name: entry.name, role, templateCid: entry.cid, bytes: new TextEncoder().encode(manifestHeader(role, entry.cid) + text) })
-        } catch (err) {
-          keep.add(entry.name)
-          this.record({ kind: 'error', role, name: entry.name, message: `cannot render ${entry.name} for ${role}: ${(err as Error).message}` })
-        }
-      }
-    }
-    const plan = planReconcile(desired, managed, onDiskBefore, keep)
+    return { shapeCid, appliedIndex, roles, view, missingAddresses }
+  }
+
+  /** Writes and removes what the plan says (the state file names a superset of our files), then runs hooks. */
+  private async applyPlan (plan: ReconcilePlan, inputs: ReconcileInputs): Promise<void> {
+    const { roles, shapeCid, appliedIndex } = inputs
     for (const conflict of plan.conflicts) this.record({ kind: 'conflict', name: conflict.name, message: conflict.why })
     const previousRoles = this.state.roles as Role[]
     // Record every name before writing it, so the state always names a superset of what we wrote.
@@ -210,53 +273,26 @@ export class MaterializerService implements NodeService {
       this.record({ kind: 'remove', role: this.state.files[name]?.role, name, message: `removed ${name}: this node no longer holds ${this.state.files[name]?.role ?? 'its role'}` })
       delete this.state.files[name]
       this.records.delete(name)
+      this.desired.forget(name)
     }
     for (const m of [...plan.writes, ...plan.unchanged]) this.state.files[m.name] = { role: m.role, templateCid: m.templateCid }
     const transitions = roleTransitions(previousRoles, roles)
     this.state.roles = roles
     if (plan.writes.length > 0 || plan.removals.length > 0 || transitions.gained.length + transitions.lost.length > 0) await this.dir.writeState(this.state)
-    const now = Date.now()
     for (const role of transitions.lost) this.runHook('onDemote', role, shapeCid, appliedIndex)
     for (const role of transitions.gained) this.runHook('onPromote', role, shapeCid, appliedIndex)
-    this.lastReconcile = { atMs: now, appliedIndex, shapeCid, missingAddresses }
-    this.reconciles++
   }
 
   /** Keeps the record shown by `revoada manifests` (the write time is kept while the bytes stay the same). */
   private noteManifest (m: DesiredManifest): void {
-    const manifestCid = cidOfBytes(m.bytes).toString()
+    let manifestCid = this.manifestCids.get(m.bytes)
+    if (manifestCid === undefined) {
+      manifestCid = cidOfBytes(m.bytes).toString()
+      this.manifestCids.set(m.bytes, manifestCid)
+    }
     const known = this.records.get(m.name)
     if (known?.manifestCid === manifestCid && known.templateCid === m.templateCid) return
     this.records.set(m.name, { name: m.name, role: m.role, templateCid: m.templateCid, manifestCid, writtenAtMs: Date.now() })
-  }
-
-  private templateNames (role: ControlPlaneRole): string[] {
-    const shape = this.consensus.shapeMachine.shape
-    const templates = shape.templatesOf(role).length > 0 ? shape.templatesOf(role) : (this.defaults.get(role) ?? [])
-    return templates.map((t) => t.name)
-  }
-
-  /** The template's bytes: built in, cached, or fetched from the content layer and checked against the CID. */
-  private async templateBytes (entry: { name: string, cid: string }): Promise<Uint8Array> {
-    for (const templates of this.defaults.values()) {
-      const builtIn = templates.find((t: Template) => t.cid === entry.cid)
-      if (builtIn !== undefined) return builtIn.bytes
-    }
-    const cached = this.fetched.get(entry.cid)
-    if (cached !== undefined) return cached
-    const content = this.content()
-    if (content === undefined) throw new ContentUnavailableError()
-    let bytes: Uint8Array
-    try {
-      bytes = await content.get(entry.cid, { signal: AbortSignal.timeout(TEMPLATE_FETCH_TIMEOUT_MS) })
-    } catch (err) {
-      throw new TemplateUnavailableError(entry.cid, (err as Error).message)
-    }
-    const cid = parseCid(entry.cid)
-    // The content layer verifies every chunk; a raw CID is checked here once more, end to end.
-    if (cid === null || (cid.code === 0x55 && !verifyCid(cid, bytes))) throw new TemplateCidMismatchError(entry.cid)
-    this.fetched.set(entry.cid, bytes)
-    return bytes
   }
 
   /**
@@ -278,12 +314,19 @@ export class MaterializerService implements NodeService {
     }
   }
 
-  private addressOf (nodeId: string): string | undefined {
-    if (nodeId === this.ctx.nodeId && this.ctx.config.materializer?.advertiseAddress !== undefined) return this.ctx.config.materializer.advertiseAddress
-    const member = this.membership?.view().members.find((m) => m.nodeId === nodeId)
-    if (member !== undefined) return pickAddress(member.state.addresses)
-    if (nodeId === this.ctx.nodeId) return pickAddress(this.ctx.net.getMultiaddrs().map((a) => a.toString()))
-    return undefined
+  /** Where each node is reached, from one membership view per reconcile (a view computes every member's phi). */
+  private addressBook (): (nodeId: string) => string | undefined {
+    const injected = this.init.addressOf
+    if (injected !== undefined) return injected
+    let members: Map<string, readonly string[]> | undefined
+    return (nodeId) => {
+      if (nodeId === this.ctx.nodeId && this.ctx.config.materializer?.advertiseAddress !== undefined) return this.ctx.config.materializer.advertiseAddress
+      members ??= new Map((this.membership?.view().members ?? []).map((m) => [m.nodeId, m.state.addresses]))
+      const addresses = members.get(nodeId)
+      if (addresses !== undefined) return pickAddress(addresses)
+      if (nodeId === this.ctx.nodeId) return pickAddress(this.ctx.net.getMultiaddrs().map((a) => a.toString()))
+      return undefined
+    }
   }
 
   private kubernetesVersion (): string {
@@ -331,14 +374,17 @@ export class MaterializerService implements NodeService {
   catalog (): Array<{ role: ControlPlaneRole, source: 'committed' | 'default', templates: Array<{ name: string, cid: string }> }> {
     const shape = this.consensus.shapeMachine.shape
     return CONTROL_PLANE_ROLES.map((role) => {
-      const committed = shape.templatesOf(role)
-      if (committed.length > 0) return { role, source: 'committed' as const, templates: committed }
-      return { role, source: 'default' as const, templates: (this.defaults.get(role) ?? []).map((t) => ({ name: t.name, cid: t.cid })) }
+      const source = shape.templatesOf(role).length > 0 ? 'committed' as const : 'default' as const
+      return { role, source, templates: this.desired.templates.entriesOf(shape, role) }
     })
   }
 
   status (): Record<string, unknown> {
-    return { manifestDir: this.dir.dir, files: this.records.size, reconciles: this.reconciles }
+    return { manifestDir: this.dir.dir, files: this.records.size, ...this.counters() }
+  }
+
+  counters (): MaterializerCounters {
+    return { reconciles: this.reconciles, skipped: this.skipped, manifestReads: this.manifestReads, parses: this.desired.renderer.parses, renders: this.desired.renderer.renders }
   }
 
   routes (app: FastifyInstance): void {

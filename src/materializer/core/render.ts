@@ -6,6 +6,10 @@
  *
  * Only plain `{{name}}` / `{{{name}}}` / `{{&name}}` substitutions are allowed, and every name must resolve
  * in the view: Mustache renders an unknown name as '', which would silently produce `--advertise-address=`.
+ *
+ * Parsing and checking the tags does not depend on the view, so it is split from rendering: a parsed
+ * template lists the variables it uses, which lets a cache (render-cache.ts) parse each template once and
+ * re-render it only when one of those values changes.
  */
 import Mustache from 'mustache'
 import { parseAllDocuments, stringify } from 'yaml'
@@ -17,9 +21,23 @@ export type TemplateView = { [key: string]: string | number | TemplateView }
 /** Largest template accepted, in bytes (a static-pod manifest is a few KiB). */
 export const TEMPLATE_BYTES_MAX = 256 * 1024
 
+/** A template parsed and checked once; render it with `renderParsed`. */
+export interface ParsedTemplate {
+  /** The YAML mapping, values still holding their `{{…}}` tags. */
+  readonly object: Readonly<Record<string, unknown>>
+  /** The names substituted, in the order rendering meets them (repeats kept), up to `problem`. */
+  readonly variables: readonly string[]
+  /**
+   * The first tag that is not a plain substitution (or a Mustache syntax error), without the label; rendering
+   * throws it after checking `variables`, the order in which one walk over the tree would meet them.
+   */
+  readonly problem: string | undefined
+}
+
 const NO_ESCAPE = { escape: (value: unknown): string => String(value) }
 
-function lookup (view: TemplateView, name: string): string | number | undefined {
+/** The value of a dotted `name` in `view`: a string or number, else undefined (missing, or an object). */
+export function lookupVariable (view: TemplateView, name: string): string | number | undefined {
   let node: string | number | TemplateView | undefined = view
   for (const part of name.split('.')) {
     if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part)) return undefined
@@ -28,44 +46,39 @@ function lookup (view: TemplateView, name: string): string | number | undefined 
   return typeof node === 'object' ? undefined : node
 }
 
-/** Checks that `text` uses only plain substitutions of names the view defines. */
-function checkVariables (text: string, view: TemplateView, label: string): void {
+/** Adds the names `text` substitutes to `names`; returns the first disallowed tag, if any. */
+function collectVariables (text: string, names: string[]): string | undefined {
   let tokens: unknown[][]
   try {
     tokens = Mustache.parse(text) as unknown[][]
   } catch (err) {
-    throw new TemplateError(`template ${label}: ${(err as Error).message}`)
+    return (err as Error).message
   }
   for (const token of tokens) {
     const kind = token[0]
     if (kind === 'text') continue
-    if (kind !== 'name' && kind !== '&') throw new TemplateError(`template ${label}: only {{variable}} substitutions are allowed, found a '${String(kind)}' tag`)
-    const name = String(token[1])
-    if (lookup(view, name) === undefined) throw new TemplateVariableError(name, label)
+    if (kind !== 'name' && kind !== '&') return `only {{variable}} substitutions are allowed, found a '${String(kind)}' tag`
+    names.push(String(token[1]))
   }
+  return undefined
 }
 
-function renderValue (value: unknown, view: TemplateView, label: string): unknown {
-  if (typeof value === 'string') {
-    if (!value.includes('{{')) return value
-    checkVariables(value, view, label)
-    return Mustache.render(value, view, {}, NO_ESCAPE)
+/** Walks the tree in rendering order; stops at the first disallowed tag. */
+function collectTree (value: unknown, names: string[]): string | undefined {
+  if (typeof value === 'string') return value.includes('{{') ? collectVariables(value, names) : undefined
+  const items = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? Object.values(value) : []
+  for (const item of items) {
+    const problem = collectTree(item, names)
+    if (problem !== undefined) return problem
   }
-  if (Array.isArray(value)) return value.map((item) => renderValue(item, view, label))
-  if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) out[key] = renderValue(item, view, label)
-    return out
-  }
-  return value
+  return undefined
 }
 
 /**
- * Renders `text` (one YAML document holding one Kubernetes object) with `view`.
- * @throws TemplateError when the template is not one YAML mapping with apiVersion and kind, or uses sections
- * @throws TemplateVariableError when it names a variable the view lacks
+ * Parses `text` (one YAML document holding one Kubernetes object) and lists the variables it uses.
+ * @throws TemplateError when the template is not one YAML mapping with apiVersion and kind
  */
-export function renderTemplate (text: string, view: TemplateView, label: string): string {
+export function parseTemplate (text: string, label: string): ParsedTemplate {
   if (text.length > TEMPLATE_BYTES_MAX) throw new TemplateError(`template ${label} is larger than ${TEMPLATE_BYTES_MAX} bytes`)
   const documents = parseAllDocuments(text)
   if (!Array.isArray(documents) || documents.length !== 1) throw new TemplateError(`template ${label} must hold exactly one YAML document`)
@@ -75,6 +88,53 @@ export function renderTemplate (text: string, view: TemplateView, label: string)
   if (typeof object !== 'object' || object === null || Array.isArray(object)) throw new TemplateError(`template ${label} is not a YAML mapping`)
   const record = object as Record<string, unknown>
   if (typeof record.apiVersion !== 'string' || typeof record.kind !== 'string') throw new TemplateError(`template ${label} has no apiVersion or kind`)
-  const rendered = renderValue(record, view, label)
-  return stringify(rendered, { lineWidth: 0 })
+  const variables: string[] = []
+  const problem = collectTree(record, variables)
+  return { object: record, variables, problem }
+}
+
+/**
+ * The values of the template's variables in `view`, in order: the rendered output depends on nothing else.
+ * @throws TemplateVariableError when it names a variable the view lacks
+ * @throws TemplateError when it uses sections, partials or other tags
+ */
+export function variableValues (parsed: ParsedTemplate, view: TemplateView, label: string): Array<string | number> {
+  const values: Array<string | number> = []
+  for (const name of parsed.variables) {
+    const value = lookupVariable(view, name)
+    if (value === undefined) throw new TemplateVariableError(name, label)
+    values.push(value)
+  }
+  if (parsed.problem !== undefined) throw new TemplateError(`template ${label}: ${parsed.problem}`)
+  return values
+}
+
+function substitute (value: unknown, view: TemplateView): unknown {
+  if (typeof value === 'string') return value.includes('{{') ? Mustache.render(value, view, {}, NO_ESCAPE) : value
+  if (Array.isArray(value)) return value.map((item) => substitute(item, view))
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {}
+    for (const [key, item] of Object.entries(value)) out[key] = substitute(item, view)
+    return out
+  }
+  return value
+}
+
+/**
+ * Renders a parsed template with `view`.
+ * @throws TemplateVariableError when it names a variable the view lacks
+ * @throws TemplateError when it uses sections, partials or other tags
+ */
+export function renderParsed (parsed: ParsedTemplate, view: TemplateView, label: string): string {
+  variableValues(parsed, view, label)
+  return stringify(substitute(parsed.object, view), { lineWidth: 0 })
+}
+
+/**
+ * Renders `text` (one YAML document holding one Kubernetes object) with `view`.
+ * @throws TemplateError when the template is not one YAML mapping with apiVersion and kind, or uses sections
+ * @throws TemplateVariableError when it names a variable the view lacks
+ */
+export function renderTemplate (text: string, view: TemplateView, label: string): string {
+  return renderParsed(parseTemplate(text, label), view, label)
 }

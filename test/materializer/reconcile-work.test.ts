@@ -1,0 +1,143 @@
+/**
+ * A reconcile does only the work a change calls for (issue 16, materializer lever), on a real in-process
+ * node (the creator, holding all four roles; the policy engine off, so nothing else moves roles):
+ * - entries that change nothing this node renders (target changes, seals) re-render nothing and do not read
+ *   the manifest directory;
+ * - a burst of schedule() calls (what the apply path makes) runs nothing inside the caller and at most one
+ *   reconcile after it;
+ * - a role change reads the directory and removes / restores the manifest; a catalog change parses and
+ *   renders the new template; an address change re-renders the template that uses the address;
+ * - the timer's reconcile still reads the directory: a manifest deleted or edited on disk is restored.
+ * The counters are the service's own (`counters()`, also in GET /v1/status).
+ */
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startNode } from '../../src/node/index.js'
+import type { RevoadaNode } from '../../src/node/index.js'
+import { defaultServices } from '../../src/node/services.js'
+import { MaterializerService } from '../../src/materializer/index.js'
+import type { TemplateContent } from '../../src/materializer/index.js'
+import type { ConsensusService } from '../../src/consensus/consensus-service.js'
+import { cidOfBytes } from '../../src/codec/index.js'
+import type { ConfigInput } from '../../src/config/index.js'
+import { tempDir, testConfig, waitFor } from '../node/helpers.js'
+
+interface Started { dir: string, node: RevoadaNode, consensus: ConsensusService, materializer: MaterializerService, addresses: Map<string, string> }
+const started: Started[] = []
+const dirs: string[] = []
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map(async (s) => { await s.node.stop().catch(() => {}) }))
+  for (const dir of dirs.splice(0)) await fs.rm(dir, { recursive: true, force: true })
+})
+
+function mapContent (): TemplateContent {
+  const blobs = new Map<string, Uint8Array>()
+  return {
+    add: async (bytes) => { const cid = cidOfBytes(bytes).toString(); blobs.set(cid, bytes); return cid },
+    get: async (cid) => { const b = blobs.get(cid); if (b === undefined) throw new Error(`no provider for ${cid}`); return b }
+  }
+}
+
+/** One node; its own address comes from `addresses` (a membership change is a schedule() call, as there). */
+async function start (reconcileIntervalMs: number, extra: ConfigInput = {}): Promise<Started> {
+  const dir = await tempDir('revoada-matwork-')
+  dirs.push(dir)
+  const addresses = new Map<string, string>()
+  const materializer = new MaterializerService({ content: mapContent(), addressOf: (id) => addresses.get(id) ?? '10.0.0.1' })
+  const services = [...defaultServices({ policy: false, materializer: false }), materializer]
+  const config: ConfigInput = { raft: { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 }, membership: { heartbeatIntervalMs: 200 }, materializer: { reconcileIntervalMs }, ...extra }
+  const node = await startNode({ config: testConfig(dir, config), services })
+  const s = { dir, node, consensus: services.find((x) => x.name === 'consensus') as ConsensusService, materializer, addresses }
+  started.push(s)
+  await waitFor(() => s.consensus.node.isLeader(), 20_000, 'the creator leads')
+  await waitFor(async () => (await files(dir)).length === 4, 20_000, 'four manifests')
+  return s
+}
+
+const files = async (dir: string): Promise<string[]> => (await fs.readdir(path.join(dir, 'manifests'))).filter((n) => !n.startsWith('.')).sort()
+const manifest = async (s: Started, name: string): Promise<string> => await fs.readFile(path.join(s.dir, 'manifests', name), 'utf8')
+
+/** Waits until a reconcile has seen everything applied so far (a coalesced one may cover several entries). */
+async function caughtUp (s: Started): Promise<void> {
+  const index = s.consensus.node.appliedIndex()
+  await waitFor(() => ((s.materializer.manifests().lastReconcile as { appliedIndex: number } | null)?.appliedIndex ?? 0) >= index, 20_000, `a reconcile at index ${index}`)
+}
+
+describe('materializer reconcile work', () => {
+  it('should neither render nor read manifests for entries that change nothing this node renders, and do both when a role, template or address changes', async () => {
+    const s = await start(3_600_000)
+    const m = s.materializer
+    await m.reconcile()
+    const base = m.counters()
+
+    for (let k = 0; k < 6; k++) {
+      const r = await s.consensus.propose({ kind: 'set-target', target: { apiServers: 1, etcd: 1, schedulers: 1, controllerManagers: 1, minWorkers: 10 + k } }, 'operator')
+      expect(r.result.outcome.kind).toBe('applied')
+    }
+    await caughtUp(s)
+    const quiet = m.counters()
+    expect(quiet.skipped).toBeGreaterThan(base.skipped)
+    expect({ reads: quiet.manifestReads, parses: quiet.parses, renders: quiet.renders }).toEqual({ reads: base.manifestReads, parses: base.parses, renders: base.renders })
+
+    // A role change: the directory is read, the manifest removed, then restored (the same bytes, from the cache).
+    const scheduler = await manifest(s, 'kube-scheduler.yaml')
+    expect((await s.consensus.propose({ kind: 'demote', nodeId: s.node.nodeId, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+    await waitFor(async () => !(await files(s.dir)).includes('kube-scheduler.yaml'), 20_000, 'the scheduler manifest removed')
+    expect(m.counters().manifestReads).toBeGreaterThan(quiet.manifestReads)
+    expect((await s.consensus.propose({ kind: 'promote', nodeId: s.node.nodeId, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+    await waitFor(async () => (await files(s.dir)).includes('kube-scheduler.yaml'), 20_000, 'the scheduler manifest restored')
+    expect(await manifest(s, 'kube-scheduler.yaml')).toBe(scheduler)
+
+    // A catalog change: the new template is parsed and rendered.
+    const before = m.counters()
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: custom-scheduler\nspec:\n  containers:\n    - name: s\n      image: "example/scheduler:{{kubernetesVersion}}"\n'
+    const cid = await m.content()!.add(new TextEncoder().encode(text))
+    const set = await s.consensus.propose({ kind: 'set-catalog', role: 'scheduler', templates: [{ name: 'kube-scheduler.yaml', cid }] }, 'operator')
+    expect(set.result.outcome.kind).toBe('applied')
+    await waitFor(async () => (await manifest(s, 'kube-scheduler.yaml')).includes('custom-scheduler'), 20_000, 'the new scheduler template rendered')
+    expect(m.counters().parses).toBe(before.parses + 1)
+    expect(m.counters().renders).toBe(before.renders + 1)
+
+    // An address change (what a membership change schedules): the api-server manifest names this node's address.
+    await caughtUp(s)
+    const moved = m.counters()
+    s.addresses.set(s.node.nodeId, '10.0.0.9')
+    m.schedule()
+    await waitFor(async () => (await manifest(s, 'kube-apiserver.yaml')).includes('--advertise-address=10.0.0.9'), 20_000, 'the api-server manifest re-rendered')
+    // kube-apiserver.yaml only: the scheduler and controller-manager templates do not use it, etcd's is kept.
+    expect(m.counters().renders).toBe(moved.renders + 1)
+    expect(m.counters().manifestReads).toBeGreaterThan(moved.manifestReads)
+  }, 90_000)
+
+  it('should run a burst of schedule() calls after the caller returns, as one reconcile', async () => {
+    // No attestation seals: nothing but the burst schedules a reconcile here.
+    const s = await start(3_600_000, { attestation: { enabled: false } })
+    const m = s.materializer
+    await m.reconcile()
+    const runs = (): number => m.counters().reconciles + m.counters().skipped
+    const before = runs()
+    // Every reconcile starts by reading the shape's CID: count the reads made inside the caller.
+    const machine = s.consensus.shapeMachine
+    const shapeCid = machine.shapeCid.bind(machine)
+    let cidReads = 0
+    machine.shapeCid = () => { cidReads++; return shapeCid() }
+    for (let k = 0; k < 50; k++) m.schedule()
+    expect(cidReads).toBe(0)
+    // reconcile() waits for the burst's run, then runs one of its own.
+    await m.reconcile()
+    expect(runs() - before).toBe(2)
+  }, 60_000)
+
+  it('should restore a manifest deleted or edited on disk at the timer\'s reconcile, though no shape change came', async () => {
+    const s = await start(300)
+    await s.materializer.reconcile()
+    const api = await manifest(s, 'kube-apiserver.yaml')
+    const scheduler = await manifest(s, 'kube-scheduler.yaml')
+    await fs.rm(path.join(s.dir, 'manifests', 'kube-scheduler.yaml'))
+    await fs.writeFile(path.join(s.dir, 'manifests', 'kube-apiserver.yaml'), api.replace('--advertise-address=10.0.0.1', '--advertise-address=6.6.6.6'))
+    await waitFor(async () => (await files(s.dir)).includes('kube-scheduler.yaml') && (await manifest(s, 'kube-apiserver.yaml')) === api, 20_000, 'both manifests restored')
+    expect(await manifest(s, 'kube-scheduler.yaml')).toBe(scheduler)
+  }, 60_000)
+})
