@@ -115,15 +115,15 @@ describe('lost raft directory', () => {
   it('should rejoin through a known peer as a learner and end with the same shape', async () => {
     const a = await startMember(await newDir())
     members.push(a)
-    await waitFor(() => a.consensus.node.isLeader(), 20_000, 'a leads')
+    await waitFor(() => a.consensus.node.isLeader(), 60_000, 'a leads')
     const bDir = await newDir()
     let b = await startMember(bDir, { join: a.node.joinString() })
     const c = await startMember(await newDir(), { join: a.node.joinString() })
     members.push(c)
     for (const m of [b, c]) {
-      await waitFor(() => a.consensus.node.configuration().learners.includes(m.node.nodeId), 20_000, 'admitted')
+      await waitFor(() => a.consensus.node.configuration().learners.includes(m.node.nodeId), 60_000, 'admitted')
       await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
-      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId), 20_000, 'a voter')
+      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId), 60_000, 'a voter')
     }
     await b.node.stop()
     await fs.rm(path.join(bDir, 'raft'), { recursive: true })
@@ -138,7 +138,7 @@ describe('lost raft directory', () => {
       return l !== undefined && l.consensus.node.configuration().learners.includes(b.node.nodeId) &&
         b.consensus.statusFields().rejoining === undefined &&
         b.consensus.shapeMachine.shapeCid() === l.consensus.shapeMachine.shapeCid()
-    }, 60_000, 'b rejoined as a learner with the same shape')
+    }, 180_000, 'b rejoined as a learner with the same shape')
     expect(leader()?.consensus.node.configuration().voters.sort()).toEqual([a.node.nodeId, c.node.nodeId].sort())
-  }, 120_000)
+  }, 420_000)
 })
