@@ -17,6 +17,7 @@ import type { Ping } from '@libp2p/ping'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
+import type { FastMsgIdFn } from '@libp2p/gossipsub/types'
 import { mdns } from '@libp2p/mdns'
 import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interface'
 import type { Config } from '../config/index.js'
@@ -61,6 +62,22 @@ export function invalidOnlyTopicScore (): TopicScoreParams {
   }
 }
 import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, PNET_NONCE_TIMEOUT_MS } from './constants.js'
+
+/**
+ * Gossipsub's fast message id: the sender's PeerId bytes and sequence number, read from the frame before
+ * anything is verified. Under strict signing the message id is that same pair (the key and seqno), so this
+ * names the same message; what it changes is the order. Without it gossipsub verifies the ed25519 signature
+ * of every copy and only then finds it a duplicate: with flood publishing plus mesh forwarding each node
+ * receives about D + 1 copies of every heartbeat (docs/bench/scale.md). A forged copy cannot poison the
+ * cache: gossipsub records the fast id only once a copy passed verification.
+ */
+export const senderSeqnoMessageId: FastMsgIdFn = (message) => {
+  const { from, seqno } = message
+  // Without both fields the message is invalid under strict signing; an id no valid message has. (':' is
+  // outside the base64 alphabet: the two parts cannot run into each other.)
+  if (from === undefined || seqno === undefined) return ''
+  return `${Buffer.from(from.buffer, from.byteOffset, from.byteLength).toString('base64')}:${Buffer.from(seqno.buffer, seqno.byteOffset, seqno.byteLength).toString('base64')}`
+}
 
 /** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
 export type NetServices = {
@@ -132,6 +149,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       // All members may share one IP (tests, one host), so IP colocation must not graylist them.
       // The membership and content topics score invalid messages only (invalidOnlyTopicScore).
       pubsub: gossipsub({
+        fastMsgIdFn: senderSeqnoMessageId,
         scoreParams: {
           IPColocationFactorWeight: 0,
           topics: {
