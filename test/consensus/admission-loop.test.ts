@@ -81,7 +81,7 @@ describe('admission loop', () => {
     const loop = new AdmissionLoop(raft.deps())
     // The one and only "timer tick": every later round must come from the previous admission settling.
     loop.round()
-    await waitFor(() => raft.conf.learners.length === k, 5_000, `${k} learners after one round (have ${raft.conf.learners.length})`)
+    await waitFor(() => raft.conf.learners.length === k, 5_000, `${k} learners after one round`)
     expect([...raft.conf.learners].sort()).toEqual(peers(k))
     // Each new member through its own signed add-member command, never two changes pending at once.
     expect(raft.addMember).toEqual(peers(k))
