@@ -49,11 +49,13 @@ export interface Membership {
 const TICK_MS = 100
 const LEAVE_ANNOUNCEMENTS = 2
 /**
- * A suspect member's connection must answer one ping within this long, or it is closed. Heartbeats prove
- * liveness cheaply, so libp2p's periodic ping of every connection runs rarely (net.pingIntervalMs, 10 s);
- * this ping finds a frozen peer's or a dead link's connection within suspicion time + this timeout.
+ * A suspect member's connection must answer one ping within this long, or it is closed (unless a heartbeat
+ * came meanwhile). Heartbeats prove liveness cheaply, so libp2p's periodic ping of every connection runs
+ * rarely (net.pingIntervalMs, 10 s); this ping finds a frozen peer's or a dead link's connection within
+ * suspicion time + this timeout. 2 s, not 1: on a saturated machine a live peer's answer can take that long,
+ * and a closed connection costs both sides a new handshake.
  */
-const SUSPECT_PING_TIMEOUT_MS = 1000
+const SUSPECT_PING_TIMEOUT_MS = 2000
 
 export class MembershipService implements NodeService, Membership {
   readonly name = 'membership'
@@ -203,9 +205,9 @@ export class MembershipService implements NodeService, Membership {
   }
 
   /**
-   * Pings a suspect member's connection once; a connection that does not answer is closed (libp2p's
-   * `peer:disconnect` then lowers the suspicion threshold, and the redial loop reconnects a peer that
-   * comes back). A member that answers stays connected; its heartbeats decide the rest.
+   * Pings a suspect member's connection once; a connection that does not answer, to a member still not
+   * heard from, is closed (libp2p's `peer:disconnect` then lowers the suspicion threshold, and the redial
+   * loop reconnects a peer that comes back). A member that answers stays connected; heartbeats decide.
    */
   private checkConnection (peer: string): void {
     let peerId: PeerId
@@ -216,7 +218,9 @@ export class MembershipService implements NodeService, Membership {
     }
     if (this.ctx.net.getConnections(peerId).length === 0) return
     this.ctx.net.services.ping.ping(peerId, { signal: AbortSignal.timeout(SUSPECT_PING_TIMEOUT_MS) }).catch(async (err: unknown) => {
-      if (this.stopped) return
+      // A heartbeat that arrived meanwhile (a slow peer, not a frozen one) keeps the connection.
+      const health = this.view().members.find((m) => m.nodeId === peer)?.health
+      if (this.stopped || (health !== 'suspect' && health !== 'dead')) return
       this.ctx.log.info({ peer, err: (err as Error).message }, 'a suspect member did not answer a ping; closing its connection')
       await this.ctx.net.hangUp(peerId).catch(() => {})
     })
