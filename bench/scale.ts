@@ -9,7 +9,8 @@
  *   - idle: after SCALE_IDLE_S seconds with no bench traffic, VmRSS of every process (median, max) and the
  *     CPU of all N together (utime + stime from /proc over that span), in cores; the leader's share apart;
  *   - healing: SIGKILL of the Raft leader → a write acknowledged again (a new `POST /v1/target` attempt
- *     every 50 ms round-robin over survivors, see revoada/probe.ts), → 3 live voters on every survivor,
+ *     every 50 ms round-robin over survivors, see revoada/probe.ts), → every survivor's membership reports it
+ *     `dead` (failure detection at this size), → 3 live voters on every survivor,
  *     → ha-three holding again on every survivor (a replacement etcd holder committed). Skipped when ha-three
  *     never held (with fewer than 3 voters the kill would only measure a cluster without quorum).
  * Then a table, and how each per-node figure grows with N (the exponent k of figure ∝ N^k between the smallest
@@ -24,7 +25,7 @@ import os from 'node:os'
 import { RevoadaCluster, REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { firstAcknowledged } from './revoada/probe.js'
-import { converged, convergenceDetail, cpuOver, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
+import { converged, convergenceDetail, cpuOver, deadEverywhere, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
 import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
 
 const sizes = (process.env.SCALE_NODES ?? '10,25,50').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 3)
@@ -47,6 +48,8 @@ interface ScaleResult {
   peersMedian: number
   /** Undefined when ha-three never held (no kill); votersMs and healedMs also at N = 3 (two survivors). */
   writeMs: number | null | undefined
+  /** Kill → every survivor's membership reports the leader `dead`. */
+  deadMs: number | null | undefined
   votersMs: number | null | undefined
   healedMs: number | null | undefined
   load: string
@@ -91,9 +94,9 @@ async function findLeader (cluster: RevoadaCluster): Promise<RevoadaProc | null>
 }
 
 /** SIGKILL of the Raft leader; ms until a write is acknowledged, 3 live voters, and ha-three holds again. */
-async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number | null, votersMs: number | null | undefined, healedMs: number | null | undefined }> {
+async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number | null, deadMs: number | null, votersMs: number | null | undefined, healedMs: number | null | undefined }> {
   const leader = await findLeader(cluster)
-  if (leader === null) return { writeMs: null, votersMs: null, healedMs: null }
+  if (leader === null) return { writeMs: null, deadMs: null, votersMs: null, healedMs: null }
   const dead = leader.nodeId
   const survivors: RevoadaProc[] = cluster.alive().filter((p) => p !== leader)
   const killedAt = performance.now()
@@ -102,12 +105,13 @@ async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number |
     await cluster.post(survivors[k % survivors.length]!, '/v1/target', { preset: 'ha-three' }, timeoutMs)).catch(() => null)
   // With fewer than 3 survivors, 3 live voters cannot come back: only the write is measured.
   const canHeal = survivors.length >= HA_THREE_VOTERS
-  const [writeMs, votersMs, healedMs] = await Promise.all([
+  const [writeMs, deadMs, votersMs, healedMs] = await Promise.all([
     write,
+    pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await deadEverywhere(cluster, survivors, dead)),
     canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await votersBack(cluster, survivors, dead)) : undefined,
     canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, survivors, dead)) : undefined
   ])
-  return { writeMs, votersMs, healedMs }
+  return { writeMs, deadMs, votersMs, healedMs }
 }
 
 async function measure (n: number): Promise<ScaleResult> {
@@ -126,8 +130,8 @@ async function measure (n: number): Promise<ScaleResult> {
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
     const idle = await idleFigures(cluster)
     // Without ha-three (fewer than 3 voters) a leader kill only measures a cluster without quorum: skipped.
-    const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, votersMs: undefined, healedMs: undefined }
-    console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
+    const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, deadMs: undefined, votersMs: undefined, healedMs: undefined }
+    console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, dead everywhere ${ms(heal.deadMs)}, 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
     return { n, convergeMs, convergeAfterUpMs, haThreeMs, ...idle, ...heal, load: `${load} → ${loadAverage()}` }
   } finally {
     await cluster.stop()
@@ -148,9 +152,9 @@ function exponent (results: readonly ScaleResult[], pick: (r: ScaleResult) => nu
 function report (results: readonly ScaleResult[]): void {
   console.log('\nFigures (targets at 50: converge ≤ 30 s, RSS ≤ 100 MB per node, idle CPU ≤ 1 core, heal ≤ 5 s):')
   printTable(['N', 'spawn → converged ms', 'APIs up → converged ms', 'spawn → ha-three ms', 'RSS median MB', 'RSS max MB',
-    `idle CPU, all N (cores)`, 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
+    `idle CPU, all N (cores)`, 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → dead everywhere ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
   results.map((r) => [r.n, ms(r.convergeMs), ms(r.convergeAfterUpMs), ms(r.haThreeMs), r.rssMedianMb, r.rssMaxMb, r.cpuCores, r.leaderCpuCores,
-    r.peersMedian, ms(r.writeMs), ms(r.votersMs), ms(r.healedMs), r.load]))
+    r.peersMedian, ms(r.writeMs), ms(r.deadMs), ms(r.votersMs), ms(r.healedMs), r.load]))
   console.log('\nHow each grows (per node, vs N):')
   const perNodeCpu = (r: ScaleResult): number => r.cpuCores / r.n
   printTable(['figure', ...results.map((r) => `N=${r.n}`), 'growth'], [
@@ -161,6 +165,7 @@ function report (results: readonly ScaleResult[]): void {
     ['libp2p peers per node', ...results.map((r) => r.peersMedian), exponent(results, (r) => r.peersMedian)],
     ['APIs up → converged (ms)', ...results.map((r) => ms(r.convergeAfterUpMs)), exponent(results, (r) => r.convergeAfterUpMs)],
     ['kill → write (ms)', ...results.map((r) => ms(r.writeMs)), exponent(results, (r) => r.writeMs)],
+    ['kill → dead everywhere (ms)', ...results.map((r) => ms(r.deadMs)), exponent(results, (r) => r.deadMs)],
     ['kill → 3 live voters (ms)', ...results.map((r) => ms(r.votersMs)), exponent(results, (r) => r.votersMs)]
   ])
 }

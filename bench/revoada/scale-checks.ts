@@ -34,6 +34,12 @@ async function aliveMembers (cluster: RevoadaCluster, proc: RevoadaProc): Promis
   return members.filter((m) => m.health === 'alive').length
 }
 
+/** Every one of `procs` reports `dead` as `dead` (membership's failure detection, what the policy acts on). */
+export async function deadEverywhere (cluster: RevoadaCluster, procs: readonly RevoadaProc[], dead: string): Promise<boolean> {
+  const views = await Promise.all(procs.map(async (p) => (await cluster.get(p, '/v1/members') as { members: MemberRow[] }).members))
+  return views.every((members) => members.find((m) => m.nodeId === dead)?.health === 'dead')
+}
+
 /** Every one of `procs` sees `n` alive members and `n` admitted members (voters + learners) under one shape CID. */
 export async function converged (cluster: RevoadaCluster, procs: readonly RevoadaProc[], n: number): Promise<boolean> {
   const [statuses, alive] = await Promise.all([

@@ -21,8 +21,13 @@ export const DEFAULT_API_PORT = 0
 /** Prefix of environment variables read as config; `__` separates nested keys. */
 export const ENV_PREFIX = 'REVOADA_'
 
-/** libp2p connection monitor ping period; with the timeout below a frozen peer is dropped in ~1.5 s. */
-export const DEFAULT_PING_INTERVAL_MS = 1000
+/**
+ * libp2p connection monitor ping period. Rare on purpose: membership heartbeats prove liveness, and a
+ * suspect member's connection is pinged at once (membership-service.ts), so a frozen peer is still dropped
+ * within suspicion time + 1 s; pinging every connection every second cost each node 2 streams per peer per
+ * second (issue 16, docs/bench/scale.md).
+ */
+export const DEFAULT_PING_INTERVAL_MS = 10_000
 export const DEFAULT_PING_TIMEOUT_MS = 1000
 /** Redial loop period and per-peer backoff bounds (libp2p itself gives up after ~30 s). */
 export const DEFAULT_REDIAL_INTERVAL_MS = 1000

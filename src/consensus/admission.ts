@@ -5,12 +5,18 @@
  * the configuration, and commits one configuration change adding it as a learner together with the
  * MeshShape `add-member` command. Learners replicate the full log; only etcd holders vote.
  *
- * One admission at a time (Raft allows one pending configuration change), retried on the next round.
+ * One admission at a time (Raft allows one pending configuration change), the next as soon as it is
+ * applied (admission-loop.ts).
  */
 import type { ConfState, NodeId } from './core/types.js'
 
-/** Rounds a refused admission waits before it is tried again. */
-export const ADMISSION_RETRY_ROUNDS = 5
+/** How long a refused admission (or a removed member told so) waits before it is tried again. */
+export const ADMISSION_RETRY_MS = 2_500
+/**
+ * Admission rounds restart this often on the leader. Admissions chain without waiting for it; it only
+ * picks up a new leader's duty, newly connected peers, and retries.
+ */
+export const ADMISSION_ROUND_INTERVAL_MS = 500
 
 /** Peers connected to us that the configuration does not know yet, sorted (deterministic order). */
 export function candidatesForAdmission (connected: readonly NodeId[], conf: ConfState, self: NodeId): NodeId[] {

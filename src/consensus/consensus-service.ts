@@ -19,12 +19,14 @@ import type { ProposalResult, MessageTransport } from './raft-node.js'
 import { ShapeMachine } from './shape/shape-machine.js'
 import { ShapeProposer } from './shape/proposer.js'
 import type { ApplyResult, Command, Reason, MeshShape } from './shape/core/index.js'
-import { candidatesForAdmission, mayTalkRaft, ADMISSION_RETRY_ROUNDS } from './admission.js'
+import { mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
+import { AdmissionLoop } from './admission-loop.js'
 import type { Storage } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { registerConsensusRoutes } from './routes.js'
 import { shapeCommandRules } from './shape-command-rules.js'
 import { wallClockMs } from '../util/wall-clock.js'
+import { steadyNowMs } from '../util/clock.js'
 import { assertNotRemoved, RemovalNotices, writeRemovalRecord } from './removal.js'
 import type { RemovalRecord } from './removal.js'
 import { RequestRefusedError, UnknownMemberError } from './errors.js'
@@ -77,9 +79,7 @@ export class ConsensusService implements NodeService {
   private raft!: RaftNode<ApplyResult>
   private machine!: ShapeMachine
   private proposer!: ShapeProposer
-  private admissionTimer: NodeJS.Timeout | undefined
-  private admissionBackoff = new Map<string, number>()
-  private admissionInFlight = false
+  private admission: AdmissionLoop | undefined
   /**
    * Checks an operator's command before `POST /v1/proposals` proposes it (the policy engine installs one:
    * a change the policy would undo is refused, issue 12 item 2); returns the error to refuse it with.
@@ -144,12 +144,29 @@ export class ConsensusService implements NodeService {
     await this.transport.start()
     await this.notices.start((record, from) => { this.onRemoved(record, from) })
     this.raft.start()
-    this.admissionTimer = setInterval(() => { this.admitPeers() }, 500)
-    this.admissionTimer.unref?.()
+    this.admission = this.createAdmission(ctx)
+    this.admission.start(ADMISSION_ROUND_INTERVAL_MS)
+  }
+
+  /** The leader's admission of connected peers (admission-loop.ts). */
+  private createAdmission (ctx: ServiceContext): AdmissionLoop {
+    return new AdmissionLoop({
+      self: ctx.nodeId,
+      isLeader: () => this.raft.isLeader(),
+      configuration: () => this.raft.configuration(),
+      shape: () => this.machine.shape,
+      connectedPeers: () => ctx.net.getPeers().map((id) => id.toString()),
+      // The leader derives the learner step from the signed command (shape-command-rules.ts).
+      proposeAddMember: async (nodeId) => (await this.propose({ kind: 'add-member', nodeId }, 'admission')).result.outcome,
+      proposeConfChange: (change) => { this.raft.proposeConfChange(change) },
+      notifyRemoved: (nodeId) => { void this.notices.notify(nodeId, { clusterId: ctx.cluster.clusterId, nodeId, how: 'removed', atMs: Date.now() }) },
+      nowMs: steadyNowMs,
+      log: ctx.log
+    })
   }
 
   async stop (): Promise<void> {
-    clearInterval(this.admissionTimer)
+    this.admission?.stop()
     this.raft?.stop()
     await this.notices?.stop()
     await this.transport?.stop()
@@ -173,49 +190,6 @@ export class ConsensusService implements NodeService {
     writeRemovalRecord(this.ctx.config.dataDir, record).catch((err: unknown) => {
       this.ctx.log.error({ err: (err as Error).message }, 'could not write the removal record')
     }).finally(() => { this.ctx.requestStop({ exitCode: record.how === 'left' ? 0 : EXIT_CODE_REMOVED, message }) })
-  }
-
-  /**
-   * Leader only, one action per round: a removed node that connects again is told so (never admitted); a
-   * removed node still in the Raft configuration as a learner is taken out of it; otherwise one connected,
-   * unknown peer is admitted as a learner plus shape member.
-   */
-  private admitPeers (): void {
-    if (!this.raft.isLeader() || this.admissionInFlight) return
-    const shape = this.machine.shape
-    const conf = this.raft.configuration()
-    const stale = conf.learners.find((id) => shape.wasRemoved(id))
-    if (stale !== undefined && conf.votersOutgoing.length === 0 && conf.learnersNext.length === 0) {
-      this.ctx.log.info({ peer: stale }, 'removing a removed member from the raft configuration')
-      this.raft.proposeConfChange({ steps: [{ type: 'remove', nodeId: stale }], transition: 'auto' })
-      return
-    }
-    const connected = this.ctx.net.getPeers().map((id) => id.toString())
-    const candidates = candidatesForAdmission(connected, conf, this.ctx.nodeId)
-    const next = candidates.find((id) => (this.admissionBackoff.get(id) ?? 0) <= 0)
-    for (const [id, rounds] of this.admissionBackoff) this.admissionBackoff.set(id, rounds - 1)
-    if (next === undefined) return
-    if (shape.wasRemoved(next)) {
-      this.admissionBackoff.set(next, ADMISSION_RETRY_ROUNDS)
-      this.ctx.log.info({ peer: next }, 'a removed member connected; telling it so')
-      void this.notices.notify(next, { clusterId: this.ctx.cluster.clusterId, nodeId: next, how: 'removed', atMs: Date.now() })
-      return
-    }
-    this.admissionInFlight = true
-    const known = shape.has(next)
-    const command: Command = { kind: 'add-member', nodeId: next }
-    const confChange = { steps: [{ type: 'add-learner' as const, nodeId: next }], transition: 'auto' as const }
-    // A member removed from the configuration but still in the shape is re-added as a learner only. For
-    // a new one the leader derives the learner step from the add-member command (shape-command-rules).
-    const proposal = known
-      ? (this.raft.proposeConfChange(confChange), Promise.resolve(null))
-      : this.raft.propose(this.proposer.build(this.machine.shape, command, 'admission', wallClockMs()).bytes)
-    proposal.then((result) => {
-      if (result !== null) this.ctx.log.info({ peer: next, outcome: result.result.outcome }, 'admitted peer as learner')
-    }, (err: unknown) => {
-      this.admissionBackoff.set(next, ADMISSION_RETRY_ROUNDS)
-      this.ctx.log.warn({ peer: next, err: (err as Error).message }, 'admission failed; will retry')
-    }).finally(() => { this.admissionInFlight = false })
   }
 
   /**

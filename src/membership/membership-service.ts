@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipTopic } from '../net/index.js'
-import { MemberTable, judgeHeartbeat, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, MembershipConstants as C } from './core/index.js'
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -48,6 +48,14 @@ export interface Membership {
 
 const TICK_MS = 100
 const LEAVE_ANNOUNCEMENTS = 2
+/**
+ * A suspect member's connection must answer one ping within this long, or it is closed (unless a heartbeat
+ * came meanwhile). Heartbeats prove liveness cheaply, so libp2p's periodic ping of every connection runs
+ * rarely (net.pingIntervalMs, 10 s); this ping finds a frozen peer's or a dead link's connection within
+ * suspicion time + this timeout. 2 s, not 1: on a saturated machine a live peer's answer can take that long,
+ * and a closed connection costs both sides a new handshake.
+ */
+const SUSPECT_PING_TIMEOUT_MS = 2000
 
 export class MembershipService implements NodeService, Membership {
   readonly name = 'membership'
@@ -57,11 +65,15 @@ export class MembershipService implements NodeService, Membership {
   private self!: NodeState
   private startedAtMs = 0
   private heartbeatTimer: NodeJS.Timeout | undefined
+  private stopped = false
   private tickTimer: NodeJS.Timeout | undefined
   private readonly listeners = new Set<(view: MembershipView, events: MembershipEvent[]) => void>()
   private readonly events: MembershipEvent[] = []
   private readonly drops = new Map<DropReason, number>()
   private published = 0
+  /** The configured period; the one in force grows with the cluster (heartbeat-interval.ts). */
+  private baseIntervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
+  private intervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
   private readonly nowMs: () => number
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
 
@@ -85,15 +97,28 @@ export class MembershipService implements NodeService, Membership {
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
     pubsub.subscribe(this.topic)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
-    const interval = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
-    this.heartbeatTimer = setInterval(() => { void this.publish(false) }, interval)
+    this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
+    this.intervalMs = this.baseIntervalMs
     this.tickTimer = setInterval(() => { this.onTick() }, TICK_MS)
     void this.publish(false)
+    this.scheduleHeartbeat()
     ctx.log.info({ generation, topic: this.topic }, 'membership started')
   }
 
+  /** The next heartbeat, after the period the live member count calls for now. */
+  private scheduleHeartbeat (): void {
+    this.intervalMs = heartbeatIntervalMs(this.baseIntervalMs, this.table.liveCount(), C.ACCEPTABLE_PAUSE_MS_DEFAULT)
+    this.table.setHeartbeatIntervalMs(this.intervalMs)
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeatTimer = undefined
+      void this.publish(false)
+      if (!this.stopped) this.scheduleHeartbeat()
+    }, this.intervalMs)
+  }
+
   async stop (): Promise<void> {
-    clearInterval(this.heartbeatTimer)
+    this.stopped = true
+    clearTimeout(this.heartbeatTimer)
     clearInterval(this.tickTimer)
     if (this.ctx === undefined) return
     // A planned stop is announced so peers report `left`, not `dead`.
@@ -179,8 +204,31 @@ export class MembershipService implements NodeService, Membership {
     if (events.length > 0) this.emit(events)
   }
 
+  /**
+   * Pings a suspect member's connection once; a connection that does not answer, to a member still not
+   * heard from, is closed (libp2p's `peer:disconnect` then lowers the suspicion threshold, and the redial
+   * loop reconnects a peer that comes back). A member that answers stays connected; heartbeats decide.
+   */
+  private checkConnection (peer: string): void {
+    let peerId: PeerId
+    try {
+      peerId = peerIdFromString(peer)
+    } catch {
+      return
+    }
+    if (this.ctx.net.getConnections(peerId).length === 0) return
+    this.ctx.net.services.ping.ping(peerId, { signal: AbortSignal.timeout(SUSPECT_PING_TIMEOUT_MS) }).catch(async (err: unknown) => {
+      // A heartbeat that arrived meanwhile (a slow peer, not a frozen one) keeps the connection.
+      const health = this.view().members.find((m) => m.nodeId === peer)?.health
+      if (this.stopped || (health !== 'suspect' && health !== 'dead')) return
+      this.ctx.log.info({ peer, err: (err as Error).message }, 'a suspect member did not answer a ping; closing its connection')
+      await this.ctx.net.hangUp(peerId).catch(() => {})
+    })
+  }
+
   private emit (events: MembershipEvent[]): void {
     for (const event of events) {
+      if (event.kind === 'suspect') this.checkConnection(event.nodeId)
       this.events.push(event)
       this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation }, `member ${event.kind}`)
     }
@@ -212,7 +260,7 @@ export class MembershipService implements NodeService, Membership {
   }
 
   routes (app: FastifyInstance): void {
-    app.get('/v1/members', async () => ({ ...summaryView(this.view()), events: this.recentEvents().slice(-50), counters: this.counters() }))
+    app.get('/v1/members', async () => ({ ...summaryView(this.view()), heartbeatIntervalMs: this.intervalMs, events: this.recentEvents().slice(-50), counters: this.counters() }))
   }
 }
 

@@ -18,6 +18,7 @@ import type { Ping } from '@libp2p/ping'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
+import type { FastMsgIdFn } from '@libp2p/gossipsub/types'
 import { mdns } from '@libp2p/mdns'
 import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interface'
 import type { Config } from '../config/index.js'
@@ -62,6 +63,31 @@ export function invalidOnlyTopicScore (): TopicScoreParams {
   }
 }
 import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, PNET_NONCE_TIMEOUT_MS } from './constants.js'
+
+/**
+ * Gossipsub's fast message id: the sender's PeerId bytes and sequence number, read from the frame before
+ * anything is verified. Under strict signing the message id is that same pair (the key and seqno), so this
+ * names the same message; what it changes is the order. Without it gossipsub verifies the ed25519 signature
+ * of every copy and only then finds it a duplicate: with flood publishing plus mesh forwarding each node
+ * receives about D + 1 copies of every heartbeat (docs/bench/scale.md). A forged copy cannot poison the
+ * cache: gossipsub records the fast id only once a copy passed verification.
+ */
+export const senderSeqnoMessageId: FastMsgIdFn = (message) => {
+  const { from, seqno } = message
+  // Without both fields the message is invalid under strict signing; an id no valid message has. (':' is
+  // outside the base64 alphabet: the two parts cannot run into each other.)
+  if (from === undefined || seqno === undefined) return ''
+  return `${Buffer.from(from.buffer, from.byteOffset, from.byteLength).toString('base64')}:${Buffer.from(seqno.buffer, seqno.byteOffset, seqno.byteLength).toString('base64')}`
+}
+
+/**
+ * Gossipsub mesh degree (defaults D=6, Dlo=4, Dhi=12, Dlazy=6). With flood publishing every member already
+ * receives each message straight from its author; mesh forwarding sends D more copies of it to every node.
+ * In a full mesh of N members that is N × (D + 1) deliveries per heartbeat, so D is kept small: 3 still
+ * relays around a missing connection (a joiner known to one member only, a broken link) through three paths.
+ * Dout must stay below Dlo and at most D / 2; Dscore at most D. Measured in docs/bench/scale.md.
+ */
+const MESH_DEGREE = { D: 3, Dlo: 2, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 3 } as const
 
 /** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
 export type NetServices = {
@@ -130,10 +156,14 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     services: {
       identify: identify(),
       ping: ping(),
-      // Defaults (D=6, Dlo=4) keep every peer of a 2–3 node cluster in the mesh; lowering Dlo leaves holes.
+      // Mesh degree (MESH_DEGREE, below): every member is connected to every other and publishes to all of
+      // them (flood publish), so the mesh only relays around a missing connection; each mesh peer is one more
+      // copy of every message on every node. Dlo = 2 still keeps both peers of a 3-node cluster in the mesh.
       // All members may share one IP (tests, one host), so IP colocation must not graylist them.
       // The membership and content topics score invalid messages only (invalidOnlyTopicScore).
       pubsub: gossipsub({
+        ...MESH_DEGREE,
+        fastMsgIdFn: senderSeqnoMessageId,
         scoreParams: {
           IPColocationFactorWeight: 0,
           topics: {

@@ -1,7 +1,8 @@
 /**
- * Leave detection of a frozen peer: a child node is SIGSTOPped (its socket stays open, so only the connection
- * monitor's ping can notice) and the in-process node must drop it within a few seconds, not the ~14 s of
- * libp2p's defaults.
+ * Leave detection of a frozen peer: a child node is SIGSTOPped (its socket stays open, so only a ping can
+ * notice) and the in-process node must drop it within a few seconds, not the ~14 s of libp2p's defaults.
+ * The connection monitor pings every connection only every 10 s; what drops the peer sooner is membership:
+ * its heartbeats stop, it becomes suspect, its connection is pinged once and closed for not answering.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -12,10 +13,11 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { apiGet } from '../../src/api/index.js'
+import { MembershipService } from '../../src/membership/membership-service.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
-/** Ping interval + timeout are 1 s each by default; allow scheduling slack on a loaded 2-core machine. */
+/** Suspicion ≈ 2 s + a 1 s ping timeout; allow scheduling slack on a loaded 2-core machine. */
 const LEAVE_DETECTION_MAX_MS = 6000
 
 let child: ChildProcess | undefined
@@ -46,9 +48,13 @@ describe('leave detection', () => {
     await waitFor(() => existsSync(path.join(remoteDir, 'api.json')), 20_000, 'child api.json')
     const { joinString } = await apiGet(remoteDir, '/v1/join-string') as { joinString: string }
     const { nodeId: remoteId } = await apiGet(remoteDir, '/v1/status') as { nodeId: string }
-    local = await startNode({ config: testConfig(path.join(root, 'local'), { join: joinString }) })
+    const membership = new MembershipService()
+    // The connection monitor kept out of the picture (60 s): only the suspicion ping can drop the peer in time.
+    local = await startNode({ config: testConfig(path.join(root, 'local'), { join: joinString, net: { pingIntervalMs: 60_000 } }), services: [membership] })
     const node = local
     await waitFor(() => node.status().peers.includes(remoteId), 10_000, 'connected')
+    // Heartbeats flow both ways before the freeze (else there is no member to suspect).
+    await waitFor(() => membership.view().members.some((m) => m.nodeId === remoteId && m.health === 'alive'), 20_000, 'remote heard as a member')
     child.kill('SIGSTOP')
     const frozenAt = Date.now()
     await waitFor(() => !node.status().peers.includes(remoteId), LEAVE_DETECTION_MAX_MS + 2000, 'frozen peer dropped')

@@ -4,8 +4,13 @@
  * 500 ms heartbeat (issue 4) while a 1 s pause (a GC or a saturated CPU) stays below suspicion.
  */
 
-/** Heartbeat period. */
+/** Heartbeat period (up to HEARTBEAT_FULL_RATE_MEMBERS live members; heartbeat-interval.ts beyond). */
 export const HEARTBEAT_INTERVAL_MS_DEFAULT = 500
+/**
+ * Live members (self included) up to which every node heartbeats at the configured period; beyond, the
+ * period grows with the member count so the cluster-wide heartbeat rate stays bounded (issue 16).
+ */
+export const HEARTBEAT_FULL_RATE_MEMBERS = 16
 /** phi above which a member is suspect (Akka's and Cassandra's default). */
 export const PHI_THRESHOLD_DEFAULT = 8
 /** Inter-arrival samples kept per member. */

@@ -61,6 +61,22 @@ export class MemberTable {
     return this.entries.size
   }
 
+  /** Members alive or suspect, self included (what sizes the heartbeat period). */
+  liveCount (): number {
+    let count = 1
+    for (const entry of this.entries.values()) if (entry.health === 'alive' || entry.health === 'suspect') count++
+    return count
+  }
+
+  /**
+   * The heartbeat period now in force (it grows with the cluster, heartbeat-interval.ts): a member heard of
+   * from now on starts with it as its expected interval. Members already tracked adapt through their window.
+   */
+  setHeartbeatIntervalMs (ms: number): void {
+    assert(ms > 0, 'heartbeat interval must be positive')
+    this.opts.heartbeatIntervalMs = ms
+  }
+
   /** A validated heartbeat arrived at `nowMs`. Returns the events it caused. */
   heartbeat (state: NodeState, nowMs: number): MembershipEvent[] {
     assert(state.nodeId !== this.self.nodeId, 'own heartbeat fed back')

@@ -1,0 +1,170 @@
+/**
+ * Goal: the leader admits a fleet that connects at once without waiting one timer round per peer
+ * (issue 16), while keeping Raft's one pending configuration change, the signed add-member command of
+ * every new member (issue 9: only the leader derives configuration changes), and the refusal of removed
+ * members. A fake Raft applies each proposal a moment later and refuses a second concurrent change.
+ */
+import { describe, expect, it } from 'vitest'
+import { AdmissionLoop } from '../../src/consensus/admission-loop.js'
+import type { AdmissionDeps } from '../../src/consensus/admission-loop.js'
+import { ADMISSION_RETRY_MS } from '../../src/consensus/admission.js'
+import type { ConfChange, ConfState } from '../../src/consensus/core/types.js'
+import type { Outcome } from '../../src/consensus/shape/core/index.js'
+import { silentLogger } from '../../src/log/index.js'
+import { waitFor } from '../node/helpers.js'
+
+const LEADER = 'leader'
+
+/** A leader's Raft and shape in miniature: one pending configuration change at a time, applied async. */
+class FakeLeader {
+  conf: ConfState = { voters: [LEADER], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
+  readonly members = new Set([LEADER])
+  readonly removed = new Set<string>()
+  connected: string[] = []
+  leader = true
+  nowMs = 1_000
+  pending = false
+  /** add-member outcome per peer; default applied. */
+  readonly refuse = new Map<string, 'error' | 'rejected'>()
+  readonly addMember: string[] = []
+  readonly confChanges: ConfChange[] = []
+  readonly told: string[] = []
+  concurrentChanges = 0
+
+  async proposeAddMember (nodeId: string): Promise<Outcome> {
+    if (this.pending) this.concurrentChanges++
+    this.pending = true
+    this.addMember.push(nodeId)
+    // Committed and applied a moment later (a macrotask, like a real commit).
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    this.pending = false
+    const refusal = this.refuse.get(nodeId)
+    if (refusal === 'error') throw new Error('ConsensusTimeoutError')
+    if (refusal === 'rejected') return { kind: 'rejected', code: 'already-member', message: 'refused' }
+    this.conf.learners = [...this.conf.learners, nodeId]
+    this.members.add(nodeId)
+    return { kind: 'applied' }
+  }
+
+  proposeConfChange (change: ConfChange): void {
+    if (this.pending) throw new Error('ConfChangeRejectedError: pending')
+    this.confChanges.push(change)
+    for (const step of change.steps) {
+      this.conf.learners = this.conf.learners.filter((id) => id !== step.nodeId)
+      if (step.type === 'add-learner') this.conf.learners.push(step.nodeId)
+    }
+  }
+
+  deps (): AdmissionDeps {
+    return {
+      self: LEADER,
+      isLeader: () => this.leader,
+      configuration: () => this.conf,
+      shape: () => ({ has: (id) => this.members.has(id), wasRemoved: (id) => this.removed.has(id) }),
+      connectedPeers: () => this.connected,
+      proposeAddMember: async (id) => await this.proposeAddMember(id),
+      proposeConfChange: (change) => { this.proposeConfChange(change) },
+      notifyRemoved: (id) => { this.told.push(id) },
+      nowMs: () => this.nowMs,
+      log: silentLogger()
+    }
+  }
+}
+
+const peers = (n: number, prefix = 'peer'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`)
+
+describe('admission loop', () => {
+  it('should admit K connected peers after one timer round, one configuration change at a time', async () => {
+    const k = 24
+    const raft = new FakeLeader()
+    raft.connected = peers(k)
+    const loop = new AdmissionLoop(raft.deps())
+    // The one and only "timer tick": every later round must come from the previous admission settling.
+    loop.round()
+    await waitFor(() => raft.conf.learners.length === k, 5_000, `${k} learners after one round`)
+    expect([...raft.conf.learners].sort()).toEqual(peers(k))
+    // Each new member through its own signed add-member command, never two changes pending at once.
+    expect(raft.addMember).toEqual(peers(k))
+    expect(raft.concurrentChanges).toBe(0)
+    expect(raft.confChanges).toEqual([])
+    loop.stop()
+  })
+
+  it('should add every known member missing from the configuration in one change of several learner steps', () => {
+    const raft = new FakeLeader()
+    for (const id of ['b', 'c', 'd']) raft.members.add(id)
+    raft.connected = ['b', 'c', 'd', 'new']
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    expect(raft.confChanges).toEqual([{ steps: ['b', 'c', 'd'].map((nodeId) => ({ type: 'add-learner', nodeId })), transition: 'auto' }])
+    // The new peer waits for a later round: one configuration change at a time.
+    expect(raft.addMember).toEqual([])
+    loop.round()
+    expect(raft.addMember).toEqual(['new'])
+    loop.stop()
+  })
+
+  it('should wait while the voters move in a joint configuration', () => {
+    const raft = new FakeLeader()
+    raft.members.add('b')
+    raft.connected = ['b', 'new']
+    raft.conf = { voters: [LEADER, 'x'], votersOutgoing: [LEADER], learners: [], learnersNext: [], autoLeave: true }
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    expect(raft.confChanges).toEqual([])
+    expect(raft.addMember).toEqual([])
+    loop.stop()
+  })
+
+  it('should tell a removed member, never admit it, and take removed learners out of the configuration', () => {
+    const raft = new FakeLeader()
+    raft.removed.add('gone')
+    raft.connected = ['gone']
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    loop.round()
+    expect(raft.told).toEqual(['gone'])
+    raft.nowMs += ADMISSION_RETRY_MS
+    loop.round()
+    expect(raft.told).toEqual(['gone', 'gone'])
+    expect(raft.addMember).toEqual([])
+    raft.removed.add('stale')
+    raft.conf.learners = ['stale']
+    loop.round()
+    expect(raft.confChanges).toEqual([{ steps: [{ type: 'remove', nodeId: 'stale' }], transition: 'auto' }])
+    loop.stop()
+  })
+
+  it('should retry a failed or refused admission only after ADMISSION_RETRY_MS, admitting the others meanwhile', async () => {
+    const raft = new FakeLeader()
+    raft.connected = ['a-fails', 'b-refused', 'c-ok']
+    raft.refuse.set('a-fails', 'error')
+    raft.refuse.set('b-refused', 'rejected')
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    await waitFor(() => !loop.admitting, 5_000, 'the failed admission to settle')
+    loop.round() // after a failure the timer paces: no hot loop
+    await waitFor(() => !loop.admitting, 5_000, 'the refused admission to settle')
+    loop.round()
+    await waitFor(() => raft.conf.learners.includes('c-ok'), 5_000, 'c-ok admitted')
+    for (let i = 0; i < 3; i++) loop.round()
+    await waitFor(() => !loop.admitting, 5_000, 'no admission in flight')
+    expect(raft.addMember).toEqual(['a-fails', 'b-refused', 'c-ok'])
+    raft.refuse.clear()
+    raft.nowMs += ADMISSION_RETRY_MS
+    loop.round()
+    await waitFor(() => raft.conf.learners.length === 3, 5_000, 'both retried and admitted')
+    expect(raft.addMember).toEqual(['a-fails', 'b-refused', 'c-ok', 'a-fails', 'b-refused'])
+    loop.stop()
+  })
+
+  it('should do nothing on a follower', () => {
+    const raft = new FakeLeader()
+    raft.leader = false
+    raft.connected = peers(3)
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    expect(raft.addMember).toEqual([])
+    loop.stop()
+  })
+})
