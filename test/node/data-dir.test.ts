@@ -125,6 +125,13 @@ describe('lost raft directory', () => {
       await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
       await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId), 60_000, 'a voter')
     }
+    // The promotion is a joint change: until it is left, the outgoing voters {a, b} must both agree, and b
+    // is about to lose its log. Stopping b inside that window leaves a 2-voter configuration without its
+    // quorum (legitimately stuck), which is not what this test is about.
+    await waitFor(() => {
+      const conf = a.consensus.node.configuration()
+      return conf.voters.length === 3 && conf.votersOutgoing.length === 0
+    }, 60_000, 'the joint change left')
     await b.node.stop()
     await fs.rm(path.join(bDir, 'raft'), { recursive: true })
     // Restarted without --join: the stored seeds and peers.json are the known peers it rejoins through.
