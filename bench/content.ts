@@ -103,10 +103,16 @@ class RssSampler {
   private readonly timer: NodeJS.Timeout
   constructor (private readonly pids: number[]) {
     this.peaks = pids.map(() => 0)
-    this.timer = setInterval(() => { this.pids.forEach((pid, i) => { this.peaks[i] = Math.max(this.peaks[i] as number, rssMib(pid)) }) }, 250)
+    this.timer = setInterval(() => { this.sample() }, 250)
   }
 
+  private sample (): void {
+    this.pids.forEach((pid, i) => { const now = statusMib(pid, 'VmRSS'); if (!Number.isNaN(now)) this.peaks[i] = Math.max(this.peaks[i] as number, now) })
+  }
+
+  /** The peaks since the last call, including a sample taken now (a phase shorter than the interval has one). */
   takePeaks (): number[] {
+    this.sample()
     const peaks = this.peaks.map((p) => Math.round(p))
     this.peaks = this.pids.map(() => 0)
     return peaks
@@ -115,19 +121,11 @@ class RssSampler {
   stop (): void { clearInterval(this.timer) }
 }
 
-/** Resident set of a process in MiB (VmRSS), or 0. */
-function rssMib (pid: number): number {
+/** A memory field of a process's /proc status in MiB, rounded (VmRSS: resident now; VmHWM: its peak), or NaN. */
+function statusMib (pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match === null ? 0 : Number(match[1]) / 1024
-  } catch { return 0 }
-}
-
-/** Peak resident set of a process in MiB (VmHWM), or NaN. */
-function peakRssMib (pid: number | undefined): number {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match === null ? Number.NaN : Number(match[1]) / 1024
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match === null ? Number.NaN : Math.round(Number(match[1]) / 1024)
   } catch { return Number.NaN }
 }
 
@@ -191,9 +189,9 @@ async function main (): Promise<void> {
     const cores = os.cpus().length
     printTable(['CPU of the node processes', 'CPU seconds', 'CPU s per GiB received', 'cores busy on average', `fan-out floor at ${cores} cores`], [
       ['single transfer (2 processes)', singleCpu, singleCpu / (SIZE_MIB / 1024), singleCpu / singleSeconds, '-'],
-      [`${FANOUT} peers at once (${FANOUT + 1} processes)`, fanCpu, fanCpu / (FANOUT * SIZE_MIB / 1024), fanCpu / fanSeconds, `${(FANOUT * singleCpu / cores / singleSeconds).toFixed(2)}× single`]
+      [`${FANOUT} peers at once (${FANOUT + 2} processes)`, fanCpu, fanCpu / (FANOUT * SIZE_MIB / 1024), fanCpu / fanSeconds, `${(FANOUT * singleCpu / cores / singleSeconds).toFixed(2)}× single`]
     ])
-    printTable(['process', 'peak RSS MiB (VmHWM)'], cluster.procs.map((p, i) => [i === 0 ? 'seed' : i === 1 ? 'single fetcher' : `fan-out fetcher ${i - 1}`, peakRssMib(p.child.pid)]))
+    printTable(['process', 'peak RSS MiB (VmHWM)'], cluster.procs.map((p, i) => [i === 0 ? 'seed' : i === 1 ? 'single fetcher' : `fan-out fetcher ${i - 1}`, statusMib(p.child.pid, 'VmHWM')]))
     if (largeRows.length > 0) printTable([`large file ${LARGE_MIB} MiB (2 nodes running)`, 'seconds', 'MB/s', 'peak RSS MiB during (seed / fetcher)', 'VmHWM MiB before (seed / fetcher)'], largeRows)
   } finally {
     await cluster.stop()
@@ -204,7 +202,7 @@ async function main (): Promise<void> {
 async function large (cluster: RevoadaCluster, seed: RevoadaProc, fetcher: RevoadaProc, work: string): Promise<Array<Array<string | number>>> {
   const file = path.join(work, 'large.bin')
   await writeRandomFile(file, LARGE_MIB)
-  const before = [peakRssMib(seed.child.pid), peakRssMib(fetcher.child.pid)]
+  const before = [statusMib(seed.child.pid, 'VmHWM'), statusMib(fetcher.child.pid, 'VmHWM')]
   // VmHWM keeps the earlier transfers' peak, so the large transfer's own peak is sampled from VmRSS.
   const sampler = new RssSampler([seed.child.pid as number, fetcher.child.pid as number])
   let start = process.hrtime.bigint()
