@@ -224,6 +224,8 @@ export class RaftNode<R> {
   /** Asynchronous storage writes: on when the storage has syncAsync and the init did not turn it off. */
   private readonly asyncWrites: boolean
   private unflushed: UnflushedWrite[] = []
+  /** Appends held until the answers of the batch that made them are out (sendAfterAnswers). */
+  private answersFirstSends: Message[] = []
   private flushRunning = false
   private rejoining: boolean
   private nextRemovalRequestMs = 0
@@ -677,7 +679,12 @@ export class RaftNode<R> {
       this.acknowledgeFlushed(Number.MAX_SAFE_INTEGER)
       return true
     }
-    for (const message of ready.messages) this.send(message)
+    // Appends without entries (the commit index after a commit) wait until this Ready's answers are out.
+    const answersFirst = ready.committedEntries.length > 0
+    for (const message of ready.messages) {
+      if (answersFirst && message.type === MessageType.App && message.entries.length === 0) this.sendAfterAnswers(message)
+      else this.send(message)
+    }
     let failure: unknown
     try {
       this.writeRecords(ready.hardState, ready.entries)
@@ -768,6 +775,23 @@ export class RaftNode<R> {
       this.log.warn({ id: this.id, err: (err as Error).message }, 'cannot write the log; refusing proposals until the disk takes writes again')
     }
     this.stalled = { ready, error: err as Error, sinceMs: this.stalled?.sinceMs ?? now, nextRetryMs: now + C.STORAGE_RETRY_INTERVAL_MS }
+  }
+
+  /**
+   * Sends `message` on the next turn of the event loop, after the microtasks that answer the proposals
+   * this batch applied (their HTTP replies): the leader answers before it tells the followers the new
+   * commit index (two encrypted frames and socket writes, each of which may wake a follower onto this
+   * core), and the followers learn it one turn later. Only appends without entries go this way; FIFO
+   * with the next batch, which runs on a later turn.
+   */
+  private sendAfterAnswers (message: Message): void {
+    this.answersFirstSends.push(message)
+    if (this.answersFirstSends.length > 1) return
+    setImmediate(() => {
+      const messages = this.answersFirstSends
+      this.answersFirstSends = []
+      if (this.running) for (const queued of messages) this.send(queued)
+    })
   }
 
   /** Sends unless this rejoining node would take part in an election it may already have voted in. */

@@ -15,10 +15,12 @@
  *           → advanceIssued() → … other input … → once durable: persisted(ticket), then send that
  *             Ready's messagesAfterPersist
  *
- * so a flush runs while the node keeps stepping input. Committed entries are then handed out only up to
- * the durable index, and the node's own vote and append acknowledgement (which count toward elections and
- * commit) are stepped only by persisted(): a leader replicates entries it has not flushed yet, but counts
- * itself toward their commit only once they are durable on its disk.
+ * so a flush runs while the node keeps stepping input. The node's own vote and append acknowledgement
+ * (which count toward elections and commit) are stepped only by persisted(): a leader replicates entries
+ * it has not flushed yet, but counts itself toward their commit only once they are durable on its disk.
+ * Committed entries are handed out once an earlier Ready issued their writes, flushed here or not: being
+ * committed, they are durable on a majority (two followers may commit an entry before the leader's own
+ * flush ends, and the leader then answers without waiting for it).
  */
 import { assert } from '../../util/assert.js'
 import { changeConf, confStateProblem, copyConfState, encodeConfChange, isJoint } from './confchange.js'
@@ -350,11 +352,15 @@ export class RawNode {
 
   /**
    * The highest index that may be handed out to apply: everything committed when a Ready is persisted
-   * before it is applied, only what is durable here with asynchronous storage writes.
+   * before it is applied; with asynchronous storage writes, what is committed and already handed out to
+   * storage here (written by an earlier Ready), flushed or not. A committed entry is durable on a majority
+   * (the node's own copy counts only once flushed), which is all an answer needs (thesis §10.2.1: the
+   * leader may commit, and so apply, an entry its own disk has not flushed yet). Entries are never applied
+   * before they are written here, so a snapshot (which syncs the log first) never runs ahead of the log.
    */
   private applyLimit (): number {
     const log = this.raft.log
-    return this.raft.cfg.asyncStorageWrites ? Math.min(log.committed, log.durableIndex) : log.committed
+    return this.raft.cfg.asyncStorageWrites ? Math.min(log.committed, log.stableIndex) : log.committed
   }
 
   /** Acknowledges the last Ready: it is persisted and its committed entries applied. */

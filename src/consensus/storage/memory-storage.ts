@@ -79,6 +79,23 @@ export class MemoryStorage implements Storage {
     this.offset += drop
   }
 
+  /**
+   * The term of the entry at `index` in what a crash would leave (no torn prefix): `'snapshot'` when the
+   * durable snapshot covers it, undefined when no durable entry is there. For the simulator's check that
+   * a commit index only ever counts durable copies; O(unsynced entries).
+   */
+  durableTermAt (index: number): number | 'snapshot' | undefined {
+    if (this.snapshot !== undefined && index <= this.snapshot.meta.index) return 'snapshot'
+    const image = this.entries.slice()
+    for (let i = this.unsynced.length - 1; i >= 0; i--) {
+      const record = this.unsynced[i] as UnsyncedRecord
+      if (record.kind !== 'entries') continue
+      image.splice(record.start)
+      for (const entry of record.replaced) image.push(entry)
+    }
+    return image[index - this.offset - 1]?.term
+  }
+
   /** A crash: unsynced writes are lost, except a torn prefix of `keepUnsyncedEntries` entries. */
   crash (options: { keepUnsyncedEntries?: number } = {}): void {
     let keep = options.keepUnsyncedEntries ?? 0

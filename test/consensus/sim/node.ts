@@ -37,6 +37,11 @@ export interface NodeHooks {
   onNewLeader: (node: NodeId, term: number) => void
   /** A read registered with `context` can be served now, by this node, from `value(key)`. */
   onRead: (node: NodeId, context: string, value: (key: string) => string | null) => void
+  /**
+   * Rule check: leader `node` advanced its commit index to `commit`, whose entry has `term` in its log;
+   * a majority of `conf` (both halves of a joint one) must hold that entry durably.
+   */
+  checkCommitDurable: (node: NodeId, commit: number, term: number, conf: ConfState) => void
 }
 
 export interface SimNodeInit {
@@ -269,6 +274,7 @@ export class SimNode {
         throw new InvariantViolation(`commit rule: leader ${this.id} of term ${term} advanced commit to ${commit}, ` +
           `an entry of term ${String(committedTerm)}`)
       }
+      hooks.checkCommitDurable(this.id, commit, committedTerm, raw.status().confState)
     }
     if (commit > 0) this.leaderCommit = commit
     hooks.invariants.observeLeader(this.id, term)

@@ -23,7 +23,10 @@ describe('planted bugs', () => {
   it.each([
     ['commitOldTermByCounting'],
     ['voteBeforePersist'],
-    ['acceptMismatchedEntries']
+    ['acceptMismatchedEntries'],
+    // Caught by the commit-durability rule (a majority must hold a committed entry durably): end to end it
+    // needs a crash in the moment between the leader's unflushed count and its flush, about 1 seed in 150.
+    ['selfAckBeforePersist']
   ] as const)('should catch %s within the seed bound when it is planted', (name) => {
     const caught = firstCatch({ [name]: true })
     expect(caught, `${name} was not caught within ${BUG_SEEDS_MAX} seeds`).not.toBeNull()

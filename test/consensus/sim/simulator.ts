@@ -14,7 +14,7 @@ import { CLIENTS_MAX, DEFAULT_STEPS, FAULT_INTERVAL_TICKS_MAX, FAULT_INTERVAL_TI
   FAULT_STORM_RATE, LEARNERS_MAX, LIVENESS_TICKS_MAX, NETWORK_DELAY_TICKS_MAX,
   READY_ROUNDS_PER_TICK_MAX, VOTER_COUNTS } from './constants.js'
 import { FaultScheduler, type FaultTarget } from './faults.js'
-import { ClusterInvariants } from './invariants.js'
+import { ClusterInvariants, InvariantViolation } from './invariants.js'
 import { checkHistory, type Verdict } from './linearizability.js'
 import { SimNetwork, type NetworkOptions } from './network.js'
 import { SimNode, type NodeHooks } from './node.js'
@@ -298,7 +298,19 @@ class Simulation {
         this.faults.isolateAlone(node, [...this.nodes.keys()])
       }
     },
-    onRead: (node, context, value) => { this.clients.onRead(context, value, this.now, node) }
+    onRead: (node, context, value) => { this.clients.onRead(context, value, this.now, node) },
+    checkCommitDurable: (node, commit, term, conf) => {
+      const holds = (id: NodeId): boolean => {
+        const durable = this.nodes.get(id)?.storage.durableTermAt(commit)
+        return durable === 'snapshot' || durable === term
+      }
+      const majority = (ids: NodeId[]): boolean => ids.length === 0 || ids.filter(holds).length * 2 > ids.length
+      if (!majority(conf.voters) || !majority(conf.votersOutgoing)) {
+        throw new InvariantViolation(`commit durability: leader ${node} committed ${commit} (term ${term}) held durably by ` +
+          `${[...conf.voters, ...conf.votersOutgoing].filter(holds).join(',') || 'no voter'} of ${conf.voters.join(',')}` +
+          `${conf.votersOutgoing.length > 0 ? ` / ${conf.votersOutgoing.join(',')}` : ''}`)
+      }
+    }
   }
 
   /** The up node that believes it leads with the highest term, or null. */
