@@ -34,7 +34,7 @@ import { wallClockMs } from '../util/wall-clock.js'
 import { steadyNowMs } from '../util/clock.js'
 import { assertNotRemoved, RemovalNotices, writeRemovalRecord } from './removal.js'
 import type { RemovalRecord } from './removal.js'
-import { RequestRefusedError, UnknownMemberError } from './errors.js'
+import { ConsensusStoppedError, RequestRefusedError, UnknownMemberError } from './errors.js'
 import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
 import type { ControlPlaneRole } from './shape/core/index.js'
 
@@ -129,7 +129,10 @@ export class ConsensusService implements NodeService {
     const clientId = `${ctx.nodeId}/${randomBytes(8).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
     this.batcher = new ProposalBatcher({
-      proposeOne: async ({ command, reason }) => await this.propose(command, reason),
+      proposeOne: async ({ command, reason }) => {
+        if (!this.raft.isRunning) throw new ConsensusStoppedError()
+        return await this.propose(command, reason)
+      },
       proposeBatch: async (items) => await this.proposeBatch(items),
       encodedBytes: (item) => encodeCanonical(item).length
     }, { commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX, queueMax: SHAPE_BATCH_QUEUE_MAX })
@@ -242,6 +245,8 @@ export class ConsensusService implements NodeService {
 
   /** Signs several operator commands in one batch envelope and proposes it; resolves once applied here. */
   private async proposeBatch (items: BatchedCommand[]): Promise<ProposalResult<ApplyResult>> {
+    // Commands queued behind the last batch may be sent after stop(): they fail as stopped, not as a bug.
+    if (!this.raft.isRunning) throw new ConsensusStoppedError()
     const built = this.proposer.buildBatch(items, wallClockMs())
     this.machine.signedHere(built.cid, built.signature)
     return await this.raft.propose(built.bytes)
