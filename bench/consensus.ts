@@ -4,11 +4,13 @@
  * shape — 3 voters on loopback, fsync on, closed-loop clients at 1, 16 and 64 concurrency for DURATION_MS
  * each, commits/s, p50, p99; then leader failover (SIGKILL, restart) FAILOVER_TRIALS times each.
  *
- * A revoada "commit" is one MeshShape proposal through the admin API (HTTP keep-alive): the node signs an
- * envelope (~250 bytes of canonical CBOR plus a 64-byte signature), Raft commits it (fsync on a majority) and
- * the API answers once the entry is applied on that node with its typed result. The commands alternate
- * promote/demote of `scheduler` on one node, so every request is one committed entry (some are committed as
- * typed rejections, counted separately). An etcd "commit" is one 200-byte put acknowledged by the cluster.
+ * A revoada "commit" is one MeshShape command through the admin API (HTTP keep-alive), acknowledged with its
+ * own typed result: the node signs an envelope (~250 bytes of canonical CBOR plus a 64-byte signature; with
+ * requests that arrived while its previous batch was in flight, one batch envelope for all of them, issue 16),
+ * Raft commits it (fsync on a majority) and the API answers once the entry is applied on that node. The
+ * commands alternate promote/demote of `scheduler` on one node (some are committed as typed rejections,
+ * counted separately). The notes give the commands per batch summed over the nodes. An etcd "commit" is one
+ * 200-byte put acknowledged by the cluster.
  *
  * Env: DURATION_MS (default 5000), FAILOVER_TRIALS (default 10), CONCURRENCY (default 1,16,64).
  * CHAIN_COMPARE=<rounds> instead measures the attestation chain's cost (issue 14): revoada only, the chain
@@ -70,6 +72,15 @@ async function revoadaLoad (cluster: RevoadaCluster, concurrency: number): Promi
 async function leaderFlushes (cluster: RevoadaCluster): Promise<{ flushes: number, entries: number }> {
   const status = await cluster.status(await cluster.leader()) as unknown as { proposals?: { walFlushes?: number, walFlushedEntries?: number } }
   return { flushes: status.proposals?.walFlushes ?? 0, entries: status.proposals?.walFlushedEntries ?? 0 }
+}
+
+/** Operator batches (group commit at the API) and the commands they carried, summed over every node. */
+async function batchCounts (cluster: RevoadaCluster): Promise<{ batches: number, commands: number }> {
+  const all = await Promise.all(cluster.procs.map(async (p) => await cluster.status(p) as unknown as { proposals?: { batches?: number, batchedCommands?: number } }))
+  return {
+    batches: all.reduce((n, s) => n + (s.proposals?.batches ?? 0), 0),
+    commands: all.reduce((n, s) => n + (s.proposals?.batchedCommands ?? 0), 0)
+  }
 }
 
 /** SIGKILL the leader; time until a write through a survivor is acknowledged; restart and let it rejoin. */
@@ -160,12 +171,15 @@ async function main (): Promise<void> {
     for (const c of concurrencies) {
       const cpu0 = await cpuSeconds(pids)
       const flushes0 = await leaderFlushes(cluster)
+      const batches0 = await batchCounts(cluster)
       const r = await revoadaLoad(cluster, c)
       const cpuMs = (await cpuSeconds(pids) - cpu0) * 1000 / r.commits
       const flushes1 = await leaderFlushes(cluster)
       const perFlush = (flushes1.entries - flushes0.entries) / Math.max(1, flushes1.flushes - flushes0.flushes)
+      const batches1 = await batchCounts(cluster)
+      const perBatch = (batches1.commands - batches0.commands) / Math.max(1, batches1.batches - batches0.batches)
       rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs,
-        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush`])
+        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch`])
     }
     if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
   } finally {

@@ -10,6 +10,7 @@
 import { cidOfBytesWithCodec, decodeCanonical, encodeCanonical, encodeCanonicalFast, equalBytes, CID, DAG_CBOR_CODE } from '../codec/index.js'
 import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../consensus/state-machine.js'
 import type { ShapeMachine } from '../consensus/shape/shape-machine.js'
+import { envelopeCommands } from '../consensus/shape/core/index.js'
 import type { ApplyResult, MeshShape, SignedProposal } from '../consensus/shape/core/index.js'
 import {
   appendProposalBlock, appendSealBlock, cidBytesOf, chainStateFromData, chainStateToData, cloneChainState, emptyChainState, isSealCommand
@@ -75,7 +76,8 @@ export class AttestedMachine implements ReplicatedStateMachine<ApplyResult> {
     const applied = this.components.shape.apply(command, context)
     this.refreshShape(applied.accepted ? this.components.shape.lastProposal : null)
     this.record(appendProposalBlock(this.state, {
-      ...position, command, outcome: applied.result.outcome, shape: this.shapeCid, votersAfter: this.voters, decoded: this.components.shape.lastProposal
+      ...position, command, outcome: applied.result.outcome, shape: this.shapeCid, votersAfter: this.voters, decoded: this.components.shape.lastProposal,
+      ...(applied.result.outcomes !== undefined ? { outcomes: applied.result.outcomes } : {})
     }))
     return applied
   }
@@ -158,12 +160,13 @@ export class AttestedMachine implements ReplicatedStateMachine<ApplyResult> {
 
 /** False only for commands known not to touch the etcd holders (the common role shifts and targets). */
 function mayMoveVoters (proposal: SignedProposal): boolean {
-  const command = proposal.envelope.command
-  switch (command.kind) {
-    case 'set-target': case 'add-member': return false
-    case 'promote': case 'demote': return command.roles.includes('etcd')
-    default: return true
-  }
+  return envelopeCommands(proposal.envelope).some(({ command }) => {
+    switch (command.kind) {
+      case 'set-target': case 'add-member': return false
+      case 'promote': case 'demote': return command.roles.includes('etcd')
+      default: return true
+    }
+  })
 }
 
 /** Snapshot bytes: `{m: shape bytes, c: chain state}`; older snapshots hold the shape bytes alone. */

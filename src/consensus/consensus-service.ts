@@ -18,7 +18,12 @@ import { RaftNode } from './raft-node.js'
 import type { ProposalResult, MessageTransport } from './raft-node.js'
 import { ShapeMachine } from './shape/shape-machine.js'
 import { ShapeProposer } from './shape/proposer.js'
-import type { ApplyResult, Command, Reason, MeshShape } from './shape/core/index.js'
+import type { ApplyResult, BatchableCommand, BatchedCommand, Command, Reason, MeshShape } from './shape/core/index.js'
+import { BATCHABLE_KINDS, requiredConfChange } from './shape/core/index.js'
+import { encodeCanonical } from '../codec/index.js'
+import { ProposalBatcher } from './proposal-batcher.js'
+import type { CommandResult } from './proposal-batcher.js'
+import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
 import { mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
 import type { Storage } from './storage/types.js'
@@ -29,7 +34,7 @@ import { wallClockMs } from '../util/wall-clock.js'
 import { steadyNowMs } from '../util/clock.js'
 import { assertNotRemoved, RemovalNotices, writeRemovalRecord } from './removal.js'
 import type { RemovalRecord } from './removal.js'
-import { RequestRefusedError, UnknownMemberError } from './errors.js'
+import { ConsensusStoppedError, RequestRefusedError, UnknownMemberError } from './errors.js'
 import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
 import type { ControlPlaneRole } from './shape/core/index.js'
 
@@ -45,6 +50,20 @@ export function handOffPlan (shape: MeshShape, self: string, alive: ReadonlySet<
     if (successor !== undefined) plan.set(successor, [...(plan.get(successor) ?? []), role])
   }
   return [...plan]
+}
+
+const isBatchable = (command: Command): command is BatchableCommand => (BATCHABLE_KINDS as readonly string[]).includes(command.kind)
+
+/**
+ * Whether `command` can never change the etcd holders, whatever the shape: it may then be batched even
+ * when this node's shape would reject it (apply judges it against the committed shape anyway).
+ */
+function neverMovesVoters (command: BatchableCommand): boolean {
+  switch (command.kind) {
+    case 'promote': case 'demote': return !command.roles.includes('etcd')
+    case 'unpin': case 'restore': return true
+    case 'quarantine': return false
+  }
 }
 
 /** Exit code of `revoada start` when the node stops because it left or was removed (docs/OPERATIONS.md). */
@@ -80,6 +99,7 @@ export class ConsensusService implements NodeService {
   private machine!: ShapeMachine
   private proposer!: ShapeProposer
   private admission: AdmissionLoop | undefined
+  private batcher!: ProposalBatcher
   /**
    * Checks an operator's command before `POST /v1/proposals` proposes it (the policy engine installs one:
    * a change the policy would undo is refused, issue 12 item 2); returns the error to refuse it with.
@@ -108,6 +128,14 @@ export class ConsensusService implements NodeService {
     // id, whose applied sequence numbers would make its new proposals look like duplicates.
     const clientId = `${ctx.nodeId}/${randomBytes(8).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
+    this.batcher = new ProposalBatcher({
+      proposeOne: async ({ command, reason }) => {
+        if (!this.raft.isRunning) throw new ConsensusStoppedError()
+        return await this.propose(command, reason)
+      },
+      proposeBatch: async (items) => await this.proposeBatch(items),
+      encodedBytes: (item) => encodeCanonical(item).length
+    }, { commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX, queueMax: SHAPE_BATCH_QUEUE_MAX })
     // NB: the driver numbers the commands that carry no signed id (seal entries) in a session of its own:
     // sharing the envelopes' session would give two different commands one proposal id, and exactly-once
     // would answer the second with the first one's result.
@@ -200,6 +228,26 @@ export class ConsensusService implements NodeService {
   async propose (command: Command, reason: Reason): Promise<ProposalResult<ApplyResult>> {
     const built = this.proposer.build(this.machine.shape, command, reason, wallClockMs())
     // Signed here a moment ago: applying it on this node needs no second signature check.
+    this.machine.signedHere(built.cid, built.signature)
+    return await this.raft.propose(built.bytes)
+  }
+
+  /**
+   * An operator's command (`POST /v1/proposals`): batched with the other operator commands that arrive
+   * while this node's previous batch is in flight (proposal-batcher.ts). A command that needs a
+   * configuration change against this node's shape, or is not a batchable kind, goes alone as before.
+   */
+  async proposeOperator (command: Command, reason: Reason): Promise<CommandResult> {
+    const batchable = isBatchable(command) && (neverMovesVoters(command) || requiredConfChange(this.machine.shape, command) === null)
+    if (!batchable) return await this.propose(command, reason)
+    return await this.batcher.submit({ command, reason })
+  }
+
+  /** Signs several operator commands in one batch envelope and proposes it; resolves once applied here. */
+  private async proposeBatch (items: BatchedCommand[]): Promise<ProposalResult<ApplyResult>> {
+    // Commands queued behind the last batch may be sent after stop(): they fail as stopped, not as a bug.
+    if (!this.raft.isRunning) throw new ConsensusStoppedError()
+    const built = this.proposer.buildBatch(items, wallClockMs())
     this.machine.signedHere(built.cid, built.signature)
     return await this.raft.propose(built.bytes)
   }
@@ -308,7 +356,7 @@ export class ConsensusService implements NodeService {
       voters: [...conf.voters].sort(),
       learners: [...conf.learners].sort(),
       shapeCid: this.machine.shapeCid(),
-      proposals: this.raft.counters(),
+      proposals: { ...this.raft.counters(), ...this.batcher.counters() },
       refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       storage: this.raft.storageHealth(),
       ...(this.raft.isRejoining() ? { rejoining: true } : {}),

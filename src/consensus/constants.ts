@@ -47,3 +47,22 @@ export const STORAGE_RETRY_INTERVAL_MS = 500
  * as a learner) at most this often; each request that reaches the leader appends one entry.
  */
 export const REJOIN_REQUEST_INTERVAL_MS = 2_000
+
+/**
+ * Operator commands one batch envelope carries (issue 16; at most the shape's MAX_BATCH_COMMANDS, which
+ * every node enforces on decode). Commands beyond it wait for the next batch.
+ */
+export const SHAPE_BATCH_COMMANDS_MAX = 64
+/**
+ * Encoded bytes of one batch's commands (with their reasons). With the envelope's other fields and the
+ * signature the signed proposal stays under MAX_PROPOSAL_BYTES (16 KiB), far inside MAX_SIZE_PER_MSG_BYTES.
+ * A command that would pass it waits for the next batch.
+ */
+export const SHAPE_BATCH_BYTES_MAX = 12 * 1024
+/**
+ * Batches one node has proposed and not yet seen applied. A request that finds fewer in flight is proposed
+ * at once (a lone request waits for nothing); the others queue and go out together as the next batch.
+ */
+export const SHAPE_BATCHES_IN_FLIGHT_MAX = 1
+/** Operator commands waiting for a batch; beyond it a request fails with ConsensusBusyError (503). */
+export const SHAPE_BATCH_QUEUE_MAX = 4096

@@ -4,7 +4,8 @@
  * every body and answer:
  * - `GET /v1/shape[?stale=true]` — the committed MeshShape (linearizable by default);
  * - `POST /v1/proposals` `{kind, nodeId, roles?, reason?, pin?, force?}` — propose a role change from this
- *   node; answers the typed result `{index, term, cid, outcome, duplicate}` once the entry is applied here. A
+ *   node; answers the typed result `{index, term, cid, outcome, duplicate, batch?}` once the entry is applied
+ *   here (`batch: {position, commands}` when it was committed in one batch envelope with others). A
  *   promote/demote the policy would undo is refused first with a 409 `ContradictsTargetError` saying what
  *   would happen, unless `pin` (recorded in the shape; the policy scales around it) or `force`;
  * - `GET /v1/target` — the target topology with the voters' fault tolerance;
@@ -118,8 +119,11 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
     const refusal = parsed.data.pin === true || parsed.data.force === true ? null : service.operatorGuard?.(command) ?? null
     if (refusal !== null) return sendApiError(reply, 'Refused', `${refusal.message} (pass pin to record it as the operator's, or force)`)
     try {
-      const result = await service.propose(command, (parsed.data.reason ?? 'operator') as Reason)
-      return { ...result.result, duplicate: result.duplicate, index: result.index, term: result.term }
+      const result = await service.proposeOperator(command, (parsed.data.reason ?? 'operator') as Reason)
+      return {
+        ...result.result, duplicate: result.duplicate, index: result.index, term: result.term,
+        ...(result.batch !== undefined ? { batch: result.batch } : {})
+      }
     } catch (err) {
       return failure(reply, err)
     }

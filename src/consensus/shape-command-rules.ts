@@ -21,7 +21,8 @@ function inConfiguration (conf: ConfState, nodeId: string): boolean {
  */
 export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: ConfState): ConfChange | null {
   const proposal = decodeSignedProposal(command)
-  if (proposal === null) return null
+  // A batch envelope never travels in a configuration change (its apply refuses one).
+  if (proposal === null || proposal.envelope.v === 2) return null
   const cmd = proposal.envelope.command
   if (cmd.kind === 'bootstrap') return null
   if (cmd.kind === 'rejoin') {

@@ -91,8 +91,10 @@ export class MetricsService implements NodeService {
       leader = status.leader
     }))
     this.unsubscribers.push(raft.onApplied(({ result }) => {
-      const outcome = result.outcome.kind === 'applied' ? 'applied' : `rejected:${result.outcome.code}`
-      this.metrics.countLabelled(this.metrics.shapeCommands, 'outcome', outcome)
+      // A batch envelope's entry counts each of its commands (docs/CONSENSUS.md, batches).
+      for (const each of result.outcomes ?? [result.outcome]) {
+        this.metrics.countLabelled(this.metrics.shapeCommands, 'outcome', each.kind === 'applied' ? 'applied' : `rejected:${each.code}`)
+      }
     }))
     // NB: the apply and propose timings wrap the instances' methods rather than adding hooks to the
     // consensus layer: the wrappers see every call the driver and the API make, and are removed on stop.

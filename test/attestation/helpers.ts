@@ -10,7 +10,7 @@ import type { Signer } from '../../src/codec/index.js'
 import { ShapeMachine } from '../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../src/consensus/shape/proposer.js'
 import { decodeSignedProposal, encodeSignedProposal } from '../../src/consensus/shape/core/index.js'
-import type { ApplyResult, Command } from '../../src/consensus/shape/core/index.js'
+import type { ApplyResult, BatchedCommand, Command } from '../../src/consensus/shape/core/index.js'
 import { AttestedMachine } from '../../src/attestation/attested-machine.js'
 import { signWitness, verifyWithCodec } from '../../src/attestation/signatures.js'
 import { cidAt, cidBytesOf, decodeBlock, encodeBlock, encodeSealCommand } from '../../src/attestation/core/index.js'
@@ -60,6 +60,11 @@ export class ChainBuilder {
   propose (by: TestNode, command: Command, options: { withoutConfChange?: boolean } = {}): ApplyResult {
     const built = this.proposer(by).build(this.shape.shape, command, command.kind === 'bootstrap' ? 'bootstrap' : 'operator', 1_700_000_000_000 + this.index)
     return this.applyRaw(built.bytes, built.confChange !== undefined && options.withoutConfChange !== true ? built.confChange : undefined)
+  }
+
+  /** Commits one batch envelope (v2) of `items` signed by `by`; returns its result. */
+  proposeBatch (by: TestNode, items: BatchedCommand[]): ApplyResult {
+    return this.applyRaw(this.proposer(by).buildBatch(items, 1_700_000_000_000 + this.index).bytes)
   }
 
   applyRaw (bytes: Uint8Array, confChange?: Parameters<ShapeMachine['apply']>[1]['confChange']): ApplyResult {

@@ -5,7 +5,7 @@
  * unknown or missing keys, wrong types and non-canonical bytes are `null`, never a partial value.
  */
 import { blake3, decodeCanonical, encodeCanonical, CanonicalWriter, BLAKE3_DIGEST_BYTES, BLAKE3_MULTIHASH_CODE, DAG_CBOR_CODE } from '../../codec/index.js'
-import { CHAIN_FORMAT_VERSION, MAX_BLOCK_BYTES, MAX_WITNESSES_PER_SEAL } from './constants.js'
+import { CHAIN_BATCH_BLOCK_VERSION, CHAIN_FORMAT_VERSION, MAX_BLOCK_BYTES, MAX_OUTCOMES_PER_BLOCK, MAX_WITNESSES_PER_SEAL } from './constants.js'
 import type { Block, BlockOutcome, Genesis, Seal, Witness } from './types.js'
 
 type Rec = Record<string, unknown>
@@ -74,9 +74,10 @@ export function encodeBlock (block: Block): Uint8Array {
   const w = scratch
   w.length = 0
   const proposal = block.kind === 'proposal' ? block : null
+  const outcomes = proposal?.outcomes
   // Canonical order: shorter keys first, then bytewise.
-  w.head(5, proposal === null ? 10 : proposal.voters !== undefined ? 15 : 14)
-  w.key('v'); w.value(CHAIN_FORMAT_VERSION)
+  w.head(5, proposal === null ? 10 : 14 + (proposal.voters !== undefined ? 1 : 0) + (outcomes !== undefined ? 1 : 0))
+  w.key('v'); w.value(outcomes !== undefined ? CHAIN_BATCH_BLOCK_VERSION : CHAIN_FORMAT_VERSION)
   if (proposal !== null) { w.key('sig'); w.byteString(proposal.signature) }
   w.key('kind'); w.text(block.kind)
   w.key('prev'); w.byteString(block.prev)
@@ -91,6 +92,7 @@ export function encodeBlock (block: Block): Uint8Array {
   w.key('outcome'); w.value(outcomeToData(block.outcome))
   if (proposal !== null) {
     w.key('envelope'); w.byteString(proposal.envelope)
+    if (outcomes !== undefined) { w.key('outcomes'); w.value(outcomes.map(outcomeToData)) }
     w.key('proposal'); w.byteString(proposal.proposal)
     w.key('proposer'); w.text(proposal.proposer)
   }
@@ -100,13 +102,14 @@ export function encodeBlock (block: Block): Uint8Array {
 /** The same bytes through the general encoder (the reference the direct writer is tested against). */
 export function encodeBlockReference (block: Block): Uint8Array {
   const common = {
-    v: CHAIN_FORMAT_VERSION, kind: block.kind, cluster: block.clusterId, height: block.height, prev: block.prev,
+    v: block.kind === 'proposal' && block.outcomes !== undefined ? CHAIN_BATCH_BLOCK_VERSION : CHAIN_FORMAT_VERSION, kind: block.kind, cluster: block.clusterId, height: block.height, prev: block.prev,
     index: block.index, term: block.term, time: block.timeMs, outcome: outcomeToData(block.outcome)
   }
   if (block.kind === 'seal') return encodeCanonical({ ...common, seal: sealToData(block.seal) })
   return encodeCanonical({
     ...common, proposal: block.proposal, proposer: block.proposer, sig: block.signature, envelope: block.envelope, shape: block.shape,
-    ...(block.voters !== undefined ? { voters: block.voters } : {})
+    ...(block.voters !== undefined ? { voters: block.voters } : {}),
+    ...(block.outcomes !== undefined ? { outcomes: block.outcomes.map(outcomeToData) } : {})
   })
 }
 
@@ -122,19 +125,24 @@ export function decodeBlock (bytes: Uint8Array): Block | null {
   } catch {
     return null
   }
-  if (!isRecord(v) || v.v !== CHAIN_FORMAT_VERSION || typeof v.cluster !== 'string') return null
+  if (!isRecord(v) || (v.v !== CHAIN_FORMAT_VERSION && v.v !== CHAIN_BATCH_BLOCK_VERSION) || typeof v.cluster !== 'string') return null
   if (!isCount(v.height) || v.height < 1 || !(v.prev instanceof Uint8Array)) return null
   if (!isCount(v.index) || !isCount(v.term) || !isCount(v.time)) return null
   const outcome = outcomeFromData(v.outcome)
   if (outcome === null) return null
   const common = { clusterId: v.cluster, height: v.height, prev: v.prev, index: v.index, term: v.term, timeMs: v.time, outcome }
   if (v.kind === 'seal') {
+    if (v.v !== CHAIN_FORMAT_VERSION) return null
     const seal = hasKeys(v, [...COMMON_KEYS, 'seal']) ? sealFromData(v.seal) : null
     return seal === null ? null : { kind: 'seal', ...common, seal }
   }
   if (v.kind !== 'proposal') return null
   const withVoters = Object.hasOwn(v, 'voters')
-  if (!hasKeys(v, withVoters ? [...PROPOSAL_KEYS, 'voters'] : PROPOSAL_KEYS)) return null
+  // v2 is exactly a v1 proposal block plus `outcomes` (a batch envelope's entry).
+  const batch = v.v === CHAIN_BATCH_BLOCK_VERSION
+  if (!hasKeys(v, [...PROPOSAL_KEYS, ...(withVoters ? ['voters'] : []), ...(batch ? ['outcomes'] : [])])) return null
+  const outcomes = batch ? outcomesFromData(v.outcomes) : undefined
+  if (outcomes === null) return null
   if (!(v.proposal instanceof Uint8Array) || !isId(v.proposer) || !(v.sig instanceof Uint8Array)) return null
   if (!(v.envelope instanceof Uint8Array) || !(v.shape instanceof Uint8Array)) return null
   let voters: string[] | undefined
@@ -144,8 +152,21 @@ export function decodeBlock (bytes: Uint8Array): Block | null {
   }
   return {
     kind: 'proposal', ...common, proposal: v.proposal, proposer: v.proposer, signature: v.sig, envelope: v.envelope, shape: v.shape,
-    ...(voters !== undefined ? { voters } : {})
+    ...(voters !== undefined ? { voters } : {}),
+    ...(outcomes !== undefined ? { outcomes } : {})
   }
+}
+
+/** A batch block's outcome list: 1 to MAX_OUTCOMES_PER_BLOCK well-formed outcomes, else null. */
+function outcomesFromData (v: unknown): BlockOutcome[] | null {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_OUTCOMES_PER_BLOCK) return null
+  const outcomes: BlockOutcome[] = []
+  for (const item of v as unknown[]) {
+    const outcome = outcomeFromData(item)
+    if (outcome === null) return null
+    outcomes.push(outcome)
+  }
+  return outcomes
 }
 
 /** The bytes of a seal entry (the committed command the leader proposes): `{seal: {v, cluster, …}}`. */

@@ -64,6 +64,8 @@ export interface AppliedShapeEntry {
   votersAfter: string[]
   /** `command` already decoded by the shape machine, when it was (saves a second decode). */
   decoded?: SignedProposal | null
+  /** A batch envelope's per-command outcomes (ApplyResult.outcomes); absent for a v1 envelope. */
+  outcomes?: Outcome[]
 }
 
 const sameVoters = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((id, i) => id === b[i])
@@ -76,7 +78,7 @@ function prevOf (state: ChainState, firstVoter: string): Uint8Array {
 /** Derives the block of an applied shape entry and advances `state` (mutated) past it. */
 export function appendProposalBlock (state: ChainState, entry: AppliedShapeEntry): DerivedBlock {
   const signed = entry.decoded ?? decodeSignedProposal(entry.command)
-  const firstVoter = state.height === 0 && signed !== null && signed.envelope.command.kind === 'bootstrap' && entry.outcome.kind === 'applied'
+  const firstVoter = state.height === 0 && signed !== null && signed.envelope.v === 1 && signed.envelope.command.kind === 'bootstrap' && entry.outcome.kind === 'applied'
     ? signed.envelope.proposer
     : state.firstVoter
   // A malformed command is kept as it is when small enough to fit a block; its CID always is.
@@ -95,7 +97,8 @@ export function appendProposalBlock (state: ChainState, entry: AppliedShapeEntry
     signature: signed?.signature ?? new Uint8Array(),
     envelope,
     shape: entry.shape,
-    ...(sameVoters(entry.votersAfter, state.voters) ? {} : { voters: [...entry.votersAfter] })
+    ...(sameVoters(entry.votersAfter, state.voters) ? {} : { voters: [...entry.votersAfter] }),
+    ...(entry.outcomes !== undefined ? { outcomes: entry.outcomes.map(toBlockOutcome) } : {})
   }
   state.firstVoter = firstVoter
   return advance(state, block)

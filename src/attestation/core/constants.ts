@@ -4,8 +4,17 @@
  * verifier must use the same value), so changing one changes the chain format version.
  */
 
-/** The block and export format version (`v` in every encoded value). */
+/** The block and export format version (`v` in every encoded value but batch blocks). */
 export const CHAIN_FORMAT_VERSION = 1
+
+/**
+ * `v` of a proposal block derived from a batch envelope (issue 16): the v1 keys plus `outcomes`. Blocks of
+ * single-command envelopes keep v1 and their exact bytes, so existing chains re-derive unchanged.
+ */
+export const CHAIN_BATCH_BLOCK_VERSION = 2
+
+/** Outcomes one batch block may list (the shape's MAX_BATCH_COMMANDS; more is a malformed block). */
+export const MAX_OUTCOMES_PER_BLOCK = 64
 
 /**
  * Heights behind the head a seal may still cover. Older seals are committed as `seal-out-of-window`

@@ -59,6 +59,11 @@ export interface ProposalBlock extends BlockCommon {
   shape: Uint8Array
   /** The voters (etcd holders) after this entry, sorted; present only when they changed. */
   voters?: string[]
+  /**
+   * A batch envelope's entry only (block format v2, docs/CHAIN.md §2): each command's outcome, in the
+   * envelope's order. `outcome` is then the envelope's own (applied when it was accepted).
+   */
+  outcomes?: BlockOutcome[]
 }
 
 /** A block derived from a committed seal entry. */

@@ -136,6 +136,7 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
   }
   if (code === 'malformed') {
     if (block.voters !== undefined) throw new VoterChangeError(height, 'a malformed command changed the voters')
+    if (block.outcomes !== undefined) throw new OutcomeMismatchError(height, 'a malformed command lists command outcomes')
     return
   }
   const signed = decodeSignedProposal(encodeSignedProposal(block.envelope, block.signature))
@@ -147,7 +148,10 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
       throw new ProposerSignatureError(height, valid ? 'a valid signature is recorded as bad' : `signature of ${block.proposer} does not verify`)
     }
   }
-  const command = signed.envelope.command
+  const envelope = signed.envelope
+  if (envelope.v === 2) return checkBatchOutcomes(block, envelope.commands.length)
+  if (block.outcomes !== undefined) throw new OutcomeMismatchError(height, 'a single-command block lists command outcomes')
+  const command = envelope.command
   if (height === 1 || state.height === 0) {
     const bootstrap = command.kind === 'bootstrap' && command.nodeId === genesis.firstVoter && block.proposer === genesis.firstVoter
     if (!bootstrap || outcome.kind !== 'applied' || block.voters?.join(',') !== genesis.firstVoter) {
@@ -164,6 +168,24 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
   if (outcome.kind !== 'applied' || !sorted || after.size === 0 || changed.length !== 1 || changed[0] !== target) {
     throw new VoterChangeError(height, `voters [${state.voters.join(',')}] → [${block.voters.join(',')}] by ${command.kind}`)
   }
+}
+
+/**
+ * A batch envelope's block (v2): one outcome per command; an envelope refused as a whole (cluster,
+ * signature, proposer) refuses each command the same way; a batch never moves the voters (its commands
+ * never travel in a configuration change) and is never block 1.
+ */
+function checkBatchOutcomes (block: ProposalBlock, commands: number): void {
+  const { height, outcome } = block
+  if (height === 1) throw new GenesisMismatchError(height, 'block 1 is not the first voter\'s applied bootstrap')
+  const outcomes = block.outcomes
+  if (outcomes === undefined || outcomes.length !== commands) {
+    throw new OutcomeMismatchError(height, `a batch of ${commands} commands lists ${outcomes?.length ?? 0} outcomes`)
+  }
+  if (outcome.kind === 'rejected' && !outcomes.every((o) => o.kind === 'rejected' && o.code === outcome.code && o.message === outcome.message)) {
+    throw new OutcomeMismatchError(height, `the batch is rejected (${outcome.code}) but not each of its commands`)
+  }
+  if (block.voters !== undefined) throw new VoterChangeError(height, 'a batch envelope changed the voters')
 }
 
 function checkSeal (state: ChainState, block: Block & { kind: 'seal' }, verify: SignatureVerifier): void {

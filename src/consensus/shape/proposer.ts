@@ -2,12 +2,13 @@
  * @module consensus/shape/proposer
  * Builds and signs MeshShape proposals on this node: the envelope (command, reason, proposer, proposal
  * id, local time), its CID, the domain-separated signature, and — when the command moves the etcd role —
- * the joint configuration change that must carry it.
+ * the joint configuration change that must carry it. A batch envelope (v2) signs several operator
+ * commands at once; it never carries a configuration change.
  */
-import type { Signer } from '../../codec/index.js'
+import type { CID, Signer } from '../../codec/index.js'
 import type { ConfChange } from '../core/types.js'
 import { encodeSignedProposal, envelopeBytesAndCid, requiredConfChange } from './core/index.js'
-import type { Command, MeshShape, Reason } from './core/index.js'
+import type { BatchedCommand, Command, MeshShape, Reason } from './core/index.js'
 
 export interface BuiltProposal {
   bytes: Uint8Array
@@ -38,15 +39,28 @@ export class ShapeProposer {
       proposalId: { clientId: this.clientId, seq: ++this.seq },
       proposedAtMs: Math.max(0, Math.floor(nowMs))
     }
-    const { bytes, cid } = envelopeBytesAndCid(envelope)
-    const signature = this.signer.sign('proposal', this.clusterId, cid)
-    const signed = encodeSignedProposal(bytes, signature)
     const confChange = command.kind === 'bootstrap' ? null : requiredConfChange(shape, command)
     return {
-      bytes: signed,
-      cid: cid.toString(),
-      signature,
+      ...this.sign(envelopeBytesAndCid(envelope)),
       ...(confChange !== null && confChange !== 'rejected' ? { confChange } : {})
     }
+  }
+
+  /** Signs one batch envelope (v2) carrying `commands` in order, under one proposal id. */
+  buildBatch (commands: BatchedCommand[], nowMs: number): BuiltProposal {
+    const envelope = {
+      v: 2 as const,
+      clusterId: this.clusterId,
+      commands,
+      proposer: this.signer.nodeId,
+      proposalId: { clientId: this.clientId, seq: ++this.seq },
+      proposedAtMs: Math.max(0, Math.floor(nowMs))
+    }
+    return this.sign(envelopeBytesAndCid(envelope))
+  }
+
+  private sign ({ bytes, cid }: { bytes: Uint8Array, cid: CID }): BuiltProposal {
+    const signature = this.signer.sign('proposal', this.clusterId, cid)
+    return { bytes: encodeSignedProposal(bytes, signature), cid: cid.toString(), signature }
   }
 }

@@ -47,7 +47,7 @@ describe('set-catalog', () => {
 
   it('should decode a well-formed set-catalog envelope and refuse extra or missing fields', () => {
     const envelope = (command: unknown) => encodeSignedProposal(envelopeBytesAndCid({ v: 1, clusterId: 'c', command, reason: 'operator', proposer: 'n1', proposalId: { clientId: 'x', seq: 1 }, proposedAtMs: 1 } as never).bytes, new Uint8Array(64))
-    expect(decodeSignedProposal(envelope({ kind: 'set-catalog', role: 'etcd', templates: [{ name: 'etcd.yaml', cid }] }))?.envelope.command.kind).toBe('set-catalog')
+    expect((decodeSignedProposal(envelope({ kind: 'set-catalog', role: 'etcd', templates: [{ name: 'etcd.yaml', cid }] }))?.envelope as { command: { kind: string } } | undefined)?.command.kind).toBe('set-catalog')
     expect(decodeSignedProposal(envelope({ kind: 'set-catalog', role: 'worker', templates: [] }))).toBeNull()
     expect(decodeSignedProposal(envelope({ kind: 'set-catalog', role: 'etcd', templates: [{ name: 'etcd.yaml', cid, extra: 1 }] }))).toBeNull()
     expect(decodeSignedProposal(envelope({ kind: 'set-catalog', role: 'etcd' }))).toBeNull()

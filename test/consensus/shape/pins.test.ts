@@ -95,7 +95,7 @@ describe('MeshShape pins', () => {
         { kind: 'unpin', nodeId: 'b', roles: ['scheduler'] }
       ] as Command[]) {
         const built = proposer.build(base(), command, 'operator', 1)
-        expect(decodeSignedProposal(built.bytes)?.envelope.command).toEqual(command)
+        expect((decodeSignedProposal(built.bytes)?.envelope as { command?: unknown } | undefined)?.command).toEqual(command)
       }
       const envelope = (command: unknown): Envelope => ({ v: 1, clusterId: 'c1', command: command as Command, reason: 'operator', proposer: signer.nodeId, proposalId: { clientId: 'x', seq: 1 }, proposedAtMs: 1 })
       for (const command of [

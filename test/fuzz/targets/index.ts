@@ -4,6 +4,7 @@
  */
 import type { FuzzTarget } from '../target.js'
 import { adminApiTarget } from './admin-api.js'
+import { batchEnvelopeTarget } from './batch-envelope.js'
 import { configFileTarget } from './config-file.js'
 import { contentWireTarget } from './content-wire.js'
 import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
@@ -14,6 +15,6 @@ import { shapeRestoreTarget, snapshotRestoreTarget } from './snapshot-restore.js
 import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
-  raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
+  raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
   joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget
 ].map((t) => [t.name, t]))

@@ -2,14 +2,15 @@
  * @module consensus/shape/core/apply
  * The MeshShape transition function: pure and total. Every committed proposal yields a typed result —
  * applied, or rejected with a code — and a rejected one leaves the shape untouched: the next shape is
- * computed on a copy, its invariants checked, and only then returned (STYLE §8).
+ * computed on a copy, its invariants checked, and only then returned (STYLE §8). A batch envelope's
+ * commands apply in order, each with its own outcome (`outcomes`).
  *
  * Signature checks are injected (`verified`): the IO edge verifies each entry once and caches the
  * verdict by CID, so the same bytes get the same verdict on every node without this core touching
  * node:crypto.
  */
 import type { ConfChange, ConfChangeStep } from '../../core/types.js'
-import { decodeSignedProposal } from './envelope.js'
+import { decodeProposalOrError } from './envelope.js'
 import type { SignedProposal } from './envelope.js'
 import { MeshShape } from './mesh-shape.js'
 import { CONTROL_PLANE_ROLES } from './types.js'
@@ -29,21 +30,23 @@ export interface ShapeApplyContext {
 
 const reject = (code: RejectionCode, message: string): Outcome => ({ kind: 'rejected', code, message })
 
-/** Applies one committed proposal's bytes to `shape`. */
+/** Applies one committed proposal's bytes to `shape` (a v1 envelope's command, or a batch's commands in order). */
 export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeApplyContext): { shape: MeshShape, result: ApplyResult } {
-  const proposal = decodeSignedProposal(bytes)
+  const proposal = decodeProposalOrError(bytes)
   const base = { index: ctx.index, term: ctx.term }
-  if (proposal === null) return { shape, result: { ...base, cid: '', outcome: reject('malformed', 'not a signed proposal envelope') } }
+  if (proposal instanceof Error) return { shape, result: { ...base, cid: '', outcome: reject('malformed', proposal.message) } }
   const cid = proposal.cid.toString()
   const { envelope } = proposal
+  const refusal = envelopeRefusal(shape, proposal, ctx)
+  if (envelope.v === 2) {
+    if (refusal !== null) return { shape, result: { ...base, cid, outcome: refusal, outcomes: envelope.commands.map(() => refusal) } }
+    const applied = applyBatch(shape, envelope.commands.map((c) => c.command))
+    return { shape: applied.shape, result: { ...base, cid, outcome: { kind: 'applied' }, outcomes: applied.outcomes } }
+  }
   let outcome: Outcome
   let next: MeshShape | null = null
-  if (envelope.clusterId !== ctx.clusterId) {
-    outcome = reject('wrong-cluster', `proposal for cluster ${envelope.clusterId}`)
-  } else if (!ctx.verified(proposal)) {
-    outcome = reject('bad-signature', `signature does not verify for ${envelope.proposer}`)
-  } else if (shape.size > 0 && !shape.has(envelope.proposer)) {
-    outcome = reject('unknown-proposer', `${envelope.proposer} is not a member`)
+  if (refusal !== null) {
+    outcome = refusal
   } else if (envelope.command.kind === 'rejoin' && envelope.command.nodeId !== envelope.proposer) {
     outcome = reject('not-self', 'only a node itself may ask to rejoin')
   } else {
@@ -58,6 +61,41 @@ export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeAp
   }
   if (next !== null) next.checkInvariants()
   return { shape: next ?? shape, result: { ...base, cid, outcome } }
+}
+
+/** Why the envelope as a whole is refused (cluster, signature, proposer), or null when it may apply. */
+function envelopeRefusal (shape: MeshShape, proposal: SignedProposal, ctx: ShapeApplyContext): Outcome | null {
+  const { envelope } = proposal
+  if (envelope.clusterId !== ctx.clusterId) return reject('wrong-cluster', `proposal for cluster ${envelope.clusterId}`)
+  if (!ctx.verified(proposal)) return reject('bad-signature', `signature does not verify for ${envelope.proposer}`)
+  if (shape.size > 0 && !shape.has(envelope.proposer)) return reject('unknown-proposer', `${envelope.proposer} is not a member`)
+  // A batch never travels in a configuration change: its commands cannot move voters (docs/CONSENSUS.md).
+  if (envelope.v === 2 && ctx.confChange !== undefined) return reject('voter-mismatch', 'a batch envelope travels in a configuration change')
+  return null
+}
+
+/**
+ * Applies a batch's commands in order, each to the shape the previous ones left: each gets its own
+ * outcome, and a rejected one changes nothing, exactly as if they had been committed one by one without
+ * configuration changes (a command that would move the voters is `voters-not-moved`).
+ */
+export function applyBatch (shape: MeshShape, commands: readonly Command[]): { shape: MeshShape, outcomes: Outcome[] } {
+  let current = shape
+  const outcomes: Outcome[] = []
+  for (const command of commands) {
+    const attempt = transition(current, command)
+    if (attempt.kind === 'rejected') {
+      outcomes.push(attempt)
+      continue
+    }
+    const outcome = checkVoterMove(current, attempt.shape, undefined)
+    outcomes.push(outcome)
+    if (outcome.kind === 'applied') {
+      attempt.shape.checkInvariants()
+      current = attempt.shape
+    }
+  }
+  return { shape: current, outcomes }
 }
 
 type Transition = { kind: 'applied', shape: MeshShape } | (Outcome & { kind: 'rejected' })

@@ -21,3 +21,8 @@ export const MAX_TEMPLATE_CID_LENGTH = 100
 export const MEMBER_ID_CHARS_MAX = 128
 /** Removed NodeIds the shape remembers so they are never re-admitted; the oldest is forgotten beyond it. */
 export const MAX_REMOVED_REMEMBERED = 1024
+/**
+ * Commands in one batch envelope (v2). A decoded envelope with more, or with none, is malformed
+ * (ProposalBatchTooLargeError / ProposalBatchEmptyError): a peer's count is never trusted.
+ */
+export const MAX_BATCH_COMMANDS = 64

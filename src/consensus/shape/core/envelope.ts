@@ -2,13 +2,16 @@
  * @module consensus/shape/core/envelope
  * The signed proposal on the wire: `{e: canonical envelope bytes, s: ed25519 signature}`. The envelope's
  * CID (dag-cbor, BLAKE3) is what the proposer signs, domain-separated (`revoada/v1/proposal`, cluster id).
+ * Two envelope versions (docs/ENCODING.md): `v: 1` carries one command, `v: 2` a batch of 1 to
+ * MAX_BATCH_COMMANDS operator commands under one signature (issue 16).
  * Decoding is strict: anything that is not exactly a well-formed envelope is `malformed`.
  */
 import { decodeCanonical, encodeCanonical, cidOfBytesWithCodec, DAG_CBOR_CODE } from '../../../codec/index.js'
 import type { CID } from '../../../codec/index.js'
-import { CONTROL_PLANE_ROLES, REASONS } from './types.js'
-import type { Command, ControlPlaneRole, Envelope, TargetTopology } from './types.js'
-import { MAX_PROPOSAL_BYTES } from './constants.js'
+import { BATCHABLE_KINDS, CONTROL_PLANE_ROLES, REASONS } from './types.js'
+import type { BatchableCommand, BatchedCommand, BatchEnvelope, Command, ControlPlaneRole, Envelope, Reason, SingleEnvelope, TargetTopology } from './types.js'
+import { MAX_BATCH_COMMANDS, MAX_PROPOSAL_BYTES } from './constants.js'
+import { MalformedProposalError, ProposalBatchEmptyError, ProposalBatchTooLargeError } from './errors.js'
 import { parseCatalogTemplates } from './catalog.js'
 
 export interface SignedProposal {
@@ -77,18 +80,61 @@ function parseCommand (value: unknown): Command | null {
   }
 }
 
-function parseEnvelope (value: unknown): Envelope | null {
-  if (!isRecord(value) || value.v !== 1 || Object.keys(value).length !== 7) return null
+const isReason = (v: unknown): v is Reason => typeof v === 'string' && (REASONS as readonly string[]).includes(v)
+
+/** NB: v1 never checked the id's key count, and must go on accepting what it accepted (WALs replay). */
+function parseProposalId (id: unknown, strict: boolean): { clientId: string, seq: number } | null {
+  return isRecord(id) && typeof id.clientId === 'string' && isCount(id.seq, Number.MAX_SAFE_INTEGER) && (!strict || Object.keys(id).length === 2)
+    ? { clientId: id.clientId, seq: id.seq }
+    : null
+}
+
+function parseSingle (value: Record<string, unknown>): SingleEnvelope | null {
+  if (Object.keys(value).length !== 7) return null
   const command = parseCommand(value.command)
-  const id = value.proposalId
+  const id = parseProposalId(value.proposalId, false)
   if (command === null || typeof value.clusterId !== 'string' || !isId(value.proposer)) return null
-  if (typeof value.reason !== 'string' || !(REASONS as readonly string[]).includes(value.reason)) return null
-  if (!isRecord(id) || typeof id.clientId !== 'string' || !isCount(id.seq, Number.MAX_SAFE_INTEGER)) return null
-  if (!isCount(value.proposedAtMs, Number.MAX_SAFE_INTEGER)) return null
-  return {
-    v: 1, clusterId: value.clusterId, command, reason: value.reason as Envelope['reason'], proposer: value.proposer,
-    proposalId: { clientId: id.clientId, seq: id.seq }, proposedAtMs: value.proposedAtMs
+  if (!isReason(value.reason) || id === null || !isCount(value.proposedAtMs, Number.MAX_SAFE_INTEGER)) return null
+  return { v: 1, clusterId: value.clusterId, command, reason: value.reason, proposer: value.proposer, proposalId: id, proposedAtMs: value.proposedAtMs }
+}
+
+function parseBatchedCommand (value: unknown): BatchedCommand | null {
+  if (!isRecord(value) || Object.keys(value).length !== 2 || !isReason(value.reason)) return null
+  const command = parseCommand(value.command)
+  if (command === null || !(BATCHABLE_KINDS as readonly string[]).includes(command.kind)) return null
+  return { command: command as BatchableCommand, reason: value.reason }
+}
+
+/** @throws ProposalBatchEmptyError, ProposalBatchTooLargeError, MalformedProposalError */
+function parseBatch (value: Record<string, unknown>): BatchEnvelope {
+  const malformed = (what: string): MalformedProposalError => new MalformedProposalError(`batch envelope: ${what}`)
+  if (Object.keys(value).length !== 6) throw malformed('unexpected keys')
+  const id = parseProposalId(value.proposalId, true)
+  if (typeof value.clusterId !== 'string' || !isId(value.proposer) || id === null) throw malformed('bad cluster, proposer or proposal id')
+  if (!isCount(value.proposedAtMs, Number.MAX_SAFE_INTEGER)) throw malformed('bad proposal time')
+  const list = value.commands
+  if (!Array.isArray(list)) throw malformed('commands is not a list')
+  // The count is checked before any command is looked at: a peer's length is never trusted.
+  if (list.length === 0) throw new ProposalBatchEmptyError()
+  if (list.length > MAX_BATCH_COMMANDS) throw new ProposalBatchTooLargeError(`batch envelope carries ${list.length} commands, at most ${MAX_BATCH_COMMANDS}`)
+  const commands: BatchedCommand[] = []
+  for (const item of list as unknown[]) {
+    const parsed = parseBatchedCommand(item)
+    if (parsed === null) throw malformed(`command ${commands.length} is not a batchable command with a reason`)
+    commands.push(parsed)
   }
+  return { v: 2, clusterId: value.clusterId, commands, proposer: value.proposer, proposalId: id, proposedAtMs: value.proposedAtMs }
+}
+
+/** @throws MalformedProposalError, ProposalBatchEmptyError, ProposalBatchTooLargeError */
+function parseEnvelope (value: unknown): Envelope {
+  if (isRecord(value) && value.v === 1) {
+    const single = parseSingle(value)
+    if (single !== null) return single
+  } else if (isRecord(value) && value.v === 2) {
+    return parseBatch(value)
+  }
+  throw new MalformedProposalError()
 }
 
 /**
@@ -96,10 +142,19 @@ function parseEnvelope (value: unknown): Envelope | null {
  * its way (its signed id, the configuration change it needs, apply), each a canonical decode plus a BLAKE3
  * CID. Weak, so it holds nothing the caller dropped; callers never mutate the bytes or the result.
  */
-const decodedByBytes = new WeakMap<Uint8Array, SignedProposal | null>()
+const decodedByBytes = new WeakMap<Uint8Array, SignedProposal | Error>()
 
 /** Decodes a signed proposal; null when the bytes are not exactly one. Never throws. */
 export function decodeSignedProposal (bytes: Uint8Array): SignedProposal | null {
+  const decoded = decodeProposalOrError(bytes)
+  return decoded instanceof Error ? null : decoded
+}
+
+/**
+ * Decodes a signed proposal, or returns why not: a MalformedProposalError, ProposalBatchEmptyError or
+ * ProposalBatchTooLargeError (matched by `name`). Never throws.
+ */
+export function decodeProposalOrError (bytes: Uint8Array): SignedProposal | Error {
   const cached = decodedByBytes.get(bytes)
   if (cached !== undefined) return cached
   const decoded = decodeSignedProposalUncached(bytes)
@@ -107,15 +162,25 @@ export function decodeSignedProposal (bytes: Uint8Array): SignedProposal | null 
   return decoded
 }
 
-function decodeSignedProposalUncached (bytes: Uint8Array): SignedProposal | null {
-  if (bytes.length > MAX_PROPOSAL_BYTES) return null
+function decodeSignedProposalUncached (bytes: Uint8Array): SignedProposal | Error {
+  // NB: every failure outside a batch envelope keeps the one message v1 always recorded: a committed
+  // rejection's message is part of its chain block, which a replay must derive byte for byte again.
+  if (bytes.length > MAX_PROPOSAL_BYTES) return new MalformedProposalError()
   try {
     const outer = decodeCanonical<unknown>(bytes)
-    if (!isRecord(outer) || !(outer.e instanceof Uint8Array) || !(outer.s instanceof Uint8Array) || Object.keys(outer).length !== 2) return null
+    if (!isRecord(outer) || !(outer.e instanceof Uint8Array) || !(outer.s instanceof Uint8Array) || Object.keys(outer).length !== 2) {
+      return new MalformedProposalError()
+    }
     const envelope = parseEnvelope(decodeCanonical<unknown>(outer.e))
-    if (envelope === null) return null
     return { envelope, envelopeBytes: outer.e, cid: cidOfBytesWithCodec(outer.e, DAG_CBOR_CODE), signature: outer.s }
-  } catch {
-    return null
+  } catch (err) {
+    const name = (err as Error).name
+    if (name === 'ProposalBatchEmptyError' || name === 'ProposalBatchTooLargeError' || name === 'MalformedProposalError') return err as Error
+    return new MalformedProposalError()
   }
+}
+
+/** The commands an envelope carries, in apply order (one for a v1 envelope). */
+export function envelopeCommands (envelope: Envelope): Array<{ command: Command, reason: Reason }> {
+  return envelope.v === 1 ? [{ command: envelope.command, reason: envelope.reason }] : envelope.commands
 }

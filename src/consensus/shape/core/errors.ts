@@ -12,3 +12,30 @@ export class ShapeDataInvalidError extends Error {
     this.name = 'ShapeDataInvalidError'
   }
 }
+
+/** A batch envelope (v2) carries more than MAX_BATCH_COMMANDS commands; it is committed as `malformed`. */
+export class ProposalBatchTooLargeError extends Error {
+  static override readonly name = 'ProposalBatchTooLargeError'
+  constructor (message = 'batch envelope carries too many commands') {
+    super(message)
+    this.name = 'ProposalBatchTooLargeError'
+  }
+}
+
+/** A batch envelope (v2) carries no command; it is committed as `malformed`. */
+export class ProposalBatchEmptyError extends Error {
+  static override readonly name = 'ProposalBatchEmptyError'
+  constructor (message = 'batch envelope carries no command') {
+    super(message)
+    this.name = 'ProposalBatchEmptyError'
+  }
+}
+
+/** Bytes that are not exactly one signed proposal envelope; it is committed as `malformed`. */
+export class MalformedProposalError extends Error {
+  static override readonly name = 'MalformedProposalError'
+  constructor (message = 'not a signed proposal envelope') {
+    super(message)
+    this.name = 'MalformedProposalError'
+  }
+}

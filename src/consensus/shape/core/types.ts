@@ -81,7 +81,7 @@ export interface CatalogTemplate {
  * the proposer's clock (informational; the authoritative time is the leader's stamp on the entry).
  * Addressed by the BLAKE3 CID of its canonical bytes.
  */
-export interface Envelope {
+export interface SingleEnvelope {
   v: 1
   clusterId: string
   command: Command
@@ -90,6 +90,35 @@ export interface Envelope {
   proposalId: { clientId: string, seq: number }
   proposedAtMs: number
 }
+
+/** One command of a batch envelope, with the reason its API caller gave. */
+export interface BatchedCommand {
+  command: BatchableCommand
+  reason: Reason
+}
+
+/**
+ * Commands a batch envelope may carry: the operator's role shifts, none of which travels inside a
+ * configuration change (bootstrap, admission and rejoin always go alone, in a v1 envelope).
+ */
+export const BATCHABLE_KINDS = ['promote', 'demote', 'unpin', 'quarantine', 'restore'] as const
+export type BatchableCommand = Extract<Command, { kind: typeof BATCHABLE_KINDS[number] }>
+
+/**
+ * Several operator commands that reached one node while its previous batch was in flight (issue 16):
+ * one proposer, one proposal id, one signature, one Raft entry and one chain block for all of them.
+ * The commands apply in order, each with its own outcome (docs/ENCODING.md, docs/CONSENSUS.md).
+ */
+export interface BatchEnvelope {
+  v: 2
+  clusterId: string
+  commands: BatchedCommand[]
+  proposer: NodeId
+  proposalId: { clientId: string, seq: number }
+  proposedAtMs: number
+}
+
+export type Envelope = SingleEnvelope | BatchEnvelope
 
 /** An operator's pinned assignment: `holds` true = the node keeps the role, false = it never gets it. */
 export interface Pin {
@@ -117,5 +146,11 @@ export interface ApplyResult {
   term: number
   /** CID of the envelope (string form), or '' when the entry was not a decodable envelope. */
   cid: string
+  /**
+   * A v1 envelope: its command's outcome. A batch envelope: `applied` when the envelope itself was
+   * accepted (cluster, signature, proposer), whatever its commands' outcomes; else the envelope's rejection.
+   */
   outcome: Outcome
+  /** A batch envelope only: each command's outcome, in order (the envelope's rejection for each when rejected). */
+  outcomes?: Outcome[]
 }
