@@ -26,6 +26,7 @@ import type { SendResult } from '@libp2p/utils'
 import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { createXSalsa20, XSALSA20_KEY_BYTES, XSALSA20_NONCE_BYTES } from './xsalsa20.js'
+import { claimOwnedCiphertext } from './noise-crypto.js'
 import type { XorCipher, XSalsa20Implementation } from './xsalsa20.js'
 
 /** Bytes of the nonce each side sends first (XSalsa20's nonce). */
@@ -42,6 +43,32 @@ function xorCopy (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Ar
     offset += buf.byteLength
   }
   return output
+}
+
+/**
+ * XORs outgoing `data` with the cipher's keystream: noise's ciphertext buffers that nothing else holds
+ * (src/net/noise-crypto.ts) in place, every other run of bytes into one new buffer each. Returns `data`'s
+ * bytes in order, as one buffer when nothing could be done in place.
+ */
+export function xorOutgoing (cipher: XorCipher, data: Uint8ArrayList): Uint8Array | Uint8ArrayList {
+  let out: Uint8ArrayList | undefined
+  let others = new Uint8ArrayList()
+  for (const buf of data) {
+    if (!claimOwnedCiphertext(buf)) {
+      others.append(buf)
+      continue
+    }
+    out ??= new Uint8ArrayList()
+    if (others.byteLength > 0) {
+      out.append(xorCopy(cipher, others))
+      others = new Uint8ArrayList()
+    }
+    cipher.update(buf, buf)
+    out.append(buf)
+  }
+  if (out === undefined) return xorCopy(cipher, others)
+  if (others.byteLength > 0) out.append(xorCopy(cipher, others))
+  return out
 }
 
 /**
@@ -103,7 +130,7 @@ class XorConnection extends AbstractMultiaddrConnection {
 
   sendData (data: Uint8ArrayList): SendResult {
     if (this.finalized) return { sentBytes: data.byteLength, canSendMore: false }
-    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(xorCopy(this.outbound, data)) }
+    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(xorOutgoing(this.outbound, data)) }
   }
 
   sendReset (err: Error): void {
