@@ -165,7 +165,13 @@ async function main (): Promise<void> {
     const singleCpu = await cpuSeconds(pids) - cpuBefore
     const tcpSeconds = await rawTcpCopy(fileA, path.join(work, 'tcp.bin'))
     const curlSeconds = await curlInChild(fileA, path.join(work, 'curl.bin'))
+    // Printed now as well: a later phase that fails on a loaded machine (a fan-out node that does not come up in
+    // time) must not lose these figures. The tables at the end repeat them.
+    console.log(`# single transfer: ${(SIZE_MIB * MIB / 1e6 / singleSeconds).toFixed(1)} MB/s = ${(tcpSeconds / singleSeconds).toFixed(2)}× raw TCP ` +
+      `(${(SIZE_MIB * MIB / 1e6 / tcpSeconds).toFixed(0)} MB/s; curl ${(SIZE_MIB * MIB / 1e6 / curlSeconds).toFixed(0)} MB/s), ` +
+      `${(singleCpu / (SIZE_MIB / 1024)).toFixed(1)} CPU s per GiB; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
     const largeRows = LARGE_MIB > 0 ? await large(cluster, seed, single, work) : []
+    for (const row of largeRows) console.log(`# large file ${LARGE_MIB} MiB: ${row.join(' | ')}`)
     const fan = await joinFetchers(cluster, FANOUT)
     const cidB = await add(seed, fileB)
     await waitProviders(cluster, fan, cidB, 1)

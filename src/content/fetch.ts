@@ -169,7 +169,8 @@ export class Fetch {
     const scheduler = new ChunkScheduler({
       chunkCount: manifest.chunks.length,
       present: (i) => store.hasDigest(manifest.chunks[i] as Uint8Array),
-      windowPerProvider: REQUESTS_IN_FLIGHT_PER_PROVIDER,
+      // One more than the requests outstanding: the chunk being written (see `pump`).
+      windowPerProvider: REQUESTS_IN_FLIGHT_PER_PROVIDER + 1,
       inFlightMax: CHUNKS_IN_FLIGHT_PER_FETCH_MAX,
       endgameDuplicates: ENDGAME_DUPLICATES_MAX,
       startIndex: this.deps.startIndex(manifest.chunks.length)
@@ -271,65 +272,91 @@ export class Fetch {
   /**
    * Pipelines requests on one stream until the file is done: 'done', or 'abandoned' when answers were still
    * outstanding (their chunks came from elsewhere); 'lied' when the provider sent a bad chunk.
+   *
+   * The chunk just received is verified and written while the next answers arrive: the scheduler's window
+   * per provider is one more than the requests kept outstanding (REQUESTS_IN_FLIGHT_PER_PROVIDER), the extra
+   * slot being the chunk on its way to disk, so a provider always has that many requests to answer instead of
+   * idling during every write. A chunk counts as done only once it is on disk (`storeChunk`).
    */
   private async pump (stream: Stream, job: WorkerJob): Promise<'done' | 'abandoned' | 'lied'> {
     const { peer, partial, root, manifest, scheduler } = job
     const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: (REQUESTS_IN_FLIGHT_PER_PROVIDER + 2) * FRAME_BYTES_MAX })
     const pending: Array<number | 'map'> = []
+    let writing: Promise<'stored' | 'lied'> | undefined
     let mapAtMs = Number.NEGATIVE_INFINITY
-    while (!scheduler.done && this.fatal === undefined) {
-      const frames: Uint8Array[] = []
-      const nowMs = this.deps.nowMs()
-      if (partial && !pending.includes('map') && scheduler.inFlightOf(peer) === 0 && nowMs - mapAtMs >= BITMAP_REFRESH_MS) {
-        frames.push(encodeRequest({ type: 'map', cid: root }))
-        pending.push('map')
-        mapAtMs = nowMs
+    try {
+      while (!scheduler.done && this.fatal === undefined) {
+        const frames: Uint8Array[] = []
+        const nowMs = this.deps.nowMs()
+        if (partial && !pending.includes('map') && scheduler.inFlightOf(peer) === 0 && nowMs - mapAtMs >= BITMAP_REFRESH_MS) {
+          frames.push(encodeRequest({ type: 'map', cid: root }))
+          pending.push('map')
+          mapAtMs = nowMs
+        }
+        let index: number | undefined
+        while (pending.length < REQUESTS_IN_FLIGHT_PER_PROVIDER && (index = scheduler.next(peer)) !== undefined) {
+          frames.push(encodeRequest({ type: 'get', cid: chunkCid(manifest.chunks[index] as Uint8Array) }))
+          pending.push(index)
+        }
+        if (frames.length > 0) await lp.writeV(frames)
+        if (pending.length === 0) {
+          if (writing !== undefined) {
+            if (await writing === 'lied') return 'lied'
+            writing = undefined
+          } else await this.wake.wait(BITMAP_REFRESH_MS)
+          continue
+        }
+        const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
+        if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
+        const request = pending.shift() as number | 'map'
+        if (request === 'map') {
+          if (!response.cid.equals(root) || response.type === 'block') throw new FetchFailedError('answer to a map request names another CID')
+          const bitmap = response.type === 'map' ? response.bitmap : new Uint8Array(0)
+          scheduler.setProvider(peer, (i) => bitmapHas(bitmap, i))
+          continue
+        }
+        const cid = chunkCid(manifest.chunks[request] as Uint8Array)
+        if (!response.cid.equals(cid) || response.type === 'map') throw new FetchFailedError('answer names another CID than the request')
+        if (response.type === 'none') {
+          scheduler.onMissing(peer, request)
+          continue
+        }
+        if (response.data.length !== chunkLength(manifest, request)) {
+          this.providerLied(peer, `chunk ${request} of ${response.data.length} bytes, expected ${chunkLength(manifest, request)}`)
+          return 'lied'
+        }
+        // One write at a time per provider: the previous chunk's must be done (and honest) first.
+        if (writing !== undefined && await writing === 'lied') return 'lied'
+        writing = this.storeChunk(job, request, cid, response.data)
+        // Its failure surfaces at the next await of it; until then it must not count as unhandled.
+        writing.catch(() => {})
       }
-      let index: number | undefined
-      while (pending.length < REQUESTS_IN_FLIGHT_PER_PROVIDER && (index = scheduler.next(peer)) !== undefined) {
-        frames.push(encodeRequest({ type: 'get', cid: chunkCid(manifest.chunks[index] as Uint8Array) }))
-        pending.push(index)
-      }
-      if (frames.length > 0) await lp.writeV(frames)
-      if (pending.length === 0) {
-        await this.wake.wait(BITMAP_REFRESH_MS)
-        continue
-      }
-      const response = decodeResponse((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray())
-      if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
-      const request = pending.shift() as number | 'map'
-      if (request === 'map') {
-        if (!response.cid.equals(root) || response.type === 'block') throw new FetchFailedError('answer to a map request names another CID')
-        const bitmap = response.type === 'map' ? response.bitmap : new Uint8Array(0)
-        scheduler.setProvider(peer, (i) => bitmapHas(bitmap, i))
-        continue
-      }
-      const digest = manifest.chunks[request] as Uint8Array
-      const cid = chunkCid(digest)
-      if (!response.cid.equals(cid) || response.type === 'map') throw new FetchFailedError('answer names another CID than the request')
-      if (response.type === 'none') {
-        scheduler.onMissing(peer, request)
-        continue
-      }
-      if (response.data.length !== chunkLength(manifest, request)) {
-        this.providerLied(peer, `chunk ${request} of ${response.data.length} bytes, expected ${chunkLength(manifest, request)}`)
-        return 'lied'
-      }
-      try {
-        await this.deps.store.putBlock(cid, response.data)
-      } catch (err) {
-        if (!(err instanceof ChunkVerificationError)) throw err
-        this.providerLied(peer, `chunk ${request}`)
-        return 'lied'
-      }
-      if (scheduler.onChunk(peer, request)) {
-        this.deps.scores.record(peer, 'good-chunk', this.deps.nowMs())
-        this.progress.chunksDone = scheduler.chunksDone
-        this.progress.chunksByProvider[peer] = (this.progress.chunksByProvider[peer] ?? 0) + 1
-        this.progress.bytesDone = Math.min(manifest.size, this.progress.bytesDone + response.data.length)
-      }
-      this.wake.notify()
+      if (writing !== undefined && await writing === 'lied') return 'lied'
+      writing = undefined
+      return pending.length > 0 ? 'abandoned' : 'done'
+    } finally {
+      // A read or write that failed leaves the last write running: it must settle before the worker ends.
+      await writing?.catch(() => {})
     }
-    return pending.length > 0 ? 'abandoned' : 'done'
+  }
+
+  /** Verifies and writes one chunk, then counts it done: 'lied' when its bytes do not match its digest. */
+  private async storeChunk (job: WorkerJob, request: number, cid: CID, data: Uint8Array): Promise<'stored' | 'lied'> {
+    const { peer, manifest, scheduler } = job
+    try {
+      await this.deps.store.putBlock(cid, data)
+    } catch (err) {
+      if (!(err instanceof ChunkVerificationError)) throw err
+      this.providerLied(peer, `chunk ${request}`)
+      return 'lied'
+    }
+    if (scheduler.onChunk(peer, request)) {
+      this.deps.scores.record(peer, 'good-chunk', this.deps.nowMs())
+      this.progress.chunksDone = scheduler.chunksDone
+      this.progress.chunksByProvider[peer] = (this.progress.chunksByProvider[peer] ?? 0) + 1
+      this.progress.bytesDone = Math.min(manifest.size, this.progress.bytesDone + data.length)
+    }
+    this.wake.notify()
+    return 'stored'
   }
 }

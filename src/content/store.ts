@@ -69,6 +69,8 @@ export class ContentStore {
   /** digest hex → bytes on disk. Invariant: usedBytes === Σ sizes + reserved. */
   private readonly blocks = new Map<string, number>()
   private readonly objects = new Map<string, ObjectRecord>()
+  /** Block prefix directories known to exist (we never remove one): one mkdir each, not one per block. */
+  private readonly prefixDirs = new Set<string>()
   private used = 0
   private indexWrite: Promise<void> = Promise.resolve()
   private writers = 0
@@ -97,6 +99,7 @@ export class ContentStore {
   private scanBlocks (): void {
     for (const prefix of readdirSync(this.blocksDir)) {
       if (!/^[0-9a-f]{2}$/.test(prefix)) continue
+      this.prefixDirs.add(path.join(this.blocksDir, prefix))
       for (const name of readdirSync(path.join(this.blocksDir, prefix))) {
         if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(prefix)) continue
         const size = statSync(path.join(this.blocksDir, prefix, name)).size
@@ -132,6 +135,23 @@ export class ContentStore {
     return path.join(this.blocksDir, hex.slice(0, 2), hex)
   }
 
+  /** Moves a written block to its place, creating its prefix directory once (again if it was removed). */
+  private async renameIntoPrefixDir (tmp: string, target: string): Promise<void> {
+    const dir = path.dirname(target)
+    if (this.prefixDirs.has(dir)) {
+      try {
+        await fs.rename(tmp, target)
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        this.prefixDirs.delete(dir)
+      }
+    }
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 })
+    this.prefixDirs.add(dir)
+    await fs.rename(tmp, target)
+  }
+
   hasBlock (cid: CID): boolean {
     return this.blocks.has(hexOf(cid.multihash.digest))
   }
@@ -159,8 +179,7 @@ export class ContentStore {
     const tmp = path.join(this.tmpDir, `${hex}.${randomBytes(4).toString('hex')}`)
     try {
       await fs.writeFile(tmp, bytes, { mode: 0o600 })
-      await fs.mkdir(path.dirname(this.blockPath(hex)), { recursive: true, mode: 0o700 })
-      await fs.rename(tmp, this.blockPath(hex))
+      await this.renameIntoPrefixDir(tmp, this.blockPath(hex))
     } catch (err) {
       this.used -= bytes.length
       await fs.rm(tmp, { force: true }).catch(() => {})

@@ -23,6 +23,7 @@ import { mdns } from '@libp2p/mdns'
 import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interface'
 import type { Config } from '../config/index.js'
 import { clusterKeyProtector } from './pnet.js'
+import { transportNoiseCrypto } from './noise-crypto.js'
 import type { Cluster } from './cluster.js'
 
 /** The gossipsub topic of a cluster's membership heartbeats (layer A publishes on it). */
@@ -140,7 +141,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [tcp()],
     connectionProtector: clusterKeyProtector(init.cluster.key, PNET_NONCE_TIMEOUT_MS),
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: transportNoiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery,
     connectionManager: {

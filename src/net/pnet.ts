@@ -14,60 +14,71 @@
  * fixed upstream but not released as of 3.0.27). It also never finalizes its ciphers, so each connection
  * ever made keeps two 64-byte slots of that memory for good.
  *
- * Here every cipher call handles at most XOR_CHUNK_BYTES, so the memory never needs to grow (its initial
- * 640 KiB holds the scratch area plus one 64-byte slot per live cipher, up to thousands of connections), and
- * both ciphers are finalized (slot returned, key wiped) when the connection closes. The test
- * test/net/pnet.test.ts shows both, and that we interoperate with `@libp2p/pnet`.
+ * Here the keystream is libsodium's XSalsa20 (src/net/xsalsa20.ts: native, no shared memory; the WASM cipher
+ * stays as the fallback where the binary does not load, called on at most 32 KiB so its memory never needs to
+ * grow), and both ciphers are finalized (key wiped, WASM slot returned) when the connection closes. The
+ * tests test/net/pnet.test.ts and test/net/xsalsa20.test.ts show this, that both implementations give the
+ * same keystream, and that we interoperate with `@libp2p/pnet`.
  */
-import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
 import type { SendResult } from '@libp2p/utils'
 import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-
-/** One XSalsa20 keystream (the `xsalsa20` package's streaming cipher). */
-interface XorCipher {
-  update: (input: Uint8Array, output: Uint8Array) => Uint8Array
-  finalize: () => void
-}
-const createXSalsa20 = createRequire(import.meta.url)('xsalsa20') as (nonce: Uint8Array, key: Uint8Array) => XorCipher
+import { createXSalsa20, XSALSA20_KEY_BYTES, XSALSA20_NONCE_BYTES } from './xsalsa20.js'
+import { claimOwnedCiphertext } from './noise-crypto.js'
+import type { XorCipher, XSalsa20Implementation } from './xsalsa20.js'
 
 /** Bytes of the nonce each side sends first (XSalsa20's nonce). */
-export const PNET_NONCE_BYTES = 24
+export const PNET_NONCE_BYTES = XSALSA20_NONCE_BYTES
 /** Bytes of the pre-shared key (XSalsa20's key). */
-export const PNET_KEY_BYTES = 32
-/** Most bytes handed to one cipher call: far below the cipher's initial WASM memory, so it never grows. */
-export const XOR_CHUNK_BYTES = 32 * 1024
+export const PNET_KEY_BYTES = XSALSA20_KEY_BYTES
 
-/** XORs `data` with the cipher's keystream into a new buffer, at most XOR_CHUNK_BYTES per cipher call. */
-function xorChunked (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Array {
+/** XORs `data` with the cipher's keystream into one new buffer. */
+function xorCopy (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Array {
   const output = new Uint8Array(data.byteLength)
   let offset = 0
   for (const buf of data instanceof Uint8Array ? [data] : data) {
-    for (let start = 0; start < buf.byteLength; start += XOR_CHUNK_BYTES) {
-      const part = buf.subarray(start, Math.min(buf.byteLength, start + XOR_CHUNK_BYTES))
-      cipher.update(part, output.subarray(offset, offset + part.byteLength))
-      offset += part.byteLength
-    }
+    cipher.update(buf, output.subarray(offset, offset + buf.byteLength))
+    offset += buf.byteLength
   }
   return output
 }
 
 /**
- * XORs `data` with the cipher's keystream in place (at most XOR_CHUNK_BYTES per cipher call) and returns it.
+ * XORs outgoing `data` with the cipher's keystream: noise's ciphertext buffers that nothing else holds
+ * (src/net/noise-crypto.ts) in place, every other run of bytes into one new buffer each. Returns `data`'s
+ * bytes in order, as one buffer when nothing could be done in place.
+ */
+export function xorOutgoing (cipher: XorCipher, data: Uint8ArrayList): Uint8Array | Uint8ArrayList {
+  let out: Uint8ArrayList | undefined
+  let others = new Uint8ArrayList()
+  for (const buf of data) {
+    if (!claimOwnedCiphertext(buf)) {
+      others.append(buf)
+      continue
+    }
+    out ??= new Uint8ArrayList()
+    if (others.byteLength > 0) {
+      out.append(xorCopy(cipher, others))
+      others = new Uint8ArrayList()
+    }
+    cipher.update(buf, buf)
+    out.append(buf)
+  }
+  if (out === undefined) return xorCopy(cipher, others)
+  if (others.byteLength > 0) out.append(xorCopy(cipher, others))
+  return out
+}
+
+/**
+ * XORs `data` with the cipher's keystream in place and returns it.
  * Only for bytes nobody else holds: what the socket just read (a fresh buffer per read). Every byte a
  * connection receives passes here, so not allocating a second copy of it saves the garbage collector work
  * (content chunks are 1 MiB each).
  */
 function xorInPlace (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Array | Uint8ArrayList {
-  const parts: Iterable<Uint8Array> = data instanceof Uint8Array ? [data] : data
-  for (const buf of parts) {
-    for (let start = 0; start < buf.byteLength; start += XOR_CHUNK_BYTES) {
-      const part = buf.subarray(start, Math.min(buf.byteLength, start + XOR_CHUNK_BYTES))
-      cipher.update(part, part)
-    }
-  }
+  for (const buf of data instanceof Uint8Array ? [data] : data) cipher.update(buf, buf)
   return data
 }
 
@@ -76,6 +87,7 @@ interface XorConnectionInit {
   localNonce: Uint8Array
   remoteNonce: Uint8Array
   key: Uint8Array
+  cipher?: XSalsa20Implementation
 }
 
 /** A connection whose bytes are XORed with the two keystreams; both ciphers are finalized once it closes. */
@@ -88,8 +100,8 @@ class XorConnection extends AbstractMultiaddrConnection {
   constructor (init: XorConnectionInit) {
     super({ log: init.maConn.log.newScope('pnet'), remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
     this.maConn = init.maConn
-    this.inbound = createXSalsa20(init.remoteNonce, init.key)
-    this.outbound = createXSalsa20(init.localNonce, init.key)
+    this.inbound = createXSalsa20(init.remoteNonce, init.key, init.cipher)
+    this.outbound = createXSalsa20(init.localNonce, init.key, init.cipher)
     this.maConn.addEventListener('message', (evt) => {
       if (this.finalized) return
       this.onData(xorInPlace(this.inbound, evt.data))
@@ -118,7 +130,7 @@ class XorConnection extends AbstractMultiaddrConnection {
 
   sendData (data: Uint8ArrayList): SendResult {
     if (this.finalized) return { sentBytes: data.byteLength, canSendMore: false }
-    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(xorChunked(this.outbound, data)) }
+    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(xorOutgoing(this.outbound, data)) }
   }
 
   sendReset (err: Error): void {
@@ -136,7 +148,7 @@ class XorConnection extends AbstractMultiaddrConnection {
 
 /** The protector: nonce exchange (bounded by `timeoutMs` unless the caller passes a signal), then XOR. */
 class ClusterKeyProtector implements ConnectionProtector {
-  constructor (private readonly key: Uint8Array, private readonly timeoutMs: number) {}
+  constructor (private readonly key: Uint8Array, private readonly timeoutMs: number, private readonly cipher?: XSalsa20Implementation) {}
 
   readonly [Symbol.toStringTag] = 'revoada/pnet'
 
@@ -145,16 +157,17 @@ class ClusterKeyProtector implements ConnectionProtector {
     const signal = options?.signal ?? AbortSignal.timeout(this.timeoutMs)
     const bytes = byteStream(connection)
     const [remote] = await Promise.all([bytes.read({ bytes: PNET_NONCE_BYTES, signal }), bytes.write(localNonce, { signal })])
-    return new XorConnection({ maConn: bytes.unwrap() as MultiaddrConnection, localNonce, remoteNonce: remote.subarray(), key: this.key })
+    return new XorConnection({ maConn: bytes.unwrap() as MultiaddrConnection, localNonce, remoteNonce: remote.subarray(), key: this.key, cipher: this.cipher })
   }
 }
 
 /**
- * The connection protector of a cluster (libp2p `connectionProtector`), for its 32-byte key.
+ * The connection protector of a cluster (libp2p `connectionProtector`), for its 32-byte key. `cipher` picks
+ * the XSalsa20 implementation (tests; the default is the native one where it loads).
  * @throws RangeError when the key is not 32 bytes
  */
-export function clusterKeyProtector (key: Uint8Array, timeoutMs: number): () => ConnectionProtector {
+export function clusterKeyProtector (key: Uint8Array, timeoutMs: number, cipher?: XSalsa20Implementation): () => ConnectionProtector {
   if (key.length !== PNET_KEY_BYTES) throw new RangeError(`a pnet key has ${PNET_KEY_BYTES} bytes, not ${key.length}`)
   const copy = new Uint8Array(key)
-  return () => new ClusterKeyProtector(copy, timeoutMs)
+  return () => new ClusterKeyProtector(copy, timeoutMs, cipher)
 }

@@ -94,6 +94,26 @@ describe('content store', () => {
     expect(store.usedBytes).toBe(0)
   })
 
+  it('should store a block whose prefix directory was removed while it ran (the directory is made again)', async () => {
+    const dir = await tempDir('revoada-content-')
+    dirs.push(dir)
+    const store = await ContentStore.open({ dir, quotaBytes: 1 << 30, log: silentLogger(), nowMs: () => clock })
+    const first = randomBytes(100)
+    const firstCid = chunkCid(blake3(first))
+    await store.putBlock(firstCid, first)
+    const prefix = Buffer.from(firstCid.multihash.digest).toString('hex').slice(0, 2)
+    // Another block under the same two-hex-digit prefix directory (1 in 256 random blocks).
+    let second: Buffer
+    do second = randomBytes(100)
+    while (Buffer.from(blake3(second)).toString('hex').slice(0, 2) !== prefix)
+    const prefixDir = readdirSync(dir, { recursive: true, withFileTypes: true }).find((e) => e.isDirectory() && e.name === prefix)
+    expect(prefixDir).toBeDefined()
+    await fs.rm(path.join(prefixDir!.parentPath, prefix), { recursive: true, force: true })
+    const secondCid = chunkCid(blake3(second))
+    await store.putBlock(secondCid, second)
+    expect(Buffer.from(await store.readBlock(secondCid) ?? new Uint8Array(0)).equals(second)).toBe(true)
+  })
+
   it('should never exceed its quota', async () => {
     const store = await open({ quotaBytes: 3 * CHUNK_BYTES })
     await expect(store.addFile(pieces(randomBytes(5 * CHUNK_BYTES)))).rejects.toHaveProperty('name', 'QuotaExceededError')

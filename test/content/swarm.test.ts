@@ -75,6 +75,23 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     expect(c!.content.providers(cid).find((p) => p.peer === b!.node.nodeId)?.score).toBeLessThan(0)
   })
 
+  it('should drop a provider at its first bad chunk while chunks go to disk alongside, and finish from the honest one', async () => {
+    // l flips a byte of every chunk it serves (TEST ONLY). c writes each chunk while the next answers arrive,
+    // so the bad chunk's verdict comes from a write running beside the stream: it must still end l's part.
+    const [a, l, c] = await cluster.start(3, [{}, { testOnlyCorruptServedChunks: true }, {}])
+    const bytes = randomBytes(12 * CHUNK_BYTES)
+    const cid = (await l!.content.add(bytes)).cidObject
+    await a!.content.add(bytes)
+    await waitFor(() => c!.content.providers(cid).length === 2, 60_000, 'two providers known')
+    expect(Buffer.from(await c!.content.get(cid)).equals(bytes)).toBe(true)
+    const progress = c!.content.progress(cid)
+    expect(progress?.droppedProviders).toEqual([l!.node.nodeId])
+    expect(progress?.chunksByProvider[l!.node.nodeId]).toBeUndefined()
+    expect(progress?.chunksByProvider[a!.node.nodeId]).toBe(12)
+    // Dropped at once: it served at most its requests outstanding (2) plus the one being verified, not more.
+    expect((l!.content.status().server as { blocksServed: number }).blocksServed).toBeLessThanOrEqual(3)
+  })
+
   it('should finish without waiting for a provider that never answers, and not count it as a failure', async () => {
     // s holds its chunk answers back for 10 minutes (TEST ONLY serve delay): a stuck provider.
     const [a, s, c] = await cluster.start(3, [{}, { testOnlyServeDelayMs: 600_000 }, {}])

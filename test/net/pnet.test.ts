@@ -18,6 +18,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createNetNode, newCluster, pnetKey } from '../../src/net/index.js'
+import { clusterKeyProtector } from '../../src/net/pnet.js'
 import type { Cluster } from '../../src/net/index.js'
 import { tempDir, testConfig } from '../node/helpers.js'
 
@@ -73,6 +74,30 @@ describe('cluster pnet', () => {
     await stream.close()
     expect(connection.status).toBe('open')
     expect(a.getConnections(b.peerId).map((c) => c.id)).toContain(connection.id)
+    expect(xsalsaMemoryBytes()).toBe(memoryBefore)
+  }, 120_000)
+
+  it('should carry 64 one-MiB turns between a native-cipher node and a WASM-fallback node, the WASM memory unchanged', async () => {
+    const cluster = newCluster()
+    const ours = await netNode(cluster)
+    const fallback = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+      connectionProtector: clusterKeyProtector(cluster.key, 10_000, 'wasm')
+    })
+    nodes.push(fallback)
+    await serveEcho(fallback)
+    const memoryBefore = xsalsaMemoryBytes()
+    const stream = await ours.dialProtocol(multiaddr(fallback.getMultiaddrs()[0]!.toString()), ECHO)
+    const connection = ours.getConnections(fallback.peerId)[0]!
+    const lp = lpStream(stream, { maxDataLength: 2 * MIB, maxBufferSize: 4 * MIB })
+    for (let i = 0; i < 64; i++) {
+      const message = randomBytes(MIB)
+      await lp.write(message)
+      expect(Buffer.from((await lp.read()).subarray()).equals(message)).toBe(true)
+    }
+    await stream.close()
+    expect(connection.status).toBe('open')
     expect(xsalsaMemoryBytes()).toBe(memoryBefore)
   }, 120_000)
 

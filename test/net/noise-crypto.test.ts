@@ -1,0 +1,83 @@
+/**
+ * Noise's crypto with transport-owned ciphertext (src/net/noise-crypto.ts): the same bytes as noise's default
+ * crypto, and only noise's own fresh ciphertext buffers may be claimed by pnet (to be XORed in place), each
+ * once. A claim on anything else (the caller's plaintext, the tag, a view into a larger buffer) would let pnet
+ * overwrite bytes another layer still holds. pnet (xorOutgoing) must then XOR exactly those in place.
+ */
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { defaultCrypto } from '@libp2p/noise/crypto'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { claimOwnedCiphertext, transportNoiseCrypto } from '../../src/net/noise-crypto.js'
+import { xorOutgoing } from '../../src/net/pnet.js'
+import { createXSalsa20 } from '../../src/net/xsalsa20.js'
+
+const key = randomBytes(32)
+const nonce = Buffer.concat([Buffer.alloc(4), Buffer.from([7, 0, 0, 0, 0, 0, 0, 0])])
+const ad = new Uint8Array(0)
+
+function bytesOf (data: Uint8Array | Uint8ArrayList): Buffer {
+  return Buffer.from(data instanceof Uint8Array ? data : data.subarray())
+}
+
+describe('noise crypto (transport-owned ciphertext)', () => {
+  it('should encrypt to the bytes of noise\'s default crypto, which decrypts them, for one buffer or a list', () => {
+    for (const size of [0, 100, 1199, 1200, 5000, 65_519]) {
+      const plain = randomBytes(size)
+      const asList = new Uint8ArrayList(plain.subarray(0, 12), plain.subarray(12))
+      for (const input of [plain, asList]) {
+        const ours = bytesOf(transportNoiseCrypto.chaCha20Poly1305Encrypt(input, nonce, ad, key))
+        const theirs = bytesOf(defaultCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key))
+        expect(ours.equals(theirs), `size ${size}`).toBe(true)
+        expect(bytesOf(defaultCrypto.chaCha20Poly1305Decrypt(ours, nonce, ad, key)).equals(plain)).toBe(true)
+      }
+    }
+  })
+
+  it('should let only its own large ciphertext buffers be claimed, each once', () => {
+    const plain = randomBytes(65_519)
+    const pieces = [...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key))]
+    const body = pieces[0] as Uint8Array
+    const tag = pieces[pieces.length - 1] as Uint8Array
+    expect(body.byteLength).toBe(plain.byteLength)
+    expect(claimOwnedCiphertext(plain)).toBe(false)
+    expect(claimOwnedCiphertext(tag)).toBe(false)
+    expect(claimOwnedCiphertext(body.subarray(1))).toBe(false)
+    expect(claimOwnedCiphertext(body)).toBe(true)
+    expect(claimOwnedCiphertext(body)).toBe(false)
+    // Small messages (the handshake, pings, window updates) go through the default crypto: nothing to claim.
+    for (const piece of new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(500), nonce, ad, key))) {
+      expect(claimOwnedCiphertext(piece)).toBe(false)
+    }
+  })
+
+  it('should reject a corrupted ciphertext byte on decryption', () => {
+    const plain = randomBytes(4096)
+    const sealed = bytesOf(transportNoiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key))
+    sealed[100] = (sealed[100] as number) ^ 1
+    expect(() => transportNoiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key)).toThrow()
+  })
+})
+
+describe('pnet sending noise frames (xorOutgoing)', () => {
+  it('should XOR only claimable ciphertext in place, copy every other buffer, and send the same bytes as a full copy', () => {
+    const pnetKey = randomBytes(32)
+    const pnetNonce = randomBytes(24)
+    const sealed = [...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(40_000), nonce, ad, key))]
+    const callerHeld = randomBytes(3000) // e.g. a handshake message another layer still holds
+    const prefix = Uint8Array.of(0x9c, 0x50)
+    const frames = new Uint8ArrayList(prefix, ...sealed, callerHeld)
+    const plainBytes = frames.subarray() // a copy of everything, before any XOR
+    const callerBefore = Buffer.from(callerHeld)
+    const prefixBefore = Buffer.from(prefix)
+
+    const sent = bytesOf(xorOutgoing(createXSalsa20(pnetNonce, pnetKey), frames))
+    const expected = new Uint8Array(plainBytes.byteLength)
+    createXSalsa20(pnetNonce, pnetKey).update(plainBytes, expected)
+    expect(sent.equals(expected)).toBe(true)
+    expect(Buffer.from(callerHeld).equals(callerBefore)).toBe(true)
+    expect(Buffer.from(prefix).equals(prefixBefore)).toBe(true)
+    // The large ciphertext piece was used in place (claimed), so it is no longer claimable.
+    expect(claimOwnedCiphertext(sealed[0] as Uint8Array)).toBe(false)
+  })
+})
