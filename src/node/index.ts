@@ -22,6 +22,7 @@ import {
   createNetNode, decodeJoinString, encodeJoinString, keyFingerprint, loadOrCreateCluster, Redialer, trackKnownPeers
 } from '../net/index.js'
 import type { Cluster, NetFaults, NetNode } from '../net/index.js'
+import { DEFAULT_XSALSA20 } from '../net/xsalsa20.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
@@ -147,8 +148,10 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     nodeLog.info({
       nodeId: identity.nodeId, newIdentity: identity.created, clusterId: cluster.clusterId,
       cluster: join !== undefined ? (created ? 'joined' : 'rejoined') : (created ? 'created' : 'existing'),
-      keyFingerprint: keyFingerprint(cluster.key), addresses: node.status().addresses, api: api.url
+      keyFingerprint: keyFingerprint(cluster.key), addresses: node.status().addresses, api: api.url, pnetCipher: DEFAULT_XSALSA20
     }, 'node started')
+    // The fallback cipher is 3–5× slower per byte (docs/bench/content.md): say so, content transfers feel it.
+    if (DEFAULT_XSALSA20 !== 'native') nodeLog.warn({ pnetCipher: DEFAULT_XSALSA20 }, 'sodium-native did not load: the cluster key cipher runs on the slower WASM fallback')
     return node
   } catch (err) {
     await stack.unwind()

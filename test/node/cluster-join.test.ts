@@ -36,6 +36,14 @@ describe('node cluster join', () => {
     await waitFor(() => a.status().peers.includes(b.nodeId) && b.status().peers.includes(a.nodeId), 10_000, 'mutual peers')
   })
 
+  it('should name the cluster key cipher in its start line (native here; a warning names the slow fallback)', async () => {
+    const { log, lines } = capturingLogger('info')
+    await node({ log })
+    const started = lines.find((l) => l.msg === 'node started')
+    expect(started).toMatchObject({ pnetCipher: 'native' })
+    expect(lines.some((l) => typeof l.msg === 'string' && l.msg.includes('WASM fallback'))).toBe(false)
+  })
+
   it('should refuse a second node on the same data dir while the first runs', async () => {
     await node()
     const config = testConfig(dirs[0] as string)
