@@ -19,6 +19,15 @@ export const PHI_WINDOW_SIZE = 200
 export const MIN_STD_DEVIATION_MS_DEFAULT = 100
 /** Pause added to the expected interval before silence counts. */
 export const ACCEPTABLE_PAUSE_MS_DEFAULT = 1000
+/** Period at which the membership service ticks the table (its clock for suspicion and death). */
+export const TICK_INTERVAL_MS_DEFAULT = 100
+/**
+ * A tick later than its period by at least this much means this node's own event loop stalled (a starved
+ * CPU, a GC pause): the excess is not counted as peers' silence (issue 16: on a saturated machine every
+ * member turned suspect at once after each stall of the observer, and the suspicion pings then closed live
+ * connections). Cassandra's failure detector ignores the observer's own pauses the same way.
+ */
+export const LOCAL_STALL_MIN_MS = 250
 /** A suspect member is declared dead after staying suspect this long. */
 export const DEAD_AFTER_SUSPECT_MS_DEFAULT = 700
 /** A dead or left member is forgotten (removed) after this long. */
