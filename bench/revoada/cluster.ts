@@ -23,7 +23,8 @@ const NODE_LOG_LEVEL = process.env.BENCH_NODE_LOG_LEVEL ?? 'error'
 const GRACEFUL_STOP_MS = 10_000
 /** How long one node may take to come up (BENCH_START_TIMEOUT_MS; a loaded machine needs more). */
 const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 30_000)
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
+/** The `revoada` entry point the nodes run (BENCH_REVOADA_MAIN, e.g. a bundled build to compare start-up cost). */
+const MAIN = process.env.BENCH_REVOADA_MAIN ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
 
 export interface RevoadaProc {
   dir: string
