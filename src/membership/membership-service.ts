@@ -63,6 +63,11 @@ const SUSPECT_PING_TIMEOUT_MS = 2000
  */
 const LOCAL_PING_REFUSALS = new Set(['TooManyOutboundProtocolStreamsError'])
 
+/** True when a failed suspicion ping says nothing about the peer (this node refused to send it). */
+export function isLocalPingRefusal (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && LOCAL_PING_REFUSALS.has((err as Error).name)
+}
+
 export class MembershipService implements NodeService, Membership {
   readonly name = 'membership'
   private ctx!: ServiceContext
@@ -228,7 +233,7 @@ export class MembershipService implements NodeService, Membership {
       // A heartbeat that arrived meanwhile (a slow peer, not a frozen one) keeps the connection.
       const health = this.view().members.find((m) => m.nodeId === peer)?.health
       if (this.stopped || (health !== 'suspect' && health !== 'dead')) return
-      if (LOCAL_PING_REFUSALS.has((err as Error).name)) return
+      if (isLocalPingRefusal(err)) return
       this.ctx.log.info({ peer, err: (err as Error).message }, 'a suspect member did not answer a ping; closing its connection')
       await this.ctx.net.hangUp(peerId).catch(() => {})
     })
