@@ -4,7 +4,9 @@
  * data dirs, the `revoada` bin's `--max-semi-space-size=1`), target ha-three. Node 0 creates the cluster and
  * sets the target; the N−1 others are spawned at once with its join string. For each N it measures:
  *   - convergence: from spawning the joiners (and from the moment every API answers) until every node sees N
- *     alive members and N admitted members under one shape CID; then until ha-three holds everywhere
+ *     alive members and N admitted members under one shape CID, and the CPU seconds all N processes spent
+ *     until their APIs answered (start-up) and until convergence (load-independent, unlike the times); then
+ *     until ha-three holds everywhere
  *     (3 etcd holders, 3 voters — the policy promotes two joiners once they are stable);
  *   - idle: after SCALE_IDLE_S seconds with no bench traffic, VmRSS of every process (median, max) and the
  *     CPU of all N together (utime + stime from /proc over that span), in cores; the leader's share apart;
@@ -24,6 +26,7 @@ import '../src/polyfill.js'
 import os from 'node:os'
 import { RevoadaCluster, REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
+import { cpuSeconds } from './revoada/cpu.js'
 import { firstAcknowledged } from './revoada/probe.js'
 import { converged, convergenceDetail, cpuOver, deadEverywhere, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
 import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
@@ -40,6 +43,10 @@ interface ScaleResult {
   n: number
   convergeMs: number | null
   convergeAfterUpMs: number | null
+  /** CPU seconds of all N processes from spawn until every API answered (start-up: module loading, storage). */
+  startCpuS: number
+  /** CPU seconds of all N processes from spawn until converged (or the deadline): what forming the cluster costs. */
+  convergeCpuS: number
   haThreeMs: number | null
   rssMedianMb: number
   rssMaxMb: number
@@ -121,18 +128,22 @@ async function measure (n: number): Promise<ScaleResult> {
   try {
     const load = loadAverage()
     const { spawnedAt, upAt } = await startAll(cluster, n)
-    console.log(`  N=${n}: every API answering ${ms(upAt - spawnedAt)} ms after spawning the joiners`)
+    const pids = cluster.procs.map((p) => p.child.pid as number)
+    const startCpuS = await cpuSeconds(pids)
+    console.log(`  N=${n}: every API answering ${ms(upAt - spawnedAt)} ms after spawning the joiners (CPU of all N so far ${startCpuS.toFixed(1)} s)`)
     const convergeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await converged(cluster, cluster.procs, n))
+    // Summed over the processes still running: one that exited on its own takes its CPU time with it.
+    const convergeCpuS = await cpuSeconds(pids)
     const convergeAfterUpMs = convergeMs === null ? null : convergeMs - (upAt - spawnedAt)
     if (convergeMs === null) console.log(`  N=${n}: not converged; per node:\n${await convergenceDetail(cluster, cluster.procs)}`)
-    console.log(`  N=${n}: converged ${ms(convergeMs)} ms after spawning (${ms(convergeAfterUpMs)} ms after every API answered)`)
+    console.log(`  N=${n}: converged ${ms(convergeMs)} ms after spawning (${ms(convergeAfterUpMs)} ms after every API answered; CPU of all N by then ${convergeCpuS.toFixed(1)} s)`)
     const haThreeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, cluster.procs))
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
     const idle = await idleFigures(cluster)
     // Without ha-three (fewer than 3 voters) a leader kill only measures a cluster without quorum: skipped.
     const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, deadMs: undefined, votersMs: undefined, healedMs: undefined }
     console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, dead everywhere ${ms(heal.deadMs)}, 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
-    return { n, convergeMs, convergeAfterUpMs, haThreeMs, ...idle, ...heal, load: `${load} → ${loadAverage()}` }
+    return { n, convergeMs, convergeAfterUpMs, startCpuS, convergeCpuS, haThreeMs, ...idle, ...heal, load: `${load} → ${loadAverage()}` }
   } finally {
     await cluster.stop()
   }
@@ -151,9 +162,9 @@ function exponent (results: readonly ScaleResult[], pick: (r: ScaleResult) => nu
 
 function report (results: readonly ScaleResult[]): void {
   console.log('\nFigures (targets at 50: converge ≤ 30 s, RSS ≤ 100 MB per node, idle CPU ≤ 1 core, heal ≤ 5 s):')
-  printTable(['N', 'spawn → converged ms', 'APIs up → converged ms', 'spawn → ha-three ms', 'RSS median MB', 'RSS max MB',
+  printTable(['N', 'spawn → converged ms', 'APIs up → converged ms', 'CPU to APIs up, all N (s)', 'CPU to converged, all N (s)', 'spawn → ha-three ms', 'RSS median MB', 'RSS max MB',
     `idle CPU, all N (cores)`, 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → dead everywhere ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
-  results.map((r) => [r.n, ms(r.convergeMs), ms(r.convergeAfterUpMs), ms(r.haThreeMs), r.rssMedianMb, r.rssMaxMb, r.cpuCores, r.leaderCpuCores,
+  results.map((r) => [r.n, ms(r.convergeMs), ms(r.convergeAfterUpMs), r.startCpuS, r.convergeCpuS, ms(r.haThreeMs), r.rssMedianMb, r.rssMaxMb, r.cpuCores, r.leaderCpuCores,
     r.peersMedian, ms(r.writeMs), ms(r.deadMs), ms(r.votersMs), ms(r.healedMs), r.load]))
   console.log('\nHow each grows (per node, vs N):')
   const perNodeCpu = (r: ScaleResult): number => r.cpuCores / r.n
@@ -163,6 +174,8 @@ function report (results: readonly ScaleResult[]): void {
     ['idle CPU, all N (cores)', ...results.map((r) => r.cpuCores), exponent(results, (r) => r.cpuCores)],
     ['leader idle CPU (millicores)', ...results.map((r) => r.leaderCpuCores * 1000), exponent(results, (r) => r.leaderCpuCores)],
     ['libp2p peers per node', ...results.map((r) => r.peersMedian), exponent(results, (r) => r.peersMedian)],
+    ['start-up CPU per node (s)', ...results.map((r) => r.startCpuS / r.n), exponent(results, (r) => r.startCpuS / r.n)],
+    ['CPU spawn → converged per node (s)', ...results.map((r) => r.convergeCpuS / r.n), exponent(results, (r) => r.convergeCpuS / r.n)],
     ['APIs up → converged (ms)', ...results.map((r) => ms(r.convergeAfterUpMs)), exponent(results, (r) => r.convergeAfterUpMs)],
     ['kill → write (ms)', ...results.map((r) => ms(r.writeMs)), exponent(results, (r) => r.writeMs)],
     ['kill → dead everywhere (ms)', ...results.map((r) => ms(r.deadMs)), exponent(results, (r) => r.deadMs)],

@@ -17,11 +17,14 @@ const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a
 /** The Node.js flags the `revoada` bin runs with (its shebang): benches that measure memory pass them too. */
 export const REVOADA_BIN_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
 const NODE_LOG_DIR = process.env.BENCH_NODE_LOG_DIR
+/** The nodes' --log-level (BENCH_NODE_LOG_LEVEL, e.g. info with BENCH_NODE_LOG_DIR to see why a run stalls). */
+const NODE_LOG_LEVEL = process.env.BENCH_NODE_LOG_LEVEL ?? 'error'
 /** How long stop() waits for a graceful exit when profiling before it SIGKILLs. */
 const GRACEFUL_STOP_MS = 10_000
 /** How long one node may take to come up (BENCH_START_TIMEOUT_MS; a loaded machine needs more). */
 const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 30_000)
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
+/** The `revoada` entry point the nodes run (BENCH_REVOADA_MAIN, e.g. a bundled build to compare start-up cost). */
+const MAIN = process.env.BENCH_REVOADA_MAIN ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
 
 export interface RevoadaProc {
   dir: string
@@ -90,7 +93,7 @@ export class RevoadaCluster {
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the nodes (not REVOADA_*: the
     // config loader reads those as settings and refuses unknown keys); stop() then ends
     // them with SIGTERM so Node writes the profile.
-    const child = spawn(process.execPath, [...this.nodeArgs, MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
+    const child = spawn(process.execPath, [...this.nodeArgs, MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', NODE_LOG_LEVEL,
       '--config', this.configFile, ...(join !== undefined ? ['--join', join] : [])], { stdio: ['ignore', 'ignore', 'pipe'] })
     // Keep the tail of stderr so a node that fails to start says why.
     let stderr = ''

@@ -6,6 +6,14 @@
 
 /** Real-time length of one Raft tick. */
 export const TICK_MS_DEFAULT = 100
+/**
+ * A tick that fires this much later than its period means the process did not run meanwhile (a starved CPU,
+ * a GC pause). Its Raft tick is then deferred behind the input already waiting in the sockets (setImmediate
+ * runs after the poll phase): the timer phase runs first after a stall, so a leader would otherwise judge
+ * check-quorum, and a follower its election timeout, before reading the answers and heartbeats that
+ * arrived during the stall (issue 16: leaders stepped down on a saturated 2-core machine).
+ */
+export const LATE_TICK_MS = 100
 /** Heartbeat every tick. */
 export const HEARTBEAT_TICKS_DEFAULT = 1
 /** Election timeout in ticks: random in [5, 10) ticks = 500–1000 ms at the default tick. */

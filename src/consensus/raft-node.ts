@@ -210,6 +210,8 @@ export class RaftNode<R> {
   private lastSnapshotIndex = 0
   private confState: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
   private ticker: NodeJS.Timeout | undefined
+  /** When the ticker last fired (monotonic ms), to tell a late tick (this process stalled) from an on-time one. */
+  private lastTickAtMs: number | undefined
   private batchScheduled = false
   private running = false
   /** Whether the node runs (started, not stopped): callers outside the driver check it before proposing. */
@@ -500,6 +502,16 @@ export class RaftNode<R> {
   }
 
   private onTick (): void {
+    if (!this.running) return
+    const firedAt = this.monotonicMs()
+    const late = this.lastTickAtMs !== undefined && firedAt - this.lastTickAtMs - this.init.tickMs >= C.LATE_TICK_MS
+    this.lastTickAtMs = firedAt
+    // After a stall the input that waited in the sockets is read before the tick judges anyone.
+    if (late) setImmediate(() => { this.tickNow() })
+    else this.tickNow()
+  }
+
+  private tickNow (): void {
     if (!this.running) return
     const now = this.monotonicMs()
     if (this.stalled !== undefined) {

@@ -46,7 +46,7 @@ export interface Membership {
   recentEvents(): MembershipEvent[]
 }
 
-const TICK_MS = 100
+const TICK_MS = C.TICK_INTERVAL_MS_DEFAULT
 const LEAVE_ANNOUNCEMENTS = 2
 /**
  * A suspect member's connection must answer one ping within this long, or it is closed (unless a heartbeat
@@ -56,6 +56,17 @@ const LEAVE_ANNOUNCEMENTS = 2
  * and a closed connection costs both sides a new handshake.
  */
 const SUSPECT_PING_TIMEOUT_MS = 2000
+/**
+ * Ping failures that are this node's own refusal, not the peer's silence: libp2p allows one outbound ping
+ * stream per connection, so while its connection monitor's ping is in flight ours is refused at once (seen
+ * closing live connections in 25-node runs); that monitor already judges the connection.
+ */
+const LOCAL_PING_REFUSALS = new Set(['TooManyOutboundProtocolStreamsError'])
+
+/** True when a failed suspicion ping says nothing about the peer (this node refused to send it). */
+export function isLocalPingRefusal (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && LOCAL_PING_REFUSALS.has((err as Error).name)
+}
 
 export class MembershipService implements NodeService, Membership {
   readonly name = 'membership'
@@ -91,7 +102,8 @@ export class MembershipService implements NodeService, Membership {
     this.table = new MemberTable({
       self: this.self,
       ...(settings?.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: settings.heartbeatIntervalMs } : {}),
-      ...(settings?.phiThreshold !== undefined ? { phiThreshold: settings.phiThreshold } : {})
+      ...(settings?.phiThreshold !== undefined ? { phiThreshold: settings.phiThreshold } : {}),
+      tickIntervalMs: TICK_MS
     })
     const pubsub = ctx.net.services.pubsub
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
@@ -221,6 +233,7 @@ export class MembershipService implements NodeService, Membership {
       // A heartbeat that arrived meanwhile (a slow peer, not a frozen one) keeps the connection.
       const health = this.view().members.find((m) => m.nodeId === peer)?.health
       if (this.stopped || (health !== 'suspect' && health !== 'dead')) return
+      if (isLocalPingRefusal(err)) return
       this.ctx.log.info({ peer, err: (err as Error).message }, 'a suspect member did not answer a ping; closing its connection')
       await this.ctx.net.hangUp(peerId).catch(() => {})
     })

@@ -67,6 +67,30 @@ describe('MemberTable', () => {
     expect(firstSuspect(hinted)).toBeLessThan(firstSuspect(plain))
   })
 
+  it('should not count its own stall as members\' silence, yet still find a member that really stopped', () => {
+    const t = table()
+    // Both members beat every 500 ms and the observer ticks every 100 ms, until the observer stalls 3 s.
+    for (let ms = 0; ms <= 5000; ms += 100) {
+      if (ms % 500 === 0) { t.heartbeat(state('a', { seq: ms + 1 }), ms); t.heartbeat(state('b', { seq: ms + 1 }), ms) }
+      expect(t.tick(ms)).toEqual([])
+    }
+    // After the stall the timer runs first (its tick sees 3 s of silence), then the queued heartbeats; only
+    // a's arrive: b stopped during the stall.
+    expect(t.tick(8000)).toEqual([])
+    expect(t.excusedStallMs).toBe(2900)
+    t.heartbeat(state('a', { seq: 9000 }), 8000)
+    const events: string[] = []
+    for (let ms = 8100; ms <= 20_000; ms += 100) {
+      if (ms % 500 === 0) t.heartbeat(state('a', { seq: ms + 1 }), ms)
+      events.push(...t.tick(ms).map((e) => `${e.kind} ${e.nodeId} ${e.atMs}`))
+    }
+    // b: silent since 5000; 2900 ms of that were the observer's stall, so it turns suspect ≈ 2.9 s later than
+    // it would have without the stall (≈ 7 s), never at the stall itself.
+    expect(events.filter((e) => e.startsWith('suspect'))).toEqual([expect.stringMatching(/^suspect b (9|10)\d{3}$/)])
+    expect(events.some((e) => e.startsWith('dead b'))).toBe(true)
+    expect(events.some((e) => e.endsWith(' a') || e.includes(' a '))).toBe(false)
+  })
+
   it('should list members sorted by NodeId with self always alive', () => {
     const t = table()
     t.heartbeat(state('zz'), 0); t.heartbeat(state('aa'), 0)

@@ -18,6 +18,8 @@ export interface MemberTableOptions {
   acceptablePauseMs?: number
   deadAfterSuspectMs?: number
   removeAfterMs?: number
+  /** The period at which tick() is called; a later tick is a stall of this node, not of its peers. */
+  tickIntervalMs?: number
 }
 
 interface Entry {
@@ -31,6 +33,10 @@ interface Entry {
 export class MemberTable {
   private readonly entries = new Map<NodeId, Entry>()
   private self: NodeState
+  /** When tick() last ran; undefined before the first tick. */
+  private lastTickMs: number | undefined
+  /** Total ms of own stalls excused so far (status and tests). */
+  excusedStallMs = 0
   private readonly opts: Required<Omit<MemberTableOptions, 'self'>>
 
   constructor (options: MemberTableOptions) {
@@ -41,7 +47,8 @@ export class MemberTable {
       minStdDeviationMs: options.minStdDeviationMs ?? C.MIN_STD_DEVIATION_MS_DEFAULT,
       acceptablePauseMs: options.acceptablePauseMs ?? C.ACCEPTABLE_PAUSE_MS_DEFAULT,
       deadAfterSuspectMs: options.deadAfterSuspectMs ?? C.DEAD_AFTER_SUSPECT_MS_DEFAULT,
-      removeAfterMs: options.removeAfterMs ?? C.REMOVE_AFTER_MS_DEFAULT
+      removeAfterMs: options.removeAfterMs ?? C.REMOVE_AFTER_MS_DEFAULT,
+      tickIntervalMs: options.tickIntervalMs ?? C.TICK_INTERVAL_MS_DEFAULT
     }
     assert(this.opts.phiThreshold > 0, 'phi threshold must be positive')
   }
@@ -107,6 +114,7 @@ export class MemberTable {
 
   /** Advances health with the clock: suspicion, confirmation of death, and removal after retention. */
   tick (nowMs: number): MembershipEvent[] {
+    this.excuseOwnStall(nowMs)
     const events: MembershipEvent[] = []
     for (const [id, entry] of this.entries) {
       const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: id, atMs: nowMs, generation: entry.state.generation })
@@ -121,6 +129,25 @@ export class MemberTable {
       }
     }
     return events
+  }
+
+  /**
+   * A tick that comes late by LOCAL_STALL_MIN_MS or more means this node did not run for that long: its
+   * peers' heartbeats may be waiting unread in its sockets. The excess is excused for every member (their
+   * silence clocks and suspect timers move forward by it), so an observer's stall delays detection instead
+   * of turning every member suspect at once.
+   */
+  private excuseOwnStall (nowMs: number): void {
+    const last = this.lastTickMs
+    this.lastTickMs = Math.max(nowMs, last ?? nowMs)
+    if (last === undefined) return
+    const excess = nowMs - last - this.opts.tickIntervalMs
+    if (excess < C.LOCAL_STALL_MIN_MS) return
+    this.excusedStallMs += excess
+    for (const entry of this.entries.values()) {
+      entry.detector.excuse(excess, nowMs)
+      if (entry.health === 'suspect') entry.sinceMs = Math.min(nowMs, entry.sinceMs + excess)
+    }
   }
 
   private transition (entry: Entry, health: Health, nowMs: number, event: MembershipEvent): MembershipEvent[] {

@@ -71,6 +71,15 @@ export class PhiAccrualDetector {
     this.lastHeartbeatMs = Math.max(nowMs, this.lastHeartbeatMs ?? nowMs)
   }
 
+  /**
+   * The observer itself was stalled for `ms` up to `nowMs`: that time is not the peer's silence, so the last
+   * heartbeat moves forward by it (never past `nowMs`). Adds no interval sample.
+   */
+  excuse (ms: number, nowMs: number): void {
+    if (this.lastHeartbeatMs === undefined || ms <= 0) return
+    this.lastHeartbeatMs = Math.max(this.lastHeartbeatMs, Math.min(nowMs, this.lastHeartbeatMs + ms))
+  }
+
   get lastHeartbeat (): number | undefined {
     return this.lastHeartbeatMs
   }

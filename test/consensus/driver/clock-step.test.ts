@@ -67,7 +67,7 @@ describe('failure detection across a wall-clock step', () => {
   }
 
   /** Heartbeats from 3 peers every 200 ms for 10 s; the wall clock steps +10 min at 4.1 s (between two heartbeats) and -10 min at 7.1 s. */
-  function run (clockOf: (sources: { wallMs: () => number, monotonicMs: () => number }) => () => number): string[] {
+  function run (clockOf: (sources: { wallMs: () => number, monotonicMs: () => number }) => () => number): { events: string[], excusedMs: number } {
     let monotonic = 0
     const wall = (): number => 1_800_000_000_000 + monotonic + (monotonic >= 4100 ? TEN_MINUTES_MS : 0) - (monotonic >= 7100 ? 2 * TEN_MINUTES_MS : 0)
     const now = clockOf({ wallMs: wall, monotonicMs: () => monotonic })
@@ -78,15 +78,18 @@ describe('failure detection across a wall-clock step', () => {
       if (monotonic % 200 === 0) for (const p of peers) { p.seq++; events.push(...table.heartbeat({ ...p }, now()).map((e) => `${e.kind}:${e.nodeId}`)) }
       events.push(...table.tick(now()).map((e) => `${e.kind}:${e.nodeId}`))
     }
-    return events.filter((e) => !e.startsWith('joined'))
+    return { events: events.filter((e) => !e.startsWith('joined')), excusedMs: table.excusedStallMs }
   }
 
-  it('should suspect nobody when the detector runs on the steady clock', () => {
-    expect(run((sources) => createSteadyClock(sources))).toEqual([])
+  it('should suspect nobody and excuse nothing when the detector runs on the steady clock', () => {
+    expect(run((sources) => createSteadyClock(sources))).toEqual({ events: [], excusedMs: 0 })
   })
 
-  it('should show the suspicion storm the raw wall clock would cause (why the steady clock)', () => {
-    expect(run((sources) => sources.wallMs).some((e) => e.startsWith('suspect'))).toBe(true)
+  it('should show what the raw wall clock would cause (why the steady clock)', () => {
+    // The table takes the +10 min step for a stall of its own and excuses it (no suspicion storm, which it
+    // caused before own stalls were excused), but that leaves a 10-minute blind spot: a member dying right
+    // then would be reported dead 10 minutes late.
+    expect(run((sources) => sources.wallMs).excusedMs).toBeGreaterThanOrEqual(TEN_MINUTES_MS - 1000)
   })
 })
 
