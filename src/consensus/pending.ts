@@ -62,6 +62,18 @@ export class PendingTable<T, Extra = unknown> {
     }
   }
 
+  /**
+   * Calls `retry` now for every waiter that `select` picks and is not past its deadline, whatever its retry
+   * time (a new leader is known).
+   */
+  retryAll (nowMs: number, retryIntervalMs: number, retry: (key: string, extra: Extra) => void, select: (extra: Extra) => boolean = () => true): void {
+    for (const [key, waiter] of this.waiters) {
+      if (nowMs >= waiter.deadlineMs || !select(waiter.extra)) continue
+      waiter.retryAtMs = nowMs + retryIntervalMs
+      retry(key, waiter.extra)
+    }
+  }
+
   /** Visits every waiter (for reads waiting on the applied index). */
   entries (): IterableIterator<[string, Waiter<T> & { extra: Extra }]> {
     return this.waiters.entries()

@@ -170,6 +170,8 @@ interface ProposalExtra {
   command: Uint8Array
   confChange?: ConfChange
   id: ProposalId
+  /** The leader the last submission went to (this node when it led), null when none was known. */
+  sentTo?: NodeId | null
 }
 
 const proposalKey = (id: ProposalId): string => `${id.clientId}/${id.seq}`
@@ -371,6 +373,8 @@ export class RaftNode<R> {
       }
     }
     if (plain.length === 0) return
+    const sentTo = this.raw.status().leader
+    for (const extra of plain) extra.sentTo = sentTo
     try {
       this.raw.proposeMany(plain.map((extra) => ({
         data: encodeEntryPayload({ command: extra.command, timeMs: leader ? this.nowMs() : 0 }), proposalId: extra.id
@@ -387,6 +391,7 @@ export class RaftNode<R> {
    * alone — never a configuration change, which the leader refuses from peers.
    */
   private submit (extra: ProposalExtra): void {
+    extra.sentTo = this.raw.status().leader
     try {
       if (this.isLeader()) {
         this.proposeAtLeader(extra.command, extra.id, extra.confChange)
@@ -957,12 +962,35 @@ export class RaftNode<R> {
     this.confState = snapshot.meta.confState
   }
 
+  /**
+   * A proposal or read handed to the old leader (or held while none was known) is lost or waiting: hand it
+   * to the new one at once instead of at its retry time, up to RETRY_INTERVAL_MS later. Behind one such
+   * proposal a node's whole next batch of commands waits (src/consensus/proposal-batcher.ts), so this is
+   * most of a failover's time otherwise. The same proposal id makes a second copy harmless (sessions).
+   * On the next turn: this runs inside a batch, and submitting belongs outside it.
+   */
+  private retryWithNewLeader (): void {
+    setImmediate(() => {
+      if (!this.running || this.stalled !== undefined) return
+      const now = this.monotonicMs()
+      const leader = this.raw.status().leader
+      // Only what went elsewhere: one already with this leader would become a second, useless entry, and
+      // one still queued (never submitted: sentTo undefined) goes out with the next batch anyway.
+      this.proposals.retryAll(now, this.init.retryIntervalMs, (_key, extra) => { this.submit(extra) },
+        (extra) => extra.sentTo !== undefined && extra.sentTo !== leader)
+      this.reads.retryAll(now, this.init.retryIntervalMs, (key) => this.requestRead(key))
+      this.scheduleBatch()
+    })
+  }
+
   private notifyState (): void {
     const status = this.raw.status()
     if (status.role === this.lastRole && status.leader === this.lastLeader) return
     if (status.role !== this.lastRole && status.role === 'leader') this.log.info({ id: this.id, term: status.term }, 'became leader')
+    const newLeader = status.leader !== null && status.leader !== this.lastLeader
     this.lastRole = status.role
     this.lastLeader = status.leader
+    if (newLeader) this.retryWithNewLeader()
     for (const listener of this.stateListeners) listener(status)
   }
 }

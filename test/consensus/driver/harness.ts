@@ -86,10 +86,10 @@ export interface TestNode {
   storage: MemoryStorage
 }
 
-export function startNode (network: LoopbackNetwork, id: NodeId, storage: MemoryStorage, options: { bootstrap?: boolean, snapshotEveryEntries?: number } = {}): TestNode {
+export function startNode (network: LoopbackNetwork, id: NodeId, storage: MemoryStorage, options: { bootstrap?: boolean, snapshotEveryEntries?: number, retryIntervalMs?: number, operationTimeoutMs?: number } = {}): TestNode {
   const machine = new KvMachine()
   const raft = new RaftNode({
-    id, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, retryIntervalMs: 200, operationTimeoutMs: 10_000,
+    id, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, retryIntervalMs: options.retryIntervalMs ?? 200, operationTimeoutMs: options.operationTimeoutMs ?? 10_000,
     bootstrap: options.bootstrap ?? false, snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000, retainEntries: 5
   }, { storage, transport: network.transport(id), stateMachine: machine, logger: silentLogger })
   raft.start()
