@@ -14,7 +14,7 @@ import { silentLogger } from '../../../src/log/index.js'
 import { registerConsensusRoutes } from '../../../src/consensus/routes.js'
 import type { ConsensusService } from '../../../src/consensus/consensus-service.js'
 import { CONTROL_PLANE_ROLES, MeshShape, REASONS, requiredConfChange, transition } from '../../../src/consensus/shape/core/index.js'
-import type { Command } from '../../../src/consensus/shape/core/index.js'
+import type { Command, Reason } from '../../../src/consensus/shape/core/index.js'
 import type { FuzzRng } from '../rng.js'
 import type { FuzzTarget } from '../target.js'
 import { invariant } from '../target.js'
@@ -33,6 +33,10 @@ const service = {
     requiredConfChange(SHAPE, command)
     const attempt = transition(SHAPE, command)
     return { result: { index: 1, term: 1, cid: '', outcome: attempt.kind === 'applied' ? { kind: 'applied' } : attempt }, duplicate: false }
+  },
+  /** The route's entry (batched in the real service); here every command is judged alone, as in a batch of one. */
+  async proposeOperator (command: Command, reason: Reason) {
+    return await service.propose(command, reason)
   },
   async readShape () {
     return { shape: SHAPE, cid: 'cid', appliedIndex: 1 }
