@@ -5,6 +5,7 @@
  * Through the real node stack (createNetNode), 64 turns must keep the connection and leave that memory
  * as it was; and our protector must interoperate with `@libp2p/pnet` (the same bytes on the wire).
  */
+import { promises as fs } from 'node:fs'
 import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -25,9 +26,11 @@ import { tempDir, testConfig } from '../node/helpers.js'
 const ECHO = '/revoada-test/echo/1.0.0'
 const MIB = 1024 * 1024
 const nodes: Libp2p[] = []
+const dirs: string[] = []
 
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async (n) => { await n.stop() }))
+  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
 })
 
 /** Bytes of the `xsalsa20` WASM memory (shared by every cipher in this process), read through a throwaway cipher. */
@@ -39,7 +42,9 @@ function xsalsaMemoryBytes (): number {
 }
 
 async function netNode (cluster: Cluster): Promise<Libp2p> {
-  const config = testConfig(await tempDir('revoada-pnet-'))
+  const dir = await tempDir('revoada-pnet-')
+  dirs.push(dir)
+  const config = testConfig(dir)
   const node = await createNetNode({ privateKey: await generateKeyPair('Ed25519'), cluster, listen: ['/ip4/127.0.0.1/tcp/0'], net: config.net })
   nodes.push(node)
   return node
