@@ -5,25 +5,19 @@
  * `revoada chain --json` reports the same head at the same height, and `revoada chain verify` passes on
  * each node's export, each export consistent with the first. Uses the built CLI (`npm test` builds).
  */
-import { spawn, execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { promises as fs, existsSync } from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { killHard, REVOADA_MAIN, revoadaCli, startRevoada } from '../consensus/cluster/revoada-process.js'
 import { tempDir, waitFor } from '../node/helpers.js'
 
-const run = promisify(execFile)
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
+const MAIN = REVOADA_MAIN
 const children: ChildProcess[] = []
 let root = ''
 
-const env = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
-
 async function cli (...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: env(), timeout: 60_000 })
-  return stdout
+  return await revoadaCli(args, 60_000)
 }
 
 interface Status { nodeId: string, leader: string | null, role: string, voters: string[], learners: string[], roles: string[] }
@@ -33,25 +27,7 @@ const statusOrNull = async (dir: string): Promise<Status | null> => { try { retu
 const chainOf = async (dir: string): Promise<Chain | null> => { try { return JSON.parse(await cli('chain', '--json', '--data-dir', dir)) as Chain } catch { return null } }
 
 async function start (dir: string, join?: string): Promise<ChildProcess> {
-  await fs.mkdir(dir, { recursive: true })
-  const child = spawn(process.execPath, [MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn',
-    '--config', path.join(root, 'config.json'), ...(join !== undefined ? ['--join', join] : [])], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
-  children.push(child)
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
-    return (await statusOrNull(dir)) !== null
-  }, 120_000, `${dir} answering`)
-  return child
-}
-
-async function killHard (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGCONT')
-  child.kill('SIGKILL')
-  await exited
+  return await startRevoada({ dir, config: path.join(root, 'config.json'), ...(join !== undefined ? { join } : {}), children, answering: async (d) => (await statusOrNull(d)) !== null, deadlineMs: 120_000 })
 }
 
 afterEach(async () => {

@@ -5,30 +5,24 @@
  * block per batch), every node ends at the same shape, and the chain, batch blocks included, verifies
  * offline. Uses the built CLI (`npm test` builds first).
  */
-import { spawn, execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { promises as fs, existsSync } from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { killHard, REVOADA_MAIN, revoadaCli, startRevoada } from './revoada-process.js'
 import { tempDir, waitFor } from '../../node/helpers.js'
 
-const run = promisify(execFile)
 /** Deadline of each wait for a condition (a loaded 2-core machine is slow; nothing here measures speed). */
 const PHASE_MS = 90_000
 const PHASES = 8
 /** Concurrent API requests: enough that several reach each node while its previous batch is in flight. */
 const REQUESTS = 30
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/src/cli/main.js')
+const MAIN = REVOADA_MAIN
 const children: ChildProcess[] = []
 let root = ''
 
-const env = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
-
 async function cli (...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: env(), timeout: PHASE_MS })
-  return stdout
+  return await revoadaCli(args, PHASE_MS)
 }
 
 interface Api { url: string, token: string }
@@ -55,25 +49,11 @@ const status = async (dir: string): Promise<Status> => await call<Status>(dir, '
 const statusOrNull = async (dir: string): Promise<Status | null> => { try { return await status(dir) } catch { return null } }
 
 async function start (dir: string, join?: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true })
-  const child = spawn(process.execPath, [MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn',
-    '--config', path.join(root, 'config.json'), ...(join !== undefined ? ['--join', join] : [])], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
-  children.push(child)
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
-    return (await statusOrNull(dir)) !== null
-  }, PHASE_MS, `${dir} answering`)
+  await startRevoada({ dir, config: path.join(root, 'config.json'), ...(join !== undefined ? { join } : {}), children, answering: async (d) => (await statusOrNull(d)) !== null, deadlineMs: PHASE_MS })
 }
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode !== null || child.signalCode !== null) continue
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGKILL')
-    await exited
-  }
+  for (const child of children.splice(0)) await killHard(child)
   if (root !== '') await fs.rm(root, { recursive: true, force: true })
 })
 

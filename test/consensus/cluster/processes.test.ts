@@ -3,16 +3,13 @@
  * node restarts from its data dir and catches up, and every acknowledged proposal is present everywhere.
  * Uses the built CLI (`npm test` builds first).
  */
-import { spawn, execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { promises as fs, existsSync } from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { killHard, REVOADA_MAIN, revoadaCli, startRevoada } from './revoada-process.js'
 import { tempDir, waitFor } from '../../node/helpers.js'
 
-const run = promisify(execFile)
 /**
  * Deadline of each wait for a condition. Under load (a CI box, or a CPU hog on both cores) a process start or an
  * election takes many times longer than idle, so each phase waits for its condition rather than for a time;
@@ -20,15 +17,12 @@ const run = promisify(execFile)
  */
 const PHASE_MS = 90_000
 const PHASES = 9
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/src/cli/main.js')
+const MAIN = REVOADA_MAIN
 const children: ChildProcess[] = []
 let root = ''
 
-const env = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
-
 async function cli (...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [MAIN, ...args], { env: env(), timeout: PHASE_MS })
-  return stdout
+  return await revoadaCli(args, PHASE_MS)
 }
 
 interface Status { nodeId: string, leader: string | null, role: string, appliedIndex: number, voters: string[], learners: string[], shapeCid: string }
@@ -36,25 +30,7 @@ const status = async (dir: string): Promise<Status> => JSON.parse(await cli('sta
 const statusOrNull = async (dir: string): Promise<Status | null> => { try { return await status(dir) } catch { return null } }
 
 async function start (dir: string, join?: string): Promise<ChildProcess> {
-  await fs.mkdir(dir, { recursive: true })
-  const config = path.join(root, 'config.json')
-  const child = spawn(process.execPath, [MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn',
-    '--config', config, ...(join !== undefined ? ['--join', join] : [])], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
-  children.push(child)
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
-    return (await statusOrNull(dir)) !== null
-  }, PHASE_MS, `${dir} answering`)
-  return child
-}
-
-async function killHard (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGKILL')
-  await exited
+  return await startRevoada({ dir, config: path.join(root, 'config.json'), ...(join !== undefined ? { join } : {}), children, answering: async (d) => (await statusOrNull(d)) !== null, deadlineMs: PHASE_MS })
 }
 
 afterEach(async () => {
