@@ -47,6 +47,12 @@ async function threeVoters (cluster: RevoadaCluster): Promise<void> {
   await waitFor(async () => (await Promise.all(cluster.procs.map(async (p) => await cluster.status(p)))).every((s) => s.voters.length === 3), 30_000, '3 voters')
 }
 
+/** The load generator's own CPU since `since` (ms): it shares the 2 cores with the servers it measures. */
+function clientCpuMs (since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since)
+  return (used.user + used.system) / 1000
+}
+
 async function revoadaLoad (cluster: RevoadaCluster, concurrency: number): Promise<{ commits: number, seconds: number, latencies: number[], rejected: number }> {
   const target = cluster.procs[2]!.nodeId
   const latencies: number[] = []
@@ -172,14 +178,16 @@ async function main (): Promise<void> {
       const cpu0 = await cpuSeconds(pids)
       const flushes0 = await leaderFlushes(cluster)
       const batches0 = await batchCounts(cluster)
+      const client0 = process.cpuUsage()
       const r = await revoadaLoad(cluster, c)
+      const clientMs = clientCpuMs(client0) / r.commits
       const cpuMs = (await cpuSeconds(pids) - cpu0) * 1000 / r.commits
       const flushes1 = await leaderFlushes(cluster)
       const perFlush = (flushes1.entries - flushes0.entries) / Math.max(1, flushes1.flushes - flushes0.flushes)
       const batches1 = await batchCounts(cluster)
       const perBatch = (batches1.commands - batches0.commands) / Math.max(1, batches1.batches - batches0.batches)
       rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs,
-        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch`])
+        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
     }
     if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
   } finally {
@@ -192,9 +200,11 @@ async function main (): Promise<void> {
     const pids = etcd.members.map((m) => m.process?.pid ?? 0)
     for (const c of concurrencies) {
       const cpu0 = await cpuSeconds(pids)
+      const client0 = process.cpuUsage()
       const r = await runEtcdLoad(etcd, c, durationMs)
+      const clientMs = clientCpuMs(client0) / r.commits
       const cpuMs = (await cpuSeconds(pids) - cpu0) * 1000 / r.commits
-      rows.push(['etcd 3.4', c, r.commits / r.seconds, quantile(r.latenciesMs, 0.5), quantile(r.latenciesMs, 0.99), cpuMs, '200-byte puts'])
+      rows.push(['etcd 3.4', c, r.commits / r.seconds, quantile(r.latenciesMs, 0.5), quantile(r.latenciesMs, 0.99), cpuMs, `200-byte puts; load generator ${clientMs.toFixed(2)} ms/commit`])
     }
     if (failoverTrials > 0) failover.push(['etcd 3.4', await etcdFailover(etcd, failoverTrials)])
   } finally {
