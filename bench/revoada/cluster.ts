@@ -1,7 +1,7 @@
 /**
  * @module bench/revoada/cluster
  * A cluster of `revoada start` child processes on 127.0.0.1 for benchmarks: start, join, talk to each node's
- * admin API (keep-alive fetch), find the leader, SIGKILL and restart. Every process and temp dir is removed by
+ * admin API (keep-alive node:http, bench/lib/json-http), find the leader, SIGKILL and restart. Every process and temp dir is removed by
  * `stop()`.
  */
 import { spawn } from 'node:child_process'
@@ -10,6 +10,7 @@ import { promises as fs, createWriteStream, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { keepAliveAgent, requestJson } from '../lib/json-http.js'
 import { waitFor } from '../lib/ports.js'
 import { onInterrupt } from './cleanup.js'
 
@@ -42,6 +43,8 @@ export class RevoadaCluster {
   private root = ''
   private configFile = ''
   private cleanup: (() => Promise<void>) | undefined
+  /** Keep-alive connections to every node's admin API (bench/lib/json-http: a lean client, not fetch). */
+  private readonly agent = keepAliveAgent()
 
   /** How long spawn() waits for one node's API (a bench starting many nodes at once raises it). */
   startTimeoutMs = START_TIMEOUT_MS
@@ -119,20 +122,12 @@ export class RevoadaCluster {
   }
 
   async get (proc: RevoadaProc, route: string): Promise<unknown> {
-    const res = await fetch(new URL(route, proc.api.url), { headers: { authorization: `Bearer ${proc.api.token}` }, signal: AbortSignal.timeout(5000) })
-    if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`)
-    return await res.json()
+    return await requestJson(this.agent, { method: 'GET', base: proc.api.url, route, token: proc.api.token, timeoutMs: 5000 })
   }
 
+  /** POSTs `body` as JSON; a non-2xx answer throws HttpStatusError (`route: status body`). */
   async post (proc: RevoadaProc, route: string, body: unknown, timeoutMs = 10_000): Promise<unknown> {
-    const res = await fetch(new URL(route, proc.api.url), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${proc.api.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs)
-    })
-    if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`)
-    return await res.json()
+    return await requestJson(this.agent, { method: 'POST', base: proc.api.url, route, token: proc.api.token, body, timeoutMs })
   }
 
   async status (proc: RevoadaProc): Promise<Status> {
@@ -187,6 +182,7 @@ export class RevoadaCluster {
   private async teardown (): Promise<void> {
     if (NODE_ARGS.length > 0) await Promise.all(this.alive().map(async (p) => await this.terminate(p)))
     for (const proc of this.procs) await this.kill(proc)
+    this.agent.destroy()
     if (this.root !== '') await fs.rm(this.root, { recursive: true, force: true })
   }
 }
