@@ -190,12 +190,12 @@ export function transition (shape: MeshShape, command: Command): Transition {
  * configuration change that moves exactly those voters (one joint change, issue 6 item 3).
  */
 export function checkVoterMove (before: MeshShape, after: MeshShape, confChange: ConfChange | undefined): Outcome {
-  const expected = voterSteps(before.voters(), after.voters()).map((s) => `${s.type}:${s.nodeId}`).sort()
+  const voters = before.voters()
+  const expected = voterSteps(voters, after.voters()).map((s) => `${s.type}:${s.nodeId}`).sort()
   // The change comes from a committed entry that any leader may have written: its steps are untrusted.
   const steps: unknown[] = confChange === undefined ? [] : Array.isArray(confChange.steps) ? confChange.steps : [null]
   if (!steps.every(isConfChangeStep)) return reject('voter-mismatch', 'the configuration change carries a malformed step')
   // Steps that only add or remove learners (admission, removal of a non-voter) move no voter.
-  const voters = before.voters()
   const actual = steps
     .filter((s) => s.type === 'add-voter' ? !voters.includes(s.nodeId) : voters.includes(s.nodeId))
     .map((s) => `${s.type === 'remove' ? 'add-learner' : s.type}:${s.nodeId}`).sort()

@@ -41,6 +41,13 @@ export class MeshShape {
    */
   private readonly removedIds: NodeId[]
 
+  /**
+   * The etcd holders, computed once per shape value: apply asks for them several times per command
+   * (the transition, the voter-move check, the invariants). Every mutator of `members` clears it. An ES
+   * private field: invisible to structural equality, so a shape that was asked equals one that was not.
+   */
+  #votersMemo: readonly NodeId[] | undefined
+
   constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab,
     pinned: Map<NodeId, Map<ControlPlaneRole, boolean>> = new Map(), catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map(),
     removed: NodeId[] = []) {
@@ -130,8 +137,12 @@ export class MeshShape {
     return sortRoles(roles)
   }
 
+  /** Whether `rolesOf(id)` includes `role`, without building that list (apply asks it per member per command). */
   holds (id: NodeId, role: Role): boolean {
-    return this.rolesOf(id).includes(role)
+    const stored = this.members.get(id)
+    if (stored === undefined) return false
+    if (stored.has(role)) return true
+    return role === 'worker' && !stored.has('quarantined') && !CONTROL_PLANE_ROLES.some((r) => stored.has(r))
   }
 
   isQuarantined (id: NodeId): boolean {
@@ -140,25 +151,46 @@ export class MeshShape {
 
   /** Sorted holders of `role`. */
   holders (role: Role): NodeId[] {
-    return this.memberIds().filter((id) => this.holds(id, role))
+    const out: NodeId[] = []
+    for (const id of this.members.keys()) if (this.holds(id, role)) out.push(id)
+    return out.sort()
   }
 
-  /** The Raft voters: the etcd holders (DESIGN.md §5). */
+  /** The Raft voters: the etcd holders (DESIGN.md §5), sorted; a fresh array the caller may keep. */
   voters (): NodeId[] {
-    return this.holders('etcd')
+    this.#votersMemo ??= this.holders('etcd')
+    return [...this.#votersMemo]
   }
 
-  // Mutators, used only on a copy inside apply().
-  addMember (id: NodeId): void { this.members.set(id, new Set()) }
+  // Mutators, used only on a copy inside apply(). Those that change `members` forget the voters.
+  addMember (id: NodeId): void {
+    this.#votersMemo = undefined
+    this.members.set(id, new Set())
+  }
+
   removeMember (id: NodeId): void {
+    this.#votersMemo = undefined
     this.members.delete(id)
     this.pinned.delete(id)
     if (!this.removedIds.includes(id)) this.removedIds.push(id)
     if (this.removedIds.length > MAX_REMOVED_REMEMBERED) this.removedIds.shift()
   }
-  grant (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.add(role) }
-  revoke (id: NodeId, roles: readonly Role[]): void { for (const role of roles) this.members.get(id)?.delete(role) }
-  clear (id: NodeId): void { this.members.get(id)?.clear(); this.pinned.delete(id) }
+  grant (id: NodeId, roles: readonly Role[]): void {
+    this.#votersMemo = undefined
+    for (const role of roles) this.members.get(id)?.add(role)
+  }
+
+  revoke (id: NodeId, roles: readonly Role[]): void {
+    this.#votersMemo = undefined
+    for (const role of roles) this.members.get(id)?.delete(role)
+  }
+
+  clear (id: NodeId): void {
+    this.#votersMemo = undefined
+    this.members.get(id)?.clear()
+    this.pinned.delete(id)
+  }
+
   /** Sets (holds = true/false) or drops (undefined) the pins of `roles` on `id`. */
   setPins (id: NodeId, roles: readonly ControlPlaneRole[], holds: boolean | undefined): void {
     const pins = this.pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()
