@@ -17,26 +17,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import { sendApiError } from '../api/index.js'
-import {
-  CONTROL_PLANE_ROLES, REASONS, TARGET_PRESETS, faultTolerance, mergeTarget, parseTarget, targetConcerns
-} from './shape/core/index.js'
+import { TARGET_PRESETS, faultTolerance, mergeTarget, parseTarget, targetConcerns } from './shape/core/index.js'
 import type { Command, Reason, TargetTopology } from './shape/core/index.js'
 import type { ConsensusService } from './consensus-service.js'
 import { UnknownMemberError } from './errors.js'
+import { parseProposalBody, zodIssues } from './proposal-body.js'
+import type { ProposalBody } from './proposal-body.js'
 
-/** Reasons an operator may give; `bootstrap` and `admission` are the node's own. */
-export const OPERATOR_REASONS = REASONS.filter((r) => r !== 'bootstrap' && r !== 'admission')
-export const PROPOSAL_KINDS = ['promote', 'demote', 'quarantine', 'restore', 'remove-member', 'unpin'] as const
 const count = z.number().int().min(0)
-
-const proposalBody = z.strictObject({
-  kind: z.enum(PROPOSAL_KINDS),
-  nodeId: z.string().min(1).max(128),
-  roles: z.array(z.enum(CONTROL_PLANE_ROLES)).min(1).max(4).optional(),
-  reason: z.enum(OPERATOR_REASONS as [Reason, ...Reason[]]).optional(),
-  pin: z.boolean().optional(),
-  force: z.boolean().optional()
-})
 
 const targetBody = z.union([
   z.strictObject({ preset: z.enum(['homelab', 'ha-three']), force: z.boolean().optional() }),
@@ -53,10 +41,6 @@ const TERMS_QUERY_INDEXES_MAX = 1000
 
 const nodeBody = z.strictObject({ nodeId: z.string().min(1).max(128) })
 
-function issues (error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')
-}
-
 /** Maps operating errors to the API's error codes. */
 function failure (reply: FastifyReply, err: unknown): FastifyReply {
   const e = err as Error
@@ -69,7 +53,7 @@ function failure (reply: FastifyReply, err: unknown): FastifyReply {
   }
 }
 
-export function toCommand (body: z.infer<typeof proposalBody>): Command | string {
+export function toCommand (body: ProposalBody): Command | string {
   switch (body.kind) {
     case 'promote':
     case 'demote':
@@ -110,16 +94,17 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
   })
 
   app.post('/v1/proposals', async (request, reply) => {
-    const parsed = proposalBody.safeParse(request.body)
-    if (!parsed.success) return sendApiError(reply, 'BadRequest', issues(parsed.error))
-    const command = toCommand(parsed.data)
+    const parsed = parseProposalBody(request.body)
+    if (!parsed.ok) return sendApiError(reply, 'BadRequest', parsed.message)
+    const body = parsed.body
+    const command = toCommand(body)
     if (typeof command === 'string') return sendApiError(reply, 'BadRequest', command)
     // A proposal about a stranger would only be committed as a rejection: refuse it before the log.
-    if (!service.shapeMachine.shape.has(parsed.data.nodeId)) return failure(reply, new UnknownMemberError(parsed.data.nodeId))
-    const refusal = parsed.data.pin === true || parsed.data.force === true ? null : service.operatorGuard?.(command) ?? null
+    if (!service.shapeMachine.shape.has(body.nodeId)) return failure(reply, new UnknownMemberError(body.nodeId))
+    const refusal = body.pin === true || body.force === true ? null : service.operatorGuard?.(command) ?? null
     if (refusal !== null) return sendApiError(reply, 'Refused', `${refusal.message} (pass pin to record it as the operator's, or force)`)
     try {
-      const result = await service.proposeOperator(command, (parsed.data.reason ?? 'operator') as Reason)
+      const result = await service.proposeOperator(command, (body.reason ?? 'operator') as Reason)
       return {
         ...result.result, duplicate: result.duplicate, index: result.index, term: result.term,
         ...(result.batch !== undefined ? { batch: result.batch } : {})
@@ -145,7 +130,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
 
   app.post('/v1/target', async (request, reply) => {
     const parsed = targetBody.safeParse(request.body)
-    if (!parsed.success) return sendApiError(reply, 'BadRequest', `${issues(parsed.error)} (body: {"preset": "homelab"|"ha-three"} or {"target": {"etcd": 3, …}}, optional "force": true)`)
+    if (!parsed.success) return sendApiError(reply, 'BadRequest', `${zodIssues(parsed.error)} (body: {"preset": "homelab"|"ha-three"} or {"target": {"etcd": 3, …}}, optional "force": true)`)
     const current = service.shapeMachine.shape.target
     const target: TargetTopology | null = 'preset' in parsed.data
       ? TARGET_PRESETS[parsed.data.preset]
@@ -166,7 +151,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
 
   app.post('/v1/remove-member', async (request, reply) => {
     const parsed = nodeBody.safeParse(request.body)
-    if (!parsed.success) return sendApiError(reply, 'BadRequest', issues(parsed.error))
+    if (!parsed.success) return sendApiError(reply, 'BadRequest', zodIssues(parsed.error))
     if (parsed.data.nodeId === service.nodeId) return sendApiError(reply, 'BadRequest', 'to remove this node itself use `revoada leave` (POST /v1/leave)')
     try {
       const result = await service.removeMember(parsed.data.nodeId)
