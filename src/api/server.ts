@@ -39,10 +39,10 @@ export function isLoopbackHost (host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.')
 }
 
-function tokenMatches (header: string | undefined, token: string): boolean {
+/** `expected` is the token's bytes, made once per server (this runs on every request). */
+function tokenMatches (header: string | undefined, expected: Buffer): boolean {
   if (header === undefined || !header.startsWith('Bearer ')) return false
   const given = Buffer.from(header.slice('Bearer '.length))
-  const expected = Buffer.from(token)
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
@@ -56,8 +56,9 @@ export class ApiServer {
   constructor (private readonly init: ApiServerInit) {
     if (!init.allowNonLoopback && !isLoopbackHost(init.host)) throw new ApiBindRefusedError(init.host)
     this.app = Fastify({ logger: false, bodyLimit: API_BODY_BYTES_MAX, keepAliveTimeout: API_KEEP_ALIVE_TIMEOUT_MS })
+    const expectedToken = Buffer.from(init.token)
     this.app.addHook('onRequest', async (request, reply) => {
-      if (tokenMatches(request.headers.authorization, init.token)) return
+      if (tokenMatches(request.headers.authorization, expectedToken)) return
       if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return
       if ((request.method === 'GET' || request.method === 'HEAD') && this.sessions.validCookie(request.headers.cookie)) return
       init.log.debug({ url: request.url }, 'rejected API request without a valid token')

@@ -20,7 +20,7 @@ import { ShapeMachine } from './shape/shape-machine.js'
 import { ShapeProposer } from './shape/proposer.js'
 import type { ApplyResult, BatchableCommand, BatchedCommand, Command, Reason, MeshShape } from './shape/core/index.js'
 import { BATCHABLE_KINDS, requiredConfChange } from './shape/core/index.js'
-import { encodeCanonical } from '../codec/index.js'
+import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { CommandResult } from './proposal-batcher.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
@@ -134,7 +134,8 @@ export class ConsensusService implements NodeService {
         return await this.propose(command, reason)
       },
       proposeBatch: async (items) => await this.proposeBatch(items),
-      encodedBytes: (item) => encodeCanonical(item).length
+      // Per request: the direct writer (same bytes as encodeCanonical, test/codec/fast-encode.test.ts), not dag-cbor's.
+      encodedBytes: (item) => encodeCanonicalFast(item).length
     }, { commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX, queueMax: SHAPE_BATCH_QUEUE_MAX })
     // NB: the driver numbers the commands that carry no signed id (seal entries) in a session of its own:
     // sharing the envelopes' session would give two different commands one proposal id, and exactly-once
