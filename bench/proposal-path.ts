@@ -5,7 +5,8 @@
  * - route: the real ApiServer (token hook, JSON parser) and consensus routes through `app.inject` (no
  *   socket), with a stub service that answers at once — fastify, validation, the command and the reply;
  * - apply: the MeshShape transition of one promote/demote inside a batch of 8 (`applyBatch`), and a whole
- *   signed 8-command batch envelope through `ShapeMachine.apply` (decode, verdict cache, apply), per command.
+ *   signed 8-command batch envelope through `ShapeMachine.apply` (verdict cache, apply), per command;
+ * - decode: the canonical decode of that signed batch, as every node does once per entry, per command.
  * CPU µs per operation (user + system of this process), median of 5 rounds after a warm-up.
  */
 import '../src/polyfill.js'
@@ -17,7 +18,7 @@ import { registerConsensusRoutes } from '../src/consensus/routes.js'
 import type { ConsensusService } from '../src/consensus/consensus-service.js'
 import { ShapeMachine } from '../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../src/consensus/shape/proposer.js'
-import { MeshShape, applyBatch } from '../src/consensus/shape/core/index.js'
+import { MeshShape, applyBatch, decodeProposalOrError } from '../src/consensus/shape/core/index.js'
 import type { BatchableCommand } from '../src/consensus/shape/core/index.js'
 import { silentLogger } from '../src/log/index.js'
 import { machineDescription, median, printTable } from './lib/stats.js'
@@ -118,7 +119,14 @@ async function main (): Promise<void> {
       machine.apply(entries[index % entries.length]!.bytes, { index: index++, term: 1, timeMs: 0 })
     }
   })
-  rows.push([`apply: ShapeMachine.apply of a signed ${BATCH}-command batch`, 'command', machineUs.toFixed(2)])
+  rows.push([`apply: ShapeMachine.apply of a signed ${BATCH}-command batch (decoded once)`, 'command', machineUs.toFixed(2)])
+
+  // What every node pays once per entry to read it: a fresh byte array, so the decode cache misses.
+  const fresh = Array.from({ length: 256 }, (_, i) => Uint8Array.from(entries[i % entries.length]!.bytes))
+  const decodeUs = await microsPerOp((n) => {
+    for (let i = 0; i < n / BATCH; i++) decodeProposalOrError(Uint8Array.from(fresh[i % fresh.length]!))
+  })
+  rows.push([`decode: decodeProposalOrError of a signed ${BATCH}-command batch (${entries[0]!.bytes.length} B)`, 'command', decodeUs.toFixed(2)])
 
   console.log(await machineDescription())
   console.log('command: npm run bench:proposal-path')
