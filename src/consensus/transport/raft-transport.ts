@@ -49,8 +49,9 @@ export interface TransportCounters {
   /** Inbound streams that failed (reset, bad length prefix, read error); each was closed. */
   inboundStreamErrors: number
   /**
-   * Messages handed to send(), by type; `app-empty` counts the appends without entries (a commit index or a
-   * probe) apart from `app`. Divided by a run's batches it gives the messages a batch costs (issue 16).
+   * Messages handed to send(), by type; appends without entries apart from `app`: `app-commit` (only a new
+   * commit index, not answered: Message.commitOnly) and `app-empty` (a probe, answered). Divided by a run's
+   * batches it gives the messages a batch costs (issue 16).
    */
   sentByType: Record<string, number>
   /** writeV calls (each one socket write of one or more frames). */
@@ -120,7 +121,9 @@ export class RaftTransport implements MessageTransport {
 
   send (message: Message): void {
     if (!this.running) return
-    const kind = message.type === MessageType.App && message.entries.length === 0 ? 'app-empty' : message.type
+    const kind = message.type !== MessageType.App || message.entries.length > 0
+      ? message.type
+      : message.commitOnly === true ? 'app-commit' : 'app-empty'
     this.counts.sentByType[kind] = (this.counts.sentByType[kind] ?? 0) + 1
     let link = this.links.get(message.to)
     if (link === undefined) {

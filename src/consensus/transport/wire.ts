@@ -45,6 +45,7 @@ export function encodeFrame (m: Message): Uint8Array {
   if (m.context !== undefined) frame.x = m.context
   if (m.force !== undefined) frame.fo = m.force
   if (m.transferee !== undefined) frame.tr = m.transferee
+  if (m.commitOnly === true) frame.co = true
   return encode(frame)
 }
 
@@ -138,5 +139,6 @@ export function decodeFrame (bytes: Uint8Array): Message {
   }
   if (v.fo !== undefined) { if (typeof v.fo !== 'boolean') fail('force'); message.force = v.fo as boolean }
   if (v.tr !== undefined) { if (!isId(v.tr)) fail('transferee'); message.transferee = v.tr as string }
+  if (v.co !== undefined) { if (v.co !== true) fail('commit only'); message.commitOnly = true }
   return message
 }
