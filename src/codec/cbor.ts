@@ -8,19 +8,16 @@
  * Decoding rejects non-canonical input: @ipld/dag-cbor accepts unsorted map keys on decode
  * (../shared/reference/hashing-signing-encoding.md §6), so we re-encode and compare.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { decode } from '@ipld/dag-cbor'
 import { MalformedEncodingError, NonCanonicalEncodingError } from './errors.js'
+import { encodeCanonicalFast } from './fast-encode.js'
 
 /**
- * Encodes `value` canonically.
+ * Encodes `value` canonically (@ipld/dag-cbor's bytes, written by the fast writer where it can).
  * @throws MalformedEncodingError for values outside the profile (undefined, NaN, class instances…)
  */
 export function encodeCanonical (value: unknown): Uint8Array {
-  try {
-    return encode(value)
-  } catch (err) {
-    throw new MalformedEncodingError(`cannot encode: ${(err as Error).message}`)
-  }
+  return encodeCanonicalFast(value)
 }
 
 /**
@@ -35,7 +32,7 @@ export function decodeCanonical<T = unknown> (bytes: Uint8Array): T {
   } catch (err) {
     throw new MalformedEncodingError(`cannot decode: ${(err as Error).message}`)
   }
-  const again = encode(value)
+  const again = encodeCanonical(value)
   if (!equalBytes(again, bytes)) throw new NonCanonicalEncodingError('bytes are not the canonical encoding of their value')
   return value
 }

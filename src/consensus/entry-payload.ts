@@ -4,7 +4,8 @@
  * leader stamped when it appended it. Stamping at the leader means every replica applies identical bytes
  * (DESIGN.md §5) while the proposer's signed envelope stays untouched inside.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { decode } from '@ipld/dag-cbor'
+import { encodeCanonical } from '../codec/index.js'
 import type { ProposalId } from './core/types.js'
 
 export interface EntryPayload {
@@ -15,7 +16,7 @@ export interface EntryPayload {
 }
 
 export function encodeEntryPayload (payload: EntryPayload): Uint8Array {
-  return encode({ c: payload.command, t: payload.timeMs })
+  return encodeCanonical({ c: payload.command, t: payload.timeMs })
 }
 
 /** Decodes an entry payload; null when the bytes are not one (treated as a rejected command). */
@@ -36,7 +37,7 @@ export interface ConfChangeContext {
 }
 
 export function encodeEntryPayloadContext (context: { payload: Uint8Array, id: ProposalId }): Uint8Array {
-  return encode({ p: context.payload, i: context.id.clientId, s: context.id.seq })
+  return encodeCanonical({ p: context.payload, i: context.id.clientId, s: context.id.seq })
 }
 
 /** Decodes a conf-change context; null when malformed (the change then applies without a command). */

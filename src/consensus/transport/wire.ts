@@ -8,7 +8,8 @@
  * Limits: a frame is at most MAX_FRAME_BYTES, above the core's 1 MiB `maxSizePerMsgBytes` and 256 KiB
  * snapshot chunks with room for their envelope, and below lpStream's 4 MiB default read buffer.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { decode } from '@ipld/dag-cbor'
+import { encodeCanonical } from '../../codec/index.js'
 import {
   MAX_CLIENT_ID_CHARS, MAX_CONF_IDS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES, WIRE_NUMBER_MAX
 } from '../core/constants.js'
@@ -46,7 +47,7 @@ export function encodeFrame (m: Message): Uint8Array {
   if (m.force !== undefined) frame.fo = m.force
   if (m.transferee !== undefined) frame.tr = m.transferee
   if (m.commitOnly === true) frame.co = true
-  return encode(frame)
+  return encodeCanonical(frame)
 }
 
 /** Every number a peer sends is an integer in [0, WIRE_NUMBER_MAX] (constants.ts says why). */
