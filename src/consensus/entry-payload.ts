@@ -15,12 +15,24 @@ export interface EntryPayload {
   timeMs: number
 }
 
+/**
+ * Payloads this process encoded, by the identity of their bytes: decoding them again (a leader applies the
+ * entries it stamped) returns the very command byte array they were built from, so the command's decode and
+ * CID, cached by byte array (shape/core/envelope.ts), are not computed a second time (issue 16). Weak: it
+ * holds nothing the log dropped; nobody mutates entry bytes or a decoded payload.
+ */
+const encodedHere = new WeakMap<Uint8Array, EntryPayload>()
+
 export function encodeEntryPayload (payload: EntryPayload): Uint8Array {
-  return encodeCanonical({ c: payload.command, t: payload.timeMs })
+  const bytes = encodeCanonical({ c: payload.command, t: payload.timeMs })
+  encodedHere.set(bytes, { command: payload.command, timeMs: payload.timeMs })
+  return bytes
 }
 
 /** Decodes an entry payload; null when the bytes are not one (treated as a rejected command). */
 export function decodeEntryPayload (bytes: Uint8Array): EntryPayload | null {
+  const known = encodedHere.get(bytes)
+  if (known !== undefined) return known
   try {
     const value = decode(bytes) as { c?: unknown, t?: unknown }
     if (!(value.c instanceof Uint8Array) || typeof value.t !== 'number' || !Number.isSafeInteger(value.t)) return null
