@@ -9,7 +9,8 @@
  * requests that arrived while its previous batch was in flight, one batch envelope for all of them, issue 16),
  * Raft commits it (fsync on a majority) and the API answers once the entry is applied on that node. The
  * commands alternate promote/demote of `scheduler` on one node (some are committed as typed rejections,
- * counted separately). The notes give the commands per batch summed over the nodes. An etcd "commit" is one
+ * counted separately). The notes give the commands per batch and the Raft messages per batch (every type,
+ * heartbeats included; status transport.sentByType) summed over the nodes. An etcd "commit" is one
  * 200-byte put acknowledged by the cluster.
  *
  * Env: DURATION_MS (default 5000), FAILOVER_TRIALS (default 10), CONCURRENCY (default 1,16,64).
@@ -80,12 +81,17 @@ async function leaderFlushes (cluster: RevoadaCluster): Promise<{ flushes: numbe
   return { flushes: status.proposals?.walFlushes ?? 0, entries: status.proposals?.walFlushedEntries ?? 0 }
 }
 
-/** Operator batches (group commit at the API) and the commands they carried, summed over every node. */
-async function batchCounts (cluster: RevoadaCluster): Promise<{ batches: number, commands: number }> {
-  const all = await Promise.all(cluster.procs.map(async (p) => await cluster.status(p) as unknown as { proposals?: { batches?: number, batchedCommands?: number } }))
+/**
+ * Operator batches (group commit at the API), the commands they carried, and the Raft messages sent (all
+ * types, heartbeats included), summed over every node.
+ */
+async function batchCounts (cluster: RevoadaCluster): Promise<{ batches: number, commands: number, messages: number }> {
+  type Counted = { proposals?: { batches?: number, batchedCommands?: number }, transport?: { sentByType?: Record<string, number> } }
+  const all = await Promise.all(cluster.procs.map(async (p) => await cluster.status(p) as unknown as Counted))
   return {
     batches: all.reduce((n, s) => n + (s.proposals?.batches ?? 0), 0),
-    commands: all.reduce((n, s) => n + (s.proposals?.batchedCommands ?? 0), 0)
+    commands: all.reduce((n, s) => n + (s.proposals?.batchedCommands ?? 0), 0),
+    messages: all.reduce((n, s) => n + Object.values(s.transport?.sentByType ?? {}).reduce((a, b) => a + b, 0), 0)
   }
 }
 
@@ -185,9 +191,11 @@ async function main (): Promise<void> {
       const flushes1 = await leaderFlushes(cluster)
       const perFlush = (flushes1.entries - flushes0.entries) / Math.max(1, flushes1.flushes - flushes0.flushes)
       const batches1 = await batchCounts(cluster)
-      const perBatch = (batches1.commands - batches0.commands) / Math.max(1, batches1.batches - batches0.batches)
+      const batches = Math.max(1, batches1.batches - batches0.batches)
+      const perBatch = (batches1.commands - batches0.commands) / batches
+      const messagesPerBatch = (batches1.messages - batches0.messages) / batches
       rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs,
-        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
+        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; ${messagesPerBatch.toFixed(1)} Raft messages/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
     }
     if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
   } finally {

@@ -23,7 +23,7 @@ import { BATCHABLE_KINDS, requiredConfChange } from './shape/core/index.js'
 import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { CommandResult } from './proposal-batcher.js'
-import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
+import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
 import { mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
 import type { Storage } from './storage/types.js'
@@ -134,9 +134,11 @@ export class ConsensusService implements NodeService {
         return await this.propose(command, reason)
       },
       proposeBatch: async (items) => await this.proposeBatch(items),
-      // Per request: the direct writer (same bytes as encodeCanonical, test/codec/fast-encode.test.ts), not dag-cbor's.
       encodedBytes: (item) => encodeCanonicalFast(item).length
-    }, { commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX, queueMax: SHAPE_BATCH_QUEUE_MAX })
+    }, {
+      commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX,
+      queueMax: SHAPE_BATCH_QUEUE_MAX, lingerMaxMs: SHAPE_BATCH_LINGER_MAX_MS
+    })
     // NB: the driver numbers the commands that carry no signed id (seal entries) in a session of its own:
     // sharing the envelopes' session would give two different commands one proposal id, and exactly-once
     // would answer the second with the first one's result.

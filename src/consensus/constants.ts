@@ -72,5 +72,11 @@ export const SHAPE_BATCH_BYTES_MAX = 12 * 1024
  * at once (a lone request waits for nothing); the others queue and go out together as the next batch.
  */
 export const SHAPE_BATCHES_IN_FLIGHT_MAX = 1
+/**
+ * How long a node's next batch may wait, after a batch that answered 2+ callers, for those callers' next
+ * requests (src/consensus/proposal-batcher.ts, "Linger"); never more than half of the answered batch's
+ * flight. A lone request never waits; a caller that does not come back costs the others at most this.
+ */
+export const SHAPE_BATCH_LINGER_MAX_MS = 20
 /** Operator commands waiting for a batch; beyond it a request fails with ConsensusBusyError (503). */
 export const SHAPE_BATCH_QUEUE_MAX = 4096

@@ -4,7 +4,8 @@
  * leader stamped when it appended it. Stamping at the leader means every replica applies identical bytes
  * (DESIGN.md §5) while the proposer's signed envelope stays untouched inside.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { decode } from '@ipld/dag-cbor'
+import { encodeCanonical } from '../codec/index.js'
 import type { ProposalId } from './core/types.js'
 
 export interface EntryPayload {
@@ -14,12 +15,24 @@ export interface EntryPayload {
   timeMs: number
 }
 
+/**
+ * Payloads this process encoded, by the identity of their bytes: decoding them again (a leader applies the
+ * entries it stamped) returns the very command byte array they were built from, so the command's decode and
+ * CID, cached by byte array (shape/core/envelope.ts), are not computed a second time (issue 16). Weak: it
+ * holds nothing the log dropped; nobody mutates entry bytes or a decoded payload.
+ */
+const encodedHere = new WeakMap<Uint8Array, EntryPayload>()
+
 export function encodeEntryPayload (payload: EntryPayload): Uint8Array {
-  return encode({ c: payload.command, t: payload.timeMs })
+  const bytes = encodeCanonical({ c: payload.command, t: payload.timeMs })
+  encodedHere.set(bytes, { command: payload.command, timeMs: payload.timeMs })
+  return bytes
 }
 
 /** Decodes an entry payload; null when the bytes are not one (treated as a rejected command). */
 export function decodeEntryPayload (bytes: Uint8Array): EntryPayload | null {
+  const known = encodedHere.get(bytes)
+  if (known !== undefined) return known
   try {
     const value = decode(bytes) as { c?: unknown, t?: unknown }
     if (!(value.c instanceof Uint8Array) || typeof value.t !== 'number' || !Number.isSafeInteger(value.t)) return null
@@ -36,7 +49,7 @@ export interface ConfChangeContext {
 }
 
 export function encodeEntryPayloadContext (context: { payload: Uint8Array, id: ProposalId }): Uint8Array {
-  return encode({ p: context.payload, i: context.id.clientId, s: context.id.seq })
+  return encodeCanonical({ p: context.payload, i: context.id.clientId, s: context.id.seq })
 }
 
 /** Decodes a conf-change context; null when malformed (the change then applies without a command). */

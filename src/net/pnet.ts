@@ -33,6 +33,8 @@ import type { XorCipher, XSalsa20Implementation } from './xsalsa20.js'
 export const PNET_NONCE_BYTES = XSALSA20_NONCE_BYTES
 /** Bytes of the pre-shared key (XSalsa20's key). */
 export const PNET_KEY_BYTES = XSALSA20_KEY_BYTES
+/** Outgoing data up to this size is copied into one buffer, written with one syscall (xorForSend). */
+export const PNET_ONE_WRITE_BYTES_MAX = 64 * 1024
 
 /** XORs `data` with the cipher's keystream into one new buffer. */
 function xorCopy (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Array {
@@ -69,6 +71,17 @@ export function xorOutgoing (cipher: XorCipher, data: Uint8ArrayList): Uint8Arra
   if (out === undefined) return xorCopy(cipher, others)
   if (others.byteLength > 0) out.append(xorCopy(cipher, others))
   return out
+}
+
+/**
+ * XORs what noise hands pnet to send: up to PNET_ONE_WRITE_BYTES_MAX into one new buffer, so that the TCP
+ * connection writes it with one syscall (it writes each buffer of a list with its own `socket.write`, and a
+ * noise message of a Raft append is three: length prefix, ciphertext, tag — each a syscall and possibly a
+ * wake-up of the peer; issue 16). Larger data keeps xorOutgoing's in-place path, where copying a MiB would
+ * cost more than the syscalls it saves.
+ */
+export function xorForSend (cipher: XorCipher, data: Uint8ArrayList): Uint8Array | Uint8ArrayList {
+  return data.byteLength <= PNET_ONE_WRITE_BYTES_MAX ? xorCopy(cipher, data) : xorOutgoing(cipher, data)
 }
 
 /**
@@ -130,7 +143,7 @@ class XorConnection extends AbstractMultiaddrConnection {
 
   sendData (data: Uint8ArrayList): SendResult {
     if (this.finalized) return { sentBytes: data.byteLength, canSendMore: false }
-    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(xorOutgoing(this.outbound, data)) }
+    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(xorForSend(this.outbound, data)) }
   }
 
   sendReset (err: Error): void {

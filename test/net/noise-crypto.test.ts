@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { defaultCrypto } from '@libp2p/noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { claimOwnedCiphertext, transportNoiseCrypto } from '../../src/net/noise-crypto.js'
-import { xorOutgoing } from '../../src/net/pnet.js'
+import { PNET_ONE_WRITE_BYTES_MAX, xorForSend, xorOutgoing } from '../../src/net/pnet.js'
 import { createXSalsa20 } from '../../src/net/xsalsa20.js'
 
 const key = randomBytes(32)
@@ -79,5 +79,23 @@ describe('pnet sending noise frames (xorOutgoing)', () => {
     expect(Buffer.from(prefix).equals(prefixBefore)).toBe(true)
     // The large ciphertext piece was used in place (claimed), so it is no longer claimable.
     expect(claimOwnedCiphertext(sealed[0] as Uint8Array)).toBe(false)
+  })
+
+  it('should hand a Raft-sized noise message (prefix, ciphertext, tag) to the socket as one buffer: one write', () => {
+    const pnetKey = randomBytes(32)
+    const pnetNonce = randomBytes(24)
+    const sealed = [...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(3000), nonce, ad, key))]
+    const frames = new Uint8ArrayList(Uint8Array.of(0x0b, 0xc8), ...sealed)
+    expect(frames.length).toBeGreaterThan(2) // noise's pieces: what used to be as many socket writes
+    const plainBytes = frames.subarray()
+    const sent = xorForSend(createXSalsa20(pnetNonce, pnetKey), frames)
+    expect(sent).toBeInstanceOf(Uint8Array)
+    const expected = new Uint8Array(plainBytes.byteLength)
+    createXSalsa20(pnetNonce, pnetKey).update(plainBytes, expected)
+    expect(Buffer.from(sent as Uint8Array).equals(expected)).toBe(true)
+    // A content chunk above the bound keeps the in-place path (several buffers, no MiB copy).
+    const big = [...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(PNET_ONE_WRITE_BYTES_MAX + 1), nonce, ad, key))]
+    const bigSent = xorForSend(createXSalsa20(pnetNonce, pnetKey), new Uint8ArrayList(Uint8Array.of(0xff, 0xff), ...big))
+    expect(bigSent).toBeInstanceOf(Uint8ArrayList)
   })
 })

@@ -89,6 +89,8 @@ function handleAppendEntries (r: Raft, m: Message): void {
   if (log.matchTerm(m.index, m.logTerm) || planted) {
     const lastNew = log.maybeAppend(m.index, m.entries)
     log.commitTo(Math.min(m.commit, lastNew))
+    // Each append with entries up to m.index is (or will be, once flushed) answered on its own.
+    if (m.commitOnly === true && m.entries.length === 0) return
     r.send({ type: MessageType.AppResp, to: m.from, index: lastNew })
     return
   }

@@ -98,15 +98,19 @@ function handleForwardedProposal (r: Raft, m: Message): void {
   bcastAppend(r)
 }
 
-/** Sends appends to every follower (pipelining up to the inflight bound). */
-export function bcastAppend (r: Raft): void {
+/**
+ * Sends appends to every follower (pipelining up to the inflight bound). `commitOnly`: called because the
+ * commit index moved; an append that carries nothing else to a follower in replicate state is marked so
+ * that the follower does not answer it (Message.commitOnly).
+ */
+export function bcastAppend (r: Raft, commitOnly = false): void {
   for (const [id, pr] of r.prs) {
-    if (id !== r.id) sendAppendLoop(r, id, pr)
+    if (id !== r.id) sendAppendLoop(r, id, pr, true, commitOnly)
   }
 }
 
-function sendAppendLoop (r: Raft, to: NodeId, pr: Progress, sendIfEmpty = true): void {
-  if (!sendAppend(r, to, pr, sendIfEmpty)) return
+function sendAppendLoop (r: Raft, to: NodeId, pr: Progress, sendIfEmpty = true, commitOnly = false): void {
+  if (!sendAppend(r, to, pr, sendIfEmpty, commitOnly)) return
   // Bounded: each further call either fills one inflight slot or returns false.
   for (let sent = 1; sent < r.cfg.maxInflightMsgs; sent++) {
     if (!sendAppend(r, to, pr, false)) return
@@ -114,7 +118,7 @@ function sendAppendLoop (r: Raft, to: NodeId, pr: Progress, sendIfEmpty = true):
 }
 
 /** Sends one App (or a snapshot) to `to`; returns true when a message with entries was sent. */
-function sendAppend (r: Raft, to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+function sendAppend (r: Raft, to: NodeId, pr: Progress, sendIfEmpty: boolean, commitOnly = false): boolean {
   if (pr.isPaused()) return false
   const prevIndex = pr.next - 1
   const prevTerm = r.log.term(prevIndex)
@@ -125,9 +129,15 @@ function sendAppend (r: Raft, to: NodeId, pr: Progress, sendIfEmpty: boolean): b
   const lastIndex = r.log.lastIndex()
   const entries = pr.next <= lastIndex ? r.log.slice(pr.next, lastIndex + 1, r.cfg.maxSizePerMsgBytes) : []
   if (entries.length === 0 && !sendIfEmpty) return false
+  // Only the new commit index, to a follower in replicate state: it has answered, or will answer after its
+  // flush, every append with entries it received, so an answer to this one would repeat one (or be lost
+  // with it: the next heartbeat's answer then re-sends, unmarked). It still answers if it cannot match
+  // (an App it missed). Never in probe state, where the answer is the point; heartbeats keep check-quorum.
+  const onlyCommit = commitOnly && entries.length === 0 && pr.state === 'replicate'
   r.send({
     type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed,
-    ...(r.leadTransferee !== null ? { transferee: r.leadTransferee } : {})
+    ...(r.leadTransferee !== null ? { transferee: r.leadTransferee } : {}),
+    ...(onlyCommit ? { commitOnly: true } : {})
   })
   pr.sentEntries(prevIndex + entries.length, entries.length)
   return entries.length > 0
@@ -172,7 +182,7 @@ function handleAppendResponse (r: Raft, m: Message): void {
     if (pr.state === 'probe') pr.becomeReplicate()
     else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate()
     else if (pr.state === 'replicate') pr.freeTo(m.index)
-    if (maybeCommit(r)) bcastAppend(r)
+    if (maybeCommit(r)) bcastAppend(r, true)
     else if (m.from !== r.id) sendAppendLoop(r, m.from, pr, false)
     if (r.role === 'leader' && m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
       r.send({ type: MessageType.TimeoutNow, to: m.from })

@@ -159,6 +159,12 @@ export interface Message {
   force?: boolean
   /** TransferLeader: the node that should become leader (added so `from` always names the sender). */
   transferee?: NodeId
+  /**
+   * App without entries that a leader sent because its commit index moved, to a follower in replicate
+   * state: a follower whose log matches applies the commit and answers nothing, since it answers every
+   * append with entries anyway (issue 16: two of a batch's messages). A rejection is still answered.
+   */
+  commitOnly?: boolean
 }
 
 /**

@@ -6,7 +6,8 @@
  * overwriting a conflicting suffix needs no in-place truncation.
  */
 import { crc32 } from 'node:zlib'
-import { decode, encode } from '@ipld/dag-cbor'
+import { decode } from '@ipld/dag-cbor'
+import { encodeCanonical } from '../../codec/index.js'
 import type { Entry, HardState } from '../core/types.js'
 import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX } from './constants.js'
 
@@ -28,7 +29,7 @@ function toPayload (record: WalRecord): unknown {
 }
 
 export function encodeRecord (record: WalRecord): Buffer {
-  const payload = encode(toPayload(record))
+  const payload = encodeCanonical(toPayload(record))
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length)
   out.writeUInt32BE(payload.length, 0)
   out.writeUInt32BE(crc32(payload), 4)

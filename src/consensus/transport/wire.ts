@@ -8,7 +8,8 @@
  * Limits: a frame is at most MAX_FRAME_BYTES, above the core's 1 MiB `maxSizePerMsgBytes` and 256 KiB
  * snapshot chunks with room for their envelope, and below lpStream's 4 MiB default read buffer.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { decode } from '@ipld/dag-cbor'
+import { encodeCanonical } from '../../codec/index.js'
 import {
   MAX_CLIENT_ID_CHARS, MAX_CONF_IDS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES, WIRE_NUMBER_MAX
 } from '../core/constants.js'
@@ -45,7 +46,8 @@ export function encodeFrame (m: Message): Uint8Array {
   if (m.context !== undefined) frame.x = m.context
   if (m.force !== undefined) frame.fo = m.force
   if (m.transferee !== undefined) frame.tr = m.transferee
-  return encode(frame)
+  if (m.commitOnly === true) frame.co = true
+  return encodeCanonical(frame)
 }
 
 /** Every number a peer sends is an integer in [0, WIRE_NUMBER_MAX] (constants.ts says why). */
@@ -138,5 +140,6 @@ export function decodeFrame (bytes: Uint8Array): Message {
   }
   if (v.fo !== undefined) { if (typeof v.fo !== 'boolean') fail('force'); message.force = v.fo as boolean }
   if (v.tr !== undefined) { if (!isId(v.tr)) fail('transferee'); message.transferee = v.tr as string }
+  if (v.co !== undefined) { if (v.co !== true) fail('commit only'); message.commitOnly = true }
   return message
 }

@@ -64,6 +64,13 @@ describe('RaftTransport', () => {
     await waitFor(() => got.length === 141, 20_000, 'large messages').catch((err: Error) => { throw new Error(`${err.message}: got ${got.length}, ${JSON.stringify(ta.counters())}`) })
     expect(got[100]?.entries[0]?.data.length).toBe(MAX_FRAME_BYTES - 1024)
     expect(ta.counters().droppedSendError).toBe(0)
+    // Counted by type (an append without entries apart); each writeV carries one or more frames.
+    ta.send({ ...message(a.peerId.toString(), b.peerId.toString(), 3000), entries: [] })
+    ta.send({ ...message(a.peerId.toString(), b.peerId.toString(), 3001), type: MessageType.Heartbeat, entries: [] })
+    await waitFor(() => got.length === 143, 10_000, 'empty append and heartbeat')
+    expect(ta.counters().sentByType).toEqual({ app: 141, 'app-empty': 1, heartbeat: 1 })
+    expect(ta.counters().writes).toBeGreaterThan(0)
+    expect(ta.counters().writes).toBeLessThanOrEqual(143)
   })
 
   it('should refuse a stream from a peer that is not a member and drop a spoofed sender', async () => {

@@ -6,7 +6,7 @@
  * MAX_BATCH_COMMANDS operator commands under one signature (issue 16).
  * Decoding is strict: anything that is not exactly a well-formed envelope is `malformed`.
  */
-import { decodeCanonical, encodeCanonical, encodeCanonicalFast, cidOfBytesWithCodec, DAG_CBOR_CODE } from '../../../codec/index.js'
+import { decodeCanonical, encodeCanonical, cidOfBytesWithCodec, DAG_CBOR_CODE } from '../../../codec/index.js'
 import type { CID } from '../../../codec/index.js'
 import { BATCHABLE_KINDS, CONTROL_PLANE_ROLES, REASONS } from './types.js'
 import type { BatchableCommand, BatchedCommand, BatchEnvelope, Command, ControlPlaneRole, Envelope, Reason, SingleEnvelope, TargetTopology } from './types.js'
@@ -168,11 +168,11 @@ function decodeSignedProposalUncached (bytes: Uint8Array): SignedProposal | Erro
   if (bytes.length > MAX_PROPOSAL_BYTES) return new MalformedProposalError()
   try {
     // Every node decodes every entry: the canonical check re-encodes with the direct writer (same bytes).
-    const outer = decodeCanonical<unknown>(bytes, encodeCanonicalFast)
+    const outer = decodeCanonical<unknown>(bytes)
     if (!isRecord(outer) || !(outer.e instanceof Uint8Array) || !(outer.s instanceof Uint8Array) || Object.keys(outer).length !== 2) {
       return new MalformedProposalError()
     }
-    const envelope = parseEnvelope(decodeCanonical<unknown>(outer.e, encodeCanonicalFast))
+    const envelope = parseEnvelope(decodeCanonical<unknown>(outer.e))
     return { envelope, envelopeBytes: outer.e, cid: cidOfBytesWithCodec(outer.e, DAG_CBOR_CODE), signature: outer.s }
   } catch (err) {
     const name = (err as Error).name
