@@ -68,6 +68,8 @@ async function measure (n: number): Promise<Row[]> {
     // An election inside the window (a starved machine) changes what every role costs: said, not hidden.
     const terms = (cs: Counts[]): number => Math.max(...cs.map((c) => c.term))
     if (terms(after) !== terms(before)) console.log(`  N=${n}: election during the window: term ${terms(before)} → ${terms(after)}`)
+    const leaderAfter = (await Promise.all(procs.map(async (p) => await cluster.status(p).catch(() => null)))).find((s) => s?.role === 'leader')
+    if (leaderAfter?.nodeId !== leaderStatus.nodeId) console.log(`  N=${n}: the leader changed meanwhile (${leaderStatus.nodeId.slice(-6)} → ${leaderAfter?.nodeId.slice(-6) ?? 'none'}): the per-role rows mix roles`)
     return procs.map((_, i) => ({
       role: roles[i]!,
       cpuMsPerS: (cpu[i] ?? Number.NaN) * 1000 / elapsedS,
