@@ -30,11 +30,11 @@ export interface RaftConfig {
   /** Heartbeat interval in ticks; must be < electionTicks. */
   heartbeatTicks: number
   /**
-   * Heartbeat interval toward learners, in ticks (≥ heartbeatTicks). Learners never campaign, so no
-   * election timeout depends on how often they hear from the leader: their heartbeat only repairs a lost
-   * append or commit index and restarts a paused probe. Voters keep `heartbeatTicks`; check-quorum and
-   * ReadIndex count only voters. Commits still reach learners at once (every commit is broadcast as an
-   * append), and a ReadIndex or transfer heartbeat goes to every member.
+   * Heartbeat interval toward learners that have acknowledged the whole log, in ticks (≥ heartbeatTicks).
+   * Learners never campaign, so no election timeout depends on how often they hear from the leader; a
+   * lagging or probing learner still gets one every heartbeatTicks (its repair is not slowed). Voters keep
+   * `heartbeatTicks`; check-quorum and ReadIndex count only voters. Commits still reach learners at once
+   * (every commit is broadcast as an append), and a ReadIndex or transfer heartbeat goes to every member.
    * @default heartbeatTicks (learners heartbeated like voters)
    */
   learnerHeartbeatTicks?: number

@@ -204,10 +204,15 @@ export function maybeCommit (r: Raft): boolean {
   return true
 }
 
-/** Heartbeats every member but this node; learners only when `toLearners` (see learnerHeartbeatTicks). */
+/**
+ * Heartbeats every member but this node. A learner that has acknowledged the whole log is skipped unless
+ * `toLearners` (learnerHeartbeatTicks): a lagging or probing one is heartbeated every round like a voter,
+ * so its repair is as quick as before; only idle, caught-up learners are heartbeated less often.
+ */
 function bcastHeartbeat (r: Raft, context?: Uint8Array, toLearners = true): void {
+  const last = r.log.lastIndex()
   for (const [id, pr] of r.prs) {
-    if (id === r.id || (pr.isLearner && !toLearners)) continue
+    if (id === r.id || (pr.isLearner && !toLearners && pr.match >= last)) continue
     r.send({
       type: MessageType.Heartbeat, to: id, commit: Math.min(pr.match, r.log.committed),
       ...(context !== undefined ? { context } : {}),
