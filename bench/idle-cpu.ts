@@ -54,7 +54,11 @@ async function measure (n: number): Promise<Row[]> {
       await converged(cluster, cluster.procs, n) && await haThreeHolds(cluster, cluster.procs))
     if (settled === null) console.log(await convergenceDetail(cluster, cluster.procs))
     if (settled === null) throw new Error(`N=${n}: not converged with ha-three within ${SETTLE_DEADLINE_MS} ms`)
-    const leaderStatus = await cluster.status(await cluster.leader())
+    // An election may be under way at this very moment on a loaded machine: wait for its leader.
+    let leader: RevoadaProc | undefined
+    await pollUntil(performance.now(), SETTLE_DEADLINE_MS, POLL_INTERVAL_MS, async () => { leader = await cluster.leader(); return true })
+    if (leader === undefined) throw new Error(`N=${n}: no leader within ${SETTLE_DEADLINE_MS} ms`)
+    const leaderStatus = await cluster.status(leader)
     // Roles as the leader sees them when the window opens.
     const procs = cluster.procs
     const roles: Role[] = await Promise.all(procs.map(async (p) => {
