@@ -16,6 +16,13 @@ export const TICK_MS_DEFAULT = 100
 export const LATE_TICK_MS = 100
 /** Heartbeat every tick. */
 export const HEARTBEAT_TICKS_DEFAULT = 1
+/**
+ * Heartbeat toward caught-up learners every 10 ticks (1 s); a lagging one gets one every heartbeat round.
+ * Learners never campaign, so no election timeout rests on it; for an idle learner it only stands in for a
+ * lost commit broadcast (every commit is sent at once as an append). At 50 members (3 voters, 47 idle
+ * learners) the leader's heartbeats drop from 490 a second each way to 67 (issue 16; docs/bench/scale.md).
+ */
+export const LEARNER_HEARTBEAT_TICKS_DEFAULT = 10
 /** Election timeout in ticks: random in [5, 10) ticks = 500–1000 ms at the default tick. */
 export const ELECTION_TICKS_DEFAULT = 5
 /** Proposals waiting for their result; beyond it propose() throws ConsensusBusyError. */

@@ -61,6 +61,8 @@ export interface RaftNodeInit {
   electionTicks?: number
   /** @default HEARTBEAT_TICKS_DEFAULT */
   heartbeatTicks?: number
+  /** Heartbeat interval toward learners. @default max(heartbeatTicks, LEARNER_HEARTBEAT_TICKS_DEFAULT) */
+  learnerHeartbeatTicks?: number
   /** @default SNAPSHOT_EVERY_ENTRIES_DEFAULT */
   snapshotEveryEntries?: number
   /** @default RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT */
@@ -244,6 +246,8 @@ export class RaftNode<R> {
       tickMs: init.tickMs ?? C.TICK_MS_DEFAULT,
       electionTicks: init.electionTicks ?? C.ELECTION_TICKS_DEFAULT,
       heartbeatTicks: init.heartbeatTicks ?? C.HEARTBEAT_TICKS_DEFAULT,
+      learnerHeartbeatTicks: init.learnerHeartbeatTicks ??
+        Math.max(init.heartbeatTicks ?? C.HEARTBEAT_TICKS_DEFAULT, C.LEARNER_HEARTBEAT_TICKS_DEFAULT),
       snapshotEveryEntries: init.snapshotEveryEntries ?? C.SNAPSHOT_EVERY_ENTRIES_DEFAULT,
       retainEntries: init.retainEntries ?? C.RETAIN_ENTRIES_AFTER_SNAPSHOT_DEFAULT,
       retryIntervalMs: init.retryIntervalMs ?? C.RETRY_INTERVAL_MS_DEFAULT,
@@ -277,6 +281,7 @@ export class RaftNode<R> {
       id: this.id,
       electionTicks: this.init.electionTicks,
       heartbeatTicks: this.init.heartbeatTicks,
+      learnerHeartbeatTicks: this.init.learnerHeartbeatTicks,
       // Bound what a leader can have in flight to one follower (64 × 256 KiB = 16 MiB) well below the
       // transport's 64 MiB read buffer, so a slow follower slows the leader instead of resetting streams.
       maxSizePerMsgBytes: C.MAX_SIZE_PER_MSG_BYTES,

@@ -29,6 +29,15 @@ export interface RaftConfig {
   electionTicks: number
   /** Heartbeat interval in ticks; must be < electionTicks. */
   heartbeatTicks: number
+  /**
+   * Heartbeat interval toward learners that have acknowledged the whole log, in ticks (≥ heartbeatTicks).
+   * Learners never campaign, so no election timeout depends on how often they hear from the leader; a
+   * lagging or probing learner still gets one every heartbeatTicks (its repair is not slowed). Voters keep
+   * `heartbeatTicks`; check-quorum and ReadIndex count only voters. Commits still reach learners at once
+   * (every commit is broadcast as an append), and a ReadIndex or transfer heartbeat goes to every member.
+   * @default heartbeatTicks (learners heartbeated like voters)
+   */
+  learnerHeartbeatTicks?: number
   /** @default true */
   preVote?: boolean
   /** @default true */
@@ -69,6 +78,7 @@ export interface ResolvedRaftConfig {
   id: NodeId
   electionTicks: number
   heartbeatTicks: number
+  learnerHeartbeatTicks: number
   preVote: boolean
   checkQuorum: boolean
   maxSizePerMsgBytes: number
@@ -91,7 +101,7 @@ function positiveInt (value: number, label: string): number {
 
 /**
  * Validates `config` and fills in defaults.
- * @throws InvalidRaftConfigError on a bad value or electionTicks <= heartbeatTicks.
+ * @throws InvalidRaftConfigError on a bad value, electionTicks <= heartbeatTicks or learnerHeartbeatTicks < heartbeatTicks.
  */
 export function resolveRaftConfig (config: RaftConfig): ResolvedRaftConfig {
   if (typeof config.id !== 'string' || config.id.length === 0) {
@@ -102,11 +112,16 @@ export function resolveRaftConfig (config: RaftConfig): ResolvedRaftConfig {
   if (electionTicks <= heartbeatTicks) {
     throw new InvalidRaftConfigError(`electionTicks (${electionTicks}) must be > heartbeatTicks (${heartbeatTicks})`)
   }
+  const learnerHeartbeatTicks = positiveInt(config.learnerHeartbeatTicks ?? heartbeatTicks, 'learnerHeartbeatTicks')
+  if (learnerHeartbeatTicks < heartbeatTicks) {
+    throw new InvalidRaftConfigError(`learnerHeartbeatTicks (${learnerHeartbeatTicks}) must be ≥ heartbeatTicks (${heartbeatTicks})`)
+  }
   if (typeof config.random?.nextInt !== 'function') throw new InvalidRaftConfigError('random must be a Prng')
   return {
     id: config.id,
     electionTicks,
     heartbeatTicks,
+    learnerHeartbeatTicks,
     preVote: config.preVote ?? C.PRE_VOTE_DEFAULT,
     checkQuorum: config.checkQuorum ?? C.CHECK_QUORUM_DEFAULT,
     maxSizePerMsgBytes: positiveInt(config.maxSizePerMsgBytes ?? C.MAX_SIZE_PER_MSG_BYTES_DEFAULT, 'maxSizePerMsgBytes'),

@@ -13,9 +13,13 @@ import type { Raft } from './raft.js'
 import { EntryType, MessageType } from './types.js'
 import type { Message, NodeId } from './types.js'
 
-/** Leader tick: heartbeats every heartbeatTicks, check-quorum and transfer abort every electionTicks. */
+/**
+ * Leader tick: heartbeats every heartbeatTicks (to learners every learnerHeartbeatTicks), check-quorum and
+ * transfer abort every electionTicks.
+ */
 export function tickLeader (r: Raft): void {
   r.heartbeatElapsed++
+  r.learnerHeartbeatElapsed++
   r.electionElapsed++
   if (r.electionElapsed >= r.cfg.electionTicks) {
     r.electionElapsed = 0
@@ -30,8 +34,10 @@ export function tickLeader (r: Raft): void {
   }
   if (r.heartbeatElapsed >= r.cfg.heartbeatTicks) {
     r.heartbeatElapsed = 0
+    const toLearners = r.learnerHeartbeatElapsed >= r.cfg.learnerHeartbeatTicks
+    if (toLearners) r.learnerHeartbeatElapsed = 0
     tickSnapshots(r)
-    bcastHeartbeat(r)
+    bcastHeartbeat(r, undefined, toLearners)
   }
 }
 
@@ -208,9 +214,15 @@ export function maybeCommit (r: Raft): boolean {
   return true
 }
 
-function bcastHeartbeat (r: Raft, context?: Uint8Array): void {
+/**
+ * Heartbeats every member but this node. A learner that has acknowledged the whole log is skipped unless
+ * `toLearners` (learnerHeartbeatTicks): a lagging or probing one is heartbeated every round like a voter,
+ * so its repair is as quick as before; only idle, caught-up learners are heartbeated less often.
+ */
+function bcastHeartbeat (r: Raft, context?: Uint8Array, toLearners = true): void {
+  const last = r.log.lastIndex()
   for (const [id, pr] of r.prs) {
-    if (id === r.id) continue
+    if (id === r.id || (pr.isLearner && !toLearners && pr.match >= last)) continue
     r.send({
       type: MessageType.Heartbeat, to: id, commit: Math.min(pr.match, r.log.committed),
       ...(context !== undefined ? { context } : {}),

@@ -61,6 +61,8 @@ export class Raft {
   readStates: ReadState[] = []
   electionElapsed = 0
   heartbeatElapsed = 0
+  /** Leader only: ticks since learners were last heartbeated (learnerHeartbeatTicks). */
+  learnerHeartbeatElapsed = 0
   randomizedElectionTimeout = 0
   leadTransferee: NodeId | null = null
   /**
@@ -130,6 +132,7 @@ export class Raft {
     this.lead = null
     this.electionElapsed = 0
     this.heartbeatElapsed = 0
+    this.learnerHeartbeatElapsed = 0
     this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.random.nextInt(this.cfg.electionTicks)
     this.leadTransferee = null
     this.announcedTransferee = null

@@ -24,6 +24,8 @@ export const CLIENT_RETRY_TICKS = 40
 export const ELECTION_TICKS = 10
 /** Heartbeat interval in ticks. */
 export const HEARTBEAT_TICKS = 2
+/** Heartbeat interval toward learners in ticks (slower, as in production: LEARNER_HEARTBEAT_TICKS_DEFAULT). */
+export const LEARNER_HEARTBEAT_TICKS = 20
 /** Network delay upper bound a seed may pick, in ticks. */
 export const NETWORK_DELAY_TICKS_MAX = 4
 /** A delay spike holds a message this many extra ticks, at most. */

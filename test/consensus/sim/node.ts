@@ -20,7 +20,7 @@ import { EntryType, MessageType, type ConfState, type Entry, type HardState, typ
   type Ready, type Snapshot } from '../../../src/consensus/core/types.js'
 import { MemoryStorage } from '../../../src/consensus/storage/memory-storage.js'
 import { assert } from '../../../src/util/assert.js'
-import { ELECTION_TICKS, HEARTBEAT_TICKS, SNAPSHOT_INTERVAL_ENTRIES, SNAPSHOT_RETAIN_ENTRIES } from './constants.js'
+import { ELECTION_TICKS, HEARTBEAT_TICKS, LEARNER_HEARTBEAT_TICKS, SNAPSHOT_INTERVAL_ENTRIES, SNAPSHOT_RETAIN_ENTRIES } from './constants.js'
 import { InvariantViolation, type ClusterInvariants } from './invariants.js'
 import { KvMachine } from './kv.js'
 import type { SimRandom } from './random.js'
@@ -118,6 +118,7 @@ export class SimNode {
     this.pendingReads.length = 0
     this.pending = []
     const config = { id: this.id, asyncStorageWrites: this.init.asyncStorageWrites === true, electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS,
+      learnerHeartbeatTicks: LEARNER_HEARTBEAT_TICKS,
       random: this.init.random.fork(), testingBugs: this.init.bugs,
       ...(this.init.maxSizePerMsgBytes === undefined ? {} : { maxSizePerMsgBytes: this.init.maxSizePerMsgBytes }),
       ...(this.init.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: this.init.maxInflightMsgs }) }
