@@ -2,7 +2,8 @@
  * @module net/libp2p
  * Builds the libp2p node of a cluster member: tcp, pnet (cluster key), noise, yamux, identify, ping,
  * gossipsub (`@libp2p/gossipsub`: the @chainsafe 14.x line targets libp2p 2 and fails silently on 3),
- * bootstrap from the seeds, optional mDNS, and a connection monitor tuned for fast leave detection.
+ * bootstrap from the seeds, optional mDNS, and a connection monitor that measures round trips but closes
+ * nothing (membership closes a suspect member's connection).
  * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
  */
 import { installYamuxWindowThreshold } from './yamux-window.js'
@@ -150,9 +151,14 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
+    // The monitor measures round trips only. Aborting a connection whose ping is late (libp2p's default)
+    // judged by this node's own clock: a node starved of CPU for a second found every ping late and dropped
+    // every connection at once, then paid a handshake per peer to get them back (issue 16, 25 nodes forming
+    // on 2 cores). Membership closes a suspect member's connection instead, excusing its own stalls.
     connectionMonitor: {
       pingInterval: init.net.pingIntervalMs,
-      pingTimeout: { minTimeout: init.net.pingTimeoutMs }
+      pingTimeout: { minTimeout: init.net.pingTimeoutMs },
+      abortConnectionOnPingFailure: false
     },
     services: {
       identify: identify(),
