@@ -53,7 +53,7 @@ export const netSection = z.strictObject({
   redialBackoffMinMs: positiveMs.default(DEFAULT_REDIAL_BACKOFF_MIN_MS),
   /** Backoff cap in ms. @default 15000 */
   redialBackoffMaxMs: positiveMs.default(DEFAULT_REDIAL_BACKOFF_MAX_MS),
-  /** Time allowed for one dial (TCP + pnet + noise + yamux) in ms. @default 5000 */
+  /** Time allowed for one dial (TCP + pnet + noise + yamux) in ms. @default 20000 */
   dialTimeoutMs: positiveMs.default(DEFAULT_DIAL_TIMEOUT_MS)
 }).refine((n) => n.redialBackoffMinMs <= n.redialBackoffMaxMs, {
   message: 'redialBackoffMinMs must be <= redialBackoffMaxMs', path: ['redialBackoffMinMs']

@@ -64,7 +64,7 @@ export function invalidOnlyTopicScore (): TopicScoreParams {
     invalidMessageDeliveriesDecay: 0.3
   }
 }
-import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, PNET_NONCE_TIMEOUT_MS } from './constants.js'
+import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, INBOUND_UPGRADE_TIMEOUT_MS, PNET_NONCE_TIMEOUT_MS } from './constants.js'
 
 /**
  * Gossipsub's fast message id: the sender's PeerId bytes and sequence number, read from the frame before
@@ -148,6 +148,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     connectionManager: {
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: INBOUND_PENDING_CONNECTIONS_MAX,
+      inboundUpgradeTimeout: Math.max(INBOUND_UPGRADE_TIMEOUT_MS, init.net.dialTimeoutMs),
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
