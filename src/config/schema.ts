@@ -43,9 +43,9 @@ export const apiSection = z.strictObject({
 export const netSection = z.strictObject({
   /** mDNS discovery on the LAN. @default false */
   mdns: z.boolean().default(false),
-  /** Connection monitor ping period in ms (it measures round trips; it closes nothing). @default 10000 */
+  /** Connection monitor ping period in ms. @default 10000 */
   pingIntervalMs: positiveMs.default(DEFAULT_PING_INTERVAL_MS),
-  /** Minimum timeout in ms of the connection monitor's pings (a late one is only counted, never closes the connection). @default 1000 */
+  /** Minimum timeout in ms of the connection monitor's pings; a ping not answered in time closes the connection. @default 10000 */
   pingTimeoutMs: positiveMs.default(DEFAULT_PING_TIMEOUT_MS),
   /** Redial loop period in ms. @default 1000 */
   redialIntervalMs: positiveMs.default(DEFAULT_REDIAL_INTERVAL_MS),

@@ -2,8 +2,8 @@
  * @module net/libp2p
  * Builds the libp2p node of a cluster member: tcp, pnet (cluster key), noise, yamux, identify, ping,
  * gossipsub (`@libp2p/gossipsub`: the @chainsafe 14.x line targets libp2p 2 and fails silently on 3),
- * bootstrap from the seeds, optional mDNS, and a connection monitor that measures round trips but closes
- * nothing (membership closes a suspect member's connection).
+ * bootstrap from the seeds, optional mDNS, and a connection monitor that drops a connection whose ping is
+ * not answered within a generous timeout (membership drops a suspect member's connection sooner).
  * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
  */
 import { installYamuxWindowThreshold } from './yamux-window.js'
@@ -152,14 +152,13 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
-    // The monitor measures round trips only. Aborting a connection whose ping is late (libp2p's default)
-    // judged by this node's own clock: a node starved of CPU for a second found every ping late and dropped
-    // every connection at once, then paid a handshake per peer to get them back (issue 16, 25 nodes forming
-    // on 2 cores). Membership closes a suspect member's connection instead, excusing its own stalls.
+    // A ping not answered within the timeout aborts the connection: the only check of a dead link to a peer
+    // that is still heard through others (a partition of one link). The timeout is judged by this node's own
+    // clock, so it is long (net.pingTimeoutMs, 10 s): with 1 s a node starved of CPU for a second found every
+    // ping late and dropped every connection at once (issue 16, 25 nodes forming on 2 cores).
     connectionMonitor: {
       pingInterval: init.net.pingIntervalMs,
-      pingTimeout: { minTimeout: init.net.pingTimeoutMs },
-      abortConnectionOnPingFailure: false
+      pingTimeout: { minTimeout: init.net.pingTimeoutMs }
     },
     services: {
       identify: identify(),
