@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { promises as fs, createWriteStream, existsSync } from 'node:fs'
+import { promises as fs, createWriteStream, existsSync, mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -102,7 +102,11 @@ export class RevoadaCluster {
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
     // BENCH_NODE_LOG_DIR keeps every node's stderr (its error log) in <dir>/<node>.log, past the run.
-    if (NODE_LOG_DIR !== undefined) child.stderr?.pipe(createWriteStream(path.join(NODE_LOG_DIR, `${path.basename(dir)}.log`), { flags: 'a' }))
+    if (NODE_LOG_DIR !== undefined) {
+      // Created if missing: a stream to a missing dir threw from an 'error' event and left the temp dirs behind.
+      mkdirSync(NODE_LOG_DIR, { recursive: true })
+      child.stderr?.pipe(createWriteStream(path.join(NODE_LOG_DIR, `${path.basename(dir)}.log`), { flags: 'a' }))
+    }
     // A node that dies on its own (not our SIGKILL/SIGTERM) says why, or a bench's figures silently lose it.
     child.once('exit', (code) => { if (code !== null && code !== 0) console.error(`${dir}: revoada exited ${code} on its own: ${stderr.slice(-1500)}`) })
     const proc = { dir, child, api: { url: '', token: '' }, nodeId: '' }

@@ -14,6 +14,7 @@ import { LOG_FORMATS, LOG_LEVELS } from '../log/levels.js'
 import type { LogFormat } from '../log/levels.js'
 import type { Logger } from '../log/index.js'
 import type { RevoadaNode } from '../node/index.js'
+import type { ConsensusService } from '../consensus/consensus-service.js'
 import { ApiPortInUseError } from '../api/errors.js'
 import { parseHostPort } from './args.js'
 import { CliInputError, parseSeconds } from './validate.js'
@@ -98,8 +99,10 @@ async function runStart (opts: StartOptions): Promise<void> {
   const { startNode } = await import('../node/index.js')
   const { defaultServices } = await import('../node/services.js')
   let node: RevoadaNode
+  const services = defaultServices({ policy: config.policy?.enabled === false ? false : {}, materializer: config.materializer?.enabled !== false })
+  const consensus = services.find((s): s is ConsensusService => s.name === 'consensus')
   try {
-    node = await startNode({ config, log, services: defaultServices({ policy: config.policy?.enabled === false ? false : {}, materializer: config.materializer?.enabled !== false }) })
+    node = await startNode({ config, log, services })
   } catch (err) {
     await removeCreated(config.dataDir, before)
     throw translateStartError(err)
@@ -110,9 +113,9 @@ async function runStart (opts: StartOptions): Promise<void> {
     note(request.message)
     await stopAndExit(node, request.exitCode)
   })
-  if (config.join !== undefined && !inConfiguration(node)) {
+  if (config.join !== undefined && !inConfiguration(node, consensus)) {
     try {
-      await followJoin(node, joinTimeoutS * 1000)
+      await followJoin(node, consensus, joinTimeoutS * 1000)
     } catch (err) {
       note((err as Error).message)
       await node.stop()
@@ -190,19 +193,23 @@ function printStarted (node: RevoadaNode): void {
   print(lines.join('\n'))
 }
 
-function inConfiguration (node: RevoadaNode): boolean {
-  const s = node.status()
-  const ids = [...(s.voters as string[] | undefined ?? []), ...(s.learners as string[] | undefined ?? [])]
-  return ids.includes(s.nodeId)
+/**
+ * True once this node is a voter or learner. Read from the Raft configuration alone: it is polled every
+ * JOIN_POLL_MS while joining, and the whole status (every service's fields, the shape's CID) cost a joiner
+ * half its CPU while 25 nodes formed a cluster on 2 cores (issue 16, docs/bench/scale.md).
+ */
+function inConfiguration (node: RevoadaNode, consensus: ConsensusService | undefined): boolean {
+  const conf = consensus?.started === true ? consensus.node.configuration() : undefined
+  return conf !== undefined && (conf.voters.includes(node.nodeId) || conf.learners.includes(node.nodeId))
 }
 
 /** Prints join progress on stderr until the node is in the Raft configuration; throws after `timeoutMs`. */
-async function followJoin (node: RevoadaNode, timeoutMs: number): Promise<void> {
+async function followJoin (node: RevoadaNode, consensus: ConsensusService | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   note('joining: waiting for a cluster peer…')
   let connected = false
-  while (!inConfiguration(node)) {
-    const peers = node.status().peers
+  while (!inConfiguration(node, consensus)) {
+    const peers = node.net.getPeers()
     if (!connected && peers.length > 0) {
       connected = true
       note(`joining: connected to ${peers.length} cluster peer(s); waiting for the leader to admit this node…`)

@@ -28,12 +28,25 @@ export const ENV_PREFIX = 'REVOADA_'
  * second (issue 16, docs/bench/scale.md).
  */
 export const DEFAULT_PING_INTERVAL_MS = 10_000
-export const DEFAULT_PING_TIMEOUT_MS = 1000
+/**
+ * The connection monitor aborts a connection whose ping takes longer (its timeout adapts upwards from here).
+ * Long because it is judged by this node's own clock: at 1 s a node starved of CPU for a second found every
+ * ping late and aborted every connection at once, then paid a handshake per peer to reconnect (issue 16;
+ * test/net/ping-failure.test.ts). A frozen member is dropped sooner by membership's suspicion ping; this
+ * catches a dead link to a peer still heard through others (test/testbed/netns.test.ts).
+ */
+export const DEFAULT_PING_TIMEOUT_MS = 10_000
 /** Redial loop period and per-peer backoff bounds (libp2p itself gives up after ~30 s). */
 export const DEFAULT_REDIAL_INTERVAL_MS = 1000
 export const DEFAULT_REDIAL_BACKOFF_MIN_MS = 500
 export const DEFAULT_REDIAL_BACKOFF_MAX_MS = 15_000
-/** One dial attempt, including pnet and noise; a wrong cluster key shows up as this timing out. */
-export const DEFAULT_DIAL_TIMEOUT_MS = 5000
+/**
+ * One dial attempt, including pnet and noise; a wrong cluster key shows up as this timing out. Long on
+ * purpose (it was 5 s): on a starved machine a handshake takes seconds of wall time, and a dialer that gives
+ * up throws away what both sides did and starts again — a seed dialled by 24 joiners at once completed none
+ * of them for a minute (issue 16, docs/bench/scale.md; test/net/slow-handshake.test.ts). Waiting costs the
+ * dialer nothing; a refused or unreachable address still fails at once.
+ */
+export const DEFAULT_DIAL_TIMEOUT_MS = 20_000
 /** Largest config file we read; anything bigger is a mistake. */
 export const CONFIG_FILE_BYTES_MAX = 1024 * 1024

@@ -43,9 +43,9 @@ export const apiSection = z.strictObject({
 export const netSection = z.strictObject({
   /** mDNS discovery on the LAN. @default false */
   mdns: z.boolean().default(false),
-  /** Connection monitor ping period in ms. @default 1000 */
+  /** Connection monitor ping period in ms. @default 10000 */
   pingIntervalMs: positiveMs.default(DEFAULT_PING_INTERVAL_MS),
-  /** Minimum ping timeout in ms before a connection is judged dead. @default 1000 */
+  /** Minimum timeout in ms of the connection monitor's pings; a ping not answered in time closes the connection. @default 10000 */
   pingTimeoutMs: positiveMs.default(DEFAULT_PING_TIMEOUT_MS),
   /** Redial loop period in ms. @default 1000 */
   redialIntervalMs: positiveMs.default(DEFAULT_REDIAL_INTERVAL_MS),
@@ -53,7 +53,7 @@ export const netSection = z.strictObject({
   redialBackoffMinMs: positiveMs.default(DEFAULT_REDIAL_BACKOFF_MIN_MS),
   /** Backoff cap in ms. @default 15000 */
   redialBackoffMaxMs: positiveMs.default(DEFAULT_REDIAL_BACKOFF_MAX_MS),
-  /** Time allowed for one dial (TCP + pnet + noise + yamux) in ms. @default 5000 */
+  /** Time allowed for one dial (TCP + pnet + noise + yamux) in ms. @default 20000 */
   dialTimeoutMs: positiveMs.default(DEFAULT_DIAL_TIMEOUT_MS)
 }).refine((n) => n.redialBackoffMinMs <= n.redialBackoffMaxMs, {
   message: 'redialBackoffMinMs must be <= redialBackoffMaxMs', path: ['redialBackoffMinMs']

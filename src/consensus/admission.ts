@@ -8,7 +8,7 @@
  * One admission at a time (Raft allows one pending configuration change), the next as soon as it is
  * applied (admission-loop.ts).
  */
-import type { ConfState, NodeId } from './core/types.js'
+import type { ConfState, NodeId, RaftStatus } from './core/types.js'
 
 /** How long a refused admission (or a removed member told so) waits before it is tried again. */
 export const ADMISSION_RETRY_MS = 2_500
@@ -34,4 +34,28 @@ export function mayTalkRaft (peer: NodeId, conf: ConfState, options: { isLeader:
   // from non-voters are ignored by the core.
   if (conf.voters.length === 0) return options.connected
   return options.isLeader && options.connected
+}
+
+/**
+ * The share of the leader's committed log a member must hold (its match index) to count as caught up:
+ * etcd's rule for promoting a learner (`isLearnerReady`, 90 %).
+ */
+export const CAUGHT_UP_MATCH_RATIO = 0.9
+
+/**
+ * The members a leader may give a role (issue 16): the leader itself and every peer it replicates to in
+ * steady state (`replicate`, not probing or installing a snapshot) that holds at least
+ * CAUGHT_UP_MATCH_RATIO of the committed log. A learner that has applied nothing must not become a voter:
+ * in a one-voter cluster that makes the quorum two, and every commit then waits for a node that cannot
+ * answer (25 nodes booting together on 2 cores stalled that way, docs/bench/scale.md); nor take any other
+ * role, which it only runs once its applied shape says so. Undefined when `status` is not a leader's.
+ */
+export function caughtUpMembers (status: Pick<RaftStatus, 'id' | 'commit' | 'progress'>): Set<NodeId> | undefined {
+  if (status.progress === undefined) return undefined
+  const needed = Math.floor(status.commit * CAUGHT_UP_MATCH_RATIO)
+  const members = new Set<NodeId>([status.id])
+  for (const [id, pr] of Object.entries(status.progress)) {
+    if (pr.state === 'replicate' && pr.match >= needed) members.add(id)
+  }
+  return members
 }

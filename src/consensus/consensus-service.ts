@@ -24,7 +24,7 @@ import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { CommandResult } from './proposal-batcher.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
-import { mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
+import { caughtUpMembers, mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
 import type { Storage } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
@@ -320,6 +320,11 @@ export class ConsensusService implements NodeService {
     const health = this.ctx.service<NodeService & HealthSource>('membership')
     if (health === undefined) return this.machine.shape.memberIds()
     return health.view().members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId)
+  }
+
+  /** On the leader, the members caught up with its log (`caughtUpMembers`); undefined elsewhere. */
+  caughtUpMembers (): ReadonlySet<string> | undefined {
+    return caughtUpMembers(this.raft.status())
   }
 
   /** The shape as this node has applied it; `stale: false` waits for a linearizable read first. */

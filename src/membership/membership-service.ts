@@ -59,7 +59,8 @@ const SUSPECT_PING_TIMEOUT_MS = 2000
 /**
  * Ping failures that are this node's own refusal, not the peer's silence: libp2p allows one outbound ping
  * stream per connection, so while its connection monitor's ping is in flight ours is refused at once (seen
- * closing live connections in 25-node runs); that monitor already judges the connection.
+ * closing live connections in 25-node runs). libp2p counts the streams only after the peer answered the
+ * protocol negotiation, so a refused ping proves the peer alive: nothing to close.
  */
 const LOCAL_PING_REFUSALS = new Set(['TooManyOutboundProtocolStreamsError'])
 

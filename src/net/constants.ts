@@ -42,6 +42,13 @@ export const INBOUND_CONNECTION_THRESHOLD = 100
  */
 export const INBOUND_PENDING_CONNECTIONS_MAX = 64
 
+/**
+ * How long an inbound connection may take to be upgraded (pnet, noise, yamux) before this node drops it.
+ * Above the dial timeout (config `net.dialTimeoutMs`, 20 s by default), so a slow handshake is abandoned by
+ * neither side while the dialer still waits (libp2p's default is 10 s; issue 16).
+ */
+export const INBOUND_UPGRADE_TIMEOUT_MS = 30_000
+
 /** Tag that makes libp2p reconnect a dropped member on its own fast path (prefix `keep-alive`). */
 export const KEEP_ALIVE_CLUSTER_TAG = 'keep-alive-revoada-cluster'
 export const KEEP_ALIVE_TAG_VALUE = 100

@@ -2,7 +2,8 @@
  * @module net/libp2p
  * Builds the libp2p node of a cluster member: tcp, pnet (cluster key), noise, yamux, identify, ping,
  * gossipsub (`@libp2p/gossipsub`: the @chainsafe 14.x line targets libp2p 2 and fails silently on 3),
- * bootstrap from the seeds, optional mDNS, and a connection monitor tuned for fast leave detection.
+ * bootstrap from the seeds, optional mDNS, and a connection monitor that drops a connection whose ping is
+ * not answered within a generous timeout (membership drops a suspect member's connection sooner).
  * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
  */
 import { installYamuxWindowThreshold } from './yamux-window.js'
@@ -63,7 +64,7 @@ export function invalidOnlyTopicScore (): TopicScoreParams {
     invalidMessageDeliveriesDecay: 0.3
   }
 }
-import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, PNET_NONCE_TIMEOUT_MS } from './constants.js'
+import { INBOUND_CONNECTION_THRESHOLD, INBOUND_PENDING_CONNECTIONS_MAX, INBOUND_UPGRADE_TIMEOUT_MS, PNET_NONCE_TIMEOUT_MS } from './constants.js'
 
 /**
  * Gossipsub's fast message id: the sender's PeerId bytes and sequence number, read from the frame before
@@ -147,9 +148,14 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     connectionManager: {
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: INBOUND_PENDING_CONNECTIONS_MAX,
+      inboundUpgradeTimeout: Math.max(INBOUND_UPGRADE_TIMEOUT_MS, init.net.dialTimeoutMs),
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
+    // A ping not answered within the timeout aborts the connection: the only check of a dead link to a peer
+    // that is still heard through others (a partition of one link). The timeout is judged by this node's own
+    // clock, so it is long (net.pingTimeoutMs, 10 s): with 1 s a node starved of CPU for a second found every
+    // ping late and dropped every connection at once (issue 16, 25 nodes forming on 2 cores).
     connectionMonitor: {
       pingInterval: init.net.pingIntervalMs,
       pingTimeout: { minTimeout: init.net.pingTimeoutMs }

@@ -192,11 +192,13 @@ export class PolicyEngine implements NodeService {
     const nowMs = this.nowMs()
     const view = this.memberInfos()
     const shape = this.consensus.shapeMachine.shape
+    const caughtUp = this.consensus.caughtUpMembers()
     const proposals: Proposal[] = []
     const withheld: Withheld[] = []
     for (const policy of this.policies) {
       const out = policy.evaluate({
-        view, shape, nowMs, aliveSinceMs: this.aliveSinceMs, flappedAtMs: this.flappedAtMs, gainedAtMs: this.gainedAtMs, leaderId: this.ctx.nodeId
+        view, shape, nowMs, aliveSinceMs: this.aliveSinceMs, flappedAtMs: this.flappedAtMs, gainedAtMs: this.gainedAtMs, leaderId: this.ctx.nodeId,
+        ...(caughtUp !== undefined ? { caughtUp } : {})
       })
       proposals.push(...out.proposals)
       withheld.push(...out.withheld)

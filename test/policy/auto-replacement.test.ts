@@ -76,6 +76,24 @@ describe('auto-replacement policy', () => {
     expect(out.withheld.map((w) => w.code)).toContain('unstable')
   })
 
+  it('should promote only members whose log has caught up with the leader, and say why it waits for the rest', () => {
+    // Issue 16: 25 nodes booting together; the leader promoted a learner that had applied nothing to etcd,
+    // the quorum became two, and nothing committed again.
+    const ids = ['a', 'b', 'c', 'd']
+    const input = { view: ids.map((id) => member(id)), shape: formed(ids), nowMs: 1e6, aliveSinceMs: stableSince(ids) }
+    const out = policy.evaluate({ ...input, caughtUp: new Set(['a', 'c']) })
+    const promoted = out.proposals.filter((p) => p.command.kind === 'promote').map((p) => 'nodeId' in p.command && p.command.nodeId)
+    expect(promoted).toEqual(['c'])
+    const lagging = out.withheld.filter((w) => w.code === 'lagging')
+    expect(lagging.map((w) => w.what)).toContain('promote 1 etcd')
+    expect(lagging.every((w) => w.retryOn === 'time' && w.retryAtMs === 1e6 + 1_000)).toBe(true)
+    // Once b and d catch up, ha-three's three voters are found.
+    const later = policy.evaluate({ ...input, caughtUp: new Set(ids) })
+    const etcd = later.proposals.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd'))
+    expect(etcd).toHaveLength(2)
+    expect(later.withheld.filter((w) => w.code === 'lagging')).toEqual([])
+  })
+
   it('should spread a role across zones before doubling up in one', () => {
     const ids = ['a', 'b', 'c']
     const view = [member('a', 'alive', 'z1'), member('b', 'alive', 'z1'), member('c', 'alive', 'z2')]

@@ -60,6 +60,15 @@ describe('formation strategies', () => {
     }
   })
 
+  it('should choose as masters only members whose log has caught up with the leader', () => {
+    const list = ids(4)
+    const policy = formation({ strategy: 'quorum-3m', stabilizationMs: 0 })
+    const input = { view: list.map((id) => member(id)), shape: formed(list), nowMs: 1e6, aliveSinceMs: new Map(list.map((id) => [id, 0])) }
+    const out = policy.evaluate({ ...input, caughtUp: new Set(['n00', 'n03']) })
+    expect(out.proposals.filter((p) => p.command.kind === 'promote').map((p) => 'nodeId' in p.command && p.command.nodeId).sort()).toEqual(['n03'])
+    expect(out.withheld.map((w) => w.why).join()).toContain('not caught up')
+  })
+
   // ⌈2n/5⌉ gives 8→7→6→5→4; the shape caps etcd holders (voters) at 7, so 20 nodes get 7.
   it('should shrink phalanx masters as nodes are lost in batches: 20→17→14→11→8 gives 7 (capped)→7→6→5→4', () => {
     const list = ids(20)

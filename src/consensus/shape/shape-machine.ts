@@ -16,6 +16,7 @@ const verdictKey = (cid: string, signature: Uint8Array): string => `${cid}:${Buf
 
 export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   private current = MeshShape.empty()
+  private cid: { shape: MeshShape, cid: string } | undefined
   private readonly verdicts = new Map<string, boolean>()
   private readonly listeners = new Set<(shape: MeshShape, result: ApplyResult) => void>()
 
@@ -31,9 +32,14 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
     return this.current
   }
 
-  /** The CID of the shape's canonical encoding: equal on every node that applied the same log. */
+  /**
+   * The CID of the shape's canonical encoding: equal on every node that applied the same log. Computed once
+   * per shape (a shape never changes, an apply replaces it): status, the dashboard and the materializer ask
+   * for it far more often than the shape moves, and each time cost an encoding and a BLAKE3 hash.
+   */
   shapeCid (): string {
-    return cidOfValue(this.current.toData()).toString()
+    if (this.cid?.shape !== this.current) this.cid = { shape: this.current, cid: cidOfValue(this.current.toData()).toString() }
+    return this.cid.cid
   }
 
   onChange (listener: (shape: MeshShape, result: ApplyResult) => void): () => void {

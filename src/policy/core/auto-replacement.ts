@@ -2,8 +2,8 @@
  * @module policy/core/auto-replacement
  * Keeps every control-plane role at its target count (issue 5 item 3, issue 12). Per role: holders that
  * membership says are dead (or that left) are demoted — even a pinned one: a pin never keeps a dead node in
- * a role, safety first; the best-ranked healthy, stable, non-quarantined members are promoted up to the
- * target (never a node pinned not to hold the role, and nodes that flapped recently only after steady
+ * a role, safety first; the best-ranked healthy, stable, non-quarantined members whose Raft log has caught up
+ * with the leader's are promoted up to the target (never a node pinned not to hold the role, and nodes that flapped recently only after steady
  * ones; one voter failure from losing quorum, nodes not yet stable too, after all stable ones); holders above the target are demoted least-liked first, never a pinned holder nor the one that
  * gained the role last (holders that gained it within the last minute go only after all others, oldest
  * gain first), and on equal merit not the leader. Suspect holders are neither replaced nor counted as
@@ -13,8 +13,8 @@
  */
 import { CONTROL_PLANE_ROLES, targetFor } from '../../consensus/shape/core/types.js'
 import { rankCandidates, rankForDemotion } from './ranking.js'
-import { FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, STABILIZATION_MS_DEFAULT } from './constants.js'
-import { PRIORITIES } from './types.js'
+import { FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, LAGGING_RETRY_MS, STABILIZATION_MS_DEFAULT } from './constants.js'
+import { isCaughtUp, PRIORITIES } from './types.js'
 import type { ControlPlaneRole, MemberInfo, NodeId, Policy, PolicyInput, PolicyOutput, Priority, Proposal, Reason, Withheld } from './types.js'
 
 export { STABILIZATION_MS_DEFAULT }
@@ -93,8 +93,12 @@ function evaluateRole (input: PolicyInput, role: ControlPlaneRole, ctx: RoleCont
 
 function promoteUpTo (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext & { holders: NodeId[], keep: number, target: number, lost: boolean }): Withheld[] {
   const { shape, view, nowMs } = input
-  const eligible = view.filter((m) => m.health === 'alive' && shape.has(m.nodeId) && !shape.isQuarantined(m.nodeId) &&
+  const willing = view.filter((m) => m.health === 'alive' && shape.has(m.nodeId) && !shape.isQuarantined(m.nodeId) &&
     !ctx.holders.includes(m.nodeId) && shape.pinOf(m.nodeId, role) !== false)
+  // A member whose log lags the leader's gets no role yet (PolicyInput.caughtUp): as a voter it would hold
+  // up every commit, and it cannot run a role its applied shape does not show.
+  const eligible = willing.filter((m) => isCaughtUp(input, m.nodeId))
+  const lagging = willing.length - eligible.length
   const since = (m: MemberInfo): number | undefined => input.aliveSinceMs.get(m.nodeId)
   const stable = eligible.filter((m) => since(m) !== undefined && nowMs - (since(m) ?? nowMs) >= ctx.stabilizationMs)
   const flapped = (m: MemberInfo): boolean => nowMs - (input.flappedAtMs?.get(m.nodeId) ?? -Infinity) < FLAPPED_RECENTLY_MS
@@ -113,6 +117,12 @@ function promoteUpTo (input: PolicyInput, role: ControlPlaneRole, ctx: RoleConte
   const edge = priority === 'quorum' ? '; one more voter failure would lose quorum' : ''
   for (const m of chosen) ctx.add('promote', m.nodeId, { reason, why: `${role} has ${ctx.keep}/${ctx.target}${edge}`, priority })
   if (chosen.length >= need) return []
+  if (unstable.length === 0 && lagging > 0) {
+    return [{
+      policy: ctx.name, what: `promote ${need - chosen.length} ${role}`, code: 'lagging', retryOn: 'time', retryAtMs: nowMs + LAGGING_RETRY_MS,
+      why: `${lagging} candidate(s) whose log has not caught up with the leader's`
+    }]
+  }
   if (unstable.length === 0) {
     return [{ policy: ctx.name, what: `promote ${need - chosen.length} ${role}`, code: 'no-candidate', why: 'no healthy, non-quarantined, unpinned member without the role', retryOn: 'membership' }]
   }

@@ -21,3 +21,9 @@ export const FLAPPED_RECENTLY_MS = 60_000
 /** Re-evaluation delay bounds for withheld proposals (ms): never busier than the lower, never later than the upper. */
 export const RETRY_DELAY_MS_MIN = 100
 export const RETRY_DELAY_MS_MAX = 30_000
+
+/**
+ * A promotion withheld because every candidate's log lags the leader's is looked at again after this long:
+ * replication progress triggers no evaluation of its own.
+ */
+export const LAGGING_RETRY_MS = 1_000

@@ -14,6 +14,7 @@ import { CONTROL_PLANE_ROLES } from '../../consensus/shape/core/types.js'
 import { MAX_ETCD_HOLDERS } from '../../consensus/shape/core/constants.js'
 import { rankCandidates } from './ranking.js'
 import { STABILIZATION_MS_DEFAULT } from './auto-replacement.js'
+import { isCaughtUp } from './types.js'
 import type { ControlPlaneRole, MemberInfo, NodeId, Policy, PolicyInput, PolicyOutput, Proposal, Withheld } from './types.js'
 
 export const STRATEGIES = ['solo', 'pair', 'quorum-3m', 'cluster-3m-nw', 'mesh-all-peers', 'phalanx'] as const
@@ -49,7 +50,7 @@ const holdsAny = (input: PolicyInput, id: NodeId): ControlPlaneRole[] => CONTROL
 
 /**
  * The masters the strategy wants: alive current masters first (best-ranked kept when there are too many),
- * then the best-ranked stable candidates. Lost nodes are never chosen.
+ * then the best-ranked stable candidates whose log has caught up (PolicyInput.caughtUp). Lost nodes are never chosen.
  */
 export function chooseMasters (s: Strategy, input: PolicyInput, stabilizationMs: number): { masters: NodeId[], withheld: string | null } {
   const { view, shape, nowMs } = input
@@ -61,11 +62,11 @@ export function chooseMasters (s: Strategy, input: PolicyInput, stabilizationMs:
   const want = Math.min(s.masters(eligible.length), MAX_ETCD_HOLDERS)
   const kept = rankCandidates(current, shape, 'etcd', view).slice(0, want)
   const stable = (m: MemberInfo): boolean => input.aliveSinceMs.has(m.nodeId) && nowMs - (input.aliveSinceMs.get(m.nodeId) ?? nowMs) >= stabilizationMs
-  const others = eligible.filter((m) => !kept.includes(m) && stable(m))
+  const others = eligible.filter((m) => !kept.includes(m) && stable(m) && isCaughtUp(input, m.nodeId))
   const added = rankCandidates(others, shape, 'etcd', view).slice(0, want - kept.length)
   const masters = [...kept, ...added].map((m) => m.nodeId).sort()
   const short = want - masters.length
-  return { masters, withheld: short > 0 ? `${short} master(s) short: candidates not yet stable` : null }
+  return { masters, withheld: short > 0 ? `${short} master(s) short: candidates not yet stable or not caught up with the leader's log` : null }
 }
 
 export interface FormationOptions {

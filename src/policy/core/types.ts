@@ -43,7 +43,15 @@ export interface PolicyInput {
   gainedAtMs?: ReadonlyMap<string, number>
   /** The current Raft leader: all else equal, a scale-down keeps it (no needless leadership move). */
   leaderId?: NodeId
+  /**
+   * Members whose Raft log has caught up with the leader's (its replication progress); only they are
+   * promoted. Absent = unknown: every member counts (the pure tests, an operator's intent check).
+   */
+  caughtUp?: ReadonlySet<NodeId>
 }
+
+/** True when `id` may be given a role as far as its log is concerned (see `PolicyInput.caughtUp`). */
+export const isCaughtUp = (input: Pick<PolicyInput, 'caughtUp'>, id: NodeId): boolean => input.caughtUp === undefined || input.caughtUp.has(id)
 
 /**
  * What a proposal restores, most urgent first (issue 12 item 1): the voter count (quorum margin), then a
@@ -68,7 +76,7 @@ export interface Proposal {
 }
 
 export type WithheldCode = 'no-quorum' | 'in-flight' | 'damped-node' | 'damped-cluster' | 'unstable' | 'no-candidate' |
-  'one-voter-change' | 'pinned'
+  'one-voter-change' | 'pinned' | 'lagging'
 
 /** When a withheld proposal is looked at again: at a time, when a pending change commits, or on an event. */
 export type RetryOn = 'time' | 'commit' | 'membership' | 'operator'

@@ -107,6 +107,22 @@ describe('MeshShape state machine', () => {
     expect(machine.shape.rolesOf(b.nodeId)).toEqual(['worker'])
   })
 
+  it('should report the CID of the shape in force after every apply and restore (it is computed once per shape)', () => {
+    const machine = new ShapeMachine(CLUSTER)
+    const proposer = new ShapeProposer(a, CLUSTER, a.nodeId)
+    const cids = [machine.shapeCid()]
+    for (const [i, step] of boot().entries()) {
+      const built = proposer.build(machine.shape, step.command, 'operator', 1000)
+      const confChange = step.confChange === 'auto' ? built.confChange : step.confChange
+      machine.apply(built.bytes, { index: i + 1, term: 1, timeMs: 5, ...(confChange !== undefined ? { confChange } : {}) })
+      expect(machine.shapeCid()).toBe(cidOfValue(machine.shape.toData()).toString())
+      cids.push(machine.shapeCid())
+    }
+    expect(new Set(cids).size).toBe(3)
+    machine.restore(new ShapeMachine(CLUSTER).snapshot())
+    expect(machine.shapeCid()).toBe(cids[0])
+  })
+
   it('should encode equal shapes to equal bytes and CIDs whatever the insertion order, and round-trip snapshots', () => {
     const ids = ['n3', 'n1', 'n2']
     const one = MeshShape.fromData({ members: [['n1', ['etcd', 'api-server']], ['n2', []], ['n3', ['quarantined']]], target: TARGET_PRESETS['ha-three'] })

@@ -1,0 +1,36 @@
+/**
+ * Which members a leader counts as caught up with its log (`caughtUpMembers`, issue 16): only they are
+ * given roles by the policy engine, so a learner that has applied nothing never becomes a voter.
+ */
+import { describe, expect, it } from 'vitest'
+import { caughtUpMembers, CAUGHT_UP_MATCH_RATIO } from '../../src/consensus/admission.js'
+import type { ProgressStatus } from '../../src/consensus/core/types.js'
+
+const progress = (match: number, state: ProgressStatus['state'] = 'replicate'): ProgressStatus =>
+  ({ match, next: match + 1, state, recentActive: true, isLearner: true })
+
+describe('caughtUpMembers', () => {
+  it('should count the leader and the peers it replicates to that hold most of the committed log', () => {
+    const members = caughtUpMembers({
+      id: 'leader',
+      commit: 40,
+      progress: {
+        leader: progress(40),
+        current: progress(40),
+        // 36 of 40 is the 90 % etcd asks of a learner before promoting it.
+        nearly: progress(36),
+        behind: progress(35),
+        empty: progress(0),
+        // Probing (unreachable, or its log not found yet) or installing a snapshot: not in steady state.
+        probing: progress(40, 'probe'),
+        snapshot: progress(40, 'snapshot')
+      }
+    })
+    expect(CAUGHT_UP_MATCH_RATIO).toBe(0.9)
+    expect([...(members ?? [])].sort()).toEqual(['current', 'leader', 'nearly'])
+  })
+
+  it('should know nothing on a node that is not the leader', () => {
+    expect(caughtUpMembers({ id: 'follower', commit: 40 })).toBeUndefined()
+  })
+})
