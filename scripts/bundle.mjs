@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// `npm run build`, second step: bundles tsc's output into dist/bundle/, the files the `revoada` bin runs
+// (docs/STACK.md "Bundled bin"). Loading ~500 ES modules from node_modules one by one (resolve, read, compile,
+// link each) was half of a node's start-up CPU; a bundle of ~20 chunks starts the same node for half the
+// CPU-seconds and ~15 MB less RSS (docs/bench/scale.md, "Start-up CPU and idle RSS").
+//
+// - Input is tsc's output (dist/src), so the bundle runs exactly the JavaScript the tests run.
+// - Code splitting is kept: the `import()`s of the CLI (the node, the testbed...) stay lazy chunks, so a
+//   one-shot command such as `revoada status` does not load the node.
+// - Whitespace is removed (less source for V8 to read and keep: ~5 MB RSS); names are not mangled and the
+//   code not rewritten, so stack traces keep their function names and errors their `.name`. Source maps are
+//   written next to the chunks (`node --enable-source-maps` maps traces back to dist/src).
+// - Native addons stay outside: their loaders find a platform binary next to themselves in node_modules.
+// - The testbed spawns `node-main.js` from the folder of its own module, hence the second entry.
+import { chmodSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'rolldown'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const OUT_DIR = path.join(ROOT, 'dist/bundle')
+/** Packages with a native binary, resolved from node_modules at run time. */
+const NATIVE_ADDONS = ['@napi-rs/blake-hash', 'sodium-native']
+
+await build({
+  cwd: ROOT,
+  input: {
+    main: path.join(ROOT, 'dist/src/cli/main.js'),
+    'node-main': path.join(ROOT, 'dist/src/testbed/node-main.js')
+  },
+  platform: 'node',
+  external: (id) => NATIVE_ADDONS.some((name) => id === name || id.startsWith(`${name}/`)),
+  logLevel: 'warn',
+  output: {
+    dir: OUT_DIR,
+    format: 'esm',
+    entryFileNames: '[name].js',
+    chunkFileNames: '[name]-[hash].js',
+    cleanDir: true,
+    sourcemap: true,
+    minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } }
+  }
+})
+chmodSync(path.join(OUT_DIR, 'main.js'), 0o755)
