@@ -1,7 +1,8 @@
 /**
  * Start-up CPU and idle resident memory of one `revoada start` process (issue 11 item 10, issue 16 "Scale"):
  * starts a fresh single-node cluster, reads the CPU-seconds (utime + stime, /proc) the process spent until its
- * admin API answered `GET /v1/status`, waits IDLE_S seconds and prints VmRSS. Both figures are per process
+ * admin API answered `GET /v1/status`, waits IDLE_S seconds and prints VmRSS and RssAnon (the private part:
+ * VmRSS also counts the node binary's pages, shared by every node process). Both figures are per process
  * and do not depend on the machine's load the way times do. Compares what the `revoada` bin runs (the bundle,
  * with its Node flags) with tsc's unbundled output and with the bundle without the flags; RSS_RUNS runs of
  * each, alternating. `npm run bench:rss`.
@@ -29,7 +30,7 @@ const VARIANTS: Variant[] = [
   { label: 'bundle without flags', main: path.join(DIST, 'bundle/main.js'), flags: [] }
 ]
 
-interface Sample { startCpuS: number, startMs: number, rssMb: number }
+interface Sample { startCpuS: number, startMs: number, rssMb: number, anonMb: number }
 
 /** True once the node in `dir` answers its status with the token of its api.json. */
 async function answering (dir: string): Promise<boolean> {
@@ -55,7 +56,7 @@ async function measure (variant: Variant): Promise<Sample> {
     const startCpuS = await cpuSeconds([pid])
     const startMs = Date.now() - startedAt
     await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1000))
-    return { startCpuS, startMs, rssMb: await rssMb(pid) }
+    return { startCpuS, startMs, rssMb: await rssMb(pid), anonMb: await rssMb(pid, 'RssAnon') }
   } finally {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -71,11 +72,11 @@ for (let run = 0; run < RUNS; run++) {
   for (const variant of VARIANTS) {
     const s = await measure(variant)
     samples.get(variant)?.push(s)
-    process.stdout.write(`${variant.label}: start-up ${s.startCpuS.toFixed(2)} CPU-s (${s.startMs} ms), idle RSS after ${IDLE_S} s ${s.rssMb.toFixed(1)} MB, load ${(os.loadavg()[0] ?? 0).toFixed(1)}\n`)
+    process.stdout.write(`${variant.label}: start-up ${s.startCpuS.toFixed(2)} CPU-s (${s.startMs} ms), idle RSS after ${IDLE_S} s ${s.rssMb.toFixed(1)} MB (private ${s.anonMb.toFixed(1)}), load ${(os.loadavg()[0] ?? 0).toFixed(1)}\n`)
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 process.stdout.write(`\nmedians of ${RUNS} run(s):\n`)
 for (const [variant, list] of samples) {
-  process.stdout.write(`  ${variant.label}: start-up ${median(list.map((s) => s.startCpuS)).toFixed(2)} CPU-s, idle RSS ${median(list.map((s) => s.rssMb)).toFixed(1)} MB\n`)
+  process.stdout.write(`  ${variant.label}: start-up ${median(list.map((s) => s.startCpuS)).toFixed(2)} CPU-s, idle RSS ${median(list.map((s) => s.rssMb)).toFixed(1)} MB (private ${median(list.map((s) => s.anonMb)).toFixed(1)})\n`)
 }
