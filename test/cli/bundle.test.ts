@@ -5,7 +5,7 @@
  * other process tests (which run tsc's dist/src) cannot see: the testbed's node-main.js found next to the
  * bundle, the default catalog found upward from it (rendered manifests carry the catalog's CIDs), the native
  * addons loaded from node_modules (the pnet cipher is sodium-native's, BLAKE3 CIDs match), the version read
- * from package.json.
+ * from package.json, every chunk's source one-byte (Latin-1) for V8.
  */
 import { execFile } from 'node:child_process'
 import { constants, existsSync, promises as fs, readFileSync } from 'node:fs'
@@ -51,6 +51,12 @@ describe('the revoada bin (the bundle)', () => {
     if (!existsSync(BIN)) throw new Error(`${BIN} missing: npm run build makes it (npm test builds first)`)
     await fs.access(BIN, constants.X_OK)
     expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=1')
+    // Every chunk is Latin-1: one character above U+00FF and V8 keeps that whole chunk's source as a two-byte
+    // string, twice its size, in every node (scripts/bundle.mjs, asciiOnly).
+    for (const name of (await fs.readdir(path.dirname(BIN))).filter((f) => f.endsWith('.js'))) {
+      const text = await fs.readFile(path.join(path.dirname(BIN), name), 'utf8')
+      expect([...text].find((c) => (c.codePointAt(0) ?? 0) > 0xff), name).toBeUndefined()
+    }
     const version = await bin(['--version'])
     expect(version).toMatchObject({ code: 0, stdout: `${PACKAGE.version}\n` })
 
