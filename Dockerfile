@@ -23,7 +23,8 @@ ENV NODE_ENV=production \
     JOIN_FILE=/var/lib/revoada-join/join-string
 WORKDIR /opt/revoada
 COPY scripts/container-entrypoint.sh /usr/local/bin/revoada-entrypoint
-RUN printf '#!/bin/sh\nexec node /opt/revoada/dist/src/cli/main.js "$@"\n' > /usr/local/bin/revoada \
+# The bundle the `revoada` bin runs (scripts/bundle.mjs), with the bin's Node flag (docs/STACK.md).
+RUN printf '#!/bin/sh\nexec node --max-semi-space-size=1 /opt/revoada/dist/bundle/main.js "$@"\n' > /usr/local/bin/revoada \
  && chmod 0755 /usr/local/bin/revoada /usr/local/bin/revoada-entrypoint
 VOLUME ["/var/lib/revoada"]
 EXPOSE 4101
@@ -37,13 +38,14 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 COPY src ./src
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM runtime AS release
 COPY --from=build /build/package.json ./package.json
 COPY --from=build /build/node_modules ./node_modules
-COPY --from=build /build/dist/src ./dist/src
+COPY --from=build /build/dist/bundle ./dist/bundle
 COPY catalog ./catalog
 
 FROM runtime AS prebuilt

@@ -1,41 +1,82 @@
 /**
- * Idle resident memory of one `revoada start` process (issue 11 item 10): starts a fresh single-node cluster
- * with and without `--max-semi-space-size=1`, waits IDLE_S seconds after it answers, and prints VmRSS from
- * /proc (Linux). `npm run bench:rss`.
+ * Start-up CPU and idle resident memory of one `revoada start` process (issue 11 item 10, issue 16 "Scale"):
+ * starts a fresh single-node cluster, reads the CPU-seconds (utime + stime, /proc) the process spent until its
+ * admin API answered `GET /v1/status`, waits IDLE_S seconds and prints VmRSS and RssAnon (the private part:
+ * VmRSS also counts the node binary's pages, shared by every node process). Both figures are per process
+ * and do not depend on the machine's load the way times do. Compares what the `revoada` bin runs (the bundle,
+ * with its Node flags) with tsc's unbundled output and with the bundle without the flags; RSS_RUNS runs of
+ * each, alternating. `npm run bench:rss`.
  */
 import { spawn } from 'node:child_process'
-import { promises as fs, existsSync } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
+import { cpuSeconds } from './revoada/cpu.js'
+import { rssMb } from './revoada/scale-checks.js'
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js')
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const IDLE_S = Number(process.env.IDLE_S ?? 40)
+const RUNS = Number(process.env.RSS_RUNS ?? 1)
+const START_DEADLINE_MS = 120_000
+const POLL_MS = 20
 
-async function rssMb (pid: number): Promise<number> {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
+interface Variant { label: string, main: string, flags: readonly string[] }
+
+const VARIANTS: Variant[] = [
+  { label: 'revoada bin (dist/bundle, bin flags)', main: path.join(DIST, 'bundle/main.js'), flags: REVOADA_BIN_NODE_FLAGS },
+  { label: 'tsc output (dist/src, bin flags)', main: path.join(DIST, 'src/cli/main.js'), flags: REVOADA_BIN_NODE_FLAGS },
+  { label: 'bundle without flags', main: path.join(DIST, 'bundle/main.js'), flags: [] }
+]
+
+interface Sample { startCpuS: number, startMs: number, rssMb: number, anonMb: number }
+
+/** True once the node in `dir` answers its status with the token of its api.json. */
+async function answering (dir: string): Promise<boolean> {
+  try {
+    const api = JSON.parse(await fs.readFile(path.join(dir, 'api.json'), 'utf8')) as { url: string, token: string }
+    const res = await fetch(`${api.url}/v1/status`, { headers: { authorization: `Bearer ${api.token}` } })
+    return res.ok
+  } catch {
+    return false
+  }
 }
 
-async function measure (nodeFlags: string[]): Promise<number> {
+async function measure (variant: Variant): Promise<Sample> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-rss-'))
-  const child = spawn(process.execPath, [...nodeFlags, MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: 'ignore' })
+  const startedAt = Date.now()
+  const child = spawn(process.execPath, [...variant.flags, variant.main, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: 'ignore' })
   try {
-    const deadline = Date.now() + 120_000
-    while (!existsSync(path.join(dir, 'api.json'))) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('node did not start')
-      await new Promise((resolve) => setTimeout(resolve, 200))
+    const pid = child.pid as number
+    while (!await answering(dir)) {
+      if (Date.now() - startedAt > START_DEADLINE_MS || child.exitCode !== null) throw new Error(`${variant.main} did not start`)
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
     }
+    const startCpuS = await cpuSeconds([pid])
+    const startMs = Date.now() - startedAt
     await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1000))
-    return await rssMb(child.pid as number)
+    return { startCpuS, startMs, rssMb: await rssMb(pid), anonMb: await rssMb(pid, 'RssAnon') }
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((resolve) => child.once('exit', resolve))
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
     await fs.rm(dir, { recursive: true, force: true })
   }
 }
 
-for (const flags of [[], ['--max-semi-space-size=1']]) {
-  const mb = await measure(flags)
-  process.stdout.write(`idle RSS after ${IDLE_S} s, node ${flags.join(' ') || '(no flags)'}: ${mb.toFixed(1)} MB\n`)
+const samples = new Map<Variant, Sample[]>(VARIANTS.map((v) => [v, []]))
+for (let run = 0; run < RUNS; run++) {
+  for (const variant of VARIANTS) {
+    const s = await measure(variant)
+    samples.get(variant)?.push(s)
+    process.stdout.write(`${variant.label}: start-up ${s.startCpuS.toFixed(2)} CPU-s (${s.startMs} ms), idle RSS after ${IDLE_S} s ${s.rssMb.toFixed(1)} MB (private ${s.anonMb.toFixed(1)}), load ${(os.loadavg()[0] ?? 0).toFixed(1)}\n`)
+  }
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
+process.stdout.write(`\nmedians of ${RUNS} run(s):\n`)
+for (const [variant, list] of samples) {
+  process.stdout.write(`  ${variant.label}: start-up ${median(list.map((s) => s.startCpuS)).toFixed(2)} CPU-s, idle RSS ${median(list.map((s) => s.rssMb)).toFixed(1)} MB (private ${median(list.map((s) => s.anonMb)).toFixed(1)})\n`)
 }

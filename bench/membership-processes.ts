@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url'
 import { machineDescription, median, printTable, quantile } from './lib/stats.js'
 import { waitFor } from './lib/ports.js'
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js')
+/** The bundle the `revoada` bin runs (`npm run build`). */
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bundle/main.js')
 const trials = Number(process.argv[2] ?? 20)
 const sizes = (process.argv[3] ?? '5,10,20').split(',').map(Number)
 const saturateSeconds = Number(process.argv[4] ?? 300)
@@ -116,7 +117,7 @@ async function saturated (list: Proc[]): Promise<{ suspicions: number, samples: 
 }
 
 async function main (): Promise<void> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npx tsc -p . first`)
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npm run build first`)
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-mbench-'))
   console.log(`machine: ${await machineDescription()}`)
   console.log(`command: node dist/bench/membership-processes.js ${trials} ${sizes.join(',')} ${saturateSeconds}`)

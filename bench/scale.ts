@@ -50,6 +50,8 @@ interface ScaleResult {
   haThreeMs: number | null
   rssMedianMb: number
   rssMaxMb: number
+  /** Median RssAnon: a node's private memory, without the shared node binary and libraries. */
+  anonMedianMb: number
   cpuCores: number
   leaderCpuCores: number
   peersMedian: number
@@ -77,16 +79,18 @@ async function startAll (cluster: RevoadaCluster, n: number): Promise<{ spawnedA
 }
 
 /** Resident memory, CPU and libp2p peer count of every node after `idleS` seconds without bench traffic. */
-async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'cpuCores' | 'leaderCpuCores' | 'peersMedian'>> {
+async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'anonMedianMb' | 'cpuCores' | 'leaderCpuCores' | 'peersMedian'>> {
   const leader = await findLeader(cluster)
   const procs = cluster.alive()
   const { cpu, elapsedS } = await cpuOver(procs.map((p) => p.child.pid as number), idleS)
   const rss = await Promise.all(procs.map(async (p) => await rssMb(p.child.pid as number)))
+  const anon = await Promise.all(procs.map(async (p) => await rssMb(p.child.pid as number, 'RssAnon')))
   const live = (xs: number[]): number[] => xs.filter((x) => !Number.isNaN(x))
   const peers = live(await Promise.all(procs.map(async (p) => await cluster.status(p).then((st) => (st as unknown as { peers: string[] }).peers.length, () => Number.NaN))))
   return {
     rssMedianMb: median(live(rss)),
     rssMaxMb: Math.max(...live(rss)),
+    anonMedianMb: median(live(anon)),
     cpuCores: live(cpu).reduce((a, b) => a + b, 0) / elapsedS,
     leaderCpuCores: leader === null ? Number.NaN : (cpu[procs.indexOf(leader)] ?? Number.NaN) / elapsedS,
     peersMedian: median(peers)
@@ -170,6 +174,7 @@ function report (results: readonly ScaleResult[]): void {
   const perNodeCpu = (r: ScaleResult): number => r.cpuCores / r.n
   printTable(['figure', ...results.map((r) => `N=${r.n}`), 'growth'], [
     ['RSS median per node (MB)', ...results.map((r) => r.rssMedianMb), exponent(results, (r) => r.rssMedianMb)],
+    ['private (RssAnon) median per node (MB)', ...results.map((r) => r.anonMedianMb), exponent(results, (r) => r.anonMedianMb)],
     ['idle CPU per node (millicores)', ...results.map((r) => perNodeCpu(r) * 1000), exponent(results, perNodeCpu)],
     ['idle CPU, all N (cores)', ...results.map((r) => r.cpuCores), exponent(results, (r) => r.cpuCores)],
     ['leader idle CPU (millicores)', ...results.map((r) => r.leaderCpuCores * 1000), exponent(results, (r) => r.leaderCpuCores)],

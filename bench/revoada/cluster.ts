@@ -24,8 +24,11 @@ const NODE_LOG_LEVEL = process.env.BENCH_NODE_LOG_LEVEL ?? 'error'
 const GRACEFUL_STOP_MS = 10_000
 /** How long one node may take to come up (BENCH_START_TIMEOUT_MS; a loaded machine needs more). */
 const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 30_000)
-/** The `revoada` entry point the nodes run (BENCH_REVOADA_MAIN, e.g. a bundled build to compare start-up cost). */
-const MAIN = process.env.BENCH_REVOADA_MAIN ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js')
+/**
+ * The `revoada` entry point the nodes run: the bundle the bin runs (dist/bundle/main.js, built by `npm run
+ * build`), or BENCH_REVOADA_MAIN (e.g. dist/src/cli/main.js, tsc's unbundled output, to compare).
+ */
+const MAIN = process.env.BENCH_REVOADA_MAIN ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bundle/main.js')
 
 export interface RevoadaProc {
   dir: string
@@ -56,7 +59,7 @@ export class RevoadaCluster {
    * For benches that start nodes their own way (all joiners at once); stop() as usual.
    */
   static async empty (config: Record<string, unknown>): Promise<RevoadaCluster> {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npx tsc -p . first`)
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npm run build first`)
     const cluster = new RevoadaCluster()
     cluster.root = await fs.mkdtemp(path.join(os.tmpdir(), 'revoada-bench-'))
     cluster.configFile = path.join(cluster.root, 'config.json')

@@ -82,11 +82,15 @@ export async function votersBack (cluster: RevoadaCluster, procs: readonly Revoa
   return statuses.every((s) => s.voters.length === HA_THREE_VOTERS && !s.voters.includes(dead))
 }
 
-/** Resident memory of `pid` in MB (VmRSS of /proc/PID/status), NaN once it exited. */
-export async function rssMb (pid: number): Promise<number> {
+/**
+ * Resident memory of `pid` in MB from /proc/PID/status, NaN once it exited: VmRSS (all of it), or RssAnon
+ * (its own heap and buffers: VmRSS without the pages of the node binary and libraries, which every node
+ * process on the machine shares through the page cache — ≈ 45 MB of a node's VmRSS).
+ */
+export async function rssMb (pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): Promise<number> {
   try {
     const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) / 1024
   } catch { return Number.NaN }
 }
 

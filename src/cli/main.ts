@@ -21,14 +21,20 @@ import { registerTestbedCommands } from './testbed-commands.js'
 import { registerChainCommands } from './chain-commands.js'
 import { registerContentCommands } from './content-commands.js'
 
-/** The package version, read from package.json next to dist/ (one source of truth). */
+/**
+ * The package version, read from our package.json (one source of truth): the nearest one upward from this
+ * module named `revoada` — three folders up from dist/src/cli/, two from the bundle in dist/bundle/.
+ */
 function version (): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }
-    return pkg.version ?? 'unknown'
-  } catch {
-    return 'unknown'
+  for (let dir = new URL('.', import.meta.url), depth = 0; depth < 5; dir = new URL('..', dir), depth++) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string, version?: string }
+      if (pkg.name === 'revoada') return pkg.version ?? 'unknown'
+    } catch {
+      // no readable package.json here: one folder up
+    }
   }
+  return 'unknown'
 }
 
 /** Errors whose cause is the operator's input: exit 3, no stack. */

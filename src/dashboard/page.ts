@@ -80,6 +80,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 </html>
 `
 
+// The script is ASCII (\u2026 for the ellipsis): a single character above U+00FF would make V8 keep the whole
+// bundle chunk holding it as a two-byte string (scripts/bundle.mjs).
 export const DASHBOARD_JS = String.raw`'use strict'
 const $ = (id) => document.getElementById(id)
 function el (tag, props, ...children) {
@@ -92,7 +94,7 @@ function el (tag, props, ...children) {
   for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)))
   return node
 }
-const short = (id) => id ? id.slice(0, 6) + '…' + id.slice(-6) : '(none)'
+const short = (id) => id ? id.slice(0, 6) + '\u2026' + id.slice(-6) : '(none)'
 const idCell = (id, self) => el('span', { class: 'id', title: id }, short(id), self ? ' (this node)' : '')
 const clock = (ms) => new Date(ms).toLocaleTimeString()
 function kv (target, pairs) {
@@ -123,7 +125,7 @@ function renderRaft (state) {
     ['voters', r.voters.length + ' (' + r.voters.map(short).join(', ') + ')'],
     ['learners', r.learners.length],
     ['target', Object.entries(r.target).map(([k, v]) => k + '=' + v).join(' ')],
-    ['shape', el('code', { title: r.shapeCid }, r.shapeCid.slice(0, 16) + '…')]
+    ['shape', el('code', { title: r.shapeCid }, r.shapeCid.slice(0, 16) + '\u2026')]
   ])
 }
 function renderTimeline (state) {
@@ -165,7 +167,7 @@ function connect () {
   })
   source.addEventListener('error', () => {
     document.body.dataset.connected = 'false'
-    $('conn').textContent = 'reconnecting…'
+    $('conn').textContent = 'reconnecting\u2026'
     $('conn').className = 'down'
   })
 }
