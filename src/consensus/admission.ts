@@ -43,9 +43,12 @@ export function mayTalkRaft (peer: NodeId, conf: ConfState, options: { isLeader:
 export const CAUGHT_UP_MATCH_RATIO = 0.9
 
 /**
- * The members a leader may give a role (issue 16): the leader itself and every peer it replicates to in
- * steady state (`replicate`, not probing or installing a snapshot) that holds at least
- * CAUGHT_UP_MATCH_RATIO of the committed log. A learner that has applied nothing must not become a voter:
+ * The members a leader may give a role (issue 16): the leader itself and every peer whose acknowledged log
+ * (match index) holds at least CAUGHT_UP_MATCH_RATIO of the committed log and that is not installing a
+ * snapshot. A peer in `probe` state counts, as in etcd's rule: a caught-up learner stays in probe after one
+ * failed send until a new entry is appended (a heartbeat answer does not end a probe), so requiring
+ * `replicate` could withhold a replacement forever in a cluster where nothing else is proposed; whether the
+ * peer is alive is the policy's membership check, not this one. A learner that has applied nothing must not become a voter:
  * in a one-voter cluster that makes the quorum two, and every commit then waits for a node that cannot
  * answer (25 nodes booting together on 2 cores stalled that way, docs/bench/scale.md); nor take any other
  * role, which it only runs once its applied shape says so. Undefined when `status` is not a leader's.
@@ -55,7 +58,7 @@ export function caughtUpMembers (status: Pick<RaftStatus, 'id' | 'commit' | 'pro
   const needed = Math.floor(status.commit * CAUGHT_UP_MATCH_RATIO)
   const members = new Set<NodeId>([status.id])
   for (const [id, pr] of Object.entries(status.progress)) {
-    if (pr.state === 'replicate' && pr.match >= needed) members.add(id)
+    if (pr.state !== 'snapshot' && pr.match >= needed) members.add(id)
   }
   return members
 }
