@@ -12,17 +12,8 @@ import type { ConsensusService } from '../../src/consensus/consensus-service.js'
 import { proposalBodySchema, wellFormedProposalBody, zodIssues } from '../../src/consensus/proposal-body.js'
 import { CONTROL_PLANE_ROLES, MeshShape, REASONS } from '../../src/consensus/shape/core/index.js'
 import type { Command } from '../../src/consensus/shape/core/index.js'
+import { seededUniform as rng } from '../fuzz/rng.js'
 
-/** xorshift32, seeded: a failure names its seed. */
-function rng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x / 0x1_0000_0000
-  }
-}
 
 const ODD_VALUES: unknown[] = [null, true, false, 0, 1, -1, 1.5, '', 'x', 'promote', 'etcd', 'operator', 'bootstrap', [], {}, ['etcd'],
   'n'.repeat(128), 'n'.repeat(129), '😀'.repeat(64), '😀'.repeat(65), '😀'.repeat(128), '😀'.repeat(129), '\ud800'.repeat(129), 'a\udc00\ud800'.repeat(43), 'é'.repeat(128), [null], ['etcd', 'etcd'], [...CONTROL_PLANE_ROLES, 'etcd'],

@@ -65,3 +65,9 @@ export class FuzzRng {
 function rotl (x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0
 }
+
+/** A seeded stream of uniform floats in [0, 1), for property tests that print their seed on failure. */
+export function seededUniform (seed: number): () => number {
+  const rng = new FuzzRng(seed)
+  return () => rng.next() / 0x1_0000_0000
+}

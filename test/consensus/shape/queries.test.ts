@@ -7,17 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import { CONTROL_PLANE_ROLES, MeshShape, ROLES, applyBatch, transition } from '../../../src/consensus/shape/core/index.js'
 import type { Command, ControlPlaneRole, NodeId, Role } from '../../../src/consensus/shape/core/index.js'
+import { seededUniform as rng } from '../../fuzz/rng.js'
 
-/** xorshift32: a seeded stream, so a failure can be replayed from the seed it prints. */
-function rng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x / 0x1_0000_0000
-  }
-}
 
 const IDS = ['n-a', 'n-b', 'n-c', 'n-d', 'n-e']
 
