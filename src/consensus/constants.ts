@@ -19,10 +19,18 @@ export const HEARTBEAT_TICKS_DEFAULT = 1
 /**
  * Heartbeat toward caught-up learners every 10 ticks (1 s); a lagging one gets one every heartbeat round.
  * Learners never campaign, so no election timeout rests on it; for an idle learner it only stands in for a
- * lost commit broadcast (every commit is sent at once as an append). At 50 members (3 voters, 47 idle
+ * lost commit broadcast (every commit is sent as an append, at most COMMIT_NOTICE_HOLD_MS_DEFAULT later). At 50 members (3 voters, 47 idle
  * learners) the leader's heartbeats drop from 490 a second each way to 67 (issue 16; docs/bench/scale.md).
  */
 export const LEARNER_HEARTBEAT_TICKS_DEFAULT = 10
+/**
+ * A leader's commit-only append (the new commit index) waits this long for the next append or heartbeat to
+ * the same follower, which carries the commit index anyway (src/consensus/commit-notices.ts). At one client
+ * the next request's append follows within a few milliseconds, so most commits send one frame per follower
+ * instead of two (issue 16). Followers learn an idle commit this much later, except a follower whose own
+ * forwarded proposals it commits (told at once) and one that is sent anything else first (a ReadIndex answer).
+ */
+export const COMMIT_NOTICE_HOLD_MS_DEFAULT = 5
 /** Election timeout in ticks: random in [5, 10) ticks = 500–1000 ms at the default tick. */
 export const ELECTION_TICKS_DEFAULT = 5
 /** Proposals waiting for their result; beyond it propose() throws ConsensusBusyError. */

@@ -31,6 +31,7 @@ import type { Storage, StorageState } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPayloadContext } from './entry-payload.js'
 import { PendingTable } from './pending.js'
+import { CommitNotices } from './commit-notices.js'
 import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot, isAppliedRecord } from './node-snapshot.js'
 import type { AppliedRecord } from './node-snapshot.js'
@@ -90,6 +91,12 @@ export interface RaftNodeInit {
    * @default true
    */
   asyncStorageWrites?: boolean
+  /**
+   * Leader: how long a commit-only append may wait for a later append or heartbeat to the same follower that
+   * carries its commit index anyway (src/consensus/commit-notices.ts); 0 sends it on the next turn.
+   * @default COMMIT_NOTICE_HOLD_MS_DEFAULT
+   */
+  commitNoticeHoldMs?: number
 }
 
 /** Whether the disk takes writes; `error` and `sinceMs` say why and since when it does not. */
@@ -188,7 +195,7 @@ const sameId = (a: ProposalId, b: ProposalId): boolean => a.clientId === b.clien
 
 export class RaftNode<R> {
   readonly id: NodeId
-  private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed' | 'rejoinAsLearner' | 'asyncStorageWrites'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
+  private readonly init: Required<Omit<RaftNodeInit, 'bootstrapCommand' | 'seed' | 'rejoinAsLearner' | 'asyncStorageWrites' | 'commitNoticeHoldMs'>> & Pick<RaftNodeInit, 'bootstrapCommand' | 'seed'>
   private readonly storage: Storage
   private readonly transport: MessageTransport
   private readonly machine: ReplicatedStateMachine<R>
@@ -232,6 +239,12 @@ export class RaftNode<R> {
   private unflushed: UnflushedWrite[] = []
   /** Appends held until the answers of the batch that made them are out (sendAfterAnswers). */
   private answersFirstSends: Message[] = []
+  private readonly commitNotices: CommitNotices | undefined
+  /**
+   * Leader: per follower, the last index appended for proposals it forwarded. That follower answers its
+   * callers once it applies them, so the commit-only append that covers them goes at once, not held.
+   */
+  private readonly forwardedUpTo = new Map<NodeId, number>()
   private flushRunning = false
   private rejoining: boolean
   private nextRemovalRequestMs = 0
@@ -269,6 +282,8 @@ export class RaftNode<R> {
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
     this.rejoining = init.rejoinAsLearner ?? false
     this.asyncWrites = (init.asyncStorageWrites ?? true) && this.storage.syncAsync !== undefined
+    const holdMs = init.commitNoticeHoldMs ?? C.COMMIT_NOTICE_HOLD_MS_DEFAULT
+    this.commitNotices = holdMs > 0 ? new CommitNotices(holdMs, (message) => { if (this.running) this.transport.send(message) }) : undefined
   }
 
   /** Loads durable state (bootstrapping an empty log if asked), then starts ticking. */
@@ -304,6 +319,7 @@ export class RaftNode<R> {
     if (!this.running) return
     this.running = false
     clearInterval(this.ticker)
+    this.commitNotices?.stop()
     this.proposals.rejectAll()
     this.reads.rejectAll()
   }
@@ -586,6 +602,7 @@ export class RaftNode<R> {
       rethrowBug(err)
       this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposals not accepted yet')
     }
+    if (this.commitNotices !== undefined) this.forwardedUpTo.set(message.from, this.raw.status().lastIndex)
   }
 
   /** The command and id of a forwarded entry, or why it is refused. */
@@ -807,6 +824,10 @@ export class RaftNode<R> {
    * with the next batch, which runs on a later turn.
    */
   private sendAfterAnswers (message: Message): void {
+    if (this.commitNotices !== undefined && message.commitOnly === true && !this.coversForwarded(message)) {
+      this.commitNotices.hold(message)
+      return
+    }
     this.answersFirstSends.push(message)
     if (this.answersFirstSends.length > 1) return
     setImmediate(() => {
@@ -816,9 +837,18 @@ export class RaftNode<R> {
     })
   }
 
+  /** Whether commit-only `message` commits the last proposal its follower forwarded (then it is not held). */
+  private coversForwarded (message: Message): boolean {
+    const upTo = this.forwardedUpTo.get(message.to)
+    if (upTo === undefined || message.commit < upTo) return false
+    this.forwardedUpTo.delete(message.to)
+    return true
+  }
+
   /** Sends unless this rejoining node would take part in an election it may already have voted in. */
   private send (message: Message): void {
     if (this.rejoining && isVoteTraffic(message)) return
+    this.commitNotices?.beforeSend(message)
     this.transport.send(message)
   }
 
@@ -995,6 +1025,7 @@ export class RaftNode<R> {
     const newLeader = status.leader !== null && status.leader !== this.lastLeader
     this.lastRole = status.role
     this.lastLeader = status.leader
+    if (status.role !== 'leader') this.forwardedUpTo.clear()
     if (newLeader) this.retryWithNewLeader()
     for (const listener of this.stateListeners) listener(status)
   }

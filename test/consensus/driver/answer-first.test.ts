@@ -38,9 +38,10 @@ describe('RaftNode answers before broadcasting the commit index', () => {
       const result = await a.raft.propose(put(`k${round}`, 'v'))
       const told = network.sentByA.filter((m) => m.type === MessageType.App && m.commit >= result.index)
       expect(told, `round ${round}: commit ${result.index} sent before the answer`).toEqual([])
-      // The held appends go out right after (not a later heartbeat), and the followers learn the commit.
-      await waitUntil(() => ['b', 'c'].every((to) => network.sentByA.some((m) =>
-        m.type === MessageType.App && m.to === to && m.entries.length === 0 && m.commit >= result.index)), 5000, 'appends with the commit sent')
+      // The commit index goes out right after (a held commit notice, or the heartbeat that replaced it:
+      // src/consensus/commit-notices.ts), and the followers learn it.
+      await waitUntil(() => ['b', 'c'].every((to) => network.sentByA.some((m) => m.to === to && m.commit >= result.index &&
+        ((m.type === MessageType.App && m.entries.length === 0) || m.type === MessageType.Heartbeat))), 5000, 'the commit sent')
       await waitUntil(() => b.raft.status().commit >= result.index && c.raft.status().commit >= result.index, 5000, 'followers learn the commit')
     }
   })
