@@ -151,6 +151,9 @@ export interface RaftNodeCounters {
   /** WAL flushes (fdatasync) that acknowledged Readies, and the entries they made durable (group commit). */
   walFlushes: number
   walFlushedEntries: number
+  /** Commit-only appends held (src/consensus/commit-notices.ts), and of those replaced by a later message. */
+  commitNoticesHeld: number
+  commitNoticesReplaced: number
 }
 
 /** A Ready written to storage but not yet durable (asynchronous storage writes), in ticket order. */
@@ -204,7 +207,7 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
-  private readonly counts: RaftNodeCounters = { refusedForwarded: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
+  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
@@ -489,7 +492,7 @@ export class RaftNode<R> {
 
   /** Refused forwarded proposals and duplicate command entries since start. */
   counters (): RaftNodeCounters {
-    return { ...this.counts }
+    return { ...this.counts, commitNoticesHeld: this.commitNotices?.held ?? 0, commitNoticesReplaced: this.commitNotices?.replaced ?? 0 }
   }
 
   isLeader (): boolean {
@@ -731,9 +734,13 @@ export class RaftNode<R> {
       if (!RETRYABLE_STORAGE_ERRORS.has((err as Error).name)) throw err
       failure = err
     }
+    this.unflushed.push(this.issued(ready, ready.messagesAfterPersist))
+    // The disk flushes while this node applies: a follower's Ready often holds the next entries and the
+    // commit of the previous ones, and its acknowledgement then waits for the longer of the two, not both.
+    // Nothing steps the core between issuing and applying (starting a flush only calls the storage).
+    if (failure === undefined && ready.mustSync && ready.committedEntries.length > 0) this.maybeFlush()
     // Committed entries are handed out only up to the durable index, so they apply even if this write failed.
     this.applyReady(ready)
-    this.unflushed.push(this.issued(ready, ready.messagesAfterPersist))
     if (failure === undefined) return true
     this.stall(failure, undefined)
     return false
