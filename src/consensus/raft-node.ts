@@ -753,6 +753,10 @@ export class RaftNode<R> {
 
   /** Hard state before entries: a torn write may keep a newer term without its entries, never the reverse. */
   private writeRecords (hardState: HardState | undefined, entries: Entry[]): void {
+    if (hardState !== undefined && entries.length > 0 && this.storage.setHardStateAndAppend !== undefined) {
+      this.storage.setHardStateAndAppend(hardState, entries)
+      return
+    }
     if (hardState !== undefined) this.storage.setHardState(hardState)
     if (entries.length > 0) this.storage.append(entries)
   }

@@ -49,6 +49,13 @@ export async function writeFileAtomic (file: string, bytes: Uint8Array): Promise
 }
 
 export class ManifestDir {
+  /** The state file's text as this process last wrote it: an identical state is not written again. */
+  private stateWritten: string | undefined
+  /** State files written (atomic writes: each a temporary file, fdatasync, rename and directory fsync). */
+  stateWrites = 0
+  /** Manifest files read from the directory (each an open, a read and a close). */
+  filesRead = 0
+
   constructor (readonly dir: string, private readonly stateDir: string) {}
 
   /** Creates the directories and deletes temporary files a crash left behind. */
@@ -78,16 +85,30 @@ export class ManifestDir {
     }
   }
 
+  /** Writes the state file unless this process last wrote exactly this state (then it is on disk, durable). */
   async writeState (state: MaterializerState): Promise<void> {
     const files = Object.fromEntries(Object.entries(state.files).sort(([a], [b]) => a < b ? -1 : 1))
     const text = JSON.stringify({ files, roles: [...state.roles].sort() }) + '\n'
+    if (text === this.stateWritten) return
+    this.stateWritten = undefined
     await writeFileAtomic(path.join(this.stateDir, STATE_FILE_NAME), new TextEncoder().encode(text))
+    this.stateWritten = text
+    this.stateWrites++
   }
 
-  /** Current bytes of each existing file among `names`. */
-  async read (names: Iterable<string>): Promise<Map<string, Uint8Array>> {
+  /**
+   * Current bytes of each existing file among `names`. `known`: files whose bytes the caller knows (what its
+   * last clean reconcile left there); they are taken from it instead of being read.
+   */
+  async read (names: Iterable<string>, known?: ReadonlyMap<string, Uint8Array>): Promise<Map<string, Uint8Array>> {
     const found = new Map<string, Uint8Array>()
     for (const name of new Set(names)) {
+      const bytes = known?.get(name)
+      if (bytes !== undefined) {
+        found.set(name, bytes)
+        continue
+      }
+      this.filesRead++
       try {
         found.set(name, new Uint8Array(await fs.readFile(path.join(this.dir, name))))
       } catch (err) {

@@ -66,6 +66,10 @@ export interface MaterializerCounters {
   parses: number
   /** Templates rendered to YAML (only when a value the template uses changed). */
   renders: number
+  /** Manifest files read (a reconcile after a clean one reads only files it does not know the bytes of). */
+  manifestFilesRead: number
+  /** State-file writes (each atomic: temporary file, fdatasync, rename, directory fsync). */
+  stateWrites: number
 }
 
 /** What one reconcile works from, read from the committed shape and the membership view. */
@@ -116,6 +120,12 @@ export class MaterializerService implements NodeService {
   private fullPending = false
   /** What the last clean reconcile (no errors, no conflicts) worked from; undefined after any other. */
   private settled: string | undefined
+  /**
+   * The manifests the last clean reconcile left in the directory (name → bytes); undefined after any other.
+   * The next reconcile triggered by a change reads only the other files — the trust the skip above already
+   * places in the directory; the timer's reconcile reads every file.
+   */
+  private onDisk: ReadonlyMap<string, Uint8Array> | undefined
   private stopped = false
   private lastReconcile: { atMs: number, appliedIndex: number, shapeCid: string, missingAddresses: string[] } | undefined
   reconciles = 0
@@ -228,15 +238,20 @@ export class MaterializerService implements NodeService {
       return
     }
     this.settled = undefined
+    const known = full ? undefined : this.onDisk
+    this.onDisk = undefined
     const managed = new Set(Object.keys(this.state.files))
-    const onDiskBefore = await this.dir.read([...managed, ...slots.map((s) => s.entry.name)])
+    const onDiskBefore = await this.dir.read([...managed, ...slots.map((s) => s.entry.name)], known)
     this.manifestReads++
     const desired = await this.desired.manifests(slots, onDiskBefore, inputs.view, failed)
     const plan = planReconcile(desired, managed, onDiskBefore, keep)
     await this.applyPlan(plan, inputs)
     this.lastReconcile = { ...summary, atMs: Date.now() }
     this.reconciles++
-    if (keep.size === 0 && plan.conflicts.length === 0) this.settled = fingerprint
+    if (keep.size === 0 && plan.conflicts.length === 0) {
+      this.settled = fingerprint
+      this.onDisk = new Map([...plan.writes, ...plan.unchanged].map((m) => [m.name, m.bytes]))
+    }
   }
 
   private inputs (): ReconcileInputs {
@@ -257,9 +272,11 @@ export class MaterializerService implements NodeService {
     const { roles, shapeCid, appliedIndex } = inputs
     for (const conflict of plan.conflicts) this.record({ kind: 'conflict', name: conflict.name, message: conflict.why })
     const previousRoles = this.state.roles as Role[]
-    // Record every name before writing it, so the state always names a superset of what we wrote.
+    // Record every name before writing it, so the state always names a superset of what we wrote. Without
+    // hooks the roles (which only steer hooks) go in the same write, and the state is then written once.
     if (plan.writes.length > 0) {
       for (const m of plan.writes) this.state.files[m.name] = { role: m.role, templateCid: m.templateCid }
+      if (this.hooks === undefined) this.state.roles = roles
       await this.dir.writeState(this.state)
     }
     for (const m of plan.writes) {
@@ -278,6 +295,7 @@ export class MaterializerService implements NodeService {
     for (const m of [...plan.writes, ...plan.unchanged]) this.state.files[m.name] = { role: m.role, templateCid: m.templateCid }
     const transitions = roleTransitions(previousRoles, roles)
     this.state.roles = roles
+    // An unchanged state is not written again (the write before the manifests may already hold it).
     if (plan.writes.length > 0 || plan.removals.length > 0 || transitions.gained.length + transitions.lost.length > 0) await this.dir.writeState(this.state)
     for (const role of transitions.lost) this.runHook('onDemote', role, shapeCid, appliedIndex)
     for (const role of transitions.gained) this.runHook('onPromote', role, shapeCid, appliedIndex)
@@ -384,7 +402,10 @@ export class MaterializerService implements NodeService {
   }
 
   counters (): MaterializerCounters {
-    return { reconciles: this.reconciles, skipped: this.skipped, manifestReads: this.manifestReads, parses: this.desired.renderer.parses, renders: this.desired.renderer.renders }
+    return {
+      reconciles: this.reconciles, skipped: this.skipped, manifestReads: this.manifestReads, parses: this.desired.renderer.parses, renders: this.desired.renderer.renders,
+      manifestFilesRead: this.dir.filesRead, stateWrites: this.dir.stateWrites
+    }
   }
 
   routes (app: FastifyInstance): void {

@@ -11,8 +11,12 @@ import type { Entry, HardState, Snapshot } from '../consensus/core/types.js'
 export class TimedStorage implements Storage {
   /** Present when the inner storage flushes off the event loop (FileStorage): timed the same way. */
   readonly syncAsync?: () => Promise<void>
+  /** Present when the inner storage writes a hard state and entries together (FileStorage). */
+  readonly setHardStateAndAppend?: (hardState: HardState, entries: Entry[]) => void
 
   constructor (private readonly inner: Storage, private readonly observeFsyncSeconds: (seconds: number) => void) {
+    const both = inner.setHardStateAndAppend?.bind(inner)
+    if (both !== undefined) this.setHardStateAndAppend = both
     const flush = inner.syncAsync?.bind(inner)
     if (flush !== undefined) {
       this.syncAsync = async () => {

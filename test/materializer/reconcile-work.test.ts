@@ -59,9 +59,13 @@ async function start (reconcileIntervalMs: number, extra: ConfigInput = {}): Pro
 const files = async (dir: string): Promise<string[]> => (await fs.readdir(path.join(dir, 'manifests'))).filter((n) => !n.startsWith('.')).sort()
 const manifest = async (s: Started, name: string): Promise<string> => await fs.readFile(path.join(s.dir, 'manifests', name), 'utf8')
 
-/** Waits until a reconcile has seen everything applied so far (a coalesced one may cover several entries). */
+/**
+ * Waits until a reconcile has seen everything applied so far (a coalesced one may cover several entries).
+ * It asks for one: a seal entry applied last schedules none (seals do not touch the shape).
+ */
 async function caughtUp (s: Started): Promise<void> {
   const index = s.consensus.node.appliedIndex()
+  s.materializer.schedule()
   await waitFor(() => ((s.materializer.manifests().lastReconcile as { appliedIndex: number } | null)?.appliedIndex ?? 0) >= index, 20_000, `a reconcile at index ${index}`)
 }
 
@@ -109,6 +113,49 @@ describe('materializer reconcile work', () => {
     // kube-apiserver.yaml only: the scheduler and controller-manager templates do not use it, etcd's is kept.
     expect(m.counters().renders).toBe(moved.renders + 1)
     expect(m.counters().manifestReads).toBeGreaterThan(moved.manifestReads)
+  }, 90_000)
+
+  it('should read only the files a role change touches after a clean reconcile, and write the state once per promotion without hooks', async () => {
+    const s = await start(3_600_000)
+    const m = s.materializer
+    await m.reconcile()
+    const id = s.node.nodeId
+    const shift = async (kind: 'promote' | 'demote'): Promise<{ filesRead: number, stateWrites: number }> => {
+      const before = m.counters()
+      expect((await s.consensus.propose({ kind, nodeId: id, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+      await waitFor(async () => (await files(s.dir)).includes('kube-scheduler.yaml') === (kind === 'promote'), 20_000, `the scheduler manifest after ${kind}`)
+      await caughtUp(s)
+      return { filesRead: m.counters().manifestFilesRead - before.manifestFilesRead, stateWrites: m.counters().stateWrites - before.stateWrites }
+    }
+    // The four manifests are known from the last clean reconcile: a demotion reads none of them, removes one
+    // and forgets it in the state; a promotion reads only the file it is about to write (it may be foreign).
+    expect(await shift('demote')).toEqual({ filesRead: 0, stateWrites: 1 })
+    expect(await shift('promote')).toEqual({ filesRead: 1, stateWrites: 1 })
+    expect(await files(s.dir)).toEqual(['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'])
+    // The state names the file and the roles, as the two writes used to leave it.
+    const state = JSON.parse(await fs.readFile(path.join(s.dir, 'materializer', 'state.json'), 'utf8')) as { files: Record<string, unknown>, roles: string[] }
+    expect(Object.keys(state.files).sort()).toEqual(['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'])
+    expect(state.roles).toEqual(['api-server', 'controller-manager', 'etcd', 'scheduler'])
+    // The reconcile that reads the directory (timer, start) still reads every file.
+    const beforeFull = m.counters().manifestFilesRead
+    await m.reconcile()
+    expect(m.counters().manifestFilesRead - beforeFull).toBe(4)
+  }, 90_000)
+
+  it('should keep recording the roles after the manifests when hooks run on role changes', async () => {
+    const s = await start(3_600_000, { hooks: { onPromote: '/bin/true', onDemote: '/bin/true' } })
+    const m = s.materializer
+    await m.reconcile()
+    const id = s.node.nodeId
+    expect((await s.consensus.propose({ kind: 'demote', nodeId: id, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+    await waitFor(async () => !(await files(s.dir)).includes('kube-scheduler.yaml'), 20_000, 'the scheduler manifest removed')
+    await caughtUp(s)
+    const before = m.counters().stateWrites
+    expect((await s.consensus.propose({ kind: 'promote', nodeId: id, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+    await waitFor(async () => (await files(s.dir)).includes('kube-scheduler.yaml'), 20_000, 'the scheduler manifest restored')
+    await caughtUp(s)
+    // The name before the write, the roles (which steer the hooks) after it.
+    expect(m.counters().stateWrites - before).toBe(2)
   }, 90_000)
 
   it('should run a burst of schedule() calls after the caller returns, as one reconcile', async () => {

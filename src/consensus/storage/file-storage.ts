@@ -253,11 +253,9 @@ export class FileStorage implements Storage {
   append (entries: Entry[]): void {
     this.assertOpen()
     if (entries.length === 0) return
-    for (let i = 1; i < entries.length; i++) assert((entries[i] as Entry).index === (entries[i - 1] as Entry).index + 1, 'entries must be contiguous')
+    assertContiguous(entries)
     this.write(entries.map((entry) => ({ kind: 'entry', entry })))
-    const start = (entries[0] as Entry).index - this.termsOffset - 1
-    if (start < 0) { this.terms = []; this.termsOffset = (entries[0] as Entry).index - 1 } else this.terms.splice(start)
-    for (const entry of entries) this.terms.push(entry.term)
+    this.noteAppended(entries)
   }
 
   setHardState (hardState: HardState): void {
@@ -265,6 +263,24 @@ export class FileStorage implements Storage {
     const next = { ...hardState }
     this.write([{ kind: 'hard-state', hardState: next }])
     this.hardState = next
+  }
+
+  /** One write syscall for a Ready's hard state and entries (a follower's append usually carries both). */
+  setHardStateAndAppend (hardState: HardState, entries: Entry[]): void {
+    this.assertOpen()
+    if (entries.length === 0) return this.setHardState(hardState)
+    assertContiguous(entries)
+    const next = { ...hardState }
+    this.write([{ kind: 'hard-state', hardState: next }, ...entries.map((entry): WalRecord => ({ kind: 'entry', entry }))])
+    this.hardState = next
+    this.noteAppended(entries)
+  }
+
+  /** The in-memory term index after `entries` were written (a conflicting suffix is replaced). */
+  private noteAppended (entries: Entry[]): void {
+    const start = (entries[0] as Entry).index - this.termsOffset - 1
+    if (start < 0) { this.terms = []; this.termsOffset = (entries[0] as Entry).index - 1 } else this.terms.splice(start)
+    for (const entry of entries) this.terms.push(entry.term)
   }
 
   /** One fdatasync for the batch. @throws StorageFullError or StorageIoError (the batch is rolled back) */
@@ -446,4 +462,8 @@ function assertTermOrder (previous: Entry | undefined, entry: Entry, file: strin
   if (previous !== undefined && entry.term < previous.term) {
     throw new StorageCorruptionError(file, offset, `entry ${entry.index} of term ${entry.term} follows entry ${previous.index} of term ${previous.term}: a stale record`)
   }
+}
+
+function assertContiguous (entries: Entry[]): void {
+  for (let i = 1; i < entries.length; i++) assert((entries[i] as Entry).index === (entries[i - 1] as Entry).index + 1, 'entries must be contiguous')
 }

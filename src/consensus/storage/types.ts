@@ -34,6 +34,13 @@ export interface Storage {
   /** Records a new hard state. Not durable until `sync()`. */
   setHardState(hardState: HardState): void
 
+  /**
+   * `setHardState(hardState)` then `append(entries)` in one write (the hard state first: a torn write may keep
+   * a newer term without its entries, never the reverse). Not durable until `sync()`. Optional: the driver
+   * otherwise makes the two calls (a Ready that carries both costs two write syscalls then).
+   */
+  setHardStateAndAppend?(hardState: HardState, entries: Entry[]): void
+
   /** Makes every earlier `append` and `setHardState` durable (one fsync for the whole batch). */
   sync(): void
 
