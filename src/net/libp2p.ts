@@ -25,6 +25,7 @@ import type { PeerDiscovery, PrivateKey, ComponentLogger } from '@libp2p/interfa
 import type { Config } from '../config/index.js'
 import { clusterKeyProtector } from './pnet.js'
 import { transportNoiseCrypto } from './noise-crypto.js'
+import { fastNoiseFrames } from './noise-frames.js'
 import type { Cluster } from './cluster.js'
 
 /** The gossipsub topic of a cluster's membership heartbeats (layer A publishes on it). */
@@ -142,7 +143,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [tcp()],
     connectionProtector: clusterKeyProtector(init.cluster.key, PNET_NONCE_TIMEOUT_MS),
-    connectionEncrypters: [noise({ crypto: transportNoiseCrypto })],
+    connectionEncrypters: [fastNoiseFrames(noise({ crypto: transportNoiseCrypto }))],
     streamMuxers: [yamux()],
     peerDiscovery,
     connectionManager: {

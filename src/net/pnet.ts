@@ -35,6 +35,14 @@ export const PNET_NONCE_BYTES = XSALSA20_NONCE_BYTES
 export const PNET_KEY_BYTES = XSALSA20_KEY_BYTES
 /** Outgoing data up to this size is copied into one buffer, written with one syscall (xorForSend). */
 export const PNET_ONE_WRITE_BYTES_MAX = 64 * 1024
+/**
+ * Noise ciphertext from this size on is XORed in place when the send is larger than PNET_ONE_WRITE_BYTES_MAX;
+ * smaller pieces are copied together with their neighbours. A burst of Raft frames (a follower catching up:
+ * eight 12 KiB Apps in one send) is one ciphertext piece per frame with a 2-byte prefix between them: in
+ * place, each piece and each prefix was a socket write of its own (20 per burst); copied, the burst is one.
+ * Content chunks (64 KiB noise messages) keep the in-place path, where the copy would be most of the work.
+ */
+export const PNET_IN_PLACE_FROM_BYTES = 32 * 1024
 
 /** XORs `data` with the cipher's keystream into one new buffer. */
 function xorCopy (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Array {
@@ -48,15 +56,15 @@ function xorCopy (cipher: XorCipher, data: Uint8Array | Uint8ArrayList): Uint8Ar
 }
 
 /**
- * XORs outgoing `data` with the cipher's keystream: noise's ciphertext buffers that nothing else holds
- * (src/net/noise-crypto.ts) in place, every other run of bytes into one new buffer each. Returns `data`'s
- * bytes in order, as one buffer when nothing could be done in place.
+ * XORs outgoing `data` with the cipher's keystream: noise's ciphertext buffers of PNET_IN_PLACE_FROM_BYTES or
+ * more that nothing else holds (src/net/noise-crypto.ts) in place, every other run of bytes into one new
+ * buffer each. Returns `data`'s bytes in order, as one buffer when nothing could be done in place.
  */
 export function xorOutgoing (cipher: XorCipher, data: Uint8ArrayList): Uint8Array | Uint8ArrayList {
   let out: Uint8ArrayList | undefined
   let others = new Uint8ArrayList()
   for (const buf of data) {
-    if (!claimOwnedCiphertext(buf)) {
+    if (buf.byteLength < PNET_IN_PLACE_FROM_BYTES || !claimOwnedCiphertext(buf)) {
       others.append(buf)
       continue
     }

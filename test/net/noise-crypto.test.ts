@@ -98,4 +98,21 @@ describe('pnet sending noise frames (xorOutgoing)', () => {
     const bigSent = xorForSend(createXSalsa20(pnetNonce, pnetKey), new Uint8ArrayList(Uint8Array.of(0xff, 0xff), ...big))
     expect(bigSent).toBeInstanceOf(Uint8ArrayList)
   })
+
+  it('should hand a burst of Raft frames above the one-write bound to the socket as one buffer, not a write per frame', () => {
+    const pnetKey = randomBytes(32)
+    const pnetNonce = randomBytes(24)
+    // What noise makes of eight 12 KiB Apps in one send: one owned ciphertext piece per frame, 2-byte varint
+    // prefixes between them (copied), the tag.
+    const pieces: Uint8Array[] = []
+    for (let i = 0; i < 8; i++) pieces.push(Uint8Array.of(0xe8, 0x5e), ...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(12_136), nonce, ad, key)))
+    const frames = new Uint8ArrayList(...pieces)
+    expect(frames.byteLength).toBeGreaterThan(PNET_ONE_WRITE_BYTES_MAX)
+    const plainBytes = frames.subarray()
+    const sent = xorForSend(createXSalsa20(pnetNonce, pnetKey), frames)
+    expect(sent).toBeInstanceOf(Uint8Array)
+    const expected = new Uint8Array(plainBytes.byteLength)
+    createXSalsa20(pnetNonce, pnetKey).update(plainBytes, expected)
+    expect(Buffer.from(sent as Uint8Array).equals(expected)).toBe(true)
+  })
 })

@@ -4,20 +4,27 @@
  *
  * - Outbound: one long-lived stream per peer, opened lazily, re-opened with backoff after an error. Each
  *   peer has a bounded queue; `send()` never blocks the driver: on overflow the newest message is dropped
- *   and counted (Raft retransmits). The pump writes every queued frame in one `writeV`, which waits for
- *   the stream's drain (libp2p-notes §4.5: `onDrain()` alone stops applying backpressure).
- * - Inbound: streams from peers the injected `isMember` refuses are closed and logged; each frame is
- *   decoded strictly and its `from` must equal the remote PeerId (no spoofing); a malformed frame closes
- *   that stream only.
+ *   and counted (Raft retransmits). The pump starts in a microtask, so the messages for one peer produced
+ *   in one synchronous run leave together; it hands every queued frame to the stream in one `send`, and
+ *   waits for the stream's `drain` event when that returns false (libp2p-notes §4.5: `onDrain()` alone stops
+ *   applying backpressure).
+ * - Inbound: streams from peers the injected `isMember` refuses are closed and logged; the frames are split
+ *   out of the stream's bytes as they arrive (src/net/length-prefixed.ts: no per-byte reads, no promise
+ *   per frame) and handed to the handler in the same turn; each is decoded strictly and its `from` must
+ *   equal the remote PeerId (no spoofing); a malformed frame or a length above the limit closes that stream
+ *   only.
+ *
+ * The bytes on the stream are those `lpStream` wrote and read before (an unsigned varint length, the frame).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
-import type { Connection, Stream, Libp2p } from '@libp2p/interface'
+import type { Connection, Stream, Libp2p, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { MessageType } from '../core/types.js'
 import type { Message } from '../core/types.js'
 import type { Logger, MessageTransport } from '../raft-node.js'
 import { PerPeerLogLimiter } from '../log-limiter.js'
 import { steadyNowMs } from '../../util/clock.js'
+import { LengthPrefixedSplitter, varintBytes, writeVarint } from '../../net/length-prefixed.js'
 import { decodeFrame, encodeFrames, MAX_FRAME_BYTES, RAFT_PROTOCOL } from './wire.js'
 
 /** Messages queued per peer; the newest is dropped beyond it. */
@@ -27,13 +34,8 @@ const MAX_INBOUND_STREAMS = 8
 const BACKOFF_MIN_MS = 50
 const BACKOFF_MAX_MS = 2000
 const DIAL_TIMEOUT_MS = 3000
-/** Bytes written per writeV; the pump waits for each write to drain before the next. */
+/** Bytes handed to the stream per send; the pump waits for each to drain before the next. */
 const MAX_BATCH_BYTES = 1024 * 1024
-/**
- * Inbound bytes buffered before frames are read. lpStream reads eagerly, so yamux's window never pushes
- * back on a fast writer (libp2p-notes §4.5); the buffer must hold what a leader can have in flight.
- */
-const READ_BUFFER_BYTES = 64 * 1024 * 1024
 
 /** Messages sent, dropped by reason, received, and refused by reason; inbound stream failures. */
 export interface TransportCounters {
@@ -54,7 +56,7 @@ export interface TransportCounters {
    * batches it gives the messages a batch costs (issue 16).
    */
   sentByType: Record<string, number>
-  /** writeV calls (each one socket write of one or more frames). */
+  /** Sends to a stream (each one or more frames; usually one socket write). */
   writes: number
 }
 
@@ -76,7 +78,6 @@ export interface RaftTransportInit {
 interface PeerLink {
   /** Encoded frames, each at most MAX_FRAME_BYTES. */
   queue: Uint8Array[]
-  writer?: ReturnType<typeof lpStream<Stream>>
   stream?: Stream
   pumping: boolean
   backoffMs: number
@@ -99,7 +100,7 @@ export class RaftTransport implements MessageTransport {
 
   async start (): Promise<void> {
     this.running = true
-    await this.init.libp2p.handle(RAFT_PROTOCOL, (stream, connection) => { void this.onInbound(stream, connection) }, {
+    await this.init.libp2p.handle(RAFT_PROTOCOL, (stream, connection) => { this.onInbound(stream, connection) }, {
       maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS
     })
   }
@@ -141,7 +142,12 @@ export class RaftTransport implements MessageTransport {
       return
     }
     link.queue.push(...frames)
-    if (!link.pumping && link.retryTimer === undefined) void this.pump(message.to, link)
+    if (!link.pumping && link.retryTimer === undefined) {
+      // After the current task's synchronous work: every message the driver hands over for this peer in
+      // one go (a Ready's messages) leaves in one send, one socket write.
+      link.pumping = true
+      queueMicrotask(() => { void this.pump(message.to, link) })
+    }
   }
 
   /** Drains `link`'s queue onto its stream until empty; on error backs off and retries. */
@@ -149,25 +155,27 @@ export class RaftTransport implements MessageTransport {
     link.pumping = true
     try {
       while (this.running && link.queue.length > 0) {
-        const writer = link.writer ?? await this.open(peer, link)
-        const frames: Uint8Array[] = []
-        let bytes = 0
-        while (link.queue.length > 0 && bytes < MAX_BATCH_BYTES) {
+        const stream = link.stream ?? await this.open(peer, link)
+        const batch = new Uint8ArrayList()
+        let frames = 0
+        while (link.queue.length > 0 && batch.byteLength < MAX_BATCH_BYTES) {
           const frame = link.queue.shift() as Uint8Array
-          frames.push(frame)
-          bytes += frame.length
+          const prefix = new Uint8Array(varintBytes(frame.byteLength))
+          writeVarint(frame.byteLength, prefix, 0)
+          batch.append(prefix, frame)
+          frames++
         }
-        await writer.writeV(frames)
-        this.counts.sent += frames.length
+        const canSendMore = stream.send(batch)
+        this.counts.sent += frames
         this.counts.writes++
         link.backoffMs = BACKOFF_MIN_MS
+        if (!canSendMore) await drained(stream)
       }
     } catch (err) {
       this.counts.droppedSendError += link.queue.length
       link.queue = []
       link.stream?.abort(err instanceof Error ? err : new Error('raft stream failed'))
       link.stream = undefined
-      link.writer = undefined
       this.init.onUnreachable?.(peer)
       this.init.log.debug({ peer, err: errorMessage(err) }, 'raft stream failed; backing off')
       link.retryTimer = setTimeout(() => {
@@ -180,18 +188,16 @@ export class RaftTransport implements MessageTransport {
     }
   }
 
-  private async open (peer: string, link: PeerLink): Promise<ReturnType<typeof lpStream<Stream>>> {
+  private async open (peer: string, link: PeerLink): Promise<Stream> {
     const stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), RAFT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-    const writer = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
     stream.addEventListener('close', () => {
-      if (link.stream === stream) { link.stream = undefined; link.writer = undefined }
+      if (link.stream === stream) link.stream = undefined
     })
     link.stream = stream
-    link.writer = writer
-    return writer
+    return stream
   }
 
-  private async onInbound (stream: Stream, connection: Connection): Promise<void> {
+  private onInbound (stream: Stream, connection: Connection): void {
     const peer = connection.remotePeer.toString()
     if (!this.init.isMember(peer)) {
       this.counts.rejectedNotMember++
@@ -199,59 +205,61 @@ export class RaftTransport implements MessageTransport {
       stream.abort(new Error('not a cluster member'))
       return
     }
-    const reader = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: READ_BUFFER_BYTES })
-    while (this.running) {
-      let frame
-      try {
-        frame = await reader.read()
-      } catch (err) {
-        this.onInboundEnd(peer, stream, err)
-        return
-      }
-      const message = this.decodeInbound(peer, stream, frame.subarray())
-      if (message === null) return
-      if (message.from !== peer) {
-        this.counts.rejectedSpoofed++
-        this.warnLimited(peer, 'spoofed', { peer, claimed: message.from }, 'raft frame claims another sender; dropped')
-        continue
-      }
-      this.counts.received++
-      try {
-        this.handler(message)
-      } catch (err) {
-        // Not bad input (the core drops and counts that): a bug. It must reach the top, not a debug log.
-        stream.abort(err instanceof Error ? err : new Error(String(err)))
-        this.onFatal(err)
-        return
-      }
+    /** Set once this side closed the stream for a reason it already counted. */
+    let closedHere = false
+    const close = (err: Error): false => {
+      closedHere = true
+      stream.abort(err)
+      return false
     }
+    const splitter = new LengthPrefixedSplitter('varint', MAX_FRAME_BYTES, (frame) => this.onFrame(peer, frame, close))
+    stream.addEventListener('message', (evt: StreamMessageEvent) => {
+      if (!this.running || closedHere) return
+      try {
+        splitter.push(evt.data)
+      } catch (err) {
+        // A length prefix above the frame limit, or one that cannot be a length: nothing of it is read.
+        this.counts.inboundStreamErrors++
+        this.warnLimited(peer, 'stream-error', { peer, err: errorMessage(err) }, 'raft inbound stream failed; closed')
+        close(err instanceof Error ? err : new Error(errorMessage(err)))
+      }
+    })
+    stream.addEventListener('close', (evt: StreamCloseEvent) => {
+      // The remote closing its end is normal; a reset or a failed connection is counted.
+      if (closedHere || evt.error === undefined) {
+        this.init.log.debug({ peer }, 'raft inbound stream ended')
+        return
+      }
+      this.counts.inboundStreamErrors++
+      this.warnLimited(peer, 'stream-error', { peer, err: errorMessage(evt.error) }, 'raft inbound stream failed; closed')
+    })
   }
 
-  /** Decodes one inbound frame; a malformed one closes the stream (null). */
-  private decodeInbound (peer: string, stream: Stream, bytes: Uint8Array): Message | null {
+  /** One inbound frame: decoded, checked and handed on; false once the stream is being closed. */
+  private onFrame (peer: string, frame: Uint8Array, close: (err: Error) => false): boolean {
+    let message: Message
     try {
-      return decodeFrame(bytes)
+      message = decodeFrame(frame)
     } catch (err) {
       this.counts.rejectedMalformed++
       this.warnLimited(peer, 'malformed', { peer, err: errorMessage(err) }, 'malformed raft frame; closing the stream')
-      stream.abort(new Error('malformed frame'))
-      return null
+      return close(new Error('malformed frame'))
     }
-  }
-
-  /**
-   * An inbound stream stopped yielding frames. The remote closing it (EOF) is normal; anything else (a
-   * reset, a length prefix above the frame limit, a read error) closes the stream and is counted.
-   */
-  private onInboundEnd (peer: string, stream: Stream, err: unknown): void {
-    const name = err instanceof Error ? err.name : ''
-    if (name === 'UnexpectedEOFError' && stream.status !== 'reset' && stream.status !== 'aborted') {
-      this.init.log.debug({ peer }, 'raft inbound stream ended')
-      return
+    if (message.from !== peer) {
+      this.counts.rejectedSpoofed++
+      this.warnLimited(peer, 'spoofed', { peer, claimed: message.from }, 'raft frame claims another sender; dropped')
+      return true
     }
-    this.counts.inboundStreamErrors++
-    this.warnLimited(peer, 'stream-error', { peer, err: errorMessage(err) }, 'raft inbound stream failed; closed')
-    stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
+    this.counts.received++
+    try {
+      this.handler(message)
+    } catch (err) {
+      // Not bad input (the core drops and counts that): a bug. It must reach the top, not a debug log.
+      close(err instanceof Error ? err : new Error(String(err)))
+      this.onFatal(err)
+      return false
+    }
+    return true
   }
 
   private onFatal (err: unknown): void {
@@ -268,7 +276,21 @@ export class RaftTransport implements MessageTransport {
   }
 }
 
-/** lpStream may reject with a DOM Event (StreamResetEvent) whose `.error` holds the error. */
+/** Resolves on the stream's next `drain`; rejects when it closes first. */
+async function drained (stream: Stream): Promise<void> {
+  if (stream.status !== 'open') throw new Error(`raft stream ${stream.status} while waiting to drain`)
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => { stream.removeEventListener('close', onClose); resolve() }
+    const onClose = (evt: StreamCloseEvent): void => {
+      stream.removeEventListener('drain', onDrain)
+      reject(evt.error ?? new Error('raft stream closed while waiting to drain'))
+    }
+    stream.addEventListener('drain', onDrain, { once: true })
+    stream.addEventListener('close', onClose, { once: true })
+  })
+}
+
+/** A stream may fail with a DOM Event (StreamResetEvent) whose `.error` holds the error. */
 function errorMessage (err: unknown): string {
   if (typeof Event !== 'undefined' && err instanceof Event) return String((err as Event & { error?: Error }).error?.message ?? err.type)
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)

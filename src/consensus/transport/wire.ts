@@ -6,7 +6,8 @@
  * only; the node keeps running.
  *
  * Limits: a frame is at most MAX_FRAME_BYTES, above the core's 1 MiB `maxSizePerMsgBytes` and 256 KiB
- * snapshot chunks with room for their envelope, and below lpStream's 4 MiB default read buffer.
+ * snapshot chunks with room for their envelope; a reader holds at most one partial frame of this size
+ * (src/net/length-prefixed.ts).
  */
 import { decode } from '@ipld/dag-cbor'
 import { encodeCanonical } from '../../codec/index.js'

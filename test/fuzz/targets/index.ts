@@ -11,10 +11,11 @@ import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
 import { joinStringTarget } from './join-string.js'
 import { raftStepTarget } from './raft-step.js'
 import { signedProposalTarget } from './signed-proposal.js'
+import { streamFramesTarget } from './stream-frames.js'
 import { shapeRestoreTarget, snapshotRestoreTarget } from './snapshot-restore.js'
 import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
   raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
-  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget
+  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget
 ].map((t) => [t.name, t]))

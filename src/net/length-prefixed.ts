@@ -1,0 +1,161 @@
+/**
+ * @module net/length-prefixed
+ * Splits a byte stream into length-prefixed frames as the bytes arrive, without exceptions, promises or
+ * byte-by-byte list reads on the way (issue 16: every Raft message crossed two length-prefixed layers).
+ *
+ * Why not the libraries' decoders: `lpStream().read()` (`@libp2p/utils` 7.4) awaits one byte at a time
+ * until a varint decodes, decoding the growing prefix through `Uint8ArrayList.get()` and throwing a
+ * RangeError (with its stack trace) for each byte that is not the last; then it awaits the body. noise's
+ * `LengthPrefixedDecoder` throws and catches a RangeError at the end of every chunk it receives. Both were
+ * among the largest items of the transport in the profiles (docs/bench/consensus.md, issue 16).
+ *
+ * Here a frame that lies whole inside one received buffer is handed on as a view of it (no copy); one that
+ * spans buffers is copied once into a buffer of its announced size. Nothing a peer sends is trusted: a
+ * prefix longer than the largest allowed length needs, or a length above the maximum, is a typed error
+ * before anything is allocated for it.
+ */
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** A peer announced a frame above the limit, or a length prefix that cannot be one. */
+export class FrameLengthError extends Error {
+  static override readonly name = 'FrameLengthError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'FrameLengthError'
+  }
+}
+
+/** How the length in front of each frame is written: an unsigned LEB128 varint, or two bytes big-endian. */
+export type LengthPrefix = 'varint' | 'uint16be'
+
+/** Bytes of the unsigned varint of `value`. */
+export function varintBytes (value: number): number {
+  let bytes = 1
+  while (value >= 0x80) { value = Math.floor(value / 0x80); bytes++ }
+  return bytes
+}
+
+/** Writes the unsigned varint of `value` (a safe non-negative integer) at `offset`; returns the next offset. */
+export function writeVarint (value: number, target: Uint8Array, offset: number): number {
+  while (value >= 0x80) {
+    target[offset++] = (value % 0x80) | 0x80
+    value = Math.floor(value / 0x80)
+  }
+  target[offset++] = value
+  return offset
+}
+
+/**
+ * Encodes `frames` with a varint length prefix each, into one buffer (one send, one socket write for
+ * what fits in one transport message).
+ */
+export function encodeVarintFrames (frames: readonly Uint8Array[]): Uint8Array {
+  let total = 0
+  for (const frame of frames) total += varintBytes(frame.byteLength) + frame.byteLength
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const frame of frames) {
+    offset = writeVarint(frame.byteLength, out, offset)
+    out.set(frame, offset)
+    offset += frame.byteLength
+  }
+  return out
+}
+
+/**
+ * Receives a stream's bytes in any chunking and calls `onFrame` with each complete frame, in order.
+ * `onFrame` returns false to stop (the stream is being closed): the rest of that chunk is dropped and so is
+ * everything pushed later.
+ */
+export class LengthPrefixedSplitter {
+  private readonly maxPrefixBytes: number
+  /** The length being read: its value so far and the prefix bytes read. */
+  private lengthValue = 0
+  private lengthBytes = 0
+  /** The frame being filled when it spans received buffers, and how much of it is filled. */
+  private body: Uint8Array | undefined
+  private filled = 0
+  private stopped = false
+
+  constructor (
+    private readonly prefix: LengthPrefix,
+    private readonly maxFrameBytes: number,
+    private readonly onFrame: (frame: Uint8Array) => boolean
+  ) {
+    this.maxPrefixBytes = prefix === 'uint16be' ? 2 : varintBytes(maxFrameBytes)
+  }
+
+  /** Bytes received and not yet handed on (part of a prefix or of a frame). */
+  get bufferedBytes (): number {
+    return this.lengthBytes + this.filled
+  }
+
+  /** @throws FrameLengthError for a length above the maximum or a malformed prefix */
+  push (data: Uint8Array | Uint8ArrayList): void {
+    if (data instanceof Uint8Array) { this.pushBuffer(data); return }
+    for (const buf of data) {
+      if (this.stopped) return
+      this.pushBuffer(buf)
+    }
+  }
+
+  private pushBuffer (buf: Uint8Array): void {
+    let i = 0
+    while (i < buf.length && !this.stopped) {
+      const body = this.body
+      if (body !== undefined) {
+        const take = Math.min(body.length - this.filled, buf.length - i)
+        body.set(buf.subarray(i, i + take), this.filled)
+        this.filled += take
+        i += take
+        if (this.filled === body.length) {
+          this.body = undefined
+          this.filled = 0
+          this.deliver(body)
+        }
+        continue
+      }
+      const length = this.readLengthByte(buf[i++] as number)
+      if (length < 0) continue
+      if (buf.length - i >= length) {
+        this.deliver(buf.subarray(i, i + length))
+        i += length
+      } else {
+        this.body = new Uint8Array(length)
+        this.filled = buf.length - i
+        this.body.set(buf.subarray(i))
+        i = buf.length
+      }
+    }
+  }
+
+  /** Reads one prefix byte: the frame's length once the prefix is complete, else -1. */
+  private readLengthByte (byte: number): number {
+    this.lengthBytes++
+    let complete: boolean
+    if (this.prefix === 'uint16be') {
+      this.lengthValue = this.lengthValue * 0x100 + byte
+      complete = this.lengthBytes === 2
+    } else {
+      this.lengthValue += (byte & 0x7f) * 2 ** (7 * (this.lengthBytes - 1))
+      complete = (byte & 0x80) === 0
+      if (!complete && this.lengthBytes >= this.maxPrefixBytes) {
+        this.stopped = true
+        throw new FrameLengthError(`length prefix longer than ${this.maxPrefixBytes} bytes`)
+      }
+    }
+    if (!complete) return -1
+    const length = this.lengthValue
+    this.lengthValue = 0
+    this.lengthBytes = 0
+    if (length > this.maxFrameBytes) {
+      this.stopped = true
+      throw new FrameLengthError(`frame of ${length} bytes announced, above ${this.maxFrameBytes}`)
+    }
+    return length
+  }
+
+  private deliver (frame: Uint8Array): void {
+    if (!this.onFrame(frame)) this.stopped = true
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The length-prefixed splitter under the Raft stream and noise (src/net/length-prefixed.ts, issue 16): the
+ * same frames whatever the chunking, views of the received buffer when a frame lies inside one, and a typed
+ * error — before anything is allocated for it — for a length above the limit or a prefix that cannot be one.
+ */
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { encodeVarintFrames, FrameLengthError, LengthPrefixedSplitter, varintBytes, writeVarint } from '../../src/net/length-prefixed.js'
+import type { LengthPrefix } from '../../src/net/length-prefixed.js'
+
+function collect (prefix: LengthPrefix, max: number): { splitter: LengthPrefixedSplitter, frames: Uint8Array[] } {
+  const frames: Uint8Array[] = []
+  const splitter = new LengthPrefixedSplitter(prefix, max, (frame) => { frames.push(frame); return true })
+  return { splitter, frames }
+}
+
+function uint16Frames (frames: readonly Uint8Array[]): Uint8Array {
+  return Buffer.concat(frames.flatMap((f) => [Buffer.from([f.length >> 8, f.length & 0xff]), f]))
+}
+
+const hex = (frames: readonly Uint8Array[]): string[] => frames.map((f) => Buffer.from(f).toString('hex'))
+
+describe('LengthPrefixedSplitter', () => {
+  const payloads = [randomBytes(1), randomBytes(127), randomBytes(128), randomBytes(0), randomBytes(300), randomBytes(16_500)]
+
+  it('should find the same frames for every split of the stream into two or into single bytes', () => {
+    for (const prefix of ['varint', 'uint16be'] as const) {
+      const stream = prefix === 'varint' ? encodeVarintFrames(payloads) : uint16Frames(payloads)
+      const expected = hex(payloads)
+      for (let cut = 0; cut <= stream.length; cut += cut < 400 ? 1 : 97) {
+        const { splitter, frames } = collect(prefix, 65_535)
+        splitter.push(stream.subarray(0, cut))
+        splitter.push(new Uint8ArrayList(stream.subarray(cut, cut + 3), stream.subarray(cut + 3)))
+        expect(hex(frames), `${prefix} cut at ${cut}`).toEqual(expected)
+        expect(splitter.bufferedBytes).toBe(0)
+      }
+      const { splitter, frames } = collect(prefix, 65_535)
+      for (let i = 0; i < stream.length; i++) splitter.push(stream.subarray(i, i + 1))
+      expect(hex(frames), `${prefix} byte by byte`).toEqual(expected)
+    }
+  })
+
+  it('should read noise\'s 2-byte lengths as the library decoder does, without copying a frame that lies in one buffer', () => {
+    const stream = uint16Frames(payloads)
+    const theirs = [...new LengthPrefixedDecoder({ lengthDecoder: (d) => { if (d.byteLength < 2) throw new RangeError('short'); return d instanceof Uint8Array ? (d[0]! << 8) | d[1]! : d.getUint16(0) }, encodingLength: () => 2, maxDataLength: 65_535 }).decode(stream)]
+    const { splitter, frames } = collect('uint16be', 65_535)
+    splitter.push(stream)
+    // The library's decoder skips empty frames; noise's adapter (noise-frames.ts) does the same.
+    expect(hex(frames.filter((f) => f.length > 0))).toEqual(hex(theirs.map((f) => f.subarray())))
+    for (const frame of frames) expect(frame.buffer).toBe(stream.buffer)
+  })
+
+  it('should write the unsigned varints lpStream writes', () => {
+    for (const value of [0, 1, 127, 128, 300, 16_383, 16_384, 3 * 1024 * 1024, 2 ** 31 + 5]) {
+      const out = new Uint8Array(varintBytes(value))
+      expect(writeVarint(value, out, 0)).toBe(out.length)
+      let decoded = 0
+      out.forEach((b, i) => { decoded += (b & 0x7f) * 2 ** (7 * i) })
+      expect(decoded).toBe(value)
+      expect(out.slice(0, -1).every((b) => (b & 0x80) !== 0) && ((out[out.length - 1] as number) & 0x80) === 0).toBe(true)
+    }
+  })
+
+  it('should throw a typed error for a length above the limit before its body arrives, and stop', () => {
+    const { splitter, frames } = collect('varint', 1000)
+    splitter.push(encodeVarintFrames([randomBytes(1000)]))
+    expect(frames).toHaveLength(1)
+    const over = new Uint8Array(2)
+    writeVarint(1001, over, 0)
+    expect(() => { splitter.push(over) }).toThrow(FrameLengthError)
+    splitter.push(encodeVarintFrames([randomBytes(5)]))
+    expect(frames).toHaveLength(1)
+    expect(splitter.bufferedBytes).toBe(0)
+  })
+
+  it('should throw a typed error for a varint longer than the limit needs, byte by byte', () => {
+    const { splitter } = collect('varint', 3 * 1024 * 1024)
+    // 3 MiB needs 4 varint bytes; a fourth byte that continues is not a length.
+    for (const b of [0x80, 0x80, 0x80]) splitter.push(Uint8Array.of(b))
+    expect(() => { splitter.push(Uint8Array.of(0x80)) }).toThrow(expect.objectContaining({ name: 'FrameLengthError' }))
+  })
+
+  it('should stop at a frame whose handler returns false and drop the rest', () => {
+    const seen: number[] = []
+    const splitter = new LengthPrefixedSplitter('varint', 100, (frame) => { seen.push(frame.length); return frame.length !== 2 })
+    splitter.push(encodeVarintFrames([randomBytes(1), randomBytes(2), randomBytes(3)]))
+    splitter.push(encodeVarintFrames([randomBytes(4)]))
+    expect(seen).toEqual([1, 2])
+  })
+})
