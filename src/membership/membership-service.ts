@@ -163,12 +163,17 @@ export class MembershipService implements NodeService, Membership {
     }
   }
 
-  /** Live members (alive or suspect, self excluded) this node has a connection to: the heartbeat's `reach`. */
+  /**
+   * Members this node has a connection to and hears (alive, self excluded): the heartbeat's `reach`. A suspect
+   * member is left out although its connection may still look open: on a link that silently died (a one-link
+   * partition) the member at the other end stops hearing this node at the same time, and this node's next
+   * heartbeat, now relayed, reaches it around the dead link before its suspicion turns to `dead`.
+   */
   private reach (): number {
     const connected = new Set(this.ctx.net.getPeers().map((id) => id.toString()))
     let reach = 0
     for (const member of this.table.view(this.nowMs()).members) {
-      if ((member.health === 'alive' || member.health === 'suspect') && connected.has(member.nodeId)) reach++
+      if (member.health === 'alive' && member.nodeId !== this.ctx.nodeId && connected.has(member.nodeId)) reach++
     }
     return reach
   }

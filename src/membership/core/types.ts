@@ -33,8 +33,9 @@ export interface NodeState {
   /** True in the last heartbeats of a graceful stop: a planned leave, not a failure. */
   leaving: boolean
   /**
-   * Live members (other than this node) it is directly connected to when it sends the heartbeat: receivers
-   * that know more live members relay the heartbeat, the others absorb it (relay.ts). Absent from older nodes.
+   * Members (other than this node) it is directly connected to and hears (alive) when it sends the heartbeat:
+   * receivers that know more live members relay the heartbeat, the others absorb it (relay.ts). Absent from
+   * older nodes.
    */
   reach?: number
 }
