@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipTopic } from '../net/index.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, MembershipConstants as C } from './core/index.js'
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -163,19 +163,10 @@ export class MembershipService implements NodeService, Membership {
     }
   }
 
-  /**
-   * Members this node has a connection to and hears (alive, self excluded): the heartbeat's `reach`. A suspect
-   * member is left out although its connection may still look open: on a link that silently died (a one-link
-   * partition) the member at the other end stops hearing this node at the same time, and this node's next
-   * heartbeat, now relayed, reaches it around the dead link before its suspicion turns to `dead`.
-   */
+  /** The heartbeat's `reach` (core/relay.ts): connected members this node hears. */
   private reach (): number {
     const connected = new Set(this.ctx.net.getPeers().map((id) => id.toString()))
-    let reach = 0
-    for (const member of this.table.view(this.nowMs()).members) {
-      if (member.health === 'alive' && member.nodeId !== this.ctx.nodeId && connected.has(member.nodeId)) reach++
-    }
-    return reach
+    return reachOf(this.table.view(this.nowMs()).members, this.ctx.nodeId, connected)
   }
 
   private async publish (leaving: boolean): Promise<void> {

@@ -9,7 +9,7 @@ import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import type { NetFaults } from '../../src/net/index.js'
 import { MembershipService } from '../../src/membership/membership-service.js'
-import { needsRelay, parseNodeState } from '../../src/membership/core/index.js'
+import { needsRelay, parseNodeState, reachOf } from '../../src/membership/core/index.js'
 import type { NodeState } from '../../src/membership/core/index.js'
 import { membershipTopic } from '../../src/net/libp2p.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
@@ -29,6 +29,19 @@ describe('heartbeat relay rule', () => {
     expect(needsRelay({ reach: 0 }, 2)).toBe(true)
     expect(needsRelay({ reach: 1 }, 2)).toBe(false)
     expect(needsRelay({}, 5)).toBe(true)
+  })
+
+  it('should count in reach only connected members this node hears, not a suspect one behind an open connection', () => {
+    const members = [
+      { nodeId: 'self', health: 'alive' as const },
+      { nodeId: 'a', health: 'alive' as const },
+      { nodeId: 'b', health: 'suspect' as const },
+      { nodeId: 'c', health: 'alive' as const },
+      { nodeId: 'd', health: 'dead' as const }
+    ]
+    // Connected to a, b (its link may be dead: b is silent) and d's stale connection; not to c.
+    expect(reachOf(members, 'self', new Set(['a', 'b', 'd', 'self']))).toBe(1)
+    expect(reachOf(members, 'self', new Set(['a', 'c']))).toBe(2)
   })
 
   it('should accept a heartbeat with a bounded reach or none, and reject any other reach', () => {

@@ -12,7 +12,20 @@
  * A wrong `reach` hurts only its author: too high, its heartbeats are not relayed where a link is missing;
  * too low, they are relayed as before this rule. A heartbeat without `reach` (an older node) is relayed.
  */
-import type { NodeState } from './types.js'
+import type { Member, NodeState } from './types.js'
+
+/**
+ * A heartbeat's `reach`: the members other than `self` that this node has a connection to and hears
+ * (`alive`). A suspect member is left out although its connection may still look open: on a link that
+ * silently died (a one-link partition) the member at the other end stops hearing this node at the same time,
+ * and this node's next heartbeat, now relayed, reaches it around the dead link before its suspicion turns to
+ * `dead`.
+ */
+export function reachOf (members: readonly Pick<Member, 'nodeId' | 'health'>[], self: string, connected: ReadonlySet<string>): number {
+  let reach = 0
+  for (const member of members) if (member.health === 'alive' && member.nodeId !== self && connected.has(member.nodeId)) reach++
+  return reach
+}
 
 /**
  * True when a heartbeat should be relayed: its author is connected to fewer live members than this node knows
