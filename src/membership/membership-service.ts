@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipTopic } from '../net/index.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, MembershipConstants as C } from './core/index.js'
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -83,6 +83,8 @@ export class MembershipService implements NodeService, Membership {
   private readonly events: MembershipEvent[] = []
   private readonly drops = new Map<DropReason, number>()
   private published = 0
+  private accepted = 0
+  private relayed = 0
   /** The configured period; the one in force grows with the cluster (heartbeat-interval.ts). */
   private baseIntervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
   private intervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
@@ -161,8 +163,14 @@ export class MembershipService implements NodeService, Membership {
     }
   }
 
+  /** The heartbeat's `reach` (core/relay.ts): connected members this node hears. */
+  private reach (): number {
+    const connected = new Set(this.ctx.net.getPeers().map((id) => id.toString()))
+    return reachOf(this.table.view(this.nowMs()).members, this.ctx.nodeId, connected)
+  }
+
   private async publish (leaving: boolean): Promise<void> {
-    this.self = this.buildSelf(this.self.generation, this.self.seq + 1, leaving)
+    this.self = { ...this.buildSelf(this.self.generation, this.self.seq + 1, leaving), reach: this.reach() }
     this.table.setSelf(this.self)
     try {
       await this.ctx.net.services.pubsub.publish(this.topic, encodeCanonical(this.self))
@@ -173,7 +181,12 @@ export class MembershipService implements NodeService, Membership {
     }
   }
 
-  /** Topic validator: judge, and on acceptance feed the table (gossipsub calls it once per message id). */
+  /**
+   * Topic validator: judge, and on acceptance feed the table (gossipsub calls it once per message id). An
+   * accepted heartbeat is relayed to the mesh (`Accept`) only when some member may lack a direct copy
+   * (core/relay.ts); otherwise `Ignore` stops gossipsub there — no forwarded copies, no score penalty. Nothing
+   * in the node reads delivered membership messages: the table is fed here.
+   */
   private validate (message: Message): TopicValidatorResult {
     const drop = (reason: DropReason, reject: boolean): TopicValidatorResult => {
       this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
@@ -195,6 +208,9 @@ export class MembershipService implements NodeService, Membership {
     const events = this.table.heartbeat(verdict.state, this.nowMs())
     if (!known) this.learnAddresses(sender, verdict.state.addresses)
     if (events.length > 0) this.emit(events)
+    this.accepted++
+    if (!needsRelay(verdict.state, this.table.liveCount())) return TopicValidatorResult.Ignore
+    this.relayed++
     return TopicValidatorResult.Accept
   }
 
@@ -206,7 +222,7 @@ export class MembershipService implements NodeService, Membership {
   private learnAddresses (peer: string, addresses: string[]): void {
     try {
       const multiaddrs = addresses.map((a) => multiaddr(a.replace(/\/p2p\/[^/]+$/, '')))
-      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { this.ctx.redialer.addPeer(peer) }, () => {})
+      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { this.ctx.redialer.addPeer(peer, { learnedByGossip: true }) }, () => {})
     } catch (err) {
       this.ctx.log.debug({ peer, err: (err as Error).message }, 'unusable addresses in a heartbeat')
     }
@@ -264,9 +280,9 @@ export class MembershipService implements NodeService, Membership {
     return [...this.events]
   }
 
-  /** Published, dropped-by-reason counters (for metrics and tests). */
+  /** Published, accepted (of which relayed), dropped-by-reason counters (for metrics and tests). */
   counters (): Record<string, number> {
-    return { published: this.published, ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
+    return { published: this.published, accepted: this.accepted, relayed: this.relayed, ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
   }
 
   statusFields (): Record<string, unknown> {

@@ -32,6 +32,12 @@ export interface NodeState {
   seq: number
   /** True in the last heartbeats of a graceful stop: a planned leave, not a failure. */
   leaving: boolean
+  /**
+   * Members (other than this node) it is directly connected to and hears (alive) when it sends the heartbeat:
+   * receivers that know more live members relay the heartbeat, the others absorb it (relay.ts). Absent from
+   * older nodes.
+   */
+  reach?: number
 }
 
 export type Health = 'alive' | 'suspect' | 'dead' | 'left'

@@ -5,7 +5,7 @@
  * node — a replayed heartbeat or a stale generation is dropped and counted by reason.
  */
 import type { Capacity, NodeState } from './types.js'
-import { MAX_ADDRESSES, MAX_LABELS } from './constants.js'
+import { MAX_ADDRESSES, MAX_LABELS, MAX_MEMBERS } from './constants.js'
 
 export type DropReason = 'malformed' | 'wrong-cluster' | 'sender-mismatch' | 'replay' | 'stale-generation' | 'own' | 'too-large' | 'table-full'
 
@@ -41,10 +41,13 @@ export function parseNodeState (v: unknown): NodeState | null {
   if (!isShortString(v.nodeId, 128) || v.nodeId === '' || !isShortString(v.clusterId, 128)) return null
   if (!isShortString(v.version, 64) || !isShortString(v.kubernetesVersion, 64)) return null
   if (!isCount(v.uptimeMs) || !isCount(v.generation) || !isCount(v.seq) || typeof v.leaving !== 'boolean') return null
+  const reach = v.reach
+  if (reach !== undefined && !(isCount(reach) && reach <= MAX_MEMBERS)) return null
   return {
     nodeId: v.nodeId, clusterId: v.clusterId, addresses: addresses as string[], roles: roles as string[], capacity, labels,
     version: v.version, kubernetesVersion: v.kubernetesVersion, uptimeMs: v.uptimeMs, generation: v.generation, seq: v.seq,
-    leaving: v.leaving
+    leaving: v.leaving,
+    ...(reach !== undefined ? { reach } : {})
   }
 }
 
