@@ -140,6 +140,9 @@ async function measure (n: number): Promise<ScaleResult> {
     const convergeCpuS = await cpuSeconds(pids)
     const convergeAfterUpMs = convergeMs === null ? null : convergeMs - (upAt - spawnedAt)
     if (convergeMs === null) console.log(`  N=${n}: not converged; per node:\n${await convergenceDetail(cluster, cluster.procs)}`)
+    // Raft entries the creator has committed by now (load-independent: admission waves, promotions, seals).
+    const entries = await cluster.status(cluster.procs[0]!).then((s) => (s as unknown as { commitIndex: number }).commitIndex, () => Number.NaN)
+    console.log(`  N=${n}: ${entries} Raft entries committed (node 0's commit index)`)
     console.log(`  N=${n}: converged ${ms(convergeMs)} ms after spawning (${ms(convergeAfterUpMs)} ms after every API answered; CPU of all N by then ${convergeCpuS.toFixed(1)} s)`)
     const haThreeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, cluster.procs))
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)

@@ -55,7 +55,11 @@ export async function convergenceDetail (cluster: RevoadaCluster, procs: readonl
   const rows = await Promise.all(procs.map(async (p, i) => {
     try {
       const [s, alive] = await Promise.all([cluster.status(p), aliveMembers(cluster, p)])
-      return { i, alive, admitted: s.voters.length + s.learners.length, peers: (s as Status & { peers: string[] }).peers.length, cid: s.shapeCid.slice(-8), role: s.role }
+      // Where a stalled node stands in the log, and whether Raft messages reach it (transport counters).
+      const x = s as Status & { peers: string[], term?: number, commitIndex?: number, appliedIndex?: number, transport?: { sent: number, received: number, droppedSendError: number, rejectedNotMember: number } }
+      const raft = { term: x.term, commit: x.commitIndex, applied: x.appliedIndex, voters: s.voters.length }
+      const transport = x.transport === undefined ? {} : { sent: x.transport.sent, recv: x.transport.received, sendErr: x.transport.droppedSendError, notMember: x.transport.rejectedNotMember }
+      return { i, alive, admitted: s.voters.length + s.learners.length, peers: x.peers.length, cid: s.shapeCid.slice(-8), role: s.role, ...raft, ...transport }
     } catch (err) { return { i, error: (err as Error).message } }
   }))
   return rows.map((r) => JSON.stringify(r)).join('\n')

@@ -7,18 +7,21 @@
  *   - connected peers the shape already knows but the configuration does not (re-added after a rejoin)
  *     become learners together: one configuration change with one add-learner step each (no voter moves,
  *     so not a joint change);
- *   - otherwise one new peer is admitted through its signed `add-member` command, from which the leader
- *     derives the learner step (shape-command-rules.ts): nobody else ever names a configuration change.
+ *   - otherwise a lone new peer is admitted through its signed `add-member` command, from which the leader
+ *     derives the learner step (shape-command-rules.ts): nobody else ever names a configuration change;
+ *   - several new peers waiting at once (a fleet booting together) are admitted together: their
+ *     `add-member` commands in one batch envelope (one entry, no configuration change), after which they
+ *     are members the shape knows and the configuration lacks, so the next round adds them all as learners
+ *     in one change (the case above). Two commits for the whole wave instead of one each: every node
+ *     applies, materializes and chains two entries, not N − 1, and no joiner waits behind the others'
+ *     commits — the next wave goes as soon as this one is applied, not on the next timer tick.
  *
- * Raft allows one pending configuration change, so new members go one at a time, but the next round runs
- * as soon as the previous admission is applied, not on the next timer tick: 49 joiners cost 49 commits,
- * not 49 rounds of the timer (≥ 25 s at 500 ms). The timer only restarts the loop (a new leader, a newly
- * connected peer, a retry after a refusal).
+ * The timer only restarts the loop (a new leader, a newly connected peer, a retry after a refusal).
  */
 import type { Logger } from '../log/index.js'
 import type { ConfChange, ConfState, NodeId } from './core/types.js'
 import type { Outcome } from './shape/core/index.js'
-import { candidatesForAdmission, ADMISSION_RETRY_MS } from './admission.js'
+import { candidatesForAdmission, ADMISSION_BATCH_MAX, ADMISSION_RETRY_MS } from './admission.js'
 
 /** What admission reads of the applied MeshShape. */
 export interface AdmissionShape {
@@ -37,6 +40,11 @@ export interface AdmissionDeps {
   connectedPeers: () => NodeId[]
   /** Proposes the signed `add-member` command of a new member; resolves with its outcome once applied here. */
   proposeAddMember: (nodeId: NodeId) => Promise<Outcome>
+  /**
+   * Proposes the `add-member` commands of several new members in one signed batch envelope (no
+   * configuration change); resolves with one outcome per member, in order, once applied here.
+   */
+  proposeAddMembers: (nodeIds: NodeId[]) => Promise<Outcome[]>
   /** Proposes a configuration change without a command; throws while another one is pending. */
   proposeConfChange: (change: ConfChange) => void
   /** Tells a removed member that it was removed. */
@@ -102,15 +110,16 @@ export class AdmissionLoop {
       if (settled) this.changeConf(known.map((nodeId) => ({ type: 'add-learner' as const, nodeId })), 'adding known members as learners')
       return
     }
-    const next = waiting.find((id) => !shape.has(id) && !shape.wasRemoved(id))
-    if (next !== undefined) this.admitNew(next)
+    const fresh = waiting.filter((id) => !shape.has(id) && !shape.wasRemoved(id)).slice(0, ADMISSION_BATCH_MAX)
+    if (fresh.length === 1) this.admitNew(fresh[0] as NodeId)
+    else if (fresh.length > 1) this.admitWave(fresh)
   }
 
   private changeConf (steps: ConfChange['steps'], message: string): void {
     const peers = steps.map((s) => s.nodeId)
-    this.deps.log.info({ peers }, message)
     try {
       this.deps.proposeConfChange({ steps, transition: 'auto' })
+      this.deps.log.info({ peers }, message)
     } catch (err) {
       // Another configuration change pending, or leadership lost meanwhile: a later round tries again.
       this.deps.log.debug({ peers, err: (err as Error).message }, 'configuration change not accepted yet')
@@ -132,6 +141,32 @@ export class AdmissionLoop {
       this.inFlight = false
       // Applied: the next waiting peer goes now. After a refusal the timer paces the retries.
       if (admitted) this.soon(() => { this.round() })
+    })
+  }
+
+  /** Several new peers in one batch of `add-member` commands; the next round makes them learners together. */
+  private admitWave (peers: NodeId[]): void {
+    this.inFlight = true
+    let admitted = 0
+    this.deps.log.info({ peers: peers.length }, 'admitting new peers in one batch')
+    this.deps.proposeAddMembers(peers).then((outcomes) => {
+      peers.forEach((peer, i) => {
+        const outcome = outcomes[i]
+        if (outcome?.kind === 'applied') {
+          admitted++
+          return
+        }
+        this.retryAt.set(peer, this.deps.nowMs() + ADMISSION_RETRY_MS)
+        this.deps.log.info({ peer, outcome }, 'admission refused by the shape')
+      })
+      this.deps.log.info({ admitted, of: peers.length }, 'admitted new peers; adding them as learners')
+    }, (err: unknown) => {
+      for (const peer of peers) this.retryAt.set(peer, this.deps.nowMs() + ADMISSION_RETRY_MS)
+      this.deps.log.warn({ peers: peers.length, err: (err as Error).message }, 'batch admission failed; will retry')
+    }).finally(() => {
+      this.inFlight = false
+      // Applied: the learner steps of this wave go now (they are known to the shape, missing from the configuration).
+      if (admitted > 0) this.soon(() => { this.round() })
     })
   }
 }

@@ -6,10 +6,17 @@
  * MeshShape `add-member` command. Learners replicate the full log; only etcd holders vote.
  *
  * One admission at a time (Raft allows one pending configuration change), the next as soon as it is
- * applied (admission-loop.ts).
+ * applied; several joiners waiting at once are admitted by one batch and one configuration change
+ * (admission-loop.ts).
  */
 import type { ConfState, NodeId, RaftStatus } from './core/types.js'
 
+/**
+ * New members admitted in one batch envelope of `add-member` commands (admission-loop.ts). Within the
+ * shape's MAX_BATCH_COMMANDS (64) and, at ≈ 90 bytes a command, far inside the batch's byte bound; a
+ * larger wave takes several batches.
+ */
+export const ADMISSION_BATCH_MAX = 32
 /** How long a refused admission (or a removed member told so) waits before it is tried again. */
 export const ADMISSION_RETRY_MS = 2_500
 /**

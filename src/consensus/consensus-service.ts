@@ -19,7 +19,7 @@ import type { ProposalResult, MessageTransport } from './raft-node.js'
 import { ShapeMachine } from './shape/shape-machine.js'
 import { ShapeProposer } from './shape/proposer.js'
 import type { ApplyResult, BatchableCommand, BatchedCommand, Command, Reason, MeshShape } from './shape/core/index.js'
-import { BATCHABLE_KINDS, requiredConfChange } from './shape/core/index.js'
+import { OPERATOR_BATCHABLE_KINDS, requiredConfChange } from './shape/core/index.js'
 import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { CommandResult } from './proposal-batcher.js'
@@ -52,13 +52,14 @@ export function handOffPlan (shape: MeshShape, self: string, alive: ReadonlySet<
   return [...plan]
 }
 
-const isBatchable = (command: Command): command is BatchableCommand => (BATCHABLE_KINDS as readonly string[]).includes(command.kind)
+type OperatorBatchable = Extract<BatchableCommand, { kind: typeof OPERATOR_BATCHABLE_KINDS[number] }>
+const isBatchable = (command: Command): command is OperatorBatchable => (OPERATOR_BATCHABLE_KINDS as readonly string[]).includes(command.kind)
 
 /**
  * Whether `command` can never change the etcd holders, whatever the shape: it may then be batched even
  * when this node's shape would reject it (apply judges it against the committed shape anyway).
  */
-function neverMovesVoters (command: BatchableCommand): boolean {
+function neverMovesVoters (command: OperatorBatchable): boolean {
   switch (command.kind) {
     case 'promote': case 'demote': return !command.roles.includes('etcd')
     case 'unpin': case 'restore': return true
@@ -189,6 +190,10 @@ export class ConsensusService implements NodeService {
       connectedPeers: () => ctx.net.getPeers().map((id) => id.toString()),
       // The leader derives the learner step from the signed command (shape-command-rules.ts).
       proposeAddMember: async (nodeId) => (await this.propose({ kind: 'add-member', nodeId }, 'admission')).result.outcome,
+      proposeAddMembers: async (nodeIds) => {
+        const { result } = await this.proposeBatch(nodeIds.map((nodeId) => ({ command: { kind: 'add-member', nodeId }, reason: 'admission' })))
+        return result.outcomes ?? nodeIds.map(() => result.outcome)
+      },
       proposeConfChange: (change) => { this.raft.proposeConfChange(change) },
       notifyRemoved: (nodeId) => { void this.notices.notify(nodeId, { clusterId: ctx.cluster.clusterId, nodeId, how: 'removed', atMs: Date.now() }) },
       nowMs: steadyNowMs,

@@ -1,13 +1,13 @@
 /**
- * Goal: the leader admits a fleet that connects at once without waiting one timer round per peer
- * (issue 16), while keeping Raft's one pending configuration change, the signed add-member command of
+ * Goal: the leader admits a fleet that connects at once without waiting one timer round per peer, and
+ * with two commits per wave instead of one per peer (issue 16), while keeping Raft's one pending configuration change, the signed add-member command of
  * every new member (issue 9: only the leader derives configuration changes), and the refusal of removed
  * members. A fake Raft applies each proposal a moment later and refuses a second concurrent change.
  */
 import { describe, expect, it } from 'vitest'
 import { AdmissionLoop } from '../../src/consensus/admission-loop.js'
 import type { AdmissionDeps } from '../../src/consensus/admission-loop.js'
-import { ADMISSION_RETRY_MS } from '../../src/consensus/admission.js'
+import { ADMISSION_BATCH_MAX, ADMISSION_RETRY_MS } from '../../src/consensus/admission.js'
 import type { ConfChange, ConfState } from '../../src/consensus/core/types.js'
 import type { Outcome } from '../../src/consensus/shape/core/index.js'
 import { silentLogger } from '../../src/log/index.js'
@@ -27,6 +27,8 @@ class FakeLeader {
   /** add-member outcome per peer; default applied. */
   readonly refuse = new Map<string, 'error' | 'rejected'>()
   readonly addMember: string[] = []
+  /** The batches of add-member commands, each one entry. */
+  readonly batches: string[][] = []
   readonly confChanges: ConfChange[] = []
   readonly told: string[] = []
   concurrentChanges = 0
@@ -46,6 +48,21 @@ class FakeLeader {
     return { kind: 'applied' }
   }
 
+  /** A batch of add-member commands: one entry without a configuration change; members, not yet learners. */
+  async proposeAddMembers (nodeIds: string[]): Promise<Outcome[]> {
+    if (this.pending) this.concurrentChanges++
+    this.pending = true
+    this.batches.push([...nodeIds])
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    this.pending = false
+    if (nodeIds.some((id) => this.refuse.get(id) === 'error')) throw new Error('ConsensusTimeoutError')
+    return nodeIds.map((id) => {
+      if (this.refuse.get(id) === 'rejected') return { kind: 'rejected', code: 'already-member', message: 'refused' }
+      this.members.add(id)
+      return { kind: 'applied' }
+    })
+  }
+
   proposeConfChange (change: ConfChange): void {
     if (this.pending) throw new Error('ConfChangeRejectedError: pending')
     this.confChanges.push(change)
@@ -63,6 +80,7 @@ class FakeLeader {
       shape: () => ({ has: (id) => this.members.has(id), wasRemoved: (id) => this.removed.has(id) }),
       connectedPeers: () => this.connected,
       proposeAddMember: async (id) => await this.proposeAddMember(id),
+      proposeAddMembers: async (ids) => await this.proposeAddMembers(ids),
       proposeConfChange: (change) => { this.proposeConfChange(change) },
       notifyRemoved: (id) => { this.told.push(id) },
       nowMs: () => this.nowMs,
@@ -74,18 +92,47 @@ class FakeLeader {
 const peers = (n: number, prefix = 'peer'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`)
 
 describe('admission loop', () => {
-  it('should admit K connected peers after one timer round, one configuration change at a time', async () => {
+  it('should admit K peers waiting at once after one timer round with one batch and one configuration change', async () => {
     const k = 24
     const raft = new FakeLeader()
     raft.connected = peers(k)
     const loop = new AdmissionLoop(raft.deps())
-    // The one and only "timer tick": every later round must come from the previous admission settling.
+    // The one and only "timer tick": the learner steps must come from the batch settling.
     loop.round()
     await waitFor(() => raft.conf.learners.length === k, 5_000, `${k} learners after one round`)
     expect([...raft.conf.learners].sort()).toEqual(peers(k))
-    // Each new member through its own signed add-member command, never two changes pending at once.
-    expect(raft.addMember).toEqual(peers(k))
+    // Two commits for the whole wave: every add-member command in one batch, every learner step in one change.
+    expect(raft.batches).toEqual([peers(k)])
+    expect(raft.addMember).toEqual([])
+    expect(raft.confChanges).toEqual([{ steps: peers(k).map((nodeId) => ({ type: 'add-learner', nodeId })), transition: 'auto' }])
     expect(raft.concurrentChanges).toBe(0)
+    loop.stop()
+  })
+
+  it('should admit a wave larger than ADMISSION_BATCH_MAX in several batches, chained without the timer', async () => {
+    const k = ADMISSION_BATCH_MAX + 5
+    const raft = new FakeLeader()
+    raft.connected = peers(k)
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    await waitFor(() => raft.conf.learners.length === ADMISSION_BATCH_MAX, 5_000, 'the first wave as learners')
+    expect(raft.batches).toEqual([peers(k).slice(0, ADMISSION_BATCH_MAX)])
+    // The remaining 5 wait for a later round (a newly connected peer is picked up by the timer).
+    loop.round()
+    await waitFor(() => raft.conf.learners.length === k, 5_000, 'every peer a learner')
+    expect(raft.batches).toEqual([peers(k).slice(0, ADMISSION_BATCH_MAX), peers(k).slice(ADMISSION_BATCH_MAX)])
+    expect(raft.concurrentChanges).toBe(0)
+    loop.stop()
+  })
+
+  it('should admit a lone new peer with its own add-member command and learner step (one commit)', async () => {
+    const raft = new FakeLeader()
+    raft.connected = ['solo']
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    await waitFor(() => raft.conf.learners.includes('solo'), 5_000, 'solo admitted')
+    expect(raft.addMember).toEqual(['solo'])
+    expect(raft.batches).toEqual([])
     expect(raft.confChanges).toEqual([])
     loop.stop()
   })
@@ -137,24 +184,41 @@ describe('admission loop', () => {
 
   it('should retry a failed or refused admission only after ADMISSION_RETRY_MS, admitting the others meanwhile', async () => {
     const raft = new FakeLeader()
-    raft.connected = ['a-fails', 'b-refused', 'c-ok']
+    raft.connected = ['a-fails']
     raft.refuse.set('a-fails', 'error')
-    raft.refuse.set('b-refused', 'rejected')
     const loop = new AdmissionLoop(raft.deps())
     loop.round()
     await waitFor(() => !loop.admitting, 5_000, 'the failed admission to settle')
-    loop.round() // after a failure the timer paces: no hot loop
-    await waitFor(() => !loop.admitting, 5_000, 'the refused admission to settle')
-    loop.round()
+    raft.connected = ['a-fails', 'b-refused', 'c-ok']
+    raft.refuse.set('b-refused', 'rejected')
+    loop.round() // a-fails waits out its retry; the two others go together
     await waitFor(() => raft.conf.learners.includes('c-ok'), 5_000, 'c-ok admitted')
     for (let i = 0; i < 3; i++) loop.round()
     await waitFor(() => !loop.admitting, 5_000, 'no admission in flight')
-    expect(raft.addMember).toEqual(['a-fails', 'b-refused', 'c-ok'])
+    expect(raft.addMember).toEqual(['a-fails'])
+    expect(raft.batches).toEqual([['b-refused', 'c-ok']])
     raft.refuse.clear()
     raft.nowMs += ADMISSION_RETRY_MS
     loop.round()
     await waitFor(() => raft.conf.learners.length === 3, 5_000, 'both retried and admitted')
-    expect(raft.addMember).toEqual(['a-fails', 'b-refused', 'c-ok', 'a-fails', 'b-refused'])
+    expect(raft.batches).toEqual([['b-refused', 'c-ok'], ['a-fails', 'b-refused']])
+    loop.stop()
+  })
+
+  it('should retry every peer of a failed batch only after ADMISSION_RETRY_MS', async () => {
+    const raft = new FakeLeader()
+    raft.connected = ['a', 'b-fails']
+    raft.refuse.set('b-fails', 'error')
+    const loop = new AdmissionLoop(raft.deps())
+    loop.round()
+    await waitFor(() => !loop.admitting, 5_000, 'the failed batch to settle')
+    loop.round() // no hot loop after a failure
+    expect(raft.batches).toEqual([['a', 'b-fails']])
+    raft.refuse.clear()
+    raft.nowMs += ADMISSION_RETRY_MS
+    loop.round()
+    await waitFor(() => raft.conf.learners.length === 2, 5_000, 'both admitted on the retry')
+    expect(raft.batches).toEqual([['a', 'b-fails'], ['a', 'b-fails']])
     loop.stop()
   })
 

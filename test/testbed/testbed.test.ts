@@ -34,6 +34,11 @@ describe('testbed', () => {
     const state = await testbed.testbedUp({ dir, count: 3 })
     const [n1, n2, n3] = state.nodes as [typeof state.nodes[0], typeof state.nodes[0], typeof state.nodes[0]]
     expect(state.nodes.map((n) => n.apiUrl).every((u) => /^http:\/\/127\.0\.0\.1:\d+$/.test(u))).toBe(true)
+    // Every node runs with the revoada bin's Node flags (what operators run).
+    if (existsSync('/proc/self/cmdline')) {
+      const argv = (await fs.readFile(`/proc/${n1.pid}/cmdline`, 'utf8')).split('\0')
+      expect(argv).toContain('--max-semi-space-size=1')
+    }
     await expect(testbed.testbedUp({ dir, count: 3 })).rejects.toMatchObject({ name: 'TestbedExistsError' })
     await waitFor(async () => (await peersOf(n1.dataDir)).length === 2 && (await peersOf(n2.dataDir)).length === 2, 60_000, 'a full mesh')
 

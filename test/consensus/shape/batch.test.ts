@@ -1,5 +1,5 @@
 /**
- * Batch envelopes (issue 16): several operator commands under one signature, decoded strictly (count
+ * Batch envelopes (issue 16): several operator commands (or the leader's add-member commands) under one signature, decoded strictly (count
  * bounded before anything else is read, empty batches refused, only batchable kinds), applied in order
  * with one outcome per command, and refused as a whole when the envelope itself is bad.
  */
@@ -68,7 +68,8 @@ describe('batch envelope (v2)', () => {
   it('should refuse batches with commands that never travel in a batch or with stray fields', () => {
     const malformed = (commands: unknown[], extra: Record<string, unknown> = {}): string =>
       (decodeProposalOrError(signed({ ...batchValue(commands), ...extra })) as Error).name
-    expect(malformed([{ command: { kind: 'add-member', nodeId: b.nodeId }, reason: 'admission' }])).toBe('MalformedProposalError')
+    expect(malformed([{ command: { kind: 'remove-member', nodeId: b.nodeId }, reason: 'operator' }])).toBe('MalformedProposalError')
+    expect(malformed([{ command: { kind: 'rejoin', nodeId: b.nodeId }, reason: 'health-degraded' }])).toBe('MalformedProposalError')
     expect(malformed([{ command: { kind: 'bootstrap', nodeId: b.nodeId }, reason: 'bootstrap' }])).toBe('MalformedProposalError')
     expect(malformed([{ command: { kind: 'set-target', target: { apiServers: 1, etcd: 1, schedulers: 1, controllerManagers: 1, minWorkers: 0 } }, reason: 'operator' }])).toBe('MalformedProposalError')
     expect(malformed([{ command: { kind: 'restore', nodeId: b.nodeId } }])).toBe('MalformedProposalError')
@@ -95,6 +96,25 @@ describe('batch envelope (v2)', () => {
     expect(result.outcomes?.map((o) => o.kind === 'applied' ? 'applied' : o.code)).toEqual(['applied', 'role-already-held', 'role-not-held', 'voters-not-moved', 'applied'])
     expect(m.shape.rolesOf(b.nodeId)).toEqual(['scheduler'])
     expect(m.shape.isQuarantined(c.nodeId)).toBe(true)
+    expect(m.shape.voters()).toEqual([a.nodeId])
+  })
+
+  it('should admit several new members in one batch of add-member commands (the leader\'s admission wave)', async () => {
+    const m = machine()
+    const [d, e] = await Promise.all([newSigner(), newSigner()])
+    const items: BatchedCommand[] = [
+      { command: { kind: 'add-member', nodeId: d.nodeId }, reason: 'admission' },
+      // Already a member: rejected alone, the others still apply.
+      { command: { kind: 'add-member', nodeId: b.nodeId }, reason: 'admission' },
+      { command: { kind: 'add-member', nodeId: e.nodeId }, reason: 'admission' }
+    ]
+    const built = new ShapeProposer(a, CLUSTER, 'session').buildBatch(items, 1)
+    expect(decodeSignedProposal(built.bytes)).not.toBeNull()
+    const { result, accepted } = m.apply(built.bytes, { index: 4, term: 2, timeMs: 0 })
+    expect(accepted).toBe(true)
+    expect(result.outcomes?.map((o) => o.kind === 'applied' ? 'applied' : o.code)).toEqual(['applied', 'already-member', 'applied'])
+    expect(m.shape.has(d.nodeId) && m.shape.has(e.nodeId)).toBe(true)
+    // Workers, not voters: a batch moves no voter, so it needs no configuration change.
     expect(m.shape.voters()).toEqual([a.nodeId])
   })
 

@@ -97,11 +97,15 @@ export interface BatchedCommand {
   reason: Reason
 }
 
+/** The operator's role shifts a node batches from its API (docs/CONSENSUS.md, "Batched operator commands"). */
+export const OPERATOR_BATCHABLE_KINDS = ['promote', 'demote', 'unpin', 'quarantine', 'restore'] as const
 /**
- * Commands a batch envelope may carry: the operator's role shifts, none of which travels inside a
- * configuration change (bootstrap, admission and rejoin always go alone, in a v1 envelope).
+ * Commands a batch envelope may carry, none of them inside a configuration change: the operator's role
+ * shifts, and `add-member` — the leader admits every joiner waiting at once in one batch, then adds them
+ * as learners in one configuration change (admission-loop.ts; issue 16). Bootstrap, rejoin, removal and
+ * the target always go alone, in a v1 envelope.
  */
-export const BATCHABLE_KINDS = ['promote', 'demote', 'unpin', 'quarantine', 'restore'] as const
+export const BATCHABLE_KINDS = [...OPERATOR_BATCHABLE_KINDS, 'add-member'] as const
 export type BatchableCommand = Extract<Command, { kind: typeof BATCHABLE_KINDS[number] }>
 
 /**
