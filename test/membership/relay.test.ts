@@ -4,6 +4,7 @@
  * rule, the `reach` field's validation, and both directions with real libp2p nodes: no forwarded copies in a
  * full mesh, and members across a missing link still hear each other through a relay.
  */
+import { promises as fs } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
@@ -52,15 +53,16 @@ describe('heartbeat relay rule', () => {
   })
 })
 
-interface Running { node: RevoadaNode, membership: MembershipService }
+interface Running { node: RevoadaNode, membership: MembershipService, dir: string }
 
 const FAST = { heartbeatIntervalMs: 200 }
 
 async function start (join?: string, faults?: NetFaults): Promise<Running> {
   const membership = new MembershipService()
-  const config = testConfig(await tempDir(), { ...(join !== undefined ? { join } : {}), membership: FAST })
+  const dir = await tempDir()
+  const config = testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: FAST })
   const node = await startNode({ config, services: [membership], ...(faults !== undefined ? { faults } : {}) })
-  return { node, membership }
+  return { node, membership, dir }
 }
 
 const healthOf = (r: Running, id: string): string | undefined => r.membership.view().members.find((m) => m.nodeId === id)?.health
@@ -80,7 +82,12 @@ function countForwards (r: Running, topic: string): () => number {
 
 describe('heartbeat relay over gossipsub', () => {
   const running: Running[] = []
-  afterEach(async () => { await Promise.all(running.splice(0).map(async (r) => { await r.node.stop() })) })
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map(async (r) => {
+      await r.node.stop()
+      await fs.rm(r.dir, { recursive: true, force: true })
+    }))
+  })
 
   it('should absorb heartbeats instead of forwarding them once every member is connected to every other', async () => {
     const first = await start()
