@@ -222,7 +222,7 @@ export class MembershipService implements NodeService, Membership {
   private learnAddresses (peer: string, addresses: string[]): void {
     try {
       const multiaddrs = addresses.map((a) => multiaddr(a.replace(/\/p2p\/[^/]+$/, '')))
-      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { this.ctx.redialer.addPeer(peer, { learnedByGossip: true }) }, () => {})
+      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { this.ctx.redialer.addPeer(peer) }, () => {})
     } catch (err) {
       this.ctx.log.debug({ peer, err: (err as Error).message }, 'unusable addresses in a heartbeat')
     }

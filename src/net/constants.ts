@@ -49,14 +49,6 @@ export const INBOUND_PENDING_CONNECTIONS_MAX = 64
  */
 export const INBOUND_UPGRADE_TIMEOUT_MS = 30_000
 
-/**
- * A member learned through gossip is learned by both ends of the pair at about the same time (each hears the
- * other's relayed heartbeat), and both dialled: two noise handshakes per pair, N(N−1) in a fleet booting
- * together instead of N(N−1)/2 (issue 16). The end with the higher PeerId waits this long for the other's
- * dial before dialling itself, so a pair whose lower end cannot dial (unreachable, overloaded) still connects.
- */
-export const GOSSIP_PEER_DIAL_YIELD_MS = 5000
-
 /** Tag that makes libp2p reconnect a dropped member on its own fast path (prefix `keep-alive`). */
 export const KEEP_ALIVE_CLUSTER_TAG = 'keep-alive-revoada-cluster'
 export const KEEP_ALIVE_TAG_VALUE = 100

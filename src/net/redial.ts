@@ -13,7 +13,7 @@ import type { Logger } from '../log/index.js'
 import type { Config } from '../config/index.js'
 import type { NetNode } from './libp2p.js'
 import { classifyDialError } from './dial-errors.js'
-import { GOSSIP_PEER_DIAL_YIELD_MS, KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_PEERS_MAX } from './constants.js'
+import { KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_PEERS_MAX } from './constants.js'
 
 /** Dials at once per round; the rest wait for the next round. */
 const REDIAL_PARALLEL_MAX = 8
@@ -53,18 +53,11 @@ export class Redialer {
     this.add(`addr:${address}`, { address: multiaddr(address) })
   }
 
-  /**
-   * Adds a peer to keep connected (e.g. every peer that connected to us). `learnedByGossip`: the peer is
-   * likely learning of this node at the same moment (membership heartbeats), so only the end with the lower
-   * PeerId dials at once; the higher end's first dial waits GOSSIP_PEER_DIAL_YIELD_MS (one handshake per
-   * pair instead of two). Seeds, known peers of a restart and inbound peers are dialled at once.
-   */
-  addPeer (peerId: string, options: { learnedByGossip?: boolean } = {}): void {
-    const self = this.node.peerId.toString()
-    if (peerId === self) return
+  /** Adds a peer to keep connected (e.g. every peer that connected to us). */
+  addPeer (peerId: string): void {
+    if (peerId === this.node.peerId.toString()) return
     for (const t of this.targets.values()) if (t.peerId === peerId) return
-    const yieldFirstDial = options.learnedByGossip === true && self > peerId
-    this.add(`peer:${peerId}`, { peerId }, yieldFirstDial ? this.now() + GOSSIP_PEER_DIAL_YIELD_MS : 0)
+    this.add(`peer:${peerId}`, { peerId })
   }
 
   /** Stops redialling a peer (for the membership layer, when a member is removed). */
@@ -99,14 +92,14 @@ export class Redialer {
     this.addPeer(evt.detail.id.toString())
   }
 
-  private add (key: string, fields: Pick<Target, 'address' | 'peerId'>, firstAttemptAt = 0): void {
+  private add (key: string, fields: Pick<Target, 'address' | 'peerId'>): void {
     if (this.targets.has(key)) return
     if (this.targets.size >= REDIAL_PEERS_MAX) {
       if (!this.overflowLogged) this.log.warn({ max: REDIAL_PEERS_MAX }, 'redial target limit reached; not tracking more peers')
       this.overflowLogged = true
       return
     }
-    this.targets.set(key, { ...fields, backoffMs: this.net.redialBackoffMinMs, nextAttemptAt: firstAttemptAt, inFlight: false })
+    this.targets.set(key, { ...fields, backoffMs: this.net.redialBackoffMinMs, nextAttemptAt: 0, inFlight: false })
   }
 
   private schedule (delayMs: number): void {
