@@ -13,7 +13,11 @@
  * heartbeats included; status transport.sentByType) summed over the nodes. An etcd "commit" is one
  * 200-byte put acknowledged by the cluster.
  *
- * Env: DURATION_MS (default 5000), FAILOVER_TRIALS (default 10), CONCURRENCY (default 1,16,64).
+ * Env: DURATION_MS (default 5000), FAILOVER_TRIALS (default 10), CONCURRENCY (default 1,16,64), WARMUP_MS
+ * (default 3000): before the measured phases each system takes WARMUP_MS of load at the highest concurrency,
+ * not counted. A node's V8 was still compiling 15–25 functions a second per node during the first phases
+ * (issue 16, docs/bench/consensus.md "CPU per batch on the commit path"): a cost paid once per process start,
+ * which etcd's ahead-of-time compiled binary does not pay, so the measured phases show steady state.
  * CHAIN_COMPARE=<rounds> instead measures the attestation chain's cost (issue 14): revoada only, the chain
  * on and off (`attestation.enabled: false`) in alternating rounds, each round a fresh 3-voter cluster.
  */
@@ -34,6 +38,7 @@ import { firstAcknowledged } from './revoada/probe.js'
 const durationMs = Number(process.env.DURATION_MS ?? 5000)
 const failoverTrials = Number(process.env.FAILOVER_TRIALS ?? 10)
 const concurrencies = (process.env.CONCURRENCY ?? '1,16,64').split(',').map(Number)
+const warmupMs = Number(process.env.WARMUP_MS ?? 3000)
 
 interface Outcome { outcome: { kind: string } }
 
@@ -54,11 +59,11 @@ function clientCpuMs (since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000
 }
 
-async function revoadaLoad (cluster: RevoadaCluster, concurrency: number): Promise<{ commits: number, seconds: number, latencies: number[], rejected: number }> {
+async function revoadaLoad (cluster: RevoadaCluster, concurrency: number, forMs = durationMs): Promise<{ commits: number, seconds: number, latencies: number[], rejected: number }> {
   const target = cluster.procs[2]!.nodeId
   const latencies: number[] = []
   let rejected = 0
-  const end = performance.now() + durationMs
+  const end = performance.now() + forMs
   const worker = async (i: number): Promise<void> => {
     const via = cluster.procs[i % cluster.procs.length]!
     let n = i
@@ -172,13 +177,14 @@ async function chainCompare (rounds: number): Promise<void> {
 async function main (): Promise<void> {
   if (process.env.CHAIN_COMPARE !== undefined) return await chainCompare(Number(process.env.CHAIN_COMPARE))
   console.log(`machine: ${await machineDescription()}`)
-  console.log(`command: npm run bench:consensus (DURATION_MS=${durationMs} FAILOVER_TRIALS=${failoverTrials})`)
+  console.log(`command: npm run bench:consensus (DURATION_MS=${durationMs} FAILOVER_TRIALS=${failoverTrials} WARMUP_MS=${warmupMs})`)
   const rows: Array<Array<string | number>> = []
   const failover: Array<[string, number[]]> = []
 
   const cluster = await RevoadaCluster.start(3, { policy: { enabled: false } })
   try {
     await threeVoters(cluster)
+    if (warmupMs > 0) await revoadaLoad(cluster, Math.max(...concurrencies), warmupMs)
     const pids = cluster.procs.map((p) => p.child.pid ?? 0)
     for (const c of concurrencies) {
       const cpu0 = await cpuSeconds(pids)
@@ -206,6 +212,7 @@ async function main (): Promise<void> {
   const stopEtcd = onInterrupt(async () => { await etcd.stop() })
   try {
     const pids = etcd.members.map((m) => m.process?.pid ?? 0)
+    if (warmupMs > 0) await runEtcdLoad(etcd, Math.max(...concurrencies), warmupMs)
     for (const c of concurrencies) {
       const cpu0 = await cpuSeconds(pids)
       const client0 = process.cpuUsage()
