@@ -59,6 +59,16 @@ describe('noise crypto (transport-owned ciphertext)', () => {
   })
 })
 
+/** xorForSend turns `frames` into one buffer (one socket write) holding exactly the XSalsa20 of their bytes. */
+function expectOneBufferOfTheSameBytes (pnetKey: Uint8Array, pnetNonce: Uint8Array, frames: Uint8ArrayList): void {
+  const plainBytes = frames.subarray()
+  const sent = xorForSend(createXSalsa20(pnetNonce, pnetKey), frames)
+  expect(sent).toBeInstanceOf(Uint8Array)
+  const expected = new Uint8Array(plainBytes.byteLength)
+  createXSalsa20(pnetNonce, pnetKey).update(plainBytes, expected)
+  expect(Buffer.from(sent as Uint8Array).equals(expected)).toBe(true)
+}
+
 describe('pnet sending noise frames (xorOutgoing)', () => {
   it('should XOR only claimable ciphertext in place, copy every other buffer, and send the same bytes as a full copy', () => {
     const pnetKey = randomBytes(32)
@@ -87,12 +97,7 @@ describe('pnet sending noise frames (xorOutgoing)', () => {
     const sealed = [...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(3000), nonce, ad, key))]
     const frames = new Uint8ArrayList(Uint8Array.of(0x0b, 0xc8), ...sealed)
     expect(frames.length).toBeGreaterThan(2) // noise's pieces: what used to be as many socket writes
-    const plainBytes = frames.subarray()
-    const sent = xorForSend(createXSalsa20(pnetNonce, pnetKey), frames)
-    expect(sent).toBeInstanceOf(Uint8Array)
-    const expected = new Uint8Array(plainBytes.byteLength)
-    createXSalsa20(pnetNonce, pnetKey).update(plainBytes, expected)
-    expect(Buffer.from(sent as Uint8Array).equals(expected)).toBe(true)
+    expectOneBufferOfTheSameBytes(pnetKey, pnetNonce, frames)
     // A content chunk above the bound keeps the in-place path (several buffers, no MiB copy).
     const big = [...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(PNET_ONE_WRITE_BYTES_MAX + 1), nonce, ad, key))]
     const bigSent = xorForSend(createXSalsa20(pnetNonce, pnetKey), new Uint8ArrayList(Uint8Array.of(0xff, 0xff), ...big))
@@ -108,11 +113,6 @@ describe('pnet sending noise frames (xorOutgoing)', () => {
     for (let i = 0; i < 8; i++) pieces.push(Uint8Array.of(0xe8, 0x5e), ...new Uint8ArrayList(transportNoiseCrypto.chaCha20Poly1305Encrypt(randomBytes(12_136), nonce, ad, key)))
     const frames = new Uint8ArrayList(...pieces)
     expect(frames.byteLength).toBeGreaterThan(PNET_ONE_WRITE_BYTES_MAX)
-    const plainBytes = frames.subarray()
-    const sent = xorForSend(createXSalsa20(pnetNonce, pnetKey), frames)
-    expect(sent).toBeInstanceOf(Uint8Array)
-    const expected = new Uint8Array(plainBytes.byteLength)
-    createXSalsa20(pnetNonce, pnetKey).update(plainBytes, expected)
-    expect(Buffer.from(sent as Uint8Array).equals(expected)).toBe(true)
+    expectOneBufferOfTheSameBytes(pnetKey, pnetNonce, frames)
   })
 })

@@ -6,26 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { MessageType } from '../../../src/consensus/core/index.js'
-import type { Message, NodeId } from '../../../src/consensus/core/index.js'
-import type { MessageTransport } from '../../../src/consensus/raft-node.js'
-import { LoopbackNetwork, put, startThreeVoters, waitUntil } from './harness.js'
+import { TappedNetwork, put, startThreeVoters, waitUntil } from './harness.js'
 import type { TestNode } from './harness.js'
-
-/** A loopback network that also records every message node `a` sends. */
-class TappedNetwork extends LoopbackNetwork {
-  readonly sentByA: Message[] = []
-
-  override transport (id: NodeId): MessageTransport {
-    const inner = super.transport(id)
-    return {
-      send: (message) => {
-        if (id === 'a') this.sentByA.push(message)
-        inner.send(message)
-      },
-      setHandler: (handler) => { inner.setHandler(handler) }
-    }
-  }
-}
 
 describe('RaftNode answers before broadcasting the commit index', () => {
   const nodes: TestNode[] = []

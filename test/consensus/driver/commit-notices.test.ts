@@ -9,24 +9,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { MessageType } from '../../../src/consensus/core/index.js'
 import type { Message, NodeId } from '../../../src/consensus/core/index.js'
-import type { MessageTransport } from '../../../src/consensus/raft-node.js'
-import { LoopbackNetwork, put, startThreeVoters, waitUntil } from './harness.js'
+import { TappedNetwork, put, startThreeVoters, waitUntil } from './harness.js'
 import type { TestNode } from './harness.js'
 
-class TappedNetwork extends LoopbackNetwork {
-  readonly sentByA: Message[] = []
-
-  override transport (id: NodeId): MessageTransport {
-    const inner = super.transport(id)
-    return {
-      send: (message) => {
-        if (id === 'a') this.sentByA.push(message)
-        inner.send(message)
-      },
-      setHandler: (handler) => { inner.setHandler(handler) }
-    }
-  }
-
+class NoticeNetwork extends TappedNetwork {
   commitOnlyTo (to: NodeId, from: number): Message[] {
     return this.sentByA.slice(from).filter((m) => m.to === to && m.type === MessageType.App && m.commitOnly === true)
   }
@@ -39,7 +25,7 @@ describe('RaftNode holds commit notices', () => {
   afterEach(() => { for (const node of nodes.splice(0)) node.raft.stop() })
 
   it('should let the next append or heartbeat carry the commit index of proposals made on the leader', async () => {
-    const network = new TappedNetwork()
+    const network = new NoticeNetwork()
     const [a, b, c] = await startThreeVoters(network, nodes, undefined, { commitNoticeHoldMs: HOLD_LONGER_THAN_THE_TEST_MS }) as [TestNode, TestNode, TestNode]
     const from = network.sentByA.length
     let index = 0
@@ -50,7 +36,7 @@ describe('RaftNode holds commit notices', () => {
   })
 
   it('should tell a follower at once that its forwarded proposal committed', async () => {
-    const network = new TappedNetwork()
+    const network = new NoticeNetwork()
     const [, b] = await startThreeVoters(network, nodes, undefined, { commitNoticeHoldMs: HOLD_LONGER_THAN_THE_TEST_MS }) as [TestNode, TestNode, TestNode]
     const from = network.sentByA.length
     for (let round = 0; round < 5; round++) {

@@ -79,6 +79,22 @@ export class LoopbackNetwork {
   }
 }
 
+/** A loopback network that also records every message node `a` sends (the leader in these tests). */
+export class TappedNetwork extends LoopbackNetwork {
+  readonly sentByA: Message[] = []
+
+  override transport (id: NodeId): MessageTransport {
+    const inner = super.transport(id)
+    return {
+      send: (message) => {
+        if (id === 'a') this.sentByA.push(message)
+        inner.send(message)
+      },
+      setHandler: (handler) => { inner.setHandler(handler) }
+    }
+  }
+}
+
 export interface TestNode {
   id: NodeId
   raft: RaftNode<{ previous: string | null }>
