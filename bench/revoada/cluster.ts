@@ -16,7 +16,7 @@ import { onInterrupt } from './cleanup.js'
 
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
 /** The Node.js flags the `revoada` bin runs with (its shebang): benches that measure memory pass them too. */
-export const REVOADA_BIN_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
+export { REVOADA_BIN_NODE_FLAGS } from '../../src/cli/node-flags.js'
 const NODE_LOG_DIR = process.env.BENCH_NODE_LOG_DIR
 /** The nodes' --log-level (BENCH_NODE_LOG_LEVEL, e.g. info with BENCH_NODE_LOG_DIR to see why a run stalls). */
 const NODE_LOG_LEVEL = process.env.BENCH_NODE_LOG_LEVEL ?? 'error'

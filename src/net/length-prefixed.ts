@@ -46,23 +46,6 @@ export function writeVarint (value: number, target: Uint8Array, offset: number):
 }
 
 /**
- * Encodes `frames` with a varint length prefix each, into one buffer (one send, one socket write for
- * what fits in one transport message).
- */
-export function encodeVarintFrames (frames: readonly Uint8Array[]): Uint8Array {
-  let total = 0
-  for (const frame of frames) total += varintBytes(frame.byteLength) + frame.byteLength
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const frame of frames) {
-    offset = writeVarint(frame.byteLength, out, offset)
-    out.set(frame, offset)
-    offset += frame.byteLength
-  }
-  return out
-}
-
-/**
  * Receives a stream's bytes in any chunking and calls `onFrame` with each complete frame, in order.
  * `onFrame` returns false to stop (the stream is being closed): the rest of that chunk is dropped and so is
  * everything pushed later.

@@ -11,12 +11,6 @@ export const FAULTS_FILE_NAME = 'testbed-faults.json'
 export const FAULTS_POLL_MS = 200
 /** Largest testbed: every node is a process on this machine. */
 export const TESTBED_NODES_MAX = 32
-/**
- * Node flags of every testbed node: those of the `revoada` bin's shebang (src/cli/main.ts), so a testbed
- * measures what operators run — a 1 MB young generation keeps an idle node's RSS from growing with V8's
- * default semi-space (docs/bench/scale.md, s6boot).
- */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
 /** Time allowed for one node to answer on its API after spawning. */
 export const NODE_START_TIMEOUT_MS = 60_000
 /** Time allowed for a SIGTERMed node to exit before SIGKILL. */

@@ -14,8 +14,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
 import {
-  FAULTS_FILE_NAME, NODE_FLAGS, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
+  FAULTS_FILE_NAME, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
 } from './constants.js'
+import { REVOADA_BIN_NODE_FLAGS } from '../cli/node-flags.js'
 import { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
 import { NetLab, assertNetnsAvailable } from '../netns/index.js'
 import type { LabPlan } from '../netns/index.js'
@@ -94,7 +95,7 @@ async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
   await fs.rm(path.join(dataDir, 'api.json'), { force: true })
   const logFd = openSync(path.join(dataDir, 'node.log'), 'a')
-  const [command, args] = commandIn(placement, [process.execPath, ...NODE_FLAGS, NODE_MAIN, dataDir, placement.host, ...(launch.join !== undefined ? [launch.join] : [])])
+  const [command, args] = commandIn(placement, [process.execPath, ...REVOADA_BIN_NODE_FLAGS, NODE_MAIN, dataDir, placement.host, ...(launch.join !== undefined ? [launch.join] : [])])
   const child = spawn(command, args, { detached: true, stdio: ['ignore', logFd, logFd], env: nodeEnv(launch.env) })
   closeSync(logFd)
   child.unref()

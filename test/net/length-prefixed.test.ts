@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { encodeVarintFrames, FrameLengthError, LengthPrefixedSplitter, varintBytes, writeVarint } from '../../src/net/length-prefixed.js'
+import { FrameLengthError, LengthPrefixedSplitter, varintBytes, writeVarint } from '../../src/net/length-prefixed.js'
+import { encodeVarintFrames } from './varint-frames.js'
 import type { LengthPrefix } from '../../src/net/length-prefixed.js'
 
 function collect (prefix: LengthPrefix, max: number): { splitter: LengthPrefixedSplitter, frames: Uint8Array[] } {

@@ -10,7 +10,8 @@
  */
 import { encodeFrame, decodeFrame, MAX_FRAME_BYTES } from '../../../src/consensus/transport/wire.js'
 import { EntryType, MessageType } from '../../../src/consensus/core/index.js'
-import { encodeVarintFrames, LengthPrefixedSplitter } from '../../../src/net/length-prefixed.js'
+import { LengthPrefixedSplitter } from '../../../src/net/length-prefixed.js'
+import { encodeVarintFrames } from '../../net/varint-frames.js'
 import type { FuzzTarget } from '../target.js'
 import { invariant } from '../target.js'
 
