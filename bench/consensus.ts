@@ -18,6 +18,11 @@
  * not counted. A node's V8 was still compiling 15–25 functions a second per node during the first phases
  * (issue 16, docs/bench/consensus.md "CPU per batch on the commit path"): a cost paid once per process start,
  * which etcd's ahead-of-time compiled binary does not pay, so the measured phases show steady state.
+ * PHASE_WARMUP_MS (default 10000): each measured phase is preceded by that much load at its own
+ * concurrency, not counted, for both systems. Load at one concurrency does not warm the code paths of
+ * another: one client after 15 s of 16 clients still ran at the cold rate, and four back-to-back 8 s phases
+ * at one client went 207 → 342 → 545 → 467 commits/s (issue 16, docs/bench/consensus.md "Warm phases").
+ * PHASE_WARMUP_MS=0 gives the cold figures of the earlier sections.
  * CHAIN_COMPARE=<rounds> instead measures the attestation chain's cost (issue 14): revoada only, the chain
  * on and off (`attestation.enabled: false`) in alternating rounds, each round a fresh 3-voter cluster.
  */
@@ -39,6 +44,7 @@ const durationMs = Number(process.env.DURATION_MS ?? 5000)
 const failoverTrials = Number(process.env.FAILOVER_TRIALS ?? 10)
 const concurrencies = (process.env.CONCURRENCY ?? '1,16,64').split(',').map(Number)
 const warmupMs = Number(process.env.WARMUP_MS ?? 3000)
+const phaseWarmupMs = Number(process.env.PHASE_WARMUP_MS ?? 10_000)
 
 interface Outcome { outcome: { kind: string } }
 
@@ -177,7 +183,7 @@ async function chainCompare (rounds: number): Promise<void> {
 async function main (): Promise<void> {
   if (process.env.CHAIN_COMPARE !== undefined) return await chainCompare(Number(process.env.CHAIN_COMPARE))
   console.log(`machine: ${await machineDescription()}`)
-  console.log(`command: npm run bench:consensus (DURATION_MS=${durationMs} FAILOVER_TRIALS=${failoverTrials} WARMUP_MS=${warmupMs})`)
+  console.log(`command: npm run bench:consensus (DURATION_MS=${durationMs} FAILOVER_TRIALS=${failoverTrials} WARMUP_MS=${warmupMs} PHASE_WARMUP_MS=${phaseWarmupMs})`)
   const rows: Array<Array<string | number>> = []
   const failover: Array<[string, number[]]> = []
 
@@ -187,6 +193,7 @@ async function main (): Promise<void> {
     if (warmupMs > 0) await revoadaLoad(cluster, Math.max(...concurrencies), warmupMs)
     const pids = cluster.procs.map((p) => p.child.pid ?? 0)
     for (const c of concurrencies) {
+      if (phaseWarmupMs > 0) await revoadaLoad(cluster, c, phaseWarmupMs)
       const cpu0 = await cpuSeconds(pids)
       const flushes0 = await leaderFlushes(cluster)
       const batches0 = await batchCounts(cluster)
@@ -214,6 +221,7 @@ async function main (): Promise<void> {
     const pids = etcd.members.map((m) => m.process?.pid ?? 0)
     if (warmupMs > 0) await runEtcdLoad(etcd, Math.max(...concurrencies), warmupMs)
     for (const c of concurrencies) {
+      if (phaseWarmupMs > 0) await runEtcdLoad(etcd, c, phaseWarmupMs)
       const cpu0 = await cpuSeconds(pids)
       const client0 = process.cpuUsage()
       const r = await runEtcdLoad(etcd, c, durationMs)
