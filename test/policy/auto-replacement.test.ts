@@ -137,9 +137,10 @@ describe('gates', () => {
   it('should let one voter change through per round and damp a node changed less than a minute ago', () => {
     const ids = ['a', 'b', 'c']
     const shape = formed(ids)
+    // Promotions of different roles are not joined into one command: the second waits its turn.
     const proposals: Proposal[] = [
       { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['etcd'] }, reason: 'scaling-up', why: '', priority: 'role' },
-      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['etcd'] }, reason: 'scaling-up', why: '', priority: 'role' }
+      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['api-server', 'etcd'] }, reason: 'scaling-up', why: '', priority: 'role' }
     ]
     const view = ids.map((id) => member(id))
     const first = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
@@ -148,6 +149,40 @@ describe('gates', () => {
     const damped = applyGates({ proposals: proposals.slice(0, 1), shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, lastChangeMs: new Map([['b', 1e6 - 30_000]]) }, damper: DAMPER_DEFAULTS })
     expect(damped.withheld.map((w) => w.code)).toEqual(['damped-node'])
     expect(damped.withheld[0]).toMatchObject({ nodeId: 'b', retryOn: 'time', retryAtMs: 1e6 + 30_000 })
+  })
+
+  it('should join two etcd promotions of the same roles into one command, so 1 voter becomes 3 in one joint change', () => {
+    // Issue 16: at 25 nodes every formation stalled at the 2-voter step (1 → 2 → 3, one promotion at a time).
+    const ids = ['a', 'b', 'c', 'd']
+    const view = ids.map((id) => member(id))
+    const shape = formed(ids)
+    const { proposals } = policy.evaluate({ view, shape, nowMs: 1e6, aliveSinceMs: stableSince(ids) })
+    const gated = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
+    const voterMoves = gated.passed.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd'))
+    expect(voterMoves.map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'], with: ['c'] }])
+    expect(gated.withheld.filter((w) => w.code === 'one-voter-change')).toEqual([])
+    const next = transition(shape, voterMoves[0]!.command)
+    expect(next.kind === 'applied' && next.shape.voters()).toEqual(['a', 'b', 'c'])
+    // Every node of the joined command counts for the gates: in flight, damped.
+    const inFlight = applyGates({ proposals, shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, inFlight: new Set(['c']) }, damper: DAMPER_DEFAULTS })
+    expect(inFlight.passed.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd')).map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'] }])
+    // A voter change already pending: nothing is joined to it, everything waits.
+    const pending = applyGates({ proposals, shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, voterChangeInFlight: true }, damper: DAMPER_DEFAULTS })
+    expect(pending.passed.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd'))).toEqual([])
+  })
+
+  it('should form ha-three from one voter without ever having two', () => {
+    const ids = ['n1', 'n2', 'n3', 'n4', 'n5']
+    const { shape, all } = converge(formed(ids), ids.map((id) => member(id)))
+    let voters = 1
+    const counts = [voters]
+    for (const p of all) {
+      if (p.command.kind === 'promote' && p.command.roles.includes('etcd')) voters += 1 + (p.command.with?.length ?? 0)
+      if (p.command.kind === 'demote' && p.command.roles.includes('etcd')) voters -= 1
+      counts.push(voters)
+    }
+    expect(shape.voters()).toHaveLength(3)
+    expect(counts).not.toContain(2)
   })
 
   it('should restore a voter one failure from losing quorum with a flapped or not yet stable node, and hold those while quorum has margin', () => {
