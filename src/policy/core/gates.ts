@@ -134,10 +134,11 @@ export function applyGates (input: GatesInput): { passed: Proposal[], withheld: 
 }
 
 /**
- * Joins the etcd promotion `p` to the etcd promotion that already passed this round, when both give the same
- * roles, unpinned (issue 16): one `promote … with` command, so the new voters enter in ONE joint
- * configuration change — 1 → 3 voters needs the leader and one of the two new ones, and the 2-voter
- * configuration (every commit waiting on one new, possibly starved voter) never exists. Replaces the passed
+ * Joins the etcd promotion `p` to the etcd promotion that already passed this round, both unpinned (issue 16):
+ * one `promote … with` command, so the new voters enter in ONE joint configuration change — 1 → 3 voters
+ * needs the leader and one of the two new ones, and the 2-voter configuration (every commit waiting on one
+ * new, possibly starved voter) never exists. The joined command gives the roles both asked for (etcd at
+ * least); a role only one of them asked for is proposed again at a later round. Replaces the passed
  * proposal in `passed`; false when they cannot be joined (the voter change then waits its turn).
  */
 function joinPromotion (passed: Proposal[], p: Proposal, shape: ShapeView): boolean {
@@ -147,9 +148,10 @@ function joinPromotion (passed: Proposal[], p: Proposal, shape: ShapeView): bool
   if (first === undefined || !joinable(first.command) || !joinable(p.command) || p.command.with !== undefined) return false
   const { command } = first
   const others = command.with ?? []
-  if (command.roles.join(',') !== p.command.roles.join(',') || others.length >= MAX_ETCD_HOLDERS - 1) return false
+  if (others.length >= MAX_ETCD_HOLDERS - 1) return false
+  const roles = command.roles.filter((role) => (p.command as Extract<Command, { kind: 'promote' }>).roles.includes(role))
   const joined = [...others, p.command.nodeId].sort()
-  passed[at] = { ...first, command: { ...command, with: joined }, why: `${first.why}; ${p.why}` }
+  passed[at] = { ...first, command: { ...command, roles, with: joined }, why: `${first.why}; ${p.why}` }
   return true
 }
 
