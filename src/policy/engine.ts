@@ -18,7 +18,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { MembershipEvent, MembershipView } from '../membership/core/index.js'
-import { CONTROL_PLANE_ROLES } from '../consensus/shape/core/index.js'
+import { commandNodeIds, CONTROL_PLANE_ROLES } from '../consensus/shape/core/index.js'
 import type { Command, MeshShape } from '../consensus/shape/core/index.js'
 import {
   applyGates, autoReplacement, formation, movesVoters, intentConflict, toDecisionRecord, decisionContent,
@@ -224,22 +224,25 @@ export class PolicyEngine implements NodeService {
   }
 
   private submit (proposal: Proposal, voterChange: boolean): void {
-    const id = 'nodeId' in proposal.command ? proposal.command.nodeId : ''
-    this.inFlight.add(id)
+    // A joined promotion (`with`) changes every node it names: each is in flight, and each counts for the dampers.
+    const ids = commandNodeIds(proposal.command)
+    for (const id of ids) this.inFlight.add(id)
     if (voterChange) this.voterChangeInFlight = true
     this.consensus.propose(proposal.command, proposal.reason).then((result) => {
       const outcome = result.result.outcome
       if (outcome.kind === 'applied') {
         const at = this.nowMs()
-        this.lastChangeMs.set(id, at)
-        this.recentChangesMs.push(at)
+        for (const id of ids) {
+          this.lastChangeMs.set(id, at)
+          this.recentChangesMs.push(at)
+        }
         while (this.recentChangesMs.length > this.damper.clusterMaxChanges * 2) this.recentChangesMs.shift()
       }
       this.ctx.log.info({ policy: proposal.policy, command: proposal.command, outcome, why: proposal.why }, 'policy proposal committed')
     }, (err: unknown) => {
       this.ctx.log.warn({ policy: proposal.policy, command: proposal.command, err: (err as Error).message }, 'policy proposal failed')
     }).finally(() => {
-      this.inFlight.delete(id)
+      for (const id of ids) this.inFlight.delete(id)
       if (voterChange) this.voterChangeInFlight = false
       // The shape moved: evaluate again soon rather than at the next audit.
       this.schedule('shape')

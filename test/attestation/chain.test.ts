@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import { verifyWithCodec } from '../../src/attestation/signatures.js'
 import { chainStateProblem, decodeBlock, decodeChainExport, encodeChainExport, verifyChain } from '../../src/attestation/core/index.js'
-import { ChainBuilder, standardChain } from './helpers.js'
+import { ChainBuilder, editAndRelink, makeNodes, standardChain } from './helpers.js'
+import type { ProposalBlock } from '../../src/attestation/core/index.js'
 import { CID } from '../../src/codec/index.js'
 
 describe('attestation chain', () => {
@@ -27,6 +28,29 @@ describe('attestation chain', () => {
       'seal:applied', 'proposal:applied', 'proposal:unknown-node', 'proposal:bad-signature', 'seal:seal-quorum',
       'seal:applied', 'seal:stale-seal', 'proposal:applied', 'proposal:applied', 'seal:applied', 'proposal:applied'
     ])
+  })
+
+  it('should verify a joined etcd promotion that moves two voters in one block, and refuse a block that moves another set', async () => {
+    // Issue 16: `promote … with` takes 1 voter to 3 in one joint configuration change.
+    const nodes = await makeNodes(4)
+    const [n0, n1, n2, n3] = nodes as [typeof nodes[0], typeof nodes[0], typeof nodes[0], typeof nodes[0]]
+    const b = new ChainBuilder('cluster-j')
+    b.propose(n0, { kind: 'bootstrap', nodeId: n0.id })
+    for (const n of [n1, n2, n3]) b.propose(n0, { kind: 'add-member', nodeId: n.id })
+    const [x, y] = [n1.id, n2.id].sort() as [string, string]
+    expect(b.propose(n0, { kind: 'promote', nodeId: x, roles: ['etcd'], with: [y] }).outcome).toEqual({ kind: 'applied' })
+    const exp = b.export()
+    const report = verifyChain(exp, { verify: verifyWithCodec })
+    expect(report.voters).toEqual([n0.id, x, y].sort())
+    const height = exp.blocks.length
+    const moved = (voters: string[]): unknown => {
+      try {
+        verifyChain({ ...exp, blocks: editAndRelink(exp.blocks, height - 1, (block) => ({ ...(block as ProposalBlock), voters })) }, { verify: verifyWithCodec })
+        return null
+      } catch (err) { return (err as Error).name }
+    }
+    expect(moved([n0.id, x].sort())).toBe('VoterChangeError')
+    expect(moved([n0.id, x, y, n3.id].sort())).toBe('VoterChangeError')
   })
 
   it('should derive byte-identical chains on two replicas applying the same entries', async () => {

@@ -94,6 +94,31 @@ describe('auto-replacement policy', () => {
     expect(later.withheld.filter((w) => w.code === 'lagging')).toEqual([])
   })
 
+  it('should not make a lone second voter while another candidate is about to be ready, and wait only so long', () => {
+    // Issue 16: from one voter, a second alone adds no fault tolerance and every commit waits on it.
+    const ids = ['a', 'b', 'c', 'd']
+    const view = ids.map((id) => member(id))
+    const shape = formed(ids)
+    const etcdPromotions = (out: { proposals: Proposal[] }): Proposal['command'][] =>
+      out.proposals.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd')).map((p) => p.command)
+    // b stable since 10 s; c and d alive since 8 s and 30 s (stable at 18 s and 40 s; stabilization 10 s).
+    const aliveSinceMs = new Map([['a', 0], ['b', 0], ['c', 8_000], ['d', 30_000]])
+    const early = policy.evaluate({ view, shape, nowMs: 15_000, aliveSinceMs })
+    expect(etcdPromotions(early)).toEqual([])
+    expect(early.withheld.find((w) => w.what === 'promote 2 etcd')).toMatchObject({ code: 'unstable', nodeId: 'b', retryOn: 'time', retryAtMs: 18_000 })
+    // c is ready: both are proposed, and the gates join them into one command.
+    const both = policy.evaluate({ view, shape, nowMs: 18_000, aliveSinceMs })
+    expect(etcdPromotions(both).map((c) => 'nodeId' in c && c.nodeId)).toEqual(['b', 'c'])
+    const gated = applyGates({ proposals: both.proposals, shape, view, nowMs: 18_000, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
+    expect(etcdPromotions({ proposals: gated.passed })).toEqual([{ kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'], with: ['c'] }])
+    // Bounded: b stable for another stabilization time (at 20 s), it goes alone.
+    const late = new Map([['a', 0], ['b', 0], ['c', 15_000], ['d', 30_000]])
+    expect(etcdPromotions(policy.evaluate({ view, shape, nowMs: 20_000, aliveSinceMs: late })).map((c) => 'nodeId' in c && c.nodeId)).toEqual(['b'])
+    // Nobody else to wait for: b goes alone at once.
+    const two = policy.evaluate({ view: view.slice(0, 2), shape: formed(['a', 'b']), nowMs: 15_000, aliveSinceMs })
+    expect(etcdPromotions(two).map((c) => 'nodeId' in c && c.nodeId)).toEqual(['b'])
+  })
+
   it('should spread a role across zones before doubling up in one', () => {
     const ids = ['a', 'b', 'c']
     const view = [member('a', 'alive', 'z1'), member('b', 'alive', 'z1'), member('c', 'alive', 'z2')]
@@ -137,9 +162,10 @@ describe('gates', () => {
   it('should let one voter change through per round and damp a node changed less than a minute ago', () => {
     const ids = ['a', 'b', 'c']
     const shape = formed(ids)
+    // A pinned promotion is never joined to another (issue 16): the second voter change waits its turn.
     const proposals: Proposal[] = [
       { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['etcd'] }, reason: 'scaling-up', why: '', priority: 'role' },
-      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['etcd'] }, reason: 'scaling-up', why: '', priority: 'role' }
+      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['etcd'], pin: true }, reason: 'scaling-up', why: '', priority: 'role' }
     ]
     const view = ids.map((id) => member(id))
     const first = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
@@ -148,6 +174,47 @@ describe('gates', () => {
     const damped = applyGates({ proposals: proposals.slice(0, 1), shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, lastChangeMs: new Map([['b', 1e6 - 30_000]]) }, damper: DAMPER_DEFAULTS })
     expect(damped.withheld.map((w) => w.code)).toEqual(['damped-node'])
     expect(damped.withheld[0]).toMatchObject({ nodeId: 'b', retryOn: 'time', retryAtMs: 1e6 + 30_000 })
+  })
+
+  it('should join two etcd promotions of the same roles into one command, so 1 voter becomes 3 in one joint change', () => {
+    // Issue 16: at 25 nodes every formation stalled at the 2-voter step (1 → 2 → 3, one promotion at a time).
+    const ids = ['a', 'b', 'c', 'd']
+    const view = ids.map((id) => member(id))
+    const shape = formed(ids)
+    const { proposals } = policy.evaluate({ view, shape, nowMs: 1e6, aliveSinceMs: stableSince(ids) })
+    const gated = applyGates({ proposals, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
+    const voterMoves = gated.passed.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd'))
+    expect(voterMoves.map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'], with: ['c'] }])
+    expect(gated.withheld.filter((w) => w.code === 'one-voter-change')).toEqual([])
+    const next = transition(shape, voterMoves[0]!.command)
+    expect(next.kind === 'applied' && next.shape.voters()).toEqual(['a', 'b', 'c'])
+    // Every node of the joined command counts for the gates: in flight, damped.
+    const inFlight = applyGates({ proposals, shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, inFlight: new Set(['c']) }, damper: DAMPER_DEFAULTS })
+    expect(inFlight.passed.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd')).map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'] }])
+    // Different role sets: joined on the roles both ask for; the rest comes at a later round.
+    const mixed: Proposal[] = [
+      { policy: 't', command: { kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'] }, reason: 'scaling-up', why: '', priority: 'voter' },
+      { policy: 't', command: { kind: 'promote', nodeId: 'c', roles: ['etcd'] }, reason: 'scaling-up', why: '', priority: 'voter' }
+    ]
+    expect(applyGates({ proposals: mixed, shape, view, nowMs: 1e6, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS }).passed.map((p) => p.command))
+      .toEqual([{ kind: 'promote', nodeId: 'b', roles: ['etcd'], with: ['c'] }])
+    // A voter change already pending: nothing is joined to it, everything waits.
+    const pending = applyGates({ proposals, shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, voterChangeInFlight: true }, damper: DAMPER_DEFAULTS })
+    expect(pending.passed.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd'))).toEqual([])
+  })
+
+  it('should form ha-three from one voter without ever having two', () => {
+    const ids = ['n1', 'n2', 'n3', 'n4', 'n5']
+    const { shape, all } = converge(formed(ids), ids.map((id) => member(id)))
+    let voters = 1
+    const counts = [voters]
+    for (const p of all) {
+      if (p.command.kind === 'promote' && p.command.roles.includes('etcd')) voters += 1 + (p.command.with?.length ?? 0)
+      if (p.command.kind === 'demote' && p.command.roles.includes('etcd')) voters -= 1
+      counts.push(voters)
+    }
+    expect(shape.voters()).toHaveLength(3)
+    expect(counts).not.toContain(2)
   })
 
   it('should restore a voter one failure from losing quorum with a flapped or not yet stable node, and hold those while quorum has margin', () => {

@@ -44,6 +44,15 @@ function converge (name: StrategyName, shape: MeshShape, view: MemberInfo[], max
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `n${String(i).padStart(2, '0')}`)
 
 describe('formation strategies', () => {
+  it('should promote the two new masters of quorum-3m in one command: 1 voter to 3 without a 2-voter step', () => {
+    // Issue 16: one voter, then two (every commit waiting on one new voter), then three stalled 25-node formations.
+    const nodes = ids(5)
+    const { shape, passed } = converge('quorum-3m', formed(nodes), nodes.map((id) => member(id)))
+    const etcd = passed.filter((p) => p.command.kind === 'promote' && p.command.roles.includes('etcd'))
+    expect(etcd.map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'n01', roles: [...CONTROL_PLANE_ROLES], with: ['n02'] }])
+    expect(shape.voters()).toEqual(['n00', 'n01', 'n02'])
+  })
+
   it('should compute phalanx masters as ceil(2n/5)', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7, 10, 17, 20, 25].map(phalanxMasters)).toEqual([0, 1, 1, 2, 2, 2, 3, 3, 4, 7, 8, 10])
   })

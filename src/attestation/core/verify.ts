@@ -7,7 +7,7 @@
  * named ChainVerifyError carrying its height.
  */
 import { equalBytes, CID } from '../../codec/index.js'
-import { decodeSignedProposal, encodeSignedProposal } from '../../consensus/shape/core/index.js'
+import { commandNodeIds, decodeSignedProposal, encodeSignedProposal } from '../../consensus/shape/core/index.js'
 import {
   BrokenLinkError, ChainVerifyError, CheckpointError, DuplicateWitnessError, ExportsDivergeError, GenesisMismatchError,
   HeightGapError, MalformedBlockError, OutcomeMismatchError, ProposalMismatchError, ProposerSignatureError, RaftOrderError,
@@ -160,12 +160,13 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
     return
   }
   if (block.voters === undefined) return
-  const target = 'nodeId' in command ? command.nodeId : ''
   const before = new Set(state.voters)
+  // One voter per command, or every new voter of a joined etcd promotion (`promote … with`, issue 16).
+  const targets = commandNodeIds(command).filter((id) => command.kind !== 'promote' || !before.has(id)).sort()
   const after = new Set(block.voters)
-  const changed = [...before].filter((id) => !after.has(id)).concat([...after].filter((id) => !before.has(id)))
+  const changed = [...before].filter((id) => !after.has(id)).concat([...after].filter((id) => !before.has(id))).sort()
   const sorted = block.voters.every((id, i) => i === 0 || block.voters![i - 1]! < id)
-  if (outcome.kind !== 'applied' || !sorted || after.size === 0 || changed.length !== 1 || changed[0] !== target) {
+  if (outcome.kind !== 'applied' || !sorted || after.size === 0 || changed.length === 0 || changed.join(',') !== targets.join(',')) {
     throw new VoterChangeError(height, `voters [${state.voters.join(',')}] → [${block.voters.join(',')}] by ${command.kind}`)
   }
 }

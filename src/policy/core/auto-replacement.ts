@@ -113,6 +113,8 @@ function promoteUpTo (input: PolicyInput, role: ControlPlaneRole, ctx: RoleConte
   // more: it is used, after every stable candidate.
   const candidates = priority === 'quorum' ? [...steadyFirst(stable), ...steadyFirst(unstable)] : steadyFirst(stable)
   const chosen = candidates.slice(0, need)
+  const pair = waitForSecondVoter(input, role, ctx, { need, chosen, unstable, lagging, since })
+  if (pair !== null) return [pair]
   const reason: Reason = ctx.lost ? 'replacing-failed' : 'scaling-up'
   const edge = priority === 'quorum' ? '; one more voter failure would lose quorum' : ''
   for (const m of chosen) ctx.add('promote', m.nodeId, { reason, why: `${role} has ${ctx.keep}/${ctx.target}${edge}`, priority })
@@ -132,6 +134,30 @@ function promoteUpTo (input: PolicyInput, role: ControlPlaneRole, ctx: RoleConte
     policy: ctx.name, what: `promote ${need - chosen.length} ${role}`, code: 'unstable', nodeId: first.m.nodeId, retryOn: 'time', retryAtMs: first.at,
     why: `${unstable.length} candidate(s) alive for less than ${ctx.stabilizationMs} ms`
   }]
+}
+
+/**
+ * From one live voter, a second one alone adds no fault tolerance and makes every commit wait on it: the
+ * 2-voter step stalled every logged 25-node formation (issue 16). When the target wants two voters more and
+ * only one candidate is ready while another is merely not yet stable or not caught up, the promotion waits
+ * for it, so that both enter in one joint change (the gates join them, gates.ts) — bounded: once the ready
+ * candidate has been stable for another stabilization time, it goes alone. Null when nothing waits.
+ */
+function waitForSecondVoter (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext & { keep: number },
+  c: { need: number, chosen: MemberInfo[], unstable: MemberInfo[], lagging: number, since: (m: MemberInfo) => number | undefined }): Withheld | null {
+  const ready = c.chosen[0]
+  if (role !== 'etcd' || ctx.keep !== 1 || c.need < 2 || c.chosen.length !== 1 || ready === undefined) return null
+  if (c.unstable.length === 0 && c.lagging === 0) return null
+  const patienceEndsAt = (c.since(ready) ?? input.nowMs) + 2 * ctx.stabilizationMs
+  if (input.nowMs >= patienceEndsAt) return null
+  const next = c.unstable.length > 0
+    ? Math.min(...c.unstable.map((m) => (c.since(m) ?? input.nowMs) + ctx.stabilizationMs))
+    : input.nowMs + LAGGING_RETRY_MS
+  return {
+    policy: ctx.name, what: `promote ${c.need} ${role}`, code: c.unstable.length > 0 ? 'unstable' : 'lagging', nodeId: ready.nodeId, retryOn: 'time',
+    retryAtMs: Math.min(patienceEndsAt, next),
+    why: `1 voter and 1 ready candidate: waiting for a second (${c.unstable.length} not yet stable, ${c.lagging} not caught up) so both become voters in one joint change`
+  }
 }
 
 function scaleDown (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext & { keep: NodeId[], target: number }): Withheld[] {

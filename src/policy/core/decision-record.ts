@@ -9,6 +9,7 @@
 import { PRIORITIES } from './types.js'
 import type { ControlPlaneRole, Decision, Proposal, Withheld, WithheldCode } from './types.js'
 import { CONTROL_PLANE_ROLES, REASONS } from '../../consensus/shape/core/types.js'
+import { MAX_ETCD_HOLDERS } from '../../consensus/shape/core/constants.js'
 
 /** Proposals and withheld items carried per record; the rest is cut (and counted in `truncated`). */
 export const DECISION_ITEMS_MAX = 32
@@ -47,7 +48,13 @@ function parseCommand (v: unknown): Proposal['command'] | null {
     const roles = Array.isArray(v.roles) && v.roles.length <= CONTROL_PLANE_ROLES.length && v.roles.every((r) => oneOf(CONTROL_PLANE_ROLES, r))
       ? v.roles as ControlPlaneRole[]
       : null
-    return roles === null || roles.length === 0 ? null : { kind: v.kind, nodeId, roles }
+    if (roles === null || roles.length === 0) return null
+    if (v.kind === 'demote' || v.with === undefined) return { kind: v.kind, nodeId, roles }
+    // A joined promotion (issue 16): its other nodes, bounded like the command itself.
+    const others = Array.isArray(v.with) && v.with.length > 0 && v.with.length < MAX_ETCD_HOLDERS && v.with.every((id) => isText(id) && id.length > 0)
+      ? v.with as string[]
+      : null
+    return others === null ? null : { kind: v.kind, nodeId, roles, with: others }
   }
   return oneOf(['bootstrap', 'add-member', 'remove-member', 'quarantine', 'restore', 'unpin'] as const, v.kind) ? { kind: v.kind, nodeId } : null
 }

@@ -14,6 +14,8 @@
  * Proposals are handled in priority order (quorum, voter, singleton, role, scale-down), so a restoration is never
  * queued behind a scale-down for the one voter change or the cluster-wide budget.
  */
+import { MAX_ETCD_HOLDERS } from '../../consensus/shape/core/constants.js'
+import { commandNodeIds } from '../../consensus/shape/core/types.js'
 import { PRIORITIES } from './types.js'
 import type { Command, MemberInfo, NodeId, Proposal, ShapeView, Withheld } from './types.js'
 
@@ -104,7 +106,7 @@ export function applyGates (input: GatesInput): { passed: Proposal[], withheld: 
     const flappedAt = input.flappedAtMs?.get(id)
     const flapped = flappedAt !== undefined && nowMs - flappedAt < damper.perNodeIntervalMs
     const mayDamp = dampable(p, health, flapped)
-    if (state.inFlight.has(id) || seen.has(id)) { hold(p, 'in-flight', 'a proposal for this node is in flight', { retryOn: 'commit' }); continue }
+    if (commandNodeIds(p.command).some((n) => state.inFlight.has(n) || seen.has(n))) { hold(p, 'in-flight', 'a proposal for this node is in flight', { retryOn: 'commit' }); continue }
     const damping = [last, flapped ? flappedAt : undefined].filter((t): t is number => t !== undefined && nowMs - t < damper.perNodeIntervalMs)
     if (mayDamp && damping.length > 0) {
       const since = Math.max(...damping)
@@ -119,19 +121,44 @@ export function applyGates (input: GatesInput): { passed: Proposal[], withheld: 
       continue
     }
     if (movesVoters(p.command, shape)) {
-      if (voterChange) { hold(p, 'one-voter-change', 'another voter change is pending', { retryOn: 'commit' }); continue }
+      const joined = voterChange ? joinPromotion(passed, p, shape) : false
+      if (voterChange && !joined) { hold(p, 'one-voter-change', 'another voter change is pending', { retryOn: 'commit' }); continue }
       voterChange = true
+      if (joined) { seen.add(id); recent++; continue }
     }
-    seen.add(id)
+    for (const n of commandNodeIds(p.command)) seen.add(n)
     recent++
     passed.push(p)
   }
   return { passed, withheld }
 }
 
+/**
+ * Joins the etcd promotion `p` to the etcd promotion that already passed this round, both unpinned (issue 16):
+ * one `promote … with` command, so the new voters enter in ONE joint configuration change — 1 → 3 voters
+ * needs the leader and one of the two new ones, and the 2-voter configuration (every commit waiting on one
+ * new, possibly starved voter) never exists. The joined command gives the roles both asked for (etcd at
+ * least); a role only one of them asked for is proposed again at a later round. Replaces the passed
+ * proposal in `passed`; false when they cannot be joined (the voter change then waits its turn).
+ */
+function joinPromotion (passed: Proposal[], p: Proposal, shape: ShapeView): boolean {
+  const joinable = (c: Command): c is Extract<Command, { kind: 'promote' }> => c.kind === 'promote' && c.roles.includes('etcd') && c.pin !== true
+  const at = passed.findIndex((q) => movesVoters(q.command, shape))
+  const first = passed[at]
+  if (first === undefined || !joinable(first.command) || !joinable(p.command) || p.command.with !== undefined) return false
+  const { command } = first
+  const others = command.with ?? []
+  if (others.length >= MAX_ETCD_HOLDERS - 1) return false
+  const roles = command.roles.filter((role) => (p.command as Extract<Command, { kind: 'promote' }>).roles.includes(role))
+  const joined = [...others, p.command.nodeId].sort()
+  passed[at] = { ...first, command: { ...command, roles, with: joined }, why: `${first.why}; ${p.why}` }
+  return true
+}
+
 export function describe (command: Command): string {
   switch (command.kind) {
-    case 'promote': case 'demote': return `${command.kind} ${command.nodeId} ${command.roles.join(',')}`
+    case 'promote': return `promote ${[command.nodeId, ...(command.with ?? [])].join('+')} ${command.roles.join(',')}`
+    case 'demote': return `${command.kind} ${command.nodeId} ${command.roles.join(',')}`
     case 'set-target': return 'set-target'
     case 'set-catalog': return `set-catalog ${command.role}`
     default: return `${command.kind} ${command.nodeId}`

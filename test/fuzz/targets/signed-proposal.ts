@@ -1,9 +1,9 @@
 /**
  * @module test/fuzz/targets/signed-proposal
  * Committed MeshShape commands as a hostile or buggy member could get them committed: signed envelopes
- * (validly signed by a member, by a non-member, or badly signed), each with the configuration change its
- * entry carries (decoded by the core's decodeConfChange, as the driver does), applied in order to one
- * ShapeMachine. Input: frames in pairs (signed proposal bytes, conf-change bytes or empty).
+ * (validly signed by a member, by a non-member, or badly signed; joined promotions `promote … with` too),
+ * each with the configuration change its entry carries (decoded by the core's decodeConfChange, as the
+ * driver does), applied in order to one ShapeMachine. Input: frames in pairs (signed proposal bytes, conf-change bytes or empty).
  *
  * Apply is total: every entry yields a typed result; a rejected one leaves the shape's CID unchanged;
  * the shape's invariants hold after each; its snapshot restores to the same CID.
@@ -40,13 +40,20 @@ function command (rng: FuzzRng): Command {
   switch (rng.int(8)) {
     case 0: return { kind: 'add-member', nodeId }
     case 1: return { kind: 'remove-member', nodeId }
-    case 2: return { kind: 'promote', nodeId, roles: pickedRoles }
+    case 2: return rng.chance(0.4) ? { kind: 'promote', nodeId, roles: pickedRoles, with: joinedWith(rng, nodeId) } : { kind: 'promote', nodeId, roles: pickedRoles }
     case 3: return { kind: 'demote', nodeId, roles: pickedRoles }
     case 4: return { kind: 'quarantine', nodeId }
     case 5: return { kind: 'restore', nodeId }
     case 6: return { kind: 'bootstrap', nodeId }
     default: return { kind: 'set-target', target: { apiServers: rng.int(17), etcd: rng.int(8), schedulers: rng.int(17), controllerManagers: rng.int(17), minWorkers: rng.int(1025) } }
   }
+}
+
+/** A joined promotion's other nodes (issue 16): usually well-formed (ascending, distinct), sometimes not. */
+function joinedWith (rng: FuzzRng, nodeId: string): string[] {
+  const others = signers.map((s) => s.nodeId).filter((id) => id !== nodeId && rng.chance(0.5))
+  const list = others.length > 0 ? others.sort() : [rng.pick(signers).nodeId]
+  return rng.chance(0.8) ? list : [...list].reverse().concat(rng.chance(0.5) ? [nodeId] : [])
 }
 
 function proposal (rng: FuzzRng, seq: number): [Uint8Array, Uint8Array] {

@@ -13,7 +13,7 @@ import type { ConfChange, ConfChangeStep } from '../../core/types.js'
 import { decodeProposalOrError } from './envelope.js'
 import type { SignedProposal } from './envelope.js'
 import { MeshShape } from './mesh-shape.js'
-import { CONTROL_PLANE_ROLES } from './types.js'
+import { commandNodeIds, CONTROL_PLANE_ROLES } from './types.js'
 import type { ApplyResult, Command, Outcome, RejectionCode } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_ROLE_HOLDERS } from './constants.js'
 import { templatesProblem } from './catalog.js'
@@ -124,17 +124,21 @@ export function transition (shape: MeshShape, command: Command): Transition {
       next.removeMember(id)
       break
     case 'promote': {
-      if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
-      if (shape.isQuarantined(id)) return reject('node-quarantined', `${id} is quarantined`) as Transition
-      const held = command.roles.filter((role) => shape.holds(id, role))
-      // A pinned promote of a role already held only pins it; an unpinned one is a mistake worth naming.
-      if (held.length > 0 && command.pin !== true) return reject('role-already-held', `${id} already holds ${held.join(',')}`) as Transition
-      for (const role of command.roles.filter((r) => !held.includes(r))) {
-        const max = role === 'etcd' ? MAX_ETCD_HOLDERS : MAX_ROLE_HOLDERS
-        if (shape.holders(role).length >= max) return reject('limit-exceeded', `at most ${max} ${role} holders`) as Transition
+      // Every node of the command (`nodeId`, then `with`) gets the roles, or none does.
+      for (const node of commandNodeIds(command)) {
+        if (!shape.has(node)) return reject('unknown-node', `${node} is not a member`) as Transition
+        if (shape.isQuarantined(node)) return reject('node-quarantined', `${node} is quarantined`) as Transition
+        const held = command.roles.filter((role) => shape.holds(node, role))
+        // A pinned promote of a role already held only pins it; an unpinned one is a mistake worth naming.
+        if (held.length > 0 && command.pin !== true) return reject('role-already-held', `${node} already holds ${held.join(',')}`) as Transition
+        next.grant(node, command.roles)
+        next.setPins(node, command.roles, command.pin === true ? true : undefined)
       }
-      next.grant(id, command.roles)
-      next.setPins(id, command.roles, command.pin === true ? true : undefined)
+      for (const role of command.roles) {
+        const max = role === 'etcd' ? MAX_ETCD_HOLDERS : MAX_ROLE_HOLDERS
+        const gained = next.holders(role).length > shape.holders(role).length
+        if (gained && next.holders(role).length > max) return reject('limit-exceeded', `at most ${max} ${role} holders`) as Transition
+      }
       break
     }
     case 'demote': {

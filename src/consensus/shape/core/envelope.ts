@@ -10,7 +10,7 @@ import { decodeCanonical, encodeCanonical, cidOfBytesWithCodec, DAG_CBOR_CODE } 
 import type { CID } from '../../../codec/index.js'
 import { BATCHABLE_KINDS, CONTROL_PLANE_ROLES, REASONS } from './types.js'
 import type { BatchableCommand, BatchedCommand, BatchEnvelope, Command, ControlPlaneRole, Envelope, Reason, SingleEnvelope, TargetTopology } from './types.js'
-import { MAX_BATCH_COMMANDS, MAX_PROPOSAL_BYTES } from './constants.js'
+import { MAX_BATCH_COMMANDS, MAX_ETCD_HOLDERS, MAX_PROPOSAL_BYTES } from './constants.js'
 import { MalformedProposalError, ProposalBatchEmptyError, ProposalBatchTooLargeError } from './errors.js'
 import { parseCatalogTemplates } from './catalog.js'
 
@@ -48,6 +48,19 @@ export function parseTarget (value: unknown): TargetTopology | null {
   return { apiServers, etcd, schedulers, controllerManagers, minWorkers }
 }
 
+/**
+ * A promote's `with` list: 1 to MAX_ETCD_HOLDERS - 1 ids, strictly ascending (so distinct, and one list
+ * has one encoding), none of them the command's own `nodeId`; null when it is anything else.
+ */
+function parseWith (value: unknown, nodeId: unknown): string[] | null {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_ETCD_HOLDERS - 1) return null
+  const items = value as unknown[]
+  if (!items.every(isId)) return null
+  const ids = items as string[]
+  if (ids.some((id) => id === nodeId)) return null
+  return ids.every((id, i) => i === 0 || (ids[i - 1] as string) < id) ? ids : null
+}
+
 function parseCommand (value: unknown): Command | null {
   if (!isRecord(value)) return null
   switch (value.kind) {
@@ -55,10 +68,12 @@ function parseCommand (value: unknown): Command | null {
       return isId(value.nodeId) && Object.keys(value).length === 2 ? { kind: value.kind, nodeId: value.nodeId } : null
     case 'promote': case 'demote': {
       const roles = parseRoles(value.roles)
-      // `pin` is encoded only when true, so an unpinned command's bytes are what they always were.
-      const pinned = value.pin === true && Object.keys(value).length === 4
-      if (!isId(value.nodeId) || roles === null || (!pinned && Object.keys(value).length !== 3)) return null
-      return pinned ? { kind: value.kind, nodeId: value.nodeId, roles, pin: true } : { kind: value.kind, nodeId: value.nodeId, roles }
+      // `pin` and `with` are encoded only when present, so a command without them has the bytes it always had.
+      const pinned = value.pin === true
+      const others = value.kind === 'promote' && value.with !== undefined ? parseWith(value.with, value.nodeId) : undefined
+      const keys = 3 + (pinned ? 1 : 0) + (others !== undefined ? 1 : 0)
+      if (!isId(value.nodeId) || roles === null || others === null || Object.keys(value).length !== keys) return null
+      return { kind: value.kind, nodeId: value.nodeId, roles, ...(pinned ? { pin: true as const } : {}), ...(others !== undefined ? { with: others } : {}) }
     }
     case 'unpin': {
       const roles = value.roles === undefined ? undefined : parseRoles(value.roles)

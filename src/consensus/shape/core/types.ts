@@ -50,8 +50,11 @@ export type Command =
    * scales around it and never undoes it until `unpin`. Without `pin`, a change clears the pins of the
    * roles it names (a later explicit change supersedes an earlier pin). A pinned promote of a role the
    * node already holds just pins it.
+   * `with` (issue 16): more nodes given the same roles by the same command, so that several new etcd
+   * holders enter the voters in ONE joint configuration change (1 → 3 voters without a 2-voter step).
+   * Encoded only when present: ascending, distinct, without `nodeId`, at most MAX_ETCD_HOLDERS - 1.
    */
-  | { kind: 'promote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true }
+  | { kind: 'promote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true, with?: NodeId[] }
   | { kind: 'demote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true }
   /** Drops the node's pins (of `roles`, or all of them). */
   | { kind: 'unpin', nodeId: NodeId, roles?: ControlPlaneRole[] }
@@ -139,6 +142,12 @@ export const REJECTION_CODES = [
   'voter-mismatch', 'invalid-catalog', 'not-self', 'not-pinned', 'removed-member'
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
+
+/** The nodes a command changes: a promote's `nodeId` and its `with` list; none for a target or catalog. */
+export function commandNodeIds (command: Command): NodeId[] {
+  if (command.kind === 'promote') return [command.nodeId, ...(command.with ?? [])]
+  return 'nodeId' in command ? [command.nodeId] : []
+}
 
 export type Outcome =
   | { kind: 'applied' }
