@@ -235,11 +235,10 @@ async function main (): Promise<void> {
   }
 
   printTable(['system', 'clients', 'commits/s', 'p50 ms', 'p99 ms', 'server CPU ms/commit (3 members)', 'notes'], rows)
-  const ratioRows = concurrencies.map((c) => {
-    const ours = rows.find((r) => r[0] === 'revoada' && r[1] === c)!
-    const theirs = rows.find((r) => r[0] === 'etcd 3.4' && r[1] === c)!
-    return [c, (ours[2] as number) / (theirs[2] as number), (ours[3] as number) / (theirs[3] as number)]
-  })
+  // Phase by phase (CONCURRENCY may repeat a value to show warm-up): the i-th phase of each system.
+  const ours = rows.filter((r) => r[0] === 'revoada')
+  const theirs = rows.filter((r) => r[0] === 'etcd 3.4')
+  const ratioRows = concurrencies.map((c, i) => [c, (ours[i]![2] as number) / (theirs[i]![2] as number), (ours[i]![3] as number) / (theirs[i]![3] as number)])
   printTable(['clients', 'commits/s revoada ÷ etcd', 'p50 revoada ÷ etcd'], ratioRows)
   if (failover.length > 0) {
     printTable(['leader SIGKILL → write acknowledged', 'trials', 'median ms', 'max ms', 'min ms'],
