@@ -16,7 +16,6 @@ const OTHERS: Role[] = ['scheduler', 'controller-manager', 'quarantined']
 const rolesArb = (roles: Role[]): fc.Arbitrary<Role[][]> => fc.array(fc.subarray(roles), { minLength: IDS.length, maxLength: IDS.length })
 const shapeOf = (...assignments: Role[][][]): MeshShape =>
   new MeshShape(new Map(IDS.map((id, i) => [id, new Set(assignments.flatMap((a) => a[i] ?? []))])))
-const shapeArb = fc.tuple(rolesArb(VIEWED), rolesArb(OTHERS)).map(([viewed, others]) => shapeOf(viewed, others))
 /** Two shapes that agree on who holds etcd and api-server and on nothing else. */
 const samePartArb = fc.tuple(rolesArb(VIEWED), rolesArb(OTHERS), rolesArb(OTHERS))
   .map(([viewed, one, two]) => [shapeOf(viewed, one), shapeOf(viewed, two)] as const)
@@ -31,15 +30,6 @@ describe('viewShapePart', () => {
     fc.assert(fc.property(samePartArb, ([one, two]) => {
       expect(viewShapePart(one)).toEqual(viewShapePart(two))
       expect(view(one, 'cid', 1)).toEqual(view(two, 'cid', 1))
-    }), { numRuns: 300 })
-    // And a part that differs is a view that differs, unless the difference is a node without an address.
-    fc.assert(fc.property(shapeArb, shapeArb, (one, two) => {
-      const withoutD = (shape: MeshShape): unknown => {
-        const { voters, apiServers } = viewShapePart(shape)
-        return [voters.filter((id) => id !== 'node-d'), apiServers.filter((id) => id !== 'node-d')]
-      }
-      const views = [view(one, 'cid', 1), view(two, 'cid', 1)].map((v) => JSON.stringify((v as { view: unknown }).view))
-      expect(views[0] === views[1]).toBe(JSON.stringify(withoutD(one)) === JSON.stringify(withoutD(two)))
     }), { numRuns: 300 })
   })
 
