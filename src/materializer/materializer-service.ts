@@ -206,6 +206,12 @@ export class MaterializerService implements NodeService {
     if (this.stopped) return
     if (options.full === true) this.fullPending = true
     if (options.onlyShape !== true) this.broadPending = true
+    this.runSoon()
+  }
+
+  /** Starts a run on a later turn, or one more after the running one (the flags above say what it must do). */
+  private runSoon (): void {
+    if (this.stopped) return
     if (this.reconciling !== undefined) {
       if (!this.waiting) this.again = true
       return
@@ -214,7 +220,7 @@ export class MaterializerService implements NodeService {
     const turn = new Promise<void>((resolve) => setImmediate(resolve))
     this.reconciling = turn.then(async () => { this.waiting = false; await this.reconcileOnce() }).finally(() => {
       this.reconciling = undefined
-      if (this.again) { this.again = false; this.schedule() }
+      if (this.again) { this.again = false; this.runSoon() }
     })
   }
 

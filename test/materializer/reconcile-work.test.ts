@@ -251,6 +251,25 @@ describe('materializer early skip: applied shape changes that move nothing this 
     expect(m.counters().skippedBeforeView).toBe(after.skippedBeforeView)
   }, 90_000)
 
+  it('should skip early in the run queued behind a running one, when only applied entries asked for both', async () => {
+    const s = await start(3_600_000, quiet)
+    const m = s.materializer
+    await m.reconcile()
+    await applied(s, target(25))
+    const before = m.counters()
+    const lookups = s.addressLookups.count
+    // An entry applied while a reconcile runs (what a reconcile that waits on the disk sees all the time):
+    // the run reads the applied index once, and the first read stands for such an entry.
+    const raft = s.consensus.node
+    const appliedIndex = raft.appliedIndex.bind(raft)
+    let during = 1
+    raft.appliedIndex = () => { if (during-- > 0) m.schedule({ onlyShape: true }); return appliedIndex() }
+    m.schedule({ onlyShape: true })
+    await waitFor(() => m.counters().skipped - before.skipped === 2, 20_000, 'the run and the one queued behind it')
+    expect(m.counters().skippedBeforeView - before.skippedBeforeView).toBe(2)
+    expect(s.addressLookups.count).toBe(lookups)
+  }, 60_000)
+
   it('should re-render when another node gains a role the view lists, and when the catalog changes', async () => {
     const s = await start(3_600_000, quiet)
     const m = s.materializer
