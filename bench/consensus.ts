@@ -59,6 +59,12 @@ async function threeVoters (cluster: RevoadaCluster): Promise<void> {
   await waitFor(async () => (await Promise.all(cluster.procs.map(async (p) => await cluster.status(p)))).every((s) => s.voters.length === 3), 30_000, '3 voters')
 }
 
+/** How much reconcile work each node did (issue 16: an entry that moves nothing a node renders should cost none). */
+async function materializerWork (cluster: RevoadaCluster): Promise<string> {
+  const statuses = await Promise.all(cluster.procs.map(async (p) => await cluster.status(p) as unknown as { materializer?: { reconciles: number, skipped: number, skippedBeforeView?: number } }))
+  return statuses.map((s) => s.materializer === undefined ? 'none' : `${s.materializer.reconciles} / ${s.materializer.skipped} / ${s.materializer.skippedBeforeView ?? '-'}`).join('; ')
+}
+
 /** The load generator's own CPU since `since` (ms): it shares the 2 cores with the servers it measures. */
 function clientCpuMs (since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since)
@@ -210,6 +216,7 @@ async function main (): Promise<void> {
       rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs,
         `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; ${messagesPerBatch.toFixed(1)} Raft messages/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
     }
+    console.log(`materializer, whole run (reconciles that read the directory / skipped / of which before the view), per node: ${await materializerWork(cluster)}`)
     if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
   } finally {
     await cluster.stop()

@@ -7,7 +7,7 @@
  * so a node that installs a snapshot continues the same chain; the block file is fsynced before every
  * snapshot, because the snapshot lets Raft compact the entries the blocks were derived from.
  */
-import { cidOfBytesWithCodec, decodeCanonical, encodeCanonical, encodeCanonicalFast, equalBytes, CID, DAG_CBOR_CODE } from '../codec/index.js'
+import { decodeCanonical, encodeCanonical, equalBytes, CID } from '../codec/index.js'
 import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../consensus/state-machine.js'
 import type { ShapeMachine } from '../consensus/shape/shape-machine.js'
 import { envelopeCommands } from '../consensus/shape/core/index.js'
@@ -91,8 +91,8 @@ export class AttestedMachine implements ReplicatedStateMachine<ApplyResult> {
     if (shape === this.shapeSeen) return
     const previous = this.shapeSeen
     this.shapeSeen = shape
-    // The same CID as ShapeMachine.shapeCid(), through the fast writer (one per applied entry).
-    this.shapeCid = cidOfBytesWithCodec(encodeCanonicalFast(shape.toData()), DAG_CBOR_CODE).bytes
+    // Computed (once per shape) by the shape machine, whose status, dashboard and materializer readers then reuse it.
+    this.shapeCid = this.components.shape.currentCid().bytes
     if (previous === null || applied === null || mayMoveVoters(applied)) this.voters = shape.voters()
   }
 

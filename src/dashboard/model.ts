@@ -58,7 +58,7 @@ export interface ModelSources {
 export function shapeRoles (consensus: ConsensusService | undefined): RoleMap {
   if (consensus?.started !== true) return {}
   const shape = consensus.shapeMachine.shape
-  return Object.fromEntries(shape.toData().members.map(([id]) => [id, [...shape.rolesOf(id)].sort()]))
+  return Object.fromEntries(shape.memberIds().map((id) => [id, [...shape.rolesOf(id)].sort()]))
 }
 
 export function buildState (s: ModelSources): DashboardState {

@@ -7,7 +7,7 @@
  * rendered through the render cache, and the same bytes reused while the rendered text is unchanged.
  */
 import type { ControlPlaneRole, MeshShape } from '../consensus/shape/core/index.js'
-import { TemplateRenderer } from './core/index.js'
+import { movesWithEveryEntry, TemplateRenderer } from './core/index.js'
 import type { DesiredManifest, TemplateView } from './core/index.js'
 import type { TemplateEntry, TemplateSource } from './template-source.js'
 import type { MaterializerState } from './manifest-dir.js'
@@ -51,6 +51,15 @@ export class DesiredManifests {
   /** Equal for two reconciles exactly when they would write the same manifests (given the same files). */
   fingerprint (roles: readonly ControlPlaneRole[], slots: readonly Slot[]): string {
     return JSON.stringify([roles, slots.map((s) => [s.role, s.entry.name, s.entry.cid, s.keptEtcd ? 'kept' : s.valuesKey])])
+  }
+
+  /**
+   * Whether a template the slots render uses a value that moves with every applied entry (`shape.index`):
+   * then no shape change leaves its output alone. Slots not checked against a view (a kept etcd manifest,
+   * a failed template) render nothing here.
+   */
+  readsEveryEntry (slots: readonly Slot[]): boolean {
+    return slots.some((s) => s.text !== undefined && this.renderer.variables(s.text, label(s)).some(movesWithEveryEntry))
   }
 
   /** The manifests to have on disk: kept etcd ones as they are in `onDisk`, the others rendered. */

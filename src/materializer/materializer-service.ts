@@ -13,8 +13,12 @@
  * Most applied entries change nothing this node renders, so a reconcile is cheap when nothing relevant
  * moved: templates are parsed once and re-rendered only when a value they use changes (render-cache.ts),
  * and a reconcile triggered by a change (not the timer, not the start) whose held roles, template CIDs and
- * used values equal those of the last clean reconcile ends without reading the manifest directory. The
- * timer's reconcile always reads it, so a manifest deleted or edited on disk is restored.
+ * used values equal those of the last clean reconcile ends without reading the manifest directory. When
+ * only applied shape changes triggered it, it ends earlier still: if the roles this node holds, their
+ * templates and what the view reads from the shape (the etcd and api-server holders) are those of the last
+ * clean reconcile, and no template it rendered uses `shape.cid` or `shape.index`, nothing it would write
+ * can differ, and it builds no view, computes no CID and touches no file. The timer's reconcile always
+ * reads the directory, so a manifest deleted or edited on disk is restored.
  */
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -24,9 +28,9 @@ import type { MembershipService } from '../membership/membership-service.js'
 import type { ContentService } from '../content/content-service.js'
 import { cidOfBytes, parseCid } from '../codec/index.js'
 import { CONTROL_PLANE_ROLES } from '../consensus/shape/core/index.js'
-import type { ControlPlaneRole, Role } from '../consensus/shape/core/index.js'
-import { buildView, planReconcile, roleTransitions } from './core/index.js'
-import type { DesiredManifest, ReconcilePlan, TemplateView } from './core/index.js'
+import type { ControlPlaneRole, MeshShape, Role } from '../consensus/shape/core/index.js'
+import { buildView, planReconcile, roleTransitions, viewShapePart } from './core/index.js'
+import type { DesiredManifest, ReconcilePlan, TemplateView, ViewShapePart } from './core/index.js'
 import { loadDefaultCatalog } from './default-catalog.js'
 import { TemplateSource } from './template-source.js'
 import type { TemplateContent } from './template-source.js'
@@ -60,6 +64,8 @@ export interface MaterializerCounters {
   reconciles: number
   /** Reconciles ended early: nothing this node renders changed since the last clean reconcile. */
   skipped: number
+  /** Of those, the ones ended before building the view: only the shape moved, and nothing of it this node reads. */
+  skippedBeforeView: number
   /** Reads of the manifest directory. */
   manifestReads: number
   /** Templates parsed (each text once while cached). */
@@ -74,6 +80,7 @@ export interface MaterializerCounters {
 
 /** What one reconcile works from, read from the committed shape and the membership view. */
 interface ReconcileInputs {
+  shape: MeshShape
   shapeCid: string
   appliedIndex: number
   roles: ControlPlaneRole[]
@@ -118,8 +125,14 @@ export class MaterializerService implements NodeService {
   private waiting = false
   /** The next reconcile must read the manifest directory (the timer, the start, a test). */
   private fullPending = false
-  /** What the last clean reconcile (no errors, no conflicts) worked from; undefined after any other. */
-  private settled: string | undefined
+  /** Something besides an applied shape change asked for the next reconcile (membership, a caller). */
+  private broadPending = false
+  /**
+   * What the last clean reconcile (no errors, no conflicts) worked from; undefined after any other.
+   * `fingerprint`: roles, template CIDs and the values the templates used. `reading`: what it read of the
+   * shape (see readShape()), undefined when a template it rendered uses a value that moves with every entry.
+   */
+  private settled: { fingerprint: string, reading: ShapeReading | undefined } | undefined
   /**
    * The manifests the last clean reconcile left in the directory (name → bytes); undefined after any other.
    * The next reconcile triggered by a change reads only the other files — the trust the skip above already
@@ -127,9 +140,11 @@ export class MaterializerService implements NodeService {
    */
   private onDisk: ReadonlyMap<string, Uint8Array> | undefined
   private stopped = false
-  private lastReconcile: { atMs: number, appliedIndex: number, shapeCid: string, missingAddresses: string[] } | undefined
+  /** The shape's CID is computed when someone reads it (GET /v1/manifests), not per reconcile. */
+  private lastReconcile: { atMs: number, appliedIndex: number, shape: MeshShape, missingAddresses: string[] } | undefined
   reconciles = 0
   skipped = 0
+  skippedBeforeView = 0
   manifestReads = 0
 
   constructor (private readonly init: MaterializerInit = {}) {}
@@ -162,7 +177,7 @@ export class MaterializerService implements NodeService {
     if (hooks?.onPromote !== undefined || hooks?.onDemote !== undefined) {
       this.hooks = new HookRunner({ timeoutMs: hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS, log: ctx.log, onOutcome: (o) => this.onHookOutcome(o) })
     }
-    this.unsubscribers.push(consensus.shapeMachine.onChange(() => this.schedule()))
+    this.unsubscribers.push(consensus.shapeMachine.onChange(() => this.schedule({ onlyShape: true })))
     if (this.membership !== undefined) this.unsubscribers.push(this.membership.subscribe(() => this.schedule()))
     // The timer's reconcile reads the directory: it is what restores a manifest deleted or edited on disk.
     this.timer = setInterval(() => this.schedule({ full: true }), config?.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS)
@@ -184,10 +199,19 @@ export class MaterializerService implements NodeService {
    * Raft apply path calls this for every applied entry); calls before it starts are covered by it, calls
    * while it runs coalesce into one more run after it: a burst of applied entries costs one run, or one
    * running and one queued. `full`: read the manifest directory even if nothing this node renders changed.
+   * `onlyShape`: the caller knows that nothing but the committed shape moved (the apply path); a call
+   * without it may stand for anything else (an address), so its run builds the view.
    */
-  schedule (options: { full?: boolean } = {}): void {
+  schedule (options: { full?: boolean, onlyShape?: boolean } = {}): void {
     if (this.stopped) return
     if (options.full === true) this.fullPending = true
+    if (options.onlyShape !== true) this.broadPending = true
+    this.runSoon()
+  }
+
+  /** Starts a run on a later turn, or one more after the running one (the flags above say what it must do). */
+  private runSoon (): void {
+    if (this.stopped) return
     if (this.reconciling !== undefined) {
       if (!this.waiting) this.again = true
       return
@@ -196,7 +220,7 @@ export class MaterializerService implements NodeService {
     const turn = new Promise<void>((resolve) => setImmediate(resolve))
     this.reconciling = turn.then(async () => { this.waiting = false; await this.reconcileOnce() }).finally(() => {
       this.reconciling = undefined
-      if (this.again) { this.again = false; this.schedule() }
+      if (this.again) { this.again = false; this.runSoon() }
     })
   }
 
@@ -210,9 +234,11 @@ export class MaterializerService implements NodeService {
   private async reconcileOnce (): Promise<void> {
     if (this.stopped) return
     const full = this.fullPending
+    const broad = this.broadPending
     this.fullPending = false
+    this.broadPending = false
     try {
-      await this.reconcileSteps(full)
+      await this.reconcileSteps(full, broad)
     } catch (err) {
       this.settled = undefined
       this.record({ kind: 'error', message: `reconcile failed: ${(err as Error).message}` })
@@ -220,19 +246,30 @@ export class MaterializerService implements NodeService {
     }
   }
 
-  private async reconcileSteps (full: boolean): Promise<void> {
-    if (!this.consensus.started) { this.fullPending ||= full; return }
-    const inputs = this.inputs()
+  private async reconcileSteps (full: boolean, broad: boolean): Promise<void> {
+    if (!this.consensus.started) { this.fullPending ||= full; this.broadPending ||= broad; return }
+    const shape = this.consensus.shapeMachine.shape
+    const settledReading = this.settled?.reading
+    if (!full && !broad && settledReading !== undefined && this.lastReconcile !== undefined && sameReading(this.readShape(shape), settledReading)) {
+      // The addresses did not move either (a membership change is a broad call): so neither did missingAddresses.
+      this.lastReconcile = { ...this.lastReconcile, atMs: Date.now(), appliedIndex: this.consensus.node.appliedIndex(), shape }
+      this.skipped++
+      this.skippedBeforeView++
+      return
+    }
+    const inputs = this.inputs(shape)
     // A template that cannot be fetched or rendered keeps its current manifest, and is recorded each time.
     const keep = new Set<string>()
     const failed = (slot: Slot, err: Error): void => {
       keep.add(slot.entry.name)
       this.record({ kind: 'error', role: slot.role, name: slot.entry.name, message: `cannot render ${slot.entry.name} for ${slot.role}: ${err.message}` })
     }
-    const slots = await this.desired.slots(this.consensus.shapeMachine.shape, inputs.roles, this.state, inputs.view, failed)
+    const slots = await this.desired.slots(shape, inputs.roles, this.state, inputs.view, failed)
     const fingerprint = keep.size > 0 ? undefined : this.desired.fingerprint(inputs.roles, slots)
-    const summary = { atMs: Date.now(), appliedIndex: inputs.appliedIndex, shapeCid: inputs.shapeCid, missingAddresses: inputs.missingAddresses }
-    if (!full && fingerprint !== undefined && fingerprint === this.settled) {
+    const summary = { atMs: Date.now(), appliedIndex: inputs.appliedIndex, shape, missingAddresses: inputs.missingAddresses }
+    if (!full && fingerprint !== undefined && fingerprint === this.settled?.fingerprint) {
+      // The same manifests as the clean reconcile's: this shape is as good a reference for the early skip.
+      this.settled = this.settledOn(fingerprint, slots, shape)
       this.lastReconcile = summary
       this.skipped++
       return
@@ -248,23 +285,41 @@ export class MaterializerService implements NodeService {
     await this.applyPlan(plan, inputs)
     this.lastReconcile = { ...summary, atMs: Date.now() }
     this.reconciles++
-    if (keep.size === 0 && plan.conflicts.length === 0) {
-      this.settled = fingerprint
+    if (keep.size === 0 && fingerprint !== undefined && plan.conflicts.length === 0) {
+      this.settled = this.settledOn(fingerprint, slots, shape)
       this.onDisk = new Map([...plan.writes, ...plan.unchanged].map((m) => [m.name, m.bytes]))
     }
   }
 
-  private inputs (): ReconcileInputs {
+  private inputs (shape: MeshShape): ReconcileInputs {
     const nodeId = this.ctx.nodeId
-    const shape = this.consensus.shapeMachine.shape
-    const shapeCid = this.consensus.shapeMachine.shapeCid()
+    const shapeCid = this.consensus.shapeMachine.cidOf(shape)
     const appliedIndex = this.consensus.node.appliedIndex()
-    const roles = CONTROL_PLANE_ROLES.filter((role) => shape.holds(nodeId, role))
+    const roles = this.rolesHeld(shape)
     const { view, missingAddresses } = buildView({
       nodeId, shape, shapeCid, appliedIndex, addressOf: this.addressBook(),
       kubernetesVersion: this.kubernetesVersion(), etcdVersion: this.ctx.config.materializer?.etcdVersion ?? DEFAULT_ETCD_VERSION
     })
-    return { shapeCid, appliedIndex, roles, view, missingAddresses }
+    return { shape, shapeCid, appliedIndex, roles, view, missingAddresses }
+  }
+
+  private settledOn (fingerprint: string, slots: readonly Slot[], shape: MeshShape): NonNullable<MaterializerService['settled']> {
+    return { fingerprint, reading: this.desired.readsEveryEntry(slots) ? undefined : this.readShape(shape) }
+  }
+
+  private rolesHeld (shape: MeshShape): ControlPlaneRole[] {
+    return CONTROL_PLANE_ROLES.filter((role) => shape.holds(this.ctx.nodeId, role))
+  }
+
+  /**
+   * Everything a reconcile reads from `shape` besides its CID and index: the roles this node holds, their
+   * templates, and the shape's part of the view. Equal readings, equal addresses and templates that use
+   * neither CID nor index: the same manifests.
+   */
+  private readShape (shape: MeshShape): ShapeReading {
+    const roles = this.rolesHeld(shape)
+    const templates = roles.flatMap((role) => this.desired.templates.entriesOf(shape, role).map((entry) => ({ role, name: entry.name, cid: entry.cid })))
+    return { roles, templates, part: viewShapePart(shape) }
   }
 
   /** Writes and removes what the plan says (the state file names a superset of our files), then runs hooks. */
@@ -383,9 +438,13 @@ export class MaterializerService implements NodeService {
       roles: [...this.state.roles],
       files: [...this.records.values()].sort((a, b) => a.name < b.name ? -1 : 1),
       hooksPending: this.hooks?.pending ?? 0,
-      lastReconcile: this.lastReconcile ?? null,
+      lastReconcile: this.lastReconcile === undefined ? null : this.reconcileSummary(this.lastReconcile),
       events: [...this.events]
     }
+  }
+
+  private reconcileSummary ({ shape, ...rest }: NonNullable<MaterializerService['lastReconcile']>): { atMs: number, appliedIndex: number, shapeCid: string, missingAddresses: string[] } {
+    return { atMs: rest.atMs, appliedIndex: rest.appliedIndex, shapeCid: this.consensus.shapeMachine.cidOf(shape), missingAddresses: rest.missingAddresses }
   }
 
   /** The effective catalog: the committed templates per role, or the build's defaults. */
@@ -403,7 +462,7 @@ export class MaterializerService implements NodeService {
 
   counters (): MaterializerCounters {
     return {
-      reconciles: this.reconciles, skipped: this.skipped, manifestReads: this.manifestReads, parses: this.desired.renderer.parses, renders: this.desired.renderer.renders,
+      reconciles: this.reconciles, skipped: this.skipped, skippedBeforeView: this.skippedBeforeView, manifestReads: this.manifestReads, parses: this.desired.renderer.parses, renders: this.desired.renderer.renders,
       manifestFilesRead: this.dir.filesRead, stateWrites: this.dir.stateWrites
     }
   }
@@ -415,6 +474,24 @@ export class MaterializerService implements NodeService {
   get consensusService (): ConsensusService {
     return this.consensus
   }
+}
+
+/** What a reconcile reads of the shape besides its CID and the applied index (compared per applied Ready). */
+interface ShapeReading {
+  roles: readonly ControlPlaneRole[]
+  templates: ReadonlyArray<{ role: ControlPlaneRole, name: string, cid: string }>
+  part: ViewShapePart
+}
+
+/** Element by element: a JSON key cost ten times more per reconcile (the template CIDs are long). */
+function sameReading (a: ShapeReading, b: ShapeReading): boolean {
+  return sameStrings(a.roles, b.roles) && sameStrings(a.part.voters, b.part.voters) && sameStrings(a.part.apiServers, b.part.apiServers) &&
+    a.templates.length === b.templates.length &&
+    a.templates.every((t, i) => t.role === b.templates[i]?.role && t.name === b.templates[i]?.name && t.cid === b.templates[i]?.cid)
+}
+
+function sameStrings (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 function manifestHeader (role: string, templateCid: string): string {

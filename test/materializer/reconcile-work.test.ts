@@ -23,7 +23,7 @@ import { cidOfBytes } from '../../src/codec/index.js'
 import type { ConfigInput } from '../../src/config/index.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
-interface Started { dir: string, node: RevoadaNode, consensus: ConsensusService, materializer: MaterializerService, addresses: Map<string, string> }
+interface Started { dir: string, node: RevoadaNode, consensus: ConsensusService, materializer: MaterializerService, addresses: Map<string, string>, addressLookups: { count: number } }
 const started: Started[] = []
 const dirs: string[] = []
 
@@ -45,11 +45,13 @@ async function start (reconcileIntervalMs: number, extra: ConfigInput = {}): Pro
   const dir = await tempDir('revoada-matwork-')
   dirs.push(dir)
   const addresses = new Map<string, string>()
-  const materializer = new MaterializerService({ content: mapContent(), addressOf: (id) => addresses.get(id) ?? '10.0.0.1' })
+  // Counted: every view build looks addresses up.
+  const addressLookups = { count: 0 }
+  const materializer = new MaterializerService({ content: mapContent(), addressOf: (id) => { addressLookups.count++; return addresses.get(id) ?? '10.0.0.1' } })
   const services = [...defaultServices({ policy: false, materializer: false }), materializer]
   const config: ConfigInput = { raft: { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 }, membership: { heartbeatIntervalMs: 200 }, materializer: { reconcileIntervalMs }, ...extra }
   const node = await startNode({ config: testConfig(dir, config), services })
-  const s = { dir, node, consensus: services.find((x) => x.name === 'consensus') as ConsensusService, materializer, addresses }
+  const s = { dir, node, consensus: services.find((x) => x.name === 'consensus') as ConsensusService, materializer, addresses, addressLookups }
   started.push(s)
   await waitFor(() => s.consensus.node.isLeader(), 20_000, 'the creator leads')
   await waitFor(async () => (await files(dir)).length === 4, 20_000, 'four manifests')
@@ -187,4 +189,134 @@ describe('materializer reconcile work', () => {
     await waitFor(async () => (await files(s.dir)).includes('kube-scheduler.yaml') && (await manifest(s, 'kube-apiserver.yaml')) === api, 20_000, 'both manifests restored')
     expect(await manifest(s, 'kube-scheduler.yaml')).toBe(scheduler)
   }, 60_000)
+})
+
+const lastIndex = (s: Started): number => (s.materializer.manifests().lastReconcile as { appliedIndex: number } | null)?.appliedIndex ?? 0
+
+/** Proposes `command` and waits for the reconcile its apply scheduled (nothing else schedules one in these tests). */
+async function applied (s: Started, command: Parameters<ConsensusService['propose']>[0]): Promise<void> {
+  const r = await s.consensus.propose(command, 'operator')
+  expect(r.result.outcome.kind).toBe('applied')
+  await waitFor(() => lastIndex(s) >= r.result.index, 20_000, `a reconcile at index ${r.result.index}`)
+}
+
+const target = (minWorkers: number): Parameters<ConsensusService['propose']>[0] =>
+  ({ kind: 'set-target', target: { apiServers: 1, etcd: 1, schedulers: 1, controllerManagers: 1, minWorkers } })
+
+/** Counts the shape CIDs asked of the shape machine, except by manifests() (which the waits above poll). */
+function countCids (s: Started): { count: number } {
+  const counter = { count: 0 }
+  let polling = false
+  const machine = s.consensus.shapeMachine
+  const shapeCid = machine.shapeCid.bind(machine)
+  const currentCid = machine.currentCid.bind(machine)
+  const cidOf = machine.cidOf.bind(machine)
+  const count = (): void => { if (!polling) counter.count++ }
+  machine.shapeCid = () => { count(); return shapeCid() }
+  machine.currentCid = () => { count(); return currentCid() }
+  machine.cidOf = (shape) => { count(); return cidOf(shape) }
+  const manifests = s.materializer.manifests.bind(s.materializer)
+  s.materializer.manifests = () => { polling = true; try { return manifests() } finally { polling = false } }
+  return counter
+}
+
+describe('materializer early skip: applied shape changes that move nothing this node reads', () => {
+  // No attestation seals: every entry here is a shape change, and each schedules exactly the reconcile awaited.
+  const quiet = { attestation: { enabled: false } }
+
+  it('should build no view, compute no CID and touch no file for target changes, and still follow a role change', async () => {
+    const s = await start(3_600_000, quiet)
+    const m = s.materializer
+    await m.reconcile()
+    const before = m.counters()
+    const lookups = s.addressLookups.count
+    const cids = countCids(s)
+    for (let k = 0; k < 5; k++) await applied(s, target(20 + k))
+    const after = m.counters()
+    expect(after.skippedBeforeView - before.skippedBeforeView).toBe(5)
+    expect({ ...after, skipped: 0, skippedBeforeView: 0 }).toEqual({ ...before, skipped: 0, skippedBeforeView: 0 })
+    expect(s.addressLookups.count).toBe(lookups)
+    expect(cids.count).toBe(0)
+    // The summary names the shape it saw; its CID is computed when read.
+    const summary = m.manifests().lastReconcile as { shapeCid: string, appliedIndex: number }
+    expect(summary.shapeCid).toBe(s.consensus.shapeMachine.shapeCid())
+    expect(summary.appliedIndex).toBe(s.consensus.node.appliedIndex())
+
+    // A role change of this node is not skipped: the manifest goes, and comes back.
+    const scheduler = await manifest(s, 'kube-scheduler.yaml')
+    await applied(s, { kind: 'demote', nodeId: s.node.nodeId, roles: ['scheduler'] })
+    expect(await files(s.dir)).not.toContain('kube-scheduler.yaml')
+    await applied(s, { kind: 'promote', nodeId: s.node.nodeId, roles: ['scheduler'] })
+    expect(await manifest(s, 'kube-scheduler.yaml')).toBe(scheduler)
+    expect(m.counters().skippedBeforeView).toBe(after.skippedBeforeView)
+  }, 90_000)
+
+  it('should skip early in the run queued behind a running one, when only applied entries asked for both', async () => {
+    const s = await start(3_600_000, quiet)
+    const m = s.materializer
+    await m.reconcile()
+    await applied(s, target(25))
+    const before = m.counters()
+    const lookups = s.addressLookups.count
+    // An entry applied while a reconcile runs (what a reconcile that waits on the disk sees all the time):
+    // the run reads the applied index once, and the first read stands for such an entry.
+    const raft = s.consensus.node
+    const appliedIndex = raft.appliedIndex.bind(raft)
+    let during = 1
+    raft.appliedIndex = () => { if (during-- > 0) m.schedule({ onlyShape: true }); return appliedIndex() }
+    m.schedule({ onlyShape: true })
+    await waitFor(() => m.counters().skipped - before.skipped === 2, 20_000, 'the run and the one queued behind it')
+    expect(m.counters().skippedBeforeView - before.skippedBeforeView).toBe(2)
+    expect(s.addressLookups.count).toBe(lookups)
+  }, 60_000)
+
+  it('should re-render when another node gains a role the view lists, and when the catalog changes', async () => {
+    const s = await start(3_600_000, quiet)
+    const m = s.materializer
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: lists-api-servers\n  annotations:\n    endpoints: "{{apiServer.endpoints}}"\nspec:\n  containers:\n    - name: s\n      image: "example/s:{{kubernetesVersion}}"\n'
+    const cid = await m.content()!.add(new TextEncoder().encode(text))
+    await applied(s, { kind: 'set-catalog', role: 'scheduler', templates: [{ name: 'kube-scheduler.yaml', cid }] })
+    expect(await manifest(s, 'kube-scheduler.yaml')).toContain('lists-api-servers')
+    await applied(s, target(30))
+    const skippedBefore = m.counters().skippedBeforeView
+    s.addresses.set('peer-x', '10.0.0.7')
+    // A new member changes nothing here; its api-server role changes the view's endpoint list.
+    await applied(s, { kind: 'add-member', nodeId: 'peer-x' })
+    expect(await manifest(s, 'kube-scheduler.yaml')).not.toContain('10.0.0.7')
+    await applied(s, { kind: 'promote', nodeId: 'peer-x', roles: ['api-server'] })
+    expect(await manifest(s, 'kube-scheduler.yaml')).toContain('https://10.0.0.7:6443')
+    await applied(s, { kind: 'demote', nodeId: 'peer-x', roles: ['api-server'] })
+    expect(await manifest(s, 'kube-scheduler.yaml')).not.toContain('10.0.0.7')
+    expect(m.counters().skippedBeforeView).toBe(skippedBefore + 1)
+  }, 90_000)
+
+  it('should re-render on every entry a template that uses shape.index', async () => {
+    const s = await start(3_600_000, quiet)
+    const m = s.materializer
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: counts-entries\n  annotations:\n    index: "{{shape.index}}"\nspec:\n  containers:\n    - name: s\n      image: "example/s:{{kubernetesVersion}}"\n'
+    const cid = await m.content()!.add(new TextEncoder().encode(text))
+    await applied(s, { kind: 'set-catalog', role: 'controller-manager', templates: [{ name: 'kube-controller-manager.yaml', cid }] })
+    const skipped = m.counters().skippedBeforeView
+    for (let k = 0; k < 3; k++) {
+      await applied(s, target(40 + k))
+      expect(await manifest(s, 'kube-controller-manager.yaml')).toContain(`index: "${s.consensus.node.appliedIndex()}"`)
+    }
+    expect(m.counters().skippedBeforeView).toBe(skipped)
+  }, 90_000)
+
+  it('should retry a template that could not be fetched on the next shape change, skip-free until it renders', async () => {
+    const s = await start(3_600_000, quiet)
+    const m = s.materializer
+    const bytes = new TextEncoder().encode('apiVersion: v1\nkind: Pod\nmetadata:\n  name: late-template\nspec:\n  containers:\n    - name: s\n      image: "example/s:{{kubernetesVersion}}"\n')
+    // Committed before the content layer has it: the reconcile keeps the old manifest and records the error.
+    await applied(s, { kind: 'set-catalog', role: 'scheduler', templates: [{ name: 'kube-scheduler.yaml', cid: cidOfBytes(bytes).toString() }] })
+    expect(m.manifests().events.some((e) => e.kind === 'error' && e.name === 'kube-scheduler.yaml')).toBe(true)
+    await m.content()!.add(bytes)
+    await applied(s, target(50))
+    expect(await manifest(s, 'kube-scheduler.yaml')).toContain('late-template')
+    // Rendered and clean: the next no-op entry is skipped early again.
+    const skipped = m.counters().skippedBeforeView
+    await applied(s, target(51))
+    expect(m.counters().skippedBeforeView).toBe(skipped + 1)
+  }, 90_000)
 })

@@ -5,6 +5,7 @@
  * signature checks never run twice for one entry on one node, and encodes snapshots canonically.
  */
 import { cidOfValue, decodeCanonical, encodeCanonical, verifySignature } from '../../codec/index.js'
+import type { CID } from '../../codec/index.js'
 import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../state-machine.js'
 import { applyProposal, MeshShape } from './core/index.js'
 import type { ApplyResult, ShapeData, SignedProposal } from './core/index.js'
@@ -16,7 +17,7 @@ const verdictKey = (cid: string, signature: Uint8Array): string => `${cid}:${Buf
 
 export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   private current = MeshShape.empty()
-  private cid: { shape: MeshShape, cid: string } | undefined
+  private cid: { shape: MeshShape, cid: CID } | undefined
   private readonly verdicts = new Map<string, boolean>()
   private readonly listeners = new Set<(shape: MeshShape, result: ApplyResult) => void>()
 
@@ -35,11 +36,22 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   /**
    * The CID of the shape's canonical encoding: equal on every node that applied the same log. Computed once
    * per shape (a shape never changes, an apply replaces it): status, the dashboard and the materializer ask
-   * for it far more often than the shape moves, and each time cost an encoding and a BLAKE3 hash.
+   * for it far more often than the shape moves, and each time cost an encoding and a BLAKE3 hash. The chain
+   * (AttestedMachine) asks for it after every applied entry, so the others usually find it computed.
    */
   shapeCid (): string {
-    if (this.cid?.shape !== this.current) this.cid = { shape: this.current, cid: cidOfValue(this.current.toData()).toString() }
+    return this.currentCid().toString()
+  }
+
+  /** The current shape's CID as an object (its bytes go into chain blocks); CID caches its own string. */
+  currentCid (): CID {
+    if (this.cid?.shape !== this.current) this.cid = { shape: this.current, cid: cidOfValue(this.current.toData()) }
     return this.cid.cid
+  }
+
+  /** The CID of `shape`, a shape this machine applied (computed once while it is the current one). */
+  cidOf (shape: MeshShape): string {
+    return shape === this.current ? this.shapeCid() : cidOfValue(shape.toData()).toString()
   }
 
   onChange (listener: (shape: MeshShape, result: ApplyResult) => void): () => void {

@@ -54,6 +54,14 @@ export class TemplateRenderer {
     return output
   }
 
+  /**
+   * The variables `text` uses (parsed once, cached).
+   * @throws TemplateError when it does not parse, as `renderTemplate` would
+   */
+  variables (text: string, label: string): readonly string[] {
+    return this.entry(text, label).parsed.variables
+  }
+
   /** Templates held. */
   get size (): number {
     return this.entries.size

@@ -29,6 +29,26 @@ export function urlHost (address: string): string {
   return address.includes(':') ? `[${address}]` : address
 }
 
+/** Everything the view reads from the shape, besides its CID and the applied index. */
+export interface ViewShapePart {
+  /** The etcd holders (the Raft voters), sorted. */
+  voters: string[]
+  apiServers: string[]
+}
+
+/**
+ * What buildView reads from the shape (it reads it through this function only): two shapes with equal parts
+ * give views that differ at most in `shape.cid` and `shape.index`, which move with every applied entry.
+ */
+export function viewShapePart (shape: MeshShape): ViewShapePart {
+  return { voters: shape.voters(), apiServers: shape.holders('api-server') }
+}
+
+/** The view's variables that change with every applied entry (`shape.cid`, `shape.index`). */
+export function movesWithEveryEntry (variable: string): boolean {
+  return variable === 'shape' || variable.startsWith('shape.')
+}
+
 /** Builds the template view for `nodeId`. */
 export function buildView (input: ViewInput): ViewResult {
   const missing = new Set<string>()
@@ -37,11 +57,11 @@ export function buildView (input: ViewInput): ViewResult {
     if (address === undefined) { missing.add(id); return [] }
     return [{ id, address }]
   })
-  const etcdHolders = known(input.shape.voters())
-  const apiServers = known(input.shape.holders('api-server'))
+  const { voters, apiServers: apiServerIds } = viewShapePart(input.shape)
+  const etcdHolders = known(voters)
+  const apiServers = known(apiServerIds)
   const self = input.addressOf(input.nodeId) ?? '127.0.0.1'
   if (input.addressOf(input.nodeId) === undefined) missing.add(input.nodeId)
-  const voters = input.shape.voters()
   const view: TemplateView = {
     node: { id: input.nodeId, name: input.nodeId, address: self },
     kubernetesVersion: input.kubernetesVersion,
