@@ -24,12 +24,10 @@ export const ENV_PREFIX = 'REVOADA_'
 /**
  * libp2p connection monitor ping period. Rare on purpose: membership heartbeats prove liveness, and a
  * suspect member's connection is pinged at once (membership-service.ts), so a frozen peer is still dropped
- * within suspicion time + 2 s, and a dead link between two members still heard through others within
- * seconds (docs/MEMBERSHIP.md). Every ping is a new stream on both ends (negotiation, a few frames each
- * way): at 1 s it cost each node 2 streams per peer per second; at 10 s, at 25 members, it was still about
- * as many writes as the heartbeats themselves (issue 16, docs/bench/scale.md).
+ * within suspicion time + 1 s; pinging every connection every second cost each node 2 streams per peer per
+ * second (issue 16, docs/bench/scale.md).
  */
-export const DEFAULT_PING_INTERVAL_MS = 60_000
+export const DEFAULT_PING_INTERVAL_MS = 10_000
 /**
  * The connection monitor aborts a connection whose ping takes longer (its timeout adapts upwards from here).
  * Long because it is judged by this node's own clock: at 1 s a node starved of CPU for a second found every

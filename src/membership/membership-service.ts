@@ -51,7 +51,7 @@ const LEAVE_ANNOUNCEMENTS = 2
 /**
  * A suspect member's connection must answer one ping within this long, or it is closed (unless a heartbeat
  * came meanwhile). Heartbeats prove liveness cheaply, so libp2p's periodic ping of every connection runs
- * rarely (net.pingIntervalMs, 60 s); this ping finds a frozen peer's or a dead link's connection within
+ * rarely (net.pingIntervalMs, 10 s); this ping finds a frozen peer's or a dead link's connection within
  * suspicion time + this timeout. 2 s, not 1: on a saturated machine a live peer's answer can take that long,
  * and a closed connection costs both sides a new handshake.
  */

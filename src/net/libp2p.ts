@@ -163,9 +163,9 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
-    // A ping not answered within the timeout aborts the connection: the backstop for a dead link (membership's
-    // suspicion ping finds one between two members first, docs/MEMBERSHIP.md). The timeout is judged by this
-    // node's own clock, so it is long (net.pingTimeoutMs, 10 s): with 1 s a node starved of CPU for a second found every
+    // A ping not answered within the timeout aborts the connection: the only check of a dead link to a peer
+    // that is still heard through others (a partition of one link). The timeout is judged by this node's own
+    // clock, so it is long (net.pingTimeoutMs, 10 s): with 1 s a node starved of CPU for a second found every
     // ping late and dropped every connection at once (issue 16, 25 nodes forming on 2 cores).
     connectionMonitor: {
       pingInterval: init.net.pingIntervalMs,

@@ -39,13 +39,6 @@ describe('config', () => {
     expect(c.raft).toBeUndefined()
   })
 
-  it('should ping each connection once a minute by default (membership finds frozen peers and dead links sooner)', () => {
-    // Each connection-monitor ping is a new stream on both ends; at 10 s and 25 members they were about as
-    // many writes as the heartbeats (issue 16, docs/bench/scale.md). test/net/leave-detection.test.ts and
-    // test/testbed/netns.test.ts check that a frozen peer and a dead link are still found without them.
-    expect(loadConfig().net.pingIntervalMs).toBe(60_000)
-  })
-
   it('should let env override the file and flags override env', async () => {
     const file = await configFile({ logLevel: 'debug', net: { pingIntervalMs: 700, dialTimeoutMs: 900 }, api: { port: 1 } })
     const c = loadConfig({

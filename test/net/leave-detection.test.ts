@@ -1,7 +1,7 @@
 /**
  * Leave detection of a frozen peer: a child node is SIGSTOPped (its socket stays open, so only a ping can
  * notice) and the in-process node must drop it within a few seconds, not the ~14 s of libp2p's defaults.
- * The connection monitor pings every connection only once a minute; what drops the peer sooner is membership:
+ * The connection monitor pings every connection only every 10 s; what drops the peer sooner is membership:
  * its heartbeats stop, it becomes suspect, its connection is pinged once and closed for not answering.
  */
 import { spawn } from 'node:child_process'
