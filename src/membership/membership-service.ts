@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipTopic } from '../net/index.js'
-import { MemberTable, directLinkSilent, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, MembershipConstants as C } from './core/index.js'
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -69,19 +69,6 @@ export function isLocalPingRefusal (err: unknown): boolean {
   return typeof err === 'object' && err !== null && LOCAL_PING_REFUSALS.has((err as Error).name)
 }
 
-/**
- * Whether a suspect member's connection whose ping failed is closed. Kept when this node refused the ping
- * itself, or when the member's heartbeat came over that connection (straight from it) after the ping was
- * sent: a slow peer, not a dead link. A heartbeat relayed by another member proves the member alive but not
- * the link: on a link that silently died (a one-link partition) the relay rule brings both ends each other's
- * heartbeats around it within a heartbeat of their suspicion, and the dead connection would otherwise stay
- * open until the connection monitor's ping (net.pingIntervalMs, a minute).
- */
-export function closeAfterFailedPing (input: { localRefusal: boolean, pingedAtMs: number, heardDirectlyAtMs: number | undefined }): boolean {
-  if (input.localRefusal) return false
-  return input.heardDirectlyAtMs === undefined || input.heardDirectlyAtMs < input.pingedAtMs
-}
-
 export class MembershipService implements NodeService, Membership {
   readonly name = 'membership'
   private ctx!: ServiceContext
@@ -95,10 +82,6 @@ export class MembershipService implements NodeService, Membership {
   private readonly listeners = new Set<(view: MembershipView, events: MembershipEvent[]) => void>()
   private readonly events: MembershipEvent[] = []
   private readonly drops = new Map<DropReason, number>()
-  /** When each member's latest accepted heartbeat came straight from it (not relayed): see closeAfterFailedPing. */
-  private readonly heardDirectlyAtMs = new Map<string, number>()
-  /** Members whose connection is being pinged (checkConnection): one ping at a time each. */
-  private readonly pinging = new Set<string>()
   private published = 0
   private accepted = 0
   private relayed = 0
@@ -126,7 +109,7 @@ export class MembershipService implements NodeService, Membership {
       tickIntervalMs: TICK_MS
     })
     const pubsub = ctx.net.services.pubsub
-    pubsub.topicValidators.set(this.topic, (from, message) => this.validate(from, message))
+    pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
     pubsub.subscribe(this.topic)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
@@ -204,7 +187,7 @@ export class MembershipService implements NodeService, Membership {
    * (core/relay.ts); otherwise `Ignore` stops gossipsub there — no forwarded copies, no score penalty. Nothing
    * in the node reads delivered membership messages: the table is fed here.
    */
-  private validate (propagationSource: PeerId, message: Message): TopicValidatorResult {
+  private validate (message: Message): TopicValidatorResult {
     const drop = (reason: DropReason, reject: boolean): TopicValidatorResult => {
       this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
       return reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
@@ -222,10 +205,7 @@ export class MembershipService implements NodeService, Membership {
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
     if (this.table.lastSeen(sender) === undefined && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
     const known = this.table.lastSeen(sender) !== undefined
-    const nowMs = this.nowMs()
-    const events = this.table.heartbeat(verdict.state, nowMs)
-    if (propagationSource.toString() === sender) this.heardDirectlyAtMs.set(sender, nowMs)
-    else if (directLinkSilent(this.heardDirectlyAtMs.get(sender), nowMs, this.intervalMs + C.ACCEPTABLE_PAUSE_MS_DEFAULT)) this.checkConnection(sender)
+    const events = this.table.heartbeat(verdict.state, this.nowMs())
     if (!known) this.learnAddresses(sender, verdict.state.addresses)
     if (events.length > 0) this.emit(events)
     this.accepted++
@@ -254,9 +234,8 @@ export class MembershipService implements NodeService, Membership {
   }
 
   /**
-   * Pings a suspect member's connection once (or a connected member's heard only through relays lately,
-   * directLinkSilent); a connection that does not answer, to a member not heard from
-   * over it meanwhile (closeAfterFailedPing), is closed (libp2p's `peer:disconnect` then lowers the suspicion threshold, and the redial
+   * Pings a suspect member's connection once; a connection that does not answer, to a member still not
+   * heard from, is closed (libp2p's `peer:disconnect` then lowers the suspicion threshold, and the redial
    * loop reconnects a peer that comes back). A member that answers stays connected; heartbeats decide.
    */
   private checkConnection (peer: string): void {
@@ -266,24 +245,20 @@ export class MembershipService implements NodeService, Membership {
     } catch {
       return
     }
-    if (this.ctx.net.getConnections(peerId).length === 0 || this.pinging.has(peer)) return
-    this.pinging.add(peer)
-    const pingedAtMs = this.nowMs()
-    this.ctx.net.services.ping.ping(peerId, { signal: AbortSignal.timeout(SUSPECT_PING_TIMEOUT_MS) }).finally(() => { this.pinging.delete(peer) }).catch((err: unknown) => {
-      if (this.stopped) return
-      if (!closeAfterFailedPing({ localRefusal: isLocalPingRefusal(err), pingedAtMs, heardDirectlyAtMs: this.heardDirectlyAtMs.get(peer) })) return
-      this.ctx.log.info({ peer, err: (err as Error).message }, 'a member did not answer a ping over its connection; closing it')
-      // Aborted, as libp2p's connection monitor does: a graceful close (hangUp) waits for the far end, which
-      // over a dead link never answers, and the connection stayed listed as open.
-      const reason = new Error('member did not answer a ping')
-      for (const connection of this.ctx.net.getConnections(peerId)) connection.abort(reason)
+    if (this.ctx.net.getConnections(peerId).length === 0) return
+    this.ctx.net.services.ping.ping(peerId, { signal: AbortSignal.timeout(SUSPECT_PING_TIMEOUT_MS) }).catch(async (err: unknown) => {
+      // A heartbeat that arrived meanwhile (a slow peer, not a frozen one) keeps the connection.
+      const health = this.view().members.find((m) => m.nodeId === peer)?.health
+      if (this.stopped || (health !== 'suspect' && health !== 'dead')) return
+      if (isLocalPingRefusal(err)) return
+      this.ctx.log.info({ peer, err: (err as Error).message }, 'a suspect member did not answer a ping; closing its connection')
+      await this.ctx.net.hangUp(peerId).catch(() => {})
     })
   }
 
   private emit (events: MembershipEvent[]): void {
     for (const event of events) {
       if (event.kind === 'suspect') this.checkConnection(event.nodeId)
-      if (event.kind === 'removed') this.heardDirectlyAtMs.delete(event.nodeId)
       this.events.push(event)
       this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation }, `member ${event.kind}`)
     }

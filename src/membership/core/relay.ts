@@ -35,15 +35,3 @@ export function needsRelay (state: Pick<NodeState, 'reach'>, liveMembers: number
   if (state.reach === undefined) return true
   return state.reach < liveMembers - 1
 }
-
-/**
- * True when a heartbeat that came through a relay, from a member this node has a connection to, says that
- * connection may be dead: nothing came straight from the member for longer than `toleranceMs` (a heartbeat
- * period and the acceptable pause). On a link that silently died, the end that suspects first stops counting
- * the other in its `reach`, so its heartbeats are relayed to the other end at once, which then never turns it
- * suspect: without this check only libp2p's connection monitor (once a minute) would find the dead connection
- * on that side. A member never heard directly (a connection just made) is left to the suspicion path.
- */
-export function directLinkSilent (heardDirectlyAtMs: number | undefined, nowMs: number, toleranceMs: number): boolean {
-  return heardDirectlyAtMs !== undefined && nowMs - heardDirectlyAtMs > toleranceMs
-}
