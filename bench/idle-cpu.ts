@@ -18,10 +18,9 @@
  */
 import '../src/polyfill.js'
 import os from 'node:os'
-import fs from 'node:fs/promises'
 import { RevoadaCluster, REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
 import type { RevoadaProc, Status } from './revoada/cluster.js'
-import { converged, convergenceDetail, cpuOver, haThreeHolds, POLL_INTERVAL_MS, pollUntil, rssMb } from './revoada/scale-checks.js'
+import { converged, convergenceDetail, cpuOver, haThreeHolds, POLL_INTERVAL_MS, pollUntil, rssMb, syscalls } from './revoada/scale-checks.js'
 import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
 
 const sizes = (process.env.IDLE_NODES ?? '3,10').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 3)
@@ -32,17 +31,6 @@ const SETTLE_DEADLINE_MS = 180_000
 
 type Role = 'leader' | 'voter' | 'learner'
 interface Row { role: Role, cpuMsPerS: number, sentPerS: number, receivedPerS: number, readsPerS: number, writesPerS: number, rssMb: number, acceptedPerS: number, relayedPerS: number }
-
-interface SyscallCounts { reads: number, writes: number }
-
-/** Read and write system calls a process has made so far (/proc/PID/io); NaN once it exited. */
-async function syscalls (pid: number): Promise<SyscallCounts> {
-  try {
-    const io = await fs.readFile(`/proc/${pid}/io`, 'utf8')
-    const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(io)?.[1] ?? Number.NaN)
-    return { reads: field('syscr'), writes: field('syscw') }
-  } catch { return { reads: Number.NaN, writes: Number.NaN } }
-}
 
 const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ')
 

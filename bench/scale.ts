@@ -9,7 +9,8 @@
  *     until ha-three holds everywhere
  *     (3 etcd holders, 3 voters — the policy promotes two joiners once they are stable);
  *   - idle: after SCALE_IDLE_S seconds with no bench traffic, VmRSS of every process (median, max) and the
- *     CPU of all N together (utime + stime from /proc over that span), in cores; the leader's share apart;
+ *     CPU of all N together (utime + stime from /proc over that span), in cores; the leader's share apart; the
+ *     read and write system calls per node per second (/proc/PID/io: load-independent, about one write a message);
  *   - healing: SIGKILL of the Raft leader → a write acknowledged again (a new `POST /v1/target` attempt
  *     every 50 ms round-robin over survivors, see revoada/probe.ts), → every survivor's membership reports it
  *     `dead` (failure detection at this size), → 3 live voters on every survivor,
@@ -28,7 +29,7 @@ import { RevoadaCluster, REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { cpuSeconds } from './revoada/cpu.js'
 import { firstAcknowledged } from './revoada/probe.js'
-import { converged, convergenceDetail, cpuOver, deadEverywhere, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, votersBack } from './revoada/scale-checks.js'
+import { converged, convergenceDetail, cpuOver, deadEverywhere, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, syscalls, votersBack } from './revoada/scale-checks.js'
 import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
 
 const sizes = (process.env.SCALE_NODES ?? '10,25,50').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 3)
@@ -54,6 +55,9 @@ interface ScaleResult {
   anonMedianMb: number
   cpuCores: number
   leaderCpuCores: number
+  /** Read and write system calls per node per second over the idle window (mean): each message is about one write. */
+  readsPerNodeS: number
+  writesPerNodeS: number
   peersMedian: number
   /** Undefined when ha-three never held (no kill); votersMs and healedMs also at N = 3 (two survivors). */
   writeMs: number | null | undefined
@@ -78,14 +82,21 @@ async function startAll (cluster: RevoadaCluster, n: number): Promise<{ spawnedA
   return { spawnedAt, upAt: performance.now() }
 }
 
-/** Resident memory, CPU and libp2p peer count of every node after `idleS` seconds without bench traffic. */
-async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'anonMedianMb' | 'cpuCores' | 'leaderCpuCores' | 'peersMedian'>> {
+const live = (xs: number[]): number[] => xs.filter((x) => !Number.isNaN(x))
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
+
+/** Resident memory, CPU, system calls and libp2p peer count of every node after `idleS` seconds without bench traffic. */
+async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'anonMedianMb' | 'cpuCores' | 'leaderCpuCores' | 'readsPerNodeS' | 'writesPerNodeS' | 'peersMedian'>> {
   const leader = await findLeader(cluster)
   const procs = cluster.alive()
-  const { cpu, elapsedS } = await cpuOver(procs.map((p) => p.child.pid as number), idleS)
+  const pids = procs.map((p) => p.child.pid as number)
+  const ioBefore = await Promise.all(pids.map(syscalls))
+  const { cpu, elapsedS } = await cpuOver(pids, idleS)
+  const ioAfter = await Promise.all(pids.map(syscalls))
+  const perNodeS = (pick: (c: { reads: number, writes: number }) => number): number =>
+    mean(live(ioAfter.map((after, i) => (pick(after) - pick(ioBefore[i]!)) / elapsedS)))
   const rss = await Promise.all(procs.map(async (p) => await rssMb(p.child.pid as number)))
   const anon = await Promise.all(procs.map(async (p) => await rssMb(p.child.pid as number, 'RssAnon')))
-  const live = (xs: number[]): number[] => xs.filter((x) => !Number.isNaN(x))
   const peers = live(await Promise.all(procs.map(async (p) => await cluster.status(p).then((st) => (st as unknown as { peers: string[] }).peers.length, () => Number.NaN))))
   return {
     rssMedianMb: median(live(rss)),
@@ -93,6 +104,8 @@ async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 
     anonMedianMb: median(live(anon)),
     cpuCores: live(cpu).reduce((a, b) => a + b, 0) / elapsedS,
     leaderCpuCores: leader === null ? Number.NaN : (cpu[procs.indexOf(leader)] ?? Number.NaN) / elapsedS,
+    readsPerNodeS: perNodeS((c) => c.reads),
+    writesPerNodeS: perNodeS((c) => c.writes),
     peersMedian: median(peers)
   }
 }
@@ -180,6 +193,7 @@ function report (results: readonly ScaleResult[]): void {
     ['private (RssAnon) median per node (MB)', ...results.map((r) => r.anonMedianMb), exponent(results, (r) => r.anonMedianMb)],
     ['idle CPU per node (millicores)', ...results.map((r) => perNodeCpu(r) * 1000), exponent(results, perNodeCpu)],
     ['idle CPU, all N (cores)', ...results.map((r) => r.cpuCores), exponent(results, (r) => r.cpuCores)],
+    ['idle read / write syscalls per node per s', ...results.map((r) => `${formatNumber(r.readsPerNodeS)} / ${formatNumber(r.writesPerNodeS)}`), exponent(results, (r) => r.writesPerNodeS)],
     ['leader idle CPU (millicores)', ...results.map((r) => r.leaderCpuCores * 1000), exponent(results, (r) => r.leaderCpuCores)],
     ['libp2p peers per node', ...results.map((r) => r.peersMedian), exponent(results, (r) => r.peersMedian)],
     ['start-up CPU per node (s)', ...results.map((r) => r.startCpuS / r.n), exponent(results, (r) => r.startCpuS / r.n)],

@@ -107,3 +107,14 @@ export async function cpuOver (pids: readonly number[], seconds: number): Promis
   // A process that exited meanwhile reads 0: NaN keeps it out of the figures instead of a negative time.
   return { cpu: after.map((a, i) => a === 0 ? Number.NaN : a - (before[i] ?? 0)), elapsedS: (performance.now() - t0) / 1000 }
 }
+
+export interface SyscallCounts { reads: number, writes: number }
+
+/** Read and write system calls a process has made so far (/proc/PID/io syscr, syscw); NaN once it exited. */
+export async function syscalls (pid: number): Promise<SyscallCounts> {
+  try {
+    const io = await fs.readFile(`/proc/${pid}/io`, 'utf8')
+    const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(io)?.[1] ?? Number.NaN)
+    return { reads: field('syscr'), writes: field('syscw') }
+  } catch { return { reads: Number.NaN, writes: Number.NaN } }
+}

@@ -90,7 +90,17 @@ export const senderSeqnoMessageId: FastMsgIdFn = (message) => {
  * relays around a missing connection (a joiner known to one member only, a broken link) through three paths.
  * Dout must stay below Dlo and at most D / 2; Dscore at most D. Measured in docs/bench/scale.md.
  */
-const MESH_DEGREE = { D: 3, Dlo: 2, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 3 } as const
+const MESH_DEGREE = { D: 3, Dlo: 2, Dhi: 6, Dscore: 2, Dout: 1 } as const
+
+/**
+ * IHAVE gossip: each gossipsub heartbeat (1 s) a node advertises the ids of the messages it published or
+ * forwarded lately to max(Dlazy, gossipFactor × its non-mesh peers) of them (defaults 6 and 0.25). Every
+ * member is connected to every other and got those messages from their author (flood publish), so in a
+ * cluster these advertisements almost never bring a copy; they are the repair path for a message lost on
+ * its way. gossipFactor 0 keeps them at Dlazy = 3 peers whatever the size: 3 IHAVE messages sent and ≈ 3
+ * received per node per second, instead of ≈ 5 at 25 members and ≈ 11 at 50 (issue 16, docs/bench/scale.md).
+ */
+export const IHAVE_GOSSIP = { Dlazy: 3, gossipFactor: 0 } as const
 
 /** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
 export type NetServices = {
@@ -171,6 +181,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       // The membership and content topics score invalid messages only (invalidOnlyTopicScore).
       pubsub: gossipsub({
         ...MESH_DEGREE,
+        ...IHAVE_GOSSIP,
         fastMsgIdFn: senderSeqnoMessageId,
         scoreParams: {
           IPColocationFactorWeight: 0,
