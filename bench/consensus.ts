@@ -13,6 +13,9 @@
  * heartbeats included; status transport.sentByType) summed over the nodes. An etcd "commit" is one
  * 200-byte put acknowledged by the cluster.
  *
+ * The nodes run with the `revoada` bin's Node flags (src/cli/node-flags.ts); BENCH_NODE_ARGS, when set,
+ * replaces them (e.g. "--max-semi-space-size=1 --cpu-prof --cpu-prof-dir=/tmp/prof": repeat the bin's flags).
+ *
  * Env: DURATION_MS (default 5000), FAILOVER_TRIALS (default 10), CONCURRENCY (default 1,16,64), WARMUP_MS
  * (default 3000): before the measured phases each system takes WARMUP_MS of load at the highest concurrency,
  * not counted. A node's V8 was still compiling 15–25 functions a second per node during the first phases
@@ -32,19 +35,22 @@ import { findLeader, runEtcdLoad } from './etcd/load.js'
 import type { EtcdCluster } from './etcd/cluster.js'
 import { randomBytes } from 'node:crypto'
 import { Etcd3 } from 'etcd3'
-import { RevoadaCluster } from './revoada/cluster.js'
+import { RevoadaCluster, REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { machineDescription, median, printTable, quantile } from './lib/stats.js'
 import { waitFor } from './lib/ports.js'
 import { onInterrupt } from './revoada/cleanup.js'
 import { cpuSeconds } from './revoada/cpu.js'
 import { firstAcknowledged } from './revoada/probe.js'
+import { rssMb } from './revoada/scale-checks.js'
 
 const durationMs = Number(process.env.DURATION_MS ?? 5000)
 const failoverTrials = Number(process.env.FAILOVER_TRIALS ?? 10)
 const concurrencies = (process.env.CONCURRENCY ?? '1,16,64').split(',').map(Number)
 const warmupMs = Number(process.env.WARMUP_MS ?? 3000)
 const phaseWarmupMs = Number(process.env.PHASE_WARMUP_MS ?? 10_000)
+/** The nodes run with the `revoada` bin's Node flags, what operators run; BENCH_NODE_ARGS replaces them. */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '') !== '' ? [] : REVOADA_BIN_NODE_FLAGS
 
 interface Outcome { outcome: { kind: string } }
 
@@ -165,7 +171,7 @@ async function chainCompare (rounds: number): Promise<void> {
   const results = new Map<string, number[]>()
   for (let round = 0; round < rounds; round++) {
     for (const chain of round % 2 === 0 ? [true, false] : [false, true]) {
-      const cluster = await RevoadaCluster.start(3, { policy: { enabled: false }, attestation: { enabled: chain } })
+      const cluster = await RevoadaCluster.start(3, { policy: { enabled: false }, attestation: { enabled: chain } }, { nodeArgs })
       try {
         await threeVoters(cluster)
         for (const c of concurrencies) {
@@ -193,8 +199,9 @@ async function main (): Promise<void> {
   const rows: Array<Array<string | number>> = []
   const failover: Array<[string, number[]]> = []
 
-  const cluster = await RevoadaCluster.start(3, { policy: { enabled: false } })
+  const cluster = await RevoadaCluster.start(3, { policy: { enabled: false } }, { nodeArgs })
   try {
+    console.log(`revoada nodes' Node flags: ${cluster.nodeArgs.join(' ') || '(none: V8 defaults)'}`)
     await threeVoters(cluster)
     if (warmupMs > 0) await revoadaLoad(cluster, Math.max(...concurrencies), warmupMs)
     const pids = cluster.procs.map((p) => p.child.pid ?? 0)
@@ -217,6 +224,9 @@ async function main (): Promise<void> {
         `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; ${messagesPerBatch.toFixed(1)} Raft messages/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
     }
     console.log(`materializer, whole run (reconciles that read the directory / skipped / of which before the view), per node: ${await materializerWork(cluster)}`)
+    // The memory side of the nodes' Node flags (a bigger young generation is faster and stays resident).
+    const rss = await Promise.all(pids.map(async (pid) => [await rssMb(pid), await rssMb(pid, 'RssAnon')]))
+    console.log(`revoada nodes after the phases: VmRSS ${rss.map(([all]) => all?.toFixed(1)).join(', ')} MB (RssAnon ${rss.map(([, anon]) => anon?.toFixed(1)).join(', ')} MB)`)
     if (failoverTrials > 0) failover.push(['revoada', await revoadaFailover(cluster, failoverTrials)])
   } finally {
     await cluster.stop()

@@ -5,7 +5,7 @@
  * takes ten processes and a 4 GiB file). Adds BENCH_CONTENT_MIB (256) MiB on node 0, fetches it on node 1,
  * and prints MB/s, CPU seconds per GiB received (both processes, and each end) and the peak RSS of both.
  * CPU per GiB depends far less on other load than MB/s does: compare it first, and only adjacent runs.
- * Node flags: the `revoada` bin's own (`--max-semi-space-size=1`), or BENCH_NODE_ARGS when set (e.g. to
+ * Node flags: the `revoada` bin's own (src/cli/node-flags.ts), or BENCH_NODE_ARGS when set (e.g. to
  * profile with `--cpu-prof --cpu-prof-dir=<dir>`).
  * Usage: `npm run build && BENCH_CONTENT_MIB=256 node dist/bench/content-pair.js`
  */

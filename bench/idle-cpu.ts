@@ -1,7 +1,7 @@
 /**
  * @module bench/idle-cpu
  * `npm run bench:idle` (issue 16, scale part: idle CPU of all 50 nodes ≤ 1 core, i.e. ≤ 20 ms of CPU per second
- * per node): N real `revoada start` processes on 127.0.0.1 (the `revoada` bin's `--max-semi-space-size=1`,
+ * per node): N real `revoada start` processes on 127.0.0.1 (the `revoada` bin's Node flags,
  * default config, policy on), node 0 creating the cluster with target ha-three and the others joining one
  * after the other. Once every node sees N alive members under one shape CID and ha-three holds (3 voters, the
  * rest learners), nothing is sent for IDLE_S seconds and the bench prints the CPU each node spent over that

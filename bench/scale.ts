@@ -1,7 +1,7 @@
 /**
  * @module bench/scale
  * `npm run bench:scale` (issue 16, scale part): N real `revoada start` processes on 127.0.0.1 (port 0, temp
- * data dirs, the `revoada` bin's `--max-semi-space-size=1`), target ha-three. Node 0 creates the cluster and
+ * data dirs, the `revoada` bin's Node flags, src/cli/node-flags.ts), target ha-three. Node 0 creates the cluster and
  * sets the target; the N−1 others are spawned at once with its join string. For each N it measures:
  *   - convergence: from spawning the joiners (and from the moment every API answers) until every node sees N
  *     alive members and N admitted members under one shape CID, and the CPU seconds all N processes spent

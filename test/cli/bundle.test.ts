@@ -13,6 +13,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { apiGet } from '../../src/api/index.js'
+import { REVOADA_BIN_NODE_FLAGS } from '../../src/cli/node-flags.js'
 import { cidOfBytes } from '../../src/codec/index.js'
 import { tempDir, waitFor } from '../node/helpers.js'
 import { cleanEnv } from './helpers.js'
@@ -50,7 +51,7 @@ describe('the revoada bin (the bundle)', () => {
     expect(PACKAGE.bin.revoada).toBe('dist/bundle/main.js')
     if (!existsSync(BIN)) throw new Error(`${BIN} missing: npm run build makes it (npm test builds first)`)
     await fs.access(BIN, constants.X_OK)
-    expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=1')
+    expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${REVOADA_BIN_NODE_FLAGS.join(' ')}`)
     // Every chunk is Latin-1: one character above U+00FF and V8 keeps that whole chunk's source as a two-byte
     // string, twice its size, in every node (scripts/bundle.mjs, asciiOnly).
     for (const name of (await fs.readdir(path.dirname(BIN))).filter((f) => f.endsWith('.js'))) {

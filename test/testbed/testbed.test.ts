@@ -9,6 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { apiGet } from '../../src/api/index.js'
+import { REVOADA_BIN_NODE_FLAGS } from '../../src/cli/node-flags.js'
 import { tempDir, waitFor } from '../node/helpers.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -37,7 +38,7 @@ describe('testbed', () => {
     // Every node runs with the revoada bin's Node flags (what operators run).
     if (existsSync('/proc/self/cmdline')) {
       const argv = (await fs.readFile(`/proc/${n1.pid}/cmdline`, 'utf8')).split('\0')
-      expect(argv).toContain('--max-semi-space-size=1')
+      expect(argv).toEqual(expect.arrayContaining([...REVOADA_BIN_NODE_FLAGS]))
     }
     await expect(testbed.testbedUp({ dir, count: 3 })).rejects.toMatchObject({ name: 'TestbedExistsError' })
     await waitFor(async () => (await peersOf(n1.dataDir)).length === 2 && (await peersOf(n2.dataDir)).length === 2, 60_000, 'a full mesh')
