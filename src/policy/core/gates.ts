@@ -157,7 +157,7 @@ function joinPromotion (passed: Proposal[], p: Proposal, shape: ShapeView): bool
 
 export function describe (command: Command): string {
   switch (command.kind) {
-    case 'promote': return `promote ${[command.nodeId, ...(command.with ?? [])].join('+')} ${command.roles.join(',')}`
+    case 'promote': return `promote ${commandNodeIds(command).join('+')} ${command.roles.join(',')}`
     case 'demote': return `${command.kind} ${command.nodeId} ${command.roles.join(',')}`
     case 'set-target': return 'set-target'
     case 'set-catalog': return `set-catalog ${command.role}`
