@@ -31,16 +31,34 @@ export function candidatesForAdmission (connected: readonly NodeId[], conf: Conf
   return connected.filter((id) => !known.has(id)).sort()
 }
 
-/** True when `peer` may use the Raft protocol with this node. */
-export function mayTalkRaft (peer: NodeId, conf: ConfState, options: { isLeader: boolean, connected: boolean }): boolean {
+/** What `mayTalkRaft` needs to know about this node and the peer besides the configuration. */
+export interface MayTalkOptions {
+  /** This node leads its term. */
+  isLeader: boolean
+  /** This node is a voter (incoming or outgoing) in its own applied configuration. */
+  selfIsVoter: boolean
+  /** The peer is connected: it passed the pre-shared-key handshake, so it holds the cluster key. */
+  connected: boolean
+}
+
+/**
+ * True when `peer` may use the Raft protocol with this node.
+ *
+ * - A peer in this node's configuration always may.
+ * - A node that is not a voter in its own configuration (a learner, a node not admitted yet, a member
+ *   whose applied configuration lags) accepts any connected peer: its configuration may not know the
+ *   leader yet — a voter added after its applied configuration, or one elected after the old leader
+ *   died — and refusing that leader would leave it behind for good (issue 16). It gives nothing away: a
+ *   non-voter has no vote to grant, the core ignores votes from non-voters, and a stranger's appends only
+ *   count if they come from the term's leader.
+ * - A voter keeps the configuration rule, except that a leader accepts a connected peer it is admitting.
+ */
+export function mayTalkRaft (peer: NodeId, conf: ConfState, options: MayTalkOptions): boolean {
   const inConf = conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer) ||
     conf.learnersNext.includes(peer)
   if (inConf) return true
-  // A node that is not in any configuration yet (it just joined) accepts the leader that admits it; the
-  // leader accepts a connected (key-holding) peer it is admitting. Neither lets a stranger vote: votes
-  // from non-voters are ignored by the core.
-  if (conf.voters.length === 0) return options.connected
-  return options.isLeader && options.connected
+  if (!options.connected) return false
+  return !options.selfIsVoter || options.isLeader
 }
 
 /**

@@ -212,7 +212,10 @@ export class ConsensusService implements NodeService {
   private mayTalk (peer: string): boolean {
     if (this.raft === undefined) return false
     const connected = this.ctx.net.getPeers().some((id) => id.toString() === peer)
-    return mayTalkRaft(peer, this.raft.configuration(), { isLeader: this.raft.isLeader(), connected })
+    const conf = this.raft.configuration()
+    const self = this.ctx.nodeId
+    const selfIsVoter = conf.voters.includes(self) || conf.votersOutgoing.includes(self)
+    return mayTalkRaft(peer, conf, { isLeader: this.raft.isLeader(), selfIsVoter, connected })
   }
 
   /** Writes the removal record once and asks the node to stop (the process exits with EXIT_CODE_REMOVED). */
