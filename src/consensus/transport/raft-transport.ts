@@ -7,7 +7,9 @@
  *   and counted (Raft retransmits). The pump starts in a microtask, so the messages for one peer produced
  *   in one synchronous run leave together; it hands every queued frame to the stream in one `send`, and
  *   waits for the stream's `drain` event when that returns false (libp2p-notes §4.5: `onDrain()` alone stops
- *   applying backpressure).
+ *   applying backpressure). That wait is bounded by DRAIN_TIMEOUT_MS: a peer that stops reading (stalled,
+ *   half dead) never sends the window update, so the stream is aborted, its queue dropped and counted as
+ *   send errors, and the next send opens a fresh stream after the usual backoff (issue 16).
  * - Inbound: streams from peers the injected `isMember` refuses are closed and logged; the frames are split
  *   out of the stream's bytes as they arrive (src/net/length-prefixed.ts: no per-byte reads, no promise
  *   per frame) and handed to the handler in the same turn; each is decoded strictly and its `from` must
@@ -36,6 +38,22 @@ const BACKOFF_MAX_MS = 2000
 const DIAL_TIMEOUT_MS = 3000
 /** Bytes handed to the stream per send; the pump waits for each to drain before the next. */
 const MAX_BATCH_BYTES = 1024 * 1024
+/**
+ * How long the pump waits for a full stream to drain before it gives the stream up: as long as the
+ * ping timeout that declares a silent connection dead (net.pingTimeoutMs, 10 s). A peer that has read
+ * nothing for that long has stalled, and Raft is better served by a fresh stream and a retransmission than
+ * by a queue that only grows until it drops (droppedQueueFull) while the link hangs.
+ */
+export const DRAIN_TIMEOUT_MS = 10_000
+
+/** A stream that did not drain within the bound: the remote stopped reading. */
+export class DrainTimeoutError extends Error {
+  static override readonly name = 'DrainTimeoutError'
+  constructor (timeoutMs: number) {
+    super(`raft stream did not drain within ${timeoutMs} ms; the peer stopped reading`)
+    this.name = 'DrainTimeoutError'
+  }
+}
 
 /** Messages sent, dropped by reason, received, and refused by reason; inbound stream failures. */
 export interface TransportCounters {
@@ -73,6 +91,11 @@ export interface RaftTransportInit {
    * @default rethrow on the next tick, which stops the process
    */
   onFatal?: (err: unknown) => void
+  /**
+   * How long a full stream may take to drain before it is aborted (tests shorten it).
+   * @default DRAIN_TIMEOUT_MS
+   */
+  drainTimeoutMs?: number
 }
 
 interface PeerLink {
@@ -169,7 +192,7 @@ export class RaftTransport implements MessageTransport {
         this.counts.sent += frames
         this.counts.writes++
         link.backoffMs = BACKOFF_MIN_MS
-        if (!canSendMore) await drained(stream)
+        if (!canSendMore) await drained(stream, this.init.drainTimeoutMs ?? DRAIN_TIMEOUT_MS)
       }
     } catch (err) {
       this.counts.droppedSendError += link.queue.length
@@ -177,7 +200,8 @@ export class RaftTransport implements MessageTransport {
       link.stream?.abort(err instanceof Error ? err : new Error('raft stream failed'))
       link.stream = undefined
       this.init.onUnreachable?.(peer)
-      this.init.log.debug({ peer, err: errorMessage(err) }, 'raft stream failed; backing off')
+      if (err instanceof DrainTimeoutError) this.warnLimited(peer, 'drain-timeout', { peer, err: err.message }, 'raft stream to a peer that stopped reading aborted; reopening')
+      else this.init.log.debug({ peer, err: errorMessage(err) }, 'raft stream failed; backing off')
       link.retryTimer = setTimeout(() => {
         link.retryTimer = undefined
         if (link.queue.length > 0 && !link.pumping) void this.pump(peer, link)
@@ -276,15 +300,24 @@ export class RaftTransport implements MessageTransport {
   }
 }
 
-/** Resolves on the stream's next `drain`; rejects when it closes first. */
-async function drained (stream: Stream): Promise<void> {
+/**
+ * Resolves on the stream's next `drain`; rejects when it closes first, or with DrainTimeoutError when no
+ * drain comes within `timeoutMs`.
+ */
+async function drained (stream: Stream, timeoutMs: number): Promise<void> {
   if (stream.status !== 'open') throw new Error(`raft stream ${stream.status} while waiting to drain`)
   await new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => { stream.removeEventListener('close', onClose); resolve() }
-    const onClose = (evt: StreamCloseEvent): void => {
+    const done = (): void => {
+      clearTimeout(timer)
       stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+    }
+    const onDrain = (): void => { done(); resolve() }
+    const onClose = (evt: StreamCloseEvent): void => {
+      done()
       reject(evt.error ?? new Error('raft stream closed while waiting to drain'))
     }
+    const timer = setTimeout(() => { done(); reject(new DrainTimeoutError(timeoutMs)) }, timeoutMs)
     stream.addEventListener('drain', onDrain, { once: true })
     stream.addEventListener('close', onClose, { once: true })
   })

@@ -1,17 +1,18 @@
 /**
  * Goal: nothing a peer sends wedges or silently breaks a Raft stream, and a bug stays loud (issue 9
  * item 6). Method: two libp2p nodes on 127.0.0.1 with RaftTransports; the tests send an App too big for
- * one frame, a single entry too big for any frame, a length prefix above the frame limit, and deliver
- * to a handler that fails an assertion.
+ * one frame, a single entry too big for any frame, a length prefix above the frame limit, deliver
+ * to a handler that fails an assertion, and write to a peer that stops reading (issue 16).
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLibp2p } from 'libp2p'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
-import { RaftTransport } from '../../../src/consensus/transport/raft-transport.js'
-import { MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
+import { RaftTransport, DRAIN_TIMEOUT_MS } from '../../../src/consensus/transport/raft-transport.js'
+import { decodeFrame, MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
+import { LengthPrefixedSplitter } from '../../../src/net/length-prefixed.js'
 import { EntryType, MessageType } from '../../../src/consensus/core/types.js'
 import type { Message } from '../../../src/consensus/core/types.js'
 import { AssertionError } from '../../../src/util/assert.js'
@@ -83,5 +84,38 @@ describe('RaftTransport hardening', () => {
     ta.send(app(a.peerId.toString(), b.peerId.toString(), [8]))
     await waitFor(() => fatal.length === 1, 10_000, 'assertion reached the top')
     expect(fatal[0]).toMatchObject({ name: 'AssertionError', message: 'core invariant broken' })
+  })
+
+  it('should abort a stream whose reader stalled once the drain wait runs out, and reach the peer on a fresh stream', async () => {
+    const a = await node(); const b = await node()
+    started.push(a, b)
+    await a.dial(b.getMultiaddrs()[0]!)
+    // b's first Raft stream is never read: paused, yamux stops granting window, the writer's send fills up.
+    const streams: Stream[] = []
+    const got: Message[] = []
+    await b.handle(RAFT_PROTOCOL, (stream) => {
+      streams.push(stream)
+      if (streams.length === 1) { stream.pause(); return }
+      const splitter = new LengthPrefixedSplitter('varint', MAX_FRAME_BYTES, (frame) => { got.push(decodeFrame(frame)); return true })
+      stream.addEventListener('message', (evt: StreamMessageEvent) => { splitter.push(evt.data) })
+    })
+    const drainTimeoutMs = 300
+    const ta = new RaftTransport({ libp2p: a, isMember: () => true, log: quiet, drainTimeoutMs })
+    await ta.start()
+    started.push(ta)
+    expect(DRAIN_TIMEOUT_MS).toBe(10_000)
+    const from = a.peerId.toString()
+    const to = b.peerId.toString()
+    // 4 MiB: far beyond one stream window (256 KiB), in four 1 MiB batches.
+    for (let i = 0; i < 8; i++) ta.send(app(from, to, [512 * 1024]))
+    await waitFor(() => ta.counters().droppedSendError > 0, 10_000, 'the stalled stream given up')
+    await waitFor(() => streams[0]!.status !== 'open', 10_000, 'the stalled stream aborted')
+    // What was still queued behind the stalled batch was dropped and counted, not left to grow.
+    expect(ta.counters().droppedSendError).toBeGreaterThan(0)
+    expect(ta.counters().droppedQueueFull).toBe(0)
+    ta.send(app(from, to, [8]))
+    await waitFor(() => got.length === 1, 10_000, 'a later send on a fresh stream')
+    expect(streams.length).toBe(2)
+    expect(got[0]!.entries[0]!.data.length).toBe(8)
   })
 })
