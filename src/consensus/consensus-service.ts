@@ -80,7 +80,13 @@ export interface ConsensusServiceInit {
   /** Opens durable storage in `dir`. */
   openStorage: (dir: string) => Storage
   /** Builds the Raft transport on the node's libp2p instance. */
-  createTransport: (ctx: ServiceContext, isMember: (peer: string) => boolean) => MessageTransport & { start(): Promise<void>, stop(): Promise<void>, counters?: () => object }
+  createTransport: (ctx: ServiceContext, isMember: (peer: string) => boolean) => MessageTransport & {
+    start(): Promise<void>
+    stop(): Promise<void>
+    counters?: () => object
+    /** Closes the open inbound streams `isMember` now refuses (called when the role, leader or configuration changes). */
+    recheckInbound?: () => number
+  }
   /** Wraps the shape machine before Raft applies to it (the attestation chain hooks in here). */
   wrapMachine?: (shape: ShapeMachine, ctx: ServiceContext) => ReplicatedStateMachine<ApplyResult>
 }
@@ -173,6 +179,10 @@ export class ConsensusService implements NodeService {
       nowMs: wallClockMs,
       requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded')
     })
+    // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
+    // of them changes, a stream opened under the old answer is asked again, so a member removed from the
+    // configuration does not keep the stream it had.
+    this.raft.onStateChange(() => { this.transport.recheckInbound?.() })
     await this.transport.start()
     await this.notices.start((record, from) => { this.onRemoved(record, from) })
     this.raft.start()

@@ -232,6 +232,8 @@ export class RaftNode<R> {
   get isRunning (): boolean { return this.running }
   private lastRole = ''
   private lastLeader: NodeId | null = null
+  /** The applied configuration the state listeners last heard of (replaced, never mutated, on a change). */
+  private lastConf: ConfState | undefined
   /**
    * A write that failed (disk full, EIO): retried until it succeeds; no input reaches the core. `ready` is
    * a Ready between ready() and its acknowledgement (written inline); `unflushed` writes are rewritten too.
@@ -1031,7 +1033,8 @@ export class RaftNode<R> {
 
   private notifyState (): void {
     const status = this.raw.status()
-    if (status.role === this.lastRole && status.leader === this.lastLeader) return
+    if (status.role === this.lastRole && status.leader === this.lastLeader && this.confState === this.lastConf) return
+    this.lastConf = this.confState
     if (status.role !== this.lastRole && status.role === 'leader') this.log.info({ id: this.id, term: status.term }, 'became leader')
     const newLeader = status.leader !== null && status.leader !== this.lastLeader
     this.lastRole = status.role

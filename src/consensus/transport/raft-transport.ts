@@ -10,7 +10,9 @@
  *   applying backpressure). That wait is bounded by DRAIN_TIMEOUT_MS: a peer that stops reading (stalled,
  *   half dead) never sends the window update, so the stream is aborted, its queue dropped and counted as
  *   send errors, and the next send opens a fresh stream after the usual backoff (issue 16).
- * - Inbound: streams from peers the injected `isMember` refuses are closed and logged; the frames are split
+ * - Inbound: streams from peers the injected `isMember` refuses are closed and logged, when they open and
+ *   again at every `recheckInbound()` (the node calls it when its role, leader or configuration changes, so
+ *   a member removed from the configuration loses the stream it already had); the frames are split
  *   out of the stream's bytes as they arrive (src/net/length-prefixed.ts: no per-byte reads, no promise
  *   per frame) and handed to the handler in the same turn; each is decoded strictly and its `from` must
  *   equal the remote PeerId (no spoofing); a malformed frame or a length above the limit closes that stream
@@ -116,6 +118,8 @@ export class RaftTransport implements MessageTransport {
   }
 
   private running = false
+  /** Open inbound streams: the remote peer, and how to close the stream as refused (`recheckInbound`). */
+  private readonly inbound = new Map<Stream, { peer: string, refuse: () => void }>()
   /** Bad input is counted every time and logged once per peer and kind per interval. */
   private readonly badInputLog = new PerPeerLogLimiter(steadyNowMs)
 
@@ -131,6 +135,7 @@ export class RaftTransport implements MessageTransport {
   async stop (): Promise<void> {
     this.running = false
     await this.init.libp2p.unhandle(RAFT_PROTOCOL)
+    this.inbound.clear()
     for (const link of this.links.values()) {
       clearTimeout(link.retryTimer)
       link.queue = []
@@ -221,12 +226,33 @@ export class RaftTransport implements MessageTransport {
     return stream
   }
 
+  /**
+   * Asks `isMember` again for every open inbound stream and closes those it now refuses (counted and
+   * logged like a refusal at open). Call it when the answer may have changed: the node's role, leader or
+   * configuration. Cheaper than asking per frame, which the receive path would pay for every message.
+   * @returns the streams closed
+   */
+  recheckInbound (): number {
+    let closed = 0
+    for (const [stream, { peer, refuse }] of [...this.inbound]) {
+      if (this.init.isMember(peer)) continue
+      this.inbound.delete(stream)
+      refuse()
+      closed++
+    }
+    return closed
+  }
+
+  private refuse (stream: Stream, peer: string, line: string): void {
+    this.counts.rejectedNotMember++
+    this.warnLimited(peer, 'not-member', { peer }, line)
+    stream.abort(new Error('not a cluster member'))
+  }
+
   private onInbound (stream: Stream, connection: Connection): void {
     const peer = connection.remotePeer.toString()
     if (!this.init.isMember(peer)) {
-      this.counts.rejectedNotMember++
-      this.warnLimited(peer, 'not-member', { peer }, 'refused a raft stream from a peer that is not a cluster member')
-      stream.abort(new Error('not a cluster member'))
+      this.refuse(stream, peer, 'refused a raft stream from a peer that is not a cluster member')
       return
     }
     /** Set once this side closed the stream for a reason it already counted. */
@@ -236,6 +262,13 @@ export class RaftTransport implements MessageTransport {
       stream.abort(err)
       return false
     }
+    this.inbound.set(stream, {
+      peer,
+      refuse: () => {
+        closedHere = true
+        this.refuse(stream, peer, 'closed the raft stream of a peer that may no longer use it')
+      }
+    })
     const splitter = new LengthPrefixedSplitter('varint', MAX_FRAME_BYTES, (frame) => this.onFrame(peer, frame, close))
     stream.addEventListener('message', (evt: StreamMessageEvent) => {
       if (!this.running || closedHere) return
@@ -249,6 +282,7 @@ export class RaftTransport implements MessageTransport {
       }
     })
     stream.addEventListener('close', (evt: StreamCloseEvent) => {
+      this.inbound.delete(stream)
       // The remote closing its end is normal; a reset or a failed connection is counted.
       if (closedHere || evt.error === undefined) {
         this.init.log.debug({ peer }, 'raft inbound stream ended')

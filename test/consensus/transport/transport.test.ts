@@ -87,6 +87,25 @@ describe('RaftTransport', () => {
     expect(tb.counters().rejectedSpoofed).toBe(1)
   })
 
+  it('should close an open stream whose peer may no longer use the protocol when asked again, and refuse its next one', async () => {
+    let allowed = true
+    const { a, b, ta, tb, got } = await pair(() => allowed)
+    const from = a.peerId.toString()
+    const to = b.peerId.toString()
+    ta.send(message(from, to, 1))
+    await waitFor(() => got.length === 1, 10_000, 'a message while allowed')
+    expect(tb.recheckInbound()).toBe(0)
+    // The peer leaves the configuration: the stream it opened while a member stays open until asked again.
+    allowed = false
+    expect(tb.recheckInbound()).toBe(1)
+    expect(tb.counters().rejectedNotMember).toBe(1)
+    expect(tb.counters().inboundStreamErrors).toBe(0)
+    expect(tb.recheckInbound()).toBe(0)
+    // A send racing the reset is lost with the old stream (Raft retransmits): keep sending, as Raft would.
+    await waitFor(() => { ta.send(message(from, to, 2)); return tb.counters().rejectedNotMember >= 2 }, 10_000, 'the next stream refused at open')
+    expect(got.map((m) => m.index)).toEqual([1])
+  })
+
   it('should close only the stream that sent a malformed frame and keep serving', async () => {
     const { a, b, ta, tb, got } = await pair()
     const stream = await a.dialProtocol(b.peerId, RAFT_PROTOCOL)
