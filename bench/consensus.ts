@@ -26,6 +26,9 @@
  * another: one client after 15 s of 16 clients still ran at the cold rate, and four back-to-back 8 s phases
  * at one client went 207 → 342 → 545 → 467 commits/s (issue 16, docs/bench/consensus.md "Warm phases").
  * PHASE_WARMUP_MS=0 gives the cold figures of the earlier sections.
+ * CLIENTS_VIA (default `all`): client i posts through node i mod 3; `leader`: every client posts through the
+ * node that leads when the phase starts, so one batcher sees every caller (what larger envelopes buy, issue 16,
+ * docs/bench/consensus.md "Several proposers' envelopes in one Raft entry?").
  * CHAIN_COMPARE=<rounds> instead measures the attestation chain's cost (issue 14): revoada only, the chain
  * on and off (`attestation.enabled: false`) in alternating rounds, each round a fresh 3-voter cluster.
  */
@@ -49,6 +52,9 @@ const failoverTrials = Number(process.env.FAILOVER_TRIALS ?? 10)
 const concurrencies = (process.env.CONCURRENCY ?? '1,16,64').split(',').map(Number)
 const warmupMs = Number(process.env.WARMUP_MS ?? 3000)
 const phaseWarmupMs = Number(process.env.PHASE_WARMUP_MS ?? 10_000)
+/** `all` (default): client i posts through node i mod 3; `leader`: every client posts through the leader. */
+const clientsVia = process.env.CLIENTS_VIA ?? 'all'
+if (clientsVia !== 'all' && clientsVia !== 'leader') throw new Error(`CLIENTS_VIA must be all or leader, not ${clientsVia}`)
 /** The nodes run with the `revoada` bin's Node flags, what operators run; BENCH_NODE_ARGS replaces them. */
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '') !== '' ? [] : REVOADA_BIN_NODE_FLAGS
 
@@ -81,9 +87,10 @@ async function revoadaLoad (cluster: RevoadaCluster, concurrency: number, forMs 
   const target = cluster.procs[2]!.nodeId
   const latencies: number[] = []
   let rejected = 0
+  const leader = clientsVia === 'leader' ? await cluster.leader() : undefined
   const end = performance.now() + forMs
   const worker = async (i: number): Promise<void> => {
-    const via = cluster.procs[i % cluster.procs.length]!
+    const via = leader ?? cluster.procs[i % cluster.procs.length]!
     let n = i
     while (performance.now() < end) {
       const kind = n++ % 2 === 0 ? 'promote' : 'demote'
