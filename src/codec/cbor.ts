@@ -6,11 +6,14 @@
  * omitted, not set to undefined) so that one value has exactly one encoding.
  *
  * Decoding rejects non-canonical input: @ipld/dag-cbor accepts unsorted map keys on decode
- * (../shared/reference/hashing-signing-encoding.md §6), so we re-encode and compare.
+ * (../shared/reference/hashing-signing-encoding.md §6), so the general path re-encodes and compares. A
+ * one-pass reader (fast-decode.ts) that checks canonical form as it reads answers first; whatever it is
+ * unsure of goes to the general path.
  */
 import { decode } from '@ipld/dag-cbor'
 import { MalformedEncodingError, NonCanonicalEncodingError } from './errors.js'
 import { encodeCanonicalFast } from './fast-encode.js'
+import { decodeCanonicalFast, NOT_FAST } from './fast-decode.js'
 
 /**
  * Encodes `value` canonically (@ipld/dag-cbor's bytes, written by the fast writer where it can).
@@ -21,12 +24,26 @@ export function encodeCanonical (value: unknown): Uint8Array {
 }
 
 /**
- * Decodes canonical bytes: the decoded value is written back by the fast writer (the same bytes as
- * @ipld/dag-cbor's, test/codec/fast-encode.test.ts) and compared.
+ * Decodes canonical bytes. The one-pass reader (fast-decode.ts) returns the value of the bytes it can vouch
+ * for; everything else — floats, unusual tags, and every non-canonical or malformed input — takes the
+ * general path (`decodeCanonicalGeneral`), so values and errors are the general path's
+ * (test/codec/fast-decode.test.ts).
  * @throws MalformedEncodingError when the bytes are not DAG-CBOR
  * @throws NonCanonicalEncodingError when they decode but are not the canonical encoding of the value
  */
 export function decodeCanonical<T = unknown> (bytes: Uint8Array): T {
+  const fast = decodeCanonicalFast(bytes)
+  if (fast !== NOT_FAST) return fast as T
+  return decodeCanonicalGeneral<T>(bytes)
+}
+
+/**
+ * The general path: @ipld/dag-cbor decodes, the decoded value is written back by the fast writer (the same
+ * bytes as @ipld/dag-cbor's, test/codec/fast-encode.test.ts) and compared.
+ * @throws MalformedEncodingError when the bytes are not DAG-CBOR
+ * @throws NonCanonicalEncodingError when they decode but are not the canonical encoding of the value
+ */
+export function decodeCanonicalGeneral<T = unknown> (bytes: Uint8Array): T {
   let value: T
   try {
     value = decode(bytes) as T

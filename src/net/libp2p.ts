@@ -102,6 +102,18 @@ const MESH_DEGREE = { D: 3, Dlo: 2, Dhi: 6, Dscore: 2, Dout: 1 } as const
  */
 export const IHAVE_GOSSIP = { Dlazy: 3, gossipFactor: 0 } as const
 
+/**
+ * Smallest gossip message (data bytes) for which gossipsub sends IDONTWANT (its default: 512). On receiving a
+ * new message that large, a node tells each of its mesh peers but the sender, one control message per peer,
+ * not to forward it a copy. That pays only when the copy spared is large; for a heartbeat it is one more write
+ * per mesh peer per heartbeat received, and a heartbeat with a few node labels passes 512 B: at 10 idle
+ * members with three labels, ≈ 113 writes a second per node instead of ≈ 43 (docs/MEMBERSHIP.md;
+ * docs/bench/scale.md "Idle cost per heartbeat"). Above 8 KiB (membership's MAX_HEARTBEAT_BYTES), no
+ * heartbeat, witness (≤ 1 KiB) or content announcement (a full 64-item `have` is ≈ 3.7 KiB) triggers it;
+ * larger messages (decision records are accepted up to 64 KiB, content messages up to 16 KiB) still do.
+ */
+export const IDONTWANT_MIN_DATA_BYTES = 8 * 1024 + 1
+
 /** The services every revoada libp2p node has; later layers reach gossip through `services.pubsub`. */
 export type NetServices = {
   identify: Identify
@@ -182,6 +194,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       pubsub: gossipsub({
         ...MESH_DEGREE,
         ...IHAVE_GOSSIP,
+        idontwantMinDataSize: IDONTWANT_MIN_DATA_BYTES,
         fastMsgIdFn: senderSeqnoMessageId,
         scoreParams: {
           IPColocationFactorWeight: 0,
