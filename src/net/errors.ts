@@ -43,3 +43,17 @@ export class ClusterKeyProbablyWrongError extends Error {
     this.name = 'ClusterKeyProbablyWrongError'
   }
 }
+
+/**
+ * A dial reached the remote's port but the handshake failed, and the remote sent nothing on a fresh TCP connection
+ * either: it is busy or starved (its accept queue full on a saturated machine, docs/bench/scale.md) or not a
+ * cluster node. Not a key mismatch: a node with another key sends its pnet nonce as soon as it accepts.
+ */
+export class PeerNotAnsweringError extends Error {
+  static override readonly name = 'PeerNotAnsweringError'
+  constructor (address: string, cause?: unknown) {
+    super(`handshake with ${address} failed: the peer accepts TCP but sends nothing (busy or starved, ` +
+      'or not a revoada node); the dial is retried', { cause })
+    this.name = 'PeerNotAnsweringError'
+  }
+}
