@@ -28,6 +28,8 @@ describe('partition', () => {
     await waitFor(() => members.every((m) => m.consensus.node.configuration().voters.length === 3 && m.consensus.node.configuration().votersOutgoing.length === 0 &&
       m.consensus.shapeMachine.shape.holders('api-server').length === 3), 30_000, 'ha-three')
 
+    // A leader may be between terms right after the last configuration change: wait for one.
+    await waitFor(() => leaderOf(members) !== undefined, 30_000, 'a leader after ha-three')
     const leader = leaderOf(members)!
     const worker = members.find((m) => m.consensus.shapeMachine.shape.rolesOf(m.node.nodeId).includes('worker'))!
     const minority = [leader, worker]
