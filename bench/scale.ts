@@ -54,6 +54,8 @@ interface ScaleResult {
   /** Median RssAnon: a node's private memory, without the shared node binary and libraries. */
   anonMedianMb: number
   cpuCores: number
+  /** Processes still running over the idle window (a joiner that gave up has exited): what per-node idle CPU divides by. */
+  idleProcs: number
   leaderCpuCores: number
   /** Read and write system calls per node per second over the idle window (mean): each message is about one write. */
   readsPerNodeS: number
@@ -86,7 +88,7 @@ const live = (xs: number[]): number[] => xs.filter((x) => !Number.isNaN(x))
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 
 /** Resident memory, CPU, system calls and libp2p peer count of every node after `idleS` seconds without bench traffic. */
-async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'anonMedianMb' | 'cpuCores' | 'leaderCpuCores' | 'readsPerNodeS' | 'writesPerNodeS' | 'peersMedian'>> {
+async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 'rssMedianMb' | 'rssMaxMb' | 'anonMedianMb' | 'cpuCores' | 'idleProcs' | 'leaderCpuCores' | 'readsPerNodeS' | 'writesPerNodeS' | 'peersMedian'>> {
   const leader = await findLeader(cluster)
   const procs = cluster.alive()
   const pids = procs.map((p) => p.child.pid as number)
@@ -103,6 +105,7 @@ async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 
     rssMaxMb: Math.max(...live(rss)),
     anonMedianMb: median(live(anon)),
     cpuCores: live(cpu).reduce((a, b) => a + b, 0) / elapsedS,
+    idleProcs: live(cpu).length,
     leaderCpuCores: leader === null ? Number.NaN : (cpu[procs.indexOf(leader)] ?? Number.NaN) / elapsedS,
     readsPerNodeS: perNodeS((c) => c.reads),
     writesPerNodeS: perNodeS((c) => c.writes),
@@ -183,11 +186,11 @@ function exponent (results: readonly ScaleResult[], pick: (r: ScaleResult) => nu
 function report (results: readonly ScaleResult[]): void {
   console.log('\nFigures (targets at 50: converge ≤ 30 s, RSS ≤ 100 MB per node, idle CPU ≤ 1 core, heal ≤ 5 s):')
   printTable(['N', 'spawn → converged ms', 'APIs up → converged ms', 'CPU to APIs up, all N (s)', 'CPU to converged, all N (s)', 'spawn → ha-three ms', 'RSS median MB', 'RSS max MB',
-    `idle CPU, all N (cores)`, 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → dead everywhere ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
-  results.map((r) => [r.n, ms(r.convergeMs), ms(r.convergeAfterUpMs), r.startCpuS, r.convergeCpuS, ms(r.haThreeMs), r.rssMedianMb, r.rssMaxMb, r.cpuCores, r.leaderCpuCores,
+    `idle CPU, all N (cores)`, 'processes running at idle', 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → dead everywhere ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
+  results.map((r) => [r.n, ms(r.convergeMs), ms(r.convergeAfterUpMs), r.startCpuS, r.convergeCpuS, ms(r.haThreeMs), r.rssMedianMb, r.rssMaxMb, r.cpuCores, r.idleProcs, r.leaderCpuCores,
     r.peersMedian, ms(r.writeMs), ms(r.deadMs), ms(r.votersMs), ms(r.healedMs), r.load]))
   console.log('\nHow each grows (per node, vs N):')
-  const perNodeCpu = (r: ScaleResult): number => r.cpuCores / r.n
+  const perNodeCpu = (r: ScaleResult): number => r.cpuCores / r.idleProcs
   printTable(['figure', ...results.map((r) => `N=${r.n}`), 'growth'], [
     ['RSS median per node (MB)', ...results.map((r) => r.rssMedianMb), exponent(results, (r) => r.rssMedianMb)],
     ['private (RssAnon) median per node (MB)', ...results.map((r) => r.anonMedianMb), exponent(results, (r) => r.anonMedianMb)],
