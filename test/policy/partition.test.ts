@@ -28,10 +28,12 @@ describe('partition', () => {
     await waitFor(() => members.every((m) => m.consensus.node.configuration().voters.length === 3 && m.consensus.node.configuration().votersOutgoing.length === 0 &&
       m.consensus.shapeMachine.shape.holders('api-server').length === 3), 30_000, 'ha-three')
 
-    // A leader may be between terms right after the last configuration change: wait for one.
+    // A leader may be between terms right after the last configuration change: wait for one. The minority is
+    // the leader and a member outside the control plane (not a voter).
     await waitFor(() => leaderOf(members) !== undefined, 30_000, 'a leader after ha-three')
     const leader = leaderOf(members)!
-    const worker = members.find((m) => m.consensus.shapeMachine.shape.rolesOf(m.node.nodeId).includes('worker'))!
+    const voters = leader.consensus.node.configuration().voters
+    const worker = members.find((m) => !voters.includes(m.node.nodeId))!
     const minority = [leader, worker]
     const majority = members.filter((m) => !minority.includes(m))
     for (const m of members) sideOf.set(m.node.nodeId, minority.includes(m) ? 'minority' : 'majority')
