@@ -117,6 +117,15 @@ export interface CommandRules {
   identify(command: Uint8Array): { id: ProposalId, proposer: NodeId } | null
   /** Leader: the configuration change that must carry `command` now, or null for none. */
   confChangeFor(command: Uint8Array, conf: ConfState): ConfChange | null
+  /**
+   * Whether `command` is a forwarded request (issue 16): commands a follower sends the leader unsigned, for
+   * the leader's own next envelope. A request is never appended as an entry: the leader hands it to
+   * `takeRequest`, and the follower's proposal resolves when an entry carrying its id applies.
+   * @default never
+   */
+  isRequest?(command: Uint8Array): boolean
+  /** The request ids `command` carries for other proposals (a leader's merged envelope), in order. @default none */
+  requestIds?(command: Uint8Array): ProposalId[]
 }
 
 export interface RaftNodeComponents<R> {
@@ -140,12 +149,21 @@ export interface RaftNodeComponents<R> {
    * @default none: the node waits for an operator
    */
   requestRejoin?: () => Promise<unknown>
+  /**
+   * Leader: takes a forwarded request (CommandRules.isRequest) from member `from` — this node itself for a
+   * request it forwarded before it became leader — for its next envelope; returns null when taken, or the
+   * typed error it is refused with (counted in `refusedRequests` and logged).
+   * @default none: every request is refused
+   */
+  takeRequest?: (command: Uint8Array, id: ProposalId | undefined, from: NodeId) => Error | null
 }
 
 /** Proposals refused at the leader and command entries not applied again, for status and metrics. */
 export interface RaftNodeCounters {
   /** Forwarded proposals the leader refused (a conf change, a foreign proposal id or signer). */
   refusedForwarded: number
+  /** Forwarded requests (issue 16) the leader refused: malformed, over a bound, a command that may not travel in one. */
+  refusedRequests: number
   /** Committed command entries whose proposal id was already applied (a retry or a replay). */
   duplicateCommands: number
   /** WAL flushes (fdatasync) that acknowledged Readies, and the entries they made durable (group commit). */
@@ -207,7 +225,7 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
-  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
+  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
@@ -255,6 +273,7 @@ export class RaftNode<R> {
   private nextRemovalRequestMs = 0
   private rejoinRequestInFlight = false
   private readonly requestRejoin: (() => Promise<unknown>) | undefined
+  private readonly takeRequest: RaftNodeComponents<R>['takeRequest']
 
   constructor (init: RaftNodeInit, components: RaftNodeComponents<R>) {
     this.id = init.id
@@ -282,6 +301,7 @@ export class RaftNode<R> {
     this.monotonicMs = components.monotonicMs ?? steadyNowMs
     this.rules = components.commandRules
     this.requestRejoin = components.requestRejoin
+    this.takeRequest = components.takeRequest
     this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
@@ -392,6 +412,10 @@ export class RaftNode<R> {
     for (const extra of queued) {
       // A proposal settled or timed out while queued is not submitted.
       if (this.proposals.get(proposalKey(extra.id)) === undefined) continue
+      if (leader && this.isRequest(extra.command)) {
+        this.submit(extra)
+        continue
+      }
       if (extra.confChange === undefined && (conf === undefined || this.rules?.confChangeFor(extra.command, conf) == null)) {
         plain.push(extra)
       } else {
@@ -405,11 +429,47 @@ export class RaftNode<R> {
       this.raw.proposeMany(plain.map((extra) => ({
         data: encodeEntryPayload({ command: extra.command, timeMs: leader ? this.nowMs() : 0 }), proposalId: extra.id
       })))
+      if (leader) this.noteRequestsAppended(plain)
     } catch (err) {
       rethrowBug(err)
       // No leader yet or too many uncommitted bytes: the retry sweep submits them again.
       this.log.debug({ err: (err as Error).message, proposals: plain.length }, 'proposals not accepted yet')
     }
+  }
+
+  /**
+   * Leader: the followers whose forwarded requests ride in these just-appended commands are told of their
+   * commit at once (their callers wait for it), as for a forwarded proposal (`forwardedUpTo`).
+   */
+  private noteRequestsAppended (appended: ProposalExtra[]): void {
+    if (this.commitNotices === undefined || this.rules?.requestIds === undefined) return
+    const lastIndex = this.raw.status().lastIndex
+    for (const extra of appended) {
+      for (const id of this.rules.requestIds(extra.command)) {
+        const owner = clientIdOwner(id.clientId)
+        if (owner !== this.id && owner !== '') this.forwardedUpTo.set(owner, lastIndex)
+      }
+    }
+  }
+
+  private isRequest (command: Uint8Array): boolean {
+    return this.rules?.isRequest?.(command) === true
+  }
+
+  /**
+   * Hands a forwarded request to the leader's intake; false (counted, logged at most once per interval
+   * per peer) when it is refused. `from` is the authenticated sender (this node for its own request).
+   */
+  private maybeTakeRequest (command: Uint8Array, id: ProposalId | undefined, from: NodeId): boolean {
+    const refusal = this.takeRequest === undefined
+      ? new Error('this node takes no forwarded requests')
+      : this.takeRequest(command, id, from)
+    if (refusal === null) return true
+    this.counts.refusedRequests++
+    if (this.badInputLog.allow(from, 'forwarded-request')) {
+      this.log.warn({ from, error: refusal.name, reason: refusal.message }, 'refused a forwarded request (counted; logged once per interval)')
+    }
+    return false
   }
 
   /**
@@ -419,7 +479,10 @@ export class RaftNode<R> {
   private submit (extra: ProposalExtra): void {
     extra.sentTo = this.raw.status().leader
     try {
-      if (this.isLeader()) {
+      if (this.isLeader() && this.isRequest(extra.command)) {
+        // This node forwarded it while following and leads now: its own next envelope carries it.
+        this.maybeTakeRequest(extra.command, extra.id, this.id)
+      } else if (this.isLeader()) {
         this.proposeAtLeader(extra.command, extra.id, extra.confChange)
       } else if (extra.confChange === undefined || this.rules !== undefined) {
         this.raw.propose(encodeEntryPayload({ command: extra.command, timeMs: 0 }), extra.id)
@@ -580,6 +643,13 @@ export class RaftNode<R> {
     const plain: Array<{ data: Uint8Array, proposalId: ProposalId }> = []
     const conf = this.configuration()
     for (const entry of message.entries) {
+      const request = entry.type === EntryType.Normal ? decodeEntryPayload(entry.data) : null
+      if (request !== null && this.isRequest(request.command)) {
+        // Never appended: the leader's intake checks it all (id, sender, bounds, kinds) and its next
+        // envelope carries the commands (issue 16).
+        this.maybeTakeRequest(request.command, entry.proposalId, message.from)
+        continue
+      }
       const checked = this.checkForwarded(message.from, entry)
       if (typeof checked === 'string') {
         this.counts.refusedForwarded++
@@ -601,6 +671,7 @@ export class RaftNode<R> {
       }
     }
     // The commands that need no configuration change are appended together: one App per follower.
+    if (plain.length === 0) return
     try {
       this.raw.proposeMany(plain)
     } catch (err) {
@@ -899,7 +970,10 @@ export class RaftNode<R> {
     if (entry.type === EntryType.Normal) {
       const payload = decodeEntryPayload(entry.data)
       if (payload === null) return
-      this.applyCommand(entry, this.commandId(payload.command) ?? entry.proposalId, payload.command, payload.timeMs, undefined)
+      // A request is never an entry of an honest leader; one committed anyway applies (as the machine
+      // judges it), keyed by nothing: it must not mark the follower's request id as applied.
+      const id = this.isRequest(payload.command) ? undefined : (this.commandId(payload.command) ?? entry.proposalId)
+      this.applyCommand(id === undefined ? withoutProposalId(entry) : entry, id, payload.command, payload.timeMs, undefined)
     } else if (entry.type === EntryType.ConfChange) {
       const cc = decodeConfChange(entry.data)
       if (cc === null) return
@@ -914,12 +988,26 @@ export class RaftNode<R> {
   private applyCommand (entry: Entry, id: ProposalId | undefined, command: Uint8Array, timeMs: number, confChange: ConfChange | undefined): boolean {
     let accepted = false
     const keyed: Entry = id !== undefined ? { ...entry, proposalId: id } : entry
+    const requestIds = this.rules?.requestIds?.(command) ?? []
     const outcome = applyOnce(this.sessions, keyed, () => {
-      const applied = this.machine.apply(command, { index: entry.index, term: entry.term, timeMs, ...(confChange !== undefined ? { confChange } : {}) })
+      const applied = this.machine.apply(command, {
+        index: entry.index,
+        term: entry.term,
+        timeMs,
+        ...(confChange !== undefined ? { confChange } : {}),
+        ...(requestIds.length > 0 ? { requestLookup: (rid: ProposalId) => this.sessions.lookup(rid).kind } : {})
+      })
       accepted = applied.accepted
+      // Each forwarded group that applied now is recorded under its request id (exactly-once per request;
+      // the envelope's own id, of another session, is recorded after this returns).
+      for (const group of applied.groups ?? []) {
+        assert(requestIds.some((rid) => sameId(rid, group.id)), 'an applied group the command does not carry')
+        this.sessions.record(group.id, entry.index, { index: entry.index, term: entry.term, result: group.result })
+      }
       for (const listener of this.appliedListeners) listener({ entry, command, timeMs, result: applied.result })
       return { index: entry.index, term: entry.term, result: applied.result }
     })
+    if (requestIds.length > 0) this.settleRequests(requestIds, entry.index)
     if (outcome.status !== 'applied') this.counts.duplicateCommands++
     if (id !== undefined && outcome.status !== 'stale') {
       const record = outcome.result
@@ -929,6 +1017,26 @@ export class RaftNode<R> {
       this.proposals.delete(proposalKey(id))
     }
     return accepted
+  }
+
+  /**
+   * Answers this node's forwarded requests that an applied entry carries: the group's recorded result
+   * (`duplicate` when it was recorded at an earlier entry), or ProposalReplayedError when too old to tell.
+   * A request still `new` here rode in an envelope that was refused as a whole: it stays pending and is
+   * retried.
+   */
+  private settleRequests (ids: ProposalId[], index: number): void {
+    for (const id of ids) {
+      const key = proposalKey(id)
+      if (this.proposals.get(key) === undefined) continue
+      const seen = this.sessions.lookup(id)
+      if (seen.kind === 'duplicate') {
+        this.proposals.settle(key, { ...seen.result, duplicate: seen.result.index !== index })
+      } else if (seen.kind === 'stale') {
+        this.proposals.get(key)?.reject(new ProposalReplayedError(`request ${key} was applied long ago`))
+        this.proposals.delete(key)
+      }
+    }
   }
 
   /** The signed id a command carries (rules), which then keys exactly-once instead of the entry's. */
@@ -1057,6 +1165,13 @@ function rethrowBug (err: unknown): void {
 function isVoteTraffic (message: Message): boolean {
   return message.type === MessageType.Vote || message.type === MessageType.PreVote ||
     message.type === MessageType.VoteResp || message.type === MessageType.PreVoteResp
+}
+
+/** The entry without its proposal id (applied, not recorded, by applyOnce). */
+function withoutProposalId (entry: Entry): Entry {
+  if (entry.proposalId === undefined) return entry
+  const { proposalId: _, ...rest } = entry
+  return rest
 }
 
 /** A conf-change context carries the command payload and its proposal id. */

@@ -7,7 +7,7 @@
  */
 import type { ConfChange, ConfState } from './core/types.js'
 import type { CommandRules } from './raft-node.js'
-import { decodeSignedProposal, requiredConfChange } from './shape/core/index.js'
+import { decodeRequest, decodeSignedProposal, envelopeRequestIds, isRequestBytes, requestOwner, requiredConfChange } from './shape/core/index.js'
 import type { MeshShape } from './shape/core/index.js'
 
 function inConfiguration (conf: ConfState, nodeId: string): boolean {
@@ -21,8 +21,8 @@ function inConfiguration (conf: ConfState, nodeId: string): boolean {
  */
 export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: ConfState): ConfChange | null {
   const proposal = decodeSignedProposal(command)
-  // A batch envelope never travels in a configuration change (its apply refuses one).
-  if (proposal === null || proposal.envelope.v === 2) return null
+  // A batch envelope (v2, v3) never travels in a configuration change (its apply refuses one).
+  if (proposal === null || proposal.envelope.v !== 1) return null
   const cmd = proposal.envelope.command
   if (cmd.kind === 'bootstrap') return null
   if (cmd.kind === 'rejoin') {
@@ -41,11 +41,21 @@ export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: C
 export function shapeCommandRules (shape: () => MeshShape): CommandRules {
   return {
     identify (command) {
+      if (isRequestBytes(command)) {
+        // A forwarded request (issue 16) is proposed under its own id, which names the node that sends it.
+        const request = decodeRequest(command)
+        return request instanceof Error ? null : { id: request.id, proposer: requestOwner(request.id) }
+      }
       const proposal = decodeSignedProposal(command)
       return proposal === null ? null : { id: proposal.envelope.proposalId, proposer: proposal.envelope.proposer }
     },
     confChangeFor (command, conf) {
       return deriveConfChange(shape(), command, conf)
+    },
+    isRequest: isRequestBytes,
+    requestIds (command) {
+      const proposal = decodeSignedProposal(command)
+      return proposal === null ? [] : envelopeRequestIds(proposal.envelope)
     }
   }
 }

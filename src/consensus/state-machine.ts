@@ -3,7 +3,7 @@
  * The contract between the Raft driver and the replicated application (MeshShape, or the simulator's KV
  * map). The driver owns ordering, exactly-once and snapshots; the machine owns meaning.
  */
-import type { ConfChange } from './core/types.js'
+import type { ConfChange, ProposalId } from './core/types.js'
 
 /** What the driver knows about the entry being applied; identical on every replica. */
 export interface ApplyContext {
@@ -13,12 +13,24 @@ export interface ApplyContext {
   timeMs: number
   /** Present when the command travels inside a configuration-change entry (voters move with it). */
   confChange?: ConfChange
+  /**
+   * What the replicated session table knows of a request id that the command carries for another node
+   * (a leader's envelope merging followers' forwarded requests, issue 16): only a `new` one may apply.
+   * The driver records the ids of the groups the machine reports applied (ApplyOutcome.groups).
+   */
+  requestLookup?: (id: ProposalId) => 'new' | 'duplicate' | 'stale'
 }
 
 /** A command's result plus whether it took effect (a rejected command also vetoes its conf change). */
 export interface ApplyOutcome<R> {
   result: R
   accepted: boolean
+  /**
+   * Request ids carried inside the command that applied now (each was `new` to requestLookup), with each
+   * one's own result: the driver records them in the session table (exactly-once per request) and
+   * answers whoever waits for them.
+   */
+  groups?: Array<{ id: ProposalId, result: R }>
 }
 
 /**

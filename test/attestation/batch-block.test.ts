@@ -9,6 +9,7 @@ import { ChainVerifyError } from '../../src/attestation/errors.js'
 import { decodeBlock, encodeBlock, encodeBlockReference, verifyChain } from '../../src/attestation/core/index.js'
 import type { ChainExport, ProposalBlock } from '../../src/attestation/core/index.js'
 import { decodeCanonical } from '../../src/codec/index.js'
+import { ShapeProposer } from '../../src/consensus/shape/proposer.js'
 import { ChainBuilder, editAndRelink, makeNodes } from './helpers.js'
 import type { TestNode } from './helpers.js'
 
@@ -86,5 +87,35 @@ describe('batch blocks (chain format v2)', () => {
     // A single-command block may not list outcomes.
     const single = failure({ ...exp, blocks: editAndRelink(exp.blocks, 1, (b) => ({ ...(b as ProposalBlock), outcomes: [{ kind: 'applied' }] })) })
     expect(single).toEqual({ name: 'OutcomeMismatchError', height: 2 })
+  })
+})
+
+describe('blocks of merged envelopes (v3: a leader\'s batch with forwarded requests, issue 16)', () => {
+  it('should record one v2 block that names each forwarded group\'s node in its envelope, and verify offline', async () => {
+    const [n0, n1, n2] = await makeNodes(3) as [TestNode, TestNode, TestNode]
+    const chain = new ChainBuilder('cluster-m')
+    chain.propose(n0, { kind: 'bootstrap', nodeId: n0.id })
+    chain.propose(n0, { kind: 'add-member', nodeId: n1.id })
+    chain.propose(n0, { kind: 'add-member', nodeId: n2.id })
+    const via1 = { clientId: `${n1.id}/s.r`, seq: 1 }
+    const via2 = { clientId: `${n2.id}/s.r`, seq: 4 }
+    const merged = new ShapeProposer(n0.signer, 'cluster-m', `${n0.id}/s`).buildMerged(
+      [{ command: { kind: 'promote', nodeId: n0.id, roles: ['scheduler'] }, reason: 'operator' }],
+      [{ commands: [{ command: { kind: 'promote', nodeId: n1.id, roles: ['scheduler'] }, reason: 'operator' }], via: via1 },
+        { commands: [{ command: { kind: 'quarantine', nodeId: n2.id }, reason: 'health-degraded' }], via: via2 }], 1)
+    const result = chain.applyRaw(merged.bytes)
+    expect(result.outcomes?.map((o) => o.kind === 'applied' ? 'applied' : o.code)).toEqual(['role-already-held', 'applied', 'applied'])
+    const mergedExport = chain.export([n0])
+    const block = decodeBlock(mergedExport.blocks[3]!) as ProposalBlock
+    expect((decodeCanonical(mergedExport.blocks[3]!) as { v: number }).v).toBe(2)
+    expect(block.proposer).toBe(n0.id)
+    // Attribution: the block is signed by the leader; its envelope names the node each group came through.
+    const envelope = decodeCanonical(block.envelope) as { v: number, groups: Array<{ via?: { clientId: string } }> }
+    expect(envelope.v).toBe(3)
+    expect(envelope.groups.map((g) => g.via?.clientId.split('/')[0])).toEqual([undefined, n1.id, n2.id])
+    expect(verifyChain(mergedExport, { verify: verifyWithCodec }).height).toBe(4)
+    // One outcome per command over all groups: one missing is refused.
+    const blocks = editAndRelink(mergedExport.blocks, 3, (b) => ({ ...(b as ProposalBlock), outcomes: (b as ProposalBlock).outcomes!.slice(1) }))
+    expect(() => verifyChain({ ...mergedExport, blocks }, { verify: verifyWithCodec })).toThrow(/OutcomeMismatch|3 commands lists 2/)
   })
 })

@@ -7,7 +7,7 @@
  * named ChainVerifyError carrying its height.
  */
 import { equalBytes, CID } from '../../codec/index.js'
-import { commandNodeIds, decodeSignedProposal, encodeSignedProposal } from '../../consensus/shape/core/index.js'
+import { commandNodeIds, decodeSignedProposal, encodeSignedProposal, envelopeCommands } from '../../consensus/shape/core/index.js'
 import {
   BrokenLinkError, ChainVerifyError, CheckpointError, DuplicateWitnessError, ExportsDivergeError, GenesisMismatchError,
   HeightGapError, MalformedBlockError, OutcomeMismatchError, ProposalMismatchError, ProposerSignatureError, RaftOrderError,
@@ -150,6 +150,8 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
   }
   const envelope = signed.envelope
   if (envelope.v === 2) return checkBatchOutcomes(block, envelope.commands.length)
+  // A leader's batch with forwarded requests (issue 16): one outcome per command over all its groups.
+  if (envelope.v === 3) return checkBatchOutcomes(block, envelopeCommands(envelope).length)
   if (block.outcomes !== undefined) throw new OutcomeMismatchError(height, 'a single-command block lists command outcomes')
   const command = envelope.command
   if (height === 1 || state.height === 0) {

@@ -8,7 +8,7 @@
 import type { CID, Signer } from '../../codec/index.js'
 import type { ConfChange } from '../core/types.js'
 import { encodeSignedProposal, envelopeBytesAndCid, requiredConfChange } from './core/index.js'
-import type { BatchedCommand, Command, MeshShape, Reason } from './core/index.js'
+import type { BatchedCommand, Command, CommandGroup, MeshShape, Reason, RequestId } from './core/index.js'
 
 export interface BuiltProposal {
   bytes: Uint8Array
@@ -21,6 +21,7 @@ export interface BuiltProposal {
 
 export class ShapeProposer {
   private seq = 0
+  private requestSeq = 0
 
   constructor (private readonly signer: Signer, private readonly clusterId: string, private readonly clientId: string) {}
 
@@ -57,6 +58,31 @@ export class ShapeProposer {
       proposedAtMs: Math.max(0, Math.floor(nowMs))
     }
     return this.sign(envelopeBytesAndCid(envelope))
+  }
+
+  /**
+   * Signs a leader's batch that merges followers' forwarded groups (v3): this node's own commands first
+   * (their group has no `via`; omitted when there are none), then each forwarded group in order.
+   */
+  buildMerged (own: BatchedCommand[], forwarded: CommandGroup[], nowMs: number): BuiltProposal {
+    const envelope = {
+      v: 3 as const,
+      clusterId: this.clusterId,
+      groups: [...(own.length > 0 ? [{ commands: own }] : []), ...forwarded],
+      proposer: this.signer.nodeId,
+      proposalId: { clientId: this.clientId, seq: ++this.seq },
+      proposedAtMs: Math.max(0, Math.floor(nowMs))
+    }
+    return this.sign(envelopeBytesAndCid(envelope))
+  }
+
+  /**
+   * A request id of this node for commands it forwards to the leader unsigned, in a session of its own
+   * (`<clientId>.r`): a request this node forwarded before it became leader may travel in its own envelope,
+   * whose id must be of another session (one id per session per entry, docs/ENCODING.md v3).
+   */
+  nextRequestId (): RequestId {
+    return { clientId: `${this.clientId}.r`, seq: ++this.requestSeq }
   }
 
   private sign ({ bytes, cid }: { bytes: Uint8Array, cid: CID }): BuiltProposal {

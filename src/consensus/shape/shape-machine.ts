@@ -92,17 +92,22 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
 
   apply (command: Uint8Array, context: ApplyContext): ApplyOutcome<ApplyResult> {
     let decoded: SignedProposal | null = null
-    const { shape, result } = applyProposal(this.current, command, {
+    const { shape, result, groups } = applyProposal(this.current, command, {
       index: context.index,
       term: context.term,
       clusterId: this.clusterId,
       ...(context.confChange !== undefined ? { confChange: context.confChange } : {}),
+      ...(context.requestLookup !== undefined ? { requestLookup: context.requestLookup } : {}),
       verified: (proposal) => { decoded = proposal; return this.verified(proposal) }
     })
     this.lastProposal = decoded
     this.current = shape
     for (const listener of this.listeners) listener(shape, result)
-    return { result, accepted: result.outcome.kind === 'applied' }
+    return {
+      result,
+      accepted: result.outcome.kind === 'applied',
+      ...(groups !== undefined && groups.length > 0 ? { groups: groups.map((g) => ({ id: g.via, result: g.result })) } : {})
+    }
   }
 
   snapshot (): Uint8Array {

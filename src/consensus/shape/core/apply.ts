@@ -10,11 +10,12 @@
  * node:crypto.
  */
 import type { ConfChange, ConfChangeStep } from '../../core/types.js'
+import { assert } from '../../../util/assert.js'
 import { decodeProposalOrError } from './envelope.js'
 import type { SignedProposal } from './envelope.js'
 import { MeshShape } from './mesh-shape.js'
 import { commandNodeIds, CONTROL_PLANE_ROLES } from './types.js'
-import type { ApplyResult, Command, Outcome, RejectionCode } from './types.js'
+import type { ApplyResult, Command, GroupResult, MergedEnvelope, Outcome, RejectionCode, RequestId, RequestLookup } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_ROLE_HOLDERS } from './constants.js'
 import { templatesProblem } from './catalog.js'
 
@@ -26,12 +27,28 @@ export interface ShapeApplyContext {
   confChange?: ConfChange
   /** Whether `proposal.signature` is the proposer's valid signature of its CID (injected, cached). */
   verified: (proposal: SignedProposal) => boolean
+  /**
+   * What the replicated session table knows of a forwarded group's request id (a v3 envelope's `via`):
+   * only a `new` one applies. Injected by the driver, identical on every replica. @default every id new
+   */
+  requestLookup?: (id: RequestId) => RequestLookup
 }
 
 const reject = (code: RejectionCode, message: string): Outcome => ({ kind: 'rejected', code, message })
 
+/**
+ * What applying one committed proposal gives: the next shape, the entry's result, and for a merged
+ * envelope (v3) the forwarded groups that applied now (their `via` was new), which the driver records in
+ * the session table and answers.
+ */
+export interface ProposalApplied {
+  shape: MeshShape
+  result: ApplyResult
+  groups?: GroupResult[]
+}
+
 /** Applies one committed proposal's bytes to `shape` (a v1 envelope's command, or a batch's commands in order). */
-export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeApplyContext): { shape: MeshShape, result: ApplyResult } {
+export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeApplyContext): ProposalApplied {
   const proposal = decodeProposalOrError(bytes)
   const base = { index: ctx.index, term: ctx.term }
   if (proposal instanceof Error) return { shape, result: { ...base, cid: '', outcome: reject('malformed', proposal.message) } }
@@ -42,6 +59,13 @@ export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeAp
     if (refusal !== null) return { shape, result: { ...base, cid, outcome: refusal, outcomes: envelope.commands.map(() => refusal) } }
     const applied = applyBatch(shape, envelope.commands.map((c) => c.command))
     return { shape: applied.shape, result: { ...base, cid, outcome: { kind: 'applied' }, outcomes: applied.outcomes } }
+  }
+  if (envelope.v === 3) {
+    if (refusal !== null) {
+      // Nothing of a refused envelope is recorded: each follower's request stays pending and is retried.
+      return { shape, result: { ...base, cid, outcome: refusal, outcomes: envelope.groups.flatMap((g) => g.commands.map(() => refusal)) } }
+    }
+    return applyMerged(shape, envelope, { ...base, cid }, ctx.requestLookup)
   }
   let outcome: Outcome
   let next: MeshShape | null = null
@@ -70,7 +94,7 @@ function envelopeRefusal (shape: MeshShape, proposal: SignedProposal, ctx: Shape
   if (!ctx.verified(proposal)) return reject('bad-signature', `signature does not verify for ${envelope.proposer}`)
   if (shape.size > 0 && !shape.has(envelope.proposer)) return reject('unknown-proposer', `${envelope.proposer} is not a member`)
   // A batch never travels in a configuration change: its commands cannot move voters (docs/CONSENSUS.md).
-  if (envelope.v === 2 && ctx.confChange !== undefined) return reject('voter-mismatch', 'a batch envelope travels in a configuration change')
+  if (envelope.v !== 1 && ctx.confChange !== undefined) return reject('voter-mismatch', 'a batch envelope travels in a configuration change')
   return null
 }
 
@@ -96,6 +120,36 @@ export function applyBatch (shape: MeshShape, commands: readonly Command[]): { s
     }
   }
   return { shape: current, outcomes }
+}
+
+/**
+ * A merged envelope's groups in order, each applied like a batch to the shape the previous ones left —
+ * unless its `via` is known to the session table: a duplicate (a follower's retry that reached a leader
+ * twice, or two leaders) or stale group is skipped, each of its commands marked `duplicate-request` /
+ * `stale-request`, and the shape does not move. The outcomes are the concatenation of the groups'.
+ */
+function applyMerged (shape: MeshShape, envelope: MergedEnvelope, base: { index: number, term: number, cid: string },
+  lookup: ((id: RequestId) => RequestLookup) | undefined): ProposalApplied {
+  let current = shape
+  const outcomes: Outcome[] = []
+  const groups: GroupResult[] = []
+  for (const group of envelope.groups) {
+    const seen = group.via === undefined ? 'new' : (lookup?.(group.via) ?? 'new')
+    if (seen !== 'new') {
+      const via = group.via as RequestId
+      const skipped = seen === 'duplicate'
+        ? reject('duplicate-request', `request ${via.clientId}/${via.seq} was already applied`)
+        : reject('stale-request', `request ${via.clientId}/${via.seq} is older than the session table remembers`)
+      for (const _ of group.commands) outcomes.push(skipped)
+      continue
+    }
+    const applied = applyBatch(current, group.commands.map((c) => c.command))
+    current = applied.shape
+    outcomes.push(...applied.outcomes)
+    if (group.via !== undefined) groups.push({ via: group.via, result: { ...base, outcome: { kind: 'applied' }, outcomes: applied.outcomes } })
+  }
+  assert(outcomes.length === envelope.groups.reduce((n, g) => n + g.commands.length, 0), 'one outcome per command')
+  return { shape: current, result: { ...base, outcome: { kind: 'applied' }, outcomes }, groups }
 }
 
 type Transition = { kind: 'applied', shape: MeshShape } | (Outcome & { kind: 'rejected' })

@@ -2,14 +2,18 @@
  * @module consensus/shape/core/envelope
  * The signed proposal on the wire: `{e: canonical envelope bytes, s: ed25519 signature}`. The envelope's
  * CID (dag-cbor, BLAKE3) is what the proposer signs, domain-separated (`revoada/v1/proposal`, cluster id).
- * Two envelope versions (docs/ENCODING.md): `v: 1` carries one command, `v: 2` a batch of 1 to
- * MAX_BATCH_COMMANDS operator commands under one signature (issue 16).
+ * Three envelope versions (docs/ENCODING.md): `v: 1` carries one command, `v: 2` a batch of 1 to
+ * MAX_BATCH_COMMANDS operator commands under one signature, `v: 3` a leader's batch that merges the
+ * requests followers forwarded to it, each group under its `via` (issue 16).
  * Decoding is strict: anything that is not exactly a well-formed envelope is `malformed`.
  */
 import { decodeCanonical, encodeCanonical, cidOfBytesWithCodec, DAG_CBOR_CODE } from '../../../codec/index.js'
 import type { CID } from '../../../codec/index.js'
-import { BATCHABLE_KINDS, CONTROL_PLANE_ROLES, REASONS } from './types.js'
-import type { BatchableCommand, BatchedCommand, BatchEnvelope, Command, ControlPlaneRole, Envelope, Reason, SingleEnvelope, TargetTopology } from './types.js'
+import { BATCHABLE_KINDS, CONTROL_PLANE_ROLES, OPERATOR_BATCHABLE_KINDS, REASONS } from './types.js'
+import type {
+  BatchableCommand, BatchedCommand, BatchEnvelope, Command, CommandGroup, ControlPlaneRole, Envelope, MergedEnvelope, Reason, RequestId,
+  SingleEnvelope, TargetTopology
+} from './types.js'
 import { MAX_BATCH_COMMANDS, MAX_ETCD_HOLDERS, MAX_PROPOSAL_BYTES } from './constants.js'
 import { MalformedProposalError, ProposalBatchEmptyError, ProposalBatchTooLargeError } from './errors.js'
 import { parseCatalogTemplates } from './catalog.js'
@@ -113,10 +117,10 @@ function parseSingle (value: Record<string, unknown>): SingleEnvelope | null {
   return { v: 1, clusterId: value.clusterId, command, reason: value.reason, proposer: value.proposer, proposalId: id, proposedAtMs: value.proposedAtMs }
 }
 
-function parseBatchedCommand (value: unknown): BatchedCommand | null {
+export function parseBatchedCommand (value: unknown, kinds: readonly string[] = BATCHABLE_KINDS): BatchedCommand | null {
   if (!isRecord(value) || Object.keys(value).length !== 2 || !isReason(value.reason)) return null
   const command = parseCommand(value.command)
-  if (command === null || !(BATCHABLE_KINDS as readonly string[]).includes(command.kind)) return null
+  if (command === null || !kinds.includes(command.kind)) return null
   return { command: command as BatchableCommand, reason: value.reason }
 }
 
@@ -141,6 +145,72 @@ function parseBatch (value: Record<string, unknown>): BatchEnvelope {
   return { v: 2, clusterId: value.clusterId, commands, proposer: value.proposer, proposalId: id, proposedAtMs: value.proposedAtMs }
 }
 
+/**
+ * A forwarded request id: `<NodeId>/<session>` (a non-empty owner before the first slash, at most 128
+ * characters) and a sequence; null when it is anything else.
+ */
+export function parseRequestId (value: unknown): RequestId | null {
+  const id = parseProposalId(value, true)
+  return id !== null && isId(id.clientId) && id.clientId.indexOf('/') > 0 ? id : null
+}
+
+/** The node a request id names (what precedes the first slash of its client id). */
+export function requestOwner (id: RequestId): string {
+  return id.clientId.slice(0, id.clientId.indexOf('/'))
+}
+
+/**
+ * A v3 envelope: 1 to MAX_BATCH_COMMANDS commands in all, in groups of at least one; every group but the
+ * first carries `via`, and at least one does (without forwarded groups a batch is v2: one meaning, one
+ * encoding); the `via` client ids are distinct and none is the envelope's own (exactly-once records one
+ * id per client per entry).
+ * @throws ProposalBatchEmptyError, ProposalBatchTooLargeError, MalformedProposalError
+ */
+function parseMerged (value: Record<string, unknown>): MergedEnvelope {
+  const malformed = (what: string): MalformedProposalError => new MalformedProposalError(`merged envelope: ${what}`)
+  if (Object.keys(value).length !== 6) throw malformed('unexpected keys')
+  const id = parseProposalId(value.proposalId, true)
+  if (typeof value.clusterId !== 'string' || !isId(value.proposer) || id === null) throw malformed('bad cluster, proposer or proposal id')
+  if (!isCount(value.proposedAtMs, Number.MAX_SAFE_INTEGER)) throw malformed('bad proposal time')
+  const list = value.groups
+  if (!Array.isArray(list) || list.length === 0) throw malformed('groups is not a non-empty list')
+  // Counts first, before any command is parsed: a peer's lengths are never trusted.
+  if (list.length > MAX_BATCH_COMMANDS) throw new ProposalBatchTooLargeError(`merged envelope carries ${list.length} groups, at most ${MAX_BATCH_COMMANDS}`)
+  let total = 0
+  for (const group of list as unknown[]) {
+    if (!isRecord(group) || !Array.isArray(group.commands)) throw malformed('a group is not {commands, via?}')
+    total += group.commands.length
+  }
+  if (total === 0) throw new ProposalBatchEmptyError()
+  if (total > MAX_BATCH_COMMANDS) throw new ProposalBatchTooLargeError(`merged envelope carries ${total} commands, at most ${MAX_BATCH_COMMANDS}`)
+  const groups: CommandGroup[] = []
+  const clients = new Set<string>([id.clientId])
+  for (const raw of list as Array<Record<string, unknown>>) {
+    const position = groups.length
+    const hasVia = raw.via !== undefined
+    if (Object.keys(raw).length !== (hasVia ? 2 : 1)) throw malformed(`group ${position} has unexpected keys`)
+    if (!hasVia && position > 0) throw malformed(`group ${position} has no via (only the first group is the proposer's own)`)
+    const via = hasVia ? parseRequestId(raw.via) : undefined
+    if (via === null) throw malformed(`group ${position}: via is not a request id <NodeId>/<session>`)
+    if (via !== undefined) {
+      if (clients.has(via.clientId)) throw malformed(`group ${position}: via client ${via.clientId} repeats in the envelope`)
+      clients.add(via.clientId)
+    }
+    const commands = raw.commands as unknown[]
+    if (commands.length === 0) throw malformed(`group ${position} is empty`)
+    const parsed: BatchedCommand[] = []
+    for (const item of commands) {
+      // Only the operator's role shifts: admission waves are the leader's own v2 batches.
+      const command = parseBatchedCommand(item, OPERATOR_BATCHABLE_KINDS)
+      if (command === null) throw malformed(`group ${position} command ${parsed.length} is not a batchable command with a reason`)
+      parsed.push(command)
+    }
+    groups.push(via !== undefined ? { commands: parsed, via } : { commands: parsed })
+  }
+  if (groups.every((g) => g.via === undefined)) throw malformed('no forwarded group (a batch without one is v2)')
+  return { v: 3, clusterId: value.clusterId, groups, proposer: value.proposer, proposalId: id, proposedAtMs: value.proposedAtMs }
+}
+
 /** @throws MalformedProposalError, ProposalBatchEmptyError, ProposalBatchTooLargeError */
 function parseEnvelope (value: unknown): Envelope {
   if (isRecord(value) && value.v === 1) {
@@ -148,6 +218,8 @@ function parseEnvelope (value: unknown): Envelope {
     if (single !== null) return single
   } else if (isRecord(value) && value.v === 2) {
     return parseBatch(value)
+  } else if (isRecord(value) && value.v === 3) {
+    return parseMerged(value)
   }
   throw new MalformedProposalError()
 }
@@ -196,7 +268,17 @@ function decodeSignedProposalUncached (bytes: Uint8Array): SignedProposal | Erro
   }
 }
 
-/** The commands an envelope carries, in apply order (one for a v1 envelope). */
+/** The commands an envelope carries, in apply order (one for a v1 envelope; every group's for a v3). */
 export function envelopeCommands (envelope: Envelope): Array<{ command: Command, reason: Reason }> {
-  return envelope.v === 1 ? [{ command: envelope.command, reason: envelope.reason }] : envelope.commands
+  if (envelope.v === 1) return [{ command: envelope.command, reason: envelope.reason }]
+  if (envelope.v === 2) return envelope.commands
+  return envelope.groups.flatMap((g) => g.commands)
+}
+
+/** The forwarded request ids a v3 envelope carries, in order (none for v1 and v2). */
+export function envelopeRequestIds (envelope: Envelope): RequestId[] {
+  if (envelope.v !== 3) return []
+  const ids: RequestId[] = []
+  for (const group of envelope.groups) if (group.via !== undefined) ids.push(group.via)
+  return ids
 }

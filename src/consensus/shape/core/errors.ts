@@ -39,3 +39,16 @@ export class MalformedProposalError extends Error {
     this.name = 'MalformedProposalError'
   }
 }
+
+/**
+ * A request a follower forwarded to the leader (issue 16) that the leader refuses: not a request, too
+ * many commands or bytes, a command that may not travel in one, an id that is not the sender's. The
+ * leader counts it, logs it and drops it (the follower's callers time out or are answered by a retry).
+ */
+export class ForwardedRequestInvalidError extends Error {
+  static override readonly name = 'ForwardedRequestInvalidError'
+  constructor (message = 'not a forwarded request') {
+    super(message)
+    this.name = 'ForwardedRequestInvalidError'
+  }
+}

@@ -125,7 +125,38 @@ export interface BatchEnvelope {
   proposedAtMs: number
 }
 
-export type Envelope = SingleEnvelope | BatchEnvelope
+/** A forwarded request's id: the follower's proposal id, `<follower NodeId>/<session>` and a sequence. */
+export interface RequestId {
+  clientId: string
+  seq: number
+}
+
+/**
+ * One group of a merged envelope: commands in arrival order, and — for commands a follower forwarded
+ * unsigned to the leader (issue 16) — `via`, the follower's request id. Exactly-once applies per group.
+ */
+export interface CommandGroup {
+  commands: BatchedCommand[]
+  via?: RequestId
+}
+
+/**
+ * A leader's batch with forwarded requests (issue 16, docs/ENCODING.md v3): its own queued commands (the
+ * first group, without `via`, when it has any) and the groups followers forwarded, each under its `via`.
+ * Signed by the leader alone: it vouches for each follower's request, and each group's `via` names the
+ * node the commands came through. The groups apply in order; a group whose `via` was already applied
+ * is skipped (`duplicate`).
+ */
+export interface MergedEnvelope {
+  v: 3
+  clusterId: string
+  groups: CommandGroup[]
+  proposer: NodeId
+  proposalId: { clientId: string, seq: number }
+  proposedAtMs: number
+}
+
+export type Envelope = SingleEnvelope | BatchEnvelope | MergedEnvelope
 
 /** An operator's pinned assignment: `holds` true = the node keeps the role, false = it never gets it. */
 export interface Pin {
@@ -139,7 +170,11 @@ export const REJECTION_CODES = [
   'malformed', 'bad-signature', 'wrong-cluster', 'unknown-proposer', 'unknown-node', 'already-member',
   'node-quarantined', 'not-quarantined', 'role-not-held', 'role-already-held', 'last-voter',
   'holds-control-plane-role', 'limit-exceeded', 'invalid-target', 'not-empty', 'voters-not-moved',
-  'voter-mismatch', 'invalid-catalog', 'not-self', 'not-pinned', 'removed-member'
+  'voter-mismatch', 'invalid-catalog', 'not-self', 'not-pinned', 'removed-member',
+  /** A forwarded group whose request id was already applied (a retry, issue 16): skipped, not applied again. */
+  'duplicate-request',
+  /** A forwarded group whose request id is older than the session table remembers: skipped. */
+  'stale-request'
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
 
@@ -166,4 +201,17 @@ export interface ApplyResult {
   outcome: Outcome
   /** A batch envelope only: each command's outcome, in order (the envelope's rejection for each when rejected). */
   outcomes?: Outcome[]
+}
+
+/** How the session table knows a forwarded request id (injected into apply; identical on every replica). */
+export type RequestLookup = 'new' | 'duplicate' | 'stale'
+
+/**
+ * A merged envelope's forwarded group that applied (its `via` was new): its result — the entry's position
+ * and CID, the envelope's outcome, and the group's own command outcomes — which the session table records
+ * under `via` and the follower's callers receive.
+ */
+export interface GroupResult {
+  via: RequestId
+  result: ApplyResult
 }
