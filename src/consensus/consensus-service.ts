@@ -18,8 +18,9 @@ import { RaftNode } from './raft-node.js'
 import type { ProposalResult, MessageTransport } from './raft-node.js'
 import { ShapeMachine } from './shape/shape-machine.js'
 import { ShapeProposer } from './shape/proposer.js'
-import type { ApplyResult, BatchableCommand, BatchedCommand, Command, Reason, MeshShape } from './shape/core/index.js'
-import { OPERATOR_BATCHABLE_KINDS, requiredConfChange } from './shape/core/index.js'
+import type { ApplyResult, BatchableCommand, BatchedCommand, Command, CommandGroup, Reason, MeshShape } from './shape/core/index.js'
+import { OPERATOR_BATCHABLE_KINDS, decodeRequest, encodeRequest, requestOwner, requiredConfChange, ForwardedRequestInvalidError } from './shape/core/index.js'
+import type { ProposalId } from './core/index.js'
 import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { CommandResult } from './proposal-batcher.js'
@@ -54,6 +55,14 @@ export function handOffPlan (shape: MeshShape, self: string, alive: ReadonlySet<
 
 type OperatorBatchable = Extract<BatchableCommand, { kind: typeof OPERATOR_BATCHABLE_KINDS[number] }>
 const isBatchable = (command: Command): command is OperatorBatchable => (OPERATOR_BATCHABLE_KINDS as readonly string[]).includes(command.kind)
+
+/**
+ * Whether `command` may travel in a batch against `shape`: an operator role shift that cannot move the
+ * voters (apply judges it against the committed shape anyway, and refuses a voter move in a batch).
+ */
+function batchableAgainst (shape: MeshShape, command: Command): command is OperatorBatchable {
+  return isBatchable(command) && (neverMovesVoters(command) || requiredConfChange(shape, command) === null)
+}
 
 /**
  * Whether `command` can never change the etcd holders, whatever the shape: it may then be batched even
@@ -141,6 +150,10 @@ export class ConsensusService implements NodeService {
         return await this.propose(command, reason)
       },
       proposeBatch: async (items) => await this.proposeBatch(items),
+      proposeMerged: async (items, groups) => await this.proposeMerged(items, groups),
+      forward: async (items) => await this.forwardRequest(items),
+      // A follower's batches go to the leader unsigned (issue 16); so do a lone node's without a leader.
+      forwarding: () => this.raft.isRunning && !this.raft.isLeader(),
       encodedBytes: (item) => encodeCanonicalFast(item).length
     }, {
       commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX,
@@ -177,12 +190,17 @@ export class ConsensusService implements NodeService {
       logger: ctx.log,
       commandRules: shapeCommandRules(() => this.machine.shape),
       nowMs: wallClockMs,
-      requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded')
+      requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded'),
+      takeRequest: (command, id, from) => this.takeRequest(command, id, from)
     })
     // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
     // of them changes, a stream opened under the old answer is asked again, so a member removed from the
     // configuration does not keep the stream it had.
-    this.raft.onStateChange(() => { this.transport.recheckInbound?.() })
+    this.raft.onStateChange((status) => {
+      this.transport.recheckInbound?.()
+      // Followers' groups queued here go with the leadership; each follower retries with the next leader.
+      if (status.role !== 'leader') this.batcher.dropGroups()
+    })
     await this.transport.start()
     await this.notices.start((record, from) => { this.onRemoved(record, from) })
     this.raft.start()
@@ -259,9 +277,57 @@ export class ConsensusService implements NodeService {
    * configuration change against this node's shape, or is not a batchable kind, goes alone as before.
    */
   async proposeOperator (command: Command, reason: Reason): Promise<CommandResult> {
-    const batchable = isBatchable(command) && (neverMovesVoters(command) || requiredConfChange(this.machine.shape, command) === null)
-    if (!batchable) return await this.propose(command, reason)
+    if (!batchableAgainst(this.machine.shape, command)) return await this.propose(command, reason)
     return await this.batcher.submit({ command, reason })
+  }
+
+  /**
+   * Follower: sends queued operator commands to the leader unsigned, as one request under a request id of
+   * this node (issue 16); resolves with the result of the group that carried them once applied here.
+   */
+  private async forwardRequest (items: BatchedCommand[]): Promise<ProposalResult<ApplyResult>> {
+    if (!this.raft.isRunning) throw new ConsensusStoppedError()
+    return await this.raft.propose(encodeRequest({ id: this.proposer.nextRequestId(), commands: items }))
+  }
+
+  /** Leader: signs this node's commands and followers' forwarded groups in one envelope (v3) and proposes it. */
+  private async proposeMerged (items: BatchedCommand[], groups: CommandGroup[]): Promise<ProposalResult<ApplyResult>> {
+    if (!this.raft.isRunning) throw new ConsensusStoppedError()
+    const built = this.proposer.buildMerged(items, groups, wallClockMs())
+    this.machine.signedHere(built.cid, built.signature)
+    return await this.raft.propose(built.bytes)
+  }
+
+  /**
+   * Leader: a forwarded request from member `from` (the driver authenticated it; this node itself for a
+   * request it sent before it led). Trusts nothing the follower says: the request decodes strictly, its id
+   * is the entry's and names `from`, its commands are at most SHAPE_BATCH_COMMANDS_MAX and, measured here,
+   * SHAPE_BATCH_BYTES_MAX, each an operator role shift that cannot move the voters against this leader's
+   * shape. Returns the typed error it is refused with, or null when queued for the next envelope.
+   */
+  private takeRequest (command: Uint8Array, id: ProposalId | undefined, from: string): Error | null {
+    const refuse = (what: string): Error => new ForwardedRequestInvalidError(`forwarded request from ${from}: ${what}`)
+    if (!this.raft.isLeader()) return refuse('this node does not lead')
+    const request = decodeRequest(command)
+    if (request instanceof Error) return request
+    if (id === undefined || id.clientId !== request.id.clientId || id.seq !== request.id.seq) return refuse('its id is not the entry\'s')
+    if (requestOwner(request.id) !== from) return refuse(`its id ${request.id.clientId} does not belong to the sender`)
+    if (request.commands.length > SHAPE_BATCH_COMMANDS_MAX) return refuse(`${request.commands.length} commands, at most ${SHAPE_BATCH_COMMANDS_MAX}`)
+    const position = request.commands.findIndex(({ command: c }) => !batchableAgainst(this.machine.shape, c))
+    if (position >= 0) return refuse(`command ${position} (${request.commands[position]?.command.kind}) may move the voters: it is proposed signed, alone`)
+    // Already applied (the follower retried before it applied the entry that carried it): that entry
+    // answers it there; queueing it again would only add a duplicate group.
+    if (this.raft.proposalApplied(request.id) !== 'new') return null
+    const group = { commands: request.commands, via: request.id }
+    const bytes = encodeCanonicalFast(group).length
+    if (bytes > SHAPE_BATCH_BYTES_MAX) return refuse(`${bytes} bytes of commands, at most ${SHAPE_BATCH_BYTES_MAX}`)
+    try {
+      this.batcher.submitGroup(group, bytes)
+    } catch (err) {
+      if ((err as Error).name !== 'ConsensusBusyError') throw err
+      return err as Error
+    }
+    return null
   }
 
   /** Signs several operator commands in one batch envelope and proposes it; resolves once applied here. */

@@ -14,11 +14,20 @@
  * comes back within a flight waits less this way than for the next batch's whole flight, and every merged
  * batch saves one batch's cost on every node (a signature, a Raft entry and its messages, a WAL record, an
  * apply, a chain block). A batch of one never lingers, so one client waits for nothing.
+ *
+ * Forwarded requests (issue 16): on a follower (`forwarding()` true) a batch is not signed here; it goes to
+ * the leader as an unsigned request under a request id of this node (`forward`), and its callers are
+ * answered when an entry carrying that id applies here. On the leader, a follower's request arrives as a
+ * group (`submitGroup`) and queues with the leader's own commands: the next envelope carries both (v3,
+ * each forwarded group under its `via`), so several nodes' commands cost one envelope on every node. A
+ * group is never split, one envelope holds at most one group per follower session, a group already queued
+ * or in flight here is not queued again (the follower retries every second), and a node that stops leading
+ * drops the groups it holds (their followers retry with the next leader).
  */
 import { assert } from '../util/assert.js'
 import { ConsensusBusyError } from './errors.js'
 import type { ProposalResult } from './raft-node.js'
-import type { ApplyResult, BatchedCommand } from './shape/core/index.js'
+import type { ApplyResult, BatchedCommand, CommandGroup, RequestId } from './shape/core/index.js'
 import { MAX_BATCH_COMMANDS } from './shape/core/index.js'
 
 export interface ProposalBatcherLimits {
@@ -44,6 +53,18 @@ export interface ProposalBatcherDeps {
   proposeBatch: (items: BatchedCommand[]) => Promise<ProposalResult<ApplyResult>>
   /** Encoded size of one command with its reason (what the batch envelope will carry). */
   encodedBytes: (item: BatchedCommand) => number
+  /**
+   * Leader: signs and proposes this node's commands (first, possibly none) with followers' forwarded groups
+   * in one envelope (v3); resolves once applied here. Absent: groups are never queued.
+   */
+  proposeMerged?: (items: BatchedCommand[], groups: CommandGroup[]) => Promise<ProposalResult<ApplyResult>>
+  /**
+   * Follower: sends the commands to the leader unsigned, as one request; resolves with the result of the
+   * group that carried them once applied here (`outcomes`: one per command).
+   */
+  forward?: (items: BatchedCommand[]) => Promise<ProposalResult<ApplyResult>>
+  /** Whether batches go to the leader as requests (this node does not lead). @default never */
+  forwarding?: () => boolean
   /** Monotonic milliseconds, to time a batch's flight. @default performance.now */
   nowMs?: () => number
 }
@@ -61,26 +82,60 @@ export interface ProposalBatcherCounters {
   /** Batches that waited for the previous batch's callers, and those of them that stopped at lingerMaxMs. */
   lingers: number
   lingerTimeouts: number
+  /** Follower: requests (and their commands) sent to the leader instead of signed batches. */
+  requestsForwarded: number
+  requestCommandsForwarded: number
+  /** Leader: followers' groups (and their commands) carried in this node's envelopes; groups dropped on losing leadership. */
+  groupsMerged: number
+  groupCommandsMerged: number
+  groupsDropped: number
 }
 
+/** One of this node's callers' commands. */
 interface Queued {
+  kind: 'own'
   item: BatchedCommand
   bytes: number
   resolve: (result: CommandResult) => void
   reject: (error: Error) => void
 }
 
-/** Splits a batch's result into the result of the command at `position`. */
+/** A follower's forwarded group, waiting for the leader's next envelope (nobody waits for it here). */
+interface QueuedGroup {
+  kind: 'group'
+  group: CommandGroup & { via: RequestId }
+  key: string
+  bytes: number
+}
+
+type Waiting = Queued | QueuedGroup
+
+const commandsOf = (w: Waiting): number => w.kind === 'own' ? 1 : w.group.commands.length
+const requestKey = (id: RequestId): string => `${id.clientId}/${id.seq}`
+
+/**
+ * Splits a batch's result into the result of the command at `position` (of `commands`). A forwarded
+ * group's result (`group`) holds the group's outcomes: the answer names the command's place in the entry.
+ */
 export function commandResultOf (batch: ProposalResult<ApplyResult>, position: number, commands: number): CommandResult {
-  const { outcomes, ...entry } = batch.result
+  const { outcomes, group, ...entry } = batch.result
   const outcome = outcomes?.[position] ?? entry.outcome
-  return { ...batch, result: { ...entry, outcome }, batch: { position, commands } }
+  const place = group !== undefined ? { position: group.first + position, commands: group.commands } : { position, commands }
+  return { ...batch, result: { ...entry, outcome }, batch: place }
 }
 
 export class ProposalBatcher {
-  private queue: Queued[] = []
+  private queue: Waiting[] = []
+  /** Commands in the queue (own ones count 1, a group its commands). */
+  private queuedCommands = 0
+  /** Keys of the forwarded groups queued or in an envelope in flight here. */
+  private readonly groupKeys = new Set<string>()
   private inFlight = 0
-  private readonly counts: ProposalBatcherCounters = { batches: 0, batchedCommands: 0, lingers: 0, lingerTimeouts: 0 }
+  /** Of inFlight, the requests forwarded to the leader (they stop blocking once this node leads). */
+  private forwardsInFlight = 0
+  private readonly counts: ProposalBatcherCounters = {
+    batches: 0, batchedCommands: 0, lingers: 0, lingerTimeouts: 0, requestsForwarded: 0, requestCommandsForwarded: 0, groupsMerged: 0, groupCommandsMerged: 0, groupsDropped: 0
+  }
   /** While set, the next batch waits until `target` commands are queued or the timer fires. */
   private linger: { target: number, timer: NodeJS.Timeout } | undefined
 
@@ -102,41 +157,86 @@ export class ProposalBatcher {
    * @throws ConsensusBusyError (async) when SHAPE_BATCH_QUEUE_MAX commands already wait
    */
   async submit (item: BatchedCommand): Promise<CommandResult> {
-    if (this.queue.length >= this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} operator commands wait for a batch`)
+    if (this.queuedCommands >= this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} operator commands wait for a batch`)
     const promise = new Promise<CommandResult>((resolve, reject) => {
-      this.queue.push({ item, bytes: this.deps.encodedBytes(item), resolve, reject })
+      this.queue.push({ kind: 'own', item, bytes: this.deps.encodedBytes(item), resolve, reject })
+      this.queuedCommands++
     })
     this.dispatch()
     return await promise
   }
 
+  /**
+   * Leader: queues a follower's forwarded group for this node's next envelope. `bytes` is its encoded size
+   * as the envelope will carry it (commands and via), measured here, never the follower's figure.
+   * Returns false when the same request is already queued or in flight here (a retry: nothing to do).
+   * @throws ConsensusBusyError when SHAPE_BATCH_QUEUE_MAX commands already wait
+   */
+  submitGroup (group: CommandGroup & { via: RequestId }, bytes: number): boolean {
+    assert(this.deps.proposeMerged !== undefined, 'groups need proposeMerged')
+    assert(group.commands.length >= 1 && group.commands.length <= this.limits.commandsMax, () => `group of ${group.commands.length}`)
+    const key = requestKey(group.via)
+    if (this.groupKeys.has(key)) return false
+    if (this.queuedCommands + group.commands.length > this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} operator commands wait for a batch`)
+    this.queue.push({ kind: 'group', group, key, bytes })
+    this.queuedCommands += group.commands.length
+    this.groupKeys.add(key)
+    this.dispatch()
+    return true
+  }
+
+  /** This node stopped leading: the followers' queued groups go (they retry with the next leader). */
+  dropGroups (): number {
+    const before = this.queue.length
+    this.queue = this.queue.filter((w) => {
+      if (w.kind === 'own') return true
+      this.groupKeys.delete(w.key)
+      this.queuedCommands -= w.group.commands.length
+      return false
+    })
+    const dropped = before - this.queue.length
+    this.counts.groupsDropped += dropped
+    return dropped
+  }
+
   /** Sends batches while fewer than inFlightMax are in flight (and no linger holds the next one back). */
   private dispatch (): void {
-    while (this.inFlight < this.limits.inFlightMax && this.queue.length > 0) {
+    while (!this.busy() && this.queue.length > 0) {
       if (this.linger !== undefined) {
-        if (this.queue.length < this.linger.target && !this.queueFull()) return
+        if (this.queuedCommands < this.linger.target && !this.queueFull()) return
         clearTimeout(this.linger.timer)
         this.linger = undefined
       }
+      // A node that does not lead sends no group on: they are other followers' requests.
+      if (this.deps.forwarding?.() === true && this.dropGroups() > 0 && this.queue.length === 0) return
       const batch = this.take()
-      assert(batch.length >= 1 && batch.length <= this.limits.commandsMax, () => `batch of ${batch.length}`)
+      const commands = batch.reduce((n, w) => n + commandsOf(w), 0)
+      assert(batch.length >= 1 && commands <= this.limits.commandsMax, () => `batch of ${commands}`)
       this.inFlight++
-      this.counts.batches++
-      this.counts.batchedCommands += batch.length
       const sentAt = this.now()
-      void this.send(batch).then((answered) => {
+      void this.send(batch, commands).then((answered) => {
         this.inFlight--
-        if (answered && batch.length >= 2) this.startLinger(batch.length, (this.now() - sentAt) / 2)
+        if (answered >= 2) this.startLinger(answered, (this.now() - sentAt) / 2)
         this.dispatch()
       })
     }
+  }
+
+  /**
+   * Whether inFlightMax batches are in flight. A request this node forwarded while it followed does not
+   * count once it leads: that request now waits for this node's own next envelope (it reaches it as a
+   * group through the driver), which must not wait for it in turn.
+   */
+  private busy (): boolean {
+    const leading = this.deps.forwarding?.() !== true
+    return this.inFlight - (leading ? this.forwardsInFlight : 0) >= this.limits.inFlightMax
   }
 
   /** The next batch waits for the `answered` callers to come back, at most `ms` (and lingerMaxMs). */
   private startLinger (answered: number, ms: number): void {
     const waitMs = Math.min(this.limits.lingerMaxMs, ms)
     if (waitMs <= 0 || this.linger !== undefined || this.inFlight > 0) return
-    const target = Math.min(this.limits.commandsMax, this.queue.length + answered)
+    const target = Math.min(this.limits.commandsMax, this.queuedCommands + answered)
     this.counts.lingers++
     const timer = setTimeout(() => {
       if (this.linger?.timer !== timer) return
@@ -150,7 +250,7 @@ export class ProposalBatcher {
 
   /** Whether the queue already fills a batch (by count or bytes): no reason to wait for more. */
   private queueFull (): boolean {
-    if (this.queue.length >= this.limits.commandsMax) return true
+    if (this.queuedCommands >= this.limits.commandsMax) return true
     let bytes = 0
     for (const q of this.queue) {
       bytes += q.bytes
@@ -159,34 +259,82 @@ export class ProposalBatcher {
     return false
   }
 
-  /** The next batch: queued commands in arrival order, up to the count and byte limits (at least one). */
-  private take (): Queued[] {
+  /**
+   * The next batch: queued commands and groups in arrival order, up to the count and byte limits (at least
+   * one); a group is never split, and a second group of one follower session waits for the next batch.
+   */
+  private take (): Waiting[] {
     let bytes = 0
-    let count = 0
-    while (count < this.queue.length && count < this.limits.commandsMax) {
-      const next = this.queue[count] as Queued
-      if (count > 0 && bytes + next.bytes > this.limits.bytesMax) break
+    let commands = 0
+    const taken: Waiting[] = []
+    const left: Waiting[] = []
+    const sessions = new Set<string>()
+    for (const next of this.queue) {
+      const n = commandsOf(next)
+      const full = commands + n > this.limits.commandsMax || (taken.length > 0 && bytes + next.bytes > this.limits.bytesMax)
+      const sameSession = next.kind === 'group' && sessions.has(next.group.via.clientId)
+      if (left.length > 0 || full || sameSession) {
+        // Arrival order holds for own commands: once one waits, everything after it waits too.
+        left.push(next)
+        continue
+      }
+      if (next.kind === 'group') sessions.add(next.group.via.clientId)
+      taken.push(next)
       bytes += next.bytes
-      count++
+      commands += n
     }
-    return this.queue.splice(0, count)
+    this.queue = left
+    this.queuedCommands -= commands
+    return taken
   }
 
-  /** Proposes `batch` and settles its callers; true when they got results (false when it failed). */
-  private async send (batch: Queued[]): Promise<boolean> {
+  /**
+   * Proposes `batch` and settles its callers; returns how many of this node's callers it answered (0 when
+   * it failed). Signed here, or, on a follower, forwarded to the leader as one request.
+   */
+  private async send (batch: Waiting[], commands: number): Promise<number> {
+    const own = batch.filter((w): w is Queued => w.kind === 'own')
+    const groups = batch.filter((w): w is QueuedGroup => w.kind === 'group')
     try {
-      if (batch.length === 1) {
-        const only = batch[0] as Queued
-        only.resolve(await this.deps.proposeOne(only.item))
-        return true
+      const result = await this.propose(own, groups, commands)
+      if (own.length === 1 && groups.length === 0 && result.result.outcomes === undefined) {
+        (own[0] as Queued).resolve(result)
+      } else {
+        // In a merged envelope this node's commands come first, among the entry's `outcomes`.
+        const commands = result.result.outcomes?.length ?? own.length
+        own.forEach((q, position) => { q.resolve(commandResultOf(result, position, commands)) })
       }
-      const result = await this.deps.proposeBatch(batch.map((q) => q.item))
-      batch.forEach((q, position) => { q.resolve(commandResultOf(result, position, batch.length)) })
-      return true
+      return own.length
     } catch (err) {
       // Timeout, busy, stopped: the batch's fate is unknown or refused, and so is each command's.
-      for (const q of batch) q.reject(err as Error)
-      return false
+      for (const q of own) q.reject(err as Error)
+      return 0
+    } finally {
+      for (const g of groups) this.groupKeys.delete(g.key)
     }
+  }
+
+  /** The one proposal a batch becomes: a request to the leader, a v1 or v2 envelope, or a merged one. */
+  private async propose (own: Queued[], groups: QueuedGroup[], commands: number): Promise<ProposalResult<ApplyResult>> {
+    const items = own.map((q) => q.item)
+    if (groups.length === 0 && this.deps.forward !== undefined && this.deps.forwarding?.() === true) {
+      this.counts.requestsForwarded++
+      this.counts.requestCommandsForwarded += items.length
+      this.forwardsInFlight++
+      try {
+        return await this.deps.forward(items)
+      } finally {
+        this.forwardsInFlight--
+      }
+    }
+    this.counts.batches++
+    this.counts.batchedCommands += commands
+    if (groups.length > 0) {
+      this.counts.groupsMerged += groups.length
+      this.counts.groupCommandsMerged += commands - items.length
+      return await (this.deps.proposeMerged as NonNullable<ProposalBatcherDeps['proposeMerged']>)(items, groups.map((g) => g.group))
+    }
+    if (items.length === 1) return await this.deps.proposeOne(items[0] as BatchedCommand)
+    return await this.deps.proposeBatch(items)
   }
 }

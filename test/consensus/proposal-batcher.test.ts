@@ -6,22 +6,26 @@
 import { describe, expect, it, vi } from 'vitest'
 import { ProposalBatcher, commandResultOf } from '../../src/consensus/proposal-batcher.js'
 import type { ProposalResult } from '../../src/consensus/raft-node.js'
-import type { ApplyResult, BatchedCommand, Outcome } from '../../src/consensus/shape/core/index.js'
+import type { ApplyResult, BatchedCommand, CommandGroup, Outcome } from '../../src/consensus/shape/core/index.js'
 
-interface Call { items: BatchedCommand[], settle: (result: ProposalResult<ApplyResult>) => void, fail: (err: Error) => void }
+interface Call { items: BatchedCommand[], groups?: CommandGroup[], forwarded?: true, settle: (result: ProposalResult<ApplyResult>) => void, fail: (err: Error) => void }
 
 /** Each batch's flight, as the batcher's clock sees it: it lingers at most half of this. */
 const FLIGHT_MS = 1_000_000
 
-function harness (limits: Partial<ConstructorParameters<typeof ProposalBatcher>[1]> = {}, flightMs = FLIGHT_MS): { batcher: ProposalBatcher, calls: Call[] } {
+function harness (limits: Partial<ConstructorParameters<typeof ProposalBatcher>[1]> = {}, flightMs = FLIGHT_MS,
+  role: { leads: boolean } = { leads: true }): { batcher: ProposalBatcher, calls: Call[] } {
   let clock = 0
   const calls: Call[] = []
-  const pending = async (items: BatchedCommand[]): Promise<ProposalResult<ApplyResult>> => await new Promise((resolve, reject) => {
-    calls.push({ items, settle: resolve, fail: reject })
+  const pending = async (items: BatchedCommand[], extra: Partial<Call> = {}): Promise<ProposalResult<ApplyResult>> => await new Promise((resolve, reject) => {
+    calls.push({ items, ...extra, settle: resolve, fail: reject })
   })
   const batcher = new ProposalBatcher({
     proposeOne: async (item) => await pending([item]),
     proposeBatch: async (items) => await pending(items),
+    proposeMerged: async (items, groups) => await pending(items, { groups }),
+    forward: async (items) => await pending(items, { forwarded: true }),
+    forwarding: () => !role.leads,
     encodedBytes: () => 100,
     // Every reading is one flight later than the last: a batch answered has flown FLIGHT_MS.
     nowMs: () => (clock += flightMs)
@@ -43,7 +47,7 @@ describe('ProposalBatcher', () => {
     expect(calls.map((c) => c.items)).toEqual([[item(1)]])
     calls[0]!.settle(result(5))
     expect(await answer).toEqual(result(5))
-    expect(batcher.counters()).toEqual({ batches: 1, batchedCommands: 1, lingers: 0, lingerTimeouts: 0 })
+    expect(batcher.counters()).toMatchObject({ batches: 1, batchedCommands: 1, lingers: 0, lingerTimeouts: 0 })
   })
 
   it('should send requests that arrive while a batch is in flight together, each answered with its own outcome', async () => {
@@ -61,7 +65,7 @@ describe('ProposalBatcher', () => {
       [6, 'applied', { position: 0, commands: 3 }], [6, 'rejected', { position: 1, commands: 3 }], [6, 'applied', { position: 2, commands: 3 }]
     ])
     expect(answers.every((a) => a.result.outcomes === undefined)).toBe(true)
-    expect(batcher.counters()).toEqual({ batches: 2, batchedCommands: 4, lingers: 0, lingerTimeouts: 0 })
+    expect(batcher.counters()).toMatchObject({ batches: 2, batchedCommands: 4, lingers: 0, lingerTimeouts: 0 })
   })
 
   it('should cut batches at the command and byte limits and refuse beyond the queue bound', async () => {
@@ -179,5 +183,92 @@ describe('ProposalBatcher', () => {
     const refusal: Outcome = { kind: 'rejected', code: 'bad-signature', message: 'x' }
     const batch = { ...result(3, [refusal, refusal]), result: { ...result(3).result, outcome: refusal, outcomes: [refusal, refusal] } }
     expect(commandResultOf(batch, 1, 2).result.outcome).toEqual(refusal)
+  })
+
+  describe('forwarded requests (issue 16)', () => {
+    const group = (client: string, seq: number, ...ns: number[]): CommandGroup & { via: { clientId: string, seq: number } } =>
+      ({ commands: ns.map(item), via: { clientId: `${client}/s`, seq } })
+
+    it('should send a follower\'s batch to the leader as one request, and answer each caller from its group', async () => {
+      const { batcher, calls } = harness({}, FLIGHT_MS, { leads: false })
+      const first = batcher.submit(item(1))
+      const rest = [2, 3].map(async (n) => await batcher.submit(item(n)))
+      expect(calls.map((c) => [c.items.length, c.forwarded])).toEqual([[1, true]])
+      calls[0]!.settle({ ...result(7, [applied]), result: { ...result(7).result, outcomes: [applied], group: { first: 2, commands: 3 } } })
+      expect((await first).batch).toEqual({ position: 2, commands: 3 })
+      await tick()
+      expect(calls.map((c) => [c.items.length, c.forwarded])).toEqual([[1, true], [2, true]])
+      calls[1]!.settle({ ...result(8), result: { ...result(8).result, outcomes: [held, applied], group: { first: 0, commands: 5 } } })
+      const answers = await Promise.all(rest)
+      expect(answers.map((a) => [a.result.outcome.kind, a.batch])).toEqual([['rejected', { position: 0, commands: 5 }], ['applied', { position: 1, commands: 5 }]])
+      expect(answers.every((a) => a.result.outcomes === undefined && a.result.group === undefined)).toBe(true)
+      expect(batcher.counters()).toMatchObject({ batches: 0, batchedCommands: 0, requestsForwarded: 2, requestCommandsForwarded: 3 })
+    })
+
+    it('should put followers\' groups into the leader\'s next envelope with its own commands first, each group whole', async () => {
+      const { batcher, calls } = harness({ commandsMax: 4 })
+      void batcher.submit(item(0))
+      const own = [1, 2].map(async (n) => await batcher.submit(item(n)))
+      expect(batcher.submitGroup(group('b', 1, 10), 100)).toBe(true)
+      // A second request of b's session waits for the envelope after: one id per session per entry.
+      expect(batcher.submitGroup(group('b', 2, 11), 100)).toBe(true)
+      expect(batcher.submitGroup(group('c', 1, 12, 13), 200)).toBe(true)
+      calls[0]!.settle(result(1))
+      await tick()
+      // Own two first (arrival order), b's first group; c's two commands would pass commandsMax: next time.
+      expect(calls[1]).toMatchObject({ items: [item(1), item(2)], groups: [group('b', 1, 10)] })
+      calls[1]!.settle(result(2, [applied, held, applied]))
+      expect((await Promise.all(own)).map((a) => a.batch)).toEqual([{ position: 0, commands: 3 }, { position: 1, commands: 3 }])
+      await tick()
+      expect(calls[2]).toMatchObject({ items: [], groups: [group('b', 2, 11), group('c', 1, 12, 13)] })
+      expect(batcher.counters()).toMatchObject({ batches: 3, batchedCommands: 7, groupsMerged: 3, groupCommandsMerged: 4 })
+    })
+
+    it('should not queue a group again while it is queued or in flight, and should again once its envelope is done', async () => {
+      const { batcher, calls } = harness()
+      void batcher.submit(item(0))
+      expect(batcher.submitGroup(group('b', 1, 10), 100)).toBe(true)
+      expect(batcher.submitGroup(group('b', 1, 10), 100)).toBe(false)
+      calls[0]!.settle(result(1))
+      await tick()
+      expect(calls[1]!.groups).toEqual([group('b', 1, 10)])
+      expect(batcher.submitGroup(group('b', 1, 10), 100)).toBe(false)
+      calls[1]!.fail(new Error('lost with the leader'))
+      await tick()
+      expect(batcher.submitGroup(group('b', 1, 10), 100)).toBe(true)
+    })
+
+    it('should not let a request it forwarded while following hold back its own envelope once it leads', async () => {
+      const role = { leads: false }
+      const { batcher, calls } = harness({}, FLIGHT_MS, role)
+      const mine = batcher.submit(item(1))
+      expect(calls[0]).toMatchObject({ items: [item(1)], forwarded: true })
+      // It now leads; its request reaches its own intake as a group, and goes out although it is in flight.
+      role.leads = true
+      expect(batcher.submitGroup(group('self', 1, 1), 100)).toBe(true)
+      expect(calls[1]).toMatchObject({ items: [], groups: [group('self', 1, 1)] })
+      calls[1]!.settle(result(2, [applied]))
+      calls[0]!.settle({ ...result(2), result: { ...result(2).result, outcomes: [applied], group: { first: 0, commands: 1 } } })
+      expect((await mine).index).toBe(2)
+    })
+
+    it('should drop the followers\' groups, not its own commands, when it stops leading', async () => {
+      const role = { leads: true }
+      const { batcher, calls } = harness({}, FLIGHT_MS, role)
+      void batcher.submit(item(0))
+      batcher.submitGroup(group('b', 1, 10), 100)
+      const mine = batcher.submit(item(1))
+      role.leads = false
+      calls[0]!.settle(result(1))
+      await tick()
+      expect(calls[1]).toMatchObject({ items: [item(1)], forwarded: true })
+      expect(calls[1]!.groups).toBeUndefined()
+      calls[1]!.settle({ ...result(2), result: { ...result(2).result, outcomes: [applied], group: { first: 0, commands: 1 } } })
+      expect((await mine).index).toBe(2)
+      expect(batcher.counters()).toMatchObject({ groupsDropped: 1, groupsMerged: 0 })
+      // Dropped means forgotten: the follower's retry is queued again at the next leader (here, later).
+      role.leads = true
+      expect(batcher.submitGroup(group('b', 1, 10), 100)).toBe(true)
+    })
   })
 })

@@ -145,9 +145,12 @@ function applyMerged (shape: MeshShape, envelope: MergedEnvelope, base: { index:
     }
     const applied = applyBatch(current, group.commands.map((c) => c.command))
     current = applied.shape
+    const first = outcomes.length
     outcomes.push(...applied.outcomes)
-    if (group.via !== undefined) groups.push({ via: group.via, result: { ...base, outcome: { kind: 'applied' }, outcomes: applied.outcomes } })
+    if (group.via !== undefined) groups.push({ via: group.via, result: { ...base, outcome: { kind: 'applied' }, outcomes: applied.outcomes, group: { first, commands: 0 } } })
   }
+  // Each group's answer names where its commands sit among the entry's.
+  for (const g of groups) (g.result.group as { commands: number }).commands = outcomes.length
   assert(outcomes.length === envelope.groups.reduce((n, g) => n + g.commands.length, 0), 'one outcome per command')
   return { shape: current, result: { ...base, outcome: { kind: 'applied' }, outcomes }, groups }
 }

@@ -201,6 +201,11 @@ export interface ApplyResult {
   outcome: Outcome
   /** A batch envelope only: each command's outcome, in order (the envelope's rejection for each when rejected). */
   outcomes?: Outcome[]
+  /**
+   * A forwarded group's result only (a merged envelope's group, recorded under its `via`): the position of
+   * its first command in the entry and the entry's command count; `outcomes` are then the group's own.
+   */
+  group?: { first: number, commands: number }
 }
 
 /** How the session table knows a forwarded request id (injected into apply; identical on every replica). */
