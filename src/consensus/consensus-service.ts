@@ -315,9 +315,9 @@ export class ConsensusService implements NodeService {
     if (request.commands.length > SHAPE_BATCH_COMMANDS_MAX) return refuse(`${request.commands.length} commands, at most ${SHAPE_BATCH_COMMANDS_MAX}`)
     const position = request.commands.findIndex(({ command: c }) => !batchableAgainst(this.machine.shape, c))
     if (position >= 0) return refuse(`command ${position} (${request.commands[position]?.command.kind}) may move the voters: it is proposed signed, alone`)
-    // Already applied (the follower retried before it applied the entry that carried it): that entry
-    // answers it there; queueing it again would only add a duplicate group.
-    if (this.raft.proposalApplied(request.id) !== 'new') return null
+    // NB: queued even when the session table already holds it (a retry): the follower may never apply the
+    // entry that carried it (a snapshot covered it), and only an entry carrying its id answers it; apply
+    // skips the copy as `duplicate-request`.
     const group = { commands: request.commands, via: request.id }
     const bytes = encodeCanonicalFast(group).length
     if (bytes > SHAPE_BATCH_BYTES_MAX) return refuse(`${bytes} bytes of commands, at most ${SHAPE_BATCH_BYTES_MAX}`)

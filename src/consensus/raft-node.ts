@@ -584,11 +584,6 @@ export class RaftNode<R> {
     return this.applied
   }
 
-  /** What the replicated session table knows of proposal `id` here: new, applied (duplicate), or too old to tell. */
-  proposalApplied (id: ProposalId): 'new' | 'duplicate' | 'stale' {
-    return this.sessions.lookup(id).kind
-  }
-
   onApplied (listener: AppliedListener<R>): () => void {
     this.appliedListeners.add(listener)
     return () => this.appliedListeners.delete(listener)
