@@ -694,6 +694,10 @@ export class RaftNode<R> {
       if (identity === null) return 'not a signed command'
       if (identity.proposer !== from) return `command signed by ${identity.proposer}, forwarded by ${from}`
       if (!sameId(identity.id, id)) return 'proposal id differs from the signed command\'s'
+      // A merged envelope (issue 16) records its groups' request ids as applied: forwarded by a member, it may
+      // name that member's own requests only, or it could pre-empt (shadow) another node's next request.
+      const foreign = this.rules.requestIds?.(payload.command).find((rid) => clientIdOwner(rid.clientId) !== from)
+      if (foreign !== undefined) return `a merged envelope forwarded by ${from} carries request ${foreign.clientId}/${foreign.seq} of another node`
     }
     return { command: payload.command, id }
   }

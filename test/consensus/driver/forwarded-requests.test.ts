@@ -115,4 +115,18 @@ describe('forwarded requests in the driver', () => {
     expect(answer).toMatchObject({ index: first.index, duplicate: true })
     expect(codes(answer.result.outcomes)).toEqual(['applied'])
   })
+
+  it('should refuse a merged envelope forwarded by a member that names another node\'s request, and take one naming its own', async () => {
+    const { node, machine, inject, proposer } = await leader(() => null)
+    const byB = new ShapeProposer(b, CLUSTER, `${b.nodeId}/s`)
+    // b pre-empts c's next request id with commands of its choosing: refused, else c's real request would be skipped.
+    const shadow = byB.buildMerged([], [{ commands: [promote(b.nodeId)], via: { clientId: `${c.nodeId}/s.r`, seq: 1 } }], 1)
+    inject(b.nodeId, shadow.bytes, { clientId: `${b.nodeId}/s`, seq: 1 })
+    const own = byB.buildMerged([], [{ commands: [promote(c.nodeId)], via: { clientId: `${b.nodeId}/s.r`, seq: 1 } }], 1)
+    inject(b.nodeId, own.bytes, { clientId: `${b.nodeId}/s`, seq: 2 })
+    await node.propose(proposer.build(machine.shape, { kind: 'restore', nodeId: c.nodeId }, 'operator', 1).bytes)
+    expect(node.counters().refusedForwarded).toBe(1)
+    expect(machine.shape.rolesOf(b.nodeId)).toEqual(['worker'])
+    expect(machine.shape.rolesOf(c.nodeId)).toEqual(['scheduler'])
+  })
 })
