@@ -28,7 +28,7 @@ export class FaultyFs implements StorageFs {
   truncateSync = nodeStorageFs.truncateSync
   rmSync = nodeStorageFs.rmSync
 
-  writeSync (fd: number, buffer: Buffer, offset: number, length: number): number {
+  writeSync (fd: number, buffer: Buffer, offset: number, length: number, position: number | null): number {
     this.calls.write++
     let allowed = Math.min(length, this.writeChunkBytesMax ?? length)
     if (this.spaceLeftBytes !== undefined) {
@@ -36,7 +36,7 @@ export class FaultyFs implements StorageFs {
       allowed = Math.min(allowed, this.spaceLeftBytes)
       this.spaceLeftBytes -= allowed
     }
-    return nodeStorageFs.writeSync(fd, buffer, offset, allowed)
+    return nodeStorageFs.writeSync(fd, buffer, offset, allowed, position)
   }
 
   fdatasyncSync (fd: number): void {
