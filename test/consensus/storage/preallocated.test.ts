@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { FileStorage } from '../../../src/consensus/storage/file-storage.js'
 import { encodeRecord, readRecord } from '../../../src/consensus/storage/record.js'
+import { nodeStorageFs } from '../../../src/consensus/storage/storage-fs.js'
 import { EntryType } from '../../../src/consensus/core/types.js'
 import type { Entry } from '../../../src/consensus/core/types.js'
 
@@ -147,7 +148,7 @@ describe('FileStorage with pre-written segments', () => {
     expect(() => open(dir)).toThrow(expect.objectContaining({ name: 'StorageCorruptionError', file }))
   })
 
-  it('should cut a segment back to its last record before the next one starts, and refuse zeros in a sealed segment', () => {
+  it('should roll over to a new pre-written segment and seal the full one at its last record', () => {
     const dir = tempDir()
     const s = written(dir, 60, { segmentBytesMax: 2048, preallocateBytes: 1024 })
     s.close()
@@ -164,6 +165,23 @@ describe('FileStorage with pre-written segments', () => {
     const sealed = files[0] as string
     fs.appendFileSync(sealed, Buffer.alloc(512))
     expect(() => open(dir)).toThrow(expect.objectContaining({ name: 'StorageCorruptionError', file: sealed }))
+  })
+
+  it('should cut the zeros off a segment that compaction seals early, so a crash before its deletion restarts', () => {
+    const dir = tempDir()
+    // The old segment outlives the rotation, as after a crash between the two (its deletion fails here).
+    const keepSegments = { ...nodeStorageFs, rmSync: (file: string) => { if (file.includes('wal-')) throw Object.assign(new Error('EIO'), { code: 'EIO' }); nodeStorageFs.rmSync(file) } }
+    const s = written(dir, 10, { fs: keepSegments })
+    s.saveSnapshot({ meta: { index: 10, term: 1, confState: { voters: ['a'], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false } }, data: new Uint8Array([1]) })
+    s.compact(10) // every entry of the open segment is in the snapshot: it is sealed and a new one starts
+    s.close()
+    const files = segmentFiles(dir)
+    expect(files).toHaveLength(2)
+    expect(size(files[0] as string)).toBe(recordsEnd(fs.readFileSync(files[0] as string)))
+    const reopened = open(dir)
+    expect(reopened.load().snapshot?.meta.index).toBe(10)
+    reopened.append(range(11, 12)); reopened.sync(); reopened.close()
+    expect(indexes(open(dir))).toEqual([11, 12])
   })
 
   it('should open a WAL written without pre-written space and pre-write ahead of its last record from then on', () => {
