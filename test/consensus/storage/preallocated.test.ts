@@ -13,6 +13,7 @@ import path from 'node:path'
 import { FileStorage } from '../../../src/consensus/storage/file-storage.js'
 import { encodeRecord, readRecord } from '../../../src/consensus/storage/record.js'
 import { nodeStorageFs } from '../../../src/consensus/storage/storage-fs.js'
+import { FaultyFs } from './faulty-fs.js'
 import { EntryType } from '../../../src/consensus/core/types.js'
 import type { Entry } from '../../../src/consensus/core/types.js'
 
@@ -182,6 +183,29 @@ describe('FileStorage with pre-written segments', () => {
     expect(reopened.load().snapshot?.meta.index).toBe(10)
     reopened.append(range(11, 12)); reopened.sync(); reopened.close()
     expect(indexes(open(dir))).toEqual([11, 12])
+  })
+
+  it('should go on writing into its pre-written space when the disk is full, then throw StorageFullError and lose nothing synced', () => {
+    const dir = tempDir()
+    const disk = new FaultyFs()
+    const s = written(dir, 5, { fs: disk })
+    disk.spaceLeftBytes = 0
+    let last = 5
+    let failure: unknown
+    try {
+      for (;;) { s.append(range(last + 1, last + 10)); s.sync(); last += 10 }
+    } catch (err) {
+      failure = err
+    }
+    expect(failure).toMatchObject({ name: 'StorageFullError' })
+    // The next stretch could not be written, but what was left of the space took more than its half.
+    expect((last - 5) * 140).toBeGreaterThan(WINDOW / 2)
+    const restarted = open(dir)
+    expect(indexes(restarted)).toEqual(range(1, last).map((e) => e.index))
+    restarted.close()
+    disk.spaceLeftBytes = undefined // space returns: the same instance writes the retried batch
+    s.append(range(last + 1, last + 10)); s.sync(); s.close()
+    expect(indexes(open(dir))).toEqual(range(1, last + 10).map((e) => e.index))
   })
 
   it('should open a WAL written without pre-written space and pre-write ahead of its last record from then on', () => {
