@@ -349,9 +349,17 @@ export class RaftNode<R> {
     this.reads.rejectAll()
   }
 
-  /** Writes the bootstrap entries into an empty log (once, on the first start of a new cluster). */
+  /**
+   * Writes the bootstrap entries into an empty log (once, on the first start of a new cluster). Also when
+   * the log is empty but the hard state is the one bootstrapping writes (term 1, voted for itself): a power
+   * cut between the two writes kept that hard state without the entries (no disk syncs one record before
+   * the next), and nothing was sent or acknowledged before they were synced, so writing them again is the
+   * same bootstrap. Without this such a node never elects itself (`power-loss.test.ts`, a cut at op 7).
+   */
   private maybeBootstrap (state: StorageState): StorageState {
-    if (state.snapshot !== undefined || state.entries.length > 0 || state.hardState.term > 0) return state
+    const hs = state.hardState
+    const unbootstrapped = hs.term === 0 || (hs.term === 1 && hs.vote === this.id)
+    if (state.snapshot !== undefined || state.entries.length > 0 || !unbootstrapped) return state
     const entries: Entry[] = [{
       index: 1, term: 1, type: EntryType.ConfChange,
       data: encodeConfChange({ steps: [{ type: 'add-voter', nodeId: this.id }], transition: 'auto' })

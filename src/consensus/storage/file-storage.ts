@@ -7,8 +7,15 @@
  *   Ready batch. Synchronous calls on purpose (storage/types.ts explains why).
  * - Rotation: past `segmentBytesMax` a new segment starts with the current hard state, so deleting older
  *   segments after a snapshot never loses the hard state.
+ * - Pre-written space (issue 16): a segment's file runs ahead of its last record with zeros that were
+ *   written (not a sparse ftruncate), up to `preallocateBytes` at a time and at most `segmentBytesMax`, and
+ *   records are written in place over them. An fdatasync after an append that stays inside that space
+ *   changes no file size or block map, so the file system has no journal commit to wait for; the space is
+ *   extended when less than half of it is left. Recovery reads a zero length field followed only by zeros
+ *   as the end of the last segment (appends continue there); a sealed segment is cut back to its last
+ *   record before the next one is created, so zeros in a sealed segment are still damage.
  * - Recovery (`load`): a torn tail — a partial or checksum-failing record at the end of the LAST segment with
- *   no valid record after it — is truncated; anything else that fails (a bad record followed by valid data,
+ *   no valid record after it, pre-written zeros included — is truncated; anything else that fails (a bad record followed by valid data,
  *   a bad record in an earlier segment, a hole in the indexes, an unreadable newest snapshot) refuses to
  *   start with a StorageCorruptionError naming the file and byte offset. Nothing synced is ever lost.
  * - Write faults (disk full, EIO, short writes): every fs call goes through an injected `StorageFs`. A failed
@@ -25,7 +32,7 @@ import { encodeRecord, readRecord, validDataAfter } from './record.js'
 import type { WalRecord } from './record.js'
 import { listSnapshots, readSnapshotFile, writeSnapshotFile, snapshotFileName } from './snapshot-file.js'
 import { StorageClosedError, StorageCorruptionError, StorageIoError, toStorageError } from './errors.js'
-import { SEGMENT_BYTES_MAX_DEFAULT, SNAPSHOTS_KEPT } from './constants.js'
+import { PREALLOCATE_BYTES_DEFAULT, SEGMENT_BYTES_MAX_DEFAULT, SNAPSHOTS_KEPT } from './constants.js'
 import { fsyncDirWith, nodeStorageFs, writeFully } from './storage-fs.js'
 import type { StorageFs } from './storage-fs.js'
 
@@ -35,6 +42,11 @@ const segmentName = (n: number): string => `wal-${String(n).padStart(10, '0')}.l
 export interface FileStorageOptions {
   /** @default SEGMENT_BYTES_MAX_DEFAULT */
   segmentBytesMax?: number
+  /**
+   * Zeros written ahead of the last record at a time (capped at `segmentBytesMax`); 0 grows the file with
+   * every append, as before issue 16. @default PREALLOCATE_BYTES_DEFAULT
+   */
+  preallocateBytes?: number
   /** The file system (tests inject faults and power cuts). @default nodeStorageFs */
   fs?: StorageFs
 }
@@ -43,11 +55,15 @@ interface Segment { number: number, file: string, maxIndex: number }
 
 export class FileStorage implements Storage {
   private readonly segmentBytesMax: number
+  /** The pre-written space kept ahead of the last record: min(preallocateBytes, segmentBytesMax). */
+  private readonly window: number
   private readonly fs: StorageFs
   private segments: Segment[] = []
   private fd: number | undefined
-  /** Bytes in the open segment, written so far. Invariant: syncedSize <= size. */
+  /** Bytes of records in the open segment, written so far. Invariant: syncedSize <= size <= fileSize. */
   private size = 0
+  /** The open segment's file size: `size` plus the pre-written zeros after it. */
+  private fileSize = 0
   /** Bytes of the open segment known durable (the size at the last successful fdatasync). */
   private syncedSize = 0
   /** Set when a failed write could not be rolled back: the file's tail is unknown until a restart. */
@@ -67,6 +83,7 @@ export class FileStorage implements Storage {
   /** @throws StorageCorruptionError, StorageFullError, StorageIoError */
   constructor (private readonly dir: string, options: FileStorageOptions = {}) {
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT
+    this.window = Math.max(0, Math.min(options.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT, this.segmentBytesMax))
     this.fs = options.fs ?? nodeStorageFs
     this.fs.mkdirSync(dir, 0o700)
     this.loaded = this.recover()
@@ -84,9 +101,10 @@ export class FileStorage implements Storage {
     this.snapshotIndex = snapshot?.meta.index ?? 0
     const names = this.fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)).sort()
     let entries: Entry[] = []
+    let lastEnd = 0
     names.forEach((name, i) => {
       const file = path.join(this.dir, name)
-      const maxIndex = this.replaySegment(file, i === names.length - 1, (record, offset) => {
+      const { maxIndex, end } = this.replaySegment(file, i === names.length - 1, (record, offset) => {
         // Falling back to an older snapshot: a reset past it came with the unreadable newer one.
         if (unreadable !== undefined && record.kind === 'reset' && record.index > this.snapshotIndex) {
           if (record.all) throw unreadableError(unreadable, 'the log was replaced at that snapshot, so the previous one cannot be used')
@@ -95,6 +113,7 @@ export class FileStorage implements Storage {
         entries = applyRecord(entries, record, file, offset)
       })
       this.segments.push({ number: Number(SEGMENT.exec(name)?.[1]), file, maxIndex })
+      lastEnd = end
     })
     entries = entries.filter((e) => e.index > this.snapshotIndex)
     const first = entries[0]
@@ -115,7 +134,7 @@ export class FileStorage implements Storage {
     this.termsOffset = first !== undefined ? first.index - 1 : this.snapshotIndex
     this.terms = entries.map((e) => e.term)
     if (this.segments.length === 0) this.createSegment()
-    else this.reopenLastSegment()
+    else this.reopenLastSegment(lastEnd)
     return { hardState: { ...this.hardState }, ...(snapshot !== undefined ? { snapshot } : {}), entries }
   }
 
@@ -140,8 +159,11 @@ export class FileStorage implements Storage {
     }
   }
 
-  /** Replays one segment; truncates a torn tail of the last one. Returns the highest entry index in it. */
-  private replaySegment (file: string, last: boolean, onRecord: (record: WalRecord, offset: number) => void): number {
+  /**
+   * Replays one segment; truncates a torn tail of the last one. Returns the highest entry index in it and
+   * the end of its last record (where the last segment's pre-written zeros, if any, start).
+   */
+  private replaySegment (file: string, last: boolean, onRecord: (record: WalRecord, offset: number) => void): { maxIndex: number, end: number } {
     const buffer = this.fs.readFileSync(file)
     let offset = 0
     let maxIndex = 0
@@ -154,12 +176,14 @@ export class FileStorage implements Storage {
         offset = result.next
         continue
       }
-      if (result.reason === 'end') return maxIndex
-      if (!last) throw new StorageCorruptionError(file, offset, `${result.reason} record in a sealed segment`)
+      if (result.reason === 'end') return { maxIndex, end: offset }
+      // Pre-written space: the end of the open segment. A sealed one was cut back at its last record.
+      if (result.reason === 'zeros' && last) return { maxIndex, end: offset }
+      if (!last) throw new StorageCorruptionError(file, offset, `${result.reason} ${result.reason === 'zeros' ? 'after the last record' : 'record'} in a sealed segment`)
       if (validDataAfter(buffer, offset)) throw new StorageCorruptionError(file, offset, `${result.reason} record followed by valid records`)
       // A torn tail: the write in progress at the crash never completed, so it was never acknowledged.
       this.fs.truncateSync(file, offset)
-      return maxIndex
+      return { maxIndex, end: offset }
     }
   }
 
@@ -189,33 +213,40 @@ export class FileStorage implements Storage {
     if (snapshotTerm > stored.term) this.hardState = { term: snapshotTerm, vote: null, commit: stored.commit }
   }
 
-  private reopenLastSegment (): void {
+  /** Opens the last segment to write in place at `end`, its last record's end (not the file's end). */
+  private reopenLastSegment (end: number): void {
     const last = this.segments[this.segments.length - 1] as Segment
-    this.fd = this.fs.openSync(last.file, 'a', 0o600)
-    this.size = this.fs.fstatSizeSync(this.fd)
-    this.syncedSize = this.size
+    this.fd = this.fs.openSync(last.file, 'r+', 0o600)
+    this.fileSize = this.fs.fstatSizeSync(this.fd)
+    assert(this.fileSize >= end, () => `${last.file} is ${this.fileSize} bytes, shorter than its records (${end})`)
+    this.size = end
+    this.syncedSize = end
   }
 
   /**
-   * Starts the next segment with the current hard state, durable (data and name) before it is used, so
-   * deleting older segments later never loses the hard state.
+   * Starts the next segment with the current hard state and its pre-written space, durable (data and
+   * name) before it is used, so deleting older segments later never loses the hard state. The current
+   * segment is first cut back to its last record, durably: a sealed segment never ends in zeros.
    * @throws StorageFullError or StorageIoError; the half-made segment is removed and nothing changes
    */
   private createSegment (): void {
+    this.sealCurrentSegment()
     const previous = this.segments[this.segments.length - 1]
     const number = (previous?.number ?? 0) + 1
     const file = path.join(this.dir, segmentName(number))
     let fd: number | undefined
     try {
-      fd = this.fs.openSync(file, 'a', 0o600)
+      fd = this.fs.openSync(file, 'w', 0o600)
       const bytes = encodeRecord({ kind: 'hard-state', hardState: this.hardState })
-      writeFully(this.fs, fd, bytes)
+      writeFully(this.fs, fd, bytes, 0)
+      const fileSize = this.prewrite(fd, bytes.length, bytes.length)
       this.fs.fdatasyncSync(fd)
       fsyncDirWith(this.fs, this.dir)
       if (this.fd !== undefined) this.fs.closeSync(this.fd)
       this.fd = fd
       this.size = bytes.length
       this.syncedSize = bytes.length
+      this.fileSize = fileSize
       this.segments.push({ number, file, maxIndex: previous?.maxIndex ?? 0 })
     } catch (err) {
       try { if (fd !== undefined) this.fs.closeSync(fd); this.fs.rmSync(file) } catch { /* recovery handles leftovers */ }
@@ -223,20 +254,64 @@ export class FileStorage implements Storage {
     }
   }
 
-  /** Appends records; on failure rolls the segment back to its last synced size and throws. */
+  /**
+   * Cuts the open segment's pre-written zeros off, durably, before it is sealed (a rotation). Does nothing
+   * for the first segment or when no zeros follow the last record.
+   * @throws StorageFullError or StorageIoError; the rotation is abandoned and the segment stays open
+   */
+  private sealCurrentSegment (): void {
+    if (this.fd === undefined || this.fileSize === this.size) return
+    try {
+      this.fs.ftruncateSync(this.fd, this.size)
+      this.fileSize = this.size
+      this.fs.fdatasyncSync(this.fd)
+    } catch (err) {
+      throw toStorageError(err, 'seal segment', this.currentFile())
+    }
+  }
+
+  /**
+   * Writes zeros to `fd` from `fileSize` on, so that the space up to `recordsEnd + window` (at most
+   * `segmentBytesMax`) exists before records are written into it. Best effort: a disk too full for them
+   * keeps what was written and appends grow the file as before. Not synced here: the next fdatasync
+   * carries them, so their block allocation costs one journal commit per window instead of one per append.
+   * @returns the file size after it
+   */
+  private prewrite (fd: number, recordsEnd: number, fileSize: number): number {
+    const target = Math.min(this.segmentBytesMax, recordsEnd + this.window)
+    let at = fileSize
+    while (at < target) {
+      const zeros = zeroBuffer(target - at)
+      try {
+        const n = this.fs.writeSync(fd, zeros, 0, Math.min(zeros.length, target - at), at)
+        if (n <= 0) break
+        at += n
+      } catch {
+        break
+      }
+    }
+    return at
+  }
+
+  /** Appends records in place; on failure rolls the segment back to its last synced size and throws. */
   private write (records: WalRecord[]): void {
     this.assertWritable()
     const fd = this.fd as number
     const buffer = Buffer.concat(records.map(encodeRecord))
     try {
-      writeFully(this.fs, fd, buffer)
+      writeFully(this.fs, fd, buffer, this.size)
     } catch (err) {
       this.rollBack()
       throw toStorageError(err, 'write', this.currentFile())
     }
     this.size += buffer.length
+    this.fileSize = Math.max(this.fileSize, this.size)
     const current = this.segments[this.segments.length - 1] as Segment
     for (const record of records) if (record.kind === 'entry') current.maxIndex = Math.max(current.maxIndex, record.entry.index)
+    // Less than half the pre-written space left: write the next stretch now, ahead of the records.
+    if (this.fileSize - this.size < this.window / 2 && this.fileSize < this.segmentBytesMax) {
+      this.fileSize = this.prewrite(fd, this.size, this.fileSize)
+    }
   }
 
   /** Cuts the open segment back to what is known durable; if even that fails, the storage is broken. */
@@ -245,6 +320,7 @@ export class FileStorage implements Storage {
     try {
       this.fs.ftruncateSync(this.fd as number, this.syncedSize)
       this.size = this.syncedSize
+      this.fileSize = this.syncedSize
     } catch (err) {
       this.broken = toStorageError(err, 'roll back', this.currentFile())
     }
@@ -462,6 +538,13 @@ function assertTermOrder (previous: Entry | undefined, entry: Entry, file: strin
   if (previous !== undefined && entry.term < previous.term) {
     throw new StorageCorruptionError(file, offset, `entry ${entry.index} of term ${entry.term} follows entry ${previous.index} of term ${previous.term}: a stale record`)
   }
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024)
+
+/** Zeros to write `bytes` of pre-written space with, at most 1 MiB at a time (one shared buffer). */
+function zeroBuffer (bytes: number): Buffer {
+  return bytes >= ZEROS.length ? ZEROS : ZEROS.subarray(0, bytes)
 }
 
 function assertContiguous (entries: Entry[]): void {

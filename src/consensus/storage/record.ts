@@ -4,6 +4,10 @@
  * `{t: 1, e: entry}` (a log entry), `{t: 2, h: hardState}`, `{t: 3, s: index, a: all}` (a snapshot at index
  * was saved: forget every entry up to it, or all of them when the log disagreed with the snapshot). Replay is last-writer-wins by index, so a follower
  * overwriting a conflicting suffix needs no in-place truncation.
+ *
+ * A segment's file may run on past its last record with zeros (space pre-written so that appending never
+ * grows the file, file-storage.ts): a length field of zero with nothing but zeros after it is that space,
+ * the end of the records, not a record. A valid record never has length zero.
  */
 import { crc32 } from 'node:zlib'
 import { decode } from '@ipld/dag-cbor'
@@ -61,11 +65,14 @@ function fromPayload (value: unknown): WalRecord | null {
 
 export type ReadResult =
   | { ok: true, record: WalRecord, next: number }
-  | { ok: false, reason: 'end' | 'partial' | 'checksum' | 'bad-length' | 'undecodable' }
+  /** 'end': no byte left; 'zeros': only zeros left (pre-written space); the rest are damage. */
+  | { ok: false, reason: 'end' | 'zeros' | 'partial' | 'checksum' | 'bad-length' | 'undecodable' }
 
 /** Reads the record at `offset` of `buffer`. */
 export function readRecord (buffer: Buffer, offset: number): ReadResult {
   if (offset === buffer.length) return { ok: false, reason: 'end' }
+  const zeroLength = offset + 4 <= buffer.length ? buffer.readUInt32BE(offset) === 0 : true
+  if (zeroLength && zerosFrom(buffer, offset)) return { ok: false, reason: 'zeros' }
   if (offset + RECORD_HEADER_BYTES > buffer.length) return { ok: false, reason: 'partial' }
   const length = buffer.readUInt32BE(offset)
   if (length === 0 || length > RECORD_PAYLOAD_BYTES_MAX) return { ok: false, reason: 'bad-length' }
@@ -83,6 +90,17 @@ export function readRecord (buffer: Buffer, offset: number): ReadResult {
   return { ok: true, record, next: end }
 }
 
+const ZEROS = Buffer.alloc(64 * 1024)
+
+/** True when every byte of `buffer` from `offset` on is zero (compared 64 KiB at a time). */
+export function zerosFrom (buffer: Buffer, offset: number): boolean {
+  for (let at = offset; at < buffer.length; at += ZEROS.length) {
+    const end = Math.min(buffer.length, at + ZEROS.length)
+    if (!buffer.subarray(at, end).equals(ZEROS.subarray(0, end - at))) return false
+  }
+  return true
+}
+
 /**
  * True when a valid record (plausible length, matching checksum, decodable) starts anywhere after the bad
  * record at `offset`. Only then is the damage not a torn tail: a torn tail is the last write, with nothing
@@ -90,7 +108,10 @@ export function readRecord (buffer: Buffer, offset: number): ReadResult {
  * Cheap in practice: most offsets fail the length check before any checksum is computed.
  */
 export function validDataAfter (buffer: Buffer, offset: number): boolean {
-  for (let at = offset + 1; at + RECORD_HEADER_BYTES < buffer.length; at++) {
+  // A record's length field is not zero, so none starts after the last non-zero byte (a pre-written tail).
+  let limit = buffer.length
+  while (limit > offset && buffer[limit - 1] === 0) limit--
+  for (let at = offset + 1; at < limit && at + RECORD_HEADER_BYTES < buffer.length; at++) {
     const length = buffer.readUInt32BE(at)
     if (length === 0 || length > buffer.length - at - RECORD_HEADER_BYTES) continue
     if (readRecord(buffer, at).ok) return true

@@ -11,10 +11,17 @@ export interface StorageFs {
   mkdirSync: (dir: string, mode: number) => void
   readdirSync: (dir: string) => string[]
   readFileSync: (file: string) => Buffer
-  /** Opens for appending ('a'), writing a new or truncated file ('w') or reading ('r'). */
-  openSync: (file: string, flags: 'a' | 'w' | 'r', mode?: number) => number
-  /** Writes up to `length` bytes; may write fewer (a short write). */
-  writeSync: (fd: number, buffer: Buffer, offset: number, length: number) => number
+  /**
+   * Opens for appending ('a'), writing a new or truncated file ('w'), reading ('r') or reading and writing
+   * an existing file in place ('r+': a WAL segment whose pre-written tail is overwritten).
+   */
+  openSync: (file: string, flags: 'a' | 'w' | 'r' | 'r+', mode?: number) => number
+  /**
+   * Writes up to `length` bytes at byte `position` of the file (at the fd's current position when null);
+   * may write fewer (a short write). A wrapper must pass `position` on: WAL records are written in place
+   * over the segment's pre-written zeros, not at the file's end.
+   */
+  writeSync: (fd: number, buffer: Buffer, offset: number, length: number, position: number | null) => number
   fdatasyncSync: (fd: number) => void
   /** fdatasync on libuv's thread pool, so the event loop runs meanwhile. Optional: fakes sync inline. */
   fdatasync?: (fd: number) => Promise<void>
@@ -33,7 +40,7 @@ export const nodeStorageFs: StorageFs = {
   readdirSync: (dir) => fs.readdirSync(dir),
   readFileSync: (file) => fs.readFileSync(file),
   openSync: (file, flags, mode) => fs.openSync(file, flags, mode),
-  writeSync: (fd, buffer, offset, length) => fs.writeSync(fd, buffer, offset, length),
+  writeSync: (fd, buffer, offset, length, position) => fs.writeSync(fd, buffer, offset, length, position),
   fdatasyncSync: (fd) => { fs.fdatasyncSync(fd) },
   fdatasync: async (fd) => { await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => err === null ? resolve() : reject(err))) },
   fsyncSync: (fd) => { fs.fsyncSync(fd) },
@@ -52,13 +59,14 @@ export function fsyncDirWith (sfs: StorageFs, dir: string): void {
 }
 
 /**
- * Writes all of `buffer` at the file's end, looping over short writes.
+ * Writes all of `buffer` at byte `position` of the file (at the fd's current position when null), looping
+ * over short writes.
  * @throws the fs error, or an EIO-coded error when a write makes no progress
  */
-export function writeFully (sfs: StorageFs, fd: number, buffer: Buffer): void {
+export function writeFully (sfs: StorageFs, fd: number, buffer: Buffer, position: number | null = null): void {
   let written = 0
   while (written < buffer.length) {
-    const n = sfs.writeSync(fd, buffer, written, buffer.length - written)
+    const n = sfs.writeSync(fd, buffer, written, buffer.length - written, position === null ? null : position + written)
     if (n <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
     written += n
   }

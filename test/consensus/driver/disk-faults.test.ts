@@ -30,7 +30,9 @@ function startFileNode (network: LoopbackNetwork, id: string, options: { dir?: s
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `revoada-disk-${id}-`))
   if (options.dir === undefined) dirs.push(dir)
   const disk = new FaultyFs()
-  const storage = new FileStorage(dir, { fs: disk })
+  // No pre-written WAL space: the quota then stops the next append (a full disk with pre-written space is
+  // test/consensus/storage/preallocated.test.ts).
+  const storage = new FileStorage(dir, { fs: disk, preallocateBytes: 0 })
   const machine = new KvMachine()
   const sent: Message[] = []
   const inner = network.transport(id)

@@ -17,6 +17,17 @@ const entry = (index: number, term: number): Entry => ({ index, term, type: Entr
 const range = (from: number, to: number, term: number): Entry[] => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term))
 const segments = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).sort()
 
+/** The end of a segment's last record: where its pre-written zeros (FileStorage's `preallocateBytes`) start. */
+function recordsEnd (bytes: Buffer): number {
+  let offset = 0
+  for (;;) {
+    const read = readRecord(bytes, offset)
+    if (read.ok) { offset = read.next; continue }
+    if (read.reason === 'end' || read.reason === 'zeros') return offset
+    throw new Error(`unexpected ${read.reason} at ${offset}`)
+  }
+}
+
 const dirs: string[] = []
 afterEach(() => { for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true }) })
 
@@ -50,6 +61,9 @@ describe('FileStorage on a damaged data dir', () => {
     const dir = written(1024)
     const names = segments(dir)
     expect(names.length).toBeGreaterThan(2)
+    // The last segment is cut back to its last record, as a rotation would before sealing it.
+    const last = path.join(dir, names[names.length - 1]!)
+    fs.truncateSync(last, recordsEnd(fs.readFileSync(last)))
     const next = Number(/wal-(\d+)/.exec(names[names.length - 1]!)![1]) + 1
     fs.copyFileSync(path.join(dir, names[0]!), path.join(dir, `wal-${String(next).padStart(10, '0')}.log`))
     expect(() => new FileStorage(dir)).toThrow(expect.objectContaining({ name: 'StorageCorruptionError' }))
@@ -62,7 +76,7 @@ describe('FileStorage on a damaged data dir', () => {
     // Cut out the hard-state records of term 2, keeping every other record intact.
     const bytes = fs.readFileSync(file)
     const kept: Buffer[] = []
-    for (let offset = 0; offset < bytes.length;) {
+    for (let offset = 0; offset < recordsEnd(bytes);) {
       const read = readRecord(bytes, offset)
       if (!read.ok) throw new Error(`unexpected ${read.reason} at ${offset}`)
       if (!(read.record.kind === 'hard-state' && read.record.hardState.term === 2)) kept.push(bytes.subarray(offset, read.next))
@@ -84,7 +98,7 @@ describe('FileStorage on a damaged data dir', () => {
     storage.sync()
     storage.close()
     const file = path.join(dir, segments(dir)[0]!)
-    const bytes = fs.readFileSync(file)
+    const bytes = fs.readFileSync(file).subarray(0, recordsEnd(fs.readFileSync(file)))
     const records: Array<{ index: number, term: number, bytes: Buffer }> = []
     for (let offset = 0; offset < bytes.length;) {
       const read = readRecord(bytes, offset)

@@ -1,7 +1,8 @@
 /**
  * @module test/consensus/storage/faulty-fs
  * A StorageFs over the real file system that injects the faults a full or failing disk produces: a quota
- * of bytes after which writes are short and then fail with ENOSPC, fdatasync/fsync failing with EIO, and
+ * of new bytes (past a file's end; overwriting needs no space) after which writes are short and then fail
+ * with ENOSPC, fdatasync/fsync failing with EIO, and
  * writes that return fewer bytes than asked without any error.
  */
 import { nodeStorageFs } from '../../../src/consensus/storage/storage-fs.js'
@@ -28,15 +29,21 @@ export class FaultyFs implements StorageFs {
   truncateSync = nodeStorageFs.truncateSync
   rmSync = nodeStorageFs.rmSync
 
-  writeSync (fd: number, buffer: Buffer, offset: number, length: number): number {
+  writeSync (fd: number, buffer: Buffer, offset: number, length: number, position: number | null): number {
     this.calls.write++
     let allowed = Math.min(length, this.writeChunkBytesMax ?? length)
     if (this.spaceLeftBytes !== undefined) {
-      if (this.spaceLeftBytes <= 0) throw errno('ENOSPC')
-      allowed = Math.min(allowed, this.spaceLeftBytes)
-      this.spaceLeftBytes -= allowed
+      // Only bytes past the file's end take space; overwriting written ones (a WAL's pre-written zeros) does not.
+      const end = nodeStorageFs.fstatSizeSync(fd)
+      const inPlace = Math.max(0, Math.min(allowed, end - (position ?? end)))
+      if (allowed > inPlace) {
+        if (this.spaceLeftBytes <= 0 && inPlace === 0) throw errno('ENOSPC')
+        const grown = Math.min(allowed - inPlace, this.spaceLeftBytes)
+        this.spaceLeftBytes -= grown
+        allowed = inPlace + grown
+      }
     }
-    return nodeStorageFs.writeSync(fd, buffer, offset, allowed)
+    return nodeStorageFs.writeSync(fd, buffer, offset, allowed, position)
   }
 
   fdatasyncSync (fd: number): void {

@@ -29,7 +29,7 @@ afterEach(() => {
 
 function countingFs (): { fs: StorageFs, writes: () => number } {
   let writes = 0
-  return { fs: { ...nodeStorageFs, writeSync: (fd, buffer, offset, length) => { writes++; return nodeStorageFs.writeSync(fd, buffer, offset, length) } }, writes: () => writes }
+  return { fs: { ...nodeStorageFs, writeSync: (fd, buffer, offset, length, position) => { writes++; return nodeStorageFs.writeSync(fd, buffer, offset, length, position) } }, writes: () => writes }
 }
 
 function tempDir (): string {

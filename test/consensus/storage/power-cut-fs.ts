@@ -3,8 +3,9 @@
  * An in-memory StorageFs that models what a power cut keeps (issue 10 item 5), unlike SIGKILL, which
  * keeps the OS page cache:
  *
- * - file data survives only up to the last fdatasync/fsync of that file; of the bytes written after it,
- *   a random prefix may survive (a torn tail), the rest is lost;
+ * - file data survives only as of the last fdatasync/fsync of that file; of the bytes changed after it
+ *   (appended, or overwritten in place: a WAL segment's pre-written zeros), a random prefix from the
+ *   first changed byte may survive (a torn tail), the rest is lost (unsynced size changes too);
  * - a name (create, rename, unlink) survives only once its directory was fsynced; until then the
  *   directory reverts to its last fsynced listing.
  *
@@ -15,7 +16,8 @@
 import path from 'node:path'
 import type { StorageFs } from '../../../src/consensus/storage/storage-fs.js'
 
-interface Inode { data: Buffer, durable: Buffer }
+/** `dirtyFrom`: the lowest byte offset changed since the last sync (undefined: nothing changed). */
+interface Inode { data: Buffer, durable: Buffer, dirtyFrom?: number }
 interface Handle { file: string, inode?: Inode, dir?: string }
 
 const errno = (code: string, what: string): Error => Object.assign(new Error(`${code}: ${what}`), { code })
@@ -45,10 +47,15 @@ export class PowerCutFs implements StorageFs {
   powerCut (random: () => number): void {
     this.names = new Map(this.durableNames)
     for (const inode of new Set(this.names.values())) {
-      const extended = inode.data.length > inode.durable.length && inode.data.subarray(0, inode.durable.length).equals(inode.durable)
-      const kept = extended && random() < 0.5 ? Math.floor(random() * (inode.data.length - inode.durable.length)) : 0
-      inode.data = Buffer.from(inode.data.subarray(0, inode.durable.length + kept))
-      if (!extended) inode.data = Buffer.from(inode.durable)
+      const from = inode.dirtyFrom
+      const changed = from === undefined ? 0 : Math.max(0, inode.data.length - from)
+      const kept = changed > 0 && random() < 0.5 ? Math.floor(random() * changed) : 0
+      const survived = Buffer.alloc(Math.max(inode.durable.length, (from ?? 0) + kept))
+      inode.durable.copy(survived)
+      if (from !== undefined) inode.data.copy(survived, from, from, from + kept)
+      inode.data = survived
+      inode.durable = Buffer.from(survived)
+      delete inode.dirtyFrom
     }
     this.handles.clear()
     this.dead = false
@@ -68,18 +75,18 @@ export class PowerCutFs implements StorageFs {
     return Buffer.from(inode.data)
   }
 
-  openSync (file: string, flags: 'a' | 'w' | 'r'): number {
+  openSync (file: string, flags: 'a' | 'w' | 'r' | 'r+'): number {
     const fd = this.nextFd++
     if (flags === 'r' && this.dirs.has(file)) {
       this.handles.set(fd, { file, dir: file })
       return fd
     }
     let inode = this.names.get(file)
-    if (flags === 'r' && inode === undefined) throw errno('ENOENT', file)
+    if ((flags === 'r' || flags === 'r+') && inode === undefined) throw errno('ENOENT', file)
     if (flags !== 'r') {
       this.mutate(`open ${file}`)
       if (inode === undefined) { inode = { data: Buffer.alloc(0), durable: Buffer.alloc(0) }; this.names.set(file, inode) }
-      if (flags === 'w') inode.data = Buffer.alloc(0)
+      if (flags === 'w') { inode.data = Buffer.alloc(0); this.changed(inode, 0) }
     }
     this.handles.set(fd, { file, ...(inode !== undefined ? { inode } : {}) })
     return fd
@@ -91,10 +98,23 @@ export class PowerCutFs implements StorageFs {
     return inode
   }
 
-  writeSync (fd: number, buffer: Buffer, offset: number, length: number): number {
+  private changed (inode: Inode, from: number): void {
+    inode.dirtyFrom = Math.min(inode.dirtyFrom ?? from, from)
+  }
+
+  /** Writes at `position`, or at the end ('a' handles are only used to append; null means the end here). */
+  writeSync (fd: number, buffer: Buffer, offset: number, length: number, position: number | null): number {
     this.mutate('write')
     const inode = this.inodeOf(fd)
-    inode.data = Buffer.concat([inode.data, buffer.subarray(offset, offset + length)])
+    const at = position ?? inode.data.length
+    const bytes = buffer.subarray(offset, offset + length)
+    if (at + bytes.length > inode.data.length) {
+      const grown = Buffer.alloc(at + bytes.length)
+      inode.data.copy(grown)
+      inode.data = grown
+    }
+    bytes.copy(inode.data, at)
+    this.changed(inode, Math.min(at, inode.durable.length))
     return length
   }
 
@@ -111,12 +131,14 @@ export class PowerCutFs implements StorageFs {
     }
     const inode = this.inodeOf(fd)
     inode.durable = Buffer.from(inode.data)
+    delete inode.dirtyFrom
   }
 
   ftruncateSync (fd: number, length: number): void {
     this.mutate('ftruncate')
     const inode = this.inodeOf(fd)
     inode.data = Buffer.from(inode.data.subarray(0, length))
+    this.changed(inode, length)
   }
 
   fstatSizeSync (fd: number): number { return this.inodeOf(fd).data.length }
@@ -128,6 +150,7 @@ export class PowerCutFs implements StorageFs {
     const inode = this.names.get(file)
     if (inode === undefined) throw errno('ENOENT', file)
     inode.data = Buffer.from(inode.data.subarray(0, length))
+    this.changed(inode, length)
   }
 
   renameSync (from: string, to: string): void {

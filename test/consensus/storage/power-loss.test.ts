@@ -85,7 +85,7 @@ async function cutAndCheck (cutAt: number): Promise<void> {
     throw new Error(`cut at op ${cutAt} (seed ${seed}): the node does not restart: ${(err as Error).message}`)
   }
   try {
-    await until(() => node.raft.isLeader(), 'leader after restart')
+    await until(() => node.raft.isLeader(), `leader after restart (cut at op ${cutAt}, seed ${seed})`)
     await node.raft.read()
     const lost = acked.filter((k) => node.machine.map.get(k) !== `v${k.slice(1)}`)
     if (lost.length > 0) throw new Error(`cut at op ${cutAt} (seed ${seed}): acknowledged proposals lost: ${lost.join(', ')}`)

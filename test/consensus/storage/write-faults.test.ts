@@ -40,7 +40,8 @@ describe('FileStorage under write faults', () => {
   it('should throw StorageFullError on a short write then ENOSPC, roll the half record back, and write again when space returns', () => {
     const dir = tempDir()
     const disk = new FaultyFs()
-    const s = fresh(dir, { fs: disk })
+    // No pre-written space: every append needs new space (the pre-written case is below).
+    const s = fresh(dir, { fs: disk, preallocateBytes: 0 })
     s.append(range(1, 5)); s.sync()
     const synced = walSize(dir)
     disk.spaceLeftBytes = 100 // less than the next batch: a short write, then ENOSPC
