@@ -7,6 +7,7 @@
  * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
  */
 import { installYamuxWindowThreshold } from './yamux-window.js'
+import { installEd25519KeyCache } from './ed25519-keys.js'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -151,6 +152,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
   if (init.net.mdns) peerDiscovery.push(mdns() as unknown as (c: { logger: ComponentLogger }) => PeerDiscovery)
   const blocked = (peerId: { toString(): string }): boolean => init.faults?.isBlocked(peerId.toString()) === true
   installYamuxWindowThreshold()
+  await installEd25519KeyCache()
   return await createLibp2p({
     ...(init.faults !== undefined
       ? {

@@ -1,0 +1,88 @@
+/**
+ * @module net/ed25519-keys
+ * Ed25519 signatures of libp2p keys (gossipsub's message signatures) with the node:crypto KeyObject built once
+ * per key instead of once per signature.
+ *
+ * `@libp2p/crypto` 5.1 imports the key from JWK on every call: `Ed25519PublicKey.verify` runs
+ * `crypto.createPublicKey({ format: 'jwk', … })` and then `crypto.verify`, and `Ed25519PrivateKey.sign` does the
+ * same with `createPrivateKey`. Gossipsub verifies the signature of every message it receives (strict signing)
+ * and signs every message it publishes, so each heartbeat paid a key import on every member. In CPU profiles of
+ * a 25-node cluster on 2 cores (`BENCH_NODE_ARGS=--cpu-prof`, `npm run bench:scale`; docs/bench/scale.md,
+ * "Where a node's CPU goes while a fleet forms") verifying was 12 % of an idle node's CPU, a third of it the key
+ * import. The same caching is what src/codec/sign.ts does for revoada's own signatures.
+ *
+ * The result is the same function of the same bytes: the KeyObject is derived from the 32 raw key bytes and
+ * nothing else, the input checks of the library (key and signature lengths) still throw, and an aborted signal
+ * still throws. Public keys are cached by their bytes, at most `VERIFY_KEYS_MAX` (the oldest goes first); a
+ * private KeyObject hangs off its key object (a node has one).
+ */
+import crypto from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { AbortOptions } from '@libp2p/interface'
+
+/** Public KeyObjects kept; beyond it the oldest is dropped (a cluster has at most a few hundred members). */
+export const VERIFY_KEYS_MAX = 4096
+const PUBLIC_KEY_BYTES = 32
+const PRIVATE_KEY_BYTES = 64
+const SIGNATURE_BYTES = 64
+
+type Bytes = Uint8Array | { subarray: () => Uint8Array }
+interface PublicKeyShape { raw: Uint8Array, verify: (data: Bytes, sig: Uint8Array, options?: AbortOptions) => boolean | Promise<boolean> }
+interface PrivateKeyShape { raw: Uint8Array, sign: (data: Bytes, options?: AbortOptions) => Uint8Array | Promise<Uint8Array> }
+
+const publicKeyObjects = new Map<string, KeyObject>()
+const privateKeyObjects = new WeakMap<object, KeyObject>()
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+const flat = (data: Bytes): Uint8Array => data instanceof Uint8Array ? data : data.subarray()
+
+function publicKeyObject (raw: Uint8Array): KeyObject {
+  const id = b64url(raw)
+  let keyObject = publicKeyObjects.get(id)
+  if (keyObject === undefined) {
+    keyObject = crypto.createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: id } })
+    if (publicKeyObjects.size >= VERIFY_KEYS_MAX) {
+      const oldest = publicKeyObjects.keys().next().value
+      if (oldest !== undefined) publicKeyObjects.delete(oldest)
+    }
+    publicKeyObjects.set(id, keyObject)
+  }
+  return keyObject
+}
+
+function privateKeyObject (key: PrivateKeyShape): KeyObject {
+  let keyObject = privateKeyObjects.get(key)
+  if (keyObject === undefined) {
+    const raw = key.raw
+    keyObject = crypto.createPrivateKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', d: b64url(raw.subarray(0, 32)), x: b64url(raw.subarray(32, 64)) } })
+    privateKeyObjects.set(key, keyObject)
+  }
+  return keyObject
+}
+
+let installed = false
+
+/** Installs the cached sign and verify on @libp2p/crypto's Ed25519 key classes (once per process; idempotent). */
+export async function installEd25519KeyCache (): Promise<void> {
+  if (installed) return
+  installed = true
+  // The classes are not exported; any key of the type carries their prototypes.
+  const sample = await generateKeyPair('Ed25519')
+  const privateProto = Object.getPrototypeOf(sample) as PrivateKeyShape
+  const publicProto = Object.getPrototypeOf(sample.publicKey) as PublicKeyShape
+  const libraryVerify = publicProto.verify
+  const librarySign = privateProto.sign
+  publicProto.verify = function (this: PublicKeyShape, data, sig, options) {
+    // Anything but the usual shapes goes to the library, which throws as before.
+    if (!(this.raw instanceof Uint8Array) || this.raw.byteLength !== PUBLIC_KEY_BYTES || !(sig instanceof Uint8Array) || sig.byteLength !== SIGNATURE_BYTES) {
+      return libraryVerify.call(this, data, sig, options)
+    }
+    options?.signal?.throwIfAborted()
+    return crypto.verify(null, flat(data), publicKeyObject(this.raw), sig)
+  }
+  privateProto.sign = function (this: PrivateKeyShape, data, options) {
+    if (!(this.raw instanceof Uint8Array) || this.raw.byteLength !== PRIVATE_KEY_BYTES) return librarySign.call(this, data, options)
+    options?.signal?.throwIfAborted()
+    return crypto.sign(null, flat(data), privateKeyObject(this))
+  }
+}
