@@ -163,9 +163,18 @@ export class MembershipService implements NodeService, Membership {
     }
   }
 
-  /** The heartbeat's `reach` (core/relay.ts): connected members this node hears. */
+  /**
+   * The heartbeat's `reach` (core/relay.ts): members this node hears and can send to. "Can send to" is a
+   * connection on which gossipsub has its outbound stream: gossipsub opens that stream once when a peer
+   * connects and opens no other while the peer stays connected, so when it closes (say, with one of two
+   * connections that simultaneous dials made) or failed to open (a starved peer), this node's heartbeats reach
+   * that member only through relays, and counting it would stop them. When gossipsub's stream table is not
+   * visible (another gossipsub version), connected peers count.
+   */
   private reach (): number {
-    const connected = new Set(this.ctx.net.getPeers().map((id) => id.toString()))
+    const outbound = (this.ctx.net.services.pubsub as unknown as { streamsOutbound?: unknown }).streamsOutbound
+    const peers = this.ctx.net.getPeers().map((id) => id.toString())
+    const connected = new Set(outbound instanceof Map ? peers.filter((id) => outbound.has(id)) : peers)
     return reachOf(this.table.view(this.nowMs()).members, this.ctx.nodeId, connected)
   }
 

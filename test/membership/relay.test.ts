@@ -109,6 +109,31 @@ describe('heartbeat relay over gossipsub', () => {
     }
   })
 
+  it('should have its heartbeats relayed to a connected member its gossipsub cannot send to', async () => {
+    const seed = await start()
+    running.push(seed)
+    const a = await start(seed.node.joinString())
+    const b = await start(seed.node.joinString())
+    running.push(a, b)
+    const [aId, bId] = [a.node.nodeId, b.node.nodeId]
+    await waitFor(() => running.every((r) => running.every((o) => o === r || healthOf(r, o.node.nodeId) === 'alive')) &&
+      a.node.net.getPeers().some((p) => p.toString() === bId), 30_000, '3 members alive to each other, a connected to b')
+    // a's gossipsub loses its outbound stream to b while the connection stays up (as when that stream closed
+    // with a duplicate connection): a still hears b, but its own heartbeats reach b only through the seed.
+    const outbound = (a.node.net.services.pubsub as unknown as { streamsOutbound: Map<string, { close: () => Promise<void> }> }).streamsOutbound
+    const lost = outbound.get(bId)
+    expect(lost).toBeDefined()
+    outbound.delete(bId)
+    const seqAtB = (): number => b.membership.view().members.find((m) => m.nodeId === aId)?.state.seq ?? 0
+    const from = seqAtB()
+    // 20 more of a's heartbeats reach b (4 s at a 200 ms period, far beyond the ≈ 0.9 s suspicion time), and
+    // b never stopped counting a alive meanwhile.
+    let notAlive = 0
+    await waitFor(() => { if (healthOf(b, aId) !== 'alive') notAlive++; return seqAtB() >= from + 20 }, 20_000, '20 more of a\'s heartbeats at b')
+    expect(notAlive).toBe(0)
+    expect(a.node.net.getPeers().some((p) => p.toString() === bId)).toBe(true)
+  })
+
   it('should relay heartbeats between two members that cannot connect to each other', async () => {
     const seed = await start()
     running.push(seed)
