@@ -26,6 +26,7 @@ import { DEFAULT_XSALSA20 } from '../net/xsalsa20.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
+import { writeFileDurably } from '../util/durable-file.js'
 import type { NodeService, ServiceContext, StopRequest } from './service.js'
 import { acquireDataDirLock } from './data-dir-lock.js'
 import type { DataDirLock } from './data-dir-lock.js'
@@ -142,8 +143,8 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     for (const s of services) s.routes?.(api.app)
     await api.listen()
     const apiFile = path.join(config.dataDir, API_FILE_NAME)
-    await fs.writeFile(apiFile, JSON.stringify({ url: api.url, token }) + '\n', { mode: API_FILE_MODE })
-    await fs.chmod(apiFile, API_FILE_MODE)
+    // Renamed into place whole: the CLI reads it as soon as the name exists (test/api/api-file-atomic.test.ts).
+    await writeFileDurably(apiFile, JSON.stringify({ url: api.url, token }) + '\n', { mode: API_FILE_MODE })
     stack.push('api.json', async () => { await fs.rm(apiFile, { force: true }) })
     nodeLog.info({
       nodeId: identity.nodeId, newIdentity: identity.created, clusterId: cluster.clusterId,
