@@ -8,9 +8,7 @@
  * messages as member b would forward them and proposes the leader's envelopes itself.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createSigner, encodeCanonical } from '../../../src/codec/index.js'
+import { encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { RaftNode } from '../../../src/consensus/raft-node.js'
 import type { MessageTransport } from '../../../src/consensus/raft-node.js'
@@ -24,14 +22,10 @@ import { MeshShape, encodeRequest } from '../../../src/consensus/shape/core/inde
 import type { ApplyResult, BatchedCommand, CommandGroup, Outcome } from '../../../src/consensus/shape/core/index.js'
 import { MemoryStorage } from '../sim/memory-storage-shim.js'
 import { silentLogger, waitUntil } from './harness.js'
+import { newSigner } from '../shape/helpers.js'
 
 const CLUSTER = 'cluster-1'
 const codes = (outcomes: Outcome[] | undefined): string[] => (outcomes ?? []).map((o) => o.kind === 'applied' ? 'applied' : o.code)
-
-async function newSigner (): Promise<Signer> {
-  const key = await generateKeyPair('Ed25519')
-  return createSigner(key, peerIdFromPrivateKey(key).toString())
-}
 
 describe('forwarded requests in the driver', () => {
   let a: Signer, b: Signer, c: Signer

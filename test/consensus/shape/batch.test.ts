@@ -4,42 +4,28 @@
  * with one outcome per command, and refused as a whole when the envelope itself is bad.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createSigner, encodeCanonical } from '../../../src/codec/index.js'
+import { encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
 import {
-  MAX_BATCH_COMMANDS, MeshShape, decodeProposalOrError, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid
+  MAX_BATCH_COMMANDS, decodeProposalOrError, decodeSignedProposal, encodeSignedProposal
 } from '../../../src/consensus/shape/core/index.js'
-import type { BatchedCommand, Envelope } from '../../../src/consensus/shape/core/index.js'
+import type { BatchedCommand } from '../../../src/consensus/shape/core/index.js'
+import { newSigner, restoredMachine, signEnvelopeValue } from './helpers.js'
 
 const CLUSTER = 'cluster-1'
-
-async function newSigner (): Promise<Signer> {
-  const key = await generateKeyPair('Ed25519')
-  return createSigner(key, peerIdFromPrivateKey(key).toString())
-}
 
 describe('batch envelope (v2)', () => {
   let a: Signer, b: Signer, c: Signer
   beforeAll(async () => { [a, b, c] = await Promise.all([newSigner(), newSigner(), newSigner()]) })
 
   /** a holds every role; b and c are workers. */
-  function machine (): ShapeMachine {
-    const m = new ShapeMachine(CLUSTER)
-    const members = [[a.nodeId, ['api-server', 'etcd', 'scheduler', 'controller-manager']], [b.nodeId, []], [c.nodeId, []]]
-      .sort((x, y) => String(x[0]).localeCompare(String(y[0])))
-    m.restore(encodeCanonical(MeshShape.fromData({ members, target: { apiServers: 1, etcd: 1, schedulers: 2, controllerManagers: 1, minWorkers: 0 } }).toData()))
-    return m
-  }
+  const machine = (): ShapeMachine => restoredMachine(CLUSTER, [[a.nodeId, ['api-server', 'etcd', 'scheduler', 'controller-manager']], [b.nodeId, []], [c.nodeId, []]],
+    { apiServers: 1, etcd: 1, schedulers: 2, controllerManagers: 1, minWorkers: 0 })
 
   /** Signs any envelope-shaped value (for malformed ones the proposer would never build). */
-  function signed (value: unknown, by: Signer = a): Uint8Array {
-    const { bytes, cid } = envelopeBytesAndCid(value as Envelope)
-    return encodeSignedProposal(bytes, by.sign('proposal', CLUSTER, cid))
-  }
+  const signed = (value: unknown, by: Signer = a): Uint8Array => signEnvelopeValue(value, by, CLUSTER)
 
   const batchValue = (commands: unknown[]): Record<string, unknown> =>
     ({ v: 2, clusterId: CLUSTER, commands, proposer: a.nodeId, proposalId: { clientId: 'x', seq: 1 }, proposedAtMs: 1 })

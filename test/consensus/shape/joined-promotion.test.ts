@@ -5,9 +5,7 @@
  * and judged against its configuration change like any voter move; a command without `with` keeps its bytes.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createSigner, decodeCanonical, encodeCanonical } from '../../../src/codec/index.js'
+import { decodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
@@ -15,13 +13,9 @@ import { deriveConfChange } from '../../../src/consensus/shape-command-rules.js'
 import { MeshShape, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid, transition } from '../../../src/consensus/shape/core/index.js'
 import type { Command, Envelope } from '../../../src/consensus/shape/core/index.js'
 import type { ConfChange } from '../../../src/consensus/core/types.js'
+import { newSigner, restoredMachine } from './helpers.js'
 
 const CLUSTER = 'cluster-1'
-
-async function newSigner (): Promise<Signer> {
-  const key = await generateKeyPair('Ed25519')
-  return createSigner(key, peerIdFromPrivateKey(key).toString())
-}
 
 describe('joined etcd promotion (promote … with)', () => {
   let a: Signer
@@ -32,13 +26,8 @@ describe('joined etcd promotion (promote … with)', () => {
   })
 
   /** a holds every role (the one voter); b, c, d are learners/workers; target ha-three. */
-  function machine (): ShapeMachine {
-    const m = new ShapeMachine(CLUSTER)
-    const members = [[a.nodeId, ['api-server', 'etcd', 'scheduler', 'controller-manager']], [b, []], [c, []], [d, []]]
-      .sort((x, y) => String(x[0]) < String(y[0]) ? -1 : 1)
-    m.restore(encodeCanonical(MeshShape.fromData({ members, target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 0 } }).toData()))
-    return m
-  }
+  const machine = (): ShapeMachine => restoredMachine(CLUSTER, [[a.nodeId, ['api-server', 'etcd', 'scheduler', 'controller-manager']], [b, []], [c, []], [d, []]],
+    { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 0 })
 
   function signed (command: unknown): Uint8Array {
     const envelope = { v: 1, clusterId: CLUSTER, command, reason: 'scaling-up', proposer: a.nodeId, proposalId: { clientId: 'x', seq: 1 }, proposedAtMs: 1 }

@@ -7,24 +7,18 @@
  * injected lookup, exactly as the driver injects it.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createSigner, encodeCanonical } from '../../../src/codec/index.js'
+import { encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
 import {
-  MAX_BATCH_COMMANDS, MAX_PROPOSAL_BYTES, MeshShape, decodeProposalOrError, decodeRequest, decodeSignedProposal, encodeRequest,
-  encodeSignedProposal, envelopeBytesAndCid, envelopeCommands, envelopeRequestIds, isRequestBytes
+  MAX_BATCH_COMMANDS, MAX_PROPOSAL_BYTES, decodeProposalOrError, decodeRequest, decodeSignedProposal, encodeRequest,
+  envelopeCommands, envelopeRequestIds, isRequestBytes
 } from '../../../src/consensus/shape/core/index.js'
-import type { BatchedCommand, CommandGroup, Envelope, Outcome } from '../../../src/consensus/shape/core/index.js'
+import type { BatchedCommand, CommandGroup, Outcome } from '../../../src/consensus/shape/core/index.js'
+import { newSigner, restoredMachine, signEnvelopeValue } from './helpers.js'
 
 const CLUSTER = 'cluster-1'
-
-async function newSigner (): Promise<Signer> {
-  const key = await generateKeyPair('Ed25519')
-  return createSigner(key, peerIdFromPrivateKey(key).toString())
-}
 
 const codes = (outcomes: Outcome[] | undefined): string[] => (outcomes ?? []).map((o) => o.kind === 'applied' ? 'applied' : o.code)
 
@@ -33,23 +27,15 @@ describe('forwarded requests and merged envelopes (v3)', () => {
   beforeAll(async () => { [a, b, c] = await Promise.all([newSigner(), newSigner(), newSigner()]) })
 
   /** a holds every role (the leader); b and c are workers that forward requests. */
-  function machine (): ShapeMachine {
-    const m = new ShapeMachine(CLUSTER)
-    const members = [[a.nodeId, ['api-server', 'etcd', 'scheduler', 'controller-manager']], [b.nodeId, []], [c.nodeId, []]]
-      .sort((x, y) => String(x[0]).localeCompare(String(y[0])))
-    m.restore(encodeCanonical(MeshShape.fromData({ members, target: { apiServers: 1, etcd: 1, schedulers: 3, controllerManagers: 1, minWorkers: 0 } }).toData()))
-    return m
-  }
+  const machine = (): ShapeMachine => restoredMachine(CLUSTER, [[a.nodeId, ['api-server', 'etcd', 'scheduler', 'controller-manager']], [b.nodeId, []], [c.nodeId, []]],
+    { apiServers: 1, etcd: 1, schedulers: 3, controllerManagers: 1, minWorkers: 0 })
 
   const promote = (id: string, role: 'scheduler' | 'api-server' = 'scheduler'): BatchedCommand => ({ command: { kind: 'promote', nodeId: id, roles: [role] }, reason: 'operator' })
   const viaB = (seq: number): { clientId: string, seq: number } => ({ clientId: `${b.nodeId}/s.r`, seq })
   const viaC = (seq: number): { clientId: string, seq: number } => ({ clientId: `${c.nodeId}/s.r`, seq })
 
   /** Signs any envelope-shaped value (for malformed ones the proposer would never build). */
-  function signed (value: unknown, by: Signer = a): Uint8Array {
-    const { bytes, cid } = envelopeBytesAndCid(value as Envelope)
-    return encodeSignedProposal(bytes, by.sign('proposal', CLUSTER, cid))
-  }
+  const signed = (value: unknown, by: Signer = a): Uint8Array => signEnvelopeValue(value, by, CLUSTER)
   const mergedValue = (groups: unknown[], clientId = `${a.nodeId}/s`): Record<string, unknown> =>
     ({ v: 3, clusterId: CLUSTER, groups, proposer: a.nodeId, proposalId: { clientId, seq: 1 }, proposedAtMs: 1 })
 

@@ -1,20 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createSigner, cidOfValue, encodeCanonical } from '../../../src/codec/index.js'
+import { cidOfValue, encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
 import { MeshShape, TARGET_PRESETS, encodeSignedProposal, envelopeBytesAndCid } from '../../../src/consensus/shape/core/index.js'
 import type { Command, ApplyResult, Reason } from '../../../src/consensus/shape/core/index.js'
 import type { ConfChange } from '../../../src/consensus/core/types.js'
+import { newSigner } from './helpers.js'
 
 const CLUSTER = 'cluster-1'
-
-async function newSigner (): Promise<Signer> {
-  const key = await generateKeyPair('Ed25519')
-  return createSigner(key, peerIdFromPrivateKey(key).toString())
-}
 
 describe('MeshShape state machine', () => {
   let a: Signer, b: Signer, c: Signer, outsider: Signer

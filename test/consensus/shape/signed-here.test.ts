@@ -5,20 +5,12 @@
  * is still committed as a `bad-signature` rejection.
  */
 import { describe, expect, it } from 'vitest'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createSigner } from '../../../src/codec/index.js'
-import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
 import { decodeSignedProposal, encodeSignedProposal } from '../../../src/consensus/shape/core/index.js'
+import { newSigner } from './helpers.js'
 
 const CLUSTER = 'cluster-1'
-
-async function newSigner (): Promise<Signer> {
-  const key = await generateKeyPair('Ed25519')
-  return createSigner(key, peerIdFromPrivateKey(key).toString())
-}
 
 describe('a proposal signed on this node', () => {
   it('should apply what was signed here and still reject a forged signature over the same envelope', async () => {
