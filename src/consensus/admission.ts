@@ -31,34 +31,34 @@ export function candidatesForAdmission (connected: readonly NodeId[], conf: Conf
   return connected.filter((id) => !known.has(id)).sort()
 }
 
-/** What `mayTalkRaft` needs to know about this node and the peer besides the configuration. */
+/** What `mayTalkRaft` needs to know about the peer besides the configuration. */
 export interface MayTalkOptions {
-  /** This node leads its term. */
-  isLeader: boolean
-  /** This node is a voter (incoming or outgoing) in its own applied configuration. */
-  selfIsVoter: boolean
   /** The peer is connected: it passed the pre-shared-key handshake, so it holds the cluster key. */
   connected: boolean
+  /** This node's applied shape records the peer as removed (or left). */
+  removed: boolean
 }
 
 /**
  * True when `peer` may use the Raft protocol with this node.
  *
- * - A peer in this node's configuration always may.
- * - A node that is not a voter in its own configuration (a learner, a node not admitted yet, a member
- *   whose applied configuration lags) accepts any connected peer: its configuration may not know the
- *   leader yet — a voter added after its applied configuration, or one elected after the old leader
- *   died — and refusing that leader would leave it behind for good (issue 16). It gives nothing away: a
- *   non-voter has no vote to grant, the core ignores votes from non-voters, and a stranger's appends only
- *   count if they come from the term's leader.
- * - A voter keeps the configuration rule, except that a leader accepts a connected peer it is admitting.
+ * - A peer in this node's applied configuration always may.
+ * - Any other connected peer (it holds the cluster key) may, unless this node's applied shape says it was
+ *   removed: the applied configuration of any node — voter, learner, joiner — can lag the cluster's, and
+ *   the peer it does not know may be the leader, or a candidate whose election needs this node's vote. A
+ *   voter that refused them could leave the cluster without a quorum although a majority of the newer
+ *   configuration runs (issue 16; etcd's transport likewise accepts any peer not removed). It gives
+ *   nothing away that Raft does not already handle: a candidate counts only the voters of its own
+ *   configuration, a vote is granted by term and log as to anyone, a stranger's appends only count if they
+ *   come from the term's leader, and a node forwards proposals only of its own.
+ * - A removed member is refused even while connected, so one that has not learnt of its removal cannot
+ *   disrupt the cluster with campaigns (etcd refuses removed members' messages the same way).
  */
 export function mayTalkRaft (peer: NodeId, conf: ConfState, options: MayTalkOptions): boolean {
   const inConf = conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer) ||
     conf.learnersNext.includes(peer)
   if (inConf) return true
-  if (!options.connected) return false
-  return !options.selfIsVoter || options.isLeader
+  return options.connected && !options.removed
 }
 
 /**

@@ -240,10 +240,7 @@ export class ConsensusService implements NodeService {
   private mayTalk (peer: string): boolean {
     if (this.raft === undefined) return false
     const connected = this.ctx.net.getPeers().some((id) => id.toString() === peer)
-    const conf = this.raft.configuration()
-    const self = this.ctx.nodeId
-    const selfIsVoter = conf.voters.includes(self) || conf.votersOutgoing.includes(self)
-    return mayTalkRaft(peer, conf, { isLeader: this.raft.isLeader(), selfIsVoter, connected })
+    return mayTalkRaft(peer, this.raft.configuration(), { connected, removed: this.machine.shape.wasRemoved(peer) })
   }
 
   /** Writes the removal record once and asks the node to stop (the process exits with EXIT_CODE_REMOVED). */
