@@ -38,6 +38,12 @@ import type { AppliedRecord } from './node-snapshot.js'
 import { ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import { RETRYABLE_STORAGE_ERRORS } from './storage/errors.js'
+
+/**
+ * Errors a state machine throws from apply (or canRestore) when this build cannot apply what the cluster
+ * committed: the node halts there instead of diverging (docs/OPERATIONS.md, "Rolling upgrades").
+ */
+export const HALTING_APPLY_ERRORS: ReadonlySet<string> = new Set(['ProtocolLevelUnsupportedError'])
 import * as C from './constants.js'
 
 /** The narrow transport the driver needs: fire-and-forget sends and one inbound handler. */
@@ -50,6 +56,8 @@ export interface Logger {
   info(obj: object | string, msg?: string): void
   warn(obj: object | string, msg?: string): void
   debug(obj: object | string, msg?: string): void
+  /** For a halt (the node stops); warn when absent. */
+  error?(obj: object | string, msg?: string): void
 }
 
 export interface RaftNodeInit {
@@ -234,6 +242,8 @@ export class RaftNode<R> {
   private readonly reads: PendingTable<void, { index: number | null }>
   private readonly appliedListeners = new Set<AppliedListener<R>>()
   private readonly stateListeners = new Set<(status: RaftStatus) => void>()
+  private readonly haltListeners = new Set<(err: Error) => void>()
+  private haltedBy: Error | undefined
   private seq = 0
   /** Proposals made since the last batch, submitted together at its start. */
   private queuedProposals: ProposalExtra[] = []
@@ -719,8 +729,45 @@ export class RaftNode<R> {
     })
   }
 
-  /** Drains every Ready in the contract's order. Synchronous from start to end. */
+  /**
+   * Drains every Ready in the contract's order. Synchronous from start to end. A machine that cannot apply a
+   * committed entry with this build (HALTING_APPLY_ERRORS) halts the node there: nothing after it applies.
+   */
   private runBatch (): void {
+    try {
+      this.drainReadies()
+    } catch (err) {
+      if (!HALTING_APPLY_ERRORS.has((err as Error).name)) throw err
+      this.halt(err as Error)
+    }
+  }
+
+  /**
+   * Stops this node because its machine refused to apply what the cluster committed (a protocol level
+   * above this build's): the error is logged for the operator and handed to the halt listeners (the
+   * consensus service stops the process). The entry stays committed in the log, unapplied here.
+   */
+  private halt (err: Error): void {
+    if (this.haltedBy !== undefined) return
+    this.haltedBy = err
+    const error = this.log.error?.bind(this.log) ?? this.log.warn.bind(this.log)
+    error({ id: this.id, err: err.message, applied: this.applied }, `cannot apply the committed log with this build, stopping: ${err.message}`)
+    this.stop()
+    for (const listener of this.haltListeners) listener(err)
+  }
+
+  /** Why this node halted (its machine could not apply a committed entry or snapshot), if it did. */
+  get halted (): Error | undefined {
+    return this.haltedBy
+  }
+
+  /** Called once when the node halts (see halt()). */
+  onHalt (listener: (err: Error) => void): () => void {
+    this.haltListeners.add(listener)
+    return () => this.haltListeners.delete(listener)
+  }
+
+  private drainReadies (): void {
     let changed = false
     if (this.stalled !== undefined) {
       if (!this.retryStalled()) return
@@ -1107,8 +1154,16 @@ export class RaftNode<R> {
   /** Whether a snapshot from the leader can be restored: checked before anything is persisted. */
   private canRestore (snapshot: Snapshot): boolean {
     const decoded = decodeNodeSnapshot(snapshot.data)
-    const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions, isAppliedRecord) !== null &&
-      (this.machine.canRestore?.(decoded.machine) ?? true)
+    let ok: boolean
+    try {
+      ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions, isAppliedRecord) !== null &&
+        (this.machine.canRestore?.(decoded.machine) ?? true)
+    } catch (err) {
+      // A snapshot this build cannot apply (a protocol level above its own): halt, as for an entry.
+      if (!HALTING_APPLY_ERRORS.has((err as Error).name)) throw err
+      this.halt(err as Error)
+      return false
+    }
     if (!ok && this.badInputLog.allow(this.raw?.status().leader ?? 'leader', 'snapshot')) {
       this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored (counted; logged once per interval)')
     }

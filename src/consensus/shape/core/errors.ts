@@ -52,3 +52,16 @@ export class ForwardedRequestInvalidError extends Error {
     this.name = 'ForwardedRequestInvalidError'
   }
 }
+
+/**
+ * A committed entry or snapshot carries a protocol level above the one this build understands (protocol.ts):
+ * applying it would diverge from the nodes that know it. The Raft driver stops this node without applying it
+ * (docs/OPERATIONS.md, "Rolling upgrades"): upgrade the node, then start it again.
+ */
+export class ProtocolLevelUnsupportedError extends Error {
+  static override readonly name = 'ProtocolLevelUnsupportedError'
+  constructor (readonly level: number, readonly known: number) {
+    super(`the cluster runs protocol level ${level}; this build knows levels up to ${known}: upgrade revoada on this node, then start it again`)
+    this.name = 'ProtocolLevelUnsupportedError'
+  }
+}
