@@ -307,6 +307,8 @@ export function voterSteps (from: readonly string[], to: readonly string[]): Con
 
 /** What the proposer needs to know before proposing: the conf change a command requires, if any. */
 export function requiredConfChange (shape: MeshShape, command: Command): ConfChange | null | 'rejected' {
+  // Never moves voters; and its level is judged at apply only (a level this build does not know halts there).
+  if (command.kind === 'set-protocol') return null
   const attempt = transition(shape, command)
   if (attempt.kind === 'rejected') return 'rejected'
   const steps = voterSteps(shape.voters(), attempt.shape.voters())
