@@ -50,6 +50,14 @@ describe('protocol level gate on three nodes', () => {
     answers.forEach((a, i) => { expect(a.result.outcome.kind === 'applied').toBe(i % 2 === 0) })
   }
 
+  it('should start a fresh cluster at the build\'s level, with no raise', async () => {
+    const a = await startMember(await tempDir())
+    members = [a]
+    await waitFor(() => a.consensus.shapeMachine.shape.size === 1, 10_000, 'bootstrapped')
+    expect(a.consensus.shapeMachine.shape.protocol).toBe(PROTOCOL_LEVEL)
+    expect(protocolOf(a)).toEqual({ cluster: PROTOCOL_LEVEL, build: PROTOCOL_LEVEL, raises: 0 })
+  })
+
   it('should stay at level 1 with v1 envelopes only while a member advertises 1, then raise and forward', async () => {
     const a = await startMember(await tempDir(), { extra: { protocolLevel: 1 } })
     members = [a]
