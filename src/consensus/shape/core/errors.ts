@@ -46,10 +46,24 @@ export class MalformedProposalError extends Error {
  * leader counts it, logs it and drops it (the follower's callers time out or are answered by a retry).
  */
 export class ForwardedRequestInvalidError extends Error {
+  // NB: the leader answers this refusal to the follower (consensus/request-refusal.ts); a refusal that a
+  // retry may overcome (not leading now, a level not applied yet, a full queue) is another error.
   static override readonly name = 'ForwardedRequestInvalidError'
   constructor (message = 'not a forwarded request') {
     super(message)
     this.name = 'ForwardedRequestInvalidError'
+  }
+}
+
+/**
+ * A forwarded request the leader does not take now but may take on the follower's retry (it does not lead,
+ * or has not applied the protocol level the follower forwards at yet): counted and logged, not answered.
+ */
+export class ForwardedRequestDeferredError extends Error {
+  static override readonly name = 'ForwardedRequestDeferredError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'ForwardedRequestDeferredError'
   }
 }
 

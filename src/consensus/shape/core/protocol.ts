@@ -11,6 +11,7 @@
  *   2 — v2 batch envelopes (operator batches, admission waves) and `set-protocol` itself
  *   3 — `with` on promote (joined promotions of the policy engine)
  *   4 — v3 envelopes: followers forward operator requests to the leader
+ *   5 — the leader answers a forwarded request it refuses (a `prop-resp` Raft message; request-refusal.ts)
  */
 import type { NodeId } from './types.js'
 
@@ -22,8 +23,10 @@ export const PROTOCOL_BATCH_ENVELOPES = 2
 export const PROTOCOL_JOINED_PROMOTION = 3
 /** v3 envelopes: forwarded requests. */
 export const PROTOCOL_FORWARDED_REQUESTS = 4
+/** The leader answers refused forwarded requests (`prop-resp`: a build before it drops the message as invalid). */
+export const PROTOCOL_REFUSALS_ANSWERED = 5
 /** The level this build understands (the top one). */
-export const PROTOCOL_LEVEL = 4
+export const PROTOCOL_LEVEL = 5
 /**
  * The largest level the wire accepts (a command's, a bootstrap's, a snapshot's): a later build's level
  * decodes, so that this build can halt on it instead of committing it as `malformed`. Above it: malformed.
