@@ -28,7 +28,7 @@ import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX
 import { caughtUpMembers, mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
 import { ProtocolLoop } from './protocol-loop.js'
-import { PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './shape/core/index.js'
+import { ForwardedRequestDeferredError, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './shape/core/index.js'
 import type { Storage } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { registerConsensusRoutes } from './routes.js'
@@ -200,7 +200,9 @@ export class ConsensusService implements NodeService {
       commandRules: shapeCommandRules(() => this.machine.shape),
       nowMs: wallClockMs,
       requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded'),
-      takeRequest: (command, id, from) => this.takeRequest(command, id, from)
+      takeRequest: (command, id, from) => this.takeRequest(command, id, from),
+      // A `prop-resp` only once every member knows it (a build before it would drop the message as invalid).
+      answerRefusals: () => this.level() >= PROTOCOL_REFUSALS_ANSWERED
     })
     // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
     // of them changes, a stream opened under the old answer is asked again, so a member removed from the
@@ -350,8 +352,10 @@ export class ConsensusService implements NodeService {
    */
   private takeRequest (command: Uint8Array, id: ProposalId | undefined, from: string): Error | null {
     const refuse = (what: string): Error => new ForwardedRequestInvalidError(`forwarded request from ${from}: ${what}`)
-    if (!this.raft.isLeader()) return refuse('this node does not lead')
-    if (this.level() < PROTOCOL_FORWARDED_REQUESTS) return refuse(`the cluster runs protocol level ${this.level()}, below ${PROTOCOL_FORWARDED_REQUESTS} (forwarded requests)`)
+    // Refusals a retry may overcome are not answered (the follower retries every second); the others are.
+    const defer = (what: string): Error => new ForwardedRequestDeferredError(`forwarded request from ${from}: ${what}`)
+    if (!this.raft.isLeader()) return defer('this node does not lead')
+    if (this.level() < PROTOCOL_FORWARDED_REQUESTS) return defer(`this leader has applied protocol level ${this.level()}, below ${PROTOCOL_FORWARDED_REQUESTS} (forwarded requests)`)
     const request = decodeRequest(command)
     if (request instanceof Error) return request
     if (id === undefined || id.clientId !== request.id.clientId || id.seq !== request.id.seq) return refuse('its id is not the entry\'s')
