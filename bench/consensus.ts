@@ -115,13 +115,14 @@ async function leaderFlushes (cluster: RevoadaCluster): Promise<{ flushes: numbe
  * Operator batches (group commit at the API), the commands they carried, and the Raft messages sent (all
  * types, heartbeats included), summed over every node.
  */
-async function batchCounts (cluster: RevoadaCluster): Promise<{ batches: number, commands: number, messages: number }> {
-  type Counted = { proposals?: { batches?: number, batchedCommands?: number }, transport?: { sentByType?: Record<string, number> } }
+async function batchCounts (cluster: RevoadaCluster): Promise<{ batches: number, commands: number, messages: number, forwarded: number }> {
+  type Counted = { proposals?: { batches?: number, batchedCommands?: number, requestsForwarded?: number }, transport?: { sentByType?: Record<string, number> } }
   const all = await Promise.all(cluster.procs.map(async (p) => await cluster.status(p) as unknown as Counted))
   return {
     batches: all.reduce((n, s) => n + (s.proposals?.batches ?? 0), 0),
     commands: all.reduce((n, s) => n + (s.proposals?.batchedCommands ?? 0), 0),
-    messages: all.reduce((n, s) => n + Object.values(s.transport?.sentByType ?? {}).reduce((a, b) => a + b, 0), 0)
+    messages: all.reduce((n, s) => n + Object.values(s.transport?.sentByType ?? {}).reduce((a, b) => a + b, 0), 0),
+    forwarded: all.reduce((n, s) => n + (s.proposals?.requestsForwarded ?? 0), 0)
   }
 }
 
@@ -210,6 +211,9 @@ async function main (): Promise<void> {
   try {
     console.log(`revoada nodes' Node flags: ${cluster.nodeArgs.join(' ') || '(none: V8 defaults)'}`)
     await threeVoters(cluster)
+    // The protocol gate (docs/OPERATIONS.md, "Rolling upgrades"): batching and forwarding need the top level.
+    const levels = await Promise.all(cluster.procs.map(async (p) => (await cluster.status(p) as unknown as { protocol?: { cluster: number, build: number } }).protocol))
+    console.log(`protocol level after forming (cluster/build), per node: ${levels.map((l) => `${l?.cluster ?? '?'}/${l?.build ?? '?'}`).join(', ')}`)
     if (warmupMs > 0) await revoadaLoad(cluster, Math.max(...concurrencies), warmupMs)
     const pids = cluster.procs.map((p) => p.child.pid ?? 0)
     for (const c of concurrencies) {
@@ -228,7 +232,7 @@ async function main (): Promise<void> {
       const perBatch = (batches1.commands - batches0.commands) / batches
       const messagesPerBatch = (batches1.messages - batches0.messages) / batches
       rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs,
-        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; ${messagesPerBatch.toFixed(1)} Raft messages/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
+        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; ${batches1.forwarded - batches0.forwarded} requests forwarded to the leader; ${messagesPerBatch.toFixed(1)} Raft messages/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
     }
     console.log(`materializer, whole run (reconciles that read the directory / skipped / of which before the view), per node: ${await materializerWork(cluster)}`)
     // The memory side of the nodes' Node flags (a bigger young generation is faster and stays resident).

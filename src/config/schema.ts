@@ -11,6 +11,7 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../log/index.js'
+import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN,
   DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_REDIAL_BACKOFF_MAX_MS, DEFAULT_REDIAL_BACKOFF_MIN_MS,
@@ -182,6 +183,12 @@ export const configSchema = z.strictObject({
    * @default false
    */
   forceNewCluster: z.boolean().default(false),
+  /**
+   * The protocol level this node advertises and bootstraps a new cluster at, below the build's own
+   * (docs/OPERATIONS.md, "Rolling upgrades"): for rehearsing an upgrade and for tests; leave it unset.
+   * @default the build's level
+   */
+  protocolLevel: z.number().int().min(PROTOCOL_LEVEL_MIN).max(PROTOCOL_LEVEL).optional(),
   /** Log level. @default 'info' */
   logLevel: z.enum(LOG_LEVELS).default('info'),
   api: apiSection.default({ host: DEFAULT_API_HOST, port: DEFAULT_API_PORT, allowNonLoopback: false }),

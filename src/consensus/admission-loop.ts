@@ -49,6 +49,11 @@ export interface AdmissionDeps {
   proposeConfChange: (change: ConfChange) => void
   /** Tells a removed member that it was removed. */
   notifyRemoved: (nodeId: NodeId) => void
+  /**
+   * Whether several new peers may be admitted in one batch envelope (the cluster's protocol level knows v2);
+   * otherwise one at a time. @default always
+   */
+  batchAdmission?: () => boolean
   /** Steady clock (ms) for retry deadlines. */
   nowMs: () => number
   log: Logger
@@ -110,7 +115,8 @@ export class AdmissionLoop {
       if (settled) this.changeConf(known.map((nodeId) => ({ type: 'add-learner' as const, nodeId })), 'adding known members as learners')
       return
     }
-    const fresh = waiting.filter((id) => !shape.has(id) && !shape.wasRemoved(id)).slice(0, ADMISSION_BATCH_MAX)
+    const batch = this.deps.batchAdmission?.() ?? true
+    const fresh = waiting.filter((id) => !shape.has(id) && !shape.wasRemoved(id)).slice(0, batch ? ADMISSION_BATCH_MAX : 1)
     if (fresh.length === 1) this.admitNew(fresh[0] as NodeId)
     else if (fresh.length > 1) this.admitWave(fresh)
   }

@@ -27,6 +27,8 @@ import type { CommandResult } from './proposal-batcher.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
 import { caughtUpMembers, mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
+import { ProtocolLoop } from './protocol-loop.js'
+import { ForwardedRequestDeferredError, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './shape/core/index.js'
 import type { Storage } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { registerConsensusRoutes } from './routes.js'
@@ -78,10 +80,12 @@ function neverMovesVoters (command: OperatorBatchable): boolean {
 
 /** Exit code of `revoada start` when the node stops because it left or was removed (docs/OPERATIONS.md). */
 export const EXIT_CODE_REMOVED = 6
+/** Exit code of `revoada start` when the cluster runs a protocol level this build does not know (upgrade it). */
+export const EXIT_CODE_PROTOCOL = 7
 
 /** The part of the membership service the consensus layer reads (who is alive), looked up by name. */
 interface HealthSource {
-  view: () => { members: Array<{ nodeId: string, health: string }> }
+  view: () => { members: Array<{ nodeId: string, health: string, state?: { protocol?: number } }> }
 }
 
 /** What the service needs from the outside, injectable for tests. */
@@ -153,7 +157,10 @@ export class ConsensusService implements NodeService {
       proposeMerged: async (items, groups) => await this.proposeMerged(items, groups),
       forward: async (items) => await this.forwardRequest(items),
       // A follower's batches go to the leader unsigned (issue 16); so do a lone node's without a leader.
-      forwarding: () => this.raft.isRunning && !this.raft.isLeader(),
+      // Only once the cluster runs the level that knows requests (v3): below it, each node signs its own.
+      forwarding: () => this.raft.isRunning && !this.raft.isLeader() && this.level() >= PROTOCOL_FORWARDED_REQUESTS,
+      // Below the batch level, one v1 envelope per command.
+      batching: () => this.level() >= PROTOCOL_BATCH_ENVELOPES,
       encodedBytes: (item) => encodeCanonicalFast(item).length
     }, {
       commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX,
@@ -166,8 +173,10 @@ export class ConsensusService implements NodeService {
     // A lost raft directory in an existing cluster never bootstraps again (node/raft-dir-check.ts).
     const raftStart = ctx.raftStart ?? 'normal'
     const creator = raftStart === 'force-new' || (raftStart === 'normal' && ctx.cluster.seeds.length === 0)
+    // A new cluster starts at its creator's protocol level: no raise round before batching and forwarding.
+    const level = ctx.config.protocolLevel ?? PROTOCOL_LEVEL
     const bootstrapCommand = creator
-      ? this.proposer.build(this.machine.shape, { kind: 'bootstrap', nodeId: ctx.nodeId }, 'bootstrap', wallClockMs()).bytes
+      ? this.proposer.build(this.machine.shape, { kind: 'bootstrap', nodeId: ctx.nodeId, ...(level > PROTOCOL_LEVEL_MIN ? { protocol: level } : {}) }, 'bootstrap', wallClockMs()).bytes
       : undefined
     this.transport = this.init.createTransport(ctx, (peer) => this.mayTalk(peer))
     const raftConfig = ctx.config.raft
@@ -191,7 +200,9 @@ export class ConsensusService implements NodeService {
       commandRules: shapeCommandRules(() => this.machine.shape),
       nowMs: wallClockMs,
       requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded'),
-      takeRequest: (command, id, from) => this.takeRequest(command, id, from)
+      takeRequest: (command, id, from) => this.takeRequest(command, id, from),
+      // A `prop-resp` only once every member knows it (a build before it would drop the message as invalid).
+      answerRefusals: () => this.level() >= PROTOCOL_REFUSALS_ANSWERED
     })
     // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
     // of them changes, a stream opened under the old answer is asked again, so a member removed from the
@@ -203,9 +214,37 @@ export class ConsensusService implements NodeService {
     })
     await this.transport.start()
     await this.notices.start((record, from) => { this.onRemoved(record, from) })
+    // A committed level above this build's halts the driver (raft-node.ts): the process stops with its code.
+    this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
     this.raft.start()
     this.admission = this.createAdmission(ctx)
     this.admission.start(ADMISSION_ROUND_INTERVAL_MS)
+    this.protocolLoop = new ProtocolLoop({
+      isLeader: () => this.raft.isLeader(),
+      shape: () => this.machine.shape,
+      advertised: () => this.advertisedLevels(),
+      proposeLevel: async (level) => (await this.propose({ kind: 'set-protocol', level }, 'operator')).result.outcome,
+      log: ctx.log
+    })
+    this.protocolLoop.start(ADMISSION_ROUND_INTERVAL_MS)
+  }
+
+  private protocolLoop: ProtocolLoop | undefined
+
+  /** The committed shape's protocol level: which wire features this node may propose with. */
+  level (): number {
+    return this.machine.shape.protocol
+  }
+
+  /**
+   * The protocol level each node advertised in a heartbeat since this node started (membership), its own
+   * included; empty without a membership service (then nothing is ever raised).
+   */
+  private advertisedLevels (): Map<string, number> {
+    const membership = this.ctx.service<NodeService & HealthSource>('membership')
+    const levels = new Map<string, number>()
+    for (const m of membership?.view().members ?? []) levels.set(m.nodeId, m.state?.protocol ?? PROTOCOL_LEVEL_MIN)
+    return levels
   }
 
   /** The leader's admission of connected peers (admission-loop.ts). */
@@ -218,6 +257,8 @@ export class ConsensusService implements NodeService {
       connectedPeers: () => ctx.net.getPeers().map((id) => id.toString()),
       // The leader derives the learner step from the signed command (shape-command-rules.ts).
       proposeAddMember: async (nodeId) => (await this.propose({ kind: 'add-member', nodeId }, 'admission')).result.outcome,
+      // Below the batch level a wave is admitted one peer at a time (v1 envelopes).
+      batchAdmission: () => this.level() >= PROTOCOL_BATCH_ENVELOPES,
       proposeAddMembers: async (nodeIds) => {
         const { result } = await this.proposeBatch(nodeIds.map((nodeId) => ({ command: { kind: 'add-member', nodeId }, reason: 'admission' })))
         return result.outcomes ?? nodeIds.map(() => result.outcome)
@@ -231,6 +272,7 @@ export class ConsensusService implements NodeService {
 
   async stop (): Promise<void> {
     this.admission?.stop()
+    this.protocolLoop?.stop()
     this.raft?.stop()
     await this.notices?.stop()
     await this.transport?.stop()
@@ -274,6 +316,9 @@ export class ConsensusService implements NodeService {
    * configuration change against this node's shape, or is not a batchable kind, goes alone as before.
    */
   async proposeOperator (command: Command, reason: Reason): Promise<CommandResult> {
+    if (command.kind === 'promote' && command.with !== undefined && this.level() < PROTOCOL_JOINED_PROMOTION) {
+      throw new RequestRefusedError(`a joined promotion (with) needs protocol level ${PROTOCOL_JOINED_PROMOTION}; the cluster runs ${this.level()}`)
+    }
     if (!batchableAgainst(this.machine.shape, command)) return await this.propose(command, reason)
     return await this.batcher.submit({ command, reason })
   }
@@ -304,7 +349,10 @@ export class ConsensusService implements NodeService {
    */
   private takeRequest (command: Uint8Array, id: ProposalId | undefined, from: string): Error | null {
     const refuse = (what: string): Error => new ForwardedRequestInvalidError(`forwarded request from ${from}: ${what}`)
-    if (!this.raft.isLeader()) return refuse('this node does not lead')
+    // Refusals a retry may overcome are not answered (the follower retries every second); the others are.
+    const defer = (what: string): Error => new ForwardedRequestDeferredError(`forwarded request from ${from}: ${what}`)
+    if (!this.raft.isLeader()) return defer('this node does not lead')
+    if (this.level() < PROTOCOL_FORWARDED_REQUESTS) return defer(`this leader has applied protocol level ${this.level()}, below ${PROTOCOL_FORWARDED_REQUESTS} (forwarded requests)`)
     const request = decodeRequest(command)
     if (request instanceof Error) return request
     if (id === undefined || id.clientId !== request.id.clientId || id.seq !== request.id.seq) return refuse('its id is not the entry\'s')
@@ -445,6 +493,7 @@ export class ConsensusService implements NodeService {
       voters: [...conf.voters].sort(),
       learners: [...conf.learners].sort(),
       shapeCid: this.machine.shapeCid(),
+      protocol: { cluster: this.level(), build: PROTOCOL_LEVEL, raises: this.protocolLoop?.raises ?? 0 },
       proposals: { ...this.raft.counters(), ...this.batcher.counters() },
       refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       storage: this.raft.storageHealth(),

@@ -94,6 +94,18 @@ export class UnknownMemberError extends Error {
   }
 }
 
+/**
+ * The leader refused a request this follower forwarded (its answer, consensus/request-refusal.ts): the
+ * request's callers fail at once with the leader's reason, instead of at the operation timeout.
+ */
+export class ForwardedRequestRefusedError extends Error {
+  static override readonly name = 'ForwardedRequestRefusedError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'ForwardedRequestRefusedError'
+  }
+}
+
 /** An operator request a safety check refuses (e.g. the only member asked to leave). */
 export class RequestRefusedError extends Error {
   static override readonly name = 'RequestRefusedError'

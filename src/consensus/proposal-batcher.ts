@@ -65,6 +65,11 @@ export interface ProposalBatcherDeps {
   forward?: (items: BatchedCommand[]) => Promise<ProposalResult<ApplyResult>>
   /** Whether batches go to the leader as requests (this node does not lead). @default never */
   forwarding?: () => boolean
+  /**
+   * Whether 2+ commands may share an envelope (the cluster's protocol level knows v2 batches); when not,
+   * every batch is one command, a v1 envelope. @default always
+   */
+  batching?: () => boolean
   /** Monotonic milliseconds, to time a batch's flight. @default performance.now */
   nowMs?: () => number
 }
@@ -269,6 +274,12 @@ export class ProposalBatcher {
     const taken: Waiting[] = []
     const left: Waiting[] = []
     const sessions = new Set<string>()
+    if (this.deps.batching?.() === false) {
+      // One command, alone in a v1 envelope (a group never reaches a node below the forwarding level).
+      const first = this.queue.shift() as Waiting
+      this.queuedCommands -= commandsOf(first)
+      return [first]
+    }
     for (const next of this.queue) {
       const n = commandsOf(next)
       const full = commands + n > this.limits.commandsMax || (taken.length > 0 && bytes + next.bytes > this.limits.bytesMax)

@@ -35,9 +35,16 @@ import { CommitNotices } from './commit-notices.js'
 import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot, isAppliedRecord } from './node-snapshot.js'
 import type { AppliedRecord } from './node-snapshot.js'
-import { ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
+import { ForwardedRequestRefusedError, ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import { RETRYABLE_STORAGE_ERRORS } from './storage/errors.js'
+import { decodeRefusal, encodeRefusal } from './request-refusal.js'
+
+/**
+ * Errors a state machine throws from apply (or canRestore) when this build cannot apply what the cluster
+ * committed: the node halts there instead of diverging (docs/OPERATIONS.md, "Rolling upgrades").
+ */
+export const HALTING_APPLY_ERRORS: ReadonlySet<string> = new Set(['ProtocolLevelUnsupportedError'])
 import * as C from './constants.js'
 
 /** The narrow transport the driver needs: fire-and-forget sends and one inbound handler. */
@@ -50,6 +57,8 @@ export interface Logger {
   info(obj: object | string, msg?: string): void
   warn(obj: object | string, msg?: string): void
   debug(obj: object | string, msg?: string): void
+  /** For a halt (the node stops); warn when absent. */
+  error?(obj: object | string, msg?: string): void
 }
 
 export interface RaftNodeInit {
@@ -156,6 +165,12 @@ export interface RaftNodeComponents<R> {
    * @default none: every request is refused
    */
   takeRequest?: (command: Uint8Array, id: ProposalId | undefined, from: NodeId) => Error | null
+  /**
+   * Leader: whether a request refused with ForwardedRequestInvalidError is answered to its follower (a
+   * `prop-resp`, request-refusal.ts): only when every member knows that message (the protocol level).
+   * @default never
+   */
+  answerRefusals?: () => boolean
 }
 
 /** Proposals refused at the leader and command entries not applied again, for status and metrics. */
@@ -164,6 +179,9 @@ export interface RaftNodeCounters {
   refusedForwarded: number
   /** Forwarded requests (issue 16) the leader refused: malformed, over a bound, a command that may not travel in one. */
   refusedRequests: number
+  /** Leader: refusals answered to the follower. Follower: its requests failed by the leader's answer. */
+  refusalsAnswered: number
+  requestsRefusedByLeader: number
   /** Committed command entries whose proposal id was already applied (a retry or a replay). */
   duplicateCommands: number
   /** WAL flushes (fdatasync) that acknowledged Readies, and the entries they made durable (group commit). */
@@ -225,7 +243,7 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
-  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
+  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
@@ -234,6 +252,8 @@ export class RaftNode<R> {
   private readonly reads: PendingTable<void, { index: number | null }>
   private readonly appliedListeners = new Set<AppliedListener<R>>()
   private readonly stateListeners = new Set<(status: RaftStatus) => void>()
+  private readonly haltListeners = new Set<(err: Error) => void>()
+  private haltedBy: Error | undefined
   private seq = 0
   /** Proposals made since the last batch, submitted together at its start. */
   private queuedProposals: ProposalExtra[] = []
@@ -274,6 +294,7 @@ export class RaftNode<R> {
   private rejoinRequestInFlight = false
   private readonly requestRejoin: (() => Promise<unknown>) | undefined
   private readonly takeRequest: RaftNodeComponents<R>['takeRequest']
+  private readonly answerRefusals: RaftNodeComponents<R>['answerRefusals']
 
   constructor (init: RaftNodeInit, components: RaftNodeComponents<R>) {
     this.id = init.id
@@ -302,6 +323,7 @@ export class RaftNode<R> {
     this.rules = components.commandRules
     this.requestRejoin = components.requestRejoin
     this.takeRequest = components.takeRequest
+    this.answerRefusals = components.answerRefusals
     this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
@@ -477,7 +499,45 @@ export class RaftNode<R> {
     if (this.badInputLog.allow(from, 'forwarded-request')) {
       this.log.warn({ from, error: refusal.name, reason: refusal.message }, 'refused a forwarded request (counted; logged once per interval)')
     }
+    // A refusal for good is answered, so the request's callers fail now rather than at their timeout; one a
+    // retry may overcome (ForwardedRequestDeferredError, ConsensusBusyError) is not.
+    if (refusal.name === 'ForwardedRequestInvalidError' && id !== undefined) {
+      if (from === this.id) {
+        this.failRequest(id, refusal.message)
+      } else if (this.answerRefusals?.() === true) {
+        this.counts.refusalsAnswered++
+        this.send({
+          type: MessageType.PropResp, from: this.id, to: from, term: this.raw.status().term, index: 0, logTerm: 0, entries: [],
+          commit: 0, reject: true, rejectHint: 0, context: encodeRefusal({ id, reason: refusal.message })
+        })
+      }
+    }
     return false
+  }
+
+  /**
+   * Follower: the leader refused one of this node's forwarded requests (`prop-resp`). Trusted from the
+   * leader this node knows only, and only for a request of its own still pending here; anything else is
+   * dropped and counted.
+   */
+  private onRequestRefused (m: Message): void {
+    const refusal = decodeRefusal(m.context)
+    if (m.from !== this.raw.status().leader || refusal === null) {
+      this.counts.refusedForwarded++
+      if (this.badInputLog.allow(m.from, 'request-refusal')) this.log.warn({ from: m.from }, 'dropped a request refusal not from the leader, or malformed (counted; logged once per interval)')
+      return
+    }
+    this.failRequest(refusal.id, `the leader ${m.from} refused it: ${refusal.reason}`)
+  }
+
+  /** Fails the callers of this node's pending forwarded request `id` (a request only, never a signed proposal). */
+  private failRequest (id: ProposalId, reason: string): void {
+    const key = proposalKey(id)
+    const pending = this.proposals.get(key)
+    if (pending === undefined || !this.isRequest(pending.extra.command)) return
+    this.counts.requestsRefusedByLeader++
+    pending.reject(new ForwardedRequestRefusedError(`request ${key}: ${reason}`))
+    this.proposals.delete(key)
   }
 
   /**
@@ -637,6 +697,8 @@ export class RaftNode<R> {
     if (this.rejoining && isVoteTraffic(message)) return
     if (message.type === MessageType.Prop && this.isLeader()) {
       this.stampForwarded(message)
+    } else if (message.type === MessageType.PropResp) {
+      this.onRequestRefused(message)
     } else {
       this.raw.step(message)
     }
@@ -719,8 +781,45 @@ export class RaftNode<R> {
     })
   }
 
-  /** Drains every Ready in the contract's order. Synchronous from start to end. */
+  /**
+   * Drains every Ready in the contract's order. Synchronous from start to end. A machine that cannot apply a
+   * committed entry with this build (HALTING_APPLY_ERRORS) halts the node there: nothing after it applies.
+   */
   private runBatch (): void {
+    try {
+      this.drainReadies()
+    } catch (err) {
+      if (!HALTING_APPLY_ERRORS.has((err as Error).name)) throw err
+      this.halt(err as Error)
+    }
+  }
+
+  /**
+   * Stops this node because its machine refused to apply what the cluster committed (a protocol level
+   * above this build's): the error is logged for the operator and handed to the halt listeners (the
+   * consensus service stops the process). The entry stays committed in the log, unapplied here.
+   */
+  private halt (err: Error): void {
+    if (this.haltedBy !== undefined) return
+    this.haltedBy = err
+    const error = this.log.error?.bind(this.log) ?? this.log.warn.bind(this.log)
+    error({ id: this.id, err: err.message, applied: this.applied }, `cannot apply the committed log with this build, stopping: ${err.message}`)
+    this.stop()
+    for (const listener of this.haltListeners) listener(err)
+  }
+
+  /** Why this node halted (its machine could not apply a committed entry or snapshot), if it did. */
+  get halted (): Error | undefined {
+    return this.haltedBy
+  }
+
+  /** Called once when the node halts (see halt()). */
+  onHalt (listener: (err: Error) => void): () => void {
+    this.haltListeners.add(listener)
+    return () => this.haltListeners.delete(listener)
+  }
+
+  private drainReadies (): void {
     let changed = false
     if (this.stalled !== undefined) {
       if (!this.retryStalled()) return
@@ -1107,8 +1206,16 @@ export class RaftNode<R> {
   /** Whether a snapshot from the leader can be restored: checked before anything is persisted. */
   private canRestore (snapshot: Snapshot): boolean {
     const decoded = decodeNodeSnapshot(snapshot.data)
-    const ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions, isAppliedRecord) !== null &&
-      (this.machine.canRestore?.(decoded.machine) ?? true)
+    let ok: boolean
+    try {
+      ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions, isAppliedRecord) !== null &&
+        (this.machine.canRestore?.(decoded.machine) ?? true)
+    } catch (err) {
+      // A snapshot this build cannot apply (a protocol level above its own): halt, as for an entry.
+      if (!HALTING_APPLY_ERRORS.has((err as Error).name)) throw err
+      this.halt(err as Error)
+      return false
+    }
     if (!ok && this.badInputLog.allow(this.raw?.status().leader ?? 'leader', 'snapshot')) {
       this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored (counted; logged once per interval)')
     }

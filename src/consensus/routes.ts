@@ -49,6 +49,7 @@ function failure (reply: FastifyReply, err: unknown): FastifyReply {
     case 'ConsensusBusyError': case 'ConsensusStoppedError': case 'StorageUnavailableError': return sendApiError(reply, 'Unavailable', e.message)
     case 'UnknownMemberError': return sendApiError(reply, 'NotFound', e.message)
     case 'RequestRefusedError': return sendApiError(reply, 'Refused', e.message)
+    case 'ForwardedRequestRefusedError': return sendApiError(reply, 'Refused', e.message)
     default: return sendApiError(reply, 'Internal', `${e.name}: ${e.message}`)
   }
 }

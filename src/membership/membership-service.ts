@@ -17,6 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipTopic } from '../net/index.js'
+import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
 import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, MembershipConstants as C } from './core/index.js'
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
@@ -100,6 +101,7 @@ export class MembershipService implements NodeService, Membership {
     const settings = ctx.config.membership
     const generation = await nextGeneration(ctx.config.dataDir)
     this.startedAtMs = this.nowMs()
+    this.protocolLevel = ctx.config.protocolLevel ?? PROTOCOL_LEVEL
     this.topic = membershipTopic(ctx.cluster.clusterId)
     this.self = this.buildSelf(generation, 0, false)
     this.table = new MemberTable({
@@ -159,8 +161,21 @@ export class MembershipService implements NodeService, Membership {
       uptimeMs: Math.max(0, this.nowMs() - this.startedAtMs),
       generation,
       seq,
-      leaving
+      leaving,
+      protocol: this.protocolLevel
     }
+  }
+
+  /** The protocol level this node advertises: `protocolLevel` in the config, else the build's. */
+  private protocolLevel = PROTOCOL_LEVEL
+
+  /**
+   * Advertises `level` from the next heartbeat on (a rehearsal or test hook: a node pretending to be an
+   * older build during a rolling upgrade; docs/OPERATIONS.md). At most the build's level.
+   */
+  advertiseProtocolLevel (level: number): void {
+    if (!Number.isSafeInteger(level) || level < PROTOCOL_LEVEL_MIN || level > PROTOCOL_LEVEL) throw new RangeError(`protocol level ${level} outside ${PROTOCOL_LEVEL_MIN}..${PROTOCOL_LEVEL}`)
+    this.protocolLevel = level
   }
 
   /**

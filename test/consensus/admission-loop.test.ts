@@ -109,6 +109,18 @@ describe('admission loop', () => {
     loop.stop()
   })
 
+  it('should admit a wave one peer at a time, each with its own add-member command, below the batch protocol level', async () => {
+    const k = 3
+    const raft = new FakeLeader()
+    raft.connected = peers(k)
+    const loop = new AdmissionLoop({ ...raft.deps(), batchAdmission: () => false })
+    loop.round()
+    await waitFor(() => raft.conf.learners.length === k, 5_000, `${k} learners`)
+    expect(raft.batches).toEqual([])
+    expect(raft.addMember).toEqual(peers(k))
+    loop.stop()
+  })
+
   it('should admit a wave larger than ADMISSION_BATCH_MAX in several batches, chained without the timer', async () => {
     const k = ADMISSION_BATCH_MAX + 5
     const raft = new FakeLeader()

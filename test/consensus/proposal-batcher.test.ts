@@ -50,6 +50,40 @@ describe('ProposalBatcher', () => {
     expect(batcher.counters()).toMatchObject({ batches: 1, batchedCommands: 1, lingers: 0, lingerTimeouts: 0 })
   })
 
+  it('should send every command alone (a v1 envelope each) while batching is off (protocol level below v2)', async () => {
+    let batching = false
+    const calls: BatchedCommand[][] = []
+    const batches: BatchedCommand[][] = []
+    const settles: Array<() => void> = []
+    const pending = async (items: BatchedCommand[], into: BatchedCommand[][]): Promise<ProposalResult<ApplyResult>> => await new Promise((resolve) => {
+      into.push(items)
+      settles.push(() => { resolve(result(into.length, items.length > 1 ? items.map(() => applied) : undefined)) })
+    })
+    const batcher = new ProposalBatcher({
+      proposeOne: async (one) => await pending([one], calls),
+      proposeBatch: async (items) => await pending(items, batches),
+      encodedBytes: () => 100,
+      batching: () => batching
+    }, { commandsMax: 4, bytesMax: 1000, inFlightMax: 1, queueMax: 8, lingerMaxMs: 0 })
+    const answers = [1, 2, 3, 4].map(async (n) => await batcher.submit(item(n)))
+    for (let i = 0; i < 4; i++) {
+      await tick()
+      settles.shift()!()
+    }
+    expect((await Promise.all(answers)).every((a) => a.result.outcome.kind === 'applied')).toBe(true)
+    expect(calls).toEqual([[item(1)], [item(2)], [item(3)], [item(4)]])
+    expect(batches).toEqual([])
+    // Once the level allows it, the commands that wait together go out together again.
+    batching = true
+    const more = [5, 6, 7].map(async (n) => await batcher.submit(item(n)))
+    await tick()
+    settles.shift()!()
+    await tick()
+    settles.shift()!()
+    await Promise.all(more)
+    expect(batches).toEqual([[item(6), item(7)]])
+  })
+
   it('should send requests that arrive while a batch is in flight together, each answered with its own outcome', async () => {
     const { batcher, calls } = harness()
     const first = batcher.submit(item(1))

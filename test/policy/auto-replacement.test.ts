@@ -111,6 +111,10 @@ describe('auto-replacement policy', () => {
     expect(etcdPromotions(both).map((c) => 'nodeId' in c && c.nodeId)).toEqual(['b', 'c'])
     const gated = applyGates({ proposals: both.proposals, shape, view, nowMs: 18_000, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS })
     expect(etcdPromotions({ proposals: gated.passed })).toEqual([{ kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'], with: ['c'] }])
+    // Below the protocol level that knows `with` (a rolling upgrade under way): b alone, c waits its turn.
+    const unjoined = applyGates({ proposals: both.proposals, shape, view, nowMs: 18_000, state: EMPTY_GATE_STATE, damper: DAMPER_DEFAULTS, joinPromotions: false })
+    expect(etcdPromotions({ proposals: unjoined.passed })).toEqual([{ kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'] }])
+    expect(unjoined.withheld.find((w) => w.nodeId === 'c')).toMatchObject({ code: 'one-voter-change' })
     // Bounded: b stable for another stabilization time (at 20 s), it goes alone.
     const late = new Map([['a', 0], ['b', 0], ['c', 15_000], ['d', 30_000]])
     expect(etcdPromotions(policy.evaluate({ view, shape, nowMs: 20_000, aliveSinceMs: late })).map((c) => 'nodeId' in c && c.nodeId)).toEqual(['b'])

@@ -126,7 +126,12 @@ export enum MessageType {
   ReadIndexResp = 'read-index-resp',
   TransferLeader = 'transfer-leader',
   /** Sent by a leader to the transferee: campaign now, skipping pre-vote. */
-  TimeoutNow = 'timeout-now'
+  TimeoutNow = 'timeout-now',
+  /**
+   * Leader → follower: the forwarded request named in `context` was refused for good
+   * (consensus/request-refusal.ts). Handled by the driver; a core that gets one drops it.
+   */
+  PropResp = 'prop-resp'
 }
 
 /**

@@ -122,12 +122,17 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
     this.current = MeshShape.fromData(decodeCanonical<unknown>(data))
   }
 
-  /** Whether `data` decodes to a valid shape (checked before a snapshot from the leader is persisted). */
+  /**
+   * Whether `data` decodes to a valid shape (checked before a snapshot from the leader is persisted).
+   * @throws ProtocolLevelUnsupportedError when it is a shape at a protocol level above this build's (the
+   * driver halts: refusing it would leave this node behind for ever, without saying why)
+   */
   canRestore (data: Uint8Array): boolean {
     try {
       MeshShape.fromData(decodeCanonical<ShapeData>(data))
       return true
-    } catch {
+    } catch (err) {
+      if ((err as Error).name === 'ProtocolLevelUnsupportedError') throw err
       return false
     }
   }

@@ -41,6 +41,11 @@ export const HINTED_THRESHOLD_FACTOR = 0.5
 export const MAX_MEMBERS = 1024
 /** Largest encoded heartbeat accepted. */
 export const MAX_HEARTBEAT_BYTES = 8 * 1024
+/**
+ * Largest protocol level a heartbeat may advertise (a later build's level passes; the leader never raises
+ * above its own). Above it, or not an integer from 1: the heartbeat is malformed.
+ */
+export const MAX_PROTOCOL_LEVEL = 65_535
 /** Addresses and labels a heartbeat may carry. */
 export const MAX_ADDRESSES = 16
 export const MAX_LABELS = 32

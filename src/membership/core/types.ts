@@ -38,6 +38,12 @@ export interface NodeState {
    * older nodes.
    */
   reach?: number
+  /**
+   * The protocol level this node understands (consensus/shape/core/protocol.ts; rolling upgrades): the
+   * leader raises the cluster's level once every member advertises it. Absent from nodes before the gate:
+   * parseNodeState reads that as level 1.
+   */
+  protocol?: number
 }
 
 export type Health = 'alive' | 'suspect' | 'dead' | 'left'

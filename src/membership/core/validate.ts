@@ -5,7 +5,7 @@
  * node — a replayed heartbeat or a stale generation is dropped and counted by reason.
  */
 import type { Capacity, NodeState } from './types.js'
-import { MAX_ADDRESSES, MAX_LABELS, MAX_MEMBERS } from './constants.js'
+import { MAX_ADDRESSES, MAX_LABELS, MAX_MEMBERS, MAX_PROTOCOL_LEVEL } from './constants.js'
 
 export type DropReason = 'malformed' | 'wrong-cluster' | 'sender-mismatch' | 'replay' | 'stale-generation' | 'own' | 'too-large' | 'table-full'
 
@@ -43,11 +43,15 @@ export function parseNodeState (v: unknown): NodeState | null {
   if (!isCount(v.uptimeMs) || !isCount(v.generation) || !isCount(v.seq) || typeof v.leaving !== 'boolean') return null
   const reach = v.reach
   if (reach !== undefined && !(isCount(reach) && reach <= MAX_MEMBERS)) return null
+  // Absent (a node from before the protocol gate): level 1, the lowest. Present: an integer 1..MAX_PROTOCOL_LEVEL.
+  const protocol = v.protocol === undefined ? 1 : v.protocol
+  if (!isCount(protocol) || protocol < 1 || protocol > MAX_PROTOCOL_LEVEL) return null
   return {
     nodeId: v.nodeId, clusterId: v.clusterId, addresses: addresses as string[], roles: roles as string[], capacity, labels,
     version: v.version, kubernetesVersion: v.kubernetesVersion, uptimeMs: v.uptimeMs, generation: v.generation, seq: v.seq,
     leaving: v.leaving,
-    ...(reach !== undefined ? { reach } : {})
+    ...(reach !== undefined ? { reach } : {}),
+    protocol
   }
 }
 

@@ -76,6 +76,11 @@ export interface GatesInput {
   damper: DamperOptions
   /** Per node, when it last came back from suspect/dead/left. */
   flappedAtMs?: ReadonlyMap<NodeId, number>
+  /**
+   * Whether etcd promotions may be joined into one `promote … with` (the cluster's protocol level knows
+   * `with`); when not, the second voter change waits its turn. @default true
+   */
+  joinPromotions?: boolean
 }
 
 /**
@@ -121,7 +126,7 @@ export function applyGates (input: GatesInput): { passed: Proposal[], withheld: 
       continue
     }
     if (movesVoters(p.command, shape)) {
-      const joined = voterChange ? joinPromotion(passed, p, shape) : false
+      const joined = voterChange && input.joinPromotions !== false ? joinPromotion(passed, p, shape) : false
       if (voterChange && !joined) { hold(p, 'one-voter-change', 'another voter change is pending', { retryOn: 'commit' }); continue }
       voterChange = true
       if (joined) { seen.add(id); recent++; continue }
@@ -161,6 +166,7 @@ export function describe (command: Command): string {
     case 'demote': return `${command.kind} ${command.nodeId} ${command.roles.join(',')}`
     case 'set-target': return 'set-target'
     case 'set-catalog': return `set-catalog ${command.role}`
+    case 'set-protocol': return `set-protocol ${command.level}`
     default: return `${command.kind} ${command.nodeId}`
   }
 }

@@ -10,7 +10,7 @@
  * applied (a skipped duplicate is `duplicate-request`).
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { decodeSignedProposal, encodeRequest } from '../../../src/consensus/shape/core/index.js'
+import { decodeSignedProposal, encodeRequest, ForwardedRequestInvalidError } from '../../../src/consensus/shape/core/index.js'
 import type { BatchedCommand, Outcome } from '../../../src/consensus/shape/core/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import type { CommandResult } from '../../../src/consensus/proposal-batcher.js'
@@ -159,6 +159,29 @@ describe('forwarded operator requests on three nodes', () => {
     expect([...applied.values()].every((n) => n === 1)).toBe(true)
     // Phase 1's requests and phase 2's.
     expect(applied.size).toBeGreaterThanOrEqual(2)
+  }, 180_000)
+
+  it('should answer a refused request to its follower, which fails exactly its callers at once', async () => {
+    await threeVoters()
+    const leader = leaderOf(members)!
+    const [refused, other] = members.filter((m) => m !== leader) as [Member, Member]
+    // The leader refuses every request from `refused` for good (white box: its intake's verdict), takes the others'.
+    const service = leader.consensus as unknown as { takeRequest: (command: Uint8Array, id: unknown, from: string) => Error | null }
+    const take = service.takeRequest.bind(leader.consensus)
+    service.takeRequest = (command, id, from) => from === refused.node.nodeId ? new ForwardedRequestInvalidError('forwarded request: refused by the test') : take(command, id, from)
+    const startedAt = Date.now()
+    const failing = [restore(other), pinned(leader), restore(leader)].map(async (item) => await refused.consensus.proposeOperator(item.command, item.reason).then(() => null, (err: Error) => err))
+    const fine = [pinned(other), restore(refused)].map(async (item) => await other.consensus.proposeOperator(item.command, item.reason))
+    const errors = await Promise.all(failing)
+    // Well before the 30 s operation timeout: the leader's answer, not the timeout, failed them.
+    expect(Date.now() - startedAt).toBeLessThan(10_000)
+    expect(errors.map((e) => e?.name)).toEqual(['ForwardedRequestRefusedError', 'ForwardedRequestRefusedError', 'ForwardedRequestRefusedError'])
+    expect(errors[0]!.message).toMatch(/refused by the test/)
+    // The other follower's callers are answered as usual.
+    expect((await Promise.all(fine)).map((a) => code(a.result.outcome))).toEqual(['applied', 'not-quarantined'])
+    expect(leader.consensus.node.counters()).toMatchObject({ refusalsAnswered: expect.any(Number) })
+    expect(leader.consensus.node.counters().refusalsAnswered).toBeGreaterThanOrEqual(1)
+    expect(refused.consensus.node.counters().requestsRefusedByLeader).toBeGreaterThanOrEqual(1)
   }, 180_000)
 
   it('should refuse malformed, oversized, unbatchable and foreign forwarded requests, counted, changing nothing', async () => {

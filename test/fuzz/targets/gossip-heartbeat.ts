@@ -30,7 +30,8 @@ function state (nodeId: string, generation: number, seq: number): NodeState {
 
 function heartbeat (rng: FuzzRng, i: number): Uint8Array {
   const sender = SENDERS[i % 2] as string
-  const base = state(sender, rng.int(3), rng.int(2 ** 32))
+  // Half of them advertise a protocol level (absent: a node from before the gate), now and then out of range.
+  const base = { ...state(sender, rng.int(3), rng.int(2 ** 32)), ...(rng.chance(0.5) ? { protocol: rng.chance(0.9) ? 1 + rng.int(8) : rng.pick([0, -1, 2.5, C.MAX_PROTOCOL_LEVEL + 1]) } : {}) }
   if (rng.chance(0.5)) return encodeCanonical(base)
   return encodeValue(rng, damageValue(rng, base))
 }

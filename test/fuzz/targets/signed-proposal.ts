@@ -14,7 +14,7 @@ import { decodeConfChange, encodeConfChange } from '../../../src/consensus/core/
 import type { ConfChange } from '../../../src/consensus/core/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import {
-  CONTROL_PLANE_ROLES, encodeSignedProposal, envelopeBytesAndCid, MeshShape, REASONS, requiredConfChange
+  CONTROL_PLANE_ROLES, encodeSignedProposal, envelopeBytesAndCid, MeshShape, PROTOCOL_LEVEL, REASONS, requiredConfChange
 } from '../../../src/consensus/shape/core/index.js'
 import type { Command, Envelope } from '../../../src/consensus/shape/core/index.js'
 import { joinFrames, splitFrames } from '../frames.js'
@@ -37,14 +37,16 @@ function command (rng: FuzzRng): Command {
   const nodeId = rng.chance(0.8) ? rng.pick(signers).nodeId : rng.pick(['', 'x', 'unknown-node', 'z'.repeat(128)])
   const roles = CONTROL_PLANE_ROLES.filter(() => rng.chance(0.4))
   const pickedRoles = roles.length > 0 ? roles : ['etcd' as const]
-  switch (rng.int(8)) {
+  switch (rng.int(9)) {
     case 0: return { kind: 'add-member', nodeId }
     case 1: return { kind: 'remove-member', nodeId }
     case 2: return rng.chance(0.4) ? { kind: 'promote', nodeId, roles: pickedRoles, with: joinedWith(rng, nodeId) } : { kind: 'promote', nodeId, roles: pickedRoles }
     case 3: return { kind: 'demote', nodeId, roles: pickedRoles }
     case 4: return { kind: 'quarantine', nodeId }
     case 5: return { kind: 'restore', nodeId }
-    case 6: return { kind: 'bootstrap', nodeId }
+    case 6: return rng.chance(0.5) ? { kind: 'bootstrap', nodeId } : { kind: 'bootstrap', nodeId, protocol: rng.int(PROTOCOL_LEVEL + 3) }
+    // Levels 0..build+2: malformed (0, 1), raised, not raised, or above the build's (the apply halts).
+    case 7: return { kind: 'set-protocol', level: rng.int(PROTOCOL_LEVEL + 3) }
     default: return { kind: 'set-target', target: { apiServers: rng.int(17), etcd: rng.int(8), schedulers: rng.int(17), controllerManagers: rng.int(17), minWorkers: rng.int(1025) } }
   }
 }
@@ -100,7 +102,16 @@ export const signedProposalTarget: FuzzTarget = {
       const ccBytes = frames[i + 1]
       const cc = ccBytes !== undefined && ccBytes.length > 0 ? decodeConfChange(ccBytes) : null
       const before = machine.shapeCid()
-      const { result } = machine.apply(frames[i] as Uint8Array, { index: i + 1, term: 1, timeMs: 0, ...(cc !== null ? { confChange: cc } : {}) })
+      let applied: ReturnType<ShapeMachine['apply']>
+      try {
+        applied = machine.apply(frames[i] as Uint8Array, { index: i + 1, term: 1, timeMs: 0, ...(cc !== null ? { confChange: cc } : {}) })
+      } catch (err) {
+        // A protocol level above the build's: the one typed halt, and nothing written (the driver stops there).
+        invariant((err as Error).name === 'ProtocolLevelUnsupportedError', () => `apply threw ${(err as Error).name}`)
+        invariant(machine.shapeCid() === before, 'a halted apply changed the shape')
+        break
+      }
+      const { result } = applied
       invariant(result.outcome.kind === 'applied' || result.outcome.kind === 'rejected', 'apply result without an outcome')
       if (result.outcome.kind === 'rejected') invariant(machine.shapeCid() === before, () => `rejected (${result.outcome.kind === 'rejected' ? result.outcome.code : ''}) but the shape changed`)
       invariant(machine.shape.invariantProblem() === null, () => `shape invariant broken: ${machine.shape.invariantProblem() ?? ''}`)

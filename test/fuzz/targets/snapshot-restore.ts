@@ -59,7 +59,7 @@ export function restoreNodeSnapshot (data: Uint8Array): { machine: ShapeMachine,
 export const snapshotRestoreTarget: FuzzTarget = {
   name: 'snapshot-restore',
   description: 'node snapshot bytes → decodeNodeSnapshot → ShapeMachine.restore → ProposalSessions.decode',
-  typedErrors: ['SnapshotDecodeError', 'MalformedEncodingError', 'NonCanonicalEncodingError', 'ShapeDataInvalidError', 'SessionsDataInvalidError'],
+  typedErrors: ['SnapshotDecodeError', 'MalformedEncodingError', 'NonCanonicalEncodingError', 'ShapeDataInvalidError', 'ProtocolLevelUnsupportedError', 'SessionsDataInvalidError'],
   corpus: (rng) => [snapshotBytes(rng), encodeNodeSnapshot({ machine: encodeCanonical(shapeData(rng)), sessions: sessionsData(rng) })],
   generate: (rng) => snapshotBytes(rng),
   run (input) {
@@ -81,7 +81,7 @@ export const snapshotRestoreTarget: FuzzTarget = {
 export const shapeRestoreTarget: FuzzTarget = {
   name: 'shape-restore',
   description: 'snapshot machine bytes → ShapeMachine.restore (typed codec/ShapeDataInvalidError or a shape that re-encodes to itself)',
-  typedErrors: ['MalformedEncodingError', 'NonCanonicalEncodingError', 'ShapeDataInvalidError'],
+  typedErrors: ['MalformedEncodingError', 'NonCanonicalEncodingError', 'ShapeDataInvalidError', 'ProtocolLevelUnsupportedError'],
   corpus: (rng) => [encodeCanonical(shapeData(rng)), encodeCanonical(shapeData(rng))],
   generate (rng) {
     const data = shapeData(rng)

@@ -18,6 +18,8 @@ import { commandNodeIds, CONTROL_PLANE_ROLES } from './types.js'
 import type { ApplyResult, Command, GroupResult, MergedEnvelope, Outcome, RejectionCode, RequestId, RequestLookup } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_ROLE_HOLDERS } from './constants.js'
 import { templatesProblem } from './catalog.js'
+import { ProtocolLevelUnsupportedError } from './errors.js'
+import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './protocol.js'
 
 export interface ShapeApplyContext {
   index: number
@@ -157,16 +159,29 @@ function applyMerged (shape: MeshShape, envelope: MergedEnvelope, base: { index:
 
 type Transition = { kind: 'applied', shape: MeshShape } | (Outcome & { kind: 'rejected' })
 
-/** Computes the shape after `command`, or why it cannot apply. */
+/**
+ * Computes the shape after `command`, or why it cannot apply.
+ * @throws ProtocolLevelUnsupportedError when the command carries a protocol level above this build's
+ */
 export function transition (shape: MeshShape, command: Command): Transition {
   const next = shape.copy()
   const id = 'nodeId' in command ? command.nodeId : ''
   switch (command.kind) {
-    case 'bootstrap':
+    case 'bootstrap': {
       if (shape.size > 0) return reject('not-empty', 'bootstrap on a non-empty shape') as Transition
-      next.addMember(id)
-      next.grant(id, CONTROL_PLANE_ROLES)
-      break
+      const level = command.protocol ?? PROTOCOL_LEVEL_MIN
+      if (level > PROTOCOL_LEVEL) throw new ProtocolLevelUnsupportedError(level, PROTOCOL_LEVEL)
+      const started = level > PROTOCOL_LEVEL_MIN ? next.withProtocol(level) : next
+      started.addMember(id)
+      started.grant(id, CONTROL_PLANE_ROLES)
+      return finish(started)
+    }
+    case 'set-protocol':
+      // Upward only; a level this build does not know stops this node (the driver halts) before anything
+      // is written: the nodes that know it apply it, and this one must not go on without it.
+      if (command.level <= shape.protocol) return reject('protocol-not-raised', `protocol level ${command.level} is not above ${shape.protocol}`) as Transition
+      if (command.level > PROTOCOL_LEVEL) throw new ProtocolLevelUnsupportedError(command.level, PROTOCOL_LEVEL)
+      return { kind: 'applied', shape: next.withProtocol(command.level) }
     case 'add-member':
       if (shape.has(id)) return reject('already-member', `${id} is already a member`) as Transition
       if (shape.wasRemoved(id)) return reject('removed-member', `${id} was removed from the cluster; it must reset to rejoin`) as Transition
@@ -240,6 +255,11 @@ export function transition (shape: MeshShape, command: Command): Transition {
       if (command.target.etcd < 1) return reject('invalid-target', 'the target needs at least one etcd holder') as Transition
       return { kind: 'applied', shape: next.withTarget(command.target) }
   }
+  return finish(next)
+}
+
+/** The shape a membership or role command leaves, or why it cannot: no voter, or a broken limit. */
+function finish (next: MeshShape): Transition {
   if (next.size > 0 && next.voters().length === 0) return reject('last-voter', 'the shape would have no etcd holder (no voter)') as Transition
   const problem = next.invariantProblem()
   if (problem !== null) return reject('limit-exceeded', problem) as Transition
@@ -287,6 +307,8 @@ export function voterSteps (from: readonly string[], to: readonly string[]): Con
 
 /** What the proposer needs to know before proposing: the conf change a command requires, if any. */
 export function requiredConfChange (shape: MeshShape, command: Command): ConfChange | null | 'rejected' {
+  // Never moves voters; and its level is judged at apply only (a level this build does not know halts there).
+  if (command.kind === 'set-protocol') return null
   const attempt = transition(shape, command)
   if (attempt.kind === 'rejected') return 'rejected'
   const steps = voterSteps(shape.voters(), attempt.shape.voters())

@@ -17,6 +17,7 @@ import type {
 import { MAX_BATCH_COMMANDS, MAX_ETCD_HOLDERS, MAX_PROPOSAL_BYTES } from './constants.js'
 import { MalformedProposalError, ProposalBatchEmptyError, ProposalBatchTooLargeError } from './errors.js'
 import { parseCatalogTemplates } from './catalog.js'
+import { parseProtocolLevel, PROTOCOL_LEVEL_MIN } from './protocol.js'
 
 export interface SignedProposal {
   envelope: Envelope
@@ -68,7 +69,17 @@ function parseWith (value: unknown, nodeId: unknown): string[] | null {
 function parseCommand (value: unknown): Command | null {
   if (!isRecord(value)) return null
   switch (value.kind) {
-    case 'bootstrap': case 'add-member': case 'remove-member': case 'quarantine': case 'restore': case 'rejoin':
+    case 'bootstrap': {
+      // `protocol` is encoded only when present (2 or more): a bootstrap without it has the bytes it always had.
+      const protocol = value.protocol === undefined ? undefined : parseProtocolLevel(value.protocol)
+      if (!isId(value.nodeId) || protocol === null || protocol === PROTOCOL_LEVEL_MIN || Object.keys(value).length !== (protocol === undefined ? 2 : 3)) return null
+      return { kind: 'bootstrap', nodeId: value.nodeId, ...(protocol !== undefined ? { protocol } : {}) }
+    }
+    case 'set-protocol': {
+      const level = parseProtocolLevel(value.level)
+      return level !== null && level > PROTOCOL_LEVEL_MIN && Object.keys(value).length === 2 ? { kind: 'set-protocol', level } : null
+    }
+    case 'add-member': case 'remove-member': case 'quarantine': case 'restore': case 'rejoin':
       return isId(value.nodeId) && Object.keys(value).length === 2 ? { kind: value.kind, nodeId: value.nodeId } : null
     case 'promote': case 'demote': {
       const roles = parseRoles(value.roles)

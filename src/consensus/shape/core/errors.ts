@@ -46,9 +46,36 @@ export class MalformedProposalError extends Error {
  * leader counts it, logs it and drops it (the follower's callers time out or are answered by a retry).
  */
 export class ForwardedRequestInvalidError extends Error {
+  // NB: the leader answers this refusal to the follower (consensus/request-refusal.ts); a refusal that a
+  // retry may overcome (not leading now, a level not applied yet, a full queue) is another error.
   static override readonly name = 'ForwardedRequestInvalidError'
   constructor (message = 'not a forwarded request') {
     super(message)
     this.name = 'ForwardedRequestInvalidError'
+  }
+}
+
+/**
+ * A forwarded request the leader does not take now but may take on the follower's retry (it does not lead,
+ * or has not applied the protocol level the follower forwards at yet): counted and logged, not answered.
+ */
+export class ForwardedRequestDeferredError extends Error {
+  static override readonly name = 'ForwardedRequestDeferredError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'ForwardedRequestDeferredError'
+  }
+}
+
+/**
+ * A committed entry or snapshot carries a protocol level above the one this build understands (protocol.ts):
+ * applying it would diverge from the nodes that know it. The Raft driver stops this node without applying it
+ * (docs/OPERATIONS.md, "Rolling upgrades"): upgrade the node, then start it again.
+ */
+export class ProtocolLevelUnsupportedError extends Error {
+  static override readonly name = 'ProtocolLevelUnsupportedError'
+  constructor (readonly level: number, readonly known: number) {
+    super(`the cluster runs protocol level ${level}; this build knows levels up to ${known}: upgrade revoada on this node, then start it again`)
+    this.name = 'ProtocolLevelUnsupportedError'
   }
 }

@@ -10,15 +10,20 @@ import type { CatalogTemplate, ControlPlaneRole, NodeId, Pin, Role, TargetTopolo
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_REMOVED_REMEMBERED, MEMBER_ID_CHARS_MAX } from './constants.js'
 import { canonicalCatalog, templatesProblem } from './catalog.js'
 import { parseTarget } from './envelope.js'
-import { ShapeDataInvalidError } from './errors.js'
+import { ProtocolLevelUnsupportedError, ShapeDataInvalidError } from './errors.js'
+import { parseProtocolLevel, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './protocol.js'
 
-/** The canonical plain form (snapshots, the shape CID). `pins`, `catalog` and `removed` are present only when not empty. */
+/**
+ * The canonical plain form (snapshots, the shape CID). `pins`, `catalog` and `removed` are present only when
+ * not empty, `protocol` only above level 1: a shape that never raised its level encodes as it always did.
+ */
 export interface ShapeData {
   members: Array<[NodeId, Role[]]>
   target: TargetTopology
   pins?: Array<[NodeId, ControlPlaneRole, boolean]>
   catalog?: Array<[ControlPlaneRole, CatalogTemplate[]]>
   removed?: NodeId[]
+  protocol?: number
 }
 
 const ROLE_ORDER = new Map<Role, number>(ROLES.map((role, i) => [role, i]))
@@ -40,6 +45,11 @@ export class MeshShape {
    * told so when they connect again. Encoded only when non-empty, so shapes without removals keep their CIDs.
    */
   private readonly removedIds: NodeId[]
+  /**
+   * The cluster's protocol level (protocol.ts): which wire features proposers may use. Raised only by
+   * `set-protocol` (or set by the bootstrap); encoded only above PROTOCOL_LEVEL_MIN, so older shapes keep their CIDs.
+   */
+  readonly protocol: number
 
   /**
    * The etcd holders, computed once per shape value: apply asks for them several times per command
@@ -50,7 +60,8 @@ export class MeshShape {
 
   constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab,
     pinned: Map<NodeId, Map<ControlPlaneRole, boolean>> = new Map(), catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map(),
-    removed: NodeId[] = []) {
+    removed: NodeId[] = [], protocol: number = PROTOCOL_LEVEL_MIN) {
+    this.protocol = protocol
     this.members = members
     this.target = target
     this.pinned = pinned
@@ -68,12 +79,18 @@ export class MeshShape {
     for (const [id, roles] of this.members) members.set(id, new Set(roles))
     const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
     for (const [id, pins] of this.pinned) pinned.set(id, new Map(pins))
-    return new MeshShape(members, { ...this.target }, pinned, copyCatalog(this.catalog), [...this.removedIds])
+    return new MeshShape(members, { ...this.target }, pinned, copyCatalog(this.catalog), [...this.removedIds], this.protocol)
   }
 
   withTarget (target: TargetTopology): MeshShape {
     const next = this.copy()
-    return new MeshShape(next.members, { ...target }, next.pinned, next.catalog, next.removedIds)
+    return new MeshShape(next.members, { ...target }, next.pinned, next.catalog, next.removedIds, next.protocol)
+  }
+
+  /** The same shape at protocol level `level` (apply checks that it only goes up). */
+  withProtocol (level: number): MeshShape {
+    const next = this.copy()
+    return new MeshShape(next.members, next.target, next.pinned, next.catalog, next.removedIds, level)
   }
 
   /** True when `id` was removed by `remove-member` (and must not come back under that NodeId). */
@@ -220,7 +237,8 @@ export class MeshShape {
       target: { ...this.target },
       ...(pins.length > 0 ? { pins } : {}),
       ...(catalog.length > 0 ? { catalog } : {}),
-      ...(this.removedIds.length > 0 ? { removed: [...this.removedIds] } : {})
+      ...(this.removedIds.length > 0 ? { removed: [...this.removedIds] } : {}),
+      ...(this.protocol > PROTOCOL_LEVEL_MIN ? { protocol: this.protocol } : {})
     }
   }
 
@@ -228,6 +246,7 @@ export class MeshShape {
    * Rebuilds a shape from toData() output, which arrives in snapshots from other nodes: every field is
    * checked, member ids must be unique, and the shape's invariants must hold.
    * @throws ShapeDataInvalidError naming what is wrong
+   * @throws ProtocolLevelUnsupportedError when its protocol level is above this build's (upgrade first)
    */
   static fromData (data: unknown): MeshShape {
     const value = (typeof data === 'object' && data !== null ? data : {}) as { members?: unknown, target?: unknown, pins?: unknown, catalog?: unknown }
@@ -265,7 +284,12 @@ export class MeshShape {
       removed.some((id) => typeof id !== 'string' || id.length === 0 || id.length > MEMBER_ID_CHARS_MAX || members.has(id))) {
       throw new ShapeDataInvalidError('removed is not a bounded list of non-member ids')
     }
-    const shape = new MeshShape(members, target, pinned, catalog, [...removed] as NodeId[])
+    const rawProtocol = (value as { protocol?: unknown }).protocol
+    const protocol = rawProtocol === undefined ? PROTOCOL_LEVEL_MIN : parseProtocolLevel(rawProtocol)
+    // Written only above level 1: an explicit 1 would give one shape two encodings.
+    if (protocol === null || (rawProtocol !== undefined && protocol === PROTOCOL_LEVEL_MIN)) throw new ShapeDataInvalidError('protocol is not a level above 1')
+    if (protocol > PROTOCOL_LEVEL) throw new ProtocolLevelUnsupportedError(protocol, PROTOCOL_LEVEL)
+    const shape = new MeshShape(members, target, pinned, catalog, [...removed] as NodeId[], protocol)
     const problem = shape.invariantProblem()
     if (problem !== null) throw new ShapeDataInvalidError(`invalid shape data: ${problem}`)
     return shape

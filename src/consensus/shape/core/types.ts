@@ -41,8 +41,12 @@ export function targetFor (target: TargetTopology, role: ControlPlaneRole): numb
 }
 
 export type Command =
-  /** Only on an empty shape: the cluster's creator becomes a member holding every control-plane role. */
-  | { kind: 'bootstrap', nodeId: NodeId }
+  /**
+   * Only on an empty shape: the cluster's creator becomes a member holding every control-plane role.
+   * `protocol` (encoded only when present, 2 or more): the cluster starts at that protocol level, the
+   * creator's own (protocol.ts), so a fresh cluster needs no raise; absent, it starts at level 1.
+   */
+  | { kind: 'bootstrap', nodeId: NodeId, protocol?: number }
   | { kind: 'add-member', nodeId: NodeId }
   | { kind: 'remove-member', nodeId: NodeId }
   /**
@@ -67,6 +71,12 @@ export type Command =
    */
   | { kind: 'rejoin', nodeId: NodeId }
   | { kind: 'set-target', target: TargetTopology }
+  /**
+   * Raises the cluster's protocol level (protocol.ts): proposed by the leader once every member advertises
+   * at least `level`. Applies only upward; a node that does not know `level` stops applying (it must be
+   * upgraded) instead of diverging.
+   */
+  | { kind: 'set-protocol', level: number }
   /** Replaces a role's manifest templates (the role catalog, DESIGN.md §5/§9); an empty list restores the default. */
   | { kind: 'set-catalog', role: ControlPlaneRole, templates: CatalogTemplate[] }
 
@@ -174,7 +184,9 @@ export const REJECTION_CODES = [
   /** A forwarded group whose request id was already applied (a retry, issue 16): skipped, not applied again. */
   'duplicate-request',
   /** A forwarded group whose request id is older than the session table remembers: skipped. */
-  'stale-request'
+  'stale-request',
+  /** A `set-protocol` whose level is not above the shape's (levels only go up). */
+  'protocol-not-raised'
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
 
