@@ -8,22 +8,12 @@
  * (test/codec/fast-encode.test.ts checks it on random values). @ipld/dag-cbor's general encoder costs
  * ≈ 40 µs for a 700-byte block here; this costs a few.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { encode } from '@ipld/dag-cbor'
 import { MalformedEncodingError } from './errors.js'
 
 const encoder = new TextEncoder()
 
 class Unsupported extends Error {}
-
-/**
- * A value's canonical bytes, encoded earlier, written as they are wherever the value would be written
- * (issue 16: a log entry goes into its WAL record and into an App frame to each follower; it is encoded
- * once). Canonical CBOR is compositional, so the enclosing bytes equal those of the value written in place.
- * Only for bytes this writer (or `encodeCanonical`) produced: nothing checks them again.
- */
-export class PreEncoded {
-  constructor (readonly bytes: Uint8Array) {}
-}
 
 /** A canonical CBOR writer for callers that write a fixed schema in its canonical key order. */
 export class CanonicalWriter {
@@ -158,8 +148,6 @@ function write (w: CanonicalWriter, value: unknown): void {
       w.raw(bytes)
       write(w, v)
     }
-  } else if (value instanceof PreEncoded) {
-    w.raw(value.bytes)
   } else {
     throw new Unsupported()
   }
@@ -188,22 +176,8 @@ export function encodeCanonicalFast (value: unknown): Uint8Array {
 
 function encodeGeneral (value: unknown): Uint8Array {
   try {
-    return encode(withoutPreEncoded(value))
+    return encode(value)
   } catch (err) {
     throw new MalformedEncodingError(`cannot encode: ${(err as Error).message}`)
   }
-}
-
-/** `value` with every PreEncoded replaced by the value its bytes hold (for the general encoder); `value` itself when it has none. */
-function withoutPreEncoded (value: unknown): unknown {
-  if (value instanceof PreEncoded) return decode(value.bytes)
-  if (Array.isArray(value)) {
-    const items = value.map(withoutPreEncoded)
-    return items.some((item, i) => item !== value[i]) ? items : value
-  }
-  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = Object.entries(value).map(([k, v]) => [k, withoutPreEncoded(v)] as const)
-    return entries.some(([k, v]) => v !== (value as Record<string, unknown>)[k]) ? Object.fromEntries(entries) : value
-  }
-  return value
 }

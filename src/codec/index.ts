@@ -12,7 +12,7 @@ export { blake3, createBlake3, blake3DeriveKey, BLAKE3_DIGEST_BYTES } from './ha
 export type { StreamingHasher } from './hash.js'
 export { encodeCanonical, decodeCanonical, decodeCanonicalGeneral, equalBytes } from './cbor.js'
 export { decodeCanonicalFast, NOT_FAST } from './fast-decode.js'
-export { encodeCanonicalFast, CanonicalWriter, PreEncoded } from './fast-encode.js'
+export { encodeCanonicalFast, CanonicalWriter } from './fast-encode.js'
 export { cidOfBytes, cidOfValue, encodeWithCid, verifyCid, parseCid, cidOfBytesWithCodec, CID, BLAKE3_MULTIHASH_CODE, DAG_CBOR_CODE, RAW_CODE } from './cid.js'
 export { createSigner, verifySignature, signingMessage, SIGNATURE_BYTES } from './sign.js'
 export type { Signer, SignaturePurpose, SignatureCheck } from './sign.js'

@@ -13,7 +13,6 @@ import { crc32 } from 'node:zlib'
 import { decode } from '@ipld/dag-cbor'
 import { encodeCanonical } from '../../codec/index.js'
 import type { Entry, HardState } from '../core/types.js'
-import { encodedEntry } from '../entry-encoding.js'
 import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX } from './constants.js'
 
 export type WalRecord =
@@ -24,8 +23,10 @@ export type WalRecord =
 
 function toPayload (record: WalRecord): unknown {
   switch (record.kind) {
-    // The entry's map, encoded once for this record and the App frames that carry it (consensus/entry-encoding.ts).
-    case 'entry': return { t: 1, e: encodedEntry(record.entry) }
+    case 'entry': {
+      const e = record.entry
+      return { t: 1, e: { i: e.index, m: e.term, y: e.type, d: e.data, ...(e.proposalId !== undefined ? { c: e.proposalId.clientId, s: e.proposalId.seq } : {}) } }
+    }
     case 'hard-state': return { t: 2, h: { m: record.hardState.term, v: record.hardState.vote, c: record.hardState.commit } }
     case 'reset': return { t: 3, s: record.index, a: record.all }
   }

@@ -15,7 +15,6 @@ import {
   MAX_CLIENT_ID_CHARS, MAX_CONF_IDS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES, WIRE_NUMBER_MAX
 } from '../core/constants.js'
 import { EntryType, MessageType } from '../core/types.js'
-import { encodedEntry } from '../entry-encoding.js'
 import type { ConfState, Entry, Message, SnapshotMeta } from '../core/types.js'
 
 export const RAFT_PROTOCOL = '/revoada/raft/1.0.0'
@@ -32,8 +31,9 @@ export class MalformedFrameError extends Error {
 
 const MESSAGE_TYPES = new Set<string>(Object.values(MessageType))
 
-/** An entry's map, encoded once for the WAL and every follower's frame (consensus/entry-encoding.ts). */
-const entryOut = encodedEntry
+function entryOut (e: Entry): unknown {
+  return { i: e.index, m: e.term, y: e.type, d: e.data, ...(e.proposalId !== undefined ? { c: e.proposalId.clientId, s: e.proposalId.seq } : {}) }
+}
 
 export function encodeFrame (m: Message): Uint8Array {
   const frame: Record<string, unknown> = {
