@@ -5,6 +5,13 @@
 
 /** Re-render and re-check the manifest directory this often even without a shape change, in ms. */
 export const DEFAULT_RECONCILE_INTERVAL_MS = 10_000
+/**
+ * A reconcile that follows one that wrote or removed files starts at least this long after it, in ms (issue
+ * 16): the role changes committed meanwhile are written once, as they stand then, instead of one atomic write
+ * or removal (temporary file, fdatasync, rename, directory fsync, state file) per change. Kubelet picks
+ * static pods up on its own schedule (file watch, 20 s re-list), so 100 ms is not noticed there.
+ */
+export const RECONCILE_SPACING_MS = 100
 /** Kubernetes version rendered into images when neither config nor membership names one. */
 export const DEFAULT_KUBERNETES_VERSION = 'v1.31.4'
 /** etcd image tag rendered into the etcd manifest. */

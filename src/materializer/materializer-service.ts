@@ -43,7 +43,7 @@ import type { HookName, HookOutcome } from './hooks.js'
 import { pickAddress } from './addresses.js'
 import { TemplateCidMismatchError } from './errors.js'
 import {
-  DEFAULT_ETCD_VERSION, DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_KUBERNETES_VERSION, DEFAULT_RECONCILE_INTERVAL_MS, EVENTS_MAX
+  DEFAULT_ETCD_VERSION, DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_KUBERNETES_VERSION, DEFAULT_RECONCILE_INTERVAL_MS, EVENTS_MAX, RECONCILE_SPACING_MS
 } from './constants.js'
 import { registerMaterializerRoutes } from './routes.js'
 
@@ -56,6 +56,8 @@ export interface MaterializerInit {
   content?: TemplateContent
   /** The address other machines reach a node at; @default its signed heartbeats (or `materializer.advertiseAddress`) */
   addressOf?: (nodeId: string) => string | undefined
+  /** @default RECONCILE_SPACING_MS: how long after a reconcile that wrote or removed files the next one may start */
+  reconcileSpacingMs?: number
 }
 
 /** How much work reconciles did (GET /v1/status, and tests that prove work is skipped). */
@@ -140,6 +142,10 @@ export class MaterializerService implements NodeService {
    */
   private onDisk: ReadonlyMap<string, Uint8Array> | undefined
   private stopped = false
+  /** When (performance.now()) the last reconcile that wrote or removed files ended. */
+  private actedAtMs = Number.NEGATIVE_INFINITY
+  /** A scheduled run waiting out the spacing after such a reconcile; `now()` starts it at once. */
+  private spacing: { now: () => void } | undefined
   /** The shape's CID is computed when someone reads it (GET /v1/manifests), not per reconcile. */
   private lastReconcile: { atMs: number, appliedIndex: number, shape: MeshShape, missingAddresses: string[] } | undefined
   reconciles = 0
@@ -187,6 +193,7 @@ export class MaterializerService implements NodeService {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.spacing?.now()
     if (this.timer !== undefined) clearInterval(this.timer)
     for (const unsubscribe of this.unsubscribers) unsubscribe()
     this.unsubscribers = []
@@ -217,7 +224,14 @@ export class MaterializerService implements NodeService {
       return
     }
     this.waiting = true
-    const turn = new Promise<void>((resolve) => setImmediate(resolve))
+    // After a reconcile that wrote or removed files, the next waits out the spacing: what is committed by
+    // then is written once (a role that flips back and forth meanwhile costs no file operation at all).
+    const delayMs = this.actedAtMs + (this.init.reconcileSpacingMs ?? RECONCILE_SPACING_MS) - performance.now()
+    const turn = new Promise<void>((resolve) => {
+      if (delayMs <= 0) { setImmediate(resolve); return }
+      const timer = setTimeout(() => { this.spacing = undefined; resolve() }, delayMs)
+      this.spacing = { now: () => { clearTimeout(timer); this.spacing = undefined; resolve() } }
+    })
     this.reconciling = turn.then(async () => { this.waiting = false; await this.reconcileOnce() }).finally(() => {
       this.reconciling = undefined
       if (this.again) { this.again = false; this.runSoon() }
@@ -226,8 +240,10 @@ export class MaterializerService implements NodeService {
 
   /** Reconciles now, reading the manifest directory (waits for a running reconcile first). */
   async reconcile (): Promise<void> {
+    this.spacing?.now()
     while (this.reconciling !== undefined) await this.reconciling
     this.schedule({ full: true })
+    this.spacing?.now()
     await this.reconciling
   }
 
@@ -352,6 +368,7 @@ export class MaterializerService implements NodeService {
     this.state.roles = roles
     // An unchanged state is not written again (the write before the manifests may already hold it).
     if (plan.writes.length > 0 || plan.removals.length > 0 || transitions.gained.length + transitions.lost.length > 0) await this.dir.writeState(this.state)
+    if (plan.writes.length > 0 || plan.removals.length > 0) this.actedAtMs = performance.now()
     for (const role of transitions.lost) this.runHook('onDemote', role, shapeCid, appliedIndex)
     for (const role of transitions.gained) this.runHook('onPromote', role, shapeCid, appliedIndex)
   }

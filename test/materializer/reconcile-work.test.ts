@@ -41,13 +41,13 @@ function mapContent (): TemplateContent {
 }
 
 /** One node; its own address comes from `addresses` (a membership change is a schedule() call, as there). */
-async function start (reconcileIntervalMs: number, extra: ConfigInput = {}): Promise<Started> {
+async function start (reconcileIntervalMs: number, extra: ConfigInput = {}, init: { reconcileSpacingMs?: number } = {}): Promise<Started> {
   const dir = await tempDir('revoada-matwork-')
   dirs.push(dir)
   const addresses = new Map<string, string>()
   // Counted: every view build looks addresses up.
   const addressLookups = { count: 0 }
-  const materializer = new MaterializerService({ content: mapContent(), addressOf: (id) => { addressLookups.count++; return addresses.get(id) ?? '10.0.0.1' } })
+  const materializer = new MaterializerService({ content: mapContent(), addressOf: (id) => { addressLookups.count++; return addresses.get(id) ?? '10.0.0.1' }, ...init })
   const services = [...defaultServices({ policy: false, materializer: false }), materializer]
   const config: ConfigInput = { raft: { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 }, membership: { heartbeatIntervalMs: 200 }, materializer: { reconcileIntervalMs }, ...extra }
   const node = await startNode({ config: testConfig(dir, config), services })
@@ -72,6 +72,27 @@ async function caughtUp (s: Started): Promise<void> {
 }
 
 describe('materializer reconcile work', () => {
+  it('should write the role changes committed within the spacing after a reconcile that acted once, as they stand then', async () => {
+    // A spacing no test outlasts: after the start's reconcile (it wrote four manifests) nothing may run by itself.
+    const s = await start(3_600_000, {}, { reconcileSpacingMs: 3_600_000 })
+    const m = s.materializer
+    await m.reconcile()
+    const base = m.counters()
+    for (const kind of ['demote', 'promote', 'demote', 'promote', 'demote'] as const) {
+      expect((await s.consensus.propose({ kind, nodeId: s.node.nodeId, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+    }
+    // Five role changes applied, each over several turns of the event loop: no reconcile ran, no file moved.
+    expect(m.counters().reconciles).toBe(base.reconciles)
+    expect(m.counters().stateWrites).toBe(base.stateWrites)
+    expect(await files(s.dir)).toHaveLength(4)
+    // reconcile() starts the waiting run at once (then reads the directory): the state the changes left is
+    // written once, the scheduler's manifest removed.
+    await m.reconcile()
+    expect(await files(s.dir)).toHaveLength(3)
+    expect(m.counters().reconciles).toBeLessThanOrEqual(base.reconciles + 2)
+    expect(m.counters().stateWrites).toBe(base.stateWrites + 1)
+  })
+
   it('should neither render nor read manifests for entries that change nothing this node renders, and do both when a role, template or address changes', async () => {
     const s = await start(3_600_000)
     const m = s.materializer
