@@ -191,7 +191,8 @@ export class ConsensusService implements NodeService {
       commandRules: shapeCommandRules(() => this.machine.shape),
       nowMs: wallClockMs,
       requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded'),
-      takeRequest: (command, id, from) => this.takeRequest(command, id, from)
+      takeRequest: (command, id, from) => this.takeRequest(command, id, from),
+      ...(ctx.ticker !== undefined ? { ticker: ctx.ticker } : {})
     })
     // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
     // of them changes, a stream opened under the old answer is asked again, so a member removed from the
@@ -205,7 +206,7 @@ export class ConsensusService implements NodeService {
     await this.notices.start((record, from) => { this.onRemoved(record, from) })
     this.raft.start()
     this.admission = this.createAdmission(ctx)
-    this.admission.start(ADMISSION_ROUND_INTERVAL_MS)
+    this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
   }
 
   /** The leader's admission of connected peers (admission-loop.ts). */
