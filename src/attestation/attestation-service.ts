@@ -29,6 +29,7 @@ import type { Seal, Witness } from './core/index.js'
 import { SEAL_INTERVAL_MS_DEFAULT, WITNESS_MESSAGE_BYTES_MAX } from './constants.js'
 import { registerChainRoutes } from './routes.js'
 import { ChainReader } from './reader.js'
+import { intervalTicker, type StopDuty } from '../util/ticker.js'
 
 export interface AttestationServiceInit {
   /** Overrides `attestation.sealIntervalMs` from the config. @default SEAL_INTERVAL_MS_DEFAULT */
@@ -51,7 +52,7 @@ export class AttestationService implements NodeService {
   private readonly pool = new WitnessPool()
   private readonly drops = new Map<DropReason, number>()
   private topic = ''
-  private timer: NodeJS.Timeout | undefined
+  private stopTimer: StopDuty | undefined
   private lastSignedHeight = 0
   private coSignTarget: { height: number, head: Uint8Array } | null = null
   private sealInFlight = false
@@ -94,13 +95,12 @@ export class AttestationService implements NodeService {
       if (target !== null && derived.block.height === target.height) setImmediate(() => { this.maybeCoSign() })
     })
     const intervalMs = this.init.sealIntervalMs ?? ctx.config.attestation?.sealIntervalMs ?? SEAL_INTERVAL_MS_DEFAULT
-    this.timer = setInterval(() => { this.onInterval() }, intervalMs)
-    this.timer.unref?.()
+    this.stopTimer = (ctx.ticker ?? intervalTicker).every(intervalMs, () => { this.onInterval() })
     ctx.log.info({ topic: this.topic, height: this.machine.height }, 'attestation started')
   }
 
   async stop (): Promise<void> {
-    clearInterval(this.timer)
+    this.stopTimer?.()
     this.stopBlockListener?.()
     if (this.ctx !== undefined && this.topic !== '') {
       const pubsub = this.ctx.net.services.pubsub

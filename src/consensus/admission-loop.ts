@@ -22,6 +22,7 @@ import type { Logger } from '../log/index.js'
 import type { ConfChange, ConfState, NodeId } from './core/types.js'
 import type { Outcome } from './shape/core/index.js'
 import { candidatesForAdmission, ADMISSION_BATCH_MAX, ADMISSION_RETRY_MS } from './admission.js'
+import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 
 /** What admission reads of the applied MeshShape. */
 export interface AdmissionShape {
@@ -65,7 +66,7 @@ export class AdmissionLoop {
   /** Peer → steady time before which it is not tried again (a refused admission, a removed member told). */
   private readonly retryAt = new Map<NodeId, number>()
   private inFlight = false
-  private timer: NodeJS.Timeout | undefined
+  private stopTimer: StopDuty | undefined
   private stopped = false
   private readonly soon: (run: () => void) => void
 
@@ -74,14 +75,13 @@ export class AdmissionLoop {
   }
 
   /** Runs a round every `intervalMs` (a restart, not the pace: admissions chain on their own). */
-  start (intervalMs: number): void {
-    this.timer = setInterval(() => { this.round() }, intervalMs)
-    this.timer.unref?.()
+  start (intervalMs: number, ticker: Ticker = intervalTicker): void {
+    this.stopTimer = ticker.every(intervalMs, () => { this.round() })
   }
 
   stop (): void {
     this.stopped = true
-    clearInterval(this.timer)
+    this.stopTimer?.()
   }
 
   /** True while an `add-member` proposal has not settled. */

@@ -202,7 +202,8 @@ export class ConsensusService implements NodeService {
       requestRejoin: async () => await this.propose({ kind: 'rejoin', nodeId: ctx.nodeId }, 'health-degraded'),
       takeRequest: (command, id, from) => this.takeRequest(command, id, from),
       // A `prop-resp` only once every member knows it (a build before it would drop the message as invalid).
-      answerRefusals: () => this.level() >= PROTOCOL_REFUSALS_ANSWERED
+      answerRefusals: () => this.level() >= PROTOCOL_REFUSALS_ANSWERED,
+      ...(ctx.ticker !== undefined ? { ticker: ctx.ticker } : {})
     })
     // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
     // of them changes, a stream opened under the old answer is asked again, so a member removed from the
@@ -218,7 +219,7 @@ export class ConsensusService implements NodeService {
     this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
     this.raft.start()
     this.admission = this.createAdmission(ctx)
-    this.admission.start(ADMISSION_ROUND_INTERVAL_MS)
+    this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
     this.protocolLoop = new ProtocolLoop({
       isLeader: () => this.raft.isLeader(),
       shape: () => this.machine.shape,
@@ -226,7 +227,7 @@ export class ConsensusService implements NodeService {
       proposeLevel: async (level) => (await this.propose({ kind: 'set-protocol', level }, 'operator')).result.outcome,
       log: ctx.log
     })
-    this.protocolLoop.start(ADMISSION_ROUND_INTERVAL_MS)
+    this.protocolLoop.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
   }
 
   private protocolLoop: ProtocolLoop | undefined

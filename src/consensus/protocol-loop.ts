@@ -10,6 +10,7 @@ import type { Logger } from '../log/index.js'
 import type { NodeId } from './core/types.js'
 import type { Outcome } from './shape/core/index.js'
 import { protocolRaise, PROTOCOL_LEVEL } from './shape/core/index.js'
+import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 
 export interface ProtocolLoopDeps {
   isLeader: () => boolean
@@ -26,21 +27,20 @@ export interface ProtocolLoopDeps {
 
 export class ProtocolLoop {
   private inFlight = false
-  private timer: NodeJS.Timeout | undefined
+  private stopTimer: StopDuty | undefined
   private stopped = false
   /** Raises proposed since start (status). */
   raises = 0
 
   constructor (private readonly deps: ProtocolLoopDeps) {}
 
-  start (intervalMs: number): void {
-    this.timer = setInterval(() => { this.round() }, intervalMs)
-    this.timer.unref?.()
+  start (intervalMs: number, ticker: Ticker = intervalTicker): void {
+    this.stopTimer = ticker.every(intervalMs, () => { this.round() })
   }
 
   stop (): void {
     this.stopped = true
-    clearInterval(this.timer)
+    this.stopTimer?.()
   }
 
   /** One round; never throws (a failed raise is logged and tried again on a later round). */

@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto'
 import { assert } from '../util/assert.js'
 import { steadyNowMs } from '../util/clock.js'
+import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 import {
   RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType
 } from './core/index.js'
@@ -171,6 +172,11 @@ export interface RaftNodeComponents<R> {
    * @default never
    */
   answerRefusals?: () => boolean
+  /**
+   * What drives the tick: the node's ticker (util/ticker.ts), so Raft's tick and the other periodic duties
+   * of the process wake it once. @default intervalTicker (a `setInterval` of its own)
+   */
+  ticker?: Ticker
 }
 
 /** Proposals refused at the leader and command entries not applied again, for status and metrics. */
@@ -261,7 +267,8 @@ export class RaftNode<R> {
   private applied = 0
   private lastSnapshotIndex = 0
   private confState: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
-  private ticker: NodeJS.Timeout | undefined
+  private stopTicker: StopDuty | undefined
+  private readonly tickSource: Ticker
   /** When the ticker last fired (monotonic ms), to tell a late tick (this process stalled) from an on-time one. */
   private lastTickAtMs: number | undefined
   private batchScheduled = false
@@ -319,6 +326,7 @@ export class RaftNode<R> {
     this.machine = components.stateMachine
     this.log = components.logger
     this.nowMs = components.nowMs ?? Date.now
+    this.tickSource = components.ticker ?? intervalTicker
     this.monotonicMs = components.monotonicMs ?? steadyNowMs
     this.rules = components.commandRules
     this.requestRejoin = components.requestRejoin
@@ -355,8 +363,7 @@ export class RaftNode<R> {
     this.applied = state.snapshot?.meta.index ?? 0
     this.running = true
     this.transport.setHandler((message) => this.onMessage(message))
-    this.ticker = setInterval(() => this.onTick(), this.init.tickMs)
-    this.ticker.unref?.()
+    this.stopTicker = this.tickSource.every(this.init.tickMs, () => { this.onTick() })
     this.log.info({ id: this.id, term: state.hardState.term, commit: state.hardState.commit, entries: state.entries.length }, 'raft node started')
     this.scheduleBatch()
   }
@@ -365,7 +372,7 @@ export class RaftNode<R> {
   stop (): void {
     if (!this.running) return
     this.running = false
-    clearInterval(this.ticker)
+    this.stopTicker?.()
     this.commitNotices?.stop()
     this.proposals.rejectAll()
     this.reads.rejectAll()
@@ -687,7 +694,9 @@ export class RaftNode<R> {
     if (this.rejoining) this.maybeRequestRemoval(now)
     this.proposals.sweep(now, this.init.retryIntervalMs, (_key, extra) => this.submit(extra))
     this.reads.sweep(now, this.init.retryIntervalMs, (key) => this.requestRead(key))
-    this.scheduleBatch()
+    // Most ticks of an idle node change nothing (a follower counting toward its election timeout, a
+    // leader between heartbeats): no batch, no extra turn of the event loop for it.
+    if (this.queuedProposals.length > 0 || this.unflushed.length > 0 || this.raw.hasReady()) this.scheduleBatch()
   }
 
   private onMessage (message: Message): void {

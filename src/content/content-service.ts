@@ -28,6 +28,7 @@ import { ContentServer } from './server.js'
 import { Fetch } from './fetch.js'
 import type { FetchProgress } from './fetch.js'
 import { registerContentRoutes } from './routes.js'
+import { intervalTicker, type StopDuty } from '../util/ticker.js'
 
 /** Env var that makes this node corrupt every chunk it serves; honoured only with NODE_ENV=test. */
 export const TEST_ONLY_CORRUPT_ENV = 'TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS'
@@ -67,7 +68,7 @@ export class ContentService implements NodeService {
   private readonly finished = new Map<string, FetchProgress>()
   private running = 0
   private readonly queue: Array<() => void> = []
-  private timers: NodeJS.Timeout[] = []
+  private timers: StopDuty[] = []
   private announceTimer: NodeJS.Timeout | undefined
   private retentionMs = RETENTION_MS_DEFAULT
   private readonly nowMs: () => number
@@ -97,19 +98,19 @@ export class ContentService implements NodeService {
     this.server = new ContentServer({ libp2p: ctx.net, store: this.store, isMember: this.init.isMember, log: ctx.log, corruptServedChunks: corrupt, serveDelayMs })
     this.announcer.start()
     await this.server.start()
+    const ticker = ctx.ticker ?? intervalTicker
     this.timers = [
-      setInterval(() => { void this.announceAll() }, ANNOUNCE_INTERVAL_MS),
-      setInterval(() => { this.table.expire(this.nowMs()) }, EXPIRE_INTERVAL_MS),
-      setInterval(() => { void this.gc().catch((err: unknown) => ctx.log.error({ err: (err as Error).message }, 'content gc failed')) }, settings?.gcIntervalMs ?? GC_INTERVAL_MS_DEFAULT)
+      ticker.every(ANNOUNCE_INTERVAL_MS, () => { void this.announceAll() }),
+      ticker.every(EXPIRE_INTERVAL_MS, () => { this.table.expire(this.nowMs()) }),
+      ticker.every(settings?.gcIntervalMs ?? GC_INTERVAL_MS_DEFAULT, () => { void this.gc().catch((err: unknown) => ctx.log.error({ err: (err as Error).message }, 'content gc failed')) })
     ]
-    for (const t of this.timers) t.unref?.()
     this.resumeFetches()
     ctx.log.info({ objects: this.store.list().length, usedBytes: this.store.usedBytes, quotaBytes: this.store.quotaBytes, topic: this.announcer.topic }, 'content store open')
   }
 
   async stop (): Promise<void> {
     this.stopped = true
-    for (const t of this.timers) clearInterval(t)
+    for (const stop of this.timers) stop()
     clearTimeout(this.announceTimer)
     for (const f of this.fetches.values()) f.fetch.abort(new FetchFailedError('the node is stopping; the fetch resumes at the next start'))
     for (const wake of this.queue.splice(0)) wake()

@@ -22,11 +22,27 @@ export class EventStream {
   /** @param render the current state as JSON text */
   constructor (private readonly render: () => string) {}
 
-  start (): void {
+  /** Nothing to do until a client connects: the timers run only while one is (issue 16, idle cost). */
+  start (): void {}
+
+  private startTimers (): void {
+    if (this.pushTimer !== undefined) return
     this.pushTimer = setInterval(() => { this.push() }, SSE_PUSH_INTERVAL_MS)
     this.keepaliveTimer = setInterval(() => { this.write(': keepalive\n\n') }, SSE_KEEPALIVE_MS)
     this.pushTimer.unref?.()
     this.keepaliveTimer.unref?.()
+  }
+
+  private stopTimers (): void {
+    clearInterval(this.pushTimer)
+    clearInterval(this.keepaliveTimer)
+    this.pushTimer = undefined
+    this.keepaliveTimer = undefined
+  }
+
+  /** True while the periodic push runs (for tests). */
+  get timersRunning (): boolean {
+    return this.pushTimer !== undefined
   }
 
   /** Something changed: push soon (coalesced with anything else in this turn of the event loop). */
@@ -50,7 +66,11 @@ export class EventStream {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
       res.write(`retry: ${SSE_RETRY_MS}\n\n`)
       this.clients.add(res)
-      request.raw.once('close', () => { this.clients.delete(res) })
+      this.startTimers()
+      request.raw.once('close', () => {
+        this.clients.delete(res)
+        if (this.clients.size === 0) this.stopTimers()
+      })
       this.send(res, this.last === '' ? this.render() : this.last)
     })
     // Open streams would hold the server's close forever: end them first.
@@ -60,8 +80,7 @@ export class EventStream {
   /** Ends every stream and stops the timers. */
   close (): void {
     this.closed = true
-    clearInterval(this.pushTimer)
-    clearInterval(this.keepaliveTimer)
+    this.stopTimers()
     for (const res of this.clients) res.end()
     this.clients.clear()
   }

@@ -46,6 +46,7 @@ import {
   DEFAULT_ETCD_VERSION, DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_KUBERNETES_VERSION, DEFAULT_RECONCILE_INTERVAL_MS, EVENTS_MAX, RECONCILE_SPACING_MS
 } from './constants.js'
 import { registerMaterializerRoutes } from './routes.js'
+import { intervalTicker, type StopDuty } from '../util/ticker.js'
 
 export type { TemplateContent } from './template-source.js'
 
@@ -119,7 +120,7 @@ export class MaterializerService implements NodeService {
   private readonly records = new Map<string, ManifestRecord>()
   private readonly events: MaterializerEvent[] = []
   private state: MaterializerState = { files: {}, roles: [] }
-  private timer: NodeJS.Timeout | undefined
+  private stopTimer: StopDuty | undefined
   private unsubscribers: Array<() => void> = []
   private reconciling: Promise<void> | undefined
   private again = false
@@ -186,15 +187,14 @@ export class MaterializerService implements NodeService {
     this.unsubscribers.push(consensus.shapeMachine.onChange(() => this.schedule({ onlyShape: true })))
     if (this.membership !== undefined) this.unsubscribers.push(this.membership.subscribe(() => this.schedule()))
     // The timer's reconcile reads the directory: it is what restores a manifest deleted or edited on disk.
-    this.timer = setInterval(() => this.schedule({ full: true }), config?.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS)
-    this.timer.unref()
+    this.stopTimer = (ctx.ticker ?? intervalTicker).every(config?.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS, () => { this.schedule({ full: true }) })
     await this.reconcile()
   }
 
   async stop (): Promise<void> {
     this.stopped = true
     this.spacing?.now()
-    if (this.timer !== undefined) clearInterval(this.timer)
+    this.stopTimer?.()
     for (const unsubscribe of this.unsubscribers) unsubscribe()
     this.unsubscribers = []
     this.hooks?.stop()

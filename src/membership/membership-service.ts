@@ -22,6 +22,7 @@ import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, 
 import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
+import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import { machineCapacity } from './machine.js'
 
 export interface MembershipServiceInit {
@@ -79,7 +80,7 @@ export class MembershipService implements NodeService, Membership {
   private startedAtMs = 0
   private heartbeatTimer: NodeJS.Timeout | undefined
   private stopped = false
-  private tickTimer: NodeJS.Timeout | undefined
+  private stopTick: StopDuty | undefined
   private readonly listeners = new Set<(view: MembershipView, events: MembershipEvent[]) => void>()
   private readonly events: MembershipEvent[] = []
   private readonly drops = new Map<DropReason, number>()
@@ -116,7 +117,7 @@ export class MembershipService implements NodeService, Membership {
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
     this.intervalMs = this.baseIntervalMs
-    this.tickTimer = setInterval(() => { this.onTick() }, TICK_MS)
+    this.stopTick = (ctx.ticker ?? intervalTicker).every(TICK_MS, () => { this.onTick() })
     void this.publish(false)
     this.scheduleHeartbeat()
     ctx.log.info({ generation, topic: this.topic }, 'membership started')
@@ -136,7 +137,7 @@ export class MembershipService implements NodeService, Membership {
   async stop (): Promise<void> {
     this.stopped = true
     clearTimeout(this.heartbeatTimer)
-    clearInterval(this.tickTimer)
+    this.stopTick?.()
     if (this.ctx === undefined) return
     // A planned stop is announced so peers report `left`, not `dead`.
     for (let i = 0; i < LEAVE_ANNOUNCEMENTS; i++) await this.publish(true)
@@ -196,8 +197,12 @@ export class MembershipService implements NodeService, Membership {
   private async publish (leaving: boolean): Promise<void> {
     this.self = { ...this.buildSelf(this.self.generation, this.self.seq + 1, leaving), reach: this.reach() }
     this.table.setSelf(this.self)
+    const pubsub = this.ctx.net.services.pubsub
+    // gossipsub signs, encodes and hashes a message before it finds nobody to send it to: a lone node (or one
+    // whose peers have not subscribed yet) would sign a heartbeat twice a second for nobody. Unsent, as before.
+    if (pubsub.getSubscribers(this.topic).length === 0) return
     try {
-      await this.ctx.net.services.pubsub.publish(this.topic, encodeCanonical(this.self))
+      await pubsub.publish(this.topic, encodeCanonical(this.self))
       this.published++
     } catch {
       // Until a peer's subscription is known gossipsub refuses to publish (NoPeersSubscribedToTopic):

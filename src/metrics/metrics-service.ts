@@ -19,6 +19,7 @@ import type { Decision } from '../policy/core/index.js'
 import { NodeMetrics } from './registry.js'
 import type { StateReading } from './registry.js'
 import { ScrapeListener } from './scrape-listener.js'
+import { intervalTicker, type StopDuty } from '../util/ticker.js'
 
 /** A service that contributes state gauges (content bytes, chain height…) read on every scrape. */
 export interface MetricsSource {
@@ -40,7 +41,7 @@ export class MetricsService implements NodeService {
   private listener: ScrapeListener | undefined
   private readonly unsubscribers: Array<() => void> = []
   private readonly countedDecisions = new WeakSet<Decision>()
-  private decisionTimer: NodeJS.Timeout | undefined
+  private stopDecisionTimer: StopDuty | undefined
 
   /** @param metrics shared with the storage wrapper (node/services.ts) so fsync lands in the same registry */
   constructor (readonly metrics: NodeMetrics = new NodeMetrics()) {}
@@ -52,8 +53,7 @@ export class MetricsService implements NodeService {
     const policy = ctx.service<PolicyEngine>('policy')
     if (consensus !== undefined) this.watchConsensus(consensus)
     if (policy !== undefined) {
-      this.decisionTimer = setInterval(() => { this.countDecisions(policy) }, DECISION_SYNC_INTERVAL_MS)
-      this.decisionTimer.unref?.()
+      this.stopDecisionTimer = (ctx.ticker ?? intervalTicker).every(DECISION_SYNC_INTERVAL_MS, () => { this.countDecisions(policy) })
     }
     this.metrics.readState(() => {
       if (policy !== undefined) this.countDecisions(policy)
@@ -68,7 +68,7 @@ export class MetricsService implements NodeService {
   }
 
   async stop (): Promise<void> {
-    clearInterval(this.decisionTimer)
+    this.stopDecisionTimer?.()
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe()
     await this.listener?.close()
   }

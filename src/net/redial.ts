@@ -13,6 +13,7 @@ import type { Logger } from '../log/index.js'
 import type { Config } from '../config/index.js'
 import type { NetNode } from './libp2p.js'
 import { classifyDialError } from './dial-errors.js'
+import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 import { KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_PEERS_MAX } from './constants.js'
 
 /** Dials at once per round; the rest wait for the next round. */
@@ -34,6 +35,7 @@ interface Target {
 export class Redialer {
   private readonly targets = new Map<string, Target>()
   private timer: NodeJS.Timeout | undefined
+  private stopRounds: StopDuty | undefined
   private readonly inFlight = new Set<Promise<void>>()
   private stopped = true
   private overflowLogged = false
@@ -68,12 +70,15 @@ export class Redialer {
   /** Number of tracked targets. */
   get size (): number { return this.targets.size }
 
-  start (): void {
+  /** Runs a round now, then every `net.redialIntervalMs` on `ticker` (the node's, so it wakes nothing of its own). */
+  start (ticker: Ticker = intervalTicker): void {
     this.stopped = false
     this.node.addEventListener('peer:connect', this.onConnect)
     // Discovery (mDNS) only fills the peer store in libp2p 3; nothing dials what it finds unless we do.
     if (this.net.mdns) this.node.addEventListener('peer:discovery', this.onDiscovery)
-    this.schedule(0)
+    this.timer = setTimeout(() => { this.round() }, 0)
+    this.timer.unref()
+    this.stopRounds = ticker.every(this.net.redialIntervalMs, () => { this.round() })
   }
 
   async stop (): Promise<void> {
@@ -81,6 +86,7 @@ export class Redialer {
     this.node.removeEventListener('peer:connect', this.onConnect)
     this.node.removeEventListener('peer:discovery', this.onDiscovery)
     if (this.timer !== undefined) clearTimeout(this.timer)
+    this.stopRounds?.()
     await Promise.allSettled([...this.inFlight])
   }
 
@@ -102,18 +108,13 @@ export class Redialer {
     this.targets.set(key, { ...fields, backoffMs: this.net.redialBackoffMinMs, nextAttemptAt: 0, inFlight: false })
   }
 
-  private schedule (delayMs: number): void {
-    if (this.stopped) return
-    this.timer = setTimeout(() => { this.round() }, delayMs)
-    this.timer.unref()
-  }
-
   private connected (t: Target): boolean {
     if (t.peerId === undefined) return false
     return this.node.getConnections(peerIdFromString(t.peerId)).length > 0
   }
 
   private round (): void {
+    if (this.stopped) return
     const now = this.now()
     for (const t of this.targets.values()) {
       if (this.inFlight.size >= REDIAL_PARALLEL_MAX) break
@@ -121,7 +122,6 @@ export class Redialer {
       const p = this.dial(t).finally(() => { this.inFlight.delete(p) })
       this.inFlight.add(p)
     }
-    this.schedule(this.net.redialIntervalMs)
   }
 
   private async dial (t: Target): Promise<void> {

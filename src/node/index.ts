@@ -27,6 +27,7 @@ import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunn
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
 import { writeFileDurably } from '../util/durable-file.js'
+import { createTicker } from '../util/ticker.js'
 import type { NodeService, ServiceContext, StopRequest } from './service.js'
 import { acquireDataDirLock } from './data-dir-lock.js'
 import type { DataDirLock } from './data-dir-lock.js'
@@ -128,11 +129,12 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     for (const seed of cluster.seeds) redialer.addAddress(seed)
     const untrack = await trackKnownPeers(net, redialer, config.dataDir, log.forComponent('known-peers'))
     stack.push('known-peers', untrack)
-    redialer.start()
+    const ticker = createTicker()
+    redialer.start(ticker)
     stack.push('redial', async () => { await redialer.stop() })
     let requestStop: (request: StopRequest) => void = () => {}
     const stopRequested = new Promise<StopRequest>((resolve) => { requestStop = resolve })
-    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, requestStop: (r: StopRequest) => { requestStop(r) } }
+    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, ticker, requestStop: (r: StopRequest) => { requestStop(r) } }
     const services = await startServices(init.services ?? [], base, log, stack)
     const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
     const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })

@@ -18,6 +18,7 @@ import type { Logger } from '../log/index.js'
 import type { NetNode, Cluster, Redialer } from '../net/index.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { RaftStartMode } from './raft-dir-check.js'
+import type { Ticker } from '../util/ticker.js'
 
 /** What a service receives when it starts. */
 export interface ServiceContext {
@@ -29,6 +30,12 @@ export interface ServiceContext {
   redialer: Redialer
   /** How consensus starts on this data dir (node/raft-dir-check.ts). @default 'normal' */
   raftStart?: RaftStartMode
+  /**
+   * The node's one periodic wake-up (util/ticker.ts): services run their periodic duties on it rather than
+   * on timers of their own, so an idle node wakes once per tick, not once per timer. Absent (tests that
+   * build a context by hand): use `intervalTicker`.
+   */
+  ticker?: Ticker
   /** `revoada:<service name>` logger. */
   log: Logger
   /** A service started earlier, by name; undefined if absent. */

@@ -30,6 +30,7 @@ import { DecisionGossip } from './decision-gossip.js'
 import { registerPolicyRoutes } from './routes.js'
 import { ContradictsTargetError } from './errors.js'
 import { DECISION_FILE_NAME, MAX_DECISIONS } from './constants.js'
+import { intervalTicker, type StopDuty } from '../util/ticker.js'
 
 export { MAX_DECISIONS }
 
@@ -53,7 +54,7 @@ export class PolicyEngine implements NodeService {
   private readonly policies: Policy[]
   private readonly damper: DamperOptions
   private readonly nowMs: () => number
-  private auditTimer: NodeJS.Timeout | undefined
+  private stopAudit: StopDuty | undefined
   private debounceTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private unsubscribe: (() => void) | undefined
@@ -111,8 +112,7 @@ export class PolicyEngine implements NodeService {
       const conflict = this.intentConflict(command)
       return conflict === null ? null : new ContradictsTargetError(conflict.message)
     }
-    this.auditTimer = setInterval(() => { this.tick('audit') }, this.init.auditIntervalMs ?? 30_000)
-    this.auditTimer.unref?.()
+    this.stopAudit = (ctx.ticker ?? intervalTicker).every(this.init.auditIntervalMs ?? 30_000, () => { this.tick('audit') })
     this.running = true
   }
 
@@ -133,7 +133,7 @@ export class PolicyEngine implements NodeService {
 
   async stop (): Promise<void> {
     this.running = false
-    clearInterval(this.auditTimer)
+    this.stopAudit?.()
     clearTimeout(this.debounceTimer)
     clearTimeout(this.retryTimer)
     this.unsubscribe?.()

@@ -116,11 +116,13 @@ describe('heartbeat relay over gossipsub', () => {
     const b = await start(seed.node.joinString())
     running.push(a, b)
     const [aId, bId] = [a.node.nodeId, b.node.nodeId]
+    const outbound = (a.node.net.services.pubsub as unknown as { streamsOutbound: Map<string, { close: () => Promise<void> }> }).streamsOutbound
+    // The outbound stream opens a moment after the connection (under a loaded full suite, after the members
+    // are alive through the seed's relays): wait for it too.
     await waitFor(() => running.every((r) => running.every((o) => o === r || healthOf(r, o.node.nodeId) === 'alive')) &&
-      a.node.net.getPeers().some((p) => p.toString() === bId), 30_000, '3 members alive to each other, a connected to b')
+      a.node.net.getPeers().some((p) => p.toString() === bId) && outbound.has(bId), 30_000, '3 members alive to each other, a connected to b with a gossipsub stream')
     // a's gossipsub loses its outbound stream to b while the connection stays up (as when that stream closed
     // with a duplicate connection): a still hears b, but its own heartbeats reach b only through the seed.
-    const outbound = (a.node.net.services.pubsub as unknown as { streamsOutbound: Map<string, { close: () => Promise<void> }> }).streamsOutbound
     const lost = outbound.get(bId)
     expect(lost).toBeDefined()
     outbound.delete(bId)

@@ -19,13 +19,19 @@ describe('late ticks', () => {
     let now = 0
     const node = new RaftNode<unknown>({
       id: 'a', tickMs: TICK_MS, electionTicks: 10, heartbeatTicks: 1, bootstrap: true, retryIntervalMs: 50, operationTimeoutMs: 5_000
-    }, { storage: new MemoryStorage(), transport: { send: () => {}, setHandler: () => {} }, stateMachine: new KvMachine(), logger: silentLogger, monotonicMs: () => now })
+    }, {
+      storage: new MemoryStorage(),
+      transport: { send: () => {}, setHandler: () => {} },
+      stateMachine: new KvMachine(),
+      logger: silentLogger,
+      monotonicMs: () => now,
+      // The test is the only clock: no interval adds ticks of its own.
+      ticker: { every: () => () => {} }
+    })
     node.start()
     nodes.push(node)
     // White-box: the core's tick and the driver's timer callback.
-    const inner = node as unknown as { raw: { tick: () => void }, onTick: () => void, ticker: NodeJS.Timeout }
-    // The test is the only clock: the real interval would add ticks of its own.
-    clearInterval(inner.ticker)
+    const inner = node as unknown as { raw: { tick: () => void }, onTick: () => void }
     const order: string[] = []
     const tick = inner.raw.tick.bind(inner.raw)
     inner.raw.tick = () => { order.push('tick'); tick() }
