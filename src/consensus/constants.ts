@@ -95,3 +95,9 @@ export const SHAPE_BATCHES_IN_FLIGHT_MAX = 1
 export const SHAPE_BATCH_LINGER_MAX_MS = 20
 /** Operator commands waiting for a batch; beyond it a request fails with ConsensusBusyError (503). */
 export const SHAPE_BATCH_QUEUE_MAX = 4096
+/**
+ * How often one operator command is submitted again after the envelope carrying it was lost with its
+ * leader's term (ProposalLostError, src/consensus/proposal-batcher.ts); after that its caller gets the error
+ * (503, safe to retry). Bounds a caller's wait under leadership that keeps changing.
+ */
+export const SHAPE_BATCH_RESUBMITS_MAX = 3

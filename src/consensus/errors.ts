@@ -114,3 +114,17 @@ export class RequestRefusedError extends Error {
     this.name = 'RequestRefusedError'
   }
 }
+
+/**
+ * A proposal this node appended as leader can never commit: the committed log holds another entry at its
+ * index, or an entry of a later term before it (raft-node.ts, `resolveLeaderOnly`). Nothing of it was
+ * applied, so submitting its commands again is safe; the batcher does that itself (proposal-batcher.ts) and
+ * callers see this only when they have already been submitted again SHAPE_BATCH_RESUBMITS_MAX times.
+ */
+export class ProposalLostError extends Error {
+  static override readonly name = 'ProposalLostError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'ProposalLostError'
+  }
+}

@@ -23,6 +23,12 @@
  * group is never split, one envelope holds at most one group per follower session, a group already queued
  * or in flight here is not queued again (the follower retries every second), and a node that stops leading
  * drops the groups it holds (their followers retry with the next leader).
+ *
+ * A lost envelope (issue 16): a merged envelope this node appended as leader that the committed log rules
+ * out (ProposalLostError, raft-node.ts `resolveLeaderOnly`) applied nothing, so this node's own commands in
+ * it go again, first in line, into the next batch — a request to the new leader, or this node's next
+ * envelope if it leads again — and their callers are answered by that entry. The followers' groups in it are
+ * theirs to retry. A command goes again at most `resubmitsMax` times; then its caller gets the error.
  */
 import { assert } from '../util/assert.js'
 import { ConsensusBusyError } from './errors.js'
@@ -44,6 +50,8 @@ export interface ProposalBatcherLimits {
    * that batch's flight; 0: never waits).
    */
   lingerMaxMs: number
+  /** Times one command is submitted again after its envelope was lost (ProposalLostError). @default 0 */
+  resubmitsMax?: number
 }
 
 export interface ProposalBatcherDeps {
@@ -94,6 +102,8 @@ export interface ProposalBatcherCounters {
   groupsMerged: number
   groupCommandsMerged: number
   groupsDropped: number
+  /** This node's commands submitted again because the envelope that carried them was lost (ProposalLostError). */
+  commandsResubmitted: number
 }
 
 /** One of this node's callers' commands. */
@@ -103,6 +113,8 @@ interface Queued {
   bytes: number
   resolve: (result: CommandResult) => void
   reject: (error: Error) => void
+  /** Times it was submitted again after a lost envelope. */
+  resubmits: number
 }
 
 /** A follower's forwarded group, waiting for the leader's next envelope (nobody waits for it here). */
@@ -139,7 +151,8 @@ export class ProposalBatcher {
   /** Of inFlight, the requests forwarded to the leader (they stop blocking once this node leads). */
   private forwardsInFlight = 0
   private readonly counts: ProposalBatcherCounters = {
-    batches: 0, batchedCommands: 0, lingers: 0, lingerTimeouts: 0, requestsForwarded: 0, requestCommandsForwarded: 0, groupsMerged: 0, groupCommandsMerged: 0, groupsDropped: 0
+    batches: 0, batchedCommands: 0, lingers: 0, lingerTimeouts: 0, requestsForwarded: 0, requestCommandsForwarded: 0, groupsMerged: 0, groupCommandsMerged: 0, groupsDropped: 0,
+    commandsResubmitted: 0
   }
   /** While set, the next batch waits until `target` commands are queued or the timer fires. */
   private linger: { target: number, timer: NodeJS.Timeout } | undefined
@@ -164,7 +177,7 @@ export class ProposalBatcher {
   async submit (item: BatchedCommand): Promise<CommandResult> {
     if (this.queuedCommands >= this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} operator commands wait for a batch`)
     const promise = new Promise<CommandResult>((resolve, reject) => {
-      this.queue.push({ kind: 'own', item, bytes: this.deps.encodedBytes(item), resolve, reject })
+      this.queue.push({ kind: 'own', item, bytes: this.deps.encodedBytes(item), resolve, reject, resubmits: 0 })
       this.queuedCommands++
     })
     this.dispatch()
@@ -317,8 +330,14 @@ export class ProposalBatcher {
       }
       return own.length
     } catch (err) {
+      // Known not applied: this node's commands go again, ahead of everything queued since.
+      const again = (err as Error).name === 'ProposalLostError' ? own.filter((q) => q.resubmits < (this.limits.resubmitsMax ?? 0)) : []
+      for (const q of again) q.resubmits++
+      this.queue.unshift(...again)
+      this.queuedCommands += again.length
+      this.counts.commandsResubmitted += again.length
       // Timeout, busy, stopped: the batch's fate is unknown or refused, and so is each command's.
-      for (const q of own) q.reject(err as Error)
+      for (const q of own) if (!again.includes(q)) q.reject(err as Error)
       return 0
     } finally {
       for (const g of groups) this.groupKeys.delete(g.key)

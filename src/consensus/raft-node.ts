@@ -36,7 +36,7 @@ import { CommitNotices } from './commit-notices.js'
 import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot, isAppliedRecord } from './node-snapshot.js'
 import type { AppliedRecord } from './node-snapshot.js'
-import { ForwardedRequestRefusedError, ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
+import { ForwardedRequestRefusedError, ProposalLostError, ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import { RETRYABLE_STORAGE_ERRORS } from './storage/errors.js'
 import { decodeRefusal, encodeRefusal } from './request-refusal.js'
@@ -190,6 +190,8 @@ export interface RaftNodeCounters {
   requestsRefusedByLeader: number
   /** Committed command entries whose proposal id was already applied (a retry or a replay). */
   duplicateCommands: number
+  /** Envelopes this node appended as leader that the committed log ruled out (ProposalLostError). */
+  proposalsLost: number
   /** WAL flushes (fdatasync) that acknowledged Readies, and the entries they made durable (group commit). */
   walFlushes: number
   walFlushedEntries: number
@@ -226,6 +228,13 @@ interface ProposalExtra {
   id: ProposalId
   /** The leader the last submission went to (this node when it led), null when none was known. */
   sentTo?: NodeId | null
+  /**
+   * Set when the command carries other nodes' request ids (a leader's merged envelope, issue 16): any other
+   * leader refuses it (`checkForwarded`), so it is never forwarded; only this node, leading, appends it.
+   * `appendedAt` lists the copies it appended, each at (index, term): once the committed log rules every
+   * copy out, it can never commit and the proposal fails with ProposalLostError (`resolveLeaderOnly`).
+   */
+  leaderOnly?: { appendedAt: Array<{ index: number, term: number }> }
 }
 
 const proposalKey = (id: ProposalId): string => `${id.clientId}/${id.seq}`
@@ -249,7 +258,7 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
-  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, walFlushes: 0, walFlushedEntries: 0 }
+  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, proposalsLost: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
@@ -265,6 +274,10 @@ export class RaftNode<R> {
   private queuedProposals: ProposalExtra[] = []
   private readCounter = 0
   private applied = 0
+  /** The term of the last applied entry (or of the snapshot restored last). */
+  private appliedTerm = 0
+  /** Keys of pending proposals that only this node, leading, may append (ProposalExtra.leaderOnly). */
+  private readonly leaderOnlyKeys = new Set<string>()
   private lastSnapshotIndex = 0
   private confState: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
   private stopTicker: StopDuty | undefined
@@ -361,6 +374,7 @@ export class RaftNode<R> {
       random: createPrng(this.init.seed ?? Math.floor(Math.random() * 2 ** 31))
     }, state)
     this.applied = state.snapshot?.meta.index ?? 0
+    this.appliedTerm = state.snapshot?.meta.term ?? 0
     this.running = true
     this.transport.setHandler((message) => this.onMessage(message))
     this.stopTicker = this.tickSource.every(this.init.tickMs, () => { this.onTick() })
@@ -428,6 +442,10 @@ export class RaftNode<R> {
     const now = this.monotonicMs()
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
     const promise = this.proposals.add(key, extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
+    if (this.rules?.requestIds?.(command).some((rid) => clientIdOwner(rid.clientId) !== this.id) === true) {
+      extra.leaderOnly = { appendedAt: [] }
+      this.leaderOnlyKeys.add(key)
+    }
     // Submitted at the start of the next batch, together with every proposal made until then: one append
     // and one App per follower (or one forwarded Prop) for all of them (group commit at the proposer).
     this.queuedProposals.push(extra)
@@ -449,6 +467,11 @@ export class RaftNode<R> {
     for (const extra of queued) {
       // A proposal settled or timed out while queued is not submitted.
       if (this.proposals.get(proposalKey(extra.id)) === undefined) continue
+      if (extra.leaderOnly !== undefined && !leader) {
+        // Any other leader refuses it; never appended, it is lost at the end of this batch (resolveLeaderOnly).
+        extra.sentTo = this.raw.status().leader
+        continue
+      }
       if (leader && this.isRequest(extra.command)) {
         this.submit(extra)
         continue
@@ -466,7 +489,11 @@ export class RaftNode<R> {
       this.raw.proposeMany(plain.map((extra) => ({
         data: encodeEntryPayload({ command: extra.command, timeMs: leader ? this.nowMs() : 0 }), proposalId: extra.id
       })))
-      if (leader) this.noteRequestsAppended(plain)
+      if (leader) {
+        const { lastIndex, term } = this.raw.status()
+        plain.forEach((extra, k) => extra.leaderOnly?.appendedAt.push({ index: lastIndex - plain.length + 1 + k, term }))
+        this.noteRequestsAppended(plain)
+      }
     } catch (err) {
       rethrowBug(err)
       // No leader yet or too many uncommitted bytes: the retry sweep submits them again.
@@ -554,7 +581,15 @@ export class RaftNode<R> {
   private submit (extra: ProposalExtra): void {
     extra.sentTo = this.raw.status().leader
     try {
-      if (this.isLeader() && this.isRequest(extra.command)) {
+      if (extra.leaderOnly !== undefined) {
+        // Never forwarded (any other leader refuses it). Leading, it is appended once; a copy already in a
+        // log commits or is ruled out by the committed log (resolveLeaderOnly), so it is not appended again.
+        if (this.isLeader() && extra.leaderOnly.appendedAt.length === 0) {
+          this.proposeAtLeader(extra.command, extra.id, extra.confChange)
+          const { lastIndex, term } = this.raw.status()
+          extra.leaderOnly.appendedAt.push({ index: lastIndex, term })
+        }
+      } else if (this.isLeader() && this.isRequest(extra.command)) {
         // This node forwarded it while following and leads now: its own next envelope carries it.
         this.maybeTakeRequest(extra.command, extra.id, this.id)
       } else if (this.isLeader()) {
@@ -849,7 +884,54 @@ export class RaftNode<R> {
     if (changed) {
       this.maybeSnapshot()
       this.settleReads()
+      this.resolveLeaderOnly()
       this.notifyState()
+    }
+  }
+
+  /**
+   * Settles the leader-only proposals (a merged envelope this node appended as leader) whose fate the
+   * committed log now decides. Raft never moves an entry: a copy appended at (index i, term t) commits
+   * there or never. It can no longer commit once this node has applied index i (had the entry there been
+   * this copy, applying it settled the proposal) or applied an entry of a term above t (terms never
+   * decrease along a log, and every later leader's log holds that committed entry, so none can hold the
+   * copy after it). When every copy is ruled out — or none was appended and this node does not lead —
+   * the proposal fails with ProposalLostError: nothing of it applied, so its commands may be submitted again
+   * (the batcher does). A snapshot that covered it is read through the session table: its id there means
+   * it applied. A log truncated at i is not enough: another node may still hold the copy and lead.
+   */
+  private resolveLeaderOnly (): void {
+    if (this.leaderOnlyKeys.size === 0) return
+    const leading = this.isLeader()
+    for (const key of this.leaderOnlyKeys) {
+      const pending = this.proposals.get(key)
+      const held = pending?.extra.leaderOnly
+      if (pending === undefined || held === undefined) {
+        this.leaderOnlyKeys.delete(key)
+        continue
+      }
+      // Not submitted yet: the next batch does.
+      if (pending.extra.sentTo === undefined) continue
+      const seen = this.sessions.lookup(pending.extra.id)
+      if (seen.kind === 'duplicate') {
+        this.leaderOnlyKeys.delete(key)
+        this.proposals.settle(key, { ...seen.result, duplicate: false })
+        continue
+      }
+      if (seen.kind === 'stale') {
+        this.leaderOnlyKeys.delete(key)
+        pending.reject(new ProposalReplayedError(`proposal ${key} was applied long ago`))
+        this.proposals.delete(key)
+        continue
+      }
+      const ruledOut = held.appendedAt.every((copy) => this.applied >= copy.index || this.appliedTerm > copy.term)
+      if (!ruledOut || (held.appendedAt.length === 0 && leading)) continue
+      this.leaderOnlyKeys.delete(key)
+      this.counts.proposalsLost++
+      const where = held.appendedAt.map((c) => `${c.index}@${c.term}`).join(', ')
+      this.log.info({ id: key, appendedAt: where, applied: this.applied, appliedTerm: this.appliedTerm }, 'a merged envelope this node appended as leader can no longer commit; its own commands go again')
+      pending.reject(new ProposalLostError(`proposal ${key} ${where === '' ? 'was never appended' : `appended at ${where}`} can no longer commit (applied ${this.applied} at term ${this.appliedTerm})`))
+      this.proposals.delete(key)
     }
   }
 
@@ -1087,6 +1169,7 @@ export class RaftNode<R> {
   private applyEntry (entry: Entry): void {
     assert(entry.index === this.applied + 1, () => `apply gap: ${this.applied} then ${entry.index}`)
     this.applied = entry.index
+    this.appliedTerm = entry.term
     if (entry.type === EntryType.Normal) {
       const payload = decodeEntryPayload(entry.data)
       if (payload === null) return
@@ -1242,6 +1325,7 @@ export class RaftNode<R> {
     this.machine.restore(decoded.machine)
     this.sessions = sessions
     this.applied = snapshot.meta.index
+    this.appliedTerm = snapshot.meta.term
     this.lastSnapshotIndex = snapshot.meta.index
     this.confState = snapshot.meta.confState
   }

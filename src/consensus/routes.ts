@@ -47,6 +47,8 @@ function failure (reply: FastifyReply, err: unknown): FastifyReply {
   switch (e.name) {
     case 'ConsensusTimeoutError': return sendApiError(reply, 'Timeout', `${e.message} (the change may still commit; check \`revoada shape\`)`)
     case 'ConsensusBusyError': case 'ConsensusStoppedError': case 'StorageUnavailableError': return sendApiError(reply, 'Unavailable', e.message)
+    // Known not applied (the leader that appended it was deposed before it committed): safe to send again.
+    case 'ProposalLostError': return sendApiError(reply, 'Unavailable', `${e.message} (not applied; safe to retry)`)
     case 'UnknownMemberError': return sendApiError(reply, 'NotFound', e.message)
     case 'RequestRefusedError': return sendApiError(reply, 'Refused', e.message)
     case 'ForwardedRequestRefusedError': return sendApiError(reply, 'Refused', e.message)

@@ -70,6 +70,11 @@ export class LoopbackNetwork {
     for (const other of others) { this.cut.add(`${id}>${other}`); this.cut.add(`${other}>${id}`) }
   }
 
+  /** Cuts one direction only: messages from `from` to `to` are dropped. */
+  cutOneWay (from: NodeId, to: NodeId): void {
+    this.cut.add(`${from}>${to}`)
+  }
+
   heal (): void {
     this.cut.clear()
   }

@@ -1,0 +1,152 @@
+/**
+ * Goal: a merged envelope (v3, issue 16) that a leader appended for its own callers and a follower's group
+ * is settled by the committed log, not by the operation timeout, when that leader is deposed before it
+ * commits. Any other leader refuses such an envelope, so it is never forwarded; the driver keeps the
+ * (index, term) of each copy it appended and decides (raft-node.ts, `resolveLeaderOnly`): ruled out by the
+ * committed log (another entry at its index, or an entry of a later term) → ProposalLostError at once,
+ * nothing of it applied anywhere; committed by the successor → answered with its result as before; covered
+ * by a snapshot this node installs → answered from the replicated session table.
+ * Method: three drivers with the real MeshShape machine and rules on a loopback network with cuttable links.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { encodeCanonical } from '../../../src/codec/index.js'
+import type { Signer } from '../../../src/codec/index.js'
+import { RaftNode } from '../../../src/consensus/raft-node.js'
+import type { ProposalResult } from '../../../src/consensus/raft-node.js'
+import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
+import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
+import { shapeCommandRules } from '../../../src/consensus/shape-command-rules.js'
+import { MeshShape } from '../../../src/consensus/shape/core/index.js'
+import type { ApplyResult, BatchedCommand, Outcome } from '../../../src/consensus/shape/core/index.js'
+import { MemoryStorage } from '../sim/memory-storage-shim.js'
+import { LoopbackNetwork, silentLogger, waitUntil } from './harness.js'
+import { newSigner } from '../shape/helpers.js'
+
+const CLUSTER = 'cluster-1'
+const codes = (outcomes: Outcome[] | undefined): string[] => (outcomes ?? []).map((o) => o.kind === 'applied' ? 'applied' : o.code)
+
+interface Driver { id: string, raft: RaftNode<ApplyResult>, machine: ShapeMachine }
+
+/** Settles with the proposal's result or error, or 'pending' after `ms` (well below the 20 s operation timeout). */
+async function within (promise: Promise<ProposalResult<ApplyResult>>, ms: number): Promise<ProposalResult<ApplyResult> | Error | 'pending'> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'pending'>((resolve) => { timer = setTimeout(() => resolve('pending'), ms) })
+  try {
+    return await Promise.race([promise.catch((err: Error) => err), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+describe('a deposed leader\'s merged envelope', () => {
+  let a: Signer, b: Signer, c: Signer
+  beforeAll(async () => { [a, b, c] = await Promise.all([newSigner(), newSigner(), newSigner()]) })
+  const drivers: Driver[] = []
+  afterEach(() => { for (const d of drivers.splice(0)) d.raft.stop() })
+
+  const promote = (id: string): BatchedCommand => ({ command: { kind: 'promote', nodeId: id, roles: ['scheduler'] }, reason: 'operator' })
+
+  function startDriver (network: LoopbackNetwork, signer: Signer, options: { bootstrap?: boolean, snapshotEveryEntries?: number }): Driver {
+    const machine = new ShapeMachine(CLUSTER)
+    const members = [[a.nodeId, ['api-server', 'etcd', 'scheduler', 'controller-manager']], [b.nodeId, []], [c.nodeId, []]]
+      .sort((x, y) => String(x[0]).localeCompare(String(y[0])))
+    machine.restore(encodeCanonical(MeshShape.fromData({ members, target: { apiServers: 1, etcd: 1, schedulers: 3, controllerManagers: 1, minWorkers: 0 } }).toData()))
+    const raft = new RaftNode<ApplyResult>({
+      id: signer.nodeId, clientId: `${signer.nodeId}/driver`, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, bootstrap: options.bootstrap ?? false,
+      retryIntervalMs: 200, operationTimeoutMs: 20_000, snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000, retainEntries: 1
+    }, { storage: new MemoryStorage(), transport: network.transport(signer.nodeId), stateMachine: machine, logger: silentLogger, commandRules: shapeCommandRules(() => machine.shape), takeRequest: () => null })
+    raft.start()
+    const driver = { id: signer.nodeId, raft, machine }
+    drivers.push(driver)
+    return driver
+  }
+
+  async function threeVoters (network: LoopbackNetwork, snapshotEveryEntries?: number): Promise<[Driver, Driver, Driver]> {
+    const opts = snapshotEveryEntries !== undefined ? { snapshotEveryEntries } : {}
+    const da = startDriver(network, a, { bootstrap: true, ...opts })
+    await waitUntil(() => da.raft.isLeader(), 5000, 'a leads')
+    const rest: Driver[] = []
+    for (const signer of [b, c]) {
+      rest.push(startDriver(network, signer, opts))
+      da.raft.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: signer.nodeId }], transition: 'auto', enterJoint: true })
+      await waitUntil(() => da.raft.configuration().voters.includes(signer.nodeId) && da.raft.configuration().votersOutgoing.length === 0, 5000, 'voter added')
+    }
+    await waitUntil(() => drivers.every((d) => d.raft.appliedIndex() === da.raft.appliedIndex()), 5000, 'all applied')
+    return [da, rest[0]!, rest[1]!]
+  }
+
+  /** a's own command for c and b's forwarded group for b, in one envelope a signs. */
+  function mergedAt (da: Driver): Promise<ProposalResult<ApplyResult>> {
+    const proposer = new ShapeProposer(a, CLUSTER, `${a.nodeId}/s`)
+    return da.raft.propose(proposer.buildMerged([promote(c.nodeId)], [{ commands: [promote(b.nodeId)], via: { clientId: `${b.nodeId}/s.r`, seq: 1 } }], 1).bytes)
+  }
+
+  it('should fail with ProposalLostError as soon as the successor\'s committed log rules it out, with nothing of it applied', async () => {
+    const network = new LoopbackNetwork()
+    const [da, db, dc] = await threeVoters(network)
+    const before = da.raft.status().lastIndex
+    network.isolate(da.id, [db.id, dc.id])
+    const answer = mergedAt(da)
+    await waitUntil(() => da.raft.status().lastIndex === before + 1, 5000, 'a appended the envelope')
+    // b and c elect one of them; its first entry takes the envelope's index.
+    await waitUntil(() => db.raft.isLeader() || dc.raft.isLeader(), 5000, 'a successor')
+    const successor = db.raft.isLeader() ? db : dc
+    await waitUntil(() => successor.raft.appliedIndex() >= before + 1, 5000, 'the successor committed its first entry')
+    network.heal()
+    const outcome = await within(answer, 5000)
+    expect(outcome).toBeInstanceOf(Error)
+    expect((outcome as Error).name).toBe('ProposalLostError')
+    expect(da.raft.counters().proposalsLost).toBe(1)
+    // Nothing of it applied anywhere, and a now follows the log without it.
+    await waitUntil(() => drivers.every((d) => d.raft.appliedIndex() === successor.raft.appliedIndex()), 5000, 'all applied')
+    for (const d of drivers) {
+      expect(d.machine.shape.rolesOf(b.nodeId)).not.toContain('scheduler')
+      expect(d.machine.shape.rolesOf(c.nodeId)).not.toContain('scheduler')
+    }
+  })
+
+  it('should answer it as before when the successor holds it and commits it', async () => {
+    const network = new LoopbackNetwork()
+    const [da, db, dc] = await threeVoters(network)
+    const before = da.raft.status().lastIndex
+    // a's appends reach b only, and nobody's answers reach a: the envelope is on a and b, not committed.
+    network.cutOneWay(da.id, dc.id)
+    network.cutOneWay(db.id, da.id)
+    network.cutOneWay(dc.id, da.id)
+    const answer = mergedAt(da)
+    await waitUntil(() => db.raft.status().lastIndex === before + 1, 5000, 'b holds the envelope')
+    // a steps down (check-quorum), b (whose log is longer than c's) leads and commits the envelope with its first entry.
+    await waitUntil(() => db.raft.isLeader() && db.raft.appliedIndex() >= before + 1, 10_000, 'b leads and committed the envelope')
+    expect(db.machine.shape.rolesOf(c.nodeId)).toContain('scheduler')
+    network.heal()
+    const outcome = await within(answer, 5000)
+    expect(outcome).not.toBeInstanceOf(Error)
+    expect(outcome).toMatchObject({ index: before + 1, duplicate: false })
+    expect(codes((outcome as ProposalResult<ApplyResult>).result.outcomes)).toEqual(['applied', 'applied'])
+    expect(da.raft.counters().proposalsLost).toBe(0)
+  })
+
+  it('should answer it from the session table when a snapshot from the successor covers it', async () => {
+    const network = new LoopbackNetwork()
+    const [da, db, dc] = await threeVoters(network, 4)
+    const before = da.raft.status().lastIndex
+    network.cutOneWay(da.id, dc.id)
+    network.cutOneWay(db.id, da.id)
+    network.cutOneWay(dc.id, da.id)
+    const answer = mergedAt(da)
+    await waitUntil(() => db.raft.status().lastIndex === before + 1, 5000, 'b holds the envelope')
+    // a stays cut off while b commits the envelope and enough after it to compact past it.
+    network.cutOneWay(da.id, db.id)
+    await waitUntil(() => db.raft.isLeader() && db.raft.appliedIndex() >= before + 1, 10_000, 'b leads and committed the envelope')
+    const proposer = new ShapeProposer(b, CLUSTER, `${b.nodeId}/s`)
+    for (let i = 0; i < 8; i++) await db.raft.propose(proposer.build(db.machine.shape, { kind: 'restore', nodeId: c.nodeId }, 'operator', 1).bytes)
+    await waitUntil(() => db.raft.termAt(before + 1) === undefined, 5000, 'b compacted the envelope away')
+    network.heal()
+    const outcome = await within(answer, 5000)
+    expect(outcome).not.toBeInstanceOf(Error)
+    expect(outcome).toMatchObject({ index: before + 1, duplicate: false })
+    expect(codes((outcome as ProposalResult<ApplyResult>).result.outcomes)).toEqual(['applied', 'applied'])
+    expect(da.raft.counters().proposalsLost).toBe(0)
+    expect(da.machine.shape.rolesOf(c.nodeId)).toContain('scheduler')
+  })
+})
