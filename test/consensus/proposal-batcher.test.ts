@@ -304,5 +304,36 @@ describe('ProposalBatcher', () => {
       role.leads = true
       expect(batcher.submitGroup(group('b', 1, 10), 100)).toBe(true)
     })
+
+    it('should send its own commands of a lost envelope again, first in line, and answer their callers from the new entry', async () => {
+      const role = { leads: true }
+      const { batcher, calls } = harness({ resubmitsMax: 1 }, FLIGHT_MS, role)
+      void batcher.submit(item(0))
+      const mine = [1, 2].map(async (n) => await batcher.submit(item(n)))
+      batcher.submitGroup(group('b', 1, 10), 100)
+      calls[0]!.settle(result(1))
+      await tick()
+      expect(calls[1]).toMatchObject({ items: [item(1), item(2)], groups: [group('b', 1, 10)] })
+      const later = batcher.submit(item(3))
+      // Deposed before it committed; then the committed log rules the envelope out (raft-node.ts).
+      role.leads = false
+      calls[1]!.fail(Object.assign(new Error('lost'), { name: 'ProposalLostError' }))
+      await tick()
+      // Its own commands go again ahead of the one queued since, as a request; b's group is b's to retry.
+      expect(calls[2]).toMatchObject({ items: [item(1), item(2), item(3)], forwarded: true })
+      expect(calls[2]!.groups).toBeUndefined()
+      expect(batcher.counters()).toMatchObject({ commandsResubmitted: 2 })
+      calls[2]!.settle({ ...result(7), result: { ...result(7).result, outcomes: [applied, held, applied], group: { first: 0, commands: 3 } } })
+      expect((await Promise.all(mine)).map((a) => [a.index, a.result.outcome.kind])).toEqual([[7, 'applied'], [7, 'rejected']])
+      expect((await later).index).toBe(7)
+      // At most resubmitsMax times: lost again, the caller gets the error.
+      const once = batcher.submit(item(4))
+      await tick()
+      calls[3]!.fail(Object.assign(new Error('lost'), { name: 'ProposalLostError' }))
+      await tick()
+      calls[4]!.fail(Object.assign(new Error('lost again'), { name: 'ProposalLostError' }))
+      await expect(once).rejects.toThrow('lost again')
+      expect(calls).toHaveLength(5)
+    })
   })
 })
