@@ -42,6 +42,20 @@ function watch (member: Member): Seen[] {
   return seen
 }
 
+/** Every command a member applies, as JSON, in order; copies skipped as `duplicate-request` left out. */
+function appliedCommands (member: Member): string[] {
+  const applied: string[] = []
+  member.consensus.node.onApplied(({ command, result }) => {
+    const proposal = decodeSignedProposal(command)
+    if (proposal === null) return
+    const { envelope } = proposal
+    const commands = envelope.v === 1 ? [envelope.command] : envelope.v === 2 ? envelope.commands.map((c) => c.command) : envelope.groups.flatMap((g) => g.commands.map((c) => c.command))
+    const outcomes = result.outcomes ?? [result.outcome]
+    commands.forEach((c, i) => { if (outcomes[i] !== undefined && code(outcomes[i]) !== 'duplicate-request') applied.push(JSON.stringify(c)) })
+  })
+  return applied
+}
+
 /** The batcher of a member's consensus service (white box: to hook the moment a leader queues a group). */
 const batcherOf = (member: Member): { submitGroup: (...args: unknown[]) => boolean } =>
   (member.consensus as unknown as { batcher: { submitGroup: (...args: unknown[]) => boolean } }).batcher
@@ -159,6 +173,47 @@ describe('forwarded operator requests on three nodes', () => {
     expect([...applied.values()].every((n) => n === 1)).toBe(true)
     // Phase 1's requests and phase 2's.
     expect(applied.size).toBeGreaterThanOrEqual(2)
+  }, 180_000)
+
+  it('should answer a deposed leader\'s own callers whose envelope, merged with a follower\'s group, can no longer commit, applying each command once', async () => {
+    await threeVoters()
+    const leader = leaderOf(members)!
+    const [follower, witness] = members.filter((m) => m !== leader) as [Member, Member]
+    const applied = appliedCommands(witness)
+    // The leader's Raft messages can be dropped (white box: its driver's transport), its inbound kept.
+    const transport = (leader.consensus.node as unknown as { transport: { send: (m: unknown) => void } }).transport
+    const send = transport.send.bind(transport)
+    let cut = false
+    transport.send = (m) => { if (!cut) send(m) }
+    // Its batcher holds everything back until its own callers' commands and the follower's group both wait,
+    // so that one envelope carries them (white box: the batcher's in-flight check).
+    const batcher = leader.consensus as unknown as { batcher: { busy?: () => boolean, dispatch: () => void, queue: Array<{ kind: string }> } }
+    batcher.batcher.busy = () => true
+    const own = [pinned(follower), restore(witness)].map(async (item) => await leader.consensus.proposeOperator(item.command, item.reason))
+    const forwarded = [pinned(witness), restore(leader)].map(async (item) => await follower.consensus.proposeOperator(item.command, item.reason))
+    await waitFor(() => batcher.batcher.queue.some((w) => w.kind === 'group'), 30_000, 'the leader queued the follower\'s group')
+    // Cut off, it appends the merged envelope that nobody else receives, and loses its leadership.
+    cut = true
+    const before = leader.consensus.node.status().lastIndex
+    delete batcher.batcher.busy
+    batcher.batcher.dispatch()
+    await waitFor(() => leader.consensus.node.status().lastIndex > before, 30_000, 'the envelope appended')
+    await waitFor(() => !leader.consensus.node.isLeader() && (follower.consensus.node.isLeader() || witness.consensus.node.isLeader()), 30_000, 'a successor')
+    cut = false
+    const healedAt = Date.now()
+    // Answered well before the 30 s operation timeout: the envelope was ruled out, its own commands went again.
+    const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 15_000).unref())
+    const answers = await Promise.race([Promise.all([...own, ...forwarded]), late])
+    expect(answers).not.toBe('late')
+    expect(Date.now() - healedAt).toBeLessThan(15_000)
+    const results = answers as CommandResult[]
+    expect(results.map((a) => code(a.result.outcome))).toEqual(['applied', 'not-quarantined', 'applied', 'not-quarantined'])
+    expect(leader.consensus.node.counters().proposalsLost).toBe(1)
+    expect(leader.consensus.statusFields().proposals).toMatchObject({ commandsResubmitted: 2 })
+    // Each of the four commands applied exactly once (the lost envelope never committed anywhere).
+    await waitFor(() => witness.consensus.node.appliedIndex() >= Math.max(...results.map((a) => a.index)), 30_000, 'the witness applied the answers')
+    const counts = [pinned(follower), restore(witness), pinned(witness), restore(leader)].map((item) => applied.filter((c) => c === JSON.stringify(item.command)).length)
+    expect(counts).toEqual([1, 1, 1, 1])
   }, 180_000)
 
   it('should answer a refused request to its follower, which fails exactly its callers at once', async () => {
