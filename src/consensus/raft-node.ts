@@ -884,9 +884,10 @@ export class RaftNode<R> {
     if (changed) {
       this.maybeSnapshot()
       this.settleReads()
-      this.resolveLeaderOnly()
       this.notifyState()
     }
+    // Also without a Ready: one that submitQueued held back on a follower is lost at once.
+    this.resolveLeaderOnly()
   }
 
   /**

@@ -32,6 +32,11 @@ export class ClusterInvariants {
   readonly appliedAt = new Map<number, string>()
   /** proposal id → the index where it took effect. */
   private readonly effectAt = new Map<string, number>()
+  /**
+   * `${index}:${term}` → the node that ruled out the entry it appended there as leader (the lost-entry rule
+   * of src/consensus/raft-node.ts, `resolveLeaderOnly`): no node may ever apply it.
+   */
+  private readonly ruledOut = new Map<string, NodeId>()
   checks = 0
 
   /** Election safety: at most one leader per term, over the whole run. */
@@ -61,9 +66,26 @@ export class ClusterInvariants {
     }
   }
 
+  /**
+   * The lost-entry rule: `node` appended an entry at (index, term) as leader and has since applied index
+   * `index` (another entry) or an entry of a later term, so it concludes the entry can never commit.
+   */
+  observeRuledOut (node: NodeId, index: number, term: number): void {
+    this.checks++
+    const applied = this.appliedAt.get(index)
+    if (applied?.startsWith(`${term}/`) === true) {
+      throw new InvariantViolation(`lost-entry rule: ${node} ruled out its entry at ${index}:${term}, which was applied (${applied})`)
+    }
+    this.ruledOut.set(`${index}:${term}`, node)
+  }
+
   /** State machine safety and exactly-once, on every applied entry. */
   observeApply (node: NodeId, entry: Entry, fresh: boolean): void {
     this.checks++
+    const ruledOutBy = this.ruledOut.get(`${entry.index}:${entry.term}`)
+    if (ruledOutBy !== undefined) {
+      throw new InvariantViolation(`lost-entry rule: ${node} applied ${entry.index}:${entry.term}, which ${ruledOutBy} had ruled out`)
+    }
     const print = fingerprint(entry)
     const known = this.appliedAt.get(entry.index)
     if (known === undefined) this.appliedAt.set(entry.index, print)

@@ -55,6 +55,8 @@ export interface SimNodeInit {
   ruleChecks: boolean
   /** Harness bug: apply duplicates (bypass the session table). */
   skipSessions: boolean
+  /** Harness bug: the lost-entry rule fires when the node stops leading, not when its applied log decides. */
+  ruleOutOnStepDown?: boolean
   /** The initial configuration (founding members and joiners alike: it is the log's baseline). */
   bootstrap?: ConfState
   /** Drive the core with asynchronous storage writes: Readies become durable only at flush(). */
@@ -88,7 +90,13 @@ export class SimNode {
   /** Asynchronous storage writes: Readies written but not yet synced, in ticket order. */
   private pending: Array<{ ticket: PersistTicket, after: Message[] }> = []
   /** Coverage counters (how often rare paths ran), summed over seeds by the CLI. */
-  readonly marks = { snapshotsInstalled: 0, snapshotsTaken: 0, confChangesApplied: 0, elections: 0 }
+  readonly marks = { snapshotsInstalled: 0, snapshotsTaken: 0, confChangesApplied: 0, elections: 0, copiesRuledOut: 0 }
+  /**
+   * Client entries this node appended as leader, at (index, term), that its applied log has not decided yet:
+   * the lost-entry rule of RaftNode (`resolveLeaderOnly`) rules each out once this node applies its index
+   * (another entry there) or an entry of a later term; the invariants check no node ever applies it.
+   */
+  private copies: Array<{ index: number, term: number }> = []
 
   constructor (private readonly init: SimNodeInit) {
     this.id = init.id
@@ -117,6 +125,7 @@ export class SimNode {
     this.confState = snapshot?.meta.confState ?? this.init.bootstrap
     this.pendingReads.length = 0
     this.pending = []
+    this.copies = []
     const config = { id: this.id, asyncStorageWrites: this.init.asyncStorageWrites === true, electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS,
       learnerHeartbeatTicks: LEARNER_HEARTBEAT_TICKS,
       random: this.init.random.fork(), testingBugs: this.init.bugs,
@@ -261,6 +270,7 @@ export class SimNode {
     this.applied = snapshot.meta.index
     this.appliedTerm = snapshot.meta.term
     this.confState = snapshot.meta.confState
+    this.decideCopies(hooks)
   }
 
   private observeRole (ready: Ready, hooks: NodeHooks): void {
@@ -309,7 +319,32 @@ export class SimNode {
       hooks.invariants.observeApply(this.id, entry, fresh)
       this.applied = entry.index
       this.appliedTerm = entry.term
+      this.decideCopies(hooks, entry)
     }
+  }
+
+  /** Records a client entry this node just appended as leader (after a successful propose). */
+  noteAppended (): void {
+    const status = this.raw?.status()
+    if (status?.role === 'leader') this.copies.push({ index: status.lastIndex, term: status.term })
+  }
+
+  /**
+   * Decides the copies the applied log now rules out (RaftNode's rule). `applied` is the entry just applied,
+   * absent for a snapshot, which decides only copies below its index (RaftNode reads the others' fate
+   * from the session table).
+   */
+  private decideCopies (hooks: NodeHooks, applied?: Entry): void {
+    if (this.copies.length === 0) return
+    this.copies = this.copies.filter((copy) => {
+      if (applied !== undefined && applied.index === copy.index && applied.term === copy.term) return false
+      if (applied === undefined && this.applied >= copy.index) return false
+      const stepDown = this.init.ruleOutOnStepDown === true && this.raw?.status().role !== 'leader'
+      if (this.applied < copy.index && this.appliedTerm <= copy.term && !stepDown) return true
+      this.marks.copiesRuledOut++
+      hooks.invariants.observeRuledOut(this.id, copy.index, copy.term)
+      return false
+    })
   }
 
   private serveReads (hooks: NodeHooks): void {

@@ -47,8 +47,9 @@ describe('planted bugs', () => {
 
 /**
  * Goal: the end-to-end checkers (linearizability, exactly-once) must fail when the harness itself
- * misbehaves. Method: plant a bug in the harness (stale local reads; applying retried proposals twice)
- * and require a failure of the expected kind within the same seed bound.
+ * misbehaves. Method: plant a bug in the harness (stale local reads; applying retried proposals twice; giving
+ * up on a deposed leader's entries when it steps down) and require a failure of the expected kind within
+ * the same seed bound.
  */
 describe('harness bugs', () => {
   it('should report a non-linearizable history when reads skip ReadIndex', () => {
@@ -69,5 +70,17 @@ describe('harness bugs', () => {
       if (!result.ok) console.log(`harness bug caught at ${caught ?? ''}`)
     }
     expect(caught).toMatch(/exactly-once|not linearizable/)
+  }, 240_000)
+
+  it('should report a lost-entry rule violation when a deposed leader rules out its entries on stepping down', () => {
+    // RaftNode's rule (raft-node.ts, resolveLeaderOnly) waits for the applied log: an entry of a deposed leader
+    // may still commit under its successor, and the sim catches a node that gives up on it earlier.
+    let caught: string | null = null
+    for (let seed = 1; seed <= BUG_SEEDS_MAX && caught === null; seed++) {
+      const result = runSeed({ seed, steps: STEPS, harnessBugs: { ruleOutOnStepDown: true } })
+      if (!result.ok) caught = `seed ${seed}: ${result.failure ?? ''}`
+      if (!result.ok) console.log(`harness bug caught at ${caught ?? ''}`)
+    }
+    expect(caught).toMatch(/lost-entry rule/)
   }, 240_000)
 })

@@ -41,6 +41,8 @@ export interface HarnessBugs {
   localReads?: boolean
   /** Apply every entry, bypassing the exactly-once session table. */
   skipSessions?: boolean
+  /** Rule out a leader's undecided entries as soon as it stops leading (too early: a successor may commit them). */
+  ruleOutOnStepDown?: boolean
 }
 
 /** The options the seed chose, printed with every failure. */
@@ -179,6 +181,7 @@ class Simulation {
     const node = new SimNode({ id, random: this.random.fork(), bugs: this.options.bugs ?? {}, bootstrap,
       ruleChecks: this.options.ruleChecks ?? true,
       skipSessions: this.options.harnessBugs?.skipSessions === true,
+      ruleOutOnStepDown: this.options.harnessBugs?.ruleOutOnStepDown === true,
       asyncStorageWrites: this.swarm.asyncStorageWrites,
       ...(this.swarm.maxSizePerMsgBytes === undefined ? {} : { maxSizePerMsgBytes: this.swarm.maxSizePerMsgBytes }),
       ...(this.swarm.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: this.swarm.maxInflightMsgs }) })
@@ -332,7 +335,10 @@ class Simulation {
     return {
       nodesUp: () => this.upIds(),
       leaderGuess: () => this.leaderId(),
-      propose: (id, data, proposalId) => this.tryCall(id, (raw) => { raw.propose(data, proposalId) }),
+      propose: (id, data, proposalId) => this.tryCall(id, (raw) => {
+        raw.propose(data, proposalId)
+        this.nodes.get(id)?.noteAppended()
+      }),
       readIndex: (id, context) => {
         const node = this.nodes.get(id)
         if (this.options.harnessBugs?.localReads === true && node?.up === true) {
