@@ -5,7 +5,9 @@
  * caller gets its own command's outcome; (2) a follower's request queued at a leader that then loses its
  * leadership (transfer, then a crash) is applied exactly once, and its callers are answered; (3) forwarded
  * requests that are garbage, oversized, of a kind that never travels in one, or under another node's id
- * are refused by the leader, counted, and change nothing.
+ * are refused by the leader, counted, and change nothing; (4) a leader deposed while its envelope of its own
+ * callers' commands and a follower's group is uncommitted answers its callers once the committed log rules
+ * that envelope out, each command applied once.
  * Method: every applied entry on a surviving node is decoded; request ids are counted per group that
  * applied (a skipped duplicate is `duplicate-request`).
  */
