@@ -442,7 +442,7 @@ export class RaftNode<R> {
     const now = this.monotonicMs()
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
     const promise = this.proposals.add(key, extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
-    if (this.rules?.requestIds?.(command).some((rid) => clientIdOwner(rid.clientId) !== this.id) === true) {
+    if (!this.isRequest(command) && this.rules?.requestIds?.(command).some((rid) => clientIdOwner(rid.clientId) !== this.id) === true) {
       extra.leaderOnly = { appendedAt: [] }
       this.leaderOnlyKeys.add(key)
     }
