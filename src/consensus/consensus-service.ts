@@ -239,7 +239,8 @@ export class ConsensusService implements NodeService {
 
   /**
    * The protocol level each node advertised in a heartbeat since this node started (membership), its own
-   * included; empty without a membership service (then nothing is ever raised).
+   * included; empty without a membership service (then nothing is ever raised, nor anybody admitted above
+   * level 1: every node runs one, src/node/services.ts).
    */
   private advertisedLevels (): Map<string, number> {
     const membership = this.ctx.service<NodeService & HealthSource>('membership')
@@ -256,6 +257,8 @@ export class ConsensusService implements NodeService {
       configuration: () => this.raft.configuration(),
       shape: () => this.machine.shape,
       connectedPeers: () => ctx.net.getPeers().map((id) => id.toString()),
+      // A joiner below the cluster's protocol level (or not heard yet) is not admitted (admission.ts).
+      advertisedLevels: () => this.advertisedLevels(),
       // The leader derives the learner step from the signed command (shape-command-rules.ts).
       proposeAddMember: async (nodeId) => (await this.propose({ kind: 'add-member', nodeId }, 'admission')).result.outcome,
       // Below the batch level a wave is admitted one peer at a time (v1 envelopes).
@@ -495,6 +498,7 @@ export class ConsensusService implements NodeService {
       learners: [...conf.learners].sort(),
       shapeCid: this.machine.shapeCid(),
       protocol: { cluster: this.level(), build: PROTOCOL_LEVEL, raises: this.protocolLoop?.raises ?? 0 },
+      admission: this.admission?.withheld ?? { belowLevel: 0, levelUnheard: 0 },
       proposals: { ...this.raft.counters(), ...this.batcher.counters() },
       refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       storage: this.raft.storageHealth(),
