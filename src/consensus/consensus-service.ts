@@ -217,7 +217,7 @@ export class ConsensusService implements NodeService {
     await this.notices.start((record, from) => { this.onRemoved(record, from) })
     // A committed level above this build's halts the driver (raft-node.ts): the process stops with its code.
     this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
-    this.raft.start()
+    await this.replayLocalLog()
     this.admission = this.createAdmission(ctx)
     this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
     this.protocolLoop = new ProtocolLoop({
@@ -232,6 +232,28 @@ export class ConsensusService implements NodeService {
 
   private protocolLoop: ProtocolLoop | undefined
 
+  /**
+   * Starts the driver and lets it apply what the local log already committed (its first batch) before the
+   * node serves anything. A protocol level above this build's — in the node's own latest snapshot (start
+   * throws) or in a committed WAL entry (the driver halts) — fails the start with
+   * ProtocolLevelUnsupportedError, so `revoada start` exits with EXIT_CODE_PROTOCOL before its API, the
+   * materializer or the policy engine act on a shape this build cannot follow (test/cli/protocol-level.test.ts).
+   * @throws ProtocolLevelUnsupportedError (the transport is stopped first)
+   */
+  private async replayLocalLog (): Promise<void> {
+    try {
+      this.raft.start()
+      await this.raft.nextBatch()
+      if (this.raft.halted !== undefined) throw this.raft.halted
+    } catch (err) {
+      this.raft.stop()
+      await this.notices.stop()
+      await this.transport.stop()
+      this.storage.close()
+      throw err
+    }
+  }
+
   /** The committed shape's protocol level: which wire features this node may propose with. */
   level (): number {
     return this.machine.shape.protocol
@@ -242,7 +264,7 @@ export class ConsensusService implements NodeService {
    * included; empty without a membership service (then nothing is ever raised, nor anybody admitted above
    * level 1: every node runs one, src/node/services.ts).
    */
-  private advertisedLevels (): Map<string, number> {
+  advertisedLevels (): Map<string, number> {
     const membership = this.ctx.service<NodeService & HealthSource>('membership')
     const levels = new Map<string, number>()
     for (const m of membership?.view().members ?? []) levels.set(m.nodeId, m.state?.protocol ?? PROTOCOL_LEVEL_MIN)
