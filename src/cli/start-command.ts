@@ -2,8 +2,9 @@
  * @module cli/start-command
  * `revoada start`: checks what it can before touching the data dir (a data dir that is a file, a bad join
  * string, taken ports), runs the node in the foreground, reports join progress, and stops on SIGINT/SIGTERM
- * (exit 0) or when the node asks (it left: 0; it was removed: 6). Whatever a failed start created in the data
- * dir is removed again, so a failure leaves no half-made cluster behind (issue 11 item 7).
+ * (exit 0) or when the node asks (it left: 0; it was removed: 6; it met a protocol level above its build's: 7,
+ * also when its own log holds one at start: main.ts). Whatever a failed start created in the data dir is removed
+ * again, so a failure leaves no half-made cluster behind (issue 11 item 7).
  */
 import { promises as fs, createWriteStream } from 'node:fs'
 import path from 'node:path'
