@@ -26,6 +26,8 @@ import { PROTOCOL_LEVEL } from '../consensus/shape/core/protocol.js'
 /** How long a first join may take before `start` gives up (default of `--join-timeout`). */
 const JOIN_TIMEOUT_S_DEFAULT = 120
 const JOIN_POLL_MS = 250
+/** How often a joiner not yet admitted compares the members' advertised protocol levels with its own. */
+const LEVEL_CHECK_MS = 1000
 
 interface StartOptions {
   dataDir?: string
@@ -230,13 +232,16 @@ async function followJoin (node: RevoadaNode, consensus: ConsensusService | unde
   note('joining: waiting for a cluster peer…')
   let connected = false
   let above: number | undefined
+  // The membership view costs more than the configuration: read it once a second, not on every poll.
+  let levelCheckAtMs = 0
   while (!inConfiguration(node, consensus)) {
     const peers = node.net.getPeers()
     if (!connected && peers.length > 0) {
       connected = true
       note(`joining: connected to ${peers.length} cluster peer(s); waiting for the leader to admit this node…`)
     }
-    if (connected && above === undefined && consensus?.started === true) {
+    if (connected && above === undefined && consensus?.started === true && Date.now() >= levelCheckAtMs) {
+      levelCheckAtMs = Date.now() + LEVEL_CHECK_MS
       above = levelAboveOwn(own, [...consensus.advertisedLevels()].filter(([id]) => id !== node.nodeId).map(([, level]) => level))
       if (above !== undefined) note(`joining: ${levelHint(own, above)}`)
     }
