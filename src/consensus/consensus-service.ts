@@ -86,6 +86,7 @@ export const EXIT_CODE_PROTOCOL = 7
 /** The part of the membership service the consensus layer reads (who is alive), looked up by name. */
 interface HealthSource {
   view: () => { members: Array<{ nodeId: string, health: string, state?: { protocol?: number } }> }
+  subscribe?: (listener: (view: unknown, events: Array<{ kind: string }>) => void) => () => void
 }
 
 /** What the service needs from the outside, injectable for tests. */
@@ -220,6 +221,11 @@ export class ConsensusService implements NodeService {
     await this.replayLocalLog()
     this.admission = this.createAdmission(ctx)
     this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
+    // A peer's first heartbeat makes its protocol level known: the leader admits it then, not up to a round
+    // (500 ms) later. The round runs on the next turn, outside membership's listener.
+    this.unsubscribeJoins = ctx.service<NodeService & HealthSource>('membership')?.subscribe?.((_view, events) => {
+      if (events.some((e) => e.kind === 'joined') && this.raft.isLeader()) setImmediate(() => { this.admission?.round() })
+    })
     this.protocolLoop = new ProtocolLoop({
       isLeader: () => this.raft.isLeader(),
       shape: () => this.machine.shape,
@@ -231,6 +237,7 @@ export class ConsensusService implements NodeService {
   }
 
   private protocolLoop: ProtocolLoop | undefined
+  private unsubscribeJoins: (() => void) | undefined
 
   /**
    * Starts the driver and lets it apply what the local log already committed (its first batch) before the
@@ -297,6 +304,7 @@ export class ConsensusService implements NodeService {
   }
 
   async stop (): Promise<void> {
+    this.unsubscribeJoins?.()
     this.admission?.stop()
     this.protocolLoop?.stop()
     this.raft?.stop()
