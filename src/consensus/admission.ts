@@ -55,7 +55,9 @@ export interface LevelSort {
  * - Above it a peer is admitted only once it advertised at least `cluster`. One not heard from waits (unknown
  *   is not "high enough", as for `protocolRaise`): a build from before the gate advertises no level, which
  *   reads as 1 once heard, and admitting it before its first heartbeat arrives would let it diverge — the
- *   one failure the gate cannot otherwise stop. The wait costs a joiner about one heartbeat interval.
+ *   one failure the gate cannot otherwise stop. The wait is about one gossip delivery: a lonely joiner
+ *   heartbeats at once to its first subscriber (membership-service.ts), and the leader runs a round when a
+ *   new member is first heard (consensus-service.ts).
  * - An advertised value that is not a level (untrusted input) counts as level 1.
  */
 export function sortByLevel (peers: readonly NodeId[], cluster: number, advertised: (peer: NodeId) => number | undefined): LevelSort {

@@ -786,8 +786,11 @@ export class RaftNode<R> {
     this.batchScheduled = true
     setImmediate(() => {
       this.batchScheduled = false
-      if (this.running) this.runBatch()
-      for (const settled of this.batchWaiters.splice(0)) settled()
+      try {
+        if (this.running) this.runBatch()
+      } finally {
+        for (const settled of this.batchWaiters.splice(0)) settled()
+      }
     })
   }
 
