@@ -50,6 +50,8 @@ export function exitCodeOf (err: unknown): number {
   if (e.name === 'ApiRequestError' && isApiErrorCode(e.code)) return API_ERROR_CODES[e.code].exit
   if (INPUT_ERRORS.has(e.name)) return EXIT_CODES.invalidInput
   if (e.name === 'NodeRemovedError') return 6
+  // The data dir's committed log runs a protocol level above this build's (EXIT_CODE_PROTOCOL, consensus-service.ts).
+  if (e.name === 'ProtocolLevelUnsupportedError') return 7
   return EXIT_CODES.error
 }
 

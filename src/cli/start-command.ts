@@ -2,8 +2,9 @@
  * @module cli/start-command
  * `revoada start`: checks what it can before touching the data dir (a data dir that is a file, a bad join
  * string, taken ports), runs the node in the foreground, reports join progress, and stops on SIGINT/SIGTERM
- * (exit 0) or when the node asks (it left: 0; it was removed: 6). Whatever a failed start created in the data
- * dir is removed again, so a failure leaves no half-made cluster behind (issue 11 item 7).
+ * (exit 0) or when the node asks (it left: 0; it was removed: 6; it met a protocol level above its build's: 7,
+ * also when its own log holds one at start: main.ts). Whatever a failed start created in the data dir is removed
+ * again, so a failure leaves no half-made cluster behind (issue 11 item 7).
  */
 import { promises as fs, createWriteStream } from 'node:fs'
 import path from 'node:path'
@@ -20,10 +21,13 @@ import { parseHostPort } from './args.js'
 import { CliInputError, parseSeconds } from './validate.js'
 import { note, print } from './output.js'
 import { DATA_DIR_HELP } from './common.js'
+import { PROTOCOL_LEVEL } from '../consensus/shape/core/protocol.js'
 
 /** How long a first join may take before `start` gives up (default of `--join-timeout`). */
 const JOIN_TIMEOUT_S_DEFAULT = 120
 const JOIN_POLL_MS = 250
+/** How often a joiner not yet admitted compares the members' advertised protocol levels with its own. */
+const LEVEL_CHECK_MS = 1000
 
 interface StartOptions {
   dataDir?: string
@@ -115,7 +119,7 @@ async function runStart (opts: StartOptions): Promise<void> {
   })
   if (config.join !== undefined && !inConfiguration(node, consensus)) {
     try {
-      await followJoin(node, consensus, joinTimeoutS * 1000)
+      await followJoin(node, consensus, joinTimeoutS * 1000, config.protocolLevel ?? PROTOCOL_LEVEL)
     } catch (err) {
       note((err as Error).message)
       await node.stop()
@@ -203,21 +207,50 @@ function inConfiguration (node: RevoadaNode, consensus: ConsensusService | undef
   return conf !== undefined && (conf.voters.includes(node.nodeId) || conf.learners.includes(node.nodeId))
 }
 
+/**
+ * What a joiner can tell of the cluster's protocol level (docs/OPERATIONS.md, "Rolling upgrades"): the leader
+ * admits no node below the cluster's level, and the cluster's level is at most the lowest level its members
+ * advertised when it was raised. The joiner has applied no log, so it cannot read the level itself; it hears
+ * the members' heartbeats. When every peer it heard (`peerLevels`, itself excluded) advertises a level above
+ * its own (`own`), the cluster very probably runs above it: returns that lowest peer level, else undefined
+ * (some peer is at or below this build's level, or none was heard — then the leader's log is the place).
+ */
+export function levelAboveOwn (own: number, peerLevels: readonly number[]): number | undefined {
+  if (peerLevels.length === 0) return undefined
+  const lowest = Math.min(...peerLevels)
+  return lowest > own ? lowest : undefined
+}
+
+/** The hint a joiner prints when its peers' levels are all above its own (see levelAboveOwn). */
+export function levelHint (own: number, peers: number): string {
+  return `the cluster's members advertise protocol level ${peers} or more, above this build's ${own}: the leader admits no node below the cluster's level (its log names this node); upgrade revoada here, then start again`
+}
+
 /** Prints join progress on stderr until the node is in the Raft configuration; throws after `timeoutMs`. */
-async function followJoin (node: RevoadaNode, consensus: ConsensusService | undefined, timeoutMs: number): Promise<void> {
+async function followJoin (node: RevoadaNode, consensus: ConsensusService | undefined, timeoutMs: number, own: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   note('joining: waiting for a cluster peer…')
   let connected = false
+  let above: number | undefined
+  // The membership view costs more than the configuration: read it once a second, not on every poll.
+  let levelCheckAtMs = 0
   while (!inConfiguration(node, consensus)) {
     const peers = node.net.getPeers()
     if (!connected && peers.length > 0) {
       connected = true
       note(`joining: connected to ${peers.length} cluster peer(s); waiting for the leader to admit this node…`)
     }
+    if (connected && above === undefined && consensus?.started === true && Date.now() >= levelCheckAtMs) {
+      levelCheckAtMs = Date.now() + LEVEL_CHECK_MS
+      above = levelAboveOwn(own, [...consensus.advertisedLevels()].filter(([id]) => id !== node.nodeId).map(([, level]) => level))
+      if (above !== undefined) note(`joining: ${levelHint(own, above)}`)
+    }
     if (Date.now() > deadline) {
-      throw new JoinTimeoutError(connected
-        ? `join failed: connected to the cluster but not admitted within ${timeoutMs / 1000} s (is there a leader? check \`revoada status\` on a member)`
-        : `join failed: no cluster peer answered within ${timeoutMs / 1000} s at the join string's addresses (are they up and reachable? is the join string current?)`)
+      throw new JoinTimeoutError(!connected
+        ? `join failed: no cluster peer answered within ${timeoutMs / 1000} s at the join string's addresses (are they up and reachable? is the join string current?)`
+        : above !== undefined
+          ? `join failed: not admitted within ${timeoutMs / 1000} s: ${levelHint(own, above)}`
+          : `join failed: connected to the cluster but not admitted within ${timeoutMs / 1000} s (is there a leader? check \`revoada status\` on a member; a leader admits no node below the cluster's protocol level, \`protocol.cluster\` there, and says so in its log)`)
     }
     await new Promise((resolve) => setTimeout(resolve, JOIN_POLL_MS))
   }

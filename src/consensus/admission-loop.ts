@@ -16,18 +16,36 @@
  *     applies, materializes and chains two entries, not N − 1, and no joiner waits behind the others'
  *     commits — the next wave goes as soon as this one is applied, not on the next timer tick.
  *
+ * Above protocol level 1, a peer (new or known) is admitted only once it advertised at least the cluster's
+ * level in a heartbeat (`sortByLevel`, admission.ts; docs/OPERATIONS.md "Rolling upgrades"): one below it is
+ * withheld with a warning naming both levels (once per peer per LOG_INTERVAL_MS_PER_PEER) and admitted on a
+ * later round once it advertises enough, e.g. after an upgrade and restart; one not heard yet waits for its
+ * first heartbeat. Both are counted (`withheld`, in `status --json` `admission`).
+ *
  * The timer only restarts the loop (a new leader, a newly connected peer, a retry after a refusal).
  */
 import type { Logger } from '../log/index.js'
 import type { ConfChange, ConfState, NodeId } from './core/types.js'
 import type { Outcome } from './shape/core/index.js'
-import { candidatesForAdmission, ADMISSION_BATCH_MAX, ADMISSION_RETRY_MS } from './admission.js'
+import { candidatesForAdmission, sortByLevel, ADMISSION_BATCH_MAX, ADMISSION_RETRY_MS } from './admission.js'
+import type { LevelSort } from './admission.js'
+import { PerPeerLogLimiter } from './log-limiter.js'
 import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 
 /** What admission reads of the applied MeshShape. */
 export interface AdmissionShape {
   has: (nodeId: NodeId) => boolean
   wasRemoved: (nodeId: NodeId) => boolean
+  /** The protocol level the cluster runs at (shape/core/protocol.ts). */
+  protocol: number
+}
+
+/** Connected peers the last round withheld for their protocol level (0 and 0 on a follower). */
+export interface AdmissionWithheld {
+  /** Peers that advertise a level below the cluster's. */
+  belowLevel: number
+  /** Peers not heard from yet (their level unknown) while the cluster runs above level 1. */
+  levelUnheard: number
 }
 
 /** The loop's view of the node; injected so tests drive it without Raft or libp2p. */
@@ -39,6 +57,12 @@ export interface AdmissionDeps {
   shape: () => AdmissionShape
   /** Peers with an open connection to this node (they passed the cluster-key handshake). */
   connectedPeers: () => NodeId[]
+  /**
+   * The protocol level each node advertised in its latest heartbeat heard since this node started
+   * (membership); a node absent was not heard. Untrusted: `sortByLevel` reads a non-level as 1. Read at
+   * most once a round, and only above level 1.
+   */
+  advertisedLevels: () => ReadonlyMap<NodeId, number>
   /** Proposes the signed `add-member` command of a new member; resolves with its outcome once applied here. */
   proposeAddMember: (nodeId: NodeId) => Promise<Outcome>
   /**
@@ -69,9 +93,13 @@ export class AdmissionLoop {
   private stopTimer: StopDuty | undefined
   private stopped = false
   private readonly soon: (run: () => void) => void
+  /** One warning per withheld peer per interval, not one per round. */
+  private readonly levelLog: PerPeerLogLimiter
+  private withheldNow: AdmissionWithheld = { belowLevel: 0, levelUnheard: 0 }
 
   constructor (private readonly deps: AdmissionDeps) {
     this.soon = deps.soon ?? ((run) => { setImmediate(run) })
+    this.levelLog = new PerPeerLogLimiter(deps.nowMs)
   }
 
   /** Runs a round every `intervalMs` (a restart, not the pace: admissions chain on their own). */
@@ -89,8 +117,14 @@ export class AdmissionLoop {
     return this.inFlight
   }
 
+  /** The peers the last round on this leader withheld for their protocol level (status). */
+  get withheld (): AdmissionWithheld {
+    return { ...this.withheldNow }
+  }
+
   /** One round (see the module comment). Never throws: a refusal is logged and retried on a later round. */
   round (): void {
+    if (!this.deps.isLeader()) this.withheldNow = { belowLevel: 0, levelUnheard: 0 }
     if (this.stopped || this.inFlight || !this.deps.isLeader()) return
     const now = this.deps.nowMs()
     for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id)
@@ -109,16 +143,34 @@ export class AdmissionLoop {
       this.deps.log.info({ peer: id }, 'a removed member connected; telling it so')
       this.deps.notifyRemoved(id)
     }
-    const known = waiting.filter((id) => shape.has(id) && !shape.wasRemoved(id))
+    // A peer below the cluster's protocol level (or not heard yet) is neither admitted nor re-added.
+    let heard: ReadonlyMap<NodeId, number> | undefined
+    const levelOf = (id: NodeId): number | undefined => (heard ??= this.deps.advertisedLevels()).get(id)
+    const levels = sortByLevel(waiting.filter((id) => !shape.wasRemoved(id)), shape.protocol, levelOf)
+    this.reportLevels(levels, shape.protocol)
+    const known = levels.admit.filter((id) => shape.has(id))
     if (known.length > 0) {
       // Already members of the shape: no command to apply, only the learner steps, all in one change.
       if (settled) this.changeConf(known.map((nodeId) => ({ type: 'add-learner' as const, nodeId })), 'adding known members as learners')
       return
     }
     const batch = this.deps.batchAdmission?.() ?? true
-    const fresh = waiting.filter((id) => !shape.has(id) && !shape.wasRemoved(id)).slice(0, batch ? ADMISSION_BATCH_MAX : 1)
+    const fresh = levels.admit.filter((id) => !shape.has(id)).slice(0, batch ? ADMISSION_BATCH_MAX : 1)
     if (fresh.length === 1) this.admitNew(fresh[0] as NodeId)
     else if (fresh.length > 1) this.admitWave(fresh)
+  }
+
+  /** Counts the withheld peers and tells the operator which node to upgrade (once per peer per interval). */
+  private reportLevels (levels: LevelSort, cluster: number): void {
+    this.withheldNow = { belowLevel: levels.below.length, levelUnheard: levels.unheard.length }
+    for (const { peer, advertised } of levels.below) {
+      if (!this.levelLog.allow(peer, 'level-below')) continue
+      this.deps.log.warn({ peer, advertised, cluster },
+        `not admitting ${peer}: it runs protocol level ${advertised}, below the cluster's ${cluster}; upgrade revoada on that node and start it again (it is admitted once it advertises level ${cluster})`)
+    }
+    for (const peer of levels.unheard) {
+      if (this.levelLog.allow(peer, 'level-unheard')) this.deps.log.debug({ peer, cluster }, 'waiting for the peer\'s first heartbeat (its protocol level) before admitting it')
+    }
   }
 
   private changeConf (steps: ConfChange['steps'], message: string): void {

@@ -10,6 +10,7 @@
  * (admission-loop.ts).
  */
 import type { ConfState, NodeId, RaftStatus } from './core/types.js'
+import { parseProtocolLevel, PROTOCOL_LEVEL_MIN } from './shape/core/protocol.js'
 
 /**
  * New members admitted in one batch envelope of `add-member` commands (admission-loop.ts). Within the
@@ -29,6 +30,53 @@ export const ADMISSION_ROUND_INTERVAL_MS = 500
 export function candidatesForAdmission (connected: readonly NodeId[], conf: ConfState, self: NodeId): NodeId[] {
   const known = new Set([...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext, self])
   return connected.filter((id) => !known.has(id)).sort()
+}
+
+/**
+ * Connected peers sorted by the protocol level they advertise (rolling upgrades, docs/OPERATIONS.md), against
+ * the level the cluster runs at (the applied shape's): who may be admitted now, who is below the cluster's
+ * level, and who has not been heard yet.
+ */
+export interface LevelSort {
+  /** May be admitted: the cluster runs at level 1, or the peer advertised at least the cluster's level. */
+  admit: NodeId[]
+  /** Advertised a level below the cluster's: admitting it would make it halt at the first entry it cannot apply (a gated build) or diverge (a build before the gate). */
+  below: Array<{ peer: NodeId, advertised: number }>
+  /** No heartbeat heard from it since this node started: its level is unknown, so it waits for one. */
+  unheard: NodeId[]
+}
+
+/**
+ * Sorts `peers` (in order) by the level each advertised in its latest heartbeat (`advertised`; undefined
+ * when not heard since this node started) against the cluster's level `cluster`. Pure.
+ *
+ * - At level 1 (PROTOCOL_LEVEL_MIN) every peer may join: every build, also one from before the gate,
+ *   applies a level-1 log, whose entries are all v1 envelopes.
+ * - Above it a peer is admitted only once it advertised at least `cluster`. One not heard from waits (unknown
+ *   is not "high enough", as for `protocolRaise`): a build from before the gate advertises no level, which
+ *   reads as 1 once heard, and admitting it before its first heartbeat arrives would let it diverge — the
+ *   one failure the gate cannot otherwise stop. The wait is about one gossip delivery: a lonely joiner
+ *   heartbeats at once to its first subscriber (membership-service.ts), and the leader runs a round when a
+ *   new member is first heard (consensus-service.ts).
+ * - An advertised value that is not a level (untrusted input) counts as level 1.
+ */
+export function sortByLevel (peers: readonly NodeId[], cluster: number, advertised: (peer: NodeId) => number | undefined): LevelSort {
+  const sorted: LevelSort = { admit: [], below: [], unheard: [] }
+  for (const peer of peers) {
+    if (cluster <= PROTOCOL_LEVEL_MIN) {
+      sorted.admit.push(peer)
+      continue
+    }
+    const raw = advertised(peer)
+    if (raw === undefined) {
+      sorted.unheard.push(peer)
+      continue
+    }
+    const level = parseProtocolLevel(raw) ?? PROTOCOL_LEVEL_MIN
+    if (level >= cluster) sorted.admit.push(peer)
+    else sorted.below.push({ peer, advertised: level })
+  }
+  return sorted
 }
 
 /** What `mayTalkRaft` needs to know about the peer besides the configuration. */

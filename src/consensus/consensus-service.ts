@@ -86,6 +86,7 @@ export const EXIT_CODE_PROTOCOL = 7
 /** The part of the membership service the consensus layer reads (who is alive), looked up by name. */
 interface HealthSource {
   view: () => { members: Array<{ nodeId: string, health: string, state?: { protocol?: number } }> }
+  subscribe?: (listener: (view: unknown, events: Array<{ kind: string }>) => void) => () => void
 }
 
 /** What the service needs from the outside, injectable for tests. */
@@ -217,9 +218,14 @@ export class ConsensusService implements NodeService {
     await this.notices.start((record, from) => { this.onRemoved(record, from) })
     // A committed level above this build's halts the driver (raft-node.ts): the process stops with its code.
     this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
-    this.raft.start()
+    await this.replayLocalLog()
     this.admission = this.createAdmission(ctx)
     this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
+    // A peer's first heartbeat makes its protocol level known: the leader admits it then, not up to a round
+    // (500 ms) later. The round runs on the next turn, outside membership's listener.
+    this.unsubscribeJoins = ctx.service<NodeService & HealthSource>('membership')?.subscribe?.((_view, events) => {
+      if (events.some((e) => e.kind === 'joined') && this.raft.isLeader()) setImmediate(() => { this.admission?.round() })
+    })
     this.protocolLoop = new ProtocolLoop({
       isLeader: () => this.raft.isLeader(),
       shape: () => this.machine.shape,
@@ -231,6 +237,29 @@ export class ConsensusService implements NodeService {
   }
 
   private protocolLoop: ProtocolLoop | undefined
+  private unsubscribeJoins: (() => void) | undefined
+
+  /**
+   * Starts the driver and lets it apply what the local log already committed (its first batch) before the
+   * node serves anything. A protocol level above this build's — in the node's own latest snapshot (start
+   * throws) or in a committed WAL entry (the driver halts) — fails the start with
+   * ProtocolLevelUnsupportedError, so `revoada start` exits with EXIT_CODE_PROTOCOL before its API, the
+   * materializer or the policy engine act on a shape this build cannot follow (test/cli/protocol-level.test.ts).
+   * @throws ProtocolLevelUnsupportedError (the transport is stopped first)
+   */
+  private async replayLocalLog (): Promise<void> {
+    try {
+      this.raft.start()
+      await this.raft.nextBatch()
+      if (this.raft.halted !== undefined) throw this.raft.halted
+    } catch (err) {
+      this.raft.stop()
+      await this.notices.stop()
+      await this.transport.stop()
+      this.storage.close()
+      throw err
+    }
+  }
 
   /** The committed shape's protocol level: which wire features this node may propose with. */
   level (): number {
@@ -239,9 +268,10 @@ export class ConsensusService implements NodeService {
 
   /**
    * The protocol level each node advertised in a heartbeat since this node started (membership), its own
-   * included; empty without a membership service (then nothing is ever raised).
+   * included; empty without a membership service (then nothing is ever raised, nor anybody admitted above
+   * level 1: every node runs one, src/node/services.ts).
    */
-  private advertisedLevels (): Map<string, number> {
+  advertisedLevels (): Map<string, number> {
     const membership = this.ctx.service<NodeService & HealthSource>('membership')
     const levels = new Map<string, number>()
     for (const m of membership?.view().members ?? []) levels.set(m.nodeId, m.state?.protocol ?? PROTOCOL_LEVEL_MIN)
@@ -256,6 +286,8 @@ export class ConsensusService implements NodeService {
       configuration: () => this.raft.configuration(),
       shape: () => this.machine.shape,
       connectedPeers: () => ctx.net.getPeers().map((id) => id.toString()),
+      // A joiner below the cluster's protocol level (or not heard yet) is not admitted (admission.ts).
+      advertisedLevels: () => this.advertisedLevels(),
       // The leader derives the learner step from the signed command (shape-command-rules.ts).
       proposeAddMember: async (nodeId) => (await this.propose({ kind: 'add-member', nodeId }, 'admission')).result.outcome,
       // Below the batch level a wave is admitted one peer at a time (v1 envelopes).
@@ -272,6 +304,7 @@ export class ConsensusService implements NodeService {
   }
 
   async stop (): Promise<void> {
+    this.unsubscribeJoins?.()
     this.admission?.stop()
     this.protocolLoop?.stop()
     this.raft?.stop()
@@ -495,6 +528,7 @@ export class ConsensusService implements NodeService {
       learners: [...conf.learners].sort(),
       shapeCid: this.machine.shapeCid(),
       protocol: { cluster: this.level(), build: PROTOCOL_LEVEL, raises: this.protocolLoop?.raises ?? 0 },
+      admission: this.admission?.withheld ?? { belowLevel: 0, levelUnheard: 0 },
       proposals: { ...this.raft.counters(), ...this.batcher.counters() },
       refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       storage: this.raft.storageHealth(),

@@ -821,8 +821,27 @@ export class RaftNode<R> {
     this.batchScheduled = true
     setImmediate(() => {
       this.batchScheduled = false
-      if (this.running) this.runBatch()
+      try {
+        if (this.running) this.runBatch()
+      } finally {
+        for (const settled of this.batchWaiters.splice(0)) settled()
+      }
     })
+  }
+
+  /** Called after the next batch ran (nextBatch). */
+  private readonly batchWaiters: Array<() => void> = []
+
+  /**
+   * Resolves once the next batch has run (at once when the node is not running). After start(), the first
+   * batch applies the committed entries of the local log, so a committed level above this build's has
+   * halted the node (`halted`) by then (consensus-service.ts waits for it before the node serves).
+   */
+  async nextBatch (): Promise<void> {
+    if (!this.running) return
+    const done = new Promise<void>((resolve) => { this.batchWaiters.push(resolve) })
+    this.scheduleBatch()
+    await done
   }
 
   /**

@@ -50,6 +50,10 @@ export interface Membership {
 
 const TICK_MS = C.TICK_INTERVAL_MS_DEFAULT
 const LEAVE_ANNOUNCEMENTS = 2
+/** A first subscriber's prompt heartbeat is retried this often while it reaches nobody… */
+const PROMPT_RETRY_MS = 50
+/** …at most this many times (one second), after which the regular period takes over. */
+const PROMPT_TRIES = 20
 /**
  * A suspect member's connection must answer one ping within this long, or it is closed (unless a heartbeat
  * came meanwhile). Heartbeats prove liveness cheaply, so libp2p's periodic ping of every connection runs
@@ -92,6 +96,21 @@ export class MembershipService implements NodeService, Membership {
   private intervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
   private readonly nowMs: () => number
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
+  /** The last heartbeat found nobody subscribed to the topic (a lone node, or a joiner not yet connected). */
+  private lonely = false
+  /**
+   * The first subscriber after a lonely heartbeat gets one at once instead of up to a period later: a joiner's
+   * first heartbeat is what tells the leader its protocol level, and admission waits for it above level 1
+   * (docs/OPERATIONS.md, "Rolling upgrades"). Once per lonely spell, so it adds nothing in a formed cluster.
+   */
+  private readonly onSubscriptionChange = (event: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    if (!this.lonely || this.stopped || !event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) return
+    this.lonely = false
+    clearTimeout(this.promptTimer)
+    void this.publishPrompt(PROMPT_TRIES)
+  }
+
+  private promptTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor (private readonly init: MembershipServiceInit = {}) {
     this.nowMs = init.nowMs ?? steadyNowMs
@@ -114,6 +133,7 @@ export class MembershipService implements NodeService, Membership {
     const pubsub = ctx.net.services.pubsub
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
     pubsub.subscribe(this.topic)
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
     this.intervalMs = this.baseIntervalMs
@@ -137,12 +157,14 @@ export class MembershipService implements NodeService, Membership {
   async stop (): Promise<void> {
     this.stopped = true
     clearTimeout(this.heartbeatTimer)
+    clearTimeout(this.promptTimer)
     this.stopTick?.()
     if (this.ctx === undefined) return
     // A planned stop is announced so peers report `left`, not `dead`.
     for (let i = 0; i < LEAVE_ANNOUNCEMENTS; i++) await this.publish(true)
     this.ctx.net.removeEventListener('peer:disconnect', this.onDisconnect)
     const pubsub = this.ctx.net.services.pubsub
+    pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.unsubscribe(this.topic)
     pubsub.topicValidators.delete(this.topic)
   }
@@ -194,20 +216,34 @@ export class MembershipService implements NodeService, Membership {
     return reachOf(this.table.view(this.nowMs()).members, this.ctx.nodeId, connected)
   }
 
-  private async publish (leaving: boolean): Promise<void> {
+  /** Publishes a heartbeat; resolves with the number of peers gossipsub sent it to (0: nobody, or not sent). */
+  private async publish (leaving: boolean): Promise<number> {
     this.self = { ...this.buildSelf(this.self.generation, this.self.seq + 1, leaving), reach: this.reach() }
     this.table.setSelf(this.self)
     const pubsub = this.ctx.net.services.pubsub
     // gossipsub signs, encodes and hashes a message before it finds nobody to send it to: a lone node (or one
     // whose peers have not subscribed yet) would sign a heartbeat twice a second for nobody. Unsent, as before.
-    if (pubsub.getSubscribers(this.topic).length === 0) return
+    this.lonely = pubsub.getSubscribers(this.topic).length === 0
+    if (this.lonely) return 0
     try {
-      await pubsub.publish(this.topic, encodeCanonical(this.self))
+      const { recipients } = await pubsub.publish(this.topic, encodeCanonical(this.self))
       this.published++
+      return recipients.length
     } catch {
       // Until a peer's subscription is known gossipsub refuses to publish (NoPeersSubscribedToTopic):
       // a lone node simply has nobody to tell.
+      return 0
     }
+  }
+
+  /**
+   * The heartbeat for a first subscriber (onSubscriptionChange). Its subscription can arrive before this
+   * node's outbound stream to it is open, and gossipsub then sends to nobody: tried again every
+   * PROMPT_RETRY_MS, at most PROMPT_TRIES times, until it reaches a peer.
+   */
+  private async publishPrompt (tries: number): Promise<void> {
+    if (this.stopped || (await this.publish(false)) > 0 || tries <= 1) return
+    this.promptTimer = setTimeout(() => { void this.publishPrompt(tries - 1) }, PROMPT_RETRY_MS)
   }
 
   /**

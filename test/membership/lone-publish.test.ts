@@ -14,10 +14,10 @@ import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
 interface Running { node: RevoadaNode, membership: MembershipService, dir: string }
 
-async function start (join?: string): Promise<Running> {
+async function start (join?: string, heartbeatIntervalMs = 100): Promise<Running> {
   const membership = new MembershipService()
   const dir = await tempDir()
-  const config = testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 100 } })
+  const config = testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs } })
   const node = await startNode({ config, services: [membership] })
   return { node, membership, dir }
 }
@@ -63,5 +63,18 @@ describe('a lone node\'s heartbeats', () => {
     await waitFor(() => second.membership.view().members.some((m) => m.nodeId === first.node.nodeId && m.health === 'alive'), 30_000, 'the first node alive at the second')
     expect(publishes()).toBeGreaterThan(0)
     expect(first.membership.counters().published).toBeGreaterThan(0)
+  })
+
+  it('should send one at once to the first subscriber, not a period later (a joiner\'s level reaches the leader)', async () => {
+    // A period far longer than the wait below: only the heartbeat sent on subscription can arrive in time.
+    const periodMs = 120_000
+    const first = await start(undefined, periodMs)
+    running.push(first)
+    const second = await start(first.node.joinString(), periodMs)
+    running.push(second)
+    const hears = (r: Running, other: Running): boolean => r.membership.view().members.some((m) => m.nodeId === other.node.nodeId && m.health === 'alive')
+    await waitFor(() => hears(first, second) && hears(second, first), 20_000, 'each node to hear the other well within one period')
+    // The first heartbeat can meet a subscription whose stream is not open yet: a few prompt tries, no more.
+    for (const r of [first, second]) expect(r.membership.counters().published).toBeLessThanOrEqual(20)
   })
 })

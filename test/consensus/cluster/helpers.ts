@@ -10,6 +10,7 @@ import type { MembershipService } from '../../../src/membership/membership-servi
 import type { PolicyEngine } from '../../../src/policy/engine.js'
 import type { ConfigInput } from '../../../src/config/index.js'
 import type { NetFaults } from '../../../src/net/index.js'
+import type { Logger } from '../../../src/log/index.js'
 import { tempDir, testConfig, waitFor } from '../../node/helpers.js'
 
 export interface Member {
@@ -34,10 +35,10 @@ export const FAST: ConfigInput = {
   membership: { heartbeatIntervalMs: 200 }
 }
 
-export async function startMember (dir: string, options: { join?: string, policy?: boolean, extra?: ConfigInput, faults?: NetFaults } = {}): Promise<Member> {
+export async function startMember (dir: string, options: { join?: string, policy?: boolean, extra?: ConfigInput, faults?: NetFaults, log?: Logger } = {}): Promise<Member> {
   const services = defaultServices({ policy: options.policy === true ? {} : false })
   const config = testConfig(dir, { ...FAST, ...options.extra, ...(options.join !== undefined ? { join: options.join } : {}) })
-  const node = await startNode({ config, services, ...(options.faults !== undefined ? { faults: options.faults } : {}) })
+  const node = await startNode({ config, services, ...(options.faults !== undefined ? { faults: options.faults } : {}), ...(options.log !== undefined ? { log: options.log } : {}) })
   const find = <T>(name: string): T => services.find((s) => s.name === name) as T
   return { dir, node, consensus: find('consensus'), membership: find('membership'), ...(options.policy === true ? { policy: find('policy') } : {}) }
 }

@@ -7,13 +7,14 @@
  * raises the cluster's and followers' commands travel as forwarded requests in v3 envelopes; (3) a committed
  * level above the build's halts every node that applies it (here all run this build: a majority applies
  * it, the last never learns it committed): nothing after it applies, the shape stays as it was, and the
- * node asks to stop with EXIT_CODE_PROTOCOL.
+ * node asks to stop with EXIT_CODE_PROTOCOL; (4) a joiner that advertises a level below the cluster's is
+ * not admitted (counted in the leader's status, a warning naming both levels) until it advertises enough.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { decodeSignedProposal, PROTOCOL_LEVEL } from '../../../src/consensus/shape/core/index.js'
 import type { BatchedCommand } from '../../../src/consensus/shape/core/index.js'
 import { EXIT_CODE_PROTOCOL } from '../../../src/consensus/consensus-service.js'
-import { tempDir } from '../../node/helpers.js'
+import { capturingLogger, tempDir } from '../../node/helpers.js'
 import { leaderOf, promoteEtcd, startMember, stopAll, waitFor } from './helpers.js'
 import type { Member } from './helpers.js'
 
@@ -57,6 +58,31 @@ describe('protocol level gate on three nodes', () => {
     expect(a.consensus.shapeMachine.shape.protocol).toBe(PROTOCOL_LEVEL)
     expect(protocolOf(a)).toEqual({ cluster: PROTOCOL_LEVEL, build: PROTOCOL_LEVEL, raises: 0 })
   })
+
+  it('should not admit a joiner below the cluster\'s level until it advertises it', async () => {
+    const { log, lines } = capturingLogger('warn')
+    const a = await startMember(await tempDir(), { log })
+    members = [a]
+    await waitFor(() => a.consensus.node.isLeader(), 10_000, 'the creator leads')
+    // An "old build" joins: it advertises one level below the fresh cluster's (the build's).
+    const b = await startMember(await tempDir(), { join: a.node.joinString(), extra: { protocolLevel: PROTOCOL_LEVEL - 1 } })
+    members.push(b)
+    const admission = (): unknown => a.consensus.statusFields().admission
+    await waitFor(() => (admission() as { belowLevel: number }).belowLevel === 1, 30_000, 'the leader withholds the joiner')
+    expect(admission()).toEqual({ belowLevel: 1, levelUnheard: 0 })
+    expect(lines.some((l) => l.peer === b.node.nodeId && l.advertised === PROTOCOL_LEVEL - 1 && l.cluster === PROTOCOL_LEVEL &&
+      /upgrade revoada on that node/.test(l.msg as string))).toBe(true)
+    // A round now proposes nothing (without the check it would be admitting b, or have admitted it).
+    const loop = (a.consensus as unknown as { admission: { round: () => void, admitting: boolean } }).admission
+    loop.round()
+    expect(loop.admitting).toBe(false)
+    expect(a.consensus.node.configuration().learners).toEqual([])
+    expect(a.consensus.shapeMachine.shape.has(b.node.nodeId)).toBe(false)
+    // "Upgraded": it advertises the cluster's level, and the leader admits it on a later round.
+    b.membership.advertiseProtocolLevel(PROTOCOL_LEVEL)
+    await waitFor(() => b.consensus.node.configuration().learners.includes(b.node.nodeId), 30_000, 'the joiner admitted')
+    expect(admission()).toEqual({ belowLevel: 0, levelUnheard: 0 })
+  }, 120_000)
 
   it('should stay at level 1 with v1 envelopes only while a member advertises 1, then raise and forward', async () => {
     const a = await startMember(await tempDir(), { extra: { protocolLevel: 1 } })
