@@ -6,8 +6,8 @@
  *   ready() → send messages → persist hardState/entries/snapshot → send messagesAfterPersist
  *           → apply committedEntries (calling applyConfChange for ConfChange entries) → advance()
  *
- * NB: between ready() and advance() the driver may call only applyConfChange(), status() and
- * checkInvariants(); every other input asserts.
+ * NB: between ready() and advance() the driver may call only applyConfChange(), status(), its read-only
+ * parts (role(), leader(), term(), lastIndex()) and checkInvariants(); every other input asserts.
  *
  * With `asyncStorageWrites` the acknowledgement has two steps (etcd raft's asynchronous storage writes):
  *
@@ -437,6 +437,27 @@ export class RawNode {
       log.latestSnapshot = snapshot
     }
     log.compactTo(Math.max(log.offset, snapshot.meta.index - Math.max(0, retainEntries)))
+  }
+
+  /**
+   * Parts of status() without its copies of the configuration and of every follower's progress: the driver
+   * and the batcher ask them several times per proposal (issue 16: status() was the leader's largest
+   * allocation outside the shape machine).
+   */
+  role (): RaftStatus['role'] {
+    return this.raft.role
+  }
+
+  leader (): NodeId | null {
+    return this.raft.lead
+  }
+
+  term (): number {
+    return this.raft.term
+  }
+
+  lastIndex (): number {
+    return this.raft.log.lastIndex()
   }
 
   /** A copy of the node's state for status pages, tests and the simulator. */
