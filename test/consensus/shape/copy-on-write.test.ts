@@ -75,4 +75,24 @@ describe('MeshShape copy-on-write', () => {
     expect(quarantined.shape.voters()).toEqual(['a', 'b'])
     expect(shape.rolesOf('c')).toEqual(['worker'])
   })
+
+  it('should name the members whose roles moved since an earlier shape, and only those', () => {
+    const shape = rich()
+    const after = (...commands: Command[]): MeshShape => {
+      let next = shape
+      for (const command of commands) {
+        const t = transition(next, command)
+        if (t.kind !== 'applied') throw new Error(`${command.kind}: ${t.message}`)
+        next = t.shape
+      }
+      return next
+    }
+    expect(shape.movedSince(shape)).toEqual([])
+    expect(after({ kind: 'promote', nodeId: 'c', roles: ['scheduler'] }).movedSince(shape)).toEqual(['c'])
+    // Back where it was: the role sets differ as objects, not in content.
+    expect(after({ kind: 'promote', nodeId: 'c', roles: ['scheduler'] }, { kind: 'demote', nodeId: 'c', roles: ['scheduler'] }).movedSince(shape)).toEqual([])
+    expect(after({ kind: 'add-member', nodeId: 'f' }, { kind: 'quarantine', nodeId: 'b' }).movedSince(shape)).toEqual(['b', 'f'])
+    expect(after({ kind: 'remove-member', nodeId: 'c' }).movedSince(shape)).toEqual(['c'])
+    expect(after({ kind: 'unpin', nodeId: 'b' }).movedSince(shape)).toEqual([])
+  })
 })

@@ -172,6 +172,20 @@ export class MeshShape {
     return role === 'worker' && !stored.has('quarantined') && !CONTROL_PLANE_ROLES.some((r) => stored.has(r))
   }
 
+  /**
+   * Members whose roles differ from `before`'s (joined, left, or a role gained or lost), sorted. Cheap when
+   * few moved: a copy shares the role sets it did not change (copy()).
+   */
+  movedSince (before: MeshShape): NodeId[] {
+    const moved: NodeId[] = []
+    this.members.forEach((roles, id) => {
+      const was = before.members.get(id)
+      if (was === undefined || (was !== roles && !sameRoleSet(was, roles))) moved.push(id)
+    })
+    before.members.forEach((_, id) => { if (!this.members.has(id)) moved.push(id) })
+    return moved.sort()
+  }
+
   isQuarantined (id: NodeId): boolean {
     return this.members.get(id)?.has('quarantined') === true
   }
@@ -370,6 +384,12 @@ export class MeshShape {
     const problem = this.invariantProblem()
     assert(problem === null, () => `MeshShape invariant: ${problem ?? ''}`)
   }
+}
+
+function sameRoleSet (a: ReadonlySet<Role>, b: ReadonlySet<Role>): boolean {
+  if (a.size !== b.size) return false
+  for (const role of a) if (!b.has(role)) return false
+  return true
 }
 
 /**
