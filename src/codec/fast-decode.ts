@@ -103,16 +103,36 @@ function length (minor: number, unit: number): number {
   return n
 }
 
+/**
+ * Short ASCII text recurs in every message (map keys, kinds, roles): a small table, by a hash of the bytes,
+ * gives back the string decoded last time instead of a new one built char by char (issue 16: that building
+ * was the largest allocation of the decoder). A slot holds the last text that hashed to it.
+ */
+const INTERN_SLOTS = 1024
+const internBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(INTERN_SLOTS).fill(undefined)
+const internText: string[] = new Array<string>(INTERN_SLOTS).fill('')
+
 function text (n: number): string {
   const start = pos
   pos += n
   if (n < SHORT_ASCII) {
-    let s = ''
+    let hash = n
     for (let i = start; i < pos; i++) {
       const c = data[i]!
       if (c > 0x7f) return utf8Text(start)
-      s += String.fromCharCode(c)
+      hash = (Math.imul(hash, 31) + c) | 0
     }
+    const slot = hash & (INTERN_SLOTS - 1)
+    const known = internBytes[slot]
+    if (known !== undefined && known.length === n) {
+      let k = 0
+      while (k < n && known[k] === data[start + k]) k++
+      if (k === n) return internText[slot]!
+    }
+    let s = ''
+    for (let i = start; i < pos; i++) s += String.fromCharCode(data[i]!)
+    internBytes[slot] = data.slice(start, pos)
+    internText[slot] = s
     return s
   }
   return utf8Text(start)

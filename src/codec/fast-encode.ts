@@ -38,12 +38,22 @@ export class CanonicalWriter {
     } else if (value < 0x10000) {
       b[this.length++] = m | 25; b[this.length++] = value >> 8; b[this.length++] = value & 0xff
     } else if (value < 0x100000000) {
+      // Big-endian by hand: a DataView (and a BigInt below) per integer was garbage on every entry (issue 16).
       b[this.length++] = m | 26
-      new DataView(b.buffer).setUint32(this.length, value); this.length += 4
+      this.uint32(value)
     } else {
       b[this.length++] = m | 27
-      new DataView(b.buffer).setBigUint64(this.length, BigInt(value)); this.length += 8
+      this.uint32(Math.floor(value / 0x100000000)) // value is a safe integer (write() checks): < 2^53
+      this.uint32(value >>> 0)
     }
+  }
+
+  private uint32 (value: number): void {
+    const b = this.buffer
+    b[this.length++] = value >>> 24
+    b[this.length++] = (value >>> 16) & 0xff
+    b[this.length++] = (value >>> 8) & 0xff
+    b[this.length++] = value & 0xff
   }
 
   /** UTF-8 text; ASCII is copied char by char without an intermediate buffer. */
@@ -88,9 +98,14 @@ export class CanonicalWriter {
   }
 }
 
-/** Encoded keys and, per distinct key set, the canonical order (a block has a handful of key sets). */
+/**
+ * Encoded keys and, per distinct key list, the canonical order (a block has a handful of key lists). The
+ * orders sit in a tree walked key by key, so finding one builds no string (issue 16: the joined id it
+ * replaced was garbage for every map written); `size` counts its nodes against KEY_CACHE_MAX.
+ */
 const keyBytes = new Map<string, Uint8Array>()
-const keyOrders = new Map<string, string[]>()
+interface KeyOrderNode { next: Map<string, KeyOrderNode>, order?: string[] }
+const keyOrders = { root: { next: new Map() } as KeyOrderNode, size: 0 }
 const KEY_CACHE_MAX = 4096
 
 function encodedKey (key: string): Uint8Array {
@@ -102,15 +117,25 @@ function encodedKey (key: string): Uint8Array {
   return bytes
 }
 
-// A colliding id (keys containing NUL) yields keys this record lacks: write() then falls back.
+/** `keys` (an object's own keys, in its order) in canonical order. */
 function canonicalOrder (keys: string[]): string[] {
-  const id = `${keys.length}:${keys.join('\u0000')}`
-  let order = keyOrders.get(id)
-  if (order === undefined) {
-    order = [...keys].sort((a, b) => compareKeys(encodedKey(a), encodedKey(b)))
-    if (keyOrders.size < KEY_CACHE_MAX) keyOrders.set(id, order)
+  let node = keyOrders.root
+  for (const key of keys) {
+    let child = node.next.get(key)
+    if (child === undefined) {
+      if (keyOrders.size >= KEY_CACHE_MAX) return sortKeys(keys)
+      child = { next: new Map() }
+      node.next.set(key, child)
+      keyOrders.size++
+    }
+    node = child
   }
-  return order
+  node.order ??= sortKeys(keys)
+  return node.order
+}
+
+function sortKeys (keys: readonly string[]): string[] {
+  return [...keys].sort((a, b) => compareKeys(encodedKey(a), encodedKey(b)))
 }
 
 const compareKeys = (a: Uint8Array, b: Uint8Array): number => {

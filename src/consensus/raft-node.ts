@@ -483,7 +483,7 @@ export class RaftNode<R> {
       }
     }
     if (plain.length === 0) return
-    const sentTo = this.raw.status().leader
+    const sentTo = this.raw.leader()
     for (const extra of plain) extra.sentTo = sentTo
     try {
       this.raw.proposeMany(plain.map((extra) => ({
@@ -507,7 +507,7 @@ export class RaftNode<R> {
    */
   private noteRequestsAppended (appended: ProposalExtra[]): void {
     if (this.commitNotices === undefined || this.rules?.requestIds === undefined) return
-    const lastIndex = this.raw.status().lastIndex
+    const lastIndex = this.raw.lastIndex()
     for (const extra of appended) {
       for (const id of this.rules.requestIds(extra.command)) {
         const owner = clientIdOwner(id.clientId)
@@ -541,7 +541,7 @@ export class RaftNode<R> {
       } else if (this.answerRefusals?.() === true) {
         this.counts.refusalsAnswered++
         this.send({
-          type: MessageType.PropResp, from: this.id, to: from, term: this.raw.status().term, index: 0, logTerm: 0, entries: [],
+          type: MessageType.PropResp, from: this.id, to: from, term: this.raw.term(), index: 0, logTerm: 0, entries: [],
           commit: 0, reject: true, rejectHint: 0, context: encodeRefusal({ id, reason: refusal.message })
         })
       }
@@ -556,7 +556,7 @@ export class RaftNode<R> {
    */
   private onRequestRefused (m: Message): void {
     const refusal = decodeRefusal(m.context)
-    if (m.from !== this.raw.status().leader || refusal === null) {
+    if (m.from !== this.raw.leader() || refusal === null) {
       this.counts.refusedForwarded++
       if (this.badInputLog.allow(m.from, 'request-refusal')) this.log.warn({ from: m.from }, 'dropped a request refusal not from the leader, or malformed (counted; logged once per interval)')
       return
@@ -579,7 +579,7 @@ export class RaftNode<R> {
    * alone — never a configuration change, which the leader refuses from peers.
    */
   private submit (extra: ProposalExtra): void {
-    extra.sentTo = this.raw.status().leader
+    extra.sentTo = this.raw.leader()
     try {
       if (extra.leaderOnly !== undefined) {
         // Never forwarded (any other leader refuses it). Leading, it is appended once; a copy already in a
@@ -671,7 +671,7 @@ export class RaftNode<R> {
   }
 
   isLeader (): boolean {
-    return this.raw.status().role === 'leader'
+    return this.raw.role() === 'leader'
   }
 
   /** The configuration in force after the entries applied so far. */
@@ -792,7 +792,7 @@ export class RaftNode<R> {
       rethrowBug(err)
       this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposals not accepted yet')
     }
-    if (this.commitNotices !== undefined) this.forwardedUpTo.set(message.from, this.raw.status().lastIndex)
+    if (this.commitNotices !== undefined) this.forwardedUpTo.set(message.from, this.raw.lastIndex())
   }
 
   /** The command and id of a forwarded entry, or why it is refused. */
@@ -1328,7 +1328,7 @@ export class RaftNode<R> {
       this.halt(err as Error)
       return false
     }
-    if (!ok && this.badInputLog.allow(this.raw?.status().leader ?? 'leader', 'snapshot')) {
+    if (!ok && this.badInputLog.allow(this.raw?.leader() ?? 'leader', 'snapshot')) {
       this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored (counted; logged once per interval)')
     }
     return ok
@@ -1361,7 +1361,7 @@ export class RaftNode<R> {
     setImmediate(() => {
       if (!this.running || this.stalled !== undefined) return
       const now = this.monotonicMs()
-      const leader = this.raw.status().leader
+      const leader = this.raw.leader()
       // Only what went elsewhere: one already with this leader would become a second, useless entry, and
       // one still queued (never submitted: sentTo undefined) goes out with the next batch anyway.
       this.proposals.retryAll(now, this.init.retryIntervalMs, (_key, extra) => { this.submit(extra) },
@@ -1372,8 +1372,9 @@ export class RaftNode<R> {
   }
 
   private notifyState (): void {
+    // Runs after every batch: the full status (a copy) only when something the listeners hear of moved.
+    if (this.raw.role() === this.lastRole && this.raw.leader() === this.lastLeader && this.confState === this.lastConf) return
     const status = this.raw.status()
-    if (status.role === this.lastRole && status.leader === this.lastLeader && this.confState === this.lastConf) return
     this.lastConf = this.confState
     if (status.role !== this.lastRole && status.role === 'leader') this.log.info({ id: this.id, term: status.term }, 'became leader')
     const newLeader = status.leader !== null && status.leader !== this.lastLeader

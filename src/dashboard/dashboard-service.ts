@@ -9,7 +9,8 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { PolicyEngine } from '../policy/engine.js'
-import { buildState, shapeRoles } from './model.js'
+import { buildState, rolesOfMembers } from './model.js'
+import { MeshShape } from '../consensus/shape/core/index.js'
 import type { DashboardState } from './model.js'
 import { Timeline, diffRoles } from './timeline.js'
 import { EventStream } from './event-stream.js'
@@ -63,11 +64,15 @@ export class DashboardService implements NodeService {
       leader = status.leader
       this.stream.poke()
     }))
-    let roles = shapeRoles(consensus)
-    this.unsubscribers.push(consensus.shapeMachine.onChange(() => {
-      const next = shapeRoles(consensus)
-      for (const line of diffRoles(roles, next)) this.timeline.add(this.nowMs(), 'roles', line.nodeId, line.text)
-      roles = next
+    // Role moves are diffed over the members that moved only: the shape changes with nearly every applied
+    // entry, and rebuilding every member's roles each time was a third of this node's apply garbage (issue 16).
+    let shown = consensus.started ? consensus.shapeMachine.shape : MeshShape.empty()
+    this.unsubscribers.push(consensus.shapeMachine.onChange((next) => {
+      const moved = next.movedSince(shown)
+      if (moved.length > 0) {
+        for (const line of diffRoles(rolesOfMembers(shown, moved), rolesOfMembers(next, moved))) this.timeline.add(this.nowMs(), 'roles', line.nodeId, line.text)
+      }
+      shown = next
       this.stream.poke()
     }))
   }

@@ -47,7 +47,8 @@ export class EventStream {
 
   /** Something changed: push soon (coalesced with anything else in this turn of the event loop). */
   poke (): void {
-    if (this.scheduled || this.closed) return
+    // No stream open: push() would do nothing, so no turn is scheduled (a new stream starts the periodic push).
+    if (this.scheduled || this.closed || this.clients.size === 0) return
     this.scheduled = true
     setImmediate(() => { this.scheduled = false; this.push() })
   }

@@ -5,6 +5,7 @@
  * attestation until they exist) gives `null` and the page shows a placeholder.
  */
 import type { ConsensusService } from '../consensus/consensus-service.js'
+import type { MeshShape } from '../consensus/shape/core/index.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { PolicyEngine } from '../policy/engine.js'
 import type { Decision } from '../policy/core/index.js'
@@ -58,7 +59,14 @@ export interface ModelSources {
 export function shapeRoles (consensus: ConsensusService | undefined): RoleMap {
   if (consensus?.started !== true) return {}
   const shape = consensus.shapeMachine.shape
-  return Object.fromEntries(shape.memberIds().map((id) => [id, [...shape.rolesOf(id)].sort()]))
+  return rolesOfMembers(shape, shape.memberIds())
+}
+
+/** Roles of those of `ids` that are members of `shape` (sorted by name, as the page shows them). */
+export function rolesOfMembers (shape: MeshShape, ids: readonly string[]): RoleMap {
+  const roles: RoleMap = {}
+  for (const id of ids) if (shape.has(id)) roles[id] = [...shape.rolesOf(id)].sort()
+  return roles
 }
 
 export function buildState (s: ModelSources): DashboardState {

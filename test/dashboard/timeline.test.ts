@@ -4,6 +4,9 @@
 import { describe, expect, it } from 'vitest'
 import { diffRoles, Timeline } from '../../src/dashboard/index.js'
 import { TIMELINE_ENTRIES_MAX } from '../../src/dashboard/constants.js'
+import { rolesOfMembers } from '../../src/dashboard/model.js'
+import { MeshShape, transition } from '../../src/consensus/shape/core/index.js'
+import type { Command } from '../../src/consensus/shape/core/index.js'
 
 describe('diffRoles', () => {
   it('should name every role gained and lost, and members entering or leaving the shape', () => {
@@ -18,6 +21,29 @@ describe('diffRoles', () => {
       { nodeId: 'gone', text: 'left the shape' }
     ])
     expect(diffRoles(after, after)).toEqual([])
+  })
+})
+
+describe('role moves between two shapes', () => {
+  it('should give over the moved members (MeshShape.movedSince) the lines of the whole diff', () => {
+    const steps: Command[] = [
+      { kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }, { kind: 'add-member', nodeId: 'c' },
+      { kind: 'promote', nodeId: 'b', roles: ['etcd', 'scheduler'] }, { kind: 'demote', nodeId: 'a', roles: ['scheduler'] },
+      { kind: 'quarantine', nodeId: 'c' }, { kind: 'restore', nodeId: 'c' }, { kind: 'remove-member', nodeId: 'c' },
+      { kind: 'add-member', nodeId: 'd' }
+    ]
+    let shape = MeshShape.empty()
+    let lines = 0
+    for (const command of steps) {
+      const t = transition(shape, command)
+      if (t.kind !== 'applied') throw new Error(`${command.kind}: ${t.message}`)
+      const whole = diffRoles(rolesOfMembers(shape, shape.memberIds()), rolesOfMembers(t.shape, t.shape.memberIds()))
+      const moved = t.shape.movedSince(shape)
+      expect(diffRoles(rolesOfMembers(shape, moved), rolesOfMembers(t.shape, moved))).toEqual(whole)
+      lines += whole.length
+      shape = t.shape
+    }
+    expect(lines).toBeGreaterThanOrEqual(steps.length)
   })
 })
 

@@ -6,8 +6,8 @@
  *   ready() → send messages → persist hardState/entries/snapshot → send messagesAfterPersist
  *           → apply committedEntries (calling applyConfChange for ConfChange entries) → advance()
  *
- * NB: between ready() and advance() the driver may call only applyConfChange(), status() and
- * checkInvariants(); every other input asserts.
+ * NB: between ready() and advance() the driver may call only applyConfChange(), status(), its read-only
+ * parts (role(), leader(), term(), lastIndex()) and checkInvariants(); every other input asserts.
  *
  * With `asyncStorageWrites` the acknowledgement has two steps (etcd raft's asynchronous storage writes):
  *
@@ -301,13 +301,12 @@ export class RawNode {
   hasReady (): boolean {
     if (this.inFlight !== undefined) return false
     const r = this.raft
-    const hs = this.hardState()
     const ps = this.issuedHardState
-    const soft = this.softState()
-    return hs.term !== ps.term || hs.vote !== ps.vote || hs.commit !== ps.commit ||
+    // The fields themselves, not hardState()/softState() objects: the driver asks after every input (issue 16).
+    return r.term !== ps.term || r.vote !== ps.vote || r.log.committed !== ps.commit ||
       r.log.stableIndex < r.log.lastIndex() || r.log.pendingSnapshot !== undefined ||
       (r.log.applying < this.applyLimit()) || r.msgs.length > 0 || r.msgsAfterPersist.length > 0 ||
-      r.readStates.length > 0 || soft.leader !== this.lastSoftState.leader || soft.role !== this.lastSoftState.role
+      r.readStates.length > 0 || r.lead !== this.lastSoftState.leader || r.role !== this.lastSoftState.role
   }
 
   /** Takes the next batch of work; the driver must handle it in the order documented on Ready. */
@@ -324,23 +323,26 @@ export class RawNode {
     const applyLimit = this.applyLimit()
     const committedEntries = snapshot === undefined && log.applying < applyLimit
       ? log.slice(log.applying + 1, applyLimit + 1, r.cfg.maxCommittedBytesPerReady) : []
-    const afterPersist = r.msgsAfterPersist
+    // The node's own acknowledgements wait in the ticket; the rest go out after the write (one pass, no filters).
+    const messagesAfterPersist: Message[] = []
+    const selfMessages: Message[] = []
+    for (const m of r.msgsAfterPersist) (m.to === r.id ? selfMessages : messagesAfterPersist).push(m)
     const ready: Ready = {
-      ...(hardStateChanged ? { hardState: hs } : {}),
       entries,
-      ...(snapshot !== undefined ? { snapshot } : {}),
       committedEntries,
       messages: r.msgs,
-      messagesAfterPersist: afterPersist.filter((m) => m.to !== r.id),
+      messagesAfterPersist,
       readStates: r.readStates,
       mustSync: hs.term !== ps.term || hs.vote !== ps.vote || entries.length > 0 || snapshot !== undefined,
       softState: this.softState()
     }
+    // Optional keys set when present rather than spread in (one object per Ready, not three).
+    if (hardStateChanged) ready.hardState = hs
+    if (snapshot !== undefined) ready.snapshot = snapshot
     const applyingTo = snapshot !== undefined ? snapshot.meta.index
       : committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : log.applying
     this.inFlight = {
-      stableTo: log.lastIndex(), applyingTo, hardState: hs, snapshot,
-      selfMessages: afterPersist.filter((m) => m.to === r.id)
+      stableTo: log.lastIndex(), applyingTo, hardState: hs, snapshot, selfMessages
     }
     log.applying = applyingTo
     r.msgs = []
@@ -437,6 +439,27 @@ export class RawNode {
       log.latestSnapshot = snapshot
     }
     log.compactTo(Math.max(log.offset, snapshot.meta.index - Math.max(0, retainEntries)))
+  }
+
+  /**
+   * Parts of status() without its copies of the configuration and of every follower's progress: the driver
+   * and the batcher ask them several times per proposal (issue 16: status() was the leader's largest
+   * allocation outside the shape machine).
+   */
+  role (): RaftStatus['role'] {
+    return this.raft.role
+  }
+
+  leader (): NodeId | null {
+    return this.raft.lead
+  }
+
+  term (): number {
+    return this.raft.term
+  }
+
+  lastIndex (): number {
+    return this.raft.log.lastIndex()
   }
 
   /** A copy of the node's state for status pages, tests and the simulator. */

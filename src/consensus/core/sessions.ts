@@ -44,6 +44,10 @@ interface ClientSession<R> {
   results: Map<number, R>
 }
 
+// Shared answers (frozen): lookup runs at least twice per applied proposal.
+const NEW: { kind: 'new' } = Object.freeze({ kind: 'new' })
+const STALE: { kind: 'stale' } = Object.freeze({ kind: 'stale' })
+
 export class ProposalSessions<R = Uint8Array> {
   readonly maxClients: number
   readonly maxSeqsPerClient: number
@@ -64,10 +68,10 @@ export class ProposalSessions<R = Uint8Array> {
   /** Whether `id` is new, was already applied (with its first result), or is too old to tell. */
   lookup (id: ProposalId): SessionLookup<R> {
     const client = this.clients.get(id.clientId)
-    if (client === undefined) return { kind: 'new' }
+    if (client === undefined) return NEW
     if (client.results.has(id.seq)) return { kind: 'duplicate', result: client.results.get(id.seq) as R }
-    if (id.seq <= client.floorSeq) return { kind: 'stale' }
-    return { kind: 'new' }
+    if (id.seq <= client.floorSeq) return STALE
+    return NEW
   }
 
   /** Records the result of applying `id` at log `index`. Indexes must grow (apply order). */
@@ -83,7 +87,9 @@ export class ProposalSessions<R = Uint8Array> {
     client.lastIndex = index
     client.results.set(id.seq, result)
     if (client.results.size > this.maxSeqsPerClient) {
-      const lowest = Math.min(...client.results.keys())
+      // A loop, not Math.min(...keys): the spread built an array of every stored seq per record (issue 16).
+      let lowest = Infinity
+      for (const seq of client.results.keys()) if (seq < lowest) lowest = seq
       client.results.delete(lowest)
       client.floorSeq = Math.max(client.floorSeq, lowest)
     }

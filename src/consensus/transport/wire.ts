@@ -10,7 +10,7 @@
  * (src/net/length-prefixed.ts).
  */
 import { decode } from '@ipld/dag-cbor'
-import { encodeCanonical } from '../../codec/index.js'
+import { decodeCanonicalFast, encodeCanonical, NOT_FAST } from '../../codec/index.js'
 import {
   MAX_CLIENT_ID_CHARS, MAX_CONF_IDS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES, WIRE_NUMBER_MAX
 } from '../core/constants.js'
@@ -117,7 +117,10 @@ export function decodeFrame (bytes: Uint8Array): Message {
   if (bytes.length > MAX_FRAME_BYTES) fail(`frame of ${bytes.length} bytes over ${MAX_FRAME_BYTES}`)
   let v: Record<string, unknown>
   try {
-    v = decode(bytes) as Record<string, unknown>
+    // A canonical frame (what encodeFrame writes) through the one-pass reader, which gives the value dag-cbor
+    // would at a fraction of its garbage (issue 16); anything else through dag-cbor, as always.
+    const fast = decodeCanonicalFast(bytes)
+    v = (fast !== NOT_FAST ? fast : decode(bytes)) as Record<string, unknown>
   } catch (err) {
     return fail(`not CBOR: ${(err as Error).message}`)
   }

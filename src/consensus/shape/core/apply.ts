@@ -164,14 +164,14 @@ type Transition = { kind: 'applied', shape: MeshShape } | (Outcome & { kind: 're
  * @throws ProtocolLevelUnsupportedError when the command carries a protocol level above this build's
  */
 export function transition (shape: MeshShape, command: Command): Transition {
-  const next = shape.copy()
+  // Each case checks `shape` first and copies it only to change the copy: a rejected command copies nothing.
   const id = 'nodeId' in command ? command.nodeId : ''
   switch (command.kind) {
     case 'bootstrap': {
       if (shape.size > 0) return reject('not-empty', 'bootstrap on a non-empty shape') as Transition
       const level = command.protocol ?? PROTOCOL_LEVEL_MIN
       if (level > PROTOCOL_LEVEL) throw new ProtocolLevelUnsupportedError(level, PROTOCOL_LEVEL)
-      const started = level > PROTOCOL_LEVEL_MIN ? next.withProtocol(level) : next
+      const started = level > PROTOCOL_LEVEL_MIN ? shape.withProtocol(level) : shape.copy()
       started.addMember(id)
       started.grant(id, CONTROL_PLANE_ROLES)
       return finish(started)
@@ -181,81 +181,101 @@ export function transition (shape: MeshShape, command: Command): Transition {
       // is written: the nodes that know it apply it, and this one must not go on without it.
       if (command.level <= shape.protocol) return reject('protocol-not-raised', `protocol level ${command.level} is not above ${shape.protocol}`) as Transition
       if (command.level > PROTOCOL_LEVEL) throw new ProtocolLevelUnsupportedError(command.level, PROTOCOL_LEVEL)
-      return { kind: 'applied', shape: next.withProtocol(command.level) }
-    case 'add-member':
+      return { kind: 'applied', shape: shape.withProtocol(command.level) }
+    case 'add-member': {
       if (shape.has(id)) return reject('already-member', `${id} is already a member`) as Transition
       if (shape.wasRemoved(id)) return reject('removed-member', `${id} was removed from the cluster; it must reset to rejoin`) as Transition
       if (shape.size >= MAX_MEMBERS) return reject('limit-exceeded', `at most ${MAX_MEMBERS} members`) as Transition
+      const next = shape.copy()
       next.addMember(id)
-      break
-    case 'remove-member':
+      return finish(next)
+    }
+    case 'remove-member': {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
       if (CONTROL_PLANE_ROLES.some((role) => shape.holds(id, role))) {
         return reject('holds-control-plane-role', `${id} holds a control-plane role: demote it first`) as Transition
       }
+      const next = shape.copy()
       next.removeMember(id)
-      break
+      return finish(next)
+    }
     case 'promote': {
       // Every node of the command (`nodeId`, then `with`) gets the roles, or none does.
-      for (const node of commandNodeIds(command)) {
+      const nodes = commandNodeIds(command)
+      for (const node of nodes) {
         if (!shape.has(node)) return reject('unknown-node', `${node} is not a member`) as Transition
         if (shape.isQuarantined(node)) return reject('node-quarantined', `${node} is quarantined`) as Transition
-        const held = command.roles.filter((role) => shape.holds(node, role))
         // A pinned promote of a role already held only pins it; an unpinned one is a mistake worth naming.
-        if (held.length > 0 && command.pin !== true) return reject('role-already-held', `${node} already holds ${held.join(',')}`) as Transition
+        if (command.pin !== true && command.roles.some((role) => shape.holds(node, role))) {
+          const held = command.roles.filter((role) => shape.holds(node, role))
+          return reject('role-already-held', `${node} already holds ${held.join(',')}`) as Transition
+        }
+      }
+      const next = shape.copy()
+      for (const node of nodes) {
         next.grant(node, command.roles)
         next.setPins(node, command.roles, command.pin === true ? true : undefined)
       }
       for (const role of command.roles) {
         const max = role === 'etcd' ? MAX_ETCD_HOLDERS : MAX_ROLE_HOLDERS
-        const gained = next.holders(role).length > shape.holders(role).length
-        if (gained && next.holders(role).length > max) return reject('limit-exceeded', `at most ${max} ${role} holders`) as Transition
+        const holders = next.holderCount(role)
+        if (holders > shape.holderCount(role) && holders > max) return reject('limit-exceeded', `at most ${max} ${role} holders`) as Transition
       }
-      break
+      return finish(next)
     }
     case 'demote': {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
-      const missing = command.roles.filter((role) => !shape.holds(id, role))
-      if (missing.length > 0 && command.pin !== true) return reject('role-not-held', `${id} does not hold ${missing.join(',')}`) as Transition
+      if (command.pin !== true && !command.roles.every((role) => shape.holds(id, role))) {
+        const missing = command.roles.filter((role) => !shape.holds(id, role))
+        return reject('role-not-held', `${id} does not hold ${missing.join(',')}`) as Transition
+      }
+      const next = shape.copy()
       next.revoke(id, command.roles)
       next.setPins(id, command.roles, command.pin === true ? false : undefined)
-      break
+      return finish(next)
     }
     case 'unpin': {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
       const roles = command.roles ?? CONTROL_PLANE_ROLES
       if (!roles.some((role) => shape.pinOf(id, role) !== undefined)) return reject('not-pinned', `${id} has no pin on ${roles.join(',')}`) as Transition
+      const next = shape.copy()
       next.setPins(id, roles, undefined)
-      break
+      return finish(next)
     }
-    case 'quarantine':
+    case 'quarantine': {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
       if (shape.isQuarantined(id)) return reject('node-quarantined', `${id} is already quarantined`) as Transition
+      const next = shape.copy()
       next.clear(id)
       next.grant(id, ['quarantined'])
-      break
-    case 'rejoin':
+      return finish(next)
+    }
+    case 'rejoin': {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
       // Its etcd pin goes with the role: the node's lost vote record outweighs the operator's pin.
+      const next = shape.copy()
       next.revoke(id, ['etcd'])
       next.setPins(id, ['etcd'], undefined)
-      break
-    case 'restore':
+      return finish(next)
+    }
+    case 'restore': {
       if (!shape.has(id)) return reject('unknown-node', `${id} is not a member`) as Transition
       if (!shape.isQuarantined(id)) return reject('not-quarantined', `${id} is not quarantined`) as Transition
+      const next = shape.copy()
       next.revoke(id, ['quarantined'])
-      break
+      return finish(next)
+    }
     case 'set-catalog': {
       const problem = templatesProblem(command.templates)
       if (problem !== null) return reject('invalid-catalog', problem) as Transition
+      const next = shape.copy()
       next.setTemplates(command.role, command.templates)
       return { kind: 'applied', shape: next }
     }
     case 'set-target':
       if (command.target.etcd < 1) return reject('invalid-target', 'the target needs at least one etcd holder') as Transition
-      return { kind: 'applied', shape: next.withTarget(command.target) }
+      return { kind: 'applied', shape: shape.withTarget(command.target) }
   }
-  return finish(next)
 }
 
 /** The shape a membership or role command leaves, or why it cannot: no voter, or a broken limit. */
@@ -271,22 +291,31 @@ function finish (next: MeshShape): Transition {
  * configuration change that moves exactly those voters (one joint change, issue 6 item 3).
  */
 export function checkVoterMove (before: MeshShape, after: MeshShape, confChange: ConfChange | undefined): Outcome {
-  const voters = before.voters()
-  const expected = voterSteps(voters, after.voters()).map((s) => `${s.type}:${s.nodeId}`).sort()
+  const voters = before.votersView()
+  // A command without a configuration change (every command of a batch) is decided here without building
+  // step lists, as the general path below would decide it: applied when it moves no voter.
+  if (confChange === undefined) {
+    return sameIds(voters, after.votersView()) ? { kind: 'applied' } : reject('voters-not-moved', 'an etcd change must be committed with its configuration change')
+  }
+  const expected = voterSteps(voters, after.votersView()).map((s) => `${s.type}:${s.nodeId}`).sort()
   // The change comes from a committed entry that any leader may have written: its steps are untrusted.
-  const steps: unknown[] = confChange === undefined ? [] : Array.isArray(confChange.steps) ? confChange.steps : [null]
+  const steps: unknown[] = Array.isArray(confChange.steps) ? confChange.steps : [null]
   if (!steps.every(isConfChangeStep)) return reject('voter-mismatch', 'the configuration change carries a malformed step')
   // Steps that only add or remove learners (admission, removal of a non-voter) move no voter.
   const actual = steps
     .filter((s) => s.type === 'add-voter' ? !voters.includes(s.nodeId) : voters.includes(s.nodeId))
     .map((s) => `${s.type === 'remove' ? 'add-learner' : s.type}:${s.nodeId}`).sort()
-  if (expected.length > 0 && confChange === undefined) {
-    return reject('voters-not-moved', 'an etcd change must be committed with its configuration change')
-  }
   if (actual.join('|') !== expected.join('|')) {
     return reject('voter-mismatch', `configuration change moves [${actual.join(',')}], the command moves [${expected.join(',')}]`)
   }
   return { kind: 'applied' }
+}
+
+/** Whether two lists of unique ids hold the same ids (what an empty voterSteps(a, b) says, without building it). */
+function sameIds (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (const id of a) if (!b.includes(id)) return false
+  return true
 }
 
 const STEP_TYPES: readonly unknown[] = ['add-voter', 'add-learner', 'remove']

@@ -40,10 +40,21 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128
 const isCount = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
 
+/** Distinct control-plane roles (a copy of the list), or null. Loops, no filter or Set: every command of every entry comes through here (issue 16). */
 function parseRoles (value: unknown): ControlPlaneRole[] | null {
   if (!Array.isArray(value) || value.length === 0 || value.length > CONTROL_PLANE_ROLES.length) return null
-  const roles = value.filter((r): r is ControlPlaneRole => (CONTROL_PLANE_ROLES as readonly unknown[]).includes(r))
-  return roles.length === value.length && new Set(roles).size === roles.length ? roles : null
+  const items = value as unknown[]
+  for (let i = 0; i < items.length; i++) {
+    if (!(CONTROL_PLANE_ROLES as readonly unknown[]).includes(items[i]) || items.indexOf(items[i]) !== i) return null
+  }
+  return items.slice() as ControlPlaneRole[]
+}
+
+/** How many own keys `value` has: Object.keys(value).length without the array. */
+function keyCount (value: Record<string, unknown>): number {
+  let count = 0
+  for (const key in value) if (Object.hasOwn(value, key)) count++
+  return count
 }
 
 export function parseTarget (value: unknown): TargetTopology | null {
@@ -72,37 +83,41 @@ function parseCommand (value: unknown): Command | null {
     case 'bootstrap': {
       // `protocol` is encoded only when present (2 or more): a bootstrap without it has the bytes it always had.
       const protocol = value.protocol === undefined ? undefined : parseProtocolLevel(value.protocol)
-      if (!isId(value.nodeId) || protocol === null || protocol === PROTOCOL_LEVEL_MIN || Object.keys(value).length !== (protocol === undefined ? 2 : 3)) return null
+      if (!isId(value.nodeId) || protocol === null || protocol === PROTOCOL_LEVEL_MIN || keyCount(value) !== (protocol === undefined ? 2 : 3)) return null
       return { kind: 'bootstrap', nodeId: value.nodeId, ...(protocol !== undefined ? { protocol } : {}) }
     }
     case 'set-protocol': {
       const level = parseProtocolLevel(value.level)
-      return level !== null && level > PROTOCOL_LEVEL_MIN && Object.keys(value).length === 2 ? { kind: 'set-protocol', level } : null
+      return level !== null && level > PROTOCOL_LEVEL_MIN && keyCount(value) === 2 ? { kind: 'set-protocol', level } : null
     }
     case 'add-member': case 'remove-member': case 'quarantine': case 'restore': case 'rejoin':
-      return isId(value.nodeId) && Object.keys(value).length === 2 ? { kind: value.kind, nodeId: value.nodeId } : null
+      return isId(value.nodeId) && keyCount(value) === 2 ? { kind: value.kind, nodeId: value.nodeId } : null
     case 'promote': case 'demote': {
       const roles = parseRoles(value.roles)
       // `pin` and `with` are encoded only when present, so a command without them has the bytes it always had.
       const pinned = value.pin === true
       const others = value.kind === 'promote' && value.with !== undefined ? parseWith(value.with, value.nodeId) : undefined
       const keys = 3 + (pinned ? 1 : 0) + (others !== undefined ? 1 : 0)
-      if (!isId(value.nodeId) || roles === null || others === null || Object.keys(value).length !== keys) return null
-      return { kind: value.kind, nodeId: value.nodeId, roles, ...(pinned ? { pin: true as const } : {}), ...(others !== undefined ? { with: others } : {}) }
+      if (!isId(value.nodeId) || roles === null || others === null || keyCount(value) !== keys) return null
+      // Optional keys set one by one rather than spread in: one object instead of three per command.
+      const command: { kind: 'promote' | 'demote', nodeId: string, roles: ControlPlaneRole[], pin?: true, with?: string[] } = { kind: value.kind, nodeId: value.nodeId, roles }
+      if (pinned) command.pin = true
+      if (others !== undefined) command.with = others
+      return command as Command
     }
     case 'unpin': {
       const roles = value.roles === undefined ? undefined : parseRoles(value.roles)
-      if (!isId(value.nodeId) || roles === null || Object.keys(value).length !== (roles === undefined ? 2 : 3)) return null
+      if (!isId(value.nodeId) || roles === null || keyCount(value) !== (roles === undefined ? 2 : 3)) return null
       return roles === undefined ? { kind: 'unpin', nodeId: value.nodeId } : { kind: 'unpin', nodeId: value.nodeId, roles }
     }
     case 'set-target': {
       const target = parseTarget(value.target)
-      return target !== null && Object.keys(value).length === 2 ? { kind: 'set-target', target } : null
+      return target !== null && keyCount(value) === 2 ? { kind: 'set-target', target } : null
     }
     case 'set-catalog': {
       const templates = parseCatalogTemplates(value.templates)
       const role = value.role
-      if (!(CONTROL_PLANE_ROLES as readonly unknown[]).includes(role) || templates === null || Object.keys(value).length !== 3) return null
+      if (!(CONTROL_PLANE_ROLES as readonly unknown[]).includes(role) || templates === null || keyCount(value) !== 3) return null
       return { kind: 'set-catalog', role: role as ControlPlaneRole, templates }
     }
     default:
@@ -114,13 +129,13 @@ const isReason = (v: unknown): v is Reason => typeof v === 'string' && (REASONS 
 
 /** NB: v1 never checked the id's key count, and must go on accepting what it accepted (WALs replay). */
 function parseProposalId (id: unknown, strict: boolean): { clientId: string, seq: number } | null {
-  return isRecord(id) && typeof id.clientId === 'string' && isCount(id.seq, Number.MAX_SAFE_INTEGER) && (!strict || Object.keys(id).length === 2)
+  return isRecord(id) && typeof id.clientId === 'string' && isCount(id.seq, Number.MAX_SAFE_INTEGER) && (!strict || keyCount(id) === 2)
     ? { clientId: id.clientId, seq: id.seq }
     : null
 }
 
 function parseSingle (value: Record<string, unknown>): SingleEnvelope | null {
-  if (Object.keys(value).length !== 7) return null
+  if (keyCount(value) !== 7) return null
   const command = parseCommand(value.command)
   const id = parseProposalId(value.proposalId, false)
   if (command === null || typeof value.clusterId !== 'string' || !isId(value.proposer)) return null
@@ -129,7 +144,7 @@ function parseSingle (value: Record<string, unknown>): SingleEnvelope | null {
 }
 
 export function parseBatchedCommand (value: unknown, kinds: readonly string[] = BATCHABLE_KINDS): BatchedCommand | null {
-  if (!isRecord(value) || Object.keys(value).length !== 2 || !isReason(value.reason)) return null
+  if (!isRecord(value) || keyCount(value) !== 2 || !isReason(value.reason)) return null
   const command = parseCommand(value.command)
   if (command === null || !kinds.includes(command.kind)) return null
   return { command: command as BatchableCommand, reason: value.reason }
@@ -138,7 +153,7 @@ export function parseBatchedCommand (value: unknown, kinds: readonly string[] = 
 /** @throws ProposalBatchEmptyError, ProposalBatchTooLargeError, MalformedProposalError */
 function parseBatch (value: Record<string, unknown>): BatchEnvelope {
   const malformed = (what: string): MalformedProposalError => new MalformedProposalError(`batch envelope: ${what}`)
-  if (Object.keys(value).length !== 6) throw malformed('unexpected keys')
+  if (keyCount(value) !== 6) throw malformed('unexpected keys')
   const id = parseProposalId(value.proposalId, true)
   if (typeof value.clusterId !== 'string' || !isId(value.proposer) || id === null) throw malformed('bad cluster, proposer or proposal id')
   if (!isCount(value.proposedAtMs, Number.MAX_SAFE_INTEGER)) throw malformed('bad proposal time')
@@ -179,7 +194,7 @@ export function requestOwner (id: RequestId): string {
  */
 function parseMerged (value: Record<string, unknown>): MergedEnvelope {
   const malformed = (what: string): MalformedProposalError => new MalformedProposalError(`merged envelope: ${what}`)
-  if (Object.keys(value).length !== 6) throw malformed('unexpected keys')
+  if (keyCount(value) !== 6) throw malformed('unexpected keys')
   const id = parseProposalId(value.proposalId, true)
   if (typeof value.clusterId !== 'string' || !isId(value.proposer) || id === null) throw malformed('bad cluster, proposer or proposal id')
   if (!isCount(value.proposedAtMs, Number.MAX_SAFE_INTEGER)) throw malformed('bad proposal time')
@@ -199,7 +214,7 @@ function parseMerged (value: Record<string, unknown>): MergedEnvelope {
   for (const raw of list as Array<Record<string, unknown>>) {
     const position = groups.length
     const hasVia = raw.via !== undefined
-    if (Object.keys(raw).length !== (hasVia ? 2 : 1)) throw malformed(`group ${position} has unexpected keys`)
+    if (keyCount(raw) !== (hasVia ? 2 : 1)) throw malformed(`group ${position} has unexpected keys`)
     if (!hasVia && position > 0) throw malformed(`group ${position} has no via (only the first group is the proposer's own)`)
     const via = hasVia ? parseRequestId(raw.via) : undefined
     if (via === null) throw malformed(`group ${position}: via is not a request id <NodeId>/<session>`)
@@ -267,7 +282,7 @@ function decodeSignedProposalUncached (bytes: Uint8Array): SignedProposal | Erro
   try {
     // Every node decodes every entry: the canonical check re-encodes with the direct writer (same bytes).
     const outer = decodeCanonical<unknown>(bytes)
-    if (!isRecord(outer) || !(outer.e instanceof Uint8Array) || !(outer.s instanceof Uint8Array) || Object.keys(outer).length !== 2) {
+    if (!isRecord(outer) || !(outer.e instanceof Uint8Array) || !(outer.s instanceof Uint8Array) || keyCount(outer) !== 2) {
       return new MalformedProposalError()
     }
     const envelope = parseEnvelope(decodeCanonical<unknown>(outer.e))

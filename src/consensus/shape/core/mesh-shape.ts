@@ -33,18 +33,24 @@ export function sortRoles (roles: Iterable<Role>): Role[] {
 }
 
 export class MeshShape {
-  /** Invariant: every member's stored roles are control-plane roles, `quarantined` or `observer`. */
+  /**
+   * Invariant: every member's stored roles are control-plane roles, `quarantined` or `observer`. A role set
+   * may be shared with copies of this shape: it is never changed once in a shape, only replaced (copy()).
+   */
   private readonly members: Map<NodeId, Set<Role>>
   readonly target: TargetTopology
-  /** Role → manifest templates; a role without an entry uses the build's default templates. */
-  private readonly catalog: Map<ControlPlaneRole, CatalogTemplate[]>
-  /** Invariant: every pin names a member and agrees with its assignment (holds ⇔ the node holds the role). */
-  private readonly pinned: Map<NodeId, Map<ControlPlaneRole, boolean>>
+  /** Role → manifest templates; a role without an entry uses the build's default templates. Shared by copies (copy-on-write). */
+  private catalog: Map<ControlPlaneRole, CatalogTemplate[]>
+  /**
+   * Invariant: every pin names a member and agrees with its assignment (holds ⇔ the node holds the role).
+   * Shared by copies: replaced, never changed, once in a shape (copy()).
+   */
+  private pinned: Map<NodeId, Map<ControlPlaneRole, boolean>>
   /**
    * Nodes removed by `remove-member`, oldest first (at most MAX_REMOVED_REMEMBERED): never re-admitted, and
    * told so when they connect again. Encoded only when non-empty, so shapes without removals keep their CIDs.
    */
-  private readonly removedIds: NodeId[]
+  private removedIds: readonly NodeId[]
   /**
    * The cluster's protocol level (protocol.ts): which wire features proposers may use. Raised only by
    * `set-protocol` (or set by the bootstrap); encoded only above PROTOCOL_LEVEL_MIN, so older shapes keep their CIDs.
@@ -53,14 +59,15 @@ export class MeshShape {
 
   /**
    * The etcd holders, computed once per shape value: apply asks for them several times per command
-   * (the transition, the voter-move check, the invariants). Every mutator of `members` clears it. An ES
+   * (the transition, the voter-move check, the invariants). A copy inherits it; every mutator that can move
+   * the etcd holders clears it. An ES
    * private field: invisible to structural equality, so a shape that was asked equals one that was not.
    */
   #votersMemo: readonly NodeId[] | undefined
 
   constructor (members: Map<NodeId, Set<Role>> = new Map(), target: TargetTopology = TARGET_PRESETS.homelab,
     pinned: Map<NodeId, Map<ControlPlaneRole, boolean>> = new Map(), catalog: Map<ControlPlaneRole, CatalogTemplate[]> = new Map(),
-    removed: NodeId[] = [], protocol: number = PROTOCOL_LEVEL_MIN) {
+    removed: readonly NodeId[] = [], protocol: number = PROTOCOL_LEVEL_MIN) {
     this.protocol = protocol
     this.members = members
     this.target = target
@@ -73,13 +80,16 @@ export class MeshShape {
     return new MeshShape()
   }
 
-  /** A deep copy to mutate while computing the next shape. */
+  /**
+   * A copy to mutate while computing the next shape. Copy-on-write below the top level, because apply copies
+   * the shape for every command (issue 16: the deep copy was the largest allocation of the apply path): the
+   * copy owns its `members` map, and shares the role sets, the pins, the catalog and the removed list, which
+   * the mutators below replace instead of changing. The voters stay known until a mutator moves them.
+   */
   copy (): MeshShape {
-    const members = new Map<NodeId, Set<Role>>()
-    for (const [id, roles] of this.members) members.set(id, new Set(roles))
-    const pinned = new Map<NodeId, Map<ControlPlaneRole, boolean>>()
-    for (const [id, pins] of this.pinned) pinned.set(id, new Map(pins))
-    return new MeshShape(members, { ...this.target }, pinned, copyCatalog(this.catalog), [...this.removedIds], this.protocol)
+    const next = new MeshShape(copyMap(this.members), { ...this.target }, this.pinned, this.catalog, this.removedIds, this.protocol)
+    next.#votersMemo = this.#votersMemo
+    return next
   }
 
   withTarget (target: TargetTopology): MeshShape {
@@ -98,7 +108,7 @@ export class MeshShape {
     return this.removedIds.includes(id)
   }
 
-  /** Removed NodeIds, oldest first. */
+  /** Removed NodeIds, oldest first (a fresh array). */
   removed (): NodeId[] {
     return [...this.removedIds]
   }
@@ -162,6 +172,20 @@ export class MeshShape {
     return role === 'worker' && !stored.has('quarantined') && !CONTROL_PLANE_ROLES.some((r) => stored.has(r))
   }
 
+  /**
+   * Members whose roles differ from `before`'s (joined, left, or a role gained or lost), sorted. Cheap when
+   * few moved: a copy shares the role sets it did not change (copy()).
+   */
+  movedSince (before: MeshShape): NodeId[] {
+    const moved: NodeId[] = []
+    this.members.forEach((roles, id) => {
+      const was = before.members.get(id)
+      if (was === undefined || (was !== roles && !sameRoleSet(was, roles))) moved.push(id)
+    })
+    before.members.forEach((_, id) => { if (!this.members.has(id)) moved.push(id) })
+    return moved.sort()
+  }
+
   isQuarantined (id: NodeId): boolean {
     return this.members.get(id)?.has('quarantined') === true
   }
@@ -173,13 +197,26 @@ export class MeshShape {
     return out.sort()
   }
 
-  /** The Raft voters: the etcd holders (DESIGN.md §5), sorted; a fresh array the caller may keep. */
-  voters (): NodeId[] {
-    this.#votersMemo ??= this.holders('etcd')
-    return [...this.#votersMemo]
+  /** How many members hold `role`: `holders(role).length` without building the sorted list. */
+  holderCount (role: Role): number {
+    let count = 0
+    for (const id of this.members.keys()) if (this.holds(id, role)) count++
+    return count
   }
 
-  // Mutators, used only on a copy inside apply(). Those that change `members` forget the voters.
+  /** The Raft voters: the etcd holders (DESIGN.md §5), sorted; a fresh array the caller may keep. */
+  voters (): NodeId[] {
+    return [...this.votersView()]
+  }
+
+  /** The voters without the copy: for callers that only read them (apply compares them per command). */
+  votersView (): readonly NodeId[] {
+    this.#votersMemo ??= this.holders('etcd')
+    return this.#votersMemo
+  }
+
+  // Mutators, used only on a copy inside apply(). They replace a shared role set, pin map or list rather
+  // than change it (copy-on-write, see copy()); those that can change the etcd holders forget the voters.
   addMember (id: NodeId): void {
     this.#votersMemo = undefined
     this.members.set(id, new Set())
@@ -188,38 +225,58 @@ export class MeshShape {
   removeMember (id: NodeId): void {
     this.#votersMemo = undefined
     this.members.delete(id)
-    this.pinned.delete(id)
-    if (!this.removedIds.includes(id)) this.removedIds.push(id)
-    if (this.removedIds.length > MAX_REMOVED_REMEMBERED) this.removedIds.shift()
+    this.dropPins(id)
+    const removed = this.removedIds.includes(id) ? [...this.removedIds] : [...this.removedIds, id]
+    if (removed.length > MAX_REMOVED_REMEMBERED) removed.shift()
+    this.removedIds = removed
   }
+
   grant (id: NodeId, roles: readonly Role[]): void {
-    this.#votersMemo = undefined
-    for (const role of roles) this.members.get(id)?.add(role)
+    const stored = this.members.get(id)
+    if (stored === undefined) return
+    if (roles.includes('etcd')) this.#votersMemo = undefined
+    const next = new Set(stored)
+    for (const role of roles) next.add(role)
+    this.members.set(id, next)
   }
 
   revoke (id: NodeId, roles: readonly Role[]): void {
-    this.#votersMemo = undefined
-    for (const role of roles) this.members.get(id)?.delete(role)
+    const stored = this.members.get(id)
+    if (stored === undefined) return
+    if (roles.includes('etcd')) this.#votersMemo = undefined
+    const next = new Set(stored)
+    for (const role of roles) next.delete(role)
+    this.members.set(id, next)
   }
 
   clear (id: NodeId): void {
     this.#votersMemo = undefined
-    this.members.get(id)?.clear()
+    if (this.members.has(id)) this.members.set(id, new Set())
+    this.dropPins(id)
+  }
+
+  private dropPins (id: NodeId): void {
+    if (!this.pinned.has(id)) return
+    this.pinned = copyMap(this.pinned)
     this.pinned.delete(id)
   }
 
   /** Sets (holds = true/false) or drops (undefined) the pins of `roles` on `id`. */
   setPins (id: NodeId, roles: readonly ControlPlaneRole[], holds: boolean | undefined): void {
-    const pins = this.pinned.get(id) ?? new Map<ControlPlaneRole, boolean>()
+    const current = this.pinned.get(id)
+    if (current === undefined && holds === undefined) return
+    const pins = new Map<ControlPlaneRole, boolean>(current)
     for (const role of roles) {
       if (holds === undefined) pins.delete(role)
       else pins.set(role, holds)
     }
+    this.pinned = copyMap(this.pinned)
     if (pins.size === 0) this.pinned.delete(id)
     else this.pinned.set(id, pins)
   }
 
   setTemplates (role: ControlPlaneRole, templates: readonly CatalogTemplate[]): void {
+    this.catalog = new Map(this.catalog)
     if (templates.length === 0) this.catalog.delete(role)
     else this.catalog.set(role, templates.map((t) => ({ name: t.name, cid: t.cid })))
   }
@@ -313,7 +370,7 @@ export class MeshShape {
         if (this.holds(id, role) !== holds) return `${id} is pinned ${holds ? 'to hold' : 'not to hold'} ${role} but ${holds ? 'does not' : 'does'}`
       }
     }
-    const etcd = this.voters().length
+    const etcd = this.votersView().length
     if (this.members.size > 0 && etcd === 0) return 'no etcd holder (no voter)'
     if (etcd > MAX_ETCD_HOLDERS) return `more than ${MAX_ETCD_HOLDERS} etcd holders`
     for (const [role, templates] of this.catalog) {
@@ -329,9 +386,19 @@ export class MeshShape {
   }
 }
 
-function copyCatalog (catalog: ReadonlyMap<ControlPlaneRole, readonly CatalogTemplate[]>): Map<ControlPlaneRole, CatalogTemplate[]> {
-  const copy = new Map<ControlPlaneRole, CatalogTemplate[]>()
-  for (const [role, templates] of catalog) copy.set(role, templates.map((t) => ({ ...t })))
+function sameRoleSet (a: ReadonlySet<Role>, b: ReadonlySet<Role>): boolean {
+  if (a.size !== b.size) return false
+  for (const role of a) if (!b.has(role)) return false
+  return true
+}
+
+/**
+ * A copy of a small map, through forEach: `new Map(map)` steps the generic iterator protocol, an object or
+ * two per entry (3× the time and twice the garbage of this, measured for a 3-member shape, issue 16).
+ */
+function copyMap<K, V> (map: ReadonlyMap<K, V>): Map<K, V> {
+  const copy = new Map<K, V>()
+  map.forEach((value, key) => { copy.set(key, value) })
   return copy
 }
 
