@@ -7,21 +7,12 @@ import { describe, expect, it } from 'vitest'
 import { cidOfBytes } from '../../../src/codec/index.js'
 import { MeshShape, TARGET_PRESETS, transition } from '../../../src/consensus/shape/core/index.js'
 import type { Command } from '../../../src/consensus/shape/core/index.js'
+import { buildShape } from './helpers.js'
 
 const cid = cidOfBytes(new TextEncoder().encode('template')).toString()
 
-function build (commands: Command[]): MeshShape {
-  let shape = MeshShape.empty()
-  for (const command of commands) {
-    const next = transition(shape, command)
-    if (next.kind !== 'applied') throw new Error(`setup ${command.kind}: ${next.message}`)
-    shape = next.shape
-  }
-  return shape
-}
-
 /** Members a (all roles), b (etcd, pinned scheduler-free), c, d (quarantined), e removed; a catalog entry. */
-const rich = (): MeshShape => build([
+const rich = (): MeshShape => buildShape([
   { kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }, { kind: 'add-member', nodeId: 'c' },
   { kind: 'add-member', nodeId: 'd' }, { kind: 'add-member', nodeId: 'e' }, { kind: 'remove-member', nodeId: 'e' },
   { kind: 'set-target', target: TARGET_PRESETS['ha-three'] },

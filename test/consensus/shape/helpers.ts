@@ -8,8 +8,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createSigner, encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
-import { MeshShape, encodeSignedProposal, envelopeBytesAndCid } from '../../../src/consensus/shape/core/index.js'
-import type { Envelope } from '../../../src/consensus/shape/core/index.js'
+import { MeshShape, encodeSignedProposal, envelopeBytesAndCid, transition } from '../../../src/consensus/shape/core/index.js'
+import type { Command, Envelope } from '../../../src/consensus/shape/core/index.js'
 
 export async function newSigner (): Promise<Signer> {
   const key = await generateKeyPair('Ed25519')
@@ -32,4 +32,15 @@ export function restoredMachine (
 export function signEnvelopeValue (value: unknown, by: Signer, clusterId: string): Uint8Array {
   const { bytes, cid } = envelopeBytesAndCid(value as Envelope)
   return encodeSignedProposal(bytes, by.sign('proposal', clusterId, cid))
+}
+
+/** The shape `commands` build from an empty one, each of which must apply (test set-up). */
+export function buildShape (commands: Command[]): MeshShape {
+  let shape = MeshShape.empty()
+  for (const command of commands) {
+    const next = transition(shape, command)
+    if (next.kind !== 'applied') throw new Error(`setup ${command.kind}: ${next.message}`)
+    shape = next.shape
+  }
+  return shape
 }

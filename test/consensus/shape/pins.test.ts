@@ -13,25 +13,16 @@ import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
 import { MeshShape, TARGET_PRESETS, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid, transition } from '../../../src/consensus/shape/core/index.js'
 import type { Command, Envelope } from '../../../src/consensus/shape/core/index.js'
+import { buildShape } from './helpers.js'
 
-function build (commands: Command[]): MeshShape {
-  let shape = MeshShape.empty()
-  for (const command of commands) {
-    const next = transition(shape, command)
-    if (next.kind !== 'applied') throw new Error(`setup ${command.kind}: ${next.message}`)
-    shape = next.shape
-  }
-  return shape
-}
-
-const base = (): MeshShape => build([
+const base = (): MeshShape => buildShape([
   { kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }, { kind: 'add-member', nodeId: 'c' },
   { kind: 'set-target', target: TARGET_PRESETS['ha-three'] }
 ])
 
 describe('MeshShape pins', () => {
   it('should record a pinned promote and demote, and keep the invariant that a pin agrees with the assignment', () => {
-    const shape = build([{ kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }])
+    const shape = buildShape([{ kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }])
     const promoted = transition(shape, { kind: 'promote', nodeId: 'b', roles: ['etcd'], pin: true })
     expect(promoted.kind).toBe('applied')
     if (promoted.kind !== 'applied') return
@@ -51,7 +42,7 @@ describe('MeshShape pins', () => {
   })
 
   it('should let a later plain change supersede a pin, quarantine drop it, and unpin drop it once', () => {
-    const pinned = build([{ kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }, { kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'], pin: true }])
+    const pinned = buildShape([{ kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }, { kind: 'promote', nodeId: 'b', roles: ['api-server', 'etcd'], pin: true }])
     const plain = transition(pinned, { kind: 'demote', nodeId: 'b', roles: ['etcd'] })
     if (plain.kind !== 'applied') throw new Error(plain.message)
     expect(plain.shape.pins()).toEqual([{ nodeId: 'b', role: 'api-server', holds: true }])
@@ -71,7 +62,7 @@ describe('MeshShape pins', () => {
   it('should encode a shape without pins exactly as before and round-trip one with pins through a snapshot', () => {
     const plain = base()
     expect(Object.keys(plain.toData()).sort()).toEqual(['members', 'target'])
-    const pinned = build([{ kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }, { kind: 'demote', nodeId: 'b', roles: ['etcd'], pin: true }])
+    const pinned = buildShape([{ kind: 'bootstrap', nodeId: 'a' }, { kind: 'add-member', nodeId: 'b' }, { kind: 'demote', nodeId: 'b', roles: ['etcd'], pin: true }])
     const machine = new ShapeMachine('c1')
     machine.restore(encodeCanonical(pinned.toData()))
     expect(machine.shape.pins()).toEqual([{ nodeId: 'b', role: 'etcd', holds: false }])
