@@ -27,6 +27,15 @@ const start = async (dir: string, extra: string[] = []): ReturnType<typeof cliRu
   await cliRun(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...extra], 90_000)
 
 describe('revoada start and the protocol level', () => {
+  /** `revoada start` on `dir` exits 7 with the upgrade message, before printing a join string or writing api.json. */
+  async function expectHaltedStart (dir: string): Promise<void> {
+    const r = await start(dir)
+    expect(r.code).toBe(7)
+    expect(r.stderr).toMatch(UPGRADE)
+    expect(r.stdout).not.toContain('Join string')
+    expect(existsSync(path.join(dir, 'api.json'))).toBe(false)
+  }
+
   let members: Member[] = []
   afterEach(async () => { await stopAll(members); members = [] })
 
@@ -40,11 +49,7 @@ describe('revoada start and the protocol level', () => {
     await waitFor(() => a.consensus.node.halted !== undefined, 10_000, 'the node halted')
     await a.node.stop()
     members = []
-    const r = await start(dir)
-    expect(r.code).toBe(7)
-    expect(r.stderr).toMatch(UPGRADE)
-    expect(r.stdout).not.toContain('Join string')
-    expect(existsSync(path.join(dir, 'api.json'))).toBe(false)
+    await expectHaltedStart(dir)
   }, 120_000)
 
   it('should exit 7 with the upgrade message, serving nothing, when its own snapshot holds a level above the build\'s', async () => {
@@ -63,11 +68,7 @@ describe('revoada start and the protocol level', () => {
     const machine = encodeCanonical(shape.withProtocol(PROTOCOL_LEVEL + 1).toData())
     storage.saveSnapshot({ meta: { index: hardState.commit, term, confState }, data: encodeNodeSnapshot({ machine, sessions: new ProposalSessions().encode() }) })
     storage.close()
-    const r = await start(dir)
-    expect(r.code).toBe(7)
-    expect(r.stderr).toMatch(UPGRADE)
-    expect(r.stdout).not.toContain('Join string')
-    expect(existsSync(path.join(dir, 'api.json'))).toBe(false)
+    await expectHaltedStart(dir)
   }, 120_000)
 
   it('should not admit a joiner below the cluster\'s level, and the joiner should name the levels when it gives up', async () => {

@@ -81,6 +81,19 @@ describe('a deposed leader\'s merged envelope', () => {
     return da.raft.propose(proposer.buildMerged([promote(c.nodeId)], [{ commands: [promote(b.nodeId)], via: { clientId: `${b.nodeId}/s.r`, seq: 1 } }], 1).bytes)
   }
 
+  /**
+   * a's appends reach b only and nobody's answers reach a: the merged envelope a proposes (`answer`, wrapped
+   * so that awaiting this does not wait for it) is on a and b, not committed.
+   */
+  async function heldByAAndB (network: LoopbackNetwork, [da, db, dc]: [Driver, Driver, Driver], before: number): Promise<{ answer: Promise<ProposalResult<ApplyResult>> }> {
+    network.cutOneWay(da.id, dc.id)
+    network.cutOneWay(db.id, da.id)
+    network.cutOneWay(dc.id, da.id)
+    const answer = mergedAt(da)
+    await waitUntil(() => db.raft.status().lastIndex === before + 1, 5000, 'b holds the envelope')
+    return { answer }
+  }
+
   it('should fail with ProposalLostError as soon as the successor\'s committed log rules it out, with nothing of it applied', async () => {
     const network = new LoopbackNetwork()
     const [da, db, dc] = await threeVoters(network)
@@ -109,12 +122,7 @@ describe('a deposed leader\'s merged envelope', () => {
     const network = new LoopbackNetwork()
     const [da, db, dc] = await threeVoters(network)
     const before = da.raft.status().lastIndex
-    // a's appends reach b only, and nobody's answers reach a: the envelope is on a and b, not committed.
-    network.cutOneWay(da.id, dc.id)
-    network.cutOneWay(db.id, da.id)
-    network.cutOneWay(dc.id, da.id)
-    const answer = mergedAt(da)
-    await waitUntil(() => db.raft.status().lastIndex === before + 1, 5000, 'b holds the envelope')
+    const { answer } = await heldByAAndB(network, [da, db, dc], before)
     // a steps down (check-quorum), b (whose log is longer than c's) leads and commits the envelope with its first entry.
     await waitUntil(() => db.raft.isLeader() && db.raft.appliedIndex() >= before + 1, 10_000, 'b leads and committed the envelope')
     expect(db.machine.shape.rolesOf(c.nodeId)).toContain('scheduler')
@@ -130,11 +138,7 @@ describe('a deposed leader\'s merged envelope', () => {
     const network = new LoopbackNetwork()
     const [da, db, dc] = await threeVoters(network, 4)
     const before = da.raft.status().lastIndex
-    network.cutOneWay(da.id, dc.id)
-    network.cutOneWay(db.id, da.id)
-    network.cutOneWay(dc.id, da.id)
-    const answer = mergedAt(da)
-    await waitUntil(() => db.raft.status().lastIndex === before + 1, 5000, 'b holds the envelope')
+    const { answer } = await heldByAAndB(network, [da, db, dc], before)
     // a stays cut off while b commits the envelope and enough after it to compact past it.
     network.cutOneWay(da.id, db.id)
     await waitUntil(() => db.raft.isLeader() && db.raft.appliedIndex() >= before + 1, 10_000, 'b leads and committed the envelope')
