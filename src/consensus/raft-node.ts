@@ -469,7 +469,7 @@ export class RaftNode<R> {
       if (this.proposals.get(proposalKey(extra.id)) === undefined) continue
       if (extra.leaderOnly !== undefined && !leader) {
         // Any other leader refuses it; never appended, it is lost at the end of this batch (resolveLeaderOnly).
-        extra.sentTo = this.raw.status().leader
+        extra.sentTo = this.raw.leader()
         continue
       }
       if (leader && this.isRequest(extra.command)) {
@@ -490,7 +490,8 @@ export class RaftNode<R> {
         data: encodeEntryPayload({ command: extra.command, timeMs: leader ? this.nowMs() : 0 }), proposalId: extra.id
       })))
       if (leader) {
-        const { lastIndex, term } = this.raw.status()
+        const lastIndex = this.raw.lastIndex()
+        const term = this.raw.term()
         plain.forEach((extra, k) => extra.leaderOnly?.appendedAt.push({ index: lastIndex - plain.length + 1 + k, term }))
         this.noteRequestsAppended(plain)
       }
@@ -586,8 +587,7 @@ export class RaftNode<R> {
         // log commits or is ruled out by the committed log (resolveLeaderOnly), so it is not appended again.
         if (this.isLeader() && extra.leaderOnly.appendedAt.length === 0) {
           this.proposeAtLeader(extra.command, extra.id, extra.confChange)
-          const { lastIndex, term } = this.raw.status()
-          extra.leaderOnly.appendedAt.push({ index: lastIndex, term })
+          extra.leaderOnly.appendedAt.push({ index: this.raw.lastIndex(), term: this.raw.term() })
         }
       } else if (this.isLeader() && this.isRequest(extra.command)) {
         // This node forwarded it while following and leads now: its own next envelope carries it.
