@@ -23,7 +23,7 @@ import { OPERATOR_BATCHABLE_KINDS, decodeRequest, encodeRequest, requestOwner, r
 import type { ProposalId } from './core/index.js'
 import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
-import type { CommandResult } from './proposal-batcher.js'
+import type { BatchProposeOptions, CommandResult } from './proposal-batcher.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCH_RESUBMITS_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
 import { caughtUpMembers, mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
@@ -56,6 +56,9 @@ export function handOffPlan (shape: MeshShape, self: string, alive: ReadonlySet<
 }
 
 type OperatorBatchable = Extract<BatchableCommand, { kind: typeof OPERATOR_BATCHABLE_KINDS[number] }>
+/** The driver's options for a batcher's proposal: its caller's deadline, when the batch carries one. */
+const deadlineOf = (options: BatchProposeOptions): { deadlineMs?: number } => options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}
+
 const isBatchable = (command: Command): command is OperatorBatchable => (OPERATOR_BATCHABLE_KINDS as readonly string[]).includes(command.kind)
 
 /**
@@ -150,13 +153,14 @@ export class ConsensusService implements NodeService {
     const clientId = `${ctx.nodeId}/${randomBytes(8).toString('hex')}`
     this.proposer = new ShapeProposer(signer, ctx.cluster.clusterId, clientId)
     this.batcher = new ProposalBatcher({
-      proposeOne: async ({ command, reason }) => {
+      proposeOne: async ({ command, reason }, options) => {
         if (!this.raft.isRunning) throw new ConsensusStoppedError()
-        return await this.propose(command, reason)
+        return await this.propose(command, reason, options)
       },
-      proposeBatch: async (items) => await this.proposeBatch(items),
-      proposeMerged: async (items, groups) => await this.proposeMerged(items, groups),
-      forward: async (items) => await this.forwardRequest(items),
+      proposeBatch: async (items, options) => await this.proposeBatch(items, options),
+      proposeMerged: async (items, groups, options) => await this.proposeMerged(items, groups, options),
+      forward: async (items, options) => await this.forwardRequest(items, options),
+      self: ctx.nodeId,
       // A follower's batches go to the leader unsigned (issue 16); so do a lone node's without a leader.
       // Only once the cluster runs the level that knows requests (v3): below it, each node signs its own.
       forwarding: () => this.raft.isRunning && !this.raft.isLeader() && this.level() >= PROTOCOL_FORWARDED_REQUESTS,
@@ -337,11 +341,11 @@ export class ConsensusService implements NodeService {
    * A follower forwards the signed command alone; the leader derives the configuration change it needs
    * from its own applied shape (shape-command-rules.ts), and apply judges it against the committed shape.
    */
-  async propose (command: Command, reason: Reason): Promise<ProposalResult<ApplyResult>> {
+  async propose (command: Command, reason: Reason, options: BatchProposeOptions = {}): Promise<ProposalResult<ApplyResult>> {
     const built = this.proposer.build(this.machine.shape, command, reason, wallClockMs())
     // Signed here a moment ago: applying it on this node needs no second signature check.
     this.machine.signedHere(built.cid, built.signature)
-    return await this.raft.propose(built.bytes)
+    return await this.raft.propose(built.bytes, deadlineOf(options))
   }
 
   /**
@@ -361,17 +365,17 @@ export class ConsensusService implements NodeService {
    * Follower: sends queued operator commands to the leader unsigned, as one request under a request id of
    * this node (issue 16); resolves with the result of the group that carried them once applied here.
    */
-  private async forwardRequest (items: BatchedCommand[]): Promise<ProposalResult<ApplyResult>> {
+  private async forwardRequest (items: BatchedCommand[], options: BatchProposeOptions): Promise<ProposalResult<ApplyResult>> {
     if (!this.raft.isRunning) throw new ConsensusStoppedError()
-    return await this.raft.propose(encodeRequest({ id: this.proposer.nextRequestId(), commands: items }))
+    return await this.raft.propose(encodeRequest({ id: this.proposer.nextRequestId(), commands: items }), deadlineOf(options))
   }
 
   /** Leader: signs this node's commands and followers' forwarded groups in one envelope (v3) and proposes it. */
-  private async proposeMerged (items: BatchedCommand[], groups: CommandGroup[]): Promise<ProposalResult<ApplyResult>> {
+  private async proposeMerged (items: BatchedCommand[], groups: CommandGroup[], options: BatchProposeOptions): Promise<ProposalResult<ApplyResult>> {
     if (!this.raft.isRunning) throw new ConsensusStoppedError()
     const built = this.proposer.buildMerged(items, groups, wallClockMs())
     this.machine.signedHere(built.cid, built.signature)
-    return await this.raft.propose(built.bytes)
+    return await this.raft.propose(built.bytes, { ...deadlineOf(options), ...(options.leaderOnly === true ? { leaderOnly: true } : {}) })
   }
 
   /**
@@ -410,12 +414,12 @@ export class ConsensusService implements NodeService {
   }
 
   /** Signs several operator commands in one batch envelope and proposes it; resolves once applied here. */
-  private async proposeBatch (items: BatchedCommand[]): Promise<ProposalResult<ApplyResult>> {
+  private async proposeBatch (items: BatchedCommand[], options: BatchProposeOptions = {}): Promise<ProposalResult<ApplyResult>> {
     // Commands queued behind the last batch may be sent after stop(): they fail as stopped, not as a bug.
     if (!this.raft.isRunning) throw new ConsensusStoppedError()
     const built = this.proposer.buildBatch(items, wallClockMs())
     this.machine.signedHere(built.cid, built.signature)
-    return await this.raft.propose(built.bytes)
+    return await this.raft.propose(built.bytes, deadlineOf(options))
   }
 
   /**

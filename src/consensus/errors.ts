@@ -123,8 +123,14 @@ export class RequestRefusedError extends Error {
  */
 export class ProposalLostError extends Error {
   static override readonly name = 'ProposalLostError'
-  constructor (message: string) {
+  /**
+   * The lost proposal's deadline (the driver's monotonic clock): its commands, submitted again, keep it, so
+   * their caller hears of them no later than it would have of the first submission.
+   */
+  readonly deadlineMs: number | undefined
+  constructor (message: string, deadlineMs?: number) {
     super(message)
     this.name = 'ProposalLostError'
+    this.deadlineMs = deadlineMs
   }
 }

@@ -29,12 +29,16 @@
  * it go again, first in line, into the next batch — a request to the new leader, or this node's next
  * envelope if it leads again — and their callers are answered by that entry. The followers' groups in it are
  * theirs to retry. A command goes again at most `resubmitsMax` times; then its caller gets the error.
+ * Its caller's deadline does not move: each submission again carries the lost proposal's deadline
+ * (`ProposalLostError.deadlineMs`, the first submission's), so the caller hears of it — result, timeout or
+ * loss — no later than the operation timeout after it was first proposed. Commands that go again travel in a
+ * batch without commands that have not been proposed yet (those keep a whole operation timeout of their own).
  */
 import { assert } from '../util/assert.js'
 import { ConsensusBusyError } from './errors.js'
 import type { ProposalResult } from './raft-node.js'
 import type { ApplyResult, BatchedCommand, CommandGroup, RequestId } from './shape/core/index.js'
-import { MAX_BATCH_COMMANDS } from './shape/core/index.js'
+import { MAX_BATCH_COMMANDS, requestOwner } from './shape/core/index.js'
 
 export interface ProposalBatcherLimits {
   /** Commands per batch (at most MAX_BATCH_COMMANDS). */
@@ -54,23 +58,37 @@ export interface ProposalBatcherLimits {
   resubmitsMax?: number
 }
 
+/** What the batcher tells each proposal it makes. */
+export interface BatchProposeOptions {
+  /**
+   * Set when the batch carries commands submitted again after a lost envelope: their first submission's
+   * deadline (the driver's monotonic clock), which the proposal must not outlive (RaftNode ProposeOptions).
+   */
+  deadlineMs?: number
+  /**
+   * proposeMerged: whether a group comes from another node (then only this node, leading, may append the
+   * envelope: RaftNode ProposeOptions.leaderOnly). The batcher knows, it built the batch.
+   */
+  leaderOnly?: boolean
+}
+
 export interface ProposalBatcherDeps {
   /** Signs and proposes one command alone (a v1 envelope); resolves once applied here. */
-  proposeOne: (item: BatchedCommand) => Promise<ProposalResult<ApplyResult>>
+  proposeOne: (item: BatchedCommand, options: BatchProposeOptions) => Promise<ProposalResult<ApplyResult>>
   /** Signs and proposes 2+ commands in one batch envelope; resolves once applied here. */
-  proposeBatch: (items: BatchedCommand[]) => Promise<ProposalResult<ApplyResult>>
+  proposeBatch: (items: BatchedCommand[], options: BatchProposeOptions) => Promise<ProposalResult<ApplyResult>>
   /** Encoded size of one command with its reason (what the batch envelope will carry). */
   encodedBytes: (item: BatchedCommand) => number
   /**
    * Leader: signs and proposes this node's commands (first, possibly none) with followers' forwarded groups
    * in one envelope (v3); resolves once applied here. Absent: groups are never queued.
    */
-  proposeMerged?: (items: BatchedCommand[], groups: CommandGroup[]) => Promise<ProposalResult<ApplyResult>>
+  proposeMerged?: (items: BatchedCommand[], groups: CommandGroup[], options: BatchProposeOptions) => Promise<ProposalResult<ApplyResult>>
   /**
    * Follower: sends the commands to the leader unsigned, as one request; resolves with the result of the
    * group that carried them once applied here (`outcomes`: one per command).
    */
-  forward?: (items: BatchedCommand[]) => Promise<ProposalResult<ApplyResult>>
+  forward?: (items: BatchedCommand[], options: BatchProposeOptions) => Promise<ProposalResult<ApplyResult>>
   /** Whether batches go to the leader as requests (this node does not lead). @default never */
   forwarding?: () => boolean
   /**
@@ -80,6 +98,8 @@ export interface ProposalBatcherDeps {
   batching?: () => boolean
   /** Monotonic milliseconds, to time a batch's flight. @default performance.now */
   nowMs?: () => number
+  /** This node's id: a group whose request id names another node makes its envelope leader-only. @default none: every group is another node's */
+  self?: string
 }
 
 /** One command's result: the batch entry's position and term, with this command's own outcome. */
@@ -115,6 +135,8 @@ interface Queued {
   reject: (error: Error) => void
   /** Times it was submitted again after a lost envelope. */
   resubmits: number
+  /** Once submitted again: the deadline of its first submission (the driver's clock), which it keeps. */
+  deadlineMs?: number
 }
 
 /** A follower's forwarded group, waiting for the leader's next envelope (nobody waits for it here). */
@@ -297,7 +319,10 @@ export class ProposalBatcher {
       const n = commandsOf(next)
       const full = commands + n > this.limits.commandsMax || (taken.length > 0 && bytes + next.bytes > this.limits.bytesMax)
       const sameSession = next.kind === 'group' && sessions.has(next.group.via.clientId)
-      if (left.length > 0 || full || sameSession) {
+      // Commands submitted again keep their first deadline: a command not proposed yet does not share it.
+      const firstOwn = taken.find((w): w is Queued => w.kind === 'own')
+      const otherDeadline = next.kind === 'own' && firstOwn !== undefined && (firstOwn.deadlineMs === undefined) !== (next.deadlineMs === undefined)
+      if (left.length > 0 || full || sameSession || otherDeadline) {
         // Arrival order holds for own commands: once one waits, everything after it waits too.
         left.push(next)
         continue
@@ -331,8 +356,12 @@ export class ProposalBatcher {
       return own.length
     } catch (err) {
       // Known not applied: this node's commands go again, ahead of everything queued since.
-      const again = (err as Error).name === 'ProposalLostError' ? own.filter((q) => q.resubmits < (this.limits.resubmitsMax ?? 0)) : []
-      for (const q of again) q.resubmits++
+      const lost = (err as Error).name === 'ProposalLostError' ? err as Error & { deadlineMs?: number } : undefined
+      const again = lost !== undefined ? own.filter((q) => q.resubmits < (this.limits.resubmitsMax ?? 0)) : []
+      for (const q of again) {
+        q.resubmits++
+        if (lost?.deadlineMs !== undefined) q.deadlineMs = Math.min(q.deadlineMs ?? Number.POSITIVE_INFINITY, lost.deadlineMs)
+      }
       this.queue.unshift(...again)
       this.queuedCommands += again.length
       this.counts.commandsResubmitted += again.length
@@ -347,12 +376,14 @@ export class ProposalBatcher {
   /** The one proposal a batch becomes: a request to the leader, a v1 or v2 envelope, or a merged one. */
   private async propose (own: Queued[], groups: QueuedGroup[], commands: number): Promise<ProposalResult<ApplyResult>> {
     const items = own.map((q) => q.item)
+    const deadlines = own.flatMap((q) => q.deadlineMs !== undefined ? [q.deadlineMs] : [])
+    const options: BatchProposeOptions = deadlines.length > 0 ? { deadlineMs: Math.min(...deadlines) } : {}
     if (groups.length === 0 && this.deps.forward !== undefined && this.deps.forwarding?.() === true) {
       this.counts.requestsForwarded++
       this.counts.requestCommandsForwarded += items.length
       this.forwardsInFlight++
       try {
-        return await this.deps.forward(items)
+        return await this.deps.forward(items, options)
       } finally {
         this.forwardsInFlight--
       }
@@ -362,9 +393,11 @@ export class ProposalBatcher {
     if (groups.length > 0) {
       this.counts.groupsMerged += groups.length
       this.counts.groupCommandsMerged += commands - items.length
-      return await (this.deps.proposeMerged as NonNullable<ProposalBatcherDeps['proposeMerged']>)(items, groups.map((g) => g.group))
+      // A request this node forwarded before it led comes back as a group of its own: not another node's.
+      const leaderOnly = groups.some((g) => this.deps.self === undefined || requestOwner(g.group.via) !== this.deps.self)
+      return await (this.deps.proposeMerged as NonNullable<ProposalBatcherDeps['proposeMerged']>)(items, groups.map((g) => g.group), { ...options, leaderOnly })
     }
-    if (items.length === 1) return await this.deps.proposeOne(items[0] as BatchedCommand)
-    return await this.deps.proposeBatch(items)
+    if (items.length === 1) return await this.deps.proposeOne(items[0] as BatchedCommand, options)
+    return await this.deps.proposeBatch(items, options)
   }
 }

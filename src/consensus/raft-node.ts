@@ -36,7 +36,7 @@ import { CommitNotices } from './commit-notices.js'
 import { snapshotFileName } from './storage/snapshot-file.js'
 import { decodeNodeSnapshot, encodeNodeSnapshot, isAppliedRecord } from './node-snapshot.js'
 import type { AppliedRecord } from './node-snapshot.js'
-import { ForwardedRequestRefusedError, ProposalLostError, ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
+import { ConsensusTimeoutError, ForwardedRequestRefusedError, ProposalLostError, ProposalReplayedError, ProposalTooLargeError, SnapshotDecodeError, StorageUnavailableError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import { RETRYABLE_STORAGE_ERRORS } from './storage/errors.js'
 import { decodeRefusal, encodeRefusal } from './request-refusal.js'
@@ -237,6 +237,23 @@ interface ProposalExtra {
   leaderOnly?: { appendedAt: Array<{ index: number, term: number }> }
 }
 
+/** Options of one proposal (`RaftNode.propose`). */
+export interface ProposeOptions {
+  confChange?: ConfChange
+  /**
+   * The caller's absolute deadline (this driver's monotonic clock, `RaftNodeComponents.monotonicMs`): the
+   * proposal times out then if that comes before the operation timeout. A command submitted again after
+   * its envelope was lost passes the deadline of its first submission (`ProposalLostError.deadlineMs`).
+   */
+  deadlineMs?: number
+  /**
+   * The command carries other nodes' request ids (a leader's merged envelope, issue 16): any other leader
+   * refuses it, so it is never forwarded and the committed log decides its fate (ProposalExtra.leaderOnly).
+   * The proposer says so (it built the envelope); the driver does not decode the command to find out.
+   */
+  leaderOnly?: boolean
+}
+
 const proposalKey = (id: ProposalId): string => `${id.clientId}/${id.seq}`
 
 /** The node a proposal id belongs to: client ids are `<NodeId>/<session>`. */
@@ -425,9 +442,10 @@ export class RaftNode<R> {
    * Proposes `command`; resolves with its typed result once applied on this node. A proposal made on a
    * follower is forwarded to the leader; one lost with a leader is re-submitted under the same id.
    * @throws ConsensusBusyError when too many proposals wait
-   * @throws ConsensusTimeoutError (async) when no result arrives before the operation timeout
+   * @throws ConsensusTimeoutError (async) when no result arrives before the operation timeout, or before
+   *   `options.deadlineMs` when that comes first (at once when it has passed: nothing is proposed)
    */
-  propose (command: Uint8Array, options: { confChange?: ConfChange } = {}): Promise<ProposalResult<R>> {
+  propose (command: Uint8Array, options: ProposeOptions = {}): Promise<ProposalResult<R>> {
     assert(this.running, 'propose on a stopped raft node')
     if (this.stalled !== undefined) return Promise.reject(new StorageUnavailableError(this.stalled.error.message))
     if (command.length > C.MAX_COMMAND_BYTES) {
@@ -440,9 +458,13 @@ export class RaftNode<R> {
       return Promise.reject(new ProposalReplayedError(`proposal ${key} is already pending`))
     }
     const now = this.monotonicMs()
+    if (options.deadlineMs !== undefined && options.deadlineMs <= now) {
+      return Promise.reject(new ConsensusTimeoutError(`proposal ${key}: its caller's deadline passed before it was proposed (not proposed)`))
+    }
+    const deadlineMs = Math.min(now + this.init.operationTimeoutMs, options.deadlineMs ?? Number.POSITIVE_INFINITY)
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
-    const promise = this.proposals.add(key, extra, now + this.init.operationTimeoutMs, now + this.init.retryIntervalMs)
-    if (!this.isRequest(command) && this.rules?.requestIds?.(command).some((rid) => clientIdOwner(rid.clientId) !== this.id) === true) {
+    const promise = this.proposals.add(key, extra, deadlineMs, now + this.init.retryIntervalMs)
+    if (options.leaderOnly === true && !this.isRequest(command)) {
       extra.leaderOnly = { appendedAt: [] }
       this.leaderOnlyKeys.add(key)
     }
@@ -950,7 +972,7 @@ export class RaftNode<R> {
       this.counts.proposalsLost++
       const where = held.appendedAt.map((c) => `${c.index}@${c.term}`).join(', ')
       this.log.info({ id: key, appendedAt: where, applied: this.applied, appliedTerm: this.appliedTerm }, 'a merged envelope this node appended as leader can no longer commit; its own commands go again')
-      pending.reject(new ProposalLostError(`proposal ${key} ${where === '' ? 'was never appended' : `appended at ${where}`} can no longer commit (applied ${this.applied} at term ${this.appliedTerm})`))
+      pending.reject(new ProposalLostError(`proposal ${key} ${where === '' ? 'was never appended' : `appended at ${where}`} can no longer commit (applied ${this.applied} at term ${this.appliedTerm})`, pending.deadlineMs))
       this.proposals.delete(key)
     }
   }

@@ -5,10 +5,12 @@
  */
 import { describe, expect, it, vi } from 'vitest'
 import { ProposalBatcher, commandResultOf } from '../../src/consensus/proposal-batcher.js'
+import type { BatchProposeOptions } from '../../src/consensus/proposal-batcher.js'
+import { ProposalLostError } from '../../src/consensus/errors.js'
 import type { ProposalResult } from '../../src/consensus/raft-node.js'
 import type { ApplyResult, BatchedCommand, CommandGroup, Outcome } from '../../src/consensus/shape/core/index.js'
 
-interface Call { items: BatchedCommand[], groups?: CommandGroup[], forwarded?: true, settle: (result: ProposalResult<ApplyResult>) => void, fail: (err: Error) => void }
+interface Call { items: BatchedCommand[], groups?: CommandGroup[], forwarded?: true, options?: BatchProposeOptions, settle: (result: ProposalResult<ApplyResult>) => void, fail: (err: Error) => void }
 
 /** Each batch's flight, as the batcher's clock sees it: it lingers at most half of this. */
 const FLIGHT_MS = 1_000_000
@@ -21,10 +23,11 @@ function harness (limits: Partial<ConstructorParameters<typeof ProposalBatcher>[
     calls.push({ items, ...extra, settle: resolve, fail: reject })
   })
   const batcher = new ProposalBatcher({
-    proposeOne: async (item) => await pending([item]),
-    proposeBatch: async (items) => await pending(items),
-    proposeMerged: async (items, groups) => await pending(items, { groups }),
-    forward: async (items) => await pending(items, { forwarded: true }),
+    proposeOne: async (item, options) => await pending([item], { options }),
+    proposeBatch: async (items, options) => await pending(items, { options }),
+    proposeMerged: async (items, groups, options) => await pending(items, { groups, options }),
+    forward: async (items, options) => await pending(items, { forwarded: true, options }),
+    self: 'a',
     forwarding: () => !role.leads,
     encodedBytes: () => 100,
     // Every reading is one flight later than the last: a batch answered has flown FLIGHT_MS.
@@ -334,6 +337,51 @@ describe('ProposalBatcher', () => {
       calls[4]!.fail(Object.assign(new Error('lost again'), { name: 'ProposalLostError' }))
       await expect(once).rejects.toThrow('lost again')
       expect(calls).toHaveLength(5)
+    })
+
+    it('should keep the deadline of a lost command\'s first submission on every resubmission, and not lend it to commands queued since', async () => {
+      const role = { leads: true }
+      const { batcher, calls } = harness({ resubmitsMax: 3 }, FLIGHT_MS, role)
+      void batcher.submit(item(0))
+      const mine = [1, 2].map(async (n) => await batcher.submit(item(n)).catch((err: Error) => err))
+      batcher.submitGroup(group('b', 1, 10), 100)
+      calls[0]!.settle(result(1))
+      await tick()
+      // First submission: the driver's own operation timeout applies (no deadline passed).
+      expect(calls[1]).toMatchObject({ items: [item(1), item(2)], options: { leaderOnly: true } })
+      expect(calls[1]!.options?.deadlineMs).toBeUndefined()
+      const later = batcher.submit(item(3))
+      // The driver rules the envelope out and names its deadline (that of the first submission).
+      calls[1]!.fail(new ProposalLostError('lost', 30_000))
+      await tick()
+      // The resubmission carries it; the command queued since is not in that batch (it keeps its own).
+      expect(calls[2]).toMatchObject({ items: [item(1), item(2)], options: { deadlineMs: 30_000 } })
+      // Lost again (the driver passes back the deadline it was given): still the first one, never a fresh one.
+      calls[2]!.fail(new ProposalLostError('lost again', 30_000))
+      await tick()
+      expect(calls[3]).toMatchObject({ items: [item(1), item(2)], options: { deadlineMs: 30_000 } })
+      // At the deadline the driver times it out: the callers hear of it then, and nothing goes again.
+      calls[3]!.fail(Object.assign(new Error('timed out'), { name: 'ConsensusTimeoutError' }))
+      await tick()
+      expect((await Promise.all(mine)).map((e) => (e as Error).name)).toEqual(['ConsensusTimeoutError', 'ConsensusTimeoutError'])
+      expect(calls[4]).toMatchObject({ items: [item(3)] })
+      expect(calls[4]!.options?.deadlineMs).toBeUndefined()
+      calls[4]!.settle(result(9))
+      expect((await later).index).toBe(9)
+      expect(calls).toHaveLength(5)
+    })
+
+    it('should mark a merged envelope leader-only only when a group is another node\'s (not a request it forwarded before it led)', async () => {
+      const { batcher, calls } = harness()
+      void batcher.submit(item(0))
+      batcher.submitGroup(group('a', 1, 10), 100)
+      calls[0]!.settle(result(1))
+      await tick()
+      expect(calls[1]).toMatchObject({ groups: [group('a', 1, 10)], options: { leaderOnly: false } })
+      batcher.submitGroup(group('b', 1, 11), 100)
+      calls[1]!.settle({ ...result(2), result: { ...result(2).result, outcomes: [applied] } })
+      await tick()
+      expect(calls[2]).toMatchObject({ groups: [group('b', 1, 11)], options: { leaderOnly: true } })
     })
   })
 })

@@ -12,6 +12,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { RaftNode } from '../../../src/consensus/raft-node.js'
+import type { ProposalLostError } from '../../../src/consensus/errors.js'
 import type { ProposalResult } from '../../../src/consensus/raft-node.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
@@ -43,6 +44,9 @@ describe('a deposed leader\'s merged envelope', () => {
   beforeAll(async () => { [a, b, c] = await Promise.all([newSigner(), newSigner(), newSigner()]) })
   const drivers: Driver[] = []
   afterEach(() => { for (const d of drivers.splice(0)) d.raft.stop() })
+  /** Every driver's monotonic clock: the real one plus `skewMs`, which a test moves forward to pass a deadline. */
+  const clock = { skewMs: 0, now: (): number => performance.now() + clock.skewMs }
+  afterEach(() => { clock.skewMs = 0 })
 
   const promote = (id: string): BatchedCommand => ({ command: { kind: 'promote', nodeId: id, roles: ['scheduler'] }, reason: 'operator' })
 
@@ -54,7 +58,7 @@ describe('a deposed leader\'s merged envelope', () => {
     const raft = new RaftNode<ApplyResult>({
       id: signer.nodeId, clientId: `${signer.nodeId}/driver`, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, bootstrap: options.bootstrap ?? false,
       retryIntervalMs: 200, operationTimeoutMs: 20_000, snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000, retainEntries: 1
-    }, { storage: new MemoryStorage(), transport: network.transport(signer.nodeId), stateMachine: machine, logger: silentLogger, commandRules: shapeCommandRules(() => machine.shape), takeRequest: () => null })
+    }, { storage: new MemoryStorage(), transport: network.transport(signer.nodeId), stateMachine: machine, logger: silentLogger, monotonicMs: clock.now, commandRules: shapeCommandRules(() => machine.shape), takeRequest: () => null })
     raft.start()
     const driver = { id: signer.nodeId, raft, machine }
     drivers.push(driver)
@@ -78,7 +82,7 @@ describe('a deposed leader\'s merged envelope', () => {
   /** a's own command for c and b's forwarded group for b, in one envelope a signs. */
   function mergedAt (da: Driver): Promise<ProposalResult<ApplyResult>> {
     const proposer = new ShapeProposer(a, CLUSTER, `${a.nodeId}/s`)
-    return da.raft.propose(proposer.buildMerged([promote(c.nodeId)], [{ commands: [promote(b.nodeId)], via: { clientId: `${b.nodeId}/s.r`, seq: 1 } }], 1).bytes)
+    return da.raft.propose(proposer.buildMerged([promote(c.nodeId)], [{ commands: [promote(b.nodeId)], via: { clientId: `${b.nodeId}/s.r`, seq: 1 } }], 1).bytes, { leaderOnly: true })
   }
 
   /**
@@ -99,7 +103,9 @@ describe('a deposed leader\'s merged envelope', () => {
     const [da, db, dc] = await threeVoters(network)
     const before = da.raft.status().lastIndex
     network.isolate(da.id, [db.id, dc.id])
+    const proposedFrom = clock.now()
     const answer = mergedAt(da)
+    const proposedBy = clock.now()
     await waitUntil(() => da.raft.status().lastIndex === before + 1, 5000, 'a appended the envelope')
     // b and c elect one of them; its first entry takes the envelope's index.
     await waitUntil(() => db.raft.isLeader() || dc.raft.isLeader(), 5000, 'a successor')
@@ -109,6 +115,10 @@ describe('a deposed leader\'s merged envelope', () => {
     const outcome = await within(answer, 5000)
     expect(outcome).toBeInstanceOf(Error)
     expect((outcome as Error).name).toBe('ProposalLostError')
+    // It names the deadline its proposal had (20 s after it was made): commands sent again keep it.
+    const deadline = (outcome as ProposalLostError).deadlineMs as number
+    expect(deadline).toBeGreaterThanOrEqual(proposedFrom + 20_000)
+    expect(deadline).toBeLessThanOrEqual(proposedBy + 20_000)
     expect(da.raft.counters().proposalsLost).toBe(1)
     // Nothing of it applied anywhere, and a now follows the log without it.
     await waitUntil(() => drivers.every((d) => d.raft.appliedIndex() === successor.raft.appliedIndex()), 5000, 'all applied')
@@ -152,5 +162,26 @@ describe('a deposed leader\'s merged envelope', () => {
     expect(codes((outcome as ProposalResult<ApplyResult>).result.outcomes)).toEqual(['applied', 'applied'])
     expect(da.raft.counters().proposalsLost).toBe(0)
     expect(da.machine.shape.rolesOf(c.nodeId)).toContain('scheduler')
+  })
+
+  it('should time a proposal out at the deadline its caller passes, before the operation timeout, and refuse one already past it', async () => {
+    const network = new LoopbackNetwork()
+    const [da, db, dc] = await threeVoters(network)
+    // a cannot commit anything: the proposal waits until a deadline settles it.
+    network.isolate(da.id, [db.id, dc.id])
+    const proposer = new ShapeProposer(a, CLUSTER, `${a.nodeId}/s`)
+    const answer = da.raft.propose(proposer.build(da.machine.shape, { kind: 'restore', nodeId: c.nodeId }, 'operator', 1).bytes, { deadlineMs: clock.now() + 5_000 })
+    expect(await within(answer, 300)).toBe('pending')
+    // 5 s pass on the driver's clock (15 s before its own 20 s operation timeout): timed out at the next tick.
+    clock.skewMs += 5_000
+    const outcome = await within(answer, 3000)
+    expect(outcome).toBeInstanceOf(Error)
+    expect((outcome as Error).name).toBe('ConsensusTimeoutError')
+    // A deadline already past: refused at once, nothing proposed.
+    const lastIndex = da.raft.status().lastIndex
+    const late = await within(da.raft.propose(proposer.build(da.machine.shape, { kind: 'restore', nodeId: b.nodeId }, 'operator', 2).bytes, { deadlineMs: clock.now() - 1 }), 3000)
+    expect((late as Error).name).toBe('ConsensusTimeoutError')
+    expect((late as Error).message).toContain('not proposed')
+    expect(da.raft.status().lastIndex).toBe(lastIndex)
   })
 })
