@@ -35,7 +35,7 @@
  * batch without commands that have not been proposed yet (those keep a whole operation timeout of their own).
  */
 import { assert } from '../util/assert.js'
-import { ConsensusBusyError } from './errors.js'
+import { ConsensusBusyError, ProposalLostError } from './errors.js'
 import type { ProposalResult } from './raft-node.js'
 import type { ApplyResult, BatchedCommand, CommandGroup, RequestId } from './shape/core/index.js'
 import { MAX_BATCH_COMMANDS, requestOwner } from './shape/core/index.js'
@@ -365,8 +365,14 @@ export class ProposalBatcher {
       this.queue.unshift(...again)
       this.queuedCommands += again.length
       this.counts.commandsResubmitted += again.length
-      // Timeout, busy, stopped: the batch's fate is unknown or refused, and so is each command's.
-      for (const q of own) if (!again.includes(q)) q.reject(err as Error)
+      // Timeout, busy, stopped: the batch's fate is unknown or refused, and so is each command's. Lost once
+      // too often: the caller hears how many times (still known not applied).
+      for (const q of own) {
+        if (again.includes(q)) continue
+        q.reject(lost !== undefined && q.resubmits > 0
+          ? new ProposalLostError(`sent ${q.resubmits + 1} times, each time in an envelope lost with its leader before it committed (leadership keeps changing); the last: ${lost.message}`, lost.deadlineMs)
+          : err as Error)
+      }
       return 0
     } finally {
       for (const g of groups) this.groupKeys.delete(g.key)
