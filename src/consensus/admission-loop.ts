@@ -22,6 +22,9 @@
  * later round once it advertises enough, e.g. after an upgrade and restart; one not heard yet waits for its
  * first heartbeat. Both are counted (`withheld`, in `status --json` `admission`).
  *
+ * A peer's first heartbeat makes its level known: the leader runs a round then (`onPeerHeard`, on the next
+ * turn), so a joiner waiting for its level is admitted at once, not up to a timer period later.
+ *
  * The timer only restarts the loop (a new leader, a newly connected peer, a retry after a refusal).
  */
 import type { Logger } from '../log/index.js'
@@ -84,6 +87,12 @@ export interface AdmissionDeps {
   log: Logger
   /** Runs the next round after the current call stack. @default setImmediate */
   soon?: (run: () => void) => void
+  /**
+   * Subscribes to members heard for the first time (membership's `joined`: a first heartbeat, which carries
+   * the protocol level); returns the unsubscribe. The leader runs a round on the next turn for each.
+   * @default none: only the timer's rounds see them
+   */
+  onPeerHeard?: (listener: () => void) => () => void
 }
 
 export class AdmissionLoop {
@@ -91,6 +100,7 @@ export class AdmissionLoop {
   private readonly retryAt = new Map<NodeId, number>()
   private inFlight = false
   private stopTimer: StopDuty | undefined
+  private stopHeard: (() => void) | undefined
   private stopped = false
   private readonly soon: (run: () => void) => void
   /** One warning per withheld peer per interval, not one per round. */
@@ -105,11 +115,16 @@ export class AdmissionLoop {
   /** Runs a round every `intervalMs` (a restart, not the pace: admissions chain on their own). */
   start (intervalMs: number, ticker: Ticker = intervalTicker): void {
     this.stopTimer = ticker.every(intervalMs, () => { this.round() })
+    // Outside the membership listener that tells it: the round runs on the next turn.
+    this.stopHeard = this.deps.onPeerHeard?.(() => {
+      if (!this.stopped && this.deps.isLeader()) this.soon(() => { this.round() })
+    })
   }
 
   stop (): void {
     this.stopped = true
     this.stopTimer?.()
+    this.stopHeard?.()
   }
 
   /** True while an `add-member` proposal has not settled. */

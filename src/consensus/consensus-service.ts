@@ -225,11 +225,6 @@ export class ConsensusService implements NodeService {
     await this.replayLocalLog()
     this.admission = this.createAdmission(ctx)
     this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
-    // A peer's first heartbeat makes its protocol level known: the leader admits it then, not up to a round
-    // (500 ms) later. The round runs on the next turn, outside membership's listener.
-    this.unsubscribeJoins = ctx.service<NodeService & HealthSource>('membership')?.subscribe?.((_view, events) => {
-      if (events.some((e) => e.kind === 'joined') && this.raft.isLeader()) setImmediate(() => { this.admission?.round() })
-    })
     this.protocolLoop = new ProtocolLoop({
       isLeader: () => this.raft.isLeader(),
       shape: () => this.machine.shape,
@@ -241,7 +236,6 @@ export class ConsensusService implements NodeService {
   }
 
   private protocolLoop: ProtocolLoop | undefined
-  private unsubscribeJoins: (() => void) | undefined
 
   /**
    * Starts the driver and lets it apply what the local log already committed (its first batch) before the
@@ -303,12 +297,16 @@ export class ConsensusService implements NodeService {
       proposeConfChange: (change) => { this.raft.proposeConfChange(change) },
       notifyRemoved: (nodeId) => { void this.notices.notify(nodeId, { clusterId: ctx.cluster.clusterId, nodeId, how: 'removed', atMs: Date.now() }) },
       nowMs: steadyNowMs,
+      // A peer's first heartbeat makes its protocol level known: the leader admits it then, not up to a
+      // round (500 ms) later.
+      onPeerHeard: (listener) => ctx.service<NodeService & HealthSource>('membership')?.subscribe?.((_view, events) => {
+        if (events.some((e) => e.kind === 'joined')) listener()
+      }) ?? (() => {}),
       log: ctx.log
     })
   }
 
   async stop (): Promise<void> {
-    this.unsubscribeJoins?.()
     this.admission?.stop()
     this.protocolLoop?.stop()
     this.raft?.stop()

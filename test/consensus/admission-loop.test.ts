@@ -320,6 +320,34 @@ describe('admission loop', () => {
     loopAtOne.stop()
   })
 
+  it('should admit a connected peer at its first heartbeat, without waiting for a timer round, on the leader only', async () => {
+    const raft = new FakeLeader()
+    raft.connected = ['joiner']
+    raft.unheard.add('joiner')
+    let heard: (() => void) | undefined
+    let subscribed = 0
+    const loop = new AdmissionLoop({ ...raft.deps(), onPeerHeard: (listener) => { heard = listener; subscribed++; return () => { subscribed-- } } })
+    // A timer that never fires: only the first-heard trigger can run a round after this one.
+    loop.start(500, { every: () => () => {} })
+    expect(subscribed).toBe(1)
+    loop.round()
+    expect(raft.addMember).toEqual([])
+    expect(loop.withheld).toEqual({ belowLevel: 0, levelUnheard: 1 })
+    // Its first heartbeat arrives: membership tells the loop, which admits it on the next turn.
+    raft.unheard.clear()
+    heard?.()
+    await waitFor(() => raft.conf.learners.includes('joiner'), 5_000, 'admitted at its first heartbeat')
+    expect(raft.addMember).toEqual(['joiner'])
+    // A follower hears peers too, and admits nobody.
+    raft.leader = false
+    raft.connected = ['joiner', 'late']
+    heard?.()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(raft.addMember).toEqual(['joiner'])
+    loop.stop()
+    expect(subscribed).toBe(0)
+  })
+
   it('should do nothing on a follower', () => {
     const raft = new FakeLeader()
     raft.leader = false
