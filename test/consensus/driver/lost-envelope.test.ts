@@ -6,7 +6,12 @@
  * committed log (another entry at its index, or an entry of a later term) → ProposalLostError at once,
  * nothing of it applied anywhere; committed by the successor → answered with its result as before; covered
  * by a snapshot this node installs → answered from the replicated session table.
- * Method: three drivers with the real MeshShape machine and rules on a loopback network with cuttable links.
+ * A deposed leader that leads again: the copy it still holds commits under its new term's first entry and
+ * answers its callers once (nothing appended again); a copy only truncated keeps them waiting (another node
+ * might still hold it), until its own new term commits the entry that replaced it: then lost, nothing applied.
+ * A caller's deadline (ProposeOptions.deadlineMs) times a proposal out before the operation timeout.
+ * Method: three drivers with the real MeshShape machine and rules on a loopback network with cuttable links
+ * (and, for the truncation, a filter that drops chosen messages).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeCanonical } from '../../../src/codec/index.js'
@@ -21,6 +26,20 @@ import { MeshShape } from '../../../src/consensus/shape/core/index.js'
 import type { ApplyResult, BatchedCommand, Outcome } from '../../../src/consensus/shape/core/index.js'
 import { MemoryStorage } from '../sim/memory-storage-shim.js'
 import { LoopbackNetwork, silentLogger, waitUntil } from './harness.js'
+import { MessageType } from '../../../src/consensus/core/types.js'
+import type { Message, MessageTransport, NodeId } from '../../../src/consensus/core/types.js'
+
+/** A loopback network that also drops the messages `drop` picks (appends between two nodes, say). */
+class FilteredNetwork extends LoopbackNetwork {
+  drop: (m: Message) => boolean = () => false
+  override transport (id: NodeId): MessageTransport {
+    const inner = super.transport(id)
+    return {
+      send: (message) => { if (!this.drop(message)) inner.send(message) },
+      setHandler: (handler) => { inner.setHandler(handler) }
+    }
+  }
+}
 import { newSigner } from '../shape/helpers.js'
 
 const CLUSTER = 'cluster-1'
@@ -183,5 +202,88 @@ describe('a deposed leader\'s merged envelope', () => {
     expect((late as Error).name).toBe('ConsensusTimeoutError')
     expect((late as Error).message).toContain('not proposed')
     expect(da.raft.status().lastIndex).toBe(lastIndex)
+  })
+
+  describe('when the deposed leader leads again', () => {
+    /** Everyone applied the same index; nobody applied an entry twice. */
+    async function settled (): Promise<void> {
+      await waitUntil(() => drivers.every((d) => d.raft.appliedIndex() === drivers[0]!.raft.appliedIndex()), 5000, 'all applied')
+      for (const d of drivers) expect(d.raft.counters().duplicateCommands).toBe(0)
+    }
+
+    it('should answer its callers once, from the copy it still holds, when it commits it in its later term, and not before', async () => {
+      const network = new FilteredNetwork()
+      const [da, db, dc] = await threeVoters(network)
+      const before = da.raft.status().lastIndex
+      const term = da.raft.status().term
+      // Nobody hears anybody: a appends the envelope alone and steps down; b and c cannot elect each other.
+      network.isolate(da.id, [db.id, dc.id])
+      network.isolate(db.id, [dc.id])
+      let answeredAtCommit: number | undefined
+      const answer = mergedAt(da)
+      void answer.then(() => { answeredAtCommit = da.raft.status().commit }, () => {})
+      await waitUntil(() => da.raft.status().lastIndex === before + 1 && !da.raft.isLeader(), 5000, 'a appended the envelope and stepped down')
+      expect(await within(answer, 300)).toBe('pending')
+      // a reaches b and c again (they still not each other): only a, whose log is the longest, can win.
+      network.heal()
+      network.isolate(db.id, [dc.id])
+      await waitUntil(() => da.raft.isLeader(), 10_000, 'a leads again')
+      expect(da.raft.status().term).toBeGreaterThan(term)
+      const outcome = await within(answer, 5000)
+      expect(outcome).not.toBeInstanceOf(Error)
+      // The copy at (before + 1, the old term) committed under a's new term's first entry: nothing appended again.
+      expect(outcome).toMatchObject({ index: before + 1, term, duplicate: false })
+      expect(codes((outcome as ProposalResult<ApplyResult>).result.outcomes)).toEqual(['applied', 'applied'])
+      expect(answeredAtCommit).toBeGreaterThanOrEqual(before + 1)
+      await settled()
+      for (const d of drivers) {
+        expect(d.raft.termAt(before + 1)).toBe(term)
+        expect(d.machine.shape.rolesOf(b.nodeId)).toContain('scheduler')
+        expect(d.machine.shape.rolesOf(c.nodeId)).toContain('scheduler')
+      }
+      expect(da.raft.counters().proposalsLost).toBe(0)
+    })
+
+    it('should keep its callers waiting when its copy is only truncated, and fail them once when its own later term commits the entry that replaced it', async () => {
+      const network = new FilteredNetwork()
+      const [da, db, dc] = await threeVoters(network)
+      const before = da.raft.status().lastIndex
+      const term = da.raft.status().term
+      // b and c will elect one of them, whose first entry cannot reach the other: appended at before + 1, not committed.
+      network.drop = (m) => m.type === MessageType.App && m.entries.length > 0 && m.from !== da.id && m.to !== da.id
+      network.isolate(da.id, [db.id, dc.id])
+      const answer = mergedAt(da)
+      await waitUntil(() => da.raft.status().lastIndex === before + 1 && !da.raft.isLeader(), 5000, 'a appended the envelope and stepped down')
+      await waitUntil(() => db.raft.isLeader() || dc.raft.isLeader(), 5000, 'a successor')
+      const successor = db.raft.isLeader() ? db : dc
+      const other = successor === db ? dc : db
+      await waitUntil(() => successor.raft.status().lastIndex === before + 1, 5000, 'the successor appended its first entry')
+      // The successor's appends reach a (its copy is truncated away); a's refusals reach it, its acks do not.
+      const appendsBetweenBAndC = network.drop
+      network.drop = (m) => appendsBetweenBAndC(m) || (m.from === da.id && m.to === successor.id && m.type === MessageType.AppResp && !m.reject)
+      network.heal()
+      network.isolate(da.id, [other.id])
+      await waitUntil(() => da.raft.termAt(before + 1) !== term, 5000, 'a\'s copy truncated')
+      expect(successor.raft.status().commit).toBeLessThan(before + 1)
+      // Truncated is not ruled out: another node could still hold the copy and lead.
+      expect(await within(answer, 300)).toBe('pending')
+      // The successor goes away; a (the longest log) and the other elect a, which commits the successor's entry.
+      network.heal()
+      network.drop = () => false
+      network.isolate(successor.id, [da.id, other.id])
+      await waitUntil(() => da.raft.isLeader(), 10_000, 'a leads again')
+      const outcome = await within(answer, 5000)
+      expect(outcome).toBeInstanceOf(Error)
+      expect((outcome as Error).name).toBe('ProposalLostError')
+      expect(da.raft.counters().proposalsLost).toBe(1)
+      // Nothing of it applied, and a did not append it again in its new term.
+      await waitUntil(() => da.raft.appliedIndex() === other.raft.appliedIndex() && da.raft.appliedIndex() >= before + 2, 5000, 'a and the other applied')
+      for (const d of [da, other]) {
+        expect(d.raft.termAt(before + 1)).toBe(successor.raft.termAt(before + 1))
+        expect(d.raft.counters().duplicateCommands).toBe(0)
+        expect(d.machine.shape.rolesOf(b.nodeId)).not.toContain('scheduler')
+        expect(d.machine.shape.rolesOf(c.nodeId)).not.toContain('scheduler')
+      }
+    })
   })
 })
