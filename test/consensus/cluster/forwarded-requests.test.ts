@@ -16,6 +16,7 @@ import { decodeSignedProposal, encodeRequest, ForwardedRequestInvalidError } fro
 import type { BatchedCommand, Outcome } from '../../../src/consensus/shape/core/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import type { CommandResult } from '../../../src/consensus/proposal-batcher.js'
+import type { ProposeOptions } from '../../../src/consensus/raft-node.js'
 import { crash, leaderOf, promoteEtcd, startCluster, stopAll, waitFor } from './helpers.js'
 import type { Member } from './helpers.js'
 
@@ -187,6 +188,17 @@ describe('forwarded operator requests on three nodes', () => {
     const send = transport.send.bind(transport)
     let cut = false
     transport.send = (m) => { if (!cut) send(m) }
+    // What its service asks the driver (white box): which envelope is leader-only, which deadline goes again.
+    const node = leader.consensus.node
+    const proposeAt = node.propose.bind(node)
+    const asked: ProposeOptions[] = []
+    let lostDeadline: number | undefined
+    node.propose = (command, options = {}) => {
+      asked.push(options)
+      const answer = proposeAt(command, options)
+      answer.catch((err: Error & { deadlineMs?: number }) => { if (err.name === 'ProposalLostError') lostDeadline = err.deadlineMs })
+      return answer
+    }
     // Its batcher holds everything back until its own callers' commands and the follower's group both wait,
     // so that one envelope carries them (white box: the batcher's in-flight check).
     const batcher = leader.consensus as unknown as { batcher: { busy?: () => boolean, dispatch: () => void, queue: Array<{ kind: string }> } }
@@ -212,6 +224,10 @@ describe('forwarded operator requests on three nodes', () => {
     expect(results.map((a) => code(a.result.outcome))).toEqual(['applied', 'not-quarantined', 'applied', 'not-quarantined'])
     expect(leader.consensus.node.counters().proposalsLost).toBe(1)
     expect(leader.consensus.statusFields().proposals).toMatchObject({ commandsResubmitted: 2 })
+    // The merged envelope was proposed leader-only; its own commands went again with its deadline, not a fresh one.
+    expect(asked.filter((o) => o.leaderOnly === true)).toHaveLength(1)
+    expect(lostDeadline).toEqual(expect.any(Number))
+    expect(asked.filter((o) => o.deadlineMs === lostDeadline)).toHaveLength(1)
     // Each of the four commands applied exactly once (the lost envelope never committed anywhere).
     await waitFor(() => witness.consensus.node.appliedIndex() >= Math.max(...results.map((a) => a.index)), 30_000, 'the witness applied the answers')
     const counts = [pinned(follower), restore(witness), pinned(witness), restore(leader)].map((item) => applied.filter((c) => c === JSON.stringify(item.command)).length)

@@ -27,7 +27,8 @@ import type { ApplyResult, BatchedCommand, Outcome } from '../../../src/consensu
 import { MemoryStorage } from '../sim/memory-storage-shim.js'
 import { LoopbackNetwork, silentLogger, waitUntil } from './harness.js'
 import { MessageType } from '../../../src/consensus/core/types.js'
-import type { Message, MessageTransport, NodeId } from '../../../src/consensus/core/types.js'
+import type { Message, NodeId } from '../../../src/consensus/core/types.js'
+import type { MessageTransport } from '../../../src/consensus/raft-node.js'
 
 /** A loopback network that also drops the messages `drop` picks (appends between two nodes, say). */
 class FilteredNetwork extends LoopbackNetwork {
