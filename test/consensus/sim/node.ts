@@ -90,7 +90,11 @@ export class SimNode {
   /** Asynchronous storage writes: Readies written but not yet synced, in ticket order. */
   private pending: Array<{ ticket: PersistTicket, after: Message[] }> = []
   /** Coverage counters (how often rare paths ran), summed over seeds by the CLI. */
-  readonly marks = { snapshotsInstalled: 0, snapshotsTaken: 0, confChangesApplied: 0, elections: 0, copiesRuledOut: 0 }
+  readonly marks = {
+    snapshotsInstalled: 0, snapshotsTaken: 0, confChangesApplied: 0, elections: 0, copiesRuledOut: 0,
+    /** A copy decided while this node leads again in a later term: committed there, or ruled out (truncated). */
+    copiesCommittedLeadingAgain: 0, copiesRuledOutLeadingAgain: 0
+  }
   /**
    * Client entries this node appended as leader, at (index, term), that its applied log has not decided yet:
    * the lost-entry rule of RaftNode (`resolveLeaderOnly`) rules each out once this node applies its index
@@ -336,12 +340,18 @@ export class SimNode {
    */
   private decideCopies (hooks: NodeHooks, applied?: Entry): void {
     if (this.copies.length === 0) return
+    const status = this.raw?.status()
+    const leadingAgain = (copy: { term: number }): boolean => status?.role === 'leader' && status.term > copy.term
     this.copies = this.copies.filter((copy) => {
-      if (applied !== undefined && applied.index === copy.index && applied.term === copy.term) return false
+      if (applied !== undefined && applied.index === copy.index && applied.term === copy.term) {
+        if (leadingAgain(copy)) this.marks.copiesCommittedLeadingAgain++
+        return false
+      }
       if (applied === undefined && this.applied >= copy.index) return false
-      const stepDown = this.init.ruleOutOnStepDown === true && this.raw?.status().role !== 'leader'
+      const stepDown = this.init.ruleOutOnStepDown === true && status?.role !== 'leader'
       if (this.applied < copy.index && this.appliedTerm <= copy.term && !stepDown) return true
       this.marks.copiesRuledOut++
+      if (leadingAgain(copy)) this.marks.copiesRuledOutLeadingAgain++
       hooks.invariants.observeRuledOut(this.id, copy.index, copy.term)
       return false
     })
