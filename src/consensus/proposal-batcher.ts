@@ -309,6 +309,8 @@ export class ProposalBatcher {
     const taken: Waiting[] = []
     const left: Waiting[] = []
     const sessions = new Set<string>()
+    /** Whether the batch's own commands were submitted again (they carry a deadline); unset until one is taken. */
+    let ownDeadlined: boolean | undefined
     if (this.deps.batching?.() === false) {
       // One command, alone in a v1 envelope (a group never reaches a node below the forwarding level).
       const first = this.queue.shift() as Waiting
@@ -320,14 +322,14 @@ export class ProposalBatcher {
       const full = commands + n > this.limits.commandsMax || (taken.length > 0 && bytes + next.bytes > this.limits.bytesMax)
       const sameSession = next.kind === 'group' && sessions.has(next.group.via.clientId)
       // Commands submitted again keep their first deadline: a command not proposed yet does not share it.
-      const firstOwn = taken.find((w): w is Queued => w.kind === 'own')
-      const otherDeadline = next.kind === 'own' && firstOwn !== undefined && (firstOwn.deadlineMs === undefined) !== (next.deadlineMs === undefined)
+      const otherDeadline = next.kind === 'own' && ownDeadlined !== undefined && ownDeadlined !== (next.deadlineMs !== undefined)
       if (left.length > 0 || full || sameSession || otherDeadline) {
         // Arrival order holds for own commands: once one waits, everything after it waits too.
         left.push(next)
         continue
       }
       if (next.kind === 'group') sessions.add(next.group.via.clientId)
+      else ownDeadlined ??= next.deadlineMs !== undefined
       taken.push(next)
       bytes += next.bytes
       commands += n
