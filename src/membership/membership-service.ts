@@ -197,8 +197,8 @@ export class MembershipService implements NodeService, Membership {
     this.ctx.net.removeEventListener('peer:disconnect', this.onDisconnect)
     const pubsub = this.ctx.net.services.pubsub
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
-    if (this.listening) pubsub.unsubscribe(this.topic)
-    if (this.digestSubscribed) pubsub.unsubscribe(this.digestTopic)
+    if (this.listening) this.setSubscribed(this.topic, false)
+    if (this.digestSubscribed) this.setSubscribed(this.digestTopic, false)
     pubsub.topicValidators.delete(this.topic)
     pubsub.topicValidators.delete(this.digestTopic)
   }
@@ -350,24 +350,30 @@ export class MembershipService implements NodeService, Membership {
     if (tier !== this.tier) this.ctx.log.info({ from: this.tier, to: tier }, 'membership tier changed')
     this.tier = tier
     const listen = tier !== 'observer' || observerMustListen({ observerSinceMs: this.observerSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, staleMs: C.DIGEST_STALE_MS })
-    const pubsub = this.ctx.net.services.pubsub
-    if (listen !== this.listening) {
+    if (listen !== this.listening && this.setSubscribed(this.topic, listen)) {
       this.listening = listen
       if (listen) {
         // Detection restarts from now: the digest's last word is not a heartbeat this node heard.
         this.table.rebase(now)
-        pubsub.subscribe(this.topic)
         this.ctx.log.info('membership listens to heartbeats (full mode)')
       } else {
-        pubsub.unsubscribe(this.topic)
         this.ctx.log.info('membership takes its view from the voters\' digest')
       }
     }
     const wantDigest = tier === 'observer'
-    if (wantDigest !== this.digestSubscribed) {
-      this.digestSubscribed = wantDigest
-      if (wantDigest) pubsub.subscribe(this.digestTopic)
-      else pubsub.unsubscribe(this.digestTopic)
+    if (wantDigest !== this.digestSubscribed && this.setSubscribed(this.digestTopic, wantDigest)) this.digestSubscribed = wantDigest
+  }
+
+  /** Subscribes or unsubscribes; false when gossipsub refuses (it stopped: the node is going down). */
+  private setSubscribed (topic: string, subscribed: boolean): boolean {
+    const pubsub = this.ctx.net.services.pubsub
+    try {
+      if (subscribed) pubsub.subscribe(topic)
+      else pubsub.unsubscribe(topic)
+      return true
+    } catch (err) {
+      this.ctx.log.debug({ topic, err: (err as Error).message }, 'gossipsub subscription not changed')
+      return false
     }
   }
 
