@@ -25,12 +25,11 @@ describe('tiered membership', () => {
 
   it('should keep learners off heartbeats, show them every member from the leader\'s digest, drop a learner\'s digest, and fall back without digests', async () => {
     // The configuration is known once every node has its id; until then all run in full mode.
-    let conf: RaftMembers | undefined
-    let leader = ''
+    const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
     const start = async (join?: string): Promise<Running> => {
       const dir = await tempDir()
       let self = ''
-      const membership = new MembershipService({ raftConfiguration: () => conf, isLeader: () => self === leader, tieredAboveMembers: 4 })
+      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4 })
       const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
       self = node.nodeId
       return { node, membership }
@@ -44,8 +43,9 @@ describe('tiered membership', () => {
 
     const voters = running.slice(0, VOTERS)
     const learners = running.slice(VOTERS)
-    leader = voters[0]!.node.nodeId
-    conf = { voters: voters.map((r) => r.node.nodeId), votersOutgoing: [], learners: learners.map((r) => r.node.nodeId), learnersNext: [] }
+    const leader = voters[0]!.node.nodeId
+    raft.leader = leader
+    raft.conf = { voters: voters.map((r) => r.node.nodeId), votersOutgoing: [], learners: learners.map((r) => r.node.nodeId), learnersNext: [] }
 
     await waitFor(() => learners.every((r) => !r.membership.tierStatus().listening && (r.membership.counters().digestsAccepted ?? 0) >= 1), 15_000, 'learners on the digest')
     for (const r of voters) expect(r.membership.tierStatus()).toEqual({ tier: 'voter', listening: true })
