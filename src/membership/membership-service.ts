@@ -4,7 +4,10 @@
  * cluster's gossipsub topic `revoada/<clusterId>/membership/1`; gossipsub's strict signing proves the
  * sender and a topic validator judges each message before it is delivered or forwarded (invalid →
  * Reject, which gossipsub's scoring penalizes; replayed or stale → Ignore). Accepted heartbeats feed the
- * pure MemberTable; a timer advances it; subscribers get every new view and every event.
+ * pure MemberTable; a timer advances it; subscribers get every new view and every event. Above
+ * TIERED_ABOVE_MEMBERS members in this node's applied Raft configuration only voters receive heartbeats;
+ * the leader publishes a liveness digest on `revoada/<clusterId>/membership-digest/1` and the other members
+ * take their view from it (core/tier.ts; docs/MEMBERSHIP.md, "Large clusters").
  *
  * Gossip says who is alive; it never decides roles (DESIGN.md §4).
  */
