@@ -701,6 +701,11 @@ export class RaftNode<R> {
     return this.raw.status().confState
   }
 
+  /** The same, not copied (core/raw-node.ts confState): read-only, for callers that read it often. */
+  configurationView (): Readonly<ConfState> {
+    return this.raw.confState()
+  }
+
   /** Whether the log can be written; false while a failed write waits for its retry. */
   storageHealth (): StorageHealth {
     if (this.stalled === undefined) return { writable: true }

@@ -4,7 +4,10 @@
  * cluster's gossipsub topic `revoada/<clusterId>/membership/1`; gossipsub's strict signing proves the
  * sender and a topic validator judges each message before it is delivered or forwarded (invalid →
  * Reject, which gossipsub's scoring penalizes; replayed or stale → Ignore). Accepted heartbeats feed the
- * pure MemberTable; a timer advances it; subscribers get every new view and every event.
+ * pure MemberTable; a timer advances it; subscribers get every new view and every event. Above
+ * TIERED_ABOVE_MEMBERS members in this node's applied Raft configuration only voters receive heartbeats;
+ * the leader publishes a liveness digest on `revoada/<clusterId>/membership-digest/1` and the other members
+ * take their view from it (core/tier.ts; docs/MEMBERSHIP.md, "Large clusters").
  *
  * Gossip says who is alive; it never decides roles (DESIGN.md §4).
  */
@@ -16,10 +19,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
-import { membershipTopic } from '../net/index.js'
+import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, MembershipConstants as C } from './core/index.js'
-import type { DropReason, MembershipEvent, MembershipView, NodeState, Capacity } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, judgeDigest, digestRecord, MembershipConstants as C } from './core/index.js'
+import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
@@ -39,6 +42,15 @@ export interface MembershipServiceInit {
    * @default steadyNowMs (reads like the wall clock at start, advances monotonically)
    */
   nowMs?: () => number
+  /**
+   * This node's applied Raft configuration (undefined before consensus runs): it decides the tier
+   * (core/tier.ts) and which peers' liveness digests are trusted. Without it membership stays in full mode.
+   */
+  raftConfiguration?: () => RaftMembers | undefined
+  /** Whether this node leads Raft now (the leader publishes the digest in tiered mode). @default () => false */
+  isLeader?: () => boolean
+  /** Configuration members above which membership runs tiered. @default TIERED_ABOVE_MEMBERS */
+  tieredAboveMembers?: number
 }
 
 /** The typed subscribe interface other layers use (the policy engine). */
@@ -112,6 +124,24 @@ export class MembershipService implements NodeService, Membership {
 
   private promptTimer: ReturnType<typeof setTimeout> | undefined
 
+  private digestTopic = ''
+  /** The tier the configuration gives this node (core/tier.ts). */
+  private tier: Tier = 'full'
+  /** Subscribed to the heartbeat topic and detecting (false only for an observer with fresh digests). */
+  private listening = true
+  private digestSubscribed = false
+  private observerSinceMs = 0
+  private lastDigestMs: number | undefined
+  /** Newest (generation, seq) taken per digest publisher (replay check). */
+  private readonly digestFrom = new Map<string, { generation: number, seq: number }>()
+  private digestSeq = 0
+  private lastDigestPublishedMs = -Infinity
+  private digestsPublished = 0
+  private digestsAccepted = 0
+  private readonly digestDrops = new Map<DigestDropReason, number>()
+  /** Members whose addresses an observer has put in the peer store (content dials them on demand). */
+  private readonly knownAddresses = new Set<string>()
+
   constructor (private readonly init: MembershipServiceInit = {}) {
     this.nowMs = init.nowMs ?? steadyNowMs
   }
@@ -123,6 +153,7 @@ export class MembershipService implements NodeService, Membership {
     this.startedAtMs = this.nowMs()
     this.protocolLevel = ctx.config.protocolLevel ?? PROTOCOL_LEVEL
     this.topic = membershipTopic(ctx.cluster.clusterId)
+    this.digestTopic = membershipDigestTopic(ctx.cluster.clusterId)
     this.self = this.buildSelf(generation, 0, false)
     this.table = new MemberTable({
       self: this.self,
@@ -133,6 +164,7 @@ export class MembershipService implements NodeService, Membership {
     const pubsub = ctx.net.services.pubsub
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
     pubsub.subscribe(this.topic)
+    pubsub.topicValidators.set(this.digestTopic, (_peer, message) => this.validateDigest(message))
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
@@ -145,7 +177,10 @@ export class MembershipService implements NodeService, Membership {
 
   /** The next heartbeat, after the period the live member count calls for now. */
   private scheduleHeartbeat (): void {
-    this.intervalMs = heartbeatIntervalMs(this.baseIntervalMs, this.table.liveCount(), C.ACCEPTABLE_PAUSE_MS_DEFAULT)
+    // A tiered voter's heartbeats reach the voters only: the base period, so a dead voter (the leader) is
+    // found as fast as in a small cluster. Everyone else scales with the member count.
+    const members = this.tier === 'voter' ? 1 : this.table.liveCount()
+    this.intervalMs = heartbeatIntervalMs(this.baseIntervalMs, members, C.ACCEPTABLE_PAUSE_MS_DEFAULT)
     this.table.setHeartbeatIntervalMs(this.intervalMs)
     this.heartbeatTimer = setTimeout(() => {
       this.heartbeatTimer = undefined
@@ -165,8 +200,10 @@ export class MembershipService implements NodeService, Membership {
     this.ctx.net.removeEventListener('peer:disconnect', this.onDisconnect)
     const pubsub = this.ctx.net.services.pubsub
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
-    pubsub.unsubscribe(this.topic)
+    if (this.listening) this.setSubscribed(this.topic, false)
+    if (this.digestSubscribed) this.setSubscribed(this.digestTopic, false)
     pubsub.topicValidators.delete(this.topic)
+    pubsub.topicValidators.delete(this.digestTopic)
   }
 
   private buildSelf (generation: number, seq: number, leaving: boolean): NodeState {
@@ -294,8 +331,123 @@ export class MembershipService implements NodeService, Membership {
   }
 
   private onTick (): void {
-    const events = this.table.tick(this.nowMs())
+    const now = this.nowMs()
+    this.updateTier(now)
+    const events = this.table.tick(now, this.listening)
     if (events.length > 0) this.emit(events)
+    if (this.tier === 'voter' && (this.init.isLeader?.() ?? false) && now - this.lastDigestPublishedMs >= C.DIGEST_INTERVAL_MS) {
+      this.lastDigestPublishedMs = now
+      void this.publishDigest(now)
+    }
+  }
+
+  /**
+   * Applies the tier this node's configuration gives it (core/tier.ts): an observer subscribes to digests and,
+   * while they are fresh, leaves the heartbeat topic (it keeps publishing its own heartbeats: flood publishing
+   * reaches the voters, who subscribe); without fresh digests it listens and detects again.
+   */
+  private updateTier (now: number): void {
+    const tieredAbove = this.init.tieredAboveMembers ?? C.TIERED_ABOVE_MEMBERS
+    const tier = tierOf(this.init.raftConfiguration?.(), this.ctx.nodeId, tieredAbove)
+    if (tier === 'observer' && this.tier !== 'observer') this.observerSinceMs = now
+    if (tier !== this.tier) this.ctx.log.info({ from: this.tier, to: tier }, 'membership tier changed')
+    this.tier = tier
+    const listen = tier !== 'observer' || observerMustListen({ observerSinceMs: this.observerSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, staleMs: C.DIGEST_STALE_MS })
+    if (listen !== this.listening && this.setSubscribed(this.topic, listen)) {
+      this.listening = listen
+      if (listen) {
+        // Detection restarts from now: the digest's last word is not a heartbeat this node heard.
+        this.table.rebase(now)
+        this.ctx.log.info('membership listens to heartbeats (full mode)')
+      } else {
+        this.ctx.log.info('membership takes its view from the voters\' digest')
+      }
+    }
+    const wantDigest = tier === 'observer'
+    if (wantDigest !== this.digestSubscribed && this.setSubscribed(this.digestTopic, wantDigest)) this.digestSubscribed = wantDigest
+  }
+
+  /** Subscribes or unsubscribes; false when gossipsub refuses (it stopped: the node is going down). */
+  private setSubscribed (topic: string, subscribed: boolean): boolean {
+    const pubsub = this.ctx.net.services.pubsub
+    try {
+      if (subscribed) pubsub.subscribe(topic)
+      else pubsub.unsubscribe(topic)
+      return true
+    } catch (err) {
+      this.ctx.log.debug({ topic, err: (err as Error).message }, 'gossipsub subscription not changed')
+      return false
+    }
+  }
+
+  /** The leader's liveness digest: every member its table tracks, itself included. */
+  private async publishDigest (now: number): Promise<void> {
+    const pubsub = this.ctx.net.services.pubsub
+    if (pubsub.getSubscribers(this.digestTopic).length === 0) return
+    const members = this.table.view(now).members.map((m) => ({ health: m.health, state: m.state }))
+    const digest = { clusterId: this.ctx.cluster.clusterId, from: this.ctx.nodeId, generation: this.self.generation, seq: ++this.digestSeq, members }
+    try {
+      await pubsub.publish(this.digestTopic, encodeCanonical(digestRecord(digest)))
+      this.digestsPublished++
+    } catch {
+      // Nobody subscribed after all: nothing to tell.
+    }
+  }
+
+  /**
+   * Digest topic validator: a digest from a voter of this node's own configuration becomes an observer's view
+   * (while it is not listening to heartbeats itself); anything else is dropped and counted by reason. Never
+   * relayed (`Ignore`): the leader flood-publishes to every subscriber, and each is connected to it (Raft).
+   */
+  private validateDigest (message: Message): TopicValidatorResult {
+    const drop = (reason: DigestDropReason, reject: boolean): TopicValidatorResult => {
+      this.digestDrops.set(reason, (this.digestDrops.get(reason) ?? 0) + 1)
+      this.ctx.log.debug({ reason }, 'liveness digest dropped')
+      return reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    }
+    if (message.type !== 'signed') return drop('digest-malformed', true)
+    if (message.data.length > C.MAX_DIGEST_BYTES) return drop('digest-too-large', true)
+    let decoded: unknown
+    try {
+      decoded = decodeCanonical(message.data)
+    } catch {
+      return drop('digest-malformed', true)
+    }
+    const sender = message.from.toString()
+    const conf = this.init.raftConfiguration?.()
+    const verdict = judgeDigest({ decoded, sender, clusterId: this.ctx.cluster.clusterId, conf, lastFrom: this.digestFrom.get(sender) })
+    if (!verdict.ok) return drop(verdict.reason, verdict.reject)
+    const { digest } = verdict
+    this.digestFrom.set(sender, { generation: digest.generation, seq: digest.seq })
+    this.digestsAccepted++
+    const now = this.nowMs()
+    this.lastDigestMs = now
+    if (this.tier !== 'observer') return TopicValidatorResult.Ignore
+    if (this.listening) this.updateTier(now) // fresh again: back to the digest before adopting it
+    if (this.listening) return TopicValidatorResult.Ignore
+    const events = this.table.adopt(digest.members, now)
+    this.keepAddresses(digest.members.map((m) => m.state), conf)
+    if (events.length > 0) this.emit(events)
+    return TopicValidatorResult.Ignore
+  }
+
+  /**
+   * An observer hears of members through digests, not heartbeats: their addresses go into the peer store
+   * (content dials a provider on demand), and the voters of its configuration into the redial loop (the
+   * leader must reach every member for Raft, and heartbeats reach the voters only over direct connections).
+   */
+  private keepAddresses (states: NodeState[], conf: RaftMembers | undefined): void {
+    for (const state of states) {
+      if (state.nodeId === this.ctx.nodeId || this.knownAddresses.has(state.nodeId)) continue
+      this.knownAddresses.add(state.nodeId)
+      const voter = conf !== undefined && isVoterIn(conf, state.nodeId)
+      try {
+        const multiaddrs = state.addresses.map((a) => multiaddr(a.replace(/\/p2p\/[^/]+$/, '')))
+        void this.ctx.net.peerStore.merge(peerIdFromString(state.nodeId), { multiaddrs }).then(() => { if (voter) this.ctx.redialer.addPeer(state.nodeId) }, () => {})
+      } catch (err) {
+        this.ctx.log.debug({ peer: state.nodeId, err: (err as Error).message }, 'unusable addresses in a digest')
+      }
+    }
   }
 
   /**
@@ -347,15 +499,28 @@ export class MembershipService implements NodeService, Membership {
 
   /** Published, accepted (of which relayed), dropped-by-reason counters (for metrics and tests). */
   counters (): Record<string, number> {
-    return { published: this.published, accepted: this.accepted, relayed: this.relayed, ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
+    return {
+      published: this.published,
+      accepted: this.accepted,
+      relayed: this.relayed,
+      digestsPublished: this.digestsPublished,
+      digestsAccepted: this.digestsAccepted,
+      ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])),
+      ...Object.fromEntries([...this.digestDrops].map(([reason, n]) => [`dropped.${reason}`, n]))
+    }
+  }
+
+  /** `full`, `voter` or `observer` (core/tier.ts), and whether this node hears heartbeats itself. */
+  tierStatus (): { tier: Tier, listening: boolean } {
+    return { tier: this.tier, listening: this.listening }
   }
 
   statusFields (): Record<string, unknown> {
-    return { members: summarize(this.view()) }
+    return { members: summarize(this.view()), membershipTier: this.tier, membershipListening: this.listening }
   }
 
   routes (app: FastifyInstance): void {
-    app.get('/v1/members', async () => ({ ...summaryView(this.view()), heartbeatIntervalMs: this.intervalMs, events: this.recentEvents().slice(-50), counters: this.counters() }))
+    app.get('/v1/members', async () => ({ ...summaryView(this.view()), heartbeatIntervalMs: this.intervalMs, tier: this.tier, listening: this.listening, events: this.recentEvents().slice(-50), counters: this.counters() }))
   }
 }
 

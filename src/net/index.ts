@@ -3,7 +3,7 @@
  * The network layer's one door: the libp2p node factory, the closed-cluster file and join string, and the
  * redial loop. Later layers use `NetNode` (`node.services.pubsub` for gossip, `node.handle()` for protocols).
  */
-export { createNetNode, membershipTopic, contentTopic } from './libp2p.js'
+export { createNetNode, membershipTopic, membershipDigestTopic, contentTopic } from './libp2p.js'
 export type { NetNode, NetNodeInit, NetServices, NetFaults } from './libp2p.js'
 export { loadOrCreateCluster, newCluster, pnetKey, keyFingerprint } from './cluster.js'
 export type { Cluster } from './cluster.js'

@@ -34,6 +34,14 @@ export function membershipTopic (clusterId: string): string {
   return `revoada/${clusterId}/membership/1`
 }
 
+/**
+ * The gossipsub topic of a tiered cluster's liveness digests (docs/MEMBERSHIP.md, "Large clusters"): the
+ * leader publishes, non-voters subscribe.
+ */
+export function membershipDigestTopic (clusterId: string): string {
+  return `revoada/${clusterId}/membership-digest/1`
+}
+
 /** The gossipsub topic of a cluster's content announcements (layer C's have/want, docs/CONTENT.md §4). */
 export function contentTopic (clusterId: string): string {
   return `revoada/${clusterId}/content/1`
@@ -202,6 +210,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
           IPColocationFactorWeight: 0,
           topics: {
             [membershipTopic(init.cluster.clusterId)]: invalidOnlyTopicScore(),
+            [membershipDigestTopic(init.cluster.clusterId)]: invalidOnlyTopicScore(),
             [contentTopic(init.cluster.clusterId)]: invalidOnlyTopicScore()
           }
         }

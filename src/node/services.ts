@@ -35,8 +35,12 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
     createTransport: (ctx, isMember) => new RaftTransport({ libp2p: ctx.net, isMember, log: ctx.log })
   })
   // Heartbeats echo this node's committed roles; before consensus has started there are none to echo.
+  // The applied Raft configuration decides the membership tier (docs/MEMBERSHIP.md, "Large clusters"): roles
+  // come from this node's own configuration, never from gossip.
   const membership = new MembershipService({
-    roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : []
+    roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : [],
+    raftConfiguration: () => consensus.started ? consensus.node.configurationView() : undefined,
+    isLeader: () => consensus.started && consensus.node.isLeader()
   })
   // Content trusts the peers Raft trusts: voters and learners of the applied configuration.
   const content = new ContentService({ isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer) })

@@ -462,6 +462,14 @@ export class RawNode {
     return this.raft.log.lastIndex()
   }
 
+  /**
+   * The configuration in force, not copied: Raft replaces it on every change and never mutates it, so a
+   * reader may keep it (membership reads it every tick to decide its tier). Do not modify it.
+   */
+  confState (): Readonly<ConfState> {
+    return this.raft.conf
+  }
+
   /** A copy of the node's state for status pages, tests and the simulator. */
   status (): RaftStatus {
     const r = this.raft

@@ -51,3 +51,19 @@ export const MAX_ADDRESSES = 16
 export const MAX_LABELS = 32
 /** Events kept for `revoada members` and the API. */
 export const MAX_RECENT_EVENTS = 256
+/**
+ * Members of this node's applied Raft configuration above which membership runs tiered (docs/MEMBERSHIP.md,
+ * "Large clusters"): only voters receive heartbeats and detect; the leader publishes a liveness digest that
+ * the other members take their view from. At or below it every member receives every heartbeat, as before.
+ */
+export const TIERED_ABOVE_MEMBERS = HEARTBEAT_FULL_RATE_MEMBERS
+/** Period at which the leader of a tiered cluster publishes its liveness digest. */
+export const DIGEST_INTERVAL_MS = 1000
+/**
+ * A tiered non-voter with no digest from a voter for this long listens to heartbeats again and detects on its
+ * own (full mode) until digests come back: a dead leader's successor needs an election (≈ 1 s) before it
+ * publishes, and the cluster must never go blind.
+ */
+export const DIGEST_STALE_MS = 3000
+/** Largest encoded liveness digest accepted (1024 members of ≈ 500 bytes fit). */
+export const MAX_DIGEST_BYTES = 1024 * 1024

@@ -112,14 +112,22 @@ export class MemberTable {
     if (entry !== undefined) entry.hinted = true
   }
 
-  /** Advances health with the clock: suspicion, confirmation of death, and removal after retention. */
-  tick (nowMs: number): MembershipEvent[] {
+  /**
+   * Advances health with the clock: suspicion, confirmation of death, and removal after retention. With
+   * `detect: false` (a tiered observer, whose health comes from the voters' digest: adopt) only removal runs.
+   */
+  tick (nowMs: number, detect = true): MembershipEvent[] {
     this.excuseOwnStall(nowMs)
     const events: MembershipEvent[] = []
     for (const [id, entry] of this.entries) {
       const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: id, atMs: nowMs, generation: entry.state.generation })
       const threshold = this.opts.phiThreshold * (entry.hinted ? C.HINTED_THRESHOLD_FACTOR : 1)
-      if (entry.health === 'alive' && entry.detector.phi(nowMs) > threshold) {
+      if (!detect) {
+        if ((entry.health === 'dead' || entry.health === 'left') && nowMs - entry.sinceMs >= this.opts.removeAfterMs) {
+          this.entries.delete(id)
+          events.push(event('removed'))
+        }
+      } else if (entry.health === 'alive' && entry.detector.phi(nowMs) > threshold) {
         events.push(...this.transition(entry, 'suspect', nowMs, event('suspect')))
       } else if (entry.health === 'suspect' && nowMs - entry.sinceMs >= this.opts.deadAfterSuspectMs) {
         events.push(...this.transition(entry, 'dead', nowMs, event('dead')))
@@ -129,6 +137,60 @@ export class MemberTable {
       }
     }
     return events
+  }
+
+  /**
+   * Takes a voter's liveness digest as this node's view (a tiered observer, core/tier.ts). Per member: an
+   * older (generation, seq) than this table holds is skipped; the same one updates health only; a newer one
+   * updates state and health (and counts as a heartbeat at `nowMs`, so full mode starts from it). A member
+   * first heard of here is added unless the digest calls it dead or left. A live member the digest no longer
+   * lists (the voter removed it after its death) turns dead. Returns the events, as heartbeat() does.
+   */
+  adopt (members: ReadonlyArray<{ health: Health, state: NodeState }>, nowMs: number): MembershipEvent[] {
+    const events: MembershipEvent[] = []
+    const listed = new Set<NodeId>()
+    for (const { health, state } of members) {
+      if (state.nodeId === this.self.nodeId) continue
+      listed.add(state.nodeId)
+      const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: state.nodeId, atMs: nowMs, generation: state.generation })
+      const entry = this.entries.get(state.nodeId)
+      if (entry === undefined) {
+        if (health === 'dead' || health === 'left') continue
+        const detector = this.newDetector()
+        detector.heartbeat(nowMs)
+        this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false })
+        events.push(event('joined'))
+        continue
+      }
+      const older = state.generation < entry.state.generation || (state.generation === entry.state.generation && state.seq < entry.state.seq)
+      if (older) continue
+      const newer = state.generation > entry.state.generation || state.seq > entry.state.seq
+      if (newer) {
+        if (state.generation > entry.state.generation) entry.detector = this.newDetector()
+        entry.state = state
+        entry.hinted = false
+        if (health === 'alive') entry.detector.heartbeat(nowMs)
+      }
+      const kind: MembershipEvent['kind'] = health === 'alive' ? 'recovered' : health
+      events.push(...this.transition(entry, health, nowMs, event(kind)))
+    }
+    for (const [id, entry] of this.entries) {
+      if (listed.has(id) || (entry.health !== 'alive' && entry.health !== 'suspect')) continue
+      events.push(...this.transition(entry, 'dead', nowMs, { kind: 'dead', nodeId: id, atMs: nowMs, generation: entry.state.generation }))
+    }
+    return events
+  }
+
+  /**
+   * Restarts failure detection from `nowMs` (an observer going back to full mode): every live member counts
+   * as heard now, so detection starts afresh instead of from the digest's last confirmation.
+   */
+  rebase (nowMs: number): void {
+    for (const entry of this.entries.values()) {
+      if (entry.health !== 'alive' && entry.health !== 'suspect') continue
+      entry.detector = this.newDetector()
+      entry.detector.heartbeat(nowMs)
+    }
   }
 
   /**

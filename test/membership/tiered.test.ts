@@ -1,0 +1,85 @@
+/**
+ * Tiered failure detection with real libp2p nodes in one process (docs/MEMBERSHIP.md, "Large clusters"): 7 nodes
+ * whose (injected) Raft configuration has 3 voters and 4 learners, tiered above 4 members. Learners stop
+ * receiving heartbeats and take their view from the leader's digest; a digest from a learner is dropped; a
+ * killed learner turns dead everywhere; without digests (the leader gone) learners detect on their own again.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { startNode } from '../../src/node/index.js'
+import type { RevoadaNode } from '../../src/node/index.js'
+import { MembershipService } from '../../src/membership/membership-service.js'
+import type { RaftMembers } from '../../src/membership/core/index.js'
+import { digestRecord } from '../../src/membership/core/index.js'
+import { membershipDigestTopic } from '../../src/net/index.js'
+import { encodeCanonical } from '../../src/codec/index.js'
+import { tempDir, testConfig, waitFor } from '../node/helpers.js'
+
+interface Running { node: RevoadaNode, membership: MembershipService }
+
+const N = 7
+const VOTERS = 3
+
+describe('tiered membership', () => {
+  const running: Running[] = []
+  afterEach(async () => { await Promise.all(running.splice(0).map(async (r) => { await r.node.stop().catch(() => {}) })) })
+
+  it('should keep learners off heartbeats, show them every member from the leader\'s digest, drop a learner\'s digest, and fall back without digests', async () => {
+    // The configuration is known once every node has its id; until then all run in full mode.
+    const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
+    const start = async (join?: string): Promise<Running> => {
+      const dir = await tempDir()
+      let self = ''
+      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4 })
+      const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+      self = node.nodeId
+      return { node, membership }
+    }
+    const first = await start()
+    running.push(first)
+    running.push(...await Promise.all(Array.from({ length: N - 1 }, async () => await start(first.node.joinString()))))
+    const alive = (r: Running, id: string): boolean => r.membership.view().members.some((m) => m.nodeId === id && m.health === 'alive')
+    const healthOf = (r: Running, id: string): string | undefined => r.membership.view().members.find((m) => m.nodeId === id)?.health
+    await waitFor(() => running.every((r) => running.every((o) => alive(r, o.node.nodeId))), 30_000, `${N} alive everywhere (full mode)`)
+
+    const voters = running.slice(0, VOTERS)
+    const learners = running.slice(VOTERS)
+    const leader = voters[0]!.node.nodeId
+    raft.leader = leader
+    raft.conf = { voters: voters.map((r) => r.node.nodeId), votersOutgoing: [], learners: learners.map((r) => r.node.nodeId), learnersNext: [] }
+
+    await waitFor(() => learners.every((r) => !r.membership.tierStatus().listening && (r.membership.counters().digestsAccepted ?? 0) >= 1), 15_000, 'learners on the digest')
+    for (const r of voters) expect(r.membership.tierStatus()).toEqual({ tier: 'voter', listening: true })
+    // Learners receive no heartbeats any more, yet see every member alive (their peers' heartbeats keep reaching
+    // the voters: the voters' views stay all alive too).
+    const accepted = learners.map((r) => r.membership.counters().accepted)
+    const digests = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
+    await waitFor(() => learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3), 15_000, '3 more digests')
+    expect(learners.map((r) => r.membership.counters().accepted)).toEqual(accepted)
+    for (const r of running) for (const o of running) expect(alive(r, o.node.nodeId)).toBe(true)
+
+    // A learner forges a digest calling a voter dead: the other learners drop it (not a voter of their configuration).
+    const forger = learners[0]!
+    const victimVoter = voters[1]!.node.nodeId
+    const forged = {
+      clusterId: forger.node.cluster.clusterId, from: forger.node.nodeId, generation: 1_000_000, seq: 1,
+      members: forger.membership.view().members.map((m) => ({ health: m.nodeId === victimVoter ? 'dead' as const : m.health, state: m.state }))
+    }
+    const before = learners.slice(1).map((r) => r.membership.counters()['dropped.digest-not-voter'] ?? 0)
+    await forger.node.net.services.pubsub.publish(membershipDigestTopic(forger.node.cluster.clusterId), encodeCanonical(digestRecord(forged)))
+    await waitFor(() => learners.slice(1).every((r, i) => (r.membership.counters()['dropped.digest-not-voter'] ?? 0) > before[i]!), 10_000, 'forged digest dropped')
+    for (const r of learners.slice(1)) expect(alive(r, victimVoter)).toBe(true)
+
+    // A learner dies abruptly: the voters detect it, the other learners learn it from the digest.
+    const victim = learners[learners.length - 1]!
+    await victim.node.net.stop()
+    const rest = running.filter((r) => r !== victim)
+    await waitFor(() => rest.every((r) => healthOf(r, victim.node.nodeId) === 'dead'), 20_000, 'dead learner dead everywhere')
+    for (const r of learners.slice(0, -1)) expect(r.membership.tierStatus().listening).toBe(false)
+
+    // The leader dies: no digest any more, so the learners listen to heartbeats again and find it dead themselves.
+    await voters[0]!.node.net.stop()
+    const observers = learners.slice(0, -1)
+    await waitFor(() => observers.every((r) => r.membership.tierStatus().listening), 15_000, 'learners back to full mode')
+    await waitFor(() => observers.every((r) => healthOf(r, leader) === 'dead' && alive(r, voters[1]!.node.nodeId)), 20_000, 'dead leader dead on the learners')
+  }, 120_000)
+})
