@@ -3,7 +3,7 @@
  * when an observer must listen again, which digests are trusted, and how a digest becomes an observer's view.
  */
 import { describe, expect, it } from 'vitest'
-import { MemberTable, judgeDigest, observerMustListen, parseDigest, tierOf, digestRecord } from '../../src/membership/core/index.js'
+import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, parseDigest, tierOf, digestRecord } from '../../src/membership/core/index.js'
 import type { LivenessDigest, NodeState, RaftMembers } from '../../src/membership/core/index.js'
 import { decodeCanonical, encodeCanonical } from '../../src/codec/index.js'
 
@@ -128,6 +128,16 @@ describe('MemberTable.adopt (digest → view)', () => {
     const kinds: string[] = []
     for (let ms = 60_200; ms <= 65_000; ms += 100) kinds.push(...t.tick(ms).map((e) => e.kind))
     expect(kinds).toEqual(['suspect', 'dead'])
+  })
+
+  it('should keep the member bound across digests: members never heard of beyond it are skipped', () => {
+    const t = table()
+    const max = MembershipConstants.MAX_MEMBERS
+    // Two digests of distinct members, each within a digest's own bound, would hold 2 × max without it.
+    t.adopt(ids('a', max).map((id) => ({ health: 'alive' as const, state: state(id) })), 0)
+    t.adopt(ids('b', max).map((id) => ({ health: 'alive' as const, state: state(id) })), 1000)
+    expect(t.size).toBeLessThanOrEqual(max)
+    expect(health(t, 'b0')).toBeUndefined()
   })
 
   it('should still forget dead members after retention while detection is off', () => {

@@ -155,7 +155,8 @@ export class MemberTable {
       const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: state.nodeId, atMs: nowMs, generation: state.generation })
       const entry = this.entries.get(state.nodeId)
       if (entry === undefined) {
-        if (health === 'dead' || health === 'left') continue
+        // The table's bound holds for digests as for heartbeats: members never heard of beyond it are skipped.
+        if (health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
         const detector = this.newDetector()
         detector.heartbeat(nowMs)
         this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false })

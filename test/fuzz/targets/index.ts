@@ -9,6 +9,7 @@ import { configFileTarget } from './config-file.js'
 import { contentWireTarget } from './content-wire.js'
 import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
 import { joinStringTarget } from './join-string.js'
+import { livenessDigestTarget } from './liveness-digest.js'
 import { raftStepTarget } from './raft-step.js'
 import { signedProposalTarget } from './signed-proposal.js'
 import { streamFramesTarget } from './stream-frames.js'
@@ -16,6 +17,6 @@ import { shapeRestoreTarget, snapshotRestoreTarget } from './snapshot-restore.js
 import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
-  raftStepTarget, gossipHeartbeatTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
+  raftStepTarget, gossipHeartbeatTarget, livenessDigestTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
   joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget
 ].map((t) => [t.name, t]))
