@@ -1,6 +1,6 @@
 /**
  * @module membership/core/heartbeat-interval
- * The heartbeat period as the cluster grows (issue 16). Every heartbeat reaches every member (flood
+ * The heartbeat period as the cluster grows (issue 16). In full mode every heartbeat reaches every member (flood
  * publishing plus mesh forwarding: about D + 1 copies per member), so at a fixed period each node's share
  * grows with N and the cluster's total with N². Beyond `HEARTBEAT_FULL_RATE_MEMBERS` live members the period
  * grows in proportion to the member count, which holds the cluster-wide heartbeat rate at
@@ -11,7 +11,8 @@
  * within the pause its receivers allow (phi < 1), so nobody suspects it while their windows adapt; a longer
  * period would need the new interval announced in the heartbeat. The cost is detection time: a member
  * heartbeating at the ceiling is declared dead after ≈ ceiling + pause + 5.3 σ + DEAD_AFTER_SUSPECT_MS
- * (docs/MEMBERSHIP.md, "Large clusters").
+ * (docs/MEMBERSHIP.md, "Large clusters"). In tiered mode (tier.ts) only voters receive heartbeats; a voter
+ * then heartbeats at the base period, the others at this one.
  */
 import { HEARTBEAT_FULL_RATE_MEMBERS } from './constants.js'
 
