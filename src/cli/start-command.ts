@@ -226,9 +226,25 @@ export function levelHint (own: number, peers: number): string {
   return `the cluster's members advertise protocol level ${peers} or more, above this build's ${own}: the leader admits no node below the cluster's level (its log names this node); upgrade revoada here, then start again`
 }
 
-/** Prints join progress on stderr until the node is in the Raft configuration; throws after `timeoutMs`. */
+/**
+ * When a first join gives up (`--join-timeout`, `timeoutMs`), in two stages: `timeoutMs` after the start while no
+ * cluster peer has answered (`connectedAtMs` undefined: a wrong or unreachable join string fails as fast as
+ * ever), and `timeoutMs` after the first connection once one has. The second stage is the leader's: a joiner
+ * that reached the cluster late — a seed starved by a fleet of 50 booting together on 2 cores accepted half
+ * the joiners 75–90 s after they started (docs/bench/scale.md, "50 nodes: which step the joiners give up at")
+ * — gets the whole timeout to be admitted instead of what the first stage left of it. Pure.
+ */
+export function joinDeadlineMs (startedAtMs: number, connectedAtMs: number | undefined, timeoutMs: number): number {
+  return (connectedAtMs ?? startedAtMs) + timeoutMs
+}
+
+/**
+ * Prints join progress on stderr until the node is in the Raft configuration; throws once `joinDeadlineMs`
+ * passes (no peer within `timeoutMs` of the start, or not admitted within `timeoutMs` of the first connection).
+ */
 async function followJoin (node: RevoadaNode, consensus: ConsensusService | undefined, timeoutMs: number, own: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const startedAt = Date.now()
+  let connectedAt: number | undefined
   note('joining: waiting for a cluster peer…')
   let connected = false
   let above: number | undefined
@@ -238,6 +254,7 @@ async function followJoin (node: RevoadaNode, consensus: ConsensusService | unde
     const peers = node.net.getPeers()
     if (!connected && peers.length > 0) {
       connected = true
+      connectedAt = Date.now()
       note(`joining: connected to ${peers.length} cluster peer(s); waiting for the leader to admit this node…`)
     }
     if (connected && above === undefined && consensus?.started === true && Date.now() >= levelCheckAtMs) {
@@ -245,12 +262,12 @@ async function followJoin (node: RevoadaNode, consensus: ConsensusService | unde
       above = levelAboveOwn(own, [...consensus.advertisedLevels()].filter(([id]) => id !== node.nodeId).map(([, level]) => level))
       if (above !== undefined) note(`joining: ${levelHint(own, above)}`)
     }
-    if (Date.now() > deadline) {
+    if (Date.now() > joinDeadlineMs(startedAt, connectedAt, timeoutMs)) {
       throw new JoinTimeoutError(!connected
         ? `join failed: no cluster peer answered within ${timeoutMs / 1000} s at the join string's addresses (are they up and reachable? is the join string current?)`
         : above !== undefined
-          ? `join failed: not admitted within ${timeoutMs / 1000} s: ${levelHint(own, above)}`
-          : `join failed: connected to the cluster but not admitted within ${timeoutMs / 1000} s (is there a leader? check \`revoada status\` on a member; a leader admits no node below the cluster's protocol level, \`protocol.cluster\` there, and says so in its log)`)
+          ? `join failed: not admitted within ${timeoutMs / 1000} s of connecting: ${levelHint(own, above)}`
+          : `join failed: connected to the cluster but not admitted within ${timeoutMs / 1000} s of connecting (is there a leader? check \`revoada status\` on a member; a leader admits no node below the cluster's protocol level, \`protocol.cluster\` there, and says so in its log)`)
     }
     await new Promise((resolve) => setTimeout(resolve, JOIN_POLL_MS))
   }

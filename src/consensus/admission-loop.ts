@@ -14,7 +14,9 @@
  *     are members the shape knows and the configuration lacks, so the next round adds them all as learners
  *     in one change (the case above). Two commits for the whole wave instead of one each: every node
  *     applies, materializes and chains two entries, not N − 1, and no joiner waits behind the others'
- *     commits — the next wave goes as soon as this one is applied, not on the next timer tick.
+ *     commits — the next wave goes as soon as this one is applied, not on the next timer tick;
+ *   - while no learner step can be proposed (a joint change, or another change pending), new peers still join
+ *     the shape by such a batch (a lone one too), so the one learner change that follows takes them all.
  *
  * Above protocol level 1, a peer (new or known) is admitted only once it advertised at least the cluster's
  * level in a heartbeat (`sortByLevel`, admission.ts; docs/OPERATIONS.md "Rolling upgrades"): one below it is
@@ -164,12 +166,19 @@ export class AdmissionLoop {
     const levels = sortByLevel(waiting.filter((id) => !shape.wasRemoved(id)), shape.protocol, levelOf)
     this.reportLevels(levels, shape.protocol)
     const known = levels.admit.filter((id) => shape.has(id))
-    if (known.length > 0) {
-      // Already members of the shape: no command to apply, only the learner steps, all in one change.
-      if (settled) this.changeConf(known.map((nodeId) => ({ type: 'add-learner' as const, nodeId })), 'adding known members as learners')
+    // Already members of the shape: no command to apply, only the learner steps, all in one change.
+    if (known.length > 0 && settled && this.changeConf(known.map((nodeId) => ({ type: 'add-learner' as const, nodeId })), 'adding known members as learners')) return
+    const batch = this.deps.batchAdmission?.() ?? true
+    if (known.length > 0 || !settled) {
+      // No learner step can go now (voters moving, or another change pending: the policy's promotions while a
+      // fleet forms held it for 18–76 s in docs/bench/scale.md "50 nodes: which step the joiners give up at").
+      // New peers still join the shape meanwhile — a batch of add-member commands is no configuration change —
+      // so that one learner change takes all of them once the configuration is free. A lone add-member would
+      // carry its own learner step, so below the batch level they wait as before.
+      const fresh = levels.admit.filter((id) => !shape.has(id)).slice(0, ADMISSION_BATCH_MAX)
+      if (batch && fresh.length > 0) this.admitWave(fresh)
       return
     }
-    const batch = this.deps.batchAdmission?.() ?? true
     const fresh = levels.admit.filter((id) => !shape.has(id)).slice(0, batch ? ADMISSION_BATCH_MAX : 1)
     if (fresh.length === 1) this.admitNew(fresh[0] as NodeId)
     else if (fresh.length > 1) this.admitWave(fresh)
@@ -188,14 +197,17 @@ export class AdmissionLoop {
     }
   }
 
-  private changeConf (steps: ConfChange['steps'], message: string): void {
+  /** Proposes the change; false when it is not accepted now (a later round tries again). */
+  private changeConf (steps: ConfChange['steps'], message: string): boolean {
     const peers = steps.map((s) => s.nodeId)
     try {
       this.deps.proposeConfChange({ steps, transition: 'auto' })
       this.deps.log.info({ peers }, message)
+      return true
     } catch (err) {
       // Another configuration change pending, or leadership lost meanwhile: a later round tries again.
       this.deps.log.debug({ peers, err: (err as Error).message }, 'configuration change not accepted yet')
+      return false
     }
   }
 

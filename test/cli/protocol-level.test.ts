@@ -83,7 +83,7 @@ describe('revoada start and the protocol level', () => {
     expect(r.code).toBe(1)
     const hint = `the cluster's members advertise protocol level ${PROTOCOL_LEVEL} or more, above this build's ${PROTOCOL_LEVEL - 1}`
     expect(r.stderr).toContain(`joining: ${hint}`)
-    expect(r.stderr).toContain(`join failed: not admitted within 6 s: ${hint}`)
+    expect(r.stderr).toContain(`join failed: not admitted within 6 s of connecting: ${hint}`)
     expect(a.consensus.node.configuration().learners).toEqual([])
     expect(a.consensus.shapeMachine.shape.size).toBe(1)
   }, 120_000)
