@@ -21,7 +21,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, judgeDigest, digestRecord, compactDigest, DIGEST_FULL_EVERY, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, judgeDigest, digestRecord, compactDigest, fullDigestDue, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -387,17 +387,16 @@ export class MembershipService implements NodeService, Membership {
 
   /**
    * The leader's liveness digest: every member its table tracks, itself included; a member's full state only
-   * when an observer may lack it (core/tier.ts compactDigest): every DIGEST_FULL_EVERY-th digest, when a new
-   * subscriber appeared since the last one, or when the member's state shows differently than last sent.
+   * when an observer may lack it (core/tier.ts compactDigest, fullDigestDue): every DIGEST_FULL_EVERY-th digest, when
+   * a new subscriber appeared since the last one, or when the member's state shows differently than last sent.
    */
   private async publishDigest (now: number): Promise<void> {
     const pubsub = this.ctx.net.services.pubsub
     const subscribers = pubsub.getSubscribers(this.digestTopic).map((p) => p.toString())
     if (subscribers.length === 0) return
     const seq = ++this.digestSeq
-    const newcomer = subscribers.some((p) => !this.digestSubscribers.has(p))
+    const full = fullDigestDue({ seq, subscribers, previous: this.digestSubscribers })
     this.digestSubscribers = new Set(subscribers)
-    const full = newcomer || seq % DIGEST_FULL_EVERY === 1
     const tracked = this.table.view(now).members.map((m) => ({ health: m.health, state: m.state }))
     const { members, lastSent } = compactDigest({ members: tracked, lastSent: this.digestLastSent, full })
     this.digestLastSent = lastSent

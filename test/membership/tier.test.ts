@@ -3,7 +3,7 @@
  * when an observer must listen again, which digests are trusted, and how a digest becomes an observer's view.
  */
 import { describe, expect, it } from 'vitest'
-import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, parseDigest, tierOf, digestRecord, fullEntry, compactDigest, sameViewState, DIGEST_FULL_EVERY } from '../../src/membership/core/index.js'
+import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, parseDigest, tierOf, digestRecord, fullEntry, compactDigest, sameViewState, fullDigestDue } from '../../src/membership/core/index.js'
 import type { LivenessDigest, NodeState, RaftMembers } from '../../src/membership/core/index.js'
 import { decodeCanonical, encodeCanonical } from '../../src/codec/index.js'
 
@@ -194,7 +194,17 @@ describe('compact digests (full NodeState only when an observer may lack it)', (
     const third = compactDigest({ members: [{ health: 'alive', state: state('a', { seq: 3 }) }, { health: 'alive', state: state('c', { seq: 2 }) }], lastSent: second.lastSent, full: true })
     expect(kinds(third)).toEqual(['a:full', 'c:full'])
     expect([...third.lastSent.keys()]).toEqual(['a', 'c'])
-    expect(DIGEST_FULL_EVERY).toBeGreaterThan(1)
+  })
+
+  it('should send every state in full in the first digest, every DIGEST_FULL_EVERY-th, and when a subscriber is new', () => {
+    const every = MembershipConstants.DIGEST_FULL_EVERY
+    expect(every).toBeGreaterThan(1)
+    const known = new Set(['l0', 'l1'])
+    const due = Array.from({ length: 2 * every + 1 }, (_, i) => fullDigestDue({ seq: i + 1, subscribers: ['l0', 'l1'], previous: known }))
+    expect(due.flatMap((d, i) => d ? [i + 1] : [])).toEqual([1, every + 1, 2 * every + 1])
+    expect(fullDigestDue({ seq: 5, subscribers: ['l0', 'l1', 'l2'], previous: known })).toBe(true)
+    // One gone is no reason: the others hold every state already.
+    expect(fullDigestDue({ seq: 5, subscribers: ['l0'], previous: known })).toBe(false)
   })
 
   it('should never invent a member or a state from a compact entry: it waits for the full one', () => {

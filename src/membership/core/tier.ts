@@ -10,7 +10,7 @@
  */
 import type { Health, NodeState } from './types.js'
 import { parseNodeState } from './validate.js'
-import { MAX_MEMBERS } from './constants.js'
+import { MAX_MEMBERS, DIGEST_FULL_EVERY, DIGEST_STORAGE_DRIFT } from './constants.js'
 
 /** The part of a Raft configuration (consensus/core ConfState) the tier decision reads. */
 export interface RaftMembers {
@@ -139,18 +139,8 @@ export function parseDigest (v: unknown): LivenessDigest | null {
   return { clusterId, from, generation, seq, members: parsed }
 }
 
-/** Digests between two full ones: an observer that missed a full entry (or just subscribed) catches up within this many. */
-export const DIGEST_FULL_EVERY = 10
-
-/** Fields of a NodeState that move with every heartbeat and that a compact entry does not refresh. */
+/** Compared apart in sameViewState: what moves with every heartbeat, and capacity (free storage drifts). */
 const VOLATILE: ReadonlySet<string> = new Set(['seq', 'uptimeMs', 'capacity'])
-
-/**
- * Free storage (capacity.storageBytes, the data directory's free bytes) moves with every write on the disk: a
- * drift within this fraction of the value last sent in full is not a view change (the periodic full digest
- * still refreshes it).
- */
-export const STORAGE_DRIFT = 0.01
 
 function sameValue (a: unknown, b: unknown): boolean {
   if (a === b) return true
@@ -164,18 +154,26 @@ function sameValue (a: unknown, b: unknown): boolean {
 
 /**
  * True when two states of one member show the same in a view: equal in every field but seq and uptimeMs,
- * with free storage within STORAGE_DRIFT (generation included, so a restart always sends the full state).
+ * with free storage within DIGEST_STORAGE_DRIFT (generation included, so a restart always sends the full state).
  */
 export function sameViewState (a: NodeState, b: NodeState): boolean {
   const strip = (s: NodeState): Record<string, unknown> => Object.fromEntries(Object.entries(s).filter(([k]) => !VOLATILE.has(k)))
   const { storageBytes: sa, ...ca } = a.capacity
   const { storageBytes: sb, ...cb } = b.capacity
-  return Math.abs(sa - sb) <= Math.max(sa, sb) * STORAGE_DRIFT && sameValue(ca, cb) && sameValue(strip(a), strip(b))
+  return Math.abs(sa - sb) <= Math.max(sa, sb) * DIGEST_STORAGE_DRIFT && sameValue(ca, cb) && sameValue(strip(a), strip(b))
 }
 
 /**
- * The leader's digest entries: a member gets its full state when `full` is set (every DIGEST_FULL_EVERY-th
- * digest, or a new subscriber), when the leader never sent it, or when it shows differently than the state
+ * Whether digest number `seq` (from 1) sends every state in full: the first and every DIGEST_FULL_EVERY-th
+ * after it, or when a subscriber appeared that the previous digest did not go to (a new observer, or one
+ * back after a reconnect, gets every state at once instead of waiting for the periodic one).
+ */
+export function fullDigestDue (input: { seq: number, subscribers: readonly string[], previous: ReadonlySet<string> }): boolean {
+  return input.seq % DIGEST_FULL_EVERY === 1 || input.subscribers.some((p) => !input.previous.has(p))
+}
+
+/**
+ * The leader's digest entries: a member gets its full state when `full` is set (fullDigestDue), when the leader never sent it, or when it shows differently than the state
  * last sent (sameViewState); a compact entry otherwise. Returns the entries and the states last sent in full
  * (for the next call; members no longer tracked are forgotten).
  */
