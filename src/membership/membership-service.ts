@@ -6,7 +6,7 @@
  * Reject, which gossipsub's scoring penalizes; replayed or stale → Ignore). Accepted heartbeats feed the
  * pure MemberTable; a timer advances it; subscribers get every new view and every event. Above
  * TIERED_ABOVE_MEMBERS members in this node's applied Raft configuration only voters receive heartbeats;
- * the leader publishes a liveness digest on `revoada/<clusterId>/membership-digest/1` and the other members
+ * the leader publishes a liveness digest on `revoada/<clusterId>/membership-digest/2` and the other members
  * take their view from it (core/tier.ts; docs/MEMBERSHIP.md, "Large clusters").
  *
  * Gossip says who is alive; it never decides roles (DESIGN.md §4).
@@ -21,7 +21,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, judgeDigest, digestRecord, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, judgeDigest, digestRecord, compactDigest, fullDigestDue, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -137,6 +137,11 @@ export class MembershipService implements NodeService, Membership {
   private digestSeq = 0
   private lastDigestPublishedMs = -Infinity
   private digestsPublished = 0
+  /** Each member's state as last sent in full in a digest (compactDigest), and the subscribers then. */
+  private digestLastSent = new Map<string, NodeState>()
+  private digestSubscribers = new Set<string>()
+  private digestFullBytes = 0
+  private digestCompactBytes = 0
   private digestsAccepted = 0
   private readonly digestDrops = new Map<DigestDropReason, number>()
   /** Members whose addresses an observer has put in the peer store (content dials them on demand). */
@@ -380,14 +385,27 @@ export class MembershipService implements NodeService, Membership {
     }
   }
 
-  /** The leader's liveness digest: every member its table tracks, itself included. */
+  /**
+   * The leader's liveness digest: every member its table tracks, itself included; a member's full state only
+   * when an observer may lack it (core/tier.ts compactDigest, fullDigestDue): every DIGEST_FULL_EVERY-th digest, when
+   * a new subscriber appeared since the last one, or when the member's state shows differently than last sent.
+   */
   private async publishDigest (now: number): Promise<void> {
     const pubsub = this.ctx.net.services.pubsub
-    if (pubsub.getSubscribers(this.digestTopic).length === 0) return
-    const members = this.table.view(now).members.map((m) => ({ health: m.health, state: m.state }))
-    const digest = { clusterId: this.ctx.cluster.clusterId, from: this.ctx.nodeId, generation: this.self.generation, seq: ++this.digestSeq, members }
+    const subscribers = pubsub.getSubscribers(this.digestTopic).map((p) => p.toString())
+    if (subscribers.length === 0) return
+    const seq = ++this.digestSeq
+    const full = fullDigestDue({ seq, subscribers, previous: this.digestSubscribers })
+    this.digestSubscribers = new Set(subscribers)
+    const tracked = this.table.view(now).members.map((m) => ({ health: m.health, state: m.state }))
+    const { members, lastSent } = compactDigest({ members: tracked, lastSent: this.digestLastSent, full })
+    this.digestLastSent = lastSent
+    const digest = { clusterId: this.ctx.cluster.clusterId, from: this.ctx.nodeId, generation: this.self.generation, seq, members }
+    const data = encodeCanonical(digestRecord(digest))
+    if (full) this.digestFullBytes = data.length
+    else this.digestCompactBytes = data.length
     try {
-      await pubsub.publish(this.digestTopic, encodeCanonical(digestRecord(digest)))
+      await pubsub.publish(this.digestTopic, data)
       this.digestsPublished++
     } catch {
       // Nobody subscribed after all: nothing to tell.
@@ -426,7 +444,7 @@ export class MembershipService implements NodeService, Membership {
     if (this.listening) this.updateTier(now) // fresh again: back to the digest before adopting it
     if (this.listening) return TopicValidatorResult.Ignore
     const events = this.table.adopt(digest.members, now)
-    this.keepAddresses(digest.members.map((m) => m.state), conf)
+    this.keepAddresses(digest.members.flatMap((m) => m.state !== undefined ? [m.state] : []), conf)
     if (events.length > 0) this.emit(events)
     return TopicValidatorResult.Ignore
   }
@@ -504,6 +522,8 @@ export class MembershipService implements NodeService, Membership {
       accepted: this.accepted,
       relayed: this.relayed,
       digestsPublished: this.digestsPublished,
+      digestFullBytes: this.digestFullBytes,
+      digestCompactBytes: this.digestCompactBytes,
       digestsAccepted: this.digestsAccepted,
       ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])),
       ...Object.fromEntries([...this.digestDrops].map(([reason, n]) => [`dropped.${reason}`, n]))

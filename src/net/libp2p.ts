@@ -39,7 +39,7 @@ export function membershipTopic (clusterId: string): string {
  * leader publishes, non-voters subscribe.
  */
 export function membershipDigestTopic (clusterId: string): string {
-  return `revoada/${clusterId}/membership-digest/1`
+  return `revoada/${clusterId}/membership-digest/2`
 }
 
 /** The gossipsub topic of a cluster's content announcements (layer C's have/want, docs/CONTENT.md §4). */

@@ -3,7 +3,7 @@
  * when an observer must listen again, which digests are trusted, and how a digest becomes an observer's view.
  */
 import { describe, expect, it } from 'vitest'
-import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, parseDigest, tierOf, digestRecord } from '../../src/membership/core/index.js'
+import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, parseDigest, tierOf, digestRecord, fullEntry, compactDigest, sameViewState, fullDigestDue } from '../../src/membership/core/index.js'
 import type { LivenessDigest, NodeState, RaftMembers } from '../../src/membership/core/index.js'
 import { decodeCanonical, encodeCanonical } from '../../src/codec/index.js'
 
@@ -55,7 +55,7 @@ describe('observerMustListen', () => {
 describe('judgeDigest', () => {
   const voters = conf(['v0', 'v1', 'v2'], ['l0', 'l1'])
   const digest = (extra: Partial<LivenessDigest> = {}): LivenessDigest => ({
-    clusterId: 'c1', from: 'v0', generation: 3, seq: 7, members: [{ health: 'alive', state: state('v0') }, { health: 'dead', state: state('l1') }], ...extra
+    clusterId: 'c1', from: 'v0', generation: 3, seq: 7, members: [fullEntry('alive', state('v0')), fullEntry('dead', state('l1'))], ...extra
   })
   const judge = (d: unknown, sender = 'v0', last?: { generation: number, seq: number }): ReturnType<typeof judgeDigest> =>
     judgeDigest({ decoded: decodeCanonical(encodeCanonical(d)), sender, clusterId: 'c1', conf: voters, lastFrom: last })
@@ -76,9 +76,9 @@ describe('judgeDigest', () => {
   it('should reject misattributed, foreign and malformed digests and ignore replays', () => {
     expect(judge(digestRecord(digest()), 'v1')).toMatchObject({ reason: 'digest-sender-mismatch', reject: true })
     expect(judge(digestRecord(digest({ clusterId: 'c2', members: [] })))).toMatchObject({ reason: 'digest-wrong-cluster', reject: true })
-    expect(judge(digestRecord(digest({ members: [{ health: 'alive', state: state('x', { clusterId: 'c2' }) }] })))).toMatchObject({ reason: 'digest-malformed' })
-    expect(judge({ ...digestRecord(digest()), members: [{ health: 'zombie', state: state('x') }] })).toMatchObject({ reason: 'digest-malformed', reject: true })
-    expect(judge({ ...digestRecord(digest()), members: [{ health: 'alive', state: state('x') }, { health: 'dead', state: state('x') }] })).toMatchObject({ reason: 'digest-malformed' })
+    expect(judge(digestRecord(digest({ members: [fullEntry('alive', state('x', { clusterId: 'c2' }))] })))).toMatchObject({ reason: 'digest-malformed' })
+    expect(judge({ ...digestRecord(digest()), members: [{ ...fullEntry('alive', state('x')), health: 'zombie' }] })).toMatchObject({ reason: 'digest-malformed', reject: true })
+    expect(judge({ ...digestRecord(digest()), members: [fullEntry('alive', state('x')), fullEntry('dead', state('x'))] })).toMatchObject({ reason: 'digest-malformed' })
     expect(judge({ ...digestRecord(digest()), seq: -1 })).toMatchObject({ reason: 'digest-malformed' })
     expect(judge(digestRecord(digest()), 'v0', { generation: 3, seq: 7 })).toEqual({ ok: false, reason: 'digest-replay', reject: false })
     expect(judge(digestRecord(digest()), 'v0', { generation: 4, seq: 1 })).toMatchObject({ reason: 'digest-replay' })
@@ -86,7 +86,7 @@ describe('judgeDigest', () => {
   })
 
   it('should bound the member count', () => {
-    const members = Array.from({ length: 1025 }, (_, i) => ({ health: 'alive', state: state(`m${i}`) }))
+    const members = Array.from({ length: 1025 }, (_, i) => fullEntry('alive', state(`m${i}`)))
     expect(parseDigest({ ...digestRecord(digest()), members })).toBeNull()
   })
 })
@@ -97,28 +97,28 @@ describe('MemberTable.adopt (digest → view)', () => {
 
   it('should take members and their health from the digest, skipping itself and unknown dead members', () => {
     const t = table()
-    const events = t.adopt([{ health: 'alive', state: state('a') }, { health: 'suspect', state: state('b') }, { health: 'dead', state: state('c') }, { health: 'alive', state: state('self') }], 1000)
+    const events = t.adopt([fullEntry('alive', state('a')), fullEntry('suspect', state('b')), fullEntry('dead', state('c')), fullEntry('alive', state('self'))], 1000)
     expect(events.map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['joined:a', 'joined:b'])
     expect(t.view(1000).members.map((m) => `${m.nodeId}:${m.health}`)).toEqual(['a:alive', 'b:suspect', 'self:alive'])
   })
 
   it('should follow the voters\' verdicts, never roll back to an older state, and mark unlisted live members dead', () => {
     const t = table()
-    t.adopt([{ health: 'alive', state: state('a', { seq: 5 }) }, { health: 'alive', state: state('b') }], 1000)
-    expect(t.adopt([{ health: 'dead', state: state('a', { seq: 5 }) }, { health: 'alive', state: state('b', { seq: 2 }) }], 2000).map((e) => e.kind)).toEqual(['dead'])
+    t.adopt([fullEntry('alive', state('a', { seq: 5 })), fullEntry('alive', state('b'))], 1000)
+    expect(t.adopt([fullEntry('dead', state('a', { seq: 5 })), fullEntry('alive', state('b', { seq: 2 }))], 2000).map((e) => e.kind)).toEqual(['dead'])
     expect(health(t, 'a')).toBe('dead')
     // An older state of `a` (a replay through another voter) is skipped.
-    expect(t.adopt([{ health: 'alive', state: state('a', { seq: 4 }) }, { health: 'alive', state: state('b', { seq: 3 }) }], 3000)).toEqual([])
+    expect(t.adopt([fullEntry('alive', state('a', { seq: 4 })), fullEntry('alive', state('b', { seq: 3 }))], 3000)).toEqual([])
     expect(health(t, 'a')).toBe('dead')
     // A restart (newer generation) recovers it.
-    expect(t.adopt([{ health: 'alive', state: state('a', { generation: 2, seq: 1 }) }, { health: 'alive', state: state('b', { seq: 4 }) }], 4000).map((e) => e.kind)).toEqual(['recovered'])
+    expect(t.adopt([fullEntry('alive', state('a', { generation: 2, seq: 1 })), fullEntry('alive', state('b', { seq: 4 }))], 4000).map((e) => e.kind)).toEqual(['recovered'])
     // `b` is no longer listed: dead.
-    expect(t.adopt([{ health: 'alive', state: state('a', { generation: 2, seq: 2 }) }], 5000).map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['dead:b'])
+    expect(t.adopt([fullEntry('alive', state('a', { generation: 2, seq: 2 }))], 5000).map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['dead:b'])
   })
 
   it('should not suspect anyone on its own while detection is off, and detect from a fresh start after rebase', () => {
     const t = table()
-    t.adopt([{ health: 'alive', state: state('a') }], 0)
+    t.adopt([fullEntry('alive', state('a'))], 0)
     // Silence long after the last digest: no verdict of its own while observing.
     for (let ms = 100; ms <= 60_000; ms += 100) expect(t.tick(ms, false)).toEqual([])
     expect(health(t, 'a')).toBe('alive')
@@ -134,17 +134,124 @@ describe('MemberTable.adopt (digest → view)', () => {
     const t = table()
     const max = MembershipConstants.MAX_MEMBERS
     // Two digests of distinct members, each within a digest's own bound, would hold 2 × max without it.
-    t.adopt(ids('a', max).map((id) => ({ health: 'alive' as const, state: state(id) })), 0)
-    t.adopt(ids('b', max).map((id) => ({ health: 'alive' as const, state: state(id) })), 1000)
+    t.adopt(ids('a', max).map((id) => fullEntry('alive', state(id))), 0)
+    t.adopt(ids('b', max).map((id) => fullEntry('alive', state(id))), 1000)
     expect(t.size).toBeLessThanOrEqual(max)
     expect(health(t, 'b0')).toBeUndefined()
   })
 
   it('should still forget dead members after retention while detection is off', () => {
     const t = table()
-    t.adopt([{ health: 'alive', state: state('a') }], 0)
-    t.adopt([{ health: 'dead', state: state('a') }], 1000)
+    t.adopt([fullEntry('alive', state('a'))], 0)
+    t.adopt([fullEntry('dead', state('a'))], 1000)
     expect(t.tick(1000 + 59_999, false)).toEqual([])
     expect(t.tick(1000 + 60_000, false).map((e) => e.kind)).toEqual(['removed'])
+  })
+})
+
+describe('compact digests (full NodeState only when an observer may lack it)', () => {
+  const compact = (health: 'alive' | 'suspect' | 'dead' | 'left', nodeId: string, generation: number, seq: number): LivenessDigest['members'][number] => ({ nodeId, health, generation, seq })
+  const roundTrip = (members: LivenessDigest['members']): LivenessDigest | null =>
+    parseDigest(decodeCanonical(encodeCanonical(digestRecord({ clusterId: 'c1', from: 'v0', generation: 1, seq: 1, members }))))
+
+  it('should carry compact and full entries through canonical CBOR, and reject entries that disagree with their state', () => {
+    const members = [compact('alive', 'a', 1, 9), fullEntry('suspect', state('b', { seq: 4 }))]
+    expect(roundTrip(members)?.members).toEqual(members)
+    expect(digestRecord({ clusterId: 'c1', from: 'v0', generation: 1, seq: 1, members }).members).toEqual([
+      { nodeId: 'a', health: 'alive', generation: 1, seq: 9 }, { nodeId: 'b', health: 'suspect', generation: 1, seq: 4, state: state('b', { seq: 4 }) }])
+    expect(roundTrip([{ ...fullEntry('alive', state('b')), nodeId: 'c' }])).toBeNull()
+    expect(roundTrip([{ ...fullEntry('alive', state('b')), seq: 2 }])).toBeNull()
+    expect(roundTrip([{ ...fullEntry('alive', state('b')), generation: 2 }])).toBeNull()
+    expect(roundTrip([compact('alive', '', 1, 1)])).toBeNull()
+    expect(roundTrip([compact('alive', 'a', 1, 1), compact('dead', 'a', 1, 2)])).toBeNull()
+    const extra = { ...digestRecord({ clusterId: 'c1', from: 'v0', generation: 1, seq: 1, members: [] }), members: [{ nodeId: 'a', health: 'alive', generation: 1, seq: 1, labels: {} }] }
+    expect(parseDigest(extra)).toBeNull()
+  })
+
+  it('should see a view change in anything but seq, uptime and a small drift of free storage', () => {
+    expect(sameViewState(state('a'), state('a', { seq: 99, uptimeMs: 12345 }))).toBe(true)
+    expect(sameViewState(state('a'), state('a', { labels: { zone: 'b' } }))).toBe(false)
+    expect(sameViewState(state('a'), state('a', { leaving: true }))).toBe(false)
+    expect(sameViewState(state('a'), state('a', { generation: 2 }))).toBe(false)
+    expect(sameViewState(state('a'), state('a', { reach: 3 }))).toBe(false)
+    expect(sameViewState(state('a'), state('a', { addresses: ['/ip4/127.0.0.1/tcp/2'] }))).toBe(false)
+    expect(sameViewState(state('a'), state('a', { capacity: { cpuMillis: 1000, memoryBytes: 1e9, storageBytes: 1e10, pods: 110 } }))).toBe(false)
+    // Free storage moves with every write on the disk: a drift within 1% is no change, more is.
+    expect(sameViewState(state('a'), state('a', { capacity: { cpuMillis: 2000, memoryBytes: 1e9, storageBytes: 1e10 - 5e7, pods: 110 } }))).toBe(true)
+    expect(sameViewState(state('a'), state('a', { capacity: { cpuMillis: 2000, memoryBytes: 1e9, storageBytes: 1e10 - 2e8, pods: 110 } }))).toBe(false)
+    expect(sameViewState(state('a', { reach: 2 }), state('a', { reach: undefined }))).toBe(false)
+  })
+
+  it('should send a member\'s state in full first, on a change, and when asked; compact otherwise', () => {
+    const kinds = (r: ReturnType<typeof compactDigest>): string[] => r.members.map((m) => `${m.nodeId}:${m.state === undefined ? 'compact' : 'full'}`)
+    const first = compactDigest({ members: [{ health: 'alive', state: state('a') }, { health: 'alive', state: state('b') }], lastSent: new Map(), full: false })
+    expect(kinds(first)).toEqual(['a:full', 'b:full'])
+    const second = compactDigest({ members: [{ health: 'alive', state: state('a', { seq: 2, uptimeMs: 1001 }) }, { health: 'suspect', state: state('b', { seq: 2, labels: { zone: 'b' } }) }, { health: 'alive', state: state('c') }], lastSent: first.lastSent, full: false })
+    expect(kinds(second)).toEqual(['a:compact', 'b:full', 'c:full'])
+    expect(second.members[0]).toEqual({ nodeId: 'a', health: 'alive', generation: 1, seq: 2 })
+    // `a` compact again: the reference stays the state last sent in full, so slow drift still shows as a change.
+    expect(second.lastSent.get('a')).toEqual(state('a'))
+    const third = compactDigest({ members: [{ health: 'alive', state: state('a', { seq: 3 }) }, { health: 'alive', state: state('c', { seq: 2 }) }], lastSent: second.lastSent, full: true })
+    expect(kinds(third)).toEqual(['a:full', 'c:full'])
+    expect([...third.lastSent.keys()]).toEqual(['a', 'c'])
+  })
+
+  it('should send every state in full in the first digest, every DIGEST_FULL_EVERY-th, and when a subscriber is new', () => {
+    const every = MembershipConstants.DIGEST_FULL_EVERY
+    expect(every).toBeGreaterThan(1)
+    const known = new Set(['l0', 'l1'])
+    const due = Array.from({ length: 2 * every + 1 }, (_, i) => fullDigestDue({ seq: i + 1, subscribers: ['l0', 'l1'], previous: known }))
+    expect(due.flatMap((d, i) => d ? [i + 1] : [])).toEqual([1, every + 1, 2 * every + 1])
+    expect(fullDigestDue({ seq: 5, subscribers: ['l0', 'l1', 'l2'], previous: known })).toBe(true)
+    // One gone is no reason: the others hold every state already.
+    expect(fullDigestDue({ seq: 5, subscribers: ['l0'], previous: known })).toBe(false)
+  })
+
+  it('should never invent a member or a state from a compact entry: it waits for the full one', () => {
+    const t = new MemberTable({ self: state('self') })
+    const view = (): string[] => t.view(0).members.map((m) => `${m.nodeId}:${m.health}:${m.state.generation}.${m.state.seq}`)
+    // A compact entry for a member this table never held: skipped, no event, no member.
+    expect(t.adopt([compact('alive', 'a', 1, 5)], 1000)).toEqual([])
+    expect(view()).toEqual(['self:alive:1.1'])
+    // The full entry comes: the member joins with the state sent.
+    expect(t.adopt([fullEntry('alive', state('a', { seq: 6, labels: { zone: 'q' } }))], 2000).map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['joined:a'])
+    // Compact entries then move seq and health, and keep the rest of the state as last taken in full.
+    expect(t.adopt([compact('suspect', 'a', 1, 7)], 3000).map((e) => e.kind)).toEqual(['suspect'])
+    expect(view()).toEqual(['a:suspect:1.7', 'self:alive:1.1'])
+    expect(t.view(0).members[0]?.state.labels).toEqual({ zone: 'q' })
+    // An older compact entry is skipped (the table's monotonic rule).
+    expect(t.adopt([compact('alive', 'a', 1, 6)], 3500)).toEqual([])
+    expect(view()).toEqual(['a:suspect:1.7', 'self:alive:1.1'])
+    // A compact entry of a newer generation (a restart whose full entry this node missed): skipped, and the member
+    // is listed, so not turned dead either.
+    expect(t.adopt([compact('alive', 'a', 2, 1)], 4000)).toEqual([])
+    expect(view()).toEqual(['a:suspect:1.7', 'self:alive:1.1'])
+    // The full entry of the same (generation, seq) as held replaces the state (it may have been built from compact entries).
+    t.adopt([fullEntry('alive', state('a', { seq: 7, labels: { zone: 'r' } }))], 5000)
+    expect(t.view(0).members[0]?.state.labels).toEqual({ zone: 'r' })
+    // A compact entry for an unknown member next to a known one: only the known one moves; a live member
+    // listed only in compact form is not turned dead.
+    expect(t.adopt([compact('alive', 'a', 1, 8), compact('alive', 'ghost', 1, 1)], 6000)).toEqual([])
+    expect(view()).toEqual(['a:alive:1.8', 'self:alive:1.1'])
+  })
+
+  it('should shrink the digest several times (bytes per digest at 25 and 50 members)', () => {
+    // Realistic members: a 52-character peer id, two addresses with their /p2p suffix, zone and rack labels.
+    const peer = (i: number): string => `12D3KooW${String(i).padStart(4, '0')}${'x'.repeat(40)}`
+    const real = (i: number, seq: number): NodeState => state(peer(i), {
+      addresses: [`/ip4/10.0.0.${i}/tcp/4101/p2p/${peer(i)}`, `/ip4/192.168.1.${i}/tcp/4101/p2p/${peer(i)}`],
+      roles: ['control-plane', 'worker'], labels: { zone: `zone-${i % 3}`, rack: `rack-${i % 7}` }, uptimeMs: 3_600_000 + seq * 1000, seq, generation: 3, reach: 24
+    })
+    const sizes: Record<number, { full: number, compact: number }> = {}
+    for (const n of [25, 50]) {
+      const tracked = (seq: number): Array<{ health: 'alive', state: NodeState }> => Array.from({ length: n }, (_, i) => ({ health: 'alive', state: real(i, seq) }))
+      const encode = (members: LivenessDigest['members']): number => encodeCanonical(digestRecord({ clusterId: 'c1', from: peer(0), generation: 3, seq: 1000, members })).length
+      const first = compactDigest({ members: tracked(100), lastSent: new Map(), full: true })
+      const next = compactDigest({ members: tracked(101), lastSent: first.lastSent, full: false })
+      expect(next.members.every((m) => m.state === undefined)).toBe(true)
+      sizes[n] = { full: encode(first.members), compact: encode(next.members) }
+    }
+    console.log('digest bytes (full/compact):', JSON.stringify(sizes))
+    for (const n of [25, 50]) expect(sizes[n]!.compact * 5).toBeLessThan(sizes[n]!.full)
   })
 })

@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { MembershipService } from '../../src/membership/membership-service.js'
-import type { RaftMembers } from '../../src/membership/core/index.js'
-import { digestRecord } from '../../src/membership/core/index.js'
+import type { NodeState, RaftMembers } from '../../src/membership/core/index.js'
+import { digestRecord, fullEntry } from '../../src/membership/core/index.js'
 import { membershipDigestTopic } from '../../src/net/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
@@ -56,13 +56,25 @@ describe('tiered membership', () => {
     await waitFor(() => learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3), 15_000, '3 more digests')
     expect(learners.map((r) => r.membership.counters().accepted)).toEqual(accepted)
     for (const r of running) for (const o of running) expect(alive(r, o.node.nodeId)).toBe(true)
+    // Most digests are compact (no member's state changed), several times smaller than the full ones, and the
+    // learners' views still hold every member's state as the leader sees it (addresses, generation, version).
+    const leaderCounters = voters[0]!.membership.counters()
+    expect(leaderCounters.digestCompactBytes).toBeGreaterThan(0)
+    expect(leaderCounters.digestCompactBytes! * 2).toBeLessThan(leaderCounters.digestFullBytes!)
+    const leaderStates = new Map(voters[0]!.membership.view().members.map((m) => [m.nodeId, m.state]))
+    const pick = (st: NodeState | undefined): unknown => st === undefined ? undefined : { addresses: st.addresses, generation: st.generation, version: st.version, clusterId: st.clusterId }
+    for (const r of learners) {
+      const others = r.membership.view().members.filter((m) => m.nodeId !== r.node.nodeId)
+      expect(others).toHaveLength(N - 1)
+      for (const m of others) expect(pick(m.state)).toEqual(pick(leaderStates.get(m.nodeId)))
+    }
 
     // A learner forges a digest calling a voter dead: the other learners drop it (not a voter of their configuration).
     const forger = learners[0]!
     const victimVoter = voters[1]!.node.nodeId
     const forged = {
       clusterId: forger.node.cluster.clusterId, from: forger.node.nodeId, generation: 1_000_000, seq: 1,
-      members: forger.membership.view().members.map((m) => ({ health: m.nodeId === victimVoter ? 'dead' as const : m.health, state: m.state }))
+      members: forger.membership.view().members.map((m) => fullEntry(m.nodeId === victimVoter ? 'dead' : m.health, m.state))
     }
     const before = learners.slice(1).map((r) => r.membership.counters()['dropped.digest-not-voter'] ?? 0)
     await forger.node.net.services.pubsub.publish(membershipDigestTopic(forger.node.cluster.clusterId), encodeCanonical(digestRecord(forged)))

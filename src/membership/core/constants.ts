@@ -60,6 +60,17 @@ export const TIERED_ABOVE_MEMBERS = HEARTBEAT_FULL_RATE_MEMBERS
 /** Period at which the leader of a tiered cluster publishes its liveness digest. */
 export const DIGEST_INTERVAL_MS = 1000
 /**
+ * Every this many digests the leader sends every member's state in full (the others carry a member's state
+ * only when it changed: core/tier.ts compactDigest), so a non-voter that missed a full entry catches up.
+ */
+export const DIGEST_FULL_EVERY = 10
+/**
+ * Free storage (capacity.storageBytes, the data directory's free bytes) moves with every write on the disk: a
+ * drift within this fraction of the value last sent in full is no change for the digest (the periodic full
+ * digest still refreshes it).
+ */
+export const DIGEST_STORAGE_DRIFT = 0.01
+/**
  * A tiered non-voter with no digest from a voter for this long listens to heartbeats again and detects on its
  * own (full mode) until digests come back: a dead leader's successor needs an election (≈ 1 s) before it
  * publishes, and the cluster must never go blind.

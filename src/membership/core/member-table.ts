@@ -9,6 +9,7 @@ import { assert } from '../../util/assert.js'
 import { PhiAccrualDetector } from './phi-accrual.js'
 import type { Health, Member, MembershipEvent, MembershipView, NodeId, NodeState } from './types.js'
 import * as C from './constants.js'
+import type { DigestMember } from './tier.js'
 
 export interface MemberTableOptions {
   self: NodeState
@@ -141,37 +142,44 @@ export class MemberTable {
 
   /**
    * Takes a voter's liveness digest as this node's view (a tiered observer, core/tier.ts). Per member: an
-   * older (generation, seq) than this table holds is skipped; the same one updates health only; a newer one
-   * updates state and health (and counts as a heartbeat at `nowMs`, so full mode starts from it). A member
-   * first heard of here is added unless the digest calls it dead or left. A live member the digest no longer
-   * lists (the voter removed it after its death) turns dead. Returns the events, as heartbeat() does.
+   * older (generation, seq) than this table holds is skipped; the same one updates health only (and the state,
+   * from a full entry); a newer one updates state and health (and counts as a heartbeat at `nowMs`, so full
+   * mode starts from it). A compact entry (no state) carries only (generation, seq) and health: it applies to
+   * a member this table holds in that generation (the seq moves, the rest stays as last taken in full); for a
+   * member unknown here, or known in an older generation, this table lacks the state and skips the entry
+   * until a full one comes (nothing is invented). A member first heard of in a full entry is added unless the
+   * digest calls it dead or left. A live member the digest no longer lists (the voter removed it after its
+   * death) turns dead. Returns the events, as heartbeat() does.
    */
-  adopt (members: ReadonlyArray<{ health: Health, state: NodeState }>, nowMs: number): MembershipEvent[] {
+  adopt (members: readonly DigestMember[], nowMs: number): MembershipEvent[] {
     const events: MembershipEvent[] = []
     const listed = new Set<NodeId>()
-    for (const { health, state } of members) {
-      if (state.nodeId === this.self.nodeId) continue
-      listed.add(state.nodeId)
-      const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: state.nodeId, atMs: nowMs, generation: state.generation })
-      const entry = this.entries.get(state.nodeId)
+    for (const { nodeId, health, generation, seq, state } of members) {
+      if (nodeId === this.self.nodeId) continue
+      listed.add(nodeId)
+      const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId, atMs: nowMs, generation })
+      const entry = this.entries.get(nodeId)
       if (entry === undefined) {
         // The table's bound holds for digests as for heartbeats: members never heard of beyond it are skipped.
-        if (health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
+        if (state === undefined || health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
         const detector = this.newDetector()
         detector.heartbeat(nowMs)
-        this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false })
+        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false })
         events.push(event('joined'))
         continue
       }
-      const older = state.generation < entry.state.generation || (state.generation === entry.state.generation && state.seq < entry.state.seq)
+      const older = generation < entry.state.generation || (generation === entry.state.generation && seq < entry.state.seq)
       if (older) continue
-      const newer = state.generation > entry.state.generation || state.seq > entry.state.seq
+      // A compact entry of a generation this table never held a state of: wait for the full entry.
+      if (state === undefined && generation !== entry.state.generation) continue
+      const newer = generation > entry.state.generation || seq > entry.state.seq
       if (newer) {
-        if (state.generation > entry.state.generation) entry.detector = this.newDetector()
-        entry.state = state
+        if (generation > entry.state.generation) entry.detector = this.newDetector()
         entry.hinted = false
         if (health === 'alive') entry.detector.heartbeat(nowMs)
       }
+      if (state !== undefined) entry.state = state
+      else if (newer) entry.state = { ...entry.state, seq }
       const kind: MembershipEvent['kind'] = health === 'alive' ? 'recovered' : health
       events.push(...this.transition(entry, health, nowMs, event(kind)))
     }

@@ -10,7 +10,7 @@
  */
 import type { Health, NodeState } from './types.js'
 import { parseNodeState } from './validate.js'
-import { MAX_MEMBERS } from './constants.js'
+import { MAX_MEMBERS, DIGEST_FULL_EVERY, DIGEST_STORAGE_DRIFT } from './constants.js'
 
 /** The part of a Raft configuration (consensus/core ConfState) the tier decision reads. */
 export interface RaftMembers {
@@ -58,10 +58,17 @@ export function observerMustListen (input: { observerSinceMs: number, lastDigest
   return input.nowMs - fresh > input.staleMs
 }
 
-/** One member as a voter sees it. */
+/**
+ * One member as a voter sees it. `state` is present in a full entry and absent from a compact one: the leader
+ * sends a member's full NodeState only when an observer may not have it (compactDigest); a compact entry
+ * carries what moves every heartbeat (health, generation, seq) and means "the rest is as last sent".
+ */
 export interface DigestMember {
+  nodeId: string
   health: Health
-  state: NodeState
+  generation: number
+  seq: number
+  state?: NodeState
 }
 
 /** What the leader of a tiered cluster publishes: every member it tracks, itself included. */
@@ -83,18 +90,28 @@ const HEALTHS: ReadonlySet<string> = new Set<Health>(['alive', 'suspect', 'dead'
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 
-/** The wire form of a digest (canonical CBOR of this record). */
+/** The wire form of a digest (canonical CBOR of this record); a compact entry has no `state` key. */
 export function digestRecord (digest: LivenessDigest): Record<string, unknown> {
   return {
     clusterId: digest.clusterId,
     from: digest.from,
     generation: digest.generation,
     seq: digest.seq,
-    members: digest.members.map((m) => ({ health: m.health, state: m.state }))
+    members: digest.members.map((m) => m.state === undefined
+      ? { nodeId: m.nodeId, health: m.health, generation: m.generation, seq: m.seq }
+      : { nodeId: m.nodeId, health: m.health, generation: m.generation, seq: m.seq, state: m.state })
   }
 }
 
-/** Checks the shape of a decoded digest; null when anything is off (a member's state, a duplicate, a bound). */
+/** A full entry for `state`. */
+export function fullEntry (health: Health, state: NodeState): DigestMember {
+  return { nodeId: state.nodeId, health, generation: state.generation, seq: state.seq, state }
+}
+
+/**
+ * Checks the shape of a decoded digest; null when anything is off (a member's state, a duplicate, a bound, a
+ * full entry whose state names another member, generation or seq than the entry).
+ */
 export function parseDigest (v: unknown): LivenessDigest | null {
   if (!isRecord(v)) return null
   const { clusterId, from, generation, seq, members } = v
@@ -104,12 +121,78 @@ export function parseDigest (v: unknown): LivenessDigest | null {
   const seen = new Set<string>()
   for (const m of members) {
     if (!isRecord(m) || typeof m.health !== 'string' || !HEALTHS.has(m.health)) return null
+    const { nodeId, generation: g, seq: s } = m
+    if (typeof nodeId !== 'string' || nodeId === '' || nodeId.length > 128 || !isCount(g) || !isCount(s) || seen.has(nodeId)) return null
+    const keys = Object.keys(m).length
+    if (m.state === undefined) {
+      if (keys !== 4) return null
+      seen.add(nodeId)
+      parsed.push({ nodeId, health: m.health as Health, generation: g, seq: s })
+      continue
+    }
+    if (keys !== 5) return null
     const state = parseNodeState(m.state)
-    if (state === null || state.clusterId !== clusterId || seen.has(state.nodeId)) return null
-    seen.add(state.nodeId)
-    parsed.push({ health: m.health as Health, state })
+    if (state === null || state.clusterId !== clusterId || state.nodeId !== nodeId || state.generation !== g || state.seq !== s) return null
+    seen.add(nodeId)
+    parsed.push({ nodeId, health: m.health as Health, generation: g, seq: s, state })
   }
   return { clusterId, from, generation, seq, members: parsed }
+}
+
+/** Compared apart in sameViewState: what moves with every heartbeat, and capacity (free storage drifts). */
+const VOLATILE: ReadonlySet<string> = new Set(['seq', 'uptimeMs', 'capacity'])
+
+function sameValue (a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]))
+  if (isRecord(a) && isRecord(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined)
+    return ka.length === Object.keys(b).filter((k) => b[k] !== undefined).length && ka.every((k) => sameValue(a[k], b[k]))
+  }
+  return false
+}
+
+/**
+ * True when two states of one member show the same in a view: equal in every field but seq and uptimeMs,
+ * with free storage within DIGEST_STORAGE_DRIFT (generation included, so a restart always sends the full state).
+ */
+export function sameViewState (a: NodeState, b: NodeState): boolean {
+  const strip = (s: NodeState): Record<string, unknown> => Object.fromEntries(Object.entries(s).filter(([k]) => !VOLATILE.has(k)))
+  const { storageBytes: sa, ...ca } = a.capacity
+  const { storageBytes: sb, ...cb } = b.capacity
+  return Math.abs(sa - sb) <= Math.max(sa, sb) * DIGEST_STORAGE_DRIFT && sameValue(ca, cb) && sameValue(strip(a), strip(b))
+}
+
+/**
+ * Whether digest number `seq` (from 1) sends every state in full: the first and every DIGEST_FULL_EVERY-th
+ * after it, or when a subscriber appeared that the previous digest did not go to (a new observer, or one
+ * back after a reconnect, gets every state at once instead of waiting for the periodic one).
+ */
+export function fullDigestDue (input: { seq: number, subscribers: readonly string[], previous: ReadonlySet<string> }): boolean {
+  return input.seq % DIGEST_FULL_EVERY === 1 || input.subscribers.some((p) => !input.previous.has(p))
+}
+
+/**
+ * The leader's digest entries: a member gets its full state when `full` is set (fullDigestDue), when the leader never sent it, or when it shows differently than the state
+ * last sent (sameViewState); a compact entry otherwise. Returns the entries and the states last sent in full
+ * (for the next call; members no longer tracked are forgotten).
+ */
+export function compactDigest (input: {
+  members: ReadonlyArray<{ health: Health, state: NodeState }>
+  lastSent: ReadonlyMap<string, NodeState>
+  full: boolean
+}): { members: DigestMember[], lastSent: Map<string, NodeState> } {
+  const lastSent = new Map<string, NodeState>()
+  const members = input.members.map(({ health, state }): DigestMember => {
+    const prev = input.lastSent.get(state.nodeId)
+    if (input.full || prev === undefined || !sameViewState(prev, state)) {
+      lastSent.set(state.nodeId, state)
+      return fullEntry(health, state)
+    }
+    lastSent.set(state.nodeId, prev)
+    return { nodeId: state.nodeId, health, generation: state.generation, seq: state.seq }
+  })
+  return { members, lastSent }
 }
 
 /**

@@ -3,12 +3,15 @@
  * A tiered non-voter's digest path exactly as MembershipService.validateDigest runs it on a gossip message:
  * size limit → decodeCanonical → judgeDigest (against this node's own configuration) → MemberTable.adopt →
  * tick with detection off → view. One input is up to 6 digests from a voter and from a learner (whose digests
- * must never count), one second apart, so the replay check and the table's transitions run too. Nothing may
- * throw (the validator drops and counts); only a voter's digest is ever accepted; the table stays bounded.
+ * must never count), one second apart, with compact entries (no state) and full ones mixed, so the replay
+ * check, the table's transitions and the compact path run too. Nothing may throw (the validator drops and
+ * counts); only a voter's digest is ever accepted; a compact entry never adds a member nor moves a member to
+ * a generation whose state it did not get in full; no member's (generation, seq) goes back; the table stays
+ * bounded.
  */
 import { decodeCanonical, encodeCanonical } from '../../../src/codec/index.js'
-import { judgeDigest, digestRecord, MemberTable, MembershipConstants as C } from '../../../src/membership/core/index.js'
-import type { Health, LivenessDigest, NodeState, RaftMembers } from '../../../src/membership/core/index.js'
+import { judgeDigest, digestRecord, fullEntry, MemberTable, MembershipConstants as C } from '../../../src/membership/core/index.js'
+import type { DigestMember, Health, LivenessDigest, NodeState, RaftMembers } from '../../../src/membership/core/index.js'
 import { joinFrames, splitFrames } from '../frames.js'
 import { damageValue, encodeValue } from '../values.js'
 import type { FuzzRng } from '../rng.js'
@@ -33,9 +36,14 @@ function state (nodeId: string, generation: number, seq: number): NodeState {
 
 function digest (rng: FuzzRng, i: number): Uint8Array {
   const from = SENDERS[i % 2] as string
-  const members = Array.from({ length: rng.int(6) }, () => ({ health: rng.pick(HEALTHS), state: state(`node-${rng.int(8)}`, rng.int(3), rng.int(2 ** 32)) }))
+  // Small seq values so compact entries often meet the (generation, seq) a full entry put in the table.
+  const members = Array.from({ length: rng.int(6) }, (): DigestMember => {
+    const entry = fullEntry(rng.pick(HEALTHS), state(`node-${rng.int(8)}`, rng.int(3), rng.chance(0.5) ? rng.int(8) : rng.int(2 ** 32)))
+    if (rng.chance(0.5)) return entry
+    return { nodeId: entry.nodeId, health: entry.health, generation: entry.generation, seq: entry.seq }
+  })
   // Distinct members (a duplicate makes the digest malformed: that path is the damaged inputs' job).
-  const unique = [...new Map(members.map((m) => [m.state.nodeId, m])).values()]
+  const unique = [...new Map(members.map((m) => [m.nodeId, m])).values()]
   const value: LivenessDigest = { clusterId: CLUSTER, from, generation: rng.int(3), seq: rng.int(2 ** 32), members: unique }
   const record = digestRecord(value)
   if (rng.chance(0.5)) return encodeCanonical(record)
@@ -71,8 +79,16 @@ export const livenessDigestTarget: FuzzTarget = {
       invariant(last === undefined || verdict.digest.generation > last.generation || (verdict.digest.generation === last.generation && verdict.digest.seq > last.seq),
         'accepted a digest that is not newer than the last from its sender')
       lastFrom.set(sender, { generation: verdict.digest.generation, seq: verdict.digest.seq })
+      const before = new Map(table.view(nowMs).members.map((m) => [m.nodeId, m.state]))
       table.adopt(verdict.digest.members, nowMs)
       const view = table.view(nowMs)
+      const full = new Map(verdict.digest.members.flatMap((m) => m.state !== undefined ? [[m.nodeId, m.state] as const] : []))
+      for (const m of view.members) {
+        const held = before.get(m.nodeId)
+        invariant(held !== undefined || full.has(m.nodeId), () => `${m.nodeId} added from a compact entry`)
+        invariant(held === undefined || m.state.generation > held.generation || (m.state.generation === held.generation && m.state.seq >= held.seq), () => `${m.nodeId} went back in (generation, seq)`)
+        invariant(m.state.generation === held?.generation || full.get(m.nodeId)?.generation === m.state.generation, () => `${m.nodeId} moved to a generation not sent in full`)
+      }
       invariant(view.members.length <= C.MAX_MEMBERS + 1, 'member table over its bound')
       invariant(view.members.some((m) => m.nodeId === SELF && m.health === 'alive'), 'a digest changed this node\'s own entry')
     }
