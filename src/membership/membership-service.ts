@@ -299,15 +299,9 @@ export class MembershipService implements NodeService, Membership {
       this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
       return reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
-    if (message.type !== 'signed') return drop('malformed', true)
-    if (message.data.length > C.MAX_HEARTBEAT_BYTES) return drop('too-large', true)
-    let decoded: unknown
-    try {
-      decoded = decodeCanonical(message.data)
-    } catch {
-      return drop('malformed', true)
-    }
-    const sender = message.from.toString()
+    const opened = openSigned(message, C.MAX_HEARTBEAT_BYTES)
+    if (!opened.ok) return drop(opened.tooLarge ? 'too-large' : 'malformed', true)
+    const { decoded, sender } = opened
     const verdict = judgeHeartbeat({ decoded, sender, self: this.ctx.nodeId, clusterId: this.ctx.cluster.clusterId, lastSeen: this.table.lastSeen(sender) })
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
     if (this.table.lastSeen(sender) === undefined && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
@@ -423,15 +417,9 @@ export class MembershipService implements NodeService, Membership {
       this.ctx.log.debug({ reason }, 'liveness digest dropped')
       return reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
-    if (message.type !== 'signed') return drop('digest-malformed', true)
-    if (message.data.length > C.MAX_DIGEST_BYTES) return drop('digest-too-large', true)
-    let decoded: unknown
-    try {
-      decoded = decodeCanonical(message.data)
-    } catch {
-      return drop('digest-malformed', true)
-    }
-    const sender = message.from.toString()
+    const opened = openSigned(message, C.MAX_DIGEST_BYTES)
+    if (!opened.ok) return drop(opened.tooLarge ? 'digest-too-large' : 'digest-malformed', true)
+    const { decoded, sender } = opened
     const conf = this.init.raftConfiguration?.()
     const verdict = judgeDigest({ decoded, sender, clusterId: this.ctx.cluster.clusterId, conf, lastFrom: this.digestFrom.get(sender) })
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
@@ -541,6 +529,20 @@ export class MembershipService implements NodeService, Membership {
 
   routes (app: FastifyInstance): void {
     app.get('/v1/members', async () => ({ ...summaryView(this.view()), heartbeatIntervalMs: this.intervalMs, tier: this.tier, listening: this.listening, events: this.recentEvents().slice(-50), counters: this.counters() }))
+  }
+}
+
+/**
+ * The first steps of both topic validators: a signed message (gossipsub strict signing names its sender) of at
+ * most `maxBytes` whose body is canonical CBOR. Anything else is the sender's fault: both reject it.
+ */
+function openSigned (message: Message, maxBytes: number): { ok: true, decoded: unknown, sender: string } | { ok: false, tooLarge: boolean } {
+  if (message.type !== 'signed') return { ok: false, tooLarge: false }
+  if (message.data.length > maxBytes) return { ok: false, tooLarge: true }
+  try {
+    return { ok: true, decoded: decodeCanonical(message.data), sender: message.from.toString() }
+  } catch {
+    return { ok: false, tooLarge: false }
   }
 }
 
