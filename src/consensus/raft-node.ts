@@ -459,7 +459,7 @@ export class RaftNode<R> {
     }
     const now = this.monotonicMs()
     if (options.deadlineMs !== undefined && options.deadlineMs <= now) {
-      return Promise.reject(new ConsensusTimeoutError(`proposal ${key}: its caller's deadline passed before it was proposed (not proposed)`))
+      return Promise.reject(new ConsensusTimeoutError(`proposal ${key}: its caller's deadline passed before it was proposed (not proposed)`, false))
     }
     const deadlineMs = Math.min(now + this.init.operationTimeoutMs, options.deadlineMs ?? Number.POSITIVE_INFINITY)
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
