@@ -192,6 +192,8 @@ export interface RaftNodeCounters {
   duplicateCommands: number
   /** Envelopes this node appended as leader that the committed log ruled out (ProposalLostError). */
   proposalsLost: number
+  /** Leader: proposals refused for a configuration change before them, submitted again once one applied. */
+  confChangesRetried: number
   /** WAL flushes (fdatasync) that acknowledged Readies, and the entries they made durable (group commit). */
   walFlushes: number
   walFlushedEntries: number
@@ -235,6 +237,8 @@ interface ProposalExtra {
    * copy out, it can never commit and the proposal fails with ProposalLostError (`resolveLeaderOnly`).
    */
   leaderOnly?: { appendedAt: Array<{ index: number, term: number }> }
+  /** The last submission was refused for a pending or joint configuration change (retryRefusedConfChanges). */
+  confRefused?: boolean
 }
 
 /** Options of one proposal (`RaftNode.propose`). */
@@ -275,7 +279,7 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
-  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, proposalsLost: 0, walFlushes: 0, walFlushedEntries: 0 }
+  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, proposalsLost: 0, confChangesRetried: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
@@ -603,6 +607,7 @@ export class RaftNode<R> {
    */
   private submit (extra: ProposalExtra): void {
     extra.sentTo = this.raw.leader()
+    extra.confRefused = false
     try {
       if (extra.leaderOnly !== undefined) {
         // Never forwarded (any other leader refuses it). Leading, it is appended once; a copy already in a
@@ -623,7 +628,9 @@ export class RaftNode<R> {
       }
     } catch (err) {
       rethrowBug(err)
-      // No leader yet, a transfer, or a pending conf change: the retry sweep submits it again.
+      // No leader yet or a transfer: the retry sweep submits it again. Refused for the configuration change
+      // before it (one at a time; a joint one is left by another entry): again as soon as a change applies.
+      extra.confRefused = (err as Error).name === 'ConfChangeRejectedError'
       this.log.debug({ err: (err as Error).message, id: extra.id }, 'proposal not accepted yet')
     }
   }
@@ -1231,7 +1238,28 @@ export class RaftNode<R> {
       const accepted = context === null || this.applyCommand(entry, this.commandId(context.payload.command) ?? context.id,
         context.payload.command, context.payload.timeMs, cc)
       if (accepted) this.confState = this.raw.applyConfChange(cc)
+      if (this.isLeader()) this.retryRefusedConfChanges()
     }
+  }
+
+  /**
+   * A configuration change applied: proposals the leader refused because of the change before them go
+   * again now, not at their retry time (up to RETRY_INTERVAL_MS later). A dead voter's replacement is two
+   * such changes in a row (its demotion, then the promotion of a learner; each a joint change and the entry
+   * that leaves it), and waiting for the sweep made it seconds slower (docs/bench/scale.md, 2026-12-04).
+   * On the next turn: this runs inside a batch, and submitting belongs outside it; a change still pending
+   * then refuses it again, and the next applied change retries it.
+   */
+  private retryRefusedConfChanges (): void {
+    setImmediate(() => {
+      if (!this.running || this.stalled !== undefined || !this.isLeader()) return
+      const now = this.monotonicMs()
+      this.proposals.retryAll(now, this.init.retryIntervalMs, (_key, extra) => {
+        this.counts.confChangesRetried++
+        this.submit(extra)
+      }, (extra) => extra.confRefused === true)
+      this.scheduleBatch()
+    })
   }
 
   /** Applies a command exactly once; returns whether the machine accepted it. */
