@@ -128,6 +128,8 @@ async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number |
   const survivors: RevoadaProc[] = cluster.alive().filter((p) => p !== leader)
   const killedAt = performance.now()
   await cluster.kill(leader)
+  // Wall-clock time, to line the nodes' logs (BENCH_NODE_LOG_DIR, pino `time`) up with the kill.
+  console.log(`  leader ${dead} killed at ${Date.now()} (${new Date().toISOString()})`)
   const write = firstAcknowledged(killedAt, deadlineMs, async (k, timeoutMs) =>
     await cluster.post(survivors[k % survivors.length]!, '/v1/target', { preset: 'ha-three' }, timeoutMs)).catch(() => null)
   // With fewer than 3 survivors, 3 live voters cannot come back: only the write is measured.
