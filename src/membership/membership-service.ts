@@ -498,8 +498,9 @@ export class MembershipService implements NodeService, Membership {
       if (event.kind === 'suspect') this.checkConnection(event.nodeId)
       if (event.kind === 'dead' || event.kind === 'left') this.verdictSinceDigest = true
       this.events.push(event)
-      // A suspicion says what it was judged on: silence against the window's mean and spread (and the hint).
-      const detector = event.kind === 'suspect' ? this.table.detectorOf(event.nodeId) : undefined
+      // A suspicion of this node's own detector says what it was judged on: silence against the window's mean
+      // and spread (and the hint); an observer's comes from the leader's digest.
+      const detector = event.kind === 'suspect' && this.listening ? this.table.detectorOf(event.nodeId) : undefined
       const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted }
       this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation, ...judged }, `member ${event.kind}`)
     }
