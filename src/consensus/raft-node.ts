@@ -630,7 +630,7 @@ export class RaftNode<R> {
     } catch (err) {
       rethrowBug(err)
       // No leader yet or a transfer: the retry sweep submits it again. Refused for the configuration change
-      // before it (one at a time; a joint one is left by another entry): again as soon as a change applies.
+      // before it (one at a time; a joint one is left by another entry): again as soon as entries apply.
       if ((err as Error).name === 'ConfChangeRejectedError') this.confRefused.add(proposalKey(extra.id))
       this.log.debug({ err: (err as Error).message, id: extra.id }, 'proposal not accepted yet')
     }
