@@ -115,7 +115,15 @@ export class PolicyEngine implements NodeService {
     this.replayedUpToIndex = consensus.node.status().commit
     // A committed change (a new target, an operator's promotion) is a reason to look again too.
     const unsubscribeShape = consensus.shapeMachine.onChange((shape, result) => { this.onShape(shape, result.index); this.schedule('shape') })
-    this.unsubscribe = () => { unsubscribeView(); unsubscribeShape() }
+    // A node that starts leading looks at once: a loss its membership saw before it led (a dead leader found
+    // before the election ended) has no event left to wake the engine, and the audit may be 30 s away.
+    let leading = consensus.node.isLeader()
+    const unsubscribeRole = consensus.node.onStateChange((status) => {
+      const leads = status.role === 'leader'
+      if (leads && !leading) this.schedule('audit', 0)
+      leading = leads
+    })
+    this.unsubscribe = () => { unsubscribeView(); unsubscribeShape(); unsubscribeRole() }
     consensus.operatorGuard = (command) => {
       const conflict = this.intentConflict(command)
       return conflict === null ? null : new ContradictsTargetError(conflict.message)
