@@ -14,7 +14,9 @@
  *   - healing: SIGKILL of the Raft leader → a write acknowledged again (a new `POST /v1/target` attempt
  *     every 50 ms round-robin over survivors, see revoada/probe.ts), → every survivor's membership reports it
  *     `dead` (failure detection at this size), → 3 live voters on every survivor,
- *     → ha-three holding again on every survivor (a replacement etcd holder committed). Skipped when ha-three
+ *     → ha-three holding again on every survivor (a replacement etcd holder committed); and kill → the last
+ *     survivor's own `dead` event (its `atMs`): polling waits for the slowest of N − 1 starved APIs each round,
+ *     which added 1–3 s to "dead everywhere" at 25 nodes (docs/bench/scale.md, 2026-12-04). Skipped when ha-three
  *     never held (with fewer than 3 voters the kill would only measure a cluster without quorum).
  * Then a table, and how each per-node figure grows with N (the exponent k of figure ∝ N^k between the smallest
  * and the largest N). Every process and temp dir goes on exit and on Ctrl-C (revoada/cleanup.ts).
@@ -29,7 +31,7 @@ import { RevoadaCluster, REVOADA_BIN_NODE_FLAGS } from './revoada/cluster.js'
 import type { RevoadaProc } from './revoada/cluster.js'
 import { cpuSeconds } from './revoada/cpu.js'
 import { firstAcknowledged } from './revoada/probe.js'
-import { converged, convergenceDetail, cpuOver, deadEverywhere, haThreeHolds, HA_THREE_VOTERS, POLL_INTERVAL_MS, pollUntil, rssMb, syscalls, votersBack } from './revoada/scale-checks.js'
+import { converged, convergenceDetail, cpuOver, deadEverywhere, haThreeHolds, HA_THREE_VOTERS, lastDeadEventAt, POLL_INTERVAL_MS, pollUntil, rssMb, syscalls, votersBack } from './revoada/scale-checks.js'
 import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
 
 const sizes = (process.env.SCALE_NODES ?? '10,25,50').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 3)
@@ -63,8 +65,10 @@ interface ScaleResult {
   peersMedian: number
   /** Undefined when ha-three never held (no kill); votersMs and healedMs also at N = 3 (two survivors). */
   writeMs: number | null | undefined
-  /** Kill → every survivor's membership reports the leader `dead`. */
+  /** Kill → every survivor's membership reports the leader `dead` (polled: a round waits for the slowest answer). */
   deadMs: number | null | undefined
+  /** Kill → the last survivor's `dead` event, by the survivors' own clocks (no polling delay). */
+  deadEventMs: number | null | undefined
   votersMs: number | null | undefined
   healedMs: number | null | undefined
   load: string
@@ -121,13 +125,16 @@ async function findLeader (cluster: RevoadaCluster): Promise<RevoadaProc | null>
 }
 
 /** SIGKILL of the Raft leader; ms until a write is acknowledged, 3 live voters, and ha-three holds again. */
-async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number | null, deadMs: number | null, votersMs: number | null | undefined, healedMs: number | null | undefined }> {
+async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number | null, deadMs: number | null, deadEventMs: number | null, votersMs: number | null | undefined, healedMs: number | null | undefined }> {
   const leader = await findLeader(cluster)
-  if (leader === null) return { writeMs: null, deadMs: null, votersMs: null, healedMs: null }
+  if (leader === null) return { writeMs: null, deadMs: null, deadEventMs: null, votersMs: null, healedMs: null }
   const dead = leader.nodeId
   const survivors: RevoadaProc[] = cluster.alive().filter((p) => p !== leader)
   const killedAt = performance.now()
+  const killedAtWallMs = Date.now()
   await cluster.kill(leader)
+  // Wall-clock time, to line the nodes' logs (BENCH_NODE_LOG_DIR, pino `time`) up with the kill.
+  console.log(`  leader ${dead} killed at ${killedAtWallMs} (${new Date(killedAtWallMs).toISOString()})`)
   const write = firstAcknowledged(killedAt, deadlineMs, async (k, timeoutMs) =>
     await cluster.post(survivors[k % survivors.length]!, '/v1/target', { preset: 'ha-three' }, timeoutMs)).catch(() => null)
   // With fewer than 3 survivors, 3 live voters cannot come back: only the write is measured.
@@ -138,7 +145,8 @@ async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number |
     canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await votersBack(cluster, survivors, dead)) : undefined,
     canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, survivors, dead)) : undefined
   ])
-  return { writeMs, deadMs, votersMs, healedMs }
+  const deadAt = deadMs === null ? null : await lastDeadEventAt(cluster, survivors, dead).catch(() => null)
+  return { writeMs, deadMs, deadEventMs: deadAt === null ? null : deadAt - killedAtWallMs, votersMs, healedMs }
 }
 
 async function measure (n: number): Promise<ScaleResult> {
@@ -164,8 +172,8 @@ async function measure (n: number): Promise<ScaleResult> {
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
     const idle = await idleFigures(cluster)
     // Without ha-three (fewer than 3 voters) a leader kill only measures a cluster without quorum: skipped.
-    const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, deadMs: undefined, votersMs: undefined, healedMs: undefined }
-    console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, dead everywhere ${ms(heal.deadMs)}, 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
+    const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, deadMs: undefined, deadEventMs: undefined, votersMs: undefined, healedMs: undefined }
+    console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, dead everywhere ${ms(heal.deadMs)} (by the nodes' own dead events ${ms(heal.deadEventMs)}), 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
     return { n, convergeMs, convergeAfterUpMs, startCpuS, convergeCpuS, haThreeMs, ...idle, ...heal, load: `${load} → ${loadAverage()}` }
   } finally {
     await cluster.stop()
@@ -186,9 +194,9 @@ function exponent (results: readonly ScaleResult[], pick: (r: ScaleResult) => nu
 function report (results: readonly ScaleResult[]): void {
   console.log('\nFigures (targets at 50: converge ≤ 30 s, RSS ≤ 100 MB per node, idle CPU ≤ 1 core, heal ≤ 5 s):')
   printTable(['N', 'spawn → converged ms', 'APIs up → converged ms', 'CPU to APIs up, all N (s)', 'CPU to converged, all N (s)', 'spawn → ha-three ms', 'RSS median MB', 'RSS max MB',
-    `idle CPU, all N (cores)`, 'processes running at idle', 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → dead everywhere ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
+    `idle CPU, all N (cores)`, 'processes running at idle', 'leader CPU (cores)', 'libp2p peers per node', 'kill → write ms', 'kill → dead everywhere ms', 'kill → last dead event ms', 'kill → 3 voters ms', 'kill → ha-three ms', 'load avg (1 5 15 min) start → end'],
   results.map((r) => [r.n, ms(r.convergeMs), ms(r.convergeAfterUpMs), r.startCpuS, r.convergeCpuS, ms(r.haThreeMs), r.rssMedianMb, r.rssMaxMb, r.cpuCores, r.idleProcs, r.leaderCpuCores,
-    r.peersMedian, ms(r.writeMs), ms(r.deadMs), ms(r.votersMs), ms(r.healedMs), r.load]))
+    r.peersMedian, ms(r.writeMs), ms(r.deadMs), ms(r.deadEventMs), ms(r.votersMs), ms(r.healedMs), r.load]))
   console.log('\nHow each grows (per node, vs N):')
   const perNodeCpu = (r: ScaleResult): number => r.cpuCores / r.idleProcs
   printTable(['figure', ...results.map((r) => `N=${r.n}`), 'growth'], [
@@ -204,6 +212,7 @@ function report (results: readonly ScaleResult[]): void {
     ['APIs up → converged (ms)', ...results.map((r) => ms(r.convergeAfterUpMs)), exponent(results, (r) => r.convergeAfterUpMs)],
     ['kill → write (ms)', ...results.map((r) => ms(r.writeMs)), exponent(results, (r) => r.writeMs)],
     ['kill → dead everywhere (ms)', ...results.map((r) => ms(r.deadMs)), exponent(results, (r) => r.deadMs)],
+    ['kill → last dead event (ms)', ...results.map((r) => ms(r.deadEventMs)), exponent(results, (r) => r.deadEventMs)],
     ['kill → 3 live voters (ms)', ...results.map((r) => ms(r.votersMs)), exponent(results, (r) => r.votersMs)]
   ])
 }

@@ -40,6 +40,19 @@ export async function deadEverywhere (cluster: RevoadaCluster, procs: readonly R
   return views.every((members) => members.find((m) => m.nodeId === dead)?.health === 'dead')
 }
 
+/**
+ * When each of `procs` declared `dead` dead by its own clock (the `dead` event's `atMs` in `GET /v1/members`;
+ * membership's steady clock reads like the wall clock): the latest of them, or null when one has no such
+ * event. Unlike polling until every view says so, a slow answer from one starved node does not delay it.
+ */
+export async function lastDeadEventAt (cluster: RevoadaCluster, procs: readonly RevoadaProc[], dead: string): Promise<number | null> {
+  const times = await Promise.all(procs.map(async (p) => {
+    const { events } = await cluster.get(p, '/v1/members') as { events: Array<{ kind: string, nodeId: string, atMs: number }> }
+    return events.find((e) => e.kind === 'dead' && e.nodeId === dead)?.atMs
+  }))
+  return times.every((t): t is number => t !== undefined) ? Math.max(...times) : null
+}
+
 /** Every one of `procs` sees `n` alive members and `n` admitted members (voters + learners) under one shape CID. */
 export async function converged (cluster: RevoadaCluster, procs: readonly RevoadaProc[], n: number): Promise<boolean> {
   const [statuses, alive] = await Promise.all([

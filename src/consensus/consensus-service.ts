@@ -92,6 +92,17 @@ interface HealthSource {
   subscribe?: (listener: (view: unknown, events: Array<{ kind: string }>) => void) => () => void
 }
 
+/**
+ * The admission loop's `onPeerHeard` from membership: the listener runs once per view update that has a
+ * member heard for the first time (`joined`: its first heartbeat carries its protocol level), not for the
+ * other events; without a membership service (or one that cannot be subscribed to), nothing is heard.
+ */
+export function peerHeardFrom (membership: Pick<HealthSource, 'subscribe'> | undefined): (listener: () => void) => () => void {
+  return (listener) => membership?.subscribe?.((_view, events) => {
+    if (events.some((e) => e.kind === 'joined')) listener()
+  }) ?? (() => {})
+}
+
 /** What the service needs from the outside, injectable for tests. */
 export interface ConsensusServiceInit {
   /** Opens durable storage in `dir`. */
@@ -299,9 +310,7 @@ export class ConsensusService implements NodeService {
       nowMs: steadyNowMs,
       // A peer's first heartbeat makes its protocol level known: the leader admits it then, not up to a
       // round (500 ms) later.
-      onPeerHeard: (listener) => ctx.service<NodeService & HealthSource>('membership')?.subscribe?.((_view, events) => {
-        if (events.some((e) => e.kind === 'joined')) listener()
-      }) ?? (() => {}),
+      onPeerHeard: peerHeardFrom(ctx.service<NodeService & HealthSource>('membership')),
       log: ctx.log
     })
   }

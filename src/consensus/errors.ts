@@ -3,12 +3,17 @@
  * Operating errors of the consensus driver (STYLE §10). Callers match on `name`.
  */
 
-/** A proposal or read did not complete before its deadline; a proposal's fate is then unknown. */
+/**
+ * A proposal or read did not complete before its deadline; a proposal's fate is then unknown — unless
+ * `proposed` is false: its deadline had passed before it was proposed, so nothing of it can commit.
+ */
 export class ConsensusTimeoutError extends Error {
   static override readonly name = 'ConsensusTimeoutError'
-  constructor (message = 'consensus operation timed out') {
+  readonly proposed: boolean
+  constructor (message = 'consensus operation timed out', proposed = true) {
     super(message)
     this.name = 'ConsensusTimeoutError'
+    this.proposed = proposed
   }
 }
 

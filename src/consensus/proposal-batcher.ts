@@ -31,7 +31,9 @@
  * theirs to retry. A command goes again at most `resubmitsMax` times; then its caller gets the error.
  * Its caller's deadline does not move: each submission again carries the lost proposal's deadline
  * (`ProposalLostError.deadlineMs`, the first submission's), so the caller hears of it — result, timeout or
- * loss — no later than the operation timeout after it was first proposed. Commands that go again travel in a
+ * loss — no later than the operation timeout after it was first proposed. When that deadline has passed before
+ * the command could go again, the driver proposes nothing (`ConsensusTimeoutError.proposed` false) and the
+ * caller hears ProposalLostError — not applied, safe to retry — not a timeout. Commands that go again travel in a
  * batch without commands that have not been proposed yet (those keep a whole operation timeout of their own).
  */
 import { assert } from '../util/assert.js'
@@ -368,12 +370,18 @@ export class ProposalBatcher {
       this.queuedCommands += again.length
       this.counts.commandsResubmitted += again.length
       // Timeout, busy, stopped: the batch's fate is unknown or refused, and so is each command's. Lost once
-      // too often: the caller hears how many times (still known not applied).
+      // too often: the caller hears how many times (still known not applied). Lost, then its first deadline
+      // passed before it could go again: not proposed either, so also known not applied.
+      const unsent = isUnproposed(err)
       for (const q of own) {
         if (again.includes(q)) continue
-        q.reject(lost !== undefined && q.resubmits > 0
-          ? new ProposalLostError(`sent ${q.resubmits + 1} times, each time in an envelope lost with its leader before it committed (leadership keeps changing); the last: ${lost.message}`, lost.deadlineMs)
-          : err as Error)
+        if (lost !== undefined && q.resubmits > 0) {
+          q.reject(new ProposalLostError(`sent ${q.resubmits + 1} times, each time in an envelope lost with its leader before it committed (leadership keeps changing); the last: ${lost.message}`, lost.deadlineMs))
+        } else if (unsent && q.resubmits > 0) {
+          q.reject(new ProposalLostError(`lost with its leader before it committed (${q.resubmits} time(s)); its first deadline passed before it could be sent again, so it was not: ${(err as Error).message}`, q.deadlineMs))
+        } else {
+          q.reject(err as Error)
+        }
       }
       return 0
     } finally {
@@ -408,4 +416,9 @@ export class ProposalBatcher {
     if (items.length === 1) return await this.deps.proposeOne(items[0] as BatchedCommand, options)
     return await this.deps.proposeBatch(items, options)
   }
+}
+
+/** A timeout whose proposal was never made (raft-node.ts: the deadline had passed): nothing of it can commit. */
+function isUnproposed (err: unknown): boolean {
+  return (err as Error).name === 'ConsensusTimeoutError' && (err as { proposed?: unknown }).proposed === false
 }

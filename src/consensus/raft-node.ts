@@ -192,6 +192,8 @@ export interface RaftNodeCounters {
   duplicateCommands: number
   /** Envelopes this node appended as leader that the committed log ruled out (ProposalLostError). */
   proposalsLost: number
+  /** Leader: proposals refused for a configuration change before them, submitted again once one applied. */
+  confChangesRetried: number
   /** WAL flushes (fdatasync) that acknowledged Readies, and the entries they made durable (group commit). */
   walFlushes: number
   walFlushedEntries: number
@@ -275,7 +277,10 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
-  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, proposalsLost: 0, walFlushes: 0, walFlushedEntries: 0 }
+  /** Keys of pending proposals whose last submission a configuration change refused (retryRefusedConfChanges). */
+  private readonly confRefused = new Set<string>()
+  private confRetryScheduled = false
+  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, proposalsLost: 0, confChangesRetried: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
@@ -459,7 +464,7 @@ export class RaftNode<R> {
     }
     const now = this.monotonicMs()
     if (options.deadlineMs !== undefined && options.deadlineMs <= now) {
-      return Promise.reject(new ConsensusTimeoutError(`proposal ${key}: its caller's deadline passed before it was proposed (not proposed)`))
+      return Promise.reject(new ConsensusTimeoutError(`proposal ${key}: its caller's deadline passed before it was proposed (not proposed)`, false))
     }
     const deadlineMs = Math.min(now + this.init.operationTimeoutMs, options.deadlineMs ?? Number.POSITIVE_INFINITY)
     const extra: ProposalExtra = { command, id, ...(options.confChange !== undefined ? { confChange: options.confChange } : {}) }
@@ -603,6 +608,7 @@ export class RaftNode<R> {
    */
   private submit (extra: ProposalExtra): void {
     extra.sentTo = this.raw.leader()
+    this.confRefused.delete(proposalKey(extra.id))
     try {
       if (extra.leaderOnly !== undefined) {
         // Never forwarded (any other leader refuses it). Leading, it is appended once; a copy already in a
@@ -623,7 +629,9 @@ export class RaftNode<R> {
       }
     } catch (err) {
       rethrowBug(err)
-      // No leader yet, a transfer, or a pending conf change: the retry sweep submits it again.
+      // No leader yet or a transfer: the retry sweep submits it again. Refused for the configuration change
+      // before it (one at a time; a joint one is left by another entry): again as soon as entries apply.
+      if ((err as Error).name === 'ConfChangeRejectedError') this.confRefused.add(proposalKey(extra.id))
       this.log.debug({ err: (err as Error).message, id: extra.id }, 'proposal not accepted yet')
     }
   }
@@ -1023,6 +1031,7 @@ export class RaftNode<R> {
 
   private applyReady (ready: Ready): void {
     for (const entry of ready.committedEntries) this.applyEntry(entry)
+    if (ready.committedEntries.length > 0 && this.confRefused.size > 0 && this.isLeader()) this.retryRefusedConfChanges()
     for (const readState of ready.readStates) {
       const key = new TextDecoder().decode(readState.context)
       const waiter = this.reads.get(key)
@@ -1232,6 +1241,32 @@ export class RaftNode<R> {
         context.payload.command, context.payload.timeMs, cc)
       if (accepted) this.confState = this.raw.applyConfChange(cc)
     }
+  }
+
+  /**
+   * Entries applied while the leader holds proposals it refused for a configuration change: they go again
+   * now, not at their retry time (up to RETRY_INTERVAL_MS later). What refused them clears only as entries
+   * apply — the change before them (one at a time), the entry that leaves a joint change, or a new leader's
+   * own first entry (it assumes its log's tail may hold a change until then). A dead voter's replacement
+   * is two changes in a row (its demotion, then a learner's promotion) proposed by a leader just elected,
+   * and waiting for the sweep made it seconds slower (docs/bench/scale.md, 2026-12-04). On the next turn:
+   * this runs inside a batch, and submitting belongs outside it; refused again, it waits for the next apply.
+   */
+  private retryRefusedConfChanges (): void {
+    if (this.confRetryScheduled) return
+    this.confRetryScheduled = true
+    setImmediate(() => {
+      this.confRetryScheduled = false
+      if (!this.running || this.stalled !== undefined || !this.isLeader()) return
+      // Settled or timed out meanwhile: nothing to retry.
+      for (const key of this.confRefused) if (this.proposals.get(key) === undefined) this.confRefused.delete(key)
+      const now = this.monotonicMs()
+      this.proposals.retryAll(now, this.init.retryIntervalMs, (_key, extra) => {
+        this.counts.confChangesRetried++
+        this.submit(extra)
+      }, (extra) => this.confRefused.has(proposalKey(extra.id)))
+      this.scheduleBatch()
+    })
   }
 
   /** Applies a command exactly once; returns whether the machine accepted it. */

@@ -21,7 +21,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, judgeDigest, digestRecord, compactDigest, fullDigestDue, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -51,6 +51,8 @@ export interface MembershipServiceInit {
   isLeader?: () => boolean
   /** Configuration members above which membership runs tiered. @default TIERED_ABOVE_MEMBERS */
   tieredAboveMembers?: number
+  /** The leader's digest period (tests). @default DIGEST_INTERVAL_MS */
+  digestIntervalMs?: number
 }
 
 /** The typed subscribe interface other layers use (the policy engine). */
@@ -136,7 +138,11 @@ export class MembershipService implements NodeService, Membership {
   private readonly digestFrom = new Map<string, { generation: number, seq: number }>()
   private digestSeq = 0
   private lastDigestPublishedMs = -Infinity
+  /** A member turned dead or left since the last digest: the next tick publishes one (digestDue). */
+  private verdictSinceDigest = false
   private digestsPublished = 0
+  /** Digests published before their period because of a verdict. */
+  private digestsPrompt = 0
   /** Each member's state as last sent in full in a digest (compactDigest), and the subscribers then. */
   private digestLastSent = new Map<string, NodeState>()
   private digestSubscribers = new Set<string>()
@@ -334,8 +340,16 @@ export class MembershipService implements NodeService, Membership {
     this.updateTier(now)
     const events = this.table.tick(now, this.listening)
     if (events.length > 0) this.emit(events)
-    if (this.tier === 'voter' && (this.init.isLeader?.() ?? false) && now - this.lastDigestPublishedMs >= C.DIGEST_INTERVAL_MS) {
+    if (this.tier !== 'voter' || !(this.init.isLeader?.() ?? false)) {
+      this.verdictSinceDigest = false
+      return
+    }
+    const verdict = this.verdictSinceDigest
+    const intervalMs = this.init.digestIntervalMs ?? C.DIGEST_INTERVAL_MS
+    if (digestDue({ nowMs: now, lastPublishedMs: this.lastDigestPublishedMs, intervalMs, verdictSince: verdict })) {
+      if (verdict && now - this.lastDigestPublishedMs < intervalMs) this.digestsPrompt++
       this.lastDigestPublishedMs = now
+      this.verdictSinceDigest = false
       void this.publishDigest(now)
     }
   }
@@ -482,8 +496,13 @@ export class MembershipService implements NodeService, Membership {
   private emit (events: MembershipEvent[]): void {
     for (const event of events) {
       if (event.kind === 'suspect') this.checkConnection(event.nodeId)
+      if (event.kind === 'dead' || event.kind === 'left') this.verdictSinceDigest = true
       this.events.push(event)
-      this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation }, `member ${event.kind}`)
+      // A suspicion of this node's own detector says what it was judged on: silence against the window's mean
+      // and spread (and the hint); an observer's comes from the leader's digest.
+      const detector = event.kind === 'suspect' && this.listening ? this.table.detectorOf(event.nodeId) : undefined
+      const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted }
+      this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation, ...judged }, `member ${event.kind}`)
     }
     if (this.events.length > C.MAX_RECENT_EVENTS) this.events.splice(0, this.events.length - C.MAX_RECENT_EVENTS)
     const view = this.view()
@@ -510,6 +529,7 @@ export class MembershipService implements NodeService, Membership {
       accepted: this.accepted,
       relayed: this.relayed,
       digestsPublished: this.digestsPublished,
+      digestsPrompt: this.digestsPrompt,
       digestFullBytes: this.digestFullBytes,
       digestCompactBytes: this.digestCompactBytes,
       digestsAccepted: this.digestsAccepted,

@@ -34,6 +34,14 @@ import { intervalTicker, type StopDuty } from '../util/ticker.js'
 
 export { MAX_DECISIONS }
 
+/** Membership events and committed changes are gathered this long before an evaluation. */
+const DEBOUNCE_MS_DEFAULT = 250
+
+/** Whether `events` declare a holder of a control-plane role in `shape` dead or gone (left). */
+export function lostHolder (events: readonly MembershipEvent[], shape: Pick<MeshShape, 'holds'>): boolean {
+  return events.some((e) => (e.kind === 'dead' || e.kind === 'left') && CONTROL_PLANE_ROLES.some((role) => shape.holds(e.nodeId, role)))
+}
+
 export interface PolicyEngineInit {
   /** @default [autoReplacement()] */
   policies?: Policy[]
@@ -107,7 +115,15 @@ export class PolicyEngine implements NodeService {
     this.replayedUpToIndex = consensus.node.status().commit
     // A committed change (a new target, an operator's promotion) is a reason to look again too.
     const unsubscribeShape = consensus.shapeMachine.onChange((shape, result) => { this.onShape(shape, result.index); this.schedule('shape') })
-    this.unsubscribe = () => { unsubscribeView(); unsubscribeShape() }
+    // A node that starts leading looks at once: a loss its membership saw before it led (a dead leader found
+    // before the election ended) has no event left to wake the engine, and the audit may be 30 s away.
+    let leading = consensus.node.isLeader()
+    const unsubscribeRole = consensus.node.onStateChange((status) => {
+      const leads = status.role === 'leader'
+      if (leads && !leading) this.schedule('audit', 0)
+      leading = leads
+    })
+    this.unsubscribe = () => { unsubscribeView(); unsubscribeShape(); unsubscribeRole() }
     consensus.operatorGuard = (command) => {
       const conflict = this.intentConflict(command)
       return conflict === null ? null : new ContradictsTargetError(conflict.message)
@@ -160,7 +176,9 @@ export class PolicyEngine implements NodeService {
     }
     const horizon = this.nowMs() - Math.max(FLAPPED_RECENTLY_MS, this.damper.perNodeIntervalMs)
     for (const [id, at] of this.flappedAtMs) if (at < horizon) this.flappedAtMs.delete(id)
-    this.schedule('membership')
+    // A role holder declared dead or gone is acted on at once: the debounce gathers bursts of joins and
+    // suspicions, and a lost voter's replacement should not wait for it.
+    this.schedule('membership', lostHolder(events, this.consensus.shapeMachine.shape) ? 0 : undefined)
   }
 
   /**
@@ -180,10 +198,11 @@ export class PolicyEngine implements NodeService {
     for (const [key, at] of this.gainedAtMs) if (now - at >= JUST_PROMOTED_MS) this.gainedAtMs.delete(key)
   }
 
-  private schedule (trigger: Decision['trigger']): void {
+  /** The next evaluation, after the debounce unless `delayMs` says otherwise. */
+  private schedule (trigger: Decision['trigger'], delayMs = this.init.debounceMs ?? DEBOUNCE_MS_DEFAULT): void {
     if (!this.running) return
     clearTimeout(this.debounceTimer)
-    this.debounceTimer = setTimeout(() => { this.tick(trigger) }, this.init.debounceMs ?? 250)
+    this.debounceTimer = setTimeout(() => { this.tick(trigger) }, delayMs)
   }
 
   /** One evaluation; returns its decision (also recorded). Followers record nothing and propose nothing. */
@@ -230,9 +249,12 @@ export class PolicyEngine implements NodeService {
     const ids = commandNodeIds(proposal.command)
     for (const id of ids) this.inFlight.add(id)
     if (voterChange) this.voterChangeInFlight = true
+    this.ctx.log.info({ policy: proposal.policy, command: proposal.command, why: proposal.why }, 'policy proposes')
+    let appliedVoterChange = false
     this.consensus.propose(proposal.command, proposal.reason).then((result) => {
       const outcome = result.result.outcome
       if (outcome.kind === 'applied') {
+        appliedVoterChange = voterChange
         const at = this.nowMs()
         for (const id of ids) {
           this.lastChangeMs.set(id, at)
@@ -246,8 +268,9 @@ export class PolicyEngine implements NodeService {
     }).finally(() => {
       for (const id of ids) this.inFlight.delete(id)
       if (voterChange) this.voterChangeInFlight = false
-      // The shape moved: evaluate again soon rather than at the next audit.
-      this.schedule('shape')
+      // The shape moved: evaluate again soon rather than at the next audit — at once after an applied voter
+      // change, whose follow-up (the promotion that replaces a demoted voter) waited for it (one at a time).
+      this.schedule('shape', appliedVoterChange ? 0 : undefined)
     })
   }
 

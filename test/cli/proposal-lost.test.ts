@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/log/index.js'
 import { registerConsensusRoutes } from '../../src/consensus/routes.js'
 import type { ConsensusService } from '../../src/consensus/consensus-service.js'
 import { ProposalBatcher } from '../../src/consensus/proposal-batcher.js'
-import { ProposalLostError } from '../../src/consensus/errors.js'
+import { ConsensusTimeoutError, ProposalLostError } from '../../src/consensus/errors.js'
 import {
   SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCH_RESUBMITS_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX
 } from '../../src/consensus/constants.js'
@@ -34,14 +34,19 @@ const SHAPE = MeshShape.fromData({ members: [['node-a', ['api-server', 'etcd', '
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c() })
 
-/** The routes' view of the service; every proposal its batcher makes is lost with its leader. */
-function lossyService (): { service: ConsensusService, proposals: () => number } {
+/**
+ * The routes' view of the service; every proposal its batcher makes is lost with its leader — or, with
+ * `lateAfterLoss`, the first is lost and the resubmission finds its first deadline passed, so the driver
+ * proposes nothing (raft-node.ts).
+ */
+function lossyService (lateAfterLoss = false): { service: ConsensusService, proposals: () => number } {
   let proposals = 0
   let term = 1
   const lost = async (): Promise<ProposalResult<ApplyResult>> => {
     proposals++
     term++
-    throw new ProposalLostError(`proposal a/s/${proposals} appended at 7@${term} can no longer commit (applied 8 at term ${term + 1})`)
+    if (lateAfterLoss && proposals > 1) throw new ConsensusTimeoutError(`proposal a/s/${proposals}: its caller's deadline passed before it was proposed (not proposed)`, false)
+    throw new ProposalLostError(`proposal a/s/${proposals} appended at 7@${term} can no longer commit (applied 8 at term ${term + 1})`, 1)
   }
   const batcher = new ProposalBatcher({
     proposeOne: lost, proposeBatch: lost, proposeMerged: lost, forward: lost, encodedBytes: () => 100
@@ -86,5 +91,19 @@ describe('a command lost with its leader once more than it may be sent again', (
     expect(cli.stdout).toBe('')
     expect(cli.stderr).toMatch(new RegExp(`^revoada: sent ${SENT} times, each time in an envelope lost with its leader before it committed \\(leadership keeps changing\\); the last: proposal .* can no longer commit .* \\(not applied; safe to retry\\)\n$`))
     expect(proposals()).toBe(2 * SENT)
+  })
+
+  it('should answer 503 "not applied; safe to retry", not 504 "may still commit", when the resubmission\'s first deadline had already passed', async () => {
+    const { service, proposals } = lossyService(true)
+    const url = await serve(service)
+    const res = await fetch(`${url}/v1/proposals`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'promote', nodeId: MEMBER, roles: ['scheduler'] })
+    })
+    const body = await res.json() as { error: string, message: string }
+    expect(res.status).toBe(503)
+    expect(body).toEqual({ error: 'Unavailable', message: expect.stringMatching(/^lost with its leader before it committed .*its first deadline passed before it could be sent again.*\(not applied; safe to retry\)$/) })
+    expect(proposals()).toBe(2)
   })
 })

@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { ProposalBatcher, commandResultOf } from '../../src/consensus/proposal-batcher.js'
 import type { BatchProposeOptions } from '../../src/consensus/proposal-batcher.js'
-import { ProposalLostError } from '../../src/consensus/errors.js'
+import { ConsensusTimeoutError, ProposalLostError } from '../../src/consensus/errors.js'
 import type { ProposalResult } from '../../src/consensus/raft-node.js'
 import type { ApplyResult, BatchedCommand, CommandGroup, Outcome } from '../../src/consensus/shape/core/index.js'
 
@@ -369,6 +369,27 @@ describe('ProposalBatcher', () => {
       calls[4]!.settle(result(9))
       expect((await later).index).toBe(9)
       expect(calls).toHaveLength(5)
+    })
+
+    it('should answer a lost command whose first deadline passed before it could go again as lost (not applied), not as a timeout', async () => {
+      const { batcher, calls } = harness({ resubmitsMax: 3 })
+      const answer = batcher.submit(item(1)).catch((err: Error) => err)
+      calls[0]!.fail(new ProposalLostError('lost', 30_000))
+      await tick()
+      expect(calls[1]).toMatchObject({ items: [item(1)], options: { deadlineMs: 30_000 } })
+      // The driver proposes nothing past the deadline (raft-node.ts): nothing of the command can commit.
+      calls[1]!.fail(new ConsensusTimeoutError('deadline passed before it was proposed (not proposed)', false))
+      const err = await answer as ProposalLostError
+      expect(err.name).toBe('ProposalLostError')
+      expect(err.message).toMatch(/^lost with its leader before it committed \(1 time\(s\)\); its first deadline passed before it could be sent again/)
+      expect(err.deadlineMs).toBe(30_000)
+      // A timeout of a proposal that was made stays a timeout (its fate is unknown).
+      const made = batcher.submit(item(2)).catch((e: Error) => e)
+      calls[2]!.fail(new ProposalLostError('lost', 40_000))
+      await tick()
+      calls[3]!.fail(new ConsensusTimeoutError('timed out'))
+      expect((await made as Error).name).toBe('ConsensusTimeoutError')
+      expect(calls).toHaveLength(4)
     })
 
     it('should mark a merged envelope leader-only only when a group is another node\'s (not a request it forwarded before it led)', async () => {

@@ -58,6 +58,15 @@ describe('MemberTable', () => {
     expect(t.view(20_000).members.find((m) => m.nodeId === 'a')?.health).toBe('left')
   })
 
+  it('should tell what a member\'s detector holds (window mean and spread, last heartbeat, hint) for the suspicion\'s log line', () => {
+    const t = table()
+    expect(t.detectorOf('a')).toBeUndefined()
+    for (let ms = 0; ms <= 5000; ms += 500) t.heartbeat(state('a', { seq: ms + 1 }), ms)
+    t.connectionClosed('a')
+    // Two seeded intervals (375, 625) and ten of 500: mean 500, spread under the 100 ms floor.
+    expect(t.detectorOf('a')).toEqual({ meanMs: 500, stdDeviationMs: 100, lastHeartbeatMs: 5000, hinted: true })
+  })
+
   it('should suspect sooner after a connection-close hint, but never on the hint alone', () => {
     const hinted = table(); const plain = table()
     for (const t of [hinted, plain]) for (let ms = 0; ms <= 5000; ms += 500) t.heartbeat(state('a', { seq: ms + 1 }), ms)

@@ -3,7 +3,7 @@
  * when an observer must listen again, which digests are trusted, and how a digest becomes an observer's view.
  */
 import { describe, expect, it } from 'vitest'
-import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, parseDigest, tierOf, digestRecord, fullEntry, compactDigest, sameViewState, fullDigestDue } from '../../src/membership/core/index.js'
+import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, digestDue, parseDigest, tierOf, digestRecord, fullEntry, compactDigest, sameViewState, fullDigestDue } from '../../src/membership/core/index.js'
 import type { LivenessDigest, NodeState, RaftMembers } from '../../src/membership/core/index.js'
 import { decodeCanonical, encodeCanonical } from '../../src/codec/index.js'
 
@@ -40,6 +40,14 @@ describe('tierOf', () => {
     const joint = conf(['a', 'b'], [], { votersOutgoing: ['a', 'b', 'c'] })
     expect(tierOf(joint, 'a', 2)).toBe('voter')
     expect(tierOf(joint, 'a', 3)).toBe('full')
+  })
+})
+
+describe('digestDue', () => {
+  it('should publish a period after the last digest, and at once after a verdict', () => {
+    expect(digestDue({ nowMs: 1999, lastPublishedMs: 1000, intervalMs: 1000, verdictSince: false })).toBe(false)
+    expect(digestDue({ nowMs: 2000, lastPublishedMs: 1000, intervalMs: 1000, verdictSince: false })).toBe(true)
+    expect(digestDue({ nowMs: 1100, lastPublishedMs: 1000, intervalMs: 1000, verdictSince: true })).toBe(true)
   })
 })
 

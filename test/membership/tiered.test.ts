@@ -94,4 +94,35 @@ describe('tiered membership', () => {
     await waitFor(() => observers.every((r) => r.membership.tierStatus().listening), 15_000, 'learners back to full mode')
     await waitFor(() => observers.every((r) => healthOf(r, leader) === 'dead' && alive(r, voters[1]!.node.nodeId)), 20_000, 'dead leader dead on the learners')
   }, 120_000)
+  it('should publish a digest as soon as the leader declares a member dead, not a period later', async () => {
+    // A digest period far beyond the test: any digest after the first is one a verdict brought forward.
+    const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
+    const start = async (join?: string): Promise<Running> => {
+      const dir = await tempDir()
+      let self = ''
+      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 3, digestIntervalMs: 3_600_000 })
+      const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+      self = node.nodeId
+      return { node, membership }
+    }
+    const first = await start()
+    running.push(first)
+    running.push(...await Promise.all(Array.from({ length: 4 }, async () => await start(first.node.joinString()))))
+    const healthOf = (r: Running, id: string): string | undefined => r.membership.view().members.find((m) => m.nodeId === id)?.health
+    await waitFor(() => running.every((r) => running.every((o) => healthOf(r, o.node.nodeId) === 'alive')), 30_000, '5 alive everywhere (full mode)')
+    const [leader, voter, ...learners] = running as [Running, Running, ...Running[]]
+    raft.conf = { voters: [leader.node.nodeId, voter.node.nodeId], votersOutgoing: [], learners: learners.map((r) => r.node.nodeId), learnersNext: [] }
+    // It leads once every learner subscribed to digests: its first one reaches them all.
+    const digestTopic = membershipDigestTopic(leader.node.cluster.clusterId)
+    await waitFor(() => leader.node.net.services.pubsub.getSubscribers(digestTopic).length === learners.length, 15_000, 'learners subscribed to digests')
+    raft.leader = leader.node.nodeId
+    await waitFor(() => learners.every((r) => (r.membership.counters().digestsAccepted ?? 0) >= 1), 15_000, 'the first digest on every learner')
+    expect(leader.membership.counters()).toMatchObject({ digestsPublished: 1, digestsPrompt: 0 })
+    const victim = learners[learners.length - 1]!
+    await victim.node.net.stop()
+    await waitFor(() => healthOf(leader, victim.node.nodeId) === 'dead', 20_000, 'the leader declares the learner dead')
+    await waitFor(() => (leader.membership.counters().digestsPublished ?? 0) >= 2, 10_000, 'a second digest')
+    expect(leader.membership.counters().digestsPrompt).toBeGreaterThanOrEqual(1)
+    for (const r of learners.slice(0, -1)) await waitFor(() => (r.membership.counters().digestsAccepted ?? 0) >= 2, 10_000, 'the verdict\'s digest on the learners')
+  }, 90_000)
 })

@@ -228,6 +228,17 @@ export class MemberTable {
     return [event]
   }
 
+  /**
+   * What `id`'s detector holds (for the log line of a suspicion: why it came when it did); undefined for a
+   * member not tracked. `meanMs` and `stdDeviationMs` are of the inter-arrival window, before the pause.
+   */
+  detectorOf (id: NodeId): { meanMs: number, stdDeviationMs: number, lastHeartbeatMs: number | undefined, hinted: boolean } | undefined {
+    const entry = this.entries.get(id)
+    if (entry === undefined) return undefined
+    const { detector } = entry
+    return { meanMs: Math.round(detector.meanMs()), stdDeviationMs: Math.round(detector.stdDeviationMs()), lastHeartbeatMs: detector.lastHeartbeat, hinted: entry.hinted }
+  }
+
   private newDetector (): PhiAccrualDetector {
     return new PhiAccrualDetector({
       windowSize: C.PHI_WINDOW_SIZE,

@@ -49,6 +49,15 @@ export function tierOf (conf: RaftMembers | undefined, self: string, tieredAbove
 }
 
 /**
+ * Whether the leader publishes its digest now: a period after the last one, or at once when its table
+ * reached a verdict (a member turned `dead` or `left`) since then — the observers hold no detector of their
+ * own, and a dead voter's replacement is judged on the leader's view while theirs waits up to a period.
+ */
+export function digestDue (input: { nowMs: number, lastPublishedMs: number, intervalMs: number, verdictSince: boolean }): boolean {
+  return input.verdictSince || input.nowMs - input.lastPublishedMs >= input.intervalMs
+}
+
+/**
  * Whether an observer must listen to heartbeats itself: when no digest has come for `staleMs`, counted from
  * the later of the last digest and the moment it became an observer (a new observer waits that long for its
  * first digest while its table stays as full mode left it).

@@ -17,7 +17,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { RaftNode } from '../../../src/consensus/raft-node.js'
-import type { ProposalLostError } from '../../../src/consensus/errors.js'
+import type { ConsensusTimeoutError, ProposalLostError } from '../../../src/consensus/errors.js'
 import type { ProposalResult } from '../../../src/consensus/raft-node.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
@@ -197,11 +197,15 @@ describe('a deposed leader\'s merged envelope', () => {
     const outcome = await within(answer, 3000)
     expect(outcome).toBeInstanceOf(Error)
     expect((outcome as Error).name).toBe('ConsensusTimeoutError')
+    // Proposed, then timed out: its fate is unknown.
+    expect((outcome as ConsensusTimeoutError).proposed).toBe(true)
     // A deadline already past: refused at once, nothing proposed.
     const lastIndex = da.raft.status().lastIndex
     const late = await within(da.raft.propose(proposer.build(da.machine.shape, { kind: 'restore', nodeId: b.nodeId }, 'operator', 2).bytes, { deadlineMs: clock.now() - 1 }), 3000)
     expect((late as Error).name).toBe('ConsensusTimeoutError')
     expect((late as Error).message).toContain('not proposed')
+    // Known not proposed: the batcher answers a lost command's caller "not applied" from this (proposal-batcher.ts).
+    expect((late as ConsensusTimeoutError).proposed).toBe(false)
     expect(da.raft.status().lastIndex).toBe(lastIndex)
   })
 
