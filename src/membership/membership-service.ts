@@ -28,6 +28,7 @@ import { steadyNowMs } from '../util/clock.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import { machineCapacity } from './machine.js'
 import { ObserverLinks } from './links.js'
+import { voterMustRelay } from './core/links.js'
 
 export interface MembershipServiceInit {
   /** The roles this node holds per the committed shape (the consensus layer provides it). @default [] */
@@ -314,9 +315,16 @@ export class MembershipService implements NodeService, Membership {
     if (!known) this.learnAddresses(sender, verdict.state.addresses)
     if (events.length > 0) this.emit(events)
     this.accepted++
-    if (!needsRelay(verdict.state, this.table.liveCount())) return TopicValidatorResult.Ignore
+    if (!needsRelay(verdict.state, this.table.liveCount()) || !this.voterMustRelay(sender)) return TopicValidatorResult.Ignore
     this.relayed++
     return TopicValidatorResult.Accept
+  }
+
+  /** A voter relays only while some listener is not a voter (core/links.ts); anyone else as the relay rule says. */
+  private voterMustRelay (author: string): boolean {
+    const conf = this.init.raftConfiguration?.()
+    if (this.tier !== 'voter' || conf === undefined) return true
+    return voterMustRelay(this.ctx.net.services.pubsub.getSubscribers(this.topic).map((p) => p.toString()), author, conf)
   }
 
   /**

@@ -2,8 +2,9 @@
  * Bounded connections for tiered observers with real libp2p nodes in one process (docs/MEMBERSHIP.md,
  * "Bounded connections"): 10 nodes whose (injected) Raft configuration has 3 voters and 7 learners, tiered
  * above 4 members, one ring neighbour on each side. The observers end connected to the voters and their two
- * ring neighbours only, still see every member alive, a content announcement from one observer reaches every
- * node over the sparser graph, and a learner promoted to voter reconnects to everyone.
+ * ring neighbours only, still see every member alive, the voters stop relaying the observers' heartbeats to each
+ * other, a content announcement from one observer reaches every node over the sparser graph, and a learner
+ * promoted to voter reconnects to everyone.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startNode } from '../../src/node/index.js'
@@ -77,9 +78,16 @@ describe('bounded observer connections', () => {
     expect(learners.reduce((n, r) => n + (r.membership.counters().linksClosed ?? 0), 0)).toBeGreaterThan(0)
 
     // They stay trimmed (no redial fight) while more digests come, and every view still has every member alive.
+    // The voters relay almost none of the observers' heartbeats (only voters listen; each has its own copy).
+    const relayed = voters.map((r) => r.membership.counters().relayed ?? 0)
+    const accepted = voters.map((r) => r.membership.counters().accepted ?? 0)
     const digests = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
     await waitFor(() => learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3), 20_000, '3 more digests')
     for (const r of learners) expect(peersOf(r)).toEqual(expectedPeers(r))
+    for (const [i, r] of voters.entries()) {
+      const c = r.membership.counters()
+      expect((c.relayed ?? 0) - relayed[i]!, `voter ${i} relayed of ${(c.accepted ?? 0) - accepted[i]!} accepted`).toBeLessThan(((c.accepted ?? 0) - accepted[i]!) / 4)
+    }
     for (const r of running) for (const o of running) expect(alive(r, o.node.nodeId), `${o.node.nodeId} alive on ${r.node.nodeId}`).toBe(true)
 
     // An observer's announcement reaches every node over the sparser graph (flood publish to its peers, then the mesh).

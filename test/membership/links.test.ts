@@ -3,7 +3,7 @@
  * observers, bounded, and the observers connected among themselves, over random configurations (seeded).
  */
 import { describe, expect, it } from 'vitest'
-import { keptPeers, observerRing } from '../../src/membership/core/index.js'
+import { keptPeers, observerRing, voterMustRelay } from '../../src/membership/core/index.js'
 import type { RaftMembers } from '../../src/membership/core/index.js'
 import { createPrng } from '../../src/consensus/core/index.js'
 
@@ -71,5 +71,13 @@ describe('observer links', () => {
     const b: RaftMembers = { ...a, voters: ['v3', 'v1', 'v2'], learners: [...learners].reverse() }
     for (const o of learners) expect(keptPeers(a, o, 2)).toEqual(keptPeers(b, o, 2))
     expect([...keptPeers(a, 'n00', 2)!].sort()).toEqual(['n01', 'n02', 'n18', 'n19', 'v1', 'v2', 'v3'])
+  })
+
+  it('should let a voter relay only while someone but voters listens', () => {
+    const conf: RaftMembers = { voters: ['v1', 'v2'], votersOutgoing: ['v3'], learners: ['a', 'b'], learnersNext: [] }
+    expect(voterMustRelay(['v2', 'v3'], 'a', conf)).toBe(false) // only voters listen: each has a direct copy
+    expect(voterMustRelay(['v2', 'a'], 'a', conf)).toBe(false) // the author itself needs no copy
+    expect(voterMustRelay(['v2', 'b'], 'a', conf)).toBe(true) // an observer back on heartbeats
+    expect(voterMustRelay(['v2', 'joiner'], 'a', conf)).toBe(true) // a joiner, outside the configuration
   })
 })

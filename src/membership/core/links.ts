@@ -38,3 +38,15 @@ export function keptPeers (conf: RaftMembers, self: string, k: number): Set<stri
   kept.delete(self)
   return kept
 }
+
+/**
+ * Whether a voter must relay a heartbeat that the relay rule (core/relay.ts `needsRelay`) would forward. In
+ * tiered mode an observer's `reach` is its few kept peers, below the live member count, so that rule forwards
+ * every observer heartbeat — yet while only voters listen, each already has its copy straight from the author
+ * (every voter is connected to every member), and the forwarded copies go to the other voters for nothing.
+ * False when every known listener (subscriber of the heartbeat topic) but the author is a voter of `conf`;
+ * an observer back on heartbeats, a joiner or a node in full mode listening brings the relaying back.
+ */
+export function voterMustRelay (listeners: readonly string[], author: string, conf: RaftMembers): boolean {
+  return listeners.some((peer) => peer !== author && !isVoterIn(conf, peer))
+}
