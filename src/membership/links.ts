@@ -18,6 +18,8 @@ import type { RaftMembers, Tier } from './core/index.js'
 
 /** Surplus connections are looked at this often (closing is no hurry; the scan walks every connection). */
 export const LINK_TRIM_EVERY_MS = 5000
+/** The configuration is looked at this often for a change of the kept peers (a tier change at once). */
+export const LINK_CHECK_EVERY_MS = 1000
 /** A connection younger than this is never closed: its peer's subscriptions may not have arrived yet. */
 export const LINK_CLOSE_GRACE_MS = 10_000
 /** Streams that every connection carries whether it is used or not; any other open stream means in use. */
@@ -45,12 +47,20 @@ export function connectionIdle (connection: Pick<Connection, 'streams'>): boolea
 export class ObserverLinks {
   private scopeKey = 'all'
   private lastTrimMs = -Infinity
+  private lastCheckMs = -Infinity
+  private lastTier: Tier | undefined
   private closed = 0
 
   constructor (private readonly init: ObserverLinksInit) {}
 
-  /** Applies this node's tier and configuration (every membership tick; cheap unless something changed). */
+  /**
+   * Applies this node's tier and configuration. Called every membership tick; works at most every
+   * LINK_CHECK_EVERY_MS unless the tier changed (the ring is a sort of every member).
+   */
   update (tier: Tier, conf: RaftMembers | undefined, nowMs: number): void {
+    if (tier === this.lastTier && nowMs - this.lastCheckMs < LINK_CHECK_EVERY_MS) return
+    this.lastTier = tier
+    this.lastCheckMs = nowMs
     const kept = tier === 'observer' && conf !== undefined ? keptPeers(conf, this.init.self, this.init.ringNeighbours) : undefined
     const key = kept === undefined ? 'all' : [...kept].sort().join(',')
     if (key !== this.scopeKey) {
