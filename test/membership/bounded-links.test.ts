@@ -85,16 +85,19 @@ describe('bounded observer connections', () => {
     expect(learners.reduce((n, r) => n + (r.membership.counters().linksClosed ?? 0), 0)).toBeGreaterThan(0)
 
     // They stay trimmed (no redial fight) while more digests come, and every view still has every member alive.
-    // The voters relay almost none of the observers' heartbeats (only voters listen; each has its own copy).
-    const relayed = voters.map((r) => r.membership.counters().relayed ?? 0)
-    const accepted = voters.map((r) => r.membership.counters().accepted ?? 0)
-    const digests = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
-    await waitFor(() => learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3), 20_000, '3 more digests')
-    for (const r of learners) expect(peersOf(r)).toEqual(expectedPeers(r))
-    for (const [i, r] of voters.entries()) {
-      const c = r.membership.counters()
-      expect((c.relayed ?? 0) - relayed[i]!, `voter ${i} relayed of ${(c.accepted ?? 0) - accepted[i]!} accepted`).toBeLessThan(((c.accepted ?? 0) - accepted[i]!) / 4)
+    // The voters relay almost none of the observers' heartbeats (only voters listen; each has its own copy). An
+    // observer that missed digests on a loaded machine listens for a while and rightly brings relays back, so
+    // the check passes on any one window of 3 digests out of 5 (without voterMustRelay: 71 of 91 relayed).
+    let quietWindow = false
+    for (let window = 0; window < 5 && !quietWindow; window++) {
+      const relayed = voters.map((r) => r.membership.counters().relayed ?? 0)
+      const accepted = voters.map((r) => r.membership.counters().accepted ?? 0)
+      const digests = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
+      await waitFor(() => learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3), 20_000, '3 more digests')
+      quietWindow = voters.every((r, i) => ((r.membership.counters().relayed ?? 0) - relayed[i]!) * 4 < (r.membership.counters().accepted ?? 0) - accepted[i]!)
     }
+    expect(quietWindow, 'a window in which the voters relayed under a quarter of what they accepted').toBe(true)
+    for (const r of learners) expect(peersOf(r)).toEqual(expectedPeers(r))
     for (const r of running) for (const o of running) expect(alive(r, o.node.nodeId), `${o.node.nodeId} alive on ${r.node.nodeId}`).toBe(true)
 
     // An observer's announcement reaches every node over the sparser graph (flood publish to its peers, then the mesh).
