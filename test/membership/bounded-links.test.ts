@@ -122,6 +122,7 @@ describe('bounded observer connections', () => {
     const live = running.filter((r) => r !== leader)
     await waitFor(() => observers.every((r) => r.membership.tierStatus().listening), 15_000, 'observers back on heartbeats')
     await waitFor(() => observers.every((r) => r.membership.view().members.find((m) => m.nodeId === leader.node.nodeId)?.health === 'dead'), 30_000, 'dead leader dead on the observers').catch(fail)
-    for (const r of observers) for (const o of live) expect(alive(r, o.node.nodeId), `${o.node.nodeId} alive on listening ${r.node.nodeId}`).toBe(true)
+    // A member may be suspect for a moment on a loaded machine (detectors restart when listening resumes): waited for.
+    await waitFor(() => observers.every((r) => live.every((o) => alive(r, o.node.nodeId))), 30_000, 'every live member alive on the listening observers').catch(fail)
   }, 240_000)
 })
