@@ -83,6 +83,8 @@ export const membershipSection = z.strictObject({
   heartbeatIntervalMs: positiveMs.optional(),
   /** Phi-accrual suspicion threshold. */
   phiThreshold: z.number().positive().optional(),
+  /** Ring neighbours on each side a tiered observer stays connected to, besides the voters (docs/MEMBERSHIP.md). */
+  observerRingNeighbours: z.number().int().min(1).max(16).optional(),
   /** Labels this node advertises (zone, rack, free-form); the policy spreads roles across zones. */
   labels: z.record(z.string().min(1).max(63), z.string().max(256)).optional(),
   /** Kubernetes version this node runs (advertised). */

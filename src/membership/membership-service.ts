@@ -27,6 +27,8 @@ import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import { machineCapacity } from './machine.js'
+import { ObserverLinks } from './links.js'
+import { voterMustRelay } from './core/links.js'
 
 export interface MembershipServiceInit {
   /** The roles this node holds per the committed shape (the consensus layer provides it). @default [] */
@@ -150,6 +152,8 @@ export class MembershipService implements NodeService, Membership {
   private digestCompactBytes = 0
   private digestsAccepted = 0
   private readonly digestDrops = new Map<DigestDropReason, number>()
+  /** An observer's bounded connections (links.ts). */
+  private links: ObserverLinks | undefined
   /** Members whose addresses an observer has put in the peer store (content dials them on demand). */
   private readonly knownAddresses = new Set<string>()
 
@@ -178,6 +182,7 @@ export class MembershipService implements NodeService, Membership {
     pubsub.topicValidators.set(this.digestTopic, (_peer, message) => this.validateDigest(message))
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
+    this.links = new ObserverLinks({ net: ctx.net, redialer: ctx.redialer, log: ctx.log, self: ctx.nodeId, heartbeatTopic: this.topic, ringNeighbours: settings?.observerRingNeighbours ?? C.OBSERVER_RING_NEIGHBOURS_DEFAULT })
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
     this.intervalMs = this.baseIntervalMs
     this.stopTick = (ctx.ticker ?? intervalTicker).every(TICK_MS, () => { this.onTick() })
@@ -316,9 +321,16 @@ export class MembershipService implements NodeService, Membership {
     if (!known) this.learnAddresses(sender, verdict.state.addresses)
     if (events.length > 0) this.emit(events)
     this.accepted++
-    if (!needsRelay(verdict.state, this.table.liveCount())) return TopicValidatorResult.Ignore
+    if (!needsRelay(verdict.state, this.table.liveCount()) || !this.voterMustRelay(sender)) return TopicValidatorResult.Ignore
     this.relayed++
     return TopicValidatorResult.Accept
+  }
+
+  /** A voter relays only while some listener is not a voter (core/links.ts); anyone else as the relay rule says. */
+  private voterMustRelay (author: string): boolean {
+    const conf = this.init.raftConfiguration?.()
+    if (this.tier !== 'voter' || conf === undefined) return true
+    return voterMustRelay(this.ctx.net.services.pubsub.getSubscribers(this.topic).map((p) => p.toString()), author, conf)
   }
 
   /**
@@ -361,10 +373,12 @@ export class MembershipService implements NodeService, Membership {
    */
   private updateTier (now: number): void {
     const tieredAbove = this.init.tieredAboveMembers ?? C.TIERED_ABOVE_MEMBERS
-    const tier = tierOf(this.init.raftConfiguration?.(), this.ctx.nodeId, tieredAbove)
+    const conf = this.init.raftConfiguration?.()
+    const tier = tierOf(conf, this.ctx.nodeId, tieredAbove)
     if (tier === 'observer' && this.tier !== 'observer') this.observerSinceMs = now
     if (tier !== this.tier) this.ctx.log.info({ from: this.tier, to: tier }, 'membership tier changed')
     this.tier = tier
+    if (!this.stopped) this.links?.update(tier, conf, now)
     const listen = tier !== 'observer' || observerMustListen({ observerSinceMs: this.observerSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, staleMs: C.DIGEST_STALE_MS })
     if (listen !== this.listening && this.setSubscribed(this.topic, listen)) {
       this.listening = listen
@@ -533,6 +547,7 @@ export class MembershipService implements NodeService, Membership {
       digestFullBytes: this.digestFullBytes,
       digestCompactBytes: this.digestCompactBytes,
       digestsAccepted: this.digestsAccepted,
+      linksClosed: this.links?.closedCount ?? 0,
       ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])),
       ...Object.fromEntries([...this.digestDrops].map(([reason, n]) => [`dropped.${reason}`, n]))
     }

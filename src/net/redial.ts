@@ -4,7 +4,9 @@
  * keep-alive reconnects after ~30 s (libp2p-notes §6), and discovery never auto-dials, so a static cluster
  * needs its own loop: every `intervalMs` each unconnected target whose backoff has elapsed is dialled, and a
  * failure doubles its backoff (with jitter) up to `backoffMaxMs`. Targets are seed addresses (dialled without
- * a PeerId) and every peer ever connected. The number of targets is bounded by REDIAL_PEERS_MAX.
+ * a PeerId) and every peer ever connected. The number of targets is bounded by REDIAL_PEERS_MAX. A tiered
+ * observer keeps only some peers (membership/links.ts, `restrictTo`): the other targets stay known but are not
+ * dialled until the restriction is lifted.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -39,6 +41,8 @@ export class Redialer {
   private readonly inFlight = new Set<Promise<void>>()
   private stopped = true
   private overflowLogged = false
+  /** When set, only these peers are dialled (address targets whose peer is not known yet still are). */
+  private scope: ReadonlySet<string> | undefined
 
   constructor (
     private readonly node: NetNode,
@@ -65,6 +69,11 @@ export class Redialer {
   /** Stops redialling a peer (for the membership layer, when a member is removed). */
   forget (peerId: string): void {
     this.targets.delete(`peer:${peerId}`)
+  }
+
+  /** Dials only `peers` from now on (undefined: every target again). */
+  restrictTo (peers: ReadonlySet<string> | undefined): void {
+    this.scope = peers
   }
 
   /** Number of tracked targets. */
@@ -119,6 +128,7 @@ export class Redialer {
     for (const t of this.targets.values()) {
       if (this.inFlight.size >= REDIAL_PARALLEL_MAX) break
       if (t.inFlight || this.connected(t) || now < t.nextAttemptAt) continue
+      if (this.scope !== undefined && t.peerId !== undefined && !this.scope.has(t.peerId)) continue
       const p = this.dial(t).finally(() => { this.inFlight.delete(p) })
       this.inFlight.add(p)
     }
@@ -135,7 +145,8 @@ export class Redialer {
       t.peerId = peerId
       t.backoffMs = this.net.redialBackoffMinMs
       t.lastError = undefined
-      await this.node.peerStore.merge(conn.remotePeer, { tags: { [KEEP_ALIVE_CLUSTER_TAG]: { value: KEEP_ALIVE_TAG_VALUE } } })
+      // A peer out of scope (the restriction came while this dial was in flight) is not tagged for libp2p's redial.
+      if (this.scope === undefined || this.scope.has(peerId)) await this.node.peerStore.merge(conn.remotePeer, { tags: { [KEEP_ALIVE_CLUSTER_TAG]: { value: KEEP_ALIVE_TAG_VALUE } } })
       this.log.info({ peer: peerId, via: what }, 'connected to cluster peer')
     } catch (err) {
       if (this.stopped) return

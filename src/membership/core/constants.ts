@@ -78,3 +78,11 @@ export const DIGEST_STORAGE_DRIFT = 0.01
 export const DIGEST_STALE_MS = 3000
 /** Largest encoded liveness digest accepted (1024 members of ≈ 500 bytes fit). */
 export const MAX_DIGEST_BYTES = 1024 * 1024
+
+/**
+ * Ring neighbours on each side that a tiered observer stays connected to besides the voters (core/links.ts;
+ * config `membership.observerRingNeighbours`). 2: four observer links keep the observers' graph connected
+ * through any single failure and give gossipsub's content mesh (D = 3) enough peers; measured in
+ * docs/bench/scale.md "Bounded connections for observers".
+ */
+export const OBSERVER_RING_NEIGHBOURS_DEFAULT = 2
