@@ -69,16 +69,21 @@ async function serve (service: ConsensusService): Promise<string> {
   return await server.listen()
 }
 
+/** POSTs the test's promotion to the API at `url` and returns the response with its JSON body. */
+async function postPromote (url: string): Promise<{ res: Response, body: { error: string, message: string } }> {
+  const res = await fetch(`${url}/v1/proposals`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'promote', nodeId: MEMBER, roles: ['scheduler'] })
+  })
+  return { res, body: await res.json() as { error: string, message: string } }
+}
+
 describe('a command lost with its leader once more than it may be sent again', () => {
   it('should answer 503 Unavailable "not applied; safe to retry" after 1 + SHAPE_BATCH_RESUBMITS_MAX proposals, and the CLI should print it and exit 1', async () => {
     const { service, proposals } = lossyService()
     const url = await serve(service)
-    const res = await fetch(`${url}/v1/proposals`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'promote', nodeId: MEMBER, roles: ['scheduler'] })
-    })
-    const body = await res.json() as { error: string, message: string }
+    const { res, body } = await postPromote(url)
     expect(res.status).toBe(503)
     expect(body).toEqual({ error: 'Unavailable', message: expect.stringMatching(new RegExp(`^sent ${SENT} times, each time in an envelope lost with its leader .*\\(not applied; safe to retry\\)$`)) })
     expect(proposals()).toBe(SENT)
@@ -96,12 +101,7 @@ describe('a command lost with its leader once more than it may be sent again', (
   it('should answer 503 "not applied; safe to retry", not 504 "may still commit", when the resubmission\'s first deadline had already passed', async () => {
     const { service, proposals } = lossyService(true)
     const url = await serve(service)
-    const res = await fetch(`${url}/v1/proposals`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'promote', nodeId: MEMBER, roles: ['scheduler'] })
-    })
-    const body = await res.json() as { error: string, message: string }
+    const { res, body } = await postPromote(url)
     expect(res.status).toBe(503)
     expect(body).toEqual({ error: 'Unavailable', message: expect.stringMatching(/^lost with its leader before it committed .*its first deadline passed before it could be sent again.*\(not applied; safe to retry\)$/) })
     expect(proposals()).toBe(2)
