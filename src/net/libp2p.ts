@@ -196,9 +196,10 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     services: {
       identify: identify(),
       ping: ping(),
-      // Mesh degree (MESH_DEGREE, below): every member is connected to every other and publishes to all of
-      // them (flood publish), so the mesh only relays around a missing connection; each mesh peer is one more
-      // copy of every message on every node. Dlo = 2 still keeps both peers of a 3-node cluster in the mesh.
+      // Mesh degree (MESH_DEGREE, below): a member publishes to every connected subscriber (flood publish) —
+      // every other member, except that above 16 members an observer keeps only the voters and its ring
+      // neighbours (docs/MEMBERSHIP.md "Bounded connections for observers") — so the mesh relays around a
+      // missing connection; each mesh peer is one more copy of every message on every node. Dlo = 2 still keeps both peers of a 3-node cluster in the mesh.
       // All members may share one IP (tests, one host), so IP colocation must not graylist them.
       // The membership and content topics score invalid messages only (invalidOnlyTopicScore).
       pubsub: gossipsub({
