@@ -4,7 +4,10 @@
  * again at once when its demotion of that voter applied (the promotion that replaces it follows), and when
  * this node starts leading. Method: 5 in-process nodes at ha-three; then every engine's debounce and audit are
  * pushed out to an hour, and the leader crashes: the survivors must still reach 3 live voters — with either
- * immediate evaluation removed, nothing would evaluate within the test.
+ * immediate evaluation removed, nothing would evaluate within the test. The second case isolates the last
+ * trigger: a follower voter dies while the leader's engine is held, so the verdict reaches the other engines
+ * while they do not lead (they evaluate nothing); leadership then moves to one of them, and only its
+ * evaluation on becoming leader can replace the dead voter.
  */
 import { afterEach, describe, it } from 'vitest'
 import type { PolicyEngineInit } from '../../src/policy/engine.js'
@@ -34,5 +37,25 @@ describe('prompt restoration with real nodes', () => {
     await crash(old)
     const survivors = members.filter((m) => m !== old)
     await waitFor(() => survivors.every((m) => atTarget(m, old.node.nodeId)), 60_000, '3 live voters without the old leader')
+  }, 240_000)
+
+  it('should replace a voter found dead before this node led, as soon as it leads', async () => {
+    members = await startCluster(5, { policy: true, extra: { ...FAST_POLICY, policy: { ...FAST_POLICY.policy, auditIntervalMs: HOUR_MS } } })
+    await waitFor(async () => await members[1]!.consensus.propose({ kind: 'set-target', target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 1 } }, 'operator')
+      .then((r) => r.result.outcome.kind === 'applied', () => false), 60_000, 'target set')
+    await waitFor(() => members.every((m) => atTarget(m)), 90_000, 'ha-three on every node')
+    for (const m of members) (m.policy as unknown as { init: PolicyEngineInit }).init.debounceMs = HOUR_MS
+    const leader = leaderOf(members)!
+    const [doomed, heir] = leader.consensus.node.configuration().voters.filter((id) => id !== leader.node.nodeId).map((id) => members.find((m) => m.node.nodeId === id)!)
+    // The leader's engine evaluates nothing from here on (a test reaches in): the verdict must not be acted on yet.
+    ;(leader.policy as unknown as { running: boolean }).running = false
+    await crash(doomed!)
+    const deadAt = (m: Member): boolean => m.membership.view().members.some((x) => x.nodeId === doomed!.node.nodeId && (x.health === 'dead' || x.health === 'left'))
+    await waitFor(() => deadAt(heir!) && deadAt(leader), 60_000, 'the dead voter declared dead')
+    // The heir saw the verdict as a follower: its engine evaluated nothing then, and has no timer due within the test.
+    leader.consensus.node.transferLeadership(heir!.node.nodeId)
+    await waitFor(() => heir!.consensus.node.isLeader(), 60_000, 'the heir leads')
+    const survivors = members.filter((m) => m !== doomed)
+    await waitFor(() => survivors.every((m) => atTarget(m, doomed!.node.nodeId)), 60_000, '3 live voters without the dead one')
   }, 240_000)
 })
