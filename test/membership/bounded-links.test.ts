@@ -4,7 +4,7 @@
  * above 4 members, one ring neighbour on each side. The observers end connected to the voters and their two
  * ring neighbours only, still see every member alive, the voters stop relaying the observers' heartbeats to each
  * other, a content announcement from one observer reaches every node over the sparser graph, a learner
- * promoted to voter reconnects to everyone, and with the leader dead the observers, listening again, still
+ * promoted to voter reconnects to everyone, a voter demoted to learner trims like any observer, and with the leader dead the observers, listening again, still
  * hear every live member (through relays).
  */
 import { afterEach, describe, expect, it } from 'vitest'
@@ -37,7 +37,7 @@ describe('bounded observer connections', () => {
     await Promise.all(running.splice(0).map(async (r) => { await r.node.stop().catch(() => {}) }))
   })
 
-  it('should leave observers connected to the voters and their ring neighbours, seeing every member, hearing every announcement, and reconnect a promoted learner to all', async () => {
+  it('should leave observers connected to the voters and their ring neighbours, seeing every member, hearing every announcement, reconnect a promoted learner to all and trim a demoted voter', async () => {
     const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
     const start = async (join?: string): Promise<Running> => {
       const dir = await tempDir()
@@ -113,12 +113,20 @@ describe('bounded observer connections', () => {
     await waitFor(() => peersOf(promoted).length === N - 1, 30_000, 'promoted learner connected to all').catch(fail)
     await waitFor(() => learners.slice(1).every((r) => JSON.stringify(peersOf(r)) === JSON.stringify(expectedPeers(r))), 60_000, 'observers on the new kept peers').catch(fail)
 
-    // The leader dies: no digest, so the observers listen to heartbeats again. Connected to 4 voters and 2 of the 5
+    // A voter demoted to learner becomes an observer and sheds its surplus connections like any other: it ends
+    // with its own kept peers, and every observer on the kept peers of the new ring.
+    const demoted = voters[1]!
+    raft.conf = { voters: raft.conf.voters.filter((id) => id !== demoted.node.nodeId), votersOutgoing: [], learners: [...raft.conf.learners, demoted.node.nodeId], learnersNext: [] }
+    await waitFor(() => demoted.membership.tierStatus().tier === 'observer', 10_000, 'demoted to observer')
+    const observers = [...learners.slice(1), demoted]
+    await waitFor(() => observers.every((r) => JSON.stringify(peersOf(r)) === JSON.stringify(expectedPeers(r))), 60_000, 'the demoted voter and the observers on their new kept peers').catch(fail)
+    expect(peersOf(demoted)).toHaveLength(VOTERS + 2 * RING)
+
+    // The leader dies: no digest, so the observers listen to heartbeats again. Connected to 3 voters and 2 of the 6
     // other observers, they hear the rest only through relays (now that a non-voter listens, the voters relay):
     // every live member stays alive to them, and they find the leader dead themselves.
     const leader = voters[0]!
     await leader.node.net.stop()
-    const observers = learners.slice(1)
     const live = running.filter((r) => r !== leader)
     await waitFor(() => observers.every((r) => r.membership.tierStatus().listening), 15_000, 'observers back on heartbeats')
     await waitFor(() => observers.every((r) => r.membership.view().members.find((m) => m.nodeId === leader.node.nodeId)?.health === 'dead'), 30_000, 'dead leader dead on the observers').catch(fail)
