@@ -76,6 +76,14 @@ export const DIGEST_STORAGE_DRIFT = 0.01
  * publishes, and the cluster must never go blind.
  */
 export const DIGEST_STALE_MS = 3000
+/**
+ * A joiner (core/joiner.ts) connected for this long without a digest, or this long after the last one, listens
+ * to heartbeats and dials everyone it hears of, as before: its seed is a follower (digests go only from the
+ * leader to its direct peers) or runs an older build. Longer than DIGEST_STALE_MS: a joiner detects for
+ * nobody, and the seed of a fleet booting together is starved (its digest period stretches to seconds), so
+ * falling back early would bring back the relaying this mode avoids.
+ */
+export const JOINER_DIGEST_STALE_MS = 10_000
 /** Largest encoded liveness digest accepted (1024 members of ≈ 500 bytes fit). */
 export const MAX_DIGEST_BYTES = 1024 * 1024
 
