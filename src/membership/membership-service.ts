@@ -184,11 +184,14 @@ export class MembershipService implements NodeService, Membership {
     })
     const pubsub = ctx.net.services.pubsub
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
-    pubsub.subscribe(this.topic)
     pubsub.topicValidators.set(this.digestTopic, (_peer, message) => this.validateDigest(message))
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
     this.links = new ObserverLinks({ net: ctx.net, redialer: ctx.redialer, log: ctx.log, self: ctx.nodeId, heartbeatTopic: this.topic, ringNeighbours: settings?.observerRingNeighbours ?? C.OBSERVER_RING_NEIGHBOURS_DEFAULT })
+    // The tier before the first subscription: a joiner whose configuration is known already never listens, so no
+    // heartbeat reaches it (nor any member's address to dial) before its first tick.
+    this.updateTier(this.startedAtMs)
+    if (this.listening) pubsub.subscribe(this.topic)
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
     this.intervalMs = this.baseIntervalMs
     this.stopTick = (ctx.ticker ?? intervalTicker).every(TICK_MS, () => { this.onTick() })
