@@ -47,7 +47,6 @@ export function connectionIdle (connection: Pick<Connection, 'streams'>): boolea
 
 export class ObserverLinks {
   private scopeKey = 'all'
-  private membersKey = ''
   private lastTrimMs = -Infinity
   private lastCheckMs = -Infinity
   private lastTier: Tier | undefined
@@ -67,14 +66,10 @@ export class ObserverLinks {
     const kept = tier === 'observer' && conf !== undefined
       ? keptPeers(conf, this.init.self, this.init.ringNeighbours)
       : tier === 'joiner' ? joinerKept : undefined
-    // The members too: a member newly listed is dialled now (heard before its admission, it was not: core/joiner.ts).
     const key = kept === undefined ? 'all' : [...kept].sort().join(',')
-    const membersKey = conf === undefined ? '' : confMembers(conf).sort().join(',')
-    if (key !== this.scopeKey || membersKey !== this.membersKey) {
-      if (key !== this.scopeKey) this.logScope(kept, tier)
+    if (key !== this.scopeKey) {
       this.scopeKey = key
-      this.membersKey = membersKey
-      this.rescope(kept, conf)
+      this.rescope(kept, conf, tier)
     }
     if (tier !== 'observer' || kept === undefined || conf === undefined || nowMs - this.lastTrimMs < LINK_TRIM_EVERY_MS) return
     this.lastTrimMs = nowMs
@@ -84,13 +79,12 @@ export class ObserverLinks {
   /** Connections closed as surplus so far (a counter for status and tests). */
   get closedCount (): number { return this.closed }
 
-  private logScope (kept: ReadonlySet<string> | undefined, tier: Tier): void {
-    const what = kept === undefined ? 'connections: keeping every member' : tier === 'joiner' ? 'connections: joiner keeps its seeds and the voters' : 'connections: observer keeps voters and ring neighbours'
-    this.init.log.info({ kept: kept === undefined ? 'all' : kept.size }, what)
-  }
-
-  private rescope (kept: ReadonlySet<string> | undefined, conf: RaftMembers | undefined): void {
-    const { redialer, net, self } = this.init
+  /**
+   * Redials the peers to keep and untags the other members. An admitted joiner comes here as its tier changes and
+   * dials every member it keeps: the members heard its heartbeats while it was a joiner and did not dial it.
+   */
+  private rescope (kept: ReadonlySet<string> | undefined, conf: RaftMembers | undefined, tier: Tier): void {
+    const { redialer, net, log, self } = this.init
     redialer.restrictTo(kept)
     const members = conf === undefined ? [] : confMembers(conf)
     for (const id of new Set([...members, ...(kept ?? [])])) {
@@ -100,6 +94,8 @@ export class ObserverLinks {
       if (kept === undefined || kept.has(id)) redialer.addPeer(id)
       else void untag(net, id)
     }
+    const what = kept === undefined ? 'connections: keeping every member' : tier === 'joiner' ? 'connections: joiner keeps its seeds and the voters' : 'connections: observer keeps voters and ring neighbours'
+    log.info({ kept: kept === undefined ? 'all' : kept.size }, what)
   }
 
   private trim (kept: ReadonlySet<string>, conf: RaftMembers): void {
