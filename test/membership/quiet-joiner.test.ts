@@ -63,5 +63,5 @@ describe('quiet joiners', () => {
     await waitFor(() => joiners.every((r) => r.membership.tierStatus().tier === 'full' && r.membership.tierStatus().listening), 30_000, 'the learners in full mode')
     await waitFor(() => running.every((r) => peersOf(r).length === JOINERS), 60_000, 'a connection between every two members')
     await waitFor(allAlive, 30_000, 'every node alive everywhere (full mode)')
-  })
+  }, 240_000)
 })

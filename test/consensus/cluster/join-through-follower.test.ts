@@ -24,5 +24,5 @@ describe('join through a follower', () => {
     }), 90_000, 'the joiner admitted everywhere')
     await waitFor(() => joiner.membership.tierStatus().tier === 'full' && joiner.membership.tierStatus().listening, 30_000, 'the joiner in full mode')
     expect(joiner.node.net.getPeers().map((p) => p.toString())).toContain(leader.node.nodeId)
-  })
+  }, 180_000)
 })
