@@ -6,8 +6,8 @@
  * configuration that is itself an observer not listening to heartbeats (a voter, a joiner, a node in full mode
  * or an observer back on heartbeats still wants its connections), after LINK_CLOSE_GRACE_MS (a new
  * connection's subscriptions arrive after it opens), and never while a stream other than gossip, identify or
- * ping is open on it (a content fetch, a Raft message). A quiet joiner (core/joiner.ts) redials only its seeds
- * and the voters, and closes nothing. Any other tier keeps and redials every member.
+ * ping is open on it (a content fetch, a Raft message). A joiner (core/joiner.ts) redials only its seeds and the
+ * voters, and closes nothing. Any other tier keeps and redials every member.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection } from '@libp2p/interface'
@@ -56,16 +56,16 @@ export class ObserverLinks {
 
   /**
    * Applies this node's tier and configuration. Called every membership tick; works at most every
-   * LINK_CHECK_EVERY_MS unless the tier changed (the ring is a sort of every member). `joinerKept`: the peers
-   * a quiet joiner dials (core/joiner.ts), undefined when it listens (then it dials everyone, as before).
+   * LINK_CHECK_EVERY_MS unless the tier changed (the ring is a sort of every member). `joinerKept`: the peers a
+   * joiner dials (core/joiner.ts), asked for only when this call does its work.
    */
-  update (tier: Tier, conf: RaftMembers | undefined, nowMs: number, joinerKept?: ReadonlySet<string>): void {
+  update (tier: Tier, conf: RaftMembers | undefined, nowMs: number, joinerKept?: () => ReadonlySet<string>): void {
     if (tier === this.lastTier && nowMs - this.lastCheckMs < LINK_CHECK_EVERY_MS) return
     this.lastTier = tier
     this.lastCheckMs = nowMs
     const kept = tier === 'observer' && conf !== undefined
       ? keptPeers(conf, this.init.self, this.init.ringNeighbours)
-      : tier === 'joiner' ? joinerKept : undefined
+      : tier === 'joiner' ? joinerKept?.() : undefined
     const key = kept === undefined ? 'all' : [...kept].sort().join(',')
     if (key !== this.scopeKey) {
       this.scopeKey = key

@@ -138,9 +138,8 @@ export class MembershipService implements NodeService, Membership {
   private observerSinceMs = 0
   /** A joiner's first connection to any peer (its digest wait counts from it: core/joiner.ts). */
   private joinerConnectedSinceMs: number | undefined
-  /** The sender of the last digest a joiner took (the leader), and the members it showed with their roles. */
+  /** The sender of the last digest a joiner took (the leader). */
   private joinerDigestFrom: string | undefined
-  private joinerMembers: Array<Pick<NodeState, 'nodeId' | 'roles'>> = []
   private lastDigestMs: number | undefined
   /** Newest (generation, seq) taken per digest publisher (replay check). */
   private readonly digestFrom = new Map<string, { generation: number, seq: number }>()
@@ -339,7 +338,7 @@ export class MembershipService implements NodeService, Membership {
   private dialsHeard (peer: string): boolean {
     const conf = this.init.raftConfiguration?.()
     const listed = (id: string): boolean => conf !== undefined && (isVoterIn(conf, id) || conf.learners.includes(id) || conf.learnersNext.includes(id))
-    return dialsHeardMember({ inConfiguration: listed(this.ctx.nodeId), memberListed: listed(peer) })
+    return dialsHeardMember({ hasConfiguration: conf !== undefined, selfListed: listed(this.ctx.nodeId), memberListed: listed(peer) })
   }
 
   /** A voter relays only while some listener is not a voter (core/links.ts); anyone else as the relay rule says. */
@@ -400,7 +399,7 @@ export class MembershipService implements NodeService, Membership {
     else if (this.joinerConnectedSinceMs === undefined && this.ctx.net.getConnections().length > 0) this.joinerConnectedSinceMs = now
     this.tier = tier
     const listen = this.mustListen(tier, now)
-    if (!this.stopped) this.links?.update(tier, conf, now, tier === 'joiner' && !listen ? this.joinerKept() : undefined)
+    if (!this.stopped) this.links?.update(tier, conf, now, () => this.joinerKept(now))
     if (listen !== this.listening && this.setSubscribed(this.topic, listen)) {
       this.listening = listen
       if (listen) {
@@ -422,9 +421,10 @@ export class MembershipService implements NodeService, Membership {
     return true
   }
 
-  /** The peers a quiet joiner dials: its seeds, and the digest's sender and voters once a digest came. */
-  private joinerKept (): Set<string> {
-    return joinerDialTargets({ self: this.ctx.nodeId, seeds: this.ctx.redialer.seedPeers(), digestFrom: this.joinerDigestFrom, members: this.joinerMembers })
+  /** The peers a joiner dials: its seeds, the last digest's sender and the etcd holders of its view. */
+  private joinerKept (now: number): Set<string> {
+    const members = this.table.view(now).members.map((m) => m.state)
+    return joinerDialTargets({ self: this.ctx.nodeId, seeds: this.ctx.redialer.seedPeers(), digestFrom: this.joinerDigestFrom, members })
   }
 
   /** Subscribes or unsubscribes; false when gossipsub refuses (it stopped: the node is going down). */
@@ -496,7 +496,6 @@ export class MembershipService implements NodeService, Membership {
     if (this.listening) return TopicValidatorResult.Ignore
     const events = this.table.adopt(digest.members, now)
     const states = digest.members.flatMap((m) => m.state !== undefined ? [m.state] : [])
-    if (joining) this.joinerMembers = this.table.view(now).members.map((m) => ({ nodeId: m.nodeId, roles: m.state.roles }))
     this.keepAddresses(states, conf)
     if (events.length > 0) this.emit(events)
     return TopicValidatorResult.Ignore

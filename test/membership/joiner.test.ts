@@ -39,10 +39,12 @@ describe('joinerDialTargets', () => {
 })
 
 describe('dialsHeardMember', () => {
-  it('should let a member of a configuration dial only members, and anyone else dial everyone', () => {
-    expect(dialsHeardMember({ inConfiguration: true, memberListed: true })).toBe(true)
-    expect(dialsHeardMember({ inConfiguration: true, memberListed: false })).toBe(false)
-    expect(dialsHeardMember({ inConfiguration: false, memberListed: false })).toBe(true)
+  it('should let a member dial only members, a joiner nobody this way, and a node before consensus everyone', () => {
+    expect(dialsHeardMember({ hasConfiguration: true, selfListed: true, memberListed: true })).toBe(true)
+    expect(dialsHeardMember({ hasConfiguration: true, selfListed: true, memberListed: false })).toBe(false)
+    // A joiner, even listening after all: joinerDialTargets decides whom it dials.
+    expect(dialsHeardMember({ hasConfiguration: true, selfListed: false, memberListed: true })).toBe(false)
+    expect(dialsHeardMember({ hasConfiguration: false, selfListed: false, memberListed: false })).toBe(true)
   })
 })
 

@@ -6,9 +6,10 @@
  * a joiner in full mode made it relay every heartbeat to every joiner and made every joiner dial every member
  * it heard of (N² handshakes). So a joiner listens to the leader's liveness digest instead of heartbeats (it
  * still publishes its own: the leader reads its protocol level from them) and dials only its join-string seeds,
- * the digest's sender and the members the digest shows holding `etcd`. With no digest within
- * JOINER_DIGEST_STALE_MS of its first connection (a join through a follower, or a cluster of an older build)
- * it listens and dials as before.
+ * the digest's sender and the members shown holding `etcd`. With no digest within JOINER_DIGEST_STALE_MS of its
+ * first connection (a join through a follower, or a cluster of an older build) it listens to heartbeats again —
+ * and still dials only its seeds and the `etcd` holders, now those the heartbeats show: the leader is one of
+ * them, and a follower relays its heartbeats.
  *
  * Trust: a joiner has no configuration to check a digest's sender against, so it takes a digest from any
  * signed sender of its cluster (the cluster key admits only insiders). What it takes is its own view and whom
@@ -28,9 +29,9 @@ export function joinerMustListen (input: { connectedSinceMs: number | undefined,
 }
 
 /**
- * The peers a quiet joiner dials: its seeds (join string), the digest's sender (the leader: admission needs
- * the joiner connected to it) and the members the digest shows holding `etcd` (the voters, one of which leads
- * after a failover). Never itself.
+ * The peers a joiner dials: its seeds (join string), the last digest's sender (the leader: admission needs the
+ * joiner connected to it) and the members its view shows holding `etcd` (the voters, one of which leads after a
+ * failover; the view comes from digests, or from heartbeats when it listens). Never itself.
  */
 export function joinerDialTargets (input: {
   self: string
@@ -46,12 +47,13 @@ export function joinerDialTargets (input: {
 }
 
 /**
- * Whether a member first heard of through a heartbeat goes into the redial loop. A node that has a
- * configuration listing itself dials only members of that configuration: a joiner is not worth a connection
- * from everyone (it dials the leader itself, and its heartbeats reach the others through relays), and it gets
- * one once it is admitted. A node outside its configuration (a joiner listening after all) or before
- * consensus runs dials everyone it hears of, as before.
+ * Whether a member first heard of through a heartbeat goes into the redial loop. A node whose configuration
+ * lists it dials only members of that configuration: a joiner is not worth a connection from everyone (it dials
+ * the leader itself, and its heartbeats reach the others through relays), and it dials the members once
+ * admitted. A joiner (a configuration that does not list it) dials none this way: joinerDialTargets decides.
+ * Before consensus runs (no configuration) a node dials everyone it hears of, as before.
  */
-export function dialsHeardMember (input: { inConfiguration: boolean, memberListed: boolean }): boolean {
-  return !input.inConfiguration || input.memberListed
+export function dialsHeardMember (input: { hasConfiguration: boolean, selfListed: boolean, memberListed: boolean }): boolean {
+  if (!input.hasConfiguration) return true
+  return input.selfListed && input.memberListed
 }
