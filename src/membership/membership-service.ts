@@ -326,7 +326,7 @@ export class MembershipService implements NodeService, Membership {
     if (this.table.lastSeen(sender) === undefined && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
     const known = this.table.lastSeen(sender) !== undefined
     const events = this.table.heartbeat(verdict.state, this.nowMs())
-    if (!known) this.learnAddresses(sender, verdict.state.addresses, this.dialsHeard(sender))
+    if (!known) this.learnAddresses(sender, verdict.state.addresses, this.dialsHeard(verdict.state))
     if (events.length > 0) this.emit(events)
     this.accepted++
     if (!needsRelay(verdict.state, this.table.liveCount()) || !this.voterMustRelay(sender)) return TopicValidatorResult.Ignore
@@ -335,10 +335,10 @@ export class MembershipService implements NodeService, Membership {
   }
 
   /** Whether a member first heard of now goes into the redial loop (core/joiner.ts dialsHeardMember). */
-  private dialsHeard (peer: string): boolean {
+  private dialsHeard (member: NodeState): boolean {
     const conf = this.init.raftConfiguration?.()
     const listed = (id: string): boolean => conf !== undefined && (isVoterIn(conf, id) || conf.learners.includes(id) || conf.learnersNext.includes(id))
-    return dialsHeardMember({ hasConfiguration: conf !== undefined, selfListed: listed(this.ctx.nodeId), memberListed: listed(peer) })
+    return dialsHeardMember({ hasConfiguration: conf !== undefined, selfListed: listed(this.ctx.nodeId), memberListed: listed(member.nodeId), memberHoldsEtcd: member.roles.includes('etcd') })
   }
 
   /** A voter relays only while some listener is not a voter (core/links.ts); anyone else as the relay rule says. */

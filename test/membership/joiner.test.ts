@@ -39,12 +39,14 @@ describe('joinerDialTargets', () => {
 })
 
 describe('dialsHeardMember', () => {
-  it('should let a member dial only members, a joiner nobody this way, and a node before consensus everyone', () => {
-    expect(dialsHeardMember({ hasConfiguration: true, selfListed: true, memberListed: true })).toBe(true)
-    expect(dialsHeardMember({ hasConfiguration: true, selfListed: true, memberListed: false })).toBe(false)
+  it('should let a member dial only members and etcd holders, a joiner nobody this way, and a node before consensus everyone', () => {
+    expect(dialsHeardMember({ hasConfiguration: true, selfListed: true, memberListed: true, memberHoldsEtcd: false })).toBe(true)
+    expect(dialsHeardMember({ hasConfiguration: true, selfListed: true, memberListed: false, memberHoldsEtcd: false })).toBe(false)
+    // A member whose configuration lags still dials a voter it does not know yet.
+    expect(dialsHeardMember({ hasConfiguration: true, selfListed: true, memberListed: false, memberHoldsEtcd: true })).toBe(true)
     // A joiner, even listening after all: joinerDialTargets decides whom it dials.
-    expect(dialsHeardMember({ hasConfiguration: true, selfListed: false, memberListed: true })).toBe(false)
-    expect(dialsHeardMember({ hasConfiguration: false, selfListed: false, memberListed: false })).toBe(true)
+    expect(dialsHeardMember({ hasConfiguration: true, selfListed: false, memberListed: true, memberHoldsEtcd: true })).toBe(false)
+    expect(dialsHeardMember({ hasConfiguration: false, selfListed: false, memberListed: false, memberHoldsEtcd: false })).toBe(true)
   })
 })
 

@@ -48,12 +48,13 @@ export function joinerDialTargets (input: {
 
 /**
  * Whether a member first heard of through a heartbeat goes into the redial loop. A node whose configuration
- * lists it dials only members of that configuration: a joiner is not worth a connection from everyone (it dials
- * the leader itself, and its heartbeats reach the others through relays), and it dials the members once
+ * lists it dials only members of that configuration and `etcd` holders (a member whose configuration lags, back
+ * from a restart, still reaches voters it does not know yet): a joiner is not worth a connection from everyone (it
+ * dials the leader itself, and its heartbeats reach the others through relays), and it dials the members once
  * admitted. A joiner (a configuration that does not list it) dials none this way: joinerDialTargets decides.
  * Before consensus runs (no configuration) a node dials everyone it hears of, as before.
  */
-export function dialsHeardMember (input: { hasConfiguration: boolean, selfListed: boolean, memberListed: boolean }): boolean {
+export function dialsHeardMember (input: { hasConfiguration: boolean, selfListed: boolean, memberListed: boolean, memberHoldsEtcd: boolean }): boolean {
   if (!input.hasConfiguration) return true
-  return input.selfListed && input.memberListed
+  return input.selfListed && (input.memberListed || input.memberHoldsEtcd)
 }
