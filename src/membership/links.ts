@@ -6,7 +6,8 @@
  * configuration that is itself an observer not listening to heartbeats (a voter, a joiner, a node in full mode
  * or an observer back on heartbeats still wants its connections), after LINK_CLOSE_GRACE_MS (a new
  * connection's subscriptions arrive after it opens), and never while a stream other than gossip, identify or
- * ping is open on it (a content fetch, a Raft message). Any other tier keeps and redials every member.
+ * ping is open on it (a content fetch, a Raft message). A joiner (core/joiner.ts) redials only its seeds and the
+ * voters, and closes nothing. Any other tier keeps and redials every member.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection } from '@libp2p/interface'
@@ -55,19 +56,22 @@ export class ObserverLinks {
 
   /**
    * Applies this node's tier and configuration. Called every membership tick; works at most every
-   * LINK_CHECK_EVERY_MS unless the tier changed (the ring is a sort of every member).
+   * LINK_CHECK_EVERY_MS unless the tier changed (the ring is a sort of every member). `joinerKept`: the peers a
+   * joiner dials (core/joiner.ts), asked for only when this call does its work.
    */
-  update (tier: Tier, conf: RaftMembers | undefined, nowMs: number): void {
+  update (tier: Tier, conf: RaftMembers | undefined, nowMs: number, joinerKept?: () => ReadonlySet<string>): void {
     if (tier === this.lastTier && nowMs - this.lastCheckMs < LINK_CHECK_EVERY_MS) return
     this.lastTier = tier
     this.lastCheckMs = nowMs
-    const kept = tier === 'observer' && conf !== undefined ? keptPeers(conf, this.init.self, this.init.ringNeighbours) : undefined
+    const kept = tier === 'observer' && conf !== undefined
+      ? keptPeers(conf, this.init.self, this.init.ringNeighbours)
+      : tier === 'joiner' ? joinerKept?.() : undefined
     const key = kept === undefined ? 'all' : [...kept].sort().join(',')
     if (key !== this.scopeKey) {
       this.scopeKey = key
-      this.rescope(kept, conf)
+      this.rescope(kept, conf, tier)
     }
-    if (kept === undefined || conf === undefined || nowMs - this.lastTrimMs < LINK_TRIM_EVERY_MS) return
+    if (tier !== 'observer' || kept === undefined || conf === undefined || nowMs - this.lastTrimMs < LINK_TRIM_EVERY_MS) return
     this.lastTrimMs = nowMs
     this.trim(kept, conf)
   }
@@ -75,18 +79,23 @@ export class ObserverLinks {
   /** Connections closed as surplus so far (a counter for status and tests). */
   get closedCount (): number { return this.closed }
 
-  private rescope (kept: ReadonlySet<string> | undefined, conf: RaftMembers | undefined): void {
+  /**
+   * Redials the peers to keep and untags the other members. An admitted joiner comes here as its tier changes and
+   * dials every member it keeps: the members heard its heartbeats while it was a joiner and did not dial it.
+   */
+  private rescope (kept: ReadonlySet<string> | undefined, conf: RaftMembers | undefined, tier: Tier): void {
     const { redialer, net, log, self } = this.init
     redialer.restrictTo(kept)
-    const members = conf === undefined ? [] : [...new Set([...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext])]
-    for (const id of members) {
+    const members = conf === undefined ? [] : confMembers(conf)
+    for (const id of new Set([...members, ...(kept ?? [])])) {
       if (id === self) continue
       // Every member to keep is a redial target (a promoted learner reconnects to all; the peer store holds
       // their addresses from heartbeats and digests); the others lose the tag libp2p would redial them by.
       if (kept === undefined || kept.has(id)) redialer.addPeer(id)
       else void untag(net, id)
     }
-    log.info({ kept: kept === undefined ? 'all' : kept.size }, kept === undefined ? 'connections: keeping every member' : 'connections: observer keeps voters and ring neighbours')
+    const what = kept === undefined ? 'connections: keeping every member' : tier === 'joiner' ? 'connections: joiner keeps its seeds and the voters' : 'connections: observer keeps voters and ring neighbours'
+    log.info({ kept: kept === undefined ? 'all' : kept.size }, what)
   }
 
   private trim (kept: ReadonlySet<string>, conf: RaftMembers): void {
@@ -110,6 +119,10 @@ export class ObserverLinks {
       connection.close().catch((err: unknown) => { connection.abort(err as Error) })
     }
   }
+}
+
+function confMembers (conf: RaftMembers): string[] {
+  return [...new Set([...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext])]
 }
 
 async function untag (net: NetNode, peer: string): Promise<void> {

@@ -7,7 +7,8 @@
  * pure MemberTable; a timer advances it; subscribers get every new view and every event. Above
  * TIERED_ABOVE_MEMBERS members in this node's applied Raft configuration only voters receive heartbeats;
  * the leader publishes a liveness digest on `revoada/<clusterId>/membership-digest/2` and the other members
- * take their view from it (core/tier.ts; docs/MEMBERSHIP.md, "Large clusters").
+ * take their view from it (core/tier.ts; docs/MEMBERSHIP.md, "Large clusters"). A joiner (a node its configuration
+ * does not list) takes the leader's digest too and dials only its seeds and the voters (core/joiner.ts).
  *
  * Gossip says who is alive; it never decides roles (DESIGN.md §4).
  */
@@ -21,7 +22,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, dialsHeardMember, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -131,10 +132,14 @@ export class MembershipService implements NodeService, Membership {
   private digestTopic = ''
   /** The tier the configuration gives this node (core/tier.ts). */
   private tier: Tier = 'full'
-  /** Subscribed to the heartbeat topic and detecting (false only for an observer with fresh digests). */
+  /** Subscribed to the heartbeat topic and detecting (false only for an observer or a joiner with fresh digests). */
   private listening = true
   private digestSubscribed = false
   private observerSinceMs = 0
+  /** A joiner's first connection to any peer (its digest wait counts from it: core/joiner.ts). */
+  private joinerConnectedSinceMs: number | undefined
+  /** The sender of the last digest a joiner took (the leader). */
+  private joinerDigestFrom: string | undefined
   private lastDigestMs: number | undefined
   /** Newest (generation, seq) taken per digest publisher (replay check). */
   private readonly digestFrom = new Map<string, { generation: number, seq: number }>()
@@ -178,11 +183,14 @@ export class MembershipService implements NodeService, Membership {
     })
     const pubsub = ctx.net.services.pubsub
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
-    pubsub.subscribe(this.topic)
     pubsub.topicValidators.set(this.digestTopic, (_peer, message) => this.validateDigest(message))
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
     this.links = new ObserverLinks({ net: ctx.net, redialer: ctx.redialer, log: ctx.log, self: ctx.nodeId, heartbeatTopic: this.topic, ringNeighbours: settings?.observerRingNeighbours ?? C.OBSERVER_RING_NEIGHBOURS_DEFAULT })
+    // The tier before the first subscription: a joiner whose configuration is known already never listens, so no
+    // heartbeat reaches it (nor any member's address to dial) before its first tick.
+    this.updateTier(this.startedAtMs)
+    if (this.listening) pubsub.subscribe(this.topic)
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
     this.intervalMs = this.baseIntervalMs
     this.stopTick = (ctx.ticker ?? intervalTicker).every(TICK_MS, () => { this.onTick() })
@@ -318,12 +326,19 @@ export class MembershipService implements NodeService, Membership {
     if (this.table.lastSeen(sender) === undefined && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
     const known = this.table.lastSeen(sender) !== undefined
     const events = this.table.heartbeat(verdict.state, this.nowMs())
-    if (!known) this.learnAddresses(sender, verdict.state.addresses)
+    if (!known) this.learnAddresses(sender, verdict.state.addresses, this.dialsHeard(verdict.state))
     if (events.length > 0) this.emit(events)
     this.accepted++
     if (!needsRelay(verdict.state, this.table.liveCount()) || !this.voterMustRelay(sender)) return TopicValidatorResult.Ignore
     this.relayed++
     return TopicValidatorResult.Accept
+  }
+
+  /** Whether a member first heard of now goes into the redial loop (core/joiner.ts dialsHeardMember). */
+  private dialsHeard (member: NodeState): boolean {
+    const conf = this.init.raftConfiguration?.()
+    const listed = (id: string): boolean => conf !== undefined && (isVoterIn(conf, id) || conf.learners.includes(id) || conf.learnersNext.includes(id))
+    return dialsHeardMember({ hasConfiguration: conf !== undefined, selfListed: listed(this.ctx.nodeId), memberListed: listed(member.nodeId), memberHoldsEtcd: member.roles.includes('etcd') })
   }
 
   /** A voter relays only while some listener is not a voter (core/links.ts); anyone else as the relay rule says. */
@@ -336,12 +351,13 @@ export class MembershipService implements NodeService, Membership {
   /**
    * A member first heard of through gossip (forwarded by someone else) becomes a direct peer: its
    * addresses go into the peer store and the redial loop keeps it connected. Without this a cluster
-   * joined through one seed is a star around that seed, and losing the seed splits it.
+   * joined through one seed is a star around that seed, and losing the seed splits it. A member of a
+   * configuration dials only members of it (a joiner is dialled once admitted: links.ts; core/joiner.ts).
    */
-  private learnAddresses (peer: string, addresses: string[]): void {
+  private learnAddresses (peer: string, addresses: string[], dial: boolean): void {
     try {
       const multiaddrs = addresses.map((a) => multiaddr(a.replace(/\/p2p\/[^/]+$/, '')))
-      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { this.ctx.redialer.addPeer(peer) }, () => {})
+      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { if (dial) this.ctx.redialer.addPeer(peer) }, () => {})
     } catch (err) {
       this.ctx.log.debug({ peer, err: (err as Error).message }, 'unusable addresses in a heartbeat')
     }
@@ -352,7 +368,8 @@ export class MembershipService implements NodeService, Membership {
     this.updateTier(now)
     const events = this.table.tick(now, this.listening)
     if (events.length > 0) this.emit(events)
-    if (this.tier !== 'voter' || !(this.init.isLeader?.() ?? false)) {
+    // The leader publishes in full mode too, for joiners (core/joiner.ts); nobody subscribed costs nothing.
+    if ((this.tier !== 'voter' && this.tier !== 'full') || !(this.init.isLeader?.() ?? false)) {
       this.verdictSinceDigest = false
       return
     }
@@ -369,7 +386,8 @@ export class MembershipService implements NodeService, Membership {
   /**
    * Applies the tier this node's configuration gives it (core/tier.ts): an observer subscribes to digests and,
    * while they are fresh, leaves the heartbeat topic (it keeps publishing its own heartbeats: flood publishing
-   * reaches the voters, who subscribe); without fresh digests it listens and detects again.
+   * reaches the voters, who subscribe); without fresh digests it listens and detects again. A joiner does the
+   * same with its own wait (core/joiner.ts) and, while quiet, dials only its seeds and the voters.
    */
   private updateTier (now: number): void {
     const tieredAbove = this.init.tieredAboveMembers ?? C.TIERED_ABOVE_MEMBERS
@@ -377,9 +395,11 @@ export class MembershipService implements NodeService, Membership {
     const tier = tierOf(conf, this.ctx.nodeId, tieredAbove)
     if (tier === 'observer' && this.tier !== 'observer') this.observerSinceMs = now
     if (tier !== this.tier) this.ctx.log.info({ from: this.tier, to: tier }, 'membership tier changed')
+    if (tier !== 'joiner') this.joinerConnectedSinceMs = undefined
+    else if (this.joinerConnectedSinceMs === undefined && this.ctx.net.getConnections().length > 0) this.joinerConnectedSinceMs = now
     this.tier = tier
-    if (!this.stopped) this.links?.update(tier, conf, now)
-    const listen = tier !== 'observer' || observerMustListen({ observerSinceMs: this.observerSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, staleMs: C.DIGEST_STALE_MS })
+    const listen = this.mustListen(tier, now)
+    if (!this.stopped) this.links?.update(tier, conf, now, () => this.joinerKept(now))
     if (listen !== this.listening && this.setSubscribed(this.topic, listen)) {
       this.listening = listen
       if (listen) {
@@ -387,11 +407,24 @@ export class MembershipService implements NodeService, Membership {
         this.table.rebase(now)
         this.ctx.log.info('membership listens to heartbeats (full mode)')
       } else {
-        this.ctx.log.info('membership takes its view from the voters\' digest')
+        this.ctx.log.info(tier === 'joiner' ? 'membership of a joiner takes its view from the leader\'s digest' : 'membership takes its view from the voters\' digest')
       }
     }
-    const wantDigest = tier === 'observer'
+    const wantDigest = tier === 'observer' || tier === 'joiner'
     if (wantDigest !== this.digestSubscribed && this.setSubscribed(this.digestTopic, wantDigest)) this.digestSubscribed = wantDigest
+  }
+
+  /** Whether this node hears heartbeats itself (everyone but an observer or a joiner with fresh digests). */
+  private mustListen (tier: Tier, now: number): boolean {
+    if (tier === 'observer') return observerMustListen({ observerSinceMs: this.observerSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, staleMs: C.DIGEST_STALE_MS })
+    if (tier === 'joiner') return joinerMustListen({ connectedSinceMs: this.joinerConnectedSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, staleMs: C.JOINER_DIGEST_STALE_MS })
+    return true
+  }
+
+  /** The peers a joiner dials: its seeds, the last digest's sender and the etcd holders of its view. */
+  private joinerKept (now: number): Set<string> {
+    const members = this.table.view(now).members.map((m) => m.state)
+    return joinerDialTargets({ self: this.ctx.nodeId, seeds: this.ctx.redialer.seedPeers(), digestFrom: this.joinerDigestFrom, members })
   }
 
   /** Subscribes or unsubscribes; false when gossipsub refuses (it stopped: the node is going down). */
@@ -449,18 +482,21 @@ export class MembershipService implements NodeService, Membership {
     if (!opened.ok) return drop(opened.tooLarge ? 'digest-too-large' : 'digest-malformed', true)
     const { decoded, sender } = opened
     const conf = this.init.raftConfiguration?.()
-    const verdict = judgeDigest({ decoded, sender, clusterId: this.ctx.cluster.clusterId, conf, lastFrom: this.digestFrom.get(sender) })
+    const joining = this.tier === 'joiner'
+    const verdict = judgeDigest({ decoded, sender, clusterId: this.ctx.cluster.clusterId, conf, joining, lastFrom: this.digestFrom.get(sender) })
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
     const { digest } = verdict
     this.digestFrom.set(sender, { generation: digest.generation, seq: digest.seq })
     this.digestsAccepted++
     const now = this.nowMs()
     this.lastDigestMs = now
-    if (this.tier !== 'observer') return TopicValidatorResult.Ignore
+    if (this.tier !== 'observer' && !joining) return TopicValidatorResult.Ignore
+    if (joining) this.joinerDigestFrom = sender
     if (this.listening) this.updateTier(now) // fresh again: back to the digest before adopting it
     if (this.listening) return TopicValidatorResult.Ignore
     const events = this.table.adopt(digest.members, now)
-    this.keepAddresses(digest.members.flatMap((m) => m.state !== undefined ? [m.state] : []), conf)
+    const states = digest.members.flatMap((m) => m.state !== undefined ? [m.state] : [])
+    this.keepAddresses(states, conf)
     if (events.length > 0) this.emit(events)
     return TopicValidatorResult.Ignore
   }

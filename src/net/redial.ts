@@ -6,7 +6,7 @@
  * failure doubles its backoff (with jitter) up to `backoffMaxMs`. Targets are seed addresses (dialled without
  * a PeerId) and every peer ever connected. The number of targets is bounded by REDIAL_PEERS_MAX. A tiered
  * observer keeps only some peers (membership/links.ts, `restrictTo`): the other targets stay known but are not
- * dialled until the restriction is lifted.
+ * dialled until the restriction is lifted; so does a quiet joiner (core/joiner.ts), which keeps its seeds and the voters.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -74,6 +74,11 @@ export class Redialer {
   /** Dials only `peers` from now on (undefined: every target again). */
   restrictTo (peers: ReadonlySet<string> | undefined): void {
     this.scope = peers
+  }
+
+  /** The peers that seed addresses (join strings) turned out to be, once dialled. */
+  seedPeers (): string[] {
+    return [...this.targets.values()].flatMap((t) => t.address !== undefined && t.peerId !== undefined ? [t.peerId] : [])
   }
 
   /** Number of tracked targets. */

@@ -19,12 +19,17 @@ const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (
 describe('tierOf', () => {
   const big = conf(['v0', 'v1', 'v2'], ids('l', 5))
 
-  it('should be full at or below the threshold and for nodes outside the configuration', () => {
+  it('should be full at or below the threshold and before consensus runs', () => {
     expect(tierOf(big, 'v0', 8)).toBe('full')
     expect(tierOf(big, 'l0', 8)).toBe('full')
     expect(tierOf(undefined, 'v0', 1)).toBe('full')
-    // A joiner the configuration does not list keeps listening, however large the cluster.
-    expect(tierOf(big, 'joiner', 1)).toBe('full')
+  })
+
+  it('should make a node its configuration does not list a joiner, at any size', () => {
+    // A quiet joiner (core/joiner.ts): it takes the leader's digest in a small cluster as in a large one.
+    expect(tierOf(big, 'joiner', 1)).toBe('joiner')
+    expect(tierOf(big, 'joiner', 100)).toBe('joiner')
+    expect(tierOf(conf([], []), 'joiner', 16)).toBe('joiner')
   })
 
   it('should make voters detect and learners observe above the threshold', () => {

@@ -21,10 +21,12 @@ export interface RaftMembers {
 }
 
 /**
- * `full`: every member hears every heartbeat (small clusters, joiners, a node outside any configuration).
+ * `full`: every member hears every heartbeat (small clusters, a node before consensus runs).
  * `voter`: tiered, this node detects for everyone. `observer`: tiered, this node takes the voters' digest.
+ * `joiner`: the configuration does not list this node; it takes the leader's digest and dials few peers
+ * (core/joiner.ts), whatever the cluster's size.
  */
-export type Tier = 'full' | 'voter' | 'observer'
+export type Tier = 'full' | 'voter' | 'observer' | 'joiner'
 
 /** True when `id` votes in `conf` (incoming or outgoing half of a joint configuration). */
 export function isVoterIn (conf: RaftMembers, id: string): boolean {
@@ -38,12 +40,12 @@ export function confMemberCount (conf: RaftMembers): number {
 
 /**
  * This node's tier from its own applied configuration (undefined before consensus runs). A node the
- * configuration does not list (a joiner) stays `full`: it must hear the cluster to be admitted.
+ * configuration does not list is a `joiner` at any size (core/joiner.ts): it needs the leader, not everyone.
  */
 export function tierOf (conf: RaftMembers | undefined, self: string, tieredAboveMembers: number): Tier {
   if (conf === undefined) return 'full'
   const voter = isVoterIn(conf, self)
-  if (!voter && !conf.learners.includes(self) && !conf.learnersNext.includes(self)) return 'full'
+  if (!voter && !conf.learners.includes(self) && !conf.learnersNext.includes(self)) return 'joiner'
   if (confMemberCount(conf) <= tieredAboveMembers) return 'full'
   return voter ? 'voter' : 'observer'
 }
@@ -207,13 +209,17 @@ export function compactDigest (input: {
 /**
  * Judges one digest for this node. Only a voter of this node's own applied configuration is trusted; a
  * digest from anyone else is dropped (not penalized: during a configuration change two members can
- * disagree for a moment on who votes). Malformed, foreign or misattributed digests are rejected.
+ * disagree for a moment on who votes). Malformed, foreign or misattributed digests are rejected. A joiner
+ * (`joining`) has no configuration to check the sender against: it takes a well-formed digest of its cluster
+ * from any signer (core/joiner.ts says what for, and what a lying insider could do with it).
  */
 export function judgeDigest (input: {
   decoded: unknown
   sender: string
   clusterId: string
   conf: RaftMembers | undefined
+  /** This node is a joiner (tierOf): no configuration to judge the sender by. @default false */
+  joining?: boolean
   /** The newest (generation, seq) taken from this sender. */
   lastFrom: { generation: number, seq: number } | undefined
 }): DigestVerdict {
@@ -221,7 +227,8 @@ export function judgeDigest (input: {
   if (digest === null) return { ok: false, reason: 'digest-malformed', reject: true }
   if (digest.clusterId !== input.clusterId) return { ok: false, reason: 'digest-wrong-cluster', reject: true }
   if (digest.from !== input.sender) return { ok: false, reason: 'digest-sender-mismatch', reject: true }
-  if (input.conf === undefined || !isVoterIn(input.conf, input.sender)) return { ok: false, reason: 'digest-not-voter', reject: false }
+  const trusted = input.joining === true || (input.conf !== undefined && isVoterIn(input.conf, input.sender))
+  if (!trusted) return { ok: false, reason: 'digest-not-voter', reject: false }
   const last = input.lastFrom
   if (last !== undefined && (digest.generation < last.generation || (digest.generation === last.generation && digest.seq <= last.seq))) {
     return { ok: false, reason: 'digest-replay', reject: false }
