@@ -14,7 +14,7 @@
  * comes back within a flight waits less this way than for the next batch's whole flight, and every merged
  * batch saves one batch's cost on every node (a signature, a Raft entry and its messages, a WAL record, an
  * apply, a chain block). A batch of one never lingers, so one client waits for nothing. On the leader the
- * followers' commands an envelope carried count too, and the wait may then last the whole flight: their
+ * followers' commands an envelope carried count too, and the wait may then last two flights: their
  * callers come back a hop later each way (the commit notice, their node's next request).
  *
  * Forwarded requests (issue 16): on a follower (`forwarding()` true) a batch is not signed here; it goes to
@@ -55,7 +55,7 @@ export interface ProposalBatcherLimits {
   queueMax: number
   /**
    * How long, at most, a batch waits for the callers the previous batch answered (never longer than half of
-   * that batch's flight, or its whole flight when it carried followers' groups; 0: never waits).
+   * that batch's flight, or two flights when it carried followers' groups; 0: never waits).
    */
   lingerMaxMs: number
   /** Times one command is submitted again after its envelope was lost (ProposalLostError). @default 0 */
@@ -260,10 +260,11 @@ export class ProposalBatcher {
       const sentAt = this.now()
       void this.send(batch, commands).then(({ own, forwarded }) => {
         this.inFlight--
-        // Followers' callers come back through one more hop each way (the commit notice, their request): the
-        // next envelope may wait for them up to the whole flight; for this node's own, half of it.
+        // Followers' callers come back a hop later each way (the commit notice, their node's request), after
+        // their node applied the entry too: the next envelope may wait for them up to two flights of this one
+        // (one flight timed out too often under load: docs/bench/consensus.md); for this node's own, half of one.
         const flightMs = this.now() - sentAt
-        if (own + forwarded >= 2) this.startLinger(own + forwarded, forwarded > 0 ? flightMs : flightMs / 2)
+        if (own + forwarded >= 2) this.startLinger(own + forwarded, forwarded > 0 ? 2 * flightMs : flightMs / 2)
         this.dispatch()
       })
     }
