@@ -348,8 +348,9 @@ export class ProposalBatcher {
   }
 
   /**
-   * Proposes `batch` and settles its callers; returns how many of this node's callers it answered and how many
-   * followers' commands it carried (both 0 when it failed). Signed here, or, on a follower, forwarded to the leader as one request.
+   * Proposes `batch` and settles its callers; returns how many of this node's callers it answered and how
+   * many followers' commands it carried (both 0 when it failed). Signed here, or, on a follower, forwarded
+   * to the leader as one request.
    */
   private async send (batch: Waiting[], commands: number): Promise<{ own: number, forwarded: number }> {
     const own = batch.filter((w): w is Queued => w.kind === 'own')
