@@ -115,14 +115,17 @@ async function leaderFlushes (cluster: RevoadaCluster): Promise<{ flushes: numbe
  * Operator batches (group commit at the API), the commands they carried, and the Raft messages sent (all
  * types, heartbeats included), summed over every node.
  */
-async function batchCounts (cluster: RevoadaCluster): Promise<{ batches: number, commands: number, messages: number, forwarded: number }> {
-  type Counted = { proposals?: { batches?: number, batchedCommands?: number, requestsForwarded?: number }, transport?: { sentByType?: Record<string, number> } }
+async function batchCounts (cluster: RevoadaCluster): Promise<{ batches: number, commands: number, messages: number, forwarded: number, groupCommands: number, lingers: number, lingerTimeouts: number }> {
+  type Counted = { proposals?: { batches?: number, batchedCommands?: number, requestsForwarded?: number, groupCommandsMerged?: number, lingers?: number, lingerTimeouts?: number }, transport?: { sentByType?: Record<string, number> } }
   const all = await Promise.all(cluster.procs.map(async (p) => await cluster.status(p) as unknown as Counted))
   return {
     batches: all.reduce((n, s) => n + (s.proposals?.batches ?? 0), 0),
     commands: all.reduce((n, s) => n + (s.proposals?.batchedCommands ?? 0), 0),
     messages: all.reduce((n, s) => n + Object.values(s.transport?.sentByType ?? {}).reduce((a, b) => a + b, 0), 0),
-    forwarded: all.reduce((n, s) => n + (s.proposals?.requestsForwarded ?? 0), 0)
+    forwarded: all.reduce((n, s) => n + (s.proposals?.requestsForwarded ?? 0), 0),
+    groupCommands: all.reduce((n, s) => n + (s.proposals?.groupCommandsMerged ?? 0), 0),
+    lingers: all.reduce((n, s) => n + (s.proposals?.lingers ?? 0), 0),
+    lingerTimeouts: all.reduce((n, s) => n + (s.proposals?.lingerTimeouts ?? 0), 0)
   }
 }
 
@@ -207,7 +210,10 @@ async function main (): Promise<void> {
   const rows: Array<Array<string | number>> = []
   const failover: Array<[string, number[]]> = []
 
+  const startedAt = performance.now()
   const cluster = await RevoadaCluster.start(3, { policy: { enabled: false } }, { nodeArgs })
+  /** Seconds since the first node was spawned: the window of a phase in the nodes' CPU profiles (bench/cpu-profiles). */
+  const sinceStart = (): string => ((performance.now() - startedAt) / 1000).toFixed(1)
   try {
     console.log(`revoada nodes' Node flags: ${cluster.nodeArgs.join(' ') || '(none: V8 defaults)'}`)
     await threeVoters(cluster)
@@ -222,7 +228,9 @@ async function main (): Promise<void> {
       const flushes0 = await leaderFlushes(cluster)
       const batches0 = await batchCounts(cluster)
       const client0 = process.cpuUsage()
+      const from = sinceStart()
       const r = await revoadaLoad(cluster, c)
+      console.log(`revoada ${c} clients: ${from}–${sinceStart()} s after the first node started, ${r.commits} commits`)
       const clientMs = clientCpuMs(client0) / r.commits
       const cpuMs = (await cpuSeconds(pids) - cpu0) * 1000 / r.commits
       const flushes1 = await leaderFlushes(cluster)
@@ -232,7 +240,7 @@ async function main (): Promise<void> {
       const perBatch = (batches1.commands - batches0.commands) / batches
       const messagesPerBatch = (batches1.messages - batches0.messages) / batches
       rows.push(['revoada', c, r.commits / r.seconds, quantile(r.latencies, 0.5), quantile(r.latencies, 0.99), cpuMs,
-        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch; ${batches1.forwarded - batches0.forwarded} requests forwarded to the leader; ${messagesPerBatch.toFixed(1)} Raft messages/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
+        `${r.commits - r.rejected} applied, ${r.rejected} committed as typed rejections; leader ${perFlush.toFixed(1)} entries/flush; ${perBatch.toFixed(1)} commands/batch (${((batches1.groupCommands - batches0.groupCommands) / batches).toFixed(1)} of them forwarded); ${batches1.lingers - batches0.lingers} lingers (${batches1.lingerTimeouts - batches0.lingerTimeouts} timed out); ${batches1.forwarded - batches0.forwarded} requests forwarded to the leader; ${messagesPerBatch.toFixed(1)} Raft messages/batch; load generator ${clientMs.toFixed(2)} ms/commit`])
     }
     console.log(`materializer, whole run (reconciles that read the directory / skipped / of which before the view), per node: ${await materializerWork(cluster)}`)
     // The memory side of the nodes' Node flags (a bigger young generation is faster and stays resident).

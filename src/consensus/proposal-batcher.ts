@@ -13,7 +13,9 @@
  * flight time (at most lingerMaxMs) has passed: the answered callers' next requests join it. A caller that
  * comes back within a flight waits less this way than for the next batch's whole flight, and every merged
  * batch saves one batch's cost on every node (a signature, a Raft entry and its messages, a WAL record, an
- * apply, a chain block). A batch of one never lingers, so one client waits for nothing.
+ * apply, a chain block). A batch of one never lingers, so one client waits for nothing. On the leader the
+ * followers' commands an envelope carried count too, and the wait may then last two flights: their
+ * callers come back a hop later each way (the commit notice, their node's next request).
  *
  * Forwarded requests (issue 16): on a follower (`forwarding()` true) a batch is not signed here; it goes to
  * the leader as an unsigned request under a request id of this node (`forward`), and its callers are
@@ -53,7 +55,7 @@ export interface ProposalBatcherLimits {
   queueMax: number
   /**
    * How long, at most, a batch waits for the callers the previous batch answered (never longer than half of
-   * that batch's flight; 0: never waits).
+   * that batch's flight, or two flights when it carried followers' groups; 0: never waits).
    */
   lingerMaxMs: number
   /** Times one command is submitted again after its envelope was lost (ProposalLostError). @default 0 */
@@ -256,9 +258,13 @@ export class ProposalBatcher {
       assert(batch.length >= 1 && commands <= this.limits.commandsMax, () => `batch of ${commands}`)
       this.inFlight++
       const sentAt = this.now()
-      void this.send(batch, commands).then((answered) => {
+      void this.send(batch, commands).then(({ own, forwarded }) => {
         this.inFlight--
-        if (answered >= 2) this.startLinger(answered, (this.now() - sentAt) / 2)
+        // Followers' callers come back a hop later each way (the commit notice, their node's request), after
+        // their node applied the entry too: the next envelope may wait for them up to two flights of this one
+        // (one flight timed out too often under load: docs/bench/consensus.md); for this node's own, half of one.
+        const flightMs = this.now() - sentAt
+        if (own + forwarded >= 2) this.startLinger(own + forwarded, forwarded > 0 ? 2 * flightMs : flightMs / 2)
         this.dispatch()
       })
     }
@@ -342,10 +348,11 @@ export class ProposalBatcher {
   }
 
   /**
-   * Proposes `batch` and settles its callers; returns how many of this node's callers it answered (0 when
-   * it failed). Signed here, or, on a follower, forwarded to the leader as one request.
+   * Proposes `batch` and settles its callers; returns how many of this node's callers it answered and how
+   * many followers' commands it carried (both 0 when it failed). Signed here, or, on a follower, forwarded
+   * to the leader as one request.
    */
-  private async send (batch: Waiting[], commands: number): Promise<number> {
+  private async send (batch: Waiting[], commands: number): Promise<{ own: number, forwarded: number }> {
     const own = batch.filter((w): w is Queued => w.kind === 'own')
     const groups = batch.filter((w): w is QueuedGroup => w.kind === 'group')
     try {
@@ -357,7 +364,7 @@ export class ProposalBatcher {
         const commands = result.result.outcomes?.length ?? own.length
         own.forEach((q, position) => { q.resolve(commandResultOf(result, position, commands)) })
       }
-      return own.length
+      return { own: own.length, forwarded: groups.reduce((n, g) => n + g.group.commands.length, 0) }
     } catch (err) {
       // Known not applied: this node's commands go again, ahead of everything queued since.
       const lost = (err as Error).name === 'ProposalLostError' ? err as Error & { deadlineMs?: number } : undefined
@@ -383,7 +390,7 @@ export class ProposalBatcher {
           q.reject(err as Error)
         }
       }
-      return 0
+      return { own: 0, forwarded: 0 }
     } finally {
       for (const g of groups) this.groupKeys.delete(g.key)
     }

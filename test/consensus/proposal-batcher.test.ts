@@ -261,6 +261,41 @@ describe('ProposalBatcher', () => {
       expect(batcher.counters()).toMatchObject({ batches: 3, batchedCommands: 7, groupsMerged: 3, groupCommandsMerged: 4 })
     })
 
+    it('should let the leader\'s next envelope wait for the followers\' callers its last one answered, up to two flights', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      try {
+        const { batcher, calls } = harness({ lingerMaxMs: 3_600_000 }, 10)
+        void batcher.submit(item(0))
+        void batcher.submit(item(1))
+        batcher.submitGroup(group('b', 1, 10, 11), 200)
+        calls[0]!.settle(result(1))
+        await tick()
+        expect(calls[1]).toMatchObject({ items: [item(1)], groups: [group('b', 1, 10, 11)] })
+        // One own caller and b's two: three answered. The own caller comes back at once, b's are a hop away.
+        calls[1]!.settle(result(2, [applied, applied, applied]))
+        await tick()
+        void batcher.submit(item(2))
+        await tick()
+        vi.advanceTimersByTime(19)
+        expect(calls).toHaveLength(2)
+        // b's next request arrives within the flight: it joins the same envelope.
+        batcher.submitGroup(group('b', 2, 12, 13), 200)
+        expect(calls[2]).toMatchObject({ items: [item(2)], groups: [group('b', 2, 12, 13)] })
+        calls[2]!.settle(result(3, [applied, applied, applied]))
+        await tick()
+        // Nobody of b comes back this time: the envelope leaves when two flights (20 ms here) have passed.
+        void batcher.submit(item(3))
+        await tick()
+        vi.advanceTimersByTime(19)
+        expect(calls).toHaveLength(3)
+        vi.advanceTimersByTime(1)
+        expect(calls[3]).toMatchObject({ items: [item(3)] })
+        expect(batcher.counters()).toMatchObject({ lingers: 2, lingerTimeouts: 1 })
+      } finally {
+        vi.useRealTimers()
+      }
+    })
+
     it('should not queue a group again while it is queued or in flight, and should again once its envelope is done', async () => {
       const { batcher, calls } = harness()
       void batcher.submit(item(0))
