@@ -112,6 +112,7 @@ export class MembershipService implements NodeService, Membership {
   private intervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
   private readonly nowMs: () => number
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => { this.table.connectionOpened(event.detail.toString()) }
   /** The last heartbeat found nobody subscribed to the topic (a lone node, or a joiner not yet connected). */
   private lonely = false
   /**
@@ -182,6 +183,7 @@ export class MembershipService implements NodeService, Membership {
     pubsub.topicValidators.set(this.digestTopic, (_peer, message) => this.validateDigest(message))
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
+    ctx.net.addEventListener('peer:connect', this.onConnect)
     this.links = new ObserverLinks({ net: ctx.net, redialer: ctx.redialer, log: ctx.log, self: ctx.nodeId, heartbeatTopic: this.topic, ringNeighbours: settings?.observerRingNeighbours ?? C.OBSERVER_RING_NEIGHBOURS_DEFAULT })
     this.baseIntervalMs = settings?.heartbeatIntervalMs ?? C.HEARTBEAT_INTERVAL_MS_DEFAULT
     this.intervalMs = this.baseIntervalMs
@@ -214,6 +216,7 @@ export class MembershipService implements NodeService, Membership {
     // A planned stop is announced so peers report `left`, not `dead`.
     for (let i = 0; i < LEAVE_ANNOUNCEMENTS; i++) await this.publish(true)
     this.ctx.net.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.ctx.net.removeEventListener('peer:connect', this.onConnect)
     const pubsub = this.ctx.net.services.pubsub
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     if (this.listening) this.setSubscribed(this.topic, false)
@@ -515,7 +518,7 @@ export class MembershipService implements NodeService, Membership {
       // A suspicion of this node's own detector says what it was judged on: silence against the window's mean
       // and spread (and the hint); an observer's comes from the leader's digest.
       const detector = event.kind === 'suspect' && this.listening ? this.table.detectorOf(event.nodeId) : undefined
-      const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted }
+      const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted, unreachable: detector.unreachable }
       this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation, ...judged }, `member ${event.kind}`)
     }
     if (this.events.length > C.MAX_RECENT_EVENTS) this.events.splice(0, this.events.length - C.MAX_RECENT_EVENTS)
