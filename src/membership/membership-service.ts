@@ -113,6 +113,7 @@ export class MembershipService implements NodeService, Membership {
   private intervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
   private readonly nowMs: () => number
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => { this.table.connectionOpened(event.detail.toString()) }
   /** The last heartbeat found nobody subscribed to the topic (a lone node, or a joiner not yet connected). */
   private lonely = false
   /**
@@ -186,6 +187,7 @@ export class MembershipService implements NodeService, Membership {
     pubsub.topicValidators.set(this.digestTopic, (_peer, message) => this.validateDigest(message))
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
+    ctx.net.addEventListener('peer:connect', this.onConnect)
     this.links = new ObserverLinks({ net: ctx.net, redialer: ctx.redialer, log: ctx.log, self: ctx.nodeId, heartbeatTopic: this.topic, ringNeighbours: settings?.observerRingNeighbours ?? C.OBSERVER_RING_NEIGHBOURS_DEFAULT })
     // The tier before the first subscription: a joiner whose configuration is known already never listens, so no
     // heartbeat reaches it (nor any member's address to dial) before its first tick.
@@ -222,6 +224,7 @@ export class MembershipService implements NodeService, Membership {
     // A planned stop is announced so peers report `left`, not `dead`.
     for (let i = 0; i < LEAVE_ANNOUNCEMENTS; i++) await this.publish(true)
     this.ctx.net.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.ctx.net.removeEventListener('peer:connect', this.onConnect)
     const pubsub = this.ctx.net.services.pubsub
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     if (this.listening) this.setSubscribed(this.topic, false)
@@ -551,7 +554,7 @@ export class MembershipService implements NodeService, Membership {
       // A suspicion of this node's own detector says what it was judged on: silence against the window's mean
       // and spread (and the hint); an observer's comes from the leader's digest.
       const detector = event.kind === 'suspect' && this.listening ? this.table.detectorOf(event.nodeId) : undefined
-      const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted }
+      const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted, unreachable: detector.unreachable }
       this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation, ...judged }, `member ${event.kind}`)
     }
     if (this.events.length > C.MAX_RECENT_EVENTS) this.events.splice(0, this.events.length - C.MAX_RECENT_EVENTS)

@@ -64,7 +64,7 @@ describe('MemberTable', () => {
     for (let ms = 0; ms <= 5000; ms += 500) t.heartbeat(state('a', { seq: ms + 1 }), ms)
     t.connectionClosed('a')
     // Two seeded intervals (375, 625) and ten of 500: mean 500, spread under the 100 ms floor.
-    expect(t.detectorOf('a')).toEqual({ meanMs: 500, stdDeviationMs: 100, lastHeartbeatMs: 5000, hinted: true })
+    expect(t.detectorOf('a')).toEqual({ meanMs: 500, stdDeviationMs: 100, lastHeartbeatMs: 5000, hinted: true, unreachable: true })
   })
 
   it('should suspect sooner after a connection-close hint, but never on the hint alone', () => {
@@ -98,6 +98,64 @@ describe('MemberTable', () => {
     expect(events.filter((e) => e.startsWith('suspect'))).toEqual([expect.stringMatching(/^suspect b (9|10)\d{3}$/)])
     expect(events.some((e) => e.startsWith('dead b'))).toBe(true)
     expect(events.some((e) => e.endsWith(' a') || e.includes(' a '))).toBe(false)
+  })
+
+  it('should not excuse its own stalls for a member whose every connection closed: a killed member is found dead through them', () => {
+    const t = table()
+    // Both beat every 500 ms; b is killed after its heartbeat at 4500 and its connection closes at 4800.
+    for (let ms = 0; ms <= 5000; ms += 100) {
+      if (ms % 500 === 0) { t.heartbeat(state('a', { seq: ms + 1 }), ms); if (ms <= 4500) t.heartbeat(state('b', { seq: ms + 1 }), ms) }
+      if (ms === 4800) t.connectionClosed('b')
+      expect(t.tick(ms)).toEqual([])
+    }
+    // Then the observer runs starved: every tick 1.1 s late (each a stall, excused for a), a's queued heartbeat
+    // read after each tick.
+    const events: string[] = []
+    let stalls = 0
+    for (let ms = 6200; ms <= 40_000 && !events.some((e) => e.startsWith('dead b')); ms += 1200) {
+      stalls++
+      events.push(...t.tick(ms).map((e) => `${e.kind} ${e.nodeId} ${e.atMs}`))
+      t.heartbeat(state('a', { seq: ms + 1 }), ms)
+    }
+    // Judged as of the tick before each stall: silent 2.9 s as of 7400 (suspect at the tick at 8600), suspect
+    // 1.2 s as of 8600 (dead at 9800). With the stalls excused for b too, only 100 ms per tick would count:
+    // ≈ 1.8 s of silence and 0.7 s of suspicion, some 25 ticks.
+    expect(events).toEqual(['suspect b 8600', 'dead b 9800'])
+    expect(stalls).toBe(4)
+  })
+
+  it('should still judge an unreachable member after its own stall only on what it read before the stall', () => {
+    const t = table()
+    for (let ms = 0; ms <= 5000; ms += 100) {
+      if (ms % 500 === 0) { t.heartbeat(state('a', { seq: ms + 1 }), ms); t.heartbeat(state('b', { seq: ms + 1 }), ms) }
+      expect(t.tick(ms)).toEqual([])
+    }
+    // b's connection closes but b lives: its heartbeats come relayed through a's connection.
+    t.connectionClosed('b')
+    // The observer stalls 3 s; its late tick runs before the poll phase reads b's relayed heartbeat.
+    expect(t.tick(8100)).toEqual([])
+    t.heartbeat(state('a', { seq: 8101 }), 8100)
+    t.heartbeat(state('b', { seq: 8101 }), 8100)
+    for (let ms = 8200; ms <= 9000; ms += 100) expect(t.tick(ms)).toEqual([])
+  })
+
+  it('should excuse its own stalls again for a member whose connection reopened', () => {
+    const t = table()
+    for (let ms = 0; ms <= 5000; ms += 100) {
+      if (ms % 500 === 0) { t.heartbeat(state('a', { seq: ms + 1 }), ms); t.heartbeat(state('b', { seq: ms + 1 }), ms) }
+      expect(t.tick(ms)).toEqual([])
+    }
+    // b's connection closes and a new one opens (the redial loop) before its next heartbeat.
+    t.connectionClosed('b')
+    t.connectionOpened('b')
+    // Three stalls of 1.1 s in a row; b's heartbeats wait behind a backlog on its new connection and are read
+    // only after the third. Unreachable, b would be judged 2.4 s silent as of the second: suspect.
+    for (let ms = 6200; ms <= 8600; ms += 1200) {
+      expect(t.tick(ms)).toEqual([])
+      t.heartbeat(state('a', { seq: ms + 1 }), ms + 1)
+    }
+    t.heartbeat(state('b', { seq: 8601 }), 8601)
+    for (let ms = 8700; ms <= 9500; ms += 100) expect(t.tick(ms)).toEqual([])
   })
 
   it('should list members sorted by NodeId with self always alive', () => {

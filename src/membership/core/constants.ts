@@ -28,7 +28,8 @@ export const TICK_INTERVAL_MS_DEFAULT = 100
  * connections). Cassandra's failure detector ignores the observer's own pauses the same way. Shorter
  * lateness is left to ACCEPTABLE_PAUSE_MS_DEFAULT: excusing every late tick of a busy loop also delays the
  * detection of a member that really died (with 250 ms, kill → dead everywhere took 12–15 s in two 10-node
- * runs at load ≈ 20, against 8–10 s in earlier runs at that load).
+ * runs at load ≈ 20, against 8–10 s in earlier runs at that load). Not excused for a member with no
+ * connection left (member-table.ts excuseOwnStall): nothing of its own can be waiting.
  */
 export const LOCAL_STALL_MIN_MS = 1000
 /** A suspect member is declared dead after staying suspect this long. */

@@ -29,6 +29,11 @@ interface Entry {
   sinceMs: number
   detector: PhiAccrualDetector
   hinted: boolean
+  /**
+   * Every connection to it closed and none opened since, nor a heartbeat heard: none of its heartbeats can be
+   * waiting unread in this node's sockets, so this node's stalls are not excused for it (excuseOwnStall).
+   */
+  unreachable: boolean
 }
 
 export class MemberTable {
@@ -94,13 +99,14 @@ export class MemberTable {
       const detector = this.newDetector()
       detector.heartbeat(nowMs)
       const health: Health = state.leaving ? 'left' : 'alive'
-      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false })
+      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false })
       return [event(health === 'left' ? 'left' : 'joined')]
     }
     const restarted = state.generation > entry.state.generation
     if (restarted) entry.detector = this.newDetector()
     entry.state = state
     entry.hinted = false
+    entry.unreachable = false
     entry.detector.heartbeat(nowMs)
     if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
     if (entry.health === 'alive') return []
@@ -110,7 +116,15 @@ export class MemberTable {
   /** A connection to `id` closed: a hint that lowers the suspicion threshold, never a verdict. */
   connectionClosed (id: NodeId): void {
     const entry = this.entries.get(id)
-    if (entry !== undefined) entry.hinted = true
+    if (entry === undefined) return
+    entry.hinted = true
+    entry.unreachable = true
+  }
+
+  /** A connection to `id` opened: its heartbeats may queue in this node's sockets again (excuseOwnStall). */
+  connectionOpened (id: NodeId): void {
+    const entry = this.entries.get(id)
+    if (entry !== undefined) entry.unreachable = false
   }
 
   /**
@@ -118,19 +132,22 @@ export class MemberTable {
    * `detect: false` (a tiered observer, whose health comes from the voters' digest: adopt) only removal runs.
    */
   tick (nowMs: number, detect = true): MembershipEvent[] {
-    this.excuseOwnStall(nowMs)
+    const stalledSinceMs = this.excuseOwnStall(nowMs)
     const events: MembershipEvent[] = []
     for (const [id, entry] of this.entries) {
       const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: id, atMs: nowMs, generation: entry.state.generation })
       const threshold = this.opts.phiThreshold * (entry.hinted ? C.HINTED_THRESHOLD_FACTOR : 1)
+      // An unreachable member is not excused a stall, but judged as of the tick before it: the heartbeats
+      // relayed by others that were waiting in the sockets then have been read since (a poll phase ran).
+      const judgedAt = entry.unreachable && stalledSinceMs !== undefined ? stalledSinceMs : nowMs
       if (!detect) {
         if ((entry.health === 'dead' || entry.health === 'left') && nowMs - entry.sinceMs >= this.opts.removeAfterMs) {
           this.entries.delete(id)
           events.push(event('removed'))
         }
-      } else if (entry.health === 'alive' && entry.detector.phi(nowMs) > threshold) {
-        events.push(...this.transition(entry, 'suspect', nowMs, event('suspect')))
-      } else if (entry.health === 'suspect' && nowMs - entry.sinceMs >= this.opts.deadAfterSuspectMs) {
+      } else if (entry.health === 'alive' && entry.detector.phi(judgedAt) > threshold) {
+        events.push(...this.transition(entry, 'suspect', judgedAt, event('suspect')))
+      } else if (entry.health === 'suspect' && judgedAt - entry.sinceMs >= this.opts.deadAfterSuspectMs) {
         events.push(...this.transition(entry, 'dead', nowMs, event('dead')))
       } else if ((entry.health === 'dead' || entry.health === 'left') && nowMs - entry.sinceMs >= this.opts.removeAfterMs) {
         this.entries.delete(id)
@@ -164,7 +181,7 @@ export class MemberTable {
         if (state === undefined || health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
         const detector = this.newDetector()
         detector.heartbeat(nowMs)
-        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false })
+        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false })
         events.push(event('joined'))
         continue
       }
@@ -176,6 +193,7 @@ export class MemberTable {
       if (newer) {
         if (generation > entry.state.generation) entry.detector = this.newDetector()
         entry.hinted = false
+        entry.unreachable = false
         if (health === 'alive') entry.detector.heartbeat(nowMs)
       }
       if (state !== undefined) entry.state = state
@@ -206,19 +224,24 @@ export class MemberTable {
    * A tick that comes late by LOCAL_STALL_MIN_MS or more means this node did not run for that long: its
    * peers' heartbeats may be waiting unread in its sockets. The excess is excused for every member (their
    * silence clocks and suspect timers move forward by it), so an observer's stall delays detection instead
-   * of turning every member suspect at once.
+   * of turning every member suspect at once — except an unreachable member (every connection to it closed):
+   * nothing of its own can be waiting, so its silence counts in full and the stall does not delay its verdict
+   * (issue 16: a newly elected leader, the busiest node, stalled ≥ 1 s on tick after tick and took up to 8 s
+   * longer to declare the killed leader dead). Returns when the previous tick ran if this tick is a stall.
    */
-  private excuseOwnStall (nowMs: number): void {
+  private excuseOwnStall (nowMs: number): number | undefined {
     const last = this.lastTickMs
     this.lastTickMs = Math.max(nowMs, last ?? nowMs)
-    if (last === undefined) return
+    if (last === undefined) return undefined
     const excess = nowMs - last - this.opts.tickIntervalMs
-    if (excess < C.LOCAL_STALL_MIN_MS) return
+    if (excess < C.LOCAL_STALL_MIN_MS) return undefined
     this.excusedStallMs += excess
     for (const entry of this.entries.values()) {
+      if (entry.unreachable) continue
       entry.detector.excuse(excess, nowMs)
       if (entry.health === 'suspect') entry.sinceMs = Math.min(nowMs, entry.sinceMs + excess)
     }
+    return last
   }
 
   private transition (entry: Entry, health: Health, nowMs: number, event: MembershipEvent): MembershipEvent[] {
@@ -232,11 +255,11 @@ export class MemberTable {
    * What `id`'s detector holds (for the log line of a suspicion: why it came when it did); undefined for a
    * member not tracked. `meanMs` and `stdDeviationMs` are of the inter-arrival window, before the pause.
    */
-  detectorOf (id: NodeId): { meanMs: number, stdDeviationMs: number, lastHeartbeatMs: number | undefined, hinted: boolean } | undefined {
+  detectorOf (id: NodeId): { meanMs: number, stdDeviationMs: number, lastHeartbeatMs: number | undefined, hinted: boolean, unreachable: boolean } | undefined {
     const entry = this.entries.get(id)
     if (entry === undefined) return undefined
     const { detector } = entry
-    return { meanMs: Math.round(detector.meanMs()), stdDeviationMs: Math.round(detector.stdDeviationMs()), lastHeartbeatMs: detector.lastHeartbeat, hinted: entry.hinted }
+    return { meanMs: Math.round(detector.meanMs()), stdDeviationMs: Math.round(detector.stdDeviationMs()), lastHeartbeatMs: detector.lastHeartbeat, hinted: entry.hinted, unreachable: entry.unreachable }
   }
 
   private newDetector (): PhiAccrualDetector {
