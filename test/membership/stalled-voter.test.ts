@@ -58,6 +58,8 @@ describe('a starved voter judging a killed voter', () => {
     raft.leader = leader.node.nodeId
     raft.conf = { voters: running.slice(0, VOTERS).map((r) => r.node.nodeId), votersOutgoing: [], learners: learners.map((r) => r.node.nodeId), learnersNext: [] }
     await waitFor(() => learners.every((r) => !r.membership.tierStatus().listening), 15_000, 'learners on the digest')
+    // Each node takes its tier on its own next tick: on a loaded machine the judge's may come after the learners'.
+    await waitFor(() => judge.membership.tierStatus().tier === 'voter', 15_000, 'the judge a tiered voter')
     expect(judge.membership.tierStatus()).toEqual({ tier: 'voter', listening: true })
 
     // The judge starves: its clock freezes and jumps 1.2 s every 100 ms.
