@@ -26,13 +26,18 @@ describe('prompt restoration with real nodes', () => {
       (dead === undefined || !conf.voters.includes(dead))
   }
 
-  it('should replace a dead leader\'s voter with the debounce and the audit an hour away', async () => {
+  /** 5 nodes at ha-three; then every engine's debounce and audit an hour away: only the immediate evaluations act. */
+  const haThreeWithTimersAnHourAway = async (): Promise<void> => {
     members = await startCluster(5, { policy: true, extra: { ...FAST_POLICY, policy: { ...FAST_POLICY.policy, auditIntervalMs: HOUR_MS } } })
     await waitFor(async () => await members[1]!.consensus.propose({ kind: 'set-target', target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 1 } }, 'operator')
       .then((r) => r.result.outcome.kind === 'applied', () => false), 60_000, 'target set')
     await waitFor(() => members.every((m) => atTarget(m)), 90_000, 'ha-three on every node')
-    // From here on only the immediate evaluations can act (the engine's init is its own copy; a test reaches in).
+    // The engine's init is its own copy; a test reaches in.
     for (const m of members) (m.policy as unknown as { init: PolicyEngineInit }).init.debounceMs = HOUR_MS
+  }
+
+  it('should replace a dead leader\'s voter with the debounce and the audit an hour away', async () => {
+    await haThreeWithTimersAnHourAway()
     const old = leaderOf(members)!
     await crash(old)
     const survivors = members.filter((m) => m !== old)
@@ -40,11 +45,7 @@ describe('prompt restoration with real nodes', () => {
   }, 240_000)
 
   it('should replace a voter found dead before this node led, as soon as it leads', async () => {
-    members = await startCluster(5, { policy: true, extra: { ...FAST_POLICY, policy: { ...FAST_POLICY.policy, auditIntervalMs: HOUR_MS } } })
-    await waitFor(async () => await members[1]!.consensus.propose({ kind: 'set-target', target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 1 } }, 'operator')
-      .then((r) => r.result.outcome.kind === 'applied', () => false), 60_000, 'target set')
-    await waitFor(() => members.every((m) => atTarget(m)), 90_000, 'ha-three on every node')
-    for (const m of members) (m.policy as unknown as { init: PolicyEngineInit }).init.debounceMs = HOUR_MS
+    await haThreeWithTimersAnHourAway()
     const leader = leaderOf(members)!
     const [doomed, heir] = leader.consensus.node.configuration().voters.filter((id) => id !== leader.node.nodeId).map((id) => members.find((m) => m.node.nodeId === id)!)
     // The leader's engine evaluates nothing from here on (a test reaches in): the verdict must not be acted on yet.
