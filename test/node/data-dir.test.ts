@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { acquireDataDirLock, LOCK_FILE_NAME } from '../../src/node/data-dir-lock.js'
 import { startNode } from '../../src/node/index.js'
 import { defaultServices } from '../../src/node/services.js'
-import { tempDir, testConfig, waitFor } from './helpers.js'
+import { capturingLogger, tempDir, testConfig, waitFor } from './helpers.js'
 import { startMember, stopAll } from '../consensus/cluster/helpers.js'
 import type { Member } from '../consensus/cluster/helpers.js'
 
@@ -135,9 +135,10 @@ describe('lost raft directory', () => {
     await b.node.stop()
     await fs.rm(path.join(bDir, 'raft'), { recursive: true })
     // Restarted without --join: the stored seeds and peers.json are the known peers it rejoins through.
-    b = await startMember(bDir)
+    // Its rejoin can finish before startMember returns, so the flag is not read here: the request it sent is.
+    const bLog = capturingLogger('info')
+    b = await startMember(bDir, { log: bLog.log })
     members.push(b)
-    expect(b.consensus.statusFields().rejoining).toBe(true)
     const survivors = [a, c]
     const leader = (): Member | undefined => survivors.find((m) => m.consensus.node.isLeader())
     await waitFor(() => {
@@ -147,5 +148,6 @@ describe('lost raft directory', () => {
         b.consensus.shapeMachine.shapeCid() === l.consensus.shapeMachine.shapeCid()
     }, 180_000, 'b rejoined as a learner with the same shape')
     expect(leader()?.consensus.node.configuration().voters.sort()).toEqual([a.node.nodeId, c.node.nodeId].sort())
+    expect(bLog.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('raft state lost: asking the leader to remove this node'))).toBe(true)
   }, 420_000)
 })
