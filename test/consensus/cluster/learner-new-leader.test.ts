@@ -15,12 +15,12 @@ describe('a lagging learner and a new leader', () => {
   it('should bring a learner whose configuration lags up to date from a leader elected after its old leader died', async () => {
     const a = await startMember(await tempDir())
     members.push(a)
-    await waitFor(() => a.consensus.node.isLeader(), 10_000, 'the creator leads')
+    await waitFor(() => a.consensus.node.isLeader(), 30_000, 'the creator leads')
     const learner = await startMember(await tempDir(), { join: a.node.joinString() })
     members.push(learner)
     const id = learner.node.nodeId
     await waitFor(() => learner.consensus.node.configuration().learners.includes(id) &&
-      learner.consensus.node.appliedIndex() === a.consensus.node.appliedIndex(), 15_000, 'the learner admitted and caught up')
+      learner.consensus.node.appliedIndex() === a.consensus.node.appliedIndex(), 60_000, 'the learner admitted and caught up')
     // The learner goes down: its applied configuration stays at "voters: a; learners: itself".
     await learner.node.stop()
     members = members.filter((m) => m !== learner)
@@ -29,18 +29,18 @@ describe('a lagging learner and a new leader', () => {
     const b = await startMember(await tempDir(), { join: a.node.joinString() })
     const c = await startMember(await tempDir(), { join: a.node.joinString() })
     members.push(b, c)
-    await waitFor(() => a.consensus.node.configuration().learners.length === 3, 15_000, 'b and c admitted')
+    await waitFor(() => a.consensus.node.configuration().learners.length === 3, 60_000, 'b and c admitted')
     await promoteEtcd(a, b)
     await promoteEtcd(a, c)
     const three = [a, b, c]
     await waitFor(() => three.every((m) => {
       const conf = m.consensus.node.configuration()
       return conf.voters.length === 3 && conf.votersOutgoing.length === 0
-    }), 20_000, 'three voters everywhere')
+    }), 60_000, 'three voters everywhere')
 
     await crash(a)
     members = members.filter((m) => m !== a)
-    await waitFor(() => leaderOf([b, c]) !== undefined, 15_000, 'a new leader among b and c')
+    await waitFor(() => leaderOf([b, c]) !== undefined, 60_000, 'a new leader among b and c')
     const leader = leaderOf([b, c])!
 
     // Back from its data dir, through the new leader's addresses: its configuration names neither b nor c.
@@ -52,6 +52,6 @@ describe('a lagging learner and a new leader', () => {
       return now !== undefined && conf.voters.includes(b.node.nodeId) && conf.voters.includes(c.node.nodeId) &&
         back.consensus.node.appliedIndex() >= now.consensus.node.status().commit &&
         back.consensus.shapeMachine.shapeCid() === now.consensus.shapeMachine.shapeCid()
-    }, 15_000, 'the learner caught up from the new leader')
-  }, 90_000)
+    }, 60_000, 'the learner caught up from the new leader')
+  }, 300_000)
 })
