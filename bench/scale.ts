@@ -22,6 +22,7 @@
  * and the largest N). Every process and temp dir goes on exit and on Ctrl-C (revoada/cleanup.ts).
  *
  * Env: SCALE_NODES (default 10,25,50), SCALE_IDLE_S (default 30), SCALE_DEADLINE_S (per phase, default 240),
+ * SCALE_HEAL_POLL_MS (gap between the heal checks' polling rounds, default 250),
  * SCALE_CONFIG (a JSON node config for every node, e.g. '{"net":{"pingIntervalMs":5000}}' to compare a tuning;
  * default {} = the defaults operators get).
  */
@@ -38,6 +39,13 @@ const sizes = (process.env.SCALE_NODES ?? '10,25,50').split(',').map((s) => Numb
 const idleS = Number(process.env.SCALE_IDLE_S ?? 30)
 const deadlineMs = Number(process.env.SCALE_DEADLINE_S ?? 240) * 1000
 const nodeConfig = JSON.parse(process.env.SCALE_CONFIG ?? '{}') as Record<string, unknown>
+/**
+ * Gap between the heal checks' polling rounds (SCALE_HEAL_POLL_MS, default POLL_INTERVAL_MS). Each round asks
+ * every survivor, and at 50 nodes the three checks' rounds were most of the 2 cores after a kill (the new
+ * leader got ≈ 0.1 core: docs/bench/scale.md, "A leader kill at 50: where the seconds go"): a longer gap
+ * measures how much of healing is the bench's own load, at the price of that much more polling lag.
+ */
+const healPollMs = Number(process.env.SCALE_HEAL_POLL_MS ?? POLL_INTERVAL_MS)
 /** The flag the `revoada` bin's shebang passes (src/cli/main.ts): measure what operators run. */
 /** One node's API may be slow to appear when N processes load at once on 2 cores. */
 const START_TIMEOUT_MS = 180_000
@@ -141,9 +149,9 @@ async function leaderKill (cluster: RevoadaCluster): Promise<{ writeMs: number |
   const canHeal = survivors.length >= HA_THREE_VOTERS
   const [writeMs, deadMs, votersMs, healedMs] = await Promise.all([
     write,
-    pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await deadEverywhere(cluster, survivors, dead)),
-    canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await votersBack(cluster, survivors, dead)) : undefined,
-    canHeal ? pollUntil(killedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, survivors, dead)) : undefined
+    pollUntil(killedAt, deadlineMs, healPollMs, async () => await deadEverywhere(cluster, survivors, dead)),
+    canHeal ? pollUntil(killedAt, deadlineMs, healPollMs, async () => await votersBack(cluster, survivors, dead)) : undefined,
+    canHeal ? pollUntil(killedAt, deadlineMs, healPollMs, async () => await haThreeHolds(cluster, survivors, dead)) : undefined
   ])
   const deadAt = deadMs === null ? null : await lastDeadEventAt(cluster, survivors, dead).catch(() => null)
   return { writeMs, deadMs, deadEventMs: deadAt === null ? null : deadAt - killedAtWallMs, votersMs, healedMs }
@@ -221,7 +229,8 @@ async function main (): Promise<void> {
   if (sizes.length === 0) throw new Error('SCALE_NODES must list cluster sizes of at least 3, e.g. 10,25,50')
   console.log(`machine: ${await machineDescription()}`)
   const config = process.env.SCALE_CONFIG !== undefined ? ` SCALE_CONFIG='${JSON.stringify(nodeConfig)}'` : ''
-  console.log(`command: SCALE_NODES=${sizes.join(',')} SCALE_IDLE_S=${idleS} SCALE_DEADLINE_S=${deadlineMs / 1000}${config} npm run bench:scale; load average ${loadAverage()}`)
+  const healPoll = process.env.SCALE_HEAL_POLL_MS !== undefined ? ` SCALE_HEAL_POLL_MS=${healPollMs}` : ''
+  console.log(`command: SCALE_NODES=${sizes.join(',')} SCALE_IDLE_S=${idleS} SCALE_DEADLINE_S=${deadlineMs / 1000}${config}${healPoll} npm run bench:scale; load average ${loadAverage()}`)
   const results: ScaleResult[] = []
   for (const n of sizes) {
     console.log(`N=${n}: starting ${n} processes…`)
