@@ -16,11 +16,10 @@ export interface EntryPayload {
 }
 
 /**
- * Payloads this process encoded or decoded, by the identity of their bytes: decoding them again (a leader
- * applies the entries it stamped; a follower applies the entries it prepared, raft-node.ts) returns the very
- * command byte array as before, so the command's decode and CID, cached by byte array
- * (shape/core/envelope.ts), are not computed a second time (issue 16). Weak: it holds nothing the log
- * dropped; nobody mutates entry bytes or a decoded payload.
+ * Payloads this process encoded, by the identity of their bytes: decoding them again (a leader applies the
+ * entries it stamped) returns the very command byte array they were built from, so the command's decode and
+ * CID, cached by byte array (shape/core/envelope.ts), are not computed a second time (issue 16). Weak: it
+ * holds nothing the log dropped; nobody mutates entry bytes or a decoded payload.
  */
 const encodedHere = new WeakMap<Uint8Array, EntryPayload>()
 
@@ -37,9 +36,7 @@ export function decodeEntryPayload (bytes: Uint8Array): EntryPayload | null {
   try {
     const value = decode(bytes) as { c?: unknown, t?: unknown }
     if (!(value.c instanceof Uint8Array) || typeof value.t !== 'number' || !Number.isSafeInteger(value.t)) return null
-    const payload = { command: value.c, timeMs: value.t }
-    encodedHere.set(bytes, payload)
-    return payload
+    return { command: value.c, timeMs: value.t }
   } catch {
     return null
   }
