@@ -62,11 +62,6 @@ export class AttestedMachine implements ReplicatedStateMachine<ApplyResult> {
     return () => this.listeners.delete(listener)
   }
 
-  /** A proposal's signature check ahead of its apply (ReplicatedStateMachine.prepare); seals are checked at apply. */
-  prepare (command: Uint8Array): void {
-    if (!isSealCommand(command)) this.components.shape.prepare(command)
-  }
-
   apply (command: Uint8Array, context: ApplyContext): ApplyOutcome<ApplyResult> {
     const position = { index: context.index, term: context.term, timeMs: context.timeMs }
     if (isSealCommand(command)) {

@@ -331,8 +331,6 @@ export class RaftNode<R> {
    */
   private readonly forwardedUpTo = new Map<NodeId, number>()
   private flushRunning = false
-  /** Entries this follower acknowledged whose commands the machine has not prepared yet (prepareAcknowledged). */
-  private toPrepare: Entry[] = []
   private rejoining: boolean
   private nextRemovalRequestMs = 0
   private rejoinRequestInFlight = false
@@ -1114,7 +1112,6 @@ export class RaftNode<R> {
       this.counts.walFlushes++
       this.acknowledgeFlushed(last)
       this.scheduleBatch()
-      this.prepareAcknowledged()
     }, (err: unknown) => {
       this.flushRunning = false
       if (!this.running) return
@@ -1130,30 +1127,7 @@ export class RaftNode<R> {
       this.counts.walFlushedEntries += write.entries.length
       this.raw.persisted(write.ticket)
       for (const message of write.after) this.send(message)
-      if (this.machine.prepare !== undefined && write.entries.length > 0 && !this.isLeader()) this.toPrepare.push(...write.entries)
     }
-  }
-
-  /**
-   * A follower applies an entry when it learns the commit, usually from the next append (commit-notices.ts),
-   * in the Ready that writes that append's entries: the apply runs while the flush does, and the
-   * acknowledgement waits for whichever ends last. At one client the apply (an Ed25519 check of ~0.12 ms
-   * here) outlasted the flush in 6 commits of 10 (issue 16, docs/bench/consensus.md). So the machine's
-   * state-free work (prepare) is done once the acknowledgement is out, on a later turn, after the batch
-   * already scheduled; an entry applied by then needs none.
-   */
-  private prepareAcknowledged (): void {
-    if (this.toPrepare.length === 0) return
-    setImmediate(() => {
-      const entries = this.toPrepare
-      this.toPrepare = []
-      if (!this.running) return
-      for (const entry of entries) {
-        if (entry.index <= this.applied || entry.type !== EntryType.Normal) continue
-        const payload = decodeEntryPayload(entry.data)
-        if (payload !== null && !this.isRequest(payload.command)) this.machine.prepare?.(payload.command)
-      }
-    })
   }
 
   /**

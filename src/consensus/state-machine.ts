@@ -52,11 +52,4 @@ export interface ReplicatedStateMachine<R> {
    * checked before it is persisted. @default restore is attempted only after persisting
    */
   canRestore?(data: Uint8Array): boolean
-  /**
-   * Work apply(command) will need that does not depend on the state (a signature check), done ahead: a
-   * follower calls it for the entries it has just acknowledged, while it waits for the next append, so
-   * that work is not done while the acknowledgement of the next entry waits (issue 16). It must not
-   * change what apply returns. @default nothing is done ahead
-   */
-  prepare?(command: Uint8Array): void
 }

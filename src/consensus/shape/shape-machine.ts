@@ -7,7 +7,7 @@
 import { cidOfValue, decodeCanonical, encodeCanonical, verifySignature } from '../../codec/index.js'
 import type { CID } from '../../codec/index.js'
 import type { ApplyContext, ApplyOutcome, ReplicatedStateMachine } from '../state-machine.js'
-import { applyProposal, decodeSignedProposal, MeshShape } from './core/index.js'
+import { applyProposal, MeshShape } from './core/index.js'
 import type { ApplyResult, ShapeData, SignedProposal } from './core/index.js'
 
 /** Verdicts kept; the oldest is forgotten beyond it (a forgotten verdict is only recomputed). */
@@ -60,8 +60,8 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   }
 
   /**
-   * Verifies a proposal's signature once per CID. prepare() calls it once a follower has acknowledged the
-   * entry (off the acknowledgement's path) to warm the cache; apply() calls it too and then hits the cache.
+   * Verifies a proposal's signature once per CID. Call it when an entry arrives (off the apply path) to
+   * warm the cache; apply() calls it too and then hits the cache.
    */
   verified (proposal: SignedProposal): boolean {
     const key = verdictKey(proposal.cid.toString(), proposal.signature)
@@ -72,12 +72,6 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
     })
     this.remember(key, verdict)
     return verdict
-  }
-
-  /** The signature check of a proposal a follower has acknowledged, before it applies it (raft-node.ts). */
-  prepare (command: Uint8Array): void {
-    const proposal = decodeSignedProposal(command)
-    if (proposal !== null) this.verified(proposal)
   }
 
   /**
