@@ -74,7 +74,7 @@ const haThree = (all: Status[]): boolean => {
 
 afterEach(async (context) => {
   for (const child of children.splice(0)) await killHard(child)
-  // A failure keeps the nodes' logs to read (a learner once stayed on the killed leader; cause not found).
+  // A failure keeps the nodes' logs to read (they showed the address window of the kill below).
   if (context.task.result?.state === 'fail') console.error(`node logs kept in ${root}/*.log`)
   else if (root !== '') await fs.rm(root, { recursive: true, force: true })
 })
