@@ -704,6 +704,11 @@ export class RaftNode<R> {
     return this.raw.role() === 'leader'
   }
 
+  /** The leader this node knows of in its current term (null while there is none), without a status copy. */
+  leaderId (): NodeId | null {
+    return this.raw.leader()
+  }
+
   /** The configuration in force after the entries applied so far. */
   configuration (): ConfState {
     return this.raw.status().confState

@@ -2,10 +2,12 @@
  * @module node/services
  * The default layer stack of a revoada node, in start order: membership (who is alive), consensus (Raft
  * over libp2p streams with the file WAL, the MeshShape), the attestation chain (hooked into consensus's
- * state machine), then the policy engine (which needs membership and consensus), the materializer, then
+ * state machine), content, the address lookup (membership's: the addresses of members the configuration
+ * names), then the policy engine (which needs membership and consensus), the materializer, then
  * the operator's views of them all: Prometheus metrics and the live dashboard.
  */
 import { MembershipService } from '../membership/membership-service.js'
+import { AddressLookupService } from '../membership/address-lookup.js'
 import { ConsensusService } from '../consensus/consensus-service.js'
 import { FileStorage } from '../consensus/storage/file-storage.js'
 import { RaftTransport } from '../consensus/transport/raft-transport.js'
@@ -44,7 +46,13 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   })
   // Content trusts the peers Raft trusts: voters and learners of the applied configuration.
   const content = new ContentService({ isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer) })
-  const services: NodeService[] = [membership, consensus, attestation, content]
+  // A member named by the configuration but never heard of is looked up from a connected member (the leader
+  // first): the address window of docs/MEMBERSHIP.md.
+  const addresses = new AddressLookupService({
+    raftConfiguration: () => consensus.started ? consensus.node.configurationView() : undefined,
+    leader: () => consensus.started ? consensus.node.leaderId() : undefined
+  })
+  const services: NodeService[] = [membership, consensus, attestation, content, addresses]
   if (init.policy !== false) services.push(new PolicyEngine({ nowMs: steadyNowMs, ...init.policy }))
   if (init.materializer !== false) services.push(new MaterializerService())
   // Last: they read the layers above.

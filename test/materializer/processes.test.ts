@@ -104,9 +104,9 @@ describe('materializer on real processes', () => {
     }, 120_000, 'target ha-three committed')
     await waitFor(async () => await materialized(dirs, haThree), 90_000, 'ha-three materialized on every node')
 
-    // A node learns the others' addresses only from their heartbeats and digests (docs/MEMBERSHIP.md, "Where a node
-    // learns other members' addresses"): the last to join, killed leader's heartbeat its only one heard, could reach
-    // nobody afterwards (seen twice in full suites). The test is about the materializer, so every node hears all first.
+    // Before the address lookup (docs/MEMBERSHIP.md, "Where a node learns other members' addresses") the last to
+    // join, the killed leader's heartbeat its only one heard, could reach nobody afterwards (seen twice in full
+    // suites). The test is about the materializer, not that window (address-window.test.ts): every node hears all first.
     const aliveOthers = async (d: string): Promise<number> => {
       try {
         const m = await apiGet(d, '/v1/members') as { self: string, members: Array<{ nodeId: string, health: string }> }

@@ -37,8 +37,8 @@ describe('a lagging learner and a new leader', () => {
       const conf = m.consensus.node.configuration()
       return conf.voters.length === 3 && conf.votersOutgoing.length === 0
     }), 60_000, 'three voters everywhere')
-    // b and c learn each other's addresses only from heartbeats (relayed through a): promoted within a
-    // heartbeat of joining, they may not have heard each other yet, and with a gone neither could reach the other.
+    // The subject here is the lagging learner, not how b and c find each other's addresses (address-window.test.ts):
+    // both hear each other first, so that the kill below tests one thing.
     const hears = (m: Member, other: Member): boolean => m.membership.view().members.some((x) => x.nodeId === other.node.nodeId && x.health === 'alive')
     await waitFor(() => hears(b, c) && hears(c, b), 60_000, 'b and c hear each other')
 
