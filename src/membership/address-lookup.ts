@@ -254,7 +254,7 @@ function bareStrings (addresses: Multiaddr[]): string[] {
 }
 
 /** The addresses that parse as multiaddrs; the others are dropped (a dial hint, not worth failing the rest). */
-function parseAddresses (addresses: string[]): Multiaddr[] {
+export function parseAddresses (addresses: string[]): Multiaddr[] {
   const out: Multiaddr[] = []
   for (const address of addresses) {
     try { out.push(multiaddr(address)) } catch { /* not a multiaddr: skipped */ }

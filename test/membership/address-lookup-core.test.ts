@@ -69,6 +69,8 @@ describe('parseLookupAnswer', () => {
     expect(parseLookupAnswer({ peers: [{ id: 'z', addresses: ['/ip4/127.0.0.1/tcp/5'] }] }, asked)).toBeNull()
     expect(parseLookupAnswer({ peers: [{ id: 'a', addresses: [] }, { id: 'a', addresses: [] }] }, asked)).toBeNull()
     expect(parseLookupAnswer({ peers: [{ id: 'a', addresses: ['/ip4/127.0.0.1/tcp/5/p2p/b'] }] }, asked)).toBeNull()
+    expect(parseLookupAnswer({ peers: [{ id: 'a', addresses: ['/ip4/127.0.0.1/tcp/5/p2p/b/p2p-circuit/p2p/a'] }] }, asked)).toBeNull()
+    expect(parseLookupAnswer({ peers: [{ id: 'a', addresses: ['/ip4/127.0.0.1/tcp/5/p2p/b/ip4/1'] }] }, asked)).toBeNull()
     const many = Array.from({ length: MembershipConstants.MAX_ADDRESSES + 1 }, (_, i) => `/ip4/127.0.0.1/tcp/${i + 1}`)
     expect(parseLookupAnswer({ peers: [{ id: 'a', addresses: many }] }, asked)).toBeNull()
     expect(parseLookupAnswer({ peers: [{ id: 'a', addresses: ['x'.repeat(257)] }] }, asked)).toBeNull()

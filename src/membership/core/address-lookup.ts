@@ -69,7 +69,7 @@ export function parseLookupRequest (v: unknown): LookupRequest | null {
 
 /**
  * A decoded answer, checked against what was asked: an entry for an id not asked for, a repeated one, more
- * than MAX_ADDRESSES addresses, or an address naming another peer (`/p2p/<other>`) makes the whole answer
+ * than MAX_ADDRESSES addresses, or an address naming another peer (`/p2p/<other>`, or any `/p2p/` before its end) makes the whole answer
  * malformed (null) — the answerer is confused or lying, and nothing of it is used. Addresses are returned
  * without their `/p2p/` suffix; whether each parses as a multiaddr is the caller's check.
  */
@@ -86,7 +86,10 @@ export function parseLookupAnswer (v: unknown, asked: readonly string[]): Lookup
     for (const address of addresses as string[]) {
       const suffix = /\/p2p\/([^/]+)$/.exec(address)
       if (suffix !== null && suffix[1] !== entry.id) return null
-      bare.push(suffix === null ? address : address.slice(0, suffix.index))
+      const head = suffix === null ? address : address.slice(0, suffix.index)
+      // A `/p2p/` inside the address would route the dial through another peer (a relay): not a member's own address.
+      if (head.includes('/p2p/')) return null
+      bare.push(head)
     }
     seen.add(entry.id)
     peers.push({ id: entry.id, addresses: bare })

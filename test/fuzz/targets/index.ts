@@ -3,6 +3,7 @@
  * Every fuzz target, by name (the `--target` values of `npm run fuzz`).
  */
 import type { FuzzTarget } from '../target.js'
+import { addressLookupTarget } from './address-lookup.js'
 import { adminApiTarget } from './admin-api.js'
 import { batchEnvelopeTarget } from './batch-envelope.js'
 import { configFileTarget } from './config-file.js'
@@ -18,5 +19,5 @@ import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
   raftStepTarget, gossipHeartbeatTarget, livenessDigestTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
-  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget
+  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget, addressLookupTarget
 ].map((t) => [t.name, t]))
