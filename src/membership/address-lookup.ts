@@ -68,7 +68,7 @@ export interface AddressLookupCounters {
 }
 
 export class AddressLookupService implements NodeService {
-  readonly name = 'addresses'
+  readonly name = 'address-lookup'
   private ctx!: ServiceContext
   private stopCheck: StopDuty | undefined
   private stopped = false

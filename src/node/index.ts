@@ -62,6 +62,9 @@ export interface NodeStatus {
   [service: string]: unknown
 }
 
+/** The node's own status fields: a service named like one would overwrite it (seen: `status` broke on `addresses`). */
+const NODE_STATUS_FIELDS: ReadonlySet<string> = new Set(['nodeId', 'clusterId', 'addresses', 'peers', 'keyFingerprint', 'apiUrl', 'pid', 'dataDir'])
+
 /** A running node. */
 export interface RevoadaNode {
   readonly nodeId: string
@@ -167,6 +170,7 @@ async function startServices (services: NodeService[], base: Omit<ServiceContext
   const names = new Set<string>()
   for (const s of services) {
     assert(!names.has(s.name), () => `duplicate service name ${s.name}`)
+    assert(!NODE_STATUS_FIELDS.has(s.name), () => `service name ${s.name} is a field of the node's own status`)
     names.add(s.name)
     const ctx: ServiceContext = {
       ...base,

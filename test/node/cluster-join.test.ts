@@ -10,6 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { startNode } from '../../src/node/index.js'
 import type { NodeService, RevoadaNode } from '../../src/node/index.js'
 import { classifyDialError, decodeJoinString, encodeJoinString } from '../../src/net/index.js'
+import { defaultServices } from '../../src/node/services.js'
 import { capturingLogger, tempDir, testConfig, waitFor } from './helpers.js'
 
 const nodes: RevoadaNode[] = []
@@ -133,5 +134,17 @@ describe('node cluster join', () => {
     expect(await res.json()).toEqual({ pong: 'second' })
     await a.stop()
     expect(events).toEqual(['start first false', 'start second true', 'stop second', 'stop first'])
+  })
+
+  it('should refuse a service named like one of the node\'s own status fields, and keep those fields with the default stack', async () => {
+    const named = (name: string): NodeService => ({ name, start: async () => {}, stop: async () => {}, status: () => ({}) })
+    await expect(node({ services: [named('addresses')] })).rejects.toThrow(/field of the node's own status/)
+    // The default stack's services (one of them the address lookup) leave the node's fields alone: `revoada status`
+    // reads `addresses` as the node's multiaddrs.
+    const full = await node({ services: defaultServices({ policy: false, materializer: false }) })
+    const status = full.status()
+    expect(Array.isArray(status.addresses)).toBe(true)
+    expect((status.addresses as string[]).every((a) => a.includes('/p2p/'))).toBe(true)
+    expect(status['address-lookup']).toMatchObject({ asked: 0, malformedAnswers: 0 })
   })
 })
