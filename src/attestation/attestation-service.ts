@@ -1,12 +1,16 @@
 /**
  * @module attestation/attestation-service
  * Layer D as a NodeService (`chain`): persists the chain in `<data-dir>/chain`, witnesses the head, and
- * on the leader commits seals. Witnessing: at every seal interval, when its head moved, a shape member
- * signs `revoada/v1/witness ‖ clusterId ‖ u64be(height) ‖ head CID` and gossips it on
- * `revoada/<clusterId>/witness/1`; a member also co-signs the leader's witnessed height as soon as it
- * has applied it, so that signatures meet at one height even while the head moves fast. The leader
- * proposes a seal entry once a majority of the voters at one height signed it (learners' signatures ride
- * along, uncounted); the entry is judged and derived into the chain like any other.
+ * on the leader commits seals. Witnessing: at every seal interval, when its head moved, a voter (of the
+ * chain's voters at that height: the ones a seal counts) signs `revoada/v1/witness ‖ clusterId ‖
+ * u64be(height) ‖ head CID` and gossips it on `revoada/<clusterId>/witness/1`; a voter also co-signs the
+ * leader's witnessed height as soon as it has applied it, so that signatures meet at one height even while
+ * the head moves fast. The leader proposes a seal entry once a majority of the voters at one height signed
+ * it; the entry is judged and derived into the chain like any other. Learners do not sign (DESIGN.md: voters
+ * witness): a seal never counted their signatures, and at 50 members their 47 signatures per block, each
+ * delivered to and verified by all 49 others, were most of the machine's gossip after a leader kill
+ * (docs/bench/scale.md, "After a leader kill at 50: what the survivors spend"). A learner's signature that
+ * arrives (an older build) is still pooled and may ride along in a seal, uncounted, as before.
  */
 import path from 'node:path'
 import { mkdirSync } from 'node:fs'
@@ -113,12 +117,13 @@ export class AttestationService implements NodeService {
   /** One seal interval: witness a moved head; on the leader, seal what a majority witnessed. */
   private onInterval (): void {
     const machine = this.machine!
-    if (machine.height > this.lastSignedHeight && this.isMember()) this.witness(machine.height, machine.head)
+    if (machine.height > this.lastSignedHeight && this.witnessesAt(machine.height)) this.witness(machine.height, machine.head)
     if (this.consensus?.node.isLeader() === true) this.maybeSeal()
   }
 
-  private isMember (): boolean {
-    return this.consensus?.shapeMachine.shape.has(this.ctx.nodeId) === true
+  /** Whether this node signs `height`: it is one of the chain's voters there (the signatures a seal counts). */
+  private witnessesAt (height: number): boolean {
+    return votersAt(this.machine!.view(), height).includes(this.ctx.nodeId)
   }
 
   /** Signs (height, head), keeps it and gossips it. */
@@ -139,7 +144,7 @@ export class AttestationService implements NodeService {
     if (target === null || target.height > view.height) return
     this.coSignTarget = null
     const ours = cidAt(view, target.height)
-    if (ours === null || !equalBytes(ours, target.head) || target.height <= this.lastSignedHeight || !this.isMember()) return
+    if (ours === null || !equalBytes(ours, target.head) || target.height <= this.lastSignedHeight || !this.witnessesAt(target.height)) return
     this.witness(target.height, target.head)
   }
 
@@ -189,7 +194,7 @@ export class AttestationService implements NodeService {
     })
     if (!valid) return drop('bad-signature')
     this.pool.add(parsed.height, parsed.head, parsed.witness)
-    if (parsed.witness.nodeId === this.consensus?.node.status().leader && parsed.height > this.lastSignedHeight) {
+    if (parsed.witness.nodeId === this.consensus?.node.leaderId() && parsed.height > this.lastSignedHeight) {
       this.coSignTarget = { height: parsed.height, head: parsed.head }
       this.maybeCoSign()
     }
