@@ -26,7 +26,7 @@ import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import { steadyNowMs } from '../util/clock.js'
 import type { RaftMembers } from './core/tier.js'
 import { MAX_ADDRESSES } from './core/constants.js'
-import { LOOKUP_FRAME_BYTES_MAX, LOOKUP_IDS_MAX, LOOKUP_STRING_CHARS_MAX, lookupAnswerers, membersToReach, nextLookupRetryMs, parseLookupAnswer, parseLookupRequest } from './core/address-lookup.js'
+import { LOOKUP_FRAME_BYTES_MAX, LOOKUP_IDS_MAX, LOOKUP_REQUEST_BYTES_MAX, LOOKUP_STRING_CHARS_MAX, lookupAnswerers, membersToReach, nextLookupRetryMs, parseLookupAnswer, parseLookupRequest } from './core/address-lookup.js'
 import type { LookupEntry } from './core/address-lookup.js'
 
 export const ADDRESS_LOOKUP_PROTOCOL = '/revoada/addresses/1.0.0'
@@ -201,7 +201,7 @@ export class AddressLookupService implements NodeService {
   /** Answers one request from `from` with the addresses this node holds for each id asked. */
   private async answer (stream: Stream, from: string): Promise<void> {
     try {
-      const lp = lpStream(stream, { maxDataLength: LOOKUP_FRAME_BYTES_MAX })
+      const lp = lpStream(stream, { maxDataLength: LOOKUP_REQUEST_BYTES_MAX })
       const signal = AbortSignal.timeout(LOOKUP_TIMEOUT_MS)
       const frame = await lp.read({ signal })
       const request = parseLookupRequest(decodeOrNull(frame.subarray()))

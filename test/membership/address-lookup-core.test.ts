@@ -3,9 +3,10 @@
  * the strict reading of requests and answers (a peer's frame is a dial hint at most, never trusted further).
  */
 import { describe, expect, it } from 'vitest'
-import { LOOKUP_IDS_MAX, LOOKUP_RETRY_MAX_MS, LOOKUP_RETRY_MIN_MS, lookupAnswerers, membersToReach, nextLookupRetryMs, parseLookupAnswer, parseLookupRequest } from '../../src/membership/core/address-lookup.js'
+import { LOOKUP_IDS_MAX, LOOKUP_REQUEST_BYTES_MAX, LOOKUP_RETRY_MAX_MS, LOOKUP_RETRY_MIN_MS, lookupAnswerers, membersToReach, nextLookupRetryMs, parseLookupAnswer, parseLookupRequest } from '../../src/membership/core/address-lookup.js'
 import type { RaftMembers } from '../../src/membership/core/index.js'
 import { MembershipConstants } from '../../src/membership/core/index.js'
+import { encodeCanonical } from '../../src/codec/index.js'
 
 const conf = (voters: string[], learners: string[] = [], votersOutgoing: string[] = [], learnersNext: string[] = []): RaftMembers => ({ voters, votersOutgoing, learners, learnersNext })
 
@@ -43,6 +44,10 @@ describe('parseLookupRequest', () => {
   it('should accept distinct short ids within the bound', () => {
     expect(parseLookupRequest({ ids: ['a', 'b'] })).toEqual({ ids: ['a', 'b'] })
     expect(parseLookupRequest({ ids: Array.from({ length: LOOKUP_IDS_MAX }, (_, i) => `p${i}`) })).not.toBeNull()
+    // The largest valid request fits the bound an answerer reads.
+    const largest = { ids: Array.from({ length: LOOKUP_IDS_MAX }, (_, i) => `${i}`.padStart(256, 'x')) }
+    expect(parseLookupRequest(largest)).not.toBeNull()
+    expect(encodeCanonical(largest).length).toBeLessThanOrEqual(LOOKUP_REQUEST_BYTES_MAX)
   })
 
   it('should refuse too many ids, repeated ids, non-strings, empty or overlong strings, and other shapes', () => {

@@ -16,8 +16,10 @@ import { MAX_ADDRESSES } from './constants.js'
 export const LOOKUP_IDS_MAX = 64
 /** Characters of one id or one address (a PeerId string is 52; a multiaddr with a DNS name stays far below). */
 export const LOOKUP_STRING_CHARS_MAX = 256
-/** Bytes of a request or an answer frame: 64 ids × 16 addresses of at most 256 characters, with room. */
+/** Bytes of an answer frame: 64 ids × 16 addresses of at most 256 characters, with room. */
 export const LOOKUP_FRAME_BYTES_MAX = 300 * 1024
+/** Bytes of a request frame: 64 ids of at most 256 characters, with room (an answerer reads no more). */
+export const LOOKUP_REQUEST_BYTES_MAX = 20 * 1024
 
 /**
  * The members `self` may have to dial, per its applied configuration: a voter may lead or campaign, so it
