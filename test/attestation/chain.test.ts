@@ -53,6 +53,30 @@ describe('attestation chain', () => {
     expect(moved([n0.id, x, y, n3.id].sort())).toBe('VoterChangeError')
   })
 
+  it('should verify a replacement that moves one voter out and one in with one block, and refuse a block that moves another set', async () => {
+    // Issue 16: `promote <new> replacing <old>` replaces a lost voter in one joint configuration change.
+    const nodes = await makeNodes(4)
+    const [n0, n1, n2, n3] = nodes as [typeof nodes[0], typeof nodes[0], typeof nodes[0], typeof nodes[0]]
+    const b = new ChainBuilder('cluster-r')
+    b.propose(n0, { kind: 'bootstrap', nodeId: n0.id })
+    for (const n of [n1, n2, n3]) b.propose(n0, { kind: 'add-member', nodeId: n.id })
+    const [x, y] = [n1.id, n2.id].sort() as [string, string]
+    expect(b.propose(n0, { kind: 'promote', nodeId: x, roles: ['etcd'], with: [y] }).outcome).toEqual({ kind: 'applied' })
+    expect(b.propose(nodes.find((n) => n.id === x)!, { kind: 'promote', nodeId: n3.id, roles: ['etcd'], replacing: n0.id }).outcome).toEqual({ kind: 'applied' })
+    const exp = b.export()
+    const report = verifyChain(exp, { verify: verifyWithCodec })
+    expect(report.voters).toEqual([x, y, n3.id].sort())
+    const height = exp.blocks.length
+    const moved = (voters: string[]): unknown => {
+      try {
+        verifyChain({ ...exp, blocks: editAndRelink(exp.blocks, height - 1, (block) => ({ ...(block as ProposalBlock), voters })) }, { verify: verifyWithCodec })
+        return null
+      } catch (err) { return (err as Error).name }
+    }
+    expect(moved([x, y].sort())).toBe('VoterChangeError')
+    expect(moved([n0.id, x, y, n3.id].sort())).toBe('VoterChangeError')
+  })
+
   it('should derive byte-identical chains on two replicas applying the same entries', async () => {
     const { builder } = await standardChain('cluster-b')
     const replica = new ChainBuilder('cluster-b')
