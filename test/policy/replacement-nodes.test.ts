@@ -7,24 +7,18 @@
  * the leader's derived configuration change, every node's apply, and the chain's check of the voter move.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { crash, leaderOf, startCluster, stopAll, waitFor, FAST_POLICY } from '../consensus/cluster/helpers.js'
+import { crash, leaderOf, startCluster, stopAll, waitFor, FAST_POLICY, atThreeVoters } from '../consensus/cluster/helpers.js'
 import type { Member } from '../consensus/cluster/helpers.js'
 
 describe('a dead voter replaced in one command with real nodes', () => {
   let members: Member[] = []
   afterEach(async () => { await stopAll(members); members = [] })
 
-  const atTarget = (m: Member, dead?: string): boolean => {
-    const conf = m.consensus.node.configuration()
-    return m.consensus.shapeMachine.shape.voters().length === 3 && conf.voters.length === 3 && conf.votersOutgoing.length === 0 &&
-      (dead === undefined || !conf.voters.includes(dead))
-  }
-
   it('should go from the dead leader\'s 3 voters to 3 live ones in one joint change, never through 2', async () => {
     members = await startCluster(5, { policy: true, extra: FAST_POLICY })
     await waitFor(async () => await members[1]!.consensus.propose({ kind: 'set-target', target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 1 } }, 'operator')
       .then((r) => r.result.outcome.kind === 'applied', () => false), 60_000, 'target set')
-    await waitFor(() => members.every((m) => atTarget(m)), 90_000, 'ha-three on every node')
+    await waitFor(() => members.every((m) => atThreeVoters(m)), 90_000, 'ha-three on every node')
     const old = leaderOf(members)!
     const dead = old.node.nodeId
     const survivors = members.filter((m) => m !== old)
@@ -35,7 +29,7 @@ describe('a dead voter replaced in one command with real nodes', () => {
       raftVoters[i]!.push(m.consensus.node.configuration().voters.length)
     }))
     await crash(old)
-    await waitFor(() => survivors.every((m) => atTarget(m, dead) && !m.consensus.shapeMachine.shape.voters().includes(dead)), 90_000, '3 live voters without the old leader')
+    await waitFor(() => survivors.every((m) => atThreeVoters(m, dead) && !m.consensus.shapeMachine.shape.voters().includes(dead)), 90_000, '3 live voters without the old leader')
     for (const counts of [...shapeVoters, ...raftVoters]) expect(counts).not.toContain(2)
     const leader = leaderOf(survivors)!
     const moves = leader.policy!.decisions().flatMap((d) => d.proposals).filter((p) => p.command.kind !== 'set-target' && 'nodeId' in p.command && (p.command.nodeId === dead || (p.command.kind === 'promote' && p.command.replacing === dead)))
