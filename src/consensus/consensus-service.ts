@@ -28,7 +28,7 @@ import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX
 import { caughtUpMembers, mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
 import { ProtocolLoop } from './protocol-loop.js'
-import { ForwardedRequestDeferredError, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './shape/core/index.js'
+import { ForwardedRequestDeferredError, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN, PROTOCOL_REPLACEMENT } from './shape/core/index.js'
 import type { Storage } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import { registerConsensusRoutes } from './routes.js'
@@ -363,6 +363,9 @@ export class ConsensusService implements NodeService {
   async proposeOperator (command: Command, reason: Reason): Promise<CommandResult> {
     if (command.kind === 'promote' && command.with !== undefined && this.level() < PROTOCOL_JOINED_PROMOTION) {
       throw new RequestRefusedError(`a joined promotion (with) needs protocol level ${PROTOCOL_JOINED_PROMOTION}; the cluster runs ${this.level()}`)
+    }
+    if (command.kind === 'promote' && command.replacing !== undefined && this.level() < PROTOCOL_REPLACEMENT) {
+      throw new RequestRefusedError(`a replacement (replacing) needs protocol level ${PROTOCOL_REPLACEMENT}; the cluster runs ${this.level()}`)
     }
     if (!batchableAgainst(this.machine.shape, command)) return await this.propose(command, reason)
     return await this.batcher.submit({ command, reason })

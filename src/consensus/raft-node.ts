@@ -1253,7 +1253,8 @@ export class RaftNode<R> {
    * now, not at their retry time (up to RETRY_INTERVAL_MS later). What refused them clears only as entries
    * apply — the change before them (one at a time), the entry that leaves a joint change, or a new leader's
    * own first entry (it assumes its log's tail may hold a change until then). A dead voter's replacement
-   * is two changes in a row (its demotion, then a learner's promotion) proposed by a leader just elected,
+   * was two changes in a row (its demotion, then a learner's promotion; one from protocol level 6, still two
+   * below it) proposed by a leader just elected,
    * and waiting for the sweep made it seconds slower (docs/bench/scale.md, 2026-12-04). On the next turn:
    * this runs inside a batch, and submitting belongs outside it; refused again, it waits for the next apply.
    */

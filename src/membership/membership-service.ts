@@ -114,6 +114,8 @@ export class MembershipService implements NodeService, Membership {
   private readonly nowMs: () => number
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
   private readonly onConnect = (event: CustomEvent<PeerId>): void => { this.table.connectionOpened(event.detail.toString()) }
+  /** Unsubscribes from the redial loop's refused dials (MemberTable.dialRefused). */
+  private offRefused: (() => void) | undefined
   /** The last heartbeat found nobody subscribed to the topic (a lone node, or a joiner not yet connected). */
   private lonely = false
   /**
@@ -188,6 +190,7 @@ export class MembershipService implements NodeService, Membership {
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     ctx.net.addEventListener('peer:disconnect', this.onDisconnect)
     ctx.net.addEventListener('peer:connect', this.onConnect)
+    this.offRefused = ctx.redialer.onRefused((peer) => { this.table.dialRefused(peer) })
     this.links = new ObserverLinks({ net: ctx.net, redialer: ctx.redialer, log: ctx.log, self: ctx.nodeId, heartbeatTopic: this.topic, ringNeighbours: settings?.observerRingNeighbours ?? C.OBSERVER_RING_NEIGHBOURS_DEFAULT })
     // The tier before the first subscription: a joiner whose configuration is known already never listens, so no
     // heartbeat reaches it (nor any member's address to dial) before its first tick.
@@ -225,6 +228,7 @@ export class MembershipService implements NodeService, Membership {
     for (let i = 0; i < LEAVE_ANNOUNCEMENTS; i++) await this.publish(true)
     this.ctx.net.removeEventListener('peer:disconnect', this.onDisconnect)
     this.ctx.net.removeEventListener('peer:connect', this.onConnect)
+    this.offRefused?.()
     const pubsub = this.ctx.net.services.pubsub
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     if (this.listening) this.setSubscribed(this.topic, false)

@@ -27,6 +27,21 @@ function errorNames (err: unknown, depth = 0): string[] {
   return [...own, ...nested, ...errorNames(e.cause, depth + 1)]
 }
 
+/**
+ * Whether a failed dial was refused on every address it tried (ECONNREFUSED: nothing listens on the port). A
+ * frozen, stopped or starved process still accepts TCP (the kernel completes the handshake), so only a process
+ * that is gone — or never listened there — refuses; a timeout, an abort or a failed handshake is not a refusal.
+ * An aggregate of per-address failures is a refusal only when each of them is.
+ */
+export function refusedEverywhere (err: unknown, depth = 0): boolean {
+  if (depth > 4 || typeof err !== 'object' || err === null) return false
+  const e = err as { code?: unknown, message?: unknown, cause?: unknown, errors?: unknown }
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every((x) => refusedEverywhere(x, depth + 1))
+  if (e.code === 'ECONNREFUSED') return true
+  if (typeof e.message === 'string' && /\bconnect ECONNREFUSED\b/.test(e.message)) return true
+  return refusedEverywhere(e.cause, depth + 1)
+}
+
 /** What a plain TCP connection to a peer's port shows: refused, accepted but silent, or accepted and talking. */
 export type TcpProbe = 'unreachable' | 'silent' | 'answers'
 

@@ -14,7 +14,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../log/index.js'
 import type { Config } from '../config/index.js'
 import type { NetNode } from './libp2p.js'
-import { classifyDialError } from './dial-errors.js'
+import { classifyDialError, refusedEverywhere } from './dial-errors.js'
 import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 import { KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_PEERS_MAX } from './constants.js'
 
@@ -43,6 +43,7 @@ export class Redialer {
   private overflowLogged = false
   /** When set, only these peers are dialled (address targets whose peer is not known yet still are). */
   private scope: ReadonlySet<string> | undefined
+  private readonly refusedListeners = new Set<(peerId: string) => void>()
 
   constructor (
     private readonly node: NetNode,
@@ -50,6 +51,15 @@ export class Redialer {
     private readonly log: Logger,
     private readonly now: () => number = Date.now
   ) {}
+
+  /**
+   * Calls `listener` with a known peer's id each time a dial to it is refused on every address
+   * (dial-errors.ts refusedEverywhere: its process is gone). Returns the unsubscribe function.
+   */
+  onRefused (listener: (peerId: string) => void): () => void {
+    this.refusedListeners.add(listener)
+    return () => { this.refusedListeners.delete(listener) }
+  }
 
   /** Adds a seed address (with or without `/p2p/`). */
   addAddress (address: string): void {
@@ -171,6 +181,8 @@ export class Redialer {
       this.log[level]({ target: what, err: message, retryInMs: t.backoffMs }, 'dial to cluster peer failed')
     }
     t.lastError = message
+    const peer = t.peerId
+    if (peer !== undefined && refusedEverywhere(err)) for (const listener of this.refusedListeners) listener(peer)
     // Jitter in [0.5, 1) of the backoff keeps restarted nodes from dialling each other in lockstep.
     t.nextAttemptAt = this.now() + t.backoffMs * (0.5 + Math.random() / 2)
     t.backoffMs = Math.min(this.net.redialBackoffMaxMs, t.backoffMs * 2)

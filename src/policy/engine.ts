@@ -18,7 +18,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { MembershipEvent, MembershipView } from '../membership/core/index.js'
-import { commandNodeIds, CONTROL_PLANE_ROLES, PROTOCOL_JOINED_PROMOTION } from '../consensus/shape/core/index.js'
+import { commandNodeIds, CONTROL_PLANE_ROLES, PROTOCOL_JOINED_PROMOTION, PROTOCOL_REPLACEMENT } from '../consensus/shape/core/index.js'
 import type { Command, MeshShape } from '../consensus/shape/core/index.js'
 import {
   applyGates, autoReplacement, formation, movesVoters, intentConflict, toDecisionRecord, decisionContent,
@@ -226,6 +226,7 @@ export class PolicyEngine implements NodeService {
       proposals, shape, view, nowMs, damper: this.damper, flappedAtMs: this.flappedAtMs,
       // `with` only once every node knows it (the cluster's protocol level; rolling upgrades).
       joinPromotions: shape.protocol >= PROTOCOL_JOINED_PROMOTION,
+      joinReplacement: shape.protocol >= PROTOCOL_REPLACEMENT,
       state: { lastChangeMs: this.lastChangeMs, recentChangesMs: this.recentChangesMs, inFlight: this.inFlight, voterChangeInFlight: this.voterChangeInFlight }
     })
     const decision: Decision = { atMs: nowMs, trigger, leader: true, proposals: gated.passed, withheld: [...withheld, ...gated.withheld] }

@@ -10,6 +10,28 @@ import { ChainBuilder, editAndRelink, makeNodes, standardChain } from './helpers
 import type { ProposalBlock } from '../../src/attestation/core/index.js'
 import { CID } from '../../src/codec/index.js'
 
+type TestNode = Awaited<ReturnType<typeof makeNodes>>[number]
+
+/** Four members; the first bootstraps, admits the others and promotes two of them (x < y) to etcd with one `promote … with`. */
+async function joinedPromotionChain (clusterId: string): Promise<{ nodes: TestNode[], b: ChainBuilder, n0: TestNode, n3: TestNode, x: string, y: string }> {
+  const nodes = await makeNodes(4)
+  const [n0, n1, n2, n3] = nodes as [typeof nodes[0], typeof nodes[0], typeof nodes[0], typeof nodes[0]]
+  const b = new ChainBuilder(clusterId)
+  b.propose(n0, { kind: 'bootstrap', nodeId: n0.id })
+  for (const n of [n1, n2, n3]) b.propose(n0, { kind: 'add-member', nodeId: n.id })
+  const [x, y] = [n1.id, n2.id].sort() as [string, string]
+  expect(b.propose(n0, { kind: 'promote', nodeId: x, roles: ['etcd'], with: [y] }).outcome).toEqual({ kind: 'applied' })
+  return { nodes, b, n0, n3, x, y }
+}
+
+/** The error name verifying `exp` gives once its last block claims `voters` (relinked), or null when it verifies. */
+function lastBlockMovedTo (exp: ReturnType<ChainBuilder['export']>, voters: string[]): unknown {
+  try {
+    verifyChain({ ...exp, blocks: editAndRelink(exp.blocks, exp.blocks.length - 1, (block) => ({ ...(block as ProposalBlock), voters })) }, { verify: verifyWithCodec })
+    return null
+  } catch (err) { return (err as Error).name }
+}
+
 describe('attestation chain', () => {
   it('should derive one block per applied entry and verify from the genesis alone', async () => {
     const { builder, exp, nodes } = await standardChain()
@@ -32,24 +54,24 @@ describe('attestation chain', () => {
 
   it('should verify a joined etcd promotion that moves two voters in one block, and refuse a block that moves another set', async () => {
     // Issue 16: `promote … with` takes 1 voter to 3 in one joint configuration change.
-    const nodes = await makeNodes(4)
-    const [n0, n1, n2, n3] = nodes as [typeof nodes[0], typeof nodes[0], typeof nodes[0], typeof nodes[0]]
-    const b = new ChainBuilder('cluster-j')
-    b.propose(n0, { kind: 'bootstrap', nodeId: n0.id })
-    for (const n of [n1, n2, n3]) b.propose(n0, { kind: 'add-member', nodeId: n.id })
-    const [x, y] = [n1.id, n2.id].sort() as [string, string]
-    expect(b.propose(n0, { kind: 'promote', nodeId: x, roles: ['etcd'], with: [y] }).outcome).toEqual({ kind: 'applied' })
+    const { b, n0, n3, x, y } = await joinedPromotionChain('cluster-j')
     const exp = b.export()
     const report = verifyChain(exp, { verify: verifyWithCodec })
     expect(report.voters).toEqual([n0.id, x, y].sort())
-    const height = exp.blocks.length
-    const moved = (voters: string[]): unknown => {
-      try {
-        verifyChain({ ...exp, blocks: editAndRelink(exp.blocks, height - 1, (block) => ({ ...(block as ProposalBlock), voters })) }, { verify: verifyWithCodec })
-        return null
-      } catch (err) { return (err as Error).name }
-    }
+    const moved = (voters: string[]): unknown => lastBlockMovedTo(exp, voters)
     expect(moved([n0.id, x].sort())).toBe('VoterChangeError')
+    expect(moved([n0.id, x, y, n3.id].sort())).toBe('VoterChangeError')
+  })
+
+  it('should verify a replacement that moves one voter out and one in with one block, and refuse a block that moves another set', async () => {
+    // Issue 16: `promote <new> replacing <old>` replaces a lost voter in one joint configuration change.
+    const { nodes, b, n0, n3, x, y } = await joinedPromotionChain('cluster-r')
+    expect(b.propose(nodes.find((n) => n.id === x)!, { kind: 'promote', nodeId: n3.id, roles: ['etcd'], replacing: n0.id }).outcome).toEqual({ kind: 'applied' })
+    const exp = b.export()
+    const report = verifyChain(exp, { verify: verifyWithCodec })
+    expect(report.voters).toEqual([x, y, n3.id].sort())
+    const moved = (voters: string[]): unknown => lastBlockMovedTo(exp, voters)
+    expect(moved([x, y].sort())).toBe('VoterChangeError')
     expect(moved([n0.id, x, y, n3.id].sort())).toBe('VoterChangeError')
   })
 

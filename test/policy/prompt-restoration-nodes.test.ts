@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, it } from 'vitest'
 import type { PolicyEngineInit } from '../../src/policy/engine.js'
-import { crash, leaderOf, startCluster, stopAll, waitFor, FAST_POLICY } from '../consensus/cluster/helpers.js'
+import { crash, leaderOf, startCluster, stopAll, waitFor, FAST_POLICY, atThreeVoters } from '../consensus/cluster/helpers.js'
 import type { Member } from '../consensus/cluster/helpers.js'
 
 const HOUR_MS = 3_600_000
@@ -20,18 +20,12 @@ describe('prompt restoration with real nodes', () => {
   let members: Member[] = []
   afterEach(async () => { await stopAll(members); members = [] })
 
-  const atTarget = (m: Member, dead?: string): boolean => {
-    const conf = m.consensus.node.configuration()
-    return m.consensus.shapeMachine.shape.voters().length === 3 && conf.voters.length === 3 && conf.votersOutgoing.length === 0 &&
-      (dead === undefined || !conf.voters.includes(dead))
-  }
-
   /** 5 nodes at ha-three; then every engine's debounce and audit an hour away: only the immediate evaluations act. */
   const haThreeWithTimersAnHourAway = async (): Promise<void> => {
     members = await startCluster(5, { policy: true, extra: { ...FAST_POLICY, policy: { ...FAST_POLICY.policy, auditIntervalMs: HOUR_MS } } })
     await waitFor(async () => await members[1]!.consensus.propose({ kind: 'set-target', target: { apiServers: 3, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 1 } }, 'operator')
       .then((r) => r.result.outcome.kind === 'applied', () => false), 60_000, 'target set')
-    await waitFor(() => members.every((m) => atTarget(m)), 90_000, 'ha-three on every node')
+    await waitFor(() => members.every((m) => atThreeVoters(m)), 90_000, 'ha-three on every node')
     // The engine's init is its own copy; a test reaches in.
     for (const m of members) (m.policy as unknown as { init: PolicyEngineInit }).init.debounceMs = HOUR_MS
   }
@@ -41,7 +35,7 @@ describe('prompt restoration with real nodes', () => {
     const old = leaderOf(members)!
     await crash(old)
     const survivors = members.filter((m) => m !== old)
-    await waitFor(() => survivors.every((m) => atTarget(m, old.node.nodeId)), 60_000, '3 live voters without the old leader')
+    await waitFor(() => survivors.every((m) => atThreeVoters(m, old.node.nodeId)), 60_000, '3 live voters without the old leader')
   }, 240_000)
 
   it('should replace a voter found dead before this node led, as soon as it leads', async () => {
@@ -57,6 +51,6 @@ describe('prompt restoration with real nodes', () => {
     leader.consensus.node.transferLeadership(heir!.node.nodeId)
     await waitFor(() => heir!.consensus.node.isLeader(), 60_000, 'the heir leads')
     const survivors = members.filter((m) => m !== doomed)
-    await waitFor(() => survivors.every((m) => atTarget(m, doomed!.node.nodeId)), 60_000, '3 live voters without the dead one')
+    await waitFor(() => survivors.every((m) => atThreeVoters(m, doomed!.node.nodeId)), 60_000, '3 live voters without the dead one')
   }, 240_000)
 })

@@ -60,7 +60,9 @@ describe('restoration with real nodes', () => {
   function checkDecisions (leader: Member, victim: string, deathSeenAtMs: number): DecisionRecord[] {
     const records = leader.policy!.log.last(500).filter((r) => r.by === leader.node.nodeId && r.atMs >= deathSeenAtMs)
     const commitGated = (code: string): boolean => code === 'one-voter-change' || code === 'in-flight'
-    const aboutVictim = (r: DecisionRecord): boolean => r.proposals.some((p) => p.command.kind === 'demote' && p.command.nodeId === victim) ||
+    // Its demotion, or its replacement in the same command (`promote … replacing`, issue 16).
+    const aboutVictim = (r: DecisionRecord): boolean => r.proposals.some((p) => (p.command.kind === 'demote' && p.command.nodeId === victim) ||
+      (p.command.kind === 'promote' && p.command.replacing === victim)) ||
       r.withheld.some((w) => w.nodeId === victim && w.what.startsWith('demote') && commitGated(w.code))
     const first = records[0]
     if (first === undefined || !aboutVictim(first)) console.log(JSON.stringify(records.slice(0, 4), null, 1))

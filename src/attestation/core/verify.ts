@@ -163,8 +163,9 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
   }
   if (block.voters === undefined) return
   const before = new Set(state.voters)
-  // One voter per command, or every new voter of a joined etcd promotion (`promote … with`, issue 16).
-  const targets = commandNodeIds(command).filter((id) => command.kind !== 'promote' || !before.has(id)).sort()
+  // One voter per command, or every new voter of a joined etcd promotion (`promote … with`, issue 16), and the
+  // voter it replaces (`promote … replacing`).
+  const targets = commandNodeIds(command).filter((id) => command.kind !== 'promote' || !before.has(id) || id === command.replacing).sort()
   const after = new Set(block.voters)
   const changed = [...before].filter((id) => !after.has(id)).concat([...after].filter((id) => !before.has(id))).sort()
   const sorted = block.voters.every((id, i) => i === 0 || block.voters![i - 1]! < id)

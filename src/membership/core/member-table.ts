@@ -34,6 +34,11 @@ interface Entry {
    * waiting unread in this node's sockets, so this node's stalls are not excused for it (excuseOwnStall).
    */
   unreachable: boolean
+  /**
+   * While unreachable, a dial to it was refused on every address (ECONNREFUSED: nothing listens on its port —
+   * a frozen or starved process still accepts TCP): its process is gone. Judged on its silence, not on phi.
+   */
+  refused: boolean
 }
 
 export class MemberTable {
@@ -99,7 +104,7 @@ export class MemberTable {
       const detector = this.newDetector()
       detector.heartbeat(nowMs)
       const health: Health = state.leaving ? 'left' : 'alive'
-      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false })
+      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false })
       return [event(health === 'left' ? 'left' : 'joined')]
     }
     const restarted = state.generation > entry.state.generation
@@ -107,6 +112,7 @@ export class MemberTable {
     entry.state = state
     entry.hinted = false
     entry.unreachable = false
+    entry.refused = false
     entry.detector.heartbeat(nowMs)
     if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
     if (entry.health === 'alive') return []
@@ -124,7 +130,21 @@ export class MemberTable {
   /** A connection to `id` opened: its heartbeats may queue in this node's sockets again (excuseOwnStall). */
   connectionOpened (id: NodeId): void {
     const entry = this.entries.get(id)
-    if (entry !== undefined) entry.unreachable = false
+    if (entry === undefined) return
+    entry.unreachable = false
+    entry.refused = false
+  }
+
+  /**
+   * A dial to `id` was refused on every address it tried (net/dial-errors.ts refusedEverywhere). Counted only
+   * while every connection to it is closed (a refusal at a stale address of a connected member says nothing).
+   * Until it is heard or connected again, it is suspect once silent for its usual heartbeat interval (the
+   * detector's mean): phi waits out the spread of a loaded machine's arrivals (seconds at 50 nodes on 2 cores,
+   * docs/bench/scale.md), and nothing alive refuses a connection. Death still waits the confirmation time.
+   */
+  dialRefused (id: NodeId): void {
+    const entry = this.entries.get(id)
+    if (entry !== undefined && entry.unreachable) entry.refused = true
   }
 
   /**
@@ -145,7 +165,7 @@ export class MemberTable {
           this.entries.delete(id)
           events.push(event('removed'))
         }
-      } else if (entry.health === 'alive' && entry.detector.phi(judgedAt) > threshold) {
+      } else if (entry.health === 'alive' && (entry.detector.phi(judgedAt) > threshold || refusedAndSilent(entry, judgedAt))) {
         events.push(...this.transition(entry, 'suspect', judgedAt, event('suspect')))
       } else if (entry.health === 'suspect' && judgedAt - entry.sinceMs >= this.opts.deadAfterSuspectMs) {
         events.push(...this.transition(entry, 'dead', nowMs, event('dead')))
@@ -181,7 +201,7 @@ export class MemberTable {
         if (state === undefined || health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
         const detector = this.newDetector()
         detector.heartbeat(nowMs)
-        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false })
+        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false })
         events.push(event('joined'))
         continue
       }
@@ -194,6 +214,7 @@ export class MemberTable {
         if (generation > entry.state.generation) entry.detector = this.newDetector()
         entry.hinted = false
         entry.unreachable = false
+        entry.refused = false
         if (health === 'alive') entry.detector.heartbeat(nowMs)
       }
       if (state !== undefined) entry.state = state
@@ -283,4 +304,11 @@ export class MemberTable {
     members.sort((a, b) => a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
     return { self: this.self.nodeId, members, atMs: nowMs }
   }
+}
+
+/** A member whose dials were refused while unreachable, silent for at least its mean heartbeat interval. */
+function refusedAndSilent (entry: Entry, atMs: number): boolean {
+  const last = entry.detector.lastHeartbeat
+  const mean = entry.detector.meanMs()
+  return entry.refused && entry.unreachable && last !== undefined && Number.isFinite(mean) && atMs - last >= mean
 }

@@ -49,6 +49,10 @@ function parseCommand (v: unknown): Proposal['command'] | null {
       ? v.roles as ControlPlaneRole[]
       : null
     if (roles === null || roles.length === 0) return null
+    // A replacement (issue 16): the node that gives the roles up in the same command.
+    if (v.kind === 'promote' && v.with === undefined && v.replacing !== undefined) {
+      return isText(v.replacing) && v.replacing.length > 0 ? { kind: v.kind, nodeId, roles, replacing: v.replacing } : null
+    }
     if (v.kind === 'demote' || v.with === undefined) return { kind: v.kind, nodeId, roles }
     // A joined promotion (issue 16): its other nodes, bounded like the command itself.
     const others = Array.isArray(v.with) && v.with.length > 0 && v.with.length < MAX_ETCD_HOLDERS && v.with.every((id) => isText(id) && id.length > 0)

@@ -81,6 +81,12 @@ export interface GatesInput {
    * `with`); when not, the second voter change waits its turn. @default true
    */
   joinPromotions?: boolean
+  /**
+   * Whether a dead holder's demotion and a promotion of the same roles may be joined into one
+   * `promote … replacing` (the cluster's protocol level knows `replacing`); when not, the promotion waits
+   * for the demotion. @default true
+   */
+  joinReplacement?: boolean
 }
 
 /**
@@ -126,7 +132,8 @@ export function applyGates (input: GatesInput): { passed: Proposal[], withheld: 
       continue
     }
     if (movesVoters(p.command, shape)) {
-      const joined = voterChange && input.joinPromotions !== false ? joinPromotion(passed, p, shape) : false
+      const joined = voterChange && ((input.joinPromotions !== false && joinPromotion(passed, p, shape)) ||
+        (input.joinReplacement !== false && joinReplacement(passed, p, shape)))
       if (voterChange && !joined) { hold(p, 'one-voter-change', 'another voter change is pending', { retryOn: 'commit' }); continue }
       voterChange = true
       if (joined) { seen.add(id); recent++; continue }
@@ -150,7 +157,7 @@ function joinPromotion (passed: Proposal[], p: Proposal, shape: ShapeView): bool
   const joinable = (c: Command): c is Extract<Command, { kind: 'promote' }> => c.kind === 'promote' && c.roles.includes('etcd') && c.pin !== true
   const at = passed.findIndex((q) => movesVoters(q.command, shape))
   const first = passed[at]
-  if (first === undefined || !joinable(first.command) || !joinable(p.command) || p.command.with !== undefined) return false
+  if (first === undefined || !joinable(first.command) || !joinable(p.command) || p.command.with !== undefined || first.command.replacing !== undefined) return false
   const { command } = first
   const others = command.with ?? []
   if (others.length >= MAX_ETCD_HOLDERS - 1) return false
@@ -160,9 +167,32 @@ function joinPromotion (passed: Proposal[], p: Proposal, shape: ShapeView): bool
   return true
 }
 
+/**
+ * Joins the etcd promotion `p` to the dead holder's demotion that already passed this round (issue 16): one
+ * `promote <new> replacing <dead>`, so the lost voter goes out and its replacement comes in with ONE joint
+ * configuration change. Separately, the promotion waits until the demotion's joint configuration is entered
+ * and left, then enters and leaves its own: four commits, each waiting on the surviving voters, where the new
+ * leader of a loaded cluster answers slowly (docs/bench/scale.md). Entering the joined change needs what the
+ * demotion alone needs (a majority of the old voters: the survivors). Only the same roles, unpinned, one new
+ * node: anything else waits its turn. Replaces the demotion in `passed`; false when they cannot be joined.
+ */
+function joinReplacement (passed: Proposal[], p: Proposal, shape: ShapeView): boolean {
+  const at = passed.findIndex((q) => movesVoters(q.command, shape))
+  const first = passed[at]
+  if (first === undefined || first.reason !== 'replacing-failed' || first.command.kind !== 'demote' || first.command.pin === true) return false
+  const promotion = p.command
+  if (promotion.kind !== 'promote' || promotion.pin === true || promotion.with !== undefined || promotion.replacing !== undefined) return false
+  const demoted = first.command
+  const same = promotion.roles.length === demoted.roles.length && promotion.roles.every((role) => demoted.roles.includes(role))
+  if (!same || !promotion.roles.includes('etcd')) return false
+  const priority = PRIORITIES.indexOf(p.priority) < PRIORITIES.indexOf(first.priority) ? p.priority : first.priority
+  passed[at] = { ...first, command: { kind: 'promote', nodeId: promotion.nodeId, roles: promotion.roles, replacing: demoted.nodeId }, priority, why: `${first.why}; ${p.why}` }
+  return true
+}
+
 export function describe (command: Command): string {
   switch (command.kind) {
-    case 'promote': return `promote ${commandNodeIds(command).join('+')} ${command.roles.join(',')}`
+    case 'promote': return `promote ${[command.nodeId, ...(command.with ?? [])].join('+')} ${command.roles.join(',')}${command.replacing !== undefined ? ` replacing ${command.replacing}` : ''}`
     case 'demote': return `${command.kind} ${command.nodeId} ${command.roles.join(',')}`
     case 'set-target': return 'set-target'
     case 'set-catalog': return `set-catalog ${command.role}`

@@ -65,6 +65,13 @@ export async function startCluster (n: number, options: { policy?: boolean, extr
 
 export const leaderOf = (members: Member[]): Member | undefined => members.find((m) => m.consensus.node.isLeader())
 
+/** ha-three on `m`: 3 voters in its applied shape and Raft configuration, no joint change, `dead` not among them. */
+export function atThreeVoters (m: Member, dead?: string): boolean {
+  const conf = m.consensus.node.configuration()
+  return m.consensus.shapeMachine.shape.voters().length === 3 && conf.voters.length === 3 && conf.votersOutgoing.length === 0 &&
+    (dead === undefined || !conf.voters.includes(dead))
+}
+
 /** Promotes `member` to etcd (a voter) through a proposal made on `via`. */
 export async function promoteEtcd (via: Member, member: Member): Promise<void> {
   const result = await via.consensus.propose({ kind: 'promote', nodeId: member.node.nodeId, roles: ['etcd'] }, 'operator')

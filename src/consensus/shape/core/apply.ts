@@ -14,7 +14,7 @@ import { assert } from '../../../util/assert.js'
 import { decodeProposalOrError } from './envelope.js'
 import type { SignedProposal } from './envelope.js'
 import { MeshShape } from './mesh-shape.js'
-import { commandNodeIds, CONTROL_PLANE_ROLES } from './types.js'
+import { CONTROL_PLANE_ROLES } from './types.js'
 import type { ApplyResult, Command, GroupResult, MergedEnvelope, Outcome, RejectionCode, RequestId, RequestLookup } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_ROLE_HOLDERS } from './constants.js'
 import { templatesProblem } from './catalog.js'
@@ -200,8 +200,8 @@ export function transition (shape: MeshShape, command: Command): Transition {
       return finish(next)
     }
     case 'promote': {
-      // Every node of the command (`nodeId`, then `with`) gets the roles, or none does.
-      const nodes = commandNodeIds(command)
+      // Every promoted node (`nodeId`, then `with`) gets the roles, or none does.
+      const nodes = [command.nodeId, ...(command.with ?? [])]
       for (const node of nodes) {
         if (!shape.has(node)) return reject('unknown-node', `${node} is not a member`) as Transition
         if (shape.isQuarantined(node)) return reject('node-quarantined', `${node} is quarantined`) as Transition
@@ -211,7 +211,21 @@ export function transition (shape: MeshShape, command: Command): Transition {
           return reject('role-already-held', `${node} already holds ${held.join(',')}`) as Transition
         }
       }
+      // A replacement: the replaced node gives up exactly these roles in the same change (as its demotion would,
+      // pins of those roles dropped), so the voters move out and in with one joint configuration change.
+      const replaced = command.replacing
+      if (replaced !== undefined) {
+        if (!shape.has(replaced)) return reject('unknown-node', `${replaced} is not a member`) as Transition
+        if (!command.roles.every((role) => shape.holds(replaced, role))) {
+          const missing = command.roles.filter((role) => !shape.holds(replaced, role))
+          return reject('role-not-held', `${replaced} does not hold ${missing.join(',')}`) as Transition
+        }
+      }
       const next = shape.copy()
+      if (replaced !== undefined) {
+        next.revoke(replaced, command.roles)
+        next.setPins(replaced, command.roles, undefined)
+      }
       for (const node of nodes) {
         next.grant(node, command.roles)
         next.setPins(node, command.roles, command.pin === true ? true : undefined)

@@ -97,12 +97,17 @@ function parseCommand (value: unknown): Command | null {
       // `pin` and `with` are encoded only when present, so a command without them has the bytes it always had.
       const pinned = value.pin === true
       const others = value.kind === 'promote' && value.with !== undefined ? parseWith(value.with, value.nodeId) : undefined
-      const keys = 3 + (pinned ? 1 : 0) + (others !== undefined ? 1 : 0)
-      if (!isId(value.nodeId) || roles === null || others === null || keyCount(value) !== keys) return null
+      // `replacing` (a promote's): alone with the roles, never the promoted node itself.
+      const replaced = value.kind === 'promote' && value.replacing !== undefined
+        ? (isId(value.replacing) && value.replacing !== value.nodeId && !pinned && value.with === undefined ? value.replacing : null)
+        : undefined
+      const keys = 3 + (pinned ? 1 : 0) + (others !== undefined ? 1 : 0) + (replaced !== undefined ? 1 : 0)
+      if (!isId(value.nodeId) || roles === null || others === null || replaced === null || keyCount(value) !== keys) return null
       // Optional keys set one by one rather than spread in: one object instead of three per command.
-      const command: { kind: 'promote' | 'demote', nodeId: string, roles: ControlPlaneRole[], pin?: true, with?: string[] } = { kind: value.kind, nodeId: value.nodeId, roles }
+      const command: { kind: 'promote' | 'demote', nodeId: string, roles: ControlPlaneRole[], pin?: true, with?: string[], replacing?: string } = { kind: value.kind, nodeId: value.nodeId, roles }
       if (pinned) command.pin = true
       if (others !== undefined) command.with = others
+      if (replaced !== undefined) command.replacing = replaced
       return command as Command
     }
     case 'unpin': {

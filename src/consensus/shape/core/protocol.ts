@@ -12,6 +12,7 @@
  *   3 — `with` on promote (joined promotions of the policy engine)
  *   4 — v3 envelopes: followers forward operator requests to the leader
  *   5 — the leader answers a forwarded request it refuses (a `prop-resp` Raft message; request-refusal.ts)
+ *   6 — `replacing` on promote (a lost voter's replacement in one joint change)
  */
 import type { NodeId } from './types.js'
 
@@ -25,8 +26,10 @@ export const PROTOCOL_JOINED_PROMOTION = 3
 export const PROTOCOL_FORWARDED_REQUESTS = 4
 /** The leader answers refused forwarded requests (`prop-resp`: a build before it drops the message as invalid). */
 export const PROTOCOL_REFUSALS_ANSWERED = 5
+/** `replacing` on promote. */
+export const PROTOCOL_REPLACEMENT = 6
 /** The level this build understands (the top one). */
-export const PROTOCOL_LEVEL = 5
+export const PROTOCOL_LEVEL = 6
 /**
  * The largest level the wire accepts (a command's, a bootstrap's, a snapshot's): a later build's level
  * decodes, so that this build can halt on it instead of committing it as `malformed`. Above it: malformed.

@@ -57,8 +57,11 @@ export type Command =
    * `with` (issue 16): more nodes given the same roles by the same command, so that several new etcd
    * holders enter the voters in ONE joint configuration change (1 → 3 voters without a 2-voter step).
    * Encoded only when present: ascending, distinct, without `nodeId`, at most MAX_ETCD_HOLDERS - 1.
+   * `replacing` (issue 16): the node that gives these roles up in the same command, so that a lost voter's
+   * replacement is ONE joint configuration change (out and in together) instead of a demotion and then a
+   * promotion, each entered and left. Encoded only when present; never with `pin` or `with`, never `nodeId`.
    */
-  | { kind: 'promote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true, with?: NodeId[] }
+  | { kind: 'promote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true, with?: NodeId[], replacing?: NodeId }
   | { kind: 'demote', nodeId: NodeId, roles: ControlPlaneRole[], pin?: true }
   /** Drops the node's pins (of `roles`, or all of them). */
   | { kind: 'unpin', nodeId: NodeId, roles?: ControlPlaneRole[] }
@@ -190,9 +193,9 @@ export const REJECTION_CODES = [
 ] as const
 export type RejectionCode = typeof REJECTION_CODES[number]
 
-/** The nodes a command changes: a promote's `nodeId` and its `with` list; none for a target or catalog. */
+/** The nodes a command changes: a promote's `nodeId`, its `with` list and the node it replaces; none for a target or catalog. */
 export function commandNodeIds (command: Command): NodeId[] {
-  if (command.kind === 'promote') return [command.nodeId, ...(command.with ?? [])]
+  if (command.kind === 'promote') return [command.nodeId, ...(command.with ?? []), ...(command.replacing !== undefined ? [command.replacing] : [])]
   return 'nodeId' in command ? [command.nodeId] : []
 }
 
