@@ -135,3 +135,20 @@ export function caughtUpMembers (status: Pick<RaftStatus, 'id' | 'commit' | 'pro
   }
   return members
 }
+
+/**
+ * The peers a leader has not heard from since it began leading (issue 16): no answer yet to anything it sent
+ * (`recentActive` is false until the first answer, and a leader's progress starts from nothing), and no entry
+ * acknowledged. Until a peer answers, the leader knows nothing of its log, so `caughtUpMembers` leaves it out
+ * — a new leader sees every learner as lagging for its first round trip. Past the first check-quorum window
+ * `recentActive` is cleared again, so the set is meaningful only while the leadership is young; the policy
+ * engine bounds its use by time. Undefined when `status` is not a leader's.
+ */
+export function unheardPeers (status: Pick<RaftStatus, 'id' | 'progress'>): Set<NodeId> | undefined {
+  if (status.progress === undefined) return undefined
+  const unheard = new Set<NodeId>()
+  for (const [id, pr] of Object.entries(status.progress)) {
+    if (id !== status.id && !pr.recentActive && pr.match === 0) unheard.add(id)
+  }
+  return unheard
+}

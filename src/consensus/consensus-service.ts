@@ -25,7 +25,7 @@ import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { BatchProposeOptions, CommandResult } from './proposal-batcher.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCH_RESUBMITS_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
-import { caughtUpMembers, mayTalkRaft, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
+import { caughtUpMembers, mayTalkRaft, unheardPeers, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
 import { ProtocolLoop } from './protocol-loop.js'
 import { ForwardedRequestDeferredError, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN, PROTOCOL_REPLACEMENT } from './shape/core/index.js'
@@ -502,6 +502,11 @@ export class ConsensusService implements NodeService {
   /** On the leader, the members caught up with its log (`caughtUpMembers`); undefined elsewhere. */
   caughtUpMembers (): ReadonlySet<string> | undefined {
     return caughtUpMembers(this.raft.status())
+  }
+
+  /** On the leader, the peers it has not heard from since it began leading (`unheardPeers`); undefined elsewhere. */
+  unheardPeers (): ReadonlySet<string> | undefined {
+    return unheardPeers(this.raft.status())
   }
 
   /** The shape as this node has applied it; `stale: false` waits for a linearizable read first. */

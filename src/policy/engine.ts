@@ -22,7 +22,7 @@ import { commandNodeIds, CONTROL_PLANE_ROLES, PROTOCOL_JOINED_PROMOTION, PROTOCO
 import type { Command, MeshShape } from '../consensus/shape/core/index.js'
 import {
   applyGates, autoReplacement, formation, movesVoters, intentConflict, toDecisionRecord, decisionContent,
-  DAMPER_DEFAULTS, FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN
+  DAMPER_DEFAULTS, FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, NEW_LEADER_SETTLE_MS, NEW_LEADER_SETTLE_POLL_MS, RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN
 } from './core/index.js'
 import type { DamperOptions, Decision, DecisionRecord, IntentConflict, MemberInfo, Policy, Proposal, Withheld } from './core/index.js'
 import { DecisionLog } from './decision-log.js'
@@ -65,6 +65,8 @@ export class PolicyEngine implements NodeService {
   private stopAudit: StopDuty | undefined
   private debounceTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
+  /** When this node last began leading (a new leader waits briefly for its peers' first answers). */
+  private leadingSinceMs: number | undefined
   private unsubscribe: (() => void) | undefined
   private decisionLog!: DecisionLog
   private gossip!: DecisionGossip
@@ -120,7 +122,10 @@ export class PolicyEngine implements NodeService {
     let leading = consensus.node.isLeader()
     const unsubscribeRole = consensus.node.onStateChange((status) => {
       const leads = status.role === 'leader'
-      if (leads && !leading) this.schedule('audit', 0)
+      if (leads && !leading) {
+        this.leadingSinceMs = this.nowMs()
+        this.schedule('audit', 0)
+      }
       leading = leads
     })
     this.unsubscribe = () => { unsubscribeView(); unsubscribeShape(); unsubscribeRole() }
@@ -209,6 +214,8 @@ export class PolicyEngine implements NodeService {
   tick (trigger: Decision['trigger']): Decision | null {
     if (!this.running || !this.consensus.node.isLeader()) return null
     const nowMs = this.nowMs()
+    const settleMs = trigger === 'manual' ? 0 : this.settlingMs(nowMs)
+    if (settleMs > 0) { this.schedule(trigger, settleMs); return null }
     const view = this.memberInfos()
     const shape = this.consensus.shapeMachine.shape
     const caughtUp = this.consensus.caughtUpMembers()
@@ -234,6 +241,20 @@ export class PolicyEngine implements NodeService {
     for (const proposal of gated.passed) this.submit(proposal, movesVoters(proposal.command, shape))
     this.scheduleRetry(decision.withheld, nowMs)
     return decision
+  }
+
+  /**
+   * How long a new leader should still wait before it evaluates (0: evaluate now): while it leads for less
+   * than NEW_LEADER_SETTLE_MS and a peer that membership sees alive has not answered it yet. Such a peer's
+   * log is unknown, so a dead voter's replacement would be withheld as lagging and the voter demoted alone.
+   */
+  private settlingMs (nowMs: number): number {
+    const since = this.leadingSinceMs
+    if (since === undefined || nowMs - since >= NEW_LEADER_SETTLE_MS) return 0
+    const unheard = this.consensus.unheardPeers()
+    if (unheard === undefined || unheard.size === 0) return 0
+    const waiting = this.membership.view().members.some((m) => m.health === 'alive' && unheard.has(m.nodeId))
+    return waiting ? Math.min(NEW_LEADER_SETTLE_POLL_MS, since + NEW_LEADER_SETTLE_MS - nowMs) : 0
   }
 
   /** Withheld until a time: look again then (bounded), not at the next audit. */

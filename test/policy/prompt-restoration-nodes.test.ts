@@ -7,9 +7,11 @@
  * immediate evaluation removed, nothing would evaluate within the test. The second case isolates the last
  * trigger: a follower voter dies while the leader's engine is held, so the verdict reaches the other engines
  * while they do not lead (they evaluate nothing); leadership then moves to one of them, and only its
- * evaluation on becoming leader can replace the dead voter.
+ * evaluation on becoming leader can replace the dead voter. That evaluation waits until its learners have
+ * answered it (bounded): before, it knows none of their logs, counted every learner as lagging and demoted the
+ * dead voter alone (3 → 2 voters); after, it replaces it in one joint change, and no survivor sees 2 voters.
  */
-import { afterEach, describe, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { PolicyEngineInit } from '../../src/policy/engine.js'
 import { crash, leaderOf, startCluster, stopAll, waitFor, FAST_POLICY, atThreeVoters } from '../consensus/cluster/helpers.js'
 import type { Member } from '../consensus/cluster/helpers.js'
@@ -47,10 +49,16 @@ describe('prompt restoration with real nodes', () => {
     await crash(doomed!)
     const deadAt = (m: Member): boolean => m.membership.view().members.some((x) => x.nodeId === doomed!.node.nodeId && (x.health === 'dead' || x.health === 'left'))
     await waitFor(() => deadAt(heir!) && deadAt(leader), 60_000, 'the dead voter declared dead')
+    const survivors = members.filter((m) => m !== doomed)
+    // From the transfer on: every shape a survivor applies, and Raft's configuration then, has 3 voters.
+    const voterCounts: number[] = []
+    for (const m of survivors) m.consensus.shapeMachine.onChange((shape) => { voterCounts.push(shape.voters().length, m.consensus.node.configuration().voters.length) })
     // The heir saw the verdict as a follower: its engine evaluated nothing then, and has no timer due within the test.
     leader.consensus.node.transferLeadership(heir!.node.nodeId)
     await waitFor(() => heir!.consensus.node.isLeader(), 60_000, 'the heir leads')
-    const survivors = members.filter((m) => m !== doomed)
     await waitFor(() => survivors.every((m) => atThreeVoters(m, doomed!.node.nodeId)), 60_000, '3 live voters without the dead one')
+    expect(voterCounts).not.toContain(2)
+    const replacing = heir!.policy!.decisions().flatMap((d) => d.proposals).map((p) => p.command).filter((c) => c.kind === 'promote' && c.replacing !== undefined)
+    expect(replacing.map((c) => c.kind === 'promote' && c.replacing)).toEqual([doomed!.node.nodeId])
   }, 240_000)
 })
