@@ -29,8 +29,8 @@ export const RETRY_DELAY_MS_MAX = 30_000
 export const LAGGING_RETRY_MS = 1_000
 
 /**
- * A new leader waits at most this long, and only while a live peer has not answered it yet, before its first
- * evaluation: until a peer answers, the leader knows nothing of its log and counts it as lagging. Deciding at
+ * A new leader waits at most this long, and only while no live learner has answered it yet, before its first
+ * evaluation: until a learner answers, the leader knows nothing of its log and counts it as lagging. Deciding at
  * once then demotes a dead voter alone (3 → 2 voters) and promotes its replacement one change later, where
  * waiting one round trip lets both go in one joint change (`promote … replacing`, docs/POLICY.md).
  */
