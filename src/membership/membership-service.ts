@@ -154,9 +154,6 @@ export class MembershipService implements NodeService, Membership {
   /** Each member's state as last sent in full in a digest (compactDigest), and the subscribers then. */
   private digestLastSent = new Map<string, NodeState>()
   private digestSubscribers = new Set<string>()
-  /** A subscriber appeared since the last full digest, which the minimum gap held back (core/tier.ts fullDigestDue). */
-  private digestFullOwed = false
-  private lastFullDigestMs = -Infinity
   private digestFullBytes = 0
   /** Digests that sent every state in full (fullDigestDue). */
   private digestsFull = 0
@@ -458,9 +455,7 @@ export class MembershipService implements NodeService, Membership {
     const subscribers = pubsub.getSubscribers(this.digestTopic).map((p) => p.toString())
     if (subscribers.length === 0) return
     const seq = ++this.digestSeq
-    const { full, owed } = fullDigestDue({ seq, subscribers, previous: this.digestSubscribers, owed: this.digestFullOwed, nowMs: now, lastFullMs: this.lastFullDigestMs })
-    this.digestFullOwed = owed
-    if (full) this.lastFullDigestMs = now
+    const full = fullDigestDue({ seq, subscribers, previous: this.digestSubscribers })
     this.digestSubscribers = new Set(subscribers)
     const tracked = this.table.view(now).members.map((m) => ({ health: m.health, state: m.state }))
     const { members, lastSent } = compactDigest({ members: tracked, lastSent: this.digestLastSent, full })

@@ -66,14 +66,6 @@ export const DIGEST_INTERVAL_MS = 1000
  */
 export const DIGEST_FULL_EVERY = 10
 /**
- * A new digest subscriber gets every state in full, but at most one full digest goes out per this span (the
- * periodic one aside): while a fleet forms a subscriber appears nearly every second, and every digest was
- * full — at 50 members 29 KB flood-published to every joiner each second, the largest part of what the
- * leader publishes (docs/bench/scale.md, "The leader alone, profiled while 50 nodes form"). A subscriber
- * that appeared meanwhile is owed it: the first digest after the span is full.
- */
-export const DIGEST_FULL_MIN_GAP_MS = 3000
-/**
  * Free storage (capacity.storageBytes, the data directory's free bytes) moves with every write on the disk: a
  * drift within this fraction of the value last sent in full is no change for the digest (the periodic full
  * digest still refreshes it).

@@ -10,7 +10,7 @@
  */
 import type { Health, NodeState } from './types.js'
 import { parseNodeState } from './validate.js'
-import { MAX_MEMBERS, DIGEST_FULL_EVERY, DIGEST_FULL_MIN_GAP_MS, DIGEST_STORAGE_DRIFT } from './constants.js'
+import { MAX_MEMBERS, DIGEST_FULL_EVERY, DIGEST_STORAGE_DRIFT } from './constants.js'
 
 /** The part of a Raft configuration (consensus/core ConfState) the tier decision reads. */
 export interface RaftMembers {
@@ -176,24 +176,11 @@ export function sameViewState (a: NodeState, b: NodeState): boolean {
 
 /**
  * Whether digest number `seq` (from 1) sends every state in full: the first and every DIGEST_FULL_EVERY-th
- * after it, or when a subscriber appeared that an earlier digest did not go to (a new observer, or one back
- * after a reconnect, gets every state without waiting for the periodic one) — at most once per
- * DIGEST_FULL_MIN_GAP_MS since the last full digest; until then the new subscriber is `owed` one.
+ * after it, or when a subscriber appeared that the previous digest did not go to (a new observer, or one
+ * back after a reconnect, gets every state at once instead of waiting for the periodic one).
  */
-export function fullDigestDue (input: {
-  seq: number
-  subscribers: readonly string[]
-  /** The subscribers the previous digest went to. */
-  previous: ReadonlySet<string>
-  /** A subscriber appeared since the last full digest (this function's previous answer). */
-  owed: boolean
-  nowMs: number
-  /** When the last full digest went out (-Infinity: none yet). */
-  lastFullMs: number
-}): { full: boolean, owed: boolean } {
-  const owed = input.owed || input.subscribers.some((p) => !input.previous.has(p))
-  const full = input.seq % DIGEST_FULL_EVERY === 1 || (owed && input.nowMs - input.lastFullMs >= DIGEST_FULL_MIN_GAP_MS)
-  return { full, owed: owed && !full }
+export function fullDigestDue (input: { seq: number, subscribers: readonly string[], previous: ReadonlySet<string> }): boolean {
+  return input.seq % DIGEST_FULL_EVERY === 1 || input.subscribers.some((p) => !input.previous.has(p))
 }
 
 /**
