@@ -79,12 +79,17 @@ export function sortByLevel (peers: readonly NodeId[], cluster: number, advertis
   return sorted
 }
 
-/** What `mayTalkRaft` needs to know about the peer besides the configuration. */
+/**
+ * What `mayTalkRaft` needs to know about the peer besides the configuration, asked only for a peer the
+ * configuration does not list: the transport asks again for every open inbound stream whenever the role or
+ * configuration changes (`recheckInbound`), and listing the connected peers for each of them was 5 % of a
+ * forming 50-node fleet's leader's CPU (docs/bench/scale.md, "The leader alone, profiled while 50 nodes form").
+ */
 export interface MayTalkOptions {
   /** The peer is connected: it passed the pre-shared-key handshake, so it holds the cluster key. */
-  connected: boolean
+  connected: () => boolean
   /** This node's applied shape records the peer as removed (or left). */
-  removed: boolean
+  removed: () => boolean
 }
 
 /**
@@ -106,7 +111,7 @@ export function mayTalkRaft (peer: NodeId, conf: ConfState, options: MayTalkOpti
   const inConf = conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer) ||
     conf.learnersNext.includes(peer)
   if (inConf) return true
-  return options.connected && !options.removed
+  return options.connected() && !options.removed()
 }
 
 /**

@@ -11,6 +11,7 @@
 import path from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { FastifyInstance } from 'fastify'
 import { createSigner } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
@@ -326,8 +327,10 @@ export class ConsensusService implements NodeService {
 
   private mayTalk (peer: string): boolean {
     if (this.raft === undefined) return false
-    const connected = this.ctx.net.getPeers().some((id) => id.toString() === peer)
-    return mayTalkRaft(peer, this.raft.configuration(), { connected, removed: this.machine.shape.wasRemoved(peer) })
+    return mayTalkRaft(peer, this.raft.configurationView(), {
+      connected: () => this.ctx.net.getConnections(peerIdFromString(peer)).length > 0,
+      removed: () => this.machine.shape.wasRemoved(peer)
+    })
   }
 
   /** Writes the removal record once and asks the node to stop (the process exits with EXIT_CODE_REMOVED). */

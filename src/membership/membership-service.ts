@@ -157,6 +157,8 @@ export class MembershipService implements NodeService, Membership {
   private digestLastSent = new Map<string, NodeState>()
   private digestSubscribers = new Set<string>()
   private digestFullBytes = 0
+  /** Digests that sent every state in full (fullDigestDue). */
+  private digestsFull = 0
   private digestCompactBytes = 0
   private digestsAccepted = 0
   private readonly digestDrops = new Map<DigestDropReason, number>()
@@ -464,8 +466,10 @@ export class MembershipService implements NodeService, Membership {
     this.digestLastSent = lastSent
     const digest = { clusterId: this.ctx.cluster.clusterId, from: this.ctx.nodeId, generation: this.self.generation, seq, members }
     const data = encodeCanonical(digestRecord(digest))
-    if (full) this.digestFullBytes = data.length
-    else this.digestCompactBytes = data.length
+    if (full) {
+      this.digestFullBytes = data.length
+      this.digestsFull++
+    } else this.digestCompactBytes = data.length
     try {
       await pubsub.publish(this.digestTopic, data)
       this.digestsPublished++
@@ -587,6 +591,7 @@ export class MembershipService implements NodeService, Membership {
       relayed: this.relayed,
       digestsPublished: this.digestsPublished,
       digestsPrompt: this.digestsPrompt,
+      digestsFull: this.digestsFull,
       digestFullBytes: this.digestFullBytes,
       digestCompactBytes: this.digestCompactBytes,
       digestsAccepted: this.digestsAccepted,

@@ -117,7 +117,7 @@ describe('tiered membership', () => {
     await waitFor(() => leader.node.net.services.pubsub.getSubscribers(digestTopic).length === learners.length, 15_000, 'learners subscribed to digests')
     raft.leader = leader.node.nodeId
     await waitFor(() => learners.every((r) => (r.membership.counters().digestsAccepted ?? 0) >= 1), 15_000, 'the first digest on every learner')
-    expect(leader.membership.counters()).toMatchObject({ digestsPublished: 1, digestsPrompt: 0 })
+    expect(leader.membership.counters()).toMatchObject({ digestsPublished: 1, digestsPrompt: 0, digestsFull: 1 })
     const victim = learners[learners.length - 1]!
     await victim.node.net.stop()
     await waitFor(() => healthOf(leader, victim.node.nodeId) === 'dead', 20_000, 'the leader declares the learner dead')
