@@ -65,7 +65,7 @@ export class PolicyEngine implements NodeService {
   private stopAudit: StopDuty | undefined
   private debounceTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
-  /** When this node last began leading (a new leader waits briefly for its peers' first answers). */
+  /** When this node last began leading (a new leader waits briefly for its first learner's answer). */
   private leadingSinceMs: number | undefined
   private unsubscribe: (() => void) | undefined
   private decisionLog!: DecisionLog
@@ -248,7 +248,7 @@ export class PolicyEngine implements NodeService {
    * than NEW_LEADER_SETTLE_MS and no learner that membership sees alive has answered it yet. A learner's log
    * is unknown until it answers, so a dead voter's replacement would be withheld as lagging and the voter
    * demoted alone. One answer is enough: the first learners to answer are the candidates (at 50 nodes on 2
-   * cores the last of 47 answer seconds later, and a responsive node is the better voter anyway).
+   * cores the last of 47 answered up to 1.5 s after the election, and a responsive node is the better voter).
    */
   private settlingMs (nowMs: number): number {
     const since = this.leadingSinceMs

@@ -36,5 +36,5 @@ export const LAGGING_RETRY_MS = 1_000
  */
 export const NEW_LEADER_SETTLE_MS = 2_000
 
-/** How often a new leader looks again while it waits for its peers' first answers. */
+/** How often a new leader looks again while it waits for its first learner's answer. */
 export const NEW_LEADER_SETTLE_POLL_MS = 50
