@@ -23,6 +23,7 @@ import {
 } from '../net/index.js'
 import type { Cluster, NetFaults, NetNode } from '../net/index.js'
 import { DEFAULT_XSALSA20 } from '../net/xsalsa20.js'
+import { GossipStreamMender } from '../net/gossip-streams.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
@@ -59,11 +60,13 @@ export interface NodeStatus {
   /** The process running the node and its data dir (what `kill` and `--data-dir` need). */
   pid: number
   dataDir: string
+  /** Gossipsub streams the node opened itself to connected peers (net/gossip-streams.ts). */
+  gossipStreams: { reopened: number, openedLate: number }
   [service: string]: unknown
 }
 
 /** The node's own status fields: a service named like one would overwrite it (seen: `status` broke on `addresses`). */
-const NODE_STATUS_FIELDS: ReadonlySet<string> = new Set(['nodeId', 'clusterId', 'addresses', 'peers', 'keyFingerprint', 'apiUrl', 'pid', 'dataDir'])
+const NODE_STATUS_FIELDS: ReadonlySet<string> = new Set(['nodeId', 'clusterId', 'addresses', 'peers', 'keyFingerprint', 'apiUrl', 'pid', 'dataDir', 'gossipStreams'])
 
 /** A running node. */
 export interface RevoadaNode {
@@ -135,6 +138,9 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     const ticker = createTicker()
     redialer.start(ticker)
     stack.push('redial', async () => { await redialer.stop() })
+    const mender = new GossipStreamMender(net, log.forComponent('gossip-streams'))
+    mender.start(ticker)
+    stack.push('gossip-streams', async () => { mender.stop() })
     let requestStop: (request: StopRequest) => void = () => {}
     const stopRequested = new Promise<StopRequest>((resolve) => { requestStop = resolve })
     const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, ticker, requestStop: (r: StopRequest) => { requestStop(r) } }
@@ -142,7 +148,7 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
     const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })
     stack.push('api', async () => { await api.close() })
-    const node = makeNode({ identity, cluster, net, redialer, services, api, stack, log: nodeLog, dataDir: config.dataDir, stopRequested })
+    const node = makeNode({ identity, cluster, net, redialer, mender, services, api, stack, log: nodeLog, dataDir: config.dataDir, stopRequested })
     api.app.get('/v1/status', async () => node.status())
     api.app.get('/v1/join-string', async () => ({ joinString: node.joinString() }))
     for (const s of services) s.routes?.(api.app)
@@ -189,6 +195,7 @@ interface Parts {
   cluster: Cluster
   net: NetNode
   redialer: Redialer
+  mender: GossipStreamMender
   services: NodeService[]
   api: ApiServer
   stack: Stack
@@ -215,7 +222,8 @@ function makeNode (p: Parts): RevoadaNode {
         keyFingerprint: keyFingerprint(p.cluster.key),
         apiUrl: p.api.url,
         pid: process.pid,
-        dataDir: path.resolve(p.dataDir)
+        dataDir: path.resolve(p.dataDir),
+        gossipStreams: { reopened: p.mender.reopened, openedLate: p.mender.openedLate }
       }
       for (const s of p.services) {
         if (s.statusFields !== undefined) Object.assign(status, s.statusFields())
