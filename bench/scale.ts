@@ -125,6 +125,16 @@ async function idleFigures (cluster: RevoadaCluster): Promise<Pick<ScaleResult, 
   }
 }
 
+/** Streams reopened after a loss and opened late, summed over the nodes, and on how many nodes any. */
+async function gossipStreams (cluster: RevoadaCluster): Promise<string> {
+  const counts = await Promise.all(cluster.alive().map(async (p) => await cluster.status(p).then(
+    (st) => (st as unknown as { gossipStreams?: { reopened: number, openedLate: number } }).gossipStreams, () => undefined)))
+  const known = counts.filter((c) => c !== undefined)
+  const sum = (pick: (c: { reopened: number, openedLate: number }) => number): number => known.reduce((a, c) => a + pick(c), 0)
+  const on = (pick: (c: { reopened: number, openedLate: number }) => number): number => known.filter((c) => pick(c) > 0).length
+  return `reopened ${sum((c) => c.reopened)} on ${on((c) => c.reopened)} nodes, opened late ${sum((c) => c.openedLate)} on ${on((c) => c.openedLate)} nodes (of ${known.length} answering)`
+}
+
 /** The Raft leader, waiting up to the phase deadline for one (a cluster that never settled may have none). */
 async function findLeader (cluster: RevoadaCluster): Promise<RevoadaProc | null> {
   let leader: RevoadaProc | null = null
@@ -179,6 +189,7 @@ async function measure (n: number): Promise<ScaleResult> {
     const haThreeMs = await pollUntil(spawnedAt, deadlineMs, POLL_INTERVAL_MS, async () => await haThreeHolds(cluster, cluster.procs))
     console.log(`  N=${n}: ha-three holds everywhere ${ms(haThreeMs)} ms after spawning; idle for ${idleS} s…`)
     const idle = await idleFigures(cluster)
+    console.log(`  N=${n}: gossip streams the nodes opened themselves by now (net/gossip-streams.ts): ${await gossipStreams(cluster)}`)
     // Without ha-three (fewer than 3 voters) a leader kill only measures a cluster without quorum: skipped.
     const heal = haThreeMs !== null ? await leaderKill(cluster) : { writeMs: undefined, deadMs: undefined, deadEventMs: undefined, votersMs: undefined, healedMs: undefined }
     console.log(`  N=${n}: leader SIGKILL → ms until write ${ms(heal.writeMs)}, dead everywhere ${ms(heal.deadMs)} (by the nodes' own dead events ${ms(heal.deadEventMs)}), 3 live voters ${ms(heal.votersMs)}, ha-three ${ms(heal.healedMs)}`)
