@@ -22,7 +22,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, dialsHeardMember, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, dialsHeardMember, votersToReconnect, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -79,6 +79,14 @@ const PROMPT_TRIES = 20
  * and a closed connection costs both sides a new handshake.
  */
 const SUSPECT_PING_TIMEOUT_MS = 2000
+/** A connected voter's heartbeat subscription is checked every this many ticks (1 s at the 100 ms tick). */
+const VOTER_SUBSCRIPTION_CHECK_TICKS = 10
+/**
+ * How long a connected voter may be missing from the heartbeat topic's subscribers before this node reconnects
+ * to it: a new voter subscribes on its next tick and a new connection's streams open (3 s late at most,
+ * net/gossip-streams.ts) well inside it.
+ */
+const VOTER_SUBSCRIPTION_GRACE_MS = 5000
 /**
  * Ping failures that are this node's own refusal, not the peer's silence: libp2p allows one outbound ping
  * stream per connection, so while its connection monitor's ping is in flight ours is refused at once (seen
@@ -159,6 +167,10 @@ export class MembershipService implements NodeService, Membership {
   private digestFullBytes = 0
   /** Digests that sent every state in full (fullDigestDue). */
   private digestsFull = 0
+  /** Connected voters gossipsub lost the heartbeat subscription of, reconnected (reconnectUnsubscribedVoters). */
+  private votersReconnected = 0
+  private readonly voterMissingSinceMs = new Map<string, number>()
+  private ticks = 0
   private digestCompactBytes = 0
   private digestsAccepted = 0
   private readonly digestDrops = new Map<DigestDropReason, number>()
@@ -375,6 +387,7 @@ export class MembershipService implements NodeService, Membership {
   private onTick (): void {
     const now = this.nowMs()
     this.updateTier(now)
+    if (++this.ticks % VOTER_SUBSCRIPTION_CHECK_TICKS === 0) this.reconnectUnsubscribedVoters(now)
     const events = this.table.tick(now, this.listening)
     if (events.length > 0) this.emit(events)
     // The leader publishes in full mode too, for joiners (core/joiner.ts); nobody subscribed costs nothing.
@@ -389,6 +402,34 @@ export class MembershipService implements NodeService, Membership {
       this.lastDigestPublishedMs = now
       this.verdictSinceDigest = false
       void this.publishDigest(now)
+    }
+  }
+
+  /**
+   * Reconnects to each connected voter gossipsub has not counted as a heartbeat subscriber for
+   * VOTER_SUBSCRIPTION_GRACE_MS (core/voter-subscriptions.ts): without it this node's heartbeats never reach
+   * that voter again.
+   */
+  private reconnectUnsubscribedVoters (now: number): void {
+    const conf = this.init.raftConfiguration?.()
+    if (conf === undefined || this.stopped) return
+    const connectedSinceMs = new Map<string, number>()
+    for (const c of this.ctx.net.getConnections()) {
+      if (c.status !== 'open') continue
+      const peer = c.remotePeer.toString()
+      const openedAt = now - Math.max(0, Date.now() - c.timeline.open)
+      connectedSinceMs.set(peer, Math.min(connectedSinceMs.get(peer) ?? Infinity, openedAt))
+    }
+    const subscribers = new Set(this.ctx.net.services.pubsub.getSubscribers(this.topic).map((p) => p.toString()))
+    const due = votersToReconnect({ conf, self: this.ctx.nodeId, connectedSinceMs, subscribed: (peer) => subscribers.has(peer), missingSinceMs: this.voterMissingSinceMs, nowMs: now, graceMs: VOTER_SUBSCRIPTION_GRACE_MS })
+    for (const voter of due) {
+      let peerId: PeerId
+      try { peerId = peerIdFromString(voter) } catch { continue }
+      this.votersReconnected++
+      this.ctx.log.info({ peer: voter, reconnected: this.votersReconnected }, 'a connected voter is not a heartbeat subscriber in gossipsub\'s view; reconnecting to it')
+      // A new connection is the one event on which both ends' gossipsub opens fresh streams and restates every
+      // subscription; the redial loop makes it (a voter is always dialled).
+      void this.ctx.net.hangUp(peerId).catch(() => {})
     }
   }
 
@@ -592,6 +633,7 @@ export class MembershipService implements NodeService, Membership {
       digestsPublished: this.digestsPublished,
       digestsPrompt: this.digestsPrompt,
       digestsFull: this.digestsFull,
+      votersReconnected: this.votersReconnected,
       digestFullBytes: this.digestFullBytes,
       digestCompactBytes: this.digestCompactBytes,
       digestsAccepted: this.digestsAccepted,

@@ -138,3 +138,4 @@ export class GossipStreamMender {
     return missing.size
   }
 }
+

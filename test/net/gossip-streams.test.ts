@@ -153,4 +153,5 @@ describe('gossip stream mender', () => {
     const opened = [a, b].map((n) => n.status().gossipStreams).reduce((sum, g) => sum + g.reopened + g.openedLate, 0)
     expect(opened).toBeGreaterThanOrEqual(1)
   })
+
 })
