@@ -6,9 +6,9 @@
  * or a redial found the old connection still closing — and the one carrying the streams closes, both ends drop
  * their stream and neither opens a new one: no new connection, so no `onConnect`. The peers stay connected
  * and silent for good: neither hears the other's heartbeats, digests, decisions or content announcements.
- * At 50 nodes a voter declared two live observers dead this way and removed them while every other voter saw
- * them alive (docs/bench/scale.md, "A voter that never hears two observers again"; upstream, js-libp2p PR 3531
- * leaves "a stream that closes while its connection stays open" as a follow-up). `test/net/gossip-streams.test.ts`.
+ * Found while chasing a 50-node voter deaf to two live observers (docs/bench/scale.md, "A voter that never hears
+ * two observers again"; that needed membership's voter reconnection too). Upstream, js-libp2p PR 3531 leaves
+ * "a stream that closes while its connection stays open" as a follow-up. `test/net/gossip-streams.test.ts`.
  *
  * The mender looks every `GOSSIP_STREAM_CHECK_MS` at every peer with an open connection and no outbound
  * gossipsub stream, and hands it to gossipsub as newly connected, which opens the stream and sends this node's
