@@ -22,7 +22,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, dialsHeardMember, votersToReconnect, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -82,11 +82,13 @@ const SUSPECT_PING_TIMEOUT_MS = 2000
 /** A connected voter's heartbeat subscription is checked every this many ticks (1 s at the 100 ms tick). */
 const VOTER_SUBSCRIPTION_CHECK_TICKS = 10
 /**
- * How long a connected voter may be missing from the heartbeat topic's subscribers before this node reconnects
- * to it: a new voter subscribes on its next tick and a new connection's streams open (3 s late at most,
- * net/gossip-streams.ts) well inside it.
+ * How long a voter must have been one in this node's configuration, been connected and been missing from the
+ * heartbeat topic's subscribers before this node reconnects to it: a new connection's streams open (3 s late
+ * at most, net/gossip-streams.ts) and a promoted voter subscribes on the tick after it applies its promotion.
  */
 const VOTER_SUBSCRIPTION_GRACE_MS = 5000
+/** A voter reconnected to is not reconnected to again for this long (one that lags applying its promotion). */
+const VOTER_RECONNECT_RETRY_MS = 30_000
 /**
  * Ping failures that are this node's own refusal, not the peer's silence: libp2p allows one outbound ping
  * stream per connection, so while its connection monitor's ping is in flight ours is refused at once (seen
@@ -169,7 +171,7 @@ export class MembershipService implements NodeService, Membership {
   private digestsFull = 0
   /** Connected voters gossipsub lost the heartbeat subscription of, reconnected (reconnectUnsubscribedVoters). */
   private votersReconnected = 0
-  private readonly voterMissingSinceMs = new Map<string, number>()
+  private readonly voterWatch = newVoterWatch()
   private ticks = 0
   private digestCompactBytes = 0
   private digestsAccepted = 0
@@ -421,7 +423,7 @@ export class MembershipService implements NodeService, Membership {
       connectedSinceMs.set(peer, Math.min(connectedSinceMs.get(peer) ?? Infinity, openedAt))
     }
     const subscribers = new Set(this.ctx.net.services.pubsub.getSubscribers(this.topic).map((p) => p.toString()))
-    const due = votersToReconnect({ conf, self: this.ctx.nodeId, connectedSinceMs, subscribed: (peer) => subscribers.has(peer), missingSinceMs: this.voterMissingSinceMs, nowMs: now, graceMs: VOTER_SUBSCRIPTION_GRACE_MS })
+    const due = votersToReconnect({ conf, self: this.ctx.nodeId, connectedSinceMs, subscribed: (peer) => subscribers.has(peer), watch: this.voterWatch, nowMs: now, graceMs: VOTER_SUBSCRIPTION_GRACE_MS, retryMs: VOTER_RECONNECT_RETRY_MS })
     for (const voter of due) {
       let peerId: PeerId
       try { peerId = peerIdFromString(voter) } catch { continue }

@@ -9,29 +9,48 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { MembershipService } from '../../src/membership/membership-service.js'
-import { votersToReconnect } from '../../src/membership/core/index.js'
-import type { RaftMembers } from '../../src/membership/core/index.js'
+import { newVoterWatch, votersToReconnect } from '../../src/membership/core/index.js'
+import type { RaftMembers, VoterSubscriptionInput, VoterWatch } from '../../src/membership/core/index.js'
 import { membershipTopic } from '../../src/net/libp2p.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
 const conf = (voters: string[], learners: string[] = []): RaftMembers => ({ voters, votersOutgoing: [], learners, learnersNext: [] })
 
 describe('votersToReconnect', () => {
-  it('should name a connected voter missing from the subscribers once both its absence and its connection are older than the grace', () => {
-    const missingSinceMs = new Map<string, number>()
-    const input = (nowMs: number, subscribed: (p: string) => boolean = (p) => p === 'v2') => ({
-      conf: conf(['self', 'v1', 'v2', 'v3'], ['l']), self: 'self', connectedSinceMs: new Map([['v1', 0], ['v2', 0], ['l', 0], ['v3', 9_000]]),
-      subscribed, missingSinceMs, nowMs, graceMs: 5_000
-    })
-    expect(votersToReconnect(input(1_000))).toEqual([]) // v1 (and v3) first seen missing
-    expect(votersToReconnect(input(5_999))).toEqual([])
-    expect(votersToReconnect(input(6_000))).toEqual(['v1']) // v3's connection is too young; l is no voter
-    expect(votersToReconnect(input(7_000))).toEqual([]) // v1 starts a new spell
-    expect(votersToReconnect(input(14_000))).toEqual(['v1', 'v3'])
-    // A voter that subscribes again (or disconnects) is forgotten.
-    expect(votersToReconnect(input(15_000, () => true))).toEqual([])
-    expect(missingSinceMs.size).toBe(0)
-    expect(votersToReconnect({ ...input(20_000), conf: undefined })).toEqual([])
+  const input = (watch: VoterWatch, nowMs: number, extra: { subscribed?: (p: string) => boolean, voters?: string[], connected?: Map<string, number> } = {}): VoterSubscriptionInput => ({
+    conf: conf(extra.voters ?? ['self', 'v1', 'v2', 'v3'], ['l']),
+    self: 'self',
+    connectedSinceMs: extra.connected ?? new Map([['v1', 0], ['v2', 0], ['l', 0], ['v3', 9_000]]),
+    subscribed: extra.subscribed ?? ((p) => p === 'v2'),
+    watch,
+    nowMs,
+    graceMs: 5_000,
+    retryMs: 30_000
+  })
+
+  it('should name a connected voter missing from the subscribers once it has been a voter, connected and missing for the grace', () => {
+    const watch = newVoterWatch()
+    expect(votersToReconnect(input(watch, 1_000))).toEqual([]) // v1 and v3 first seen (as voters, and missing)
+    expect(votersToReconnect(input(watch, 5_999))).toEqual([])
+    expect(votersToReconnect(input(watch, 6_000))).toEqual(['v1']) // v3's connection is too young; l is no voter
+    expect(votersToReconnect(input(watch, 14_000))).toEqual(['v3'])
+    // v1 again only after the retry period.
+    expect(votersToReconnect(input(watch, 35_999))).toEqual([])
+    expect(votersToReconnect(input(watch, 36_000))).toEqual(['v1'])
+  })
+
+  it('should wait for a voter promoted a moment ago, and forget a voter that subscribes, disconnects or is no voter', () => {
+    const watch = newVoterWatch()
+    expect(votersToReconnect(input(watch, 100_000, { voters: ['self', 'v2'] }))).toEqual([])
+    // v1 connected long ago, missing as a learner; promoted now: the grace counts from its promotion.
+    expect(votersToReconnect(input(watch, 101_000))).toEqual([])
+    expect(votersToReconnect(input(watch, 105_999))).toEqual([])
+    expect(votersToReconnect(input(watch, 106_000))).toEqual(['v1', 'v3'])
+    expect(votersToReconnect(input(watch, 107_000, { subscribed: () => true }))).toEqual([])
+    expect(watch.missingSinceMs.size).toBe(0)
+    expect(votersToReconnect(input(watch, 108_000, { voters: ['self'] }))).toEqual([])
+    expect([watch.voterSinceMs.size, watch.reconnectedAtMs.size]).toEqual([0, 0])
+    expect(votersToReconnect({ ...input(watch, 200_000), conf: undefined })).toEqual([])
   })
 })
 

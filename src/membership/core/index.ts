@@ -17,5 +17,5 @@ export { tierOf, isVoterIn, confMemberCount, observerMustListen, digestDue, judg
 export type { Tier, RaftMembers, LivenessDigest, DigestMember, DigestDropReason, DigestVerdict } from './tier.js'
 export { keptPeers, observerRing, voterMustRelay } from './links.js'
 export { joinerMustListen, joinerDialTargets, dialsHeardMember } from './joiner.js'
-export { votersToReconnect } from './voter-subscriptions.js'
-export type { VoterSubscriptionInput } from './voter-subscriptions.js'
+export { votersToReconnect, newVoterWatch } from './voter-subscriptions.js'
+export type { VoterSubscriptionInput, VoterWatch } from './voter-subscriptions.js'
