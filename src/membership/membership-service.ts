@@ -597,6 +597,23 @@ export class MembershipService implements NodeService, Membership {
     })
   }
 
+  /**
+   * What this node's link to a member it finds silent looks like: open connections, and whether gossipsub has
+   * a stream each way (read at run time; absent from older gossipsub). Says, in the suspicion's log line,
+   * whether the silence is a dead peer or a connected one gossip no longer reaches.
+   */
+  private gossipLinkOf (peer: string): { connections: number, gossipOut?: boolean, gossipIn?: boolean } {
+    let connections = 0
+    try {
+      connections = this.ctx.net.getConnections(peerIdFromString(peer)).filter((c) => c.status === 'open').length
+    } catch {
+      // A malformed id: not connected.
+    }
+    const gossip = this.ctx.net.services.pubsub as unknown as { streamsOutbound?: unknown, streamsInbound?: unknown }
+    if (!(gossip.streamsOutbound instanceof Map) || !(gossip.streamsInbound instanceof Map)) return { connections }
+    return { connections, gossipOut: gossip.streamsOutbound.has(peer), gossipIn: gossip.streamsInbound.has(peer) }
+  }
+
   private emit (events: MembershipEvent[]): void {
     for (const event of events) {
       if (event.kind === 'suspect') this.checkConnection(event.nodeId)
@@ -605,7 +622,7 @@ export class MembershipService implements NodeService, Membership {
       // A suspicion of this node's own detector says what it was judged on: silence against the window's mean
       // and spread (and the hint); an observer's comes from the leader's digest.
       const detector = event.kind === 'suspect' && this.listening ? this.table.detectorOf(event.nodeId) : undefined
-      const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted, unreachable: detector.unreachable }
+      const judged = detector === undefined ? {} : { silentMs: detector.lastHeartbeatMs === undefined ? undefined : Math.round(event.atMs - detector.lastHeartbeatMs), meanMs: detector.meanMs, stdDeviationMs: detector.stdDeviationMs, hinted: detector.hinted, unreachable: detector.unreachable, ...this.gossipLinkOf(event.nodeId) }
       this.ctx.log.info({ event: event.kind, peer: event.nodeId, generation: event.generation, ...judged }, `member ${event.kind}`)
     }
     if (this.events.length > C.MAX_RECENT_EVENTS) this.events.splice(0, this.events.length - C.MAX_RECENT_EVENTS)
