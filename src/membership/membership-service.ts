@@ -84,9 +84,12 @@ const VOTER_SUBSCRIPTION_CHECK_TICKS = 10
 /**
  * How long a voter must have been one in this node's configuration, been connected and been missing from the
  * heartbeat topic's subscribers before this node reconnects to it: a new connection's streams open (3 s late
- * at most, net/gossip-streams.ts) and a promoted voter subscribes on the tick after it applies its promotion.
+ * at most, net/gossip-streams.ts), a promoted voter subscribes on the tick after it applies its promotion, and
+ * a starved leader opens its streams to 49 joiners one after another (at 5 s one observer of a forming 50-node
+ * fleet reconnected to the leader; docs/bench/scale.md). Well inside the 60 s after which a voter removes a
+ * dead member from its view.
  */
-const VOTER_SUBSCRIPTION_GRACE_MS = 5000
+const VOTER_SUBSCRIPTION_GRACE_MS = 10_000
 /** A voter reconnected to is not reconnected to again for this long (one that lags applying its promotion). */
 const VOTER_RECONNECT_RETRY_MS = 30_000
 /**

@@ -89,7 +89,7 @@ describe('a voter\'s lost subscription', () => {
     expect(bSubscribedAtA()).toBe(false)
     const seqBefore = seqAtB()
 
-    await waitFor(() => bSubscribedAtA(), 20_000, 'a knows b subscribes again')
+    await waitFor(() => bSubscribedAtA(), 40_000, 'a knows b subscribes again')
     expect(a.membership.counters().votersReconnected).toBeGreaterThanOrEqual(1)
     await waitFor(() => seqAtB() >= seqBefore + 10, 20_000, 'b hears a again')
   }, 90_000)
