@@ -27,6 +27,12 @@ export const SHAPE_COMMANDS = 'revoada_shape_commands_total'
 export const APPLY_DURATION = 'revoada_server_apply_duration_seconds'
 /** Time of one WAL fsync (etcd_disk_wal_fsync_duration_seconds). */
 export const FSYNC_DURATION = 'revoada_disk_wal_fsync_duration_seconds'
+/** Gossipsub streams this node reopened to peers that stayed connected after it lost them (net/gossip-streams.ts). */
+export const GOSSIP_STREAMS_REOPENED = 'revoada_gossip_streams_reopened_total'
+/** Gossipsub streams this node opened itself because gossipsub had not 3 s after the peer connected. */
+export const GOSSIP_STREAMS_OPENED_LATE = 'revoada_gossip_streams_opened_late_total'
+/** Reconnections to a connected voter missing from the heartbeat topic's subscribers (core/voter-subscriptions.ts). */
+export const VOTERS_RECONNECTED = 'revoada_membership_voters_reconnected_total'
 /** Members of this node's membership view by health (alive, suspect, dead, left). */
 export const MEMBERS = 'revoada_membership_members'
 /** Policy engine outcomes by kind (proposed:<command kind> / withheld:<code>), counted on the leader. */

@@ -143,7 +143,10 @@ export class MetricsService implements NodeService {
       const members: Record<string, number> = {}
       for (const m of membership.view().members) members[m.health] = (members[m.health] ?? 0) + 1
       reading.members = members
+      reading.votersReconnected = membership.counters().votersReconnected
     }
+    const streams = this.ctx.gossipStreams?.()
+    if (streams !== undefined) Object.assign(reading, { gossipStreamsReopened: streams.reopened, gossipStreamsOpenedLate: streams.openedLate })
     for (const name of METRICS_SOURCE_SERVICES) {
       const source = this.ctx.service(name)
       if (isMetricsSource(source)) Object.assign(reading, source.metricsReading())

@@ -20,6 +20,10 @@ export interface StateReading {
   contentBlobs?: number
   chainHeight?: number
   chainSeals?: number
+  /** Cumulative counts kept by other layers (read, not counted, here). */
+  gossipStreamsReopened?: number
+  gossipStreamsOpenedLate?: number
+  votersReconnected?: number
 }
 
 /** The metric objects of one node. */
@@ -93,6 +97,23 @@ export class NodeMetrics {
     scalar(C.CONTENT_BLOBS, 'Content blobs held locally.', (r) => r.contentBlobs)
     scalar(C.CHAIN_HEIGHT, 'Height of the attestation chain.', (r) => r.chainHeight)
     scalar(C.CHAIN_SEALS, 'Witness seals on the chain head.', (r) => r.chainSeals)
+    // A count another layer keeps: exposed as a counter that catches up with it on every scrape.
+    const cumulative = (name: string, help: string, pick: (r: StateReading) => number | undefined): void => {
+      let exposed = 0
+      const counter: Counter = new Counter({
+        name, help, registers,
+        collect () {
+          const value = pick(reading())
+          if (value !== undefined && value > exposed) {
+            counter.inc(value - exposed)
+            exposed = value
+          }
+        }
+      })
+    }
+    cumulative(C.GOSSIP_STREAMS_REOPENED, 'Gossipsub streams reopened to peers that stayed connected after they were lost.', (r) => r.gossipStreamsReopened)
+    cumulative(C.GOSSIP_STREAMS_OPENED_LATE, 'Gossipsub streams opened by the node because gossipsub had not 3 s after the peer connected.', (r) => r.gossipStreamsOpenedLate)
+    cumulative(C.VOTERS_RECONNECTED, 'Reconnections to a connected voter missing from the heartbeat subscribers.', (r) => r.votersReconnected)
     const members: Gauge<'state'> = new Gauge({
       name: C.MEMBERS, help: 'Members of this node\'s membership view by health.', labelNames: ['state'], registers,
       collect () {

@@ -143,7 +143,8 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     stack.push('gossip-streams', async () => { mender.stop() })
     let requestStop: (request: StopRequest) => void = () => {}
     const stopRequested = new Promise<StopRequest>((resolve) => { requestStop = resolve })
-    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, ticker, requestStop: (r: StopRequest) => { requestStop(r) } }
+    const gossipStreams = (): { reopened: number, openedLate: number } => ({ reopened: mender.reopened, openedLate: mender.openedLate })
+    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, ticker, gossipStreams, requestStop: (r: StopRequest) => { requestStop(r) } }
     const services = await startServices(init.services ?? [], base, log, stack)
     const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
     const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })

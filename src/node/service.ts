@@ -36,6 +36,8 @@ export interface ServiceContext {
    * build a context by hand): use `intervalTicker`.
    */
   ticker?: Ticker
+  /** Gossipsub streams the node opened itself (net/gossip-streams.ts), for metrics. Absent in hand-built contexts. */
+  gossipStreams?: () => { reopened: number, openedLate: number }
   /** `revoada:<service name>` logger. */
   log: Logger
   /** A service started earlier, by name; undefined if absent. */

@@ -9,6 +9,8 @@ import type { RevoadaNode } from '../../src/node/index.js'
 import { defaultServices } from '../../src/node/services.js'
 import { readApiFile } from '../../src/api/index.js'
 import { loadConfig } from '../../src/config/index.js'
+import { NodeMetrics } from '../../src/metrics/registry.js'
+import type { StateReading } from '../../src/metrics/registry.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
 const SCRAPE_TOKEN = 'scrape-token-0123456789'
@@ -58,6 +60,26 @@ describe('metrics', () => {
     expect(m.get('revoada_membership_members{state="dead"}')).toBe(0)
     // A gauge no running layer reports is absent rather than a made-up zero.
     expect(m.has('revoada_chain_head_seals')).toBe(false)
+    // Counts the net and membership layers keep: a lone node has reopened nothing.
+    expect(m.get('revoada_gossip_streams_reopened_total')).toBe(0)
+    expect(m.get('revoada_gossip_streams_opened_late_total')).toBe(0)
+    expect(m.get('revoada_membership_voters_reconnected_total')).toBe(0)
+  })
+
+  it('should expose a count another layer keeps as a counter that follows it', async () => {
+    const metrics = new NodeMetrics()
+    let reading: StateReading = {}
+    metrics.readState(() => reading)
+    expect(samples(await metrics.exposition()).get('revoada_gossip_streams_reopened_total')).toBe(0)
+    reading = { gossipStreamsReopened: 3, gossipStreamsOpenedLate: 7, votersReconnected: 1 }
+    let m = samples(await metrics.exposition())
+    expect([m.get('revoada_gossip_streams_reopened_total'), m.get('revoada_gossip_streams_opened_late_total'), m.get('revoada_membership_voters_reconnected_total')]).toEqual([3, 7, 1])
+    reading = { gossipStreamsReopened: 5, gossipStreamsOpenedLate: 7, votersReconnected: 1 }
+    m = samples(await metrics.exposition())
+    expect(m.get('revoada_gossip_streams_reopened_total')).toBe(5)
+    // A layer that stops reporting leaves the counter where it was.
+    reading = {}
+    expect(samples(await metrics.exposition()).get('revoada_gossip_streams_reopened_total')).toBe(5)
   })
 
   it('should serve /metrics on the scrape listener with its token only, and that token opens nothing else', async () => {
