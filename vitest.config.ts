@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['dist/**', 'node_modules/**'],
-    setupFiles: ['./src/polyfill.ts'],
+    setupFiles: ['./src/polyfill.ts', './test/setup/temp-dirs.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

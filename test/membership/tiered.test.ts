@@ -4,6 +4,7 @@
  * receiving heartbeats and take their view from the leader's digest; a digest from a learner is dropped; a
  * killed learner turns dead everywhere; without digests (the leader gone) learners detect on their own again.
  */
+import { promises as fs } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
@@ -14,14 +15,19 @@ import { membershipDigestTopic } from '../../src/net/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
-interface Running { node: RevoadaNode, membership: MembershipService }
+interface Running { node: RevoadaNode, membership: MembershipService, dir: string }
 
 const N = 7
 const VOTERS = 3
 
 describe('tiered membership', () => {
   const running: Running[] = []
-  afterEach(async () => { await Promise.all(running.splice(0).map(async (r) => { await r.node.stop().catch(() => {}) })) })
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map(async (r) => {
+      await r.node.stop().catch(() => {})
+      await fs.rm(r.dir, { recursive: true, force: true })
+    }))
+  })
 
   it('should keep learners off heartbeats, show them every member from the leader\'s digest, drop a learner\'s digest, and fall back without digests', async () => {
     // The configuration is known once every node has its id; until then all run in full mode.
@@ -32,7 +38,7 @@ describe('tiered membership', () => {
       const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4 })
       const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
       self = node.nodeId
-      return { node, membership }
+      return { node, membership, dir }
     }
     const first = await start()
     running.push(first)
@@ -103,7 +109,7 @@ describe('tiered membership', () => {
       const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 3, digestIntervalMs: 3_600_000 })
       const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
       self = node.nodeId
-      return { node, membership }
+      return { node, membership, dir }
     }
     const first = await start()
     running.push(first)

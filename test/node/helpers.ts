@@ -11,8 +11,24 @@ import type { Config, ConfigInput } from '../../src/config/index.js'
 import { createLogger } from '../../src/log/index.js'
 import type { Logger } from '../../src/log/index.js'
 
+/** Every dir `tempDir` made in this test file (vitest runs each file in its own module registry). */
+const madeDirs: string[] = []
+
 export async function tempDir (label = 'revoada-test-'): Promise<string> {
-  return await fs.mkdtemp(path.join(os.tmpdir(), label))
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), label))
+  madeDirs.push(dir)
+  return dir
+}
+
+/**
+ * Removes every dir `tempDir` made in this file (test/setup/temp-dirs.ts runs it after the file's own hooks, so
+ * a test that stops its nodes in afterEach or afterAll need not remove their data dirs itself). Best effort: a
+ * dir that cannot be removed is left, and says nothing.
+ */
+export async function removeMadeDirs (): Promise<void> {
+  await Promise.all(madeDirs.splice(0).map(async (dir) => {
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {})
+  }))
 }
 
 /** Config for an in-process test node: loopback, free ports, fast redial and dial timeout. */
