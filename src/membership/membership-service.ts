@@ -21,6 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
+import { gossipStreamTables } from '../net/gossip-streams.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
 import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
@@ -297,9 +298,9 @@ export class MembershipService implements NodeService, Membership {
    * visible (another gossipsub version), connected peers count.
    */
   private reach (): number {
-    const outbound = (this.ctx.net.services.pubsub as unknown as { streamsOutbound?: unknown }).streamsOutbound
+    const outbound = gossipStreamTables(this.ctx.net)?.outbound
     const peers = this.ctx.net.getPeers().map((id) => id.toString())
-    const connected = new Set(outbound instanceof Map ? peers.filter((id) => outbound.has(id)) : peers)
+    const connected = new Set(outbound !== undefined ? peers.filter((id) => outbound.has(id)) : peers)
     return reachOf(this.table.view(this.nowMs()).members, this.ctx.nodeId, connected)
   }
 
@@ -612,9 +613,9 @@ export class MembershipService implements NodeService, Membership {
     } catch {
       // A malformed id: not connected.
     }
-    const gossip = this.ctx.net.services.pubsub as unknown as { streamsOutbound?: unknown, streamsInbound?: unknown }
-    if (!(gossip.streamsOutbound instanceof Map) || !(gossip.streamsInbound instanceof Map)) return { connections }
-    return { connections, gossipOut: gossip.streamsOutbound.has(peer), gossipIn: gossip.streamsInbound.has(peer) }
+    const tables = gossipStreamTables(this.ctx.net)
+    if (tables === undefined) return { connections }
+    return { connections, gossipOut: tables.outbound.has(peer), gossipIn: tables.inbound.has(peer) }
   }
 
   private emit (events: MembershipEvent[]): void {

@@ -71,10 +71,21 @@ export function peersWithoutStream (
   return chosen
 }
 
-/** The parts of @libp2p/gossipsub 17's instance the mender uses (not in its public type). */
+/** The parts of @libp2p/gossipsub 17's instance read here (not in its public type). */
 interface GossipsubStreams {
   streamsOutbound: Map<string, unknown>
+  streamsInbound: Map<string, unknown>
   onPeerConnected: (peerId: PeerId, connection: unknown) => void
+}
+
+/**
+ * Gossipsub's stream tables, by peer id: the one place that reads them (membership's `reach` and its suspicion
+ * log line use them too). Undefined when this gossipsub version does not have them.
+ */
+export function gossipStreamTables (net: NetNode): { outbound: ReadonlyMap<string, unknown>, inbound: ReadonlyMap<string, unknown> } | undefined {
+  const gossip = net.services.pubsub as unknown as Partial<GossipsubStreams>
+  if (!(gossip.streamsOutbound instanceof Map) || !(gossip.streamsInbound instanceof Map)) return undefined
+  return { outbound: gossip.streamsOutbound, inbound: gossip.streamsInbound }
 }
 
 /** A peer whose stream keeps going missing is logged at most once per this period (the count goes on). */
@@ -109,13 +120,14 @@ export class GossipStreamMender {
   /** One look at every connection; returns how many streams it asked gossipsub to open. */
   check (): number {
     const gossip = this.net.services.pubsub as unknown as GossipsubStreams
-    if (typeof gossip.onPeerConnected !== 'function' || !(gossip.streamsOutbound instanceof Map)) return 0
+    const tables = gossipStreamTables(this.net)
+    if (typeof gossip.onPeerConnected !== 'function' || tables === undefined) return 0
     const connections = this.net.getConnections()
     const facts = connections.map((c) => ({ peer: c.remotePeer.toString(), status: c.status, openedAt: c.timeline.open, limited: c.limits != null }))
     const connected = new Set(facts.map((c) => c.peer))
     for (const peer of this.hadStream) if (!connected.has(peer)) this.hadStream.delete(peer)
     for (const peer of this.loggedAt.keys()) if (!connected.has(peer)) this.loggedAt.delete(peer)
-    const hasStream = (peer: string): boolean => gossip.streamsOutbound.has(peer)
+    const hasStream = (peer: string): boolean => tables.outbound.has(peer)
     const now = this.now()
     const missing = peersWithoutStream(facts, hasStream, (peer) => this.hadStream.has(peer), now, { lostMs: GOSSIP_STREAM_LOST_GRACE_MS, newMs: GOSSIP_STREAM_NEW_GRACE_MS })
     for (const peer of connected) if (hasStream(peer)) this.hadStream.add(peer)
