@@ -23,8 +23,8 @@ ENV NODE_ENV=production \
     JOIN_FILE=/var/lib/revoada-join/join-string
 WORKDIR /opt/revoada
 COPY scripts/container-entrypoint.sh /usr/local/bin/revoada-entrypoint
-# The bundle the `revoada` bin runs (scripts/bundle.mjs), with the bin's Node flag (docs/STACK.md).
-RUN printf '#!/bin/sh\nexec node --max-semi-space-size=1 /opt/revoada/dist/bundle/main.js "$@"\n' > /usr/local/bin/revoada \
+# The bundle the `revoada` bin runs (scripts/bundle.mjs), with the bin's Node flags (docs/STACK.md).
+RUN printf '#!/bin/sh\nexec node --max-semi-space-size=1 --interrupt-budget=1048576 /opt/revoada/dist/bundle/main.js "$@"\n' > /usr/local/bin/revoada \
  && chmod 0755 /usr/local/bin/revoada /usr/local/bin/revoada-entrypoint
 VOLUME ["/var/lib/revoada"]
 EXPOSE 4101

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --interrupt-budget=1048576
 /**
  * @module cli/main
  * The `revoada` command (issue 2 item 7, issue 11). `start` runs a node in the foreground (cli/start-command.ts);
