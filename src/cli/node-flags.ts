@@ -9,10 +9,10 @@
  * 8 with 4) but no CPU-per-commit gain showed beyond the noise (docs/bench/consensus.md, "Node flags").
  *
  * A 16× interrupt budget (V8's default, 67,584, is how much bytecode a function runs before V8 asks TurboFan
- * to optimise it) keeps V8 from optimising code that is only warm: a node's first minutes run many functions a
- * few times a second (heartbeats, timers, gossip), and their optimising compiles were a sixth of the CPU of a
- * 50-node formation on 2 cores and a quarter of its idle CPU, on V8's background threads. Code that is hot —
- * the commit path under load — still reaches the budget within moments (docs/bench/scale.md, "TurboFan's
- * compiles"; `bench:consensus` pairs there showed no loss).
+ * to optimise it) keeps V8 from optimising code that is only warm: a node's first minutes run many functions
+ * a few times a second (heartbeats, timers, gossip), and their optimising compiles, on V8's background
+ * threads, were 16–20 % of a 50-node fleet's CPU from spawn through 20 s of idle on 2 cores, and 17–30 % of
+ * its idle CPU. Code that is hot — the commit path under load — still reaches the budget within moments
+ * (docs/bench/scale.md, "TurboFan's compiles"; `bench:consensus` pairs there showed no loss).
  */
 export const REVOADA_BIN_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--interrupt-budget=1048576']
