@@ -63,7 +63,8 @@ export class PolicyEngine implements NodeService {
   private readonly damper: DamperOptions
   private readonly nowMs: () => number
   private stopAudit: StopDuty | undefined
-  private debounceTimer: NodeJS.Timeout | undefined
+  /** The next evaluation: when it is due (performance.now()) and its timer. */
+  private pending: { dueMs: number, timer: NodeJS.Timeout } | undefined
   private retryTimer: NodeJS.Timeout | undefined
   /** When this node last began leading (a new leader waits briefly for its first learner's answer). */
   private leadingSinceMs: number | undefined
@@ -155,7 +156,8 @@ export class PolicyEngine implements NodeService {
   async stop (): Promise<void> {
     this.running = false
     this.stopAudit?.()
-    clearTimeout(this.debounceTimer)
+    clearTimeout(this.pending?.timer)
+    this.pending = undefined
     clearTimeout(this.retryTimer)
     this.unsubscribe?.()
     if (this.consensus !== undefined) this.consensus.operatorGuard = undefined
@@ -203,11 +205,19 @@ export class PolicyEngine implements NodeService {
     for (const [key, at] of this.gainedAtMs) if (now - at >= JUST_PROMOTED_MS) this.gainedAtMs.delete(key)
   }
 
-  /** The next evaluation, after the debounce unless `delayMs` says otherwise. */
+  /**
+   * The next evaluation, after the debounce unless `delayMs` says otherwise. An evaluation already due
+   * sooner stays (it reads the committed shape and the view as they are then, this change included): a
+   * later call never puts it off. Each call used to restart the wait, so while entries applied less than a
+   * debounce apart — a client writing a few times a second, or the retries a leader change leaves — nothing
+   * was evaluated, not even a lost voter's replacement, until the writes paused or the audit came (issue 16).
+   */
   private schedule (trigger: Decision['trigger'], delayMs = this.init.debounceMs ?? DEBOUNCE_MS_DEFAULT): void {
     if (!this.running) return
-    clearTimeout(this.debounceTimer)
-    this.debounceTimer = setTimeout(() => { this.tick(trigger) }, delayMs)
+    const dueMs = performance.now() + delayMs
+    if (this.pending !== undefined && this.pending.dueMs <= dueMs) return
+    clearTimeout(this.pending?.timer)
+    this.pending = { dueMs, timer: setTimeout(() => { this.pending = undefined; this.tick(trigger) }, delayMs) }
   }
 
   /** One evaluation; returns its decision (also recorded). Followers record nothing and propose nothing. */
