@@ -190,6 +190,11 @@ export interface RaftNodeCounters {
   requestsRefusedByLeader: number
   /** Committed command entries whose proposal id was already applied (a retry or a replay). */
   duplicateCommands: number
+  /**
+   * Leader: followers' retries (forwarded proposals and requests) not appended or queued again: the entry
+   * that carries them is in this leader's log for its term, or applied here and held in theirs.
+   */
+  retriesSkipped: number
   /** Envelopes this node appended as leader that the committed log ruled out (ProposalLostError). */
   proposalsLost: number
   /** Leader: proposals refused for a configuration change before them, submitted again once one applied. */
@@ -257,6 +262,8 @@ export interface ProposeOptions {
 }
 
 const proposalKey = (id: ProposalId): string => `${id.clientId}/${id.seq}`
+/** Forwarded proposals remembered where this leader appended them, before the applied ones are pruned. */
+const FORWARDED_APPENDED_MAX = 4_096
 
 /** The node a proposal id belongs to: client ids are `<NodeId>/<session>`. */
 export function clientIdOwner (clientId: string): string {
@@ -280,11 +287,16 @@ export class RaftNode<R> {
   /** Keys of pending proposals whose last submission a configuration change refused (retryRefusedConfChanges). */
   private readonly confRefused = new Set<string>()
   private confRetryScheduled = false
-  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, proposalsLost: 0, confChangesRetried: 0, walFlushes: 0, walFlushedEntries: 0 }
+  private readonly counts: Omit<RaftNodeCounters, 'commitNoticesHeld' | 'commitNoticesReplaced'> = { refusedForwarded: 0, refusedRequests: 0, refusalsAnswered: 0, requestsRefusedByLeader: 0, duplicateCommands: 0, retriesSkipped: 0, proposalsLost: 0, confChangesRetried: 0, walFlushes: 0, walFlushedEntries: 0 }
   /** Random per start: read contexts of an earlier run can never match a read of this one. */
   private readonly readNonce = randomBytes(8).toString('hex')
   private raw!: RawNode
   private sessions = new ProposalSessions<AppliedRecord<R>>()
+  /**
+   * Leader: followers' forwarded proposals appended in this leader's log, by proposal key → (index, term). A
+   * retry of one still there, not yet applied, is not appended again (`forwardedRetrySkippable`).
+   */
+  private readonly forwardedAppended = new Map<string, { index: number, term: number }>()
   private readonly proposals: PendingTable<ProposalResult<R>, ProposalExtra>
   private readonly reads: PendingTable<void, { index: number | null }>
   private readonly appliedListeners = new Set<AppliedListener<R>>()
@@ -544,6 +556,23 @@ export class RaftNode<R> {
     }
   }
 
+  /**
+   * Leader: whether request `id` of follower `from` has been applied here, in an entry `from`'s log already
+   * holds (its match reaches the entry). That entry is committed, so `from` applies it and answers its
+   * callers; queueing the request again would only commit a duplicate entry for every node to apply. A
+   * follower retries every second until it has applied the entry, and a starved one (a 50-node fleet after a
+   * leader kill) had most of its retries committed again: 86 entries for ~44 writes (docs/bench/scale.md). When
+   * `from`'s log may lack it (its match is below, or unknown to a new leader) it goes again, as before;
+   * a follower that a snapshot brings past the entry answers its callers from the snapshot's session table
+   * (`settleCoveredBySnapshot`).
+   */
+  private appliedAndHeldBy (id: ProposalId, from: NodeId): boolean {
+    const seen = this.sessions.lookup(id)
+    if (seen.kind !== 'duplicate') return false
+    const match = this.raw.matchOf(from)
+    return match !== undefined && match >= seen.result.index
+  }
+
   private isRequest (command: Uint8Array): boolean {
     return this.rules?.isRequest?.(command) === true
   }
@@ -553,6 +582,10 @@ export class RaftNode<R> {
    * per peer) when it is refused. `from` is the authenticated sender (this node for its own request).
    */
   private maybeTakeRequest (command: Uint8Array, id: ProposalId | undefined, from: NodeId): boolean {
+    if (id !== undefined && from !== this.id && this.appliedAndHeldBy(id, from)) {
+      this.counts.retriesSkipped++
+      return true
+    }
     const refusal = this.takeRequest === undefined
       ? new Error('this node takes no forwarded requests')
       : this.takeRequest(command, id, from)
@@ -812,11 +845,16 @@ export class RaftNode<R> {
         }
         continue
       }
+      if (this.forwardedRetrySkippable(checked.id, message.from)) {
+        this.counts.retriesSkipped++
+        continue
+      }
       try {
         if (this.rules?.confChangeFor(checked.command, conf) == null) {
           plain.push({ data: encodeEntryPayload({ command: checked.command, timeMs: this.nowMs() }), proposalId: checked.id })
         } else {
           this.proposeAtLeader(checked.command, checked.id)
+          this.noteForwardedAppended([checked.id])
         }
       } catch (err) {
         rethrowBug(err)
@@ -828,11 +866,39 @@ export class RaftNode<R> {
     if (plain.length === 0) return
     try {
       this.raw.proposeMany(plain)
+      this.noteForwardedAppended(plain.map((p) => p.proposalId))
     } catch (err) {
       rethrowBug(err)
       this.log.debug({ err: (err as Error).message, from: message.from }, 'forwarded proposals not accepted yet')
     }
     if (this.commitNotices !== undefined) this.forwardedUpTo.set(message.from, this.raw.lastIndex())
+  }
+
+  /** Leader: records where the forwarded proposals `ids` were just appended (the last `ids.length` entries). */
+  private noteForwardedAppended (ids: ProposalId[]): void {
+    const last = this.raw.lastIndex()
+    const term = this.raw.term()
+    ids.forEach((id, k) => { this.forwardedAppended.set(proposalKey(id), { index: last - ids.length + 1 + k, term }) })
+    if (this.forwardedAppended.size > FORWARDED_APPENDED_MAX) {
+      for (const [key, at] of this.forwardedAppended) if (at.index <= this.applied || at.term !== term) this.forwardedAppended.delete(key)
+    }
+  }
+
+  /**
+   * Leader: whether a follower's forwarded proposal `id` is a retry that need not be appended: a copy this
+   * leader appended in its current term and has not applied yet (a leader never removes its own entries, so
+   * it commits there unless leadership moves, and then the follower hands it to the next leader), or one
+   * applied here in an entry `from`'s log holds (`appliedAndHeldBy`). Otherwise it is appended again, and a
+   * second copy applies as a duplicate (sessions), as before.
+   */
+  private forwardedRetrySkippable (id: ProposalId, from: NodeId): boolean {
+    const key = proposalKey(id)
+    const appended = this.forwardedAppended.get(key)
+    if (appended !== undefined) {
+      if (appended.term === this.raw.term() && appended.index > this.applied) return true
+      this.forwardedAppended.delete(key)
+    }
+    return this.appliedAndHeldBy(id, from)
   }
 
   /** The command and id of a forwarded entry, or why it is refused. */
@@ -1028,6 +1094,7 @@ export class RaftNode<R> {
     if (ready.snapshot !== undefined) {
       this.restoreSnapshot(ready.snapshot)
       this.storage.compact(ready.snapshot.meta.index)
+      this.settleCoveredBySnapshot()
     }
     for (const message of ready.messagesAfterPersist) this.send(message)
     this.applyReady(ready)
@@ -1325,6 +1392,26 @@ export class RaftNode<R> {
         this.proposals.settle(key, { ...seen.result, duplicate: seen.result.index !== index })
       } else if (seen.kind === 'stale') {
         this.proposals.get(key)?.reject(new ProposalReplayedError(`request ${key} was applied long ago`))
+        this.proposals.delete(key)
+      }
+    }
+  }
+
+  /**
+   * After a snapshot from the leader: the pending proposals and requests it covered applied in entries this
+   * node will never apply; their callers get the results the snapshot's session table recorded (an id evicted
+   * from it as stale: ProposalReplayedError), instead of waiting for a duplicate copy the leader might never
+   * append (it skips a retry it knows applied and held here: `appliedAndHeldBy`).
+   */
+  private settleCoveredBySnapshot (): void {
+    for (const [key, waiter] of [...this.proposals.entries()]) {
+      const seen = this.sessions.lookup(waiter.extra.id)
+      if (seen.kind === 'duplicate') {
+        this.leaderOnlyKeys.delete(key)
+        this.proposals.settle(key, { ...seen.result, duplicate: false })
+      } else if (seen.kind === 'stale') {
+        this.leaderOnlyKeys.delete(key)
+        waiter.reject(new ProposalReplayedError(`proposal ${key} was applied long ago`))
         this.proposals.delete(key)
       }
     }

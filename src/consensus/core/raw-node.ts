@@ -462,6 +462,11 @@ export class RawNode {
     return this.raft.log.lastIndex()
   }
 
+  /** Leader: how far `id`'s log is known to match this one (its progress), or undefined when not leading or not a member. */
+  matchOf (id: NodeId): number | undefined {
+    return this.raft.role === 'leader' ? this.raft.prs.get(id)?.match : undefined
+  }
+
   /**
    * The configuration in force, not copied: Raft replaces it on every change and never mutates it, so a
    * reader may keep it (membership reads it every tick to decide its tier). Do not modify it.
