@@ -47,6 +47,8 @@ describe('restoration with real nodes', () => {
     return changes
   }
   const alive = new Set<Member>()
+  /** The last decision record `m` made itself (0: none); records after it were made once it knew what it knows now. */
+  const lastOwnSeq = (m: Member): number => Math.max(0, ...m.policy!.log.last(500).filter((r) => r.by === m.node.nodeId).map((r) => r.seq))
 
   const liveVoters = (m: Member, dead: Set<string>): number => m.consensus.shapeMachine.shape.voters().filter((id) => !dead.has(id)).length
   const restored = (dead: Set<string>): boolean => [...alive].every((m) => liveVoters(m, dead) === 3 && m.consensus.node.configuration().votersOutgoing.length === 0 &&
@@ -57,8 +59,8 @@ describe('restoration with real nodes', () => {
    * holds it only behind a pending change (a proposal for it already in flight, another voter change) — and
    * no record holds the victim's demotion or an etcd promotion for any other reason (damper, stability).
    */
-  function checkDecisions (leader: Member, victim: string, deathSeenAtMs: number): DecisionRecord[] {
-    const records = leader.policy!.log.last(500).filter((r) => r.by === leader.node.nodeId && r.atMs >= deathSeenAtMs)
+  function checkDecisions (leader: Member, victim: string, seqAtDeath: number): DecisionRecord[] {
+    const records = leader.policy!.log.last(500).filter((r) => r.by === leader.node.nodeId && r.seq > seqAtDeath)
     const commitGated = (code: string): boolean => code === 'one-voter-change' || code === 'in-flight'
     // Its demotion, or its replacement in the same command (`promote … replacing`, issue 16).
     const aboutVictim = (r: DecisionRecord): boolean => r.proposals.some((p) => (p.command.kind === 'demote' && p.command.nodeId === victim) ||
@@ -90,19 +92,27 @@ describe('restoration with real nodes', () => {
     await waitFor(() => (leaderOf(members)?.policy?.decisions().length ?? 0) >= 3, 20_000, 'the policy answering the operator stream')
 
     const dead = new Set<string>()
-    const kill = async (pick: (m: Member) => boolean, label: string): Promise<{ victim: string, ms: number, detectMs: number, killedAtMs: number }> => {
+    const kill = async (pick: (m: Member) => boolean, label: string): Promise<{ victim: string, ms: number, detectMs: number, killedAtMs: number, seqAtDeath: Map<Member, number> }> => {
       const leader = leaderOf(members)!
       const victim = [...alive].find((m) => m.consensus.shapeMachine.shape.voters().includes(m.node.nodeId) && pick(m))!
       const victimId = victim.node.nodeId
       const watcher = [...alive].find((m) => m !== victim && m !== leader) ?? leader
+      // Each survivor's last own record when its membership declares the victim dead: the engine evaluates on
+      // a later turn, so the records after it saw the death (one made in the same millisecond, before the
+      // event, did not: timestamps cannot tell them apart).
+      const seqAtDeath = new Map<Member, number>()
+      const unsubscribe = [...alive].filter((m) => m !== victim).map((m) => m.membership.subscribe((_view, events) => {
+        if (!seqAtDeath.has(m) && events.some((e) => e.nodeId === victimId && e.kind === 'dead')) seqAtDeath.set(m, lastOwnSeq(m))
+      }))
       const start = Date.now()
       alive.delete(victim)
       dead.add(victimId)
       await crash(victim)
       await waitFor(() => restored(dead), 60_000, `3 live voters again after ${label}`)
+      for (const off of unsubscribe) off()
       const ms = Date.now() - start
       const seen = watcher.membership.recentEvents().find((e) => e.nodeId === victimId && e.kind === 'dead' && e.atMs >= start)
-      return { victim: victimId, ms, detectMs: (seen?.atMs ?? start) - start, killedAtMs: start }
+      return { victim: victimId, ms, detectMs: (seen?.atMs ?? start) - start, killedAtMs: start, seqAtDeath }
     }
 
     // Kill 1: a voter that does not lead.
@@ -110,7 +120,8 @@ describe('restoration with real nodes', () => {
     const k1 = await kill((m) => m !== leader1, 'a follower voter died')
     const seen1 = leader1.membership.recentEvents().find((e) => e.nodeId === k1.victim && e.kind === 'dead' && e.atMs >= k1.killedAtMs)
     expect(seen1).toBeDefined()
-    checkDecisions(leader1, k1.victim, seen1!.atMs)
+    expect(k1.seqAtDeath.has(leader1)).toBe(true)
+    checkDecisions(leader1, k1.victim, k1.seqAtDeath.get(leader1)!)
 
     // Kill 2: the leader itself (its records must outlive it).
     const leader2 = leaderOf([...alive])!
@@ -119,7 +130,8 @@ describe('restoration with real nodes', () => {
     const leader3 = leaderOf([...alive])!
     const seen2 = leader3.membership.recentEvents().find((e) => e.nodeId === k2.victim && e.kind === 'dead' && e.atMs >= k2.killedAtMs)
     expect(seen2).toBeDefined()
-    checkDecisions(leader3, k2.victim, seen2!.atMs)
+    expect(k2.seqAtDeath.has(leader3)).toBe(true)
+    checkDecisions(leader3, k2.victim, k2.seqAtDeath.get(leader3)!)
     streaming = false
     const changes = await stream
 
