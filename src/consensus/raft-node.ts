@@ -582,7 +582,8 @@ export class RaftNode<R> {
    * per peer) when it is refused. `from` is the authenticated sender (this node for its own request).
    */
   private maybeTakeRequest (command: Uint8Array, id: ProposalId | undefined, from: NodeId): boolean {
-    if (id !== undefined && from !== this.id && this.appliedAndHeldBy(id, from)) {
+    // Only the sender's own request: one naming another node's id goes to the intake, which refuses and counts it.
+    if (id !== undefined && from !== this.id && clientIdOwner(id.clientId) === from && this.appliedAndHeldBy(id, from)) {
       this.counts.retriesSkipped++
       return true
     }

@@ -17,7 +17,8 @@ import { encodeCanonical } from '../../../src/codec/index.js'
 import type { Signer } from '../../../src/codec/index.js'
 import { RaftNode } from '../../../src/consensus/raft-node.js'
 import type { MessageTransport } from '../../../src/consensus/raft-node.js'
-import { MessageType } from '../../../src/consensus/core/index.js'
+import { EntryType, MessageType } from '../../../src/consensus/core/index.js'
+import { encodeEntryPayload } from '../../../src/consensus/entry-payload.js'
 import type { Message, NodeId, ProposalId } from '../../../src/consensus/core/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../../src/consensus/shape/proposer.js'
@@ -85,11 +86,17 @@ describe('a follower\'s retries at the leader', () => {
       leader.node.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: signer.nodeId }], transition: 'auto', enterJoint: true })
       await waitUntil(() => follower.node.configuration().voters.length === k + 2 && follower.node.configuration().votersOutgoing.length === 0, 5000, `${k + 2} voters, known to b`)
     }
-    return { leader, follower, taken, proposer: new ShapeProposer(a, CLUSTER, `${a.nodeId}/s`), interfere: (i: Interference) => { interference = i } }
+    /** A forwarded request as `from` would send it, handed straight to a. */
+    const inject = (from: NodeId, bytes: Uint8Array, id: ProposalId): void => handlers.get(a.nodeId)?.({
+      type: MessageType.Prop, from, to: a.nodeId, term: 0, index: 0, logTerm: 0, commit: 0, reject: false, rejectHint: 0,
+      entries: [{ index: 0, term: 0, type: EntryType.Normal, data: encodeEntryPayload({ command: bytes, timeMs: 0 }), proposalId: id }]
+    })
+    return { leader, follower, taken, inject, proposer: new ShapeProposer(a, CLUSTER, `${a.nodeId}/s`), interfere: (i: Interference) => { interference = i } }
   }
 
   it('should not queue again a request retry whose entry the follower already holds, and answer it from that entry', async () => {
-    const { leader, follower, taken, proposer, interfere } = await voters()
+    // d, a third voter, holds every entry too: only the id's owner tells its copy from b's retry.
+    const { leader, follower, taken, proposer, interfere, inject } = await voters(d)
     const id = { clientId: `${b.nodeId}/s.r`, seq: 1 }
     const group = { commands: [promote(c.nodeId)], via: id }
     const answer = follower.node.propose(encodeRequest({ id, commands: group.commands }))
@@ -102,6 +109,12 @@ describe('a follower\'s retries at the leader', () => {
     await waitUntil(() => leader.node.counters().retriesSkipped >= 2, 5000, 'b\'s retries reached a')
     expect(taken).toEqual([id])
     expect(follower.node.status().commit).toBeLessThan(applied.index)
+    // The same request id sent by d, whose log holds the entry too, is not skipped as a retry of d's own: the
+    // intake sees it (the real intake refuses a request whose id names another node, and counts it).
+    const before = leader.node.counters().retriesSkipped
+    inject(d.nodeId, encodeRequest({ id, commands: group.commands }), id)
+    await waitUntil(() => taken.length === 2, 5000, 'a foreign copy reached the intake')
+    expect(leader.node.counters().retriesSkipped).toBe(before)
     interfere({ kind: 'none' })
     const result = await answer
     expect(result).toMatchObject({ index: applied.index, duplicate: false })
