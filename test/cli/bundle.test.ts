@@ -5,9 +5,10 @@
  * other process tests (which run tsc's dist/src) cannot see: the testbed's node-main.js found next to the
  * bundle, the default catalog found upward from it (rendered manifests carry the catalog's CIDs), the native
  * addons loaded from node_modules (the pnet cipher is sodium-native's, BLAKE3 CIDs match), the version read
- * from package.json, every chunk's source one-byte (Latin-1) for V8.
+ * from package.json, every chunk's source one-byte (Latin-1) for V8, and the build's V8 code cache taken by
+ * every chunk a node loads (src/cli/code-cache.ts).
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { constants, existsSync, promises as fs, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -61,7 +62,20 @@ describe('the revoada bin (the bundle)', () => {
     const version = await bin(['--version'])
     expect(version).toMatchObject({ code: 0, stdout: `${PACKAGE.version}\n` })
 
+    // A node started through the bin compiles none of its chunks: each takes the code the build cached for it.
     root = await tempDir('revoada-bundle-')
+    const lone = spawn(BIN, ['start', '--data-dir', path.join(root, 'lone'), '--listen', '/ip4/127.0.0.1/tcp/0'], { env: { ...cleanEnv(), RVD_CODE_CACHE: 'report' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    let loneStderr = ''
+    lone.stderr.on('data', (chunk: Buffer) => { loneStderr += chunk.toString() })
+    const loneExit = new Promise((resolve) => lone.once('exit', resolve))
+    await waitFor(() => existsSync(path.join(root, 'lone', 'api.json')), 60_000, 'the lone node\'s admin API')
+    lone.kill('SIGTERM')
+    await loneExit
+    const cached = /revoada code cache: (\d+) of (\d+) chunks used their cache/.exec(loneStderr)
+    expect(cached, loneStderr).not.toBeNull()
+    expect(Number(cached?.[1])).toBe(Number(cached?.[2]))
+    expect(Number(cached?.[1])).toBeGreaterThanOrEqual(10)
+
     const dir = path.join(root, 'tb')
     const up = await bin(['testbed', 'up', '--nodes', '3', '--target', 'ha-three', '--dir', dir])
     expect(up.code, up.stderr).toBe(0)
