@@ -127,7 +127,7 @@ export class MembershipService implements NodeService, Membership {
   private intervalMs = C.HEARTBEAT_INTERVAL_MS_DEFAULT
   private readonly nowMs: () => number
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => { this.table.connectionClosed(event.detail.toString()) }
-  private readonly onConnect = (event: CustomEvent<PeerId>): void => { this.table.connectionOpened(event.detail.toString()) }
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => { this.table.connectionOpened(event.detail.toString(), this.nowMs()) }
   /** Unsubscribes from the redial loop's refused dials (MemberTable.dialRefused). */
   private offRefused: (() => void) | undefined
   /** The last heartbeat found nobody subscribed to the topic (a lone node, or a joiner not yet connected). */
@@ -459,8 +459,9 @@ export class MembershipService implements NodeService, Membership {
     if (listen !== this.listening && this.setSubscribed(this.topic, listen)) {
       this.listening = listen
       if (listen) {
-        // Detection restarts from now: the digest's last word is not a heartbeat this node heard.
-        this.table.rebase(now)
+        // Detection restarts from now: the digest's last word is not a heartbeat this node heard. A member it
+        // has no connection to yet is judged once one opens (a new voter dials every member).
+        this.table.rebase(now, new Set(this.ctx.net.getPeers().map((id) => id.toString())))
         this.ctx.log.info('membership listens to heartbeats (full mode)')
       } else {
         this.ctx.log.info(tier === 'joiner' ? 'membership of a joiner takes its view from the leader\'s digest' : 'membership takes its view from the voters\' digest')

@@ -147,7 +147,7 @@ describe('MemberTable', () => {
     }
     // b's connection closes and a new one opens (the redial loop) before its next heartbeat.
     t.connectionClosed('b')
-    t.connectionOpened('b')
+    t.connectionOpened('b', 5000)
     // Three stalls of 1.1 s in a row; b's heartbeats wait behind a backlog on its new connection and are read
     // only after the third. Unreachable, b would be judged 2.4 s silent as of the second: suspect.
     for (let ms = 6200; ms <= 8600; ms += 1200) {

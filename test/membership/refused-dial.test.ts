@@ -50,7 +50,7 @@ describe('a member whose dials are refused', () => {
     expect(suspectAt((t) => { t.connectionClosed('a'); t.dialRefused('a') }, (t, ms) => { if (ms === 5200) { t.heartbeat(state('a', 9000), ms); t.connectionClosed('a') } }))
       .toBeGreaterThan(6500)
     // Connected again (a restarted process listening again), then its connection closes: phi again.
-    expect(suspectAt((t) => { t.connectionClosed('a'); t.dialRefused('a') }, (t, ms) => { if (ms === 5200) { t.connectionOpened('a'); t.connectionClosed('a') } }))
+    expect(suspectAt((t) => { t.connectionClosed('a'); t.dialRefused('a') }, (t, ms) => { if (ms === 5200) { t.connectionOpened('a', ms); t.connectionClosed('a') } }))
       .toBe(suspectAt((t) => { t.connectionClosed('a') }))
   })
 

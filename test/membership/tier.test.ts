@@ -136,11 +136,72 @@ describe('MemberTable.adopt (digest → view)', () => {
     for (let ms = 100; ms <= 60_000; ms += 100) expect(t.tick(ms, false)).toEqual([])
     expect(health(t, 'a')).toBe('alive')
     // Back to full mode: detection starts from now, not from the last digest (which would be suspect at once).
-    t.rebase(60_000)
+    t.rebase(60_000, new Set(['a']))
     expect(t.tick(60_100)).toEqual([])
     const kinds: string[] = []
     for (let ms = 60_200; ms <= 65_000; ms += 100) kinds.push(...t.tick(ms).map((e) => e.kind))
     expect(kinds).toEqual(['suspect', 'dead'])
+  })
+
+  /** Ticks every 100 ms from `fromMs` to `toMs`; `at` runs before each tick. Returns each event as `kind@ms`. */
+  const run = (t: MemberTable, fromMs: number, toMs: number, at: (ms: number) => void = () => {}): string[] => {
+    const events: string[] = []
+    for (let ms = fromMs; ms <= toMs; ms += 100) {
+      at(ms)
+      events.push(...t.tick(ms).map((e) => `${e.kind}@${ms}`))
+    }
+    return events
+  }
+  const observed = (): MemberTable => {
+    const t = table()
+    t.adopt([fullEntry('alive', state('a'))], 0)
+    for (let ms = 100; ms <= 60_000; ms += 100) t.tick(ms, false)
+    return t
+  }
+
+  it('should judge a member it had no connection to from the moment one opens, not from the rebase', () => {
+    // A new voter starts listening while connected only to some members; a dials `a` and connects 6 s later.
+    const t = observed()
+    t.rebase(60_000, new Set())
+    expect(run(t, 60_100, 66_000)).toEqual([])
+    t.connectionOpened('a', 66_000)
+    // Its heartbeats arrive every 1.5 s from then on: never suspect.
+    expect(run(t, 66_100, 80_000, (ms) => { if (ms % 1500 === 0) t.heartbeat(state('a', { seq: ms }), ms) })).toEqual([])
+    // Silent from the connection on: judged as of the connection, as a fresh start would be.
+    const u = observed()
+    u.rebase(60_000, new Set())
+    u.connectionOpened('a', 66_000)
+    const fromConnection = run(u, 66_100, 71_000)
+    expect(fromConnection.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    const connectedThen = observed()
+    connectedThen.rebase(66_000, new Set(['a']))
+    expect(fromConnection).toEqual(run(connectedThen, 66_100, 71_000))
+  })
+
+  it('should judge a member it never reaches once the grace has passed, and at once when its dial is refused', () => {
+    const grace = MembershipConstants.LISTEN_CONNECT_GRACE_MS
+    const t = observed()
+    t.rebase(60_000, new Set())
+    const events = run(t, 60_100, 60_000 + grace + 2000)
+    expect(events.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(events[0]?.split('@')[1])).toBe(60_000 + grace)
+    // Refused on every address (nothing listens there): no wait for the grace.
+    const u = observed()
+    u.rebase(60_000, new Set())
+    const refused = run(u, 60_100, 63_000, (ms) => { if (ms === 60_500) u.dialRefused('a') })
+    expect(refused.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(refused[0]?.split('@')[1])).toBeLessThan(61_000)
+  })
+
+  it('should judge an awaited member heard through a relay as any member it hears', () => {
+    const t = observed()
+    t.rebase(60_000, new Set())
+    expect(run(t, 60_100, 61_000)).toEqual([])
+    t.heartbeat(state('a', { seq: 5 }), 61_000)
+    // Heard once, then silent: suspect within the usual time, long before the grace would end.
+    const events = run(t, 61_100, 66_000)
+    expect(events.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(events[0]?.split('@')[1])).toBeLessThan(65_000)
   })
 
   it('should keep the member bound across digests: members never heard of beyond it are skipped', () => {

@@ -39,6 +39,12 @@ interface Entry {
    * a frozen or starved process still accepts TCP): its process is gone. Judged on its silence, not on phi.
    */
   refused: boolean
+  /**
+   * Detection restarted (rebase) while this node had no connection to it, and it has been neither heard nor
+   * connected since: its heartbeats cannot reach this node yet, so its silence is not judged until a
+   * connection opens (detection then starts from that moment) or LISTEN_CONNECT_GRACE_MS passes.
+   */
+  awaitingSinceMs: number | undefined
 }
 
 export class MemberTable {
@@ -104,7 +110,7 @@ export class MemberTable {
       const detector = this.newDetector()
       detector.heartbeat(nowMs)
       const health: Health = state.leaving ? 'left' : 'alive'
-      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false })
+      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: undefined })
       return [event(health === 'left' ? 'left' : 'joined')]
     }
     const restarted = state.generation > entry.state.generation
@@ -113,6 +119,7 @@ export class MemberTable {
     entry.hinted = false
     entry.unreachable = false
     entry.refused = false
+    entry.awaitingSinceMs = undefined
     entry.detector.heartbeat(nowMs)
     if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
     if (entry.health === 'alive') return []
@@ -127,12 +134,20 @@ export class MemberTable {
     entry.unreachable = true
   }
 
-  /** A connection to `id` opened: its heartbeats may queue in this node's sockets again (excuseOwnStall). */
-  connectionOpened (id: NodeId): void {
+  /**
+   * A connection to `id` opened at `nowMs`: its heartbeats may queue in this node's sockets again
+   * (excuseOwnStall), and a member awaited since a rebase is judged from now on, as if heard now.
+   */
+  connectionOpened (id: NodeId, nowMs: number): void {
     const entry = this.entries.get(id)
     if (entry === undefined) return
     entry.unreachable = false
     entry.refused = false
+    if (entry.awaitingSinceMs !== undefined) {
+      entry.awaitingSinceMs = undefined
+      entry.detector = this.newDetector()
+      entry.detector.heartbeat(nowMs)
+    }
   }
 
   /**
@@ -165,6 +180,8 @@ export class MemberTable {
           this.entries.delete(id)
           events.push(event('removed'))
         }
+      } else if (entry.health === 'alive' && awaited(entry, nowMs)) {
+        // Not judged yet: this node could not hear it since it started listening (rebase).
       } else if (entry.health === 'alive' && (entry.detector.phi(judgedAt) > threshold || refusedAndSilent(entry, judgedAt))) {
         events.push(...this.transition(entry, 'suspect', judgedAt, event('suspect')))
       } else if (entry.health === 'suspect' && judgedAt - entry.sinceMs >= this.opts.deadAfterSuspectMs) {
@@ -201,7 +218,7 @@ export class MemberTable {
         if (state === undefined || health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
         const detector = this.newDetector()
         detector.heartbeat(nowMs)
-        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false })
+        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: undefined })
         events.push(event('joined'))
         continue
       }
@@ -215,6 +232,7 @@ export class MemberTable {
         entry.hinted = false
         entry.unreachable = false
         entry.refused = false
+        entry.awaitingSinceMs = undefined
         if (health === 'alive') entry.detector.heartbeat(nowMs)
       }
       if (state !== undefined) entry.state = state
@@ -230,14 +248,21 @@ export class MemberTable {
   }
 
   /**
-   * Restarts failure detection from `nowMs` (an observer going back to full mode): every live member counts
-   * as heard now, so detection starts afresh instead of from the digest's last confirmation.
+   * Restarts failure detection from `nowMs` (an observer promoted to voter or going back to full mode): every
+   * live member counts as heard now, so detection starts afresh instead of from the digest's last
+   * confirmation. A live member not in `connected` (the peers this node has a connection to now) cannot be
+   * heard until this node dials it: it is awaited (unreachable until then), and judged from the moment a
+   * connection to it opens, from a heartbeat, or once LISTEN_CONNECT_GRACE_MS have passed — at once if a
+   * dial to it is refused.
    */
-  rebase (nowMs: number): void {
-    for (const entry of this.entries.values()) {
+  rebase (nowMs: number, connected: ReadonlySet<NodeId>): void {
+    for (const [id, entry] of this.entries) {
       if (entry.health !== 'alive' && entry.health !== 'suspect') continue
       entry.detector = this.newDetector()
       entry.detector.heartbeat(nowMs)
+      const reachable = connected.has(id)
+      entry.awaitingSinceMs = reachable ? undefined : nowMs
+      if (!reachable) entry.unreachable = true
     }
   }
 
@@ -304,6 +329,11 @@ export class MemberTable {
     members.sort((a, b) => a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
     return { self: this.self.nodeId, members, atMs: nowMs }
   }
+}
+
+/** A live member awaited since a rebase, within the grace and with no refused dial: not judged yet. */
+function awaited (entry: Entry, nowMs: number): boolean {
+  return entry.awaitingSinceMs !== undefined && !entry.refused && nowMs - entry.awaitingSinceMs < C.LISTEN_CONNECT_GRACE_MS
 }
 
 /** A member whose dials were refused while unreachable, silent for at least its mean heartbeat interval. */
