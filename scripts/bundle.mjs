@@ -19,7 +19,7 @@
 // - Native addons stay outside: their loaders find a platform binary next to themselves in node_modules.
 // - The testbed spawns `node-main.js` from the folder of its own module, hence the second launcher.
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import process from 'node:process'
@@ -65,9 +65,11 @@ writeLauncher('node-main.js', 'testbed-node.js')
 chmodSync(path.join(OUT_DIR, 'main.js'), 0o755)
 
 /**
- * The code cache: one node started with the bin's flags in a temp dir until its admin API answers, then stopped;
- * on exit the loader writes each chunk's compiled code next to it. A build that cannot start a node still
- * works, without the cache (its nodes start slower): a warning, not a failure.
+ * The code cache: one node started with the bin's flags in a temp dir until it has printed its banner (the
+ * admin API answers, and its SIGTERM handler is installed right after: a SIGTERM before it would end the
+ * process without its exit handlers), then stopped; on exit the loader writes each chunk's compiled code next
+ * to it. A build that cannot start a node still works, without the cache (its nodes start slower): a warning,
+ * not a failure.
  */
 async function writeCodeCache () {
   const { REVOADA_BIN_NODE_FLAGS } = await import(path.join(ROOT, 'dist/src/cli/node-flags.js'))
@@ -75,14 +77,16 @@ async function writeCodeCache () {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REVOADA_') && !key.startsWith('RVD_') && key !== 'NODE_OPTIONS' && key !== 'NODE_DISABLE_COMPILE_CACHE'))
   const child = spawn(process.execPath, [...REVOADA_BIN_NODE_FLAGS, path.join(OUT_DIR, 'main.js'), 'start', '--data-dir', path.join(dir, 'data'), '--listen', '/ip4/127.0.0.1/tcp/0'], {
     env: { ...env, RVD_CODE_CACHE: 'write' },
-    stdio: ['ignore', 'ignore', 'pipe']
+    stdio: ['ignore', 'pipe', 'pipe']
   })
+  let stdout = ''
   let stderr = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
   child.stderr.on('data', (chunk) => { stderr += chunk })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   try {
     const deadline = Date.now() + 60_000
-    while (!existsSync(path.join(dir, 'data', 'api.json'))) {
+    while (!stdout.includes('Join string')) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the node did not start: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)
       await sleep(50)
     }

@@ -64,11 +64,14 @@ describe('the revoada bin (the bundle)', () => {
 
     // A node started through the bin compiles none of its chunks: each takes the code the build cached for it.
     root = await tempDir('revoada-bundle-')
-    const lone = spawn(BIN, ['start', '--data-dir', path.join(root, 'lone'), '--listen', '/ip4/127.0.0.1/tcp/0'], { env: { ...cleanEnv(), RVD_CODE_CACHE: 'report' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    const lone = spawn(BIN, ['start', '--data-dir', path.join(root, 'lone'), '--listen', '/ip4/127.0.0.1/tcp/0'], { env: { ...cleanEnv(), RVD_CODE_CACHE: 'report' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let loneStdout = ''
     let loneStderr = ''
+    lone.stdout.on('data', (chunk: Buffer) => { loneStdout += chunk.toString() })
     lone.stderr.on('data', (chunk: Buffer) => { loneStderr += chunk.toString() })
     const loneExit = new Promise((resolve) => lone.once('exit', resolve))
-    await waitFor(() => existsSync(path.join(root, 'lone', 'api.json')), 60_000, 'the lone node\'s admin API')
+    // The banner's last line: its SIGTERM handler is installed right after it (a SIGTERM before ends it at once).
+    await waitFor(() => loneStdout.includes('Join string'), 60_000, 'the lone node\'s banner')
     lone.kill('SIGTERM')
     await loneExit
     const cached = /revoada code cache: (\d+) of (\d+) chunks used their cache/.exec(loneStderr)
