@@ -91,7 +91,8 @@ async function writeCodeCache () {
       await sleep(50)
     }
     child.kill('SIGTERM')
-    await exited
+    // Bounded: a node whose graceful stop hangs must not hang the build (unref'd: a stop in time exits at once).
+    if (!await Promise.race([exited.then(() => true), sleep(30_000, false, { ref: false })])) throw new Error('the node did not stop within 30 s')
     const caches = readdirSync(OUT_DIR).filter((f) => f.endsWith('.v8cache')).length
     if (caches === 0) throw new Error(`no cache written: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)
   } catch (err) {
