@@ -72,7 +72,7 @@ export function codeCacheMode (env: NodeJS.ProcessEnv = process.env, execArgv: r
   return sourceMaps ? 'off' : 'use'
 }
 
-interface Loaded { exports: unknown, script?: vm.Script, source?: Buffer }
+interface Loaded { module: { exports: unknown, loaded: boolean }, script?: vm.Script, source?: Buffer }
 
 /**
  * A CommonJS loader for one folder of chunks: a chunk's `require('./x.js')` of a sibling chunk comes back here;
@@ -87,10 +87,10 @@ export class ChunkLoader {
   /** Runs the chunk `file` (absolute) once and returns its exports. */
   load (file: string): unknown {
     const known = this.loaded.get(file)
-    if (known !== undefined) return known.exports
+    if (known !== undefined) return known.module.exports
     const source = fs.readFileSync(file)
     const module = { exports: {} as unknown, id: file, filename: file, loaded: false }
-    const entry: Loaded = { exports: module.exports }
+    const entry: Loaded = { module }
     // Registered before it runs, as Node does: a require cycle between chunks sees the exports so far.
     this.loaded.set(file, entry)
     const script = this.compile(file, source)
@@ -102,7 +102,6 @@ export class ChunkLoader {
     const wrapper = script.runInThisContext() as (exports: unknown, require: unknown, module: unknown, filename: string, dirname: string) => void
     wrapper.call(module.exports, module.exports, chunkRequire, module, file, path.dirname(file))
     module.loaded = true
-    entry.exports = module.exports
     return module.exports
   }
 
