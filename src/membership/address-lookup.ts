@@ -27,7 +27,7 @@ import { steadyNowMs } from '../util/clock.js'
 import type { RaftMembers } from './core/tier.js'
 import { MAX_ADDRESSES } from './core/constants.js'
 import { LOOKUP_FRAME_BYTES_MAX, LOOKUP_IDS_MAX, LOOKUP_REQUEST_BYTES_MAX, LOOKUP_STRING_CHARS_MAX, lookupAnswerers, membersToReach, nextLookupRetryMs, parseLookupAnswer, parseLookupRequest } from './core/address-lookup.js'
-import type { LookupEntry } from './core/address-lookup.js'
+import type { LookupAnswer, LookupEntry, LookupRequest } from './core/address-lookup.js'
 
 export const ADDRESS_LOOKUP_PROTOCOL = '/revoada/addresses/1.0.0'
 /** How often the configuration is compared with the last one looked at (a whole multiple of the node's tick). */
@@ -65,6 +65,8 @@ export interface AddressLookupCounters {
   malformedAnswers: number
   /** Requests that broke the protocol (each stream aborted, nothing answered). */
   malformedRequests: number
+  /** Answers to a joiner's leader question that named a leader. */
+  leadersLearned: number
 }
 
 export class AddressLookupService implements NodeService {
@@ -78,7 +80,7 @@ export class AddressLookupService implements NodeService {
   /** Set while some member's address is still unknown after a pass: the next pass waits this long. */
   private retryMs: number | undefined
   private retryAtMs = 0
-  private readonly counts: AddressLookupCounters = { asked: 0, learned: 0, answered: 0, failed: 0, malformedAnswers: 0, malformedRequests: 0 }
+  private readonly counts: AddressLookupCounters = { asked: 0, learned: 0, answered: 0, failed: 0, malformedAnswers: 0, malformedRequests: 0, leadersLearned: 0 }
   private readonly nowMs: () => number
 
   constructor (private readonly init: AddressLookupInit) {
@@ -161,41 +163,75 @@ export class AddressLookupService implements NodeService {
 
   /** Asks `answerer` for `ids`; resolves with the ids learned, or undefined when the lookup failed. */
   private async ask (answerer: string, ids: string[]): Promise<string[] | undefined> {
+    const answer = await this.exchange(answerer, { ids, leader: false })
+    if (answer === undefined) return undefined
+    const learned: string[] = []
+    for (const entry of answer.peers) if (await this.store(entry)) learned.push(entry.id)
+    this.counts.learned += learned.length
+    this.ctx.log.info({ from: answerer, asked: ids.length, learned: learned.length }, 'learned members\' addresses from a peer')
+    return learned
+  }
+
+  /**
+   * Asks `answerer` which node leads (a joiner that hears no digest: docs/MEMBERSHIP.md, "Quiet joiners") and
+   * stores the addresses it gives for it. Resolves with the leader's id — a dial hint, nothing more: the dial
+   * proves the PeerId, and admission is still the leader's own decision — or undefined when the answerer knows
+   * none, runs a build without the question, or the lookup failed.
+   */
+  async askLeader (answerer: string): Promise<string | undefined> {
+    const answer = await this.exchange(answerer, { ids: [], leader: true })
+    const leader = answer?.leader
+    if (leader === undefined) return undefined
+    try {
+      peerIdFromString(leader.id)
+    } catch {
+      this.counts.malformedAnswers++
+      this.ctx.log.warn({ peer: answerer, leader: leader.id }, 'address lookup answer names a leader that is no PeerId; ignored')
+      return undefined
+    }
+    if (leader.id !== this.ctx.nodeId) await this.store(leader)
+    this.counts.leadersLearned++
+    // Worth an info line when the answerer is not the leader itself (a join through a follower).
+    this.ctx.log[leader.id === answerer ? 'debug' : 'info']({ from: answerer, leader: leader.id }, 'learned the leader from a peer')
+    return leader.id
+  }
+
+  /** One request and its checked answer; undefined (counted, logged) when the lookup failed. */
+  private async exchange (answerer: string, request: LookupRequest): Promise<LookupAnswer | undefined> {
     this.counts.asked++
-    let entries: LookupEntry[]
     try {
       const signal = AbortSignal.timeout(LOOKUP_TIMEOUT_MS)
       const stream = await this.ctx.net.dialProtocol(peerIdFromString(answerer), ADDRESS_LOOKUP_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: LOOKUP_FRAME_BYTES_MAX })
-      await lp.write(encodeCanonical({ ids }), { signal })
+      // Builds before the leader question read `{ ids }` alone; it is sent only when asked.
+      await lp.write(encodeCanonical(request.leader ? { ids: request.ids, leader: true } : { ids: request.ids }), { signal })
       const frame = await lp.read({ signal })
       await stream.close().catch(() => {})
-      const answer = parseLookupAnswer(decodeOrNull(frame.subarray()), ids)
+      const answer = parseLookupAnswer(decodeOrNull(frame.subarray()), request.ids, request.leader)
       if (answer === null) {
         this.counts.malformedAnswers++
         throw new AddressLookupError(`malformed address lookup answer from ${answerer}`)
       }
-      entries = answer.peers
+      return answer
     } catch (err) {
       this.counts.failed++
       const level = err instanceof AddressLookupError ? 'warn' : 'debug'
       this.ctx.log[level]({ peer: answerer, err: (err as Error).message }, 'address lookup failed')
       return undefined
     }
-    const learned: string[] = []
-    for (const entry of entries) {
-      const multiaddrs = parseAddresses(entry.addresses)
-      if (multiaddrs.length === 0) continue
-      try {
-        await this.ctx.net.peerStore.merge(peerIdFromString(entry.id), { multiaddrs })
-        learned.push(entry.id)
-      } catch (err) {
-        this.ctx.log.debug({ peer: entry.id, err: (err as Error).message }, 'looked-up addresses not stored')
-      }
+  }
+
+  /** Puts an entry's addresses in the peer store; false when none parses or the store refused them. */
+  private async store (entry: LookupEntry): Promise<boolean> {
+    const multiaddrs = parseAddresses(entry.addresses)
+    if (multiaddrs.length === 0) return false
+    try {
+      await this.ctx.net.peerStore.merge(peerIdFromString(entry.id), { multiaddrs })
+      return true
+    } catch (err) {
+      this.ctx.log.debug({ peer: entry.id, err: (err as Error).message }, 'looked-up addresses not stored')
+      return false
     }
-    this.counts.learned += learned.length
-    this.ctx.log.info({ from: answerer, asked: ids.length, learned: learned.length }, 'learned members\' addresses from a peer')
-    return learned
   }
 
   /** Answers one request from `from` with the addresses this node holds for each id asked. */
@@ -214,7 +250,10 @@ export class AddressLookupService implements NodeService {
         const addresses = bareStrings(await this.addressesOf(id))
         if (addresses.length > 0) peers.push({ id, addresses })
       }
-      await lp.write(encodeCanonical({ peers }), { signal })
+      const leader = request.leader ? this.init.leader() : undefined
+      const answer: LookupAnswer = { peers }
+      if (leader !== null && leader !== undefined) answer.leader = { id: leader, addresses: bareStrings(await this.addressesOf(leader)) }
+      await lp.write(encodeCanonical(answer), { signal })
       await stream.close()
       this.counts.answered++
     } catch (err) {

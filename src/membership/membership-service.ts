@@ -23,7 +23,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { gossipStreamTables } from '../net/gossip-streams.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, nextLeaderAskMs, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -53,6 +53,12 @@ export interface MembershipServiceInit {
   raftConfiguration?: () => RaftMembers | undefined
   /** Whether this node leads Raft now (the leader publishes the digest in tiered mode). @default () => false */
   isLeader?: () => boolean
+  /**
+   * Asks a connected peer which node leads and stores the addresses it gives (the address lookup's leader
+   * question, membership/address-lookup.ts); resolves with the leader's id or undefined. A joiner with no digest
+   * asks (core/joiner.ts joinerAsksLeader) and dials the answer. @default none: a joiner waits for its fallback
+   */
+  askLeader?: (peer: string) => Promise<string | undefined>
   /** Configuration members above which membership runs tiered. @default TIERED_ABOVE_MEMBERS */
   tieredAboveMembers?: number
   /** The leader's digest period (tests). @default DIGEST_INTERVAL_MS */
@@ -93,6 +99,8 @@ const VOTER_SUBSCRIPTION_CHECK_TICKS = 10
 const VOTER_SUBSCRIPTION_GRACE_MS = 10_000
 /** A voter reconnected to is not reconnected to again for this long (one that lags applying its promotion). */
 const VOTER_RECONNECT_RETRY_MS = 30_000
+/** Connected peers a joiner asks which node leads in one round (askForLeader): its seeds first. */
+const ANSWERERS_PER_LEADER_ASK = 3
 /**
  * Ping failures that are this node's own refusal, not the peer's silence: libp2p allows one outbound ping
  * stream per connection, so while its connection monitor's ping is in flight ours is refused at once (seen
@@ -157,6 +165,11 @@ export class MembershipService implements NodeService, Membership {
   private joinerConnectedSinceMs: number | undefined
   /** The sender of the last digest a joiner took (the leader). */
   private joinerDigestFrom: string | undefined
+  /** The leader a connected peer named when this joiner asked (joinerAsksLeader), and when it may ask again. */
+  private joinerLeaderHint: string | undefined
+  private leaderAskAtMs = 0
+  private leaderAskWaitMs: number | undefined
+  private leaderAskInFlight = false
   private lastDigestMs: number | undefined
   /** Newest (generation, seq) taken per digest publisher (replay check). */
   private readonly digestFrom = new Map<string, { generation: number, seq: number }>()
@@ -230,12 +243,24 @@ export class MembershipService implements NodeService, Membership {
     // found as fast as in a small cluster. Everyone else scales with the member count.
     const members = this.tier === 'voter' ? 1 : this.table.liveCount()
     this.intervalMs = heartbeatIntervalMs(this.baseIntervalMs, members, C.ACCEPTABLE_PAUSE_MS_DEFAULT)
-    this.table.setHeartbeatIntervalMs(this.intervalMs)
+    this.expectIntervals()
     this.heartbeatTimer = setTimeout(() => {
       this.heartbeatTimer = undefined
       void this.publish(false)
       if (!this.stopped) this.scheduleHeartbeat()
     }, this.intervalMs)
+  }
+
+  /**
+   * Tells the table the period each member sends at, for the detectors it starts: in tiered mode the voters of
+   * this node's configuration heartbeat at the base period, everyone else (and everyone in full mode) at the
+   * period scaled with the live member count (core/heartbeat-interval.ts).
+   */
+  private expectIntervals (): void {
+    const othersMs = heartbeatIntervalMs(this.baseIntervalMs, this.table.liveCount(), C.ACCEPTABLE_PAUSE_MS_DEFAULT)
+    const conf = this.tier === 'voter' || this.tier === 'observer' ? this.init.raftConfiguration?.() : undefined
+    if (conf === undefined) this.table.setHeartbeatIntervalMs(othersMs)
+    else this.table.setHeartbeatIntervals(othersMs, this.baseIntervalMs, new Set([...conf.voters, ...conf.votersOutgoing]))
   }
 
   async stop (): Promise<void> {
@@ -396,6 +421,7 @@ export class MembershipService implements NodeService, Membership {
     if (++this.ticks % VOTER_SUBSCRIPTION_CHECK_TICKS === 0) this.reconnectUnsubscribedVoters(now)
     const events = this.table.tick(now, this.listening)
     if (events.length > 0) this.emit(events)
+    if (this.tier === 'joiner') this.askForLeader(now)
     // The leader publishes in full mode too, for joiners (core/joiner.ts); nobody subscribed costs nothing.
     if ((this.tier !== 'voter' && this.tier !== 'full') || !(this.init.isLeader?.() ?? false)) {
       this.verdictSinceDigest = false
@@ -460,7 +486,9 @@ export class MembershipService implements NodeService, Membership {
       this.listening = listen
       if (listen) {
         // Detection restarts from now: the digest's last word is not a heartbeat this node heard. A member it
-        // has no connection to yet is judged once one opens (a new voter dials every member).
+        // has no connection to yet is judged once one opens (a new voter dials every member). Each member's
+        // detector expects the period that member sends at, as the configuration now tells it.
+        this.expectIntervals()
         this.table.rebase(now, new Set(this.ctx.net.getPeers().map((id) => id.toString())))
         this.ctx.log.info('membership listens to heartbeats (full mode)')
       } else {
@@ -478,10 +506,37 @@ export class MembershipService implements NodeService, Membership {
     return true
   }
 
-  /** The peers a joiner dials: its seeds, the last digest's sender and the etcd holders of its view. */
+  /** The peers a joiner dials: its seeds, the last digest's sender, the leader a peer named and the etcd holders of its view. */
   private joinerKept (now: number): Set<string> {
     const members = this.table.view(now).members.map((m) => m.state)
-    return joinerDialTargets({ self: this.ctx.nodeId, seeds: this.ctx.redialer.seedPeers(), digestFrom: this.joinerDigestFrom, members })
+    return joinerDialTargets({ self: this.ctx.nodeId, seeds: this.ctx.redialer.seedPeers(), digestFrom: this.joinerDigestFrom, leaderHint: this.joinerLeaderHint, members })
+  }
+
+  /**
+   * A joiner that hears no digest asks its connected peers, seeds first, which node leads (core/joiner.ts
+   * joinerAsksLeader); the first that names one (not this node) becomes a dial target. At most
+   * ANSWERERS_PER_LEADER_ASK peers a round, one round in flight, rounds spaced by a doubling wait.
+   */
+  private askForLeader (now: number): void {
+    const ask = this.init.askLeader
+    if (ask === undefined || this.leaderAskInFlight || this.stopped) return
+    if (!joinerAsksLeader({ connectedSinceMs: this.joinerConnectedSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, afterMs: C.JOINER_LEADER_ASK_MS, nextAskAtMs: this.leaderAskAtMs })) return
+    this.leaderAskWaitMs = nextLeaderAskMs(this.leaderAskWaitMs, C.JOINER_LEADER_ASK_MS, C.JOINER_LEADER_ASK_MAX_MS)
+    this.leaderAskAtMs = now + this.leaderAskWaitMs
+    const seeds = new Set(this.ctx.redialer.seedPeers())
+    const connected = this.ctx.net.getPeers().map((p) => p.toString())
+    const answerers = [...connected.filter((p) => seeds.has(p)), ...connected.filter((p) => !seeds.has(p))].slice(0, ANSWERERS_PER_LEADER_ASK)
+    this.leaderAskInFlight = true
+    void (async () => {
+      for (const peer of answerers) {
+        const leader = await ask(peer).catch(() => undefined)
+        if (this.stopped || this.tier !== 'joiner') return
+        if (leader !== undefined && leader !== this.ctx.nodeId) {
+          this.joinerLeaderHint = leader
+          return
+        }
+      }
+    })().finally(() => { this.leaderAskInFlight = false })
   }
 
   /** Subscribes or unsubscribes; false when gossipsub refuses (it stopped: the node is going down). */
@@ -553,7 +608,7 @@ export class MembershipService implements NodeService, Membership {
     if (joining) this.joinerDigestFrom = sender
     if (this.listening) this.updateTier(now) // fresh again: back to the digest before adopting it
     if (this.listening) return TopicValidatorResult.Ignore
-    const events = this.table.adopt(digest.members, now)
+    const events = this.table.adopt(digest.members, now, sender)
     const states = digest.members.flatMap((m) => m.state !== undefined ? [m.state] : [])
     this.keepAddresses(states, conf)
     if (events.length > 0) this.emit(events)

@@ -42,7 +42,9 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const membership = new MembershipService({
     roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : [],
     raftConfiguration: () => consensus.started ? consensus.node.configurationView() : undefined,
-    isLeader: () => consensus.started && consensus.node.isLeader()
+    isLeader: () => consensus.started && consensus.node.isLeader(),
+    // A joiner that hears no digest asks a connected peer which node leads (docs/MEMBERSHIP.md, "Quiet joiners").
+    askLeader: async (peer) => await addresses.askLeader(peer)
   })
   // Content trusts the peers Raft trusts: voters and learners of the applied configuration.
   const content = new ContentService({ isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer) })

@@ -42,7 +42,9 @@ describe('lookupAnswerers', () => {
 
 describe('parseLookupRequest', () => {
   it('should accept distinct short ids within the bound', () => {
-    expect(parseLookupRequest({ ids: ['a', 'b'] })).toEqual({ ids: ['a', 'b'] })
+    expect(parseLookupRequest({ ids: ['a', 'b'] })).toEqual({ ids: ['a', 'b'], leader: false })
+    // A joiner's leader question (no ids needed).
+    expect(parseLookupRequest({ ids: [], leader: true })).toEqual({ ids: [], leader: true })
     expect(parseLookupRequest({ ids: Array.from({ length: LOOKUP_IDS_MAX }, (_, i) => `p${i}`) })).not.toBeNull()
     // The largest valid request fits the bound an answerer reads.
     const largest = { ids: Array.from({ length: LOOKUP_IDS_MAX }, (_, i) => `${i}`.padStart(256, 'x')) }
@@ -59,6 +61,7 @@ describe('parseLookupRequest', () => {
     expect(parseLookupRequest({ ids: 'a' })).toBeNull()
     expect(parseLookupRequest(null)).toBeNull()
     expect(parseLookupRequest([['a']])).toBeNull()
+    expect(parseLookupRequest({ ids: [], leader: 1 })).toBeNull()
   })
 })
 
@@ -83,6 +86,20 @@ describe('parseLookupAnswer', () => {
     expect(parseLookupAnswer({ peers: [{ id: 'a' }] }, asked)).toBeNull()
     expect(parseLookupAnswer({ peers: 'a' }, asked)).toBeNull()
     expect(parseLookupAnswer(undefined, asked)).toBeNull()
+  })
+
+  it('should take the leader only when asked for it, and refuse the whole answer when its entry is malformed', () => {
+    const leader = { id: 'l', addresses: ['/ip4/127.0.0.1/tcp/7/p2p/l'] }
+    expect(parseLookupAnswer({ peers: [], leader }, [], true)).toEqual({ peers: [], leader: { id: 'l', addresses: ['/ip4/127.0.0.1/tcp/7'] } })
+    // An answerer that knows no leader (or an older build) leaves it out.
+    expect(parseLookupAnswer({ peers: [] }, [], true)).toEqual({ peers: [] })
+    // Not asked: ignored, never used.
+    expect(parseLookupAnswer({ peers: [], leader }, [])).toEqual({ peers: [] })
+    // Its addresses are held to the peers' rules: one naming another peer, or a relay, voids the answer.
+    expect(parseLookupAnswer({ peers: [], leader: { id: 'l', addresses: ['/ip4/127.0.0.1/tcp/7/p2p/x'] } }, [], true)).toBeNull()
+    expect(parseLookupAnswer({ peers: [], leader: { id: 'l', addresses: ['/ip4/127.0.0.1/tcp/7/p2p/x/p2p-circuit/p2p/l'] } }, [], true)).toBeNull()
+    expect(parseLookupAnswer({ peers: [], leader: { id: '', addresses: [] } }, [], true)).toBeNull()
+    expect(parseLookupAnswer({ peers: [], leader: 'l' }, [], true)).toBeNull()
   })
 })
 

@@ -51,6 +51,37 @@ describe('address lookup', () => {
     await waitFor(() => connectedTo(c.node, b.node), 30_000, 'c sees b\'s connection')
   }, 120_000)
 
+  it('should tell a joiner which node leads and where, and tell nothing when it knows no leader', async () => {
+    raft.conf = undefined
+    raft.leader = null
+    const leader = await start()
+    const follower = await start(leader.node.joinString())
+    const joiner = await start(follower.node.joinString())
+    await waitFor(() => joiner.node.net.getConnections(peerIdFromString(follower.node.nodeId)).length > 0, 30_000, 'the joiner connected to its seed')
+    // A follower that knows no leader yet (an election): no answer to act on.
+    expect(await joiner.lookup.askLeader(follower.node.nodeId)).toBeUndefined()
+    // The joiner has never heard of the leader: no connection, no address.
+    expect(await hasAddresses(joiner.node, leader.node)).toBe(false)
+    raft.leader = leader.node.nodeId
+    expect(await joiner.lookup.askLeader(follower.node.nodeId)).toBe(leader.node.nodeId)
+    expect(await hasAddresses(joiner.node, leader.node)).toBe(true)
+    expect(joiner.lookup.counters().leadersLearned).toBe(1)
+    // What it learned reaches the leader: a dial by PeerId alone.
+    await joiner.node.net.dial(peerIdFromString(leader.node.nodeId))
+    // Asked directly, the leader names itself.
+    expect(await joiner.lookup.askLeader(leader.node.nodeId)).toBe(leader.node.nodeId)
+    // A seed that names something that is no PeerId: ignored, counted, nothing to dial.
+    await follower.node.net.unhandle(ADDRESS_LOOKUP_PROTOCOL)
+    await follower.node.net.handle(ADDRESS_LOOKUP_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      await lp.read()
+      await lp.write(encodeCanonical({ peers: [], leader: { id: 'not-a-peer-id', addresses: ['/ip4/127.0.0.1/tcp/9'] } }))
+      await stream.close()
+    })
+    expect(await joiner.lookup.askLeader(follower.node.nodeId)).toBeUndefined()
+    expect(joiner.lookup.counters().malformedAnswers).toBe(1)
+  }, 120_000)
+
   it('should store nothing from an answer that names a peer not asked for, and keep answering after a malformed request', async () => {
     raft.conf = undefined
     const liar = await start()

@@ -3,7 +3,7 @@
  * dials, and that a joiner takes a digest from a sender its (empty) configuration cannot vouch for.
  */
 import { describe, expect, it } from 'vitest'
-import { joinerMustListen, joinerDialTargets, dialsHeardMember, judgeDigest, digestRecord, fullEntry } from '../../src/membership/core/index.js'
+import { joinerMustListen, joinerDialTargets, joinerAsksLeader, nextLeaderAskMs, dialsHeardMember, judgeDigest, digestRecord, fullEntry } from '../../src/membership/core/index.js'
 import type { NodeState, RaftMembers } from '../../src/membership/core/index.js'
 
 const state = (nodeId: string, roles: string[] = []): NodeState => ({
@@ -28,7 +28,36 @@ describe('joinerMustListen', () => {
   })
 })
 
+describe('joinerAsksLeader', () => {
+  const ask = (over: Partial<Parameters<typeof joinerAsksLeader>[0]>): boolean =>
+    joinerAsksLeader({ connectedSinceMs: 0, lastDigestMs: undefined, nowMs: 2000, afterMs: 2000, nextAskAtMs: 0, ...over })
+  it('should ask once connected for the wait without a digest, and nobody while connected to nobody', () => {
+    expect(ask({})).toBe(true)
+    expect(ask({ nowMs: 1999 })).toBe(false)
+    expect(ask({ connectedSinceMs: undefined, nowMs: 1_000_000 })).toBe(false)
+  })
+
+  it('should not ask while digests are fresh, nor before its backoff has passed', () => {
+    expect(ask({ lastDigestMs: 1000, nowMs: 2500 })).toBe(false)
+    expect(ask({ lastDigestMs: 1000, nowMs: 3000 })).toBe(true)
+    expect(ask({ nextAskAtMs: 4000, nowMs: 3999 })).toBe(false)
+    expect(ask({ nextAskAtMs: 4000, nowMs: 4000 })).toBe(true)
+  })
+
+  it('should wait twice as long before each new question, up to the maximum', () => {
+    const waits: number[] = []
+    let ms: number | undefined
+    for (let i = 0; i < 6; i++) waits.push(ms = nextLeaderAskMs(ms, 2000, 16_000))
+    expect(waits).toEqual([2000, 4000, 8000, 16_000, 16_000, 16_000])
+  })
+})
+
 describe('joinerDialTargets', () => {
+  it('should dial the leader a peer named, besides the seeds', () => {
+    expect([...joinerDialTargets({ self: 'self', seeds: ['s1'], digestFrom: undefined, leaderHint: 'l', members: [] })].sort()).toEqual(['l', 's1'])
+    expect([...joinerDialTargets({ self: 'self', seeds: ['s1'], digestFrom: undefined, leaderHint: 'self', members: [] })]).toEqual(['s1'])
+  })
+
   it('should dial the seeds, the digest\'s sender and the etcd holders only, never itself', () => {
     const members = [state('v1', ['etcd']), state('v2', ['etcd', 'worker']), state('w1', ['worker']), state('j1'), state('self', ['etcd'])]
     const targets = joinerDialTargets({ self: 'self', seeds: ['s1'], digestFrom: 'v1', members })

@@ -129,6 +129,36 @@ describe('MemberTable.adopt (digest → view)', () => {
     expect(t.adopt([fullEntry('alive', state('a', { generation: 2, seq: 2 }))], 5000).map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['dead:b'])
   })
 
+  it('should turn an unlisted member dead at once for the voter that listed it, and after a grace for another one', () => {
+    const grace = MembershipConstants.DIGEST_UNLISTED_GRACE_MS
+    const kinds = (events: Array<{ kind: string, nodeId: string }>): string[] => events.map((e) => `${e.kind}:${e.nodeId}`)
+    // The leader that listed `b` drops it: it removed `b` after its death.
+    const t = table()
+    t.adopt([fullEntry('alive', state('a')), fullEntry('alive', state('b'))], 0, 'l1')
+    expect(kinds(t.adopt([fullEntry('alive', state('a', { seq: 2 }))], 1000, 'l1'))).toEqual(['dead:b'])
+    // A new leader that never heard of `b` (elected while it was joining): `b` stays alive for the grace…
+    const u = table()
+    u.adopt([fullEntry('alive', state('a')), fullEntry('alive', state('b'))], 0, 'l1')
+    expect(kinds(u.adopt([fullEntry('alive', state('a', { seq: 2 }))], 1000, 'l2'))).toEqual([])
+    expect(kinds(u.adopt([fullEntry('alive', state('a', { seq: 3 }))], 1000 + grace - 1, 'l2'))).toEqual([])
+    expect(health(u, 'b')).toBe('alive')
+    // …and is dead once no digest has listed it for the whole grace.
+    expect(kinds(u.adopt([fullEntry('alive', state('a', { seq: 4 }))], 1000 + grace, 'l2'))).toEqual(['dead:b'])
+    // Listed again by the new leader within the grace: the wait starts over the next time it goes unlisted.
+    const v = table()
+    v.adopt([fullEntry('alive', state('a')), fullEntry('alive', state('b'))], 0, 'l1')
+    v.adopt([fullEntry('alive', state('a', { seq: 2 }))], 1000, 'l2')
+    v.adopt([fullEntry('alive', state('a', { seq: 3 })), fullEntry('alive', state('b', { seq: 2 }))], 2000, 'l2')
+    // Now l2 listed it: l2 dropping it is a verdict.
+    expect(kinds(v.adopt([fullEntry('alive', state('a', { seq: 4 }))], 3000, 'l2'))).toEqual(['dead:b'])
+    // Listed again by the old sender: a later omission by the new one waits a whole grace from then.
+    const w = table()
+    w.adopt([fullEntry('alive', state('a')), fullEntry('alive', state('b'))], 0, 'l1')
+    w.adopt([fullEntry('alive', state('a', { seq: 2 }))], 1000, 'l2')
+    w.adopt([fullEntry('alive', state('a', { seq: 3 })), fullEntry('alive', state('b', { seq: 2 }))], 2000, 'l1')
+    expect(kinds(w.adopt([fullEntry('alive', state('a', { seq: 4 }))], 1000 + grace, 'l2'))).toEqual([])
+  })
+
   it('should not suspect anyone on its own while detection is off, and detect from a fresh start after rebase', () => {
     const t = table()
     t.adopt([fullEntry('alive', state('a'))], 0)
@@ -202,6 +232,25 @@ describe('MemberTable.adopt (digest → view)', () => {
     const events = run(t, 61_100, 66_000)
     expect(events.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
     expect(Number(events[0]?.split('@')[1])).toBeLessThan(65_000)
+  })
+
+  it('should expect each member\'s own period after a rebase: a voter\'s base one, the scaled one of the others', () => {
+    // A new voter at 50 members: the other voter `v` heartbeats every 500 ms, the observer `a` every 1.5 s —
+    // and on a loaded machine its beats land 2.4 s apart.
+    const base = MembershipConstants.HEARTBEAT_INTERVAL_MS_DEFAULT
+    const scaled = base + MembershipConstants.ACCEPTABLE_PAUSE_MS_DEFAULT
+    const t = table()
+    t.adopt([fullEntry('alive', state('a')), fullEntry('alive', state('v'))], 0)
+    for (let ms = 100; ms <= 60_000; ms += 100) t.tick(ms, false)
+    t.setHeartbeatIntervals(scaled, base, new Set(['v']))
+    t.rebase(60_000, new Set(['a', 'v']))
+    const events = run(t, 60_100, 75_000, (ms) => { if ((ms - 60_000) % 2400 === 0) t.heartbeat(state('a', { seq: ms }), ms) })
+    // The observer is never suspected (seeded with 500 ms it was, 2.2 s after the rebase)…
+    expect(events.filter((e) => e.startsWith('suspect') || e.startsWith('dead')).length).toBe(2)
+    expect(health(t, 'a')).toBe('alive')
+    // …while the silent voter is found as fast as with the base period (seeded with 1.5 s it would be ≈ 2 s later).
+    expect(health(t, 'v')).toBe('dead')
+    expect(Number(events[0]?.split('@')[1])).toBeLessThan(60_000 + 2500)
   })
 
   it('should keep the member bound across digests: members never heard of beyond it are skipped', () => {

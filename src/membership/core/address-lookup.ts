@@ -43,9 +43,14 @@ export function lookupAnswerers (input: { self: string, leader: string | null | 
   return order.filter((id) => id !== self && connected.has(id))
 }
 
-/** A lookup request: the ids whose addresses the asker lacks. */
+/**
+ * A lookup request: the ids whose addresses the asker lacks, and whether it also asks who leads (a joiner that
+ * hears no digest: its seed may be a follower; docs/MEMBERSHIP.md, "Quiet joiners"). Builds before the `leader`
+ * field ignore it and answer the ids alone.
+ */
 export interface LookupRequest {
   ids: string[]
+  leader: boolean
 }
 
 /** One member's addresses as the answerer holds them (without a `/p2p/` suffix). */
@@ -54,49 +59,66 @@ export interface LookupEntry {
   addresses: string[]
 }
 
-/** The answer: entries for the ids the answerer holds addresses of, in the order asked. */
+/**
+ * The answer: entries for the ids the answerer holds addresses of, in the order asked; when asked, the leader
+ * the answerer knows of (possibly itself) with the addresses it holds for it, absent when it knows none.
+ */
 export interface LookupAnswer {
   peers: LookupEntry[]
+  leader?: LookupEntry
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
 const isShortString = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= LOOKUP_STRING_CHARS_MAX
 
-/** A decoded request, checked; null when anything is off (too many ids, not strings, duplicates). */
+/** A decoded request, checked; null when anything is off (too many ids, not strings, duplicates, a non-boolean `leader`). */
 export function parseLookupRequest (v: unknown): LookupRequest | null {
   if (!isRecord(v) || !Array.isArray(v.ids) || v.ids.length > LOOKUP_IDS_MAX || !v.ids.every(isShortString)) return null
+  if (v.leader !== undefined && typeof v.leader !== 'boolean') return null
   const ids = v.ids
-  return new Set(ids).size === ids.length ? { ids } : null
+  return new Set(ids).size === ids.length ? { ids, leader: v.leader === true } : null
 }
 
 /**
- * A decoded answer, checked against what was asked: an entry for an id not asked for, a repeated one, more
- * than MAX_ADDRESSES addresses, or an address naming another peer (`/p2p/<other>`, or any `/p2p/` before its end) makes the whole answer
- * malformed (null) — the answerer is confused or lying, and nothing of it is used. Addresses are returned
- * without their `/p2p/` suffix; whether each parses as a multiaddr is the caller's check.
+ * One entry of an answer, checked: more than MAX_ADDRESSES addresses, or an address naming another peer
+ * (`/p2p/<other>`, or any `/p2p/` before its end) makes it null. Addresses come back without their suffix.
  */
-export function parseLookupAnswer (v: unknown, asked: readonly string[]): LookupAnswer | null {
+function parseEntry (entry: unknown): LookupEntry | null {
+  if (!isRecord(entry) || !isShortString(entry.id)) return null
+  const addresses = entry.addresses
+  if (!Array.isArray(addresses) || addresses.length > MAX_ADDRESSES || !addresses.every(isShortString)) return null
+  const bare: string[] = []
+  for (const address of addresses as string[]) {
+    const suffix = /\/p2p\/([^/]+)$/.exec(address)
+    if (suffix !== null && suffix[1] !== entry.id) return null
+    const head = suffix === null ? address : address.slice(0, suffix.index)
+    // A `/p2p/` inside the address would route the dial through another peer (a relay): not a member's own address.
+    if (head.includes('/p2p/')) return null
+    bare.push(head)
+  }
+  return { id: entry.id, addresses: bare }
+}
+
+/**
+ * A decoded answer, checked against what was asked: an entry for an id not asked for, a repeated one, or an
+ * entry parseEntry refuses (the leader's included, when it was asked for) makes the whole answer malformed
+ * (null) — the answerer is confused or lying, and nothing of it is used. A leader nobody asked for is ignored.
+ * Whether each address parses as a multiaddr is the caller's check.
+ */
+export function parseLookupAnswer (v: unknown, asked: readonly string[], leaderAsked = false): LookupAnswer | null {
   if (!isRecord(v) || !Array.isArray(v.peers) || v.peers.length > asked.length) return null
   const askedSet = new Set(asked)
   const seen = new Set<string>()
   const peers: LookupEntry[] = []
-  for (const entry of v.peers as unknown[]) {
-    if (!isRecord(entry) || !isShortString(entry.id) || !askedSet.has(entry.id) || seen.has(entry.id)) return null
-    const addresses = entry.addresses
-    if (!Array.isArray(addresses) || addresses.length > MAX_ADDRESSES || !addresses.every(isShortString)) return null
-    const bare: string[] = []
-    for (const address of addresses as string[]) {
-      const suffix = /\/p2p\/([^/]+)$/.exec(address)
-      if (suffix !== null && suffix[1] !== entry.id) return null
-      const head = suffix === null ? address : address.slice(0, suffix.index)
-      // A `/p2p/` inside the address would route the dial through another peer (a relay): not a member's own address.
-      if (head.includes('/p2p/')) return null
-      bare.push(head)
-    }
+  for (const raw of v.peers as unknown[]) {
+    const entry = parseEntry(raw)
+    if (entry === null || !askedSet.has(entry.id) || seen.has(entry.id)) return null
     seen.add(entry.id)
-    peers.push({ id: entry.id, addresses: bare })
+    peers.push(entry)
   }
-  return { peers }
+  if (!leaderAsked || v.leader === undefined) return { peers }
+  const leader = parseEntry(v.leader)
+  return leader === null ? null : { peers, leader }
 }
 
 /** Backoff before asking again for members nobody could tell this node about: doubles from 1 s up to 16 s. */

@@ -43,6 +43,15 @@ export const DEAD_AFTER_SUSPECT_MS_DEFAULT = 700
  * Below the dial timeout (20 s): a member whose dial is refused is judged at once (nothing listens there).
  */
 export const LISTEN_CONNECT_GRACE_MS = 10_000
+/**
+ * An observer turns a live member dead when the digest no longer lists it (the voter removed it after its death)
+ * — at once when the digest comes from the voter whose digest last listed it, but only after this long unlisted
+ * when another voter sends it (member-table.ts adopt): a new leader's table may not hold a member yet. While a 50-node
+ * fleet formed, a voter elected mid-formation had never heard three joiners its predecessor listed (their
+ * heartbeats reached the seed only), and 44 observers declared them dead on its first digest (issue 16,
+ * docs/bench/scale.md). The wait covers the new leader's own wait for a connection (LISTEN_CONNECT_GRACE_MS).
+ */
+export const DIGEST_UNLISTED_GRACE_MS = LISTEN_CONNECT_GRACE_MS
 /** A dead or left member is forgotten (removed) after this long. */
 export const REMOVE_AFTER_MS_DEFAULT = 60_000
 /** With a connection-close hint, suspicion starts at this fraction of the threshold. */
@@ -95,6 +104,16 @@ export const DIGEST_STALE_MS = 3000
  * relayed heartbeats to them again. The price: a join through a follower waits this long for its fallback.
  */
 export const JOINER_DIGEST_STALE_MS = 20_000
+/**
+ * A joiner connected for this long without a digest, or this long after the last one, asks its connected peers
+ * (seeds first) which node leads, over the address lookup (membership/address-lookup.ts), and adds the answer to
+ * the peers it dials (core/joiner.ts): a seed that is a follower — a join string naming any member, or a seed
+ * deposed while a fleet forms — knows the leader and its addresses, so the joiner need not wait
+ * JOINER_DIGEST_STALE_MS for its fallback. Asked again after JOINER_LEADER_ASK_MS, then twice as long each time up
+ * to JOINER_LEADER_ASK_MAX_MS, while no digest comes.
+ */
+export const JOINER_LEADER_ASK_MS = 2000
+export const JOINER_LEADER_ASK_MAX_MS = 16_000
 /** Largest encoded liveness digest accepted (1024 members of ≈ 500 bytes fit). */
 export const MAX_DIGEST_BYTES = 1024 * 1024
 

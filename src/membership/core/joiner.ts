@@ -9,7 +9,8 @@
  * the digest's sender and the members shown holding `etcd`. With no digest within JOINER_DIGEST_STALE_MS of its
  * first connection (a join through a follower, or a cluster of an older build) it listens to heartbeats again —
  * and still dials only its seeds and the `etcd` holders, now those the heartbeats show: the leader is one of
- * them, and a follower relays its heartbeats.
+ * them, and a follower relays its heartbeats. Long before that (JOINER_LEADER_ASK_MS) it asks its connected peers
+ * which node leads and dials the one named: a follower seed knows.
  *
  * Trust: a joiner has no configuration to check a digest's sender against, so it takes a digest from any
  * signed sender of its cluster (the cluster key admits only insiders). What it takes is its own view and whom
@@ -29,18 +30,37 @@ export function joinerMustListen (input: { connectedSinceMs: number | undefined,
 }
 
 /**
+ * Whether a quiet joiner asks its connected peers which node leads (JOINER_LEADER_ASK_MS): it has been connected
+ * since `connectedSinceMs`, no digest came for `afterMs` counted from the later of that and the last digest, and
+ * its backoff (`nextAskAtMs`) has passed. A joiner connected to nobody has nobody to ask.
+ */
+export function joinerAsksLeader (input: { connectedSinceMs: number | undefined, lastDigestMs: number | undefined, nowMs: number, afterMs: number, nextAskAtMs: number }): boolean {
+  if (input.connectedSinceMs === undefined || input.nowMs < input.nextAskAtMs) return false
+  const fresh = Math.max(input.connectedSinceMs, input.lastDigestMs ?? -Infinity)
+  return input.nowMs - fresh >= input.afterMs
+}
+
+/** The wait before a joiner asks who leads again: doubles from `minMs` up to `maxMs`. */
+export function nextLeaderAskMs (previousMs: number | undefined, minMs: number, maxMs: number): number {
+  return previousMs === undefined ? minMs : Math.min(maxMs, previousMs * 2)
+}
+
+/**
  * The peers a joiner dials: its seeds (join string), the last digest's sender (the leader: admission needs the
- * joiner connected to it) and the members its view shows holding `etcd` (the voters, one of which leads after a
- * failover; the view comes from digests, or from heartbeats when it listens). Never itself.
+ * joiner connected to it), the leader a connected peer named when asked (joinerAsksLeader: the seed may be a
+ * follower) and the members its view shows holding `etcd` (the voters, one of which leads after a failover; the
+ * view comes from digests, or from heartbeats when it listens). Never itself.
  */
 export function joinerDialTargets (input: {
   self: string
   seeds: readonly string[]
   digestFrom: string | undefined
+  leaderHint?: string | undefined
   members: ReadonlyArray<Pick<NodeState, 'nodeId' | 'roles'>>
 }): Set<string> {
   const targets = new Set(input.seeds)
   if (input.digestFrom !== undefined) targets.add(input.digestFrom)
+  if (input.leaderHint !== undefined) targets.add(input.leaderHint)
   for (const member of input.members) if (member.roles.includes('etcd')) targets.add(member.nodeId)
   targets.delete(input.self)
   return targets

@@ -45,6 +45,12 @@ interface Entry {
    * connection opens (detection then starts from that moment) or LISTEN_CONNECT_GRACE_MS passes.
    */
   awaitingSinceMs: number | undefined
+  /**
+   * The sender of the last digest that listed it (undefined: never listed by one, or by one of unknown sender),
+   * and since when digests from another sender have not listed it (adopt).
+   */
+  listedBy?: string | undefined
+  unlistedSinceMs?: number | undefined
 }
 
 export class MemberTable {
@@ -55,6 +61,9 @@ export class MemberTable {
   /** Total ms of own stalls excused so far (status and tests). */
   excusedStallMs = 0
   private readonly opts: Required<Omit<MemberTableOptions, 'self'>>
+  /** Members that heartbeat at `votersIntervalMs` rather than `opts.heartbeatIntervalMs` (setHeartbeatIntervals). */
+  private voters: ReadonlySet<NodeId> = new Set()
+  private votersIntervalMs: number | undefined
 
   constructor (options: MemberTableOptions) {
     this.self = options.self
@@ -97,8 +106,21 @@ export class MemberTable {
    * from now on starts with it as its expected interval. Members already tracked adapt through their window.
    */
   setHeartbeatIntervalMs (ms: number): void {
-    assert(ms > 0, 'heartbeat interval must be positive')
-    this.opts.heartbeatIntervalMs = ms
+    this.setHeartbeatIntervals(ms, ms, new Set())
+  }
+
+  /**
+   * The periods members send at, as far as this node can tell: `votersMs` for the members in `voters` (a
+   * tiered voter heartbeats at the base period), `othersMs` for everyone else (the period scaled with the
+   * member count). A detector started from now on (a member first heard of, a restart, a rebase, an awaited
+   * connection) expects its member's own period: seeded with a voter's 500 ms, a new voter suspected the
+   * observers heartbeating every 1.5 s at 50 members 2.2–2.7 s after its promotion (docs/bench/scale.md).
+   */
+  setHeartbeatIntervals (othersMs: number, votersMs: number, voters: ReadonlySet<NodeId>): void {
+    assert(othersMs > 0 && votersMs > 0, 'heartbeat interval must be positive')
+    this.opts.heartbeatIntervalMs = othersMs
+    this.votersIntervalMs = votersMs
+    this.voters = voters
   }
 
   /** A validated heartbeat arrived at `nowMs`. Returns the events it caused. */
@@ -107,14 +129,14 @@ export class MemberTable {
     const entry = this.entries.get(state.nodeId)
     const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: state.nodeId, atMs: nowMs, generation: state.generation })
     if (entry === undefined) {
-      const detector = this.newDetector()
+      const detector = this.newDetector(state.nodeId)
       detector.heartbeat(nowMs)
       const health: Health = state.leaving ? 'left' : 'alive'
       this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: undefined })
       return [event(health === 'left' ? 'left' : 'joined')]
     }
     const restarted = state.generation > entry.state.generation
-    if (restarted) entry.detector = this.newDetector()
+    if (restarted) entry.detector = this.newDetector(state.nodeId)
     entry.state = state
     entry.hinted = false
     entry.unreachable = false
@@ -145,7 +167,7 @@ export class MemberTable {
     entry.refused = false
     if (entry.awaitingSinceMs !== undefined) {
       entry.awaitingSinceMs = undefined
-      entry.detector = this.newDetector()
+      entry.detector = this.newDetector(id)
       entry.detector.heartbeat(nowMs)
     }
   }
@@ -203,9 +225,11 @@ export class MemberTable {
    * member unknown here, or known in an older generation, this table lacks the state and skips the entry
    * until a full one comes (nothing is invented). A member first heard of in a full entry is added unless the
    * digest calls it dead or left. A live member the digest no longer lists (the voter removed it after its
-   * death) turns dead. Returns the events, as heartbeat() does.
+   * death) turns dead — at once when `from` (the digest's sender) is the sender whose digest last listed it or is
+   * not given, otherwise once no digest has listed it for DIGEST_UNLISTED_GRACE_MS (a new leader may not hold it
+   * yet). Returns the events, as heartbeat() does.
    */
-  adopt (members: readonly DigestMember[], nowMs: number): MembershipEvent[] {
+  adopt (members: readonly DigestMember[], nowMs: number, from?: string): MembershipEvent[] {
     const events: MembershipEvent[] = []
     const listed = new Set<NodeId>()
     for (const { nodeId, health, generation, seq, state } of members) {
@@ -216,19 +240,21 @@ export class MemberTable {
       if (entry === undefined) {
         // The table's bound holds for digests as for heartbeats: members never heard of beyond it are skipped.
         if (state === undefined || health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
-        const detector = this.newDetector()
+        const detector = this.newDetector(nodeId)
         detector.heartbeat(nowMs)
-        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: undefined })
+        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: undefined, listedBy: from })
         events.push(event('joined'))
         continue
       }
+      entry.listedBy = from
+      entry.unlistedSinceMs = undefined
       const older = generation < entry.state.generation || (generation === entry.state.generation && seq < entry.state.seq)
       if (older) continue
       // A compact entry of a generation this table never held a state of: wait for the full entry.
       if (state === undefined && generation !== entry.state.generation) continue
       const newer = generation > entry.state.generation || seq > entry.state.seq
       if (newer) {
-        if (generation > entry.state.generation) entry.detector = this.newDetector()
+        if (generation > entry.state.generation) entry.detector = this.newDetector(nodeId)
         entry.hinted = false
         entry.unreachable = false
         entry.refused = false
@@ -242,6 +268,11 @@ export class MemberTable {
     }
     for (const [id, entry] of this.entries) {
       if (listed.has(id) || (entry.health !== 'alive' && entry.health !== 'suspect')) continue
+      if (from !== undefined && entry.listedBy !== from) {
+        // Another sender than the one that listed it: it may not hold this member yet.
+        entry.unlistedSinceMs ??= nowMs
+        if (nowMs - entry.unlistedSinceMs < C.DIGEST_UNLISTED_GRACE_MS) continue
+      }
       events.push(...this.transition(entry, 'dead', nowMs, { kind: 'dead', nodeId: id, atMs: nowMs, generation: entry.state.generation }))
     }
     return events
@@ -258,7 +289,7 @@ export class MemberTable {
   rebase (nowMs: number, connected: ReadonlySet<NodeId>): void {
     for (const [id, entry] of this.entries) {
       if (entry.health !== 'alive' && entry.health !== 'suspect') continue
-      entry.detector = this.newDetector()
+      entry.detector = this.newDetector(id)
       entry.detector.heartbeat(nowMs)
       const reachable = connected.has(id)
       entry.awaitingSinceMs = reachable ? undefined : nowMs
@@ -308,12 +339,14 @@ export class MemberTable {
     return { meanMs: Math.round(detector.meanMs()), stdDeviationMs: Math.round(detector.stdDeviationMs()), lastHeartbeatMs: detector.lastHeartbeat, hinted: entry.hinted, unreachable: entry.unreachable }
   }
 
-  private newDetector (): PhiAccrualDetector {
+  /** A detector for `id`, seeded with the period `id` sends at (setHeartbeatIntervals). */
+  private newDetector (id: NodeId): PhiAccrualDetector {
+    const voter = this.votersIntervalMs !== undefined && this.voters.has(id)
     return new PhiAccrualDetector({
       windowSize: C.PHI_WINDOW_SIZE,
       minStdDeviationMs: this.opts.minStdDeviationMs,
       acceptablePauseMs: this.opts.acceptablePauseMs,
-      firstHeartbeatEstimateMs: this.opts.heartbeatIntervalMs
+      firstHeartbeatEstimateMs: voter ? this.votersIntervalMs as number : this.opts.heartbeatIntervalMs
     })
   }
 

@@ -5,7 +5,8 @@
  * parseLookupAnswer → parseAddresses, the multiaddrs that go into the peer store). Nothing may throw; an
  * accepted request holds at most LOOKUP_IDS_MAX distinct ids; an accepted answer holds only ids asked for, each
  * once, with at most MAX_ADDRESSES addresses, none still carrying a `/p2p/` suffix; every stored multiaddr is one
- * of the answer's addresses.
+ * of the answer's addresses. A joiner's leader question (`leader: true`) is asked in every other input (by the
+ * answer frame's length): a leader entry is kept only when asked, and is held to the peers' rules.
  */
 import { decodeCanonical, encodeCanonical } from '../../../src/codec/index.js'
 import { LOOKUP_IDS_MAX, parseLookupAnswer, parseLookupRequest } from '../../../src/membership/core/address-lookup.js'
@@ -20,14 +21,15 @@ import { invariant } from '../target.js'
 const ASKED = ['12D3KooWA', '12D3KooWB', '12D3KooWC']
 
 function request (rng: FuzzRng): Uint8Array {
-  const value = { ids: Array.from({ length: rng.int(5) }, (_, i) => `12D3KooW${i}${rng.int(3)}`) }
+  const ids = Array.from({ length: rng.int(5) }, (_, i) => `12D3KooW${i}${rng.int(3)}`)
+  const value = rng.chance(0.3) ? { ids, leader: true } : { ids }
   return rng.chance(0.5) ? encodeCanonical(value) : encodeValue(rng, damageValue(rng, value))
 }
 
 function answer (rng: FuzzRng): Uint8Array {
   const addresses = ['/ip4/127.0.0.1/tcp/4101', '/ip6/::1/tcp/9', '/dns4/node-a/tcp/1', '/ip4/10.0.0.1/tcp/2/p2p/12D3KooWA', 'not-a-multiaddr', '/ip4/1.2.3.4/udp/x']
   const peers = ASKED.filter(() => rng.chance(0.6)).map((id) => ({ id, addresses: addresses.filter(() => rng.chance(0.4)) }))
-  const value = { peers }
+  const value = rng.chance(0.5) ? { peers, leader: { id: ASKED[rng.int(ASKED.length)] as string, addresses: addresses.filter(() => rng.chance(0.4)) } } : { peers }
   return rng.chance(0.5) ? encodeCanonical(value) : encodeValue(rng, damageValue(rng, value))
 }
 
@@ -55,11 +57,13 @@ export const addressLookupTarget: FuzzTarget = {
     }
     if (ans !== undefined) {
       const d = decoded(ans)
-      const parsed = d.ok ? parseLookupAnswer(d.value, ASKED) : null
+      const leaderAsked = ans.length % 2 === 0
+      const parsed = d.ok ? parseLookupAnswer(d.value, ASKED, leaderAsked) : null
       if (parsed === null) return
+      invariant(parsed.leader === undefined || leaderAsked, 'a leader taken from an answer that was not asked for one')
       const ids = parsed.peers.map((p) => p.id)
       invariant(ids.every((id) => ASKED.includes(id)) && new Set(ids).size === ids.length, () => `answer with ids not asked or repeated: ${ids.join(',')}`)
-      for (const peer of parsed.peers) {
+      for (const peer of parsed.leader === undefined ? parsed.peers : [...parsed.peers, parsed.leader]) {
         invariant(peer.addresses.length <= C.MAX_ADDRESSES, 'answer entry over MAX_ADDRESSES')
         invariant(peer.addresses.every((a) => !/\/p2p\//.test(a.replace(/\/p2p-circuit/g, ''))), () => `an address kept a /p2p/ part: ${peer.addresses.join(' ')}`)
         for (const ma of parseAddresses(peer.addresses)) invariant(peer.addresses.includes(ma.toString()), () => `stored ${ma.toString()}, not an answered address`)
