@@ -11,7 +11,9 @@
  * ‖ code`, the runtime being Node's and V8's versions, the platform and the CPU architecture (what Node 22
  * keys its own cache by). A chunk whose source or cache does not match, a cache made by another Node, one V8
  * refuses (other V8 flags) or a missing one: that chunk compiles from source, as without a cache. Nothing is
- * written at run time.
+ * written at run time. A stale or corrupt cache means a damaged install (a chunk or its cache changed after the
+ * build): one line on stderr says so, once per process; a missing or refused one stays quiet (a build that could
+ * not write caches warned then; a container on another Node refuses them by design).
  *
  * `RVD_CODE_CACHE=off` or Node 22's `NODE_DISABLE_COMPILE_CACHE=1` (and `--enable-source-maps`, whose stack traces
  * need Node's own loader) load the chunks with plain `require`; `RVD_CODE_CACHE=report` prints at exit how many
@@ -81,8 +83,10 @@ interface Loaded { module: { exports: unknown, loaded: boolean }, script?: vm.Sc
 export class ChunkLoader {
   readonly verdicts = new Map<string, CodeCacheVerdict>()
   private readonly loaded = new Map<string, Loaded>()
+  private warned = false
 
-  constructor (private readonly mode: Exclude<CodeCacheMode, 'off'>) {}
+  /** `warn` gets the one line about a damaged cache (stale or corrupt). @default a line on stderr */
+  constructor (private readonly mode: Exclude<CodeCacheMode, 'off'>, private readonly warn: (line: string) => void = (line) => { process.stderr.write(`${line}\n`) }) {}
 
   /** Runs the chunk `file` (absolute) once and returns its exports. */
   load (file: string): unknown {
@@ -148,6 +152,10 @@ export class ChunkLoader {
     // Node sets cachedDataRejected to false only when V8 took the code it was given.
     const verdict: CodeCacheVerdict = opened.verdict !== 'ok' ? opened.verdict : script.cachedDataRejected === false ? 'used' : 'rejected'
     this.verdicts.set(file, verdict)
+    if ((verdict === 'stale' || verdict === 'corrupt') && !this.warned) {
+      this.warned = true
+      this.warn(`revoada: the code cache of ${path.basename(file)} is ${verdict} (the install changed after its build); compiling from source, which makes every start slower. Rebuild (npm run build) or reinstall.`)
+    }
     return script
   }
 }

@@ -39,7 +39,7 @@ async function chunks (): Promise<{ entry: string, dep: string }> {
   return { entry, dep }
 }
 
-interface Run { exports: { value: number, base: string, stack: string }, verdicts: Record<string, string>, written: number, report: string }
+interface Run { exports: { value: number, base: string, stack: string }, verdicts: Record<string, string>, written: number, report: string, stderr: string }
 
 /**
  * Loads `entry` with a ChunkLoader in a new Node process (V8 would otherwise find the chunks in this process's
@@ -54,7 +54,7 @@ async function load (entry: string, mode: 'use' | 'write'): Promise<Run> {
   return await new Promise((resolve, reject) => {
     execFile(process.execPath, ['--input-type=module', '-e', script], (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`${err.message}\n${stderr}`))
-      else resolve(JSON.parse(stdout) as Run)
+      else resolve({ ...(JSON.parse(stdout) as Omit<Run, 'stderr'>), stderr })
     })
   })
 }
@@ -95,12 +95,15 @@ describe('the chunk loader', () => {
     const first = await load(entry, 'use')
     expect(first.exports).toMatchObject({ value: 111, base: 'entry.js' })
     expect(first.verdicts).toEqual({ [entry]: 'missing', [dep]: 'missing' })
+    // No cache yet is no damage: nothing said.
+    expect(first.stderr).toBe('')
 
     expect((await load(entry, 'write')).written).toBe(2)
     const run = await load(entry, 'use')
     expect(run.exports).toMatchObject({ value: 111, base: 'entry.js' })
     expect(run.verdicts).toEqual({ [entry]: 'used', [dep]: 'used' })
     expect(run.report).toBe('revoada code cache: 2 of 2 chunks used their cache (missing 0, stale 0, corrupt 0, rejected 0)')
+    expect(run.stderr).toBe('')
   })
 
   it('should run the new source of a chunk edited after its cache was written, even at the same length', async () => {
@@ -110,6 +113,8 @@ describe('the chunk loader', () => {
     const run = await load(entry, 'use')
     expect(run.exports).toMatchObject({ value: 222 })
     expect(run.verdicts).toEqual({ [entry]: 'used', [dep]: 'stale' })
+    // A damaged install is said once, naming the chunk and what to do.
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/code cache of dep\.js is stale .*Rebuild \(npm run build\) or reinstall/)])
   })
 
   it('should compile from source when a cache is corrupt or refused by V8', async () => {
@@ -123,6 +128,8 @@ describe('the chunk loader', () => {
     const run = await load(entry, 'use')
     expect(run.exports).toMatchObject({ value: 111 })
     expect(run.verdicts).toEqual({ [entry]: 'rejected', [dep]: 'corrupt' })
+    // The corrupt one is said (once); a cache another V8 made is refused quietly (a container on another Node).
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/code cache of dep\.js is corrupt/)])
   })
 
   it('should keep the chunk\'s own line numbers in stack traces, from a cache or not', async () => {
