@@ -98,10 +98,11 @@ export const DIGEST_STALE_MS = 3000
 /**
  * A joiner (core/joiner.ts) connected for this long without a digest, or this long after the last one, listens
  * to heartbeats again (its dials stay bounded): its seed is a follower (digests go only from the leader to its
- * direct peers) or runs an older build. Far longer than DIGEST_STALE_MS: a joiner detects for nobody, and in a
+ * direct peers) that could not name the leader, or runs an older build. Far longer than DIGEST_STALE_MS: a joiner detects for nobody, and in a
  * fleet of 50 booting together on 2 cores the starved seed's first digest reached a joiner 13–17 s after it
  * connected (docs/bench/scale.md, "Quiet joiners"), so at 10 s a third of the joiners fell back and the seed
- * relayed heartbeats to them again. The price: a join through a follower waits this long for its fallback.
+ * relayed heartbeats to them again. The price: a joiner whose seeds name no leader (an older build has no leader
+ * question, JOINER_LEADER_ASK_MS) waits this long for its fallback.
  */
 export const JOINER_DIGEST_STALE_MS = 20_000
 /**

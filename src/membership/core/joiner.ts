@@ -7,7 +7,7 @@
  * it heard of (N² handshakes). So a joiner listens to the leader's liveness digest instead of heartbeats (it
  * still publishes its own: the leader reads its protocol level from them) and dials only its join-string seeds,
  * the digest's sender and the members shown holding `etcd`. With no digest within JOINER_DIGEST_STALE_MS of its
- * first connection (a join through a follower, or a cluster of an older build) it listens to heartbeats again —
+ * first connection (a seed that names no leader: an older build, or a leader that never reaches it) it listens to heartbeats again —
  * and still dials only its seeds and the `etcd` holders, now those the heartbeats show: the leader is one of
  * them, and a follower relays its heartbeats. Long before that (JOINER_LEADER_ASK_MS) it asks its connected peers
  * which node leads and dials the one named: a follower seed knows.
