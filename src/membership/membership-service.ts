@@ -23,7 +23,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { gossipStreamTables } from '../net/gossip-streams.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, nextLeaderAskMs, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { steadyNowMs } from '../util/clock.js'
@@ -31,6 +31,7 @@ import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import { machineCapacity } from './machine.js'
 import { ObserverLinks } from './links.js'
 import { voterMustRelay } from './core/links.js'
+import { doubledWaitMs } from './core/address-lookup.js'
 
 export interface MembershipServiceInit {
   /** The roles this node holds per the committed shape (the consensus layer provides it). @default [] */
@@ -521,7 +522,7 @@ export class MembershipService implements NodeService, Membership {
     const ask = this.init.askLeader
     if (ask === undefined || this.leaderAskInFlight || this.stopped) return
     if (!joinerAsksLeader({ connectedSinceMs: this.joinerConnectedSinceMs, lastDigestMs: this.lastDigestMs, nowMs: now, afterMs: C.JOINER_LEADER_ASK_MS, nextAskAtMs: this.leaderAskAtMs })) return
-    this.leaderAskWaitMs = nextLeaderAskMs(this.leaderAskWaitMs, C.JOINER_LEADER_ASK_MS, C.JOINER_LEADER_ASK_MAX_MS)
+    this.leaderAskWaitMs = doubledWaitMs(this.leaderAskWaitMs, C.JOINER_LEADER_ASK_MS, C.JOINER_LEADER_ASK_MAX_MS)
     this.leaderAskAtMs = now + this.leaderAskWaitMs
     const seeds = new Set(this.ctx.redialer.seedPeers())
     const connected = this.ctx.net.getPeers().map((p) => p.toString())

@@ -3,8 +3,9 @@
  * dials, and that a joiner takes a digest from a sender its (empty) configuration cannot vouch for.
  */
 import { describe, expect, it } from 'vitest'
-import { joinerMustListen, joinerDialTargets, joinerAsksLeader, nextLeaderAskMs, dialsHeardMember, judgeDigest, digestRecord, fullEntry } from '../../src/membership/core/index.js'
+import { joinerMustListen, joinerDialTargets, joinerAsksLeader, dialsHeardMember, judgeDigest, digestRecord, fullEntry } from '../../src/membership/core/index.js'
 import type { NodeState, RaftMembers } from '../../src/membership/core/index.js'
+import { doubledWaitMs } from '../../src/membership/core/address-lookup.js'
 
 const state = (nodeId: string, roles: string[] = []): NodeState => ({
   nodeId, clusterId: 'c1', addresses: ['/ip4/127.0.0.1/tcp/1'], roles,
@@ -47,7 +48,7 @@ describe('joinerAsksLeader', () => {
   it('should wait twice as long before each new question, up to the maximum', () => {
     const waits: number[] = []
     let ms: number | undefined
-    for (let i = 0; i < 6; i++) waits.push(ms = nextLeaderAskMs(ms, 2000, 16_000))
+    for (let i = 0; i < 6; i++) waits.push(ms = doubledWaitMs(ms, 2000, 16_000))
     expect(waits).toEqual([2000, 4000, 8000, 16_000, 16_000, 16_000])
   })
 })

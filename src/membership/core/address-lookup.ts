@@ -126,5 +126,10 @@ export const LOOKUP_RETRY_MIN_MS = 1000
 export const LOOKUP_RETRY_MAX_MS = 16_000
 
 export function nextLookupRetryMs (previousMs: number | undefined): number {
-  return previousMs === undefined ? LOOKUP_RETRY_MIN_MS : Math.min(LOOKUP_RETRY_MAX_MS, previousMs * 2)
+  return doubledWaitMs(previousMs, LOOKUP_RETRY_MIN_MS, LOOKUP_RETRY_MAX_MS)
+}
+
+/** A wait that starts at `minMs` and doubles on each call up to `maxMs` (lookups, a joiner's leader question). */
+export function doubledWaitMs (previousMs: number | undefined, minMs: number, maxMs: number): number {
+  return previousMs === undefined ? minMs : Math.min(maxMs, previousMs * 2)
 }

@@ -24,9 +24,13 @@ import type { NodeState } from './types.js'
  * of that and the last digest. A joiner connected to nobody hears nothing either way: it stays quiet.
  */
 export function joinerMustListen (input: { connectedSinceMs: number | undefined, lastDigestMs: number | undefined, nowMs: number, staleMs: number }): boolean {
-  if (input.connectedSinceMs === undefined) return false
-  const fresh = Math.max(input.connectedSinceMs, input.lastDigestMs ?? -Infinity)
-  return input.nowMs - fresh > input.staleMs
+  const since = quietSinceMs(input.connectedSinceMs, input.lastDigestMs)
+  return since !== undefined && input.nowMs - since > input.staleMs
+}
+
+/** Since when a joiner has heard no digest while connected: the later of its first connection and the last digest. */
+function quietSinceMs (connectedSinceMs: number | undefined, lastDigestMs: number | undefined): number | undefined {
+  return connectedSinceMs === undefined ? undefined : Math.max(connectedSinceMs, lastDigestMs ?? -Infinity)
 }
 
 /**
@@ -35,14 +39,8 @@ export function joinerMustListen (input: { connectedSinceMs: number | undefined,
  * its backoff (`nextAskAtMs`) has passed. A joiner connected to nobody has nobody to ask.
  */
 export function joinerAsksLeader (input: { connectedSinceMs: number | undefined, lastDigestMs: number | undefined, nowMs: number, afterMs: number, nextAskAtMs: number }): boolean {
-  if (input.connectedSinceMs === undefined || input.nowMs < input.nextAskAtMs) return false
-  const fresh = Math.max(input.connectedSinceMs, input.lastDigestMs ?? -Infinity)
-  return input.nowMs - fresh >= input.afterMs
-}
-
-/** The wait before a joiner asks who leads again: doubles from `minMs` up to `maxMs`. */
-export function nextLeaderAskMs (previousMs: number | undefined, minMs: number, maxMs: number): number {
-  return previousMs === undefined ? minMs : Math.min(maxMs, previousMs * 2)
+  const since = quietSinceMs(input.connectedSinceMs, input.lastDigestMs)
+  return since !== undefined && input.nowMs >= input.nextAskAtMs && input.nowMs - since >= input.afterMs
 }
 
 /**
