@@ -22,17 +22,17 @@ export const DEFAULT_API_PORT = 0
 export const ENV_PREFIX = 'REVOADA_'
 
 /**
- * libp2p connection monitor ping period. Rare on purpose: membership heartbeats prove liveness, and a
- * suspect member's connection is pinged at once (membership-service.ts), so a frozen peer is still dropped
- * within suspicion time + 1 s; pinging every connection every second cost each node 2 streams per peer per
- * second (issue 16, docs/bench/scale.md).
+ * The link monitor's round (net/link-monitor.ts): a connection that received nothing since the last round is
+ * pinged. Rare on purpose: membership heartbeats prove liveness, and a suspect member's connection is pinged
+ * at once (membership-service.ts), so a frozen peer is still dropped within suspicion time + 2 s; pinging
+ * every connection every second cost each node 2 streams per peer per second (issue 16, docs/bench/scale.md).
  */
 export const DEFAULT_PING_INTERVAL_MS = 10_000
 /**
- * The connection monitor aborts a connection whose ping takes longer (its timeout adapts upwards from here).
+ * The link monitor aborts a connection whose ping takes longer.
  * Long because it is judged by this node's own clock: at 1 s a node starved of CPU for a second found every
  * ping late and aborted every connection at once, then paid a handshake per peer to reconnect (issue 16;
- * test/net/ping-failure.test.ts). A frozen member is dropped sooner by membership's suspicion ping; this
+ * test/net/link-monitor.test.ts). A frozen member is dropped sooner by membership's suspicion ping; this
  * catches a dead link to a peer still heard through others (test/testbed/netns.test.ts).
  */
 export const DEFAULT_PING_TIMEOUT_MS = 10_000

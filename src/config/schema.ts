@@ -44,9 +44,9 @@ export const apiSection = z.strictObject({
 export const netSection = z.strictObject({
   /** mDNS discovery on the LAN. @default false */
   mdns: z.boolean().default(false),
-  /** Connection monitor ping period in ms. @default 10000 */
+  /** Link monitor round in ms: a connection that received nothing since the last round is pinged. @default 10000 */
   pingIntervalMs: positiveMs.default(DEFAULT_PING_INTERVAL_MS),
-  /** Minimum timeout in ms of the connection monitor's pings; a ping not answered in time closes the connection. @default 10000 */
+  /** Timeout in ms of the link monitor's pings; a ping not answered in time closes the connection. @default 10000 */
   pingTimeoutMs: positiveMs.default(DEFAULT_PING_TIMEOUT_MS),
   /** Redial loop period in ms. @default 1000 */
   redialIntervalMs: positiveMs.default(DEFAULT_REDIAL_INTERVAL_MS),

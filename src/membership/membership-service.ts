@@ -22,6 +22,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { gossipStreamTables } from '../net/gossip-streams.js'
+import { isLocalPingRefusal } from '../net/link-monitor.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
 import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
@@ -81,8 +82,8 @@ const PROMPT_RETRY_MS = 50
 const PROMPT_TRIES = 20
 /**
  * A suspect member's connection must answer one ping within this long, or it is closed (unless a heartbeat
- * came meanwhile). Heartbeats prove liveness cheaply, so libp2p's periodic ping of every connection runs
- * rarely (net.pingIntervalMs, 10 s); this ping finds a frozen peer's or a dead link's connection within
+ * came meanwhile). Heartbeats prove liveness cheaply, so the link monitor's round runs rarely and pings only
+ * quiet connections (net.pingIntervalMs, 10 s; net/link-monitor.ts); this ping finds a frozen peer's or a dead link's connection within
  * suspicion time + this timeout. 2 s, not 1: on a saturated machine a live peer's answer can take that long,
  * and a closed connection costs both sides a new handshake.
  */
@@ -102,19 +103,6 @@ const VOTER_SUBSCRIPTION_GRACE_MS = 10_000
 const VOTER_RECONNECT_RETRY_MS = 30_000
 /** Connected peers a joiner asks which node leads in one round (askForLeader): its seeds first. */
 const ANSWERERS_PER_LEADER_ASK = 3
-/**
- * Ping failures that are this node's own refusal, not the peer's silence: libp2p allows one outbound ping
- * stream per connection, so while its connection monitor's ping is in flight ours is refused at once (seen
- * closing live connections in 25-node runs). libp2p counts the streams only after the peer answered the
- * protocol negotiation, so a refused ping proves the peer alive: nothing to close.
- */
-const LOCAL_PING_REFUSALS = new Set(['TooManyOutboundProtocolStreamsError'])
-
-/** True when a failed suspicion ping says nothing about the peer (this node refused to send it). */
-export function isLocalPingRefusal (err: unknown): boolean {
-  return typeof err === 'object' && err !== null && LOCAL_PING_REFUSALS.has((err as Error).name)
-}
-
 export class MembershipService implements NodeService, Membership {
   readonly name = 'membership'
   private ctx!: ServiceContext

@@ -31,6 +31,10 @@ export const FSYNC_DURATION = 'revoada_disk_wal_fsync_duration_seconds'
 export const GOSSIP_STREAMS_REOPENED = 'revoada_gossip_streams_reopened_total'
 /** Gossipsub streams this node opened itself because gossipsub had not 3 s after the peer connected. */
 export const GOSSIP_STREAMS_OPENED_LATE = 'revoada_gossip_streams_opened_late_total'
+/** Quiet connections the link monitor pinged (net/link-monitor.ts). */
+export const LINK_PINGS = 'revoada_link_pings_total'
+/** Connections the link monitor closed because their ping went unanswered: dead links. */
+export const LINK_ABORTS = 'revoada_link_aborts_total'
 /** Reconnections to a connected voter missing from the heartbeat topic's subscribers (core/voter-subscriptions.ts). */
 export const VOTERS_RECONNECTED = 'revoada_membership_voters_reconnected_total'
 /** Members of this node's membership view by health (alive, suspect, dead, left). */

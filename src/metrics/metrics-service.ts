@@ -147,6 +147,8 @@ export class MetricsService implements NodeService {
     }
     const streams = this.ctx.gossipStreams?.()
     if (streams !== undefined) Object.assign(reading, { gossipStreamsReopened: streams.reopened, gossipStreamsOpenedLate: streams.openedLate })
+    const links = this.ctx.links?.()
+    if (links !== undefined) Object.assign(reading, { linkPings: links.pinged, linkAborts: links.aborted })
     for (const name of METRICS_SOURCE_SERVICES) {
       const source = this.ctx.service(name)
       if (isMetricsSource(source)) Object.assign(reading, source.metricsReading())

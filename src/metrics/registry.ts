@@ -23,6 +23,8 @@ export interface StateReading {
   /** Cumulative counts kept by other layers (read, not counted, here). */
   gossipStreamsReopened?: number
   gossipStreamsOpenedLate?: number
+  linkPings?: number
+  linkAborts?: number
   votersReconnected?: number
 }
 
@@ -113,6 +115,8 @@ export class NodeMetrics {
     }
     cumulative(C.GOSSIP_STREAMS_REOPENED, 'Gossipsub streams reopened to peers that stayed connected after they were lost.', (r) => r.gossipStreamsReopened)
     cumulative(C.GOSSIP_STREAMS_OPENED_LATE, 'Gossipsub streams opened by the node because gossipsub had not 3 s after the peer connected.', (r) => r.gossipStreamsOpenedLate)
+    cumulative(C.LINK_PINGS, 'Quiet connections pinged by the link monitor (nothing received for half a round).', (r) => r.linkPings)
+    cumulative(C.LINK_ABORTS, 'Connections the link monitor closed because their ping went unanswered (dead links).', (r) => r.linkAborts)
     cumulative(C.VOTERS_RECONNECTED, 'Reconnections to a connected voter missing from the heartbeat subscribers.', (r) => r.votersReconnected)
     const members: Gauge<'state'> = new Gauge({
       name: C.MEMBERS, help: 'Members of this node\'s membership view by health.', labelNames: ['state'], registers,

@@ -2,8 +2,9 @@
  * @module net/libp2p
  * Builds the libp2p node of a cluster member: tcp, pnet (cluster key), noise, yamux, identify, ping,
  * gossipsub (`@libp2p/gossipsub`: the @chainsafe 14.x line targets libp2p 2 and fails silently on 3),
- * bootstrap from the seeds, optional mDNS, and a connection monitor that drops a connection whose ping is
- * not answered within a generous timeout (membership drops a suspect member's connection sooner).
+ * bootstrap from the seeds, optional mDNS. libp2p's connection monitor is off: the node's link monitor
+ * (net/link-monitor.ts) pings only the connections that received nothing since its last round and drops one
+ * whose ping is not answered within a generous timeout (membership drops a suspect member's connection sooner).
  * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
  */
 import { installYamuxWindowThreshold } from './yamux-window.js'
@@ -28,6 +29,7 @@ import { clusterKeyProtector } from './pnet.js'
 import { transportNoiseCrypto } from './noise-crypto.js'
 import { fastNoiseFrames } from './noise-frames.js'
 import type { Cluster } from './cluster.js'
+import type { LinkActivity } from './link-monitor.js'
 
 /** The gossipsub topic of a cluster's membership heartbeats (layer A publishes on it). */
 export function membershipTopic (clusterId: string): string {
@@ -140,6 +142,8 @@ export interface NetNodeInit {
   listen: string[]
   announce?: string[]
   net: Config['net']
+  /** Counts what each connection receives, for the node's link monitor (net/link-monitor.ts). */
+  activity?: LinkActivity
   /** Test-only fault hook: connections to or from a blocked peer are refused (a network partition). */
   faults?: NetFaults
 }
@@ -174,7 +178,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [tcp()],
-    connectionProtector: clusterKeyProtector(init.cluster.key, PNET_NONCE_TIMEOUT_MS),
+    connectionProtector: clusterKeyProtector(init.cluster.key, PNET_NONCE_TIMEOUT_MS, undefined, init.activity),
     connectionEncrypters: [fastNoiseFrames(noise({ crypto: transportNoiseCrypto }))],
     streamMuxers: [yamux()],
     peerDiscovery,
@@ -185,14 +189,9 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
-    // A ping not answered within the timeout aborts the connection: the only check of a dead link to a peer
-    // that is still heard through others (a partition of one link). The timeout is judged by this node's own
-    // clock, so it is long (net.pingTimeoutMs, 10 s): with 1 s a node starved of CPU for a second found every
-    // ping late and dropped every connection at once (issue 16, 25 nodes forming on 2 cores).
-    connectionMonitor: {
-      pingInterval: init.net.pingIntervalMs,
-      pingTimeout: { minTimeout: init.net.pingTimeoutMs }
-    },
+    // Dead links are found by net/link-monitor.ts, which pings only connections that received nothing since
+    // its last round; libp2p's own monitor pinged every connection on a new stream every round (node/index.ts).
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       ping: ping(),

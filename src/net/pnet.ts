@@ -28,6 +28,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { createXSalsa20, XSALSA20_KEY_BYTES, XSALSA20_NONCE_BYTES } from './xsalsa20.js'
 import { claimOwnedCiphertext } from './noise-crypto.js'
 import type { XorCipher, XSalsa20Implementation } from './xsalsa20.js'
+import type { LinkActivity, LinkCounter } from './link-monitor.js'
 
 /** Bytes of the nonce each side sends first (XSalsa20's nonce). */
 export const PNET_NONCE_BYTES = XSALSA20_NONCE_BYTES
@@ -109,6 +110,8 @@ interface XorConnectionInit {
   remoteNonce: Uint8Array
   key: Uint8Array
   cipher?: XSalsa20Implementation
+  /** Stamps what the connection receives (net/link-monitor.ts pings only connections that received nothing lately). */
+  activity?: LinkActivity
 }
 
 /** A connection whose bytes are XORed with the two keystreams; both ciphers are finalized once it closes. */
@@ -123,8 +126,12 @@ class XorConnection extends AbstractMultiaddrConnection {
     this.maConn = init.maConn
     this.inbound = createXSalsa20(init.remoteNonce, init.key, init.cipher)
     this.outbound = createXSalsa20(init.localNonce, init.key, init.cipher)
+    // Keyed by the raw connection's timeline: libp2p gives the same object to the upgraded connection.
+    const activity = init.activity
+    const counter: LinkCounter | undefined = activity?.track(init.maConn.timeline)
     this.maConn.addEventListener('message', (evt) => {
       if (this.finalized) return
+      if (activity !== undefined && counter !== undefined) counter.lastReceivedMs = activity.nowMs()
       this.onData(xorInPlace(this.inbound, evt.data))
     })
     this.maConn.addEventListener('drain', () => { this.onMuxerDrain() })
@@ -169,7 +176,8 @@ class XorConnection extends AbstractMultiaddrConnection {
 
 /** The protector: nonce exchange (bounded by `timeoutMs` unless the caller passes a signal), then XOR. */
 class ClusterKeyProtector implements ConnectionProtector {
-  constructor (private readonly key: Uint8Array, private readonly timeoutMs: number, private readonly cipher?: XSalsa20Implementation) {}
+  constructor (private readonly key: Uint8Array, private readonly timeoutMs: number, private readonly cipher?: XSalsa20Implementation,
+    private readonly activity?: LinkActivity) {}
 
   readonly [Symbol.toStringTag] = 'revoada/pnet'
 
@@ -178,17 +186,18 @@ class ClusterKeyProtector implements ConnectionProtector {
     const signal = options?.signal ?? AbortSignal.timeout(this.timeoutMs)
     const bytes = byteStream(connection)
     const [remote] = await Promise.all([bytes.read({ bytes: PNET_NONCE_BYTES, signal }), bytes.write(localNonce, { signal })])
-    return new XorConnection({ maConn: bytes.unwrap() as MultiaddrConnection, localNonce, remoteNonce: remote.subarray(), key: this.key, cipher: this.cipher })
+    return new XorConnection({ maConn: bytes.unwrap() as MultiaddrConnection, localNonce, remoteNonce: remote.subarray(), key: this.key, cipher: this.cipher, activity: this.activity })
   }
 }
 
 /**
  * The connection protector of a cluster (libp2p `connectionProtector`), for its 32-byte key. `cipher` picks
- * the XSalsa20 implementation (tests; the default is the native one where it loads).
+ * the XSalsa20 implementation (tests; the default is the native one where it loads); `activity` stamps what
+ * each connection receives (net/link-monitor.ts).
  * @throws RangeError when the key is not 32 bytes
  */
-export function clusterKeyProtector (key: Uint8Array, timeoutMs: number, cipher?: XSalsa20Implementation): () => ConnectionProtector {
+export function clusterKeyProtector (key: Uint8Array, timeoutMs: number, cipher?: XSalsa20Implementation, activity?: LinkActivity): () => ConnectionProtector {
   if (key.length !== PNET_KEY_BYTES) throw new RangeError(`a pnet key has ${PNET_KEY_BYTES} bytes, not ${key.length}`)
   const copy = new Uint8Array(key)
-  return () => new ClusterKeyProtector(copy, timeoutMs, cipher)
+  return () => new ClusterKeyProtector(copy, timeoutMs, cipher, activity)
 }

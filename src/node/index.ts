@@ -24,6 +24,7 @@ import {
 import type { Cluster, NetFaults, NetNode } from '../net/index.js'
 import { DEFAULT_XSALSA20 } from '../net/xsalsa20.js'
 import { GossipStreamMender } from '../net/gossip-streams.js'
+import { LinkActivity, LinkMonitor, type LinkMonitorCounters } from '../net/link-monitor.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
 import { resolveListen } from './listen.js'
 import { assert } from '../util/assert.js'
@@ -62,11 +63,13 @@ export interface NodeStatus {
   dataDir: string
   /** Gossipsub streams the node opened itself to connected peers (net/gossip-streams.ts). */
   gossipStreams: { reopened: number, openedLate: number }
+  /** What the link monitor did: quiet connections pinged, answers, connections aborted (net/link-monitor.ts). */
+  links: LinkMonitorCounters
   [service: string]: unknown
 }
 
 /** The node's own status fields: a service named like one would overwrite it (seen: `status` broke on `addresses`). */
-const NODE_STATUS_FIELDS: ReadonlySet<string> = new Set(['nodeId', 'clusterId', 'addresses', 'peers', 'keyFingerprint', 'apiUrl', 'pid', 'dataDir', 'gossipStreams'])
+const NODE_STATUS_FIELDS: ReadonlySet<string> = new Set(['nodeId', 'clusterId', 'addresses', 'peers', 'keyFingerprint', 'apiUrl', 'pid', 'dataDir', 'gossipStreams', 'links'])
 
 /** A running node. */
 export interface RevoadaNode {
@@ -74,6 +77,8 @@ export interface RevoadaNode {
   readonly cluster: Cluster
   readonly net: NetNode
   readonly redialer: Redialer
+  /** Pings the node's quiet connections (net/link-monitor.ts). */
+  readonly links: LinkMonitor
   readonly apiUrl: string
   status: () => NodeStatus
   /** One-line join string carrying the cluster id, key and this node's addresses. */
@@ -126,7 +131,8 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
   if (raftStart !== 'normal') nodeLog.warn({ raftStart, clusterId: cluster.clusterId }, 'raft directory is empty in an existing cluster')
   const { listen, fellBack } = await resolveListen(config.listen)
   if (fellBack) nodeLog.warn({ listen }, 'default port taken; listening on a free port instead')
-  const net = await createNetNode({ privateKey: identity.privateKey, cluster, listen, announce: config.announce, net: config.net, ...(init.faults !== undefined ? { faults: init.faults } : {}) })
+  const activity = new LinkActivity()
+  const net = await createNetNode({ privateKey: identity.privateKey, cluster, listen, announce: config.announce, net: config.net, activity, ...(init.faults !== undefined ? { faults: init.faults } : {}) })
   const stack = new Stack(nodeLog)
   stack.push('data-dir-lock', lock.release)
   stack.push('net', async () => { await net.stop() })
@@ -141,15 +147,20 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     const mender = new GossipStreamMender(net, log.forComponent('gossip-streams'))
     mender.start(ticker)
     stack.push('gossip-streams', async () => { mender.stop() })
+    const links = new LinkMonitor({
+      intervalMs: config.net.pingIntervalMs, timeoutMs: config.net.pingTimeoutMs, activity, connections: () => net.getConnections(), log: log.forComponent('links')
+    })
+    links.start(ticker)
+    stack.push('links', async () => { links.stop() })
     let requestStop: (request: StopRequest) => void = () => {}
     const stopRequested = new Promise<StopRequest>((resolve) => { requestStop = resolve })
     const gossipStreams = (): { reopened: number, openedLate: number } => ({ reopened: mender.reopened, openedLate: mender.openedLate })
-    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, ticker, gossipStreams, requestStop: (r: StopRequest) => { requestStop(r) } }
+    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, ticker, gossipStreams, links: () => links.counters(), requestStop: (r: StopRequest) => { requestStop(r) } }
     const services = await startServices(init.services ?? [], base, log, stack)
     const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
     const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })
     stack.push('api', async () => { await api.close() })
-    const node = makeNode({ identity, cluster, net, redialer, mender, services, api, stack, log: nodeLog, dataDir: config.dataDir, stopRequested })
+    const node = makeNode({ identity, cluster, net, redialer, mender, links, services, api, stack, log: nodeLog, dataDir: config.dataDir, stopRequested })
     api.app.get('/v1/status', async () => node.status())
     api.app.get('/v1/join-string', async () => ({ joinString: node.joinString() }))
     for (const s of services) s.routes?.(api.app)
@@ -197,6 +208,7 @@ interface Parts {
   net: NetNode
   redialer: Redialer
   mender: GossipStreamMender
+  links: LinkMonitor
   services: NodeService[]
   api: ApiServer
   stack: Stack
@@ -212,6 +224,7 @@ function makeNode (p: Parts): RevoadaNode {
     cluster: p.cluster,
     net: p.net,
     redialer: p.redialer,
+    links: p.links,
     get apiUrl () { return p.api.url ?? '' },
     stopRequested: p.stopRequested,
     status: () => {
@@ -224,7 +237,8 @@ function makeNode (p: Parts): RevoadaNode {
         apiUrl: p.api.url,
         pid: process.pid,
         dataDir: path.resolve(p.dataDir),
-        gossipStreams: { reopened: p.mender.reopened, openedLate: p.mender.openedLate }
+        gossipStreams: { reopened: p.mender.reopened, openedLate: p.mender.openedLate },
+        links: p.links.counters()
       }
       for (const s of p.services) {
         if (s.statusFields !== undefined) Object.assign(status, s.statusFields())

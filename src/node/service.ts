@@ -19,6 +19,7 @@ import type { NetNode, Cluster, Redialer } from '../net/index.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { RaftStartMode } from './raft-dir-check.js'
 import type { Ticker } from '../util/ticker.js'
+import type { LinkMonitorCounters } from '../net/link-monitor.js'
 
 /** What a service receives when it starts. */
 export interface ServiceContext {
@@ -38,6 +39,8 @@ export interface ServiceContext {
   ticker?: Ticker
   /** Gossipsub streams the node opened itself (net/gossip-streams.ts), for metrics. Absent in hand-built contexts. */
   gossipStreams?: () => { reopened: number, openedLate: number }
+  /** What the link monitor did (net/link-monitor.ts), for metrics. Absent in hand-built contexts. */
+  links?: () => LinkMonitorCounters
   /** `revoada:<service name>` logger. */
   log: Logger
   /** A service started earlier, by name; undefined if absent. */

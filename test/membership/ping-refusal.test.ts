@@ -1,12 +1,12 @@
 /**
  * Goal: a suspicion ping that this node refuses to send (libp2p allows one outbound ping stream per
- * connection; its connection monitor's ping may be in flight) does not count as the peer's silence, so the
+ * connection; the link monitor's ping may be in flight) does not count as the peer's silence, so the
  * connection is not closed (issue 16: live connections were closed this way in 25-node runs); a ping that
  * timed out or hit a closed stream still does.
  */
 import { describe, expect, it } from 'vitest'
 import { TooManyOutboundProtocolStreamsError, TimeoutError } from '@libp2p/interface'
-import { isLocalPingRefusal } from '../../src/membership/membership-service.js'
+import { isLocalPingRefusal } from '../../src/net/link-monitor.js'
 
 describe('suspicion ping failures', () => {
   it('should treat the stream limit libp2p raises as a local refusal and a timeout or EOF as silence', () => {

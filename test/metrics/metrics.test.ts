@@ -64,6 +64,7 @@ describe('metrics', () => {
     expect(m.get('revoada_gossip_streams_reopened_total')).toBe(0)
     expect(m.get('revoada_gossip_streams_opened_late_total')).toBe(0)
     expect(m.get('revoada_membership_voters_reconnected_total')).toBe(0)
+    expect(m.get('revoada_link_aborts_total')).toBe(0)
   })
 
   it('should expose a count another layer keeps as a counter that follows it', async () => {
@@ -71,9 +72,10 @@ describe('metrics', () => {
     let reading: StateReading = {}
     metrics.readState(() => reading)
     expect(samples(await metrics.exposition()).get('revoada_gossip_streams_reopened_total')).toBe(0)
-    reading = { gossipStreamsReopened: 3, gossipStreamsOpenedLate: 7, votersReconnected: 1 }
+    reading = { gossipStreamsReopened: 3, gossipStreamsOpenedLate: 7, votersReconnected: 1, linkPings: 4, linkAborts: 2 }
     let m = samples(await metrics.exposition())
     expect([m.get('revoada_gossip_streams_reopened_total'), m.get('revoada_gossip_streams_opened_late_total'), m.get('revoada_membership_voters_reconnected_total')]).toEqual([3, 7, 1])
+    expect([m.get('revoada_link_pings_total'), m.get('revoada_link_aborts_total')]).toEqual([4, 2])
     reading = { gossipStreamsReopened: 5, gossipStreamsOpenedLate: 7, votersReconnected: 1 }
     m = samples(await metrics.exposition())
     expect(m.get('revoada_gossip_streams_reopened_total')).toBe(5)

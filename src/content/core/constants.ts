@@ -40,8 +40,8 @@ export const REQUESTS_IN_FLIGHT_PER_PROVIDER = 2
 /**
  * Chunks one fetch has outstanding across all providers, plus one per provider with nothing outstanding (so
  * providers that never answer cannot take every slot): bounds a fetch's chunk memory to 8 + 16 MiB. Kept small
- * also because chunks share the connection with libp2p's ping: megabytes queued on one connection delay the
- * ping past its timeout on a slow or loaded link, and the connection monitor then drops the connection.
+ * also because chunks share the connection with pings: megabytes queued on one connection delay a ping
+ * (membership's suspicion ping) past its timeout on a slow or loaded link, and the connection is dropped.
  */
 export const CHUNKS_IN_FLIGHT_PER_FETCH_MAX = 8
 /** Chunks requested twice at the end of a fetch (endgame) so one slow provider does not hold it up. */
