@@ -10,24 +10,20 @@
  * second found every ping late and aborted every connection at once, then paid a handshake per peer to
  * reconnect (issue 16: a forming 25-node cluster on 2 cores lost its leader's connections every 10–20 s).
  */
-import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import path from 'node:path'
-import { promises as fs, existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { promises as fs } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Connection, Stream } from '@libp2p/interface'
 import { TooManyOutboundProtocolStreamsError, UnsupportedProtocolError } from '@libp2p/interface'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
-import { apiGet } from '../../src/api/index.js'
 import { isQuiet, LinkActivity, LinkMonitor, muxerPingOf, PING_PROTOCOL } from '../../src/net/link-monitor.js'
 import { DEFAULT_PING_TIMEOUT_MS } from '../../src/config/constants.js'
 import { createLogger } from '../../src/log/index.js'
 import { steadyNowMs } from '../../src/util/clock.js'
-import { tempDir, testConfig, waitFor } from '../node/helpers.js'
+import { killNodeProcess, spawnNodeProcess, tempDir, testConfig, waitFor } from '../node/helpers.js'
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
 /** The nodes' round: no round of their own during a test, and quiet means silent for 30 min. */
 const ROUND_MS = 3_600_000
 /** How long a frozen peer stays frozen before it answers late (three times the old 1 s timeout). */
@@ -37,11 +33,7 @@ const dirs: string[] = []
 let child: ChildProcess | undefined
 
 afterEach(async () => {
-  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGCONT')
-    child.kill('SIGKILL')
-    await new Promise((resolve) => child?.once('exit', resolve))
-  }
+  await killNodeProcess(child)
   child = undefined
   await Promise.all(nodes.splice(0).map(async (n) => { await n.stop() }))
   await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
@@ -69,16 +61,10 @@ async function pair (): Promise<{ near: RevoadaNode, far: RevoadaNode, pingStrea
 
 /** An in-process node connected to a node in a child process (which a test can freeze with SIGSTOP). */
 async function pairWithProcess (pingTimeoutMs: number): Promise<{ near: RevoadaNode, connection: Connection, remote: ChildProcess }> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npx tsc -p .\` (npm test builds first)`)
   const root = await tempDir()
   dirs.push(root)
-  const remoteDir = path.join(root, 'remote')
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
-  const remote = spawn(process.execPath, [MAIN, 'start', '--data-dir', remoteDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'silent'], { env, stdio: 'ignore' })
+  const { child: remote, joinString, nodeId } = await spawnNodeProcess(path.join(root, 'remote'))
   child = remote
-  await waitFor(() => existsSync(path.join(remoteDir, 'api.json')), 20_000, 'child api.json')
-  const { joinString } = await apiGet(remoteDir, '/v1/join-string') as { joinString: string }
-  const { nodeId } = await apiGet(remoteDir, '/v1/status') as { nodeId: string }
   const near = await startNode({ config: testConfig(path.join(root, 'near'), { join: joinString, net: { pingIntervalMs: ROUND_MS, pingTimeoutMs } }), services: [] })
   nodes.push(near)
   await waitFor(() => near.net.getConnections().some((c) => c.remotePeer.toString() === nodeId), 20_000, 'connected to the child')

@@ -2,14 +2,18 @@
  * Shared helpers for node-level tests: temp data dirs, fast test config, condition polling with a deadline,
  * and a logger that captures JSON lines.
  */
-import { promises as fs } from 'node:fs'
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { promises as fs, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Writable } from 'node:stream'
 import { loadConfig } from '../../src/config/index.js'
 import type { Config, ConfigInput } from '../../src/config/index.js'
 import { createLogger } from '../../src/log/index.js'
 import type { Logger } from '../../src/log/index.js'
+import { apiGet } from '../../src/api/index.js'
 
 /** Every dir `tempDir` made in this test file (vitest runs each file in its own module registry). */
 const madeDirs: string[] = []
@@ -63,4 +67,36 @@ export function capturingLogger (level: 'debug' | 'info' | 'warn' = 'warn'): { l
     }
   })
   return { log: createLogger(level, sink), lines }
+}
+
+/** tsc's build of the CLI (`npm test` builds first), for nodes run as child processes. */
+const CLI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
+
+/**
+ * A node in a child process (`revoada start` on `dataDir`, a cluster of its own), once its API answers: its join
+ * string and node id. A test can freeze it with SIGSTOP (its sockets stay open: only a ping notices).
+ */
+export async function spawnNodeProcess (dataDir: string): Promise<{ child: ChildProcess, joinString: string, nodeId: string }> {
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} missing: run \`npx tsc -p .\` (npm test builds first)`)
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
+  const child = spawn(process.execPath, [CLI_MAIN, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'silent'],
+    { env, stdio: 'ignore' })
+  try {
+    await waitFor(() => existsSync(path.join(dataDir, 'api.json')), 20_000, 'child api.json')
+    const { joinString } = await apiGet(dataDir, '/v1/join-string') as { joinString: string }
+    const { nodeId } = await apiGet(dataDir, '/v1/status') as { nodeId: string }
+    return { child, joinString, nodeId }
+  } catch (err) {
+    await killNodeProcess(child)
+    throw err
+  }
+}
+
+/** Kills a child node process, frozen or not, and waits until it exited; nothing if it already had. */
+export async function killNodeProcess (child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGCONT')
+  child.kill('SIGKILL')
+  await exited
 }
