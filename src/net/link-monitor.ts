@@ -1,6 +1,6 @@
 /**
  * @module net/link-monitor
- * Finds dead links: a connection that brought nothing from its peer since the last round is pinged, and one
+ * Finds dead links: a connection that brought nothing from its peer for half a round is pinged, and one
  * whose ping is not answered within `net.pingTimeoutMs` is aborted (the redial loop and membership reconnect
  * what still lives). A one-link partition — both ends alive and heard through others — is what only this
  * finds (docs/MEMBERSHIP.md, "What it changes for a link that silently dies").
@@ -36,8 +36,8 @@ export const PING_BYTES = 32
 
 /**
  * Ping failures that are this node's own refusal, not the peer's silence: libp2p allows one outbound ping
- * stream per connection, so while another ping is in flight on it (membership's suspicion ping, or this
- * monitor's) a second is refused at once. libp2p counts the streams only after the peer answered the
+ * stream per connection, so while another ping stream is in flight on it (membership's suspicion ping; this
+ * monitor's own, on a connection without a muxer ping) a second is refused at once. libp2p counts the streams only after the peer answered the
  * protocol negotiation, so a refused ping proves the peer alive: nothing to close.
  */
 const LOCAL_PING_REFUSALS = new Set(['TooManyOutboundProtocolStreamsError'])
@@ -170,7 +170,7 @@ export class LinkMonitor {
         this.counts.answered++
         return
       }
-      // Another ping in flight on this connection (membership's suspicion ping) decides for it.
+      // Another ping stream in flight on this connection (membership's suspicion ping) decides for it.
       if (isLocalPingRefusal(err)) return
       this.counts.aborted++
       this.init.log.info({ peer: connection.remotePeer.toString(), timeoutMs: this.init.timeoutMs, err: (err as Error).message },

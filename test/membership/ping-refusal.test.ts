@@ -1,6 +1,6 @@
 /**
  * Goal: a suspicion ping that this node refuses to send (libp2p allows one outbound ping stream per
- * connection; the link monitor's ping may be in flight) does not count as the peer's silence, so the
+ * connection; another ping stream may be in flight) does not count as the peer's silence, so the
  * connection is not closed (issue 16: live connections were closed this way in 25-node runs); a ping that
  * timed out or hit a closed stream still does.
  */
