@@ -15,6 +15,7 @@ import type { Manifest } from './core/index.js'
 import type { FetchDeps, FetchProgress } from './fetch.js'
 import type { Wakeup } from './wakeup.js'
 import { errorMessage } from './errors-io.js'
+import { deadline } from '../util/deadline.js'
 
 /** What the manifest step uses of its Fetch. */
 export interface ManifestFetchContext {
@@ -127,15 +128,19 @@ function askManifest (ctx: ManifestFetchContext, peer: string, ask: ManifestAsk)
 
 /** One request on a fresh stream: the block `cid`'s bytes, or null if the provider lacks it. */
 async function requestOnce (ctx: ManifestFetchContext, peer: string, cid: CID, cancel: AbortSignal): Promise<Uint8Array | null> {
-  const stream = await ctx.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(DIAL_TIMEOUT_MS), cancel]) })
+  // `deadline`, not `AbortSignal.any`: Node 20 may collect that composite, which then never times out (util/deadline.ts).
+  const dial = deadline(DIAL_TIMEOUT_MS, cancel)
+  const stream = await ctx.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: dial.signal }).finally(dial.clear)
+  const answer = deadline(REQUEST_TIMEOUT_MS, cancel)
   try {
     const lp = lpStream(stream, { maxDataLength: FRAME_BYTES_MAX, maxBufferSize: 2 * FRAME_BYTES_MAX })
     await lp.write(encodeRequest({ type: 'get', cid }))
-    const response = decodeResponse((await lp.read({ signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), cancel]) })).subarray())
+    const response = decodeResponse((await lp.read({ signal: answer.signal })).subarray())
     if (response.type === 'busy') throw new ProviderBusyError(response.retryAfterMs)
     if (!response.cid.equals(cid)) throw new FetchFailedError('answer names another CID')
     return response.type === 'block' ? response.data : null
   } finally {
+    answer.clear()
     if (cancel.aborted) stream.abort(new Error('request cancelled'))
     else await stream.close().catch(() => { stream.abort(new Error('close failed')) })
   }

@@ -29,6 +29,7 @@ import type { Announcer } from './announcer.js'
 import { errorMessage, errorName } from './errors-io.js'
 import { Wakeup } from './wakeup.js'
 import { fetchManifest } from './fetch-manifest.js'
+import { deadline } from '../util/deadline.js'
 import type { ManifestFetchContext } from './fetch-manifest.js'
 
 export interface FetchDeps {
@@ -231,7 +232,9 @@ export class Fetch {
     const cancel = (): void => { stream?.abort(new Error('fetch ended; answers still outstanding are not needed')) }
     ended.addEventListener('abort', cancel, { once: true })
     try {
-      stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(DIAL_TIMEOUT_MS), ended]) })
+      // `deadline`, not `AbortSignal.any`: Node 20 may collect that composite, which then never times out (util/deadline.ts).
+      const dial = deadline(DIAL_TIMEOUT_MS, ended)
+      stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: dial.signal }).finally(dial.clear)
       const outcome = await this.pump(stream, job)
       if (outcome === 'lied') {
         // A liar stays out of this fetch for good (and out of later ones while its score is below the ban).

@@ -28,6 +28,7 @@ import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
 import type { Logger } from '../log/index.js'
 import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 import { steadyNowMs } from '../util/clock.js'
+import { deadline } from '../util/deadline.js'
 
 /** The libp2p ping protocol (the `ping` service answers it on every node). */
 export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
@@ -147,8 +148,8 @@ export class LinkMonitor {
 
   private async ping (connection: Connection): Promise<void> {
     const stopping = this.stopping?.signal
-    const timeout = AbortSignal.timeout(this.init.timeoutMs)
-    const signal = stopping === undefined ? timeout : AbortSignal.any([timeout, stopping])
+    // Held strongly until settled: a collected `AbortSignal.any` never fired, and the ping waited for good (util/deadline.ts).
+    const { signal, clear } = stopping === undefined ? deadline(this.init.timeoutMs) : deadline(this.init.timeoutMs, stopping)
     this.inFlight.add(connection)
     this.counts.pinged++
     let stream: Stream | undefined
@@ -177,6 +178,7 @@ export class LinkMonitor {
         'a quiet connection did not answer its ping; closing it')
       connection.abort(err as Error)
     } finally {
+      clear()
       this.inFlight.delete(connection)
     }
   }
