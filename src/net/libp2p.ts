@@ -3,7 +3,7 @@
  * Builds the libp2p node of a cluster member: tcp, pnet (cluster key), noise, yamux, identify, ping,
  * gossipsub (`@libp2p/gossipsub`: the @chainsafe 14.x line targets libp2p 2 and fails silently on 3),
  * bootstrap from the seeds, optional mDNS. libp2p's connection monitor is off: the node's link monitor
- * (net/link-monitor.ts) pings only the connections that received nothing since its last round and drops one
+ * (net/link-monitor.ts) pings only the connections that received nothing for half a round and drops one
  * whose ping is not answered within a generous timeout (membership drops a suspect member's connection sooner).
  * Pitfalls behind these choices are in /work/shared/reference/libp2p-notes.md and docs/STACK.md.
  */
@@ -142,7 +142,7 @@ export interface NetNodeInit {
   listen: string[]
   announce?: string[]
   net: Config['net']
-  /** Counts what each connection receives, for the node's link monitor (net/link-monitor.ts). */
+  /** Stamps what each connection receives, for the node's link monitor (net/link-monitor.ts). */
   activity?: LinkActivity
   /** Test-only fault hook: connections to or from a blocked peer are refused (a network partition). */
   faults?: NetFaults
@@ -189,8 +189,8 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       dialTimeout: init.net.dialTimeoutMs,
       addressDialTimeout: init.net.dialTimeoutMs
     },
-    // Dead links are found by net/link-monitor.ts, which pings only connections that received nothing since
-    // its last round; libp2p's own monitor pinged every connection on a new stream every round (node/index.ts).
+    // Dead links are found by net/link-monitor.ts, which pings only connections that received nothing for
+    // half a round; libp2p's own monitor pinged every connection on a new stream every round (node/index.ts).
     connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
