@@ -28,6 +28,8 @@ import type { BatchProposeOptions, CommandResult } from './proposal-batcher.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCH_RESUBMITS_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
 import { caughtUpMembers, mayTalkRaft, unheardPeers, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
+import { VoterPriority, votesIn, VOTER_NICE_DEFAULT } from './voter-priority.js'
+import type { ThreadPriority } from './voter-priority.js'
 import { ProtocolLoop } from './protocol-loop.js'
 import { ForwardedRequestDeferredError, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN, PROTOCOL_REPLACEMENT } from './shape/core/index.js'
 import type { Storage } from './storage/types.js'
@@ -118,6 +120,11 @@ export interface ConsensusServiceInit {
   }
   /** Wraps the shape machine before Raft applies to it (the attestation chain hooks in here). */
   wrapMachine?: (shape: ShapeMachine, ctx: ServiceContext) => ReplicatedStateMachine<ApplyResult>
+  /**
+   * The event loop's thread priority, raised while this node is a voter (voter-priority.ts). Only where one
+   * node owns the process (the CLI): in-process nodes share one thread. @default none: left as started
+   */
+  threadPriority?: ThreadPriority
 }
 
 export interface ShapeView {
@@ -225,6 +232,13 @@ export class ConsensusService implements NodeService {
     // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
     // of them changes, a stream opened under the old answer is asked again, so a member removed from the
     // configuration does not keep the stream it had.
+    if (this.init.threadPriority !== undefined) {
+      const configured = raftConfig?.voterNice
+      const priority = new VoterPriority(this.init.threadPriority, configured ?? VOTER_NICE_DEFAULT, ctx.log, configured !== undefined ? 'warn' : 'info')
+      this.priority = priority
+      // The first call comes with the driver's first batch (its configuration is read only once it runs).
+      this.raft.onStateChange(() => { priority.update(votesIn(this.raft.configurationView(), ctx.nodeId)) })
+    }
     this.raft.onStateChange((status) => {
       this.transport.recheckInbound?.()
       // Followers' groups queued here go with the leadership; each follower retries with the next leader.
@@ -323,7 +337,10 @@ export class ConsensusService implements NodeService {
     await this.notices?.stop()
     await this.transport?.stop()
     this.storage?.close()
+    this.priority?.reset()
   }
+
+  private priority: VoterPriority | undefined
 
   private mayTalk (peer: string): boolean {
     if (this.raft === undefined) return false
@@ -554,6 +571,7 @@ export class ConsensusService implements NodeService {
       proposals: { ...this.raft.counters(), ...this.batcher.counters() },
       refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       storage: this.raft.storageHealth(),
+      ...(this.priority !== undefined ? { cpuPriority: this.priority.status() } : {}),
       ...(this.raft.isRejoining() ? { rejoining: true } : {}),
       ...(this.transport.counters !== undefined ? { transport: this.transport.counters() } : {})
     }

@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { Logger } from '../log/index.js'
+import { childToStartPriority } from '../util/thread-priority.js'
 import { HookFailedError } from './errors.js'
 import { HOOK_ATTEMPTS_MAX, HOOK_OUTPUT_BYTES_MAX, HOOK_QUEUE_MAX, HOOK_RETRY_MAX_MS, HOOK_RETRY_MIN_MS } from './constants.js'
 
@@ -120,6 +121,8 @@ export class HookRunner {
         return
       }
       this.child = child
+      // Not at a voter's raised priority, which the fork inherited (consensus/voter-priority.ts).
+      childToStartPriority(child.pid)
       const timer = setTimeout(() => {
         child.kill('SIGKILL')
         finish({ ok: false, exitCode: null, message: `${run.hook} ${run.executable} killed after ${this.init.timeoutMs} ms` })

@@ -9,6 +9,7 @@
 import { MembershipService } from '../membership/membership-service.js'
 import { AddressLookupService } from '../membership/address-lookup.js'
 import { ConsensusService } from '../consensus/consensus-service.js'
+import type { ThreadPriority } from '../consensus/voter-priority.js'
 import { FileStorage } from '../consensus/storage/file-storage.js'
 import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'
@@ -25,6 +26,11 @@ export interface DefaultServicesInit {
   policy?: PolicyEngineInit | false
   /** `false` leaves the materializer out (as does `materializer.enabled: false` in the config). */
   materializer?: boolean
+  /**
+   * The event loop's thread priority, raised while the node is a voter (consensus/voter-priority.ts): only
+   * for a node that owns its process (`revoada start`). @default none
+   */
+  threadPriority?: ThreadPriority
 }
 
 /** `policy: false` (or `policy.enabled: false` in the config) leaves the engine out. */
@@ -34,7 +40,8 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const consensus = new ConsensusService({
     wrapMachine: (shape, ctx) => attestation.attach(shape, ctx),
     openStorage: (dir) => new TimedStorage(new FileStorage(dir), (seconds) => { metrics.fsyncDuration.observe(seconds) }),
-    createTransport: (ctx, isMember) => new RaftTransport({ libp2p: ctx.net, isMember, log: ctx.log })
+    createTransport: (ctx, isMember) => new RaftTransport({ libp2p: ctx.net, isMember, log: ctx.log }),
+    ...(init.threadPriority !== undefined ? { threadPriority: init.threadPriority } : {})
   })
   // Heartbeats echo this node's committed roles; before consensus has started there are none to echo.
   // The applied Raft configuration decides the membership tier (docs/MEMBERSHIP.md, "Large clusters"): roles

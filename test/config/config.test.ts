@@ -71,6 +71,10 @@ describe('config', () => {
     expect(problemsOf(() => loadConfig({ env: { REVOADA_LOG_LEVEL: 'loud' } }))).toContain('logLevel')
     expect(problemsOf(() => loadConfig({ flags: { listen: ['not-a-multiaddr'] } }))).toContain('listen.0: not a valid multiaddr')
     expect(problemsOf(() => loadConfig({ env: { REVOADA_BOGUS: '1' } }))).toContain('bogus: unknown key (from environment)')
+    // A nice value outside Linux's −20 … 19, or not a whole number.
+    expect(problemsOf(() => loadConfig({ flags: { raft: { voterNice: -21 } } }))).toContain('raft.voterNice')
+    expect(problemsOf(() => loadConfig({ flags: { raft: { voterNice: 1.5 } } }))).toContain('raft.voterNice')
+    expect(loadConfig({ flags: { raft: { voterNice: 0 } } }).raft?.voterNice).toBe(0)
   })
 
   it('should reject cross-field contradictions when building the config', () => {

@@ -6,13 +6,17 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HookRunner } from '../../src/materializer/hooks.js'
+import { mainThreadPriority } from '../../src/util/thread-priority.js'
 import type { HookOutcome, HookRun } from '../../src/materializer/hooks.js'
 import { capturingLogger, tempDir, waitFor } from '../node/helpers.js'
 
 let root = ''
 let runner: HookRunner | undefined
+let restoreNice: number | undefined
 afterEach(async () => {
   runner?.stop()
+  if (restoreNice !== undefined) mainThreadPriority.set(restoreNice)
+  restoreNice = undefined
   if (root !== '') await fs.rm(root, { recursive: true, force: true })
 })
 
@@ -33,6 +37,22 @@ describe('HookRunner', () => {
     await waitFor(() => outcomes.length === 1, 10_000, 'the hook ran')
     expect(outcomes[0]).toMatchObject({ ok: true, exitCode: 0, retryInMs: null })
     expect(outcomes[0]!.output.trim()).toBe('onPromote etcd n1 bafyshape 7')
+  })
+
+  // A voter raises its event loop (consensus/voter-priority.ts) and a forked hook inherits that; it must run at
+  // the node's starting priority. Raising needs CAP_SYS_NICE: root only.
+  it.runIf(process.platform === 'linux' && process.getuid?.() === 0)('should run a hook at the priority the node started with, not a voter\'s raised one', async () => {
+    root = await tempDir()
+    const start = mainThreadPriority.get()
+    restoreNice = start
+    mainThreadPriority.set(start - 3)
+    const outcomes: HookOutcome[] = []
+    runner = new HookRunner({ timeoutMs: 10_000, log: capturingLogger().log, onOutcome: (o) => outcomes.push(o) })
+    // The hook waits (up to 5 s) for its own nice value to become the start's, then prints it: the runner lowers
+    // it right after the fork; without that it stays at the raised value.
+    runner.enqueue(run(await script('nice.sh', `for i in $(seq 50); do n=$(cut -d')' -f2 /proc/$$/stat | cut -d' ' -f18); [ "$n" = "${start}" ] && break; sleep 0.1; done; echo "$n"`)))
+    await waitFor(() => outcomes.length === 1, 10_000, 'the hook ran')
+    expect(outcomes[0]!.output.trim()).toBe(String(start))
   })
 
   it('should retry a failing hook with growing delays, then give up, and keep later runs in order', async () => {

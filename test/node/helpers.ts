@@ -73,13 +73,14 @@ export function capturingLogger (level: 'debug' | 'info' | 'warn' = 'warn'): { l
 const CLI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
 
 /**
- * A node in a child process (`revoada start` on `dataDir`, a cluster of its own), once its API answers: its join
+ * A node in a child process (`revoada start` on `dataDir` with `args`: a cluster of its own unless they join
+ * one), once its API answers: its join
  * string and node id. A test can freeze it with SIGSTOP (its sockets stay open: only a ping notices).
  */
-export async function spawnNodeProcess (dataDir: string): Promise<{ child: ChildProcess, joinString: string, nodeId: string }> {
+export async function spawnNodeProcess (dataDir: string, args: readonly string[] = []): Promise<{ child: ChildProcess, joinString: string, nodeId: string }> {
   if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} missing: run \`npx tsc -p .\` (npm test builds first)`)
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
-  const child = spawn(process.execPath, [CLI_MAIN, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'silent'],
+  const child = spawn(process.execPath, [CLI_MAIN, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'silent', ...args],
     { env, stdio: 'ignore' })
   try {
     await waitFor(() => existsSync(path.join(dataDir, 'api.json')), 20_000, 'child api.json')
