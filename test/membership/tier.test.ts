@@ -166,6 +166,9 @@ describe('MemberTable.adopt (digest → view)', () => {
     for (let ms = 100; ms <= 60_000; ms += 100) expect(t.tick(ms, false)).toEqual([])
     expect(health(t, 'a')).toBe('alive')
     // Back to full mode: detection starts from now, not from the last digest (which would be suspect at once).
+    // `a` votes (heartbeats at the base period) and is connected: judged from the rebase on.
+    const base = MembershipConstants.HEARTBEAT_INTERVAL_MS_DEFAULT
+    t.setHeartbeatIntervals(base, base, new Set(['a']))
     t.rebase(60_000, new Set(['a']))
     expect(t.tick(60_100)).toEqual([])
     const kinds: string[] = []
@@ -182,14 +185,37 @@ describe('MemberTable.adopt (digest → view)', () => {
     }
     return events
   }
-  const observed = (): MemberTable => {
+  /** An observer's table holding `a`, 60 s after its last digest; `a` is a voter when `aVotes`. */
+  const observed = (aVotes = true): MemberTable => {
     const t = table()
     t.adopt([fullEntry('alive', state('a'))], 0)
     for (let ms = 100; ms <= 60_000; ms += 100) t.tick(ms, false)
+    const base = MembershipConstants.HEARTBEAT_INTERVAL_MS_DEFAULT
+    t.setHeartbeatIntervals(base, base, new Set(aVotes ? ['a'] : []))
     return t
   }
 
-  it('should judge a member it had no connection to from the moment one opens, not from the rebase', () => {
+  it('should await a member that does not vote until its first heartbeat, connected or not, then judge it as any', () => {
+    const grace = MembershipConstants.LISTEN_CONNECT_GRACE_MS
+    // Connected at the rebase, its first heartbeat 6 s later (it had to learn the new subscription, on a starved
+    // machine): not judged meanwhile, and judged normally from then on.
+    const t = observed(false)
+    t.rebase(60_000, new Set(['a']))
+    expect(run(t, 60_100, 66_000)).toEqual([])
+    t.heartbeat(state('a', { seq: 2 }), 66_000)
+    const afterHeard = run(t, 66_100, 72_000)
+    expect(afterHeard.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(afterHeard[0]?.split('@')[1])).toBeLessThan(71_000)
+    // A connection that opens does not end the wait (only a heartbeat does); never heard: judged at the grace's end.
+    const u = observed(false)
+    u.rebase(60_000, new Set())
+    u.connectionOpened('a', 61_000)
+    const never = run(u, 60_100, 60_000 + grace + 2000)
+    expect(never.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(never[0]?.split('@')[1])).toBe(60_000 + grace)
+  })
+
+  it('should judge a voter it had no connection to from the moment one opens, not from the rebase', () => {
     // A new voter starts listening while connected only to some members; a dials `a` and connects 6 s later.
     const t = observed()
     t.rebase(60_000, new Set())

@@ -40,9 +40,11 @@ interface Entry {
    */
   refused: boolean
   /**
-   * Detection restarted (rebase) while this node had no connection to it, and it has been neither heard nor
-   * connected since: its heartbeats cannot reach this node yet, so its silence is not judged until a
-   * connection opens (detection then starts from that moment) or LISTEN_CONNECT_GRACE_MS passes.
+   * Detection restarted (rebase) and this member's heartbeats may not reach this node yet, so its silence is
+   * not judged until it is heard, a dial to it is refused, or LISTEN_CONNECT_GRACE_MS passes. A voter is
+   * awaited only while this node has no connection to it (detection starts when one opens); any other member
+   * until it is heard, connected or not: it sends every scaled period, and only once it has learnt this node's
+   * new subscription (rebase).
    */
   awaitingSinceMs: number | undefined
   /**
@@ -136,7 +138,8 @@ export class MemberTable {
       return [event(health === 'left' ? 'left' : 'joined')]
     }
     const restarted = state.generation > entry.state.generation
-    if (restarted) entry.detector = this.newDetector(state.nodeId)
+    // Awaited since a rebase: its first heartbeat starts detection; the wait is not an interval it sent at.
+    if (restarted || entry.awaitingSinceMs !== undefined) entry.detector = this.newDetector(state.nodeId)
     entry.state = state
     entry.hinted = false
     entry.unreachable = false
@@ -158,14 +161,15 @@ export class MemberTable {
 
   /**
    * A connection to `id` opened at `nowMs`: its heartbeats may queue in this node's sockets again
-   * (excuseOwnStall), and a member awaited since a rebase is judged from now on, as if heard now.
+   * (excuseOwnStall), and a voter awaited since a rebase is judged from now on, as if heard now (any other
+   * member stays awaited until heard: rebase).
    */
   connectionOpened (id: NodeId, nowMs: number): void {
     const entry = this.entries.get(id)
     if (entry === undefined) return
     entry.unreachable = false
     entry.refused = false
-    if (entry.awaitingSinceMs !== undefined) {
+    if (entry.awaitingSinceMs !== undefined && this.voters.has(id)) {
       entry.awaitingSinceMs = undefined
       entry.detector = this.newDetector(id)
       entry.detector.heartbeat(nowMs)
@@ -282,9 +286,14 @@ export class MemberTable {
    * Restarts failure detection from `nowMs` (an observer promoted to voter or going back to full mode): every
    * live member counts as heard now, so detection starts afresh instead of from the digest's last
    * confirmation. A live member not in `connected` (the peers this node has a connection to now) cannot be
-   * heard until this node dials it: it is awaited (unreachable until then), and judged from the moment a
-   * connection to it opens, from a heartbeat, or once LISTEN_CONNECT_GRACE_MS have passed — at once if a
-   * dial to it is refused.
+   * heard until this node dials it: it is unreachable until then. A voter (setHeartbeatIntervals) is awaited
+   * only while unreachable and judged from the moment a connection to it opens; any other member is awaited
+   * until its first heartbeat, connected or not: its next heartbeat comes up to a scaled period later (1.5 s at
+   * 50 members), and only once its node has learnt this node's subscription, which on a starved machine took
+   * seconds (issue 16: a new voter whose event loop ran at a raised priority declared 7–34 live observers dead
+   * 5–11 s after its promotion; docs/bench/scale.md). Either is judged once LISTEN_CONNECT_GRACE_MS have
+   * passed, and at once if a dial to it is refused. The leader's own detector, which the policy reads, is not
+   * restarted by another node's promotion.
    */
   rebase (nowMs: number, connected: ReadonlySet<NodeId>): void {
     for (const [id, entry] of this.entries) {
@@ -292,7 +301,7 @@ export class MemberTable {
       entry.detector = this.newDetector(id)
       entry.detector.heartbeat(nowMs)
       const reachable = connected.has(id)
-      entry.awaitingSinceMs = reachable ? undefined : nowMs
+      entry.awaitingSinceMs = reachable && this.voters.has(id) ? undefined : nowMs
       if (!reachable) entry.unreachable = true
     }
   }
