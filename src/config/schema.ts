@@ -75,8 +75,8 @@ export const raftSection = z.strictObject({
   /** How long a proposal or read waits to be applied before it fails with a timeout, in ms. */
   operationTimeoutMs: positiveMs.optional(),
   /**
-   * Nice value of a voter's event-loop thread (−20 highest … 19 lowest) while it is a voter; 0 leaves it as
-   * started. Raising needs CAP_SYS_NICE (root) or a large enough RLIMIT_NICE (consensus/voter-priority.ts). @default -5
+   * Nice value of a voter's event-loop thread (−20 highest … 19 lowest) while it is a voter; 0 leaves a
+   * process started at nice 0 as it is. Raising needs CAP_SYS_NICE (root) or a large enough RLIMIT_NICE (consensus/voter-priority.ts). @default -5
    */
   voterNice: z.number().int().min(-20).max(19).optional()
 }).refine((r) => r.electionTicks === undefined || r.heartbeatTicks === undefined ||

@@ -229,9 +229,7 @@ export class ConsensusService implements NodeService {
       answerRefusals: () => this.level() >= PROTOCOL_REFUSALS_ANSWERED,
       ...(ctx.ticker !== undefined ? { ticker: ctx.ticker } : {})
     })
-    // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
-    // of them changes, a stream opened under the old answer is asked again, so a member removed from the
-    // configuration does not keep the stream it had.
+    // A voter's event loop is raised, and lowered again when it stops voting (voter-priority.ts).
     if (this.init.threadPriority !== undefined) {
       const configured = raftConfig?.voterNice
       const priority = new VoterPriority(this.init.threadPriority, configured ?? VOTER_NICE_DEFAULT, ctx.log, configured !== undefined ? 'warn' : 'info')
@@ -239,6 +237,9 @@ export class ConsensusService implements NodeService {
       // The first call comes with the driver's first batch (its configuration is read only once it runs).
       this.raft.onStateChange(() => { priority.update(votesIn(this.raft.configurationView(), ctx.nodeId)) })
     }
+    // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
+    // of them changes, a stream opened under the old answer is asked again, so a member removed from the
+    // configuration does not keep the stream it had.
     this.raft.onStateChange((status) => {
       this.transport.recheckInbound?.()
       // Followers' groups queued here go with the leadership; each follower retries with the next leader.

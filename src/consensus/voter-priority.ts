@@ -9,9 +9,10 @@
  *
  * Only the thread that calls (the main thread: Node's event loop) is raised: Linux applies `setpriority` on
  * a process id to that one thread. A node that stops being a voter goes back to the priority it started
- * with. Raising needs CAP_SYS_NICE (root has it) or, per setrlimit(2), an RLIMIT_NICE of at least 20 − voterNice; without either the node logs once and runs as it started.
- * An operator who started the process higher than `voterNice` keeps that priority. Off with
- * `raft.voterNice: 0` (docs/OPERATIONS.md).
+ * with. Raising needs CAP_SYS_NICE (root has it) or, per setrlimit(2), an RLIMIT_NICE of at least
+ * 20 − voterNice; without either the node logs once and runs as it started. An operator who started the
+ * process higher than `voterNice` keeps that priority; `raft.voterNice: 0` leaves a process started at the
+ * usual nice 0 as it is (docs/OPERATIONS.md).
  *
  * One node per process: the CLI passes the real thread (`mainThreadPriority`); in-process clusters (tests)
  * pass none, since several nodes would share the one thread. A process the node starts (a materializer hook)
@@ -23,7 +24,7 @@ import type { ThreadPriority } from '../util/thread-priority.js'
 export { mainThreadPriority } from '../util/thread-priority.js'
 export type { ThreadPriority } from '../util/thread-priority.js'
 
-/** Nice value of a voter's event-loop thread (−20 highest … 19 lowest; 0 leaves it as started). */
+/** Nice value of a voter's event-loop thread (−20 highest … 19 lowest). */
 export const VOTER_NICE_DEFAULT = -5
 
 /** True when `id` votes in the configuration (either half of a joint one). */

@@ -37,7 +37,8 @@ export const DEAD_AFTER_SUSPECT_MS_DEFAULT = 700
 /**
  * How long a node that starts hearing heartbeats itself (an observer promoted to voter, a node back in full
  * mode) waits for a connection to a voter it had none to, or for the first heartbeat of any other member,
- * before judging that member's silence (member-table.ts rebase). Such a member's heartbeats cannot reach it until it has dialled the member: in
+ * before judging that member's silence (member-table.ts rebase). A member's heartbeats cannot reach it until
+ * it has dialled the member: in
  * 50-node runs a new voter's dials took up to 4 s on 2 cores, and phi then declared 6–96 live members dead
  * at every formation (issue 16, docs/bench/scale.md "…a new voter that judged members it could not hear yet").
  * Below the dial timeout (20 s): a member whose dial is refused is judged at once (nothing listens there).
