@@ -103,7 +103,7 @@ async function runStart (opts: StartOptions): Promise<void> {
   const { startNode } = await import('../node/index.js')
   const { defaultServices } = await import('../node/services.js')
   let node: RevoadaNode
-  const { mainThreadPriority } = await import('../consensus/voter-priority.js')
+  const { mainThreadPriority } = await import('../util/thread-priority.js')
   // This process is one node: its event loop's thread is raised while it votes (docs/CONSENSUS.md).
   const services = defaultServices({ policy: config.policy?.enabled === false ? false : {}, materializer: config.materializer?.enabled !== false, threadPriority: mainThreadPriority })
   const consensus = services.find((s): s is ConsensusService => s.name === 'consensus')

@@ -28,8 +28,9 @@ import type { BatchProposeOptions, CommandResult } from './proposal-batcher.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCH_RESUBMITS_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
 import { caughtUpMembers, mayTalkRaft, unheardPeers, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
-import { VoterPriority, votesIn, VOTER_NICE_DEFAULT } from './voter-priority.js'
-import type { ThreadPriority } from './voter-priority.js'
+import { VoterPriority, VOTER_NICE_DEFAULT } from './voter-priority.js'
+import type { ThreadPriority } from '../util/thread-priority.js'
+import { allVoters } from './core/quorum.js'
 import { ProtocolLoop } from './protocol-loop.js'
 import { ForwardedRequestDeferredError, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN, PROTOCOL_REPLACEMENT } from './shape/core/index.js'
 import type { Storage } from './storage/types.js'
@@ -235,7 +236,7 @@ export class ConsensusService implements NodeService {
       const priority = new VoterPriority(this.init.threadPriority, configured ?? VOTER_NICE_DEFAULT, ctx.log, configured !== undefined ? 'warn' : 'info')
       this.priority = priority
       // The first call comes with the driver's first batch (its configuration is read only once it runs).
-      this.raft.onStateChange(() => { priority.update(votesIn(this.raft.configurationView(), ctx.nodeId)) })
+      this.raft.onStateChange(() => { priority.update(allVoters(this.raft.configurationView()).includes(ctx.nodeId)) })
     }
     // Who may speak Raft with this node depends on its role, leader and configuration (mayTalk): when one
     // of them changes, a stream opened under the old answer is asked again, so a member removed from the

@@ -21,16 +21,8 @@
 import type { Logger } from '../log/index.js'
 import type { ThreadPriority } from '../util/thread-priority.js'
 
-export { mainThreadPriority } from '../util/thread-priority.js'
-export type { ThreadPriority } from '../util/thread-priority.js'
-
 /** Nice value of a voter's event-loop thread (−20 highest … 19 lowest). */
 export const VOTER_NICE_DEFAULT = -5
-
-/** True when `id` votes in the configuration (either half of a joint one). */
-export function votesIn (conf: { voters: readonly string[], votersOutgoing: readonly string[] }, id: string): boolean {
-  return conf.voters.includes(id) || conf.votersOutgoing.includes(id)
-}
 
 /**
  * The nice value this node's thread should have: a voter gets `voterNice` unless it started higher

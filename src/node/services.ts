@@ -9,7 +9,7 @@
 import { MembershipService } from '../membership/membership-service.js'
 import { AddressLookupService } from '../membership/address-lookup.js'
 import { ConsensusService } from '../consensus/consensus-service.js'
-import type { ThreadPriority } from '../consensus/voter-priority.js'
+import type { ThreadPriority } from '../util/thread-priority.js'
 import { FileStorage } from '../consensus/storage/file-storage.js'
 import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'

@@ -4,8 +4,9 @@
  * CAP_SYS_NICE. Unit tests on a fake thread; test/cli/voter-priority.test.ts checks a real `revoada start`.
  */
 import { describe, expect, it } from 'vitest'
-import { VoterPriority, votesIn, wantedNice, VOTER_NICE_DEFAULT } from '../../src/consensus/voter-priority.js'
-import type { ThreadPriority } from '../../src/consensus/voter-priority.js'
+import { VoterPriority, wantedNice, VOTER_NICE_DEFAULT } from '../../src/consensus/voter-priority.js'
+import type { ThreadPriority } from '../../src/util/thread-priority.js'
+import { allVoters } from '../../src/consensus/core/quorum.js'
 import { silentLogger } from '../../src/log/index.js'
 import { capturingLogger } from '../node/helpers.js'
 
@@ -84,9 +85,10 @@ describe('voter priority', () => {
     expect(thread.nice).toBe(2)
   })
 
-  it('should count a voter of either half of a joint configuration', () => {
-    expect(votesIn({ voters: ['a'], votersOutgoing: [] }, 'a')).toBe(true)
-    expect(votesIn({ voters: ['b'], votersOutgoing: ['a'] }, 'a')).toBe(true)
-    expect(votesIn({ voters: ['b'], votersOutgoing: ['c'] }, 'a')).toBe(false)
+  it('should count a voter of either half of a joint configuration (what the service raises on)', () => {
+    const conf = (voters: string[], votersOutgoing: string[]) => ({ voters, votersOutgoing, learners: [], learnersNext: [], autoLeave: false })
+    expect(allVoters(conf(['a'], [])).includes('a')).toBe(true)
+    expect(allVoters(conf(['b'], ['a'])).includes('a')).toBe(true)
+    expect(allVoters(conf(['b'], ['c'])).includes('a')).toBe(false)
   })
 })
