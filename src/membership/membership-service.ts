@@ -177,6 +177,8 @@ export class MembershipService implements NodeService, Membership {
   private digestsFull = 0
   /** Connected voters gossipsub lost the heartbeat subscription of, reconnected (reconnectUnsubscribedVoters). */
   private votersReconnected = 0
+  /** Waits for a member not heard since a rebase that a leader's digest renewed (MemberTable.vouch). */
+  private awaitsVouched = 0
   private readonly voterWatch = newVoterWatch()
   private ticks = 0
   private digestCompactBytes = 0
@@ -484,7 +486,10 @@ export class MembershipService implements NodeService, Membership {
         this.ctx.log.info(tier === 'joiner' ? 'membership of a joiner takes its view from the leader\'s digest' : 'membership takes its view from the voters\' digest')
       }
     }
-    const wantDigest = tier === 'observer' || tier === 'joiner'
+    // A node that listens keeps taking digests while it awaits members it has not heard since its rebase: the
+    // leader's word that they are alive renews the wait (MemberTable.vouch). A new voter was an observer, so it
+    // stays subscribed until then.
+    const wantDigest = tier === 'observer' || tier === 'joiner' || (this.listening && this.table.awaitingAny(now))
     if (wantDigest !== this.digestSubscribed && this.setSubscribed(this.digestTopic, wantDigest)) this.digestSubscribed = wantDigest
   }
 
@@ -572,7 +577,8 @@ export class MembershipService implements NodeService, Membership {
 
   /**
    * Digest topic validator: a digest from a voter of this node's own configuration becomes an observer's view
-   * (while it is not listening to heartbeats itself); anything else is dropped and counted by reason. Never
+   * (while it is not listening to heartbeats itself), and vouches for the members a listening voter still
+   * awaits (MemberTable.vouch); anything else is dropped and counted by reason. Never
    * relayed (`Ignore`): the leader flood-publishes to every subscriber, and each is connected to it (Raft).
    */
   private validateDigest (message: Message): TopicValidatorResult {
@@ -593,7 +599,10 @@ export class MembershipService implements NodeService, Membership {
     this.digestsAccepted++
     const now = this.nowMs()
     this.lastDigestMs = now
-    if (this.tier !== 'observer' && !joining) return TopicValidatorResult.Ignore
+    if (this.tier !== 'observer' && !joining) {
+      if (this.listening) this.awaitsVouched += this.table.vouch(digest.members, now)
+      return TopicValidatorResult.Ignore
+    }
     if (joining) this.joinerDigestFrom = sender
     if (this.listening) this.updateTier(now) // fresh again: back to the digest before adopting it
     if (this.listening) return TopicValidatorResult.Ignore
@@ -702,6 +711,7 @@ export class MembershipService implements NodeService, Membership {
       digestsPrompt: this.digestsPrompt,
       digestsFull: this.digestsFull,
       votersReconnected: this.votersReconnected,
+      awaitsVouched: this.awaitsVouched,
       digestFullBytes: this.digestFullBytes,
       digestCompactBytes: this.digestCompactBytes,
       digestsAccepted: this.digestsAccepted,

@@ -249,6 +249,46 @@ describe('MemberTable.adopt (digest → view)', () => {
     expect(Number(refused[0]?.split('@')[1])).toBeLessThan(61_000)
   })
 
+  it('should keep awaiting a member the leader\'s digests vouch for, from the last one that moved, never past the cap', () => {
+    const grace = MembershipConstants.LISTEN_CONNECT_GRACE_MS
+    const cap = MembershipConstants.VOUCHED_AWAIT_MAX_MS
+    const digest = (seq: number, health: 'alive' | 'dead' = 'alive'): Array<ReturnType<typeof fullEntry>> => [{ nodeId: 'a', health, generation: 1, seq }]
+    // Not heard by this node, but the leader's digest lists it alive with a newer seq every second until 75 s:
+    // still awaited 10 s after the rebase, judged a grace after the last digest that moved.
+    const t = observed(false)
+    t.rebase(60_000, new Set(['a']))
+    expect(t.awaitingAny(60_000)).toBe(true)
+    let renewed = 0
+    const vouched = run(t, 60_100, 90_000, (ms) => { if (ms % 1000 === 0 && ms <= 75_000) renewed += t.vouch(digest(ms / 1000), ms) })
+    expect(renewed).toBe(15)
+    expect(vouched.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(vouched[0]?.split('@')[1])).toBe(75_000 + grace)
+    expect(t.awaitingAny(90_000)).toBe(false)
+    // A digest that repeats what this node holds (seq 1, adopted as an observer) is no news: judged at the grace's end.
+    const u = observed(false)
+    u.rebase(60_000, new Set(['a']))
+    const stale = run(u, 60_100, 60_000 + grace + 2000, (ms) => { if (ms % 1000 === 0) u.vouch(digest(1), ms) })
+    expect(Number(stale[0]?.split('@')[1])).toBe(60_000 + grace)
+    // Nor does the leader calling it dead vouch for it.
+    const d = observed(false)
+    d.rebase(60_000, new Set(['a']))
+    const called = run(d, 60_100, 60_000 + grace + 2000, (ms) => { if (ms % 1000 === 0) d.vouch(digest(ms, 'dead'), ms) })
+    expect(Number(called[0]?.split('@')[1])).toBe(60_000 + grace)
+    // Digests that vouch for ever: judged on its own silence once the cap has passed since the rebase.
+    const w = observed(false)
+    w.rebase(60_000, new Set(['a']))
+    const capped = run(w, 60_100, 60_000 + cap + 2000, (ms) => { if (ms % 1000 === 0) w.vouch(digest(ms), ms) })
+    expect(capped.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(capped[0]?.split('@')[1])).toBe(60_000 + cap)
+    // A member heard since the rebase is judged by its heartbeats: a digest vouching for it changes nothing.
+    const h = observed(false)
+    h.rebase(60_000, new Set(['a']))
+    h.heartbeat(state('a', { seq: 2 }), 61_000)
+    const heard = run(h, 61_100, 67_000, (ms) => { if (ms % 1000 === 0) h.vouch(digest(ms), ms) })
+    expect(heard.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(heard[0]?.split('@')[1])).toBeLessThan(66_000)
+  })
+
   it('should judge an awaited member heard through a relay as any member it hears', () => {
     const t = observed()
     t.rebase(60_000, new Set())

@@ -10,8 +10,9 @@ import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { MembershipService } from '../../src/membership/membership-service.js'
 import type { NodeState, RaftMembers } from '../../src/membership/core/index.js'
-import { digestRecord, fullEntry } from '../../src/membership/core/index.js'
-import { membershipDigestTopic } from '../../src/net/index.js'
+import { digestRecord, fullEntry, MembershipConstants } from '../../src/membership/core/index.js'
+import { membershipDigestTopic, membershipTopic } from '../../src/net/index.js'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
@@ -130,5 +131,54 @@ describe('tiered membership', () => {
     await waitFor(() => (leader.membership.counters().digestsPublished ?? 0) >= 2, 10_000, 'a second digest')
     expect(leader.membership.counters().digestsPrompt).toBeGreaterThanOrEqual(1)
     for (const r of learners.slice(0, -1)) await waitFor(() => (r.membership.counters().digestsAccepted ?? 0) >= 2, 10_000, 'the verdict\'s digest on the learners')
+  }, 90_000)
+
+  it('should keep a new voter from judging an observer it cannot hear yet while the leader\'s digests vouch for it', async () => {
+    // A learner promoted to voter awaits each observer's first heartbeat for LISTEN_CONNECT_GRACE_MS; the
+    // observer's heartbeats are kept from it here (as a starved observer's were for 10–12 s at 50 nodes), while
+    // the leader keeps hearing them and listing it alive with a newer seq in every digest.
+    const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
+    const start = async (join?: string): Promise<Running> => {
+      const dir = await tempDir()
+      let self = ''
+      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4, digestIntervalMs: 500 })
+      const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+      self = node.nodeId
+      return { node, membership, dir }
+    }
+    const first = await start()
+    running.push(first)
+    running.push(...await Promise.all(Array.from({ length: 4 }, async () => await start(first.node.joinString()))))
+    const healthOf = (r: Running, id: string): string | undefined => r.membership.view().members.find((m) => m.nodeId === id)?.health
+    await waitFor(() => running.every((r) => running.every((o) => healthOf(r, o.node.nodeId) === 'alive')), 30_000, '5 alive everywhere (full mode)')
+    const [leader, voter, promoted, other, unheard] = running as [Running, Running, Running, Running, Running]
+    const ids = (rs: Running[]): string[] => rs.map((r) => r.node.nodeId)
+    raft.leader = leader.node.nodeId
+    raft.conf = { voters: ids([leader, voter]), votersOutgoing: [], learners: ids([promoted, other, unheard]), learnersNext: [] }
+    await waitFor(() => [promoted, other, unheard].every((r) => !r.membership.tierStatus().listening), 15_000, 'learners on the digest')
+
+    // The promoted node drops every heartbeat `unheard` signs, relayed or not.
+    const topic = membershipTopic(leader.node.cluster.clusterId)
+    const validators = promoted.node.net.services.pubsub.topicValidators
+    const validate = validators.get(topic)!
+    let blocked = true
+    validators.set(topic, async (peer, message) => blocked && message.type === 'signed' && message.from.toString() === unheard.node.nodeId ? TopicValidatorResult.Ignore : await validate(peer, message))
+    raft.conf = { voters: ids([leader, voter, promoted]), votersOutgoing: [], learners: ids([other, unheard]), learnersNext: [] }
+    await waitFor(() => promoted.membership.tierStatus().listening, 15_000, 'the promoted voter listens')
+    const promotedAt = Date.now()
+    const digestsThen = promoted.membership.counters().digestsAccepted ?? 0
+
+    // Past the grace it still holds `unheard` alive: the digests it keeps taking vouch for it.
+    await waitFor(() => Date.now() - promotedAt >= MembershipConstants.LISTEN_CONNECT_GRACE_MS + 3_000, 20_000, 'the grace and 3 s more')
+    expect(healthOf(promoted, unheard.node.nodeId)).toBe('alive')
+    expect(promoted.membership.counters().digestsAccepted ?? 0).toBeGreaterThan(digestsThen + 5)
+    expect(promoted.membership.counters().awaitsVouched).toBeGreaterThan(5)
+    expect(healthOf(promoted, other.node.nodeId)).toBe('alive')
+
+    // Heard at last: nothing is awaited any more, so it leaves the digest topic (a voter detects on its own).
+    blocked = false
+    const digestTopic = membershipDigestTopic(leader.node.cluster.clusterId)
+    await waitFor(() => !leader.node.net.services.pubsub.getSubscribers(digestTopic).some((p) => p.toString() === promoted.node.nodeId), 15_000, 'the new voter off the digest topic')
+    expect(healthOf(promoted, unheard.node.nodeId)).toBe('alive')
   }, 90_000)
 })

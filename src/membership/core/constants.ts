@@ -45,6 +45,13 @@ export const DEAD_AFTER_SUSPECT_MS_DEFAULT = 700
  */
 export const LISTEN_CONNECT_GRACE_MS = 10_000
 /**
+ * The longest a member is awaited after a rebase while a leader's digests keep vouching for it (member-table.ts
+ * vouch): the leader heard it, this node not yet. New voters at 50 nodes heard the last starved observers 10–12 s
+ * after their promotion (issue 16, docs/bench/scale.md); past this, a member still unheard is judged on its own
+ * silence (suspect at once), whatever the digests say.
+ */
+export const VOUCHED_AWAIT_MAX_MS = 3 * LISTEN_CONNECT_GRACE_MS
+/**
  * An observer turns a live member dead when the digest no longer lists it (the voter removed it after its death)
  * — at once when the digest comes from the voter whose digest last listed it, but only after this long unlisted
  * when another voter sends it (member-table.ts adopt): a new leader's table may not hold a member yet. While a 50-node

@@ -48,6 +48,12 @@ interface Entry {
    */
   awaitingSinceMs: number | undefined
   /**
+   * While awaited: the newest (generation, seq) of it a leader's digest listed alive, and when (vouch). The
+   * wait lasts LISTEN_CONNECT_GRACE_MS from the later of the rebase and that digest, and never more than
+   * VOUCHED_AWAIT_MAX_MS after the rebase.
+   */
+  vouched?: { generation: number, seq: number, atMs: number } | undefined
+  /**
    * The sender of the last digest that listed it (undefined: never listed by one, or by one of unknown sender),
    * and since when digests from another sender have not listed it (adopt).
    */
@@ -145,6 +151,7 @@ export class MemberTable {
     entry.unreachable = false
     entry.refused = false
     entry.awaitingSinceMs = undefined
+    entry.vouched = undefined
     entry.detector.heartbeat(nowMs)
     if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
     if (entry.health === 'alive') return []
@@ -171,6 +178,7 @@ export class MemberTable {
     entry.refused = false
     if (entry.awaitingSinceMs !== undefined && this.voters.has(id)) {
       entry.awaitingSinceMs = undefined
+      entry.vouched = undefined
       entry.detector = this.newDetector(id)
       entry.detector.heartbeat(nowMs)
     }
@@ -263,6 +271,7 @@ export class MemberTable {
         entry.unreachable = false
         entry.refused = false
         entry.awaitingSinceMs = undefined
+        entry.vouched = undefined
         if (health === 'alive') entry.detector.heartbeat(nowMs)
       }
       if (state !== undefined) entry.state = state
@@ -302,8 +311,39 @@ export class MemberTable {
       entry.detector.heartbeat(nowMs)
       const reachable = connected.has(id)
       entry.awaitingSinceMs = reachable && this.voters.has(id) ? undefined : nowMs
+      entry.vouched = undefined
       if (!reachable) entry.unreachable = true
     }
+  }
+
+  /**
+   * A leader's liveness digest taken while this node listens itself (a new voter; the caller has checked that
+   * the sender votes in this node's configuration). It counts only for members this node awaits since its
+   * rebase (not heard yet): one the digest lists alive with a (generation, seq) newer than any this node has
+   * seen of it sent a heartbeat the leader heard, so its wait starts over. Evidence of life, never a verdict:
+   * nothing is marked dead, no state or detector changes, and the wait ends VOUCHED_AWAIT_MAX_MS after the
+   * rebase whatever the digests say. A new voter dials 47 starved observers at 50 nodes, and its own stream
+   * and subscription to each took up to 12 s to open: with only the grace, it declared 13–26 live observers
+   * dead while the leader was hearing them (issue 16, docs/bench/scale.md). Returns how many waits it renewed.
+   */
+  vouch (members: readonly DigestMember[], nowMs: number): number {
+    let renewed = 0
+    for (const { nodeId, health, generation, seq } of members) {
+      const entry = this.entries.get(nodeId)
+      if (entry === undefined || health !== 'alive' || entry.awaitingSinceMs === undefined || !awaited(entry, nowMs)) continue
+      const seen = entry.vouched ?? entry.state
+      const newer = generation > seen.generation || (generation === seen.generation && seq > seen.seq)
+      if (!newer) continue
+      entry.vouched = { generation, seq, atMs: nowMs }
+      renewed++
+    }
+    return renewed
+  }
+
+  /** Whether any live member is still awaited since a rebase (the caller keeps taking digests for vouch meanwhile). */
+  awaitingAny (nowMs: number): boolean {
+    for (const entry of this.entries.values()) if (entry.health === 'alive' && awaited(entry, nowMs)) return true
+    return false
   }
 
   /**
@@ -373,9 +413,14 @@ export class MemberTable {
   }
 }
 
-/** A live member awaited since a rebase, within the grace and with no refused dial: not judged yet. */
+/**
+ * A live member awaited since a rebase, with no refused dial, within the grace since the rebase or the last
+ * digest that vouched for it, and within VOUCHED_AWAIT_MAX_MS of the rebase: not judged yet.
+ */
 function awaited (entry: Entry, nowMs: number): boolean {
-  return entry.awaitingSinceMs !== undefined && !entry.refused && nowMs - entry.awaitingSinceMs < C.LISTEN_CONNECT_GRACE_MS
+  const since = entry.awaitingSinceMs
+  if (since === undefined || entry.refused || nowMs - since >= C.VOUCHED_AWAIT_MAX_MS) return false
+  return nowMs - Math.max(since, entry.vouched?.atMs ?? since) < C.LISTEN_CONNECT_GRACE_MS
 }
 
 /** A member whose dials were refused while unreachable, silent for at least its mean heartbeat interval. */
