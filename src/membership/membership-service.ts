@@ -8,7 +8,8 @@
  * TIERED_ABOVE_MEMBERS members in this node's applied Raft configuration only voters receive heartbeats;
  * the leader publishes a liveness digest on `revoada/<clusterId>/membership-digest/2` and the other members
  * take their view from it (core/tier.ts; docs/MEMBERSHIP.md, "Large clusters"). A joiner (a node its configuration
- * does not list) takes the leader's digest too and dials only its seeds and the voters (core/joiner.ts).
+ * does not list) takes the leader's digest too and dials only its seeds and the voters (core/joiner.ts). A new
+ * voter keeps taking digests until it has heard every member it awaits: they vouch for them (MemberTable.vouch).
  *
  * Gossip says who is alive; it never decides roles (DESIGN.md §4).
  */
@@ -577,8 +578,8 @@ export class MembershipService implements NodeService, Membership {
 
   /**
    * Digest topic validator: a digest from a voter of this node's own configuration becomes an observer's view
-   * (while it is not listening to heartbeats itself), and vouches for the members a listening voter still
-   * awaits (MemberTable.vouch); anything else is dropped and counted by reason. Never
+   * (while it is not listening to heartbeats itself), and vouches for the members a listening voter has not
+   * heard since its rebase (MemberTable.vouch); anything else is dropped and counted by reason. Never
    * relayed (`Ignore`): the leader flood-publishes to every subscriber, and each is connected to it (Raft).
    */
   private validateDigest (message: Message): TopicValidatorResult {
@@ -600,7 +601,14 @@ export class MembershipService implements NodeService, Membership {
     const now = this.nowMs()
     this.lastDigestMs = now
     if (this.tier !== 'observer' && !joining) {
-      if (this.listening) this.awaitsVouched += this.table.vouch(digest.members, now)
+      if (!this.listening) return TopicValidatorResult.Ignore
+      const { renewed, events } = this.table.vouch(digest.members, now)
+      this.awaitsVouched += renewed
+      if (events.length > 0) {
+        const added = new Set(events.map((e) => e.nodeId))
+        this.keepAddresses(digest.members.flatMap((m) => m.state !== undefined && added.has(m.nodeId) ? [m.state] : []), conf)
+        this.emit(events)
+      }
       return TopicValidatorResult.Ignore
     }
     if (joining) this.joinerDigestFrom = sender

@@ -259,7 +259,7 @@ describe('MemberTable.adopt (digest → view)', () => {
     t.rebase(60_000, new Set(['a']))
     expect(t.awaitingAny(60_000)).toBe(true)
     let renewed = 0
-    const vouched = run(t, 60_100, 90_000, (ms) => { if (ms % 1000 === 0 && ms <= 75_000) renewed += t.vouch(digest(ms / 1000), ms) })
+    const vouched = run(t, 60_100, 90_000, (ms) => { if (ms % 1000 === 0 && ms <= 75_000) renewed += t.vouch(digest(ms / 1000), ms).renewed })
     expect(renewed).toBe(15)
     expect(vouched.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
     expect(Number(vouched[0]?.split('@')[1])).toBe(75_000 + grace)
@@ -287,6 +287,38 @@ describe('MemberTable.adopt (digest → view)', () => {
     const heard = run(h, 61_100, 67_000, (ms) => { if (ms % 1000 === 0) h.vouch(digest(ms), ms) })
     expect(heard.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
     expect(Number(heard[0]?.split('@')[1])).toBeLessThan(66_000)
+  })
+
+  it('should add a live member it never heard of from a leader\'s digest, awaited as after a rebase', () => {
+    const grace = MembershipConstants.LISTEN_CONNECT_GRACE_MS
+    const cap = MembershipConstants.VOUCHED_AWAIT_MAX_MS
+    const t = observed(false)
+    t.rebase(60_000, new Set(['a']))
+    // Admitted as this node was promoted: `b` is in the leader's digest in full, not heard here yet. A compact
+    // entry, a dead one and this node's own entry add nothing.
+    const { events } = t.vouch([fullEntry('alive', state('b', { seq: 4 })), { nodeId: 'c', health: 'alive', generation: 1, seq: 9 }, fullEntry('dead', state('d')), fullEntry('alive', state('self'))], 61_000)
+    expect(events.map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['joined:b'])
+    expect(health(t, 'b')).toBe('alive')
+    expect(t.view(61_000).members.map((m) => m.nodeId)).toEqual(['a', 'b', 'self'])
+    expect(t.lastSeen('b')).toEqual({ generation: 1, seq: 4 })
+    // Not judged for the grace from then; vouched for, awaited up to the cap from its addition; then judged.
+    const b = (ms: number): string[] => t.tick(ms).filter((e) => e.nodeId === 'b').map((e) => `${e.kind}@${ms}`)
+    const events2: string[] = []
+    for (let ms = 61_100; ms <= 61_000 + cap + 2000; ms += 100) {
+      if (ms % 1000 === 0) t.vouch([{ nodeId: 'b', health: 'alive', generation: 1, seq: ms }], ms)
+      events2.push(...b(ms))
+    }
+    expect(events2.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(events2[0]?.split('@')[1])).toBe(61_000 + cap)
+    // Heard after its addition: judged by its heartbeats from then on.
+    const u = observed(false)
+    u.rebase(60_000, new Set(['a']))
+    u.vouch([fullEntry('alive', state('b', { seq: 4 }))], 61_000)
+    u.heartbeat(state('b', { seq: 5 }), 62_000)
+    const heard: string[] = []
+    for (let ms = 62_100; ms <= 61_000 + grace; ms += 100) heard.push(...u.tick(ms).filter((e) => e.nodeId === 'b').map((e) => `${e.kind}@${ms}`))
+    expect(heard.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
+    expect(Number(heard[0]?.split('@')[1])).toBeLessThan(67_000)
   })
 
   it('should judge an awaited member heard through a relay as any member it hears', () => {

@@ -157,12 +157,13 @@ describe('tiered membership', () => {
     raft.conf = { voters: ids([leader, voter]), votersOutgoing: [], learners: ids([promoted, other, unheard]), learnersNext: [] }
     await waitFor(() => [promoted, other, unheard].every((r) => !r.membership.tierStatus().listening), 15_000, 'learners on the digest')
 
-    // The promoted node drops every heartbeat `unheard` signs, relayed or not.
+    // The promoted node drops every heartbeat `unheard` signs, relayed or not, and any of a node started later.
     const topic = membershipTopic(leader.node.cluster.clusterId)
     const validators = promoted.node.net.services.pubsub.topicValidators
     const validate = validators.get(topic)!
     let blocked = true
-    validators.set(topic, async (peer, message) => blocked && message.type === 'signed' && message.from.toString() === unheard.node.nodeId ? TopicValidatorResult.Ignore : await validate(peer, message))
+    const heardOf = new Set(ids([leader, voter, promoted, other]))
+    validators.set(topic, async (peer, message) => blocked && message.type === 'signed' && !heardOf.has(message.from.toString()) ? TopicValidatorResult.Ignore : await validate(peer, message))
     raft.conf = { voters: ids([leader, voter, promoted]), votersOutgoing: [], learners: ids([other, unheard]), learnersNext: [] }
     await waitFor(() => promoted.membership.tierStatus().listening, 15_000, 'the promoted voter listens')
     const promotedAt = Date.now()
@@ -175,10 +176,20 @@ describe('tiered membership', () => {
     expect(promoted.membership.counters().awaitsVouched).toBeGreaterThan(5)
     expect(healthOf(promoted, other.node.nodeId)).toBe('alive')
 
+    // A node admitted now, never heard by the promoted voter: in its view, alive, from the leader's digest.
+    const late = await start(leader.node.joinString())
+    running.push(late)
+    raft.conf = { ...raft.conf, learners: ids([other, unheard, late]) }
+    await waitFor(() => healthOf(leader, late.node.nodeId) === 'alive', 15_000, 'the leader hears the late joiner')
+    await waitFor(() => healthOf(promoted, late.node.nodeId) === 'alive', 10_000, 'the late joiner in the promoted voter\'s view')
+    expect(promoted.membership.recentEvents().some((e) => e.kind === 'joined' && e.nodeId === late.node.nodeId)).toBe(true)
+    expect(healthOf(promoted, unheard.node.nodeId)).toBe('alive')
+
     // Heard at last: nothing is awaited any more, so it leaves the digest topic (a voter detects on its own).
     blocked = false
     const digestTopic = membershipDigestTopic(leader.node.cluster.clusterId)
     await waitFor(() => !leader.node.net.services.pubsub.getSubscribers(digestTopic).some((p) => p.toString() === promoted.node.nodeId), 15_000, 'the new voter off the digest topic')
     expect(healthOf(promoted, unheard.node.nodeId)).toBe('alive')
+    expect(healthOf(promoted, late.node.nodeId)).toBe('alive')
   }, 90_000)
 })

@@ -45,10 +45,10 @@ export const DEAD_AFTER_SUSPECT_MS_DEFAULT = 700
  */
 export const LISTEN_CONNECT_GRACE_MS = 10_000
 /**
- * The longest a member is awaited after a rebase while a leader's digests keep vouching for it (member-table.ts
- * vouch): the leader heard it, this node not yet. New voters at 50 nodes heard the last starved observers 10–12 s
- * after their promotion (issue 16, docs/bench/scale.md); past this, a member still unheard is judged on its own
- * silence (suspect at once), whatever the digests say.
+ * The longest a member is awaited after a rebase (or after a digest added it) while a leader's digests keep
+ * vouching for it (member-table.ts vouch): the leader heard it, this node not yet. New voters at 50 nodes heard the
+ * last starved observers 10–12 s after their promotion (issue 16, docs/bench/scale.md); past this, a member still
+ * unheard is judged on its own silence (suspect at once), whatever the digests say.
  */
 export const VOUCHED_AWAIT_MAX_MS = 3 * LISTEN_CONNECT_GRACE_MS
 /**

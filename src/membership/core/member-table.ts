@@ -41,7 +41,8 @@ interface Entry {
   refused: boolean
   /**
    * Detection restarted (rebase) and this member's heartbeats may not reach this node yet, so its silence is
-   * not judged until it is heard, a dial to it is refused, or LISTEN_CONNECT_GRACE_MS passes. A voter is
+   * not judged until it is heard, a dial to it is refused, or LISTEN_CONNECT_GRACE_MS passes (renewed while a
+   * leader's digests vouch for it: vouch). A voter is
    * awaited only while this node has no connection to it (detection starts when one opens); any other member
    * until it is heard, connected or not: it sends every scaled period, and only once it has learnt this node's
    * new subscription (rebase).
@@ -318,26 +319,41 @@ export class MemberTable {
 
   /**
    * A leader's liveness digest taken while this node listens itself (a new voter; the caller has checked that
-   * the sender votes in this node's configuration). It counts only for members this node awaits since its
-   * rebase (not heard yet): one the digest lists alive with a (generation, seq) newer than any this node has
-   * seen of it sent a heartbeat the leader heard, so its wait starts over. Evidence of life, never a verdict:
-   * nothing is marked dead, no state or detector changes, and the wait ends VOUCHED_AWAIT_MAX_MS after the
-   * rebase whatever the digests say. A new voter dials 47 starved observers at 50 nodes, and its own stream
-   * and subscription to each took up to 12 s to open: with only the grace, it declared 13–26 live observers
-   * dead while the leader was hearing them (issue 16, docs/bench/scale.md). Returns how many waits it renewed.
+   * the sender votes in this node's configuration). It counts only for members this node has not heard since
+   * its rebase. One it awaits that the digest lists alive with a (generation, seq) newer than any this node has
+   * seen of it sent a heartbeat the leader heard, so its wait starts over. One it has never heard of, listed
+   * alive with its full state, is added as awaited (`joined`): a member admitted as this node was promoted is
+   * otherwise missing from its view until its first heartbeat gets through. Evidence of life, never a verdict:
+   * nothing is marked dead, a known member's state and detector do not change, and a wait ends
+   * VOUCHED_AWAIT_MAX_MS after it began whatever the digests say. A new voter dials 47 starved observers at 50
+   * nodes, and its own stream and subscription to each took up to 12 s to open: with only the grace, new voters
+   * declared 13–29 live observers dead while the leader was hearing them, and learnt of the last admitted
+   * joiners 10–11 s after every other node (issue 16, docs/bench/scale.md). Returns the waits it renewed and
+   * the events (`joined`).
    */
-  vouch (members: readonly DigestMember[], nowMs: number): number {
+  vouch (members: readonly DigestMember[], nowMs: number): { renewed: number, events: MembershipEvent[] } {
     let renewed = 0
-    for (const { nodeId, health, generation, seq } of members) {
+    const events: MembershipEvent[] = []
+    for (const { nodeId, health, generation, seq, state } of members) {
+      if (nodeId === this.self.nodeId || health !== 'alive') continue
       const entry = this.entries.get(nodeId)
-      if (entry === undefined || health !== 'alive' || entry.awaitingSinceMs === undefined || !awaited(entry, nowMs)) continue
+      if (entry === undefined) {
+        // The table's bound holds as for heartbeats; a compact entry has no state to add a member from.
+        if (state === undefined || this.entries.size >= C.MAX_MEMBERS) continue
+        const detector = this.newDetector(nodeId)
+        detector.heartbeat(nowMs)
+        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: nowMs })
+        events.push({ kind: 'joined', nodeId, atMs: nowMs, generation })
+        continue
+      }
+      if (entry.awaitingSinceMs === undefined || !awaited(entry, nowMs)) continue
       const seen = entry.vouched ?? entry.state
       const newer = generation > seen.generation || (generation === seen.generation && seq > seen.seq)
       if (!newer) continue
       entry.vouched = { generation, seq, atMs: nowMs }
       renewed++
     }
-    return renewed
+    return { renewed, events }
   }
 
   /** Whether any live member is still awaited since a rebase (the caller keeps taking digests for vouch meanwhile). */
@@ -414,8 +430,9 @@ export class MemberTable {
 }
 
 /**
- * A live member awaited since a rebase, with no refused dial, within the grace since the rebase or the last
- * digest that vouched for it, and within VOUCHED_AWAIT_MAX_MS of the rebase: not judged yet.
+ * A live member awaited since a rebase (or since a digest added it: vouch), with no refused dial, within the grace
+ * since then or since the last digest that vouched for it, and within VOUCHED_AWAIT_MAX_MS of the wait's start:
+ * not judged yet.
  */
 function awaited (entry: Entry, nowMs: number): boolean {
   const since = entry.awaitingSinceMs
