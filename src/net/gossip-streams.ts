@@ -88,6 +88,46 @@ export function gossipStreamTables (net: NetNode): { outbound: ReadonlyMap<strin
   return { outbound: gossip.streamsOutbound, inbound: gossip.streamsInbound }
 }
 
+/** The parts of @libp2p/gossipsub 17's instance its outbound stream queue is made of (not in its public type). */
+interface GossipsubOutboundQueue {
+  outboundInflightQueue: { push: (item: { peerId: PeerId, connection: unknown }) => void, end: () => void }
+  createOutboundStream: (peerId: PeerId, connection: unknown) => Promise<void>
+}
+
+/**
+ * Has gossipsub open its outbound streams one peer at a time per peer instead of one at a time for the whole
+ * node. @libp2p/gossipsub 17 pushes every stream to open (a peer connected, an inbound stream from a peer
+ * without an outbound one, this mender's reopenings) onto one queue, which opens them in turn so that no peer
+ * gets two: each waits for the remote end to answer the protocol negotiation, so one peer slow to answer holds
+ * back every other peer's stream, up to libp2p's 10 s negotiation timeout, and with it this node's
+ * subscriptions, heartbeats and digests to them. A voter promoted in a forming 50-node fleet dials 47 starved
+ * observers at once, and it had no stream to most of them 10–12 s later (docs/bench/scale.md, "Gossipsub's
+ * outbound streams, one at a time"). The queue is replaced by one chain per peer: each peer's streams still
+ * open in order and never two at once; different peers no longer wait for each other. Called once gossipsub has
+ * started (its start makes a fresh queue); returns false, and changes nothing, if this gossipsub lacks the
+ * queue. `test/net/gossip-streams.test.ts`.
+ */
+export function openOutboundStreamsPerPeer (net: NetNode): boolean {
+  const gossip = net.services.pubsub as unknown as Partial<GossipsubOutboundQueue>
+  const shared = gossip.outboundInflightQueue
+  const create = gossip.createOutboundStream
+  if (typeof create !== 'function' || typeof shared?.push !== 'function' || typeof shared.end !== 'function') return false
+  const tails = new Map<string, Promise<void>>()
+  gossip.outboundInflightQueue = {
+    push: ({ peerId, connection }) => {
+      const id = peerId.toString()
+      // createOutboundStream catches its own errors; the catch keeps a chain alive whatever happens.
+      const tail = (tails.get(id) ?? Promise.resolve()).then(async () => { await create.call(gossip, peerId, connection) }).catch(() => {})
+      tails.set(id, tail)
+      void tail.then(() => { if (tails.get(id) === tail) tails.delete(id) })
+    },
+    end: () => { tails.clear() }
+  }
+  // Items already queued are still opened; the shared queue's loop then ends.
+  shared.end()
+  return true
+}
+
 /** A peer whose stream keeps going missing is logged at most once per this period (the count goes on). */
 const LOG_EVERY_MS = 60_000
 

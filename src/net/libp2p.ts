@@ -30,6 +30,7 @@ import { transportNoiseCrypto } from './noise-crypto.js'
 import { fastNoiseFrames } from './noise-frames.js'
 import type { Cluster } from './cluster.js'
 import type { LinkActivity } from './link-monitor.js'
+import { openOutboundStreamsPerPeer } from './gossip-streams.js'
 
 /** The gossipsub topic of a cluster's membership heartbeats (layer A publishes on it). */
 export function membershipTopic (clusterId: string): string {
@@ -165,7 +166,7 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
   const blocked = (peerId: { toString(): string }): boolean => init.faults?.isBlocked(peerId.toString()) === true
   installYamuxWindowThreshold()
   await installEd25519KeyCache()
-  return await createLibp2p({
+  const node = await createLibp2p({
     ...(init.faults !== undefined
       ? {
           connectionGater: {
@@ -217,4 +218,6 @@ export async function createNetNode (init: NetNodeInit): Promise<NetNode> {
       })
     }
   })
+  openOutboundStreamsPerPeer(node)
+  return node
 }

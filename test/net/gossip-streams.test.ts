@@ -5,12 +5,15 @@
  * gossipsub reopen it. Without the mender both cases below time out.
  */
 import { promises as fs } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import type { AddressInfo, Server, Socket } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNetNode, newCluster } from '../../src/net/index.js'
 import type { NetNode } from '../../src/net/index.js'
-import { GOSSIP_STREAM_LOST_GRACE_MS, GossipStreamMender, peersWithoutStream } from '../../src/net/gossip-streams.js'
+import { GOSSIP_STREAM_LOST_GRACE_MS, GossipStreamMender, openOutboundStreamsPerPeer, peersWithoutStream } from '../../src/net/gossip-streams.js'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { capturingLogger, tempDir, testConfig, waitFor } from '../node/helpers.js'
@@ -54,7 +57,7 @@ describe('peersWithoutStream', () => {
 })
 
 /** The parts of @libp2p/gossipsub 17's instance the checks read. */
-interface GossipInternals { streamsOutbound: Map<string, unknown> }
+interface GossipInternals { streamsOutbound: Map<string, unknown>, onPeerConnected: (peerId: PeerId, connection: Connection) => void }
 const streams = (n: NetNode): Map<string, unknown> => (n.services.pubsub as unknown as GossipInternals).streamsOutbound
 
 /** gossipsub's publish, with the option its public type omits (it throws with no known subscriber). */
@@ -132,6 +135,63 @@ describe('gossip stream mender', () => {
     await heard(a, atB, 'after-a', 10_000)
     await heard(b, atA, 'after-b', 10_000)
     expect(mender.check()).toBe(0)
+  })
+
+  it('should open a stream to a peer while another peer has not answered its own negotiation', async () => {
+    const cluster = newCluster()
+    const net = async (): Promise<NetNode> => {
+      const dir = await tempDir('revoada-gossip-streams-')
+      dirs.push(dir)
+      const n = await createNetNode({ privateKey: await generateKeyPair('Ed25519'), cluster, listen: ['/ip4/127.0.0.1/tcp/0'], net: testConfig(dir).net })
+      nets.push(n)
+      return n
+    }
+    const [a, slow, fast] = [await net(), await net(), await net()]
+    // a reaches `slow` through a relay of bytes that can stop, as a frozen or starved process stops reading.
+    let frozen = false
+    const sockets: Socket[] = []
+    const port = Number(/\/tcp\/(\d+)/.exec(slow.getMultiaddrs()[0]?.toString() ?? '')?.[1])
+    const relay: Server = createServer((inbound) => {
+      const outbound = connect(port, '127.0.0.1')
+      sockets.push(inbound, outbound)
+      inbound.on('data', (d) => { if (!frozen) outbound.write(d) })
+      outbound.on('data', (d) => { if (!frozen) inbound.write(d) })
+      inbound.on('error', () => {}); outbound.on('error', () => {})
+      inbound.on('close', () => outbound.destroy()); outbound.on('close', () => inbound.destroy())
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+    try {
+      const relayPort = (relay.address() as AddressInfo).port
+      const toSlow = await a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${relayPort}/p2p/${slow.peerId.toString()}`))
+      await waitFor(() => streams(a).has(slow.peerId.toString()), 10_000, 'a\'s stream to slow')
+      // slow stops answering, and a has to open a stream to it again: its negotiation now waits up to 10 s.
+      frozen = true
+      streams(a).delete(slow.peerId.toString())
+      ;(a.services.pubsub as unknown as GossipInternals).onPeerConnected(slow.peerId, toSlow)
+      const toFast = await a.dial(fast.getMultiaddrs())
+      // Upstream opens one stream at a time for the whole node: fast's would wait for slow's timeout.
+      await waitFor(() => streams(a).has(fast.peerId.toString()), 5_000, 'a\'s stream to fast while slow is silent')
+      expect(streams(a).has(slow.peerId.toString())).toBe(false)
+      // Per peer, still one at a time: asked twice at once, a opens one more stream to fast, not two.
+      const outbound = (): number => toFast.streams.filter((st) => st.direction === 'outbound' && st.protocol.startsWith('/meshsub/')).length
+      expect(outbound()).toBe(1)
+      streams(a).delete(fast.peerId.toString())
+      const gossip = a.services.pubsub as unknown as GossipInternals
+      gossip.onPeerConnected(fast.peerId, toFast)
+      gossip.onPeerConnected(fast.peerId, toFast)
+      await waitFor(() => streams(a).has(fast.peerId.toString()), 5_000, 'a\'s stream to fast again')
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      expect(outbound()).toBe(2)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => relay.close(() => resolve()))
+    }
+  })
+
+  it('should leave a gossipsub without the shared queue as it is', () => {
+    const bare = { services: { pubsub: {} } } as unknown as NetNode
+    expect(openOutboundStreamsPerPeer(bare)).toBe(false)
+    expect(bare.services.pubsub).toEqual({})
   })
 
   it('should run on every node and count what it reopened in the node status', async () => {
