@@ -155,7 +155,8 @@ export interface NetFaults {
 }
 
 /**
- * Creates and starts the libp2p node.
+ * Creates and starts the libp2p node; its gossipsub then opens outbound streams per peer, not one at a time for
+ * the whole node (gossip-streams.ts openOutboundStreamsPerPeer).
  *
  * Seeds are not passed to @libp2p/bootstrap: bootstrap needs `/p2p/<id>` in every entry and dials once,
  * while join addresses carry no PeerId; the node's redial loop (net/redial.ts) dials them instead.
