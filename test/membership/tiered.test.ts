@@ -21,6 +21,27 @@ interface Running { node: RevoadaNode, membership: MembershipService, dir: strin
 const N = 7
 const VOTERS = 3
 
+/** A fleet's injected Raft state and a node starter whose membership reads it (tiered above a few members). */
+function starter (running: Running[], options: { tieredAboveMembers: number, digestIntervalMs?: number }): { raft: { conf: RaftMembers | undefined, leader: string }, start: (join?: string) => Promise<Running> } {
+  const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
+  const start = async (join?: string): Promise<Running> => {
+    const dir = await tempDir()
+    let self = ''
+    const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, ...options })
+    const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+    self = node.nodeId
+    return { node, membership, dir }
+  }
+  return { raft, start }
+}
+
+/** Starts `n` nodes, every one after the first joining through it, into `running`. */
+async function startCluster (running: Running[], start: (join?: string) => Promise<Running>, n: number): Promise<void> {
+  const first = await start()
+  running.push(first)
+  running.push(...await Promise.all(Array.from({ length: n - 1 }, async () => await start(first.node.joinString()))))
+}
+
 describe('tiered membership', () => {
   const running: Running[] = []
   afterEach(async () => {
@@ -32,18 +53,8 @@ describe('tiered membership', () => {
 
   it('should keep learners off heartbeats, show them every member from the leader\'s digest, drop a learner\'s digest, and fall back without digests', async () => {
     // The configuration is known once every node has its id; until then all run in full mode.
-    const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
-    const start = async (join?: string): Promise<Running> => {
-      const dir = await tempDir()
-      let self = ''
-      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4 })
-      const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
-      self = node.nodeId
-      return { node, membership, dir }
-    }
-    const first = await start()
-    running.push(first)
-    running.push(...await Promise.all(Array.from({ length: N - 1 }, async () => await start(first.node.joinString()))))
+    const { raft, start } = starter(running, { tieredAboveMembers: 4 })
+    await startCluster(running, start, N)
     const alive = (r: Running, id: string): boolean => r.membership.view().members.some((m) => m.nodeId === id && m.health === 'alive')
     const healthOf = (r: Running, id: string): string | undefined => r.membership.view().members.find((m) => m.nodeId === id)?.health
     await waitFor(() => running.every((r) => running.every((o) => alive(r, o.node.nodeId))), 30_000, `${N} alive everywhere (full mode)`)
@@ -103,18 +114,8 @@ describe('tiered membership', () => {
   }, 120_000)
   it('should publish a digest as soon as the leader declares a member dead, not a period later', async () => {
     // A digest period far beyond the test: any digest after the first is one a verdict brought forward.
-    const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
-    const start = async (join?: string): Promise<Running> => {
-      const dir = await tempDir()
-      let self = ''
-      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 3, digestIntervalMs: 3_600_000 })
-      const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
-      self = node.nodeId
-      return { node, membership, dir }
-    }
-    const first = await start()
-    running.push(first)
-    running.push(...await Promise.all(Array.from({ length: 4 }, async () => await start(first.node.joinString()))))
+    const { raft, start } = starter(running, { tieredAboveMembers: 3, digestIntervalMs: 3_600_000 })
+    await startCluster(running, start, 5)
     const healthOf = (r: Running, id: string): string | undefined => r.membership.view().members.find((m) => m.nodeId === id)?.health
     await waitFor(() => running.every((r) => running.every((o) => healthOf(r, o.node.nodeId) === 'alive')), 30_000, '5 alive everywhere (full mode)')
     const [leader, voter, ...learners] = running as [Running, Running, ...Running[]]
@@ -137,18 +138,8 @@ describe('tiered membership', () => {
     // A learner promoted to voter awaits each observer's first heartbeat for LISTEN_CONNECT_GRACE_MS; the
     // observer's heartbeats are kept from it here (as a starved observer's were for 10–12 s at 50 nodes), while
     // the leader keeps hearing them and listing it alive with a newer seq in every digest.
-    const raft: { conf: RaftMembers | undefined, leader: string } = { conf: undefined, leader: '' }
-    const start = async (join?: string): Promise<Running> => {
-      const dir = await tempDir()
-      let self = ''
-      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4, digestIntervalMs: 500 })
-      const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
-      self = node.nodeId
-      return { node, membership, dir }
-    }
-    const first = await start()
-    running.push(first)
-    running.push(...await Promise.all(Array.from({ length: 4 }, async () => await start(first.node.joinString()))))
+    const { raft, start } = starter(running, { tieredAboveMembers: 4, digestIntervalMs: 500 })
+    await startCluster(running, start, 5)
     const healthOf = (r: Running, id: string): string | undefined => r.membership.view().members.find((m) => m.nodeId === id)?.health
     await waitFor(() => running.every((r) => running.every((o) => healthOf(r, o.node.nodeId) === 'alive')), 30_000, '5 alive everywhere (full mode)')
     const [leader, voter, promoted, other, unheard] = running as [Running, Running, Running, Running, Running]

@@ -56,6 +56,15 @@ describe('peersWithoutStream', () => {
   })
 })
 
+/** A bare libp2p node of `cluster` on a port of its own, stopped and removed after the test. */
+async function netNode (cluster: ReturnType<typeof newCluster>): Promise<NetNode> {
+  const dir = await tempDir('revoada-gossip-streams-')
+  dirs.push(dir)
+  const n = await createNetNode({ privateKey: await generateKeyPair('Ed25519'), cluster, listen: ['/ip4/127.0.0.1/tcp/0'], net: testConfig(dir).net })
+  nets.push(n)
+  return n
+}
+
 /** The parts of @libp2p/gossipsub 17's instance the checks read. */
 interface GossipInternals { streamsOutbound: Map<string, unknown>, onPeerConnected: (peerId: PeerId, connection: Connection) => void }
 const streams = (n: NetNode): Map<string, unknown> => (n.services.pubsub as unknown as GossipInternals).streamsOutbound
@@ -106,13 +115,7 @@ async function duplicateThenCloseFirst (a: NetNode, b: NetNode): Promise<void> {
 describe('gossip stream mender', () => {
   it('should reopen the streams both ways between peers left connected without them', async () => {
     const cluster = newCluster()
-    const net = async (): Promise<NetNode> => {
-      const dir = await tempDir('revoada-gossip-streams-')
-      dirs.push(dir)
-      const n = await createNetNode({ privateKey: await generateKeyPair('Ed25519'), cluster, listen: ['/ip4/127.0.0.1/tcp/0'], net: testConfig(dir).net })
-      nets.push(n)
-      return n
-    }
+    const net = async (): Promise<NetNode> => await netNode(cluster)
     const [a, b] = [await net(), await net()]
     const [atA, atB] = [listen(a), listen(b)]
     await a.dial(b.getMultiaddrs())
@@ -139,13 +142,7 @@ describe('gossip stream mender', () => {
 
   it('should open a stream to a peer while another peer has not answered its own negotiation', async () => {
     const cluster = newCluster()
-    const net = async (): Promise<NetNode> => {
-      const dir = await tempDir('revoada-gossip-streams-')
-      dirs.push(dir)
-      const n = await createNetNode({ privateKey: await generateKeyPair('Ed25519'), cluster, listen: ['/ip4/127.0.0.1/tcp/0'], net: testConfig(dir).net })
-      nets.push(n)
-      return n
-    }
+    const net = async (): Promise<NetNode> => await netNode(cluster)
     const [a, slow, fast] = [await net(), await net(), await net()]
     // a reaches `slow` through a relay of bytes that can stop, as a frozen or starved process stops reading.
     let frozen = false
