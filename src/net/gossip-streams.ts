@@ -95,14 +95,14 @@ interface GossipsubOutboundQueue {
 }
 
 /**
- * Has gossipsub open its outbound streams one peer at a time per peer instead of one at a time for the whole
- * node. @libp2p/gossipsub 17 pushes every stream to open (a peer connected, an inbound stream from a peer
+ * Has gossipsub open its outbound streams one at a time per peer instead of one at a time for the whole node.
+ * @libp2p/gossipsub 17 pushes every stream to open (a peer connected, an inbound stream from a peer
  * without an outbound one, this mender's reopenings) onto one queue, which opens them in turn so that no peer
  * gets two: each waits for the remote end to answer the protocol negotiation, so one peer slow to answer holds
  * back every other peer's stream, up to libp2p's 10 s negotiation timeout, and with it this node's
  * subscriptions, heartbeats and digests to them. A voter promoted in a forming 50-node fleet dials 47 starved
- * observers at once, and it had no stream to most of them 10–12 s later (docs/bench/scale.md, "Gossipsub's
- * outbound streams, one at a time"). The queue is replaced by one chain per peer: each peer's streams still
+ * observers at once, and it had no stream to most of them 10–12 s later (docs/bench/scale.md, "A new voter
+ * that hears late, and gossipsub's outbound streams one at a time"). The queue is replaced by one chain per peer: each peer's streams still
  * open in order and never two at once; different peers no longer wait for each other. Called once gossipsub has
  * started (its start makes a fresh queue); returns false, and changes nothing, if this gossipsub lacks the
  * queue. `test/net/gossip-streams.test.ts`.
