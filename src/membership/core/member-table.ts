@@ -138,10 +138,8 @@ export class MemberTable {
     const entry = this.entries.get(state.nodeId)
     const event = (kind: MembershipEvent['kind']): MembershipEvent => ({ kind, nodeId: state.nodeId, atMs: nowMs, generation: state.generation })
     if (entry === undefined) {
-      const detector = this.newDetector(state.nodeId)
-      detector.heartbeat(nowMs)
       const health: Health = state.leaving ? 'left' : 'alive'
-      this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: undefined })
+      this.track(state, health, nowMs)
       return [event(health === 'left' ? 'left' : 'joined')]
     }
     const restarted = state.generation > entry.state.generation
@@ -253,9 +251,7 @@ export class MemberTable {
       if (entry === undefined) {
         // The table's bound holds for digests as for heartbeats: members never heard of beyond it are skipped.
         if (state === undefined || health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
-        const detector = this.newDetector(nodeId)
-        detector.heartbeat(nowMs)
-        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: undefined, listedBy: from })
+        this.track(state, health, nowMs, { listedBy: from })
         events.push(event('joined'))
         continue
       }
@@ -340,9 +336,7 @@ export class MemberTable {
       if (entry === undefined) {
         // The table's bound holds as for heartbeats; a compact entry has no state to add a member from.
         if (state === undefined || this.entries.size >= C.MAX_MEMBERS) continue
-        const detector = this.newDetector(nodeId)
-        detector.heartbeat(nowMs)
-        this.entries.set(nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: nowMs })
+        this.track(state, health, nowMs, { awaitingSinceMs: nowMs })
         events.push({ kind: 'joined', nodeId, atMs: nowMs, generation })
         continue
       }
@@ -402,6 +396,13 @@ export class MemberTable {
     if (entry === undefined) return undefined
     const { detector } = entry
     return { meanMs: Math.round(detector.meanMs()), stdDeviationMs: Math.round(detector.stdDeviationMs()), lastHeartbeatMs: detector.lastHeartbeat, hinted: entry.hinted, unreachable: entry.unreachable }
+  }
+
+  /** Starts tracking a member first heard of at `nowMs` (heartbeat, digest or vouch), as if heard then. */
+  private track (state: NodeState, health: Health, nowMs: number, fields: Pick<Entry, 'listedBy'> & { awaitingSinceMs?: number } = {}): void {
+    const detector = this.newDetector(state.nodeId)
+    detector.heartbeat(nowMs)
+    this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: fields.awaitingSinceMs, ...(fields.listedBy !== undefined ? { listedBy: fields.listedBy } : {}) })
   }
 
   /** A detector for `id`, seeded with the period `id` sends at (setHeartbeatIntervals). */
