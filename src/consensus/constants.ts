@@ -14,6 +14,11 @@ export const TICK_MS_DEFAULT = 100
  * arrived during the stall (issue 16: leaders stepped down on a saturated 2-core machine).
  */
 export const LATE_TICK_MS = 100
+/**
+ * A node logs why it campaigned, or stepped down as leader, at most once per kind in this interval (with a
+ * count of the lines skipped): a voter cut off from the others campaigns every election timeout.
+ */
+export const ELECTION_LOG_INTERVAL_MS = 10_000
 /** Heartbeat every tick. */
 export const HEARTBEAT_TICKS_DEFAULT = 1
 /**

@@ -324,6 +324,19 @@ export class RaftNode<R> {
   get isRunning (): boolean { return this.running }
   private lastRole = ''
   private lastLeader: NodeId | null = null
+  private lastTerm = 0
+  /** The last leader this node knew (kept while it has none), for the campaign log line. */
+  private lastKnownLeader: NodeId | null = null
+  /**
+   * When each voter's last Raft message arrived (monotonic ms; voters only, so at most the configuration's
+   * size): the election log lines say how long the leader, or each voter, had been silent.
+   */
+  private readonly voterHeardAtMs = new Map<NodeId, number>()
+  /** This process's last stall (a tick that fired late), for the same lines: a node that stalled may campaign against a live leader. */
+  private lastStall: { atMs: number, gapMs: number } | undefined
+  /** Election log lines: one per kind per interval, with a count of those skipped since. */
+  private readonly electionLog: PerPeerLogLimiter
+  private electionLinesSkipped = 0
   /** The applied configuration the state listeners last heard of (replaced, never mutated, on a change). */
   private lastConf: ConfState | undefined
   /**
@@ -380,6 +393,7 @@ export class RaftNode<R> {
     this.takeRequest = components.takeRequest
     this.answerRefusals = components.answerRefusals
     this.badInputLog = new PerPeerLogLimiter(this.monotonicMs)
+    this.electionLog = new PerPeerLogLimiter(this.monotonicMs, C.ELECTION_LOG_INTERVAL_MS)
     this.proposals = new PendingTable(C.MAX_PENDING_PROPOSALS, 'proposal')
     this.reads = new PendingTable(C.MAX_PENDING_READS, 'read')
     this.rejoining = init.rejoinAsLearner ?? false
@@ -783,6 +797,7 @@ export class RaftNode<R> {
     if (!this.running) return
     const firedAt = this.monotonicMs()
     const late = this.lastTickAtMs !== undefined && firedAt - this.lastTickAtMs - this.init.tickMs >= C.LATE_TICK_MS
+    if (late && this.lastTickAtMs !== undefined) this.lastStall = { atMs: firedAt, gapMs: firedAt - this.lastTickAtMs }
     this.lastTickAtMs = firedAt
     // After a stall the input that waited in the sockets is read before the tick judges anyone.
     if (late) setImmediate(() => { this.tickNow() })
@@ -813,6 +828,9 @@ export class RaftNode<R> {
     // dropped message is a lost message, which Raft tolerates.
     if (!this.running || this.stalled !== undefined) return
     if (this.rejoining && isVoteTraffic(message)) return
+    if (this.confState.voters.includes(message.from) || this.confState.votersOutgoing.includes(message.from)) {
+      this.voterHeardAtMs.set(message.from, this.monotonicMs())
+    }
     if (message.type === MessageType.Prop && this.isLeader()) {
       this.stampForwarded(message)
     } else if (message.type === MessageType.PropResp) {
@@ -1531,14 +1549,83 @@ export class RaftNode<R> {
     // Runs after every batch: the full status (a copy) only when something the listeners hear of moved.
     if (this.raw.role() === this.lastRole && this.raw.leader() === this.lastLeader && this.confState === this.lastConf) return
     const status = this.raw.status()
+    if (this.confState !== this.lastConf) this.forgetNonVoters()
     this.lastConf = this.confState
-    if (status.role !== this.lastRole && status.role === 'leader') this.log.info({ id: this.id, term: status.term }, 'became leader')
+    if (status.role !== this.lastRole) this.logRoleChange(status)
     const newLeader = status.leader !== null && status.leader !== this.lastLeader
     this.lastRole = status.role
     this.lastLeader = status.leader
+    if (status.leader !== null) this.lastKnownLeader = status.leader
+    this.lastTerm = status.term
     if (status.role !== 'leader') this.forwardedUpTo.clear()
     if (newLeader) this.retryWithNewLeader()
     for (const listener of this.stateListeners) listener(status)
+  }
+
+  /**
+   * Says why the role changed: a follower that campaigns (how long its leader had been silent, and whether
+   * this process had just stalled), a leader that steps down (a higher term, or no quorum heard within an
+   * election timeout, with each voter's silence). Roles that changed within one batch show as one change.
+   */
+  private logRoleChange (status: RaftStatus): void {
+    const from = this.lastRole
+    const to = status.role
+    if (to === 'leader') {
+      this.log.info({ id: this.id, term: status.term }, 'became leader')
+      return
+    }
+    const now = this.monotonicMs()
+    if (from === 'leader') {
+      const reason = status.term > this.lastTerm ? 'a higher term' : 'no quorum heard within an election timeout'
+      this.logElection('step-down', { id: this.id, term: status.term, previousTerm: this.lastTerm, reason, leader: status.leader, ...this.silences(now) }, 'stepped down as leader')
+      return
+    }
+    if ((to === 'pre-candidate' || to === 'candidate') && from !== 'pre-candidate' && from !== 'candidate') {
+      const heard = this.lastKnownLeader === null ? undefined : this.voterHeardAtMs.get(this.lastKnownLeader)
+      // The driver always runs pre-vote: an election timeout makes a pre-candidate; only a leader's
+      // hand-over (TimeoutNow) makes a follower a candidate within one batch.
+      this.logElection('campaign', {
+        id: this.id,
+        term: status.term,
+        why: to === 'pre-candidate' ? 'no word from a leader within the election timeout' : 'the leader handed leadership to this node',
+        previousLeader: this.lastKnownLeader,
+        leaderSilentMs: heard === undefined ? null : Math.round(now - heard),
+        ...this.stallWithin(now)
+      }, 'campaigning')
+    }
+  }
+
+  /** Each voter's silence (ms since its last message), and this process's recent stall. */
+  private silences (now: number): { silentMs: Record<string, number | null>, stalledMs?: number } {
+    const silentMs: Record<string, number | null> = {}
+    for (const id of [...this.confState.voters, ...this.confState.votersOutgoing]) {
+      if (id === this.id) continue
+      const heard = this.voterHeardAtMs.get(id)
+      silentMs[id] = heard === undefined ? null : Math.round(now - heard)
+    }
+    return { silentMs, ...this.stallWithin(now) }
+  }
+
+  /** The last stall of this process, when it ended within two election timeouts. */
+  private stallWithin (now: number): { stalledMs?: number } {
+    const window = 2 * this.init.electionTicks * this.init.tickMs
+    if (this.lastStall === undefined || now - this.lastStall.atMs > window) return {}
+    return { stalledMs: Math.round(this.lastStall.gapMs) }
+  }
+
+  private logElection (kind: string, fields: Record<string, unknown>, msg: string): void {
+    if (!this.electionLog.allow(this.id, kind)) {
+      this.electionLinesSkipped++
+      return
+    }
+    this.log.info({ ...fields, linesSkipped: this.electionLinesSkipped }, msg)
+    this.electionLinesSkipped = 0
+  }
+
+  private forgetNonVoters (): void {
+    for (const id of this.voterHeardAtMs.keys()) {
+      if (!this.confState.voters.includes(id) && !this.confState.votersOutgoing.includes(id)) this.voterHeardAtMs.delete(id)
+    }
   }
 }
 

@@ -107,13 +107,13 @@ export interface TestNode {
   storage: MemoryStorage
 }
 
-export function startNode (network: LoopbackNetwork, id: NodeId, storage: MemoryStorage, options: { bootstrap?: boolean, snapshotEveryEntries?: number, retryIntervalMs?: number, operationTimeoutMs?: number, commitNoticeHoldMs?: number } = {}): TestNode {
+export function startNode (network: LoopbackNetwork, id: NodeId, storage: MemoryStorage, options: { bootstrap?: boolean, snapshotEveryEntries?: number, retryIntervalMs?: number, operationTimeoutMs?: number, commitNoticeHoldMs?: number, logger?: Logger } = {}): TestNode {
   const machine = new KvMachine()
   const raft = new RaftNode({
     id, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, retryIntervalMs: options.retryIntervalMs ?? 200, operationTimeoutMs: options.operationTimeoutMs ?? 10_000,
     bootstrap: options.bootstrap ?? false, snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000, retainEntries: 5,
     ...(options.commitNoticeHoldMs !== undefined ? { commitNoticeHoldMs: options.commitNoticeHoldMs } : {})
-  }, { storage, transport: network.transport(id), stateMachine: machine, logger: silentLogger })
+  }, { storage, transport: network.transport(id), stateMachine: machine, logger: options.logger ?? silentLogger })
   raft.start()
   return { id, raft, machine, storage }
 }
@@ -133,12 +133,13 @@ export function newStorage (): MemoryStorage {
 
 /** Starts `a` (bootstrapping, on `leaderStorage`) and adds `b` and `c` as voters; each node is pushed to `into`. */
 export async function startThreeVoters (network: LoopbackNetwork, into: TestNode[], leaderStorage: MemoryStorage = newStorage(),
-  options: { commitNoticeHoldMs?: number } = {}): Promise<TestNode[]> {
-  const a = startNode(network, 'a', leaderStorage, { bootstrap: true, ...options })
+  options: { commitNoticeHoldMs?: number, logger?: (id: NodeId) => Logger } = {}): Promise<TestNode[]> {
+  const { logger, ...rest } = options
+  const a = startNode(network, 'a', leaderStorage, { bootstrap: true, ...rest, logger: logger?.('a') })
   into.push(a)
   await waitUntil(() => a.raft.isLeader(), 5000, 'a leads')
   for (const id of ['b', 'c']) {
-    into.push(startNode(network, id, newStorage(), options))
+    into.push(startNode(network, id, newStorage(), { ...rest, logger: logger?.(id) }))
     a.raft.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: id }], transition: 'auto', enterJoint: true })
     await waitUntil(() => a.raft.configuration().voters.includes(id) && a.raft.configuration().votersOutgoing.length === 0, 5000, `${id} voter`)
   }
