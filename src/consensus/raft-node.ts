@@ -325,6 +325,8 @@ export class RaftNode<R> {
   private lastRole = ''
   private lastLeader: NodeId | null = null
   private lastTerm = 0
+  /** When a leader last handed leadership to this node (TimeoutNow), for the campaign log line. */
+  private handedOverAtMs: number | undefined
   /** The last leader this node knew (kept while it has none), for the campaign log line. */
   private lastKnownLeader: NodeId | null = null
   /**
@@ -830,6 +832,7 @@ export class RaftNode<R> {
     if (this.rejoining && isVoteTraffic(message)) return
     if (this.confState.voters.includes(message.from) || this.confState.votersOutgoing.includes(message.from)) {
       this.voterHeardAtMs.set(message.from, this.monotonicMs())
+      if (message.type === MessageType.TimeoutNow) this.handedOverAtMs = this.monotonicMs()
     }
     if (message.type === MessageType.Prop && this.isLeader()) {
       this.stampForwarded(message)
@@ -1582,17 +1585,23 @@ export class RaftNode<R> {
     }
     if ((to === 'pre-candidate' || to === 'candidate') && from !== 'pre-candidate' && from !== 'candidate') {
       const heard = this.lastKnownLeader === null ? undefined : this.voterHeardAtMs.get(this.lastKnownLeader)
-      // The driver always runs pre-vote: an election timeout makes a pre-candidate; only a leader's
-      // hand-over (TimeoutNow) makes a follower a candidate within one batch.
       this.logElection('campaign', {
         id: this.id,
         term: status.term,
-        why: to === 'pre-candidate' ? 'no word from a leader within the election timeout' : 'the leader handed leadership to this node',
+        why: this.campaignCause(now),
         previousLeader: this.lastKnownLeader,
         leaderSilentMs: heard === undefined ? null : Math.round(now - heard),
         ...this.stallWithin(now)
       }, 'campaigning')
     }
+  }
+
+  private campaignCause (now: number): string {
+    const window = this.init.electionTicks * this.init.tickMs
+    if (this.handedOverAtMs !== undefined && now - this.handedOverAtMs <= window) return 'the leader handed leadership to this node'
+    const voters = new Set([...this.confState.voters, ...this.confState.votersOutgoing])
+    if (voters.size === 1 && voters.has(this.id)) return 'the only voter, with no leader'
+    return 'no word from a leader within the election timeout'
   }
 
   /** Each voter's silence (ms since its last message), and this process's recent stall. */

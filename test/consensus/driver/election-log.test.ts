@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Logger } from '../../../src/consensus/raft-node.js'
 import type { NodeId } from '../../../src/consensus/core/index.js'
-import { LoopbackNetwork, startThreeVoters, waitUntil } from './harness.js'
+import { LoopbackNetwork, newStorage, startNode, startThreeVoters, waitUntil } from './harness.js'
 import type { TestNode } from './harness.js'
 
 interface Line { fields: Record<string, unknown>, msg: string }
@@ -77,5 +77,15 @@ describe('election log lines', () => {
     // a was heartbeating b until the hand-over: well under an election timeout of silence.
     expect(campaign?.leaderSilentMs).toBeLessThan(ELECTION_TIMEOUT_MS)
     expect(lines('b').some((line) => line.msg === 'became leader')).toBe(true)
+  })
+
+  it('should say that a lone voter elected itself, not that a leader fell silent or handed over', async () => {
+    const network = new LoopbackNetwork()
+    const { logger, lines } = recordingLoggers()
+    const a = startNode(network, 'a', newStorage(), { bootstrap: true, logger: logger('a') })
+    nodes.push(a)
+    await waitUntil(() => a.raft.isLeader(), 5000, 'a leads')
+    expect(lines('a').find((line) => line.msg === 'campaigning')?.fields)
+      .toMatchObject({ id: 'a', why: 'the only voter, with no leader', previousLeader: null, leaderSilentMs: null })
   })
 })
