@@ -799,11 +799,23 @@ export class RaftNode<R> {
     if (!this.running) return
     const firedAt = this.monotonicMs()
     const late = this.lastTickAtMs !== undefined && firedAt - this.lastTickAtMs - this.init.tickMs >= C.LATE_TICK_MS
-    if (late && this.lastTickAtMs !== undefined) this.lastStall = { atMs: firedAt, gapMs: firedAt - this.lastTickAtMs }
+    if (late && this.lastTickAtMs !== undefined) this.noteStall(firedAt, firedAt - this.lastTickAtMs)
     this.lastTickAtMs = firedAt
     // After a stall the input that waited in the sockets is read before the tick judges anyone.
     if (late) setImmediate(() => { this.tickNow() })
     else this.tickNow()
+  }
+
+  /**
+   * Remembers this process's stall for the election lines, and logs one that lasted an election timeout or
+   * more: a leader that stalls that long lets its followers campaign, and a follower that does may campaign
+   * against a live leader.
+   */
+  private noteStall (atMs: number, gapMs: number): void {
+    this.lastStall = { atMs, gapMs }
+    if (gapMs < this.init.electionTicks * this.init.tickMs) return
+    this.logElection('stall', { id: this.id, role: this.raw.role(), term: this.raw.term(), gapMs: Math.round(gapMs) },
+      'this process stalled for an election timeout or more (no tick ran)')
   }
 
   private tickNow (): void {

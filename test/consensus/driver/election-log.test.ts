@@ -5,9 +5,10 @@
  * leader that hands leadership over.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import { RaftNode } from '../../../src/consensus/raft-node.js'
 import type { Logger } from '../../../src/consensus/raft-node.js'
 import type { NodeId } from '../../../src/consensus/core/index.js'
-import { LoopbackNetwork, newStorage, startNode, startThreeVoters, waitUntil } from './harness.js'
+import { KvMachine, LoopbackNetwork, newStorage, startNode, startThreeVoters, waitUntil } from './harness.js'
 import type { TestNode } from './harness.js'
 
 interface Line { fields: Record<string, unknown>, msg: string }
@@ -32,6 +33,8 @@ function recordingLoggers (): { logger: (id: NodeId) => Logger, lines: (id: Node
   return { logger, lines }
 }
 
+const hasLine = (lines: Line[], msg: string): boolean => lines.some((line) => line.msg === msg)
+
 describe('election log lines', () => {
   const nodes: TestNode[] = []
   afterEach(() => { for (const node of nodes.splice(0)) node.raft.stop() })
@@ -44,6 +47,8 @@ describe('election log lines', () => {
 
     network.isolate('a', ['b', 'c'])
     await waitUntil(() => !a.raft.isLeader() && (b.raft.isLeader() || c.raft.isLeader()), 5000, 'a new leader')
+    // The lines are written after the batch that follows the change of role.
+    await waitUntil(() => hasLine(lines('a'), 'stepped down as leader') && hasLine([...lines('b'), ...lines('c')], 'campaigning'), 5000, 'the lines')
 
     const stepDown = lines('a').find((line) => line.msg === 'stepped down as leader')
     expect(stepDown?.fields).toMatchObject({ id: 'a', reason: 'no quorum heard within an election timeout', previousTerm: term, term })
@@ -57,8 +62,6 @@ describe('election log lines', () => {
     const first = campaigns[0]?.fields
     expect(first).toMatchObject({ why: 'no word from a leader within the election timeout', previousLeader: 'a' })
     expect(first?.leaderSilentMs).toBeGreaterThanOrEqual(SILENCE_FLOOR_MS)
-    // No stall of these processes was seen, so none is reported.
-    expect(first?.stalledMs).toBeUndefined()
   })
 
   it('should say that a leader stepped down for a higher term when it handed leadership over, and that the new one campaigned because of it', async () => {
@@ -69,12 +72,13 @@ describe('election log lines', () => {
 
     a.raft.transferLeadership('b')
     await waitUntil(() => b.raft.isLeader() && !a.raft.isLeader(), 5000, 'b leads')
+    await waitUntil(() => hasLine(lines('a'), 'stepped down as leader') && hasLine(lines('b'), 'became leader'), 5000, 'the lines')
 
     expect(lines('a').find((line) => line.msg === 'stepped down as leader')?.fields)
       .toMatchObject({ id: 'a', reason: 'a higher term', previousTerm: term, term: term + 1 })
     const campaign = lines('b').find((line) => line.msg === 'campaigning')?.fields
     expect(campaign).toMatchObject({ id: 'b', why: 'the leader handed leadership to this node', previousLeader: 'a' })
-    // a was heartbeating b until the hand-over: well under an election timeout of silence.
+    // The hand-over message itself came from a: no silence to speak of.
     expect(campaign?.leaderSilentMs).toBeLessThan(ELECTION_TIMEOUT_MS)
     expect(lines('b').some((line) => line.msg === 'became leader')).toBe(true)
   })
@@ -84,8 +88,49 @@ describe('election log lines', () => {
     const { logger, lines } = recordingLoggers()
     const a = startNode(network, 'a', newStorage(), { bootstrap: true, logger: logger('a') })
     nodes.push(a)
-    await waitUntil(() => a.raft.isLeader(), 5000, 'a leads')
+    await waitUntil(() => hasLine(lines('a'), 'campaigning'), 5000, 'the line')
     expect(lines('a').find((line) => line.msg === 'campaigning')?.fields)
       .toMatchObject({ id: 'a', why: 'the only voter, with no leader', previousLeader: null, leaderSilentMs: null })
+  })
+
+  it('should log a stall of the process as long as an election timeout, not a shorter one, and name a recent one on the campaign line', async () => {
+    const { logger, lines } = recordingLoggers()
+    let now = 0
+    const tickMs = 100
+    const node = new RaftNode<unknown>({
+      id: 'a', tickMs, electionTicks: 5, heartbeatTicks: 1, bootstrap: true, retryIntervalMs: 50, operationTimeoutMs: 5_000
+    }, {
+      storage: newStorage(),
+      transport: { send: () => {}, setHandler: () => {} },
+      stateMachine: new KvMachine(),
+      logger: logger('a'),
+      monotonicMs: () => now,
+      // The test is the only clock (as in late-tick.test.ts): the driver's timer callback is called directly.
+      ticker: { every: () => () => {} }
+    })
+    node.start()
+    const fire = async (): Promise<void> => {
+      (node as unknown as { onTick: () => void }).onTick()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const stalls = (): Array<Record<string, unknown>> => lines('a').filter((line) => line.msg.startsWith('this process stalled')).map((line) => line.fields)
+    try {
+      now += tickMs; await fire()
+      now += 3_000; await fire()
+      expect(stalls()).toEqual([{ id: 'a', role: 'follower', term: 1, gapMs: 3_000, linesSkipped: 0 }])
+
+      // A lone voter campaigns after its election timeout (5 to 9 ticks), within two timeouts of the stall.
+      for (let i = 0; i < 20 && !hasLine(lines('a'), 'campaigning'); i++) { now += tickMs; await fire() }
+      expect(lines('a').find((line) => line.msg === 'campaigning')?.fields).toMatchObject({ stalledMs: 3_000 })
+
+      now += tickMs + 300; await fire()
+      expect(stalls()).toHaveLength(1)
+      // Past the line's interval (10 s), a second long stall is logged too.
+      now += 11_000; await fire()
+      expect(stalls()).toHaveLength(2)
+      expect(stalls()[1]).toMatchObject({ role: 'leader', gapMs: 11_000, linesSkipped: 0 })
+    } finally {
+      node.stop()
+    }
   })
 })
