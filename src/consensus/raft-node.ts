@@ -808,12 +808,14 @@ export class RaftNode<R> {
 
   /**
    * Remembers this process's stall for the election lines, and logs one that lasted an election timeout or
-   * more: a leader that stalls that long lets its followers campaign, and a follower that does may campaign
-   * against a live leader.
+   * more on a voter: a leader that stalls that long lets its followers campaign, and a follower that does
+   * may campaign against a live leader. A learner's stall moves no election (and 50 joiners starting on
+   * one machine each stall once: docs/bench/scale.md, "Why a node campaigned").
    */
   private noteStall (atMs: number, gapMs: number): void {
     this.lastStall = { atMs, gapMs }
     if (gapMs < this.init.electionTicks * this.init.tickMs) return
+    if (!this.confState.voters.includes(this.id) && !this.confState.votersOutgoing.includes(this.id)) return
     this.logElection('stall', { id: this.id, role: this.raw.role(), term: this.raw.term(), gapMs: Math.round(gapMs) },
       'this process stalled for an election timeout or more (no tick ran)')
   }

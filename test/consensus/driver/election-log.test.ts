@@ -93,7 +93,7 @@ describe('election log lines', () => {
       .toMatchObject({ id: 'a', why: 'the only voter, with no leader', previousLeader: null, leaderSilentMs: null })
   })
 
-  it('should log a stall of the process as long as an election timeout, not a shorter one, and name a recent one on the campaign line', async () => {
+  it('should log a stall of a voter as long as an election timeout, not a shorter one nor one of a non-voter, and name a recent one on the campaign line', async () => {
     const { logger, lines } = recordingLoggers()
     let now = 0
     const tickMs = 100
@@ -129,6 +129,26 @@ describe('election log lines', () => {
       now += 11_000; await fire()
       expect(stalls()).toHaveLength(2)
       expect(stalls()[1]).toMatchObject({ role: 'leader', gapMs: 11_000, linesSkipped: 0 })
+
+      // A node not (yet) in any configuration, as a joiner before its admission: its stall moves no election.
+      const joiner = new RaftNode<unknown>({ id: 'j', tickMs, electionTicks: 5, heartbeatTicks: 1 }, {
+        storage: newStorage(),
+        transport: { send: () => {}, setHandler: () => {} },
+        stateMachine: new KvMachine(),
+        logger: logger('j'),
+        monotonicMs: () => now,
+        ticker: { every: () => () => {} }
+      })
+      joiner.start()
+      const fireJoiner = (): void => { (joiner as unknown as { onTick: () => void }).onTick() }
+      try {
+        fireJoiner()
+        now += 3_000; fireJoiner()
+        expect(lines('j').filter((line) => line.msg.startsWith('this process stalled'))).toEqual([])
+        expect((joiner as unknown as { lastStall?: { gapMs: number } }).lastStall?.gapMs).toBe(3_000)
+      } finally {
+        joiner.stop()
+      }
     } finally {
       node.stop()
     }
