@@ -97,60 +97,53 @@ describe('election log lines', () => {
     const { logger, lines } = recordingLoggers()
     let now = 0
     const tickMs = 100
-    const node = new RaftNode<unknown>({
-      id: 'a', tickMs, electionTicks: 5, heartbeatTicks: 1, bootstrap: true, retryIntervalMs: 50, operationTimeoutMs: 5_000
-    }, {
-      storage: newStorage(),
-      transport: { send: () => {}, setHandler: () => {} },
-      stateMachine: new KvMachine(),
-      logger: logger('a'),
-      monotonicMs: () => now,
-      // The test is the only clock (as in late-tick.test.ts): the driver's timer callback is called directly.
-      ticker: { every: () => () => {} }
-    })
-    node.start()
-    const fire = async (): Promise<void> => {
-      (node as unknown as { onTick: () => void }).onTick()
-      await new Promise((resolve) => setImmediate(resolve))
+    const started: RaftNode<unknown>[] = []
+    // The test is the only clock (as in late-tick.test.ts): the driver's timer callback is called directly.
+    const manualNode = (id: NodeId, bootstrap: boolean): { node: RaftNode<unknown>, fire: () => Promise<void> } => {
+      const node = new RaftNode<unknown>({
+        id, tickMs, electionTicks: 5, heartbeatTicks: 1, bootstrap, retryIntervalMs: 50, operationTimeoutMs: 5_000
+      }, {
+        storage: newStorage(),
+        transport: { send: () => {}, setHandler: () => {} },
+        stateMachine: new KvMachine(),
+        logger: logger(id),
+        monotonicMs: () => now,
+        ticker: { every: () => () => {} }
+      })
+      node.start()
+      started.push(node)
+      const fire = async (): Promise<void> => {
+        (node as unknown as { onTick: () => void }).onTick()
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      return { node, fire }
     }
-    const stalls = (): Array<Record<string, unknown>> => lines('a').filter((line) => line.msg.startsWith('this process stalled')).map((line) => line.fields)
+    const stalls = (id: NodeId): Array<Record<string, unknown>> => lines(id).filter((line) => line.msg.startsWith('this process stalled')).map((line) => line.fields)
     try {
+      const { fire } = manualNode('a', true)
       now += tickMs; await fire()
       now += 3_000; await fire()
-      expect(stalls()).toEqual([{ id: 'a', role: 'follower', term: 1, gapMs: 3_000, linesSkipped: 0 }])
+      expect(stalls('a')).toEqual([{ id: 'a', role: 'follower', term: 1, gapMs: 3_000, linesSkipped: 0 }])
 
       // A lone voter campaigns after its election timeout (5 to 9 ticks), within two timeouts of the stall.
       for (let i = 0; i < 20 && !hasLine(lines('a'), 'campaigning'); i++) { now += tickMs; await fire() }
       expect(lines('a').find((line) => line.msg === 'campaigning')?.fields).toMatchObject({ stalledMs: 3_000 })
 
       now += tickMs + 300; await fire()
-      expect(stalls()).toHaveLength(1)
+      expect(stalls('a')).toHaveLength(1)
       // Past the line's interval (10 s), a second long stall is logged too.
       now += 11_000; await fire()
-      expect(stalls()).toHaveLength(2)
-      expect(stalls()[1]).toMatchObject({ role: 'leader', gapMs: 11_000, linesSkipped: 0 })
+      expect(stalls('a')).toHaveLength(2)
+      expect(stalls('a')[1]).toMatchObject({ role: 'leader', gapMs: 11_000, linesSkipped: 0 })
 
       // A node not (yet) in any configuration, as a joiner before its admission: its stall moves no election.
-      const joiner = new RaftNode<unknown>({ id: 'j', tickMs, electionTicks: 5, heartbeatTicks: 1 }, {
-        storage: newStorage(),
-        transport: { send: () => {}, setHandler: () => {} },
-        stateMachine: new KvMachine(),
-        logger: logger('j'),
-        monotonicMs: () => now,
-        ticker: { every: () => () => {} }
-      })
-      joiner.start()
-      const fireJoiner = (): void => { (joiner as unknown as { onTick: () => void }).onTick() }
-      try {
-        fireJoiner()
-        now += 3_000; fireJoiner()
-        expect(lines('j').filter((line) => line.msg.startsWith('this process stalled'))).toEqual([])
-        expect((joiner as unknown as { lastStall?: { gapMs: number } }).lastStall?.gapMs).toBe(3_000)
-      } finally {
-        joiner.stop()
-      }
+      const joiner = manualNode('j', false)
+      await joiner.fire()
+      now += 3_000; await joiner.fire()
+      expect(stalls('j')).toEqual([])
+      expect((joiner.node as unknown as { lastStall?: { gapMs: number } }).lastStall?.gapMs).toBe(3_000)
     } finally {
-      node.stop()
+      for (const node of started) node.stop()
     }
   })
 })
