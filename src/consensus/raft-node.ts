@@ -336,9 +336,9 @@ export class RaftNode<R> {
   private readonly voterHeardAtMs = new Map<NodeId, number>()
   /** This process's last stall (a tick that fired late), for the same lines: a node that stalled may campaign against a live leader. */
   private lastStall: { atMs: number, gapMs: number } | undefined
-  /** Election log lines: one per kind per interval, with a count of those skipped since. */
+  /** Election log lines: one per kind per interval, with a count of that kind's lines skipped since. */
   private readonly electionLog: PerPeerLogLimiter
-  private electionLinesSkipped = 0
+  private readonly electionLinesSkipped = new Map<string, number>()
   /** The applied configuration the state listeners last heard of (replaced, never mutated, on a change). */
   private lastConf: ConfState | undefined
   /**
@@ -1638,11 +1638,11 @@ export class RaftNode<R> {
 
   private logElection (kind: string, fields: Record<string, unknown>, msg: string): void {
     if (!this.electionLog.allow(this.id, kind)) {
-      this.electionLinesSkipped++
+      this.electionLinesSkipped.set(kind, (this.electionLinesSkipped.get(kind) ?? 0) + 1)
       return
     }
-    this.log.info({ ...fields, linesSkipped: this.electionLinesSkipped }, msg)
-    this.electionLinesSkipped = 0
+    this.log.info({ ...fields, linesSkipped: this.electionLinesSkipped.get(kind) ?? 0 }, msg)
+    this.electionLinesSkipped.delete(kind)
   }
 
   private forgetNonVoters (): void {

@@ -124,17 +124,23 @@ describe('election log lines', () => {
       now += tickMs; await fire()
       now += 3_000; await fire()
       expect(stalls('a')).toEqual([{ id: 'a', role: 'follower', term: 1, gapMs: 3_000, linesSkipped: 0 }])
+      // Within the line's interval (10 s) a second long stall is counted, not logged.
+      now += 600; await fire()
+      expect(stalls('a')).toHaveLength(1)
 
-      // A lone voter campaigns after its election timeout (5 to 9 ticks), within two timeouts of the stall.
+      // A lone voter campaigns after its election timeout (5 to 9 ticks), within two timeouts of the last
+      // stall; the stall line skipped is not counted against the campaign lines.
       for (let i = 0; i < 20 && !hasLine(lines('a'), 'campaigning'); i++) { now += tickMs; await fire() }
-      expect(lines('a').find((line) => line.msg === 'campaigning')?.fields).toMatchObject({ stalledMs: 3_000 })
+      expect(lines('a').find((line) => line.msg === 'campaigning')?.fields).toMatchObject({ stalledMs: 600, linesSkipped: 0 })
 
       now += tickMs + 300; await fire()
       expect(stalls('a')).toHaveLength(1)
-      // Past the line's interval (10 s), a second long stall is logged too.
+      // Past the interval, the next long stall is logged with the count of those skipped.
       now += 11_000; await fire()
       expect(stalls('a')).toHaveLength(2)
-      expect(stalls('a')[1]).toMatchObject({ role: 'leader', gapMs: 11_000, linesSkipped: 0 })
+      expect(stalls('a')[1]).toMatchObject({ role: 'leader', gapMs: 11_000, linesSkipped: 1 })
+      now += 11_000; await fire()
+      expect(stalls('a')[2]).toMatchObject({ gapMs: 11_000, linesSkipped: 0 })
 
       // A node not (yet) in any configuration, as a joiner before its admission: its stall moves no election.
       const joiner = manualNode('j', false)
