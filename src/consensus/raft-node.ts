@@ -809,8 +809,8 @@ export class RaftNode<R> {
   /**
    * Remembers this process's stall for the election lines, and logs one that lasted an election timeout or
    * more on a voter: a leader that stalls that long lets its followers campaign, and a follower that does
-   * may campaign against a live leader. A learner's stall moves no election (and 50 joiners starting on
-   * one machine each stall once: docs/bench/scale.md, "Why a node campaigned").
+   * may campaign against a live leader. A learner's stall moves no election (and nearly every one of 50
+   * nodes starting on one machine stalls: docs/bench/scale.md, "Why a node campaigned").
    */
   private noteStall (atMs: number, gapMs: number): void {
     this.lastStall = { atMs, gapMs }
