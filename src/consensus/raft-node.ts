@@ -815,7 +815,7 @@ export class RaftNode<R> {
   private noteStall (atMs: number, gapMs: number): void {
     this.lastStall = { atMs, gapMs }
     if (gapMs < this.init.electionTicks * this.init.tickMs) return
-    if (!this.confState.voters.includes(this.id) && !this.confState.votersOutgoing.includes(this.id)) return
+    if (!this.votesHere(this.id)) return
     this.logElection('stall', { id: this.id, role: this.raw.role(), term: this.raw.term(), gapMs: Math.round(gapMs) },
       'this process stalled for an election timeout or more (no tick ran)')
   }
@@ -844,9 +844,10 @@ export class RaftNode<R> {
     // dropped message is a lost message, which Raft tolerates.
     if (!this.running || this.stalled !== undefined) return
     if (this.rejoining && isVoteTraffic(message)) return
-    if (this.confState.voters.includes(message.from) || this.confState.votersOutgoing.includes(message.from)) {
-      this.voterHeardAtMs.set(message.from, this.monotonicMs())
-      if (message.type === MessageType.TimeoutNow) this.handedOverAtMs = this.monotonicMs()
+    if (this.votesHere(message.from)) {
+      const now = this.monotonicMs()
+      this.voterHeardAtMs.set(message.from, now)
+      if (message.type === MessageType.TimeoutNow) this.handedOverAtMs = now
     }
     if (message.type === MessageType.Prop && this.isLeader()) {
       this.stampForwarded(message)
@@ -1613,8 +1614,8 @@ export class RaftNode<R> {
   private campaignCause (now: number): string {
     const window = this.init.electionTicks * this.init.tickMs
     if (this.handedOverAtMs !== undefined && now - this.handedOverAtMs <= window) return 'the leader handed leadership to this node'
-    const voters = new Set([...this.confState.voters, ...this.confState.votersOutgoing])
-    if (voters.size === 1 && voters.has(this.id)) return 'the only voter, with no leader'
+    const voters = [...this.confState.voters, ...this.confState.votersOutgoing]
+    if (this.votesHere(this.id) && voters.every((id) => id === this.id)) return 'the only voter, with no leader'
     return 'no word from a leader within the election timeout'
   }
 
@@ -1645,9 +1646,14 @@ export class RaftNode<R> {
     this.electionLinesSkipped.delete(kind)
   }
 
+  /** Whether `id` votes in this node's applied configuration (either half). */
+  private votesHere (id: NodeId): boolean {
+    return this.confState.voters.includes(id) || this.confState.votersOutgoing.includes(id)
+  }
+
   private forgetNonVoters (): void {
     for (const id of this.voterHeardAtMs.keys()) {
-      if (!this.confState.voters.includes(id) && !this.confState.votersOutgoing.includes(id)) this.voterHeardAtMs.delete(id)
+      if (!this.votesHere(id)) this.voterHeardAtMs.delete(id)
     }
   }
 }
