@@ -571,6 +571,7 @@ export class ConsensusService implements NodeService {
       protocol: { cluster: this.level(), build: PROTOCOL_LEVEL, raises: this.protocolLoop?.raises ?? 0 },
       admission: this.admission?.withheld ?? { belowLevel: 0, levelUnheard: 0 },
       proposals: { ...this.raft.counters(), ...this.batcher.counters() },
+      elections: this.raft.electionCounters(),
       refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
       storage: this.raft.storageHealth(),
       ...(this.priority !== undefined ? { cpuPriority: this.priority.status() } : {}),

@@ -207,6 +207,26 @@ export interface RaftNodeCounters {
   commitNoticesReplaced: number
 }
 
+/** Why this node campaigned, why it stepped down as leader, and its long stalls: every one, never rate-limited. */
+export interface ElectionCounters {
+  campaigns: Record<CampaignCause, number>
+  stepDowns: Record<StepDownReason, number>
+  /** Ticks that fired an election timeout or more late (the process ran nothing for that long), voter or not. */
+  stalls: number
+}
+export type CampaignCause = 'election_timeout' | 'handed_over' | 'only_voter'
+export type StepDownReason = 'higher_term' | 'no_quorum'
+
+const CAMPAIGN_WHY: Record<CampaignCause, string> = {
+  election_timeout: 'no word from a leader within the election timeout',
+  handed_over: 'the leader handed leadership to this node',
+  only_voter: 'the only voter, with no leader'
+}
+const STEP_DOWN_REASON: Record<StepDownReason, string> = {
+  higher_term: 'a higher term',
+  no_quorum: 'no quorum heard within an election timeout'
+}
+
 /** A Ready written to storage but not yet durable (asynchronous storage writes), in ticket order. */
 interface UnflushedWrite {
   ticket: PersistTicket
@@ -339,6 +359,12 @@ export class RaftNode<R> {
   /** Election log lines: one per kind per interval, with a count of that kind's lines skipped since. */
   private readonly electionLog: PerPeerLogLimiter
   private readonly electionLinesSkipped = new Map<string, number>()
+  /** What those lines report, counted in full (the lines are rate-limited; metrics read these). */
+  private readonly elections: ElectionCounters = {
+    campaigns: { election_timeout: 0, handed_over: 0, only_voter: 0 },
+    stepDowns: { higher_term: 0, no_quorum: 0 },
+    stalls: 0
+  }
   /** The applied configuration the state listeners last heard of (replaced, never mutated, on a change). */
   private lastConf: ConfState | undefined
   /**
@@ -750,6 +776,11 @@ export class RaftNode<R> {
     return { ...this.counts, commitNoticesHeld: this.commitNotices?.held ?? 0, commitNoticesReplaced: this.commitNotices?.replaced ?? 0 }
   }
 
+  /** Campaigns by cause, step-downs by reason and long stalls since start (copies). */
+  electionCounters (): ElectionCounters {
+    return { campaigns: { ...this.elections.campaigns }, stepDowns: { ...this.elections.stepDowns }, stalls: this.elections.stalls }
+  }
+
   isLeader (): boolean {
     return this.raw.role() === 'leader'
   }
@@ -815,6 +846,7 @@ export class RaftNode<R> {
   private noteStall (atMs: number, gapMs: number): void {
     this.lastStall = { atMs, gapMs }
     if (gapMs < this.init.electionTicks * this.init.tickMs) return
+    this.elections.stalls++
     if (!this.votesHere(this.id)) return
     this.logElection('stall', { id: this.id, role: this.raw.role(), term: this.raw.term(), gapMs: Math.round(gapMs) },
       'this process stalled for an election timeout or more (no tick ran)')
@@ -1594,16 +1626,21 @@ export class RaftNode<R> {
     }
     const now = this.monotonicMs()
     if (from === 'leader') {
-      const reason = status.term > this.lastTerm ? 'a higher term' : 'no quorum heard within an election timeout'
-      this.logElection('step-down', { id: this.id, term: status.term, previousTerm: this.lastTerm, reason, leader: status.leader, ...this.silences(now) }, 'stepped down as leader')
+      const reason: StepDownReason = status.term > this.lastTerm ? 'higher_term' : 'no_quorum'
+      this.elections.stepDowns[reason]++
+      this.logElection('step-down', {
+        id: this.id, term: status.term, previousTerm: this.lastTerm, reason: STEP_DOWN_REASON[reason], leader: status.leader, ...this.silences(now)
+      }, 'stepped down as leader')
       return
     }
     if ((to === 'pre-candidate' || to === 'candidate') && from !== 'pre-candidate' && from !== 'candidate') {
       const heard = this.lastKnownLeader === null ? undefined : this.voterHeardAtMs.get(this.lastKnownLeader)
+      const cause = this.campaignCause(now)
+      this.elections.campaigns[cause]++
       this.logElection('campaign', {
         id: this.id,
         term: status.term,
-        why: this.campaignCause(now),
+        why: CAMPAIGN_WHY[cause],
         previousLeader: this.lastKnownLeader,
         leaderSilentMs: heard === undefined ? null : Math.round(now - heard),
         ...this.stallWithin(now)
@@ -1611,12 +1648,12 @@ export class RaftNode<R> {
     }
   }
 
-  private campaignCause (now: number): string {
+  private campaignCause (now: number): CampaignCause {
     const window = this.init.electionTicks * this.init.tickMs
-    if (this.handedOverAtMs !== undefined && now - this.handedOverAtMs <= window) return 'the leader handed leadership to this node'
+    if (this.handedOverAtMs !== undefined && now - this.handedOverAtMs <= window) return 'handed_over'
     const voters = [...this.confState.voters, ...this.confState.votersOutgoing]
-    if (this.votesHere(this.id) && voters.every((id) => id === this.id)) return 'the only voter, with no leader'
-    return 'no word from a leader within the election timeout'
+    if (this.votesHere(this.id) && voters.every((id) => id === this.id)) return 'only_voter'
+    return 'election_timeout'
   }
 
   /** Each voter's silence (ms since its last message), and this process's recent stall. */

@@ -134,9 +134,11 @@ export class MetricsService implements NodeService {
     const reading: StateReading = {}
     if (consensus?.started === true) {
       const status = consensus.node.status()
+      const elections = consensus.node.electionCounters()
       Object.assign(reading, {
         term: status.term, hasLeader: status.leader !== null, isLeader: status.role === 'leader',
-        commitIndex: status.commit, appliedIndex: consensus.node.appliedIndex()
+        commitIndex: status.commit, appliedIndex: consensus.node.appliedIndex(),
+        campaigns: elections.campaigns, stepDowns: elections.stepDowns, stalls: elections.stalls
       })
     }
     if (membership !== undefined) {

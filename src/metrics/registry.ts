@@ -26,6 +26,10 @@ export interface StateReading {
   linkPings?: number
   linkAborts?: number
   votersReconnected?: number
+  /** The consensus driver's campaigns by cause, step-downs by reason and long stalls (RaftNode.electionCounters). */
+  campaigns?: Record<string, number>
+  stepDowns?: Record<string, number>
+  stalls?: number
 }
 
 /** The metric objects of one node. */
@@ -118,6 +122,24 @@ export class NodeMetrics {
     cumulative(C.LINK_PINGS, 'Quiet connections pinged by the link monitor (nothing received for half a round).', (r) => r.linkPings)
     cumulative(C.LINK_ABORTS, 'Connections the link monitor closed because their ping went unanswered (dead links).', (r) => r.linkAborts)
     cumulative(C.VOTERS_RECONNECTED, 'Reconnections to a connected voter missing from the heartbeat subscribers.', (r) => r.votersReconnected)
+    cumulative(C.STALLS, 'Raft ticks that fired an election timeout or more late: this process ran nothing for that long.', (r) => r.stalls)
+    // The same per label value; every value the layer reports is exposed, at 0 until it happens (so rate() has a series).
+    const cumulativeLabelled = (name: string, help: string, label: string, pick: (r: StateReading) => Record<string, number> | undefined): void => {
+      const exposed = new Map<string, number>()
+      const counter: Counter<string> = new Counter({
+        name, help, labelNames: [label], registers,
+        collect () {
+          for (const [value, count] of Object.entries(pick(reading()) ?? {})) {
+            const before = exposed.get(value)
+            if (before !== undefined && count <= before) continue
+            counter.inc({ [label]: value }, count - (before ?? 0))
+            exposed.set(value, count)
+          }
+        }
+      })
+    }
+    cumulativeLabelled(C.CAMPAIGNS, 'Elections this node started, by why: election_timeout (no word from a leader), handed_over (the leader transferred leadership), only_voter.', 'why', (r) => r.campaigns)
+    cumulativeLabelled(C.STEP_DOWNS, 'Times this node stopped leading, by reason: higher_term (a newer leader or candidate), no_quorum (no majority heard within an election timeout).', 'reason', (r) => r.stepDowns)
     const members: Gauge<'state'> = new Gauge({
       name: C.MEMBERS, help: 'Members of this node\'s membership view by health.', labelNames: ['state'], registers,
       collect () {

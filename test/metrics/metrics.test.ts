@@ -65,6 +65,15 @@ describe('metrics', () => {
     expect(m.get('revoada_gossip_streams_opened_late_total')).toBe(0)
     expect(m.get('revoada_membership_voters_reconnected_total')).toBe(0)
     expect(m.get('revoada_link_aborts_total')).toBe(0)
+    // Why it leads: it campaigned as the only voter. Every cause and reason has a series from the start.
+    expect(m.get('revoada_server_campaigns_total{why="only_voter"}')).toBeGreaterThanOrEqual(1)
+    expect(m.get('revoada_server_campaigns_total{why="election_timeout"}')).toBe(0)
+    expect(m.get('revoada_server_campaigns_total{why="handed_over"}')).toBe(0)
+    expect(m.get('revoada_server_leader_step_downs_total{reason="higher_term"}')).toBe(0)
+    expect(m.get('revoada_server_leader_step_downs_total{reason="no_quorum"}')).toBe(0)
+    expect(m.get('revoada_server_stalls_total')).toBeGreaterThanOrEqual(0)
+    // The same counts in `status --json`.
+    expect(node.status().elections).toMatchObject({ campaigns: { only_voter: m.get('revoada_server_campaigns_total{why="only_voter"}') } })
   })
 
   it('should expose a count another layer keeps as a counter that follows it', async () => {
@@ -82,6 +91,28 @@ describe('metrics', () => {
     // A layer that stops reporting leaves the counter where it was.
     reading = {}
     expect(samples(await metrics.exposition()).get('revoada_gossip_streams_reopened_total')).toBe(5)
+  })
+
+  it('should expose labelled counts the consensus layer keeps, each value from 0, following them', async () => {
+    const metrics = new NodeMetrics()
+    let reading: StateReading = {}
+    metrics.readState(() => reading)
+    const campaigns = (m: Map<string, number>): Array<number | undefined> =>
+      ['election_timeout', 'handed_over'].map((why) => m.get(`revoada_server_campaigns_total{why="${why}"}`))
+    expect(campaigns(samples(await metrics.exposition()))).toEqual([undefined, undefined])
+    reading = { campaigns: { election_timeout: 1, handed_over: 0 }, stepDowns: { no_quorum: 2 }, stalls: 1 }
+    let m = samples(await metrics.exposition())
+    expect(campaigns(m)).toEqual([1, 0])
+    expect(m.get('revoada_server_leader_step_downs_total{reason="no_quorum"}')).toBe(2)
+    expect(m.get('revoada_server_stalls_total')).toBe(1)
+    reading = { campaigns: { election_timeout: 3, handed_over: 1 }, stepDowns: { no_quorum: 2 }, stalls: 4 }
+    m = samples(await metrics.exposition())
+    expect(campaigns(m)).toEqual([3, 1])
+    expect(m.get('revoada_server_leader_step_downs_total{reason="no_quorum"}')).toBe(2)
+    expect(m.get('revoada_server_stalls_total')).toBe(4)
+    // A consensus layer that stops reporting leaves each count where it was.
+    reading = {}
+    expect(campaigns(samples(await metrics.exposition()))).toEqual([3, 1])
   })
 
   it('should serve /metrics on the scrape listener with its token only, and that token opens nothing else', async () => {

@@ -62,6 +62,12 @@ describe('election log lines', () => {
     const first = campaigns[0]?.fields
     expect(first).toMatchObject({ why: 'no word from a leader within the election timeout', previousLeader: 'a' })
     expect(first?.leaderSilentMs).toBeGreaterThanOrEqual(SILENCE_FLOOR_MS)
+
+    // The counters behind the metrics say the same, for every event.
+    expect(a.raft.electionCounters().stepDowns).toEqual({ higher_term: 0, no_quorum: 1 })
+    const campaignsOf = (node: TestNode): number => node.raft.electionCounters().campaigns.election_timeout
+    expect(campaignsOf(b) + campaignsOf(c)).toBeGreaterThanOrEqual(campaigns.length)
+    expect(b.raft.electionCounters().campaigns.handed_over + c.raft.electionCounters().campaigns.handed_over).toBe(0)
   })
 
   it('should say that a leader stepped down for a higher term when it handed leadership over, and that the new one campaigned because of it', async () => {
@@ -81,6 +87,8 @@ describe('election log lines', () => {
     // The hand-over message itself came from a: no silence to speak of.
     expect(campaign?.leaderSilentMs).toBeLessThan(ELECTION_TIMEOUT_MS)
     expect(lines('b').some((line) => line.msg === 'became leader')).toBe(true)
+    expect(a.raft.electionCounters().stepDowns).toEqual({ higher_term: 1, no_quorum: 0 })
+    expect(b.raft.electionCounters().campaigns).toMatchObject({ handed_over: 1 })
   })
 
   it('should say that a lone voter elected itself, not that a leader fell silent or handed over', async () => {
@@ -91,6 +99,7 @@ describe('election log lines', () => {
     await waitUntil(() => hasLine(lines('a'), 'campaigning'), 5000, 'the line')
     expect(lines('a').find((line) => line.msg === 'campaigning')?.fields)
       .toMatchObject({ id: 'a', why: 'the only voter, with no leader', previousLeader: null, leaderSilentMs: null })
+    expect(a.raft.electionCounters()).toMatchObject({ campaigns: { election_timeout: 0, handed_over: 0, only_voter: 1 }, stepDowns: { higher_term: 0, no_quorum: 0 } })
   })
 
   it('should log a stall of a voter as long as an election timeout, not a shorter one nor one of a non-voter, and name a recent one on the campaign line', async () => {
@@ -120,13 +129,15 @@ describe('election log lines', () => {
     }
     const stalls = (id: NodeId): Array<Record<string, unknown>> => lines(id).filter((line) => line.msg.startsWith('this process stalled')).map((line) => line.fields)
     try {
-      const { fire } = manualNode('a', true)
+      const { node: a, fire } = manualNode('a', true)
       now += tickMs; await fire()
       now += 3_000; await fire()
       expect(stalls('a')).toEqual([{ id: 'a', role: 'follower', term: 1, gapMs: 3_000, linesSkipped: 0 }])
       // Within the line's interval (10 s) a second long stall is counted, not logged.
       now += 600; await fire()
       expect(stalls('a')).toHaveLength(1)
+      // The count behind the metrics takes every one.
+      expect(a.electionCounters().stalls).toBe(2)
 
       // A lone voter campaigns after its election timeout (5 to 9 ticks), within two timeouts of the last
       // stall; the stall line skipped is not counted against the campaign lines.
@@ -141,12 +152,15 @@ describe('election log lines', () => {
       expect(stalls('a')[1]).toMatchObject({ role: 'leader', gapMs: 11_000, linesSkipped: 1 })
       now += 11_000; await fire()
       expect(stalls('a')[2]).toMatchObject({ gapMs: 11_000, linesSkipped: 0 })
+      expect(a.electionCounters().stalls).toBe(4)
 
       // A node not (yet) in any configuration, as a joiner before its admission: its stall moves no election.
       const joiner = manualNode('j', false)
       await joiner.fire()
       now += 3_000; await joiner.fire()
       expect(stalls('j')).toEqual([])
+      // Counted though not logged: a stall that long on any node is worth an alert.
+      expect(joiner.node.electionCounters().stalls).toBe(1)
       expect((joiner.node as unknown as { lastStall?: { gapMs: number } }).lastStall?.gapMs).toBe(3_000)
     } finally {
       for (const node of started) node.stop()
