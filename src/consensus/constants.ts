@@ -19,6 +19,8 @@ export const LATE_TICK_MS = 100
  * count of the lines skipped): a voter cut off from the others campaigns every election timeout.
  */
 export const ELECTION_LOG_INTERVAL_MS = 10_000
+/** Election lines a node keeps for readers that start after them (the dashboard's timeline). */
+export const ELECTION_LINES_KEPT = 16
 /** Heartbeat every tick. */
 export const HEARTBEAT_TICKS_DEFAULT = 1
 /**

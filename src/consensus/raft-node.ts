@@ -215,6 +215,13 @@ export interface ElectionCounters {
   stalls: number
 }
 export type CampaignCause = 'election_timeout' | 'handed_over' | 'only_voter'
+/** An election line as logged: `campaign`, `step-down` or `stall`, its fields, and when (wall clock ms). */
+export interface ElectionLine {
+  atMs: number
+  kind: ElectionLineKind
+  fields: Readonly<Record<string, unknown>>
+}
+export type ElectionLineKind = 'campaign' | 'step-down' | 'stall'
 export type StepDownReason = 'higher_term' | 'no_quorum'
 
 const CAMPAIGN_WHY: Record<CampaignCause, string> = {
@@ -359,6 +366,9 @@ export class RaftNode<R> {
   /** Election log lines: one per kind per interval, with a count of that kind's lines skipped since. */
   private readonly electionLog: PerPeerLogLimiter
   private readonly electionLinesSkipped = new Map<string, number>()
+  /** The last lines logged (ELECTION_LINES_KEPT), and who hears the next ones. */
+  private readonly electionLines: ElectionLine[] = []
+  private readonly electionLineListeners = new Set<(line: ElectionLine) => void>()
   /** What those lines report, counted in full (the lines are rate-limited; metrics read these). */
   private readonly elections: ElectionCounters = {
     campaigns: { election_timeout: 0, handed_over: 0, only_voter: 0 },
@@ -1051,6 +1061,17 @@ export class RaftNode<R> {
     return this.haltedBy
   }
 
+  /** The election lines logged lately, oldest first (copies of the list, not of the lines). */
+  recentElectionLines (): ElectionLine[] {
+    return [...this.electionLines]
+  }
+
+  /** Hears each election line as it is logged, under the same limit of one per kind per interval. */
+  onElectionLine (listener: (line: ElectionLine) => void): () => void {
+    this.electionLineListeners.add(listener)
+    return () => this.electionLineListeners.delete(listener)
+  }
+
   /** Called once when the node halts (see halt()). */
   onHalt (listener: (err: Error) => void): () => void {
     this.haltListeners.add(listener)
@@ -1674,13 +1695,18 @@ export class RaftNode<R> {
     return { stalledMs: Math.round(this.lastStall.gapMs) }
   }
 
-  private logElection (kind: string, fields: Record<string, unknown>, msg: string): void {
+  private logElection (kind: ElectionLineKind, fields: Record<string, unknown>, msg: string): void {
     if (!this.electionLog.allow(this.id, kind)) {
       this.electionLinesSkipped.set(kind, (this.electionLinesSkipped.get(kind) ?? 0) + 1)
       return
     }
-    this.log.info({ ...fields, linesSkipped: this.electionLinesSkipped.get(kind) ?? 0 }, msg)
+    const logged = { ...fields, linesSkipped: this.electionLinesSkipped.get(kind) ?? 0 }
+    this.log.info(logged, msg)
     this.electionLinesSkipped.delete(kind)
+    const line: ElectionLine = { atMs: this.nowMs(), kind, fields: logged }
+    this.electionLines.push(line)
+    if (this.electionLines.length > C.ELECTION_LINES_KEPT) this.electionLines.shift()
+    for (const listener of this.electionLineListeners) listener(line)
   }
 
   /** Whether `id` votes in this node's applied configuration (either half). */

@@ -12,7 +12,7 @@ import type { PolicyEngine } from '../policy/engine.js'
 import { buildState, rolesOfMembers } from './model.js'
 import { MeshShape } from '../consensus/shape/core/index.js'
 import type { DashboardState } from './model.js'
-import { Timeline, diffRoles } from './timeline.js'
+import { Timeline, diffRoles, electionText } from './timeline.js'
 import { EventStream } from './event-stream.js'
 import { DASHBOARD_HTML, DASHBOARD_JS } from './page.js'
 
@@ -59,6 +59,12 @@ export class DashboardService implements NodeService {
 
   private watchConsensus (consensus: ConsensusService): void {
     let leader = consensus.node.status().leader
+    // This node's own election lines (why it campaigned, stepped down or stalled), those logged before too.
+    for (const line of consensus.node.recentElectionLines()) this.timeline.add(line.atMs, 'election', this.ctx.nodeId, electionText(line.kind, line.fields))
+    this.unsubscribers.push(consensus.node.onElectionLine((line) => {
+      this.timeline.add(line.atMs, 'election', this.ctx.nodeId, electionText(line.kind, line.fields))
+      this.stream.poke()
+    }))
     this.unsubscribers.push(consensus.node.onStateChange((status) => {
       if (status.leader !== null && status.leader !== leader) this.timeline.add(this.nowMs(), 'leader', status.leader, `became leader at term ${status.term}`)
       leader = status.leader

@@ -6,4 +6,4 @@
 export { DashboardService } from './dashboard-service.js'
 export type { DashboardServiceInit } from './dashboard-service.js'
 export type { DashboardState, DashboardMember } from './model.js'
-export { diffRoles, Timeline } from './timeline.js'
+export { diffRoles, electionText, Timeline } from './timeline.js'

@@ -1,11 +1,11 @@
 /**
  * @module dashboard/timeline
- * A bounded, ordered record of what happened as seen by this node: membership events, leader changes and
- * role moves in the committed shape. Pure: callers pass the time and the facts.
+ * A bounded, ordered record of what happened as seen by this node: membership events, leader changes,
+ * role moves in the committed shape, and this node's own election lines. Pure: callers pass the time and the facts.
  */
 import { TIMELINE_ENTRIES_MAX } from './constants.js'
 
-export type TimelineKind = 'membership' | 'leader' | 'roles'
+export type TimelineKind = 'membership' | 'leader' | 'roles' | 'election'
 
 export interface TimelineEntry {
   /** Order of arrival, for stable keys in the page. */
@@ -49,4 +49,22 @@ export function diffRoles (before: RoleMap, after: RoleMap): Array<{ nodeId: str
     if (lost.length > 0) lines.push({ nodeId: id, text: `lost ${lost.join(', ')}` })
   }
   return lines
+}
+
+/** An election line of this node (consensus/raft-node.ts `ElectionLine`) as the timeline says it. */
+export function electionText (kind: 'campaign' | 'step-down' | 'stall', fields: Readonly<Record<string, unknown>>): string {
+  const skipped = typeof fields.linesSkipped === 'number' && fields.linesSkipped > 0 ? ` (${fields.linesSkipped} more like it not shown)` : ''
+  const stalled = typeof fields.stalledMs === 'number' ? `; this node stalled ${fields.stalledMs} ms just before` : ''
+  if (kind === 'campaign') {
+    const silent = typeof fields.leaderSilentMs === 'number' && typeof fields.previousLeader === 'string'
+      ? `; ${shortId(fields.previousLeader)} silent for ${fields.leaderSilentMs} ms` : ''
+    return `campaigned at term ${String(fields.term)}: ${String(fields.why)}${silent}${stalled}${skipped}`
+  }
+  if (kind === 'step-down') return `stepped down as leader at term ${String(fields.term)}: ${String(fields.reason)}${stalled}${skipped}`
+  return `stalled ${String(fields.gapMs)} ms as ${String(fields.role)} (no tick ran)${skipped}`
+}
+
+/** A NodeId as the page shortens it (page.ts `short`). */
+function shortId (id: string): string {
+  return `${id.slice(0, 6)}\u2026${id.slice(-6)}`
 }

@@ -2,7 +2,7 @@
  * The dashboard timeline's role diff: what the page says when the committed shape moves.
  */
 import { describe, expect, it } from 'vitest'
-import { diffRoles, Timeline } from '../../src/dashboard/index.js'
+import { diffRoles, electionText, Timeline } from '../../src/dashboard/index.js'
 import { TIMELINE_ENTRIES_MAX } from '../../src/dashboard/constants.js'
 import { rolesOfMembers } from '../../src/dashboard/model.js'
 import { MeshShape, transition } from '../../src/consensus/shape/core/index.js'
@@ -55,5 +55,20 @@ describe('Timeline', () => {
     expect(latest).toHaveLength(TIMELINE_ENTRIES_MAX)
     expect(latest[0]?.text).toBe(`e${TIMELINE_ENTRIES_MAX + 4}`)
     expect(latest.at(-1)?.text).toBe('e5')
+  })
+})
+
+describe('electionText', () => {
+  const leader = '12D3KooWAbCdEfGhIjKlMnOpQrStUvWxYz'
+  it('should say why this node campaigned, how long its leader was silent, its own stall and the lines not shown', () => {
+    expect(electionText('campaign', { term: 4, why: 'no word from a leader within the election timeout', previousLeader: leader, leaderSilentMs: 812, stalledMs: 640, linesSkipped: 3 }))
+      .toBe('campaigned at term 4: no word from a leader within the election timeout; 12D3Ko\u2026UvWxYz silent for 812 ms; this node stalled 640 ms just before (3 more like it not shown)')
+    expect(electionText('campaign', { term: 1, why: 'the only voter, with no leader', previousLeader: null, leaderSilentMs: null, linesSkipped: 0 }))
+      .toBe('campaigned at term 1: the only voter, with no leader')
+  })
+
+  it('should say why this node stopped leading, and that it stalled', () => {
+    expect(electionText('step-down', { term: 5, reason: 'a higher term', linesSkipped: 0 })).toBe('stepped down as leader at term 5: a higher term')
+    expect(electionText('stall', { role: 'leader', term: 5, gapMs: 1200, linesSkipped: 1 })).toBe('stalled 1200 ms as leader (no tick ran) (1 more like it not shown)')
   })
 })

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { RaftNode } from '../../../src/consensus/raft-node.js'
 import type { Logger } from '../../../src/consensus/raft-node.js'
 import type { NodeId } from '../../../src/consensus/core/index.js'
+import { ELECTION_LINES_KEPT } from '../../../src/consensus/constants.js'
 import { KvMachine, LoopbackNetwork, newStorage, startNode, startThreeVoters, waitUntil } from './harness.js'
 import type { TestNode } from './harness.js'
 
@@ -153,6 +154,15 @@ describe('election log lines', () => {
       now += 11_000; await fire()
       expect(stalls('a')[2]).toMatchObject({ gapMs: 11_000, linesSkipped: 0 })
       expect(a.electionCounters().stalls).toBe(4)
+      // The lines logged are kept for readers that start later (the dashboard), as logged, the newest last.
+      expect(a.recentElectionLines().filter((line) => line.kind === 'stall').map((line) => line.fields.gapMs)).toEqual([3_000, 11_000, 11_000])
+      expect(a.recentElectionLines().map((line) => line.kind)).toContain('campaign')
+      // …and heard as they are logged; at most ELECTION_LINES_KEPT are kept.
+      const heard: number[] = []
+      a.onElectionLine((line) => { heard.push(line.fields.gapMs as number) })
+      for (let i = 0; i < ELECTION_LINES_KEPT; i++) { now += 11_000 + i; await fire() }
+      expect(heard).toEqual(Array.from({ length: ELECTION_LINES_KEPT }, (_, i) => 11_000 + i))
+      expect(a.recentElectionLines().map((line) => line.fields.gapMs)).toEqual(heard)
 
       // A node not (yet) in any configuration, as a joiner before its admission: its stall moves no election.
       const joiner = manualNode('j', false)
