@@ -27,6 +27,7 @@ export interface StatusAnswer {
   roles?: string[]
   voters?: string[]
   learners?: string[]
+  elections?: { campaigns: Record<string, number>, stepDowns: Record<string, number>, stalls: number }
   [key: string]: unknown
 }
 
@@ -129,8 +130,23 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
       ['Voters:', list(status.voters)],
       ['Learners:', list(status.learners)]
     )
+    if (status.elections !== undefined) rows.push(['Elections:', electionsSummary(status.elections)])
   }
   print(rows.map(([k, v]) => `${(k ?? '').padEnd(11)}${v ?? ''}`).join('\n'))
+}
+
+/** `status`'s line on this node's campaigns, step-downs and stalls since it started, each with its causes. */
+export function electionsSummary (e: NonNullable<StatusAnswer['elections']>): string {
+  const part = (count: number, one: string, many: string, by: Record<string, number>): string => {
+    const causes = Object.entries(by).filter(([, n]) => n > 0).map(([cause, n]) => `${cause.replaceAll('_', ' ')} ${n}`)
+    return `${count} ${count === 1 ? one : many}${causes.length > 0 ? ` (${causes.join(', ')})` : ''}`
+  }
+  const sum = (by: Record<string, number>): number => Object.values(by).reduce((a, b) => a + b, 0)
+  return [
+    part(sum(e.campaigns), 'campaign', 'campaigns', e.campaigns),
+    part(sum(e.stepDowns), 'step-down', 'step-downs', e.stepDowns),
+    `${e.stalls} ${e.stalls === 1 ? 'stall' : 'stalls'} of an election timeout or more`
+  ].join(', ')
 }
 
 async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?: string, without?: string }): Promise<void> {

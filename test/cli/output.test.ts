@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { targetRequest } from '../../src/cli/shape-commands.js'
 import { table } from '../../src/cli/output.js'
-import { phiText } from '../../src/cli/node-commands.js'
+import { electionsSummary, phiText } from '../../src/cli/node-commands.js'
 import { formatLogLine } from '../../src/log/index.js'
 
 describe('cli output', () => {
@@ -28,5 +28,14 @@ describe('cli output', () => {
     expect(targetRequest(undefined, { etcd: '5', minWorkers: '0', yes: true })).toEqual({ target: { etcd: 5, minWorkers: 0 }, force: true })
     expect(targetRequest(undefined, { etcd: '4', yes: true })).toEqual({ target: { etcd: 4 }, force: true })
     expect(() => targetRequest(undefined, { etcd: '4' })).toThrow(/even/)
+  })
+})
+
+describe('electionsSummary', () => {
+  it('should count campaigns and step-downs with their causes, and stalls', () => {
+    expect(electionsSummary({ campaigns: { election_timeout: 2, handed_over: 1, only_voter: 0 }, stepDowns: { higher_term: 0, no_quorum: 1 }, stalls: 3 }))
+      .toBe('3 campaigns (election timeout 2, handed over 1), 1 step-down (no quorum 1), 3 stalls of an election timeout or more')
+    expect(electionsSummary({ campaigns: { election_timeout: 0, handed_over: 0, only_voter: 1 }, stepDowns: { higher_term: 0, no_quorum: 0 }, stalls: 1 }))
+      .toBe('1 campaign (only voter 1), 0 step-downs, 1 stall of an election timeout or more')
   })
 })
