@@ -207,6 +207,10 @@ export interface RaftNodeCounters {
   commitNoticesReplaced: number
 }
 
+export type CampaignCause = 'election_timeout' | 'handed_over' | 'only_voter'
+export type StepDownReason = 'higher_term' | 'no_quorum'
+export type ElectionLineKind = 'campaign' | 'step-down' | 'stall'
+
 /** Why this node campaigned, why it stepped down as leader, and its long stalls: every one, never rate-limited. */
 export interface ElectionCounters {
   campaigns: Record<CampaignCause, number>
@@ -214,15 +218,13 @@ export interface ElectionCounters {
   /** Ticks that fired an election timeout or more late (the process ran nothing for that long), voter or not. */
   stalls: number
 }
-export type CampaignCause = 'election_timeout' | 'handed_over' | 'only_voter'
-/** An election line as logged: `campaign`, `step-down` or `stall`, its fields, and when (wall clock ms). */
+
+/** An election line as logged: its kind, its fields, and when (wall clock ms). */
 export interface ElectionLine {
   atMs: number
   kind: ElectionLineKind
   fields: Readonly<Record<string, unknown>>
 }
-export type ElectionLineKind = 'campaign' | 'step-down' | 'stall'
-export type StepDownReason = 'higher_term' | 'no_quorum'
 
 const CAMPAIGN_WHY: Record<CampaignCause, string> = {
   election_timeout: 'no word from a leader within the election timeout',

@@ -4,6 +4,7 @@
  * role moves in the committed shape, and this node's own election lines. Pure: callers pass the time and the facts.
  */
 import { TIMELINE_ENTRIES_MAX } from './constants.js'
+import type { ElectionLineKind } from '../consensus/raft-node.js'
 
 export type TimelineKind = 'membership' | 'leader' | 'roles' | 'election'
 
@@ -52,7 +53,7 @@ export function diffRoles (before: RoleMap, after: RoleMap): Array<{ nodeId: str
 }
 
 /** An election line of this node (consensus/raft-node.ts `ElectionLine`) as the timeline says it. */
-export function electionText (kind: 'campaign' | 'step-down' | 'stall', fields: Readonly<Record<string, unknown>>): string {
+export function electionText (kind: ElectionLineKind, fields: Readonly<Record<string, unknown>>): string {
   const skipped = typeof fields.linesSkipped === 'number' && fields.linesSkipped > 0 ? ` (${fields.linesSkipped} more like it not shown)` : ''
   const stalled = typeof fields.stalledMs === 'number' ? `; this node stalled ${fields.stalledMs} ms just before` : ''
   if (kind === 'campaign') {
