@@ -78,7 +78,8 @@ describe('revoada cli', () => {
     expect((status.addresses as string[]).length).toBeGreaterThan(0)
 
     // The creator elected itself as the only voter; the human status says so.
-    expect(await cli('status', '--data-dir', a)).toMatch(/^Elections: +1 campaign \(only voter 1\), 0 step-downs, \d+ stalls? of an election timeout or more$/m)
+    // (A loaded machine may add an election after it: only the first one's cause is fixed.)
+    expect(await cli('status', '--data-dir', a)).toMatch(/^Elections: +\d+ campaigns? \([^)]*only voter 1[^)]*\), \d+ step-downs?( \([^)]*\))?, \d+ stalls? of an election timeout or more$/m)
     const api = JSON.parse(await fs.readFile(path.join(a, 'api.json'), 'utf8')) as { url: string }
     expect((await fetch(`${api.url}/v1/status`)).status).toBe(401)
 
