@@ -67,10 +67,9 @@ describe('metrics', () => {
     expect(m.get('revoada_link_aborts_total')).toBe(0)
     // Why it leads: it campaigned as the only voter. Every cause and reason has a series from the start.
     expect(m.get('revoada_server_campaigns_total{why="only_voter"}')).toBeGreaterThanOrEqual(1)
-    expect(m.get('revoada_server_campaigns_total{why="election_timeout"}')).toBe(0)
-    expect(m.get('revoada_server_campaigns_total{why="handed_over"}')).toBe(0)
-    expect(m.get('revoada_server_leader_step_downs_total{reason="higher_term"}')).toBe(0)
-    expect(m.get('revoada_server_leader_step_downs_total{reason="no_quorum"}')).toBe(0)
+    expect(['campaigns_total{why="election_timeout"}', 'campaigns_total{why="handed_over"}', 'leader_step_downs_total{reason="higher_term"}',
+      'leader_step_downs_total{reason="no_quorum"}'].map((series) => m.get(`revoada_server_${series}`))).toEqual([0, 0, 0, 0])
+    // A loaded machine may stall this process: the count is there, whatever it is.
     expect(m.get('revoada_server_stalls_total')).toBeGreaterThanOrEqual(0)
     // The same counts in `status --json`.
     expect(node.status().elections).toMatchObject({ campaigns: { only_voter: m.get('revoada_server_campaigns_total{why="only_voter"}') } })
