@@ -292,11 +292,18 @@ function bareStrings (addresses: Multiaddr[]): string[] {
   return [...out]
 }
 
-/** The addresses that parse as multiaddrs; the others are dropped (a dial hint, not worth failing the rest). */
+/**
+ * The addresses that parse as multiaddrs written as their canonical text; the others are dropped (a dial hint,
+ * not worth failing the rest). A node sends `Multiaddr.toString()`, so a text the parser would rewrite (`//ip4/…`,
+ * found by the fuzzer) is not what any node sends, and the peer store keeps only addresses exactly as answered.
+ */
 export function parseAddresses (addresses: string[]): Multiaddr[] {
   const out: Multiaddr[] = []
   for (const address of addresses) {
-    try { out.push(multiaddr(address)) } catch { /* not a multiaddr: skipped */ }
+    try {
+      const parsed = multiaddr(address)
+      if (parsed.toString() === address) out.push(parsed)
+    } catch { /* not a multiaddr: skipped */ }
   }
   return out
 }
