@@ -10,6 +10,7 @@ import { apiGet, apiRequest } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printJson, table } from './output.js'
 import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
+import type { ElectionCounters } from '../consensus/raft-node.js'
 
 /** The fields of `GET /v1/status` the CLI reads. */
 export interface StatusAnswer {
@@ -27,7 +28,7 @@ export interface StatusAnswer {
   roles?: string[]
   voters?: string[]
   learners?: string[]
-  elections?: { campaigns: Record<string, number>, stepDowns: Record<string, number>, stalls: number }
+  elections?: ElectionCounters
   [key: string]: unknown
 }
 
@@ -136,7 +137,7 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
 }
 
 /** `status`'s line on this node's campaigns, step-downs and stalls since it started, each with its causes. */
-export function electionsSummary (e: NonNullable<StatusAnswer['elections']>): string {
+export function electionsSummary (e: ElectionCounters): string {
   const part = (count: number, one: string, many: string, by: Record<string, number>): string => {
     const causes = Object.entries(by).filter(([, n]) => n > 0).map(([cause, n]) => `${cause.replaceAll('_', ' ')} ${n}`)
     return `${count} ${count === 1 ? one : many}${causes.length > 0 ? ` (${causes.join(', ')})` : ''}`

@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
+import type { ElectionLine } from '../consensus/raft-node.js'
 import type { MembershipService } from '../membership/membership-service.js'
 import type { PolicyEngine } from '../policy/engine.js'
 import { buildState, rolesOfMembers } from './model.js'
@@ -60,11 +61,9 @@ export class DashboardService implements NodeService {
   private watchConsensus (consensus: ConsensusService): void {
     let leader = consensus.node.status().leader
     // This node's own election lines (why it campaigned, stepped down or stalled), those logged before too.
-    for (const line of consensus.node.recentElectionLines()) this.timeline.add(line.atMs, 'election', this.ctx.nodeId, electionText(line.kind, line.fields))
-    this.unsubscribers.push(consensus.node.onElectionLine((line) => {
-      this.timeline.add(line.atMs, 'election', this.ctx.nodeId, electionText(line.kind, line.fields))
-      this.stream.poke()
-    }))
+    const addLine = (line: ElectionLine): void => { this.timeline.add(line.atMs, 'election', this.ctx.nodeId, electionText(line.kind, line.fields)) }
+    for (const line of consensus.node.recentElectionLines()) addLine(line)
+    this.unsubscribers.push(consensus.node.onElectionLine((line) => { addLine(line); this.stream.poke() }))
     this.unsubscribers.push(consensus.node.onStateChange((status) => {
       if (status.leader !== null && status.leader !== leader) this.timeline.add(this.nowMs(), 'leader', status.leader, `became leader at term ${status.term}`)
       leader = status.leader
