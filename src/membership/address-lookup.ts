@@ -17,11 +17,11 @@
  */
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
+import { parseAddresses } from './addresses.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import { steadyNowMs } from '../util/clock.js'
 import type { RaftMembers } from './core/tier.js'
@@ -290,20 +290,4 @@ function bareStrings (addresses: Multiaddr[]): string[] {
     if (out.size >= MAX_ADDRESSES) break
   }
   return [...out]
-}
-
-/**
- * The addresses that parse as multiaddrs written as their canonical text; the others are dropped (a dial hint,
- * not worth failing the rest). A node sends `Multiaddr.toString()`, so a text the parser would rewrite (`//ip4/…`,
- * found by the fuzzer) is not what any node sends, and the peer store keeps only addresses exactly as answered.
- */
-export function parseAddresses (addresses: string[]): Multiaddr[] {
-  const out: Multiaddr[] = []
-  for (const address of addresses) {
-    try {
-      const parsed = multiaddr(address)
-      if (parsed.toString() === address) out.push(parsed)
-    } catch { /* not a multiaddr: skipped */ }
-  }
-  return out
 }

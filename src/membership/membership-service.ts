@@ -18,7 +18,6 @@ import type { Message } from '@libp2p/gossipsub'
 import type { FastifyInstance } from 'fastify'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
@@ -28,6 +27,7 @@ import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/prot
 import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
+import { parseAdvertisedAddresses } from './addresses.js'
 import { steadyNowMs } from '../util/clock.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import { machineCapacity } from './machine.js'
@@ -399,12 +399,12 @@ export class MembershipService implements NodeService, Membership {
    * configuration dials only members of it (a joiner is dialled once admitted: links.ts; core/joiner.ts).
    */
   private learnAddresses (peer: string, addresses: string[], dial: boolean): void {
-    try {
-      const multiaddrs = addresses.map((a) => multiaddr(a.replace(/\/p2p\/[^/]+$/, '')))
-      void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { if (dial) this.ctx.redialer.addPeer(peer) }, () => {})
-    } catch (err) {
-      this.ctx.log.debug({ peer, err: (err as Error).message }, 'unusable addresses in a heartbeat')
+    const multiaddrs = parseAdvertisedAddresses(addresses, peer)
+    if (multiaddrs.length === 0) {
+      this.ctx.log.debug({ peer, addresses: addresses.length }, 'no usable address in a heartbeat')
+      return
     }
+    void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { if (dial) this.ctx.redialer.addPeer(peer) }, () => {})
   }
 
   private onTick (): void {
@@ -631,11 +631,15 @@ export class MembershipService implements NodeService, Membership {
       if (state.nodeId === this.ctx.nodeId || this.knownAddresses.has(state.nodeId)) continue
       this.knownAddresses.add(state.nodeId)
       const voter = conf !== undefined && isVoterIn(conf, state.nodeId)
+      const multiaddrs = parseAdvertisedAddresses(state.addresses, state.nodeId)
+      if (multiaddrs.length === 0) {
+        this.ctx.log.debug({ peer: state.nodeId, addresses: state.addresses.length }, 'no usable address in a digest')
+        continue
+      }
       try {
-        const multiaddrs = state.addresses.map((a) => multiaddr(a.replace(/\/p2p\/[^/]+$/, '')))
         void this.ctx.net.peerStore.merge(peerIdFromString(state.nodeId), { multiaddrs }).then(() => { if (voter) this.ctx.redialer.addPeer(state.nodeId) }, () => {})
       } catch (err) {
-        this.ctx.log.debug({ peer: state.nodeId, err: (err as Error).message }, 'unusable addresses in a digest')
+        this.ctx.log.debug({ peer: state.nodeId, err: (err as Error).message }, 'a digest names an unusable node id')
       }
     }
   }

@@ -8,7 +8,7 @@ import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
-import { ADDRESS_LOOKUP_PROTOCOL, AddressLookupService, parseAddresses } from '../../src/membership/address-lookup.js'
+import { ADDRESS_LOOKUP_PROTOCOL, AddressLookupService } from '../../src/membership/address-lookup.js'
 import type { RaftMembers } from '../../src/membership/core/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { capturingLogger, tempDir, testConfig, waitFor } from '../node/helpers.js'
@@ -115,11 +115,4 @@ describe('address lookup', () => {
     expect(answer.byteLength).toBeGreaterThan(0)
     await waitFor(() => other.lookup.counters().answered === 1, 30_000, 'the next request answered')
   }, 120_000)
-})
-
-describe('parseAddresses', () => {
-  it('should keep an answered address only as its canonical text, dropping what does not parse or would be rewritten', () => {
-    const kept = parseAddresses(['/ip4/127.0.0.1/tcp/4101', '//ip4/127.0.0.1/tcp/410', '/ip4/127.0.0.1/tcp/4101/', 'not-a-multiaddr', '/ip6/::1/tcp/9'])
-    expect(kept.map((ma) => ma.toString())).toEqual(['/ip4/127.0.0.1/tcp/4101', '/ip6/::1/tcp/9'])
-  })
 })

@@ -11,7 +11,7 @@
 import { decodeCanonical, encodeCanonical } from '../../../src/codec/index.js'
 import { LOOKUP_IDS_MAX, parseLookupAnswer, parseLookupRequest } from '../../../src/membership/core/address-lookup.js'
 import { MembershipConstants as C } from '../../../src/membership/core/index.js'
-import { parseAddresses } from '../../../src/membership/address-lookup.js'
+import { parseAddresses } from '../../../src/membership/addresses.js'
 import { joinFrames, splitFrames } from '../frames.js'
 import { damageValue, encodeValue } from '../values.js'
 import type { FuzzRng } from '../rng.js'

@@ -1,15 +1,15 @@
 /**
  * @module test/fuzz/targets/gossip-heartbeat
  * The membership heartbeat path exactly as MembershipService.validate runs it on a gossip message: size
- * limit → decodeCanonical → judgeHeartbeat → MemberTable.heartbeat/tick/view → address parsing. One input
- * is up to 8 heartbeats from two senders into one fresh table, one second apart, so replay and
- * generation checks run too. Nothing may throw (the validator drops and counts); the table must stay
+ * limit → decodeCanonical → judgeHeartbeat → MemberTable.heartbeat/tick/view → parseAdvertisedAddresses
+ * (only the sender's own addresses, as sent). One input is up to 8 heartbeats from two senders into one
+ * fresh table, one second apart, so replay and generation checks run too. Nothing may throw (the validator drops and counts); the table must stay
  * within its limits and keep every member's (generation, seq) monotonic.
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import { decodeCanonical, encodeCanonical } from '../../../src/codec/index.js'
 import { judgeHeartbeat, MemberTable, MembershipConstants as C } from '../../../src/membership/core/index.js'
 import type { NodeState } from '../../../src/membership/core/index.js'
+import { parseAdvertisedAddresses } from '../../../src/membership/addresses.js'
 import { joinFrames, splitFrames } from '../frames.js'
 import { damageValue, encodeValue } from '../values.js'
 import type { FuzzRng } from '../rng.js'
@@ -22,7 +22,7 @@ const SENDERS = ['node-b', 'node-c']
 
 function state (nodeId: string, generation: number, seq: number): NodeState {
   return {
-    nodeId, clusterId: CLUSTER, addresses: ['/ip4/127.0.0.1/tcp/4101', '/ip4/127.0.0.1/tcp/4102/p2p/12D3KooWxyz'],
+    nodeId, clusterId: CLUSTER, addresses: ['/ip4/127.0.0.1/tcp/4101', `/ip4/127.0.0.1/tcp/4102/p2p/${nodeId}`, '/ip4/127.0.0.1/tcp/4103/p2p/12D3KooWxyz'],
     roles: ['etcd', 'worker'], capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30, storageBytes: 2 ** 40, pods: 110 },
     labels: { zone: 'a', rack: 'r1' }, version: '0.1.0', kubernetesVersion: '1.31.0', uptimeMs: 1000 * seq, generation, seq, leaving: false
   }
@@ -57,8 +57,9 @@ function deliver (table: MemberTable, data: Uint8Array, sender: string, nowMs: n
     invariant(after.generation > before.generation || (after.generation === before.generation && after.seq > before.seq),
       () => `accepted a heartbeat that is not newer: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`)
   }
-  for (const address of verdict.state.addresses) {
-    try { multiaddr(address.replace(/\/p2p\/[^/]+$/, '')) } catch { /* learnAddresses logs and skips it */ }
+  const sent = verdict.state.addresses.map((a) => a.endsWith(`/p2p/${sender}`) ? a.slice(0, -`/p2p/${sender}`.length) : a)
+  for (const ma of parseAdvertisedAddresses(verdict.state.addresses, sender)) {
+    invariant(sent.includes(ma.toString()), () => `would store ${ma.toString()}, not one of the sender's addresses as sent`)
   }
   return true
 }
