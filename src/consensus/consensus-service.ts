@@ -39,7 +39,7 @@ import { registerConsensusRoutes } from './routes.js'
 import { shapeCommandRules } from './shape-command-rules.js'
 import { wallClockMs } from '../util/wall-clock.js'
 import { steadyNowMs } from '../util/clock.js'
-import { assertNotRemoved, RemovalNotices, writeRemovalRecord } from './removal.js'
+import { assertNotRemoved, noticeRefusal, RemovalNotices, writeRemovalRecord } from './removal.js'
 import type { RemovalRecord } from './removal.js'
 import { ConsensusStoppedError, RequestRefusedError, UnknownMemberError } from './errors.js'
 import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
@@ -150,6 +150,8 @@ export class ConsensusService implements NodeService {
    */
   operatorGuard: ((command: Command) => Error | null) | undefined
   private notices!: RemovalNotices
+  /** Removal notices about this node refused (noticeRefusal). */
+  private noticesRefused = 0
   private removedHandled = false
 
   constructor (private readonly init: ConsensusServiceInit) {}
@@ -247,7 +249,7 @@ export class ConsensusService implements NodeService {
       if (status.role !== 'leader') this.batcher.dropGroups()
     })
     await this.transport.start()
-    await this.notices.start((record, from) => { this.onRemoved(record, from) })
+    await this.notices.start((record, from) => { this.onNotice(record, from) })
     // A committed level above this build's halts the driver (raft-node.ts): the process stops with its code.
     this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
     await this.replayLocalLog()
@@ -350,6 +352,18 @@ export class ConsensusService implements NodeService {
       connected: () => this.ctx.net.getConnections(peerIdFromString(peer)).length > 0,
       removed: () => this.machine.shape.wasRemoved(peer)
     })
+  }
+
+  /** A removal notice about this node: acted on only from a peer removal.ts trusts with it. */
+  private onNotice (record: RemovalRecord, from: string): void {
+    const conf = this.raft.configurationView()
+    const refusal = noticeRefusal(from, { self: this.ctx.nodeId, voters: conf.voters, votersOutgoing: conf.votersOutgoing, leader: this.raft.leaderId() })
+    if (refusal === undefined) {
+      this.onRemoved(record, from)
+      return
+    }
+    this.noticesRefused++
+    this.ctx.log.warn({ from, why: refusal }, 'refused a removal notice about this node')
   }
 
   /** Writes the removal record once and asks the node to stop (the process exits with EXIT_CODE_REMOVED). */
@@ -572,7 +586,7 @@ export class ConsensusService implements NodeService {
       admission: this.admission?.withheld ?? { belowLevel: 0, levelUnheard: 0 },
       proposals: { ...this.raft.counters(), ...this.batcher.counters() },
       elections: this.raft.electionCounters(),
-      refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots },
+      refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots, removalNotices: this.noticesRefused },
       storage: this.raft.storageHealth(),
       ...(this.priority !== undefined ? { cpuPriority: this.priority.status() } : {}),
       ...(this.raft.isRejoining() ? { rejoining: true } : {}),

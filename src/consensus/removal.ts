@@ -6,8 +6,11 @@
  * never applies that entry: when it connects again the leader sees its NodeId in the shape's `removed` list and
  * sends it a notice on `/revoada/removed/1.0.0` instead of admitting it; the node writes the same file and stops.
  *
- * The notice is trusted from any connected peer: only holders of the cluster key connect at all, and the
- * worst a lying member can do is make a node stop, which it could do anyway by proposing its removal.
+ * Only the leader sends notices, so a node acts on one only from a voter of its own applied configuration
+ * (`noticeRefusal`): any key holder can connect, and a notice stops a node for good (undoing it means resetting
+ * the data dir). A node that leads refuses every notice, and a voter that follows a leader takes one only from
+ * that leader: a node in a working configuration learns its removal from the committed log. What remains is
+ * trusted, and docs/SECURITY.md says so: a lying voter can stop a learner, or a voter with no leader.
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -50,6 +53,24 @@ export async function assertNotRemoved (dataDir: string): Promise<void> {
 
 export async function writeRemovalRecord (dataDir: string, record: RemovalRecord): Promise<void> {
   await fs.writeFile(path.join(dataDir, REMOVED_FILE_NAME), JSON.stringify(record) + '\n', { mode: 0o600 })
+}
+
+/** What this node's Raft says when a notice arrives. */
+export interface NoticeContext {
+  self: string
+  voters: readonly string[]
+  votersOutgoing: readonly string[]
+  /** The leader this node follows in its current term, or null. */
+  leader: string | null
+}
+
+/** Why a notice from `from` is not acted on, or undefined when it is (see the module comment). */
+export function noticeRefusal (from: string, raft: NoticeContext): string | undefined {
+  if (raft.leader === raft.self) return 'this node leads'
+  const voter = (id: string): boolean => raft.voters.includes(id) || raft.votersOutgoing.includes(id)
+  if (!voter(from)) return 'the sender is not a voter of this node\'s configuration'
+  if (voter(raft.self) && raft.leader !== null && raft.leader !== from) return 'this node follows another leader'
+  return undefined
 }
 
 function isRemovalRecord (value: unknown): value is RemovalRecord {
