@@ -136,6 +136,8 @@ export interface CommandRules {
   isRequest?(command: Uint8Array): boolean
   /** The request ids `command` carries for other proposals (a leader's merged envelope), in order. @default none */
   requestIds?(command: Uint8Array): ProposalId[]
+  /** Leader: why a peer may not forward `command` (one only a leader proposes for itself), or null. @default null */
+  forwardRefusal?(command: Uint8Array): string | null
 }
 
 export interface RaftNodeComponents<R> {
@@ -995,6 +997,8 @@ export class RaftNode<R> {
       if (identity === null) return 'not a signed command'
       if (identity.proposer !== from) return `command signed by ${identity.proposer}, forwarded by ${from}`
       if (!sameId(identity.id, id)) return 'proposal id differs from the signed command\'s'
+      const refusal = this.rules.forwardRefusal?.(payload.command) ?? null
+      if (refusal !== null) return refusal
       // A merged envelope (issue 16) records its groups' request ids as applied: forwarded by a member, it may
       // name that member's own requests only, or it could pre-empt (shadow) another node's next request.
       const foreign = this.rules.requestIds?.(payload.command).find((rid) => clientIdOwner(rid.clientId) !== from)

@@ -26,6 +26,9 @@ export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: C
   const cmd = proposal.envelope.command
   if (cmd.kind === 'bootstrap') return null
   if (cmd.kind === 'rejoin') {
+    // Only a node itself may ask to rejoin (apply refuses any other), so no other proposer's rejoin moves a
+    // voter: derived anyway, one naming the leader would have it refuse proposals as if it were leaving.
+    if (cmd.nodeId !== proposal.envelope.proposer) return null
     // Removal (not a demotion to learner) resets the leader's progress for the node, whose log is gone;
     // checkVoterMove counts the removal of a voter as the voter step the shape's etcd revocation needs.
     return inConfiguration(conf, cmd.nodeId) ? { steps: [{ type: 'remove', nodeId: cmd.nodeId }], transition: 'auto' } : null
@@ -53,6 +56,14 @@ export function shapeCommandRules (shape: () => MeshShape): CommandRules {
       return deriveConfChange(shape(), command, conf)
     },
     isRequest: isRequestBytes,
+    forwardRefusal (command) {
+      // A level is raised by the leader's protocol loop alone, once every member advertises it; forwarded, a
+      // level above some build's would halt every node of that build at apply (a key holder's one frame).
+      const envelope = decodeSignedProposal(command)?.envelope
+      if (envelope === undefined || envelope.v !== 1) return null
+      const kind = envelope.command.kind
+      return kind === 'set-protocol' || kind === 'bootstrap' ? `a ${kind} command is proposed by the leader only` : null
+    },
     requestIds (command) {
       const proposal = decodeSignedProposal(command)
       return proposal === null ? [] : envelopeRequestIds(proposal.envelope)

@@ -59,6 +59,8 @@ describe('shape command rules', () => {
     expect(refused.accepted).toBe(false)
     expect(refused.result.outcome).toMatchObject({ kind: 'rejected', code: 'not-self' })
     expect(machine.shape.holds(b, 'etcd')).toBe(true)
+    // Nor does the leader derive a removal for it: one naming the leader would have it refuse every proposal.
+    expect(deriveConfChange(machine.shape, forged, conf)).toBeNull()
 
     const rejoin = proposerB.build(machine.shape, { kind: 'rejoin', nodeId: b }, 'health-degraded', 1).bytes
     const removal = deriveConfChange(machine.shape, rejoin, conf)

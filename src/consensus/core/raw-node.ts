@@ -384,6 +384,7 @@ export class RawNode {
     if (record.snapshot !== undefined && log.pendingSnapshot === record.snapshot) log.pendingSnapshot = undefined
     log.stableIndex = Math.max(log.stableIndex, Math.min(record.stableTo, log.lastIndex()))
     log.applied = Math.max(log.applied, record.applyingTo)
+    this.clearSelfRemovalIfKept()
     this.issuedHardState = record.hardState
     const stableTo = Math.min(record.stableTo, log.lastIndex())
     let selfMessages = record.selfMessages
@@ -412,6 +413,17 @@ export class RawNode {
   /** Asynchronous storage writes: tickets issued but not yet persisted. */
   unpersistedTickets (): number {
     return this.issuedSeq - this.persistedSeq
+  }
+
+  /**
+   * Leader: the change that was to remove it is applied and it is still a voter, outside a joint change. The
+   * machine refused the command that carried the change (the driver then skips applyConfChange), so nothing
+   * left: it takes proposals again instead of refusing them for the rest of its term.
+   */
+  private clearSelfRemovalIfKept (): void {
+    const r = this.raft
+    if (r.selfRemovalIndex === 0 || r.log.applied < r.selfRemovalIndex) return
+    if (!isJoint(r.conf) && r.conf.voters.includes(r.id)) r.selfRemovalIndex = 0
   }
 
   /** Leader: once an auto-leave joint configuration is applied, propose leaving it (thesis §4.3). */

@@ -123,4 +123,17 @@ describe('forwarded requests in the driver', () => {
     expect(machine.shape.rolesOf(b.nodeId)).toEqual(['worker'])
     expect(machine.shape.rolesOf(c.nodeId)).toEqual(['scheduler'])
   })
+
+  it('should refuse a set-protocol or bootstrap forwarded by a member, and take its role shift', async () => {
+    const { node, machine, inject, proposer } = await leader(() => null)
+    const byB = new ShapeProposer(b, CLUSTER, `${b.nodeId}/s`)
+    // A level above this build's, committed, would halt every node of this build at apply: one frame stops them all.
+    inject(b.nodeId, byB.build(machine.shape, { kind: 'set-protocol', level: machine.shape.protocol + 50 }, 'operator', 1).bytes, { clientId: `${b.nodeId}/s`, seq: 1 })
+    inject(b.nodeId, byB.build(machine.shape, { kind: 'bootstrap', nodeId: b.nodeId }, 'bootstrap', 2).bytes, { clientId: `${b.nodeId}/s`, seq: 2 })
+    inject(b.nodeId, byB.build(machine.shape, { kind: 'promote', nodeId: c.nodeId, roles: ['scheduler'] }, 'operator', 3).bytes, { clientId: `${b.nodeId}/s`, seq: 3 })
+    await waitUntil(() => machine.shape.rolesOf(c.nodeId).includes('scheduler'), 5000, 'b\'s promote applied')
+    await node.propose(proposer.build(machine.shape, { kind: 'restore', nodeId: b.nodeId }, 'operator', 1).bytes)
+    expect(node.counters().refusedForwarded).toBe(2)
+    expect(node.halted).toBeUndefined()
+  })
 })
