@@ -586,7 +586,10 @@ export class ConsensusService implements NodeService {
       admission: this.admission?.withheld ?? { belowLevel: 0, levelUnheard: 0 },
       proposals: { ...this.raft.counters(), ...this.batcher.counters() },
       elections: this.raft.electionCounters(),
-      refused: { messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots, removalNotices: this.noticesRefused },
+      refused: {
+        messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots,
+        oversizeSnapshots: status.oversizeSnapshots, removalNotices: this.noticesRefused
+      },
       storage: this.raft.storageHealth(),
       ...(this.priority !== undefined ? { cpuPriority: this.priority.status() } : {}),
       ...(this.raft.isRejoining() ? { rejoining: true } : {}),

@@ -27,6 +27,15 @@ export const MAX_SNAPSHOT_CHUNKS_PER_SEND = 1024
 /** Largest snapshot chunk in one Snap message: with its envelope it stays well inside one frame. */
 export const MAX_SNAPSHOT_CHUNK_BYTES = 1024 * 1024
 /**
+ * Largest snapshot a follower reassembles (1 GiB): the most a leader sends in MAX_SNAPSHOT_CHUNKS_PER_SEND
+ * chunks of MAX_SNAPSHOT_CHUNK_BYTES (a larger one only gets more chunks), below the 4 GiB a snapshot
+ * file's u32 length holds, and far above a MeshShape snapshot (a few KiB plus the session table). Without
+ * it the leader of a term could send chunks that never end and fill the follower's memory. A chunk that
+ * would pass it drops the whole inbox (counted in oversizeSnapshots); the leader's retry starts over.
+ * NB: a state machine whose snapshot outgrows this can no longer catch a follower up by snapshot.
+ */
+export const MAX_SNAPSHOT_BYTES = MAX_SNAPSHOT_CHUNKS_PER_SEND * MAX_SNAPSHOT_CHUNK_BYTES
+/**
  * ReadIndex requests a leader holds, both before it has committed in its term and while awaiting their
  * heartbeat quorum; more are dropped (counted in droppedMessages; the caller retries).
  */

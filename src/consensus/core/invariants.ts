@@ -7,7 +7,7 @@ import { assert } from '../../util/assert.js'
 import { confStateProblem } from './confchange.js'
 import {
   INVARIANT_CHECK_TAIL_ENTRIES, MAX_CLIENT_ID_CHARS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES,
-  STEP_NUMBER_MAX
+  MAX_SNAPSHOT_BYTES, STEP_NUMBER_MAX
 } from './constants.js'
 import type { Raft } from './raft.js'
 import { MessageType } from './types.js'
@@ -112,4 +112,10 @@ export function checkRaftInvariants (r: Raft): void {
     assert(r.prs.size === 0, 'non-leader holds progress')
   }
   if (r.role === 'candidate') assert(r.vote === r.id, 'candidate did not vote for itself')
+  const inbox = r.snapshotInbox
+  if (inbox !== undefined) {
+    assert(r.role === 'follower', () => `${r.role} holds a snapshot inbox`)
+    assert(r.lead !== null, 'snapshot inbox without a leader')
+    assert(inbox.bytes <= MAX_SNAPSHOT_BYTES, () => `snapshot inbox of ${inbox.bytes} bytes`)
+  }
 }

@@ -4,7 +4,7 @@
  * reassembling chunked InstallSnapshot, forwarding proposals, reads and transfers to the leader, and
  * counting votes.
  */
-import { MAX_REJECT_HINT_WALK_ENTRIES } from './constants.js'
+import { MAX_REJECT_HINT_WALK_ENTRIES, MAX_SNAPSHOT_BYTES } from './constants.js'
 import type { Raft } from './raft.js'
 import { MessageType } from './types.js'
 import type { Message, Snapshot } from './types.js'
@@ -127,6 +127,12 @@ function handleSnapshotChunk (r: Raft, m: Message): void {
       inbox.bytes !== offset) {
     // A lost or reordered chunk: drop; the leader resends the snapshot after its retry timeout.
     r.droppedMessages++
+    return
+  }
+  if (inbox.bytes + chunk.length > MAX_SNAPSHOT_BYTES) {
+    // Chunks that never end would fill memory: drop all of it (the retry starts again at offset 0).
+    r.snapshotInbox = undefined
+    r.oversizeSnapshots++
     return
   }
   inbox.chunks.push(chunk)

@@ -33,6 +33,7 @@ export interface PendingRead {
 export interface SnapshotInbox {
   meta: NonNullable<Message['snapshotMeta']>
   chunks: Uint8Array[]
+  /** Invariant: the chunks' total length, at most MAX_SNAPSHOT_BYTES. */
   bytes: number
 }
 
@@ -83,11 +84,14 @@ export class Raft {
   readQueue: PendingRead[] = []
   /** ReadIndex requests received before the leader committed an entry of its term. */
   pendingReadMsgs: Message[] = []
+  /** Follower only, from the leader it follows in this term (cleared on a term or leader change). */
   snapshotInbox: SnapshotInbox | undefined
   droppedMessages = 0
   droppedProposals = 0
   /** Snapshots from the leader that `snapshotAcceptable` refused. */
   rejectedSnapshots = 0
+  /** Snapshots from the leader dropped part way because their chunks went past MAX_SNAPSHOT_BYTES. */
+  oversizeSnapshots = 0
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
 
@@ -143,6 +147,8 @@ export class Raft {
     this.uncommittedBytes = 0
     this.readQueue = []
     this.pendingReadMsgs = []
+    // Chunks are contiguous only from one leader in one term: a later leader's must not extend them.
+    this.snapshotInbox = undefined
   }
 
   becomeFollower (term: number, lead: NodeId | null): void {
@@ -158,6 +164,7 @@ export class Raft {
     // NB: a pre-candidate keeps its term and vote (thesis §9.6): only a won pre-vote bumps the term.
     this.votes = new Map()
     this.lead = null
+    this.snapshotInbox = undefined // its leader is no longer followed: a winner's chunks start over
     this.role = 'pre-candidate'
     this.stepRole = stepCandidate
     this.tickRole = tickElection

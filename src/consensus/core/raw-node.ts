@@ -494,7 +494,8 @@ export class RawNode {
       id: r.id, term: r.term, vote: r.vote, leader: r.lead, role: r.role, commit: r.log.committed,
       applied: r.log.applied, firstIndex: r.log.firstIndex(), lastIndex: r.log.lastIndex(),
       lastTerm: r.log.lastTerm(), confState: copyConfState(r.conf), leadTransferee: r.leadTransferee,
-      droppedMessages: r.droppedMessages, droppedProposals: r.droppedProposals, rejectedSnapshots: r.rejectedSnapshots
+      droppedMessages: r.droppedMessages, droppedProposals: r.droppedProposals, rejectedSnapshots: r.rejectedSnapshots,
+      oversizeSnapshots: r.oversizeSnapshots, snapshotInboxBytes: r.snapshotInbox?.bytes ?? 0
     }
     if (r.role === 'leader') {
       status.progress = {}

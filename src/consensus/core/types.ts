@@ -245,4 +245,8 @@ export interface RaftStatus {
   droppedProposals: number
   /** Snapshots from the leader refused because the application could not restore them. */
   rejectedSnapshots: number
+  /** Snapshots from the leader dropped part way because their chunks went past MAX_SNAPSHOT_BYTES. */
+  oversizeSnapshots: number
+  /** Bytes of the snapshot being reassembled from the leader's chunks (0 when none), at most MAX_SNAPSHOT_BYTES. */
+  snapshotInboxBytes: number
 }
