@@ -322,6 +322,10 @@ export class Fetch {
         if (!response.cid.equals(cid) || response.type === 'map') throw new FetchFailedError('answer names another CID than the request')
         if (response.type === 'none') {
           scheduler.onMissing(peer, request)
+          // It announced the whole object (`p: false`): a 'none' breaks that claim. Scored as a failure, which
+          // lowers its rank but never bans (§6 step 6); only bad bytes are a lie. A partial provider's 'none'
+          // is no fault: its bitmap may simply be older than the answer.
+          if (!partial) this.deps.scores.record(peer, 'failure', this.deps.nowMs())
           continue
         }
         if (response.data.length !== chunkLength(manifest, request)) {

@@ -74,6 +74,11 @@ export class ContentStore {
   private used = 0
   private indexWrite: Promise<void> = Promise.resolve()
   private writers = 0
+  /**
+   * Bumped by every `beginWrite`. gc reads manifests (awaits) between deciding what to keep and deleting:
+   * a write that starts and ends in that window leaves `writers` at 0, so gc compares this instead.
+   */
+  private writeEpoch = 0
   private readonly nowMs: () => number
   /** Blocks whose read-back check failed (disk corruption), for status. */
   corruptBlocks = 0
@@ -239,6 +244,16 @@ export class ContentStore {
 
   /** Adds or updates an object record and persists the index. */
   async setRecord (cid: CID, patch: Partial<ObjectRecord> & Pick<ObjectRecord, 'type' | 'size'>): Promise<ObjectRecord> {
+    // A write for gc: a pin, an unpin or a new record while gc runs must not be collected by that round.
+    const end = this.beginWrite()
+    try {
+      return await this.putRecord(cid, patch)
+    } finally {
+      end()
+    }
+  }
+
+  private async putRecord (cid: CID, patch: Partial<ObjectRecord> & Pick<ObjectRecord, 'type' | 'size'>): Promise<ObjectRecord> {
     const key = cid.toString()
     const existing = this.objects.get(key)
     if (existing === undefined && this.objects.size >= OBJECTS_MAX) throw new StoreIndexFullError(`the store holds ${OBJECTS_MAX} objects; run gc or unpin`)
@@ -252,8 +267,14 @@ export class ContentStore {
   async touch (cid: CID): Promise<void> {
     const record = this.objects.get(cid.toString())
     if (record === undefined) return
-    record.lastUsedMs = this.nowMs()
-    await this.saveIndex()
+    // A write for gc: an object used while gc runs is not past its retention any more.
+    const end = this.beginWrite()
+    try {
+      record.lastUsedMs = this.nowMs()
+      await this.saveIndex()
+    } finally {
+      end()
+    }
   }
 
   private async saveIndex (): Promise<void> {
@@ -276,6 +297,7 @@ export class ContentStore {
   /** Marks a writer (add or fetch) active: gc does not run while blocks are being written without a record. */
   beginWrite (): () => void {
     this.writers++
+    this.writeEpoch++
     let ended = false
     return () => { if (!ended) { ended = true; this.writers-- } }
   }
@@ -327,6 +349,17 @@ export class ContentStore {
    * @throws ContentNotFoundError for an entry not held, MalformedContentError for a bad name or duplicate
    */
   async addDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
+    // A write for gc from the first check on: its entries and its manifest block must outlive a round
+    // running meanwhile, and the manifest is stored before its record exists.
+    const end = this.beginWrite()
+    try {
+      return await this.putDir(entries, options)
+    } finally {
+      end()
+    }
+  }
+
+  private async putDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean }): Promise<ObjectRecord> {
     const full: DirEntry[] = entries.map((e) => {
       if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${JSON.stringify(e.name)}`)
       const record = this.objects.get(e.cid.toString())
@@ -356,15 +389,20 @@ export class ContentStore {
 
   /**
    * Removes unpinned objects unused for `retentionMs` and every block no retained object reaches.
-   * In-progress fetches and pinned objects (with everything below them) are kept.
+   * In-progress fetches and pinned objects (with everything below them) are kept. A round in which anything
+   * was written (add, fetch, pin, unpin, touch) while it read manifests deletes nothing: what to keep was
+   * decided before that write, so it could delete an object pinned or added meanwhile, and its blocks.
    */
   async gc (retentionMs: number): Promise<GcResult> {
-    if (this.writers > 0) return { removedObjects: 0, removedBlocks: 0, freedBytes: 0, skipped: 'writes in progress' }
+    const skipped: GcResult = { removedObjects: 0, removedBlocks: 0, freedBytes: 0, skipped: 'writes in progress' }
+    if (this.writers > 0) return skipped
+    const epoch = this.writeEpoch
     const now = this.nowMs()
     const retained = [...this.objects.values()].filter((o) => o.pinned || !o.complete || o.lastUsedMs + retentionMs > now)
     const live = new Set<string>()
     const reachable = new Set<string>()
     for (const o of retained) await this.markLive(parseRootCid(o.cid), live, reachable, 0)
+    if (this.writeEpoch !== epoch) return skipped
     let removedObjects = 0
     for (const key of [...this.objects.keys()]) {
       if (!reachable.has(key)) { this.objects.delete(key); removedObjects++ }
@@ -372,7 +410,9 @@ export class ContentStore {
     let removedBlocks = 0
     let freedBytes = 0
     for (const [hex, size] of [...this.blocks]) {
-      if (live.has(hex) || this.writers > 0) continue
+      if (live.has(hex)) continue
+      // A write that started during the deletions may have found one of these blocks already held.
+      if (this.writeEpoch !== epoch) break
       await this.deleteBlock(hex)
       removedBlocks++
       freedBytes += size

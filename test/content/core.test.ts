@@ -294,6 +294,48 @@ describe('content chunk scheduler', () => {
     s.checkInvariants()
   })
 
+  it('should check each chunk in constant work when a provider answers none to every chunk of a 4,096-chunk file', () => {
+    // Goal (audit): each 'none' used to wrap the provider's `holds` in one more closure, so after k answers
+    // every check ran k calls deep: a 4,096-chunk fetch took minutes of CPU and 16,384 chunks overflowed the
+    // stack. Method: the provider's bitmap claims every chunk and its `holds` counts its calls and the stack
+    // depth it runs at. The depth must stay that of the first call (it throws at once otherwise, so the old
+    // code fails fast), there must be one call per chunk handed out, and idle calls after the last answer
+    // must cost no call at all.
+    const count = 4096
+    const s = new ChunkScheduler({ chunkCount: count, present: () => false, windowPerProvider: 3, inFlightMax: 8, endgameDuplicates: 1, startIndex: 0 })
+    const stackTraceLimit = Error.stackTraceLimit
+    Error.stackTraceLimit = 64
+    let calls = 0
+    let answers = 0
+    let depthFirst: number | undefined
+    const holds = (): boolean => {
+      calls++
+      const depth = (new Error().stack ?? '').split('\n').length
+      depthFirst ??= depth
+      if (depth > depthFirst + 2) throw new Error(`holds ran ${depth - depthFirst} frames deeper than at first, after ${answers} none answers`)
+      return true
+    }
+    try {
+      s.setProvider('empty', holds)
+      let index: number | undefined
+      while ((index = s.next('empty')) !== undefined) {
+        s.onMissing('empty', index)
+        answers++
+        if (answers % 512 === 0) s.checkInvariants()
+      }
+      expect(answers).toBe(count)
+      expect(calls).toBe(count)
+      for (let k = 0; k < 1000; k++) expect(s.next('empty')).toBeUndefined() // the fetch's idle wake-ups
+      expect(calls).toBe(count)
+      s.checkInvariants()
+      // A refreshed bitmap supersedes the answers: the chunks are asked for again.
+      s.setProvider('empty', holds)
+      expect(s.next('empty')).toBe(0)
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit
+    }
+  })
+
   it('should give a partial provider only chunks its bitmap holds', () => {
     const s = new ChunkScheduler({ chunkCount: 8, present: () => false, windowPerProvider: 8, inFlightMax: 8, endgameDuplicates: 0, startIndex: 0 })
     const bitmap = makeBitmap(8, (i) => i === 2 || i === 5)
