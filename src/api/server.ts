@@ -6,7 +6,9 @@
  *
  * Browsers (the dashboard) authenticate with a session cookie instead (api/sessions.ts): `POST
  * /v1/login-links` (token) mints a one-time code, `GET /login?code=…` trades it for the cookie. The cookie
- * opens GET routes only. A route marked `{ config: { public: true } }` skips the check (only /login is).
+ * opens only GET routes registered with SESSION_ROUTE — what the dashboard page loads: the page, its script
+ * and its event stream. Everything else (the join string with the cluster key, chain exports, content bytes)
+ * needs the token. A route marked `{ config: { public: true } }` skips the check (only /login is).
  */
 import { timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -23,6 +25,15 @@ export function sendApiError (reply: FastifyReply, code: ApiErrorCode, message: 
   return reply.code(API_ERROR_CODES[code].status).send(body)
 }
 import { SessionStore, sessionCookie } from './sessions.js'
+
+/**
+ * Route options for a GET route the dashboard's session cookie may read (`app.get(path, SESSION_ROUTE, …)`).
+ * Give it only to what the dashboard page itself loads: the cookie lives in a browser, the token does not.
+ */
+export const SESSION_ROUTE = { config: { session: true } } as const
+
+/** The route flags the auth hook reads. */
+interface RouteAuthConfig { public?: boolean, session?: boolean }
 
 /** Options of the API server. */
 export interface ApiServerInit {
@@ -59,8 +70,10 @@ export class ApiServer {
     const expectedToken = Buffer.from(init.token)
     this.app.addHook('onRequest', async (request, reply) => {
       if (tokenMatches(request.headers.authorization, expectedToken)) return
-      if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return
-      if ((request.method === 'GET' || request.method === 'HEAD') && this.sessions.validCookie(request.headers.cookie)) return
+      const route = request.routeOptions.config as RouteAuthConfig | undefined
+      if (route?.public === true) return
+      const read = request.method === 'GET' || request.method === 'HEAD'
+      if (read && route?.session === true && this.sessions.validCookie(request.headers.cookie)) return
       init.log.debug({ url: request.url }, 'rejected API request without a valid token')
       await sendApiError(reply.header('www-authenticate', 'Bearer'), 'Unauthorized',
         'missing or wrong bearer token (the token is in <data-dir>/api.json)')

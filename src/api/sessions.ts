@@ -3,8 +3,9 @@
  * Browser sessions for the dashboard. The admin token never goes into a page URL: `revoada dashboard` asks
  * the API (with the token) for a one-time login code, prints `<api>/login?code=…`, and opening it trades
  * the code for an HttpOnly, SameSite=Strict session cookie and redirects to `/dashboard`. A code works
- * once and expires quickly; a session cookie is accepted for GET requests only, so a browser session can
- * watch the node but not change it.
+ * once and expires quickly; a session cookie is accepted only for the GET routes the dashboard page loads
+ * (SESSION_ROUTE, api/server.ts), so a browser session can watch the node but not change it nor read its
+ * secrets.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import {

@@ -66,6 +66,15 @@ export const CheckpointError = define('CheckpointError')
 /** Two exports disagree at a height both hold (neither extends the other). */
 export const ExportsDivergeError = define('ExportsDivergeError')
 
+/** An export was asked to start above head + 1: there is no block there to start from (the operator's mistake). */
+export class ExportFromBeyondHeadError extends Error {
+  static override readonly name = 'ExportFromBeyondHeadError'
+  constructor (readonly from: number, readonly height: number, readonly firstHeight: number) {
+    super(`from=${from} is beyond the head: this node's chain ends at height ${height}; export from ${firstHeight} to ${height + 1}`)
+    this.name = 'ExportFromBeyondHeadError'
+  }
+}
+
 /** The chain file on disk is damaged before its tail (a torn tail is truncated, not an error). */
 export class ChainStoreCorruptError extends Error {
   static override readonly name = 'ChainStoreCorruptError'

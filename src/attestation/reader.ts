@@ -8,6 +8,7 @@ import { CID } from '../codec/index.js'
 import { advanceState, cidBytesOf, cloneChainState, decodeBlock, emptyChainState, encodeChainExport, genesisCid, majorityOf, votersAt } from './core/index.js'
 import type { ChainState, Seal, SealBlock } from './core/index.js'
 import type { AttestedMachine } from './attested-machine.js'
+import { ExportFromBeyondHeadError } from './errors.js'
 import type { ChainStore } from './store.js'
 import type { WitnessPool } from './witness-pool.js'
 
@@ -72,11 +73,18 @@ export class ChainReader {
     return null
   }
 
-  /** An export file of the blocks from `fromHeight` (default: the first stored) to the head. */
+  /**
+   * An export file of the blocks from `fromHeight` (default: the first stored) to the head; from head + 1, an
+   * export with no block (nothing new since an export that ended at the head).
+   *
+   * @throws ExportFromBeyondHeadError when `fromHeight` is above head + 1
+   */
   exportBytes (fromHeight?: number): Uint8Array {
     const view = this.machine.view()
     const from = Math.max(fromHeight ?? this.store.firstHeight, this.store.firstHeight)
     const to = Math.min(this.store.height, view.height)
+    // NB: above head + 1, stateBefore would read blocks that do not exist.
+    if (from > to + 1) throw new ExportFromBeyondHeadError(from, to, this.store.firstHeight)
     const blocks: Uint8Array[] = []
     for (let h = from; h <= to; h++) blocks.push(this.store.read(h)!)
     const base = from > 1 ? this.stateBefore(from, view) : undefined

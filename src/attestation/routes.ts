@@ -4,11 +4,14 @@
  * - `GET /v1/chain` — height, head, first stored height, sealed height, voters, the last seal and its
  *   witnesses, and the witnesses this node holds over its head;
  * - `GET /v1/chain/export[?from=H]` — an export file (application/cbor) from height H (default: the first
- *   stored block) to the head, with a checkpoint when a voter majority witnessed the head.
+ *   stored block) to the head, with a checkpoint when a voter majority witnessed the head; H above head + 1
+ *   answers 400 (BadRequest).
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { sendApiError } from '../api/index.js'
 import type { AttestationService } from './attestation-service.js'
+import { ExportFromBeyondHeadError } from './errors.js'
 
 const exportQuery = z.strictObject({ from: z.coerce.number().int().min(1).optional() })
 
@@ -21,7 +24,13 @@ export function registerChainRoutes (app: FastifyInstance, service: AttestationS
     if (!service.attached) return await reply.code(503).send({ error: 'ChainUnavailable', message: 'attestation is not attached' })
     const query = exportQuery.safeParse(req.query)
     if (!query.success) return await reply.code(400).send({ error: 'BadRequest', message: query.error.message })
-    const bytes = service.reader().exportBytes(query.data.from)
+    let bytes: Uint8Array
+    try {
+      bytes = service.reader().exportBytes(query.data.from)
+    } catch (err) {
+      if ((err as Error).name === ExportFromBeyondHeadError.name) return await sendApiError(reply, 'BadRequest', (err as Error).message)
+      throw err
+    }
     return await reply.header('content-type', 'application/cbor').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   })
 }

@@ -92,5 +92,7 @@ export function registerMaterializerCommands (program: Command): void {
     .option('--reset', 'restore the build\'s default templates for the role')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'print JSON')
-    .action(runCatalogSet)
+    // NB: `catalog` defines `--data-dir` and `--json` too, and Commander lets the parent consume them wherever
+    // they stand (even after `set`): only the merged options see them (as `chain export` does).
+    .action((_opts: unknown, command: Command) => runCatalogSet(command.optsWithGlobals()))
 }

@@ -4,11 +4,32 @@
  * output goes to stdout; errors and progress to stderr.
  */
 
-/** Pads columns to their widest cell; the first row is the header. */
+/**
+ * What a terminal would act on rather than show: C0 controls (ESC among them), DEL, C1 controls (0x9b is a
+ * one-byte CSI), the line and paragraph separators and the bidi overrides and isolates (which reorder what
+ * follows them). A backslash too, so an escape in the output always means an escaped character.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/**
+ * `text` safe to write to a terminal: every character of TERMINAL_UNSAFE printed as an escape (`\x1b`,
+ * `\u202e`, `\r`, `\\`). For text that others supply (peers' labels), in human output only: `--json` keeps it exact.
+ */
+export function printable (text: string): string {
+  return text.replace(TERMINAL_UNSAFE, (c) => {
+    const code = c.charCodeAt(0)
+    return NAMED_ESCAPES[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`)
+  })
+}
+
+/** Pads columns to their widest cell; the first row is the header. Cells are printed escaped (`printable`). */
 export function table (rows: string[][]): string {
+  const safe = rows.map((row) => row.map(printable))
   const widths: number[] = []
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
-  return rows.map((row) => row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n'
+  for (const row of safe) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
+  return safe.map((row) => row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n'
 }
 
 export function printJson (value: unknown): void {

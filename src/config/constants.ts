@@ -18,6 +18,13 @@ export const DEFAULT_LISTEN = `/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`
 export const DEFAULT_API_HOST = '127.0.0.1'
 export const DEFAULT_API_PORT = 0
 
+/**
+ * The longest delay Node's timers keep (2^31 − 1 ms, about 24.8 days): setTimeout and setInterval fire after
+ * 1 ms for a larger one (a TimeoutOverflowWarning), so a hook would be killed at once and a periodic loop would
+ * spin. Every millisecond setting that reaches a timer is held to it (config/schema.ts).
+ */
+export const TIMER_MS_MAX = 2_147_483_647
+
 /** Prefix of environment variables read as config; `__` separates nested keys. */
 export const ENV_PREFIX = 'REVOADA_'
 

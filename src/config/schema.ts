@@ -15,10 +15,16 @@ import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/prot
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN,
   DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_REDIAL_BACKOFF_MAX_MS, DEFAULT_REDIAL_BACKOFF_MIN_MS,
-  DEFAULT_REDIAL_INTERVAL_MS
+  DEFAULT_REDIAL_INTERVAL_MS, TIMER_MS_MAX
 } from './constants.js'
 
-const positiveMs = z.number().int().positive()
+const TIMER_MS_MESSAGE = `at most ${TIMER_MS_MAX} ms (about 24.8 days): Node's timers fire at once for a longer delay`
+/** A delay or period in ms that reaches a timer: 0 … TIMER_MS_MAX. */
+const timerMs = z.number().int().min(0).max(TIMER_MS_MAX, { message: TIMER_MS_MESSAGE })
+/** A delay or period in ms that reaches a timer: 1 … TIMER_MS_MAX. */
+const positiveMs = timerMs.positive()
+/** A positive whole count (ticks, entries): not a timer delay, so not held to TIMER_MS_MAX. */
+const positiveCount = z.number().int().positive()
 
 /** A string that parses as a multiaddr. */
 const multiaddrString = z.string().refine((s) => {
@@ -65,11 +71,11 @@ export const raftSection = z.strictObject({
   /** Wall-clock length of one Raft tick in ms. */
   tickMs: positiveMs.optional(),
   /** Election timeout in ticks (randomised in [n, 2n)). */
-  electionTicks: positiveMs.optional(),
+  electionTicks: positiveCount.optional(),
   /** Leader heartbeat period in ticks. */
-  heartbeatTicks: positiveMs.optional(),
+  heartbeatTicks: positiveCount.optional(),
   /** Take a snapshot and compact the log every this many applied entries. */
-  snapshotEveryEntries: positiveMs.optional(),
+  snapshotEveryEntries: positiveCount.optional(),
   /** Entries kept behind a snapshot for slow followers. */
   retainEntries: z.number().int().min(0).optional(),
   /** How long a proposal or read waits to be applied before it fails with a timeout, in ms. */
@@ -108,9 +114,9 @@ export const policySection = z.strictObject({
   /** Audit timer period in ms. @default 30000 */
   auditIntervalMs: positiveMs.optional(),
   /** A node must be alive this long before it is promoted, in ms. @default 10000 */
-  stabilizationMs: z.number().int().min(0).optional(),
+  stabilizationMs: timerMs.optional(),
   /** At most one role change per node per this many ms. @default 60000 */
-  perNodeIntervalMs: z.number().int().min(0).optional(),
+  perNodeIntervalMs: timerMs.optional(),
   /** At most this many role changes per window, cluster-wide. @default 10 */
   clusterMaxChanges: z.number().int().positive().optional(),
   /** The cluster-wide window in ms. @default 60000 */

@@ -23,7 +23,9 @@ const PROPOSAL_ROLES_MAX = 4
 export const proposalBodySchema = z.strictObject({
   kind: z.enum(PROPOSAL_KINDS),
   nodeId: z.string().min(1).max(PROPOSAL_NODE_ID_CHARS_MAX),
-  roles: z.array(z.enum(CONTROL_PLANE_ROLES)).min(1).max(PROPOSAL_ROLES_MAX).optional(),
+  // NB: the shape refuses a repeated role as malformed, but only once it is committed: refuse it here, before.
+  roles: z.array(z.enum(CONTROL_PLANE_ROLES)).min(1).max(PROPOSAL_ROLES_MAX)
+    .refine((roles) => new Set(roles).size === roles.length, { message: 'each role at most once' }).optional(),
   reason: z.enum(OPERATOR_REASONS as [Reason, ...Reason[]]).optional(),
   pin: z.boolean().optional(),
   force: z.boolean().optional()
@@ -59,7 +61,11 @@ function wellFormedNodeId (nodeId: unknown): boolean {
 function wellFormedRoles (roles: unknown): boolean {
   if (roles === undefined) return true
   if (!Array.isArray(roles) || roles.length < 1 || roles.length > PROPOSAL_ROLES_MAX) return false
-  for (const role of roles) if (!ROLES.has(role)) return false
+  for (let i = 0; i < roles.length; i++) {
+    if (!ROLES.has(roles[i])) return false
+    // At most PROPOSAL_ROLES_MAX roles: the pairwise check costs less than a Set.
+    for (let j = 0; j < i; j++) if (roles[j] === roles[i]) return false
+  }
   return true
 }
 

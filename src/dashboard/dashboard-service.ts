@@ -1,10 +1,13 @@
 /**
  * @module dashboard/dashboard-service
  * The live dashboard as a NodeService: the page at `/dashboard` and its state stream at `/v1/events`.
- * Both sit behind the admin API's auth: the bearer token, or the GET-only session cookie that
- * `revoada dashboard`'s one-time login link sets (api/sessions.ts). Started after the layers it shows.
+ * Both sit behind the admin API's auth: the bearer token, or the session cookie that `revoada dashboard`'s
+ * one-time login link sets (api/sessions.ts), which opens the page, its script and its stream only
+ * (SESSION_ROUTE); `/v1/dashboard/state`, which the page does not load, needs the token. Started after the
+ * layers it shows.
  */
 import type { FastifyInstance } from 'fastify'
+import { SESSION_ROUTE } from '../api/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
 import type { ElectionLine } from '../consensus/raft-node.js'
@@ -103,9 +106,9 @@ export class DashboardService implements NodeService {
   }
 
   routes (app: FastifyInstance): void {
-    app.get('/dashboard', async (_request, reply) => await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
+    app.get('/dashboard', SESSION_ROUTE, async (_request, reply) => await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
       .header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').send(DASHBOARD_HTML))
-    app.get('/dashboard/app.js', async (_request, reply) => await reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_JS))
+    app.get('/dashboard/app.js', SESSION_ROUTE, async (_request, reply) => await reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_JS))
     app.get('/v1/dashboard/state', async () => this.state())
     this.stream.routes(app)
   }

@@ -1,12 +1,15 @@
 /**
- * Dashboard sessions: a one-time login code (minted with the admin token) becomes a GET-only session
- * cookie; the code works once; the cookie never opens a state-changing request.
+ * Dashboard sessions: a one-time login code (minted with the admin token) becomes a session cookie; the code
+ * works once; the cookie opens only what the dashboard page loads (the page, its script, its event stream),
+ * never a state-changing request nor a secret (the join string carries the cluster key).
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { ApiServer } from '../../src/api/index.js'
 import { SessionStore } from '../../src/api/sessions.js'
 import { LOGIN_CODE_TTL_MS } from '../../src/api/constants.js'
 import { silentLogger } from '../../src/log/index.js'
+import { DashboardService } from '../../src/dashboard/index.js'
+import type { ServiceContext } from '../../src/node/service.js'
 
 const TOKEN = 'sekret-token'
 const servers: ApiServer[] = []
@@ -14,12 +17,33 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map(async (s) => { await s.close() }))
 })
 
+const dashboards: DashboardService[] = []
+afterEach(async () => {
+  await Promise.all(dashboards.splice(0).map(async (d) => { await d.stop() }))
+})
+
+/** The admin API with the real dashboard routes (over no layers) and stand-ins for other GET routes. */
 async function server (): Promise<string> {
   const s = new ApiServer({ host: '127.0.0.1', port: 0, allowNonLoopback: false, token: TOKEN, log: silentLogger() })
   s.app.get('/v1/status', async () => ({ ok: true }))
+  s.app.get('/v1/join-string', async () => ({ joinString: 'revoada1:secret-cluster-key' }))
+  s.app.get('/v1/chain/export', async () => 'chain bytes')
+  s.app.get('/v1/content/:cid/data', async () => 'content bytes')
   s.app.post('/v1/proposals', async () => ({ proposed: true }))
+  const dashboard = new DashboardService({ nowMs: () => 1_000 })
+  const ctx = { nodeId: 'n1', cluster: { clusterId: 'c1' }, service: () => undefined } as unknown as ServiceContext
+  await dashboard.start(ctx)
+  dashboard.routes(s.app)
+  dashboards.push(dashboard)
   servers.push(s)
   return await s.listen()
+}
+
+/** The status of `GET path` with `headers`; the body is cancelled (the event stream never ends). */
+async function statusOf (url: string, path: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(`${url}${path}`, { headers })
+  await res.body?.cancel()
+  return res.status
 }
 
 async function loginLink (url: string): Promise<string> {
@@ -51,7 +75,31 @@ describe('dashboard login', () => {
     const again = await fetch(link, { redirect: 'manual' })
     expect(again.status).toBe(401)
     expect(again.headers.get('set-cookie')).toBeNull()
-    expect((await fetch(`${url}/v1/status`, { headers: { cookie } })).status).toBe(200)
+    expect(await statusOf(url, '/dashboard', { cookie })).toBe(200)
+  })
+
+  it('should open only the dashboard page, its script and its event stream to the session cookie', async () => {
+    const url = await server()
+    const cookie = cookieOf(await fetch(await loginLink(url), { redirect: 'manual' }))
+    const page = await fetch(`${url}/dashboard`, { headers: { cookie } })
+    expect(page.status).toBe(200)
+    // The URLs the page itself loads (src/dashboard/page.ts): anything else it needed would now fail.
+    const html = await page.text()
+    expect(html).toContain('<script src="/dashboard/app.js"></script>')
+    const script = await fetch(`${url}/dashboard/app.js`, { headers: { cookie } })
+    expect(script.status).toBe(200)
+    expect((await script.text()).match(/(?:fetch|EventSource)\([^)]*\)/g)).toEqual(["EventSource('/v1/events')"])
+    const events = await fetch(`${url}/v1/events`, { headers: { cookie } })
+    expect(events.status).toBe(200)
+    expect(events.headers.get('content-type')).toBe('text/event-stream')
+    await events.body?.cancel()
+    for (const path of ['/v1/join-string', '/v1/chain/export', '/v1/content/bafy/data', '/v1/status', '/v1/dashboard/state', '/v1/nothing']) {
+      expect({ path, status: await statusOf(url, path, { cookie }) }).toEqual({ path, status: 401 })
+    }
+    // The admin token still opens them all.
+    for (const path of ['/v1/join-string', '/v1/dashboard/state', '/dashboard']) {
+      expect({ path, status: await statusOf(url, path, { authorization: `Bearer ${TOKEN}` }) }).toEqual({ path, status: 200 })
+    }
   })
 
   it('should accept the session cookie for GET only, and refuse forged cookies', async () => {
@@ -60,7 +108,7 @@ describe('dashboard login', () => {
     const post = await fetch(`${url}/v1/proposals`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{}' })
     expect(post.status).toBe(401)
     const forged = cookie.replace(/=.*/, '=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')
-    expect((await fetch(`${url}/v1/status`, { headers: { cookie: forged } })).status).toBe(401)
+    expect(await statusOf(url, '/dashboard', { cookie: forged })).toBe(401)
     expect((await fetch(`${url}/login?code=made-up`, { redirect: 'manual' })).status).toBe(401)
   })
 

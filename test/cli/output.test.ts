@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { targetRequest } from '../../src/cli/shape-commands.js'
-import { table } from '../../src/cli/output.js'
+import { printable, table } from '../../src/cli/output.js'
 import { electionsSummary, phiText } from '../../src/cli/node-commands.js'
 import { formatLogLine } from '../../src/log/index.js'
 
@@ -15,6 +15,14 @@ describe('cli output', () => {
 
   it('should align table columns under the header', () => {
     expect(table([['NODE', 'HEALTH'], ['abc', 'dead'], ['a', 'alive']])).toBe('NODE  HEALTH\nabc   dead\na     alive\n')
+  })
+
+  it('should escape what a terminal would act on in table cells, and leave other text alone', () => {
+    expect(printable('zone-a é 😀 ∞')).toBe('zone-a é 😀 ∞')
+    expect(printable('\u001b[31mred\u0007\u007f\u009b\r\n\t\\')).toBe('\\x1b[31mred\\x07\\x7f\\x9b\\r\\n\\t\\\\')
+    expect(printable('a\u202eb\u2066c\u2028')).toBe('a\\u202eb\\u2066c\\u2028')
+    // Columns align on the escaped text.
+    expect(table([['L', 'X'], ['\u001b', 'y']])).toBe('L     X\n\\x1b  y\n')
   })
 
   it('should turn a pino JSON line into one readable line and pass other text through', () => {

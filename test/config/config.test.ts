@@ -77,6 +77,27 @@ describe('config', () => {
     expect(loadConfig({ flags: { raft: { voterNice: 0 } } }).raft?.voterNice).toBe(0)
   })
 
+  it('should reject a millisecond setting above 2^31 − 1 with ConfigInvalidError when a timer could not keep it', () => {
+    // Node's setTimeout/setInterval fire after 1 ms for a larger delay: a hook killed at once, a loop spinning.
+    const tooLong = 2 ** 31
+    const cases: Array<[Record<string, Record<string, number>>, string]> = [
+      [{ hooks: { timeoutMs: tooLong } }, 'hooks.timeoutMs'],
+      [{ materializer: { reconcileIntervalMs: tooLong } }, 'materializer.reconcileIntervalMs'],
+      [{ net: { pingIntervalMs: tooLong } }, 'net.pingIntervalMs'],
+      [{ raft: { tickMs: tooLong } }, 'raft.tickMs'],
+      [{ policy: { stabilizationMs: tooLong } }, 'policy.stabilizationMs'],
+      [{ policy: { perNodeIntervalMs: tooLong } }, 'policy.perNodeIntervalMs'],
+      [{ content: { gcIntervalMs: tooLong } }, 'content.gcIntervalMs']
+    ]
+    for (const [flags, key] of cases) {
+      expect(problemsOf(() => loadConfig({ flags }))).toContain(`${key}: at most 2147483647 ms (about 24.8 days)`)
+    }
+    expect(problemsOf(() => loadConfig({ env: { REVOADA_HOOKS__TIMEOUT_MS: String(tooLong) } }))).toContain('hooks.timeoutMs: at most 2147483647 ms')
+    expect(loadConfig({ flags: { hooks: { timeoutMs: tooLong - 1 } } }).hooks?.timeoutMs).toBe(tooLong - 1)
+    // Counts are not timers: an entry count may exceed it.
+    expect(loadConfig({ flags: { raft: { snapshotEveryEntries: tooLong } } }).raft?.snapshotEveryEntries).toBe(tooLong)
+  })
+
   it('should reject cross-field contradictions when building the config', () => {
     expect(problemsOf(() => loadConfig({ flags: { raft: { electionTicks: 2, heartbeatTicks: 5 } } }))).toContain('raft.electionTicks')
     expect(problemsOf(() => loadConfig({ flags: { net: { redialBackoffMinMs: 10_000, redialBackoffMaxMs: 5 } } }))).toContain('net.redialBackoffMinMs')

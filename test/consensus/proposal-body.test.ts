@@ -100,6 +100,18 @@ describe('POST /v1/proposals body handling', () => {
     expect(proposed).toEqual([])
   })
 
+  it('answers 400 and proposes nothing when a role repeats in roles', async () => {
+    // It used to be proposed and committed as a rejected "malformed" entry (the shape refuses a repeated role).
+    const proposedBefore = proposed.length
+    for (const roles of [['api-server', 'api-server'], ['etcd', 'scheduler', 'etcd']]) {
+      const value = { kind: 'promote', nodeId: 'n-b', roles }
+      expect(proposalBodySchema.safeParse(value).success).toBe(false)
+      expect(wellFormedProposalBody(value)).toBe(false)
+      expect(await post(value), JSON.stringify(roles)).toEqual({ status: 400, json: { error: 'BadRequest', message: 'roles: each role at most once' } })
+    }
+    expect(proposed).toHaveLength(proposedBefore)
+  })
+
   it('proposes a good body\'s command with its reason and answers the typed result', async () => {
     expect(await post({ kind: 'promote', nodeId: 'n-b', roles: ['scheduler'], reason: 'rebalance', pin: true })).toEqual({
       status: 200, json: { index: 5, term: 2, cid: 'c', outcome: { kind: 'applied' }, duplicate: false, batch: { position: 1, commands: 3 } }
