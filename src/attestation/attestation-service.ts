@@ -9,8 +9,10 @@
  * it; the entry is judged and derived into the chain like any other. Learners do not sign (DESIGN.md: voters
  * witness): a seal never counted their signatures, and at 50 members their 47 signatures per block, each
  * delivered to and verified by all 49 others, were most of the machine's gossip after a leader kill
- * (docs/bench/scale.md, "After a leader kill at 50: what the survivors spend"). A learner's signature that
- * arrives (an older build) is still pooled and may ride along in a seal, uncounted, as before.
+ * (docs/bench/scale.md, "After a leader kill at 50: what the survivors spend"). A node keeps a witness only
+ * from a voter at its height, for a height a seal can still cover and not far above its own head, in a
+ * bounded pool (witness-pool.ts); anything else is dropped and counted by reason, an older build's learner
+ * signature included.
  */
 import path from 'node:path'
 import { mkdirSync } from 'node:fs'
@@ -26,9 +28,10 @@ import type { ApplyResult } from '../consensus/shape/core/index.js'
 import type { ReplicatedStateMachine } from '../consensus/state-machine.js'
 import { AttestedMachine } from './attested-machine.js'
 import { ChainStore } from './store.js'
-import { WitnessPool } from './witness-pool.js'
+import { judgeWitness, WitnessPool } from './witness-pool.js'
+import type { WitnessDropReason } from './witness-pool.js'
 import { signWitness, verifyWithCodec } from './signatures.js'
-import { cidAt, encodeSealCommand, majorityOf, votersAt, witnessSubject, MAX_WITNESSES_PER_SEAL } from './core/index.js'
+import { cidAt, encodeSealCommand, majorityOf, votersAt, witnessSubject, MAX_WITNESSES_PER_SEAL, SEAL_WINDOW_HEIGHTS } from './core/index.js'
 import type { Seal, Witness } from './core/index.js'
 import { SEAL_INTERVAL_MS_DEFAULT, WITNESS_MESSAGE_BYTES_MAX } from './constants.js'
 import { registerChainRoutes } from './routes.js'
@@ -44,7 +47,7 @@ export function witnessTopic (clusterId: string): string {
   return `revoada/${clusterId}/witness/1`
 }
 
-type DropReason = 'malformed' | 'too-large' | 'wrong-cluster' | 'wrong-sender' | 'bad-signature'
+type DropReason = 'malformed' | 'too-large' | 'wrong-cluster' | 'wrong-sender' | 'bad-signature' | WitnessDropReason
 
 export class AttestationService implements NodeService {
   readonly name = 'chain'
@@ -114,9 +117,10 @@ export class AttestationService implements NodeService {
     this.store?.close()
   }
 
-  /** One seal interval: witness a moved head; on the leader, seal what a majority witnessed. */
+  /** One seal interval: forget what no seal can cover; witness a moved head; on the leader, seal. */
   private onInterval (): void {
     const machine = this.machine!
+    this.pool.forgetUpTo(Math.max(machine.view().sealedHeight, machine.height - SEAL_WINDOW_HEIGHTS))
     if (machine.height > this.lastSignedHeight && this.witnessesAt(machine.height)) this.witness(machine.height, machine.head)
     if (this.consensus?.node.isLeader() === true) this.maybeSeal()
   }
@@ -152,7 +156,6 @@ export class AttestationService implements NodeService {
   private maybeSeal (): void {
     const view = this.machine!.view()
     if (this.sealInFlight || view.lastProposalHeight <= view.sealedHeight) return
-    this.pool.forgetUpTo(view.sealedHeight)
     for (const group of this.pool.groupsByHeight()) {
       const ours = cidAt(view, group.height)
       if (ours === null || !equalBytes(ours, group.head)) continue
@@ -177,11 +180,19 @@ export class AttestationService implements NodeService {
     }).finally(() => { this.sealInFlight = false })
   }
 
-  /** Topic validator: a witness message must be well formed, from its signer, for this cluster. */
+  /**
+   * Topic validator: a witness message must be well formed, from its signer, for this cluster, and worth
+   * keeping (`judgeWitness`: a voter's, for a height a seal can cover, not far ahead; checked before the
+   * signature, so a flood costs no verification), and the pool must take it. Every drop is counted by
+   * reason. Reject (gossipsub's verdict for an invalid message) for what an honest current node never
+   * sends; Ignore where the signer may be honest and only this node's chain makes the witness useless (a
+   * late copy, a node behind, a voter change this node has not applied yet), as the membership topics do.
+   * NB: the witness topic has no gossipsub score parameters, so neither costs the forwarding peer score.
+   */
   private validate (message: Message): TopicValidatorResult {
-    const drop = (reason: DropReason): TopicValidatorResult => {
+    const drop = (reason: DropReason, reject = true): TopicValidatorResult => {
       this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
-      return TopicValidatorResult.Reject
+      return reject ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
     if (message.type !== 'signed') return drop('malformed')
     if (message.data.length > WITNESS_MESSAGE_BYTES_MAX) return drop('too-large')
@@ -189,11 +200,14 @@ export class AttestationService implements NodeService {
     if (parsed === null) return drop('malformed')
     if (parsed.cluster !== this.ctx.cluster.clusterId) return drop('wrong-cluster')
     if (parsed.witness.nodeId !== message.from.toString()) return drop('wrong-sender')
+    const verdict = judgeWitness({ height: parsed.height, nodeId: parsed.witness.nodeId, chain: this.machine!.view() })
+    if (!verdict.ok) return drop(verdict.reason, verdict.reject)
     const valid = verifyWithCodec({
       nodeId: parsed.witness.nodeId, purpose: 'witness', clusterId: parsed.cluster, subject: witnessSubject(parsed.height, parsed.head), signature: parsed.witness.signature
     })
     if (!valid) return drop('bad-signature')
-    this.pool.add(parsed.height, parsed.head, parsed.witness)
+    const added = this.pool.add(parsed.height, parsed.head, parsed.witness)
+    if (added !== 'added') return drop(added, false)
     if (parsed.witness.nodeId === this.consensus?.node.leaderId() && parsed.height > this.lastSignedHeight) {
       this.coSignTarget = { height: parsed.height, head: parsed.head }
       this.maybeCoSign()
@@ -233,7 +247,11 @@ export class AttestationService implements NodeService {
   }
 }
 
-/** Voters first (every one that signed), then learners, up to the per-seal bound. */
+/**
+ * Voters first (every one that signed), then any other signer, up to the per-seal bound. Only voters are
+ * pooled, but one kept as a voter of the current set for a height above the head may have been demoted by
+ * the time this node reaches that height: it rides along uncounted, as a learner's did before.
+ */
 function pickWitnesses (witnesses: Witness[], voters: readonly string[]): Witness[] {
   const chosen = [...witnesses.filter((w) => voters.includes(w.nodeId)), ...witnesses.filter((w) => !voters.includes(w.nodeId))]
   return chosen.slice(0, MAX_WITNESSES_PER_SEAL).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))

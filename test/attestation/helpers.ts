@@ -5,6 +5,7 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
 import { createSigner } from '../../src/codec/index.js'
 import type { Signer } from '../../src/codec/index.js'
 import { ShapeMachine } from '../../src/consensus/shape/shape-machine.js'
@@ -19,6 +20,8 @@ import type { Block, ChainExport, Seal } from '../../src/attestation/core/index.
 export interface TestNode {
   id: string
   signer: Signer
+  /** Its identity key (a node's `ServiceContext.privateKey`). */
+  key: PrivateKey
 }
 
 export async function makeNodes (count: number): Promise<TestNode[]> {
@@ -26,7 +29,7 @@ export async function makeNodes (count: number): Promise<TestNode[]> {
   for (let i = 0; i < count; i++) {
     const key = await generateKeyPair('Ed25519')
     const id = peerIdFromPrivateKey(key).toString()
-    nodes.push({ id, signer: createSigner(key, id) })
+    nodes.push({ id, signer: createSigner(key, id), key })
   }
   return nodes
 }

@@ -20,7 +20,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 async function workedExample (): Promise<Record<string, string>> {
   const key = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(1))
   const id = peerIdFromPrivateKey(key).toString()
-  const node = { id, signer: createSigner(key, id) }
+  const node = { id, signer: createSigner(key, id), key }
   const b = new ChainBuilder('example-cluster')
   b.propose(node, { kind: 'bootstrap', nodeId: id })
   const seal = b.sealOf([node], 1)
