@@ -138,6 +138,12 @@ export interface CommandRules {
   requestIds?(command: Uint8Array): ProposalId[]
   /** Leader: why a peer may not forward `command` (one only a leader proposes for itself), or null. @default null */
   forwardRefusal?(command: Uint8Array): string | null
+  /**
+   * Leader: whether `nodeId`, outside the Raft configuration, may still forward proposals and requests (a
+   * member of the applied state machine: a node whose log was lost asks to rejoin from outside it).
+   * @default every peer
+   */
+  isMember?(nodeId: NodeId): boolean
 }
 
 export interface RaftNodeComponents<R> {
@@ -912,6 +918,14 @@ export class RaftNode<R> {
   private stampForwarded (message: Message): void {
     const plain: Array<{ data: Uint8Array, proposalId: ProposalId }> = []
     const conf = this.configuration()
+    if (!this.mayForward(message.from, conf)) {
+      // Any key holder can open a stream (a joiner must, to be admitted); only members propose.
+      this.counts.refusedForwarded += message.entries.length
+      if (this.badInputLog.allow(message.from, 'forwarded-by-stranger')) {
+        this.log.warn({ from: message.from, entries: message.entries.length }, 'refused proposals forwarded by a peer that is not a member (counted; logged once per interval)')
+      }
+      return
+    }
     for (const entry of message.entries) {
       const request = entry.type === EntryType.Normal ? decodeEntryPayload(entry.data) : null
       if (request !== null && this.isRequest(request.command)) {
@@ -982,6 +996,12 @@ export class RaftNode<R> {
       this.forwardedAppended.delete(key)
     }
     return this.appliedAndHeldBy(id, from)
+  }
+
+  /** Whether `from` may forward proposals and requests: a member of the configuration or of the machine. */
+  private mayForward (from: NodeId, conf: ConfState): boolean {
+    if (conf.voters.includes(from) || conf.votersOutgoing.includes(from) || conf.learners.includes(from) || conf.learnersNext.includes(from)) return true
+    return this.rules?.isMember?.(from) ?? true
   }
 
   /** The command and id of a forwarded entry, or why it is refused. */

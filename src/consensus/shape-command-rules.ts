@@ -56,6 +56,7 @@ export function shapeCommandRules (shape: () => MeshShape): CommandRules {
       return deriveConfChange(shape(), command, conf)
     },
     isRequest: isRequestBytes,
+    isMember: (nodeId) => shape().has(nodeId),
     forwardRefusal (command) {
       // A level is raised by the leader's protocol loop alone, once every member advertises it; forwarded, a
       // level above some build's would halt every node of that build at apply (a key holder's one frame).

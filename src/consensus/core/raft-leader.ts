@@ -318,6 +318,9 @@ export function maybeHandOff (r: Raft): void {
 }
 
 function handleTransferLeader (r: Raft, m: Message): void {
+  // Only a voter may ask (the leader's own request is local): any key holder can reach the leader, and a
+  // transfer refuses proposals for up to an election timeout — to a dead voter, every time it is asked.
+  if (m.from !== r.id && !allVoters(r.conf).includes(m.from)) { r.droppedMessages++; return }
   const target = m.transferee ?? m.from
   startTransfer(r, target)
 }

@@ -28,8 +28,8 @@ const CLUSTER = 'cluster-1'
 const codes = (outcomes: Outcome[] | undefined): string[] => (outcomes ?? []).map((o) => o.kind === 'applied' ? 'applied' : o.code)
 
 describe('forwarded requests in the driver', () => {
-  let a: Signer, b: Signer, c: Signer
-  beforeAll(async () => { [a, b, c] = await Promise.all([newSigner(), newSigner(), newSigner()]) })
+  let a: Signer, b: Signer, c: Signer, d: Signer
+  beforeAll(async () => { [a, b, c, d] = await Promise.all([newSigner(), newSigner(), newSigner(), newSigner()]) })
   const nodes: RaftNode<ApplyResult>[] = []
   afterEach(() => { for (const node of nodes.splice(0)) node.stop() })
 
@@ -135,5 +135,20 @@ describe('forwarded requests in the driver', () => {
     await node.propose(proposer.build(machine.shape, { kind: 'restore', nodeId: b.nodeId }, 'operator', 1).bytes)
     expect(node.counters().refusedForwarded).toBe(2)
     expect(node.halted).toBeUndefined()
+  })
+
+  it('should refuse proposals and requests forwarded by a key holder that is not a member, and take a member\'s', async () => {
+    const taken: string[] = []
+    const { node, machine, inject } = await leader((_command, _id, from) => { taken.push(from); return null })
+    const byD = new ShapeProposer(d, CLUSTER, `${d.nodeId}/s`)
+    // d holds the key (it could open the stream) but is in neither the shape nor the configuration.
+    inject(d.nodeId, byD.build(machine.shape, { kind: 'promote', nodeId: c.nodeId, roles: ['scheduler'] }, 'operator', 1).bytes, { clientId: `${d.nodeId}/s`, seq: 1 })
+    inject(d.nodeId, encodeRequest({ id: { clientId: `${d.nodeId}/s.r`, seq: 1 }, commands: [promote(c.nodeId)] }), { clientId: `${d.nodeId}/s.r`, seq: 1 })
+    const byB = new ShapeProposer(b, CLUSTER, `${b.nodeId}/s`)
+    inject(b.nodeId, byB.build(machine.shape, { kind: 'promote', nodeId: b.nodeId, roles: ['scheduler'] }, 'operator', 1).bytes, { clientId: `${b.nodeId}/s`, seq: 1 })
+    await waitUntil(() => machine.shape.rolesOf(b.nodeId).includes('scheduler'), 5000, 'b\'s promote applied')
+    expect(node.counters().refusedForwarded).toBe(2)
+    expect(taken).toEqual([])
+    expect(machine.shape.rolesOf(c.nodeId)).toEqual(['worker'])
   })
 })
