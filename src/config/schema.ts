@@ -12,6 +12,7 @@ import { z } from 'zod'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../log/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
+import { ELECTION_TICKS_DEFAULT, HEARTBEAT_TICKS_DEFAULT } from '../consensus/constants.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN,
   DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_REDIAL_BACKOFF_MAX_MS, DEFAULT_REDIAL_BACKOFF_MIN_MS,
@@ -85,8 +86,9 @@ export const raftSection = z.strictObject({
    * process started at nice 0 as it is. Raising needs CAP_SYS_NICE (root) or a large enough RLIMIT_NICE (consensus/voter-priority.ts). @default -5
    */
   voterNice: z.number().int().min(-20).max(19).optional()
-}).refine((r) => r.electionTicks === undefined || r.heartbeatTicks === undefined ||
-  r.electionTicks > r.heartbeatTicks, { message: 'electionTicks must be > heartbeatTicks', path: ['electionTicks'] })
+  // One of the two given alone is judged against the other's default: the node would refuse it at start.
+}).refine((r) => (r.electionTicks ?? ELECTION_TICKS_DEFAULT) > (r.heartbeatTicks ?? HEARTBEAT_TICKS_DEFAULT),
+  { message: `electionTicks must be > heartbeatTicks (defaults ${ELECTION_TICKS_DEFAULT} and ${HEARTBEAT_TICKS_DEFAULT})`, path: ['electionTicks'] })
 
 /** Membership / failure detection, for the membership layer. All optional; that layer owns the defaults. */
 export const membershipSection = z.strictObject({
@@ -155,10 +157,11 @@ export const metricsSection = z.strictObject({
    * `host:port` of a scrape-only listener that serves `GET /metrics` and nothing else (port 0 = a free
    * one). Unset: metrics are served on the admin API only. @default undefined
    */
-  listen: z.string().regex(/^(?:\[[^\]]+\]|[^:]+):\d{1,5}$/, 'expected HOST:PORT').optional(),
+  listen: z.string().regex(/^(?:\[[^\]]+\]|[^:]+):\d{1,5}$/, 'expected HOST:PORT')
+    .refine((l) => Number(l.slice(l.lastIndexOf(':') + 1)) <= 65535, 'port above 65535').optional(),
   /** Bearer token the scrape listener requires; it opens that listener only. @default undefined */
   token: z.string().min(16).max(256).optional()
-}).refine((m) => m.listen === undefined || m.token !== undefined || /^(?:127\.|localhost:|\[::1\]:)/.test(m.listen), {
+}).refine((m) => m.listen === undefined || m.token !== undefined || /^(?:127(?:\.\d{1,3}){3}:|localhost:|\[::1\]:)/.test(m.listen), {
   message: 'a non-loopback metrics.listen needs metrics.token', path: ['token']
 })
 

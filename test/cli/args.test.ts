@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { parseHostPort } from '../../src/cli/args.js'
+import { CliInputError } from '../../src/cli/validate.js'
 
 describe('parseHostPort', () => {
   it('should split host and port when given IPv4, a name or bracketed IPv6', () => {
@@ -14,5 +15,7 @@ describe('parseHostPort', () => {
   it('should reject a value without a valid port', () => {
     expect(() => parseHostPort('127.0.0.1')).toThrow(/HOST:PORT/)
     expect(() => parseHostPort('127.0.0.1:70000')).toThrow(/HOST:PORT/)
+    // Typed, so the CLI exits 3 (invalid input) as the README says, not 1.
+    expect(() => parseHostPort('foo')).toThrow(CliInputError)
   })
 })

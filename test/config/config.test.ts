@@ -101,6 +101,16 @@ describe('config', () => {
   it('should reject cross-field contradictions when building the config', () => {
     expect(problemsOf(() => loadConfig({ flags: { raft: { electionTicks: 2, heartbeatTicks: 5 } } }))).toContain('raft.electionTicks')
     expect(problemsOf(() => loadConfig({ flags: { net: { redialBackoffMinMs: 10_000, redialBackoffMaxMs: 5 } } }))).toContain('net.redialBackoffMinMs')
+    // One of the two alone is judged against the other's default (the node would refuse it only once started).
+    expect(problemsOf(() => loadConfig({ flags: { raft: { heartbeatTicks: 5 } } }))).toContain('raft.electionTicks')
+    expect(problemsOf(() => loadConfig({ flags: { raft: { electionTicks: 1 } } }))).toContain('raft.electionTicks')
+    expect(loadConfig({ flags: { raft: { heartbeatTicks: 2 } } }).raft?.heartbeatTicks).toBe(2)
+  })
+
+  it('should refuse a metrics listener on a port above 65535, and count only 127.x.x.x, localhost and [::1] as loopback', () => {
+    expect(problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.0.0.1:99999' } } }))).toContain('metrics.listen')
+    expect(problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.example.com:9101' } } }))).toContain('metrics.token')
+    expect(loadConfig({ flags: { metrics: { listen: '127.0.0.2:9101' } } }).metrics?.listen).toBe('127.0.0.2:9101')
   })
 
   it('should report a file that is not JSON with its path', async () => {
