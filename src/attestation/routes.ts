@@ -17,13 +17,13 @@ const exportQuery = z.strictObject({ from: z.coerce.number().int().min(1).option
 
 export function registerChainRoutes (app: FastifyInstance, service: AttestationService): void {
   app.get('/v1/chain', async (_req, reply) => {
-    if (!service.attached) return await reply.code(503).send({ error: 'ChainUnavailable', message: 'attestation is not attached' })
+    if (!service.attached) return await sendApiError(reply, 'Unavailable', 'attestation is not attached')
     return service.reader().summary()
   })
   app.get('/v1/chain/export', async (req, reply) => {
-    if (!service.attached) return await reply.code(503).send({ error: 'ChainUnavailable', message: 'attestation is not attached' })
+    if (!service.attached) return await sendApiError(reply, 'Unavailable', 'attestation is not attached')
     const query = exportQuery.safeParse(req.query)
-    if (!query.success) return await reply.code(400).send({ error: 'BadRequest', message: query.error.message })
+    if (!query.success) return await sendApiError(reply, 'BadRequest', query.error.message)
     let bytes: Uint8Array
     try {
       bytes = service.reader().exportBytes(query.data.from)

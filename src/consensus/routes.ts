@@ -41,8 +41,8 @@ const TERMS_QUERY_INDEXES_MAX = 1000
 
 const nodeBody = z.strictObject({ nodeId: z.string().min(1).max(128) })
 
-/** Maps operating errors to the API's error codes. */
-function failure (reply: FastifyReply, err: unknown): FastifyReply {
+/** Maps consensus operating errors to the API's error codes (also for other layers' proposals). */
+export function consensusFailure (reply: FastifyReply, err: unknown): FastifyReply {
   const e = err as Error
   switch (e.name) {
     case 'ConsensusTimeoutError': return sendApiError(reply, 'Timeout', `${e.message} (the change may still commit; check \`revoada shape\`)`)
@@ -92,7 +92,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
       const members = view.shape.memberIds().map((nodeId) => ({ nodeId, roles: view.shape.rolesOf(nodeId) }))
       return { cid: view.cid, appliedIndex: view.appliedIndex, target: view.shape.target, voters: view.shape.voters(), members, pins: view.shape.pins(), removed: view.shape.removed() }
     } catch (err) {
-      return failure(reply, err)
+      return consensusFailure(reply, err)
     }
   })
 
@@ -103,7 +103,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
     const command = toCommand(body)
     if (typeof command === 'string') return sendApiError(reply, 'BadRequest', command)
     // A proposal about a stranger would only be committed as a rejection: refuse it before the log.
-    if (!service.shapeMachine.shape.has(body.nodeId)) return failure(reply, new UnknownMemberError(body.nodeId))
+    if (!service.shapeMachine.shape.has(body.nodeId)) return consensusFailure(reply, new UnknownMemberError(body.nodeId))
     const refusal = body.pin === true || body.force === true ? null : service.operatorGuard?.(command) ?? null
     if (refusal !== null) return sendApiError(reply, 'Refused', `${refusal.message} (pass pin to record it as the operator's, or force)`)
     try {
@@ -113,7 +113,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
         ...(result.batch !== undefined ? { batch: result.batch } : {})
       }
     } catch (err) {
-      return failure(reply, err)
+      return consensusFailure(reply, err)
     }
   })
 
@@ -148,7 +148,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
       const result = await service.propose({ kind: 'set-target', target }, 'operator')
       return { ...result.result, duplicate: result.duplicate, target }
     } catch (err) {
-      return failure(reply, err)
+      return consensusFailure(reply, err)
     }
   })
 
@@ -160,7 +160,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
       const result = await service.removeMember(parsed.data.nodeId)
       return { ...result.result, duplicate: result.duplicate }
     } catch (err) {
-      return failure(reply, err)
+      return consensusFailure(reply, err)
     }
   })
 
@@ -169,7 +169,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
       const result = await service.leave()
       return { ...result.result, duplicate: result.duplicate }
     } catch (err) {
-      return failure(reply, err)
+      return consensusFailure(reply, err)
     }
   })
 }

@@ -13,27 +13,30 @@
  */
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import { sendApiError } from '../api/index.js'
+import type { ApiErrorCode } from '../api/errors.js'
 import { z } from 'zod'
 import type { CID } from 'multiformats/cid'
 import { parseRootCid } from './store.js'
 import type { ContentService } from './content-service.js'
 
-const STATUS_OF: Record<string, number> = {
-  InvalidCidError: 400,
-  MalformedContentError: 400,
-  ContentNotFoundError: 404,
-  NoProvidersError: 404,
-  ObjectTooLargeError: 413,
-  FetchQueueFullError: 429,
-  FetchFailedError: 502,
-  QuotaExceededError: 507,
-  DiskFullError: 507,
-  StoreIndexFullError: 507
+/** The API code of each content error (docs/OPERATIONS.md "Errors"); the message names the error. */
+const CODE_OF: Record<string, ApiErrorCode> = {
+  InvalidCidError: 'BadRequest',
+  MalformedContentError: 'BadRequest',
+  ObjectTooLargeError: 'BadRequest',
+  ContentNotFoundError: 'NotFound',
+  NoProvidersError: 'NotFound',
+  FetchQueueFullError: 'Unavailable',
+  FetchFailedError: 'Unavailable',
+  QuotaExceededError: 'Refused',
+  DiskFullError: 'Refused',
+  StoreIndexFullError: 'Refused'
 }
 
 function failure (reply: FastifyReply, err: unknown): FastifyReply {
   const e = err as Error
-  return reply.code(STATUS_OF[e.name] ?? 500).send({ error: e.name, message: e.message })
+  return sendApiError(reply, CODE_OF[e.name] ?? 'Internal', `${e.name}: ${e.message}`)
 }
 
 const dirBody = z.strictObject({
@@ -53,7 +56,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
       try {
         const pin = (request.query as { pin?: string }).pin === 'true'
         const body = request.body as Readable | undefined
-        if (body === undefined || typeof (body as Readable).on !== 'function') return reply.code(415).send({ error: 'BadRequest', message: 'send the file as application/octet-stream' })
+        if (body === undefined || typeof (body as Readable).on !== 'function') return sendApiError(reply, 'BadRequest', 'send the file as application/octet-stream')
         return await service.add(body as AsyncIterable<Uint8Array>, { pin }).then(({ cidObject: _c, ...record }) => record)
       } catch (err) {
         return failure(reply, err)
@@ -67,7 +70,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
 
   app.post('/v1/content/dir', async (request, reply) => {
     const parsed = dirBody.safeParse(request.body)
-    if (!parsed.success) return reply.code(400).send({ error: 'BadRequest', message: parsed.error.message })
+    if (!parsed.success) return sendApiError(reply, 'BadRequest', parsed.error.message)
     try {
       const entries = parsed.data.entries.map((e) => ({ name: e.name, cid: parseRootCid(e.cid) }))
       return await service.addDir(entries, { pin: parsed.data.pin === true })
@@ -82,7 +85,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
     try {
       const cid = cidParam(request.params)
       const record = service.record(cid)
-      if (record === undefined) return reply.code(404).send({ error: 'ContentNotFoundError', message: `${cid.toString()} is not in this store` })
+      if (record === undefined) return sendApiError(reply, 'NotFound', `ContentNotFoundError: ${cid.toString()} is not in this store`)
       const manifest = await service.manifest(cid)
       const entries = manifest?.type === 'dir' ? manifest.entries.map((e) => ({ name: e.name, cid: e.cid.toString(), size: e.size })) : undefined
       return { ...record, ...(entries !== undefined ? { entries } : {}) }
@@ -111,7 +114,7 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
       if (progress !== undefined) return progress
       const record = service.record(cid)
       if (record?.complete === true) return { cid: cid.toString(), state: 'done', bytesDone: record.size, bytesTotal: record.size }
-      return reply.code(404).send({ error: 'ContentNotFoundError', message: 'no fetch of this CID' })
+      return sendApiError(reply, 'NotFound', 'ContentNotFoundError: no fetch of this CID')
     } catch (err) {
       return failure(reply, err)
     }

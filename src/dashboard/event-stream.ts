@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { SESSION_ROUTE } from '../api/index.js'
+import { SESSION_ROUTE, sendApiError } from '../api/index.js'
 import {
   SSE_CLIENT_BUFFER_BYTES_MAX, SSE_CLIENTS_MAX, SSE_KEEPALIVE_MS, SSE_PUSH_INTERVAL_MS, SSE_RETRY_MS
 } from './constants.js'
@@ -61,7 +61,7 @@ export class EventStream {
   routes (app: FastifyInstance): void {
     app.get('/v1/events', SESSION_ROUTE, async (request, reply) => {
       if (this.closed || this.clients.size >= SSE_CLIENTS_MAX) {
-        return await reply.code(503).send({ error: 'TooManyStreams', message: `at most ${SSE_CLIENTS_MAX} event streams` })
+        return await sendApiError(reply, 'Unavailable', `too many event streams: at most ${SSE_CLIENTS_MAX}`)
       }
       reply.hijack()
       const res = reply.raw

@@ -9,6 +9,8 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
+import { sendApiError } from '../api/index.js'
+import { consensusFailure } from '../consensus/routes.js'
 import { CONTROL_PLANE_ROLES, MAX_TEMPLATES_PER_ROLE, templateNameProblem } from '../consensus/shape/core/index.js'
 import { buildView, renderTemplate, TEMPLATE_BYTES_MAX } from './core/index.js'
 import type { MaterializerService } from './materializer-service.js'
@@ -20,7 +22,7 @@ const catalogBody = z.strictObject({
 })
 
 function badRequest (reply: FastifyReply, message: string): FastifyReply {
-  return reply.code(400).send({ error: 'BadRequest', message })
+  return sendApiError(reply, 'BadRequest', message)
 }
 
 export function registerMaterializerRoutes (app: FastifyInstance, service: MaterializerService): void {
@@ -43,13 +45,13 @@ export function registerMaterializerRoutes (app: FastifyInstance, service: Mater
       try {
         renderTemplate(template.text, view, template.name)
       } catch (err) {
-        return reply.code(400).send({ error: (err as Error).name, message: (err as Error).message })
+        return badRequest(reply, `${(err as Error).name}: ${(err as Error).message}`)
       }
     }
     const content = service.content()
     if (content === undefined && templates.length > 0) {
       const err = new ContentUnavailableError()
-      return reply.code(503).send({ error: err.name, message: err.message })
+      return sendApiError(reply, 'Unavailable', `${err.name}: ${err.message}`)
     }
     try {
       const entries = []
@@ -57,9 +59,7 @@ export function registerMaterializerRoutes (app: FastifyInstance, service: Mater
       const result = await consensus.propose({ kind: 'set-catalog', role, templates: entries }, 'operator')
       return { ...result.result, duplicate: result.duplicate, templates: entries }
     } catch (err) {
-      const e = err as Error
-      const code = e.name === 'ConsensusTimeoutError' ? 504 : e.name === 'ConsensusBusyError' ? 503 : 500
-      return reply.code(code).send({ error: e.name, message: e.message })
+      return consensusFailure(reply, err)
     }
   })
 }

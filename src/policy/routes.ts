@@ -9,6 +9,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
+import { sendApiError } from '../api/index.js'
 import type { PolicyEngine } from './engine.js'
 import { DECISION_PAGE_MAX, DECISION_WAIT_MS_MAX } from './constants.js'
 
@@ -19,7 +20,7 @@ const decisionsQuery = z.strictObject({
 })
 
 function badRequest (reply: FastifyReply, message: string): FastifyReply {
-  return reply.code(400).send({ error: 'BadRequest', message })
+  return sendApiError(reply, 'BadRequest', message)
 }
 
 export function registerPolicyRoutes (app: FastifyInstance, engine: PolicyEngine): void {
