@@ -588,7 +588,8 @@ export class ConsensusService implements NodeService {
       elections: this.raft.electionCounters(),
       refused: {
         messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots,
-        oversizeSnapshots: status.oversizeSnapshots, removalNotices: this.noticesRefused
+        oversizeSnapshots: status.oversizeSnapshots, snapshotsAboveLevel: this.raft.refusedSnapshotsAboveLevel,
+        removalNotices: this.noticesRefused
       },
       storage: this.raft.storageHealth(),
       ...(this.priority !== undefined ? { cpuPriority: this.priority.status() } : {}),

@@ -42,8 +42,9 @@ import { RETRYABLE_STORAGE_ERRORS } from './storage/errors.js'
 import { decodeRefusal, encodeRefusal } from './request-refusal.js'
 
 /**
- * Errors a state machine throws from apply (or canRestore) when this build cannot apply what the cluster
- * committed: the node halts there instead of diverging (docs/OPERATIONS.md, "Rolling upgrades").
+ * Errors a state machine throws from apply when this build cannot apply what the cluster committed: the node
+ * halts there instead of diverging (docs/OPERATIONS.md, "Rolling upgrades"). Thrown from canRestore (a
+ * snapshot from the leader), they refuse that snapshot instead (refuseSnapshotAboveLevel).
  */
 export const HALTING_APPLY_ERRORS: ReadonlySet<string> = new Set(['ProtocolLevelUnsupportedError'])
 import * as C from './constants.js'
@@ -321,6 +322,8 @@ export class RaftNode<R> {
   private readonly monotonicMs: () => number
   private readonly rules: CommandRules | undefined
   private readonly badInputLog: PerPeerLogLimiter
+  /** Snapshots from a leader refused for a protocol level above this build's (refuseSnapshotAboveLevel). */
+  private snapshotsAboveLevel = 0
   /** Keys of pending proposals whose last submission a configuration change refused (retryRefusedConfChanges). */
   private readonly confRefused = new Set<string>()
   private confRetryScheduled = false
@@ -1082,7 +1085,7 @@ export class RaftNode<R> {
     for (const listener of this.haltListeners) listener(err)
   }
 
-  /** Why this node halted (its machine could not apply a committed entry or snapshot), if it did. */
+  /** Why this node halted (its machine could not apply a committed entry of its own log), if it did. */
   get halted (): Error | undefined {
     return this.haltedBy
   }
@@ -1594,15 +1597,39 @@ export class RaftNode<R> {
       ok = decoded !== null && ProposalSessions.tryDecode(decoded.sessions, isAppliedRecord) !== null &&
         (this.machine.canRestore?.(decoded.machine) ?? true)
     } catch (err) {
-      // A snapshot this build cannot apply (a protocol level above its own): halt, as for an entry.
       if (!HALTING_APPLY_ERRORS.has((err as Error).name)) throw err
-      this.halt(err as Error)
+      this.refuseSnapshotAboveLevel(snapshot, err as Error)
       return false
     }
     if (!ok && this.badInputLog.allow(this.raw?.leader() ?? 'leader', 'snapshot')) {
       this.log.warn({ index: snapshot.meta.index, term: snapshot.meta.term }, 'refused a snapshot from the leader that cannot be restored (counted; logged once per interval)')
     }
     return ok
+  }
+
+  /**
+   * A snapshot from the leader at a protocol level above this build's is refused, not halted on
+   * (docs/OPERATIONS.md, "Rolling upgrades"). The halt exists so that a build left behind stops instead of
+   * applying the committed log differently; refusing a snapshot applies nothing and persists nothing, so
+   * this node cannot diverge by it, only stay behind. And the snapshot is only its sender's word: any key
+   * holder may speak Raft (mayTalkRaft) and be the leader of a higher term for one frame, so halting here let
+   * one frame per node stop the cluster. Halting only for a voter's snapshot would still trust the voter and
+   * would miss an honest leader this node's lagging configuration does not name yet. What still halts is
+   * the level in an entry this node applies from its own log, or in its own snapshot at start. An honest
+   * cluster above this build keeps resending, so the warning repeats once per interval per leader and
+   * `refused.snapshotsAboveLevel` grows: both name the fix.
+   */
+  private refuseSnapshotAboveLevel (snapshot: Snapshot, err: Error): void {
+    this.snapshotsAboveLevel++
+    const leader = this.raw?.leader() ?? 'leader'
+    if (!this.badInputLog.allow(leader, 'snapshot-level')) return
+    this.log.warn({ leader, index: snapshot.meta.index, term: snapshot.meta.term, err: err.message },
+      `refused a snapshot from ${leader} that this build cannot apply, staying behind (counted; logged once per interval): ${err.message}`)
+  }
+
+  /** Snapshots from a leader refused because their protocol level is above this build's (refuseSnapshotAboveLevel). */
+  get refusedSnapshotsAboveLevel (): number {
+    return this.snapshotsAboveLevel
   }
 
   private restoreSnapshot (snapshot: Snapshot): void {

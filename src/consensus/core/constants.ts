@@ -52,6 +52,16 @@ export const ENTRY_OVERHEAD_BYTES = 24
 export const INVARIANT_CHECK_TAIL_ENTRIES = 256
 /** Clients kept by ProposalSessions by default; the least recently applied is evicted beyond it. */
 export const MAX_SESSION_CLIENTS_DEFAULT = 10_000
+/**
+ * Sessions kept per owner (the node a client id `<NodeId>/…` names) by ProposalSessions; beyond it that
+ * owner's least recently applied session is evicted, never another owner's. Without it one key holder
+ * forwarding proposals under fresh session ids flushed every honest client from the MAX_SESSION_CLIENTS
+ * table, and an honest retry then applied twice. An honest node uses three sessions per process start (the
+ * shape proposer's `<NodeId>/<hex>`, its forwarded-request stream `<NodeId>/<hex>.r`, the driver's own), so
+ * 64 keeps every session of 21 starts of one node; the oldest evicted belong to stopped processes, which
+ * retry nothing. 10,000 / 64 = 156 owners fit before the global bound evicts across owners.
+ */
+export const MAX_SESSIONS_PER_OWNER_DEFAULT = 64
 /** Results kept per client; an older sequence number is then refused as stale (never re-applied). */
 export const MAX_SESSION_SEQS_PER_CLIENT_DEFAULT = 64
 /**

@@ -4,14 +4,18 @@
  * their first results. Every replica applies the same entries in the same order, so every replica's
  * table (and its evictions) is identical and can travel inside the state-machine snapshot.
  *
- * Bounds: at most `maxClients` clients (the least recently applied, by log index, is evicted) and at
- * most `maxSeqsPerClient` results per client (the lowest sequence is dropped and everything at or below
- * it is refused as `stale` from then on, so an old retry is never applied twice).
+ * Bounds: at most `maxSessionsPerOwner` clients per owner (the node named before the first `/` of a client
+ * id; an owner over it loses its own least recently applied session, never another owner's), at most
+ * `maxClients` clients in all (the least recently applied, by log index, is evicted) and at most
+ * `maxSeqsPerClient` results per client (the lowest sequence is dropped and everything at or below it is
+ * refused as `stale` from then on, so an old retry is never applied twice). Each eviction is decided by the
+ * table's contents alone, and the per-owner order is the table's own order restricted to that owner, so a
+ * table rebuilt from its encoding evicts exactly as the original.
  * NB: an evicted client is forgotten: a retry from it after eviction is applied again. Size maxClients
  * above the number of clients that can be active at once.
  */
 import { assert } from '../../util/assert.js'
-import { MAX_SESSION_CLIENTS_DEFAULT, MAX_SESSION_SEQS_PER_CLIENT_DEFAULT } from './constants.js'
+import { MAX_SESSION_CLIENTS_DEFAULT, MAX_SESSION_SEQS_PER_CLIENT_DEFAULT, MAX_SESSIONS_PER_OWNER_DEFAULT } from './constants.js'
 import { SessionsDataInvalidError } from './errors.js'
 import type { Entry, ProposalId } from './types.js'
 
@@ -48,17 +52,36 @@ interface ClientSession<R> {
 const NEW: { kind: 'new' } = Object.freeze({ kind: 'new' })
 const STALE: { kind: 'stale' } = Object.freeze({ kind: 'stale' })
 
+/**
+ * The node a client id belongs to: ids are `<NodeId>/<session>`. An id without a `/` (tests, a hostile
+ * leader's entries) is its own owner.
+ */
+export function sessionOwner (clientId: string): string {
+  const slash = clientId.indexOf('/')
+  return slash > 0 ? clientId.slice(0, slash) : clientId
+}
+
 export class ProposalSessions<R = Uint8Array> {
   readonly maxClients: number
   readonly maxSeqsPerClient: number
+  /** Not encoded: a bound of this build, like the defaults of the two above when a table is created. */
+  readonly maxSessionsPerOwner: number
   /** Map order is the eviction order: least recently applied first. */
   private readonly clients = new Map<string, ClientSession<R>>()
+  /**
+   * Each owner's client ids in least-recently-applied order. Invariant: derived from `clients` (the same ids,
+   * in `clients` order, grouped by sessionOwner); no empty set is kept.
+   */
+  private readonly owners = new Map<string, Set<string>>()
 
-  constructor (maxClients = MAX_SESSION_CLIENTS_DEFAULT, maxSeqsPerClient = MAX_SESSION_SEQS_PER_CLIENT_DEFAULT) {
+  constructor (maxClients = MAX_SESSION_CLIENTS_DEFAULT, maxSeqsPerClient = MAX_SESSION_SEQS_PER_CLIENT_DEFAULT,
+    maxSessionsPerOwner = MAX_SESSIONS_PER_OWNER_DEFAULT) {
     assert(Number.isSafeInteger(maxClients) && maxClients > 0, () => `bad maxClients ${maxClients}`)
     assert(Number.isSafeInteger(maxSeqsPerClient) && maxSeqsPerClient > 0, 'bad maxSeqsPerClient')
+    assert(Number.isSafeInteger(maxSessionsPerOwner) && maxSessionsPerOwner > 0, 'bad maxSessionsPerOwner')
     this.maxClients = maxClients
     this.maxSeqsPerClient = maxSeqsPerClient
+    this.maxSessionsPerOwner = maxSessionsPerOwner
   }
 
   get size (): number {
@@ -82,7 +105,6 @@ export class ProposalSessions<R = Uint8Array> {
       client = { lastIndex: index, floorSeq: 0, results: new Map() }
     } else {
       assert(index > client.lastIndex, () => `apply index went back for ${id.clientId}`)
-      this.clients.delete(id.clientId)
     }
     client.lastIndex = index
     client.results.set(id.seq, result)
@@ -93,12 +115,38 @@ export class ProposalSessions<R = Uint8Array> {
       client.results.delete(lowest)
       client.floorSeq = Math.max(client.floorSeq, lowest)
     }
-    this.clients.set(id.clientId, client)
-    if (this.clients.size > this.maxClients) {
-      const oldest = this.clients.keys().next().value
-      if (oldest !== undefined) this.clients.delete(oldest)
-    }
+    this.touch(id.clientId, client)
+    // The owner's quota first: a flood of one owner's fresh sessions evicts that owner's own, and only
+    // then the global bound (a loop: a table decoded from an older build's snapshot may hold more).
+    const owned = this.owners.get(sessionOwner(id.clientId))
+    assert(owned !== undefined && owned.has(id.clientId), 'recorded client missing from its owner')
+    while (owned.size > this.maxSessionsPerOwner) this.evict(owned.values().next().value as string)
+    if (this.clients.size > this.maxClients) this.evict(this.clients.keys().next().value as string)
     assert(this.clients.size <= this.maxClients, 'session table over its bound')
+    assert(owned.size <= this.maxSessionsPerOwner, 'owner over its session quota')
+    assert(this.clients.has(id.clientId), 'the recorded client was evicted')
+  }
+
+  /** Makes `clientId` the most recently applied client, in the table and in its owner's order. */
+  private touch (clientId: string, client: ClientSession<R>): void {
+    this.clients.delete(clientId)
+    this.clients.set(clientId, client)
+    const owner = sessionOwner(clientId)
+    let owned = this.owners.get(owner)
+    if (owned === undefined) {
+      owned = new Set()
+      this.owners.set(owner, owned)
+    }
+    owned.delete(clientId)
+    owned.add(clientId)
+  }
+
+  private evict (clientId: string): void {
+    assert(this.clients.delete(clientId), () => `evicting an unknown client ${clientId}`)
+    const owner = sessionOwner(clientId)
+    const owned = this.owners.get(owner)
+    assert(owned?.delete(clientId) === true, () => `client ${clientId} missing from its owner`)
+    if (owned.size === 0) this.owners.delete(owner)
   }
 
   /** Plain data for the snapshot (the caller encodes R). */
@@ -129,16 +177,18 @@ export class ProposalSessions<R = Uint8Array> {
    * are positive safe integers, client ids unique, results in strictly ascending seq order above the
    * client's floor, at most maxSeqsPerClient of them, each accepted by `isResult` when given), so a
    * table that decodes can be recorded into and encoded again.
+   * The per-owner quota is this build's (`maxSessionsPerOwner`, not encoded); an owner the data holds more
+   * sessions of is brought under it at its next record.
    * @throws SessionsDataInvalidError naming the first bad field.
    */
-  static decode<R> (data: unknown, isResult?: (value: unknown) => value is R): ProposalSessions<R> {
+  static decode<R> (data: unknown, isResult?: (value: unknown) => value is R, maxSessionsPerOwner = MAX_SESSIONS_PER_OWNER_DEFAULT): ProposalSessions<R> {
     const d = sessionsRecord(data, 'session table')
     const maxClients = positiveCount(d.maxClients, 'maxClients')
     const maxSeqsPerClient = positiveCount(d.maxSeqsPerClient, 'maxSeqsPerClient')
     if (!Array.isArray(d.clients)) invalid('clients is not an array')
     const clients = d.clients as unknown[]
     if (clients.length > maxClients) invalid(`${clients.length} clients over maxClients ${maxClients}`)
-    const sessions = new ProposalSessions<R>(maxClients, maxSeqsPerClient)
+    const sessions = new ProposalSessions<R>(maxClients, maxSeqsPerClient, maxSessionsPerOwner)
     for (const [i, raw] of clients.entries()) {
       const c = sessionsRecord(raw, `client ${i}`)
       if (typeof c.clientId !== 'string' || sessions.clients.has(c.clientId)) invalid(`client ${i}: clientId missing or repeated`)
@@ -153,7 +203,7 @@ export class ProposalSessions<R = Uint8Array> {
         client.results.set(seq as number, value as R)
         previous = seq as number
       }
-      sessions.clients.set(c.clientId as string, client)
+      sessions.touch(c.clientId as string, client)
     }
     return sessions
   }

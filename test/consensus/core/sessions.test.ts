@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { EntryType, ProposalSessions, applyOnce } from '../../../src/consensus/core/index.js'
 import type { Entry } from '../../../src/consensus/core/index.js'
+import { MAX_SESSION_CLIENTS_DEFAULT, MAX_SESSIONS_PER_OWNER_DEFAULT } from '../../../src/consensus/core/constants.js'
 
 function entry (index: number, clientId: string, seq: number): Entry {
   return { index, term: 1, type: EntryType.Normal, data: new Uint8Array([index]), proposalId: { clientId, seq } }
@@ -37,6 +38,35 @@ describe('ProposalSessions', () => {
     expect(sessions.size).toBe(2)
     expect(sessions.lookup({ clientId: 'b', seq: 1 })).toEqual({ kind: 'new' })
     expect(sessions.lookup({ clientId: 'a', seq: 2 })).toEqual({ kind: 'duplicate', result: 'a2' })
+  })
+
+  it('should keep an honest client when one owner records more sessions than the whole table holds', () => {
+    // A key holder forwarding proposals under fresh ids `<its NodeId>/<k>` flushed every honest client,
+    // whose retry then applied twice (audit). Default bounds: 10,000 clients, 64 per owner.
+    const sessions = new ProposalSessions<string>()
+    sessions.record({ clientId: 'honest/s1', seq: 1 }, 1, 'promote')
+    const flood = MAX_SESSION_CLIENTS_DEFAULT + 100
+    for (let k = 0; k < flood; k++) sessions.record({ clientId: `evil/${k}`, seq: 1 }, 2 + k, 'x')
+    expect(sessions.lookup({ clientId: 'honest/s1', seq: 1 })).toEqual({ kind: 'duplicate', result: 'promote' })
+    expect(applyOnce(sessions, entry(flood + 2, 'honest/s1', 1), () => 'again')).toEqual({ status: 'duplicate', result: 'promote' })
+    // The flooding owner keeps its most recent sessions only.
+    expect(sessions.size).toBe(1 + MAX_SESSIONS_PER_OWNER_DEFAULT)
+    expect(sessions.lookup({ clientId: `evil/${flood - 1}`, seq: 1 }).kind).toBe('duplicate')
+    expect(sessions.lookup({ clientId: `evil/${flood - 1 - MAX_SESSIONS_PER_OWNER_DEFAULT}`, seq: 1 }).kind).toBe('new')
+  })
+
+  it('should evict an owner\'s least recently applied session, and evict the same from a decoded copy', () => {
+    const sessions = new ProposalSessions<string>(100, 4, 2)
+    sessions.record({ clientId: 'n1/a', seq: 1 }, 1, 'a')
+    sessions.record({ clientId: 'n2/x', seq: 1 }, 2, 'x')
+    sessions.record({ clientId: 'n1/b', seq: 1 }, 3, 'b')
+    sessions.record({ clientId: 'n1/a', seq: 2 }, 4, 'a2') // n1/a is now n1's most recent
+    const copy = ProposalSessions.decode<string>(JSON.parse(JSON.stringify(sessions.encode())), undefined, 2)
+    for (const table of [sessions, copy]) table.record({ clientId: 'n1/c', seq: 1 }, 5, 'c')
+    expect(copy.encode()).toEqual(sessions.encode())
+    expect(sessions.lookup({ clientId: 'n1/b', seq: 1 }).kind).toBe('new')
+    expect(sessions.lookup({ clientId: 'n1/a', seq: 2 }).kind).toBe('duplicate')
+    expect(sessions.lookup({ clientId: 'n2/x', seq: 1 }).kind).toBe('duplicate')
   })
 
   it('should refuse an old sequence as stale when its result was dropped from the window', () => {
