@@ -24,7 +24,9 @@ import {
   decodeResponse, encodeRequest
 } from './core/index.js'
 import type { FileManifest, ProviderScores, ProviderTable } from './core/index.js'
+import { inconsistentChunk } from './store.js'
 import type { ContentStore, ObjectRecord } from './store.js'
+import { blake3, equalBytes } from '../codec/index.js'
 import type { Announcer } from './announcer.js'
 import { errorMessage, errorName } from './errors-io.js'
 import { Wakeup } from './wakeup.js'
@@ -167,6 +169,12 @@ export class Fetch {
 
   private async fetchChunks (root: CID, manifest: FileManifest): Promise<void> {
     const { store } = this.deps
+    // A block held already (for another file) counts as present only at the manifest's length: else its
+    // digest and the manifest disagree, and no provider can give bytes that satisfy both.
+    for (const [index, digest] of manifest.chunks.entries()) {
+      const bytes = store.blockBytes(digest)
+      if (bytes !== undefined && bytes !== chunkLength(manifest, index)) throw inconsistentChunk(root, manifest, index, bytes)
+    }
     const scheduler = new ChunkScheduler({
       chunkCount: manifest.chunks.length,
       present: (i) => store.hasDigest(manifest.chunks[i] as Uint8Array),
@@ -329,6 +337,13 @@ export class Fetch {
           continue
         }
         if (response.data.length !== chunkLength(manifest, request)) {
+          // The digest first: bytes that match it are what the digest names, and it is the manifest that
+          // disagrees, which no provider can mend. That ends the fetch, with no fault of the provider's.
+          if (equalBytes(blake3(response.data), manifest.chunks[request] as Uint8Array)) {
+            this.fatal ??= inconsistentChunk(root, manifest, request, response.data.length)
+            this.wake.notify()
+            return 'abandoned'
+          }
           this.providerLied(peer, `chunk ${request} of ${response.data.length} bytes, expected ${chunkLength(manifest, request)}`)
           return 'lied'
         }

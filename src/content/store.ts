@@ -23,7 +23,7 @@ import type { Logger } from '../log/index.js'
 import {
   CHUNK_BYTES, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
   QuotaExceededError, StoreIndexFullError, ChunkVerificationError, MalformedContentError, InvalidCidError,
-  chunkCid, decodeManifest, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
+  chunkCid, chunkLength, decodeManifest, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
 
@@ -53,6 +53,14 @@ const INDEX_VERSION = 1
 
 function hexOf (digest: Uint8Array): string {
   return Buffer.from(digest).toString('hex')
+}
+
+/**
+ * A chunk whose digest names bytes of another length than the manifest's chunk: no bytes satisfy both, so the
+ * content is at fault, not whoever sent or stored the (hash-valid) block (docs/CONTENT.md §6 step 4).
+ */
+export function inconsistentChunk (root: CID, manifest: FileManifest, index: number, bytes: number): MalformedContentError {
+  return new MalformedContentError(`${root.toString()}: chunk ${index} is ${chunkLength(manifest, index)} bytes in the manifest, but its digest names a block of ${bytes} bytes`)
 }
 
 /** Parses a root CID string. @throws InvalidCidError */
@@ -163,6 +171,11 @@ export class ContentStore {
 
   hasDigest (digest: Uint8Array): boolean {
     return this.blocks.has(hexOf(digest))
+  }
+
+  /** The size of a held block, undefined when it is not held. */
+  blockBytes (digest: Uint8Array): number | undefined {
+    return this.blocks.get(hexOf(digest))
   }
 
   get usedBytes (): number { return this.used }
@@ -373,16 +386,19 @@ export class ContentStore {
   }
 
   /**
-   * The bytes of a complete file, chunk by chunk, each verified as it is read.
-   * @throws ContentNotFoundError when the file or one of its chunks is not held
+   * The bytes of a complete file, chunk by chunk, each verified as it is read, digest and length: a manifest
+   * whose digest names a block of another length than its chunk (held for another file) yields no more.
+   * @throws ContentNotFoundError when the file or one of its chunks is not held, MalformedContentError when
+   * a chunk's length is not the manifest's
    */
   async * readFile (root: CID): AsyncGenerator<Uint8Array> {
     const manifest = await this.manifest(root)
     if (manifest === null) throw new ContentNotFoundError(`${root.toString()} is not held here`)
     if (manifest.type !== 'file') throw new MalformedContentError(`${root.toString()} is a directory, not a file`)
-    for (const digest of manifest.chunks) {
+    for (const [index, digest] of manifest.chunks.entries()) {
       const bytes = await this.readBlock(chunkCid(digest))
       if (bytes === null) throw new ContentNotFoundError(`a chunk of ${root.toString()} is missing or was corrupt`)
+      if (bytes.length !== chunkLength(manifest, index)) throw inconsistentChunk(root, manifest, index, bytes.length)
       yield bytes
     }
   }

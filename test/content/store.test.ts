@@ -9,7 +9,10 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ContentStore } from '../../src/content/store.js'
-import { CHUNK_BYTES, chunkCid } from '../../src/content/core/index.js'
+import { CHUNK_BYTES, MalformedContentError, ProviderScores, ProviderTable, chunkCid, encodeManifest } from '../../src/content/core/index.js'
+import { Fetch } from '../../src/content/fetch.js'
+import type { Announcer } from '../../src/content/announcer.js'
+import type { NetNode } from '../../src/net/index.js'
 import { blake3 } from '../../src/codec/index.js'
 import { silentLogger } from '../../src/log/index.js'
 import { tempDir } from '../node/helpers.js'
@@ -229,5 +232,26 @@ describe('content store', () => {
     expect(again.usedBytes).toBe(store.usedBytes)
     expect(readdirSync(dirs[0] as string).some((f) => f.startsWith('index.json.corrupt-'))).toBe(true)
     expect(record.complete).toBe(true)
+  })
+
+  // An audit found a manifest saying size 1,024 / chunkBytes 1,024 whose digest names a 1 MiB block held for
+  // another file became complete at once: reading it gave 1 MiB, get() threw a RangeError and /data sent
+  // content-length 1,024. A held block counts as present only at the manifest's chunk length.
+  it('should fail a fetch, and a read, whose held chunk has another length than the manifest says, as MalformedContentError', async () => {
+    const store = await open()
+    const big = new Uint8Array(CHUNK_BYTES).fill(7)
+    await store.addFile(pieces(big))
+    const lying = encodeManifest({ v: 1, type: 'file', size: 1024, chunkBytes: 1024, chunks: [blake3(big)] })
+    await store.putBlock(lying.cid, lying.bytes)
+    const announcer = { have: async () => {}, want: async () => {} } as unknown as Announcer
+    const fetch = new Fetch(lying.cid, {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
+      log: silentLogger(), nowMs: () => clock, startIndex: () => 0
+    })
+    await expect(fetch.run()).rejects.toThrow(MalformedContentError)
+    expect(store.record(lying.cid)?.complete).toBe(false)
+    // A record made complete some other way (an older build) is refused when read, not output at 1 MiB.
+    await store.setRecord(lying.cid, { type: 'file', size: 1024, complete: true })
+    await expect(readAll(store, lying.cid.toString())).rejects.toThrow(MalformedContentError)
   })
 })
