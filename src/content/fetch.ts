@@ -20,7 +20,7 @@ import type { Logger } from '../log/index.js'
 import {
   BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, FETCH_STALL_MS, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
   FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
-  ChunkScheduler, ChunkVerificationError, FetchFailedError, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
+  ChunkScheduler, ChunkVerificationError, FetchFailedError, dirSize, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
   decodeResponse, encodeRequest
 } from './core/index.js'
 import type { FileManifest, ProviderScores, ProviderTable } from './core/index.js'
@@ -132,7 +132,7 @@ export class Fetch {
     }
     if (depth > DIR_DEPTH_MAX) throw new ObjectTooLargeError(`directory nesting over ${DIR_DEPTH_MAX}`)
     const manifest = await store.manifest(root) ?? await fetchManifest(this.manifestContext(), root)
-    const size = manifest.type === 'file' ? manifest.size : manifest.entries.reduce((s, e) => s + e.size, 0)
+    const size = manifest.type === 'file' ? manifest.size : dirSize(manifest.entries)
     await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.options.pin === true ? { pinned: true } : {}) })
     if (manifest.type === 'file') {
       await this.deps.announcer.have([{ cid: root, size, partial: true }])

@@ -23,7 +23,7 @@ import type { Logger } from '../log/index.js'
 import {
   CHUNK_BYTES, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
   QuotaExceededError, StoreIndexFullError, ChunkVerificationError, MalformedContentError, InvalidCidError,
-  chunkCid, chunkLength, decodeManifest, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
+  chunkCid, chunkLength, decodeManifest, dirSize, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
 
@@ -381,7 +381,7 @@ export class ContentStore {
     })
     const { bytes, cid } = encodeManifest({ v: 1, type: 'dir', entries: sortEntries(full) })
     await this.putBlock(cid, bytes)
-    const size = full.reduce((sum, e) => sum + e.size, 0)
+    const size = dirSize(full)
     return await this.setRecord(cid, { type: 'dir', size, complete: true, pinned: options.pin === true, lastUsedMs: this.nowMs() })
   }
 

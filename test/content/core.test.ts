@@ -11,7 +11,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { cidOfBytes, encodeCanonical } from '../../src/codec/index.js'
 import {
   BUSY_RETRY_AFTER_MS_MAX, CHUNK_BYTES, CIDS_PER_PEER_MAX, ChunkScheduler, PeerRateLimiter, ProviderScores, ProviderTable, GOSSIP_MESSAGES_PER_PEER_BURST, PROVIDER_ENTRIES_MAX,
-  decodeAnnouncement, decodeManifest, decodeRequest, decodeResponse, encodeAnnouncement, encodeManifest, encodeRequest,
+  decodeAnnouncement, decodeManifest, decodeRequest, dirSize, decodeResponse, encodeAnnouncement, encodeManifest, encodeRequest,
   encodeResponse, makeBitmap, bitmapHas, chunkCid, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX, encodeBlockFrame
 } from '../../src/content/core/index.js'
 import { decode } from '@ipld/dag-cbor'
@@ -67,6 +67,16 @@ describe('content manifest', () => {
 })
 
 describe('content wire', () => {
+  it('should sum a directory to at most MAX_SAFE_INTEGER, which a have carries, and refuse to encode an unsafe size', () => {
+    const entry = (name: string, size: number) => ({ name, cid: encodeManifest(file(0)).cid, size })
+    expect(dirSize([entry('a', 5), entry('b', 7)])).toBe(12)
+    const size = dirSize(['a', 'b', 'c'].map((n) => entry(n, Number.MAX_SAFE_INTEGER)))
+    expect(size).toBe(Number.MAX_SAFE_INTEGER)
+    const cid = encodeManifest(file(0)).cid
+    expect(decodeAnnouncement(encodeAnnouncement({ type: 'have', items: [{ cid, size, partial: false }] }))).toMatchObject({ items: [{ size }] })
+    expect(() => encodeAnnouncement({ type: 'have', items: [{ cid, size: 3 * Number.MAX_SAFE_INTEGER, partial: false }] })).toThrow(/have item size/)
+  })
+
   const root = encodeManifest(file(1)).cid
   const chunk = chunkCid(digest(7))
 

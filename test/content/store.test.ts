@@ -9,7 +9,11 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ContentStore } from '../../src/content/store.js'
-import { CHUNK_BYTES, MalformedContentError, ProviderScores, ProviderTable, chunkCid, encodeManifest } from '../../src/content/core/index.js'
+import {
+  CHUNK_BYTES, MalformedContentError, ProviderScores, ProviderTable, chunkCid, decodeAnnouncement, encodeAnnouncement, encodeManifest
+} from '../../src/content/core/index.js'
+import type { HaveItem } from '../../src/content/core/index.js'
+import { parseRootCid } from '../../src/content/store.js'
 import { Fetch } from '../../src/content/fetch.js'
 import type { Announcer } from '../../src/content/announcer.js'
 import type { NetNode } from '../../src/net/index.js'
@@ -253,5 +257,30 @@ describe('content store', () => {
     // A record made complete some other way (an older build) is refused when read, not output at 1 MiB.
     await store.setRecord(lying.cid, { type: 'file', size: 1024, complete: true })
     await expect(readAll(store, lying.cid.toString())).rejects.toThrow(MalformedContentError)
+  })
+
+  // An audit found a fetched directory's size was the plain sum of its entries' sizes: 4,096 safe integers can
+  // sum past 2^53, which CBOR encodes as a float, so every peer refused the whole 64-item `have` carrying it,
+  // every 30 s, and scored the sender down.
+  it('should record and announce a fetched directory whose entry sizes sum past 2^53 as a safe integer', async () => {
+    const store = await open()
+    const empty = await store.addFile(pieces(new Uint8Array(0)))
+    const entries = ['a', 'b', 'c'].map((name) => ({ name, cid: parseRootCid(empty.cid), size: Number.MAX_SAFE_INTEGER }))
+    const dir = encodeManifest({ v: 1, type: 'dir', entries })
+    await store.putBlock(dir.cid, dir.bytes)
+    const received: HaveItem[] = []
+    const announcer = {
+      have: async (items: HaveItem[]) => {
+        const decoded = decodeAnnouncement(encodeAnnouncement({ type: 'have', items }))
+        if (decoded.type === 'have') received.push(...decoded.items)
+      },
+      want: async () => {}
+    } as unknown as Announcer
+    const fetch = new Fetch(dir.cid, {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
+      log: silentLogger(), nowMs: () => clock, startIndex: () => 0
+    })
+    expect((await fetch.run()).size).toBe(Number.MAX_SAFE_INTEGER)
+    expect(received.filter((i) => i.cid.equals(dir.cid)).map((i) => i.size)).toEqual([Number.MAX_SAFE_INTEGER])
   })
 })
