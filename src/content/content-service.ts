@@ -140,10 +140,7 @@ export class ContentService implements NodeService {
   private holding (cid: string): HaveItem | undefined {
     const record = this.store.record(cid)
     if (record === undefined) return undefined
-    // An index written by an older build may hold a directory size summed past 2^53 (not a safe integer):
-    // announced as it is, it would get the whole `have` refused by every peer.
-    const size = Number.isSafeInteger(record.size) && record.size >= 0 ? record.size : record.size > 0 ? Number.MAX_SAFE_INTEGER : 0
-    return { cid: parseRootCid(cid), size, partial: !record.complete }
+    return { cid: parseRootCid(cid), size: record.size, partial: !record.complete }
   }
 
   /** One announcement of everything held shortly after peers (re)subscribe; coalesces bursts of joins. */

@@ -7,7 +7,7 @@ import { promises as fs, readdirSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ContentStore } from '../../src/content/store.js'
 import {
   CHUNK_BYTES, MalformedContentError, ProviderScores, ProviderTable, chunkCid, decodeAnnouncement, encodeAnnouncement, encodeManifest
@@ -148,6 +148,30 @@ describe('content store', () => {
     expect((await store.addFile(pieces(randomBytes(1000)))).complete).toBe(true)
   })
 
+  // An audit found an index write on a full disk threw a raw ENOSPC and left its tmp file behind.
+  it('should report a full disk while writing the index as DiskFullError and leave no tmp file', async (ctx) => {
+    const mount = await tempDir('revoada-tmpfs-')
+    dirs.push(mount)
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount], { stdio: 'ignore' })
+    } catch {
+      ctx.skip() // needs root (CI runs as root)
+      return
+    }
+    mounts.push(mount)
+    const store = await open({ dir: mount })
+    const record = await store.addFile(pieces(randomBytes(1000)))
+    // Fill what is left of the disk, outside the store.
+    const filler = await fs.open(path.join(mount, 'filler'), 'w')
+    try { for (;;) await filler.write(new Uint8Array(64 * 1024)) } catch (err) { expect(err).toHaveProperty('code', 'ENOSPC') }
+    await filler.close()
+    await expect(store.setRecord(parseRootCid(record.cid), { type: 'file', size: record.size, pinned: true })).rejects.toHaveProperty('name', 'DiskFullError')
+    expect(readdirSync(path.join(mount, 'tmp'))).toEqual([])
+    await fs.rm(path.join(mount, 'filler'))
+    await store.touch(parseRootCid(record.cid))
+    expect(readdirSync(path.join(mount, 'tmp'))).toEqual([])
+  })
+
   it('should delete a block that fails its check on read, so it is never served or output', async () => {
     const store = await open()
     const record = await store.addFile(pieces(randomBytes(2 * CHUNK_BYTES)))
@@ -225,6 +249,28 @@ describe('content store', () => {
     expect(await store.manifest(parseRootCid(dir.cid))).toMatchObject({ type: 'dir' })
     expect((await readAll(store, touched.cid)).equals(touchedBytes)).toBe(true)
     expect((await readAll(store, child.cid)).equals(childBytes)).toBe(true)
+  })
+
+  // An audit found an index record naming a valid CID that is not a root (a raw chunk CID) was loaded, and the
+  // node's first announcement of everything held threw on it: an unhandled rejection, which ends the process.
+  it('should skip index records that are not a root CID with a valid record, with a warning, and clamp an unsafe size', async () => {
+    const store = await open()
+    const record = await store.addFile(pieces(randomBytes(100)))
+    const chunk = chunkCid(blake3(new Uint8Array([1])))
+    const objects = [
+      { ...record, size: 3 * Number.MAX_SAFE_INTEGER },
+      { ...record, cid: chunk.toString() },
+      { ...record, cid: 'not a cid' },
+      { ...record, cid: 'bafyr4ib76om6dw66zzfnsikxreipv7smqouesunotspcieogkrocp63prm', type: 'symlink' },
+      null
+    ]
+    await fs.writeFile(path.join(dirs[0] as string, 'index.json'), JSON.stringify({ version: 1, objects }))
+    const log = silentLogger()
+    const warn = vi.spyOn(log, 'warn')
+    const again = await ContentStore.open({ dir: dirs[0] as string, quotaBytes: 1 << 30, log, nowMs: () => clock })
+    expect(again.list()).toEqual([{ ...record, size: Number.MAX_SAFE_INTEGER }])
+    expect(warn).toHaveBeenCalledWith(expect.objectContaining({ skipped: 4 }), expect.any(String))
+    for (const r of again.list()) expect(() => parseRootCid(r.cid)).not.toThrow()
   })
 
   it('should open with an empty index when index.json is corrupt, keeping the broken file and every block', async () => {
