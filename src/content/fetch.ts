@@ -20,11 +20,13 @@ import type { Logger } from '../log/index.js'
 import {
   BITMAP_REFRESH_MS, CHUNKS_IN_FLIGHT_PER_FETCH_MAX, FETCH_STALL_MS, CONTENT_PROTOCOL, DIAL_TIMEOUT_MS, DIR_DEPTH_MAX, ENDGAME_DUPLICATES_MAX,
   FRAME_BYTES_MAX, PROVIDERS_PER_FETCH_MAX, REQUESTS_IN_FLIGHT_PER_PROVIDER, REQUEST_TIMEOUT_MS, WANT_REPEAT_MS,
-  ChunkScheduler, ChunkVerificationError, FetchFailedError, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
+  ChunkScheduler, ChunkVerificationError, FetchFailedError, dirSize, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
   decodeResponse, encodeRequest
 } from './core/index.js'
 import type { FileManifest, ProviderScores, ProviderTable } from './core/index.js'
+import { inconsistentChunk } from './store.js'
 import type { ContentStore, ObjectRecord } from './store.js'
+import { blake3, equalBytes } from '../codec/index.js'
 import type { Announcer } from './announcer.js'
 import { errorMessage, errorName } from './errors-io.js'
 import { Wakeup } from './wakeup.js'
@@ -130,7 +132,7 @@ export class Fetch {
     }
     if (depth > DIR_DEPTH_MAX) throw new ObjectTooLargeError(`directory nesting over ${DIR_DEPTH_MAX}`)
     const manifest = await store.manifest(root) ?? await fetchManifest(this.manifestContext(), root)
-    const size = manifest.type === 'file' ? manifest.size : manifest.entries.reduce((s, e) => s + e.size, 0)
+    const size = manifest.type === 'file' ? manifest.size : dirSize(manifest.entries)
     await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.options.pin === true ? { pinned: true } : {}) })
     if (manifest.type === 'file') {
       await this.deps.announcer.have([{ cid: root, size, partial: true }])
@@ -167,6 +169,12 @@ export class Fetch {
 
   private async fetchChunks (root: CID, manifest: FileManifest): Promise<void> {
     const { store } = this.deps
+    // A block held already (for another file) counts as present only at the manifest's length: else its
+    // digest and the manifest disagree, and no provider can give bytes that satisfy both.
+    for (const [index, digest] of manifest.chunks.entries()) {
+      const bytes = store.blockBytes(digest)
+      if (bytes !== undefined && bytes !== chunkLength(manifest, index)) throw inconsistentChunk(root, manifest, index, bytes)
+    }
     const scheduler = new ChunkScheduler({
       chunkCount: manifest.chunks.length,
       present: (i) => store.hasDigest(manifest.chunks[i] as Uint8Array),
@@ -329,6 +337,13 @@ export class Fetch {
           continue
         }
         if (response.data.length !== chunkLength(manifest, request)) {
+          // The digest first: bytes that match it are what the digest names, and it is the manifest that
+          // disagrees, which no provider can mend. That ends the fetch, with no fault of the provider's.
+          if (equalBytes(blake3(response.data), manifest.chunks[request] as Uint8Array)) {
+            this.fatal ??= inconsistentChunk(root, manifest, request, response.data.length)
+            this.wake.notify()
+            return 'abandoned'
+          }
           this.providerLied(peer, `chunk ${request} of ${response.data.length} bytes, expected ${chunkLength(manifest, request)}`)
           return 'lied'
         }

@@ -23,7 +23,7 @@ import type { Logger } from '../log/index.js'
 import {
   CHUNK_BYTES, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
   QuotaExceededError, StoreIndexFullError, ChunkVerificationError, MalformedContentError, InvalidCidError,
-  chunkCid, decodeManifest, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
+  chunkCid, chunkLength, decodeManifest, dirSize, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
 
@@ -53,6 +53,40 @@ const INDEX_VERSION = 1
 
 function hexOf (digest: Uint8Array): string {
   return Buffer.from(digest).toString('hex')
+}
+
+/**
+ * A chunk whose digest names bytes of another length than the manifest's chunk: no bytes satisfy both, so the
+ * content is at fault, not whoever sent or stored the (hash-valid) block (docs/CONTENT.md §6 step 4).
+ */
+export function inconsistentChunk (root: CID, manifest: FileManifest, index: number, bytes: number): MalformedContentError {
+  return new MalformedContentError(`${root.toString()}: chunk ${index} is ${chunkLength(manifest, index)} bytes in the manifest, but its digest names a block of ${bytes} bytes`)
+}
+
+/**
+ * A record read from index.json, checked as every other input: a root (manifest) CID, a known type, a size
+ * that is a non-negative number (clamped to a safe integer: an older build summed directory sizes past
+ * 2^53), booleans and times. Undefined for anything else: a non-manifest CID would throw later, in code that
+ * announces every record without expecting it.
+ */
+function indexRecord (o: unknown): ObjectRecord | undefined {
+  if (typeof o !== 'object' || o === null) return undefined
+  const r = o as Record<string, unknown>
+  if (typeof r.cid !== 'string') return undefined
+  const cid = parseCid(r.cid)
+  if (cid === null || !isManifestCid(cid) || cid.toString() !== r.cid) return undefined
+  if (r.type !== 'file' && r.type !== 'dir') return undefined
+  if (typeof r.size !== 'number' || !(r.size >= 0)) return undefined
+  if (typeof r.complete !== 'boolean' || typeof r.pinned !== 'boolean') return undefined
+  if (!Number.isFinite(r.addedAtMs) || !Number.isFinite(r.lastUsedMs)) return undefined
+  const size = Math.min(Number.MAX_SAFE_INTEGER, Math.floor(r.size))
+  return { cid: r.cid, type: r.type, size, complete: r.complete, pinned: r.pinned, addedAtMs: r.addedAtMs as number, lastUsedMs: r.lastUsedMs as number }
+}
+
+/** A write's error as the store reports it: a full disk (ENOSPC, EDQUOT) is a DiskFullError. */
+function writeError (err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new DiskFullError(`disk full while ${what}`) : err
 }
 
 /** Parses a root CID string. @throws InvalidCidError */
@@ -123,10 +157,17 @@ export class ContentStore {
       throw err
     }
     try {
-      const body = JSON.parse(text) as { version: number, objects: ObjectRecord[] }
+      const body = JSON.parse(text) as { version: number, objects: unknown[] }
       if (body.version !== INDEX_VERSION || !Array.isArray(body.objects)) throw new Error(`unsupported index version ${String(body.version)}`)
+      const skipped: unknown[] = []
       for (const o of body.objects.slice(0, OBJECTS_MAX)) {
-        if (typeof o.cid === 'string' && parseCid(o.cid) !== null) this.objects.set(o.cid, o)
+        const record = indexRecord(o)
+        if (record === undefined) skipped.push(o)
+        else this.objects.set(record.cid, record)
+      }
+      if (skipped.length > 0) {
+        const examples = skipped.slice(0, 3).map((o) => JSON.stringify(o).slice(0, 200))
+        this.init.log.warn({ file: this.indexFile, skipped: skipped.length, examples }, 'content index records that are not a root CID with a valid record skipped')
       }
     } catch (err) {
       // Blocks are self-verifying, so an unreadable index loses only pins and names, never bytes; the
@@ -165,6 +206,11 @@ export class ContentStore {
     return this.blocks.has(hexOf(digest))
   }
 
+  /** The size of a held block, undefined when it is not held. */
+  blockBytes (digest: Uint8Array): number | undefined {
+    return this.blocks.get(hexOf(digest))
+  }
+
   get usedBytes (): number { return this.used }
   get quotaBytes (): number { return this.init.quotaBytes }
 
@@ -188,9 +234,7 @@ export class ContentStore {
     } catch (err) {
       this.used -= bytes.length
       await fs.rm(tmp, { force: true }).catch(() => {})
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOSPC' || code === 'EDQUOT') throw new DiskFullError(`disk full while storing ${cid.toString()} in ${this.init.dir}`)
-      throw err
+      throw writeError(err, `storing ${cid.toString()} in ${this.init.dir}`)
     }
     if (this.blocks.has(hex)) this.used -= bytes.length // a concurrent write of the same block won
     else this.blocks.set(hex, bytes.length)
@@ -281,14 +325,20 @@ export class ContentStore {
     const body = JSON.stringify({ version: INDEX_VERSION, objects: this.list() })
     const run = async (): Promise<void> => {
       const tmp = path.join(this.tmpDir, `${INDEX_FILE}.${randomBytes(4).toString('hex')}`)
-      const handle = await fs.open(tmp, 'w', 0o600)
       try {
-        await handle.writeFile(body)
-        await handle.sync()
-      } finally {
-        await handle.close()
+        const handle = await fs.open(tmp, 'w', 0o600)
+        try {
+          await handle.writeFile(body)
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+        await fs.rename(tmp, this.indexFile)
+      } catch (err) {
+        // The index on disk stays the last one written whole; the next change writes all of it again.
+        await fs.rm(tmp, { force: true }).catch(() => {})
+        throw writeError(err, `writing the content index in ${this.init.dir}`)
       }
-      await fs.rename(tmp, this.indexFile)
     }
     this.indexWrite = this.indexWrite.then(run, run)
     await this.indexWrite
@@ -368,21 +418,24 @@ export class ContentStore {
     })
     const { bytes, cid } = encodeManifest({ v: 1, type: 'dir', entries: sortEntries(full) })
     await this.putBlock(cid, bytes)
-    const size = full.reduce((sum, e) => sum + e.size, 0)
+    const size = dirSize(full)
     return await this.setRecord(cid, { type: 'dir', size, complete: true, pinned: options.pin === true, lastUsedMs: this.nowMs() })
   }
 
   /**
-   * The bytes of a complete file, chunk by chunk, each verified as it is read.
-   * @throws ContentNotFoundError when the file or one of its chunks is not held
+   * The bytes of a complete file, chunk by chunk, each verified as it is read, digest and length: a manifest
+   * whose digest names a block of another length than its chunk (held for another file) yields no more.
+   * @throws ContentNotFoundError when the file or one of its chunks is not held, MalformedContentError when
+   * a chunk's length is not the manifest's
    */
   async * readFile (root: CID): AsyncGenerator<Uint8Array> {
     const manifest = await this.manifest(root)
     if (manifest === null) throw new ContentNotFoundError(`${root.toString()} is not held here`)
     if (manifest.type !== 'file') throw new MalformedContentError(`${root.toString()} is a directory, not a file`)
-    for (const digest of manifest.chunks) {
+    for (const [index, digest] of manifest.chunks.entries()) {
       const bytes = await this.readBlock(chunkCid(digest))
       if (bytes === null) throw new ContentNotFoundError(`a chunk of ${root.toString()} is missing or was corrupt`)
+      if (bytes.length !== chunkLength(manifest, index)) throw inconsistentChunk(root, manifest, index, bytes.length)
       yield bytes
     }
   }

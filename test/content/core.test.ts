@@ -3,15 +3,15 @@
  * table's bounds and expiry, the gossip rate limit, provider scores, and the swarm scheduler under random
  * provider behaviour (seeded; the seed is printed on failure).
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import { encode } from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { cidOfBytes, encodeCanonical } from '../../src/codec/index.js'
 import {
-  BUSY_RETRY_AFTER_MS_MAX, CHUNK_BYTES, CIDS_PER_PEER_MAX, ChunkScheduler, PeerRateLimiter, ProviderScores, ProviderTable, GOSSIP_MESSAGES_PER_PEER_BURST,
-  decodeAnnouncement, decodeManifest, decodeRequest, decodeResponse, encodeAnnouncement, encodeManifest, encodeRequest,
+  BUSY_RETRY_AFTER_MS_MAX, CHUNK_BYTES, CIDS_PER_PEER_MAX, ChunkScheduler, PeerRateLimiter, ProviderScores, ProviderTable, GOSSIP_MESSAGES_PER_PEER_BURST, PROVIDER_ENTRIES_MAX,
+  decodeAnnouncement, decodeManifest, decodeRequest, dirSize, decodeResponse, encodeAnnouncement, encodeManifest, encodeRequest,
   encodeResponse, makeBitmap, bitmapHas, chunkCid, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX, encodeBlockFrame
 } from '../../src/content/core/index.js'
 import { decode } from '@ipld/dag-cbor'
@@ -67,6 +67,16 @@ describe('content manifest', () => {
 })
 
 describe('content wire', () => {
+  it('should sum a directory to at most MAX_SAFE_INTEGER, which a have carries, and refuse to encode an unsafe size', () => {
+    const entry = (name: string, size: number) => ({ name, cid: encodeManifest(file(0)).cid, size })
+    expect(dirSize([entry('a', 5), entry('b', 7)])).toBe(12)
+    const size = dirSize(['a', 'b', 'c'].map((n) => entry(n, Number.MAX_SAFE_INTEGER)))
+    expect(size).toBe(Number.MAX_SAFE_INTEGER)
+    const cid = encodeManifest(file(0)).cid
+    expect(decodeAnnouncement(encodeAnnouncement({ type: 'have', items: [{ cid, size, partial: false }] }))).toMatchObject({ items: [{ size }] })
+    expect(() => encodeAnnouncement({ type: 'have', items: [{ cid, size: 3 * Number.MAX_SAFE_INTEGER, partial: false }] })).toThrow(/have item size/)
+  })
+
   const root = encodeManifest(file(1)).cid
   const chunk = chunkCid(digest(7))
 
@@ -185,6 +195,45 @@ describe('content provider table', () => {
     expect(table.providers(`c${CIDS_PER_PEER_MAX + 9}`, 1)).toHaveLength(1)
     table.forgetPeer('flood')
     expect(table.size).toBe(0)
+    table.checkInvariants()
+  })
+
+  // An audit found a full table refused every new entry, after running expire() over all 65,536 entries for
+  // each one inside the synchronous gossip validator: 16 members re-announcing 4,096 CIDs each kept an honest
+  // `have` out (the fetch ended NoProvidersError) and cost 4.7 s of CPU per second of one more member's gossip.
+  it('should record a new announcement in O(1) when 16 peers × 4,096 CIDs fill the table', () => {
+    const table = new ProviderTable()
+    const expire = vi.spyOn(table, 'expire')
+    let nowMs = 0
+    table.have('honest', 'old', 1, false, nowMs)
+    for (let p = 0; p < 16; p++) for (let c = 0; c < CIDS_PER_PEER_MAX; c++) table.have(`sybil${p}`, `c${p}-${c}`, 1, false, ++nowMs)
+    expect(table.size).toBe(PROVIDER_ENTRIES_MAX)
+    expect(table.providers('old', nowMs)).toHaveLength(1)
+    table.have('honest', 'new', 1, false, ++nowMs)
+    expect(table.providers('new', nowMs)).toHaveLength(1)
+    // One more member at its gossip rate for a second (20 × 64 items), then all 17 re-announce: the honest
+    // peer holds the fewest entries, so none of them is dropped to make room.
+    // No item may scan the table: expire() is never called, and 1,280 items take well under a second.
+    const startMs = performance.now()
+    for (let k = 0; k < 1280; k++) table.have('sybil16', `x${k}`, 1, false, ++nowMs)
+    const elapsedMs = performance.now() - startMs
+    expect(elapsedMs).toBeLessThan(1000) // about 4,700 ms when each item ran expire() over the full table
+    expect(expire).not.toHaveBeenCalled()
+    for (let p = 0; p < 17; p++) for (let c = 0; c < 1000; c++) table.have(`sybil${p}`, `y${p}-${c}`, 1, false, ++nowMs)
+    expect(table.size).toBe(PROVIDER_ENTRIES_MAX)
+    expect(table.providers('old', nowMs)).toHaveLength(1)
+    expect(table.providers('new', nowMs)).toHaveLength(1)
+    table.checkInvariants()
+  })
+
+  it('should drop expired entries peer by peer in expiry order, refreshed ones last', () => {
+    const table = new ProviderTable(1000)
+    for (let c = 0; c < 10; c++) table.have('p1', `c${c}`, 1, false, c * 100)
+    table.have('p2', 'c0', 1, false, 50)
+    table.have('p1', 'c0', 1, false, 950) // refreshed: now p1's newest
+    table.expire(1500) // p1's c1..c5 expired (at 1100..1500), c6..c9 and c0 live; p2's c0 expired at 1050
+    expect(table.size).toBe(5)
+    expect(table.providers('c0', 1500).map((e) => e.peer)).toEqual(['p1'])
     table.checkInvariants()
   })
 })

@@ -7,9 +7,16 @@ import { promises as fs, readdirSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ContentStore } from '../../src/content/store.js'
-import { CHUNK_BYTES, chunkCid } from '../../src/content/core/index.js'
+import {
+  CHUNK_BYTES, MalformedContentError, ProviderScores, ProviderTable, chunkCid, decodeAnnouncement, encodeAnnouncement, encodeManifest
+} from '../../src/content/core/index.js'
+import type { HaveItem } from '../../src/content/core/index.js'
+import { parseRootCid } from '../../src/content/store.js'
+import { Fetch } from '../../src/content/fetch.js'
+import type { Announcer } from '../../src/content/announcer.js'
+import type { NetNode } from '../../src/net/index.js'
 import { blake3 } from '../../src/codec/index.js'
 import { silentLogger } from '../../src/log/index.js'
 import { tempDir } from '../node/helpers.js'
@@ -141,6 +148,30 @@ describe('content store', () => {
     expect((await store.addFile(pieces(randomBytes(1000)))).complete).toBe(true)
   })
 
+  // An audit found an index write on a full disk threw a raw ENOSPC and left its tmp file behind.
+  it('should report a full disk while writing the index as DiskFullError and leave no tmp file', async (ctx) => {
+    const mount = await tempDir('revoada-tmpfs-')
+    dirs.push(mount)
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount], { stdio: 'ignore' })
+    } catch {
+      ctx.skip() // needs root (CI runs as root)
+      return
+    }
+    mounts.push(mount)
+    const store = await open({ dir: mount })
+    const record = await store.addFile(pieces(randomBytes(1000)))
+    // Fill what is left of the disk, outside the store.
+    const filler = await fs.open(path.join(mount, 'filler'), 'w')
+    try { for (;;) await filler.write(new Uint8Array(64 * 1024)) } catch (err) { expect(err).toHaveProperty('code', 'ENOSPC') }
+    await filler.close()
+    await expect(store.setRecord(parseRootCid(record.cid), { type: 'file', size: record.size, pinned: true })).rejects.toHaveProperty('name', 'DiskFullError')
+    expect(readdirSync(path.join(mount, 'tmp'))).toEqual([])
+    await fs.rm(path.join(mount, 'filler'))
+    await store.touch(parseRootCid(record.cid))
+    expect(readdirSync(path.join(mount, 'tmp'))).toEqual([])
+  })
+
   it('should delete a block that fails its check on read, so it is never served or output', async () => {
     const store = await open()
     const record = await store.addFile(pieces(randomBytes(2 * CHUNK_BYTES)))
@@ -220,6 +251,28 @@ describe('content store', () => {
     expect((await readAll(store, child.cid)).equals(childBytes)).toBe(true)
   })
 
+  // An audit found an index record naming a valid CID that is not a root (a raw chunk CID) was loaded, and the
+  // node's first announcement of everything held threw on it: an unhandled rejection, which ends the process.
+  it('should skip index records that are not a root CID with a valid record, with a warning, and clamp an unsafe size', async () => {
+    const store = await open()
+    const record = await store.addFile(pieces(randomBytes(100)))
+    const chunk = chunkCid(blake3(new Uint8Array([1])))
+    const objects = [
+      { ...record, size: 3 * Number.MAX_SAFE_INTEGER },
+      { ...record, cid: chunk.toString() },
+      { ...record, cid: 'not a cid' },
+      { ...record, cid: 'bafyr4ib76om6dw66zzfnsikxreipv7smqouesunotspcieogkrocp63prm', type: 'symlink' },
+      null
+    ]
+    await fs.writeFile(path.join(dirs[0] as string, 'index.json'), JSON.stringify({ version: 1, objects }))
+    const log = silentLogger()
+    const warn = vi.spyOn(log, 'warn')
+    const again = await ContentStore.open({ dir: dirs[0] as string, quotaBytes: 1 << 30, log, nowMs: () => clock })
+    expect(again.list()).toEqual([{ ...record, size: Number.MAX_SAFE_INTEGER }])
+    expect(warn).toHaveBeenCalledWith(expect.objectContaining({ skipped: 4 }), expect.any(String))
+    for (const r of again.list()) expect(() => parseRootCid(r.cid)).not.toThrow()
+  })
+
   it('should open with an empty index when index.json is corrupt, keeping the broken file and every block', async () => {
     const store = await open()
     const record = await store.addFile(pieces(randomBytes(100)))
@@ -229,5 +282,51 @@ describe('content store', () => {
     expect(again.usedBytes).toBe(store.usedBytes)
     expect(readdirSync(dirs[0] as string).some((f) => f.startsWith('index.json.corrupt-'))).toBe(true)
     expect(record.complete).toBe(true)
+  })
+
+  // An audit found a manifest saying size 1,024 / chunkBytes 1,024 whose digest names a 1 MiB block held for
+  // another file became complete at once: reading it gave 1 MiB, get() threw a RangeError and /data sent
+  // content-length 1,024. A held block counts as present only at the manifest's chunk length.
+  it('should fail a fetch, and a read, whose held chunk has another length than the manifest says, as MalformedContentError', async () => {
+    const store = await open()
+    const big = new Uint8Array(CHUNK_BYTES).fill(7)
+    await store.addFile(pieces(big))
+    const lying = encodeManifest({ v: 1, type: 'file', size: 1024, chunkBytes: 1024, chunks: [blake3(big)] })
+    await store.putBlock(lying.cid, lying.bytes)
+    const announcer = { have: async () => {}, want: async () => {} } as unknown as Announcer
+    const fetch = new Fetch(lying.cid, {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
+      log: silentLogger(), nowMs: () => clock, startIndex: () => 0
+    })
+    await expect(fetch.run()).rejects.toThrow(MalformedContentError)
+    expect(store.record(lying.cid)?.complete).toBe(false)
+    // A record made complete some other way (an older build) is refused when read, not output at 1 MiB.
+    await store.setRecord(lying.cid, { type: 'file', size: 1024, complete: true })
+    await expect(readAll(store, lying.cid.toString())).rejects.toThrow(MalformedContentError)
+  })
+
+  // An audit found a fetched directory's size was the plain sum of its entries' sizes: 4,096 safe integers can
+  // sum past 2^53, which CBOR encodes as a float, so every peer refused the whole 64-item `have` carrying it,
+  // every 30 s, and scored the sender down.
+  it('should record and announce a fetched directory whose entry sizes sum past 2^53 as a safe integer', async () => {
+    const store = await open()
+    const empty = await store.addFile(pieces(new Uint8Array(0)))
+    const entries = ['a', 'b', 'c'].map((name) => ({ name, cid: parseRootCid(empty.cid), size: Number.MAX_SAFE_INTEGER }))
+    const dir = encodeManifest({ v: 1, type: 'dir', entries })
+    await store.putBlock(dir.cid, dir.bytes)
+    const received: HaveItem[] = []
+    const announcer = {
+      have: async (items: HaveItem[]) => {
+        const decoded = decodeAnnouncement(encodeAnnouncement({ type: 'have', items }))
+        if (decoded.type === 'have') received.push(...decoded.items)
+      },
+      want: async () => {}
+    } as unknown as Announcer
+    const fetch = new Fetch(dir.cid, {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
+      log: silentLogger(), nowMs: () => clock, startIndex: () => 0
+    })
+    expect((await fetch.run()).size).toBe(Number.MAX_SAFE_INTEGER)
+    expect(received.filter((i) => i.cid.equals(dir.cid)).map((i) => i.size)).toEqual([Number.MAX_SAFE_INTEGER])
   })
 })

@@ -9,7 +9,9 @@ import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { encode } from '@ipld/dag-cbor'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CHUNK_BYTES, CONTENT_PROTOCOL, REQUEST_FRAME_BYTES_MAX } from '../../src/content/core/index.js'
+import { CHUNK_BYTES, CONTENT_PROTOCOL, REQUEST_FRAME_BYTES_MAX, encodeManifest } from '../../src/content/core/index.js'
+import { blake3 } from '../../src/codec/index.js'
+import type { ContentStore } from '../../src/content/store.js'
 import { ContentCluster } from './helpers.js'
 import { waitFor } from '../node/helpers.js'
 
@@ -92,6 +94,22 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     // Counted in bytes: l may also have served the (small, uncorrupted) manifest, which is a block too.
     const served = l!.content.status().server as { bytesServed: number }
     expect(Math.floor(served.bytesServed / CHUNK_BYTES)).toBeLessThanOrEqual(3)
+  })
+
+  it('should end a fetch as MalformedContentError, and not ban the provider, when the digest names bytes of another length than the manifest', async () => {
+    // a holds a 1 MiB chunk, and a manifest saying 1 KiB whose only digest is that chunk's: a serves exactly
+    // the bytes the digest names. The manifest is at fault (no bytes satisfy both), not a: an audit found a
+    // scored −100 (banned) for it, and the fetch then waited for another provider.
+    const [a, c] = await cluster.start(2)
+    const big = randomBytes(CHUNK_BYTES)
+    await a!.content.add(big)
+    const lying = encodeManifest({ v: 1, type: 'file', size: 1024, chunkBytes: 1024, chunks: [blake3(big)] })
+    const store = (a!.content as unknown as { store: ContentStore }).store
+    await store.putBlock(lying.cid, lying.bytes)
+    await store.setRecord(lying.cid, { type: 'file', size: 1024, complete: true })
+    await expect(c!.content.fetch(lying.cid)).rejects.toHaveProperty('name', 'MalformedContentError')
+    expect(c!.content.progress(lying.cid)?.droppedProviders).toEqual([])
+    expect(c!.content.providers(lying.cid).find((p) => p.peer === a!.node.nodeId)?.score).toBeGreaterThanOrEqual(0)
   })
 
   it('should finish without waiting for a provider that never answers, and not count it as a failure', async () => {

@@ -49,6 +49,20 @@ export interface DirManifest {
 
 export type Manifest = FileManifest | DirManifest
 
+/**
+ * The bytes below a directory: the sum of its entries' sizes, saturating at Number.MAX_SAFE_INTEGER. Each
+ * entry's size is a safe integer, but 4,096 of them can sum past 2^53, where a number is no longer an exact
+ * integer: CBOR then encodes it as a float, and a peer refuses the whole `have` that carries it (§4).
+ */
+export function dirSize (entries: readonly DirEntry[]): number {
+  let size = 0
+  for (const entry of entries) {
+    assert(Number.isSafeInteger(entry.size) && entry.size >= 0, () => `entry ${entry.name} size`)
+    size = Math.min(Number.MAX_SAFE_INTEGER, size + entry.size)
+  }
+  return size
+}
+
 /** Chunks a file of `size` bytes has. An empty file has none. */
 export function chunkCount (size: number, chunkBytes: number): number {
   assert(Number.isSafeInteger(size) && size >= 0, 'size')

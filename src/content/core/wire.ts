@@ -18,6 +18,7 @@
 import { decode, encode } from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { decodeCanonical } from '../../codec/index.js'
+import { assert } from '../../util/assert.js'
 import {
   BUSY_RETRY_AFTER_MS_MAX, CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
   HAVE_ITEMS_PER_MESSAGE_MAX, REQUEST_FRAME_BYTES_MAX, CHUNK_BYTES_MAX
@@ -73,6 +74,8 @@ function decodeStrict (bytes: Uint8Array, what: string): unknown {
 
 export function encodeAnnouncement (a: Announcement): Uint8Array {
   if (a.type === 'want') return encode({ v: V, t: 'want', c: a.cid })
+  // The receiver's check, here too: a size that is not a safe integer would get the whole message refused.
+  for (const i of a.items) assert(Number.isSafeInteger(i.size) && i.size >= 0, () => `have item size ${i.size}`)
   return encode({ v: V, t: 'have', items: a.items.map((i) => ({ c: i.cid, s: i.size, p: i.partial })) })
 }
 
