@@ -13,6 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../log/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
 import { ELECTION_TICKS_DEFAULT, HEARTBEAT_TICKS_DEFAULT } from '../consensus/constants.js'
+import { MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS } from '../membership/core/constants.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN,
   DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_REDIAL_BACKOFF_MAX_MS, DEFAULT_REDIAL_BACKOFF_MIN_MS,
@@ -98,8 +99,16 @@ export const membershipSection = z.strictObject({
   phiThreshold: z.number().positive().optional(),
   /** Ring neighbours on each side a tiered observer stays connected to, besides the voters (docs/MEMBERSHIP.md). */
   observerRingNeighbours: z.number().int().min(1).max(16).optional(),
-  /** Labels this node advertises (zone, rack, free-form); the policy spreads roles across zones. */
-  labels: z.record(z.string().min(1).max(63), z.string().max(256)).optional(),
+  /**
+   * Labels this node advertises (zone, rack, free-form); the policy spreads roles across zones. Held to the
+   * limits every peer's heartbeat validator applies (membership/core/validate.ts): beyond them no peer would
+   * take this node's heartbeats, so a joiner would never be admitted and a member would be judged dead. The
+   * heartbeat's encoded size (MAX_HEARTBEAT_BYTES) is checked when membership starts.
+   */
+  labels: z.record(z.string().min(1).max(MAX_LABEL_KEY_CHARS), z.string().max(MAX_LABEL_VALUE_CHARS))
+    .refine((labels) => Object.keys(labels).length <= MAX_LABELS, {
+      message: `at most ${MAX_LABELS} labels: every peer drops a heartbeat with more`
+    }).optional(),
   /** Kubernetes version this node runs (advertised). */
   kubernetesVersion: z.string().min(1).max(64).optional()
 })

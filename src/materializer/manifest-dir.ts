@@ -5,7 +5,9 @@
  * so kubelet (which ignores dot-files) never sees a partial manifest, and a kill -9 at any point leaves either
  * the old file or the new one. The names this node wrote are kept in a state file that always names a
  * superset of them (recorded before a write, forgotten after a removal), so a restart never leaves a stale
- * manifest behind and never deletes a file revoada did not write.
+ * manifest behind and never deletes a file revoada did not write. The state also names the directory the
+ * files are in: a name is only a name, and a state read against another directory (`manifestDir` changed
+ * between two runs) would make a stranger's file there look like this node's, to be overwritten or removed.
  */
 import { promises as fs } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -14,7 +16,12 @@ import { STATE_FILE_NAME, TEMP_PREFIX } from './constants.js'
 
 /** What the state file holds. */
 export interface MaterializerState {
-  /** Files in the manifest directory that this node wrote: name → the role and template they came from. */
+  /**
+   * The resolved manifest directory `files` are in. Undefined only in a state written by a build that did not
+   * record it (see ManifestDir.loadState); every state this build writes names its directory.
+   */
+  manifestDir?: string
+  /** Files in `manifestDir` that this node wrote: name → the role and template they came from. */
   files: Record<string, ManagedFile>
   /** This node's control-plane roles at the last reconcile (so hooks fire once per transition). */
   roles: string[]
@@ -78,17 +85,53 @@ export class ManifestDir {
         if (isPlainName(name) && typeof e?.role === 'string' && typeof e.templateCid === 'string') files[name] = { role: e.role, templateCid: e.templateCid }
       }
       const roles = Array.isArray(value.roles) ? value.roles.filter((s): s is string => typeof s === 'string') : []
-      return { files, roles }
+      const manifestDir = typeof value.manifestDir === 'string' ? value.manifestDir : undefined
+      return { ...(manifestDir !== undefined ? { manifestDir } : {}), files, roles }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { files: {}, roles: [] }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { manifestDir: this.dir, files: {}, roles: [] }
       throw err
     }
   }
 
-  /** Writes the state file unless this process last wrote exactly this state (then it is on disk, durable). */
+  /**
+   * The state file as it applies to this directory: `state.files` names only files in `this.dir` that this
+   * node wrote, and `disowned` the names the stored state listed that are not taken as ours here.
+   * - A state of this directory is taken as it is.
+   * - A state of another directory (`materializer.manifestDir` changed since it was written) manages nothing
+   *   here: a file of the same name in this directory is someone else's until this node writes it. The files
+   *   left in the old directory are not touched (a kubelet may still read it; the operator removes them).
+   * - NB: a state without a directory was written by a build that did not record it, with whatever
+   *   directory that build was configured with, which may or may not be this one (the default
+   *   `<data-dir>/manifests` proves nothing: the old config may have named another). Neither trusting it
+   *   whole (the auditor's overwrite) nor dropping it (this node's own manifests in an unchanged
+   *   /etc/kubernetes/manifests would turn into conflicts, never updated or removed) is safe, so each name is
+   *   adopted only if the file here carries the header revoada wrote for that entry (`ownHeader`: role and
+   *   template CID). An operator's own file of that name does not carry it.
+   * Roles are kept in every case: they are this node's, not the directory's (they steer hooks).
+   */
+  async loadState (ownHeader: (entry: ManagedFile) => string): Promise<{ state: MaterializerState, disowned: string[] }> {
+    const stored = await this.readState()
+    if (stored.manifestDir === this.dir) return { state: stored, disowned: [] }
+    const state: MaterializerState = { manifestDir: this.dir, files: {}, roles: stored.roles }
+    if (stored.manifestDir !== undefined) return { state, disowned: Object.keys(stored.files).sort() }
+    const disowned: string[] = []
+    const onDisk = await this.read(Object.keys(stored.files))
+    const decoder = new TextDecoder()
+    for (const [name, entry] of Object.entries(stored.files).sort(([a], [b]) => a < b ? -1 : 1)) {
+      const bytes = onDisk.get(name)
+      if (bytes !== undefined && decoder.decode(bytes).startsWith(ownHeader(entry))) state.files[name] = entry
+      else disowned.push(name)
+    }
+    return { state, disowned }
+  }
+
+  /**
+   * Writes the state file (naming this directory) unless this process last wrote exactly this state (then it
+   * is on disk, durable).
+   */
   async writeState (state: MaterializerState): Promise<void> {
     const files = Object.fromEntries(Object.entries(state.files).sort(([a], [b]) => a < b ? -1 : 1))
-    const text = JSON.stringify({ files, roles: [...state.roles].sort() }) + '\n'
+    const text = JSON.stringify({ manifestDir: this.dir, files, roles: [...state.roles].sort() }) + '\n'
     if (text === this.stateWritten) return
     this.stateWritten = undefined
     await writeFileAtomic(path.join(this.stateDir, STATE_FILE_NAME), new TextEncoder().encode(text))

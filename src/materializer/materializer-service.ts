@@ -171,7 +171,14 @@ export class MaterializerService implements NodeService {
     this.dir = new ManifestDir(manifestDir, path.join(ctx.config.dataDir, 'materializer'))
     const leftovers = await this.dir.open()
     for (const name of leftovers) this.record({ kind: 'cleanup', message: `removed ${name}, a temporary file a crash left behind`, name })
-    this.state = await this.dir.readState()
+    const { state, disowned } = await this.dir.loadState((entry) => manifestHeader(entry.role, entry.templateCid))
+    this.state = state
+    if (disowned.length > 0) {
+      // Not ours here (another directory's state, or no header of ours): a file of one of these names is foreign.
+      const message = `the state file names ${disowned.join(', ')}, not written by this node in ${manifestDir}: managed no more (any left in an earlier manifest directory are the operator's to remove)`
+      this.record({ kind: 'conflict', message })
+      ctx.log.warn({ manifestDir, disowned }, message)
+    }
     try {
       this.desired = new DesiredManifests(new TemplateSource(loadDefaultCatalog(), () => this.content()), manifestHeader)
     } catch (err) {

@@ -34,6 +34,7 @@ import { machineCapacity } from './machine.js'
 import { ObserverLinks } from './links.js'
 import { voterMustRelay } from './core/links.js'
 import { doubledWaitMs } from './core/address-lookup.js'
+import { checkOwnHeartbeat } from './own-heartbeat.js'
 
 export interface MembershipServiceInit {
   /** The roles this node holds per the committed shape (the consensus layer provides it). @default [] */
@@ -197,9 +198,11 @@ export class MembershipService implements NodeService, Membership {
   async start (ctx: ServiceContext): Promise<void> {
     this.ctx = ctx
     const settings = ctx.config.membership
-    const generation = await nextGeneration(ctx.config.dataDir)
     this.startedAtMs = this.nowMs()
     this.protocolLevel = ctx.config.protocolLevel ?? PROTOCOL_LEVEL
+    // Before anything is written or sent: a heartbeat every peer would drop stops the start, named.
+    checkOwnHeartbeat(this.buildSelf(0, 0, false))
+    const generation = await nextGeneration(ctx.config.dataDir)
     this.topic = membershipTopic(ctx.cluster.clusterId)
     this.digestTopic = membershipDigestTopic(ctx.cluster.clusterId)
     this.self = this.buildSelf(generation, 0, false)

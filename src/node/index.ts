@@ -104,7 +104,8 @@ function joinAddresses (net: NetNode): string[] {
  *
  * @throws DataDirInUseError (before anything in the data dir is read or written), RaftStateLostError,
  *   IdentityCorruptError, IdentityPermissionsError, ClusterFileError, ClusterMismatchError,
- *   JoinStringInvalidError, ApiBindRefusedError, NodeAlreadyRunningError (all from their layers)
+ *   JoinStringInvalidError, ApiBindRefusedError, NodeAlreadyRunningError, HeartbeatTooLargeError,
+ *   HeartbeatInvalidError (all from their layers)
  */
 export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
   // One process per data dir (issue 10 item 1): the lock comes before the identity, WAL or api.json.

@@ -5,6 +5,8 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigInvalidError, envToTree, loadConfig } from '../../src/config/index.js'
+import { parseNodeState } from '../../src/membership/core/index.js'
+import { MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS } from '../../src/membership/core/constants.js'
 import { tempDir } from '../node/helpers.js'
 
 const dirs: string[] = []
@@ -111,6 +113,26 @@ describe('config', () => {
     expect(problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.0.0.1:99999' } } }))).toContain('metrics.listen')
     expect(problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.example.com:9101' } } }))).toContain('metrics.token')
     expect(loadConfig({ flags: { metrics: { listen: '127.0.0.2:9101' } } }).metrics?.listen).toBe('127.0.0.2:9101')
+  })
+
+  it('should refuse labels every peer would drop, at the limits of the heartbeat validator, with ConfigInvalidError', () => {
+    // Peers drop a heartbeat with more than 32 labels or a longer key or value: a joiner with such labels was
+    // never admitted, a member that restarted with them was judged dead by everyone.
+    const labels = (count: number, keyChars = 8, valueChars = 1): Record<string, string> =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [String(i).padEnd(keyChars, 'k'), 'v'.repeat(valueChars)]))
+    const refused = (l: Record<string, string>): string => problemsOf(() => loadConfig({ flags: { membership: { labels: l } } }))
+    expect(refused(labels(MAX_LABELS + 1))).toContain(`membership.labels: at most ${MAX_LABELS} labels`)
+    expect(refused(labels(1, MAX_LABEL_KEY_CHARS + 1))).toContain('membership.labels')
+    expect(refused(labels(1, 8, MAX_LABEL_VALUE_CHARS + 1))).toContain('membership.labels')
+    // At the limits: taken, and so is a heartbeat carrying them.
+    for (const l of [labels(MAX_LABELS), labels(1, MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS)]) {
+      expect(loadConfig({ flags: { membership: { labels: l } } }).membership?.labels).toEqual(l)
+      const state = {
+        nodeId: 'n1', clusterId: 'c1', addresses: [], roles: [], capacity: { cpuMillis: 1, memoryBytes: 1, storageBytes: 1, pods: 1 },
+        labels: l, version: '0.1.0', kubernetesVersion: 'v1.31.4', uptimeMs: 0, generation: 1, seq: 1, leaving: false
+      }
+      expect(parseNodeState(state)?.labels).toEqual(l)
+    }
   })
 
   it('should report a file that is not JSON with its path', async () => {

@@ -94,6 +94,17 @@ describe('renderTemplate', () => {
       expect(() => renderTemplate(text, view, 't')).toThrow(expect.objectContaining({ name: 'TemplateError' }))
     }
   })
+  it('should refuse an unquoted {{variable}}, which YAML reads as a mapping, and allow {{ in comments', () => {
+    // Before, `name: {{nosuch.var}}` parsed as the mapping {'{ nosuch.var }': null}: no tag was found, so no
+    // TemplateVariableError, and an invalid Pod was written.
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata:\n'
+    for (const text of [`${pod}  name: {{nosuch.var}}\n`, `${pod}  name: {{node.address}}\n`, `${pod}  labels:\n    - {{node.address}}\n`,
+      `${pod}  "{{node.address}}": x\n`, `${pod}  name: "{{node.address}}"\n  other: {{node.address}}\n`]) {
+      expect(() => renderTemplate(text, view, 't')).toThrow(expect.objectContaining({ name: 'TemplateError', message: expect.stringContaining('quote the value') }))
+    }
+    const commented = `# uses {{node.address}}\n${pod}  name: "{{node.address}}" # and {{n}}\n  x: |\n    # {{n}} here is text, rendered\n`
+    expect(parse(renderTemplate(commented, view, 't'))).toEqual({ apiVersion: 'v1', kind: 'Pod', metadata: { name: '10.0.0.1', x: '# 3 here is text, rendered\n' } })
+  })
   it('should keep a value inside its string: an address cannot add YAML keys', () => {
     const hostile = { node: { address: '10.0.0.1"\nspec:\n  hostPID: true\n#' } }
     const out = parse(renderTemplate('apiVersion: v1\nkind: Pod\nmetadata:\n  name: "{{node.address}}"\n', hostile, 't')) as Record<string, unknown>

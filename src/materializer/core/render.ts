@@ -12,7 +12,7 @@
  * re-render it only when one of those values changes.
  */
 import Mustache from 'mustache'
-import { parseAllDocuments, stringify } from 'yaml'
+import { CST, Lexer, parseAllDocuments, stringify } from 'yaml'
 import { TemplateError, TemplateVariableError } from '../errors.js'
 
 /** Values a template may use; nested objects are reached with dotted names (`node.address`). */
@@ -74,9 +74,40 @@ function collectTree (value: unknown, names: string[]): string | undefined {
   return undefined
 }
 
+/** Occurrences of `{{` in `text`, not overlapping (`{{{` is one). */
+function countOpenings (text: string): number {
+  let count = 0
+  for (let at = text.indexOf('{{'); at !== -1; at = text.indexOf('{{', at + 2)) count++
+  return count
+}
+
+/** `{{` in the template's comments: dropped from the output, never rendered, so allowed. */
+function commentOpenings (text: string): number {
+  let count = 0
+  for (const token of new Lexer().lex(text)) if (CST.tokenType(token) === 'comment') count += countOpenings(token)
+  return count
+}
+
+/** `{{` in the string values rendering walks (mapping values and sequence items; keys are not rendered). */
+function valueOpenings (value: unknown): number {
+  if (typeof value === 'string') return countOpenings(value)
+  const items = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? Object.values(value) : []
+  return items.reduce<number>((sum, item) => sum + valueOpenings(item), 0)
+}
+
+/**
+ * NB: YAML reads an unquoted `name: {{node.name}}` as a flow mapping, not a string, so no tag is found there
+ * and the manifest would be written with `{node.name: null}` in it. Every `{{` of the text must therefore be
+ * in a string value (or a comment); one anywhere else (an unquoted value, a key) refuses the template.
+ */
+function unrenderedOpenings (text: string, object: unknown): number {
+  return countOpenings(text) - commentOpenings(text) - valueOpenings(object)
+}
+
 /**
  * Parses `text` (one YAML document holding one Kubernetes object) and lists the variables it uses.
- * @throws TemplateError when the template is not one YAML mapping with apiVersion and kind
+ * @throws TemplateError when the template is not one YAML mapping with apiVersion and kind, or has a `{{`
+ *   outside a string value or comment (an unquoted tag)
  */
 export function parseTemplate (text: string, label: string): ParsedTemplate {
   if (text.length > TEMPLATE_BYTES_MAX) throw new TemplateError(`template ${label} is larger than ${TEMPLATE_BYTES_MAX} bytes`)
@@ -86,6 +117,11 @@ export function parseTemplate (text: string, label: string): ParsedTemplate {
   if (document.errors.length > 0) throw new TemplateError(`template ${label}: ${document.errors[0]!.message}`)
   const object = document.toJS({ maxAliasCount: 0 }) as unknown
   if (typeof object !== 'object' || object === null || Array.isArray(object)) throw new TemplateError(`template ${label} is not a YAML mapping`)
+  const unrendered = unrenderedOpenings(text, object)
+  if (unrendered > 0) {
+    throw new TemplateError(`template ${label}: ${unrendered} {{ outside a string value would not be rendered (YAML reads an unquoted ` +
+      '{{name}} as a mapping): quote the value, e.g. "{{node.address}}"')
+  }
   const record = object as Record<string, unknown>
   if (typeof record.apiVersion !== 'string' || typeof record.kind !== 'string') throw new TemplateError(`template ${label} has no apiVersion or kind`)
   const variables: string[] = []

@@ -73,9 +73,18 @@ export const MAX_HEARTBEAT_BYTES = 8 * 1024
  * above its own). Above it, or not an integer from 1: the heartbeat is malformed.
  */
 export const MAX_PROTOCOL_LEVEL = 65_535
-/** Addresses and labels a heartbeat may carry. */
+/**
+ * Addresses and labels a heartbeat may carry. The config schema checks `membership.labels` against the label
+ * limits (config/schema.ts): a node whose labels every peer would drop refuses to start instead.
+ */
 export const MAX_ADDRESSES = 16
 export const MAX_LABELS = 32
+/** Longest label key and value, in UTF-16 code units (JavaScript string length). */
+export const MAX_LABEL_KEY_CHARS = 63
+export const MAX_LABEL_VALUE_CHARS = 256
+/** Roles a heartbeat may list, and the longest role name, in UTF-16 code units. */
+export const MAX_ROLES = 8
+export const MAX_ROLE_CHARS = 32
 /** Events kept for `revoada members` and the API. */
 export const MAX_RECENT_EVENTS = 256
 /**

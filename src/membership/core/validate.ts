@@ -5,7 +5,9 @@
  * node — a replayed heartbeat or a stale generation is dropped and counted by reason.
  */
 import type { Capacity, NodeState } from './types.js'
-import { MAX_ADDRESSES, MAX_LABELS, MAX_MEMBERS, MAX_PROTOCOL_LEVEL } from './constants.js'
+import {
+  MAX_ADDRESSES, MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS, MAX_MEMBERS, MAX_PROTOCOL_LEVEL, MAX_ROLE_CHARS, MAX_ROLES
+} from './constants.js'
 
 export type DropReason = 'malformed' | 'wrong-cluster' | 'sender-mismatch' | 'replay' | 'stale-generation' | 'own' | 'too-large' | 'table-full'
 
@@ -24,7 +26,7 @@ function parseCapacity (v: unknown): Capacity | null {
 function parseLabels (v: unknown): Record<string, string> | null {
   if (!isRecord(v)) return null
   const entries = Object.entries(v)
-  if (entries.length > MAX_LABELS || !entries.every(([k, value]) => isShortString(k, 63) && isShortString(value, 256))) return null
+  if (entries.length > MAX_LABELS || !entries.every(([k, value]) => isShortString(k, MAX_LABEL_KEY_CHARS) && isShortString(value, MAX_LABEL_VALUE_CHARS))) return null
   return Object.fromEntries(entries) as Record<string, string>
 }
 
@@ -37,7 +39,7 @@ export function parseNodeState (v: unknown): NodeState | null {
   const roles = v.roles
   if (capacity === null || labels === null) return null
   if (!Array.isArray(addresses) || addresses.length > MAX_ADDRESSES || !addresses.every((a) => isShortString(a))) return null
-  if (!Array.isArray(roles) || roles.length > 8 || !roles.every((r) => isShortString(r, 32))) return null
+  if (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((r) => isShortString(r, MAX_ROLE_CHARS))) return null
   if (!isShortString(v.nodeId, 128) || v.nodeId === '' || !isShortString(v.clusterId, 128)) return null
   if (!isShortString(v.version, 64) || !isShortString(v.kubernetesVersion, 64)) return null
   if (!isCount(v.uptimeMs) || !isCount(v.generation) || !isCount(v.seq) || typeof v.leaving !== 'boolean') return null
