@@ -50,6 +50,19 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
 })
 
+/** A 2 MiB tmpfs of the test's own (unmounted after it); skips the test where mounting needs root. */
+async function smallTmpfs (ctx: { skip: () => void }): Promise<string> {
+  const mount = await tempDir('revoada-tmpfs-')
+  dirs.push(mount)
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount], { stdio: 'ignore' })
+  } catch {
+    ctx.skip() // needs root (CI runs as root)
+  }
+  mounts.push(mount)
+  return mount
+}
+
 describe('content store', () => {
   it('should give the interop vectors of docs/CONTENT.md (cross-checked with @noble/hashes)', async () => {
     const store = await open()
@@ -132,15 +145,7 @@ describe('content store', () => {
   })
 
   it('should report a full disk as DiskFullError and leave no partial file', async (ctx) => {
-    const mount = await tempDir('revoada-tmpfs-')
-    dirs.push(mount)
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount], { stdio: 'ignore' })
-    } catch {
-      ctx.skip() // needs root (CI runs as root)
-      return
-    }
-    mounts.push(mount)
+    const mount = await smallTmpfs(ctx)
     const store = await open({ dir: mount })
     await expect(store.addFile(pieces(randomBytes(4 * CHUNK_BYTES)))).rejects.toHaveProperty('name', 'DiskFullError')
     expect(readdirSync(path.join(mount, 'tmp'))).toEqual([])
@@ -150,15 +155,7 @@ describe('content store', () => {
 
   // An audit found an index write on a full disk threw a raw ENOSPC and left its tmp file behind.
   it('should report a full disk while writing the index as DiskFullError and leave no tmp file', async (ctx) => {
-    const mount = await tempDir('revoada-tmpfs-')
-    dirs.push(mount)
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount], { stdio: 'ignore' })
-    } catch {
-      ctx.skip() // needs root (CI runs as root)
-      return
-    }
-    mounts.push(mount)
+    const mount = await smallTmpfs(ctx)
     const store = await open({ dir: mount })
     const record = await store.addFile(pieces(randomBytes(1000)))
     // Fill what is left of the disk, outside the store.

@@ -46,6 +46,27 @@ export function bytes (text: string): Uint8Array {
   return encoder.encode(text)
 }
 
+/** A normal entry at (`index`, `term`) whose one data byte is its index. */
+export function entryAt (index: number, term: number): Entry {
+  return { index, term, type: EntryType.Normal, data: new Uint8Array([index]) }
+}
+
+/** Hands out and acknowledges every Ready of `node` (nothing sent, nothing applied elsewhere). */
+export function drainReady (node: RawNode): void {
+  while (node.hasReady()) {
+    node.ready()
+    node.advance()
+  }
+}
+
+/** Follower `a` of voters a, b, c at term 3 with entries 1..3 of term 1 (commit 2), its Ready handled. */
+export function followerAtTerm3 (): RawNode {
+  const node = new RawNode({ id: 'a', electionTicks: 10, heartbeatTicks: 1, random: createPrng(3) },
+    { hardState: { term: 3, vote: null, commit: 2 }, entries: [entryAt(1, 1), entryAt(2, 1), entryAt(3, 1)] }, conf(['a', 'b', 'c']))
+  drainReady(node)
+  return node
+}
+
 export function conf (voters: string[], learners: string[] = []): ConfState {
   return { voters, votersOutgoing: [], learners, learnersNext: [], autoLeave: false }
 }

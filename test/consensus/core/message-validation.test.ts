@@ -5,32 +5,22 @@
  * drops everything would fail too.
  */
 import { describe, expect, it } from 'vitest'
-import { EntryType, MessageType, RawNode, createPrng } from '../../../src/consensus/core/index.js'
-import type { Entry, Message } from '../../../src/consensus/core/index.js'
+import { MessageType, RawNode, createPrng } from '../../../src/consensus/core/index.js'
+import type { Message } from '../../../src/consensus/core/index.js'
 import { STEP_NUMBER_MAX } from '../../../src/consensus/core/constants.js'
 import { decodeFrame, encodeFrame } from '../../../src/consensus/transport/wire.js'
-import { conf } from './harness.js'
+import { conf, drainReady, entryAt, followerAtTerm3 } from './harness.js'
 
 const CONF = conf(['a', 'b', 'c'])
 
-function entry (index: number, term: number): Entry {
-  return { index, term, type: EntryType.Normal, data: new Uint8Array([index]) }
-}
 
-/** A follower of term 3 with entries 1..3 of term 1, its Ready handled. */
-function follower (): RawNode {
-  const node = new RawNode({ id: 'a', electionTicks: 10, heartbeatTicks: 1, random: createPrng(3) },
-    { hardState: { term: 3, vote: null, commit: 2 }, entries: [entry(1, 1), entry(2, 1), entry(3, 1)] }, CONF)
-  drain(node)
-  return node
-}
 
 /** A candidate of term 4 (campaigned from the follower above, pre-vote granted by b). */
 function candidate (): RawNode {
-  const node = follower()
+  const node = followerAtTerm3()
   node.campaign()
   node.step(msg({ type: MessageType.PreVoteResp, term: 4 }))
-  drain(node)
+  drainReady(node)
   expect(node.status().role).toBe('candidate')
   return node
 }
@@ -39,18 +29,12 @@ function candidate (): RawNode {
 function leader (): RawNode {
   const node = candidate()
   node.step(msg({ type: MessageType.VoteResp, term: 4 }))
-  drain(node)
+  drainReady(node)
   expect(node.status().role).toBe('leader')
   expect(node.status().lastIndex).toBe(4)
   return node
 }
 
-function drain (node: RawNode): void {
-  while (node.hasReady()) {
-    node.ready()
-    node.advance()
-  }
-}
 
 function msg (extra: Partial<Message>): Message {
   return { type: MessageType.App, from: 'b', to: 'a', term: 3, index: 3, logTerm: 1, entries: [], commit: 0, reject: false, rejectHint: 0, ...extra }
@@ -69,37 +53,37 @@ const CASES: Array<{ name: string, start: () => RawNode, bad: Message, good: Mes
   },
   {
     name: 'a Snap whose meta term is above the message term',
-    start: follower,
+    start: followerAtTerm3,
     bad: snap({ snapshotMeta: { ...SNAP_META, term: 5 } }),
     good: snap({})
   },
   {
     name: 'an App whose entry terms decrease',
-    start: follower,
-    bad: msg({ entries: [entry(4, 3), entry(5, 2)] }),
-    good: msg({ entries: [entry(4, 2), entry(5, 3)] })
+    start: followerAtTerm3,
+    bad: msg({ entries: [entryAt(4, 3), entryAt(5, 2)] }),
+    good: msg({ entries: [entryAt(4, 2), entryAt(5, 3)] })
   },
   {
     name: 'an App with an entry below prevLogTerm',
-    start: follower,
-    bad: msg({ index: 3, logTerm: 2, entries: [entry(4, 1)] }),
-    good: msg({ index: 3, logTerm: 1, entries: [entry(4, 1)] })
+    start: followerAtTerm3,
+    bad: msg({ index: 3, logTerm: 2, entries: [entryAt(4, 1)] }),
+    good: msg({ index: 3, logTerm: 1, entries: [entryAt(4, 1)] })
   },
   {
     name: 'an App with an entry above the message term',
-    start: follower,
-    bad: msg({ entries: [entry(4, 4)] }),
-    good: msg({ entries: [entry(4, 3)] })
+    start: followerAtTerm3,
+    bad: msg({ entries: [entryAt(4, 4)] }),
+    good: msg({ entries: [entryAt(4, 3)] })
   },
   {
     name: 'an App whose term is above STEP_NUMBER_MAX',
-    start: follower,
+    start: followerAtTerm3,
     bad: msg({ term: STEP_NUMBER_MAX + 1 }),
     good: msg({ term: STEP_NUMBER_MAX })
   },
   {
     name: 'a Heartbeat of term 0',
-    start: follower,
+    start: followerAtTerm3,
     bad: msg({ type: MessageType.Heartbeat, term: 0, index: 0, logTerm: 0 }),
     good: msg({ type: MessageType.Heartbeat, term: 3, index: 0, logTerm: 0 })
   }
@@ -112,7 +96,7 @@ describe('RawNode.step on messages no correct member sends', () => {
       const before = node.status()
       node.step(c.bad)
       node.checkInvariants()
-      drain(node)
+      drainReady(node)
       node.checkInvariants()
       const after = node.status()
       expect(after.droppedMessages).toBe(before.droppedMessages + 1)
@@ -120,7 +104,7 @@ describe('RawNode.step on messages no correct member sends', () => {
 
       const twin = c.start()
       twin.step(c.good)
-      drain(twin)
+      drainReady(twin)
       twin.checkInvariants()
       expect(twin.status().droppedMessages).toBe(before.droppedMessages)
       expect(twin.status().leader).toBe('b')
@@ -131,7 +115,7 @@ describe('RawNode.step on messages no correct member sends', () => {
     const node = new RawNode({ id: 'a', electionTicks: 10, heartbeatTicks: 1, random: createPrng(3) },
       { hardState: { term: 1, vote: null, commit: 0 }, entries: [] }, conf(['a']))
     node.campaign()
-    drain(node)
+    drainReady(node)
     expect(node.status().role).toBe('leader')
     const dropped = node.status().droppedMessages
     node.step(msg({ type: MessageType.ReadIndex, term: 0, index: 0, logTerm: 0 }))
@@ -152,21 +136,21 @@ describe('RawNode.step on messages no correct member sends', () => {
     const node = leader()
     const dropped = node.status().droppedMessages
     node.step(msg({ type: MessageType.AppResp, from: 'c', term: 4, index: 9 }))
-    drain(node)
+    drainReady(node)
     node.checkInvariants()
     expect(node.status().droppedMessages).toBe(dropped + 1)
     expect(node.status().progress?.c?.match).toBe(0)
     node.step(msg({ type: MessageType.AppResp, from: 'c', term: 4, index: 4 }))
-    drain(node)
+    drainReady(node)
     node.checkInvariants()
     expect(node.status().progress?.c?.match).toBe(4)
     expect(node.status().commit).toBe(4)
   })
 
   it('should send only frames peers decode after adopting the largest term a peer may send', () => {
-    const node = follower()
+    const node = followerAtTerm3()
     node.step(msg({ type: MessageType.Heartbeat, term: STEP_NUMBER_MAX, index: 0, logTerm: 0 }))
-    drain(node)
+    drainReady(node)
     expect(node.status().term).toBe(STEP_NUMBER_MAX)
     node.campaign()
     const sent: Message[] = []

@@ -6,32 +6,16 @@
  * oversize case reuses one 1 MiB buffer for every chunk, so the test itself holds 1 MiB, not 1 GiB.
  */
 import { describe, expect, it } from 'vitest'
-import { EntryType, MessageType, RawNode, createPrng } from '../../../src/consensus/core/index.js'
-import type { Entry, Message } from '../../../src/consensus/core/index.js'
+import { MessageType, RawNode } from '../../../src/consensus/core/index.js'
+import type { Message } from '../../../src/consensus/core/index.js'
 import { MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_CHUNK_BYTES } from '../../../src/consensus/core/constants.js'
-import { conf } from './harness.js'
+import { conf, followerAtTerm3 } from './harness.js'
 
 const CONF = conf(['a', 'b', 'c'])
 const META = { index: 10, term: 3, confState: CONF }
 
-function entry (index: number, term: number): Entry {
-  return { index, term, type: EntryType.Normal, data: new Uint8Array([index]) }
-}
 
-/** A follower of term 3 with entries 1..3 of term 1 (commit 2), its Ready handled. */
-function follower (): RawNode {
-  const node = new RawNode({ id: 'a', electionTicks: 10, heartbeatTicks: 1, random: createPrng(3) },
-    { hardState: { term: 3, vote: null, commit: 2 }, entries: [entry(1, 1), entry(2, 1), entry(3, 1)] }, CONF)
-  drain(node)
-  return node
-}
 
-function drain (node: RawNode): void {
-  while (node.hasReady()) {
-    node.ready()
-    node.advance()
-  }
-}
 
 function chunk (offset: number, data: Uint8Array, extra: Partial<Message> = {}): Message {
   return {
@@ -53,7 +37,7 @@ function sendChunks (node: RawNode, part: Uint8Array, bytes: number): number {
 
 describe('snapshot inbox', () => {
   it('should drop the whole inbox and count it when a chunk would take it past MAX_SNAPSHOT_BYTES', () => {
-    const node = follower()
+    const node = followerAtTerm3()
     const part = new Uint8Array(MAX_SNAPSHOT_CHUNK_BYTES).fill(7)
     // Exactly at the cap is still an honest snapshot in the making.
     const offset = sendChunks(node, part, MAX_SNAPSHOT_BYTES)
@@ -74,7 +58,7 @@ describe('snapshot inbox', () => {
   })
 
   it('should install an honest snapshot sent in several chunks', () => {
-    const node = follower()
+    const node = followerAtTerm3()
     const data = new Uint8Array(1000).map((_, i) => i % 251)
     for (let offset = 0; offset < data.length; offset += 300) {
       const done = offset + 300 >= data.length
@@ -92,7 +76,7 @@ describe('snapshot inbox', () => {
   })
 
   it('should clear a partial inbox when the term changes, so a later leader cannot extend it', () => {
-    const node = follower()
+    const node = followerAtTerm3()
     const part = new Uint8Array(100).fill(1)
     const offset = sendChunks(node, part, 300)
     expect(node.status().snapshotInboxBytes).toBe(300)
@@ -111,7 +95,7 @@ describe('snapshot inbox', () => {
   })
 
   it('should clear a partial inbox when the follower stops following its leader', () => {
-    const node = follower()
+    const node = followerAtTerm3()
     sendChunks(node, new Uint8Array(100), 300)
     expect(node.status().snapshotInboxBytes).toBe(300)
     // The leader falls silent: the election timeout makes this node a pre-candidate without a leader.
