@@ -12,6 +12,7 @@ import { checkConsistency, decodeChainExport, verifyChain } from '../attestation
 import type { VerifyReport } from '../attestation/core/index.js'
 import { verifyWithCodec } from '../attestation/signatures.js'
 import type { ChainSummary } from '../attestation/reader.js'
+import { CliInputError } from './validate.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 const EXPORT_TIMEOUT_MS = 120_000
@@ -58,7 +59,7 @@ async function fetchExport (dataDir: string, from: number | undefined): Promise<
 function parseHeight (text: string | undefined): number | undefined {
   if (text === undefined) return undefined
   const height = Number(text)
-  if (!Number.isSafeInteger(height) || height < 1) throw new RangeError(`--from must be a height >= 1, got ${text}`)
+  if (!Number.isSafeInteger(height) || height < 1) throw new CliInputError(`--from must be a height >= 1, got ${text}`)
   return height
 }
 

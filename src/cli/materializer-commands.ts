@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/index.js'
+import { CliInputError } from './validate.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 const ROLES = ['api-server', 'etcd', 'scheduler', 'controller-manager']
@@ -57,9 +58,9 @@ async function runCatalog (opts: { dataDir?: string, json?: boolean }): Promise<
 }
 
 async function runCatalogSet (opts: { dataDir?: string, role?: string, file?: string[], reset?: boolean, json?: boolean }): Promise<void> {
-  if (opts.role === undefined || !ROLES.includes(opts.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`)
+  if (opts.role === undefined || !ROLES.includes(opts.role)) throw new CliInputError(`--role must be one of ${ROLES.join(', ')}`)
   const files = opts.file ?? []
-  if (files.length === 0 && opts.reset !== true) throw new Error('give one or more --file F (or --reset to restore the default templates)')
+  if (files.length === 0 && opts.reset !== true) throw new CliInputError('give one or more --file F (or --reset to restore the default templates)')
   if (files.length > 0 && opts.reset === true) throw new Error('--reset takes no --file')
   const templates = []
   for (const file of files) templates.push({ name: path.basename(file), text: await fs.readFile(file, 'utf8') })

@@ -54,7 +54,11 @@ describe('revoada cli input checks', () => {
       [['propose', 'promote', '12D3KooWFgpYFkCtCYz6N7T4JxgdMc1fY7iZ7PgNzgkxgLPLSimT', '--roles', 'etcd,kubelet'], 'unknown role kubelet'],
       [['propose', 'restore', '12D3KooWFgpYFkCtCYz6N7T4JxgdMc1fY7iZ7PgNzgkxgLPLSimT', '--reason', 'admission'], 'Allowed choices are replacing-failed'],
       [['remove-member', 'x'], '"x" is not a NodeId'],
-      [['wait-ready', '--timeout', 'soon'], '--timeout: expected a positive number']
+      [['wait-ready', '--timeout', 'soon'], '--timeout: expected a positive number'],
+      [['catalog', 'set', '--role', 'nope', '--reset'], '--role must be one of api-server'],
+      [['catalog', 'set', '--role', 'etcd'], 'give one or more --file F'],
+      [['chain', 'export', '--from', 'abc'], '--from must be a height >= 1, got abc'],
+      [['start', '--api', 'foo'], '--api: expected HOST:PORT']
     ]
     for (const [args, message] of cases) {
       const r = await cliRun([...args, '--data-dir', d])
