@@ -75,7 +75,7 @@ export function registerStartCommand (program: Command): void {
     .option('--config <file>', 'JSON config file (overridden by REVOADA_* env, then by flags)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'log lines: pretty (default on a terminal) or json (default otherwise)').choices(LOG_FORMATS))
-    .option('--log-file <file>', 'append JSON log lines to this file instead of stderr')
+    .option('--log-file <file>', 'append log lines to this file instead of stderr (JSON unless --log-format pretty)')
     .option('--force-new-cluster', 'the raft directory was lost and every other member is gone: bootstrap a new cluster from this node')
     .action(runStart)
 }

@@ -365,7 +365,10 @@ export class MaterializerService implements NodeService {
     for (const m of plan.unchanged) this.noteManifest(m)
     for (const name of plan.removals) {
       await this.dir.remove(name)
-      this.record({ kind: 'remove', role: this.state.files[name]?.role, name, message: `removed ${name}: this node no longer holds ${this.state.files[name]?.role ?? 'its role'}` })
+      const role = this.state.files[name]?.role
+      // Still holding the role, the file went because the role's catalog no longer renders it.
+      const why = role !== undefined && (roles as readonly string[]).includes(role) ? `the catalog of ${role} no longer has it` : `this node no longer holds ${role ?? 'its role'}`
+      this.record({ kind: 'remove', role, name, message: `removed ${name}: ${why}` })
       delete this.state.files[name]
       this.records.delete(name)
       this.desired.forget(name)

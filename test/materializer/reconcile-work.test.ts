@@ -136,6 +136,13 @@ describe('materializer reconcile work', () => {
     // kube-apiserver.yaml only: the scheduler and controller-manager templates do not use it, etcd's is kept.
     expect(m.counters().renders).toBe(moved.renders + 1)
     expect(m.counters().manifestReads).toBeGreaterThan(moved.manifestReads)
+
+    // The role's catalog renames its file: the old one goes, and the event says why (the role is still held).
+    const renamed = await s.consensus.propose({ kind: 'set-catalog', role: 'scheduler', templates: [{ name: 'custom-scheduler.yaml', cid }] }, 'operator')
+    expect(renamed.result.outcome.kind).toBe('applied')
+    await waitFor(async () => !(await files(s.dir)).includes('kube-scheduler.yaml'), 20_000, 'the renamed scheduler manifest removed')
+    expect(m.manifests().events.filter((e) => e.kind === 'remove' && e.name === 'kube-scheduler.yaml').at(-1)?.message)
+      .toBe('removed kube-scheduler.yaml: the catalog of scheduler no longer has it')
   }, 90_000)
 
   it('should read only the files a role change touches after a clean reconcile, and write the state once per promotion without hooks', async () => {
