@@ -10,6 +10,7 @@
  * (admission-loop.ts).
  */
 import type { ConfState, NodeId, RaftStatus } from './core/types.js'
+import { isMemberOf } from './core/quorum.js'
 import { parseProtocolLevel, PROTOCOL_LEVEL_MIN } from './shape/core/protocol.js'
 
 /**
@@ -108,9 +109,7 @@ export interface MayTalkOptions {
  *   disrupt the cluster with campaigns (etcd refuses removed members' messages the same way).
  */
 export function mayTalkRaft (peer: NodeId, conf: ConfState, options: MayTalkOptions): boolean {
-  const inConf = conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer) ||
-    conf.learnersNext.includes(peer)
-  if (inConf) return true
+  if (isMemberOf(conf, peer)) return true
   return options.connected() && !options.removed()
 }
 

@@ -356,8 +356,7 @@ export class ConsensusService implements NodeService {
 
   /** A removal notice about this node: acted on only from a peer removal.ts trusts with it. */
   private onNotice (record: RemovalRecord, from: string): void {
-    const conf = this.raft.configurationView()
-    const refusal = noticeRefusal(from, { self: this.ctx.nodeId, voters: conf.voters, votersOutgoing: conf.votersOutgoing, leader: this.raft.leaderId() })
+    const refusal = noticeRefusal(from, { self: this.ctx.nodeId, conf: this.raft.configurationView(), leader: this.raft.leaderId() })
     if (refusal === undefined) {
       this.onRemoved(record, from)
       return

@@ -22,7 +22,7 @@ import { assert } from '../util/assert.js'
 import { steadyNowMs } from '../util/clock.js'
 import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 import {
-  RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType
+  RawNode, createPrng, applyOnce, ProposalSessions, decodeConfChange, encodeConfChange, EntryType, MessageType, isMemberOf
 } from './core/index.js'
 import type {
   ConfChange, ConfState, Entry, HardState, Message, NodeId, PersistTicket, ProposalId, RaftStatus, Ready, Snapshot,
@@ -124,8 +124,11 @@ export interface StorageHealth {
  * configuration change a command needs from its own applied state: no peer ever names one.
  */
 export interface CommandRules {
-  /** The command's signed proposal id and proposer, or null when the bytes are not a command. */
-  identify(command: Uint8Array): { id: ProposalId, proposer: NodeId } | null
+  /**
+   * The command's signed proposal id and proposer, or null when the bytes are not a command; `leaderOnly` names
+   * the kind of a command only a leader proposes for itself, which the leader refuses as a forward.
+   */
+  identify(command: Uint8Array): { id: ProposalId, proposer: NodeId, leaderOnly?: string } | null
   /** Leader: the configuration change that must carry `command` now, or null for none. */
   confChangeFor(command: Uint8Array, conf: ConfState): ConfChange | null
   /**
@@ -137,8 +140,6 @@ export interface CommandRules {
   isRequest?(command: Uint8Array): boolean
   /** The request ids `command` carries for other proposals (a leader's merged envelope), in order. @default none */
   requestIds?(command: Uint8Array): ProposalId[]
-  /** Leader: why a peer may not forward `command` (one only a leader proposes for itself), or null. @default null */
-  forwardRefusal?(command: Uint8Array): string | null
   /**
    * Leader: whether `nodeId`, outside the Raft configuration, may still forward proposals and requests (a
    * member of the applied state machine: a node whose log was lost asks to rejoin from outside it).
@@ -1003,8 +1004,7 @@ export class RaftNode<R> {
 
   /** Whether `from` may forward proposals and requests: a member of the configuration or of the machine. */
   private mayForward (from: NodeId, conf: ConfState): boolean {
-    if (conf.voters.includes(from) || conf.votersOutgoing.includes(from) || conf.learners.includes(from) || conf.learnersNext.includes(from)) return true
-    return this.rules?.isMember?.(from) ?? true
+    return isMemberOf(conf, from) || (this.rules?.isMember?.(from) ?? true)
   }
 
   /** The command and id of a forwarded entry, or why it is refused. */
@@ -1020,8 +1020,7 @@ export class RaftNode<R> {
       if (identity === null) return 'not a signed command'
       if (identity.proposer !== from) return `command signed by ${identity.proposer}, forwarded by ${from}`
       if (!sameId(identity.id, id)) return 'proposal id differs from the signed command\'s'
-      const refusal = this.rules.forwardRefusal?.(payload.command) ?? null
-      if (refusal !== null) return refusal
+      if (identity.leaderOnly !== undefined) return `a ${identity.leaderOnly} command is proposed by the leader only`
       // A merged envelope (issue 16) records its groups' request ids as applied: forwarded by a member, it may
       // name that member's own requests only, or it could pre-empt (shadow) another node's next request.
       const foreign = this.rules.requestIds?.(payload.command).find((rid) => clientIdOwner(rid.clientId) !== from)

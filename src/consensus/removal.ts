@@ -20,6 +20,8 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
 import { NodeRemovedError } from './errors.js'
+import { isVoterOf } from './core/quorum.js'
+import type { ConfState } from './core/types.js'
 
 export const REMOVED_FILE_NAME = 'removed.json'
 export const REMOVAL_NOTICE_PROTOCOL = '/revoada/removed/1.0.0'
@@ -58,8 +60,8 @@ export async function writeRemovalRecord (dataDir: string, record: RemovalRecord
 /** What this node's Raft says when a notice arrives. */
 export interface NoticeContext {
   self: string
-  voters: readonly string[]
-  votersOutgoing: readonly string[]
+  /** This node's applied configuration. */
+  conf: ConfState
   /** The leader this node follows in its current term, or null. */
   leader: string | null
 }
@@ -67,9 +69,8 @@ export interface NoticeContext {
 /** Why a notice from `from` is not acted on, or undefined when it is (see the module comment). */
 export function noticeRefusal (from: string, raft: NoticeContext): string | undefined {
   if (raft.leader === raft.self) return 'this node leads'
-  const voter = (id: string): boolean => raft.voters.includes(id) || raft.votersOutgoing.includes(id)
-  if (!voter(from)) return 'the sender is not a voter of this node\'s configuration'
-  if (voter(raft.self) && raft.leader !== null && raft.leader !== from) return 'this node follows another leader'
+  if (!isVoterOf(raft.conf, from)) return 'the sender is not a voter of this node\'s configuration'
+  if (isVoterOf(raft.conf, raft.self) && raft.leader !== null && raft.leader !== from) return 'this node follows another leader'
   return undefined
 }
 

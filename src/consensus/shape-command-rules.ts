@@ -6,14 +6,11 @@
  * shape's committed path, never because a peer asked for a configuration change.
  */
 import type { ConfChange, ConfState } from './core/types.js'
+import { isMemberOf } from './core/quorum.js'
 import type { CommandRules } from './raft-node.js'
 import { decodeRequest, decodeSignedProposal, envelopeRequestIds, isRequestBytes, requestOwner, requiredConfChange } from './shape/core/index.js'
 import type { MeshShape } from './shape/core/index.js'
 
-function inConfiguration (conf: ConfState, nodeId: string): boolean {
-  return conf.voters.includes(nodeId) || conf.votersOutgoing.includes(nodeId) || conf.learners.includes(nodeId) ||
-    conf.learnersNext.includes(nodeId)
-}
 
 /**
  * The configuration change `command` needs against `shape` and `conf`: admission adds the new member
@@ -31,10 +28,10 @@ export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: C
     if (cmd.nodeId !== proposal.envelope.proposer) return null
     // Removal (not a demotion to learner) resets the leader's progress for the node, whose log is gone;
     // checkVoterMove counts the removal of a voter as the voter step the shape's etcd revocation needs.
-    return inConfiguration(conf, cmd.nodeId) ? { steps: [{ type: 'remove', nodeId: cmd.nodeId }], transition: 'auto' } : null
+    return isMemberOf(conf, cmd.nodeId) ? { steps: [{ type: 'remove', nodeId: cmd.nodeId }], transition: 'auto' } : null
   }
   if (cmd.kind === 'add-member') {
-    return inConfiguration(conf, cmd.nodeId) ? null : { steps: [{ type: 'add-learner', nodeId: cmd.nodeId }], transition: 'auto' }
+    return isMemberOf(conf, cmd.nodeId) ? null : { steps: [{ type: 'add-learner', nodeId: cmd.nodeId }], transition: 'auto' }
   }
   const change = requiredConfChange(shape, cmd)
   return change === null || change === 'rejected' ? null : change
@@ -50,21 +47,18 @@ export function shapeCommandRules (shape: () => MeshShape): CommandRules {
         return request instanceof Error ? null : { id: request.id, proposer: requestOwner(request.id) }
       }
       const proposal = decodeSignedProposal(command)
-      return proposal === null ? null : { id: proposal.envelope.proposalId, proposer: proposal.envelope.proposer }
+      if (proposal === null) return null
+      const { envelope } = proposal
+      // A level is raised by the leader's protocol loop alone, once every member advertises it; forwarded, a
+      // level above some build's would halt every node of that build at apply (a key holder's one frame).
+      const leaderOnly = envelope.v === 1 && (envelope.command.kind === 'set-protocol' || envelope.command.kind === 'bootstrap')
+      return { id: envelope.proposalId, proposer: envelope.proposer, ...(leaderOnly ? { leaderOnly: envelope.command.kind } : {}) }
     },
     confChangeFor (command, conf) {
       return deriveConfChange(shape(), command, conf)
     },
     isRequest: isRequestBytes,
     isMember: (nodeId) => shape().has(nodeId),
-    forwardRefusal (command) {
-      // A level is raised by the leader's protocol loop alone, once every member advertises it; forwarded, a
-      // level above some build's would halt every node of that build at apply (a key holder's one frame).
-      const envelope = decodeSignedProposal(command)?.envelope
-      if (envelope === undefined || envelope.v !== 1) return null
-      const kind = envelope.command.kind
-      return kind === 'set-protocol' || kind === 'bootstrap' ? `a ${kind} command is proposed by the leader only` : null
-    },
     requestIds (command) {
       const proposal = decodeSignedProposal(command)
       return proposal === null ? [] : envelopeRequestIds(proposal.envelope)

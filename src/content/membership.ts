@@ -5,7 +5,8 @@
  * removed, can neither announce nor fetch.
  */
 import type { ConfState } from '../consensus/core/types.js'
+import { isMemberOf } from '../consensus/core/quorum.js'
 
 export function isConfMember (conf: ConfState, peer: string): boolean {
-  return conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer) || conf.learnersNext.includes(peer)
+  return isMemberOf(conf, peer)
 }

@@ -11,7 +11,7 @@ import { startMember, stopAll, tempDir, waitFor } from './cluster/helpers.js'
 import type { Member } from './cluster/helpers.js'
 
 describe('noticeRefusal', () => {
-  const conf = { self: 'L1', voters: ['V1', 'V2', 'V3'], votersOutgoing: ['V4'], leader: null }
+  const conf = { self: 'L1', conf: { voters: ['V1', 'V2', 'V3'], votersOutgoing: ['V4'], learners: ['L1', 'L2'], learnersNext: [], autoLeave: false }, leader: null }
 
   it('should take a notice from a voter of this node\'s configuration, the outgoing ones included', () => {
     expect(noticeRefusal('V1', conf)).toBeUndefined()

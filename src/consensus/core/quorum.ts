@@ -62,6 +62,16 @@ export function allVoters (conf: ConfState): NodeId[] {
   return [...new Set([...conf.voters, ...conf.votersOutgoing])].sort()
 }
 
+/** Whether `id` votes in either half of the configuration. */
+export function isVoterOf (conf: ConfState, id: NodeId): boolean {
+  return conf.voters.includes(id) || conf.votersOutgoing.includes(id)
+}
+
+/** Whether `id` is a member: a voter or learner of either half. */
+export function isMemberOf (conf: ConfState, id: NodeId): boolean {
+  return isVoterOf(conf, id) || conf.learners.includes(id) || conf.learnersNext.includes(id)
+}
+
 /** Every member (voters and learners of either half), without duplicates, sorted. */
 export function allMembers (conf: ConfState): NodeId[] {
   return [...new Set([...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext])].sort()

@@ -8,7 +8,7 @@ import {
   MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNK_BYTES, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS
 } from './constants.js'
 import type { Progress } from './progress.js'
-import { allVoters, hasQuorum, jointCommitted } from './quorum.js'
+import { allVoters, hasQuorum, isVoterOf, jointCommitted } from './quorum.js'
 import type { Raft } from './raft.js'
 import { EntryType, MessageType } from './types.js'
 import type { Message, NodeId } from './types.js'
@@ -320,7 +320,7 @@ export function maybeHandOff (r: Raft): void {
 function handleTransferLeader (r: Raft, m: Message): void {
   // Only a voter may ask (the leader's own request is local): any key holder can reach the leader, and a
   // transfer refuses proposals for up to an election timeout — to a dead voter, every time it is asked.
-  if (m.from !== r.id && !allVoters(r.conf).includes(m.from)) { r.droppedMessages++; return }
+  if (m.from !== r.id && !isVoterOf(r.conf, m.from)) { r.droppedMessages++; return }
   const target = m.transferee ?? m.from
   startTransfer(r, target)
 }
