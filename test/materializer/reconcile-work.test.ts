@@ -138,11 +138,14 @@ describe('materializer reconcile work', () => {
     expect(m.counters().manifestReads).toBeGreaterThan(moved.manifestReads)
 
     // The role's catalog renames its file: the old one goes, and the event says why (the role is still held).
+    // The file goes before its event is recorded (the directory is fsynced between), so wait for the event.
+    const removals = (): string[] => m.manifests().events.filter((e) => e.kind === 'remove' && e.name === 'kube-scheduler.yaml').map((e) => e.message)
+    const removedBefore = removals().length
     const renamed = await s.consensus.propose({ kind: 'set-catalog', role: 'scheduler', templates: [{ name: 'custom-scheduler.yaml', cid }] }, 'operator')
     expect(renamed.result.outcome.kind).toBe('applied')
-    await waitFor(async () => !(await files(s.dir)).includes('kube-scheduler.yaml'), 20_000, 'the renamed scheduler manifest removed')
-    expect(m.manifests().events.filter((e) => e.kind === 'remove' && e.name === 'kube-scheduler.yaml').at(-1)?.message)
-      .toBe('removed kube-scheduler.yaml: the catalog of scheduler no longer has it')
+    await waitFor(async () => removals().length > removedBefore, 20_000, 'the renamed scheduler manifest removed')
+    expect(await files(s.dir)).not.toContain('kube-scheduler.yaml')
+    expect(removals().slice(removedBefore)).toEqual(['removed kube-scheduler.yaml: the catalog of scheduler no longer has it'])
   }, 90_000)
 
   it('should read only the files a role change touches after a clean reconcile, and write the state once per promotion without hooks', async () => {
