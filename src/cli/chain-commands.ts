@@ -13,6 +13,7 @@ import type { VerifyReport } from '../attestation/core/index.js'
 import { verifyWithCodec } from '../attestation/signatures.js'
 import type { ChainSummary } from '../attestation/reader.js'
 import { CliInputError } from './validate.js'
+import { print, printable } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 const EXPORT_TIMEOUT_MS = 120_000
@@ -39,7 +40,7 @@ async function runChain (opts: { dataDir?: string, json?: boolean }): Promise<vo
     ...(seal?.witnesses ?? []).map((w) => `              ${w.voter ? 'voter  ' : 'learner'} ${w.nodeId}`),
     `Head witnessed by ${summary.headWitnesses.length}: ${summary.headWitnesses.join(', ')}`
   ]
-  process.stdout.write(lines.join('\n') + '\n')
+  print(lines)
 }
 
 /** The export file bytes from the running node. */
@@ -94,7 +95,7 @@ async function verifyOne (label: string, bytes: Uint8Array, opts: VerifyOpts): P
 }
 
 function fail (label: string, name: string, height: number, message: string): void {
-  process.stderr.write(`${label}: FAILED at height ${height}: ${name}: ${message}\n`)
+  process.stderr.write(printable(`${label}: FAILED at height ${height}: ${name}: ${message}`) + '\n')
   process.exitCode = 1
 }
 
@@ -130,8 +131,8 @@ async function runVerify (file: string | undefined, opts: VerifyOpts): Promise<v
     process.stdout.write(JSON.stringify({ ok: true, ...rest, ...(relation !== undefined ? { relation } : {}) }, null, 2) + '\n')
     return
   }
-  process.stdout.write(describeReport(label, report) + '\n')
-  if (relation !== undefined) process.stdout.write(relation + '\n')
+  print(describeReport(label, report))
+  if (relation !== undefined) print(relation)
 }
 
 /** Adds `chain`, `chain export` and `chain verify`. */

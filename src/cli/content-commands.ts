@@ -12,6 +12,7 @@ import type { Command } from 'commander'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
 import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
+import { print } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 /** How often `get` asks for fetch progress. */
@@ -132,7 +133,7 @@ async function runLs (opts: Opts): Promise<void> {
     new Date(o.lastUsedMs).toISOString()
   ].join('  '))
   lines.push(`${answer.objects.length} objects, ${formatBytes(answer.usedBytes)} of ${formatBytes(answer.quotaBytes)} used`)
-  process.stdout.write(lines.join('\n') + '\n')
+  print(lines)
 }
 
 async function runSimple (method: 'GET' | 'POST', route: string, opts: Opts): Promise<void> {
@@ -147,7 +148,7 @@ async function runProviders (cid: string, opts: Opts): Promise<void> {
     return
   }
   const lines = answer.providers.map((p) => `${p.peer}  ${p.partial ? 'partial ' : 'complete'}  score ${p.score}  expires in ${Math.round(p.expiresInMs / 1000)}s`)
-  process.stdout.write((lines.length > 0 ? lines.join('\n') : '(no provider known)') + '\n')
+  print(lines.length > 0 ? lines : '(no provider known)')
 }
 
 /** Adds `revoada content …` to the program. */

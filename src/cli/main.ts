@@ -20,6 +20,7 @@ import { registerDashboardCommands } from './dashboard-commands.js'
 import { registerTestbedCommands } from './testbed-commands.js'
 import { registerChainCommands } from './chain-commands.js'
 import { registerContentCommands } from './content-commands.js'
+import { note } from './output.js'
 
 /**
  * The package version, read from our package.json (one source of truth): the nearest one upward from this
@@ -87,7 +88,7 @@ buildProgram().parseAsync(process.argv).catch((err: unknown) => {
   if (!(err instanceof CommanderError)) {
     const e = err as Error
     const label = e.name === 'ApiRequestError' || e.name === 'CliInputError' ? '' : e.name !== 'Error' && e.name !== undefined ? `${e.name}: ` : ''
-    process.stderr.write(`revoada: ${label}${e.message ?? String(err)}\n`)
+    note(`${label}${e.message ?? String(err)}`)
   }
   process.exit(code)
 })

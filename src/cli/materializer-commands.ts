@@ -8,6 +8,7 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/index.js'
 import { CliInputError } from './validate.js'
+import { print } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 const ROLES = ['api-server', 'etcd', 'scheduler', 'controller-manager']
@@ -37,7 +38,7 @@ async function runManifests (opts: { dataDir?: string, json?: boolean }): Promis
   const problems = answer.events.filter((e) => e.kind === 'error' || e.kind === 'conflict' || e.kind === 'hook-failed').slice(-5)
   for (const e of problems) lines.push(`! ${new Date(e.atMs).toISOString()} ${e.kind}: ${e.message}`)
   if (answer.hooksPending > 0) lines.push(`${answer.hooksPending} hook run(s) pending`)
-  process.stdout.write(lines.join('\n') + '\n')
+  print(lines)
 }
 
 interface CatalogAnswer {
@@ -54,7 +55,7 @@ async function runCatalog (opts: { dataDir?: string, json?: boolean }): Promise<
   for (const entry of answer.catalog) {
     for (const t of entry.templates) lines.push([entry.role.padEnd(19), entry.source.padEnd(10), t.name.padEnd(30), t.cid].join(' '))
   }
-  process.stdout.write(lines.join('\n') + '\n')
+  print(lines)
 }
 
 async function runCatalogSet (opts: { dataDir?: string, role?: string, file?: string[], reset?: boolean, json?: boolean }): Promise<void> {
@@ -67,9 +68,8 @@ async function runCatalogSet (opts: { dataDir?: string, role?: string, file?: st
   const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/catalog', { role: opts.role, templates }, 60_000) as { outcome: { kind: string, message?: string }, index: number, templates: Array<{ name: string, cid: string }> }
   if (opts.json === true) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else if (result.outcome.kind === 'applied') {
-    process.stdout.write(`catalog of ${opts.role} committed at index ${result.index}\n`)
-    for (const t of result.templates) process.stdout.write(`  ${t.name}  ${t.cid}\n`)
-  } else process.stdout.write(`rejected: ${result.outcome.message ?? JSON.stringify(result.outcome)}\n`)
+    print([`catalog of ${opts.role} committed at index ${result.index}`, ...result.templates.map((t) => `  ${t.name}  ${t.cid}`)])
+  } else print(`rejected: ${result.outcome.message ?? JSON.stringify(result.outcome)}`)
   if (result.outcome.kind !== 'applied') process.exitCode = 2
 }
 

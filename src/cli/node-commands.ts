@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
-import { bare, note, pick, print, printJson, table } from './output.js'
+import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
 import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
 import type { ElectionCounters } from '../consensus/raft-node.js'
 
@@ -89,7 +89,7 @@ async function runId (opts: { dataDir?: string }): Promise<void> {
 
 async function runJoinString (opts: { dataDir?: string }): Promise<void> {
   const body = await apiGet(dataDirOf(opts), '/v1/join-string') as { joinString: string }
-  print(body.joinString)
+  printExact(body.joinString)
 }
 
 /** The status plus `isLeader`, which scripts use to find the leader's pid and data dir. */
@@ -103,7 +103,7 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
   if (opts.get !== undefined) {
     const value = pick(status, opts.get)
     if (value === undefined) throw new CliInputError(`--get: status has no field "${opts.get}" (see \`revoada status --json\`)`)
-    print(bare(value))
+    printExact(bare(value))
     return
   }
   if (opts.json === true) {
@@ -133,7 +133,7 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
     )
     if (status.elections !== undefined) rows.push(['Elections:', electionsSummary(status.elections)])
   }
-  print(rows.map(([k, v]) => `${(k ?? '').padEnd(11)}${v ?? ''}`).join('\n'))
+  print(rows.map(([k, v]) => `${(k ?? '').padEnd(11)}${v ?? ''}`))
 }
 
 /** `status`'s line on this node's campaigns, step-downs and stalls since it started, each with its causes. */
@@ -206,7 +206,7 @@ async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<
       Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-', notes.join(', ')
     ])
   }
-  print(table(rows))
+  printTable(rows)
 }
 
 async function runLeave (opts: { dataDir?: string, json?: boolean }): Promise<void> {

@@ -36,13 +36,36 @@ export function printJson (value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n')
 }
 
-export function print (text: string): void {
+/**
+ * Human output, one element per line, each printed escaped (`printable`): most of it carries text that peers,
+ * templates or the API supplied (names, labels, outcome and event messages), and a newline inside such text is
+ * shown as `\n` rather than starting a line of its own.
+ */
+export function print (lines: string | readonly string[]): void {
+  process.stdout.write((typeof lines === 'string' ? [lines] : lines).map(printable).join('\n') + '\n')
+}
+
+/** A table already escaped cell by cell (`table`), written as it is. */
+export function printTable (rows: string[][]): void {
+  process.stdout.write(table(rows))
+}
+
+/** Exact text for scripts (`status --get`, the join string), never escaped: like `--json`. */
+export function printExact (text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : text + '\n')
 }
 
-/** A progress or notice line for a human (stderr, so stdout stays parseable). */
+/**
+ * A progress, notice or error line for a human (stderr, so stdout stays parseable), each of its lines printed
+ * escaped: a configuration error lists its problems on lines of their own.
+ */
 export function note (text: string): void {
-  process.stderr.write(`revoada: ${text}\n`)
+  process.stderr.write(escapeLines(`revoada: ${text}`))
+}
+
+function escapeLines (text: string): string {
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text
+  return body.split('\n').map(printable).join('\n') + '\n'
 }
 
 /** `a=1 b=2` for a record. */

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/index.js'
+import { note, print as printLine, printExact } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 /** How long one follow request waits for a new record before asking again (ms). */
@@ -40,7 +41,7 @@ interface DecisionsAnswer {
 const short = (id: string): string => id.length > 12 ? `…${id.slice(-8)}` : id
 
 /** One decision as text: when, who decided (leader and term), then each proposal and each withheld item. */
-export function formatDecision (d: DecisionRow): string {
+export function formatDecision (d: DecisionRow): string[] {
   const lines = [`#${d.n} ${new Date(d.atMs).toISOString()} leader ${short(d.by)} term ${d.term} (${d.trigger})`]
   for (const p of d.proposals) lines.push(`  proposed [${p.priority}] ${JSON.stringify(p.command)} (${p.reason}): ${p.why}`)
   for (const w of d.withheld) {
@@ -48,12 +49,12 @@ export function formatDecision (d: DecisionRow): string {
     lines.push(`  withheld ${w.what} [gate ${w.code}${w.nodeId !== undefined ? `, node ${short(w.nodeId)}` : ''}, ${retry}]: ${w.why}`)
   }
   if (d.truncated > 0) lines.push(`  (${d.truncated} more item(s) cut)`)
-  return lines.join('\n')
+  return lines
 }
 
 async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const print = (d: DecisionRow): void => { process.stdout.write((opts.json === true ? JSON.stringify(d) : formatDecision(d)) + '\n') }
+  const print = (d: DecisionRow): void => { if (opts.json === true) printExact(JSON.stringify(d)); else printLine(formatDecision(d)) }
   const first = await apiGet(dataDir, '/v1/decisions') as DecisionsAnswer
   if (opts.json === true && opts.follow !== true) {
     process.stdout.write(JSON.stringify(first, null, 2) + '\n')
@@ -69,7 +70,7 @@ async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: 
       // A node whose log restarted numbering (new data dir) would never pass `after`: start from its end.
       after = next.lastN < after ? next.lastN : Math.max(after, ...next.decisions.map((d) => d.n))
     } catch (err) {
-      process.stderr.write(`revoada: ${(err as Error).message}; retrying\n`)
+      note(`${(err as Error).message}; retrying`)
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS))
     }
   }

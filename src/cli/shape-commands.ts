@@ -9,7 +9,7 @@ import type { Command } from 'commander'
 import { Argument, Option } from 'commander'
 import { apiGet, apiRequest } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
-import { pairs, print, printJson, table } from './output.js'
+import { pairs, print, printJson, printTable } from './output.js'
 import { CliInputError, TARGET_RANGES, checkNodeId, parseCount, parseRoles } from './validate.js'
 import type { MembersAnswer, StatusAnswer } from './node-commands.js'
 
@@ -103,7 +103,7 @@ async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boole
   for (const m of shape.members) rows.push([m.nodeId + (m.nodeId === status?.nodeId ? ' *' : ''), m.roles.join(','), raftOf(m.nodeId), health.get(m.nodeId) ?? 'unknown'])
   print(`Shape ${shape.cid} at index ${shape.appliedIndex}`)
   print(`Target: ${pairs(shape.target)}`)
-  print(table(rows).trimEnd())
+  printTable(rows)
   if (status !== undefined) print('(* = the node answering)')
   // Operator pins: `+role` the node keeps it, `-role` it never gets it (until `revoada unpin`).
   print(`Pins:    ${(shape.pins ?? []).map((p) => `${p.nodeId} ${p.holds ? '+' : '-'}${p.role}`).join(' ') || '(none)'}`)

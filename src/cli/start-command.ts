@@ -196,7 +196,7 @@ function printStarted (node: RevoadaNode): void {
     `Admin API:   ${node.apiUrl}`,
     `Join string (secret, gives cluster membership): ${node.joinString()}`
   ]
-  print(lines.join('\n'))
+  print(lines)
 }
 
 /**
