@@ -34,7 +34,7 @@ import { machineCapacity } from './machine.js'
 import { ObserverLinks } from './links.js'
 import { voterMustRelay } from './core/links.js'
 import { doubledWaitMs } from './core/address-lookup.js'
-import { checkOwnHeartbeat } from './own-heartbeat.js'
+import { addressesThatFit, checkOwnHeartbeat } from './own-heartbeat.js'
 
 export interface MembershipServiceInit {
   /** The roles this node holds per the committed shape (the consensus layer provides it). @default [] */
@@ -278,12 +278,11 @@ export class MembershipService implements NodeService, Membership {
   }
 
   private buildSelf (generation: number, seq: number, leaving: boolean): NodeState {
-    const addresses = this.ctx.net.getMultiaddrs().map((ma) => ma.toString()).slice(0, C.MAX_ADDRESSES)
     const labels = { ...(this.ctx.config.membership?.labels ?? {}), ...(this.init.labels ?? {}) }
-    return {
+    const self: NodeState = {
       nodeId: this.ctx.nodeId,
       clusterId: this.ctx.cluster.clusterId,
-      addresses,
+      addresses: [],
       roles: this.init.roles?.() ?? [],
       capacity: machineCapacity(this.ctx.config.dataDir, this.init.capacity),
       labels,
@@ -295,6 +294,24 @@ export class MembershipService implements NodeService, Membership {
       leaving,
       protocol: this.protocolLevel
     }
+    return { ...self, addresses: this.advertisedAddresses(self) }
+  }
+
+  private fitted: { listening: string, kept: string[] } | undefined
+
+  /**
+   * The listen addresses a heartbeat carries: those that keep it acceptable to peers (`addressesThatFit`). The
+   * start check measured the addresses of that moment; a listen address added later could pass the limit. Only a
+   * change of the listen addresses is measured again (nothing else the measure depends on changes while running).
+   */
+  private advertisedAddresses (self: NodeState): string[] {
+    const listening = this.ctx.net.getMultiaddrs().map((ma) => ma.toString())
+    const key = listening.join(' ')
+    if (this.fitted?.listening === key) return this.fitted.kept
+    const kept = addressesThatFit(self, listening)
+    if (kept.length < listening.length) this.ctx.log.warn({ listening: listening.length, advertised: kept.length, left: listening.filter((a) => !kept.includes(a)) }, 'listen addresses left out of the heartbeat: with them, peers would drop it')
+    this.fitted = { listening: key, kept }
+    return kept
   }
 
   /** The protocol level this node advertises: `protocolLevel` in the config, else the build's. */

@@ -78,6 +78,8 @@ export const MAX_PROTOCOL_LEVEL = 65_535
  * limits (config/schema.ts): a node whose labels every peer would drop refuses to start instead.
  */
 export const MAX_ADDRESSES = 16
+/** Longest address a heartbeat may carry, in UTF-16 code units. */
+export const MAX_ADDRESS_CHARS = 256
 export const MAX_LABELS = 32
 /** Longest label key and value, in UTF-16 code units (JavaScript string length). */
 export const MAX_LABEL_KEY_CHARS = 63

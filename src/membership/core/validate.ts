@@ -6,7 +6,7 @@
  */
 import type { Capacity, NodeState } from './types.js'
 import {
-  MAX_ADDRESSES, MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS, MAX_MEMBERS, MAX_PROTOCOL_LEVEL, MAX_ROLE_CHARS, MAX_ROLES
+  MAX_ADDRESS_CHARS, MAX_ADDRESSES, MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS, MAX_MEMBERS, MAX_PROTOCOL_LEVEL, MAX_ROLE_CHARS, MAX_ROLES
 } from './constants.js'
 
 export type DropReason = 'malformed' | 'wrong-cluster' | 'sender-mismatch' | 'replay' | 'stale-generation' | 'own' | 'too-large' | 'table-full'
@@ -38,7 +38,7 @@ export function parseNodeState (v: unknown): NodeState | null {
   const addresses = v.addresses
   const roles = v.roles
   if (capacity === null || labels === null) return null
-  if (!Array.isArray(addresses) || addresses.length > MAX_ADDRESSES || !addresses.every((a) => isShortString(a))) return null
+  if (!Array.isArray(addresses) || addresses.length > MAX_ADDRESSES || !addresses.every((a) => isShortString(a, MAX_ADDRESS_CHARS))) return null
   if (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((r) => isShortString(r, MAX_ROLE_CHARS))) return null
   if (!isShortString(v.nodeId, 128) || v.nodeId === '' || !isShortString(v.clusterId, 128)) return null
   if (!isShortString(v.version, 64) || !isShortString(v.kubernetesVersion, 64)) return null
