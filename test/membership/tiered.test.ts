@@ -71,14 +71,20 @@ describe('tiered membership', () => {
     // the voters: the voters' views stay all alive too).
     const accepted = learners.map((r) => r.membership.counters().accepted)
     const digests = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
-    await waitFor(() => learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3), 15_000, '3 more digests')
+    // The smallest compact digest seen (the counter holds the last one's size): on a loaded machine a member's
+    // state may change (its reach) and the digest then carries that member in full.
+    let smallestCompact = Infinity
+    await waitFor(() => {
+      smallestCompact = Math.min(smallestCompact, voters[0]!.membership.counters().digestCompactBytes || Infinity)
+      return learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3)
+    }, 15_000, '3 more digests')
     expect(learners.map((r) => r.membership.counters().accepted)).toEqual(accepted)
     for (const r of running) for (const o of running) expect(alive(r, o.node.nodeId)).toBe(true)
     // Most digests are compact (no member's state changed), several times smaller than the full ones, and the
     // learners' views still hold every member's state as the leader sees it (addresses, generation, version).
     const leaderCounters = voters[0]!.membership.counters()
-    expect(leaderCounters.digestCompactBytes).toBeGreaterThan(0)
-    expect(leaderCounters.digestCompactBytes! * 2).toBeLessThan(leaderCounters.digestFullBytes!)
+    expect(smallestCompact).toBeGreaterThan(0)
+    expect(smallestCompact * 2).toBeLessThan(leaderCounters.digestFullBytes!)
     const leaderStates = new Map(voters[0]!.membership.view().members.map((m) => [m.nodeId, m.state]))
     const pick = (st: NodeState | undefined): unknown => st === undefined ? undefined : { addresses: st.addresses, generation: st.generation, version: st.version, clusterId: st.clusterId }
     for (const r of learners) {
