@@ -105,11 +105,11 @@ describe('materializer service', () => {
     const result = await apiRequest(b.dir, 'POST', '/v1/catalog', { role: 'api-server', templates: [{ name: 'kube-apiserver.yaml', text }] }) as { outcome: { kind: string }, templates: Array<{ cid: string }> }
     expect(result.outcome.kind).toBe('applied')
     const cid = result.templates[0]!.cid
-    await waitFor(async () => (await Promise.all(all.map(async (s) => (await fs.readFile(path.join(s.dir, 'manifests', 'kube-apiserver.yaml'), 'utf8')).includes('custom-apiserver')))).every(Boolean), 30_000, 'the new template on every holder')
-    for (const s of all) {
-      const listed = await apiRequest(s.dir, 'GET', '/v1/manifests') as { files: Array<{ name: string, templateCid: string }> }
-      expect(listed.files.find((f) => f.name === 'kube-apiserver.yaml')?.templateCid).toBe(cid)
-    }
+    // The file is renamed into place before its directory is fsynced and its record noted: wait for the record.
+    const listedCid = async (s: Started): Promise<string | undefined> =>
+      (await apiRequest(s.dir, 'GET', '/v1/manifests') as { files: Array<{ name: string, templateCid: string }> }).files.find((f) => f.name === 'kube-apiserver.yaml')?.templateCid
+    await waitFor(async () => (await Promise.all(all.map(listedCid))).every((listed) => listed === cid), 30_000, 'the new template on every holder')
+    for (const s of all) expect(await fs.readFile(path.join(s.dir, 'manifests', 'kube-apiserver.yaml'), 'utf8')).toContain('custom-apiserver')
     // Non-holders render nothing for the role.
     expect(await files(a.dir)).toContain('etcd.yaml')
   }, 120_000)

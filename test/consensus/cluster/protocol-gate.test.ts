@@ -110,7 +110,9 @@ describe('protocol level gate on three nodes', () => {
     await burst()
     expect(members.map((m) => m.consensus.shapeMachine.shape.protocol)).toEqual([1, 1, 1])
     expect(members.map((m) => protocolOf(m).raises)).toEqual([0, 0, 0])
-    expect(seen.length).toBeGreaterThanOrEqual(24)
+    // Each answer comes once its entry applied on the node it was asked on; the node that led when the burst
+    // began applies first only while it still leads (an election on a loaded machine moves that).
+    await waitFor(() => seen.length >= 24, 30_000, 'the burst\'s 24 entries applied on the first leader')
     expect(new Set([...seenAtA, ...seen])).toEqual(new Set([1]))
     for (const m of members) expect(proposals(m).requestsForwarded).toBe(0)
 
