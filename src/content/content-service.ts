@@ -29,6 +29,7 @@ import { Fetch } from './fetch.js'
 import type { FetchProgress } from './fetch.js'
 import { registerContentRoutes } from './routes.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
+import type { PeerGoneKind, PeerWatcher } from './membership.js'
 
 /** Env var that makes this node corrupt every chunk it serves; honoured only with NODE_ENV=test. */
 export const TEST_ONLY_CORRUPT_ENV = 'TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS'
@@ -44,6 +45,14 @@ export interface ContentServiceInit {
    * The default stack passes the Raft configuration's membership.
    */
   isMember: (peer: string) => boolean
+  /**
+   * Tells the service when peers may have stopped being providers, so that it forgets them at once instead of
+   * after their entries' TTL (90 s): the applied configuration changed (every provider `isMember` now refuses
+   * is forgotten), or membership judged a peer dead, leaving or removed. Called once at start; the function
+   * it returns is called at stop. The default stack passes consensus's state changes and membership's events
+   * (`peerWatch`). @default none: such entries only expire
+   */
+  watchPeers?: (watcher: PeerWatcher) => () => void
   /** Injected clock. @default Date.now */
   nowMs?: () => number
   /** How long a fetch waits for a provider. @default PROVIDER_WAIT_MS */
@@ -70,6 +79,9 @@ export class ContentService implements NodeService {
   private readonly queue: Array<() => void> = []
   private timers: StopDuty[] = []
   private announceTimer: NodeJS.Timeout | undefined
+  private unwatchPeers: (() => void) | undefined
+  /** Providers forgotten before their entries expired (removed from the configuration, dead, gone). */
+  private providersForgotten = 0
   private retentionMs = RETENTION_MS_DEFAULT
   private readonly nowMs: () => number
   private stopped = false
@@ -98,6 +110,10 @@ export class ContentService implements NodeService {
     this.server = new ContentServer({ libp2p: ctx.net, store: this.store, isMember: this.init.isMember, log: ctx.log, corruptServedChunks: corrupt, serveDelayMs })
     this.announcer.start()
     await this.server.start()
+    this.unwatchPeers = this.init.watchPeers?.({
+      configurationChanged: () => { this.forgetNonMembers() },
+      peerGone: (peer, kind) => { this.forgetProvider(peer, kind) }
+    })
     const ticker = ctx.ticker ?? intervalTicker
     this.timers = [
       ticker.every(ANNOUNCE_INTERVAL_MS, () => { void this.announceAll() }),
@@ -111,6 +127,7 @@ export class ContentService implements NodeService {
   async stop (): Promise<void> {
     this.stopped = true
     for (const stop of this.timers) stop()
+    this.unwatchPeers?.()
     clearTimeout(this.announceTimer)
     for (const f of this.fetches.values()) f.fetch.abort(new FetchFailedError('the node is stopping; the fetch resumes at the next start'))
     for (const wake of this.queue.splice(0)) wake()
@@ -124,6 +141,25 @@ export class ContentService implements NodeService {
     if (this.init.testOnlyServeDelayMs !== undefined) return this.init.testOnlyServeDelayMs
     const fromEnv = Number(process.env[TEST_ONLY_SERVE_DELAY_ENV] ?? 0)
     return process.env.NODE_ENV === 'test' && Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : 0
+  }
+
+  /**
+   * Forgets every provider that is no member any more (removed from the configuration): a fetch no longer
+   * asks it, and its announcements are refused until it is a member again.
+   */
+  private forgetNonMembers (): void {
+    for (const peer of this.table.peers()) if (!this.init.isMember(peer)) this.forgetProvider(peer, 'not in the configuration')
+  }
+
+  /**
+   * Forgets `peer` as a provider of everything. Nothing is held against it: a peer judged dead that comes
+   * back is recorded again by its next `have` (it announces everything every 30 s, and answers a `want`).
+   */
+  private forgetProvider (peer: string, why: PeerGoneKind | 'not in the configuration'): void {
+    const entries = this.table.forgetPeer(peer)
+    if (entries === 0) return
+    this.providersForgotten++
+    this.ctx.log.info({ peer, why, entries }, 'forgot a content provider')
   }
 
   /** Incomplete objects left by a previous run are fetched again; verified chunks on disk are kept. */
@@ -306,6 +342,7 @@ export class ContentService implements NodeService {
       corruptBlocks: this.store.corruptBlocks,
       fetches: this.fetches.size,
       providerEntries: this.table.size,
+      providersForgotten: this.providersForgotten,
       announce: this.announcer.counters(),
       server: this.server.counters(),
       scores: this.scores.snapshot(this.nowMs()).filter((s) => s.badChunks > 0 || s.score < 0)

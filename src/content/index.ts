@@ -9,7 +9,8 @@ export { ContentStore, parseRootCid } from './store.js'
 export type { ObjectRecord, GcResult } from './store.js'
 export type { FetchProgress } from './fetch.js'
 export { contentTopic } from './announcer.js'
-export { isConfMember } from './membership.js'
+export { isConfMember, peerWatch } from './membership.js'
+export type { PeerGoneKind, PeerSources, PeerWatcher } from './membership.js'
 export * as contentCore from './core/index.js'
 export {
   ChunkVerificationError, ContentNotFoundError, DiskFullError, FetchFailedError, FetchQueueFullError, InvalidCidError,

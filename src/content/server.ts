@@ -7,7 +7,8 @@
  * idle for SERVE_IDLE_TIMEOUT_MS, or whose reader stalls a write for SERVE_WRITE_TIMEOUT_MS, is cut off.
  * When the fetcher closes its end the server closes its own, so no half-closed stream stays counted against
  * the connection's stream limit. Every block is re-verified as it is read from disk. Chunks of objects still
- * being fetched are served too: that is what makes fetchers providers (swarming).
+ * being fetched are served too: that is what makes fetchers providers (swarming). A `map` request is answered
+ * from the chunk keys of recently mapped manifests (map-cache.ts), so repeating it costs only the bitmap.
  *
  * A malformed or oversize request closes that stream only, counted and logged; the node keeps running.
  */
@@ -19,12 +20,13 @@ import {
   encodeBlockFrame,
   BUSY_RETRY_AFTER_MS, CONTENT_PROTOCOL, INBOUND_STREAMS_PER_CONNECTION_MAX, REQUEST_FRAME_BYTES_MAX, FRAME_BYTES_MAX,
   SERVE_IDLE_TIMEOUT_MS, SERVE_WRITE_TIMEOUT_MS, UPLOAD_STREAMS_MAX, UPLOAD_STREAMS_PER_PEER_MAX,
-  decodeRequest, encodeResponse, makeBitmap
+  decodeRequest, encodeResponse
 } from './core/index.js'
 import type { ContentRequest, ContentResponse } from './core/index.js'
 import { RAW_CODE } from '../codec/index.js'
 import type { ContentStore } from './store.js'
 import { errorMessage, errorName } from './errors-io.js'
+import { MapCache } from './map-cache.js'
 
 /** What lpStream throws for a length prefix over the limit or malformed. */
 const OVERSIZE_ERRORS = new Set(['InvalidDataLengthError', 'InvalidMessageLengthError', 'InvalidDataLengthLengthError'])
@@ -66,8 +68,11 @@ export class ContentServer {
   private running = false
   /** Aborted on stop: ends the TEST ONLY serve delays still waiting. */
   private readonly stopping = new AbortController()
+  private readonly maps: MapCache
 
-  constructor (private readonly init: ContentServerInit) {}
+  constructor (private readonly init: ContentServerInit) {
+    this.maps = new MapCache(init.store)
+  }
 
   async start (): Promise<void> {
     this.running = true
@@ -85,14 +90,16 @@ export class ContentServer {
   }
 
   /**
-   * The counters, plus `openStreams` (streams being served) and `connectionStreams`: inbound content streams
-   * libp2p still holds on our connections, served or not. A stream only one side has closed stays counted
+   * The counters, plus the map cache's (`mapCacheHits`: `map` requests answered without reading the manifest;
+   * `mapManifestReads`: manifests read for one), `openStreams` (streams being served) and `connectionStreams`:
+   * inbound content streams libp2p still holds on our connections, served or not. A stream only one side has closed stays counted
    * there (against the per-connection cap), so this returning to 0 shows streams are finished on both sides.
    */
-  counters (): ServerCounters & { openStreams: number, connectionStreams: number } {
+  counters (): ServerCounters & { mapCacheHits: number, mapManifestReads: number, openStreams: number, connectionStreams: number } {
     const connectionStreams = this.init.libp2p.getConnections()
       .reduce((n, c) => n + c.streams.filter((s) => s.protocol === CONTENT_PROTOCOL && s.direction === 'inbound').length, 0)
-    return { ...this.counts, openStreams: this.open.size, connectionStreams }
+    const maps = this.maps.counters()
+    return { ...this.counts, mapCacheHits: maps.hits, mapManifestReads: maps.reads, openStreams: this.open.size, connectionStreams }
   }
 
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
@@ -179,10 +186,8 @@ export class ContentServer {
   private async answer (request: ContentRequest): Promise<ContentResponse> {
     const { store } = this.init
     if (request.type === 'map') {
-      const manifest = await store.manifest(request.cid).catch(() => null)
-      if (manifest === null || manifest.type !== 'file') return { type: 'none', cid: request.cid }
-      const chunks = manifest.chunks
-      return { type: 'map', cid: request.cid, bitmap: makeBitmap(chunks.length, (i) => store.hasDigest(chunks[i] as Uint8Array)) }
+      const bitmap = await this.maps.bitmap(request.cid)
+      return bitmap === null ? { type: 'none', cid: request.cid } : { type: 'map', cid: request.cid, bitmap }
     }
     const delayMs = this.init.serveDelayMs ?? 0
     if (delayMs > 0 && request.cid.code === RAW_CODE && this.running) {

@@ -206,6 +206,19 @@ export class ContentStore {
     return this.blocks.has(hexOf(digest))
   }
 
+  /**
+   * The store's key of a block digest. With `hasBlockKey`, for callers that check the same digests again and
+   * again (the server's map cache): computing a key costs more than looking it up.
+   */
+  blockKey (digest: Uint8Array): string {
+    return hexOf(digest)
+  }
+
+  /** Whether the block whose `blockKey` is `key` is held. */
+  hasBlockKey (key: string): boolean {
+    return this.blocks.has(key)
+  }
+
   /** The size of a held block, undefined when it is not held. */
   blockBytes (digest: Uint8Array): number | undefined {
     return this.blocks.get(hexOf(digest))

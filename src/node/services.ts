@@ -13,7 +13,8 @@ import type { ThreadPriority } from '../util/thread-priority.js'
 import { FileStorage } from '../consensus/storage/file-storage.js'
 import { RaftTransport } from '../consensus/transport/raft-transport.js'
 import { PolicyEngine } from '../policy/engine.js'
-import { ContentService, isConfMember } from '../content/index.js'
+import { ContentService, isConfMember, peerWatch } from '../content/index.js'
+import type { ContentServiceInit } from '../content/index.js'
 import type { PolicyEngineInit } from '../policy/engine.js'
 import { MaterializerService } from '../materializer/materializer-service.js'
 import { AttestationService } from '../attestation/attestation-service.js'
@@ -31,6 +32,21 @@ export interface DefaultServicesInit {
    * for a node that owns its process (`revoada start`). @default none
    */
   threadPriority?: ThreadPriority
+}
+
+/**
+ * Content trusts the peers Raft trusts: voters and learners of the applied configuration. It forgets a
+ * provider as soon as the configuration drops it or membership judges it dead, leaving or removed (content
+ * starts after both, so both are running when it subscribes).
+ */
+export function contentPeers (consensus: ConsensusService, membership: MembershipService): Pick<ContentServiceInit, 'isMember' | 'watchPeers'> {
+  return {
+    isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer),
+    watchPeers: peerWatch({
+      onStateChange: (listener) => consensus.node.onStateChange(listener),
+      onMembershipEvents: (listener) => membership.subscribe((_view, events) => { listener(events) })
+    })
+  }
 }
 
 /** `policy: false` (or `policy.enabled: false` in the config) leaves the engine out. */
@@ -53,8 +69,7 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
     // A joiner that hears no digest asks a connected peer which node leads (docs/MEMBERSHIP.md, "Quiet joiners").
     askLeader: async (peer) => await addresses.askLeader(peer)
   })
-  // Content trusts the peers Raft trusts: voters and learners of the applied configuration.
-  const content = new ContentService({ isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer) })
+  const content = new ContentService(contentPeers(consensus, membership))
   // A member named by the configuration but never heard of is looked up from a connected member (the leader
   // first): the address window of docs/MEMBERSHIP.md.
   const addresses = new AddressLookupService({

@@ -226,6 +226,24 @@ describe('content provider table', () => {
     table.checkInvariants()
   })
 
+  it('should forget every entry of a peer at once, keep the others\', and record the peer again at its next have', () => {
+    const table = new ProviderTable(1000)
+    for (let c = 0; c < 5; c++) table.have('gone', `c${c}`, 1, false, 0)
+    table.have('stays', 'c0', 1, true, 0)
+    expect(table.peers().sort()).toEqual(['gone', 'stays'])
+    expect(table.forgetPeer('gone')).toBe(5)
+    expect(table.forgetPeer('gone')).toBe(0)
+    expect(table.peers()).toEqual(['stays'])
+    expect(table.providers('c0', 1).map((e) => e.peer)).toEqual(['stays'])
+    expect(table.providers('c1', 1)).toEqual([])
+    table.checkInvariants()
+    // Nothing is held against it: back, it is recorded like any peer.
+    table.have('gone', 'c1', 1, false, 10)
+    expect(table.providers('c1', 11).map((e) => e.peer)).toEqual(['gone'])
+    expect(table.size).toBe(2)
+    table.checkInvariants()
+  })
+
   it('should drop expired entries peer by peer in expiry order, refreshed ones last', () => {
     const table = new ProviderTable(1000)
     for (let c = 0; c < 10; c++) table.have('p1', `c${c}`, 1, false, c * 100)

@@ -1,19 +1,20 @@
 /**
  * In-process clusters for the content tests: real libp2p nodes with the default stack (policy off), each
- * with a handle on its ContentService; `contentInit` replaces a node's content service (e.g. another
- * `isMember`).
+ * with a handle on its ContentService, wired as the default stack wires it (`contentPeers`); `contentInit`
+ * replaces part of that (e.g. another `isMember`).
  */
 import { promises as fs } from 'node:fs'
 import { startNode } from '../../src/node/index.js'
 import type { NodeService, RevoadaNode } from '../../src/node/index.js'
 import type { ConfigInput } from '../../src/config/index.js'
-import { defaultServices } from '../../src/node/services.js'
-import { ContentService, isConfMember } from '../../src/content/index.js'
+import { contentPeers, defaultServices } from '../../src/node/services.js'
+import { ContentService } from '../../src/content/index.js'
 import type { ContentServiceInit } from '../../src/content/index.js'
 import type { ConsensusService } from '../../src/consensus/consensus-service.js'
+import type { MembershipService } from '../../src/membership/membership-service.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
-export interface ContentNode { node: RevoadaNode, content: ContentService, dir: string }
+export interface ContentNode { node: RevoadaNode, content: ContentService, consensus: ConsensusService, dir: string }
 
 export class ContentCluster {
   readonly nodes: ContentNode[] = []
@@ -24,10 +25,12 @@ export class ContentCluster {
     if (!this.dirs.includes(dir)) this.dirs.push(dir)
     const services = defaultServices({ policy: false }) as NodeService[]
     const consensus = services.find((s) => s.name === 'consensus') as ConsensusService
-    const content = new ContentService({ isMember: (p) => consensus.started && isConfMember(consensus.node.configuration(), p), ...options.contentInit })
+    const membership = services.find((s) => s.name === 'membership') as MembershipService
+    // The default stack's wiring (membership and forgetting), unless the test replaces part of it.
+    const content = new ContentService({ ...contentPeers(consensus, membership), ...options.contentInit })
     services[services.findIndex((s) => s.name === 'content')] = content
     const node = await startNode({ config: testConfig(dir, { ...options.config, join: options.join }), services })
-    const entry = { node, content, dir }
+    const entry = { node, content, consensus, dir }
     this.nodes.push(entry)
     return entry
   }

@@ -73,6 +73,13 @@ export const INBOUND_STREAMS_PER_CONNECTION_MAX = 16
 export const SERVE_IDLE_TIMEOUT_MS = 60_000
 /** Writing one response may take this long (a peer that stops reading is cut off and its slot freed). */
 export const SERVE_WRITE_TIMEOUT_MS = 60_000
+/**
+ * Chunks a server keeps the store keys of, across the manifests it answered `map` requests for lately, so a
+ * repeated `map` costs only the bitmap, not a read, hash and decode of the manifest (docs/CONTENT.md §5).
+ * Four manifests of FILE_CHUNKS_MAX, about 84 bytes a chunk (a 64-character hex key): at most ~5.5 MiB.
+ * Beyond it the least recently mapped manifests are dropped, and read again at their next `map`.
+ */
+export const MAP_CACHE_CHUNKS_MAX = 65_536
 /** Providers one fetch talks to at once; the best-scored are chosen. */
 export const PROVIDERS_PER_FETCH_MAX = 16
 

@@ -4,9 +4,11 @@
  * that made them; every dimension is bounded (per CID, per peer, in total), so a member announcing millions
  * of CIDs costs at most CIDS_PER_PEER_MAX entries. When the table is full, the oldest entry of the peer that
  * holds the most is dropped: a new announcement is always recorded, and a few members flooding it (16 × 4,096
- * fill it) cannot push out a peer that holds fewer entries than they do. Every operation but `expire` and
- * `forgetPeer` is O(1) (`oldestHolder` scans at most PROVIDERS_PER_CID_MAX): `have` runs inside the
- * synchronous gossip validator. Pure: time is an argument.
+ * fill it) cannot push out a peer that holds fewer entries than they do. Every operation but `expire`,
+ * `forgetPeer` and `peers` is O(1) (`oldestHolder` scans at most PROVIDERS_PER_CID_MAX): `have` runs inside
+ * the synchronous gossip validator. A peer that leaves the configuration, or that membership judges dead or
+ * gone, is forgotten at once (`forgetPeer`, from the content service); its next `have` records it again.
+ * Pure: time is an argument.
  */
 import { assert } from '../../util/assert.js'
 import { CIDS_PER_PEER_MAX, PROVIDER_ENTRIES_MAX, PROVIDERS_PER_CID_MAX, PROVIDER_TTL_MS } from './constants.js'
@@ -82,9 +84,20 @@ export class ProviderTable {
     }
   }
 
-  /** Forgets a peer entirely (it left the cluster). */
-  forgetPeer (peer: string): void {
-    for (const cid of [...(this.byPeer.get(peer) ?? [])]) this.remove(peer, cid)
+  /**
+   * Forgets a peer entirely (it was removed from the configuration, or judged dead or gone); returns how many
+   * entries it held. Nothing else remembers it: its next `have` is recorded as from a new peer.
+   */
+  forgetPeer (peer: string): number {
+    const cids = [...(this.byPeer.get(peer) ?? [])]
+    for (const cid of cids) this.remove(peer, cid)
+    assert(!this.byPeer.has(peer), () => `${peer} forgotten`)
+    return cids.length
+  }
+
+  /** The peers holding at least one entry (a copy: the caller may forget them while iterating). */
+  peers (): string[] {
+    return [...this.byPeer.keys()]
   }
 
   remove (peer: string, cid: string): void {

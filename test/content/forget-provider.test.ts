@@ -1,0 +1,92 @@
+/**
+ * A peer that stops being a member, or that membership judges dead, leaving or removed, stops being a content
+ * provider at once, not when its entries expire 90 s after its last announcement (an audit found
+ * `ProviderTable.forgetPeer` was never called, so fetches were still scheduled to such a peer). Method: the
+ * glue from consensus and membership with fake sources; the service with a fake watcher (a peer judged dead
+ * and back, a peer that leaves the configuration and comes back); and a real removal through Raft in an
+ * in-process cluster wired as the default stack is, after which a fetch dials only the remaining provider.
+ */
+import { randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { CHUNK_BYTES, CONTENT_PROTOCOL } from '../../src/content/core/index.js'
+import { peerWatch } from '../../src/content/index.js'
+import type { PeerWatcher } from '../../src/content/index.js'
+import { ContentCluster } from './helpers.js'
+import type { ContentNode } from './helpers.js'
+import { waitFor } from '../node/helpers.js'
+
+let cluster = new ContentCluster()
+
+afterEach(async () => {
+  await cluster.close()
+  cluster = new ContentCluster()
+})
+
+function providerIds (node: ContentNode, cid: Parameters<ContentNode['content']['providers']>[0]): string[] {
+  return node.content.providers(cid).map((p) => p.peer)
+}
+
+describe('content peerWatch', () => {
+  it('should pass on every state change and the dead, left and removed verdicts, and nothing once unsubscribed', () => {
+    const stateListeners = new Set<() => void>()
+    const eventListeners = new Set<(events: Array<{ kind: string, nodeId: string }>) => void>()
+    const watch = peerWatch({
+      onStateChange: (l) => { stateListeners.add(l); return () => stateListeners.delete(l) },
+      onMembershipEvents: (l) => { eventListeners.add(l); return () => eventListeners.delete(l) }
+    })
+    const heard: string[] = []
+    const unwatch = watch({ configurationChanged: () => heard.push('conf'), peerGone: (peer, kind) => heard.push(`${kind}:${peer}`) })
+    for (const l of stateListeners) l()
+    const kinds = ['joined', 'suspect', 'dead', 'recovered', 'left', 'removed']
+    for (const l of eventListeners) l(kinds.map((kind, i) => ({ kind, nodeId: `p${i}` })))
+    expect(heard).toEqual(['conf', 'dead:p2', 'left:p4', 'removed:p5'])
+    unwatch()
+    expect([stateListeners.size, eventListeners.size]).toEqual([0, 0])
+  })
+})
+
+describe('content providers forgotten', { timeout: 240_000 }, () => {
+  it('should forget a provider judged dead at once, and record it again at its next have', async () => {
+    let watcher: PeerWatcher | undefined
+    let refused = ''
+    // c's watcher is a fake the test drives; c takes every peer but `refused` as a member.
+    const [a, c] = await cluster.start(2, [{}, { watchPeers: (w) => { watcher = w; return () => { watcher = undefined } }, isMember: (p) => p !== refused }])
+    const bytes = randomBytes(1000)
+    const cid = (await a!.content.add(bytes)).cidObject
+    await waitFor(() => providerIds(c!, cid).includes(a!.node.nodeId), 30_000, 'a known as a provider')
+    watcher!.peerGone(a!.node.nodeId, 'dead')
+    expect(providerIds(c!, cid)).toEqual([])
+    expect(c!.content.status().providersForgotten).toBe(1)
+    // Back: its next have (it announces on add, on a want and every 30 s) records it again.
+    await a!.content.add(bytes)
+    await waitFor(() => providerIds(c!, cid).includes(a!.node.nodeId), 30_000, 'a known again after its next have')
+    // Out of the configuration: forgotten when it changes, and its announcements refused until it is a member again.
+    refused = a!.node.nodeId
+    watcher!.configurationChanged()
+    expect(providerIds(c!, cid)).toEqual([])
+    refused = ''
+    await a!.content.add(bytes)
+    await waitFor(() => providerIds(c!, cid).includes(a!.node.nodeId), 30_000, 'a known again as a member')
+    expect(c!.content.status().providersForgotten).toBe(2)
+  })
+
+  it('should forget a provider removed from the configuration at once, and not ask it in a later fetch', async () => {
+    const [a, b, c] = await cluster.start(3)
+    const bytes = randomBytes(4 * CHUNK_BYTES)
+    const cid = (await a!.content.add(bytes)).cidObject
+    await b!.content.add(bytes)
+    await waitFor(() => providerIds(c!, cid).length === 2, 60_000, 'a and b known as providers')
+    const removed = b!.node.nodeId
+    await a!.consensus.removeMember(removed)
+    const inConfiguration = (n: ContentNode): string[] => [...n.node.status().voters as string[], ...n.node.status().learners as string[]]
+    await waitFor(() => !inConfiguration(c!).includes(removed), 60_000, 'b out of c\'s configuration')
+    // Without forgetting, b's entry lives on for 60–90 s more (its last have, at most 30 s old, plus 90 s).
+    await waitFor(() => !providerIds(c!, cid).includes(removed), 20_000, 'b forgotten as a provider')
+    expect(providerIds(c!, cid)).toEqual([a!.node.nodeId])
+    const dial = vi.spyOn(c!.node.net, 'dialProtocol')
+    expect(Buffer.from(await c!.content.get(cid)).equals(bytes)).toBe(true)
+    const asked = dial.mock.calls.filter((call) => call[1] === CONTENT_PROTOCOL).map((call) => String(call[0]))
+    expect(asked).toContain(a!.node.nodeId)
+    expect(asked).not.toContain(removed)
+  })
+})
