@@ -27,7 +27,9 @@ function starter (running: Running[], options: { tieredAboveMembers: number, dig
   const start = async (join?: string): Promise<Running> => {
     const dir = await tempDir()
     let self = ''
-    const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, ...options })
+    // Not the leader before its id is known: `'' === raft.leader` would make every node lead while it starts
+    // (its ticks run before startNode returns), and a leader's tick sets the digest period running.
+    const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self !== '' && self === raft.leader, ...options })
     const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
     self = node.nodeId
     return { node, membership, dir }
@@ -131,13 +133,19 @@ describe('tiered membership', () => {
     await waitFor(() => leader.node.net.services.pubsub.getSubscribers(digestTopic).length === learners.length, 15_000, 'learners subscribed to digests')
     raft.leader = leader.node.nodeId
     await waitFor(() => learners.every((r) => (r.membership.counters().digestsAccepted ?? 0) >= 1), 15_000, 'the first digest on every learner')
-    expect(leader.membership.counters()).toMatchObject({ digestsPublished: 1, digestsPrompt: 0, digestsFull: 1 })
+    // Counted from here: on a loaded machine another verdict (a member judged dead a moment) may already have
+    // brought a digest forward; the first one is the period's, full.
+    const before = leader.membership.counters()
+    expect(before.digestsPublished).toBeGreaterThanOrEqual(1)
+    expect(before.digestsFull).toBeGreaterThanOrEqual(1)
+    const acceptedBefore = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
     const victim = learners[learners.length - 1]!
     await victim.node.net.stop()
     await waitFor(() => healthOf(leader, victim.node.nodeId) === 'dead', 20_000, 'the leader declares the learner dead')
-    await waitFor(() => (leader.membership.counters().digestsPublished ?? 0) >= 2, 10_000, 'a second digest')
-    expect(leader.membership.counters().digestsPrompt).toBeGreaterThanOrEqual(1)
-    for (const r of learners.slice(0, -1)) await waitFor(() => (r.membership.counters().digestsAccepted ?? 0) >= 2, 10_000, 'the verdict\'s digest on the learners')
+    // The tick that declared it dead published the digest: counted as brought forward in that same tick.
+    expect(leader.membership.counters().digestsPrompt).toBeGreaterThan(before.digestsPrompt!)
+    await waitFor(() => (leader.membership.counters().digestsPublished ?? 0) > before.digestsPublished!, 10_000, 'the verdict\'s digest published')
+    for (const [i, r] of learners.slice(0, -1).entries()) await waitFor(() => (r.membership.counters().digestsAccepted ?? 0) > acceptedBefore[i]!, 10_000, 'the verdict\'s digest on the learners')
   }, 90_000)
 
   it('should keep a new voter from judging an observer it cannot hear yet while the leader\'s digests vouch for it', async () => {
