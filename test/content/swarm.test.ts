@@ -158,11 +158,34 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     const bytes = randomBytes(24 * CHUNK_BYTES)
     const cid = (await a!.content.add(bytes)).cidObject
     await waitFor(() => b!.content.providers(cid).length === 1, 60_000, 'a known as a provider')
+    // a holds its answers while b stops: b's content service aborts the fetch only after the services started
+    // after it have stopped, and the rest of the file can arrive meanwhile (it did with a 300 ms stop step).
+    const store = (a!.content as unknown as { store: ContentStore }).store
+    const readBlock = store.readBlock.bind(store)
+    let hold = false
+    let release = (): void => {}
+    const released = new Promise<void>((resolve) => { release = resolve })
+    let held = 0
+    store.readBlock = async (blockCid) => {
+      if (!hold) return await readBlock(blockCid)
+      held++
+      try {
+        await released
+        return await readBlock(blockCid)
+      } finally {
+        held--
+      }
+    }
     const first = b!.content.get(cid).catch((err: unknown) => err)
     await waitFor(() => (b!.content.progress(cid)?.chunksDone ?? 0) >= 2, 60_000, 'some chunks fetched')
+    hold = true
     await cluster.stop(b!)
     expect(b!.content.record(cid)?.complete).toBe(false)
     await first
+    hold = false
+    release()
+    // The answers held meanwhile are counted as served (to a stream gone): before the count below.
+    await waitFor(() => held === 0, 10_000, 'the held answers let go')
     const served = (a!.content.status().server as { blocksServed: number }).blocksServed
     const again = await cluster.add({ dir: b!.dir })
     await waitFor(() => again.content.record(cid)?.complete === true, 120_000, 'resumed fetch complete')
