@@ -83,6 +83,10 @@ describe('a voter\'s lost subscription', () => {
     const seqAtB = (): number => b.membership.view().members.find((m) => m.nodeId === a.node.nodeId)?.state.seq ?? 0
     await waitFor(() => bSubscribedAtA() && seqAtB() > 0, 30_000, 'a knows b subscribes, b hears a')
 
+    // Without a's heartbeats b suspects a and pings its connection; on a loaded machine that ping can time out,
+    // and b's hang-up would restate the subscriptions before a's own reconnection: b's pings answer here.
+    const ping = b.node.net.services.ping as unknown as { ping: (...args: unknown[]) => Promise<number> }
+    ping.ping = async () => 1
     // a's gossipsub forgets b's subscription (a SUBSCRIBE gone astray): a's heartbeats stop reaching b.
     const topics = (a.node.net.services.pubsub as unknown as { topics: Map<string, Set<string>> }).topics
     topics.get(topic)?.delete(b.node.nodeId)
