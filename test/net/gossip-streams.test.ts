@@ -201,14 +201,16 @@ describe('gossip stream mender', () => {
     const [atA, atB] = [listen(a.net), listen(b.net)]
     await waitFor(() => a.net.getConnections(b.net.peerId).length > 0, 10_000, 'connected')
     await heard(a.net, atB, 'before', 10_000)
-    expect(a.status().gossipStreams).toEqual({ reopened: 0, openedLate: 0 })
+    // Counted from here: on a loaded machine gossipsub may have opened the first streams more than 3 s after the
+    // connection, and the menders then counted them as opened late.
+    const openedSoFar = (): number => [a, b].map((n) => n.status().gossipStreams).reduce((sum, g) => sum + g.reopened + g.openedLate, 0)
+    const before = openedSoFar()
 
     await duplicateThenCloseFirst(a.net, b.net)
     await heard(a.net, atB, 'after-a', 20_000)
     await heard(b.net, atA, 'after-b', 20_000)
     // reopened if a's mender saw the stream before it went (it looks once a second), else opened late.
-    const opened = [a, b].map((n) => n.status().gossipStreams).reduce((sum, g) => sum + g.reopened + g.openedLate, 0)
-    expect(opened).toBeGreaterThanOrEqual(1)
+    expect(openedSoFar() - before).toBeGreaterThanOrEqual(1)
   })
 
 })
