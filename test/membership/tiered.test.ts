@@ -70,17 +70,23 @@ describe('tiered membership', () => {
     await waitFor(() => learners.every((r) => !r.membership.tierStatus().listening && (r.membership.counters().digestsAccepted ?? 0) >= 1), 15_000, 'learners on the digest')
     for (const r of voters) expect(r.membership.tierStatus()).toEqual({ tier: 'voter', listening: true })
     // Learners receive no heartbeats any more, yet see every member alive (their peers' heartbeats keep reaching
-    // the voters: the voters' views stay all alive too).
-    const accepted = learners.map((r) => r.membership.counters().accepted)
-    const digests = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
+    // the voters: the voters' views stay all alive too). A learner whose digests came 3 s late on a loaded
+    // machine rightly listens for a while (observerMustListen), so the check passes on any one window of 3
+    // digests out of 5 in which no learner took a heartbeat.
     // The smallest compact digest seen (the counter holds the last one's size): on a loaded machine a member's
     // state may change (its reach) and the digest then carries that member in full.
     let smallestCompact = Infinity
-    await waitFor(() => {
-      smallestCompact = Math.min(smallestCompact, voters[0]!.membership.counters().digestCompactBytes || Infinity)
-      return learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3)
-    }, 15_000, '3 more digests')
-    expect(learners.map((r) => r.membership.counters().accepted)).toEqual(accepted)
+    let quietWindow = false
+    for (let window = 0; window < 5 && !quietWindow; window++) {
+      const accepted = learners.map((r) => r.membership.counters().accepted)
+      const digests = learners.map((r) => r.membership.counters().digestsAccepted ?? 0)
+      await waitFor(() => {
+        smallestCompact = Math.min(smallestCompact, voters[0]!.membership.counters().digestCompactBytes || Infinity)
+        return learners.every((r, i) => (r.membership.counters().digestsAccepted ?? 0) >= digests[i]! + 3)
+      }, 15_000, '3 more digests')
+      quietWindow = learners.every((r, i) => r.membership.counters().accepted === accepted[i])
+    }
+    expect(quietWindow, 'a window of 3 digests in which no learner took a heartbeat').toBe(true)
     for (const r of running) for (const o of running) expect(alive(r, o.node.nodeId)).toBe(true)
     // Most digests are compact (no member's state changed), several times smaller than the full ones, and the
     // learners' views still hold every member's state as the leader sees it (addresses, generation, version).
