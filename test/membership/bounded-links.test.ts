@@ -42,7 +42,7 @@ describe('bounded observer connections', () => {
     const start = async (join?: string): Promise<Running> => {
       const dir = await tempDir()
       let self = ''
-      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4 })
+      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self !== '' && self === raft.leader, tieredAboveMembers: 4 })
       const node = await startNode({
         config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: { heartbeatIntervalMs: 200, observerRingNeighbours: RING } }),
         services: [membership]

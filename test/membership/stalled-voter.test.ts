@@ -40,7 +40,7 @@ describe('a starved voter judging a killed voter', () => {
     const start = async (opts: { join?: string, nowMs?: () => number }): Promise<Running> => {
       const dir = await tempDir()
       let self = ''
-      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self === raft.leader, tieredAboveMembers: 4, ...(opts.nowMs !== undefined ? { nowMs: opts.nowMs } : {}) })
+      const membership = new MembershipService({ raftConfiguration: () => raft.conf, isLeader: () => self !== '' && self === raft.leader, tieredAboveMembers: 4, ...(opts.nowMs !== undefined ? { nowMs: opts.nowMs } : {}) })
       const node = await startNode({ config: testConfig(dir, { ...(opts.join !== undefined ? { join: opts.join } : {}), membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
       self = node.nodeId
       return { node, membership }
