@@ -75,6 +75,8 @@ describe('operator intent with real nodes', () => {
     expect(shape.stdout).toContain(`Pins:    ${n1Id} +etcd`)
 
     // Nothing any leader decided undoes the pin, and a fresh evaluation by the leader proposes nothing.
+    // The only voter left leads once the hand-off's election is over (none may lead for a moment).
+    await waitFor(() => leaderOf(members) !== undefined, 20_000, 'a leader after the scale-down')
     const leader = leaderOf(members)!
     expect(leader.policy!.tick('manual')?.proposals ?? []).toEqual([])
     const all = members.flatMap((m) => m.policy!.log.last(500)).flatMap((r) => r.proposals)
