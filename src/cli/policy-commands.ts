@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/index.js'
-import { note, print as printLine, printExact } from './output.js'
+import { note, print, printExact } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 /** How long one follow request waits for a new record before asking again (ms). */
@@ -54,19 +54,19 @@ export function formatDecision (d: DecisionRow): string[] {
 
 async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const print = (d: DecisionRow): void => { if (opts.json === true) printExact(JSON.stringify(d)); else printLine(formatDecision(d)) }
+  const show = (d: DecisionRow): void => { if (opts.json === true) printExact(JSON.stringify(d)); else print(formatDecision(d)) }
   const first = await apiGet(dataDir, '/v1/decisions') as DecisionsAnswer
   if (opts.json === true && opts.follow !== true) {
     process.stdout.write(JSON.stringify(first, null, 2) + '\n')
     return
   }
-  first.decisions.forEach(print)
+  first.decisions.forEach(show)
   let after = first.lastN
   // NB: followed until interrupted (Ctrl-C); a node restarting in between is waited for, not fatal.
   while (opts.follow === true) {
     try {
       const next = await apiRequest(dataDir, 'GET', `/v1/decisions?after=${after}&waitMs=${FOLLOW_WAIT_MS}`, undefined, FOLLOW_REQUEST_TIMEOUT_MS) as DecisionsAnswer
-      next.decisions.forEach(print)
+      next.decisions.forEach(show)
       // A node whose log restarted numbering (new data dir) would never pass `after`: start from its end.
       after = next.lastN < after ? next.lastN : Math.max(after, ...next.decisions.map((d) => d.n))
     } catch (err) {

@@ -50,7 +50,6 @@ export function addressesThatFit (self: NodeState, addresses: readonly string[],
   const largest = largestHeartbeat(self)
   const fits = (list: readonly string[]): boolean => encodeCanonical({ ...largest, addresses: list }).length <= bytesMax
   const kept = addresses.filter((a) => a.length <= MAX_ADDRESS_CHARS).slice(0, MAX_ADDRESSES)
-  if (fits(kept)) return kept
   let count = kept.length
   while (count > 0 && !fits(kept.slice(0, count))) count--
   return kept.slice(0, count)
