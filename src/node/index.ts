@@ -33,7 +33,7 @@ import { createTicker } from '../util/ticker.js'
 import type { NodeService, ServiceContext, StopRequest } from './service.js'
 import { acquireDataDirLock } from './data-dir-lock.js'
 import type { DataDirLock } from './data-dir-lock.js'
-import { checkRaftDirectory } from './raft-dir-check.js'
+import { checkRaftDirectory, ignoredForceReason } from './raft-dir-check.js'
 
 export type { NodeService, ServiceContext, StopRequest } from './service.js'
 
@@ -130,6 +130,8 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     dataDir: config.dataDir, clusterId: cluster.clusterId, clusterCreated: created, seeds: cluster.seeds, forceNewCluster: config.forceNewCluster
   })
   if (raftStart !== 'normal') nodeLog.warn({ raftStart, clusterId: cluster.clusterId }, 'raft directory is empty in an existing cluster')
+  const forceIgnored = ignoredForceReason({ clusterCreated: created, forceNewCluster: config.forceNewCluster }, raftStart)
+  if (forceIgnored !== undefined) nodeLog.warn({ raftStart, clusterId: cluster.clusterId }, forceIgnored)
   const { listen, fellBack } = await resolveListen(config.listen)
   if (fellBack) nodeLog.warn({ listen }, 'default port taken; listening on a free port instead')
   const activity = new LinkActivity()

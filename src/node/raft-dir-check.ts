@@ -23,6 +23,18 @@ export const RAFT_DIR_NAME = 'raft'
  */
 export type RaftStartMode = 'normal' | 'rejoin' | 'force-new'
 
+/**
+ * Why `--force-new-cluster` does nothing on this start, or undefined when it acts (or was not given). It only
+ * bootstraps a node whose raft directory is empty: on a directory that holds a log it is ignored, so a flag
+ * left in a service unit after a recovery never bootstraps a second time over the log it started.
+ */
+export function ignoredForceReason (init: { clusterCreated: boolean, forceNewCluster: boolean }, mode: RaftStartMode): string | undefined {
+  if (!init.forceNewCluster || mode === 'force-new') return undefined
+  return init.clusterCreated
+    ? '--force-new-cluster ignored: this start creates or joins the cluster'
+    : '--force-new-cluster ignored: the raft directory holds this node\'s log, and the flag only bootstraps a node whose raft directory is empty (docs/OPERATIONS.md, "Lost raft directory"); remove it from the command line'
+}
+
 /** True when `dir` is missing or holds no WAL segment and no snapshot. */
 export async function raftDirEmpty (dir: string): Promise<boolean> {
   let names: string[]

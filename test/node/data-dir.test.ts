@@ -110,6 +110,19 @@ describe('lost raft directory', () => {
     members.push(forced)
     await waitFor(() => forced.consensus.node.isLeader(), 20_000, 'forced node leads')
     expect(forced.node.cluster.clusterId).toBe(clusterId)
+
+    // The flag left on the command line (a service unit) does nothing once the raft directory holds a log:
+    // the next start keeps that log, and says the flag was ignored.
+    await forced.consensus.propose({ kind: 'set-target', target: { apiServers: 1, etcd: 1, schedulers: 1, controllerManagers: 1, minWorkers: 2 } }, 'operator')
+    const applied = forced.consensus.node.appliedIndex()
+    await forced.node.stop()
+    members.splice(members.indexOf(forced), 1)
+    const { log, lines } = capturingLogger()
+    const again = await startMember(dir, { extra: { forceNewCluster: true }, log })
+    members.push(again)
+    await waitFor(() => again.consensus.node.isLeader() && again.consensus.node.appliedIndex() >= applied, 20_000, 'restarted node leads with its log')
+    expect(again.consensus.shapeMachine.shape.target.minWorkers).toBe(2)
+    expect(lines.some((l) => String(l.msg).startsWith('--force-new-cluster ignored: the raft directory holds this node\'s log'))).toBe(true)
   })
 
   it('should rejoin through a known peer as a learner and end with the same shape', async () => {
