@@ -4,7 +4,8 @@
  * string, taken ports), runs the node in the foreground, reports join progress, and stops on SIGINT/SIGTERM
  * (exit 0) or when the node asks (it left: 0; it was removed: 6; it met a protocol level above its build's: 7,
  * also when its own log holds one at start: main.ts). Whatever a failed start created in the data dir is removed
- * again, so a failure leaves no half-made cluster behind (issue 11 item 7).
+ * again, so a failure leaves no half-made cluster behind (issue 11 item 7). `revoada recover-quorum` runs the same
+ * start in quorum recovery: the node stops on its own once it is the only voter (0), or gives up (1).
  */
 import { promises as fs, createWriteStream } from 'node:fs'
 import path from 'node:path'
@@ -40,6 +41,8 @@ interface StartOptions {
   logFile?: string
   joinTimeout?: string
   forceNewCluster?: boolean
+  /** Set by `recover-quorum`, never by a flag of `start`. */
+  recoverQuorum?: boolean
 }
 
 /** A `--listen` address whose TCP port another process holds. */
@@ -78,6 +81,17 @@ export function registerStartCommand (program: Command): void {
     .option('--log-file <file>', 'append log lines to this file instead of stderr (JSON unless --log-format pretty)')
     .option('--force-new-cluster', 'the raft directory was lost and every other member is gone: bootstrap a new cluster from this node')
     .action(runStart)
+  // A command of its own, not a flag of `start`: left in a service unit, a flag would repeat it at every start.
+  program.command('recover-quorum')
+    .description('UNSAFE, when a majority of the voters is gone for good: make this stopped voter the only voter, keeping its log, then exit')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default as for start)', collect)
+    .option('--api <host:port>', 'admin API bind address (default: 127.0.0.1:0 = a free loopback port)')
+    .option('--config <file>', 'JSON config file (overridden by REVOADA_* env, then by flags)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log lines: pretty (default on a terminal) or json (default otherwise)').choices(LOG_FORMATS))
+    .option('--log-file <file>', 'append log lines to this file instead of stderr (JSON unless --log-format pretty)')
+    .action(async (opts: StartOptions) => { await runStart({ ...opts, recoverQuorum: true }) })
 }
 
 async function runStart (opts: StartOptions): Promise<void> {
@@ -108,12 +122,13 @@ async function runStart (opts: StartOptions): Promise<void> {
   const services = defaultServices({ policy: config.policy?.enabled === false ? false : {}, materializer: config.materializer?.enabled !== false, threadPriority: mainThreadPriority })
   const consensus = services.find((s): s is ConsensusService => s.name === 'consensus')
   try {
-    node = await startNode({ config, log, services })
+    node = await startNode({ config, log, services, ...(opts.recoverQuorum === true ? { recoverQuorum: true } : {}) })
   } catch (err) {
     await removeCreated(config.dataDir, before)
     throw translateStartError(err)
   }
-  printStarted(node)
+  if (opts.recoverQuorum === true) note(`recovering a lost quorum from ${node.nodeId}: it becomes the only voter, keeping its log; the node stops when done`)
+  else printStarted(node)
   installSignalHandlers(node)
   void node.stopRequested.then(async (request) => {
     note(request.message)

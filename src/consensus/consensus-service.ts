@@ -42,6 +42,7 @@ import { steadyNowMs } from '../util/clock.js'
 import { assertNotRemoved, noticeRefusal, RemovalNotices, writeRemovalRecord } from './removal.js'
 import type { RemovalRecord } from './removal.js'
 import { ConsensusStoppedError, RequestRefusedError, UnknownMemberError } from './errors.js'
+import { QuorumRecoveryError } from '../node/errors.js'
 import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
 import type { ControlPlaneRole } from './shape/core/index.js'
 
@@ -89,6 +90,11 @@ function neverMovesVoters (command: OperatorBatchable): boolean {
 export const EXIT_CODE_REMOVED = 6
 /** Exit code of `revoada start` when the cluster runs a protocol level this build does not know (upgrade it). */
 export const EXIT_CODE_PROTOCOL = 7
+
+/** How long `revoada recover-quorum` may take to lead and demote the lost voters before it gives up (exit 1). */
+const QUORUM_RECOVERY_TIMEOUT_MS = 60_000
+/** How often the recovery looks again while it waits (to lead, or for a joint change to be left). */
+const QUORUM_RECOVERY_POLL_MS = 100
 
 /** The part of the membership service the consensus layer reads (who is alive), looked up by name. */
 interface HealthSource {
@@ -253,6 +259,7 @@ export class ConsensusService implements NodeService {
     // A committed level above this build's halts the driver (raft-node.ts): the process stops with its code.
     this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
     await this.replayLocalLog()
+    if (raftStart === 'recover-quorum') await this.startRecovery(ctx)
     this.admission = this.createAdmission(ctx)
     this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
     this.protocolLoop = new ProtocolLoop({
@@ -286,6 +293,54 @@ export class ConsensusService implements NodeService {
       await this.transport.stop()
       this.storage.close()
       throw err
+    }
+  }
+
+  /**
+   * `revoada recover-quorum` (docs/OPERATIONS.md, "A majority of the voters lost"): once the local log is
+   * applied, this node — a voter — elects itself and commits alone (core `recoverAsSoleVoter`), demotes the
+   * etcd role of every other voter, one joint change each, and asks to be stopped once none of them is a voter.
+   * @throws QuorumRecoveryError when this node is not a voter (the transport is stopped first)
+   */
+  private async startRecovery (ctx: ServiceContext): Promise<void> {
+    if (!allVoters(this.raft.configurationView()).includes(ctx.nodeId)) {
+      this.raft.stop()
+      await this.notices.stop()
+      await this.transport.stop()
+      this.storage.close()
+      throw new QuorumRecoveryError(`${ctx.nodeId} is not a voter (voters: ${allVoters(this.raft.configurationView()).join(', ')}): ` +
+        'only a voter holds every committed entry; run recover-quorum on the voter that survived')
+    }
+    ctx.log.warn({ voters: allVoters(this.raft.configurationView()) }, 'recovering a lost quorum: this node elects itself and commits alone until the other voters are demoted')
+    this.raft.recoverAsSoleVoter()
+    void this.runRecovery(ctx)
+  }
+
+  private async runRecovery (ctx: ServiceContext): Promise<void> {
+    const deadline = steadyNowMs() + QUORUM_RECOVERY_TIMEOUT_MS
+    const pause = async (): Promise<void> => {
+      if (steadyNowMs() > deadline) throw new QuorumRecoveryError(`not done within ${QUORUM_RECOVERY_TIMEOUT_MS} ms (still lost: ${this.raft.recovery()?.lostVoters.join(', ') ?? 'none'})`)
+      await new Promise((resolve) => setTimeout(resolve, QUORUM_RECOVERY_POLL_MS))
+    }
+    try {
+      while (!this.raft.isLeader()) await pause()
+      for (let recovery = this.raft.recovery(); recovery !== undefined; recovery = this.raft.recovery()) {
+        const voters = allVoters(this.raft.configurationView())
+        // The policy engine may replace a lost voter first (`promote … replacing`): only those still holding etcd.
+        const next = recovery.lostVoters.find((id) => voters.includes(id) && this.machine.shape.holds(id, 'etcd'))
+        if (next === undefined) { await pause(); continue } // the last joint change is being left
+        const { result } = await this.propose({ kind: 'demote', nodeId: next, roles: ['etcd'] }, 'operator')
+        if (result.outcome.kind === 'rejected' && result.outcome.code !== 'role-not-held') {
+          throw new QuorumRecoveryError(`the demotion of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
+        }
+      }
+      const message = `quorum recovered: ${ctx.nodeId} is the only voter, its log kept (applied index ${this.raft.appliedIndex()}); ` +
+        'start it again with `revoada start`: the policy engine promotes live members back to the target'
+      ctx.log.warn({ appliedIndex: this.raft.appliedIndex() }, message)
+      ctx.requestStop({ exitCode: 0, message })
+    } catch (err) {
+      if (!this.raft.isRunning) return
+      ctx.requestStop({ exitCode: 1, message: `quorum recovery failed: ${(err as Error).message}` })
     }
   }
 

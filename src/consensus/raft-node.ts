@@ -784,6 +784,21 @@ export class RaftNode<R> {
     this.scheduleBatch()
   }
 
+  /**
+   * Quorum recovery (core/raw-node.ts `recoverAsSoleVoter`; unsafe, the operator's `revoada recover-quorum`):
+   * this node campaigns at once and, leading, commits alone until the voters it knew then are out.
+   */
+  recoverAsSoleVoter (): void {
+    this.raw.recoverAsSoleVoter()
+    if (!this.isLeader()) this.raw.campaign()
+    this.scheduleBatch()
+  }
+
+  /** The voters a running quorum recovery treats as lost, or undefined when none runs. */
+  recovery (): { lostVoters: NodeId[] } | undefined {
+    return this.raw.recovery()
+  }
+
   /** Proposes a configuration change without a command (admitting a learner, for example). */
   proposeConfChange (cc: ConfChange): void {
     if (this.stalled !== undefined) throw new StorageUnavailableError(this.stalled.error.message)

@@ -26,3 +26,12 @@ export class RaftStateLostError extends Error {
     this.name = 'RaftStateLostError'
   }
 }
+
+/** `revoada recover-quorum` on a data dir it cannot recover from (no cluster yet, no log, or not a voter). */
+export class QuorumRecoveryError extends Error {
+  static override readonly name = 'QuorumRecoveryError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'QuorumRecoveryError'
+  }
+}

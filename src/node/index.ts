@@ -46,6 +46,12 @@ export interface StartNodeInit {
   log?: Logger
   /** Test-only network fault hook (partitions). */
   faults?: NetFaults
+  /**
+   * `revoada recover-quorum`: the other voters are gone for good; this node becomes the only voter, keeping
+   * its log, then asks to be stopped (docs/OPERATIONS.md, "A majority of the voters lost"). Not a config
+   * setting on purpose: a setting left in a file or the environment would repeat it at every start.
+   */
+  recoverQuorum?: boolean
 }
 
 /** The fields of `GET /v1/status` that the node itself provides; services add `{ [name]: … }`. */
@@ -127,9 +133,10 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
   const join = config.join !== undefined ? decodeJoinString(config.join) : undefined
   const { cluster, created } = await loadOrCreateCluster(config.dataDir, join)
   const raftStart = await checkRaftDirectory({
-    dataDir: config.dataDir, clusterId: cluster.clusterId, clusterCreated: created, seeds: cluster.seeds, forceNewCluster: config.forceNewCluster
+    dataDir: config.dataDir, clusterId: cluster.clusterId, clusterCreated: created, seeds: cluster.seeds, forceNewCluster: config.forceNewCluster,
+    ...(init.recoverQuorum === true ? { recoverQuorum: true } : {})
   })
-  if (raftStart !== 'normal') nodeLog.warn({ raftStart, clusterId: cluster.clusterId }, 'raft directory is empty in an existing cluster')
+  if (raftStart === 'rejoin' || raftStart === 'force-new') nodeLog.warn({ raftStart, clusterId: cluster.clusterId }, 'raft directory is empty in an existing cluster')
   const forceIgnored = ignoredForceReason({ clusterCreated: created, forceNewCluster: config.forceNewCluster }, raftStart)
   if (forceIgnored !== undefined) nodeLog.warn({ raftStart, clusterId: cluster.clusterId }, forceIgnored)
   const { listen, fellBack } = await resolveListen(config.listen)

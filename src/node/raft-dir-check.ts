@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { KNOWN_PEERS_FILE_NAME } from '../net/constants.js'
-import { RaftStateLostError } from './errors.js'
+import { QuorumRecoveryError, RaftStateLostError } from './errors.js'
 
 /** Name of the consensus layer's directory inside the data dir. */
 export const RAFT_DIR_NAME = 'raft'
@@ -19,9 +19,11 @@ export const RAFT_DIR_NAME = 'raft'
  * - `normal`: the raft directory holds state, or the cluster is new in this start (create or join);
  * - `rejoin`: state was lost in an existing cluster; start empty, never bootstrap, never vote until this
  *   node has been made a learner, and ask the leader for that;
- * - `force-new`: state was lost and the operator asked for a new cluster from this node alone.
+ * - `force-new`: state was lost and the operator asked for a new cluster from this node alone;
+ * - `recover-quorum`: the log is here and the other voters are gone for good; this node becomes the only
+ *   voter, keeping its log (`revoada recover-quorum`, docs/OPERATIONS.md "A majority of the voters lost").
  */
-export type RaftStartMode = 'normal' | 'rejoin' | 'force-new'
+export type RaftStartMode = 'normal' | 'rejoin' | 'force-new' | 'recover-quorum'
 
 /**
  * Why `--force-new-cluster` does nothing on this start, or undefined when it acts (or was not given). It only
@@ -29,10 +31,10 @@ export type RaftStartMode = 'normal' | 'rejoin' | 'force-new'
  * left in a service unit after a recovery never bootstraps a second time over the log it started.
  */
 export function ignoredForceReason (init: { clusterCreated: boolean, forceNewCluster: boolean }, mode: RaftStartMode): string | undefined {
-  if (!init.forceNewCluster || mode === 'force-new') return undefined
+  if (!init.forceNewCluster || mode === 'force-new' || mode === 'recover-quorum') return undefined
   return init.clusterCreated
     ? '--force-new-cluster ignored: this start creates or joins the cluster'
-    : '--force-new-cluster ignored: the raft directory holds this node\'s log, and the flag only bootstraps a node whose raft directory is empty (docs/OPERATIONS.md, "Lost raft directory"); remove it from the command line'
+    : '--force-new-cluster ignored: the raft directory holds this node\'s log, and the flag only bootstraps a node whose raft directory is empty (docs/OPERATIONS.md, "Lost raft directory"); remove it from the command line (to make this node the only voter, keeping its log: revoada recover-quorum)'
 }
 
 /** True when `dir` is missing or holds no WAL segment and no snapshot. */
@@ -58,7 +60,8 @@ async function knownPeerCount (dataDir: string): Promise<number> {
 
 /**
  * Decides how consensus starts on this data dir.
- * @throws RaftStateLostError when state was lost, no peer is known and `forceNewCluster` is false
+ * @throws RaftStateLostError when state was lost, no peer is known and `forceNewCluster` is false;
+ *   QuorumRecoveryError when `recoverQuorum` finds no cluster or no log
  */
 export async function checkRaftDirectory (init: {
   dataDir: string
@@ -68,7 +71,16 @@ export async function checkRaftDirectory (init: {
   /** Join addresses stored with the cluster. */
   seeds: string[]
   forceNewCluster: boolean
+  /** `revoada recover-quorum`: make this node the only voter, keeping its log. */
+  recoverQuorum?: boolean
 }): Promise<RaftStartMode> {
+  if (init.recoverQuorum === true) {
+    if (init.clusterCreated) throw new QuorumRecoveryError(`data dir ${init.dataDir} held no cluster: there is nothing to recover`)
+    if (await raftDirEmpty(path.join(init.dataDir, RAFT_DIR_NAME))) {
+      throw new QuorumRecoveryError(`data dir ${init.dataDir} holds no raft log to recover from (docs/OPERATIONS.md, "Lost raft directory")`)
+    }
+    return 'recover-quorum'
+  }
   if (init.clusterCreated) return 'normal'
   if (!await raftDirEmpty(path.join(init.dataDir, RAFT_DIR_NAME))) return 'normal'
   if (init.forceNewCluster) return 'force-new'

@@ -48,7 +48,7 @@ function quorumActive (r: Raft): boolean {
     if (id === r.id || pr.recentActive) active.add(id)
     if (id !== r.id) pr.recentActive = false
   }
-  return hasQuorum(r.conf, active)
+  return hasQuorum(r.quorumConf(), active)
 }
 
 /** A snapshot send that got no answer for SNAPSHOT_RETRY_ELECTION_TIMEOUTS is retried from probe. */
@@ -200,7 +200,7 @@ function handleAppendResponse (r: Raft, m: Message): void {
 
 /** Advances the commit index to what a quorum holds, counting only entries of this term (§3.6.2). */
 export function maybeCommit (r: Raft): boolean {
-  const index = jointCommitted(r.conf, (id) => r.prs.get(id)?.match ?? 0)
+  const index = jointCommitted(r.quorumConf(), (id) => r.prs.get(id)?.match ?? 0)
   if (index <= r.log.committed) return false
   if (r.cfg.testingBugs.commitOldTermByCounting !== true && r.log.term(index) !== r.term) return false
   const oldCommitted = r.log.committed
@@ -268,7 +268,7 @@ function handleReadIndex (r: Raft, m: Message): void {
     r.pendingReadMsgs.push(m)
     return
   }
-  const voters = allVoters(r.conf)
+  const voters = allVoters(r.quorumConf())
   if (voters.length === 1 && voters[0] === r.id) {
     respondRead(r, { index: r.log.committed, context, from: m.from })
     return
@@ -291,7 +291,7 @@ function ackRead (r: Raft, from: NodeId, context: Uint8Array): void {
   if (position < 0) return
   const request = r.readQueue[position]!
   request.acks.add(from)
-  if (!hasQuorum(r.conf, request.acks)) return
+  if (!hasQuorum(r.quorumConf(), request.acks)) return
   // A quorum confirmed leadership at this request, which also confirms every earlier one.
   const released = r.readQueue.splice(0, position + 1)
   for (const req of released) respondRead(r, req)

@@ -92,6 +92,14 @@ export class Raft {
   rejectedSnapshots = 0
   /** Snapshots from the leader dropped part way because their chunks went past MAX_SNAPSHOT_BYTES. */
   oversizeSnapshots = 0
+  /**
+   * Quorum recovery (the operator's `revoada recover-quorum`, unsafe by nature): the other voters are gone
+   * for good, so this node counts as the whole quorum of the voters it knew when it took the lead
+   * (`lostVoters`; until then every voter but itself). Voters added later count as usual. It ends once no
+   * lost voter is left in the configuration: from then on quorums are the configuration's again.
+   */
+  recovering = false
+  lostVoters: ReadonlySet<NodeId> | null = null
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
 
@@ -104,6 +112,24 @@ export class Raft {
     this.vote = vote
     this.conf = copyConfState(conf)
     this.becomeFollower(term, null)
+  }
+
+  /**
+   * The configuration whose majorities decide votes, commits, check-quorum and ReadIndex: the configuration
+   * itself, except while recovering a lost quorum (then without the lost voters). Not copied when not recovering.
+   */
+  quorumConf (): ConfState {
+    if (!this.recovering) return this.conf
+    const lost = this.lostVoters
+    const counts = (id: NodeId): boolean => id === this.id || (lost !== null && !lost.has(id))
+    return { ...this.conf, voters: this.conf.voters.filter(counts), votersOutgoing: this.conf.votersOutgoing.filter(counts) }
+  }
+
+  /** Starts quorum recovery (see `recovering`). Only a voter can: it must be able to lead. */
+  startRecovery (): void {
+    assert(this.promotable(), 'only a voter can recover a lost quorum')
+    this.recovering = true
+    this.lostVoters = null
   }
 
   /** True when this node may campaign: it is a voter of either half of the configuration. */
@@ -193,6 +219,11 @@ export class Raft {
     self.match = this.log.durableIndex
     self.becomeReplicate()
     self.recentActive = true
+    if (this.recovering && this.lostVoters === null) {
+      const lost = allVoters(this.conf).filter((id) => id !== this.id)
+      if (lost.length > 0) this.lostVoters = new Set(lost)
+      else this.recovering = false // already the only voter: nothing to recover
+    }
     // Conservatively assume the tail may hold an unapplied conf change (etcd raft becomeLeader).
     this.pendingConfIndex = this.log.lastIndex()
     this.appendEntries([{ index: 0, term: 0, type: EntryType.Empty, data: new Uint8Array(0) }])
@@ -364,7 +395,7 @@ export class Raft {
   }
 
   private checkVotes (): void {
-    const result = jointVoteResult(this.conf, this.votes)
+    const result = jointVoteResult(this.quorumConf(), this.votes)
     if (result === 'won') {
       if (this.role === 'pre-candidate') {
         this.campaign('election')
@@ -382,6 +413,11 @@ export class Raft {
     const problem = confStateProblem(conf)
     assert(problem === null, () => `switch to bad config: ${problem ?? ''}`)
     this.conf = copyConfState(conf)
+    const lost = this.lostVoters
+    if (lost !== null && !allVoters(this.conf).some((id) => lost.has(id))) {
+      this.recovering = false
+      this.lostVoters = null
+    }
     if (this.role !== 'leader') return
     this.resetProgress()
     if (this.leadTransferee !== null && !allVoters(this.conf).includes(this.leadTransferee)) {

@@ -229,6 +229,26 @@ export class RawNode {
   }
 
   /**
+   * Unsafe, for an operator whose other voters are gone for good (`revoada recover-quorum`): from now on this
+   * node alone is a quorum of the voters it knows when it next takes the lead, so it elects itself and
+   * commits alone; voters added after that count as usual, and once none of those lost voters is left in
+   * the configuration, quorums are the configuration's again (`recovery()`). A lost voter that was alive
+   * after all can lead a second history: Raft's safety rests on the operator here, as with etcd's
+   * `--force-new-cluster`.
+   * @throws AssertionError when this node is not a voter
+   */
+  recoverAsSoleVoter (): void {
+    this.assertIdle()
+    this.raft.startRecovery()
+  }
+
+  /** The voters a quorum recovery treats as lost (empty before this node leads), or undefined when not recovering. */
+  recovery (): { lostVoters: NodeId[] } | undefined {
+    const r = this.raft
+    return r.recovering ? { lostVoters: r.lostVoters === null ? [] : [...r.lostVoters].sort() } : undefined
+  }
+
+  /**
    * Requests a linearizable read. The ReadState with this `context` (non-empty, unique per request)
    * appears in a later Ready; serve it once applied >= its index.
    * @throws ProposalDroppedError when no leader is known.

@@ -1,0 +1,91 @@
+/**
+ * `revoada recover-quorum` on real nodes: two of three voters are gone for good; the survivor, started in
+ * recovery, becomes the only voter with its log (target and shape) kept, the learner still running follows it,
+ * and it then starts as usual and commits alone. Recovery is refused without a log and on a non-voter.
+ */
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startNode } from '../../../src/node/index.js'
+import type { RevoadaNode } from '../../../src/node/index.js'
+import { defaultServices } from '../../../src/node/services.js'
+import type { ConsensusService } from '../../../src/consensus/consensus-service.js'
+import { startCluster, startMember, stopAll, waitFor, FAST } from './helpers.js'
+import type { Member } from './helpers.js'
+import { tempDir, testConfig } from '../../node/helpers.js'
+
+const TARGET = { apiServers: 1, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 2 }
+
+let members: Member[] = []
+const others: RevoadaNode[] = []
+afterEach(async () => {
+  await stopAll(members)
+  members = []
+  for (const node of others.splice(0)) await node.stop()
+})
+
+/** Starts the consensus layer on `dir` in quorum recovery, without the policy engine. */
+async function startRecovery (dir: string): Promise<{ node: RevoadaNode, consensus: ConsensusService }> {
+  const services = defaultServices({ policy: false })
+  const node = await startNode({ config: testConfig(dir, FAST), services, recoverQuorum: true })
+  others.push(node)
+  return { node, consensus: services.find((s): s is ConsensusService => s.name === 'consensus')! }
+}
+
+describe('quorum recovery', () => {
+  it('should make the surviving voter the only one, keeping its log, and let the learner follow it', async () => {
+    members = await startCluster(4)
+    const [a, b, c, d] = members as [Member, Member, Member, Member]
+    await a.consensus.propose({ kind: 'set-target', target: TARGET }, 'operator')
+    for (const m of [b, c]) {
+      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
+      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
+    }
+    const applied = a.consensus.node.appliedIndex()
+    await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
+    // a and b are gone for good; c (a voter) is stopped to run the recovery; d (a learner) keeps running.
+    for (const m of [a, b, c]) await m.node.stop()
+    members = [d]
+
+    const survivor = await startRecovery(c.dir)
+    const stop = await survivor.node.stopRequested
+    expect(stop.exitCode).toBe(0)
+    expect(stop.message).toContain('quorum recovered')
+    const conf = survivor.consensus.node.configuration()
+    expect(conf.voters).toEqual([c.node.nodeId])
+    expect(conf.votersOutgoing).toEqual([])
+    expect(conf.learners).toEqual(expect.arrayContaining([a.node.nodeId, b.node.nodeId, d.node.nodeId]))
+    const shape = survivor.consensus.shapeMachine.shape
+    expect(shape.holders('etcd')).toEqual([c.node.nodeId])
+    expect(shape.target).toEqual(TARGET) // committed before the loss: kept
+    const shapeCid = survivor.consensus.shapeMachine.shapeCid()
+    await waitFor(() => d.consensus.shapeMachine.shapeCid() === shapeCid, 60_000, 'the learner follows the recovered voter')
+    await survivor.node.stop()
+    others.splice(others.indexOf(survivor.node), 1)
+
+    // Started again as usual, it leads alone and commits.
+    const again = await startMember(c.dir)
+    members.push(again)
+    await waitFor(() => again.consensus.node.isLeader(), 30_000, 'the recovered voter leads')
+    const result = await again.consensus.propose({ kind: 'set-target', target: { ...TARGET, minWorkers: 3 } }, 'operator')
+    expect(result.result.outcome).toEqual({ kind: 'applied' })
+    await waitFor(() => d.consensus.shapeMachine.shape.target.minWorkers === 3, 60_000, 'the learner applies the new target')
+  }, 240_000)
+
+  it('should refuse to recover a node that is not a voter, or a data dir without a log', async () => {
+    members = await startCluster(2)
+    const [a, b] = members as [Member, Member]
+    await waitFor(() => b.consensus.node.appliedIndex() >= a.consensus.node.appliedIndex(), 30_000, 'the learner caught up')
+    await b.node.stop()
+    members = [a]
+    await expect(startRecovery(b.dir)).rejects.toMatchObject({ name: 'QuorumRecoveryError', message: expect.stringContaining('is not a voter') })
+    const empty = await tempDir()
+    try {
+      await expect(startRecovery(empty)).rejects.toMatchObject({ name: 'QuorumRecoveryError', message: expect.stringContaining('held no cluster') })
+      await fs.rm(path.join(b.dir, 'raft'), { recursive: true })
+      await expect(startRecovery(b.dir)).rejects.toMatchObject({ name: 'QuorumRecoveryError', message: expect.stringContaining('no raft log') })
+    } finally {
+      await fs.rm(empty, { recursive: true, force: true })
+    }
+  }, 120_000)
+})

@@ -1,0 +1,94 @@
+/**
+ * Quorum recovery (`revoada recover-quorum`): a voter whose other voters are gone for good elects itself and
+ * commits alone, keeping its log; a voter added meanwhile counts as usual, and once the lost voters have left
+ * the configuration, quorums are the configuration's again.
+ */
+import { describe, expect, it } from 'vitest'
+import { EntryType } from '../../../src/consensus/core/index.js'
+import type { ConfChange } from '../../../src/consensus/core/index.js'
+import { Cluster, bytes } from './harness.js'
+
+/** Voters a, b, c and learner d with three commands committed under leader a; then a and b are gone. */
+function survivorOfThree (): Cluster {
+  const cluster = new Cluster({ voters: ['a', 'b', 'c'], learners: ['d'] })
+  cluster.elect('a')
+  for (const text of ['one', 'two', 'three']) cluster.get('a').node.propose(bytes(text))
+  cluster.stabilize()
+  expect(cluster.get('c').state).toEqual(['one', 'two', 'three'])
+  cluster.isolate('a')
+  cluster.isolate('b')
+  return cluster
+}
+
+const proposeAt = (cluster: Cluster, id: string, text: string): void => { cluster.get(id).node.propose(bytes(text)); cluster.stabilize() }
+const changeAt = (cluster: Cluster, id: string, cc: ConfChange): void => { cluster.get(id).node.proposeConfChange(cc); cluster.stabilize() }
+
+describe('quorum recovery', () => {
+  it('should let the surviving voter lead and commit alone, keeping its log, until the lost voters are out', () => {
+    const cluster = survivorOfThree()
+    const c = cluster.get('c')
+    // Without recovery the survivor cannot win an election: a and b never answer.
+    cluster.elect('c')
+    expect(c.node.status().role).not.toBe('leader')
+
+    c.node.recoverAsSoleVoter()
+    expect(c.node.recovery()).toEqual({ lostVoters: [] })
+    cluster.elect('c')
+    expect(c.node.status().role).toBe('leader')
+    expect(c.node.recovery()).toEqual({ lostVoters: ['a', 'b'] })
+    proposeAt(cluster, 'c', 'four')
+    // Committed with c's own acknowledgement only, applied on c and on the learner, after what c held.
+    expect(c.state).toEqual(['one', 'two', 'three', 'four'])
+    expect(cluster.get('d').state).toEqual(['one', 'two', 'three', 'four'])
+
+    // The lost voters leave in one joint change, committed (and left) by c alone.
+    changeAt(cluster, 'c', { steps: [{ type: 'remove', nodeId: 'a' }, { type: 'remove', nodeId: 'b' }], transition: 'auto' })
+    expect(c.node.status().confState.voters).toEqual(['c'])
+    expect(c.node.status().confState.votersOutgoing).toEqual([])
+    expect(c.node.recovery()).toBeUndefined()
+
+    // From here on a quorum is the configuration's: with d a voter, nothing commits without d.
+    changeAt(cluster, 'c', { steps: [{ type: 'add-voter', nodeId: 'd' }], transition: 'auto' })
+    expect(c.node.status().confState.voters.sort()).toEqual(['c', 'd'])
+    cluster.isolate('d')
+    const commit = c.node.status().commit
+    proposeAt(cluster, 'c', 'five')
+    expect(c.node.status().commit).toBe(commit)
+    cluster.heal()
+    cluster.isolate('a')
+    cluster.isolate('b')
+    cluster.tick('c', 2) // a heartbeat reaches d, which asks for what it lacks
+    cluster.stabilize()
+    expect(c.node.status().commit).toBeGreaterThan(commit)
+    expect(cluster.get('d').state.at(-1)).toBe('five')
+  })
+
+  it('should count a voter added during recovery as usual', () => {
+    const cluster = survivorOfThree()
+    const c = cluster.get('c')
+    c.node.recoverAsSoleVoter()
+    cluster.elect('c')
+    changeAt(cluster, 'c', { steps: [{ type: 'add-voter', nodeId: 'd' }], transition: 'auto' })
+    expect(c.node.status().confState.voters.sort()).toEqual(['a', 'b', 'c', 'd'])
+    expect(c.node.recovery()).toEqual({ lostVoters: ['a', 'b'] })
+    cluster.isolate('d')
+    const commit = c.node.status().commit
+    proposeAt(cluster, 'c', 'without d')
+    expect(c.node.status().commit).toBe(commit)
+    expect(c.node.entries(commit + 1, commit + 2)[0]?.type).toBe(EntryType.Normal)
+  })
+
+  it('should end at once on a node that is already the only voter', () => {
+    const cluster = new Cluster({ voters: ['a'], learners: ['d'] })
+    const a = cluster.get('a')
+    a.node.recoverAsSoleVoter()
+    cluster.elect('a')
+    expect(a.node.status().role).toBe('leader')
+    expect(a.node.recovery()).toBeUndefined()
+  })
+
+  it('should refuse to recover on a node that is not a voter', () => {
+    const cluster = survivorOfThree()
+    expect(() => { cluster.get('d').node.recoverAsSoleVoter() }).toThrow(/only a voter/)
+  })
+})
