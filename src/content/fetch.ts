@@ -8,8 +8,10 @@
  * its chunks go to the others. When the last chunk is in, requests still outstanding (a slow provider's) are
  * cancelled: a slow provider carries fewer chunks, but holds up neither the end of the fetch nor its own
  * score. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
- * and a later fetch of the same CID (after a restart too) skips it. The object is announced as a partial
- * provider as soon as its manifest is held, and as complete at the end.
+ * and a later fetch of the same CID (after a restart too) skips it. A manifest that contradicts itself ends
+ * the fetch as MalformedContentError and drops its partial record: no bytes can complete it, so it is not
+ * resumed. The object is announced as a partial provider as soon as its manifest is held, and as complete
+ * at the end.
  */
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
@@ -131,6 +133,19 @@ export class Fetch {
       return existing
     }
     if (depth > DIR_DEPTH_MAX) throw new ObjectTooLargeError(`directory nesting over ${DIR_DEPTH_MAX}`)
+    try {
+      return await this.fetchMissing(root, depth)
+    } catch (err) {
+      // Each enclosing directory's level drops its own record too, as the error passes up: a directory that
+      // links to an object no bytes can complete cannot be completed either.
+      if (errorName(err) === 'MalformedContentError') await this.dropMalformed(root, err as Error)
+      throw err
+    }
+  }
+
+  /** The part of `fetchObject` for an object not held completely: manifest, partial record, chunks or entries. */
+  private async fetchMissing (root: CID, depth: number): Promise<ObjectRecord> {
+    const { store } = this.deps
     const manifest = await store.manifest(root) ?? await fetchManifest(this.manifestContext(), root)
     const size = manifest.type === 'file' ? manifest.size : dirSize(manifest.entries)
     await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.options.pin === true ? { pinned: true } : {}) })
@@ -144,6 +159,23 @@ export class Fetch {
     await this.deps.announcer.have([{ cid: root, size, partial: false }])
     this.deps.log.info({ cid: root.toString(), size, type: manifest.type }, 'content fetched and verified')
     return record
+  }
+
+  /**
+   * Drops the partial record of an object whose fetch ended as MalformedContentError: its manifest contradicts
+   * itself, so no bytes can complete it, and a record kept would be fetched again, and fail again, at every
+   * start until gc. A pinned record is dropped too: a pin keeps an object, and this one cannot exist; kept,
+   * it would hold the blocks of a manifest that can never complete and be retried at every start. Whoever
+   * fetched or pinned it gets the error and the warning, and a later fetch of the CID starts from scratch
+   * (and fails the same way). Its blocks go at the next gc unless another object reaches them.
+   */
+  private async dropMalformed (root: CID, err: Error): Promise<void> {
+    const record = this.deps.store.record(root)
+    if (record === undefined || record.complete) return
+    // The record is gone from memory even if the index write fails; the next write of the index persists it.
+    const indexError = await this.deps.store.dropRecord(root).then(() => undefined, (writeErr: unknown) => errorMessage(writeErr))
+    this.deps.log.warn({ cid: root.toString(), pinned: record.pinned, reason: err.message, ...(indexError !== undefined ? { indexError } : {}) },
+      'fetch ended as MalformedContentError (the manifest contradicts itself); its partial record is dropped, not resumed')
   }
 
   private manifestContext (): ManifestFetchContext {

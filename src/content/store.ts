@@ -321,6 +321,17 @@ export class ContentStore {
     return record
   }
 
+  /**
+   * Removes an object's record and persists the index; its blocks stay until gc finds nothing reaching them.
+   * Returns whether there was a record. Not a write for gc (no `beginWrite`): a round that decided to keep
+   * the object before this only keeps more than it needs to, and the next round collects it.
+   */
+  async dropRecord (cid: CID): Promise<boolean> {
+    if (!this.objects.delete(cid.toString())) return false
+    await this.saveIndex()
+    return true
+  }
+
   async touch (cid: CID): Promise<void> {
     const record = this.objects.get(cid.toString())
     if (record === undefined) return

@@ -296,10 +296,46 @@ describe('content store', () => {
       log: silentLogger(), nowMs: () => clock, startIndex: () => 0
     })
     await expect(fetch.run()).rejects.toThrow(MalformedContentError)
-    expect(store.record(lying.cid)?.complete).toBe(false)
+    // Not kept partial (to be resumed at every start): see the next test.
+    expect(store.record(lying.cid)).toBeUndefined()
     // A record made complete some other way (an older build) is refused when read, not output at 1 MiB.
     await store.setRecord(lying.cid, { type: 'file', size: 1024, complete: true })
     await expect(readAll(store, lying.cid.toString())).rejects.toThrow(MalformedContentError)
+  })
+
+  // A fetch that ended so kept its partial record: the service resumed it at every start, and it failed again,
+  // until gc. No bytes can complete such a manifest, nor a directory that links to it. Method: a file whose
+  // manifest names a held chunk at another length, alone and inside a directory, fetched plain and pinned.
+  it('should drop the partial records of a fetch that ends as MalformedContentError, pinned too, with a warning, and leave their manifests to gc', async () => {
+    const store = await open()
+    const big = new Uint8Array(CHUNK_BYTES).fill(7)
+    const bigRecord = await store.addFile(pieces(big))
+    const lying = encodeManifest({ v: 1, type: 'file', size: 1024, chunkBytes: 1024, chunks: [blake3(big)] })
+    const dir = encodeManifest({ v: 1, type: 'dir', entries: [{ name: 'lying', cid: lying.cid, size: 1024 }] })
+    await store.putBlock(lying.cid, lying.bytes)
+    await store.putBlock(dir.cid, dir.bytes)
+    const log = silentLogger()
+    const warn = vi.spyOn(log, 'warn')
+    const announcer = { have: async () => {}, want: async () => {} } as unknown as Announcer
+    const deps = {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
+      log, nowMs: () => clock, startIndex: () => 0
+    }
+    // Each fetch starts from scratch (a new partial record, from the held manifest) and fails the same way.
+    for (const [root, pin] of [[lying.cid, false], [lying.cid, true], [dir.cid, false]] as const) {
+      await expect(new Fetch(root, deps, { pin }).run()).rejects.toThrow(MalformedContentError)
+      expect(store.list().map((r) => r.cid)).toEqual([bigRecord.cid])
+    }
+    const dropped = warn.mock.calls.map(([fields]) => fields as unknown as { cid: string, pinned: boolean, reason: string })
+    expect(dropped.map((f) => [f.cid, f.pinned])).toEqual([
+      [lying.cid.toString(), false], [lying.cid.toString(), true], [lying.cid.toString(), false], [dir.cid.toString(), false]
+    ])
+    for (const f of dropped) expect(f.reason).toContain(`chunk 0 is 1024 bytes in the manifest, but its digest names a block of ${CHUNK_BYTES} bytes`)
+    // Written to the index: the store opened again has no record of either.
+    expect((await open({ dir: dirs[0] as string })).list().map((r) => r.cid)).toEqual([bigRecord.cid])
+    // Nothing reaches the two manifests any more: gc removes them, and keeps the file that holds the chunk.
+    expect(await store.gc(24 * 3_600_000)).toEqual({ removedObjects: 0, removedBlocks: 2, freedBytes: lying.bytes.length + dir.bytes.length })
+    expect([store.hasBlock(lying.cid), store.hasBlock(dir.cid), store.hasDigest(blake3(big))]).toEqual([false, false, true])
   })
 
   // An audit found a fetched directory's size was the plain sum of its entries' sizes: 4,096 safe integers can

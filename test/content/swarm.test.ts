@@ -110,6 +110,28 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     await expect(c!.content.fetch(lying.cid)).rejects.toHaveProperty('name', 'MalformedContentError')
     expect(c!.content.progress(lying.cid)?.droppedProviders).toEqual([])
     expect(c!.content.providers(lying.cid).find((p) => p.peer === a!.node.nodeId)?.score).toBeGreaterThanOrEqual(0)
+    // No partial record is kept to be resumed: no bytes can complete it (the next test).
+    expect(c!.content.record(lying.cid)).toBeUndefined()
+  })
+
+  it('should not resume at the next start a fetch that ended as MalformedContentError, and fail it again when asked', async () => {
+    // Its partial record used to stay: every start resumed the fetch, which failed again, until gc. Method: c
+    // holds a 1 MiB chunk, and a manifest saying 1 KiB whose digest is that chunk's (no provider needed).
+    const [c] = await cluster.start(1)
+    const big = randomBytes(CHUNK_BYTES)
+    await c!.content.add(big)
+    const lying = encodeManifest({ v: 1, type: 'file', size: 1024, chunkBytes: 1024, chunks: [blake3(big)] })
+    await (c!.content as unknown as { store: ContentStore }).store.putBlock(lying.cid, lying.bytes)
+    await expect(c!.content.fetch(lying.cid)).rejects.toHaveProperty('name', 'MalformedContentError')
+    expect(c!.content.record(lying.cid)).toBeUndefined()
+    await cluster.stop(c!)
+    const again = await cluster.add({ dir: c!.dir })
+    // A resume starts in `start` (and would fail at once): its progress would be listed, running or finished.
+    expect(again.content.progress(lying.cid)).toBeUndefined()
+    expect(again.content.fetchesInProgress()).toEqual([])
+    expect(again.content.record(lying.cid)).toBeUndefined()
+    await expect(again.content.fetch(lying.cid)).rejects.toHaveProperty('name', 'MalformedContentError')
+    expect(again.content.record(lying.cid)).toBeUndefined()
   })
 
   it('should finish without waiting for a provider that never answers, and not count it as a failure', async () => {
