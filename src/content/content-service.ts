@@ -149,18 +149,25 @@ export class ContentService implements NodeService {
    * asks it, and its announcements are refused until it is a member again.
    */
   private forgetNonMembers (): void {
-    for (const peer of this.table.peers()) if (!this.init.isMember(peer)) this.forgetProvider(peer, 'not in the configuration')
+    const peers = new Set(this.table.peers())
+    // A running fetch may still have a worker for a peer whose entries expired meanwhile.
+    for (const f of this.fetches.values()) for (const peer of f.fetch.progress.providers) peers.add(peer)
+    for (const peer of peers) if (!this.init.isMember(peer)) this.forgetProvider(peer, 'not in the configuration')
   }
 
   /**
-   * Forgets `peer` as a provider of everything. Nothing is held against it: a peer judged dead that comes
-   * back is recorded again by its next `have` (it announces everything every 30 s, and answers a `want`).
+   * Forgets `peer` as a provider of everything, and running fetches drop their worker for it at once (its
+   * chunks go to the other providers) rather than when that worker's stream ends. Nothing is held against
+   * it: no score change, and a peer judged dead that comes back is recorded again by its next `have` (it
+   * announces everything every 30 s, and answers a `want`).
    */
   private forgetProvider (peer: string, why: PeerGoneKind | 'not in the configuration'): void {
     const entries = this.table.forgetPeer(peer)
-    if (entries === 0) return
+    let workers = 0
+    for (const f of this.fetches.values()) if (f.fetch.forgetPeer(peer)) workers++
+    if (entries === 0 && workers === 0) return
     this.providersForgotten++
-    this.ctx.log.info({ peer, why, entries }, 'forgot a content provider')
+    this.ctx.log.info({ peer, why, entries, workers }, 'forgot a content provider')
   }
 
   /** Incomplete objects left by a previous run are fetched again; verified chunks on disk are kept. */

@@ -2,10 +2,10 @@
  * @module content/fetch
  * Fetching one object from the swarm (docs/CONTENT.md §6): wait for providers (publishing `want`), get the
  * manifest from any of them and check it against the root CID (fetch-manifest.ts), then run one worker per
- * provider — up to PROVIDERS_PER_FETCH_MAX, best scored first, joining as they announce — that pipelines
- * chunk requests the pure ChunkScheduler hands out. Every chunk is verified before it is written
- * (ContentStore.putBlock); a provider whose chunk does not match is dropped from the fetch, scored down, and
- * its chunks go to the others. When the last chunk is in, requests still outstanding (a slow provider's) are
+ * provider — up to PROVIDERS_PER_FETCH_MAX, best scored first, joining as they announce and leaving at once
+ * when the service forgets them (`forgetPeer`) — that pipelines chunk requests the pure ChunkScheduler hands
+ * out. Every chunk is verified before it is written (ContentStore.putBlock); a provider whose chunk does not
+ * match is dropped from the fetch, scored down, and its chunks go to the others. When the last chunk is in, requests still outstanding (a slow provider's) are
  * cancelled: a slow provider carries fewer chunks, but holds up neither the end of the fetch nor its own
  * score. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
  * and a later fetch of the same CID (after a restart too) skips it. A manifest that contradicts itself ends
@@ -81,8 +81,11 @@ interface WorkerJob {
   manifest: FileManifest
   scheduler: ChunkScheduler
   backoff: Map<string, { failures: number, retryAtMs: number }>
-  /** Aborted when the fetch's chunk loop ends (done, or a fatal error). */
-  ended: AbortSignal
+  /**
+   * Aborted when the fetch's chunk loop ends (done, or a fatal error), or when the peer is forgotten
+   * (`Fetch.forgetPeer`): the worker stops at once, at no cost to the provider.
+   */
+  stopped: AbortSignal
 }
 
 /** An error that ends the whole fetch (quota, full disk), as opposed to a provider's fault. */
@@ -92,6 +95,11 @@ export class Fetch {
   readonly progress: FetchProgress
   private readonly wake = new Wakeup()
   private fatal: Error | undefined
+  /**
+   * The stop of each running worker, by peer (its `stopped`). A fetch fetches its files one after another,
+   * so this holds the workers of one file at a time.
+   */
+  private readonly workerStops = new Map<string, AbortController>()
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
     this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], chunksByProvider: {}, busyAnswers: 0 }
@@ -101,6 +109,20 @@ export class Fetch {
   abort (reason: Error): void {
     this.fatal ??= reason
     this.wake.notify()
+  }
+
+  /**
+   * `peer` is no provider any more (judged dead, gone, or out of the configuration; the provider table has
+   * forgotten it): its worker ends at once, its outstanding requests cancelled (stream reset) and its chunks
+   * given back to the other providers. Being forgotten is no fault: its score is untouched. It is asked
+   * again only once the table lists it again (its next `have`). Returns whether a worker of it was running.
+   */
+  forgetPeer (peer: string): boolean {
+    const stop = this.workerStops.get(peer)
+    if (stop === undefined || stop.signal.aborted) return false
+    stop.abort(new Error(`provider ${peer} forgotten`))
+    this.wake.notify()
+    return true
   }
 
   /** A provider announced something: re-check providers now instead of at the next poll. */
@@ -224,10 +246,6 @@ export class Fetch {
     const workers = new Map<string, Promise<void>>()
     const backoff = new Map<string, { failures: number, retryAtMs: number }>()
     const waitMs = this.deps.stallMs ?? FETCH_STALL_MS
-    // Aborted when the loop ends: a worker still waiting for answers nobody needs any more (a slow provider
-    // whose chunks the endgame took elsewhere) stops at once instead of holding the fetch until it answers
-    // or its request times out.
-    const ended = new AbortController()
     let progressAtMs = this.deps.nowMs()
     let chunksSeen = scheduler.chunksDone
     try {
@@ -239,8 +257,11 @@ export class Fetch {
           if (workers.has(peer) || (backoff.get(peer)?.retryAtMs ?? 0) > nowMs) continue
           scheduler.readmit(peer)
           scheduler.setProvider(peer, partial ? () => false : null)
-          workers.set(peer, this.worker({ peer, partial, root, manifest, scheduler, backoff, ended: ended.signal }).finally(() => {
+          const stop = new AbortController()
+          this.workerStops.set(peer, stop)
+          workers.set(peer, this.worker({ peer, partial, root, manifest, scheduler, backoff, stopped: stop.signal }).finally(() => {
             workers.delete(peer)
+            this.workerStops.delete(peer)
             this.wake.notify()
           }))
         }
@@ -258,22 +279,25 @@ export class Fetch {
         await this.wake.wait(WANT_REPEAT_MS)
       }
     } finally {
+      // A worker still waiting for answers nobody needs any more (a slow provider whose chunks the endgame
+      // took elsewhere) stops at once instead of holding the fetch until it answers or its request times out.
       this.wake.notify()
-      ended.abort(new Error('fetch ended'))
+      for (const stop of this.workerStops.values()) stop.abort(new Error('fetch ended'))
       await Promise.allSettled([...workers.values()])
     }
     if (this.fatal !== undefined) throw this.fatal
   }
 
   private async worker (job: WorkerJob): Promise<void> {
-    const { peer, scheduler, backoff, ended } = job
+    const { peer, scheduler, backoff, stopped } = job
     let stream: Stream | undefined
-    // When the fetch ends, the stream is reset: a read waiting for answers nobody needs any more fails at once.
-    const cancel = (): void => { stream?.abort(new Error('fetch ended; answers still outstanding are not needed')) }
-    ended.addEventListener('abort', cancel, { once: true })
+    // When the fetch ends, or the peer is forgotten, the stream is reset: a read waiting for answers nobody
+    // needs any more fails at once.
+    const cancel = (): void => { stream?.abort(new Error('answers still outstanding are not needed (fetch ended, or provider forgotten)')) }
+    stopped.addEventListener('abort', cancel, { once: true })
     try {
       // `deadline`, not `AbortSignal.any`: Node 20 may collect that composite, which then never times out (util/deadline.ts).
-      const dial = deadline(DIAL_TIMEOUT_MS, ended)
+      const dial = deadline(DIAL_TIMEOUT_MS, stopped)
       stream = await this.deps.net.dialProtocol(peerIdFromString(peer), CONTENT_PROTOCOL, { signal: dial.signal }).finally(dial.clear)
       const outcome = await this.pump(stream, job)
       if (outcome === 'lied') {
@@ -293,8 +317,8 @@ export class Fetch {
         this.fatal = err
         return
       }
-      // The fetch ended while this provider still owed answers (or a dial): not the provider's fault.
-      if (ended.aborted) return
+      // The fetch ended, or the provider was forgotten, while it still owed answers (or a dial): not its fault.
+      if (stopped.aborted) return
       if (err instanceof ProviderBusyError) {
         // At its upload limit: not the provider's fault. The others carry on; this one is asked again later.
         backoff.set(peer, { failures: backoff.get(peer)?.failures ?? 0, retryAtMs: this.deps.nowMs() + Math.max(RETRY_BACKOFF_MIN_MS, err.retryAfterMs) })
@@ -308,7 +332,7 @@ export class Fetch {
       this.deps.scores.record(peer, 'failure', this.deps.nowMs())
       this.deps.log.debug({ peer, err: errorMessage(err), failures, retryInMs: delayMs }, 'content provider failed; retrying later')
     } finally {
-      ended.removeEventListener('abort', cancel)
+      stopped.removeEventListener('abort', cancel)
     }
   }
 
@@ -329,6 +353,9 @@ export class Fetch {
     let mapAtMs = Number.NEGATIVE_INFINITY
     try {
       while (!scheduler.done && this.fatal === undefined) {
+        // Stopped (forgotten, or a dial that won the race with the fetch's end): the worker's catch gives its
+        // chunks back. Checked here too, as a worker with nothing to ask would otherwise wait until the end.
+        job.stopped.throwIfAborted()
         const frames: Uint8Array[] = []
         const nowMs = this.deps.nowMs()
         if (partial && !pending.includes('map') && scheduler.inFlightOf(peer) === 0 && nowMs - mapAtMs >= BITMAP_REFRESH_MS) {

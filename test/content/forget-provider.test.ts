@@ -3,8 +3,9 @@
  * provider at once, not when its entries expire 90 s after its last announcement (an audit found
  * `ProviderTable.forgetPeer` was never called, so fetches were still scheduled to such a peer). Method: the
  * glue from consensus and membership with fake sources; the service with a fake watcher (a peer judged dead
- * and back, a peer that leaves the configuration and comes back); and a real removal through Raft in an
- * in-process cluster wired as the default stack is, after which a fetch dials only the remaining provider.
+ * and back, a peer that leaves the configuration and comes back, a peer forgotten while a fetch waits for its
+ * answers); and a real removal through Raft in an in-process cluster wired as the default stack is, after
+ * which a fetch dials only the remaining provider.
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -88,5 +89,41 @@ describe('content providers forgotten', { timeout: 240_000 }, () => {
     const asked = dial.mock.calls.filter((call) => call[1] === CONTENT_PROTOCOL).map((call) => String(call[0]))
     expect(asked).toContain(a!.node.nodeId)
     expect(asked).not.toContain(removed)
+  })
+
+  it('should drop a running fetch\'s worker for a provider forgotten meanwhile, finish from another, and leave its score alone', async () => {
+    // s holds every chunk answer back for 10 minutes (TEST ONLY serve delay). A fetch used to keep its worker
+    // for a forgotten provider until the stream ended: here until its requests timed out (30 s), which then
+    // cost s a failure (−5) although being forgotten is no fault. c's watcher and membership are fakes.
+    let watcher: PeerWatcher | undefined
+    let refused = ''
+    const [a, s, c] = await cluster.start(3, [
+      {}, { testOnlyServeDelayMs: 600_000 }, { watchPeers: (w) => { watcher = w; return () => { watcher = undefined } }, isMember: (p) => p !== refused }
+    ])
+    const sId = s!.node.nodeId
+    const bytes = randomBytes(6 * CHUNK_BYTES)
+    const cid = (await s!.content.add(bytes)).cidObject
+    await waitFor(() => providerIds(c!, cid).includes(sId), 60_000, 's known as a provider')
+    const fetching = c!.content.get(cid)
+    const server = (n: ContentNode): { delayedAnswers: number, connectionStreams: number } => n.content.status().server as { delayedAnswers: number, connectionStreams: number }
+    await waitFor(() => server(s!).delayedAnswers >= 1, 60_000, 'c asked s for a chunk')
+    expect(c!.content.progress(cid)?.providers).toEqual([sId])
+    // s leaves the configuration: c forgets it, and refuses its announcements (answers to c's wants) meanwhile.
+    refused = sId
+    watcher!.configurationChanged()
+    expect(c!.content.status().providersForgotten).toBe(1)
+    await waitFor(() => c!.content.progress(cid)?.providers.includes(sId) === false, 60_000, 's\'s worker ended')
+    await waitFor(() => server(s!).connectionStreams === 0, 60_000, 'c\'s stream to s reset')
+    const askedOfS = server(s!).delayedAnswers
+    // Only now does an honest provider appear: every chunk, those s held included, comes from it.
+    await a!.content.add(bytes)
+    expect(Buffer.from(await fetching).equals(bytes)).toBe(true)
+    expect(c!.content.progress(cid)?.chunksByProvider).toEqual({ [a!.node.nodeId]: 6 })
+    expect(server(s!).delayedAnswers).toBe(askedOfS)
+    // A member again, s is recorded at its next have, with its score untouched.
+    refused = ''
+    await s!.content.add(bytes)
+    await waitFor(() => providerIds(c!, cid).includes(sId), 30_000, 's known again as a member')
+    expect(c!.content.providers(cid).find((p) => p.peer === sId)?.score).toBe(0)
   })
 })
