@@ -69,6 +69,25 @@ export class FaultNode {
     }
   }
 
+  /**
+   * `revoada recover-quorum` on this (stopped) node's data dir, in its namespace with its usual flags; resolves
+   * with the exit code and the tail of its stderr.
+   */
+  async recoverQuorum (): Promise<{ code: number | null, stderr: string }> {
+    const args = ['netns', 'exec', this.spec.namespace, process.execPath, MAIN, 'recover-quorum', '--data-dir', this.spec.dataDir,
+      '--listen', `/ip4/${this.spec.address}/tcp/4101`, '--api', `${this.spec.address}:0`, '--config', this.configFile, '--log-level', 'warn']
+    const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RVD_FAULTS_CLOCK_OFFSET_FILE: this.clockFile } })
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-3000) })
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    return { code, stderr }
+  }
+
+  /** Removes this (stopped) node's data dir: the machine comes back empty and joins as a new member. */
+  async wipe (): Promise<void> {
+    await fs.rm(this.spec.dataDir, { recursive: true, force: true })
+  }
+
   async kill (): Promise<void> {
     const child = this.child
     if (child === undefined || !this.running) return

@@ -136,6 +136,46 @@ export const SCENARIOS: Scenario[] = [
       return { mustNotAck: [], fromMs, problems: [] }
     },
     heal: async (ctx) => { for (const node of ctx.nodes) await node.setClockOffset(0) }
+  },
+  // Last: it leaves one voter (the recovered one), and the scenarios above need five.
+  {
+    name: 'majority of voters lost for good, recover-quorum',
+    inject: async (ctx) => {
+      const leaderAt = await leaderIndex(ctx)
+      const leader = ctx.nodes[leaderAt] as FaultNode
+      const [f1, f2] = nonLeaders(leaderAt, ctx) as [number, number]
+      // Two followers first: every later commit then needs both survivors, so once one commits, the survivors
+      // hold every acknowledged entry (an entry acknowledged by the three lost nodes alone would be gone with them).
+      await (ctx.nodes[f1] as FaultNode).kill()
+      await (ctx.nodes[f2] as FaultNode).kill()
+      const commit = (await leader.status()).commitIndex
+      await waitFor(async () => (await leader.status().catch(() => undefined))?.commitIndex !== commit, 60_000, 'a commit with both survivors')
+      await leader.kill()
+      const fromMs = Date.now()
+      ctx.log(`  nodes ${f1}, ${f2} and the leader ${leaderAt} killed for good`)
+      await hold(ctx)
+      return { mustNotAck: ctx.nodes.map((n) => n.index), fromMs, problems: [] }
+    },
+    heal: async (ctx) => {
+      const lost = ctx.nodes.filter((n) => !n.running)
+      const survivors = await Promise.all(ctx.nodes.filter((n) => n.running).map(async (n) => ({ n, commit: (await n.status()).commitIndex })))
+      const chosen = survivors.sort((a, b) => b.commit - a.commit)[0]?.n as FaultNode
+      await chosen.kill()
+      const { code, stderr } = await chosen.recoverQuorum()
+      if (code !== 0) throw new Error(`recover-quorum on node ${chosen.index} exited ${String(code)}: ${stderr.slice(-600)}`)
+      ctx.log(`  node ${chosen.index}: ${/quorum recovered[^\n"]*/.exec(stderr)?.[0] ?? stderr.slice(-200)}`)
+      await chosen.start()
+      const join = ((await chosen.request('GET', '/v1/join-string')).body as { joinString: string }).joinString
+      // The lost machines come back empty, as new members (their old data must never run again).
+      for (const node of lost) {
+        await node.wipe()
+        await node.start(join)
+      }
+      await waitFor(async () => {
+        const s = await chosen.status().catch(() => undefined)
+        return s !== undefined && lost.every((n) => s.learners.includes(n.nodeId)) && s.voters.length === 1
+      }, 120_000, 'the wiped nodes admitted as learners of the one voter')
+    }
   }
 ]
 
