@@ -93,6 +93,8 @@ export const EXIT_CODE_PROTOCOL = 7
 
 /** How long `revoada recover-quorum` may take to lead and demote the lost voters before it gives up (exit 1). */
 const QUORUM_RECOVERY_TIMEOUT_MS = 60_000
+/** How long recovery at least listens for a live leader before it acts (it also waits 3 election timeouts). */
+const QUORUM_RECOVERY_LISTEN_MIN_MS = 3000
 /** How often the recovery looks again while it waits (to lead, or for a joint change to be left). */
 const QUORUM_RECOVERY_POLL_MS = 100
 
@@ -300,16 +302,30 @@ export class ConsensusService implements NodeService {
    * `revoada recover-quorum` (docs/OPERATIONS.md, "A majority of the voters lost"): once the local log is
    * applied, this node — a voter — elects itself and commits alone (core `recoverAsSoleVoter`), demotes the
    * etcd role of every other voter, one joint change each, and asks to be stopped once none of them is a voter.
-   * @throws QuorumRecoveryError when this node is not a voter (the transport is stopped first)
+   * First it listens for a leader for a few election timeouts: a cluster whose quorum answers has nothing to
+   * recover, and forcing it would drop what its majority committed beyond this node's log.
+   * @throws QuorumRecoveryError when this node is not a voter, or a leader is heard (the transport is stopped first)
    */
   private async startRecovery (ctx: ServiceContext): Promise<void> {
-    if (!allVoters(this.raft.configurationView()).includes(ctx.nodeId)) {
+    const refuse = async (message: string): Promise<never> => {
       this.raft.stop()
       await this.notices.stop()
       await this.transport.stop()
       this.storage.close()
-      throw new QuorumRecoveryError(`${ctx.nodeId} is not a voter (voters: ${allVoters(this.raft.configurationView()).join(', ')}): ` +
+      throw new QuorumRecoveryError(message)
+    }
+    if (!allVoters(this.raft.configurationView()).includes(ctx.nodeId)) {
+      await refuse(`${ctx.nodeId} is not a voter (voters: ${allVoters(this.raft.configurationView()).join(', ')}): ` +
         'only a voter holds every committed entry; run recover-quorum on the voter that survived')
+    }
+    const listenMs = Math.max(QUORUM_RECOVERY_LISTEN_MIN_MS, 3 * this.raft.electionTimeoutMaxMs())
+    ctx.log.warn({ listenMs }, 'quorum recovery: listening for a leader first')
+    const until = steadyNowMs() + listenMs
+    while (this.raft.leaderId() === null && steadyNowMs() < until) await new Promise((resolve) => setTimeout(resolve, QUORUM_RECOVERY_POLL_MS))
+    const leader = this.raft.leaderId()
+    if (leader !== null) {
+      await refuse(`the cluster has a leader (${leader === ctx.nodeId ? 'this node, elected by a quorum' : leader}, term ${this.raft.status().term}): ` +
+        'its quorum is not lost, so there is nothing to recover; start the node as usual')
     }
     ctx.log.warn({ voters: allVoters(this.raft.configurationView()) }, 'recovering a lost quorum: this node elects itself and commits alone until the other voters are demoted')
     this.raft.recoverAsSoleVoter()

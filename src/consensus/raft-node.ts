@@ -794,6 +794,11 @@ export class RaftNode<R> {
     this.scheduleBatch()
   }
 
+  /** The longest randomized election timeout: 2 × electionTicks ticks. */
+  electionTimeoutMaxMs (): number {
+    return 2 * this.init.electionTicks * this.init.tickMs
+  }
+
   /** The voters a running quorum recovery treats as lost, or undefined when none runs. */
   recovery (): { lostVoters: NodeId[] } | undefined {
     return this.raw.recovery()

@@ -1,7 +1,8 @@
 /**
  * `revoada recover-quorum` on real nodes: two of three voters are gone for good; the survivor, started in
  * recovery, becomes the only voter with its log (target and shape) kept, the learner still running follows it,
- * and it then starts as usual and commits alone. Recovery is refused without a log and on a non-voter.
+ * and it then starts as usual and commits alone. Recovery is refused while a leader answers, without a log and
+ * on a non-voter.
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -71,6 +72,22 @@ describe('quorum recovery', () => {
     expect(result.result.outcome).toEqual({ kind: 'applied' })
     await waitFor(() => d.consensus.shapeMachine.shape.target.minWorkers === 3, 60_000, 'the learner applies the new target')
   }, 240_000)
+
+  it('should refuse to recover while the other voters answer, and leave the node a voter', async () => {
+    members = await startCluster(3)
+    const [a, b, c] = members as [Member, Member, Member]
+    for (const m of [b, c]) {
+      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
+      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
+    }
+    await c.node.stop()
+    members = [a, b]
+    await expect(startRecovery(c.dir)).rejects.toMatchObject({ name: 'QuorumRecoveryError', message: expect.stringContaining('the cluster has a leader') })
+    const again = await startMember(c.dir)
+    members.push(again)
+    await waitFor(() => again.consensus.node.leaderId() !== null, 30_000, 'c follows the leader again')
+    expect(again.consensus.node.configuration().voters).toHaveLength(3)
+  }, 120_000)
 
   it('should refuse to recover a node that is not a voter, or a data dir without a log', async () => {
     members = await startCluster(2)
