@@ -14,6 +14,8 @@ import type { ConsensusService } from '../../../src/consensus/consensus-service.
 import { startCluster, startMember, stopAll, waitFor, FAST } from './helpers.js'
 import type { Member } from './helpers.js'
 import { tempDir, testConfig } from '../../node/helpers.js'
+import { decodeChainExport, verifyChain } from '../../../src/attestation/core/index.js'
+import { verifyWithCodec } from '../../../src/attestation/signatures.js'
 
 const TARGET = { apiServers: 1, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 2 }
 
@@ -71,6 +73,16 @@ describe('quorum recovery', () => {
     const result = await again.consensus.propose({ kind: 'set-target', target: { ...TARGET, minWorkers: 3 } }, 'operator')
     expect(result.result.outcome).toEqual({ kind: 'applied' })
     await waitFor(() => d.consensus.shapeMachine.shape.target.minWorkers === 3, 60_000, 'the learner applies the new target')
+
+    // Its attestation chain still verifies offline, through the recovery, and ends with it the only voter.
+    const api = JSON.parse(await fs.readFile(path.join(c.dir, 'api.json'), 'utf8')) as { url: string, token: string }
+    const exported = await fetch(`${api.url}/v1/chain/export`, { headers: { authorization: `Bearer ${api.token}` } })
+    expect(exported.status).toBe(200)
+    const chain = decodeChainExport(new Uint8Array(await exported.arrayBuffer()))
+    expect(chain).not.toBeNull()
+    const report = verifyChain(chain!, { verify: verifyWithCodec })
+    expect(report.voters).toEqual([c.node.nodeId])
+    expect(report.blocks).toBeGreaterThan(0)
   }, 240_000)
 
   it('should refuse to recover while the other voters answer, and leave the node a voter', async () => {
