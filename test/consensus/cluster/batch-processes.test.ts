@@ -26,7 +26,10 @@ async function cli (...args: string[]): Promise<string> {
 }
 
 interface Api { url: string, token: string }
-interface Status { nodeId: string, leader: string | null, voters: string[], learners: string[], shapeCid: string, appliedIndex: number, proposals: { batches: number, batchedCommands: number } }
+interface Status {
+  nodeId: string, leader: string | null, term: number, voters: string[], learners: string[], shapeCid: string, appliedIndex: number,
+  proposals: { batches: number, batchedCommands: number, requestsForwarded: number, groupsMerged: number }
+}
 interface Answer { index: number, term: number, cid: string, outcome: { kind: string, code?: string }, duplicate: boolean, batch?: { position: number, commands: number } }
 
 async function api (dir: string): Promise<Api> {
@@ -102,10 +105,24 @@ describe('batched operator proposals on three processes', () => {
     expect(applied).toBeGreaterThan(0)
 
     const after = await Promise.all(dirs.map(status))
-    const batches = after.reduce((n, s) => n + s.proposals.batches, 0)
-    const commands = after.reduce((n, s) => n + s.proposals.batchedCommands, 0)
-    expect(commands).toBe(REQUESTS)
-    expect(batches).toBe(entries.size)
+    const sum = (of: (s: Status) => number): number => after.reduce((n, s, k) => n + of(s) - of(before[k]!), 0)
+    const batches = sum((s) => s.proposals.batches)
+    const commands = sum((s) => s.proposals.batchedCommands)
+    // Every entry that answered is a counted batch, every request a counted command. Exactly so when nothing sent a
+    // command in a second envelope (counted as a batch with its commands, and never in an answer). Two things do,
+    // both normal on a loaded machine: an election (a merged envelope lost with its leader: this node's commands go
+    // again, the followers' groups come back to the next leader), and a follower's retry (every second, raft-node.ts
+    // sweep) that reaches the leader after it applied the group but before it knows the follower holds that entry
+    // (appliedAndHeldBy): the leader merges it again and it applies as a duplicate. Then every forwarded request
+    // was not merged exactly once, or a term moved.
+    const undisturbed = after.every((s, k) => s.term === before[k]!.term) && sum((s) => s.proposals.groupsMerged) === sum((s) => s.proposals.requestsForwarded)
+    if (undisturbed) {
+      expect(commands).toBe(REQUESTS)
+      expect(batches).toBe(entries.size)
+    } else {
+      expect(commands).toBeGreaterThanOrEqual(REQUESTS)
+      expect(batches).toBeGreaterThanOrEqual(entries.size)
+    }
     await waitFor(async () => {
       const all = await Promise.all(dirs.map(status))
       return all.every((s) => s.shapeCid === all[0]!.shapeCid && s.appliedIndex === all[0]!.appliedIndex)
