@@ -98,7 +98,10 @@ describe('bounded observer connections', () => {
     }
     expect(quietWindow, 'a window in which the voters relayed under a quarter of what they accepted').toBe(true)
     for (const r of learners) expect(peersOf(r)).toEqual(expectedPeers(r))
-    for (const r of running) for (const o of running) expect(alive(r, o.node.nodeId), `${o.node.nodeId} alive on ${r.node.nodeId}`).toBe(true)
+    // A member may be suspect for a moment on a loaded machine (a heartbeat late past the pause its voters allow,
+    // and the leader's digest carries that verdict to every observer) until its next heartbeat: waited for, as at
+    // the end. A view that lost sight of a member it cannot hear over its trimmed links never gets there.
+    await waitFor(() => running.every((r) => running.every((o) => alive(r, o.node.nodeId))), 30_000, 'every member alive in every view over the trimmed links').catch(fail)
 
     // An observer's announcement reaches every node over the sparser graph (flood publish to its peers, then the mesh).
     const author = learners[2]!
