@@ -61,21 +61,21 @@ describe('node cluster join', () => {
     b.net.services.pubsub.subscribe(topic)
     await waitFor(() => b.net.services.pubsub.getSubscribers(topic).some((p) => p.toString() === a.nodeId), 10_000, 'subscription')
     await b.net.services.pubsub.publish(topic, new TextEncoder().encode('hello'))
-    await waitFor(() => got.includes('hello'), 5000, 'gossip delivery')
+    await waitFor(() => got.includes('hello'), 10_000, 'gossip delivery')
   })
 
   it('should reconnect when the cluster creator restarts on a new port', async () => {
     const a = await node()
     const b = await node({ join: a.joinString() })
     await waitFor(() => a.status().peers.includes(b.nodeId), 10_000, 'b connected')
-    await waitFor(async () => (await fs.readFile(path.join(dirs[0] as string, 'peers.json'), 'utf8').catch(() => '')).includes(b.nodeId), 5000, 'peers.json')
+    await waitFor(async () => (await fs.readFile(path.join(dirs[0] as string, 'peers.json'), 'utf8').catch(() => '')).includes(b.nodeId), 10_000, 'peers.json')
     await a.stop()
-    await waitFor(() => b.status().peers.length === 0, 5000, 'b sees a leave')
+    await waitFor(() => b.status().peers.length === 0, 10_000, 'b sees a leave')
     const again = await startNode({ config: testConfig(dirs[0] as string) })
     nodes.push(again)
     expect(again.nodeId).toBe(a.nodeId)
     await waitFor(() => again.status().peers.includes(b.nodeId) && b.status().peers.includes(a.nodeId), 10_000, 'reconnected')
-  })
+  }, 60_000) // the per-test limit covers the four condition waits above (40 s; the 30 s default did not)
 
   it('should let a third node reach the second through the join string of the second', async () => {
     const a = await node()
