@@ -299,7 +299,7 @@ export class ConsensusService implements NodeService {
   }
 
   /**
-   * `revoada recover-quorum` (docs/OPERATIONS.md, "A majority of the voters lost"): once the local log is
+   * `revoada recover-quorum` (docs/OPERATIONS.md, "A majority of the voters lost for good"): once the local log is
    * applied, this node — a voter — elects itself and commits alone (core `recoverAsSoleVoter`), demotes the
    * etcd role of every other voter, one joint change each, and asks to be stopped once none of them is a voter.
    * First it listens for a leader for a few election timeouts: a cluster whose quorum answers has nothing to

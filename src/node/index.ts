@@ -48,7 +48,7 @@ export interface StartNodeInit {
   faults?: NetFaults
   /**
    * `revoada recover-quorum`: the other voters are gone for good; this node becomes the only voter, keeping
-   * its log, then asks to be stopped (docs/OPERATIONS.md, "A majority of the voters lost"). Not a config
+   * its log, then asks to be stopped (docs/OPERATIONS.md, "A majority of the voters lost for good"). Not a config
    * setting on purpose: a setting left in a file or the environment would repeat it at every start.
    */
   recoverQuorum?: boolean

@@ -21,7 +21,7 @@ export const RAFT_DIR_NAME = 'raft'
  *   node has been made a learner, and ask the leader for that;
  * - `force-new`: state was lost and the operator asked for a new cluster from this node alone;
  * - `recover-quorum`: the log is here and the other voters are gone for good; this node becomes the only
- *   voter, keeping its log (`revoada recover-quorum`, docs/OPERATIONS.md "A majority of the voters lost").
+ *   voter, keeping its log (`revoada recover-quorum`, docs/OPERATIONS.md "A majority of the voters lost for good").
  */
 export type RaftStartMode = 'normal' | 'rejoin' | 'force-new' | 'recover-quorum'
 
