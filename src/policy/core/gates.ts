@@ -173,8 +173,9 @@ function joinPromotion (passed: Proposal[], p: Proposal, shape: ShapeView): bool
  * configuration change. Separately, the promotion waits until the demotion's joint configuration is entered
  * and left, then enters and leaves its own: four commits, each waiting on the surviving voters, where the new
  * leader of a loaded cluster answers slowly (docs/bench/scale.md). Entering the joined change needs what the
- * demotion alone needs (a majority of the old voters: the survivors). Only the same roles, unpinned, one new
- * node: anything else waits its turn. Replaces the demotion in `passed`; false when they cannot be joined.
+ * demotion alone needs (a majority of the old voters: the survivors). Only the roles both name (etcd among
+ * them), unpinned, one new node: anything else waits its turn. Replaces the demotion in `passed`; false when they
+ * cannot be joined.
  */
 function joinReplacement (passed: Proposal[], p: Proposal, shape: ShapeView): boolean {
   const at = passed.findIndex((q) => movesVoters(q.command, shape))
@@ -183,10 +184,14 @@ function joinReplacement (passed: Proposal[], p: Proposal, shape: ShapeView): bo
   const promotion = p.command
   if (promotion.kind !== 'promote' || promotion.pin === true || promotion.with !== undefined || promotion.replacing !== undefined) return false
   const demoted = first.command
-  const same = promotion.roles.length === demoted.roles.length && promotion.roles.every((role) => demoted.roles.includes(role))
-  if (!same || !promotion.roles.includes('etcd')) return false
+  // The roles both name, etcd among them: a role only one of them names (the dead node's api-server while its
+  // replacement is asked for the others, or the other way round) is demoted or promoted in a later round, which
+  // moves no voter. Requiring the same sets let the voter move split in two whenever the policy picked another
+  // node for one of the dead node's roles (seen in test/policy/replacement-nodes.test.ts under load).
+  const roles = promotion.roles.filter((role) => demoted.roles.includes(role))
+  if (!roles.includes('etcd')) return false
   const priority = PRIORITIES.indexOf(p.priority) < PRIORITIES.indexOf(first.priority) ? p.priority : first.priority
-  passed[at] = { ...first, command: { kind: 'promote', nodeId: promotion.nodeId, roles: promotion.roles, replacing: demoted.nodeId }, priority, why: `${first.why}; ${p.why}` }
+  passed[at] = { ...first, command: { kind: 'promote', nodeId: promotion.nodeId, roles, replacing: demoted.nodeId }, priority, why: `${first.why}; ${p.why}` }
   return true
 }
 
