@@ -61,8 +61,15 @@ describe('quorum recovery', () => {
     const shape = survivor.consensus.shapeMachine.shape
     expect(shape.holders('etcd')).toEqual([c.node.nodeId])
     expect(shape.target).toEqual(TARGET) // committed before the loss: kept
-    const shapeCid = survivor.consensus.shapeMachine.shapeCid()
-    await waitFor(() => d.consensus.shapeMachine.shapeCid() === shapeCid, 60_000, 'the learner follows the recovered voter')
+    // The learner reaches what the recovered voter applied (it sends the learner its log once connected: it dials
+    // the learner's stored address, as the learner does not know its new port).
+    const recovered = survivor.consensus.node.appliedIndex()
+    const follows = (): boolean => d.consensus.node.appliedIndex() >= recovered && d.consensus.node.leaderId() === c.node.nodeId
+    await waitFor(follows, 120_000, 'the learner follows the recovered voter').catch((err: Error) => {
+      const seen = (m: { consensus: ConsensusService }): string => JSON.stringify({ ...m.consensus.node.status(), confState: undefined, progress: undefined })
+      throw new Error(`${err.message}; recovered voter ${seen(survivor)} (connections to the learner: ${survivor.node.net.getConnections().length}); learner ${seen(d)}`)
+    })
+    expect(d.consensus.shapeMachine.shapeCid()).toBe(survivor.consensus.shapeMachine.shapeCid())
     await survivor.node.stop()
     others.splice(others.indexOf(survivor.node), 1)
 
