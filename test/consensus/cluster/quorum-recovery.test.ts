@@ -27,10 +27,13 @@ afterEach(async () => {
   for (const node of others.splice(0)) await node.stop()
 })
 
-/** Starts the consensus layer on `dir` in quorum recovery, without the policy engine. */
-async function startRecovery (dir: string): Promise<{ node: RevoadaNode, consensus: ConsensusService }> {
+/**
+ * Starts the consensus layer on `dir` in quorum recovery, without the policy engine, on `listen` if given: a
+ * machine comes back on its address, and a learner that never dialled this node's new port would not hear it.
+ */
+async function startRecovery (dir: string, listen?: string): Promise<{ node: RevoadaNode, consensus: ConsensusService }> {
   const services = defaultServices({ policy: false })
-  const node = await startNode({ config: testConfig(dir, FAST), services, recoverQuorum: true })
+  const node = await startNode({ config: testConfig(dir, { ...FAST, ...(listen !== undefined ? { listen: [listen] } : {}) }), services, recoverQuorum: true })
   others.push(node)
   return { node, consensus: services.find((s): s is ConsensusService => s.name === 'consensus')! }
 }
@@ -46,11 +49,13 @@ describe('quorum recovery', () => {
     }
     const applied = a.consensus.node.appliedIndex()
     await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
-    // a and b are gone for good; c (a voter) is stopped to run the recovery; d (a learner) keeps running.
+    // a and b are gone for good; c (a voter) is stopped to run the recovery; d (a learner) keeps running. c comes
+    // back on its address (its stored peers may not name d: with port 0 it would be unreachable to d).
+    const cAddress = c.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
     for (const m of [a, b, c]) await m.node.stop()
     members = [d]
 
-    const survivor = await startRecovery(c.dir)
+    const survivor = await startRecovery(c.dir, cAddress)
     const stop = await survivor.node.stopRequested
     expect(stop.exitCode).toBe(0)
     expect(stop.message).toContain('quorum recovered')
@@ -61,8 +66,7 @@ describe('quorum recovery', () => {
     const shape = survivor.consensus.shapeMachine.shape
     expect(shape.holders('etcd')).toEqual([c.node.nodeId])
     expect(shape.target).toEqual(TARGET) // committed before the loss: kept
-    // The learner reaches what the recovered voter applied (it sends the learner its log once connected: it dials
-    // the learner's stored address, as the learner does not know its new port).
+    // The learner reaches what the recovered voter applied (it redials the voter's address, or the voter dials it).
     const recovered = survivor.consensus.node.appliedIndex()
     const follows = (): boolean => d.consensus.node.appliedIndex() >= recovered && d.consensus.node.leaderId() === c.node.nodeId
     await waitFor(follows, 120_000, 'the learner follows the recovered voter').catch((err: Error) => {
@@ -74,7 +78,7 @@ describe('quorum recovery', () => {
     others.splice(others.indexOf(survivor.node), 1)
 
     // Started again as usual, it leads alone and commits.
-    const again = await startMember(c.dir)
+    const again = await startMember(c.dir, { extra: { listen: [cAddress] } })
     members.push(again)
     await waitFor(() => again.consensus.node.isLeader(), 30_000, 'the recovered voter leads')
     const result = await again.consensus.propose({ kind: 'set-target', target: { ...TARGET, minWorkers: 3 } }, 'operator')
