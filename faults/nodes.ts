@@ -16,7 +16,7 @@ const API_TIMEOUT_MS = 4000
 export interface NodeSpec { namespace: string, address: string, dataDir: string }
 
 export interface NodeStatus {
-  nodeId: string, leader: string | null, role: string, term: number, appliedIndex: number, commitIndex: number,
+  nodeId: string, leader: string | null, role: string, term: number, appliedIndex: number, commitIndex: number, lastIndex: number, lastTerm: number,
   voters: string[], learners: string[], shapeCid: string, storage?: { writable: boolean, error?: string }
 }
 

@@ -158,8 +158,9 @@ export const SCENARIOS: Scenario[] = [
     },
     heal: async (ctx) => {
       const lost = ctx.nodes.filter((n) => !n.running)
-      const survivors = await Promise.all(ctx.nodes.filter((n) => n.running).map(async (n) => ({ n, commit: (await n.status()).commitIndex })))
-      const chosen = survivors.sort((a, b) => b.commit - a.commit)[0]?.n as FaultNode
+      // The most up-to-date log (last term, then last index), as docs/OPERATIONS.md says: not the commit index.
+      const survivors = await Promise.all(ctx.nodes.filter((n) => n.running).map(async (n) => ({ n, status: await n.status() })))
+      const chosen = survivors.sort((a, b) => (b.status.lastTerm - a.status.lastTerm) || (b.status.lastIndex - a.status.lastIndex))[0]?.n as FaultNode
       await chosen.kill()
       const { code, stderr } = await chosen.recoverQuorum()
       if (code !== 0) throw new Error(`recover-quorum on node ${chosen.index} exited ${String(code)}: ${stderr.slice(-600)}`)

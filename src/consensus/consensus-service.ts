@@ -638,7 +638,7 @@ export class ConsensusService implements NodeService {
     return this.ctx.nodeId
   }
 
-  /** `leader, term, commitIndex, appliedIndex, roles, voters, learners` at the top of `status --json`. */
+  /** `leader, term, commitIndex, appliedIndex, lastIndex, lastTerm, roles, voters, learners` at the top of `status --json`. */
   statusFields (): Record<string, unknown> {
     const status = this.raft.status()
     const conf = status.confState
@@ -648,6 +648,9 @@ export class ConsensusService implements NodeService {
       role: status.role,
       commitIndex: status.commit,
       appliedIndex: this.raft.appliedIndex(),
+      // The log's last entry: which surviving voter `revoada recover-quorum` should run on (docs/OPERATIONS.md).
+      lastIndex: status.lastIndex,
+      lastTerm: status.lastTerm,
       roles: this.machine.shape.rolesOf(this.ctx.nodeId),
       voters: [...conf.voters].sort(),
       learners: [...conf.learners].sort(),
