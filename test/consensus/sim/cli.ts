@@ -1,6 +1,6 @@
 /**
  * @module test/consensus/sim/cli
- * `npm run sim -- --seeds N [--seed S] [--steps M] [--first F] [--verbose] [--bug NAME] [--end-to-end-only]`: runs N seeds
+ * `npm run sim -- --seeds N [--seed S] [--steps M] [--first F] [--verbose] [--bug NAME] [--end-to-end-only] [--quorum-loss]`: runs N seeds
  * (F, F+1, …; F defaults to 1) or the one seed S, prints one line per failure with its seed, the options the
  * seed chose, a one-line replay command and the last trace events, and ends with the exact line
  * `N passed, F failed`. Exits 1 if any seed failed.
@@ -18,6 +18,7 @@ interface CliOptions {
   verbose?: boolean
   bug?: string
   endToEndOnly?: boolean
+  quorumLoss?: boolean
 }
 
 function parseBug (name: string | undefined): RaftTestingBugs {
@@ -36,6 +37,7 @@ function main (): void {
     .option('--first <f>', 'first seed of the range', '1')
     .option('--verbose', 'print every event as it happens')
     .option('--end-to-end-only', 'skip the rule checks (vote durability, commit rule); keep the end-to-end ones')
+    .option('--quorum-loss', 'lose a quorum in every seed and recover it (by default about one seed in five does)')
     .option('--bug <name>', 'plant a testing bug in every node (commitOldTermByCounting, voteBeforePersist, acceptMismatchedEntries, selfAckBeforePersist)')
     .parse(process.argv)
   const options = program.opts<CliOptions>()
@@ -50,7 +52,8 @@ function main (): void {
   const marks: Record<string, number> = {}
   const started = performance.now()
   for (const seed of seeds) {
-    const result = runSeed({ seed, steps, bugs, verbose: options.verbose === true, ruleChecks: options.endToEndOnly !== true })
+    const result = runSeed({ seed, steps, bugs, verbose: options.verbose === true, ruleChecks: options.endToEndOnly !== true,
+      forceQuorumLoss: options.quorumLoss === true })
     if (result.verdict === 'unknown') unknown++
     for (const [name, count] of Object.entries(result.marks)) marks[name] = (marks[name] ?? 0) + count
     if (result.ok) passed++

@@ -50,3 +50,20 @@ export const SNAPSHOT_RETAIN_ENTRIES = 10
 export const TRACE_EVENTS_MAX = 50
 /** Operations a run records, at most (bounds the linearizability search). */
 export const HISTORY_OPS_MAX = 3_000
+/** Share of seeds in which a majority of the voters is lost for good and a survivor recovers the quorum. */
+export const QUORUM_LOSS_RATE = 0.22
+/**
+ * `revoada recover-quorum` gives up after this many ticks without finishing (the product's 60 s, at about
+ * one election timeout a second, is some 60 election timeouts; here 30): the node stops and the operator
+ * runs it again.
+ */
+export const RECOVERY_TIMEOUT_TICKS = 300
+/**
+ * recover-quorum first listens this long for a leader and runs only when none answers (the product's
+ * "3 s, at least three election timeouts": three of the longest randomized election timeouts).
+ */
+export const RECOVERY_LISTEN_TICKS = 3 * 2 * ELECTION_TICKS
+/** After a recovery the policy engine promotes live learners until there are this many voters. */
+export const RECOVERY_VOTERS_TARGET = 3
+/** Mixed into the seed for the quorum-loss choices, so seeds without a loss replay exactly as before. */
+export const QUORUM_LOSS_STREAM = 0x5eed10c5

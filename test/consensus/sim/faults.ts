@@ -26,6 +26,11 @@ export interface FaultTarget {
   spawn: () => NodeId | null
   proposeConfChange: (change: ConfChange) => boolean
   transferLeadership: (to: NodeId) => boolean
+  /**
+   * A voter that membership faults must neither remove nor demote, or null: the node recovering a lost
+   * quorum, until the lost voters are out (without it the live nodes could never form a quorum again).
+   */
+  keptVoter: () => NodeId | null
 }
 
 const FAULT_KINDS = ['partition-minority', 'partition-majority', 'partition-asymmetric', 'flapping', 'isolate',
@@ -176,17 +181,22 @@ export class FaultScheduler {
   private applyMembershipFault (kind: FaultKind, target: FaultTarget): void {
     const voters = target.voters()
     const learners = target.learners()
+    const kept = target.keptVoter()
+    const removable = kept === null ? voters : voters.filter((id) => id !== kept)
     if (kind === 'promote' && learners.length > 0) {
       const id = this.random.pick(learners)
       const ok = target.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: id }], transition: 'auto' })
       this.trace.add(`fault promote learner ${id}${ok ? '' : ' (refused)'}`)
-    } else if (kind === 'remove-voter' && voters.length > 3) {
-      const id = this.random.pick(voters)
+    } else if (kind === 'remove-voter' && voters.length > 3 && removable.length > 0) {
+      const id = this.random.pick(removable)
       const ok = target.proposeConfChange({ steps: [{ type: 'remove', nodeId: id }], transition: 'auto' })
       this.trace.add(`fault remove voter ${id}${ok ? '' : ' (refused)'}`)
-    } else if (kind === 'replace-voter' && learners.length > 0 && voters.length > 0) {
+    } else if (kind === 'replace-voter' && learners.length > 0 && removable.length > 0 && voters.length >= 3) {
+      // NB: never from fewer than 3 voters (only a quorum recovery leaves fewer). From {old}, the joint change
+      // {new}/{old} stalls for good when {old} has left it and holds an entry {new} lost in a crash: as a
+      // learner it may not campaign, and it refuses its vote to the older log (Raft's rules, as in etcd).
       const incoming = this.random.pick(learners)
-      const outgoing = this.random.pick(voters)
+      const outgoing = this.random.pick(removable)
       const change: ConfChange = { steps: [{ type: 'add-voter', nodeId: incoming }, { type: 'add-learner', nodeId: outgoing }],
         transition: 'auto' }
       const ok = target.proposeConfChange(change)

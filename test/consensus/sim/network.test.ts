@@ -30,6 +30,19 @@ describe('SimNetwork', () => {
     expect(network.due(1)).toHaveLength(1)
   })
 
+  it('should never deliver to or from a lost node again, even after heal, and drop what it had in flight', () => {
+    const network = new SimNetwork(new SimRandom(1), { ...calm, delayTicksMax: 3 })
+    network.send(message('a', 'b'), 0)
+    network.send(message('c', 'b'), 0)
+    network.lose(['a'])
+    network.heal()
+    network.send(message('b', 'a'), 1)
+    network.send(message('a', 'c'), 1)
+    network.send(message('b', 'c'), 1)
+    const delivered = [0, 1, 2, 3, 4, 5].flatMap((tick) => network.due(tick)).map((m) => `${m.from}>${m.to}`)
+    expect(delivered.sort()).toEqual(['b>c', 'c>b'])
+  })
+
   it('should drop only the cut direction when a one-way partition is set', () => {
     const network = new SimNetwork(new SimRandom(1), calm)
     network.partition(['a'], ['b'], true)

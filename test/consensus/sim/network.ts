@@ -27,6 +27,8 @@ export class SimNetwork {
   private seq = 0
   /** Directed links that drop everything: `from>to`. */
   private readonly blocked = new Set<string>()
+  /** Nodes lost for good (a quorum loss): nothing to or from them is delivered again, and heal() keeps it so. */
+  private readonly lost = new Set<NodeId>()
   /** Faults stop when false (the liveness phase heals the network). */
   faulty = true
   delivered = 0
@@ -63,7 +65,24 @@ export class SimNetwork {
   }
 
   isBlocked (from: NodeId, to: NodeId): boolean {
-    return this.blocked.has(`${from}>${to}`)
+    return this.blocked.has(`${from}>${to}`) || this.lost.has(from) || this.lost.has(to)
+  }
+
+  /**
+   * Loses `ids` for good: nothing reaches them or comes from them again, and their messages in flight are
+   * dropped, as if their links went down with them.
+   */
+  lose (ids: readonly NodeId[]): void {
+    for (const id of ids) this.lost.add(id)
+    this.dropFrom(ids)
+  }
+
+  /** Drops the messages `ids` sent that are still in flight (lost messages, which Raft tolerates). */
+  dropFrom (ids: readonly NodeId[]): void {
+    const senders = new Set(ids)
+    const kept = this.inFlight.filter((item) => !senders.has(item.message.from))
+    this.dropped += this.inFlight.length - kept.length
+    this.inFlight = kept
   }
 
   block (from: NodeId, to: NodeId): void {

@@ -39,9 +39,11 @@ export interface NodeHooks {
   onRead: (node: NodeId, context: string, value: (key: string) => string | null) => void
   /**
    * Rule check: leader `node` advanced its commit index to `commit`, whose entry has `term` in its log;
-   * a majority of `conf` (both halves of a joint one) must hold that entry durably.
+   * a majority of `conf` (both halves of a joint one) must hold that entry durably. `recovery` is the
+   * leader's quorum recovery (`RawNode.recovery()`), if one runs.
    */
-  checkCommitDurable: (node: NodeId, commit: number, term: number, conf: ConfState) => void
+  checkCommitDurable: (node: NodeId, commit: number, term: number, conf: ConfState,
+    recovery: { lostVoters: NodeId[] } | undefined) => void
 }
 
 export interface SimNodeInit {
@@ -144,6 +146,23 @@ export class SimNode {
     this.raw = null
     this.crashes++
     this.storage.crash({ keepUnsyncedEntries: random.chance(0.3) ? random.between(0, 3) : 0 })
+  }
+
+  /**
+   * A clean stop (the operator's): every written Ready is flushed first, so the restart loses nothing.
+   * Not counted as a crash.
+   */
+  stop (hooks: NodeHooks): void {
+    assert(this.raw !== null, 'stop of a stopped node')
+    this.flush(hooks)
+    this.raw = null
+    // Nothing is unsynced after the flush: this only drops the storage's record of what was.
+    this.storage.crash({ keepUnsyncedEntries: 0 })
+  }
+
+  /** The first index of the log mirror (the one after its snapshot); entries below it were applied. */
+  firstIndex (): number {
+    return this.logOffset + 1
   }
 
   lastIndex (): number {
@@ -289,7 +308,7 @@ export class SimNode {
         throw new InvariantViolation(`commit rule: leader ${this.id} of term ${term} advanced commit to ${commit}, ` +
           `an entry of term ${String(committedTerm)}`)
       }
-      hooks.checkCommitDurable(this.id, commit, committedTerm, raw.status().confState)
+      hooks.checkCommitDurable(this.id, commit, committedTerm, raw.status().confState, raw.recovery())
     }
     if (commit > 0) this.leaderCommit = commit
     hooks.invariants.observeLeader(this.id, term)

@@ -5,13 +5,14 @@
  * virtual clock. A safety phase injects faults while clients propose and read; then a liveness phase heals
  * everything, restarts every crashed node and requires a leader and every pending operation to resolve
  * within LIVENESS_TICKS_MAX. Invariants run as every Ready is handled and after every tick; at the end the
- * recorded client history must be linearizable. A run returns a result, never throws.
+ * recorded client history must be linearizable. In about a fifth of the seeds a majority of the voters is
+ * lost for good and a survivor recovers the quorum (recovery.ts). A run returns a result, never throws.
  */
 import type { RaftTestingBugs } from '../../../src/consensus/core/config.js'
 import { MessageType, type ConfChange, type ConfState, type NodeId, type ProposalId,
   type Ready } from '../../../src/consensus/core/types.js'
 import { CLIENTS_MAX, DEFAULT_STEPS, FAULT_INTERVAL_TICKS_MAX, FAULT_INTERVAL_TICKS_MIN, FAULT_STORM_INTERVAL_TICKS_MAX,
-  FAULT_STORM_RATE, LEARNERS_MAX, LIVENESS_TICKS_MAX, NETWORK_DELAY_TICKS_MAX,
+  FAULT_STORM_RATE, LEARNERS_MAX, LIVENESS_TICKS_MAX, NETWORK_DELAY_TICKS_MAX, QUORUM_LOSS_STREAM,
   READY_ROUNDS_PER_TICK_MAX, VOTER_COUNTS } from './constants.js'
 import { FaultScheduler, type FaultTarget } from './faults.js'
 import { ClusterInvariants, InvariantViolation } from './invariants.js'
@@ -20,6 +21,7 @@ import { SimNetwork, type NetworkOptions } from './network.js'
 import { SimNode, type NodeHooks } from './node.js'
 import { SimClients, type ClientPort } from './clients.js'
 import { SimRandom } from './random.js'
+import { chooseQuorumLoss, QuorumRecovery, recoveryMarks, type QuorumLossPlan } from './recovery.js'
 import { Trace } from './trace.js'
 
 export interface SimOptions {
@@ -34,6 +36,8 @@ export interface SimOptions {
   harnessBugs?: HarnessBugs
   /** Print every trace event as it happens. @default false */
   verbose?: boolean
+  /** Lose a quorum in every seed (the seed still picks when, and how the lost voters leave). @default false */
+  forceQuorumLoss?: boolean
 }
 
 export interface HarnessBugs {
@@ -43,6 +47,8 @@ export interface HarnessBugs {
   skipSessions?: boolean
   /** Rule out a leader's undecided entries as soon as it stops leading (too early: a successor may commit them). */
   ruleOutOnStepDown?: boolean
+  /** Lose the quorum at the seed's tick even when the survivor lacks committed entries (acknowledged writes lost). */
+  lossAnyMoment?: boolean
 }
 
 /** The options the seed chose, printed with every failure. */
@@ -66,6 +72,8 @@ export interface SwarmConfig {
    */
   asyncStorageWrites: boolean
   flushRate: number
+  /** A majority of the voters lost for good, healed by quorum recovery (recovery.ts); absent in most seeds. */
+  quorumLoss?: QuorumLossPlan
 }
 
 export interface SimResult {
@@ -81,6 +89,8 @@ export interface SimResult {
     crashes: number, maxTerm: number, committed: number, checks: number, faults: string }
   /** Coverage marks: how often the rare paths ran in this seed. */
   marks: Record<string, number>
+  /** The run was told to lose a quorum whatever the seed chose (the replay needs `--quorum-loss`). */
+  forcedQuorumLoss: boolean
 }
 
 /** Draws the whole swarm configuration from the seed (printed on failure, so a run is self-describing). */
@@ -115,12 +125,15 @@ export function describeSwarm (swarm: SwarmConfig): string {
     `loss=${n.lossRate} dup=${n.duplicateRate} spikes=${n.spikeRate} faultEvery~${swarm.faultIntervalTicks} ` +
     `midReadyCrash=${swarm.midReadyCrashRate} voteCrash=${swarm.voteCrashRate} leaderChurn=${swarm.leaderChurnRate} clientRate=${swarm.clientStartRate} ` +
     `msgBytesMax=${swarm.maxSizePerMsgBytes ?? 'default'} inflightMax=${swarm.maxInflightMsgs ?? 'default'} ` +
-    `asyncWrites=${swarm.asyncStorageWrites ? `flush@${swarm.flushRate}` : 'off'}`
+    `asyncWrites=${swarm.asyncStorageWrites ? `flush@${swarm.flushRate}` : 'off'} ` +
+    `quorumLoss=${swarm.quorumLoss === undefined ? 'off'
+      : `@${swarm.quorumLoss.atTick}/${swarm.quorumLoss.exit}${swarm.quorumLoss.promoteFirst ? '+promote' : ''}`}`
 }
 
 /** The failure report: seed, what failed, the seed's options, a one-line replay command, the last events. */
 export function formatFailure (result: SimResult, bug?: string, endToEndOnly = false): string[] {
-  const bugFlag = (bug === undefined ? '' : ` --bug ${bug}`) + (endToEndOnly ? ' --end-to-end-only' : '')
+  const bugFlag = (bug === undefined ? '' : ` --bug ${bug}`) + (endToEndOnly ? ' --end-to-end-only' : '') +
+    (result.forcedQuorumLoss ? ' --quorum-loss' : '')
   return [
     `FAIL seed=${result.seed}: ${result.failure ?? '?'}`,
     `  swarm: ${describeSwarm(result.swarm)}`,
@@ -145,6 +158,8 @@ class Simulation {
   private readonly nodes = new Map<NodeId, SimNode>()
   private readonly clients: SimClients
   private readonly faults: FaultScheduler
+  /** The quorum loss and its recovery, in the seeds that choose one. */
+  private readonly recovery: QuorumRecovery | null
   private readonly steps: number
   private now = 0
   private midReadyCrashes = true
@@ -159,8 +174,11 @@ class Simulation {
 
   constructor (private readonly options: SimOptions) {
     this.random = new SimRandom(options.seed)
-    this.swarm = chooseSwarm(this.random)
     this.steps = options.steps ?? DEFAULT_STEPS
+    // A stream of its own, so that seeds without a quorum loss draw exactly what they drew before it existed.
+    const lossRandom = new SimRandom((options.seed ^ QUORUM_LOSS_STREAM) >>> 0)
+    const quorumLoss = chooseQuorumLoss(lossRandom, this.steps, options.forceQuorumLoss === true)
+    this.swarm = { ...chooseSwarm(this.random), ...(quorumLoss === undefined ? {} : { quorumLoss }) }
     this.trace.verbose = options.verbose ?? false
     this.network = new SimNetwork(this.random.fork(), this.swarm.network)
     const voters = Array.from({ length: this.swarm.voters }, () => this.newId())
@@ -171,6 +189,18 @@ class Simulation {
     const clientIds = Array.from({ length: this.swarm.clients }, (_, i) => `c${i + 1}`)
     this.clients = new SimClients(clientIds, this.random.fork(), this.swarm.clientStartRate, this.trace)
     this.faults = new FaultScheduler(this.random.fork(), this.network, this.trace, this.swarm.faultIntervalTicks)
+    this.recovery = quorumLoss === undefined ? null : new QuorumRecovery(quorumLoss, lossRandom, {
+      nodes: this.nodes, network: this.network, invariants: this.invariants, trace: this.trace, hooks: this.hooks,
+      leader: () => this.leaderId(),
+      lossAnyMoment: options.harnessBugs?.lossAnyMoment === true,
+      proposeConfChange: (change) => this.faultTarget().proposeConfChange(change),
+      restartAt: (id, at) => { this.restartAt.set(id, at) }
+    })
+  }
+
+  /** False for a node a quorum loss took for good, or one the operator keeps stopped meanwhile. */
+  private mayRun (id: NodeId): boolean {
+    return this.recovery?.mayRun(id) ?? true
   }
 
   private newId (): NodeId {
@@ -213,14 +243,16 @@ class Simulation {
     this.faults.healAll()
     this.network.faulty = false
     this.midReadyCrashes = false
-    for (const node of this.nodes.values()) if (!node.up) node.start()
+    for (const node of this.nodes.values()) if (!node.up && this.mayRun(node.id)) node.start()
     this.clients.issuing = false
     for (let i = 0; i < LIVENESS_TICKS_MAX; i++) {
       this.step(false)
-      if (this.leaderId() !== null && this.clients.pendingCount() === 0) return undefined
+      const recovered = this.recovery?.done() ?? true
+      if (this.leaderId() !== null && this.clients.pendingCount() === 0 && recovered) return undefined
     }
     return `liveness: after ${LIVENESS_TICKS_MAX} ticks leader=${this.leaderId() ?? 'none'} ` +
-      `pending=[${this.clients.describePending()}]`
+      `pending=[${this.clients.describePending()}]` +
+      (this.recovery === null ? '' : ` quorum loss: ${this.recovery.describe()}`)
   }
 
   /** One tick of virtual time: faults, message delivery, node ticks, clients, then checks. */
@@ -242,6 +274,7 @@ class Simulation {
       node.raw.tick()
       this.drain(node)
     }
+    this.recovery?.tick(this.now)
     this.clients.tick(this.now, this.clientPort())
     for (const node of this.nodes.values()) this.drain(node)
     this.checkAfterTick()
@@ -275,7 +308,7 @@ class Simulation {
       if (at > this.now) continue
       this.restartAt.delete(id)
       const node = this.nodes.get(id)
-      if (node !== undefined && !node.up) {
+      if (node !== undefined && !node.up && this.mayRun(id)) {
         this.trace.add(`${id} restarts after its crash`)
         node.start()
       }
@@ -302,12 +335,19 @@ class Simulation {
       }
     },
     onRead: (node, context, value) => { this.clients.onRead(context, value, this.now, node) },
-    checkCommitDurable: (node, commit, term, conf) => {
+    checkCommitDurable: (node, commit, term, conf, recovery) => {
       const holds = (id: NodeId): boolean => {
         const durable = this.nodes.get(id)?.storage.durableTermAt(commit)
         return durable === 'snapshot' || durable === term
       }
-      const majority = (ids: NodeId[]): boolean => ids.length === 0 || ids.filter(holds).length * 2 > ids.length
+      // A leader recovering a lost quorum counts the lost voters out of its majorities (Raft.quorumConf; before
+      // it knows them, everyone but itself): unsafe by design, so durability is checked over the voters it counts.
+      const counted = (id: NodeId): boolean => recovery === undefined || id === node ||
+        (recovery.lostVoters.length > 0 && !recovery.lostVoters.includes(id))
+      const majority = (all: NodeId[]): boolean => {
+        const ids = all.filter(counted)
+        return ids.length === 0 || ids.filter(holds).length * 2 > ids.length
+      }
       if (!majority(conf.voters) || !majority(conf.votersOutgoing)) {
         throw new InvariantViolation(`commit durability: leader ${node} committed ${commit} (term ${term}) held durably by ` +
           `${[...conf.voters, ...conf.votersOutgoing].filter(holds).join(',') || 'no voter'} of ${conf.voters.join(',')}` +
@@ -371,12 +411,13 @@ class Simulation {
 
   private faultTarget (): FaultTarget {
     return {
-      allIds: () => [...this.nodes.keys()],
+      allIds: () => [...this.nodes.keys()].filter((id) => this.mayRun(id)),
       upIds: () => this.upIds(),
-      downIds: () => [...this.nodes.values()].filter((n) => !n.up).map((n) => n.id),
+      downIds: () => [...this.nodes.values()].filter((n) => !n.up && this.mayRun(n.id)).map((n) => n.id),
       leader: () => this.leaderId(),
       voters: () => this.leaderConf()?.voters ?? [],
-      learners: () => this.leaderConf()?.learners ?? [],
+      // A learner lost for good (a lost voter demoted) is never promoted: it would never answer.
+      learners: () => (this.leaderConf()?.learners ?? []).filter((id) => this.mayRun(id)),
       crash: (id) => { this.nodes.get(id)?.crash(this.random) },
       restart: (id) => { this.nodes.get(id)?.start() },
       spawn: () => this.addNode(this.newId(), this.founding).id,
@@ -387,7 +428,8 @@ class Simulation {
       transferLeadership: (to) => {
         const leader = this.leaderId()
         return leader !== null && this.tryCall(leader, (raw) => { raw.transferLeadership(to) })
-      }
+      },
+      keptVoter: () => this.recovery?.keptVoter() ?? null
     }
   }
 
@@ -407,6 +449,7 @@ class Simulation {
       else marks.reads = (marks.reads ?? 0) + 1
     }
     marks.crashes = crashes
+    Object.assign(marks, this.recovery?.marks ?? recoveryMarks())
     const faults = [...this.faults.counts.entries()].map(([k, v]) => `${k}:${v}`).join(' ')
     return {
       seed: this.options.seed,
@@ -419,7 +462,8 @@ class Simulation {
       stats: { operations: history.length, completed: history.filter((o) => o.return !== undefined).length,
         retries: this.clients.retries, delivered: this.network.delivered, dropped: this.network.dropped, crashes,
         maxTerm, committed: this.invariants.appliedAt.size, checks: this.invariants.checks, faults },
-      marks
+      marks,
+      forcedQuorumLoss: this.options.forceQuorumLoss === true
     }
   }
 }
