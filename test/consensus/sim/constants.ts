@@ -63,6 +63,8 @@ export const RECOVERY_TIMEOUT_TICKS = 300
  * "3 s, at least three election timeouts": three of the longest randomized election timeouts).
  */
 export const RECOVERY_LISTEN_TICKS = 3 * 2 * ELECTION_TICKS
+/** How long the recovering leader waits for a caught-up learner to promote first (seeds that choose it). */
+export const PROMOTE_WAIT_TICKS = 2 * LEARNER_HEARTBEAT_TICKS
 /** After a recovery the policy engine promotes live learners until there are this many voters. */
 export const RECOVERY_VOTERS_TARGET = 3
 /** Mixed into the seed for the quorum-loss choices, so seeds without a loss replay exactly as before. */

@@ -18,6 +18,8 @@ describe('quorum recovery under simulation', () => {
     const failures: string[] = []
     let completed = 0
     let started = 0
+    let promoted = 0
+    const exits = new Set<string>()
     for (let seed = 1; seed <= SEEDS; seed++) {
       const result = runSeed({ seed, steps: STEPS, forceQuorumLoss: true })
       if (!result.ok) failures.push(formatFailure(result).join('\n'))
@@ -25,11 +27,16 @@ describe('quorum recovery under simulation', () => {
       expect(result.marks.quorumLosses).toBe(1)
       completed += result.marks.recoveriesCompleted ?? 0
       started += result.marks.recoveriesStarted ?? 0
+      promoted += result.marks.promotedWhileRecovering ?? 0
+      exits.add(result.swarm.quorumLoss?.exit ?? '-')
     }
     expect(failures).toEqual([])
-    // Every seed lost its quorum and got it back through at least one run of recover-quorum.
+    // Every seed lost its quorum and got it back through at least one run of recover-quorum, by each kind of
+    // configuration change, and at least once with a voter added meanwhile (it counts in the quorums).
     expect(completed).toBe(SEEDS)
     expect(started).toBeGreaterThanOrEqual(SEEDS)
+    expect([...exits].sort()).toEqual(['demote-each', 'remove-all', 'remove-each'])
+    expect(promoted).toBeGreaterThan(0)
   })
 
   it('should replay a seed with a quorum loss identically when it is run twice', () => {

@@ -25,7 +25,8 @@
 import { isJoint } from '../../../src/consensus/core/confchange.js'
 import type { ConfChange, ConfState, Entry, NodeId, RaftStatus } from '../../../src/consensus/core/types.js'
 import { assert } from '../../../src/util/assert.js'
-import { QUORUM_LOSS_RATE, RECOVERY_LISTEN_TICKS, RECOVERY_TIMEOUT_TICKS, RECOVERY_VOTERS_TARGET } from './constants.js'
+import { PROMOTE_WAIT_TICKS, QUORUM_LOSS_RATE, RECOVERY_LISTEN_TICKS, RECOVERY_TIMEOUT_TICKS,
+  RECOVERY_VOTERS_TARGET } from './constants.js'
 import { fingerprint, InvariantViolation, type ClusterInvariants } from './invariants.js'
 import type { SimNetwork } from './network.js'
 import type { NodeHooks, SimNode } from './node.js'
@@ -87,11 +88,12 @@ function hasQuorum (conf: ConfState, counts: (id: NodeId) => boolean): boolean {
 
 /** Coverage marks of a quorum recovery, summed over seeds by the CLI (all 0 in a seed without one). */
 export function recoveryMarks (): Record<'quorumLosses' | 'recoveriesStarted' | 'recoveriesEnded' | 'recoveryTimeouts' |
-'recoveriesCompleted' | 'recoveriesRefused' | 'commitIndexPickLacking', number> {
+'recoveriesCompleted' | 'recoveriesRefused' | 'promotedWhileRecovering' | 'commitIndexPickLacking', number> {
   // recoveriesRefused: recover-quorum refused the survivor (no longer a voter in its own configuration).
+  // promotedWhileRecovering: a learner promoted before the lost voters left (it counts in the quorums).
   // commitIndexPickLacking: the survivor OPERATIONS.md names (highest commit index) lacked a committed entry.
   return { quorumLosses: 0, recoveriesStarted: 0, recoveriesEnded: 0, recoveryTimeouts: 0, recoveriesCompleted: 0,
-    recoveriesRefused: 0, commitIndexPickLacking: 0 }
+    recoveriesRefused: 0, promotedWhileRecovering: 0, commitIndexPickLacking: 0 }
 }
 
 export class QuorumRecovery {
@@ -109,8 +111,9 @@ export class QuorumRecovery {
   private completed = false
   /** Since when the survivor has known no leader (recover-quorum listens for one first), or null. */
   private leaderlessSince: number | null = null
-  /** Whether the learner promotion of `plan.promoteFirst` has been proposed (once). */
+  /** Whether the learner promotion of `plan.promoteFirst` is over (proposed, or given up), and since when it is tried. */
   private promoted = false
+  private promotingSince: number | null = null
   /** Set once recover-quorum refused the survivor (not a voter): nothing can run it again. */
   private refusal: string | null = null
 
@@ -153,7 +156,7 @@ export class QuorumRecovery {
     else this.leaderlessSince ??= now
     this.maybeRun(now, node)
     if (this.completed && this.runStartedAt === null) this.promoteBack()
-    else this.proposeNext()
+    else this.proposeNext(now)
   }
 
   private node (id: NodeId): SimNode {
@@ -360,7 +363,7 @@ export class QuorumRecovery {
   }
 
   /** Asks the leader to take out the next lost or stopped voter (and any voter its recovery counts as lost). */
-  private proposeNext (): void {
+  private proposeNext (now: number): void {
     const leader = this.env.leader()
     if (leader === null) return
     const raw = this.node(leader).raw
@@ -368,7 +371,11 @@ export class QuorumRecovery {
     const conf = raw.status().confState
     if (isJoint(conf)) return
     if (this.plan.promoteFirst && !this.promoted) {
-      this.promoted = this.promoteLearner(leader, conf)
+      // A new leader learns its learners' progress from their answers: give them a little time to show it.
+      this.promotingSince ??= now
+      const proposed = this.promoteLearner(leader, conf)
+      if (proposed) this.marks.promotedWhileRecovering++
+      this.promoted = proposed || now - this.promotingSince >= PROMOTE_WAIT_TICKS
       return
     }
     const counted = raw.recovery()?.lostVoters ?? []
@@ -385,15 +392,12 @@ export class QuorumRecovery {
     }
   }
 
-  /**
-   * Proposes to promote a live learner that is caught up (the policy engine withholds lagging ones); true
-   * once proposed, or when there is none to promote.
-   */
+  /** Proposes to promote a live learner that is caught up (the policy engine withholds lagging ones). */
   private promoteLearner (leader: NodeId, conf: ConfState): boolean {
     const status = this.status(leader)
     const caughtUp = (id: NodeId): boolean => (status.progress?.[id]?.match ?? 0) >= status.commit
     const learner = conf.learners.find((id) => this.mayRun(id) && this.node(id).up && caughtUp(id))
-    if (learner === undefined) return true
+    if (learner === undefined) return false
     const proposed = this.env.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: learner }], transition: 'auto' })
     if (proposed) this.env.trace.add(`${leader} promotes learner ${learner}`)
     return proposed
