@@ -109,6 +109,8 @@ export class QuorumRecovery {
   /** The core the run started on: a crash and restart in between (a new core) ends the run. */
   private runCore: SimNode['raw'] = null
   private completed = false
+  /** The last run ended as the core said (exit 0, "quorum recovered"), not by a give-up or a crash. */
+  private lastRunEnded = false
   /** Since when the survivor has known no leader (recover-quorum listens for one first), or null. */
   private leaderlessSince: number | null = null
   /** Whether the learner promotion of `plan.promoteFirst` is over (proposed, or given up), and since when it is tried. */
@@ -274,6 +276,7 @@ export class QuorumRecovery {
     if (this.runStartedAt === null) return
     if (node.raw === null || node.raw !== this.runCore) {
       this.runStartedAt = null
+      this.lastRunEnded = false
       this.env.trace.add(`${node.id} went down while recovering`)
       return
     }
@@ -282,6 +285,7 @@ export class QuorumRecovery {
     if (!ended && now - this.runStartedAt < RECOVERY_TIMEOUT_TICKS) return
     if (ended) this.marks.recoveriesEnded++
     else this.marks.recoveryTimeouts++
+    this.lastRunEnded = ended
     if (ended && this.stuck(node.raw.status().confState)) {
       // recover-quorum exits 0 ("quorum recovered") and the operator starts the node as usual: it must work.
       throw new InvariantViolation(`quorum recovery: ${node.id}'s recovery ended while its voters ` +
@@ -317,16 +321,17 @@ export class QuorumRecovery {
    * Runs recover-quorum on the survivor, as the operator does: once it is up with its local log applied and
    * has known no leader for RECOVERY_LISTEN_TICKS (the product listens for one first and refuses when one
    * answers), provided no quorum of its configuration can form without it (the operator knows which voters
-   * are gone for good and which it stopped; counting the live ones as lost is safe only then). After the
-   * recovery completed, the operator does so again only when no leader came for RECOVERY_TIMEOUT_TICKS: a
-   * configuration of one or two voters may stall for good (OPERATIONS.md prescribes recover-quorum then).
+   * are gone for good and which it stopped; counting the live ones as lost is safe only then). After a run
+   * that ended with "quorum recovered", the operator does so again only when no leader came for
+   * RECOVERY_TIMEOUT_TICKS: a configuration of one or two voters may stall for good (OPERATIONS.md prescribes
+   * recover-quorum then).
    */
   private maybeRun (now: number, node: SimNode): void {
     if (this.runStartedAt !== null || node.raw === null) return
     const raw = node.raw
     const status = raw.status()
     if (raw.recovery() !== undefined || status.applied < status.commit) return
-    const patience = this.completed ? RECOVERY_TIMEOUT_TICKS : RECOVERY_LISTEN_TICKS
+    const patience = this.completed || this.lastRunEnded ? RECOVERY_TIMEOUT_TICKS : RECOVERY_LISTEN_TICKS
     if (this.leaderlessSince === null || now - this.leaderlessSince < patience) return
     if (hasQuorum(status.confState, (id) => id !== node.id && this.mayRun(id))) return
     assert(status.role !== 'leader', () => `${node.id} leads without knowing it`)
