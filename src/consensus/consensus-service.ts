@@ -290,10 +290,7 @@ export class ConsensusService implements NodeService {
       await this.raft.nextBatch()
       if (this.raft.halted !== undefined) throw this.raft.halted
     } catch (err) {
-      this.raft.stop()
-      await this.notices.stop()
-      await this.transport.stop()
-      this.storage.close()
+      await this.closeFailedStart()
       throw err
     }
   }
@@ -308,10 +305,7 @@ export class ConsensusService implements NodeService {
    */
   private async startRecovery (ctx: ServiceContext): Promise<void> {
     const refuse = async (message: string): Promise<never> => {
-      this.raft.stop()
-      await this.notices.stop()
-      await this.transport.stop()
-      this.storage.close()
+      await this.closeFailedStart()
       throw new QuorumRecoveryError(message)
     }
     if (!allVoters(this.raft.configurationView()).includes(ctx.nodeId)) {
@@ -358,6 +352,14 @@ export class ConsensusService implements NodeService {
       if (!this.raft.isRunning) return
       ctx.requestStop({ exitCode: 1, message: `quorum recovery failed: ${(err as Error).message}` })
     }
+  }
+
+  /** Undoes what start() opened before it failed: the driver, the removal notices, the transport, the log. */
+  private async closeFailedStart (): Promise<void> {
+    this.raft.stop()
+    await this.notices.stop()
+    await this.transport.stop()
+    this.storage.close()
   }
 
   /** The committed shape's protocol level: which wire features this node may propose with. */
