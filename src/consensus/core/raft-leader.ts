@@ -48,7 +48,7 @@ function quorumActive (r: Raft): boolean {
     if (id === r.id || pr.recentActive) active.add(id)
     if (id !== r.id) pr.recentActive = false
   }
-  return hasQuorum(r.quorumConf(), active)
+  return hasQuorum(r.electorate(), active)
 }
 
 /** A snapshot send that got no answer for SNAPSHOT_RETRY_ELECTION_TIMEOUTS is retried from probe. */
@@ -78,7 +78,8 @@ export function stepLeader (r: Raft, m: Message): void {
 export function proposalRefusal (r: Raft, bytes: number): string | null {
   if (r.role !== 'leader') return 'not leader'
   if (r.leadTransferee !== null) return `leadership transfer to ${r.leadTransferee} in progress`
-  if (r.selfRemovalIndex > 0) return 'leader is leaving the configuration'
+  // A recovering leader that its log's tail took out must still propose its own promotion back.
+  if (r.selfRemovalIndex > 0 && !r.recovering) return 'leader is leaving the configuration'
   if (!r.prs.has(r.id)) return 'leader removed from the configuration'
   if (r.uncommittedBytes > 0 && r.uncommittedBytes + bytes > r.cfg.maxUncommittedEntriesBytes) {
     return 'too many uncommitted bytes'
@@ -268,7 +269,7 @@ function handleReadIndex (r: Raft, m: Message): void {
     r.pendingReadMsgs.push(m)
     return
   }
-  const voters = allVoters(r.quorumConf())
+  const voters = allVoters(r.electorate())
   if (voters.length === 1 && voters[0] === r.id) {
     respondRead(r, { index: r.log.committed, context, from: m.from })
     return
@@ -291,7 +292,7 @@ function ackRead (r: Raft, from: NodeId, context: Uint8Array): void {
   if (position < 0) return
   const request = r.readQueue[position]!
   request.acks.add(from)
-  if (!hasQuorum(r.quorumConf(), request.acks)) return
+  if (!hasQuorum(r.electorate(), request.acks)) return
   // A quorum confirmed leadership at this request, which also confirms every earlier one.
   const released = r.readQueue.splice(0, position + 1)
   for (const req of released) respondRead(r, req)

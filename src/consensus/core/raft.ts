@@ -93,13 +93,14 @@ export class Raft {
   /** Snapshots from the leader dropped part way because their chunks went past MAX_SNAPSHOT_BYTES. */
   oversizeSnapshots = 0
   /**
-   * Quorum recovery (the operator's `revoada recover-quorum`, unsafe by nature): the other voters are gone
-   * for good, so this node counts as the whole quorum of the voters it knew when it took the lead
-   * (`lostVoters`; until then every voter but itself). Voters added later count as usual. It ends once no
-   * lost voter is left in the configuration: from then on quorums are the configuration's again.
+   * Quorum recovery (the operator's `revoada recover-quorum`, unsafe by nature): the voters this node knew
+   * when the recovery started (`lostVoters`, or the set an unfinished earlier run fixed) are gone for good.
+   * Quorums count this node and every voter not lost: a voter added later, by its log's tail or by the
+   * leader, counts as usual, and this node counts even if its tail demoted it. It ends once no lost voter is
+   * left in the configuration and this node is an incoming voter: from then on quorums are the configuration's.
    */
   recovering = false
-  lostVoters: ReadonlySet<NodeId> | null = null
+  lostVoters: ReadonlySet<NodeId> = new Set()
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
 
@@ -115,26 +116,54 @@ export class Raft {
   }
 
   /**
-   * The configuration whose majorities decide votes, commits, check-quorum and ReadIndex: the configuration
-   * itself, except while recovering a lost quorum (then without the lost voters). Not copied when not recovering.
+   * The configuration whose majorities elect and confirm a leader (votes, check-quorum, ReadIndex): the
+   * configuration itself, except while recovering a lost quorum: then this node alone. No other node can
+   * lead meanwhile (a quorum of its configuration is lost), and every entry committed meanwhile is in this
+   * node's durable log (`quorumConf` counts it), so a voter that is not lost but holds entries this node
+   * lost in a crash cannot block it. Not copied when not recovering.
+   */
+  electorate (): ConfState {
+    if (!this.recovering) return this.conf
+    return { voters: [this.id], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false }
+  }
+
+  /**
+   * The configuration whose majorities commit: the configuration itself, except while recovering a lost
+   * quorum: then without the lost voters. Not copied when not recovering.
    */
   quorumConf (): ConfState {
     if (!this.recovering) return this.conf
-    const lost = this.lostVoters
-    const counts = (id: NodeId): boolean => id === this.id || (lost !== null && !lost.has(id))
-    return { ...this.conf, voters: this.conf.voters.filter(counts), votersOutgoing: this.conf.votersOutgoing.filter(counts) }
+    // Every half that has voters counts this node, even one its log's tail took it out of: it must commit
+    // that tail and its own promotion back, alone or with the voters that are not lost.
+    const half = (ids: NodeId[]): NodeId[] =>
+      ids.length === 0 ? ids : [this.id, ...ids.filter((id) => id !== this.id && !this.lostVoters.has(id))]
+    return { ...this.conf, voters: half(this.conf.voters), votersOutgoing: half(this.conf.votersOutgoing) }
   }
 
-  /** Starts quorum recovery (see `recovering`). Only a voter can: it must be able to lead. */
-  startRecovery (): void {
-    assert(this.promotable(), 'only a voter can recover a lost quorum')
+  /**
+   * Starts quorum recovery (see `recovering`). `lost` resumes an earlier run that did not end: its set, not
+   * the voters now, since a voter that run added counts as usual. A fresh run needs a voter: it must lead.
+   * @returns the lost voters, for the caller to persist until the recovery ends
+   */
+  startRecovery (lost?: readonly NodeId[]): NodeId[] {
+    assert(lost !== undefined || this.promotable(), 'only a voter can recover a lost quorum')
     this.recovering = true
-    this.lostVoters = null
+    this.lostVoters = new Set((lost ?? allVoters(this.conf)).filter((id) => id !== this.id))
+    if (this.role === 'leader') this.maybeEndRecovery()
+    return [...this.lostVoters].sort()
   }
 
-  /** True when this node may campaign: it is a voter of either half of the configuration. */
+  /** Ends quorum recovery once no lost voter is left and this node is an incoming voter. */
+  private maybeEndRecovery (): void {
+    if (!this.recovering || !this.conf.voters.includes(this.id)) return
+    if (allVoters(this.conf).some((id) => this.lostVoters.has(id))) return
+    this.recovering = false
+    this.lostVoters = new Set()
+  }
+
+  /** True when this node may campaign: a voter of either half of the configuration, or recovering a quorum. */
   promotable (): boolean {
-    return this.conf.voters.includes(this.id) || this.conf.votersOutgoing.includes(this.id)
+    return this.conf.voters.includes(this.id) || this.conf.votersOutgoing.includes(this.id) || this.recovering
   }
 
   /** Queues a message; fills the envelope fields and routes it by its persistence dependency. */
@@ -219,21 +248,21 @@ export class Raft {
     self.match = this.log.durableIndex
     self.becomeReplicate()
     self.recentActive = true
-    if (this.recovering && this.lostVoters === null) {
-      const lost = allVoters(this.conf).filter((id) => id !== this.id)
-      if (lost.length > 0) this.lostVoters = new Set(lost)
-      else this.recovering = false // already the only voter: nothing to recover
-    }
+    this.maybeEndRecovery() // already the only voter: nothing to recover
     // Conservatively assume the tail may hold an unapplied conf change (etcd raft becomeLeader).
     this.pendingConfIndex = this.log.lastIndex()
     this.appendEntries([{ index: 0, term: 0, type: EntryType.Empty, data: new Uint8Array(0) }])
   }
 
-  /** Rebuilds leader progress for every member of the current configuration. */
+  /**
+   * Rebuilds leader progress for every member of the current configuration, and for itself while recovering
+   * a lost quorum: its log's tail may have removed it, and its acknowledgement still commits.
+   */
   resetProgress (): void {
     const voters = new Set(allVoters(this.conf))
     const prs = new Map<NodeId, Progress>()
-    for (const id of allMembers(this.conf)) {
+    const members = allMembers(this.conf)
+    for (const id of this.recovering && !members.includes(this.id) ? [...members, this.id] : members) {
       const old = this.prs.get(id)
       if (old !== undefined) {
         old.isLearner = !voters.has(id)
@@ -395,7 +424,7 @@ export class Raft {
   }
 
   private checkVotes (): void {
-    const result = jointVoteResult(this.quorumConf(), this.votes)
+    const result = jointVoteResult(this.electorate(), this.votes)
     if (result === 'won') {
       if (this.role === 'pre-candidate') {
         this.campaign('election')
@@ -413,11 +442,7 @@ export class Raft {
     const problem = confStateProblem(conf)
     assert(problem === null, () => `switch to bad config: ${problem ?? ''}`)
     this.conf = copyConfState(conf)
-    const lost = this.lostVoters
-    if (lost !== null && !allVoters(this.conf).some((id) => lost.has(id))) {
-      this.recovering = false
-      this.lostVoters = null
-    }
+    this.maybeEndRecovery()
     if (this.role !== 'leader') return
     this.resetProgress()
     if (this.leadTransferee !== null && !allVoters(this.conf).includes(this.leadTransferee)) {

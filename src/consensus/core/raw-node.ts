@@ -229,23 +229,25 @@ export class RawNode {
   }
 
   /**
-   * Unsafe, for an operator whose other voters are gone for good (`revoada recover-quorum`): from now on this
-   * node alone is a quorum of the voters it knows when it next takes the lead, so it elects itself and
-   * commits alone; voters added after that count as usual, and once none of those lost voters is left in
-   * the configuration, quorums are the configuration's again (`recovery()`). A lost voter that was alive
-   * after all can lead a second history: Raft's safety rests on the operator here, as with etcd's
-   * `--force-new-cluster`.
-   * @throws AssertionError when this node is not a voter
+   * Unsafe, for an operator whose other voters are gone for good (`revoada recover-quorum`): from now on the
+   * voters of this node's configuration (or `lostVoters`, the set an earlier run that did not end returned)
+   * are lost, and this node is a quorum on its own, so it elects itself and commits alone. A voter not lost,
+   * added by its log's tail or later, counts as usual; this node counts even when its tail demoted it, and
+   * must then be promoted back. Once no lost voter is left and this node is an incoming voter, quorums are
+   * the configuration's again (`recovery()`). A lost voter that was alive after all can lead a second
+   * history: Raft's safety rests on the operator here, as with etcd's `--force-new-cluster`.
+   * @returns the lost voters: persist them until the recovery ends, and pass them to a run that resumes it
+   * @throws AssertionError when this node is not a voter and no `lostVoters` are given
    */
-  recoverAsSoleVoter (): void {
+  recoverAsSoleVoter (lostVoters?: readonly NodeId[]): NodeId[] {
     this.assertIdle()
-    this.raft.startRecovery()
+    return this.raft.startRecovery(lostVoters)
   }
 
-  /** The voters a quorum recovery treats as lost (empty before this node leads), or undefined when not recovering. */
+  /** The voters a quorum recovery treats as lost, or undefined when not recovering. */
   recovery (): { lostVoters: NodeId[] } | undefined {
     const r = this.raft
-    return r.recovering ? { lostVoters: r.lostVoters === null ? [] : [...r.lostVoters].sort() } : undefined
+    return r.recovering ? { lostVoters: [...r.lostVoters].sort() } : undefined
   }
 
   /**

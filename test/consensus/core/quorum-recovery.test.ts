@@ -31,8 +31,8 @@ describe('quorum recovery', () => {
     cluster.elect('c')
     expect(c.node.status().role).not.toBe('leader')
 
-    c.node.recoverAsSoleVoter()
-    expect(c.node.recovery()).toEqual({ lostVoters: [] })
+    expect(c.node.recoverAsSoleVoter()).toEqual(['a', 'b'])
+    expect(c.node.recovery()).toEqual({ lostVoters: ['a', 'b'] })
     cluster.elect('c')
     expect(c.node.status().role).toBe('leader')
     expect(c.node.recovery()).toEqual({ lostVoters: ['a', 'b'] })
@@ -78,12 +78,98 @@ describe('quorum recovery', () => {
     expect(c.node.entries(commit + 1, commit + 2)[0]?.type).toBe(EntryType.Normal)
   })
 
+  it.each(['add-learner', 'remove'] as const)('should commit a tail change that took the survivor out (%s), keep leading, and end only once it is a voter again', (exit) => {
+    const cluster = new Cluster({ voters: ['a', 'b', 'c'], learners: ['d'] })
+    cluster.elect('a')
+    proposeAt(cluster, 'a', 'one')
+    // a proposes to swap c for d; c and d append it, but c's acknowledgement never reaches a: it stays uncommitted.
+    cluster.isolate('b')
+    cluster.cut.add('c->a')
+    changeAt(cluster, 'a', { steps: [{ type: exit, nodeId: 'c' }, { type: 'add-voter', nodeId: 'd' }], transition: 'auto' })
+    const c = cluster.get('c')
+    expect(c.node.status().lastIndex).toBeGreaterThan(c.node.status().commit)
+    cluster.isolate('a')
+
+    expect(c.node.recoverAsSoleVoter()).toEqual(['a', 'b'])
+    cluster.elect('c')
+    // The tail commits with d, a voter it adds that is not lost; c, now a learner, keeps leading and recovering.
+    expect(c.node.status().confState.voters.sort()).toEqual(['a', 'b', 'd'])
+    expect(c.node.status().confState.learners.includes('c')).toBe(exit === 'add-learner')
+    expect(c.node.status().role).toBe('leader')
+    expect(c.node.recovery()).toEqual({ lostVoters: ['a', 'b'] })
+    cluster.tickAll(30) // no hand-off to d, which could not win without a or b
+    cluster.stabilize()
+    expect(c.node.status().role).toBe('leader')
+    // c's own durable acknowledgement still counts: d's alone commits nothing. c sends its append, d
+    // acknowledges it, c crashes before its own write is durable, and resumes the run with its lost set.
+    const before = c.node.status().commit
+    c.node.propose(bytes('lost in a crash'))
+    cluster.queue.push(...c.node.ready().messages)
+    c.node.advanceIssued() // its write is issued, never persisted
+    cluster.deliver((m) => m.to === 'd')
+    cluster.process('d')
+    cluster.deliver((m) => m.from === 'd')
+    expect(c.node.status().commit).toBe(before)
+    cluster.queue = cluster.queue.filter((m) => m.to !== 'c' && m.from !== 'c')
+    cluster.restart('c', cluster.genesis)
+    cluster.stabilize()
+    c.node.recoverAsSoleVoter(['a', 'b'])
+    cluster.elect('c')
+    expect(c.node.status().role).toBe('leader')
+
+    changeAt(cluster, 'c', { steps: [{ type: 'remove', nodeId: 'a' }, { type: 'remove', nodeId: 'b' }], transition: 'auto' })
+    expect(c.node.status().confState.voters).toEqual(['d'])
+    expect(c.node.recovery()).toEqual({ lostVoters: ['a', 'b'] }) // not a voter yet
+    changeAt(cluster, 'c', { steps: [{ type: 'add-voter', nodeId: 'c' }], transition: 'auto' })
+    expect(c.node.status().confState.voters.sort()).toEqual(['c', 'd'])
+    expect(c.node.recovery()).toBeUndefined()
+    proposeAt(cluster, 'c', 'two')
+    expect(cluster.get('d').state).toEqual(['one', 'two'])
+  })
+
+  it('should resume an unfinished run with the lost voters it fixed, counting a voter it added', () => {
+    const cluster = survivorOfThree()
+    const c = cluster.get('c')
+    const lost = c.node.recoverAsSoleVoter()
+    cluster.elect('c')
+    changeAt(cluster, 'c', { steps: [{ type: 'add-voter', nodeId: 'd' }], transition: 'auto' })
+    expect(c.node.status().confState.voters.sort()).toEqual(['a', 'b', 'c', 'd'])
+    // The run crashes before the lost voters are out, its last append sent to d but not yet durable.
+    c.node.propose(bytes('four'))
+    cluster.process('c')
+    c.store.entries.pop()
+    cluster.queue = cluster.queue.filter((m) => m.to !== 'c')
+    cluster.restart('c', cluster.genesis)
+    cluster.stabilize()
+    expect(cluster.get('d').node.status().lastIndex).toBeGreaterThan(c.node.status().lastIndex)
+    expect(c.node.recovery()).toBeUndefined()
+
+    // Resumed with its set, d counts: nothing commits without it.
+    expect(c.node.recoverAsSoleVoter(lost)).toEqual(['a', 'b'])
+    cluster.elect('c') // d refuses its vote (d's log is longer), yet c leads: no node but c can lead meanwhile
+    expect(c.node.status().role).toBe('leader')
+    cluster.isolate('d')
+    const commit = c.node.status().commit
+    proposeAt(cluster, 'c', 'without d')
+    expect(c.node.status().commit).toBe(commit)
+    cluster.heal()
+    cluster.isolate('a')
+    cluster.isolate('b')
+    cluster.tick('c', 2)
+    cluster.stabilize()
+    expect(c.node.status().commit).toBeGreaterThan(commit)
+    expect(cluster.get('d').state.at(-1)).toBe('without d')
+  })
+
   it('should end at once on a node that is already the only voter', () => {
     const cluster = new Cluster({ voters: ['a'], learners: ['d'] })
     const a = cluster.get('a')
     a.node.recoverAsSoleVoter()
     cluster.elect('a')
     expect(a.node.status().role).toBe('leader')
+    expect(a.node.recovery()).toBeUndefined()
+    // Called on a node that already leads, it ends there and then.
+    a.node.recoverAsSoleVoter()
     expect(a.node.recovery()).toBeUndefined()
   })
 

@@ -118,6 +118,11 @@ export class QuorumRecovery {
   private promotingSince: number | null = null
   /** Set once recover-quorum refused the survivor (not a voter): nothing can run it again. */
   private refusal: string | null = null
+  /**
+   * The lost voters a run fixed, kept in the survivor's data dir (the product's `recovery.json`, written before
+   * it campaigns) until a run ends with "quorum recovered": a run after one that did not end resumes that set.
+   */
+  private persistedLost: NodeId[] | null = null
 
   constructor (readonly plan: QuorumLossPlan, private readonly random: SimRandom, private readonly env: RecoveryEnv) {}
 
@@ -285,6 +290,7 @@ export class QuorumRecovery {
     if (!ended && now - this.runStartedAt < RECOVERY_TIMEOUT_TICKS) return
     if (ended) this.marks.recoveriesEnded++
     else this.marks.recoveryTimeouts++
+    if (ended) this.persistedLost = null
     this.lastRunEnded = ended
     if (ended && this.stuck(node.raw.status().confState)) {
       // recover-quorum exits 0 ("quorum recovered") and the operator starts the node as usual: it must work.
@@ -335,20 +341,22 @@ export class QuorumRecovery {
     if (this.leaderlessSince === null || now - this.leaderlessSince < patience) return
     if (hasQuorum(status.confState, (id) => id !== node.id && this.mayRun(id))) return
     assert(status.role !== 'leader', () => `${node.id} leads without knowing it`)
-    if (!allVoters(status.confState).includes(node.id)) {
-      // As the product's QuorumRecoveryError: only a voter can recover. No other node may: nothing commits again.
+    if (!allVoters(status.confState).includes(node.id) && this.persistedLost === null) {
+      // As the product's QuorumRecoveryError: only a voter can recover, or a node resuming its own unfinished
+      // run (its log's tail may have demoted it). No other node may: nothing commits again.
       if (this.refusal !== null) return
       this.refusal = `recover-quorum refuses ${node.id}: not a voter (voters ${allVoters(status.confState).join(',')})`
       this.marks.recoveriesRefused++
       this.env.trace.add(this.refusal)
       return
     }
-    raw.recoverAsSoleVoter()
+    this.persistedLost = raw.recoverAsSoleVoter(this.persistedLost ?? undefined)
     raw.campaign()
     this.runStartedAt = now
     this.runCore = raw
     this.marks.recoveriesStarted++
-    this.env.trace.add(`${node.id} runs recover-quorum (voters ${allVoters(status.confState).join(',')})`)
+    this.env.trace.add(`${node.id} runs recover-quorum (voters ${allVoters(status.confState).join(',')}, ` +
+      `lost ${this.persistedLost.join(',')})`)
   }
 
   /** True when the voters that may run cannot form a quorum of `conf` (either half of a joint one). */
@@ -383,7 +391,16 @@ export class QuorumRecovery {
       this.promoted = proposed || now - this.promotingSince >= PROMOTE_WAIT_TICKS
       return
     }
-    const counted = raw.recovery()?.lostVoters ?? []
+    const recovery = raw.recovery()
+    if (recovery !== undefined && !conf.voters.includes(leader)) {
+      // Its log's tail demoted the recovering leader: it promotes itself back first (the product's consensus
+      // service does the same), while the voters not lost still form a quorum with it.
+      if (this.env.proposeConfChange({ steps: [{ type: 'add-voter', nodeId: leader }], transition: 'auto' })) {
+        this.env.trace.add(`${leader} promotes itself back`)
+      }
+      return
+    }
+    const counted = recovery?.lostVoters ?? []
     const targets = conf.voters.filter((id) => id !== leader && (!this.mayRun(id) || counted.includes(id)))
     const first = targets[0]
     if (first === undefined) return
