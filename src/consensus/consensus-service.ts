@@ -43,6 +43,7 @@ import { assertNotRemoved, noticeRefusal, RemovalNotices, writeRemovalRecord } f
 import type { RemovalRecord } from './removal.js'
 import { ConsensusStoppedError, RequestRefusedError, UnknownMemberError } from './errors.js'
 import { QuorumRecoveryError } from '../node/errors.js'
+import { readRecoveryRecord, removeRecoveryRecord, writeRecoveryRecord } from './recovery-record.js'
 import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
 import type { ControlPlaneRole } from './shape/core/index.js'
 
@@ -145,6 +146,7 @@ export interface ShapeView {
 export class ConsensusService implements NodeService {
   readonly name = 'consensus'
   private ctx!: ServiceContext
+  private raftDir!: string
   private storage!: Storage
   private transport!: ReturnType<ConsensusServiceInit['createTransport']>
   private raft!: RaftNode<ApplyResult>
@@ -168,6 +170,7 @@ export class ConsensusService implements NodeService {
     this.ctx = ctx
     await assertNotRemoved(ctx.config.dataDir)
     const dir = path.join(ctx.config.dataDir, 'raft')
+    this.raftDir = dir
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
@@ -262,6 +265,7 @@ export class ConsensusService implements NodeService {
     this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
     await this.replayLocalLog()
     if (raftStart === 'recover-quorum') await this.startRecovery(ctx)
+    else await this.checkUnfinishedRecovery(ctx)
     this.admission = this.createAdmission(ctx)
     this.admission.start(ADMISSION_ROUND_INTERVAL_MS, ctx.ticker)
     this.protocolLoop = new ProtocolLoop({
@@ -308,7 +312,9 @@ export class ConsensusService implements NodeService {
       await this.closeFailedStart()
       throw new QuorumRecoveryError(message)
     }
-    if (!allVoters(this.raft.configurationView()).includes(ctx.nodeId)) {
+    // An earlier run that did not end resumes with its lost voters, even if its log's tail demoted this node.
+    const resumed = await readRecoveryRecord(this.raftDir).catch(async (err: unknown) => await refuse((err as Error).message))
+    if (resumed === undefined && !allVoters(this.raft.configurationView()).includes(ctx.nodeId)) {
       await refuse(`${ctx.nodeId} is not a voter (voters: ${allVoters(this.raft.configurationView()).join(', ')}): ` +
         'only a voter holds every committed entry; run recover-quorum on the voter that survived')
     }
@@ -321,9 +327,33 @@ export class ConsensusService implements NodeService {
       await refuse(`the cluster has a leader (${leader === ctx.nodeId ? 'this node, elected by a quorum' : leader}, term ${this.raft.status().term}): ` +
         'its quorum is not lost, so there is nothing to recover; start the node as usual')
     }
-    ctx.log.warn({ voters: allVoters(this.raft.configurationView()) }, 'recovering a lost quorum: this node elects itself and commits alone until the other voters are demoted')
-    this.raft.recoverAsSoleVoter()
+    const voters = allVoters(this.raft.configurationView())
+    const lost = resumed ?? voters.filter((id) => id !== ctx.nodeId)
+    // Durable before the campaign: a run after a crash or a give-up must count the same voters as lost.
+    await writeRecoveryRecord(this.raftDir, lost).catch(async (err: unknown) =>
+      await refuse(`cannot record the lost voters in ${this.raftDir}: ${(err as Error).message}`))
+    ctx.log.warn({ voters, lostVoters: lost, resumed: resumed !== undefined },
+      'recovering a lost quorum: this node elects itself and commits alone until the lost voters are demoted')
+    this.raft.recoverAsSoleVoter(lost)
     void this.runRecovery(ctx)
+  }
+
+  /**
+   * A start as usual on a data dir whose quorum recovery did not end: the record goes once no lost voter is
+   * left (the recovery is over in effect); otherwise the operator is told how to resume it.
+   */
+  private async checkUnfinishedRecovery (ctx: ServiceContext): Promise<void> {
+    const lost = await readRecoveryRecord(this.raftDir).catch((err: unknown) => {
+      ctx.log.warn({ err }, 'quorum recovery record unreadable: left as it is')
+      return undefined
+    })
+    if (lost === undefined) return
+    const still = allVoters(this.raft.configurationView()).filter((id) => lost.includes(id))
+    if (still.length > 0) {
+      ctx.log.warn({ lostVoters: still }, 'a quorum recovery of this node has not ended: `revoada recover-quorum` resumes it')
+      return
+    }
+    await removeRecoveryRecord(this.raftDir).catch((err: unknown) => { ctx.log.warn({ err }, 'cannot remove the ended quorum recovery record') })
   }
 
   private async runRecovery (ctx: ServiceContext): Promise<void> {
@@ -335,15 +365,22 @@ export class ConsensusService implements NodeService {
     try {
       while (!this.raft.isLeader()) await pause()
       for (let recovery = this.raft.recovery(); recovery !== undefined; recovery = this.raft.recovery()) {
-        const voters = allVoters(this.raft.configurationView())
+        const conf = this.raft.configurationView()
+        const voters = allVoters(conf)
+        // Its log's tail may have demoted this node (a replacement, an operator's demote): it takes etcd back first.
+        const self = !conf.voters.includes(ctx.nodeId) && !this.machine.shape.holds(ctx.nodeId, 'etcd') ? ctx.nodeId : undefined
         // The policy engine may replace a lost voter first (`promote … replacing`): only those still holding etcd.
-        const next = recovery.lostVoters.find((id) => voters.includes(id) && this.machine.shape.holds(id, 'etcd'))
+        const next = self ?? recovery.lostVoters.find((id) => voters.includes(id) && this.machine.shape.holds(id, 'etcd'))
         if (next === undefined) { await pause(); continue } // the last joint change is being left
-        const { result } = await this.propose({ kind: 'demote', nodeId: next, roles: ['etcd'] }, 'operator')
-        if (result.outcome.kind === 'rejected' && result.outcome.code !== 'role-not-held') {
-          throw new QuorumRecoveryError(`the demotion of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
+        const command = next === self
+          ? { kind: 'promote' as const, nodeId: next, roles: ['etcd' as const] }
+          : { kind: 'demote' as const, nodeId: next, roles: ['etcd' as const] }
+        const { result } = await this.propose(command, 'operator')
+        if (result.outcome.kind === 'rejected' && result.outcome.code !== 'role-not-held' && result.outcome.code !== 'role-already-held') {
+          throw new QuorumRecoveryError(`the ${command.kind} of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
         }
       }
+      await removeRecoveryRecord(this.raftDir)
       const message = `quorum recovered: ${ctx.nodeId} is the only voter, its log kept (applied index ${this.raft.appliedIndex()}); ` +
         'start it again with `revoada start`: the policy engine promotes live members back to the target'
       ctx.log.warn({ appliedIndex: this.raft.appliedIndex() }, message)

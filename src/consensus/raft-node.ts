@@ -786,10 +786,10 @@ export class RaftNode<R> {
 
   /**
    * Quorum recovery (core/raw-node.ts `recoverAsSoleVoter`; unsafe, the operator's `revoada recover-quorum`):
-   * this node campaigns at once and, leading, commits alone until the voters it knew then are out.
+   * this node campaigns at once and, leading, commits alone until `lostVoters` are out.
    */
-  recoverAsSoleVoter (): void {
-    this.raw.recoverAsSoleVoter()
+  recoverAsSoleVoter (lostVoters: readonly NodeId[]): void {
+    this.raw.recoverAsSoleVoter(lostVoters)
     if (!this.isLeader()) this.raw.campaign()
     this.scheduleBatch()
   }

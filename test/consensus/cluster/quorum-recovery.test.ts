@@ -1,8 +1,9 @@
 /**
  * `revoada recover-quorum` on real nodes: two of three voters are gone for good; the survivor, started in
  * recovery, becomes the only voter with its log (target and shape) kept, the learner still running follows it,
- * and it then starts as usual and commits alone. Recovery is refused while a leader answers, without a log and
- * on a non-voter.
+ * and it then starts as usual and commits alone. A survivor whose log's tail demoted it takes etcd back; a run
+ * resumes the lost voters an earlier run recorded. Recovery is refused while a leader answers, without a log
+ * and on a non-voter.
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -16,6 +17,8 @@ import type { Member } from './helpers.js'
 import { tempDir, testConfig } from '../../node/helpers.js'
 import { decodeChainExport, verifyChain } from '../../../src/attestation/core/index.js'
 import { verifyWithCodec } from '../../../src/attestation/signatures.js'
+import { QUORUM_RECOVERY_FILE_NAME, readRecoveryRecord, writeRecoveryRecord } from '../../../src/consensus/recovery-record.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 const TARGET = { apiServers: 1, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 2 }
 
@@ -94,6 +97,84 @@ describe('quorum recovery', () => {
     const report = verifyChain(chain!, { verify: verifyWithCodec })
     expect(report.voters).toEqual([c.node.nodeId])
     expect(report.blocks).toBeGreaterThan(0)
+  }, 240_000)
+
+  it('should take etcd back when its log\'s tail demoted it, and forget the run once it ends', async () => {
+    // Elections slow enough that the cut-off leader still takes a proposal before check-quorum steps it down.
+    const extra = { raft: { tickMs: 50, electionTicks: 30, heartbeatTicks: 1, operationTimeoutMs: 30_000 } }
+    const lost = new Set<string>()
+    let cut = false
+    const selves: string[] = []
+    members = await startCluster(4, { extra, faults: (i) => ({ isBlocked: (peer) => cut && lost.has(peer) !== lost.has(selves[i] ?? '') }) })
+    selves.push(...members.map((m) => m.node.nodeId))
+    const [a, b, c, d] = members as [Member, Member, Member, Member]
+    for (const m of [b, c]) {
+      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
+      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
+    }
+    const applied = a.consensus.node.appliedIndex()
+    await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
+    c.consensus.node.transferLeadership(c.node.nodeId)
+    a.consensus.node.transferLeadership(c.node.nodeId)
+    await waitFor(() => c.consensus.node.isLeader(), 30_000, 'c leads')
+    // a and b are cut off; c, still leading, appends its own demotion, which cannot commit.
+    lost.add(a.node.nodeId).add(b.node.nodeId)
+    cut = true
+    for (const x of [a, b]) for (const y of [c, d]) await x.node.net.hangUp(peerIdFromString(y.node.nodeId)).catch(() => {})
+    const before = c.consensus.node.status().lastIndex
+    void c.consensus.propose({ kind: 'demote', nodeId: c.node.nodeId, roles: ['etcd'] }, 'operator').catch(() => {})
+    await waitFor(() => c.consensus.node.status().lastIndex > before, 10_000, 'c appended its demotion')
+    expect(c.consensus.node.status().commit).toBeLessThan(c.consensus.node.status().lastIndex)
+    const cAddress = c.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
+    for (const m of [a, b, c]) await m.node.stop()
+    members = [d]
+
+    const survivor = await startRecovery(c.dir, cAddress)
+    const stop = await survivor.node.stopRequested
+    expect(stop.message).toContain('quorum recovered')
+    expect(stop.exitCode).toBe(0)
+    // Its demotion committed, then its promotion back: it ends the only voter, the only etcd holder.
+    const shape = survivor.consensus.shapeMachine.shape
+    expect(survivor.consensus.node.configuration().voters).toEqual([c.node.nodeId])
+    expect(shape.holders('etcd')).toEqual([c.node.nodeId])
+    await expect(fs.access(path.join(c.dir, 'raft', QUORUM_RECOVERY_FILE_NAME))).rejects.toThrow(/ENOENT/)
+  }, 240_000)
+
+  it('should resume a run with the lost voters an earlier run recorded, counting a voter it did not', async () => {
+    members = await startCluster(4)
+    const [a, b, c, d] = members as [Member, Member, Member, Member]
+    for (const m of [b, c, d]) {
+      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
+      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
+    }
+    const applied = a.consensus.node.appliedIndex()
+    await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
+    // Four voters, two gone for good: no quorum. An earlier run (as if it gave up after the policy engine
+    // promoted d) recorded a and b as lost; d, a live voter, must count, not be demoted as lost.
+    const cAddress = c.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
+    for (const m of [a, b, c]) await m.node.stop()
+    members = [d]
+    await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, b.node.nodeId])
+
+    const survivor = await startRecovery(c.dir, cAddress)
+    const stop = await survivor.node.stopRequested
+    expect(stop.message).toContain('quorum recovered')
+    expect(survivor.consensus.node.configuration().voters.sort()).toEqual([c.node.nodeId, d.node.nodeId].sort())
+    expect(survivor.consensus.shapeMachine.shape.holders('etcd').sort()).toEqual([c.node.nodeId, d.node.nodeId].sort())
+    await expect(fs.access(path.join(c.dir, 'raft', QUORUM_RECOVERY_FILE_NAME))).rejects.toThrow(/ENOENT/)
+    await survivor.node.stop()
+    others.splice(others.indexOf(survivor.node), 1)
+
+    // A record left behind (the run ended, its removal did not) goes at the next plain start: none of its
+    // lost voters is a voter any more. One naming a voter stays, for recover-quorum to resume.
+    await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, d.node.nodeId])
+    let again = await startMember(c.dir, { extra: { listen: [cAddress] } })
+    await again.node.stop()
+    expect(await readRecoveryRecord(path.join(c.dir, 'raft'))).toEqual([a.node.nodeId, d.node.nodeId].sort())
+    await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, b.node.nodeId])
+    again = await startMember(c.dir, { extra: { listen: [cAddress] } })
+    members.push(again)
+    expect(await readRecoveryRecord(path.join(c.dir, 'raft'))).toBeUndefined()
   }, 240_000)
 
   it('should refuse to recover while the other voters answer, and leave the node a voter', async () => {
