@@ -328,7 +328,7 @@ export class ConsensusService implements NodeService {
         'its quorum is not lost, so there is nothing to recover; start the node as usual')
     }
     const voters = allVoters(this.raft.configurationView())
-    const lost = resumed ?? voters.filter((id) => id !== ctx.nodeId)
+    const lost = resumed ?? this.raft.recoveryLostVoters()
     // Durable before the campaign: a run after a crash or a give-up must count the same voters as lost.
     await writeRecoveryRecord(this.raftDir, lost).catch(async (err: unknown) =>
       await refuse(`cannot record the lost voters in ${this.raftDir}: ${(err as Error).message}`))

@@ -799,6 +799,11 @@ export class RaftNode<R> {
     return 2 * this.init.electionTicks * this.init.tickMs
   }
 
+  /** The voters a quorum recovery started now would treat as lost: every voter but this one, its log's tail's too. */
+  recoveryLostVoters (): NodeId[] {
+    return this.raw.recoveryLostVoters()
+  }
+
   /** The voters a running quorum recovery treats as lost, or undefined when none runs. */
   recovery (): { lostVoters: NodeId[] } | undefined {
     return this.raw.recovery()

@@ -94,13 +94,13 @@ export class Raft {
   oversizeSnapshots = 0
   /**
    * Quorum recovery (the operator's `revoada recover-quorum`, unsafe by nature): the voters this node knew
-   * when the recovery started (`lostVoters`, or the set an unfinished earlier run fixed) are gone for good.
-   * Quorums count this node and every voter not lost: a voter added later, by its log's tail or by the
-   * leader, counts as usual, and this node counts even if its tail demoted it. It ends once no lost voter is
-   * left in the configuration and this node is an incoming voter: from then on quorums are the configuration's.
+   * when the recovery started, its log's tail included (`lostVoters`, or the set an unfinished earlier run
+   * fixed), are gone for good. Quorums count this node and every voter not lost: a voter added later counts
+   * as usual, and this node counts even if its tail demoted it. It ends once no lost voter is left in the
+   * configuration and this node is an incoming voter: from then on quorums are the configuration's.
    */
   recovering = false
-  lostVoters: ReadonlySet<NodeId> = new Set()
+  lostVoters: ReadonlySet<NodeId> = new Set<NodeId>()
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
 
@@ -148,9 +148,30 @@ export class Raft {
   startRecovery (lost?: readonly NodeId[]): NodeId[] {
     assert(lost !== undefined || this.promotable(), 'only a voter can recover a lost quorum')
     this.recovering = true
-    this.lostVoters = new Set((lost ?? allVoters(this.conf)).filter((id) => id !== this.id))
+    this.lostVoters = new Set((lost ?? this.recoveryLostVoters()).filter((id) => id !== this.id))
     if (this.role === 'leader') this.maybeEndRecovery()
     return [...this.lostVoters].sort()
+  }
+
+  /**
+   * The voters a quorum recovery started now treats as lost: every voter but this node, of the configuration
+   * and of every one its log's tail (entries not yet applied) switches to. A voter only the tail adds is lost
+   * too: the operator stopped or lost every voter but this node, so counting one could leave the recovery
+   * waiting for a node that never comes (simulator seeds 7, 2990, 3993, 6910).
+   */
+  recoveryLostVoters (): NodeId[] {
+    const voters = new Set(allVoters(this.conf))
+    let conf = this.conf
+    for (let index = Math.max(this.log.applied + 1, this.log.firstIndex()); index <= this.log.lastIndex(); index++) {
+      const entry = this.log.entry(index)
+      const cc = entry?.type === EntryType.ConfChange ? decodeConfChange(entry.data) : null
+      const next = cc === null ? null : changeConf(conf, cc)
+      if (next === null || typeof next === 'string') continue
+      conf = next
+      for (const id of allVoters(conf)) voters.add(id)
+    }
+    voters.delete(this.id)
+    return [...voters].sort()
   }
 
   /** Ends quorum recovery once no lost voter is left and this node is an incoming voter. */

@@ -230,10 +230,10 @@ export class RawNode {
 
   /**
    * Unsafe, for an operator whose other voters are gone for good (`revoada recover-quorum`): from now on the
-   * voters of this node's configuration (or `lostVoters`, the set an earlier run that did not end returned)
-   * are lost, and this node is a quorum on its own, so it elects itself and commits alone. A voter not lost,
-   * added by its log's tail or later, counts as usual; this node counts even when its tail demoted it, and
-   * must then be promoted back. Once no lost voter is left and this node is an incoming voter, quorums are
+   * voters of this node's configuration and of its log's tail (or `lostVoters`, the set an earlier run that
+   * did not end returned) are lost, and this node is a quorum on its own, so it elects itself and commits
+   * alone. A voter added later counts as usual; this node counts even when its tail demoted it, and must
+   * then be promoted back. Once no lost voter is left and this node is an incoming voter, quorums are
    * the configuration's again (`recovery()`). A lost voter that was alive after all can lead a second
    * history: Raft's safety rests on the operator here, as with etcd's `--force-new-cluster`.
    * @returns the lost voters: persist them until the recovery ends, and pass them to a run that resumes it
@@ -242,6 +242,11 @@ export class RawNode {
   recoverAsSoleVoter (lostVoters?: readonly NodeId[]): NodeId[] {
     this.assertIdle()
     return this.raft.startRecovery(lostVoters)
+  }
+
+  /** The voters `recoverAsSoleVoter()` called now without `lostVoters` would treat as lost (see there). */
+  recoveryLostVoters (): NodeId[] {
+    return this.raft.recoveryLostVoters()
   }
 
   /** The voters a quorum recovery treats as lost, or undefined when not recovering. */

@@ -340,17 +340,19 @@ class Simulation {
         const durable = this.nodes.get(id)?.storage.durableTermAt(commit)
         return durable === 'snapshot' || durable === term
       }
-      // A leader recovering a lost quorum counts the lost voters out of its majorities (Raft.quorumConf; before
-      // it knows them, everyone but itself): unsafe by design, so durability is checked over the voters it counts.
-      const counted = (id: NodeId): boolean => recovery === undefined || id === node ||
-        (recovery.lostVoters.length > 0 && !recovery.lostVoters.includes(id))
+      // A leader recovering a lost quorum counts the lost voters out of its majorities and itself into every
+      // half with voters, even one its log's tail took it out of (Raft.quorumConf): unsafe by design, so
+      // durability is checked over the voters it counts.
+      const counted = (all: NodeId[]): NodeId[] => recovery === undefined || all.length === 0
+        ? all
+        : [node, ...all.filter((id) => id !== node && !recovery.lostVoters.includes(id))]
       const majority = (all: NodeId[]): boolean => {
-        const ids = all.filter(counted)
+        const ids = counted(all)
         return ids.length === 0 || ids.filter(holds).length * 2 > ids.length
       }
       if (!majority(conf.voters) || !majority(conf.votersOutgoing)) {
         throw new InvariantViolation(`commit durability: leader ${node} committed ${commit} (term ${term}) held durably by ` +
-          `${[...conf.voters, ...conf.votersOutgoing].filter(holds).join(',') || 'no voter'} of ${conf.voters.join(',')}` +
+          `${[...new Set([node, ...conf.voters, ...conf.votersOutgoing])].filter(holds).join(',') || 'no voter'} of ${conf.voters.join(',')}` +
           `${conf.votersOutgoing.length > 0 ? ` / ${conf.votersOutgoing.join(',')}` : ''}`)
       }
     }
