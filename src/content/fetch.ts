@@ -8,10 +8,10 @@
  * match is dropped from the fetch, scored down, and its chunks go to the others. When the last chunk is in, requests still outstanding (a slow provider's) are
  * cancelled: a slow provider carries fewer chunks, but holds up neither the end of the fetch nor its own
  * score. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
- * and a later fetch of the same CID (after a restart too) skips it. A manifest that contradicts itself ends
- * the fetch as MalformedContentError and drops its partial record: no bytes can complete it, so it is not
- * resumed. The object is announced as a partial provider as soon as its manifest is held, and as complete
- * at the end.
+ * and a later fetch of the same CID (after a restart too) skips it. A manifest that contradicts itself
+ * (MalformedContentError), or directories nested too deep (ObjectTooLargeError), ends the fetch and drops its
+ * partial records: no bytes can complete it, so it is not resumed. The object is announced as a partial
+ * provider as soon as its manifest is held, and as complete at the end.
  */
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
@@ -91,6 +91,25 @@ interface WorkerJob {
 /** An error that ends the whole fetch (quota, full disk), as opposed to a provider's fault. */
 const FATAL_ERRORS = new Set(['QuotaExceededError', 'DiskFullError', 'StoreIndexFullError'])
 
+/**
+ * Nesting over DIR_DEPTH_MAX below a fetch's root: an ObjectTooLargeError to every caller (same name, same API
+ * answer), a class of its own so that it alone of the ObjectTooLargeErrors ends a fetch for good.
+ */
+class NestingTooDeepError extends ObjectTooLargeError {}
+
+/**
+ * Whether an error that ended a fetch belongs to the content, which no bytes can mend, so that the partial
+ * records it leaves are dropped, not resumed (docs/CONTENT.md §6 step 4): a manifest that contradicts itself,
+ * or directories nested over DIR_DEPTH_MAX (the CIDs fix the nesting). NB: the other ObjectTooLargeErrors are
+ * limits of a local call, not properties of the content: `get` of more than 64 MiB into memory (`open`
+ * streams the same object), and adding a file over FILE_CHUNKS_MAX or a manifest over MANIFEST_BYTES_MAX.
+ * Were one ever to end a fetch, its records would stay, as for the transient ends (no providers, stall,
+ * quota, full disk, the node stopping).
+ */
+export function endsFetchForGood (err: unknown): boolean {
+  return errorName(err) === 'MalformedContentError' || err instanceof NestingTooDeepError
+}
+
 export class Fetch {
   readonly progress: FetchProgress
   private readonly wake = new Wakeup()
@@ -154,15 +173,24 @@ export class Fetch {
       await store.touch(root)
       return existing
     }
-    if (depth > DIR_DEPTH_MAX) throw new ObjectTooLargeError(`directory nesting over ${DIR_DEPTH_MAX}`)
+    if (depth > DIR_DEPTH_MAX) throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX}`)
     try {
       return await this.fetchMissing(root, depth)
     } catch (err) {
       // Each enclosing directory's level drops its own record too, as the error passes up: a directory that
       // links to an object no bytes can complete cannot be completed either.
-      if (errorName(err) === 'MalformedContentError') await this.dropMalformed(root, err as Error)
+      if (this.dropsRecord(err, depth, existing !== undefined)) await this.dropUnfetchable(root, err as Error)
       throw err
     }
+  }
+
+  /** Whether the level at `depth` drops its object's partial record as `err` passes up (`endsFetchForGood`). */
+  private dropsRecord (err: unknown, depth: number, existed: boolean): boolean {
+    if (!endsFetchForGood(err)) return false
+    // NB: nesting is too deep only below this fetch's root. A directory further down whose record was there
+    // before this fetch reached it (another fetch's) is within the limit on its own, and keeps its record.
+    if (err instanceof NestingTooDeepError) return depth === 0 || !existed
+    return true
   }
 
   /** The part of `fetchObject` for an object not held completely: manifest, partial record, chunks or entries. */
@@ -184,20 +212,21 @@ export class Fetch {
   }
 
   /**
-   * Drops the partial record of an object whose fetch ended as MalformedContentError: its manifest contradicts
-   * itself, so no bytes can complete it, and a record kept would be fetched again, and fail again, at every
-   * start until gc. A pinned record is dropped too: a pin keeps an object, and this one cannot exist; kept,
-   * it would hold the blocks of a manifest that can never complete and be retried at every start. Whoever
-   * fetched or pinned it gets the error and the warning, and a later fetch of the CID starts from scratch
-   * (and fails the same way). Its blocks go at the next gc unless another object reaches them.
+   * Drops the partial record of an object whose fetch ended for good (`endsFetchForGood`): its manifest
+   * contradicts itself, or its directories nest too deep, so no bytes can complete it, and a record kept would
+   * be fetched again, and fail again, at every start until gc. A pinned record is dropped too: a pin keeps an
+   * object, and this one cannot exist; kept, it would hold the blocks of a manifest that can never complete
+   * and be retried at every start. Whoever fetched or pinned it gets the error and the warning, and a later
+   * fetch of the CID starts from scratch (and fails the same way). Its blocks go at the next gc unless
+   * another object reaches them.
    */
-  private async dropMalformed (root: CID, err: Error): Promise<void> {
+  private async dropUnfetchable (root: CID, err: Error): Promise<void> {
     const record = this.deps.store.record(root)
     if (record === undefined || record.complete) return
     // The record is gone from memory even if the index write fails; the next write of the index persists it.
     const indexError = await this.deps.store.dropRecord(root).then(() => undefined, (writeErr: unknown) => errorMessage(writeErr))
-    this.deps.log.warn({ cid: root.toString(), pinned: record.pinned, reason: err.message, ...(indexError !== undefined ? { indexError } : {}) },
-      'fetch ended as MalformedContentError (the manifest contradicts itself); its partial record is dropped, not resumed')
+    this.deps.log.warn({ cid: root.toString(), pinned: record.pinned, error: err.name, reason: err.message, ...(indexError !== undefined ? { indexError } : {}) },
+      'fetch ended as an error no bytes can mend (a manifest that contradicts itself, or directories nested too deep); its partial record is dropped, not resumed')
   }
 
   private manifestContext (): ManifestFetchContext {

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ContentStore } from '../../src/content/store.js'
 import {
-  CHUNK_BYTES, MalformedContentError, ProviderScores, ProviderTable, chunkCid, decodeAnnouncement, encodeAnnouncement, encodeManifest
+  CHUNK_BYTES, DIR_DEPTH_MAX, MalformedContentError, ObjectTooLargeError, ProviderScores, ProviderTable, chunkCid, decodeAnnouncement,
+  encodeAnnouncement, encodeManifest
 } from '../../src/content/core/index.js'
 import type { HaveItem } from '../../src/content/core/index.js'
 import { parseRootCid } from '../../src/content/store.js'
@@ -336,6 +337,44 @@ describe('content store', () => {
     // Nothing reaches the two manifests any more: gc removes them, and keeps the file that holds the chunk.
     expect(await store.gc(24 * 3_600_000)).toEqual({ removedObjects: 0, removedBlocks: 2, freedBytes: lying.bytes.length + dir.bytes.length })
     expect([store.hasBlock(lying.cid), store.hasBlock(dir.cid), store.hasDigest(blake3(big))]).toEqual([false, false, true])
+  })
+
+  // Nesting over DIR_DEPTH_MAX ends a fetch as ObjectTooLargeError, and no bytes change that (the CIDs fix the
+  // nesting), yet the partial records of the directories above stayed and were resumed at every start. Method: a
+  // chain of DIR_DEPTH_MAX + 1 directories above an empty one, every manifest held, fetched plain and pinned;
+  // then with a record of the second directory made before (another fetch's: it is within the limit on its own).
+  it('should drop the partial records of a fetch whose directories nest too deep, pinned too, but keep one another fetch made', async () => {
+    const store = await open()
+    let below = encodeManifest({ v: 1, type: 'dir', entries: [] })
+    const chain = [below] // chain[0] is the root; the empty directory at the end sits one level too deep
+    for (let level = 0; level <= DIR_DEPTH_MAX; level++) {
+      below = encodeManifest({ v: 1, type: 'dir', entries: [{ name: 'd', cid: below.cid, size: 0 }] })
+      chain.unshift(below)
+    }
+    for (const m of chain) await store.putBlock(m.cid, m.bytes)
+    const log = silentLogger()
+    const warn = vi.spyOn(log, 'warn')
+    const announcer = { have: async () => {}, want: async () => {} } as unknown as Announcer
+    const deps = {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
+      log, nowMs: () => clock, startIndex: () => 0
+    }
+    const [root, second] = chain.map((m) => m.cid) as [CID, CID]
+    for (const pin of [false, true]) {
+      await expect(new Fetch(root, deps, { pin }).run()).rejects.toThrow(ObjectTooLargeError)
+      expect(store.list()).toEqual([])
+    }
+    // Every directory above the one too deep, deepest first; that one had no record (alone, it is no fault).
+    const above = chain.slice(0, DIR_DEPTH_MAX + 1).reverse().map((m) => m.cid.toString())
+    const dropped = warn.mock.calls.map(([fields]) => fields as unknown as { cid: string, pinned: boolean, error: string })
+    expect(dropped.map((f) => [f.cid, f.pinned])).toEqual([...above.map((cid) => [cid, false]), ...above.map((cid) => [cid, true])])
+    expect(new Set(dropped.map((f) => f.error))).toEqual(new Set(['ObjectTooLargeError']))
+    expect((await open({ dir: dirs[0] as string })).list()).toEqual([])
+    // Too deep only below this root: the second directory's own record stays, and fetched alone it completes.
+    await store.setRecord(second, { type: 'dir', size: 0, pinned: true })
+    await expect(new Fetch(root, deps).run()).rejects.toThrow(ObjectTooLargeError)
+    expect(store.list().map((r) => [r.cid, r.complete, r.pinned])).toEqual([[second.toString(), false, true]])
+    expect((await new Fetch(second, deps).run()).complete).toBe(true)
   })
 
   // An audit found a fetched directory's size was the plain sum of its entries' sizes: 4,096 safe integers can

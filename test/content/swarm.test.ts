@@ -9,7 +9,7 @@ import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { encode } from '@ipld/dag-cbor'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CHUNK_BYTES, CONTENT_PROTOCOL, REQUEST_FRAME_BYTES_MAX, encodeManifest } from '../../src/content/core/index.js'
+import { CHUNK_BYTES, CONTENT_PROTOCOL, DIR_DEPTH_MAX, REQUEST_FRAME_BYTES_MAX, encodeManifest } from '../../src/content/core/index.js'
 import { blake3 } from '../../src/codec/index.js'
 import type { ContentStore } from '../../src/content/store.js'
 import { ContentCluster } from './helpers.js'
@@ -132,6 +132,37 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     expect(again.content.record(lying.cid)).toBeUndefined()
     await expect(again.content.fetch(lying.cid)).rejects.toHaveProperty('name', 'MalformedContentError')
     expect(again.content.record(lying.cid)).toBeUndefined()
+  })
+
+  it('should not resume at the next start a fetch whose directories nest too deep, drop a record an older build left, and fail it again', async () => {
+    // Nesting over DIR_DEPTH_MAX is fixed by the CIDs, like a malformed manifest, but the partial records of
+    // the directories above the one too deep stayed: every start resumed them. Method: c holds every manifest
+    // of a chain of DIR_DEPTH_MAX + 1 directories above an empty one (no provider needed).
+    const [c] = await cluster.start(1)
+    const store = (): ContentStore => (c!.content as unknown as { store: ContentStore }).store
+    let below = encodeManifest({ v: 1, type: 'dir', entries: [] })
+    for (let level = 0; level <= DIR_DEPTH_MAX; level++) {
+      await store().putBlock(below.cid, below.bytes)
+      below = encodeManifest({ v: 1, type: 'dir', entries: [{ name: 'd', cid: below.cid, size: 0 }] })
+    }
+    await store().putBlock(below.cid, below.bytes)
+    const root = below.cid
+    await expect(c!.content.fetch(root)).rejects.toHaveProperty('name', 'ObjectTooLargeError')
+    expect(c!.content.list()).toEqual([])
+    await cluster.stop(c!)
+    let again = await cluster.add({ dir: c!.dir })
+    // A resume starts in `start`: its progress would be listed, running or finished.
+    expect(again.content.progress(root)).toBeUndefined()
+    expect(again.content.fetchesInProgress()).toEqual([])
+    // The root's partial record as a build before this fix left it: resumed at the next start once, and dropped.
+    await (again.content as unknown as { store: ContentStore }).store.setRecord(root, { type: 'dir', size: 0 })
+    await cluster.stop(again)
+    again = await cluster.add({ dir: c!.dir })
+    await waitFor(() => again.content.progress(root)?.state === 'failed', 30_000, 'the resumed fetch ended')
+    expect(again.content.progress(root)?.error?.name).toBe('ObjectTooLargeError')
+    expect(again.content.list()).toEqual([])
+    await expect(again.content.fetch(root)).rejects.toHaveProperty('name', 'ObjectTooLargeError')
+    expect(again.content.list()).toEqual([])
   })
 
   it('should finish without waiting for a provider that never answers, and not count it as a failure', async () => {
