@@ -156,17 +156,19 @@ export class ContentService implements NodeService {
 
   /**
    * Forgets `peer` as a provider of everything, and running fetches drop their worker for it at once (its
-   * chunks go to the other providers) rather than when that worker's stream ends. Nothing is held against
+   * chunks go to the other providers) rather than when that worker's stream ends, and cancel a manifest
+   * request open to it (the next provider is asked, not after the hedge delay). Nothing is held against
    * it: no score change, and a peer judged dead that comes back is recorded again by its next `have` (it
    * announces everything every 30 s, and answers a `want`).
    */
   private forgetProvider (peer: string, why: PeerGoneKind | 'not in the configuration'): void {
     const entries = this.table.forgetPeer(peer)
-    let workers = 0
-    for (const f of this.fetches.values()) if (f.fetch.forgetPeer(peer)) workers++
-    if (entries === 0 && workers === 0) return
+    // Fetches that had a worker or a manifest request open to it.
+    let fetches = 0
+    for (const f of this.fetches.values()) if (f.fetch.forgetPeer(peer)) fetches++
+    if (entries === 0 && fetches === 0) return
     this.providersForgotten++
-    this.ctx.log.info({ peer, why, entries, workers }, 'forgot a content provider')
+    this.ctx.log.info({ peer, why, entries, fetches }, 'forgot a content provider')
   }
 
   /** Incomplete objects left by a previous run are fetched again; verified chunks on disk are kept. */

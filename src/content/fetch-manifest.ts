@@ -2,7 +2,8 @@
  * @module content/fetch-manifest
  * The first step of a fetch (docs/CONTENT.md §6 step 2): the root's manifest from the swarm, its bytes checked
  * against the root CID before they are stored. Hedged, so that a slow provider cannot hold up the start of a
- * fetch for its whole request timeout.
+ * fetch for its whole request timeout; a provider forgotten meanwhile (`Fetch.forgetPeer`) has its request
+ * cancelled at once.
  */
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -24,6 +25,8 @@ export interface ManifestFetchContext {
   wake: Wakeup
   /** The error that ends the whole fetch (the node is stopping), if any. */
   fatal: () => Error | undefined
+  /** The stop of each open request, by peer: `Fetch.forgetPeer` aborts a forgotten provider's. */
+  stops: Map<string, AbortController>
   providersOf: (root: CID) => Array<{ peer: string }>
   providerLied: (peer: string, what: string) => void
 }
@@ -36,8 +39,6 @@ interface ManifestAsk {
   answered: Set<string>
   /** Providers that answered `busy`, and when to ask them again. */
   busyUntilMs: Map<string, number>
-  /** Aborted when the manifest phase ends: cancels the requests still open. */
-  cancel: AbortController
   outcome?: { manifest: Manifest } | { error: Error }
 }
 
@@ -52,7 +53,7 @@ export async function fetchManifest (ctx: ManifestFetchContext, root: CID): Prom
   ctx.progress.state = 'waiting-for-providers'
   const waitMs = ctx.deps.providerWaitMs ?? PROVIDER_WAIT_MS
   const deadline = ctx.deps.nowMs() + waitMs
-  const ask: ManifestAsk = { root, open: new Map(), answered: new Set(), busyUntilMs: new Map(), cancel: new AbortController() }
+  const ask: ManifestAsk = { root, open: new Map(), answered: new Set(), busyUntilMs: new Map() }
   let askedAtMs = Number.NEGATIVE_INFINITY
   try {
     while (ctx.fatal() === undefined && ask.outcome === undefined) {
@@ -81,7 +82,7 @@ export async function fetchManifest (ctx: ManifestFetchContext, root: CID): Prom
       await ctx.wake.wait(WANT_REPEAT_MS)
     }
   } finally {
-    ask.cancel.abort(new Error('manifest request no longer needed'))
+    for (const peer of ask.open.keys()) ctx.stops.get(peer)?.abort(new Error('manifest request no longer needed'))
     await Promise.allSettled([...ask.open.values()])
   }
   if (ask.outcome === undefined) throw ctx.fatal() as Error
@@ -91,12 +92,16 @@ export async function fetchManifest (ctx: ManifestFetchContext, root: CID): Prom
 
 /** Asks `peer` for the manifest in the background; the outcome lands in `ask`, and wakes fetchManifest. */
 function askManifest (ctx: ManifestFetchContext, peer: string, ask: ManifestAsk): void {
+  // Aborted when the manifest phase ends, or when the peer is forgotten: its request ends at once, at no cost
+  // to it, and (forgotten) it is not asked again until the table lists it again.
+  const stop = new AbortController()
+  ctx.stops.set(peer, stop)
   const attempt = (async () => {
     let bytes: Uint8Array | null
     try {
-      bytes = await requestOnce(ctx, peer, ask.root, ask.cancel.signal)
+      bytes = await requestOnce(ctx, peer, ask.root, stop.signal)
     } catch (err) {
-      if (ask.cancel.signal.aborted) return
+      if (stop.signal.aborted) return
       ctx.deps.log.debug({ peer, err: errorMessage(err) }, 'manifest request failed')
       // A busy provider is asked again a little later, and not scored down.
       if (err instanceof ProviderBusyError) {
@@ -120,6 +125,7 @@ function askManifest (ctx: ManifestFetchContext, peer: string, ask: ManifestAsk)
       else ask.outcome ??= { error: err as Error } // quota, full disk, malformed content: ends the fetch
     }
   })().finally(() => {
+    ctx.stops.delete(peer)
     ask.open.delete(peer)
     ctx.wake.notify()
   })

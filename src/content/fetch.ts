@@ -115,10 +115,11 @@ export class Fetch {
   private readonly wake = new Wakeup()
   private fatal: Error | undefined
   /**
-   * The stop of each running worker, by peer (its `stopped`). A fetch fetches its files one after another,
-   * so this holds the workers of one file at a time.
+   * The stop of each running worker (its `stopped`) or open manifest request, by peer. A fetch asks for one
+   * manifest, or fetches one file, at a time (and waits for the requests of one to end before the next), so
+   * this holds the stops of one step at a time, at most one per peer.
    */
-  private readonly workerStops = new Map<string, AbortController>()
+  private readonly peerStops = new Map<string, AbortController>()
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
     this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], chunksByProvider: {}, busyAnswers: 0 }
@@ -133,11 +134,13 @@ export class Fetch {
   /**
    * `peer` is no provider any more (judged dead, gone, or out of the configuration; the provider table has
    * forgotten it): its worker ends at once, its outstanding requests cancelled (stream reset) and its chunks
-   * given back to the other providers. Being forgotten is no fault: its score is untouched. It is asked
-   * again only once the table lists it again (its next `have`). Returns whether a worker of it was running.
+   * given back to the other providers; a manifest request open to it ends at once too, so the next provider
+   * is asked without waiting for the hedge delay. Being forgotten is no fault: its score is untouched. It is
+   * asked again only once the table lists it again (its next `have`). Returns whether a worker or manifest
+   * request of it was running.
    */
   forgetPeer (peer: string): boolean {
-    const stop = this.workerStops.get(peer)
+    const stop = this.peerStops.get(peer)
     if (stop === undefined || stop.signal.aborted) return false
     stop.abort(new Error(`provider ${peer} forgotten`))
     this.wake.notify()
@@ -231,7 +234,7 @@ export class Fetch {
 
   private manifestContext (): ManifestFetchContext {
     return {
-      deps: this.deps, progress: this.progress, wake: this.wake, fatal: () => this.fatal,
+      deps: this.deps, progress: this.progress, wake: this.wake, fatal: () => this.fatal, stops: this.peerStops,
       providersOf: (root) => this.providersOf(root), providerLied: (peer, what) => { this.providerLied(peer, what) }
     }
   }
@@ -287,10 +290,10 @@ export class Fetch {
           scheduler.readmit(peer)
           scheduler.setProvider(peer, partial ? () => false : null)
           const stop = new AbortController()
-          this.workerStops.set(peer, stop)
+          this.peerStops.set(peer, stop)
           workers.set(peer, this.worker({ peer, partial, root, manifest, scheduler, backoff, stopped: stop.signal }).finally(() => {
             workers.delete(peer)
-            this.workerStops.delete(peer)
+            this.peerStops.delete(peer)
             this.wake.notify()
           }))
         }
@@ -311,7 +314,7 @@ export class Fetch {
       // A worker still waiting for answers nobody needs any more (a slow provider whose chunks the endgame
       // took elsewhere) stops at once instead of holding the fetch until it answers or its request times out.
       this.wake.notify()
-      for (const stop of this.workerStops.values()) stop.abort(new Error('fetch ended'))
+      for (const stop of this.peerStops.values()) stop.abort(new Error('fetch ended'))
       await Promise.allSettled([...workers.values()])
     }
     if (this.fatal !== undefined) throw this.fatal

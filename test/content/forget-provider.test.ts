@@ -4,12 +4,13 @@
  * `ProviderTable.forgetPeer` was never called, so fetches were still scheduled to such a peer). Method: the
  * glue from consensus and membership with fake sources; the service with a fake watcher (a peer judged dead
  * and back, a peer that leaves the configuration and comes back, a peer forgotten while a fetch waits for its
- * answers); and a real removal through Raft in an in-process cluster wired as the default stack is, after
+ * answers, chunks or the manifest); and a real removal through Raft in an in-process cluster wired as the default stack is, after
  * which a fetch dials only the remaining provider.
  */
 import { randomBytes } from 'node:crypto'
+import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { CHUNK_BYTES, CONTENT_PROTOCOL } from '../../src/content/core/index.js'
+import { CHUNK_BYTES, CONTENT_PROTOCOL, REQUEST_TIMEOUT_MS } from '../../src/content/core/index.js'
 import { peerWatch } from '../../src/content/index.js'
 import type { PeerWatcher } from '../../src/content/index.js'
 import { ContentCluster } from './helpers.js'
@@ -125,5 +126,44 @@ describe('content providers forgotten', { timeout: 240_000 }, () => {
     await s!.content.add(bytes)
     await waitFor(() => providerIds(c!, cid).includes(sId), 30_000, 's known again as a member')
     expect(c!.content.providers(cid).find((p) => p.peer === sId)?.score).toBe(0)
+  })
+
+  it('should cancel a manifest request open to a provider forgotten meanwhile, ask the next one, and leave its score alone', async () => {
+    // s reads every request and never answers, manifests included. A forgotten provider's chunk worker ended at
+    // once, but its manifest request stayed open until its timeout (30 s), which then cost s a failure (−5);
+    // with another provider known, that one was asked only after the 2 s hedge. c's watcher and membership are fakes.
+    let watcher: PeerWatcher | undefined
+    let refused = ''
+    const [a, s, c] = await cluster.start(3, [
+      {}, {}, { watchPeers: (w) => { watcher = w; return () => { watcher = undefined } }, isMember: (p) => p !== refused }
+    ])
+    const sId = s!.node.nodeId
+    const bytes = randomBytes(2 * CHUNK_BYTES)
+    const cid = (await s!.content.add(bytes)).cidObject
+    await waitFor(() => providerIds(c!, cid).includes(sId), 60_000, 's known as a provider')
+    let asked = 0
+    let ended = 0
+    await s!.node.net.unhandle(CONTENT_PROTOCOL)
+    await s!.node.net.handle(CONTENT_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      try { for (;;) { await lp.read(); asked++ } } catch { ended++ }
+    })
+    const fetching = c!.content.get(cid)
+    await waitFor(() => asked === 1, 60_000, 'c asked s for the manifest')
+    expect(c!.content.progress(cid)?.state).toBe('manifest')
+    // s leaves the configuration: c forgets it, and refuses its announcements (answers to c's wants) meanwhile.
+    refused = sId
+    watcher!.configurationChanged()
+    expect(c!.content.status().providersForgotten).toBe(1)
+    // Well within the request timeout: only the cancel ends the request that soon.
+    await waitFor(() => ended === 1, REQUEST_TIMEOUT_MS / 3, 'c\'s manifest request to s reset')
+    await waitFor(() => c!.content.progress(cid)?.state === 'waiting-for-providers', REQUEST_TIMEOUT_MS / 3, 'c waits for another provider')
+    // Only now does another provider appear: it is asked at once, and carries the whole fetch.
+    await a!.content.add(bytes)
+    expect(Buffer.from(await fetching).equals(bytes)).toBe(true)
+    expect(c!.content.progress(cid)?.chunksByProvider).toEqual({ [a!.node.nodeId]: 2 })
+    expect(asked).toBe(1)
+    // No failure counted against s (status lists every provider with a score below 0).
+    expect((c!.content.status().scores as Array<{ peer: string }>).map((p) => p.peer)).not.toContain(sId)
   })
 })
