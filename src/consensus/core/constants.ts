@@ -4,6 +4,13 @@
  * overflow (STYLE §13). The defaults follow etcd raft's production settings scaled to our message sizes.
  */
 
+/**
+ * Terms a quorum recovery's first campaign leaps over (2^20). A lost leader may have led terms the survivor
+ * never heard of, and a live learner may hold that leader's uncommitted entries: campaigning at a term it
+ * used would give two entries one (index, term), and the learner would keep the lost one. With pre-vote
+ * every such term took an election won by a majority without the survivor: the leap covers 2^20 of them.
+ */
+export const RECOVERY_TERM_LEAP = 2 ** 20
 /** Pre-vote is on unless disabled (thesis §9.6): a rejoining partitioned node cannot bump the term. */
 export const PRE_VOTE_DEFAULT = true
 /** Check-quorum is on unless disabled (thesis §6.2): an isolated leader steps down. */

@@ -13,6 +13,7 @@
 import { assert } from '../../util/assert.js'
 import type { ResolvedRaftConfig } from './config.js'
 import { changeConf, confStateProblem, copyConfState, decodeConfChange } from './confchange.js'
+import { RECOVERY_TERM_LEAP } from './constants.js'
 import { RaftLog } from './log.js'
 import { Progress } from './progress.js'
 import { allMembers, allVoters, jointVoteResult } from './quorum.js'
@@ -100,6 +101,8 @@ export class Raft {
    * configuration and this node is an incoming voter: from then on quorums are the configuration's.
    */
   recovering = false
+  /** Set once this recovery's first campaign has leapt past the terms a lost leader may have used. */
+  recoveryLeapt = false
   lostVoters: ReadonlySet<NodeId> = new Set<NodeId>()
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
@@ -148,6 +151,7 @@ export class Raft {
   startRecovery (lost?: readonly NodeId[]): NodeId[] {
     assert(lost !== undefined || this.promotable(), 'only a voter can recover a lost quorum')
     this.recovering = true
+    this.recoveryLeapt = false
     this.lostVoters = new Set((lost ?? this.recoveryLostVoters()).filter((id) => id !== this.id))
     if (this.role === 'leader') this.maybeEndRecovery()
     return [...this.lostVoters].sort()
@@ -248,7 +252,8 @@ export class Raft {
 
   becomeCandidate (): void {
     assert(this.role !== 'leader', 'invalid transition [leader -> candidate]')
-    this.reset(this.term + 1)
+    this.reset(this.term + (this.recovering && !this.recoveryLeapt ? RECOVERY_TERM_LEAP : 1))
+    this.recoveryLeapt ||= this.recovering
     this.vote = this.id
     this.role = 'candidate'
     this.stepRole = stepCandidate

@@ -3,8 +3,9 @@
  * Cluster-wide safety checks the simulator runs as every Ready is handled and after every tick (Raft
  * paper §5.2–5.4, Figure 3): election safety (one leader per term), leaders only append, log matching,
  * leader completeness, state machine safety (same entry applied at every index), and exactly-once
- * (a proposal id takes effect at one log index only). A violation throws `InvariantViolation`. After a
- * quorum loss, `forgetLost` drops what only the lost nodes did (see there); everything else stays checked.
+ * (a proposal id takes effect at one log index only). A violation throws `InvariantViolation`. A quorum
+ * loss and its recovery (recovery.ts) change none of them: the recovery campaigns past every term a lost
+ * leader used (RECOVERY_TERM_LEAP), so no term has two leaders and no (index, term) two entries.
  */
 import type { Entry, NodeId } from '../../../src/consensus/core/types.js'
 import { proposalKey } from './kv.js'
@@ -29,8 +30,6 @@ export class ClusterInvariants {
   private readonly leaderOfTerm = new Map<number, NodeId>()
   /** `${index}:${term}` → fingerprint + previous term: log matching says this never differs between logs. */
   private readonly entryAt = new Map<string, string>()
-  /** `${index}:${term}` → the nodes that appended it (so a quorum loss can forget what only the lost held). */
-  private readonly appendedBy = new Map<string, NodeId[]>()
   /** index → fingerprint of the entry applied there (by anyone). */
   readonly appliedAt = new Map<number, string>()
   /** proposal id → the index where it took effect. */
@@ -65,9 +64,6 @@ export class ClusterInvariants {
       else if (known !== value) {
         throw new InvariantViolation(`log matching: ${node} holds ${value} at ${key}, another log holds ${known}`)
       }
-      const holders = this.appendedBy.get(key)
-      if (holders === undefined) this.appendedBy.set(key, [node])
-      else if (!holders.includes(node)) holders.push(node)
       previous = entry.term
     }
   }
@@ -129,22 +125,5 @@ export class ClusterInvariants {
       if (entry === undefined || fingerprint(entry) !== print) return index
     }
     return undefined
-  }
-
-  /**
-   * A quorum loss (recovery.ts): `lost` are gone for good, and the survivor that recovers counts as a quorum
-   * alone, so its quorums do not intersect the lost majority's. Two records are forgotten, and only these:
-   * the terms a lost node led (the survivor may win one of them: its vote alone elects it, whatever term the
-   * lost voters reached), and the (index, term) pairs that only lost nodes ever appended (the survivor may
-   * write another entry there in such a term). Whatever a live node led or appended stays checked, and so
-   * does every applied entry: the loss happens only once the survivor holds all of them.
-   */
-  forgetLost (lost: ReadonlySet<NodeId>): void {
-    for (const [term, leader] of this.leaderOfTerm) if (lost.has(leader)) this.leaderOfTerm.delete(term)
-    for (const [key, holders] of this.appendedBy) {
-      if (!holders.every((id) => lost.has(id))) continue
-      this.entryAt.delete(key)
-      this.appendedBy.delete(key)
-    }
   }
 }

@@ -19,8 +19,8 @@
  * The moment of loss is chosen so that the full checks stay valid: the loss waits (from `atTick`, into the
  * liveness phase if need be) for a tick at which the survivor holds every entry applied anywhere and every
  * entry any other surviving node holds at or below its commit index. What the lost majority committed beyond
- * that, no client saw and no surviving node will apply, so losing it breaks no check; see
- * `ClusterInvariants.forgetLost` for the two records a loss may legitimately contradict.
+ * that, no client saw and no surviving node will apply, so losing it breaks no check. Election safety and
+ * log matching hold through the loss as well: the recovery leaps past every term a lost leader used.
  */
 import { isJoint } from '../../../src/consensus/core/confchange.js'
 import type { ConfChange, ConfState, Entry, NodeId, RaftStatus } from '../../../src/consensus/core/types.js'
@@ -264,7 +264,6 @@ export class QuorumRecovery {
     }
     this.env.network.lose(lost)
     this.env.network.dropFrom(held)
-    this.env.invariants.forgetLost(this.lost)
     // recover-quorum is a way to start: the operator stops the survivor and starts it on its data dir.
     const node = this.node(survivor)
     node.stop(this.env.hooks)
