@@ -217,7 +217,10 @@ export class ContentService implements NodeService {
     return { ...record, cidObject: parseRootCid(record.cid) }
   }
 
-  /** Adds a directory of objects already held. @throws ContentNotFoundError, MalformedContentError */
+  /**
+   * Adds a directory of objects already held.
+   * @throws ContentNotFoundError, MalformedContentError, ObjectTooLargeError (nesting over DIR_DEPTH_MAX)
+   */
   async addDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
     const record = await this.store.addDir(entries, options)
     void this.announcer.have([{ cid: parseRootCid(record.cid), size: record.size, partial: false }])

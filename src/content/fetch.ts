@@ -33,6 +33,7 @@ import type { Announcer } from './announcer.js'
 import { errorMessage, errorName } from './errors-io.js'
 import { Wakeup } from './wakeup.js'
 import { fetchManifest } from './fetch-manifest.js'
+import { treeHeight } from './tree-height.js'
 import { deadline } from '../util/deadline.js'
 import type { ManifestFetchContext } from './fetch-manifest.js'
 
@@ -120,6 +121,8 @@ export class Fetch {
    * this holds the stops of one step at a time, at most one per peer.
    */
   private readonly peerStops = new Map<string, AbortController>()
+  /** Heights of the trees found complete already below the root (`treeHeight`): one entry per directory. */
+  private readonly heights = new Map<string, number>()
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
     this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], chunksByProvider: {}, busyAnswers: 0 }
@@ -172,9 +175,17 @@ export class Fetch {
     const { store } = this.deps
     const existing = store.record(root)
     if (existing?.complete === true) {
-      if (this.options.pin === true && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
-      await store.touch(root)
-      return existing
+      // NB: an object complete already is not fetched level by level, yet its tree nests below this root too.
+      // Unchecked, a tree too deep completed once its subdirectories had been completed on their own.
+      const height = await treeHeight(store, root, DIR_DEPTH_MAX - depth, this.heights)
+      if (height === 'over') throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX} (${root.toString()}, held already, at level ${depth})`)
+      // 'missing': a manifest below was deleted (it failed its check on read), so the record is wrong: fetched
+      // again like a partial object.
+      if (height !== 'missing') {
+        if (this.options.pin === true && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
+        await store.touch(root)
+        return existing
+      }
     }
     if (depth > DIR_DEPTH_MAX) throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX}`)
     try {

@@ -21,11 +21,12 @@ import type { CID } from 'multiformats/cid'
 import { blake3, equalBytes, parseCid } from '../codec/index.js'
 import type { Logger } from '../log/index.js'
 import {
-  CHUNK_BYTES, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
+  CHUNK_BYTES, DIR_DEPTH_MAX, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
   QuotaExceededError, StoreIndexFullError, ChunkVerificationError, MalformedContentError, InvalidCidError,
   chunkCid, chunkLength, decodeManifest, dirSize, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
+import { treeHeight } from './tree-height.js'
 
 /** What the index knows about one object. */
 export interface ObjectRecord {
@@ -420,7 +421,8 @@ export class ContentStore {
 
   /**
    * Records a directory whose entries are objects already complete in this store.
-   * @throws ContentNotFoundError for an entry not held, MalformedContentError for a bad name or duplicate
+   * @throws ContentNotFoundError for an entry not held, MalformedContentError for a bad name or duplicate,
+   * ObjectTooLargeError for directories that would nest over DIR_DEPTH_MAX — nothing is added in any of them
    */
   async addDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
     // A write for gc from the first check on: its entries and its manifest block must outlive a round
@@ -440,6 +442,14 @@ export class ContentStore {
       if (record === undefined || !record.complete) throw new ContentNotFoundError(`entry ${e.name}: ${e.cid.toString()} is not held completely here`)
       return { name: e.name, cid: e.cid, size: record.size }
     })
+    // The nesting limit holds for a tree added here as for one fetched (docs/CONTENT.md §7): no other node
+    // could fetch a deeper one. Checked before anything is written.
+    const known = new Map<string, number>()
+    for (const e of full) {
+      const height = await treeHeight(this, e.cid, DIR_DEPTH_MAX - 1, known)
+      if (height === 'over') throw new ObjectTooLargeError(`entry ${e.name}: directory nesting over ${DIR_DEPTH_MAX}`)
+      if (height === 'missing') throw new ContentNotFoundError(`entry ${e.name}: ${e.cid.toString()} is not held completely here (a manifest below it is missing)`)
+    }
     const { bytes, cid } = encodeManifest({ v: 1, type: 'dir', entries: sortEntries(full) })
     await this.putBlock(cid, bytes)
     const size = dirSize(full)
@@ -478,7 +488,7 @@ export class ContentStore {
     const retained = [...this.objects.values()].filter((o) => o.pinned || !o.complete || o.lastUsedMs + retentionMs > now)
     const live = new Set<string>()
     const reachable = new Set<string>()
-    for (const o of retained) await this.markLive(parseRootCid(o.cid), live, reachable, 0)
+    for (const o of retained) await this.markLive(parseRootCid(o.cid), live, reachable)
     if (this.writeEpoch !== epoch) return skipped
     let removedObjects = 0
     for (const key of [...this.objects.keys()]) {
@@ -498,21 +508,35 @@ export class ContentStore {
     return { removedObjects, removedBlocks, freedBytes }
   }
 
-  private async markLive (root: CID, live: Set<string>, reachable: Set<string>, depth: number): Promise<void> {
-    if (reachable.has(root.toString()) || depth > 64) return
-    reachable.add(root.toString())
-    live.add(hexOf(root.multihash.digest))
-    let manifest: Manifest | null
-    try {
-      manifest = await this.manifest(root)
-    } catch {
-      return
+  /**
+   * Marks `root` and every object and block below it. NB: no depth bound. A store may hold a tree nested
+   * deeper than DIR_DEPTH_MAX (an older build's add or fetch could complete one), and the walk that stopped
+   * at depth 64 deleted the blocks below it while the record still said complete: pinned content lost.
+   * Marking such a record incomplete instead was not chosen: its next fetch would fail for the nesting and
+   * drop it, and gc would then delete content held in full and readable here. So gc keeps everything a kept
+   * object reaches. The walk is bounded by the store all the same: `reachable` lets each object in once a
+   * round, so `pending` holds at most the objects the held manifests name, and each manifest is read once.
+   * No recursion, so no stack grows with the depth.
+   */
+  private async markLive (root: CID, live: Set<string>, reachable: Set<string>): Promise<void> {
+    const pending: CID[] = []
+    const reach = (cid: CID): void => {
+      if (reachable.has(cid.toString())) return
+      reachable.add(cid.toString())
+      live.add(hexOf(cid.multihash.digest))
+      pending.push(cid)
     }
-    if (manifest === null) return
-    if (manifest.type === 'file') {
-      for (const d of manifest.chunks) live.add(hexOf(d))
-      return
+    reach(root)
+    for (let cid = pending.pop(); cid !== undefined; cid = pending.pop()) {
+      let manifest: Manifest | null
+      try {
+        manifest = await this.manifest(cid)
+      } catch {
+        continue
+      }
+      if (manifest === null) continue
+      if (manifest.type === 'file') for (const d of manifest.chunks) live.add(hexOf(d))
+      else for (const e of manifest.entries) reach(e.cid)
     }
-    for (const e of manifest.entries) await this.markLive(e.cid, live, reachable, depth + 1)
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The content store on disk: chunking a stream with one chunk buffer, verification before every write and
  * after every read, quota, a full disk (a real 2 MiB tmpfs when run as root), garbage collection with pins,
- * shared chunks and directories, and a corrupt index. Also the interop vectors quoted in docs/CONTENT.md.
+ * shared chunks and directories at any depth, the nesting limit on a directory add and on a fetch, and a corrupt
+ * index. Also the interop vectors quoted in docs/CONTENT.md.
  */
 import { promises as fs, readdirSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
@@ -62,6 +63,34 @@ async function smallTmpfs (ctx: { skip: () => void }): Promise<string> {
   }
   mounts.push(mount)
   return mount
+}
+
+/** An announcer that sends nothing (the store tests' fetches have no network). */
+function quietAnnouncer (): Announcer {
+  return { have: async () => {}, want: async () => {} } as unknown as Announcer
+}
+
+/**
+ * Stores the manifests of `levels` directories, each with one entry `d`, above `bottom` (of `size` bytes), and
+ * returns their CIDs from the top down, then `bottom`.
+ */
+async function putChain (store: ContentStore, bottom: CID, size: number, levels: number): Promise<CID[]> {
+  const chain = [bottom]
+  for (let level = 0; level < levels; level++) {
+    const m = encodeManifest({ v: 1, type: 'dir', entries: [{ name: 'd', cid: chain[0] as CID, size }] })
+    await store.putBlock(m.cid, m.bytes)
+    chain.unshift(m.cid)
+  }
+  return chain
+}
+
+/** Flips a byte of a held block on disk (in the first store of the test), so its next read fails its check. */
+async function corruptBlock (cid: CID): Promise<void> {
+  const hex = Buffer.from(cid.multihash.digest).toString('hex')
+  const file = path.join(dirs[0] as string, 'blocks', hex.slice(0, 2), hex)
+  const bytes = await fs.readFile(file)
+  bytes[0] = (bytes[0] as number) ^ 0xff
+  await fs.writeFile(file, bytes)
 }
 
 describe('content store', () => {
@@ -375,6 +404,96 @@ describe('content store', () => {
     await expect(new Fetch(root, deps).run()).rejects.toThrow(ObjectTooLargeError)
     expect(store.list().map((r) => [r.cid, r.complete, r.pinned])).toEqual([[second.toString(), false, true]])
     expect((await new Fetch(second, deps).run()).complete).toBe(true)
+  })
+
+  // The limit held for fetches only: a node could add a tree nested deeper than DIR_DEPTH_MAX, which no other
+  // node can fetch. Method: a file with DIR_DEPTH_MAX directories added above it one by one (the most a fetch
+  // takes), then one more, alone and beside a shallow entry; then the same add with a manifest below deleted.
+  it('should refuse to add a directory that would nest over DIR_DEPTH_MAX as ObjectTooLargeError, adding nothing', async () => {
+    const store = await open()
+    const file = await store.addFile(pieces(randomBytes(100)))
+    const levels = [parseRootCid(file.cid)] // levels[k]: k directories down to the file, itself included
+    for (let level = 1; level <= DIR_DEPTH_MAX; level++) {
+      levels.push(parseRootCid((await store.addDir([{ name: 'd', cid: levels.at(-1) as CID }])).cid))
+    }
+    const top = levels.at(-1) as CID
+    const objects = store.list()
+    const usedBytes = store.usedBytes
+    const over = encodeManifest({ v: 1, type: 'dir', entries: [{ name: 'd', cid: top, size: 100 }] })
+    for (const entries of [[{ name: 'd', cid: top }], [{ name: 'a', cid: levels[0] as CID }, { name: 'd', cid: top }]]) {
+      await expect(store.addDir(entries, { pin: true })).rejects.toThrow(ObjectTooLargeError)
+      expect(store.list()).toEqual(objects)
+      expect(store.usedBytes).toBe(usedBytes)
+    }
+    expect(store.hasBlock(over.cid)).toBe(false)
+    // A manifest below an entry that fails its check (deleted on read): the entry is not held completely.
+    await corruptBlock(levels[1] as CID)
+    await expect(store.addDir([{ name: 'd', cid: levels[2] as CID }])).rejects.toHaveProperty('name', 'ContentNotFoundError')
+    expect(store.hasBlock(over.cid)).toBe(false)
+  })
+
+  // The nesting was checked only on objects a fetch went down into: one complete already was returned at once,
+  // so a tree too deep completed once its subdirectories had been completed on their own. Method: DIR_DEPTH_MAX + 1
+  // directories above an empty one; the third fetched alone, then the second (DIR_DEPTH_MAX levels above the
+  // empty one: within the limit), then the root, plain and pinned; then a chain down to a file held already.
+  it('should fail a fetch whose tree nests too deep below objects completed first on their own, and record nothing above them', async () => {
+    const store = await open()
+    const empty = encodeManifest({ v: 1, type: 'dir', entries: [] })
+    await store.putBlock(empty.cid, empty.bytes)
+    const chain = await putChain(store, empty.cid, 0, DIR_DEPTH_MAX + 1)
+    const deps = {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer: quietAnnouncer(), nodeId: 'me',
+      log: silentLogger(), nowMs: () => clock, startIndex: () => 0
+    }
+    const [root, second, third] = chain as [CID, CID, CID]
+    expect((await new Fetch(third, deps).run()).complete).toBe(true)
+    expect((await new Fetch(second, deps).run()).complete).toBe(true)
+    for (const pin of [false, true]) {
+      await expect(new Fetch(root, deps, { pin }).run()).rejects.toThrow(ObjectTooLargeError)
+      expect(store.record(root)).toBeUndefined()
+      expect(store.record(second)).toMatchObject({ complete: true, pinned: false })
+    }
+    // A file is a level too: one held already, DIR_DEPTH_MAX + 1 directories down, ends the fetch the same way.
+    const file = await store.addFile(pieces(randomBytes(100)))
+    const [fileRoot] = await putChain(store, parseRootCid(file.cid), 100, DIR_DEPTH_MAX + 1) as [CID]
+    await expect(new Fetch(fileRoot, deps).run()).rejects.toThrow(ObjectTooLargeError)
+    expect(store.record(fileRoot)).toBeUndefined()
+  })
+
+  // An object recorded complete is checked by walking its tree, which needs every manifest below: one gone
+  // (deleted on read as corrupt) means the record is wrong. Method: a directory two levels above a file, the
+  // middle manifest corrupted; the fetch goes to the swarm for it (none here) instead of returning at once.
+  it('should fetch again, not return, an object recorded complete when a manifest below it is gone', async () => {
+    const store = await open()
+    const file = await store.addFile(pieces(randomBytes(100)))
+    const middle = await store.addDir([{ name: 'f', cid: parseRootCid(file.cid) }])
+    const top = await store.addDir([{ name: 'm', cid: parseRootCid(middle.cid) }])
+    await corruptBlock(parseRootCid(middle.cid))
+    let now = clock
+    const fetch = new Fetch(parseRootCid(top.cid), {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer: quietAnnouncer(), nodeId: 'me',
+      log: silentLogger(), nowMs: () => ++now, startIndex: () => 0, providerWaitMs: 0
+    })
+    // NoProvidersError for the middle directory's manifest, the first thing a fetch of it asks the swarm for.
+    await expect(fetch.run()).rejects.toThrow(`no member announced ${middle.cid}`)
+    expect(store.record(top.cid)?.complete).toBe(false)
+  })
+
+  // gc's walk stopped 64 levels below a kept root: in a tree deeper than that (an older build could complete
+  // one) it deleted every block below while the record still said complete, pinned too. Method: a file under
+  // 100 directories, recorded complete and pinned as such a build left it, the file's own record past retention.
+  it('should keep every block a pinned tree reaches, however deep it nests', async () => {
+    const store = await open()
+    const bytes = randomBytes(100)
+    const file = await store.addFile(pieces(bytes))
+    const [root] = await putChain(store, parseRootCid(file.cid), 100, 100) as [CID]
+    await store.setRecord(root, { type: 'dir', size: 100, complete: true, pinned: true })
+    const usedBytes = store.usedBytes
+    clock += 1000
+    expect(await store.gc(0)).toEqual({ removedObjects: 0, removedBlocks: 0, freedBytes: 0 })
+    expect(store.usedBytes).toBe(usedBytes)
+    expect((await readAll(store, file.cid)).equals(bytes)).toBe(true)
+    expect(store.record(file.cid)?.complete).toBe(true)
   })
 
   // An audit found a fetched directory's size was the plain sum of its entries' sizes: 4,096 safe integers can
