@@ -26,7 +26,7 @@ import {
   chunkCid, chunkLength, decodeManifest, dirSize, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
-import { treeHeight } from './tree-height.js'
+import { TreeHeights, treeHeight } from './tree-height.js'
 
 /** What the index knows about one object. */
 export interface ObjectRecord {
@@ -117,6 +117,11 @@ export class ContentStore {
   private readonly nowMs: () => number
   /** Blocks whose read-back check failed (disk corruption), for status. */
   corruptBlocks = 0
+  /**
+   * Heights of trees held in full (`treeHeight`), shared by directory adds and fetches, so a tree added bottom-up
+   * reads each manifest once. Cleared whenever a block is forgotten: a kept height says the tree is held.
+   */
+  readonly treeHeights = new TreeHeights()
 
   private constructor (private readonly init: ContentStoreInit) {
     this.blocksDir = path.join(init.dir, 'blocks')
@@ -279,6 +284,9 @@ export class ContentStore {
     if (size === undefined) return
     this.blocks.delete(hex)
     this.used -= size
+    // The block may be a manifest of a tree whose height is kept: a walk must find it gone (docs/CONTENT.md §6
+    // step 4). Which trees reach it is not known without reading them, so every height goes.
+    this.treeHeights.clear()
   }
 
   private async deleteBlock (hex: string): Promise<void> {

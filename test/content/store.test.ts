@@ -426,8 +426,10 @@ describe('content store', () => {
       expect(store.usedBytes).toBe(usedBytes)
     }
     expect(store.hasBlock(over.cid)).toBe(false)
-    // A manifest below an entry that fails its check (deleted on read): the entry is not held completely.
+    // A manifest below an entry that fails its check (deleted on read: a get, a serve, gc's walk): the entry is
+    // not held completely, though the height of its tree was kept.
     await corruptBlock(levels[1] as CID)
+    expect(await store.manifest(levels[1] as CID)).toBeNull()
     await expect(store.addDir([{ name: 'd', cid: levels[2] as CID }])).rejects.toHaveProperty('name', 'ContentNotFoundError')
     expect(store.hasBlock(over.cid)).toBe(false)
   })
@@ -462,13 +464,15 @@ describe('content store', () => {
 
   // An object recorded complete is checked by walking its tree, which needs every manifest below: one gone
   // (deleted on read as corrupt) means the record is wrong. Method: a directory two levels above a file, the
-  // middle manifest corrupted; the fetch goes to the swarm for it (none here) instead of returning at once.
+  // middle manifest corrupted and read (its tree's height was kept by the add above it); the fetch goes to the
+  // swarm for it (none here) instead of returning at once.
   it('should fetch again, not return, an object recorded complete when a manifest below it is gone', async () => {
     const store = await open()
     const file = await store.addFile(pieces(randomBytes(100)))
     const middle = await store.addDir([{ name: 'f', cid: parseRootCid(file.cid) }])
     const top = await store.addDir([{ name: 'm', cid: parseRootCid(middle.cid) }])
     await corruptBlock(parseRootCid(middle.cid))
+    expect(await store.manifest(parseRootCid(middle.cid))).toBeNull()
     let now = clock
     const fetch = new Fetch(parseRootCid(top.cid), {
       net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer: quietAnnouncer(), nodeId: 'me',

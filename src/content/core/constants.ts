@@ -25,6 +25,13 @@ export const FILE_BYTES_MAX = FILE_CHUNKS_MAX * CHUNK_BYTES_MAX
 export const DIR_ENTRIES_MAX = 4096
 /** Directory nesting below a root; deeper trees are refused. */
 export const DIR_DEPTH_MAX = 32
+/**
+ * Manifests whose tree height the store keeps (`TreeHeights`, docs/CONTENT.md §7), so adding a tree bottom-up
+ * (`revoada content add DIR`) or fetching one held already reads each manifest once, not once per directory
+ * above it. About 115 bytes of heap each (a 64-character hex key): at most ~1.8 MiB. Beyond it the least
+ * recently used height is dropped, and its manifests are read again at the next walk that needs it.
+ */
+export const HEIGHT_CACHE_CIDS_MAX = 16_384
 /** UTF-8 bytes of one entry name. */
 export const ENTRY_NAME_BYTES_MAX = 255
 
