@@ -29,6 +29,7 @@ export interface StatusAnswer {
   voters?: string[]
   learners?: string[]
   elections?: ElectionCounters
+  quorumRecovery?: { lostVoters: string[], running: boolean }
   [key: string]: unknown
 }
 
@@ -132,8 +133,17 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
       ['Learners:', list(status.learners)]
     )
     if (status.elections !== undefined) rows.push(['Elections:', electionsSummary(status.elections)])
+    if (status.quorumRecovery !== undefined) rows.push(['Recovery:', recoverySummary(status.quorumRecovery)])
   }
   print(rows.map(([k, v]) => `${(k ?? '').padEnd(11)}${v ?? ''}`))
+}
+
+/** `status`'s line on this node's quorum recovery, running or left unfinished (docs/OPERATIONS.md). */
+export function recoverySummary (q: { lostVoters: string[], running: boolean }): string {
+  const lost = q.lostVoters.length > 0 ? q.lostVoters.join(' ') : '(none)'
+  return q.running
+    ? `recover-quorum running, lost ${lost}`
+    : `unfinished, lost ${lost}: run revoada recover-quorum again to resume it`
 }
 
 /** `status`'s line on this node's campaigns, step-downs and stalls since it started, each with its causes. */

@@ -21,7 +21,7 @@ import { ShapeMachine } from './shape/shape-machine.js'
 import { ShapeProposer } from './shape/proposer.js'
 import type { ApplyResult, BatchableCommand, BatchedCommand, Command, CommandGroup, Reason, MeshShape } from './shape/core/index.js'
 import { OPERATOR_BATCHABLE_KINDS, decodeRequest, encodeRequest, requestOwner, requiredConfChange, ForwardedRequestInvalidError } from './shape/core/index.js'
-import type { ProposalId } from './core/index.js'
+import type { NodeId, ProposalId } from './core/index.js'
 import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { BatchProposeOptions, CommandResult } from './proposal-batcher.js'
@@ -147,6 +147,8 @@ export class ConsensusService implements NodeService {
   readonly name = 'consensus'
   private ctx!: ServiceContext
   private raftDir!: string
+  /** The lost voters of this node's quorum recovery while it runs or is left unfinished (`statusFields`). */
+  private recoveryLost: NodeId[] | undefined
   private storage!: Storage
   private transport!: ReturnType<ConsensusServiceInit['createTransport']>
   private raft!: RaftNode<ApplyResult>
@@ -332,6 +334,7 @@ export class ConsensusService implements NodeService {
     // Durable before the campaign: a run after a crash or a give-up must count the same voters as lost.
     await writeRecoveryRecord(this.raftDir, lost).catch(async (err: unknown) =>
       await refuse(`cannot record the lost voters in ${this.raftDir}: ${(err as Error).message}`))
+    this.recoveryLost = lost
     ctx.log.warn({ voters, lostVoters: lost, resumed: resumed !== undefined },
       'recovering a lost quorum: this node elects itself and commits alone until the lost voters are demoted')
     this.raft.recoverAsSoleVoter(lost)
@@ -350,6 +353,7 @@ export class ConsensusService implements NodeService {
     if (lost === undefined) return
     const still = allVoters(this.raft.configurationView()).filter((id) => lost.includes(id))
     if (still.length > 0) {
+      this.recoveryLost = lost
       ctx.log.warn({ lostVoters: still }, 'a quorum recovery of this node has not ended: `revoada recover-quorum` resumes it')
       return
     }
@@ -381,6 +385,7 @@ export class ConsensusService implements NodeService {
         }
       }
       await removeRecoveryRecord(this.raftDir)
+      this.recoveryLost = undefined
       const message = `quorum recovered: ${ctx.nodeId} is the only voter, its log kept (applied index ${this.raft.appliedIndex()}); ` +
         'start it again with `revoada start`: the policy engine promotes live members back to the target'
       ctx.log.warn({ appliedIndex: this.raft.appliedIndex() }, message)
@@ -706,6 +711,8 @@ export class ConsensusService implements NodeService {
       storage: this.raft.storageHealth(),
       ...(this.priority !== undefined ? { cpuPriority: this.priority.status() } : {}),
       ...(this.raft.isRejoining() ? { rejoining: true } : {}),
+      // An unfinished `revoada recover-quorum` (docs/OPERATIONS.md): `running` false means it must be run again.
+      ...(this.recoveryLost !== undefined ? { quorumRecovery: { lostVoters: this.recoveryLost, running: this.raft.recovery() !== undefined } } : {}),
       ...(this.transport.counters !== undefined ? { transport: this.transport.counters() } : {})
     }
   }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { targetRequest } from '../../src/cli/shape-commands.js'
 import { printable, table } from '../../src/cli/output.js'
-import { electionsSummary, phiText } from '../../src/cli/node-commands.js'
+import { electionsSummary, phiText, recoverySummary } from '../../src/cli/node-commands.js'
 import { formatLogLine } from '../../src/log/index.js'
 
 describe('cli output', () => {
@@ -45,5 +45,12 @@ describe('electionsSummary', () => {
       .toBe('3 campaigns (election timeout 2, handed over 1), 1 step-down (no quorum 1), 3 stalls of an election timeout or more')
     expect(electionsSummary({ campaigns: { election_timeout: 0, handed_over: 0, only_voter: 1 }, stepDowns: { higher_term: 0, no_quorum: 0 }, stalls: 1 }))
       .toBe('1 campaign (only voter 1), 0 step-downs, 1 stall of an election timeout or more')
+  })
+})
+
+describe('recoverySummary', () => {
+  it('should tell a running quorum recovery from one to run again, with its lost voters', () => {
+    expect(recoverySummary({ lostVoters: ['a', 'b'], running: true })).toBe('recover-quorum running, lost a b')
+    expect(recoverySummary({ lostVoters: ['a'], running: false })).toBe('unfinished, lost a: run revoada recover-quorum again to resume it')
   })
 })

@@ -169,12 +169,14 @@ describe('quorum recovery', () => {
     // lost voters is a voter any more. One naming a voter stays, for recover-quorum to resume.
     await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, d.node.nodeId])
     let again = await startMember(c.dir, { extra: { listen: [cAddress] } })
+    expect(again.consensus.statusFields().quorumRecovery).toEqual({ lostVoters: [a.node.nodeId, d.node.nodeId].sort(), running: false })
     await again.node.stop()
     expect(await readRecoveryRecord(path.join(c.dir, 'raft'))).toEqual([a.node.nodeId, d.node.nodeId].sort())
     await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, b.node.nodeId])
     again = await startMember(c.dir, { extra: { listen: [cAddress] } })
     members.push(again)
     expect(await readRecoveryRecord(path.join(c.dir, 'raft'))).toBeUndefined()
+    expect(again.consensus.statusFields().quorumRecovery).toBeUndefined()
   }, 240_000)
 
   it('should refuse to recover while the other voters answer, and leave the node a voter', async () => {
