@@ -46,7 +46,8 @@ export function connectionIdle (connection: Pick<Connection, 'streams'>): boolea
 }
 
 export class ObserverLinks {
-  private scopeKey = 'all'
+  /** The peers kept, sorted and joined; 'all' keeps every member, 'none' until a configuration is known. */
+  private scopeKey = 'none'
   private lastTrimMs = -Infinity
   private lastCheckMs = -Infinity
   private lastTier: Tier | undefined
@@ -66,7 +67,9 @@ export class ObserverLinks {
     const kept = tier === 'observer' && conf !== undefined
       ? keptPeers(conf, this.init.self, this.init.ringNeighbours)
       : tier === 'joiner' ? joinerKept?.() : undefined
-    const key = kept === undefined ? 'all' : [...kept].sort().join(',')
+    // The first configuration is a change of scope even when it keeps every member: a node admitted before a
+    // tick saw it a joiner never changes tier, and must still dial the members whose heartbeats it heard unlisted.
+    const key = kept !== undefined ? [...kept].sort().join(',') : conf === undefined ? 'none' : 'all'
     if (key !== this.scopeKey) {
       this.scopeKey = key
       this.rescope(kept, conf, tier)
@@ -80,8 +83,9 @@ export class ObserverLinks {
   get closedCount (): number { return this.closed }
 
   /**
-   * Redials the peers to keep and untags the other members. An admitted joiner comes here as its tier changes and
-   * dials every member it keeps: the members heard its heartbeats while it was a joiner and did not dial it.
+   * Redials the peers to keep and untags the other members. An admitted joiner comes here as its tier changes, or
+   * with its first configuration if that already lists it, and dials every member it keeps: the members heard its
+   * heartbeats while it was a joiner and did not dial it.
    */
   private rescope (kept: ReadonlySet<string> | undefined, conf: RaftMembers | undefined, tier: Tier): void {
     const { redialer, net, log, self } = this.init
