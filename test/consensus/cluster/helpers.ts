@@ -11,6 +11,7 @@ import type { PolicyEngine } from '../../../src/policy/engine.js'
 import type { ConfigInput } from '../../../src/config/index.js'
 import type { NetFaults } from '../../../src/net/index.js'
 import type { Logger } from '../../../src/log/index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { tempDir, testConfig, waitFor } from '../../node/helpers.js'
 
 export interface Member {
@@ -61,6 +62,31 @@ export async function startCluster (n: number, options: { policy?: boolean, extr
     return conf.voters.length + conf.learners.length === n
   }), 60_000, `${n} members admitted everywhere`)
   return all
+}
+
+/**
+ * Waits until every member is connected to every other and holds an address for it, as in a cluster that has
+ * run for a while. A member learns another's address only from it or from a peer that holds it (docs/MEMBERSHIP.md,
+ * "Where a node learns other members' addresses"): stopped sooner, two survivors that never met can be left with
+ * each other's ids only and nobody to ask.
+ */
+export async function waitForMesh (members: Member[], timeoutMs: number): Promise<void> {
+  /** The pairs not linked yet, as `from→to (connections, addresses)` with each id's first characters after its prefix. */
+  const missing = async (): Promise<string[]> => {
+    const out: string[] = []
+    for (const from of members) {
+      for (const to of members) {
+        if (from === to) continue
+        const peer = peerIdFromString(to.node.nodeId)
+        const connections = from.node.net.getConnections(peer).length
+        const addresses = await from.node.net.peerStore.get(peer).then((p) => p.addresses.length, () => 0)
+        if (connections === 0 || addresses === 0) out.push(`${from.node.nodeId.slice(8, 14)}→${to.node.nodeId.slice(8, 14)} (${connections}, ${addresses})`)
+      }
+    }
+    return out
+  }
+  await waitFor(async () => (await missing()).length === 0, timeoutMs, `${members.length} members connected to each other`)
+    .catch(async (err: Error) => { throw new Error(`${err.message}; not linked (connections, addresses): ${(await missing()).join(', ')}`) })
 }
 
 export const leaderOf = (members: Member[]): Member | undefined => members.find((m) => m.consensus.node.isLeader())
