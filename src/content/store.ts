@@ -7,8 +7,8 @@
  *   is read, so neither a lying peer nor a disk that returns garbage can make us serve or output wrong bytes
  *   (a block that fails the read check is deleted and fetched again). Blocks are not fsynced: content can
  *   always be fetched again, and a torn block fails its check.
- * - `index.json`: the objects (root CIDs) with size, kind, complete/partial, pinned, last use. Written
- *   atomically (tmp + fsync + rename) on every change of an object's state.
+ * - `index.json` and `index.journal`: the objects (root CIDs) with size, kind, complete/partial, pinned, last
+ *   use; a snapshot and the changes since, one frame each (object-index.ts).
  * - `tmp/`: files being written; emptied at open.
  *
  * Usage is the sum of block sizes and never exceeds the quota: space is reserved before a write and given
@@ -21,36 +21,30 @@ import type { CID } from 'multiformats/cid'
 import { blake3, equalBytes, parseCid } from '../codec/index.js'
 import type { Logger } from '../log/index.js'
 import {
-  CHUNK_BYTES, DIR_DEPTH_MAX, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
+  CHUNK_BYTES, DIR_DEPTH_MAX, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, ObjectTooLargeError,
   QuotaExceededError, StoreIndexFullError, ChunkVerificationError, MalformedContentError, InvalidCidError,
   chunkCid, chunkLength, decodeManifest, dirSize, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
+import { writeError } from './disk-error.js'
+import { nodeIndexFs } from './index-fs.js'
+import type { IndexFs } from './index-fs.js'
+import { ObjectIndex } from './object-index.js'
+import type { ObjectRecord } from './object-record.js'
 import { TreeHeights, treeHeight } from './tree-height.js'
 
-/** What the index knows about one object. */
-export interface ObjectRecord {
-  cid: string
-  type: 'file' | 'dir'
-  size: number
-  /** Every block below the root is held and verified. */
-  complete: boolean
-  pinned: boolean
-  addedAtMs: number
-  lastUsedMs: number
-}
+export type { ObjectRecord } from './object-record.js'
 
 export interface ContentStoreInit {
   dir: string
   quotaBytes: number
   log: Logger
   nowMs?: () => number
+  /** The file operations under index.json and its journal (tests count fsyncs and inject failures). @default nodeIndexFs */
+  indexFs?: IndexFs
 }
 
 export interface GcResult { removedObjects: number, removedBlocks: number, freedBytes: number, skipped?: string }
-
-const INDEX_FILE = 'index.json'
-const INDEX_VERSION = 1
 
 function hexOf (digest: Uint8Array): string {
   return Buffer.from(digest).toString('hex')
@@ -64,32 +58,6 @@ export function inconsistentChunk (root: CID, manifest: FileManifest, index: num
   return new MalformedContentError(`${root.toString()}: chunk ${index} is ${chunkLength(manifest, index)} bytes in the manifest, but its digest names a block of ${bytes} bytes`)
 }
 
-/**
- * A record read from index.json, checked as every other input: a root (manifest) CID, a known type, a size
- * that is a non-negative number (clamped to a safe integer: an older build summed directory sizes past
- * 2^53), booleans and times. Undefined for anything else: a non-manifest CID would throw later, in code that
- * announces every record without expecting it.
- */
-function indexRecord (o: unknown): ObjectRecord | undefined {
-  if (typeof o !== 'object' || o === null) return undefined
-  const r = o as Record<string, unknown>
-  if (typeof r.cid !== 'string') return undefined
-  const cid = parseCid(r.cid)
-  if (cid === null || !isManifestCid(cid) || cid.toString() !== r.cid) return undefined
-  if (r.type !== 'file' && r.type !== 'dir') return undefined
-  if (typeof r.size !== 'number' || !(r.size >= 0)) return undefined
-  if (typeof r.complete !== 'boolean' || typeof r.pinned !== 'boolean') return undefined
-  if (!Number.isFinite(r.addedAtMs) || !Number.isFinite(r.lastUsedMs)) return undefined
-  const size = Math.min(Number.MAX_SAFE_INTEGER, Math.floor(r.size))
-  return { cid: r.cid, type: r.type, size, complete: r.complete, pinned: r.pinned, addedAtMs: r.addedAtMs as number, lastUsedMs: r.lastUsedMs as number }
-}
-
-/** A write's error as the store reports it: a full disk (ENOSPC, EDQUOT) is a DiskFullError. */
-function writeError (err: unknown, what: string): unknown {
-  const code = (err as NodeJS.ErrnoException).code
-  return code === 'ENOSPC' || code === 'EDQUOT' ? new DiskFullError(`disk full while ${what}`) : err
-}
-
 /** Parses a root CID string. @throws InvalidCidError */
 export function parseRootCid (text: string): CID {
   const cid = parseCid(text)
@@ -100,14 +68,12 @@ export function parseRootCid (text: string): CID {
 export class ContentStore {
   private readonly blocksDir: string
   private readonly tmpDir: string
-  private readonly indexFile: string
   /** digest hex → bytes on disk. Invariant: usedBytes === Σ sizes + reserved. */
   private readonly blocks = new Map<string, number>()
-  private readonly objects = new Map<string, ObjectRecord>()
+  private index!: ObjectIndex
   /** Block prefix directories known to exist (we never remove one): one mkdir each, not one per block. */
   private readonly prefixDirs = new Set<string>()
   private used = 0
-  private indexWrite: Promise<void> = Promise.resolve()
   private writers = 0
   /**
    * Bumped by every `beginWrite`. gc reads manifests (awaits) between deciding what to keep and deleting:
@@ -126,18 +92,20 @@ export class ContentStore {
   private constructor (private readonly init: ContentStoreInit) {
     this.blocksDir = path.join(init.dir, 'blocks')
     this.tmpDir = path.join(init.dir, 'tmp')
-    this.indexFile = path.join(init.dir, INDEX_FILE)
     this.nowMs = init.nowMs ?? Date.now
   }
 
-  /** Opens (creating) the store and scans its blocks. A corrupt index is logged and rebuilt empty. */
+  /**
+   * Opens (creating) the store and scans its blocks. An unreadable index.json is logged and rebuilt empty.
+   * @throws StoreJournalCorruptError when the index journal is damaged before its end
+   */
   static async open (init: ContentStoreInit): Promise<ContentStore> {
     const store = new ContentStore(init)
     mkdirSync(store.blocksDir, { recursive: true, mode: 0o700 })
     rmSync(store.tmpDir, { recursive: true, force: true })
     mkdirSync(store.tmpDir, { recursive: true, mode: 0o700 })
     store.scanBlocks()
-    await store.loadIndex()
+    store.index = await ObjectIndex.open({ dir: init.dir, tmpDir: store.tmpDir, log: init.log, nowMs: store.nowMs, fs: init.indexFs ?? nodeIndexFs })
     return store
   }
 
@@ -151,35 +119,6 @@ export class ContentStore {
         this.blocks.set(name, size)
         this.used += size
       }
-    }
-  }
-
-  private async loadIndex (): Promise<void> {
-    let text: string
-    try {
-      text = await fs.readFile(this.indexFile, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw err
-    }
-    try {
-      const body = JSON.parse(text) as { version: number, objects: unknown[] }
-      if (body.version !== INDEX_VERSION || !Array.isArray(body.objects)) throw new Error(`unsupported index version ${String(body.version)}`)
-      const skipped: unknown[] = []
-      for (const o of body.objects.slice(0, OBJECTS_MAX)) {
-        const record = indexRecord(o)
-        if (record === undefined) skipped.push(o)
-        else this.objects.set(record.cid, record)
-      }
-      if (skipped.length > 0) {
-        const examples = skipped.slice(0, 3).map((o) => JSON.stringify(o).slice(0, 200))
-        this.init.log.warn({ file: this.indexFile, skipped: skipped.length, examples }, 'content index records that are not a root CID with a valid record skipped')
-      }
-    } catch (err) {
-      // Blocks are self-verifying, so an unreadable index loses only pins and names, never bytes; the
-      // broken file is kept beside for the operator.
-      this.init.log.error({ file: this.indexFile, err: (err as Error).message }, 'content index unreadable; starting with an empty index')
-      await fs.rename(this.indexFile, `${this.indexFile}.corrupt-${this.nowMs()}`).catch(() => {})
     }
   }
 
@@ -301,14 +240,14 @@ export class ContentStore {
   }
 
   record (cid: CID | string): ObjectRecord | undefined {
-    return this.objects.get(cid.toString())
+    return this.index.get(cid.toString())
   }
 
   list (): ObjectRecord[] {
-    return [...this.objects.values()].sort((a, b) => a.addedAtMs - b.addedAtMs || (a.cid < b.cid ? -1 : 1))
+    return [...this.index.values()].sort((a, b) => a.addedAtMs - b.addedAtMs || (a.cid < b.cid ? -1 : 1))
   }
 
-  /** Adds or updates an object record and persists the index. */
+  /** Adds or updates an object record; durable when this resolves. @throws StoreIndexFullError, DiskFullError */
   async setRecord (cid: CID, patch: Partial<ObjectRecord> & Pick<ObjectRecord, 'type' | 'size'>): Promise<ObjectRecord> {
     // A write for gc: a pin, an unpin or a new record while gc runs must not be collected by that round.
     const end = this.beginWrite()
@@ -321,60 +260,44 @@ export class ContentStore {
 
   private async putRecord (cid: CID, patch: Partial<ObjectRecord> & Pick<ObjectRecord, 'type' | 'size'>): Promise<ObjectRecord> {
     const key = cid.toString()
-    const existing = this.objects.get(key)
-    if (existing === undefined && this.objects.size >= OBJECTS_MAX) throw new StoreIndexFullError(`the store holds ${OBJECTS_MAX} objects; run gc or unpin`)
+    const existing = this.index.get(key)
+    if (existing === undefined && this.index.size >= OBJECTS_MAX) throw new StoreIndexFullError(`the store holds ${OBJECTS_MAX} objects; run gc or unpin`)
     const now = this.nowMs()
     const record: ObjectRecord = { cid: key, complete: false, pinned: false, addedAtMs: now, lastUsedMs: now, ...existing, ...patch }
-    this.objects.set(key, record)
-    await this.saveIndex()
+    this.index.set(record)
+    await this.index.commit()
     return record
   }
 
   /**
-   * Removes an object's record and persists the index; its blocks stay until gc finds nothing reaching them.
-   * Returns whether there was a record. Not a write for gc (no `beginWrite`): a round that decided to keep
-   * the object before this only keeps more than it needs to, and the next round collects it.
+   * Removes an object's record, durably when this resolves; its blocks stay until gc finds nothing reaching
+   * them. Returns whether there was a record. Not a write for gc (no `beginWrite`): a round that decided to
+   * keep the object before this only keeps more than it needs to, and the next round collects it.
    */
   async dropRecord (cid: CID): Promise<boolean> {
-    if (!this.objects.delete(cid.toString())) return false
-    await this.saveIndex()
+    if (!this.index.delete(cid.toString())) return false
+    await this.index.commit()
     return true
   }
 
+  /**
+   * Records a use of the object now. Written lazily (object-index.ts): last use only feeds gc retention of
+   * unpinned content, which can be fetched again, so a read does not wait for an fsync.
+   */
   async touch (cid: CID): Promise<void> {
-    const record = this.objects.get(cid.toString())
-    if (record === undefined) return
+    if (this.index.get(cid.toString()) === undefined) return
     // A write for gc: an object used while gc runs is not past its retention any more.
     const end = this.beginWrite()
     try {
-      record.lastUsedMs = this.nowMs()
-      await this.saveIndex()
+      await this.index.touch(cid.toString(), this.nowMs())
     } finally {
       end()
     }
   }
 
-  private async saveIndex (): Promise<void> {
-    const body = JSON.stringify({ version: INDEX_VERSION, objects: this.list() })
-    const run = async (): Promise<void> => {
-      const tmp = path.join(this.tmpDir, `${INDEX_FILE}.${randomBytes(4).toString('hex')}`)
-      try {
-        const handle = await fs.open(tmp, 'w', 0o600)
-        try {
-          await handle.writeFile(body)
-          await handle.sync()
-        } finally {
-          await handle.close()
-        }
-        await fs.rename(tmp, this.indexFile)
-      } catch (err) {
-        // The index on disk stays the last one written whole; the next change writes all of it again.
-        await fs.rm(tmp, { force: true }).catch(() => {})
-        throw writeError(err, `writing the content index in ${this.init.dir}`)
-      }
-    }
-    this.indexWrite = this.indexWrite.then(run, run)
-    await this.indexWrite
+  /** Writes every pending change and folds the index journal into index.json (at a clean stop). */
+  async checkpoint (): Promise<void> {
+    await this.index.checkpoint()
   }
 
   /** Marks a writer (add or fetch) active: gc does not run while blocks are being written without a record. */
@@ -420,7 +343,7 @@ export class ContentStore {
       const manifest: FileManifest = { v: 1, type: 'file', size, chunkBytes: CHUNK_BYTES, chunks: digests }
       const { bytes, cid } = encodeManifest(manifest)
       await this.putBlock(cid, bytes)
-      const pinned = options.pin === true || this.objects.get(cid.toString())?.pinned === true
+      const pinned = options.pin === true || this.index.get(cid.toString())?.pinned === true
       return await this.setRecord(cid, { type: 'file', size, complete: true, pinned, lastUsedMs: this.nowMs() })
     } finally {
       end()
@@ -446,7 +369,7 @@ export class ContentStore {
   private async putDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean }): Promise<ObjectRecord> {
     const full: DirEntry[] = entries.map((e) => {
       if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${JSON.stringify(e.name)}`)
-      const record = this.objects.get(e.cid.toString())
+      const record = this.index.get(e.cid.toString())
       if (record === undefined || !record.complete) throw new ContentNotFoundError(`entry ${e.name}: ${e.cid.toString()} is not held completely here`)
       return { name: e.name, cid: e.cid, size: record.size }
     })
@@ -493,14 +416,14 @@ export class ContentStore {
     if (this.writers > 0) return skipped
     const epoch = this.writeEpoch
     const now = this.nowMs()
-    const retained = [...this.objects.values()].filter((o) => o.pinned || !o.complete || o.lastUsedMs + retentionMs > now)
+    const retained = [...this.index.values()].filter((o) => o.pinned || !o.complete || o.lastUsedMs + retentionMs > now)
     const live = new Set<string>()
     const reachable = new Set<string>()
     for (const o of retained) await this.markLive(parseRootCid(o.cid), live, reachable)
     if (this.writeEpoch !== epoch) return skipped
     let removedObjects = 0
-    for (const key of [...this.objects.keys()]) {
-      if (!reachable.has(key)) { this.objects.delete(key); removedObjects++ }
+    for (const key of [...this.index.keys()]) {
+      if (!reachable.has(key)) { this.index.delete(key); removedObjects++ }
     }
     let removedBlocks = 0
     let freedBytes = 0
@@ -512,7 +435,8 @@ export class ContentStore {
       removedBlocks++
       freedBytes += size
     }
-    if (removedObjects > 0) await this.saveIndex()
+    // Durable when gc returns, and lazy touches go with them: a round is the latest they wait for.
+    if (this.index.pendingChanges > 0) await this.index.commit()
     return { removedObjects, removedBlocks, freedBytes }
   }
 

@@ -151,5 +151,23 @@ export const RETENTION_MS_DEFAULT = 24 * 60 * 60 * 1000
 export const GC_INTERVAL_MS_DEFAULT = 10 * 60 * 1000
 /** Objects recorded in the store index; adding more fails with StoreIndexFullError. */
 export const OBJECTS_MAX = 100_000
+/**
+ * The index journal (docs/CONTENT.md §3) is folded into a new index.json once it holds more bytes than this
+ * and more than index.json: folding writes the whole index, so it waits until the changes it absorbs have
+ * written at least as much (each change costs its record, amortised), and a start replays at most about twice
+ * the index. Not an error: the batch that passes it folds instead of appending.
+ */
+export const INDEX_JOURNAL_FOLD_BYTES_MIN = 1024 * 1024
+/**
+ * Objects whose only change is a touch (last use, which feeds gc retention of unpinned content alone) waiting
+ * in memory to be written with the next durable change or gc round. The touch that reaches it writes them
+ * all and waits for the fsync (backpressure), so a crash loses at most this many touches' worth.
+ */
+export const INDEX_TOUCHES_PENDING_MAX = 1024
+/**
+ * A journal frame (one record, about 250 bytes) read back longer than this is damage, not a record. Writing a
+ * longer one is a programmer error (asserted): no valid record comes near it.
+ */
+export const INDEX_FRAME_BYTES_MAX = 4096
 /** `get(cid)` into memory is refused above this size; use `open(cid)` to stream. */
 export const GET_IN_MEMORY_BYTES_MAX = 64 * 1024 * 1024

@@ -81,6 +81,17 @@ export class StoreIndexFullError extends Error {
   constructor (message = 'content index full') { super(message); named(this, 'StoreIndexFullError') }
 }
 
+/**
+ * The store index's journal is damaged before its end: a frame that fails its checksum with valid frames
+ * after it, so the damage is not a write cut short by a crash (that is the last frame, dropped at open). The
+ * store refuses to open rather than lose the records after the damage unnoticed; the message names the file,
+ * the byte offset and the repair.
+ */
+export class StoreJournalCorruptError extends Error {
+  static override readonly name = 'StoreJournalCorruptError'
+  constructor (message = 'content index journal corrupt') { super(message); named(this, 'StoreJournalCorruptError') }
+}
+
 /** The text is not a CID, or not a BLAKE3 CID of a codec the content layer knows. */
 export class InvalidCidError extends Error {
   static override readonly name = 'InvalidCidError'

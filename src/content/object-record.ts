@@ -1,0 +1,53 @@
+/**
+ * @module content/object-record
+ * What the store index knows about one object, as written to disk and checked when read back. index.json and
+ * its journal (docs/CONTENT.md §3) hold the same records, and both are read as any other input: a record on
+ * disk may come from an older build, a hand edit or a damaged sector that kept its checksum.
+ */
+import { parseCid } from '../codec/index.js'
+import { isManifestCid } from './core/index.js'
+
+/** What the index knows about one object. */
+export interface ObjectRecord {
+  cid: string
+  type: 'file' | 'dir'
+  size: number
+  /** Every block below the root is held and verified. */
+  complete: boolean
+  pinned: boolean
+  addedAtMs: number
+  lastUsedMs: number
+}
+
+/**
+ * A record read from disk, checked: a root (manifest) CID, a known type, a size that is a non-negative number
+ * (clamped to a safe integer: an older build summed directory sizes past 2^53), booleans and times. Undefined
+ * for anything else: a non-manifest CID would throw later, in code that announces every record without
+ * expecting it.
+ */
+export function indexRecord (o: unknown): ObjectRecord | undefined {
+  if (typeof o !== 'object' || o === null) return undefined
+  const r = o as Record<string, unknown>
+  if (!isRootCidText(r.cid)) return undefined
+  if (r.type !== 'file' && r.type !== 'dir') return undefined
+  if (typeof r.size !== 'number' || !(r.size >= 0)) return undefined
+  if (typeof r.complete !== 'boolean' || typeof r.pinned !== 'boolean') return undefined
+  if (!Number.isFinite(r.addedAtMs) || !Number.isFinite(r.lastUsedMs)) return undefined
+  const size = Math.min(Number.MAX_SAFE_INTEGER, Math.floor(r.size))
+  return { cid: r.cid, type: r.type, size, complete: r.complete, pinned: r.pinned, addedAtMs: r.addedAtMs as number, lastUsedMs: r.lastUsedMs as number }
+}
+
+/** Whether `text` is a root (manifest) CID in the one string form this build writes. */
+export function isRootCidText (text: unknown): text is string {
+  if (typeof text !== 'string') return false
+  const cid = parseCid(text)
+  return cid !== null && isManifestCid(cid) && cid.toString() === text
+}
+
+/**
+ * The fields of a record, and only those, in a fixed order: what index.json and a journal frame hold. A
+ * record in memory may carry more (a caller's patch is spread into it), which must not reach the disk.
+ */
+export function recordFields (r: ObjectRecord): ObjectRecord {
+  return { cid: r.cid, type: r.type, size: r.size, complete: r.complete, pinned: r.pinned, addedAtMs: r.addedAtMs, lastUsedMs: r.lastUsedMs }
+}
