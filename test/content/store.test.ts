@@ -21,6 +21,7 @@ import type { Announcer } from '../../src/content/announcer.js'
 import type { NetNode } from '../../src/net/index.js'
 import { blake3 } from '../../src/codec/index.js'
 import { silentLogger } from '../../src/log/index.js'
+import type { Logger } from '../../src/log/index.js'
 import { tempDir } from '../node/helpers.js'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
@@ -29,6 +30,13 @@ import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js'
 const dirs: string[] = []
 const mounts: string[] = []
 let clock = 1_000_000
+
+/** A fetch's dependencies with no network and no provider: it can only use what `store` holds. */
+const localFetchDeps = (store: ContentStore, log: Logger) => ({
+  net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(),
+  announcer: { have: async () => {}, want: async () => {} } as unknown as Announcer, nodeId: 'me',
+  log, nowMs: () => clock, startIndex: () => 0
+})
 
 async function open (extra: { quotaBytes?: number, dir?: string } = {}): Promise<ContentStore> {
   const dir = extra.dir ?? await tempDir('revoada-content-')
@@ -330,11 +338,7 @@ describe('content store', () => {
     await store.addFile(pieces(big))
     const lying = encodeManifest({ v: 1, type: 'file', size: 1024, chunkBytes: 1024, chunks: [blake3(big)] })
     await store.putBlock(lying.cid, lying.bytes)
-    const announcer = { have: async () => {}, want: async () => {} } as unknown as Announcer
-    const fetch = new Fetch(lying.cid, {
-      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
-      log: silentLogger(), nowMs: () => clock, startIndex: () => 0
-    })
+    const fetch = new Fetch(lying.cid, localFetchDeps(store, silentLogger()))
     await expect(fetch.run()).rejects.toThrow(MalformedContentError)
     // Not kept partial (to be resumed at every start): see the next test.
     expect(store.record(lying.cid)).toBeUndefined()
@@ -356,11 +360,7 @@ describe('content store', () => {
     await store.putBlock(dir.cid, dir.bytes)
     const log = silentLogger()
     const warn = vi.spyOn(log, 'warn')
-    const announcer = { have: async () => {}, want: async () => {} } as unknown as Announcer
-    const deps = {
-      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
-      log, nowMs: () => clock, startIndex: () => 0
-    }
+    const deps = localFetchDeps(store, log)
     // Each fetch starts from scratch (a new partial record, from the held manifest) and fails the same way.
     for (const [root, pin] of [[lying.cid, false], [lying.cid, true], [dir.cid, false]] as const) {
       await expect(new Fetch(root, deps, { pin }).run()).rejects.toThrow(MalformedContentError)
@@ -393,11 +393,7 @@ describe('content store', () => {
     for (const m of chain) await store.putBlock(m.cid, m.bytes)
     const log = silentLogger()
     const warn = vi.spyOn(log, 'warn')
-    const announcer = { have: async () => {}, want: async () => {} } as unknown as Announcer
-    const deps = {
-      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(), announcer, nodeId: 'me',
-      log, nowMs: () => clock, startIndex: () => 0
-    }
+    const deps = localFetchDeps(store, log)
     const [root, second] = chain.map((m) => m.cid) as [CID, CID]
     for (const pin of [false, true]) {
       await expect(new Fetch(root, deps, { pin }).run()).rejects.toThrow(ObjectTooLargeError)

@@ -41,23 +41,32 @@ async function startRecovery (dir: string, listen?: string): Promise<{ node: Rev
   return { node, consensus: services.find((s): s is ConsensusService => s.name === 'consensus')! }
 }
 
+/** Promotes `voters` to etcd through `a`, one at a time, until every member has applied the last one. */
+async function promoteAll (a: Member, voters: Member[]): Promise<void> {
+  for (const m of voters) {
+    await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
+    await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
+  }
+  const applied = a.consensus.node.appliedIndex()
+  await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
+}
+
+/** `m`'s TCP address on 127.0.0.1 without its PeerId: where it starts again, as a machine comes back on its address. */
+const loopbackAddress = (m: Member): string =>
+  m.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
+
 describe('quorum recovery', () => {
   it('should make the surviving voter the only one, keeping its log, and let the learner follow it', async () => {
     members = await startCluster(4)
     const [a, b, c, d] = members as [Member, Member, Member, Member]
     await a.consensus.propose({ kind: 'set-target', target: TARGET }, 'operator')
-    for (const m of [b, c]) {
-      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
-      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
-    }
-    const applied = a.consensus.node.appliedIndex()
-    await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
+    await promoteAll(a, [b, c])
     // c and d must have met: c's promotion is the last change, and stopped right after it c and d could hold each
     // other's ids only, with a and b, who knew both addresses, gone (1 run in 3–5 on a loaded machine).
     await waitForMesh(members, 60_000)
     // a and b are gone for good; c (a voter) is stopped to run the recovery; d (a learner) keeps running. c comes
     // back on its address, the one d holds for it.
-    const cAddress = c.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
+    const cAddress = loopbackAddress(c)
     for (const m of [a, b, c]) await m.node.stop()
     members = [d]
 
@@ -113,12 +122,7 @@ describe('quorum recovery', () => {
     members = await startCluster(4, { extra, faults: (i) => ({ isBlocked: (peer) => cut && lost.has(peer) !== lost.has(selves[i] ?? '') }) })
     selves.push(...members.map((m) => m.node.nodeId))
     const [a, b, c, d] = members as [Member, Member, Member, Member]
-    for (const m of [b, c]) {
-      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
-      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
-    }
-    const applied = a.consensus.node.appliedIndex()
-    await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
+    await promoteAll(a, [b, c])
     c.consensus.node.transferLeadership(c.node.nodeId)
     a.consensus.node.transferLeadership(c.node.nodeId)
     await waitFor(() => c.consensus.node.isLeader(), 30_000, 'c leads')
@@ -130,7 +134,7 @@ describe('quorum recovery', () => {
     void c.consensus.propose({ kind: 'demote', nodeId: c.node.nodeId, roles: ['etcd'] }, 'operator').catch(() => {})
     await waitFor(() => c.consensus.node.status().lastIndex > before, 10_000, 'c appended its demotion')
     expect(c.consensus.node.status().commit).toBeLessThan(c.consensus.node.status().lastIndex)
-    const cAddress = c.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
+    const cAddress = loopbackAddress(c)
     for (const m of [a, b, c]) await m.node.stop()
     members = [d]
 
@@ -148,17 +152,12 @@ describe('quorum recovery', () => {
   it('should resume a run with the lost voters an earlier run recorded, counting a voter it did not', async () => {
     members = await startCluster(4)
     const [a, b, c, d] = members as [Member, Member, Member, Member]
-    for (const m of [b, c, d]) {
-      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
-      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
-    }
-    const applied = a.consensus.node.appliedIndex()
-    await waitFor(() => members.every((m) => m.consensus.node.appliedIndex() >= applied), 60_000, 'every member applied the voters')
+    await promoteAll(a, [b, c, d])
     // c commits with d, a voter that is not lost: they must have met (see the first case).
     await waitForMesh(members, 60_000)
     // Four voters, two gone for good: no quorum. An earlier run (as if it gave up after the policy engine
     // promoted d) recorded a and b as lost; d, a live voter, must count, not be demoted as lost.
-    const cAddress = c.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
+    const cAddress = loopbackAddress(c)
     for (const m of [a, b, c]) await m.node.stop()
     members = [d]
     await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, b.node.nodeId])
@@ -189,10 +188,7 @@ describe('quorum recovery', () => {
   it('should refuse to recover while the other voters answer, and leave the node a voter', async () => {
     members = await startCluster(3)
     const [a, b, c] = members as [Member, Member, Member]
-    for (const m of [b, c]) {
-      await a.consensus.propose({ kind: 'promote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
-      await waitFor(() => a.consensus.node.configuration().voters.includes(m.node.nodeId) && a.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a voter')
-    }
+    await promoteAll(a, [b, c])
     await c.node.stop()
     members = [a, b]
     await expect(startRecovery(c.dir)).rejects.toMatchObject({ name: 'QuorumRecoveryError', message: expect.stringContaining('the cluster has a leader') })
