@@ -21,11 +21,12 @@ import type { CID } from 'multiformats/cid'
 import { blake3, equalBytes, parseCid } from '../codec/index.js'
 import type { Logger } from '../log/index.js'
 import {
-  CHUNK_BYTES, DIR_DEPTH_MAX, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, ObjectTooLargeError,
+  CHUNK_BYTES, DIR_DEPTH_MAX, OBJECTS_MAX, FILE_CHUNKS_MAX, ContentNotFoundError, DiskFullError, ObjectTooLargeError,
   QuotaExceededError, StoreIndexFullError, ChunkVerificationError, MalformedContentError, InvalidCidError,
   chunkCid, chunkLength, decodeManifest, dirSize, encodeManifest, isBlockCid, isManifestCid, sortEntries, validEntryName
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
+import { assert } from '../util/assert.js'
 import { writeError } from './disk-error.js'
 import { nodeIndexFs } from './index-fs.js'
 import type { IndexFs } from './index-fs.js'
@@ -106,7 +107,36 @@ export class ContentStore {
     mkdirSync(store.tmpDir, { recursive: true, mode: 0o700 })
     store.scanBlocks()
     store.index = await ObjectIndex.open({ dir: init.dir, tmpDir: store.tmpDir, log: init.log, nowMs: store.nowMs, fs: init.indexFs ?? nodeIndexFs })
+    store.dropUnreadable()
     return store
+  }
+
+  /**
+   * A record that says complete while its root manifest is not held cannot be read or served, yet would be
+   * announced complete and never fetched again (a fetch takes a complete record as it is). It is left by a
+   * crash while gc deleted blocks before it could write the index (a full disk, `commitRemovals`), a power
+   * cut (blocks are not fsynced, index changes are), or a root deleted when it failed its check on a read.
+   * Unpinned, it is dropped: gc removes those anyway, and the blocks left go at the next round. Pinned, it is
+   * marked partial, as a pin keeps an object: the next start fetches it again. One lookup per record in the
+   * blocks just scanned, no manifest read, so a block missing below a held root is found by a read or a walk,
+   * not here. Written with the next change, and done again at every open until then.
+   */
+  private dropUnreadable (): void {
+    const dropped: string[] = []
+    const partial: string[] = []
+    for (const record of [...this.index.values()]) {
+      if (!record.complete || this.hasBlock(parseRootCid(record.cid))) continue
+      if (record.pinned) {
+        this.index.set({ ...record, complete: false })
+        partial.push(record.cid)
+      } else {
+        this.index.delete(record.cid)
+        dropped.push(record.cid)
+      }
+    }
+    if (dropped.length + partial.length === 0) return
+    this.init.log.warn({ dropped: dropped.length, partial: partial.length, examples: [...partial, ...dropped].slice(0, 3) },
+      'content records said complete but their root manifest is not held: unpinned ones dropped, pinned ones marked partial and fetched again')
   }
 
   private scanBlocks (): void {
@@ -410,6 +440,9 @@ export class ContentStore {
    * In-progress fetches and pinned objects (with everything below them) are kept. A round in which anything
    * was written (add, fetch, pin, unpin, touch) while it read manifests deletes nothing: what to keep was
    * decided before that write, so it could delete an object pinned or added meanwhile, and its blocks.
+   * The removals are durable before the first block is deleted, except on a full disk (`commitRemovals`).
+   * @throws DiskFullError when the index cannot be written even after the blocks were deleted (they were), or
+   * the index's error (nothing was deleted then)
    */
   async gc (retentionMs: number): Promise<GcResult> {
     const skipped: GcResult = { removedObjects: 0, removedBlocks: 0, freedBytes: 0, skipped: 'writes in progress' }
@@ -421,23 +454,79 @@ export class ContentStore {
     const reachable = new Set<string>()
     for (const o of retained) await this.markLive(parseRootCid(o.cid), live, reachable)
     if (this.writeEpoch !== epoch) return skipped
-    let removedObjects = 0
-    for (const key of [...this.index.keys()]) {
-      if (!reachable.has(key)) { this.index.delete(key); removedObjects++ }
+    const removed = [...this.index.values()].filter((o) => !reachable.has(o.cid))
+    for (const o of removed) {
+      // `open` undoes a removal a crash left unwritten by dropping the record (`dropUnreadable`): right for these only.
+      assert(!o.pinned, () => `gc removing pinned ${o.cid}`)
+      this.index.delete(o.cid)
     }
+    const diskFull = await this.commitRemovals(removed.length)
+    // Directories' roots first, then files', then the rest (`deleteUnreachable`).
+    const roots = [...removed.filter((o) => o.type === 'dir'), ...removed.filter((o) => o.type === 'file')]
+    const deleted = await this.deleteUnreachable(live, roots.map((o) => hexOf(parseRootCid(o.cid).multihash.digest)), epoch)
+    if (diskFull !== undefined) await this.commitAfterFreeing(diskFull, deleted)
+    return { removedObjects: removed.length, ...deleted }
+  }
+
+  /**
+   * Writes the round's removals, and the lazy touches with them (a round is the latest they wait for), before
+   * any block is deleted. Deleting first, as gc did, let a crash before the write bring the removed records
+   * back at the next start, still complete, with their blocks gone: the node announced and served objects it
+   * could not read. Called even with nothing to write: it then waits for a batch being written (another
+   * round's removals, a `dropRecord`), which this round's deletions must not overtake either.
+   * A full disk must not stop gc, whose deletions are what frees it: the DiskFullError is returned, and the
+   * blocks go first (`commitAfterFreeing` writes the index after). Any other error ends the round with nothing
+   * deleted; the removals stay pending and are written with the next change or round.
+   */
+  private async commitRemovals (removedObjects: number): Promise<Error | undefined> {
+    try {
+      await this.index.commit()
+      return undefined
+    } catch (err) {
+      if ((err as Error).name !== 'DiskFullError') throw err
+      this.init.log.warn({ removedObjects, err: (err as Error).message },
+        'content index not written (disk full): gc deletes the unreachable blocks first to free space; a crash before the index is ' +
+        'written brings back the removed records, and the next start drops those whose root manifest is gone')
+      return err as Error
+    }
+  }
+
+  /**
+   * Deletes every held block outside `live`, the removed objects' roots (`removedRoots`, hex) first. NB: the
+   * order only matters while the removals are not written (a full disk): a record a crash then brings back
+   * either lacks its root, and `open` drops it (`dropUnreadable`), or still holds every block of its own.
+   * Directories' roots go before files', so only a removed directory above another removed directory can
+   * come back lacking a manifest below it. Stops at a write that starts meanwhile.
+   */
+  private async deleteUnreachable (live: Set<string>, removedRoots: string[], epoch: number): Promise<{ removedBlocks: number, freedBytes: number }> {
+    // A Set keeps insertion order: the roots held, then every other block once.
+    const order = new Set(removedRoots.filter((hex) => this.blocks.has(hex)))
+    for (const hex of this.blocks.keys()) order.add(hex)
     let removedBlocks = 0
     let freedBytes = 0
-    for (const [hex, size] of [...this.blocks]) {
+    for (const hex of order) {
       if (live.has(hex)) continue
-      // A write that started during the deletions may have found one of these blocks already held.
+      // A write that started during the commit or the deletions may have found one of these blocks already held.
       if (this.writeEpoch !== epoch) break
+      const size = this.blocks.get(hex)
+      if (size === undefined) continue // deleted meanwhile: a read found it corrupt, or another round
       await this.deleteBlock(hex)
       removedBlocks++
       freedBytes += size
     }
-    // Durable when gc returns, and lazy touches go with them: a round is the latest they wait for.
-    if (this.index.pendingChanges > 0) await this.index.commit()
-    return { removedObjects, removedBlocks, freedBytes }
+    return { removedBlocks, freedBytes }
+  }
+
+  /** Writes the removals once the blocks are deleted, after a full disk refused them (`commitRemovals`). */
+  private async commitAfterFreeing (first: Error, deleted: { removedBlocks: number, freedBytes: number }): Promise<void> {
+    try {
+      await this.index.commit()
+    } catch (err) {
+      if ((err as Error).name !== 'DiskFullError') throw err
+      throw new DiskFullError(`${first.message}, and again after gc deleted ${deleted.removedBlocks} blocks (${deleted.freedBytes} bytes): ` +
+        'the removals are written with the next change')
+    }
+    this.init.log.info({ ...deleted }, 'content index written after gc freed space')
   }
 
   /**

@@ -36,13 +36,16 @@ async function newDir (): Promise<string> {
   return dir
 }
 
-/** A root (dag-cbor, BLAKE3) CID of no held block: records need no blocks. */
+/**
+ * A root (dag-cbor, BLAKE3) CID of no held block: these records need no blocks, being partial (a store opened
+ * on a complete record whose root it lacks drops it, or marks it partial when pinned).
+ */
 function rootCid (i: number): CID {
   return CID.createV1(0x71, Digest.create(0x1e, blake3(Buffer.from(`object ${i}`))))
 }
 
 function record (i: number, patch: Partial<ObjectRecord> = {}): ObjectRecord {
-  return { cid: rootCid(i).toString(), type: 'file', size: i, complete: true, pinned: false, addedAtMs: 1000 + i, lastUsedMs: 1000 + i, ...patch }
+  return { cid: rootCid(i).toString(), type: 'file', size: i, complete: false, pinned: false, addedAtMs: 1000 + i, lastUsedMs: 1000 + i, ...patch }
 }
 
 type Op = 'append' | 'writeSynced' | 'rename' | 'syncDir'
