@@ -4,8 +4,9 @@
  * its journal (docs/CONTENT.md §3) hold the same records, and both are read as any other input: a record on
  * disk may come from an older build, a hand edit or a damaged sector that kept its checksum.
  */
+import type { CID } from 'multiformats/cid'
 import { parseCid } from '../codec/index.js'
-import { isManifestCid } from './core/index.js'
+import { InvalidCidError, isManifestCid } from './core/index.js'
 
 /** What the index knows about one object. */
 export interface ObjectRecord {
@@ -42,6 +43,13 @@ export function isRootCidText (text: unknown): text is string {
   if (typeof text !== 'string') return false
   const cid = parseCid(text)
   return cid !== null && isManifestCid(cid) && cid.toString() === text
+}
+
+/** Parses a root CID string. @throws InvalidCidError */
+export function parseRootCid (text: string): CID {
+  const cid = parseCid(text)
+  if (cid === null || !isManifestCid(cid)) throw new InvalidCidError(`${text.slice(0, 100)} is not a BLAKE3 dag-cbor CIDv1 (a content root)`)
+  return cid
 }
 
 /**
