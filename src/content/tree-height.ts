@@ -10,6 +10,7 @@
 import type { CID } from 'multiformats/cid'
 import { assert } from '../util/assert.js'
 import { HEIGHT_CACHE_CIDS_MAX } from './core/index.js'
+import { digestHex } from './block-files.js'
 import type { ContentStore } from './store.js'
 
 /** A height (levels of directories below the root), 'over' past the walk's bound, or 'missing' below. */
@@ -34,7 +35,7 @@ export class TreeHeights {
 
   /** The kept height of `cid`'s tree, now the most recently used; undefined when none is kept. */
   get (cid: CID): number | undefined {
-    const key = heightKey(cid)
+    const key = digestHex(cid.multihash.digest)
     const height = this.heights.get(key)
     if (height === undefined) return undefined
     this.heights.delete(key)
@@ -49,7 +50,7 @@ export class TreeHeights {
   set (cid: CID, height: number, epoch: number): void {
     assert(Number.isSafeInteger(height) && height >= 0, () => `tree height ${height}`)
     if (epoch !== this.clears) return
-    const key = heightKey(cid)
+    const key = digestHex(cid.multihash.digest)
     this.heights.delete(key)
     if (this.heights.size >= this.cidsMax) this.heights.delete(this.heights.keys().next().value as string)
     this.heights.set(key, height)
@@ -62,10 +63,6 @@ export class TreeHeights {
   }
 
   get size (): number { return this.heights.size }
-}
-
-function heightKey (cid: CID): string {
-  return Buffer.from(cid.multihash.digest).toString('hex')
 }
 
 /**
