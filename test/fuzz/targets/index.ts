@@ -7,6 +7,7 @@ import { addressLookupTarget } from './address-lookup.js'
 import { adminApiTarget } from './admin-api.js'
 import { batchEnvelopeTarget } from './batch-envelope.js'
 import { configFileTarget } from './config-file.js'
+import { contentIndexTarget } from './content-index.js'
 import { contentWireTarget } from './content-wire.js'
 import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
 import { joinStringTarget } from './join-string.js'
@@ -19,5 +20,5 @@ import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
   raftStepTarget, gossipHeartbeatTarget, livenessDigestTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
-  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget, addressLookupTarget
+  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget, addressLookupTarget, contentIndexTarget
 ].map((t) => [t.name, t]))
