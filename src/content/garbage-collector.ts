@@ -123,11 +123,11 @@ export class GarbageCollector {
       await this.components.index.commit()
       return undefined
     } catch (err) {
-      if ((err as Error).name !== 'DiskFullError') throw err
-      this.components.log.warn({ removedObjects, err: (err as Error).message },
+      if (!(err instanceof DiskFullError)) throw err
+      this.components.log.warn({ removedObjects, err: err.message },
         'content index not written (disk full): gc deletes the unreachable blocks first to free space; a crash before the index is ' +
         'written brings back the removed records, and the next start drops those whose root manifest is gone')
-      return err as Error
+      return err
     }
   }
 
@@ -163,7 +163,7 @@ export class GarbageCollector {
     try {
       await this.components.index.commit()
     } catch (err) {
-      if ((err as Error).name !== 'DiskFullError') throw err
+      if (!(err instanceof DiskFullError)) throw err
       throw new DiskFullError(`${first.message}, and again after gc deleted ${deleted.removedBlocks} blocks (${deleted.freedBytes} bytes): ` +
         'the removals are written with the next change')
     }
