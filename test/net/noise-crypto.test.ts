@@ -2,15 +2,24 @@
  * Noise's crypto with transport-owned ciphertext (src/net/noise-crypto.ts): the same bytes as noise's default
  * crypto, and only noise's own fresh ciphertext buffers may be claimed by pnet (to be XORed in place), each
  * once. A claim on anything else (the caller's plaintext, the tag, a view into a larger buffer) would let pnet
- * overwrite bytes another layer still holds. pnet (xorOutgoing) must then XOR exactly those in place.
+ * overwrite bytes another layer still holds. pnet (xorOutgoing) must then XOR exactly those in place. Its X25519
+ * keys agree with the default crypto, and a private key it made is never imported from DER again.
  */
 import { randomBytes } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import * as nodeCrypto from 'node:crypto'
+import { describe, expect, it, vi } from 'vitest'
 import { defaultCrypto } from '@libp2p/noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { claimOwnedCiphertext, transportNoiseCrypto } from '../../src/net/noise-crypto.js'
 import { PNET_ONE_WRITE_BYTES_MAX, xorForSend, xorOutgoing } from '../../src/net/pnet.js'
 import { createXSalsa20 } from '../../src/net/xsalsa20.js'
+
+// Counts private-key imports: a key pair made by transportNoiseCrypto must never be imported again.
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>()
+  const createPrivateKey = vi.fn(actual.createPrivateKey)
+  return { ...actual, createPrivateKey, default: { ...actual, createPrivateKey } }
+})
 
 const key = randomBytes(32)
 const nonce = Buffer.concat([Buffer.alloc(4), Buffer.from([7, 0, 0, 0, 0, 0, 0, 0])])
@@ -114,5 +123,43 @@ describe('pnet sending noise frames (xorOutgoing)', () => {
     const frames = new Uint8ArrayList(...pieces)
     expect(frames.byteLength).toBeGreaterThan(PNET_ONE_WRITE_BYTES_MAX)
     expectOneBufferOfTheSameBytes(pnetKey, pnetNonce, frames)
+  })
+})
+
+describe('noise crypto (X25519 private keys kept as key objects)', () => {
+  it('should agree on X25519 shared secrets with noise\'s default crypto, both ways, whoever made the keys', () => {
+    const ours = transportNoiseCrypto.generateX25519KeyPair()
+    const theirs = defaultCrypto.generateX25519KeyPair()
+    expect(ours.publicKey.byteLength).toBe(32)
+    expect(ours.privateKey.byteLength).toBe(32)
+    // The bytes are the key: the default crypto derives the same public key from our private bytes.
+    expect(Buffer.from(defaultCrypto.generateX25519KeyPairFromSeed(ours.privateKey).publicKey).equals(Buffer.from(ours.publicKey))).toBe(true)
+    const secret = bytesOf(transportNoiseCrypto.generateX25519SharedKey(ours.privateKey, theirs.publicKey))
+    expect(secret.byteLength).toBe(32)
+    expect(secret.equals(bytesOf(defaultCrypto.generateX25519SharedKey(theirs.privateKey, ours.publicKey)))).toBe(true)
+    expect(secret.equals(bytesOf(defaultCrypto.generateX25519SharedKey(ours.privateKey, theirs.publicKey)))).toBe(true)
+    // A foreign private key, and public keys given as lists, as noise may pass them.
+    const asList = new Uint8ArrayList(ours.publicKey.subarray(0, 5), ours.publicKey.subarray(5))
+    expect(bytesOf(transportNoiseCrypto.generateX25519SharedKey(theirs.privateKey, asList)).equals(secret)).toBe(true)
+    expect(bytesOf(transportNoiseCrypto.generateX25519SharedKey(new Uint8ArrayList(ours.privateKey), theirs.publicKey)).equals(secret)).toBe(true)
+  })
+
+  it('should not import a private key it made itself again, for any number of Diffie-Hellmans', () => {
+    const imports = vi.mocked(nodeCrypto.createPrivateKey)
+    const staticKey = transportNoiseCrypto.generateX25519KeyPair()
+    const remoteStatic = defaultCrypto.generateX25519KeyPair()
+    imports.mockClear()
+    // One side of an XX handshake: ee, es, se (noise's protocol.ts), with a fresh ephemeral key.
+    for (let handshake = 0; handshake < 3; handshake++) {
+      const ephemeral = transportNoiseCrypto.generateX25519KeyPair()
+      const remoteEphemeral = defaultCrypto.generateX25519KeyPair()
+      transportNoiseCrypto.generateX25519SharedKey(ephemeral.privateKey, remoteEphemeral.publicKey)
+      transportNoiseCrypto.generateX25519SharedKey(ephemeral.privateKey, remoteStatic.publicKey)
+      transportNoiseCrypto.generateX25519SharedKey(staticKey.privateKey, remoteEphemeral.publicKey)
+    }
+    expect(imports).not.toHaveBeenCalled()
+    // A private key made elsewhere (e.g. a seed) is imported, once per use.
+    transportNoiseCrypto.generateX25519SharedKey(remoteStatic.privateKey, staticKey.publicKey)
+    expect(imports).toHaveBeenCalledTimes(1)
   })
 })
