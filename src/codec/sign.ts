@@ -6,10 +6,12 @@
  *
  * Signing and verifying go through node:crypto with cached KeyObjects: ≈19k signs/s and ≈5.8k
  * verifies/s per core here, against ≈1k/0.4k for @noble/curves (hashing-signing-encoding.md §4). One
- * verifier everywhere, so every node judges a consensus-relevant signature the same way.
+ * verdict everywhere, so every node judges a consensus-relevant signature the same way: OpenSSL's, reached
+ * through libsodium first for speed where it loads (src/codec/ed25519.ts says why that is the same verdict).
  */
-import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
-import type { KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, sign as cryptoSign } from 'node:crypto'
+import { verifyEd25519 } from './ed25519.js'
+import type { Ed25519PublicKey } from './ed25519.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -59,27 +61,27 @@ export function createSigner (privateKey: PrivateKey, nodeId: string): Signer {
   }
 }
 
-const publicKeys = new Map<string, KeyObject | null>()
+const publicKeys = new Map<string, Ed25519PublicKey | null>()
 
-/** The node's public KeyObject from its PeerId string, cached; null when the id carries no Ed25519 key. */
-function publicKeyOf (nodeId: string): KeyObject | null {
+/** The node's public key (raw bytes and KeyObject) from its PeerId string, cached; null when the id carries no Ed25519 key. */
+function publicKeyOf (nodeId: string): Ed25519PublicKey | null {
   const cached = publicKeys.get(nodeId)
   if (cached !== undefined) return cached
-  let keyObject: KeyObject | null = null
+  let key: Ed25519PublicKey | null = null
   try {
     const publicKey = peerIdFromString(nodeId).publicKey
     if (publicKey?.type === 'Ed25519') {
-      keyObject = createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey.raw) } })
+      key = { raw: publicKey.raw, keyObject: createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey.raw) } }) }
     }
   } catch {
-    keyObject = null
+    key = null
   }
   if (publicKeys.size >= MAX_CACHED_PUBLIC_KEYS) {
     const oldest = publicKeys.keys().next().value
     if (oldest !== undefined) publicKeys.delete(oldest)
   }
-  publicKeys.set(nodeId, keyObject)
-  return keyObject
+  publicKeys.set(nodeId, key)
+  return key
 }
 
 export interface SignatureCheck {
@@ -96,10 +98,10 @@ export interface SignatureCheck {
  */
 export function verifySignature (check: SignatureCheck): boolean {
   if (!(check.signature instanceof Uint8Array) || check.signature.length !== SIGNATURE_BYTES) return false
-  const keyObject = publicKeyOf(check.nodeId)
-  if (keyObject === null) return false
+  const key = publicKeyOf(check.nodeId)
+  if (key === null) return false
   try {
-    return cryptoVerify(null, signingMessage(check.purpose, check.clusterId, check.cid), keyObject, check.signature)
+    return verifyEd25519(key, signingMessage(check.purpose, check.clusterId, check.cid), check.signature)
   } catch {
     return false
   }

@@ -14,12 +14,14 @@
  * The result is the same function of the same bytes: the KeyObject is derived from the 32 raw key bytes and
  * nothing else, the input checks of the library (key and signature lengths) still throw, and an aborted signal
  * still throws. Public keys are cached by their bytes, at most `VERIFY_KEYS_MAX` (the oldest goes first); a
- * private KeyObject hangs off its key object (a node has one).
+ * private KeyObject hangs off its key object (a node has one). Verification asks libsodium first and OpenSSL
+ * when it rejects (src/codec/ed25519.ts): OpenSSL's verdict, as the library's, on every input.
  */
 import crypto from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { AbortOptions } from '@libp2p/interface'
+import { verifyEd25519 } from '../codec/ed25519.js'
 
 /** Public KeyObjects kept; beyond it the oldest is dropped (a cluster has at most a few hundred members). */
 export const VERIFY_KEYS_MAX = 4096
@@ -78,7 +80,7 @@ export async function installEd25519KeyCache (): Promise<void> {
       return libraryVerify.call(this, data, sig, options)
     }
     options?.signal?.throwIfAborted()
-    return crypto.verify(null, flat(data), publicKeyObject(this.raw), sig)
+    return verifyEd25519({ raw: this.raw, keyObject: publicKeyObject(this.raw) }, flat(data), sig)
   }
   privateProto.sign = function (this: PrivateKeyShape, data, options) {
     if (!(this.raw instanceof Uint8Array) || this.raw.byteLength !== PRIVATE_KEY_BYTES) return librarySign.call(this, data, options)

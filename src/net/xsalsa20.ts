@@ -13,6 +13,7 @@
  * test/net/xsalsa20.test.ts compares both on random lengths and offsets, in place and not.
  */
 import { createRequire } from 'node:module'
+import { loadSodium } from '../util/sodium.js'
 
 /** One XSalsa20 keystream: XORs `input` into `output` (the same length; the same buffer is allowed). */
 export interface XorCipher {
@@ -42,19 +43,9 @@ type WasmFactory = (nonce: Uint8Array, key: Uint8Array) => { update: (input: Uin
 
 const require = createRequire(import.meta.url)
 
-/** `sodium-native` when its binary loads here and has the functions we call, else null. */
-function loadSodium (): SodiumStream | null {
-  try {
-    const sodium = require('sodium-native') as Partial<SodiumStream>
-    const ok = typeof sodium.crypto_stream_xor_init === 'function' && typeof sodium.crypto_stream_xor_update === 'function' &&
-      typeof sodium.crypto_stream_xor_final === 'function' && typeof sodium.crypto_stream_xor_STATEBYTES === 'number'
-    return ok ? sodium as SodiumStream : null
-  } catch {
-    return null
-  }
-}
-
-const sodium = loadSodium()
+const loaded = loadSodium<SodiumStream>(['crypto_stream_xor_init', 'crypto_stream_xor_update', 'crypto_stream_xor_final'])
+/** libsodium's streaming XSalsa20 when `sodium-native` loads here, else null (the WASM fallback). */
+const sodium = loaded !== null && typeof loaded.crypto_stream_xor_STATEBYTES === 'number' ? loaded : null
 let wasmFactory: WasmFactory | undefined
 
 /** The implementation `createXSalsa20` uses by default in this process. */

@@ -37,11 +37,11 @@ describe('node cluster join', () => {
     await waitFor(() => a.status().peers.includes(b.nodeId) && b.status().peers.includes(a.nodeId), 10_000, 'mutual peers')
   })
 
-  it('should name the cluster key cipher in its start line (native here; a warning names the slow fallback)', async () => {
+  it('should name the cluster key cipher and the signature verifier in its start line (native here; a warning names the slow fallback)', async () => {
     const { log, lines } = capturingLogger('info')
     await node({ log })
     const started = lines.find((l) => l.msg === 'node started')
-    expect(started).toMatchObject({ pnetCipher: 'native' })
+    expect(started).toMatchObject({ pnetCipher: 'native', signatureVerifier: 'libsodium, then OpenSSL' })
     expect(lines.some((l) => typeof l.msg === 'string' && l.msg.includes('WASM fallback'))).toBe(false)
   })
 

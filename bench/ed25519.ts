@@ -1,0 +1,60 @@
+/**
+ * @module bench/ed25519
+ * `npm run build && node dist/bench/ed25519.js`: µs per Ed25519 verification of a proposal-sized message
+ * (≈ 300 bytes, what every follower checks per envelope, issue 16) by node:crypto (OpenSSL) alone, by libsodium
+ * alone, and by `verifyEd25519` (src/codec/ed25519.ts: libsodium first, OpenSSL when it rejects) on a valid and
+ * on an invalid signature; and µs per signature by node:crypto. Median of 7 timed batches of ≈ 200 ms each, the
+ * rows alternated; single-threaded, so a busy machine shows.
+ */
+import '../src/polyfill.js'
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
+import { ED25519_VERIFIER, verifyEd25519 } from '../src/codec/ed25519.js'
+import { loadSodium } from '../src/util/sodium.js'
+import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
+
+const TARGET_MS = 200
+const BATCHES = 7
+const MESSAGE_BYTES = 300
+
+function calibrate (run: () => void): number {
+  let iterations = 1
+  for (;;) {
+    const start = performance.now()
+    for (let i = 0; i < iterations; i++) run()
+    const elapsed = performance.now() - start
+    if (elapsed >= 20) return Math.max(1, Math.round(iterations * TARGET_MS / elapsed))
+    iterations *= 4
+  }
+}
+
+async function main (): Promise<void> {
+  console.log(`ed25519 — ${await machineDescription()}; verifyEd25519 runs ${ED25519_VERIFIER}`)
+  const sodium = loadSodium<{ crypto_sign_verify_detached: (s: Uint8Array, m: Uint8Array, k: Uint8Array) => boolean }>(['crypto_sign_verify_detached'])
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url')
+  const key = { raw, keyObject: createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') } }) }
+  const message = randomBytes(MESSAGE_BYTES)
+  const signature = sign(null, message, privateKey)
+  const forged = Buffer.from(signature)
+  forged[10] = (forged[10] as number) ^ 1
+  const rows = new Map<string, () => unknown>([
+    ['verify, node:crypto (OpenSSL) alone', () => verify(null, message, key.keyObject, signature)],
+    ...(sodium !== null ? [['verify, libsodium alone', () => sodium.crypto_sign_verify_detached(signature, message, raw)] as [string, () => unknown]] : []),
+    ['verify, verifyEd25519, valid signature', () => verifyEd25519(key, message, signature)],
+    ['verify, verifyEd25519, invalid signature', () => verifyEd25519(key, message, forged)],
+    ['sign, node:crypto', () => sign(null, message, privateKey)]
+  ])
+  const iterations = new Map([...rows].map(([name, run]) => [name, calibrate(run)]))
+  const samples = new Map([...rows.keys()].map((name) => [name, [] as number[]]))
+  for (let batch = 0; batch < BATCHES; batch++) {
+    for (const [name, run] of rows) {
+      const n = iterations.get(name) as number
+      const start = performance.now()
+      for (let i = 0; i < n; i++) run()
+      samples.get(name)?.push((performance.now() - start) * 1000 / n)
+    }
+  }
+  printTable(['operation', 'µs'], [...samples].map(([name, s]) => [name, formatNumber(median(s))]))
+}
+
+await main()
