@@ -44,9 +44,12 @@ export interface Ed25519PublicKey {
  * @throws whatever node:crypto throws for a malformed signature or key (callers check lengths first)
  */
 export function verifyEd25519 (key: Ed25519PublicKey, message: Uint8Array, signature: Uint8Array, verifier: typeof ED25519_VERIFIER = ED25519_VERIFIER): boolean {
-  if (verifier !== 'OpenSSL' && sodium !== null && signature.byteLength === ED25519_SIGNATURE_BYTES && key.raw.byteLength === ED25519_PUBLIC_KEY_BYTES &&
-    sodium.crypto_sign_verify_detached(signature, message, key.raw)) {
-    return true
+  if (verifier !== 'OpenSSL' && sodium !== null && signature.byteLength === ED25519_SIGNATURE_BYTES && key.raw.byteLength === ED25519_PUBLIC_KEY_BYTES) {
+    try {
+      if (sodium.crypto_sign_verify_detached(signature, message, key.raw)) return true
+    } catch {
+      // The binding refused its arguments: OpenSSL alone decides, as it would have.
+    }
   }
   return cryptoVerify(null, message, key.keyObject, signature)
 }
