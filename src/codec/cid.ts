@@ -39,6 +39,17 @@ export function verifyCid (cid: CID, bytes: Uint8Array): boolean {
   return equalBytes(cid.multihash.digest, blake3(bytes))
 }
 
+/**
+ * The one string form this build writes for `cid`: a fresh encoding of its bytes (for a CIDv1, lowercase
+ * base32 without padding). NB: not `cid.toString()`, which returns the very text a parsed CID came from
+ * (multiformats caches it), and the base32 decoder takes either case and trailing `=`: compared with
+ * `toString()`, a mixed-case or padded spelling passes as canonical. Shared by the content index
+ * (content/object-record.ts) and the role catalog (consensus/shape/core/catalog.ts).
+ */
+export function canonicalCidText (cid: CID): string {
+  return CID.decode(cid.bytes).toString()
+}
+
 /** Parses a CID string; null when it is not one. */
 export function parseCid (text: string): CID | null {
   try {

@@ -4,7 +4,8 @@
  * its journal (docs/CONTENT.md §3) hold the same records, and both are read as any other input: a record on
  * disk may come from an older build, a hand edit or a damaged sector that kept its checksum.
  */
-import { CID, parseCid } from '../codec/index.js'
+import { canonicalCidText, parseCid } from '../codec/index.js'
+import type { CID } from '../codec/index.js'
 import { InvalidCidError, isManifestCid } from './core/index.js'
 
 /** What the index knows about one object. */
@@ -41,10 +42,10 @@ export function indexRecord (o: unknown): ObjectRecord | undefined {
 export function isRootCidText (text: unknown): text is string {
   if (typeof text !== 'string') return false
   const cid = parseCid(text)
-  // NB: against a fresh encoding, not `cid.toString()`, which returns the very text the CID was parsed from
-  // (multiformats caches it): base32 decodes either case, so a mixed-case spelling (a flipped bit in
-  // index.json, which has no checksum) passed as canonical, a second key for an object held under its own.
-  return cid !== null && isManifestCid(cid) && CID.decode(cid.bytes).toString() === text
+  // NB: against a fresh encoding (canonicalCidText), not `cid.toString()`, which returns the very text the CID
+  // was parsed from: a mixed-case spelling (a flipped bit in index.json, which has no checksum) passed as
+  // canonical, a second key for an object held under its own.
+  return cid !== null && isManifestCid(cid) && canonicalCidText(cid) === text
 }
 
 /** Parses a root CID string. @throws InvalidCidError */

@@ -11,7 +11,9 @@ import { cidOfValue, createSigner, decodeCanonical, encodeCanonical } from '../.
 import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import {
-  MeshShape, PROTOCOL_LEVEL, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid, protocolRaise, transition
+  MeshShape, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_CANONICAL_CATALOG, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL,
+  PROTOCOL_LEVEL_MIN, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_REPLACEMENT, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid,
+  protocolRaise, transition
 } from '../../../src/consensus/shape/core/index.js'
 import type { Command, Envelope } from '../../../src/consensus/shape/core/index.js'
 
@@ -21,6 +23,14 @@ async function newSigner (): Promise<Signer> {
   const key = await generateKeyPair('Ed25519')
   return createSigner(key, peerIdFromPrivateKey(key).toString())
 }
+
+describe('protocol levels', () => {
+  it('should number the levels 1 to 7 without a gap, the build at the top one', () => {
+    expect([PROTOCOL_LEVEL_MIN, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_JOINED_PROMOTION, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_REFUSALS_ANSWERED,
+      PROTOCOL_REPLACEMENT, PROTOCOL_CANONICAL_CATALOG]).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(PROTOCOL_LEVEL).toBe(PROTOCOL_CANONICAL_CATALOG)
+  })
+})
 
 describe('protocolRaise (pure)', () => {
   const members = ['a', 'b', 'c']
@@ -85,6 +95,16 @@ describe('set-protocol and the bootstrap level at apply', () => {
     expect(m.shape.protocol).toBe(3)
     expect(code(m, { kind: 'set-protocol', level: PROTOCOL_LEVEL }, 6)).toBe('applied')
     expect(m.shape.protocol).toBe(PROTOCOL_LEVEL)
+  })
+
+  it('should raise through every level of the build one at a time, and start a cluster at each', () => {
+    const m = bootstrapped()
+    for (let level = PROTOCOL_LEVEL_MIN + 1; level <= PROTOCOL_LEVEL; level++) {
+      expect(code(m, { kind: 'set-protocol', level }, level + 1), `level ${level}`).toBe('applied')
+      expect(m.shape.protocol).toBe(level)
+      expect(bootstrapped(level).shape.protocol).toBe(level)
+    }
+    expect(m.shape.protocol).toBe(PROTOCOL_CANONICAL_CATALOG)
   })
 
   it('should halt the apply with a typed error, writing nothing, on a level above the build\'s', () => {

@@ -181,6 +181,8 @@ export function transition (shape: MeshShape, command: Command): Transition {
       // is written: the nodes that know it apply it, and this one must not go on without it.
       if (command.level <= shape.protocol) return reject('protocol-not-raised', `protocol level ${command.level} is not above ${shape.protocol}`) as Transition
       if (command.level > PROTOCOL_LEVEL) throw new ProtocolLevelUnsupportedError(command.level, PROTOCOL_LEVEL)
+      // withProtocol rewrites the catalog's CIDs to their canonical text when the level reaches
+      // PROTOCOL_CANONICAL_CATALOG: part of the committed shape (and its CID), the same on every replica.
       return { kind: 'applied', shape: shape.withProtocol(command.level) }
     case 'add-member': {
       if (shape.has(id)) return reject('already-member', `${id} is already a member`) as Transition
@@ -280,7 +282,9 @@ export function transition (shape: MeshShape, command: Command): Transition {
       return finish(next)
     }
     case 'set-catalog': {
-      const problem = templatesProblem(command.templates)
+      // Judged at the shape's level: below PROTOCOL_CANONICAL_CATALOG exactly as every earlier build judges it
+      // (a mixed-case template CID applies), from it a non-canonical spelling is `invalid-catalog` (catalog.ts).
+      const problem = templatesProblem(command.templates, shape.protocol)
       if (problem !== null) return reject('invalid-catalog', problem) as Transition
       const next = shape.copy()
       next.setTemplates(command.role, command.templates)

@@ -8,10 +8,10 @@ import { assert } from '../../../util/assert.js'
 import { CONTROL_PLANE_ROLES, ROLES, TARGET_PRESETS } from './types.js'
 import type { CatalogTemplate, ControlPlaneRole, NodeId, Pin, Role, TargetTopology } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_REMOVED_REMEMBERED, MEMBER_ID_CHARS_MAX } from './constants.js'
-import { canonicalCatalog, templatesProblem } from './catalog.js'
+import { canonicalCatalog, canonicalTemplateCids, templatesProblem } from './catalog.js'
 import { parseTarget } from './envelope.js'
 import { ProtocolLevelUnsupportedError, ShapeDataInvalidError } from './errors.js'
-import { parseProtocolLevel, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './protocol.js'
+import { parseProtocolLevel, PROTOCOL_CANONICAL_CATALOG, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './protocol.js'
 
 /**
  * The canonical plain form (snapshots, the shape CID). `pins`, `catalog` and `removed` are present only when
@@ -97,10 +97,20 @@ export class MeshShape {
     return new MeshShape(next.members, { ...target }, next.pinned, next.catalog, next.removedIds, next.protocol)
   }
 
-  /** The same shape at protocol level `level` (apply checks that it only goes up). */
+  /**
+   * The same shape at protocol level `level` (apply checks that it only goes up). At PROTOCOL_CANONICAL_CATALOG
+   * or above, every catalog CID is rewritten to its canonical text (a level-6 shape may hold a mixed-case or
+   * padded spelling, which a level-7 shape may not): `set-protocol` and a bootstrap at that level both come
+   * here, so no level-7 shape holds another spelling. Deterministic: the same shape gives the same result.
+   */
   withProtocol (level: number): MeshShape {
     const next = this.copy()
-    return new MeshShape(next.members, next.target, next.pinned, next.catalog, next.removedIds, level)
+    let catalog = next.catalog
+    if (level >= PROTOCOL_CANONICAL_CATALOG) {
+      catalog = new Map<ControlPlaneRole, CatalogTemplate[]>()
+      next.catalog.forEach((templates, role) => { catalog.set(role, canonicalTemplateCids(templates)) })
+    }
+    return new MeshShape(next.members, next.target, next.pinned, catalog, next.removedIds, level)
   }
 
   /** True when `id` was removed by `remove-member` (and must not come back under that NodeId). */
@@ -301,7 +311,8 @@ export class MeshShape {
 
   /**
    * Rebuilds a shape from toData() output, which arrives in snapshots from other nodes: every field is
-   * checked, member ids must be unique, and the shape's invariants must hold.
+   * checked, member ids must be unique, and the shape's invariants must hold (at protocol level 7 or more,
+   * catalog CIDs in their canonical text; below it, as lenient as the builds before level 7).
    * @throws ShapeDataInvalidError naming what is wrong
    * @throws ProtocolLevelUnsupportedError when its protocol level is above this build's (upgrade first)
    */
@@ -373,8 +384,10 @@ export class MeshShape {
     const etcd = this.votersView().length
     if (this.members.size > 0 && etcd === 0) return 'no etcd holder (no voter)'
     if (etcd > MAX_ETCD_HOLDERS) return `more than ${MAX_ETCD_HOLDERS} etcd holders`
+    // At PROTOCOL_CANONICAL_CATALOG or above, a CID not in its canonical text breaks the invariant: such a
+    // shape cannot come from apply (withProtocol rewrites them), so restore refuses it (fromData).
     for (const [role, templates] of this.catalog) {
-      const problem = templatesProblem(templates)
+      const problem = templatesProblem(templates, this.protocol)
       if (problem !== null) return `catalog of ${role}: ${problem}`
     }
     return null

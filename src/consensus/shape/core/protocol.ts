@@ -13,6 +13,11 @@
  *   4 — v3 envelopes: followers forward operator requests to the leader
  *   5 — the leader answers a forwarded request it refuses (a `prop-resp` Raft message; request-refusal.ts)
  *   6 — `replacing` on promote (a lost voter's replacement in one joint change)
+ *   7 — canonical catalog CIDs: apply rejects a `set-catalog` whose template CID is not spelled as a fresh
+ *       encoding of its bytes (mixed case, padding), the raise to 7 rewrites those already in the shape to
+ *       that form, and a level-7 shape that holds another spelling is invalid (catalog.ts). The first level
+ *       that changes what apply does with an entry, not only what proposers send: below it, a set-catalog
+ *       applies exactly as every earlier build applies it.
  */
 import type { NodeId } from './types.js'
 
@@ -28,8 +33,10 @@ export const PROTOCOL_FORWARDED_REQUESTS = 4
 export const PROTOCOL_REFUSALS_ANSWERED = 5
 /** `replacing` on promote. */
 export const PROTOCOL_REPLACEMENT = 6
+/** Catalog template CIDs only in their canonical text (judged at apply and restore; rewritten by the raise). */
+export const PROTOCOL_CANONICAL_CATALOG = 7
 /** The level this build understands (the top one). */
-export const PROTOCOL_LEVEL = 6
+export const PROTOCOL_LEVEL = 7
 /**
  * The largest level the wire accepts (a command's, a bootstrap's, a snapshot's): a later build's level
  * decodes, so that this build can halt on it instead of committing it as `malformed`. Above it: malformed.
