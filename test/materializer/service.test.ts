@@ -16,7 +16,7 @@ import { defaultServices } from '../../src/node/services.js'
 import { MaterializerService } from '../../src/materializer/index.js'
 import type { TemplateContent } from '../../src/materializer/index.js'
 import type { ConsensusService } from '../../src/consensus/consensus-service.js'
-import { cidOfBytes } from '../../src/codec/index.js'
+import { canonicalCidText, cidOfBytes, parseCid } from '../../src/codec/index.js'
 import { apiRequest } from '../../src/api/index.js'
 import type { ConfigInput } from '../../src/config/index.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
@@ -105,6 +105,9 @@ describe('materializer service', () => {
     const result = await apiRequest(b.dir, 'POST', '/v1/catalog', { role: 'api-server', templates: [{ name: 'kube-apiserver.yaml', text }] }) as { outcome: { kind: string }, templates: Array<{ cid: string }> }
     expect(result.outcome.kind).toBe('applied')
     const cid = result.templates[0]!.cid
+    // What the API commits is the content layer's CID in its canonical text (protocol level 7 refuses any other).
+    const parsed = parseCid(cid)
+    expect(parsed !== null && canonicalCidText(parsed)).toBe(cid)
     // The file is renamed into place before its directory is fsynced and its record noted: wait for the record.
     const listedCid = async (s: Started): Promise<string | undefined> =>
       (await apiRequest(s.dir, 'GET', '/v1/manifests') as { files: Array<{ name: string, templateCid: string }> }).files.find((f) => f.name === 'kube-apiserver.yaml')?.templateCid
