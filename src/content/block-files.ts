@@ -20,6 +20,7 @@ import { blake3, equalBytes } from '../codec/index.js'
 import type { Logger } from '../log/index.js'
 import { ChunkVerificationError, InvalidCidError, QuotaExceededError, isBlockCid } from './core/index.js'
 import { writeError } from './disk-error.js'
+import { assert } from '../util/assert.js'
 
 export interface BlockFilesInit {
   /** The store's directory, `<data-dir>/content/`: blocks go in `blocks/`, files being written in `tmp/`. */
@@ -46,6 +47,12 @@ export class BlockFiles {
   private used = 0
   /** Blocks whose read-back check failed (disk corruption), for status. */
   private corrupt = 0
+  /**
+   * Set by `open()`. Before it the sizes are not scanned yet: a block held on disk reads as absent and usage as
+   * 0, so a put could pass the quota and a gc round would see nothing to collect. Every call that reads them
+   * asserts it (a programmer error: ContentStore.open opens first).
+   */
+  private opened = false
 
   constructor (private readonly init: BlockFilesInit) {
     this.blocksDir = path.join(init.dir, 'blocks')
@@ -54,10 +61,16 @@ export class BlockFiles {
 
   /** Creates the directories, empties `tmp/` and scans the blocks held. Once, before any other call. */
   open (): void {
+    assert(!this.opened, () => `block files in ${this.init.dir} opened twice`)
     mkdirSync(this.blocksDir, { recursive: true, mode: 0o700 })
     rmSync(this.tmpDir, { recursive: true, force: true })
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 })
     this.scan()
+    this.opened = true
+  }
+
+  private assertOpen (call: string): void {
+    assert(this.opened, () => `block files in ${this.init.dir}: ${call} before open()`)
   }
 
   private scan (): void {
@@ -96,20 +109,27 @@ export class BlockFiles {
 
   /** Whether the block whose key is `hex` is held. */
   has (hex: string): boolean {
+    this.assertOpen('has')
     return this.sizes.has(hex)
   }
 
   /** The size of a held block, undefined when it is not held. */
   bytes (hex: string): number | undefined {
+    this.assertOpen('bytes')
     return this.sizes.get(hex)
   }
 
   /** The keys of the blocks held. */
   keys (): IterableIterator<string> {
+    this.assertOpen('keys')
     return this.sizes.keys()
   }
 
-  get usedBytes (): number { return this.used }
+  get usedBytes (): number {
+    this.assertOpen('usedBytes')
+    return this.used
+  }
+
   get quotaBytes (): number { return this.init.quotaBytes }
   get corruptBlocks (): number { return this.corrupt }
 
@@ -118,6 +138,7 @@ export class BlockFiles {
    * @throws ChunkVerificationError, QuotaExceededError, DiskFullError — nothing is written in any of them
    */
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
+    this.assertOpen('put')
     if (!isBlockCid(cid)) throw new InvalidCidError(`${cid.toString()} is not a BLAKE3 block CID`)
     if (!equalBytes(blake3(bytes), cid.multihash.digest)) throw new ChunkVerificationError(`bytes do not match ${cid.toString()}`)
     const hex = digestHex(cid.multihash.digest)
@@ -141,6 +162,7 @@ export class BlockFiles {
 
   /** The block's bytes, verified; null when absent or when it failed its check (then it is deleted). */
   async read (cid: CID): Promise<Uint8Array | null> {
+    this.assertOpen('read')
     const hex = digestHex(cid.multihash.digest)
     if (!this.sizes.has(hex)) return null
     let bytes: Uint8Array
@@ -169,6 +191,7 @@ export class BlockFiles {
 
   /** Forgets the block whose key is `hex` and deletes its file. */
   async delete (hex: string): Promise<void> {
+    this.assertOpen('delete')
     this.forget(hex)
     await fs.rm(this.blockPath(hex), { force: true })
   }
