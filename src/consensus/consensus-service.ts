@@ -44,6 +44,7 @@ import type { RemovalRecord } from './removal.js'
 import { ConsensusStoppedError, RequestRefusedError, UnknownMemberError } from './errors.js'
 import { QuorumRecoveryError } from '../node/errors.js'
 import { readRecoveryRecord, removeRecoveryRecord, writeRecoveryRecord } from './recovery-record.js'
+import { RemovedRedials } from './removed-redials.js'
 import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
 import type { ControlPlaneRole } from './shape/core/index.js'
 
@@ -177,7 +178,10 @@ export class ConsensusService implements NodeService {
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
     let wasMember = false
+    // Removed members leave the redial loop on every node (removed-redials.ts).
+    const removedRedials = new RemovedRedials((peer) => { ctx.redialer.forget(peer) })
     this.machine.onChange((shape) => {
+      removedRedials.update(shape)
       if (shape.has(ctx.nodeId)) wasMember = true
       else if (wasMember && shape.wasRemoved(ctx.nodeId)) this.onRemoved({ clusterId: ctx.cluster.clusterId, nodeId: ctx.nodeId, how: this.leaving ? 'left' : 'removed', atMs: Date.now() }, 'the committed log')
     })
@@ -258,6 +262,7 @@ export class ConsensusService implements NodeService {
     // configuration does not keep the stream it had.
     this.raft.onStateChange((status) => {
       this.transport.recheckInbound?.()
+      removedRedials.update(this.machine.shape)
       // Followers' groups queued here go with the leadership; each follower retries with the next leader.
       if (status.role !== 'leader') this.batcher.dropGroups()
     })
@@ -266,6 +271,8 @@ export class ConsensusService implements NodeService {
     // A committed level above this build's halts the driver (raft-node.ts): the process stops with its code.
     this.raft.onHalt((err) => { ctx.requestStop({ exitCode: EXIT_CODE_PROTOCOL, message: err.message }) })
     await this.replayLocalLog()
+    // The shape a snapshot restored came without an apply: its removed members are forgotten here.
+    removedRedials.update(this.machine.shape)
     if (raftStart === 'recover-quorum') await this.startRecovery(ctx)
     else await this.checkUnfinishedRecovery(ctx)
     this.admission = this.createAdmission(ctx)

@@ -24,6 +24,12 @@ export const JOIN_STRING_CHARS_MAX = 4096
 export const SEEDS_MAX = 16
 /** Peers the redial loop tracks; peers beyond this are not redialled (logged once). */
 export const REDIAL_PEERS_MAX = 256
+/**
+ * Removed members the redial loop remembers never to dial again (`Redialer.forget`); beyond it the oldest is
+ * forgotten and may become a target again. Equal to the shape's MAX_REMOVED_REMEMBERED (1024,
+ * consensus/shape/core/constants.ts), which consensus forgets them from: net does not import consensus.
+ */
+export const REDIAL_FORGOTTEN_MAX = 1024
 
 /** pnet nonce exchange timeout in ms (the @libp2p/pnet default, named here). */
 export const PNET_NONCE_TIMEOUT_MS = 1000

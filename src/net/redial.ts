@@ -7,6 +7,10 @@
  * a PeerId) and every peer ever connected. The number of targets is bounded by REDIAL_PEERS_MAX. A tiered
  * observer keeps only some peers (membership/links.ts, `restrictTo`): the other targets stay known but are not
  * dialled until the restriction is lifted; so does a quiet joiner (core/joiner.ts), which keeps its seeds and the voters.
+ * A member removed from the cluster is forgotten (`forget`, called by consensus when the shape's `removed` list
+ * names it): it stops being a target, loses the keep-alive tag libp2p would reconnect it by, and neither its
+ * connecting again nor anyone's `addPeer` makes it a target again (docs/MEMBERSHIP.md, "Removed members are not
+ * redialled").
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -16,7 +20,8 @@ import type { Config } from '../config/index.js'
 import type { NetNode } from './libp2p.js'
 import { classifyDialError, refusedEverywhere } from './dial-errors.js'
 import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
-import { KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_PEERS_MAX } from './constants.js'
+import { assert } from '../util/assert.js'
+import { KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_FORGOTTEN_MAX, REDIAL_PEERS_MAX } from './constants.js'
 
 /** Dials at once per round; the rest wait for the next round. */
 const REDIAL_PARALLEL_MAX = 8
@@ -44,6 +49,11 @@ export class Redialer {
   /** When set, only these peers are dialled (address targets whose peer is not known yet still are). */
   private scope: ReadonlySet<string> | undefined
   private readonly refusedListeners = new Set<(peerId: string) => void>()
+  /**
+   * Removed members (`forget`), oldest first: never a target again. At most REDIAL_FORGOTTEN_MAX; beyond it the
+   * oldest may become a target again, as the shape itself forgets the oldest removals beyond its own 1024.
+   */
+  private readonly forgotten = new Set<string>()
 
   constructor (
     private readonly node: NetNode,
@@ -71,14 +81,37 @@ export class Redialer {
 
   /** Adds a peer to keep connected (e.g. every peer that connected to us). */
   addPeer (peerId: string): void {
-    if (peerId === this.node.peerId.toString()) return
+    if (peerId === this.node.peerId.toString() || this.forgotten.has(peerId)) return
     for (const t of this.targets.values()) if (t.peerId === peerId) return
     this.add(`peer:${peerId}`, { peerId })
   }
 
-  /** Stops redialling a peer (for the membership layer, when a member is removed). */
+  /**
+   * Stops redialling a member removed from the cluster, for good: its target goes, and so does a seed address
+   * that turned out to be it; libp2p's keep-alive tag goes too (libp2p would reconnect a tagged peer the moment
+   * its connection closes); `addPeer` ignores it from now on. An open connection is left alone: over it the
+   * removed node learns its removal from the log, or the leader tells it (consensus/removal.ts).
+   */
   forget (peerId: string): void {
-    this.targets.delete(`peer:${peerId}`)
+    if (peerId === this.node.peerId.toString() || this.forgotten.has(peerId)) return
+    this.forgotten.add(peerId)
+    if (this.forgotten.size > REDIAL_FORGOTTEN_MAX) this.forgotten.delete(this.forgotten.values().next().value as string)
+    let dropped = 0
+    for (const [key, t] of this.targets) {
+      if (t.peerId !== peerId) continue
+      this.targets.delete(key)
+      dropped++
+    }
+    assert(!this.tracks(peerId), () => `forgotten peer ${peerId} still a redial target`)
+    if (dropped === 0) return
+    this.log.info({ peer: peerId }, 'removed member forgotten: no longer redialled')
+    void this.untag(peerId)
+  }
+
+  /** Whether `peerId` is a redial target now (a peer target, or a seed address that turned out to be it). */
+  tracks (peerId: string): boolean {
+    for (const t of this.targets.values()) if (t.peerId === peerId) return true
+    return false
   }
 
   /** Dials only `peers` from now on (undefined: every target again). */
@@ -156,6 +189,12 @@ export class Redialer {
       const target = t.address ?? peerIdFromString(t.peerId as string)
       const conn = await this.node.dial(target, { signal: AbortSignal.timeout(this.net.dialTimeoutMs) })
       const peerId = conn.remotePeer.toString()
+      if (this.forgotten.has(peerId)) {
+        // A seed address that turns out to be a removed member, or a forget that came while this dial was in flight.
+        this.dropTarget(t)
+        await this.untag(peerId)
+        return
+      }
       if (t.peerId !== peerId) this.targets.delete(`peer:${peerId}`)
       t.peerId = peerId
       t.backoffMs = this.net.redialBackoffMinMs
@@ -168,6 +207,18 @@ export class Redialer {
       await this.onDialFailure(t, what, err)
     } finally {
       t.inFlight = false
+    }
+  }
+
+  private dropTarget (target: Target): void {
+    for (const [key, t] of this.targets) if (t === target) this.targets.delete(key)
+  }
+
+  private async untag (peerId: string): Promise<void> {
+    try {
+      await this.node.peerStore.merge(peerIdFromString(peerId), { tags: { [KEEP_ALIVE_CLUSTER_TAG]: undefined } })
+    } catch {
+      // Unknown to the peer store, or not a PeerId: nothing tagged.
     }
   }
 

@@ -123,6 +123,14 @@ export class MeshShape {
     return [...this.removedIds]
   }
 
+  /**
+   * Removed NodeIds, oldest first, without a copy: the same array until a removal replaces it (copy-on-write,
+   * copy()), so a caller can tell a change by identity on every apply. Read only.
+   */
+  removedView (): readonly NodeId[] {
+    return this.removedIds
+  }
+
   /** The manifest templates the catalog names for `role` (empty: the build's defaults apply). */
   templatesOf (role: ControlPlaneRole): CatalogTemplate[] {
     return (this.catalog.get(role) ?? []).map((t) => ({ ...t }))

@@ -1,0 +1,143 @@
+/**
+ * A member removed from the cluster leaves the redial loop for good (net/redial.ts `forget`): before, `forget`
+ * existed but nothing called it, and `addPeer` — on every connection, heartbeat and configuration pass — would
+ * have put the peer back anyway. Method: a Redialer over a fake libp2p node whose dials and keep-alive tags are
+ * recorded; rounds are run by hand through a fake ticker. The wiring from consensus is in
+ * test/consensus/cluster/removed-redial.test.ts.
+ */
+import { describe, expect, it } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { Redialer } from '../../src/net/redial.js'
+import type { NetNode } from '../../src/net/index.js'
+import { KEEP_ALIVE_CLUSTER_TAG } from '../../src/net/constants.js'
+import { silentLogger } from '../../src/log/index.js'
+import type { Config } from '../../src/config/index.js'
+import type { Ticker } from '../../src/util/ticker.js'
+
+const NET = { redialIntervalMs: 1000, redialBackoffMinMs: 100, redialBackoffMaxMs: 1000, dialTimeoutMs: 1000, mdns: false } as Config['net']
+
+async function newPeerId (): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+/** A libp2p node that connects every dial at once: by PeerId, or by address to the peer `addressOf` names. */
+class FakeNet extends EventTarget {
+  readonly dials: string[] = []
+  readonly connected = new Set<string>()
+  readonly tagged = new Set<string>()
+  readonly addressOf = new Map<string, PeerId>()
+  readonly peerStore = {
+    merge: async (peer: PeerId, update: { tags?: Record<string, unknown> }): Promise<void> => {
+      if (update.tags === undefined || !(KEEP_ALIVE_CLUSTER_TAG in update.tags)) return
+      if (update.tags[KEEP_ALIVE_CLUSTER_TAG] === undefined) this.tagged.delete(peer.toString())
+      else this.tagged.add(peer.toString())
+    }
+  }
+
+  constructor (readonly peerId: PeerId) { super() }
+
+  getMultiaddrs (): Multiaddr[] { return [] }
+
+  getConnections (peer?: PeerId): unknown[] {
+    return peer !== undefined && this.connected.has(peer.toString()) ? [{}] : []
+  }
+
+  async dial (target: PeerId | Multiaddr): Promise<{ remotePeer: PeerId }> {
+    const remote = 'toMultihash' in target ? target : this.addressOf.get(target.toString())
+    if (remote === undefined) throw new Error('connection refused')
+    this.dials.push(remote.toString())
+    this.connected.add(remote.toString())
+    return { remotePeer: remote }
+  }
+
+  /** The other end dialled in (libp2p's `peer:connect`). */
+  connectFrom (peer: PeerId): void {
+    this.connected.add(peer.toString())
+    this.dispatchEvent(new CustomEvent('peer:connect', { detail: peer }))
+  }
+}
+
+/** A started Redialer whose rounds run when `round()` is awaited. */
+async function redialerOn (net: FakeNet): Promise<{ redialer: Redialer, round: () => Promise<void> }> {
+  let run: () => void = () => {}
+  const ticker: Ticker = { every: (_ms, r) => { run = r; return () => {} } }
+  const redialer = new Redialer(net as unknown as NetNode, NET, silentLogger())
+  redialer.start(ticker)
+  // The first round runs on a zero timeout; let it and its dials finish.
+  const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)) }
+  await settle()
+  return { redialer, round: async () => { run(); await settle() } }
+}
+
+describe('Redialer.forget', () => {
+  it('should stop dialling a removed peer, untag it, and not take it back when it connects or is added again', async () => {
+    const net = new FakeNet(await newPeerId())
+    const kept = await newPeerId()
+    const removed = await newPeerId()
+    const { redialer, round } = await redialerOn(net)
+    redialer.addPeer(kept.toString())
+    redialer.addPeer(removed.toString())
+    await round()
+    expect(net.dials.sort()).toEqual([kept.toString(), removed.toString()].sort())
+    expect(net.tagged.has(removed.toString())).toBe(true)
+
+    redialer.forget(removed.toString())
+    expect(redialer.tracks(removed.toString())).toBe(false)
+    expect(redialer.tracks(kept.toString())).toBe(true)
+    await round()
+    expect(net.tagged.has(removed.toString())).toBe(false)
+    expect(net.tagged.has(kept.toString())).toBe(true)
+
+    // Its connection closes; it dials in again, and membership or links would add it again: nothing does.
+    net.connected.clear()
+    net.dials.length = 0
+    net.connectFrom(removed)
+    redialer.addPeer(removed.toString())
+    net.connected.clear()
+    await round()
+    expect(net.dials).toEqual([kept.toString()])
+    expect(redialer.tracks(removed.toString())).toBe(false)
+    await redialer.stop()
+  })
+
+  it('should drop a seed address that was, or turns out to be, a removed peer', async () => {
+    const net = new FakeNet(await newPeerId())
+    const seedPeer = await newPeerId()
+    const laterSeedPeer = await newPeerId()
+    net.addressOf.set('/ip4/10.0.0.1/tcp/4001', seedPeer)
+    net.addressOf.set('/ip4/10.0.0.2/tcp/4001', laterSeedPeer)
+    const { redialer, round } = await redialerOn(net)
+    redialer.addAddress('/ip4/10.0.0.1/tcp/4001')
+    await round()
+    expect(redialer.seedPeers()).toEqual([seedPeer.toString()])
+    // Forgotten after the seed resolved: the address target goes with it.
+    redialer.forget(seedPeer.toString())
+    expect(redialer.seedPeers()).toEqual([])
+    expect(redialer.size).toBe(0)
+    // Forgotten before the seed resolved: dropped when its dial says who it is, and left untagged.
+    redialer.forget(laterSeedPeer.toString())
+    redialer.addAddress('/ip4/10.0.0.2/tcp/4001')
+    expect(redialer.size).toBe(1)
+    await round()
+    expect(redialer.size).toBe(0)
+    expect(net.tagged.has(laterSeedPeer.toString())).toBe(false)
+    net.connected.clear()
+    net.dials.length = 0
+    await round()
+    expect(net.dials).toEqual([])
+    await redialer.stop()
+  })
+
+  it('should ignore its own id', async () => {
+    const self = await newPeerId()
+    const net = new FakeNet(self)
+    const { redialer } = await redialerOn(net)
+    redialer.forget(self.toString())
+    redialer.addPeer(self.toString())
+    expect(redialer.size).toBe(0)
+    await redialer.stop()
+  })
+})
