@@ -6,12 +6,13 @@
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs'
 import path from 'node:path'
-import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { Readable, Transform, pipeline } from 'node:stream'
+import { pipeline as pipelinePromise } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
 import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
+import { addTree, scanTree, treeBytes } from './content-add.js'
 import { print } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
@@ -42,38 +43,63 @@ async function raw (dataDir: string, method: 'GET' | 'POST', route: string, body
   return res
 }
 
+/** Passes bytes through, reporting how many went by in each piece. */
 function counting (onBytes: (n: number) => void): Transform {
-  let total = 0
-  return new Transform({ transform (chunk: Buffer, _enc, cb) { total += chunk.length; onBytes(total); cb(null, chunk) } })
+  return new Transform({ transform (chunk: Buffer, _enc, cb) { onBytes(chunk.length); cb(null, chunk) } })
 }
 
-async function addFile (dataDir: string, source: Readable, label: string, size: number, pin: boolean): Promise<ObjectRecord> {
-  const bar = createProgress(`add ${label}`)
-  const body = source.pipe(counting((n) => bar.update(n, size)))
-  const res = await raw(dataDir, 'POST', `/v1/content${pin ? '?pin=true' : ''}`, body)
-  bar.finish()
-  return await res.json() as ObjectRecord
-}
-
-async function addPath (dataDir: string, target: string, pin: boolean): Promise<ObjectRecord> {
-  const stat = await fs.stat(target)
-  if (stat.isFile()) return await addFile(dataDir, createReadStream(target), path.basename(target), stat.size, pin)
-  if (!stat.isDirectory()) throw new Error(`${target} is neither a file nor a directory`)
-  const entries: Array<{ name: string, cid: string }> = []
-  for (const name of (await fs.readdir(target)).sort()) {
-    const child = path.join(target, name)
-    const childStat = await fs.lstat(child)
-    if (!childStat.isFile() && !childStat.isDirectory()) continue // symlinks, sockets…: not content
-    entries.push({ name, cid: (await addPath(dataDir, child, false)).cid })
+/**
+ * Streams `source` to the node as one file. A failure to read it (a file removed since the scan, an IO error)
+ * is thrown as `cannot read <label>: <the read's error>`, not as whatever the HTTP client makes of a body that
+ * failed ("fetch failed", or "body … disturbed or locked" when it failed before the request began).
+ */
+async function addFile (dataDir: string, source: Readable, options: { label: string, pin: boolean, onBytes: (n: number) => void }): Promise<ObjectRecord> {
+  const counter = counting(options.onBytes)
+  let readError: Error | undefined
+  // Listening before pipeline() does: an error the source emits after the counter is destroyed is the
+  // request's (pipeline passes it back up), not the read's.
+  source.once('error', (err) => { if (!counter.destroyed) readError ??= err })
+  const body = pipeline(source, counter, () => {})
+  try {
+    const res = await raw(dataDir, 'POST', `/v1/content${options.pin ? '?pin=true' : ''}`, body)
+    return await res.json() as ObjectRecord
+  } catch (err) {
+    if (readError !== undefined) throw new Error(`cannot read ${options.label}: ${readError.message}`, { cause: readError })
+    throw err
   }
-  return await apiRequest(dataDir, 'POST', '/v1/content/dir', { entries, pin }, LONG_REQUEST_MS) as ObjectRecord
+}
+
+/**
+ * Adds a file or a directory tree (content-add.ts: listed first, then added bottom-up with a few requests in
+ * flight), with one progress bar for all of its bytes. Only the root is pinned: it keeps everything below it.
+ */
+async function addPath (dataDir: string, target: string, pin: boolean): Promise<ObjectRecord> {
+  const tree = await scanTree(target)
+  const total = treeBytes(tree)
+  const bar = createProgress(`add ${path.basename(target)}`)
+  let sent = 0
+  const onBytes = (n: number): void => { sent += n; bar.update(sent, total) }
+  try {
+    return await addTree<ObjectRecord>(tree, {
+      file: async (file, isRoot) => await addFile(dataDir, createReadStream(file.path), { label: file.path, pin: pin && isRoot, onBytes }),
+      dir: async (_dir, entries, isRoot) => await apiRequest(dataDir, 'POST', '/v1/content/dir', { entries, pin: pin && isRoot }, LONG_REQUEST_MS) as ObjectRecord
+    })
+  } finally {
+    bar.finish()
+  }
 }
 
 async function runAdd (target: string, opts: Opts): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const record = target === '-'
-    ? await addFile(dataDir, process.stdin, 'stdin', 0, opts.pin === true)
-    : await addPath(dataDir, target, opts.pin === true)
+  let record: ObjectRecord
+  if (target === '-') {
+    const bar = createProgress('add stdin')
+    let sent = 0
+    const onBytes = (n: number): void => { sent += n; bar.update(sent, 0) }
+    record = await addFile(dataDir, process.stdin, { label: 'stdin', pin: opts.pin === true, onBytes }).finally(() => { bar.finish() })
+  } else {
+    record = await addPath(dataDir, target, opts.pin === true)
+  }
   process.stdout.write(opts.json === true ? JSON.stringify(record, null, 2) + '\n' : `${record.cid}\n`)
 }
 
@@ -107,12 +133,12 @@ async function writeObject (dataDir: string, cid: string, output: string | undef
   const res = await raw(dataDir, 'GET', `/v1/content/${cid}/data`)
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)
   if (output === undefined) {
-    await pipeline(body, process.stdout)
+    await pipelinePromise(body, process.stdout)
     return
   }
   // Written beside, then renamed: a failed get never leaves a truncated file under the final name.
   const partial = `${output}.partial`
-  await pipeline(body, createWriteStream(partial, { mode: 0o644 }))
+  await pipelinePromise(body, createWriteStream(partial, { mode: 0o644 }))
   await fs.rename(partial, output)
 }
 

@@ -65,4 +65,21 @@ describe('content progress bar', () => {
     expect(pipedGet.stderr).toBe('')
     expect((await fs.readFile(viaPipe)).equals(bytes)).toBe(true)
   }, 300_000)
+
+  it('should draw one bar for all the bytes of a directory, whose files are added several at once', async () => {
+    const root = await procs.init('revoada-content-tty-dir-')
+    const dir = path.join(root, 'a')
+    await procs.start(dir)
+    const tree = path.join(root, 'tree')
+    for (const sub of ['x', 'y']) {
+      await fs.mkdir(path.join(tree, sub), { recursive: true })
+      for (let i = 0; i < 6; i++) await fs.writeFile(path.join(tree, sub, `f${i}`), randomBytes(256 * 1024))
+    }
+    const added = await underTerminal(['content', 'add', tree, '--data-dir', dir])
+    // Concurrent adds redraw the one line in place: no line per file, and it ends full, with a newline.
+    expect(added).toMatch(fullBar('add tree'))
+    expect(added).toMatch(/ETA \d+s\r?\nbafyr4i\S+\r?\n$/)
+    expect(added).not.toMatch(/add f\d/)
+    expect(added.split('\n').length).toBe(3)
+  }, 300_000)
 })
