@@ -10,22 +10,10 @@ import '../src/polyfill.js'
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
 import { ED25519_VERIFIER, verifyEd25519 } from '../src/codec/ed25519.js'
 import { loadSodium } from '../src/util/sodium.js'
-import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
+import { alternatedMicros } from './lib/micro.js'
+import { formatNumber, machineDescription, printTable } from './lib/stats.js'
 
-const TARGET_MS = 200
-const BATCHES = 7
 const MESSAGE_BYTES = 300
-
-function calibrate (run: () => void): number {
-  let iterations = 1
-  for (;;) {
-    const start = performance.now()
-    for (let i = 0; i < iterations; i++) run()
-    const elapsed = performance.now() - start
-    if (elapsed >= 20) return Math.max(1, Math.round(iterations * TARGET_MS / elapsed))
-    iterations *= 4
-  }
-}
 
 async function main (): Promise<void> {
   console.log(`ed25519 — ${await machineDescription()}; verifyEd25519 runs ${ED25519_VERIFIER}`)
@@ -44,17 +32,7 @@ async function main (): Promise<void> {
     ['verify, verifyEd25519, invalid signature', () => verifyEd25519(key, message, forged)],
     ['sign, node:crypto', () => sign(null, message, privateKey)]
   ])
-  const iterations = new Map([...rows].map(([name, run]) => [name, calibrate(run)]))
-  const samples = new Map([...rows.keys()].map((name) => [name, [] as number[]]))
-  for (let batch = 0; batch < BATCHES; batch++) {
-    for (const [name, run] of rows) {
-      const n = iterations.get(name) as number
-      const start = performance.now()
-      for (let i = 0; i < n; i++) run()
-      samples.get(name)?.push((performance.now() - start) * 1000 / n)
-    }
-  }
-  printTable(['operation', 'µs'], [...samples].map(([name, s]) => [name, formatNumber(median(s))]))
+  printTable(['operation', 'µs'], [...alternatedMicros(rows)].map(([name, us]) => [name, formatNumber(us)]))
 }
 
 await main()

@@ -11,10 +11,9 @@ import '../src/polyfill.js'
 import { defaultCrypto } from '@libp2p/noise/crypto'
 import type { ICryptoInterface } from '@libp2p/noise'
 import { transportNoiseCrypto } from '../src/net/noise-crypto.js'
-import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
+import { alternatedMicros } from './lib/micro.js'
+import { formatNumber, machineDescription, printTable } from './lib/stats.js'
 
-const TARGET_MS = 200
-const BATCHES = 7
 const REMOTE_KEYS = 512
 
 type KeyPair = ReturnType<ICryptoInterface['generateX25519KeyPair']>
@@ -27,17 +26,6 @@ function handshakeSide (crypto: ICryptoInterface, own: KeyPair, remoteStatic: Ke
   crypto.generateX25519SharedKey(own.privateKey, remoteEphemeral.publicKey)
 }
 
-function calibrate (run: (i: number) => void): number {
-  let iterations = 1
-  for (;;) {
-    const start = performance.now()
-    for (let i = 0; i < iterations; i++) run(i)
-    const elapsed = performance.now() - start
-    if (elapsed >= 20) return Math.max(1, Math.round(iterations * TARGET_MS / elapsed))
-    iterations *= 4
-  }
-}
-
 async function main (): Promise<void> {
   console.log(`noise handshake keys — ${await machineDescription()}`)
   const remoteStatic = defaultCrypto.generateX25519KeyPair()
@@ -47,18 +35,9 @@ async function main (): Promise<void> {
     const own = crypto.generateX25519KeyPair()
     runs.set(name, (i) => { handshakeSide(crypto, own, remoteStatic, remoteEphemeral[i % REMOTE_KEYS] as KeyPair) })
   }
-  const iterations = new Map([...runs].map(([name, run]) => [name, calibrate(run)]))
-  const samples = new Map([...runs.keys()].map((name) => [name, [] as number[]]))
-  for (let batch = 0; batch < BATCHES; batch++) {
-    for (const [name, run] of runs) {
-      const n = iterations.get(name) as number
-      const start = performance.now()
-      for (let i = 0; i < n; i++) run(i)
-      samples.get(name)?.push((performance.now() - start) * 1000 / n)
-    }
-  }
-  const [base, ours] = [...samples.values()].map(median) as [number, number]
-  printTable(['crypto', 'µs per handshake side', 'vs default'], [...samples].map(([name, s]) => [name, formatNumber(median(s)), `${formatNumber(median(s) / base)}×`]))
+  const micros = alternatedMicros(runs)
+  const [base, ours] = [...micros.values()] as [number, number]
+  printTable(['crypto', 'µs per handshake side', 'vs default'], [...micros].map(([name, us]) => [name, formatNumber(us), `${formatNumber(us / base)}×`]))
   console.log(`saved per connection (both sides): ${formatNumber(2 * (base - ours))} µs`)
 }
 
