@@ -6,6 +6,7 @@
  * anything it would write can differ from the last clean reconcile. Only then are the manifests built —
  * rendered through the render cache, and the same bytes reused while the rendered text is unchanged.
  */
+import { parseCid } from '../codec/index.js'
 import type { ControlPlaneRole, MeshShape } from '../consensus/shape/core/index.js'
 import { movesWithEveryEntry, TemplateRenderer } from './core/index.js'
 import type { DesiredManifest, TemplateView } from './core/index.js'
@@ -26,6 +27,19 @@ export interface Slot {
 /** A template that could not be resolved or rendered: its manifest stays as it is, and the error is recorded. */
 export type SlotFailure = (slot: Slot, err: Error) => void
 
+/**
+ * Whether two CID texts name the same template. Not a text comparison: the raise to protocol level 7 rewrites
+ * a catalog's mixed-case or padded spelling to its canonical text (consensus/shape/core/catalog.ts), and an
+ * etcd manifest rendered from the old spelling must stay kept — re-rendering it would restart etcd on every
+ * holder at once.
+ */
+export function sameTemplateCid (a: string, b: string): boolean {
+  if (a === b) return true
+  const left = parseCid(a)
+  const right = parseCid(b)
+  return left !== null && right !== null && left.equals(right)
+}
+
 export class DesiredManifests {
   readonly renderer = new TemplateRenderer()
   /** Manifest bytes last built per file name, reused while the rendered text is the same string. */
@@ -39,7 +53,7 @@ export class DesiredManifests {
     for (const role of roles) {
       for (const entry of this.templates.entriesOf(shape, role)) {
         const previous = state.files[entry.name]
-        const keptEtcd = role === 'etcd' && previous?.role === 'etcd' && previous.templateCid === entry.cid && state.roles.includes('etcd')
+        const keptEtcd = role === 'etcd' && previous?.role === 'etcd' && sameTemplateCid(previous.templateCid, entry.cid) && state.roles.includes('etcd')
         const slot: Slot = { role, entry, keptEtcd }
         if (!keptEtcd) await this.prepare(slot, view, failed)
         slots.push(slot)
