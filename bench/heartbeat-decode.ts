@@ -4,14 +4,12 @@
  * message every idle node decodes from every member each period, issue 16) by the general path
  * (@ipld/dag-cbor decode, re-encode, compare: `decodeCanonicalGeneral`, what `decodeCanonical` was) and by
  * `decodeCanonical` now (the one-pass reader of src/codec/fast-decode.ts in front of it). Heartbeats as membership-service.ts builds them, with 0
- * and 3 labels. Median of 7 timed batches of ≈ 200 ms each; single-threaded, so a busy machine shows.
+ * and 3 labels. Median of 7 timed batches of ≈ 200 ms each, the two alternated (bench/lib/micro.ts); single-threaded, so a busy machine shows.
  */
 import '../src/polyfill.js'
 import { decodeCanonical, decodeCanonicalGeneral, encodeCanonical } from '../src/codec/index.js'
-import { formatNumber, machineDescription, median, printTable } from './lib/stats.js'
-
-const TARGET_MS = 200
-const BATCHES = 7
+import { alternatedMicros } from './lib/micro.js'
+import { formatNumber, machineDescription, printTable } from './lib/stats.js'
 
 /** The labels of the `bench:idle` runs in docs/bench/scale.md ("Idle cost per heartbeat"). */
 const THREE_LABELS = {
@@ -38,32 +36,14 @@ function heartbeat (labels: Record<string, string>): Uint8Array {
   })
 }
 
-/** Median µs per call of `run(bytes)`. */
-function microsPerDecode (run: (bytes: Uint8Array) => unknown, bytes: Uint8Array): number {
-  let iterations = 1
-  for (;;) {
-    const start = performance.now()
-    for (let i = 0; i < iterations; i++) run(bytes)
-    const elapsed = performance.now() - start
-    if (elapsed >= 20) { iterations = Math.max(1, Math.round(iterations * TARGET_MS / elapsed)); break }
-    iterations *= 4
-  }
-  const samples: number[] = []
-  for (let batch = 0; batch < BATCHES; batch++) {
-    const start = performance.now()
-    for (let i = 0; i < iterations; i++) run(bytes)
-    samples.push((performance.now() - start) * 1000 / iterations)
-  }
-  return median(samples)
-}
-
 async function main (): Promise<void> {
   console.log(`heartbeat decode — ${await machineDescription()}`)
   const rows: Array<Array<string | number>> = []
   for (const [name, labels] of [['no labels', {}], ['3 labels', THREE_LABELS]] as const) {
     const bytes = heartbeat(labels)
-    const general = microsPerDecode(decodeCanonicalGeneral, bytes)
-    const fast = microsPerDecode(decodeCanonical, bytes)
+    const micros = alternatedMicros(new Map([['general', () => decodeCanonicalGeneral(bytes)], ['fast', () => decodeCanonical(bytes)]]))
+    const general = micros.get('general') as number
+    const fast = micros.get('fast') as number
     rows.push([name, bytes.length, formatNumber(general), formatNumber(fast), `${formatNumber(general / fast)}×`])
   }
   printTable(['heartbeat', 'bytes', 'general µs', 'decodeCanonical µs', 'speed-up'], rows)
