@@ -15,20 +15,34 @@
  * a valid signature — every signature an honest node sends — takes libsodium's path: ≈ 50 against ≈ 105 µs
  * here (`node dist/bench/ed25519.js`; docs/bench/consensus.md "Ed25519 verification: libsodium first"). An
  * invalid one pays both (≈ 155 µs). Where `sodium-native` does not load, OpenSSL alone: the same verdicts.
+ *
+ * Signing is deterministic (RFC 8032: the nonce is a hash of the key's seed and the message), so libsodium and
+ * OpenSSL produce the same 64 bytes for the same key and message; libsodium takes ≈ 20 against ≈ 36 µs here. The
+ * one way they could differ is a secret key whose public half is not the seed's (libsodium hashes the stored
+ * half, OpenSSL derives its own): a key is checked once, when it is loaded, by signing a probe with both, and
+ * signs with OpenSSL alone if they differ.
  */
-import { verify as cryptoVerify } from 'node:crypto'
+import crypto, { sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { loadSodium } from '../util/sodium.js'
+import { equalBytes } from './cbor.js'
 
 /** Bytes of an Ed25519 public key and of a signature. */
 export const ED25519_PUBLIC_KEY_BYTES = 32
 export const ED25519_SIGNATURE_BYTES = 64
 
-interface SodiumSign {
+interface SodiumVerify {
   crypto_sign_verify_detached: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean
 }
+interface SodiumSign {
+  crypto_sign_detached: (signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array) => void
+}
 
-const sodium = loadSodium<SodiumSign>(['crypto_sign_verify_detached'])
+const sodium = loadSodium<SodiumVerify>(['crypto_sign_verify_detached'])
+const sodiumSigner = loadSodium<SodiumSign>(['crypto_sign_detached'])
+
+/** Bytes of a secret key as libp2p and libsodium hold it: the 32-byte seed, then the public key. */
+export const ED25519_SECRET_KEY_BYTES = 64
 
 /** Which verifiers run in this process: libsodium first when it loaded, else OpenSSL alone. */
 export const ED25519_VERIFIER: 'libsodium, then OpenSSL' | 'OpenSSL' = sodium !== null ? 'libsodium, then OpenSSL' : 'OpenSSL'
@@ -52,4 +66,53 @@ export function verifyEd25519 (key: Ed25519PublicKey, message: Uint8Array, signa
     }
   }
   return cryptoVerify(null, message, key.keyObject, signature)
+}
+
+/** Which library signs for a key: libsodium when it loaded and agreed with OpenSSL on the key's probe. */
+export type Ed25519Signer = 'libsodium' | 'OpenSSL'
+
+/** The signer a well-formed key gets in this process. */
+export const ED25519_SIGNER: Ed25519Signer = sodiumSigner !== null ? 'libsodium' : 'OpenSSL'
+
+/** A private key as both signers take it, and which of them signs for it. */
+export interface Ed25519PrivateKey {
+  /** seed ‖ public key (ED25519_SECRET_KEY_BYTES) */
+  readonly secret: Uint8Array
+  readonly keyObject: KeyObject
+  readonly signer: Ed25519Signer
+}
+
+const PROBE = new TextEncoder().encode('revoada/ed25519-signer-probe')
+
+function sodiumSign (secret: Uint8Array, message: Uint8Array): Uint8Array {
+  const signature = new Uint8Array(ED25519_SIGNATURE_BYTES)
+  sodiumSigner!.crypto_sign_detached(signature, message, secret)
+  return signature
+}
+
+/**
+ * Loads a 64-byte secret key (seed ‖ public key, libp2p's `raw`) for `signEd25519`, and picks its signer: a
+ * probe is signed by both libraries and libsodium is kept only if the two signatures are the same bytes.
+ * @throws TypeError when `secret` is not ED25519_SECRET_KEY_BYTES long; whatever node:crypto throws for a bad seed
+ */
+export function ed25519PrivateKey (secret: Uint8Array, signer: Ed25519Signer = ED25519_SIGNER): Ed25519PrivateKey {
+  if (secret.byteLength !== ED25519_SECRET_KEY_BYTES) throw new TypeError(`an Ed25519 secret key is ${ED25519_SECRET_KEY_BYTES} bytes, got ${secret.byteLength}`)
+  const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+  const keyObject = crypto.createPrivateKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', d: b64url(secret.subarray(0, 32)), x: b64url(secret.subarray(32, 64)) } })
+  const copy = Uint8Array.from(secret)
+  let chosen: Ed25519Signer = 'OpenSSL'
+  if (signer === 'libsodium' && sodiumSigner !== null) {
+    try {
+      if (equalBytes(sodiumSign(copy, PROBE), cryptoSign(null, PROBE, keyObject))) chosen = 'libsodium'
+    } catch {
+      // The binding refused the key: OpenSSL signs for it.
+    }
+  }
+  return { secret: copy, keyObject, signer: chosen }
+}
+
+/** The Ed25519 signature of `message` by `key`: the same bytes from either signer (see the module comment). */
+export function signEd25519 (key: Ed25519PrivateKey, message: Uint8Array): Uint8Array {
+  if (key.signer === 'libsodium') return sodiumSign(key.secret, message)
+  return new Uint8Array(cryptoSign(null, message, key.keyObject))
 }

@@ -4,13 +4,15 @@
  * `len ‖ "revoada/v1/<purpose>" ‖ len ‖ clusterId ‖ cid bytes`, so a signature made for one purpose or
  * one cluster never verifies for another (the length prefixes keep two tuples from colliding).
  *
- * Signing and verifying go through node:crypto with cached KeyObjects: ≈19k signs/s and ≈5.8k
- * verifies/s per core here, against ≈1k/0.4k for @noble/curves (hashing-signing-encoding.md §4). One
+ * Keys are loaded once (node:crypto KeyObjects and their raw bytes); signing and verifying run libsodium where
+ * it loads and node:crypto (OpenSSL) otherwise, ≈ 50k signs/s and ≈ 20k verifies/s per core here
+ * (`node dist/bench/ed25519.js`), against ≈1k/0.4k for @noble/curves (hashing-signing-encoding.md §4). One
  * verdict everywhere, so every node judges a consensus-relevant signature the same way: OpenSSL's, reached
- * through libsodium first for speed where it loads (src/codec/ed25519.ts says why that is the same verdict).
+ * through libsodium first for speed (src/codec/ed25519.ts says why that is the same verdict, and why both
+ * libraries sign the same bytes).
  */
-import { createPrivateKey, createPublicKey, sign as cryptoSign } from 'node:crypto'
-import { verifyEd25519 } from './ed25519.js'
+import { createPublicKey } from 'node:crypto'
+import { ed25519PrivateKey, signEd25519, verifyEd25519 } from './ed25519.js'
 import type { Ed25519PublicKey } from './ed25519.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -47,17 +49,16 @@ export interface Signer {
   sign(purpose: SignaturePurpose, clusterId: string, cid: CID | Uint8Array): Uint8Array
 }
 
-/** A signer for a libp2p Ed25519 key; the KeyObject is built once (≈2.4× faster than key.sign()). */
+/**
+ * A signer for a libp2p Ed25519 key, loaded once (≈2.4× faster than key.sign(), which imports the key per
+ * call); libsodium signs where it loads and agrees with OpenSSL (src/codec/ed25519.ts).
+ */
 export function createSigner (privateKey: PrivateKey, nodeId: string): Signer {
   if (privateKey.type !== 'Ed25519') throw new TypeError(`signing needs an Ed25519 key, got ${privateKey.type}`)
-  const raw = privateKey.raw
-  const keyObject = createPrivateKey({
-    format: 'jwk',
-    key: { kty: 'OKP', crv: 'Ed25519', d: b64url(raw.subarray(0, 32)), x: b64url(raw.subarray(32, 64)) }
-  })
+  const key = ed25519PrivateKey(privateKey.raw)
   return {
     nodeId,
-    sign: (purpose, clusterId, cid) => new Uint8Array(cryptoSign(null, signingMessage(purpose, clusterId, cid), keyObject))
+    sign: (purpose, clusterId, cid) => signEd25519(key, signingMessage(purpose, clusterId, cid))
   }
 }
 

@@ -14,14 +14,16 @@
  * The result is the same function of the same bytes: the KeyObject is derived from the 32 raw key bytes and
  * nothing else, the input checks of the library (key and signature lengths) still throw, and an aborted signal
  * still throws. Public keys are cached by their bytes, at most `VERIFY_KEYS_MAX` (the oldest goes first); a
- * private KeyObject hangs off its key object (a node has one). Verification asks libsodium first and OpenSSL
- * when it rejects (src/codec/ed25519.ts): OpenSSL's verdict, as the library's, on every input.
+ * loaded private key hangs off its key object (a node has one). Verification asks libsodium first and OpenSSL
+ * when it rejects (src/codec/ed25519.ts): OpenSSL's verdict, as the library's, on every input. Signing runs
+ * libsodium where it agrees with OpenSSL on the key (the same bytes: Ed25519 signatures are deterministic).
  */
 import crypto from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { AbortOptions } from '@libp2p/interface'
-import { verifyEd25519 } from '../codec/ed25519.js'
+import { ed25519PrivateKey, signEd25519, verifyEd25519 } from '../codec/ed25519.js'
+import type { Ed25519PrivateKey } from '../codec/ed25519.js'
 
 /** Public KeyObjects kept; beyond it the oldest is dropped (a cluster has at most a few hundred members). */
 export const VERIFY_KEYS_MAX = 4096
@@ -34,7 +36,7 @@ interface PublicKeyShape { raw: Uint8Array, verify: (data: Bytes, sig: Uint8Arra
 interface PrivateKeyShape { raw: Uint8Array, sign: (data: Bytes, options?: AbortOptions) => Uint8Array | Promise<Uint8Array> }
 
 const publicKeyObjects = new Map<string, KeyObject>()
-const privateKeyObjects = new WeakMap<object, KeyObject>()
+const privateKeys = new WeakMap<object, Ed25519PrivateKey>()
 const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
 const flat = (data: Bytes): Uint8Array => data instanceof Uint8Array ? data : data.subarray()
 
@@ -52,14 +54,13 @@ function publicKeyObject (raw: Uint8Array): KeyObject {
   return keyObject
 }
 
-function privateKeyObject (key: PrivateKeyShape): KeyObject {
-  let keyObject = privateKeyObjects.get(key)
-  if (keyObject === undefined) {
-    const raw = key.raw
-    keyObject = crypto.createPrivateKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', d: b64url(raw.subarray(0, 32)), x: b64url(raw.subarray(32, 64)) } })
-    privateKeyObjects.set(key, keyObject)
+function privateKeyOf (key: PrivateKeyShape): Ed25519PrivateKey {
+  let loaded = privateKeys.get(key)
+  if (loaded === undefined) {
+    loaded = ed25519PrivateKey(key.raw)
+    privateKeys.set(key, loaded)
   }
-  return keyObject
+  return loaded
 }
 
 let installed = false
@@ -85,6 +86,6 @@ export async function installEd25519KeyCache (): Promise<void> {
   privateProto.sign = function (this: PrivateKeyShape, data, options) {
     if (!(this.raw instanceof Uint8Array) || this.raw.byteLength !== PRIVATE_KEY_BYTES) return librarySign.call(this, data, options)
     options?.signal?.throwIfAborted()
-    return crypto.sign(null, flat(data), privateKeyObject(this))
+    return signEd25519(privateKeyOf(this), flat(data))
   }
 }

@@ -23,7 +23,7 @@ import {
 } from '../net/index.js'
 import type { Cluster, NetFaults, NetNode } from '../net/index.js'
 import { DEFAULT_XSALSA20 } from '../net/xsalsa20.js'
-import { ED25519_VERIFIER } from '../codec/ed25519.js'
+import { ED25519_SIGNER, ED25519_VERIFIER } from '../codec/ed25519.js'
 import { GossipStreamMender } from '../net/gossip-streams.js'
 import { LinkActivity, LinkMonitor, type LinkMonitorCounters } from '../net/link-monitor.js'
 import { API_FILE_MODE, API_FILE_NAME, API_TOKEN_BYTES, ApiServer, assertNotRunning } from '../api/index.js'
@@ -184,10 +184,10 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
       nodeId: identity.nodeId, newIdentity: identity.created, clusterId: cluster.clusterId,
       cluster: join !== undefined ? (created ? 'joined' : 'rejoined') : (created ? 'created' : 'existing'),
       keyFingerprint: keyFingerprint(cluster.key), addresses: node.status().addresses, api: api.url, pnetCipher: DEFAULT_XSALSA20,
-      signatureVerifier: ED25519_VERIFIER
+      signatureVerifier: ED25519_VERIFIER, signer: ED25519_SIGNER
     }, 'node started')
     // The fallback cipher is 3–5× slower per byte (docs/bench/content.md): say so, content transfers feel it.
-    if (DEFAULT_XSALSA20 !== 'native') nodeLog.warn({ pnetCipher: DEFAULT_XSALSA20, signatureVerifier: ED25519_VERIFIER }, 'sodium-native did not load: the cluster key cipher runs on the slower WASM fallback, and signatures are verified by OpenSSL alone (the same verdicts, slower)')
+    if (DEFAULT_XSALSA20 !== 'native') nodeLog.warn({ pnetCipher: DEFAULT_XSALSA20, signatureVerifier: ED25519_VERIFIER, signer: ED25519_SIGNER }, 'sodium-native did not load: the cluster key cipher runs on the slower WASM fallback, and signatures are made and verified by OpenSSL alone (the same bytes and verdicts, slower)')
     return node
   } catch (err) {
     await stack.unwind()

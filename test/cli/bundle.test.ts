@@ -102,7 +102,7 @@ describe('the revoada bin (the bundle)', () => {
     for (const d of dataDirs) {
       const log = await fs.readFile(path.join(d, 'node.log'), 'utf8')
       expect(log).toContain('"pnetCipher":"native"')
-      expect(log).toContain('"signatureVerifier":"libsodium, then OpenSSL"')
+      expect(log).toContain('"signatureVerifier":"libsodium, then OpenSSL","signer":"libsodium"')
       expect(log).not.toContain('sodium-native did not load')
     }
   }, 420_000)

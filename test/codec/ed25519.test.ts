@@ -9,13 +9,14 @@ import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { ED25519_VERIFIER, verifyEd25519 } from '../../src/codec/ed25519.js'
+import { ED25519_SIGNER, ED25519_VERIFIER, ed25519PrivateKey, signEd25519, verifyEd25519 } from '../../src/codec/ed25519.js'
 import type { Ed25519PublicKey } from '../../src/codec/ed25519.js'
 import { verifySignature } from '../../src/codec/sign.js'
 
 const sodium = createRequire(import.meta.url)('sodium-native') as {
   crypto_sign_verify_detached: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean
   crypto_scalarmult_ed25519_base_noclamp: (q: Uint8Array, n: Uint8Array) => void
+  crypto_sign_seed_keypair: (pk: Uint8Array, sk: Uint8Array, seed: Uint8Array) => void
 }
 
 /** The group order L. */
@@ -98,5 +99,53 @@ describe('verifyEd25519', () => {
     const { key, signature } = identityKeyForgery(9n)
     const nodeId = peerIdFromPublicKey(publicKeyFromRaw(key.raw)).toString()
     expect(verifySignature({ nodeId, purpose: 'proposal', clusterId: 'c', cid: randomBytes(36), signature })).toBe(true)
+  })
+})
+
+/** A libp2p-style secret key (seed ‖ public key) and OpenSSL's private key object for the same seed. */
+function secretKey (seed: Uint8Array): Buffer {
+  const publicKey = Buffer.alloc(32)
+  const secret = Buffer.alloc(64)
+  sodium.crypto_sign_seed_keypair(publicKey, secret, seed)
+  return secret
+}
+const opensslSign = (secret: Uint8Array, message: Uint8Array): Buffer => sign(null, message, ed25519PrivateKey(secret, 'OpenSSL').keyObject)
+
+describe('signEd25519', () => {
+  it('should sign with libsodium here, and make the bytes OpenSSL makes for every key and message length', () => {
+    expect(ED25519_SIGNER).toBe('libsodium')
+    for (let i = 0; i < 40; i++) {
+      const secret = secretKey(randomBytes(32))
+      const key = ed25519PrivateKey(secret)
+      expect(key.signer).toBe('libsodium')
+      const message = randomBytes((i * 53) % 700) // the empty message too
+      const signature = signEd25519(key, message)
+      expect(Buffer.from(signature)).toEqual(opensslSign(secret, message))
+      expect(verifyEd25519(keyOf(secret.subarray(32)), message, signature, 'OpenSSL')).toBe(true)
+    }
+  })
+
+  it('should sign with OpenSSL, and so make OpenSSL\'s bytes, for a key whose public half is not its seed\'s', () => {
+    const secret = secretKey(randomBytes(32))
+    const stranger = secretKey(randomBytes(32))
+    const mismatched = Buffer.concat([secret.subarray(0, 32), stranger.subarray(32)])
+    const message = randomBytes(300)
+    // libsodium hashes the stored public half into the nonce and challenge, OpenSSL derives it from the seed.
+    const bySodium = Buffer.alloc(64)
+    ;(sodium as unknown as { crypto_sign_detached: (s: Uint8Array, m: Uint8Array, k: Uint8Array) => void }).crypto_sign_detached(bySodium, message, mismatched)
+    expect(bySodium).not.toEqual(opensslSign(mismatched, message))
+    const key = ed25519PrivateKey(mismatched)
+    expect(key.signer).toBe('OpenSSL')
+    expect(Buffer.from(signEd25519(key, message))).toEqual(opensslSign(mismatched, message))
+  })
+
+  it('should refuse a secret key of the wrong length, and keep its own copy of the key', () => {
+    expect(() => ed25519PrivateKey(randomBytes(32))).toThrow(TypeError)
+    const secret = secretKey(randomBytes(32))
+    const key = ed25519PrivateKey(secret)
+    const message = randomBytes(100)
+    const before = signEd25519(key, message)
+    secret.fill(0)
+    expect(signEd25519(key, message)).toEqual(before)
   })
 })

@@ -41,7 +41,7 @@ describe('node cluster join', () => {
     const { log, lines } = capturingLogger('info')
     await node({ log })
     const started = lines.find((l) => l.msg === 'node started')
-    expect(started).toMatchObject({ pnetCipher: 'native', signatureVerifier: 'libsodium, then OpenSSL' })
+    expect(started).toMatchObject({ pnetCipher: 'native', signatureVerifier: 'libsodium, then OpenSSL', signer: 'libsodium' })
     expect(lines.some((l) => typeof l.msg === 'string' && l.msg.includes('WASM fallback'))).toBe(false)
   })
 
