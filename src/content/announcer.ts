@@ -5,6 +5,9 @@
  * cluster member (`isMember`), within its rate (token bucket per author), below the size bound, and well
  * formed. Rejected messages are not forwarded. Accepted `have`s feed the provider table; a `want` for
  * something this node holds is answered with a `have` (at most once per WANT_ANSWER_INTERVAL_MS per CID).
+ * What this node sends goes through its `AnnouncePacer` (core/announce-pacer.ts), inside half the receivers'
+ * rate: a burst of `have`s is packed and spread, not dropped by the receivers' limit. This file holds the
+ * pacer's timer: it publishes what the pacer lets go, and wakes when the pacer says more may go.
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
@@ -13,8 +16,8 @@ import { contentTopic } from '../net/index.js'
 import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
 import {
-  GOSSIP_MESSAGE_BYTES_MAX, HAVE_ITEMS_PER_MESSAGE_MAX, WANT_ANSWER_INTERVAL_MS, PeerRateLimiter,
-  decodeAnnouncement, encodeAnnouncement
+  AnnouncePacer, GOSSIP_MESSAGE_BYTES_MAX, WANT_ANSWER_INTERVAL_MS, PeerRateLimiter, assertHaveItem, decodeAnnouncement,
+  encodeAnnouncement
 } from './core/index.js'
 import type { HaveItem, ProviderTable } from './core/index.js'
 
@@ -44,6 +47,11 @@ export interface AnnouncerInit {
 export class Announcer {
   readonly topic: string
   private readonly limiter = new PeerRateLimiter()
+  private readonly pacer = new AnnouncePacer()
+  private flushTimer: NodeJS.Timeout | undefined
+  /** Publishes one after another, so two messages naming one CID arrive in the order they were sent. */
+  private sending: Promise<void> = Promise.resolve()
+  private stopped = false
   private readonly answeredAtMs = new Map<string, number>()
   private readonly drops = new Map<AnnounceDrop, number>()
   private published = 0
@@ -65,21 +73,50 @@ export class Announcer {
   }
 
   stop (): void {
+    this.stopped = true
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
     const pubsub = this.init.net.services.pubsub
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.unsubscribe(this.topic)
     pubsub.topicValidators.delete(this.topic)
   }
 
-  /** Announces held items, split into messages of HAVE_ITEMS_PER_MESSAGE_MAX. */
+  /**
+   * Announces held items: at once while the pacer has budget (awaited), otherwise queued, packed with others
+   * and sent as its budget refills (not awaited: a fetch announcing its progress does not wait for the pace).
+   * @throws AssertionError for an item no receiver would accept (its size), before anything is queued
+   */
   async have (items: HaveItem[]): Promise<void> {
-    for (let i = 0; i < items.length; i += HAVE_ITEMS_PER_MESSAGE_MAX) {
-      await this.publish(encodeAnnouncement({ type: 'have', items: items.slice(i, i + HAVE_ITEMS_PER_MESSAGE_MAX) }))
-    }
+    for (const item of items) assertHaveItem(item)
+    this.pacer.have(items)
+    await this.flush()
   }
 
+  /** Asks who holds `cid`: at once while the pacer has budget, else before any waiting `have`. */
   async want (cid: CID): Promise<void> {
-    await this.publish(encodeAnnouncement({ type: 'want', cid }))
+    this.pacer.want(cid)
+    await this.flush()
+  }
+
+  /** Publishes what the pacer lets go now, and sets the timer for when it lets more go. */
+  private async flush (): Promise<void> {
+    if (this.stopped) return
+    const nowMs = this.init.nowMs()
+    for (const message of this.pacer.take(nowMs)) {
+      const bytes = encodeAnnouncement(message)
+      this.sending = this.sending.then(async () => { await this.publish(bytes) })
+    }
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    const nextAtMs = this.pacer.nextAtMs(nowMs)
+    if (nextAtMs !== undefined) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined
+        this.flush().catch((err: unknown) => { this.init.log.error({ err: (err as Error).message }, 'content announcement not sent') })
+      }, Math.max(1, nextAtMs - nowMs))
+    }
+    await this.sending
   }
 
   private async publish (bytes: Uint8Array): Promise<void> {
@@ -132,6 +169,11 @@ export class Announcer {
   }
 
   counters (): Record<string, number> {
-    return { published: this.published, accepted: this.accepted, ...Object.fromEntries([...this.drops].map(([r, n]) => [`dropped.${r}`, n])) }
+    return {
+      published: this.published,
+      accepted: this.accepted,
+      ...Object.fromEntries([...this.drops].map(([r, n]) => [`dropped.${r}`, n])),
+      ...this.pacer.counters()
+    }
   }
 }

@@ -105,6 +105,29 @@ export const HAVE_ITEMS_PER_MESSAGE_MAX = 64
 /** Gossip messages accepted per peer: a token bucket refilling this many per second, holding at most the burst. */
 export const GOSSIP_MESSAGES_PER_PEER_PER_S = 20
 export const GOSSIP_MESSAGES_PER_PEER_BURST = 100
+/**
+ * What this node spends of its own announcements (`AnnouncePacer`, docs/CONTENT.md §4): half the receivers'
+ * rate and burst. Half the burst leaves the other half of every receiver's bucket for what the sender cannot
+ * see: its fresh bucket after a restart (a receiver's may still be spent), and delivery that bunches messages
+ * up (a copy held up to 5 s behind the next still fits). Half the rate lets a receiver's bucket refill twice
+ * as fast as the sender drains it. Counts `have` and `want` alike: receivers count every message.
+ */
+export const ANNOUNCE_MESSAGES_PER_S = GOSSIP_MESSAGES_PER_PEER_PER_S / 2
+export const ANNOUNCE_MESSAGES_BURST = GOSSIP_MESSAGES_PER_PEER_BURST / 2
+/**
+ * A `have` message that is not full waits until this long after the previous one, gathering the items that
+ * arrive meanwhile: one refill interval, so a steady stream of adds spends tokens no faster than they come
+ * back, and the burst stays for full messages and wants. A lone `have` waits for nothing.
+ */
+export const ANNOUNCE_COALESCE_MS = 1000 / ANNOUNCE_MESSAGES_PER_S
+/**
+ * `have` items waiting for the sender's budget, one per CID (a later one replaces the queued one), so the
+ * queue holds at most what the node holds: OBJECTS_MAX. Beyond it (a caller announcing what it does not
+ * hold) the oldest waiting item is dropped; the periodic re-announcement carries it again if it is held.
+ */
+export const ANNOUNCE_QUEUED_ITEMS_MAX = 100_000 // = OBJECTS_MAX (declared below)
+/** `want`s waiting, one per CID. Beyond it the oldest is dropped: a waiting fetch repeats its want every WANT_REPEAT_MS. */
+export const ANNOUNCE_QUEUED_WANTS_MAX = 64
 /** Peers whose rate is tracked; the least recently seen is forgotten beyond it. */
 export const RATE_LIMITED_PEERS_MAX = 4096
 /** A `want` for the same CID is answered with a `have` at most this often. */

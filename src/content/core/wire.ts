@@ -72,10 +72,14 @@ function decodeStrict (bytes: Uint8Array, what: string): unknown {
   }
 }
 
+/** The receiver's check of an item, here too: a size that is not a safe integer would get the whole message refused. */
+export function assertHaveItem (item: HaveItem): void {
+  assert(Number.isSafeInteger(item.size) && item.size >= 0, () => `have item size ${item.size}`)
+}
+
 export function encodeAnnouncement (a: Announcement): Uint8Array {
   if (a.type === 'want') return encode({ v: V, t: 'want', c: a.cid })
-  // The receiver's check, here too: a size that is not a safe integer would get the whole message refused.
-  for (const i of a.items) assert(Number.isSafeInteger(i.size) && i.size >= 0, () => `have item size ${i.size}`)
+  for (const i of a.items) assertHaveItem(i)
   return encode({ v: V, t: 'have', items: a.items.map((i) => ({ c: i.cid, s: i.size, p: i.partial })) })
 }
 
