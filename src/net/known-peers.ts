@@ -3,7 +3,9 @@
  * Remembers every cluster peer seen (its NodeId and the listen addresses identify reported) in
  * `<data-dir>/peers.json`, and on start feeds them back into the peer store and the redial loop. Without it a
  * node that restarts only knows its join addresses: the cluster's creator would know nobody, and peers
- * listening on a random port would be unreachable until they dialled in themselves.
+ * listening on a random port would be unreachable until they dialled in themselves. A member removed from the
+ * cluster (Redialer.forget) leaves the file, and identify does not put it back while the redialer remembers it
+ * (docs/MEMBERSHIP.md, "Removed members are not redialled").
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -34,8 +36,8 @@ async function readTable (file: string, log: Logger): Promise<PeerTable> {
 }
 
 /**
- * Loads known peers into the peer store and the redialer, then records peers as they identify.
- * Returns a function that detaches the listener and waits for the last write.
+ * Loads known peers into the peer store and the redialer, then records peers as they identify and drops each
+ * peer the redialer forgets. Returns a function that detaches the listeners and waits for the last write.
  */
 export async function trackKnownPeers (net: NetNode, redialer: Redialer, dataDir: string, log: Logger): Promise<() => Promise<void>> {
   const file = path.join(dataDir, KNOWN_PEERS_FILE_NAME)
@@ -51,24 +53,36 @@ export async function trackKnownPeers (net: NetNode, redialer: Redialer, dataDir
     }
   }
   let writing: Promise<void> = Promise.resolve()
+  const save = (): void => {
+    const body = JSON.stringify(table, null, 2) + '\n'
+    // Writes are chained so two changes never interleave on the same temp file; the last one holds the table.
+    writing = writing.then(async () => {
+      await fs.writeFile(`${file}.tmp`, body, { mode: CLUSTER_FILE_MODE })
+      await fs.rename(`${file}.tmp`, file)
+    }).catch((err: unknown) => { log.warn({ file, err: (err as Error).message }, 'could not save known peers') })
+  }
   const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const id = evt.detail.peerId.toString()
+    // A removed member that connects again (it may not have stopped) stays out of the file.
+    if (redialer.isForgotten(id)) return
     const addrs = evt.detail.listenAddrs.map((ma) => ma.toString()).slice(0, KNOWN_PEER_ADDRS_MAX)
     if (addrs.length === 0 || JSON.stringify(table[id]) === JSON.stringify(addrs)) return
     delete table[id]
     table[id] = addrs
     const ids = Object.keys(table)
     for (const old of ids.slice(0, Math.max(0, ids.length - KNOWN_PEERS_MAX))) delete table[old]
-    const body = JSON.stringify(table, null, 2) + '\n'
-    // Writes are chained so two identifies never interleave on the same temp file.
-    writing = writing.then(async () => {
-      await fs.writeFile(`${file}.tmp`, body, { mode: CLUSTER_FILE_MODE })
-      await fs.rename(`${file}.tmp`, file)
-    }).catch((err: unknown) => { log.warn({ file, err: (err as Error).message }, 'could not save known peers') })
+    save()
+  }
+  const onForget = (id: string): void => {
+    if (!Object.hasOwn(table, id)) return
+    delete table[id]
+    save()
   }
   net.addEventListener('peer:identify', onIdentify)
+  const unsubscribe = redialer.onForget(onForget)
   return async () => {
     net.removeEventListener('peer:identify', onIdentify)
+    unsubscribe()
     await writing
   }
 }

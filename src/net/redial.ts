@@ -10,7 +10,7 @@
  * A member removed from the cluster is forgotten (`forget`, called by consensus when the shape's `removed` list
  * names it): it stops being a target, loses the keep-alive tag libp2p would reconnect it by, and neither its
  * connecting again nor anyone's `addPeer` makes it a target again (docs/MEMBERSHIP.md, "Removed members are not
- * redialled").
+ * redialled"); `onForget` listeners hear of it (known-peers.ts drops it from `peers.json`).
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -49,6 +49,7 @@ export class Redialer {
   /** When set, only these peers are dialled (address targets whose peer is not known yet still are). */
   private scope: ReadonlySet<string> | undefined
   private readonly refusedListeners = new Set<(peerId: string) => void>()
+  private readonly forgetListeners = new Set<(peerId: string) => void>()
   /**
    * Removed members (`forget`), oldest first: never a target again. At most REDIAL_FORGOTTEN_MAX; beyond it the
    * oldest may become a target again, as the shape itself forgets the oldest removals beyond its own 1024.
@@ -71,6 +72,20 @@ export class Redialer {
     return () => { this.refusedListeners.delete(listener) }
   }
 
+  /**
+   * Calls `listener` with a peer's id when `forget` first forgets it (not again while it stays forgotten).
+   * Returns the unsubscribe function.
+   */
+  onForget (listener: (peerId: string) => void): () => void {
+    this.forgetListeners.add(listener)
+    return () => { this.forgetListeners.delete(listener) }
+  }
+
+  /** Whether `peerId` is a forgotten removed member (`forget`; at most REDIAL_FORGOTTEN_MAX remembered). */
+  isForgotten (peerId: string): boolean {
+    return this.forgotten.has(peerId)
+  }
+
   /** Adds a seed address (with or without `/p2p/`). */
   addAddress (address: string): void {
     // A join string of this very node (or a seed equal to our own listen address) would only dial ourselves.
@@ -89,8 +104,9 @@ export class Redialer {
   /**
    * Stops redialling a member removed from the cluster, for good: its target goes, and so does a seed address
    * that turned out to be it; libp2p's keep-alive tag goes too (libp2p would reconnect a tagged peer the moment
-   * its connection closes); `addPeer` ignores it from now on. An open connection is left alone: over it the
-   * removed node learns its removal from the log, or the leader tells it (consensus/removal.ts).
+   * its connection closes); `addPeer` ignores it from now on; `onForget` listeners are told (known-peers.ts). An
+   * open connection is left alone: over it the removed node learns its removal from the log, or the leader tells
+   * it (consensus/removal.ts).
    */
   forget (peerId: string): void {
     if (peerId === this.node.peerId.toString() || this.forgotten.has(peerId)) return
@@ -103,6 +119,7 @@ export class Redialer {
       dropped++
     }
     assert(!this.tracks(peerId), () => `forgotten peer ${peerId} still a redial target`)
+    for (const listener of this.forgetListeners) listener(peerId)
     if (dropped === 0) return
     this.log.info({ peer: peerId }, 'removed member forgotten: no longer redialled')
     void this.untag(peerId)

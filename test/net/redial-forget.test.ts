@@ -3,7 +3,8 @@
  * existed but nothing called it, and `addPeer` — on every connection, heartbeat and configuration pass — would
  * have put the peer back anyway. Method: a Redialer over a fake libp2p node whose dials and keep-alive tags are
  * recorded; rounds are run by hand through a fake ticker. The wiring from consensus is in
- * test/consensus/cluster/removed-redial.test.ts.
+ * test/consensus/cluster/removed-redial.test.ts; what `onForget` does to peers.json, in
+ * test/net/known-peers-forget.test.ts.
  */
 import { describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -128,6 +129,29 @@ describe('Redialer.forget', () => {
     net.dials.length = 0
     await round()
     expect(net.dials).toEqual([])
+    await redialer.stop()
+  })
+
+  it('should tell onForget listeners once per newly forgotten peer, and no longer once unsubscribed', async () => {
+    const self = await newPeerId()
+    const net = new FakeNet(self)
+    const removed = await newPeerId()
+    const later = await newPeerId()
+    const { redialer } = await redialerOn(net)
+    const heard: string[] = []
+    const unsubscribe = redialer.onForget((peer) => { heard.push(peer) })
+    expect(redialer.isForgotten(removed.toString())).toBe(false)
+    // Never a target: still forgotten and told (known-peers.ts may list a peer the redialer never tracked).
+    redialer.forget(removed.toString())
+    redialer.forget(removed.toString())
+    redialer.forget(self.toString())
+    expect(heard).toEqual([removed.toString()])
+    expect(redialer.isForgotten(removed.toString())).toBe(true)
+    expect(redialer.isForgotten(self.toString())).toBe(false)
+    unsubscribe()
+    redialer.forget(later.toString())
+    expect(heard).toEqual([removed.toString()])
+    expect(redialer.isForgotten(later.toString())).toBe(true)
     await redialer.stop()
   })
 

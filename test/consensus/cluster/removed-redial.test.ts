@@ -2,15 +2,16 @@
  * A member removed from the cluster leaves every node's redial loop (consensus/removed-redials.ts →
  * Redialer.forget; docs/MEMBERSHIP.md, "Removed members are not redialled"). Before, nothing called `forget`:
  * the removed member stayed a redial target on every node for the life of the process, and came back from
- * `peers.json` on every restart. Method: three in-process nodes; the leader removes b, which keeps running
- * (in process its stop request stops nothing), so it connects again; then c restarts on its data dir, whose
- * peers.json still lists b.
+ * `peers.json` on every restart (the file kept it: net/known-peers.ts now drops a forgotten peer). Method: three
+ * in-process nodes; the leader removes b, which keeps running (in process its stop request stops nothing), so it
+ * connects again; c's peers.json no longer lists b; then c restarts on its data dir with b written back into
+ * peers.json (a file from before the change), and forgets it again after replaying its log.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { FAST, startCluster, startMember, stopAll, waitFor } from './helpers.js'
 import type { Member } from './helpers.js'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { KEEP_ALIVE_CLUSTER_TAG, KNOWN_PEERS_FILE_NAME } from '../../../src/net/constants.js'
 
@@ -44,15 +45,23 @@ describe('removed members and the redial loop', () => {
     expect(c.node.redialer.tracks(removed)).toBe(false)
     expect(await tagged(c)).toBe(false)
 
-    // c restarts: its peers.json lists b, and the removal comes back with its snapshot.
+    // c stops: its peers.json lost b when c forgot it, and b's identify on connecting again did not bring it back.
     await c.node.stop()
-    const known = JSON.parse(await readFile(path.join(c.dir, KNOWN_PEERS_FILE_NAME), 'utf8')) as Record<string, string[]>
-    expect(Object.keys(known)).toContain(removed)
+    const peersFile = path.join(c.dir, KNOWN_PEERS_FILE_NAME)
+    const known = async (): Promise<Record<string, string[]>> => JSON.parse(await readFile(peersFile, 'utf8')) as Record<string, string[]>
+    expect(Object.keys(await known())).not.toContain(removed)
+    expect(Object.keys(await known())).toContain(a.node.nodeId)
+    // c restarts with b back in its peers.json (as one written before removed members left it), and the removal
+    // comes back with its snapshot: b is no target, and leaves the file again. Its addresses are written as
+    // identify records them (no /p2p/ suffix).
+    const bAddrs = b.node.net.getMultiaddrs().map((ma) => ma.toString().replace(/\/p2p\/[^/]+$/, ''))
+    await writeFile(peersFile, JSON.stringify({ ...await known(), [removed]: bAddrs }))
     members = members.filter((m) => m !== c)
     const restarted = await startMember(c.dir, { extra: SNAPSHOT_EVERY_ENTRY })
     members.push(restarted)
     expect(restarted.consensus.shapeMachine.shape.wasRemoved(removed)).toBe(true)
     expect(restarted.node.redialer.tracks(removed)).toBe(false)
     expect(restarted.node.redialer.tracks(a.node.nodeId)).toBe(true)
+    await waitFor(async () => !Object.keys(await known()).includes(removed), 10_000, 'b gone from the restarted c\'s peers.json')
   }, 240_000)
 })
