@@ -1,0 +1,359 @@
+/**
+ * The policy engine's own bookkeeping (src/policy/engine.ts), driven through its public surface with fakes:
+ * no libp2p, no Raft. A scripted policy says what to propose and records what the engine handed it; a fake
+ * consensus service holds the shape, the leadership and each proposal until the test settles it; a fake
+ * membership service delivers events; vitest's fake timers (Date and performance included) stand in for time.
+ * What is checked: which proposals reach `propose`, what the gates withheld and why, when an evaluation runs,
+ * and the flap and role-gain histories every node keeps.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { PolicyEngine } from '../../src/policy/engine.js'
+import { MeshShape, TARGET_PRESETS } from '../../src/consensus/shape/core/index.js'
+import type { ApplyResult, Command, Outcome } from '../../src/consensus/shape/core/index.js'
+import type { Policy, PolicyInput, Proposal, Priority } from '../../src/policy/core/index.js'
+import type { DamperOptions } from '../../src/policy/core/index.js'
+import type { ServiceContext } from '../../src/node/service.js'
+import type { Member, MembershipEvent, MembershipView } from '../../src/membership/core/index.js'
+import type { ProposalResult } from '../../src/consensus/raft-node.js'
+import { silentLogger } from '../../src/log/index.js'
+import { tempDir } from '../node/helpers.js'
+
+const T0 = 1_000_000
+const DEBOUNCE_MS = 250
+const MASTER = ['api-server', 'etcd', 'scheduler', 'controller-manager'] as const
+
+/** L holds every control-plane role (the one voter), s the scheduler; a, b, c, d, e are workers, learners in Raft. */
+function baseShape (): MeshShape {
+  return MeshShape.fromData({
+    members: [['L', [...MASTER]], ['a', []], ['b', []], ['c', []], ['d', []], ['e', []], ['s', ['scheduler']]],
+    target: TARGET_PRESETS['ha-three'],
+    protocol: 7
+  })
+}
+
+/** `shape` with `id` holding `roles` on top of what it holds. */
+function withRoles (shape: MeshShape, id: string, roles: string[]): MeshShape {
+  const data = shape.toData()
+  return MeshShape.fromData({ ...data, members: data.members.map(([m, r]) => [m, m === id ? [...r, ...roles] : r]) })
+}
+
+const member = (nodeId: string, health: Member['health'] = 'alive'): Member => ({
+  nodeId,
+  health,
+  phi: 0,
+  sinceMs: 0,
+  lastHeartbeatMs: 0,
+  state: {
+    nodeId, labels: { zone: 'z' }, capacity: { cpuMillis: 2000, memoryBytes: 4 * 2 ** 30, storageBytes: 1e10, pods: 110 }, uptimeMs: 1000
+  } as unknown as Member['state']
+})
+
+const promote = (nodeId: string, roles: string[], priority: Priority): Proposal => ({
+  policy: 'scripted', command: { kind: 'promote', nodeId, roles } as Command, reason: 'scaling-up', why: `promote ${nodeId}`, priority
+})
+
+interface Pending { command: Command, settle: (outcome: Outcome) => void, fail: (err: Error) => void }
+interface Evaluation { atMs: number, flappedAtMs: Map<string, number>, gainedAtMs: Map<string, number> }
+
+interface Harness {
+  engine: PolicyEngine
+  /** What the scripted policy proposes on its next evaluations. */
+  script: { proposals: (input: PolicyInput) => Proposal[] }
+  evaluations: Evaluation[]
+  proposed: Pending[]
+  members: Member[]
+  /** Peers the leader has not heard from since it began leading (consensus `unheardPeers`). */
+  unheard: Set<string> | undefined
+  /** Raft learners (consensus `configuration().learners`). */
+  learners: string[]
+  emit: (...events: MembershipEvent[]) => void
+  applyShape: (shape: MeshShape, index: number) => void
+  becomeLeader: () => void
+}
+
+const event = (kind: MembershipEvent['kind'], nodeId: string, atMs: number, generation = 1): MembershipEvent => ({ kind, nodeId, atMs, generation })
+
+const engines: PolicyEngine[] = []
+
+async function harness (options: { leader?: boolean, commit?: number, damper?: Partial<DamperOptions> } = {}): Promise<Harness> {
+  const dataDir = await tempDir('revoada-engine-')
+  let shape = baseShape()
+  let leader = options.leader ?? true
+  const shapeListeners = new Set<(shape: MeshShape, result: ApplyResult) => void>()
+  const stateListeners = new Set<(status: { role: string }) => void>()
+  const viewListeners = new Set<(view: MembershipView, events: MembershipEvent[]) => void>()
+  const view = (): MembershipView => ({ self: 'L', members: h.members, atMs: Date.now() })
+  const h: Harness = {
+    engine: undefined as unknown as PolicyEngine,
+    script: { proposals: () => [] },
+    evaluations: [],
+    proposed: [],
+    members: ['L', 'a', 'b', 'c', 'd', 'e', 's'].map((id) => member(id)),
+    unheard: undefined,
+    learners: ['a', 'b', 'c', 'd', 'e', 's'],
+    emit: (...events) => { for (const l of viewListeners) l(view(), events) },
+    applyShape: (next, index) => {
+      shape = next
+      for (const l of shapeListeners) l(next, { index, term: 1, cid: '', outcome: { kind: 'applied' } } as ApplyResult)
+    },
+    becomeLeader: () => {
+      leader = true
+      for (const l of stateListeners) l({ role: 'leader' })
+    }
+  }
+  const policy: Policy = {
+    name: 'scripted',
+    evaluate: (input) => {
+      h.evaluations.push({ atMs: input.nowMs, flappedAtMs: new Map(input.flappedAtMs), gainedAtMs: new Map(input.gainedAtMs) })
+      return { proposals: h.script.proposals(input), withheld: [] }
+    }
+  }
+  let index = options.commit ?? 0
+  const consensus = {
+    operatorGuard: undefined,
+    shapeMachine: {
+      get shape () { return shape },
+      onChange: (l: (shape: MeshShape, result: ApplyResult) => void) => { shapeListeners.add(l); return () => shapeListeners.delete(l) }
+    },
+    node: {
+      isLeader: () => leader,
+      status: () => ({ commit: options.commit ?? 0, term: 1, leader: leader ? 'L' : undefined }),
+      onStateChange: (l: (status: { role: string }) => void) => { stateListeners.add(l); return () => stateListeners.delete(l) },
+      configuration: () => ({ voters: ['L'], learners: h.learners })
+    },
+    caughtUpMembers: () => undefined,
+    unheardPeers: () => h.unheard,
+    propose: async (command: Command): Promise<ProposalResult<ApplyResult>> => await new Promise((resolve, reject) => {
+      h.proposed.push({
+        command,
+        settle: (outcome) => { index++; resolve({ index, term: 1, duplicate: false, result: { index, term: 1, cid: '', outcome } as ApplyResult }) },
+        fail: reject
+      })
+    })
+  }
+  const membership = {
+    view,
+    subscribe: (l: (view: MembershipView, events: MembershipEvent[]) => void) => { viewListeners.add(l); return () => viewListeners.delete(l) }
+  }
+  const pubsub = { topicValidators: new Map(), subscribe: () => {}, unsubscribe: () => {}, publish: async () => await Promise.reject(new Error('no peers')) }
+  const ctx = {
+    config: { dataDir },
+    nodeId: 'L',
+    cluster: { clusterId: 'c1' },
+    net: { services: { pubsub } },
+    // The audit never runs by itself here: each test ticks when it means to.
+    ticker: { every: () => () => {} },
+    log: silentLogger(),
+    service: (name: string) => name === 'consensus' ? consensus : name === 'membership' ? membership : undefined
+  } as unknown as ServiceContext
+  h.engine = new PolicyEngine({ policies: [policy], debounceMs: DEBOUNCE_MS, nowMs: () => Date.now(), damper: options.damper ?? {} })
+  engines.push(h.engine)
+  await h.engine.start(ctx)
+  return h
+}
+
+/** Lets settled proposals' callbacks run (promise reactions only; no timer moves). */
+async function flush (): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve()
+}
+
+const codes = (withheld: ReadonlyArray<{ code: string, nodeId?: string }>): string[] => withheld.map((w) => `${w.code} ${w.nodeId ?? ''}`).sort()
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] })
+  vi.setSystemTime(T0)
+})
+
+afterEach(async () => {
+  for (const engine of engines.splice(0)) await engine.stop()
+  vi.useRealTimers()
+})
+
+describe('a joined promotion (promote a with [b]) or replacement (promote d replacing c)', () => {
+  const replacement: Proposal = {
+    policy: 'scripted', command: { kind: 'promote', nodeId: 'd', roles: ['etcd'], replacing: 'c' }, reason: 'replacing-failed', why: 'c died', priority: 'quorum'
+  }
+  it.each([
+    // Two etcd promotions of one round: the gates join them into one command.
+    ['promote a with [b]', { proposals: [promote('a', ['etcd'], 'voter'), promote('b', ['etcd'], 'voter')], command: { kind: 'promote', nodeId: 'a', roles: ['etcd'], with: ['b'] }, nodes: ['a', 'b'], other: 'c' }],
+    ['promote d replacing c', { proposals: [replacement], command: replacement.command, nodes: ['c', 'd'], other: 'e' }]
+  ] as const)('should keep every node in flight until it settles, then count each for both dampers: %s', async (_name, { proposals, command, nodes, other }) => {
+    const h = await harness({ damper: { perNodeIntervalMs: 60_000, clusterMaxChanges: 2, clusterWindowMs: 60_000 } })
+    h.script.proposals = () => [...proposals]
+    const first = h.engine.tick('manual')
+    expect(h.proposed.map((p) => p.command)).toEqual([command])
+    expect(first?.proposals).toHaveLength(1)
+
+    // Unsettled: nothing more for either node, not even a change that moves no voter.
+    h.script.proposals = () => nodes.map((id) => promote(id, ['scheduler'], 'role'))
+    const second = h.engine.tick('manual')
+    expect(h.proposed).toHaveLength(1)
+    expect(codes(second?.withheld ?? [])).toEqual(nodes.map((id) => `in-flight ${id}`))
+
+    // Applied: each node changed now (the per-node damper), and two changes count in the window (limit 2).
+    h.proposed[0]!.settle({ kind: 'applied' })
+    await flush()
+    h.script.proposals = () => [...nodes, other].map((id) => promote(id, ['scheduler'], 'role'))
+    const third = h.engine.tick('manual')
+    expect(h.proposed).toHaveLength(1)
+    expect(codes(third?.withheld ?? [])).toEqual([`damped-cluster ${other}`, ...nodes.map((id) => `damped-node ${id}`)])
+  })
+
+  it.each(['failed', 'rejected'] as const)('should clear every in-flight mark and count nothing when the proposal does not apply: %s', async (how) => {
+    const h = await harness({ damper: { perNodeIntervalMs: 60_000, clusterMaxChanges: 3, clusterWindowMs: 60_000 } })
+    h.script.proposals = () => [promote('a', ['etcd'], 'voter'), promote('b', ['etcd'], 'voter')]
+    h.engine.tick('manual')
+    expect(h.proposed.map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'a', roles: ['etcd'], with: ['b'] }])
+    if (how === 'failed') h.proposed[0]!.fail(new Error('leadership lost'))
+    else h.proposed[0]!.settle({ kind: 'rejected', code: 'role-already-held', message: 'no' })
+    await flush()
+    // Neither in flight nor damped, and the cluster window (3) not spent: all three pass.
+    h.script.proposals = () => [promote('a', ['scheduler'], 'role'), promote('b', ['scheduler'], 'role'), promote('c', ['scheduler'], 'role')]
+    const next = h.engine.tick('manual')
+    expect(next?.withheld).toEqual([])
+    expect(h.proposed.slice(1).map((p) => p.command)).toEqual(['a', 'b', 'c'].map((id) => ({ kind: 'promote', nodeId: id, roles: ['scheduler'] })))
+  })
+})
+
+/** When each evaluation ran, in ms since T0. */
+const times = (h: Harness): number[] => h.evaluations.map((e) => e.atMs - T0)
+
+describe('when the engine evaluates', () => {
+  it('should never put off an evaluation already due: a burst of shape changes every 100 ms is evaluated a debounce after its first', async () => {
+    const h = await harness()
+    for (let i = 1; i <= 10; i++) {
+      h.applyShape(baseShape(), i)
+      await vi.advanceTimersByTimeAsync(100)
+    }
+    // Changes at 0..900: the one at 0 is due at 250 and the later ones join it; the next after it at 300 → 550…
+    expect(times(h)).toEqual([250, 550, 850])
+  })
+
+  it('should evaluate at once when membership declares a control-plane holder dead or left, and after the debounce otherwise', async () => {
+    const h = await harness()
+    // A suspicion and a dead worker: debounced.
+    h.emit(event('suspect', 'a', T0), event('dead', 'b', T0))
+    await vi.advanceTimersByTimeAsync(249)
+    expect(times(h)).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(times(h)).toEqual([250])
+    // A join pending for its debounce, then the scheduler's holder dies: at once, and the join's wait is gone.
+    await vi.advanceTimersByTimeAsync(750)
+    h.emit(event('joined', 'f', Date.now()))
+    await vi.advanceTimersByTimeAsync(100)
+    h.emit(event('dead', 's', Date.now()))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(times(h)).toEqual([250, 1100])
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(times(h)).toEqual([250, 1100])
+    // The voter's holder leaving: at once too.
+    h.emit(event('left', 'L', Date.now()))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(times(h)).toEqual([250, 1100, 2100])
+  })
+
+  it.each([
+    ['an applied voter change, at once', { roles: ['etcd'], outcome: 'applied', after: 0 }],
+    ['an applied change that moves no voter, after the debounce', { roles: ['scheduler'], outcome: 'applied', after: DEBOUNCE_MS }],
+    ['a rejected voter change, after the debounce', { roles: ['etcd'], outcome: 'rejected', after: DEBOUNCE_MS }]
+  ] as const)('should evaluate again at once after an applied voter change, and after the debounce after any other: %s', async (_what, { roles, outcome, after }) => {
+    const h = await harness()
+    let proposeOnce = true
+    h.script.proposals = () => {
+      if (!proposeOnce) return []
+      proposeOnce = false
+      return [promote('a', [...roles], roles[0] === 'etcd' ? 'voter' : 'role')]
+    }
+    h.engine.tick('manual')
+    expect(h.proposed).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(100)
+    h.proposed[0]!.settle(outcome === 'applied' ? { kind: 'applied' } : { kind: 'rejected', code: 'role-already-held', message: 'no' })
+    await flush()
+    if (after > 0) {
+      await vi.advanceTimersByTimeAsync(after - 1)
+      expect(times(h)).toEqual([0])
+    }
+    await vi.advanceTimersByTimeAsync(after > 0 ? 1 : 0)
+    expect(times(h)).toEqual([0, 100 + after])
+  })
+
+  it('should evaluate at once when this node starts leading; as a follower it records and proposes nothing', async () => {
+    const h = await harness({ leader: false })
+    h.script.proposals = () => [promote('a', ['scheduler'], 'role')]
+    expect(h.engine.tick('manual')).toBeNull()
+    h.emit(event('dead', 's', T0), event('joined', 'f', T0))
+    h.applyShape(withRoles(baseShape(), 'a', ['scheduler']), 1)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(times(h)).toEqual([])
+    expect(h.proposed).toEqual([])
+    expect(h.engine.decisions()).toEqual([])
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(times(h)).toEqual([1000])
+    expect(h.proposed.map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'a', roles: ['scheduler'] }])
+    expect(h.engine.decisions().map((d) => d.trigger)).toEqual(['audit'])
+  })
+})
+
+describe('the histories every node keeps', () => {
+  it('should record as a flap a recovery after dead or left and a restart (higher generation), not a suspicion that clears', async () => {
+    const h = await harness({ leader: false })
+    const at = (ms: number): number => T0 + ms
+    h.emit(...['a', 'b', 'c', 'd', 'e'].map((id) => event('joined', id, at(0))))
+    h.emit(event('dead', 'a', at(1)), event('left', 'b', at(1)), event('suspect', 'c', at(1)), event('suspect', 'e', at(1)))
+    h.emit(event('recovered', 'a', at(2)), event('recovered', 'b', at(2)), event('recovered', 'c', at(2)),
+      event('joined', 'd', at(2), 2), event('recovered', 'e', at(2), 2))
+    // Recorded as a follower; the leader it becomes decides with it.
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(h.evaluations).toHaveLength(1)
+    expect([...h.evaluations[0]!.flappedAtMs].sort()).toEqual([['a', at(2)], ['b', at(2)], ['d', at(2)], ['e', at(2)]])
+  })
+
+  it('should not count role gains from entries replayed below the commit index known at start', async () => {
+    const h = await harness({ commit: 10 })
+    const replayed = withRoles(baseShape(), 'a', ['scheduler'])
+    h.applyShape(replayed, 5)
+    vi.advanceTimersByTime(10)
+    h.applyShape(withRoles(replayed, 'b', ['scheduler']), 11)
+    h.engine.tick('manual')
+    expect([...h.evaluations[0]!.gainedAtMs]).toEqual([['b scheduler', T0 + 10]])
+  })
+})
+
+describe('a new leader\'s settle wait', () => {
+  const learners = ['a', 'b', 'c', 'd', 'e', 's']
+
+  it('should wait while no live learner has answered, and evaluate once one has', async () => {
+    const h = await harness({ leader: false })
+    h.unheard = new Set(learners)
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(100)
+    expect(times(h)).toEqual([])
+    // An operator's evaluation does not wait.
+    expect(h.engine.tick('manual')).not.toBeNull()
+    expect(times(h)).toEqual([100])
+    h.unheard.delete('c')
+    await vi.advanceTimersByTimeAsync(50)
+    expect(times(h)).toEqual([100, 150])
+  })
+
+  it('should wait at most NEW_LEADER_SETTLE_MS (2 s) for learners that do not answer', async () => {
+    const h = await harness({ leader: false })
+    h.unheard = new Set(learners)
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(1999)
+    expect(times(h)).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(times(h)).toEqual([2000])
+  })
+
+  it('should not wait for learners membership sees dead', async () => {
+    const h = await harness({ leader: false })
+    h.unheard = new Set(learners)
+    h.members = h.members.map((m) => m.nodeId === 'L' ? m : member(m.nodeId, 'dead'))
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(times(h)).toEqual([0])
+  })
+})
