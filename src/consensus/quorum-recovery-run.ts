@@ -1,0 +1,147 @@
+/**
+ * @module consensus/quorum-recovery-run
+ * `revoada recover-quorum` on this node (docs/OPERATIONS.md, "A majority of the voters lost for good"): once
+ * the local log is applied, this node — a voter — elects itself and commits alone (core `recoverAsSoleVoter`),
+ * demotes the etcd role of every other voter, one joint change each, and asks to be stopped once none of them
+ * is a voter. Its lost voters are kept in recovery-record.ts until it ends; a start as usual on a data dir
+ * whose recovery did not end says how to resume it (`checkUnfinished`).
+ */
+import type { ServiceContext } from '../node/service.js'
+import { QuorumRecoveryError } from '../node/errors.js'
+import { steadyNowMs } from '../util/clock.js'
+import type { ProposalResult, RaftNode } from './raft-node.js'
+import type { ApplyResult, Command, MeshShape, Reason } from './shape/core/index.js'
+import type { NodeId } from './core/index.js'
+import { allVoters } from './core/quorum.js'
+import { readRecoveryRecord, removeRecoveryRecord, writeRecoveryRecord } from './recovery-record.js'
+
+/** How long `revoada recover-quorum` may take to lead and demote the lost voters before it gives up (exit 1). */
+const QUORUM_RECOVERY_TIMEOUT_MS = 60_000
+/** How long recovery at least listens for a live leader before it acts (it also waits 3 election timeouts). */
+const QUORUM_RECOVERY_LISTEN_MIN_MS = 3000
+/** How often the recovery looks again while it waits (to lead, or for a joint change to be left). */
+const QUORUM_RECOVERY_POLL_MS = 100
+
+/** What the recovery needs of the consensus service, its local log already applied. */
+export interface QuorumRecoveryDeps {
+  raft: Pick<RaftNode<ApplyResult>, 'isRunning' | 'isLeader' | 'leaderId' | 'status' | 'appliedIndex' | 'configurationView' |
+  'electionTimeoutMaxMs' | 'recoveryLostVoters' | 'recoverAsSoleVoter' | 'recovery'>
+  /** The applied shape (who holds etcd). */
+  shape: () => Pick<MeshShape, 'holds'>
+  /** Signs and proposes a shape command from this node; resolves once applied here. */
+  propose: (command: Command, reason: Reason) => Promise<ProposalResult<ApplyResult>>
+  /** The raft directory, where the recovery record is kept. */
+  raftDir: string
+  ctx: Pick<ServiceContext, 'nodeId' | 'log' | 'requestStop'>
+  /** Undoes what the service's start opened, before a refused recovery fails it. */
+  closeFailedStart: () => Promise<void>
+}
+
+export class QuorumRecoveryRun {
+  /** The lost voters of this node's quorum recovery while it runs or is left unfinished (`status`). */
+  private lost: NodeId[] | undefined
+
+  constructor (private readonly deps: QuorumRecoveryDeps) {}
+
+  /** `quorumRecovery` of `status --json` for an unfinished recovery (`running` false: it must be run again); undefined without one. */
+  status (): { lostVoters: NodeId[], running: boolean } | undefined {
+    return this.lost !== undefined ? { lostVoters: this.lost, running: this.deps.raft.recovery() !== undefined } : undefined
+  }
+
+  /**
+   * Starts the recovery. First it listens for a leader for a few election timeouts: a cluster whose quorum
+   * answers has nothing to recover, and forcing it would drop what its majority committed beyond this node's log.
+   * @throws QuorumRecoveryError when this node is not a voter, or a leader is heard (the transport is stopped first)
+   */
+  async start (): Promise<void> {
+    const { raft, ctx, raftDir } = this.deps
+    const refuse = async (message: string): Promise<never> => {
+      await this.deps.closeFailedStart()
+      throw new QuorumRecoveryError(message)
+    }
+    // An earlier run that did not end resumes with its lost voters, even if its log's tail demoted this node.
+    const resumed = await readRecoveryRecord(raftDir).catch(async (err: unknown) => await refuse((err as Error).message))
+    if (resumed === undefined && !allVoters(raft.configurationView()).includes(ctx.nodeId)) {
+      await refuse(`${ctx.nodeId} is not a voter (voters: ${allVoters(raft.configurationView()).join(', ')}): ` +
+        'only a voter holds every committed entry; run recover-quorum on the voter that survived')
+    }
+    const listenMs = Math.max(QUORUM_RECOVERY_LISTEN_MIN_MS, 3 * raft.electionTimeoutMaxMs())
+    ctx.log.warn({ listenMs }, 'quorum recovery: listening for a leader first')
+    const until = steadyNowMs() + listenMs
+    while (raft.leaderId() === null && steadyNowMs() < until) await new Promise((resolve) => setTimeout(resolve, QUORUM_RECOVERY_POLL_MS))
+    const leader = raft.leaderId()
+    if (leader !== null) {
+      await refuse(`the cluster has a leader (${leader === ctx.nodeId ? 'this node, elected by a quorum' : leader}, term ${raft.status().term}): ` +
+        'its quorum is not lost, so there is nothing to recover; start the node as usual')
+    }
+    const voters = allVoters(raft.configurationView())
+    const lost = resumed ?? raft.recoveryLostVoters()
+    // Durable before the campaign: a run after a crash or a give-up must count the same voters as lost.
+    await writeRecoveryRecord(raftDir, lost).catch(async (err: unknown) =>
+      await refuse(`cannot record the lost voters in ${raftDir}: ${(err as Error).message}`))
+    this.lost = lost
+    ctx.log.warn({ voters, lostVoters: lost, resumed: resumed !== undefined },
+      'recovering a lost quorum: this node elects itself and commits alone until the lost voters are demoted')
+    raft.recoverAsSoleVoter(lost)
+    void this.run()
+  }
+
+  /**
+   * A start as usual on a data dir whose quorum recovery did not end: the record goes once no lost voter is
+   * left (the recovery is over in effect); otherwise the operator is told how to resume it.
+   */
+  async checkUnfinished (): Promise<void> {
+    const { raft, ctx, raftDir } = this.deps
+    const lost = await readRecoveryRecord(raftDir).catch((err: unknown) => {
+      ctx.log.warn({ err }, 'quorum recovery record unreadable: left as it is')
+      return undefined
+    })
+    if (lost === undefined) return
+    const still = allVoters(raft.configurationView()).filter((id) => lost.includes(id))
+    if (still.length > 0) {
+      this.lost = lost
+      ctx.log.warn({ lostVoters: still }, 'a quorum recovery of this node has not ended: `revoada recover-quorum` resumes it')
+      return
+    }
+    await removeRecoveryRecord(raftDir).catch((err: unknown) => { ctx.log.warn({ err }, 'cannot remove the ended quorum recovery record') })
+  }
+
+  /** Leads, demotes the lost voters, then asks the node to stop: exit 0 once recovered, 1 when it failed. */
+  private async run (): Promise<void> {
+    const { raft, ctx, raftDir } = this.deps
+    const deadline = steadyNowMs() + QUORUM_RECOVERY_TIMEOUT_MS
+    const pause = async (): Promise<void> => {
+      if (steadyNowMs() > deadline) throw new QuorumRecoveryError(`not done within ${QUORUM_RECOVERY_TIMEOUT_MS} ms (still lost: ${raft.recovery()?.lostVoters.join(', ') ?? 'none'})`)
+      await new Promise((resolve) => setTimeout(resolve, QUORUM_RECOVERY_POLL_MS))
+    }
+    try {
+      while (!raft.isLeader()) await pause()
+      for (let recovery = raft.recovery(); recovery !== undefined; recovery = raft.recovery()) {
+        const conf = raft.configurationView()
+        const voters = allVoters(conf)
+        const shape = this.deps.shape()
+        // Its log's tail may have demoted this node (a replacement, an operator's demote): it takes etcd back first.
+        const self = !conf.voters.includes(ctx.nodeId) && !shape.holds(ctx.nodeId, 'etcd') ? ctx.nodeId : undefined
+        // The policy engine may replace a lost voter first (`promote … replacing`): only those still holding etcd.
+        const next = self ?? recovery.lostVoters.find((id) => voters.includes(id) && shape.holds(id, 'etcd'))
+        if (next === undefined) { await pause(); continue } // the last joint change is being left
+        const command = next === self
+          ? { kind: 'promote' as const, nodeId: next, roles: ['etcd' as const] }
+          : { kind: 'demote' as const, nodeId: next, roles: ['etcd' as const] }
+        const { result } = await this.deps.propose(command, 'operator')
+        if (result.outcome.kind === 'rejected' && result.outcome.code !== 'role-not-held' && result.outcome.code !== 'role-already-held') {
+          throw new QuorumRecoveryError(`the ${command.kind} of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
+        }
+      }
+      await removeRecoveryRecord(raftDir)
+      this.lost = undefined
+      const message = `quorum recovered: ${ctx.nodeId} is the only voter, its log kept (applied index ${raft.appliedIndex()}); ` +
+        'start it again with `revoada start`: the policy engine promotes live members back to the target'
+      ctx.log.warn({ appliedIndex: raft.appliedIndex() }, message)
+      ctx.requestStop({ exitCode: 0, message })
+    } catch (err) {
+      if (!raft.isRunning) return
+      ctx.requestStop({ exitCode: 1, message: `quorum recovery failed: ${(err as Error).message}` })
+    }
+  }
+}
