@@ -32,6 +32,8 @@ export class ClusterInvariants {
   private readonly entryAt = new Map<string, string>()
   /** index → fingerprint of the entry applied there (by anyone). */
   readonly appliedAt = new Map<number, string>()
+  /** index → the entry a leader first committed there (fingerprint) and that leader's term (`observeCommit`). */
+  private readonly committedIn = new Map<number, { print: string, term: number }>()
   /** proposal id → the index where it took effect. */
   private readonly effectAt = new Map<string, number>()
   /**
@@ -104,22 +106,48 @@ export class ClusterInvariants {
   }
 
   /**
-   * Leader completeness: a leader's log holds every entry applied anywhere (above its snapshot index).
+   * A leader of `term` advanced its commit index from `from` to `to`: the entries in (from, to] of its log
+   * (`entryAtIndex`) were committed in `term`, unless an earlier leader committed the same entry first.
+   */
+  observeCommit (term: number, from: number, to: number, entryAtIndex: (index: number) => Entry | undefined): void {
+    for (let index = from + 1; index <= to; index++) {
+      const entry = entryAtIndex(index)
+      if (entry === undefined) continue
+      const print = fingerprint(entry)
+      const known = this.committedIn.get(index)
+      // Another entry at a known index: the first was committed only by a majority lost since (recovery.ts).
+      if (known === undefined || known.print !== print) this.committedIn.set(index, { print, term })
+    }
+  }
+
+  /**
+   * Leader completeness (Raft §5.4, Figure 3): a leader's log holds every entry applied anywhere (above its
+   * snapshot index) that was committed in a lower term. An entry committed in its term or a later one is not
+   * owed: a candidate whose votes were granted before a leader of a higher term committed can still win — the
+   * votes of a survivor the moment before recover-quorum (which leaps its term and commits alone) are such a
+   * case — and such a leader cannot commit, since its quorum has moved past its term.
    * `entryAtIndex` reads the leader's log; undefined means the index is not in its log.
    */
   checkLeaderCompleteness (leader: NodeId, term: number, snapshotIndex: number,
     entryAtIndex: (index: number) => Entry | undefined): void {
-    const index = this.firstAppliedMissing(snapshotIndex, entryAtIndex)
+    const index = this.firstAppliedMissing(snapshotIndex, entryAtIndex, term)
     if (index !== undefined) {
       throw new InvariantViolation(`leader completeness: leader ${leader} of term ${term} lacks committed ` +
         `${this.appliedAt.get(index) ?? '?'} at ${index}`)
     }
   }
 
-  /** The first index above `snapshotIndex` whose applied entry the log read by `entryAtIndex` lacks, or undefined. */
-  firstAppliedMissing (snapshotIndex: number, entryAtIndex: (index: number) => Entry | undefined): number | undefined {
+  /**
+   * The first index above `snapshotIndex` whose applied entry the log read by `entryAtIndex` lacks, or
+   * undefined; with `beforeTerm`, only among entries not known to be committed in `beforeTerm` or later.
+   */
+  firstAppliedMissing (snapshotIndex: number, entryAtIndex: (index: number) => Entry | undefined, beforeTerm?: number): number | undefined {
     for (const [index, print] of this.appliedAt) {
       if (index <= snapshotIndex) continue
+      if (beforeTerm !== undefined) {
+        const committed = this.committedIn.get(index)
+        if (committed !== undefined && committed.print === print && committed.term >= beforeTerm) continue
+      }
       this.checks++
       const entry = entryAtIndex(index)
       if (entry === undefined || fingerprint(entry) !== print) return index

@@ -310,6 +310,7 @@ export class SimNode {
       }
       hooks.checkCommitDurable(this.id, commit, committedTerm, raw.status().confState, raw.recovery())
     }
+    if (commit > this.leaderCommit) hooks.invariants.observeCommit(term, Math.max(this.leaderCommit, this.logOffset), commit, (index) => this.entryAt(index))
     if (commit > 0) this.leaderCommit = commit
     hooks.invariants.observeLeader(this.id, term)
     if (this.leaderTerms.has(term)) return

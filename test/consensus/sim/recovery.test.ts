@@ -6,6 +6,9 @@
  * acknowledged entry) and require a failure of the expected kind.
  */
 import { describe, expect, it } from 'vitest'
+import { EntryType } from '../../../src/consensus/core/types.js'
+import type { Entry } from '../../../src/consensus/core/types.js'
+import { ClusterInvariants } from './invariants.js'
 import { formatFailure, runSeed } from './simulator.js'
 
 const SEEDS = 12
@@ -64,4 +67,27 @@ describe('quorum recovery under simulation', () => {
     console.log(`harness bug lossAnyMoment caught at ${caught ?? '-'}`)
     expect(caught).toMatch(/leader completeness|state machine safety|not linearizable/)
   }, 120_000)
+
+  it('should accept a leader of a lower term elected after a survivor committed alone at a higher term, and still refuse one of a higher term that lacks it', () => {
+    // Seed 375175 (3,000 steps): a partition heals, a candidate of term 1048606 is granted the survivor's vote,
+    // and the survivor then runs recover-quorum (its term leaps to 2097182, it commits index 195 alone). The
+    // candidate wins with the vote it already had: a leader of a lower term than the entry, which Raft's leader
+    // completeness does not cover and which cannot commit (its quorum needs the survivor, now at a higher term).
+    const result = runSeed({ seed: 375175, steps: 3_000, forceQuorumLoss: true })
+    expect(result.failure ?? null).toBeNull()
+    expect(result.verdict).toBe('ok')
+
+    const entry: Entry = { index: 5, term: 9, type: EntryType.Normal, data: new Uint8Array([1, 2, 3]) }
+    const lacking = (): undefined => undefined
+    const invariants = new ClusterInvariants()
+    invariants.observeApply('n1', entry, true)
+    // Applied, but nobody saw the commit: owed by every leader, as before.
+    expect(() => { invariants.checkLeaderCompleteness('n2', 7, 0, lacking) }).toThrow(/leader completeness/)
+    invariants.observeCommit(9, 4, 5, (index) => index === 5 ? entry : undefined)
+    expect(() => { invariants.checkLeaderCompleteness('n2', 7, 0, lacking) }).not.toThrow()
+    expect(() => { invariants.checkLeaderCompleteness('n2', 10, 0, lacking) }).toThrow(/leader completeness: leader n2 of term 10 lacks committed 9\//)
+    // A later leader committing the same entry again does not move the term it was committed in.
+    invariants.observeCommit(11, 4, 5, (index) => index === 5 ? entry : undefined)
+    expect(() => { invariants.checkLeaderCompleteness('n2', 10, 0, lacking) }).toThrow(/leader completeness/)
+  })
 })
