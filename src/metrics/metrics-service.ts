@@ -109,9 +109,10 @@ export class MetricsService implements NodeService {
       }
     }
     const propose = consensus.propose
-    consensus.propose = async (command, reason) => {
+    // Every argument passes through: the batcher's options carry a resubmitted command's first deadline.
+    consensus.propose = async (command, reason, options) => {
       try {
-        return await propose.call(consensus, command, reason)
+        return await propose.call(consensus, command, reason, options)
       } catch (err) {
         this.metrics.proposalsFailed.inc()
         throw err

@@ -10,6 +10,7 @@ import { defaultServices } from '../../src/node/services.js'
 import { readApiFile } from '../../src/api/index.js'
 import { loadConfig } from '../../src/config/index.js'
 import { NodeMetrics } from '../../src/metrics/registry.js'
+import type { ConsensusService } from '../../src/consensus/consensus-service.js'
 import type { StateReading } from '../../src/metrics/registry.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
@@ -36,7 +37,8 @@ function samples (text: string): Map<string, number> {
 describe('metrics', () => {
   it('should expose term, indexes, fsync and apply histograms and member health once a node leads', async () => {
     dir = await tempDir()
-    node = await startNode({ config: testConfig(dir, { metrics: { listen: '127.0.0.1:0', token: SCRAPE_TOKEN } }), services: defaultServices() })
+    const services = defaultServices()
+    node = await startNode({ config: testConfig(dir, { metrics: { listen: '127.0.0.1:0', token: SCRAPE_TOKEN } }), services })
     const api = await readApiFile(dir)
     const admin = async (): Promise<Map<string, number>> => samples(await (await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${api.token}` } })).text())
     await waitFor(async () => (await admin()).get('revoada_server_is_leader') === 1, 20_000, 'the lone node to lead')
@@ -62,6 +64,13 @@ describe('metrics', () => {
     expect(m.get('revoada_chain_height')).toBeGreaterThanOrEqual(2)
     expect(m.get('revoada_content_blobs')).toBe(0)
     expect(m.get('revoada_membership_members{state="dead"}')).toBe(0)
+    // The propose wrapper that counts failures passes the caller's options on: a deadline already passed
+    // (a resubmitted command's first one, from the batcher) fails at once, proposing nothing, and is counted.
+    const consensus = services.find((s) => s.name === 'consensus') as ConsensusService
+    const failedBefore = m.get('revoada_server_proposals_failed_total') ?? 0
+    await expect(consensus.propose({ kind: 'set-target', target: { apiServers: 1, etcd: 1, schedulers: 1, controllerManagers: 1, minWorkers: 0 } }, 'operator', { deadlineMs: 0 }))
+      .rejects.toThrow(/deadline passed before it was proposed/)
+    expect((await admin()).get('revoada_server_proposals_failed_total')).toBe(failedBefore + 1)
     // A gauge no running layer reports is absent rather than a made-up zero.
     expect(m.has('revoada_chain_head_seals')).toBe(false)
     // Counts the net and membership layers keep: a lone node has reopened nothing.
