@@ -62,15 +62,21 @@ async function known (dir: string): Promise<string[]> {
   return Object.keys(JSON.parse(await readFile(path.join(dir, KNOWN_PEERS_FILE_NAME), 'utf8')) as Record<string, string[]>)
 }
 
+/** A tracker on a fresh data dir that has seen two peers identify: one to keep, one to forget. */
+async function twoPeersIdentified (): Promise<{ dir: string, self: PeerId, kept: PeerId, removed: PeerId, first: Awaited<ReturnType<typeof start>> }> {
+  const dir = await tempDir()
+  const self = await newPeerId()
+  const kept = await newPeerId()
+  const removed = await newPeerId()
+  const first = await start(dir, self)
+  first.net.identify(kept, '/ip4/10.0.0.1/tcp/4001')
+  first.net.identify(removed, '/ip4/10.0.0.2/tcp/4001')
+  return { dir, self, kept, removed, first }
+}
+
 describe('known peers and forgotten members', () => {
   it('should drop a forgotten peer from peers.json, not take it back on identify, and not redial it after a restart', async () => {
-    const dir = await tempDir()
-    const self = await newPeerId()
-    const kept = await newPeerId()
-    const removed = await newPeerId()
-    const first = await start(dir, self)
-    first.net.identify(kept, '/ip4/10.0.0.1/tcp/4001')
-    first.net.identify(removed, '/ip4/10.0.0.2/tcp/4001')
+    const { dir, self, kept, removed, first } = await twoPeersIdentified()
     // Forgotten while the identify's write may still be under way: the writes are chained, the last one wins.
     first.redialer.forget(removed.toString())
     // It connects again (a removed node that has not stopped), now from another address.
@@ -87,13 +93,7 @@ describe('known peers and forgotten members', () => {
   })
 
   it('should drop a peer the file lists when it is forgotten after the load, as consensus does after replaying its log', async () => {
-    const dir = await tempDir()
-    const self = await newPeerId()
-    const kept = await newPeerId()
-    const removed = await newPeerId()
-    const first = await start(dir, self)
-    first.net.identify(kept, '/ip4/10.0.0.1/tcp/4001')
-    first.net.identify(removed, '/ip4/10.0.0.2/tcp/4001')
+    const { dir, self, kept, removed, first } = await twoPeersIdentified()
     await first.stop()
     expect((await known(dir)).sort()).toEqual([kept.toString(), removed.toString()].sort())
 
