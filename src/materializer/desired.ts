@@ -2,21 +2,26 @@
  * @module materializer/desired
  * What this node's roles call for (issue 15), computed cheaply when little changed (issue 16): every
  * template of every held role is resolved and checked against the view first, without touching the disk;
- * the result's fingerprint (roles, template CIDs, the values the templates use) tells the service whether
- * anything it would write can differ from the last clean reconcile. Only then are the manifests built —
- * rendered through the render cache, and the same bytes reused while the rendered text is unchanged.
+ * the result's fingerprint (roles, template CIDs in their canonical text, the values the templates use) tells
+ * the service whether anything it would write can differ from the last clean reconcile. Only then are the
+ * manifests built — rendered through the render cache, and the same bytes reused while the rendered text is
+ * unchanged.
  */
-import { parseCid } from '../codec/index.js'
 import type { ControlPlaneRole, MeshShape } from '../consensus/shape/core/index.js'
 import { movesWithEveryEntry, TemplateRenderer } from './core/index.js'
 import type { DesiredManifest, TemplateView } from './core/index.js'
 import type { TemplateEntry, TemplateSource } from './template-source.js'
 import type { MaterializerState } from './manifest-dir.js'
+import { canonicalTemplateCid, sameTemplateCid } from './template-cid.js'
+
+export { canonicalTemplateCid, sameTemplateCid } from './template-cid.js'
 
 /** One template a held role calls for. */
 export interface Slot {
   role: ControlPlaneRole
   entry: TemplateEntry
+  /** `entry.cid` in its canonical text (canonicalTemplateCid): the header names it, the manifest records it. */
+  templateCid: string
   /** An etcd manifest rendered earlier from this template: kept as it is on disk (etcd reads it once). */
   keptEtcd: boolean
   /** The template text, once resolved and checked against the view; undefined when not (yet, or failed). */
@@ -27,24 +32,12 @@ export interface Slot {
 /** A template that could not be resolved or rendered: its manifest stays as it is, and the error is recorded. */
 export type SlotFailure = (slot: Slot, err: Error) => void
 
-/**
- * Whether two CID texts name the same template. Not a text comparison: the raise to protocol level 7 rewrites
- * a catalog's mixed-case or padded spelling to its canonical text (consensus/shape/core/catalog.ts), and an
- * etcd manifest rendered from the old spelling must stay kept — re-rendering it would restart etcd on every
- * holder at once.
- */
-export function sameTemplateCid (a: string, b: string): boolean {
-  if (a === b) return true
-  const left = parseCid(a)
-  const right = parseCid(b)
-  return left !== null && right !== null && left.equals(right)
-}
-
 export class DesiredManifests {
   readonly renderer = new TemplateRenderer()
   /** Manifest bytes last built per file name, reused while the rendered text is the same string. */
   private readonly built = new Map<string, { role: string, templateCid: string, text: string, bytes: Uint8Array }>()
 
+  /** `header(role, templateCid)`: the text a manifest starts with; it is given the canonical CID text. */
   constructor (readonly templates: TemplateSource, private readonly header: (role: string, templateCid: string) => string) {}
 
   /** Every template `roles` call for, each resolved and checked against `view` unless it is a kept etcd one. */
@@ -54,7 +47,7 @@ export class DesiredManifests {
       for (const entry of this.templates.entriesOf(shape, role)) {
         const previous = state.files[entry.name]
         const keptEtcd = role === 'etcd' && previous?.role === 'etcd' && sameTemplateCid(previous.templateCid, entry.cid) && state.roles.includes('etcd')
-        const slot: Slot = { role, entry, keptEtcd }
+        const slot: Slot = { role, entry, templateCid: canonicalTemplateCid(entry.cid), keptEtcd }
         if (!keptEtcd) await this.prepare(slot, view, failed)
         slots.push(slot)
       }
@@ -62,9 +55,12 @@ export class DesiredManifests {
     return slots
   }
 
-  /** Equal for two reconciles exactly when they would write the same manifests (given the same files). */
+  /**
+   * Equal for two reconciles exactly when they would write the same manifests (given the same files). A
+   * template is named by its canonical CID text: two spellings of one CID render the same bytes.
+   */
   fingerprint (roles: readonly ControlPlaneRole[], slots: readonly Slot[]): string {
-    return JSON.stringify([roles, slots.map((s) => [s.role, s.entry.name, s.entry.cid, s.keptEtcd ? 'kept' : s.valuesKey])])
+    return JSON.stringify([roles, slots.map((s) => [s.role, s.entry.name, s.templateCid, s.keptEtcd ? 'kept' : s.valuesKey])])
   }
 
   /**
@@ -83,12 +79,12 @@ export class DesiredManifests {
       const { role, entry } = slot
       const current = onDisk.get(entry.name)
       if (slot.keptEtcd && current !== undefined) {
-        desired.push({ name: entry.name, role, templateCid: entry.cid, bytes: current })
+        desired.push({ name: entry.name, role, templateCid: slot.templateCid, bytes: current })
         continue
       }
       if (slot.keptEtcd) await this.prepare(slot, view, failed)
       if (slot.text === undefined) continue
-      desired.push({ name: entry.name, role, templateCid: entry.cid, bytes: this.bytes(slot, slot.text, view) })
+      desired.push({ name: entry.name, role, templateCid: slot.templateCid, bytes: this.bytes(slot, slot.text, view) })
     }
     return desired
   }
@@ -111,9 +107,9 @@ export class DesiredManifests {
   private bytes (slot: Slot, templateText: string, view: TemplateView): Uint8Array {
     const text = this.renderer.render(templateText, view, label(slot))
     const built = this.built.get(slot.entry.name)
-    if (built !== undefined && built.text === text && built.role === slot.role && built.templateCid === slot.entry.cid) return built.bytes
-    const bytes = new TextEncoder().encode(this.header(slot.role, slot.entry.cid) + text)
-    this.built.set(slot.entry.name, { role: slot.role, templateCid: slot.entry.cid, text, bytes })
+    if (built !== undefined && built.text === text && built.role === slot.role && built.templateCid === slot.templateCid) return built.bytes
+    const bytes = new TextEncoder().encode(this.header(slot.role, slot.templateCid) + text)
+    this.built.set(slot.entry.name, { role: slot.role, templateCid: slot.templateCid, text, bytes })
     return bytes
   }
 }

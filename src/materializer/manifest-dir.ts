@@ -29,6 +29,10 @@ export interface MaterializerState {
 
 export interface ManagedFile {
   role: string
+  /**
+   * The template's CID: its canonical text as this build records it, in any spelling in a state an older
+   * build wrote. Compared as a CID (sameTemplateCid), never as text.
+   */
   templateCid: string
 }
 
@@ -105,11 +109,12 @@ export class ManifestDir {
    *   `<data-dir>/manifests` proves nothing: the old config may have named another). Neither trusting it
    *   whole (the auditor's overwrite) nor dropping it (this node's own manifests in an unchanged
    *   /etc/kubernetes/manifests would turn into conflicts, never updated or removed) is safe, so each name is
-   *   adopted only if the file here carries the header revoada wrote for that entry (`ownHeader`: role and
-   *   template CID). An operator's own file of that name does not carry it.
+   *   adopted only if the file here carries the header revoada wrote for that entry (`carriesHeader`: role
+   *   and template CID, the CID compared as a CID, whatever its spelling). An operator's own file of that name
+   *   does not carry it.
    * Roles are kept in every case: they are this node's, not the directory's (they steer hooks).
    */
-  async loadState (ownHeader: (entry: ManagedFile) => string): Promise<{ state: MaterializerState, disowned: string[] }> {
+  async loadState (carriesHeader: (entry: ManagedFile, text: string) => boolean): Promise<{ state: MaterializerState, disowned: string[] }> {
     const stored = await this.readState()
     if (stored.manifestDir === this.dir) return { state: stored, disowned: [] }
     const state: MaterializerState = { manifestDir: this.dir, files: {}, roles: stored.roles }
@@ -119,7 +124,7 @@ export class ManifestDir {
     const decoder = new TextDecoder()
     for (const [name, entry] of Object.entries(stored.files).sort(([a], [b]) => a < b ? -1 : 1)) {
       const bytes = onDisk.get(name)
-      if (bytes !== undefined && decoder.decode(bytes).startsWith(ownHeader(entry))) state.files[name] = entry
+      if (bytes !== undefined && carriesHeader(entry, decoder.decode(bytes))) state.files[name] = entry
       else disowned.push(name)
     }
     return { state, disowned }

@@ -36,6 +36,7 @@ import { TemplateSource } from './template-source.js'
 import type { TemplateContent } from './template-source.js'
 import { DesiredManifests } from './desired.js'
 import type { Slot } from './desired.js'
+import { carriesHeader, manifestHeader } from './header.js'
 import { ManifestDir } from './manifest-dir.js'
 import type { MaterializerState } from './manifest-dir.js'
 import { HookRunner } from './hooks.js'
@@ -94,6 +95,7 @@ interface ReconcileInputs {
 export interface ManifestRecord {
   name: string
   role: ControlPlaneRole
+  /** The template's CID in its canonical text (what the manifest's header names), whatever the catalog's spelling. */
   templateCid: string
   /** BLAKE3 CID (raw) of the manifest bytes as written. */
   manifestCid: string
@@ -171,7 +173,7 @@ export class MaterializerService implements NodeService {
     this.dir = new ManifestDir(manifestDir, path.join(ctx.config.dataDir, 'materializer'))
     const leftovers = await this.dir.open()
     for (const name of leftovers) this.record({ kind: 'cleanup', message: `removed ${name}, a temporary file a crash left behind`, name })
-    const { state, disowned } = await this.dir.loadState((entry) => manifestHeader(entry.role, entry.templateCid))
+    const { state, disowned } = await this.dir.loadState((entry, text) => carriesHeader(text, entry.role, entry.templateCid))
     this.state = state
     if (disowned.length > 0) {
       // Not ours here (another directory's state, or no header of ours): a file of one of these names is foreign.
@@ -519,8 +521,4 @@ function sameReading (a: ShapeReading, b: ShapeReading): boolean {
 
 function sameStrings (a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
-}
-
-function manifestHeader (role: string, templateCid: string): string {
-  return `# Written by revoada for the ${role} role from template ${templateCid}.\n# Do not edit: revoada rewrites or removes this file as the role moves.\n`
 }

@@ -7,6 +7,7 @@
 import { parseCid, verifyCid } from '../codec/index.js'
 import type { ControlPlaneRole, MeshShape } from '../consensus/shape/core/index.js'
 import type { Template } from './default-catalog.js'
+import { canonicalTemplateCid } from './template-cid.js'
 import { ContentUnavailableError, TemplateCidMismatchError, TemplateUnavailableError } from './errors.js'
 import { TEMPLATE_FETCH_TIMEOUT_MS } from './constants.js'
 
@@ -22,12 +23,16 @@ export interface TemplateEntry {
 }
 
 export class TemplateSource {
-  /** Template text by CID: the defaults at construction, committed ones once fetched and verified. */
+  /**
+   * Template text by canonical CID text (canonicalTemplateCid): the defaults at construction, committed ones
+   * once fetched and verified. Two spellings of one CID are one template: the raise to protocol level 7,
+   * which rewrites a held spelling, fetches nothing again.
+   */
   private readonly texts = new Map<string, string>()
 
   constructor (readonly defaults: ReadonlyMap<ControlPlaneRole, readonly Template[]>, private readonly content: () => TemplateContent | undefined) {
     for (const templates of defaults.values()) {
-      for (const t of templates) this.texts.set(t.cid, new TextDecoder().decode(t.bytes))
+      for (const t of templates) this.texts.set(canonicalTemplateCid(t.cid), new TextDecoder().decode(t.bytes))
     }
   }
 
@@ -43,7 +48,8 @@ export class TemplateSource {
    * @throws ContentUnavailableError, TemplateUnavailableError, TemplateCidMismatchError
    */
   async text (entry: TemplateEntry): Promise<string> {
-    const cached = this.texts.get(entry.cid)
+    const key = canonicalTemplateCid(entry.cid)
+    const cached = this.texts.get(key)
     if (cached !== undefined) return cached
     const content = this.content()
     if (content === undefined) throw new ContentUnavailableError()
@@ -57,7 +63,7 @@ export class TemplateSource {
     // The content layer verifies every chunk; a raw CID is checked here once more, end to end.
     if (cid === null || (cid.code === 0x55 && !verifyCid(cid, bytes))) throw new TemplateCidMismatchError(entry.cid)
     const text = new TextDecoder().decode(bytes)
-    this.texts.set(entry.cid, text)
+    this.texts.set(key, text)
     return text
   }
 }
