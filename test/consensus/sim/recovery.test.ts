@@ -90,4 +90,15 @@ describe('quorum recovery under simulation', () => {
     invariants.observeCommit(11, 4, 5, (index) => index === 5 ? entry : undefined)
     expect(() => { invariants.checkLeaderCompleteness('n2', 10, 0, lacking) }).toThrow(/leader completeness/)
   })
+
+  it('should not run recover-quorum again while live voters hold a configuration in which they can elect a leader without the survivor', () => {
+    // Seed 377520 (3,000 steps): after a completed recovery the survivor n3 had applied voters n3,n6 while n2 and n6
+    // had applied n3,n6,n2. Cut off and leaderless, n3 was run again counting both as lost (a quorum of its own view
+    // needs n6) and committed alone; n6 then won a term with n2's vote and lacked those entries. The operator may
+    // count live voters as lost only when no configuration a live voter holds has a quorum without the survivor.
+    const result = runSeed({ seed: 377520, steps: 3_000, forceQuorumLoss: true })
+    expect(result.failure ?? null).toBeNull()
+    expect(result.verdict).toBe('ok')
+    expect(result.marks.recoveriesCompleted).toBe(1)
+  })
 })
