@@ -44,6 +44,16 @@ const sodiumSigner = loadSodium<SodiumSign>(['crypto_sign_detached'])
 /** Bytes of a secret key as libp2p and libsodium hold it: the 32-byte seed, then the public key. */
 export const ED25519_SECRET_KEY_BYTES = 64
 
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+
+/**
+ * node:crypto's key object for a raw 32-byte Ed25519 public key (what OpenSSL verifies with).
+ * @throws whatever node:crypto throws for bytes that are not a public key
+ */
+export function ed25519PublicKeyObject (raw: Uint8Array): KeyObject {
+  return crypto.createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: b64url(raw) } })
+}
+
 /** Which verifiers run in this process: libsodium first when it loaded, else OpenSSL alone. */
 export const ED25519_VERIFIER: 'libsodium, then OpenSSL' | 'OpenSSL' = sodium !== null ? 'libsodium, then OpenSSL' : 'OpenSSL'
 
@@ -97,7 +107,6 @@ function sodiumSign (secret: Uint8Array, message: Uint8Array): Uint8Array {
  */
 export function ed25519PrivateKey (secret: Uint8Array, signer: Ed25519Signer = ED25519_SIGNER): Ed25519PrivateKey {
   if (secret.byteLength !== ED25519_SECRET_KEY_BYTES) throw new TypeError(`an Ed25519 secret key is ${ED25519_SECRET_KEY_BYTES} bytes, got ${secret.byteLength}`)
-  const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
   const keyObject = crypto.createPrivateKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', d: b64url(secret.subarray(0, 32)), x: b64url(secret.subarray(32, 64)) } })
   const copy = Uint8Array.from(secret)
   let chosen: Ed25519Signer = 'OpenSSL'

@@ -11,8 +11,7 @@
  * through libsodium first for speed (src/codec/ed25519.ts says why that is the same verdict, and why both
  * libraries sign the same bytes).
  */
-import { createPublicKey } from 'node:crypto'
-import { ed25519PrivateKey, signEd25519, verifyEd25519 } from './ed25519.js'
+import { ed25519PrivateKey, ed25519PublicKeyObject, signEd25519, verifyEd25519 } from './ed25519.js'
 import type { Ed25519PublicKey } from './ed25519.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -42,7 +41,6 @@ export function signingMessage (purpose: SignaturePurpose, clusterId: string, ci
   return out
 }
 
-const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url')
 
 export interface Signer {
   readonly nodeId: string
@@ -72,7 +70,7 @@ function publicKeyOf (nodeId: string): Ed25519PublicKey | null {
   try {
     const publicKey = peerIdFromString(nodeId).publicKey
     if (publicKey?.type === 'Ed25519') {
-      key = { raw: publicKey.raw, keyObject: createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey.raw) } }) }
+      key = { raw: publicKey.raw, keyObject: ed25519PublicKeyObject(publicKey.raw) }
     }
   } catch {
     key = null

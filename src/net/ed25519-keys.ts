@@ -18,11 +18,10 @@
  * when it rejects (src/codec/ed25519.ts): OpenSSL's verdict, as the library's, on every input. Signing runs
  * libsodium where it agrees with OpenSSL on the key (the same bytes: Ed25519 signatures are deterministic).
  */
-import crypto from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { AbortOptions } from '@libp2p/interface'
-import { ed25519PrivateKey, signEd25519, verifyEd25519 } from '../codec/ed25519.js'
+import { ed25519PrivateKey, ed25519PublicKeyObject, signEd25519, verifyEd25519 } from '../codec/ed25519.js'
 import type { Ed25519PrivateKey } from '../codec/ed25519.js'
 
 /** Public KeyObjects kept; beyond it the oldest is dropped (a cluster has at most a few hundred members). */
@@ -44,7 +43,7 @@ function publicKeyObject (raw: Uint8Array): KeyObject {
   const id = b64url(raw)
   let keyObject = publicKeyObjects.get(id)
   if (keyObject === undefined) {
-    keyObject = crypto.createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: id } })
+    keyObject = ed25519PublicKeyObject(raw)
     if (publicKeyObjects.size >= VERIFY_KEYS_MAX) {
       const oldest = publicKeyObjects.keys().next().value
       if (oldest !== undefined) publicKeyObjects.delete(oldest)
