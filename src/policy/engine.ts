@@ -190,13 +190,13 @@ export class PolicyEngine implements NodeService {
 
   /**
    * Records role gains (on every node, so a new leader knows who was just promoted). Entries replayed
-   * from the log on start (below the commit index the node already knew) are old news, not gains.
+   * from the log on start (up to and including the commit index the node already knew) are old news, not gains.
    */
   private onShape (shape: MeshShape, index: number): void {
     const now = this.nowMs()
     const before = this.previousShape
     this.previousShape = shape
-    if (index < this.replayedUpToIndex) return
+    if (index <= this.replayedUpToIndex) return
     for (const id of shape.memberIds()) {
       for (const role of CONTROL_PLANE_ROLES) {
         if (shape.holds(id, role) && before?.holds(id, role) !== true) this.gainedAtMs.set(`${id} ${role}`, now)

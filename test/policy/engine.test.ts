@@ -310,10 +310,12 @@ describe('the histories every node keeps', () => {
     expect([...h.evaluations[0]!.flappedAtMs].sort()).toEqual([['a', at(2)], ['b', at(2)], ['d', at(2)], ['e', at(2)]])
   })
 
-  it('should not count role gains from entries replayed below the commit index known at start', async () => {
+  it('should not count role gains from entries replayed up to the commit index known at start', async () => {
     const h = await harness({ commit: 10 })
-    const replayed = withRoles(baseShape(), 'a', ['scheduler'])
-    h.applyShape(replayed, 5)
+    const replayed = withRoles(withRoles(baseShape(), 'a', ['scheduler']), 'c', ['scheduler'])
+    h.applyShape(withRoles(baseShape(), 'a', ['scheduler']), 5)
+    // The entry at the commit index itself was committed before the engine started.
+    h.applyShape(replayed, 10)
     vi.advanceTimersByTime(10)
     h.applyShape(withRoles(replayed, 'b', ['scheduler']), 11)
     h.engine.tick('manual')
