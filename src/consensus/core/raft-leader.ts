@@ -126,7 +126,8 @@ function sendAppendLoop (r: Raft, to: NodeId, pr: Progress, sendIfEmpty = true, 
 
 /** Sends one App (or a snapshot) to `to`; returns true when a message with entries was sent. */
 function sendAppend (r: Raft, to: NodeId, pr: Progress, sendIfEmpty: boolean, commitOnly = false): boolean {
-  if (pr.isPaused()) return false
+  // Before the progress records a send that `send` would drop.
+  if (pr.isPaused() || r.cutOff(to)) return false
   const prevIndex = pr.next - 1
   const prevTerm = r.log.term(prevIndex)
   if (prevTerm === undefined) {
@@ -223,7 +224,7 @@ export function maybeCommit (r: Raft): boolean {
 function bcastHeartbeat (r: Raft, context?: Uint8Array, toLearners = true): void {
   const last = r.log.lastIndex()
   for (const [id, pr] of r.prs) {
-    if (id === r.id || (pr.isLearner && !toLearners && pr.match >= last)) continue
+    if (id === r.id || (pr.isLearner && !toLearners && pr.match >= last) || r.cutOff(id)) continue
     r.send({
       type: MessageType.Heartbeat, to: id, commit: Math.min(pr.match, r.log.committed),
       ...(context !== undefined ? { context } : {}),

@@ -178,6 +178,18 @@ export class Raft {
     return [...voters].sort()
   }
 
+  /**
+   * True while recovering for a voter it counts as lost: this node sends it nothing and drops what it sends
+   * (`step`). The operator declared it gone; if it runs after all (a learner only this node's log tail made a
+   * voter, one the operator did not stop), it must not learn the configurations this node passes through
+   * while it commits alone: in one of them it and the voters the operator starts again afterwards are a
+   * majority without this node, and could elect it and write a second history (simulator seed 401053).
+   * Once the recovery ends it is a learner, or gone, and hears the outcome as usual.
+   */
+  cutOff (id: NodeId): boolean {
+    return this.recovering && this.lostVoters.has(id)
+  }
+
   /** Ends quorum recovery once no lost voter is left and this node is an incoming voter. */
   private maybeEndRecovery (): void {
     if (!this.recovering || !this.conf.voters.includes(this.id)) return
@@ -193,6 +205,7 @@ export class Raft {
 
   /** Queues a message; fills the envelope fields and routes it by its persistence dependency. */
   send (m: Partial<Message> & { type: MessageType, to: NodeId }): void {
+    if (this.cutOff(m.to)) return
     const msg: Message = {
       from: this.id, term: this.term, index: 0, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...m
     }
@@ -324,6 +337,7 @@ export class Raft {
 
   /** The single entry point for every message, local or from the network. */
   step (m: Message): void {
+    if (this.cutOff(m.from)) { this.droppedMessages++; return }
     if (!this.stepTerm(m)) return
     switch (m.type) {
       case MessageType.Hup:

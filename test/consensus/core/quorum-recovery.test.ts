@@ -72,6 +72,43 @@ describe('quorum recovery', () => {
     expectCommitNeedsD(cluster, 'five')
   })
 
+  it('should neither send to nor hear from a lost voter that runs after all, and reach it once the recovery ends', () => {
+    const cluster = survivorOfThree()
+    const c = cluster.get('c')
+    const a = cluster.get('a')
+    c.node.recoverAsSoleVoter()
+    cluster.elect('c')
+    // a was counted lost, yet runs: the operator did not stop it (it was a learner everywhere but in c's tail, say).
+    cluster.heal()
+    cluster.isolate('b')
+    const aLast = a.node.status().lastIndex
+    const sent: string[] = []
+    const spy = (m: { from: string, to: string }): boolean => { sent.push(`${m.from}->${m.to}`); return true }
+    c.node.propose(bytes('four'))
+    for (let round = 0; round < 20; round++) {
+      cluster.tickAll()
+      for (const id of cluster.nodes.keys()) cluster.process(id)
+      cluster.deliver(spy)
+    }
+    expect(c.state.at(-1)).toBe('four')
+    expect(cluster.get('d').state.at(-1)).toBe('four')
+    // Nothing went from c to a, so a holds nothing c appended (it may learn c's term from d: harmless).
+    expect(sent.filter((hop) => hop === 'c->a')).toEqual([])
+    expect(a.node.status().lastIndex).toBe(aLast)
+    // What a sends c drops (a campaigns: it hears no leader).
+    expect(sent.filter((hop) => hop === 'a->c').length).toBeGreaterThan(0)
+    expect(c.node.status().droppedMessages).toBeGreaterThan(0)
+    expect(c.node.status().role).toBe('leader')
+
+    // The lost voters leave as learners (the product demotes them): the recovery ends, and a follows c.
+    changeAt(cluster, 'c', { steps: [{ type: 'add-learner', nodeId: 'a' }, { type: 'add-learner', nodeId: 'b' }], transition: 'auto' })
+    expect(c.node.recovery()).toBeUndefined()
+    cluster.tick('c', 2)
+    cluster.stabilize()
+    expect(a.state.at(-1)).toBe('four')
+    expect(a.node.status().term).toBe(c.node.status().term)
+  })
+
   it('should count a voter added during recovery as usual', () => {
     const cluster = survivorOfThree()
     const c = cluster.get('c')

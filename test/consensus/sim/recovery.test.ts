@@ -101,4 +101,16 @@ describe('quorum recovery under simulation', () => {
     expect(result.verdict).toBe('ok')
     expect(result.marks.recoveriesCompleted).toBe(1)
   })
+
+  it('should keep a live node it counts as lost from learning the configurations the recovery passes through', () => {
+    // Seed 401053 (3,000 steps): n7, a learner whose promotion was the survivor n3's uncommitted tail, kept running
+    // (the operator stops voters; n7 was none). n3's recovery counted it lost (a voter of the tail), committed the
+    // tail and removed the lost voters one by one, and n7 received those changes up to voters n3,n8,n6,n5,n7 before
+    // n3 was cut off. Once the operator started n5 and n8 again, n7 won a term with their votes: a second history.
+    // A recovering node now sends nothing to its lost voters and drops what they send (`Raft.cutOff`).
+    const result = runSeed({ seed: 401053, steps: 3_000, forceQuorumLoss: true })
+    expect(result.failure ?? null).toBeNull()
+    expect(result.verdict).toBe('ok')
+    expect(result.marks.recoveriesCompleted).toBe(1)
+  })
 })
