@@ -11,6 +11,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   LOGIN_CODE_BYTES, LOGIN_CODE_TTL_MS, LOGIN_CODES_MAX, SESSION_COOKIE_PREFIX, SESSION_TTL_MS, SESSIONS_MAX
 } from './constants.js'
+import { steadyNowMs } from '../util/clock.js'
 
 function sameSecret (a: string, b: string): boolean {
   const x = Buffer.from(a)
@@ -52,7 +53,11 @@ export class SessionStore {
   private readonly codes = new ExpiringSecrets(LOGIN_CODES_MAX, LOGIN_CODE_TTL_MS)
   private readonly sessions = new ExpiringSecrets(SESSIONS_MAX, SESSION_TTL_MS)
 
-  constructor (private readonly nowMs: () => number = Date.now) {}
+  /**
+   * @param nowMs the clock of the codes' and sessions' time to live: steady, so a wall-clock step forward expires
+   * nothing early and a step back extends nothing
+   */
+  constructor (private readonly nowMs: () => number = steadyNowMs) {}
 
   /** A new one-time login code. */
   mintLoginCode (): string {

@@ -11,6 +11,7 @@ import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
 import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
 import type { ElectionCounters } from '../consensus/raft-node.js'
+import { steadyNowMs } from '../util/clock.js'
 
 /** The fields of `GET /v1/status` the CLI reads. */
 export interface StatusAnswer {
@@ -167,13 +168,13 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
   if (voters !== undefined && (!Number.isInteger(voters) || voters < 1 || voters > 7)) throw new CliInputError(`--voters: expected 1..7, got "${opts.voters}"`)
   if (opts.without !== undefined && voters === undefined) throw new CliInputError('--without needs --voters')
   const without = opts.without !== undefined ? checkNodeId(opts.without) : undefined
-  const deadline = Date.now() + timeoutMs
+  const deadline = steadyNowMs() + timeoutMs
   let last = 'no api.json yet'
   for (;;) {
     const why = await notReadyBecause(dataDir, voters, without).catch((err: Error) => err.message)
     if (why === null) return
     last = why
-    if (Date.now() > deadline) throw new Error(`wait-ready: not ready after ${timeoutMs / 1000} s: ${last}`)
+    if (steadyNowMs() > deadline) throw new Error(`wait-ready: not ready after ${timeoutMs / 1000} s: ${last}`)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
 }
@@ -230,7 +231,7 @@ async function runLeave (opts: { dataDir?: string, json?: boolean }): Promise<vo
     return
   }
   // The node stops itself once it applied its removal; api.json disappears when it has.
-  const deadline = Date.now() + 30_000
-  while (existsSync(path.join(dataDir, 'api.json')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  const deadline = steadyNowMs() + 30_000
+  while (existsSync(path.join(dataDir, 'api.json')) && steadyNowMs() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   if (opts.json !== true) print(`left the cluster at index ${result.index}; the node ${existsSync(path.join(dataDir, 'api.json')) ? 'is still stopping' : 'stopped'}`)
 }

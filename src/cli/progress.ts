@@ -4,6 +4,7 @@
  * Not a TTY → silent, so scripts and pipes get clean output. The line is cut to the terminal's width, so
  * redrawing it with a carriage return never leaves wrapped lines behind.
  */
+import { steadyNowMs } from '../util/clock.js'
 
 const BAR_CELLS = 24
 const REDRAW_MS = 100
@@ -41,7 +42,7 @@ export interface Progress {
 /** Where the bar is drawn: a TTY stream (`isTTY`, `columns`) or anything else (then nothing is drawn). */
 export type ProgressStream = Pick<NodeJS.WriteStream, 'write'> & { isTTY?: boolean, columns?: number }
 
-export function createProgress (label: string, stream: ProgressStream = process.stderr, nowMs: () => number = Date.now): Progress {
+export function createProgress (label: string, stream: ProgressStream = process.stderr, nowMs: () => number = steadyNowMs): Progress {
   if (stream.isTTY !== true) return { update: () => {}, finish: () => {} }
   const startedMs = nowMs()
   let lastDrawMs = Number.NEGATIVE_INFINITY

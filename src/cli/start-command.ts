@@ -23,6 +23,7 @@ import { CliInputError, parseSeconds } from './validate.js'
 import { note, print } from './output.js'
 import { DATA_DIR_HELP } from './common.js'
 import { PROTOCOL_LEVEL } from '../consensus/shape/core/protocol.js'
+import { steadyNowMs } from '../util/clock.js'
 
 /** How long a first join may take before `start` gives up (default of `--join-timeout`). */
 const JOIN_TIMEOUT_S_DEFAULT = 120
@@ -258,9 +259,13 @@ export function joinDeadlineMs (startedAtMs: number, connectedAtMs: number | und
 /**
  * Prints join progress on stderr until the node is in the Raft configuration; throws once `joinDeadlineMs`
  * passes (no peer within `timeoutMs` of the start, or not admitted within `timeoutMs` of the first connection).
+ * The deadline is on the steady clock: an edge device without a real-time clock boots with a wrong date, and
+ * NTP stepping it forward by months during the join must not fail the join at once, nor a step back keep it
+ * waiting past its timeout.
+ * @throws JoinTimeoutError once the deadline passes
  */
-async function followJoin (node: RevoadaNode, consensus: ConsensusService | undefined, timeoutMs: number, own: number): Promise<void> {
-  const startedAt = Date.now()
+export async function followJoin (node: RevoadaNode, consensus: ConsensusService | undefined, timeoutMs: number, own: number): Promise<void> {
+  const startedAt = steadyNowMs()
   let connectedAt: number | undefined
   note('joining: waiting for a cluster peer…')
   let connected = false
@@ -271,15 +276,15 @@ async function followJoin (node: RevoadaNode, consensus: ConsensusService | unde
     const peers = node.net.getPeers()
     if (!connected && peers.length > 0) {
       connected = true
-      connectedAt = Date.now()
+      connectedAt = steadyNowMs()
       note(`joining: connected to ${peers.length} cluster peer(s); waiting for the leader to admit this node…`)
     }
-    if (connected && above === undefined && consensus?.started === true && Date.now() >= levelCheckAtMs) {
-      levelCheckAtMs = Date.now() + LEVEL_CHECK_MS
+    if (connected && above === undefined && consensus?.started === true && steadyNowMs() >= levelCheckAtMs) {
+      levelCheckAtMs = steadyNowMs() + LEVEL_CHECK_MS
       above = levelAboveOwn(own, [...consensus.advertisedLevels()].filter(([id]) => id !== node.nodeId).map(([, level]) => level))
       if (above !== undefined) note(`joining: ${levelHint(own, above)}`)
     }
-    if (Date.now() > joinDeadlineMs(startedAt, connectedAt, timeoutMs)) {
+    if (steadyNowMs() > joinDeadlineMs(startedAt, connectedAt, timeoutMs)) {
       throw new JoinTimeoutError(!connected
         ? `join failed: no cluster peer answered within ${timeoutMs / 1000} s at the join string's addresses (are they up and reachable? is the join string current?)`
         : above !== undefined
@@ -315,8 +320,9 @@ const DUPLICATE_SIGNAL_WINDOW_MS = 1000
 function installSignalHandlers (node: RevoadaNode): void {
   let firstAtMs = 0
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping && Date.now() - firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS) return
-    firstAtMs = Date.now()
+    // Steady: after a wall-clock step back a real second Ctrl-C would fall inside the window for the step's size.
+    if (stopping && steadyNowMs() - firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS) return
+    firstAtMs = steadyNowMs()
     if (stopping) {
       note(`second ${signal}, exiting now`)
       process.exit(1)

@@ -30,6 +30,7 @@ import type { FetchProgress } from './fetch.js'
 import { registerContentRoutes } from './routes.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
 import type { PeerGoneKind, PeerWatcher } from './membership.js'
+import { steadyNowMs } from '../util/clock.js'
 
 /** Env var that makes this node corrupt every chunk it serves; honoured only with NODE_ENV=test. */
 export const TEST_ONLY_CORRUPT_ENV = 'TEST_ONLY_CONTENT_CORRUPT_SERVED_CHUNKS'
@@ -53,7 +54,11 @@ export interface ContentServiceInit {
    * (`peerWatch`). @default none: such entries only expire
    */
   watchPeers?: (watcher: PeerWatcher) => () => void
-  /** Injected clock. @default Date.now */
+  /**
+   * Injected clock for every duration the service measures: provider entries' TTL, the announce pacer and the
+   * per-peer rate limit, provider scores, fetch deadlines and backoffs, the want-answer interval, and the store's
+   * `lastUsedMs` (gc retention). A wall-clock step moves none of them (docs/CONTENT.md §1). @default steadyNowMs
+   */
   nowMs?: () => number
   /** How long a fetch waits for a provider. @default PROVIDER_WAIT_MS */
   providerWaitMs?: number
@@ -87,7 +92,7 @@ export class ContentService implements NodeService {
   private stopped = false
 
   constructor (private readonly init: ContentServiceInit) {
-    this.nowMs = init.nowMs ?? Date.now
+    this.nowMs = init.nowMs ?? steadyNowMs
   }
 
   async start (ctx: ServiceContext): Promise<void> {

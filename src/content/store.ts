@@ -27,6 +27,7 @@ import type { IndexFs } from './index-fs.js'
 import { ObjectIndex } from './object-index.js'
 import type { ObjectRecord } from './object-record.js'
 import { TreeHeights, treeHeight } from './tree-height.js'
+import { steadyNowMs } from '../util/clock.js'
 
 export type { ObjectRecord } from './object-record.js'
 export { parseRootCid } from './object-record.js'
@@ -36,6 +37,14 @@ export interface ContentStoreInit {
   dir: string
   quotaBytes: number
   log: Logger
+  /**
+   * The clock of records' `addedAtMs` and `lastUsedMs` (gc retention) and of index file names. Steady, not the
+   * wall clock: a forward step of a day would make every unpinned object look a day older and one gc round
+   * collect them all. NB: the times are persisted, and a later run compares them with its own clock. That works
+   * because the steady clock reads like the wall clock when the process starts: a record's age reads wrong, after
+   * a restart, only by the steps the wall clock took during the run that wrote it (as a wall-clock record written
+   * before a step would), and never for every record at once while the node runs. @default steadyNowMs
+   */
   nowMs?: () => number
   /** The file operations under index.json and its journal (tests count fsyncs and inject failures). @default nodeIndexFs */
   indexFs?: IndexFs
@@ -61,7 +70,7 @@ export class ContentStore {
   readonly treeHeights = new TreeHeights()
 
   private constructor (init: ContentStoreInit) {
-    this.nowMs = init.nowMs ?? Date.now
+    this.nowMs = init.nowMs ?? steadyNowMs
     this.blocks = new BlockFiles({
       dir: init.dir,
       quotaBytes: init.quotaBytes,

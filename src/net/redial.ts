@@ -21,6 +21,7 @@ import type { NetNode } from './libp2p.js'
 import { classifyDialError, refusedEverywhere } from './dial-errors.js'
 import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
 import { assert } from '../util/assert.js'
+import { steadyNowMs } from '../util/clock.js'
 import { KEEP_ALIVE_CLUSTER_TAG, KEEP_ALIVE_TAG_VALUE, REDIAL_FORGOTTEN_MAX, REDIAL_PEERS_MAX } from './constants.js'
 
 /** Dials at once per round; the rest wait for the next round. */
@@ -60,7 +61,8 @@ export class Redialer {
     private readonly node: NetNode,
     private readonly net: Config['net'],
     private readonly log: Logger,
-    private readonly now: () => number = Date.now
+    /** The clock of the backoff (`nextAttemptAt`): a wall-clock step back must not stall redials for its size. */
+    private readonly now: () => number = steadyNowMs
   ) {}
 
   /**

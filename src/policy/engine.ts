@@ -31,6 +31,7 @@ import { registerPolicyRoutes } from './routes.js'
 import { ContradictsTargetError } from './errors.js'
 import { DECISION_FILE_NAME, MAX_DECISIONS } from './constants.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
+import { steadyNowMs } from '../util/clock.js'
 
 export { MAX_DECISIONS }
 
@@ -50,7 +51,11 @@ export interface PolicyEngineInit {
   /** @default 250 */
   debounceMs?: number
   damper?: Partial<DamperOptions>
-  /** @default Date.now */
+  /**
+   * The clock of the dampers, flap and stability windows and the new leader's settle wait. Steady, as
+   * membership's (whose event times, `atMs`, it compares with its own): a wall-clock step neither releases a
+   * damper early nor holds a reaction back for its size. @default steadyNowMs
+   */
   nowMs?: () => number
 }
 
@@ -93,7 +98,7 @@ export class PolicyEngine implements NodeService {
     this.init = { ...init }
     this.policies = init.policies ?? [autoReplacement()]
     this.damper = { ...DAMPER_DEFAULTS, ...init.damper }
-    this.nowMs = init.nowMs ?? Date.now
+    this.nowMs = init.nowMs ?? steadyNowMs
   }
 
   async start (ctx: ServiceContext): Promise<void> {

@@ -22,6 +22,7 @@ import { NetLab, assertNetnsAvailable } from '../netns/index.js'
 import type { LabPlan } from '../netns/index.js'
 import { commandIn, placementOf, planTestbedLab } from './netns-mode.js'
 import type { NodePlacement } from './netns-mode.js'
+import { steadyNowMs } from '../util/clock.js'
 
 const NODE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-main.js')
 
@@ -101,7 +102,7 @@ async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
   child.unref()
   const pid = child.pid
   if (pid === undefined) throw new TestbedNodeStartError(index, 'spawn gave no pid')
-  const deadline = Date.now() + NODE_START_TIMEOUT_MS
+  const deadline = steadyNowMs() + NODE_START_TIMEOUT_MS
   for (;;) {
     if (!processAlive(pid)) throw new TestbedNodeStartError(index, `process exited; see ${path.join(dataDir, 'node.log')}`)
     try {
@@ -109,7 +110,7 @@ async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
       const api = await readApiFile(dataDir)
       return { index, dataDir, pid, nodeId: status.nodeId, apiUrl: api.url, ...placement }
     } catch {
-      if (Date.now() > deadline) throw new TestbedNodeStartError(index, `no API answer within ${NODE_START_TIMEOUT_MS} ms`)
+      if (steadyNowMs() > deadline) throw new TestbedNodeStartError(index, `no API answer within ${NODE_START_TIMEOUT_MS} ms`)
       await sleep(POLL_MS)
     }
   }
@@ -259,12 +260,12 @@ export async function testbedHeal (dir: string): Promise<void> {
 
 async function stopProcesses (pids: number[]): Promise<void> {
   for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGTERM')
-  const deadline = Date.now() + NODE_STOP_TIMEOUT_MS
-  while (pids.some(processAlive) && Date.now() < deadline) await sleep(POLL_MS)
+  const deadline = steadyNowMs() + NODE_STOP_TIMEOUT_MS
+  while (pids.some(processAlive) && steadyNowMs() < deadline) await sleep(POLL_MS)
   for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL')
   // A namespace is only gone once its last process is: wait for the SIGKILLed ones too (bounded).
-  const killDeadline = Date.now() + NODE_STOP_TIMEOUT_MS
-  while (pids.some(processAlive) && Date.now() < killDeadline) await sleep(POLL_MS)
+  const killDeadline = steadyNowMs() + NODE_STOP_TIMEOUT_MS
+  while (pids.some(processAlive) && steadyNowMs() < killDeadline) await sleep(POLL_MS)
 }
 
 /**

@@ -1,12 +1,15 @@
 /**
  * Dashboard sessions: a one-time login code (minted with the admin token) becomes a session cookie; the code
  * works once; the cookie opens only what the dashboard page loads (the page, its script, its event stream),
- * never a state-changing request nor a secret (the join string carries the cluster key).
+ * never a state-changing request nor a secret (the join string carries the cluster key). Codes and sessions
+ * live their time to live on the steady clock (src/util/clock.ts): a wall-clock step neither expires nor
+ * extends one.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { performance } from 'node:perf_hooks'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ApiServer } from '../../src/api/index.js'
 import { SessionStore } from '../../src/api/sessions.js'
-import { LOGIN_CODE_TTL_MS } from '../../src/api/constants.js'
+import { LOGIN_CODE_TTL_MS, SESSION_TTL_MS } from '../../src/api/constants.js'
 import { silentLogger } from '../../src/log/index.js'
 import { DashboardService } from '../../src/dashboard/index.js'
 import type { ServiceContext } from '../../src/node/service.js'
@@ -123,5 +126,54 @@ describe('dashboard login', () => {
     expect(session).toBeDefined()
     expect(store.validCookie(`other=1; revoada_session_1234=${session as string}`)).toBe(true)
     expect(store.validCookie(`revoada_session_1234=${fresh}`)).toBe(false)
+  })
+})
+
+/**
+ * Method: the store's default clock, with the wall clock (`Date.now`, spied on before the store is made: a
+ * default clock is taken at construction) stepped; where time must also pass, the monotonic clock the steady
+ * one advances with (`performance.now`) is moved on too. The steady clock took its anchor at import, so a step
+ * of the wall clock does not reach it.
+ */
+describe('SessionStore on a stepped wall clock', () => {
+  const HOUR_MS = 60 * 60_000
+  const realNow = Date.now.bind(Date)
+  const realMonotonicNow = performance.now.bind(performance)
+  let elapsedMs = 0
+  let wallStepMs = 0
+  beforeEach(() => {
+    elapsedMs = 0
+    wallStepMs = 0
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + elapsedMs + wallStepMs)
+    vi.spyOn(performance, 'now').mockImplementation(() => realMonotonicNow() + elapsedMs)
+  })
+  afterEach(() => { vi.restoreAllMocks() })
+
+  /** `elapsed` ms passed since the test began while the wall clock took a step of `step` ms. */
+  function pass (elapsed: number, step: number): void {
+    elapsedMs = elapsed
+    wallStepMs = step
+  }
+
+  it('should expire neither a fresh login code nor a fresh session when the wall clock steps forward past their time to live', () => {
+    const store = new SessionStore()
+    const code = store.mintLoginCode()
+    const session = store.redeem(store.mintLoginCode()) as string
+    pass(0, SESSION_TTL_MS + HOUR_MS)
+    expect(store.validCookie(`revoada_session_1234=${session}`)).toBe(true)
+    expect(store.redeem(code)).toBeDefined()
+  })
+
+  it('should extend neither a login code nor a session when the wall clock steps back an hour', () => {
+    const store = new SessionStore()
+    const code = store.mintLoginCode()
+    const session = store.redeem(store.mintLoginCode()) as string
+    // A code's time to live passes, the wall clock showing 55 minutes less than when it was minted.
+    pass(LOGIN_CODE_TTL_MS, -HOUR_MS)
+    expect(store.redeem(code)).toBeUndefined()
+    expect(store.validCookie(`revoada_session_1234=${session}`)).toBe(true)
+    // A session's time to live passes, the wall clock showing 11 hours.
+    pass(SESSION_TTL_MS, -HOUR_MS)
+    expect(store.validCookie(`revoada_session_1234=${session}`)).toBe(false)
   })
 })
