@@ -102,6 +102,8 @@ export class FileStorage implements Storage {
     const names = this.fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)).sort()
     let entries: Entry[] = []
     let lastEnd = 0
+    // The latest compaction the log records, and where: a snapshot file at or past it must be there.
+    let reset: { index: number, file: string, offset: number } | undefined
     names.forEach((name, i) => {
       const file = path.join(this.dir, name)
       const { maxIndex, end } = this.replaySegment(file, i === names.length - 1, (record, offset) => {
@@ -110,11 +112,20 @@ export class FileStorage implements Storage {
           if (record.all) throw unreadableError(unreadable, 'the log was replaced at that snapshot, so the previous one cannot be used')
           return
         }
+        if (record.kind === 'reset' && record.index > (reset?.index ?? 0)) reset = { index: record.index, file, offset }
         entries = applyRecord(entries, record, file, offset)
       })
       this.segments.push({ number: Number(SEGMENT.exec(name)?.[1]), file, maxIndex })
       lastEnd = end
     })
+    // A reset is written only after its snapshot file (saveSnapshot): past the newest file, that file is gone
+    // (deleted by hand, say). Loading on would drop every entry up to it, committed ones too, without a word.
+    if (reset !== undefined && reset.index > this.snapshotIndex) {
+      throw new StorageCorruptionError(reset.file, reset.offset, `the log was compacted at a snapshot of index ${reset.index}, ` +
+        `but ${this.snapshotIndex === 0 ? 'no snapshot file is' : `the newest snapshot file is at ${this.snapshotIndex}`} in ${this.dir}: ` +
+        `${FileStorage.snapshotFileName(reset.index)} or a later one is missing. Repair: restore it from a backup, or empty this ` +
+        'data directory and start the node with the join string so it rejoins and receives a snapshot from the leader')
+    }
     entries = entries.filter((e) => e.index > this.snapshotIndex)
     const first = entries[0]
     if (first !== undefined && first.index !== this.snapshotIndex + 1) {

@@ -74,6 +74,24 @@ describe('FileStorage start-up with an unreadable newest snapshot', () => {
     }))
   })
 
+  it.each([
+    ['the only snapshot', [5], 5, 'no snapshot file is'],
+    ['the newest snapshot', [3, 5], 5, 'the newest snapshot file is at 3']
+  ])('should refuse to start with a typed error, not an empty or shorter log, when %s file is missing', (_what, taken, missing, says) => {
+    const dir = tempDir()
+    const storage = new FileStorage(dir)
+    storage.load()
+    storage.append(entries(1, 5))
+    storage.setHardState({ term: 1, vote: 'a', commit: 5 })
+    storage.sync()
+    for (const index of taken) storage.saveSnapshot(snapshot(index))
+    storage.close()
+    fs.rmSync(path.join(dir, FileStorage.snapshotFileName(missing)))
+    expect(() => new FileStorage(dir)).toThrow(expect.objectContaining({
+      name: 'StorageCorruptionError', message: expect.stringMatching(new RegExp(`compacted at a snapshot of index ${missing}, but ${says}.*Repair: .*join string`))
+    }))
+  })
+
   it('should refuse to fall back past a snapshot that replaced the whole log', () => {
     const dir = tempDir()
     const storage = new FileStorage(dir)
