@@ -25,7 +25,7 @@ const QUORUM_RECOVERY_POLL_MS = 100
 /** What the recovery needs of the consensus service, its local log already applied. */
 export interface QuorumRecoveryDeps {
   raft: Pick<RaftNode<ApplyResult>, 'isRunning' | 'isLeader' | 'leaderId' | 'status' | 'appliedIndex' | 'configurationView' |
-  'electionTimeoutMaxMs' | 'recoveryLostVoters' | 'recoverAsSoleVoter' | 'recovery'>
+  'electionTimeoutMaxMs' | 'recoveryLostVoters' | 'recoverAsSoleVoter' | 'recovery' | 'takeSnapshot'>
   /** The applied shape (who holds etcd). */
   shape: () => Pick<MeshShape, 'holds'>
   /** Signs and proposes a shape command from this node; resolves once applied here. */
@@ -103,7 +103,29 @@ export class QuorumRecoveryRun {
       ctx.log.warn({ lostVoters: still }, 'a quorum recovery of this node has not ended: `revoada recover-quorum` resumes it')
       return
     }
+    // The run ended but stopped before its snapshot (or before removing the record): take it now. Kept when
+    // it fails (a full disk, say), so the next start tries again.
+    try {
+      this.snapshotEnd()
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message }, 'quorum recovery ended, but its snapshot was not written: the record stays, the next start tries again')
+      return
+    }
     await removeRecoveryRecord(raftDir).catch((err: unknown) => { ctx.log.warn({ err }, 'cannot remove the ended quorum recovery record') })
+  }
+
+  /**
+   * A snapshot at the applied index that keeps no entry before it, before the record goes. The demotions were
+   * one joint change each, so the configurations between them are in the log; a node behind the recovery —
+   * a voter the operator stopped and starts again, one counted lost that ran after all — would apply them one
+   * by one from it, and two such nodes that applied one in which they are a majority without this node could
+   * elect each other were this node gone at that moment. From the snapshot they get the outcome at once: once
+   * the process restarts, this node's log begins after it (the core cuts the lost voters off until then).
+   */
+  private snapshotEnd (): void {
+    const { raft, ctx } = this.deps
+    const snapshot = raft.takeSnapshot(0)
+    ctx.log.info({ index: snapshot.meta.index }, 'quorum recovery: snapshot at its end, no entry kept before it')
   }
 
   /** Leads, demotes the lost voters, then asks the node to stop: exit 0 once recovered, 1 when it failed. */
@@ -133,6 +155,7 @@ export class QuorumRecoveryRun {
           throw new QuorumRecoveryError(`the ${command.kind} of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
         }
       }
+      this.snapshotEnd()
       await removeRecoveryRecord(raftDir)
       this.lost = undefined
       const message = `quorum recovered: ${ctx.nodeId} is the only voter, its log kept (applied index ${raft.appliedIndex()}); ` +

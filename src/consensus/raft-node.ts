@@ -1584,8 +1584,11 @@ export class RaftNode<R> {
     }
   }
 
-  /** Snapshots the machine and the session table at the applied index, then compacts. */
-  takeSnapshot (): Snapshot {
+  /**
+   * Snapshots the machine and the session table at the applied index, then compacts, keeping `retainEntries`
+   * entries before it in memory (a quorum recovery's end keeps none: quorum-recovery-run.ts).
+   */
+  takeSnapshot (retainEntries = this.init.retainEntries): Snapshot {
     if (this.unflushed.length > 0) {
       // Saving a snapshot syncs the WAL inline, and a failed save rolls it back: flush and acknowledge
       // the unflushed Readies first (once per snapshot), so a failure can never drop them unseen.
@@ -1599,10 +1602,10 @@ export class RaftNode<R> {
     const data = encodeNodeSnapshot({ machine: this.machine.snapshot(), sessions: this.sessions.encode() as ProposalSessionsData<unknown> })
     const snapshot: Snapshot = { meta: { index, term, confState: status.confState }, data }
     this.storage.saveSnapshot(snapshot)
-    this.raw.compact(snapshot, this.init.retainEntries)
+    this.raw.compact(snapshot, retainEntries)
     // The WAL keeps every entry after the previous snapshot too: if the new snapshot file turns out
     // unreadable at the next start, storage falls back to the previous one and replays from there.
-    this.storage.compact(Math.max(0, Math.min(this.lastSnapshotIndex, index - this.init.retainEntries)))
+    this.storage.compact(Math.max(0, Math.min(this.lastSnapshotIndex, index - retainEntries)))
     this.lastSnapshotIndex = index
     this.log.info({ index, term, bytes: data.length }, 'snapshot taken')
     return snapshot

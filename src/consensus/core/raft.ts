@@ -104,6 +104,8 @@ export class Raft {
   /** Set once this recovery's first campaign has leapt past the terms a lost leader may have used. */
   recoveryLeapt = false
   lostVoters: ReadonlySet<NodeId> = new Set<NodeId>()
+  /** Every voter a recovery of this core counted as lost, kept after it ends (`cutOff`). */
+  private cutOffVoters: ReadonlySet<NodeId> = new Set<NodeId>()
   stepRole: (r: Raft, m: Message) => void = stepFollower
   tickRole: (r: Raft) => void = tickElection
 
@@ -153,6 +155,7 @@ export class Raft {
     this.recovering = true
     this.recoveryLeapt = false
     this.lostVoters = new Set((lost ?? this.recoveryLostVoters()).filter((id) => id !== this.id))
+    this.cutOffVoters = new Set([...this.cutOffVoters, ...this.lostVoters])
     if (this.role === 'leader') this.maybeEndRecovery()
     return [...this.lostVoters].sort()
   }
@@ -179,15 +182,17 @@ export class Raft {
   }
 
   /**
-   * True while recovering for a voter it counts as lost: this node sends it nothing and drops what it sends
-   * (`step`). The operator declared it gone; if it runs after all (a learner only this node's log tail made a
-   * voter, one the operator did not stop), it must not learn the configurations this node passes through
-   * while it commits alone: in one of them it and the voters the operator starts again afterwards are a
-   * majority without this node, and could elect it and write a second history (simulator seed 401053).
-   * Once the recovery ends it is a learner, or gone, and hears the outcome as usual.
+   * True for a voter a quorum recovery of this core counted as lost: this node sends it nothing and drops what
+   * it sends (`step`), during the recovery and after it, until this core is replaced (the process stops: the
+   * product stops once the recovery ends). The operator declared it gone; if it runs after all (a learner only
+   * this node's log tail made a voter, one the operator did not stop), it must not learn the configurations the
+   * demotions pass through: in one of them it and the voters the operator starts again afterwards are a
+   * majority without this node, and could elect it and write a second history (simulator seed 401053). The
+   * recovery's end takes a snapshot keeping no entry before it (quorum-recovery-run.ts), so after the restart
+   * such a node installs the outcome at once.
    */
   cutOff (id: NodeId): boolean {
-    return this.recovering && this.lostVoters.has(id)
+    return this.cutOffVoters.has(id)
   }
 
   /** Ends quorum recovery once no lost voter is left and this node is an incoming voter. */

@@ -102,6 +102,19 @@ describe('quorum recovery', () => {
     expect(result.result.outcome).toEqual({ kind: 'applied' })
     await waitFor(() => d.consensus.shapeMachine.shape.target.minWorkers === 3, 60_000, 'the learner applies the new target')
 
+    // The run ended with a snapshot that keeps no entry before it: the restarted voter's log begins after it, and
+    // b, a voter stopped with the old configuration and started again (as the operator does with the voters it
+    // stopped), gets the outcome as that snapshot, not the demotions one by one (quorum-recovery-run.ts).
+    const snapshots = (await fs.readdir(path.join(c.dir, 'raft'))).map((name) => /^snap-([0-9a-f]{16})\.snap$/.exec(name)?.[1])
+    const endIndex = Math.max(0, ...snapshots.filter((hex) => hex !== undefined).map((hex) => Number.parseInt(hex, 16)))
+    expect(endIndex).toBeGreaterThan(0)
+    expect(again.consensus.node.status().firstIndex).toBe(endIndex + 1)
+    const bAgain = await startMember(b.dir)
+    members.push(bAgain)
+    await waitFor(() => bAgain.consensus.node.appliedIndex() >= endIndex, 120_000, 'b catches up with the recovered voter')
+    expect(bAgain.consensus.node.status().firstIndex).toBeGreaterThan(endIndex)
+    expect(bAgain.consensus.node.configuration().voters).toEqual([c.node.nodeId])
+
     // Its attestation chain still verifies offline, through the recovery, and ends with it the only voter.
     const api = JSON.parse(await fs.readFile(path.join(c.dir, 'api.json'), 'utf8')) as { url: string, token: string }
     const exported = await fetch(`${api.url}/v1/chain/export`, { headers: { authorization: `Bearer ${api.token}` } })
@@ -173,16 +186,29 @@ describe('quorum recovery', () => {
 
     // A record left behind (the run ended, its removal did not) goes at the next plain start: none of its
     // lost voters is a voter any more. One naming a voter stays, for recover-quorum to resume.
-    await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, d.node.nodeId])
+    const raftDir = path.join(c.dir, 'raft')
+    const newestSnapshot = async (): Promise<number> => Math.max(0, ...(await fs.readdir(raftDir))
+      .map((name) => /^snap-([0-9a-f]{16})\.snap$/.exec(name)?.[1]).filter((hex) => hex !== undefined).map((hex) => Number.parseInt(hex, 16)))
+    const runEnd = await newestSnapshot()
+    expect(runEnd).toBeGreaterThan(0) // the run's own, at its end
+    await writeRecoveryRecord(raftDir, [a.node.nodeId, d.node.nodeId])
     let again = await startMember(c.dir, { extra: { listen: [cAddress] } })
     expect(again.consensus.statusFields().quorumRecovery).toEqual({ lostVoters: [a.node.nodeId, d.node.nodeId].sort(), running: false })
+    // It runs as usual meanwhile (c and d are a quorum): one more entry, so the next snapshot is a later one.
+    await waitFor(() => again.consensus.node.leaderId() !== null, 60_000, 'c and d elect a leader')
+    const changed = await again.consensus.propose({ kind: 'set-target', target: { ...TARGET, minWorkers: 4 } }, 'operator')
+    expect(changed.result.outcome).toEqual({ kind: 'applied' })
     await again.node.stop()
-    expect(await readRecoveryRecord(path.join(c.dir, 'raft'))).toEqual([a.node.nodeId, d.node.nodeId].sort())
-    await writeRecoveryRecord(path.join(c.dir, 'raft'), [a.node.nodeId, b.node.nodeId])
+    expect(await readRecoveryRecord(raftDir)).toEqual([a.node.nodeId, d.node.nodeId].sort())
+    await writeRecoveryRecord(raftDir, [a.node.nodeId, b.node.nodeId])
     again = await startMember(c.dir, { extra: { listen: [cAddress] } })
     members.push(again)
-    expect(await readRecoveryRecord(path.join(c.dir, 'raft'))).toBeUndefined()
+    expect(await readRecoveryRecord(raftDir)).toBeUndefined()
     expect(again.consensus.statusFields().quorumRecovery).toBeUndefined()
+    // That start took the snapshot a run ends with (the run may have stopped before its own): at its applied index.
+    const startEnd = await newestSnapshot()
+    expect(startEnd).toBeGreaterThan(runEnd)
+    expect(again.consensus.node.status().firstIndex).toBe(startEnd + 1)
   }, 240_000)
 
   it('should refuse to recover while the other voters answer, and leave the node a voter', async () => {

@@ -388,7 +388,16 @@ export class SimNode {
 
   /** Log compaction: snapshot the state machine every SNAPSHOT_INTERVAL_ENTRIES applied entries. */
   private maybeSnapshot (hooks: NodeHooks): void {
-    if (this.applied - this.snapshotIndex < SNAPSHOT_INTERVAL_ENTRIES || this.confState === undefined) return
+    if (this.applied - this.snapshotIndex < SNAPSHOT_INTERVAL_ENTRIES) return
+    this.snapshotNow(hooks, SNAPSHOT_RETAIN_ENTRIES)
+  }
+
+  /**
+   * Snapshots at the applied index and compacts, keeping `retain` entries before it (RaftNode.takeSnapshot; a
+   * quorum recovery's end keeps none, so a node behind it installs the snapshot, not the demotions one by one).
+   */
+  snapshotNow (hooks: NodeHooks, retain: number): void {
+    if (this.confState === undefined) return
     // Saving a snapshot syncs the storage, so unflushed Readies become durable: acknowledge them (RaftNode).
     this.flush(hooks)
     const raw = this.raw as RawNode
@@ -398,8 +407,8 @@ export class SimNode {
     }
     this.storage.saveSnapshot(snapshot)
     this.marks.snapshotsTaken++
-    raw.compact(snapshot, SNAPSHOT_RETAIN_ENTRIES)
-    const through = Math.max(this.logOffset, this.applied - SNAPSHOT_RETAIN_ENTRIES)
+    raw.compact(snapshot, retain)
+    const through = Math.max(this.logOffset, this.applied - retain)
     this.storage.compact(through)
     const throughTerm = this.termAt(through)
     this.log = this.log.slice(through - this.logOffset)

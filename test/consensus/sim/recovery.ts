@@ -301,6 +301,9 @@ export class QuorumRecovery {
       ? `${node.id} recovery ended: no lost voter left in its configuration; it stops (exit 0)`
       : `${node.id} recover-quorum gives up after ${RECOVERY_TIMEOUT_TICKS} ticks (exit 1), lost ${recovery.lostVoters.join(',')}`)
     this.runStartedAt = null
+    // As the product's run does (quorum-recovery-run.ts): a snapshot at the end, no entry kept before it, so a node
+    // behind the recovery installs it at once rather than apply the demotions one by one.
+    if (ended) node.snapshotNow(this.env.hooks, 0)
     // Either way the process stops; the operator starts it again (as usual, or in recovery if still needed).
     node.stop(this.env.hooks)
     this.env.restartAt(node.id, now + this.random.between(1, 4))
