@@ -139,3 +139,10 @@ export class ProposalLostError extends Error {
     this.deadlineMs = deadlineMs
   }
 }
+
+/**
+ * Errors a state machine throws from apply when this build cannot apply what the cluster committed: the node
+ * halts there instead of diverging (docs/OPERATIONS.md, "Rolling upgrades"). Thrown from canRestore (a
+ * snapshot from the leader), they refuse that snapshot instead (snapshot-keeper.ts, refuseSnapshotAboveLevel).
+ */
+export const HALTING_APPLY_ERRORS: ReadonlySet<string> = new Set(['ProtocolLevelUnsupportedError'])

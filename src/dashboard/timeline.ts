@@ -52,7 +52,7 @@ export function diffRoles (before: RoleMap, after: RoleMap): Array<{ nodeId: str
   return lines
 }
 
-/** An election line of this node (consensus/raft-node.ts `ElectionLine`) as the timeline says it. */
+/** An election line of this node (consensus/election-log.ts `ElectionLine`) as the timeline says it. */
 export function electionText (kind: ElectionLineKind, fields: Readonly<Record<string, unknown>>): string {
   const skipped = typeof fields.linesSkipped === 'number' && fields.linesSkipped > 0 ? ` (${fields.linesSkipped} more like it not shown)` : ''
   const stalled = typeof fields.stalledMs === 'number' ? `; this node stalled ${fields.stalledMs} ms just before` : ''

@@ -37,7 +37,7 @@ export const LINK_PINGS = 'revoada_link_pings_total'
 export const LINK_ABORTS = 'revoada_link_aborts_total'
 /** Reconnections to a connected voter missing from the heartbeat topic's subscribers (core/voter-subscriptions.ts). */
 export const VOTERS_RECONNECTED = 'revoada_membership_voters_reconnected_total'
-/** Elections this node started, by cause (consensus/raft-node.ts, the `campaigning` line): no etcd equivalent. */
+/** Elections this node started, by cause (consensus/election-log.ts, the `campaigning` line): no etcd equivalent. */
 export const CAMPAIGNS = 'revoada_server_campaigns_total'
 /** Times this node stopped leading, by reason (the `stepped down as leader` line). */
 export const STEP_DOWNS = 'revoada_server_leader_step_downs_total'

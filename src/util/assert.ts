@@ -23,3 +23,11 @@ export function assert (condition: unknown, message?: string | (() => string)): 
 export function unreachable (value: never, label = 'value'): never {
   throw new AssertionError(`unreachable ${label}: ${String(value)}`)
 }
+
+/**
+ * Operating errors (no leader, a pending change) are retried; a failed assertion is a bug and must
+ * reach the top of the process, never a debug line.
+ */
+export function rethrowBug (err: unknown): void {
+  if (err instanceof Error && err.name === 'AssertionError') throw err
+}

@@ -42,7 +42,7 @@ describe('partition', () => {
     for (const a of minority) for (const b of majority) await a.node.net.hangUp(peerIdFromString(b.node.nodeId)).catch(() => {})
     // The cut is complete once the hang-ups return: nothing the majority sends reaches the minority after that. An
     // entry the leader appended before then may still commit on the minority side — a majority voter acknowledged
-    // it in time, and the leader's own WAL flush (asynchronous storage writes, raft-node.ts maybeFlush) counts its
+    // it in time, and the leader's own WAL flush (asynchronous storage writes, persistence-pipeline.ts maybeFlush) counts its
     // vote later — so the commit index sampled here is no bound. The leader's last index is: nothing appended
     // after the cut (the minority's own proposals) can reach a quorum.
     const cutIndex = leader.consensus.node.status().lastIndex

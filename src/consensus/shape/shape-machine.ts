@@ -125,7 +125,7 @@ export class ShapeMachine implements ReplicatedStateMachine<ApplyResult> {
   /**
    * Whether `data` decodes to a valid shape (checked before a snapshot from the leader is persisted).
    * @throws ProtocolLevelUnsupportedError when it is a shape at a protocol level above this build's (the
-   * driver refuses it, counts it and warns naming the level: RaftNode.refuseSnapshotAboveLevel)
+   * driver refuses it, counts it and warns naming the level: snapshot-keeper.ts refuseSnapshotAboveLevel)
    */
   canRestore (data: Uint8Array): boolean {
     try {

@@ -175,7 +175,7 @@ describe('election log lines', () => {
       expect(stalls('j')).toEqual([])
       // Counted though not logged: a stall that long on any node is worth an alert.
       expect(joiner.node.electionCounters().stalls).toBe(1)
-      expect((joiner.node as unknown as { lastStall?: { gapMs: number } }).lastStall?.gapMs).toBe(3_000)
+      expect((joiner.node as unknown as { elections: { lastStall?: { gapMs: number } } }).elections.lastStall?.gapMs).toBe(3_000)
     } finally {
       for (const node of started) node.stop()
     }

@@ -2,7 +2,7 @@
  * Goal: a follower's retry of something it forwarded (issue 16) — a request for the leader's envelope, or a
  * signed proposal — is not committed again when the leader knows the follower will apply the first copy:
  * that copy is in the leader's log for its term and not applied yet, or applied there and held in the
- * follower's log (src/consensus/raft-node.ts `forwardedRetrySkippable`, `appliedAndHeldBy`). A follower retries
+ * follower's log (src/consensus/forwarded-proposals.ts `forwardedRetrySkippable`, `appliedAndHeldBy`). A follower retries
  * every retry interval until it has applied the entry that answers it; a starved follower used to get its retries
  * committed again as duplicate entries that every node applied (a 50-node leader kill: 86 entries for ~44
  * writes). A follower whose log lacks the entry still gets it again, and one a snapshot brings past the entry

@@ -125,7 +125,7 @@ describe('FileStorage on a damaged data dir', () => {
     storage.close()
   })
 
-  // Pending issue 9 item 5 (found by the wal-recovery fuzz target): RaftNode.handleReady saves an installed
+  // Pending issue 9 item 5 (found by the wal-recovery fuzz target): PersistencePipeline.handleReady saves an installed
   // snapshot before the Ready's hard state, so a crash in between leaves a snapshot of a later term than
   // the hard state, and the node restarts in a state its core's invariants refuse. Flip to it() once the
   // driver persists the hard state first (or the core lifts its term to the snapshot's on load).

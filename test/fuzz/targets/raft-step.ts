@@ -2,7 +2,7 @@
  * @module test/fuzz/targets/raft-step
  * Raft frames from a cluster member, all the way in: decodeFrame (a MalformedFrameError closes only that
  * stream) → the transport's sender check → the driver's dispatch (a leader re-proposes forwarded
- * entries, as RaftNode.stampForwarded does) → RawNode.step, then every Ready is handled as the driver
+ * entries, as ForwardedProposals.stampForwarded does) → RawNode.step, then every Ready is handled as the driver
  * handles it, followed by 3 election timeouts of ticks so that effects of a frame (a term jump, a
  * forced vote, a transfer) play out.
  *
@@ -60,7 +60,7 @@ function checkSendable (m: Message): void {
   invariant(back.term === m.term && back.index === m.index, () => `${m.type} does not round-trip through the frame codec`)
 }
 
-/** Handles every Ready as RaftNode.handleReady does (storage replaced by round-trip checks). */
+/** Handles every Ready as the driver's PersistencePipeline.handleReady does (storage replaced by round-trip checks). */
 function drain (node: RawNode): Message[] {
   const sent: Message[] = []
   for (let guard = 0; node.hasReady(); guard++) {

@@ -1,7 +1,7 @@
 /**
  * @module test/fuzz/targets/snapshot-restore
  * A Raft snapshot's data as a follower restores it (an InstallSnapshot from the leader, or the newest
- * snapshot file at start), in RaftNode.restoreSnapshot's order: decodeNodeSnapshot → ShapeMachine.restore
+ * snapshot file at start), in SnapshotKeeper.restore's order: decodeNodeSnapshot → ShapeMachine.restore
  * → ProposalSessions.decode with the node's own result check (isAppliedRecord; RaftNode's tryDecode is
  * this decode returning null on SessionsDataInvalidError). Typed rejections: SnapshotDecodeError (not a
  * node snapshot), the codec's errors and ShapeDataInvalidError (bad machine bytes),
@@ -46,7 +46,7 @@ function snapshotBytes (rng: FuzzRng): Uint8Array {
   return roll === 3 ? encodeValue(rng, damageValue(rng, outer)) : encodeValue(rng, outer)
 }
 
-/** RaftNode.restoreSnapshot's decode steps; returns the restored parts. */
+/** SnapshotKeeper.restore's decode steps (RaftNode.restoreSnapshot); returns the restored parts. */
 export function restoreNodeSnapshot (data: Uint8Array): { machine: ShapeMachine, sessions: ProposalSessions<AppliedRecord<unknown>> } {
   const decoded = decodeNodeSnapshot(data)
   if (decoded === null) throw new SnapshotDecodeError('snapshot cannot be decoded')
