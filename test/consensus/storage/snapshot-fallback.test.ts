@@ -29,6 +29,17 @@ const snapshot = (index: number, term = 1): Snapshot => ({
   data: new Uint8Array([index])
 })
 
+/** A storage in a fresh dir holding entries 1..`last`, all committed and synced. */
+function committedLog (last: number): { dir: string, storage: FileStorage } {
+  const dir = tempDir()
+  const storage = new FileStorage(dir)
+  storage.load()
+  storage.append(entries(1, last))
+  storage.setHardState({ term: 1, vote: 'a', commit: last })
+  storage.sync()
+  return { dir, storage }
+}
+
 /** Flips one byte of the snapshot file's payload, so its checksum fails. */
 function corrupt (dir: string, index: number): string {
   const file = path.join(dir, FileStorage.snapshotFileName(index))
@@ -40,12 +51,7 @@ function corrupt (dir: string, index: number): string {
 
 describe('FileStorage start-up with an unreadable newest snapshot', () => {
   it('should fall back to the previous snapshot and replay the entries after it', () => {
-    const dir = tempDir()
-    const storage = new FileStorage(dir)
-    storage.load()
-    storage.append(entries(1, 25))
-    storage.setHardState({ term: 1, vote: 'a', commit: 25 })
-    storage.sync()
+    const { dir, storage } = committedLog(25)
     storage.saveSnapshot(snapshot(10))
     storage.saveSnapshot(snapshot(20))
     storage.compact(10)
@@ -78,12 +84,7 @@ describe('FileStorage start-up with an unreadable newest snapshot', () => {
     ['the only snapshot', [5], 5, 'no snapshot file is'],
     ['the newest snapshot', [3, 5], 5, 'the newest snapshot file is at 3']
   ])('should refuse to start with a typed error, not an empty or shorter log, when %s file is missing', (_what, taken, missing, says) => {
-    const dir = tempDir()
-    const storage = new FileStorage(dir)
-    storage.load()
-    storage.append(entries(1, 5))
-    storage.setHardState({ term: 1, vote: 'a', commit: 5 })
-    storage.sync()
+    const { dir, storage } = committedLog(5)
     for (const index of taken) storage.saveSnapshot(snapshot(index))
     storage.close()
     fs.rmSync(path.join(dir, FileStorage.snapshotFileName(missing)))
