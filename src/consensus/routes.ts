@@ -119,6 +119,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
 
   // The term of each given log index on this node (null when compacted or absent), so a checker can
   // verify that an acknowledged entry (index, term) is the one every node committed (Log Matching).
+  // `firstIndex`: the first index still in the log; those below it are in the snapshot.
   app.get('/v1/raft/terms', async (request, reply) => {
     const raw = String((request.query as { indexes?: string }).indexes ?? '')
     const indexes = raw === '' ? [] : raw.split(',').map(Number)
@@ -126,7 +127,8 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
       return sendApiError(reply, 'BadRequest', `indexes must be up to ${TERMS_QUERY_INDEXES_MAX} comma-separated positive integers`)
     }
     const node = service.node
-    return { commitIndex: node.status().commit, terms: indexes.map((i) => node.termAt(i) ?? null) }
+    const status = node.status()
+    return { commitIndex: status.commit, firstIndex: status.firstIndex, terms: indexes.map((i) => node.termAt(i) ?? null) }
   })
 
   app.get('/v1/target', async () => targetView(service))
