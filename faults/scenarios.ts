@@ -9,6 +9,7 @@ import path from 'node:path'
 import type { NetLab } from '../src/netns/index.js'
 import type { FaultNode } from './nodes.js'
 import type { Ack } from './client.js'
+import { checkAcks } from './acks.js'
 import { waitFor } from './nodes.js'
 
 export interface ScenarioContext {
@@ -177,13 +178,8 @@ export const SCENARIOS: Scenario[] = [
       // The recovery ends with a snapshot that keeps no entry before it (docs/CONSENSUS.md), so after it no
       // node's log holds the entries acknowledged so far: check them now against the survivor's whole log.
       const acked = [...ctx.acked()]
-      for (let i = 0; i < acked.length; i += 500) {
-        const batch = acked.slice(i, i + 500)
-        const res = await chosen.request('GET', `/v1/raft/terms?indexes=${batch.map((a) => a.index).join(',')}`)
-        const body = res.body as { commitIndex: number, terms: Array<number | null> }
-        const wrong = batch.find((ack, j) => body.terms[j] !== ack.term || body.commitIndex < ack.index)
-        if (wrong !== undefined) throw new Error(`acknowledged entry ${wrong.index}@${wrong.term} (via node ${wrong.entryNode}) is not in the survivor's log before the recovery`)
-      }
+      const wrong = await checkAcks([chosen], acked)
+      if (wrong.length > 0) throw new Error(`before the recovery: ${wrong.join('; ')}`)
       const checkedBeforeSnapshot = Math.max(0, ...acked.map((a) => a.index))
       await chosen.kill()
       const { code, stderr } = await chosen.recoverQuorum()

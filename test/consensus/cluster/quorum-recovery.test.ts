@@ -52,6 +52,12 @@ async function promoteAll (a: Member, voters: Member[]): Promise<void> {
 }
 
 /** `m`'s TCP address on 127.0.0.1 without its PeerId: where it starts again, as a machine comes back on its address. */
+/** The index of the newest snapshot file in a raft directory (`snap-<index, 16 hex digits>.snap`), or 0. */
+async function newestSnapshot (raftDir: string): Promise<number> {
+  const indexes = (await fs.readdir(raftDir)).map((name) => /^snap-([0-9a-f]{16})\.snap$/.exec(name)?.[1])
+  return Math.max(0, ...indexes.filter((hex) => hex !== undefined).map((hex) => Number.parseInt(hex, 16)))
+}
+
 const loopbackAddress = (m: Member): string =>
   m.node.net.getMultiaddrs().map(String).find((addr) => addr.startsWith('/ip4/127.0.0.1/'))!.replace(/\/p2p\/.*$/, '')
 
@@ -105,8 +111,7 @@ describe('quorum recovery', () => {
     // The run ended with a snapshot that keeps no entry before it: the restarted voter's log begins after it, and
     // b, a voter stopped with the old configuration and started again (as the operator does with the voters it
     // stopped), gets the outcome as that snapshot, not the demotions one by one (quorum-recovery-run.ts).
-    const snapshots = (await fs.readdir(path.join(c.dir, 'raft'))).map((name) => /^snap-([0-9a-f]{16})\.snap$/.exec(name)?.[1])
-    const endIndex = Math.max(0, ...snapshots.filter((hex) => hex !== undefined).map((hex) => Number.parseInt(hex, 16)))
+    const endIndex = await newestSnapshot(path.join(c.dir, 'raft'))
     expect(endIndex).toBeGreaterThan(0)
     expect(again.consensus.node.status().firstIndex).toBe(endIndex + 1)
     const bAgain = await startMember(b.dir)
@@ -187,9 +192,7 @@ describe('quorum recovery', () => {
     // A record left behind (the run ended, its removal did not) goes at the next plain start: none of its
     // lost voters is a voter any more. One naming a voter stays, for recover-quorum to resume.
     const raftDir = path.join(c.dir, 'raft')
-    const newestSnapshot = async (): Promise<number> => Math.max(0, ...(await fs.readdir(raftDir))
-      .map((name) => /^snap-([0-9a-f]{16})\.snap$/.exec(name)?.[1]).filter((hex) => hex !== undefined).map((hex) => Number.parseInt(hex, 16)))
-    const runEnd = await newestSnapshot()
+    const runEnd = await newestSnapshot(raftDir)
     expect(runEnd).toBeGreaterThan(0) // the run's own, at its end
     await writeRecoveryRecord(raftDir, [a.node.nodeId, d.node.nodeId])
     let again = await startMember(c.dir, { extra: { listen: [cAddress] } })
@@ -206,7 +209,7 @@ describe('quorum recovery', () => {
     expect(await readRecoveryRecord(raftDir)).toBeUndefined()
     expect(again.consensus.statusFields().quorumRecovery).toBeUndefined()
     // That start took the snapshot a run ends with (the run may have stopped before its own): at its applied index.
-    const startEnd = await newestSnapshot()
+    const startEnd = await newestSnapshot(raftDir)
     expect(startEnd).toBeGreaterThan(runEnd)
     expect(again.consensus.node.status().firstIndex).toBe(startEnd + 1)
   }, 240_000)
