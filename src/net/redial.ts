@@ -56,6 +56,8 @@ export class Redialer {
    * oldest may become a target again, as the shape itself forgets the oldest removals beyond its own 1024.
    */
   private readonly forgotten = new Set<string>()
+  /** Ids `addPeer` refused as no peer id, each logged once (at most BAD_IDS_LOGGED_MAX remembered). */
+  private readonly badIdsLogged = new Set<string>()
 
   constructor (
     private readonly node: NetNode,
@@ -96,10 +98,23 @@ export class Redialer {
     this.add(`addr:${address}`, { address: multiaddr(address) })
   }
 
-  /** Adds a peer to keep connected (e.g. every peer that connected to us). */
+  /**
+   * Adds a peer to keep connected (e.g. every peer that connected to us). An id that is no libp2p peer id is
+   * left out with one warning: a member id is any short string to the shape (a key holder can commit
+   * `add-member` for one), and the round's `peerIdFromString` threw on it from a timer, which stopped the
+   * process on every node that had it in its configuration.
+   */
   addPeer (peerId: string): void {
     if (peerId === this.node.peerId.toString() || this.forgotten.has(peerId)) return
     for (const t of this.targets.values()) if (t.peerId === peerId) return
+    // Parsed only for a new target: addPeer runs on every connection, heartbeat and configuration pass.
+    if (!isPeerIdString(peerId)) {
+      if (this.badIdsLogged.size < BAD_IDS_LOGGED_MAX && !this.badIdsLogged.has(peerId)) {
+        this.badIdsLogged.add(peerId)
+        this.log.warn({ peer: peerId }, 'not a peer id: not redialled')
+      }
+      return
+    }
     this.add(`peer:${peerId}`, { peerId })
   }
 
@@ -256,5 +271,18 @@ export class Redialer {
     // Jitter in [0.5, 1) of the backoff keeps restarted nodes from dialling each other in lockstep.
     t.nextAttemptAt = this.now() + t.backoffMs * (0.5 + Math.random() / 2)
     t.backoffMs = Math.min(this.net.redialBackoffMaxMs, t.backoffMs * 2)
+  }
+}
+
+/** How many refused ids `addPeer` remembers so as to warn about each once. */
+const BAD_IDS_LOGGED_MAX = 64
+
+/** True when `id` parses as a libp2p peer id (base58btc multihash or CID). */
+function isPeerIdString (id: string): boolean {
+  try {
+    peerIdFromString(id)
+    return true
+  } catch {
+    return false
   }
 }
