@@ -7,7 +7,7 @@
  * again, so a failure leaves no half-made cluster behind (issue 11 item 7). `revoada recover-quorum` runs the same
  * start in quorum recovery: the node stops on its own once it is the only voter (0), or gives up (1).
  */
-import { promises as fs, createWriteStream } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { Option } from 'commander'
@@ -79,7 +79,7 @@ export function registerStartCommand (program: Command): void {
     .option('--config <file>', 'JSON config file (overridden by REVOADA_* env, then by flags)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'log lines: pretty (default on a terminal) or json (default otherwise)').choices(LOG_FORMATS))
-    .option('--log-file <file>', 'append log lines to this file instead of stderr (JSON unless --log-format pretty)')
+    .option('--log-file <file>', 'append log lines to this file instead of stderr (JSON unless --log-format pretty; SIGHUP reopens it)')
     .option('--force-new-cluster', 'the raft directory was lost and every other member is gone: bootstrap a new cluster from this node')
     .action(runStart)
   // A command of its own, not a flag of `start`: left in a service unit, a flag would repeat it at every start.
@@ -91,7 +91,7 @@ export function registerStartCommand (program: Command): void {
     .option('--config <file>', 'JSON config file (overridden by REVOADA_* env, then by flags)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'log lines: pretty (default on a terminal) or json (default otherwise)').choices(LOG_FORMATS))
-    .option('--log-file <file>', 'append log lines to this file instead of stderr (JSON unless --log-format pretty)')
+    .option('--log-file <file>', 'append log lines to this file instead of stderr (JSON unless --log-format pretty; SIGHUP reopens it)')
     .action(async (opts: StartOptions) => { await runStart({ ...opts, recoverQuorum: true }) })
 }
 
@@ -165,9 +165,14 @@ async function preflight (config: Config): Promise<void> {
 async function makeLogger (config: Config, opts: StartOptions): Promise<Logger> {
   const { createLogger } = await import('../log/index.js')
   if (opts.logFile !== undefined) {
-    const file = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 })
-    await new Promise<void>((resolve, reject) => { file.once('open', () => { resolve() }).once('error', reject) })
-    return createLogger(config.logLevel, file, (opts.logFormat as LogFormat | undefined) ?? 'json')
+    const { LogFileSink } = await import('../log/file-sink.js')
+    const format = (opts.logFormat as LogFormat | undefined) ?? 'json'
+    const sink = new LogFileSink(opts.logFile, format)
+    // logrotate's `postrotate kill -HUP`: the node writes to a new file at the path. Without --log-file SIGHUP
+    // keeps Node's default (the node ends), which `nohup` relies on ignoring.
+    process.on('SIGHUP', () => { sink.reopen() })
+    // The sink formats its own lines; pino's lines are formatted on their way to it.
+    return createLogger(config.logLevel, sink, format)
   }
   const format = (opts.logFormat as LogFormat | undefined) ?? (process.stderr.isTTY ? 'pretty' : 'json')
   return createLogger(config.logLevel, process.stderr, format)

@@ -9,9 +9,11 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import type { Logger as PinoLogger } from 'pino'
 
+import { formatLogLine } from './format.js'
 import type { LogFormat, LogLevel } from './levels.js'
 
 export { LOG_FORMATS, LOG_LEVELS } from './levels.js'
+export { formatLogLine } from './format.js'
 export type { LogFormat, LogLevel } from './levels.js'
 
 /** A structured logger; every component receives one from its parent via `forComponent`. */
@@ -60,27 +62,6 @@ export function createLogger (level: LogLevel, destination: NodeJS.WritableStrea
 /** A logger that drops everything; for tests and library use. */
 export function silentLogger (): Logger {
   return createLogger('silent')
-}
-
-
-const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
-/** Keys every line has, shown in the line's head rather than as `key=value`. */
-const HEAD_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'component', 'msg'])
-
-/** One pino JSON line as a human line; a line that is not JSON is passed through. */
-export function formatLogLine (line: string): string {
-  let record: Record<string, unknown>
-  try {
-    record = JSON.parse(line) as Record<string, unknown>
-  } catch {
-    return line
-  }
-  const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : ''
-  const level = (LEVEL_NAMES[Number(record.level)] ?? String(record.level)).padEnd(5)
-  const component = String(record.component ?? '').replace(/^revoada:?/, '') || 'node'
-  const rest = Object.entries(record).filter(([k]) => !HEAD_KEYS.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
-  return [time, level, component.padEnd(10), String(record.msg ?? ''), ...rest].join(' ').trimEnd()
 }
 
 /** A stream that formats each JSON line written to it and writes the result to `out`. */

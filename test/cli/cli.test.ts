@@ -1,6 +1,6 @@
 /**
  * The built CLI (`dist/src/cli/main.js`, built by `npm test`) as child processes: start, join-string,
- * `status --json` over the API, 401 without the token, `--help`, and SIGTERM → exit 0.
+ * `status --json` over the API, 401 without the token, SIGHUP reopening `--log-file`, `--help`, and SIGTERM → exit 0.
  */
 import { spawn, execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -64,7 +64,7 @@ describe('revoada cli', () => {
     const childA = await startChild(a)
     const joinString = (await cli('join-string', '--data-dir', a)).trim()
     expect(joinString).toMatch(/^revoada1:/)
-    const childB = await startChild(b, '--join', joinString)
+    const childB = await startChild(b, '--join', joinString, '--log-file', `${b}.log`)
     const idA = (await cli('id', '--data-dir', a)).trim()
     const idB = (await cli('id', '--data-dir', b)).trim()
     await waitFor(async () => {
@@ -81,6 +81,12 @@ describe('revoada cli', () => {
     // (A loaded machine may add an election after it: only the first one's cause is fixed.)
     expect(await cli('status', '--data-dir', a)).toMatch(/^Elections: +\d+ campaigns? \([^)]*only voter 1[^)]*\), \d+ step-downs?( \([^)]*\))?, \d+ stalls? of an election timeout or more$/m)
     const api = JSON.parse(await fs.readFile(path.join(a, 'api.json'), 'utf8')) as { url: string }
+
+    // logrotate renames the log file and sends SIGHUP: the node writes to a new file at the path and runs on.
+    await fs.rename(`${b}.log`, `${b}.log.1`)
+    childB.kill('SIGHUP')
+    await waitFor(async () => (await fs.readFile(`${b}.log`, 'utf8').catch(() => '')).includes('"msg":"log file reopened"'), 30_000, 'the log file reopened')
+    expect(JSON.parse(await cli('status', '--json', '--data-dir', b))).toMatchObject({ nodeId: idB })
     expect((await fetch(`${api.url}/v1/status`)).status).toBe(401)
 
     // Ctrl-C under `npm start` reaches the node twice (the terminal's and npm's copy): still one graceful stop.
