@@ -113,6 +113,9 @@ async function runStart (opts: StartOptions): Promise<void> {
   const config = loadConfig({ file: opts.config, env: process.env, flags })
   await preflight(config)
   const log = await makeLogger(config, opts)
+  // The node's stdout (its start lines) and stderr (notes) may be a file on a disk that fills: never fatal.
+  const { guardStdio } = await import('../log/stdio-guard.js')
+  guardStdio()
   const before = await entriesOf(config.dataDir)
   // Loaded lazily: libp2p takes most of a second to import, which `status`/`id`/`--help` need not pay.
   const { startNode } = await import('../node/index.js')

@@ -10,6 +10,7 @@ import { pino } from 'pino'
 import type { Logger as PinoLogger } from 'pino'
 
 import { formatLogLine } from './format.js'
+import { guardStdio } from './stdio-guard.js'
 import type { LogFormat, LogLevel } from './levels.js'
 
 export { LOG_FORMATS, LOG_LEVELS } from './levels.js'
@@ -54,6 +55,8 @@ function wrap (root: PinoLogger, inner: PinoLogger, component: string): Logger {
  * ```
  */
 export function createLogger (level: LogLevel, destination: NodeJS.WritableStream = process.stderr, format: LogFormat = 'json'): Logger {
+  // A failed write to stderr (a full disk it is redirected to) must not end the process (stdio-guard.ts).
+  if (destination === process.stderr) guardStdio()
   const sink = format === 'pretty' ? prettySink(destination) : destination
   const root = pino({ level, base: { pid: process.pid } }, sink)
   return wrap(root, root.child({ component: 'revoada' }), 'revoada')
