@@ -62,7 +62,10 @@ async function main (): Promise<number> {
       root,
       tag: String(process.pid),
       nodes: lab.nodeNamespaces.map((namespace, i) => ({
-        namespace, address: lab.nodeAddress(i), dataDir: i === TMPFS_NODE ? path.join(tmpfsDir, 'data') : path.join(root, `n${i}`)
+        namespace,
+        address: lab.nodeAddress(i),
+        // The tmpfs node logs onto the disk that fills, as `--log-file` beside a data dir would in production.
+        ...(i === TMPFS_NODE ? { dataDir: path.join(tmpfsDir, 'data'), logFile: path.join(tmpfsDir, 'node.log') } : { dataDir: path.join(root, `n${i}`) })
       })),
       tmpfsNode: TMPFS_NODE,
       holdMs: option('--hold-ms', quick ? 3000 : 20_000),

@@ -13,7 +13,11 @@ import { fileURLToPath } from 'node:url'
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js')
 const API_TIMEOUT_MS = 4000
 
-export interface NodeSpec { namespace: string, address: string, dataDir: string }
+export interface NodeSpec {
+  namespace: string, address: string, dataDir: string
+  /** `--log-file` (the full-tmpfs node logs onto its full disk); stderr otherwise. */
+  logFile?: string
+}
 
 export interface NodeStatus {
   nodeId: string, leader: string | null, role: string, term: number, appliedIndex: number, commitIndex: number, lastIndex: number, lastTerm: number,
@@ -35,6 +39,10 @@ export class FaultNode {
     return `${this.spec.dataDir}.clock`
   }
 
+  private logArgs (): string[] {
+    return this.spec.logFile !== undefined ? ['--log-file', this.spec.logFile] : []
+  }
+
   get running (): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
   }
@@ -45,7 +53,7 @@ export class FaultNode {
     await fs.rm(path.join(this.spec.dataDir, 'api.json'), { force: true })
     const args = ['netns', 'exec', this.spec.namespace, process.execPath, MAIN, 'start', '--data-dir', this.spec.dataDir,
       '--listen', `/ip4/${this.spec.address}/tcp/4101`, '--api', `${this.spec.address}:0`, '--config', this.configFile,
-      '--log-level', 'warn', ...(join !== undefined ? ['--join', join] : [])]
+      '--log-level', 'warn', ...this.logArgs(), ...(join !== undefined ? ['--join', join] : [])]
     const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RVD_FAULTS_CLOCK_OFFSET_FILE: this.clockFile } })
     this.child = child
     this.killing = false
@@ -75,7 +83,7 @@ export class FaultNode {
    */
   async recoverQuorum (): Promise<{ code: number | null, stderr: string }> {
     const args = ['netns', 'exec', this.spec.namespace, process.execPath, MAIN, 'recover-quorum', '--data-dir', this.spec.dataDir,
-      '--listen', `/ip4/${this.spec.address}/tcp/4101`, '--api', `${this.spec.address}:0`, '--config', this.configFile, '--log-level', 'warn']
+      '--listen', `/ip4/${this.spec.address}/tcp/4101`, '--api', `${this.spec.address}:0`, '--config', this.configFile, '--log-level', 'warn', ...this.logArgs()]
     const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RVD_FAULTS_CLOCK_OFFSET_FILE: this.clockFile } })
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-3000) })
