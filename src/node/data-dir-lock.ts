@@ -42,7 +42,8 @@ function processStartTime (pid: number): string | undefined {
   }
 }
 
-function socketName (realDir: string): string {
+/** The abstract socket name of the lock on the data dir whose real path is `realDir`. */
+export function socketName (realDir: string): string {
   return `\0revoada/data-dir/${createHash('sha256').update(realDir).digest('hex').slice(0, 40)}`
 }
 
@@ -88,7 +89,12 @@ export async function acquireDataDirLock (dataDir: string): Promise<DataDirLock>
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
   const realDir = await fs.realpath(dataDir)
   const name = socketName(realDir)
-  const server = net.createServer((socket) => { socket.end(`${process.pid}\n`) })
+  const server = net.createServer((socket) => {
+    // A client gone before the answer (a loser that gave up, any local user: abstract sockets have no file
+    // permissions) fails the write with EPIPE; unheard, that error would end this node.
+    socket.on('error', () => {})
+    socket.end(`${process.pid}\n`)
+  })
   if (!await listen(server, name)) throw new DataDirInUseError(dataDir, await askHolderPid(name))
   server.unref()
   const file = path.join(realDir, LOCK_FILE_NAME)

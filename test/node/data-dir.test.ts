@@ -8,10 +8,11 @@
  */
 import { spawn } from 'node:child_process'
 import { promises as fs, existsSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { acquireDataDirLock, LOCK_FILE_NAME } from '../../src/node/data-dir-lock.js'
+import { acquireDataDirLock, LOCK_FILE_NAME, socketName } from '../../src/node/data-dir-lock.js'
 import { startNode } from '../../src/node/index.js'
 import { defaultServices } from '../../src/node/services.js'
 import { capturingLogger, tempDir, testConfig, waitFor } from './helpers.js'
@@ -58,6 +59,27 @@ describe('data dir lock', () => {
     // The lock file still names the dead pid; it must not matter.
     expect(existsSync(path.join(dir, LOCK_FILE_NAME))).toBe(true)
     await (await acquireDataDirLock(dir)).release()
+  })
+
+  it('should keep its holder running when clients leave before the pid is answered', async () => {
+    const dir = await newDir()
+    const script = `import { acquireDataDirLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/node/data-dir-lock.js'))}
+      await acquireDataDirLock(${JSON.stringify(dir)}); process.stdout.write('locked\\n'); setInterval(() => {}, 1000)`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    cleanups.push(async () => { child.kill('SIGKILL') })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    await waitFor(() => out.includes('locked'), 20_000, 'child holds the lock')
+    // Any local user can connect to an abstract socket: connect and leave at once, many times. The holder's
+    // answer then meets a closed socket (EPIPE), which ended the process while nothing listened for it.
+    const name = socketName(await fs.realpath(dir))
+    await Promise.all(Array.from({ length: 500 }, async () => { await new Promise<void>((resolve) => {
+      const socket = net.connect({ path: name })
+      socket.on('connect', () => { socket.destroy(); resolve() })
+      socket.on('error', () => { resolve() })
+    }) }))
+    await expect(acquireDataDirLock(dir)).rejects.toMatchObject({ name: 'DataDirInUseError', pid: child.pid })
+    expect(child.exitCode).toBeNull()
   })
 
   it('should make a second node on the same data dir fail before touching it', async () => {
