@@ -58,6 +58,34 @@ describe('MemberTable', () => {
     expect(t.view(20_000).members.find((m) => m.nodeId === 'a')?.health).toBe('left')
   })
 
+  it('should not learn a dead member\'s silence as an interval: back in the same generation, a crash is found as fast as before', () => {
+    // a beats every 500 ms for 10 s, falls silent for 10 s (a partition, a frozen process: dead), comes back in
+    // the same generation and beats for 10 s more, then crashes. b beats throughout, then crashes with a.
+    const t = table()
+    const events: string[] = []
+    for (let ms = 0; ms <= 30_000; ms += 100) {
+      if (ms % 500 === 0) {
+        if (ms <= 10_000 || ms >= 20_000) events.push(...t.heartbeat(state('a', { seq: ms + 1 }), ms).map((e) => `${e.kind} a`))
+        t.heartbeat(state('b', { seq: ms + 1 }), ms)
+        // c announces a leave at 10 s, yet its process goes on and beats again from 20 s.
+        if (ms <= 10_000 || ms >= 20_000) events.push(...t.heartbeat(state('c', { seq: ms + 1, leaving: ms === 10_000 }), ms).map((e) => `${e.kind} c`))
+      }
+      events.push(...t.tick(ms).map((e) => `${e.kind} ${e.nodeId}`))
+    }
+    expect(events).toEqual(['joined a', 'joined c', 'left c', 'suspect a', 'dead a', 'recovered a', 'recovered c'])
+    const suspectedAt = (id: string): number => {
+      for (let ms = 30_100; ms <= 60_000; ms += 100) if (t.tick(ms).some((e) => e.kind === 'suspect' && e.nodeId === id)) return ms
+      return Infinity
+    }
+    const aAt = suspectedAt('a')
+    expect(aAt - 30_000).toBeLessThan(2500)
+    // Learnt, that silence made a's spread ≈ 1.4 s and its suspicion ≈ 9 s late; now a is judged as b is.
+    expect(t.view(aAt).members.find((m) => m.nodeId === 'b')?.health).toBe('suspect')
+    // The 10 s silence is no interval a sends at: its detector's window holds only its beats.
+    expect(t.detectorOf('a')).toMatchObject({ meanMs: 500, stdDeviationMs: 100 })
+    expect(t.detectorOf('c')).toMatchObject({ meanMs: 500, stdDeviationMs: 100 })
+  })
+
   it('should tell what a member\'s detector holds (window mean and spread, last heartbeat, hint) for the suspicion\'s log line', () => {
     const t = table()
     expect(t.detectorOf('a')).toBeUndefined()

@@ -151,7 +151,9 @@ export class MemberTable {
     entry.refused = false
     entry.awaitingSinceMs = undefined
     entry.vouched = undefined
-    entry.detector.heartbeat(nowMs)
+    // Back from dead or left in the same generation: the silence was a failure, not an interval it sends at.
+    if (entry.health === 'dead' || entry.health === 'left') entry.detector.resume(nowMs)
+    else entry.detector.heartbeat(nowMs)
     if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
     if (entry.health === 'alive') return []
     return this.transition(entry, 'alive', nowMs, event('recovered'))

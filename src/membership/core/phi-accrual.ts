@@ -72,6 +72,16 @@ export class PhiAccrualDetector {
   }
 
   /**
+   * The peer is heard again at `nowMs` after a verdict (declared dead, or left): its silence restarts from now,
+   * but the gap is not an interval it sends at and is not sampled. Sampled, one 10 s gap raised the spread of a
+   * 500 ms sender to ≈ 1.4 s for the window's next 200 beats, and a crash then took ≈ 9 s to suspect, not 2 s.
+   * Akka's detector leaves out the first heartbeat after a failure for the same reason.
+   */
+  resume (nowMs: number): void {
+    this.lastHeartbeatMs = Math.max(nowMs, this.lastHeartbeatMs ?? nowMs)
+  }
+
+  /**
    * The observer itself was stalled for `ms` up to `nowMs`: that time is not the peer's silence, so the last
    * heartbeat moves forward by it (never past `nowMs`). Adds no interval sample.
    */
