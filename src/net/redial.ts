@@ -204,13 +204,23 @@ export class Redialer {
     return this.node.getConnections(peerIdFromString(t.peerId)).length > 0
   }
 
+  /**
+   * Dials the due targets, the one due longest first, at most REDIAL_PARALLEL_MAX in flight. In table order
+   * instead, stale targets at its head (peers.json's, loaded first) that were due again by every round took every
+   * slot — at the defaults 16 whose dials time out — and the targets after them were never dialled.
+   */
   private round (): void {
     if (this.stopped) return
     const now = this.now()
+    const due: Target[] = []
     for (const t of this.targets.values()) {
-      if (this.inFlight.size >= REDIAL_PARALLEL_MAX) break
-      if (t.inFlight || this.connected(t) || now < t.nextAttemptAt) continue
+      if (t.inFlight || now < t.nextAttemptAt || this.connected(t)) continue
       if (this.scope !== undefined && t.peerId !== undefined && !this.scope.has(t.peerId)) continue
+      due.push(t)
+    }
+    due.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
+    for (const t of due) {
+      if (this.inFlight.size >= REDIAL_PARALLEL_MAX) break
       const p = this.dial(t).finally(() => { this.inFlight.delete(p) })
       this.inFlight.add(p)
     }

@@ -62,11 +62,11 @@ export class FakeNet extends EventTarget {
   }
 }
 
-/** A started Redialer (default clock) whose rounds run when `round()` is awaited. */
-export async function redialerOn (net: FakeNet): Promise<{ redialer: Redialer, round: () => Promise<void> }> {
+/** A started Redialer (on `now`, the default clock unless given) whose rounds run when `round()` is awaited. */
+export async function redialerOn (net: FakeNet, now?: () => number): Promise<{ redialer: Redialer, round: () => Promise<void> }> {
   let run: () => void = () => {}
   const ticker: Ticker = { every: (_ms, r) => { run = r; return () => {} } }
-  const redialer = new Redialer(net as unknown as NetNode, NET, silentLogger())
+  const redialer = new Redialer(net as unknown as NetNode, NET, silentLogger(), now)
   redialer.start(ticker)
   // The first round runs on a zero timeout; let it and its dials finish.
   const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)) }
