@@ -4,7 +4,8 @@
  * keep-alive reconnects after ~30 s (libp2p-notes §6), and discovery never auto-dials, so a static cluster
  * needs its own loop: every `intervalMs` each unconnected target whose backoff has elapsed is dialled, and a
  * failure doubles its backoff (with jitter) up to `backoffMaxMs`. Targets are seed addresses (dialled without
- * a PeerId) and every peer ever connected. The number of targets is bounded by REDIAL_PEERS_MAX. A tiered
+ * a PeerId) and every peer ever connected. The number of targets is bounded by REDIAL_PEERS_MAX; in a full table a
+ * new peer takes the place of the peer target longest without a connection (`add`). A tiered
  * observer keeps only some peers (membership/links.ts, `restrictTo`): the other targets stay known but are not
  * dialled until the restriction is lifted; so does a quiet joiner (core/joiner.ts), which keeps its seeds and the voters.
  * A member removed from the cluster is forgotten (`forget`, called by consensus when the shape's `removed` list
@@ -35,6 +36,8 @@ interface Target {
   backoffMs: number
   nextAttemptAt: number
   inFlight: boolean
+  /** When it was last found connected, or added: the one longest without a connection makes room (add). */
+  seenMs: number
   /** Last failure reason logged, so a peer that stays down does not flood the log. */
   lastError?: string
 }
@@ -189,14 +192,34 @@ export class Redialer {
     this.addPeer(evt.detail.id.toString())
   }
 
+  /**
+   * Adds a target. In a full table the peer target longest without a connection makes room (never a seed address,
+   * a connected peer or a dial in flight): every peer ever connected stays a target, and peers.json brings back up
+   * to KNOWN_PEERS_MAX peers at a restart, stale ones included, so refusing new peers left the members met after
+   * that never redialled for the life of the process. Only when nothing can make room is the new one left out.
+   */
   private add (key: string, fields: Pick<Target, 'address' | 'peerId'>): void {
     if (this.targets.has(key)) return
-    if (this.targets.size >= REDIAL_PEERS_MAX) {
-      if (!this.overflowLogged) this.log.warn({ max: REDIAL_PEERS_MAX }, 'redial target limit reached; not tracking more peers')
+    if (this.targets.size >= REDIAL_PEERS_MAX && !this.dropStalest()) {
+      if (!this.overflowLogged) this.log.warn({ max: REDIAL_PEERS_MAX }, 'redial target limit reached, every target connected or dialling; not tracking more peers')
       this.overflowLogged = true
       return
     }
-    this.targets.set(key, { ...fields, backoffMs: this.net.redialBackoffMinMs, nextAttemptAt: 0, inFlight: false })
+    this.targets.set(key, { ...fields, backoffMs: this.net.redialBackoffMinMs, nextAttemptAt: 0, inFlight: false, seenMs: this.now() })
+  }
+
+  /** Drops the peer target longest without a connection (add); false when each one is connected or dialling. */
+  private dropStalest (): boolean {
+    let stalest: [string, Target] | undefined
+    for (const entry of this.targets) {
+      const t = entry[1]
+      if (t.address !== undefined || t.inFlight || this.connected(t)) continue
+      if (stalest === undefined || t.seenMs < stalest[1].seenMs) stalest = entry
+    }
+    if (stalest === undefined) return false
+    this.targets.delete(stalest[0])
+    this.log.debug({ peer: stalest[1].peerId, max: REDIAL_PEERS_MAX }, 'redial target limit reached; the target longest without a connection makes room')
+    return true
   }
 
   private connected (t: Target): boolean {
@@ -214,7 +237,11 @@ export class Redialer {
     const now = this.now()
     const due: Target[] = []
     for (const t of this.targets.values()) {
-      if (t.inFlight || now < t.nextAttemptAt || this.connected(t)) continue
+      if (this.connected(t)) {
+        t.seenMs = now
+        continue
+      }
+      if (t.inFlight || now < t.nextAttemptAt) continue
       if (this.scope !== undefined && t.peerId !== undefined && !this.scope.has(t.peerId)) continue
       due.push(t)
     }
@@ -241,6 +268,7 @@ export class Redialer {
       }
       if (t.peerId !== peerId) this.targets.delete(`peer:${peerId}`)
       t.peerId = peerId
+      t.seenMs = this.now()
       t.backoffMs = this.net.redialBackoffMinMs
       t.lastError = undefined
       // A peer out of scope (the restriction came while this dial was in flight) is not tagged for libp2p's redial.
