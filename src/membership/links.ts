@@ -14,6 +14,7 @@ import type { Connection } from '@libp2p/interface'
 import type { Logger } from '../log/index.js'
 import type { NetNode, Redialer } from '../net/index.js'
 import { KEEP_ALIVE_CLUSTER_TAG } from '../net/constants.js'
+import { ConnectionAges } from '../net/connection-ages.js'
 import { keptPeers, isVoterIn } from './core/index.js'
 import type { RaftMembers, Tier } from './core/index.js'
 
@@ -52,6 +53,8 @@ export class ObserverLinks {
   private lastCheckMs = -Infinity
   private lastTier: Tier | undefined
   private closed = 0
+  /** Connections' open stamps (wall clock) on `update`'s clock: a wall step does not age them (net/connection-ages.ts). */
+  private readonly ages = new ConnectionAges()
 
   constructor (private readonly init: ObserverLinksInit) {}
 
@@ -76,7 +79,7 @@ export class ObserverLinks {
     }
     if (tier !== 'observer' || kept === undefined || conf === undefined || nowMs - this.lastTrimMs < LINK_TRIM_EVERY_MS) return
     this.lastTrimMs = nowMs
-    this.trim(kept, conf)
+    this.trim(kept, conf, nowMs)
   }
 
   /** Connections closed as surplus so far (a counter for status and tests). */
@@ -102,11 +105,10 @@ export class ObserverLinks {
     log.info({ kept: kept === undefined ? 'all' : kept.size }, what)
   }
 
-  private trim (kept: ReadonlySet<string>, conf: RaftMembers): void {
+  private trim (kept: ReadonlySet<string>, conf: RaftMembers, nowMs: number): void {
     const { net, log, heartbeatTopic } = this.init
     const members = new Set([...conf.learners, ...conf.learnersNext])
     const listening = new Set(net.services.pubsub.getSubscribers(heartbeatTopic).map((p) => p.toString()))
-    const now = Date.now()
     const untagged = new Set<string>()
     for (const connection of net.getConnections()) {
       const peer = connection.remotePeer.toString()
@@ -117,7 +119,7 @@ export class ObserverLinks {
       if (!untagged.has(peer)) void untag(net, peer)
       untagged.add(peer)
       if (listening.has(peer)) continue
-      if (now - connection.timeline.open < LINK_CLOSE_GRACE_MS || !connectionIdle(connection)) continue
+      if (nowMs - this.ages.openedAtMs(connection, nowMs) < LINK_CLOSE_GRACE_MS || !connectionIdle(connection)) continue
       this.closed++
       log.debug({ peer }, 'closing a surplus connection to an observer')
       connection.close().catch((err: unknown) => { connection.abort(err as Error) })

@@ -22,6 +22,7 @@ import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { membershipDigestTopic, membershipTopic } from '../net/index.js'
 import { gossipStreamTables } from '../net/gossip-streams.js'
+import { ConnectionAges } from '../net/connection-ages.js'
 import { isLocalPingRefusal } from '../net/link-monitor.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
 import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
@@ -182,6 +183,8 @@ export class MembershipService implements NodeService, Membership {
   /** Waits for a member not heard since a rebase that a leader's digest renewed (MemberTable.vouch). */
   private awaitsVouched = 0
   private readonly voterWatch = newVoterWatch()
+  /** Connections' open stamps (wall clock) on `nowMs`: a wall step does not age them (net/connection-ages.ts). */
+  private readonly connectionAges = new ConnectionAges()
   private ticks = 0
   private digestCompactBytes = 0
   private digestsAccepted = 0
@@ -461,7 +464,7 @@ export class MembershipService implements NodeService, Membership {
     for (const c of this.ctx.net.getConnections()) {
       if (c.status !== 'open') continue
       const peer = c.remotePeer.toString()
-      const openedAt = now - Math.max(0, Date.now() - c.timeline.open)
+      const openedAt = this.connectionAges.openedAtMs(c, now)
       connectedSinceMs.set(peer, Math.min(connectedSinceMs.get(peer) ?? Infinity, openedAt))
     }
     const subscribers = new Set(this.ctx.net.services.pubsub.getSubscribers(this.topic).map((p) => p.toString()))

@@ -25,6 +25,8 @@ import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../log/index.js'
 import type { NetNode } from './libp2p.js'
 import { intervalTicker, type StopDuty, type Ticker } from '../util/ticker.js'
+import { steadyNowMs } from '../util/clock.js'
+import { ConnectionAges } from './connection-ages.js'
 
 /** How often the mender looks (a whole multiple of the node's 100 ms tick). */
 export const GOSSIP_STREAM_CHECK_MS = 1_000
@@ -141,11 +143,13 @@ export class GossipStreamMender {
   /** Connected peers the mender has seen a stream to; a peer leaves when it has no connection left. */
   private readonly hadStream = new Set<string>()
   private readonly loggedAt = new Map<string, number>()
+  /** Connections' open stamps (wall clock) on `now`: a wall step does not age them (connection-ages.ts). */
+  private readonly ages = new ConnectionAges()
 
   constructor (
     private readonly net: NetNode,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now
+    private readonly now: () => number = steadyNowMs
   ) {}
 
   start (ticker: Ticker = intervalTicker): void {
@@ -163,12 +167,12 @@ export class GossipStreamMender {
     const tables = gossipStreamTables(this.net)
     if (typeof gossip.onPeerConnected !== 'function' || tables === undefined) return 0
     const connections = this.net.getConnections()
-    const facts = connections.map((c) => ({ peer: c.remotePeer.toString(), status: c.status, openedAt: c.timeline.open, limited: c.limits != null }))
+    const now = this.now()
+    const facts = connections.map((c) => ({ peer: c.remotePeer.toString(), status: c.status, openedAt: this.ages.openedAtMs(c, now), limited: c.limits != null }))
     const connected = new Set(facts.map((c) => c.peer))
     for (const peer of this.hadStream) if (!connected.has(peer)) this.hadStream.delete(peer)
     for (const peer of this.loggedAt.keys()) if (!connected.has(peer)) this.loggedAt.delete(peer)
     const hasStream = (peer: string): boolean => tables.outbound.has(peer)
-    const now = this.now()
     const missing = peersWithoutStream(facts, hasStream, (peer) => this.hadStream.has(peer), now, { lostMs: GOSSIP_STREAM_LOST_GRACE_MS, newMs: GOSSIP_STREAM_NEW_GRACE_MS })
     for (const peer of connected) if (hasStream(peer)) this.hadStream.add(peer)
     for (const [peer, { index, lost }] of missing) {
