@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs'
 import { randomBytes, createHash } from 'node:crypto'
 import path from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import {
   CLUSTER_FILE_MODE, CLUSTER_FILE_NAME, CLUSTER_FILE_VERSION, CLUSTER_ID_BYTES, CLUSTER_KEY_BYTES, SEEDS_MAX
 } from './constants.js'
@@ -48,7 +49,7 @@ export function newCluster (): Cluster {
 /**
  * Loads the stored cluster; when there is none, stores `join` (if given) or a new cluster.
  *
- * @throws ClusterFileError when the file is corrupt or readable by others
+ * @throws ClusterFileError when the file is corrupt (a seed that is no multiaddr included) or readable by others
  * @throws ClusterMismatchError when `join` names a different cluster than the stored one
  */
 export async function loadOrCreateCluster (dataDir: string, join?: JoinInfo): Promise<{ cluster: Cluster, created: boolean }> {
@@ -103,5 +104,17 @@ async function readCluster (file: string): Promise<Cluster | undefined> {
   if (typeof body.clusterId !== 'string' || body.clusterId === '') throw new ClusterFileError(file, 'missing clusterId')
   if (typeof body.key !== 'string' || !/^[0-9a-f]{64}$/.test(body.key)) throw new ClusterFileError(file, 'key must be 64 hex chars')
   const seeds = Array.isArray(body.seeds) ? body.seeds.filter((s): s is string => typeof s === 'string') : []
+  // Written here only from a checked join string; one edited by hand is checked before the redial loop parses it,
+  // where it failed the start with the parser's error, naming neither this file nor the seed.
+  for (const seed of seeds) if (!isMultiaddr(seed)) throw new ClusterFileError(file, `seed ${JSON.stringify(seed)} is no multiaddr`)
   return { clusterId: body.clusterId, key: Buffer.from(body.key, 'hex'), seeds }
+}
+
+function isMultiaddr (text: string): boolean {
+  try {
+    multiaddr(text)
+    return true
+  } catch {
+    return false
+  }
 }

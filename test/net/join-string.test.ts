@@ -6,7 +6,8 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { decodeJoinString, encodeJoinString, loadOrCreateCluster } from '../../src/net/index.js'
-import { tempDir } from '../node/helpers.js'
+import { startNode } from '../../src/node/index.js'
+import { tempDir, testConfig } from '../node/helpers.js'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -62,5 +63,20 @@ describe('cluster file', () => {
     await loadOrCreateCluster(d)
     const other = { clusterId: 'other', key: randomBytes(32), addresses: ['/ip4/127.0.0.1/tcp/1'] }
     await expect(loadOrCreateCluster(d, other)).rejects.toHaveProperty('name', 'ClusterMismatchError')
+  })
+
+  it('should refuse a hand-edited seed that is no multiaddr with ClusterFileError naming it, and so refuse to start', async () => {
+    const d = await tempDir()
+    dirs.push(d)
+    const stored = await loadOrCreateCluster(d, { clusterId: 'c1', key: randomBytes(32), addresses: ['/ip4/127.0.0.1/tcp/1'] })
+    const file = path.join(d, 'cluster.json')
+    const body = JSON.parse(await fs.readFile(file, 'utf8')) as { seeds: string[] }
+    await fs.writeFile(file, JSON.stringify({ ...body, seeds: [...body.seeds, 'ip4/10.0.0.1/tcp/4001'] }), { mode: 0o600 })
+    // Before, the file read well and the start failed later, in the redial loop, with the multiaddr parser's
+    // InvalidMultiaddrError, naming neither the file nor the seed.
+    await expect(loadOrCreateCluster(d)).rejects.toThrow(/cluster\.json: seed "ip4\/10\.0\.0\.1\/tcp\/4001" is no multiaddr/)
+    await expect(loadOrCreateCluster(d)).rejects.toHaveProperty('name', 'ClusterFileError')
+    await expect(startNode({ config: testConfig(d) })).rejects.toHaveProperty('name', 'ClusterFileError')
+    expect(stored.cluster.seeds).toEqual(['/ip4/127.0.0.1/tcp/1'])
   })
 })
