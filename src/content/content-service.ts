@@ -236,13 +236,20 @@ export class ContentService implements NodeService {
   }
 
   /**
-   * Makes `cid` complete in this store, fetching from the swarm if needed (queued; one fetch per CID).
+   * Makes `cid` complete in this store, fetching from the swarm if needed (queued; one fetch per CID, whose
+   * callers all get their pin).
    * @throws NoProvidersError, FetchFailedError, QuotaExceededError, DiskFullError, FetchQueueFullError
    */
   async fetch (cid: CID, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
     const key = cid.toString()
     const running = this.fetches.get(key)
-    if (running !== undefined) return await running.promise
+    if (running !== undefined) {
+      const record = await running.promise
+      if (options.pin !== true || record.pinned) return record
+      // That fetch was started without a pin: this caller's pin goes on what it completed (the fetch is gone
+      // now, so this takes the path of an object held), not lost (docs/CONTENT.md §6 step 10).
+      return await this.fetch(cid, options)
+    }
     const record = this.store.record(cid)
     if (record?.complete === true) {
       if (options.pin === true && !record.pinned) return await this.store.setRecord(cid, { ...record, pinned: true })

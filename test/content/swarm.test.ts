@@ -9,7 +9,7 @@ import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { encode } from '@ipld/dag-cbor'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CHUNK_BYTES, CONTENT_PROTOCOL, DIR_DEPTH_MAX, REQUEST_FRAME_BYTES_MAX, encodeManifest } from '../../src/content/core/index.js'
+import { CHUNK_BYTES, CONTENT_PROTOCOL, DIR_DEPTH_MAX, REQUEST_FRAME_BYTES_MAX, chunkCid, encodeManifest } from '../../src/content/core/index.js'
 import { blake3 } from '../../src/codec/index.js'
 import type { ContentStore } from '../../src/content/store.js'
 import { ContentCluster } from './helpers.js'
@@ -247,6 +247,34 @@ describe('content swarm (in process)', { timeout: 240_000 }, () => {
     // 24 chunks + manifests; chunks verified before the restart are not asked for again.
     expect(total).toBeLessThan(24 + 4 + served)
     expect(total - served).toBeLessThan(24)
+  })
+
+  it('should pin an object whose fetch was running unpinned when the pin was asked, durably', async () => {
+    // A pin (or fetch --pin) of a CID being fetched joins that fetch. It used to return the record that fetch
+    // made, unpinned, and say nothing: gc then collected what the caller had pinned (the materializer pins the
+    // templates the catalog names this way). Method: c holds the file's blocks but no record of it, so a fetch
+    // completes it from the store alone (no provider needed), and a pin is asked while that fetch runs.
+    const [c] = await cluster.start(1)
+    const store = (c!.content as unknown as { store: ContentStore }).store
+    const bytes = randomBytes(2 * CHUNK_BYTES + 10)
+    const digests: Uint8Array[] = []
+    for (let at = 0; at < bytes.length; at += CHUNK_BYTES) {
+      const chunk = bytes.subarray(at, at + CHUNK_BYTES)
+      digests.push(blake3(chunk))
+      await store.putBlock(chunkCid(blake3(chunk)), chunk)
+    }
+    const manifest = encodeManifest({ v: 1, type: 'file', size: bytes.length, chunkBytes: CHUNK_BYTES, chunks: digests })
+    await store.putBlock(manifest.cid, manifest.bytes)
+    const plain = c!.content.fetch(manifest.cid)
+    const pinned = c!.content.pin(manifest.cid)
+    // One fetch, shared.
+    expect(c!.content.fetchesInProgress().map((p) => p.cid)).toEqual([manifest.cid.toString()])
+    expect((await pinned).pinned).toBe(true)
+    expect((await plain).complete).toBe(true)
+    expect(c!.content.record(manifest.cid)).toMatchObject({ complete: true, pinned: true })
+    await cluster.stop(c!)
+    const again = await cluster.add({ dir: c!.dir })
+    expect(again.content.record(manifest.cid)).toMatchObject({ complete: true, pinned: true })
   })
 
   it('should stop a fetch at the quota with QuotaExceededError and stay within it', async () => {
