@@ -470,9 +470,17 @@ export class Fetch {
     try {
       await this.deps.store.putBlock(cid, data)
     } catch (err) {
-      if (!(err instanceof ChunkVerificationError)) throw err
-      this.providerLied(peer, `chunk ${request}`)
-      return 'lied'
+      if (err instanceof ChunkVerificationError) {
+        this.providerLied(peer, `chunk ${request}`)
+        return 'lied'
+      }
+      if (err instanceof Error && FATAL_ERRORS.has(err.name)) {
+        // A full store ends the fetch now: the chunk loop wakes and stops every worker. Left to this worker's
+        // next await of the write, it waited for its provider's next answer, which one that froze never sends.
+        this.fatal ??= err
+        this.wake.notify()
+      }
+      throw err
     }
     if (scheduler.onChunk(peer, request)) {
       this.deps.scores.record(peer, 'good-chunk', this.deps.nowMs())
