@@ -82,6 +82,8 @@ interface WorkerJob {
   manifest: FileManifest
   scheduler: ChunkScheduler
   backoff: Map<string, { failures: number, retryAtMs: number }>
+  /** The chunks whose digest the manifest names more than once, each with all the chunks of that digest. */
+  repeats: ReadonlyMap<number, readonly number[]>
   /**
    * Aborted when the fetch's chunk loop ends (done, or a fatal error), or when the peer is forgotten
    * (`Fetch.forgetPeer`): the worker stops at once, at no cost to the provider.
@@ -268,10 +270,17 @@ export class Fetch {
     const { store } = this.deps
     // A block held already (for another file) counts as present only at the manifest's length: else its
     // digest and the manifest disagree, and no provider can give bytes that satisfy both.
+    const byDigest = new Map<string, number[]>()
     for (const [index, digest] of manifest.chunks.entries()) {
       const bytes = store.blockBytes(digest)
       if (bytes !== undefined && bytes !== chunkLength(manifest, index)) throw inconsistentChunk(root, manifest, index, bytes)
+      const key = store.blockKey(digest)
+      const same = byDigest.get(key)
+      if (same === undefined) byDigest.set(key, [index])
+      else same.push(index)
     }
+    const repeats = new Map<number, number[]>()
+    for (const same of byDigest.values()) if (same.length > 1) for (const index of same) repeats.set(index, same)
     const scheduler = new ChunkScheduler({
       chunkCount: manifest.chunks.length,
       present: (i) => store.hasDigest(manifest.chunks[i] as Uint8Array),
@@ -302,7 +311,7 @@ export class Fetch {
           scheduler.setProvider(peer, partial ? () => false : null)
           const stop = new AbortController()
           this.peerStops.set(peer, stop)
-          workers.set(peer, this.worker({ peer, partial, root, manifest, scheduler, backoff, stopped: stop.signal }).finally(() => {
+          workers.set(peer, this.worker({ peer, partial, root, manifest, scheduler, backoff, repeats, stopped: stop.signal }).finally(() => {
             workers.delete(peer)
             this.peerStops.delete(peer)
             this.wake.notify()
@@ -466,7 +475,7 @@ export class Fetch {
 
   /** Verifies and writes one chunk, then counts it done: 'lied' when its bytes do not match its digest. */
   private async storeChunk (job: WorkerJob, request: number, cid: CID, data: Uint8Array): Promise<'stored' | 'lied'> {
-    const { peer, manifest, scheduler } = job
+    const { peer, root, manifest, scheduler } = job
     try {
       await this.deps.store.putBlock(cid, data)
     } catch (err) {
@@ -486,6 +495,18 @@ export class Fetch {
       this.deps.scores.record(peer, 'good-chunk', this.deps.nowMs())
       this.progress.chunksDone = scheduler.chunksDone
       this.progress.chunksByProvider[peer] = (this.progress.chunksByProvider[peer] ?? 0) + 1
+      this.progress.bytesDone = Math.min(manifest.size, this.progress.bytesDone + data.length)
+    }
+    // The block stands for every chunk the manifest names by its digest (a file of zeros names one block for
+    // all of them): those are held now too, and asked of nobody. Not counted for the provider, which sent one.
+    for (const twin of job.repeats.get(request) ?? []) {
+      if (chunkLength(manifest, twin) !== data.length) {
+        // No bytes are both: the manifest contradicts itself, as for a held block of another length.
+        this.fatal ??= inconsistentChunk(root, manifest, twin, data.length)
+        break
+      }
+      if (!scheduler.onChunk(peer, twin)) continue
+      this.progress.chunksDone = scheduler.chunksDone
       this.progress.bytesDone = Math.min(manifest.size, this.progress.bytesDone + data.length)
     }
     this.wake.notify()
