@@ -25,6 +25,12 @@ export const HOOK_RETRY_MIN_MS = 1_000
 export const HOOK_RETRY_MAX_MS = 60_000
 /** Hook runs waiting at once; beyond it the oldest waiting run is dropped and recorded. */
 export const HOOK_QUEUE_MAX = 64
+/**
+ * After a hook exits, its output pipes are read for at most this long, in ms, then closed: a process the hook
+ * started in the background may hold them open for as long as it runs, and the run is over when the hook
+ * exits. Output the hook wrote before exiting is in the pipe already and read well within it.
+ */
+export const HOOK_OUTPUT_AFTER_EXIT_MS = 200
 /** Bytes of a hook's stdout+stderr kept for the log; the rest is cut. */
 export const HOOK_OUTPUT_BYTES_MAX = 16 * 1024
 /** Materializer events (writes, removals, hook results, errors) kept for `revoada manifests`. */

@@ -10,7 +10,9 @@ import { spawn } from 'node:child_process'
 import type { Logger } from '../log/index.js'
 import { childToStartPriority } from '../util/thread-priority.js'
 import { HookFailedError } from './errors.js'
-import { HOOK_ATTEMPTS_MAX, HOOK_OUTPUT_BYTES_MAX, HOOK_QUEUE_MAX, HOOK_RETRY_MAX_MS, HOOK_RETRY_MIN_MS } from './constants.js'
+import {
+  HOOK_ATTEMPTS_MAX, HOOK_OUTPUT_AFTER_EXIT_MS, HOOK_OUTPUT_BYTES_MAX, HOOK_QUEUE_MAX, HOOK_RETRY_MAX_MS, HOOK_RETRY_MIN_MS
+} from './constants.js'
 
 export type HookName = 'onPromote' | 'onDemote'
 
@@ -48,7 +50,8 @@ export class HookRunner {
   private running = false
   private stopped = false
   private retryTimer: NodeJS.Timeout | undefined
-  private child: ReturnType<typeof spawn> | undefined
+  /** Kills the running hook's process group; undefined once the hook exited (what it left running is not ours). */
+  private killRunning: (() => void) | undefined
 
   constructor (private readonly init: HookRunnerInit) {}
 
@@ -71,7 +74,7 @@ export class HookRunner {
     this.stopped = true
     this.queue.length = 0
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.child?.kill('SIGKILL')
+    this.killRunning?.()
   }
 
   private pump (attempt: number): void {
@@ -103,37 +106,64 @@ export class HookRunner {
     return await new Promise((resolve) => {
       let output = ''
       let settled = false
+      /** The hook's timeout, and the wait for its output after it exited. */
+      const timers: { run?: NodeJS.Timeout, afterExit?: NodeJS.Timeout } = {}
+      let child: ReturnType<typeof spawn> | undefined
       const finish = (result: { ok: boolean, exitCode: number | null, message: string }): void => {
         if (settled) return
         settled = true
-        clearTimeout(timer)
-        this.child = undefined
+        clearTimeout(timers.run)
+        clearTimeout(timers.afterExit)
+        this.killRunning = undefined
+        // Ours no more: a process the hook left running may still hold the pipes.
+        child?.stdout?.destroy()
+        child?.stderr?.destroy()
         resolve({ ...result, output })
       }
       const collect = (chunk: Buffer): void => {
-        if (output.length < HOOK_OUTPUT_BYTES_MAX) output += chunk.toString('utf8').slice(0, HOOK_OUTPUT_BYTES_MAX - output.length)
+        if (!settled && output.length < HOOK_OUTPUT_BYTES_MAX) output += chunk.toString('utf8').slice(0, HOOK_OUTPUT_BYTES_MAX - output.length)
       }
-      let child: ReturnType<typeof spawn>
+      const ended = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (code === 0) finish({ ok: true, exitCode: 0, message: `${run.hook} for ${run.role} succeeded` })
+        else finish({ ok: false, exitCode: code, message: `${run.hook} ${run.executable} for ${run.role} ${code !== null ? `exited ${code}` : `was killed by ${String(signal)}`}` })
+      }
       try {
-        child = spawn(run.executable, [], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        // Its own process group: the timeout and stop() kill the hook and every process it runs, not the shell
+        // alone (a `sleep` it did not exec outlived both, and the node).
+        child = spawn(run.executable, [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       } catch (err) {
         finish({ ok: false, exitCode: null, message: new HookFailedError(`${run.hook} ${run.executable} could not start: ${(err as Error).message}`).message })
         return
       }
-      this.child = child
+      const pid = child.pid
+      this.killRunning = () => {
+        if (pid === undefined) return
+        try {
+          process.kill(-pid, 'SIGKILL')
+        } catch {
+          // The group is gone already (ESRCH).
+        }
+      }
       // Not at a voter's raised priority, which the fork inherited (consensus/voter-priority.ts).
-      childToStartPriority(child.pid)
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL')
+      childToStartPriority(pid)
+      timers.run = setTimeout(() => {
+        this.killRunning?.()
         finish({ ok: false, exitCode: null, message: `${run.hook} ${run.executable} killed after ${this.init.timeoutMs} ms` })
       }, this.init.timeoutMs)
       child.stdout?.on('data', collect)
       child.stderr?.on('data', collect)
       child.on('error', (err) => finish({ ok: false, exitCode: null, message: `${run.hook} ${run.executable} could not start: ${err.message}` }))
-      child.on('close', (code, signal) => {
-        if (code === 0) finish({ ok: true, exitCode: 0, message: `${run.hook} for ${run.role} succeeded` })
-        else finish({ ok: false, exitCode: code, message: `${run.hook} ${run.executable} for ${run.role} ${code !== null ? `exited ${code}` : `was killed by ${String(signal)}`}` })
+      // The run ends when the hook exits. NB: 'close' waits for every holder of its pipes, and a process the
+      // hook started in the background (`nohup x &`) holds them as long as it runs: without the exit the run
+      // was killed by its timeout, reported failed and run again.
+      child.on('exit', (code, signal) => {
+        if (settled) return
+        this.killRunning = undefined
+        // Exited within its time: the wait for its output is not a timeout.
+        clearTimeout(timers.run)
+        timers.afterExit = setTimeout(() => ended(code, signal), HOOK_OUTPUT_AFTER_EXIT_MS)
       })
+      child.on('close', ended)
     })
   }
 }
