@@ -9,7 +9,7 @@
  * files are in: a name is only a name, and a state read against another directory (`manifestDir` changed
  * between two runs) would make a stranger's file there look like this node's, to be overwritten or removed.
  */
-import { promises as fs } from 'node:fs'
+import { constants as fsConstants, promises as fs } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { STATE_FILE_NAME, TEMP_PREFIX } from './constants.js'
@@ -25,6 +25,17 @@ export interface MaterializerState {
   files: Record<string, ManagedFile>
   /** This node's control-plane roles at the last reconcile (so hooks fire once per transition). */
   roles: string[]
+}
+
+/** What `ManifestDir.read` found. */
+export interface DirReading {
+  /** The bytes of each name that is a regular file. */
+  files: Map<string, Uint8Array>
+  /**
+   * Names held by an entry that is not a regular file, or that cannot be read: name → why. Never read, written
+   * over or removed: a conflict for that name, the other names managed as usual.
+   */
+  unreadable: Map<string, string>
 }
 
 export interface ManagedFile {
@@ -120,7 +131,7 @@ export class ManifestDir {
     const state: MaterializerState = { manifestDir: this.dir, files: {}, roles: stored.roles }
     if (stored.manifestDir !== undefined) return { state, disowned: Object.keys(stored.files).sort() }
     const disowned: string[] = []
-    const onDisk = await this.read(Object.keys(stored.files))
+    const onDisk = (await this.read(Object.keys(stored.files))).files
     const decoder = new TextDecoder()
     for (const [name, entry] of Object.entries(stored.files).sort(([a], [b]) => a < b ? -1 : 1)) {
       const bytes = onDisk.get(name)
@@ -145,25 +156,47 @@ export class ManifestDir {
   }
 
   /**
-   * Current bytes of each existing file among `names`. `known`: files whose bytes the caller knows (what its
-   * last clean reconcile left there); they are taken from it instead of being read.
+   * Current bytes of each existing file among `names`, and the names held by something that cannot be read
+   * as one. `known`: files whose bytes the caller knows (what its last clean reconcile left there); they are
+   * taken from it instead of being read.
    */
-  async read (names: Iterable<string>, known?: ReadonlyMap<string, Uint8Array>): Promise<Map<string, Uint8Array>> {
-    const found = new Map<string, Uint8Array>()
+  async read (names: Iterable<string>, known?: ReadonlyMap<string, Uint8Array>): Promise<DirReading> {
+    const reading: DirReading = { files: new Map(), unreadable: new Map() }
     for (const name of new Set(names)) {
       const bytes = known?.get(name)
       if (bytes !== undefined) {
-        found.set(name, bytes)
+        reading.files.set(name, bytes)
         continue
       }
       this.filesRead++
-      try {
-        found.set(name, new Uint8Array(await fs.readFile(path.join(this.dir, name))))
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      }
+      const found = await this.readFile(name)
+      if (found instanceof Uint8Array) reading.files.set(name, found)
+      else if (found !== undefined) reading.unreadable.set(name, found.why)
     }
-    return found
+    return reading
+  }
+
+  /**
+   * The bytes of the regular file `name`; undefined when there is none; `why` for any other entry. NB: opened
+   * non-blocking and checked before reading: a FIFO of that name made a plain read wait for a writer forever
+   * (no reconcile ever ended again, nor the node's stop), and a directory failed every reconcile.
+   */
+  private async readFile (name: string): Promise<Uint8Array | { why: string } | undefined> {
+    let handle: fs.FileHandle
+    try {
+      handle = await fs.open(path.join(this.dir, name), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      return code === 'ENOENT' ? undefined : { why: `cannot be opened (${code ?? (err as Error).message})` }
+    }
+    try {
+      if (!(await handle.stat()).isFile()) return { why: 'is not a regular file' }
+      return new Uint8Array(await handle.readFile())
+    } catch (err) {
+      return { why: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }
+    } finally {
+      await handle.close()
+    }
   }
 
   async write (name: string, bytes: Uint8Array): Promise<void> {

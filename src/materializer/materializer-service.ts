@@ -303,10 +303,10 @@ export class MaterializerService implements NodeService {
     const known = full ? undefined : this.onDisk
     this.onDisk = undefined
     const managed = new Set(Object.keys(this.state.files))
-    const onDiskBefore = await this.dir.read([...managed, ...slots.map((s) => s.entry.name)], known)
+    const { files: onDiskBefore, unreadable } = await this.dir.read([...managed, ...slots.map((s) => s.entry.name)], known)
     this.manifestReads++
     const desired = await this.desired.manifests(slots, onDiskBefore, inputs.view, failed)
-    const plan = planReconcile(desired, managed, onDiskBefore, keep)
+    const plan = planReconcile(desired, managed, onDiskBefore, keep, unreadable)
     await this.applyPlan(plan, inputs)
     this.lastReconcile = { ...summary, atMs: Date.now() }
     this.reconciles++

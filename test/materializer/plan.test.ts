@@ -34,6 +34,15 @@ describe('planReconcile', () => {
     expect(plan.conflicts.map((c) => c.name)).toEqual(['kube-apiserver.yaml'])
   })
 
+  it('should neither write nor remove a name held by an entry it cannot read, desired or managed, and report each', () => {
+    const unreadable = new Map([['a.yaml', 'is not a regular file'], ['m.yaml', 'is not a regular file'], ['other.yaml', 'is not a regular file']])
+    const plan = planReconcile([want('a.yaml', 'A'), want('b.yaml', 'B')], new Set(['a.yaml', 'm.yaml']), new Map(), new Set(), unreadable)
+    expect(plan.writes.map((m) => m.name)).toEqual(['b.yaml'])
+    expect(plan.removals).toEqual([])
+    // Neither desired nor managed: not this node's business.
+    expect(plan.conflicts.map((c) => c.name)).toEqual(['a.yaml', 'm.yaml'])
+  })
+
   it('should report two roles rendering the same file name and write only the first', () => {
     const plan = planReconcile([want('x.yaml', '1', 'api-server'), want('x.yaml', '2', 'etcd')], new Set(), new Map())
     expect(plan.writes.map((m) => m.role)).toEqual(['api-server'])

@@ -33,12 +33,18 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.leng
  * @param onDisk current bytes of every name in `desired` or `managed` that exists
  * @param keep managed names to leave as they are although not desired (a held role whose template could not
  *   be fetched yet: its running manifest stays until the new one can be rendered)
+ * @param unreadable names held by an entry that is not a regular file or cannot be read (name → why): neither
+ *   written nor removed, a conflict whether desired or managed
  */
 export function planReconcile (desired: readonly DesiredManifest[], managed: ReadonlySet<string>, onDisk: ReadonlyMap<string, Uint8Array>,
-  keep: ReadonlySet<string> = new Set()): ReconcilePlan {
+  keep: ReadonlySet<string> = new Set(), unreadable: ReadonlyMap<string, string> = new Map()): ReconcilePlan {
   const plan: ReconcilePlan = { writes: [], removals: [], unchanged: [], conflicts: [] }
   const wanted = new Map<string, DesiredManifest>()
+  for (const [name, why] of [...unreadable].sort(([a], [b]) => a < b ? -1 : 1)) {
+    if (desired.some((m) => m.name === name) || managed.has(name)) plan.conflicts.push({ name, why: `${name} ${why}: left alone` })
+  }
   for (const manifest of desired) {
+    if (unreadable.has(manifest.name)) continue
     const other = wanted.get(manifest.name)
     if (other !== undefined) {
       plan.conflicts.push({ name: manifest.name, why: `roles ${other.role} and ${manifest.role} both render ${manifest.name}` })
