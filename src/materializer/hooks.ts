@@ -43,6 +43,8 @@ export interface HookRunnerInit {
   onOutcome: (outcome: HookOutcome) => void
   /** @default HOOK_RETRY_MIN_MS */
   retryMinMs?: number
+  /** Called when the last queued run has ended (succeeded, given up or dropped) and none waits. */
+  onIdle?: () => void
 }
 
 export class HookRunner {
@@ -70,6 +72,11 @@ export class HookRunner {
     return this.queue.length
   }
 
+  /** No run is running, waiting for its retry or queued. */
+  get idle (): boolean {
+    return this.queue.length === 0
+  }
+
   stop (): void {
     this.stopped = true
     this.queue.length = 0
@@ -94,6 +101,7 @@ export class HookRunner {
       }
       this.queue.shift()
       this.pump(1)
+      if (this.queue.length === 0) this.init.onIdle?.()
     }, (err: unknown) => {
       // execute() reports every failure as a result; reaching here is a bug.
       this.running = false

@@ -23,8 +23,15 @@ export interface MaterializerState {
   manifestDir?: string
   /** Files in `manifestDir` that this node wrote: name → the role and template they came from. */
   files: Record<string, ManagedFile>
-  /** This node's control-plane roles at the last reconcile (so hooks fire once per transition). */
+  /** This node's control-plane roles at the last reconcile. */
   roles: string[]
+  /**
+   * The roles whose promote and demote hooks have all run to their end (succeeded or given up): the next
+   * start runs the hooks of the transitions from these to the roles then held, so a hook the node stopped
+   * before it ended runs again and one that ended does not. Undefined, and not written, when equal to `roles`
+   * (as in a state of a build before this one: it took the roles as acted on once their hooks were queued).
+   */
+  hookRoles?: string[]
 }
 
 /** What `ManifestDir.read` found. */
@@ -73,6 +80,8 @@ export async function writeFileAtomic (file: string, bytes: Uint8Array): Promise
 export class ManifestDir {
   /** The state file's text as this process last wrote it: an identical state is not written again. */
   private stateWritten: string | undefined
+  /** The state write running or last run: the next one starts after it. */
+  private stateQueue: Promise<void> = Promise.resolve()
   /** State files written (atomic writes: each a temporary file, fdatasync, rename and directory fsync). */
   stateWrites = 0
   /** Manifest files read from the directory (each an open, a read and a close). */
@@ -99,9 +108,11 @@ export class ManifestDir {
         const e = entry as Partial<ManagedFile> | null
         if (isPlainName(name) && typeof e?.role === 'string' && typeof e.templateCid === 'string') files[name] = { role: e.role, templateCid: e.templateCid }
       }
-      const roles = Array.isArray(value.roles) ? value.roles.filter((s): s is string => typeof s === 'string') : []
+      const strings = (list: unknown): string[] | undefined => Array.isArray(list) ? list.filter((s): s is string => typeof s === 'string') : undefined
+      const roles = strings(value.roles) ?? []
+      const hookRoles = strings(value.hookRoles)
       const manifestDir = typeof value.manifestDir === 'string' ? value.manifestDir : undefined
-      return { ...(manifestDir !== undefined ? { manifestDir } : {}), files, roles }
+      return { ...(manifestDir !== undefined ? { manifestDir } : {}), files, roles, ...(hookRoles !== undefined ? { hookRoles } : {}) }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { manifestDir: this.dir, files: {}, roles: [] }
       throw err
@@ -128,7 +139,7 @@ export class ManifestDir {
   async loadState (carriesHeader: (entry: ManagedFile, text: string) => boolean): Promise<{ state: MaterializerState, disowned: string[] }> {
     const stored = await this.readState()
     if (stored.manifestDir === this.dir) return { state: stored, disowned: [] }
-    const state: MaterializerState = { manifestDir: this.dir, files: {}, roles: stored.roles }
+    const state: MaterializerState = { manifestDir: this.dir, files: {}, roles: stored.roles, ...(stored.hookRoles !== undefined ? { hookRoles: stored.hookRoles } : {}) }
     if (stored.manifestDir !== undefined) return { state, disowned: Object.keys(stored.files).sort() }
     const disowned: string[] = []
     const onDisk = (await this.read(Object.keys(stored.files))).files
@@ -143,11 +154,22 @@ export class ManifestDir {
 
   /**
    * Writes the state file (naming this directory) unless this process last wrote exactly this state (then it
-   * is on disk, durable).
+   * is on disk, durable). Writes run one at a time, each taking `state` as it is when its turn comes: the
+   * hooks' end writes beside a reconcile, and an older state renamed over a newer one could drop the name
+   * of a manifest just written.
    */
   async writeState (state: MaterializerState): Promise<void> {
+    const turn = this.stateQueue.then(async () => { await this.writeStateNow(state) })
+    this.stateQueue = turn.catch(() => {})
+    await turn
+  }
+
+  private async writeStateNow (state: MaterializerState): Promise<void> {
     const files = Object.fromEntries(Object.entries(state.files).sort(([a], [b]) => a < b ? -1 : 1))
-    const text = JSON.stringify({ manifestDir: this.dir, files, roles: [...state.roles].sort() }) + '\n'
+    const roles = [...state.roles].sort()
+    const hookRoles = [...(state.hookRoles ?? state.roles)].sort()
+    const sameRoles = roles.length === hookRoles.length && roles.every((role, i) => role === hookRoles[i])
+    const text = JSON.stringify({ manifestDir: this.dir, files, roles, ...(sameRoles ? {} : { hookRoles }) }) + '\n'
     if (text === this.stateWritten) return
     this.stateWritten = undefined
     await writeFileAtomic(path.join(this.stateDir, STATE_FILE_NAME), new TextEncoder().encode(text))

@@ -122,6 +122,10 @@ export class MaterializerService implements NodeService {
   private readonly records = new Map<string, ManifestRecord>()
   private readonly events: MaterializerEvent[] = []
   private state: MaterializerState = { files: {}, roles: [] }
+  /** The roles the hooks queued so far lead to: the next reconcile's hooks run the transitions from these. */
+  private hookBase: string[] = []
+  /** The state write recording that the queued hooks have all run (stop() waits for it). */
+  private hooksEndWrite: Promise<void> | undefined
   private stopTimer: StopDuty | undefined
   private unsubscribers: Array<() => void> = []
   private reconciling: Promise<void> | undefined
@@ -175,6 +179,7 @@ export class MaterializerService implements NodeService {
     for (const name of leftovers) this.record({ kind: 'cleanup', message: `removed ${name}, a temporary file a crash left behind`, name })
     const { state, disowned } = await this.dir.loadState((entry, text) => carriesHeader(text, entry.role, entry.templateCid))
     this.state = state
+    this.hookBase = [...(state.hookRoles ?? state.roles)]
     if (disowned.length > 0) {
       // Not ours here (another directory's state, or no header of ours): a file of one of these names is foreign.
       const message = `the state file names ${disowned.join(', ')}, not written by this node in ${manifestDir}: managed no more (any left in an earlier manifest directory are the operator's to remove)`
@@ -191,7 +196,7 @@ export class MaterializerService implements NodeService {
     }
     const hooks = ctx.config.hooks
     if (hooks?.onPromote !== undefined || hooks?.onDemote !== undefined) {
-      this.hooks = new HookRunner({ timeoutMs: hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS, log: ctx.log, onOutcome: (o) => this.onHookOutcome(o) })
+      this.hooks = new HookRunner({ timeoutMs: hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS, log: ctx.log, onOutcome: (o) => this.onHookOutcome(o), onIdle: () => this.onHooksIdle() })
     }
     this.unsubscribers.push(consensus.shapeMachine.onChange(() => this.schedule({ onlyShape: true })))
     if (this.membership !== undefined) this.unsubscribers.push(this.membership.subscribe(() => this.schedule()))
@@ -208,6 +213,7 @@ export class MaterializerService implements NodeService {
     this.unsubscribers = []
     this.hooks?.stop()
     await this.reconciling?.catch(() => {})
+    await this.hooksEndWrite
   }
 
   /**
@@ -247,8 +253,9 @@ export class MaterializerService implements NodeService {
     })
   }
 
-  /** Reconciles now, reading the manifest directory (waits for a running reconcile first). */
+  /** Reconciles now, reading the manifest directory (waits for a running reconcile and a state write first). */
   async reconcile (): Promise<void> {
+    await this.hooksEndWrite
     this.spacing?.now()
     while (this.reconciling !== undefined) await this.reconciling
     this.schedule({ full: true })
@@ -378,11 +385,44 @@ export class MaterializerService implements NodeService {
     for (const m of [...plan.writes, ...plan.unchanged]) this.state.files[m.name] = { role: m.role, templateCid: m.templateCid }
     const transitions = roleTransitions(previousRoles, roles)
     this.state.roles = roles
+    const runs = this.hookRuns(roles)
+    // Until the hooks queued now have all run, the state names the roles the last ones ended at: a node that
+    // stops before runs them again at its next start (onHooksIdle records their end).
+    if (runs.length > 0) this.state.hookRoles ??= [...this.hookBase]
+    else if (this.hooks?.idle ?? true) delete this.state.hookRoles
     // An unchanged state is not written again (the write before the manifests may already hold it).
-    if (plan.writes.length > 0 || plan.removals.length > 0 || transitions.gained.length + transitions.lost.length > 0) await this.dir.writeState(this.state)
+    if (plan.writes.length > 0 || plan.removals.length > 0 || transitions.gained.length + transitions.lost.length > 0 || runs.length > 0) await this.dir.writeState(this.state)
     if (plan.writes.length > 0 || plan.removals.length > 0) this.actedAtMs = performance.now()
-    for (const role of transitions.lost) this.runHook('onDemote', role, shapeCid, appliedIndex)
-    for (const role of transitions.gained) this.runHook('onPromote', role, shapeCid, appliedIndex)
+    this.hookBase = roles
+    for (const run of runs) this.hooks?.enqueue({ ...run, nodeId: this.ctx.nodeId, shapeCid, index: appliedIndex })
+  }
+
+  /** The hook runs of the transitions from the roles the hooks last acted on to `roles`: demotions first. */
+  private hookRuns (roles: readonly ControlPlaneRole[]): Array<{ hook: HookName, executable: string, role: ControlPlaneRole }> {
+    if (this.hooks === undefined) return []
+    const transitions = roleTransitions(this.hookBase as Role[], roles)
+    const runs: Array<{ hook: HookName, executable: string, role: ControlPlaneRole }> = []
+    const add = (hook: HookName, role: ControlPlaneRole): void => {
+      const executable = this.ctx.config.hooks?.[hook]
+      if (executable !== undefined) runs.push({ hook, executable, role })
+    }
+    for (const role of transitions.lost) add('onDemote', role)
+    for (const role of transitions.gained) add('onPromote', role)
+    return runs
+  }
+
+  /** Every queued hook has run: their end is recorded, so the next start does not run them again. */
+  private onHooksIdle (): void {
+    if (this.stopped || this.state.hookRoles === undefined) return
+    const base = [...this.hookBase].sort()
+    const roles = [...this.state.roles].sort()
+    if (base.length === roles.length && base.every((role, i) => role === roles[i])) delete this.state.hookRoles
+    else this.state.hookRoles = base
+    this.hooksEndWrite = this.dir.writeState(this.state).catch((err: unknown) => {
+      // Not recorded: the next start runs those hooks once more.
+      this.record({ kind: 'error', message: `recording the hooks' end failed: ${(err as Error).message}` })
+      this.ctx.log.warn({ err }, 'materializer: recording the hooks\' end failed')
+    })
   }
 
   /** Keeps the record shown by `revoada manifests` (the write time is kept while the bytes stay the same). */
@@ -433,12 +473,6 @@ export class MaterializerService implements NodeService {
 
   private kubernetesVersion (): string {
     return this.ctx.config.materializer?.kubernetesVersion ?? this.ctx.config.membership?.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION
-  }
-
-  private runHook (hook: HookName, role: ControlPlaneRole, shapeCid: string, index: number): void {
-    const executable = this.ctx.config.hooks?.[hook]
-    if (executable === undefined || this.hooks === undefined) return
-    this.hooks.enqueue({ hook, executable, role, nodeId: this.ctx.nodeId, shapeCid, index })
   }
 
   private onHookOutcome (outcome: HookOutcome): void {
