@@ -102,6 +102,18 @@ describe('quorum recovery under simulation', () => {
     expect(result.marks.recoveriesCompleted).toBe(1)
   })
 
+  it('should take down for good the live voters a run after an ended one counts as lost', () => {
+    // Seed 500399 (6,000 steps): a run ended with voters n4,n6 (n6 a learner promoted during it, which had applied only
+    // the configuration n4,n9,n6 of the run's demotions); partitioned from n6 and leaderless, n4 was run again counting
+    // n6 lost and committed alone. The operator then started n9 (stopped for the first run) as usual, and n6 won a term
+    // with its vote in that configuration, lacking what n4 had committed. OPERATIONS.md asks that voters a run counts
+    // as lost never run again with their data: run again, the operator's model now takes such live voters down for good.
+    const result = runSeed({ seed: 500399, steps: 6_000, forceQuorumLoss: true })
+    expect(result.failure ?? null).toBeNull()
+    expect(result.verdict).toBe('ok')
+    expect(result.marks.votersLostAgain).toBeGreaterThan(0)
+  })
+
   it('should keep a live node it counts as lost from learning the configurations the recovery passes through', () => {
     // Seed 401053 (3,000 steps): n7, a learner whose promotion was the survivor n3's uncommitted tail, kept running
     // (the operator stops voters; n7 was none). n3's recovery counted it lost (a voter of the tail), committed the

@@ -89,12 +89,13 @@ function hasQuorum (conf: ConfState, counts: (id: NodeId) => boolean): boolean {
 
 /** Coverage marks of a quorum recovery, summed over seeds by the CLI (all 0 in a seed without one). */
 export function recoveryMarks (): Record<'quorumLosses' | 'recoveriesStarted' | 'recoveriesEnded' | 'recoveryTimeouts' |
-'recoveriesCompleted' | 'recoveriesRefused' | 'promotedWhileRecovering' | 'commitIndexPickLacking', number> {
+'recoveriesCompleted' | 'recoveriesRefused' | 'promotedWhileRecovering' | 'commitIndexPickLacking' | 'votersLostAgain', number> {
   // recoveriesRefused: recover-quorum refused the survivor (no longer a voter in its own configuration).
   // promotedWhileRecovering: a learner promoted before the lost voters left (it counts in the quorums).
   // commitIndexPickLacking: the survivor OPERATIONS.md names (highest commit index) lacked a committed entry.
+  // votersLostAgain: live voters a run after an ended one counted as lost, which the operator took down for good.
   return { quorumLosses: 0, recoveriesStarted: 0, recoveriesEnded: 0, recoveryTimeouts: 0, recoveriesCompleted: 0,
-    recoveriesRefused: 0, promotedWhileRecovering: 0, commitIndexPickLacking: 0 }
+    recoveriesRefused: 0, promotedWhileRecovering: 0, commitIndexPickLacking: 0, votersLostAgain: 0 }
 }
 
 export class QuorumRecovery {
@@ -353,13 +354,31 @@ export class QuorumRecovery {
       this.env.trace.add(this.refusal)
       return
     }
+    const again = this.persistedLost === null && (this.completed || this.lastRunEnded)
     this.persistedLost = raw.recoverAsSoleVoter(this.persistedLost ?? undefined)
+    // Run again after a run that ended, it counts live voters as lost: OPERATIONS.md asks that they never run again
+    // with their data (stopped, their data dirs wiped). Started again as usual, such a voter may hold a configuration
+    // of the earlier run in which it and a voter stopped for that run, started since, are a majority (seed 500399).
+    if (again) this.loseForGood(this.persistedLost.filter((id) => this.mayRun(id)))
     raw.campaign()
     this.runStartedAt = now
     this.runCore = raw
     this.marks.recoveriesStarted++
     this.env.trace.add(`${node.id} runs recover-quorum (voters ${allVoters(status.confState).join(',')}, ` +
       `lost ${this.persistedLost.join(',')})`)
+  }
+
+  /** The operator takes `ids` down for good: crashed, never started again, nothing delivered to or from them. */
+  private loseForGood (ids: NodeId[]): void {
+    if (ids.length === 0) return
+    for (const id of ids) {
+      const node = this.node(id)
+      if (node.up) node.crash(this.random)
+      this.lost.add(id)
+    }
+    this.env.network.lose(ids)
+    this.marks.votersLostAgain += ids.length
+    this.env.trace.add(`the operator stops [${ids.join(',')}] for good (counted lost by a run again) and wipes their data dirs`)
   }
 
   /**
