@@ -82,6 +82,17 @@ function overrideExits (command: Command): void {
   for (const sub of command.commands) overrideExits(sub)
 }
 
+/** The commands that run a node: they never exit because an output stream failed (log/stdio-guard.ts). */
+const NODE_COMMANDS = new Set(['start', 'recover-quorum'])
+
+// A reader that went away (`revoada shape | head -1`) ends a one-shot command quietly, exit 0, as a Unix tool's
+// output to a closed pipe does; unheard, the EPIPE was thrown with its stack (exit 1).
+if (!NODE_COMMANDS.has(process.argv[2] ?? '')) {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0) })
+  }
+}
+
 buildProgram().parseAsync(process.argv).catch((err: unknown) => {
   const code = exitCodeOf(err)
   // Commander has already printed its own usage message.
