@@ -66,7 +66,7 @@ chmodSync(path.join(OUT_DIR, 'main.js'), 0o755)
 
 /**
  * The code cache: one node started with the bin's flags in a temp dir until it has printed its banner (the
- * admin API answers, and its SIGTERM handler is installed right after: a SIGTERM before it would end the
+ * admin API answers, and its SIGTERM handler is installed before it: a SIGTERM before the handler would end the
  * process without its exit handlers), then stopped; on exit the loader writes each chunk's compiled code next
  * to it. A build that cannot start a node still works, without the cache (its nodes start slower): a warning,
  * not a failure.

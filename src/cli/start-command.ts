@@ -131,9 +131,11 @@ async function runStart (opts: StartOptions): Promise<void> {
     await removeCreated(config.dataDir, before)
     throw translateStartError(err)
   }
+  // Before the banner: whoever waits for it (a script, the build's code-cache step) may send SIGTERM at once, and
+  // one that came before the handler ended the process at once, without a graceful stop or its exit handlers.
+  installSignalHandlers(node)
   if (opts.recoverQuorum === true) note(`recovering a lost quorum from ${node.nodeId}: it becomes the only voter, keeping its log; the node stops when done`)
   else printStarted(node)
-  installSignalHandlers(node)
   void node.stopRequested.then(async (request) => {
     note(request.message)
     await stopAndExit(node, request.exitCode)
