@@ -18,7 +18,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import {
   ANNOUNCE_INTERVAL_MS, FETCHES_CONCURRENT_MAX, FETCHES_QUEUED_MAX, GC_INTERVAL_MS_DEFAULT, GET_IN_MEMORY_BYTES_MAX,
   QUOTA_BYTES_DEFAULT, RETENTION_MS_DEFAULT, FetchQueueFullError, ObjectTooLargeError, ProviderScores, ProviderTable,
-  ContentNotFoundError, FetchFailedError
+  ContentNotFoundError, FetchAbortedError, FetchFailedError
 } from './core/index.js'
 import type { HaveItem, ProviderEntry } from './core/index.js'
 import { ContentStore, parseRootCid } from './store.js'
@@ -68,6 +68,35 @@ export interface ContentServiceInit {
   testOnlyServeDelayMs?: number
 }
 
+/** What a caller of `fetch` (or `get`) asks for. */
+export interface FetchCallOptions {
+  /** Pin the object: gc keeps it and everything below it. @default false */
+  pin?: boolean
+  /**
+   * The most bytes this caller accepts (a directory: its declared size, and the files below it summed). An
+   * object over it is refused with ObjectTooLargeError as soon as its manifest gives the size, before any of
+   * its chunks is asked for: it is not recorded, pinned or announced (its manifest block goes at the next gc),
+   * and nothing is fetched for this caller. Held complete already, it is refused without a pin or a touch.
+   * @default no limit but the format's (FILE_BYTES_MAX per file)
+   */
+  maxBytes?: number
+  /**
+   * Ends this caller's wait (FetchAbortedError). The fetch itself ends too, there, unless another caller still
+   * waits for it; what was verified stays, and a later fetch resumes it. @default none
+   */
+  signal?: AbortSignal
+}
+
+/** One running fetch and the callers waiting for it. */
+interface RunningFetch {
+  fetch: Fetch
+  promise: Promise<ObjectRecord>
+  /** Invariant: a waiter is in the set from its call until its answer (the record, an error, or its leaving). */
+  waiters: Set<{ pin: boolean }>
+  /** Every caller left, and the fetch was aborted: a new caller waits for it to end, then starts another. */
+  abandoned: boolean
+}
+
 export interface ProviderView { peer: string, size: number, partial: boolean, expiresInMs: number, score: number }
 
 export class ContentService implements NodeService {
@@ -78,7 +107,7 @@ export class ContentService implements NodeService {
   private readonly scores = new ProviderScores()
   private announcer!: Announcer
   private server!: ContentServer
-  private readonly fetches = new Map<string, { fetch: Fetch, promise: Promise<ObjectRecord> }>()
+  private readonly fetches = new Map<string, RunningFetch>()
   private readonly finished = new Map<string, FetchProgress>()
   private running = 0
   private readonly queue: Array<() => void> = []
@@ -237,14 +266,21 @@ export class ContentService implements NodeService {
 
   /**
    * Makes `cid` complete in this store, fetching from the swarm if needed (queued; one fetch per CID, whose
-   * callers all get their pin).
-   * @throws NoProvidersError, FetchFailedError, QuotaExceededError, DiskFullError, FetchQueueFullError
+   * callers all get their pin). Each caller may bound its wait (`signal`) and the size it accepts (`maxBytes`).
+   * @throws NoProvidersError, FetchFailedError, QuotaExceededError, DiskFullError, FetchQueueFullError,
+   *   FetchAbortedError (`signal`), ObjectTooLargeError (`maxBytes`)
    */
-  async fetch (cid: CID, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
+  async fetch (cid: CID, options: FetchCallOptions = {}): Promise<ObjectRecord> {
     const key = cid.toString()
+    if (options.signal?.aborted === true) throw aborted(cid, options.signal)
     const running = this.fetches.get(key)
+    if (running?.abandoned === true) {
+      // Ending already (its abort wakes it at once): its error was its last caller's, not this one's.
+      await running.promise.catch(() => {})
+      return await this.fetch(cid, options)
+    }
     if (running !== undefined) {
-      const record = await running.promise
+      const record = await this.wait(cid, running, options)
       if (options.pin !== true || record.pinned) return record
       // That fetch was started without a pin: this caller's pin goes on what it completed (the fetch is gone
       // now, so this takes the path of an object held), not lost (docs/CONTENT.md §6 step 10).
@@ -252,23 +288,62 @@ export class ContentService implements NodeService {
     }
     const record = this.store.record(cid)
     if (record?.complete === true) {
+      if (options.maxBytes !== undefined && record.size > options.maxBytes) throw tooLarge(cid, record.size, options.maxBytes)
       if (options.pin === true && !record.pinned) return await this.store.setRecord(cid, { ...record, pinned: true })
       await this.store.touch(cid)
       return record
     }
     if (this.fetches.size >= FETCHES_QUEUED_MAX) throw new FetchQueueFullError(`${FETCHES_QUEUED_MAX} fetches queued already`)
+    const waiters: RunningFetch['waiters'] = new Set()
     const fetch = new Fetch(cid, {
       net: this.ctx.net, store: this.store, table: this.table, scores: this.scores, announcer: this.announcer, nodeId: this.ctx.nodeId,
       log: this.ctx.log, nowMs: this.nowMs, startIndex: (n) => Math.floor(Math.random() * n),
       ...(this.init.providerWaitMs !== undefined ? { providerWaitMs: this.init.providerWaitMs } : {})
-    }, options)
+    }, { pin: () => [...waiters].some((w) => w.pin) })
     const promise = this.runQueued(fetch).finally(() => {
       this.fetches.delete(key)
       if (this.finished.size >= FETCHES_QUEUED_MAX) this.finished.delete(this.finished.keys().next().value as string)
       this.finished.set(key, fetch.progress)
     })
-    this.fetches.set(key, { fetch, promise })
-    return await promise
+    // Settled here too: a fetch whose callers all left ends with nobody awaiting it.
+    promise.catch(() => {})
+    const entry = { fetch, promise, waiters, abandoned: false }
+    this.fetches.set(key, entry)
+    return await this.wait(cid, entry, options)
+  }
+
+  /**
+   * One caller's wait for a running fetch: its record, its error, or this caller's own end — its signal
+   * (FetchAbortedError), or a size over its `maxBytes` (ObjectTooLargeError, told by the fetch before it records
+   * or pins that object). The last caller to leave ends the fetch with its reason.
+   */
+  private async wait (cid: CID, running: RunningFetch, options: FetchCallOptions): Promise<ObjectRecord> {
+    const { signal, maxBytes } = options
+    const waiter = { pin: options.pin === true }
+    running.waiters.add(waiter)
+    return await new Promise<ObjectRecord>((resolve, reject) => {
+      let unwatch = (): void => {}
+      const settle = (): boolean => {
+        if (!running.waiters.delete(waiter)) return false
+        signal?.removeEventListener('abort', onAbort)
+        unwatch()
+        return true
+      }
+      const leave = (err: Error): void => {
+        if (!settle()) return
+        if (running.waiters.size === 0) {
+          running.abandoned = true
+          running.fetch.abort(err)
+        }
+        reject(err)
+      }
+      const onAbort = (): void => { leave(aborted(cid, signal as AbortSignal)) }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (maxBytes !== undefined) unwatch = running.fetch.watchSize((bytes) => { if (bytes > maxBytes) leave(tooLarge(cid, bytes, maxBytes)) })
+      // Told at once (the size known already): it left before `unwatch` was set.
+      if (!running.waiters.has(waiter)) unwatch()
+      running.promise.then((record) => { if (settle()) resolve(record) }, (err: unknown) => { if (settle()) reject(err) })
+    })
   }
 
   private async runQueued (fetch: Fetch): Promise<ObjectRecord> {
@@ -289,11 +364,12 @@ export class ContentService implements NodeService {
   }
 
   /**
-   * The bytes of a file, fetched first if needed. For files up to GET_IN_MEMORY_BYTES_MAX; use `open` beyond.
+   * The bytes of a file, fetched first if needed (`options` as for `fetch`). For files up to
+   * GET_IN_MEMORY_BYTES_MAX; use `open` beyond.
    * @throws ObjectTooLargeError, ContentNotFoundError, and what `fetch` throws
    */
-  async get (cid: CID): Promise<Uint8Array> {
-    const record = await this.fetch(cid)
+  async get (cid: CID, options: FetchCallOptions = {}): Promise<Uint8Array> {
+    const record = await this.fetch(cid, options)
     if (record.size > GET_IN_MEMORY_BYTES_MAX) throw new ObjectTooLargeError(`${cid.toString()} has ${record.size} bytes; use open() to stream it`)
     const out = new Uint8Array(record.size)
     let offset = 0
@@ -381,4 +457,16 @@ export class ContentService implements NodeService {
   routes (app: FastifyInstance): void {
     registerContentRoutes(app, this)
   }
+}
+
+/** A caller's signal ended its wait for `cid`. */
+function aborted (cid: CID, signal: AbortSignal): FetchAbortedError {
+  const reason: unknown = signal.reason
+  const why = reason instanceof Error ? reason.message : String(reason)
+  return new FetchAbortedError(`fetch of ${cid.toString()} stopped by its caller: ${why}`)
+}
+
+/** `cid` delivers more than the caller accepts. */
+function tooLarge (cid: CID, bytes: number, maxBytes: number): ObjectTooLargeError {
+  return new ObjectTooLargeError(`${cid.toString()} has ${bytes} bytes, over the ${maxBytes} this fetch accepts; not fetched, recorded or pinned`)
 }

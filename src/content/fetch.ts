@@ -54,6 +54,15 @@ export interface FetchDeps {
   stallMs?: number
 }
 
+export interface FetchOptions {
+  /**
+   * Whether the object is pinned, asked when its record is made (once its manifest is held): the service
+   * answers for the callers waiting then, so a caller that left (its limit, its signal) pins nothing.
+   * @default not pinned
+   */
+  pin?: boolean | (() => boolean)
+}
+
 export interface FetchProgress {
   cid: string
   state: 'queued' | 'waiting-for-providers' | 'manifest' | 'chunks' | 'done' | 'failed'
@@ -125,8 +134,14 @@ export class Fetch {
   private readonly peerStops = new Map<string, AbortController>()
   /** Heights of the trees found complete already below the root (`treeHeight`): one entry per directory. */
   private readonly heights = new Map<string, number>()
+  /** The root's size as its manifest declares it (a directory's is its entries' claims), once known. */
+  private declaredBytes = 0
+  /** The sizes of the files below the root met so far (a file's manifest binds its size: the chunks follow it). */
+  private filesBytes = 0
+  /** Told each time the bytes the fetch is known to deliver grow (`watchSize`). */
+  private readonly sizeWatchers = new Set<(bytes: number) => void>()
 
-  constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: { pin?: boolean } = {}) {
+  constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: FetchOptions = {}) {
     this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], chunksByProvider: {}, busyAnswers: 0 }
   }
 
@@ -152,6 +167,38 @@ export class Fetch {
     return true
   }
 
+  /**
+   * The bytes the fetch is known to deliver: the root's declared size, or the files met below it if more.
+   * Known from the first manifest on, before any chunk is asked for.
+   */
+  get bytesKnown (): number {
+    return Math.max(this.declaredBytes, this.filesBytes)
+  }
+
+  /**
+   * Calls `listener` with `bytesKnown` whenever it grows (at once if it is known already), synchronously, before
+   * the fetch records or pins the object it learnt the size of: a listener that `abort`s ends the fetch
+   * there. Returns the function that stops the calls.
+   */
+  watchSize (listener: (bytes: number) => void): () => void {
+    this.sizeWatchers.add(listener)
+    if (this.bytesKnown > 0) listener(this.bytesKnown)
+    return () => { this.sizeWatchers.delete(listener) }
+  }
+
+  /** Counts an object's size in `bytesKnown`, tells the watchers, and ends the fetch if one aborted it. */
+  private learnSize (declared: number, files: number): void {
+    this.declaredBytes = Math.max(this.declaredBytes, declared)
+    this.filesBytes = Math.min(Number.MAX_SAFE_INTEGER, this.filesBytes + files)
+    for (const listener of [...this.sizeWatchers]) listener(this.bytesKnown)
+    if (this.fatal !== undefined) throw this.fatal
+  }
+
+  private pinned (): boolean {
+    const pin = this.options.pin
+    return typeof pin === 'function' ? pin() : pin === true
+  }
+
   /** A provider announced something: re-check providers now instead of at the next poll. */
   poke (): void {
     this.wake.notify()
@@ -161,6 +208,8 @@ export class Fetch {
   async run (): Promise<ObjectRecord> {
     const end = this.deps.store.beginWrite()
     try {
+      // Aborted while queued (every caller left): nothing is asked of anyone.
+      if (this.fatal !== undefined) throw this.fatal
       const record = await this.fetchObject(this.root, 0)
       this.progress.state = 'done'
       return record
@@ -184,7 +233,8 @@ export class Fetch {
       // 'missing': a manifest below was deleted (it failed its check on read), so the record is wrong: fetched
       // again like a partial object.
       if (height !== 'missing') {
-        if (this.options.pin === true && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
+        this.learnSize(depth === 0 ? existing.size : 0, existing.size)
+        if (this.pinned() && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
         await store.touch(root)
         return existing
       }
@@ -214,7 +264,10 @@ export class Fetch {
     const { store } = this.deps
     const manifest = await store.manifest(root) ?? await fetchManifest(this.manifestContext(), root)
     const size = manifest.type === 'file' ? manifest.size : dirSize(manifest.entries)
-    await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.options.pin === true ? { pinned: true } : {}) })
+    // The size is known now, before any record, pin or chunk request: a caller whose limit it passes leaves,
+    // and a fetch no caller waits for any more ends here (ContentService.fetch, `maxBytes`).
+    this.learnSize(depth === 0 ? size : 0, manifest.type === 'file' ? size : 0)
+    await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.pinned() ? { pinned: true } : {}) })
     if (manifest.type === 'file') {
       await this.deps.announcer.have([{ cid: root, size, partial: true }])
       await this.fetchChunks(root, manifest)

@@ -13,6 +13,6 @@ export { isConfMember, peerWatch } from './membership.js'
 export type { PeerGoneKind, PeerSources, PeerWatcher } from './membership.js'
 export * as contentCore from './core/index.js'
 export {
-  ChunkVerificationError, ContentNotFoundError, DiskFullError, FetchFailedError, FetchQueueFullError, InvalidCidError,
+  ChunkVerificationError, ContentNotFoundError, DiskFullError, FetchAbortedError, FetchFailedError, FetchQueueFullError, InvalidCidError,
   MalformedContentError, NoProvidersError, ObjectTooLargeError, QuotaExceededError, StoreIndexFullError, StoreJournalCorruptError
 } from './core/index.js'

@@ -14,7 +14,7 @@ import type { ConsensusService } from '../../src/consensus/consensus-service.js'
 import type { MembershipService } from '../../src/membership/membership-service.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
-export interface ContentNode { node: RevoadaNode, content: ContentService, consensus: ConsensusService, dir: string }
+export interface ContentNode { node: RevoadaNode, content: ContentService, consensus: ConsensusService, dir: string, services: NodeService[] }
 
 export class ContentCluster {
   readonly nodes: ContentNode[] = []
@@ -30,7 +30,7 @@ export class ContentCluster {
     const content = new ContentService({ ...contentPeers(consensus, membership), ...options.contentInit })
     services[services.findIndex((s) => s.name === 'content')] = content
     const node = await startNode({ config: testConfig(dir, { ...options.config, join: options.join }), services })
-    const entry = { node, content, consensus, dir }
+    const entry = { node, content, consensus, dir, services }
     this.nodes.push(entry)
     return entry
   }

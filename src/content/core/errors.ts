@@ -69,6 +69,15 @@ export class FetchFailedError extends Error {
   constructor (message = 'fetch failed') { super(message); named(this, 'FetchFailedError') }
 }
 
+/**
+ * The caller stopped waiting for a fetch (its signal ended: a timeout, a cancel). The fetch itself ends too
+ * when no other caller waits for it; what was verified stays, and a later fetch of the CID resumes it.
+ */
+export class FetchAbortedError extends Error {
+  static override readonly name = 'FetchAbortedError'
+  constructor (message = 'fetch aborted by its caller') { super(message); named(this, 'FetchAbortedError') }
+}
+
 /** Too many fetches queued. */
 export class FetchQueueFullError extends Error {
   static override readonly name = 'FetchQueueFullError'
