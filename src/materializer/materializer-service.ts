@@ -29,7 +29,7 @@ import type { ContentService } from '../content/content-service.js'
 import { cidOfBytes, parseCid } from '../codec/index.js'
 import { CONTROL_PLANE_ROLES } from '../consensus/shape/core/index.js'
 import type { ControlPlaneRole, MeshShape, Role } from '../consensus/shape/core/index.js'
-import { buildView, planReconcile, roleTransitions, viewShapePart } from './core/index.js'
+import { buildView, planReconcile, roleTransitions, TEMPLATE_BYTES_MAX, viewShapePart } from './core/index.js'
 import type { DesiredManifest, ReconcilePlan, TemplateView, ViewShapePart } from './core/index.js'
 import { loadDefaultCatalog } from './default-catalog.js'
 import { TemplateSource } from './template-source.js'
@@ -439,7 +439,10 @@ export class MaterializerService implements NodeService {
 
   /**
    * The content layer, when this node runs it. Templates are pinned where they are added and where they are
-   * fetched: content the committed catalog names is never garbage-collected (DESIGN.md §7).
+   * fetched: content the committed catalog names is never garbage-collected (DESIGN.md §7). A fetch ends at
+   * the caller's signal, and an object over TEMPLATE_BYTES_MAX is refused (ObjectTooLargeError) once its
+   * manifest gives its size, before any chunk is fetched, and is neither recorded nor pinned: a committed
+   * catalog naming a huge object cost every holder of the role a download and a pin of all of it.
    */
   content (): TemplateContent | undefined {
     if (this.init.content !== undefined) return this.init.content
@@ -447,11 +450,10 @@ export class MaterializerService implements NodeService {
     if (service === undefined) return undefined
     return {
       add: async (bytes) => (await service.add(bytes, { pin: true })).cidObject.toString(),
-      get: async (text) => {
+      get: async (text, options = {}) => {
         const cid = parseCid(text)
         if (cid === null) throw new TemplateCidMismatchError(text)
-        await service.fetch(cid, { pin: true })
-        return await service.get(cid)
+        return await service.get(cid, { pin: true, maxBytes: TEMPLATE_BYTES_MAX, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
       }
     }
   }
