@@ -35,8 +35,15 @@ export const HOOK_OUTPUT_AFTER_EXIT_MS = 200
 export const HOOK_OUTPUT_BYTES_MAX = 16 * 1024
 /** Materializer events (writes, removals, hook results, errors) kept for `revoada manifests`. */
 export const EVENTS_MAX = 200
-/** Time allowed to fetch one catalog template from the content layer, in ms. */
+/** Time allowed to fetch one catalog template from the content layer, in ms; then the fetch ends. */
 export const TEMPLATE_FETCH_TIMEOUT_MS = 30_000
+/**
+ * A reconcile waits this long, in ms, for the templates it fetches (all at once); a fetch still running then
+ * goes on without it, and its template's manifest is written by a reconcile when it arrives. The others'
+ * manifests are written and removed meanwhile: a catalog naming content nobody serves held the removal of a
+ * lost role's manifest for the fetch's whole timeout, in every reconcile.
+ */
+export const TEMPLATE_FETCH_WAIT_MS = 1_000
 /** The state file (names this node wrote) inside `<data-dir>/materializer/`. */
 export const STATE_FILE_NAME = 'state.json'
 /** Prefix of temporary files in the manifest directory (a dot-file: kubelet ignores those). */

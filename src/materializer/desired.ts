@@ -40,18 +40,20 @@ export class DesiredManifests {
   /** `header(role, templateCid)`: the text a manifest starts with; it is given the canonical CID text. */
   constructor (readonly templates: TemplateSource, private readonly header: (role: string, templateCid: string) => string) {}
 
-  /** Every template `roles` call for, each resolved and checked against `view` unless it is a kept etcd one. */
+  /**
+   * Every template `roles` call for, each resolved and checked against `view` unless it is a kept etcd one.
+   * Resolved all at once: a fetch waits at most TEMPLATE_FETCH_WAIT_MS, for one template or eight.
+   */
   async slots (shape: MeshShape, roles: readonly ControlPlaneRole[], state: MaterializerState, view: TemplateView, failed: SlotFailure): Promise<Slot[]> {
     const slots: Slot[] = []
     for (const role of roles) {
       for (const entry of this.templates.entriesOf(shape, role)) {
         const previous = state.files[entry.name]
         const keptEtcd = role === 'etcd' && previous?.role === 'etcd' && sameTemplateCid(previous.templateCid, entry.cid) && state.roles.includes('etcd')
-        const slot: Slot = { role, entry, templateCid: canonicalTemplateCid(entry.cid), keptEtcd }
-        if (!keptEtcd) await this.prepare(slot, view, failed)
-        slots.push(slot)
+        slots.push({ role, entry, templateCid: canonicalTemplateCid(entry.cid), keptEtcd })
       }
     }
+    await Promise.all(slots.filter((s) => !s.keptEtcd).map(async (s) => { await this.prepare(s, view, failed) }))
     return slots
   }
 
@@ -75,6 +77,8 @@ export class DesiredManifests {
   /** The manifests to have on disk: kept etcd ones as they are in `onDisk`, the others rendered. */
   async manifests (slots: readonly Slot[], onDisk: ReadonlyMap<string, Uint8Array>, view: TemplateView, failed: SlotFailure): Promise<DesiredManifest[]> {
     const desired: DesiredManifest[] = []
+    // A kept etcd manifest missing from disk is rendered again (its templates resolved all at once, as in `slots`).
+    await Promise.all(slots.filter((s) => s.keptEtcd && !onDisk.has(s.entry.name)).map(async (s) => { await this.prepare(s, view, failed) }))
     for (const slot of slots) {
       const { role, entry } = slot
       const current = onDisk.get(entry.name)
@@ -82,7 +86,6 @@ export class DesiredManifests {
         desired.push({ name: entry.name, role, templateCid: slot.templateCid, bytes: current })
         continue
       }
-      if (slot.keptEtcd) await this.prepare(slot, view, failed)
       if (slot.text === undefined) continue
       desired.push({ name: entry.name, role, templateCid: slot.templateCid, bytes: this.bytes(slot, slot.text, view) })
     }

@@ -39,6 +39,19 @@ export class TemplateUnavailableError extends Error {
   }
 }
 
+/**
+ * A template's fetch did not end within the time a reconcile waits for it (TEMPLATE_FETCH_WAIT_MS): it goes on
+ * (up to TEMPLATE_FETCH_TIMEOUT_MS), the template's manifest stays as it is meanwhile, and a reconcile renders
+ * it when it arrives.
+ */
+export class TemplatePendingError extends Error {
+  static override readonly name = 'TemplatePendingError'
+  constructor (cid: string, waitedMs: number) {
+    super(`template ${cid} is still being fetched after ${waitedMs} ms; its manifest is written when it arrives`)
+    this.name = 'TemplatePendingError'
+  }
+}
+
 /** The content layer is not running on this node, so catalog templates cannot be stored or fetched. */
 export class ContentUnavailableError extends Error {
   static override readonly name = 'ContentUnavailableError'

@@ -186,10 +186,18 @@ export class MaterializerService implements NodeService {
       this.record({ kind: 'conflict', message })
       ctx.log.warn({ manifestDir, disowned }, message)
     }
+    // A template fetch that outlived its reconcile's wait: its arrival is rendered by a reconcile of its own.
+    const templateInit = {
+      onArrived: () => { this.schedule() },
+      onFailed: (cid: string, err: Error) => {
+        this.record({ kind: 'error', message: `fetching template ${cid} failed: ${err.message}` })
+        ctx.log.warn({ cid, err: err.message }, 'materializer: a template fetch failed; retrying at the next reconcile')
+      }
+    }
     try {
-      this.desired = new DesiredManifests(new TemplateSource(loadDefaultCatalog(), () => this.content()), manifestHeader)
+      this.desired = new DesiredManifests(new TemplateSource(loadDefaultCatalog(), () => this.content(), templateInit), manifestHeader)
     } catch (err) {
-      this.desired = new DesiredManifests(new TemplateSource(new Map(), () => this.content()), manifestHeader)
+      this.desired = new DesiredManifests(new TemplateSource(new Map(), () => this.content(), templateInit), manifestHeader)
       // A build without catalog/ still runs: roles without a committed catalog render nothing, and say so.
       this.record({ kind: 'error', message: `no default role catalog: ${(err as Error).message}` })
       ctx.log.error({ err: (err as Error).message }, 'the default role catalog is missing: commit one with `revoada catalog set`')
@@ -212,6 +220,7 @@ export class MaterializerService implements NodeService {
     for (const unsubscribe of this.unsubscribers) unsubscribe()
     this.unsubscribers = []
     this.hooks?.stop()
+    this.desired.templates.close()
     await this.reconciling?.catch(() => {})
     await this.hooksEndWrite
   }
