@@ -69,3 +69,19 @@ export class HookFailedError extends Error {
     this.name = 'HookFailedError'
   }
 }
+
+/**
+ * The materializer's state file cannot be read, or is not what this node writes (not JSON, `null`: a hand
+ * edit). It is the record of which manifests this node wrote, so the node does not start without it rather
+ * than guess: the message names the file and the ways out.
+ */
+export class MaterializerStateError extends Error {
+  static override readonly name = 'MaterializerStateError'
+  constructor (readonly file: string, reason: string, manifestDir: string, cause?: unknown) {
+    super(`materializer state file ${file}: ${reason}. It records which manifests in ${manifestDir} this node wrote. ` +
+      'Fix it by hand or restore it from a backup; or delete it: the node then manages none of the files in that ' +
+      'directory until it writes them (any of them left there is a conflict, never updated or removed: delete ' +
+      'those this node wrote too, and it writes them again), and its promote hooks run once more', { cause })
+    this.name = 'MaterializerStateError'
+  }
+}

@@ -13,6 +13,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { STATE_FILE_NAME, TEMP_PREFIX } from './constants.js'
+import { MaterializerStateError } from './errors.js'
 
 /** What the state file holds. */
 export interface MaterializerState {
@@ -99,24 +100,38 @@ export class ManifestDir {
     return leftovers
   }
 
+  /**
+   * The state file as stored; its fields are taken leniently (an entry that is not one is dropped).
+   * @throws MaterializerStateError when the file cannot be read, or is not a JSON object (a hand edit)
+   */
   async readState (): Promise<MaterializerState> {
+    const file = path.join(this.stateDir, STATE_FILE_NAME)
+    let text: string
     try {
-      const value = JSON.parse(await fs.readFile(path.join(this.stateDir, STATE_FILE_NAME), 'utf8')) as Record<string, unknown>
-      const files: Record<string, ManagedFile> = {}
-      const stored = typeof value.files === 'object' && value.files !== null ? value.files as Record<string, unknown> : {}
-      for (const [name, entry] of Object.entries(stored)) {
-        const e = entry as Partial<ManagedFile> | null
-        if (isPlainName(name) && typeof e?.role === 'string' && typeof e.templateCid === 'string') files[name] = { role: e.role, templateCid: e.templateCid }
-      }
-      const strings = (list: unknown): string[] | undefined => Array.isArray(list) ? list.filter((s): s is string => typeof s === 'string') : undefined
-      const roles = strings(value.roles) ?? []
-      const hookRoles = strings(value.hookRoles)
-      const manifestDir = typeof value.manifestDir === 'string' ? value.manifestDir : undefined
-      return { ...(manifestDir !== undefined ? { manifestDir } : {}), files, roles, ...(hookRoles !== undefined ? { hookRoles } : {}) }
+      text = await fs.readFile(file, 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { manifestDir: this.dir, files: {}, roles: [] }
-      throw err
+      throw new MaterializerStateError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, this.dir, err)
     }
+    let value: Record<string, unknown>
+    try {
+      value = stateObject(JSON.parse(text))
+    } catch (err) {
+      // NB: not taken as empty: the manifests this node wrote would look like strangers' files, never updated
+      // or removed (a lost role's component left running), and every hook would run again.
+      throw new MaterializerStateError(file, (err as Error).message, this.dir, err)
+    }
+    const files: Record<string, ManagedFile> = {}
+    const stored = typeof value.files === 'object' && value.files !== null ? value.files as Record<string, unknown> : {}
+    for (const [name, entry] of Object.entries(stored)) {
+      const e = entry as Partial<ManagedFile> | null
+      if (isPlainName(name) && typeof e?.role === 'string' && typeof e.templateCid === 'string') files[name] = { role: e.role, templateCid: e.templateCid }
+    }
+    const strings = (list: unknown): string[] | undefined => Array.isArray(list) ? list.filter((s): s is string => typeof s === 'string') : undefined
+    const roles = strings(value.roles) ?? []
+    const hookRoles = strings(value.hookRoles)
+    const manifestDir = typeof value.manifestDir === 'string' ? value.manifestDir : undefined
+    return { ...(manifestDir !== undefined ? { manifestDir } : {}), files, roles, ...(hookRoles !== undefined ? { hookRoles } : {}) }
   }
 
   /**
@@ -229,6 +244,12 @@ export class ManifestDir {
     await fs.rm(path.join(this.dir, name), { force: true })
     await fsyncDir(this.dir)
   }
+}
+
+/** The parsed state, if it is a JSON object. @throws Error saying what it is instead */
+function stateObject (value: unknown): Record<string, unknown> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
+  throw new Error(`not a JSON object but ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}`)
 }
 
 /** A file name with no path in it (state files are data from disk: trust nothing). */
