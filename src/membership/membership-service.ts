@@ -390,8 +390,8 @@ export class MembershipService implements NodeService, Membership {
     const { decoded, sender } = opened
     const verdict = judgeHeartbeat({ decoded, sender, self: this.ctx.nodeId, clusterId: this.ctx.cluster.clusterId, lastSeen: this.table.lastSeen(sender) })
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
-    if (this.table.lastSeen(sender) === undefined && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
-    const known = this.table.lastSeen(sender) !== undefined
+    const known = this.table.has(sender)
+    if (!known && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
     const events = this.table.heartbeat(verdict.state, this.nowMs())
     if (!known) this.learnAddresses(sender, verdict.state.addresses, this.dialsHeard(verdict.state))
     if (events.length > 0) this.emit(events)
@@ -637,7 +637,8 @@ export class MembershipService implements NodeService, Membership {
     if (joining) this.joinerDigestFrom = sender
     if (this.listening) this.updateTier(now) // fresh again: back to the digest before adopting it
     if (this.listening) return TopicValidatorResult.Ignore
-    const events = this.table.adopt(digest.members, now, sender)
+    // A joiner's digest comes from a signer it could not check: its view, never what orders the member's own word.
+    const events = this.table.adopt(digest.members, now, sender, !joining)
     const states = digest.members.flatMap((m) => m.state !== undefined ? [m.state] : [])
     this.keepAddresses(states, conf)
     if (events.length > 0) this.emit(events)

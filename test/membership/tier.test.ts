@@ -129,6 +129,44 @@ describe('MemberTable.adopt (digest → view)', () => {
     expect(t.adopt([fullEntry('alive', state('a', { generation: 2, seq: 2 }))], 5000).map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['dead:b'])
   })
 
+  it('should let an unchecked digest (a joiner\'s) outrank neither the member\'s own heartbeat nor a checked digest', () => {
+    const max = Number.MAX_SAFE_INTEGER
+    const generation = (t: MemberTable, id: string): number | undefined => t.view(0).members.find((m) => m.nodeId === id)?.state.generation
+    // Known from an unchecked digest only: no checked word to judge its heartbeats by; the view shows the digest.
+    const t = table()
+    t.adopt([fullEntry('alive', state('a', { generation: 3, seq: 10 }))], 1000, 'leader', false)
+    expect(t.lastSeen('a')).toBeUndefined()
+    expect(t.has('a')).toBe(true)
+    // A liar lists it at the largest generation: the view follows (ordered among unchecked digests), the
+    // replay check does not; the leader's unchecked digest of the real generation is older than the view.
+    t.adopt([fullEntry('alive', state('a', { generation: max, seq: 1 }))], 2000, 'liar', false)
+    t.adopt([fullEntry('alive', state('a', { generation: 3, seq: 11 }))], 3000, 'leader', false)
+    expect(generation(t, 'a')).toBe(max)
+    expect(t.lastSeen('a')).toBeUndefined()
+    // Its own heartbeat replaces the liar's state and is the replay check's from then on.
+    t.heartbeat(state('a', { generation: 3, seq: 12 }), 4000)
+    expect(generation(t, 'a')).toBe(3)
+    expect(t.lastSeen('a')).toEqual({ generation: 3, seq: 12 })
+    // Heard, then lied about again: the view moves, the heartbeat's word stays.
+    t.adopt([fullEntry('alive', state('a', { generation: max, seq: 2 }))], 5000, 'liar', false)
+    expect(t.lastSeen('a')).toEqual({ generation: 3, seq: 12 })
+
+    // A checked digest (an observer's, from a voter) is ordered against checked word too: its full entry
+    // replaces the liar's state, a compact one waits for a full one (the rest of the state is the liar's).
+    const o = table()
+    o.adopt([fullEntry('alive', state('a', { generation: 3, seq: 10 }))], 1000, 'leader', false)
+    o.adopt([fullEntry('alive', state('a', { generation: max, seq: 1, addresses: ['/ip4/10.6.6.6/tcp/1'] }))], 2000, 'liar', false)
+    o.adopt([{ nodeId: 'a', health: 'alive', generation: 3, seq: 11 }], 3000, 'leader')
+    expect(generation(o, 'a')).toBe(max)
+    o.adopt([fullEntry('alive', state('a', { generation: 3, seq: 12 }))], 4000, 'leader')
+    expect(generation(o, 'a')).toBe(3)
+    expect(o.view(0).members.find((m) => m.nodeId === 'a')?.state.addresses).toEqual(['/ip4/127.0.0.1/tcp/1'])
+    expect(o.lastSeen('a')).toEqual({ generation: 3, seq: 12 })
+    // The voter's verdict follows, and older checked word is skipped as before.
+    expect(o.adopt([{ nodeId: 'a', health: 'dead', generation: 3, seq: 12 }], 5000, 'leader').map((e) => e.kind)).toEqual(['dead'])
+    expect(o.adopt([fullEntry('alive', state('a', { generation: 3, seq: 11 }))], 6000, 'leader')).toEqual([])
+  })
+
   it('should turn an unlisted member dead at once for the voter that listed it, and after a grace for another one', () => {
     const grace = MembershipConstants.DIGEST_UNLISTED_GRACE_MS
     const kinds = (events: Array<{ kind: string, nodeId: string }>): string[] => events.map((e) => `${e.kind}:${e.nodeId}`)

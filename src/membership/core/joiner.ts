@@ -14,7 +14,9 @@
  *
  * Trust: a joiner has no configuration to check a digest's sender against, so it takes a digest from any
  * signed sender of its cluster (the cluster key admits only insiders). What it takes is its own view and whom
- * it dials; no role, vote or admission decision reads either (docs/SECURITY.md, "Gossip").
+ * it dials; no role, vote or admission decision reads either (docs/SECURITY.md, "Gossip"). It stays unchecked word
+ * (MemberTable.adopt with `checked: false`): a generation such a digest gives a member outranks neither that member's
+ * own heartbeats nor, once admitted, its voters' digests.
  */
 import type { NodeState } from './types.js'
 

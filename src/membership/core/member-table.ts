@@ -60,6 +60,14 @@ interface Entry {
    */
   listedBy?: string | undefined
   unlistedSinceMs?: number | undefined
+  /**
+   * The newest (generation, seq) of it this node has on checked word: its own signed heartbeat, or the digest of
+   * a voter of this node's configuration (adopt with `checked`, vouch). Undefined while only digests this node
+   * could not check (a joiner's, from any signer of the cluster) spoke of it. Invariant: the state shown is
+   * checked (isChecked) or a later unchecked digest moved it; the member's own heartbeats and checked digests
+   * are ordered against this, never against what an unchecked digest said (lastSeen, adopt).
+   */
+  checked: { generation: number, seq: number } | undefined
 }
 
 export class MemberTable {
@@ -93,10 +101,20 @@ export class MemberTable {
     this.self = state
   }
 
-  /** The last (generation, seq) seen from `id`, for replay checks. */
+  /**
+   * The newest (generation, seq) of `id` on checked word (Entry.checked), for the replay check of its heartbeats;
+   * undefined for a member not tracked or known only from digests this node could not check: a lying insider's
+   * digest to a joiner listing a member at generation 2^53−1 made every real heartbeat of it stale there until
+   * the member was declared dead and removed (`test/membership/joiner-digest.test.ts`).
+   */
   lastSeen (id: NodeId): { generation: number, seq: number } | undefined {
-    const entry = this.entries.get(id)
-    return entry === undefined ? undefined : { generation: entry.state.generation, seq: entry.state.seq }
+    const checked = this.entries.get(id)?.checked
+    return checked === undefined ? undefined : { ...checked }
+  }
+
+  /** Whether `id` is tracked (any health). */
+  has (id: NodeId): boolean {
+    return this.entries.has(id)
   }
 
   get size (): number {
@@ -142,10 +160,13 @@ export class MemberTable {
       this.track(state, health, nowMs)
       return [event(health === 'left' ? 'left' : 'joined')]
     }
-    const restarted = state.generation > entry.state.generation
+    // The caller judged it against lastSeen: a generation other than the state's is a newer one, or the state
+    // shown came from an unchecked digest (any generation).
+    const restarted = state.generation !== entry.state.generation
     // Awaited since a rebase: its first heartbeat starts detection; the wait is not an interval it sent at.
     if (restarted || entry.awaitingSinceMs !== undefined) entry.detector = this.newDetector(state.nodeId)
     entry.state = state
+    entry.checked = { generation: state.generation, seq: state.seq }
     entry.hinted = false
     entry.unreachable = false
     entry.refused = false
@@ -241,8 +262,13 @@ export class MemberTable {
    * death) turns dead — at once when `from` (the digest's sender) is the sender whose digest last listed it or is
    * not given, otherwise once no digest has listed it for DIGEST_UNLISTED_GRACE_MS (a new leader may not hold it
    * yet). Returns the events, as heartbeat() does.
+   *
+   * `checked: false` (a joiner's digest, from any signer of the cluster: core/joiner.ts) still moves the view,
+   * ordered against the state shown, but is no checked word (Entry.checked): the member's own heartbeats and a
+   * checked digest are ordered against what checked word said, so a generation an unchecked digest planted
+   * outranks neither, and a checked compact entry waits for a full one over a state only unchecked digests gave.
    */
-  adopt (members: readonly DigestMember[], nowMs: number, from?: string): MembershipEvent[] {
+  adopt (members: readonly DigestMember[], nowMs: number, from?: string, checked = true): MembershipEvent[] {
     const events: MembershipEvent[] = []
     const listed = new Set<NodeId>()
     for (const { nodeId, health, generation, seq, state } of members) {
@@ -253,19 +279,21 @@ export class MemberTable {
       if (entry === undefined) {
         // The table's bound holds for digests as for heartbeats: members never heard of beyond it are skipped.
         if (state === undefined || health === 'dead' || health === 'left' || this.entries.size >= C.MAX_MEMBERS) continue
-        this.track(state, health, nowMs, { listedBy: from })
+        this.track(state, health, nowMs, { listedBy: from, unchecked: !checked })
         events.push(event('joined'))
         continue
       }
       entry.listedBy = from
       entry.unlistedSinceMs = undefined
-      const older = generation < entry.state.generation || (generation === entry.state.generation && seq < entry.state.seq)
-      if (older) continue
-      // A compact entry of a generation this table never held a state of: wait for the full entry.
-      if (state === undefined && generation !== entry.state.generation) continue
-      const newer = generation > entry.state.generation || seq > entry.state.seq
+      const base = checked ? entry.checked : entry.state
+      if (base !== undefined && (generation < base.generation || (generation === base.generation && seq < base.seq))) continue
+      const hearsay = !isChecked(entry)
+      // A compact entry of a generation this table never held a state of: wait for the full entry. So too for a
+      // checked one over a state only unchecked digests gave (the rest of it may be a liar's).
+      if (state === undefined && (generation !== entry.state.generation || (checked && hearsay))) continue
+      const newer = (checked && hearsay) || generation > entry.state.generation || seq > entry.state.seq
       if (newer) {
-        if (generation > entry.state.generation) entry.detector = this.newDetector(nodeId)
+        if (generation !== entry.state.generation) entry.detector = this.newDetector(nodeId)
         entry.hinted = false
         entry.unreachable = false
         entry.refused = false
@@ -275,6 +303,7 @@ export class MemberTable {
       }
       if (state !== undefined) entry.state = state
       else if (newer) entry.state = { ...entry.state, seq }
+      if (checked) entry.checked = { generation, seq }
       const kind: MembershipEvent['kind'] = health === 'alive' ? 'recovered' : health
       events.push(...this.transition(entry, health, nowMs, event(kind)))
     }
@@ -400,11 +429,15 @@ export class MemberTable {
     return { meanMs: Math.round(detector.meanMs()), stdDeviationMs: Math.round(detector.stdDeviationMs()), lastHeartbeatMs: detector.lastHeartbeat, hinted: entry.hinted, unreachable: entry.unreachable }
   }
 
-  /** Starts tracking a member first heard of at `nowMs` (heartbeat, digest or vouch), as if heard then. */
-  private track (state: NodeState, health: Health, nowMs: number, fields: Pick<Entry, 'listedBy'> & { awaitingSinceMs?: number } = {}): void {
+  /**
+   * Starts tracking a member first heard of at `nowMs` (heartbeat, digest or vouch), as if heard then; its state
+   * is on checked word unless `unchecked` (a joiner's digest: Entry.checked).
+   */
+  private track (state: NodeState, health: Health, nowMs: number, fields: Pick<Entry, 'listedBy'> & { awaitingSinceMs?: number, unchecked?: boolean } = {}): void {
     const detector = this.newDetector(state.nodeId)
     detector.heartbeat(nowMs)
-    this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: fields.awaitingSinceMs, ...(fields.listedBy !== undefined ? { listedBy: fields.listedBy } : {}) })
+    const checked = fields.unchecked === true ? undefined : { generation: state.generation, seq: state.seq }
+    this.entries.set(state.nodeId, { state, health, sinceMs: nowMs, detector, hinted: false, unreachable: false, refused: false, awaitingSinceMs: fields.awaitingSinceMs, checked, ...(fields.listedBy !== undefined ? { listedBy: fields.listedBy } : {}) })
   }
 
   /** A detector for `id`, seeded with the period `id` sends at (setHeartbeatIntervals). */
@@ -441,6 +474,12 @@ function awaited (entry: Entry, nowMs: number): boolean {
   const since = entry.awaitingSinceMs
   if (since === undefined || entry.refused || nowMs - since >= C.VOUCHED_AWAIT_MAX_MS) return false
   return nowMs - Math.max(since, entry.vouched?.atMs ?? since) < C.LISTEN_CONNECT_GRACE_MS
+}
+
+/** Whether the state shown of a member is on checked word (Entry.checked), not moved since by an unchecked digest. */
+function isChecked (entry: Entry): boolean {
+  const checked = entry.checked
+  return checked !== undefined && checked.generation === entry.state.generation && checked.seq === entry.state.seq
 }
 
 /** A member whose dials were refused while unreachable, silent for at least its mean heartbeat interval. */
