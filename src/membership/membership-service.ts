@@ -163,7 +163,10 @@ export class MembershipService implements NodeService, Membership {
   private leaderAskWaitMs: number | undefined
   private leaderAskInFlight = false
   private lastDigestMs: number | undefined
-  /** Newest (generation, seq) taken per digest publisher (replay check). */
+  /**
+   * Newest (generation, seq) taken per digest publisher (replay check), least recently heard first; at most
+   * MAX_DIGEST_SENDERS (rememberDigestSender).
+   */
   private readonly digestFrom = new Map<string, { generation: number, seq: number }>()
   private digestSeq = 0
   private lastDigestPublishedMs = -Infinity
@@ -191,7 +194,11 @@ export class MembershipService implements NodeService, Membership {
   private readonly digestDrops = new Map<DigestDropReason, number>()
   /** An observer's bounded connections (links.ts). */
   private links: ObserverLinks | undefined
-  /** Members whose addresses an observer has put in the peer store (content dials them on demand). */
+  /**
+   * Members whose addresses an observer has put in the peer store (content dials them on demand). Invariant: each
+   * is tracked by the table (keepAddresses takes only those; a removal forgets it: emit), so it is bounded as
+   * the table is (MAX_MEMBERS).
+   */
   private readonly knownAddresses = new Set<string>()
 
   constructor (private readonly init: MembershipServiceInit = {}) {
@@ -619,7 +626,7 @@ export class MembershipService implements NodeService, Membership {
     const verdict = judgeDigest({ decoded, sender, clusterId: this.ctx.cluster.clusterId, conf, joining, lastFrom: this.digestFrom.get(sender) })
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
     const { digest } = verdict
-    this.digestFrom.set(sender, { generation: digest.generation, seq: digest.seq })
+    this.rememberDigestSender(sender, digest)
     this.digestsAccepted++
     const now = this.nowMs()
     this.lastDigestMs = now
@@ -646,13 +653,31 @@ export class MembershipService implements NodeService, Membership {
   }
 
   /**
+   * Keeps the sender's newest digest for the replay check, as the most recently heard; beyond MAX_DIGEST_SENDERS
+   * the least recently heard sender is forgotten. A joiner takes digests from any signer (core/joiner.ts), and a
+   * key holder can sign with as many identities as it likes: kept for good, each grew the map without limit.
+   * A forgotten sender's next digest is judged as a first one; what it can then say is as any signer's.
+   */
+  private rememberDigestSender (sender: string, digest: { generation: number, seq: number }): void {
+    this.digestFrom.delete(sender)
+    this.digestFrom.set(sender, { generation: digest.generation, seq: digest.seq })
+    for (const oldest of this.digestFrom.keys()) {
+      if (this.digestFrom.size <= C.MAX_DIGEST_SENDERS) break
+      this.digestFrom.delete(oldest)
+    }
+  }
+
+  /**
    * An observer hears of members through digests, not heartbeats: their addresses go into the peer store
    * (content dials a provider on demand), and the voters of its configuration into the redial loop (the
    * leader must reach every member for Raft, and heartbeats reach the voters only over direct connections).
+   * Only for members the table tracks (adopt skips some: beyond its bound, or new and already dead), so the
+   * ids kept are bounded with it: a joiner takes digests from any signer, and every made-up id of every digest
+   * was kept for good.
    */
   private keepAddresses (states: NodeState[], conf: RaftMembers | undefined): void {
     for (const state of states) {
-      if (state.nodeId === this.ctx.nodeId || this.knownAddresses.has(state.nodeId)) continue
+      if (state.nodeId === this.ctx.nodeId || this.knownAddresses.has(state.nodeId) || !this.table.has(state.nodeId)) continue
       this.knownAddresses.add(state.nodeId)
       const voter = conf !== undefined && isVoterIn(conf, state.nodeId)
       const multiaddrs = parseAdvertisedAddresses(state.addresses, state.nodeId)
@@ -712,6 +737,8 @@ export class MembershipService implements NodeService, Membership {
     for (const event of events) {
       if (event.kind === 'suspect') this.checkConnection(event.nodeId)
       if (event.kind === 'dead' || event.kind === 'left') this.verdictSinceDigest = true
+      // Forgotten with the member: a member back later has its (maybe new) addresses taken again.
+      if (event.kind === 'removed') this.knownAddresses.delete(event.nodeId)
       this.events.push(event)
       // A suspicion of this node's own detector says what it was judged on: silence against the window's mean
       // and spread (and the hint); an observer's comes from the leader's digest.
@@ -751,6 +778,8 @@ export class MembershipService implements NodeService, Membership {
       digestFullBytes: this.digestFullBytes,
       digestCompactBytes: this.digestCompactBytes,
       digestsAccepted: this.digestsAccepted,
+      digestSenders: this.digestFrom.size,
+      knownAddresses: this.knownAddresses.size,
       linksClosed: this.links?.closedCount ?? 0,
       ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])),
       ...Object.fromEntries([...this.digestDrops].map(([reason, n]) => [`dropped.${reason}`, n]))

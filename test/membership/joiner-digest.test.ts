@@ -3,7 +3,8 @@
  * on one real node whose injected configuration does not list it. Method: digests and heartbeats go straight into
  * its topic validators, as gossipsub hands them over once their signature checked, signed by identities made here
  * (any cluster-key holder can make as many). Goal: a lying insider's digest does not outlast the lie — the member's
- * own heartbeat, and once admitted a voter's digest, replace whatever generation it planted.
+ * own heartbeat, and once admitted a voter's digest, replace whatever generation it planted — and what the joiner
+ * keeps of digests (its senders, the members whose addresses it took) stays bounded whatever the signers send.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Message } from '@libp2p/gossipsub'
@@ -14,7 +15,7 @@ import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { MembershipService } from '../../src/membership/membership-service.js'
 import type { MembershipServiceInit } from '../../src/membership/membership-service.js'
-import { digestRecord, fullEntry } from '../../src/membership/core/index.js'
+import { digestRecord, fullEntry, MembershipConstants } from '../../src/membership/core/index.js'
 import type { NodeState, RaftMembers } from '../../src/membership/core/index.js'
 import { membershipDigestTopic, membershipTopic } from '../../src/net/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
@@ -104,5 +105,51 @@ describe('a joiner\'s unchecked digests', () => {
     // The member dies: the leader's verdict reaches the observer.
     await deliver(j.node, digests, leader, digestRecord({ clusterId, from: l, generation: 1, seq: 3, members: [fullEntry('alive', stateOf(l, clusterId, 1, 7)), fullEntry('dead', stateOf(m, clusterId, 3, 11))] }))
     expect(j.membership.view().members.find((x) => x.nodeId === m)?.health).toBe('dead')
+  })
+})
+
+describe('a joiner\'s digest bookkeeping', () => {
+  const running: RevoadaNode[] = []
+  afterEach(async () => { await Promise.all(running.splice(0).map(async (node) => { await node.stop().catch(() => {}) })) })
+
+  it('should keep its digest senders and the members whose addresses it took bounded, whatever any signer sends', async () => {
+    const leader = await newPeerId()
+    const fake = { nowMs: 1_000_000 }
+    const conf: RaftMembers = { voters: [leader.toString()], votersOutgoing: [], learners: [], learnersNext: [] }
+    const membership = new MembershipService({ raftConfiguration: () => conf, nowMs: () => fake.nowMs })
+    const node = await startNode({ config: testConfig(await tempDir(), { membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+    running.push(node)
+    expect(membership.tierStatus().tier).toBe('joiner')
+    const clusterId = node.cluster.clusterId
+    const topic = membershipDigestTopic(clusterId)
+    const deliver = async (from: PeerId, seq: number, ids: string[]): Promise<void> => {
+      const record = digestRecord({ clusterId, from: from.toString(), generation: 1, seq, members: ids.map((id) => fullEntry('alive', stateOf(id, clusterId, 1, 1))) })
+      const validate = node.net.services.pubsub.topicValidators.get(topic)!
+      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(record), sequenceNumber: 1n } as unknown as Message)
+    }
+    const counter = (name: string): number => membership.counters()[name] ?? 0
+
+    // Signers beyond the bound: the least recently heard are forgotten (a replay from the newest is still dropped).
+    const signers = await Promise.all(Array.from({ length: MembershipConstants.MAX_DIGEST_SENDERS + 8 }, async () => await newPeerId()))
+    for (const signer of signers) await deliver(signer, 1, [])
+    expect(counter('digestsAccepted')).toBe(signers.length)
+    expect(counter('digestSenders')).toBe(MembershipConstants.MAX_DIGEST_SENDERS)
+    await deliver(signers[signers.length - 1]!, 1, [])
+    expect(counter('dropped.digest-replay')).toBe(1)
+
+    // One signer lists a full table of made-up members, then another full set: addresses are kept only for the
+    // members the (bounded) table holds, and forgotten with them.
+    const liar = signers[0]!
+    const batch = (round: number): string[] => Array.from({ length: MembershipConstants.MAX_MEMBERS }, (_, i) => `made-up-${round}-${i}`)
+    await deliver(liar, 2, batch(1))
+    expect(counter('knownAddresses')).toBe(MembershipConstants.MAX_MEMBERS)
+    await deliver(liar, 3, batch(2))
+    expect(counter('knownAddresses')).toBeLessThanOrEqual(MembershipConstants.MAX_MEMBERS)
+    // The first set, unlisted since, is dead; removed after retention, its addresses are forgotten too.
+    fake.nowMs += MembershipConstants.REMOVE_AFTER_MS_DEFAULT + 1000
+    await waitFor(() => membership.view().members.length === 1, 10_000, 'the made-up members removed')
+    expect(counter('knownAddresses')).toBe(0)
+    await deliver(liar, 4, batch(3))
+    expect(counter('knownAddresses')).toBe(MembershipConstants.MAX_MEMBERS)
   })
 })

@@ -136,6 +136,14 @@ export const JOINER_LEADER_ASK_MS = 2000
 export const JOINER_LEADER_ASK_MAX_MS = 16_000
 /** Largest encoded liveness digest accepted (1024 members of ≈ 500 bytes fit). */
 export const MAX_DIGEST_BYTES = 1024 * 1024
+/**
+ * Digest senders whose newest (generation, seq) a node keeps for the replay check; beyond it the sender heard
+ * from least recently is forgotten (its next digest is taken as a first one). Only a joiner takes digests from
+ * senders its configuration does not list (core/joiner.ts): any key holder can sign with as many identities as
+ * it likes, and each was kept for the life of the process. A node with a configuration keeps only its voters'.
+ * Far above any configuration's voter count (etcd runs 3 to 7), so nothing honest is forgotten.
+ */
+export const MAX_DIGEST_SENDERS = 64
 
 /**
  * Ring neighbours on each side that a tiered observer stays connected to besides the voters (core/links.ts;
