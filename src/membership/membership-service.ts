@@ -25,7 +25,7 @@ import { gossipStreamTables } from '../net/gossip-streams.js'
 import { ConnectionAges } from '../net/connection-ages.js'
 import { isLocalPingRefusal } from '../net/link-monitor.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
-import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
+import { MemberTable, judgeHeartbeat, heartbeatIntervalMs, needsRelay, reachOf, tierOf, isVoterIn, membersOf, observerMustListen, digestDue, judgeDigest, digestRecord, compactDigest, fullDigestDue, joinerMustListen, joinerDialTargets, joinerAsksLeader, dialsHeardMember, votersToReconnect, newVoterWatch, MembershipConstants as C } from './core/index.js'
 import type { DropReason, DigestDropReason, MembershipEvent, MembershipView, NodeState, Capacity, RaftMembers, Tier } from './core/index.js'
 import { nextGeneration } from './generation.js'
 import { parseAdvertisedAddresses } from './addresses.js'
@@ -398,14 +398,25 @@ export class MembershipService implements NodeService, Membership {
     const verdict = judgeHeartbeat({ decoded, sender, self: this.ctx.nodeId, clusterId: this.ctx.cluster.clusterId, lastSeen: this.table.lastSeen(sender) })
     if (!verdict.ok) return drop(verdict.reason, verdict.reject)
     const known = this.table.has(sender)
+    const now = this.nowMs()
+    // A member the configuration lists takes the place of one nobody admitted (MemberTable.makeRoom).
+    const room = known ? [] : this.makeRoomFor(sender, now)
     if (!known && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
-    const events = this.table.heartbeat(verdict.state, this.nowMs())
+    const events = [...room, ...this.table.heartbeat(verdict.state, now)]
     if (!known) this.learnAddresses(sender, verdict.state.addresses, this.dialsHeard(verdict.state))
     if (events.length > 0) this.emit(events)
     this.accepted++
     if (!needsRelay(verdict.state, this.table.liveCount()) || !this.voterMustRelay(sender)) return TopicValidatorResult.Ignore
     this.relayed++
     return TopicValidatorResult.Accept
+  }
+
+  /** In a full table, room for `member` if this node's configuration lists it (MemberTable.makeRoom); its events. */
+  private makeRoomFor (member: string, now: number): MembershipEvent[] {
+    const conf = this.init.raftConfiguration?.()
+    if (this.table.size < C.MAX_MEMBERS || conf === undefined) return []
+    const admitted = membersOf(conf)
+    return admitted.has(member) ? this.table.makeRoom(now, (id) => admitted.has(id)) : []
   }
 
   /** Whether a member first heard of now goes into the redial loop (core/joiner.ts dialsHeardMember). */

@@ -112,6 +112,33 @@ export class MemberTable {
     return checked === undefined ? undefined : { ...checked }
   }
 
+  /**
+   * Makes room in a full table (MAX_MEMBERS) for a member this node's configuration lists, not tracked yet: forgets
+   * the member heard least recently among those `admitted` says no to, and returns its `removed` event (none when
+   * the table is not full or every member tracked is admitted). A key holder can sign heartbeats with as many
+   * made-up identities as it likes; once they filled the table, the heartbeats of every member not tracked yet
+   * were dropped (`table-full`) until the made-up ones were removed, about 63 s after the last of them
+   * (`test/membership/table-full.test.ts`). A made-up member forgotten is dropped as any newcomer when it comes back.
+   */
+  makeRoom (nowMs: number, admitted: (id: NodeId) => boolean): MembershipEvent[] {
+    if (this.entries.size < C.MAX_MEMBERS) return []
+    let oldest: NodeId | undefined
+    let oldestHeardMs = Infinity
+    for (const [id, entry] of this.entries) {
+      const heardMs = entry.detector.lastHeartbeat ?? -Infinity
+      if (heardMs < oldestHeardMs && !admitted(id)) {
+        oldest = id
+        oldestHeardMs = heardMs
+      }
+    }
+    if (oldest === undefined) return []
+    const entry = this.entries.get(oldest)
+    assert(entry !== undefined, 'member to forget is tracked')
+    this.entries.delete(oldest)
+    assert(this.entries.size < C.MAX_MEMBERS, 'room made')
+    return [{ kind: 'removed', nodeId: oldest, atMs: nowMs, generation: entry.state.generation }]
+  }
+
   /** Whether `id` is tracked (any health). */
   has (id: NodeId): boolean {
     return this.entries.has(id)

@@ -33,9 +33,14 @@ export function isVoterIn (conf: RaftMembers, id: string): boolean {
   return conf.voters.includes(id) || conf.votersOutgoing.includes(id)
 }
 
+/** The ids `conf` lists (admitted members): voters and learners, both halves of a joint configuration. */
+export function membersOf (conf: RaftMembers): Set<string> {
+  return new Set([...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext])
+}
+
 /** Distinct members of `conf`: voters and learners, both halves of a joint configuration. */
 export function confMemberCount (conf: RaftMembers): number {
-  return new Set([...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext]).size
+  return membersOf(conf).size
 }
 
 /**

@@ -1,0 +1,72 @@
+/**
+ * A member table filled by made-up members (docs/SECURITY.md; MAX_MEMBERS), on one real node whose injected
+ * configuration lists it and one member not heard yet. Method: heartbeats go straight into its topic validator, as
+ * gossipsub hands them over once their signature checked, signed by identities made here (a cluster-key holder
+ * can sign with as many as it likes, through one connection). Goal: a member of the configuration is heard when
+ * the table is full of members nobody admitted — one of those makes room — while a newcomer nobody admitted is
+ * still dropped.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { startNode } from '../../src/node/index.js'
+import type { RevoadaNode } from '../../src/node/index.js'
+import { MembershipService } from '../../src/membership/membership-service.js'
+import { MembershipConstants } from '../../src/membership/core/index.js'
+import type { NodeState, RaftMembers } from '../../src/membership/core/index.js'
+import { membershipTopic } from '../../src/net/index.js'
+import { encodeCanonical } from '../../src/codec/index.js'
+import { tempDir, testConfig } from '../node/helpers.js'
+
+const newPeerId = async (): Promise<PeerId> => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+
+const stateOf = (nodeId: string, clusterId: string): NodeState => ({
+  nodeId, clusterId, addresses: [], roles: [],
+  capacity: { cpuMillis: 2000, memoryBytes: 1e9, storageBytes: 1e10, pods: 110 }, labels: {},
+  version: '0.1.0', kubernetesVersion: 'v1.34.0', uptimeMs: 1, generation: 1, seq: 1, leaving: false, protocol: 1
+})
+
+describe('a full member table', () => {
+  const running: RevoadaNode[] = []
+  afterEach(async () => { await Promise.all(running.splice(0).map(async (node) => { await node.stop().catch(() => {}) })) })
+
+  it('should make room for a member of the configuration by forgetting one nobody admitted, and still drop a newcomer', async () => {
+    const [member, early] = await Promise.all([newPeerId(), newPeerId()])
+    const raft: { conf: RaftMembers | undefined } = { conf: undefined }
+    const membership = new MembershipService({ raftConfiguration: () => raft.conf })
+    const node = await startNode({ config: testConfig(await tempDir(), { membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+    running.push(node)
+    raft.conf = { voters: [node.nodeId], votersOutgoing: [], learners: [member.toString(), early.toString()], learnersNext: [] }
+    const clusterId = node.cluster.clusterId
+    const topic = membershipTopic(clusterId)
+    const validate = node.net.services.pubsub.topicValidators.get(topic)!
+    const deliver = async (from: PeerId): Promise<unknown> =>
+      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(stateOf(from.toString(), clusterId)), sequenceNumber: 1n } as unknown as Message)
+    const counter = (name: string): number => membership.counters()[name] ?? 0
+    const tracked = (): string[] => membership.view().members.map((m) => m.nodeId).filter((id) => id !== node.nodeId)
+
+    // A member of the configuration heard first (the least recently heard of all), then a key holder fills the
+    // table with made-up members, one heartbeat each.
+    await deliver(early)
+    const madeUp = await Promise.all(Array.from({ length: MembershipConstants.MAX_MEMBERS - 1 }, async () => await newPeerId()))
+    for (const id of madeUp) await deliver(id)
+    expect(tracked()).toHaveLength(MembershipConstants.MAX_MEMBERS)
+    await deliver(await newPeerId())
+    expect(counter('dropped.table-full')).toBe(1)
+
+    // The configuration's other member is heard: the made-up member heard least recently is forgotten (`removed`),
+    // not the admitted one heard before it.
+    await deliver(member)
+    expect(counter('dropped.table-full')).toBe(1)
+    expect(membership.view().members.find((m) => m.nodeId === member.toString())?.health).toBe('alive')
+    expect(tracked()).toHaveLength(MembershipConstants.MAX_MEMBERS)
+    expect(tracked()).not.toContain(madeUp[0]!.toString())
+    expect(tracked()).toContain(early.toString())
+    expect(membership.recentEvents().filter((e) => e.kind === 'removed').map((e) => e.nodeId)).toEqual([madeUp[0]!.toString()])
+    // A newcomer nobody admitted still finds the table full.
+    await deliver(await newPeerId())
+    expect(counter('dropped.table-full')).toBe(2)
+  })
+})
