@@ -10,15 +10,11 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startNode } from '../../src/node/index.js'
-import type { RevoadaNode } from '../../src/node/index.js'
-import { defaultServices } from '../../src/node/services.js'
-import { MaterializerService } from '../../src/materializer/index.js'
-import type { ConsensusService } from '../../src/consensus/consensus-service.js'
-import type { ConfigInput } from '../../src/config/index.js'
-import { tempDir, testConfig, waitFor } from '../node/helpers.js'
+import { tempDir, waitFor } from '../node/helpers.js'
+import { startCreator } from './creator.js'
+import type { StartedCreator } from './creator.js'
 
-interface Started { node: RevoadaNode, consensus: ConsensusService, materializer: MaterializerService }
+type Started = StartedCreator
 const started: Started[] = []
 
 afterEach(async () => {
@@ -26,19 +22,7 @@ afterEach(async () => {
 })
 
 async function start (dataDir: string, hook: string): Promise<Started> {
-  const materializer = new MaterializerService({ addressOf: () => '10.0.0.1' })
-  const services = [...defaultServices({ policy: false, materializer: false }), materializer]
-  const config: ConfigInput = {
-    raft: { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 },
-    membership: { heartbeatIntervalMs: 200 },
-    materializer: { reconcileIntervalMs: 3_600_000 },
-    hooks: { onPromote: hook, onDemote: hook }
-  }
-  const node = await startNode({ config: testConfig(dataDir, config), services })
-  const s = { node, consensus: services.find((x) => x.name === 'consensus') as ConsensusService, materializer }
-  started.push(s)
-  await waitFor(() => s.consensus.node.isLeader(), 20_000, 'the creator leads')
-  return s
+  return await startCreator(dataDir, (s) => { started.push(s) }, { hooks: { onPromote: hook, onDemote: hook } })
 }
 
 async function stop (s: Started): Promise<void> {

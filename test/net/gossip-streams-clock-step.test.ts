@@ -10,7 +10,8 @@
  * clock, one check must reopen it. The same conversion serves membership's voter reconnection and an observer's
  * link trimming (ConnectionAges, tested below).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { HOUR_MS, steppedWallClock } from '../util/wall-clock.js'
 import type { PeerId } from '@libp2p/interface'
 import { GOSSIP_STREAM_LOST_GRACE_MS, GossipStreamMender } from '../../src/net/gossip-streams.js'
 import { ConnectionAges } from '../../src/net/connection-ages.js'
@@ -20,16 +21,7 @@ import { steadyNowMs } from '../../src/util/clock.js'
 import { waitFor } from '../node/helpers.js'
 import { newPeerId } from './fake-redial-net.js'
 
-const HOUR_MS = 60 * 60_000
-const realNow = Date.now.bind(Date)
-let wallStepMs = 0
-
-beforeEach(() => {
-  wallStepMs = 0
-  vi.spyOn(Date, 'now').mockImplementation(() => realNow() + wallStepMs)
-})
-
-afterEach(() => { vi.restoreAllMocks() })
+const wall = steppedWallClock()
 
 /** A libp2p node with one open connection to `peer` and gossipsub's stream tables, recording `onPeerConnected`. */
 function fakeNet (peer: PeerId): { net: NetNode, outbound: Map<string, unknown>, reopened: string[] } {
@@ -48,7 +40,7 @@ describe('gossip stream mender on a stepped wall clock', () => {
     const mender = new GossipStreamMender(net, silentLogger())
     expect(mender.check()).toBe(0) // sees the connection and its stream
 
-    wallStepMs = -HOUR_MS
+    wall.step(-HOUR_MS)
     outbound.delete(peer.toString())
     await waitFor(() => steadyNowMs() > openedAt + GOSSIP_STREAM_LOST_GRACE_MS, 5_000, 'the grace to pass on the steady clock')
     expect(mender.check()).toBe(1)

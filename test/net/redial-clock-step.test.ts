@@ -7,21 +7,13 @@
  * spied on before the Redialer is made (a default clock is taken at construction), at no offset until the
  * step; the steady clock took its anchor at import, so the step does not reach it.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { HOUR_MS, steppedWallClock } from '../util/wall-clock.js'
 import { steadyNowMs } from '../../src/util/clock.js'
 import { waitFor } from '../node/helpers.js'
 import { FakeNet, NET, newPeerId, redialerOn } from './fake-redial-net.js'
 
-const HOUR_MS = 60 * 60_000
-const realNow = Date.now.bind(Date)
-let wallStepMs = 0
-
-beforeEach(() => {
-  wallStepMs = 0
-  vi.spyOn(Date, 'now').mockImplementation(() => realNow() + wallStepMs)
-})
-
-afterEach(() => { vi.restoreAllMocks() })
+const wall = steppedWallClock()
 
 describe('Redialer on a stepped wall clock', () => {
   it('should dial a refused peer again once its backoff has passed, after the wall clock stepped back an hour', async () => {
@@ -35,7 +27,7 @@ describe('Redialer on a stepped wall clock', () => {
     // The backoff drawn is at most the minimum backoff (jitter in [0.5, 1) of it) from the failure.
     const failedByMs = steadyNowMs()
 
-    wallStepMs = -HOUR_MS
+    wall.step(-HOUR_MS)
     await waitFor(() => steadyNowMs() > failedByMs + NET.redialBackoffMinMs, 5_000, 'the backoff to pass on the steady clock')
     await round()
     await redialer.stop()

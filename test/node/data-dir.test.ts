@@ -7,6 +7,7 @@
  * the raft-directory rule.
  */
 import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { promises as fs, existsSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -30,6 +31,18 @@ afterEach(async () => {
 })
 const newDir = async (): Promise<string> => { const d = await tempDir(); dirs.push(d); return d }
 
+/** A child process that holds the lock on `dir` (killed after the test). */
+async function lockHolder (dir: string): Promise<ChildProcess> {
+  const script = `import { acquireDataDirLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/node/data-dir-lock.js'))}
+    await acquireDataDirLock(${JSON.stringify(dir)}); process.stdout.write('locked\\n'); setInterval(() => {}, 1000)`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  cleanups.push(async () => { child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  await waitFor(() => out.includes('locked'), 20_000, 'child holds the lock')
+  return child
+}
+
 describe('data dir lock', () => {
   it('should refuse a second holder with the holder\'s pid, and take the lock again once released', async () => {
     const dir = await newDir()
@@ -45,13 +58,7 @@ describe('data dir lock', () => {
 
   it('should not be blocked by the lock of a process killed with SIGKILL', async () => {
     const dir = await newDir()
-    const script = `import { acquireDataDirLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/node/data-dir-lock.js'))}
-      await acquireDataDirLock(${JSON.stringify(dir)}); process.stdout.write('locked\\n'); setInterval(() => {}, 1000)`
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
-    cleanups.push(async () => { child.kill('SIGKILL') })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    await waitFor(() => out.includes('locked'), 20_000, 'child holds the lock')
+    const child = await lockHolder(dir)
     await expect(acquireDataDirLock(dir)).rejects.toMatchObject({ name: 'DataDirInUseError', pid: child.pid })
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGKILL')
@@ -63,13 +70,7 @@ describe('data dir lock', () => {
 
   it('should keep its holder running when clients leave before the pid is answered', async () => {
     const dir = await newDir()
-    const script = `import { acquireDataDirLock } from ${JSON.stringify(path.join(ROOT, 'dist/src/node/data-dir-lock.js'))}
-      await acquireDataDirLock(${JSON.stringify(dir)}); process.stdout.write('locked\\n'); setInterval(() => {}, 1000)`
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
-    cleanups.push(async () => { child.kill('SIGKILL') })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    await waitFor(() => out.includes('locked'), 20_000, 'child holds the lock')
+    const child = await lockHolder(dir)
     // Any local user can connect to an abstract socket: connect and leave at once, many times. The holder's
     // answer then meets a closed socket (EPIPE), which ended the process while nothing listened for it.
     const name = socketName(await fs.realpath(dir))
