@@ -200,6 +200,12 @@ export class MembershipService implements NodeService, Membership {
    * the table is (MAX_MEMBERS).
    */
   private readonly knownAddresses = new Set<string>()
+  /**
+   * Members whose addresses this node put in the peer store (heartbeat or digest), to that merge: the entry goes
+   * at the member's removal (dropStoredPeer). Invariant: each is tracked by the table (both merges come after the
+   * table took the member; a removal forgets it: emit), so it is bounded as the table is (MAX_MEMBERS).
+   */
+  private readonly storedPeers = new Map<string, Promise<void>>()
 
   constructor (private readonly init: MembershipServiceInit = {}) {
     this.nowMs = init.nowMs ?? steadyNowMs
@@ -445,7 +451,28 @@ export class MembershipService implements NodeService, Membership {
       this.ctx.log.debug({ peer, addresses: addresses.length }, 'no usable address in a heartbeat')
       return
     }
-    void this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { if (dial) this.ctx.redialer.addPeer(peer) }, () => {})
+    this.storedPeers.set(peer, this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { if (dial) this.ctx.redialer.addPeer(peer) }, () => {}))
+  }
+
+  /**
+   * A removed member's peer store entry goes, once the merge that made it has ended: libp2p's peer store drops an
+   * entry only when it is read hours after its last update, so a key holder signing heartbeats or digests with
+   * made-up identities grew it by one entry each, for good. Kept for a peer this node still needs it for: one
+   * connected, one its Raft configuration lists (Raft and content dial members by PeerId), a redial target (its
+   * seeds, peers.json, every peer that ever connected: net/redial.ts dials them by PeerId), and a member heard
+   * again meanwhile.
+   */
+  private dropStoredPeer (member: string): void {
+    const merged = this.storedPeers.get(member)
+    if (merged === undefined) return
+    this.storedPeers.delete(member)
+    void merged.then(async () => {
+      const peerId = peerIdFromString(member)
+      const conf = this.init.raftConfiguration?.()
+      if (this.table.has(member) || (conf !== undefined && membersOf(conf).has(member))) return
+      if (this.ctx.redialer.tracks(member) || this.ctx.net.getConnections(peerId).length > 0) return
+      await this.ctx.net.peerStore.delete(peerId)
+    }).catch((err: unknown) => { this.ctx.log.debug({ peer: member, err: (err as Error).message }, 'a removed member\'s peer store entry not deleted') })
   }
 
   private onTick (): void {
@@ -697,7 +724,7 @@ export class MembershipService implements NodeService, Membership {
         continue
       }
       try {
-        void this.ctx.net.peerStore.merge(peerIdFromString(state.nodeId), { multiaddrs }).then(() => { if (voter) this.ctx.redialer.addPeer(state.nodeId) }, () => {})
+        this.storedPeers.set(state.nodeId, this.ctx.net.peerStore.merge(peerIdFromString(state.nodeId), { multiaddrs }).then(() => { if (voter) this.ctx.redialer.addPeer(state.nodeId) }, () => {}))
       } catch (err) {
         this.ctx.log.debug({ peer: state.nodeId, err: (err as Error).message }, 'a digest names an unusable node id')
       }
@@ -749,7 +776,10 @@ export class MembershipService implements NodeService, Membership {
       if (event.kind === 'suspect') this.checkConnection(event.nodeId)
       if (event.kind === 'dead' || event.kind === 'left') this.verdictSinceDigest = true
       // Forgotten with the member: a member back later has its (maybe new) addresses taken again.
-      if (event.kind === 'removed') this.knownAddresses.delete(event.nodeId)
+      if (event.kind === 'removed') {
+        this.knownAddresses.delete(event.nodeId)
+        this.dropStoredPeer(event.nodeId)
+      }
       this.events.push(event)
       // A suspicion of this node's own detector says what it was judged on: silence against the window's mean
       // and spread (and the hint); an observer's comes from the leader's digest.
@@ -791,6 +821,7 @@ export class MembershipService implements NodeService, Membership {
       digestsAccepted: this.digestsAccepted,
       digestSenders: this.digestFrom.size,
       knownAddresses: this.knownAddresses.size,
+      storedPeers: this.storedPeers.size,
       linksClosed: this.links?.closedCount ?? 0,
       ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n])),
       ...Object.fromEntries([...this.digestDrops].map(([reason, n]) => [`dropped.${reason}`, n]))
