@@ -18,7 +18,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import {
   ANNOUNCE_INTERVAL_MS, FETCHES_CONCURRENT_MAX, FETCHES_QUEUED_MAX, GC_INTERVAL_MS_DEFAULT, GET_IN_MEMORY_BYTES_MAX,
   QUOTA_BYTES_DEFAULT, RETENTION_MS_DEFAULT, FetchQueueFullError, ObjectTooLargeError, ProviderScores, ProviderTable,
-  ContentNotFoundError, FetchAbortedError, FetchFailedError
+  ContentNotFoundError, FetchAbortedError, FetchFailedError, NotAFileError
 } from './core/index.js'
 import type { HaveItem, ProviderEntry } from './core/index.js'
 import { ContentStore, parseRootCid } from './store.js'
@@ -80,6 +80,14 @@ export interface FetchCallOptions {
    * @default no limit but the format's (FILE_BYTES_MAX per file)
    */
   maxBytes?: number
+  /**
+   * Accept only a file: a directory is refused with NotAFileError as soon as its manifest is held (a root CID is
+   * a manifest's whichever the kind: only the manifest tells), before anything below it is asked for; it is not
+   * recorded, pinned or announced, and nothing is fetched for this caller. Held complete already, it is refused
+   * without a pin or a touch.
+   * @default false (a directory is fetched with everything below it)
+   */
+  filesOnly?: boolean
   /**
    * Ends this caller's wait (FetchAbortedError). The fetch itself ends too, there, unless another caller still
    * waits for it; what was verified stays, and a later fetch resumes it. @default none
@@ -268,7 +276,7 @@ export class ContentService implements NodeService {
    * Makes `cid` complete in this store, fetching from the swarm if needed (queued; one fetch per CID, whose
    * callers all get their pin). Each caller may bound its wait (`signal`) and the size it accepts (`maxBytes`).
    * @throws NoProvidersError, FetchFailedError, QuotaExceededError, DiskFullError, FetchQueueFullError,
-   *   FetchAbortedError (`signal`), ObjectTooLargeError (`maxBytes`)
+   *   FetchAbortedError (`signal`), ObjectTooLargeError (`maxBytes`), NotAFileError (`filesOnly`)
    */
   async fetch (cid: CID, options: FetchCallOptions = {}): Promise<ObjectRecord> {
     const key = cid.toString()
@@ -288,6 +296,7 @@ export class ContentService implements NodeService {
     }
     const record = this.store.record(cid)
     if (record?.complete === true) {
+      if (options.filesOnly === true && record.type !== 'file') throw notAFile(cid)
       if (options.maxBytes !== undefined && record.size > options.maxBytes) throw tooLarge(cid, record.size, options.maxBytes)
       if (options.pin === true && !record.pinned) return await this.store.setRecord(cid, { ...record, pinned: true })
       await this.store.touch(cid)
@@ -314,11 +323,12 @@ export class ContentService implements NodeService {
 
   /**
    * One caller's wait for a running fetch: its record, its error, or this caller's own end — its signal
-   * (FetchAbortedError), or a size over its `maxBytes` (ObjectTooLargeError, told by the fetch before it records
-   * or pins that object). The last caller to leave ends the fetch with its reason.
+   * (FetchAbortedError), a size over its `maxBytes` (ObjectTooLargeError) or a directory when it takes only files
+   * (NotAFileError), both told by the fetch before it records or pins that object. The last caller to leave ends
+   * the fetch with its reason.
    */
   private async wait (cid: CID, running: RunningFetch, options: FetchCallOptions): Promise<ObjectRecord> {
-    const { signal, maxBytes } = options
+    const { signal, maxBytes, filesOnly } = options
     const waiter = { pin: options.pin === true }
     running.waiters.add(waiter)
     return await new Promise<ObjectRecord>((resolve, reject) => {
@@ -339,7 +349,12 @@ export class ContentService implements NodeService {
       }
       const onAbort = (): void => { leave(aborted(cid, signal as AbortSignal)) }
       signal?.addEventListener('abort', onAbort, { once: true })
-      if (maxBytes !== undefined) unwatch = running.fetch.watchSize((bytes) => { if (bytes > maxBytes) leave(tooLarge(cid, bytes, maxBytes)) })
+      if (maxBytes !== undefined || filesOnly === true) {
+        unwatch = running.fetch.watchSize((bytes, rootType) => {
+          if (filesOnly === true && rootType !== 'file') leave(notAFile(cid))
+          else if (maxBytes !== undefined && bytes > maxBytes) leave(tooLarge(cid, bytes, maxBytes))
+        })
+      }
       // Told at once (the size known already): it left before `unwatch` was set.
       if (!running.waiters.has(waiter)) unwatch()
       running.promise.then((record) => { if (settle()) resolve(record) }, (err: unknown) => { if (settle()) reject(err) })
@@ -464,6 +479,11 @@ function aborted (cid: CID, signal: AbortSignal): FetchAbortedError {
   const reason: unknown = signal.reason
   const why = reason instanceof Error ? reason.message : String(reason)
   return new FetchAbortedError(`fetch of ${cid.toString()} stopped by its caller: ${why}`)
+}
+
+/** `cid` names a directory, and the caller takes only files. */
+function notAFile (cid: CID): NotAFileError {
+  return new NotAFileError(`${cid.toString()} is a directory, not a file; not fetched, recorded or pinned`)
 }
 
 /** `cid` delivers more than the caller accepts. */

@@ -35,6 +35,7 @@ import { Wakeup } from './wakeup.js'
 import { fetchManifest } from './fetch-manifest.js'
 import { treeHeight } from './tree-height.js'
 import { deadline } from '../util/deadline.js'
+import { assert } from '../util/assert.js'
 import type { ManifestFetchContext } from './fetch-manifest.js'
 
 export interface FetchDeps {
@@ -78,6 +79,9 @@ export interface FetchProgress {
   busyAnswers: number
   error?: { name: string, message: string }
 }
+
+/** Told the bytes a fetch is known to deliver and its root's kind (`Fetch.watchSize`). */
+export type SizeWatcher = (bytes: number, rootType: 'file' | 'dir') => void
 
 /** Backoff before a failed provider (reset, timeout, dial error) is tried again within a fetch. */
 const RETRY_BACKOFF_MIN_MS = 500
@@ -138,8 +142,10 @@ export class Fetch {
   private declaredBytes = 0
   /** The sizes of the files below the root met so far (a file's manifest binds its size: the chunks follow it). */
   private filesBytes = 0
+  /** The root's kind, once its manifest (or its record, held complete) is known. */
+  private rootType: 'file' | 'dir' | undefined
   /** Told each time the bytes the fetch is known to deliver grow (`watchSize`). */
-  private readonly sizeWatchers = new Set<(bytes: number) => void>()
+  private readonly sizeWatchers = new Set<SizeWatcher>()
 
   constructor (readonly root: CID, private readonly deps: FetchDeps, private readonly options: FetchOptions = {}) {
     this.progress = { cid: root.toString(), state: 'queued', bytesDone: 0, bytesTotal: 0, chunksDone: 0, chunksTotal: 0, providers: [], droppedProviders: [], chunksByProvider: {}, busyAnswers: 0 }
@@ -176,21 +182,27 @@ export class Fetch {
   }
 
   /**
-   * Calls `listener` with `bytesKnown` whenever it grows (at once if it is known already), synchronously, before
-   * the fetch records or pins the object it learnt the size of: a listener that `abort`s ends the fetch
-   * there. Returns the function that stops the calls.
+   * Calls `listener` with `bytesKnown` and the root's kind whenever the size grows (at once if the root is known
+   * already), synchronously, before the fetch records or pins the object it learnt the size of, or asks for
+   * anything below a directory root: a listener that `abort`s ends the fetch there. Returns the function that
+   * stops the calls.
    */
-  watchSize (listener: (bytes: number) => void): () => void {
+  watchSize (listener: SizeWatcher): () => void {
     this.sizeWatchers.add(listener)
-    if (this.bytesKnown > 0) listener(this.bytesKnown)
+    if (this.rootType !== undefined) listener(this.bytesKnown, this.rootType)
     return () => { this.sizeWatchers.delete(listener) }
   }
 
-  /** Counts an object's size in `bytesKnown`, tells the watchers, and ends the fetch if one aborted it. */
-  private learnSize (declared: number, files: number): void {
+  /**
+   * Counts an object's size in `bytesKnown` (the root's kind with the root's: `rootType`), tells the watchers,
+   * and ends the fetch if one aborted it.
+   */
+  private learnSize (declared: number, files: number, rootType?: 'file' | 'dir'): void {
+    this.rootType ??= rootType
+    assert(this.rootType !== undefined, 'the root is learnt first')
     this.declaredBytes = Math.max(this.declaredBytes, declared)
     this.filesBytes = Math.min(Number.MAX_SAFE_INTEGER, this.filesBytes + files)
-    for (const listener of [...this.sizeWatchers]) listener(this.bytesKnown)
+    for (const listener of [...this.sizeWatchers]) listener(this.bytesKnown, this.rootType)
     if (this.fatal !== undefined) throw this.fatal
   }
 
@@ -233,7 +245,7 @@ export class Fetch {
       // 'missing': a manifest below was deleted (it failed its check on read), so the record is wrong: fetched
       // again like a partial object.
       if (height !== 'missing') {
-        this.learnSize(depth === 0 ? existing.size : 0, existing.size)
+        this.learnSize(depth === 0 ? existing.size : 0, existing.size, depth === 0 ? existing.type : undefined)
         if (this.pinned() && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
         await store.touch(root)
         return existing
@@ -266,7 +278,7 @@ export class Fetch {
     const size = manifest.type === 'file' ? manifest.size : dirSize(manifest.entries)
     // The size is known now, before any record, pin or chunk request: a caller whose limit it passes leaves,
     // and a fetch no caller waits for any more ends here (ContentService.fetch, `maxBytes`).
-    this.learnSize(depth === 0 ? size : 0, manifest.type === 'file' ? size : 0)
+    this.learnSize(depth === 0 ? size : 0, manifest.type === 'file' ? size : 0, depth === 0 ? manifest.type : undefined)
     await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.pinned() ? { pinned: true } : {}) })
     if (manifest.type === 'file') {
       await this.deps.announcer.have([{ cid: root, size, partial: true }])

@@ -14,5 +14,5 @@ export type { PeerGoneKind, PeerSources, PeerWatcher } from './membership.js'
 export * as contentCore from './core/index.js'
 export {
   ChunkVerificationError, ContentNotFoundError, DiskFullError, FetchAbortedError, FetchFailedError, FetchQueueFullError, InvalidCidError,
-  MalformedContentError, NoProvidersError, ObjectTooLargeError, QuotaExceededError, StoreIndexFullError, StoreJournalCorruptError
+  MalformedContentError, NoProvidersError, NotAFileError, ObjectTooLargeError, QuotaExceededError, StoreIndexFullError, StoreJournalCorruptError
 } from './core/index.js'

@@ -451,7 +451,9 @@ export class MaterializerService implements NodeService {
    * fetched: content the committed catalog names is never garbage-collected (DESIGN.md §7). A fetch ends at
    * the caller's signal, and an object over TEMPLATE_BYTES_MAX is refused (ObjectTooLargeError) once its
    * manifest gives its size, before any chunk is fetched, and is neither recorded nor pinned: a committed
-   * catalog naming a huge object cost every holder of the role a download and a pin of all of it.
+   * catalog naming a huge object cost every holder of the role a download and a pin of all of it. So is a
+   * directory (NotAFileError, `filesOnly`) once its manifest is held, before anything below it: a catalog naming
+   * one was fetched and pinned, up to the limit, before the read found no file.
    */
   content (): TemplateContent | undefined {
     if (this.init.content !== undefined) return this.init.content
@@ -462,7 +464,7 @@ export class MaterializerService implements NodeService {
       get: async (text, options = {}) => {
         const cid = parseCid(text)
         if (cid === null) throw new TemplateCidMismatchError(text)
-        return await service.get(cid, { pin: true, maxBytes: TEMPLATE_BYTES_MAX, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+        return await service.get(cid, { pin: true, maxBytes: TEMPLATE_BYTES_MAX, filesOnly: true, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
       }
     }
   }

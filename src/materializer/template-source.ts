@@ -23,7 +23,8 @@ export interface TemplateContent {
   add: (bytes: Uint8Array) => Promise<string>
   /**
    * The bytes `cid` names. Ends when `signal` aborts; an implementation refuses an object over TEMPLATE_BYTES_MAX
-   * as soon as it knows its size, keeping (pinning) nothing of it (the content layer does: `maxBytes`).
+   * as soon as it knows its size, and a directory as soon as it knows its kind, keeping (pinning) nothing of it
+   * (the content layer does: `maxBytes`, `filesOnly`).
    */
   get: (cid: string, options?: { signal?: AbortSignal }) => Promise<Uint8Array>
 }

@@ -1,12 +1,14 @@
 /**
  * A caller of ContentService.fetch bounds what it waits for (docs/CONTENT.md §6 step 2): `maxBytes` refuses an
- * object over it as soon as its manifest gives the size, `signal` ends the wait. One fetch runs per CID, so
+ * object over it as soon as its manifest gives the size, `filesOnly` a directory as soon as its manifest is held,
+ * `signal` ends the wait. One fetch runs per CID, so
  * each bound is the caller's own: the fetch goes on for a caller that stays, and ends (recording and pinning
  * nothing, asking for no chunk) only when no caller is left. Two in-process nodes; b holds the objects.
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cidOfBytes } from '../../src/codec/index.js'
+import { parseRootCid } from '../../src/content/index.js'
 import { ContentCluster } from './helpers.js'
 import type { ContentNode } from './helpers.js'
 import { waitFor } from '../node/helpers.js'
@@ -39,6 +41,31 @@ describe('fetch limits per caller', () => {
     expect(a.content.record(huge.cidObject)?.pinned).toBe(false)
     // Within the limit: as before.
     expect(await a.content.fetch(huge.cidObject, { pin: true, maxBytes: 4 * 1024 * 1024 })).toMatchObject({ complete: true, pinned: true })
+  }, 120_000)
+
+  it('should refuse a directory to a filesOnly caller before anything below it, pinning nothing, and go on for a caller without', async () => {
+    const [a, b] = await cluster.start(2) as [ContentNode, ContentNode]
+    const file = await b.content.add(randomBytes(2 * 1024 * 1024))
+    const dir = await b.content.addDir([{ name: 'big', cid: file.cidObject }])
+    const dirCid = parseRootCid(dir.cid)
+    await waitFor(() => a.content.providers(dirCid).length > 0, 30_000, 'a knows b provides it')
+
+    // Alone: refused once the directory's manifest is in (that one block served), no record.
+    const before = served(b)
+    await expect(a.content.fetch(dirCid, { pin: true, filesOnly: true })).rejects.toMatchObject({ name: 'NotAFileError', message: expect.stringContaining('is a directory') as unknown })
+    expect(served(b) - before).toBeLessThanOrEqual(1)
+    expect(a.content.record(dirCid)).toBeUndefined()
+    expect(a.content.record(file.cidObject)).toBeUndefined()
+    expect(a.content.fetchesInProgress()).toEqual([])
+
+    // Beside a caller that takes directories: the filesOnly (pinning) caller leaves, the fetch completes, unpinned.
+    const any = a.content.fetch(dirCid)
+    await expect(a.content.fetch(dirCid, { pin: true, filesOnly: true })).rejects.toHaveProperty('name', 'NotAFileError')
+    expect(await any).toMatchObject({ type: 'dir', complete: true, pinned: false })
+    // Held complete: refused without a pin; a file is taken as before.
+    await expect(a.content.fetch(dirCid, { pin: true, filesOnly: true })).rejects.toHaveProperty('name', 'NotAFileError')
+    expect(a.content.record(dirCid)?.pinned).toBe(false)
+    expect(await a.content.fetch(file.cidObject, { pin: true, filesOnly: true })).toMatchObject({ type: 'file', complete: true, pinned: true })
   }, 120_000)
 
   it('should end a caller\'s wait at its signal, and the fetch with the last caller', async () => {

@@ -2,7 +2,8 @@
  * Fetching a committed catalog's templates (issue 15) is bounded: any cluster key holder can commit a catalog,
  * and it may name any CID. Through the real content layer (two in-process nodes): an object larger than
  * TEMPLATE_BYTES_MAX is refused as soon as its manifest gives its size, before any chunk is asked for, and
- * nothing of it is recorded or pinned (nor is such an object held here already pinned); a fetch nobody can
+ * nothing of it is recorded or pinned (nor is such an object held here already pinned); so is a directory once
+ * its manifest is held, before anything below it; a fetch nobody can
  * serve ends at the timeout the materializer gives, not at the content layer's provider wait, and the fetch
  * itself ends with it.
  */
@@ -11,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MaterializerService } from '../../src/materializer/index.js'
 import { TEMPLATE_BYTES_MAX } from '../../src/materializer/core/index.js'
 import { cidOfBytes } from '../../src/codec/index.js'
+import { parseRootCid } from '../../src/content/index.js'
 import { ContentCluster } from '../content/helpers.js'
 import type { ContentNode } from '../content/helpers.js'
 import { waitFor } from '../node/helpers.js'
@@ -45,6 +47,28 @@ describe('template fetch through the content layer', () => {
     await waitFor(() => a.content.providers(small.cidObject).length > 0, 30_000, 'a knows b provides the template')
     expect(await m.content()!.get(small.cid, { signal: AbortSignal.timeout(60_000) })).toEqual(text)
     expect(a.content.record(small.cidObject)).toMatchObject({ complete: true, pinned: true })
+  }, 120_000)
+
+  it('should refuse a directory CID once its manifest is held, asking for nothing below it and keeping nothing', async () => {
+    const [a, b] = await cluster.start(2) as [ContentNode, ContentNode]
+    const m = materializerOf(a.services)
+    // A directory well under the template limit, of one small file, on the other node.
+    const file = await b.content.add(new TextEncoder().encode('apiVersion: v1\nkind: Pod\n'))
+    const dir = await b.content.addDir([{ name: 'pod.yaml', cid: file.cidObject }])
+    const dirCid = parseRootCid(dir.cid)
+    await waitFor(() => a.content.providers(dirCid).length > 0, 30_000, 'a knows b provides the directory')
+    const served = b.content.status().server as { blocksServed: number }
+    await expect(m.content()!.get(dir.cid, { signal: AbortSignal.timeout(60_000) })).rejects.toHaveProperty('name', 'NotAFileError')
+    // Only the directory's manifest was carried: neither it nor the file below it is recorded or pinned.
+    expect((b.content.status().server as { blocksServed: number }).blocksServed - served.blocksServed).toBeLessThanOrEqual(1)
+    expect(a.content.record(dirCid)).toBeUndefined()
+    expect(a.content.record(file.cidObject)).toBeUndefined()
+
+    // Held here already, unpinned: refused without pinning it.
+    const localFile = await a.content.add(new TextEncoder().encode('kind: Pod\n'))
+    const localDir = await a.content.addDir([{ name: 'pod.yaml', cid: localFile.cidObject }])
+    await expect(m.content()!.get(localDir.cid, { signal: AbortSignal.timeout(60_000) })).rejects.toHaveProperty('name', 'NotAFileError')
+    expect(a.content.record(parseRootCid(localDir.cid))?.pinned).toBe(false)
   }, 120_000)
 
   it('should end a template fetch nobody serves at the timeout it is given, the content fetch with it', async () => {

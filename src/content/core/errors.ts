@@ -51,6 +51,15 @@ export class ObjectTooLargeError extends Error {
   constructor (message = 'object too large') { super(message); named(this, 'ObjectTooLargeError') }
 }
 
+/**
+ * The caller accepts only a file (`filesOnly`) and the CID names a directory: refused once its manifest is
+ * held, before anything below it is asked for, and neither recorded nor pinned.
+ */
+export class NotAFileError extends Error {
+  static override readonly name = 'NotAFileError'
+  constructor (message = 'not a file') { super(message); named(this, 'NotAFileError') }
+}
+
 /** The CID is not in this store (and was not fetched). */
 export class ContentNotFoundError extends Error {
   static override readonly name = 'ContentNotFoundError'
