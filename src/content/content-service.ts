@@ -25,7 +25,7 @@ import { ContentStore, parseRootCid } from './store.js'
 import type { GcResult, ObjectRecord } from './store.js'
 import { Announcer } from './announcer.js'
 import { ContentServer } from './server.js'
-import { Fetch, endsFetchForGood } from './fetch.js'
+import { Fetch, endsFetchForGood, storeRefused } from './fetch.js'
 import type { FetchProgress } from './fetch.js'
 import { registerContentRoutes } from './routes.js'
 import { intervalTicker, type StopDuty } from '../util/ticker.js'
@@ -223,7 +223,7 @@ export class ContentService implements NodeService {
       this.ctx.log.info({ cid: record.cid }, 'resuming an interrupted fetch')
       this.fetch(parseRootCid(record.cid)).catch((err: unknown) => {
         // Such a fetch dropped its record, with a warning of its own: it does not resume again.
-        if (endsFetchForGood(err)) return
+        if (endsFetchForGood(err) || storeRefused(err)) return
         this.ctx.log.warn({ cid: record.cid, err: (err as Error).message }, 'resumed fetch did not finish; it will resume again on the next fetch or restart')
       })
     }

@@ -7,8 +7,9 @@
  * out. Every chunk is verified before it is written (ContentStore.putBlock); a provider whose chunk does not
  * match is dropped from the fetch, scored down, and its chunks go to the others. When the last chunk is in, requests still outstanding (a slow provider's) are
  * cancelled: a slow provider carries fewer chunks, but holds up neither the end of the fetch nor its own
- * score. Quota and disk-full errors end the fetch with that typed error; everything verified so far stays,
- * and a later fetch of the same CID (after a restart too) skips it. A manifest that contradicts itself
+ * score. Quota, object-limit and disk-full errors end the fetch with that typed error; everything verified so
+ * far stays, and a later fetch of the same CID (after a restart too) skips it. A fetch the store refused
+ * (quota, object limit) drops its partial records, so that gc frees those blocks unless a fetch comes first. A manifest that contradicts itself
  * (MalformedContentError), or directories nested too deep (ObjectTooLargeError), ends the fetch and drops its
  * partial records: no bytes can complete it, so it is not resumed. The object is announced as a partial
  * provider as soon as its manifest is held, and as complete at the end.
@@ -124,6 +125,18 @@ class NestingTooDeepError extends ObjectTooLargeError {}
  */
 export function endsFetchForGood (err: unknown): boolean {
   return errorName(err) === 'MalformedContentError' || err instanceof NestingTooDeepError
+}
+
+/**
+ * Whether the store refused the object: its quota (QuotaExceededError) or its index's object limit
+ * (StoreIndexFullError). The partial records such a fetch leaves are dropped too (docs/CONTENT.md §6 step 9):
+ * gc keeps everything a partial record reaches and every start resumes it, so an object the store cannot take
+ * held it full for good, with no way to abandon it. What was verified stays on disk until the next gc, so a
+ * retry before it (with room made) skips those chunks.
+ */
+export function storeRefused (err: unknown): boolean {
+  const name = errorName(err)
+  return name === 'QuotaExceededError' || name === 'StoreIndexFullError'
 }
 
 export class Fetch {
@@ -264,6 +277,9 @@ export class Fetch {
 
   /** Whether the level at `depth` drops its object's partial record as `err` passes up (`endsFetchForGood`). */
   private dropsRecord (err: unknown, depth: number, existed: boolean): boolean {
+    // NB: like nesting, a refusal is this fetch's: a record another fetch made below its root ends with that
+    // fetch's own error.
+    if (storeRefused(err)) return depth === 0 || !existed
     if (!endsFetchForGood(err)) return false
     // NB: nesting is too deep only below this fetch's root. A directory further down whose record was there
     // before this fetch reached it (another fetch's) is within the limit on its own, and keeps its record.
@@ -299,14 +315,20 @@ export class Fetch {
    * object, and this one cannot exist; kept, it would hold the blocks of a manifest that can never complete
    * and be retried at every start. Whoever fetched or pinned it gets the error and the warning, and a later
    * fetch of the CID starts from scratch (and fails the same way). Its blocks go at the next gc unless
-   * another object reaches them.
+   * another object reaches them. So is one the store refused (`storeRefused`), for another reason: it could
+   * wedge the store, and the next fetch reuses what is on disk until gc.
    */
   private async dropUnfetchable (root: CID, err: Error): Promise<void> {
     const record = this.deps.store.record(root)
     if (record === undefined || record.complete) return
     // The record is gone from memory even if the index write fails; the next write of the index persists it.
     const indexError = await this.deps.store.dropRecord(root).then(() => undefined, (writeErr: unknown) => errorMessage(writeErr))
-    this.deps.log.warn({ cid: root.toString(), pinned: record.pinned, error: err.name, reason: err.message, ...(indexError !== undefined ? { indexError } : {}) },
+    const fields = { cid: root.toString(), pinned: record.pinned, error: err.name, reason: err.message, ...(indexError !== undefined ? { indexError } : {}) }
+    if (storeRefused(err)) {
+      this.deps.log.warn(fields, 'fetch ended as the store refused the object (its quota or object limit); its partial record is dropped, not resumed, and gc frees what it stored: make room, then fetch it again')
+      return
+    }
+    this.deps.log.warn(fields,
       'fetch ended as an error no bytes can mend (a manifest that contradicts itself, or directories nested too deep); its partial record is dropped, not resumed')
   }
 

@@ -13,6 +13,10 @@ import { silentLogger } from '../../src/log/index.js'
 import { tempDir } from '../node/helpers.js'
 import { ScriptedProvider, fileBlocks } from './scripted-provider.js'
 
+const DAY_MS = 24 * 3600 * 1000
+
+async function* once (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield bytes }
+
 const dirs: string[] = []
 const providers: ScriptedProvider[] = []
 
@@ -40,9 +44,51 @@ describe('a fetch whose store is full', { timeout: 60_000 }, () => {
     await expect(fetch.run()).rejects.toHaveProperty('name', 'QuotaExceededError')
     expect(provider.chunksAsked).toBeGreaterThan(4)
     expect(store.usedBytes).toBe(manifestBytes + 3 * chunkBytes)
-    // Its record stays partial (a later fetch resumes it once there is room), and its provider did no wrong.
-    expect(store.record(root)).toMatchObject({ complete: false })
+    // Its partial record is dropped (the next test), and its provider did no wrong.
+    expect(store.record(root)).toBeUndefined()
     expect(scores.score(provider.peer, Date.now())).toBe(3)
     expect(fetch.progress).toMatchObject({ state: 'failed', chunksDone: 3, error: { name: 'QuotaExceededError' } })
+  })
+
+  it('should drop the partial record of a fetch that ended at the quota, pinned too, so that gc frees its chunks, and a retry before gc skip them', async () => {
+    // Before, the record stayed partial: gc kept everything a partial record reaches and every start resumed
+    // it, so an object over the quota held the store full for good (nothing else could be added or fetched),
+    // pinned or not, with no way to abandon it. Method: a pinned fetch of 8 chunks into room for 3, then gc, an
+    // add, and a retry in a store reopened with room (a restart with a larger quota).
+    const chunkBytes = CHUNK_BYTES_MIN
+    const { root, manifestBytes, blocks } = fileBlocks(Array.from({ length: 8 }, () => randomBytes(chunkBytes)), chunkBytes)
+    const dir = await tempDir('revoada-content-')
+    dirs.push(dir)
+    const store = await ContentStore.open({ dir, quotaBytes: manifestBytes + 3 * chunkBytes, log: silentLogger() })
+    const provider = await ScriptedProvider.create(blocks)
+    providers.push(provider)
+    const { fetch } = provider.fetch(root, store, {}, { pin: true })
+    await expect(fetch.run()).rejects.toHaveProperty('name', 'QuotaExceededError')
+    expect(store.record(root)).toBeUndefined()
+    expect(store.list()).toEqual([])
+
+    // A restart with room, before any gc: the fetch starts again, and the 3 chunks verified are not asked again.
+    const roomy = await ContentStore.open({ dir, quotaBytes: 1 << 20, log: silentLogger() })
+    expect(roomy.list()).toEqual([])
+    const again = await ScriptedProvider.create(blocks)
+    providers.push(again)
+    await expect(again.fetch(root, roomy).fetch.run()).resolves.toMatchObject({ complete: true })
+    expect(again.chunksAsked).toBe(5)
+  })
+
+  it('should let gc free what a fetch that ended at the quota stored, so the store takes other content again', async () => {
+    const chunkBytes = CHUNK_BYTES_MIN
+    const { root, manifestBytes, blocks } = fileBlocks(Array.from({ length: 8 }, () => randomBytes(chunkBytes)), chunkBytes)
+    const dir = await tempDir('revoada-content-')
+    dirs.push(dir)
+    const store = await ContentStore.open({ dir, quotaBytes: manifestBytes + 3 * chunkBytes, log: silentLogger() })
+    const provider = await ScriptedProvider.create(blocks)
+    providers.push(provider)
+    await expect(provider.fetch(root, store, {}, { pin: true }).fetch.run()).rejects.toHaveProperty('name', 'QuotaExceededError')
+    expect(store.usedBytes).toBe(manifestBytes + 3 * chunkBytes)
+    // Not past its retention: a partial record was kept whatever its age, and nothing is kept now.
+    await store.gc(DAY_MS)
+    expect(store.usedBytes).toBe(0)
+    await expect(store.addFile(once(randomBytes(2 * chunkBytes)))).resolves.toMatchObject({ complete: true })
   })
 })

@@ -11,7 +11,7 @@ import type { Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { ProviderScores, ProviderTable, chunkCid, decodeRequest, encodeManifest, encodeResponse } from '../../src/content/core/index.js'
 import { Fetch } from '../../src/content/fetch.js'
-import type { FetchDeps } from '../../src/content/fetch.js'
+import type { FetchDeps, FetchOptions } from '../../src/content/fetch.js'
 import type { ContentStore } from '../../src/content/store.js'
 import type { Announcer } from '../../src/content/announcer.js'
 import type { NetNode } from '../../src/net/index.js'
@@ -47,14 +47,14 @@ export class ScriptedProvider {
   }
 
   /** A fetch of `root` into `store` with this provider as its only one, announced complete. */
-  fetch (root: CID, store: ContentStore, deps: Partial<FetchDeps> = {}): { fetch: Fetch, scores: ProviderScores } {
+  fetch (root: CID, store: ContentStore, deps: Partial<FetchDeps> = {}, options: FetchOptions = {}): { fetch: Fetch, scores: ProviderScores } {
     const table = new ProviderTable()
     const scores = new ProviderScores()
     table.have(this.peer, root.toString(), 0, false, Date.now())
     const fetch = new Fetch(root, {
       net: this.net, store, table, scores, announcer: { have: async () => {}, want: async () => {} } as unknown as Announcer,
       nodeId: 'fetcher', log: silentLogger(), nowMs: () => Date.now(), startIndex: () => 0, ...deps
-    })
+    }, options)
     return { fetch, scores }
   }
 
