@@ -39,6 +39,12 @@ export const TEST_ONLY_SERVE_DELAY_ENV = 'TEST_ONLY_CONTENT_SERVE_DELAY_MS'
 const EXPIRE_INTERVAL_MS = 10_000
 /** Delay of the re-announcement after a peer subscribes (coalesces a burst of joins into one). */
 const ANNOUNCE_ON_SUBSCRIBE_DELAY_MS = 500
+/**
+ * Least time between two re-announcements on a subscription; one asked sooner comes then. Each hands the
+ * pacer every object held (up to OBJECTS_MAX), so a member that subscribed and unsubscribed over and over made
+ * this node do so every 0.5 s (docs/CONTENT.md §4). A peer that joins learns what is held within this time.
+ */
+const ANNOUNCE_ON_SUBSCRIBE_INTERVAL_MS = 5_000
 
 export interface ContentServiceInit {
   /**
@@ -121,6 +127,8 @@ export class ContentService implements NodeService {
   private readonly queue: Array<() => void> = []
   private timers: StopDuty[] = []
   private announceTimer: NodeJS.Timeout | undefined
+  /** When the last re-announcement on a subscription went to the pacer (ANNOUNCE_ON_SUBSCRIBE_INTERVAL_MS). */
+  private announcedOnSubscribeAtMs: number | undefined
   private unwatchPeers: (() => void) | undefined
   /** Providers forgotten before their entries expired (removed from the configuration, dead, gone). */
   private providersForgotten = 0
@@ -235,13 +243,21 @@ export class ContentService implements NodeService {
     return { cid: parseRootCid(cid), size: record.size, partial: !record.complete }
   }
 
-  /** One announcement of everything held shortly after peers (re)subscribe; coalesces bursts of joins. */
+  /**
+   * One announcement of everything held shortly after peers (re)subscribe; coalesces bursts of joins, and
+   * comes at most once per ANNOUNCE_ON_SUBSCRIBE_INTERVAL_MS however often they subscribe.
+   */
   private scheduleAnnounce (): void {
     if (this.announceTimer !== undefined || this.stopped) return
+    const nowMs = this.nowMs()
+    const dueAtMs = this.announcedOnSubscribeAtMs === undefined ? nowMs : this.announcedOnSubscribeAtMs + ANNOUNCE_ON_SUBSCRIBE_INTERVAL_MS
+    // Bounded above too: a clock that went back holds it no longer than the interval.
+    const delayMs = Math.min(ANNOUNCE_ON_SUBSCRIBE_INTERVAL_MS, Math.max(ANNOUNCE_ON_SUBSCRIBE_DELAY_MS, dueAtMs - nowMs))
     this.announceTimer = setTimeout(() => {
       this.announceTimer = undefined
+      this.announcedOnSubscribeAtMs = this.nowMs()
       void this.announceAll()
-    }, ANNOUNCE_ON_SUBSCRIBE_DELAY_MS)
+    }, delayMs)
   }
 
   private async announceAll (): Promise<void> {
