@@ -1,7 +1,7 @@
 /**
  * @module cli/content-commands
  * `revoada content …` (issue 13): add a file, a directory or stdin; get a CID into a file, a directory or
- * stdout; ls, pin, unpin, gc, providers. Every command talks to the running node's `/v1/content` API; bytes
+ * stdout; ls, pin, unpin, forget, gc, providers. Every command talks to the running node's `/v1/content` API; bytes
  * are streamed both ways, so memory stays bounded for any size. A progress bar shows on a TTY.
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs'
@@ -196,6 +196,8 @@ export function registerContentCommands (program: Command): void {
     .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/pin`, opts) })
   content.command('unpin').argument('<cid>').description('let gc collect an object after the retention time').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
     .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/unpin`, opts) })
+  content.command('forget').argument('<cid>').description('drop an object\'s record, partial (a fetch abandoned) or not, pinned or not; gc frees its blocks').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/forget`, opts) })
   content.command('gc').description('collect unpinned objects past retention and unreferenced blocks now').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
     .action(async (opts: Opts) => { await runSimple('POST', '/v1/content/gc', opts) })
   content.command('providers').argument('<cid>').description('members that announced this content, with their scores').option('--json', 'print JSON').option('--data-dir <dir>', DATA_DIR_HELP)

@@ -448,6 +448,27 @@ export class ContentService implements NodeService {
     return await this.store.setRecord(cid, { ...record, pinned: false, lastUsedMs: this.nowMs() })
   }
 
+  /**
+   * Drops the record of `cid`, partial or complete, pinned or not: it is neither resumed nor kept any more, and
+   * its blocks go at the next gc unless another object kept reaches them. The way to abandon a partial fetch
+   * (gc keeps everything a partial record reaches, and every start resumes it). A fetch of it running ends
+   * first, its callers told FetchAbortedError.
+   * @throws ContentNotFoundError when the store holds no record of it, DiskFullError (the index write)
+   */
+  async forget (cid: CID): Promise<ObjectRecord> {
+    const running = this.fetches.get(cid.toString())
+    if (running !== undefined) {
+      running.abandoned = true
+      running.fetch.abort(new FetchAbortedError(`fetch of ${cid.toString()} stopped: the object was forgotten`))
+      await running.promise.catch(() => {})
+    }
+    const record = this.store.record(cid)
+    if (record === undefined) throw new ContentNotFoundError(`${cid.toString()} is not in this store`)
+    await this.store.dropRecord(cid)
+    this.ctx.log.info({ cid: cid.toString(), complete: record.complete, pinned: record.pinned }, 'content record forgotten; gc frees its blocks')
+    return record
+  }
+
   async gc (): Promise<GcResult> {
     const result = await this.store.gc(this.retentionMs)
     if (result.removedBlocks > 0) this.ctx.log.info({ ...result }, 'content gc')

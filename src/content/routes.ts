@@ -9,6 +9,7 @@
  * - `GET  /v1/content/:cid/progress`        progress of a running or recent fetch
  * - `GET  /v1/content/:cid/data`            the bytes of a complete file (verified chunk by chunk)
  * - `POST /v1/content/:cid/pin` · `/unpin`  · `POST /v1/content/gc` · `GET /v1/content/:cid/providers`
+ * - `POST /v1/content/:cid/forget`         drop its record (a partial fetch abandoned); gc frees its blocks
  * Typed errors map to HTTP codes; the body is `{ error: <name>, message }`.
  */
 import { Readable } from 'node:stream'
@@ -144,6 +145,14 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
   app.post('/v1/content/:cid/unpin', async (request, reply) => {
     try {
       return await service.unpin(cidParam(request.params))
+    } catch (err) {
+      return failure(reply, err)
+    }
+  })
+
+  app.post('/v1/content/:cid/forget', async (request, reply) => {
+    try {
+      return await service.forget(cidParam(request.params))
     } catch (err) {
       return failure(reply, err)
     }
