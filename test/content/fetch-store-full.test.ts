@@ -11,6 +11,7 @@ import { CHUNK_BYTES_MIN } from '../../src/content/core/index.js'
 import { ContentStore } from '../../src/content/store.js'
 import { silentLogger } from '../../src/log/index.js'
 import { tempDir } from '../node/helpers.js'
+import type { CID } from 'multiformats/cid'
 import { ScriptedProvider, fileBlocks } from './scripted-provider.js'
 
 const DAY_MS = 24 * 3600 * 1000
@@ -24,6 +25,19 @@ afterEach(async () => {
   for (const p of providers.splice(0)) p.release()
   await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
 })
+
+/** A pinned fetch of an 8-chunk file into a store with room for its manifest and 3 chunks: it ends at the quota. */
+async function pinnedFetchOverQuota (): Promise<{ root: CID, manifestBytes: number, blocks: Map<string, Uint8Array>, dir: string, store: ContentStore }> {
+  const chunkBytes = CHUNK_BYTES_MIN
+  const { root, manifestBytes, blocks } = fileBlocks(Array.from({ length: 8 }, () => randomBytes(chunkBytes)), chunkBytes)
+  const dir = await tempDir('revoada-content-')
+  dirs.push(dir)
+  const store = await ContentStore.open({ dir, quotaBytes: manifestBytes + 3 * chunkBytes, log: silentLogger() })
+  const provider = await ScriptedProvider.create(blocks)
+  providers.push(provider)
+  await expect(provider.fetch(root, store, {}, { pin: true }).fetch.run()).rejects.toHaveProperty('name', 'QuotaExceededError')
+  return { root, manifestBytes, blocks, dir, store }
+}
 
 describe('a fetch whose store is full', { timeout: 60_000 }, () => {
   it('should end with QuotaExceededError when a chunk passes the quota, while its provider holds its next answers, at no cost to it', async () => {
@@ -55,15 +69,7 @@ describe('a fetch whose store is full', { timeout: 60_000 }, () => {
     // it, so an object over the quota held the store full for good (nothing else could be added or fetched),
     // pinned or not, with no way to abandon it. Method: a pinned fetch of 8 chunks into room for 3, then gc, an
     // add, and a retry in a store reopened with room (a restart with a larger quota).
-    const chunkBytes = CHUNK_BYTES_MIN
-    const { root, manifestBytes, blocks } = fileBlocks(Array.from({ length: 8 }, () => randomBytes(chunkBytes)), chunkBytes)
-    const dir = await tempDir('revoada-content-')
-    dirs.push(dir)
-    const store = await ContentStore.open({ dir, quotaBytes: manifestBytes + 3 * chunkBytes, log: silentLogger() })
-    const provider = await ScriptedProvider.create(blocks)
-    providers.push(provider)
-    const { fetch } = provider.fetch(root, store, {}, { pin: true })
-    await expect(fetch.run()).rejects.toHaveProperty('name', 'QuotaExceededError')
+    const { root, blocks, dir, store } = await pinnedFetchOverQuota()
     expect(store.record(root)).toBeUndefined()
     expect(store.list()).toEqual([])
 
@@ -77,14 +83,8 @@ describe('a fetch whose store is full', { timeout: 60_000 }, () => {
   })
 
   it('should let gc free what a fetch that ended at the quota stored, so the store takes other content again', async () => {
+    const { manifestBytes, store } = await pinnedFetchOverQuota()
     const chunkBytes = CHUNK_BYTES_MIN
-    const { root, manifestBytes, blocks } = fileBlocks(Array.from({ length: 8 }, () => randomBytes(chunkBytes)), chunkBytes)
-    const dir = await tempDir('revoada-content-')
-    dirs.push(dir)
-    const store = await ContentStore.open({ dir, quotaBytes: manifestBytes + 3 * chunkBytes, log: silentLogger() })
-    const provider = await ScriptedProvider.create(blocks)
-    providers.push(provider)
-    await expect(provider.fetch(root, store, {}, { pin: true }).fetch.run()).rejects.toHaveProperty('name', 'QuotaExceededError')
     expect(store.usedBytes).toBe(manifestBytes + 3 * chunkBytes)
     // Not past its retention: a partial record was kept whatever its age, and nothing is kept now.
     await store.gc(DAY_MS)
