@@ -110,6 +110,28 @@ describe('formation strategies', () => {
     expect(masters(shape)).toContain('n04')
   })
 
+  it('should move no role while a member is merely suspect: neither a suspect master nor a suspect worker', () => {
+    // Suspicion alone never moves a role (POLICY.md): a loaded machine's late heartbeats make members
+    // suspect for a moment. A suspect master must keep its place (no fourth voter promoted beside it),
+    // and a suspect worker must not shrink phalanx's count (no alive master demoted).
+    const steady = (name: StrategyName, n: number): { list: string[], shape: MeshShape } => {
+      const list = ids(n)
+      return { list, shape: converge(name, formed(list), list.map((id) => member(id))).shape }
+    }
+    const evaluate = (name: StrategyName, shape: MeshShape, view: MemberInfo[]): Proposal[] =>
+      formation({ strategy: name, stabilizationMs: 0 }).evaluate({ view, shape, nowMs: 1e6, aliveSinceMs: new Map(view.map((m) => [m.nodeId, 0])) }).proposals
+    const quorum = steady('quorum-3m', 5)
+    const suspectMaster = masters(quorum.shape)[0]!
+    expect(evaluate('quorum-3m', quorum.shape, quorum.list.map((id) => member(id, id === suspectMaster ? 'suspect' : 'alive')))).toEqual([])
+    // 8 members: ⌈16/5⌉ = 4 masters; one worker suspect would make it 7 members, ⌈14/5⌉ = 3.
+    const phalanx = steady('phalanx', 8)
+    expect(masters(phalanx.shape)).toHaveLength(4)
+    const suspectWorker = phalanx.list.find((id) => !masters(phalanx.shape).includes(id))!
+    expect(evaluate('phalanx', phalanx.shape, phalanx.list.map((id) => member(id, id === suspectWorker ? 'suspect' : 'alive')))).toEqual([])
+    const phalanxMaster = masters(phalanx.shape)[0]!
+    expect(evaluate('phalanx', phalanx.shape, phalanx.list.map((id) => member(id, id === phalanxMaster ? 'suspect' : 'alive')))).toEqual([])
+  })
+
   it('property: at least one voter, a lost node is never promoted, reactions are bounded, a minority never acts', () => {
     fc.assert(fc.property(fc.constantFrom(...STRATEGIES), fc.integer({ min: 1, max: 12 }), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), (name, n, lost) => {
       const list = ids(n)

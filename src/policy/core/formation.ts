@@ -49,17 +49,21 @@ const isMaster = (input: PolicyInput, id: NodeId): boolean => CONTROL_PLANE_ROLE
 const holdsAny = (input: PolicyInput, id: NodeId): ControlPlaneRole[] => CONTROL_PLANE_ROLES.filter((role) => input.shape.holds(id, role))
 
 /**
- * The masters the strategy wants: alive current masters first (best-ranked kept when there are too many),
- * then the best-ranked stable candidates whose log has caught up (PolicyInput.caughtUp). Lost nodes are never chosen.
+ * The masters the strategy wants: current masters alive or merely suspect first (best-ranked kept when there
+ * are too many), then the best-ranked alive, stable candidates whose log has caught up (PolicyInput.caughtUp).
+ * Lost nodes are never chosen. Suspicion alone never moves a role: a suspect member counts among the nodes
+ * and a suspect master keeps its place, or a late heartbeat would promote a master beside it (and demote one
+ * when it clears) or shrink phalanx's count.
  */
 export function chooseMasters (s: Strategy, input: PolicyInput, stabilizationMs: number): { masters: NodeId[], withheld: string | null } {
   const { view, shape, nowMs } = input
-  const eligible = view.filter((m) => m.health === 'alive' && shape.has(m.nodeId) && !shape.isQuarantined(m.nodeId))
-  const current = eligible.filter((m) => isMaster(input, m.nodeId))
-  if (eligible.length < s.minNodes) {
-    return { masters: current.map((m) => m.nodeId).sort(), withheld: `${eligible.length} eligible nodes, ${s.name} needs ${s.minNodes}` }
+  const present = view.filter((m) => (m.health === 'alive' || m.health === 'suspect') && shape.has(m.nodeId) && !shape.isQuarantined(m.nodeId))
+  const eligible = present.filter((m) => m.health === 'alive')
+  const current = present.filter((m) => isMaster(input, m.nodeId))
+  if (present.length < s.minNodes) {
+    return { masters: current.map((m) => m.nodeId).sort(), withheld: `${present.length} eligible nodes, ${s.name} needs ${s.minNodes}` }
   }
-  const want = Math.min(s.masters(eligible.length), MAX_ETCD_HOLDERS)
+  const want = Math.min(s.masters(present.length), MAX_ETCD_HOLDERS)
   const kept = rankCandidates(current, shape, 'etcd', view).slice(0, want)
   const stable = (m: MemberInfo): boolean => input.aliveSinceMs.has(m.nodeId) && nowMs - (input.aliveSinceMs.get(m.nodeId) ?? nowMs) >= stabilizationMs
   const others = eligible.filter((m) => !kept.includes(m) && stable(m) && isCaughtUp(input, m.nodeId))
