@@ -493,6 +493,14 @@ export class RaftNode<R> {
     return this.applied
   }
 
+  /**
+   * The term of the last entry applied here (the restored snapshot's, when none since). A leader whose own
+   * term it is has applied everything committed before it was elected.
+   */
+  lastAppliedTerm (): number {
+    return this.appliedTerm
+  }
+
   onApplied (listener: AppliedListener<R>): () => void {
     this.appliedListeners.add(listener)
     return () => this.appliedListeners.delete(listener)

@@ -66,6 +66,9 @@ interface Harness {
   unheard: Set<string> | undefined
   /** Raft learners (consensus `configuration().learners`). */
   learners: string[]
+  /** The Raft term, and the term of the last entry this node applied (a new leader's lags until it applies one of its own). */
+  term: number
+  appliedTerm: number
   emit: (...events: MembershipEvent[]) => void
   applyShape: (shape: MeshShape, index: number) => void
   becomeLeader: () => void
@@ -91,6 +94,8 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     members: ['L', 'a', 'b', 'c', 'd', 'e', 's'].map((id) => member(id)),
     unheard: undefined,
     learners: ['a', 'b', 'c', 'd', 'e', 's'],
+    term: 1,
+    appliedTerm: 1,
     emit: (...events) => { for (const l of viewListeners) l(view(), events) },
     applyShape: (next, index) => {
       shape = next
@@ -117,7 +122,8 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     },
     node: {
       isLeader: () => leader,
-      status: () => ({ commit: options.commit ?? 0, term: 1, leader: leader ? 'L' : undefined }),
+      status: () => ({ commit: options.commit ?? 0, term: h.term, leader: leader ? 'L' : undefined }),
+      lastAppliedTerm: () => h.appliedTerm,
       onStateChange: (l: (status: { role: string }) => void) => { stateListeners.add(l); return () => stateListeners.delete(l) },
       configuration: () => ({ voters: ['L'], learners: h.learners })
     },
@@ -348,6 +354,26 @@ describe('a new leader\'s settle wait', () => {
     expect(times(h)).toEqual([])
     await vi.advanceTimersByTimeAsync(1)
     expect(times(h)).toEqual([2000])
+  })
+
+  it('should not evaluate before it has applied an entry of its own term, whose shape may lack its predecessor\'s last commits', async () => {
+    // The old leader committed "promote a api-server" (term 1); the new leader (term 2) holds it in its log but
+    // learns it is committed only with its own first entry. Evaluating before that saw api-server 1/3 and
+    // promoted two more: four holders, and a scale-down to follow (an etcd promotion likewise: four voters).
+    const h = await harness({ leader: false })
+    h.script.proposals = (input) => input.shape.holds('a', 'api-server') ? [] : [promote('a', ['api-server'], 'role'), promote('b', ['api-server'], 'role')]
+    h.term = 2
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(h.engine.tick('manual')).toBeNull()
+    expect(times(h)).toEqual([])
+    expect(h.proposed).toEqual([])
+    // Its first entry commits: the predecessor's entry applies (a shape change), then its own.
+    h.applyShape(withRoles(baseShape(), 'a', ['api-server']), 10)
+    h.appliedTerm = 2
+    await vi.advanceTimersByTimeAsync(50)
+    expect(times(h)).toEqual([250])
+    expect(h.proposed).toEqual([])
   })
 
   it('should not wait for learners membership sees dead', async () => {
