@@ -6,6 +6,7 @@
  */
 import { decode } from '@ipld/dag-cbor'
 import { encodeCanonical } from '../codec/index.js'
+import { MAX_CLIENT_ID_CHARS } from './core/constants.js'
 import type { ProposalId } from './core/types.js'
 
 export interface EntryPayload {
@@ -52,11 +53,16 @@ export function encodeEntryPayloadContext (context: { payload: Uint8Array, id: P
   return encodeCanonical({ p: context.payload, i: context.id.clientId, s: context.id.seq })
 }
 
-/** Decodes a conf-change context; null when malformed (the change then applies without a command). */
+/**
+ * Decodes a conf-change context; null when malformed (the change then applies without a command). Its proposal
+ * id is held to the wire's rules for an entry's (transport/wire.ts): it keys the proposer's session, whose
+ * order a NaN, fractional or negative seq would break for every later proposal of that session.
+ */
 export function decodeContext (bytes: Uint8Array): ConfChangeContext | null {
   try {
     const value = decode(bytes) as { p?: unknown, i?: unknown, s?: unknown }
-    if (!(value.p instanceof Uint8Array) || typeof value.i !== 'string' || typeof value.s !== 'number') return null
+    if (!(value.p instanceof Uint8Array) || typeof value.i !== 'string' || value.i.length > MAX_CLIENT_ID_CHARS) return null
+    if (typeof value.s !== 'number' || !Number.isSafeInteger(value.s) || value.s < 0) return null
     const payload = decodeEntryPayload(value.p)
     if (payload === null) return null
     return { payload, id: { clientId: value.i, seq: value.s } }
