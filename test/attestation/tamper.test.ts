@@ -6,11 +6,11 @@
  * forger), so that the check that fires is the one about the tampered content itself.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { verifyWithCodec } from '../../src/attestation/signatures.js'
+import { signWitness, verifyWithCodec } from '../../src/attestation/signatures.js'
 import { ChainVerifyError } from '../../src/attestation/errors.js'
-import { checkConsistency, decodeBlock, genesisCid, verifyChain } from '../../src/attestation/core/index.js'
+import { cidBytesOf, checkConsistency, decodeBlock, encodeBlock, genesisCid, verifyChain } from '../../src/attestation/core/index.js'
 import type { Block, ChainExport, SealBlock } from '../../src/attestation/core/index.js'
-import { ChainBuilder, editAndRelink, forgeSignature, relinkFrom, standardChain } from './helpers.js'
+import { ChainBuilder, editAndRelink, forgeSignature, makeNodes, relinkFrom, standardChain } from './helpers.js'
 import type { TestNode } from './helpers.js'
 
 let exp: ChainExport
@@ -126,6 +126,28 @@ describe('chain tamper suite', () => {
     // A forger who also rewrites the cluster id and links still cannot produce block 1's bootstrap signature.
     const spliced = editAndRelink(exp.blocks, 0, (b) => ({ ...b, prev: genesisCid(other.genesis), clusterId: other.genesis.clusterId }))
     expect(failure({ ...exp, genesis: other.genesis, blocks: spliced })).toMatchObject({ name: expect.stringMatching(/ProposerSignatureError|GenesisMismatchError/), height: 1 })
+  })
+
+  it('should refuse a malformed block 1 ahead of a stranger\'s bootstrap and seal under the pinned genesis', async () => {
+    // A forger without the first voter's key: block 1 a "malformed" rejection (no signature to check),
+    // then its own bootstrap (voters [itself]) and a seal it signs alone. Block 1 must be the pinned
+    // first voter's applied bootstrap, whatever outcome it records.
+    const [stranger] = await makeNodes(1) as [TestNode]
+    const own = new ChainBuilder('cluster-a')
+    own.propose(stranger, { kind: 'bootstrap', nodeId: stranger.id })
+    const bootstrap = decodeBlock(own.blocks[0]!)! as Block & { kind: 'proposal' }
+    const junk = new Uint8Array([0xff, 0x00])
+    const first: Block = {
+      ...bootstrap, height: 1, prev: genesisCid(exp.genesis), outcome: { kind: 'rejected', code: 'malformed', message: 'x' },
+      proposal: cidBytesOf(junk), proposer: '', signature: new Uint8Array(), envelope: junk
+    }
+    delete (first as { voters?: string[] }).voters
+    const blocks = [encodeBlock(first)]
+    blocks.push(encodeBlock({ ...bootstrap, height: 2, index: 3, prev: cidBytesOf(blocks[0]!) }))
+    const head = cidBytesOf(blocks[1]!)
+    const seal = { height: 2, head, witnesses: [signWitness(stranger.signer, 'cluster-a', 2, head)] }
+    blocks.push(encodeBlock({ kind: 'seal', clusterId: 'cluster-a', height: 3, prev: head, index: 4, term: 1, timeMs: bootstrap.timeMs, outcome: { kind: 'applied' }, seal }))
+    expect(failure({ genesis: exp.genesis, blocks }, exp.genesis)).toEqual({ name: 'GenesisMismatchError', height: 1 })
   })
 
   it('should refuse a checkpoint by a minority or over another head', () => {

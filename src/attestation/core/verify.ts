@@ -135,6 +135,9 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
     throw new ProposalMismatchError(height, 'the envelope does not hash to the proposal CID')
   }
   if (code === 'malformed') {
+    // NB: block 1 is the first voter's applied bootstrap whatever it records; a malformed one has no signature to
+    // check, and without this a forger's own bootstrap at block 2 made it a voter under the pinned genesis.
+    if (state.height === 0) throw new GenesisMismatchError(height, 'block 1 is not the first voter\'s applied bootstrap')
     if (block.voters !== undefined) throw new VoterChangeError(height, 'a malformed command changed the voters')
     if (block.outcomes !== undefined) throw new OutcomeMismatchError(height, 'a malformed command lists command outcomes')
     return
