@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { verifyWithCodec } from '../../src/attestation/signatures.js'
-import { chainStateProblem, decodeBlock, decodeChainExport, encodeChainExport, verifyChain } from '../../src/attestation/core/index.js'
+import { chainStateProblem, decodeBlock, decodeChainExport, encodeChainExport, encodeSealCommand, verifyChain } from '../../src/attestation/core/index.js'
 import { ChainBuilder, editAndRelink, makeNodes, standardChain } from './helpers.js'
 import type { ProposalBlock } from '../../src/attestation/core/index.js'
 import { CID } from '../../src/codec/index.js'
@@ -73,6 +73,17 @@ describe('attestation chain', () => {
     const moved = (voters: string[]): unknown => lastBlockMovedTo(exp, voters)
     expect(moved([x, y].sort())).toBe('VoterChangeError')
     expect(moved([n0.id, x, y, n3.id].sort())).toBe('VoterChangeError')
+  })
+
+  it('should verify a chain whose log holds a seal entry for another cluster, which every node records as rejected', async () => {
+    // Only a leader proposes seal entries; a buggy or hostile one can commit one naming another cluster.
+    // Every replica derives a `wrong-cluster` rejection, and the export of that chain must still verify.
+    const { builder, nodes } = await standardChain('cluster-w')
+    const seal = builder.sealOf([nodes[1]!, nodes[2]!])
+    expect(builder.applyRaw(encodeSealCommand('cluster-other', seal)).outcome).toMatchObject({ kind: 'rejected' })
+    expect(decodeBlock(builder.blocks[builder.blocks.length - 1]!)!.outcome).toMatchObject({ kind: 'rejected', code: 'wrong-cluster' })
+    const exp = builder.export([nodes[1]!, nodes[2]!])
+    expect(verifyChain(exp, { verify: verifyWithCodec })).toMatchObject({ height: exp.blocks.length, checkpointHeight: exp.blocks.length })
   })
 
   it('should derive byte-identical chains on two replicas applying the same entries', async () => {

@@ -197,7 +197,9 @@ function checkBatchOutcomes (block: ProposalBlock, commands: number): void {
 
 function checkSeal (state: ChainState, block: Block & { kind: 'seal' }, verify: SignatureVerifier): void {
   const recorded = block.outcome
-  if (recorded.kind === 'rejected' && recorded.code === 'malformed-seal') return
+  // Neither can be judged again from the block, which keeps neither the entry's bytes nor the cluster it named;
+  // both leave the state as it was, so a forger gains nothing by claiming one.
+  if (recorded.kind === 'rejected' && (recorded.code === 'malformed-seal' || recorded.code === 'wrong-cluster')) return
   const judged: BlockOutcome = judgeSeal(state, block.seal, verify)
   if (recorded.kind === 'applied' && judged.kind === 'rejected') {
     const ErrorClass = SEAL_ERRORS[judged.code] ?? OutcomeMismatchError
