@@ -13,10 +13,27 @@ import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { assert } from '../util/assert.js'
-import { chainStateFromData, chainStateToData, decodeBlock } from './core/index.js'
+import { chainStateFromData, chainStateToData, decodeBlock, MAX_BLOCK_BYTES } from './core/index.js'
 import type { ChainState } from './core/index.js'
 import { ChainStoreCorruptError } from './errors.js'
 import { BASE_FILE_NAME, CHAIN_FILE_NAME, RECORD_HEADER_BYTES } from './constants.js'
+
+/**
+ * True when a whole record (a plausible length, its checksum, a block) starts after the bad one at `offset`:
+ * then the bad one is damage, not a torn tail. Its own length field may be what is damaged, so each byte offset
+ * is tried, up to one largest record further (where the next record starts at the latest).
+ */
+function recordFollows (data: Buffer, offset: number): boolean {
+  const last = Math.min(data.length - RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + MAX_BLOCK_BYTES)
+  for (let at = offset + 1; at <= last; at++) {
+    const length = data.readUInt32BE(at)
+    const end = at + RECORD_HEADER_BYTES + length
+    if (length === 0 || length > MAX_BLOCK_BYTES || end > data.length) continue
+    const bytes = data.subarray(at + RECORD_HEADER_BYTES, end)
+    if (crc32(bytes) === data.readUInt32BE(at + 4) && decodeBlock(bytes) !== null) return true
+  }
+  return false
+}
 
 /** After a failed block write (disk full, EIO), the store retries this often, in ms. */
 const CHAIN_WRITE_RETRY_MS = 500
@@ -81,6 +98,8 @@ export class ChainStore {
       const intact = complete && end <= data.length && crc32(data.subarray(offset + RECORD_HEADER_BYTES, end)) === data.readUInt32BE(offset + 4)
       if (!intact) {
         if (complete && end < data.length) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged`)
+        // A torn tail is the last write, with nothing after it; a damaged length field may run past the end too.
+        if (recordFollows(data, offset)) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged: whole records follow it`)
         ftruncateSync(this.fd, offset)
         break
       }

@@ -38,6 +38,16 @@ async function writtenChain (): Promise<Awaited<ReturnType<typeof standardChain>
   return builder
 }
 
+/** The byte offset of the last record of a chain file. */
+function lastRecordOffset (bytes: Buffer): number {
+  let offset = 0
+  for (;;) {
+    const next = offset + 8 + bytes.readUInt32BE(offset)
+    if (next >= bytes.length) return offset
+    offset = next
+  }
+}
+
 describe('chain store', () => {
   it('should keep blocks across a reopen, and re-derive without duplicating on replay', async () => {
     const builder = await writtenChain()
@@ -62,6 +72,27 @@ describe('chain store', () => {
     bytes[20]! ^= 0xff
     writeFileSync(file, bytes)
     expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
+  })
+
+  it('should refuse a record whose damaged length runs past the end when valid records follow it', async () => {
+    // A flipped high bit in a length field in the middle of the file, not a torn tail: truncating there
+    // dropped every later block, and a snapshot's compaction had taken the entries they came from.
+    const builder = await writtenChain()
+    const file = path.join(dir, 'blocks')
+    const bytes = readFileSync(file)
+    const second = 8 + bytes.readUInt32BE(0)
+    bytes[second]! |= 0x80
+    writeFileSync(file, bytes)
+    expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
+    expect(readFileSync(file)).toEqual(bytes)
+    // The last record's length damaged in the same way, with nothing after it: a torn tail, cut off.
+    bytes[second]! &= 0x7f
+    const last = lastRecordOffset(bytes)
+    bytes[last]! |= 0x80
+    writeFileSync(file, bytes)
+    const torn = new ChainStore(dir)
+    expect(torn.height).toBe(builder.blocks.length - 1)
+    torn.close()
   })
 
   it('should start a new segment after a snapshot beyond its blocks, whose export verifies from the base', async () => {
