@@ -118,9 +118,21 @@ export class ChainStore {
   read (height: number): Uint8Array | undefined {
     const i = height - this.firstHeight
     if (i < 0 || i >= this.offsets.length) return undefined
-    this.flush()
+    try {
+      this.flush()
+    } catch {
+      // The disk refuses writes (full, EIO): what is not written yet is read from memory below, and the
+      // flush's own timer retries.
+    }
+    const start = this.offsets[i]! + RECORD_HEADER_BYTES
     const bytes = new Uint8Array(this.lengths[i]!)
-    readSync(this.fd, bytes, 0, bytes.length, this.offsets[i]! + RECORD_HEADER_BYTES)
+    const pendingFrom = this.fileBytes - this.pending.reduce((n, record) => n + record.length, 0)
+    const onDisk = Math.max(0, Math.min(bytes.length, pendingFrom - start))
+    if (onDisk > 0) readSync(this.fd, bytes, 0, onDisk, start)
+    if (onDisk < bytes.length) {
+      const pending = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending)
+      bytes.set(pending.subarray(start + onDisk - pendingFrom, start + bytes.length - pendingFrom), onDisk)
+    }
     return bytes
   }
 

@@ -1,0 +1,57 @@
+/**
+ * The chain store while the disk refuses writes (full, EIO): blocks stay pending and are retried, the node
+ * keeps running, and what reads the chain meanwhile — `GET /v1/chain` and the export — still answers from
+ * the blocks applied, pending ones included. Writes fail through a mocked `writeSync` (ENOSPC) so that no
+ * tmpfs or root is needed; reads go to the real file.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ChainStore } from '../../src/attestation/store.js'
+import { ChainReader } from '../../src/attestation/reader.js'
+import { WitnessPool } from '../../src/attestation/witness-pool.js'
+import { AttestedMachine } from '../../src/attestation/attested-machine.js'
+import { ShapeMachine } from '../../src/consensus/shape/shape-machine.js'
+import { verifyWithCodec } from '../../src/attestation/signatures.js'
+import { decodeBlock, decodeChainExport, verifyChain } from '../../src/attestation/core/index.js'
+import { tempDir, waitFor } from '../node/helpers.js'
+import { standardChain } from './helpers.js'
+
+const disk = vi.hoisted(() => ({ full: false }))
+
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>()
+  const writeSync = ((...args: Parameters<typeof actual.writeSync>) => {
+    if (disk.full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    return (actual.writeSync as (...a: unknown[]) => number)(...args)
+  }) as typeof actual.writeSync
+  return { ...actual, writeSync }
+})
+
+afterEach(() => { disk.full = false })
+
+describe('chain store on a full disk', () => {
+  it('should answer the chain summary and export from pending blocks while writes fail, and write them once the disk takes them', async () => {
+    const dir = await tempDir('revoada-chain-full-')
+    const { builder } = await standardChain('cluster-a')
+    const store = new ChainStore(dir)
+    const machine = new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store, verify: verifyWithCodec })
+    const split = 9
+    for (const entry of builder.entries.slice(0, split)) machine.apply(entry.bytes, entry.context)
+    store.sync()
+    disk.full = true
+    for (const entry of builder.entries.slice(split)) machine.apply(entry.bytes, entry.context)
+    await waitFor(() => store.writeError !== undefined, 5_000, 'a failed flush')
+    const reader = new ChainReader(store, machine, new WitnessPool())
+    const lastSeal = builder.blocks.map((b) => decodeBlock(b)!).filter((b) => b.kind === 'seal' && b.outcome.kind === 'applied').pop()!
+    expect(reader.summary()).toMatchObject({ height: builder.blocks.length, lastSeal: { blockHeight: lastSeal.height } })
+    const exp = decodeChainExport(reader.exportBytes())!
+    expect(exp.blocks).toEqual(builder.blocks)
+    expect(verifyChain(exp, { verify: verifyWithCodec }).height).toBe(builder.blocks.length)
+    for (let h = 1; h <= builder.blocks.length; h++) expect(store.read(h)).toEqual(builder.blocks[h - 1])
+    disk.full = false
+    store.close()
+    const reopened = new ChainStore(dir)
+    expect(reopened.height).toBe(builder.blocks.length)
+    for (let h = 1; h <= builder.blocks.length; h++) expect(reopened.read(h)).toEqual(builder.blocks[h - 1])
+    reopened.close()
+  })
+})
