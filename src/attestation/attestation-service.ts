@@ -77,8 +77,8 @@ export class AttestationService implements NodeService {
     if (ctx.config.attestation?.enabled === false) return shape
     const dir = path.join(ctx.config.dataDir, 'chain')
     mkdirSync(dir, { recursive: true, mode: 0o700 })
-    this.store = new ChainStore(dir)
     const log = ctx.log.forComponent('chain')
+    this.store = new ChainStore(dir, { warn: (obj, msg) => log.warn(obj, msg) })
     this.machine = new AttestedMachine({
       shape, clusterId: ctx.cluster.clusterId, store: this.store, verify: verifyWithCodec, warn: (obj, msg) => log.warn(obj, msg)
     })
@@ -238,6 +238,8 @@ export class AttestationService implements NodeService {
       sealedHeight: view.sealedHeight,
       sealsProposed: this.sealsProposed,
       witnessesPublished: this.witnessesPublished,
+      // Blocks stay pending in memory meanwhile; the committed log re-derives them after a crash.
+      ...(this.store?.writeError !== undefined ? { writeError: this.store.writeError.message } : {}),
       ...Object.fromEntries([...this.drops].map(([reason, n]) => [`dropped.${reason}`, n]))
     }
   }

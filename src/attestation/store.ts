@@ -49,7 +49,8 @@ export class ChainStore {
   private baseState: ChainState | undefined
   private closed = false
 
-  constructor (private readonly dir: string) {
+  /** `warn` is told when writes start failing and when they pass again (one line each, not one per retry). */
+  constructor (private readonly dir: string, private readonly options: { warn?: (obj: object, msg: string) => void } = {}) {
     this.baseState = this.loadBase()
     this.fd = openSync(this.filePath(), 'a+', 0o600)
     this.load()
@@ -207,9 +208,13 @@ export class ChainStore {
     try {
       while (written < data.length) written += writeSync(this.fd, data, written)
       this.pending = []
+      if (this.writeError !== undefined) this.options.warn?.({ bytes: data.length }, 'chain file writes pass again; the pending blocks are written')
       this.writeError = undefined
     } catch (err) {
       this.pending = [data.subarray(written)]
+      if (this.writeError === undefined) {
+        this.options.warn?.({ err: (err as Error).message }, `could not write the chain file; its blocks stay pending and are retried every ${CHAIN_WRITE_RETRY_MS} ms`)
+      }
       this.writeError = err as Error
       throw err
     }

@@ -12,7 +12,9 @@ import { AttestedMachine } from '../../src/attestation/attested-machine.js'
 import { ShapeMachine } from '../../src/consensus/shape/shape-machine.js'
 import { verifyWithCodec } from '../../src/attestation/signatures.js'
 import { decodeBlock, decodeChainExport, verifyChain } from '../../src/attestation/core/index.js'
-import { tempDir, waitFor } from '../node/helpers.js'
+import { AttestationService } from '../../src/attestation/attestation-service.js'
+import type { ServiceContext } from '../../src/node/service.js'
+import { capturingLogger, tempDir, waitFor } from '../node/helpers.js'
 import { standardChain } from './helpers.js'
 
 const disk = vi.hoisted(() => ({ full: false }))
@@ -53,5 +55,26 @@ describe('chain store on a full disk', () => {
     expect(reopened.height).toBe(builder.blocks.length)
     for (let h = 1; h <= builder.blocks.length; h++) expect(reopened.read(h)).toEqual(builder.blocks[h - 1])
     reopened.close()
+  })
+
+  it('should log a failed chain write once and show it in status until the disk takes writes again', async () => {
+    const dataDir = await tempDir('revoada-chain-full-status-')
+    const { builder } = await standardChain('cluster-a')
+    const { log, lines } = capturingLogger('warn')
+    const service = new AttestationService()
+    const ctx = { config: { dataDir, attestation: {} }, cluster: { clusterId: 'cluster-a' }, log } as unknown as ServiceContext
+    const shape = new ShapeMachine('cluster-a')
+    const machine = service.attach(shape, ctx)
+    for (const entry of builder.entries.slice(0, 9)) machine.apply(entry.bytes, entry.context)
+    disk.full = true
+    for (const entry of builder.entries.slice(9)) machine.apply(entry.bytes, entry.context)
+    await waitFor(() => service.status()['writeError'] !== undefined, 5_000, 'the write error in status')
+    expect(service.status()['writeError']).toMatch(/ENOSPC/)
+    const failed = (): number => lines.filter((l) => String(l['msg']).includes('could not write the chain file')).length
+    await waitFor(() => failed() === 1, 5_000, 'one warning')
+    disk.full = false
+    await waitFor(() => service.status()['writeError'] === undefined, 5_000, 'the error gone once writes pass')
+    expect(failed()).toBe(1)
+    await service.stop()
   })
 })
