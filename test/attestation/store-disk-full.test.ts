@@ -77,4 +77,34 @@ describe('chain store on a full disk', () => {
     expect(failed()).toBe(1)
     await service.stop()
   })
+
+  it('should close the file on a full disk, so that no retry writes into a file the next start opened', async () => {
+    const dir = await tempDir('revoada-chain-full-close-')
+    const { builder } = await standardChain('cluster-a')
+    const store = new ChainStore(dir)
+    const machine = new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store, verify: verifyWithCodec })
+    for (const entry of builder.entries.slice(0, 9)) machine.apply(entry.bytes, entry.context)
+    store.sync()
+    disk.full = true
+    for (const entry of builder.entries.slice(9)) machine.apply(entry.bytes, entry.context)
+    await waitFor(() => store.writeError !== undefined, 5_000, 'a failed flush')
+    try {
+      store.close()
+    } catch {
+      // the old close threw the write error; either way the node's stop goes on
+    }
+    expect(store.isOpen).toBe(false)
+    // The disk recovers and the node starts again in this process: it re-derives the blocks from its log.
+    disk.full = false
+    const reopened = new ChainStore(dir)
+    const again = new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store: reopened, verify: verifyWithCodec })
+    for (const entry of builder.entries) again.apply(entry.bytes, entry.context)
+    reopened.sync()
+    // The old store's retry timer fires now: it must write nothing.
+    store.flush()
+    reopened.close()
+    const last = new ChainStore(dir)
+    expect(last.height).toBe(builder.blocks.length)
+    last.close()
+  })
 })
