@@ -45,6 +45,8 @@ export const ProposalMismatchError = define('ProposalMismatchError')
 export const ProposerSignatureError = define('ProposerSignatureError')
 /** A voter set changed other than by the one node an applied command names. */
 export const VoterChangeError = define('VoterChangeError')
+/** A proposal recorded as judged is signed by a node that was no member there, or a member's is recorded as an unknown proposer's. */
+export const UnknownProposerError = define('UnknownProposerError')
 /** A seal's recorded outcome differs from what the chain itself implies. */
 export const OutcomeMismatchError = define('OutcomeMismatchError')
 /** A seal covers a height not above the previous seal (an old seal replayed). */

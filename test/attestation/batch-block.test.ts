@@ -82,7 +82,9 @@ describe('batch blocks (chain format v2)', () => {
       failure({ ...exp, blocks: editAndRelink(exp.blocks, batchHeight - 1, (b) => change(b as ProposalBlock)) })
     expect(edit((b) => ({ ...b, outcomes: b.outcomes!.slice(0, 2) }))).toEqual({ name: 'OutcomeMismatchError', height: batchHeight })
     expect(edit((b) => { const { outcomes: _dropped, ...v1 } = b; return v1 })).toEqual({ name: 'OutcomeMismatchError', height: batchHeight })
-    expect(edit((b) => ({ ...b, outcome: { kind: 'rejected', code: 'unknown-proposer', message: 'x' } }))).toEqual({ name: 'OutcomeMismatchError', height: batchHeight })
+    // A member's batch relabelled as an unknown proposer's: the members followed from block 1 say otherwise.
+    expect(edit((b) => ({ ...b, outcome: { kind: 'rejected', code: 'unknown-proposer', message: 'x' } }))).toEqual({ name: 'UnknownProposerError', height: batchHeight })
+    expect(edit((b) => ({ ...b, outcome: { kind: 'rejected', code: 'voter-mismatch', message: 'x' } }))).toEqual({ name: 'OutcomeMismatchError', height: batchHeight })
     expect(edit((b) => ({ ...b, voters: [nodes[0]!.id, nodes[1]!.id].sort() }))).toEqual({ name: 'VoterChangeError', height: batchHeight })
     // A single-command block may not list outcomes.
     const single = failure({ ...exp, blocks: editAndRelink(exp.blocks, 1, (b) => ({ ...(b as ProposalBlock), outcomes: [{ kind: 'applied' }] })) })

@@ -150,6 +150,43 @@ describe('chain tamper suite', () => {
     expect(failure({ genesis: exp.genesis, blocks }, exp.genesis)).toEqual({ name: 'GenesisMismatchError', height: 1 })
   })
 
+  it('should refuse a stranger\'s own voter changes after the real block 1, sealed by itself alone', async () => {
+    // Any ed25519 key, no member: the real block 1, then its own signed `promote <itself> etcd` and `demote
+    // <first voter> etcd` recorded as applied, and a seal it signs alone. Each signature verifies and each voter
+    // change is the command's; only the members, followed from block 1, tell that it never was one.
+    const [stranger] = await makeNodes(1) as [TestNode]
+    const n0 = nodes[0]!
+    const own = new ChainBuilder('cluster-a')
+    own.propose(stranger, { kind: 'bootstrap', nodeId: stranger.id })
+    own.propose(stranger, { kind: 'promote', nodeId: stranger.id, roles: ['etcd'] })
+    own.propose(stranger, { kind: 'demote', nodeId: n0.id, roles: ['etcd'] })
+    const real1 = decodeBlock(exp.blocks[0]!)!
+    const blocks = [exp.blocks[0]!]
+    const votersAfter = [[n0.id, stranger.id].sort(), [stranger.id]]
+    for (const k of [1, 2]) {
+      const block = decodeBlock(own.blocks[k]!)! as Block & { kind: 'proposal' }
+      blocks.push(encodeBlock({ ...block, height: k + 1, index: real1.index + k, term: real1.term, prev: cidBytesOf(blocks[k - 1]!), outcome: { kind: 'applied' }, voters: votersAfter[k - 1]! }))
+    }
+    const head = cidBytesOf(blocks[2]!)
+    const seal = { height: 3, head, witnesses: [signWitness(stranger.signer, 'cluster-a', 3, head)] }
+    blocks.push(encodeBlock({ kind: 'seal', clusterId: 'cluster-a', height: 4, prev: head, index: real1.index + 3, term: real1.term, timeMs: real1.timeMs, outcome: { kind: 'applied' }, seal }))
+    expect(failure({ genesis: exp.genesis, blocks }, exp.genesis)).toEqual({ name: 'UnknownProposerError', height: 2 })
+  })
+
+  it('should refuse a member\'s proposal recorded as an unknown proposer\'s, and a member promoting a stranger', async () => {
+    const target = heightOf((b) => b.kind === 'proposal' && b.outcome.kind === 'rejected' && b.outcome.code === 'unknown-node')
+    const relabelled = editAndRelink(exp.blocks, target - 1, (b) => ({ ...b, outcome: { kind: 'rejected', code: 'unknown-proposer', message: 'x' } }))
+    expect(failure({ ...exp, blocks: relabelled })).toEqual({ name: 'UnknownProposerError', height: target })
+    // The first voter's own signed promotion of a node that never joined, recorded as applied with it a voter.
+    const n0 = nodes[0]!
+    const own = new ChainBuilder('cluster-a')
+    own.propose(n0, { kind: 'bootstrap', nodeId: n0.id })
+    expect(own.propose(n0, { kind: 'promote', nodeId: 'stranger', roles: ['etcd'] }).outcome).toMatchObject({ code: 'unknown-node' })
+    expect(verifyChain(own.export(), { verify: verifyWithCodec }).membersChecked).toBe(true)
+    const promoted = editAndRelink(own.blocks, 1, (b) => ({ ...b, outcome: { kind: 'applied' }, voters: [n0.id, 'stranger'].sort() }))
+    expect(failure({ ...own.export(), blocks: promoted })).toEqual({ name: 'VoterChangeError', height: 2 })
+  })
+
   it('should refuse a checkpoint by a minority or over another head', () => {
     expect(failure({ ...exp, checkpoint: builder.sealOf([nodes[1]!]) })).toMatchObject({ name: 'CheckpointError' })
     expect(failure({ ...exp, checkpoint: builder.sealOf([nodes[1]!, nodes[2]!], exp.blocks.length - 1) })).toMatchObject({ name: 'CheckpointError' })

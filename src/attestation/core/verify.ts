@@ -11,12 +11,13 @@ import { commandNodeIds, decodeSignedProposal, encodeSignedProposal, envelopeCom
 import {
   BrokenLinkError, ChainVerifyError, CheckpointError, DuplicateWitnessError, ExportsDivergeError, GenesisMismatchError,
   HeightGapError, MalformedBlockError, OutcomeMismatchError, ProposalMismatchError, ProposerSignatureError, RaftOrderError,
-  SealHeadMismatchError, SealQuorumError, SealRangeError, StaleSealError, VoterChangeError, WitnessOrderError,
+  SealHeadMismatchError, SealQuorumError, SealRangeError, StaleSealError, UnknownProposerError, VoterChangeError, WitnessOrderError,
   WitnessSignatureError, WrongClusterError
 } from '../errors.js'
 import { cidBytesOf, decodeBlock, genesisCid } from './block.js'
 import { advanceState, cloneChainState, emptyChainState, judgeSeal, judgeWitnesses, majorityOf, votersAt } from './chain.js'
 import type { ChainExport } from './export.js'
+import type { Command, Envelope } from '../../consensus/shape/core/index.js'
 import type { Block, BlockOutcome, ChainState, Genesis, ProposalBlock, SignatureVerifier } from './types.js'
 
 export interface VerifyOptions {
@@ -39,6 +40,12 @@ export interface VerifyReport {
   seals: number
   /** Voters at the head. */
   voters: string[]
+  /**
+   * Whether each proposer and each new voter was checked to be a member where it acts (members followed from
+   * block 1's bootstrap through every applied `add-member` / `remove-member`). False for an export that starts
+   * from a base state, which carries the voters but not the members.
+   */
+  membersChecked: boolean
   /** CID strings per height, for consistency checks between exports. */
   cids: string[]
 }
@@ -69,6 +76,7 @@ export function verifyChain (exp: ChainExport, options: VerifyOptions): VerifyRe
   checkPinned(genesis, options.pinned)
   const state = startState(exp)
   const fromHeight = state.height + 1
+  const members: Set<string> | null = exp.base === undefined ? new Set() : null
   const cids: string[] = []
   let lastIndex = -1
   let lastTerm = 0
@@ -84,7 +92,7 @@ export function verifyChain (exp: ChainExport, options: VerifyOptions): VerifyRe
     lastIndex = block.index
     lastTerm = block.term
     if (block.kind === 'proposal') {
-      checkProposal(state, block, genesis, options.verify)
+      checkProposal(state, block, genesis, options.verify, members)
     } else {
       checkSeal(state, block, options.verify)
       if (block.outcome.kind === 'applied') seals++
@@ -95,7 +103,7 @@ export function verifyChain (exp: ChainExport, options: VerifyOptions): VerifyRe
   const checkpointHeight = checkCheckpoint(state, exp, options.verify)
   return {
     genesis, fromHeight, height: state.height, head: state.height > 0 ? cidString(state.head) : '', sealedHeight: state.sealedHeight,
-    checkpointHeight, blocks: exp.blocks.length, seals, voters: state.voters, cids
+    checkpointHeight, blocks: exp.blocks.length, seals, voters: state.voters, membersChecked: members !== null, cids
   }
 }
 
@@ -128,7 +136,35 @@ function checkPosition (state: ChainState, block: Block, genesis: Genesis): void
   if (!equalBytes(block.prev, state.head)) throw new BrokenLinkError(height, 'prev is not the CID of the block before')
 }
 
-function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesis, verify: SignatureVerifier): void {
+/**
+ * Follows the shape's members through an accepted proposal block: its applied `bootstrap` and `add-member`
+ * commands add one, its applied `remove-member` commands remove one (the only commands that change them).
+ */
+function followMembers (members: Set<string>, block: ProposalBlock, envelope: Envelope): void {
+  const commands: Command[] = envelope.v === 1 ? [envelope.command] : envelopeCommands(envelope).map((c) => c.command)
+  const outcomes = envelope.v === 1 ? [block.outcome] : block.outcomes ?? []
+  commands.forEach((command, i) => {
+    if (outcomes[i]?.kind !== 'applied') return
+    if (command.kind === 'bootstrap' || command.kind === 'add-member') members.add(command.nodeId)
+    else if (command.kind === 'remove-member') members.delete(command.nodeId)
+  })
+}
+
+/**
+ * The shape refuses an envelope whose proposer is no member (after a wrong cluster and a bad signature, before
+ * anything else) as `unknown-proposer`. Offline the members are followed from block 1 (`followMembers`): a
+ * block signed by a node that was no member there and recorded as anything else would let any key extend a
+ * real chain with its own voter changes and seal them alone (docs/CHAIN.md §9).
+ */
+function checkProposer (members: ReadonlySet<string> | null, block: ProposalBlock, height: number): void {
+  const code = block.outcome.kind === 'rejected' ? block.outcome.code : ''
+  if (members === null || height === 1 || code === 'wrong-cluster' || code === 'bad-signature') return
+  const member = members.has(block.proposer)
+  if (!member && code !== 'unknown-proposer') throw new UnknownProposerError(height, `${block.proposer} was no member there, and its proposal is recorded as judged`)
+  if (member && code === 'unknown-proposer') throw new UnknownProposerError(height, `${block.proposer} was a member there, and its proposal is recorded as an unknown proposer's`)
+}
+
+function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesis, verify: SignatureVerifier, members: Set<string> | null): void {
   const { height, outcome } = block
   const code = outcome.kind === 'rejected' ? outcome.code : ''
   if (block.envelope.length > 0 && !equalBytes(cidBytesOf(block.envelope), block.proposal)) {
@@ -152,6 +188,14 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
     }
   }
   const envelope = signed.envelope
+  checkProposer(members, block, height)
+  checkEnvelope(state, block, genesis, envelope, members)
+  if (members !== null) followMembers(members, block, envelope)
+}
+
+/** The outcomes and the voter change of a proposal block whose envelope decoded and whose proposer was judged. */
+function checkEnvelope (state: ChainState, block: ProposalBlock, genesis: Genesis, envelope: Envelope, members: ReadonlySet<string> | null): void {
+  const { height, outcome } = block
   if (envelope.v === 2) return checkBatchOutcomes(block, envelope.commands.length)
   // A leader's batch with forwarded requests (issue 16): one outcome per command over all its groups.
   if (envelope.v === 3) return checkBatchOutcomes(block, envelopeCommands(envelope).length)
@@ -175,6 +219,9 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
   if (outcome.kind !== 'applied' || !sorted || after.size === 0 || changed.length === 0 || changed.join(',') !== targets.join(',')) {
     throw new VoterChangeError(height, `voters [${state.voters.join(',')}] → [${block.voters.join(',')}] by ${command.kind}`)
   }
+  // The shape promotes members only (`unknown-node`).
+  const stranger = members === null ? undefined : [...after].find((id) => !before.has(id) && !members.has(id))
+  if (stranger !== undefined) throw new VoterChangeError(height, `${stranger} becomes a voter without being a member`)
 }
 
 /**
