@@ -27,6 +27,15 @@ function bearerMatches (header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
+/** The path of a request target, or undefined when it does not parse as a URL. */
+function pathOf (target: string): string | undefined {
+  try {
+    return new URL(target, 'http://scrape').pathname
+  } catch {
+    return undefined
+  }
+}
+
 /** A running scrape listener. */
 export class ScrapeListener {
   private readonly server: Server
@@ -39,7 +48,13 @@ export class ScrapeListener {
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const pathname = new URL(req.url ?? '/', 'http://scrape').pathname
+    const pathname = pathOf(req.url ?? '/')
+    if (pathname === undefined) {
+      // NB: the HTTP parser takes targets WHATWG URL refuses (`GET http://[ HTTP/1.1`); thrown here, before
+      // the token check, the rejection went unhandled and ended the node.
+      this.init.log.debug({ url: (req.url ?? '').slice(0, 200) }, 'scrape request refused: its target is no URL')
+      return this.answer(res, 400, 'the request target is no URL\n')
+    }
     if (pathname !== '/metrics') return this.answer(res, 404, 'only /metrics is served here\n')
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.answer(res, 405, 'GET only\n')
     if (this.init.token !== undefined && !bearerMatches(req.headers.authorization, this.init.token)) {

@@ -1,0 +1,53 @@
+/**
+ * The scrape-only listener (metrics.listen) faces whoever reaches its port, before any token is checked: a
+ * request must be answered, never end the process. Method: raw HTTP/1.1 requests over a socket, so the request
+ * target can be one that fetch() would never send.
+ */
+import { connect } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ScrapeListener } from '../../src/metrics/scrape-listener.js'
+import { NodeMetrics } from '../../src/metrics/registry.js'
+import { capturingLogger } from '../node/helpers.js'
+
+let listener: ScrapeListener | undefined
+afterEach(async () => {
+  await listener?.close()
+  listener = undefined
+})
+
+/** Sends `request` as is and returns the status line of the answer, `closed`, or `no answer` within 3 s. */
+async function rawRequest (url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return await new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => { socket.write(request) })
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1')
+      if (answer.includes('\r\n')) { socket.destroy(); resolve(answer.slice(0, answer.indexOf('\r\n'))) }
+    })
+    socket.on('error', reject)
+    socket.setTimeout(3000, () => { socket.destroy(); resolve('no answer') })
+    socket.on('close', () => { resolve('closed') })
+  })
+}
+
+describe('ScrapeListener', () => {
+  it('should answer 400 and log it when the request target does not parse as a URL, and keep serving', async () => {
+    const { log, lines } = capturingLogger('debug')
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      listener = new ScrapeListener({ host: '127.0.0.1', port: 0, token: 'scrape-token-0123456789', metrics: new NodeMetrics(), log })
+      const url = await listener.listen()
+      // An absolute-form target with a broken host: the HTTP parser takes it, WHATWG URL does not.
+      expect(await rawRequest(url, 'GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n')).toBe('HTTP/1.1 400 Bad Request')
+      expect(unhandled).toEqual([])
+      expect(lines.some((l) => l.msg === 'scrape request refused: its target is no URL')).toBe(true)
+      // Still serving: the next scraper gets its answer.
+      expect(await rawRequest(url, 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n')).toBe('HTTP/1.1 401 Unauthorized')
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+})
