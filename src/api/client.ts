@@ -68,7 +68,12 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
   }
   const text = await res.text()
   if (!res.ok) throw new ApiRequestError(apiPath, res.status, text)
-  return JSON.parse(text) as unknown
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    // Every answer of the API is JSON: this is another server on the recorded port (a stale api.json).
+    throw new NodeNotRunningError(dataDir, `${api.url} answered ${apiPath} with something that is no JSON: not a revoada node`)
+  }
 }
 
 /**
@@ -88,9 +93,10 @@ export async function assertNotRunning (dataDir: string): Promise<void> {
     await apiGet(dataDir, '/v1/status')
   } catch (err) {
     if ((err as Error).name === 'NodeNotRunningError') return
-    // The recorded port now belongs to another server (a port reused after a crash): the token does not
-    // match, so it is not the node that wrote api.json.
-    if ((err as Error).name === 'ApiRequestError' && (err as { status?: number }).status === 401) return
+    // The recorded port now belongs to another server (a port reused after a crash): one that refuses the
+    // token (401) is not the node that wrote api.json, nor is one without /v1/status (404), which every node serves.
+    const status = (err as { status?: number }).status
+    if ((err as Error).name === 'ApiRequestError' && (status === 401 || status === 404)) return
   }
   throw new NodeAlreadyRunningError(dataDir, api.url)
 }
