@@ -10,6 +10,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from '../log/index.js'
 import type { NodeMetrics } from './registry.js'
 import { SCRAPE_HEADERS_TIMEOUT_MS } from './constants.js'
+import { MetricsListenInUseError } from './errors.js'
 
 export interface ScrapeListenerInit {
   host: string
@@ -76,12 +77,22 @@ export class ScrapeListener {
     res.end(text)
   }
 
-  /** Listens; returns `http://host:port`. */
+  /**
+   * Listens; returns `http://host:port`.
+   *
+   * @throws MetricsListenInUseError when the address is taken
+   */
   async listen (): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen({ host: this.init.host, port: this.init.port }, () => { this.server.off('error', reject); resolve() })
-    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject)
+        this.server.listen({ host: this.init.host, port: this.init.port }, () => { this.server.off('error', reject); resolve() })
+      })
+    } catch (err) {
+      // NB: a bare EADDRINUSE reached the CLI, which took it for the libp2p listen address (pick another --listen).
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MetricsListenInUseError(this.init.host, this.init.port)
+      throw err
+    }
     const address = this.server.address()
     if (address === null || typeof address === 'string') throw new Error('scrape listener has no TCP address')
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address

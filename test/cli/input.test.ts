@@ -91,6 +91,20 @@ describe('revoada cli input checks', () => {
     expect(r.stderr).toContain('exists and is not a directory')
   })
 
+  it('should fail start-up on a taken metrics.listen port naming metrics.listen, not --listen, writing nothing', async () => {
+    const root = await dir()
+    const d = path.join(root, 'node')
+    const port = await takenPort()
+    const config = path.join(root, 'config.json')
+    await fs.writeFile(config, JSON.stringify({ metrics: { listen: `127.0.0.1:${port}` } }))
+    const r = await cliRun(['start', '--data-dir', d, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', '--config', config])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain(`MetricsListenInUseError: the metrics listen address 127.0.0.1:${port} (metrics.listen) is already in use`)
+    expect(r.stderr).not.toContain('--listen')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    expect(existsSync(d)).toBe(false)
+  })
+
   it('should report join progress, fail clearly after --join-timeout when no cluster peer answers, and leave no data dir', async () => {
     const root = await dir()
     const d = path.join(root, 'joiner')

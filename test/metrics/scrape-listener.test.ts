@@ -3,7 +3,7 @@
  * request must be answered, never end the process. Method: raw HTTP/1.1 requests over a socket, so the request
  * target can be one that fetch() would never send.
  */
-import { connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ScrapeListener } from '../../src/metrics/scrape-listener.js'
 import { NodeMetrics } from '../../src/metrics/registry.js'
@@ -48,6 +48,21 @@ describe('ScrapeListener', () => {
       expect(await rawRequest(url, 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n')).toBe('HTTP/1.1 401 Unauthorized')
     } finally {
       process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
+  it('should refuse a taken address with MetricsListenInUseError naming metrics.listen', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (taken.address() as { port: number }).port
+      listener = new ScrapeListener({ host: '127.0.0.1', port, token: undefined, metrics: new NodeMetrics(), log: capturingLogger().log })
+      await expect(listener.listen()).rejects.toMatchObject({
+        name: 'MetricsListenInUseError', message: expect.stringContaining(`127.0.0.1:${port} (metrics.listen) is already in use`)
+      })
+      listener = undefined
+    } finally {
+      await new Promise((resolve) => taken.close(resolve))
     }
   })
 })
