@@ -66,7 +66,17 @@ export class ApiServer {
   /** @throws ApiBindRefusedError for a non-loopback host without `allowNonLoopback` */
   constructor (private readonly init: ApiServerInit) {
     if (!init.allowNonLoopback && !isLoopbackHost(init.host)) throw new ApiBindRefusedError(init.host)
-    this.app = Fastify({ logger: false, bodyLimit: API_BODY_BYTES_MAX, keepAliveTimeout: API_KEEP_ALIVE_TIMEOUT_MS })
+    this.app = Fastify({
+      logger: false,
+      bodyLimit: API_BODY_BYTES_MAX,
+      keepAliveTimeout: API_KEEP_ALIVE_TIMEOUT_MS,
+      // NB: fastify answers a path its router cannot decode (FST_ERR_BAD_URL) before any hook, and not through
+      // setErrorHandler: without this its own body (`error: "Bad Request"`, no API code) went out.
+      frameworkErrors: (err: Error & { statusCode?: number }, request, reply) => {
+        init.log.debug({ url: request.url.slice(0, 200), err: err.message }, 'API request refused by the router')
+        void sendApiError(reply, (err.statusCode ?? 500) < 500 ? 'BadRequest' : 'Internal', err.message)
+      }
+    })
     const expectedToken = Buffer.from(init.token)
     this.app.addHook('onRequest', async (request, reply) => {
       if (tokenMatches(request.headers.authorization, expectedToken)) return

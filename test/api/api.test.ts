@@ -39,4 +39,13 @@ describe('ApiServer', () => {
     expect(isLoopbackHost('::1')).toBe(true)
     expect(isLoopbackHost('10.0.0.1')).toBe(false)
   })
+
+  it('should answer a path fastify cannot decode in the API\'s one error shape', async () => {
+    const url = await server()
+    // A bad percent-encoding fails fastify's router before any hook or handler (FST_ERR_BAD_URL).
+    const res = await fetch(`${url}/v1/content/%ZZ`, { headers: { authorization: 'Bearer sekret-token' } })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toEqual({ error: 'BadRequest', message: expect.stringContaining('/v1/content/%ZZ') })
+  })
+
 })
