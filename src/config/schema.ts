@@ -40,8 +40,11 @@ const stringList = <T extends z.ZodType>(item: T): z.ZodType<z.output<T>[]> =>
 
 /** Admin HTTP API. */
 export const apiSection = z.strictObject({
-  /** Bind host. @default '127.0.0.1' */
-  host: z.string().min(1).default(DEFAULT_API_HOST),
+  /**
+   * Bind host; an IPv6 address may be given in brackets, as in `metrics.listen` (`[::1]`), and is bound without
+   * them: getaddrinfo knows no "[::1]", so the start failed with ENOTFOUND. @default '127.0.0.1'
+   */
+  host: z.string().min(1).transform((host) => /^\[[^\]]+\]$/.test(host) ? host.slice(1, -1) : host).default(DEFAULT_API_HOST),
   /** Bind port; 0 picks a free one. @default 0 */
   port: z.number().int().min(0).max(65535).default(DEFAULT_API_PORT),
   /** Must be true to bind a non-loopback host: the API controls the node. @default false */

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ApiServer, isLoopbackHost } from '../../src/api/index.js'
 import { silentLogger } from '../../src/log/index.js'
+import { loadConfig } from '../../src/config/index.js'
 
 const servers: ApiServer[] = []
 afterEach(async () => {
@@ -48,4 +49,15 @@ describe('ApiServer', () => {
     expect(await res.json()).toEqual({ error: 'BadRequest', message: expect.stringContaining('/v1/content/%ZZ') })
   })
 
+  it('should bind ::1 when the config file gives it in brackets, as the metrics listener and isLoopbackHost take it', async () => {
+    // `api.host` written as in `metrics.listen` ([::1]:9101): getaddrinfo knows no "[::1]".
+    const config = loadConfig({ flags: { api: { host: '[::1]', port: 0 } } })
+    expect(config.api.host).toBe('::1')
+    const s = new ApiServer({ ...config.api, token: 'sekret-token', log: silentLogger() })
+    s.app.get('/v1/status', async () => ({ ok: true }))
+    servers.push(s)
+    const url = await s.listen()
+    expect(url).toMatch(/^http:\/\/\[::1\]:\d+$/)
+    expect((await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer sekret-token' } })).status).toBe(200)
+  })
 })
