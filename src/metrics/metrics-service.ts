@@ -53,6 +53,9 @@ export class MetricsService implements NodeService {
     const policy = ctx.service<PolicyEngine>('policy')
     if (consensus !== undefined) this.watchConsensus(consensus)
     if (policy !== undefined) {
+      // The history is read back from the data dir on start: its records were counted by the runs that made
+      // them, and counting them here made every restart look like a burst of up to MAX_DECISIONS decisions.
+      for (const decision of policy.decisions()) this.countedDecisions.add(decision)
       this.stopDecisionTimer = (ctx.ticker ?? intervalTicker).every(DECISION_SYNC_INTERVAL_MS, () => { this.countDecisions(policy) })
     }
     this.metrics.readState(() => {
