@@ -171,8 +171,15 @@ export const metricsSection = z.strictObject({
    */
   listen: z.string().regex(/^(?:\[[^\]]+\]|[^:]+):\d{1,5}$/, 'expected HOST:PORT')
     .refine((l) => Number(l.slice(l.lastIndexOf(':') + 1)) <= 65535, 'port above 65535').optional(),
-  /** Bearer token the scrape listener requires; it opens that listener only. @default undefined */
-  token: z.string().min(16).max(256).optional()
+  /**
+   * Bearer token the scrape listener requires; it opens that listener only. No surrounding whitespace nor control
+   * characters: an HTTP header cannot carry them (the parser trims the value), so no scraper could match such a
+   * token and every scrape was refused. @default undefined
+   */
+  token: z.string().min(16).max(256)
+    // eslint-disable-next-line no-control-regex
+    .refine((t) => t === t.trim() && !/[\x00-\x08\x0a-\x1f\x7f]/.test(t), 'no surrounding whitespace nor control characters: an HTTP header cannot carry them')
+    .optional()
 }).refine((m) => m.listen === undefined || m.token !== undefined || /^(?:127(?:\.\d{1,3}){3}:|localhost:|\[::1\]:)/.test(m.listen), {
   message: 'a non-loopback metrics.listen needs metrics.token', path: ['token']
 })

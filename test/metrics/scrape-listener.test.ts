@@ -7,6 +7,7 @@ import { connect, createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ScrapeListener } from '../../src/metrics/scrape-listener.js'
 import { NodeMetrics } from '../../src/metrics/registry.js'
+import { loadConfig } from '../../src/config/index.js'
 import { capturingLogger } from '../node/helpers.js'
 
 let listener: ScrapeListener | undefined
@@ -64,5 +65,19 @@ describe('ScrapeListener', () => {
     } finally {
       await new Promise((resolve) => taken.close(resolve))
     }
+  })
+
+  it('should refuse in the config a scrape token an HTTP header cannot carry (surrounding whitespace, control characters)', async () => {
+    const token = 'scrape-token-0123456789\n'
+    // What the listener makes of it: the HTTP parser trims the header value, so the exact token sent is refused.
+    listener = new ScrapeListener({ host: '127.0.0.1', port: 0, token, metrics: new NodeMetrics(), log: capturingLogger().log })
+    const url = await listener.listen()
+    const request = `GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token.trim()} \r\n\r\n`
+    expect(await rawRequest(url, request)).toBe('HTTP/1.1 401 Unauthorized')
+    for (const bad of [token, ' scrape-token-0123456789', 'scrape-token-\u00010123456789']) {
+      expect(() => loadConfig({ flags: { metrics: { listen: '127.0.0.1:0', token: bad } } }))
+        .toThrow(expect.objectContaining({ name: 'ConfigInvalidError', message: expect.stringContaining('metrics.token') }))
+    }
+    expect(loadConfig({ flags: { metrics: { listen: '127.0.0.1:0', token: 'scrape-token-0123456789' } } }).metrics?.token).toBe('scrape-token-0123456789')
   })
 })
