@@ -64,5 +64,12 @@ export const APPLY_BUCKETS_SECONDS = [0.00001, 0.00002, 0.00004, 0.00008, 0.0001
 
 /** Distinct label values a counter may grow to before new ones are folded into `other` (cardinality cap). */
 export const LABEL_VALUES_MAX = 64
-/** Requests the scrape listener accepts per connection before closing it (keeps idle sockets bounded). */
+/** Time the scrape listener gives a connection to send a whole request; one that has not is closed. */
 export const SCRAPE_HEADERS_TIMEOUT_MS = 10_000
+/**
+ * Connections the scrape listener holds at once; one more is closed as it opens. The listener may face the network
+ * (`metrics.listen` with a token), and an idle connection is held until SCRAPE_HEADERS_TIMEOUT_MS: without a
+ * bound anyone reaching it could hold any number of this process's sockets and file descriptors. A Prometheus
+ * server needs one per scrape.
+ */
+export const SCRAPE_CONNECTIONS_MAX = 16

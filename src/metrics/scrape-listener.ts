@@ -9,7 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from '../log/index.js'
 import type { NodeMetrics } from './registry.js'
-import { SCRAPE_HEADERS_TIMEOUT_MS } from './constants.js'
+import { SCRAPE_CONNECTIONS_MAX, SCRAPE_HEADERS_TIMEOUT_MS } from './constants.js'
 import { MetricsListenInUseError } from './errors.js'
 
 export interface ScrapeListenerInit {
@@ -46,6 +46,9 @@ export class ScrapeListener {
     this.server = createServer((req, res) => { void this.handle(req, res) })
     this.server.headersTimeout = SCRAPE_HEADERS_TIMEOUT_MS
     this.server.requestTimeout = SCRAPE_HEADERS_TIMEOUT_MS
+    // Anyone who reaches the port may open connections, before any token: hold a bounded number.
+    this.server.maxConnections = SCRAPE_CONNECTIONS_MAX
+    this.server.on('drop', () => { this.init.log.debug({ max: SCRAPE_CONNECTIONS_MAX }, 'scrape connection dropped: too many open') })
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -7,8 +7,10 @@ import { connect, createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ScrapeListener } from '../../src/metrics/scrape-listener.js'
 import { NodeMetrics } from '../../src/metrics/registry.js'
+import type { Socket } from 'node:net'
 import { loadConfig } from '../../src/config/index.js'
-import { capturingLogger } from '../node/helpers.js'
+import { SCRAPE_CONNECTIONS_MAX } from '../../src/metrics/constants.js'
+import { capturingLogger, waitFor } from '../node/helpers.js'
 
 let listener: ScrapeListener | undefined
 afterEach(async () => {
@@ -79,5 +81,31 @@ describe('ScrapeListener', () => {
         .toThrow(expect.objectContaining({ name: 'ConfigInvalidError', message: expect.stringContaining('metrics.token') }))
     }
     expect(loadConfig({ flags: { metrics: { listen: '127.0.0.1:0', token: 'scrape-token-0123456789' } } }).metrics?.token).toBe('scrape-token-0123456789')
+  })
+
+  it('should hold at most SCRAPE_CONNECTIONS_MAX connections, dropping one more at once, and serve again once they close', async () => {
+    listener = new ScrapeListener({ host: '127.0.0.1', port: 0, token: undefined, metrics: new NodeMetrics(), log: capturingLogger().log })
+    const { hostname, port } = new URL(await listener.listen())
+    const open = async (): Promise<Socket> => await new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => { resolve(socket) })
+      socket.on('error', reject)
+    })
+    // Idle connections that send nothing: each is held until the headers timeout (10 s).
+    const idle: Socket[] = []
+    let extra: Socket | undefined
+    try {
+      for (let i = 0; i < SCRAPE_CONNECTIONS_MAX; i++) idle.push(await open())
+      extra = await open()
+      let closed = false
+      extra.on('close', () => { closed = true })
+      await waitFor(() => closed, 5000, 'the connection over the limit to be dropped')
+      expect(idle.every((socket) => !socket.destroyed)).toBe(true)
+    } finally {
+      for (const socket of [...idle, extra]) socket?.destroy()
+    }
+    // A connection made before the listener saw the others close is dropped too (and fetch waits on it): retry.
+    const scrape = async (): Promise<boolean> => await fetch(`http://${hostname}:${port}/metrics`, { signal: AbortSignal.timeout(500) })
+      .then((res) => res.status === 200, () => false)
+    await waitFor(scrape, 5000, 'a scrape to be served')
   })
 })
