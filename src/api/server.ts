@@ -106,6 +106,9 @@ export class ApiServer {
       return { path: `/login?code=${code}`, url: `${this.urlValue ?? ''}/login?code=${code}` }
     })
     this.app.get('/login', { config: { public: true } }, async (request, reply) => {
+      // A link previewer (a chat client unfurling the pasted link) asks with HEAD: fastify runs GET's handler
+      // for it, which spent the one-time code before the operator opened the link.
+      if (request.method === 'HEAD') return await reply.header('cache-control', 'no-store').code(200).type('text/plain').send()
       const code = (request.query as { code?: unknown }).code
       const session = typeof code === 'string' ? this.sessions.redeem(code) : undefined
       void reply.header('cache-control', 'no-store')

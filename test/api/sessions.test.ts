@@ -81,6 +81,17 @@ describe('dashboard login', () => {
     expect(await statusOf(url, '/dashboard', { cookie })).toBe(200)
   })
 
+  it('should not spend the code on a HEAD request (a link previewer\'s)', async () => {
+    const url = await server()
+    const link = await loginLink(url)
+    const head = await fetch(link, { method: 'HEAD', redirect: 'manual' })
+    expect(head.status).toBe(200)
+    expect(head.headers.get('set-cookie')).toBeNull()
+    const first = await fetch(link, { redirect: 'manual' })
+    expect(first.status).toBe(303)
+    expect(await statusOf(url, '/dashboard', { cookie: cookieOf(first) })).toBe(200)
+  })
+
   it('should open only the dashboard page, its script and its event stream to the session cookie', async () => {
     const url = await server()
     const cookie = cookieOf(await fetch(await loginLink(url), { redirect: 'manual' }))
