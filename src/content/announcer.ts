@@ -65,11 +65,18 @@ export class Announcer {
     if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) this.init.onPeerSubscribed?.(event.detail.peerId.toString())
   }
 
-  start (): void {
+  /** Validates the topic's messages and, unless `subscribe` is false, subscribes to it (see `subscribe`). */
+  start (options: { subscribe?: boolean } = {}): void {
     const pubsub = this.init.net.services.pubsub
     pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-    pubsub.subscribe(this.topic)
+    if (options.subscribe !== false) this.subscribe()
+  }
+
+  /** Subscribes to the topic: messages reach this node from now on, and its peers re-announce what they hold. */
+  subscribe (): void {
+    if (this.stopped) return
+    this.init.net.services.pubsub.subscribe(this.topic)
   }
 
   stop (): void {

@@ -61,6 +61,13 @@ export interface ContentServiceInit {
    */
   watchPeers?: (watcher: PeerWatcher) => () => void
   /**
+   * Calls `admitted` once this node's own configuration lists it (at once when it does already) and returns
+   * a function that stops watching, called at stop. The service subscribes to the content topic only then
+   * (docs/CONTENT.md §4). The default stack watches the applied Raft configuration.
+   * @default none: subscribed at start
+   */
+  watchAdmission?: (admitted: () => void) => () => void
+  /**
    * Injected clock for every duration the service measures: provider entries' TTL, the announce pacer and the
    * per-peer rate limit, provider scores, fetch deadlines and backoffs, the want-answer interval, and the store's
    * `lastUsedMs` (gc retention). A wall-clock step moves none of them (docs/CONTENT.md §1). @default steadyNowMs
@@ -130,6 +137,9 @@ export class ContentService implements NodeService {
   /** When the last re-announcement on a subscription went to the pacer (ANNOUNCE_ON_SUBSCRIBE_INTERVAL_MS). */
   private announcedOnSubscribeAtMs: number | undefined
   private unwatchPeers: (() => void) | undefined
+  private unwatchAdmission: (() => void) | undefined
+  /** Subscribed to the content topic: once admitted (`watchAdmission`), never before. */
+  private subscribed = false
   /** Providers forgotten before their entries expired (removed from the configuration, dead, gone). */
   private providersForgotten = 0
   private retentionMs = RETENTION_MS_DEFAULT
@@ -158,7 +168,9 @@ export class ContentService implements NodeService {
     const serveDelayMs = this.testOnlyServeDelayMs()
     if (serveDelayMs > 0) ctx.log.error(`${TEST_ONLY_SERVE_DELAY_ENV}=${serveDelayMs} (test only): this node waits that long before each chunk it serves`)
     this.server = new ContentServer({ libp2p: ctx.net, store: this.store, isMember: this.init.isMember, log: ctx.log, corruptServedChunks: corrupt, serveDelayMs })
-    this.announcer.start()
+    this.announcer.start({ subscribe: false })
+    if (this.init.watchAdmission === undefined) this.subscribeOnce()
+    else this.unwatchAdmission = this.init.watchAdmission(() => { this.subscribeOnce() })
     await this.server.start()
     this.unwatchPeers = this.init.watchPeers?.({
       configurationChanged: () => { this.forgetNonMembers() },
@@ -178,6 +190,7 @@ export class ContentService implements NodeService {
     this.stopped = true
     for (const stop of this.timers) stop()
     this.unwatchPeers?.()
+    this.unwatchAdmission?.()
     clearTimeout(this.announceTimer)
     for (const f of this.fetches.values()) f.fetch.abort(new FetchFailedError('the node is stopping; the fetch resumes at the next start'))
     for (const wake of this.queue.splice(0)) wake()
@@ -194,6 +207,18 @@ export class ContentService implements NodeService {
     if (this.init.testOnlyServeDelayMs !== undefined) return this.init.testOnlyServeDelayMs
     const fromEnv = Number(process.env[TEST_ONLY_SERVE_DELAY_ENV] ?? 0)
     return process.env.NODE_ENV === 'test' && Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : 0
+  }
+
+  /**
+   * Subscribes to the content topic, once this node's configuration lists it. Peers re-announce what they hold
+   * 0.5 s after a subscription, and a joiner refuses every `have` until its configuration lists the author:
+   * subscribed at its start, it took that re-announcement before its admission (about 1 s), refused it, and
+   * learned what its peers hold only at their next 30 s re-announcement.
+   */
+  private subscribeOnce (): void {
+    if (this.subscribed || this.stopped) return
+    this.subscribed = true
+    this.announcer.subscribe()
   }
 
   /**

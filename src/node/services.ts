@@ -36,12 +36,22 @@ export interface DefaultServicesInit {
 
 /**
  * Content trusts the peers Raft trusts: voters and learners of the applied configuration. It forgets a
- * provider as soon as the configuration drops it or membership judges it dead, leaving or removed (content
- * starts after both, so both are running when it subscribes).
+ * provider as soon as the configuration drops it or membership judges it dead, leaving or removed, and
+ * subscribes to the content topic once that configuration lists this node (content starts after both, so
+ * both are running by then).
  */
-export function contentPeers (consensus: ConsensusService, membership: MembershipService): Pick<ContentServiceInit, 'isMember' | 'watchPeers'> {
+export function contentPeers (consensus: ConsensusService, membership: MembershipService): Pick<ContentServiceInit, 'isMember' | 'watchAdmission' | 'watchPeers'> {
+  const isMember = (peer: string): boolean => consensus.started && isConfMember(consensus.node.configuration(), peer)
   return {
-    isMember: (peer) => consensus.started && isConfMember(consensus.node.configuration(), peer),
+    isMember,
+    watchAdmission: (admitted) => {
+      if (isMember(consensus.nodeId)) {
+        admitted()
+        return () => {}
+      }
+      // A state change follows every batch that changed the applied configuration; `admitted` is idempotent.
+      return consensus.node.onStateChange(() => { if (isMember(consensus.nodeId)) admitted() })
+    },
     watchPeers: peerWatch({
       onStateChange: (listener) => consensus.node.onStateChange(listener),
       onMembershipEvents: (listener) => membership.subscribe((_view, events) => { listener(events) })

@@ -4,7 +4,9 @@
  * per ANNOUNCE_ON_SUBSCRIBE_INTERVAL_MS, and a peer that joins still learns what the node holds from it,
  * well before the periodic re-announcement. Method: real libp2p, nodes in one process; one member churns its
  * subscription for 4 s (each step waits until the holder sees it), and the items the holder hands its
- * announcement pacer are counted (sent, waiting, replaced a waiting one, or dropped).
+ * announcement pacer are counted (sent, waiting, replaced a waiting one, or dropped). A joiner subscribes only
+ * once admitted: before, the re-announcement its subscription brought came before its admission and was
+ * refused (its configuration listed nobody yet), and it learned what the holder has 30 s later.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
@@ -63,5 +65,21 @@ describe('content re-announcement on a subscription (in process)', { timeout: 24
     const c = await cluster.add({ join: a.node.joinString() })
     await waitFor(() => known(c) === objects, ANNOUNCE_INTERVAL_MS / 2, 'c knows what a holds')
     expect(Date.now() - joinedMs).toBeLessThan(ANNOUNCE_INTERVAL_MS / 2)
+  })
+
+  it('should tell a node that joins what it holds soon after its admission, though the node subscribed before it', async () => {
+    // No churn: the holder's re-announcement on a subscription comes 0.5 s after the joiner subscribes. A joiner
+    // refuses every have until its configuration lists the author, and its admission takes longer than that: had
+    // it subscribed at its start, it refused that re-announcement and learned what a holds only from the 30 s one.
+    const [a] = await cluster.start(1) as [ContentNode]
+    const cids: CID[] = []
+    for (let i = 0; i < 20; i++) cids.push((await a.content.add(new TextEncoder().encode(`held before the join ${i}`))).cidObject)
+    const joinedMs = Date.now()
+    const c = await cluster.add({ join: a.node.joinString() })
+    const known = (): number => cids.filter((cid) => c.content.providers(cid).some((p) => p.peer === a.node.nodeId)).length
+    await waitFor(() => known() === cids.length, ANNOUNCE_INTERVAL_MS / 2, 'c knows what a holds')
+    expect(Date.now() - joinedMs).toBeLessThan(ANNOUNCE_INTERVAL_MS / 2)
+    // Nothing reached it that it had to refuse: it subscribed once its configuration listed it (and a).
+    expect((c.content.status().announce as Record<string, number>)['dropped.not-member'] ?? 0).toBe(0)
   })
 })
