@@ -132,9 +132,13 @@ describe('gossip stream mender', () => {
 
     // The remaining connection opened after the mender's first look: this look converts its wall stamp to the
     // mender's clock (net/connection-ages.ts), and the next, a grace later on that clock, finds it old enough.
+    // A loaded machine may take the grace (1 s) from that opening to this look: the look then reopens the
+    // stream itself, and a second one before the new stream is up would ask again (2 where 1 is expected).
     const early = mender.check()
-    skewMs = GOSSIP_STREAM_LOST_GRACE_MS
-    expect(early + mender.check()).toBe(1)
+    if (early === 0) {
+      skewMs = GOSSIP_STREAM_LOST_GRACE_MS
+      expect(mender.check()).toBe(1)
+    }
     expect([mender.reopened, mender.openedLate]).toEqual([1, 0])
     expect(lines.filter((l) => l.msg === 'connected peer lost its gossip stream; reopening it' && l.peer === b.peerId.toString())).toHaveLength(1)
     // a's new stream makes b open its own: b needs no mender of its own.
