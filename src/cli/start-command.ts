@@ -125,15 +125,18 @@ async function runStart (opts: StartOptions): Promise<void> {
   // This process is one node: its event loop's thread is raised while it votes (docs/CONSENSUS.md).
   const services = defaultServices({ policy: config.policy?.enabled === false ? false : {}, materializer: config.materializer?.enabled !== false, threadPriority: mainThreadPriority })
   const consensus = services.find((s): s is ConsensusService => s.name === 'consensus')
+  // Before the start: its API answers and api.json appears before startNode returns, and whoever waits for
+  // them or for the banner (a script, the build's code-cache step) may send SIGTERM at once. One that came
+  // before the handler ended the process at once, without a graceful stop or its exit handlers, and left
+  // api.json (test/cli/signal-at-api-file.test.ts).
+  const signals = installSignalHandlers()
   try {
     node = await startNode({ config, log, services, ...(opts.recoverQuorum === true ? { recoverQuorum: true } : {}) })
   } catch (err) {
     await removeCreated(config.dataDir, before)
     throw translateStartError(err)
   }
-  // Before the banner: whoever waits for it (a script, the build's code-cache step) may send SIGTERM at once, and
-  // one that came before the handler ended the process at once, without a graceful stop or its exit handlers.
-  installSignalHandlers(node)
+  signals.started(node)
   if (opts.recoverQuorum === true) note(`recovering a lost quorum from ${node.nodeId}: it becomes the only voter, keeping its log; the node stops when done`)
   else printStarted(node)
   void node.stopRequested.then(async (request) => {
@@ -327,18 +330,32 @@ async function stopAndExit (node: RevoadaNode, code: number): Promise<void> {
  */
 const DUPLICATE_SIGNAL_WINDOW_MS = 1000
 
-function installSignalHandlers (node: RevoadaNode): void {
+/**
+ * SIGINT and SIGTERM stop the node gracefully; one that comes while it starts stops it once started (`started`),
+ * and a second, later than DUPLICATE_SIGNAL_WINDOW_MS, exits at once.
+ */
+function installSignalHandlers (): { started: (node: RevoadaNode) => void } {
+  let running: RevoadaNode | undefined
+  let signalled = false
   let firstAtMs = 0
   const onSignal = (signal: NodeJS.Signals): void => {
     // Steady: after a wall-clock step back a real second Ctrl-C would fall inside the window for the step's size.
-    if (stopping && steadyNowMs() - firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS) return
+    if ((signalled || stopping) && steadyNowMs() - firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS) return
     firstAtMs = steadyNowMs()
-    if (stopping) {
+    if (signalled || stopping) {
       note(`second ${signal}, exiting now`)
       process.exit(1)
     }
-    void stopAndExit(node, 0)
+    signalled = true
+    if (running !== undefined) void stopAndExit(running, 0)
+    else note(`${signal} while starting: the node stops once started (again to exit now)`)
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  return {
+    started: (node) => {
+      running = node
+      if (signalled) void stopAndExit(node, 0)
+    }
+  }
 }

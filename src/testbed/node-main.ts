@@ -33,6 +33,12 @@ async function main (): Promise<void> {
   const config = loadConfig({ env: process.env, flags: { dataDir, listen: [`/ip4/${host}/tcp/0`], ...api, ...(join !== undefined ? { join } : {}) } })
   const faultsFile = path.join(dataDir, FAULTS_FILE_NAME)
   let blocked = await readBlocked(faultsFile)
+  // Before the start: the API answers and api.json appears before startNode returns, and a SIGTERM sent on
+  // seeing them ended the process without its graceful stop (test/cli/signal-at-api-file.test.ts).
+  let stop = (): void => { stop = () => {}; stopRequested = true }
+  let stopRequested = false
+  process.once('SIGINT', () => { stop() })
+  process.once('SIGTERM', () => { stop() })
   const node = await startNode({
     config,
     services: defaultServices({ policy: config.policy?.enabled === false ? false : {} }),
@@ -44,12 +50,12 @@ async function main (): Promise<void> {
       for (const peer of next) await node.net.hangUp(peerIdFromString(peer)).catch(() => {})
     })
   }, FAULTS_POLL_MS)
-  const stop = (): void => {
+  stop = (): void => {
+    stop = () => {}
     clearInterval(timer)
     node.stop().then(() => { process.exit(0) }, () => { process.exit(1) })
   }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  if (stopRequested) stop()
 }
 
 main().catch((err: unknown) => {
