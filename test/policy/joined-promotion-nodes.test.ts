@@ -23,8 +23,18 @@ describe('formation to ha-three with real nodes', () => {
       const alive = leader.membership.view().members.filter((m) => m.health === 'alive').map((m) => m.nodeId)
       return learners.every((id) => caughtUp?.has(id) === true && alive.includes(id))
     }, 30_000, 'both learners alive and caught up')
-    // Alive for longer than the stabilization time (FAST_POLICY: 500 ms) before the target asks for voters.
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    // Alive without a break for twice the stabilization time (FAST_POLICY: 500 ms) before the target asks for
+    // voters: a learner suspect meanwhile (a loaded machine) would be promoted later, alone.
+    const aliveSince = new Map<string, number>()
+    await waitFor(() => {
+      const now = Date.now()
+      const alive = new Set(leader.membership.view().members.filter((m) => m.health === 'alive').map((m) => m.nodeId))
+      for (const id of learners) {
+        if (!alive.has(id)) aliveSince.delete(id)
+        else if (!aliveSince.has(id)) aliveSince.set(id, now)
+      }
+      return learners.every((id) => now - (aliveSince.get(id) ?? now) >= 1_000)
+    }, 30_000, 'both learners alive for 1 s without a break')
     const voterCounts = members.map(() => [] as number[])
     const raftVoterCounts = members.map(() => [] as number[])
     members.forEach((m, i) => m.consensus.shapeMachine.onChange((shape) => {
