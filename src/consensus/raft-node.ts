@@ -494,11 +494,16 @@ export class RaftNode<R> {
   }
 
   /**
-   * The term of the last entry applied here (the restored snapshot's, when none since). A leader whose own
-   * term it is has applied everything committed before it was elected.
+   * True once this node has applied every entry of an earlier term that its log holds: the next entry to apply,
+   * if any, is of the current term. A leader's applied shape then holds everything its predecessors committed;
+   * the entries of theirs it holds beyond its commit index commit only with its own first entry. After most
+   * elections the new leader had applied them already, and need not wait a round trip for that first entry.
    */
-  lastAppliedTerm (): number {
-    return this.appliedTerm
+  priorTermsApplied (): boolean {
+    const term = this.raw.term()
+    if (this.appliedTerm === term) return true
+    const next = this.raw.termAt(this.applied + 1)
+    return next === undefined || next === term
   }
 
   onApplied (listener: AppliedListener<R>): () => void {

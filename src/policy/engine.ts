@@ -228,10 +228,10 @@ export class PolicyEngine implements NodeService {
   /** One evaluation; returns its decision (also recorded). Followers record nothing and propose nothing. */
   tick (trigger: Decision['trigger']): Decision | null {
     if (!this.running || !this.consensus.node.isLeader()) return null
-    // A new leader holds its predecessor's last entries but learns they are committed only with an entry of
-    // its own term: until it has applied one, its shape may lack them (a replacement already committed would
+    // A new leader may hold its predecessor's last entries and learn they are committed only with an entry of
+    // its own term: until it has applied them, its shape may lack them (a replacement already committed would
     // be proposed again, beside it). Nothing else wakes the engine when it applies, so look again shortly.
-    if (this.consensus.node.lastAppliedTerm() < this.consensus.node.status().term) {
+    if (!this.consensus.node.priorTermsApplied()) {
       this.schedule(trigger, NEW_LEADER_SETTLE_POLL_MS)
       return null
     }

@@ -69,6 +69,8 @@ interface Harness {
   /** The Raft term, and the term of the last entry this node applied (a new leader's lags until it applies one of its own). */
   term: number
   appliedTerm: number
+  /** An entry of an earlier term is the next to apply (consensus `priorTermsApplied()` is false until it is). */
+  earlierTermPending: boolean
   emit: (...events: MembershipEvent[]) => void
   applyShape: (shape: MeshShape, index: number) => void
   becomeLeader: () => void
@@ -96,6 +98,7 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     learners: ['a', 'b', 'c', 'd', 'e', 's'],
     term: 1,
     appliedTerm: 1,
+    earlierTermPending: true,
     emit: (...events) => { for (const l of viewListeners) l(view(), events) },
     applyShape: (next, index) => {
       shape = next
@@ -123,7 +126,8 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     node: {
       isLeader: () => leader,
       status: () => ({ commit: options.commit ?? 0, term: h.term, leader: leader ? 'L' : undefined }),
-      lastAppliedTerm: () => h.appliedTerm,
+      // The predecessor's entry of the test below is the next to apply until appliedTerm catches up.
+      priorTermsApplied: () => h.appliedTerm === h.term || !h.earlierTermPending,
       onStateChange: (l: (status: { role: string }) => void) => { stateListeners.add(l); return () => stateListeners.delete(l) },
       configuration: () => ({ voters: ['L'], learners: h.learners })
     },
@@ -374,6 +378,17 @@ describe('a new leader\'s settle wait', () => {
     await vi.advanceTimersByTimeAsync(50)
     expect(times(h)).toEqual([250])
     expect(h.proposed).toEqual([])
+  })
+
+  it('should evaluate at once when the next entry to apply is already of its own term', async () => {
+    // The usual election: the new leader had applied everything its predecessor committed; its own first entry
+    // is not applied yet, and nothing of an earlier term waits for it.
+    const h = await harness({ leader: false })
+    h.term = 2
+    h.earlierTermPending = false
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(times(h)).toEqual([0])
   })
 
   it('should not wait for learners membership sees dead', async () => {

@@ -535,6 +535,11 @@ export class RawNode {
     return status
   }
 
+  /** The term of the entry at `index`, when the in-memory log holds it (or its compaction point is `index`). */
+  termAt (index: number): number | undefined {
+    return this.raft.log.term(index)
+  }
+
   /** The entries [lo, hi) still in the in-memory log (for tests and the simulator's checkers). */
   entries (lo: number, hi: number): Entry[] {
     const log = this.raft.log
