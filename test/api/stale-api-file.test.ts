@@ -4,6 +4,7 @@
  * JSON: it is no revoada node).
  */
 import { createServer } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -11,46 +12,48 @@ import { describe, expect, it } from 'vitest'
 import { apiGet, assertNotRunning } from '../../src/api/index.js'
 import { tempDir } from '../node/helpers.js'
 
+/**
+ * Runs `body` with a data dir whose api.json names a port another HTTP server holds (answering with `answer`),
+ * then closes the server and removes the dir.
+ */
+async function withForeignServer (answer: (res: ServerResponse) => void, body: (dir: string) => Promise<void>): Promise<void> {
+  const server = createServer((_req, res) => { answer(res) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const dir = await tempDir()
+  try {
+    const port = (server.address() as AddressInfo).port
+    await fs.writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: `http://127.0.0.1:${port}`, token: 'old' }))
+    await body(dir)
+  } finally {
+    server.close()
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+}
+
 describe('assertNotRunning', () => {
   it('should treat an api.json whose port answers 401 as stale, and one that answers 200 as a running node', async () => {
     let status = 401
-    const server = createServer((_req, res) => { res.statusCode = status; res.end('{}') })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const dir = await tempDir()
-    try {
-      const port = (server.address() as AddressInfo).port
-      await fs.writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: `http://127.0.0.1:${port}`, token: 'old' }))
+    await withForeignServer((res) => { res.statusCode = status; res.end('{}') }, async (dir) => {
       await expect(assertNotRunning(dir)).resolves.toBeUndefined()
       status = 200
       await expect(assertNotRunning(dir)).rejects.toHaveProperty('name', 'NodeAlreadyRunningError')
-    } finally {
-      server.close()
-      await fs.rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 })
 
 describe('assertNotRunning after a crash, the recorded port taken by a server that is no revoada node', () => {
   it('should treat an api.json whose port answers 404 or a page that is no JSON as stale, and say no node runs there', async () => {
     let status = 404
-    let body = '<html>not found</html>'
-    const server = createServer((_req, res) => { res.statusCode = status; res.setHeader('content-type', 'text/html'); res.end(body) })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const dir = await tempDir()
-    try {
-      const port = (server.address() as AddressInfo).port
-      await fs.writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: `http://127.0.0.1:${port}`, token: 'old' }))
+    let page = '<html>not found</html>'
+    await withForeignServer((res) => { res.statusCode = status; res.setHeader('content-type', 'text/html'); res.end(page) }, async (dir) => {
       // Every revoada node serves /v1/status: a 404 there is another server (docs/OPERATIONS.md: a stale
       // api.json is simply overwritten).
       await expect(assertNotRunning(dir)).resolves.toBeUndefined()
       status = 200
-      body = '<html>hello</html>'
+      page = '<html>hello</html>'
       await expect(assertNotRunning(dir)).resolves.toBeUndefined()
       // A CLI command gets the typed error, not the JSON parser's.
       await expect(apiGet(dir, '/v1/status')).rejects.toHaveProperty('name', 'NodeNotRunningError')
-    } finally {
-      server.close()
-      await fs.rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 })
