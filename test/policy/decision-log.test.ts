@@ -19,6 +19,9 @@ describe('decision records', () => {
   it('should round-trip a record and reject anything malformed or out of bounds', () => {
     const record = toDecisionRecord(decision, { by: 'n0', term: 4, seq: 1 })
     expect(parseDecisionRecord(JSON.parse(JSON.stringify(record)))).toEqual(record)
+    // Every gate's code travels, the scale-down's holder missing from membership included.
+    const unknownHolder = toDecisionRecord({ ...decision, withheld: [{ ...withheld, code: 'unknown-holder', retryOn: 'membership' }] }, { by: 'n0', term: 4, seq: 2 })
+    expect(parseDecisionRecord(JSON.parse(JSON.stringify(unknownHolder)))).toEqual(unknownHolder)
     const broken: unknown[] = [
       null, 'x', { ...record, v: 2 }, { ...record, by: '' }, { ...record, term: -1 }, { ...record, seq: 1.5 },
       { ...record, trigger: 'whenever' }, { ...record, proposals: [{ ...proposal, priority: 'urgent' }] },

@@ -78,6 +78,22 @@ describe('operator intent', () => {
     expect(out.withheld).toContainEqual(expect.objectContaining({ code: 'pinned', retryOn: 'operator', what: 'demote 1 etcd' }))
   })
 
+  it('should withhold a scale-down whose only unprotected holder membership does not know as unknown-holder, not pinned', () => {
+    // etcd 4/3: n1, n2 and n3 pinned, n0 unpinned but missing from the membership view (not heard of yet, or
+    // forgotten). Nothing can be ranked for the demotion, and no pin is the reason: the operator has nothing to
+    // unpin; a membership change that brings n0 back is what lets it pass.
+    const shape = apply(haThree(), ...['n1', 'n2', 'n3'].map((nodeId): Command => ({ kind: 'promote', nodeId, roles: ['etcd'], pin: true })))
+    const view = ids.filter((id) => id !== 'n0').map((id) => member(id))
+    const out = policy.evaluate(input(shape, { view }))
+    expect(out.proposals.filter((p) => p.command.kind === 'demote')).toEqual([])
+    const scaleDown = out.withheld.filter((w) => w.what === 'demote 1 etcd')
+    expect(scaleDown).toEqual([expect.objectContaining({ code: 'unknown-holder', nodeId: 'n0', retryOn: 'membership' })])
+    expect(scaleDown[0]!.why).toMatch(/1 holder\(s\) not in the membership view/)
+    // Once membership knows n0 it is the one demoted.
+    const known = policy.evaluate(input(shape))
+    expect(known.proposals.map((p) => p.command)).toContainEqual({ kind: 'demote', nodeId: 'n0', roles: ['etcd'] })
+  })
+
   it('should drop the pin of a dead pinned holder with its role (a pin never keeps a dead node in a role)', () => {
     const shape = apply(haThree(), { kind: 'promote', nodeId: 'n1', roles: ['etcd'], pin: true })
     const out = policy.evaluate(input(shape, { view: ids.map((id) => member(id, id === 'n1' ? 'dead' : 'alive')) }))

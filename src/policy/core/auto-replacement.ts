@@ -178,11 +178,19 @@ function scaleDown (input: PolicyInput, role: ControlPlaneRole, ctx: RoleContext
   for (const id of chosen.slice(0, extra)) ctx.add('demote', id, { reason: 'scaling-down', why: `${role} has ${ctx.keep.length}/${ctx.target}`, priority: 'scale-down' })
   if (chosen.length >= extra) return []
   const justPromoted = recent.filter((id) => !older.includes(id))
+  // An unprotected holder the view does not list cannot be ranked, so it is not chosen either. That is no pin:
+  // the operator has nothing to unpin, and a membership change that brings the holder back lets it pass.
+  const unknown = ctx.keep.filter((id) => !byId.has(id) && !pinned.includes(id) && !recent.includes(id))
   const retryAtMs = justPromoted.length > 0 ? newest + JUST_PROMOTED_MS : undefined
+  const retry = retryAtMs !== undefined
+    ? { retryOn: 'time' as const, retryAtMs }
+    : { retryOn: unknown.length > 0 ? 'membership' as const : 'operator' as const }
   return [{
-    policy: ctx.name, what: `demote ${extra - chosen.length} ${role}`, code: 'pinned',
-    why: `${role} has ${ctx.keep.length}/${ctx.target} but ${pinned.length} holder(s) are pinned and ${justPromoted.length} just promoted`,
-    ...(retryAtMs !== undefined ? { retryOn: 'time' as const, retryAtMs } : { retryOn: 'operator' as const })
+    policy: ctx.name, what: `demote ${extra - chosen.length} ${role}`,
+    ...(unknown[0] !== undefined ? { code: 'unknown-holder' as const, nodeId: unknown[0] } : { code: 'pinned' as const }),
+    why: `${role} has ${ctx.keep.length}/${ctx.target} but ${pinned.length} holder(s) are pinned, ${justPromoted.length} just promoted` +
+      ` and ${unknown.length} holder(s) not in the membership view`,
+    ...retry
   }]
 }
 
