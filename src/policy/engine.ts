@@ -21,7 +21,7 @@ import type { MembershipEvent, MembershipView } from '../membership/core/index.j
 import { commandNodeIds, CONTROL_PLANE_ROLES, PROTOCOL_JOINED_PROMOTION, PROTOCOL_REPLACEMENT } from '../consensus/shape/core/index.js'
 import type { Command, MeshShape } from '../consensus/shape/core/index.js'
 import {
-  applyGates, autoReplacement, formation, movesVoters, intentConflict, toDecisionRecord, decisionContent,
+  applyGates, autoReplacement, formation, prunedLastChange, movesVoters, intentConflict, toDecisionRecord, decisionContent,
   DAMPER_DEFAULTS, FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, NEW_LEADER_SETTLE_MS, NEW_LEADER_SETTLE_POLL_MS, RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN
 } from './core/index.js'
 import type { DamperOptions, Decision, DecisionRecord, IntentConflict, MemberInfo, Policy, Proposal, Withheld } from './core/index.js'
@@ -83,7 +83,8 @@ export class PolicyEngine implements NodeService {
   private readonly generations = new Map<string, number>()
   /** `nodeId role` → when the node gained the role (only gains within JUST_PROMOTED_MS are kept). */
   private readonly gainedAtMs = new Map<string, number>()
-  private readonly lastChangeMs = new Map<string, number>()
+  /** Node → when the policy last changed it (the per-node damper); pruned at every evaluation (prunedLastChange). */
+  private lastChangeMs = new Map<string, number>()
   private readonly recentChangesMs: number[] = []
   private readonly inFlight = new Set<string>()
   private voterChangeInFlight = false
@@ -241,6 +242,8 @@ export class PolicyEngine implements NodeService {
     const view = this.memberInfos()
     const shape = this.consensus.shapeMachine.shape
     const caughtUp = this.consensus.caughtUpMembers()
+    // Without it the map kept one entry per node id the policy ever changed, long gone ones included.
+    this.lastChangeMs = prunedLastChange(this.lastChangeMs, { shape, nowMs, damper: this.damper })
     const proposals: Proposal[] = []
     const withheld: Withheld[] = []
     for (const policy of this.policies) {
@@ -375,7 +378,7 @@ export class PolicyEngine implements NodeService {
   }
 
   status (): Record<string, unknown> {
-    return { decisions: this.decisionLog.lastN, published: this.gossip.published, ...Object.fromEntries([...this.gossip.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
+    return { decisions: this.decisionLog.lastN, published: this.gossip.published, damperNodes: this.lastChangeMs.size, ...Object.fromEntries([...this.gossip.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
   }
 
   routes (app: FastifyInstance): void {

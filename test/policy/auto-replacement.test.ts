@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { MeshShape, TARGET_PRESETS, transition } from '../../src/consensus/shape/core/index.js'
-import { applyGates, autoReplacement, votersReachable, DAMPER_DEFAULTS, EMPTY_GATE_STATE } from '../../src/policy/core/index.js'
+import { applyGates, autoReplacement, prunedLastChange, votersReachable, DAMPER_DEFAULTS, EMPTY_GATE_STATE } from '../../src/policy/core/index.js'
 import type { Health, MemberInfo, Proposal } from '../../src/policy/core/index.js'
 
 const member = (nodeId: string, health: Health = 'alive', zone = 'a'): MemberInfo => ({
@@ -178,6 +178,26 @@ describe('gates', () => {
     const damped = applyGates({ proposals: proposals.slice(0, 1), shape, view, nowMs: 1e6, state: { ...EMPTY_GATE_STATE, lastChangeMs: new Map([['b', 1e6 - 30_000]]) }, damper: DAMPER_DEFAULTS })
     expect(damped.withheld.map((w) => w.code)).toEqual(['damped-node'])
     expect(damped.withheld[0]).toMatchObject({ nodeId: 'b', retryOn: 'time', retryAtMs: 1e6 + 30_000 })
+  })
+
+  it('property: the per-node damper keeps only members changed within its interval, however many node ids come and go', () => {
+    // Driven like the engine: a change recorded, then pruned at the next evaluation against the committed members.
+    fc.assert(fc.property(fc.array(fc.record({ kind: fc.constantFrom('join', 'change', 'leave'), id: fc.integer({ min: 0, max: 999 }), stepMs: fc.integer({ min: 0, max: 20_000 }) }), { minLength: 50, maxLength: 400 }), (steps) => {
+      const members = new Set<string>()
+      const changedAt = new Map<string, number>()
+      let kept = new Map<string, number>()
+      let nowMs = 1e6
+      for (const step of steps) {
+        nowMs += step.stepMs
+        const id = `n${step.id}`
+        if (step.kind === 'join') members.add(id)
+        else if (step.kind === 'leave') { members.delete(id); changedAt.delete(id) } else if (members.has(id)) { kept.set(id, nowMs); changedAt.set(id, nowMs) }
+        kept = prunedLastChange(kept, { shape: { has: (x) => members.has(x) }, nowMs, damper: DAMPER_DEFAULTS })
+        const expected = [...changedAt].filter(([, at]) => nowMs - at < DAMPER_DEFAULTS.perNodeIntervalMs)
+        if (kept.size > members.size || JSON.stringify([...kept].sort()) !== JSON.stringify(expected.sort())) return false
+      }
+      return true
+    }), { numRuns: 50 })
   })
 
   it('should join two etcd promotions of the same roles into one command, so 1 voter becomes 3 in one joint change', () => {

@@ -333,6 +333,43 @@ describe('the histories every node keeps', () => {
   })
 })
 
+describe('the damper\'s memory', () => {
+  it('should stay bounded through a long run of joins and leaves: only members changed within the per-node interval', async () => {
+    // 200 nodes each join, are changed by the policy and leave, one a second. Before, every node id the policy
+    // ever changed stayed in the per-node damper's map (one entry each, read by nothing once it left).
+    const h = await harness({ damper: { perNodeIntervalMs: 60_000, clusterMaxChanges: 1_000, clusterWindowMs: 60_000 } })
+    const withMember = (id: string): MeshShape => {
+      const data = baseShape().toData()
+      return MeshShape.fromData({ ...data, members: [...data.members, [id, []]] })
+    }
+    let index = 0
+    let current = ''
+    h.script.proposals = (input) => current !== '' && input.shape.has(current) && !input.shape.holds(current, 'scheduler') ? [promote(current, ['scheduler'], 'role')] : []
+    for (let i = 0; i < 200; i++) {
+      current = `j${String(i).padStart(3, '0')}`
+      h.applyShape(withMember(current), ++index)
+      h.engine.tick('manual')
+      for (const p of h.proposed.splice(0)) p.settle({ kind: 'applied' })
+      await flush()
+      await vi.advanceTimersByTimeAsync(1_000)
+    }
+    // Only the last joiner is a member still, and it changed within the interval.
+    h.applyShape(baseShape(), ++index)
+    h.engine.tick('manual')
+    expect(h.engine.status().damperNodes).toBe(0)
+    // A member's change is kept while it can hold anything back, and forgotten after the interval.
+    current = 'a'
+    h.engine.tick('manual')
+    for (const p of h.proposed.splice(0)) p.settle({ kind: 'applied' })
+    await flush()
+    h.engine.tick('manual')
+    expect(h.engine.status().damperNodes).toBe(1)
+    await vi.advanceTimersByTimeAsync(60_000)
+    h.engine.tick('manual')
+    expect(h.engine.status().damperNodes).toBe(0)
+  })
+})
+
 describe('a new leader\'s settle wait', () => {
   const learners = ['a', 'b', 'c', 'd', 'e', 's']
 

@@ -40,6 +40,20 @@ export interface GateState {
 
 export const EMPTY_GATE_STATE: GateState = { lastChangeMs: new Map(), recentChangesMs: [], inFlight: new Set(), voterChangeInFlight: false }
 
+/**
+ * The per-node damper's memory worth carrying to the next evaluation: the changes of members of the committed
+ * shape made less than `perNodeIntervalMs` ago, the only window that reads them (applyGates). Bounded by the
+ * shape's members however many node ids come and go; the caller keeps what this returns.
+ */
+export function prunedLastChange (lastChangeMs: ReadonlyMap<NodeId, number>,
+  input: { shape: Pick<ShapeView, 'has'>, nowMs: number, damper: Pick<DamperOptions, 'perNodeIntervalMs'> }): Map<NodeId, number> {
+  const kept = new Map<NodeId, number>()
+  for (const [id, at] of lastChangeMs) {
+    if (input.shape.has(id) && input.nowMs - at < input.damper.perNodeIntervalMs) kept.set(id, at)
+  }
+  return kept
+}
+
 /** True when a majority of `voters` is alive in the view (zero voters: nothing to split). */
 export function votersReachable (voters: readonly NodeId[], view: readonly MemberInfo[]): boolean {
   if (voters.length === 0) return true
