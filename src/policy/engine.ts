@@ -78,7 +78,7 @@ export class PolicyEngine implements NodeService {
   private gossip!: DecisionGossip
   private readonly aliveSinceMs = new Map<string, number>()
   private readonly flappedAtMs = new Map<string, number>()
-  /** Members last declared dead or left (a recovery of one is a flap) and the highest generation seen. */
+  /** Members last declared dead or left (a recovery of one is a flap) and the generation of each one's latest event. */
   private readonly gone = new Set<string>()
   private readonly generations = new Map<string, number>()
   /** `nodeId role` → when the node gained the role (only gains within JUST_PROMOTED_MS are kept). */
@@ -184,8 +184,11 @@ export class PolicyEngine implements NodeService {
       }
       if (event.kind === 'dead' || event.kind === 'left') this.gone.add(event.nodeId)
       else if (event.kind !== 'suspect') this.gone.delete(event.nodeId)
+      // The latest event's generation, not the highest seen: membership's own events never go down, but a
+      // generation planted by an unchecked digest (a joiner's) does, once the member's heartbeats replace it;
+      // kept as a maximum, it hid every later restart of that member until it was removed.
       if (event.kind === 'removed') this.generations.delete(event.nodeId)
-      else this.generations.set(event.nodeId, Math.max(known ?? 0, event.generation))
+      else this.generations.set(event.nodeId, event.generation)
     }
     const horizon = this.nowMs() - Math.max(FLAPPED_RECENTLY_MS, this.damper.perNodeIntervalMs)
     for (const [id, at] of this.flappedAtMs) if (at < horizon) this.flappedAtMs.delete(id)

@@ -320,6 +320,21 @@ describe('the histories every node keeps', () => {
     expect([...h.evaluations[0]!.flappedAtMs].sort()).toEqual([['a', at(2)], ['b', at(2)], ['d', at(2)], ['e', at(2)]])
   })
 
+  it('should take a member\'s generation from its latest event: one planted higher by an unchecked digest hides no later restart', async () => {
+    // A joiner's membership takes a digest from any signer (unchecked word, docs/SECURITY.md): a liar listed x at
+    // generation 2^53−1, then x's own heartbeats (generation 3) replaced it. x goes silent and comes back restarted
+    // (generation 4): a flap. Keeping the highest generation ever seen hid it (4 < 2^53−1) until x was removed.
+    const h = await harness({ leader: false })
+    const at = (ms: number): number => T0 + ms
+    h.emit(event('joined', 'x', at(0), Number.MAX_SAFE_INTEGER))
+    h.emit(event('suspect', 'x', at(1), 3))
+    h.emit(event('recovered', 'x', at(2), 4))
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(h.evaluations).toHaveLength(1)
+    expect([...h.evaluations[0]!.flappedAtMs]).toEqual([['x', at(2)]])
+  })
+
   it('should not count role gains from entries replayed up to the commit index known at start', async () => {
     const h = await harness({ commit: 10 })
     const replayed = withRoles(withRoles(baseShape(), 'a', ['scheduler']), 'c', ['scheduler'])
