@@ -11,6 +11,15 @@ export const DECISION_FILE_LINES_MAX = 2 * MAX_DECISIONS
 export const DECISION_FILE_NAME = 'policy/decisions.jsonl'
 /** Bytes of one gossiped decision record; larger ones are rejected unread. */
 export const DECISION_MESSAGE_BYTES_MAX = 64 * 1024
+/**
+ * Decision records accepted from one gossip sender per DECISION_SENDER_WINDOW_MS; more are ignored (drop reason
+ * `rate`) before they are parsed, logged or written. A leader records only when what it decides changes (132
+ * records in 4.6 min of the churn bench with an operator change every 2 s, docs/bench/churn.md).
+ */
+export const DECISION_RECORDS_PER_SENDER_MAX = 100
+export const DECISION_SENDER_WINDOW_MS = 10_000
+/** Senders whose window is tracked; the least recently heard is forgotten beyond it. */
+export const DECISION_SENDERS_MAX = 1024
 /** Longest a `GET /v1/decisions?wait=` long-poll is held open (ms). */
 export const DECISION_WAIT_MS_MAX = 30_000
 /** Decisions one API answer carries at most. */

@@ -4,29 +4,36 @@
  * the cluster's decisions topic (gossipsub, strict signing); a topic validator on every node accepts a
  * record only if it decodes to exactly one bounded record (`parseDecisionRecord`), its sender is the node
  * named in `by` (a member can speak only for itself) and that node is a member of the committed shape;
- * accepted records go into the node's decision log. Delivery is best effort: a node that is down or cut
+ * accepted records go into the node's decision log. At most DECISION_RECORDS_PER_SENDER_MAX records per sender per
+ * DECISION_SENDER_WINDOW_MS are taken (SenderBudget); more are ignored unread. Delivery is best effort: a node that is down or cut
  * off while a decision is made misses it (and logs what it hears afterwards).
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import type { ServiceContext } from '../node/service.js'
-import { parseDecisionRecord } from './core/index.js'
+import { parseDecisionRecord, SenderBudget } from './core/index.js'
 import type { DecisionRecord } from './core/index.js'
-import { DECISION_MESSAGE_BYTES_MAX, decisionsTopic } from './constants.js'
+import { DECISION_MESSAGE_BYTES_MAX, DECISION_RECORDS_PER_SENDER_MAX, DECISION_SENDER_WINDOW_MS, DECISION_SENDERS_MAX, decisionsTopic } from './constants.js'
+import { steadyNowMs } from '../util/clock.js'
 
-export type DecisionDropReason = 'unsigned' | 'too-large' | 'malformed' | 'not-sender' | 'not-member'
+export type DecisionDropReason = 'unsigned' | 'too-large' | 'rate' | 'malformed' | 'not-sender' | 'not-member'
 
 export class DecisionGossip {
   private readonly topic: string
+  private readonly budget = new SenderBudget({ recordsMax: DECISION_RECORDS_PER_SENDER_MAX, windowMs: DECISION_SENDER_WINDOW_MS, sendersMax: DECISION_SENDERS_MAX })
+  private readonly nowMs: () => number
   readonly drops = new Map<DecisionDropReason, number>()
   published = 0
 
   constructor (private readonly ctx: ServiceContext, private readonly hooks: {
     isMember: (nodeId: string) => boolean
     onRecord: (record: DecisionRecord, from: string) => void
+    /** The clock of the per-sender windows. @default steadyNowMs */
+    nowMs?: () => number
   }) {
     this.topic = decisionsTopic(ctx.cluster.clusterId)
+    this.nowMs = hooks.nowMs ?? steadyNowMs
   }
 
   start (): void {
@@ -54,10 +61,14 @@ export class DecisionGossip {
     const drop = (reason: DecisionDropReason): TopicValidatorResult => {
       this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
       this.ctx.log.debug({ reason }, 'decision record dropped')
-      return reason === 'not-member' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+      // Beyond its budget a sender (a leader in a burst too) is not punished: its record is just not taken.
+      return reason === 'not-member' || reason === 'rate' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
     }
     if (message.type !== 'signed') return drop('unsigned')
     if (message.data.length > DECISION_MESSAGE_BYTES_MAX) return drop('too-large')
+    // Before the decode: each record taken is parsed, logged and appended to the file on every node. Without
+    // it one member publishing as fast as gossip carries pushed every other record out of every node's log.
+    if (!this.budget.take(message.from.toString(), this.nowMs())) return drop('rate')
     let record: DecisionRecord | null
     try {
       record = parseDecisionRecord(decodeCanonical<unknown>(message.data))

@@ -114,7 +114,8 @@ export class PolicyEngine implements NodeService {
     this.decisionLog.load()
     this.gossip = new DecisionGossip(ctx, {
       isMember: (id) => consensus.shapeMachine.shape.has(id),
-      onRecord: (record) => { this.decisionLog.add(record) }
+      onRecord: (record) => { this.decisionLog.add(record) },
+      nowMs: this.nowMs
     })
     this.gossip.start()
     const now = this.nowMs()
