@@ -1,7 +1,8 @@
 /**
  * @module policy/decision-log
  * Every node's decision log (issue 12 item 4): the leader's own records and those heard on the decisions
- * gossip topic, numbered in arrival order (`n`), bounded (MAX_DECISIONS), persisted as JSON lines under the
+ * gossip topic, numbered in arrival order (`n`), bounded (MAX_DECISIONS: when full, the sender holding the most
+ * records gives up its oldest), persisted as JSON lines under the
  * data dir and read back on start, so the log outlives both the leader that made a decision and a restart
  * of the node that heard it. Waiters (`revoada decisions --follow`) are woken on every new record.
  *
@@ -11,6 +12,7 @@
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from '../log/index.js'
+import { assert } from '../util/assert.js'
 import { parseDecisionRecord, recordId } from './core/index.js'
 import type { DecisionRecord } from './core/index.js'
 import { DECISION_FILE_LINES_MAX, DECISION_WAITERS_MAX, MAX_DECISIONS } from './constants.js'
@@ -23,6 +25,8 @@ export interface LoggedDecision extends DecisionRecord {
 export class DecisionLog {
   private readonly records: LoggedDecision[] = []
   private readonly ids = new Set<string>()
+  /** Records held per sender (`by`); a sender with none is not in it. */
+  private readonly held = new Map<string, number>()
   private readonly waiters = new Set<() => void>()
   private fileLines = 0
   private nextN = 1
@@ -97,10 +101,26 @@ export class DecisionLog {
   private keep (record: LoggedDecision): void {
     this.records.push(record)
     this.ids.add(recordId(record))
-    while (this.records.length > MAX_DECISIONS) {
-      const dropped = this.records.shift()
-      if (dropped !== undefined) this.ids.delete(recordId(dropped))
-    }
+    this.held.set(record.by, (this.held.get(record.by) ?? 0) + 1)
+    while (this.records.length > MAX_DECISIONS) this.dropOne()
+    assert(this.held.size <= this.records.length, 'a sender counted for every record held, none for none')
+  }
+
+  /**
+   * Drops the oldest record of the sender holding the most (of those tied, the one whose oldest is oldest). Any
+   * member may publish records in its own name: dropping the oldest of all let one member push every leader's
+   * records out of every node's log; this way it pushes out its own, and each of k senders keeps at least
+   * MAX_DECISIONS / k of its newest. With one sender it is the oldest record, as before.
+   */
+  private dropOne (): void {
+    let most = 0
+    for (const count of this.held.values()) most = Math.max(most, count)
+    const at = this.records.findIndex((r) => this.held.get(r.by) === most)
+    assert(at >= 0, 'the sender holding the most has a record')
+    const [dropped] = this.records.splice(at, 1) as [LoggedDecision]
+    this.ids.delete(recordId(dropped))
+    if (most === 1) this.held.delete(dropped.by)
+    else this.held.set(dropped.by, most - 1)
   }
 
   private persist (record: LoggedDecision): void {

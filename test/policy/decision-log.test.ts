@@ -8,6 +8,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DecisionLog } from '../../src/policy/decision-log.js'
 import { parseDecisionRecord, toDecisionRecord, DECISION_ITEMS_MAX } from '../../src/policy/core/index.js'
+import { MAX_DECISIONS } from '../../src/policy/constants.js'
 import type { Decision, Proposal, Withheld } from '../../src/policy/core/index.js'
 import { capturingLogger, tempDir } from '../node/helpers.js'
 
@@ -61,6 +62,30 @@ describe('DecisionLog', () => {
     expect(lines.some((l) => l.skipped === 1)).toBe(true)
     // Numbering continues after the restart, so a follower's cursor stays valid.
     expect(second.add(toDecisionRecord(decision, { by: 'n2', term: 5, seq: 2 }))?.n).toBe(3)
+  })
+
+  it('should have the sender holding the most records give up its oldest when full, so one member cannot push out the others\'', async () => {
+    // Any member may publish records in its own name (at most DECISION_RECORDS_PER_SENDER_MAX per window): kept
+    // as "the last MAX_DECISIONS", 500 of them erased the leaders' records from every node's log.
+    dir = await tempDir()
+    const { log } = capturingLogger()
+    const file = path.join(dir, 'policy', 'decisions.jsonl')
+    const decisions = new DecisionLog(file, log)
+    decisions.load()
+    for (let seq = 1; seq <= 300; seq++) decisions.add(toDecisionRecord(decision, { by: 'leader', term: 3, seq }))
+    for (let seq = 1; seq <= 2 * MAX_DECISIONS; seq++) decisions.add(toDecisionRecord(decision, { by: 'member', term: 3, seq }))
+    const kept = (d: DecisionLog, by: string): number[] => d.last(MAX_DECISIONS).filter((r) => r.by === by).map((r) => r.seq)
+    expect(decisions.last(MAX_DECISIONS + 1)).toHaveLength(MAX_DECISIONS)
+    // Each holds half: the leader its newest 250, the member its newest 250.
+    expect(kept(decisions, 'leader')).toEqual(Array.from({ length: MAX_DECISIONS / 2 }, (_, i) => 300 - MAX_DECISIONS / 2 + 1 + i))
+    expect(kept(decisions, 'member')).toEqual(Array.from({ length: MAX_DECISIONS / 2 }, (_, i) => 2 * MAX_DECISIONS - MAX_DECISIONS / 2 + 1 + i))
+    // The log stays in arrival order, and the file read back holds the same records.
+    const numbers = decisions.last(MAX_DECISIONS).map((r) => r.n)
+    expect(numbers).toEqual([...numbers].sort((a, b) => a - b))
+    const again = new DecisionLog(file, log)
+    again.load()
+    expect(kept(again, 'leader')).toEqual(kept(decisions, 'leader'))
+    expect(kept(again, 'member')).toEqual(kept(decisions, 'member'))
   })
 
   it('should wake a follower waiting after the last record when a new one arrives', async () => {
