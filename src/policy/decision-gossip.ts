@@ -4,9 +4,9 @@
  * the cluster's decisions topic (gossipsub, strict signing); a topic validator on every node accepts a
  * record only if it decodes to exactly one bounded record (`parseDecisionRecord`), its sender is the node
  * named in `by` (a member can speak only for itself) and that node is a member of the committed shape;
- * accepted records go into the node's decision log. At most DECISION_RECORDS_PER_SENDER_MAX records per sender per
- * DECISION_SENDER_WINDOW_MS are taken (SenderBudget); more are ignored unread. Delivery is best effort: a node that is down or cut
- * off while a decision is made misses it (and logs what it hears afterwards).
+ * accepted records go into the node's decision log. At most DECISION_RECORDS_PER_SENDER_MAX records per
+ * sender per DECISION_SENDER_WINDOW_MS are taken (SenderBudget); more are ignored unread. Delivery is best
+ * effort: a node that is down or cut off while a decision is made misses it (and logs what it hears afterwards).
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
@@ -66,8 +66,8 @@ export class DecisionGossip {
     }
     if (message.type !== 'signed') return drop('unsigned')
     if (message.data.length > DECISION_MESSAGE_BYTES_MAX) return drop('too-large')
-    // Before the decode: each record taken is parsed, logged and appended to the file on every node. Without
-    // it one member publishing as fast as gossip carries pushed every other record out of every node's log.
+    // Before the decode: each record taken is parsed, logged and appended to the file on every node, and one
+    // member publishing as fast as gossip carries cost every node that much per message, without a bound.
     if (!this.budget.take(message.from.toString(), this.nowMs())) return drop('rate')
     let record: DecisionRecord | null
     try {

@@ -109,8 +109,9 @@ export class DecisionLog {
   /**
    * Drops the oldest record of the sender holding the most (of those tied, the one whose oldest is oldest). Any
    * member may publish records in its own name: dropping the oldest of all let one member push every leader's
-   * records out of every node's log; this way it pushes out its own, and each of k senders keeps at least
-   * MAX_DECISIONS / k of its newest. With one sender it is the oldest record, as before.
+   * records out of every node's log; this way it pushes out its own, and each of k senders keeps its newest
+   * records, MAX_DECISIONS / k of them at least (all it has, if fewer). With one sender it is the oldest record,
+   * as before.
    */
   private dropOne (): void {
     let most = 0
