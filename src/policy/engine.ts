@@ -21,10 +21,10 @@ import type { MembershipEvent, MembershipView } from '../membership/core/index.j
 import { commandNodeIds, CONTROL_PLANE_ROLES, PROTOCOL_JOINED_PROMOTION, PROTOCOL_REPLACEMENT } from '../consensus/shape/core/index.js'
 import type { Command, MeshShape } from '../consensus/shape/core/index.js'
 import {
-  applyGates, autoReplacement, formation, prunedLastChange, movesVoters, intentConflict, toDecisionRecord, decisionContent,
-  DAMPER_DEFAULTS, FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, NEW_LEADER_SETTLE_MS, NEW_LEADER_SETTLE_POLL_MS, RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN
+  applyGates, autoReplacement, formation, prunedLastChange, unlistedMembers, movesVoters, intentConflict, toDecisionRecord, decisionContent,
+  DAMPER_DEFAULTS, FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, NEW_LEADER_SETTLE_MS, NEW_LEADER_SETTLE_POLL_MS, RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN, UNLISTED_DEAD_MS
 } from './core/index.js'
-import type { DamperOptions, Decision, DecisionRecord, IntentConflict, MemberInfo, Policy, Proposal, Withheld } from './core/index.js'
+import type { DamperOptions, Decision, DecisionRecord, IntentConflict, MemberInfo, Policy, Proposal, Unlisted, Withheld } from './core/index.js'
 import { DecisionLog } from './decision-log.js'
 import { DecisionGossip } from './decision-gossip.js'
 import { registerPolicyRoutes } from './routes.js'
@@ -79,7 +79,13 @@ export class PolicyEngine implements NodeService {
   private readonly aliveSinceMs = new Map<string, number>()
   private readonly flappedAtMs = new Map<string, number>()
   /** Members last declared dead or left (a recovery of one is a flap) and the generation of each one's latest event. */
-  private readonly gone = new Set<string>()
+  private readonly gone = new Map<string, 'dead' | 'left'>()
+  /** Members membership removed while dead or left, with that verdict: the policy still sees them gone (unlistedMembers). */
+  private readonly removedGone = new Map<string, 'dead' | 'left'>()
+  /** On the leader, when each shape member its view does not list was first missed in this leadership. */
+  private unlistedSinceMs = new Map<string, number>()
+  /** The unlisted members already said to count as dead (one log line each). */
+  private readonly unlistedDead = new Set<string>()
   private readonly generations = new Map<string, number>()
   /** `nodeId role` → when the node gained the role (only gains within JUST_PROMOTED_MS are kept). */
   private readonly gainedAtMs = new Map<string, number>()
@@ -132,6 +138,8 @@ export class PolicyEngine implements NodeService {
       const leads = status.role === 'leader'
       if (leads && !leading) {
         this.leadingSinceMs = this.nowMs()
+        // A member missed while following may be one this node only now hears of: the grace starts again.
+        this.unlistedSinceMs = new Map()
         this.schedule('audit', 0)
       }
       leading = leads
@@ -183,7 +191,10 @@ export class PolicyEngine implements NodeService {
       if ((event.kind === 'recovered' && this.gone.has(event.nodeId)) || ((event.kind === 'joined' || event.kind === 'recovered') && restarted)) {
         this.flappedAtMs.set(event.nodeId, event.atMs)
       }
-      if (event.kind === 'dead' || event.kind === 'left') this.gone.add(event.nodeId)
+      const verdict = this.gone.get(event.nodeId)
+      if (event.kind === 'removed' && verdict !== undefined) this.removedGone.set(event.nodeId, verdict)
+      else if (event.kind === 'joined' || event.kind === 'recovered') this.removedGone.delete(event.nodeId)
+      if (event.kind === 'dead' || event.kind === 'left') this.gone.set(event.nodeId, event.kind)
       else if (event.kind !== 'suspect') this.gone.delete(event.nodeId)
       // The latest event's generation, not the highest seen: membership's own events never go down, but a
       // generation planted by an unchecked digest (a joiner's) does, once the member's heartbeats replace it;
@@ -243,8 +254,14 @@ export class PolicyEngine implements NodeService {
     const nowMs = this.nowMs()
     const settleMs = trigger === 'manual' ? 0 : this.settlingMs(nowMs)
     if (settleMs > 0) { this.schedule(trigger, settleMs); return null }
-    const view = this.memberInfos()
     const shape = this.consensus.shapeMachine.shape
+    const view = this.memberInfos()
+    const unlisted = unlistedMembers({
+      memberIds: shape.memberIds(), listed: new Set(view.map((m) => m.nodeId)), removedGone: this.removedGone,
+      sinceMs: this.unlistedSinceMs, nowMs, graceMs: UNLISTED_DEAD_MS
+    })
+    this.noteUnlisted(unlisted, nowMs)
+    view.push(...unlisted.gone)
     const caughtUp = this.consensus.caughtUpMembers()
     // Without it the map kept one entry per node id the policy ever changed, long gone ones included.
     this.lastChangeMs = prunedLastChange(this.lastChangeMs, { shape, nowMs, damper: this.damper })
@@ -327,6 +344,26 @@ export class PolicyEngine implements NodeService {
       // change, whose follow-up (the promotion that replaces a demoted voter) waited for it (one at a time).
       this.schedule('shape', appliedVoterChange ? 0 : undefined)
     })
+  }
+
+  /**
+   * Keeps the unlisted members' clocks, says once when one starts to count as dead, and looks again when the
+   * next one is due (nothing else would wake the engine then). Verdicts of removed members are forgotten with
+   * the member (out of the shape).
+   */
+  private noteUnlisted (unlisted: Unlisted, nowMs: number): void {
+    for (const m of unlisted.gone) {
+      const since = unlisted.sinceMs.get(m.nodeId)
+      if (since !== undefined && nowMs - since >= UNLISTED_DEAD_MS && !this.unlistedDead.has(m.nodeId)) {
+        this.unlistedDead.add(m.nodeId)
+        this.ctx.log.warn({ node: m.nodeId, missedForMs: nowMs - since }, 'policy counts a member its membership view has never listed as dead')
+      }
+    }
+    for (const id of this.unlistedDead) if (!unlisted.sinceMs.has(id)) this.unlistedDead.delete(id)
+    const shape = this.consensus.shapeMachine.shape
+    for (const id of this.removedGone.keys()) if (!shape.has(id)) this.removedGone.delete(id)
+    this.unlistedSinceMs = unlisted.sinceMs
+    if (unlisted.nextDueMs !== undefined) this.schedule('audit', unlisted.nextDueMs - nowMs)
   }
 
   private memberInfos (): MemberInfo[] {

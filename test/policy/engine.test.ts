@@ -53,7 +53,7 @@ const promote = (nodeId: string, roles: string[], priority: Priority): Proposal 
 })
 
 interface Pending { command: Command, settle: (outcome: Outcome) => void, fail: (err: Error) => void }
-interface Evaluation { atMs: number, flappedAtMs: Map<string, number>, gainedAtMs: Map<string, number> }
+interface Evaluation { atMs: number, flappedAtMs: Map<string, number>, gainedAtMs: Map<string, number>, view: PolicyInput['view'] }
 
 interface Harness {
   engine: PolicyEngine
@@ -74,6 +74,7 @@ interface Harness {
   emit: (...events: MembershipEvent[]) => void
   applyShape: (shape: MeshShape, index: number) => void
   becomeLeader: () => void
+  stepDown: () => void
 }
 
 const event = (kind: MembershipEvent['kind'], nodeId: string, atMs: number, generation = 1): MembershipEvent => ({ kind, nodeId, atMs, generation })
@@ -107,12 +108,16 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     becomeLeader: () => {
       leader = true
       for (const l of stateListeners) l({ role: 'leader' })
+    },
+    stepDown: () => {
+      leader = false
+      for (const l of stateListeners) l({ role: 'follower' })
     }
   }
   const policy: Policy = {
     name: 'scripted',
     evaluate: (input) => {
-      h.evaluations.push({ atMs: input.nowMs, flappedAtMs: new Map(input.flappedAtMs), gainedAtMs: new Map(input.gainedAtMs) })
+      h.evaluations.push({ atMs: input.nowMs, flappedAtMs: new Map(input.flappedAtMs), gainedAtMs: new Map(input.gainedAtMs), view: input.view })
       return { proposals: h.script.proposals(input), withheld: [] }
     }
   }
@@ -450,5 +455,57 @@ describe('a new leader\'s settle wait', () => {
     h.becomeLeader()
     await vi.advanceTimersByTimeAsync(0)
     expect(times(h)).toEqual([0])
+  })
+})
+
+describe('members of the shape the membership view does not list', () => {
+  /** Each evaluation's health of `id` (undefined: not in the view the policy was given), with its time. */
+  const healthOf = (h: Harness, id: string): Array<[number, string | undefined]> =>
+    h.evaluations.map((e) => [e.atMs - T0, e.view.find((m) => m.nodeId === id)?.health])
+
+  it('should count a holder never listed as dead UNLISTED_DEAD_MS (60 s) after the leader first missed it, and look again then by itself', async () => {
+    // s holds the scheduler and was never heard: it died while the whole cluster was down.
+    const h = await harness()
+    h.members = h.members.filter((m) => m.nodeId !== 's')
+    h.engine.tick('manual')
+    await vi.advanceTimersByTimeAsync(59_999)
+    expect(healthOf(h, 's')).toEqual([[0, undefined]])
+    // No event, no audit (the harness's ticker never fires): the engine's own timer evaluates at the due time.
+    await vi.advanceTimersByTimeAsync(1)
+    expect(healthOf(h, 's')).toEqual([[0, undefined], [60_000, 'dead']])
+    // Heard again: listed as membership says, and missed again from scratch.
+    h.members = [...h.members, member('s')]
+    h.engine.tick('manual')
+    h.members = h.members.filter((m) => m.nodeId !== 's')
+    h.engine.tick('manual')
+    expect(healthOf(h, 's').slice(2)).toEqual([[60_000, 'alive'], [60_000, undefined]])
+  })
+
+  it('should start the grace again at each leadership: a member missed while following may be one it only now hears of', async () => {
+    const h = await harness()
+    h.members = h.members.filter((m) => m.nodeId !== 'a')
+    h.engine.tick('manual')
+    h.stepDown()
+    await vi.advanceTimersByTimeAsync(30_000)
+    h.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    await vi.advanceTimersByTimeAsync(59_999)
+    expect(healthOf(h, 'a').at(-1)?.[1]).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(healthOf(h, 'a').at(-1)).toEqual([90_000, 'dead'])
+  })
+
+  it('should keep the verdict of a member membership removed while dead or left, at once, until it is heard again', async () => {
+    const h = await harness()
+    h.emit(event('dead', 's', T0), event('left', 'a', T0))
+    h.emit(event('removed', 's', T0 + 1), event('removed', 'a', T0 + 1))
+    h.members = h.members.filter((m) => m.nodeId !== 's' && m.nodeId !== 'a')
+    h.engine.tick('manual')
+    expect(healthOf(h, 's').at(-1)).toEqual([0, 'dead'])
+    expect(healthOf(h, 'a').at(-1)).toEqual([0, 'left'])
+    // Back (a new generation joins): no verdict kept once it is listed and missed again.
+    h.emit(event('joined', 's', T0 + 2, 2))
+    h.engine.tick('manual')
+    expect(healthOf(h, 's').at(-1)).toEqual([0, undefined])
   })
 })

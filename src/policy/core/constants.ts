@@ -38,3 +38,13 @@ export const NEW_LEADER_SETTLE_MS = 2_000
 
 /** How often a new leader looks again while it waits for its first learner's answer. */
 export const NEW_LEADER_SETTLE_POLL_MS = 50
+
+/**
+ * A member of the committed shape that the leader's membership view has never listed counts as dead after
+ * this long from when the leader first missed it (its clocks start over at each leadership). Membership only
+ * tracks nodes it has heard, so a holder that died while the whole cluster was down — or one removed from
+ * the view before the policy could act on its death — would otherwise keep its roles for good. A minute:
+ * past a forming 50-node fleet's convergence (25–30 s, docs/bench/scale.md) and equal to membership's
+ * retention of a dead member (REMOVE_AFTER_MS_DEFAULT), so no node it is still learning of is caught.
+ */
+export const UNLISTED_DEAD_MS = 60_000
