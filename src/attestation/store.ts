@@ -8,10 +8,12 @@
  * When a node skips heights (it installed a snapshot), the old file is kept under a new name and a new
  * one starts after the snapshot's chain state.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
+import { fsyncDirWith, nodeStorageFs, writeFully } from '../consensus/storage/storage-fs.js'
+import type { StorageFs } from '../consensus/storage/storage-fs.js'
 import { assert } from '../util/assert.js'
 import { chainStateFromData, chainStateToData, decodeBlock, MAX_BLOCK_BYTES } from './core/index.js'
 import type { ChainState } from './core/index.js'
@@ -49,8 +51,12 @@ export class ChainStore {
   private baseState: ChainState | undefined
   private closed = false
 
+  /** Renames, base.cbor and directory fsyncs go through it (tests record their order). */
+  private readonly fs: StorageFs
+
   /** `warn` is told when writes start failing and when they pass again (one line each, not one per retry). */
-  constructor (private readonly dir: string, private readonly options: { warn?: (obj: object, msg: string) => void } = {}) {
+  constructor (private readonly dir: string, private readonly options: { warn?: (obj: object, msg: string) => void, fs?: StorageFs } = {}) {
+    this.fs = options.fs ?? nodeStorageFs
     this.baseState = this.loadBase()
     this.fd = openSync(this.filePath(), 'a+', 0o600)
     this.load()
@@ -178,22 +184,37 @@ export class ChainStore {
     ftruncateSync(this.fd, this.fileBytes)
   }
 
-  /** Keeps the current file under a new name and starts an empty one after `base`. */
+  /**
+   * Keeps the current file under a new name and starts an empty one after `base`. Crash order: the old file's
+   * new name is durable before base.cbor changes (a new base over the old blocks file would start it at the
+   * wrong height: refused as corrupt), and base.cbor is written as snapshot files are (snapshot-file.ts), its
+   * temp file fsynced before the rename and the directory after it. A crash before the new blocks file exists
+   * leaves none, which the next start creates empty.
+   */
   restartAfter (base: ChainState): void {
     this.flush()
     closeSync(this.fd)
     if (this.offsets.length > 0 || this.baseState !== undefined) {
-      renameSync(this.filePath(), `${this.filePath()}.upto-${this.height}`)
+      this.fs.renameSync(this.filePath(), `${this.filePath()}.upto-${this.height}`)
+      fsyncDirWith(this.fs, this.dir)
     }
     const baseFile = path.join(this.dir, BASE_FILE_NAME)
-    writeFileSync(`${baseFile}.tmp`, encodeCanonical(chainStateToData(base)), { mode: 0o600 })
-    renameSync(`${baseFile}.tmp`, baseFile)
+    const temp = `${baseFile}.tmp`
+    const fd = this.fs.openSync(temp, 'w', 0o600)
+    try {
+      writeFully(this.fs, fd, Buffer.from(encodeCanonical(chainStateToData(base))))
+      this.fs.fsyncSync(fd)
+    } finally {
+      this.fs.closeSync(fd)
+    }
+    this.fs.renameSync(temp, baseFile)
     this.baseState = base
     this.fd = openSync(this.filePath(), 'w+', 0o600)
     this.offsets = []
     this.lengths = []
     this.fileBytes = 0
     this.sync()
+    fsyncDirWith(this.fs, this.dir)
   }
 
   /**

@@ -1,0 +1,92 @@
+/**
+ * The chain store across a crash or power cut: a new segment's base.cbor is written as the Raft snapshot
+ * files are (temp file fsynced, renamed, directory fsynced), after the old segment's rename is itself
+ * durable.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { ChainStore } from '../../src/attestation/store.js'
+import { AttestedMachine } from '../../src/attestation/attested-machine.js'
+import { ShapeMachine } from '../../src/consensus/shape/shape-machine.js'
+import { verifyWithCodec } from '../../src/attestation/signatures.js'
+import { nodeStorageFs } from '../../src/consensus/storage/storage-fs.js'
+import type { StorageFs } from '../../src/consensus/storage/storage-fs.js'
+import { tempDir } from '../node/helpers.js'
+import { standardChain } from './helpers.js'
+
+const dirs: string[] = []
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true })
+})
+
+async function newDir (label: string): Promise<string> {
+  const dir = await tempDir(label)
+  dirs.push(dir)
+  return dir
+}
+
+function machineOn (store: ChainStore): AttestedMachine {
+  return new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store, verify: verifyWithCodec })
+}
+
+/** The real file system, recording each call as `op name` (names relative to `dir`, fds by the file they open). */
+function recordingFs (dir: string, calls: string[]): StorageFs {
+  const files = new Map<number, string>()
+  const name = (file: string): string => path.relative(dir, file) || '.'
+  return {
+    ...nodeStorageFs,
+    openSync: (file, flags, mode) => {
+      const fd = nodeStorageFs.openSync(file, flags, mode)
+      files.set(fd, name(file))
+      calls.push(`open ${name(file)}`)
+      return fd
+    },
+    writeSync: (fd, buffer, offset, length, position) => {
+      calls.push(`write ${files.get(fd) ?? '?'}`)
+      return nodeStorageFs.writeSync(fd, buffer, offset, length, position)
+    },
+    fsyncSync: (fd) => { calls.push(`fsync ${files.get(fd) ?? '?'}`); nodeStorageFs.fsyncSync(fd) },
+    fdatasyncSync: (fd) => { calls.push(`fsync ${files.get(fd) ?? '?'}`); nodeStorageFs.fdatasyncSync(fd) },
+    closeSync: (fd) => { calls.push(`close ${files.get(fd) ?? '?'}`); files.delete(fd); nodeStorageFs.closeSync(fd) },
+    renameSync: (from, to) => { calls.push(`rename ${name(from)} ${name(to)}`); nodeStorageFs.renameSync(from, to) }
+  }
+}
+
+describe('chain store crash ordering', () => {
+  it('should fsync base.cbor before its rename and the directory after it, once the old segment\'s rename is durable', async () => {
+    const dir = await newDir('revoada-chain-crash-')
+    const aheadDir = await newDir('revoada-chain-crash-ahead-')
+    const { builder } = await standardChain('cluster-a')
+    const ahead = machineOn(new ChainStore(aheadDir))
+    for (const entry of builder.entries.slice(0, 9)) ahead.apply(entry.bytes, entry.context)
+    const calls: string[] = []
+    const store = new ChainStore(dir, { fs: recordingFs(dir, calls) })
+    const behind = machineOn(store)
+    for (const entry of builder.entries.slice(0, 3)) behind.apply(entry.bytes, entry.context)
+    behind.restore(ahead.snapshot())
+    expect(store.firstHeight).toBe(10)
+    const at = (call: string): number => {
+      const i = calls.indexOf(call)
+      expect(i, `${call} in ${calls.join(', ')}`).toBeGreaterThanOrEqual(0)
+      return i
+    }
+    const renameOld = at('rename blocks blocks.upto-3')
+    const renameBase = at('rename base.cbor.tmp base.cbor')
+    const written = calls.lastIndexOf('write base.cbor.tmp')
+    const synced = calls.lastIndexOf('fsync base.cbor.tmp')
+    expect(written).toBeGreaterThanOrEqual(0)
+    // The temp file's bytes are on disk before its name replaces the old base: else a power cut leaves an empty base.cbor.
+    expect(synced).toBeGreaterThan(written)
+    expect(synced).toBeLessThan(renameBase)
+    // The old segment's new name is durable before the new base is: else a power cut could keep the new base
+    // with the old blocks file under its old name, which then starts at the wrong height (refused as corrupt).
+    expect(calls.slice(renameOld, renameBase)).toContain('fsync .')
+    // And the new base's name (and the new blocks file) after it.
+    expect(calls.slice(renameBase)).toContain('fsync .')
+    store.close()
+    const reopened = new ChainStore(dir)
+    expect(reopened.base?.height).toBe(9)
+    reopened.close()
+  })
+})
