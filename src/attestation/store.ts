@@ -4,7 +4,8 @@
  * bytes`, one per height, starting at height 1 or right after the state saved in `base.cbor`. Blocks are
  * derived from the committed log, so writes are buffered and flushed once per event-loop turn without
  * fsync; the file is fsynced before every Raft snapshot (which may compact the log the blocks came
- * from). A torn tail is truncated on open; damage before it refuses to open (ChainStoreCorruptError).
+ * from). A torn tail, or zeros after the last whole record, is truncated on open with a log line; damage
+ * before it refuses to open (ChainStoreCorruptError).
  * When a node skips heights (it installed a snapshot), the old file is kept under a new name and a new
  * one starts after the snapshot's chain state.
  */
@@ -13,6 +14,7 @@ import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { fsyncDirWith, nodeStorageFs, writeFully } from '../consensus/storage/storage-fs.js'
+import { zerosFrom } from '../consensus/storage/record.js'
 import type { StorageFs } from '../consensus/storage/storage-fs.js'
 import { assert } from '../util/assert.js'
 import { chainStateFromData, chainStateToData, decodeBlock, MAX_BLOCK_BYTES } from './core/index.js'
@@ -54,7 +56,10 @@ export class ChainStore {
   /** Renames, base.cbor and directory fsyncs go through it (tests record their order). */
   private readonly fs: StorageFs
 
-  /** `warn` is told when writes start failing and when they pass again (one line each, not one per retry). */
+  /**
+   * `warn` is told when writes start failing and when they pass again (one line each, not one per retry), and
+   * when the start cuts off a torn tail.
+   */
   constructor (private readonly dir: string, private readonly options: { warn?: (obj: object, msg: string) => void, fs?: StorageFs } = {}) {
     this.fs = options.fs ?? nodeStorageFs
     this.baseState = this.loadBase()
@@ -102,11 +107,17 @@ export class ChainStore {
       const complete = offset + RECORD_HEADER_BYTES <= data.length
       const length = complete ? data.readUInt32BE(offset) : 0
       const end = offset + RECORD_HEADER_BYTES + length
-      const intact = complete && end <= data.length && crc32(data.subarray(offset + RECORD_HEADER_BYTES, end)) === data.readUInt32BE(offset + 4)
+      // A block is never empty: a zero length (whose crc32 is zero too) is no record.
+      const intact = complete && length > 0 && end <= data.length && crc32(data.subarray(offset + RECORD_HEADER_BYTES, end)) === data.readUInt32BE(offset + 4)
       if (!intact) {
-        if (complete && end < data.length) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged`)
+        // Only zeros left: a write that extended the file and whose data a power cut never wrote.
+        const zeros = zerosFrom(data, offset)
+        if (!zeros && complete && end < data.length) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged`)
         // A torn tail is the last write, with nothing after it; a damaged length field may run past the end too.
-        if (recordFollows(data, offset)) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged: whole records follow it`)
+        if (!zeros && recordFollows(data, offset)) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged: whole records follow it`)
+        this.options.warn?.({ offset, bytes: data.length - offset }, zeros
+          ? 'chain file ends in zeros after its last whole record (an extended write a power cut left unwritten); cutting them off'
+          : 'chain file ends in a torn record (the write in progress at a crash); cutting it off')
         ftruncateSync(this.fd, offset)
         break
       }

@@ -1,10 +1,11 @@
 /**
  * The chain store across a crash or power cut: a new segment's base.cbor is written as the Raft snapshot
  * files are (temp file fsynced, renamed, directory fsynced), after the old segment's rename is itself
- * durable.
+ * durable; a zero-filled tail (an extended write the power cut never filled) is cut off with a log line,
+ * while zeros with whole records after them are damage and still refuse the start.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { promises as fs } from 'node:fs'
+import { promises as fs, appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ChainStore } from '../../src/attestation/store.js'
 import { AttestedMachine } from '../../src/attestation/attested-machine.js'
@@ -53,6 +54,17 @@ function recordingFs (dir: string, calls: string[]): StorageFs {
   }
 }
 
+/** A fresh dir holding the standard chain's blocks, applied through the machine and closed. */
+async function writtenChain (): Promise<{ dir: string, blocks: number }> {
+  const dir = await newDir('revoada-chain-crash-')
+  const { builder } = await standardChain('cluster-a')
+  const store = new ChainStore(dir)
+  const machine = machineOn(store)
+  for (const entry of builder.entries) machine.apply(entry.bytes, entry.context)
+  store.close()
+  return { dir, blocks: builder.blocks.length }
+}
+
 describe('chain store crash ordering', () => {
   it('should fsync base.cbor before its rename and the directory after it, once the old segment\'s rename is durable', async () => {
     const dir = await newDir('revoada-chain-crash-')
@@ -88,5 +100,36 @@ describe('chain store crash ordering', () => {
     const reopened = new ChainStore(dir)
     expect(reopened.base?.height).toBe(9)
     reopened.close()
+  })
+
+  it('should cut a zero-filled tail after the last whole record with a log line, and start', async () => {
+    const { dir, blocks } = await writtenChain()
+    const file = path.join(dir, 'blocks')
+    const size = statSync(file).size
+    // What a power cut leaves after a write that extended the file: the new size, but zeros for its data.
+    appendFileSync(file, Buffer.alloc(4096))
+    const warnings: string[] = []
+    const store = new ChainStore(dir, { warn: (_obj, msg) => { warnings.push(msg) } })
+    expect(store.height).toBe(blocks)
+    expect(statSync(file).size).toBe(size)
+    expect(warnings.join('\n')).toMatch(/zero/)
+    store.close()
+    // An odd number of zeros (not whole 8-byte headers) too.
+    appendFileSync(file, Buffer.alloc(13))
+    const again = new ChainStore(dir)
+    expect(again.height).toBe(blocks)
+    expect(statSync(file).size).toBe(size)
+    again.close()
+  })
+
+  it('should refuse zeros followed by whole records: damage, not a tail', async () => {
+    const { dir } = await writtenChain()
+    const file = path.join(dir, 'blocks')
+    const bytes = readFileSync(file)
+    const second = 8 + bytes.readUInt32BE(0)
+    const damaged = Buffer.concat([bytes.subarray(0, second), Buffer.alloc(4096), bytes.subarray(second)])
+    writeFileSync(file, damaged)
+    expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
+    expect(readFileSync(file)).toEqual(damaged)
   })
 })
