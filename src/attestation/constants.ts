@@ -48,3 +48,8 @@ export const CHAIN_FILE_NAME = 'blocks'
 export const BASE_FILE_NAME = 'base.cbor'
 /** Bytes of a record header: u32 length ‖ u32 crc32. */
 export const RECORD_HEADER_BYTES = 8
+/**
+ * Bytes of an export file `revoada chain verify` reads at most: it reads the file whole, and Node's fs.readFile
+ * reads at most 2 GiB - 1 bytes into one buffer (its kIoMaxLength); beyond, ExportFileTooLargeError.
+ */
+export const EXPORT_FILE_BYTES_MAX = 2 ** 31 - 1

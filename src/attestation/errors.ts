@@ -77,6 +77,18 @@ export class ExportFromBeyondHeadError extends Error {
   }
 }
 
+/**
+ * An export file is larger than one read holds (EXPORT_FILE_BYTES_MAX): `chain verify` reads an export whole, and
+ * Node's readFile refuses more with a bare RangeError.
+ */
+export class ExportFileTooLargeError extends Error {
+  static override readonly name = 'ExportFileTooLargeError'
+  constructor (readonly file: string, readonly bytes: number, readonly bytesMax: number) {
+    super(`${file} is ${bytes} bytes; chain verify reads an export file whole, at most ${bytesMax} bytes (2 GiB): export a shorter range (\`revoada chain export --from <height>\`)`)
+    this.name = 'ExportFileTooLargeError'
+  }
+}
+
 /** The chain file on disk is damaged before its tail (a torn tail is truncated, not an error). */
 export class ChainStoreCorruptError extends Error {
   static override readonly name = 'ChainStoreCorruptError'

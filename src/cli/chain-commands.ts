@@ -5,11 +5,13 @@
  * genesis (or the one pinned with `--cluster` / `--first-voter`) and exits 1 naming the first failing
  * height and the reason; `--against OTHER` also checks that one export extends the other.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { ApiRequestError, NodeNotRunningError, apiGet, readApiFile } from '../api/index.js'
 import { checkConsistency, decodeChainExport, verifyChain } from '../attestation/core/index.js'
 import type { VerifyReport } from '../attestation/core/index.js'
+import { EXPORT_FILE_BYTES_MAX } from '../attestation/constants.js'
+import { ExportFileTooLargeError } from '../attestation/errors.js'
 import { verifyWithCodec } from '../attestation/signatures.js'
 import type { ChainSummary } from '../attestation/reader.js'
 import { CliInputError } from './validate.js'
@@ -74,6 +76,22 @@ async function runExport (opts: { dataDir?: string, from?: string, output?: stri
   }
 }
 
+/**
+ * An export file's bytes, read whole.
+ * @throws ExportFileTooLargeError beyond EXPORT_FILE_BYTES_MAX (readFile's own limit, a bare RangeError)
+ */
+async function readExportFile (file: string): Promise<Uint8Array> {
+  const { size } = await stat(file)
+  if (size > EXPORT_FILE_BYTES_MAX) throw new ExportFileTooLargeError(file, size, EXPORT_FILE_BYTES_MAX)
+  try {
+    return new Uint8Array(await readFile(file))
+  } catch (err) {
+    // NB: the file grew past the limit between the stat and the read.
+    if ((err as { code?: unknown }).code === 'ERR_FS_FILE_TOO_LARGE') throw new ExportFileTooLargeError(file, (await stat(file)).size, EXPORT_FILE_BYTES_MAX)
+    throw err
+  }
+}
+
 interface VerifyOpts { dataDir?: string, against?: string, cluster?: string, firstVoter?: string, json?: boolean }
 
 /** Verifies one export (a file, or the running node's); exits 1 on the first failure. */
@@ -110,12 +128,12 @@ function describeReport (label: string, r: VerifyReport): string {
 
 async function runVerify (file: string | undefined, opts: VerifyOpts): Promise<void> {
   const label = file ?? 'node'
-  const bytes = file !== undefined ? new Uint8Array(await readFile(file)) : await fetchExport(dataDirOf(opts), undefined)
+  const bytes = file !== undefined ? await readExportFile(file) : await fetchExport(dataDirOf(opts), undefined)
   const report = await verifyOne(label, bytes, opts)
   if (report === null) return
   let relation: string | undefined
   if (opts.against !== undefined) {
-    const other = await verifyOne(opts.against, new Uint8Array(await readFile(opts.against)), opts)
+    const other = await verifyOne(opts.against, await readExportFile(opts.against), opts)
     if (other === null) return
     try {
       const verdict = checkConsistency(report, other)

@@ -41,7 +41,8 @@ function version (): string {
 /** Errors whose cause is the operator's input: exit 3, no stack. */
 const INPUT_ERRORS = new Set([
   'CliInputError', 'ConfigInvalidError', 'ConfigFileError', 'JoinStringInvalidError', 'ApiBindRefusedError',
-  'ApiPortInUseError', 'MetricsListenInUseError', 'ListenAddressInUseError', 'ClusterMismatchError', 'HeartbeatTooLargeError', 'HeartbeatInvalidError'
+  'ApiPortInUseError', 'MetricsListenInUseError', 'ListenAddressInUseError', 'ClusterMismatchError', 'HeartbeatTooLargeError', 'HeartbeatInvalidError',
+  'ExportFileTooLargeError'
 ])
 
 /** The exit code for an error that reached the top. */
