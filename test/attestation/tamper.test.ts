@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { signWitness, verifyWithCodec } from '../../src/attestation/signatures.js'
 import { ChainVerifyError } from '../../src/attestation/errors.js'
-import { cidBytesOf, checkConsistency, decodeBlock, encodeBlock, genesisCid, verifyChain } from '../../src/attestation/core/index.js'
+import { cidBytesOf, checkConsistency, decodeBlock, emptyChainState, encodeBlock, genesisCid, verifyChain } from '../../src/attestation/core/index.js'
 import type { Block, ChainExport, SealBlock } from '../../src/attestation/core/index.js'
 import { ChainBuilder, editAndRelink, forgeSignature, makeNodes, relinkFrom, standardChain } from './helpers.js'
 import type { TestNode } from './helpers.js'
@@ -37,6 +37,31 @@ function failure (tampered: ChainExport, pinned?: { clusterId?: string, firstVot
 const blocksOf = (e: ChainExport): Block[] => e.blocks.map((b) => decodeBlock(b)!)
 const heightOf = (predicate: (b: Block) => boolean): number => blocksOf(exp).findIndex(predicate) + 1
 const appliedSealHeight = (nth: number): number => blocksOf(exp).filter((b) => b.kind === 'seal' && b.outcome.kind === 'applied')[nth]!.height
+
+/**
+ * Any ed25519 key, no member: the real block 1, then its own signed `promote <itself> etcd` and `demote <first
+ * voter> etcd` recorded as applied, and a seal it signs alone. Each signature verifies and each voter change is
+ * the command's; only the members, followed from block 1, tell that it never was one.
+ */
+async function strangersExtension (): Promise<Uint8Array[]> {
+  const [stranger] = await makeNodes(1) as [TestNode]
+  const n0 = nodes[0]!
+  const own = new ChainBuilder('cluster-a')
+  own.propose(stranger, { kind: 'bootstrap', nodeId: stranger.id })
+  own.propose(stranger, { kind: 'promote', nodeId: stranger.id, roles: ['etcd'] })
+  own.propose(stranger, { kind: 'demote', nodeId: n0.id, roles: ['etcd'] })
+  const real1 = decodeBlock(exp.blocks[0]!)!
+  const blocks = [exp.blocks[0]!]
+  const votersAfter = [[n0.id, stranger.id].sort(), [stranger.id]]
+  for (const k of [1, 2]) {
+    const block = decodeBlock(own.blocks[k]!)! as Block & { kind: 'proposal' }
+    blocks.push(encodeBlock({ ...block, height: k + 1, index: real1.index + k, term: real1.term, prev: cidBytesOf(blocks[k - 1]!), outcome: { kind: 'applied' }, voters: votersAfter[k - 1]! }))
+  }
+  const head = cidBytesOf(blocks[2]!)
+  const seal = { height: 3, head, witnesses: [signWitness(stranger.signer, 'cluster-a', 3, head)] }
+  blocks.push(encodeBlock({ kind: 'seal', clusterId: 'cluster-a', height: 4, prev: head, index: real1.index + 3, term: real1.term, timeMs: real1.timeMs, outcome: { kind: 'applied' }, seal }))
+  return blocks
+}
 
 describe('chain tamper suite', () => {
   it('should verify the untampered export', () => {
@@ -151,26 +176,19 @@ describe('chain tamper suite', () => {
   })
 
   it('should refuse a stranger\'s own voter changes after the real block 1, sealed by itself alone', async () => {
-    // Any ed25519 key, no member: the real block 1, then its own signed `promote <itself> etcd` and `demote
-    // <first voter> etcd` recorded as applied, and a seal it signs alone. Each signature verifies and each voter
-    // change is the command's; only the members, followed from block 1, tell that it never was one.
-    const [stranger] = await makeNodes(1) as [TestNode]
-    const n0 = nodes[0]!
-    const own = new ChainBuilder('cluster-a')
-    own.propose(stranger, { kind: 'bootstrap', nodeId: stranger.id })
-    own.propose(stranger, { kind: 'promote', nodeId: stranger.id, roles: ['etcd'] })
-    own.propose(stranger, { kind: 'demote', nodeId: n0.id, roles: ['etcd'] })
-    const real1 = decodeBlock(exp.blocks[0]!)!
-    const blocks = [exp.blocks[0]!]
-    const votersAfter = [[n0.id, stranger.id].sort(), [stranger.id]]
-    for (const k of [1, 2]) {
-      const block = decodeBlock(own.blocks[k]!)! as Block & { kind: 'proposal' }
-      blocks.push(encodeBlock({ ...block, height: k + 1, index: real1.index + k, term: real1.term, prev: cidBytesOf(blocks[k - 1]!), outcome: { kind: 'applied' }, voters: votersAfter[k - 1]! }))
-    }
-    const head = cidBytesOf(blocks[2]!)
-    const seal = { height: 3, head, witnesses: [signWitness(stranger.signer, 'cluster-a', 3, head)] }
-    blocks.push(encodeBlock({ kind: 'seal', clusterId: 'cluster-a', height: 4, prev: head, index: real1.index + 3, term: real1.term, timeMs: real1.timeMs, outcome: { kind: 'applied' }, seal }))
+    const blocks = await strangersExtension()
     expect(failure({ genesis: exp.genesis, blocks }, exp.genesis)).toEqual({ name: 'UnknownProposerError', height: 2 })
+  })
+
+  it('should refuse a base state at height 0, which would verify a full export without following its members', async () => {
+    // A base skips the member checks (it carries no members); at height 0 it is the genesis itself, so the
+    // report read as a full export's (heights 1..N) and the stranger's extension above verified with it.
+    const base = emptyChainState('cluster-a')
+    base.firstVoter = exp.genesis.firstVoter
+    base.head = genesisCid(exp.genesis)
+    expect(failure({ ...exp, base })).toEqual({ name: 'MalformedBlockError', height: 0 })
+    const blocks = await strangersExtension()
+    expect(failure({ genesis: exp.genesis, base, blocks }, exp.genesis)).toEqual({ name: 'MalformedBlockError', height: 0 })
   })
 
   it('should refuse a member\'s proposal recorded as an unknown proposer\'s, and a member promoting a stranger', async () => {

@@ -123,6 +123,9 @@ function startState (exp: ChainExport): ChainState {
     state.head = genesisCid(exp.genesis)
     return state
   }
+  // NB: a base skips the member checks (it carries no members). At height 0 it stands for the genesis, which
+  // needs none: an export from height 1 is a full one (the nodes never attach a base to it, reader.ts).
+  if (exp.base.height === 0) throw new MalformedBlockError(0, 'the base state is at height 0: an export from height 1 carries no base')
   if (exp.base.clusterId !== exp.genesis.clusterId || exp.base.firstVoter !== exp.genesis.firstVoter) {
     throw new GenesisMismatchError(exp.base.height, 'the base state belongs to another genesis')
   }
