@@ -6,6 +6,8 @@
  * forger), so that the check that fires is the one about the tampered content itself.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createSigner } from '../../src/codec/index.js'
 import { signWitness, verifyWithCodec } from '../../src/attestation/signatures.js'
 import { ChainVerifyError } from '../../src/attestation/errors.js'
 import { cidBytesOf, checkConsistency, decodeBlock, emptyChainState, encodeBlock, genesisCid, verifyChain } from '../../src/attestation/core/index.js'
@@ -189,6 +191,25 @@ describe('chain tamper suite', () => {
     expect(failure({ ...exp, base })).toEqual({ name: 'MalformedBlockError', height: 0 })
     const blocks = await strangersExtension()
     expect(failure({ genesis: exp.genesis, base, blocks }, exp.genesis)).toEqual({ name: 'MalformedBlockError', height: 0 })
+  })
+
+  it('should follow members by their exact id text, as the shape does: a member\'s key under its CID form is another node', async () => {
+    // The shape keys members by the id's text (envelope.ts isId, MeshShape's member map), and a signature
+    // verifies under either text form of a PeerId (base58 or CID), so the same key under its CID form is no
+    // member until that text is added. A verifier that normalised ids would refuse this genuine chain.
+    const [n0, n1] = nodes as [TestNode, TestNode]
+    const cidForm = peerIdFromString(n1.id).toCID().toString()
+    const n1AsCid: TestNode = { id: cidForm, signer: createSigner(n1.key, cidForm), key: n1.key }
+    const own = new ChainBuilder('cluster-a')
+    own.propose(n0, { kind: 'bootstrap', nodeId: n0.id })
+    own.propose(n0, { kind: 'add-member', nodeId: n1.id })
+    expect(own.propose(n1AsCid, { kind: 'add-member', nodeId: 'a' }).outcome).toMatchObject({ code: 'unknown-proposer' })
+    expect(own.propose(n0, { kind: 'add-member', nodeId: cidForm }).outcome).toEqual({ kind: 'applied' })
+    expect(own.propose(n1AsCid, { kind: 'add-member', nodeId: 'b' }).outcome).toEqual({ kind: 'applied' })
+    expect(verifyChain(own.export(), { verify: verifyWithCodec })).toMatchObject({ membersChecked: true, height: 5 })
+    // The CID form's first proposal recorded as applied, as if it were the member n1: refused.
+    const relabelled = editAndRelink(own.blocks, 2, (b) => ({ ...b, outcome: { kind: 'applied' } }))
+    expect(failure({ ...own.export(), blocks: relabelled })).toEqual({ name: 'UnknownProposerError', height: 3 })
   })
 
   it('should refuse a member\'s proposal recorded as an unknown proposer\'s, and a member promoting a stranger', async () => {
