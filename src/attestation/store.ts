@@ -52,6 +52,8 @@ export class ChainStore {
   private flushScheduled = false
   private baseState: ChainState | undefined
   private closed = false
+  /** Whether the directory was fsynced since this process opened or created the file (its name is durable). */
+  private nameDurable = false
 
   /** Renames, base.cbor and directory fsyncs go through it (tests record their order). */
   private readonly fs: StorageFs
@@ -224,8 +226,8 @@ export class ChainStore {
     this.offsets = []
     this.lengths = []
     this.fileBytes = 0
+    this.nameDurable = false
     this.sync()
-    fsyncDirWith(this.fs, this.dir)
   }
 
   /**
@@ -260,6 +262,10 @@ export class ChainStore {
     if (this.closed) return
     this.flush()
     fsyncSync(this.fd)
+    // The constructor may have created the file: its name survives a power cut only once the directory is
+    // fsynced, and the snapshot this sync precedes lets Raft compact the entries behind the blocks.
+    if (!this.nameDurable) fsyncDirWith(this.fs, this.dir)
+    this.nameDurable = true
   }
 
   /** Closes the file; later appends are dropped (the committed log re-derives them on the next start). */

@@ -102,6 +102,25 @@ describe('chain store crash ordering', () => {
     reopened.close()
   })
 
+  it('should make the blocks file\'s name durable at the first sync, which a snapshot relies on', async () => {
+    // A snapshot lets Raft compact the entries the blocks came from, so its sync must keep the file's name as
+    // well as its bytes: a power cut keeps a new name only once its directory was fsynced.
+    const dir = await newDir('revoada-chain-crash-')
+    const { builder } = await standardChain('cluster-a')
+    const calls: string[] = []
+    const store = new ChainStore(dir, { fs: recordingFs(dir, calls) })
+    const machine = machineOn(store)
+    for (const entry of builder.entries.slice(0, 5)) machine.apply(entry.bytes, entry.context)
+    machine.snapshot()
+    expect(calls).toContain('fsync .')
+    // Once is enough: the name stays.
+    const before = calls.length
+    for (const entry of builder.entries.slice(5, 8)) machine.apply(entry.bytes, entry.context)
+    machine.snapshot()
+    expect(calls.slice(before)).not.toContain('fsync .')
+    store.close()
+  })
+
   it('should cut a zero-filled tail after the last whole record with a log line, and start', async () => {
     const { dir, blocks } = await writtenChain()
     const file = path.join(dir, 'blocks')
