@@ -134,10 +134,11 @@ export class ChainStore {
     }
   }
 
-  /** Bytes of the block at `height`, or undefined when not stored. */
+  /** Bytes of the block at `height`, or undefined when not stored (or the file is closed). */
   read (height: number): Uint8Array | undefined {
     const i = height - this.firstHeight
-    if (i < 0 || i >= this.offsets.length) return undefined
+    // NB: a closed file's descriptor number may belong to another file by now.
+    if (i < 0 || i >= this.offsets.length || this.closed) return undefined
     try {
       this.flush()
     } catch {
@@ -202,11 +203,39 @@ export class ChainStore {
    * new name is durable before base.cbor changes (a new base over the old blocks file would start it at the
    * wrong height: refused as corrupt), and base.cbor is written as snapshot files are (snapshot-file.ts), its
    * temp file fsynced before the rename and the directory after it. A crash before the new blocks file exists
-   * leaves none, which the next start creates empty.
+   * leaves none, which the next start creates empty. A disk error closes the store with a warning, never throws:
+   * the caller is a snapshot's restore inside the Raft driver.
    */
   restartAfter (base: ChainState): void {
-    this.flush()
+    if (this.closed) return
+    try {
+      this.flush()
+    } catch {
+      // The disk refuses writes: the old segment keeps what it has, and the snapshot covers the rest.
+    }
+    this.pending = []
     closeSync(this.fd)
+    // NB: closed until the new file is open, so that a failure below leaves no write or close to a descriptor
+    // number the process may have given to another file since.
+    this.closed = true
+    try {
+      this.startSegment(base)
+    } catch (err) {
+      // Never stops the node (a full disk while a snapshot installs): the chain file stops until the next start,
+      // whose snapshot restore starts the segment again; the log or that snapshot re-derives what is missing.
+      this.options.warn?.({ err: (err as Error).message, height: base.height }, 'could not start a new chain file segment (blocks.upto-*, base.cbor); the chain file stops until the next start')
+      return
+    }
+    this.closed = false
+    try {
+      this.sync()
+    } catch (err) {
+      // The next sync (before the next snapshot) tries again, the directory's too.
+      this.options.warn?.({ err: (err as Error).message }, 'could not sync the new chain file segment; the next sync retries')
+    }
+  }
+
+  private startSegment (base: ChainState): void {
     if (this.offsets.length > 0 || this.baseState !== undefined) {
       this.fs.renameSync(this.filePath(), `${this.filePath()}.upto-${this.height}`)
       fsyncDirWith(this.fs, this.dir)
@@ -227,7 +256,6 @@ export class ChainStore {
     this.lengths = []
     this.fileBytes = 0
     this.nameDurable = false
-    this.sync()
   }
 
   /**

@@ -121,6 +121,40 @@ describe('chain store crash ordering', () => {
     store.close()
   })
 
+  it('should close the chain file, with a warning and no throw, when a new segment\'s base.cbor cannot be written', async () => {
+    // A full disk while a snapshot from the leader is installed: the store had closed its file to rename it,
+    // and the throw went up through the snapshot's restore out of the Raft driver, which stopped the node.
+    const dir = await newDir('revoada-chain-crash-')
+    const aheadDir = await newDir('revoada-chain-crash-ahead-')
+    const { builder } = await standardChain('cluster-a')
+    const ahead = machineOn(new ChainStore(aheadDir))
+    for (const entry of builder.entries.slice(0, 9)) ahead.apply(entry.bytes, entry.context)
+    const full: StorageFs = {
+      ...nodeStorageFs,
+      openSync: (file, flags, mode) => {
+        if (file.endsWith('.tmp')) throw Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' })
+        return nodeStorageFs.openSync(file, flags, mode)
+      }
+    }
+    const warnings: string[] = []
+    const store = new ChainStore(dir, { fs: full, warn: (_obj, msg) => { warnings.push(msg) } })
+    const behind = machineOn(store)
+    for (const entry of builder.entries.slice(0, 3)) behind.apply(entry.bytes, entry.context)
+    expect(() => { behind.restore(ahead.snapshot()) }).not.toThrow()
+    expect(store.isOpen).toBe(false)
+    expect(warnings.join('\n')).toMatch(/base\.cbor/)
+    expect(store.read(store.height)).toBeUndefined()
+    // Later blocks are dropped (the log re-derives them), not written through a closed descriptor.
+    for (const entry of builder.entries.slice(9)) behind.apply(entry.bytes, entry.context)
+    store.close()
+    // The next start, the disk taking writes again, opens the file and the snapshot's restore starts the segment.
+    const reopened = new ChainStore(dir)
+    const again = machineOn(reopened)
+    again.restore(ahead.snapshot())
+    expect(reopened.firstHeight).toBe(10)
+    reopened.close()
+  })
+
   it('should cut a zero-filled tail after the last whole record with a log line, and start', async () => {
     const { dir, blocks } = await writtenChain()
     const file = path.join(dir, 'blocks')

@@ -107,4 +107,30 @@ describe('chain store on a full disk', () => {
     expect(last.height).toBe(builder.blocks.length)
     last.close()
   })
+
+  it('should start a new segment after a snapshot while block writes fail, without the old segment\'s pending blocks', async () => {
+    // Installing a snapshot flushed first and threw the write error out of the restore (the node stopped);
+    // the unwritten blocks belong to the old segment and must not land at the new file's start.
+    const dir = await tempDir('revoada-chain-full-segment-')
+    const aheadDir = await tempDir('revoada-chain-full-segment-ahead-')
+    const { builder } = await standardChain('cluster-a')
+    const ahead = new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store: new ChainStore(aheadDir), verify: verifyWithCodec })
+    for (const entry of builder.entries.slice(0, 9)) ahead.apply(entry.bytes, entry.context)
+    const store = new ChainStore(dir)
+    const behind = new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store, verify: verifyWithCodec })
+    for (const entry of builder.entries.slice(0, 2)) behind.apply(entry.bytes, entry.context)
+    store.sync()
+    disk.full = true
+    behind.apply(builder.entries[2]!.bytes, builder.entries[2]!.context)
+    expect(() => { behind.restore(ahead.snapshot()) }).not.toThrow()
+    expect(store.firstHeight).toBe(10)
+    disk.full = false
+    for (const entry of builder.entries.slice(9)) behind.apply(entry.bytes, entry.context)
+    store.close()
+    const reopened = new ChainStore(dir)
+    expect(reopened.firstHeight).toBe(10)
+    expect(reopened.height).toBe(builder.blocks.length)
+    for (let h = 10; h <= builder.blocks.length; h++) expect(reopened.read(h)).toEqual(builder.blocks[h - 1])
+    reopened.close()
+  })
 })
