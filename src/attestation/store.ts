@@ -190,12 +190,29 @@ export class ChainStore {
   /** Forgets blocks from `height` on (the log is authoritative: a re-derived block replaces them). */
   truncateFrom (height: number): void {
     const i = height - this.firstHeight
-    if (i < 0 || i >= this.offsets.length) return
-    this.flush()
-    this.fileBytes = this.offsets[i]!
+    if (i < 0 || i >= this.offsets.length || this.closed) return
+    try {
+      this.flush()
+    } catch {
+      // The disk refuses writes: the records not written yet are cut in memory below.
+    }
+    const at = this.offsets[i]!
+    const pending = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending)
+    const pendingFrom = this.fileBytes - pending.length
+    this.pending = at > pendingFrom ? [pending.subarray(0, at - pendingFrom)] : []
+    this.fileBytes = at
     this.offsets.length = i
     this.lengths.length = i
-    ftruncateSync(this.fd, this.fileBytes)
+    if (at >= pendingFrom) return
+    try {
+      ftruncateSync(this.fd, at)
+    } catch (err) {
+      // NB: appends go to the file's end, after the records it still holds: they would land at other offsets
+      // than the index says. Never stops the node (its caller is the machine's apply): the log re-derives them.
+      this.options.warn?.({ err: (err as Error).message, height }, 'could not cut the chain file; it stops until the next start')
+      this.closed = true
+      try { closeSync(this.fd) } catch { /* closed either way */ }
+    }
   }
 
   /**

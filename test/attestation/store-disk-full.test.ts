@@ -17,7 +17,7 @@ import type { ServiceContext } from '../../src/node/service.js'
 import { capturingLogger, tempDir, waitFor } from '../node/helpers.js'
 import { standardChain } from './helpers.js'
 
-const disk = vi.hoisted(() => ({ full: false }))
+const disk = vi.hoisted(() => ({ full: false, truncateFails: false }))
 
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>()
@@ -25,10 +25,17 @@ vi.mock('node:fs', async (importOriginal) => {
     if (disk.full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
     return (actual.writeSync as (...a: unknown[]) => number)(...args)
   }) as typeof actual.writeSync
-  return { ...actual, writeSync }
+  const ftruncateSync = ((...args: Parameters<typeof actual.ftruncateSync>) => {
+    if (disk.truncateFails) throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' })
+    actual.ftruncateSync(...args)
+  }) as typeof actual.ftruncateSync
+  return { ...actual, writeSync, ftruncateSync }
 })
 
-afterEach(() => { disk.full = false })
+afterEach(() => {
+  disk.full = false
+  disk.truncateFails = false
+})
 
 describe('chain store on a full disk', () => {
   it('should answer the chain summary and export from pending blocks while writes fail, and write them once the disk takes them', async () => {
@@ -131,6 +138,52 @@ describe('chain store on a full disk', () => {
     expect(reopened.firstHeight).toBe(10)
     expect(reopened.height).toBe(builder.blocks.length)
     for (let h = 10; h <= builder.blocks.length; h++) expect(reopened.read(h)).toEqual(builder.blocks[h - 1])
+    reopened.close()
+  })
+
+  it('should forget blocks from a height while writes fail, without throwing, and write the right ones once the disk takes them', async () => {
+    // A re-derived block that differs from the stored one cuts the file there (truncateFrom); with writes
+    // failing, its flush threw out of the machine's apply, through the Raft driver.
+    const dir = await tempDir('revoada-chain-full-truncate-')
+    const { builder } = await standardChain('cluster-a')
+    const blocks = builder.blocks
+    const store = new ChainStore(dir)
+    for (let h = 1; h <= 9; h++) store.append(h, blocks[h - 1]!)
+    store.sync()
+    // A cut inside the unwritten records: the ones before it stay pending.
+    disk.full = true
+    for (let h = 10; h <= 12; h++) store.append(h, blocks[h - 1]!)
+    expect(() => { store.flush() }).toThrow(/ENOSPC/)
+    expect(() => { store.truncateFrom(11) }).not.toThrow()
+    expect(store.height).toBe(10)
+    disk.full = false
+    for (let h = 11; h <= 12; h++) store.append(h, blocks[h - 1]!)
+    store.sync()
+    const between = new ChainStore(dir)
+    expect(between.height).toBe(12)
+    for (let h = 1; h <= 12; h++) expect(between.read(h)).toEqual(blocks[h - 1])
+    between.close()
+    // A cut below them: the file is cut, and none of them is written.
+    disk.full = true
+    for (let h = 13; h <= 15; h++) store.append(h, blocks[h - 1]!)
+    expect(() => { store.flush() }).toThrow(/ENOSPC/)
+    expect(() => { store.truncateFrom(5) }).not.toThrow()
+    expect(store.height).toBe(4)
+    disk.full = false
+    for (let h = 5; h <= 15; h++) store.append(h, blocks[h - 1]!)
+    store.sync()
+    // A cut the disk refuses: appends would land after the records still there, so the file stops (a warning).
+    const warnings: string[] = []
+    const second = new ChainStore(dir, { warn: (_obj, msg) => { warnings.push(msg) } })
+    disk.truncateFails = true
+    expect(() => { second.truncateFrom(12) }).not.toThrow()
+    expect(second.isOpen).toBe(false)
+    expect(warnings.join('\n')).toMatch(/could not cut the chain file/)
+    disk.truncateFails = false
+    store.close()
+    const reopened = new ChainStore(dir)
+    expect(reopened.height).toBe(15)
+    for (let h = 1; h <= 15; h++) expect(reopened.read(h)).toEqual(blocks[h - 1])
     reopened.close()
   })
 })
