@@ -10,9 +10,11 @@
  * among the largest items of the transport in the profiles (docs/bench/consensus.md, issue 16).
  *
  * Here a frame that lies whole inside one received buffer is handed on as a view of it (no copy); one that
- * spans buffers is copied once into a buffer of its announced size. Nothing a peer sends is trusted: a
- * prefix longer than the largest allowed length needs, or a length above the maximum, is a typed error
- * before anything is allocated for it.
+ * spans buffers is kept as views of the pieces received and copied once, when its last byte arrives, into a
+ * buffer of its size. Nothing a peer sends is trusted: a prefix longer than the largest allowed length
+ * needs, or a length above the maximum, is a typed error before anything is allocated for it, and a frame
+ * in progress holds only the bytes received of it, never its announced length (a peer announcing 3 MiB and
+ * stalling after one byte held 3 MiB per stream: test/net/length-prefixed.test.ts).
  */
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -55,8 +57,12 @@ export class LengthPrefixedSplitter {
   /** The length being read: its value so far and the prefix bytes read. */
   private lengthValue = 0
   private lengthBytes = 0
-  /** The frame being filled when it spans received buffers, and how much of it is filled. */
-  private body: Uint8Array | undefined
+  /**
+   * The frame being received when it spans buffers: its announced length, the pieces received so far
+   * (views, copied together once it is complete) and their bytes. Invariant: filled < bodyLength.
+   */
+  private bodyLength = 0
+  private parts: Uint8Array[] | undefined
   private filled = 0
   private stopped = false
 
@@ -85,16 +91,16 @@ export class LengthPrefixedSplitter {
   private pushBuffer (buf: Uint8Array): void {
     let i = 0
     while (i < buf.length && !this.stopped) {
-      const body = this.body
-      if (body !== undefined) {
-        const take = Math.min(body.length - this.filled, buf.length - i)
-        body.set(buf.subarray(i, i + take), this.filled)
+      const parts = this.parts
+      if (parts !== undefined) {
+        const take = Math.min(this.bodyLength - this.filled, buf.length - i)
+        parts.push(buf.subarray(i, i + take))
         this.filled += take
         i += take
-        if (this.filled === body.length) {
-          this.body = undefined
+        if (this.filled === this.bodyLength) {
+          this.parts = undefined
           this.filled = 0
-          this.deliver(body)
+          this.deliver(joined(parts, this.bodyLength))
         }
         continue
       }
@@ -104,9 +110,9 @@ export class LengthPrefixedSplitter {
         this.deliver(buf.subarray(i, i + length))
         i += length
       } else {
-        this.body = new Uint8Array(length)
+        this.bodyLength = length
+        this.parts = [buf.subarray(i)]
         this.filled = buf.length - i
-        this.body.set(buf.subarray(i))
         i = buf.length
       }
     }
@@ -141,4 +147,12 @@ export class LengthPrefixedSplitter {
   private deliver (frame: Uint8Array): void {
     if (!this.onFrame(frame)) this.stopped = true
   }
+}
+
+/** The pieces of one frame copied into one buffer of its `length` bytes. */
+function joined (parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) { out.set(part, at); at += part.length }
+  return out
 }

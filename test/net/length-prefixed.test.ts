@@ -83,6 +83,33 @@ describe('LengthPrefixedSplitter', () => {
     expect(() => { splitter.push(Uint8Array.of(0x80)) }).toThrow(expect.objectContaining({ name: 'FrameLengthError' }))
   })
 
+  it('should hold only the bytes received of a frame that spans buffers, not the length it announces', () => {
+    // A peer that announces a 3 MiB frame, sends one byte of it and stalls must cost what it sent: 64 such
+    // streams (8 per connection on the Raft protocol) held 192 MiB for 320 bytes when the body was allocated
+    // at its announced size.
+    const max = 3 * 1024 * 1024
+    const before = process.memoryUsage().arrayBuffers
+    const held: LengthPrefixedSplitter[] = []
+    for (let k = 0; k < 64; k++) {
+      const { splitter } = collect('varint', max)
+      const prefix = new Uint8Array(varintBytes(max) + 1)
+      writeVarint(max, prefix, 0)
+      splitter.push(prefix)
+      held.push(splitter)
+    }
+    expect(held.every((s) => s.bufferedBytes === 1)).toBe(true)
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024)
+    // The frame still arrives whole once the rest comes, in any number of pieces.
+    const frames: Uint8Array[] = []
+    const splitter = new LengthPrefixedSplitter('varint', max, (frame) => { frames.push(frame); return true })
+    const payload = randomBytes(max)
+    const stream = encodeVarintFrames([payload])
+    for (let at = 0; at < stream.length; at += 65_536) splitter.push(stream.subarray(at, at + 65_536))
+    expect(frames).toHaveLength(1)
+    expect(Buffer.from(frames[0] as Uint8Array).equals(payload)).toBe(true)
+    expect(splitter.bufferedBytes).toBe(0)
+  })
+
   it('should stop at a frame whose handler returns false and drop the rest', () => {
     const seen: number[] = []
     const splitter = new LengthPrefixedSplitter('varint', 100, (frame) => { seen.push(frame.length); return frame.length !== 2 })
