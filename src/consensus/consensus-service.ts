@@ -446,7 +446,7 @@ export class ConsensusService implements NodeService {
       refused: {
         messages: status.droppedMessages, proposals: status.droppedProposals, snapshots: status.rejectedSnapshots,
         oversizeSnapshots: status.oversizeSnapshots, snapshotsAboveLevel: this.raft.refusedSnapshotsAboveLevel,
-        removalNotices: this.removal.noticesRefused
+        removalNotices: this.removal.noticesRefused, removalNoticesIgnored: this.notices.counters().ignored
       },
       storage: this.raft.storageHealth(),
       ...(this.priority !== undefined ? { cpuPriority: this.priority.status() } : {}),

@@ -11,6 +11,8 @@ import { CONTROL_PLANE_ROLES } from './shape/core/index.js'
 import { noticeRefusal, writeRemovalRecord } from './removal.js'
 import type { RemovalRecord } from './removal.js'
 import { RequestRefusedError, UnknownMemberError } from './errors.js'
+import { PerPeerLogLimiter } from './log-limiter.js'
+import { steadyNowMs } from '../util/clock.js'
 
 /** Exit code of `revoada start` when the node stops because it left or was removed (docs/OPERATIONS.md). */
 export const EXIT_CODE_REMOVED = 6
@@ -45,6 +47,8 @@ export interface MemberRemovalDeps {
 export class MemberRemoval {
   /** Removal notices about this node refused (noticeRefusal). */
   noticesRefused = 0
+  /** A key holder may send refused notices one after another: counted each time, logged once per peer and interval. */
+  private readonly refusalLog = new PerPeerLogLimiter(steadyNowMs)
   private removedHandled = false
   private leaving = false
   /** Whether an applied shape held this node: only a member that was in the shape can be removed from it. */
@@ -69,7 +73,7 @@ export class MemberRemoval {
       return
     }
     this.noticesRefused++
-    ctx.log.warn({ from, why: refusal }, 'refused a removal notice about this node')
+    if (this.refusalLog.allow(from, refusal)) ctx.log.warn({ from, why: refusal }, 'refused a removal notice about this node')
   }
 
   /** Writes the removal record once and asks the node to stop (the process exits with EXIT_CODE_REMOVED). */

@@ -19,6 +19,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
+import { steadyNowMs } from '../util/clock.js'
+import { PerPeerLogLimiter } from './log-limiter.js'
 import { NodeRemovedError } from './errors.js'
 import { isVoterOf } from './core/quorum.js'
 import type { ConfState } from './core/types.js'
@@ -80,9 +82,25 @@ function isRemovalRecord (value: unknown): value is RemovalRecord {
     (r.how === 'left' || r.how === 'removed') && typeof r.atMs === 'number'
 }
 
+/** Notices received and dropped: malformed, or not about this node in this cluster. */
+export interface RemovalNoticeCounters {
+  ignored: number
+}
+
 /** Sends and receives removal notices over libp2p. */
 export class RemovalNotices {
+  private readonly counts: RemovalNoticeCounters = { ignored: 0 }
+  /**
+   * Any key holder may open the protocol, one stream after another: what it sends is counted every time and
+   * logged once per peer and kind per interval, never a line per notice (a flood would fill the log).
+   */
+  private readonly badInputLog = new PerPeerLogLimiter(steadyNowMs)
+
   constructor (private readonly net: NetNode, private readonly self: { clusterId: string, nodeId: string }, private readonly log: Logger) {}
+
+  counters (): RemovalNoticeCounters {
+    return { ...this.counts }
+  }
 
   /** Calls `onRemoved` for a well-formed notice about this node in this cluster; others are logged and dropped. */
   async start (onRemoved: (record: RemovalRecord, from: string) => void): Promise<void> {
@@ -103,10 +121,12 @@ export class RemovalNotices {
       if (isRemovalRecord(value) && value.nodeId === this.self.nodeId && value.clusterId === this.self.clusterId) {
         onRemoved(value, from)
       } else {
-        this.log.warn({ from }, 'ignored a removal notice that is not about this node')
+        this.counts.ignored++
+        if (this.badInputLog.allow(from, 'foreign')) this.log.warn({ from }, 'ignored a removal notice that is not about this node (counted; logged once per interval)')
       }
     } catch (err) {
-      this.log.warn({ from, err: (err as Error).message }, 'malformed removal notice')
+      this.counts.ignored++
+      if (this.badInputLog.allow(from, 'malformed')) this.log.warn({ from, err: (err as Error).message }, 'malformed removal notice (counted; logged once per interval)')
       stream.abort(err instanceof Error ? err : new Error('malformed removal notice'))
     }
   }
