@@ -204,6 +204,8 @@ export class RaftTransport implements MessageTransport {
       link.queue = []
       link.stream?.abort(err instanceof Error ? err : new Error('raft stream failed'))
       link.stream = undefined
+      // Stopped meanwhile (stop() aborted the stream): nothing to retry, and no timer may outlive stop().
+      if (!this.running) return
       this.init.onUnreachable?.(peer)
       if (err instanceof DrainTimeoutError) this.warnLimited(peer, 'drain-timeout', { peer, err: err.message }, 'raft stream to a peer that stopped reading aborted; reopening')
       else this.init.log.debug({ peer, err: errorMessage(err) }, 'raft stream failed; backing off')
@@ -219,6 +221,13 @@ export class RaftTransport implements MessageTransport {
 
   private async open (peer: string, link: PeerLink): Promise<Stream> {
     const stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), RAFT_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+    // A dial that completes after stop(): nobody would write to or close this stream, which would hold one
+    // of the peer's raft stream slots for the life of the connection.
+    if (!this.running) {
+      const stopped = new Error('raft transport stopped')
+      stream.abort(stopped)
+      throw stopped
+    }
     stream.addEventListener('close', () => {
       if (link.stream === stream) link.stream = undefined
     })

@@ -118,4 +118,44 @@ describe('RaftTransport hardening', () => {
     expect(streams.length).toBe(2)
     expect(got[0]!.entries[0]!.data.length).toBe(8)
   })
+
+  it('should abort a stream whose dial completes after the transport stopped', async () => {
+    const a = await node(); const b = await node()
+    started.push(a, b)
+    await a.dial(b.getMultiaddrs()[0]!)
+    await b.handle(RAFT_PROTOCOL, () => {})
+    // The dial is held until the transport has stopped: a stop during a slow dial (up to 3 s).
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    let dials = 0
+    const dialed: Stream[] = []
+    const gated = new Proxy(a, {
+      get (target, key) {
+        if (key === 'dialProtocol') {
+          return async (...args: Parameters<Libp2p['dialProtocol']>) => {
+            dials++
+            await gate
+            const stream = await target.dialProtocol(...args)
+            dialed.push(stream)
+            return stream
+          }
+        }
+        const value: unknown = Reflect.get(target, key)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+    const unreachable: string[] = []
+    const ta = new RaftTransport({ libp2p: gated, isMember: () => true, log: quiet, onUnreachable: (peer) => unreachable.push(peer) })
+    await ta.start()
+    ta.send(app(a.peerId.toString(), b.peerId.toString(), [8]))
+    await waitFor(() => dials === 1, 10_000, 'the dial started')
+    await ta.stop()
+    release()
+    await waitFor(() => dialed.length === 1, 10_000, 'the dial completed')
+    // Nobody will ever write to it or close it: left open, it held one of the peer's raft stream slots for
+    // as long as the connection lived.
+    await waitFor(() => dialed[0]!.status !== 'open', 10_000, 'the late stream aborted')
+    // A stopped transport reports nothing and schedules no retry.
+    expect(unreachable).toEqual([])
+  })
 })
