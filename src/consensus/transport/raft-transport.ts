@@ -15,8 +15,8 @@
  *   a member removed from the configuration loses the stream it already had); the frames are split
  *   out of the stream's bytes as they arrive (src/net/length-prefixed.ts: no per-byte reads, no promise
  *   per frame) and handed to the handler in the same turn; each is decoded strictly and its `from` must
- *   equal the remote PeerId (no spoofing); a malformed frame or a length above the limit closes that stream
- *   only.
+ *   equal the remote PeerId (no spoofing); a malformed frame, a length above the limit or a frame that stops
+ *   arriving halfway (FRAME_STALL_TIMEOUT_MS) closes that stream only.
  *
  * The bytes on the stream are those `lpStream` wrote and read before (an unsigned varint length, the frame).
  */
@@ -47,6 +47,23 @@ const MAX_BATCH_BYTES = 1024 * 1024
  * by a queue that only grows until it drops (droppedQueueFull) while the link hangs.
  */
 export const DRAIN_TIMEOUT_MS = 10_000
+
+/**
+ * How long a frame received in part may go without a byte more before its inbound stream is closed: as long
+ * as an honest sender waits for a stalled stream to drain before it gives the stream up (DRAIN_TIMEOUT_MS).
+ * Without it, a peer that announced a frame and stopped sending held what it had sent (up to MAX_FRAME_BYTES
+ * per stream, 8 streams per connection) for as long as its connection lived.
+ */
+export const FRAME_STALL_TIMEOUT_MS = DRAIN_TIMEOUT_MS
+
+/** An inbound frame that stopped arriving halfway: the sender stalled or means to hold our memory. */
+export class FrameStallError extends Error {
+  static override readonly name = 'FrameStallError'
+  constructor (timeoutMs: number) {
+    super(`raft frame received in part made no progress for ${timeoutMs} ms; the peer stalled`)
+    this.name = 'FrameStallError'
+  }
+}
 
 /** A stream that did not drain within the bound: the remote stopped reading. */
 export class DrainTimeoutError extends Error {
@@ -98,6 +115,12 @@ export interface RaftTransportInit {
    * @default DRAIN_TIMEOUT_MS
    */
   drainTimeoutMs?: number
+  /**
+   * How long a frame received in part may make no progress before its inbound stream is closed (tests
+   * shorten it).
+   * @default FRAME_STALL_TIMEOUT_MS
+   */
+  frameStallTimeoutMs?: number
 }
 
 interface PeerLink {
@@ -279,10 +302,17 @@ export class RaftTransport implements MessageTransport {
       }
     })
     const splitter = new LengthPrefixedSplitter('varint', MAX_FRAME_BYTES, (frame) => this.onFrame(peer, frame, close))
+    const stallMs = this.init.frameStallTimeoutMs ?? FRAME_STALL_TIMEOUT_MS
+    const stall = frameStallWatch(stallMs, () => this.running && !closedHere && splitter.bufferedBytes > 0, () => {
+      this.counts.inboundStreamErrors++
+      this.warnLimited(peer, 'frame-stall', { peer, bufferedBytes: splitter.bufferedBytes }, 'raft frame stopped arriving halfway; stream closed')
+      close(new FrameStallError(stallMs))
+    })
     stream.addEventListener('message', (evt: StreamMessageEvent) => {
       if (!this.running || closedHere) return
       try {
         splitter.push(evt.data)
+        if (splitter.bufferedBytes > 0) stall.progressed()
       } catch (err) {
         // A length prefix above the frame limit, or one that cannot be a length: nothing of it is read.
         this.counts.inboundStreamErrors++
@@ -291,6 +321,7 @@ export class RaftTransport implements MessageTransport {
       }
     })
     stream.addEventListener('close', (evt: StreamCloseEvent) => {
+      stall.stop()
       this.inbound.delete(stream)
       // The remote closing its end is normal; a reset or a failed connection is counted.
       if (closedHere || evt.error === undefined) {
@@ -340,6 +371,30 @@ export class RaftTransport implements MessageTransport {
 
   counters (): TransportCounters {
     return { ...this.counts, sentByType: { ...this.counts.sentByType } }
+  }
+}
+
+/**
+ * Watches a frame received in part: `progressed()` after each read that leaves one in progress; `onStall`
+ * runs once `inProgress()` has held for `stallMs` without progress. One timer per partial run, re-armed from
+ * the last progress, so a read costs a clock reading, not a timer.
+ */
+function frameStallWatch (stallMs: number, inProgress: () => boolean, onStall: () => void): { progressed: () => void, stop: () => void } {
+  let timer: NodeJS.Timeout | undefined
+  let progressMs = 0
+  const check = (confirmed = false): void => {
+    timer = undefined
+    if (!inProgress()) return
+    const idleMs = steadyNowMs() - progressMs
+    if (idleMs < stallMs) { timer = setTimeout(check, stallMs - idleMs); return }
+    // NB: after this process itself stalled, timers run before the I/O that waited meanwhile: judge only
+    // once that I/O was read (setImmediate runs after the poll phase), or an honest frame would be cut.
+    if (!confirmed) { setImmediate(() => { if (timer === undefined) check(true) }); return }
+    onStall()
+  }
+  return {
+    progressed: () => { progressMs = steadyNowMs(); timer ??= setTimeout(check, stallMs) },
+    stop: () => { clearTimeout(timer) }
   }
 }
 

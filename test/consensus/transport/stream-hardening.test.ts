@@ -4,6 +4,7 @@
  * one frame, a single entry too big for any frame, a length prefix above the frame limit, deliver
  * to a handler that fails an assertion, and write to a peer that stops reading (issue 16).
  */
+import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, Stream, StreamMessageEvent } from '@libp2p/interface'
@@ -11,8 +12,8 @@ import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { RaftTransport, DRAIN_TIMEOUT_MS } from '../../../src/consensus/transport/raft-transport.js'
-import { decodeFrame, MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
-import { LengthPrefixedSplitter } from '../../../src/net/length-prefixed.js'
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
+import { LengthPrefixedSplitter, varintBytes, writeVarint } from '../../../src/net/length-prefixed.js'
 import { EntryType, MessageType } from '../../../src/consensus/core/types.js'
 import type { Message } from '../../../src/consensus/core/types.js'
 import { AssertionError } from '../../../src/util/assert.js'
@@ -22,6 +23,12 @@ const quiet = { info: () => {}, warn: () => {}, debug: () => {} }
 
 async function node (): Promise<Libp2p> {
   return await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+}
+
+function prefixOf (length: number): Uint8Array {
+  const prefix = new Uint8Array(varintBytes(length))
+  writeVarint(length, prefix, 0)
+  return prefix
 }
 
 function app (from: string, to: string, sizes: number[]): Message {
@@ -75,6 +82,79 @@ describe('RaftTransport hardening', () => {
     // A varint length prefix of 16 MiB, far above MAX_FRAME_BYTES.
     stream.send(new Uint8Array([0x80, 0x80, 0x80, 0x08]))
     await waitFor(() => tb.counters().inboundStreamErrors === 1, 10_000, 'stream error counted')
+  })
+
+  it('should close an inbound stream whose frame stops arriving halfway, and keep serving the peer', async () => {
+    const a = await node(); const b = await node()
+    started.push(a, b)
+    await a.dial(b.getMultiaddrs()[0]!)
+    const tb = new RaftTransport({ libp2p: b, isMember: () => true, log: quiet, frameStallTimeoutMs: 300 })
+    await tb.start()
+    started.push(tb)
+    const got: Message[] = []
+    tb.setHandler((m) => { got.push(m) })
+    // A 1 MiB frame announced, 64 KiB of it sent, then nothing: what arrived would be held for as long as
+    // the connection lived (a key holder could pin up to 3 MiB per stream, 8 streams per connection).
+    const stalled = await a.dialProtocol(b.peerId, RAFT_PROTOCOL)
+    const prefix = new Uint8Array(varintBytes(1024 * 1024))
+    writeVarint(1024 * 1024, prefix, 0)
+    stalled.send(prefix)
+    stalled.send(new Uint8Array(64 * 1024))
+    await waitFor(() => stalled.status !== 'open', 10_000, 'the stalled stream closed')
+    expect(tb.counters().inboundStreamErrors).toBe(1)
+    // The peer itself is not refused: its next stream is served.
+    const ta = new RaftTransport({ libp2p: a, isMember: () => true, log: quiet })
+    await ta.start()
+    started.push(ta)
+    ta.send(app(a.peerId.toString(), b.peerId.toString(), [8]))
+    await waitFor(() => got.length === 1, 10_000, 'a frame on a fresh stream')
+  })
+
+  it('should not cut a frame whose rest waited unread while this process itself stalled', async () => {
+    // The inbound stream is fed from a loopback socket, so its bytes are read in the event loop's poll phase,
+    // after the timers: the stall check must not judge before the bytes that waited meanwhile were read.
+    const stallMs = 100
+    const b = await node()
+    started.push(b)
+    const tb = new RaftTransport({ libp2p: b, isMember: () => true, log: quiet, frameStallTimeoutMs: stallMs })
+    const got: Message[] = []
+    tb.setHandler((m) => { got.push(m) })
+    await tb.start()
+    const fake = Object.assign(new EventTarget(), {
+      status: 'open',
+      abort (this: EventTarget & { status: string }, err: Error) { this.status = 'aborted'; this.dispatchEvent(Object.assign(new Event('close'), { error: err })) }
+    })
+    ;(tb as unknown as { onInbound: (s: unknown, c: unknown) => void }).onInbound(fake, { remotePeer: { toString: () => 'p1' } })
+    const server = net.createServer()
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+    const socket = await accepted
+    let received = 0
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length
+      fake.dispatchEvent(Object.assign(new Event('message'), { data: new Uint8Array(chunk) }))
+    })
+    try {
+      const frame = encodeFrame(app('p1', 'me', [4096]))
+      const stream = Buffer.concat([Buffer.from(prefixOf(frame.length)), Buffer.from(frame)])
+      const half = Math.floor(stream.length / 2)
+      client.write(stream.subarray(0, half))
+      await waitFor(() => received === half, 10_000, 'the first half read')
+      // The rest reaches the socket, then this process stalls past the limit (a GC pause, a starved CPU).
+      client.write(stream.subarray(half))
+      const until = performance.now() + 3 * stallMs
+      while (performance.now() < until) { /* the stall */ }
+      await waitFor(() => got.length === 1 || fake.status !== 'open', 10_000, 'the frame read or the stream closed')
+      expect(fake.status).toBe('open')
+      expect(got).toHaveLength(1)
+      expect(tb.counters().inboundStreamErrors).toBe(0)
+    } finally {
+      client.destroy()
+      socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => { resolve() }))
+      await tb.stop()
+    }
   })
 
   it('should hand a failed assertion in the handler to the top instead of swallowing it', async () => {
