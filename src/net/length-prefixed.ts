@@ -14,7 +14,8 @@
  * buffer of its size. Nothing a peer sends is trusted: a prefix longer than the largest allowed length
  * needs, or a length above the maximum, is a typed error before anything is allocated for it, and a frame
  * in progress holds only the bytes received of it, never its announced length (a peer announcing 3 MiB and
- * stalling after one byte held 3 MiB per stream: test/net/length-prefixed.test.ts).
+ * stalling after one byte held 3 MiB per stream: test/net/length-prefixed.test.ts), and at most PIECES_MAX
+ * views: a frame sent a byte per chunk is copied into a body that grows by doubling.
  */
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -60,9 +61,12 @@ export class LengthPrefixedSplitter {
   /**
    * The frame being received when it spans buffers: its announced length, the pieces received so far
    * (views, copied together once it is complete) and their bytes. Invariant: filled < bodyLength.
+   * Past PIECES_MAX pieces they are copied into `body`, which grows by doubling: a frame sent a byte per
+   * chunk held a view object (~100 bytes) per byte received, 300 MB for a 3 MiB frame.
    */
   private bodyLength = 0
   private parts: Uint8Array[] | undefined
+  private body: Uint8Array | undefined
   private filled = 0
   private stopped = false
 
@@ -77,6 +81,14 @@ export class LengthPrefixedSplitter {
   /** Bytes received and not yet handed on (part of a prefix or of a frame). */
   get bufferedBytes (): number {
     return this.lengthBytes + this.filled
+  }
+
+  /**
+   * What the frame in progress holds: views kept of the pieces received, and bytes allocated for it (the
+   * growing body's capacity). Bounded by PIECES_MAX views and about twice the bytes received.
+   */
+  get held (): { pieces: number, bodyBytes: number } {
+    return { pieces: this.parts?.length ?? 0, bodyBytes: this.body?.length ?? 0 }
   }
 
   /** @throws FrameLengthError for a length above the maximum or a malformed prefix */
@@ -94,13 +106,16 @@ export class LengthPrefixedSplitter {
       const parts = this.parts
       if (parts !== undefined) {
         const take = Math.min(this.bodyLength - this.filled, buf.length - i)
-        parts.push(buf.subarray(i, i + take))
+        this.keep(parts, buf.subarray(i, i + take))
         this.filled += take
         i += take
         if (this.filled === this.bodyLength) {
+          const body = this.body
           this.parts = undefined
+          this.body = undefined
           this.filled = 0
-          this.deliver(joined(parts, this.bodyLength))
+          // A body grown to the frame's length is exactly the frame (its capacity never passes bodyLength).
+          this.deliver(body ?? joined(parts, this.bodyLength))
         }
         continue
       }
@@ -116,6 +131,25 @@ export class LengthPrefixedSplitter {
         i = buf.length
       }
     }
+  }
+
+  /** Keeps a piece of the frame in progress: as a view while they are few, else copied into the growing body. */
+  private keep (parts: Uint8Array[], piece: Uint8Array): void {
+    let body = this.body
+    if (body === undefined && parts.length < PIECES_MAX) { parts.push(piece); return }
+    const needed = this.filled + piece.length
+    if (body === undefined || needed > body.length) {
+      const grown = new Uint8Array(Math.min(this.bodyLength, Math.max(needed, 2 * this.filled, BODY_BYTES_MIN)))
+      if (body === undefined) {
+        let at = 0
+        for (const part of parts) { grown.set(part, at); at += part.length }
+        parts.length = 0
+      } else {
+        grown.set(body.subarray(0, this.filled))
+      }
+      body = this.body = grown
+    }
+    body.set(piece, this.filled)
   }
 
   /** Reads one prefix byte: the frame's length once the prefix is complete, else -1. */
@@ -148,6 +182,11 @@ export class LengthPrefixedSplitter {
     if (!this.onFrame(frame)) this.stopped = true
   }
 }
+
+/** Pieces of a frame kept as views before they are copied together (a 3 MiB frame in 64 KiB chunks is 48). */
+const PIECES_MAX = 64
+/** The smallest growing body: fewer reallocations for a frame sent in many small pieces. */
+const BODY_BYTES_MIN = 64 * 1024
 
 /** The pieces of one frame copied into one buffer of its `length` bytes. */
 function joined (parts: readonly Uint8Array[], length: number): Uint8Array {

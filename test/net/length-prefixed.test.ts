@@ -110,6 +110,30 @@ describe('LengthPrefixedSplitter', () => {
     expect(splitter.bufferedBytes).toBe(0)
   })
 
+  it('should hold a bounded number of views and about twice the bytes received of a frame sent a byte per chunk', () => {
+    // Each piece kept as a view cost an object (~100 bytes) per byte received: 300 MB for a 3 MiB frame.
+    const length = 256 * 1024
+    const frames: Uint8Array[] = []
+    const splitter = new LengthPrefixedSplitter('varint', length, (frame) => { frames.push(frame); return true })
+    const payload = randomBytes(length)
+    const stream = encodeVarintFrames([payload])
+    const half = stream.length - length / 2
+    // Each growth copies what the body holds: it must double, or a byte per chunk costs quadratic copying.
+    let grows = 0
+    for (let at = 0; at < half; at++) {
+      const before = splitter.held.bodyBytes
+      splitter.push(stream.subarray(at, at + 1))
+      if (splitter.held.bodyBytes !== before) grows++
+    }
+    expect(grows).toBeLessThanOrEqual(4)
+    expect(splitter.held.pieces).toBeLessThanOrEqual(64)
+    expect(splitter.held.bodyBytes).toBeLessThanOrEqual(2 * splitter.bufferedBytes + 64 * 1024)
+    for (let at = half; at < stream.length; at++) splitter.push(stream.subarray(at, at + 1))
+    expect(frames).toHaveLength(1)
+    expect(Buffer.from(frames[0] as Uint8Array).equals(payload)).toBe(true)
+    expect(splitter.held).toEqual({ pieces: 0, bodyBytes: 0 })
+  })
+
   it('should stop at a frame whose handler returns false and drop the rest', () => {
     const seen: number[] = []
     const splitter = new LengthPrefixedSplitter('varint', 100, (frame) => { seen.push(frame.length); return frame.length !== 2 })
