@@ -9,7 +9,6 @@
  * control-plane role). Every other node waits to be admitted by the leader.
  */
 import path from 'node:path'
-import { mkdirSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { FastifyInstance } from 'fastify'
@@ -109,7 +108,8 @@ export class ConsensusService implements NodeService {
     this.ctx = ctx
     await assertNotRemoved(ctx.config.dataDir)
     const dir = path.join(ctx.config.dataDir, 'raft')
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // The storage makes the directory itself, durably (FileStorage: makeDirDurable); made here first, its
+    // parent was never fsynced and a power cut could take the vote and the acknowledged entries with it.
     this.storage = this.init.openStorage(dir)
     this.machine = new ShapeMachine(ctx.cluster.clusterId)
     this.removal = new MemberRemoval({

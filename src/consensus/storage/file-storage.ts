@@ -33,7 +33,7 @@ import type { WalRecord } from './record.js'
 import { listSnapshots, readSnapshotFile, writeSnapshotFile, snapshotFileName } from './snapshot-file.js'
 import { StorageClosedError, StorageCorruptionError, StorageIoError, toStorageError } from './errors.js'
 import { PREALLOCATE_BYTES_DEFAULT, SEGMENT_BYTES_MAX_DEFAULT, SNAPSHOTS_KEPT } from './constants.js'
-import { fsyncDirWith, nodeStorageFs, writeFully } from './storage-fs.js'
+import { fsyncDirWith, makeDirDurable, nodeStorageFs, writeFully } from './storage-fs.js'
 import type { StorageFs } from './storage-fs.js'
 
 const SEGMENT = /^wal-(\d{10})\.log$/
@@ -85,7 +85,7 @@ export class FileStorage implements Storage {
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT
     this.window = Math.max(0, Math.min(options.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT, this.segmentBytesMax))
     this.fs = options.fs ?? nodeStorageFs
-    this.fs.mkdirSync(dir, 0o700)
+    makeDirDurable(this.fs, dir)
     this.loaded = this.recover()
   }
 

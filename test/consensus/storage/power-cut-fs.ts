@@ -7,7 +7,8 @@
  *   (appended, or overwritten in place: a WAL segment's pre-written zeros), a random prefix from the
  *   first changed byte may survive (a torn tail), the rest is lost (unsynced size changes too);
  * - a name (create, rename, unlink) survives only once its directory was fsynced; until then the
- *   directory reverts to its last fsynced listing.
+ *   directory reverts to its last fsynced listing. Directories are names too: one made (mkdirSync) survives,
+ *   with everything in it, only once its parent was fsynced after; the root `/` always survives.
  *
  * `cutAfterOps` makes the N-th mutating call fail (EIO) and every call after it, as if the machine had
  * lost power at that instant; `powerCut()` then reverts the disk to what survives, and a new FileStorage
@@ -25,7 +26,8 @@ const errno = (code: string, what: string): Error => Object.assign(new Error(`${
 export class PowerCutFs implements StorageFs {
   private names = new Map<string, Inode>()
   private durableNames = new Map<string, Inode>()
-  private readonly dirs = new Set<string>()
+  private dirs = new Set<string>(['/'])
+  private durableDirs = new Set<string>(['/'])
   private readonly handles = new Map<number, Handle>()
   private nextFd = 3
   /** Mutating calls so far. */
@@ -45,6 +47,10 @@ export class PowerCutFs implements StorageFs {
 
   /** Reverts to what a power cut keeps; `random` in [0, 1) picks how much of each unsynced tail survives. */
   powerCut (random: () => number): void {
+    const survives = (dir: string): boolean => dir === '/' || (this.durableDirs.has(dir) && survives(path.dirname(dir)))
+    this.durableDirs = new Set([...this.durableDirs].filter(survives))
+    this.dirs = new Set(this.durableDirs)
+    this.durableNames = new Map([...this.durableNames].filter(([name]) => this.dirs.has(path.dirname(name))))
     this.names = new Map(this.durableNames)
     for (const inode of new Set(this.names.values())) {
       const from = inode.dirtyFrom
@@ -62,7 +68,14 @@ export class PowerCutFs implements StorageFs {
     this.cutAfterOps = undefined
   }
 
-  mkdirSync (dir: string): void { this.dirs.add(dir) }
+  mkdirSync (dir: string): string | undefined {
+    const missing: string[] = []
+    for (let d = path.resolve(dir); !this.dirs.has(d); d = path.dirname(d)) missing.push(d)
+    if (missing.length === 0) return undefined
+    this.mutate(`mkdir ${dir}`)
+    for (const d of missing) this.dirs.add(d)
+    return missing.at(-1)
+  }
 
   readdirSync (dir: string): string[] {
     if (!this.dirs.has(dir)) throw errno('ENOENT', dir)
@@ -83,6 +96,7 @@ export class PowerCutFs implements StorageFs {
     }
     let inode = this.names.get(file)
     if ((flags === 'r' || flags === 'r+') && inode === undefined) throw errno('ENOENT', file)
+    if (!this.dirs.has(path.dirname(file))) throw errno('ENOENT', path.dirname(file))
     if (flags !== 'r') {
       this.mutate(`open ${file}`)
       if (inode === undefined) { inode = { data: Buffer.alloc(0), durable: Buffer.alloc(0) }; this.names.set(file, inode) }
@@ -127,6 +141,7 @@ export class PowerCutFs implements StorageFs {
       const dir = handle.dir
       for (const name of [...this.durableNames.keys()]) if (path.dirname(name) === dir) this.durableNames.delete(name)
       for (const [name, inode] of this.names) if (path.dirname(name) === dir) this.durableNames.set(name, inode)
+      for (const d of this.dirs) if (d !== dir && path.dirname(d) === dir) this.durableDirs.add(d)
       return
     }
     const inode = this.inodeOf(fd)
