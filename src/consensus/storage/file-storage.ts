@@ -526,16 +526,18 @@ function applyRecord (entries: Entry[], record: WalRecord, file: string, offset:
   }
   if (entry.index <= last.index) {
     const first = entries[0] as Entry
-    const kept = entry.index > first.index ? entries.slice(0, entry.index - first.index) : []
     // A follower overwrites only from a conflict, where the terms differ (the core appends the part of a
     // batch after the first mismatch): an entry rewritten with its own term is a stale copy of a record.
     const replaced = entries[entry.index - first.index]
     if (replaced !== undefined && replaced.term === entry.term) {
       throw new StorageCorruptionError(file, offset, `entry ${entry.index} of term ${entry.term} written again after entry ${last.index}: a stale record`)
     }
-    assertTermOrder(kept[kept.length - 1], entry, file, offset)
-    kept.push(entry)
-    return kept
+    // Cut in place: a copy of the kept entries per overwrite made replaying a log of many overwrites (a
+    // leader bumping the term at every frame) quadratic.
+    entries.length = Math.max(0, entry.index - first.index)
+    assertTermOrder(entries[entries.length - 1], entry, file, offset)
+    entries.push(entry)
+    return entries
   }
   throw new StorageCorruptionError(file, offset, `entry ${entry.index} after ${last.index}: a hole in the log`)
 }
