@@ -22,3 +22,16 @@ export class IdentityPermissionsError extends Error {
     this.name = 'IdentityPermissionsError'
   }
 }
+
+/**
+ * The identity file's name exists but is no readable regular file: a directory, a symlink loop or one to nothing,
+ * a file the process may not read. Never replaced: the key may be where the name should have led.
+ */
+export class IdentityUnreadableError extends Error {
+  static override readonly name = 'IdentityUnreadableError'
+  constructor (path: string, reason: string, cause?: unknown) {
+    super(`identity key ${path} cannot be read: ${reason}; refusing to create another ` +
+      '(make it the key file again, or move it away to create a new identity)', { cause })
+    this.name = 'IdentityUnreadableError'
+  }
+}

@@ -10,10 +10,10 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { DATA_DIR_MODE, GROUP_OTHER_BITS, IDENTITY_FILE_MODE, IDENTITY_FILE_NAME } from './constants.js'
-import { IdentityCorruptError, IdentityPermissionsError } from './errors.js'
+import { IdentityCorruptError, IdentityPermissionsError, IdentityUnreadableError } from './errors.js'
 import { writeFileDurably } from '../util/durable-file.js'
 
-export { IdentityCorruptError, IdentityPermissionsError } from './errors.js'
+export { IdentityCorruptError, IdentityPermissionsError, IdentityUnreadableError } from './errors.js'
 export { IDENTITY_FILE_NAME } from './constants.js'
 
 /** A node's NodeId: its libp2p PeerId in string form (`12D3KooW…`). */
@@ -37,6 +37,7 @@ export async function ensureDataDir (dir: string): Promise<void> {
  *
  * @throws IdentityCorruptError when the file is not a valid ed25519 key
  * @throws IdentityPermissionsError when group or others have any access to the file
+ * @throws IdentityUnreadableError when the name holds no readable regular file (a directory, a symlink loop…)
  */
 export async function loadOrCreateIdentity (dataDir: string): Promise<Identity> {
   await ensureDataDir(dataDir)
@@ -52,22 +53,35 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<Identity> 
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     const raced = await readIdentity(file)
     if (raced !== undefined) return { ...raced, created: false }
+    // NB: the name exists (link() said so) yet reads as missing: never run on a key that was not saved.
+    throw new IdentityUnreadableError(file, 'it exists but leads to no file')
   }
   return { privateKey, nodeId: peerIdFromPrivateKey(privateKey).toString(), created: true }
 }
 
-/** Reads an existing identity file; undefined when there is none. */
+/**
+ * Reads an existing identity file; undefined when there is none.
+ * @throws IdentityCorruptError, IdentityPermissionsError, IdentityUnreadableError as loadOrCreateIdentity
+ */
 export async function readIdentity (file: string): Promise<Omit<Identity, 'created'> | undefined> {
   let stat
   try {
     stat = await fs.stat(file)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+    const code = (err as NodeJS.ErrnoException).code
+    // A symlink to nothing stats as ENOENT too: only a name that is truly absent means "no key yet".
+    if (code === 'ENOENT' && !await nameExists(file)) return undefined
+    throw new IdentityUnreadableError(file, code === 'ENOENT' ? 'it is a symlink to nothing' : String(code ?? (err as Error).message), err)
   }
+  if (!stat.isFile()) throw new IdentityUnreadableError(file, 'it is not a regular file')
   const mode = stat.mode & 0o777
   if ((mode & GROUP_OTHER_BITS) !== 0) throw new IdentityPermissionsError(file, mode)
-  const bytes = await fs.readFile(file)
+  let bytes: Buffer
+  try {
+    bytes = await fs.readFile(file)
+  } catch (err) {
+    throw new IdentityUnreadableError(file, String((err as NodeJS.ErrnoException).code ?? (err as Error).message), err)
+  }
   let privateKey: PrivateKey
   try {
     privateKey = privateKeyFromProtobuf(bytes)
@@ -76,4 +90,14 @@ export async function readIdentity (file: string): Promise<Omit<Identity, 'creat
   }
   if (privateKey.type !== 'Ed25519') throw new IdentityCorruptError(file)
   return { privateKey, nodeId: peerIdFromPrivateKey(privateKey).toString() }
+}
+
+/** True when `file` names anything, a dangling symlink included (lstat does not follow it). */
+async function nameExists (file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file)
+    return true
+  } catch {
+    return false
+  }
 }

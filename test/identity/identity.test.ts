@@ -54,3 +54,44 @@ describe('identity', () => {
     expect((await loadOrCreateIdentity(d)).nodeId).toBe(nodeId)
   })
 })
+
+/**
+ * Goal: an `identity.key` that cannot be read as a file (a directory, a symlink loop, a symlink to nothing) stops
+ * the start with the identity module's typed error naming the path, never a bare fs error (`EISDIR: illegal
+ * operation on a directory, read`, no path) nor a fresh key that was never saved.
+ * Method: each shape made in a temp data dir, then loaded.
+ */
+describe('identity key that is not a readable file', () => {
+  it('should refuse a directory at the key path with IdentityUnreadableError naming it', async () => {
+    // 0700 gave a bare EISDIR; 0755 an IdentityPermissionsError telling to chmod a directory.
+    for (const mode of [0o700, 0o755]) {
+      const d = await dir()
+      const file = path.join(d, IDENTITY_FILE_NAME)
+      await fs.mkdir(file)
+      await fs.chmod(file, mode)
+      const err = await loadOrCreateIdentity(d).then(() => undefined, (e: unknown) => e as Error)
+      expect({ mode, name: err?.name }).toEqual({ mode, name: 'IdentityUnreadableError' })
+      expect(err?.message).toContain(file)
+      expect((await fs.stat(file)).isDirectory()).toBe(true)
+    }
+  })
+
+  it('should refuse a symlink loop at the key path with IdentityUnreadableError naming it', async () => {
+    const d = await dir()
+    const file = path.join(d, IDENTITY_FILE_NAME)
+    await fs.symlink(file, file)
+    const err = await loadOrCreateIdentity(d).then(() => undefined, (e: unknown) => e as Error)
+    expect(err?.name).toBe('IdentityUnreadableError')
+    expect(err?.message).toContain(file)
+  })
+
+  it('should refuse a dangling symlink at the key path instead of running on a key it never saved', async () => {
+    const d = await dir()
+    const file = path.join(d, IDENTITY_FILE_NAME)
+    await fs.symlink(path.join(d, 'moved-away.key'), file)
+    const err = await loadOrCreateIdentity(d).then(() => undefined, (e: unknown) => e as Error)
+    expect(err?.name).toBe('IdentityUnreadableError')
+    expect(err?.message).toContain(file)
+    await expect(fs.stat(path.join(d, 'moved-away.key'))).rejects.toHaveProperty('code', 'ENOENT')
+  })
+})
