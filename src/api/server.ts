@@ -13,7 +13,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
 import Fastify from 'fastify'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from '../log/index.js'
 import { API_BODY_BYTES_MAX, API_KEEP_ALIVE_TIMEOUT_MS } from './constants.js'
 import { API_ERROR_CODES, ApiBindRefusedError, ApiPortInUseError } from './errors.js'
@@ -32,6 +32,18 @@ import { SessionStore, sessionCookie } from './sessions.js'
  */
 export const SESSION_ROUTE = { config: { session: true } } as const
 
+/** Requests let in by a session cookie (not the token), each with whether its session is still live. */
+const sessionRequests = new WeakMap<FastifyRequest, () => boolean>()
+
+/**
+ * For a request the session cookie let in, a check that its session is still live (it expires or is evicted
+ * later); undefined for one the token let in, which no session bounds. A long answer (the event stream) asks it
+ * as it goes: the cookie is checked only when the request arrives.
+ */
+export function sessionLiveness (request: FastifyRequest): (() => boolean) | undefined {
+  return sessionRequests.get(request)
+}
+
 /** The route flags the auth hook reads. */
 interface RouteAuthConfig { public?: boolean, session?: boolean }
 
@@ -42,6 +54,8 @@ export interface ApiServerInit {
   allowNonLoopback: boolean
   token: string
   log: Logger
+  /** The sessions' and login codes' clock (ms). @default steadyNowMs */
+  nowMs?: () => number
 }
 
 /** True for 127.0.0.0/8, ::1 and `localhost`. */
@@ -60,12 +74,13 @@ function tokenMatches (header: string | undefined, expected: Buffer): boolean {
 /** The admin API; routes are added to `app` before `listen()`. */
 export class ApiServer {
   readonly app: FastifyInstance
-  readonly sessions = new SessionStore()
+  readonly sessions: SessionStore
   private urlValue: string | undefined
 
   /** @throws ApiBindRefusedError for a non-loopback host without `allowNonLoopback` */
   constructor (private readonly init: ApiServerInit) {
     if (!init.allowNonLoopback && !isLoopbackHost(init.host)) throw new ApiBindRefusedError(init.host)
+    this.sessions = new SessionStore(init.nowMs)
     this.app = Fastify({
       logger: false,
       bodyLimit: API_BODY_BYTES_MAX,
@@ -83,7 +98,11 @@ export class ApiServer {
       const route = request.routeOptions.config as RouteAuthConfig | undefined
       if (route?.public === true) return
       const read = request.method === 'GET' || request.method === 'HEAD'
-      if (read && route?.session === true && this.sessions.validCookie(request.headers.cookie)) return
+      const session = read && route?.session === true ? this.sessions.sessionOfCookie(request.headers.cookie) : undefined
+      if (session !== undefined) {
+        sessionRequests.set(request, () => this.sessions.isLive(session))
+        return
+      }
       init.log.debug({ url: request.url }, 'rejected API request without a valid token')
       await sendApiError(reply.header('www-authenticate', 'Bearer'), 'Unauthorized',
         'missing or wrong bearer token (the token is in <data-dir>/api.json)')

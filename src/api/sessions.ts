@@ -39,6 +39,12 @@ class ExpiringSecrets {
     return undefined
   }
 
+  /** True while `secret` (one this map gave out, so no constant-time compare) is held and unexpired. */
+  live (secret: string, nowMs: number): boolean {
+    const expiry = this.expiresAtMs.get(secret)
+    return expiry !== undefined && expiry > nowMs
+  }
+
   delete (secret: string): void {
     this.expiresAtMs.delete(secret)
   }
@@ -74,13 +80,24 @@ export class SessionStore {
 
   /** True when the request's cookies carry a live session of this node. */
   validCookie (cookieHeader: string | undefined): boolean {
-    if (cookieHeader === undefined) return false
+    return this.sessionOfCookie(cookieHeader) !== undefined
+  }
+
+  /** The id of the live session of this node the request's cookies carry, if any. */
+  sessionOfCookie (cookieHeader: string | undefined): string | undefined {
+    if (cookieHeader === undefined) return undefined
     for (const part of cookieHeader.split(';')) {
       const [name, value] = part.trim().split('=', 2)
       if (name?.startsWith(SESSION_COOKIE_PREFIX) !== true || value === undefined) continue
-      if (this.sessions.find(value, this.nowMs()) !== undefined) return true
+      const session = this.sessions.find(value, this.nowMs())
+      if (session !== undefined) return session
     }
-    return false
+    return undefined
+  }
+
+  /** True until the session `sessionId` expires or is evicted by newer ones (SESSIONS_MAX). */
+  isLive (sessionId: string): boolean {
+    return this.sessions.live(sessionId, this.nowMs())
   }
 }
 

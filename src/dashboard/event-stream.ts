@@ -4,16 +4,19 @@
  * state, then a new `state` event whenever it changed (rebuilt on every layer event and every
  * SSE_PUSH_INTERVAL_MS). Clients are bounded (SSE_CLIENTS_MAX; one more gets 503) and a client that stops
  * reading is dropped once its buffer passes SSE_CLIENT_BUFFER_BYTES_MAX; EventSource reconnects by itself.
+ * A stream a session cookie opened ends at the first push tick after that session expires or is evicted
+ * (api/sessions.ts): the cookie was checked when the stream opened, and the stream would otherwise outlive it.
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { SESSION_ROUTE, sendApiError } from '../api/index.js'
+import { SESSION_ROUTE, sendApiError, sessionLiveness } from '../api/index.js'
 import {
   SSE_CLIENT_BUFFER_BYTES_MAX, SSE_CLIENTS_MAX, SSE_KEEPALIVE_MS, SSE_PUSH_INTERVAL_MS, SSE_RETRY_MS
 } from './constants.js'
 
 export class EventStream {
-  private readonly clients = new Set<ServerResponse>()
+  /** Each open stream, with its session's liveness check (undefined: opened with the token, no session). */
+  private readonly clients = new Map<ServerResponse, (() => boolean) | undefined>()
   private last = ''
   private pushTimer: NodeJS.Timeout | undefined
   private keepaliveTimer: NodeJS.Timeout | undefined
@@ -28,7 +31,7 @@ export class EventStream {
 
   private startTimers (): void {
     if (this.pushTimer !== undefined) return
-    this.pushTimer = setInterval(() => { this.push() }, SSE_PUSH_INTERVAL_MS)
+    this.pushTimer = setInterval(() => { this.endEndedSessions(); this.push() }, SSE_PUSH_INTERVAL_MS)
     this.keepaliveTimer = setInterval(() => { this.write(': keepalive\n\n') }, SSE_KEEPALIVE_MS)
     this.pushTimer.unref?.()
     this.keepaliveTimer.unref?.()
@@ -67,7 +70,7 @@ export class EventStream {
       const res = reply.raw
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
       res.write(`retry: ${SSE_RETRY_MS}\n\n`)
-      this.clients.add(res)
+      this.clients.set(res, sessionLiveness(request))
       this.startTimers()
       request.raw.once('close', () => {
         this.clients.delete(res)
@@ -83,8 +86,18 @@ export class EventStream {
   close (): void {
     this.closed = true
     this.stopTimers()
-    for (const res of this.clients) res.end()
+    for (const res of this.clients.keys()) res.end()
     this.clients.clear()
+  }
+
+  /** Ends the streams whose session is over; the browser's reconnect then meets the 401 of its stale cookie. */
+  private endEndedSessions (): void {
+    for (const [res, live] of this.clients) {
+      if (live === undefined || live()) continue
+      this.clients.delete(res)
+      res.end()
+    }
+    if (this.clients.size === 0) this.stopTimers()
   }
 
   private push (): void {
@@ -92,7 +105,7 @@ export class EventStream {
     const state = this.render()
     if (state === this.last) return
     this.last = state
-    for (const res of this.clients) this.send(res, state)
+    for (const res of this.clients.keys()) this.send(res, state)
   }
 
   private send (res: ServerResponse, state: string): void {
@@ -100,7 +113,7 @@ export class EventStream {
   }
 
   private write (text: string): void {
-    for (const res of this.clients) this.writeTo(res, text)
+    for (const res of this.clients.keys()) this.writeTo(res, text)
   }
 
   private writeTo (res: ServerResponse, text: string): void {
