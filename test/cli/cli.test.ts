@@ -77,8 +77,14 @@ describe('revoada cli', () => {
     expect(typeof status.clusterId).toBe('string')
     expect((status.addresses as string[]).length).toBeGreaterThan(0)
 
-    // The creator elected itself as the only voter; the human status says so.
+    // The creator elected itself as the only voter; the human status says so. Neither its api.json nor the two
+    // nodes seeing each other means it has campaigned yet (the API answers before the election, and peers connect
+    // before a join commits): wait for that campaign, the condition the line below reads.
     // (A loaded machine may add an election after it: only the first one's cause is fixed.)
+    await waitFor(async () => {
+      const sa = JSON.parse(await cli('status', '--json', '--data-dir', a)) as { elections?: { campaigns: Record<string, number> } }
+      return (sa.elections?.campaigns.only_voter ?? 0) >= 1
+    }, 90_000, 'node a\'s campaign as the only voter')
     expect(await cli('status', '--data-dir', a)).toMatch(/^Elections: +\d+ campaigns? \([^)]*only voter 1[^)]*\), \d+ step-downs?( \([^)]*\))?, \d+ stalls? of an election timeout or more$/m)
     const api = JSON.parse(await fs.readFile(path.join(a, 'api.json'), 'utf8')) as { url: string }
 
