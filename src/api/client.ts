@@ -77,6 +77,21 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
 }
 
 /**
+ * `answer` when it is a JSON object whose `keys` are strings, as every node's answer at `apiPath` is. Another
+ * program on the port a crashed node recorded in api.json may answer 200 with other JSON (`{}`, `[]`, `null`):
+ * read as the node's, it made `wait-ready` succeed and `status` print empty fields.
+ *
+ * @throws NodeNotRunningError when it is not
+ */
+export function checkAnswer (dataDir: string, apiPath: string, answer: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (typeof answer === 'object' && answer !== null && !Array.isArray(answer)) {
+    const body = answer as Record<string, unknown>
+    if (keys.every((key) => typeof body[key] === 'string')) return body
+  }
+  throw new NodeNotRunningError(dataDir, `the API in ${API_FILE_NAME} answered ${apiPath} without ${keys.join(', ')}: not a revoada node`)
+}
+
+/**
  * Refuses to start a second node on a data dir whose `api.json` belongs to a node that still answers. A stale
  * file (left by a crash) does not answer and is simply overwritten.
  *

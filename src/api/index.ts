@@ -4,7 +4,7 @@
  */
 export { ApiServer, SESSION_ROUTE, isLoopbackHost, sendApiError, sessionLiveness } from './server.js'
 export type { ApiServerInit } from './server.js'
-export { apiGet, apiRequest, assertNotRunning, readApiFile } from './client.js'
+export { apiGet, apiRequest, assertNotRunning, checkAnswer, readApiFile } from './client.js'
 export type { ApiFile } from './client.js'
 export { API_ERROR_CODES, EXIT_CODES, ApiBindRefusedError, ApiPortInUseError, ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError, isApiErrorCode } from './errors.js'
 export type { ApiErrorBody, ApiErrorCode } from './errors.js'

@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { apiGet, apiRequest } from '../api/client.js'
+import { apiGet, apiRequest, checkAnswer } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
 import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
@@ -78,7 +78,7 @@ export function registerNodeCommands (program: Command): void {
 async function runId (opts: { dataDir?: string }): Promise<void> {
   const dataDir = dataDirOf(opts)
   try {
-    const status = await apiGet(dataDir, '/v1/status') as StatusAnswer
+    const status = await readStatus(dataDir)
     print(status.nodeId)
   } catch (err) {
     // The NodeId is also readable offline from the identity file, which needs no running node.
@@ -90,13 +90,14 @@ async function runId (opts: { dataDir?: string }): Promise<void> {
 }
 
 async function runJoinString (opts: { dataDir?: string }): Promise<void> {
-  const body = await apiGet(dataDirOf(opts), '/v1/join-string') as { joinString: string }
+  const dataDir = dataDirOf(opts)
+  const body = checkAnswer(dataDir, '/v1/join-string', await apiGet(dataDir, '/v1/join-string'), ['joinString']) as { joinString: string }
   printExact(body.joinString)
 }
 
 /** The status plus `isLeader`, which scripts use to find the leader's pid and data dir. */
 async function readStatus (dataDir: string): Promise<StatusAnswer & { isLeader: boolean }> {
-  const status = await apiGet(dataDir, '/v1/status') as StatusAnswer
+  const status = checkAnswer(dataDir, '/v1/status', await apiGet(dataDir, '/v1/status'), ['nodeId']) as unknown as StatusAnswer
   return { ...status, isLeader: status.leader === status.nodeId }
 }
 

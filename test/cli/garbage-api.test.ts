@@ -1,0 +1,50 @@
+/**
+ * Goal: a CLI command whose data dir's api.json names a server that answers 200 with JSON that is no node's
+ * answer (`{}`, `[]`, `null`: another program took the port of a crashed node) fails with NodeNotRunningError
+ * (exit 1, one line), never a success. Before, `wait-ready` exited 0 (ready), `status` printed empty fields with
+ * exit 0, `dashboard` printed "undefined" as its link with exit 0, and `id`, `join-string` ended in a TypeError.
+ * Method: a plain HTTP server on port 0 in the test answering every request with one body; the built CLI runs
+ * against a temp data dir whose api.json names it.
+ */
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { cliRun } from './helpers.js'
+import { tempDir } from '../node/helpers.js'
+
+const servers: Server[] = []
+const dirs: string[] = []
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((resolve) => s.close(resolve))
+  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
+})
+
+/** A data dir whose api.json names a server answering every request 200 with `body`. */
+async function dataDirAnswering (body: string): Promise<string> {
+  const server = createServer((_req, res) => { res.setHeader('content-type', 'application/json'); res.end(body) })
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const dir = await tempDir()
+  dirs.push(dir)
+  const port = (server.address() as AddressInfo).port
+  await fs.writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: `http://127.0.0.1:${port}`, token: 'old' }))
+  return dir
+}
+
+describe('CLI commands against an API that answers JSON of no node', () => {
+  for (const body of ['{}', '[]', 'null']) {
+    it(`should fail with NodeNotRunningError when the API answers ${body}`, async () => {
+      const dir = await dataDirAnswering(body)
+      const commands = [['status'], ['status', '--json'], ['wait-ready', '--timeout', '0.5'], ['id'], ['join-string'], ['dashboard']]
+      const results = await Promise.all(commands.map(async (args) => ({ args, ...await cliRun([...args, '--data-dir', dir], 60_000) })))
+      for (const { args, code, stdout, stderr } of results) {
+        expect({ args, code, stdout }).toEqual({ args, code: 1, stdout: '' })
+        expect({ args, stderr }).toEqual({ args, stderr: expect.stringContaining('no running node found') as string })
+        expect({ args, stderr }).toEqual({ args, stderr: expect.not.stringContaining('TypeError') as string })
+      }
+    }, 120_000)
+  }
+})
