@@ -160,7 +160,12 @@ async function runStart (opts: StartOptions): Promise<void> {
 async function preflight (config: Config): Promise<void> {
   const { portFree } = await import('../node/listen.js')
   const { decodeJoinString } = await import('../net/join-string.js')
-  const stat = await fs.stat(config.dataDir).catch(() => undefined)
+  const stat = await fs.stat(config.dataDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined
+    // Below a file (ENOTDIR), a symlink loop, a name too long: nothing can be created there. Said here, the
+    // start's clean-up of what it made never meets the path (its bare fs error covered the start's own).
+    throw new CliInputError(`--data-dir ${config.dataDir} cannot be used: ${err.code ?? err.message}`)
+  })
   if (stat !== undefined && !stat.isDirectory()) throw new CliInputError(`--data-dir ${config.dataDir} exists and is not a directory`)
   if (config.join !== undefined) decodeJoinString(config.join)
   for (const addr of config.listen ?? []) {
@@ -175,7 +180,13 @@ async function makeLogger (config: Config, opts: StartOptions): Promise<Logger> 
   if (opts.logFile !== undefined) {
     const { LogFileSink } = await import('../log/file-sink.js')
     const format = (opts.logFormat as LogFormat | undefined) ?? 'json'
-    const sink = new LogFileSink(opts.logFile, format)
+    let sink: InstanceType<typeof LogFileSink>
+    try {
+      sink = new LogFileSink(opts.logFile, format)
+    } catch (err) {
+      // A directory, a missing directory, no permission: the operator's path, said with the flag (exit 3).
+      throw new CliInputError(`--log-file ${opts.logFile} cannot be opened for appending: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
     // logrotate's `postrotate kill -HUP`: the node writes to a new file at the path. Without --log-file SIGHUP
     // keeps Node's default (the node ends), which `nohup` relies on ignoring.
     process.on('SIGHUP', () => { sink.reopen() })
