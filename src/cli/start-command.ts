@@ -133,7 +133,9 @@ async function runStart (opts: StartOptions): Promise<void> {
   try {
     node = await startNode({ config, log, services, ...(opts.recoverQuorum === true ? { recoverQuorum: true } : {}) })
   } catch (err) {
-    await removeCreated(config.dataDir, before)
+    // NB: refused the lock, this start made nothing: what appeared since `before` is the holder's (a node in its
+    // first start writes identity.key, cluster.json and raft/ meanwhile), never to be removed.
+    if ((err as Error).name !== 'DataDirInUseError') await removeCreated(config.dataDir, before)
     throw translateStartError(err)
   }
   signals.started(node)

@@ -113,6 +113,35 @@ describe('revoada start on a data dir in use', () => {
     expect(stderr).toContain(`data dir ${dir} is in use by pid ${first.pid}`)
     expect(await snapshot()).toEqual(before)
   }, 60_000)
+
+  it('should delete nothing the holder creates while it fails, as a first start does (identity, cluster, raft/)', async () => {
+    // The failed start removes what appeared in the data dir since it looked (a failed first start leaves no
+    // half-made cluster), but here the holder made it: a node in its first start writes identity.key,
+    // cluster.json and raft/ while the second start loads libp2p, and the second one removed them under it.
+    // Method: the lock held by a child; this process creates files in the data dir, one after another, for the
+    // whole life of the second start, which then must find each of them still there.
+    const dir = await newDir()
+    await lockHolder(dir)
+    const main = path.join(ROOT, 'dist/src/cli/main.js')
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVOADA_')))
+    const second = spawn(process.execPath, [main, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    cleanups.push(async () => { second.kill('SIGKILL') })
+    let stderr = ''
+    second.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    let exited = false
+    const code = new Promise((resolve) => second.once('exit', (c) => { exited = true; resolve(c) }))
+    const made: string[] = []
+    while (!exited && made.length < 20_000) {
+      const name = `holder-made-${made.length}`
+      await fs.writeFile(path.join(dir, name), 'x')
+      made.push(name)
+    }
+    expect(await code).toBe(1)
+    expect(stderr).toContain('is in use by pid')
+    const left = new Set(await fs.readdir(dir))
+    expect(made.filter((name) => !left.has(name))).toEqual([])
+  }, 60_000)
 })
 
 describe('lost raft directory', () => {
