@@ -80,15 +80,18 @@ async function runExport (opts: { dataDir?: string, from?: string, output?: stri
  * An export file's bytes, read whole.
  * @throws ExportFileTooLargeError beyond EXPORT_FILE_BYTES_MAX (readFile's own limit, a bare RangeError)
  */
-async function readExportFile (file: string): Promise<Uint8Array> {
-  const { size } = await stat(file)
+async function readExportFile (what: string, file: string): Promise<Uint8Array> {
+  const unreadable = (err: unknown): CliInputError =>
+    new CliInputError(`${what} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  const { size } = await stat(file).catch((err: unknown) => { throw unreadable(err) })
   if (size > EXPORT_FILE_BYTES_MAX) throw new ExportFileTooLargeError(file, size, EXPORT_FILE_BYTES_MAX)
   try {
     return new Uint8Array(await readFile(file))
   } catch (err) {
     // NB: the file grew past the limit between the stat and the read.
     if ((err as { code?: unknown }).code === 'ERR_FS_FILE_TOO_LARGE') throw new ExportFileTooLargeError(file, (await stat(file)).size, EXPORT_FILE_BYTES_MAX)
-    throw err
+    // A directory (EISDIR), a missing file: the operator's path, exit 3 (exit 1 is a failed verification).
+    throw unreadable(err)
   }
 }
 
@@ -128,12 +131,12 @@ function describeReport (label: string, r: VerifyReport): string {
 
 async function runVerify (file: string | undefined, opts: VerifyOpts): Promise<void> {
   const label = file ?? 'node'
-  const bytes = file !== undefined ? await readExportFile(file) : await fetchExport(dataDirOf(opts), undefined)
+  const bytes = file !== undefined ? await readExportFile('export file', file) : await fetchExport(dataDirOf(opts), undefined)
   const report = await verifyOne(label, bytes, opts)
   if (report === null) return
   let relation: string | undefined
   if (opts.against !== undefined) {
-    const other = await verifyOne(opts.against, await readExportFile(opts.against), opts)
+    const other = await verifyOne(opts.against, await readExportFile('--against', opts.against), opts)
     if (other === null) return
     try {
       const verdict = checkConsistency(report, other)

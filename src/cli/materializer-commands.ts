@@ -3,7 +3,7 @@
  * `revoada manifests` (what this node materialized) and `revoada catalog` / `catalog set` (the role catalog,
  * issue 15). Talk to the running node's admin API.
  */
-import { promises as fs } from 'node:fs'
+import { readInputFile } from './common.js'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { apiGet, apiRequest } from '../api/index.js'
@@ -62,9 +62,9 @@ async function runCatalogSet (opts: { dataDir?: string, role?: string, file?: st
   if (opts.role === undefined || !ROLES.includes(opts.role)) throw new CliInputError(`--role must be one of ${ROLES.join(', ')}`)
   const files = opts.file ?? []
   if (files.length === 0 && opts.reset !== true) throw new CliInputError('give one or more --file F (or --reset to restore the default templates)')
-  if (files.length > 0 && opts.reset === true) throw new Error('--reset takes no --file')
+  if (files.length > 0 && opts.reset === true) throw new CliInputError('--reset takes no --file')
   const templates = []
-  for (const file of files) templates.push({ name: path.basename(file), text: await fs.readFile(file, 'utf8') })
+  for (const file of files) templates.push({ name: path.basename(file), text: (await readInputFile('--file', file)).toString('utf8') })
   const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/catalog', { role: opts.role, templates }, 60_000) as { outcome: { kind: string, message?: string }, index: number, templates: Array<{ name: string, cid: string }> }
   if (opts.json === true) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else if (result.outcome.kind === 'applied') {
