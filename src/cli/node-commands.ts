@@ -96,8 +96,9 @@ async function runJoinString (opts: { dataDir?: string }): Promise<void> {
 }
 
 /** The status plus `isLeader`, which scripts use to find the leader's pid and data dir. */
-async function readStatus (dataDir: string): Promise<StatusAnswer & { isLeader: boolean }> {
-  const status = checkAnswer(dataDir, '/v1/status', await apiGet(dataDir, '/v1/status'), ['nodeId']) as unknown as StatusAnswer
+async function readStatus (dataDir: string, timeoutMs?: number): Promise<StatusAnswer & { isLeader: boolean }> {
+  const answer = await apiRequest(dataDir, 'GET', '/v1/status', undefined, timeoutMs)
+  const status = checkAnswer(dataDir, '/v1/status', answer, ['nodeId']) as unknown as StatusAnswer
   return { ...status, isLeader: status.leader === status.nodeId }
 }
 
@@ -172,7 +173,10 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
   const deadline = steadyNowMs() + timeoutMs
   let last = 'no api.json yet'
   for (;;) {
-    const why = await notReadyBecause(dataDir, voters, without).catch((err: Error) => err.message)
+    // Each request gets what is left of the timeout (at least a poll's worth): an API that accepts and never
+    // answers held every one for the client's 30 s, so --timeout 2 took 30 s.
+    const leftMs = Math.max(POLL_MS, deadline - steadyNowMs())
+    const why = await notReadyBecause(dataDir, voters, without, leftMs).catch((err: Error) => err.message)
     if (why === null) return
     last = why
     if (steadyNowMs() > deadline) throw new Error(`wait-ready: not ready after ${timeoutMs / 1000} s: ${last}`)
@@ -181,17 +185,17 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
 }
 
 /** Null when ready, else why not. */
-async function notReadyBecause (dataDir: string, voters: number | undefined, without: string | undefined): Promise<string | null> {
+async function notReadyBecause (dataDir: string, voters: number | undefined, without: string | undefined, timeoutMs: number): Promise<string | null> {
   if (!existsSync(path.join(dataDir, 'api.json'))) return 'the node has not written api.json yet'
-  const status = await readStatus(dataDir)
+  const status = await readStatus(dataDir, timeoutMs)
   if (typeof status.role !== 'string') return null
   const inConf = [...(status.voters ?? []), ...(status.learners ?? [])].includes(status.nodeId)
   if (!inConf) return 'not admitted to the Raft configuration yet'
   if (status.leader === null || status.leader === undefined) return 'no leader known'
   if (voters === undefined) return null
-  const shape = await apiGet(dataDir, '/v1/shape?stale=true') as { voters: string[] }
+  const shape = await apiRequest(dataDir, 'GET', '/v1/shape?stale=true', undefined, timeoutMs) as { voters: string[] }
   if (without !== undefined && shape.voters.includes(without)) return `${without} still holds etcd`
-  const members = await apiGet(dataDir, '/v1/members') as MembersAnswer
+  const members = await apiRequest(dataDir, 'GET', '/v1/members', undefined, timeoutMs) as MembersAnswer
   const alive = new Set(members.members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId))
   const live = shape.voters.filter((id) => alive.has(id)).length
   return live >= voters ? null : `${live} live voter(s) of ${voters} wanted`

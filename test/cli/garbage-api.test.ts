@@ -7,6 +7,7 @@
  * against a temp data dir whose api.json names it.
  */
 import { createServer } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promises as fs } from 'node:fs'
@@ -47,4 +48,28 @@ describe('CLI commands against an API that answers JSON of no node', () => {
       }
     }, 120_000)
   }
+})
+
+/**
+ * Goal: `wait-ready --timeout S` gives up after about S seconds also when the API accepts the connection and
+ * never answers (a node stuck, or another program on its port); each request waited the client's 30 s before.
+ * Method: a server that holds every request open; the command must end, exit 1, well before 30 s.
+ */
+describe('wait-ready against an API that never answers', () => {
+  it('should give up within its --timeout, not after the client\'s 30 s per request', async () => {
+    const server = createServer(() => {})
+    servers.push(server)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const dir = await tempDir()
+    dirs.push(dir)
+    await fs.writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' }))
+    const startedAt = performance.now()
+    const r = await cliRun(['wait-ready', '--timeout', '1', '--data-dir', dir], 60_000)
+    const elapsedMs = performance.now() - startedAt
+    server.closeAllConnections()
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('not ready after 1 s')
+    // Node's start and the command's own work take a second or two on a loaded machine; 30 s is the bug.
+    expect(elapsedMs).toBeLessThan(15_000)
+  }, 60_000)
 })
