@@ -10,6 +10,7 @@
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import { CliInputError } from './validate.js'
 
 /**
  * Requests one `content add` keeps in flight. Enough for the node's group commit to share most fdatasyncs;
@@ -25,12 +26,15 @@ export type TreeNode = TreeFile | TreeDir
  * Lists `target`: a file, or a directory with its files and directories below, entries in name order.
  * `target` itself may be a symlink (followed); below it symlinks, sockets, FIFOs and devices are skipped
  * (not content).
- * @throws Error when `target` is neither a file nor a directory, or the file system's error
+ * @throws CliInputError (exit 3) when `target` cannot be read or is neither a file nor a directory; the file
+ *   system's error for what lies below it
  */
 export async function scanTree (target: string): Promise<TreeNode> {
-  const stat = await fs.stat(target)
+  const stat = await fs.stat(target).catch((err: NodeJS.ErrnoException) => {
+    throw new CliInputError(`${target}: cannot read it (${err.code ?? err.message})`)
+  })
   if (stat.isFile()) return { kind: 'file', path: target, bytes: stat.size }
-  if (!stat.isDirectory()) throw new Error(`${target} is neither a file nor a directory`)
+  if (!stat.isDirectory()) throw new CliInputError(`${target} is neither a file nor a directory`)
   return await scanDir(target)
 }
 

@@ -2,10 +2,11 @@
  * Goal: a file argument the CLI cannot read (a directory, a missing file) is invalid input: one line naming the
  * argument and the path, exit 3, before any request. Before, `chain verify DIR` and `catalog set --file DIR`
  * printed a bare `EISDIR: illegal operation on a directory, read` (no path) with exit 1, which for `chain verify`
- * is also its "verification failed" exit.
+ * is also its "verification failed" exit; `content add MISSING` a bare `ENOENT` and `content add FIFO` exit 1.
  * Method: the built CLI against a temp dir with no node (no api.json): a command that got past its input would
  * fail with NodeNotRunningError instead.
  */
+import { execFileSync } from 'node:child_process'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -22,11 +23,16 @@ describe('CLI file arguments it cannot read', () => {
     const dir = await tempDir()
     dirs.push(dir)
     const missing = path.join(dir, 'missing.cbor')
+    const fifo = path.join(dir, 'a-fifo')
+    execFileSync('mkfifo', [fifo])
     const cases: Array<[string[], string]> = [
       [['chain', 'verify', dir], dir],
       [['chain', 'verify', missing], missing],
       [['catalog', 'set', '--role', 'etcd', '--file', dir, '--data-dir', dir], dir],
-      [['catalog', 'set', '--role', 'etcd', '--file', missing, '--data-dir', dir], missing]
+      [['catalog', 'set', '--role', 'etcd', '--file', missing, '--data-dir', dir], missing],
+      // A FIFO is neither a file nor a directory: no content.
+      [['content', 'add', missing, '--data-dir', dir], missing],
+      [['content', 'add', fifo, '--data-dir', dir], fifo]
     ]
     const results = await Promise.all(cases.map(async ([args]) => await cliRun(args, 60_000)))
     results.forEach(({ code, stderr }, i) => {
