@@ -343,24 +343,39 @@ async function stopAndExit (node: RevoadaNode, code: number): Promise<void> {
  */
 const DUPLICATE_SIGNAL_WINDOW_MS = 1000
 
+/** What a process signal does, given the signals before it (`firstAtMs`: the first one's time, if any). */
+export type SignalVerdict = 'duplicate' | 'stop' | 'stopping' | 'exit-now'
+
+/**
+ * The verdict on a SIGINT or SIGTERM at `nowMs` (steady clock): the first stops the node gracefully, or lets the
+ * stop the node asked for itself (`stopping`: it left, was removed…) go on; one within DUPLICATE_SIGNAL_WINDOW_MS
+ * of the first is its duplicate; a later one exits at once.
+ */
+export function signalVerdict (state: { firstAtMs: number | undefined, stopping: boolean }, nowMs: number): SignalVerdict {
+  // NB: a running stop is no signal: taken for one, the operator's first signal cut it short (exit 1).
+  if (state.firstAtMs === undefined) return state.stopping ? 'stopping' : 'stop'
+  return nowMs - state.firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS ? 'duplicate' : 'exit-now'
+}
+
 /**
  * SIGINT and SIGTERM stop the node gracefully; one that comes while it starts stops it once started (`started`),
  * and a second, later than DUPLICATE_SIGNAL_WINDOW_MS, exits at once.
  */
 function installSignalHandlers (): { started: (node: RevoadaNode) => void } {
   let running: RevoadaNode | undefined
-  let signalled = false
-  let firstAtMs = 0
+  let firstAtMs: number | undefined
   const onSignal = (signal: NodeJS.Signals): void => {
     // Steady: after a wall-clock step back a real second Ctrl-C would fall inside the window for the step's size.
-    if ((signalled || stopping) && steadyNowMs() - firstAtMs < DUPLICATE_SIGNAL_WINDOW_MS) return
-    firstAtMs = steadyNowMs()
-    if (signalled || stopping) {
+    const nowMs = steadyNowMs()
+    const verdict = signalVerdict({ firstAtMs, stopping }, nowMs)
+    if (verdict === 'duplicate') return
+    firstAtMs = nowMs
+    if (verdict === 'exit-now') {
       note(`second ${signal}, exiting now`)
       process.exit(1)
     }
-    signalled = true
-    if (running !== undefined) void stopAndExit(running, 0)
+    if (verdict === 'stopping') note(`${signal} while stopping: the stop goes on (again to exit now)`)
+    else if (running !== undefined) void stopAndExit(running, 0)
     else note(`${signal} while starting: the node stops once started (again to exit now)`)
   }
   process.on('SIGINT', onSignal)
@@ -368,7 +383,7 @@ function installSignalHandlers (): { started: (node: RevoadaNode) => void } {
   return {
     started: (node) => {
       running = node
-      if (signalled) void stopAndExit(node, 0)
+      if (firstAtMs !== undefined) void stopAndExit(node, 0)
     }
   }
 }
