@@ -86,13 +86,18 @@ async function readCluster (file: string): Promise<Cluster | undefined> {
   let text: string
   try {
     const stat = await fs.stat(file)
+    if (!stat.isFile()) throw new ClusterFileError(file, 'not a regular file')
     if ((stat.mode & 0o077) !== 0) {
       throw new ClusterFileError(file, `mode 0${(stat.mode & 0o777).toString(8)} lets others read the cluster key; chmod 600 it`)
     }
     text = await fs.readFile(file, 'utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+    if (err instanceof ClusterFileError) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    // NB: a symlink to nothing (a secret not mounted yet) stats as ENOENT too; read as "no cluster yet", a new
+    // cluster with a new key was written over the link.
+    if (code === 'ENOENT' && !await nameExists(file)) return undefined
+    throw new ClusterFileError(file, `cannot read it (${code === 'ENOENT' ? 'a symlink to nothing' : code ?? (err as Error).message})`, err)
   }
   let body: Partial<ClusterFile>
   try {
@@ -117,4 +122,9 @@ function isMultiaddr (text: string): boolean {
   } catch {
     return false
   }
+}
+
+/** True when `file` names anything, a dangling symlink included (lstat does not follow it). */
+async function nameExists (file: string): Promise<boolean> {
+  return await fs.lstat(file).then(() => true, () => false)
 }

@@ -80,3 +80,32 @@ describe('cluster file', () => {
     expect(stored.cluster.seeds).toEqual(['/ip4/127.0.0.1/tcp/1'])
   })
 })
+
+/**
+ * Goal: a `cluster.json` name that leads to no readable file (a symlink to a secret not mounted yet, a directory)
+ * stops the start with ClusterFileError naming it, and is never replaced: before, a symlink to nothing read as
+ * "no cluster yet", and a new cluster with a new key was written over the link; a directory got the advice to
+ * chmod it.
+ */
+describe('cluster file that is not a readable file', () => {
+  it('should refuse a symlink to nothing and keep the link', async () => {
+    const d = await tempDir()
+    dirs.push(d)
+    const file = path.join(d, 'cluster.json')
+    const target = path.join(d, 'secrets', 'cluster.json')
+    await fs.symlink(target, file)
+    const err = await loadOrCreateCluster(d).then(() => undefined, (e: unknown) => e as Error)
+    expect(err?.name).toBe('ClusterFileError')
+    expect(err?.message).toContain(file)
+    expect(await fs.readlink(file)).toBe(target)
+    await expect(fs.stat(target)).rejects.toHaveProperty('code', 'ENOENT')
+  })
+
+  it('should refuse a directory as not a regular file', async () => {
+    const d = await tempDir()
+    dirs.push(d)
+    const file = path.join(d, 'cluster.json')
+    await fs.mkdir(file, { mode: 0o700 })
+    await expect(loadOrCreateCluster(d)).rejects.toThrow(/cluster\.json: not a regular file/)
+  })
+})
