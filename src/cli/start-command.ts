@@ -146,8 +146,11 @@ async function runStart (opts: StartOptions): Promise<void> {
     await stopAndExit(node, request.exitCode)
   })
   if (config.join !== undefined && !inConfiguration(node, consensus)) {
+    // Set before any await: a signal's stop (stopAndExit) may already be under way.
+    undoUnfinishedJoin = async () => { await removeCreated(config.dataDir, before) }
     try {
       await followJoin(node, consensus, joinTimeoutS * 1000, config.protocolLevel ?? PROTOCOL_LEVEL)
+      undoUnfinishedJoin = undefined
     } catch (err) {
       note((err as Error).message)
       await node.stop()
@@ -324,12 +327,21 @@ export async function followJoin (node: RevoadaNode, consensus: ConsensusService
 }
 
 let stopping = false
+/**
+ * Set while a first join is unfinished: a stop then removes what the start created, as a join that timed out
+ * does. Left, it was a data dir of a cluster the node never joined (ClusterMismatchError at the next `--join`).
+ */
+let undoUnfinishedJoin: (() => Promise<void>) | undefined
 
 async function stopAndExit (node: RevoadaNode, code: number): Promise<void> {
   if (stopping) return
   stopping = true
   try {
     await node.stop()
+    if (undoUnfinishedJoin !== undefined) {
+      await undoUnfinishedJoin()
+      note('stopped before this node was admitted: removed what this start created; the next start joins afresh')
+    }
     process.exit(code)
   } catch (err) {
     note(`error while stopping: ${(err as Error).message}`)
