@@ -17,7 +17,7 @@ import type { LogFormat } from '../log/levels.js'
 import type { Logger } from '../log/index.js'
 import type { RevoadaNode } from '../node/index.js'
 import type { ConsensusService } from '../consensus/consensus-service.js'
-import { ApiPortInUseError } from '../api/errors.js'
+import { ApiBindRefusedError, ApiPortInUseError } from '../api/errors.js'
 import { parseHostPort } from './args.js'
 import { CliInputError, parseSeconds } from './validate.js'
 import { note, print } from './output.js'
@@ -163,7 +163,8 @@ async function runStart (opts: StartOptions): Promise<void> {
 
 /** What can be checked without writing anything. */
 async function preflight (config: Config): Promise<void> {
-  const { portFree } = await import('../node/listen.js')
+  const { bindProbe } = await import('../node/listen.js')
+  const { isLoopbackHost } = await import('../api/server.js')
   const { decodeJoinString } = await import('../net/join-string.js')
   const stat = await fs.stat(config.dataDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined
@@ -175,9 +176,24 @@ async function preflight (config: Config): Promise<void> {
   if (config.join !== undefined) decodeJoinString(config.join)
   for (const addr of config.listen ?? []) {
     const m = /^\/ip([46])\/([^/]+)\/tcp\/(\d+)$/.exec(addr)
-    if (m !== null && Number(m[3]) !== 0 && !(await portFree(m[2] as string, Number(m[3])))) throw new ListenAddressInUseError(addr)
+    if (m === null || Number(m[3]) === 0) continue
+    const probe = await bindProbe(m[2] as string, Number(m[3]))
+    if (probe === 'in-use') throw new ListenAddressInUseError(addr)
+    if (probe !== 'free') throw new CliInputError(`--listen ${addr} cannot be bound on this host (${bindHint(probe)})`)
   }
-  if (config.api.port !== 0 && !(await portFree(config.api.host, config.api.port))) throw new ApiPortInUseError(config.api.host, config.api.port)
+  // Refused before it is probed: a non-loopback host was said to be in use when it was not this host's.
+  if (!config.api.allowNonLoopback && !isLoopbackHost(config.api.host)) throw new ApiBindRefusedError(config.api.host)
+  if (config.api.port === 0) return
+  const probe = await bindProbe(config.api.host, config.api.port)
+  if (probe === 'in-use') throw new ApiPortInUseError(config.api.host, config.api.port)
+  if (probe !== 'free') throw new CliInputError(`--api ${config.api.host}:${config.api.port} cannot be bound on this host (${bindHint(probe)})`)
+}
+
+/** A bind error code with what it means for the operator. */
+function bindHint (code: string): string {
+  if (code === 'EADDRNOTAVAIL') return `${code}: not an address of this host`
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `${code}: the host name does not resolve`
+  return code
 }
 
 async function makeLogger (config: Config, opts: StartOptions): Promise<Logger> {

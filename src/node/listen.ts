@@ -7,13 +7,21 @@
 import { createServer } from 'node:net'
 import { configDefaults } from '../config/index.js'
 
+/**
+ * Whether `port` on `host` can be bound right now: 'free', 'in-use' (EADDRINUSE), or the bind's error code for
+ * anything else (EADDRNOTAVAIL: no address of this host; ENOTFOUND: a host name that does not resolve; EACCES).
+ */
+export async function bindProbe (host: string, port: number): Promise<string> {
+  return await new Promise<string>((resolve) => {
+    const server = createServer()
+    server.once('error', (err: NodeJS.ErrnoException) => { resolve(err.code === 'EADDRINUSE' ? 'in-use' : err.code ?? err.message) })
+    server.listen({ host, port, exclusive: true }, () => { server.close(() => { resolve('free') }) })
+  })
+}
+
 /** True when `port` on `host` can be bound right now. */
 export async function portFree (host: string, port: number): Promise<boolean> {
-  return await new Promise<boolean>((resolve) => {
-    const server = createServer()
-    server.once('error', () => { resolve(false) })
-    server.listen({ host, port, exclusive: true }, () => { server.close(() => { resolve(true) }) })
-  })
+  return await bindProbe(host, port) === 'free'
 }
 
 /** The configured listen addresses, or the default (with fallback); second value: fell back. */
