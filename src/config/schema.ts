@@ -14,6 +14,7 @@ import { LOG_LEVELS } from '../log/index.js'
 import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from '../consensus/shape/core/protocol.js'
 import { ELECTION_TICKS_DEFAULT, HEARTBEAT_TICKS_DEFAULT } from '../consensus/constants.js'
 import { MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS } from '../membership/core/constants.js'
+import { UNLISTED_DEAD_MS_MAX, UNLISTED_DEAD_MS_MIN } from '../policy/core/constants.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN,
   DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_REDIAL_BACKOFF_MAX_MS, DEFAULT_REDIAL_BACKOFF_MIN_MS,
@@ -134,7 +135,13 @@ export const policySection = z.strictObject({
   /** At most this many role changes per window, cluster-wide. @default 10 */
   clusterMaxChanges: z.number().int().positive().optional(),
   /** The cluster-wide window in ms. @default 60000 */
-  clusterWindowMs: positiveMs.optional()
+  clusterWindowMs: positiveMs.optional(),
+  /**
+   * A member of the shape the leader's membership view never lists counts as dead this long after the leader
+   * first missed it, in ms (docs/POLICY.md): 5000 … 3600000. @default 60000
+   */
+  unlistedDeadMs: z.number().int().min(UNLISTED_DEAD_MS_MIN, { message: `at least ${UNLISTED_DEAD_MS_MIN} ms: a member still starting would lose its roles` })
+    .max(UNLISTED_DEAD_MS_MAX, { message: `at most ${UNLISTED_DEAD_MS_MAX} ms (an hour): a lost holder would keep its roles through the outage` }).optional()
 })
 
 /** The materializer (issue 15): this node's roles as static-pod manifests. All optional. */

@@ -51,6 +51,8 @@ export interface PolicyEngineInit {
   /** @default 250 */
   debounceMs?: number
   damper?: Partial<DamperOptions>
+  /** How long a shape member the leader's view never lists is missed before it counts as dead (config `policy.unlistedDeadMs` wins). @default UNLISTED_DEAD_MS */
+  unlistedDeadMs?: number
   /**
    * The clock of the dampers, flap and stability windows and the new leader's settle wait. Steady, as
    * membership's (whose event times, `atMs`, it compares with its own): a wall-clock step neither releases a
@@ -67,6 +69,7 @@ export class PolicyEngine implements NodeService {
   private readonly policies: Policy[]
   private readonly damper: DamperOptions
   private readonly nowMs: () => number
+  private unlistedDeadMs: number
   private stopAudit: StopDuty | undefined
   /** The next evaluation: when it is due (performance.now()) and its timer. */
   private pending: { dueMs: number, timer: NodeJS.Timeout } | undefined
@@ -106,6 +109,7 @@ export class PolicyEngine implements NodeService {
     this.policies = init.policies ?? [autoReplacement()]
     this.damper = { ...DAMPER_DEFAULTS, ...init.damper }
     this.nowMs = init.nowMs ?? steadyNowMs
+    this.unlistedDeadMs = init.unlistedDeadMs ?? UNLISTED_DEAD_MS
   }
 
   async start (ctx: ServiceContext): Promise<void> {
@@ -160,6 +164,7 @@ export class PolicyEngine implements NodeService {
     if (policy.perNodeIntervalMs !== undefined) this.damper.perNodeIntervalMs = policy.perNodeIntervalMs
     if (policy.clusterMaxChanges !== undefined) this.damper.clusterMaxChanges = policy.clusterMaxChanges
     if (policy.clusterWindowMs !== undefined) this.damper.clusterWindowMs = policy.clusterWindowMs
+    if (policy.unlistedDeadMs !== undefined) this.unlistedDeadMs = policy.unlistedDeadMs
     if (this.init.policies !== undefined) return
     const stabilizationMs = policy.stabilizationMs
     const chosen = policy.strategy === undefined || policy.strategy === 'auto-replacement'
@@ -258,7 +263,7 @@ export class PolicyEngine implements NodeService {
     const view = this.memberInfos()
     const unlisted = unlistedMembers({
       memberIds: shape.memberIds(), listed: new Set(view.map((m) => m.nodeId)), removedGone: this.removedGone,
-      sinceMs: this.unlistedSinceMs, nowMs, graceMs: UNLISTED_DEAD_MS
+      sinceMs: this.unlistedSinceMs, nowMs, graceMs: this.unlistedDeadMs
     })
     this.noteUnlisted(unlisted, nowMs)
     view.push(...unlisted.gone)
@@ -354,7 +359,7 @@ export class PolicyEngine implements NodeService {
   private noteUnlisted (unlisted: Unlisted, nowMs: number): void {
     for (const m of unlisted.gone) {
       const since = unlisted.sinceMs.get(m.nodeId)
-      if (since !== undefined && nowMs - since >= UNLISTED_DEAD_MS && !this.unlistedDead.has(m.nodeId)) {
+      if (since !== undefined && nowMs - since >= this.unlistedDeadMs && !this.unlistedDead.has(m.nodeId)) {
         this.unlistedDead.add(m.nodeId)
         this.ctx.log.warn({ node: m.nodeId, missedForMs: nowMs - since }, 'policy counts a member its membership view has never listed as dead')
       }

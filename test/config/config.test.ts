@@ -100,6 +100,16 @@ describe('config', () => {
     expect(loadConfig({ flags: { raft: { snapshotEveryEntries: tooLong } } }).raft?.snapshotEveryEntries).toBe(tooLong)
   })
 
+  it('should refuse a policy.unlistedDeadMs outside 5 s … 1 h with ConfigInvalidError, and take the bounds', () => {
+    // Shorter, a member still starting after a site-wide outage lost its roles; longer, a lost one kept them.
+    expect(problemsOf(() => loadConfig({ flags: { policy: { unlistedDeadMs: 4_999 } } }))).toContain('policy.unlistedDeadMs: at least 5000 ms')
+    expect(problemsOf(() => loadConfig({ flags: { policy: { unlistedDeadMs: 3_600_001 } } }))).toContain('policy.unlistedDeadMs: at most 3600000 ms')
+    expect(problemsOf(() => loadConfig({ env: { REVOADA_POLICY__UNLISTED_DEAD_MS: '0' } }))).toContain('policy.unlistedDeadMs')
+    expect(problemsOf(() => loadConfig({ flags: { policy: { unlistedDeadMs: 6_000.5 } } }))).toContain('policy.unlistedDeadMs')
+    expect(loadConfig({ flags: { policy: { unlistedDeadMs: 5_000 } } }).policy?.unlistedDeadMs).toBe(5_000)
+    expect(loadConfig({ flags: { policy: { unlistedDeadMs: 3_600_000 } } }).policy?.unlistedDeadMs).toBe(3_600_000)
+  })
+
   it('should reject cross-field contradictions when building the config', () => {
     expect(problemsOf(() => loadConfig({ flags: { raft: { electionTicks: 2, heartbeatTicks: 5 } } }))).toContain('raft.electionTicks')
     expect(problemsOf(() => loadConfig({ flags: { net: { redialBackoffMinMs: 10_000, redialBackoffMaxMs: 5 } } }))).toContain('net.redialBackoffMinMs')

@@ -81,7 +81,7 @@ const event = (kind: MembershipEvent['kind'], nodeId: string, atMs: number, gene
 
 const engines: PolicyEngine[] = []
 
-async function harness (options: { leader?: boolean, commit?: number, damper?: Partial<DamperOptions> } = {}): Promise<Harness> {
+async function harness (options: { leader?: boolean, commit?: number, damper?: Partial<DamperOptions>, policyConfig?: Record<string, unknown> } = {}): Promise<Harness> {
   const dataDir = await tempDir('revoada-engine-')
   let shape = baseShape()
   let leader = options.leader ?? true
@@ -152,7 +152,7 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
   }
   const pubsub = { topicValidators: new Map(), subscribe: () => {}, unsubscribe: () => {}, publish: async () => await Promise.reject(new Error('no peers')) }
   const ctx = {
-    config: { dataDir },
+    config: { dataDir, ...(options.policyConfig !== undefined ? { policy: options.policyConfig } : {}) },
     nodeId: 'L',
     cluster: { clusterId: 'c1' },
     net: { services: { pubsub } },
@@ -479,6 +479,16 @@ describe('members of the shape the membership view does not list', () => {
     h.members = h.members.filter((m) => m.nodeId !== 's')
     h.engine.tick('manual')
     expect(healthOf(h, 's').slice(2)).toEqual([[60_000, 'alive'], [60_000, undefined]])
+  })
+
+  it('should count a holder never listed as dead after the configured policy.unlistedDeadMs instead', async () => {
+    const h = await harness({ policyConfig: { unlistedDeadMs: 5_000 } })
+    h.members = h.members.filter((m) => m.nodeId !== 's')
+    h.engine.tick('manual')
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(healthOf(h, 's')).toEqual([[0, undefined]])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(healthOf(h, 's')).toEqual([[0, undefined], [5_000, 'dead']])
   })
 
   it('should start the grace again at each leadership: a member missed while following may be one it only now hears of', async () => {

@@ -48,3 +48,11 @@ export const NEW_LEADER_SETTLE_POLL_MS = 50
  * retention of a dead member (REMOVE_AFTER_MS_DEFAULT), so no node it is still learning of is caught.
  */
 export const UNLISTED_DEAD_MS = 60_000
+
+/**
+ * Bounds of the configured grace (`policy.unlistedDeadMs`). At least a few seconds: below that a member still
+ * starting after a site-wide power cut, or one a new leader has not heard yet, would lose its roles on its way
+ * back. At most an hour: longer, a holder lost with its site keeps its roles through a whole outage.
+ */
+export const UNLISTED_DEAD_MS_MIN = 5_000
+export const UNLISTED_DEAD_MS_MAX = 3_600_000
