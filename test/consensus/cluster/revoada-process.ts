@@ -23,13 +23,14 @@ export async function revoadaCli (args: string[], timeoutMs: number): Promise<st
 }
 
 /**
- * Starts `revoada start` on `dir` (with `config`, joining through `join` when given), adds it to `children`
+ * Starts `revoada start` on `dir` (with `config`, joining through `join` when given, listening on `listen` or
+ * else a free port of 127.0.0.1), adds it to `children`
  * and waits until `answering(dir)` holds; a process that exits first fails with the tail of its stderr.
  */
-export async function startRevoada (opts: { dir: string, config: string, join?: string, children: ChildProcess[], answering: (dir: string) => Promise<boolean>, deadlineMs: number }): Promise<ChildProcess> {
+export async function startRevoada (opts: { dir: string, config: string, join?: string, listen?: string, children: ChildProcess[], answering: (dir: string) => Promise<boolean>, deadlineMs: number }): Promise<ChildProcess> {
   const { dir, join } = opts
   await fs.mkdir(dir, { recursive: true })
-  const child = spawn(process.execPath, [REVOADA_MAIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn',
+  const child = spawn(process.execPath, [REVOADA_MAIN, 'start', '--data-dir', dir, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn',
     '--config', opts.config, ...(join !== undefined ? ['--join', join] : [])], { env: revoadaEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
