@@ -86,6 +86,25 @@ describe('MemberTable', () => {
     expect(t.detectorOf('c')).toMatchObject({ meanMs: 500, stdDeviationMs: 100 })
   })
 
+  it('should report a restart quicker than its detection: a live member heard in a newer generation is `recovered` in it', () => {
+    // a crashes and its supervisor starts it again within a second: its next heartbeat, in generation 2, comes
+    // before phi suspects the silence. The policy counts a restart as a flap only from a `joined` or `recovered`
+    // event with a higher generation (policy/engine.ts onMembership): without an event the restart went unseen,
+    // and a node crash-looping faster than detection stayed a steady, long-alive candidate for every role.
+    const t = table()
+    for (let ms = 0; ms <= 5000; ms += 500) t.heartbeat(state('a', { seq: ms + 1 }), ms)
+    t.connectionClosed('a')
+    expect(t.tick(5500)).toEqual([])
+    expect(t.heartbeat(state('a', { generation: 2, seq: 1 }), 5600)).toEqual([{ kind: 'recovered', nodeId: 'a', atMs: 5600, generation: 2 }])
+    expect(t.view(5600).members.find((m) => m.nodeId === 'a')?.health).toBe('alive')
+    // Its later beats in that generation are no news; nor is a suspicion that clears a restart twice.
+    expect(t.heartbeat(state('a', { generation: 2, seq: 2 }), 6100)).toEqual([])
+    // A state only an unchecked digest (a joiner's) gave is no restart to correct: its own word is not news.
+    const j = table()
+    j.adopt([{ nodeId: 'b', health: 'alive', generation: 9, seq: 1, state: state('b', { generation: 9 }) }], 0, 'liar', false)
+    expect(j.heartbeat(state('b', { generation: 3, seq: 5 }), 100)).toEqual([])
+  })
+
   it('should tell what a member\'s detector holds (window mean and spread, last heartbeat, hint) for the suspicion\'s log line', () => {
     const t = table()
     expect(t.detectorOf('a')).toBeUndefined()

@@ -190,6 +190,10 @@ export class MemberTable {
     // The caller judged it against lastSeen: a generation other than the state's is a newer one, or the state
     // shown came from an unchecked digest (any generation).
     const restarted = state.generation !== entry.state.generation
+    // A restart quicker than its detection: a newer generation than its own word, heard while it looked alive. The
+    // policy counts a restart as a flap only from an event (a crash-looping node went unseen); an unchecked
+    // digest's generation is not its word (checked).
+    const backAlive = entry.health === 'alive' && entry.checked !== undefined && state.generation > entry.checked.generation
     // Awaited since a rebase: its first heartbeat starts detection; the wait is not an interval it sent at.
     if (restarted || entry.awaitingSinceMs !== undefined) entry.detector = this.newDetector(state.nodeId)
     entry.state = state
@@ -203,7 +207,7 @@ export class MemberTable {
     if (entry.health === 'dead' || entry.health === 'left') entry.detector.resume(nowMs)
     else entry.detector.heartbeat(nowMs)
     if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
-    if (entry.health === 'alive') return []
+    if (entry.health === 'alive') return backAlive ? [event('recovered')] : []
     return this.transition(entry, 'alive', nowMs, event('recovered'))
   }
 
