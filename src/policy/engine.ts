@@ -197,7 +197,9 @@ export class PolicyEngine implements NodeService {
         this.flappedAtMs.set(event.nodeId, event.atMs)
       }
       const verdict = this.gone.get(event.nodeId)
-      if (event.kind === 'removed' && verdict !== undefined) this.removedGone.set(event.nodeId, verdict)
+      // Only a shape member's verdict is read (unlistedMembers): one per made-up identity a key holder's heartbeats
+      // named stayed for good on a follower, which never evaluates (the only place they were pruned).
+      if (event.kind === 'removed' && verdict !== undefined && this.consensus.shapeMachine.shape.has(event.nodeId)) this.removedGone.set(event.nodeId, verdict)
       else if (event.kind === 'joined' || event.kind === 'recovered') this.removedGone.delete(event.nodeId)
       if (event.kind === 'dead' || event.kind === 'left') this.gone.set(event.nodeId, event.kind)
       else if (event.kind !== 'suspect') this.gone.delete(event.nodeId)
@@ -222,6 +224,8 @@ export class PolicyEngine implements NodeService {
     const now = this.nowMs()
     const before = this.previousShape
     this.previousShape = shape
+    // A verdict is read only for a shape member (unlistedMembers): it goes with the member.
+    for (const id of this.removedGone.keys()) if (!shape.has(id)) this.removedGone.delete(id)
     if (index <= this.replayedUpToIndex) return
     for (const id of shape.memberIds()) {
       for (const role of CONTROL_PLANE_ROLES) {
@@ -424,7 +428,7 @@ export class PolicyEngine implements NodeService {
   }
 
   status (): Record<string, unknown> {
-    return { decisions: this.decisionLog.lastN, published: this.gossip.published, damperNodes: this.lastChangeMs.size, ...Object.fromEntries([...this.gossip.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
+    return { decisions: this.decisionLog.lastN, published: this.gossip.published, damperNodes: this.lastChangeMs.size, removedVerdicts: this.removedGone.size, ...Object.fromEntries([...this.gossip.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
   }
 
   routes (app: FastifyInstance): void {

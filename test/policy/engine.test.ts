@@ -518,4 +518,23 @@ describe('members of the shape the membership view does not list', () => {
     h.engine.tick('manual')
     expect(healthOf(h, 's').at(-1)).toEqual([0, undefined])
   })
+
+  it('should keep verdicts of shape members only, on a follower too: made-up identities heard, dead and removed leave none', async () => {
+    // A key holder signs heartbeats with identities it makes up, then falls silent with each: membership reports
+    // joined, dead, removed for every one (its table forgets them). The verdicts were pruned only by a leader's
+    // evaluation, so a follower kept one per identity for the life of the process.
+    const h = await harness({ leader: false })
+    for (let i = 0; i < 500; i++) {
+      const id = `fake-${i}`
+      h.emit(event('joined', id, T0 + i), event('dead', id, T0 + i))
+      h.emit(event('removed', id, T0 + i))
+    }
+    expect(h.engine.status().removedVerdicts).toBe(0)
+    // A shape member's verdict is kept (the policy replaces its roles: above), and goes with its leaving the shape.
+    h.emit(event('dead', 's', T0), event('removed', 's', T0 + 1))
+    expect(h.engine.status().removedVerdicts).toBe(1)
+    const data = baseShape().toData()
+    h.applyShape(MeshShape.fromData({ ...data, members: data.members.filter(([id]) => id !== 's') }), 1)
+    expect(h.engine.status().removedVerdicts).toBe(0)
+  })
 })
