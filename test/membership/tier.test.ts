@@ -129,6 +129,21 @@ describe('MemberTable.adopt (digest → view)', () => {
     expect(t.adopt([fullEntry('alive', state('a', { generation: 2, seq: 2 }))], 5000).map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['dead:b'])
   })
 
+  it('should report a restart the voters saw while the member stayed alive: `recovered` in the new generation, from checked word only', () => {
+    // The leader heard a restart quicker than its detection (MemberTable.heartbeat): its digest lists the member
+    // alive throughout, in a newer generation. The policy records flaps on every node, so a node promoted later
+    // decides with the same history (policy/engine.ts): an observer must tell the restart too.
+    const t = table()
+    t.adopt([fullEntry('alive', state('a', { generation: 3, seq: 10 }))], 1000, 'leader')
+    expect(t.adopt([{ nodeId: 'a', health: 'alive', generation: 3, seq: 11 }], 2000, 'leader')).toEqual([])
+    expect(t.adopt([fullEntry('alive', state('a', { generation: 4, seq: 1 }))], 3000, 'leader')).toEqual([{ kind: 'recovered', nodeId: 'a', atMs: 3000, generation: 4 }])
+    expect(t.adopt([{ nodeId: 'a', health: 'alive', generation: 4, seq: 2 }], 4000, 'leader')).toEqual([])
+    // A joiner's digest is unchecked word: a liar's newer generation of a member heard in person is no restart.
+    const j = table()
+    j.heartbeat(state('b', { generation: 3, seq: 10 }), 1000)
+    expect(j.adopt([fullEntry('alive', state('b', { generation: 9, seq: 1 }))], 2000, 'liar', false)).toEqual([])
+  })
+
   it('should let an unchecked digest (a joiner\'s) outrank neither the member\'s own heartbeat nor a checked digest', () => {
     const max = Number.MAX_SAFE_INTEGER
     const generation = (t: MemberTable, id: string): number | undefined => t.view(0).members.find((m) => m.nodeId === id)?.state.generation

@@ -323,6 +323,8 @@ export class MemberTable {
       // checked one over a state only unchecked digests gave (the rest of it may be a liar's).
       if (state === undefined && (generation !== entry.state.generation || (checked && hearsay))) continue
       const newer = (checked && hearsay) || generation > entry.state.generation || seq > entry.state.seq
+      // A restart the voter saw while the member stayed alive (heartbeat): told here too, on checked word only.
+      const backAlive = checked && health === 'alive' && entry.health === 'alive' && entry.checked !== undefined && generation > entry.checked.generation
       if (newer) {
         if (generation !== entry.state.generation) entry.detector = this.newDetector(nodeId)
         entry.hinted = false
@@ -336,7 +338,8 @@ export class MemberTable {
       else if (newer) entry.state = { ...entry.state, seq }
       if (checked) entry.checked = { generation, seq }
       const kind: MembershipEvent['kind'] = health === 'alive' ? 'recovered' : health
-      events.push(...this.transition(entry, health, nowMs, event(kind)))
+      const moved = this.transition(entry, health, nowMs, event(kind))
+      events.push(...(moved.length === 0 && backAlive ? [event('recovered')] : moved))
     }
     for (const [id, entry] of this.entries) {
       if (listed.has(id) || (entry.health !== 'alive' && entry.health !== 'suspect')) continue
