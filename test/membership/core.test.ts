@@ -147,6 +147,35 @@ describe('MemberTable', () => {
     expect(events.some((e) => e.endsWith(' a') || e.includes(' a '))).toBe(false)
   })
 
+  it('should not learn its own stall as an interval when the queued heartbeats are read before its late tick', () => {
+    // The observer stalls 3 s three times (a long GC, a starved CPU). A stall inside a poll callback is followed by
+    // the rest of that poll phase, which reads the heartbeats queued meanwhile before the late tick runs: each
+    // arrived 3 s after the one before by this node's clock. Sampled, those gaps raised a 500 ms sender's spread to
+    // ≈ 700 ms (the window then held 33 beats), and its crash was suspected 5.4 s after its last heartbeat, not ≈ 2.
+    const t = table()
+    let ms = 0
+    for (let stall = 0; stall < 3; stall++) {
+      for (const end = ms + 5000; ms < end; ms += 100) {
+        if (ms % 500 === 0) t.heartbeat(state('a', { seq: ms + 1 }), ms)
+        expect(t.tick(ms)).toEqual([])
+      }
+      ms += 3000
+      t.heartbeat(state('a', { seq: ms + 1 }), ms)
+      expect(t.tick(ms)).toEqual([])
+      ms += 100
+    }
+    for (const end = ms + 5000; ms < end; ms += 100) {
+      if (ms % 500 === 0) t.heartbeat(state('a', { seq: ms + 1 }), ms)
+      expect(t.tick(ms)).toEqual([])
+    }
+    // Only its beats (a few 400 ms apart, read 100 ms late after a stall): the spread stays at its 100 ms floor.
+    expect(t.detectorOf('a')?.stdDeviationMs).toBe(100)
+    const last = t.detectorOf('a')?.lastHeartbeatMs as number
+    let suspectedAt = Infinity
+    for (; ms < last + 10_000 && suspectedAt === Infinity; ms += 100) if (t.tick(ms).some((e) => e.kind === 'suspect')) suspectedAt = ms
+    expect(suspectedAt - last).toBeLessThan(2500)
+  })
+
   it('should not excuse its own stalls for a member whose every connection closed: a killed member is found dead through them', () => {
     const t = table()
     // Both beat every 500 ms; b is killed after its heartbeat at 4500 and its connection closes at 4800.

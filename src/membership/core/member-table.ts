@@ -203,8 +203,11 @@ export class MemberTable {
     entry.refused = false
     entry.awaitingSinceMs = undefined
     entry.vouched = undefined
-    // Back from dead or left in the same generation: the silence was a failure, not an interval it sends at.
-    if (entry.health === 'dead' || entry.health === 'left') entry.detector.resume(nowMs)
+    // Back from dead or left in the same generation: the silence was a failure, not an interval it sends at. Nor
+    // is a gap this node's own stall: read before the late tick that excuses it (the rest of a poll phase after
+    // the stall), the heartbeat queued meanwhile came that much "late" (excuseOwnStall).
+    const ownStall = this.lastTickMs !== undefined && nowMs - this.lastTickMs - this.opts.tickIntervalMs >= C.LOCAL_STALL_MIN_MS
+    if (entry.health === 'dead' || entry.health === 'left' || ownStall) entry.detector.resume(nowMs)
     else entry.detector.heartbeat(nowMs)
     if (state.leaving) return this.transition(entry, 'left', nowMs, event('left'))
     if (entry.health === 'alive') return backAlive ? [event('recovered')] : []
