@@ -268,6 +268,40 @@ describe('MemberTable.adopt (digest → view)', () => {
     expect(Number(never[0]?.split('@')[1])).toBe(60_000 + grace)
   })
 
+  it('should await a member the last digest called suspect as it awaits a live one: not dead at the rebase', () => {
+    // The leader's last digest listed `a` suspect (a late heartbeat on a loaded machine); this observer then starts
+    // listening (promoted to voter, or its digests went stale). Its suspicion dated from the digest, and the first
+    // tick after the rebase turned `a` dead before this node could hear it at all; as a new voter, soon a leader,
+    // its policy then replaces the roles of a live member.
+    const grace = MembershipConstants.LISTEN_CONNECT_GRACE_MS
+    const suspected = (): MemberTable => {
+      const t = observed(false)
+      expect(t.adopt([fullEntry('suspect', state('a', { seq: 2 }))], 30_000).map((e) => e.kind)).toEqual(['suspect'])
+      t.rebase(60_000, new Set())
+      return t
+    }
+    const t = suspected()
+    expect(run(t, 60_100, 66_000)).toEqual([])
+    expect(t.heartbeat(state('a', { seq: 3 }), 66_000).map((e) => e.kind)).toEqual(['recovered'])
+    // Never heard: dead once the wait is over, as a live member awaited would be judged then.
+    const u = suspected()
+    const never = run(u, 60_100, 60_000 + grace + 2000)
+    expect(never).toEqual([`dead@${60_000 + grace}`])
+    // A voter is judged from the connection that opens: its suspicion too, not from the rebase.
+    const v = observed(true)
+    v.adopt([fullEntry('suspect', state('a', { seq: 2 }))], 30_000)
+    v.rebase(60_000, new Set())
+    expect(run(v, 60_100, 63_000, (ms) => { if (ms === 63_000) v.connectionOpened('a', ms) })).toEqual([])
+    expect(run(v, 63_100, 63_400)).toEqual([])
+    expect(v.heartbeat(state('a', { seq: 3 }), 63_450).map((e) => e.kind)).toEqual(['recovered'])
+    // A voter connected at the rebase is judged from it at once (no wait): its suspicion restarts from the rebase.
+    const w = observed(true)
+    w.adopt([fullEntry('suspect', state('a', { seq: 2 }))], 30_000)
+    w.rebase(60_000, new Set(['a']))
+    expect(run(w, 60_100, 60_400)).toEqual([])
+    expect(w.heartbeat(state('a', { seq: 3 }), 60_450).map((e) => e.kind)).toEqual(['recovered'])
+  })
+
   it('should judge a voter it had no connection to from the moment one opens, not from the rebase', () => {
     // A new voter starts listening while connected only to some members; a dials `a` and connects 6 s later.
     const t = observed()

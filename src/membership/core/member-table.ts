@@ -237,6 +237,7 @@ export class MemberTable {
       entry.vouched = undefined
       entry.detector = this.newDetector(id)
       entry.detector.heartbeat(nowMs)
+      if (entry.health === 'suspect') entry.sinceMs = nowMs
     }
   }
 
@@ -270,7 +271,7 @@ export class MemberTable {
           this.entries.delete(id)
           events.push(event('removed'))
         }
-      } else if (entry.health === 'alive' && awaited(entry, nowMs)) {
+      } else if ((entry.health === 'alive' || entry.health === 'suspect') && awaited(entry, nowMs)) {
         // Not judged yet: this node could not hear it since it started listening (rebase).
       } else if (entry.health === 'alive' && (entry.detector.phi(judgedAt) > threshold || refusedAndSilent(entry, judgedAt))) {
         events.push(...this.transition(entry, 'suspect', judgedAt, event('suspect')))
@@ -374,6 +375,9 @@ export class MemberTable {
       if (entry.health !== 'alive' && entry.health !== 'suspect') continue
       entry.detector = this.newDetector(id)
       entry.detector.heartbeat(nowMs)
+      // A suspicion the last digest gave (another node's detector) restarts too: it dated from the digest, and the
+      // first tick turned the member dead before this node could hear it.
+      if (entry.health === 'suspect') entry.sinceMs = nowMs
       const reachable = connected.has(id)
       entry.awaitingSinceMs = reachable && this.voters.has(id) ? undefined : nowMs
       entry.vouched = undefined
@@ -420,7 +424,7 @@ export class MemberTable {
 
   /** Whether any live member is still awaited since a rebase (the caller keeps taking digests for vouch meanwhile). */
   awaitingAny (nowMs: number): boolean {
-    for (const entry of this.entries.values()) if (entry.health === 'alive' && awaited(entry, nowMs)) return true
+    for (const entry of this.entries.values()) if ((entry.health === 'alive' || entry.health === 'suspect') && awaited(entry, nowMs)) return true
     return false
   }
 
