@@ -85,3 +85,15 @@ export class MaterializerStateError extends Error {
     this.name = 'MaterializerStateError'
   }
 }
+
+/**
+ * The disk under the manifest directory or the state file is full (ENOSPC, EDQUOT): the file was not written
+ * and its temporary file is gone. The next reconcile writes it once there is room.
+ */
+export class DiskFullError extends Error {
+  static override readonly name = 'DiskFullError'
+  constructor (readonly file: string, cause?: unknown) {
+    super(`disk full while writing ${file}; it is written at a reconcile once there is room`, { cause })
+    this.name = 'DiskFullError'
+  }
+}

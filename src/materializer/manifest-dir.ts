@@ -13,7 +13,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { STATE_FILE_NAME, TEMP_PREFIX } from './constants.js'
-import { MaterializerStateError } from './errors.js'
+import { DiskFullError, MaterializerStateError } from './errors.js'
 
 /** What the state file holds. */
 export interface MaterializerState {
@@ -60,18 +60,21 @@ async function fsyncDir (dir: string): Promise<void> {
   try { await handle.sync() } finally { await handle.close() }
 }
 
-/** Writes `bytes` to `file` atomically (temp + fdatasync + rename + directory fsync). */
+/**
+ * Writes `bytes` to `file` atomically (temp + fdatasync + rename + directory fsync).
+ * @throws DiskFullError when the disk is full (the temporary file removed), else the fs error
+ */
 export async function writeFileAtomic (file: string, bytes: Uint8Array): Promise<void> {
   const dir = path.dirname(file)
   const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(file)}.${randomBytes(4).toString('hex')}`)
-  const handle = await fs.open(temp, 'wx', 0o644)
+  const handle = await fs.open(temp, 'wx', 0o644).catch((err: unknown) => { throw diskFull(err, file) })
   try {
     await handle.writeFile(bytes)
     await handle.datasync()
   } catch (err) {
     await handle.close().catch(() => {})
     await fs.rm(temp, { force: true })
-    throw err
+    throw diskFull(err, file)
   }
   await handle.close()
   await fs.rename(temp, file)
@@ -244,6 +247,12 @@ export class ManifestDir {
     await fs.rm(path.join(this.dir, name), { force: true })
     await fsyncDir(this.dir)
   }
+}
+
+/** A write's error: a full disk (ENOSPC, EDQUOT) as DiskFullError naming `file`, any other as it is. */
+function diskFull (err: unknown, file: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new DiskFullError(file, err) : err
 }
 
 /** The parsed state, if it is a JSON object. @throws Error saying what it is instead */

@@ -370,13 +370,20 @@ export class MaterializerService implements NodeService {
     const previousRoles = this.state.roles as Role[]
     // Record every name before writing it, so the state always names a superset of what we wrote. Without
     // hooks the roles (which only steer hooks) go in the same write, and the state is then written once.
+    // NB: a write that fails (a full disk) holds back the other writes, not the removals below: they need no
+    // room, and a lost role's component must stop. Before, the first failure ended the reconcile there.
+    let writeFailure: Error | undefined
     if (plan.writes.length > 0) {
       for (const m of plan.writes) this.state.files[m.name] = { role: m.role, templateCid: m.templateCid }
       if (this.hooks === undefined) this.state.roles = roles
-      await this.dir.writeState(this.state)
+      writeFailure = await this.dir.writeState(this.state).then(() => undefined, (err: Error) => err)
     }
-    for (const m of plan.writes) {
-      await this.dir.write(m.name, m.bytes)
+    for (const m of writeFailure === undefined ? plan.writes : []) {
+      writeFailure = await this.dir.write(m.name, m.bytes).then(() => undefined, (err: Error) => err)
+      if (writeFailure !== undefined) {
+        this.record({ kind: 'error', role: m.role, name: m.name, message: `cannot write ${m.name} for ${m.role}: ${writeFailure.name}: ${writeFailure.message}` })
+        break
+      }
       this.noteManifest(m)
       this.record({ kind: 'write', role: m.role, name: m.name, message: `wrote ${m.name} for ${m.role} from template ${m.templateCid}` })
     }
@@ -390,6 +397,13 @@ export class MaterializerService implements NodeService {
       delete this.state.files[name]
       this.records.delete(name)
       this.desired.forget(name)
+    }
+    if (writeFailure !== undefined) {
+      // The state names a superset of the files still (the failed names included); written if it can be, the
+      // removals are recorded. Roles and hooks wait for the reconcile that writes the rest.
+      if (plan.removals.length > 0) await this.dir.writeState(this.state).catch(() => {})
+      if (plan.removals.length > 0) this.actedAtMs = performance.now()
+      throw writeFailure
     }
     for (const m of [...plan.writes, ...plan.unchanged]) this.state.files[m.name] = { role: m.role, templateCid: m.templateCid }
     const transitions = roleTransitions(previousRoles, roles)
