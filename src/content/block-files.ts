@@ -5,8 +5,9 @@
  * - `blocks/<hh>/<64 hex>`: one file per block (chunk or manifest), named by its BLAKE3 digest.
  *   A block is verified against its digest before it is written (tmp file, then rename) and again when it
  *   is read, so neither a lying peer nor a disk that returns garbage can make us serve or output wrong bytes
- *   (a block that fails the read check is deleted and fetched again). Blocks are not fsynced: content can
- *   always be fetched again, and a torn block fails its check.
+ *   (a block that fails the read check is deleted and fetched again). A fetched block is not fsynced: it
+ *   can be fetched again, and a torn block fails its check. An added block is (`durable`): this node may
+ *   hold the only copy, and the record that says it is complete is durable once the add answers.
  * - `tmp/`: files being written; emptied at open.
  *
  * Usage is the sum of block sizes and never exceeds the quota: space is reserved before a write and given
@@ -29,6 +30,37 @@ export interface BlockFilesInit {
   log: Logger
   /** Called whenever a block is forgotten: deleted, or found gone when read. */
   onForget: () => void
+  /** The file operations of a block write (tests record their order). @default nodeBlockFs */
+  fs?: BlockFs
+}
+
+/** The file operations of a block write, narrow so tests can see what is synced before what. */
+export interface BlockFs {
+  /** Writes `bytes` to the new file `file` (mode 0600), fsynced before this resolves when `sync`. */
+  writeFile: (file: string, bytes: Uint8Array, sync: boolean) => Promise<void>
+  rename: (from: string, to: string) => Promise<void>
+  /** Creates `dir` (mode 0700), its parents too; nothing when it exists. */
+  mkdir: (dir: string) => Promise<void>
+  /** fsyncs a file or a directory (the names renamed into it survive a power cut). */
+  sync: (file: string) => Promise<void>
+}
+
+export const nodeBlockFs: BlockFs = {
+  writeFile: async (file, bytes, sync) => {
+    const handle = await fs.open(file, 'w', 0o600)
+    try {
+      await handle.writeFile(bytes)
+      if (sync) await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  },
+  rename: async (from, to) => { await fs.rename(from, to) },
+  mkdir: async (dir) => { await fs.mkdir(dir, { recursive: true, mode: 0o700 }) },
+  sync: async (file) => {
+    const handle = await fs.open(file, 'r')
+    try { await handle.sync() } finally { await handle.close() }
+  }
 }
 
 /** The key of a block: its digest in hex, as its file is named. */
@@ -54,9 +86,12 @@ export class BlockFiles {
    */
   private opened = false
 
+  private readonly fs: BlockFs
+
   constructor (private readonly init: BlockFilesInit) {
     this.blocksDir = path.join(init.dir, 'blocks')
     this.tmpDir = path.join(init.dir, 'tmp')
+    this.fs = init.fs ?? nodeBlockFs
   }
 
   /** Creates the directories, empties `tmp/` and scans the blocks held. Once, before any other call. */
@@ -90,21 +125,27 @@ export class BlockFiles {
     return path.join(this.blocksDir, hex.slice(0, 2), hex)
   }
 
-  /** Moves a written block to its place, creating its prefix directory once (again if it was removed). */
-  private async renameIntoPrefixDir (tmp: string, target: string): Promise<void> {
+  /**
+   * Moves a written block to its place, creating its prefix directory once (again if it was removed); `durable`:
+   * the rename is fsynced (the prefix directory, and `blocks/` when the prefix directory is new).
+   */
+  private async renameIntoPrefixDir (tmp: string, target: string, durable: boolean): Promise<void> {
     const dir = path.dirname(target)
     if (this.prefixDirs.has(dir)) {
       try {
-        await fs.rename(tmp, target)
+        await this.fs.rename(tmp, target)
+        if (durable) await this.fs.sync(dir)
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
         this.prefixDirs.delete(dir)
       }
     }
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 })
+    await this.fs.mkdir(dir)
+    if (durable) await this.fs.sync(this.blocksDir)
     this.prefixDirs.add(dir)
-    await fs.rename(tmp, target)
+    await this.fs.rename(tmp, target)
+    if (durable) await this.fs.sync(dir)
   }
 
   /** Whether the block whose key is `hex` is held. */
@@ -134,23 +175,25 @@ export class BlockFiles {
   get corruptBlocks (): number { return this.corrupt }
 
   /**
-   * Verifies `bytes` against `cid` and stores them (no-op when already held).
+   * Verifies `bytes` against `cid` and stores them (no-op when already held). `durable`: the block is on disk
+   * for good when this resolves (the file and its name fsynced), one held already too (a fetch wrote it unsynced).
    * @throws ChunkVerificationError, QuotaExceededError, DiskFullError — nothing is written in any of them
    */
-  async put (cid: CID, bytes: Uint8Array): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array, options: { durable?: boolean } = {}): Promise<void> {
     this.assertOpen('put')
     if (!isBlockCid(cid)) throw new InvalidCidError(`${cid.toString()} is not a BLAKE3 block CID`)
     if (!equalBytes(blake3(bytes), cid.multihash.digest)) throw new ChunkVerificationError(`bytes do not match ${cid.toString()}`)
     const hex = digestHex(cid.multihash.digest)
-    if (this.sizes.has(hex)) return
+    const durable = options.durable === true
+    if (this.sizes.has(hex) && (!durable || await this.syncHeld(hex))) return
     if (this.used + bytes.length > this.init.quotaBytes) {
       throw new QuotaExceededError(`storing ${bytes.length} bytes would exceed the content quota (${this.used} of ${this.init.quotaBytes} bytes used)`)
     }
     this.used += bytes.length
     const tmp = path.join(this.tmpDir, `${hex}.${randomBytes(4).toString('hex')}`)
     try {
-      await fs.writeFile(tmp, bytes, { mode: 0o600 })
-      await this.renameIntoPrefixDir(tmp, this.blockPath(hex))
+      await this.fs.writeFile(tmp, bytes, durable)
+      await this.renameIntoPrefixDir(tmp, this.blockPath(hex), durable)
     } catch (err) {
       this.used -= bytes.length
       await fs.rm(tmp, { force: true }).catch(() => {})
@@ -158,6 +201,20 @@ export class BlockFiles {
     }
     if (this.sizes.has(hex)) this.used -= bytes.length // a concurrent write of the same block won
     else this.sizes.set(hex, bytes.length)
+  }
+
+  /** fsyncs a held block and its name; false when its file is gone (then it is forgotten, to be stored again). */
+  private async syncHeld (hex: string): Promise<boolean> {
+    const file = this.blockPath(hex)
+    try {
+      await this.fs.sync(file)
+      await this.fs.sync(path.dirname(file))
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(err, `syncing ${file}`)
+      this.forget(hex)
+      return false
+    }
   }
 
   /** The block's bytes, verified; null when absent or when it failed its check (then it is deleted). */

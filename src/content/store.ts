@@ -20,6 +20,7 @@ import {
 } from './core/index.js'
 import type { DirEntry, FileManifest, Manifest } from './core/index.js'
 import { BlockFiles, digestHex } from './block-files.js'
+import type { BlockFs } from './block-files.js'
 import { GarbageCollector } from './garbage-collector.js'
 import type { GcResult } from './garbage-collector.js'
 import { nodeIndexFs } from './index-fs.js'
@@ -48,6 +49,8 @@ export interface ContentStoreInit {
   nowMs?: () => number
   /** The file operations under index.json and its journal (tests count fsyncs and inject failures). @default nodeIndexFs */
   indexFs?: IndexFs
+  /** The file operations of block writes (tests see what is synced before what). @default nodeBlockFs */
+  blockFs?: BlockFs
 }
 
 /**
@@ -77,7 +80,8 @@ export class ContentStore {
       log: init.log,
       // The block may be a manifest of a tree whose height is kept: a walk must find it gone (docs/CONTENT.md §6
       // step 4). Which trees reach it is not known without reading them, so every height goes.
-      onForget: () => { this.treeHeights.clear() }
+      onForget: () => { this.treeHeights.clear() },
+      ...(init.blockFs !== undefined ? { fs: init.blockFs } : {})
     })
   }
 
@@ -226,7 +230,8 @@ export class ContentStore {
         if (digests.length >= FILE_CHUNKS_MAX) throw new ObjectTooLargeError(`file over ${FILE_CHUNKS_MAX} chunks of ${CHUNK_BYTES} bytes`)
         const chunk = buffer.subarray(0, filled)
         const digest = blake3(chunk)
-        await this.putBlock(chunkCid(digest), chunk)
+        // Durable before the record says complete: this node holds the only copy of what it adds.
+        await this.blocks.put(chunkCid(digest), chunk, { durable: true })
         digests.push(digest)
         filled = 0
       }
@@ -244,7 +249,7 @@ export class ContentStore {
       if (filled > 0) await flush()
       const manifest: FileManifest = { v: 1, type: 'file', size, chunkBytes: CHUNK_BYTES, chunks: digests }
       const { bytes, cid } = encodeManifest(manifest)
-      await this.putBlock(cid, bytes)
+      await this.blocks.put(cid, bytes, { durable: true })
       const pinned = options.pin === true || this.index.get(cid.toString())?.pinned === true
       return await this.setRecord(cid, { type: 'file', size, complete: true, pinned, lastUsedMs: this.nowMs() })
     } finally {
@@ -284,7 +289,7 @@ export class ContentStore {
       if (height === 'missing') throw new ContentNotFoundError(`entry ${e.name}: ${e.cid.toString()} is not held completely here (a manifest below it is missing)`)
     }
     const { bytes, cid } = encodeManifest({ v: 1, type: 'dir', entries: sortEntries(full) })
-    await this.putBlock(cid, bytes)
+    await this.blocks.put(cid, bytes, { durable: true })
     const size = dirSize(full)
     return await this.setRecord(cid, { type: 'dir', size, complete: true, pinned: options.pin === true, lastUsedMs: this.nowMs() })
   }
