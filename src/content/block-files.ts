@@ -19,7 +19,8 @@ import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { blake3, equalBytes } from '../codec/index.js'
 import type { Logger } from '../log/index.js'
-import { ChunkVerificationError, InvalidCidError, QuotaExceededError, isBlockCid } from './core/index.js'
+import { BlockReadError, ChunkVerificationError, InvalidCidError, QuotaExceededError, isBlockCid } from './core/index.js'
+import { errorMessage } from './errors-io.js'
 import { writeError } from './disk-error.js'
 import { assert } from '../util/assert.js'
 
@@ -217,7 +218,10 @@ export class BlockFiles {
     }
   }
 
-  /** The block's bytes, verified; null when absent or when it failed its check (then it is deleted). */
+  /**
+   * The block's bytes, verified; null when absent, found gone, or when it failed its check (then it is deleted).
+   * @throws BlockReadError when the file is there but cannot be read (EMFILE, EIO): the block stays held
+   */
   async read (cid: CID): Promise<Uint8Array | null> {
     this.assertOpen('read')
     const hex = digestHex(cid.multihash.digest)
@@ -225,7 +229,11 @@ export class BlockFiles {
     let bytes: Uint8Array
     try {
       bytes = await fs.readFile(this.blockPath(hex))
-    } catch {
+    } catch (err) {
+      // NB: only a file gone is a block gone. Forgotten on any error, as before, a transient EMFILE made a
+      // complete object unreadable until a restart, and a gc round then deleted what its manifest names.
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT') throw new BlockReadError(`block ${cid.toString()} is held but could not be read (${code ?? errorMessage(err)})`)
       this.forget(hex)
       return null
     }

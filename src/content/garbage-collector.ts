@@ -15,6 +15,7 @@ import { digestHex } from './block-files.js'
 import type { BlockFiles } from './block-files.js'
 import type { ObjectIndex } from './object-index.js'
 import { parseRootCid } from './object-record.js'
+import { errorName } from './errors-io.js'
 
 export interface GcResult { removedObjects: number, removedBlocks: number, freedBytes: number, skipped?: string }
 
@@ -193,8 +194,11 @@ export class GarbageCollector {
       let manifest: Manifest | null
       try {
         manifest = await this.components.manifests.manifest(cid)
-      } catch {
-        continue
+      } catch (err) {
+        // A manifest that does not decode names nothing to keep. Any other failure (BlockReadError: EMFILE,
+        // EIO) ends the round with nothing deleted: taken as absent, it deleted what a pinned file reaches.
+        if (errorName(err) === 'MalformedContentError') continue
+        throw err
       }
       if (manifest === null) continue
       if (manifest.type === 'file') for (const d of manifest.chunks) live.add(digestHex(d))

@@ -45,6 +45,15 @@ export class DiskFullError extends Error {
   constructor (message = 'disk full') { super(message); named(this, 'DiskFullError') }
 }
 
+/**
+ * A held block could not be read for another reason than its file being gone (EMFILE, EIO): it is kept, as
+ * held, and read again at the next call. No proof that it is gone, so nothing counts it as absent.
+ */
+export class BlockReadError extends Error {
+  static override readonly name = 'BlockReadError'
+  constructor (message = 'a held block could not be read') { super(message); named(this, 'BlockReadError') }
+}
+
 /** A file beyond FILE_BYTES_MAX, a directory beyond DIR_ENTRIES_MAX or too deep. */
 export class ObjectTooLargeError extends Error {
   static override readonly name = 'ObjectTooLargeError'
