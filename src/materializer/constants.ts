@@ -44,6 +44,13 @@ export const TEMPLATE_FETCH_TIMEOUT_MS = 30_000
  * lost role's manifest for the fetch's whole timeout, in every reconcile.
  */
 export const TEMPLATE_FETCH_WAIT_MS = 1_000
+/**
+ * Texts of committed templates kept once fetched, least recently used dropped first (the build's defaults are
+ * kept apart, always). A catalog names at most 32 (8 per role), so the ones in use stay; without a bound, every
+ * catalog a key holder committed left up to 8 × 256 KiB on each holder of the role for the life of the process.
+ * A dropped one is fetched again when named, from this node's store, where it is pinned.
+ */
+export const TEMPLATE_TEXTS_MAX = 64
 /** The state file (names this node wrote) inside `<data-dir>/materializer/`. */
 export const STATE_FILE_NAME = 'state.json'
 /** Prefix of temporary files in the manifest directory (a dot-file: kubelet ignores those). */

@@ -14,7 +14,7 @@ import type { ControlPlaneRole, MeshShape } from '../consensus/shape/core/index.
 import type { Template } from './default-catalog.js'
 import { canonicalTemplateCid } from './template-cid.js'
 import { ContentUnavailableError, TemplateCidMismatchError, TemplatePendingError, TemplateUnavailableError } from './errors.js'
-import { TEMPLATE_FETCH_TIMEOUT_MS, TEMPLATE_FETCH_WAIT_MS } from './constants.js'
+import { TEMPLATE_FETCH_TIMEOUT_MS, TEMPLATE_FETCH_WAIT_MS, TEMPLATE_TEXTS_MAX } from './constants.js'
 import { TEMPLATE_BYTES_MAX } from './core/index.js'
 import { deadline } from '../util/deadline.js'
 
@@ -54,11 +54,16 @@ export interface TemplateEntry {
 
 export class TemplateSource {
   /**
-   * Template text by canonical CID text (canonicalTemplateCid): the defaults at construction, committed ones
-   * once fetched and verified. Two spellings of one CID are one template: the raise to protocol level 7,
-   * which rewrites a held spelling, fetches nothing again.
+   * Template text by canonical CID text (canonicalTemplateCid): the build's defaults, kept for good. Two
+   * spellings of one CID are one template: the raise to protocol level 7, which rewrites a held spelling,
+   * fetches nothing again.
    */
   private readonly texts = new Map<string, string>()
+  /**
+   * Committed templates' texts once fetched and verified, by canonical CID text, least recently used first.
+   * Invariant: at most TEMPLATE_TEXTS_MAX entries.
+   */
+  private readonly fetched = new Map<string, string>()
   /** Fetches running, by canonical CID text: one per template, whatever the reconciles that ask for it. */
   private readonly attempts = new Map<string, Attempt>()
   /** Ends every running fetch (`close`). */
@@ -88,8 +93,11 @@ export class TemplateSource {
    */
   async text (entry: TemplateEntry): Promise<string> {
     const key = canonicalTemplateCid(entry.cid)
-    const cached = this.texts.get(key)
-    if (cached !== undefined) return cached
+    const cached = this.texts.get(key) ?? this.fetched.get(key)
+    if (cached !== undefined) {
+      if (this.fetched.delete(key)) this.fetched.set(key, cached)
+      return cached
+    }
     const attempt = this.attempts.get(key) ?? this.startAttempt(entry, key)
     const waitMs = this.init.waitMs ?? TEMPLATE_FETCH_WAIT_MS
     let timer: NodeJS.Timeout | undefined
@@ -104,6 +112,21 @@ export class TemplateSource {
     // Settled between the wait's end and now, with nobody told (it was not outlived yet): answered here.
     if (this.attempts.get(key) !== attempt) return await attempt.promise
     throw new TemplatePendingError(entry.cid, waitMs)
+  }
+
+  /** Committed templates' texts kept now (at most TEMPLATE_TEXTS_MAX). */
+  get fetchedTexts (): number {
+    return this.fetched.size
+  }
+
+  /** Keeps a fetched text as the most recently used, dropping the least recently used beyond the bound. */
+  private keep (key: string, text: string): void {
+    this.fetched.delete(key)
+    this.fetched.set(key, text)
+    for (const oldest of this.fetched.keys()) {
+      if (this.fetched.size <= TEMPLATE_TEXTS_MAX) break
+      this.fetched.delete(oldest)
+    }
   }
 
   /** Ends every running fetch (the node is stopping); nothing is told of them afterwards. */
@@ -145,7 +168,7 @@ export class TemplateSource {
       // The content layer verifies every chunk; a raw CID is checked here once more, end to end.
       if (cid === null || (cid.code === 0x55 && !verifyCid(cid, bytes))) throw new TemplateCidMismatchError(entry.cid)
       const text = new TextDecoder().decode(bytes)
-      this.texts.set(key, text)
+      this.keep(key, text)
       return text
     } finally {
       limit.clear()
