@@ -336,13 +336,18 @@ export class ContentService implements NodeService {
       return await this.fetch(cid, options)
     }
     const record = this.store.record(cid)
-    if (record?.complete === true) {
+    // A file recorded complete whose chunk was lost here (deleted when it failed its check) is fetched again.
+    if (record?.complete === true && !await this.store.heldInFull(cid)) {
+      this.ctx.log.info({ cid: key }, 'a complete object lacks blocks here; fetching them again')
+    } else if (record?.complete === true) {
       if (options.filesOnly === true && record.type !== 'file') throw notAFile(cid)
       if (options.maxBytes !== undefined && record.size > options.maxBytes) throw tooLarge(cid, record.size, options.maxBytes)
       if (options.pin === true && !record.pinned) return await this.store.setRecord(cid, { ...record, pinned: true })
       await this.store.touch(cid)
       return record
     }
+    // Another caller may have started its fetch while this one read the manifest.
+    if (this.fetches.has(key)) return await this.fetch(cid, options)
     if (this.fetches.size >= FETCHES_QUEUED_MAX) throw new FetchQueueFullError(`${FETCHES_QUEUED_MAX} fetches queued already`)
     const waiters: RunningFetch['waiters'] = new Set()
     const fetch = new Fetch(cid, {

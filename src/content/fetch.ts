@@ -256,8 +256,8 @@ export class Fetch {
       const height = await treeHeight(store, root, DIR_DEPTH_MAX - depth, this.heights)
       if (height === 'over') throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX} (${root.toString()}, held already, at level ${depth})`)
       // 'missing': a manifest below was deleted (it failed its check on read), so the record is wrong: fetched
-      // again like a partial object.
-      if (height !== 'missing') {
+      // again like a partial object. So is a file one of whose chunks was (`heldInFull`).
+      if (height !== 'missing' && await store.heldInFull(root)) {
         this.learnSize(depth === 0 ? existing.size : 0, existing.size, depth === 0 ? existing.type : undefined)
         if (this.pinned() && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
         await store.touch(root)

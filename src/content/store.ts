@@ -148,6 +148,28 @@ export class ContentStore {
     return bytes === null ? null : decodeManifest(bytes)
   }
 
+  /**
+   * Whether the file `root` is held in full: its manifest, and every chunk at the manifest's length. A chunk
+   * deleted when it failed its check on a read, or lost or torn by a power cut (fetched blocks are not
+   * fsynced), makes it false, and a fetch then asks for those chunks only. A held chunk of another length is
+   * read first (its check deletes a torn one). A directory's manifest held is enough here: its entries are
+   * checked when fetched.
+   * @throws MalformedContentError, BlockReadError from reading the manifest
+   */
+  async heldInFull (root: CID): Promise<boolean> {
+    const manifest = await this.manifest(root)
+    if (manifest === null) return false
+    if (manifest.type !== 'file') return true
+    let full = true
+    for (const [index, digest] of manifest.chunks.entries()) {
+      const bytes = this.blocks.bytes(digestHex(digest))
+      if (bytes === chunkLength(manifest, index)) continue
+      if (bytes !== undefined) await this.readBlock(chunkCid(digest))
+      full = false
+    }
+    return full
+  }
+
   record (cid: CID | string): ObjectRecord | undefined {
     return this.index.get(cid.toString())
   }
