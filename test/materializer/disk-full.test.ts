@@ -87,4 +87,36 @@ describe('materializer on a full disk', () => {
     const state = JSON.parse(await fs.readFile(path.join(dataDir, 'materializer', 'state.json'), 'utf8')) as { files: Record<string, unknown> }
     expect(Object.keys(state.files).sort()).toEqual(['etcd.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'])
   }, 90_000)
+
+  it.runIf(process.platform === 'linux')('should remove a lost role\'s manifest when the state file cannot be written for a full disk, and catch up once room is back', async (ctx) => {
+    // The state file's directory alone is on the small tmpfs (a host's manifest directory and data dir on one
+    // full root file system): the state is recorded before any manifest is written, so that write fails first.
+    const dataDir = await tempDir('revoada-matfull-state-')
+    const stateDir = path.join(dataDir, 'materializer')
+    await fs.mkdir(stateDir)
+    const tmpfs = await smallTmpfs(ctx)
+    execFileSync('mount', ['--bind', tmpfs, stateDir], { stdio: 'ignore' })
+    mounts.unshift(stateDir)
+    const manifestDir = path.join(dataDir, 'manifests')
+    const s = await startCreator(dataDir, (x) => started.push(x), { manifestDir })
+    await waitFor(async () => (await manifests(manifestDir)).length === 4, 20_000, 'four manifests')
+    const nodeId = s.node.nodeId
+    expect((await s.consensus.propose({ kind: 'demote', nodeId, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+    await s.materializer.reconcile()
+
+    const filler = path.join(stateDir, 'filler')
+    await fill(filler)
+    expect((await s.consensus.propose({ kind: 'promote', nodeId, roles: ['scheduler'] }, 'operator')).result.outcome.kind).toBe('applied')
+    expect((await s.consensus.propose({ kind: 'demote', nodeId, roles: ['api-server'] }, 'operator')).result.outcome.kind).toBe('applied')
+    await s.materializer.reconcile()
+    expect(await manifests(manifestDir)).toEqual(['etcd.yaml', 'kube-controller-manager.yaml'])
+    const errors = s.materializer.manifests().events.filter((e) => e.kind === 'error').map((e) => e.message)
+    expect(errors.some((m) => m.includes('disk full while writing') && m.includes('state.json'))).toBe(true)
+
+    await fs.rm(filler)
+    await s.materializer.reconcile()
+    expect(await manifests(manifestDir)).toEqual(['etcd.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'])
+    const state = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as { files: Record<string, unknown> }
+    expect(Object.keys(state.files).sort()).toEqual(['etcd.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'])
+  }, 90_000)
 })
