@@ -18,7 +18,7 @@ import type { NodeService, ServiceContext } from '../node/service.js'
 import {
   ANNOUNCE_INTERVAL_MS, FETCHES_CONCURRENT_MAX, FETCHES_QUEUED_MAX, GC_INTERVAL_MS_DEFAULT, GET_IN_MEMORY_BYTES_MAX,
   QUOTA_BYTES_DEFAULT, RETENTION_MS_DEFAULT, FetchQueueFullError, ObjectTooLargeError, ProviderScores, ProviderTable,
-  ContentNotFoundError, FetchAbortedError, FetchFailedError, NotAFileError
+  ContentNotFoundError, FetchAbortedError, FetchFailedError, InvalidCidError, NotAFileError, isManifestCid
 } from './core/index.js'
 import type { HaveItem, ProviderEntry } from './core/index.js'
 import { ContentStore, parseRootCid } from './store.js'
@@ -320,6 +320,10 @@ export class ContentService implements NodeService {
    *   FetchAbortedError (`signal`), ObjectTooLargeError (`maxBytes`), NotAFileError (`filesOnly`)
    */
   async fetch (cid: CID, options: FetchCallOptions = {}): Promise<ObjectRecord> {
+    // A root is a manifest CID. NB: a raw block whose bytes decode as a manifest (any member can add a file of
+    // such bytes) was taken as one and recorded, and the next announcement of everything held threw on that
+    // record: an unhandled rejection, which ended the process (a catalog can name any CID).
+    if (!isManifestCid(cid)) throw new InvalidCidError(`${cid.toString()} is not a BLAKE3 dag-cbor CIDv1 (a content root): not fetched`)
     const key = cid.toString()
     if (options.signal?.aborted === true) throw aborted(cid, options.signal)
     const running = this.fetches.get(key)

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cidOfBytes } from '../../src/codec/index.js'
+import { DAG_CBOR_CODE, cidOfBytesWithCodec } from '../../src/codec/index.js'
 import { parseRootCid } from '../../src/content/index.js'
 import { ContentCluster } from './helpers.js'
 import type { ContentNode } from './helpers.js'
@@ -70,7 +70,8 @@ describe('fetch limits per caller', () => {
 
   it('should end a caller\'s wait at its signal, and the fetch with the last caller', async () => {
     const [a] = await cluster.start(1, [{ providerWaitMs: 4_000 }]) as [ContentNode]
-    const missing = cidOfBytes(randomBytes(64))
+    // A root CID (dag-cbor) nobody holds: a raw CID is no root, refused at once (raw-root.test.ts).
+    const missing = cidOfBytesWithCodec(randomBytes(64), DAG_CBOR_CODE)
     const stays = a.content.fetch(missing)
     stays.catch(() => {})
     const startedAtMs = Date.now()

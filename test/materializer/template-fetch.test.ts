@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MaterializerService } from '../../src/materializer/index.js'
 import { TEMPLATE_BYTES_MAX } from '../../src/materializer/core/index.js'
-import { cidOfBytes } from '../../src/codec/index.js'
+import { DAG_CBOR_CODE, cidOfBytesWithCodec } from '../../src/codec/index.js'
 import { parseRootCid } from '../../src/content/index.js'
 import { ContentCluster } from '../content/helpers.js'
 import type { ContentNode } from '../content/helpers.js'
@@ -74,7 +74,8 @@ describe('template fetch through the content layer', () => {
   it('should end a template fetch nobody serves at the timeout it is given, the content fetch with it', async () => {
     const [a] = await cluster.start(1) as [ContentNode]
     const m = materializerOf(a.services)
-    const missing = cidOfBytes(randomBytes(64))
+    // A root CID (dag-cbor) nobody holds: a raw CID is no root, refused at once (raw-root.test.ts).
+    const missing = cidOfBytesWithCodec(randomBytes(64), DAG_CBOR_CODE)
     const startedAtMs = Date.now()
     await expect(m.content()!.get(missing.toString(), { signal: AbortSignal.timeout(300) })).rejects.toHaveProperty('name', 'FetchAbortedError')
     // The content layer waits 30 s for a provider (PROVIDER_WAIT_MS); the caller asked for 300 ms.
