@@ -57,11 +57,15 @@ export class HookRunner {
 
   constructor (private readonly init: HookRunnerInit) {}
 
-  /** Queues a run; beyond HOOK_QUEUE_MAX waiting runs the oldest is dropped (and reported). */
+  /** Queues a run; beyond HOOK_QUEUE_MAX runs the oldest waiting is dropped (and reported). */
   enqueue (run: HookRun): void {
     if (this.stopped) return
     if (this.queue.length >= HOOK_QUEUE_MAX) {
-      const dropped = this.queue.shift()!
+      // NB: the head of the queue is the run in progress while it runs or waits for its retry; it is removed
+      // when it ends. Dropped, it was reported dropped while it ran on, and its end removed the next run
+      // unrun and unreported (or its retry ran another in its place).
+      const inProgress = this.running || this.retryTimer !== undefined
+      const dropped = this.queue.splice(inProgress ? 1 : 0, 1)[0]!
       this.init.onOutcome({ run: dropped, attempt: 0, ok: false, exitCode: null, message: `dropped: more than ${HOOK_QUEUE_MAX} hook runs waiting`, output: '', retryInMs: null })
     }
     this.queue.push(run)
