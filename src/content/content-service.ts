@@ -285,9 +285,28 @@ export class ContentService implements NodeService {
     }, delayMs)
   }
 
+  /**
+   * Never rejects: its callers are timers (`void`), where a rejection ends the process — on every holder of a
+   * bad record, and again after each restart (a raw block CID recorded as an object did, docs/SECURITY.md). A
+   * record that cannot be announced is left out with one warning per round.
+   */
   private async announceAll (): Promise<void> {
-    const items = this.store.list().map((r) => this.holding(r.cid)).filter((i): i is HaveItem => i !== undefined)
-    if (items.length > 0) await this.announcer.have(items)
+    const items: HaveItem[] = []
+    let skipped: { cid: string, err: string, count: number } | undefined
+    for (const r of this.store.list()) {
+      try {
+        const item = this.holding(r.cid)
+        if (item !== undefined) items.push(item)
+      } catch (err) {
+        skipped = { cid: skipped?.cid ?? r.cid, err: skipped?.err ?? (err as Error).message, count: (skipped?.count ?? 0) + 1 }
+      }
+    }
+    if (skipped !== undefined) this.ctx.log.warn(skipped, 'content records left out of the announcement: they cannot be announced')
+    try {
+      if (items.length > 0) await this.announcer.have(items)
+    } catch (err) {
+      this.ctx.log.warn({ err: (err as Error).message }, 'announcement of the content held failed; the next round tries again')
+    }
   }
 
   // ---- programmatic API ----

@@ -42,6 +42,31 @@ describe('content fetch of a raw CID', () => {
   }, 60_000)
 })
 
+describe('the announcement of everything held', () => {
+  it('should leave out a record it cannot announce and announce the rest, never rejecting', async () => {
+    // Whatever the next bad record is, a rejection in this timer's `void` ends the process on every holder.
+    const [a] = await cluster.start(1)
+    const good = await a!.content.add(randomBytes(1000))
+    const raw = chunkCid(blake3(randomBytes(10))).toString()
+    const inner = a!.content as unknown as {
+      store: { list: () => Array<{ cid: string }>, record: (cid: string) => unknown }
+      announcer: { have: (items: Array<{ cid: CID }>) => Promise<void> }
+      announceAll: () => Promise<void>
+    }
+    const list = inner.store.list.bind(inner.store)
+    const record = inner.store.record.bind(inner.store)
+    inner.store.list = () => [{ cid: raw }, ...list()]
+    inner.store.record = (cid) => cid === raw ? { cid: raw, size: 10, complete: true } : record(cid)
+    const announced: string[] = []
+    inner.announcer.have = async (items) => { announced.push(...items.map((i) => i.cid.toString())) }
+    await inner.announceAll()
+    expect(announced).toEqual([good.cid])
+    // The announcer failing is no rejection either.
+    inner.announcer.have = async () => { throw new Error('publish failed') }
+    await inner.announceAll()
+  }, 60_000)
+})
+
 /** The bytes of the manifest block of `root`, held by the node of `dataDir`. */
 async function manifestOf (dataDir: string, root: CID): Promise<Uint8Array> {
   const hex = Buffer.from(root.multihash.digest).toString('hex')
