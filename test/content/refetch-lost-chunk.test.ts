@@ -34,11 +34,7 @@ describe('content chunk lost after a fetch', () => {
 
     const manifest = await b!.content.manifest(cid)
     if (manifest?.type !== 'file') throw new Error('a file manifest')
-    const hex = Buffer.from(manifest.chunks[1]!).toString('hex')
-    const file = path.join(b!.dir, 'content', 'blocks', hex.slice(0, 2), hex)
-    const damaged = await fs.readFile(file)
-    damaged[7] = (damaged[7] as number) ^ 0xff
-    await fs.writeFile(file, damaged)
+    await damageBlock(b!.dir, manifest.chunks[1]!)
     await expect(b!.content.get(cid)).rejects.toHaveProperty('name', 'ContentNotFoundError')
 
     const served = (a!.content.status().server as { blocksServed: number }).blocksServed
@@ -57,11 +53,7 @@ describe('content chunk lost after a fetch', () => {
     await b!.content.fetch(fileCid)
     const manifest = await b!.content.manifest(fileCid)
     if (manifest?.type !== 'file') throw new Error('a file manifest')
-    const hex = Buffer.from(manifest.chunks[0]!).toString('hex')
-    const file = path.join(b!.dir, 'content', 'blocks', hex.slice(0, 2), hex)
-    const damaged = await fs.readFile(file)
-    damaged[7] = (damaged[7] as number) ^ 0xff
-    await fs.writeFile(file, damaged)
+    await damageBlock(b!.dir, manifest.chunks[0]!)
     await expect(b!.content.get(fileCid)).rejects.toHaveProperty('name', 'ContentNotFoundError')
 
     const dir = await a!.content.addDir([{ name: 'f', cid: fileCid }])
@@ -73,3 +65,12 @@ describe('content chunk lost after a fetch', () => {
     expect(Buffer.from(await b!.content.get(fileCid)).equals(bytes)).toBe(true)
   }, 120_000)
 })
+
+/** Flips a byte of the block `digest` held by the node of `dataDir`: its check fails on the next read. */
+async function damageBlock (dataDir: string, digest: Uint8Array): Promise<void> {
+  const hex = Buffer.from(digest).toString('hex')
+  const file = path.join(dataDir, 'content', 'blocks', hex.slice(0, 2), hex)
+  const damaged = await fs.readFile(file)
+  damaged[7] = (damaged[7] as number) ^ 0xff
+  await fs.writeFile(file, damaged)
+}

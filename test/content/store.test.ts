@@ -22,7 +22,7 @@ import type { NetNode } from '../../src/net/index.js'
 import { blake3 } from '../../src/codec/index.js'
 import { silentLogger } from '../../src/log/index.js'
 import type { Logger } from '../../src/log/index.js'
-import { tempDir } from '../node/helpers.js'
+import { smallTmpfs as mountTmpfs, tempDir } from '../node/helpers.js'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js'
@@ -62,14 +62,8 @@ afterEach(async () => {
 
 /** A 2 MiB tmpfs of the test's own (unmounted after it); skips the test where mounting needs root. */
 async function smallTmpfs (ctx: { skip: () => void }): Promise<string> {
-  const mount = await tempDir('revoada-tmpfs-')
+  const mount = await mountTmpfs(ctx, '2m', mounts)
   dirs.push(mount)
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount], { stdio: 'ignore' })
-  } catch {
-    ctx.skip() // needs root (CI runs as root)
-  }
-  mounts.push(mount)
   return mount
 }
 

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startCreator } from './creator.js'
 import type { StartedCreator } from './creator.js'
-import { tempDir, waitFor } from '../node/helpers.js'
+import { smallTmpfs, tempDir, waitFor } from '../node/helpers.js'
 
 const started: StartedCreator[] = []
 const mounts: string[] = []
@@ -22,18 +22,6 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map(async (s) => { await s.node.stop().catch(() => {}) }))
   for (const m of mounts.splice(0)) execFileSync('umount', [m])
 })
-
-/** A 256 KiB tmpfs of the test's own; skips the test where mounting needs root. */
-async function smallTmpfs (ctx: { skip: () => void }): Promise<string> {
-  const mount = await tempDir('revoada-mat-tmpfs-')
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount], { stdio: 'ignore' })
-  } catch {
-    ctx.skip() // needs root (CI runs as root)
-  }
-  mounts.push(mount)
-  return mount
-}
 
 /** Writes `file` until the file system has no byte left. */
 async function fill (file: string): Promise<void> {
@@ -54,7 +42,7 @@ const manifests = async (dir: string): Promise<string[]> =>
 describe('materializer on a full disk', () => {
   it.runIf(process.platform === 'linux')('should remove a lost role\'s manifest while another cannot be written, report DiskFullError, and write it once room is back', async (ctx) => {
     const dataDir = await tempDir('revoada-matfull-')
-    const manifestDir = await smallTmpfs(ctx)
+    const manifestDir = await smallTmpfs(ctx, '256k', mounts, 'revoada-mat-tmpfs-')
     const s = await startCreator(dataDir, (x) => started.push(x), { manifestDir })
     await waitFor(async () => (await manifests(manifestDir)).length === 4, 20_000, 'four manifests')
     const nodeId = s.node.nodeId
@@ -94,7 +82,7 @@ describe('materializer on a full disk', () => {
     const dataDir = await tempDir('revoada-matfull-state-')
     const stateDir = path.join(dataDir, 'materializer')
     await fs.mkdir(stateDir)
-    const tmpfs = await smallTmpfs(ctx)
+    const tmpfs = await smallTmpfs(ctx, '256k', mounts, 'revoada-mat-tmpfs-')
     execFileSync('mount', ['--bind', tmpfs, stateDir], { stdio: 'ignore' })
     mounts.unshift(stateDir)
     const manifestDir = path.join(dataDir, 'manifests')

@@ -2,7 +2,7 @@
  * Shared helpers for node-level tests: temp data dirs, fast test config, condition polling with a deadline,
  * and a logger that captures JSON lines.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { promises as fs, existsSync } from 'node:fs'
 import os from 'node:os'
@@ -22,6 +22,21 @@ export async function tempDir (label = 'revoada-test-'): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), label))
   madeDirs.push(dir)
   return dir
+}
+
+/**
+ * A tmpfs of `size` (mount's syntax: '256k', '2m') on a new temp dir, for a test to fill: pushed on `mounts`, which
+ * the caller unmounts after the test. Skips the test where mounting needs root (CI runs as root).
+ */
+export async function smallTmpfs (ctx: { skip: () => void }, size: string, mounts: string[], label = 'revoada-tmpfs-'): Promise<string> {
+  const mount = await tempDir(label)
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount], { stdio: 'ignore' })
+  } catch {
+    ctx.skip()
+  }
+  mounts.push(mount)
+  return mount
 }
 
 /**
