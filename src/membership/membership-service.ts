@@ -410,6 +410,7 @@ export class MembershipService implements NodeService, Membership {
     if (!known && this.table.size >= C.MAX_MEMBERS) return drop('table-full', false)
     const events = [...room, ...this.table.heartbeat(verdict.state, now)]
     if (!known) this.learnAddresses(sender, verdict.state.addresses, this.dialsHeard(verdict.state))
+    this.recordAddresses(verdict.state)
     if (events.length > 0) this.emit(events)
     this.accepted++
     if (!needsRelay(verdict.state, this.table.liveCount()) || !this.voterMustRelay(sender)) return TopicValidatorResult.Ignore
@@ -452,6 +453,24 @@ export class MembershipService implements NodeService, Membership {
       return
     }
     this.storedPeers.set(peer, this.ctx.net.peerStore.merge(peerIdFromString(peer), { multiaddrs }).then(() => { if (dial) this.ctx.redialer.addPeer(peer) }, () => {}))
+  }
+
+  /**
+   * Hands the addresses a member of this node's Raft configuration announced in its own heartbeat (signed by it;
+   * the newest: judgeHeartbeat drops replays) to `peers.json` (net/known-peers.ts), which writes only a change.
+   * Raft followers need not connect to each other: after a site-wide power cut that the leader does not come back
+   * from, two followers that never met held each other's ids only and elected nobody. Not for a member the
+   * configuration does not list (a made-up identity, a removed member, a joiner), and not from digests: a joiner
+   * takes those from signers it cannot check, and a voter hears every member's own heartbeat (core/tier.ts).
+   */
+  private recordAddresses (state: NodeState): void {
+    const knownPeers = this.ctx.knownPeers
+    const conf = this.init.raftConfiguration?.()
+    if (knownPeers === undefined || conf === undefined) return
+    const voter = isVoterIn(conf, state.nodeId)
+    if (!voter && !conf.learners.includes(state.nodeId) && !conf.learnersNext.includes(state.nodeId)) return
+    const addresses = parseAdvertisedAddresses(state.addresses, state.nodeId).map((ma) => ma.toString())
+    knownPeers.announced({ peer: state.nodeId, addresses, voter })
   }
 
   /**

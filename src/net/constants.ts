@@ -59,9 +59,12 @@ export const INBOUND_UPGRADE_TIMEOUT_MS = 30_000
 export const KEEP_ALIVE_CLUSTER_TAG = 'keep-alive-revoada-cluster'
 export const KEEP_ALIVE_TAG_VALUE = 100
 
-/** File of peers seen (NodeId → listen addresses), so a restarted node redials them (mode 0600). */
+/** File of peers seen or announced (NodeId → listen addresses), so a restarted node redials them (mode 0600). */
 export const KNOWN_PEERS_FILE_NAME = 'peers.json'
-/** Peers kept in peers.json; the oldest entry is dropped beyond this. */
+/**
+ * Peers kept in peers.json. Beyond it the oldest non-voter's entry is dropped (then the oldest voter's); a
+ * non-voter's announcement is left out of a full file (net/known-peers.ts).
+ */
 export const KNOWN_PEERS_MAX = 256
 /** Addresses kept per known peer. */
 export const KNOWN_PEER_ADDRS_MAX = 8

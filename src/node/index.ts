@@ -150,8 +150,8 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
   try {
     const redialer = new Redialer(net, config.net, log.forComponent('redial'))
     for (const seed of cluster.seeds) redialer.addAddress(seed)
-    const untrack = await trackKnownPeers(net, redialer, config.dataDir, log.forComponent('known-peers'))
-    stack.push('known-peers', untrack)
+    const knownPeers = await trackKnownPeers(net, redialer, config.dataDir, log.forComponent('known-peers'))
+    stack.push('known-peers', knownPeers.stop)
     const ticker = createTicker()
     redialer.start(ticker)
     stack.push('redial', async () => { await redialer.stop() })
@@ -166,7 +166,7 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
     let requestStop: (request: StopRequest) => void = () => {}
     const stopRequested = new Promise<StopRequest>((resolve) => { requestStop = resolve })
     const gossipStreams = (): { reopened: number, openedLate: number } => ({ reopened: mender.reopened, openedLate: mender.openedLate })
-    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, raftStart, ticker, gossipStreams, links: () => links.counters(), requestStop: (r: StopRequest) => { requestStop(r) } }
+    const base = { config, nodeId: identity.nodeId, privateKey: identity.privateKey, cluster, net, redialer, knownPeers, raftStart, ticker, gossipStreams, links: () => links.counters(), requestStop: (r: StopRequest) => { requestStop(r) } }
     const services = await startServices(init.services ?? [], base, log, stack)
     const token = randomBytes(API_TOKEN_BYTES).toString('base64url')
     const api = new ApiServer({ ...config.api, token, log: log.forComponent('api') })

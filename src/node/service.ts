@@ -15,7 +15,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/index.js'
 import type { Logger } from '../log/index.js'
-import type { NetNode, Cluster, Redialer } from '../net/index.js'
+import type { NetNode, Cluster, KnownPeers, Redialer } from '../net/index.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { RaftStartMode } from './raft-dir-check.js'
 import type { Ticker } from '../util/ticker.js'
@@ -29,6 +29,11 @@ export interface ServiceContext {
   cluster: Cluster
   net: NetNode
   redialer: Redialer
+  /**
+   * `peers.json` (net/known-peers.ts): membership records there the addresses the members of this node's Raft
+   * configuration announce in their heartbeats. Absent in hand-built contexts.
+   */
+  knownPeers?: Pick<KnownPeers, 'announced'>
   /** How consensus starts on this data dir (node/raft-dir-check.ts). @default 'normal' */
   raftStart?: RaftStartMode
   /**

@@ -54,7 +54,7 @@ class FakeNet extends EventTarget {
 async function start (dir: string, self: PeerId): Promise<{ net: FakeNet, redialer: Redialer, stop: () => Promise<void> }> {
   const net = new FakeNet(self)
   const redialer = new Redialer(net as unknown as NetNode, NET, silentLogger())
-  const stop = await trackKnownPeers(net as unknown as NetNode, redialer, dir, silentLogger())
+  const { stop } = await trackKnownPeers(net as unknown as NetNode, redialer, dir, silentLogger())
   return { net, redialer, stop }
 }
 
