@@ -206,6 +206,14 @@ export class MembershipService implements NodeService, Membership {
    * table took the member; a removal forgets it: emit), so it is bounded as the table is (MAX_MEMBERS).
    */
   private readonly storedPeers = new Map<string, Promise<void>>()
+  /**
+   * Each member's addresses as its own last accepted heartbeat gave them (parsed), for `peers.json` once the
+   * configuration lists it (recordAddresses, recordNewlyListed). Invariant: each is tracked by the table (set after
+   * the table took the member; a removal forgets it: emit), so it is bounded as the table is (MAX_MEMBERS).
+   */
+  private readonly ownAddresses = new Map<string, string[]>()
+  /** The configuration recordNewlyListed last looked at (Raft replaces the object at each change). */
+  private recordedConf: RaftMembers | undefined
 
   constructor (private readonly init: MembershipServiceInit = {}) {
     this.nowMs = init.nowMs ?? steadyNowMs
@@ -464,13 +472,29 @@ export class MembershipService implements NodeService, Membership {
    * takes those from signers it cannot check, and a voter hears every member's own heartbeat (core/tier.ts).
    */
   private recordAddresses (state: NodeState): void {
-    const knownPeers = this.ctx.knownPeers
-    const conf = this.init.raftConfiguration?.()
-    if (knownPeers === undefined || conf === undefined) return
-    const voter = isVoterIn(conf, state.nodeId)
-    if (!voter && !conf.learners.includes(state.nodeId) && !conf.learnersNext.includes(state.nodeId)) return
+    if (this.ctx.knownPeers === undefined) return
     const addresses = parseAdvertisedAddresses(state.addresses, state.nodeId).map((ma) => ma.toString())
-    knownPeers.announced({ peer: state.nodeId, addresses, voter })
+    this.ownAddresses.set(state.nodeId, addresses)
+    const conf = this.init.raftConfiguration?.()
+    if (conf !== undefined) this.announceListed(conf, state.nodeId, addresses)
+  }
+
+  /**
+   * When the configuration changes, the members it now lists that were heard before (a member heard while it was
+   * joining, before its admission applied here) are recorded from their last heartbeat, not at their next one: a
+   * power cut right after formation can come first.
+   */
+  private recordNewlyListed (): void {
+    const conf = this.init.raftConfiguration?.()
+    if (conf === undefined || conf === this.recordedConf || this.ctx.knownPeers === undefined) return
+    this.recordedConf = conf
+    for (const [peer, addresses] of this.ownAddresses) this.announceListed(conf, peer, addresses)
+  }
+
+  private announceListed (conf: RaftMembers, peer: string, addresses: string[]): void {
+    const voter = isVoterIn(conf, peer)
+    if (!voter && !conf.learners.includes(peer) && !conf.learnersNext.includes(peer)) return
+    this.ctx.knownPeers?.announced({ peer, addresses, voter })
   }
 
   /**
@@ -500,6 +524,7 @@ export class MembershipService implements NodeService, Membership {
     if (++this.ticks % VOTER_SUBSCRIPTION_CHECK_TICKS === 0) this.reconnectUnsubscribedVoters(now)
     const events = this.table.tick(now, this.listening)
     if (events.length > 0) this.emit(events)
+    this.recordNewlyListed()
     if (this.tier === 'joiner') this.askForLeader(now)
     // The leader publishes in full mode too, for joiners (core/joiner.ts); nobody subscribed costs nothing.
     if ((this.tier !== 'voter' && this.tier !== 'full') || !(this.init.isLeader?.() ?? false)) {
@@ -797,6 +822,7 @@ export class MembershipService implements NodeService, Membership {
       // Forgotten with the member: a member back later has its (maybe new) addresses taken again.
       if (event.kind === 'removed') {
         this.knownAddresses.delete(event.nodeId)
+        this.ownAddresses.delete(event.nodeId)
         this.dropStoredPeer(event.nodeId)
       }
       this.events.push(event)
