@@ -19,6 +19,7 @@ import type { Logger } from '../log/index.js'
 import type { NetNode } from './libp2p.js'
 import type { Redialer } from './redial.js'
 import { CLUSTER_FILE_MODE, KNOWN_PEER_ADDRS_MAX, KNOWN_PEERS_FILE_NAME, KNOWN_PEERS_MAX } from './constants.js'
+import { writeFileDurably } from '../util/durable-file.js'
 
 type PeerTable = Record<string, string[]>
 
@@ -178,10 +179,9 @@ class Tracker {
   private save (): void {
     const body = JSON.stringify(this.table, null, 2) + '\n'
     const { file, log } = this
-    this.writing = this.writing.then(async () => {
-      await fs.writeFile(`${file}.tmp`, body, { mode: CLUSTER_FILE_MODE })
-      await fs.rename(`${file}.tmp`, file)
-    }).catch((err: unknown) => { log.warn({ file, err: (err as Error).message }, 'could not save known peers') })
+    // Durable (file and directory fsynced): a site's power cut is when a node needs it most, to find the voters
+    // it never connected to (docs/MEMBERSHIP.md).
+    this.writing = this.writing.then(async () => { await writeFileDurably(file, body, { mode: CLUSTER_FILE_MODE }) }).catch((err: unknown) => { log.warn({ file, err: (err as Error).message }, 'could not save known peers') })
   }
 }
 

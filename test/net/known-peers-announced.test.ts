@@ -165,3 +165,29 @@ describe('known peers announced by members', () => {
     expect(held).toContain(connected[2])
   })
 })
+
+describe('peers.json on disk', () => {
+  it('should be fsynced before its rename and its directory after it, so a power cut keeps the addresses', async () => {
+    // A site's power cut is when a restarted node needs the file most: to find the voters it never met.
+    const dir = await tempDir('revoada-known-durable-')
+    const ops: string[] = []
+    const open = fsPromises.open.bind(fsPromises)
+    vi.spyOn(fsPromises, 'open').mockImplementation(async (...args: Parameters<typeof fsPromises.open>) => {
+      const handle = await open(...args)
+      const name = path.basename(String(args[0]))
+      const sync = handle.sync.bind(handle)
+      handle.sync = async () => { ops.push(`sync ${name}`); await sync() }
+      return handle
+    })
+    const rename = fsPromises.rename.bind(fsPromises)
+    vi.spyOn(fsPromises, 'rename').mockImplementation(async (from, to) => { ops.push(`rename ${path.basename(String(to))}`); await rename(from, to) })
+    const t = await start(dir, await newPeerId())
+    t.net.identify((await newPeerId()).toString(), ['/ip4/127.0.0.1/tcp/4101'])
+    await t.known.stop()
+    const at = ops.indexOf(`rename ${KNOWN_PEERS_FILE_NAME}`)
+    expect(at).toBeGreaterThan(0)
+    expect(ops[at - 1]).toMatch(new RegExp(`^sync ${KNOWN_PEERS_FILE_NAME}\\.`))
+    expect(ops[at + 1]).toBe(`sync ${path.basename(dir)}`)
+    vi.restoreAllMocks()
+  })
+})
