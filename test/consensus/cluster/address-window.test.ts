@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { crash, leaderOf, startMember, stopAll, tempDir, waitFor } from './helpers.js'
+import { crash, leaderOf, promoteTogether, startMember, stopAll, tempDir, waitFor } from './helpers.js'
 import type { Member } from './helpers.js'
 
 describe('the address window', () => {
@@ -37,12 +37,7 @@ describe('the address window', () => {
     expect(await addressesOf(c, b)).toBe(0)
 
     // Both become voters in one joint change; the lookup asks the leader for the member each lacks.
-    const promoted = await a.consensus.propose({ kind: 'promote', nodeId: b.node.nodeId, roles: ['etcd'], with: [c.node.nodeId] }, 'operator')
-    expect(promoted.result.outcome.kind).toBe('applied')
-    await waitFor(() => [a, b, c].every((m) => {
-      const conf = m.consensus.node.configuration()
-      return conf.voters.length === 3 && conf.votersOutgoing.length === 0
-    }), 60_000, 'three voters everywhere')
+    await promoteTogether(a, b, c, [a, b, c])
     await waitFor(async () => await addressesOf(b, c) > 0 && await addressesOf(c, b) > 0, 60_000, 'b and c hold each other\'s addresses again')
 
     await crash(a)

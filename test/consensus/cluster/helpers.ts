@@ -104,6 +104,19 @@ export async function promoteEtcd (via: Member, member: Member): Promise<void> {
   if (result.result.outcome.kind !== 'applied') throw new Error(`promote failed: ${JSON.stringify(result.result.outcome)}`)
 }
 
+/**
+ * Promotes `b` and `c` to etcd in one joint change proposed on `via` (`promote b with [c]`), then waits until every
+ * one of `all` runs three voters, the joint change left.
+ */
+export async function promoteTogether (via: Member, b: Member, c: Member, all: Member[]): Promise<void> {
+  const result = await via.consensus.propose({ kind: 'promote', nodeId: b.node.nodeId, roles: ['etcd'], with: [c.node.nodeId] }, 'operator')
+  if (result.result.outcome.kind !== 'applied') throw new Error(`promote failed: ${JSON.stringify(result.result.outcome)}`)
+  await waitFor(() => all.every((m) => {
+    const conf = m.consensus.node.configuration()
+    return conf.voters.length === 3 && conf.votersOutgoing.length === 0
+  }), 60_000, 'three voters everywhere')
+}
+
 export async function stopAll (members: Member[]): Promise<void> {
   await Promise.all(members.map(async (m) => { await m.node.stop().catch(() => {}) }))
 }

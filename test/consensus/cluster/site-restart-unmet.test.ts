@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { KNOWN_PEERS_FILE_NAME } from '../../../src/net/constants.js'
-import { crash, leaderOf, startMember, stopAll, tempDir, waitFor } from './helpers.js'
+import { crash, leaderOf, promoteTogether, startMember, stopAll, tempDir, waitFor } from './helpers.js'
 import type { Member } from './helpers.js'
 
 const loopbackAddress = (m: Member): string =>
@@ -40,12 +40,7 @@ describe('a power cut before two voters met', () => {
     apart.add(c.node.nodeId)
     members.push(c)
     await waitFor(() => [a, b, c].every((m) => m.consensus.node.configuration().learners.length === 2), 60_000, 'b and c admitted everywhere')
-    const promoted = await a.consensus.propose({ kind: 'promote', nodeId: b.node.nodeId, roles: ['etcd'], with: [c.node.nodeId] }, 'operator')
-    expect(promoted.result.outcome.kind).toBe('applied')
-    await waitFor(() => [a, b, c].every((m) => {
-      const conf = m.consensus.node.configuration()
-      return conf.voters.length === 3 && conf.votersOutgoing.length === 0
-    }), 60_000, 'three voters everywhere')
+    await promoteTogether(a, b, c, [a, b, c])
 
     // Two heartbeats of the other accepted under that configuration (a relays them: b and c are not connected).
     const seqOf = (at: Member, of: Member): number => at.membership.view().members.find((m) => m.nodeId === of.node.nodeId)?.state.seq ?? 0
