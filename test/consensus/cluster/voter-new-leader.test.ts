@@ -39,11 +39,19 @@ describe('a lagging voter and a new leader', () => {
     const back = await startMember(c.dir, { join: d.node.joinString() })
     members.push(back)
     const three = [back, d, e]
+    // On a timeout, say where each of the three stands: a flake in CI (once, 30 s without this) is diagnosed from it.
+    const standing = (): string => three.map((m) => {
+      const s = m.consensus.node.status()
+      return `${m.node.nodeId.slice(-6)}: ${s.role} term ${s.term} vote ${s.vote?.slice(-6) ?? '-'} leader ${s.leader?.slice(-6) ?? '-'} ` +
+        `last ${s.lastIndex}/${s.lastTerm} commit ${s.commit} applied ${m.consensus.node.appliedIndex()} voters ${voters(m).map((v) => v.slice(-6)).join(',')}`
+    }).join('; ')
     await waitFor(() => {
       const leader = leaderOf(three)
       return leader !== undefined && voters(back).length === 5 &&
         back.consensus.node.appliedIndex() >= leader.consensus.node.status().commit &&
         back.consensus.shapeMachine.shapeCid() === leader.consensus.shapeMachine.shapeCid()
-    }, 30_000, 'a leader among c, d and e, and c caught up')
+    }, 30_000, 'a leader among c, d and e, and c caught up').catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; ${standing()}`)
+    })
   }, 120_000)
 })
