@@ -51,6 +51,12 @@ export interface AddressLookupInit {
   raftConfiguration: () => RaftMembers | undefined
   /** The leader this node knows of (asked first). */
   leader: () => string | null | undefined
+  /**
+   * Calls `listener` whenever the applied configuration may have changed; returns how to stop. A change is then
+   * looked at once instead of at the next periodic check (up to CHECK_EVERY_MS later), which a leader that died
+   * meanwhile left without an answerer. @default none: the periodic check alone
+   */
+  watchConfiguration?: (listener: () => void) => () => void
   /** @default steadyNowMs */
   nowMs?: () => number
 }
@@ -77,6 +83,7 @@ export class AddressLookupService implements NodeService {
   /** The configuration the last pass looked at (the core replaces it on every change). */
   private lastConf: RaftMembers | undefined
   private passInFlight = false
+  private stopWatch: (() => void) | undefined
   /** Set while some member's address is still unknown after a pass: the next pass waits this long. */
   private retryMs: number | undefined
   private retryAtMs = 0
@@ -93,11 +100,14 @@ export class AddressLookupService implements NodeService {
       maxInboundStreams: 2, maxOutboundStreams: 2
     })
     this.stopCheck = (ctx.ticker ?? intervalTicker).every(CHECK_EVERY_MS, () => { this.check() })
+    // NB: the listener runs inside the consensus driver's batch: check() only starts a pass (async) and never throws.
+    this.stopWatch = this.init.watchConfiguration?.(() => { this.check() })
   }
 
   async stop (): Promise<void> {
     this.stopped = true
     this.stopCheck?.()
+    this.stopWatch?.()
     await this.ctx?.net.unhandle(ADDRESS_LOOKUP_PROTOCOL).catch(() => {})
   }
 

@@ -84,7 +84,9 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   // first): the address window of docs/MEMBERSHIP.md.
   const addresses = new AddressLookupService({
     raftConfiguration: () => consensus.started ? consensus.node.configurationView() : undefined,
-    leader: () => consensus.started ? consensus.node.leaderId() : undefined
+    leader: () => consensus.started ? consensus.node.leaderId() : undefined,
+    // A state change follows every batch that changed the applied configuration (consensus starts first).
+    watchConfiguration: (listener) => consensus.started ? consensus.node.onStateChange(listener) : () => {}
   })
   const services: NodeService[] = [membership, consensus, attestation, content, addresses]
   if (init.policy !== false) services.push(new PolicyEngine({ nowMs: steadyNowMs, ...init.policy }))

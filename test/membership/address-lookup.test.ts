@@ -10,6 +10,8 @@ import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { ADDRESS_LOOKUP_PROTOCOL, AddressLookupService } from '../../src/membership/address-lookup.js'
 import type { RaftMembers } from '../../src/membership/core/index.js'
+import type { NodeService } from '../../src/node/service.js'
+import type { Ticker } from '../../src/util/ticker.js'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { capturingLogger, tempDir, testConfig, waitFor } from '../node/helpers.js'
 
@@ -49,6 +51,38 @@ describe('address lookup', () => {
     // What they learned reaches the other: a dial by PeerId alone.
     await b.node.net.dial(peerIdFromString(c.node.nodeId))
     await waitFor(() => connectedTo(c.node, b.node), 30_000, 'c sees b\'s connection')
+  }, 120_000)
+
+  it('should ask as soon as its configuration changes, not at the next periodic check', async () => {
+    // The periodic check never runs here (a ticker that never fires): a leader that dies within one check
+    // interval (200 ms) of a promotion is what it models. b and c then never held each other's addresses,
+    // and after the leader's death nobody could reach either (voter-new-leader.test.ts, once in ~40 runs).
+    raft.conf = undefined
+    const frozen: Ticker = { every: () => () => {} }
+    const changed = new Set<() => void>()
+    const startFrozen = async (join?: string): Promise<Running> => {
+      const lookup = new AddressLookupService({
+        raftConfiguration: () => raft.conf,
+        leader: () => raft.leader,
+        watchConfiguration: (listener) => { changed.add(listener); return () => { changed.delete(listener) } }
+      })
+      const service: NodeService = { name: lookup.name, start: async (ctx) => { await lookup.start({ ...ctx, ticker: frozen }) }, stop: async () => { await lookup.stop() } }
+      const node = await startNode({ config: testConfig(await tempDir(), join !== undefined ? { join } : {}), services: [service], log: capturingLogger('info').log })
+      running.push(node)
+      return { node, lookup }
+    }
+    const leader = await startFrozen()
+    const b = await startFrozen(leader.node.joinString())
+    const c = await startFrozen(leader.node.joinString())
+    const connectedTo = (n: RevoadaNode, other: RevoadaNode): boolean => n.net.getConnections(peerIdFromString(other.nodeId)).length > 0
+    await waitFor(() => connectedTo(b.node, leader.node) && connectedTo(c.node, leader.node), 30_000, 'b and c connected to the leader')
+    expect(await hasAddresses(b.node, c.node)).toBe(false)
+    raft.leader = leader.node.nodeId
+    raft.conf = { voters: [leader.node.nodeId, b.node.nodeId], votersOutgoing: [], learners: [c.node.nodeId], learnersNext: [] }
+    for (const listener of changed) listener()
+    await waitFor(async () => await hasAddresses(b.node, c.node) && await hasAddresses(c.node, b.node), 10_000, 'b and c hold each other\'s addresses')
+    expect(b.lookup.counters().learned).toBeGreaterThanOrEqual(1)
+    expect(c.lookup.counters().learned).toBeGreaterThanOrEqual(1)
   }, 120_000)
 
   it('should tell a joiner which node leads and where, and tell nothing when it knows no leader', async () => {
