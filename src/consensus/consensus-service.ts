@@ -250,6 +250,7 @@ export class ConsensusService implements NodeService {
   private async replayLocalLog (): Promise<void> {
     try {
       this.raft.start()
+      this.driverStarted = true
       await this.raft.nextBatch()
       if (this.raft.halted !== undefined) throw this.raft.halted
     } catch (err) {
@@ -326,7 +327,8 @@ export class ConsensusService implements NodeService {
   private priority: VoterPriority | undefined
 
   private mayTalk (peer: string): boolean {
-    if (this.raft === undefined) return false
+    // Before the driver starts it can neither answer (its core does not exist yet) nor take a message.
+    if (!this.driverStarted) return false
     return mayTalkRaft(peer, this.raft.configurationView(), {
       connected: () => this.ctx.net.getConnections(peerIdFromString(peer)).length > 0,
       removed: () => this.machine.shape.wasRemoved(peer)
@@ -413,9 +415,16 @@ export class ConsensusService implements NodeService {
     return this.machine
   }
 
+  /**
+   * Whether the driver has started, so that `node` can be read (its configuration, role, leader). NB: `start` builds
+   * the driver first and awaits the transport and the removal notices before starting it, while the services that
+   * started before this one (membership: every tick and heartbeat) already read it (service-start-window.test.ts).
+   */
   get started (): boolean {
-    return this.raft !== undefined
+    return this.driverStarted
   }
+
+  private driverStarted = false
 
   get nodeId (): string {
     return this.ctx.nodeId
