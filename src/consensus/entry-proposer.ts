@@ -36,6 +36,8 @@ export class EntryProposer {
    */
   async one (command: Command, reason: Reason, options: BatchProposeOptions = {}): Promise<ProposalResult<ApplyResult>> {
     const { proposer, machine } = this.deps
+    // A halt stops the driver before the node: the loops that propose run until then, and so does the API.
+    if (!this.deps.raft().isRunning) throw new ConsensusStoppedError()
     const built = proposer.build(machine.shape, command, reason, wallClockMs())
     // Signed here a moment ago: applying it on this node needs no second signature check.
     machine.signedHere(built.cid, built.signature)

@@ -5,6 +5,7 @@
  * : undefined`, src/node/services.ts), and the transport asks `mayTalk` for every inbound Raft stream. `started`
  * must not say yes before the driver can answer, or each of those reads throws a TypeError — out of a ticker duty,
  * an uncaught exception that ends the process. Method: the transport's start is held at a gate while the test reads.
+ * And after the driver stopped (a halt stops it before the node does), a proposal fails as stopped, not as a bug.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startNode } from '../../src/node/index.js'
@@ -12,6 +13,7 @@ import type { RevoadaNode } from '../../src/node/index.js'
 import { ConsensusService } from '../../src/consensus/consensus-service.js'
 import { FileStorage } from '../../src/consensus/storage/file-storage.js'
 import { RaftTransport } from '../../src/consensus/transport/raft-transport.js'
+import { defaultServices } from '../../src/node/services.js'
 import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
 describe('consensus service start', () => {
@@ -51,5 +53,18 @@ describe('consensus service start', () => {
     await starting
     expect(consensus.started).toBe(true)
     expect(consensus.node.configurationView().voters).toHaveLength(1)
+  }, 60_000)
+
+  it('should fail a proposal made once the driver stopped with ConsensusStoppedError, not a failed assertion', async () => {
+    const services = defaultServices({ policy: false })
+    const consensus = services.find((s) => s.name === 'consensus') as ConsensusService
+    const starting = startNode({ config: testConfig(await tempDir()), services })
+    nodes.push(starting)
+    await starting
+    await waitFor(() => consensus.node.isLeader(), 30_000, 'the creator leads')
+    // What a halt does (raft-node.ts halt): the driver stops; the node's own stop comes later. Meanwhile the
+    // admission and protocol loops, the policy engine and the API may still propose through the service.
+    consensus.node.stop()
+    await expect(consensus.propose({ kind: 'set-protocol', level: 1 }, 'operator')).rejects.toMatchObject({ name: 'ConsensusStoppedError' })
   }, 60_000)
 })
