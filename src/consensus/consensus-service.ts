@@ -402,6 +402,8 @@ export class ConsensusService implements NodeService {
 
   /** The shape as this node has applied it; `stale: false` waits for a linearizable read first. */
   async readShape (options: { stale?: boolean } = {}): Promise<ShapeView> {
+    // Stopped (a halt stops the driver before the node): unavailable, as a proposal is, not a failed assertion.
+    if (!this.raft.isRunning) throw new ConsensusStoppedError()
     await this.raft.read(options)
     return { shape: this.machine.shape, cid: this.machine.shapeCid(), appliedIndex: this.raft.appliedIndex() }
   }

@@ -55,7 +55,7 @@ describe('consensus service start', () => {
     expect(consensus.node.configurationView().voters).toHaveLength(1)
   }, 60_000)
 
-  it('should fail a proposal made once the driver stopped with ConsensusStoppedError, not a failed assertion', async () => {
+  it('should fail a proposal or a read made once the driver stopped with ConsensusStoppedError, not a failed assertion', async () => {
     const services = defaultServices({ policy: false })
     const consensus = services.find((s) => s.name === 'consensus') as ConsensusService
     const starting = startNode({ config: testConfig(await tempDir()), services })
@@ -66,5 +66,7 @@ describe('consensus service start', () => {
     // admission and protocol loops, the policy engine and the API may still propose through the service.
     consensus.node.stop()
     await expect(consensus.propose({ kind: 'set-protocol', level: 1 }, 'operator')).rejects.toMatchObject({ name: 'ConsensusStoppedError' })
+    // So does a linearizable read (`GET /v1/shape`): no leader can confirm it through a stopped driver.
+    await expect(consensus.readShape()).rejects.toMatchObject({ name: 'ConsensusStoppedError' })
   }, 60_000)
 })
