@@ -158,6 +158,9 @@ export class RaftTransport implements MessageTransport {
   async stop (): Promise<void> {
     this.running = false
     await this.init.libp2p.unhandle(RAFT_PROTOCOL)
+    // Unhandling refuses new streams only: the open ones would keep their peer's slot and be read into a
+    // handler nobody drives any more, for as long as the connection lives.
+    for (const stream of this.inbound.keys()) stream.abort(new Error('raft transport stopped'))
     this.inbound.clear()
     for (const link of this.links.values()) {
       clearTimeout(link.retryTimer)
@@ -235,6 +238,7 @@ export class RaftTransport implements MessageTransport {
       link.retryTimer = setTimeout(() => {
         link.retryTimer = undefined
         if (link.queue.length > 0 && !link.pumping) void this.pump(peer, link)
+        else this.maybeForget(peer, link)
       }, link.backoffMs)
       link.backoffMs = Math.min(BACKOFF_MAX_MS, link.backoffMs * 2)
     } finally {
@@ -252,10 +256,24 @@ export class RaftTransport implements MessageTransport {
       throw stopped
     }
     stream.addEventListener('close', () => {
-      if (link.stream === stream) link.stream = undefined
+      if (link.stream !== stream) return
+      link.stream = undefined
+      this.maybeForget(peer, link)
     })
     link.stream = stream
     return stream
+  }
+
+  /**
+   * Drops `peer`'s link once it holds nothing: no stream, nothing queued, no pump and no retry pending. Raft sends
+   * to every id that sent it something (a vote request, an answer), and a key holder can sign with as many ids as
+   * it likes: kept for good, each id grew the map. Invariant: every link has a stream, queued frames, a pump or a
+   * retry timer, so the map is bounded by the open streams and the peers with work. A peer sent to again gets a
+   * fresh link (the backoff restarts from its minimum: nothing was queued through the wait).
+   */
+  private maybeForget (peer: string, link: PeerLink): void {
+    if (link.stream !== undefined || link.queue.length > 0 || link.pumping || link.retryTimer !== undefined) return
+    if (this.links.get(peer) === link) this.links.delete(peer)
   }
 
   /**
@@ -371,6 +389,11 @@ export class RaftTransport implements MessageTransport {
 
   counters (): TransportCounters {
     return { ...this.counts, sentByType: { ...this.counts.sentByType } }
+  }
+
+  /** Peers with outbound state (a stream, queued frames, a pump or a retry pending): status and tests. */
+  linkCount (): number {
+    return this.links.size
   }
 }
 
