@@ -62,7 +62,7 @@ export const KEEP_ALIVE_TAG_VALUE = 100
 /** File of peers seen or announced (NodeId → listen addresses), so a restarted node redials them (mode 0600). */
 export const KNOWN_PEERS_FILE_NAME = 'peers.json'
 /**
- * Peers kept in peers.json. Beyond it the oldest non-voter's entry is dropped (then the oldest voter's); a
+ * Peers kept in peers.json. Beyond it the entry of the non-voter seen least recently is dropped (then a voter's); a
  * non-voter's announcement is left out of a full file (net/known-peers.ts).
  */
 export const KNOWN_PEERS_MAX = 256

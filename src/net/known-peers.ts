@@ -54,8 +54,9 @@ export interface KnownPeers {
    * Records the addresses a member of this node's Raft configuration announced in its own signed heartbeat, when
    * they differ from what the file holds: not for this node, a forgotten peer, or a peer identify reported in this
    * process (identify's word, from a connection, stands). When the file is full a voter takes the place of the
-   * oldest non-voter and anyone else is left out: two members pushing each other out would write the file at
-   * every heartbeat. Cheap when nothing changed (one comparison): membership calls it for every heartbeat.
+   * non-voter seen least recently and anyone else is left out: two members pushing each other out would write the
+   * file at every heartbeat. Cheap when nothing changed (a comparison, and the entry moved last as seen): membership
+   * calls it for every heartbeat.
    */
   announced: (announcement: Announcement) => void
   /** Detaches the listeners and waits for the last write. */
@@ -123,6 +124,7 @@ class Tracker {
     const addrs = listenAddrs.slice(0, KNOWN_PEER_ADDRS_MAX)
     if (addrs.length === 0) return
     if (!sameAddresses(this.table[id], addrs)) this.put(id, addrs)
+    else this.touch(id)
     this.fromIdentify.add(id)
   }
 
@@ -133,6 +135,7 @@ class Tracker {
     if (listed && announcement.voter) this.voters.add(id)
     else this.voters.delete(id)
     const addrs = announcement.addresses.slice(0, KNOWN_PEER_ADDRS_MAX)
+    if (listed) this.touch(id)
     if (this.fromIdentify.has(id) || addrs.length === 0 || sameAddresses(this.table[id], addrs)) return
     if (!listed && !this.hasRoomFor(announcement.voter)) return
     if (announcement.voter) this.voters.add(id)
@@ -153,8 +156,21 @@ class Tracker {
   }
 
   /**
-   * Puts `id` last (the newest) with `addrs` and writes the file. Beyond KNOWN_PEERS_MAX the oldest non-voters go
-   * first, then the oldest voters; never `id` itself.
+   * Moves `id`'s entry last (the most recently seen) without writing: the table's order is recency, so `put` pushes
+   * out the peer seen least recently. By insertion order, a long-lived peer still connecting or announcing with the
+   * addresses the file holds went before a stale one recorded after it. The next write saves the order, so it
+   * survives a restart as of that write (and the redialer loads the peers in it: net/redial.ts).
+   */
+  private touch (id: string): void {
+    const addrs = this.table[id]
+    if (addrs === undefined) return
+    delete this.table[id]
+    this.table[id] = addrs
+  }
+
+  /**
+   * Puts `id` last (the most recently seen) with `addrs` and writes the file. Beyond KNOWN_PEERS_MAX the non-voters
+   * seen least recently go first, then the voters seen least recently; never `id` itself.
    */
   private put (id: string, addrs: string[]): void {
     delete this.table[id]

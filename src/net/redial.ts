@@ -185,7 +185,11 @@ export class Redialer {
   }
 
   private readonly onConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
-    this.addPeer(evt.detail.toString())
+    const peer = evt.detail.toString()
+    this.addPeer(peer)
+    // Seen now: a round stamps only the peers connected when it runs, and a connection gone by then left a
+    // long-lived peer with the stamp of its addition, the first to make room (dropStalest).
+    for (const t of this.targets.values()) if (t.peerId === peer) t.seenMs = this.now()
   }
 
   private readonly onDiscovery = (evt: CustomEvent<{ id: { toString: () => string } }>): void => {

@@ -166,6 +166,34 @@ describe('known peers announced by members', () => {
   })
 })
 
+describe('known peers in a full file, by recency', () => {
+  afterEach(() => { vi.restoreAllMocks() })
+
+  it('should push out the peer seen least recently, not the one recorded first, when a peer is seen again unchanged', async () => {
+    // Goal: a long-lived peer still in use (it reconnects, or its heartbeats keep coming, with the addresses the file
+    // holds) outlives a stale one recorded after it. Method: a full file of identified non-voters; the first one is
+    // identified again and a learner announced again, both unchanged (nothing to write); then two newcomers connect.
+    const dir = await tempDir()
+    const { net, known } = await start(dir, await newPeerId())
+    const learner = 'learner'
+    known.announced({ peer: learner, addresses: ['/ip4/10.0.4.1/tcp/4001'], voter: false })
+    const connected = ids('connected-', KNOWN_PEERS_MAX - 1)
+    for (const id of connected) net.identify(id, ['/ip4/10.0.3.1/tcp/4001'])
+    net.identify(connected[0]!, ['/ip4/10.0.3.1/tcp/4001'])
+    known.announced({ peer: learner, addresses: ['/ip4/10.0.4.1/tcp/4001'], voter: false })
+    net.identify('newcomer-1', ['/ip4/10.0.2.3/tcp/4001'])
+    net.identify('newcomer-2', ['/ip4/10.0.2.4/tcp/4001'])
+    await known.stop()
+    const held = Object.keys(await table(dir))
+    expect(held).toHaveLength(KNOWN_PEERS_MAX)
+    expect(held).toEqual(expect.arrayContaining([connected[0], learner, 'newcomer-1', 'newcomer-2']))
+    expect(held).not.toContain(connected[1])
+    expect(held).not.toContain(connected[2])
+    // Written least recently seen first, so the order survives a restart.
+    expect(held.slice(-4)).toEqual([connected[0], learner, 'newcomer-1', 'newcomer-2'])
+  })
+})
+
 describe('peers.json on disk', () => {
   it('should be fsynced before its rename and its directory after it, so a power cut keeps the addresses', async () => {
     // A site's power cut is when a restarted node needs the file most: to find the voters it never met.

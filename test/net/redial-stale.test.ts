@@ -88,6 +88,27 @@ describe('Redialer with stale targets', () => {
     await redialer.stop()
   })
 
+  it('should make room with the target seen connected least recently, not the one added first', async () => {
+    // A long-lived peer that connected again between two rounds (its connection gone by the next) was judged by
+    // the stamp of its addition, first of all, and made room before peers added later and never connected since.
+    let clockMs = 1_000_000
+    const net = new FakeNet(await newPeerId())
+    const { redialer } = await redialerOn(net, () => clockMs)
+    const longLived = await newPeerId()
+    redialer.addPeer(longLived.toString())
+    const stale = await staleTargets(net, REDIAL_PEERS_MAX - 1)
+    for (const peer of stale) redialer.addPeer(peer.toString())
+    clockMs += 60_000
+    net.connectFrom(longLived)
+    net.connected.delete(longLived.toString())
+    clockMs += 60_000
+    net.connectFrom(await newPeerId())
+    expect(redialer.size).toBe(REDIAL_PEERS_MAX)
+    expect(redialer.tracks(longLived.toString())).toBe(true)
+    expect(redialer.tracks(stale[0]!.toString())).toBe(false)
+    await redialer.stop()
+  })
+
   it('should still redial a member met after a restart on a peers.json full of stale peers', async () => {
     const dir = await tempDir()
     const net = new FakeNet(await newPeerId())
