@@ -3,7 +3,7 @@
  * when an observer must listen again, which digests are trusted, and how a digest becomes an observer's view.
  */
 import { describe, expect, it } from 'vitest'
-import { MemberTable, MembershipConstants, judgeDigest, observerMustListen, digestDue, parseDigest, tierOf, digestRecord, fullEntry, compactDigest, sameViewState, fullDigestDue } from '../../src/membership/core/index.js'
+import { MemberTable, MembershipConstants, judgeDigest, judgeHeartbeat, observerMustListen, digestDue, parseDigest, tierOf, digestRecord, fullEntry, compactDigest, sameViewState, fullDigestDue } from '../../src/membership/core/index.js'
 import type { LivenessDigest, NodeState, RaftMembers } from '../../src/membership/core/index.js'
 import { decodeCanonical, encodeCanonical } from '../../src/codec/index.js'
 
@@ -387,7 +387,8 @@ describe('MemberTable.adopt (digest → view)', () => {
     expect(events.map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['joined:b'])
     expect(health(t, 'b')).toBe('alive')
     expect(t.view(61_000).members.map((m) => m.nodeId)).toEqual(['a', 'b', 'self'])
-    expect(t.lastSeen('b')).toEqual({ generation: 1, seq: 4 })
+    // The digest's word is no checked word: it does not order b's own heartbeats (the test below).
+    expect(t.lastSeen('b')).toBeUndefined()
     // Not judged for the grace from then; vouched for, awaited up to the cap from its addition; then judged.
     const b = (ms: number): string[] => t.tick(ms).filter((e) => e.nodeId === 'b').map((e) => `${e.kind}@${ms}`)
     const events2: string[] = []
@@ -406,6 +407,30 @@ describe('MemberTable.adopt (digest → view)', () => {
     for (let ms = 62_100; ms <= 61_000 + grace; ms += 100) heard.push(...u.tick(ms).filter((e) => e.nodeId === 'b').map((e) => `${e.kind}@${ms}`))
     expect(heard.map((e) => e.split('@')[0])).toEqual(['suspect', 'dead'])
     expect(Number(heard[0]?.split('@')[1])).toBeLessThan(67_000)
+  })
+
+  it('should not let a digest that adds a member order that member\'s own heartbeats', () => {
+    // Goal: a voter of the configuration (a key holder) whose digest lists a member this new voter has not heard yet,
+    // in full at generation 2^53 − 1, cannot make the member's own heartbeats stale here: the vouch is evidence of
+    // life, not the member's word. Before, the member was tracked at that generation on checked word; every real
+    // heartbeat of it was dropped (`stale-generation`), and once the wait ended it was declared dead while alive.
+    const t = observed(false)
+    t.rebase(60_000, new Set(['a']))
+    const lie = Number.MAX_SAFE_INTEGER
+    const { events } = t.vouch([fullEntry('alive', state('b', { generation: lie, seq: lie }))], 61_000)
+    expect(events.map((e) => `${e.kind}:${e.nodeId}`)).toEqual(['joined:b'])
+    const heard: string[] = []
+    for (let ms = 61_100, seq = 1; ms <= 61_000 + MembershipConstants.VOUCHED_AWAIT_MAX_MS + 5000; ms += 100) {
+      if (ms % 500 === 0) {
+        const verdict = judgeHeartbeat({ decoded: state('b', { seq: seq++ }), sender: 'b', self: 'self', clusterId: 'c1', lastSeen: t.lastSeen('b') })
+        expect(verdict.ok ? 'accepted' : verdict.reason).toBe('accepted')
+        if (verdict.ok) heard.push(...t.heartbeat(verdict.state, ms).map((e) => `${e.kind}@${ms}`))
+      }
+      heard.push(...t.tick(ms).filter((e) => e.nodeId === 'b').map((e) => `${e.kind}@${ms}`))
+    }
+    expect(heard).toEqual([])
+    expect(health(t, 'b')).toBe('alive')
+    expect(t.lastSeen('b')?.generation).toBe(1)
   })
 
   it('should judge an awaited member heard through a relay as any member it hears', () => {

@@ -391,8 +391,9 @@ export class MemberTable {
    * its rebase. One it awaits that the digest lists alive with a (generation, seq) newer than any this node has
    * seen of it sent a heartbeat the leader heard, so its wait starts over. One it has never heard of, listed
    * alive with its full state, is added as awaited (`joined`): a member admitted as this node was promoted is
-   * otherwise missing from its view until its first heartbeat gets through. Evidence of life, never a verdict:
-   * nothing is marked dead, a known member's state and detector do not change, and a wait ends
+   * otherwise missing from its view until its first heartbeat gets through; its state is not on checked word, so the
+   * digest never orders the member's own heartbeats (a lying voter's generation made them stale). Evidence of life,
+   * never a verdict: nothing is marked dead, a known member's state and detector do not change, and a wait ends
    * VOUCHED_AWAIT_MAX_MS after it began whatever the digests say. A new voter dials 47 starved observers at 50
    * nodes, and its own stream and subscription to each took up to 12 s to open: with only the grace, new voters
    * declared 13–29 live observers dead while the leader was hearing them, and learnt of the last admitted
@@ -406,9 +407,11 @@ export class MemberTable {
       if (nodeId === this.self.nodeId || health !== 'alive') continue
       const entry = this.entries.get(nodeId)
       if (entry === undefined) {
-        // The table's bound holds as for heartbeats; a compact entry has no state to add a member from.
+        // The table's bound holds as for heartbeats; a compact entry has no state to add a member from. Not on
+        // checked word (Entry.checked): any voter's digest is taken, and one listing the member at generation
+        // 2^53 − 1 made each of its own heartbeats stale here, so it was declared dead once the wait ended.
         if (state === undefined || this.entries.size >= C.MAX_MEMBERS) continue
-        this.track(state, health, nowMs, { awaitingSinceMs: nowMs })
+        this.track(state, health, nowMs, { awaitingSinceMs: nowMs, unchecked: true })
         events.push({ kind: 'joined', nodeId, atMs: nowMs, generation })
         continue
       }
