@@ -56,6 +56,13 @@ export interface MembershipServiceInit {
    * (core/tier.ts) and which peers' liveness digests are trusted. Without it membership stays in full mode.
    */
   raftConfiguration?: () => RaftMembers | undefined
+  /**
+   * Whether this node's applied MeshShape names `id` (a member whose learner step may still be pending: admission
+   * commits `add-member` before the configuration change). Such a member, like one the configuration lists, is never
+   * forgotten to make room for another in a full table, and gets room made for it (MemberTable.makeRoom).
+   * @default () => false
+   */
+  inShape?: (id: string) => boolean
   /** Whether this node leads Raft now (the leader publishes the digest in tiered mode). @default () => false */
   isLeader?: () => boolean
   /**
@@ -426,12 +433,19 @@ export class MembershipService implements NodeService, Membership {
     return TopicValidatorResult.Accept
   }
 
-  /** In a full table, room for `member` if this node's configuration lists it (MemberTable.makeRoom); its events. */
+  /**
+   * In a full table, room for `member` if this node's configuration lists it or its applied shape names it
+   * (MemberTable.makeRoom); its events. A shape member whose learner step is pending counts as admitted: forgotten
+   * or dropped for made-up members, it went missing from the view, and the policy counts a shape member missing
+   * from the view dead after its grace (policy/core/unlisted.ts).
+   */
   private makeRoomFor (member: string, now: number): MembershipEvent[] {
     const conf = this.init.raftConfiguration?.()
     if (this.table.size < C.MAX_MEMBERS || conf === undefined) return []
-    const admitted = membersOf(conf)
-    return admitted.has(member) ? this.table.makeRoom(now, (id) => admitted.has(id)) : []
+    const listed = membersOf(conf)
+    const inShape = this.init.inShape ?? (() => false)
+    const admitted = (id: string): boolean => listed.has(id) || inShape(id)
+    return admitted(member) ? this.table.makeRoom(now, admitted) : []
   }
 
   /** Whether a member first heard of now goes into the redial loop (core/joiner.ts dialsHeardMember). */

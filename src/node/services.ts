@@ -75,6 +75,7 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const membership = new MembershipService({
     roles: () => consensus.started ? consensus.shapeMachine.shape.rolesOf(consensus.nodeId) : [],
     raftConfiguration: () => consensus.started ? consensus.node.configurationView() : undefined,
+    inShape: (id) => consensus.started && consensus.shapeMachine.shape.has(id),
     isLeader: () => consensus.started && consensus.node.isLeader(),
     // A joiner that hears no digest asks a connected peer which node leads (docs/MEMBERSHIP.md, "Quiet joiners").
     askLeader: async (peer) => await addresses.askLeader(peer)

@@ -69,4 +69,40 @@ describe('a full member table', () => {
     await deliver(await newPeerId())
     expect(counter('dropped.table-full')).toBe(2)
   })
+
+  it('should neither forget nor drop a member the applied shape names while its learner change is pending', async () => {
+    // A member whose `add-member` has applied and whose learner step has not (admission-loop.ts: two commits for a
+    // wave) is in the shape, not in the configuration. Forgotten or dropped for made-up members, it is missing from
+    // the view, and the policy counts a shape member missing from the view dead after its grace (unlisted.ts).
+    const [member, pending, later] = await Promise.all([newPeerId(), newPeerId(), newPeerId()])
+    const raft: { conf: RaftMembers | undefined } = { conf: undefined }
+    const shape = new Set([pending.toString(), later.toString()])
+    const membership = new MembershipService({ raftConfiguration: () => raft.conf, inShape: (id) => shape.has(id) })
+    const node = await startNode({ config: testConfig(await tempDir(), { membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+    running.push(node)
+    raft.conf = { voters: [node.nodeId], votersOutgoing: [], learners: [member.toString()], learnersNext: [] }
+    const clusterId = node.cluster.clusterId
+    const topic = membershipTopic(clusterId)
+    const validate = node.net.services.pubsub.topicValidators.get(topic)!
+    const deliver = async (from: PeerId): Promise<unknown> =>
+      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(stateOf(from.toString(), clusterId)), sequenceNumber: 1n } as unknown as Message)
+    const counter = (name: string): number => membership.counters()[name] ?? 0
+    const tracked = (): string[] => membership.view().members.map((m) => m.nodeId).filter((id) => id !== node.nodeId)
+
+    // The pending member is heard first (the least recently heard of all), then made-up members fill the table.
+    await deliver(pending)
+    const madeUp = await Promise.all(Array.from({ length: MembershipConstants.MAX_MEMBERS - 1 }, async () => await newPeerId()))
+    for (const id of madeUp) await deliver(id)
+    expect(tracked()).toHaveLength(MembershipConstants.MAX_MEMBERS)
+    // A member of the configuration makes room: a made-up member goes, not the pending one.
+    await deliver(member)
+    expect(tracked()).toContain(pending.toString())
+    expect(tracked()).not.toContain(madeUp[0]!.toString())
+    // Another member the shape names, heard only now, gets room too.
+    await deliver(later)
+    expect(counter('dropped.table-full')).toBe(0)
+    expect(tracked()).toContain(later.toString())
+    expect(tracked()).not.toContain(madeUp[1]!.toString())
+    expect(tracked()).toHaveLength(MembershipConstants.MAX_MEMBERS)
+  })
 })
