@@ -3,6 +3,8 @@
  * restart → alive with a higher generation, replayed and forged heartbeats dropped, graceful stop → left.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import { copyFile } from 'node:fs/promises'
+import path from 'node:path'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { MembershipService } from '../../src/membership/membership-service.js'
@@ -13,9 +15,9 @@ interface Running { node: RevoadaNode, membership: MembershipService, dir: strin
 
 const FAST = { heartbeatIntervalMs: 200 }
 
-async function start (dir: string, join?: string): Promise<Running> {
+async function start (dir: string, join?: string, settings = FAST): Promise<Running> {
   const membership = new MembershipService()
-  const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: FAST }), services: [membership] })
+  const node = await startNode({ config: testConfig(dir, { ...(join !== undefined ? { join } : {}), membership: settings }), services: [membership] })
   return { node, membership, dir }
 }
 
@@ -56,6 +58,37 @@ describe('membership over gossipsub', () => {
     running.push(again)
     await waitFor(() => survivors.every((r) => healthOf(r, id) === 'alive'), 20_000, 'alive again')
     for (const r of survivors) expect(r.membership.view().members.find((m) => m.nodeId === id)!.state.generation).toBeGreaterThan(generation)
+  })
+
+  it('should hear a node whose data dir was restored from a backup at once, not after its removal', async () => {
+    // The backup holds an older generation than the peer heard since; with the count alone the restored node's
+    // heartbeats were replays of that generation at every peer, dropped until the peer removed it (60 s after
+    // `left`), and until then a policy would have replaced its roles.
+    const [a, b] = await cluster(2)
+    const id = b!.node.nodeId
+    const file = path.join(b!.dir, 'generation')
+    await copyFile(file, `${file}.backup`)
+    // Restarted after the backup, heard long enough for the peer to hold a high seq of that generation (a fast
+    // period stands for a long run): a replay of the same generation is dropped until its seq passes that one.
+    await b!.node.stop()
+    running.splice(running.indexOf(b!), 1)
+    const second = await start(b!.dir, undefined, { heartbeatIntervalMs: 10 })
+    running.push(second)
+    const generationAt = (): number | undefined => a!.membership.view().members.find((m) => m.nodeId === id)?.state.generation
+    const seqAt = (): number => a!.membership.view().members.find((m) => m.nodeId === id)?.state.seq ?? 0
+    const ownGeneration = (r: Running): number => r.membership.view().members.find((m) => m.nodeId === id)!.state.generation
+    const remembered = ownGeneration(second)
+    await waitFor(() => healthOf(a!, id) === 'alive' && generationAt() === remembered && seqAt() >= 300, 20_000, 'the restarted node heard')
+    await second.node.stop()
+    running.splice(running.indexOf(second), 1)
+    await waitFor(() => healthOf(a!, id) === 'left', 10_000, 'the stop reported')
+    await copyFile(`${file}.backup`, file)
+    const restored = await start(second.dir)
+    running.push(restored)
+    // At 200 ms a heartbeat, the count alone would reach seq 300 after a minute.
+    await waitFor(() => healthOf(a!, id) === 'alive' && generationAt() === ownGeneration(restored), 10_000, 'the restored node heard')
+    expect(ownGeneration(restored)).toBeGreaterThan(remembered)
+    expect(a!.membership.counters()['dropped.replay'] ?? 0).toBe(0)
   })
 
   it('should drop a replayed heartbeat and a state claiming another node, and report a graceful stop as left', async () => {
