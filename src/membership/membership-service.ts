@@ -434,17 +434,22 @@ export class MembershipService implements NodeService, Membership {
   }
 
   /**
-   * In a full table, room for `member` if this node's configuration lists it or its applied shape names it
-   * (MemberTable.makeRoom); its events. A shape member whose learner step is pending counts as admitted: forgotten
-   * or dropped for made-up members, it went missing from the view, and the policy counts a shape member missing
-   * from the view dead after its grace (policy/core/unlisted.ts).
+   * In a full table, room for `member` if this node's configuration lists it, its applied shape names it, or it is
+   * connected to this node (MemberTable.makeRoom); its events. A shape member whose learner step is pending counts
+   * as admitted: forgotten or dropped for made-up members, it went missing from the view, and the policy counts a
+   * shape member missing from the view dead after its grace (policy/core/unlisted.ts). So does a connected peer, whose
+   * admission is pending: above protocol level 1 the leader admits it only once it heard its heartbeat (admission.ts
+   * sortByLevel), and made-up members heartbeating on kept the table full and every joiner out. A connected peer
+   * passed the cluster-key handshake under its own key, unlike the identities a key holder signs with through its
+   * one connection (and it would be admitted as a member anyway: docs/SECURITY.md).
    */
   private makeRoomFor (member: string, now: number): MembershipEvent[] {
     const conf = this.init.raftConfiguration?.()
     if (this.table.size < C.MAX_MEMBERS || conf === undefined) return []
     const listed = membersOf(conf)
     const inShape = this.init.inShape ?? (() => false)
-    const admitted = (id: string): boolean => listed.has(id) || inShape(id)
+    const connected = new Set(this.ctx.net.getPeers().map((id) => id.toString()))
+    const admitted = (id: string): boolean => listed.has(id) || inShape(id) || connected.has(id)
     return admitted(member) ? this.table.makeRoom(now, admitted) : []
   }
 

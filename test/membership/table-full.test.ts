@@ -18,7 +18,7 @@ import { MembershipConstants } from '../../src/membership/core/index.js'
 import type { NodeState, RaftMembers } from '../../src/membership/core/index.js'
 import { membershipTopic } from '../../src/net/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
-import { tempDir, testConfig } from '../node/helpers.js'
+import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
 const newPeerId = async (): Promise<PeerId> => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 
@@ -104,5 +104,35 @@ describe('a full member table', () => {
     expect(tracked()).toContain(later.toString())
     expect(tracked()).not.toContain(madeUp[1]!.toString())
     expect(tracked()).toHaveLength(MembershipConstants.MAX_MEMBERS)
+  })
+
+  it('should make room for a connected joiner, whose admission waits for its heartbeat', async () => {
+    // Above protocol level 1 the leader admits a connected peer only once it heard its heartbeat (admission.ts
+    // sortByLevel). Made-up members heartbeating on keep a full table full: every joiner's heartbeat was dropped,
+    // and no joiner was ever admitted. A connected peer passed the cluster-key handshake with its own key: not one of
+    // the identities a key holder signs with through its one connection.
+    const raft: { conf: RaftMembers | undefined } = { conf: undefined }
+    const membership = new MembershipService({ raftConfiguration: () => raft.conf })
+    const node = await startNode({ config: testConfig(await tempDir(), { membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
+    running.push(node)
+    raft.conf = { voters: [node.nodeId], votersOutgoing: [], learners: [], learnersNext: [] }
+    const joiner = await startNode({ config: testConfig(await tempDir(), { join: node.joinString() }), services: [] })
+    running.push(joiner)
+    await waitFor(() => node.net.getConnections(joiner.net.peerId).length > 0, 10_000, 'the joiner connected')
+    const clusterId = node.cluster.clusterId
+    const topic = membershipTopic(clusterId)
+    const validate = node.net.services.pubsub.topicValidators.get(topic)!
+    const deliver = async (from: PeerId): Promise<unknown> =>
+      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(stateOf(from.toString(), clusterId)), sequenceNumber: 1n } as unknown as Message)
+    const counter = (name: string): number => membership.counters()[name] ?? 0
+    const tracked = (): string[] => membership.view().members.map((m) => m.nodeId).filter((id) => id !== node.nodeId)
+
+    const madeUp = await Promise.all(Array.from({ length: MembershipConstants.MAX_MEMBERS }, async () => await newPeerId()))
+    for (const id of madeUp) await deliver(id)
+    expect(tracked()).toHaveLength(MembershipConstants.MAX_MEMBERS)
+    await deliver(joiner.net.peerId)
+    expect(counter('dropped.table-full')).toBe(0)
+    expect(tracked()).toContain(joiner.nodeId)
+    expect(tracked()).not.toContain(madeUp[0]!.toString())
   })
 })
