@@ -141,8 +141,11 @@ export class RaftTransport implements MessageTransport {
   }
 
   private running = false
-  /** Open inbound streams: the remote peer, and how to close the stream as refused (`recheckInbound`). */
-  private readonly inbound = new Map<Stream, { peer: string, refuse: () => void }>()
+  /**
+   * Open inbound streams: the remote peer, how to close the stream as refused (`recheckInbound`), and how to close
+   * it at `stop()` (not counted as a stream error).
+   */
+  private readonly inbound = new Map<Stream, { peer: string, refuse: () => void, stop: () => void }>()
   /** Bad input is counted every time and logged once per peer and kind per interval. */
   private readonly badInputLog = new PerPeerLogLimiter(steadyNowMs)
 
@@ -160,7 +163,7 @@ export class RaftTransport implements MessageTransport {
     await this.init.libp2p.unhandle(RAFT_PROTOCOL)
     // Unhandling refuses new streams only: the open ones would keep their peer's slot and be read into a
     // handler nobody drives any more, for as long as the connection lives.
-    for (const stream of this.inbound.keys()) stream.abort(new Error('raft transport stopped'))
+    for (const { stop } of [...this.inbound.values()]) stop()
     this.inbound.clear()
     for (const link of this.links.values()) {
       clearTimeout(link.retryTimer)
@@ -317,7 +320,8 @@ export class RaftTransport implements MessageTransport {
       refuse: () => {
         closedHere = true
         this.refuse(stream, peer, 'closed the raft stream of a peer that may no longer use it')
-      }
+      },
+      stop: () => close(new Error('raft transport stopped'))
     })
     const splitter = new LengthPrefixedSplitter('varint', MAX_FRAME_BYTES, (frame) => this.onFrame(peer, frame, close))
     const stallMs = this.init.frameStallTimeoutMs ?? FRAME_STALL_TIMEOUT_MS

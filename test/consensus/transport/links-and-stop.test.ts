@@ -78,6 +78,8 @@ describe('RaftTransport links and stop', () => {
     expect(raftStreams(b, a)).toBe(1)
     await tb.stop()
     await waitFor(() => raftStreams(b, a) === 0 && raftStreams(a, b) === 0, 5_000, 'the raft stream closed on both ends')
+    // Closed by the stop, not failed: nothing counted or logged as a stream error.
+    expect(tb.counters().inboundStreamErrors).toBe(0)
     // The connection itself stays (other protocols use it).
     expect(a.getConnections(b.peerId).length).toBeGreaterThan(0)
   })
