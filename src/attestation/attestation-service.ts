@@ -225,8 +225,10 @@ export class AttestationService implements NodeService {
   }
 
   /** Gauges read on every Prometheus scrape (src/metrics MetricsSource). */
-  metricsReading (): { chainHeight?: number } {
-    return this.machine === undefined ? {} : { chainHeight: this.machine.view().height }
+  metricsReading (): { chainHeight?: number, chainSealedHeight?: number } {
+    if (this.machine === undefined) return {}
+    const view = this.machine.view()
+    return { chainHeight: view.height, chainSealedHeight: view.sealedHeight }
   }
 
   status (): Record<string, unknown> {

@@ -53,8 +53,8 @@ export const CONTENT_BYTES = 'revoada_content_bytes'
 export const CONTENT_BLOBS = 'revoada_content_blobs'
 /** Height of the attestation chain (attestation layer). */
 export const CHAIN_HEIGHT = 'revoada_chain_height'
-/** Witness seals collected on the chain head (attestation layer). */
-export const CHAIN_SEALS = 'revoada_chain_head_seals'
+/** Highest chain height covered by an accepted witness seal (attestation layer); the head minus it is unsealed. */
+export const CHAIN_SEALED_HEIGHT = 'revoada_chain_sealed_height'
 
 /** etcd's buckets for the WAL fsync and backend commit histograms: 1 ms to ~8 s, doubling. */
 export const FSYNC_BUCKETS_SECONDS = [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192]

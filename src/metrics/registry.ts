@@ -19,7 +19,7 @@ export interface StateReading {
   contentBytes?: number
   contentBlobs?: number
   chainHeight?: number
-  chainSeals?: number
+  chainSealedHeight?: number
   /** Cumulative counts kept by other layers (read, not counted, here). */
   gossipStreamsReopened?: number
   gossipStreamsOpenedLate?: number
@@ -102,7 +102,7 @@ export class NodeMetrics {
     scalar(C.CONTENT_BYTES, 'Bytes of content blobs held locally.', (r) => r.contentBytes)
     scalar(C.CONTENT_BLOBS, 'Content blobs held locally.', (r) => r.contentBlobs)
     scalar(C.CHAIN_HEIGHT, 'Height of the attestation chain.', (r) => r.chainHeight)
-    scalar(C.CHAIN_SEALS, 'Witness seals on the chain head.', (r) => r.chainSeals)
+    scalar(C.CHAIN_SEALED_HEIGHT, 'Highest chain height covered by an accepted witness seal.', (r) => r.chainSealedHeight)
     // A count another layer keeps: exposed as a counter that catches up with it on every scrape.
     const cumulative = (name: string, help: string, pick: (r: StateReading) => number | undefined): void => {
       let exposed = 0
