@@ -9,7 +9,7 @@
  * share loopback and partitions go through each node's connection gater (a faults file it polls).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs'
+import { existsSync, openSync, closeSync, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
@@ -23,6 +23,7 @@ import type { LabPlan } from '../netns/index.js'
 import { commandIn, placementOf, planTestbedLab } from './netns-mode.js'
 import type { NodePlacement } from './netns-mode.js'
 import { steadyNowMs } from '../util/clock.js'
+import { nodeRuns, processAlive } from './processes.js'
 
 const NODE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-main.js')
 
@@ -57,23 +58,6 @@ export interface TestbedNodeStatus extends TestbedNode {
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-
-/**
- * Whether `pid` runs. NB: a zombie is not running, though signal 0 still reaches it: a detached node
- * whose CLI has exited belongs to init, which may reap it late (Linux: state Z in /proc/<pid>/stat).
- */
-function processAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
-  } catch {
-    return true // no procfs: signal 0 is all we know
-  }
-}
 
 /** Env for node processes: the caller's plus `extra`, minus REVOADA_DATA_DIR (each node has its own). */
 function nodeEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -193,7 +177,7 @@ export async function testbedUp (init: { dir: string, count: number, target?: st
 export async function testbedStatus (dir: string): Promise<TestbedNodeStatus[]> {
   const state = await loadTestbed(dir)
   return await Promise.all(state.nodes.map(async (node) => {
-    const running = processAlive(node.pid)
+    const running = nodeRuns(node.pid, node.dataDir)
     let status: Record<string, unknown> = {}
     if (running) status = await (apiGet(node.dataDir, '/v1/status') as Promise<Record<string, unknown>>).catch(() => ({}))
     return {
@@ -210,7 +194,7 @@ export async function testbedStatus (dir: string): Promise<TestbedNodeStatus[]> 
 /** SIGKILLs node `index` (no graceful leave: peers must detect it). */
 export async function testbedKill (dir: string, index: number): Promise<TestbedNode> {
   const node = nodeAt(await loadTestbed(dir), index)
-  if (processAlive(node.pid)) process.kill(node.pid, 'SIGKILL')
+  if (nodeRuns(node.pid, node.dataDir)) process.kill(node.pid, 'SIGKILL')
   return node
 }
 
@@ -218,7 +202,7 @@ export async function testbedKill (dir: string, index: number): Promise<TestbedN
 export async function testbedRestart (dir: string, index: number): Promise<TestbedNode> {
   const state = await loadTestbed(dir)
   const node = nodeAt(state, index)
-  if (processAlive(node.pid)) throw new TestbedArgumentError(`node ${index} is still running (pid ${node.pid}); kill it first`)
+  if (nodeRuns(node.pid, node.dataDir)) throw new TestbedArgumentError(`node ${index} is still running (pid ${node.pid}); kill it first`)
   const restarted = await spawnNode({ index, dataDir: node.dataDir, placement: placementOf(labToSteer(state), index), env: state.env ?? {} })
   state.nodes = state.nodes.map((n) => n.index === index ? restarted : n)
   await save(state)
@@ -281,7 +265,9 @@ export async function testbedDown (dir: string): Promise<boolean> {
   const state = await loadTestbed(dir)
   const lab = labToSteer(state)
   // NB: with --netns, `ip netns pids` also finds a node the CLI spawned but had not yet recorded when it crashed.
-  await stopProcesses([...new Set([...state.nodes.map((n) => n.pid), ...(lab?.pids() ?? [])])])
+  // A recorded pid whose process is no longer that node may have been reused by any other: it is left alone.
+  const recorded = state.nodes.filter((n) => nodeRuns(n.pid, n.dataDir)).map((n) => n.pid)
+  await stopProcesses([...new Set([...recorded, ...(lab?.pids() ?? [])])])
   lab?.teardown()
   await fs.rm(state.dir, { recursive: true, force: true })
   return true

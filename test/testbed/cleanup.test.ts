@@ -1,0 +1,67 @@
+/**
+ * What the local testbed (plain processes, no --netns) stops and deletes, and what it must leave alone.
+ * - A recorded pid is no proof: once a node has exited its pid may be reused by any process, which `status`
+ *   then reported as the node, `kill` SIGKILLed and `down` SIGTERMed. Method: a testbed.json whose node pid is
+ *   an unrelated `sleep` process (a reused pid, without waiting for the pid space to wrap).
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { testbedDown, testbedKill, testbedStatus } from '../../src/testbed/index.js'
+import { tempDir } from '../node/helpers.js'
+
+/** Pids of the live processes (zombies aside) whose command line names `text`. */
+function processesNaming (text: string): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+    try {
+      if (/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return false
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)
+    } catch {
+      return false
+    }
+  })
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+let root = ''
+const strays: number[] = []
+afterEach(async () => {
+  for (const pid of strays.splice(0)) {
+    try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  }
+  if (root !== '') {
+    // Whatever a failing case left running in its directory.
+    for (const pid of processesNaming(root)) {
+      try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+    }
+    await fs.rm(root, { recursive: true, force: true })
+  }
+  root = ''
+}, 60_000)
+
+describe('testbed clean-up', () => {
+  it('should neither report, kill nor stop a process that only reuses a recorded node pid', async () => {
+    root = await tempDir('revoada-testbed-')
+    const dir = path.join(root, 'tb')
+    const other = spawn('sleep', ['300'], { stdio: 'ignore' })
+    const pid = other.pid as number
+    strays.push(pid)
+    await fs.mkdir(path.join(dir, 'n1'), { recursive: true })
+    const node = { index: 1, dataDir: path.join(dir, 'n1'), pid, nodeId: '12D3KooWexample', apiUrl: 'http://127.0.0.1:9', host: '127.0.0.1' }
+    await fs.writeFile(path.join(dir, 'testbed.json'), JSON.stringify({ dir, env: {}, nodes: [node] }))
+    expect((await testbedStatus(dir))[0]?.running).toBe(false)
+    await testbedKill(dir, 1)
+    expect(alive(pid)).toBe(true)
+    expect(await testbedDown(dir)).toBe(true)
+    expect(alive(pid)).toBe(true)
+    expect(existsSync(dir)).toBe(false)
+  }, 60_000)
+})
