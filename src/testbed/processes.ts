@@ -5,11 +5,13 @@
  * a process whose argv holds `node-main.js` followed by its data dir (`/proc/<pid>/cmdline`); on a host
  * without procfs only the pid is known.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 
 /** The file name every testbed node runs (testbed.ts spawns it, whichever build it comes from). */
 const NODE_MAIN_FILE_NAME = 'node-main.js'
+/** A node's data dir is `<testbed dir>/n<index>`. */
+const NODE_DIR_NAME = /^n[1-9]\d*$/
 const hasProcfs = (): boolean => existsSync('/proc/self/cmdline')
 
 /** The data dir `argv` runs a testbed node on, or undefined when it is no testbed node. */
@@ -49,4 +51,18 @@ export function nodeRuns (pid: number, dataDir: string): boolean {
   if (!hasProcfs()) return processAlive(pid)
   const runsOn = nodeDataDirOf(argvOf(pid))
   return runsOn !== undefined && path.resolve(runsOn) === path.resolve(dataDir) && processAlive(pid)
+}
+
+/**
+ * Every running testbed node whose data dir is `<dir>/n<index>`, recorded or not: a node the CLI spawned but
+ * had not recorded when it failed or was killed is found too. Empty without procfs.
+ */
+export function nodePidsIn (dir: string): number[] {
+  if (!hasProcfs()) return []
+  const testbedDir = path.resolve(dir)
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+    const runsOn = nodeDataDirOf(argvOf(pid))
+    if (runsOn === undefined || !NODE_DIR_NAME.test(path.basename(runsOn))) return false
+    return path.dirname(path.resolve(runsOn)) === testbedDir && pid !== process.pid && processAlive(pid)
+  })
 }

@@ -23,7 +23,7 @@ import type { LabPlan } from '../netns/index.js'
 import { commandIn, placementOf, planTestbedLab } from './netns-mode.js'
 import type { NodePlacement } from './netns-mode.js'
 import { steadyNowMs } from '../util/clock.js'
-import { nodeRuns, processAlive } from './processes.js'
+import { nodePidsIn, nodeRuns, processAlive } from './processes.js'
 
 const NODE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-main.js')
 
@@ -149,11 +149,10 @@ export async function testbedUp (init: { dir: string, count: number, target?: st
   await fs.mkdir(dir, { recursive: true })
   const state: TestbedState = { dir: path.resolve(dir), env: init.env ?? {}, nodes: [] }
   try {
-    if (init.netns === true) {
-      state.netns = planTestbedLab(count)
-      await save(state)
-      labOf(state)?.setup()
-    }
+    if (init.netns === true) state.netns = planTestbedLab(count)
+    // Recorded before anything is created or spawned, so `down` finds what an `up` that failed or was killed left.
+    await save(state)
+    labOf(state)?.setup()
     const launch = (index: number, join?: string): Promise<TestbedNode> => spawnNode({
       index, dataDir: path.join(state.dir, `n${index}`), placement: placementOf(labOf(state), index), env: state.env, ...(join !== undefined ? { join } : {})
     })
@@ -264,10 +263,11 @@ export async function testbedDown (dir: string): Promise<boolean> {
   if (!existsSync(path.join(dir, TESTBED_FILE_NAME))) return false
   const state = await loadTestbed(dir)
   const lab = labToSteer(state)
-  // NB: with --netns, `ip netns pids` also finds a node the CLI spawned but had not yet recorded when it crashed.
   // A recorded pid whose process is no longer that node may have been reused by any other: it is left alone.
   const recorded = state.nodes.filter((n) => nodeRuns(n.pid, n.dataDir)).map((n) => n.pid)
-  await stopProcesses([...new Set([...recorded, ...(lab?.pids() ?? [])])])
+  // NB: a node the CLI spawned but had not yet recorded when it failed or was killed runs on one of the
+  // testbed's data dirs (with --netns, `ip netns pids` finds it as well).
+  await stopProcesses([...new Set([...recorded, ...nodePidsIn(state.dir), ...(lab?.pids() ?? [])])])
   lab?.teardown()
   await fs.rm(state.dir, { recursive: true, force: true })
   return true

@@ -3,13 +3,28 @@
  * - A recorded pid is no proof: once a node has exited its pid may be reused by any process, which `status`
  *   then reported as the node, `kill` SIGKILLed and `down` SIGTERMed. Method: a testbed.json whose node pid is
  *   an unrelated `sleep` process (a reused pid, without waiting for the pid space to wrap).
+ * - A node the CLI spawned but had not recorded (its API had not answered) when the CLI was killed must be
+ *   stopped by `down`. Method: the real CLI binary from dist/, SIGKILLed as soon as a node process runs.
  */
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { testbedDown, testbedKill, testbedStatus } from '../../src/testbed/index.js'
-import { tempDir } from '../node/helpers.js'
+import { tempDir, waitFor } from '../node/helpers.js'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const MAIN = path.join(ROOT, 'dist/src/cli/main.js')
+
+interface CliResult { code: number, stdout: string, stderr: string }
+function cli (args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
+    })
+  })
+}
 
 /** Pids of the live processes (zombies aside) whose command line names `text`. */
 function processesNaming (text: string): number[] {
@@ -64,4 +79,23 @@ describe('testbed clean-up', () => {
     expect(alive(pid)).toBe(true)
     expect(existsSync(dir)).toBe(false)
   }, 60_000)
+
+  it.each([1, 2])('should stop with down node %i, spawned by an up that was killed before it recorded it', async (index) => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npm run build first (npm test does)`)
+    root = await tempDir('revoada-testbed-')
+    const dir = path.join(root, 'tb')
+    const upCli = spawn(process.execPath, [MAIN, 'testbed', 'up', '--nodes', String(index), '--dir', dir], { stdio: 'ignore' })
+    const nodeDir = `${path.join(dir, `n${index}`)}\0`
+    let orphans: number[] = []
+    await waitFor(() => {
+      orphans = processesNaming(nodeDir)
+      return orphans.length > 0
+    }, 120_000, `node ${index} running`)
+    upCli.kill('SIGKILL')
+    await new Promise((resolve) => upCli.once('exit', resolve))
+    const down = await cli(['testbed', 'down', '--dir', dir])
+    expect(down.code, down.stderr).toBe(0)
+    await waitFor(() => orphans.every((pid) => !alive(pid)), 30_000, 'the node stopped')
+    expect(processesNaming(dir)).toEqual([])
+  }, 240_000)
 })
