@@ -5,6 +5,8 @@
 
 /** `<dir>/testbed.json`: the nodes of a running testbed. */
 export const TESTBED_FILE_NAME = 'testbed.json'
+/** Node I's data dir is `<dir>/nI`: what `down` deletes besides testbed.json, and how a node process is known. */
+export const NODE_DIR_NAME_PATTERN = /^n[1-9]\d*$/
 /** `<node data dir>/testbed-faults.json` = `{ "blocked": [nodeId…] }`: peers this node cannot reach. */
 export const FAULTS_FILE_NAME = 'testbed-faults.json'
 /** How often a testbed node re-reads its faults file. */

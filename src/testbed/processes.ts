@@ -7,11 +7,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { NODE_DIR_NAME_PATTERN } from './constants.js'
 
 /** The file name every testbed node runs (testbed.ts spawns it, whichever build it comes from). */
 const NODE_MAIN_FILE_NAME = 'node-main.js'
-/** A node's data dir is `<testbed dir>/n<index>`. */
-const NODE_DIR_NAME = /^n[1-9]\d*$/
 const hasProcfs = (): boolean => existsSync('/proc/self/cmdline')
 
 /** The data dir `argv` runs a testbed node on, or undefined when it is no testbed node. */
@@ -62,7 +61,7 @@ export function nodePidsIn (dir: string): number[] {
   const testbedDir = path.resolve(dir)
   return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
     const runsOn = nodeDataDirOf(argvOf(pid))
-    if (runsOn === undefined || !NODE_DIR_NAME.test(path.basename(runsOn))) return false
+    if (runsOn === undefined || !NODE_DIR_NAME_PATTERN.test(path.basename(runsOn))) return false
     return path.dirname(path.resolve(runsOn)) === testbedDir && pid !== process.pid && processAlive(pid)
   })
 }

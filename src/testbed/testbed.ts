@@ -4,7 +4,7 @@
  * (node 1 creates the cluster, the others join it). State lives in `<dir>/testbed.json`; every command
  * reads it, so `up` returns and later commands steer the running nodes:
  * `status`, `kill I` (SIGKILL), `restart I`, `partition I J` (each stops reaching the other), `heal`,
- * `down` (SIGTERM, then SIGKILL; removes the directory). With `netns` (root), each node runs in its own
+ * `down` (SIGTERM, then SIGKILL; removes what `up` made). With `netns` (root), each node runs in its own
  * network namespace and partitions are nftables drops there (testbed/netns-mode.ts); otherwise the nodes
  * share loopback and partitions go through each node's connection gater (a faults file it polls).
  */
@@ -14,7 +14,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
 import {
-  FAULTS_FILE_NAME, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
+  FAULTS_FILE_NAME, NODE_DIR_NAME_PATTERN, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
 } from './constants.js'
 import { REVOADA_BIN_NODE_FLAGS } from '../cli/node-flags.js'
 import { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
@@ -253,7 +253,8 @@ async function stopProcesses (pids: number[]): Promise<void> {
 
 /**
  * Stops every node (SIGTERM, SIGKILL after NODE_STOP_TIMEOUT_MS); with --netns also every other process in
- * the testbed's namespaces, then deletes its namespaces and host link; last removes the testbed directory.
+ * the testbed's namespaces, then deletes its namespaces and host link; last the nodes' data dirs, testbed.json and
+ * the directory once empty.
  * Idempotent: false when `dir` records no testbed (nothing to do). A failure keeps testbed.json, so `down`
  * can be run again.
  *
@@ -269,6 +270,17 @@ export async function testbedDown (dir: string): Promise<boolean> {
   // testbed's data dirs (with --netns, `ip netns pids` finds it as well).
   await stopProcesses([...new Set([...recorded, ...nodePidsIn(state.dir), ...(lab?.pids() ?? [])])])
   lab?.teardown()
-  await fs.rm(state.dir, { recursive: true, force: true })
+  await removeTestbedFiles(state.dir)
   return true
+}
+
+/**
+ * Deletes what `up` made in `dir`, the nodes' data dirs then testbed.json, and `dir` itself once empty.
+ * NB: `--dir` may name a directory that held other files before `up` (`--dir .`); they are not the testbed's.
+ */
+async function removeTestbedFiles (dir: string): Promise<void> {
+  const nodeDirs = (await fs.readdir(dir)).filter((entry) => NODE_DIR_NAME_PATTERN.test(entry))
+  for (const entry of nodeDirs) await fs.rm(path.join(dir, entry), { recursive: true, force: true })
+  for (const file of [`${TESTBED_FILE_NAME}.tmp`, TESTBED_FILE_NAME]) await fs.rm(path.join(dir, file), { force: true })
+  await fs.rmdir(dir).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTEMPTY') throw err })
 }

@@ -5,6 +5,7 @@
  *   an unrelated `sleep` process (a reused pid, without waiting for the pid space to wrap).
  * - A node the CLI spawned but had not recorded (its API had not answered) when the CLI was killed must be
  *   stopped by `down`. Method: the real CLI binary from dist/, SIGKILLed as soon as a node process runs.
+ * - `down` deletes what the testbed made, not other files of the directory given as `--dir`.
  */
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
@@ -16,6 +17,8 @@ import { tempDir, waitFor } from '../node/helpers.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js')
+const TESTBED = path.join(ROOT, 'dist/src/testbed/index.js')
+type TestbedModule = typeof import('../../src/testbed/index.js')
 
 interface CliResult { code: number, stdout: string, stderr: string }
 function cli (args: string[]): Promise<CliResult> {
@@ -98,4 +101,15 @@ describe('testbed clean-up', () => {
     await waitFor(() => orphans.every((pid) => !alive(pid)), 30_000, 'the node stopped')
     expect(processesNaming(dir)).toEqual([])
   }, 240_000)
+
+  it('should delete with down only what up made in an existing directory', async () => {
+    if (!existsSync(TESTBED)) throw new Error(`${TESTBED} missing: npm run build first (npm test does)`)
+    const testbed = await import(TESTBED) as TestbedModule
+    root = await tempDir('revoada-testbed-')
+    await fs.writeFile(path.join(root, 'notes.txt'), 'mine\n')
+    const state = await testbed.testbedUp({ dir: root, count: 1 })
+    expect(await testbed.testbedDown(root)).toBe(true)
+    expect(alive(state.nodes[0]!.pid)).toBe(false)
+    expect(readdirSync(root)).toEqual(['notes.txt'])
+  }, 120_000)
 })
