@@ -28,3 +28,8 @@ export const NETNS_ID_BYTES = 3
  * the host): nodes at .1…, the host link at .254. 10/8 is private (RFC 1918); 10.213 is an arbitrary corner.
  */
 export const NETNS_SUBNET_BASE = '10.213'
+/**
+ * Characters of a node's log end that the error of a failed start carries: the failed `up` deletes the data
+ * dir, log included, so the error is the only place left to read why the node exited (its last line says).
+ */
+export const NODE_LOG_TAIL_CHARS_MAX = 2000

@@ -14,7 +14,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiRequest, readApiFile } from '../api/index.js'
 import {
-  FAULTS_FILE_NAME, NODE_DIR_NAME_PATTERN, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
+  FAULTS_FILE_NAME, NODE_DIR_NAME_PATTERN, NODE_LOG_TAIL_CHARS_MAX, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
 } from './constants.js'
 import { REVOADA_BIN_NODE_FLAGS } from '../cli/node-flags.js'
 import { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
@@ -88,16 +88,24 @@ async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
   if (pid === undefined) throw new TestbedNodeStartError(index, 'spawn gave no pid')
   const deadline = steadyNowMs() + NODE_START_TIMEOUT_MS
   for (;;) {
-    if (!processAlive(pid)) throw new TestbedNodeStartError(index, `process exited; see ${path.join(dataDir, 'node.log')}`)
+    if (!processAlive(pid)) throw new TestbedNodeStartError(index, `process exited; the end of its log:\n${await logEnd(dataDir)}`)
     try {
       const status = await apiGet(dataDir, '/v1/status') as { nodeId: string }
       const api = await readApiFile(dataDir)
       return { index, dataDir, pid, nodeId: status.nodeId, apiUrl: api.url, ...placement }
     } catch {
-      if (steadyNowMs() > deadline) throw new TestbedNodeStartError(index, `no API answer within ${NODE_START_TIMEOUT_MS} ms`)
+      if (steadyNowMs() > deadline) throw new TestbedNodeStartError(index, `no API answer within ${NODE_START_TIMEOUT_MS} ms; the end of its log:\n${await logEnd(dataDir)}`)
       await sleep(POLL_MS)
     }
   }
+}
+
+/** The end of node `dataDir`'s log, whole lines, for an error: a failed `up` deletes the log with the data dir. */
+async function logEnd (dataDir: string): Promise<string> {
+  const text = (await fs.readFile(path.join(dataDir, 'node.log'), 'utf8').catch(() => '')).trimEnd()
+  if (text.length <= NODE_LOG_TAIL_CHARS_MAX) return text
+  const end = text.slice(-NODE_LOG_TAIL_CHARS_MAX)
+  return end.slice(end.indexOf('\n') + 1)
 }
 
 async function save (state: TestbedState): Promise<void> {

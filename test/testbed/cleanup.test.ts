@@ -6,6 +6,7 @@
  * - A node the CLI spawned but had not recorded (its API had not answered) when the CLI was killed must be
  *   stopped by `down`. Method: the real CLI binary from dist/, SIGKILLed as soon as a node process runs.
  * - `down` deletes what the testbed made, not other files of the directory given as `--dir`.
+ * - A failed `up` deletes what it made, node logs included, so its error carries the end of the failed node's log.
  */
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs'
@@ -111,5 +112,16 @@ describe('testbed clean-up', () => {
     expect(await testbed.testbedDown(root)).toBe(true)
     expect(alive(state.nodes[0]!.pid)).toBe(false)
     expect(readdirSync(root)).toEqual(['notes.txt'])
+  }, 120_000)
+
+  it('should give in the error of a failed up the end of the log of the node that exited, whose data dir it deleted', async () => {
+    if (!existsSync(TESTBED)) throw new Error(`${TESTBED} missing: npm run build first (npm test does)`)
+    const testbed = await import(TESTBED) as TestbedModule
+    root = await tempDir('revoada-testbed-')
+    const dir = path.join(root, 'tb')
+    // Every node refuses this config and exits at once, naming the setting.
+    const failed = testbed.testbedUp({ dir, count: 1, env: { REVOADA_METRICS__LISTEN: 'no-port' } })
+    await expect(failed).rejects.toMatchObject({ name: 'TestbedNodeStartError', message: expect.stringMatching(/ConfigInvalidError.*metrics\.listen/s) })
+    expect(existsSync(dir)).toBe(false)
   }, 120_000)
 })
