@@ -51,6 +51,8 @@ export function exitCodeOf (err: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_CODES.invalidInput
   if (e.name === 'ApiRequestError' && isApiErrorCode(e.code)) return API_ERROR_CODES[e.code].exit
   if (INPUT_ERRORS.has(e.name)) return EXIT_CODES.invalidInput
+  // 128 + the signal's number, as a shell reports a process the signal ended (after its clean-up).
+  if (e.name === 'TestbedInterruptedError' && typeof e.exitCode === 'number') return e.exitCode
   if (e.name === 'NodeRemovedError') return 6
   // The data dir's committed log runs a protocol level above this build's (EXIT_CODE_PROTOCOL, consensus-service.ts).
   if (e.name === 'ProtocolLevelUnsupportedError') return 7

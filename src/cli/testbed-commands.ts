@@ -34,8 +34,17 @@ function printStatus (nodes: TestbedNodeStatus[]): void {
 
 async function runUp (opts: DirOptions & { nodes: string, target?: string, netns?: boolean }): Promise<void> {
   const { testbedUp, testbedStatus } = await import('../testbed/index.js')
+  // NB: the nodes are detached, so Ctrl-C reaches this process only; unheard, it ended the CLI and left every
+  // node it had started running. Heard, `up` stops at its next step and removes what it made, as on a failure.
+  const interrupted = new AbortController()
+  const onSignal = (signal: NodeJS.Signals): void => { interrupted.abort(signal) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   const state = await testbedUp({
-    dir: dirOf(opts), count: Number(opts.nodes), netns: opts.netns === true, ...(opts.target !== undefined ? { target: opts.target } : {})
+    dir: dirOf(opts), count: Number(opts.nodes), netns: opts.netns === true, signal: interrupted.signal, ...(opts.target !== undefined ? { target: opts.target } : {})
+  }).finally(() => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   })
   printStatus(await testbedStatus(state.dir))
   if (state.netns !== undefined) {

@@ -38,3 +38,15 @@ export class TestbedNodeStartError extends Error {
     this.name = 'TestbedNodeStartError'
   }
 }
+
+/** `testbed up` was interrupted (SIGINT, SIGTERM); what it had started is stopped and removed. */
+export class TestbedInterruptedError extends Error {
+  static override readonly name = 'TestbedInterruptedError'
+  /** 128 + the signal's number, as a shell reports a process the signal ended. */
+  readonly exitCode: number
+  constructor (signal: string) {
+    super(`testbed up interrupted by ${signal}; the nodes it started are stopped and what it made is removed`)
+    this.name = 'TestbedInterruptedError'
+    this.exitCode = 128 + (signal === 'SIGTERM' ? 15 : signal === 'SIGINT' ? 2 : 1)
+  }
+}

@@ -6,4 +6,6 @@ export {
   loadTestbed, testbedDown, testbedHeal, testbedKill, testbedPartition, testbedRestart, testbedStatus, testbedUp
 } from './testbed.js'
 export type { TestbedNode, TestbedNodeStatus, TestbedState } from './testbed.js'
-export { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
+export {
+  TestbedArgumentError, TestbedExistsError, TestbedInterruptedError, TestbedNodeStartError, TestbedNotRunningError
+} from './errors.js'

@@ -17,7 +17,9 @@ import {
   FAULTS_FILE_NAME, NODE_DIR_NAME_PATTERN, NODE_LOG_TAIL_CHARS_MAX, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
 } from './constants.js'
 import { REVOADA_BIN_NODE_FLAGS } from '../cli/node-flags.js'
-import { TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedNotRunningError } from './errors.js'
+import {
+  TestbedArgumentError, TestbedExistsError, TestbedInterruptedError, TestbedNodeStartError, TestbedNotRunningError
+} from './errors.js'
 import { NetLab, assertNetnsAvailable } from '../netns/index.js'
 import type { LabPlan } from '../netns/index.js'
 import { commandIn, placementOf, planTestbedLab } from './netns-mode.js'
@@ -72,6 +74,13 @@ interface NodeLaunch {
   placement: NodePlacement
   join?: string
   env: Record<string, string>
+  /** Aborted with the signal's name when `up` is interrupted: the wait for the node's API ends. */
+  signal?: AbortSignal
+}
+
+/** @throws TestbedInterruptedError when `signal` is aborted (its reason is the signal's name) */
+function checkInterrupted (signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new TestbedInterruptedError(String(signal.reason))
 }
 
 /** Spawns node `index` detached (it outlives the CLI), logging to `<data-dir>/node.log`. */
@@ -88,6 +97,7 @@ async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
   if (pid === undefined) throw new TestbedNodeStartError(index, 'spawn gave no pid')
   const deadline = steadyNowMs() + NODE_START_TIMEOUT_MS
   for (;;) {
+    checkInterrupted(launch.signal)
     if (!processAlive(pid)) throw new TestbedNodeStartError(index, `process exited; the end of its log:\n${await logEnd(dataDir)}`)
     try {
       const status = await apiGet(dataDir, '/v1/status') as { nodeId: string }
@@ -144,11 +154,13 @@ function labToSteer (state: TestbedState): NetLab | undefined {
 /**
  * Starts `count` nodes in `dir`: node 1 creates the cluster, the others join with its join string;
  * with `target`, sets that target topology once all are up; `env` adds REVOADA_* config to every node;
- * with `netns`, each node runs in its own network namespace (root, `ip` and `nft` needed).
+ * with `netns`, each node runs in its own network namespace (root, `ip` and `nft` needed). `signal` aborted (the
+ * CLI aborts it on SIGINT and SIGTERM, with the signal's name as reason) stops it between steps.
+ * Whatever fails or is interrupted, everything started so far is stopped and removed (`testbedDown`).
  *
- * @throws TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, NetnsUnavailableError (before anything is created), NetnsCommandError
+ * @throws TestbedArgumentError, TestbedExistsError, TestbedNodeStartError, TestbedInterruptedError, NetnsUnavailableError (before anything is created), NetnsCommandError
  */
-export async function testbedUp (init: { dir: string, count: number, target?: string, env?: Record<string, string>, netns?: boolean }): Promise<TestbedState> {
+export async function testbedUp (init: { dir: string, count: number, target?: string, env?: Record<string, string>, netns?: boolean, signal?: AbortSignal }): Promise<TestbedState> {
   const { dir, count } = init
   if (!Number.isInteger(count) || count < 1 || count > TESTBED_NODES_MAX) throw new TestbedArgumentError(`--nodes must be 1..${TESTBED_NODES_MAX}, got ${count}`)
   if (init.netns === true) assertNetnsAvailable()
@@ -162,7 +174,8 @@ export async function testbedUp (init: { dir: string, count: number, target?: st
     await save(state)
     labOf(state)?.setup()
     const launch = (index: number, join?: string): Promise<TestbedNode> => spawnNode({
-      index, dataDir: path.join(state.dir, `n${index}`), placement: placementOf(labOf(state), index), env: state.env, ...(join !== undefined ? { join } : {})
+      index, dataDir: path.join(state.dir, `n${index}`), placement: placementOf(labOf(state), index), env: state.env,
+      ...(join !== undefined ? { join } : {}), ...(init.signal !== undefined ? { signal: init.signal } : {})
     })
     const first = await launch(1)
     state.nodes.push(first)
@@ -172,7 +185,9 @@ export async function testbedUp (init: { dir: string, count: number, target?: st
       state.nodes.push(await launch(i, joinString))
       await save(state)
     }
+    checkInterrupted(init.signal)
     if (init.target !== undefined) await apiRequest(first.dataDir, 'POST', '/v1/target', { preset: init.target }, 30_000)
+    checkInterrupted(init.signal)
     return state
   } catch (err) {
     await testbedDown(state.dir).catch(() => {})

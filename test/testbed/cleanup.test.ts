@@ -5,6 +5,7 @@
  *   an unrelated `sleep` process (a reused pid, without waiting for the pid space to wrap).
  * - A node the CLI spawned but had not recorded (its API had not answered) when the CLI was killed must be
  *   stopped by `down`. Method: the real CLI binary from dist/, SIGKILLed as soon as a node process runs.
+ * - `up` interrupted (Ctrl-C, SIGTERM) stops and removes what it started, as a failed `up` does.
  * - `down` deletes what the testbed made, not other files of the directory given as `--dir`.
  * - A failed `up` deletes what it made, node logs included, so its error carries the end of the failed node's log.
  */
@@ -101,6 +102,25 @@ describe('testbed clean-up', () => {
     expect(down.code, down.stderr).toBe(0)
     await waitFor(() => orphans.every((pid) => !alive(pid)), 30_000, 'the node stopped')
     expect(processesNaming(dir)).toEqual([])
+  }, 240_000)
+
+  it('should stop and remove everything it started, and exit 130, when up is interrupted by SIGINT', async () => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: npm run build first (npm test does)`)
+    root = await tempDir('revoada-testbed-')
+    const dir = path.join(root, 'tb')
+    const upCli = spawn(process.execPath, [MAIN, 'testbed', 'up', '--nodes', '3', '--dir', dir], { stdio: 'ignore' })
+    const exited = new Promise<[number | null, string | null]>((resolve) => upCli.once('exit', (code, signal) => resolve([code, signal])))
+    let started: number[] = []
+    await waitFor(() => {
+      started = processesNaming(`${path.join(dir, 'n1')}\0`)
+      return started.length > 0
+    }, 120_000, 'node 1 running')
+    // What Ctrl-C in the terminal sends it (the detached nodes are in process groups of their own).
+    upCli.kill('SIGINT')
+    expect(await exited).toEqual([130, null])
+    expect(started.filter(alive)).toEqual([])
+    expect(processesNaming(dir)).toEqual([])
+    expect(existsSync(dir)).toBe(false)
   }, 240_000)
 
   it('should delete with down only what up made in an existing directory', async () => {
