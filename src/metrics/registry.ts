@@ -43,6 +43,8 @@ export class NodeMetrics {
   readonly fsyncDuration: Histogram
   private readonly labelValues = new Map<string, Set<string>>()
   private reader: () => StateReading = () => ({})
+  /** The reading of the scrape under way: every state metric's collect() shares it. */
+  private scrapeReading: StateReading | undefined
 
   constructor () {
     const registers = [this.registry]
@@ -60,9 +62,18 @@ export class NodeMetrics {
     this.reader = reader
   }
 
-  /** Prometheus text exposition of every metric. */
+  /**
+   * Prometheus text exposition of every metric. NB: the layers' state is read once here and shared by the
+   * collect() of every metric that shows part of it; each read it again (18 reads of the Raft status, the
+   * membership view and the content and chain readings per scrape, on the event loop).
+   */
   async exposition (): Promise<string> {
-    return await this.registry.metrics()
+    this.scrapeReading = this.reader()
+    try {
+      return await this.registry.metrics()
+    } finally {
+      this.scrapeReading = undefined
+    }
   }
 
   get contentType (): string {
@@ -80,7 +91,8 @@ export class NodeMetrics {
   }
 
   private stateGauges (registers: Registry[]): void {
-    const reading = (): StateReading => this.reader()
+    // Outside exposition() (another caller of registry.metrics()), each collect reads for itself.
+    const reading = (): StateReading => this.scrapeReading ?? this.reader()
     const scalar = (name: string, help: string, pick: (r: StateReading) => number | boolean | undefined): void => {
       // A layer that is not running leaves its gauge absent rather than reporting a made-up 0.
       const gauge: Gauge = new Gauge({
