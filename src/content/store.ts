@@ -125,6 +125,8 @@ export class ContentStore {
   }
 
   get usedBytes (): number { return this.blocks.usedBytes }
+  /** Objects recorded (complete or not), without copying or sorting their records as list() does. */
+  get objectCount (): number { return this.index.size }
   get quotaBytes (): number { return this.blocks.quotaBytes }
   /** Blocks whose read-back check failed (disk corruption), for status. */
   get corruptBlocks (): number { return this.blocks.corruptBlocks }
