@@ -80,7 +80,10 @@ export function registerTestbedCommands (program: Command): void {
     .action(async (i: string, opts: DirOptions) => {
       const { testbedKill } = await import('../testbed/index.js')
       const node = await testbedKill(dirOf(opts), nodeIndex(i))
-      process.stdout.write(`killed n${node.index} (pid ${node.pid}, ${node.nodeId})\n`)
+      // NB: a node already gone is no failure (the wanted state holds), but "killed" would be untrue.
+      process.stdout.write(node.killed
+        ? `killed n${node.index} (pid ${node.pid}, ${node.nodeId})\n`
+        : `n${node.index} was not running (pid ${node.pid} recorded): nothing killed\n`)
     })
   testbed.command('restart').argument('<i>', 'node number').option('--dir <dir>', DIR_HELP)
     .description('start a killed node I again from its data dir')

@@ -213,11 +213,12 @@ export async function testbedStatus (dir: string): Promise<TestbedNodeStatus[]> 
   }))
 }
 
-/** SIGKILLs node `index` (no graceful leave: peers must detect it). */
-export async function testbedKill (dir: string, index: number): Promise<TestbedNode> {
+/** SIGKILLs node `index` (no graceful leave: peers must detect it); `killed` is false when it was not running. */
+export async function testbedKill (dir: string, index: number): Promise<TestbedNode & { killed: boolean }> {
   const node = nodeAt(await loadTestbed(dir), index)
-  if (nodeRuns(node.pid, node.dataDir)) process.kill(node.pid, 'SIGKILL')
-  return node
+  const killed = nodeRuns(node.pid, node.dataDir)
+  if (killed) process.kill(node.pid, 'SIGKILL')
+  return { ...node, killed }
 }
 
 /** Starts node `index` again from its data dir (it rejoins with the cluster it recorded). */

@@ -3,6 +3,7 @@
  * - A recorded pid is no proof: once a node has exited its pid may be reused by any process, which `status`
  *   then reported as the node, `kill` SIGKILLed and `down` SIGTERMed. Method: a testbed.json whose node pid is
  *   an unrelated `sleep` process (a reused pid, without waiting for the pid space to wrap).
+ * - `kill` of a node that no longer runs says it killed nothing.
  * - A node the CLI spawned but had not recorded (its API had not answered) when the CLI was killed must be
  *   stopped by `down`. Method: the real CLI binary from dist/, SIGKILLed as soon as a node process runs.
  * - `up` interrupted (Ctrl-C, SIGTERM) stops and removes what it started, as a failed `up` does.
@@ -83,6 +84,20 @@ describe('testbed clean-up', () => {
     expect(await testbedDown(dir)).toBe(true)
     expect(alive(pid)).toBe(true)
     expect(existsSync(dir)).toBe(false)
+  }, 60_000)
+
+  it('should say that kill killed nothing when the recorded node no longer runs', async () => {
+    root = await tempDir('revoada-testbed-')
+    const dir = path.join(root, 'tb')
+    const gone = spawn('true', [], { stdio: 'ignore' })
+    await new Promise((resolve) => gone.once('exit', resolve))
+    await fs.mkdir(path.join(dir, 'n1'), { recursive: true })
+    const node = { index: 1, dataDir: path.join(dir, 'n1'), pid: gone.pid as number, nodeId: '12D3KooWexample', apiUrl: 'http://127.0.0.1:9', host: '127.0.0.1' }
+    await fs.writeFile(path.join(dir, 'testbed.json'), JSON.stringify({ dir, env: {}, nodes: [node] }))
+    expect(await testbedKill(dir, 1)).toMatchObject({ index: 1, killed: false })
+    const result = await cli(['testbed', 'kill', '1', '--dir', dir])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/^n1 was not running \(pid \d+ recorded\): nothing killed\n$/)
   }, 60_000)
 
   it.each([1, 2])('should stop with down node %i, spawned by an up that was killed before it recorded it', async (index) => {
