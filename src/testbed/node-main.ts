@@ -9,22 +9,12 @@
  * that become blocked are hung up on, so `testbed partition I J` cuts live connections too.
  */
 import '../polyfill.js'
-import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { loadConfig } from '../config/index.js'
 import { startNode } from '../node/index.js'
 import { defaultServices } from '../node/services.js'
 import { FAULTS_FILE_NAME, FAULTS_POLL_MS } from './constants.js'
-
-async function readBlocked (file: string): Promise<Set<string>> {
-  try {
-    const body = JSON.parse(await fs.readFile(file, 'utf8')) as { blocked?: unknown }
-    return new Set(Array.isArray(body.blocked) ? body.blocked.filter((x): x is string => typeof x === 'string') : [])
-  } catch {
-    return new Set()
-  }
-}
+import { readBlockedPeers } from './faults-file.js'
 
 async function main (): Promise<void> {
   const [dataDir, host, join] = process.argv.slice(2)
@@ -32,7 +22,7 @@ async function main (): Promise<void> {
   const api = host === '127.0.0.1' ? {} : { api: { host, allowNonLoopback: true } }
   const config = loadConfig({ env: process.env, flags: { dataDir, listen: [`/ip4/${host}/tcp/0`], ...api, ...(join !== undefined ? { join } : {}) } })
   const faultsFile = path.join(dataDir, FAULTS_FILE_NAME)
-  let blocked = await readBlocked(faultsFile)
+  let blocked = await readBlockedPeers(faultsFile)
   // Before the start: the API answers and api.json appears before startNode returns, and a SIGTERM sent on
   // seeing them ended the process without its graceful stop (test/cli/signal-at-api-file.test.ts).
   let stop = (): void => { stop = () => {}; stopRequested = true }
@@ -45,9 +35,9 @@ async function main (): Promise<void> {
     faults: { isBlocked: (peer) => blocked.has(peer) }
   })
   const timer = setInterval(() => {
-    void readBlocked(faultsFile).then(async (next) => {
+    void readBlockedPeers(faultsFile).then(async (next) => {
       blocked = next
-      for (const peer of next) await node.net.hangUp(peerIdFromString(peer)).catch(() => {})
+      for (const peer of next.values()) await node.net.hangUp(peer).catch(() => {})
     })
   }, FAULTS_POLL_MS)
   stop = (): void => {
