@@ -177,7 +177,8 @@ export const metricsSection = z.strictObject({
    * one). Unset: metrics are served on the admin API only. @default undefined
    */
   listen: z.string().regex(/^(?:\[[^\]]+\]|[^:]+):\d{1,5}$/, 'expected HOST:PORT')
-    .refine((l) => Number(l.slice(l.lastIndexOf(':') + 1)) <= 65535, 'port above 65535').optional(),
+    // Judged only on a HOST:PORT the regex took: a text without a numeric port got both messages.
+    .refine((l) => !(Number(l.slice(l.lastIndexOf(':') + 1)) > 65535), 'port above 65535').optional(),
   /**
    * Bearer token the scrape listener requires; it opens that listener only. No surrounding whitespace nor control
    * characters: an HTTP header cannot carry them (the parser trims the value), so no scraper could match such a

@@ -120,7 +120,11 @@ describe('config', () => {
   })
 
   it('should refuse a metrics listener on a port above 65535, and count only 127.x.x.x, localhost and [::1] as loopback', () => {
-    expect(problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.0.0.1:99999' } } }))).toContain('metrics.listen')
+    expect(problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.0.0.1:99999' } } }))).toContain('metrics.listen: port above 65535')
+    // A port that is no number is named as such, not as a port above 65535.
+    const noPort = problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.0.0.1:http' } } }))
+    expect(noPort).toContain('expected HOST:PORT')
+    expect(noPort).not.toContain('above 65535')
     expect(problemsOf(() => loadConfig({ flags: { metrics: { listen: '127.example.com:9101' } } }))).toContain('metrics.token')
     expect(loadConfig({ flags: { metrics: { listen: '127.0.0.2:9101' } } }).metrics?.listen).toBe('127.0.0.2:9101')
   })
