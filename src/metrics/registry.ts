@@ -49,7 +49,7 @@ export class NodeMetrics {
   constructor () {
     const registers = [this.registry]
     this.leaderChanges = new Counter({ name: C.LEADER_CHANGES, help: 'Leader changes seen by this node.', registers })
-    this.proposalsFailed = new Counter({ name: C.PROPOSALS_FAILED, help: 'Proposals from this node that failed (timeout, no leader, stopped).', registers })
+    this.proposalsFailed = new Counter({ name: C.PROPOSALS_FAILED, help: 'Commands this node proposed through the consensus service that failed (timeout, no leader, stopped); seal proposals are not counted.', registers })
     this.shapeCommands = new Counter({ name: C.SHAPE_COMMANDS, help: 'Committed shape commands by outcome.', labelNames: ['outcome'], registers })
     this.policyDecisions = new Counter({ name: C.POLICY_DECISIONS, help: 'Policy engine outcomes by kind, counted on the leader.', labelNames: ['kind'], registers })
     this.applyDuration = new Histogram({ name: C.APPLY_DURATION, help: 'Time to apply one committed command.', buckets: C.APPLY_BUCKETS_SECONDS, registers })
