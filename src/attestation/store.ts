@@ -4,8 +4,9 @@
  * bytes`, one per height, starting at height 1 or right after the state saved in `base.cbor`. Blocks are
  * derived from the committed log, so writes are buffered and flushed once per event-loop turn without
  * fsync; the file is fsynced before every Raft snapshot (which may compact the log the blocks came
- * from). A torn tail, or zeros after the last whole record, is truncated on open with a log line; damage
- * before it refuses to open (ChainStoreCorruptError).
+ * from). A torn tail (a bad record with no whole record anywhere after it, zeros included), or zeros after
+ * the last whole record, is truncated on open with a log line; a bad record with a whole record after it
+ * refuses to open (ChainStoreCorruptError).
  * When a node skips heights (it installed a snapshot), the old file is kept under a new name and a new
  * one starts after the snapshot's chain state.
  */
@@ -23,13 +24,16 @@ import { ChainStoreCorruptError } from './errors.js'
 import { BASE_FILE_NAME, CHAIN_FILE_NAME, RECORD_HEADER_BYTES } from './constants.js'
 
 /**
- * True when a whole record (a plausible length, its checksum, a block) starts after the bad one at `offset`:
- * then the bad one is damage, not a torn tail. Its own length field may be what is damaged, so each byte offset
- * is tried, up to one largest record further (where the next record starts at the latest).
+ * True when a whole record (a plausible length, its checksum, a block) starts anywhere after the bad one at
+ * `offset`: then the bad one is damage, not a torn tail. Its own length field may be what is damaged, so each
+ * byte offset is tried, up to the last non-zero byte (no record starts in zeros: its length is never zero).
+ * NB: not only one largest record further: a power cut can zero more than one record (the file was extended
+ * past them), and whole records beyond those are still damage's witnesses.
  */
 function recordFollows (data: Buffer, offset: number): boolean {
-  const last = Math.min(data.length - RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + MAX_BLOCK_BYTES)
-  for (let at = offset + 1; at <= last; at++) {
+  let limit = data.length
+  while (limit > offset && data[limit - 1] === 0) limit--
+  for (let at = offset + 1; at < limit && at + RECORD_HEADER_BYTES <= data.length; at++) {
     const length = data.readUInt32BE(at)
     const end = at + RECORD_HEADER_BYTES + length
     if (length === 0 || length > MAX_BLOCK_BYTES || end > data.length) continue
@@ -114,12 +118,12 @@ export class ChainStore {
       if (!intact) {
         // Only zeros left: a write that extended the file and whose data a power cut never wrote.
         const zeros = zerosFrom(data, offset)
-        if (!zeros && complete && end < data.length) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged`)
-        // A torn tail is the last write, with nothing after it; a damaged length field may run past the end too.
+        // A torn tail is the last write, with no whole record after it: a record may run past the end, or keep
+        // its header over a body of zeros (the crc32 covers the body only) in a file already extended past it.
         if (!zeros && recordFollows(data, offset)) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged: whole records follow it`)
         this.options.warn?.({ offset, bytes: data.length - offset }, zeros
           ? 'chain file ends in zeros after its last whole record (an extended write a power cut left unwritten); cutting them off'
-          : 'chain file ends in a torn record (the write in progress at a crash); cutting it off')
+          : 'chain file ends in a torn record, with no whole record after it (the writes in progress at a crash); cutting it off')
         ftruncateSync(this.fd, offset)
         break
       }

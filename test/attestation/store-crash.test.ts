@@ -2,7 +2,9 @@
  * The chain store across a crash or power cut: a new segment's base.cbor is written as the Raft snapshot
  * files are (temp file fsynced, renamed, directory fsynced), after the old segment's rename is itself
  * durable; a zero-filled tail (an extended write the power cut never filled) is cut off with a log line,
- * while zeros with whole records after them are damage and still refuse the start.
+ * while zeros with whole records after them are damage and still refuse the start. So is a record whose
+ * header survived a power cut but whose body did not, in a file already as long as the later records: the
+ * crc32 covers the body only, so such a record is a torn tail when no whole record follows it anywhere.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { promises as fs, appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -52,6 +54,13 @@ function recordingFs (dir: string, calls: string[]): StorageFs {
     closeSync: (fd) => { calls.push(`close ${files.get(fd) ?? '?'}`); files.delete(fd); nodeStorageFs.closeSync(fd) },
     renameSync: (from, to) => { calls.push(`rename ${name(from)} ${name(to)}`); nodeStorageFs.renameSync(from, to) }
   }
+}
+
+/** The byte offset of each record of a chain file. */
+function recordOffsets (bytes: Buffer): number[] {
+  const offsets: number[] = []
+  for (let offset = 0; offset < bytes.length; offset += 8 + bytes.readUInt32BE(offset)) offsets.push(offset)
+  return offsets
 }
 
 /** A fresh dir holding the standard chain's blocks, applied through the machine and closed. */
@@ -184,5 +193,47 @@ describe('chain store crash ordering', () => {
     writeFileSync(file, damaged)
     expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
     expect(readFileSync(file)).toEqual(damaged)
+  })
+
+  it('should cut a record whose header survived and whose body is zeros, with zeros where the later records were', async () => {
+    // A power cut after a write that extended the file (or on a pre-extended one): the size and the page with
+    // the record's header reached the disk, its body and the records after it did not. The crc32 covers the
+    // body only, so the header alone proves nothing; nothing valid after it makes it the torn tail.
+    const { dir, blocks } = await writtenChain()
+    const file = path.join(dir, 'blocks')
+    const bytes = readFileSync(file)
+    const offsets = recordOffsets(bytes)
+    expect(offsets.length).toBe(blocks)
+    const torn = offsets.length - 4
+    for (const kept of [8, 8 + 5]) {
+      // The header alone, then the header and the first bytes of the body (a page boundary inside the body).
+      const cut = Buffer.alloc(bytes.length)
+      bytes.copy(cut, 0, 0, offsets[torn]! + kept)
+      writeFileSync(file, cut)
+      const warnings: string[] = []
+      const store = new ChainStore(dir, { warn: (_obj, msg) => { warnings.push(msg) } })
+      expect(store.height).toBe(torn)
+      expect(statSync(file).size).toBe(offsets[torn])
+      expect(warnings.join('\n')).toMatch(/cutting/)
+      for (let h = 1; h <= torn; h++) expect(store.read(h)).toEqual(new Uint8Array(bytes.subarray(offsets[h - 1]! + 8, offsets[h]!)))
+      store.close()
+    }
+  })
+
+  it('should refuse a record whose body is zeros when whole records follow it, however far', async () => {
+    const { dir } = await writtenChain()
+    const file = path.join(dir, 'blocks')
+    const bytes = readFileSync(file)
+    const offsets = recordOffsets(bytes)
+    const zeroed = Buffer.from(bytes)
+    zeroed.fill(0, offsets[3]! + 8, offsets[4])
+    writeFileSync(file, zeroed)
+    expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
+    expect(readFileSync(file)).toEqual(zeroed)
+    // More zeros than one largest block (64 KiB) before the next whole record: still damage, not a tail.
+    const far = Buffer.concat([bytes.subarray(0, offsets[3]! + 8), Buffer.alloc(200 * 1024), bytes.subarray(offsets[4])])
+    writeFileSync(file, far)
+    expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
+    expect(readFileSync(file)).toEqual(far)
   })
 })
