@@ -220,8 +220,9 @@ export class ChainStore {
   }
 
   /**
-   * Keeps the current file under a new name and starts an empty one after `base`. Crash order: the old file's
-   * new name is durable before base.cbor changes (a new base over the old blocks file would start it at the
+   * Keeps the current file under a new name and starts an empty one after `base`. Crash order: the old file is
+   * fsynced and named after the last block written to it whole (endSegment), and that name is durable before
+   * base.cbor changes (a new base over the old blocks file would start it at the
    * wrong height: refused as corrupt), and base.cbor is written as snapshot files are (snapshot-file.ts), its
    * temp file fsynced before the rename and the directory after it. A crash before the new blocks file exists
    * leaves none, which the next start creates empty. A disk error closes the store with a warning, never throws:
@@ -234,13 +235,20 @@ export class ChainStore {
     } catch {
       // The disk refuses writes: the old segment keeps what it has, and the snapshot covers the rest.
     }
+    let upto: number | Error
+    try {
+      upto = this.endSegment()
+    } catch (err) {
+      upto = err as Error
+    }
     this.pending = []
     closeSync(this.fd)
     // NB: closed until the new file is open, so that a failure below leaves no write or close to a descriptor
     // number the process may have given to another file since.
     this.closed = true
     try {
-      this.startSegment(base)
+      if (upto instanceof Error) throw upto
+      this.startSegment(base, upto)
     } catch (err) {
       // Never stops the node (a full disk while a snapshot installs): the chain file stops until the next start,
       // whose snapshot restore starts the segment again; the log or that snapshot re-derives what is missing.
@@ -256,9 +264,25 @@ export class ChainStore {
     }
   }
 
-  private startSegment (base: ChainState): void {
-    if (this.offsets.length > 0 || this.baseState !== undefined) {
-      this.fs.renameSync(this.filePath(), `${this.filePath()}.upto-${this.height}`)
+  /**
+   * Cuts off a record a failed write left torn, fsyncs the segment and returns the height of its last record
+   * written whole: what its name `blocks.upto-<h>` then says it holds, also after a power cut. The blocks still
+   * pending are not in it (the snapshot being installed covers them).
+   */
+  private endSegment (): number {
+    const writtenBytes = this.fileBytes - this.pending.reduce((n, record) => n + record.length, 0)
+    let count = this.offsets.length
+    while (count > 0 && this.offsets[count - 1]! + RECORD_HEADER_BYTES + this.lengths[count - 1]! > writtenBytes) count--
+    const end = count > 0 ? this.offsets[count - 1]! + RECORD_HEADER_BYTES + this.lengths[count - 1]! : 0
+    assert(end <= writtenBytes, () => `chain segment ends at ${end} beyond the ${writtenBytes} bytes written`)
+    if (end < writtenBytes) ftruncateSync(this.fd, end)
+    this.fs.fsyncSync(this.fd)
+    return this.firstHeight + count - 1
+  }
+
+  private startSegment (base: ChainState, upto: number): void {
+    if (upto >= this.firstHeight || this.baseState !== undefined) {
+      this.fs.renameSync(this.filePath(), `${this.filePath()}.upto-${upto}`)
       fsyncDirWith(this.fs, this.dir)
     }
     const baseFile = path.join(this.dir, BASE_FILE_NAME)

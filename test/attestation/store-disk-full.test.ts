@@ -5,6 +5,8 @@
  * tmpfs or root is needed; reads go to the real file.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { readFileSync, readdirSync } from 'node:fs'
+import path from 'node:path'
 import { ChainStore } from '../../src/attestation/store.js'
 import { ChainReader } from '../../src/attestation/reader.js'
 import { WitnessPool } from '../../src/attestation/witness-pool.js'
@@ -15,14 +17,22 @@ import { decodeBlock, decodeChainExport, verifyChain } from '../../src/attestati
 import { AttestationService } from '../../src/attestation/attestation-service.js'
 import type { ServiceContext } from '../../src/node/service.js'
 import { capturingLogger, tempDir, waitFor } from '../node/helpers.js'
+import { crc32 } from 'node:zlib'
 import { standardChain } from './helpers.js'
 
-const disk = vi.hoisted(() => ({ full: false, truncateFails: false }))
+/** `bytesLeft`: the disk takes this many more bytes (a write takes what fits), then refuses. */
+const disk = vi.hoisted(() => ({ full: false, truncateFails: false, bytesLeft: undefined as number | undefined }))
 
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>()
   const writeSync = ((...args: Parameters<typeof actual.writeSync>) => {
-    if (disk.full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    if (disk.full || disk.bytesLeft === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    if (disk.bytesLeft !== undefined && ArrayBuffer.isView(args[1]) && typeof args[2] === 'number') {
+      const [fd, buffer, offset] = args as unknown as [number, Buffer, number]
+      const length = Math.min(disk.bytesLeft, buffer.length - offset)
+      disk.bytesLeft -= length
+      return actual.writeSync(fd, buffer, offset, length)
+    }
     return (actual.writeSync as (...a: unknown[]) => number)(...args)
   }) as typeof actual.writeSync
   const ftruncateSync = ((...args: Parameters<typeof actual.ftruncateSync>) => {
@@ -35,6 +45,7 @@ vi.mock('node:fs', async (importOriginal) => {
 afterEach(() => {
   disk.full = false
   disk.truncateFails = false
+  disk.bytesLeft = undefined
 })
 
 describe('chain store on a full disk', () => {
@@ -185,5 +196,38 @@ describe('chain store on a full disk', () => {
     expect(reopened.height).toBe(15)
     for (let h = 1; h <= 15; h++) expect(reopened.read(h)).toEqual(blocks[h - 1])
     reopened.close()
+  })
+
+  it('should name the old segment after the last block written to it whole, and cut a record a failed write tore', async () => {
+    // A snapshot installed while block writes fail drops the old segment's unwritten blocks: its name
+    // `blocks.upto-<h>` said the height the store had derived, not what the file holds.
+    const { builder } = await standardChain('cluster-a')
+    const blocks = builder.blocks
+    const ahead = new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store: null, verify: verifyWithCodec })
+    for (const entry of builder.entries.slice(0, 9)) ahead.apply(entry.bytes, entry.context)
+    const recordsOf = (count: number): Buffer => Buffer.concat(blocks.slice(0, count).map((b) => {
+      const header = Buffer.alloc(8)
+      header.writeUInt32BE(b.length, 0)
+      header.writeUInt32BE(crc32(b), 4)
+      return Buffer.concat([header, b])
+    }))
+    // Nothing of block 3 written, then 13 bytes of it (the disk took what fitted).
+    for (const bytesLeft of [0, 13]) {
+      const dir = await tempDir('revoada-chain-full-upto-')
+      const store = new ChainStore(dir)
+      for (let h = 1; h <= 2; h++) store.append(h, blocks[h - 1]!)
+      store.sync()
+      disk.bytesLeft = bytesLeft
+      for (let h = 3; h <= 4; h++) store.append(h, blocks[h - 1]!)
+      expect(() => { store.flush() }).toThrow(/ENOSPC/)
+      expect(store.height).toBe(4)
+      // Still refused: the restart's own flush writes nothing more.
+      store.restartAfter(ahead.chainState())
+      disk.bytesLeft = undefined
+      expect(store.firstHeight).toBe(10)
+      expect(readdirSync(dir).filter((name) => name.startsWith('blocks.'))).toEqual(['blocks.upto-2'])
+      expect(readFileSync(path.join(dir, 'blocks.upto-2'))).toEqual(recordsOf(2))
+      store.close()
+    }
   })
 })
