@@ -4,6 +4,7 @@
  * core/constants.ts).
  */
 import { MAX_ETCD_HOLDERS } from '../consensus/shape/core/index.js'
+import { MAX_EXPORT_BYTES } from './core/constants.js'
 
 /** A witness signs its head at most this often, and only when the head moved. */
 export const SEAL_INTERVAL_MS_DEFAULT = 1_000
@@ -49,7 +50,8 @@ export const BASE_FILE_NAME = 'base.cbor'
 /** Bytes of a record header: u32 length ‖ u32 crc32. */
 export const RECORD_HEADER_BYTES = 8
 /**
- * Bytes of an export file `revoada chain verify` reads at most: it reads the file whole, and Node's fs.readFile
- * reads at most 2 GiB - 1 bytes into one buffer (its kIoMaxLength); beyond, ExportFileTooLargeError.
+ * Bytes of an export `revoada chain verify` and `chain export` read at most, from a file or from the running
+ * node: the verifier's own limit (MAX_EXPORT_BYTES, 1 GiB; a larger export decodes as no export), below Node's
+ * readFile limit (2 GiB - 1, its kIoMaxLength); beyond, ExportFileTooLargeError before the rest is read.
  */
-export const EXPORT_FILE_BYTES_MAX = 2 ** 31 - 1
+export const EXPORT_FILE_BYTES_MAX = MAX_EXPORT_BYTES

@@ -78,13 +78,13 @@ export class ExportFromBeyondHeadError extends Error {
 }
 
 /**
- * An export file is larger than one read holds (EXPORT_FILE_BYTES_MAX): `chain verify` reads an export whole, and
- * Node's readFile refuses more with a bare RangeError.
+ * An export is larger than the verifier reads (EXPORT_FILE_BYTES_MAX): a file, or the running node's answer
+ * (`file` is then its URL, and `bytes` what it declared, or `atLeast` what was read when the read stopped).
  */
 export class ExportFileTooLargeError extends Error {
   static override readonly name = 'ExportFileTooLargeError'
-  constructor (readonly file: string, readonly bytes: number, readonly bytesMax: number) {
-    super(`${file} is ${bytes} bytes; chain verify reads an export file whole, at most ${bytesMax} bytes (2 GiB): export a shorter range (\`revoada chain export --from <height>\`)`)
+  constructor (readonly file: string, readonly bytes: number, readonly bytesMax: number, atLeast = false) {
+    super(`${file} is ${atLeast ? 'at least ' : ''}${bytes} bytes; an export is read whole, at most ${bytesMax} bytes (1 GiB): export a shorter range (\`revoada chain export --from <height>\`)`)
     this.name = 'ExportFileTooLargeError'
   }
 }

@@ -45,7 +45,10 @@ async function runChain (opts: { dataDir?: string, json?: boolean }): Promise<vo
   print(lines)
 }
 
-/** The export file bytes from the running node. */
+/**
+ * The export file bytes from the running node.
+ * @throws ExportFileTooLargeError once the answer declares or passes EXPORT_FILE_BYTES_MAX (the rest is not read)
+ */
 async function fetchExport (dataDir: string, from: number | undefined): Promise<Uint8Array> {
   const api = await readApiFile(dataDir)
   const url = new URL(`/v1/chain/export${from !== undefined ? `?from=${from}` : ''}`, api.url)
@@ -56,7 +59,34 @@ async function fetchExport (dataDir: string, from: number | undefined): Promise<
     throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)
   }
   if (!res.ok) throw new ApiRequestError(url.pathname, res.status, await res.text())
-  return new Uint8Array(await res.arrayBuffer())
+  return await readAnswer(url.href, res, EXPORT_FILE_BYTES_MAX)
+}
+
+/** The body of `res`, read chunk by chunk and refused as soon as it declares or passes `bytesMax`. */
+async function readAnswer (what: string, res: Response, bytesMax: number): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length') ?? 0)
+  if (declared > bytesMax) {
+    await res.body?.cancel()
+    throw new ExportFileTooLargeError(what, declared, bytesMax)
+  }
+  const chunks: Uint8Array[] = []
+  let bytes = 0
+  if (res.body !== null) {
+    for await (const chunk of res.body) {
+      bytes += chunk.length
+      // NB: ends the loop, which cancels the stream: the node stops sending.
+      if (bytes > bytesMax) throw new ExportFileTooLargeError(what, bytes, bytesMax, true)
+      chunks.push(chunk)
+    }
+  }
+  if (chunks.length === 1) return chunks[0]!
+  const out = new Uint8Array(bytes)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.length
+  }
+  return out
 }
 
 function parseHeight (text: string | undefined): number | undefined {
@@ -78,21 +108,27 @@ async function runExport (opts: { dataDir?: string, from?: string, output?: stri
 
 /**
  * An export file's bytes, read whole.
- * @throws ExportFileTooLargeError beyond EXPORT_FILE_BYTES_MAX (readFile's own limit, a bare RangeError)
+ * @throws ExportFileTooLargeError beyond EXPORT_FILE_BYTES_MAX (the verifier's limit; readFile's own, 2 GiB, is a
+ *   bare RangeError), before reading it
  */
 async function readExportFile (what: string, file: string): Promise<Uint8Array> {
   const unreadable = (err: unknown): CliInputError =>
     new CliInputError(`${what} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   const { size } = await stat(file).catch((err: unknown) => { throw unreadable(err) })
   if (size > EXPORT_FILE_BYTES_MAX) throw new ExportFileTooLargeError(file, size, EXPORT_FILE_BYTES_MAX)
+  let buffer: Buffer
   try {
-    return new Uint8Array(await readFile(file))
+    buffer = await readFile(file)
   } catch (err) {
     // NB: the file grew past the limit between the stat and the read.
     if ((err as { code?: unknown }).code === 'ERR_FS_FILE_TOO_LARGE') throw new ExportFileTooLargeError(file, (await stat(file)).size, EXPORT_FILE_BYTES_MAX)
     // A directory (EISDIR), a missing file: the operator's path, exit 3 (exit 1 is a failed verification).
     throw unreadable(err)
   }
+  // NB: the file grew between the stat and the read, below readFile's own limit.
+  if (buffer.byteLength > EXPORT_FILE_BYTES_MAX) throw new ExportFileTooLargeError(file, buffer.byteLength, EXPORT_FILE_BYTES_MAX)
+  // A view of readFile's buffer, not a copy of it (up to 1 GiB).
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
 }
 
 interface VerifyOpts { dataDir?: string, against?: string, cluster?: string, firstVoter?: string, json?: boolean }
