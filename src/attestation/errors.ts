@@ -89,6 +89,18 @@ export class ExportFileTooLargeError extends Error {
   }
 }
 
+/**
+ * The chain file closed after a disk error (a cut or a new segment the disk refused, docs/CHAIN.md §4): its
+ * blocks cannot be read until the next start opens it again.
+ */
+export class ChainFileClosedError extends Error {
+  static override readonly name = 'ChainFileClosedError'
+  constructor (message = 'the chain file is closed after a disk error (the node\'s log says which); its blocks can be read again after the next start') {
+    super(message)
+    this.name = 'ChainFileClosedError'
+  }
+}
+
 /** The chain file on disk is damaged before its tail (a torn tail is truncated, not an error). */
 export class ChainStoreCorruptError extends Error {
   static override readonly name = 'ChainStoreCorruptError'

@@ -8,7 +8,7 @@ import { CID } from '../codec/index.js'
 import { advanceState, cidBytesOf, cloneChainState, decodeBlock, emptyChainState, encodeChainExport, genesisCid, majorityOf, votersAt } from './core/index.js'
 import type { ChainState, Seal, SealBlock } from './core/index.js'
 import type { AttestedMachine } from './attested-machine.js'
-import { ExportFromBeyondHeadError } from './errors.js'
+import { ChainFileClosedError, ExportFromBeyondHeadError } from './errors.js'
 import type { ChainStore } from './store.js'
 import type { WitnessPool } from './witness-pool.js'
 
@@ -78,8 +78,10 @@ export class ChainReader {
    * export with no block (nothing new since an export that ended at the head).
    *
    * @throws ExportFromBeyondHeadError when `fromHeight` is above head + 1
+   * @throws ChainFileClosedError when a disk error closed the chain file (no block can be read)
    */
   exportBytes (fromHeight?: number): Uint8Array {
+    if (!this.store.isOpen) throw new ChainFileClosedError()
     const view = this.machine.view()
     const from = Math.max(fromHeight ?? this.store.firstHeight, this.store.firstHeight)
     const to = Math.min(this.store.height, view.height)

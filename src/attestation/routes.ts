@@ -5,13 +5,13 @@
  *   witnesses, and the witnesses this node holds over its head;
  * - `GET /v1/chain/export[?from=H]` — an export file (application/cbor) from height H (default: the first
  *   stored block) to the head, with a checkpoint when a voter majority witnessed the head; H above head + 1
- *   answers 400 (BadRequest).
+ *   answers 400 (BadRequest), and a chain file a disk error closed 503 (Unavailable) until the next start.
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { sendApiError } from '../api/index.js'
 import type { AttestationService } from './attestation-service.js'
-import { ExportFromBeyondHeadError } from './errors.js'
+import { ChainFileClosedError, ExportFromBeyondHeadError } from './errors.js'
 
 const exportQuery = z.strictObject({ from: z.coerce.number().int().min(1).optional() })
 
@@ -29,6 +29,7 @@ export function registerChainRoutes (app: FastifyInstance, service: AttestationS
       bytes = service.reader().exportBytes(query.data.from)
     } catch (err) {
       if ((err as Error).name === ExportFromBeyondHeadError.name) return await sendApiError(reply, 'BadRequest', (err as Error).message)
+      if ((err as Error).name === ChainFileClosedError.name) return await sendApiError(reply, 'Unavailable', (err as Error).message)
       throw err
     }
     return await reply.header('content-type', 'application/cbor').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))

@@ -15,6 +15,8 @@ import { ShapeMachine } from '../../src/consensus/shape/shape-machine.js'
 import { verifyWithCodec } from '../../src/attestation/signatures.js'
 import { decodeBlock, decodeChainExport, verifyChain } from '../../src/attestation/core/index.js'
 import { AttestationService } from '../../src/attestation/attestation-service.js'
+import { registerChainRoutes } from '../../src/attestation/routes.js'
+import Fastify from 'fastify'
 import type { ServiceContext } from '../../src/node/service.js'
 import { capturingLogger, tempDir, waitFor } from '../node/helpers.js'
 import { crc32 } from 'node:zlib'
@@ -228,6 +230,34 @@ describe('chain store on a full disk', () => {
       expect(readdirSync(dir).filter((name) => name.startsWith('blocks.'))).toEqual(['blocks.upto-2'])
       expect(readFileSync(path.join(dir, 'blocks.upto-2'))).toEqual(recordsOf(2))
       store.close()
+    }
+  })
+
+  it('should answer an export with 503 naming the closed chain file once a disk error closed it, not 500', async () => {
+    // A cut the disk refuses closes the chain file until the next start (above); reading a block then gives
+    // undefined, and the export encoded it: MalformedEncodingError, a 500 that said nothing of the disk.
+    const dir = await tempDir('revoada-chain-full-closed-')
+    const { builder } = await standardChain('cluster-a')
+    const store = new ChainStore(dir)
+    const machine = new AttestedMachine({ shape: new ShapeMachine('cluster-a'), clusterId: 'cluster-a', store, verify: verifyWithCodec })
+    for (const entry of builder.entries) machine.apply(entry.bytes, entry.context)
+    store.sync()
+    disk.truncateFails = true
+    store.truncateFrom(5)
+    disk.truncateFails = false
+    expect(store.isOpen).toBe(false)
+    const reader = new ChainReader(store, machine, new WitnessPool())
+    expect(() => reader.exportBytes()).toThrow(expect.objectContaining({ name: 'ChainFileClosedError' }))
+    const app = Fastify()
+    try {
+      registerChainRoutes(app, { attached: true, reader: () => reader } as unknown as AttestationService)
+      for (const url of ['/v1/chain/export', '/v1/chain/export?from=3']) {
+        const res = await app.inject({ method: 'GET', url })
+        expect({ url, status: res.statusCode }).toEqual({ url, status: 503 })
+        expect(res.body).toMatch(/chain file is closed/)
+      }
+    } finally {
+      await app.close()
     }
   })
 })
