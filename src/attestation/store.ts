@@ -6,7 +6,7 @@
  * fsync; the file is fsynced before every Raft snapshot (which may compact the log the blocks came
  * from). A torn tail (a bad record with no whole record anywhere after it, zeros included), or zeros after
  * the last whole record, is truncated on open with a log line; a bad record with a whole record after it
- * refuses to open (ChainStoreCorruptError).
+ * refuses to open (ChainStoreCorruptError). The start reads the file a window at a time (store-scan.ts).
  * When a node skips heights (it installed a snapshot), the old file is kept under a new name and a new
  * one starts after the snapshot's chain state.
  */
@@ -15,33 +15,13 @@ import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { fsyncDirWith, nodeStorageFs, writeFully } from '../consensus/storage/storage-fs.js'
-import { zerosFrom } from '../consensus/storage/record.js'
 import type { StorageFs } from '../consensus/storage/storage-fs.js'
 import { assert } from '../util/assert.js'
 import { chainStateFromData, chainStateToData, decodeBlock, MAX_BLOCK_BYTES } from './core/index.js'
 import type { ChainState } from './core/index.js'
 import { ChainStoreCorruptError } from './errors.js'
+import { LOAD_WINDOW_BYTES, readAt, recordFollows, zerosAfter } from './store-scan.js'
 import { BASE_FILE_NAME, CHAIN_FILE_NAME, RECORD_HEADER_BYTES } from './constants.js'
-
-/**
- * True when a whole record (a plausible length, its checksum, a block) starts anywhere after the bad one at
- * `offset`: then the bad one is damage, not a torn tail. Its own length field may be what is damaged, so each
- * byte offset is tried, up to the last non-zero byte (no record starts in zeros: its length is never zero).
- * NB: not only one largest record further: a power cut can zero more than one record (the file was extended
- * past them), and whole records beyond those are still damage's witnesses.
- */
-function recordFollows (data: Buffer, offset: number): boolean {
-  let limit = data.length
-  while (limit > offset && data[limit - 1] === 0) limit--
-  for (let at = offset + 1; at < limit && at + RECORD_HEADER_BYTES <= data.length; at++) {
-    const length = data.readUInt32BE(at)
-    const end = at + RECORD_HEADER_BYTES + length
-    if (length === 0 || length > MAX_BLOCK_BYTES || end > data.length) continue
-    const bytes = data.subarray(at + RECORD_HEADER_BYTES, end)
-    if (crc32(bytes) === data.readUInt32BE(at + 4) && decodeBlock(bytes) !== null) return true
-  }
-  return false
-}
 
 /** After a failed block write (disk full, EIO), the store retries this often, in ms. */
 const CHAIN_WRITE_RETRY_MS = 500
@@ -105,26 +85,33 @@ export class ChainStore {
     return state
   }
 
-  /** Indexes every record; truncates a torn last record. */
+  /**
+   * Indexes every record, reading the file a window at a time (it may be larger than one read holds); cuts a
+   * torn tail off.
+   */
   private load (): void {
-    const data = readFileSync(this.filePath())
+    const size = fstatSync(this.fd).size
+    let window: Buffer = Buffer.alloc(0)
+    let windowStart = 0
+    /** The file's bytes [at, at + length), from the current window or a new one read from `at`. */
+    const bytesAt = (at: number, length: number): Buffer => {
+      if (at < windowStart || at + length > windowStart + window.length) {
+        window = readAt(this.fd, at, Math.min(size - at, Math.max(length, LOAD_WINDOW_BYTES)))
+        windowStart = at
+      }
+      return window.subarray(at - windowStart, at - windowStart + length)
+    }
     let offset = 0
-    while (offset < data.length) {
-      const complete = offset + RECORD_HEADER_BYTES <= data.length
-      const length = complete ? data.readUInt32BE(offset) : 0
+    while (offset < size) {
+      const header = offset + RECORD_HEADER_BYTES <= size ? bytesAt(offset, RECORD_HEADER_BYTES) : undefined
+      const length = header?.readUInt32BE(0) ?? 0
+      const checksum = header?.readUInt32BE(4)
       const end = offset + RECORD_HEADER_BYTES + length
-      // A block is never empty: a zero length (whose crc32 is zero too) is no record.
-      const intact = complete && length > 0 && end <= data.length && crc32(data.subarray(offset + RECORD_HEADER_BYTES, end)) === data.readUInt32BE(offset + 4)
+      // A block is never empty (a zero length, whose crc32 is zero too, is no record) nor over MAX_BLOCK_BYTES.
+      const intact = length > 0 && length <= MAX_BLOCK_BYTES && end <= size &&
+        crc32(bytesAt(offset + RECORD_HEADER_BYTES, length)) === checksum
       if (!intact) {
-        // Only zeros left: a write that extended the file and whose data a power cut never wrote.
-        const zeros = zerosFrom(data, offset)
-        // A torn tail is the last write, with no whole record after it: a record may run past the end, or keep
-        // its header over a body of zeros (the crc32 covers the body only) in a file already extended past it.
-        if (!zeros && recordFollows(data, offset)) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged: whole records follow it`)
-        this.options.warn?.({ offset, bytes: data.length - offset }, zeros
-          ? 'chain file ends in zeros after its last whole record (an extended write a power cut left unwritten); cutting them off'
-          : 'chain file ends in a torn record, with no whole record after it (the writes in progress at a crash); cutting it off')
-        ftruncateSync(this.fd, offset)
+        this.cutTail(offset, size)
         break
       }
       this.offsets.push(offset)
@@ -136,6 +123,22 @@ export class ChainStore {
     if (last !== undefined && decodeBlock(last)?.height !== this.height) {
       throw new ChainStoreCorruptError(`the last chain record is not block ${this.height}`)
     }
+  }
+
+  /**
+   * The records end at `offset` with a bad one: cuts it off with what follows as a torn tail, or refuses it as
+   * damage when a whole record follows it.
+   */
+  private cutTail (offset: number, size: number): void {
+    // Only zeros left: a write that extended the file and whose data a power cut never wrote.
+    const zeros = zerosAfter(this.fd, offset, size)
+    // A torn tail is the last write, with no whole record after it: a record may run past the end, or keep
+    // its header over a body of zeros (the crc32 covers the body only) in a file already extended past it.
+    if (!zeros && recordFollows(this.fd, offset, size)) throw new ChainStoreCorruptError(`chain record at byte ${offset} is damaged: whole records follow it`)
+    this.options.warn?.({ offset, bytes: size - offset }, zeros
+      ? 'chain file ends in zeros after its last whole record (an extended write a power cut left unwritten); cutting them off'
+      : 'chain file ends in a torn record, with no whole record after it (the writes in progress at a crash); cutting it off')
+    ftruncateSync(this.fd, offset)
   }
 
   /** Bytes of the block at `height`, or undefined when not stored (or the file is closed). */

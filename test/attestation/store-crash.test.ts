@@ -234,9 +234,15 @@ describe('chain store crash ordering', () => {
     expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
     expect(readFileSync(file)).toEqual(zeroed)
     // More zeros than one largest block (64 KiB) before the next whole record: still damage, not a tail.
-    const far = Buffer.concat([bytes.subarray(0, offsets[3]! + 8), Buffer.alloc(200 * 1024), bytes.subarray(offsets[4])])
-    writeFileSync(file, far)
-    expect(() => new ChainStore(dir)).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
-    expect(readFileSync(file)).toEqual(far)
+    // More zeros than the start reads at a time (8 MiB); and one whole record only, straddling the end of the
+    // first 8 MiB of offsets tried (the window read runs one largest record further).
+    const window = 8 * 1024 * 1024
+    const tried = offsets[3]! + 1
+    for (const [zeros, rest] of [[200 * 1024, offsets[4]!], [9 * 1024 * 1024, offsets[4]!], [tried + window - 2 - (offsets[3]! + 8), offsets.at(-1)!]] as const) {
+      const far = Buffer.concat([bytes.subarray(0, offsets[3]! + 8), Buffer.alloc(zeros), bytes.subarray(rest)])
+      writeFileSync(file, far)
+      expect(() => new ChainStore(dir), `${zeros} zeros`).toThrow(expect.objectContaining({ name: 'ChainStoreCorruptError' }))
+      expect(readFileSync(file).equals(far)).toBe(true)
+    }
   })
 })
