@@ -78,6 +78,18 @@ export class ExportFromBeyondHeadError extends Error {
 }
 
 /**
+ * An export asked of a node would be larger than a verifier reads (MAX_EXPORT_BYTES): refused before it is built,
+ * naming the lowest height an export to the head can start from.
+ */
+export class ExportTooLargeError extends Error {
+  static override readonly name = 'ExportTooLargeError'
+  constructor (readonly from: number, readonly lowestFrom: number, readonly bytesMax: number) {
+    super(`an export from ${from} would be larger than \`chain verify\` reads (${bytesMax} bytes, 1 GiB): export from ${lowestFrom} or above (--from ${lowestFrom})`)
+    this.name = 'ExportTooLargeError'
+  }
+}
+
+/**
  * An export is larger than the verifier reads (EXPORT_FILE_BYTES_MAX): a file, or the running node's answer
  * (`file` is then its URL, and `bytes` what it declared, or `atLeast` what was read when the read stopped).
  */

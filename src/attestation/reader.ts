@@ -5,12 +5,20 @@
  * live chain state and the witness pool (whose majority over the head becomes the export's checkpoint).
  */
 import { CID } from '../codec/index.js'
-import { advanceState, cidBytesOf, cloneChainState, decodeBlock, emptyChainState, encodeChainExport, genesisCid, majorityOf, votersAt } from './core/index.js'
+import { advanceState, cidBytesOf, cloneChainState, decodeBlock, emptyChainState, encodeChainExport, genesisCid, majorityOf, MAX_EXPORT_BYTES, votersAt } from './core/index.js'
 import type { ChainState, Seal, SealBlock } from './core/index.js'
 import type { AttestedMachine } from './attested-machine.js'
-import { ChainFileClosedError, ExportFromBeyondHeadError } from './errors.js'
+import { ChainFileClosedError, ExportFromBeyondHeadError, ExportTooLargeError } from './errors.js'
 import type { ChainStore } from './store.js'
 import type { WitnessPool } from './witness-pool.js'
+
+/**
+ * Bytes an export adds to its blocks' own, at most: each block's CBOR byte-string header (EXPORT_BLOCK_HEADER_BYTES,
+ * a 4-byte length) and the rest of the map (genesis, checkpoint, and a base state whose seal window holds at
+ * most 2 × 1024 CIDs of 36 bytes: under 100 KiB) within EXPORT_FRAME_BYTES_MAX.
+ */
+const EXPORT_BLOCK_HEADER_BYTES = 5
+const EXPORT_FRAME_BYTES_MAX = 1024 * 1024
 
 /** Blocks scanned back from the head to find the last seal. */
 const LAST_SEAL_SCAN_BLOCKS_MAX = 100_000
@@ -79,6 +87,7 @@ export class ChainReader {
    *
    * @throws ExportFromBeyondHeadError when `fromHeight` is above head + 1
    * @throws ChainFileClosedError when a disk error closed the chain file (no block can be read)
+   * @throws ExportTooLargeError when the export would be larger than a verifier reads (MAX_EXPORT_BYTES)
    */
   exportBytes (fromHeight?: number): Uint8Array {
     if (!this.store.isOpen) throw new ChainFileClosedError()
@@ -87,6 +96,12 @@ export class ChainReader {
     const to = Math.min(this.store.height, view.height)
     // NB: above head + 1, stateBefore would read blocks that do not exist.
     if (from > to + 1) throw new ExportFromBeyondHeadError(from, to, this.store.firstHeight)
+    // Before any block is read: an export past it is one no verifier reads, built in memory for nothing.
+    let bytes = EXPORT_FRAME_BYTES_MAX
+    for (let h = to; h >= from; h--) {
+      bytes += (this.store.blockBytes(h) ?? 0) + EXPORT_BLOCK_HEADER_BYTES
+      if (bytes > MAX_EXPORT_BYTES) throw new ExportTooLargeError(from, h + 1, MAX_EXPORT_BYTES)
+    }
     const blocks: Uint8Array[] = []
     for (let h = from; h <= to; h++) blocks.push(this.store.read(h)!)
     const base = from > 1 ? this.stateBefore(from, view) : undefined

@@ -5,13 +5,14 @@
  *   witnesses, and the witnesses this node holds over its head;
  * - `GET /v1/chain/export[?from=H]` — an export file (application/cbor) from height H (default: the first
  *   stored block) to the head, with a checkpoint when a voter majority witnessed the head; H above head + 1
- *   answers 400 (BadRequest), and a chain file a disk error closed 503 (Unavailable) until the next start.
+ *   answers 400 (BadRequest), so does an export larger than a verifier reads (1 GiB, naming the height to
+ *   export from), and a chain file a disk error closed 503 (Unavailable) until the next start.
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { sendApiError } from '../api/index.js'
 import type { AttestationService } from './attestation-service.js'
-import { ChainFileClosedError, ExportFromBeyondHeadError } from './errors.js'
+import { ChainFileClosedError, ExportFromBeyondHeadError, ExportTooLargeError } from './errors.js'
 
 const exportQuery = z.strictObject({ from: z.coerce.number().int().min(1).optional() })
 
@@ -28,7 +29,9 @@ export function registerChainRoutes (app: FastifyInstance, service: AttestationS
     try {
       bytes = service.reader().exportBytes(query.data.from)
     } catch (err) {
-      if ((err as Error).name === ExportFromBeyondHeadError.name) return await sendApiError(reply, 'BadRequest', (err as Error).message)
+      if ((err as Error).name === ExportFromBeyondHeadError.name || (err as Error).name === ExportTooLargeError.name) {
+        return await sendApiError(reply, 'BadRequest', (err as Error).message)
+      }
       if ((err as Error).name === ChainFileClosedError.name) return await sendApiError(reply, 'Unavailable', (err as Error).message)
       throw err
     }

@@ -164,6 +164,11 @@ export class ChainStore {
     return bytes
   }
 
+  /** Bytes of the stored block at `height`, or undefined when not stored (no read: an export's size check). */
+  blockBytes (height: number): number | undefined {
+    return this.lengths[height - this.firstHeight]
+  }
+
   /** Appends the block of height `this.height + 1` (buffered; flushed on the next turn). */
   append (height: number, bytes: Uint8Array): void {
     assert(height === this.height + 1, () => `chain store append of ${height} after ${this.height}`)
