@@ -3,15 +3,16 @@
  * store indexes the file a window at a time. Before, its start read the file whole and threw readFile's bare
  * RangeError (ERR_FS_FILE_TOO_LARGE) out of the attestation layer's attach, so the node could not start again.
  * Method: a file of 32,768 records of 64 KiB (their checksums right; the start checks those and the last
- * block's height) ending in a real block at the next height, written in a temp dir (2 GiB of disk for the
+ * block's height) ending in a real block at the next height, written in a temp dir on tmpfs where there is one (2 GiB of memory for the
  * test's duration). And an export of more blocks than a verifier reads (1 GiB, MAX_EXPORT_BYTES) is refused
  * before it is built, naming the lowest height an export can start from; before, the node built it in memory
  * (twice its size at the peak) and answered bytes that every `chain verify` refused as no export.
  */
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, promises as fs, writeSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { ChainStore } from '../../src/attestation/store.js'
 import { ChainReader } from '../../src/attestation/reader.js'
 import { WitnessPool } from '../../src/attestation/witness-pool.js'
@@ -22,7 +23,6 @@ import Fastify from 'fastify'
 import { MAX_EXPORT_BYTES } from '../../src/attestation/core/index.js'
 import { decodeBlock, emptyChainState, encodeBlock } from '../../src/attestation/core/index.js'
 import type { ChainState } from '../../src/attestation/core/index.js'
-import { tempDir } from '../node/helpers.js'
 import { standardChain } from './helpers.js'
 
 function record (body: Uint8Array): Buffer {
@@ -35,9 +35,21 @@ function record (body: Uint8Array): Buffer {
 
 const filler = record(Buffer.alloc(64 * 1024, 0xa5))
 
+const made: string[] = []
+/**
+ * On tmpfs where the machine has one: gigabytes written to a disk become writeback that slows every other test's
+ * fsync while the suite runs in parallel. Removed after each test, not after the file: two tests hold 3 GiB.
+ */
+async function bigTempDir (): Promise<string> {
+  const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
+  const dir = await fs.mkdtemp(path.join(base, 'revoada-chain-large-store-'))
+  made.push(dir)
+  return dir
+}
+
 /** A temp dir whose chain file holds `fillers` 64 KiB records, then a real block at the next height. */
 async function largeChain (fillers: number): Promise<{ dir: string, last: Uint8Array, firstVoter: string }> {
-  const dir = await tempDir('revoada-chain-large-store-')
+  const dir = await bigTempDir()
   const { builder } = await standardChain('cluster-a')
   const block = decodeBlock(builder.blocks[0]!)!
   const last = encodeBlock({ ...block, height: fillers + 1 })
@@ -53,6 +65,8 @@ async function largeChain (fillers: number): Promise<{ dir: string, last: Uint8A
 }
 
 describe('chain store of a large file', () => {
+  afterEach(async () => { await Promise.all(made.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) })) })
+
   it('should open a chain file larger than 2 GiB, with every record where the file has it', async () => {
     const fillers = 32 * 1024
     const { dir, last } = await largeChain(fillers)
