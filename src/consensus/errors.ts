@@ -111,6 +111,18 @@ export class ForwardedRequestRefusedError extends Error {
   }
 }
 
+/**
+ * A command names a member id that is not the canonical text of an ed25519 PeerId (and is no member yet):
+ * refused before it enters the log (docs/SECURITY.md, "One key, two members").
+ */
+export class InvalidMemberIdError extends Error {
+  static override readonly name = 'InvalidMemberIdError'
+  constructor (message = 'a member id that is not the canonical text of an ed25519 peer id') {
+    super(message)
+    this.name = 'InvalidMemberIdError'
+  }
+}
+
 /** An operator request a safety check refuses (e.g. the only member asked to leave). */
 export class RequestRefusedError extends Error {
   static override readonly name = 'RequestRefusedError'

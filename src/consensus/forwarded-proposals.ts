@@ -268,6 +268,8 @@ export class ForwardedProposals<R> {
       if (identity.proposer !== from) return `command signed by ${identity.proposer}, forwarded by ${from}`
       if (!sameId(identity.id, id)) return 'proposal id differs from the signed command\'s'
       if (identity.leaderOnly !== undefined) return `a ${identity.leaderOnly} command is proposed by the leader only`
+      const idProblem = rules.memberIdProblem?.(payload.command) ?? null
+      if (idProblem !== null) return idProblem
       // A merged envelope (issue 16) records its groups' request ids as applied: forwarded by a member, it may
       // name that member's own requests only, or it could pre-empt (shadow) another node's next request.
       const foreign = rules.requestIds?.(payload.command).find((rid) => clientIdOwner(rid.clientId) !== from)

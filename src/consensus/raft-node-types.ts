@@ -89,6 +89,11 @@ export interface CommandRules {
    * the kind of a command only a leader proposes for itself, which the leader refuses as a forward.
    */
   identify(command: Uint8Array): { id: ProposalId, proposer: NodeId, leaderOnly?: string } | null
+  /**
+   * Why `command` must not enter the log though it decodes (a member id that is no canonical peer id), or
+   * null. Asked of this node's own proposals and of every forwarded one. @default none refused
+   */
+  memberIdProblem?(command: Uint8Array): string | null
   /** Leader: the configuration change that must carry `command` now, or null for none. */
   confChangeFor(command: Uint8Array, conf: ConfState): ConfChange | null
   /**

@@ -26,7 +26,7 @@ import type { ReplicatedStateMachine } from './state-machine.js'
 import { decodeContext, decodeEntryPayload, encodeEntryPayload, encodeEntryPayloadContext } from './entry-payload.js'
 import { PendingTable } from './pending.js'
 import type { AppliedRecord } from './node-snapshot.js'
-import { ConsensusTimeoutError, HALTING_APPLY_ERRORS, ProposalLostError, ProposalReplayedError, ProposalTooLargeError, StorageUnavailableError } from './errors.js'
+import { ConsensusTimeoutError, HALTING_APPLY_ERRORS, InvalidMemberIdError, ProposalLostError, ProposalReplayedError, ProposalTooLargeError, StorageUnavailableError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import type {
   AppliedListener, CommandRules, Logger, MessageTransport, ProposalResult, ProposeOptions, RaftNodeComponents, RaftNodeCounters, RaftNodeInit,
@@ -253,6 +253,12 @@ export class RaftNode<R> {
     if (stalled !== undefined) return Promise.reject(new StorageUnavailableError(stalled.error.message))
     if (command.length > C.MAX_COMMAND_BYTES) {
       return Promise.reject(new ProposalTooLargeError(`command of ${command.length} bytes over ${C.MAX_COMMAND_BYTES}`))
+    }
+    // The shape takes any id string; a second text of one key would be a second member (codec/peer-id.ts).
+    const idProblem = this.rules?.memberIdProblem?.(command) ?? null
+    if (idProblem !== null) {
+      this.log.warn({ reason: idProblem }, 'refused a proposal naming a member id that is no canonical peer id')
+      return Promise.reject(new InvalidMemberIdError(idProblem))
     }
     // A command that carries its own signed id is proposed under it: a second copy is then a duplicate.
     const id: ProposalId = this.rules?.identify(command)?.id ?? { clientId: this.init.clientId, seq: ++this.seq }

@@ -8,8 +8,36 @@
 import type { ConfChange, ConfState } from './core/types.js'
 import { isMemberOf } from './core/quorum.js'
 import type { CommandRules } from './raft-node.js'
-import { decodeRequest, decodeSignedProposal, envelopeRequestIds, isRequestBytes, requestOwner, requiredConfChange } from './shape/core/index.js'
-import type { MeshShape } from './shape/core/index.js'
+import { decodeRequest, decodeSignedProposal, envelopeCommands, envelopeRequestIds, isRequestBytes, requestOwner, requiredConfChange } from './shape/core/index.js'
+import type { Command, MeshShape } from './shape/core/index.js'
+import { peerIdTextProblem } from '../codec/index.js'
+
+/** The ids `command` names as members: its node, a promote's `with` and `replacing`. */
+function memberIdsOf (command: Command): string[] {
+  switch (command.kind) {
+    case 'set-protocol': case 'set-target': case 'set-catalog': return []
+    case 'promote': return [command.nodeId, ...(command.with ?? []), ...(command.replacing !== undefined ? [command.replacing] : [])]
+    default: return [command.nodeId]
+  }
+}
+
+/**
+ * Why `commands` must not enter the log against `shape`: a member id that is neither the canonical text of
+ * an ed25519 PeerId (codec/peer-id.ts) nor already a member. Apply takes any 1–128 character id, and making
+ * it stricter would change what old logs replay to; so such ids are refused where commands come in (the
+ * leader's intake, this node's own proposals), one key never two members. An id the shape already holds
+ * passes, so a member committed before this check can still be demoted and removed.
+ */
+export function commandsMemberIdProblem (shape: MeshShape, commands: Iterable<Command>): string | null {
+  for (const command of commands) {
+    for (const id of memberIdsOf(command)) {
+      if (shape.has(id)) continue
+      const problem = peerIdTextProblem(id)
+      if (problem !== null) return `${command.kind} names ${JSON.stringify(id.slice(0, 80))}, not the canonical text of an ed25519 peer id: ${problem}`
+    }
+  }
+  return null
+}
 
 
 /**
@@ -56,6 +84,14 @@ export function shapeCommandRules (shape: () => MeshShape): CommandRules {
     },
     confChangeFor (command, conf) {
       return deriveConfChange(shape(), command, conf)
+    },
+    memberIdProblem (command) {
+      if (isRequestBytes(command)) {
+        const request = decodeRequest(command)
+        return request instanceof Error ? null : commandsMemberIdProblem(shape(), request.commands.map((c) => c.command))
+      }
+      const proposal = decodeSignedProposal(command)
+      return proposal === null ? null : commandsMemberIdProblem(shape(), envelopeCommands(proposal.envelope).map((c) => c.command))
     },
     isRequest: isRequestBytes,
     isMember: (nodeId) => shape().has(nodeId),

@@ -13,6 +13,8 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { startNode } from '../../src/node/index.js'
 import type { RevoadaNode } from '../../src/node/index.js'
 import { defaultServices } from '../../src/node/services.js'
@@ -316,13 +318,15 @@ describe('materializer early skip: applied shape changes that move nothing this 
     expect(await manifest(s, 'kube-scheduler.yaml')).toContain('lists-api-servers')
     await applied(s, target(30))
     const skippedBefore = m.counters().skippedBeforeView
-    s.addresses.set('peer-x', '10.0.0.7')
+    // A real peer id: a command naming anything else as a member is refused before the log (docs/SECURITY.md).
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    s.addresses.set(other, '10.0.0.7')
     // A new member changes nothing here; its api-server role changes the view's endpoint list.
-    await applied(s, { kind: 'add-member', nodeId: 'peer-x' })
+    await applied(s, { kind: 'add-member', nodeId: other })
     expect(await manifest(s, 'kube-scheduler.yaml')).not.toContain('10.0.0.7')
-    await applied(s, { kind: 'promote', nodeId: 'peer-x', roles: ['api-server'] })
+    await applied(s, { kind: 'promote', nodeId: other, roles: ['api-server'] })
     expect(await manifest(s, 'kube-scheduler.yaml')).toContain('https://10.0.0.7:6443')
-    await applied(s, { kind: 'demote', nodeId: 'peer-x', roles: ['api-server'] })
+    await applied(s, { kind: 'demote', nodeId: other, roles: ['api-server'] })
     expect(await manifest(s, 'kube-scheduler.yaml')).not.toContain('10.0.0.7')
     expect(m.counters().skippedBeforeView).toBe(skippedBefore + 1)
   }, 90_000)
