@@ -84,6 +84,12 @@ export interface AdmissionDeps {
    * otherwise one at a time. @default always
    */
   batchAdmission?: () => boolean
+  /**
+   * Why a peer's id may not be a member id (codec/peer-id.ts: the canonical text of an ed25519 PeerId), or
+   * null. A key holder with another key type connects all the same; its add-member would be refused before
+   * the log (InvalidMemberIdError), and in a batch it would fail every joiner of the wave. @default none refused
+   */
+  memberIdProblem?: (nodeId: NodeId) => string | null
   /** Steady clock (ms) for retry deadlines. */
   nowMs: () => number
   log: Logger
@@ -154,7 +160,7 @@ export class AdmissionLoop {
       if (settled) this.changeConf(stale.map((nodeId) => ({ type: 'remove' as const, nodeId })), 'removing removed members from the raft configuration')
       return
     }
-    const waiting = candidatesForAdmission(this.deps.connectedPeers(), conf, this.deps.self).filter((id) => !this.retryAt.has(id))
+    const waiting = candidatesForAdmission(this.deps.connectedPeers(), conf, this.deps.self).filter((id) => !this.retryAt.has(id) && this.mayBeMember(id, shape))
     for (const id of waiting.filter((id) => shape.wasRemoved(id))) {
       this.retryAt.set(id, now + ADMISSION_RETRY_MS)
       this.deps.log.info({ peer: id }, 'a removed member connected; telling it so')
@@ -182,6 +188,14 @@ export class AdmissionLoop {
     const fresh = levels.admit.filter((id) => !shape.has(id)).slice(0, batch ? ADMISSION_BATCH_MAX : 1)
     if (fresh.length === 1) this.admitNew(fresh[0] as NodeId)
     else if (fresh.length > 1) this.admitWave(fresh)
+  }
+
+  /** False (a warning once per peer per interval) for a new peer whose id no command may name as a member. */
+  private mayBeMember (id: NodeId, shape: AdmissionShape): boolean {
+    const problem = shape.has(id) ? null : this.deps.memberIdProblem?.(id) ?? null
+    if (problem === null) return true
+    if (this.levelLog.allow(id, 'member-id')) this.deps.log.warn({ peer: id, reason: problem }, `not admitting ${id}: its id is no canonical ed25519 peer id`)
+    return false
   }
 
   /** Counts the withheld peers and tells the operator which node to upgrade (once per peer per interval). */

@@ -12,7 +12,7 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { FastifyInstance } from 'fastify'
-import { createSigner } from '../codec/index.js'
+import { createSigner, peerIdTextProblem } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
 import { RaftNode } from './raft-node.js'
 import type { ProposalResult, MessageTransport } from './raft-node.js'
@@ -294,6 +294,7 @@ export class ConsensusService implements NodeService {
       configuration: () => this.raft.configuration(),
       shape: () => this.machine.shape,
       connectedPeers: () => ctx.net.getPeers().map((id) => id.toString()),
+      memberIdProblem: peerIdTextProblem,
       // A joiner below the cluster's protocol level (or not heard yet) is not admitted (admission.ts).
       advertisedLevels: () => this.advertisedLevels(),
       // The leader derives the learner step from the signed command (shape-command-rules.ts).

@@ -15,6 +15,9 @@ import { PROTOCOL_LEVEL } from '../../src/consensus/shape/core/index.js'
 import type { ConfChange, ConfState } from '../../src/consensus/core/types.js'
 import type { Outcome } from '../../src/consensus/shape/core/index.js'
 import { silentLogger } from '../../src/log/index.js'
+import { peerIdTextProblem } from '../../src/codec/index.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { capturingLogger, waitFor } from '../node/helpers.js'
 
 const LEADER = 'leader'
@@ -391,4 +394,27 @@ describe('admission loop', () => {
     expect(raft.addMember).toEqual([])
     loop.stop()
   })
+
+  it('should leave out a connected peer whose id is no canonical ed25519 peer id, warn once per interval, and admit the others', async () => {
+    const raft = new FakeLeader()
+    const [good1, good2] = await Promise.all([edPeer(), edPeer()])
+    // A key holder whose libp2p key is secp256k1 (16Uiu…): it can sign no proposal and no heartbeat.
+    const secp = peerIdFromPrivateKey(await generateKeyPair('secp256k1')).toString()
+    raft.connected = [secp, good1, good2]
+    // As the node's RaftNode does (InvalidMemberIdError): one such id in a batch fails the whole batch.
+    raft.refuse.set(secp, 'error')
+    const { log, lines } = capturingLogger('warn')
+    const loop = new AdmissionLoop({ ...raft.deps(), log, memberIdProblem: peerIdTextProblem })
+    loop.round()
+    await waitFor(() => raft.members.has(good1) && raft.members.has(good2), 5_000, 'the two ed25519 peers admitted')
+    for (let i = 0; i < 3; i++) loop.round()
+    await waitFor(() => !loop.admitting, 5_000, 'no admission in flight')
+    expect(raft.members.has(secp)).toBe(false)
+    expect(raft.batches.flat()).not.toContain(secp)
+    expect(raft.addMember).not.toContain(secp)
+    expect(lines.filter((l) => l.peer === secp)).toHaveLength(1)
+    loop.stop()
+  })
 })
+
+const edPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
