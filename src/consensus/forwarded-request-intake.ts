@@ -12,6 +12,7 @@ import { OPERATOR_BATCHABLE_KINDS, decodeRequest, requestOwner, requiredConfChan
 import { ForwardedRequestDeferredError, PROTOCOL_FORWARDED_REQUESTS } from './shape/core/index.js'
 import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX } from './constants.js'
 import type { ProposalBatcher } from './proposal-batcher.js'
+import { commandsMemberIdProblem } from './shape-command-rules.js'
 
 type OperatorBatchable = Extract<BatchableCommand, { kind: typeof OPERATOR_BATCHABLE_KINDS[number] }>
 
@@ -56,7 +57,8 @@ export class ForwardedRequestIntake {
    * request it sent before it led). Trusts nothing the follower says: the request decodes strictly, its id
    * is the entry's and names `from`, its commands are at most SHAPE_BATCH_COMMANDS_MAX and, measured here,
    * SHAPE_BATCH_BYTES_MAX, each an operator role shift that cannot move the voters against this leader's
-   * shape. Returns the typed error it is refused with, or null when queued for the next envelope.
+   * shape, naming members by canonical ed25519 peer ids or as the shape holds them (shape-command-rules.ts).
+   * Returns the typed error it is refused with, or null when queued for the next envelope.
    */
   take (command: Uint8Array, id: ProposalId | undefined, from: string): Error | null {
     const refuse = (what: string): Error => new ForwardedRequestInvalidError(`forwarded request from ${from}: ${what}`)
@@ -69,6 +71,8 @@ export class ForwardedRequestIntake {
     if (id === undefined || id.clientId !== request.id.clientId || id.seq !== request.id.seq) return refuse('its id is not the entry\'s')
     if (requestOwner(request.id) !== from) return refuse(`its id ${request.id.clientId} does not belong to the sender`)
     if (request.commands.length > SHAPE_BATCH_COMMANDS_MAX) return refuse(`${request.commands.length} commands, at most ${SHAPE_BATCH_COMMANDS_MAX}`)
+    const idProblem = commandsMemberIdProblem(this.deps.shape(), request.commands.map((c) => c.command))
+    if (idProblem !== null) return refuse(idProblem)
     const position = request.commands.findIndex(({ command: c }) => !batchableAgainst(this.deps.shape(), c))
     if (position >= 0) return refuse(`command ${position} (${request.commands[position]?.command.kind}) may move the voters: it is proposed signed, alone`)
     // NB: queued even when the session table already holds it (a retry): the follower may never apply the
