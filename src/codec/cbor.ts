@@ -10,8 +10,8 @@
  * one-pass reader (fast-decode.ts) that checks canonical form as it reads answers first; whatever it is
  * unsure of goes to the general path.
  */
-import { decode } from '@ipld/dag-cbor'
-import { MalformedEncodingError, NonCanonicalEncodingError } from './errors.js'
+import { NonCanonicalEncodingError } from './errors.js'
+import { decodeBounded } from './nesting.js'
 import { encodeCanonicalFast } from './fast-encode.js'
 import { decodeCanonicalFast, NOT_FAST } from './fast-decode.js'
 
@@ -40,16 +40,12 @@ export function decodeCanonical<T = unknown> (bytes: Uint8Array): T {
 /**
  * The general path: @ipld/dag-cbor decodes, the decoded value is written back by the fast writer (the same
  * bytes as @ipld/dag-cbor's, test/codec/fast-encode.test.ts) and compared.
- * @throws MalformedEncodingError when the bytes are not DAG-CBOR
+ * @throws MalformedEncodingError when the bytes are not DAG-CBOR or nest deeper than DECODE_DEPTH_MAX
  * @throws NonCanonicalEncodingError when they decode but are not the canonical encoding of the value
  */
 export function decodeCanonicalGeneral<T = unknown> (bytes: Uint8Array): T {
-  let value: T
-  try {
-    value = decode(bytes) as T
-  } catch (err) {
-    throw new MalformedEncodingError(`cannot decode: ${(err as Error).message}`)
-  }
+  // Bounded first: where dag-cbor's recursion overflows depends on the stack left (codec/nesting.ts).
+  const value = decodeBounded<T>(bytes)
   const again = encodeCanonical(value)
   if (!equalBytes(again, bytes)) throw new NonCanonicalEncodingError('bytes are not the canonical encoding of their value')
   return value

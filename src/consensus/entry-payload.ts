@@ -4,8 +4,7 @@
  * leader stamped when it appended it. Stamping at the leader means every replica applies identical bytes
  * (DESIGN.md §5) while the proposer's signed envelope stays untouched inside.
  */
-import { decode } from '@ipld/dag-cbor'
-import { encodeCanonical } from '../codec/index.js'
+import { decodeBounded, encodeCanonical } from '../codec/index.js'
 import { MAX_CLIENT_ID_CHARS } from './core/constants.js'
 import type { ProposalId } from './core/types.js'
 
@@ -35,7 +34,8 @@ export function decodeEntryPayload (bytes: Uint8Array): EntryPayload | null {
   const known = encodedHere.get(bytes)
   if (known !== undefined) return known
   try {
-    const value = decode(bytes) as { c?: unknown, t?: unknown }
+    // Bounded nesting: a deep value must fail on every replica alike, not where the stack runs out (codec/nesting.ts).
+    const value = decodeBounded<{ c?: unknown, t?: unknown }>(bytes)
     if (!(value.c instanceof Uint8Array) || typeof value.t !== 'number' || !Number.isSafeInteger(value.t)) return null
     return { command: value.c, timeMs: value.t }
   } catch {
@@ -60,7 +60,7 @@ export function encodeEntryPayloadContext (context: { payload: Uint8Array, id: P
  */
 export function decodeContext (bytes: Uint8Array): ConfChangeContext | null {
   try {
-    const value = decode(bytes) as { p?: unknown, i?: unknown, s?: unknown }
+    const value = decodeBounded<{ p?: unknown, i?: unknown, s?: unknown }>(bytes)
     if (!(value.p instanceof Uint8Array) || typeof value.i !== 'string' || value.i.length > MAX_CLIENT_ID_CHARS) return null
     if (typeof value.s !== 'number' || !Number.isSafeInteger(value.s) || value.s < 0) return null
     const payload = decodeEntryPayload(value.p)
