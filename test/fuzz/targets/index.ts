@@ -6,6 +6,7 @@ import type { FuzzTarget } from '../target.js'
 import { addressLookupTarget } from './address-lookup.js'
 import { adminApiTarget } from './admin-api.js'
 import { batchEnvelopeTarget } from './batch-envelope.js'
+import { codecParityTarget } from './codec-parity.js'
 import { configFileTarget } from './config-file.js'
 import { contentIndexTarget } from './content-index.js'
 import { contentWireTarget } from './content-wire.js'
@@ -20,5 +21,5 @@ import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
   raftStepTarget, gossipHeartbeatTarget, livenessDigestTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
-  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget, addressLookupTarget, contentIndexTarget
+  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget, addressLookupTarget, contentIndexTarget, codecParityTarget
 ].map((t) => [t.name, t]))
