@@ -11,7 +11,8 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { ED25519_SIGNER, ED25519_VERIFIER, ed25519PrivateKey, signEd25519, verifyEd25519 } from '../../src/codec/ed25519.js'
 import type { Ed25519PublicKey } from '../../src/codec/ed25519.js'
-import { verifySignature } from '../../src/codec/sign.js'
+import { signingMessage, verifySignature } from '../../src/codec/sign.js'
+import { decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid } from '../../src/consensus/shape/core/index.js'
 
 const sodium = createRequire(import.meta.url)('sodium-native') as {
   crypto_sign_verify_detached: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean
@@ -99,6 +100,39 @@ describe('verifyEd25519', () => {
     const { key, signature } = identityKeyForgery(9n)
     const nodeId = peerIdFromPublicKey(publicKeyFromRaw(key.raw)).toString()
     expect(verifySignature({ nodeId, purpose: 'proposal', clusterId: 'c', cid: randomBytes(36), signature })).toBe(true)
+  })
+})
+
+describe('signature malleability', () => {
+  /** A signature by scalar `a` over `message` with nonce `r`: (R = r·B, S = r + h·a mod L), as RFC 8032 but any r. */
+  const signWith = (a: bigint, r: bigint, message: Uint8Array): Buffer => {
+    const A = timesBase(a)
+    const R = timesBase(r)
+    return Buffer.concat([R, scalarBytes((r + h(R, A, message) * a) % L)])
+  }
+
+  it('should refuse S + L, the other encoding of a valid signature, and take another nonce\'s signature only as one more signature of the same envelope', () => {
+    const a = (littleEndian(randomBytes(32)) % (L - 1n)) + 1n
+    const nodeId = peerIdFromPublicKey(publicKeyFromRaw(timesBase(a))).toString()
+    const clusterId = 'c1'
+    const envelope = { v: 1 as const, clusterId, command: { kind: 'restore' as const, nodeId }, reason: 'operator' as const, proposer: nodeId, proposalId: { clientId: `${nodeId}/s`, seq: 1 }, proposedAtMs: 5 }
+    const { bytes, cid } = envelopeBytesAndCid(envelope)
+    const message = signingMessage('proposal', clusterId, cid)
+    const first = signWith(a, (littleEndian(randomBytes(32)) % (L - 1n)) + 1n, message)
+    const second = signWith(a, (littleEndian(randomBytes(32)) % (L - 1n)) + 1n, message)
+    const check = (signature: Uint8Array): boolean => verifySignature({ nodeId, purpose: 'proposal', clusterId, cid, signature })
+    expect(check(first)).toBe(true)
+    expect(check(second)).toBe(true)
+    // S + L still fits in 32 bytes (S < L < 2^253) and satisfies the group equation; both libraries require S < L.
+    const plusL = Buffer.concat([first.subarray(0, 32), scalarBytes(littleEndian(first.subarray(32)) + L)])
+    expect(sodium.crypto_sign_verify_detached(plusL, message, timesBase(a))).toBe(false)
+    expect(check(plusL)).toBe(false)
+    // Two valid signatures (only the key holder can make another) are two entries of one envelope: the same CID,
+    // the one the chain block records, and the same proposal id, which the sessions apply once.
+    const one = decodeSignedProposal(encodeSignedProposal(bytes, first))
+    const two = decodeSignedProposal(encodeSignedProposal(bytes, second))
+    expect(one?.cid.equals(two?.cid)).toBe(true)
+    expect(one?.envelope.proposalId).toEqual(two?.envelope.proposalId)
   })
 })
 
