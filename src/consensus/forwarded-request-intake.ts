@@ -71,8 +71,6 @@ export class ForwardedRequestIntake {
     if (id === undefined || id.clientId !== request.id.clientId || id.seq !== request.id.seq) return refuse('its id is not the entry\'s')
     if (requestOwner(request.id) !== from) return refuse(`its id ${request.id.clientId} does not belong to the sender`)
     if (request.commands.length > SHAPE_BATCH_COMMANDS_MAX) return refuse(`${request.commands.length} commands, at most ${SHAPE_BATCH_COMMANDS_MAX}`)
-    const idProblem = commandsMemberIdProblem(this.deps.shape(), request.commands.map((c) => c.command))
-    if (idProblem !== null) return refuse(idProblem)
     const position = request.commands.findIndex(({ command: c }) => !batchableAgainst(this.deps.shape(), c))
     if (position >= 0) return refuse(`command ${position} (${request.commands[position]?.command.kind}) may move the voters: it is proposed signed, alone`)
     // NB: queued even when the session table already holds it (a retry): the follower may never apply the
@@ -81,6 +79,8 @@ export class ForwardedRequestIntake {
     const group = { commands: request.commands, via: request.id }
     const bytes = encodeCanonicalFast(group).length
     if (bytes > SHAPE_BATCH_BYTES_MAX) return refuse(`${bytes} bytes of commands, at most ${SHAPE_BATCH_BYTES_MAX}`)
+    const idProblem = commandsMemberIdProblem(this.deps.shape(), request.commands.map((c) => c.command))
+    if (idProblem !== null) return refuse(idProblem)
     try {
       this.deps.batcher.submitGroup(group, bytes)
     } catch (err) {

@@ -86,10 +86,8 @@ export function shapeCommandRules (shape: () => MeshShape): CommandRules {
       return deriveConfChange(shape(), command, conf)
     },
     memberIdProblem (command) {
-      if (isRequestBytes(command)) {
-        const request = decodeRequest(command)
-        return request instanceof Error ? null : commandsMemberIdProblem(shape(), request.commands.map((c) => c.command))
-      }
+      // A request is judged by the leader's intake (forwarded-request-intake.ts), whose refusal is answered.
+      if (isRequestBytes(command)) return null
       const proposal = decodeSignedProposal(command)
       return proposal === null ? null : commandsMemberIdProblem(shape(), envelopeCommands(proposal.envelope).map((c) => c.command))
     },
