@@ -91,7 +91,8 @@ export interface CommandRules {
   identify(command: Uint8Array): { id: ProposalId, proposer: NodeId, leaderOnly?: string } | null
   /**
    * Why `command` must not enter the log though it decodes (a member id that is no canonical peer id), or
-   * null. Asked of this node's own proposals and of every forwarded one. @default none refused
+   * null. Asked of this node's own proposals and of every forwarded one (not of a request: the leader's intake
+   * judges those). @default none refused
    */
   memberIdProblem?(command: Uint8Array): string | null
   /** Leader: the configuration change that must carry `command` now, or null for none. */
