@@ -50,6 +50,8 @@ export function consensusFailure (reply: FastifyReply, err: unknown): FastifyRep
     // Known not applied (the leader that appended it was deposed before it committed): safe to send again.
     case 'ProposalLostError': return sendApiError(reply, 'Unavailable', `${e.message} (not applied; safe to retry)`)
     case 'UnknownMemberError': return sendApiError(reply, 'NotFound', e.message)
+    // The API checks membership first; a member held under a legacy id text removed meanwhile is no member now.
+    case 'InvalidMemberIdError': return sendApiError(reply, 'NotFound', e.message)
     case 'RequestRefusedError': return sendApiError(reply, 'Refused', e.message)
     case 'ForwardedRequestRefusedError': return sendApiError(reply, 'Refused', e.message)
     default: return sendApiError(reply, 'Internal', `${e.name}: ${e.message}`)
