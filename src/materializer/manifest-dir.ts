@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { STATE_FILE_NAME, TEMP_PREFIX } from './constants.js'
 import { DiskFullError, MaterializerStateError } from './errors.js'
+import type { Logger } from '../log/index.js'
 
 /** What the state file holds. */
 export interface MaterializerState {
@@ -61,10 +62,12 @@ async function fsyncDir (dir: string): Promise<void> {
 }
 
 /**
- * Writes `bytes` to `file` atomically (temp + fdatasync + rename + directory fsync).
+ * Writes `bytes` to `file` atomically (temp + fdatasync + rename + directory fsync). A write or rename that
+ * fails removes the temporary file: a reconcile retries at every change and tick, and each failed rename left
+ * one more file of the manifest's size in the manifest directory until the next start (`log` says so).
  * @throws DiskFullError when the disk is full (the temporary file removed), else the fs error
  */
-export async function writeFileAtomic (file: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic (file: string, bytes: Uint8Array, log?: Logger): Promise<void> {
   const dir = path.dirname(file)
   const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(file)}.${randomBytes(4).toString('hex')}`)
   const handle = await fs.open(temp, 'wx', 0o644).catch((err: unknown) => { throw diskFull(err, file) })
@@ -76,8 +79,14 @@ export async function writeFileAtomic (file: string, bytes: Uint8Array): Promise
     await fs.rm(temp, { force: true })
     throw diskFull(err, file)
   }
-  await handle.close()
-  await fs.rename(temp, file)
+  try {
+    await handle.close()
+    await fs.rename(temp, file)
+  } catch (err) {
+    await fs.rm(temp, { force: true }).catch(() => {})
+    log?.warn({ file, temp, err: (err as Error).message }, 'materializer: a write failed before its rename landed; its temporary file removed')
+    throw diskFull(err, file)
+  }
   await fsyncDir(dir)
 }
 
@@ -91,7 +100,7 @@ export class ManifestDir {
   /** Manifest files read from the directory (each an open, a read and a close). */
   filesRead = 0
 
-  constructor (readonly dir: string, private readonly stateDir: string) {}
+  constructor (readonly dir: string, private readonly stateDir: string, private readonly log?: Logger) {}
 
   /** Creates the directories and deletes temporary files a crash left behind. */
   async open (): Promise<string[]> {
@@ -190,7 +199,7 @@ export class ManifestDir {
     const text = JSON.stringify({ manifestDir: this.dir, files, roles, ...(sameRoles ? {} : { hookRoles }) }) + '\n'
     if (text === this.stateWritten) return
     this.stateWritten = undefined
-    await writeFileAtomic(path.join(this.stateDir, STATE_FILE_NAME), new TextEncoder().encode(text))
+    await writeFileAtomic(path.join(this.stateDir, STATE_FILE_NAME), new TextEncoder().encode(text), this.log)
     this.stateWritten = text
     this.stateWrites++
   }
@@ -240,7 +249,7 @@ export class ManifestDir {
   }
 
   async write (name: string, bytes: Uint8Array): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, name), bytes)
+    await writeFileAtomic(path.join(this.dir, name), bytes, this.log)
   }
 
   async remove (name: string): Promise<void> {

@@ -174,7 +174,7 @@ export class MaterializerService implements NodeService {
     this.membership = ctx.service<MembershipService>('membership')
     const config = ctx.config.materializer
     const manifestDir = path.resolve(this.init.manifestDir ?? config?.manifestDir ?? path.join(ctx.config.dataDir, 'manifests'))
-    this.dir = new ManifestDir(manifestDir, path.join(ctx.config.dataDir, 'materializer'))
+    this.dir = new ManifestDir(manifestDir, path.join(ctx.config.dataDir, 'materializer'), ctx.log)
     const leftovers = await this.dir.open()
     for (const name of leftovers) this.record({ kind: 'cleanup', message: `removed ${name}, a temporary file a crash left behind`, name })
     const { state, disowned } = await this.dir.loadState((entry, text) => carriesHeader(text, entry.role, entry.templateCid))
