@@ -449,11 +449,14 @@ export class ContentService implements NodeService {
 
   /**
    * The bytes of a file, fetched first if needed (`options` as for `fetch`). For files up to
-   * GET_IN_MEMORY_BYTES_MAX; use `open` beyond.
-   * @throws ObjectTooLargeError, ContentNotFoundError, and what `fetch` throws
+   * GET_IN_MEMORY_BYTES_MAX; use `open` beyond. Always `filesOnly`: a directory has no bytes to give, and is
+   * refused (NotAFileError) once its manifest is held, before anything below it is fetched or pinned.
+   * @throws NotAFileError, ObjectTooLargeError, ContentNotFoundError, and what `fetch` throws
    */
   async get (cid: CID, options: FetchCallOptions = {}): Promise<Uint8Array> {
-    const record = await this.fetch(cid, options)
+    // NB: without it, a directory CID (any member can announce one) was fetched whole, and pinned when asked,
+    // before the read failed as MalformedContentError.
+    const record = await this.fetch(cid, { ...options, filesOnly: true })
     if (record.size > GET_IN_MEMORY_BYTES_MAX) throw new ObjectTooLargeError(`${cid.toString()} has ${record.size} bytes; use open() to stream it`)
     const out = new Uint8Array(record.size)
     let offset = 0
@@ -464,16 +467,24 @@ export class ContentService implements NodeService {
     return out
   }
 
-  /** The bytes of a file as a stream of verified chunks, fetched first if needed. */
+  /**
+   * The bytes of a file as a stream of verified chunks, fetched first if needed; a directory is refused as by
+   * `get`. @throws NotAFileError, and what `fetch` throws
+   */
   async open (cid: CID): Promise<AsyncGenerator<Uint8Array>> {
-    await this.fetch(cid)
+    await this.fetch(cid, { filesOnly: true })
     return this.store.readFile(cid)
   }
 
-  /** The verified bytes of a file held completely here (no fetch). @throws ContentNotFoundError */
+  /**
+   * The verified bytes of a file held completely here (no fetch). A directory is refused at once, before a
+   * caller (GET /v1/content/:cid/data) sends the directory's size as a file's length.
+   * @throws ContentNotFoundError, NotAFileError
+   */
   readLocal (cid: CID): AsyncGenerator<Uint8Array> {
     const record = this.store.record(cid)
     if (record?.complete !== true) throw new ContentNotFoundError(`${cid.toString()} is not held completely here`)
+    if (record.type !== 'file') throw new NotAFileError(`${cid.toString()} is a directory, not a file`)
     return this.store.readFile(cid)
   }
 

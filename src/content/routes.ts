@@ -26,6 +26,7 @@ const CODE_OF: Record<string, ApiErrorCode> = {
   InvalidCidError: 'BadRequest',
   MalformedContentError: 'BadRequest',
   ObjectTooLargeError: 'BadRequest',
+  NotAFileError: 'BadRequest',
   ContentNotFoundError: 'NotFound',
   NoProvidersError: 'NotFound',
   FetchQueueFullError: 'Unavailable',
