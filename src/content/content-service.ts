@@ -22,7 +22,8 @@ import {
 } from './core/index.js'
 import type { HaveItem, ProviderEntry } from './core/index.js'
 import { ContentStore, parseRootCid } from './store.js'
-import type { GcResult, ObjectRecord } from './store.js'
+import type { GcResult, ObjectRecord, PinRequest } from './store.js'
+import { pinChanges, pinFields } from './object-record.js'
 import { Announcer } from './announcer.js'
 import { ContentServer } from './server.js'
 import { Fetch, endsFetchForGood, storeRefused } from './fetch.js'
@@ -83,8 +84,12 @@ export interface ContentServiceInit {
 
 /** What a caller of `fetch` (or `get`) asks for. */
 export interface FetchCallOptions {
-  /** Pin the object: gc keeps it and everything below it. @default false */
-  pin?: boolean
+  /**
+   * Pin the object: gc keeps it and everything below it. `true` is the operator's pin, held until unpinned;
+   * `'catalog'` the role catalog's, released when no applied catalog names the object (`pinCatalog`).
+   * @default false
+   */
+  pin?: PinRequest
   /**
    * The most bytes this caller accepts (a directory: its declared size, and the files below it summed). An
    * object over it is refused with ObjectTooLargeError as soon as its manifest gives the size, before any of
@@ -113,7 +118,7 @@ interface RunningFetch {
   fetch: Fetch
   promise: Promise<ObjectRecord>
   /** Invariant: a waiter is in the set from its call until its answer (the record, an error, or its leaving). */
-  waiters: Set<{ pin: boolean }>
+  waiters: Set<{ pin: PinRequest }>
   /** Every caller left, and the fetch was aborted: a new caller waits for it to end, then starts another. */
   abandoned: boolean
 }
@@ -315,7 +320,7 @@ export class ContentService implements NodeService {
    * Adds bytes or a stream of bytes as a file; announces it.
    * @throws QuotaExceededError, DiskFullError, ObjectTooLargeError
    */
-  async add (input: Uint8Array | AsyncIterable<Uint8Array>, options: { pin?: boolean } = {}): Promise<ObjectRecord & { cidObject: CID }> {
+  async add (input: Uint8Array | AsyncIterable<Uint8Array>, options: { pin?: PinRequest } = {}): Promise<ObjectRecord & { cidObject: CID }> {
     const source = input instanceof Uint8Array ? (async function * () { yield input })() : input
     const record = await this.store.addFile(source, options)
     void this.announcer.have([{ cid: parseRootCid(record.cid), size: record.size, partial: false }])
@@ -353,7 +358,7 @@ export class ContentService implements NodeService {
     }
     if (running !== undefined) {
       const record = await this.wait(cid, running, options)
-      if (options.pin !== true || record.pinned) return record
+      if (!pinChanges(record, options.pin)) return record
       // That fetch was started without a pin: this caller's pin goes on what it completed (the fetch is gone
       // now, so this takes the path of an object held), not lost (docs/CONTENT.md §6 step 10).
       return await this.fetch(cid, options)
@@ -365,7 +370,7 @@ export class ContentService implements NodeService {
     } else if (record?.complete === true) {
       if (options.filesOnly === true && record.type !== 'file') throw notAFile(cid)
       if (options.maxBytes !== undefined && record.size > options.maxBytes) throw tooLarge(cid, record.size, options.maxBytes)
-      if (options.pin === true && !record.pinned) return await this.store.setRecord(cid, { ...record, pinned: true })
+      if (pinChanges(record, options.pin)) return await this.store.setRecord(cid, { ...record, ...pinFields(record, options.pin) })
       await this.store.touch(cid)
       return record
     }
@@ -377,7 +382,7 @@ export class ContentService implements NodeService {
       net: this.ctx.net, store: this.store, table: this.table, scores: this.scores, announcer: this.announcer, nodeId: this.ctx.nodeId,
       log: this.ctx.log, nowMs: this.nowMs, startIndex: (n) => Math.floor(Math.random() * n),
       ...(this.init.providerWaitMs !== undefined ? { providerWaitMs: this.init.providerWaitMs } : {})
-    }, { pin: () => [...waiters].some((w) => w.pin) })
+    }, { pin: () => strongestPin(waiters) })
     const promise = this.runQueued(fetch).finally(() => {
       this.fetches.delete(key)
       if (this.finished.size >= FETCHES_QUEUED_MAX) this.finished.delete(this.finished.keys().next().value as string)
@@ -398,7 +403,7 @@ export class ContentService implements NodeService {
    */
   private async wait (cid: CID, running: RunningFetch, options: FetchCallOptions): Promise<ObjectRecord> {
     const { signal, maxBytes, filesOnly } = options
-    const waiter = { pin: options.pin === true }
+    const waiter = { pin: options.pin ?? false }
     running.waiters.add(waiter)
     return await new Promise<ObjectRecord>((resolve, reject) => {
       let unwatch = (): void => {}
@@ -505,6 +510,37 @@ export class ContentService implements NodeService {
     return await this.fetch(cid, { pin: true })
   }
 
+  /**
+   * Makes the role catalog's pins those of `named` (the CIDs the applied catalog names, and the templates a
+   * catalog proposal is adding): a record held of one is pinned for the catalog unless pinned already, and one
+   * pinned for the catalog alone that `named` lacks is released, its retention counted from now, as `unpin`
+   * does; a partial one no fetch is completing is dropped too (`forget`), as nothing wants it and every start
+   * would resume it. The operator's pins are left as they are. Pins persist in the index, so a node that
+   * restarts keeps them until the materializer calls this again (at its start) from the applied catalog.
+   * One index write per record changed. @throws DiskFullError, StoreIndexFullError (an index write)
+   */
+  async pinCatalog (named: ReadonlySet<string>): Promise<{ pinned: number, released: number }> {
+    let pinned = 0
+    let released = 0
+    for (const record of this.store.list()) {
+      const cid = parseRootCid(record.cid)
+      if (named.has(record.cid)) {
+        if (!pinChanges(record, 'catalog')) continue
+        await this.store.setRecord(cid, { ...record, ...pinFields(record, 'catalog') })
+        pinned++
+      } else if (record.catalog === true) {
+        // Read again: a pin asked meanwhile (the operator's, a fetch's) is not undone.
+        const now = this.store.record(cid)
+        if (now?.catalog !== true) continue
+        if (!now.complete && !this.fetches.has(now.cid)) await this.store.dropRecord(cid)
+        else await this.store.setRecord(cid, { ...now, pinned: false, lastUsedMs: this.nowMs() })
+        released++
+      }
+    }
+    if (pinned + released > 0) this.ctx.log.info({ pinned, released, named: named.size }, 'content pins of the role catalog updated')
+    return { pinned, released }
+  }
+
   /** Unpins; gc collects the object once unused for the retention time. @throws ContentNotFoundError */
   async unpin (cid: CID): Promise<ObjectRecord> {
     const record = this.store.record(cid)
@@ -575,6 +611,16 @@ export class ContentService implements NodeService {
   routes (app: FastifyInstance): void {
     registerContentRoutes(app, this)
   }
+}
+
+/** The pin a fetch gives its object for the callers waiting: the operator's over the catalog's over none. */
+function strongestPin (waiters: RunningFetch['waiters']): PinRequest {
+  let pin: PinRequest = false
+  for (const w of waiters) {
+    if (w.pin === true) return true
+    if (w.pin === 'catalog') pin = 'catalog'
+  }
+  return pin
 }
 
 /** A caller's signal ended its wait for `cid`. */

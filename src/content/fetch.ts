@@ -29,6 +29,8 @@ import {
 import type { FileManifest, ProviderScores, ProviderTable } from './core/index.js'
 import { inconsistentChunk } from './store.js'
 import type { ContentStore, ObjectRecord } from './store.js'
+import { pinChanges, pinFields } from './object-record.js'
+import type { PinRequest } from './object-record.js'
 import { blake3, equalBytes } from '../codec/index.js'
 import type { Announcer } from './announcer.js'
 import { errorMessage, errorName } from './errors-io.js'
@@ -60,9 +62,10 @@ export interface FetchOptions {
   /**
    * Whether the object is pinned, asked when its record is made (once its manifest is held): the service
    * answers for the callers waiting then, so a caller that left (its limit, its signal) pins nothing.
+   * The operator's pin (`true`) or the role catalog's (`'catalog'`, object-record.ts `pinFields`).
    * @default not pinned
    */
-  pin?: boolean | (() => boolean)
+  pin?: PinRequest | (() => PinRequest)
 }
 
 export interface FetchProgress {
@@ -219,9 +222,9 @@ export class Fetch {
     if (this.fatal !== undefined) throw this.fatal
   }
 
-  private pinned (): boolean {
+  private pinned (): PinRequest {
     const pin = this.options.pin
-    return typeof pin === 'function' ? pin() : pin === true
+    return typeof pin === 'function' ? pin() : pin ?? false
   }
 
   /** A provider announced something: re-check providers now instead of at the next poll. */
@@ -259,7 +262,8 @@ export class Fetch {
       // again like a partial object. So is a file one of whose chunks was (`heldInFull`).
       if (height !== 'missing' && await store.heldInFull(root)) {
         this.learnSize(depth === 0 ? existing.size : 0, existing.size, depth === 0 ? existing.type : undefined)
-        if (this.pinned() && !existing.pinned) return await store.setRecord(root, { ...existing, pinned: true })
+        const pin = this.pinned()
+        if (pinChanges(existing, pin)) return await store.setRecord(root, { ...existing, ...pinFields(existing, pin) })
         await store.touch(root)
         return existing
       }
@@ -295,7 +299,8 @@ export class Fetch {
     // The size is known now, before any record, pin or chunk request: a caller whose limit it passes leaves,
     // and a fetch no caller waits for any more ends here (ContentService.fetch, `maxBytes`).
     this.learnSize(depth === 0 ? size : 0, manifest.type === 'file' ? size : 0, depth === 0 ? manifest.type : undefined)
-    await store.setRecord(root, { type: manifest.type, size, complete: false, ...(this.pinned() ? { pinned: true } : {}) })
+    const pin = this.pinned()
+    await store.setRecord(root, { type: manifest.type, size, complete: false, ...(pin !== false ? pinFields(store.record(root), pin) : {}) })
     if (manifest.type === 'file') {
       await this.deps.announcer.have([{ cid: root, size, partial: true }])
       await this.fetchChunks(root, manifest)

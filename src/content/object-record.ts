@@ -16,8 +16,36 @@ export interface ObjectRecord {
   /** Every block below the root is held and verified. */
   complete: boolean
   pinned: boolean
+  /**
+   * The pin is the applied role catalog's alone (a template it names): released when no catalog names the
+   * object any more (`ContentService.pinCatalog`). An operator's pin (`content pin`, `--pin`) clears it and
+   * outlives every catalog. Invariant: only with `pinned`; absent otherwise (older records lack it: theirs are
+   * the operator's).
+   */
+  catalog?: true
   addedAtMs: number
   lastUsedMs: number
+}
+
+/** Who asks for a pin: the operator (`true`, held until unpinned) or the role catalog (`'catalog'`). */
+export type PinRequest = boolean | 'catalog'
+
+/**
+ * The pin fields of `record` once `pin` is asked on it: the operator's pin takes the object for good (the
+ * catalog's mark goes), the catalog's pins it only when nothing did already; no pin changes nothing.
+ */
+export function pinFields (record: Pick<ObjectRecord, 'pinned' | 'catalog'> | undefined, pin: PinRequest | undefined): Pick<ObjectRecord, 'pinned' | 'catalog'> {
+  // `catalog` is always set (undefined to clear it): the result is spread over a record.
+  if (pin === true) return { pinned: true, catalog: undefined }
+  if (pin === 'catalog' && record?.pinned !== true) return { pinned: true, catalog: true }
+  const pinned = record?.pinned === true
+  return { pinned, catalog: pinned && record?.catalog === true ? true : undefined }
+}
+
+/** Whether asking `pin` on `record` changes its pin fields (`pinFields`). */
+export function pinChanges (record: Pick<ObjectRecord, 'pinned' | 'catalog'>, pin: PinRequest | undefined): boolean {
+  const next = pinFields(record, pin)
+  return next.pinned !== record.pinned || next.catalog !== (record.pinned && record.catalog === true ? true : undefined)
 }
 
 /**
@@ -35,7 +63,8 @@ export function indexRecord (o: unknown): ObjectRecord | undefined {
   if (typeof r.complete !== 'boolean' || typeof r.pinned !== 'boolean') return undefined
   if (!Number.isFinite(r.addedAtMs) || !Number.isFinite(r.lastUsedMs)) return undefined
   const size = Math.min(Number.MAX_SAFE_INTEGER, Math.floor(r.size))
-  return { cid: r.cid, type: r.type, size, complete: r.complete, pinned: r.pinned, addedAtMs: r.addedAtMs as number, lastUsedMs: r.lastUsedMs as number }
+  const catalog = r.pinned && r.catalog === true ? { catalog: true as const } : {}
+  return { cid: r.cid, type: r.type, size, complete: r.complete, pinned: r.pinned, ...catalog, addedAtMs: r.addedAtMs as number, lastUsedMs: r.lastUsedMs as number }
 }
 
 /** Whether `text` is a root (manifest) CID in the one string form this build writes. */
@@ -60,5 +89,6 @@ export function parseRootCid (text: string): CID {
  * record in memory may carry more (a caller's patch is spread into it), which must not reach the disk.
  */
 export function recordFields (r: ObjectRecord): ObjectRecord {
-  return { cid: r.cid, type: r.type, size: r.size, complete: r.complete, pinned: r.pinned, addedAtMs: r.addedAtMs, lastUsedMs: r.lastUsedMs }
+  const catalog = r.pinned && r.catalog === true ? { catalog: true as const } : {}
+  return { cid: r.cid, type: r.type, size: r.size, complete: r.complete, pinned: r.pinned, ...catalog, addedAtMs: r.addedAtMs, lastUsedMs: r.lastUsedMs }
 }

@@ -26,11 +26,12 @@ import type { GcResult } from './garbage-collector.js'
 import { nodeIndexFs } from './index-fs.js'
 import type { IndexFs } from './index-fs.js'
 import { ObjectIndex } from './object-index.js'
-import type { ObjectRecord } from './object-record.js'
+import { pinFields } from './object-record.js'
+import type { ObjectRecord, PinRequest } from './object-record.js'
 import { TreeHeights, treeHeight } from './tree-height.js'
 import { steadyNowMs } from '../util/clock.js'
 
-export type { ObjectRecord } from './object-record.js'
+export type { ObjectRecord, PinRequest } from './object-record.js'
 export { parseRootCid } from './object-record.js'
 export type { GcResult } from './garbage-collector.js'
 
@@ -200,6 +201,8 @@ export class ContentStore {
     if (existing === undefined && this.index.size >= OBJECTS_MAX) throw new StoreIndexFullError(`the store holds ${OBJECTS_MAX} objects; run gc or unpin`)
     const now = this.nowMs()
     const record: ObjectRecord = { cid: key, complete: false, pinned: false, addedAtMs: now, lastUsedMs: now, ...existing, ...patch }
+    // The catalog's mark lives only on its pin: an unpin, or a patch that clears it, takes it away.
+    if (!record.pinned || record.catalog !== true) delete record.catalog
     this.index.set(record)
     await this.index.commit()
     return record
@@ -246,7 +249,7 @@ export class ContentStore {
    * block and the file manifest, and records the object.
    * @throws ObjectTooLargeError, QuotaExceededError, DiskFullError
    */
-  async addFile (source: AsyncIterable<Uint8Array>, options: { pin?: boolean } = {}): Promise<ObjectRecord> {
+  async addFile (source: AsyncIterable<Uint8Array>, options: { pin?: PinRequest } = {}): Promise<ObjectRecord> {
     const end = this.beginWrite()
     try {
       const digests: Uint8Array[] = []
@@ -277,8 +280,8 @@ export class ContentStore {
       const manifest: FileManifest = { v: 1, type: 'file', size, chunkBytes: CHUNK_BYTES, chunks: digests }
       const { bytes, cid } = encodeManifest(manifest)
       await this.blocks.put(cid, bytes, { durable: true })
-      const pinned = options.pin === true || this.index.get(cid.toString())?.pinned === true
-      return await this.setRecord(cid, { type: 'file', size, complete: true, pinned, lastUsedMs: this.nowMs() })
+      const pin = pinFields(this.index.get(cid.toString()), options.pin)
+      return await this.setRecord(cid, { type: 'file', size, complete: true, ...pin, lastUsedMs: this.nowMs() })
     } finally {
       end()
     }

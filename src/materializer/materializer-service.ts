@@ -33,6 +33,7 @@ import { buildView, planReconcile, roleTransitions, TEMPLATE_BYTES_MAX, viewShap
 import type { DesiredManifest, ReconcilePlan, TemplateView, ViewShapePart } from './core/index.js'
 import { loadDefaultCatalog } from './default-catalog.js'
 import { TemplateSource } from './template-source.js'
+import { canonicalTemplateCid } from './template-cid.js'
 import type { TemplateContent } from './template-source.js'
 import { DesiredManifests } from './desired.js'
 import type { Slot } from './desired.js'
@@ -149,6 +150,10 @@ export class MaterializerService implements NodeService {
    */
   private onDisk: ReadonlyMap<string, Uint8Array> | undefined
   private stopped = false
+  /** The named set (sorted, joined) the last `syncCatalogPins` gave the content layer; undefined after a failure. */
+  private catalogPinsKey: string | undefined
+  /** Templates a `catalog set` here is proposing (canonical CID text → requests), pinned though not named yet. */
+  private readonly proposing = new Map<string, number>()
   /** When (performance.now()) the last reconcile that wrote or removed files ended. */
   private actedAtMs = Number.NEGATIVE_INFINITY
   /** A scheduled run waiting out the spacing after such a reconcile; `now()` starts it at once. */
@@ -284,6 +289,55 @@ export class MaterializerService implements NodeService {
       this.settled = undefined
       this.record({ kind: 'error', message: `reconcile failed: ${(err as Error).message}` })
       this.ctx.log.warn({ err }, 'materializer reconcile failed; retrying on the next change or tick')
+    }
+    try {
+      await this.syncCatalogPins(full)
+    } catch (err) {
+      this.ctx.log.warn({ err: (err as Error).message }, 'materializer: the content pins of the role catalog were not updated; the next reconcile tries again')
+    }
+  }
+
+  /**
+   * Tells the content layer which templates the applied catalog names (every role's: this node may hold one
+   * it added for a role it does not hold), with those a `catalog set` here is proposing, whenever that set
+   * changed since the last call that succeeded, and at every full reconcile (the start, the timer). The pins
+   * of templates no catalog names any more are released, so gc frees them: else a key holder committing
+   * catalog after catalog, each naming new templates, filled every holder's content quota for good
+   * (docs/CONTENT.md §3). Pins persist in the content index, so the start's call brings a restarted node to
+   * the pins of the catalog it applied.
+   */
+  private async syncCatalogPins (full: boolean): Promise<void> {
+    const content = this.content()
+    if (content?.pinCatalog === undefined || !this.consensus.started || this.stopped) return
+    const shape = this.consensus.shapeMachine.shape
+    const named = new Set<string>(this.proposing.keys())
+    for (const role of CONTROL_PLANE_ROLES) for (const t of shape.templatesOf(role)) named.add(canonicalTemplateCid(t.cid))
+    const key = [...named].sort().join(' ')
+    if (!full && key === this.catalogPinsKey) return
+    this.catalogPinsKey = undefined
+    await content.pinCatalog(named)
+    this.catalogPinsKey = key
+  }
+
+  /**
+   * Runs a `catalog set` (routes.ts): the templates it adds (`hold`) keep their pins until its proposal ends,
+   * though no applied catalog names them yet; a reconcile then releases those of a proposal that failed.
+   */
+  async whileProposing<T> (run: (hold: (cid: string) => void) => Promise<T>): Promise<T> {
+    const held: string[] = []
+    try {
+      return await run((cid) => {
+        const key = canonicalTemplateCid(cid)
+        held.push(key)
+        this.proposing.set(key, (this.proposing.get(key) ?? 0) + 1)
+      })
+    } finally {
+      for (const key of held) {
+        const count = (this.proposing.get(key) ?? 1) - 1
+        if (count > 0) this.proposing.set(key, count)
+        else this.proposing.delete(key)
+      }
+      this.schedule()
     }
   }
 
@@ -462,7 +516,9 @@ export class MaterializerService implements NodeService {
 
   /**
    * The content layer, when this node runs it. Templates are pinned where they are added and where they are
-   * fetched: content the committed catalog names is never garbage-collected (DESIGN.md §7). A fetch ends at
+   * fetched: content the committed catalog names is never garbage-collected (DESIGN.md §7). The pins are the
+   * catalog's (`pin: 'catalog'`), released once no applied catalog names the template (`syncCatalogPins`),
+   * never an operator's. A fetch ends at
    * the caller's signal, and an object over TEMPLATE_BYTES_MAX is refused (ObjectTooLargeError) once its
    * manifest gives its size, before any chunk is fetched, and is neither recorded nor pinned: a committed
    * catalog naming a huge object cost every holder of the role a download and a pin of all of it. So is a
@@ -474,12 +530,13 @@ export class MaterializerService implements NodeService {
     const service = this.ctx.service<ContentService>('content')
     if (service === undefined) return undefined
     return {
-      add: async (bytes) => (await service.add(bytes, { pin: true })).cidObject.toString(),
+      add: async (bytes) => (await service.add(bytes, { pin: 'catalog' })).cidObject.toString(),
       get: async (text, options = {}) => {
         const cid = parseCid(text)
         if (cid === null) throw new TemplateCidMismatchError(text)
-        return await service.get(cid, { pin: true, maxBytes: TEMPLATE_BYTES_MAX, filesOnly: true, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
-      }
+        return await service.get(cid, { pin: 'catalog', maxBytes: TEMPLATE_BYTES_MAX, filesOnly: true, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+      },
+      pinCatalog: async (named) => { await service.pinCatalog(named) }
     }
   }
 

@@ -54,10 +54,17 @@ export function registerMaterializerRoutes (app: FastifyInstance, service: Mater
       return sendApiError(reply, 'Unavailable', `${err.name}: ${err.message}`)
     }
     try {
-      const entries = []
-      for (const template of templates) entries.push({ name: template.name, cid: await content!.add(new TextEncoder().encode(template.text)) })
-      const result = await consensus.propose({ kind: 'set-catalog', role, templates: entries }, 'operator')
-      return { ...result.result, duplicate: result.duplicate, templates: entries }
+      // Pinned for the catalog as they are added, and kept so until the proposal ends (not named before).
+      return await service.whileProposing(async (hold) => {
+        const entries = []
+        for (const template of templates) {
+          const cid = await content!.add(new TextEncoder().encode(template.text))
+          hold(cid)
+          entries.push({ name: template.name, cid })
+        }
+        const result = await consensus.propose({ kind: 'set-catalog', role, templates: entries }, 'operator')
+        return { ...result.result, duplicate: result.duplicate, templates: entries }
+      })
     } catch (err) {
       return consensusFailure(reply, err)
     }

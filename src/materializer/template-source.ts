@@ -27,6 +27,12 @@ export interface TemplateContent {
    * (the content layer does: `maxBytes`, `filesOnly`).
    */
   get: (cid: string, options?: { signal?: AbortSignal }) => Promise<Uint8Array>
+  /**
+   * Makes the pins `add` and `get` put on templates those of `named` (canonical CID texts): the pins of
+   * templates no applied catalog names any more are released, so that gc can free them; an operator's pin
+   * stays (the content layer's `pinCatalog`). @default none: pins are never released
+   */
+  pinCatalog?: (named: ReadonlySet<string>) => Promise<void>
 }
 
 export interface TemplateSourceInit {
