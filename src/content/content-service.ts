@@ -364,15 +364,19 @@ export class ContentService implements NodeService {
       return await this.fetch(cid, options)
     }
     const record = this.store.record(cid)
-    // A file recorded complete whose chunk was lost here (deleted when it failed its check) is fetched again.
-    if (record?.complete === true && !await this.store.heldInFull(cid)) {
-      this.ctx.log.info({ cid: key }, 'a complete object lacks blocks here; fetching them again')
-    } else if (record?.complete === true) {
+    if (record?.complete === true) {
       if (options.filesOnly === true && record.type !== 'file') throw notAFile(cid)
       if (options.maxBytes !== undefined && record.size > options.maxBytes) throw tooLarge(cid, record.size, options.maxBytes)
-      if (pinChanges(record, options.pin)) return await this.store.setRecord(cid, { ...record, ...pinFields(record, options.pin) })
-      await this.store.touch(cid)
-      return record
+      if (await this.store.heldInFull(cid)) {
+        if (pinChanges(record, options.pin)) return await this.store.setRecord(cid, { ...record, ...pinFields(record, options.pin) })
+        await this.store.touch(cid)
+        return record
+      }
+      // A file recorded complete whose chunk was lost here (deleted when it failed its check) is fetched again,
+      // and a directory not known held in full is walked down to its files' chunks by the fetch, which asks
+      // for what is missing only.
+      if (record.type === 'file') this.ctx.log.info({ cid: key }, 'a complete object lacks blocks here; fetching them again')
+      else this.ctx.log.debug({ cid: key }, 'checking a complete directory down to its chunks')
     }
     // Another caller may have started its fetch while this one read the manifest.
     if (this.fetches.has(key)) return await this.fetch(cid, options)

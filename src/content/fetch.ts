@@ -26,7 +26,7 @@ import {
   ChunkScheduler, ChunkVerificationError, FetchFailedError, dirSize, ObjectTooLargeError, ProviderBusyError, bitmapHas, chunkCid, chunkLength,
   decodeResponse, encodeRequest
 } from './core/index.js'
-import type { FileManifest, ProviderScores, ProviderTable } from './core/index.js'
+import type { FileManifest, Manifest, ProviderScores, ProviderTable } from './core/index.js'
 import { inconsistentChunk } from './store.js'
 import type { ContentStore, ObjectRecord } from './store.js'
 import { pinChanges, pinFields } from './object-record.js'
@@ -253,30 +253,80 @@ export class Fetch {
   private async fetchObject (root: CID, depth: number): Promise<ObjectRecord> {
     const { store } = this.deps
     const existing = store.record(root)
-    if (existing?.complete === true) {
-      // NB: an object complete already is not fetched level by level, yet its tree nests below this root too.
-      // Unchecked, a tree too deep completed once its subdirectories had been completed on their own.
-      const height = await treeHeight(store, root, DIR_DEPTH_MAX - depth, this.heights)
-      if (height === 'over') throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX} (${root.toString()}, held already, at level ${depth})`)
-      // 'missing': a manifest below was deleted (it failed its check on read), so the record is wrong: fetched
-      // again like a partial object. So is a file one of whose chunks was (`heldInFull`).
-      if (height !== 'missing' && await store.heldInFull(root)) {
-        this.learnSize(depth === 0 ? existing.size : 0, existing.size, depth === 0 ? existing.type : undefined)
-        const pin = this.pinned()
-        if (pinChanges(existing, pin)) return await store.setRecord(root, { ...existing, ...pinFields(existing, pin) })
-        await store.touch(root)
-        return existing
-      }
-    }
-    if (depth > DIR_DEPTH_MAX) throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX}`)
     try {
-      return await this.fetchMissing(root, depth)
+      // The manifest a check of a complete record read (null: gone), for the fetch to carry on from.
+      let read: Manifest | null | undefined
+      if (existing?.complete === true) {
+        const checked = store.heldTrees.has(root) || existing.type === 'file'
+          ? await this.checkHeld(root, existing, depth)
+          : await this.walkHeldDir(root, existing, depth)
+        if ('record' in checked) return checked.record
+        read = checked.manifest
+      }
+      if (depth > DIR_DEPTH_MAX) throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX}`)
+      return await this.fetchMissing(root, depth, read)
     } catch (err) {
       // Each enclosing directory's level drops its own record too, as the error passes up: a directory that
       // links to an object no bytes can complete cannot be completed either.
       if (this.dropsRecord(err, depth, existing !== undefined)) await this.dropUnfetchable(root, err as Error)
       throw err
     }
+  }
+
+  /**
+   * A complete file, or a tree known held in full (`ContentStore.heldTrees`): its record when every block is
+   * held, else the manifest read on the way, and it is fetched again like a partial object, those blocks only.
+   */
+  private async checkHeld (root: CID, existing: ObjectRecord, depth: number): Promise<{ record: ObjectRecord } | { manifest: Manifest | null | undefined }> {
+    const { store } = this.deps
+    // NB: an object complete already is not fetched level by level, yet its tree nests below this root too.
+    // Unchecked, a tree too deep completed once its subdirectories had been completed on their own.
+    const height = await treeHeight(store, root, DIR_DEPTH_MAX - depth, this.heights)
+    if (height === 'over') throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX} (${root.toString()}, held already, at level ${depth})`)
+    // 'missing': a manifest below was deleted (it failed its check on read), so the record is wrong: fetched
+    // again like a partial object. So is a file one of whose chunks was (`heldInFull`).
+    if (height === 'missing') return { manifest: undefined }
+    // A file's manifest is read once here, and handed on if a chunk is missing.
+    const manifest = existing.type === 'file' && !store.heldTrees.has(root) ? await store.manifest(root) : undefined
+    if (!await store.heldInFull(root, manifest)) return { manifest }
+    this.learnSize(depth === 0 ? existing.size : 0, existing.size, depth === 0 ? existing.type : undefined)
+    return { record: await this.tookHeld(root, existing) }
+  }
+
+  /**
+   * A directory recorded complete but not known held in full (the store forgot a block since, or restarted):
+   * walked down to its files' chunks, each manifest read once, and what is missing below it fetched (a chunk
+   * lost inside one of its files was never fetched again: the directory's manifest was taken as enough). Its
+   * record when all is held; the manifest read otherwise (not a directory's, or gone).
+   */
+  private async walkHeldDir (root: CID, existing: ObjectRecord, depth: number): Promise<{ record: ObjectRecord } | { manifest: Manifest | null }> {
+    const { store } = this.deps
+    const epoch = store.heldTrees.epoch
+    const manifest = await store.manifest(root)
+    if (manifest?.type !== 'dir') return { manifest }
+    if (depth > DIR_DEPTH_MAX) throw new NestingTooDeepError(`directory nesting over ${DIR_DEPTH_MAX} (${root.toString()}, held already, at level ${depth})`)
+    // Its size before anything below it: a caller's limit ends the fetch here.
+    if (depth === 0) this.learnSize(existing.size, 0, 'dir')
+    try {
+      for (const entry of manifest.entries) await this.fetchObject(entry.cid, depth + 1)
+    } catch (err) {
+      // Not held in full after all: partial, so that it is not announced complete and a start resumes it (as a
+      // manifest found gone below it always did), unless no bytes can mend what is below (`endsFetchForGood`).
+      const now = store.record(root)
+      if (now?.complete === true && !endsFetchForGood(err)) await store.setRecord(root, { ...now, complete: false }).catch(() => {})
+      throw err
+    }
+    store.heldTrees.add(root, epoch)
+    return { record: await this.tookHeld(root, store.record(root) ?? existing) }
+  }
+
+  /** An object found held in full: pinned as the callers ask, else its use recorded. */
+  private async tookHeld (root: CID, existing: ObjectRecord): Promise<ObjectRecord> {
+    const { store } = this.deps
+    const pin = this.pinned()
+    if (pinChanges(existing, pin)) return await store.setRecord(root, { ...existing, ...pinFields(existing, pin) })
+    await store.touch(root)
+    return existing
   }
 
   /** Whether the level at `depth` drops its object's partial record as `err` passes up (`endsFetchForGood`). */
@@ -292,9 +342,10 @@ export class Fetch {
   }
 
   /** The part of `fetchObject` for an object not held completely: manifest, partial record, chunks or entries. */
-  private async fetchMissing (root: CID, depth: number): Promise<ObjectRecord> {
+  private async fetchMissing (root: CID, depth: number, read?: Manifest | null): Promise<ObjectRecord> {
     const { store } = this.deps
-    const manifest = await store.manifest(root) ?? await fetchManifest(this.manifestContext(), root)
+    const epoch = store.heldTrees.epoch
+    const manifest = (read === undefined ? await store.manifest(root) : read) ?? await fetchManifest(this.manifestContext(), root)
     const size = manifest.type === 'file' ? manifest.size : dirSize(manifest.entries)
     // The size is known now, before any record, pin or chunk request: a caller whose limit it passes leaves,
     // and a fetch no caller waits for any more ends here (ContentService.fetch, `maxBytes`).
@@ -308,6 +359,8 @@ export class Fetch {
       for (const entry of manifest.entries) await this.fetchObject(entry.cid, depth + 1)
     }
     const record = await store.setRecord(root, { type: manifest.type, size, complete: true, lastUsedMs: this.deps.nowMs() })
+    // Every block below it is held now, unless the store forgot one meanwhile (then the epoch moved).
+    store.heldTrees.add(root, epoch)
     await this.deps.announcer.have([{ cid: root, size, partial: false }])
     this.deps.log.info({ cid: root.toString(), size, type: manifest.type }, 'content fetched and verified')
     return record

@@ -29,6 +29,7 @@ import { ObjectIndex } from './object-index.js'
 import { pinFields } from './object-record.js'
 import type { ObjectRecord, PinRequest } from './object-record.js'
 import { TreeHeights, treeHeight } from './tree-height.js'
+import { HeldTrees } from './held-trees.js'
 import { steadyNowMs } from '../util/clock.js'
 
 export type { ObjectRecord, PinRequest } from './object-record.js'
@@ -72,6 +73,8 @@ export class ContentStore {
    * reads each manifest once. Cleared whenever a block is forgotten: a kept height says the tree is held.
    */
   readonly treeHeights = new TreeHeights()
+  /** Objects known held in full, down to every chunk (held-trees.ts). Cleared whenever a block is forgotten. */
+  readonly heldTrees = new HeldTrees()
 
   private constructor (init: ContentStoreInit) {
     this.nowMs = init.nowMs ?? steadyNowMs
@@ -81,7 +84,10 @@ export class ContentStore {
       log: init.log,
       // The block may be a manifest of a tree whose height is kept: a walk must find it gone (docs/CONTENT.md §6
       // step 4). Which trees reach it is not known without reading them, so every height goes.
-      onForget: () => { this.treeHeights.clear() },
+      onForget: () => {
+        this.treeHeights.clear()
+        this.heldTrees.clear()
+      },
       ...(init.blockFs !== undefined ? { fs: init.blockFs } : {})
     })
   }
@@ -152,27 +158,28 @@ export class ContentStore {
   }
 
   /**
-   * Whether the file `root` is held in full: its manifest, and every chunk at the manifest's length. A chunk
-   * deleted when it failed its check on a read, or lost or torn by a power cut (fetched blocks are not
-   * fsynced), makes it false, and a fetch then asks for those chunks only. A held chunk of another length is
-   * read first (its check deletes a torn one). A directory's manifest held is enough here: its entries are
-   * checked when fetched.
+   * Whether `root` is held in full: known so since the store last forgot a block (`heldTrees`, no read), or, a
+   * file, its manifest and every chunk at the manifest's length (then it is known so). A chunk deleted when it
+   * failed its check on a read, or lost or torn by a power cut (fetched blocks are not fsynced), makes it false,
+   * and a fetch then asks for those chunks only. A held chunk of another length is read first (its check
+   * deletes a torn one). A directory not known held is false here, not walked: a fetch walks it down to its
+   * files' chunks, reading each manifest once (fetch.ts). `manifest`: the root's, if the caller read it already.
    * @throws MalformedContentError, BlockReadError from reading the manifest
    */
-  async heldInFull (root: CID): Promise<boolean> {
-    // A directory's manifest is not read again here: the fetch's height walk has just read it (one read per
-    // manifest, test/content/tree-height.test.ts).
-    if (this.record(root)?.type === 'dir') return this.hasDigest(root.multihash.digest)
-    const manifest = await this.manifest(root)
-    if (manifest === null) return false
-    if (manifest.type !== 'file') return true
+  async heldInFull (root: CID, manifest?: Manifest | null): Promise<boolean> {
+    if (this.heldTrees.has(root)) return true
+    if (this.record(root)?.type === 'dir') return false
+    const epoch = this.heldTrees.epoch
+    const read = manifest === undefined ? await this.manifest(root) : manifest
+    if (read?.type !== 'file') return false
     let full = true
-    for (const [index, digest] of manifest.chunks.entries()) {
+    for (const [index, digest] of read.chunks.entries()) {
       const bytes = this.blocks.bytes(digestHex(digest))
-      if (bytes === chunkLength(manifest, index)) continue
+      if (bytes === chunkLength(read, index)) continue
       if (bytes !== undefined) await this.readBlock(chunkCid(digest))
       full = false
     }
+    if (full) this.heldTrees.add(root, epoch)
     return full
   }
 
@@ -251,6 +258,7 @@ export class ContentStore {
    */
   async addFile (source: AsyncIterable<Uint8Array>, options: { pin?: PinRequest } = {}): Promise<ObjectRecord> {
     const end = this.beginWrite()
+    const epoch = this.heldTrees.epoch
     try {
       const digests: Uint8Array[] = []
       const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
@@ -281,7 +289,10 @@ export class ContentStore {
       const { bytes, cid } = encodeManifest(manifest)
       await this.blocks.put(cid, bytes, { durable: true })
       const pin = pinFields(this.index.get(cid.toString()), options.pin)
-      return await this.setRecord(cid, { type: 'file', size, complete: true, ...pin, lastUsedMs: this.nowMs() })
+      const record = await this.setRecord(cid, { type: 'file', size, complete: true, ...pin, lastUsedMs: this.nowMs() })
+      // Every chunk was just written, unless a block was forgotten since (then the epoch moved).
+      this.heldTrees.add(cid, epoch)
+      return record
     } finally {
       end()
     }
@@ -304,6 +315,7 @@ export class ContentStore {
   }
 
   private async putDir (entries: Array<{ name: string, cid: CID }>, options: { pin?: boolean }): Promise<ObjectRecord> {
+    const epoch = this.heldTrees.epoch
     const full: DirEntry[] = entries.map((e) => {
       if (!validEntryName(e.name)) throw new MalformedContentError(`bad entry name ${JSON.stringify(e.name)}`)
       const record = this.index.get(e.cid.toString())
@@ -321,7 +333,10 @@ export class ContentStore {
     const { bytes, cid } = encodeManifest({ v: 1, type: 'dir', entries: sortEntries(full) })
     await this.blocks.put(cid, bytes, { durable: true })
     const size = dirSize(full)
-    return await this.setRecord(cid, { type: 'dir', size, complete: true, pinned: options.pin === true, lastUsedMs: this.nowMs() })
+    const record = await this.setRecord(cid, { type: 'dir', size, complete: true, pinned: options.pin === true, lastUsedMs: this.nowMs() })
+    // Held in full if each entry is known so; else a fetch of it walks it once (heldInFull).
+    if (full.every((e) => this.heldTrees.has(e.cid))) this.heldTrees.add(cid, epoch)
+    return record
   }
 
   /**

@@ -64,6 +64,31 @@ describe('content chunk lost after a fetch', () => {
     expect((b!.content as unknown as { store: ContentStore }).store.hasDigest(manifest.chunks[0]!)).toBe(true)
     expect(Buffer.from(await b!.content.get(fileCid)).equals(bytes)).toBe(true)
   }, 120_000)
+
+  // A directory held complete is checked down to its files' chunks when it is fetched again: its record says
+  // complete, and so does its file's, yet a chunk of that file was lost (deleted when it failed its check).
+  // Red before: the directory's fetch took its manifest as enough, and the chunk was never fetched again.
+  it('should fetch again a lost chunk of a file below a directory held complete when the directory is fetched again', async () => {
+    const [a, b] = await cluster.start(2)
+    const bytes = randomBytes(2 * CHUNK_BYTES + 100)
+    const fileCid = (await a!.content.add(bytes)).cidObject
+    const dirCid = (await import('../../src/content/store.js')).parseRootCid((await a!.content.addDir([{ name: 'f', cid: fileCid }])).cid)
+    await waitFor(() => b!.content.providers(dirCid).length === 1, 60_000, 'a known as a provider of the directory')
+    expect((await b!.content.fetch(dirCid)).complete).toBe(true)
+    const manifest = await b!.content.manifest(fileCid)
+    if (manifest?.type !== 'file') throw new Error('a file manifest')
+    await damageBlock(b!.dir, manifest.chunks[1]!)
+    await expect(b!.content.get(fileCid)).rejects.toHaveProperty('name', 'ContentNotFoundError')
+    const store = (b!.content as unknown as { store: ContentStore }).store
+    expect(store.hasDigest(manifest.chunks[1]!)).toBe(false)
+
+    const served = (a!.content.status().server as { blocksServed: number }).blocksServed
+    expect((await b!.content.fetch(dirCid)).complete).toBe(true)
+    // Fetched again by the directory's fetch, that chunk alone.
+    expect(store.hasDigest(manifest.chunks[1]!)).toBe(true)
+    expect((a!.content.status().server as { blocksServed: number }).blocksServed - served).toBe(1)
+    expect(Buffer.from(await b!.content.get(fileCid)).equals(bytes)).toBe(true)
+  }, 120_000)
 })
 
 /** Flips a byte of the block `digest` held by the node of `dataDir`: its check fails on the next read. */

@@ -104,6 +104,32 @@ describe('tree heights', () => {
     expect(total(reads)).toBe(1)
   })
 
+  // A tree held complete that the store does not know held in full (it forgot a block since, or restarted) is
+  // walked down to its files' chunks by a fetch: still one read per manifest, and none at the next fetch.
+  // Method: the tree added as above, the store's knowledge of held trees cleared (as a forgotten block does),
+  // then fetched twice, counting manifest reads by CID.
+  it('should read each manifest at most once when a fetch walks a tree held complete down to its chunks', async () => {
+    const store = await open()
+    const top = await addPath(store, await makeTree())
+    const deps = {
+      net: {} as unknown as NetNode, store, table: new ProviderTable(), scores: new ProviderScores(),
+      announcer: { have: async () => {}, want: async () => {} } as unknown as Announcer, nodeId: 'me',
+      log: silentLogger(), nowMs: () => NOW_MS, startIndex: () => 0
+    }
+    store.heldTrees.clear()
+    const reads = countReads(store)
+    expect((await new Fetch(top, deps).run()).complete).toBe(true)
+    // Every directory (2 × CHAIN_DIRS) and every file (one per directory), once each.
+    expect(total(reads)).toBe(4 * CHAIN_DIRS)
+    expect(Math.max(...reads.values())).toBe(1)
+    // Known held now: the next fetch checks only the top's height (no walk found it), and the one after reads nothing.
+    reads.clear()
+    expect((await new Fetch(top, deps).run()).complete).toBe(true)
+    expect([...reads]).toEqual([[top.toString(), 1]])
+    expect((await new Fetch(top, deps).run()).complete).toBe(true)
+    expect(total(reads)).toBe(1)
+  })
+
   // The cache is bounded (STYLE §13), and what it keeps says a tree is held: a walk that began before the store
   // forgot a block must not record what it found. Method: a cache of 2; then a store's cache after gc.
   it('should keep at most its bound, least recently used dropped first, nothing a walk found before a clear, and none after gc deletes a block', async () => {

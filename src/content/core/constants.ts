@@ -32,6 +32,13 @@ export const DIR_DEPTH_MAX = 32
  * recently used height is dropped, and its manifests are read again at the next walk that needs it.
  */
 export const HEIGHT_CACHE_CIDS_MAX = 16_384
+/**
+ * Objects the store knows it holds in full, down to every chunk, since it last forgot a block (`HeldTrees`,
+ * docs/CONTENT.md §6 step 1): a fetch of one held complete reads none of its manifests again. About 115 bytes of
+ * heap each: at most ~1.8 MiB. Beyond it the least recently used is dropped, and the next fetch of it walks its
+ * tree once more.
+ */
+export const HELD_CACHE_CIDS_MAX = 16_384
 /** UTF-8 bytes of one entry name. */
 export const ENTRY_NAME_BYTES_MAX = 255
 
