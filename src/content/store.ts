@@ -333,7 +333,9 @@ export class ContentStore {
     const { bytes, cid } = encodeManifest({ v: 1, type: 'dir', entries: sortEntries(full) })
     await this.blocks.put(cid, bytes, { durable: true })
     const size = dirSize(full)
-    const record = await this.setRecord(cid, { type: 'dir', size, complete: true, pinned: options.pin === true, lastUsedMs: this.nowMs() })
+    // A pin held already stays (as for a file): an add again without one unpinned it, and gc then took the tree.
+    const pin = pinFields(this.index.get(cid.toString()), options.pin)
+    const record = await this.setRecord(cid, { type: 'dir', size, complete: true, ...pin, lastUsedMs: this.nowMs() })
     // Held in full if each entry is known so; else a fetch of it walks it once (heldInFull).
     if (full.every((e) => this.heldTrees.has(e.cid))) this.heldTrees.add(cid, epoch)
     return record
