@@ -89,4 +89,32 @@ describe('template pins', () => {
     await materializerOf(a).reconcile()
     await waitFor(() => pinnedSet(a).includes(next), 10_000, 'the template named now pinned again')
   }, 180_000)
+
+  // The templates a `catalog set` adds are named by no applied catalog until its proposal commits: a full
+  // reconcile meanwhile must keep their pins, and one after a proposal that never committed must release them.
+  // A partial template record (a fetch that stalled) released by the catalog is dropped, not kept: nothing
+  // wants it, and every start would resume it. Method: one node; `whileProposing` with a reconcile inside and
+  // none committed; then a partial record pinned for the catalog, and a reconcile.
+  it('should keep the pins of templates a catalog set is proposing, release them once it ends uncommitted, and drop a partial one', async () => {
+    const a = await cluster.add({ config })
+    await waitFor(() => a.consensus.node.isLeader(), 30_000, 'the node leads')
+    const m = materializerOf(a)
+    const content = m.content()!
+    let cid = ''
+    await m.whileProposing(async (hold) => {
+      cid = await content.add(template('kube-scheduler', 100))
+      hold(cid)
+      await m.reconcile()
+      expect(pinnedSet(a)).toEqual([cid])
+    })
+    await m.reconcile()
+    expect(pinnedSet(a)).toEqual([])
+
+    const partial = parseRootCid((await a.content.add(template('kube-scheduler', 101), { pin: 'catalog' })).cid)
+    const store = (a.content as unknown as { store: { setRecord: (cid: unknown, patch: Record<string, unknown>) => Promise<unknown> } }).store
+    const record = a.content.record(partial)!
+    await store.setRecord(partial, { ...record, complete: false })
+    await m.reconcile()
+    expect(a.content.record(partial)).toBeUndefined()
+  }, 120_000)
 })
