@@ -368,7 +368,9 @@ export class ContentService implements NodeService {
       if (options.filesOnly === true && record.type !== 'file') throw notAFile(cid)
       if (options.maxBytes !== undefined && record.size > options.maxBytes) throw tooLarge(cid, record.size, options.maxBytes)
       if (await this.store.heldInFull(cid)) {
-        if (pinChanges(record, options.pin)) return await this.store.setRecord(cid, { ...record, ...pinFields(record, options.pin) })
+        // As it is now (`heldInFull` awaited): only its pin is this call's to change.
+        const current = this.store.record(cid) ?? record
+        if (pinChanges(current, options.pin)) return await this.store.setRecord(cid, { type: current.type, size: current.size, ...pinFields(current, options.pin) })
         await this.store.touch(cid)
         return record
       }
@@ -528,16 +530,17 @@ export class ContentService implements NodeService {
     let released = 0
     for (const record of this.store.list()) {
       const cid = parseRootCid(record.cid)
-      if (named.has(record.cid)) {
-        if (!pinChanges(record, 'catalog')) continue
-        await this.store.setRecord(cid, { ...record, ...pinFields(record, 'catalog') })
+      // Read again: a record may have changed since the list was taken (a fetch completed it, a pin or an unpin
+      // came), and only its pin is this call's to change.
+      const now = this.store.record(cid)
+      if (now === undefined) continue
+      if (named.has(now.cid)) {
+        if (!pinChanges(now, 'catalog')) continue
+        await this.store.setRecord(cid, { type: now.type, size: now.size, ...pinFields(now, 'catalog') })
         pinned++
-      } else if (record.catalog === true) {
-        // Read again: a pin asked meanwhile (the operator's, a fetch's) is not undone.
-        const now = this.store.record(cid)
-        if (now?.catalog !== true) continue
+      } else if (now.catalog === true) {
         if (!now.complete && !this.fetches.has(now.cid)) await this.store.dropRecord(cid)
-        else await this.store.setRecord(cid, { ...now, pinned: false, lastUsedMs: this.nowMs() })
+        else await this.store.setRecord(cid, { type: now.type, size: now.size, pinned: false, lastUsedMs: this.nowMs() })
         released++
       }
     }

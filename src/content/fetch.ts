@@ -317,16 +317,18 @@ export class Fetch {
       throw err
     }
     store.heldTrees.add(root, epoch)
-    return { record: await this.tookHeld(root, store.record(root) ?? existing) }
+    return { record: await this.tookHeld(root, existing) }
   }
 
   /** An object found held in full: pinned as the callers ask, else its use recorded. */
   private async tookHeld (root: CID, existing: ObjectRecord): Promise<ObjectRecord> {
     const { store } = this.deps
     const pin = this.pinned()
-    if (pinChanges(existing, pin)) return await store.setRecord(root, { ...existing, ...pinFields(existing, pin) })
+    // As it is now (the checks awaited): only its pin is this fetch's to change.
+    const current = store.record(root) ?? existing
+    if (pinChanges(current, pin)) return await store.setRecord(root, { type: current.type, size: current.size, ...pinFields(current, pin) })
     await store.touch(root)
-    return existing
+    return current
   }
 
   /** Whether the level at `depth` drops its object's partial record as `err` passes up (`endsFetchForGood`). */
