@@ -460,14 +460,18 @@ export class ContentService implements NodeService {
 
   /**
    * The bytes of a file, fetched first if needed (`options` as for `fetch`). For files up to
-   * GET_IN_MEMORY_BYTES_MAX; use `open` beyond. Always `filesOnly`: a directory has no bytes to give, and is
-   * refused (NotAFileError) once its manifest is held, before anything below it is fetched or pinned.
+   * GET_IN_MEMORY_BYTES_MAX; use `open` beyond: a larger one is refused (ObjectTooLargeError) once its manifest
+   * gives its size, as by `maxBytes`. Always `filesOnly`: a directory has no bytes to give, and is refused
+   * (NotAFileError) once its manifest is held, before anything below it is fetched or pinned.
    * @throws NotAFileError, ObjectTooLargeError, ContentNotFoundError, and what `fetch` throws
    */
   async get (cid: CID, options: FetchCallOptions = {}): Promise<Uint8Array> {
     // NB: without it, a directory CID (any member can announce one) was fetched whole, and pinned when asked,
     // before the read failed as MalformedContentError.
-    const record = await this.fetch(cid, { ...options, filesOnly: true })
+    // Bounded by what fits in memory too, so that a larger file is refused once its manifest gives its size:
+    // it was fetched whole, and pinned when asked, before the check below refused it.
+    const maxBytes = Math.min(options.maxBytes ?? GET_IN_MEMORY_BYTES_MAX, GET_IN_MEMORY_BYTES_MAX)
+    const record = await this.fetch(cid, { ...options, filesOnly: true, maxBytes })
     if (record.size > GET_IN_MEMORY_BYTES_MAX) throw new ObjectTooLargeError(`${cid.toString()} has ${record.size} bytes; use open() to stream it`)
     const out = new Uint8Array(record.size)
     let offset = 0

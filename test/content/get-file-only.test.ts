@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseRootCid } from '../../src/content/index.js'
+import { GET_IN_MEMORY_BYTES_MAX } from '../../src/content/core/index.js'
 import { ContentCluster } from './helpers.js'
 import type { ContentNode } from './helpers.js'
 import { waitFor } from '../node/helpers.js'
@@ -40,5 +41,18 @@ describe('content get of a directory', () => {
     expect(b.content.record(dirCid)?.pinned).toBe(false)
     expect(() => b.content.readLocal(dirCid)).toThrow(expect.objectContaining({ name: 'NotAFileError' }) as unknown as Error)
     expect((await b.content.get(file.cidObject)).length).toBe(2 * 1024 * 1024)
+  }, 120_000)
+
+  // `get` answers in memory, at most GET_IN_MEMORY_BYTES_MAX (64 MiB): a larger file was fetched whole (and
+  // pinned when asked) before the size check refused it. Method: b holds 64 MiB + 1 byte; a gets it.
+  // Red before: all 65 blocks were carried and recorded before ObjectTooLargeError.
+  it('should refuse a file over GET_IN_MEMORY_BYTES_MAX to get once its manifest is in, fetching nothing of it', async () => {
+    const [a, b] = await cluster.start(2) as [ContentNode, ContentNode]
+    const big = await b.content.add(randomBytes(GET_IN_MEMORY_BYTES_MAX + 1))
+    await waitFor(() => a.content.providers(big.cidObject).length > 0, 30_000, 'a knows b provides it')
+    const before = served(b)
+    await expect(a.content.get(big.cidObject, { pin: true })).rejects.toHaveProperty('name', 'ObjectTooLargeError')
+    expect(served(b) - before).toBeLessThanOrEqual(1)
+    expect(a.content.record(big.cidObject)).toBeUndefined()
   }, 120_000)
 })
