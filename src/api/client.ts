@@ -76,19 +76,50 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
   }
 }
 
+/** The JSON type a field of an answer must have (`checkAnswer`). */
+export type AnswerField = 'string' | 'number' | 'boolean' | 'array' | 'object'
+
+function hasType (value: unknown, type: AnswerField): boolean {
+  if (type === 'array') return Array.isArray(value)
+  if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value)
+  return typeof value === type
+}
+
 /**
- * `answer` when it is a JSON object whose `keys` are strings, as every node's answer at `apiPath` is. Another
- * program on the port a crashed node recorded in api.json may answer 200 with other JSON (`{}`, `[]`, `null`):
- * read as the node's, it made `wait-ready` succeed and `status` print empty fields.
+ * `answer` when it is a JSON object whose `fields` have the given types, as every node's answer at `apiPath`
+ * has. Another program on the port a crashed node recorded in api.json may answer 200 with other JSON (`{}`,
+ * `[]`, `null`): read as the node's, it made `wait-ready` succeed, `status` print empty fields, and `members`,
+ * `shape` or `decisions` end in a TypeError. Only the fields a command reads need be named.
  *
  * @throws NodeNotRunningError when it is not
  */
-export function checkAnswer (dataDir: string, apiPath: string, answer: unknown, keys: readonly string[]): Record<string, unknown> {
-  if (typeof answer === 'object' && answer !== null && !Array.isArray(answer)) {
+export function checkAnswer (dataDir: string, apiPath: string, answer: unknown, fields: Readonly<Record<string, AnswerField>>): Record<string, unknown> {
+  if (hasType(answer, 'object')) {
     const body = answer as Record<string, unknown>
-    if (keys.every((key) => typeof body[key] === 'string')) return body
+    if (Object.entries(fields).every(([key, type]) => hasType(body[key], type))) return body
   }
-  throw new NodeNotRunningError(dataDir, `the API in ${API_FILE_NAME} answered ${apiPath} without ${keys.join(', ')}: not a revoada node`)
+  const wanted = Object.entries(fields).map(([key, type]) => `${key} (${type})`).join(', ')
+  throw new NodeNotRunningError(dataDir, `the API in ${API_FILE_NAME} answered ${apiPath.split('?')[0] ?? apiPath} without ${wanted}: not a revoada node`)
+}
+
+/**
+ * GETs `apiPath` like `apiGet` and checks the answer's `fields` (`checkAnswer`).
+ *
+ * @throws NodeNotRunningError when there is no api.json, the node does not answer, or the answer is no node's
+ * @throws ApiRequestError on a non-2xx answer
+ */
+export async function apiGetChecked<T> (dataDir: string, apiPath: string, fields: Readonly<Record<string, AnswerField>>, timeoutMs?: number): Promise<T> {
+  return checkAnswer(dataDir, apiPath, await apiRequest(dataDir, 'GET', apiPath, undefined, timeoutMs), fields) as T
+}
+
+/**
+ * Sends `apiPath` like `apiRequest` and checks the answer's `fields` (`checkAnswer`).
+ *
+ * @throws NodeNotRunningError when there is no api.json, the node does not answer, or the answer is no node's
+ * @throws ApiRequestError on a non-2xx answer
+ */
+export async function apiRequestChecked<T> (dataDir: string, method: 'GET' | 'POST', apiPath: string, body: unknown, fields: Readonly<Record<string, AnswerField>>, timeoutMs?: number): Promise<T> {
+  return checkAnswer(dataDir, apiPath, await apiRequest(dataDir, method, apiPath, body, timeoutMs), fields) as T
 }
 
 /**

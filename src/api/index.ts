@@ -4,8 +4,8 @@
  */
 export { ApiServer, SESSION_ROUTE, isLoopbackHost, sendApiError, sessionLiveness } from './server.js'
 export type { ApiServerInit } from './server.js'
-export { apiGet, apiRequest, assertNotRunning, checkAnswer, readApiFile } from './client.js'
-export type { ApiFile } from './client.js'
+export { apiGet, apiGetChecked, apiRequest, apiRequestChecked, assertNotRunning, checkAnswer, readApiFile } from './client.js'
+export type { AnswerField, ApiFile } from './client.js'
 export { API_ERROR_CODES, EXIT_CODES, ApiBindRefusedError, ApiPortInUseError, ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError, isApiErrorCode } from './errors.js'
 export type { ApiErrorBody, ApiErrorCode } from './errors.js'
 export { API_FILE_NAME, API_FILE_MODE, API_TOKEN_BYTES } from './constants.js'

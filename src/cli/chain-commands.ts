@@ -7,7 +7,7 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { ApiRequestError, NodeNotRunningError, apiGet, readApiFile } from '../api/index.js'
+import { ApiRequestError, NodeNotRunningError, apiGetChecked, readApiFile } from '../api/index.js'
 import { checkConsistency, decodeChainExport, verifyChain } from '../attestation/core/index.js'
 import type { VerifyReport } from '../attestation/core/index.js'
 import { EXPORT_FILE_BYTES_MAX } from '../attestation/constants.js'
@@ -23,7 +23,8 @@ const EXPORT_TIMEOUT_MS = 120_000
 const dataDirOf = (opts: { dataDir?: string }): string => opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
 
 async function runChain (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const summary = await apiGet(dataDirOf(opts), '/v1/chain') as ChainSummary
+  const summary = await apiGetChecked<ChainSummary>(dataDirOf(opts), '/v1/chain',
+    { clusterId: 'string', firstVoter: 'string', height: 'number', head: 'string', voters: 'array', headWitnesses: 'array' })
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
     return

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { Readable, Transform, pipeline } from 'node:stream'
 import { pipeline as pipelinePromise } from 'node:stream/promises'
 import type { Command } from 'commander'
-import { apiGet, apiRequest, readApiFile } from '../api/index.js'
+import { apiGetChecked, apiRequest, apiRequestChecked, checkAnswer, readApiFile } from '../api/index.js'
 import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
 import { addTree, scanTree, treeBytes } from './content-add.js'
@@ -62,7 +62,7 @@ async function addFile (dataDir: string, source: Readable, options: { label: str
   const body = pipeline(source, counter, () => {})
   try {
     const res = await raw(dataDir, 'POST', `/v1/content${options.pin ? '?pin=true' : ''}`, body)
-    return await res.json() as ObjectRecord
+    return checkAnswer(dataDir, '/v1/content', await res.json(), { cid: 'string' }) as unknown as ObjectRecord
   } catch (err) {
     if (readError !== undefined) throw new Error(`cannot read ${options.label}: ${readError.message}`, { cause: readError })
     throw err
@@ -82,7 +82,7 @@ async function addPath (dataDir: string, target: string, pin: boolean): Promise<
   try {
     return await addTree<ObjectRecord>(tree, {
       file: async (file, isRoot) => await addFile(dataDir, createReadStream(file.path), { label: file.path, pin: pin && isRoot, onBytes }),
-      dir: async (_dir, entries, isRoot) => await apiRequest(dataDir, 'POST', '/v1/content/dir', { entries, pin: pin && isRoot }, LONG_REQUEST_MS) as ObjectRecord
+      dir: async (_dir, entries, isRoot) => await apiRequestChecked<ObjectRecord>(dataDir, 'POST', '/v1/content/dir', { entries, pin: pin && isRoot }, { cid: 'string' }, LONG_REQUEST_MS)
     })
   } finally {
     bar.finish()
@@ -108,7 +108,7 @@ async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): P
   const bar = createProgress(`get ${cid.slice(0, 16)}…`)
   await apiRequest(dataDir, 'POST', `/v1/content/${cid}/fetch${pin ? '?pin=true' : ''}`, {}, LONG_REQUEST_MS)
   while (true) {
-    const progress = await apiGet(dataDir, `/v1/content/${cid}/progress`) as Progress
+    const progress = await apiGetChecked<Progress>(dataDir, `/v1/content/${cid}/progress`, { state: 'string' })
     bar.update(progress.bytesDone ?? 0, progress.bytesTotal ?? 0)
     if (progress.state === 'done') break
     if (progress.state === 'failed') {
@@ -123,7 +123,7 @@ async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): P
 }
 
 async function writeObject (dataDir: string, cid: string, output: string | undefined): Promise<void> {
-  const record = await apiGet(dataDir, `/v1/content/${cid}`) as ObjectRecord
+  const record = await apiGetChecked<ObjectRecord>(dataDir, `/v1/content/${cid}`, { type: 'string' })
   if (record.type === 'dir') {
     if (output === undefined) throw new Error(`${cid} is a directory: give -o DIR`)
     await fs.mkdir(output, { recursive: true })
@@ -149,7 +149,8 @@ async function runGet (cid: string, opts: Opts): Promise<void> {
 }
 
 async function runLs (opts: Opts): Promise<void> {
-  const answer = await apiGet(dataDirOf(opts), '/v1/content') as { objects: ObjectRecord[], usedBytes: number, quotaBytes: number }
+  const answer = await apiGetChecked<{ objects: ObjectRecord[], usedBytes: number, quotaBytes: number }>(dataDirOf(opts), '/v1/content',
+    { objects: 'array', usedBytes: 'number', quotaBytes: 'number' })
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return
@@ -168,7 +169,8 @@ async function runSimple (method: 'GET' | 'POST', route: string, opts: Opts): Pr
 }
 
 async function runProviders (cid: string, opts: Opts): Promise<void> {
-  const answer = await apiGet(dataDirOf(opts), `/v1/content/${cid}/providers`) as { providers: Array<{ peer: string, size: number, partial: boolean, expiresInMs: number, score: number }> }
+  type ProvidersAnswer = { providers: Array<{ peer: string, size: number, partial: boolean, expiresInMs: number, score: number }> }
+  const answer = await apiGetChecked<ProvidersAnswer>(dataDirOf(opts), `/v1/content/${cid}/providers`, { providers: 'array' })
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return

@@ -12,7 +12,7 @@ const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)
 
 async function runDashboard (opts: { dataDir?: string, open?: boolean, baseUrl?: string }): Promise<void> {
   const dataDir = opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
-  const link = checkAnswer(dataDir, '/v1/login-links', await apiRequest(dataDir, 'POST', '/v1/login-links'), ['url', 'path']) as { url: string, path: string }
+  const link = checkAnswer(dataDir, '/v1/login-links', await apiRequest(dataDir, 'POST', '/v1/login-links'), { url: 'string', path: 'string' }) as { url: string, path: string }
   // Behind a published port (a container) the browser reaches the API at another address than it binds.
   const url = opts.baseUrl !== undefined ? new URL(link.path, opts.baseUrl).toString() : link.url
   process.stdout.write(`${url}\n`)

@@ -6,7 +6,7 @@
 import { readInputFile } from './common.js'
 import path from 'node:path'
 import type { Command } from 'commander'
-import { apiGet, apiRequest } from '../api/index.js'
+import { apiGetChecked, apiRequestChecked } from '../api/index.js'
 import { CliInputError } from './validate.js'
 import { print } from './output.js'
 
@@ -24,7 +24,8 @@ interface ManifestsAnswer {
 }
 
 async function runManifests (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const answer = await apiGet(dataDirOf(opts), '/v1/manifests') as ManifestsAnswer
+  const answer = await apiGetChecked<ManifestsAnswer>(dataDirOf(opts), '/v1/manifests',
+    { manifestDir: 'string', roles: 'array', files: 'array', hooksPending: 'number', events: 'array' })
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return
@@ -46,7 +47,7 @@ interface CatalogAnswer {
 }
 
 async function runCatalog (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const answer = await apiGet(dataDirOf(opts), '/v1/catalog') as CatalogAnswer
+  const answer = await apiGetChecked<CatalogAnswer>(dataDirOf(opts), '/v1/catalog', { catalog: 'array' })
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return
@@ -65,10 +66,11 @@ async function runCatalogSet (opts: { dataDir?: string, role?: string, file?: st
   if (files.length > 0 && opts.reset === true) throw new CliInputError('--reset takes no --file')
   const templates = []
   for (const file of files) templates.push({ name: path.basename(file), text: (await readInputFile('--file', file)).toString('utf8') })
-  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/catalog', { role: opts.role, templates }, 60_000) as { outcome: { kind: string, message?: string }, index: number, templates: Array<{ name: string, cid: string }> }
+  type CatalogSetAnswer = { outcome: { kind: string, message?: string }, index: number, templates?: Array<{ name: string, cid: string }> }
+  const result = await apiRequestChecked<CatalogSetAnswer>(dataDirOf(opts), 'POST', '/v1/catalog', { role: opts.role, templates }, { outcome: 'object', index: 'number' }, 60_000)
   if (opts.json === true) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else if (result.outcome.kind === 'applied') {
-    print([`catalog of ${opts.role} committed at index ${result.index}`, ...result.templates.map((t) => `  ${t.name}  ${t.cid}`)])
+    print([`catalog of ${opts.role} committed at index ${result.index}`, ...(result.templates ?? []).map((t) => `  ${t.name}  ${t.cid}`)])
   } else print(`rejected: ${result.outcome.message ?? JSON.stringify(result.outcome)}`)
   if (result.outcome.kind !== 'applied') process.exitCode = 2
 }

@@ -6,7 +6,8 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { apiGet, apiRequest, checkAnswer } from '../api/client.js'
+import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer } from '../api/client.js'
+import type { AnswerField } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
 import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
@@ -40,6 +41,8 @@ export interface MembersAnswer {
 }
 
 const POLL_MS = 250
+/** The fields of `GET /v1/members` the CLI reads (checkAnswer). */
+export const MEMBERS_FIELDS: Readonly<Record<string, AnswerField>> = { self: 'string', members: 'array' }
 
 export function registerNodeCommands (program: Command): void {
   program.command('id')
@@ -91,14 +94,13 @@ async function runId (opts: { dataDir?: string }): Promise<void> {
 
 async function runJoinString (opts: { dataDir?: string }): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const body = checkAnswer(dataDir, '/v1/join-string', await apiGet(dataDir, '/v1/join-string'), ['joinString']) as { joinString: string }
+  const body = checkAnswer(dataDir, '/v1/join-string', await apiGet(dataDir, '/v1/join-string'), { joinString: 'string' }) as { joinString: string }
   printExact(body.joinString)
 }
 
 /** The status plus `isLeader`, which scripts use to find the leader's pid and data dir. */
 async function readStatus (dataDir: string, timeoutMs?: number): Promise<StatusAnswer & { isLeader: boolean }> {
-  const answer = await apiRequest(dataDir, 'GET', '/v1/status', undefined, timeoutMs)
-  const status = checkAnswer(dataDir, '/v1/status', answer, ['nodeId']) as unknown as StatusAnswer
+  const status = await apiGetChecked<StatusAnswer>(dataDir, '/v1/status', { nodeId: 'string' }, timeoutMs)
   return { ...status, isLeader: status.leader === status.nodeId }
 }
 
@@ -193,9 +195,9 @@ async function notReadyBecause (dataDir: string, voters: number | undefined, wit
   if (!inConf) return 'not admitted to the Raft configuration yet'
   if (status.leader === null || status.leader === undefined) return 'no leader known'
   if (voters === undefined) return null
-  const shape = await apiRequest(dataDir, 'GET', '/v1/shape?stale=true', undefined, timeoutMs) as { voters: string[] }
+  const shape = await apiGetChecked<{ voters: string[] }>(dataDir, '/v1/shape?stale=true', { voters: 'array' }, timeoutMs)
   if (without !== undefined && shape.voters.includes(without)) return `${without} still holds etcd`
-  const members = await apiRequest(dataDir, 'GET', '/v1/members', undefined, timeoutMs) as MembersAnswer
+  const members = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS, timeoutMs)
   const alive = new Set(members.members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId))
   const live = shape.voters.filter((id) => alive.has(id)).length
   return live >= voters ? null : `${live} live voter(s) of ${voters} wanted`
@@ -208,7 +210,7 @@ export function phiText (phi: number | null): string {
 
 async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const answer = await apiGet(dataDir, '/v1/members') as MembersAnswer
+  const answer = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS)
   if (opts.json === true) {
     printJson(answer)
     return
@@ -228,7 +230,7 @@ async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<
 async function runLeave (opts: { dataDir?: string, json?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
   note('leaving: handing off roles and leaving the voter set…')
-  const result = await apiRequest(dataDir, 'POST', '/v1/leave', undefined, 60_000) as { index: number, outcome: { kind: string, code?: string, message?: string } }
+  const result = await apiRequestChecked<{ index: number, outcome: { kind: string, code?: string, message?: string } }>(dataDir, 'POST', '/v1/leave', undefined, { index: 'number', outcome: 'object' }, 60_000)
   if (opts.json === true) printJson(result)
   if (result.outcome.kind !== 'applied') {
     if (opts.json !== true) print(`leave rejected at index ${result.index}: ${result.outcome.code ?? ''} ${result.outcome.message ?? ''}`)

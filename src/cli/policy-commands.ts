@@ -5,7 +5,8 @@
  * operator's pin. A `propose` the policy would undo is refused by the node (`Refused`, exit 2).
  */
 import type { Command } from 'commander'
-import { apiGet, apiRequest } from '../api/index.js'
+import { apiGetChecked, apiRequestChecked } from '../api/index.js'
+import type { AnswerField } from '../api/index.js'
 import { note, print, printExact } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
@@ -15,6 +16,8 @@ const FOLLOW_WAIT_MS = 25_000
 const FOLLOW_REQUEST_TIMEOUT_MS = FOLLOW_WAIT_MS + 10_000
 /** Pause after a failed follow request (the node restarting) before asking again (ms). */
 const FOLLOW_RETRY_MS = 1_000
+/** The fields of `GET /v1/decisions` the CLI reads (checkAnswer). */
+const DECISIONS_FIELDS: Readonly<Record<string, AnswerField>> = { node: 'string', lastN: 'number', decisions: 'array' }
 
 function dataDirOf (opts: { dataDir?: string }): string {
   return opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
@@ -55,7 +58,7 @@ export function formatDecision (d: DecisionRow): string[] {
 async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
   const show = (d: DecisionRow): void => { if (opts.json === true) printExact(JSON.stringify(d)); else print(formatDecision(d)) }
-  const first = await apiGet(dataDir, '/v1/decisions') as DecisionsAnswer
+  const first = await apiGetChecked<DecisionsAnswer>(dataDir, '/v1/decisions', DECISIONS_FIELDS)
   if (opts.json === true && opts.follow !== true) {
     process.stdout.write(JSON.stringify(first, null, 2) + '\n')
     return
@@ -65,7 +68,7 @@ async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: 
   // NB: followed until interrupted (Ctrl-C); a node restarting in between is waited for, not fatal.
   while (opts.follow === true) {
     try {
-      const next = await apiRequest(dataDir, 'GET', `/v1/decisions?after=${after}&waitMs=${FOLLOW_WAIT_MS}`, undefined, FOLLOW_REQUEST_TIMEOUT_MS) as DecisionsAnswer
+      const next = await apiGetChecked<DecisionsAnswer>(dataDir, `/v1/decisions?after=${after}&waitMs=${FOLLOW_WAIT_MS}`, DECISIONS_FIELDS, FOLLOW_REQUEST_TIMEOUT_MS)
       next.decisions.forEach(show)
       // A node whose log restarted numbering (new data dir) would never pass `after`: start from its end.
       after = next.lastN < after ? next.lastN : Math.max(after, ...next.decisions.map((d) => d.n))
@@ -79,7 +82,7 @@ async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: 
 async function runUnpin (nodeId: string, opts: { dataDir?: string, roles?: string }): Promise<void> {
   const roles = opts.roles?.split(',').map((r) => r.trim()).filter((r) => r !== '')
   const body = { kind: 'unpin', nodeId, ...(roles !== undefined ? { roles } : {}) }
-  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/proposals', body, 30_000) as { outcome: { kind: string } }
+  const result = await apiRequestChecked<{ outcome: { kind: string } }>(dataDirOf(opts), 'POST', '/v1/proposals', body, { outcome: 'object' }, 30_000)
   process.stdout.write(JSON.stringify(result) + '\n')
   if (result.outcome.kind !== 'applied') process.exitCode = 2
 }

@@ -7,10 +7,12 @@
  */
 import type { Command } from 'commander'
 import { Argument, Option } from 'commander'
-import { apiGet, apiRequest } from '../api/client.js'
+import { apiGetChecked, apiRequestChecked } from '../api/client.js'
+import type { AnswerField } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { pairs, print, printJson, printTable } from './output.js'
 import { CliInputError, TARGET_RANGES, checkNodeId, parseCount, parseRoles } from './validate.js'
+import { MEMBERS_FIELDS } from './node-commands.js'
 import type { MembersAnswer, StatusAnswer } from './node-commands.js'
 
 /** Kinds and reasons an operator may propose (the server's lists; kept here so `--help` needs no import of the node). */
@@ -19,6 +21,8 @@ const OPERATOR_REASONS = ['replacing-failed', 'scaling-up', 'scaling-down', 'hea
 const PRESETS = ['homelab', 'ha-three'] as const
 /** How long a proposal may take through Raft before the CLI stops waiting. */
 const PROPOSAL_TIMEOUT_MS = 30_000
+/** The fields of a proposal's answer the CLI reads (checkAnswer). */
+const PROPOSAL_FIELDS: Readonly<Record<string, AnswerField>> = { index: 'number', outcome: 'object' }
 
 interface ShapeAnswer {
   cid: string
@@ -85,14 +89,15 @@ export function registerShapeCommands (program: Command): void {
 
 async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const shape = await apiGet(dataDir, `/v1/shape${opts.stale === true ? '?stale=true' : ''}`) as ShapeAnswer
+  const shapePath = `/v1/shape${opts.stale === true ? '?stale=true' : ''}`
+  const shape = await apiGetChecked<ShapeAnswer>(dataDir, shapePath, { cid: 'string', appliedIndex: 'number', target: 'object', members: 'array' })
   if (opts.json === true) {
     printJson(shape)
     return
   }
   // Health and Raft membership come from this node's views; a shape is still worth printing without them.
-  const members = await apiGet(dataDir, '/v1/members').then((a) => a as MembersAnswer, () => undefined)
-  const status = await apiGet(dataDir, '/v1/status').then((a) => a as StatusAnswer, () => undefined)
+  const members = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS).catch(() => undefined)
+  const status = await apiGetChecked<StatusAnswer>(dataDir, '/v1/status', { nodeId: 'string' }).catch(() => undefined)
   const health = new Map(members?.members.map((m) => [m.nodeId, m.health]) ?? [])
   const raftOf = (id: string): string => {
     if (status === undefined) return '?'
@@ -127,13 +132,13 @@ async function runPropose (kind: string, nodeId: string, opts: { dataDir?: strin
     kind, nodeId, ...(opts.roles !== undefined ? { roles: parseRoles(opts.roles) } : {}), reason: opts.reason ?? 'operator',
     ...(opts.pin === true ? { pin: true } : {}), ...(opts.force === true ? { force: true } : {})
   }
-  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/proposals', body, PROPOSAL_TIMEOUT_MS) as ProposalAnswer
+  const result = await apiRequestChecked<ProposalAnswer>(dataDirOf(opts), 'POST', '/v1/proposals', body, PROPOSAL_FIELDS, PROPOSAL_TIMEOUT_MS)
   printProposal(`${kind} ${nodeId}`, result, opts.json)
 }
 
 async function runRemoveMember (nodeId: string, opts: { dataDir?: string, json?: boolean }): Promise<void> {
   checkNodeId(nodeId)
-  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/remove-member', { nodeId }, PROPOSAL_TIMEOUT_MS) as ProposalAnswer
+  const result = await apiRequestChecked<ProposalAnswer>(dataDirOf(opts), 'POST', '/v1/remove-member', { nodeId }, PROPOSAL_FIELDS, PROPOSAL_TIMEOUT_MS)
   printProposal(`remove-member ${nodeId}`, result, opts.json)
 }
 
@@ -171,12 +176,13 @@ export function targetRequest (preset: string | undefined, opts: TargetOptions):
 
 async function runTargetSet (preset: string | undefined, opts: TargetOptions): Promise<void> {
   const body = targetRequest(preset, opts)
-  const result = await apiRequest(dataDirOf(opts), 'POST', '/v1/target', body, PROPOSAL_TIMEOUT_MS) as ProposalAnswer
+  const result = await apiRequestChecked<ProposalAnswer>(dataDirOf(opts), 'POST', '/v1/target', body, PROPOSAL_FIELDS, PROPOSAL_TIMEOUT_MS)
   printProposal(`target ${pairs(result.target ?? {})}`, result, opts.json)
 }
 
 async function runTargetShow (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const answer = await apiGet(dataDirOf(opts), '/v1/target') as { target: Record<string, number>, voters: number, liveVoters: number, faultTolerance: number }
+  const answer = await apiGetChecked<{ target: Record<string, number>, voters: number, liveVoters: number, faultTolerance: number }>(dataDirOf(opts), '/v1/target',
+    { target: 'object', voters: 'number', liveVoters: 'number', faultTolerance: 'number' })
   if (opts.json === true) {
     printJson(answer)
     return

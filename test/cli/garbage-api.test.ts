@@ -51,6 +51,32 @@ describe('CLI commands against an API that answers JSON of no node', () => {
 })
 
 /**
+ * Goal: `members`, `shape`, `decisions` and the other commands that print an answer check its shape as `status`
+ * does: against JSON of no node (`{}`, `[]`, `null` at a 200) they fail with NodeNotRunningError, one line, exit 1.
+ * Before, they printed a raw TypeError (`Cannot read properties of undefined (reading 'forEach')`) or, with
+ * `--json`, printed the foreign JSON with exit 0.
+ */
+describe('commands that print an answer, against an API that answers JSON of no node', () => {
+  for (const body of ['{}', '[]', 'null']) {
+    it(`should fail with NodeNotRunningError when the API answers ${body}`, async () => {
+      const dir = await dataDirAnswering(body)
+      const commands = [
+        ['members'], ['members', '--json'], ['shape'], ['shape', '--json'], ['shape', '--stale'], ['decisions'], ['decisions', '--json'],
+        ['target', 'show'], ['manifests'], ['catalog'], ['chain'], ['content', 'ls'],
+        ['wait-ready', '--timeout', '0.5', '--voters', '1']
+      ]
+      const results = await Promise.all(commands.map(async (args) => ({ args, ...await cliRun([...args, '--data-dir', dir], 60_000) })))
+      for (const { args, code, stdout, stderr } of results) {
+        expect({ args, code, stdout }).toEqual({ args, code: 1, stdout: '' })
+        expect({ args, stderr }).toEqual({ args, stderr: expect.stringContaining('no running node found') as string })
+        expect({ args, stderr }).toEqual({ args, stderr: expect.not.stringContaining('TypeError') as string })
+        expect({ args, lines: stderr.trim().split('\n').length }).toEqual({ args, lines: 1 })
+      }
+    }, 120_000)
+  }
+})
+
+/**
  * Goal: `wait-ready --timeout S` gives up after about S seconds also when the API accepts the connection and
  * never answers (a node stuck, or another program on its port); each request waited the client's 30 s before.
  * Method: a server that holds every request open; the command must end, exit 1, well before 30 s.
