@@ -124,9 +124,9 @@ export async function apiRequestChecked<T> (dataDir: string, method: 'GET' | 'PO
 
 /**
  * Refuses to start a second node on a data dir whose `api.json` belongs to a node that still answers. A stale
- * file (left by a crash) does not answer and is simply overwritten.
+ * file (left by a crash) does not answer, or another program answers at its port, and is simply overwritten.
  *
- * @throws NodeAlreadyRunningError when the recorded API answers
+ * @throws NodeAlreadyRunningError when the recorded API answers with a node's status
  */
 export async function assertNotRunning (dataDir: string): Promise<void> {
   let api: ApiFile
@@ -136,7 +136,9 @@ export async function assertNotRunning (dataDir: string): Promise<void> {
     return
   }
   try {
-    await apiGet(dataDir, '/v1/status')
+    // A node's status, not any 200: another program on a crashed node's port answered `{}` and the node
+    // refused to start until the operator deleted api.json (test/api/stale-api-file.test.ts).
+    checkAnswer(dataDir, '/v1/status', await apiGet(dataDir, '/v1/status'), { nodeId: 'string' })
   } catch (err) {
     if ((err as Error).name === 'NodeNotRunningError') return
     // The recorded port now belongs to another server (a port reused after a crash): one that refuses the

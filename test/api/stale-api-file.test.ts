@@ -31,12 +31,24 @@ async function withForeignServer (answer: (res: ServerResponse) => void, body: (
 }
 
 describe('assertNotRunning', () => {
-  it('should treat an api.json whose port answers 401 as stale, and one that answers 200 as a running node', async () => {
+  it('should treat an api.json whose port answers 401 as stale, and one that answers a node\'s status as a running node', async () => {
     let status = 401
-    await withForeignServer((res) => { res.statusCode = status; res.end('{}') }, async (dir) => {
+    await withForeignServer((res) => { res.statusCode = status; res.end(JSON.stringify({ nodeId: '12D3KooWrunning' })) }, async (dir) => {
       await expect(assertNotRunning(dir)).resolves.toBeUndefined()
       status = 200
       await expect(assertNotRunning(dir)).rejects.toHaveProperty('name', 'NodeAlreadyRunningError')
+    })
+  })
+
+  // Another program took the port and answers 200 with JSON that is no node's status: before, any 200 refused the
+  // start ("a node is already running") until the operator deleted api.json by hand.
+  it('should treat an api.json whose port answers 200 with JSON that is no node\'s status as stale', async () => {
+    let body = '{}'
+    await withForeignServer((res) => { res.setHeader('content-type', 'application/json'); res.end(body) }, async (dir) => {
+      for (const answer of ['{}', '[]', 'null', '{"nodeId":7}', '"12D3KooW"']) {
+        body = answer
+        await expect(assertNotRunning(dir), answer).resolves.toBeUndefined()
+      }
     })
   })
 })
