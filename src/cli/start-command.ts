@@ -24,6 +24,7 @@ import { note, print } from './output.js'
 import { DATA_DIR_HELP } from './common.js'
 import { PROTOCOL_LEVEL } from '../consensus/shape/core/protocol.js'
 import { steadyNowMs } from '../util/clock.js'
+import { LOCK_FILE_NAME } from '../node/data-dir-lock.js'
 
 /** How long a first join may take before `start` gives up (default of `--join-timeout`). */
 const JOIN_TIMEOUT_S_DEFAULT = 120
@@ -130,14 +131,21 @@ async function runStart (opts: StartOptions): Promise<void> {
   // before the handler ended the process at once, without a graceful stop or its exit handlers, and left
   // api.json (test/cli/signal-at-api-file.test.ts).
   const signals = installSignalHandlers()
+  // Removed while the node still holds the data dir's lock (beforeUnlock): what a failed start created, and
+  // what a first join stopped or given up before admission created. NB: refused the lock, this start made
+  // nothing and the hook never runs: what appeared since `before` is the holder's (a node in its first start
+  // writes identity.key, cluster.json and raft/ meanwhile), never to be removed.
+  unfinishedStart = { dir: config.dataDir, before }
+  const beforeUnlock = async (): Promise<void> => { if (unfinishedStart !== undefined) await removeCreated(unfinishedStart.dir, unfinishedStart.before) }
   try {
-    node = await startNode({ config, log, services, ...(opts.recoverQuorum === true ? { recoverQuorum: true } : {}) })
+    node = await startNode({ config, log, services, beforeUnlock, ...(opts.recoverQuorum === true ? { recoverQuorum: true } : {}) })
   } catch (err) {
-    // NB: refused the lock, this start made nothing: what appeared since `before` is the holder's (a node in its
-    // first start writes identity.key, cluster.json and raft/ meanwhile), never to be removed.
-    if ((err as Error).name !== 'DataDirInUseError') await removeCreated(config.dataDir, before)
+    if ((err as Error).name !== 'DataDirInUseError') await removeDirMadeByStart(config.dataDir, before)
     throw translateStartError(err)
   }
+  // Before a signal that came while starting stops it (signals.started): this node is made.
+  const joining = config.join !== undefined && !inConfiguration(node, consensus)
+  if (!joining) unfinishedStart = undefined
   signals.started(node)
   if (opts.recoverQuorum === true) note(`recovering a lost quorum from ${node.nodeId}: it becomes the only voter, keeping its log; the node stops when done`)
   else printStarted(node)
@@ -145,17 +153,15 @@ async function runStart (opts: StartOptions): Promise<void> {
     note(request.message)
     await stopAndExit(node, request.exitCode)
   })
-  if (config.join !== undefined && !inConfiguration(node, consensus)) {
-    // Set before any await: a signal's stop (stopAndExit) may already be under way.
-    undoUnfinishedJoin = async () => { await removeCreated(config.dataDir, before) }
+  if (joining) {
     try {
       await followJoin(node, consensus, joinTimeoutS * 1000, config.protocolLevel ?? PROTOCOL_LEVEL)
-      undoUnfinishedJoin = undefined
+      unfinishedStart = undefined
     } catch (err) {
       note((err as Error).message)
+      // A first join that never happened leaves nothing (removed by beforeUnlock): the next attempt starts clean.
       await node.stop()
-      // A first join that never happened leaves nothing: the next attempt starts clean.
-      await removeCreated(config.dataDir, before)
+      await removeDirMadeByStart(config.dataDir, before)
       process.exit(1)
     }
   }
@@ -227,14 +233,23 @@ async function entriesOf (dir: string): Promise<Set<string> | undefined> {
   }
 }
 
+/**
+ * Removes what appeared in `dir` since `before` (everything when it did not exist), run while the start holds
+ * the data dir's lock. The lock file stays for the lock's release to remove: gone before, a second start from
+ * another network namespace would not see the lock (node/data-dir-lock.ts).
+ */
 async function removeCreated (dir: string, before: Set<string> | undefined): Promise<void> {
-  if (before === undefined) {
-    await fs.rm(dir, { recursive: true, force: true })
-    return
-  }
   for (const name of await fs.readdir(dir).catch(() => [])) {
-    if (!before.has(name)) await fs.rm(path.join(dir, name), { recursive: true, force: true })
+    if (name !== LOCK_FILE_NAME && before?.has(name) !== true) await fs.rm(path.join(dir, name), { recursive: true, force: true })
   }
+}
+
+/**
+ * The data dir itself when this start made it (`before` undefined), after the lock's release: only if empty, as
+ * a start that took the lock meanwhile has written its lock file there.
+ */
+async function removeDirMadeByStart (dir: string, before: Set<string> | undefined): Promise<void> {
+  if (before === undefined) await fs.rmdir(dir).catch(() => {})
 }
 
 function translateStartError (err: unknown): unknown {
@@ -344,18 +359,20 @@ export async function followJoin (node: RevoadaNode, consensus: ConsensusService
 
 let stopping = false
 /**
- * Set while a first join is unfinished: a stop then removes what the start created, as a join that timed out
- * does. Left, it was a data dir of a cluster the node never joined (ClusterMismatchError at the next `--join`).
+ * Set until the node is made and, with a first join, admitted: its stop then removes what the start created, as
+ * a join that timed out does. Left, it was a data dir of a cluster the node never joined (ClusterMismatchError
+ * at the next `--join`).
  */
-let undoUnfinishedJoin: (() => Promise<void>) | undefined
+let unfinishedStart: { dir: string, before: Set<string> | undefined } | undefined
 
 async function stopAndExit (node: RevoadaNode, code: number): Promise<void> {
   if (stopping) return
   stopping = true
   try {
+    const unfinished = unfinishedStart
     await node.stop()
-    if (undoUnfinishedJoin !== undefined) {
-      await undoUnfinishedJoin()
+    if (unfinished !== undefined) {
+      await removeDirMadeByStart(unfinished.dir, unfinished.before)
       note('stopped before this node was admitted: removed what this start created; the next start joins afresh')
     }
     process.exit(code)

@@ -53,6 +53,13 @@ export interface StartNodeInit {
    * setting on purpose: a setting left in a file or the environment would repeat it at every start.
    */
   recoverQuorum?: boolean
+  /**
+   * Runs once, just before the node lets go of the data dir's lock: when its start fails, and at the end of its
+   * stop. The CLI removes there what a failed start (or a first join given up) created, while no other start
+   * can take the data dir: run after the release, it removed what a start racing into that window had just
+   * written (test/cli/start-cleanup-lock.test.ts). Its failure is logged; the lock is released all the same.
+   */
+  beforeUnlock?: () => Promise<void>
 }
 
 /** The fields of `GET /v1/status` that the node itself provides; services add `{ [name]: … }`. */
@@ -117,17 +124,33 @@ function joinAddresses (net: NetNode): string[] {
 export async function startNode (init: StartNodeInit): Promise<RevoadaNode> {
   // One process per data dir (issue 10 item 1): the lock comes before the identity, WAL or api.json.
   const lock = await acquireDataDirLock(init.config.dataDir)
+  const log = init.log ?? createLogger(init.config.logLevel)
+  const unlock = unlockOnce(lock, init.beforeUnlock)
   try {
-    return await startLocked(init, lock)
+    return await startLocked(init, log, unlock)
   } catch (err) {
-    await lock.release()
+    await unlock().catch((cause: Error) => { log.forComponent('node').error({ err: cause.message }, 'error while undoing a failed start') })
     throw err
   }
 }
 
-async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<RevoadaNode> {
+/** Releases `lock` after `beforeUnlock` has run, once however often it is called (a failed start, a stop). */
+function unlockOnce (lock: DataDirLock, beforeUnlock: (() => Promise<void>) | undefined): () => Promise<void> {
+  let unlocking: Promise<void> | undefined
+  return async () => {
+    unlocking ??= (async () => {
+      try {
+        await beforeUnlock?.()
+      } finally {
+        await lock.release()
+      }
+    })()
+    await unlocking
+  }
+}
+
+async function startLocked (init: StartNodeInit, log: Logger, unlock: () => Promise<void>): Promise<RevoadaNode> {
   const { config } = init
-  const log = init.log ?? createLogger(config.logLevel)
   const nodeLog = log.forComponent('node')
   const identity = await loadOrCreateIdentity(config.dataDir)
   await assertNotRunning(config.dataDir)
@@ -145,7 +168,7 @@ async function startLocked (init: StartNodeInit, lock: DataDirLock): Promise<Rev
   const activity = new LinkActivity()
   const net = await createNetNode({ privateKey: identity.privateKey, cluster, listen, announce: config.announce, net: config.net, activity, ...(init.faults !== undefined ? { faults: init.faults } : {}) })
   const stack = new Stack(nodeLog)
-  stack.push('data-dir-lock', lock.release)
+  stack.push('data-dir-lock', unlock)
   stack.push('net', async () => { await net.stop() })
   try {
     const redialer = new Redialer(net, config.net, log.forComponent('redial'))
