@@ -8,6 +8,7 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { apiGetChecked, apiRequestChecked } from '../api/index.js'
 import { CliInputError } from './validate.js'
+import { TEMPLATE_BYTES_MAX } from '../materializer/core/index.js'
 import { print } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
@@ -65,7 +66,7 @@ async function runCatalogSet (opts: { dataDir?: string, role?: string, file?: st
   if (files.length === 0 && opts.reset !== true) throw new CliInputError('give one or more --file F (or --reset to restore the default templates)')
   if (files.length > 0 && opts.reset === true) throw new CliInputError('--reset takes no --file')
   const templates = []
-  for (const file of files) templates.push({ name: path.basename(file), text: (await readInputFile('--file', file)).toString('utf8') })
+  for (const file of files) templates.push({ name: path.basename(file), text: (await readInputFile('--file', file, TEMPLATE_BYTES_MAX)).toString('utf8') })
   type CatalogSetAnswer = { outcome: { kind: string, message?: string }, index: number, templates?: Array<{ name: string, cid: string }> }
   const result = await apiRequestChecked<CatalogSetAnswer>(dataDirOf(opts), 'POST', '/v1/catalog', { role: opts.role, templates }, { outcome: 'object', index: 'number' }, 60_000)
   if (opts.json === true) process.stdout.write(JSON.stringify(result, null, 2) + '\n')

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir } from '../node/helpers.js'
 import { cliRun } from './helpers.js'
+import { TEMPLATE_BYTES_MAX } from '../../src/materializer/core/index.js'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -49,4 +50,30 @@ describe('CLI file arguments it cannot read', () => {
     expect(r.code).toBe(3)
     expect(r.stderr).toContain('--reset takes no --file')
   })
+})
+
+/**
+ * Goal: a file the CLI reads whole is bounded: `catalog set --file` refuses one larger than a template may be
+ * (TEMPLATE_BYTES_MAX) with one line naming the file and the limit, exit 3, before any request. Before, it read
+ * any file whole (a multi-gigabyte image given by mistake, /dev/zero) and only the node refused the template.
+ * Method: a file one byte over the limit, and a data dir with no node: a command that got past its input fails
+ * with NodeNotRunningError instead (exit 1).
+ */
+describe('CLI file arguments over their size limit', () => {
+  it('should refuse a template file larger than TEMPLATE_BYTES_MAX with exit 3 naming the file and the limit', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const big = path.join(dir, 'big.yaml')
+    await fs.writeFile(big, Buffer.alloc(TEMPLATE_BYTES_MAX + 1, 0x61))
+    const atLimit = path.join(dir, 'ok.yaml')
+    await fs.writeFile(atLimit, Buffer.alloc(TEMPLATE_BYTES_MAX, 0x61))
+    const r = await cliRun(['catalog', 'set', '--role', 'etcd', '--file', atLimit, '--file', big, '--data-dir', dir], 60_000)
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain(big)
+    expect(r.stderr).toContain(String(TEMPLATE_BYTES_MAX))
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    // A file at the limit is read; the command then looks for the node.
+    const ok = await cliRun(['catalog', 'set', '--role', 'etcd', '--file', atLimit, '--data-dir', dir], 60_000)
+    expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('no running node found') as string })
+  }, 120_000)
 })
