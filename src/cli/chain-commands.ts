@@ -14,7 +14,7 @@ import { EXPORT_FILE_BYTES_MAX } from '../attestation/constants.js'
 import { ExportFileTooLargeError } from '../attestation/errors.js'
 import { verifyWithCodec } from '../attestation/signatures.js'
 import type { ChainSummary } from '../attestation/reader.js'
-import { CliInputError } from './validate.js'
+import { CliInputError, DECIMAL_DIGITS } from './validate.js'
 import { print, printable } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
@@ -92,7 +92,7 @@ async function readAnswer (what: string, res: Response, bytesMax: number): Promi
 
 function parseHeight (text: string | undefined): number | undefined {
   if (text === undefined) return undefined
-  const height = Number(text)
+  const height = DECIMAL_DIGITS.test(text) ? Number(text) : NaN
   if (!Number.isSafeInteger(height) || height < 1) throw new CliInputError(`--from must be a height >= 1, got ${text}`)
   return height
 }

@@ -42,7 +42,7 @@ function version (): string {
 const INPUT_ERRORS = new Set([
   'CliInputError', 'ConfigInvalidError', 'ConfigFileError', 'JoinStringInvalidError', 'ApiBindRefusedError',
   'ApiPortInUseError', 'MetricsListenInUseError', 'ListenAddressInUseError', 'ClusterMismatchError', 'HeartbeatTooLargeError', 'HeartbeatInvalidError',
-  'ExportFileTooLargeError', 'InputFileTooLargeError'
+  'ExportFileTooLargeError', 'InputFileTooLargeError', 'TestbedArgumentError'
 ])
 
 /** The exit code for an error that reached the top. */

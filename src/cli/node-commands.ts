@@ -10,7 +10,7 @@ import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer } from '../api/cl
 import type { AnswerField } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
-import { CliInputError, checkNodeId, parseSeconds } from './validate.js'
+import { CliInputError, checkNodeId, parseCount, parseSeconds } from './validate.js'
 import type { ElectionCounters } from '../consensus/raft-node.js'
 import { steadyNowMs } from '../util/clock.js'
 
@@ -168,8 +168,7 @@ export function electionsSummary (e: ElectionCounters): string {
 async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?: string, without?: string }): Promise<void> {
   const dataDir = dataDirOf(opts)
   const timeoutMs = parseSeconds('--timeout', opts.timeout ?? '120') * 1000
-  const voters = opts.voters !== undefined ? Number(opts.voters) : undefined
-  if (voters !== undefined && (!Number.isInteger(voters) || voters < 1 || voters > 7)) throw new CliInputError(`--voters: expected 1..7, got "${opts.voters}"`)
+  const voters = opts.voters !== undefined ? parseCount('--voters', opts.voters, [1, 7]) : undefined
   if (opts.without !== undefined && voters === undefined) throw new CliInputError('--without needs --voters')
   const without = opts.without !== undefined ? checkNodeId(opts.without) : undefined
   const deadline = steadyNowMs() + timeoutMs

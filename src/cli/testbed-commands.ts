@@ -6,6 +6,8 @@
  */
 import type { Command } from 'commander'
 import type { TestbedNodeStatus } from '../testbed/index.js'
+import { TESTBED_NODES_MAX } from '../testbed/constants.js'
+import { parseCount } from './validate.js'
 
 const DIR_HELP = 'testbed directory (default: ./.revoada-testbed)'
 const DEFAULT_DIR = './.revoada-testbed'
@@ -15,11 +17,8 @@ interface DirOptions { dir?: string }
 const dirOf = (opts: DirOptions): string => opts.dir ?? DEFAULT_DIR
 const short = (id: string | null): string => id === null ? '-' : `${id.slice(0, 8)}…${id.slice(-6)}`
 
-function nodeIndex (value: string): number {
-  const index = Number(value)
-  if (!Number.isInteger(index) || index < 1) throw new Error(`expected a node number (1, 2, …), got "${value}"`)
-  return index
-}
+/** A node number as the operator wrote it; a bad one is invalid input (exit 3), as every other usage error. */
+const nodeIndex = (value: string): number => parseCount('node number', value, [1, TESTBED_NODES_MAX])
 
 function printStatus (nodes: TestbedNodeStatus[]): void {
   const lines = nodes.map((n) => [
@@ -41,7 +40,7 @@ async function runUp (opts: DirOptions & { nodes: string, target?: string, netns
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   const state = await testbedUp({
-    dir: dirOf(opts), count: Number(opts.nodes), netns: opts.netns === true, signal: interrupted.signal, ...(opts.target !== undefined ? { target: opts.target } : {})
+    dir: dirOf(opts), count: parseCount('--nodes', opts.nodes, [1, TESTBED_NODES_MAX]), netns: opts.netns === true, signal: interrupted.signal, ...(opts.target !== undefined ? { target: opts.target } : {})
   }).finally(() => {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

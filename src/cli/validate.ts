@@ -39,14 +39,26 @@ export const TARGET_RANGES: Readonly<Record<keyof TargetTopology, readonly [numb
   apiServers: [0, 16], etcd: [1, 7], schedulers: [0, 16], controllerManagers: [0, 16], minWorkers: [0, 1024]
 }
 
+/** A whole number as the CLI takes one: decimal digits, few enough to stay a safe integer. */
+export const DECIMAL_DIGITS = /^\d{1,15}$/
+
+/**
+ * A count or an index the operator wrote: decimal digits only (`Number()` alone also took `0x3`, ` 3`, `3.0`,
+ * `1e1` and `+3`), within [min, max].
+ * @throws CliInputError (exit 3) for anything else
+ */
 export function parseCount (flag: string, value: string, [min, max]: readonly [number, number]): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliInputError(`${flag}: expected a whole number ${min}..${max}, got "${value}"`)
+  const n = DECIMAL_DIGITS.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new CliInputError(`${flag}: expected a whole number ${min}..${max}, got "${value}"`)
   return n
 }
 
+/**
+ * A positive duration in seconds, decimal (`0.5`, `120`): no hexadecimal, exponent, sign or spaces.
+ * @throws CliInputError (exit 3) for anything else
+ */
 export function parseSeconds (flag: string, value: string): number {
-  const n = Number(value)
+  const n = /^\d{1,9}(\.\d{1,9})?$/.test(value) ? Number(value) : NaN
   if (!Number.isFinite(n) || n <= 0) throw new CliInputError(`${flag}: expected a positive number of seconds, got "${value}"`)
   return n
 }
