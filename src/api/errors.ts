@@ -17,6 +17,8 @@ export const API_ERROR_CODES = {
   NotFound: { status: 404, exit: 5 },
   /** Refused by a safety check (e.g. a target below the live voters' fault tolerance without `force`). */
   Refused: { status: 409, exit: 2 },
+  /** Too many of one kind of request open at once from this client (a session's event streams); close some. */
+  TooManyRequests: { status: 429, exit: 1 },
   /** No leader reachable right now (election, partition); retry. */
   Unavailable: { status: 503, exit: 1 },
   /** The request was accepted but did not finish in time; it may still commit. */

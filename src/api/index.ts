@@ -2,7 +2,7 @@
  * @module api
  * The admin HTTP API's one door: the server (fastify, loopback, bearer token) and the CLI-side client.
  */
-export { ApiServer, SESSION_ROUTE, isLoopbackHost, sendApiError, sessionLiveness } from './server.js'
+export { ApiServer, SESSION_ROUTE, isLoopbackHost, sendApiError, sessionIdOf, sessionLiveness } from './server.js'
 export type { ApiServerInit } from './server.js'
 export { apiGet, apiGetChecked, apiRequest, apiRequestChecked, assertNotRunning, checkAnswer, readApiFile } from './client.js'
 export type { AnswerField, ApiFile } from './client.js'

@@ -32,8 +32,8 @@ import { SessionStore, sessionCookie } from './sessions.js'
  */
 export const SESSION_ROUTE = { config: { session: true } } as const
 
-/** Requests let in by a session cookie (not the token), each with whether its session is still live. */
-const sessionRequests = new WeakMap<FastifyRequest, () => boolean>()
+/** Requests let in by a session cookie (not the token), each with its session and whether it is still live. */
+const sessionRequests = new WeakMap<FastifyRequest, { id: string, live: () => boolean }>()
 
 /**
  * For a request the session cookie let in, a check that its session is still live (it expires or is evicted
@@ -41,7 +41,15 @@ const sessionRequests = new WeakMap<FastifyRequest, () => boolean>()
  * as it goes: the cookie is checked only when the request arrives.
  */
 export function sessionLiveness (request: FastifyRequest): (() => boolean) | undefined {
-  return sessionRequests.get(request)
+  return sessionRequests.get(request)?.live
+}
+
+/**
+ * The id of the session whose cookie let `request` in; undefined for one the token let in. A secret: for
+ * counting a session's requests, never for a log or an answer.
+ */
+export function sessionIdOf (request: FastifyRequest): string | undefined {
+  return sessionRequests.get(request)?.id
 }
 
 /** The route flags the auth hook reads. */
@@ -100,7 +108,7 @@ export class ApiServer {
       const read = request.method === 'GET' || request.method === 'HEAD'
       const session = read && route?.session === true ? this.sessions.sessionOfCookie(request.headers.cookie) : undefined
       if (session !== undefined) {
-        sessionRequests.set(request, () => this.sessions.isLive(session))
+        sessionRequests.set(request, { id: session, live: () => this.sessions.isLive(session) })
         return
       }
       init.log.debug({ url: request.url }, 'rejected API request without a valid token')

@@ -5,6 +5,11 @@
 
 /** Concurrent `GET /v1/events` streams per node; one more gets 503. */
 export const SSE_CLIENTS_MAX = 16
+/**
+ * Concurrent streams of one dashboard session (a browser's tabs share its cookie); one more gets 429, so a
+ * client leaking tabs cannot take every SSE_CLIENTS_MAX slot. Streams opened with the token count only there.
+ */
+export const SSE_STREAMS_PER_SESSION_MAX = 4
 /** How often the state is rebuilt and, when it changed, pushed (phi and uptime move without events). */
 export const SSE_PUSH_INTERVAL_MS = 500
 /** A comment line keeps idle proxies from closing the stream. */

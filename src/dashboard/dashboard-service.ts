@@ -58,7 +58,7 @@ export class DashboardService implements NodeService {
       }))
     }
     if (consensus !== undefined) this.watchConsensus(consensus)
-    this.stream.start()
+    this.stream.start(ctx.log)
   }
 
   private watchConsensus (consensus: ConsensusService): void {

@@ -2,32 +2,43 @@
  * @module dashboard/event-stream
  * `GET /v1/events`: server-sent events carrying the dashboard state. Every client first gets the whole
  * state, then a new `state` event whenever it changed (rebuilt on every layer event and every
- * SSE_PUSH_INTERVAL_MS). Clients are bounded (SSE_CLIENTS_MAX; one more gets 503) and a client that stops
+ * SSE_PUSH_INTERVAL_MS). Clients are bounded (SSE_CLIENTS_MAX; one more gets 503), and so are one session's
+ * (SSE_STREAMS_PER_SESSION_MAX; one more gets 429, so one browser leaking tabs cannot lock others out); a client that stops
  * reading is dropped once its buffer passes SSE_CLIENT_BUFFER_BYTES_MAX; EventSource reconnects by itself.
  * A stream a session cookie opened ends at the first push tick after that session expires or is evicted
  * (api/sessions.ts): the cookie was checked when the stream opened, and the stream would otherwise outlive it.
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { SESSION_ROUTE, sendApiError, sessionLiveness } from '../api/index.js'
+import type { Logger } from '../log/index.js'
+import { SESSION_ROUTE, sendApiError, sessionIdOf, sessionLiveness } from '../api/index.js'
 import {
-  SSE_CLIENT_BUFFER_BYTES_MAX, SSE_CLIENTS_MAX, SSE_KEEPALIVE_MS, SSE_PUSH_INTERVAL_MS, SSE_RETRY_MS
+  SSE_CLIENT_BUFFER_BYTES_MAX, SSE_CLIENTS_MAX, SSE_KEEPALIVE_MS, SSE_PUSH_INTERVAL_MS, SSE_RETRY_MS, SSE_STREAMS_PER_SESSION_MAX
 } from './constants.js'
 
+/** An open stream: its session (undefined: opened with the token) and that session's liveness check. */
+interface Client { session: string | undefined, live: (() => boolean) | undefined }
+
 export class EventStream {
-  /** Each open stream, with its session's liveness check (undefined: opened with the token, no session). */
-  private readonly clients = new Map<ServerResponse, (() => boolean) | undefined>()
+  /** Each open stream, with its session (undefined: opened with the token, no session). */
+  private readonly clients = new Map<ServerResponse, Client>()
   private last = ''
   private pushTimer: NodeJS.Timeout | undefined
   private keepaliveTimer: NodeJS.Timeout | undefined
   private scheduled = false
   private closed = false
+  private log: Logger | undefined
 
   /** @param render the current state as JSON text */
   constructor (private readonly render: () => string) {}
 
-  /** Nothing to do until a client connects: the timers run only while one is (issue 16, idle cost). */
-  start (): void {}
+  /**
+   * Nothing to do until a client connects: the timers run only while one is (issue 16, idle cost).
+   * @param log where refused streams are said
+   */
+  start (log?: Logger): void {
+    this.log = log
+  }
 
   private startTimers (): void {
     if (this.pushTimer !== undefined) return
@@ -66,11 +77,16 @@ export class EventStream {
       if (this.closed || this.clients.size >= SSE_CLIENTS_MAX) {
         return await sendApiError(reply, 'Unavailable', `too many event streams: at most ${SSE_CLIENTS_MAX}`)
       }
+      const session = sessionIdOf(request)
+      if (session !== undefined && this.streamsOf(session) >= SSE_STREAMS_PER_SESSION_MAX) {
+        this.log?.info({ streamsMax: SSE_STREAMS_PER_SESSION_MAX }, 'dashboard event stream refused: its session holds the most streams a session may')
+        return await sendApiError(reply, 'TooManyRequests', `too many event streams of this dashboard session: at most ${SSE_STREAMS_PER_SESSION_MAX}; close other dashboard tabs`)
+      }
       reply.hijack()
       const res = reply.raw
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
       res.write(`retry: ${SSE_RETRY_MS}\n\n`)
-      this.clients.set(res, sessionLiveness(request))
+      this.clients.set(res, { session, live: sessionLiveness(request) })
       this.startTimers()
       request.raw.once('close', () => {
         this.clients.delete(res)
@@ -80,6 +96,13 @@ export class EventStream {
     })
     // Open streams would hold the server's close forever: end them first.
     app.addHook('preClose', async () => { this.close() })
+  }
+
+  /** Open streams of `session` (at most SSE_CLIENTS_MAX to count). */
+  private streamsOf (session: string): number {
+    let count = 0
+    for (const client of this.clients.values()) if (client.session === session) count++
+    return count
   }
 
   /** Ends every stream and stops the timers. */
@@ -92,7 +115,7 @@ export class EventStream {
 
   /** Ends the streams whose session is over; the browser's reconnect then meets the 401 of its stale cookie. */
   private endEndedSessions (): void {
-    for (const [res, live] of this.clients) {
+    for (const [res, { live }] of this.clients) {
       if (live === undefined || live()) continue
       this.clients.delete(res)
       res.end()
