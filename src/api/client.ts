@@ -77,9 +77,10 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
 }
 
 /** The JSON type a field of an answer must have (`checkAnswer`). */
-export type AnswerField = 'string' | 'number' | 'boolean' | 'array' | 'object'
+export type AnswerField = 'string' | 'number' | 'number-or-null' | 'boolean' | 'array' | 'object'
 
 function hasType (value: unknown, type: AnswerField): boolean {
+  if (type === 'number-or-null') return value === null || typeof value === 'number'
   if (type === 'array') return Array.isArray(value)
   if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value)
   return typeof value === type
@@ -100,6 +101,17 @@ export function checkAnswer (dataDir: string, apiPath: string, answer: unknown, 
   }
   const wanted = Object.entries(fields).map(([key, type]) => `${key} (${type})`).join(', ')
   throw new NodeNotRunningError(dataDir, `the API in ${API_FILE_NAME} answered ${apiPath.split('?')[0] ?? apiPath} without ${wanted}: not a revoada node`)
+}
+
+/**
+ * `items`, a list of the answer at `apiPath`, when each is a JSON object whose `fields` have the given types
+ * (checkAnswer): the fields a command prints of each.
+ *
+ * @throws NodeNotRunningError when one is not
+ */
+export function checkItems<T> (dataDir: string, apiPath: string, items: readonly unknown[], fields: Readonly<Record<string, AnswerField>>): T[] {
+  for (const item of items) checkAnswer(dataDir, apiPath, item, fields)
+  return items as T[]
 }
 
 /**

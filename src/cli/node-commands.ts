@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer } from '../api/client.js'
+import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer, checkItems } from '../api/client.js'
 import type { AnswerField } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
@@ -42,7 +42,19 @@ export interface MembersAnswer {
 
 const POLL_MS = 250
 /** The fields of `GET /v1/members` the CLI reads (checkAnswer). */
-export const MEMBERS_FIELDS: Readonly<Record<string, AnswerField>> = { self: 'string', members: 'array' }
+const MEMBERS_FIELDS: Readonly<Record<string, AnswerField>> = { self: 'string', members: 'array' }
+/** The fields of each of its members the CLI reads (checkItems). */
+const MEMBER_FIELDS: Readonly<Record<string, AnswerField>> = { nodeId: 'string', health: 'string', generation: 'number', roles: 'array', phi: 'number-or-null' }
+
+/**
+ * `GET /v1/members`, its fields and each member's checked.
+ * @throws NodeNotRunningError when the answer is no node's
+ */
+export async function readMembers (dataDir: string, timeoutMs?: number): Promise<MembersAnswer> {
+  const answer = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS, timeoutMs)
+  checkItems(dataDir, '/v1/members', answer.members, MEMBER_FIELDS)
+  return answer
+}
 
 export function registerNodeCommands (program: Command): void {
   program.command('id')
@@ -196,7 +208,7 @@ async function notReadyBecause (dataDir: string, voters: number | undefined, wit
   if (voters === undefined) return null
   const shape = await apiGetChecked<{ voters: string[] }>(dataDir, '/v1/shape?stale=true', { voters: 'array' }, timeoutMs)
   if (without !== undefined && shape.voters.includes(without)) return `${without} still holds etcd`
-  const members = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS, timeoutMs)
+  const members = await readMembers(dataDir, timeoutMs)
   const alive = new Set(members.members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId))
   const live = shape.voters.filter((id) => alive.has(id)).length
   return live >= voters ? null : `${live} live voter(s) of ${voters} wanted`
@@ -209,7 +221,7 @@ export function phiText (phi: number | null): string {
 
 async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
-  const answer = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS)
+  const answer = await readMembers(dataDir)
   if (opts.json === true) {
     printJson(answer)
     return

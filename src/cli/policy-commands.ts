@@ -5,7 +5,7 @@
  * operator's pin. A `propose` the policy would undo is refused by the node (`Refused`, exit 2).
  */
 import type { Command } from 'commander'
-import { apiGetChecked, apiRequestChecked } from '../api/index.js'
+import { apiGetChecked, apiRequestChecked, checkItems } from '../api/index.js'
 import type { AnswerField } from '../api/index.js'
 import { note, print, printExact } from './output.js'
 
@@ -18,6 +18,20 @@ const FOLLOW_REQUEST_TIMEOUT_MS = FOLLOW_WAIT_MS + 10_000
 const FOLLOW_RETRY_MS = 1_000
 /** The fields of `GET /v1/decisions` the CLI reads (checkAnswer). */
 const DECISIONS_FIELDS: Readonly<Record<string, AnswerField>> = { node: 'string', lastN: 'number', decisions: 'array' }
+/** The fields of each decision the CLI prints (checkItems). */
+const DECISION_FIELDS: Readonly<Record<string, AnswerField>> = {
+  n: 'number', by: 'string', term: 'number', atMs: 'number', trigger: 'string', truncated: 'number', proposals: 'array', withheld: 'array'
+}
+
+/**
+ * The decisions at `apiPath`, the answer's fields and each decision's checked.
+ * @throws NodeNotRunningError when the answer is no node's
+ */
+async function readDecisions (dataDir: string, apiPath: string, timeoutMs?: number): Promise<DecisionsAnswer> {
+  const answer = await apiGetChecked<DecisionsAnswer>(dataDir, apiPath, DECISIONS_FIELDS, timeoutMs)
+  checkItems(dataDir, apiPath, answer.decisions, DECISION_FIELDS)
+  return answer
+}
 
 function dataDirOf (opts: { dataDir?: string }): string {
   return opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
@@ -58,7 +72,7 @@ export function formatDecision (d: DecisionRow): string[] {
 async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
   const show = (d: DecisionRow): void => { if (opts.json === true) printExact(JSON.stringify(d)); else print(formatDecision(d)) }
-  const first = await apiGetChecked<DecisionsAnswer>(dataDir, '/v1/decisions', DECISIONS_FIELDS)
+  const first = await readDecisions(dataDir, '/v1/decisions')
   if (opts.json === true && opts.follow !== true) {
     process.stdout.write(JSON.stringify(first, null, 2) + '\n')
     return
@@ -68,7 +82,7 @@ async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: 
   // NB: followed until interrupted (Ctrl-C); a node restarting in between is waited for, not fatal.
   while (opts.follow === true) {
     try {
-      const next = await apiGetChecked<DecisionsAnswer>(dataDir, `/v1/decisions?after=${after}&waitMs=${FOLLOW_WAIT_MS}`, DECISIONS_FIELDS, FOLLOW_REQUEST_TIMEOUT_MS)
+      const next = await readDecisions(dataDir, `/v1/decisions?after=${after}&waitMs=${FOLLOW_WAIT_MS}`, FOLLOW_REQUEST_TIMEOUT_MS)
       next.decisions.forEach(show)
       // A node whose log restarted numbering (new data dir) would never pass `after`: start from its end.
       after = next.lastN < after ? next.lastN : Math.max(after, ...next.decisions.map((d) => d.n))

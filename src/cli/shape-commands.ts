@@ -7,13 +7,13 @@
  */
 import type { Command } from 'commander'
 import { Argument, Option } from 'commander'
-import { apiGetChecked, apiRequestChecked } from '../api/client.js'
+import { apiGetChecked, apiRequestChecked, checkItems } from '../api/client.js'
 import type { AnswerField } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { pairs, print, printJson, printTable } from './output.js'
 import { CliInputError, TARGET_RANGES, checkNodeId, parseCount, parseRoles } from './validate.js'
-import { MEMBERS_FIELDS } from './node-commands.js'
-import type { MembersAnswer, StatusAnswer } from './node-commands.js'
+import { readMembers } from './node-commands.js'
+import type { StatusAnswer } from './node-commands.js'
 
 /** Kinds and reasons an operator may propose (the server's lists; kept here so `--help` needs no import of the node). */
 const PROPOSAL_KINDS = ['promote', 'demote', 'quarantine', 'restore', 'remove-member'] as const
@@ -91,12 +91,13 @@ async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boole
   const dataDir = dataDirOf(opts)
   const shapePath = `/v1/shape${opts.stale === true ? '?stale=true' : ''}`
   const shape = await apiGetChecked<ShapeAnswer>(dataDir, shapePath, { cid: 'string', appliedIndex: 'number', target: 'object', members: 'array' })
+  checkItems(dataDir, shapePath, shape.members, { nodeId: 'string', roles: 'array' })
   if (opts.json === true) {
     printJson(shape)
     return
   }
   // Health and Raft membership come from this node's views; a shape is still worth printing without them.
-  const members = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS).catch(() => undefined)
+  const members = await readMembers(dataDir).catch(() => undefined)
   const status = await apiGetChecked<StatusAnswer>(dataDir, '/v1/status', { nodeId: 'string' }).catch(() => undefined)
   const health = new Map(members?.members.map((m) => [m.nodeId, m.health]) ?? [])
   const raftOf = (id: string): string => {

@@ -77,6 +77,27 @@ describe('commands that print an answer, against an API that answers JSON of no 
 })
 
 /**
+ * Goal: the lists `members`, `shape` and `decisions` print are checked element by element too: an answer whose
+ * top-level fields are right but whose elements are not (`members: [{}]`) is no node's, NodeNotRunningError, one
+ * line, exit 1. Before, `members` and `shape` ended in a TypeError (`reading 'join'`, `reading 'toFixed'`) and
+ * `decisions` in a RangeError (`Invalid time value`), and each printed the foreign JSON with `--json`.
+ */
+describe('commands that print a list, against an API whose list elements are no node\'s', () => {
+  it('should fail with NodeNotRunningError', async () => {
+    const dir = await dataDirAnswering(JSON.stringify({
+      nodeId: '12D3KooWx', self: '12D3KooWx', members: [{}], cid: 'c', appliedIndex: 1, target: {}, node: 'n', lastN: 1, decisions: [{}]
+    }))
+    const commands = [['members'], ['members', '--json'], ['shape'], ['shape', '--json'], ['decisions'], ['decisions', '--json']]
+    const results = await Promise.all(commands.map(async (args) => ({ args, ...await cliRun([...args, '--data-dir', dir], 60_000) })))
+    for (const { args, code, stdout, stderr } of results) {
+      expect({ args, code, stdout }).toEqual({ args, code: 1, stdout: '' })
+      expect({ args, stderr }).toEqual({ args, stderr: expect.stringContaining('no running node found') as string })
+      expect({ args, lines: stderr.trim().split('\n').length }).toEqual({ args, lines: 1 })
+    }
+  }, 120_000)
+})
+
+/**
  * Goal: `wait-ready --timeout S` gives up after about S seconds also when the API accepts the connection and
  * never answers (a node stuck, or another program on its port); each request waited the client's 30 s before.
  * Method: a server that holds every request open; the command must end, exit 1, well before 30 s.
