@@ -4,8 +4,8 @@
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { API_CLIENT_TIMEOUT_MS, API_FILE_NAME } from './constants.js'
-import { ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError } from './errors.js'
+import { API_ANSWER_BYTES_MAX, API_CLIENT_TIMEOUT_MS, API_FILE_NAME } from './constants.js'
+import { ApiAnswerTooLargeError, ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError } from './errors.js'
 
 /** Contents of `api.json`. */
 export interface ApiFile {
@@ -66,7 +66,7 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
     }
     throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)
   }
-  const text = await res.text()
+  const text = await answerText(res, `${api.url}${apiPath}`)
   if (!res.ok) throw new ApiRequestError(apiPath, res.status, text)
   try {
     return JSON.parse(text) as unknown
@@ -74,6 +74,29 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
     // Every answer of the API is JSON: this is another server on the recorded port (a stale api.json).
     throw new NodeNotRunningError(dataDir, `${api.url} answered ${apiPath} with something that is no JSON: not a revoada node`)
   }
+}
+
+/**
+ * The text of `res`'s body, at most API_ANSWER_BYTES_MAX bytes of it: read whole, an endless answer (a program
+ * at a stale api.json's port) grew the CLI until V8's string limit or the request's timeout.
+ * @throws ApiAnswerTooLargeError past that, the rest unread
+ */
+async function answerText (res: Response, url: string): Promise<string> {
+  const reader = res.body?.getReader()
+  if (reader === undefined) return ''
+  const chunks: Uint8Array[] = []
+  let bytes = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    bytes += value.byteLength
+    if (bytes > API_ANSWER_BYTES_MAX) {
+      await reader.cancel().catch(() => {})
+      throw new ApiAnswerTooLargeError(url, API_ANSWER_BYTES_MAX)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** The JSON type a field of an answer must have (`checkAnswer`). */
@@ -152,7 +175,8 @@ export async function assertNotRunning (dataDir: string): Promise<void> {
     // refused to start until the operator deleted api.json (test/api/stale-api-file.test.ts).
     checkAnswer(dataDir, '/v1/status', await apiGet(dataDir, '/v1/status'), { nodeId: 'string' })
   } catch (err) {
-    if ((err as Error).name === 'NodeNotRunningError') return
+    // No node's status is that large (API_ANSWER_BYTES_MAX): another program streams there.
+    if ((err as Error).name === 'NodeNotRunningError' || (err as Error).name === 'ApiAnswerTooLargeError') return
     // The recorded port now belongs to another server (a port reused after a crash): one that refuses the
     // token (401) is not the node that wrote api.json, nor is one without /v1/status (404), which every node serves.
     const status = (err as { status?: number }).status

@@ -17,6 +17,12 @@ export const API_KEEP_ALIVE_TIMEOUT_MS = 65_000
  * during an election or on a loaded machine; the node bounds its own consensus operations (504 Timeout).
  */
 export const API_CLIENT_TIMEOUT_MS = 30_000
+/**
+ * The most of one answer the CLI reads (ApiAnswerTooLargeError past it). A node's largest answer, the content
+ * list of up to OBJECTS_MAX (100,000) records of a few hundred bytes each, stays well below it; a program at a
+ * stale api.json's port may stream without end.
+ */
+export const API_ANSWER_BYTES_MAX = 64 * 1024 * 1024
 /** Random bytes of a one-time login code and of a session id. */
 export const LOGIN_CODE_BYTES = 32
 /** A login link works once, within this time. */

@@ -102,6 +102,15 @@ function codeForStatus (status: number): ApiErrorCode {
   return (found?.[0] as ApiErrorCode | undefined) ?? 'Internal'
 }
 
+/** An answer of the API is larger than the CLI reads (API_ANSWER_BYTES_MAX); the rest of it was not read. */
+export class ApiAnswerTooLargeError extends Error {
+  static override readonly name = 'ApiAnswerTooLargeError'
+  constructor (url: string, bytesMax: number) {
+    super(`${url} answered more than ${bytesMax} bytes, the most the CLI reads of an answer: is a revoada node there?`)
+    this.name = 'ApiAnswerTooLargeError'
+  }
+}
+
 /** `start` found another node answering on this data dir's `api.json`. */
 export class NodeAlreadyRunningError extends Error {
   static override readonly name = 'NodeAlreadyRunningError'

@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { apiGet, assertNotRunning } from '../../src/api/index.js'
+import { API_ANSWER_BYTES_MAX } from '../../src/api/constants.js'
 import { tempDir } from '../node/helpers.js'
 
 /**
@@ -49,6 +50,14 @@ describe('assertNotRunning', () => {
         body = answer
         await expect(assertNotRunning(dir), answer).resolves.toBeUndefined()
       }
+    })
+  })
+
+  it('should treat an api.json whose port answers more than API_ANSWER_BYTES_MAX as stale', async () => {
+    const pad = Buffer.alloc(API_ANSWER_BYTES_MAX, 0x61)
+    await withForeignServer((res) => { res.on('error', () => {}); res.end(Buffer.concat([Buffer.from('{"nodeId":"12D3KooWx","pad":"'), pad, Buffer.from('"}')])) }, async (dir) => {
+      await expect(assertNotRunning(dir)).resolves.toBeUndefined()
+      await expect(apiGet(dir, '/v1/status')).rejects.toHaveProperty('name', 'ApiAnswerTooLargeError')
     })
   })
 })

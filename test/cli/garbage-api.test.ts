@@ -15,6 +15,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cliRun } from './helpers.js'
 import { tempDir } from '../node/helpers.js'
+import { API_ANSWER_BYTES_MAX } from '../../src/api/constants.js'
 
 const servers: Server[] = []
 const dirs: string[] = []
@@ -118,5 +119,43 @@ describe('wait-ready against an API that never answers', () => {
     expect(r.stderr).toContain('not ready after 1 s')
     // Node's start and the command's own work take a second or two on a loaded machine; 30 s is the bug.
     expect(elapsedMs).toBeLessThan(15_000)
+  }, 60_000)
+})
+
+/**
+ * Goal: the CLI reads at most API_ANSWER_BYTES_MAX of an answer: a larger one (a program at a stale api.json's
+ * port streaming without end) ends the command with ApiAnswerTooLargeError, one line, exit 1. Before, the whole
+ * answer was read into memory, so an endless one grew the CLI until V8's string limit or the 30 s timeout.
+ * Method: a server answering `/v1/status` with a node's status padded one byte past the limit, streamed in
+ * chunks; `status` must refuse it rather than print it.
+ */
+describe('an answer larger than the CLI reads', () => {
+  it('should end the command with ApiAnswerTooLargeError', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x61)
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.write('{"nodeId":"12D3KooWx","pad":"')
+      let left = API_ANSWER_BYTES_MAX
+      const more = (): void => {
+        while (left > 0) {
+          const piece = left >= chunk.length ? chunk : chunk.subarray(0, left)
+          left -= piece.length
+          if (!res.write(piece)) { res.once('drain', more); return }
+        }
+        res.end('"}')
+      }
+      res.on('error', () => {})
+      more()
+    })
+    servers.push(server)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const dir = await tempDir()
+    dirs.push(dir)
+    await fs.writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' }))
+    const r = await cliRun(['status', '--data-dir', dir], 60_000)
+    server.closeAllConnections()
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 1, stdout: '' })
+    expect(r.stderr).toContain('ApiAnswerTooLargeError')
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
   }, 60_000)
 })
