@@ -464,13 +464,20 @@ export class RaftNode<R> {
     return this.elections.counters()
   }
 
+  /**
+   * Whether this node leads. False once the driver stopped (stop() or a halt): the core keeps its last role,
+   * but a halted leader's process runs on until it exits, and membership and the address lookup read this.
+   */
   isLeader (): boolean {
-    return this.raw.role() === 'leader'
+    return this.running && this.raw.role() === 'leader'
   }
 
-  /** The leader this node knows of in its current term (null while there is none), without a status copy. */
+  /**
+   * The leader this node knows of in its current term (null while there is none, and once the driver
+   * stopped: it hears no more of the cluster), without a status copy.
+   */
   leaderId (): NodeId | null {
-    return this.raw.leader()
+    return this.running ? this.raw.leader() : null
   }
 
   /** The configuration in force after the entries applied so far. */
