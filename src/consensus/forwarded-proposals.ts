@@ -14,7 +14,7 @@ import type { AppliedRecord } from './node-snapshot.js'
 import { ForwardedRequestRefusedError } from './errors.js'
 import type { PerPeerLogLimiter } from './log-limiter.js'
 import { decodeRefusal, encodeRefusal } from './request-refusal.js'
-import { rethrowBug } from '../util/assert.js'
+import { assert, rethrowBug } from '../util/assert.js'
 import type { CommandRules, Logger, RaftNodeComponents, RaftNodeCounters } from './raft-node-types.js'
 import { clientIdOwner, proposalKey, sameId } from './pending-proposal.js'
 import type { ProposalExtra, ProposalTable } from './pending-proposal.js'
@@ -224,11 +224,22 @@ export class ForwardedProposals<R> {
     const raw = this.deps.raw()
     const last = raw.lastIndex()
     const term = raw.term()
-    ids.forEach((id, k) => { this.forwardedAppended.set(proposalKey(id), { index: last - ids.length + 1 + k, term }) })
-    if (this.forwardedAppended.size > FORWARDED_APPENDED_MAX) {
-      const applied = this.deps.applied()
-      for (const [key, at] of this.forwardedAppended) if (at.index <= applied || at.term !== term) this.forwardedAppended.delete(key)
+    const appended = this.forwardedAppended
+    ids.forEach((id, k) => {
+      const key = proposalKey(id)
+      // Deleted first so the map stays in append order (set() would keep an older copy's place).
+      appended.delete(key)
+      appended.set(key, { index: last - ids.length + 1 + k, term })
+    })
+    // The oldest go first, each once (O(1) amortised per insert): the applied or earlier-term ones at the
+    // front, which a retry would not skip anyway, then, over the bound, the oldest still pending (its retry
+    // is appended again, a duplicate the sessions skip at apply). It rescanned the whole map per insert.
+    const applied = this.deps.applied()
+    for (const [key, at] of appended) {
+      if (appended.size <= FORWARDED_APPENDED_MAX && at.index > applied && at.term === term) break
+      appended.delete(key)
     }
+    assert(appended.size <= FORWARDED_APPENDED_MAX, () => `forwardedAppended holds ${appended.size}`)
   }
 
   /**
