@@ -166,10 +166,16 @@ export class ForwardedProposals<R> {
       if (from === this.deps.id) {
         this.failRequest(id, refusal.message)
       } else if (this.deps.answerRefusals?.() === true) {
+        // An id too long for the answer's bounded context (no request of the follower's has one) goes unanswered.
+        const context = encodeRefusal({ id, reason: refusal.message })
+        if (context === null) {
+          this.deps.log.debug({ from, clientIdChars: id.clientId.length }, 'a refused forwarded request not answered: its id does not fit a refusal')
+          return false
+        }
         counts.refusalsAnswered++
         this.deps.outbox.send({
           type: MessageType.PropResp, from: this.deps.id, to: from, term: this.deps.raw().term(), index: 0, logTerm: 0, entries: [],
-          commit: 0, reject: true, rejectHint: 0, context: encodeRefusal({ id, reason: refusal.message })
+          commit: 0, reject: true, rejectHint: 0, context
         })
       }
     }

@@ -19,12 +19,20 @@ export interface RequestRefusal {
   reason: string
 }
 
-/** The refusal's bytes, its reason cut so that they fit MAX_READ_CONTEXT_BYTES. */
-export function encodeRefusal (refusal: RequestRefusal): Uint8Array {
+/**
+ * The refusal's bytes, its reason cut so that they fit MAX_READ_CONTEXT_BYTES; null when its id alone does
+ * not fit, or is longer than a request id (CLIENT_ID_CHARS_MAX): nothing to answer with. A follower's request
+ * ids fit (at most 128 characters, `parseRequestId`), but an entry's id comes from the sender, up to 256
+ * characters, and a context above the bound made the follower refuse the frame and close the stream, losing
+ * every message queued behind it (`request-refusal.test.ts`).
+ */
+export function encodeRefusal (refusal: RequestRefusal): Uint8Array | null {
+  if (refusal.id.clientId.length > CLIENT_ID_CHARS_MAX) return null
   let reason = refusal.reason.slice(0, REFUSAL_REASON_CHARS_MAX)
   for (;;) {
     const bytes = encodeCanonical({ id: { clientId: refusal.id.clientId, seq: refusal.id.seq }, reason })
-    if (bytes.length <= MAX_READ_CONTEXT_BYTES || reason.length === 0) return bytes
+    if (bytes.length <= MAX_READ_CONTEXT_BYTES) return bytes
+    if (reason.length === 0) return null
     reason = reason.slice(0, Math.max(0, reason.length - (bytes.length - MAX_READ_CONTEXT_BYTES)))
   }
 }
