@@ -23,7 +23,7 @@ import type { ProposalId } from './core/index.js'
 import { encodeCanonicalFast } from '../codec/index.js'
 import { ProposalBatcher } from './proposal-batcher.js'
 import type { BatchProposeOptions, CommandResult } from './proposal-batcher.js'
-import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCH_RESUBMITS_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
+import { SHAPE_BATCH_BYTES_MAX, SHAPE_BATCH_COMMANDS_MAX, SHAPE_BATCH_LINGER_MAX_MS, SHAPE_BATCH_QUEUE_MAX, SHAPE_BATCH_QUEUE_SENDER_MAX, SHAPE_BATCH_RESUBMITS_MAX, SHAPE_BATCHES_IN_FLIGHT_MAX } from './constants.js'
 import { caughtUpMembers, mayTalkRaft, unheardPeers, ADMISSION_ROUND_INTERVAL_MS } from './admission.js'
 import { AdmissionLoop } from './admission-loop.js'
 import { VoterPriority, VOTER_NICE_DEFAULT } from './voter-priority.js'
@@ -149,7 +149,8 @@ export class ConsensusService implements NodeService {
       encodedBytes: (item) => encodeCanonicalFast(item).length
     }, {
       commandsMax: SHAPE_BATCH_COMMANDS_MAX, bytesMax: SHAPE_BATCH_BYTES_MAX, inFlightMax: SHAPE_BATCHES_IN_FLIGHT_MAX,
-      queueMax: SHAPE_BATCH_QUEUE_MAX, lingerMaxMs: SHAPE_BATCH_LINGER_MAX_MS, resubmitsMax: SHAPE_BATCH_RESUBMITS_MAX
+      queueMax: SHAPE_BATCH_QUEUE_MAX, groupCommandsPerSenderMax: SHAPE_BATCH_QUEUE_SENDER_MAX, lingerMaxMs: SHAPE_BATCH_LINGER_MAX_MS,
+      resubmitsMax: SHAPE_BATCH_RESUBMITS_MAX
     })
     this.intake = new ForwardedRequestIntake({ isLeader: () => this.raft.isLeader(), level: () => this.level(), shape: () => this.machine.shape, batcher: this.batcher })
     // NB: the driver numbers the commands that carry no signed id (seal entries) in a session of its own:

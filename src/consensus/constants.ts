@@ -100,8 +100,17 @@ export const SHAPE_BATCHES_IN_FLIGHT_MAX = 1
  * flight. A lone request never waits; a caller that does not come back costs the others at most this.
  */
 export const SHAPE_BATCH_LINGER_MAX_MS = 20
-/** Operator commands waiting for a batch; beyond it a request fails with ConsensusBusyError (503). */
+/**
+ * Operator commands waiting for a batch; beyond it a request fails with ConsensusBusyError (503). The
+ * leader's own commands and followers' forwarded groups each have this budget: groups never crowd its own out.
+ */
 export const SHAPE_BATCH_QUEUE_MAX = 4096
+/**
+ * Followers' commands of one sender waiting in the leader's batcher (4 full batches): a member flooding
+ * requests under fresh sessions fills its share, not the queue; its next group is refused with
+ * ConsensusBusyError (not answered, logged once per interval per peer) and it retries.
+ */
+export const SHAPE_BATCH_QUEUE_SENDER_MAX = 256
 /**
  * How often one operator command is submitted again after the envelope carrying it was lost with its
  * leader's term (ProposalLostError, src/consensus/proposal-batcher.ts); after that its caller gets the error

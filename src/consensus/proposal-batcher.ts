@@ -51,8 +51,17 @@ export interface ProposalBatcherLimits {
   bytesMax: number
   /** Batches proposed and not yet applied here. */
   inFlightMax: number
-  /** Commands waiting; beyond it submit() rejects with ConsensusBusyError. */
+  /**
+   * This node's own commands waiting; beyond it submit() rejects with ConsensusBusyError. Followers' groups
+   * have a budget of their own, as large: they never crowd this node's commands out.
+   */
   queueMax: number
+  /**
+   * Commands of one other node's groups waiting (a member may flood requests under fresh sessions); beyond
+   * it submitGroup() refuses that node's next group with ConsensusBusyError, and it retries.
+   * @default max(commandsMax, queueMax / 16)
+   */
+  groupCommandsPerSenderMax?: number
   /**
    * How long, at most, a batch waits for the callers the previous batch answered (never longer than half of
    * that batch's flight, or two flights when it carried followers' groups; 0: never waits).
@@ -169,8 +178,13 @@ export function commandResultOf (batch: ProposalResult<ApplyResult>, position: n
 
 export class ProposalBatcher {
   private queue: Waiting[] = []
-  /** Commands in the queue (own ones count 1, a group its commands). */
+  /** Commands in the queue (own ones count 1, a group its commands). Invariant: own + groups' commands. */
   private queuedCommands = 0
+  /** Of queuedCommands, this node's own: at most queueMax. The rest are groups', at most queueMax too. */
+  private queuedOwn = 0
+  /** Commands of the groups queued, by the node that sent them (requestOwner): at most the sender's share. */
+  private readonly queuedBySender = new Map<string, number>()
+  private readonly senderShareMax: number
   /** Keys of the forwarded groups queued or in an envelope in flight here. */
   private readonly groupKeys = new Set<string>()
   private inFlight = 0
@@ -190,6 +204,9 @@ export class ProposalBatcher {
     assert(limits.commandsMax >= 1 && limits.commandsMax <= MAX_BATCH_COMMANDS, () => `commandsMax ${limits.commandsMax} outside 1..${MAX_BATCH_COMMANDS}`)
     assert(limits.inFlightMax >= 1, 'inFlightMax must be positive')
     assert(limits.queueMax >= limits.commandsMax, 'queueMax below commandsMax')
+    this.senderShareMax = limits.groupCommandsPerSenderMax ?? Math.max(limits.commandsMax, Math.floor(limits.queueMax / 16))
+    assert(this.senderShareMax >= limits.commandsMax, 'groupCommandsPerSenderMax below commandsMax: a whole group could never queue')
+    assert(this.senderShareMax <= limits.queueMax, 'groupCommandsPerSenderMax above queueMax')
   }
 
   counters (): ProposalBatcherCounters {
@@ -201,10 +218,11 @@ export class ProposalBatcher {
    * @throws ConsensusBusyError (async) when SHAPE_BATCH_QUEUE_MAX commands already wait
    */
   async submit (item: BatchedCommand): Promise<CommandResult> {
-    if (this.queuedCommands >= this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} operator commands wait for a batch`)
+    if (this.queuedOwn >= this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} operator commands wait for a batch`)
     const promise = new Promise<CommandResult>((resolve, reject) => {
       this.queue.push({ kind: 'own', item, bytes: this.deps.encodedBytes(item), resolve, reject, resubmits: 0 })
       this.queuedCommands++
+      this.queuedOwn++
     })
     this.dispatch()
     return await promise
@@ -214,16 +232,25 @@ export class ProposalBatcher {
    * Leader: queues a follower's forwarded group for this node's next envelope. `bytes` is its encoded size
    * as the envelope will carry it (commands and via), measured here, never the follower's figure.
    * Returns false when the same request is already queued or in flight here (a retry: nothing to do).
-   * @throws ConsensusBusyError when SHAPE_BATCH_QUEUE_MAX commands already wait
+   * @throws ConsensusBusyError when SHAPE_BATCH_QUEUE_MAX followers' commands already wait, or the sender's
+   *   share of them (groupCommandsPerSenderMax) would be passed: one member's flood of requests under fresh
+   *   sessions filled the whole queue, and this node's and other members' commands were refused
    */
   submitGroup (group: CommandGroup & { via: RequestId }, bytes: number): boolean {
     assert(this.deps.proposeMerged !== undefined, 'groups need proposeMerged')
     assert(group.commands.length >= 1 && group.commands.length <= this.limits.commandsMax, () => `group of ${group.commands.length}`)
     const key = requestKey(group.via)
     if (this.groupKeys.has(key)) return false
-    if (this.queuedCommands + group.commands.length > this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} operator commands wait for a batch`)
+    const n = group.commands.length
+    if (this.queuedCommands - this.queuedOwn + n > this.limits.queueMax) throw new ConsensusBusyError(`${this.limits.queueMax} followers' commands wait for a batch`)
+    const sender = requestOwner(group.via)
+    const senderQueued = this.queuedBySender.get(sender) ?? 0
+    if (senderQueued + n > this.senderShareMax) {
+      throw new ConsensusBusyError(`${senderQueued} commands of ${sender} wait for a batch, its share is ${this.senderShareMax}`)
+    }
     this.queue.push({ kind: 'group', group, key, bytes })
-    this.queuedCommands += group.commands.length
+    this.queuedCommands += n
+    this.queuedBySender.set(sender, senderQueued + n)
     this.groupKeys.add(key)
     this.dispatch()
     return true
@@ -235,7 +262,7 @@ export class ProposalBatcher {
     this.queue = this.queue.filter((w) => {
       if (w.kind === 'own') return true
       this.groupKeys.delete(w.key)
-      this.queuedCommands -= w.group.commands.length
+      this.unqueued(w)
       return false
     })
     const dropped = before - this.queue.length
@@ -322,7 +349,7 @@ export class ProposalBatcher {
     if (this.deps.batching?.() === false) {
       // One command, alone in a v1 envelope (a group never reaches a node below the forwarding level).
       const first = this.queue.shift() as Waiting
-      this.queuedCommands -= commandsOf(first)
+      this.unqueued(first)
       return [first]
     }
     for (const next of this.queue) {
@@ -343,8 +370,24 @@ export class ProposalBatcher {
       commands += n
     }
     this.queue = left
-    this.queuedCommands -= commands
+    for (const w of taken) this.unqueued(w)
+    assert(commands === taken.reduce((k, w) => k + commandsOf(w), 0), 'batch count')
     return taken
+  }
+
+  /** Takes `w`, which left the queue, off the counts of what waits. */
+  private unqueued (w: Waiting): void {
+    this.queuedCommands -= commandsOf(w)
+    if (w.kind === 'own') {
+      this.queuedOwn--
+    } else {
+      const sender = requestOwner(w.group.via)
+      const left = (this.queuedBySender.get(sender) ?? 0) - w.group.commands.length
+      assert(left >= 0, () => `${sender}'s queued commands went below 0`)
+      if (left === 0) this.queuedBySender.delete(sender)
+      else this.queuedBySender.set(sender, left)
+    }
+    assert(this.queuedOwn >= 0 && this.queuedOwn <= this.queuedCommands, 'own queued commands out of range')
   }
 
   /**
@@ -375,6 +418,7 @@ export class ProposalBatcher {
       }
       this.queue.unshift(...again)
       this.queuedCommands += again.length
+      this.queuedOwn += again.length
       this.counts.commandsResubmitted += again.length
       // Timeout, busy, stopped: the batch's fate is unknown or refused, and so is each command's. Lost once
       // too often: the caller hears how many times (still known not applied). Lost, then its first deadline

@@ -439,5 +439,48 @@ describe('ProposalBatcher', () => {
       await tick()
       expect(calls[2]).toMatchObject({ groups: [group('b', 1, 11)], options: { leaderOnly: true } })
     })
+
+    it('should keep a flooding sender to its share of the queue, so another sender and this node still get their commands in', async () => {
+      const { batcher, calls } = harness({ commandsMax: 4, queueMax: 8, groupCommandsPerSenderMax: 4 })
+      void batcher.submit(item(0))
+      // b floods under fresh sessions (each request id new): two commands a group, as many as it may.
+      let accepted = 0
+      let busy = 0
+      for (let k = 0; k < 50; k++) {
+        try {
+          if (batcher.submitGroup({ commands: [item(100 + 2 * k), item(101 + 2 * k)], via: { clientId: `b/s${k}`, seq: 1 } }, 200)) accepted++
+        } catch (err) {
+          expect((err as Error).name).toBe('ConsensusBusyError')
+          busy++
+        }
+      }
+      expect([accepted, busy]).toEqual([2, 48])
+      // c's request and this node's own command still queue.
+      expect(batcher.submitGroup(group('c', 1, 10, 11), 200)).toBe(true)
+      const own = batcher.submit(item(1))
+      for (let n = 0; n < 4 && calls.length > n; n++) {
+        calls[n]!.settle(result(n + 1, [applied, applied, applied, applied]))
+        await tick()
+      }
+      expect(calls.some((c) => c.items.some((i) => JSON.stringify(i) === JSON.stringify(item(1))))).toBe(true)
+      expect(calls.some((c) => (c.groups ?? []).some((g) => g.via?.clientId === 'c/s'))).toBe(true)
+      expect((await own).result.outcome).toEqual(applied)
+    })
+
+    it('should never let followers\' groups crowd this node\'s own commands out of the queue', async () => {
+      const { batcher, calls } = harness({ commandsMax: 4, queueMax: 8, groupCommandsPerSenderMax: 4 })
+      void batcher.submit(item(0))
+      // Two senders, each within its share, fill the followers' budget; a third is refused for now.
+      for (const sender of ['b', 'c']) expect(batcher.submitGroup(group(sender, 1, 10, 11, 12, 13), 400)).toBe(true)
+      expect(() => batcher.submitGroup(group('d', 1, 14), 100)).toThrow(/followers' commands wait/)
+      const own = Array.from({ length: 8 }, async (_, n) => await batcher.submit(item(n + 1)))
+      await expect(batcher.submit(item(9))).rejects.toMatchObject({ name: 'ConsensusBusyError' })
+      for (let n = 0; calls.length > n && n < 8; n++) {
+        calls[n]!.settle(result(n + 1, Array.from({ length: 4 }, () => applied)))
+        await tick()
+      }
+      expect((await Promise.all(own)).every((a) => a.result.outcome.kind === 'applied')).toBe(true)
+    })
   })
 })
+
