@@ -32,6 +32,8 @@ export interface StatusAnswer {
   learners?: string[]
   elections?: ElectionCounters
   quorumRecovery?: { lostVoters: string[], running: boolean }
+  rejoining?: boolean
+  storage?: { writable: boolean, error?: string, sinceMs?: number }
   [key: string]: unknown
 }
 
@@ -128,8 +130,13 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
     printJson(status)
     return
   }
+  print(statusRows(status).map(([k, v]) => `${k.padEnd(11)}${v}`))
+}
+
+/** The rows of `revoada status` without --json: label, value. */
+export function statusRows (status: StatusAnswer & { isLeader?: boolean }): Array<[string, string]> {
   const list = (v: string[] | undefined): string => v !== undefined && v.length > 0 ? v.join(' ') : '(none)'
-  const rows = [
+  const rows: Array<[string, string]> = [
     ['NodeId:', status.nodeId],
     ['Cluster:', status.clusterId],
     ['PID:', String(status.pid)],
@@ -151,8 +158,17 @@ async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string
     )
     if (status.elections !== undefined) rows.push(['Elections:', electionsSummary(status.elections)])
     if (status.quorumRecovery !== undefined) rows.push(['Recovery:', recoverySummary(status.quorumRecovery)])
+    // What "When things fail" (docs/OPERATIONS.md) sends the operator to status for: shown only while it holds.
+    if (status.rejoining === true) rows.push(['Rejoining:', 'raft directory lost: waiting to be re-admitted as a learner; it does not vote'])
+    if (status.storage !== undefined && status.storage.writable === false) rows.push(['Storage:', storageSummary(status.storage)])
   }
-  print(rows.map(([k, v]) => `${(k ?? '').padEnd(11)}${v ?? ''}`))
+  return rows
+}
+
+/** `status`'s line on a Raft log this node cannot write (a full or failing disk). */
+function storageSummary (storage: { error?: string, sinceMs?: number }): string {
+  const since = typeof storage.sinceMs === 'number' && Math.abs(storage.sinceMs) <= 8.64e15 ? ` since ${new Date(storage.sinceMs).toISOString()}` : ''
+  return `not writable${since}: ${storage.error ?? 'unknown error'}; proposals refused until the disk takes writes`
 }
 
 /** `status`'s line on this node's quorum recovery, running or left unfinished (docs/OPERATIONS.md). */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { targetRequest } from '../../src/cli/shape-commands.js'
 import { printable, table } from '../../src/cli/output.js'
-import { electionsSummary, phiText, recoverySummary } from '../../src/cli/node-commands.js'
+import { electionsSummary, phiText, recoverySummary, statusRows } from '../../src/cli/node-commands.js'
 import { formatLogLine } from '../../src/log/index.js'
 
 describe('cli output', () => {
@@ -52,5 +52,25 @@ describe('recoverySummary', () => {
   it('should tell a running quorum recovery from one to run again, with its lost voters', () => {
     expect(recoverySummary({ lostVoters: ['a', 'b'], running: true })).toBe('recover-quorum running, lost a b')
     expect(recoverySummary({ lostVoters: ['a'], running: false })).toBe('unfinished, lost a: run revoada recover-quorum again to resume it')
+  })
+})
+
+describe('statusRows', () => {
+  const base = {
+    nodeId: 'n1', clusterId: 'c1', addresses: [], peers: [], pid: 1, dataDir: '/d', role: 'follower', term: 2, leader: 'n2',
+    commitIndex: 5, appliedIndex: 5, roles: [], voters: ['n2'], learners: ['n1'], isLeader: false
+  }
+  const labels = (rows: Array<[string, string]>): string[] => rows.map(([k]) => k)
+
+  // docs/OPERATIONS.md "When things fail": the disk-full and lost-raft-directory items tell the operator to look at
+  // `revoada status`; without --json it showed neither (the fields were in the JSON only).
+  it('should show a log the node cannot write and a rejoin under way, and neither when all is well', () => {
+    expect(labels(statusRows({ ...base, storage: { writable: true } }))).not.toContain('Storage:')
+    expect(labels(statusRows(base))).not.toContain('Rejoining:')
+    const full = statusRows({ ...base, storage: { writable: false, error: 'no space left writing /d/raft/wal-1.log (write: ENOSPC)', sinceMs: Date.UTC(2026, 11, 7, 20) } })
+    expect(full).toContainEqual(['Storage:', 'not writable since 2026-12-07T20:00:00.000Z: no space left writing /d/raft/wal-1.log (write: ENOSPC); proposals refused until the disk takes writes'])
+    // A time no Date can hold is left out rather than thrown (toISOString's RangeError).
+    expect(statusRows({ ...base, storage: { writable: false, error: 'EIO', sinceMs: 1e20 } })).toContainEqual(['Storage:', 'not writable: EIO; proposals refused until the disk takes writes'])
+    expect(statusRows({ ...base, rejoining: true })).toContainEqual(['Rejoining:', 'raft directory lost: waiting to be re-admitted as a learner; it does not vote'])
   })
 })
