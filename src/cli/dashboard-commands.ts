@@ -35,6 +35,17 @@ export function openableLink (base: string, loginPath: string): string {
   return `http://${url.hostname}:${port}${loginPath}`
 }
 
+/** `--base-url`: an http(s) URL, the only kind a browser opens the dashboard at. @throws CliInputError (exit 3) */
+function checkBaseUrl (value: string): void {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new CliInputError(`--base-url: "${value}" is no URL (e.g. http://127.0.0.1:8080)`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliInputError(`--base-url: expected an http:// or https:// URL, got "${value}"`)
+}
+
 /** `loginPath` at `base`, for printing. @throws CliInputError (exit 3) when `base` is no URL */
 function linkAt (base: string, loginPath: string): string {
   try {
@@ -46,6 +57,9 @@ function linkAt (base: string, loginPath: string): string {
 
 async function runDashboard (opts: { dataDir?: string, open?: boolean, baseUrl?: string }): Promise<void> {
   const dataDir = opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
+  // Checked before the request: a bad one was refused only after a code was minted, and a javascript: or ftp:
+  // one was printed as the link.
+  if (opts.baseUrl !== undefined) checkBaseUrl(opts.baseUrl)
   const link = checkAnswer(dataDir, '/v1/login-links', await apiRequest(dataDir, 'POST', '/v1/login-links'), { url: 'string', path: 'string' }) as { url: string, path: string }
   if (!LOGIN_PATH.test(link.path)) throw new NodeNotRunningError(dataDir, 'the API in api.json answered /v1/login-links without a login path: not a revoada node')
   // Behind a published port (a container) the browser reaches the API at another address than it binds.
