@@ -14,6 +14,7 @@ import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
 import { addTree, scanTree, treeBytes } from './content-add.js'
 import { print } from './output.js'
+import { CliInputError } from './validate.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 /** How often `get` asks for fetch progress. */
@@ -136,10 +137,20 @@ async function writeObject (dataDir: string, cid: string, output: string | undef
     await pipelinePromise(body, process.stdout)
     return
   }
-  // Written beside, then renamed: a failed get never leaves a truncated file under the final name.
+  // Written beside, then renamed: a failed get never leaves a truncated file under the final name, nor the
+  // file beside it.
   const partial = `${output}.partial`
-  await pipelinePromise(body, createWriteStream(partial, { mode: 0o644 }))
-  await fs.rename(partial, output)
+  try {
+    await pipelinePromise(body, createWriteStream(partial, { mode: 0o644 }))
+    await fs.rename(partial, output)
+  } catch (err) {
+    await fs.rm(partial, { force: true })
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EACCES' || code === 'EROFS') {
+      throw new CliInputError(`-o ${output}: cannot write it (${code})`)
+    }
+    throw err
+  }
 }
 
 async function runGet (cid: string, opts: Opts): Promise<void> {
