@@ -100,7 +100,11 @@ function parseHeight (text: string | undefined): number | undefined {
 async function runExport (opts: { dataDir?: string, from?: string, output?: string }): Promise<void> {
   const bytes = await fetchExport(dataDirOf(opts), parseHeight(opts.from))
   if (opts.output !== undefined) {
-    await writeFile(opts.output, bytes, { mode: 0o644 })
+    await writeFile(opts.output, bytes, { mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
+      // The operator's path, not the node: named as the input it is, not as a bare errno (exit 1).
+      if (['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EROFS'].includes(err.code ?? '')) throw new CliInputError(`-o ${opts.output}: cannot write it (${err.code})`)
+      throw err
+    })
     process.stderr.write(`wrote ${bytes.length} bytes to ${opts.output}\n`)
   } else {
     process.stdout.write(bytes)
