@@ -5,7 +5,7 @@
  * genesis (or the one pinned with `--cluster` / `--first-voter`) and exits 1 naming the first failing
  * height and the reason; `--against OTHER` also checks that one export extends the other.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { ApiRequestError, NodeNotRunningError, apiGetChecked, readApiFile } from '../api/index.js'
 import { checkConsistency, decodeChainExport, verifyChain } from '../attestation/core/index.js'
@@ -16,6 +16,7 @@ import { verifyWithCodec } from '../attestation/signatures.js'
 import type { ChainSummary } from '../attestation/reader.js'
 import { CliInputError, DECIMAL_DIGITS } from './validate.js'
 import { print, printable } from './output.js'
+import { writeFileDurably } from '../util/durable-file.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 const EXPORT_TIMEOUT_MS = 120_000
@@ -100,7 +101,9 @@ function parseHeight (text: string | undefined): number | undefined {
 async function runExport (opts: { dataDir?: string, from?: string, output?: string }): Promise<void> {
   const bytes = await fetchExport(dataDirOf(opts), parseHeight(opts.from))
   if (opts.output !== undefined) {
-    await writeFile(opts.output, bytes, { mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
+    // Temp file, fsync, rename: a write that fails part way (a full disk) leaves the file that was there, not a
+    // truncated export under its name.
+    await writeFileDurably(opts.output, bytes, { mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
       // The operator's path, not the node: named as the input it is, not as a bare errno (exit 1).
       if (['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EROFS'].includes(err.code ?? '')) throw new CliInputError(`-o ${opts.output}: cannot write it (${err.code})`)
       throw err
