@@ -28,6 +28,24 @@ const stateOf = (nodeId: string, clusterId: string): NodeState => ({
   version: '0.1.0', kubernetesVersion: 'v1.34.0', uptimeMs: 1, generation: 1, seq: 1, leaving: false, protocol: 1
 })
 
+/**
+ * How a test feeds `node` heartbeats and reads its table: `deliver` hands a heartbeat signed by `from` straight to
+ * the membership topic's validator; `counter` reads a membership counter; `tracked` lists the members but itself.
+ */
+function tableProbe (node: RevoadaNode, membership: MembershipService): {
+  deliver: (from: PeerId) => Promise<unknown>, counter: (name: string) => number, tracked: () => string[]
+} {
+  const clusterId = node.cluster.clusterId
+  const topic = membershipTopic(clusterId)
+  const validate = node.net.services.pubsub.topicValidators.get(topic)!
+  return {
+    deliver: async (from) =>
+      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(stateOf(from.toString(), clusterId)), sequenceNumber: 1n } as unknown as Message),
+    counter: (name) => membership.counters()[name] ?? 0,
+    tracked: () => membership.view().members.map((m) => m.nodeId).filter((id) => id !== node.nodeId)
+  }
+}
+
 describe('a full member table', () => {
   const running: RevoadaNode[] = []
   afterEach(async () => { await Promise.all(running.splice(0).map(async (node) => { await node.stop().catch(() => {}) })) })
@@ -39,13 +57,7 @@ describe('a full member table', () => {
     const node = await startNode({ config: testConfig(await tempDir(), { membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
     running.push(node)
     raft.conf = { voters: [node.nodeId], votersOutgoing: [], learners: [member.toString(), early.toString()], learnersNext: [] }
-    const clusterId = node.cluster.clusterId
-    const topic = membershipTopic(clusterId)
-    const validate = node.net.services.pubsub.topicValidators.get(topic)!
-    const deliver = async (from: PeerId): Promise<unknown> =>
-      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(stateOf(from.toString(), clusterId)), sequenceNumber: 1n } as unknown as Message)
-    const counter = (name: string): number => membership.counters()[name] ?? 0
-    const tracked = (): string[] => membership.view().members.map((m) => m.nodeId).filter((id) => id !== node.nodeId)
+    const { deliver, counter, tracked } = tableProbe(node, membership)
 
     // A member of the configuration heard first (the least recently heard of all), then a key holder fills the
     // table with made-up members, one heartbeat each.
@@ -81,13 +93,7 @@ describe('a full member table', () => {
     const node = await startNode({ config: testConfig(await tempDir(), { membership: { heartbeatIntervalMs: 200 } }), services: [membership] })
     running.push(node)
     raft.conf = { voters: [node.nodeId], votersOutgoing: [], learners: [member.toString()], learnersNext: [] }
-    const clusterId = node.cluster.clusterId
-    const topic = membershipTopic(clusterId)
-    const validate = node.net.services.pubsub.topicValidators.get(topic)!
-    const deliver = async (from: PeerId): Promise<unknown> =>
-      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(stateOf(from.toString(), clusterId)), sequenceNumber: 1n } as unknown as Message)
-    const counter = (name: string): number => membership.counters()[name] ?? 0
-    const tracked = (): string[] => membership.view().members.map((m) => m.nodeId).filter((id) => id !== node.nodeId)
+    const { deliver, counter, tracked } = tableProbe(node, membership)
 
     // The pending member is heard first (the least recently heard of all), then made-up members fill the table.
     await deliver(pending)
@@ -119,13 +125,7 @@ describe('a full member table', () => {
     const joiner = await startNode({ config: testConfig(await tempDir(), { join: node.joinString() }), services: [] })
     running.push(joiner)
     await waitFor(() => node.net.getConnections(joiner.net.peerId).length > 0, 10_000, 'the joiner connected')
-    const clusterId = node.cluster.clusterId
-    const topic = membershipTopic(clusterId)
-    const validate = node.net.services.pubsub.topicValidators.get(topic)!
-    const deliver = async (from: PeerId): Promise<unknown> =>
-      await validate(from, { type: 'signed', from, topic, data: encodeCanonical(stateOf(from.toString(), clusterId)), sequenceNumber: 1n } as unknown as Message)
-    const counter = (name: string): number => membership.counters()[name] ?? 0
-    const tracked = (): string[] => membership.view().members.map((m) => m.nodeId).filter((id) => id !== node.nodeId)
+    const { deliver, counter, tracked } = tableProbe(node, membership)
 
     const madeUp = await Promise.all(Array.from({ length: MembershipConstants.MAX_MEMBERS }, async () => await newPeerId()))
     for (const id of madeUp) await deliver(id)
