@@ -29,6 +29,16 @@ function option (name: string, fallback: number): number {
   return at >= 0 ? Number(process.argv[at + 1]) : fallback
 }
 
+/** Whether any process of the group `pgid` is left (signal 0 checks without signalling). */
+function groupAlive (pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 async function main (): Promise<number> {
   const unavailable = netnsUnavailableReason()
   if (unavailable !== null) {
@@ -45,10 +55,18 @@ async function main (): Promise<number> {
   let runner: ReturnType<typeof spawn> | undefined
   const teardown = async (): Promise<void> => {
     // The runner and its node processes share one process group (the runner was started detached).
-    if (runner?.pid !== undefined) { try { process.kill(-runner.pid, 'SIGKILL') } catch { /* already gone */ } }
+    if (runner?.pid !== undefined) {
+      try { process.kill(-runner.pid, 'SIGKILL') } catch { /* already gone */ }
+      // SIGKILL is delivered, not done, when kill() returns: a node still exiting holds its files on the tmpfs,
+      // and umount then fails busy. Wait (bounded) until the group has no process left.
+      for (let i = 0; i < 100 && groupAlive(runner.pid); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     try { lab.teardown() } catch (err) { console.error(`faults: teardown: ${(err as Error).message}`) }
-    if (mounted) { try { execFileSync('umount', [tmpfsDir]) } catch { /* busy or gone */ } mounted = false }
-    await fs.rm(root, { recursive: true, force: true })
+    if (mounted) {
+      try { execFileSync('umount', [tmpfsDir]) } catch (err) { console.error(`faults: umount ${tmpfsDir}: ${(err as Error).message}`) }
+      mounted = false
+    }
+    await fs.rm(root, { recursive: true, force: true }).catch((err: Error) => { console.error(`faults: removing ${root}: ${err.message}`) })
   }
   const onSignal = (): void => { void teardown().finally(() => process.exit(130)) }
   process.once('SIGINT', onSignal)
