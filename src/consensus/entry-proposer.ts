@@ -32,7 +32,9 @@ export class EntryProposer {
   /**
    * Signs and proposes one shape command. A follower forwards the signed command alone; the leader derives
    * the configuration change it needs from its own applied shape (shape-command-rules.ts), and apply judges
-   * it against the committed shape.
+   * it against the committed shape. With `options.leaderOnly` (the policy engine's proposals, decided from
+   * this leader's snapshot) it is never forwarded: once the node no longer leads it commits from a copy it
+   * appended or fails with ProposalLostError.
    */
   async one (command: Command, reason: Reason, options: BatchProposeOptions = {}): Promise<ProposalResult<ApplyResult>> {
     const { proposer, machine } = this.deps
@@ -41,7 +43,7 @@ export class EntryProposer {
     const built = proposer.build(machine.shape, command, reason, wallClockMs())
     // Signed here a moment ago: applying it on this node needs no second signature check.
     machine.signedHere(built.cid, built.signature)
-    return await this.deps.raft().propose(built.bytes, deadlineOf(options))
+    return await this.deps.raft().propose(built.bytes, { ...deadlineOf(options), ...(options.leaderOnly === true ? { leaderOnly: true } : {}) })
   }
 
   /** Signs several operator commands in one batch envelope and proposes it. */

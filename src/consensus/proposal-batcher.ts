@@ -80,7 +80,8 @@ export interface BatchProposeOptions {
   deadlineMs?: number
   /**
    * proposeMerged: whether a group comes from another node (then only this node, leading, may append the
-   * envelope: RaftNode ProposeOptions.leaderOnly). The batcher knows, it built the batch.
+   * envelope: RaftNode ProposeOptions.leaderOnly). The batcher knows, it built the batch. The policy engine sets
+   * it for its own single commands (EntryProposer.one), decided from this leader's snapshot.
    */
   leaderOnly?: boolean
 }

@@ -332,7 +332,11 @@ export class PolicyEngine implements NodeService {
     if (voterChange) this.voterChangeInFlight = true
     this.ctx.log.info({ policy: proposal.policy, command: proposal.command, why: proposal.why }, 'policy proposes')
     let appliedVoterChange = false
-    this.consensus.propose(proposal.command, proposal.reason).then((result) => {
+    // Leader-only: decided from this leader's snapshot, it must not be forwarded to a successor once this node
+    // follows (the driver re-submits a lost proposal for up to its operation timeout), where it applied beside
+    // the successor's own decision — a duplicate, then a scale-down. Ruled out by the committed log, it fails
+    // with ProposalLostError and the successor decides alone.
+    this.consensus.propose(proposal.command, proposal.reason, { leaderOnly: true }).then((result) => {
       const outcome = result.result.outcome
       if (outcome.kind === 'applied') {
         appliedVoterChange = voterChange

@@ -52,7 +52,7 @@ const promote = (nodeId: string, roles: string[], priority: Priority): Proposal 
   policy: 'scripted', command: { kind: 'promote', nodeId, roles } as Command, reason: 'scaling-up', why: `promote ${nodeId}`, priority
 })
 
-interface Pending { command: Command, settle: (outcome: Outcome) => void, fail: (err: Error) => void }
+interface Pending { command: Command, options: unknown, settle: (outcome: Outcome) => void, fail: (err: Error) => void }
 interface Evaluation { atMs: number, flappedAtMs: Map<string, number>, gainedAtMs: Map<string, number>, view: PolicyInput['view'] }
 
 interface Harness {
@@ -138,9 +138,10 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     },
     caughtUpMembers: () => undefined,
     unheardPeers: () => h.unheard,
-    propose: async (command: Command): Promise<ProposalResult<ApplyResult>> => await new Promise((resolve, reject) => {
+    propose: async (command: Command, _reason: string, options?: unknown): Promise<ProposalResult<ApplyResult>> => await new Promise((resolve, reject) => {
       h.proposed.push({
         command,
+        options,
         settle: (outcome) => { index++; resolve({ index, term: 1, duplicate: false, result: { index, term: 1, cid: '', outcome } as ApplyResult }) },
         fail: reject
       })
@@ -307,6 +308,16 @@ describe('when the engine evaluates', () => {
     expect(times(h)).toEqual([1000])
     expect(h.proposed.map((p) => p.command)).toEqual([{ kind: 'promote', nodeId: 'a', roles: ['scheduler'] }])
     expect(h.engine.decisions().map((d) => d.trigger)).toEqual(['audit'])
+  })
+})
+
+describe('across a leader change', () => {
+  it('should propose leader-only, so that a deposed leader\'s proposal is never forwarded to its successor', async () => {
+    const h = await harness()
+    h.script.proposals = () => [promote('a', ['scheduler'], 'role')]
+    h.engine.tick('manual')
+    // What the driver does with it: test/policy/deposed-leader-proposal.test.ts.
+    expect(h.proposed.map((p) => p.options)).toEqual([{ leaderOnly: true }])
   })
 })
 
