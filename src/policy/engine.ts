@@ -144,6 +144,8 @@ export class PolicyEngine implements NodeService {
         this.leadingSinceMs = this.nowMs()
         // A member missed while following may be one this node only now hears of: the grace starts again.
         this.unlistedSinceMs = new Map()
+        // Other leaders may have recorded since this node's last record: its first decision here is news.
+        this.lastContent = ''
         this.schedule('audit', 0)
       }
       leading = leads

@@ -319,6 +319,28 @@ describe('across a leader change', () => {
     // What the driver does with it: test/policy/deposed-leader-proposal.test.ts.
     expect(h.proposed.map((p) => p.options)).toEqual([{ leaderOnly: true }])
   })
+
+  it('should record its first decision at a new leadership even when its last one as leader said the same', async () => {
+    const h = await harness()
+    h.script.proposals = () => [promote('a', ['scheduler'], 'role')]
+    h.engine.tick('manual')
+    // Deposed before it committed: lost. Another leader records meanwhile; this node leads again and decides the same.
+    h.proposed[0]!.fail(Object.assign(new Error('lost'), { name: 'ProposalLostError' }))
+    await flush()
+    h.stepDown()
+    h.term = 3
+    h.becomeLeader()
+    h.appliedTerm = 3
+    await vi.advanceTimersByTimeAsync(0)
+    expect(h.proposed.map((p) => p.command)).toEqual([promote('a', ['scheduler'], 'role').command, promote('a', ['scheduler'], 'role').command])
+    expect(h.engine.decisions().map((d) => [d.term, d.proposals.length])).toEqual([[1, 1], [3, 1]])
+    // Within one leadership the same content is still not recorded again.
+    h.proposed[1]!.fail(new Error('lost'))
+    await flush()
+    h.engine.tick('manual')
+    expect(h.proposed).toHaveLength(3)
+    expect(h.engine.decisions()).toHaveLength(2)
+  })
 })
 
 describe('the histories every node keeps', () => {
