@@ -341,6 +341,36 @@ describe('across a leader change', () => {
     expect(h.proposed).toHaveLength(3)
     expect(h.engine.decisions()).toHaveLength(2)
   })
+
+  it('should start a new leader\'s damper with no history (a deliberate reset) and its policies with the role gains every node records', async () => {
+    const damper = { perNodeIntervalMs: 60_000, clusterMaxChanges: 10, clusterWindowMs: 60_000 }
+    const promoted = withRoles(baseShape(), 'a', ['scheduler'])
+    // The old leader promotes a; applied, a is damped there for the per-node interval.
+    const old = await harness({ damper })
+    old.script.proposals = () => [promote('a', ['scheduler'], 'role')]
+    old.engine.tick('manual')
+    old.proposed[0]!.settle({ kind: 'applied' })
+    await flush()
+    old.applyShape(promoted, 1)
+    old.script.proposals = () => [promote('a', ['controller-manager'], 'role')]
+    expect(codes(old.engine.tick('manual')?.withheld ?? [])).toEqual(['damped-node a'])
+    // A follower applies the same entry; it leads next and its damper knows nothing of the change…
+    const next = await harness({ leader: false, damper })
+    next.applyShape(promoted, 1)
+    await vi.advanceTimersByTimeAsync(1000)
+    next.script.proposals = () => [promote('a', ['controller-manager'], 'role')]
+    next.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(next.proposed.map((p) => p.command)).toEqual([promote('a', ['controller-manager'], 'role').command])
+    // …but its policies see the gain (a scale-down keeps the node just promoted: JUST_PROMOTED_MS).
+    expect([...next.evaluations.at(-1)!.gainedAtMs.keys()]).toEqual(['a scheduler'])
+    // The old leader, leading again within the interval, still holds its own history.
+    old.stepDown()
+    old.becomeLeader()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(old.proposed).toHaveLength(1)
+    expect(codes(old.engine.decisions().at(-1)?.withheld ?? [])).toEqual(['damped-node a'])
+  })
 })
 
 describe('the histories every node keeps', () => {
