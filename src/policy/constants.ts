@@ -2,6 +2,7 @@
  * @module policy/constants
  * Limits of the policy engine's IO edge (decision log, gossip, API), with units in the names.
  */
+import { MAX_MEMBERS } from '../consensus/shape/core/constants.js'
 
 /** Decisions kept in each node's log (memory and file); the oldest go first. */
 export const MAX_DECISIONS = 500
@@ -18,8 +19,11 @@ export const DECISION_MESSAGE_BYTES_MAX = 64 * 1024
  */
 export const DECISION_RECORDS_PER_SENDER_MAX = 100
 export const DECISION_SENDER_WINDOW_MS = 10_000
-/** Senders whose window is tracked; the least recently heard is forgotten beyond it. */
-export const DECISION_SENDERS_MAX = 1024
+/**
+ * Senders whose window is tracked; the least recently heard is forgotten beyond it. Only members are budgeted
+ * (decision-gossip.ts), and every member of the shape fits: none has its spent window forgotten.
+ */
+export const DECISION_SENDERS_MAX = MAX_MEMBERS
 /** Longest a `GET /v1/decisions?wait=` long-poll is held open (ms). */
 export const DECISION_WAIT_MS_MAX = 30_000
 /** Decisions one API answer carries at most. */

@@ -65,10 +65,14 @@ export class DecisionGossip {
       return reason === 'not-member' || reason === 'rate' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
     }
     if (message.type !== 'signed') return drop('unsigned')
+    const from = message.from.toString()
+    // Before the budget: identities anyone with the cluster key can mint would otherwise fill the budget's bounded
+    // table and push a flooding member's spent window out of it (the shape's members fit: MAX_MEMBERS).
+    if (!this.hooks.isMember(from)) return drop('not-member')
     if (message.data.length > DECISION_MESSAGE_BYTES_MAX) return drop('too-large')
     // Before the decode: each record taken is parsed, logged and appended to the file on every node, and one
     // member publishing as fast as gossip carries cost every node that much per message, without a bound.
-    if (!this.budget.take(message.from.toString(), this.nowMs())) return drop('rate')
+    if (!this.budget.take(from, this.nowMs())) return drop('rate')
     let record: DecisionRecord | null
     try {
       record = parseDecisionRecord(decodeCanonical<unknown>(message.data))
@@ -76,9 +80,7 @@ export class DecisionGossip {
       record = null
     }
     if (record === null) return drop('malformed')
-    const from = message.from.toString()
     if (record.by !== from) return drop('not-sender')
-    if (!this.hooks.isMember(from)) return drop('not-member')
     this.hooks.onRecord(record, from)
     return TopicValidatorResult.Accept
   }

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { DecisionGossip } from '../../src/policy/decision-gossip.js'
 import { DecisionLog } from '../../src/policy/decision-log.js'
-import { DECISION_RECORDS_PER_SENDER_MAX, DECISION_SENDER_WINDOW_MS, MAX_DECISIONS, decisionsTopic } from '../../src/policy/constants.js'
+import { DECISION_RECORDS_PER_SENDER_MAX, DECISION_SENDER_WINDOW_MS, DECISION_SENDERS_MAX, MAX_DECISIONS, decisionsTopic } from '../../src/policy/constants.js'
 import { SenderBudget, toDecisionRecord } from '../../src/policy/core/index.js'
 import type { Decision } from '../../src/policy/core/index.js'
 import type { ServiceContext } from '../../src/node/service.js'
@@ -57,6 +57,32 @@ describe('decision gossip', () => {
     expect(validate(undefined, signed('leader', 2))).toBe(TopicValidatorResult.Accept)
     nowMs += DECISION_SENDER_WINDOW_MS
     expect(validate(undefined, signed('flooder', 2 * MAX_DECISIONS + 1))).toBe(TopicValidatorResult.Accept)
+    gossip.stop()
+  })
+
+  it('should drop a non-member\'s record before it is budgeted or decoded, so made-up identities cannot push a flooding member out of the budget', async () => {
+    // The budget tracks DECISION_SENDERS_MAX senders and forgets the least recently heard. Taken before the member
+    // check, identities anyone with the cluster key can mint pushed a member's spent window out, and its flood went on.
+    dir = await tempDir()
+    const { log } = capturingLogger()
+    const decisions = new DecisionLog(path.join(dir, 'policy', 'decisions.jsonl'), log)
+    decisions.load()
+    const validators = new Map<string, Validate>()
+    const pubsub = { topicValidators: validators, subscribe: () => {}, unsubscribe: () => {} }
+    const ctx = { cluster: { clusterId: 'c1' }, net: { services: { pubsub } }, log } as unknown as ServiceContext
+    const gossip = new DecisionGossip(ctx, { isMember: (id) => id === 'flooder', onRecord: (record) => { decisions.add(record) }, nowMs: () => 5_000 })
+    gossip.start()
+    const validate = validators.get(decisionsTopic('c1'))!
+    for (let seq = 1; seq <= DECISION_RECORDS_PER_SENDER_MAX; seq++) expect(validate(undefined, signed('flooder', seq))).toBe(TopicValidatorResult.Accept)
+    for (let i = 0; i < DECISION_SENDERS_MAX; i++) expect(validate(undefined, signed(`made-up-${i}`, 1))).toBe(TopicValidatorResult.Ignore)
+    expect(gossip.drops.get('not-member')).toBe(DECISION_SENDERS_MAX)
+    expect(validate(undefined, signed('flooder', DECISION_RECORDS_PER_SENDER_MAX + 1))).toBe(TopicValidatorResult.Ignore)
+    expect(gossip.drops.get('rate')).toBe(1)
+    // Not decoded either: garbage from a non-member is not-member, not malformed.
+    const garbage = { ...signed('made-up-x', 1), data: new Uint8Array([0xff, 0x00]) } as unknown as Message
+    expect(validate(undefined, garbage)).toBe(TopicValidatorResult.Ignore)
+    expect(gossip.drops.get('malformed')).toBeUndefined()
+    expect(decisions.last(MAX_DECISIONS)).toHaveLength(DECISION_RECORDS_PER_SENDER_MAX)
     gossip.stop()
   })
 })
