@@ -24,6 +24,12 @@ export const DECISION_SENDER_WINDOW_MS = 10_000
  * (decision-gossip.ts), and every member of the shape fits: none has its spent window forgotten.
  */
 export const DECISION_SENDERS_MAX = MAX_MEMBERS
+/**
+ * Highest record number (`n`) read back from the file; a line above it is skipped as damaged. Far above any
+ * real count (one record a millisecond for 100,000 years), and far enough below 2^53 that numbers after it
+ * stay distinct: past 2^53 − 1, n + 1 === n and every later record had one number.
+ */
+export const DECISION_NUMBER_MAX = 2 ** 52
 /** Longest a `GET /v1/decisions?wait=` long-poll is held open (ms). */
 export const DECISION_WAIT_MS_MAX = 30_000
 /** Decisions one API answer carries at most. */

@@ -15,7 +15,7 @@ import type { Logger } from '../log/index.js'
 import { assert } from '../util/assert.js'
 import { parseDecisionRecord, recordId } from './core/index.js'
 import type { DecisionRecord } from './core/index.js'
-import { DECISION_FILE_LINES_MAX, DECISION_WAITERS_MAX, MAX_DECISIONS } from './constants.js'
+import { DECISION_FILE_LINES_MAX, DECISION_NUMBER_MAX, DECISION_WAITERS_MAX, MAX_DECISIONS } from './constants.js'
 
 /** A record as this node holds it: `n` orders the log; `heardFrom` is who gossiped it ('' = made here). */
 export interface LoggedDecision extends DecisionRecord {
@@ -38,8 +38,12 @@ export class DecisionLog {
     let text: string
     try {
       text = readFileSync(this.file, 'utf8')
-    } catch {
-      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
+    } catch (err) {
+      // Missing is a first start. Anything else (a directory in its place, no permission, too large to read) is
+      // said once: the node keeps running with an empty log, and each failed write says so again (persist).
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT') this.log.warn({ file: this.file, code, err: (err as Error).message }, 'decision log: file unreadable, starting empty')
+      try { mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 }) } catch { /* a file in its place: each write says so */ }
       return
     }
     let skipped = 0
@@ -50,7 +54,12 @@ export class DecisionLog {
       try { value = JSON.parse(line) } catch { skipped++; continue }
       const record = parseDecisionRecord(value)
       const n = (value as { n?: unknown }).n
-      if (record === null || typeof n !== 'number' || !Number.isSafeInteger(n) || n < this.nextN) { skipped++; continue }
+      // A damaged line may still parse: a number out of order or past DECISION_NUMBER_MAX, or a second copy of a
+      // record, is skipped like a torn one.
+      if (record === null || typeof n !== 'number' || !Number.isSafeInteger(n) || n < this.nextN || n > DECISION_NUMBER_MAX || this.ids.has(recordId(record))) {
+        skipped++
+        continue
+      }
       this.keep({ ...record, n })
       this.nextN = n + 1
     }
@@ -62,6 +71,7 @@ export class DecisionLog {
   add (record: DecisionRecord): LoggedDecision | null {
     const id = recordId(record)
     if (this.ids.has(id)) return null
+    assert(Number.isSafeInteger(this.nextN), 'record numbers stay distinct (load caps them at DECISION_NUMBER_MAX)')
     const logged = { ...record, n: this.nextN++ }
     this.keep(logged)
     this.persist(logged)

@@ -3,7 +3,7 @@
  * the log dedupes by (leader, term, seq), persists across a restart of the node that holds it, skips a torn
  * last line with a warning, and wakes a follower when a record arrives.
  */
-import { rm, appendFile } from 'node:fs/promises'
+import { rm, appendFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DecisionLog } from '../../src/policy/decision-log.js'
@@ -86,6 +86,60 @@ describe('DecisionLog', () => {
     again.load()
     expect(kept(again, 'leader')).toEqual(kept(decisions, 'leader'))
     expect(kept(again, 'member')).toEqual(kept(decisions, 'member'))
+  })
+
+  describe('a damaged file read back on start (the node keeps running, with a warning)', () => {
+    it('should skip a record numbered beyond DECISION_NUMBER_MAX, whose successors could not be told apart', async () => {
+      // 2^53 − 1 read back made the next number 2^53, and 2^53 + 1 is 2^53 again: every later record had one number,
+      // and a follower's cursor (after=) never saw a new one.
+      dir = await tempDir()
+      const file = path.join(dir, 'policy', 'decisions.jsonl')
+      const { log } = capturingLogger()
+      const first = new DecisionLog(file, log)
+      first.load()
+      first.add(toDecisionRecord(decision, { by: 'n0', term: 4, seq: 1 }))
+      await appendFile(file, JSON.stringify({ ...toDecisionRecord(decision, { by: 'n0', term: 4, seq: 2 }), n: Number.MAX_SAFE_INTEGER }) + '\n')
+      const { log: log2, lines } = capturingLogger()
+      const second = new DecisionLog(file, log2)
+      second.load()
+      expect(lines.some((l) => l.skipped === 1)).toBe(true)
+      const added = [3, 4].map((seq) => second.add(toDecisionRecord(decision, { by: 'n0', term: 4, seq }))?.n)
+      expect(added).toEqual([2, 3])
+      expect(second.since(2, 10).map((r) => r.seq)).toEqual([4])
+    })
+
+    it('should skip a second copy of a record already read, and keep one', async () => {
+      dir = await tempDir()
+      const file = path.join(dir, 'policy', 'decisions.jsonl')
+      const { log } = capturingLogger()
+      const first = new DecisionLog(file, log)
+      first.load()
+      const logged = first.add(toDecisionRecord(decision, { by: 'n0', term: 4, seq: 1 }))
+      await appendFile(file, JSON.stringify({ ...logged, n: 7 }) + '\n')
+      const { log: log2, lines } = capturingLogger()
+      const second = new DecisionLog(file, log2)
+      second.load()
+      expect(second.last(10).map((r) => r.n)).toEqual([1])
+      expect(lines.some((l) => l.skipped === 1)).toBe(true)
+    })
+
+    it('should say so when the file cannot be read (not just missing), start empty and keep taking records', async () => {
+      dir = await tempDir()
+      const file = path.join(dir, 'policy', 'decisions.jsonl')
+      // A directory where the file should be: EISDIR on every read and write.
+      await mkdir(file, { recursive: true })
+      const { log, lines } = capturingLogger()
+      const decisions = new DecisionLog(file, log)
+      decisions.load()
+      expect(lines.filter((l) => l.msg === 'decision log: file unreadable, starting empty')).toHaveLength(1)
+      expect(decisions.add(toDecisionRecord(decision, { by: 'n0', term: 4, seq: 1 }))?.n).toBe(1)
+      expect(decisions.last(10)).toHaveLength(1)
+      expect(lines.some((l) => l.msg === 'decision log: write failed')).toBe(true)
+      // A missing file is a first start: nothing to say.
+      const { log: quiet, lines: none } = capturingLogger()
+      new DecisionLog(path.join(dir, 'other', 'decisions.jsonl'), quiet).load()
+      expect(none).toEqual([])
+    })
   })
 
   it('should wake a follower waiting after the last record when a new one arrives', async () => {
