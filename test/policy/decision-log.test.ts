@@ -7,7 +7,8 @@ import { rm, appendFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DecisionLog } from '../../src/policy/decision-log.js'
-import { parseDecisionRecord, toDecisionRecord, DECISION_ITEMS_MAX } from '../../src/policy/core/index.js'
+import { parseDecisionRecord, toDecisionRecord, DECISION_ITEMS_MAX, DECISION_TIME_MS_MAX } from '../../src/policy/core/index.js'
+import { formatDecision } from '../../src/cli/policy-commands.js'
 import { MAX_DECISIONS } from '../../src/policy/constants.js'
 import type { Decision, Proposal, Withheld } from '../../src/policy/core/index.js'
 import { capturingLogger, tempDir } from '../node/helpers.js'
@@ -31,6 +32,21 @@ describe('decision records', () => {
       { ...record, proposals: Array.from({ length: DECISION_ITEMS_MAX + 1 }, () => proposal) }
     ]
     for (const value of broken) expect(parseDecisionRecord(value)).toBeNull()
+  })
+
+  it('should refuse a time no Date can show, which made revoada decisions throw on every node that took the record', () => {
+    // Any member may publish records in its own name: 2^53 − 1 is a safe integer, and new Date(it).toISOString() throws.
+    const record = toDecisionRecord(decision, { by: 'n0', term: 4, seq: 1 })
+    const late = DECISION_TIME_MS_MAX + 1
+    expect(parseDecisionRecord({ ...record, atMs: late })).toBeNull()
+    expect(parseDecisionRecord({ ...record, atMs: Number.MAX_SAFE_INTEGER })).toBeNull()
+    expect(parseDecisionRecord({ ...record, withheld: [{ ...withheld, retryAtMs: late }] })).toBeNull()
+    // The latest accepted prints; a leader's own record is cut to the bound (and to whole ms) before it is logged.
+    const edge = parseDecisionRecord({ ...record, atMs: DECISION_TIME_MS_MAX, withheld: [{ ...withheld, retryAtMs: DECISION_TIME_MS_MAX }] })
+    expect(edge).not.toBeNull()
+    expect(() => formatDecision({ ...edge!, n: 1 })).not.toThrow()
+    const own = toDecisionRecord({ ...decision, atMs: Number.MAX_SAFE_INTEGER, withheld: [{ ...withheld, retryAtMs: 1.5 }] }, { by: 'n0', term: 4, seq: 2 })
+    expect(parseDecisionRecord(own)).toEqual(own)
   })
 
   it('should cut an oversized decision to the bounds and say how much was cut', () => {

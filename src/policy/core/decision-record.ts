@@ -15,6 +15,12 @@ import { MAX_ETCD_HOLDERS } from '../../consensus/shape/core/constants.js'
 export const DECISION_ITEMS_MAX = 32
 /** Characters of any one string in a record. */
 export const DECISION_STRING_CHARS_MAX = 512
+/**
+ * Latest time a record may carry (`atMs`, `retryAtMs`): the last a Date can show (ECMA-262 §21.4.1.1, 8.64e15 ms
+ * after the epoch). A safe integer above it passed, and `new Date(t).toISOString()` threw RangeError in
+ * `revoada decisions` on every node that took the record.
+ */
+export const DECISION_TIME_MS_MAX = 8.64e15
 
 export interface DecisionRecord extends Decision {
   v: 1
@@ -38,6 +44,7 @@ export function recordId (r: Pick<DecisionRecord, 'by' | 'term' | 'seq'>): strin
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isText = (v: unknown): v is string => typeof v === 'string' && v.length <= DECISION_STRING_CHARS_MAX
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isTime = (v: unknown): v is number => isCount(v) && v <= DECISION_TIME_MS_MAX
 const oneOf = <T>(values: readonly T[], v: unknown): v is T => (values as readonly unknown[]).includes(v)
 
 function parseCommand (v: unknown): Proposal['command'] | null {
@@ -72,7 +79,7 @@ function parseProposal (v: unknown): Proposal | null {
 function parseWithheld (v: unknown): Withheld | null {
   if (!isRecord(v) || !isText(v.policy) || !isText(v.what) || !isText(v.why) || !oneOf(WITHHELD_CODES, v.code) || !oneOf(RETRY_ON, v.retryOn)) return null
   if (v.nodeId !== undefined && !isText(v.nodeId)) return null
-  if (v.retryAtMs !== undefined && !isCount(v.retryAtMs)) return null
+  if (v.retryAtMs !== undefined && !isTime(v.retryAtMs)) return null
   return {
     policy: v.policy, what: v.what, code: v.code, why: v.why, retryOn: v.retryOn,
     ...(typeof v.nodeId === 'string' ? { nodeId: v.nodeId } : {}),
@@ -94,7 +101,7 @@ function parseList<T> (v: unknown, parse: (item: unknown) => T | null): T[] | nu
 /** A bounded, well-formed record, or null. Never throws. */
 export function parseDecisionRecord (v: unknown): DecisionRecord | null {
   if (!isRecord(v) || v.v !== 1 || !isText(v.by) || v.by.length === 0) return null
-  if (!isCount(v.term) || !isCount(v.seq) || !isCount(v.atMs) || !isCount(v.truncated) || !oneOf(TRIGGERS, v.trigger)) return null
+  if (!isCount(v.term) || !isCount(v.seq) || !isTime(v.atMs) || !isCount(v.truncated) || !oneOf(TRIGGERS, v.trigger)) return null
   const proposals = parseList(v.proposals, parseProposal)
   const withheld = parseList(v.withheld, parseWithheld)
   if (proposals === null || withheld === null) return null
@@ -102,13 +109,17 @@ export function parseDecisionRecord (v: unknown): DecisionRecord | null {
 }
 
 const clip = (s: string): string => s.length > DECISION_STRING_CHARS_MAX ? s.slice(0, DECISION_STRING_CHARS_MAX - 1) + '…' : s
+/** A time as parseDecisionRecord takes it: a whole number of ms within what a Date can show. */
+const clampTime = (t: number): number => Math.min(DECISION_TIME_MS_MAX, Math.max(0, Math.floor(t)))
 
 /** Builds the record of a decision, cut to the bounds `parseDecisionRecord` accepts. */
 export function toDecisionRecord (decision: Decision, stamp: { by: string, term: number, seq: number }): DecisionRecord {
   const proposals = decision.proposals.slice(0, DECISION_ITEMS_MAX).map((p) => ({ ...p, policy: clip(p.policy), why: clip(p.why) }))
-  const withheld = decision.withheld.slice(0, DECISION_ITEMS_MAX).map((w) => ({ ...w, policy: clip(w.policy), what: clip(w.what), why: clip(w.why) }))
+  const withheld = decision.withheld.slice(0, DECISION_ITEMS_MAX).map((w) => ({
+    ...w, policy: clip(w.policy), what: clip(w.what), why: clip(w.why), ...(w.retryAtMs !== undefined ? { retryAtMs: clampTime(w.retryAtMs) } : {})
+  }))
   const truncated = decision.proposals.length - proposals.length + decision.withheld.length - withheld.length
-  return { v: 1, ...stamp, atMs: Math.max(0, Math.floor(decision.atMs)), trigger: decision.trigger, leader: true, proposals, withheld, truncated }
+  return { v: 1, ...stamp, atMs: clampTime(decision.atMs), trigger: decision.trigger, leader: true, proposals, withheld, truncated }
 }
 
 /** What a decision says, without its times: two evaluations with the same content are one record. */
