@@ -171,23 +171,25 @@ export const SCENARIOS: Scenario[] = [
       return { mustNotAck: ctx.nodes.map((n) => n.index), fromMs, problems: [] }
     },
     heal: async (ctx) => {
-      const lost = ctx.nodes.filter((n) => !n.running)
       // The most up-to-date log (last term, then last index), as docs/OPERATIONS.md says: not the commit index.
       const survivors = await Promise.all(ctx.nodes.filter((n) => n.running).map(async (n) => ({ n, status: await n.status() })))
       const chosen = survivors.sort((a, b) => (b.status.lastTerm - a.status.lastTerm) || (b.status.lastIndex - a.status.lastIndex))[0]?.n as FaultNode
+      // Every other voter counts as lost and is removed by the run: the other survivors are stopped first and
+      // come back wiped, as the killed ones (docs/OPERATIONS.md).
+      const lost = ctx.nodes.filter((n) => n !== chosen)
       // The recovery ends with a snapshot that keeps no entry before it (docs/CONSENSUS.md), so after it no
       // node's log holds the entries acknowledged so far: check them now against the survivor's whole log.
       const acked = [...ctx.acked()]
       const wrong = await checkAcks([chosen], acked)
       if (wrong.length > 0) throw new Error(`before the recovery: ${wrong.join('; ')}`)
       const checkedBeforeSnapshot = Math.max(0, ...acked.map((a) => a.index))
-      await chosen.kill()
+      for (const node of ctx.nodes) if (node.running) await node.kill()
       const { code, stderr } = await chosen.recoverQuorum()
       if (code !== 0) throw new Error(`recover-quorum on node ${chosen.index} exited ${String(code)}: ${stderr.slice(-600)}`)
       ctx.log(`  node ${chosen.index}: ${/quorum recovered[^\n"]*/.exec(stderr)?.[0] ?? stderr.slice(-200)}`)
       await chosen.start()
       const join = ((await chosen.request('GET', '/v1/join-string')).body as { joinString: string }).joinString
-      // The lost machines come back empty, as new members (their old data must never run again).
+      // The lost machines and the other survivors come back empty, as new members (the run removed their ids).
       for (const node of lost) {
         await node.wipe()
         await node.start(join)

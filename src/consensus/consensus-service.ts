@@ -220,6 +220,7 @@ export class ConsensusService implements NodeService {
       raft: this.raft,
       shape: () => this.machine.shape,
       propose: async (command, reason) => await this.propose(command, reason),
+      removeMember: async (nodeId) => await this.removal.removeMember(nodeId),
       raftDir: dir,
       ctx,
       closeFailedStart: async () => { await this.closeFailedStart() }

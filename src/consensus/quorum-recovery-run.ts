@@ -2,9 +2,16 @@
  * @module consensus/quorum-recovery-run
  * `revoada recover-quorum` on this node (docs/OPERATIONS.md, "A majority of the voters lost for good"): once
  * the local log is applied, this node — a voter — elects itself and commits alone (core `recoverAsSoleVoter`),
- * demotes the etcd role of every other voter, one joint change each, and asks to be stopped once none of them
- * is a voter. Its lost voters are kept in recovery-record.ts until it ends; a start as usual on a data dir
- * whose recovery did not end says how to resume it (`checkUnfinished`).
+ * demotes the etcd role of every other voter, one joint change each, then removes each of them from the
+ * cluster (`remove-member`), and asks to be stopped. Its lost voters are kept in recovery-record.ts until it
+ * ends; a start as usual on a data dir whose recovery did not end says how to resume it (`checkUnfinished`).
+ *
+ * The removals fence the lost voters out of the recovered history on every node that applies it. Demoted
+ * only, they stayed learners, and a learner may speak Raft: two of them started again with their data are a
+ * majority of their old configuration, and through any node of the recovered cluster they learnt its term,
+ * then elected each other past it and took over a learner that had followed this node, and led the same term
+ * as this node (seen on processes, test/consensus/cluster/quorum-recovery-processes.test.ts). Removed, they are
+ * refused Raft by every node that applied it (admission.ts `mayTalkRaft`), and the leader's notice stops them.
  */
 import type { ServiceContext } from '../node/service.js'
 import { QuorumRecoveryError } from '../node/errors.js'
@@ -12,7 +19,7 @@ import { steadyNowMs } from '../util/clock.js'
 import type { ProposalResult, RaftNode } from './raft-node.js'
 import type { ApplyResult, Command, MeshShape, Reason } from './shape/core/index.js'
 import type { NodeId } from './core/index.js'
-import { allVoters } from './core/quorum.js'
+import { allMembers, allVoters } from './core/quorum.js'
 import { readRecoveryRecord, removeRecoveryRecord, writeRecoveryRecord } from './recovery-record.js'
 
 /** How long `revoada recover-quorum` may take to lead and demote the lost voters before it gives up (exit 1). */
@@ -26,10 +33,12 @@ const QUORUM_RECOVERY_POLL_MS = 100
 export interface QuorumRecoveryDeps {
   raft: Pick<RaftNode<ApplyResult>, 'isRunning' | 'isLeader' | 'leaderId' | 'status' | 'appliedIndex' | 'configurationView' |
   'electionTimeoutMaxMs' | 'recoveryLostVoters' | 'recoverAsSoleVoter' | 'recovery' | 'takeSnapshot'>
-  /** The applied shape (who holds etcd). */
-  shape: () => Pick<MeshShape, 'holds'>
+  /** The applied shape (who holds etcd, who is a member). */
+  shape: () => Pick<MeshShape, 'holds' | 'has'>
   /** Signs and proposes a shape command from this node; resolves once applied here. */
   propose: (command: Command, reason: Reason) => Promise<ProposalResult<ApplyResult>>
+  /** Takes a member out of the cluster: its roles demoted, then `remove-member` (member-removal.ts). */
+  removeMember: (nodeId: NodeId) => Promise<ProposalResult<ApplyResult>>
   /** The raft directory, where the recovery record is kept. */
   raftDir: string
   ctx: Pick<ServiceContext, 'nodeId' | 'log' | 'requestStop'>
@@ -40,12 +49,14 @@ export interface QuorumRecoveryDeps {
 export class QuorumRecoveryRun {
   /** The lost voters of this node's quorum recovery while it runs or is left unfinished (`status`). */
   private lost: NodeId[] | undefined
+  /** True from the moment this process runs the recovery until it ends or fails. */
+  private running = false
 
   constructor (private readonly deps: QuorumRecoveryDeps) {}
 
   /** `quorumRecovery` of `status --json` for an unfinished recovery (`running` false: it must be run again); undefined without one. */
   status (): { lostVoters: NodeId[], running: boolean } | undefined {
-    return this.lost !== undefined ? { lostVoters: this.lost, running: this.deps.raft.recovery() !== undefined } : undefined
+    return this.lost !== undefined ? { lostVoters: this.lost, running: this.running } : undefined
   }
 
   /**
@@ -61,6 +72,15 @@ export class QuorumRecoveryRun {
     }
     // An earlier run that did not end resumes with its lost voters, even if its log's tail demoted this node.
     const resumed = await readRecoveryRecord(raftDir).catch(async (err: unknown) => await refuse((err as Error).message))
+    if (resumed !== undefined && !allVoters(raft.configurationView()).some((id) => resumed.includes(id))) {
+      // An earlier run demoted every lost voter and stopped before it removed them all: the configuration works
+      // (quorums are its own), so there is no leader to listen for and nothing to force; only the removals remain.
+      this.lost = resumed
+      this.running = true
+      ctx.log.warn({ lostVoters: resumed }, 'resuming a quorum recovery whose lost voters are demoted: removing them from the cluster')
+      void this.run()
+      return
+    }
     if (resumed === undefined && !allVoters(raft.configurationView()).includes(ctx.nodeId)) {
       await refuse(`${ctx.nodeId} is not a voter (voters: ${allVoters(raft.configurationView()).join(', ')}): ` +
         'only a voter holds every committed entry; run recover-quorum on the voter that survived')
@@ -80,6 +100,7 @@ export class QuorumRecoveryRun {
     await writeRecoveryRecord(raftDir, lost).catch(async (err: unknown) =>
       await refuse(`cannot record the lost voters in ${raftDir}: ${(err as Error).message}`))
     this.lost = lost
+    this.running = true
     ctx.log.warn({ voters, lostVoters: lost, resumed: resumed !== undefined },
       'recovering a lost quorum: this node elects itself and commits alone until the lost voters are demoted')
     raft.recoverAsSoleVoter(lost)
@@ -88,7 +109,7 @@ export class QuorumRecoveryRun {
 
   /**
    * A start as usual on a data dir whose quorum recovery did not end: the record goes once no lost voter is
-   * left (the recovery is over in effect); otherwise the operator is told how to resume it.
+   * left a voter or a member (the recovery is over in effect); otherwise the operator is told how to resume it.
    */
   async checkUnfinished (): Promise<void> {
     const { raft, ctx, raftDir } = this.deps
@@ -97,7 +118,8 @@ export class QuorumRecoveryRun {
       return undefined
     })
     if (lost === undefined) return
-    const still = allVoters(raft.configurationView()).filter((id) => lost.includes(id))
+    const shape = this.deps.shape()
+    const still = lost.filter((id) => allVoters(raft.configurationView()).includes(id) || shape.has(id))
     if (still.length > 0) {
       this.lost = lost
       ctx.log.warn({ lostVoters: still }, 'a quorum recovery of this node has not ended: `revoada recover-quorum` resumes it')
@@ -128,16 +150,23 @@ export class QuorumRecoveryRun {
     ctx.log.info({ index: snapshot.meta.index }, 'quorum recovery: snapshot at its end, no entry kept before it')
   }
 
-  /** Leads, demotes the lost voters, then asks the node to stop: exit 0 once recovered, 1 when it failed. */
+  /**
+   * Leads, demotes the lost voters, removes them, then asks the node to stop: exit 0 once recovered, 1 when it
+   * failed. A run that resumes only the removals (`start`) finds the core not recovering and a leader of the
+   * configuration, this node or not, to propose them to.
+   */
   private async run (): Promise<void> {
     const { raft, ctx, raftDir } = this.deps
     const deadline = steadyNowMs() + QUORUM_RECOVERY_TIMEOUT_MS
     const pause = async (): Promise<void> => {
-      if (steadyNowMs() > deadline) throw new QuorumRecoveryError(`not done within ${QUORUM_RECOVERY_TIMEOUT_MS} ms (still lost: ${raft.recovery()?.lostVoters.join(', ') ?? 'none'})`)
+      if (steadyNowMs() > deadline) {
+        const members = (this.lost ?? []).filter((id) => this.deps.shape().has(id))
+        throw new QuorumRecoveryError(`not done within ${QUORUM_RECOVERY_TIMEOUT_MS} ms (still voters: ${raft.recovery()?.lostVoters.join(', ') ?? 'none'}; still members: ${members.join(', ') || 'none'})`)
+      }
       await new Promise((resolve) => setTimeout(resolve, QUORUM_RECOVERY_POLL_MS))
     }
     try {
-      while (!raft.isLeader()) await pause()
+      while (raft.recovery() !== undefined ? !raft.isLeader() : raft.leaderId() === null) await pause()
       for (let recovery = raft.recovery(); recovery !== undefined; recovery = raft.recovery()) {
         const conf = raft.configurationView()
         const voters = allVoters(conf)
@@ -155,16 +184,40 @@ export class QuorumRecoveryRun {
           throw new QuorumRecoveryError(`the ${command.kind} of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
         }
       }
+      await this.removeLost(pause)
       this.snapshotEnd()
       await removeRecoveryRecord(raftDir)
       this.lost = undefined
+      this.running = false
       const message = `quorum recovered: ${ctx.nodeId} is the only voter, its log kept (applied index ${raft.appliedIndex()}); ` +
         'start it again with `revoada start`: the policy engine promotes live members back to the target'
       ctx.log.warn({ appliedIndex: raft.appliedIndex() }, message)
       ctx.requestStop({ exitCode: 0, message })
     } catch (err) {
+      this.running = false
       if (!raft.isRunning) return
       ctx.requestStop({ exitCode: 1, message: `quorum recovery failed: ${(err as Error).message}` })
     }
+  }
+
+  /**
+   * Takes each lost voter still a member out of the cluster (see the module comment), and waits until none is in
+   * the configuration: from then on every node that applied it refuses its Raft traffic, and the leader tells it
+   * it was removed when it connects.
+   * @throws QuorumRecoveryError when a removal is rejected for a reason other than the member being gone already
+   */
+  private async removeLost (pause: () => Promise<void>): Promise<void> {
+    for (const id of this.lost ?? []) {
+      if (!this.deps.shape().has(id)) continue
+      const { result } = await this.deps.removeMember(id)
+      if (result.outcome.kind === 'rejected' && result.outcome.code !== 'unknown-node') {
+        throw new QuorumRecoveryError(`the removal of ${id} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
+      }
+      this.deps.ctx.log.warn({ nodeId: id }, 'quorum recovery: lost voter removed from the cluster (it must join again from an empty data dir)')
+    }
+    // The leader's admission round takes removed members out of the configuration after the removal commits:
+    // until then they are learners, and a learner may speak Raft. The run's snapshot must not keep them.
+    const lost = this.lost ?? []
+    while (allMembers(this.deps.raft.configurationView()).some((id) => lost.includes(id))) await pause()
   }
 }

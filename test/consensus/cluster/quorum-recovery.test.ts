@@ -1,9 +1,9 @@
 /**
  * `revoada recover-quorum` on real nodes: two of three voters are gone for good; the survivor, started in
- * recovery, becomes the only voter with its log (target and shape) kept, the learner still running follows it,
- * and it then starts as usual and commits alone. A survivor whose log's tail demoted it takes etcd back; a run
- * resumes the lost voters an earlier run recorded. Recovery is refused while a leader answers, without a log
- * and on a non-voter.
+ * recovery, becomes the only voter with its log (target and shape) kept and the lost voters removed, the learner
+ * still running follows it, and it then starts as usual and commits alone. A survivor whose log's tail demoted it
+ * takes etcd back; a run resumes the lost voters an earlier run recorded, and one killed after its demotions
+ * resumes with the removals alone. Recovery is refused while a leader answers, without a log and on a non-voter.
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -18,6 +18,7 @@ import { tempDir, testConfig } from '../../node/helpers.js'
 import { decodeChainExport, verifyChain } from '../../../src/attestation/core/index.js'
 import { verifyWithCodec } from '../../../src/attestation/signatures.js'
 import { QUORUM_RECOVERY_FILE_NAME, readRecoveryRecord, writeRecoveryRecord } from '../../../src/consensus/recovery-record.js'
+import { EXIT_CODE_REMOVED } from '../../../src/consensus/member-removal.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 const TARGET = { apiServers: 1, etcd: 3, schedulers: 1, controllerManagers: 1, minWorkers: 2 }
@@ -83,8 +84,10 @@ describe('quorum recovery', () => {
     const conf = survivor.consensus.node.configuration()
     expect(conf.voters).toEqual([c.node.nodeId])
     expect(conf.votersOutgoing).toEqual([])
-    expect(conf.learners).toEqual(expect.arrayContaining([a.node.nodeId, b.node.nodeId, d.node.nodeId]))
+    // The lost voters are removed from the cluster: out of the configuration, refused Raft from now on.
+    expect(conf.learners).toEqual([d.node.nodeId])
     const shape = survivor.consensus.shapeMachine.shape
+    expect(shape.wasRemoved(a.node.nodeId) && shape.wasRemoved(b.node.nodeId)).toBe(true)
     expect(shape.holders('etcd')).toEqual([c.node.nodeId])
     expect(shape.target).toEqual(TARGET) // committed before the loss: kept
     // The learner reaches what the recovered voter applied (it redials the voter's address, or the voter dials it).
@@ -108,17 +111,16 @@ describe('quorum recovery', () => {
     expect(result.result.outcome).toEqual({ kind: 'applied' })
     await waitFor(() => d.consensus.shapeMachine.shape.target.minWorkers === 3, 60_000, 'the learner applies the new target')
 
-    // The run ended with a snapshot that keeps no entry before it: the restarted voter's log begins after it, and
-    // b, a voter stopped with the old configuration and started again (as the operator does with the voters it
-    // stopped), gets the outcome as that snapshot, not the demotions one by one (quorum-recovery-run.ts).
+    // The run ended with a snapshot that keeps no entry before it: the restarted voter's log begins after it
+    // (quorum-recovery-run.ts). b, a voter stopped with the old configuration and started again with its data, is
+    // told it was removed and stops.
     const endIndex = await newestSnapshot(path.join(c.dir, 'raft'))
     expect(endIndex).toBeGreaterThan(0)
     expect(again.consensus.node.status().firstIndex).toBe(endIndex + 1)
     const bAgain = await startMember(b.dir)
-    members.push(bAgain)
-    await waitFor(() => bAgain.consensus.node.appliedIndex() >= endIndex, 120_000, 'b catches up with the recovered voter')
-    expect(bAgain.consensus.node.status().firstIndex).toBeGreaterThan(endIndex)
-    expect(bAgain.consensus.node.configuration().voters).toEqual([c.node.nodeId])
+    others.push(bAgain.node)
+    expect((await bAgain.node.stopRequested).exitCode).toBe(EXIT_CODE_REMOVED)
+    expect(again.consensus.node.configuration().voters).toEqual([c.node.nodeId])
 
     // Its attestation chain still verifies offline, through the recovery, and ends with it the only voter.
     const api = JSON.parse(await fs.readFile(path.join(c.dir, 'api.json'), 'utf8')) as { url: string, token: string }
@@ -212,6 +214,45 @@ describe('quorum recovery', () => {
     const startEnd = await newestSnapshot(raftDir)
     expect(startEnd).toBeGreaterThan(runEnd)
     expect(again.consensus.node.status().firstIndex).toBe(startEnd + 1)
+  }, 240_000)
+
+  it('should resume a run killed after its demotions with the removals alone, and keep its record until then', async () => {
+    members = await startCluster(4)
+    const [a, b, c, d] = members as [Member, Member, Member, Member]
+    await promoteAll(a, [b, c])
+    // The state a run leaves when it is killed between its demotions and its removals: c the only voter, a and b
+    // demoted but still members, the record naming them.
+    for (const m of [a, b]) {
+      await c.consensus.propose({ kind: 'demote', nodeId: m.node.nodeId, roles: ['etcd'] }, 'operator')
+      await waitFor(() => !c.consensus.node.configuration().voters.includes(m.node.nodeId) && c.consensus.node.configuration().votersOutgoing.length === 0, 60_000, 'a demoted')
+    }
+    expect(c.consensus.node.configuration().voters).toEqual([c.node.nodeId])
+    const cAddress = loopbackAddress(c)
+    for (const m of [a, b, c]) await m.node.stop()
+    members = [d]
+    const raftDir = path.join(c.dir, 'raft')
+    await writeRecoveryRecord(raftDir, [a.node.nodeId, b.node.nodeId])
+
+    // A plain start keeps the record (its lost voters are still members) and says the run has not ended.
+    let again = await startMember(c.dir, { extra: { listen: [cAddress] } })
+    expect(again.consensus.statusFields().quorumRecovery).toEqual({ lostVoters: [a.node.nodeId, b.node.nodeId].sort(), running: false })
+    await again.node.stop()
+    expect(await readRecoveryRecord(raftDir)).toEqual([a.node.nodeId, b.node.nodeId].sort())
+
+    // recover-quorum resumes it: no leader to listen for (c, the only voter, elects itself), only the removals.
+    const survivor = await startRecovery(c.dir, cAddress)
+    const stop = await survivor.node.stopRequested
+    expect(stop.message).toContain('quorum recovered')
+    expect(stop.exitCode).toBe(0)
+    const shape = survivor.consensus.shapeMachine.shape
+    expect(shape.wasRemoved(a.node.nodeId) && shape.wasRemoved(b.node.nodeId)).toBe(true)
+    expect(survivor.consensus.node.configuration().learners).toEqual([d.node.nodeId])
+    expect(await readRecoveryRecord(raftDir)).toBeUndefined()
+    await survivor.node.stop()
+    others.splice(others.indexOf(survivor.node), 1)
+    again = await startMember(c.dir, { extra: { listen: [cAddress] } })
+    members.push(again)
+    expect(again.consensus.statusFields().quorumRecovery).toBeUndefined()
   }, 240_000)
 
   it('should refuse to recover while the other voters answer, and leave the node a voter', async () => {
