@@ -28,10 +28,10 @@ import type { ApplyResult } from '../consensus/shape/core/index.js'
 import type { ReplicatedStateMachine } from '../consensus/state-machine.js'
 import { AttestedMachine } from './attested-machine.js'
 import { ChainStore } from './store.js'
-import { judgeWitness, WitnessPool } from './witness-pool.js'
+import { chooseSeal, judgeWitness, WitnessPool } from './witness-pool.js'
 import type { WitnessDropReason } from './witness-pool.js'
 import { signWitness, verifyWithCodec } from './signatures.js'
-import { cidAt, encodeSealCommand, majorityOf, votersAt, witnessSubject, MAX_WITNESSES_PER_SEAL, SEAL_WINDOW_HEIGHTS } from './core/index.js'
+import { cidAt, encodeSealCommand, votersAt, witnessSubject, SEAL_WINDOW_HEIGHTS } from './core/index.js'
 import type { Seal, Witness } from './core/index.js'
 import { SEAL_INTERVAL_MS_DEFAULT, WITNESS_MESSAGE_BYTES_MAX } from './constants.js'
 import { registerChainRoutes } from './routes.js'
@@ -156,16 +156,8 @@ export class AttestationService implements NodeService {
   private maybeSeal (): void {
     const view = this.machine!.view()
     if (this.sealInFlight || view.lastProposalHeight <= view.sealedHeight) return
-    for (const group of this.pool.groupsByHeight()) {
-      const ours = cidAt(view, group.height)
-      if (ours === null || !equalBytes(ours, group.head)) continue
-      const voters = votersAt(view, group.height)
-      const witnesses = this.pool.witnesses(group.height, group.head)
-      const counted = witnesses.filter((w) => voters.includes(w.nodeId)).length
-      if (counted < majorityOf(voters.length)) continue
-      this.proposeSeal({ height: group.height, head: group.head, witnesses: pickWitnesses(witnesses, voters) })
-      return
-    }
+    const seal = chooseSeal(view, this.pool)
+    if (seal !== null) this.proposeSeal(seal)
   }
 
   private proposeSeal (seal: Seal): void {
@@ -256,10 +248,6 @@ export class AttestationService implements NodeService {
  * pooled, but one kept as a voter of the current set for a height above the head may have been demoted by
  * the time this node reaches that height: it rides along uncounted, as a learner's did before.
  */
-function pickWitnesses (witnesses: Witness[], voters: readonly string[]): Witness[] {
-  const chosen = [...witnesses.filter((w) => voters.includes(w.nodeId)), ...witnesses.filter((w) => !voters.includes(w.nodeId))]
-  return chosen.slice(0, MAX_WITNESSES_PER_SEAL).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
-}
 
 function parseWitnessMessage (bytes: Uint8Array): { cluster: string, height: number, head: Uint8Array, witness: Witness } | null {
   try {

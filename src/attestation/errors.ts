@@ -63,6 +63,10 @@ export const WitnessOrderError = define('WitnessOrderError')
 export const DuplicateWitnessError = define('DuplicateWitnessError')
 /** A seal lacks a majority of the voters at the height it covers. */
 export const SealQuorumError = define('SealQuorumError')
+/** A seal lacks a majority of the voters in force where the chain was last sealed or recovered (protocol level 8). */
+export const SealHandoverError = define('SealHandoverError')
+/** The chain raised its protocol level above what this build verifies (a newer build's rules). */
+export const ChainLevelUnsupportedError = define('ChainLevelUnsupportedError')
 /** The export's closing checkpoint does not cover its last block with a voter majority. */
 export const CheckpointError = define('CheckpointError')
 /** Two exports disagree at a height both hold (neither extends the other). */

@@ -5,7 +5,7 @@
  * live chain state and the witness pool (whose majority over the head becomes the export's checkpoint).
  */
 import { CID } from '../codec/index.js'
-import { advanceState, cidBytesOf, cloneChainState, decodeBlock, emptyChainState, encodeChainExport, genesisCid, majorityOf, MAX_EXPORT_BYTES, votersAt } from './core/index.js'
+import { advanceState, cidBytesOf, cloneChainState, decodeBlock, emptyChainState, encodeChainExport, genesisCid, judgeHandover, majorityOf, MAX_EXPORT_BYTES, votersAt } from './core/index.js'
 import type { ChainState, Seal, SealBlock } from './core/index.js'
 import type { AttestedMachine } from './attested-machine.js'
 import { ChainFileClosedError, ExportFromBeyondHeadError, ExportTooLargeError } from './errors.js'
@@ -140,6 +140,8 @@ export class ChainReader {
     const witnesses = this.pool.witnesses(height, head)
     const voters = votersAt(view, height)
     if (witnesses.filter((w) => voters.includes(w.nodeId)).length < majorityOf(voters.length)) return undefined
+    // From level 8 a checkpoint needs the hand-over voters too, as a seal does (a verifier refuses it without).
+    if (judgeHandover(view, { witnesses }).kind !== 'applied') return undefined
     return { height, head, witnesses }
   }
 }

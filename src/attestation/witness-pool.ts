@@ -19,8 +19,8 @@
  */
 import { equalBytes } from '../codec/index.js'
 import { assert } from '../util/assert.js'
-import { SEAL_WINDOW_HEIGHTS, votersAt } from './core/index.js'
-import type { ChainState, Witness } from './core/index.js'
+import { cidAt, handoverVoters, judgeHandover, majorityOf, MAX_WITNESSES_PER_SEAL, SEAL_WINDOW_HEIGHTS, votersAt } from './core/index.js'
+import type { ChainState, Seal, Witness } from './core/index.js'
 import { WITNESS_GROUPS_PER_SIGNER_MAX, WITNESS_HEADS_PER_HEIGHT_MAX, WITNESS_HEIGHTS_AHEAD_MAX, WITNESS_POOL_SIGNERS_MAX } from './constants.js'
 
 /** Why a pool refuses a witness that `judgeWitness` let through. */
@@ -211,4 +211,31 @@ function lowestHeightOf (signer: SignerGroups): number {
   let lowest = Number.MAX_SAFE_INTEGER
   for (const height of signer.groups.keys()) lowest = Math.min(lowest, height)
   return lowest
+}
+
+/**
+ * The leader's seal: the highest height whose kept witnesses name this node's block there and count a majority
+ * of the voters at that height and, from level 8, of the hand-over voters (chain.ts `judgeHandover`); null when
+ * none does. The witnesses are each signer's verified signature; at most MAX_WITNESSES_PER_SEAL are carried,
+ * the voters' and the hand-over voters' first, so a seal never drops a signature it needs.
+ */
+export function chooseSeal (view: Readonly<ChainState>, pool: Pick<WitnessPool, 'groupsByHeight' | 'witnesses'>): Seal | null {
+  const handover = handoverVoters(view)
+  for (const group of pool.groupsByHeight()) {
+    const ours = cidAt(view, group.height)
+    if (ours === null || !equalBytes(ours, group.head)) continue
+    const voters = votersAt(view, group.height)
+    const witnesses = pool.witnesses(group.height, group.head)
+    if (witnesses.filter((w) => voters.includes(w.nodeId)).length < majorityOf(voters.length)) continue
+    const picked = pickWitnesses(witnesses, [...voters, ...handover])
+    if (judgeHandover(view, { witnesses: picked }).kind !== 'applied') continue
+    return { height: group.height, head: group.head, witnesses: picked }
+  }
+  return null
+}
+
+/** `needed`'s signatures first, then others, at most MAX_WITNESSES_PER_SEAL, sorted by node id. */
+function pickWitnesses (witnesses: Witness[], needed: readonly string[]): Witness[] {
+  const chosen = [...witnesses.filter((w) => needed.includes(w.nodeId)), ...witnesses.filter((w) => !needed.includes(w.nodeId))]
+  return chosen.slice(0, MAX_WITNESSES_PER_SEAL).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
 }

@@ -164,13 +164,16 @@ function fail (label: string, name: string, height: number, message: string): vo
   process.exitCode = 1
 }
 
-function describeReport (label: string, r: VerifyReport): string {
+/** The report's lines: the verdict, then one per quorum recovery (each escaped by `print`). */
+function describeReport (label: string, r: VerifyReport): string[] {
   const covered = Math.max(r.sealedHeight, r.checkpointHeight)
   const tail = r.height - covered
-  return `${label}: OK — cluster ${r.genesis.clusterId}, heights ${r.fromHeight}..${r.height}, head ${r.head}, ` +
+  return [`${label}: OK — cluster ${r.genesis.clusterId}, heights ${r.fromHeight}..${r.height}, head ${r.head}, ` +
     `${r.seals} seals, sealed up to ${r.sealedHeight}${r.checkpointHeight > 0 ? `, checkpoint at ${r.checkpointHeight}` : ''}` +
     (tail > 0 ? ` (${tail} newest blocks not yet witnessed)` : '') +
-    (r.fromHeight > 1 ? ` (starts from a base state at ${r.fromHeight - 1}: pin it or check --against a full export)` : '')
+    (r.fromHeight > 1 ? ` (starts from a base state at ${r.fromHeight - 1}: pin it or check --against a full export)` : ''),
+  ...r.recoveries.map((q) => `${label}: quorum recovery at height ${q.height}: ${q.proposer} demoted ${q.demoted} as lost; ` +
+    'seals after it rest on the voters it left: check --against an export from a node you trust')]
 }
 
 async function runVerify (file: string | undefined, opts: VerifyOpts): Promise<void> {

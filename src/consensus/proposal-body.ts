@@ -13,7 +13,7 @@ import { CONTROL_PLANE_ROLES, REASONS } from './shape/core/index.js'
 import type { Reason } from './shape/core/index.js'
 
 /** Reasons an operator may give; `bootstrap` and `admission` are the node's own. */
-export const OPERATOR_REASONS = REASONS.filter((r) => r !== 'bootstrap' && r !== 'admission')
+export const OPERATOR_REASONS = REASONS.filter((r) => r !== 'bootstrap' && r !== 'admission' && r !== 'quorum-recovery')
 export const PROPOSAL_KINDS = ['promote', 'demote', 'quarantine', 'restore', 'remove-member', 'unpin'] as const
 /** Longest `nodeId` accepted, in code points as zod counts them (a surrogate pair is one). */
 const PROPOSAL_NODE_ID_CHARS_MAX = 128

@@ -17,6 +17,7 @@ import type { ServiceContext } from '../node/service.js'
 import { QuorumRecoveryError } from '../node/errors.js'
 import { steadyNowMs } from '../util/clock.js'
 import type { ProposalResult, RaftNode } from './raft-node.js'
+import { PROTOCOL_SEAL_HANDOVER } from './shape/core/index.js'
 import type { ApplyResult, Command, MeshShape, Reason } from './shape/core/index.js'
 import type { NodeId } from './core/index.js'
 import { allMembers, allVoters } from './core/quorum.js'
@@ -33,8 +34,8 @@ const QUORUM_RECOVERY_POLL_MS = 100
 export interface QuorumRecoveryDeps {
   raft: Pick<RaftNode<ApplyResult>, 'isRunning' | 'isLeader' | 'leaderId' | 'status' | 'appliedIndex' | 'configurationView' |
   'electionTimeoutMaxMs' | 'recoveryLostVoters' | 'recoverAsSoleVoter' | 'recovery' | 'takeSnapshot'>
-  /** The applied shape (who holds etcd, who is a member). */
-  shape: () => Pick<MeshShape, 'holds' | 'has'>
+  /** The applied shape (who holds etcd, who is a member, its protocol level). */
+  shape: () => Pick<MeshShape, 'holds' | 'has' | 'protocol'>
   /** Signs and proposes a shape command from this node; resolves once applied here. */
   propose: (command: Command, reason: Reason) => Promise<ProposalResult<ApplyResult>>
   /** Takes a member out of the cluster: its roles demoted, then `remove-member` (member-removal.ts). */
@@ -179,7 +180,10 @@ export class QuorumRecoveryRun {
         const command = next === self
           ? { kind: 'promote' as const, nodeId: next, roles: ['etcd' as const] }
           : { kind: 'demote' as const, nodeId: next, roles: ['etcd' as const] }
-        const { result } = await this.deps.propose(command, 'operator')
+        // From level 8 a demote says what it is: the chain re-anchors its seals there (docs/CHAIN.md §4), and an
+        // export shows it; below, `quorum-recovery` would apply as malformed on every build.
+        const reason = command.kind === 'demote' && shape.protocol >= PROTOCOL_SEAL_HANDOVER ? 'quorum-recovery' : 'operator'
+        const { result } = await this.deps.propose(command, reason)
         if (result.outcome.kind === 'rejected' && result.outcome.code !== 'role-not-held' && result.outcome.code !== 'role-already-held') {
           throw new QuorumRecoveryError(`the ${command.kind} of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
         }

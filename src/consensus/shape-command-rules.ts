@@ -8,7 +8,7 @@
 import type { ConfChange, ConfState } from './core/types.js'
 import { isMemberOf } from './core/quorum.js'
 import type { CommandRules } from './raft-node.js'
-import { decodeRequest, decodeSignedProposal, envelopeCommands, envelopeRequestIds, isRequestBytes, requestOwner, requiredConfChange } from './shape/core/index.js'
+import { decodeRequest, decodeSignedProposal, envelopeCommands, envelopeRequestIds, isRequestBytes, isUnknownReasonAtLevel, requestOwner, requiredConfChange } from './shape/core/index.js'
 import type { Command, MeshShape } from './shape/core/index.js'
 import { peerIdTextProblem } from '../codec/index.js'
 
@@ -46,8 +46,9 @@ export function commandsMemberIdProblem (shape: MeshShape, commands: Iterable<Co
  */
 export function deriveConfChange (shape: MeshShape, command: Uint8Array, conf: ConfState): ConfChange | null {
   const proposal = decodeSignedProposal(command)
-  // A batch envelope (v2, v3) never travels in a configuration change (its apply refuses one).
-  if (proposal === null || proposal.envelope.v !== 1) return null
+  // A batch envelope (v2, v3) never travels in a configuration change (its apply refuses one); nor does an
+  // envelope whose reason the shape's level does not know (it applies as malformed).
+  if (proposal === null || proposal.envelope.v !== 1 || isUnknownReasonAtLevel(proposal, shape.protocol)) return null
   const cmd = proposal.envelope.command
   if (cmd.kind === 'bootstrap') return null
   if (cmd.kind === 'rejoin') {
@@ -75,7 +76,8 @@ export function shapeCommandRules (shape: () => MeshShape): CommandRules {
         return request instanceof Error ? null : { id: request.id, proposer: requestOwner(request.id) }
       }
       const proposal = decodeSignedProposal(command)
-      if (proposal === null) return null
+      // Unknown at the shape's level: no id, as the builds that cannot decode it give none (the same sessions everywhere).
+      if (proposal === null || isUnknownReasonAtLevel(proposal, shape().protocol)) return null
       const { envelope } = proposal
       // A level is raised by the leader's protocol loop alone, once every member advertises it; forwarded, a
       // level above some build's would halt every node of that build at apply (a key holder's one frame).

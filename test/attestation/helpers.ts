@@ -11,7 +11,7 @@ import type { Signer } from '../../src/codec/index.js'
 import { ShapeMachine } from '../../src/consensus/shape/shape-machine.js'
 import { ShapeProposer } from '../../src/consensus/shape/proposer.js'
 import { decodeSignedProposal, encodeSignedProposal } from '../../src/consensus/shape/core/index.js'
-import type { ApplyResult, BatchedCommand, Command } from '../../src/consensus/shape/core/index.js'
+import type { ApplyResult, BatchedCommand, Command, Reason } from '../../src/consensus/shape/core/index.js'
 import { AttestedMachine } from '../../src/attestation/attested-machine.js'
 import { signWitness, verifyWithCodec } from '../../src/attestation/signatures.js'
 import { cidAt, cidBytesOf, decodeBlock, encodeBlock, encodeSealCommand } from '../../src/attestation/core/index.js'
@@ -60,8 +60,9 @@ export class ChainBuilder {
   }
 
   /** Commits `command` signed by `by` (with the configuration change it needs); returns its result. */
-  propose (by: TestNode, command: Command, options: { withoutConfChange?: boolean } = {}): ApplyResult {
-    const built = this.proposer(by).build(this.shape.shape, command, command.kind === 'bootstrap' ? 'bootstrap' : 'operator', 1_700_000_000_000 + this.index)
+  propose (by: TestNode, command: Command, options: { withoutConfChange?: boolean, reason?: Reason } = {}): ApplyResult {
+    const reason = options.reason ?? (command.kind === 'bootstrap' ? 'bootstrap' : 'operator')
+    const built = this.proposer(by).build(this.shape.shape, command, reason, 1_700_000_000_000 + this.index)
     return this.applyRaw(built.bytes, built.confChange !== undefined && options.withoutConfChange !== true ? built.confChange : undefined)
   }
 
@@ -134,6 +135,22 @@ export async function standardChain (clusterId = 'cluster-a'): Promise<{ builder
   b.commitSeal(b.sealOf([n1, n2]))
   b.propose(n1, { kind: 'quarantine', nodeId: n4.id })
   return { builder: b, nodes, exp: b.export([n1, n2, n0]) }
+}
+
+/** n0 bootstraps at `level`; n1..n4 join; n1 and n2 become voters; a seal by all three. */
+export async function sealedThreeVoters (clusterId: string, level: number): Promise<{ b: ChainBuilder, nodes: TestNode[] }> {
+  const nodes = await makeNodes(5)
+  const [n0, n1, n2, n3, n4] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode]
+  const b = new ChainBuilder(clusterId)
+  b.propose(n0, { kind: 'bootstrap', nodeId: n0.id, ...(level > 1 ? { protocol: level } : {}) })
+  for (const n of [n1, n2, n3, n4]) b.propose(n0, { kind: 'add-member', nodeId: n.id })
+  for (const n of [n1, n2]) applied(b.propose(n0, { kind: 'promote', nodeId: n.id, roles: ['etcd'] }))
+  applied(b.commitSeal(b.sealOf([n0, n1, n2])))
+  return { b, nodes }
+}
+
+function applied (result: ApplyResult): void {
+  if (result.outcome.kind !== 'applied') throw new Error(`expected applied, got ${JSON.stringify(result.outcome)}`)
 }
 
 /** Re-signs a signed proposal's envelope with another node's key (a forged proposer signature). */

@@ -6,8 +6,8 @@
  * offline verifier also uses, so a node and a verifier cannot disagree about a seal.
  */
 import { equalBytes } from '../../codec/index.js'
-import { decodeSignedProposal } from '../../consensus/shape/core/index.js'
-import type { Outcome, SignedProposal } from '../../consensus/shape/core/index.js'
+import { decodeSignedProposal, encodeSignedProposal, PROTOCOL_LEVEL_MIN, PROTOCOL_SEAL_HANDOVER } from '../../consensus/shape/core/index.js'
+import type { Envelope, Outcome, SignedProposal } from '../../consensus/shape/core/index.js'
 import { assert } from '../../util/assert.js'
 import { cidBytesOf, decodeSealCommand, encodeBlock, genesisCid, witnessSubject } from './block.js'
 import { MAX_BLOCK_BYTES, SEAL_WINDOW_HEIGHTS } from './constants.js'
@@ -16,7 +16,7 @@ import type { Block, BlockOutcome, ChainState, ProposalBlock, Seal, SealBlock, S
 export function emptyChainState (clusterId: string): ChainState {
   return {
     clusterId, firstVoter: '', height: 0, head: new Uint8Array(), voters: [], sealedHeight: 0, lastProposalHeight: 0,
-    recent: [], voterHistory: [{ height: 0, voters: [] }]
+    recent: [], voterHistory: [{ height: 0, voters: [] }], protocol: PROTOCOL_LEVEL_MIN, handoverFloor: 0
   }
 }
 
@@ -41,6 +41,24 @@ export function votersAt (state: ChainState, height: number): string[] {
     voters = entry.voters
   }
   return voters
+}
+
+/**
+ * Where a seal's hand-over is anchored (protocol level 8): the last sealed height, or the floor above it — the
+ * block that raised the chain to level 8, or the last quorum-recovery demote; block 1 before any of them.
+ */
+export function handoverHeight (state: ChainState): number {
+  return Math.max(1, state.sealedHeight, state.handoverFloor)
+}
+
+/**
+ * The voters a seal must also carry a majority of, from protocol level 8 on: those in force at the handover
+ * height. Without them, a key that became a voter only in blocks no earlier voter majority has witnessed — any
+ * member may propose its own promotion — could promote itself, demote the others and seal that alone, and an
+ * export of it would verify against the pinned genesis (docs/CHAIN.md §9). Empty below level 8.
+ */
+export function handoverVoters (state: ChainState): string[] {
+  return state.protocol >= PROTOCOL_SEAL_HANDOVER ? votersAt(state, handoverHeight(state)) : []
 }
 
 /** A derived block with its bytes and CID bytes. */
@@ -77,7 +95,9 @@ function prevOf (state: ChainState, firstVoter: string): Uint8Array {
 
 /** Derives the block of an applied shape entry and advances `state` (mutated) past it. */
 export function appendProposalBlock (state: ChainState, entry: AppliedShapeEntry): DerivedBlock {
-  const signed = entry.decoded ?? decodeSignedProposal(entry.command)
+  // A malformed outcome keeps the raw bytes whatever this build decodes (a reason the level does not know yet,
+  // apply.ts): the block every build derives from it.
+  const signed = entry.outcome.kind === 'rejected' && entry.outcome.code === 'malformed' ? null : entry.decoded ?? decodeSignedProposal(entry.command)
   const firstVoter = state.height === 0 && signed !== null && signed.envelope.v === 1 && signed.envelope.command.kind === 'bootstrap' && entry.outcome.kind === 'applied'
     ? signed.envelope.proposer
     : state.firstVoter
@@ -101,7 +121,7 @@ export function appendProposalBlock (state: ChainState, entry: AppliedShapeEntry
     ...(entry.outcomes !== undefined ? { outcomes: entry.outcomes.map(toBlockOutcome) } : {})
   }
   state.firstVoter = firstVoter
-  return advance(state, block)
+  return advance(state, block, signed?.envelope ?? null)
 }
 
 /** Derives the block of a committed seal entry (judged here, applied or rejected) and advances `state`. */
@@ -123,7 +143,7 @@ export function appendSealBlock (state: ChainState, entry: { index: number, term
     outcome,
     seal
   }
-  return advance(state, block)
+  return advance(state, block, null)
 }
 
 function toBlockOutcome (outcome: Outcome): BlockOutcome {
@@ -142,7 +162,31 @@ export function judgeSeal (state: ChainState, seal: Seal, verify: SignatureVerif
   const head = cidAt(state, seal.height)
   if (head === null) return reject('seal-out-of-window', `seal of height ${seal.height} is more than ${SEAL_WINDOW_HEIGHTS} heights old`)
   if (!equalBytes(head, seal.head)) return reject('head-mismatch', `seal names a head that is not the block at height ${seal.height}`)
-  return judgeWitnesses(state.clusterId, seal, votersAt(state, seal.height), verify)
+  const judged = judgeWitnesses(state.clusterId, seal, votersAt(state, seal.height), verify)
+  return judged.kind === 'applied' ? judgeHandover(state, seal) : judged
+}
+
+/** An export's closing checkpoint over the head: the witness rules with the head's voters, and the hand-over. */
+export function judgeCheckpoint (state: ChainState, checkpoint: Seal, verify: SignatureVerifier): BlockOutcome {
+  const judged = judgeWitnesses(state.clusterId, checkpoint, votersAt(state, state.height), verify)
+  return judged.kind === 'applied' ? judgeHandover(state, checkpoint) : judged
+}
+
+/**
+ * From protocol level 8: a majority of the hand-over voters (`handoverVoters`) among the witnesses, whose
+ * signatures the caller has verified. Counted like the voters at the sealed height: each signer once.
+ */
+export function judgeHandover (state: ChainState, seal: Pick<Seal, 'witnesses'>): BlockOutcome {
+  const voters = handoverVoters(state)
+  if (voters.length === 0) return { kind: 'applied' }
+  const counted = seal.witnesses.filter((w) => voters.includes(w.nodeId)).length
+  const needed = majorityOf(voters.length)
+  if (counted >= needed) return { kind: 'applied' }
+  return {
+    kind: 'rejected',
+    code: 'seal-handover',
+    message: `${counted} of the ${voters.length} voters in force at height ${handoverHeight(state)} signed; ${needed} needed`
+  }
 }
 
 /** The witness part of a seal judgement (shared with export checkpoints). */
@@ -166,16 +210,20 @@ export function judgeWitnesses (clusterId: string, seal: Seal, voters: readonly 
 }
 
 /** Moves `state` past `block` (mutating it) and returns the block with its bytes and CID. */
-function advance (state: ChainState, block: Block): DerivedBlock {
+function advance (state: ChainState, block: Block, envelope: Envelope | null): DerivedBlock {
   assert(block.height === state.height + 1, 'blocks advance one height at a time')
   const bytes = encodeBlock(block)
   const cid = cidBytesOf(bytes)
-  advanceState(state, block, cid)
+  advanceState(state, block, cid, envelope)
   return { block, bytes, cid }
 }
 
-/** Moves `state` past a block whose CID is `cid` (shared by derivation and verification). */
-export function advanceState (state: ChainState, block: Block, cid: Uint8Array): void {
+/**
+ * Moves `state` past a block whose CID is `cid` (shared by derivation, verification and export). `envelope` is
+ * the block's decoded envelope when the caller has it (null: none, or not a well-formed proposal); left out,
+ * it is decoded here from the block when the block is an applied proposal.
+ */
+export function advanceState (state: ChainState, block: Block, cid: Uint8Array, envelope?: Envelope | null): void {
   state.height = block.height
   state.head = cid
   state.recent.push(cid)
@@ -183,20 +231,62 @@ export function advanceState (state: ChainState, block: Block, cid: Uint8Array):
   if (state.recent.length >= 2 * SEAL_WINDOW_HEIGHTS) state.recent.splice(0, state.recent.length - SEAL_WINDOW_HEIGHTS)
   if (block.kind === 'proposal') {
     state.lastProposalHeight = block.height
+    const votersBefore = state.voters
     if (block.voters !== undefined) {
       state.voters = [...block.voters]
       state.voterHistory.push({ height: block.height, voters: [...block.voters] })
     }
+    if (block.outcome.kind === 'applied') followEnvelope(state, block, envelope === undefined ? envelopeOf(block) : envelope, votersBefore)
   } else if (block.outcome.kind === 'applied') {
     state.sealedHeight = block.seal.height
   }
   pruneVoterHistory(state)
 }
 
-/** Keeps the voter sets needed to judge a seal inside the window (plus the one in force at its start). */
+/** The envelope of a proposal block, or null when it records none that decodes. */
+function envelopeOf (block: ProposalBlock): Envelope | null {
+  if (block.envelope.length === 0 || (block.outcome.kind === 'rejected' && block.outcome.code === 'malformed')) return null
+  return decodeSignedProposal(encodeSignedProposal(block.envelope, block.signature))?.envelope ?? null
+}
+
+/**
+ * What an applied proposal changes in the chain's own rules: the protocol level, and the hand-over's floor —
+ * the raise to level 8 (so that no seal reaches back to voters from before the rule, which a node restored from
+ * an older build's snapshot may not hold: every replica judges alike), and each quorum recovery's demote.
+ */
+function followEnvelope (state: ChainState, block: ProposalBlock, envelope: Envelope | null, votersBefore: readonly string[]): void {
+  if (envelope?.v !== 1) return
+  const command = envelope.command
+  if (command.kind === 'bootstrap' || command.kind === 'set-protocol') {
+    const level = command.kind === 'bootstrap' ? command.protocol ?? PROTOCOL_LEVEL_MIN : command.level
+    if (state.protocol < PROTOCOL_SEAL_HANDOVER && level >= PROTOCOL_SEAL_HANDOVER) state.handoverFloor = block.height
+    state.protocol = level
+  } else if (block.voters !== undefined && isRecoveryDemote(state, envelope, votersBefore)) {
+    state.handoverFloor = block.height
+  }
+}
+
+/**
+ * A quorum recovery's demote (`revoada recover-quorum`, docs/OPERATIONS.md): from level 8, signed with reason
+ * `quorum-recovery` by a voter, of another voter's etcd role. It re-anchors the hand-over at its height, since
+ * the voters it demotes are lost for good and can sign nothing; an export shows each one (its report's
+ * `recoveries`), as what it is: history after it rests on the voters the recovery left.
+ */
+function isRecoveryDemote (state: ChainState, envelope: Envelope & { v: 1 }, votersBefore: readonly string[]): boolean {
+  const command = envelope.command
+  return state.protocol >= PROTOCOL_SEAL_HANDOVER && envelope.reason === 'quorum-recovery' && command.kind === 'demote' &&
+    command.roles.includes('etcd') && command.nodeId !== envelope.proposer && votersBefore.includes(envelope.proposer) &&
+    votersBefore.includes(command.nodeId)
+}
+
+/**
+ * Keeps the voter sets needed to judge a seal: those inside the window, plus the one in force at its start,
+ * and from the one in force at the hand-over height on (a voter change no seal has covered yet stays, however
+ * many blocks follow it unsealed: pruned, a forger could bury it under 1,024 blocks and seal alone).
+ */
 function pruneVoterHistory (state: ChainState): void {
-  const windowStart = state.height - SEAL_WINDOW_HEIGHTS + 1
-  while (state.voterHistory.length > 1 && state.voterHistory[1]!.height <= windowStart) state.voterHistory.shift()
+  const keepFrom = Math.min(state.height - SEAL_WINDOW_HEIGHTS + 1, handoverHeight(state))
+  while (state.voterHistory.length > 1 && state.voterHistory[1]!.height <= keepFrom) state.voterHistory.shift()
 }
 
 /** Copies a state (the verifier and the snapshot keep their own). */
@@ -216,6 +306,7 @@ export function chainStateProblem (state: ChainState): string | null {
   const last = state.voterHistory[state.voterHistory.length - 1]
   if (last === undefined || !sameVoters(last.voters, state.voters)) return 'voter history does not end with the voters'
   if (state.sealedHeight > state.height) return 'sealed above the head'
+  if (state.voterHistory[0]!.height > Math.max(0, Math.min(state.height - SEAL_WINDOW_HEIGHTS + 1, handoverHeight(state)))) return 'voter history lost the hand-over voters'
   return null
 }
 

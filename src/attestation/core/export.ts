@@ -6,6 +6,7 @@
  * at height 1; `checkpoint` is a majority of witness signatures over the last exported block.
  */
 import { decodeCanonical, encodeCanonical } from '../../codec/index.js'
+import { parseProtocolLevel, PROTOCOL_LEVEL_MIN } from '../../consensus/shape/core/index.js'
 import { CHAIN_FORMAT_VERSION, MAX_EXPORT_BYTES, SEAL_WINDOW_HEIGHTS } from './constants.js'
 import { sealFromData, sealToData } from './block.js'
 import type { ChainState, Genesis, Seal } from './types.js'
@@ -25,7 +26,10 @@ export function chainStateToData (state: ChainState): Rec {
     sealedHeight: state.sealedHeight,
     lastProposalHeight: state.lastProposalHeight,
     recent: state.recent,
-    voterHistory: state.voterHistory.map((e) => [e.height, e.voters])
+    voterHistory: state.voterHistory.map((e) => [e.height, e.voters]),
+    // Only when set, so a state that never met level 8 has the bytes it had before it.
+    ...(state.protocol > PROTOCOL_LEVEL_MIN ? { protocol: state.protocol } : {}),
+    ...(state.handoverFloor > 0 ? { handoverFloor: state.handoverFloor } : {})
   }
 }
 
@@ -41,9 +45,13 @@ export function chainStateFromData (v: unknown): ChainState | null {
     if (!Array.isArray(e) || e.length !== 2 || !isCount(e[0]) || !isIds(e[1])) return null
     voterHistory.push({ height: e[0], voters: e[1] })
   }
+  const protocol = v.protocol === undefined ? PROTOCOL_LEVEL_MIN : parseProtocolLevel(v.protocol)
+  const handoverFloor = v.handoverFloor === undefined ? 0 : v.handoverFloor
+  if (protocol === null || !isCount(handoverFloor) || handoverFloor > v.height) return null
   return {
     clusterId: v.cluster, firstVoter: v.firstVoter, height: v.height, head: v.head, voters: v.voters,
-    sealedHeight: v.sealedHeight, lastProposalHeight: v.lastProposalHeight, recent: v.recent as Uint8Array[], voterHistory
+    sealedHeight: v.sealedHeight, lastProposalHeight: v.lastProposalHeight, recent: v.recent as Uint8Array[], voterHistory,
+    protocol, handoverFloor
   }
 }
 

@@ -9,8 +9,8 @@ export {
   cidBytesOf, encodeGenesis, genesisCid, encodeBlock, encodeBlockReference, decodeBlock, encodeSealCommand, decodeSealCommand, isSealCommand, witnessSubject
 } from './block.js'
 export {
-  emptyChainState, majorityOf, cidAt, votersAt, appendProposalBlock, appendSealBlock, judgeSeal, judgeWitnesses, advanceState,
-  cloneChainState, chainStateProblem
+  emptyChainState, majorityOf, cidAt, votersAt, appendProposalBlock, appendSealBlock, judgeSeal, judgeWitnesses, judgeCheckpoint,
+  judgeHandover, handoverHeight, handoverVoters, advanceState, cloneChainState, chainStateProblem
 } from './chain.js'
 export type { DerivedBlock, AppliedShapeEntry } from './chain.js'
 export { chainStateToData, chainStateFromData, encodeChainExport, decodeChainExport } from './export.js'

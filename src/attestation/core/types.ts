@@ -76,8 +76,9 @@ export type Block = ProposalBlock | SealBlock
 
 /**
  * What the chain needs to derive the next block and judge a seal, carried by Raft snapshots.
- * Invariants: `recent.length < 2 * SEAL_WINDOW_HEIGHTS` (trimmed in batches), `recent` ends with `head` when height > 0, and
- * `voterHistory` is sorted by height with its last entry equal to `voters`.
+ * Invariants: `recent.length < 2 * SEAL_WINDOW_HEIGHTS` (trimmed in batches), `recent` ends with `head` when height > 0,
+ * `voterHistory` is sorted by height with its last entry equal to `voters`, and it holds the voters in force at
+ * the handover height.
  */
 export interface ChainState {
   clusterId: string
@@ -93,8 +94,21 @@ export interface ChainState {
   lastProposalHeight: number
   /** CID bytes of the last `recent.length` blocks, oldest first, ending at `height`. */
   recent: Uint8Array[]
-  /** Voter sets in force from `height` on, oldest first; pruned to the seal window. */
+  /**
+   * Voter sets in force from `height` on, oldest first; pruned to the seal window and to the handover height
+   * (`handoverHeight`), whichever is lower.
+   */
   voterHistory: Array<{ height: number, voters: string[] }>
+  /**
+   * The cluster's protocol level as the chain follows it: an applied bootstrap's `protocol`, then each applied
+   * `set-protocol` (1 before either). From PROTOCOL_SEAL_HANDOVER on, seals need the handover voters too.
+   */
+  protocol: number
+  /**
+   * The lowest height a seal's hand-over reaches back to (protocol level 8): the block that raised the chain to
+   * level 8, or the last applied `quorum-recovery` demote; 0 before either.
+   */
+  handoverFloor: number
 }
 
 /** A verified signature check, injected so that the core stays free of node:crypto. */

@@ -7,15 +7,15 @@
  * named ChainVerifyError carrying its height.
  */
 import { equalBytes, CID } from '../../codec/index.js'
-import { commandNodeIds, decodeSignedProposal, encodeSignedProposal, envelopeCommands } from '../../consensus/shape/core/index.js'
+import { commandNodeIds, decodeSignedProposal, encodeSignedProposal, envelopeCommands, PROTOCOL_LEVEL } from '../../consensus/shape/core/index.js'
 import {
-  BrokenLinkError, ChainVerifyError, CheckpointError, DuplicateWitnessError, ExportsDivergeError, GenesisMismatchError,
+  BrokenLinkError, ChainLevelUnsupportedError, ChainVerifyError, CheckpointError, DuplicateWitnessError, ExportsDivergeError, GenesisMismatchError,
   HeightGapError, MalformedBlockError, OutcomeMismatchError, ProposalMismatchError, ProposerSignatureError, RaftOrderError,
-  SealHeadMismatchError, SealQuorumError, SealRangeError, StaleSealError, UnknownProposerError, VoterChangeError, WitnessOrderError,
+  SealHandoverError, SealHeadMismatchError, SealQuorumError, SealRangeError, StaleSealError, UnknownProposerError, VoterChangeError, WitnessOrderError,
   WitnessSignatureError, WrongClusterError
 } from '../errors.js'
 import { cidBytesOf, decodeBlock, genesisCid } from './block.js'
-import { advanceState, cloneChainState, emptyChainState, judgeSeal, judgeWitnesses, majorityOf, votersAt } from './chain.js'
+import { advanceState, cloneChainState, emptyChainState, judgeCheckpoint, judgeSeal, majorityOf } from './chain.js'
 import type { ChainExport } from './export.js'
 import type { Command, Envelope } from '../../consensus/shape/core/index.js'
 import type { Block, BlockOutcome, ChainState, Genesis, ProposalBlock, SignatureVerifier } from './types.js'
@@ -46,6 +46,13 @@ export interface VerifyReport {
    * from a base state, which carries the voters but not the members.
    */
   membersChecked: boolean
+  /** The protocol level at the head, as the chain raised it (1 until a bootstrap or `set-protocol` set it). */
+  protocol: number
+  /**
+   * Each quorum recovery's demote (protocol level 8): a voter that demoted another as lost for good. The
+   * hand-over re-anchors there, so history after it rests on the voters the recovery left (docs/CHAIN.md §9).
+   */
+  recoveries: Array<{ height: number, proposer: string, demoted: string }>
   /** CID strings per height, for consistency checks between exports. */
   cids: string[]
 }
@@ -59,6 +66,7 @@ const SEAL_ERRORS: Record<string, new (height: number, message: string) => Chain
   'unsorted-witnesses': WitnessOrderError,
   'bad-witness-signature': WitnessSignatureError,
   'seal-quorum': SealQuorumError,
+  'seal-handover': SealHandoverError,
   'wrong-cluster': WrongClusterError
 }
 
@@ -81,6 +89,7 @@ export function verifyChain (exp: ChainExport, options: VerifyOptions): VerifyRe
   let lastIndex = -1
   let lastTerm = 0
   let seals = 0
+  const recoveries: VerifyReport['recoveries'] = []
   for (const bytes of exp.blocks) {
     const height = state.height + 1
     const block = decodeBlock(bytes)
@@ -91,19 +100,28 @@ export function verifyChain (exp: ChainExport, options: VerifyOptions): VerifyRe
     }
     lastIndex = block.index
     lastTerm = block.term
+    let envelope: Envelope | null = null
     if (block.kind === 'proposal') {
-      checkProposal(state, block, genesis, options.verify, members)
+      envelope = checkProposal(state, block, genesis, options.verify, members)
     } else {
       checkSeal(state, block, options.verify)
       if (block.outcome.kind === 'applied') seals++
     }
-    advanceState(state, block, cidBytesOf(bytes))
+    const floorBefore = state.handoverFloor
+    advanceState(state, block, cidBytesOf(bytes), envelope)
+    if (state.protocol > PROTOCOL_LEVEL) {
+      throw new ChainLevelUnsupportedError(height, `the chain raised its protocol level to ${state.protocol}; this build verifies up to ${PROTOCOL_LEVEL}: verify with a newer build`)
+    }
+    if (state.handoverFloor !== floorBefore && envelope?.v === 1 && envelope.command.kind === 'demote') {
+      recoveries.push({ height, proposer: envelope.proposer, demoted: envelope.command.nodeId })
+    }
     cids.push(cidString(state.head))
   }
   const checkpointHeight = checkCheckpoint(state, exp, options.verify)
   return {
     genesis, fromHeight, height: state.height, head: state.height > 0 ? cidString(state.head) : '', sealedHeight: state.sealedHeight,
-    checkpointHeight, blocks: exp.blocks.length, seals, voters: state.voters, membersChecked: members !== null, cids
+    checkpointHeight, blocks: exp.blocks.length, seals, voters: state.voters, membersChecked: members !== null, protocol: state.protocol,
+    recoveries, cids
   }
 }
 
@@ -167,7 +185,8 @@ function checkProposer (members: ReadonlySet<string> | null, block: ProposalBloc
   if (member && code === 'unknown-proposer') throw new UnknownProposerError(height, `${block.proposer} was a member there, and its proposal is recorded as an unknown proposer's`)
 }
 
-function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesis, verify: SignatureVerifier, members: Set<string> | null): void {
+/** Checks a proposal block; returns its envelope (null for a malformed one, which records none). */
+function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesis, verify: SignatureVerifier, members: Set<string> | null): Envelope | null {
   const { height, outcome } = block
   const code = outcome.kind === 'rejected' ? outcome.code : ''
   if (block.envelope.length > 0 && !equalBytes(cidBytesOf(block.envelope), block.proposal)) {
@@ -179,7 +198,7 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
     if (state.height === 0) throw new GenesisMismatchError(height, 'block 1 is not the first voter\'s applied bootstrap')
     if (block.voters !== undefined) throw new VoterChangeError(height, 'a malformed command changed the voters')
     if (block.outcomes !== undefined) throw new OutcomeMismatchError(height, 'a malformed command lists command outcomes')
-    return
+    return null
   }
   const signed = decodeSignedProposal(encodeSignedProposal(block.envelope, block.signature))
   if (signed === null) throw new ProposalMismatchError(height, 'the envelope is not a well-formed proposal')
@@ -194,6 +213,7 @@ function checkProposal (state: ChainState, block: ProposalBlock, genesis: Genesi
   checkProposer(members, block, height)
   checkEnvelope(state, block, genesis, envelope, members)
   if (members !== null) followMembers(members, block, envelope)
+  return envelope
 }
 
 /** The outcomes and the voter change of a proposal block whose envelope decoded and whose proposer was judged. */
@@ -266,8 +286,7 @@ function checkCheckpoint (state: ChainState, exp: ChainExport, verify: Signature
   if (checkpoint.height !== state.height || !equalBytes(checkpoint.head, state.head)) {
     throw new CheckpointError(state.height, `checkpoint covers height ${checkpoint.height}, not the last block`)
   }
-  const voters = votersAt(state, state.height)
-  const judged = judgeWitnesses(state.clusterId, checkpoint, voters, verify)
+  const judged = judgeCheckpoint(state, checkpoint, verify)
   if (judged.kind === 'rejected') throw new CheckpointError(state.height, `${judged.code}: ${judged.message}`)
   return checkpoint.height
 }

@@ -12,7 +12,7 @@ import type { Signer } from '../../../src/codec/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import {
   MeshShape, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_CANONICAL_CATALOG, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_JOINED_PROMOTION, PROTOCOL_LEVEL,
-  PROTOCOL_LEVEL_MIN, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_REPLACEMENT, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid,
+  PROTOCOL_LEVEL_MIN, PROTOCOL_REFUSALS_ANSWERED, PROTOCOL_REPLACEMENT, PROTOCOL_SEAL_HANDOVER, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid,
   protocolRaise, transition
 } from '../../../src/consensus/shape/core/index.js'
 import type { Command, Envelope } from '../../../src/consensus/shape/core/index.js'
@@ -25,10 +25,10 @@ async function newSigner (): Promise<Signer> {
 }
 
 describe('protocol levels', () => {
-  it('should number the levels 1 to 7 without a gap, the build at the top one', () => {
+  it('should number the levels 1 to 8 without a gap, the build at the top one', () => {
     expect([PROTOCOL_LEVEL_MIN, PROTOCOL_BATCH_ENVELOPES, PROTOCOL_JOINED_PROMOTION, PROTOCOL_FORWARDED_REQUESTS, PROTOCOL_REFUSALS_ANSWERED,
-      PROTOCOL_REPLACEMENT, PROTOCOL_CANONICAL_CATALOG]).toEqual([1, 2, 3, 4, 5, 6, 7])
-    expect(PROTOCOL_LEVEL).toBe(PROTOCOL_CANONICAL_CATALOG)
+      PROTOCOL_REPLACEMENT, PROTOCOL_CANONICAL_CATALOG, PROTOCOL_SEAL_HANDOVER]).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    expect(PROTOCOL_LEVEL).toBe(PROTOCOL_SEAL_HANDOVER)
   })
 })
 
@@ -104,7 +104,7 @@ describe('set-protocol and the bootstrap level at apply', () => {
       expect(m.shape.protocol).toBe(level)
       expect(bootstrapped(level).shape.protocol).toBe(level)
     }
-    expect(m.shape.protocol).toBe(PROTOCOL_CANONICAL_CATALOG)
+    expect(m.shape.protocol).toBe(PROTOCOL_SEAL_HANDOVER)
   })
 
   it('should halt the apply with a typed error, writing nothing, on a level above the build\'s', () => {

@@ -18,8 +18,8 @@ import { CONTROL_PLANE_ROLES } from './types.js'
 import type { ApplyResult, Command, GroupResult, MergedEnvelope, Outcome, RejectionCode, RequestId, RequestLookup } from './types.js'
 import { MAX_ETCD_HOLDERS, MAX_MEMBERS, MAX_ROLE_HOLDERS } from './constants.js'
 import { templatesProblem } from './catalog.js'
-import { ProtocolLevelUnsupportedError } from './errors.js'
-import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN } from './protocol.js'
+import { MalformedProposalError, ProtocolLevelUnsupportedError } from './errors.js'
+import { PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN, PROTOCOL_SEAL_HANDOVER } from './protocol.js'
 
 export interface ShapeApplyContext {
   index: number
@@ -54,6 +54,8 @@ export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeAp
   const proposal = decodeProposalOrError(bytes)
   const base = { index: ctx.index, term: ctx.term }
   if (proposal instanceof Error) return { shape, result: { ...base, cid: '', outcome: reject('malformed', proposal.message) } }
+  // Below level 8 a `quorum-recovery` reason is what every earlier build decodes it as: malformed, same message.
+  if (isUnknownReasonAtLevel(proposal, shape.protocol)) return { shape, result: { ...base, cid: '', outcome: reject('malformed', new MalformedProposalError().message) } }
   const cid = proposal.cid.toString()
   const { envelope } = proposal
   const refusal = envelopeRefusal(shape, proposal, ctx)
@@ -87,6 +89,14 @@ export function applyProposal (shape: MeshShape, bytes: Uint8Array, ctx: ShapeAp
   }
   if (next !== null) next.checkInvariants()
   return { shape: next ?? shape, result: { ...base, cid, outcome } }
+}
+
+/**
+ * Whether `proposal` carries a reason the shape's level does not know yet (`quorum-recovery` below
+ * PROTOCOL_SEAL_HANDOVER): such an entry applies as `malformed` on every build, old and new alike.
+ */
+export function isUnknownReasonAtLevel (proposal: SignedProposal, level: number): boolean {
+  return level < PROTOCOL_SEAL_HANDOVER && proposal.envelope.v === 1 && proposal.envelope.reason === 'quorum-recovery'
 }
 
 /** Why the envelope as a whole is refused (cluster, signature, proposer), or null when it may apply. */

@@ -131,6 +131,8 @@ function parseCommand (value: unknown): Command | null {
 }
 
 const isReason = (v: unknown): v is Reason => typeof v === 'string' && (REASONS as readonly string[]).includes(v)
+/** A batched command's reason: never `quorum-recovery` (v1 only), so a batch decodes as the builds before it decode it. */
+const isBatchedReason = (v: unknown): v is Reason => isReason(v) && v !== 'quorum-recovery'
 
 /** NB: v1 never checked the id's key count, and must go on accepting what it accepted (WALs replay). */
 function parseProposalId (id: unknown, strict: boolean): { clientId: string, seq: number } | null {
@@ -149,7 +151,7 @@ function parseSingle (value: Record<string, unknown>): SingleEnvelope | null {
 }
 
 export function parseBatchedCommand (value: unknown, kinds: readonly string[] = BATCHABLE_KINDS): BatchedCommand | null {
-  if (!isRecord(value) || keyCount(value) !== 2 || !isReason(value.reason)) return null
+  if (!isRecord(value) || keyCount(value) !== 2 || !isBatchedReason(value.reason)) return null
   const command = parseCommand(value.command)
   if (command === null || !kinds.includes(command.kind)) return null
   return { command: command as BatchableCommand, reason: value.reason }

@@ -18,6 +18,10 @@
  *       that form, and a level-7 shape that holds another spelling is invalid (catalog.ts). The first level
  *       that changes what apply does with an entry, not only what proposers send: below it, a set-catalog
  *       applies exactly as every earlier build applies it.
+ *   8 — seal handover and marked quorum recovery (docs/CHAIN.md §4): a seal also needs a majority of the voters
+ *       in force where the chain was last sealed (or last recovered), so a key that was no such voter cannot
+ *       seal a history of its own; the `quorum-recovery` reason, in a v1 envelope only, which below 8 applies
+ *       as `malformed`, as every earlier build decodes it.
  */
 import type { NodeId } from './types.js'
 
@@ -35,8 +39,10 @@ export const PROTOCOL_REFUSALS_ANSWERED = 5
 export const PROTOCOL_REPLACEMENT = 6
 /** Catalog template CIDs only in their canonical text (judged at apply and restore; rewritten by the raise). */
 export const PROTOCOL_CANONICAL_CATALOG = 7
+/** Seals need the last sealed voters too; `quorum-recovery` demotes re-anchor them (docs/CHAIN.md §4). */
+export const PROTOCOL_SEAL_HANDOVER = 8
 /** The level this build understands (the top one). */
-export const PROTOCOL_LEVEL = 7
+export const PROTOCOL_LEVEL = 8
 /**
  * The largest level the wire accepts (a command's, a bootstrap's, a snapshot's): a later build's level
  * decodes, so that this build can halt on it instead of committing it as `malformed`. Above it: malformed.

@@ -14,7 +14,11 @@ export type ControlPlaneRole = typeof CONTROL_PLANE_ROLES[number]
 export const ROLES = [...CONTROL_PLANE_ROLES, 'worker', 'quarantined', 'observer'] as const
 export type Role = typeof ROLES[number]
 
-export const REASONS = ['replacing-failed', 'scaling-up', 'scaling-down', 'health-degraded', 'operator', 'rebalance', 'bootstrap', 'admission'] as const
+/**
+ * `quorum-recovery` (protocol level 8): a survivor's demote of a lost voter (docs/CHAIN.md §4); v1 envelopes only,
+ * and below level 8 it applies as `malformed`, as the builds before it decode it.
+ */
+export const REASONS = ['replacing-failed', 'scaling-up', 'scaling-down', 'health-degraded', 'operator', 'rebalance', 'bootstrap', 'admission', 'quorum-recovery'] as const
 export type Reason = typeof REASONS[number]
 
 /** Desired count per control-plane role, plus a minimum number of workers. */
