@@ -24,7 +24,8 @@ import { decodeConfChange, encodeConfChange } from '../../../src/consensus/core/
 import type { ConfChange } from '../../../src/consensus/core/index.js'
 import { ShapeMachine } from '../../../src/consensus/shape/shape-machine.js'
 import {
-  CONTROL_PLANE_ROLES, encodeSignedProposal, envelopeBytesAndCid, MeshShape, PROTOCOL_CANONICAL_CATALOG, PROTOCOL_LEVEL, PROTOCOL_LEVEL_MIN, REASONS,
+  CONTROL_PLANE_ROLES, decodeSignedProposal, encodeSignedProposal, envelopeBytesAndCid, isUnknownReasonAtLevel, MeshShape, PROTOCOL_CANONICAL_CATALOG, PROTOCOL_LEVEL,
+  PROTOCOL_LEVEL_MIN, PROTOCOL_SEAL_HANDOVER, REASONS,
   requiredConfChange, transition
 } from '../../../src/consensus/shape/core/index.js'
 import type { ApplyResult, Command, Envelope } from '../../../src/consensus/shape/core/index.js'
@@ -190,6 +191,13 @@ function levelFree (shape: MeshShape): string {
   return JSON.stringify({ members, target, pins, removed })
 }
 
+/** Puts `shadow` on `machine`'s shape, keeping the shadow's own level and catalog (the level's own business). */
+function resync (shadow: ShapeMachine, machine: ShapeMachine): void {
+  const { protocol: _protocol, catalog: _catalog, ...rest } = machine.shape.toData()
+  const own = shadow.shape.toData()
+  shadow.restore(encodeCanonical({ ...rest, ...(own.catalog !== undefined ? { catalog: own.catalog } : {}), ...(own.protocol !== undefined ? { protocol: own.protocol } : {}) }))
+}
+
 const outcomeOf = (result: ApplyResult): string => result.outcome.kind === 'applied' ? 'applied' : `rejected ${result.outcome.code}`
 
 export const signedProposalTarget: FuzzTarget = {
@@ -248,6 +256,18 @@ export const signedProposalTarget: FuzzTarget = {
       invariant(replica.shapeCid() === machine.shapeCid(), () => `replica${i >= handover ? ' (from the snapshot)' : ''} diverged at entry ${i / 2 + 1}`)
       const kind = machine.lastProposal?.envelope.v === 1 ? machine.lastProposal.envelope.command.kind : ''
       if (kind === 'set-protocol' || kind === 'set-catalog') continue
+      const signed = decodeSignedProposal(frames[i] as Uint8Array)
+      if (signed !== null && isUnknownReasonAtLevel(signed, PROTOCOL_LEVEL_MIN)) {
+        // A `quorum-recovery` reason is judged by level too: malformed below PROTOCOL_SEAL_HANDOVER, judged from it.
+        const levelsOwn = signed.envelope.v === 1 && (signed.envelope.command.kind === 'set-protocol' || signed.envelope.command.kind === 'set-catalog')
+        for (const m of levelsOwn ? [machine] : [machine, ...shadows]) {
+          const outcome = m === machine ? outcomeOf(result) : outcomeOf(m.apply(frames[i] as Uint8Array, context).result)
+          if (m.shape.protocol < PROTOCOL_SEAL_HANDOVER) invariant(outcome === 'rejected malformed', () => `a quorum-recovery reason at level ${m.shape.protocol} is ${outcome}`)
+        }
+        // The shadows follow the shape again (keeping their own level and catalog), whatever their level made of it.
+        for (const shadow of shadows) resync(shadow, machine)
+        continue
+      }
       for (const shadow of shadows) {
         const shadowed = shadow.apply(frames[i] as Uint8Array, context).result
         invariant(outcomeOf(shadowed) === outcomeOf(result) && levelFree(shadow.shape) === levelFree(machine.shape), () =>
