@@ -33,6 +33,8 @@ export interface StatusAnswer {
   elections?: ElectionCounters
   quorumRecovery?: { lostVoters: string[], running: boolean }
   rejoining?: boolean
+  /** The Raft driver stopped (a halt, or the node stopping): no leader or role is claimed. */
+  stopped?: boolean
   storage?: { writable: boolean, error?: string, sinceMs?: number }
   [key: string]: unknown
 }
@@ -149,7 +151,7 @@ export function statusRows (status: StatusAnswer & { isLeader?: boolean }): Arra
       ? '(none known: election in progress or no quorum)'
       : status.isLeader ? `${status.leader} (this node)` : status.leader
     rows.push(
-      ['Raft:', `${status.role}, term ${String(status.term)}`],
+      ['Raft:', status.stopped === true ? `stopped (term ${String(status.term)}): the node is stopping or halted, see its log` : `${status.role}, term ${String(status.term)}`],
       ['Leader:', leader],
       ['Log:', `commit ${String(status.commitIndex)}, applied ${String(status.appliedIndex)}`],
       ['Roles:', list(status.roles)],

@@ -444,6 +444,8 @@ export class ConsensusService implements NodeService {
       leader: status.leader,
       term: status.term,
       role: status.role,
+      // A driver that stopped (a halt, or the node stopping) claims no leader or role (RaftNode.status).
+      ...(status.stopped ? { stopped: true } : {}),
       commitIndex: status.commit,
       appliedIndex: this.raft.appliedIndex(),
       // The log's last entry: which surviving voter `revoada recover-quorum` should run on (docs/OPERATIONS.md).

@@ -4,7 +4,7 @@
  * init, its components, the command rules of the application) and what it hands back (proposal results,
  * counters, storage health). Kept apart so that the driver's modules share them without importing the driver.
  */
-import type { ConfChange, ConfState, Entry, Message, NodeId, ProposalId } from './core/index.js'
+import type { ConfChange, ConfState, Entry, Message, NodeId, ProposalId, RaftStatus } from './core/index.js'
 import type { Storage } from './storage/types.js'
 import type { ReplicatedStateMachine } from './state-machine.js'
 import type { Ticker } from '../util/ticker.js'
@@ -69,6 +69,9 @@ export interface RaftNodeInit {
    */
   commitNoticeHoldMs?: number
 }
+
+/** `RaftNode.status()`: the core's status, and whether the driver stopped (then no leader, role or progress is claimed). */
+export type RaftNodeStatus = RaftStatus & { stopped: boolean }
 
 /** Whether the disk takes writes; `error` and `sinceMs` say why and since when it does not. */
 export interface StorageHealth {

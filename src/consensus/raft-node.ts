@@ -30,7 +30,7 @@ import { ConsensusTimeoutError, HALTING_APPLY_ERRORS, InvalidMemberIdError, Prop
 import { PerPeerLogLimiter } from './log-limiter.js'
 import type {
   AppliedListener, CommandRules, Logger, MessageTransport, ProposalResult, ProposeOptions, RaftNodeComponents, RaftNodeCounters, RaftNodeInit,
-  StorageHealth
+  RaftNodeStatus, StorageHealth
 } from './raft-node-types.js'
 import { proposalKey, sameId } from './pending-proposal.js'
 import type { ProposalExtra, ProposalTable } from './pending-proposal.js'
@@ -46,7 +46,7 @@ import * as C from './constants.js'
 // import them from here.
 export type {
   AppliedListener, CommandRules, Logger, MessageTransport, ProposalResult, ProposeOptions, RaftNodeComponents, RaftNodeCounters, RaftNodeInit,
-  StorageHealth
+  RaftNodeStatus, StorageHealth
 } from './raft-node-types.js'
 export type { CampaignCause, ElectionCounters, ElectionLine, ElectionLineKind, StepDownReason } from './election-log.js'
 export { HALTING_APPLY_ERRORS } from './errors.js'
@@ -450,8 +450,16 @@ export class RaftNode<R> {
     this.scheduleBatch()
   }
 
-  status (): RaftStatus {
-    return this.raw.status()
+  /**
+   * The core's status. Once the driver stopped (stop() or a halt) the core keeps its last role and leader, and a
+   * halted leader's API, dashboard and metrics still read this until its process exits: then it names no
+   * leader, no progress and no transfer, is a follower, and says `stopped`.
+   */
+  status (): RaftNodeStatus {
+    const status = this.raw.status()
+    if (this.running) return { ...status, stopped: false }
+    const { progress: _progress, ...rest } = status
+    return { ...rest, leader: null, role: 'follower', leadTransferee: null, stopped: true }
   }
 
   /** Refused forwarded proposals and duplicate command entries since start. */

@@ -73,4 +73,10 @@ describe('statusRows', () => {
     expect(statusRows({ ...base, storage: { writable: false, error: 'EIO', sinceMs: 1e20 } })).toContainEqual(['Storage:', 'not writable: EIO; proposals refused until the disk takes writes'])
     expect(statusRows({ ...base, rejoining: true })).toContainEqual(['Rejoining:', 'raft directory lost: waiting to be re-admitted as a learner; it does not vote'])
   })
+
+  // A node whose Raft driver stopped (a halt, or stopping) answers `stopped: true` (RaftNode.status).
+  it('should say the Raft driver stopped rather than print its role', () => {
+    expect(statusRows({ ...base, role: 'follower', leader: null, stopped: true })).toContainEqual(['Raft:', 'stopped (term 2): the node is stopping or halted, see its log'])
+    expect(statusRows(base)).toContainEqual(['Raft:', 'follower, term 2'])
+  })
 })

@@ -52,3 +52,21 @@ describe('a stopped raft driver', () => {
     expect(raft.leaderId()).toBeNull()
   })
 })
+
+/**
+ * Goal: `status()` of a stopped driver says so and claims nothing: the core keeps its last role, leader and
+ * progress, and the API, dashboard and metrics read status() while a halted node's process runs on. Before,
+ * a stopped leader's status() still answered role leader, itself as leader and its peers' progress.
+ */
+describe('status() of a stopped raft driver', () => {
+  it('should answer stopped, a follower, no leader and no progress once stop() ran, without throwing', async () => {
+    const a = startNode(new LoopbackNetwork(), 'a', newStorage(), { bootstrap: true })
+    await waitUntil(() => a.raft.isLeader(), 5000, 'a leads')
+    expect(a.raft.status()).toMatchObject({ stopped: false, role: 'leader', leader: 'a' })
+    const term = a.raft.status().term
+    a.raft.stop()
+    const status = a.raft.status()
+    expect(status).toMatchObject({ stopped: true, role: 'follower', leader: null, leadTransferee: null, term })
+    expect(status.progress).toBeUndefined()
+  })
+})
