@@ -111,7 +111,7 @@ export class ExportFileTooLargeError extends Error {
  */
 export class ChainFileClosedError extends Error {
   static override readonly name = 'ChainFileClosedError'
-  constructor (message = 'the chain file is closed after a disk error (the node\'s log says which); its blocks can be read again after the next start') {
+  constructor (message = 'the chain file is closed: the node is stopping, or a disk error closed it (the node\'s log says which); its blocks can be read again after the next start') {
     super(message)
     this.name = 'ChainFileClosedError'
   }

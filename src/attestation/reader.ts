@@ -46,7 +46,13 @@ export interface ChainSummary {
 export class ChainReader {
   constructor (private readonly store: ChainStore, private readonly machine: AttestedMachine, private readonly pool: WitnessPool) {}
 
+  /**
+   * What `revoada chain` prints.
+   * @throws ChainFileClosedError when the chain file is closed (the node stopping, or a disk error): no block can
+   *   be read, and the last seal read as "none"
+   */
   summary (): ChainSummary {
+    if (!this.store.isOpen) throw new ChainFileClosedError()
     const view = this.machine.view()
     const last = this.lastSeal()
     const votersThen = last !== null ? votersAt(view, last.seal.height) : []
