@@ -64,6 +64,8 @@ export class AttestationService implements NodeService {
   private coSignTarget: { height: number, head: Uint8Array } | null = null
   private sealInFlight = false
   private sealsProposed = 0
+  /** Seal proposals that failed (no leader any more, a timeout, the node stopping): revoada_server_proposals_failed_total. */
+  private sealsFailed = 0
   private witnessesPublished = 0
   private stopBlockListener: (() => void) | undefined
 
@@ -168,6 +170,7 @@ export class AttestationService implements NodeService {
     this.consensus!.node.propose(encodeSealCommand(this.ctx.cluster.clusterId, seal)).then((result) => {
       this.ctx.log.debug({ height: seal.height, index: result.index, outcome: result.result.outcome.kind }, 'seal committed')
     }, (err: unknown) => {
+      this.sealsFailed++
       this.ctx.log.debug({ height: seal.height, err: (err as Error).message }, 'seal not committed; the next interval retries')
     }).finally(() => { this.sealInFlight = false })
   }
@@ -217,10 +220,10 @@ export class AttestationService implements NodeService {
   }
 
   /** Gauges read on every Prometheus scrape (src/metrics MetricsSource). */
-  metricsReading (): { chainHeight?: number, chainSealedHeight?: number } {
+  metricsReading (): { chainHeight?: number, chainSealedHeight?: number, sealProposalsFailed?: number } {
     if (this.machine === undefined) return {}
     const view = this.machine.view()
-    return { chainHeight: view.height, chainSealedHeight: view.sealedHeight }
+    return { chainHeight: view.height, chainSealedHeight: view.sealedHeight, sealProposalsFailed: this.sealsFailed }
   }
 
   status (): Record<string, unknown> {
@@ -231,6 +234,7 @@ export class AttestationService implements NodeService {
       head: view.height > 0 ? CID.decode(view.head).toString() : '',
       sealedHeight: view.sealedHeight,
       sealsProposed: this.sealsProposed,
+      sealsFailed: this.sealsFailed,
       witnessesPublished: this.witnessesPublished,
       // Blocks stay pending in memory meanwhile; the committed log re-derives them after a crash.
       ...(this.store?.writeError !== undefined ? { writeError: this.store.writeError.message } : {}),

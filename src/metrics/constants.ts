@@ -19,7 +19,7 @@ export const LEADER_CHANGES = 'revoada_server_leader_changes_seen_total'
 export const PROPOSALS_COMMITTED = 'revoada_server_proposals_committed_total'
 /** Highest applied index (etcd_server_proposals_applied_total). */
 export const PROPOSALS_APPLIED = 'revoada_server_proposals_applied_total'
-/** Commands proposed through the consensus service that failed: timeout, no leader, stopped (etcd_server_proposals_failed_total); not seals. */
+/** Proposals that failed: timeout, no leader, stopped (etcd_server_proposals_failed_total); commands and the attestation layer's seals. */
 export const PROPOSALS_FAILED = 'revoada_server_proposals_failed_total'
 /** Committed shape commands by outcome (applied / rejected:<code>): no etcd equivalent. */
 export const SHAPE_COMMANDS = 'revoada_shape_commands_total'

@@ -20,6 +20,8 @@ export interface StateReading {
   contentBlobs?: number
   chainHeight?: number
   chainSealedHeight?: number
+  /** Seal proposals the attestation layer made that failed (it proposes them to Raft directly, not through the consensus service). */
+  sealProposalsFailed?: number
   /** Cumulative counts kept by other layers (read, not counted, here). */
   gossipStreamsReopened?: number
   gossipStreamsOpenedLate?: number
@@ -49,7 +51,22 @@ export class NodeMetrics {
   constructor () {
     const registers = [this.registry]
     this.leaderChanges = new Counter({ name: C.LEADER_CHANGES, help: 'Leader changes seen by this node.', registers })
-    this.proposalsFailed = new Counter({ name: C.PROPOSALS_FAILED, help: 'Commands this node proposed through the consensus service that failed (timeout, no leader, stopped); seal proposals are not counted.', registers })
+    // Commands through the consensus service are counted as they fail (metrics-service.ts); the attestation
+    // layer's seals go to Raft directly, and its count of failed ones is caught up with on every scrape.
+    let sealsExposed = 0
+    const proposalsFailed: Counter = new Counter({
+      name: C.PROPOSALS_FAILED,
+      help: 'Proposals this node made that failed (timeout, no leader, stopped): commands through the consensus service and the attestation layer\'s seals.',
+      registers,
+      collect: () => {
+        const seals = this.currentReading().sealProposalsFailed
+        if (seals !== undefined && seals > sealsExposed) {
+          proposalsFailed.inc(seals - sealsExposed)
+          sealsExposed = seals
+        }
+      }
+    })
+    this.proposalsFailed = proposalsFailed
     this.shapeCommands = new Counter({ name: C.SHAPE_COMMANDS, help: 'Committed shape commands by outcome.', labelNames: ['outcome'], registers })
     this.policyDecisions = new Counter({ name: C.POLICY_DECISIONS, help: 'Policy engine outcomes by kind, counted on the leader.', labelNames: ['kind'], registers })
     this.applyDuration = new Histogram({ name: C.APPLY_DURATION, help: 'Time to apply one committed command.', buckets: C.APPLY_BUCKETS_SECONDS, registers })
@@ -90,9 +107,13 @@ export class NodeMetrics {
     (counter as Counter<string>).inc({ [label]: value })
   }
 
+  /** The scrape's reading; outside exposition() (another caller of registry.metrics()), each collect reads for itself. */
+  private currentReading (): StateReading {
+    return this.scrapeReading ?? this.reader()
+  }
+
   private stateGauges (registers: Registry[]): void {
-    // Outside exposition() (another caller of registry.metrics()), each collect reads for itself.
-    const reading = (): StateReading => this.scrapeReading ?? this.reader()
+    const reading = (): StateReading => this.currentReading()
     const scalar = (name: string, help: string, pick: (r: StateReading) => number | boolean | undefined): void => {
       // A layer that is not running leaves its gauge absent rather than reporting a made-up 0.
       const gauge: Gauge = new Gauge({
