@@ -10,6 +10,11 @@ export const SSE_CLIENTS_MAX = 16
  * client leaking tabs cannot take every SSE_CLIENTS_MAX slot. Streams opened with the token count only there.
  */
 export const SSE_STREAMS_PER_SESSION_MAX = 4
+/**
+ * Streams refused for SSE_STREAMS_PER_SESSION_MAX are logged at most once per this interval, with their count
+ * since the last line: a client retrying in a loop would write a line per attempt.
+ */
+export const SSE_REFUSED_LOG_INTERVAL_MS = 60_000
 /** How often the state is rebuilt and, when it changed, pushed (phi and uptime move without events). */
 export const SSE_PUSH_INTERVAL_MS = 500
 /** A comment line keeps idle proxies from closing the stream. */

@@ -26,6 +26,8 @@ const PAGE_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-an
 export interface DashboardServiceInit {
   /** @default Date.now */
   nowMs?: () => number
+  /** A monotonic clock, for how often refused event streams are logged. @default steadyNowMs */
+  monotonicMs?: () => number
 }
 
 /** A later layer's status, if that service runs and has one. */
@@ -38,12 +40,13 @@ export class DashboardService implements NodeService {
   readonly name = 'dashboard'
   private ctx!: ServiceContext
   private readonly timeline = new Timeline()
-  private readonly stream = new EventStream(() => JSON.stringify(this.state()))
+  private readonly stream: EventStream
   private readonly unsubscribers: Array<() => void> = []
   private readonly nowMs: () => number
 
   constructor (init: DashboardServiceInit = {}) {
     this.nowMs = init.nowMs ?? Date.now
+    this.stream = new EventStream(() => JSON.stringify(this.state()), init.monotonicMs)
   }
 
   async start (ctx: ServiceContext): Promise<void> {

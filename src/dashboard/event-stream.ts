@@ -12,8 +12,10 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from '../log/index.js'
 import { SESSION_ROUTE, sendApiError, sessionIdOf, sessionLiveness } from '../api/index.js'
+import { steadyNowMs } from '../util/clock.js'
 import {
-  SSE_CLIENT_BUFFER_BYTES_MAX, SSE_CLIENTS_MAX, SSE_KEEPALIVE_MS, SSE_PUSH_INTERVAL_MS, SSE_RETRY_MS, SSE_STREAMS_PER_SESSION_MAX
+  SSE_CLIENT_BUFFER_BYTES_MAX, SSE_CLIENTS_MAX, SSE_KEEPALIVE_MS, SSE_PUSH_INTERVAL_MS, SSE_REFUSED_LOG_INTERVAL_MS, SSE_RETRY_MS,
+  SSE_STREAMS_PER_SESSION_MAX
 } from './constants.js'
 
 /** An open stream: its session (undefined: opened with the token) and that session's liveness check. */
@@ -28,9 +30,15 @@ export class EventStream {
   private scheduled = false
   private closed = false
   private log: Logger | undefined
+  /** Streams refused (429) since the last line that said so, and when that line was written. */
+  private refusedUnlogged = 0
+  private refusedLoggedAtMs: number | undefined
 
-  /** @param render the current state as JSON text */
-  constructor (private readonly render: () => string) {}
+  /**
+   * @param render the current state as JSON text
+   * @param monotonicMs the clock of SSE_REFUSED_LOG_INTERVAL_MS
+   */
+  constructor (private readonly render: () => string, private readonly monotonicMs: () => number = steadyNowMs) {}
 
   /**
    * Nothing to do until a client connects: the timers run only while one is (issue 16, idle cost).
@@ -79,7 +87,7 @@ export class EventStream {
       }
       const session = sessionIdOf(request)
       if (session !== undefined && this.streamsOf(session) >= SSE_STREAMS_PER_SESSION_MAX) {
-        this.log?.info({ streamsMax: SSE_STREAMS_PER_SESSION_MAX }, 'dashboard event stream refused: its session holds the most streams a session may')
+        this.logRefused()
         return await sendApiError(reply, 'TooManyRequests', `too many event streams of this dashboard session: at most ${SSE_STREAMS_PER_SESSION_MAX}; close other dashboard tabs`)
       }
       reply.hijack()
@@ -96,6 +104,20 @@ export class EventStream {
     })
     // Open streams would hold the server's close forever: end them first.
     app.addHook('preClose', async () => { this.close() })
+  }
+
+  /**
+   * Says a stream was refused, at most once per SSE_REFUSED_LOG_INTERVAL_MS with how many were since the last
+   * line: a client that retries in a loop wrote a line per attempt.
+   */
+  private logRefused (): void {
+    this.refusedUnlogged++
+    const nowMs = this.monotonicMs()
+    if (this.refusedLoggedAtMs !== undefined && nowMs - this.refusedLoggedAtMs < SSE_REFUSED_LOG_INTERVAL_MS) return
+    this.log?.info({ streamsMax: SSE_STREAMS_PER_SESSION_MAX, refused: this.refusedUnlogged, intervalMs: SSE_REFUSED_LOG_INTERVAL_MS },
+      'dashboard event streams refused: their session holds the most streams a session may')
+    this.refusedUnlogged = 0
+    this.refusedLoggedAtMs = nowMs
   }
 
   /** Open streams of `session` (at most SSE_CLIENTS_MAX to count). */

@@ -9,19 +9,20 @@ import http from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ApiServer } from '../../src/api/index.js'
 import { silentLogger } from '../../src/log/index.js'
+import type { Logger } from '../../src/log/index.js'
 import { DashboardService } from '../../src/dashboard/index.js'
-import { SSE_STREAMS_PER_SESSION_MAX } from '../../src/dashboard/constants.js'
+import { SSE_REFUSED_LOG_INTERVAL_MS, SSE_STREAMS_PER_SESSION_MAX } from '../../src/dashboard/constants.js'
 import type { ServiceContext } from '../../src/node/service.js'
-import { waitFor } from '../node/helpers.js'
+import { capturingLogger, waitFor } from '../node/helpers.js'
 
 const TOKEN = 'sekret-token'
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => { for (const close of closers.splice(0).reverse()) await close() })
 
-async function server (): Promise<string> {
+async function server (init: { log?: Logger, monotonicMs?: () => number } = {}): Promise<string> {
   const api = new ApiServer({ host: '127.0.0.1', port: 0, allowNonLoopback: false, token: TOKEN, log: silentLogger() })
-  const dashboard = new DashboardService({ nowMs: () => 1_000 })
-  const ctx = { nodeId: 'n1', cluster: { clusterId: 'c1' }, service: () => undefined } as unknown as ServiceContext
+  const dashboard = new DashboardService({ nowMs: () => 1_000, ...(init.monotonicMs !== undefined ? { monotonicMs: init.monotonicMs } : {}) })
+  const ctx = { nodeId: 'n1', cluster: { clusterId: 'c1' }, service: () => undefined, log: init.log } as unknown as ServiceContext
   await dashboard.start(ctx)
   dashboard.routes(api.app)
   closers.push(async () => { await dashboard.stop() }, async () => { await api.close() })
@@ -78,5 +79,23 @@ describe('dashboard event streams per session', () => {
     expect((await openStream(url, { cookie })).status).toBe(429)
     requests[0]?.destroy()
     await waitFor(async () => (await openStream(url, { cookie })).status === 200, 5_000, 'a slot freed by a closed stream')
+  })
+
+  /**
+   * Goal: a client retrying a refused stream in a loop costs the node's log one line per interval, with the count,
+   * not a line per attempt. Method: a clock the test moves; ten refusals within one interval, one past it.
+   */
+  it('should log refused streams once per interval with their count', async () => {
+    let nowMs = 0
+    const { log, lines } = capturingLogger('info')
+    const url = await server({ log, monotonicMs: () => nowMs })
+    const cookie = await sessionCookie(url)
+    for (let i = 0; i < SSE_STREAMS_PER_SESSION_MAX; i++) expect((await openStream(url, { cookie })).status).toBe(200)
+    const refusedLines = (): Array<Record<string, unknown>> => lines.filter((l) => String(l.msg).startsWith('dashboard event streams refused'))
+    for (let i = 0; i < 10; i++) expect((await openStream(url, { cookie })).status).toBe(429)
+    expect(refusedLines().map((l) => l.refused)).toEqual([1])
+    nowMs += SSE_REFUSED_LOG_INTERVAL_MS
+    expect((await openStream(url, { cookie })).status).toBe(429)
+    expect(refusedLines().map((l) => l.refused)).toEqual([1, 10])
   })
 })
