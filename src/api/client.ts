@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { API_ANSWER_BYTES_MAX, API_CLIENT_TIMEOUT_MS, API_FILE_NAME } from './constants.js'
+import { API_ANSWER_BYTES_MAX, API_CLIENT_TIMEOUT_MS, API_ERROR_BODY_BYTES_MAX, API_FILE_NAME } from './constants.js'
 import { ApiAnswerTooLargeError, ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError } from './errors.js'
 
 /** Contents of `api.json`. */
@@ -66,8 +66,8 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
     }
     throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)
   }
+  if (!res.ok) throw new ApiRequestError(apiPath, res.status, await errorBodyText(res))
   const text = await answerText(res, `${api.url}${apiPath}`)
-  if (!res.ok) throw new ApiRequestError(apiPath, res.status, text)
   try {
     return JSON.parse(text) as unknown
   } catch {
@@ -81,22 +81,39 @@ export async function apiRequest (dataDir: string, method: 'GET' | 'POST', apiPa
  * at a stale api.json's port) grew the CLI until V8's string limit or the request's timeout.
  * @throws ApiAnswerTooLargeError past that, the rest unread
  */
-async function answerText (res: Response, url: string): Promise<string> {
+export async function answerText (res: Response, url: string): Promise<string> {
+  const { text, whole } = await boundedText(res, API_ANSWER_BYTES_MAX)
+  if (!whole) throw new ApiAnswerTooLargeError(url, API_ANSWER_BYTES_MAX)
+  return text
+}
+
+/**
+ * The body of a non-2xx answer, at most API_ERROR_BODY_BYTES_MAX bytes of it, the rest unread: the node's
+ * `{error, message}` is far smaller, and a program at a stale api.json's port may answer an error without end.
+ * A cut body is no JSON, so ApiRequestError falls back to the status and shows its first characters.
+ */
+export async function errorBodyText (res: Response): Promise<string> {
+  return (await boundedText(res, API_ERROR_BODY_BYTES_MAX)).text
+}
+
+/** The first `bytesMax` bytes of `res`'s body as text, and whether that was all of it (the rest is cancelled). */
+async function boundedText (res: Response, bytesMax: number): Promise<{ text: string, whole: boolean }> {
   const reader = res.body?.getReader()
-  if (reader === undefined) return ''
+  if (reader === undefined) return { text: '', whole: true }
   const chunks: Uint8Array[] = []
   let bytes = 0
   for (;;) {
     const { done, value } = await reader.read()
     if (done) break
-    bytes += value.byteLength
-    if (bytes > API_ANSWER_BYTES_MAX) {
+    if (bytes + value.byteLength > bytesMax) {
+      chunks.push(value.subarray(0, bytesMax - bytes))
       await reader.cancel().catch(() => {})
-      throw new ApiAnswerTooLargeError(url, API_ANSWER_BYTES_MAX)
+      return { text: Buffer.concat(chunks).toString('utf8'), whole: false }
     }
+    bytes += value.byteLength
     chunks.push(value)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return { text: Buffer.concat(chunks).toString('utf8'), whole: true }
 }
 
 /** The JSON type a field of an answer must have (`checkAnswer`). */

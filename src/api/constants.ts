@@ -23,6 +23,12 @@ export const API_CLIENT_TIMEOUT_MS = 30_000
  * stale api.json's port may stream without end.
  */
 export const API_ANSWER_BYTES_MAX = 64 * 1024 * 1024
+/**
+ * The most of an error answer (non-2xx) the CLI reads. A node's `{error, message}` is at most a few KiB (a
+ * configuration error lists its problems); only the message is printed, and an answer cut here is no JSON,
+ * shown by its status and first characters.
+ */
+export const API_ERROR_BODY_BYTES_MAX = 64 * 1024
 /** Random bytes of a one-time login code and of a session id. */
 export const LOGIN_CODE_BYTES = 32
 /** A login link works once, within this time. */

@@ -4,7 +4,7 @@
  */
 export { ApiServer, SESSION_ROUTE, isLoopbackHost, sendApiError, sessionIdOf, sessionLiveness } from './server.js'
 export type { ApiServerInit } from './server.js'
-export { apiGet, apiGetChecked, apiRequest, apiRequestChecked, assertNotRunning, checkAnswer, checkItems, readApiFile } from './client.js'
+export { answerText, apiGet, apiGetChecked, apiRequest, apiRequestChecked, assertNotRunning, checkAnswer, checkItems, errorBodyText, readApiFile } from './client.js'
 export type { AnswerField, ApiFile } from './client.js'
 export { API_ERROR_CODES, EXIT_CODES, ApiBindRefusedError, ApiPortInUseError, ApiRequestError, NodeAlreadyRunningError, NodeNotRunningError, isApiErrorCode } from './errors.js'
 export type { ApiErrorBody, ApiErrorCode } from './errors.js'

@@ -7,7 +7,7 @@
  */
 import { readFile, stat } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { ApiRequestError, NodeNotRunningError, apiGetChecked, readApiFile } from '../api/index.js'
+import { ApiRequestError, NodeNotRunningError, apiGetChecked, errorBodyText, readApiFile } from '../api/index.js'
 import { checkConsistency, decodeChainExport, verifyChain } from '../attestation/core/index.js'
 import type { VerifyReport } from '../attestation/core/index.js'
 import { EXPORT_FILE_BYTES_MAX } from '../attestation/constants.js'
@@ -60,7 +60,7 @@ async function fetchExport (dataDir: string, from: number | undefined): Promise<
   } catch (err) {
     throw new NodeNotRunningError(dataDir, `${api.url} did not answer: ${(err as Error).message}`)
   }
-  if (!res.ok) throw new ApiRequestError(url.pathname, res.status, await res.text())
+  if (!res.ok) throw new ApiRequestError(url.pathname, res.status, await errorBodyText(res))
   return await readAnswer(url.href, res, EXPORT_FILE_BYTES_MAX)
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { Readable, Transform, pipeline } from 'node:stream'
 import { pipeline as pipelinePromise } from 'node:stream/promises'
 import type { Command } from 'commander'
-import { apiGetChecked, apiRequest, apiRequestChecked, checkAnswer, readApiFile } from '../api/index.js'
+import { NodeNotRunningError, answerText, apiGetChecked, apiRequest, apiRequestChecked, checkAnswer, errorBodyText, readApiFile } from '../api/index.js'
 import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
 import { addTree, scanTree, treeBytes } from './content-add.js'
@@ -40,7 +40,7 @@ async function raw (dataDir: string, method: 'GET' | 'POST', route: string, body
     ...(body !== undefined ? { body: Readable.toWeb(body) as ReadableStream, duplex: 'half' } : {}),
     signal: AbortSignal.timeout(LONG_REQUEST_MS)
   } as RequestInit)
-  if (!res.ok) throw new ApiRequestError(route, res.status, await res.text())
+  if (!res.ok) throw new ApiRequestError(route, res.status, await errorBodyText(res))
   return res
 }
 
@@ -63,7 +63,15 @@ async function addFile (dataDir: string, source: Readable, options: { label: str
   const body = pipeline(source, counter, () => {})
   try {
     const res = await raw(dataDir, 'POST', `/v1/content${options.pin ? '?pin=true' : ''}`, body)
-    return checkAnswer(dataDir, '/v1/content', await res.json(), { cid: 'string' }) as unknown as ObjectRecord
+    // Read as every answer is (at most API_ANSWER_BYTES_MAX; res.json() read any length).
+    let answer: unknown
+    try {
+      answer = JSON.parse(await answerText(res, res.url))
+    } catch (err) {
+      if ((err as Error).name === 'ApiAnswerTooLargeError') throw err
+      throw new NodeNotRunningError(dataDir, 'the API in api.json answered /v1/content with something that is no JSON: not a revoada node')
+    }
+    return checkAnswer(dataDir, '/v1/content', answer, { cid: 'string' }) as unknown as ObjectRecord
   } catch (err) {
     if (readError !== undefined) throw new Error(`cannot read ${options.label}: ${readError.message}`, { cause: readError })
     throw err
