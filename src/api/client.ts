@@ -116,31 +116,87 @@ async function boundedText (res: Response, bytesMax: number): Promise<{ text: st
   return { text: Buffer.concat(chunks).toString('utf8'), whole: true }
 }
 
-/** The JSON type a field of an answer must have (`checkAnswer`). */
-export type AnswerField = 'string' | 'number' | 'number-or-null' | 'boolean' | 'array' | 'object'
+/**
+ * The JSON type a field of an answer must have (`checkAnswer`): `strings` an array of strings, `string-map` and
+ * `number-map` an object whose values are all strings or all numbers, `time` a number `new Date()` takes (ms
+ * within ±8.64e15; a larger one made `toISOString()` throw a RangeError). A `?` after it also lets the field be
+ * absent.
+ */
+export type AnswerType = 'string' | 'string-or-null' | 'number' | 'number-or-null' | 'time' | 'boolean' | 'array' | 'object' |
+'strings' | 'string-map' | 'number-map'
+/** An array whose every element is an object with `list`'s fields; `optional`: or absent. */
+export interface AnswerList { readonly list: AnswerFields, readonly optional?: true }
+/** An object with `record`'s fields; `nullable`: or null; `optional`: or absent. */
+export interface AnswerRecord { readonly record: AnswerFields, readonly nullable?: true, readonly optional?: true }
+export type AnswerField = AnswerType | `${AnswerType}?` | AnswerList | AnswerRecord
+export type AnswerFields = Readonly<Record<string, AnswerField>>
 
-function hasType (value: unknown, type: AnswerField): boolean {
-  if (type === 'number-or-null') return value === null || typeof value === 'number'
-  if (type === 'array') return Array.isArray(value)
-  if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value)
-  return typeof value === type
+/** The most a `time` may be from the epoch, either way (ECMAScript's Date range). */
+const TIME_MS_MAX = 8.64e15
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+function hasType (value: unknown, type: AnswerType): boolean {
+  switch (type) {
+    case 'string-or-null': return value === null || typeof value === 'string'
+    case 'number-or-null': return value === null || typeof value === 'number'
+    case 'time': return typeof value === 'number' && Math.abs(value) <= TIME_MS_MAX
+    case 'array': return Array.isArray(value)
+    case 'object': return isObject(value)
+    case 'strings': return Array.isArray(value) && value.every((v) => typeof v === 'string')
+    case 'string-map': return isObject(value) && Object.values(value).every((v) => typeof v === 'string')
+    case 'number-map': return isObject(value) && Object.values(value).every((v) => typeof v === 'number')
+    default: return typeof value === type
+  }
 }
 
 /**
- * `answer` when it is a JSON object whose `fields` have the given types, as every node's answer at `apiPath`
- * has. Another program on the port a crashed node recorded in api.json may answer 200 with other JSON (`{}`,
- * `[]`, `null`): read as the node's, it made `wait-ready` succeed, `status` print empty fields, and `members`,
- * `shape` or `decisions` end in a TypeError. Only the fields a command reads need be named.
- *
- * @throws NodeNotRunningError when it is not
+ * Where `value` is not what `field` says, as a path below `at` with the type wanted (`members[2].roles
+ * (strings)`), or undefined when it is.
  */
-export function checkAnswer (dataDir: string, apiPath: string, answer: unknown, fields: Readonly<Record<string, AnswerField>>): Record<string, unknown> {
-  if (hasType(answer, 'object')) {
-    const body = answer as Record<string, unknown>
-    if (Object.entries(fields).every(([key, type]) => hasType(body[key], type))) return body
+function fieldProblem (value: unknown, field: AnswerField, at: string): string | undefined {
+  if (typeof field === 'string') {
+    const optional = field.endsWith('?')
+    if (optional && value === undefined) return undefined
+    const type = (optional ? field.slice(0, -1) : field) as AnswerType
+    return hasType(value, type) ? undefined : `${at} (${type})`
   }
-  const wanted = Object.entries(fields).map(([key, type]) => `${key} (${type})`).join(', ')
-  throw new NodeNotRunningError(dataDir, `the API in ${API_FILE_NAME} answered ${apiPath.split('?')[0] ?? apiPath} without ${wanted}: not a revoada node`)
+  if (value === undefined && field.optional === true) return undefined
+  if ('list' in field) {
+    if (!Array.isArray(value)) return `${at} (array)`
+    for (let i = 0; i < value.length; i++) {
+      const problem = fieldsProblem(value[i], field.list, `${at}[${i}]`)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  if (value === null && field.nullable === true) return undefined
+  return fieldsProblem(value, field.record, at)
+}
+
+/** The first field of `fields` that `value` lacks or has of another type (fieldProblem). */
+function fieldsProblem (value: unknown, fields: AnswerFields, at: string): string | undefined {
+  if (!isObject(value)) return `${at === '' ? 'an object' : `${at} (object)`}`
+  for (const [key, field] of Object.entries(fields)) {
+    const problem = fieldProblem(value[key], field, at === '' ? key : `${at}.${key}`)
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
+
+/**
+ * `answer` when it is a JSON object whose `fields` have the given types, nested lists and objects included, as
+ * every node's answer at `apiPath` has. Another program on the port a crashed node recorded in api.json may
+ * answer 200 with other JSON (`{}`, `[]`, `null`, or the right top level over wrong elements): read as the
+ * node's, it made `wait-ready` succeed, `status` print empty fields, and `members`, `shape`, `chain` or
+ * `decisions` end in a TypeError or a RangeError. Only the fields a command reads need be named.
+ *
+ * @throws NodeNotRunningError naming the first field that is not so
+ */
+export function checkAnswer (dataDir: string, apiPath: string, answer: unknown, fields: AnswerFields): Record<string, unknown> {
+  const problem = fieldsProblem(answer, fields, '')
+  if (problem === undefined) return answer as Record<string, unknown>
+  throw new NodeNotRunningError(dataDir, `the API in ${API_FILE_NAME} answered ${apiPath.split('?')[0] ?? apiPath} without ${problem}: not a revoada node`)
 }
 
 /**
@@ -149,7 +205,7 @@ export function checkAnswer (dataDir: string, apiPath: string, answer: unknown, 
  *
  * @throws NodeNotRunningError when one is not
  */
-export function checkItems<T> (dataDir: string, apiPath: string, items: readonly unknown[], fields: Readonly<Record<string, AnswerField>>): T[] {
+export function checkItems<T> (dataDir: string, apiPath: string, items: readonly unknown[], fields: AnswerFields): T[] {
   for (const item of items) checkAnswer(dataDir, apiPath, item, fields)
   return items as T[]
 }
@@ -160,7 +216,7 @@ export function checkItems<T> (dataDir: string, apiPath: string, items: readonly
  * @throws NodeNotRunningError when there is no api.json, the node does not answer, or the answer is no node's
  * @throws ApiRequestError on a non-2xx answer
  */
-export async function apiGetChecked<T> (dataDir: string, apiPath: string, fields: Readonly<Record<string, AnswerField>>, timeoutMs?: number): Promise<T> {
+export async function apiGetChecked<T> (dataDir: string, apiPath: string, fields: AnswerFields, timeoutMs?: number): Promise<T> {
   return checkAnswer(dataDir, apiPath, await apiRequest(dataDir, 'GET', apiPath, undefined, timeoutMs), fields) as T
 }
 
@@ -170,7 +226,7 @@ export async function apiGetChecked<T> (dataDir: string, apiPath: string, fields
  * @throws NodeNotRunningError when there is no api.json, the node does not answer, or the answer is no node's
  * @throws ApiRequestError on a non-2xx answer
  */
-export async function apiRequestChecked<T> (dataDir: string, method: 'GET' | 'POST', apiPath: string, body: unknown, fields: Readonly<Record<string, AnswerField>>, timeoutMs?: number): Promise<T> {
+export async function apiRequestChecked<T> (dataDir: string, method: 'GET' | 'POST', apiPath: string, body: unknown, fields: AnswerFields, timeoutMs?: number): Promise<T> {
   return checkAnswer(dataDir, apiPath, await apiRequest(dataDir, method, apiPath, body, timeoutMs), fields) as T
 }
 

@@ -8,6 +8,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { ApiRequestError, NodeNotRunningError, apiGetChecked, errorBodyText, readApiFile } from '../api/index.js'
+import type { AnswerFields } from '../api/index.js'
 import { checkConsistency, decodeChainExport, verifyChain } from '../attestation/core/index.js'
 import type { VerifyReport } from '../attestation/core/index.js'
 import { EXPORT_FILE_BYTES_MAX } from '../attestation/constants.js'
@@ -23,9 +24,18 @@ const EXPORT_TIMEOUT_MS = 120_000
 
 const dataDirOf = (opts: { dataDir?: string }): string => opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
 
+/**
+ * The fields of `GET /v1/chain` the CLI prints, the last seal's and its witnesses' too (checkAnswer): a seal
+ * that was no object, or absent rather than null, ended `chain` in a TypeError.
+ */
+const CHAIN_FIELDS: AnswerFields = {
+  clusterId: 'string', firstVoter: 'string', height: 'number', head: 'string', firstStoredHeight: 'number', sealedHeight: 'number',
+  voters: 'strings', headWitnesses: 'strings',
+  lastSeal: { record: { blockHeight: 'number', sealedHeight: 'number', head: 'string', witnesses: { list: { nodeId: 'string', voter: 'boolean' } } }, nullable: true }
+}
+
 async function runChain (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const summary = await apiGetChecked<ChainSummary>(dataDirOf(opts), '/v1/chain',
-    { clusterId: 'string', firstVoter: 'string', height: 'number', head: 'string', voters: 'array', headWitnesses: 'array' })
+  const summary = await apiGetChecked<ChainSummary>(dataDirOf(opts), '/v1/chain', CHAIN_FIELDS)
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
     return

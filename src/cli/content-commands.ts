@@ -9,7 +9,9 @@ import path from 'node:path'
 import { Readable, Transform, pipeline } from 'node:stream'
 import { pipeline as pipelinePromise } from 'node:stream/promises'
 import type { Command } from 'commander'
-import { NodeNotRunningError, answerText, apiGetChecked, apiRequest, apiRequestChecked, checkAnswer, errorBodyText, readApiFile } from '../api/index.js'
+import { NodeNotRunningError, answerText, apiGetChecked, errorBodyText, apiRequest, apiRequestChecked, checkAnswer, readApiFile } from '../api/index.js'
+import type { AnswerFields } from '../api/index.js'
+import { validEntryName } from '../content/core/manifest.js'
 import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
 import { addTree, scanTree, treeBytes } from './content-add.js'
@@ -30,6 +32,19 @@ function dataDirOf (opts: Opts): string {
 
 interface ObjectRecord { cid: string, type: 'file' | 'dir', size: number, complete: boolean, pinned: boolean, addedAtMs: number, lastUsedMs: number, entries?: Array<{ name: string, cid: string, size: number }> }
 interface Progress { state: string, bytesDone: number, bytesTotal: number, providers?: string[], droppedProviders?: string[], error?: { name: string, message: string } }
+
+/** The fields of a fetch's progress the CLI reads (checkAnswer). */
+const PROGRESS_FIELDS: AnswerFields = { state: 'string', bytesDone: 'number?', bytesTotal: 'number?', error: { record: { name: 'string', message: 'string' }, optional: true } }
+/** The fields of an object record `get` reads, a directory's entries too (checkAnswer). */
+const RECORD_FIELDS: AnswerFields = { type: 'string', entries: { list: { name: 'string', cid: 'string' }, optional: true } }
+/** The fields of `GET /v1/content` that `ls` prints, each object's too (checkAnswer). */
+const LS_FIELDS: AnswerFields = {
+  objects: { list: { cid: 'string', type: 'string', size: 'number', complete: 'boolean', pinned: 'boolean', lastUsedMs: 'time' } },
+  usedBytes: 'number',
+  quotaBytes: 'number'
+}
+/** The fields of `GET /v1/content/:cid/providers` that `providers` prints (checkAnswer). */
+const PROVIDERS_FIELDS: AnswerFields = { providers: { list: { peer: 'string', partial: 'boolean', score: 'number-or-null', expiresInMs: 'number-or-null' } } }
 
 /** Raw request to the node (streams in or out); JSON errors become ApiRequestError. */
 async function raw (dataDir: string, method: 'GET' | 'POST', route: string, body?: Readable): Promise<Response> {
@@ -117,7 +132,7 @@ async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): P
   const bar = createProgress(`get ${cid.slice(0, 16)}…`)
   await apiRequest(dataDir, 'POST', `/v1/content/${cid}/fetch${pin ? '?pin=true' : ''}`, {}, LONG_REQUEST_MS)
   while (true) {
-    const progress = await apiGetChecked<Progress>(dataDir, `/v1/content/${cid}/progress`, { state: 'string' })
+    const progress = await apiGetChecked<Progress>(dataDir, `/v1/content/${cid}/progress`, PROGRESS_FIELDS)
     bar.update(progress.bytesDone ?? 0, progress.bytesTotal ?? 0)
     if (progress.state === 'done') break
     if (progress.state === 'failed') {
@@ -132,9 +147,13 @@ async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): P
 }
 
 async function writeObject (dataDir: string, cid: string, output: string | undefined): Promise<void> {
-  const record = await apiGetChecked<ObjectRecord>(dataDir, `/v1/content/${cid}`, { type: 'string' })
+  const record = await apiGetChecked<ObjectRecord>(dataDir, `/v1/content/${cid}`, RECORD_FIELDS)
   if (record.type === 'dir') {
     if (output === undefined) throw new Error(`${cid} is a directory: give -o DIR`)
+    // Every node refuses such names (validEntryName); an answer holding one (`../x`, `a/b`) would write
+    // outside -o DIR.
+    const bad = (record.entries ?? []).find((entry) => !validEntryName(entry.name))
+    if (bad !== undefined) throw new NodeNotRunningError(dataDir, `the API in api.json answered /v1/content/${cid} with an entry name that is no file name (${JSON.stringify(bad.name).slice(0, 80)}): not a revoada node`)
     await fs.mkdir(output, { recursive: true })
     for (const entry of record.entries ?? []) await writeObject(dataDir, entry.cid, path.join(output, entry.name))
     return
@@ -168,8 +187,7 @@ async function runGet (cid: string, opts: Opts): Promise<void> {
 }
 
 async function runLs (opts: Opts): Promise<void> {
-  const answer = await apiGetChecked<{ objects: ObjectRecord[], usedBytes: number, quotaBytes: number }>(dataDirOf(opts), '/v1/content',
-    { objects: 'array', usedBytes: 'number', quotaBytes: 'number' })
+  const answer = await apiGetChecked<{ objects: ObjectRecord[], usedBytes: number, quotaBytes: number }>(dataDirOf(opts), '/v1/content', LS_FIELDS)
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return
@@ -189,7 +207,7 @@ async function runSimple (method: 'GET' | 'POST', route: string, opts: Opts): Pr
 
 async function runProviders (cid: string, opts: Opts): Promise<void> {
   type ProvidersAnswer = { providers: Array<{ peer: string, size: number, partial: boolean, expiresInMs: number, score: number }> }
-  const answer = await apiGetChecked<ProvidersAnswer>(dataDirOf(opts), `/v1/content/${cid}/providers`, { providers: 'array' })
+  const answer = await apiGetChecked<ProvidersAnswer>(dataDirOf(opts), `/v1/content/${cid}/providers`, PROVIDERS_FIELDS)
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return

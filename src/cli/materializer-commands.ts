@@ -7,6 +7,7 @@ import { readInputFile } from './common.js'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { apiGetChecked, apiRequestChecked } from '../api/index.js'
+import type { AnswerFields } from '../api/index.js'
 import { CliInputError } from './validate.js'
 import { TEMPLATE_BYTES_MAX } from '../materializer/core/index.js'
 import { print } from './output.js'
@@ -24,9 +25,21 @@ interface ManifestsAnswer {
   events: Array<{ atMs: number, kind: string, message: string }>
 }
 
+/** The fields of `GET /v1/manifests` the CLI prints, each file's and event's too (checkAnswer). */
+const MANIFESTS_FIELDS: AnswerFields = {
+  manifestDir: 'string', roles: 'strings', hooksPending: 'number',
+  files: { list: { name: 'string', role: 'string', writtenAtMs: 'time', manifestCid: 'string' } },
+  events: { list: { atMs: 'time', kind: 'string', message: 'string' } }
+}
+/** The fields of `GET /v1/catalog` the CLI prints, each role's templates too (checkAnswer). */
+const CATALOG_FIELDS: AnswerFields = { catalog: { list: { role: 'string', source: 'string', templates: { list: { name: 'string', cid: 'string' } } } } }
+/** The fields of `POST /v1/catalog`'s answer the CLI prints (checkAnswer). */
+const CATALOG_SET_FIELDS: AnswerFields = {
+  outcome: { record: { kind: 'string', message: 'string?' } }, index: 'number', templates: { list: { name: 'string', cid: 'string' }, optional: true }
+}
+
 async function runManifests (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const answer = await apiGetChecked<ManifestsAnswer>(dataDirOf(opts), '/v1/manifests',
-    { manifestDir: 'string', roles: 'array', files: 'array', hooksPending: 'number', events: 'array' })
+  const answer = await apiGetChecked<ManifestsAnswer>(dataDirOf(opts), '/v1/manifests', MANIFESTS_FIELDS)
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return
@@ -48,7 +61,7 @@ interface CatalogAnswer {
 }
 
 async function runCatalog (opts: { dataDir?: string, json?: boolean }): Promise<void> {
-  const answer = await apiGetChecked<CatalogAnswer>(dataDirOf(opts), '/v1/catalog', { catalog: 'array' })
+  const answer = await apiGetChecked<CatalogAnswer>(dataDirOf(opts), '/v1/catalog', CATALOG_FIELDS)
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(answer, null, 2) + '\n')
     return
@@ -68,7 +81,7 @@ async function runCatalogSet (opts: { dataDir?: string, role?: string, file?: st
   const templates = []
   for (const file of files) templates.push({ name: path.basename(file), text: (await readInputFile('--file', file, TEMPLATE_BYTES_MAX)).toString('utf8') })
   type CatalogSetAnswer = { outcome: { kind: string, message?: string }, index: number, templates?: Array<{ name: string, cid: string }> }
-  const result = await apiRequestChecked<CatalogSetAnswer>(dataDirOf(opts), 'POST', '/v1/catalog', { role: opts.role, templates }, { outcome: 'object', index: 'number' }, 60_000)
+  const result = await apiRequestChecked<CatalogSetAnswer>(dataDirOf(opts), 'POST', '/v1/catalog', { role: opts.role, templates }, CATALOG_SET_FIELDS, 60_000)
   if (opts.json === true) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else if (result.outcome.kind === 'applied') {
     print([`catalog of ${opts.role} committed at index ${result.index}`, ...(result.templates ?? []).map((t) => `  ${t.name}  ${t.cid}`)])

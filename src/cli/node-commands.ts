@@ -6,8 +6,8 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer, checkItems } from '../api/client.js'
-import type { AnswerField } from '../api/client.js'
+import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer } from '../api/client.js'
+import type { AnswerFields } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
 import { CliInputError, checkNodeId, parseCount, parseSeconds } from './validate.js'
@@ -45,19 +45,44 @@ export interface MembersAnswer {
 }
 
 const POLL_MS = 250
-/** The fields of `GET /v1/members` the CLI reads (checkAnswer). */
-const MEMBERS_FIELDS: Readonly<Record<string, AnswerField>> = { self: 'string', members: 'array' }
-/** The fields of each of its members the CLI reads (checkItems). */
-const MEMBER_FIELDS: Readonly<Record<string, AnswerField>> = { nodeId: 'string', health: 'string', generation: 'number', roles: 'array', phi: 'number-or-null' }
+/** The fields of `GET /v1/members` the CLI reads, each member's too (checkAnswer). */
+const MEMBERS_FIELDS: AnswerFields = {
+  self: 'string',
+  members: { list: { nodeId: 'string', health: 'string', generation: 'number', roles: 'strings', phi: 'number-or-null', labels: 'string-map?' } }
+}
+/**
+ * The fields of `GET /v1/status` the CLI reads (checkAnswer); all but nodeId absent on a node without a Raft
+ * layer. Nested ones too: `status` printed `elections.campaigns` and `quorumRecovery.lostVoters` unchecked, and
+ * a list that was no array (`voters: 3`) ended `status`, `wait-ready` or `shape` in a TypeError.
+ */
+export const STATUS_FIELDS: AnswerFields = {
+  nodeId: 'string',
+  clusterId: 'string?',
+  addresses: 'strings?',
+  peers: 'strings?',
+  pid: 'number?',
+  dataDir: 'string?',
+  role: 'string?',
+  term: 'number?',
+  leader: 'string-or-null?',
+  commitIndex: 'number?',
+  appliedIndex: 'number?',
+  roles: 'strings?',
+  voters: 'strings?',
+  learners: 'strings?',
+  elections: { record: { campaigns: 'number-map', stepDowns: 'number-map', stalls: 'number' }, optional: true },
+  quorumRecovery: { record: { lostVoters: 'strings', running: 'boolean' }, optional: true },
+  rejoining: 'boolean?',
+  storage: { record: { writable: 'boolean', error: 'string?', sinceMs: 'number?' }, optional: true },
+  stopped: 'boolean?'
+}
 
 /**
  * `GET /v1/members`, its fields and each member's checked.
  * @throws NodeNotRunningError when the answer is no node's
  */
 export async function readMembers (dataDir: string, timeoutMs?: number): Promise<MembersAnswer> {
-  const answer = await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS, timeoutMs)
-  checkItems(dataDir, '/v1/members', answer.members, MEMBER_FIELDS)
-  return answer
+  return await apiGetChecked<MembersAnswer>(dataDir, '/v1/members', MEMBERS_FIELDS, timeoutMs)
 }
 
 export function registerNodeCommands (program: Command): void {
@@ -116,7 +141,7 @@ async function runJoinString (opts: { dataDir?: string }): Promise<void> {
 
 /** The status plus `isLeader`, which scripts use to find the leader's pid and data dir. */
 async function readStatus (dataDir: string, timeoutMs?: number): Promise<StatusAnswer & { isLeader: boolean }> {
-  const status = await apiGetChecked<StatusAnswer>(dataDir, '/v1/status', { nodeId: 'string' }, timeoutMs)
+  const status = await apiGetChecked<StatusAnswer>(dataDir, '/v1/status', STATUS_FIELDS, timeoutMs)
   return { ...status, isLeader: status.leader === status.nodeId }
 }
 
@@ -224,7 +249,7 @@ async function notReadyBecause (dataDir: string, voters: number | undefined, wit
   if (!inConf) return 'not admitted to the Raft configuration yet'
   if (status.leader === null || status.leader === undefined) return 'no leader known'
   if (voters === undefined) return null
-  const shape = await apiGetChecked<{ voters: string[] }>(dataDir, '/v1/shape?stale=true', { voters: 'array' }, timeoutMs)
+  const shape = await apiGetChecked<{ voters: string[] }>(dataDir, '/v1/shape?stale=true', { voters: 'strings' }, timeoutMs)
   if (without !== undefined && shape.voters.includes(without)) return `${without} still holds etcd`
   const members = await readMembers(dataDir, timeoutMs)
   const alive = new Set(members.members.filter((m) => m.health === 'alive' || m.health === 'suspect').map((m) => m.nodeId))
@@ -259,7 +284,8 @@ async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<
 async function runLeave (opts: { dataDir?: string, json?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
   note('leaving: handing off roles and leaving the voter set…')
-  const result = await apiRequestChecked<{ index: number, outcome: { kind: string, code?: string, message?: string } }>(dataDir, 'POST', '/v1/leave', undefined, { index: 'number', outcome: 'object' }, 60_000)
+  const result = await apiRequestChecked<{ index: number, outcome: { kind: string, code?: string, message?: string } }>(dataDir, 'POST', '/v1/leave', undefined,
+    { index: 'number', outcome: { record: { kind: 'string', code: 'string?', message: 'string?' } } }, 60_000)
   if (opts.json === true) printJson(result)
   if (result.outcome.kind !== 'applied') {
     if (opts.json !== true) print(`leave rejected at index ${result.index}: ${result.outcome.code ?? ''} ${result.outcome.message ?? ''}`)

@@ -5,8 +5,8 @@
  * operator's pin. A `propose` the policy would undo is refused by the node (`Refused`, exit 2).
  */
 import type { Command } from 'commander'
-import { apiGetChecked, apiRequestChecked, checkItems } from '../api/index.js'
-import type { AnswerField } from '../api/index.js'
+import { apiGetChecked, apiRequestChecked } from '../api/index.js'
+import type { AnswerFields } from '../api/index.js'
 import { note, print, printExact } from './output.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
@@ -16,21 +16,21 @@ const FOLLOW_WAIT_MS = 25_000
 const FOLLOW_REQUEST_TIMEOUT_MS = FOLLOW_WAIT_MS + 10_000
 /** Pause after a failed follow request (the node restarting) before asking again (ms). */
 const FOLLOW_RETRY_MS = 1_000
-/** The fields of `GET /v1/decisions` the CLI reads (checkAnswer). */
-const DECISIONS_FIELDS: Readonly<Record<string, AnswerField>> = { node: 'string', lastN: 'number', decisions: 'array' }
-/** The fields of each decision the CLI prints (checkItems). */
-const DECISION_FIELDS: Readonly<Record<string, AnswerField>> = {
-  n: 'number', by: 'string', term: 'number', atMs: 'number', trigger: 'string', truncated: 'number', proposals: 'array', withheld: 'array'
+/** The fields of each decision the CLI prints, with each proposal's and withheld item's (checkAnswer). */
+const DECISION_FIELDS: AnswerFields = {
+  n: 'number', by: 'string', term: 'number', atMs: 'time', trigger: 'string', truncated: 'number',
+  proposals: { list: { command: 'object', reason: 'string', why: 'string', priority: 'string' } },
+  withheld: { list: { what: 'string', code: 'string', why: 'string', nodeId: 'string?', retryOn: 'string', retryAtMs: 'time?' } }
 }
+/** The fields of `GET /v1/decisions` the CLI reads (checkAnswer). */
+const DECISIONS_FIELDS: AnswerFields = { node: 'string', lastN: 'number', decisions: { list: DECISION_FIELDS } }
 
 /**
  * The decisions at `apiPath`, the answer's fields and each decision's checked.
  * @throws NodeNotRunningError when the answer is no node's
  */
 async function readDecisions (dataDir: string, apiPath: string, timeoutMs?: number): Promise<DecisionsAnswer> {
-  const answer = await apiGetChecked<DecisionsAnswer>(dataDir, apiPath, DECISIONS_FIELDS, timeoutMs)
-  checkItems(dataDir, apiPath, answer.decisions, DECISION_FIELDS)
-  return answer
+  return await apiGetChecked<DecisionsAnswer>(dataDir, apiPath, DECISIONS_FIELDS, timeoutMs)
 }
 
 function dataDirOf (opts: { dataDir?: string }): string {
@@ -96,7 +96,7 @@ async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: 
 async function runUnpin (nodeId: string, opts: { dataDir?: string, roles?: string }): Promise<void> {
   const roles = opts.roles?.split(',').map((r) => r.trim()).filter((r) => r !== '')
   const body = { kind: 'unpin', nodeId, ...(roles !== undefined ? { roles } : {}) }
-  const result = await apiRequestChecked<{ outcome: { kind: string } }>(dataDirOf(opts), 'POST', '/v1/proposals', body, { outcome: 'object' }, 30_000)
+  const result = await apiRequestChecked<{ outcome: { kind: string } }>(dataDirOf(opts), 'POST', '/v1/proposals', body, { outcome: { record: { kind: 'string' } } }, 30_000)
   process.stdout.write(JSON.stringify(result) + '\n')
   if (result.outcome.kind !== 'applied') process.exitCode = 2
 }

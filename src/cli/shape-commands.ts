@@ -7,12 +7,13 @@
  */
 import type { Command } from 'commander'
 import { Argument, Option } from 'commander'
-import { apiGetChecked, apiRequestChecked, checkItems } from '../api/client.js'
-import type { AnswerField } from '../api/client.js'
+import { apiGetChecked, apiRequestChecked } from '../api/client.js'
+import type { AnswerFields } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf } from './common.js'
 import { pairs, print, printJson, printTable } from './output.js'
 import { CliInputError, TARGET_RANGES, checkNodeId, parseCount, parseRoles } from './validate.js'
 import { readMembers } from './node-commands.js'
+import { STATUS_FIELDS } from './node-commands.js'
 import type { StatusAnswer } from './node-commands.js'
 
 /** Kinds and reasons an operator may propose (the server's lists; kept here so `--help` needs no import of the node). */
@@ -22,7 +23,18 @@ const PRESETS = ['homelab', 'ha-three'] as const
 /** How long a proposal may take through Raft before the CLI stops waiting. */
 const PROPOSAL_TIMEOUT_MS = 30_000
 /** The fields of a proposal's answer the CLI reads (checkAnswer). */
-const PROPOSAL_FIELDS: Readonly<Record<string, AnswerField>> = { index: 'number', outcome: 'object' }
+const PROPOSAL_FIELDS: AnswerFields = {
+  index: 'number', term: 'number?', duplicate: 'boolean?', outcome: { record: { kind: 'string', code: 'string?', message: 'string?' } }, target: 'object?'
+}
+/** The fields of `GET /v1/shape` the CLI reads, nested ones too (checkAnswer). */
+const SHAPE_FIELDS: AnswerFields = {
+  cid: 'string',
+  appliedIndex: 'number',
+  target: 'object',
+  members: { list: { nodeId: 'string', roles: 'strings' } },
+  removed: 'strings?',
+  pins: { list: { nodeId: 'string', role: 'string', holds: 'boolean' }, optional: true }
+}
 
 interface ShapeAnswer {
   cid: string
@@ -90,15 +102,14 @@ export function registerShapeCommands (program: Command): void {
 async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
   const shapePath = `/v1/shape${opts.stale === true ? '?stale=true' : ''}`
-  const shape = await apiGetChecked<ShapeAnswer>(dataDir, shapePath, { cid: 'string', appliedIndex: 'number', target: 'object', members: 'array' })
-  checkItems(dataDir, shapePath, shape.members, { nodeId: 'string', roles: 'array' })
+  const shape = await apiGetChecked<ShapeAnswer>(dataDir, shapePath, SHAPE_FIELDS)
   if (opts.json === true) {
     printJson(shape)
     return
   }
   // Health and Raft membership come from this node's views; a shape is still worth printing without them.
   const members = await readMembers(dataDir).catch(() => undefined)
-  const status = await apiGetChecked<StatusAnswer>(dataDir, '/v1/status', { nodeId: 'string' }).catch(() => undefined)
+  const status = await apiGetChecked<StatusAnswer>(dataDir, '/v1/status', STATUS_FIELDS).catch(() => undefined)
   const health = new Map(members?.members.map((m) => [m.nodeId, m.health]) ?? [])
   const raftOf = (id: string): string => {
     if (status === undefined) return '?'

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, openSync, closeSync, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { apiGet, apiRequest, readApiFile } from '../api/index.js'
+import { apiGet, apiRequest, checkAnswer, readApiFile } from '../api/index.js'
 import {
   FAULTS_FILE_NAME, NODE_DIR_NAME_PATTERN, NODE_LOG_TAIL_CHARS_MAX, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
 } from './constants.js'
@@ -100,7 +100,7 @@ async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
     checkInterrupted(launch.signal)
     if (!processAlive(pid)) throw new TestbedNodeStartError(index, `process exited; the end of its log:\n${await logEnd(dataDir)}`)
     try {
-      const status = await apiGet(dataDir, '/v1/status') as { nodeId: string }
+      const status = checkAnswer(dataDir, '/v1/status', await apiGet(dataDir, '/v1/status'), { nodeId: 'string' }) as { nodeId: string }
       const api = await readApiFile(dataDir)
       return { index, dataDir, pid, nodeId: status.nodeId, apiUrl: api.url, ...placement }
     } catch {
@@ -180,7 +180,7 @@ export async function testbedUp (init: { dir: string, count: number, target?: st
     const first = await launch(1)
     state.nodes.push(first)
     await save(state)
-    const { joinString } = await apiGet(first.dataDir, '/v1/join-string') as { joinString: string }
+    const { joinString } = checkAnswer(first.dataDir, '/v1/join-string', await apiGet(first.dataDir, '/v1/join-string'), { joinString: 'string' }) as { joinString: string }
     for (let i = 2; i <= count; i++) {
       state.nodes.push(await launch(i, joinString))
       await save(state)
