@@ -149,7 +149,8 @@ async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): P
 async function writeObject (dataDir: string, cid: string, output: string | undefined): Promise<void> {
   const record = await apiGetChecked<ObjectRecord>(dataDir, `/v1/content/${cid}`, RECORD_FIELDS)
   if (record.type === 'dir') {
-    if (output === undefined) throw new Error(`${cid} is a directory: give -o DIR`)
+    // A usage error like the other missing arguments (exit 3), known once the node said what the CID is.
+    if (output === undefined) throw new CliInputError(`${cid} is a directory: give -o DIR`)
     // Every node refuses such names (validEntryName); an answer holding one (`../x`, `a/b`) would write
     // outside -o DIR.
     const bad = (record.entries ?? []).find((entry) => !validEntryName(entry.name))

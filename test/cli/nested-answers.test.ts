@@ -2,8 +2,9 @@
  * Goal: what the CLI prints of an answer is checked to its nested fields. A server at api.json's port whose
  * answer has the right top level but wrong nested fields (a chain summary without `lastSeal`, decision items that
  * are null, a status whose `elections` has no counts) ends the command with NodeNotRunningError, one line, exit 1;
- * before, each ended in a raw TypeError or RangeError, or printed it with exit 0 or 2. A directory answer to
- * `content get` whose entry names leave `-o DIR` (`../x`) writes nothing.
+ * before, each ended in a raw TypeError or RangeError, or printed it with exit 0 or 2. `content get` of a
+ * directory without `-o` is a usage error (exit 3; it was 1), and a directory answer whose entry names leave
+ * `-o DIR` (`../x`) writes nothing.
  * Method: a plain HTTP server on port 0 answering each path with a set body; the built CLI runs against a temp
  * data dir whose api.json names it.
  */
@@ -116,6 +117,13 @@ describe('content get of a directory', () => {
       else res.end('{}')
     })
   }
+
+  it('should be a usage error without -o (exit 3), as the other missing arguments', async () => {
+    const dir = await nodeWithRecord({ ...OBJECT, type: 'dir', entries: [] })
+    const { code, stdout, stderr } = await cliRun(['content', 'get', CID, '--data-dir', dir], 60_000)
+    expect({ code, stdout }).toEqual({ code: 3, stdout: '' })
+    expect(stderr).toContain('is a directory: give -o DIR')
+  }, 60_000)
 
   it('should write nothing when an entry name leaves -o DIR', async () => {
     const out = await newDir()
