@@ -5,7 +5,7 @@
  * the other commands find the running node through `<data-dir>/api.json`. Command output goes to stdout;
  * logs, progress and errors to stderr. Exit codes (docs/OPERATIONS.md): 0 ok, 1 operating error, 2 rejected or
  * refused, 3 invalid input (caught before any request, or a 400), 4 unauthorized, 5 not found, 6 the node was
- * removed from its cluster.
+ * removed from its cluster, 7 the cluster runs a protocol level this build does not know.
  */
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'

@@ -91,7 +91,7 @@ export function registerTestbedCommands (program: Command): void {
       const node = await testbedRestart(dirOf(opts), nodeIndex(i))
       process.stdout.write(`restarted n${node.index} (pid ${node.pid}), admin API ${node.apiUrl}\n`)
     })
-  testbed.command('partition').argument('<i>').argument('<j>').option('--dir <dir>', DIR_HELP)
+  testbed.command('partition').argument('<i>', 'node number').argument('<j>', 'the other node\'s number').option('--dir <dir>', DIR_HELP)
     .description('cut the link between nodes I and J in both directions')
     .action(async (i: string, j: string, opts: DirOptions) => {
       const { testbedPartition } = await import('../testbed/index.js')
@@ -106,7 +106,7 @@ export function registerTestbedCommands (program: Command): void {
       process.stdout.write('partitions removed\n')
     })
   testbed.command('down').option('--dir <dir>', DIR_HELP)
-    .description('stop every node, delete its namespaces and links (--netns) and the testbed directory')
+    .description('stop every node, delete its namespaces and links (--netns), and what up made in the testbed directory (the directory too once empty)')
     .action(async (opts: DirOptions) => {
       const { testbedDown } = await import('../testbed/index.js')
       const removed = await testbedDown(dirOf(opts))
