@@ -8,6 +8,9 @@ import type { Command } from 'commander'
 import { apiGetChecked, apiRequestChecked } from '../api/index.js'
 import type { AnswerFields } from '../api/index.js'
 import { note, print, printExact } from './output.js'
+import { PROPOSAL_FIELDS, printProposal } from './shape-commands.js'
+import type { ProposalAnswer } from './shape-commands.js'
+import { checkNodeId, parseRoles } from './validate.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 /** How long one follow request waits for a new record before asking again (ms). */
@@ -93,12 +96,16 @@ async function runDecisions (opts: { dataDir?: string, json?: boolean, follow?: 
   }
 }
 
-async function runUnpin (nodeId: string, opts: { dataDir?: string, roles?: string }): Promise<void> {
-  const roles = opts.roles?.split(',').map((r) => r.trim()).filter((r) => r !== '')
+/**
+ * Printed as `propose` prints its result, JSON only with `--json`; the node id and roles are checked before any
+ * request (exit 3). Before, the answer was always printed as one line of JSON, and a bad id or role was sent.
+ */
+async function runUnpin (nodeId: string, opts: { dataDir?: string, roles?: string, json?: boolean }): Promise<void> {
+  checkNodeId(nodeId)
+  const roles = opts.roles !== undefined ? parseRoles(opts.roles) : undefined
   const body = { kind: 'unpin', nodeId, ...(roles !== undefined ? { roles } : {}) }
-  const result = await apiRequestChecked<{ outcome: { kind: string } }>(dataDirOf(opts), 'POST', '/v1/proposals', body, { outcome: { record: { kind: 'string' } } }, 30_000)
-  process.stdout.write(JSON.stringify(result) + '\n')
-  if (result.outcome.kind !== 'applied') process.exitCode = 2
+  const result = await apiRequestChecked<ProposalAnswer>(dataDirOf(opts), 'POST', '/v1/proposals', body, PROPOSAL_FIELDS, 30_000)
+  printProposal(`unpin ${nodeId}`, result, opts.json)
 }
 
 export function registerPolicyCommands (program: Command): void {
@@ -113,5 +120,6 @@ export function registerPolicyCommands (program: Command): void {
     .argument('<nodeId>', 'the pinned node')
     .option('--roles <r1,r2>', 'only these roles: api-server,etcd,scheduler,controller-manager')
     .option('--data-dir <dir>', DATA_DIR_HELP)
+    .option('--json', 'print the result as JSON')
     .action(runUnpin)
 }

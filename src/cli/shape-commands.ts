@@ -23,7 +23,7 @@ const PRESETS = ['homelab', 'ha-three'] as const
 /** How long a proposal may take through Raft before the CLI stops waiting. */
 const PROPOSAL_TIMEOUT_MS = 30_000
 /** The fields of a proposal's answer the CLI reads (checkAnswer). */
-const PROPOSAL_FIELDS: AnswerFields = {
+export const PROPOSAL_FIELDS: AnswerFields = {
   index: 'number', term: 'number?', duplicate: 'boolean?', outcome: { record: { kind: 'string', code: 'string?', message: 'string?' } }, target: 'object?'
 }
 /** The fields of `GET /v1/shape` the CLI reads, nested ones too (checkAnswer). */
@@ -46,7 +46,7 @@ interface ShapeAnswer {
   pins?: Array<{ nodeId: string, role: string, holds: boolean }>
 }
 
-interface ProposalAnswer {
+export interface ProposalAnswer {
   index: number
   term: number
   cid: string
@@ -127,7 +127,7 @@ async function runShape (opts: { dataDir?: string, json?: boolean, stale?: boole
   if ((shape.removed ?? []).length > 0) print(`Removed: ${(shape.removed ?? []).join(' ')}`)
 }
 
-function printProposal (what: string, result: ProposalAnswer, json: boolean | undefined): void {
+export function printProposal (what: string, result: ProposalAnswer, json: boolean | undefined): void {
   if (json === true) printJson(result)
   else if (result.outcome.kind === 'applied') print(`${what}: applied at index ${result.index} (term ${result.term})${result.duplicate === true ? ', a retry of an earlier proposal' : ''}`)
   else print(`${what}: rejected at index ${result.index}: ${result.outcome.code ?? ''}: ${result.outcome.message ?? ''}`)

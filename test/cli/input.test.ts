@@ -54,6 +54,8 @@ describe('revoada cli input checks', () => {
       [['propose', 'promote', '12D3KooWFgpYFkCtCYz6N7T4JxgdMc1fY7iZ7PgNzgkxgLPLSimT', '--roles', 'etcd,kubelet'], 'unknown role kubelet'],
       [['propose', 'restore', '12D3KooWFgpYFkCtCYz6N7T4JxgdMc1fY7iZ7PgNzgkxgLPLSimT', '--reason', 'admission'], 'Allowed choices are replacing-failed'],
       [['remove-member', 'x'], '"x" is not a NodeId'],
+      [['unpin', 'notanid'], '"notanid" is not a NodeId'],
+      [['unpin', '12D3KooWFgpYFkCtCYz6N7T4JxgdMc1fY7iZ7PgNzgkxgLPLSimT', '--roles', 'etcd,kubelet'], 'unknown role kubelet'],
       [['wait-ready', '--timeout', 'soon'], '--timeout: expected a positive number'],
       [['catalog', 'set', '--role', 'nope', '--reset'], '--role must be one of api-server'],
       [['catalog', 'set', '--role', 'etcd'], 'give one or more --file F'],
@@ -66,7 +68,8 @@ describe('revoada cli input checks', () => {
       expect(r.stderr).toContain(message)
       expect(r.stderr).not.toMatch(/\n\s+at /)
     }
-  })
+    // 20 CLI processes one after another: about a second each on a loaded 2-core machine.
+  }, 120_000)
 
   it('should fail start-up on a taken --listen or --api port, a bad or empty --join, or a file as data dir, writing nothing', async () => {
     const root = await dir()

@@ -4,7 +4,7 @@
  * - `propose promote <n1> --roles etcd` is refused, exit 2, saying "etcd would be 2/1; the policy would
  *   demote <creator> etcd"; nothing is committed;
  * - with `--pin` it is committed and pinned; the policy scales around the pin (the creator loses etcd, n1
- *   keeps it and is never demoted); `shape` lists the pin; `unpin` drops it;
+ *   keeps it and is never demoted); `shape` lists the pin; `unpin` drops it and says so (`--json`: its answer);
  * - `decisions --follow --json`, started on a follower before the pin, streams the scale-down decision.
  */
 import { execFile, spawn } from 'node:child_process'
@@ -82,9 +82,13 @@ describe('operator intent with real nodes', () => {
     const all = members.flatMap((m) => m.policy!.log.last(500)).flatMap((r) => r.proposals)
     expect(all.filter((p) => p.command.kind === 'demote' && p.command.nodeId === n1Id)).toEqual([])
 
+    // Printed as propose prints its result (it was one line of raw JSON), JSON with --json.
     const unpinned = await cli('unpin', n1Id, '--data-dir', creator.dir)
     expect(unpinned.code).toBe(0)
+    expect(unpinned.stdout).toMatch(new RegExp(`^unpin ${n1Id}: applied at index \\d+ \\(term \\d+\\)\\n$`))
     await waitFor(() => members.every((m) => shapeOf(m).pins().length === 0), 20_000, 'pin dropped everywhere')
-    expect((await cli('unpin', n1Id, '--data-dir', creator.dir)).code).toBe(2)
+    const again = await cli('unpin', n1Id, '--json', '--data-dir', creator.dir)
+    expect(again.code).toBe(2)
+    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: { kind: 'rejected', code: 'not-pinned' } })
   }, 240_000)
 })
