@@ -25,6 +25,7 @@ import { DATA_DIR_HELP } from './common.js'
 import { PROTOCOL_LEVEL } from '../consensus/shape/core/protocol.js'
 import { steadyNowMs } from '../util/clock.js'
 import { LOCK_FILE_NAME } from '../node/data-dir-lock.js'
+import { CLUSTER_FILE_NAME } from '../net/constants.js'
 
 /** How long a first join may take before `start` gives up (default of `--join-timeout`). */
 const JOIN_TIMEOUT_S_DEFAULT = 120
@@ -145,10 +146,14 @@ async function runStart (opts: StartOptions): Promise<void> {
   }
   // Before a signal that came while starting stops it (signals.started): this node is made.
   const joining = config.join !== undefined && !inConfiguration(node, consensus)
+  // A first join the leader admitted while the services started (a quiet cluster admits within ~100 ms) has no
+  // progress left to follow, but is told as one that waited: before, it printed no `joined:` line at all.
+  const admittedWhileStarting = !joining && config.join !== undefined && before?.has(CLUSTER_FILE_NAME) !== true
   if (!joining) unfinishedStart = undefined
   signals.started(node)
   if (opts.recoverQuorum === true) note(`recovering a lost quorum from ${node.nodeId}: it becomes the only voter, keeping its log; the node stops when done`)
   else printStarted(node)
+  if (admittedWhileStarting) noteJoined(node)
   void node.stopRequested.then(async (request) => {
     note(request.message)
     await stopAndExit(node, request.exitCode)
@@ -353,6 +358,11 @@ export async function followJoin (node: RevoadaNode, consensus: ConsensusService
     }
     await new Promise((resolve) => setTimeout(resolve, JOIN_POLL_MS))
   }
+  noteJoined(node)
+}
+
+/** The line that ends a first join's progress on stderr. */
+function noteJoined (node: RevoadaNode): void {
   const s = node.status()
   note(`joined: admitted as ${(s.voters as string[]).includes(s.nodeId) ? 'voter' : 'learner'} at index ${String(s.commitIndex)}`)
 }

@@ -1,6 +1,6 @@
 /**
  * The built CLI (`dist/src/cli/main.js`, built by `npm test`) as child processes: start, join-string,
- * `status --json` over the API, 401 without the token, SIGHUP reopening `--log-file`, `--help`, and SIGTERM → exit 0.
+ * the joiner's `joined:` line, `status --json` over the API, 401 without the token, SIGHUP reopening `--log-file`, `--help`, and SIGTERM → exit 0.
  */
 import { spawn, execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -14,6 +14,8 @@ import { tempDir, waitFor } from '../node/helpers.js'
 const run = promisify(execFile)
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
 const children: ChildProcess[] = []
+/** What each started child wrote on stderr so far (notes such as the join's progress). */
+const stderrOf = new Map<ChildProcess, () => string>()
 const dirs: string[] = []
 
 /** Environment without REVOADA_* so the developer's shell cannot change the test. */
@@ -32,6 +34,7 @@ async function startChild (dataDir: string, ...extra: string[]): Promise<ChildPr
   children.push(child)
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  stderrOf.set(child, () => stderr)
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}`)
     return existsSync(path.join(dataDir, 'api.json'))
@@ -45,6 +48,7 @@ async function exitCode (child: ChildProcess): Promise<number | null> {
 }
 
 afterEach(async () => {
+  stderrOf.clear()
   for (const c of children.splice(0)) {
     if (c.exitCode === null && c.signalCode === null) {
       c.kill('SIGKILL')
@@ -65,6 +69,8 @@ describe('revoada cli', () => {
     const joinString = (await cli('join-string', '--data-dir', a)).trim()
     expect(joinString).toMatch(/^revoada1:/)
     const childB = await startChild(b, '--join', joinString, '--log-file', `${b}.log`)
+    // README: the joiner says when it is admitted, also when the leader admitted it while its services started.
+    await waitFor(() => stderrOf.get(childB)?.().includes('revoada: joined: admitted as learner at index ') === true, 90_000, 'the joined line')
     const idA = (await cli('id', '--data-dir', a)).trim()
     const idB = (await cli('id', '--data-dir', b)).trim()
     await waitFor(async () => {
