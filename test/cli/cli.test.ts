@@ -118,7 +118,7 @@ describe('revoada cli', () => {
     expect(await cli('start', '--help')).toContain('--join <join-string>')
   })
 
-  it('should exit 1 naming the key when the config file has an unknown key or the API host is not loopback', async () => {
+  it('should exit 3 naming the key when the config file has an unknown key or the API host is not loopback', async () => {
     const d = await tempDir()
     dirs.push(d)
     const file = path.join(d, 'config.json')
