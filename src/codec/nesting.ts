@@ -68,8 +68,11 @@ export function nestsDeeperThan (bytes: Uint8Array, max: number): boolean {
 }
 
 /**
- * @ipld/dag-cbor's decode of `bytes` with nesting bounded by DECODE_DEPTH_MAX, without the canonical check
- * (for formats decoded leniently since their first build: an entry payload, a conf-change context).
+ * @ipld/dag-cbor's decode of `bytes` with nesting bounded by DECODE_DEPTH_MAX, without the canonical check:
+ * for formats decoded leniently since their first build (an entry payload, a conf-change context) and for
+ * whatever a node reads from a peer or its disk outside the canonical path (frames, WAL records, snapshots,
+ * content messages, join strings). Every error it throws is a MalformedEncodingError: a stack overflow inside
+ * the decoder can no longer happen, and whatever else the library throws is wrapped.
  * @throws MalformedEncodingError when the bytes nest deeper or are not DAG-CBOR
  */
 export function decodeBounded<T = unknown> (bytes: Uint8Array): T {

@@ -3,7 +3,8 @@
  * What a Raft snapshot's data holds: the state machine's bytes plus the exactly-once session table, so a
  * node restored from a snapshot still refuses to apply a retried proposal twice.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { encode } from '@ipld/dag-cbor'
+import { decodeBounded } from '../codec/index.js'
 
 export interface NodeSnapshot {
   machine: Uint8Array
@@ -16,10 +17,14 @@ export function encodeNodeSnapshot (snapshot: NodeSnapshot): Uint8Array {
   return encode({ v: VERSION, m: snapshot.machine, s: snapshot.sessions })
 }
 
-/** Decodes snapshot data; null when the bytes are not a snapshot of this version. */
+/**
+ * Decodes snapshot data; null when the bytes are not a snapshot of this version. Bounded nesting: a leader's
+ * snapshot is decoded twice, by canRestore before it is persisted and by restore after, at different stack
+ * depths, and once more at every start; an unbounded decode could pass the first and fail the others.
+ */
 export function decodeNodeSnapshot (bytes: Uint8Array): NodeSnapshot | null {
   try {
-    const value = decode(bytes) as { v?: unknown, m?: unknown, s?: unknown }
+    const value = decodeBounded<{ v?: unknown, m?: unknown, s?: unknown }>(bytes)
     if (value.v !== VERSION || !(value.m instanceof Uint8Array) || typeof value.s !== 'object' || value.s === null) return null
     return { machine: value.m, sessions: value.s }
   } catch {

@@ -5,6 +5,7 @@
  * password. Addresses carry no PeerId requirement; the joiner dials them and learns the id from noise.
  */
 import * as dagCbor from '@ipld/dag-cbor'
+import { decodeBounded } from '../codec/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CLUSTER_KEY_BYTES, JOIN_ADDRESSES_MAX, JOIN_STRING_CHARS_MAX, JOIN_STRING_PREFIX } from './constants.js'
 import { JoinStringInvalidError } from './errors.js'
@@ -38,7 +39,8 @@ export function decodeJoinString (text: string): JoinInfo {
   }
   let record: unknown
   try {
-    record = dagCbor.decode(Buffer.from(s.slice(JOIN_STRING_PREFIX.length), 'base64url'))
+    // Bounded: a pasted string nested deeper than the stack allows fails alike wherever it is read.
+    record = decodeBounded(Buffer.from(s.slice(JOIN_STRING_PREFIX.length), 'base64url'))
   } catch {
     throw new JoinStringInvalidError('payload is not valid base64url CBOR (was it truncated?)')
   }

@@ -9,24 +9,7 @@
 import { describe, expect, it } from 'vitest'
 import { DECODE_DEPTH_MAX, decodeCanonical, nestsDeeperThan } from '../../src/codec/index.js'
 import { decodeContext, decodeEntryPayload } from '../../src/consensus/entry-payload.js'
-
-const nestedArrays = (depth: number): Uint8Array => { const b = new Uint8Array(depth + 1).fill(0x81); b[depth] = 0xf6; return b }
-const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap((p) => [...p]))
-
-function recurse (n: number, fn: () => unknown): unknown {
-  return n === 0 ? fn() : recurse(n - 1, fn)
-}
-
-/** Runs `fn` with little stack left: a tenth of the frames `recurse` can take here (frames change size with the JIT). */
-function withLittleStack (fn: () => unknown): unknown {
-  let lo = 0
-  let hi = 1_000_000
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1
-    try { recurse(mid, () => 0); lo = mid } catch { hi = mid }
-  }
-  return recurse(lo - Math.ceil(lo / 10), fn)
-}
+import { concat, nestedArrays, withLittleStack } from './deep-values.js'
 
 const verdict = (fn: () => unknown): string => {
   try {

@@ -10,8 +10,7 @@
  * the end of the records, not a record. A valid record never has length zero.
  */
 import { crc32 } from 'node:zlib'
-import { decode } from '@ipld/dag-cbor'
-import { encodeCanonical } from '../../codec/index.js'
+import { decodeBounded, encodeCanonical } from '../../codec/index.js'
 import type { Entry, HardState } from '../core/types.js'
 import { RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX } from './constants.js'
 
@@ -82,7 +81,9 @@ export function readRecord (buffer: Buffer, offset: number): ReadResult {
   if (crc32(payload) !== buffer.readUInt32BE(offset + 4)) return { ok: false, reason: 'checksum' }
   let record: WalRecord | null
   try {
-    record = fromPayload(decode(payload))
+    // Bounded: whether a record is 'undecodable' decides torn tail or corruption, so it must not depend on
+    // the stack left at the read (codec/nesting.ts).
+    record = fromPayload(decodeBounded(payload))
   } catch {
     record = null
   }

@@ -6,7 +6,8 @@
  */
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
-import { decode, encode } from '@ipld/dag-cbor'
+import { encode } from '@ipld/dag-cbor'
+import { decodeBounded } from '../../codec/index.js'
 import type { ConfState, Snapshot } from '../core/types.js'
 import { StorageCorruptionError, toStorageError } from './errors.js'
 import { fsyncDirWith, nodeStorageFs, writeFully } from './storage-fs.js'
@@ -67,9 +68,10 @@ export function readSnapshotFile (file: string, sfs: StorageFs = nodeStorageFs):
   if (crc32(payload) !== buffer.readUInt32BE(4)) throw new StorageCorruptionError(file, 8, 'snapshot checksum mismatch')
   let value: { meta?: { index?: unknown, term?: unknown, confState?: Partial<ConfState> }, data?: unknown }
   try {
-    value = decode(payload) as typeof value
-  } catch {
-    throw new StorageCorruptionError(file, 8, 'snapshot is not CBOR')
+    // Bounded: read at start and again on fallback, the same file must get the same verdict each time.
+    value = decodeBounded<typeof value>(payload)
+  } catch (err) {
+    throw new StorageCorruptionError(file, 8, `snapshot is not CBOR: ${(err as Error).message}`)
   }
   const meta = value.meta
   const cs = meta?.confState

@@ -9,8 +9,7 @@
  * snapshot chunks with room for their envelope; a reader holds at most one partial frame of this size
  * (src/net/length-prefixed.ts).
  */
-import { decode } from '@ipld/dag-cbor'
-import { decodeCanonicalFast, encodeCanonical, NOT_FAST } from '../../codec/index.js'
+import { decodeBounded, decodeCanonicalFast, encodeCanonical, NOT_FAST } from '../../codec/index.js'
 import {
   MAX_CLIENT_ID_CHARS, MAX_CONF_IDS, MAX_ENTRIES_PER_MSG, MAX_NODE_ID_CHARS, MAX_READ_CONTEXT_BYTES, WIRE_NUMBER_MAX
 } from '../core/constants.js'
@@ -118,9 +117,10 @@ export function decodeFrame (bytes: Uint8Array): Message {
   let v: Record<string, unknown>
   try {
     // A canonical frame (what encodeFrame writes) through the one-pass reader, which gives the value dag-cbor
-    // would at a fraction of its garbage (issue 16); anything else through dag-cbor, as always.
+    // would at a fraction of its garbage (issue 16); anything else through dag-cbor with nesting bounded (its
+    // recursion overflowed the stack on a deep frame: a RangeError, caught here only by luck of the catch).
     const fast = decodeCanonicalFast(bytes)
-    v = (fast !== NOT_FAST ? fast : decode(bytes)) as Record<string, unknown>
+    v = (fast !== NOT_FAST ? fast : decodeBounded(bytes)) as Record<string, unknown>
   } catch (err) {
     return fail(`not CBOR: ${(err as Error).message}`)
   }

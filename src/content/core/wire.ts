@@ -15,9 +15,9 @@
  * Decoding is strict: every field checked, nothing unknown, sizes bounded before anything is allocated
  * from a count a peer sent. Errors are MalformedContentError.
  */
-import { decode, encode } from '@ipld/dag-cbor'
+import { encode } from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { decodeCanonical } from '../../codec/index.js'
+import { decodeBounded, decodeCanonical } from '../../codec/index.js'
 import { assert } from '../../util/assert.js'
 import {
   BUSY_RETRY_AFTER_MS_MAX, CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
@@ -66,7 +66,8 @@ function rootCid (value: unknown, what: string): CID {
 
 function decodeStrict (bytes: Uint8Array, what: string): unknown {
   try {
-    return decode(bytes)
+    // Bounded nesting: dag-cbor's recursion overflowed the stack on a deep message (codec/nesting.ts).
+    return decodeBounded(bytes)
   } catch (err) {
     return fail(`${what} is not DAG-CBOR: ${(err as Error).message}`)
   }
