@@ -17,6 +17,6 @@ export { cidOfBytes, cidOfValue, encodeWithCid, verifyCid, parseCid, canonicalCi
 export { createSigner, verifySignature, signingMessage, SIGNATURE_BYTES } from './sign.js'
 export type { Signer, SignaturePurpose, SignatureCheck } from './sign.js'
 export { peerIdTextProblem, PEER_ID_TEXT_CHARS_MAX } from './peer-id.js'
-export { decodeBounded, nestsDeeperThan } from './nesting.js'
+export { decodeBounded, nestsDeeperThan, overBounds } from './nesting.js'
 export { DECODE_DEPTH_MAX } from './constants.js'
 export { MalformedEncodingError, NonCanonicalEncodingError } from './errors.js'

@@ -85,7 +85,20 @@ describe('bounded readers', () => {
     expect(decodeResponse(answer).type).toBe('none')
     const [full, little] = bothVerdicts(() => decodeResponse(withExtraKey(answer, DEEP)))
     expect(little).toBe(full)
-    expect(full).toBe('MalformedContentError: response is not DAG-CBOR: nesting deeper than 512 levels')
+    // 3,000 levels are 3,001 items too: the item bound (MESSAGE_ITEMS_MAX) answers first.
+    expect(full).toBe('MalformedContentError: response is not DAG-CBOR: more than 32 data items')
+  })
+
+  it('should refuse a content answer holding a flood of one-byte maps before decoding any', () => {
+    // 500,000 × {} in one array under one more key: 0.5 MB on the wire, ≈ 45 MB and a quarter second to decode.
+    const count = 500_000
+    const flood = new Uint8Array(5 + count).fill(0xa0)
+    flood.set([0x9a, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff])
+    const answer = encodeResponse({ type: 'none', cid: cidOfBytes(Uint8Array.of(1)) })
+    expect(verdict(() => decodeResponse(withExtraKey(answer, flood)))).toBe('MalformedContentError: response is not DAG-CBOR: more than 32 data items')
+    // The largest honest answer is within the bound.
+    const block = encodeResponse({ type: 'block', cid: cidOfBytes(Uint8Array.of(1)), data: Uint8Array.of(1) })
+    expect(decodeResponse(block).type).toBe('block')
   })
 
   it('should refuse a pasted join string carrying a deep value whatever the stack', () => {

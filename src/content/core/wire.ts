@@ -21,7 +21,7 @@ import { decodeBounded, decodeCanonical } from '../../codec/index.js'
 import { assert } from '../../util/assert.js'
 import {
   BUSY_RETRY_AFTER_MS_MAX, CID_BYTES_MAX, CONTENT_FORMAT_VERSION, FILE_CHUNKS_MAX, FRAME_BYTES_MAX, GOSSIP_MESSAGE_BYTES_MAX,
-  HAVE_ITEMS_PER_MESSAGE_MAX, REQUEST_FRAME_BYTES_MAX, CHUNK_BYTES_MAX
+  HAVE_ITEMS_PER_MESSAGE_MAX, MESSAGE_ITEMS_MAX, REQUEST_FRAME_BYTES_MAX, CHUNK_BYTES_MAX
 } from './constants.js'
 import { MalformedContentError, describeValue } from './errors.js'
 import { isBlockCid, isManifestCid } from './manifest.js'
@@ -66,8 +66,9 @@ function rootCid (value: unknown, what: string): CID {
 
 function decodeStrict (bytes: Uint8Array, what: string): unknown {
   try {
-    // Bounded nesting: dag-cbor's recursion overflowed the stack on a deep message (codec/nesting.ts).
-    return decodeBounded(bytes)
+    // Bounded nesting: dag-cbor's recursion overflowed the stack on a deep message (codec/nesting.ts); and
+    // bounded items: a flood of one-byte values cost far more to decode than to send.
+    return decodeBounded(bytes, MESSAGE_ITEMS_MAX)
   } catch (err) {
     return fail(`${what} is not DAG-CBOR: ${(err as Error).message}`)
   }
