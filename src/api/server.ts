@@ -115,6 +115,11 @@ export class ApiServer {
       await sendApiError(reply.header('www-authenticate', 'Bearer'), 'Unauthorized',
         'missing or wrong bearer token (the token is in <data-dir>/api.json)')
     })
+    // Every answer: no content-type sniffing (an error text read as HTML), and no Referer from a page of this API
+    // (the dashboard's; the /login URL carries a one-time code). The event stream sets its own (it is hijacked).
+    this.app.addHook('onSend', async (_request, reply) => {
+      void reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer')
+    })
     this.app.setNotFoundHandler(async (request, reply) => {
       await sendApiError(reply, 'NotFound', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)
     })

@@ -20,8 +20,12 @@ import { Timeline, diffRoles, electionText } from './timeline.js'
 import { EventStream } from './event-stream.js'
 import { DASHBOARD_HTML, DASHBOARD_JS } from './page.js'
 
-/** Scripts and connections from the node itself only; the page's one style block is inline. */
-const PAGE_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+/**
+ * Scripts and connections from the node itself only; the page's one style block is inline. No inline script
+ * or handler runs (`onerror=` in a peer's string stays inert even if it ever reached the DOM as markup), no
+ * `<base>` can redirect the script's URL, no form posts anywhere, and no page may frame this one.
+ */
+const PAGE_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 export interface DashboardServiceInit {
   /** @default Date.now */

@@ -92,7 +92,11 @@ export class EventStream {
       }
       reply.hijack()
       const res = reply.raw
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+      // Hijacked: the API's onSend headers (api/server.ts) do not reach this answer.
+      res.writeHead(200, {
+        'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive',
+        'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer'
+      })
       res.write(`retry: ${SSE_RETRY_MS}\n\n`)
       this.clients.set(res, { session, live: sessionLiveness(request) })
       this.startTimers()
