@@ -4,7 +4,8 @@
  * state, then a new `state` event whenever it changed (rebuilt on every layer event and every
  * SSE_PUSH_INTERVAL_MS). Clients are bounded (SSE_CLIENTS_MAX; one more gets 503), and so are one session's
  * (SSE_STREAMS_PER_SESSION_MAX; one more gets 429, so one browser leaking tabs cannot lock others out); a client that stops
- * reading is dropped once its buffer passes SSE_CLIENT_BUFFER_BYTES_MAX; EventSource reconnects by itself.
+ * reading is dropped (and logged) once its buffer passes SSE_CLIENT_BUFFER_BYTES_MAX; EventSource reconnects by
+ * itself. A closing node sends each stream a `stopping` event before it ends it.
  * A stream a session cookie opened ends at the first push tick after that session expires or is evicted
  * (api/sessions.ts): the cookie was checked when the stream opened, and the stream would otherwise outlive it.
  */
@@ -104,7 +105,7 @@ export class EventStream {
         this.clients.delete(res)
         if (this.clients.size === 0) this.stopTimers()
       })
-      this.send(res, this.last === '' ? this.render() : this.last)
+      this.pushOrSend(res)
     })
     // Open streams would hold the server's close forever: end them first.
     app.addHook('preClose', async () => { this.close() })
@@ -131,11 +132,14 @@ export class EventStream {
     return count
   }
 
-  /** Ends every stream and stops the timers. */
+  /**
+   * Ends every stream and stops the timers. Each first gets a `stopping` event: the page says the node is
+   * stopping instead of taking the end for a broken stream.
+   */
   close (): void {
     this.closed = true
     this.stopTimers()
-    for (const res of this.clients.keys()) res.end()
+    for (const res of this.clients.keys()) res.end('event: stopping\ndata: {}\n\n')
     this.clients.clear()
   }
 
@@ -157,6 +161,17 @@ export class EventStream {
     for (const res of this.clients.keys()) this.send(res, state)
   }
 
+  /**
+   * A new stream's first state is the current one: `last` may be from long ago (no stream was open since). A
+   * changed state goes to every stream, so none misses it; an unchanged one to the new stream only.
+   */
+  private pushOrSend (res: ServerResponse): void {
+    const state = this.render()
+    if (state === this.last) { this.send(res, state); return }
+    this.last = state
+    for (const client of this.clients.keys()) this.send(client, state)
+  }
+
   private send (res: ServerResponse, state: string): void {
     this.writeTo(res, `event: state\ndata: ${state}\n\n`)
   }
@@ -165,9 +180,12 @@ export class EventStream {
     for (const res of this.clients.keys()) this.writeTo(res, text)
   }
 
+  /** Writes unless the client's unsent bytes passed the bound: then it is dropped, so it holds at most one more state. */
   private writeTo (res: ServerResponse, text: string): void {
     if (res.writableLength > SSE_CLIENT_BUFFER_BYTES_MAX) {
+      this.log?.info({ unsentBytes: res.writableLength, unsentBytesMax: SSE_CLIENT_BUFFER_BYTES_MAX }, 'dashboard event stream dropped: its client reads too slowly (it reconnects for a fresh state)')
       this.clients.delete(res)
+      if (this.clients.size === 0) this.stopTimers()
       res.destroy()
       return
     }
