@@ -3,6 +3,9 @@
  * The dashboard page: static HTML and one script, served from memory (no build step, no CDN, works
  * offline). The script opens `/v1/events` and re-renders on every `state` event. Everything a peer can
  * influence (ids, labels, reasons) goes into the page through textContent only, never as markup.
+ * The operator must never take an old state for a live one: while no state arrives (the node stopping or
+ * unreachable, the session ended, the stream refused, or no push for STALE_AFTER_MS) the page dims it and
+ * says why and as of when; the header sums up the leader and the quorum as this node sees them.
  */
 
 export const DASHBOARD_HTML = `<!doctype html>
@@ -34,17 +37,22 @@ export const DASHBOARD_HTML = `<!doctype html>
   .time { color: #889; font-size: 12px; margin-right: 6px; font-variant-numeric: tabular-nums; }
   .placeholder { color: #889; font-style: italic; }
   #conn.live { color: #6ee7a8; } #conn.down { color: #ff8a8a; }
+  #summary.ok { color: #6ee7a8; } #summary.bad { color: #ff8a8a; font-weight: bold; } #summary.warn { color: #ffd27a; }
+  #notice { background: #fde8e8; color: #7a1f1f; padding: 8px 18px; border-bottom: 1px solid #f5b5b5; }
+  body:not([data-conn="live"]) main { opacity: .5; }
   .wide { grid-column: 1 / -1; }
 </style>
 </head>
-<body data-connected="false">
+<body data-connected="false" data-conn="connecting">
 <header>
   <h1>revoada</h1>
   <span>cluster <code id="cluster">…</code></span>
   <span>this node <code id="self">…</code></span>
   <span id="conn" class="down">connecting…</span>
+  <span id="summary"></span>
   <span class="muted" id="updated"></span>
 </header>
+<div id="notice" hidden></div>
 <main>
   <section>
     <h2>Members</h2>
@@ -146,10 +154,24 @@ function renderLayer (target, value, absent) {
   if (value === null) return placeholder(target, absent)
   kv(target, Object.entries(value).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]))
 }
+// The quorum as this node sees it: a voter counts as up unless its health here says dead, left or unknown.
+function renderSummary (state) {
+  const r = state.raft
+  const summary = $('summary')
+  const show = (kind, level, text) => { summary.dataset.kind = kind; summary.className = level; summary.textContent = text }
+  if (r === null) return show('no-consensus', 'warn', 'consensus is not running on this node')
+  const up = state.members.filter((m) => m.voter && (m.self || m.health === 'alive' || m.health === 'suspect')).length
+  const needed = Math.floor(r.voters.length / 2) + 1
+  const voters = up + ' of ' + r.voters.length + ' voters up'
+  if (up < needed) return show('quorum-lost', 'bad', 'quorum lost: ' + voters + ' as this node sees them, ' + needed + ' needed')
+  if (r.leader === null) return show('no-leader', 'bad', 'no leader at term ' + r.term + ': an election is under way, or this node cannot reach the leader (' + voters + ')')
+  show('ok', 'ok', 'leader ' + short(r.leader) + ', ' + voters)
+}
 function render (state) {
   $('cluster').textContent = state.clusterId
   $('self').textContent = short(state.self)
   $('updated').textContent = 'updated ' + clock(state.atMs)
+  renderSummary(state)
   renderMembers(state)
   renderRaft(state)
   renderTimeline(state)
@@ -157,19 +179,68 @@ function render (state) {
   renderLayer($('chain'), state.chain, 'the attestation layer is not running on this node yet: chain head and seals appear here once it does')
   renderLayer($('content'), state.content, 'the content layer is not running on this node yet: blobs and bytes appear here once it does')
 }
+// The node pushes a state at least every 500 ms while a stream is open (each carries its own atMs).
+const STALE_AFTER_MS = 5000
+const RETRY_MS = 5000
+let source = null
+let conn = 'connecting'
+let shownAtMs = null
+let lastStateMs = 0
+// Not live: the state shown stays, dimmed (CSS on data-conn), with why and as of when in the notice.
+function setConn (next, why) {
+  conn = next
+  document.body.dataset.conn = next
+  document.body.dataset.connected = String(next === 'live')
+  $('conn').textContent = next === 'live' ? 'live' : next.replace('-', ' ')
+  $('conn').className = next === 'live' ? 'live' : 'down'
+  const notice = $('notice')
+  notice.hidden = next === 'live'
+  notice.textContent = next === 'live' ? '' : why + (shownAtMs === null ? '' : ' The state below is as of ' + clock(shownAtMs) + ', not live.')
+}
 function connect () {
-  const source = new EventSource('/v1/events')
+  source = new EventSource('/v1/events')
   source.addEventListener('state', (event) => {
-    document.body.dataset.connected = 'true'
-    $('conn').textContent = 'live'
-    $('conn').className = 'live'
-    render(JSON.parse(event.data))
+    try {
+      const state = JSON.parse(event.data)
+      render(state)
+      shownAtMs = state.atMs
+      lastStateMs = Date.now()
+      setConn('live', '')
+    } catch (err) {
+      setConn('page-error', 'This page could not show the node\'s latest state (' + String(err) + ').')
+    }
   })
+  source.addEventListener('stopping', () => { setConn('stopping', 'The node is stopping.') })
   source.addEventListener('error', () => {
-    document.body.dataset.connected = 'false'
-    $('conn').textContent = 'reconnecting\u2026'
-    $('conn').className = 'down'
+    // CLOSED: the answer was no stream (401, 429, 503), and EventSource gives up for good; find out which.
+    if (source.readyState === EventSource.CLOSED) { source.close(); void diagnose(); return }
+    if (conn === 'stopping' || conn === 'node-stopped') setConn('node-stopped', 'The node stopped; reconnecting\u2026')
+    else setConn('reconnecting', 'The event stream broke; reconnecting\u2026')
   })
 }
+async function diagnose () {
+  let status = 0
+  let message = ''
+  try {
+    const probe = new AbortController()
+    const res = await fetch('/v1/events', { signal: probe.signal, cache: 'no-store' })
+    status = res.status
+    if (status !== 200) message = String((await res.json().catch(() => ({}))).message || '')
+    probe.abort()
+  } catch {
+    status = 0
+  }
+  if (status === 401) {
+    return setConn('session-ended', 'This dashboard session has ended: the node restarted, or the session expired or gave way to newer ones. Run "revoada dashboard" for a new login link.')
+  }
+  if (status === 200) return connect()
+  setConn(status === 0 ? 'unreachable' : 'refused', (status === 0 ? 'The node does not answer.' : 'The node refused the event stream (' + status + (message ? ': ' + message : '') + ').') + ' Retrying every ' + RETRY_MS / 1000 + ' s.')
+  setTimeout(() => { void diagnose() }, RETRY_MS)
+}
+setInterval(() => {
+  if (conn === 'live' && Date.now() - lastStateMs > STALE_AFTER_MS) {
+    setConn('stale', 'No update from the node for ' + Math.round((Date.now() - lastStateMs) / 1000) + ' s: it may be stalled or overloaded.')
+  }
+}, 1000)
 connect()
 `
