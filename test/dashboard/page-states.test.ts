@@ -15,7 +15,10 @@ import { ApiServer } from '../../src/api/index.js'
 import { silentLogger } from '../../src/log/index.js'
 import { DashboardService } from '../../src/dashboard/index.js'
 import type { ServiceContext } from '../../src/node/service.js'
-import { tempDir } from '../node/helpers.js'
+import { startNode } from '../../src/node/index.js'
+import { defaultServices } from '../../src/node/services.js'
+import { apiRequest } from '../../src/api/index.js'
+import { tempDir, testConfig } from '../node/helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -117,12 +120,12 @@ async function serve (world: World, port = 0): Promise<{ url: string, close: () 
   return { url, close }
 }
 
-/** A new tab logged in through a one-time link, once the page shows a live state. */
-async function openPage (url: string): Promise<Page> {
-  const link = await fetch(`${url}/v1/login-links`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+/** A new tab logged in through a one-time link (by default minted at `url` with TOKEN), once the page is live. */
+async function openPage (url: string, loginUrl?: string): Promise<Page> {
+  const link = loginUrl ?? ((await (await fetch(`${url}/v1/login-links`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { url: string }).url
   const page = await (context as BrowserContext).newPage()
   closers.push(async () => { await page.close() })
-  await page.goto(((await link.json()) as { url: string }).url)
+  await page.goto(link)
   await page.waitForSelector('body[data-conn="live"]', { timeout: 20_000 })
   return page
 }
@@ -159,6 +162,25 @@ describe('dashboard page in headless Chromium', () => {
     for (const [where, text] of [['label', `zone=${a}`], ['label key', `${b}=${c}`], ['timeline', b], ['decision', `withheld ${b} [${c}]: ${d}`], ['chain', a], ['content', `${d}${b}`], ['cluster', a]]) {
       expect(found.text, where).toContain(text)
     }
+  }, 60_000)
+
+  it('should show a node\'s own labels holding markup as text, through a real node\'s membership and stream', async () => {
+    const dir = await tempDir('revoada-page-labels-')
+    const [a, b] = HOSTILE as [string, string]
+    const node = await startNode({ config: testConfig(dir, { membership: { labels: { host: a, [b]: 'x' } } }), services: defaultServices() })
+    closers.push(async () => { await node.stop(); await fs.rm(dir, { recursive: true, force: true }) })
+    const link = await apiRequest(dir, 'POST', '/v1/login-links') as { url: string }
+    const page = await openPage(node.apiUrl, link.url)
+    await page.waitForFunction(`[...document.querySelectorAll('#members tr td')].some((td) => td.textContent.includes('host='))`)
+    const found = await page.evaluate(`({
+      pwned: window.pwned,
+      markup: document.querySelectorAll('img, svg, iframe, object, embed').length,
+      labels: document.querySelector('#members tr td:last-child').textContent
+    })`) as { pwned: unknown, markup: number, labels: string }
+    expect(found.pwned).toBeUndefined()
+    expect(found.markup).toBe(0)
+    expect(found.labels).toContain(`host=${a}`)
+    expect(found.labels).toContain(`${b}=x`)
   }, 60_000)
 
   it('should keep the DOM bounded with 80 members and a timeline far longer than the page shows', async () => {
