@@ -233,7 +233,8 @@ async function diagnose () {
   if (status === 401) {
     return setConn('session-ended', 'This dashboard session has ended: the node restarted, or the session expired or gave way to newer ones. Run "revoada dashboard" for a new login link.')
   }
-  if (status === 200) return connect()
+  // A stream that opens now after one that did not (a 503 that passed): reconnect, but never in a tight loop.
+  if (status === 200) { setConn('reconnecting', 'The event stream was refused; reconnecting\u2026'); setTimeout(connect, RETRY_MS); return }
   setConn(status === 0 ? 'unreachable' : 'refused', (status === 0 ? 'The node does not answer.' : 'The node refused the event stream (' + status + (message ? ': ' + message : '') + ').') + ' Retrying every ' + RETRY_MS / 1000 + ' s.')
   setTimeout(() => { void diagnose() }, RETRY_MS)
 }
