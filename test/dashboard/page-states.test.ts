@@ -203,7 +203,9 @@ describe('dashboard page in headless Chromium', () => {
     await page.waitForFunction(`[...document.querySelectorAll('#timeline li')].some((li) => li.textContent.includes('event 399'))`)
     expect(await page.evaluate(`document.querySelectorAll('#timeline li').length`)).toBe(60)
     expect(await page.evaluate(`document.querySelectorAll('#members tr').length`)).toBe(80)
-    expect(await elements()).toBe(first.seq)
+    // Within a few elements of the count at event 100 (a banner a loaded machine may show meanwhile adds some);
+    // a timeline that kept every event would hold 300 more.
+    expect(await elements()).toBeLessThanOrEqual(first.seq + 12)
   }, 60_000)
 
   it('should say when there is no leader and when the quorum is lost, and clear it when both are back', async () => {
