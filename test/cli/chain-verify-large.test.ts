@@ -9,32 +9,17 @@
  */
 import { promises as fs, existsSync } from 'node:fs'
 import { createServer } from 'node:http'
-import type { Server, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { encodeChainExport } from '../../src/attestation/core/index.js'
-import { tempDir } from '../node/helpers.js'
 import { standardChain } from '../attestation/helpers.js'
-import { cliRun } from './helpers.js'
+import { cliRun, scratchSpace } from './helpers.js'
 
 const GIB = 1024 ** 3
 
-const servers: Server[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections()
-    await new Promise((resolve) => s.close(resolve))
-  }
-  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
-})
-
-async function newDir (): Promise<string> {
-  const dir = await tempDir('revoada-chain-large-')
-  dirs.push(dir)
-  return dir
-}
+const { servers, newDir } = scratchSpace('revoada-chain-large-')
 
 /**
  * Writes zeros to `res` until `bytes` are sent or the client goes away, minding backpressure; `onSent` is told

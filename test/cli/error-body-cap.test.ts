@@ -9,23 +9,13 @@
  */
 import { createServer } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { cliRun } from './helpers.js'
-import { tempDir } from '../node/helpers.js'
+import { describe, expect, it } from 'vitest'
+import { cliRun, scratchSpace } from './helpers.js'
 
-const servers: Server[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections()
-    await new Promise((resolve) => s.close(resolve))
-  }
-  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
-})
+const { servers, newDir } = scratchSpace()
 
 describe('an error answer that never ends', () => {
   it('should be read only up to the error cap: the command ends at once with the status, exit 1', async () => {
@@ -43,8 +33,7 @@ describe('an error answer that never ends', () => {
     })
     servers.push(server)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const dir = await tempDir()
-    dirs.push(dir)
+    const dir = await newDir()
     await fs.writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' }))
     const file = path.join(dir, 'f')
     await fs.writeFile(file, 'hello\n')

@@ -4,10 +4,12 @@
  */
 import { spawn, execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, promises as fs } from 'node:fs'
+import type { Server } from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { waitFor } from '../node/helpers.js'
+import { afterEach } from 'vitest'
+import { tempDir, waitFor } from '../node/helpers.js'
 
 export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js')
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -18,6 +20,23 @@ export function cleanEnv (): NodeJS.ProcessEnv {
 }
 
 export interface CliResult { code: number, stdout: string, stderr: string }
+
+/**
+ * A test file's stand-in API servers and temp dirs: push servers to `servers`, make dirs with `newDir`; after each
+ * test the servers are closed (their connections first) and the dirs removed. Call once, at the file's top.
+ */
+export function scratchSpace (label?: string): { servers: Server[], newDir: () => Promise<string> } {
+  const servers: Server[] = []
+  const dirs: string[] = []
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections()
+      await new Promise((resolve) => s.close(resolve))
+    }
+    await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
+  })
+  return { servers, newDir: async () => { const dir = await tempDir(label); dirs.push(dir); return dir } }
+}
 
 /** Runs one CLI command to completion; never throws on a non-zero exit. */
 export async function cliRun (args: string[], timeoutMs = 180_000): Promise<CliResult> {

@@ -9,31 +9,16 @@
  * data dir whose api.json names it.
  */
 import { createServer } from 'node:http'
-import type { Server, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { existsSync, promises as fs } from 'node:fs'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { cliRun } from './helpers.js'
-import { tempDir } from '../node/helpers.js'
+import { describe, expect, it } from 'vitest'
+import { cliRun, scratchSpace } from './helpers.js'
 
 const CID = 'bafyr4ia3khqfurmguqfd7gxiuzq5z3htcvcz656bbeiip3pifbzznbghj4'
 const ID = '12D3KooWx'
-const servers: Server[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections()
-    await new Promise((resolve) => s.close(resolve))
-  }
-  await Promise.all(dirs.splice(0).map(async (d) => { await fs.rm(d, { recursive: true, force: true }) }))
-})
-
-async function newDir (): Promise<string> {
-  const dir = await tempDir()
-  dirs.push(dir)
-  return dir
-}
+const { servers, newDir } = scratchSpace()
 
 /** A data dir whose api.json names a server answering `handle`. */
 async function dataDirServing (handle: (path: string, method: string, res: ServerResponse) => void): Promise<string> {
