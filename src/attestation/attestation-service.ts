@@ -31,7 +31,7 @@ import { ChainStore } from './store.js'
 import { chooseSeal, judgeWitness, WitnessPool } from './witness-pool.js'
 import type { WitnessDropReason } from './witness-pool.js'
 import { signWitness, verifyWithCodec } from './signatures.js'
-import { cidAt, encodeSealCommand, votersAt, witnessSubject, SEAL_WINDOW_HEIGHTS } from './core/index.js'
+import { cidAt, encodeSealCommand, handoverVoters, votersAt, witnessSubject, SEAL_WINDOW_HEIGHTS } from './core/index.js'
 import type { Seal, Witness } from './core/index.js'
 import { SEAL_INTERVAL_MS_DEFAULT, WITNESS_MESSAGE_BYTES_MAX } from './constants.js'
 import { registerChainRoutes } from './routes.js'
@@ -127,9 +127,15 @@ export class AttestationService implements NodeService {
     if (this.consensus?.node.isLeader() === true) this.maybeSeal()
   }
 
-  /** Whether this node signs `height`: it is one of the chain's voters there (the signatures a seal counts). */
+  /**
+   * Whether this node signs `height`: it is one of the chain's voters there (the signatures a seal counts), or,
+   * from level 8, a hand-over voter — a voter where the chain was last sealed, demoted since — until a seal covers
+   * its departure. Without it, a cluster going from two voters to one could never seal again (the seal needs a
+   * majority of both, and the one demoted would sign nothing).
+   */
   private witnessesAt (height: number): boolean {
-    return votersAt(this.machine!.view(), height).includes(this.ctx.nodeId)
+    const view = this.machine!.view()
+    return votersAt(view, height).includes(this.ctx.nodeId) || handoverVoters(view).includes(this.ctx.nodeId)
   }
 
   /** Signs (height, head), keeps it and gossips it. */

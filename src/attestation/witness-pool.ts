@@ -49,19 +49,24 @@ export type WitnessVerdict = { ok: true } | { ok: false, reason: WitnessDropReas
  *   (a late copy, honest: ignored).
  * - `too-far-ahead`: more than WITNESS_HEIGHTS_AHEAD_MAX above this node's head; the signer may be honest
  *   and this node slow (ignored).
- * - `not-voter`: the signer is not a voter at `height`. At a height this node has applied, the voter set
- *   there is replicated state every current node agrees on, so only a signer that signs while not a voter
- *   sends it (rejected). Above the head it is judged against the current voters, and a voter promoted by a
- *   block this node has not applied yet looks like a non-voter: ignored, not rejected.
+ * - `not-voter`: the signer is not a voter at `height`, nor a hand-over voter (level 8: a voter where the chain
+ *   was last sealed, which signs on until a seal covers its departure). At a height this node has applied, the
+ *   voter set there is replicated state every current node agrees on, so only a signer that signs while not a
+ *   voter sends it (rejected) — unless it was a voter in the history this node keeps: a departed voter behind
+ *   this node's last seal still signs as a hand-over voter (ignored). Above the head it is judged against the
+ *   current voters, and a voter promoted by a block this node has not applied yet looks like a non-voter:
+ *   ignored, not rejected.
  */
 export function judgeWitness (input: { height: number, nodeId: string, chain: Readonly<ChainState> }): WitnessVerdict {
   const { height, nodeId, chain } = input
   assert(Number.isSafeInteger(height) && height >= 1, () => `witness height ${height}`)
   if (height <= Math.max(chain.sealedHeight, chain.height - SEAL_WINDOW_HEIGHTS)) return { ok: false, reason: 'stale', reject: false }
   if (height > chain.height + WITNESS_HEIGHTS_AHEAD_MAX) return { ok: false, reason: 'too-far-ahead', reject: false }
-  // Above the head, votersAt gives the voters in force now (the last entry of the history).
-  if (!votersAt(chain, height).includes(nodeId)) return { ok: false, reason: 'not-voter', reject: height <= chain.height }
-  return { ok: true }
+  // Above the head, votersAt gives the voters in force now (the last entry of the history). A hand-over voter
+  // (level 8) signs until a seal covers its departure; one this node saw covered may not have seen it yet.
+  if (votersAt(chain, height).includes(nodeId) || handoverVoters(chain).includes(nodeId)) return { ok: true }
+  const wasVoter = chain.voterHistory.some((e) => e.voters.includes(nodeId))
+  return { ok: false, reason: 'not-voter', reject: height <= chain.height && !wasVoter }
 }
 
 interface Group {

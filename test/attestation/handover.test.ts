@@ -16,7 +16,7 @@ import type { ChainExport } from '../../src/attestation/core/index.js'
 import { PROTOCOL_SEAL_HANDOVER } from '../../src/consensus/shape/core/index.js'
 import type { Command } from '../../src/consensus/shape/core/index.js'
 import { shapeCommandRules } from '../../src/consensus/shape-command-rules.js'
-import { chooseSeal } from '../../src/attestation/witness-pool.js'
+import { chooseSeal, judgeWitness } from '../../src/attestation/witness-pool.js'
 import { ChainBuilder, editAndRelink, sealedThreeVoters } from './helpers.js'
 import type { TestNode } from './helpers.js'
 
@@ -113,6 +113,24 @@ describe('seal hand-over (protocol level 8)', () => {
     const seal = chooseSeal(b.machine.view(), pool)
     expect(seal?.height).toBe(promoted)
     expect(b.commitSeal(seal!).outcome).toEqual({ kind: 'applied' })
+  })
+
+  it('should let a voter demoted from two to one witness until a seal covers its departure', async () => {
+    const { b, nodes } = await sealedThreeVoters(CLUSTER, PROTOCOL_SEAL_HANDOVER)
+    const [n0, n1, n2, n3] = nodes as [TestNode, TestNode, TestNode, TestNode]
+    b.propose(n0, { kind: 'demote', nodeId: n2.id, roles: ['etcd'] })
+    expect(b.commitSeal(b.sealOf([n0, n1])).outcome).toEqual({ kind: 'applied' })
+    b.propose(n0, { kind: 'demote', nodeId: n1.id, roles: ['etcd'] })
+    const chain = b.machine.view()
+    expect(chain.voters).toEqual([n0.id])
+    // n1 is no voter at the head, but the seal needs two of the two that last sealed: its witness is kept.
+    expect(judgeWitness({ height: chain.height, nodeId: n1.id, chain })).toEqual({ ok: true })
+    expect(judgeWitness({ height: chain.height, nodeId: n3.id, chain })).toMatchObject({ ok: false, reason: 'not-voter', reject: true })
+    expect(b.commitSeal(b.sealOf([n0]))).toMatchObject({ outcome: HANDOVER_REFUSED })
+    expect(b.commitSeal(b.sealOf([n0, n1], chain.height)).outcome).toEqual({ kind: 'applied' })
+    // Its departure covered, it is a former voter: ignored, not rejected (a node behind may still count it).
+    const after = b.machine.view()
+    expect(judgeWitness({ height: after.height, nodeId: n1.id, chain: after })).toMatchObject({ ok: false, reason: 'not-voter', reject: false })
   })
 
   it('should keep the hand-over voters however many unsealed blocks bury the change', async () => {

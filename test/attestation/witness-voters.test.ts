@@ -34,4 +34,22 @@ describe('witnessing', () => {
     const after = chainOf(a).height
     await waitFor(() => chainOf(a).sealedHeight >= after - 1, 60_000, 'sealed after the promotion')
   }, 180_000)
+
+  it('should seal again after two voters become one: the demoted voter witnesses until a seal covers its departure', async () => {
+    // Protocol level 8 (docs/CHAIN.md §4): a seal needs a majority of the voters where the chain was last sealed,
+    // here both; the one demoted is a learner after it and would sign nothing (red without witnessesAt's hand-over).
+    members = await startCluster(2, { extra: { ...FAST, attestation: { sealIntervalMs: 100 } } })
+    const [a, b] = members as [Member, Member]
+    await promoteEtcd(a, b)
+    await waitFor(() => chainOf(a).sealedHeight >= chainOf(a).height - 1, 60_000, 'sealed with two voters')
+    const demoted = await a.consensus.propose({ kind: 'demote', nodeId: b.node.nodeId, roles: ['etcd'] }, 'operator')
+    expect(demoted.result.outcome.kind).toBe('applied')
+    const top = chainOf(a).height
+    await waitFor(() => chainOf(a).sealedHeight >= top, 60_000, 'a seal covering the demotion')
+    // Covered, b is no voter and no hand-over voter: it stops witnessing, and a's lone seals go on.
+    const r = await a.consensus.propose({ kind: 'set-target', target: { apiServers: 1, etcd: 1, schedulers: 1, controllerManagers: 1, minWorkers: 0 } }, 'operator')
+    expect(r.result.outcome.kind).toBe('applied')
+    const next = chainOf(a).height
+    await waitFor(() => chainOf(a).sealedHeight >= next - 1, 60_000, 'sealed by the one voter')
+  }, 180_000)
 })
