@@ -5,11 +5,25 @@
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { CliInputError } from './validate.js'
+import { assertNotRemoved } from '../consensus/removal-record.js'
 
 export const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
 
 export function dataDirOf (opts: { dataDir?: string }): string {
   return opts.dataDir ?? process.env.REVOADA_DATA_DIR ?? './.revoada'
+}
+
+/**
+ * What a command that found no node running in `dataDir` says when the data dir records its removal (it left,
+ * or was removed, and stopped for good): NodeNotRunningError told the operator to start it, which is refused.
+ * @throws NodeRemovedError (exit 6) when `err` is NodeNotRunningError and the data dir holds `removed.json`;
+ *   otherwise `err` itself
+ */
+export async function throwRemovedOr (dataDir: string, err: unknown): Promise<never> {
+  if ((err as Error).name === 'NodeNotRunningError') {
+    await assertNotRemoved(dataDir)
+  }
+  throw err
 }
 
 /** A file the operator named is larger than the command takes (exit 3). */

@@ -6,9 +6,11 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
+import { NodeNotRunningError } from '../api/errors.js'
+import { REMOVED_FILE_NAME } from '../consensus/removal-record.js'
 import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer } from '../api/client.js'
 import type { AnswerFields } from '../api/client.js'
-import { DATA_DIR_HELP, dataDirOf } from './common.js'
+import { DATA_DIR_HELP, dataDirOf, throwRemovedOr } from './common.js'
 import { bare, note, pick, print, printExact, printJson, printTable } from './output.js'
 import { CliInputError, checkNodeId, parseCount, parseSeconds } from './validate.js'
 import type { ElectionCounters } from '../consensus/raft-node.js'
@@ -146,7 +148,8 @@ async function readStatus (dataDir: string, timeoutMs?: number): Promise<StatusA
 }
 
 async function runStatus (opts: { dataDir?: string, json?: boolean, get?: string }): Promise<void> {
-  const status = await readStatus(dataDirOf(opts))
+  const dataDir = dataDirOf(opts)
+  const status = await readStatus(dataDir).catch(async (err: unknown) => await throwRemovedOr(dataDir, err))
   if (opts.get !== undefined) {
     const value = pick(status, opts.get)
     if (value === undefined) throw new CliInputError(`--get: status has no field "${opts.get}" (see \`revoada status --json\`)`)
@@ -232,7 +235,13 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
     // Each request gets what is left of the timeout (at least a poll's worth): an API that accepts and never
     // answers held every one for the client's 30 s, so --timeout 2 took 30 s.
     const leftMs = Math.max(POLL_MS, deadline - steadyNowMs())
-    const why = await notReadyBecause(dataDir, voters, without, leftMs).catch((err: Error) => err.message)
+    const why = await notReadyBecause(dataDir, voters, without, leftMs).catch(async (err: Error) => {
+      // A node that left or was removed never becomes ready: said at once, not after --timeout.
+      return await throwRemovedOr(dataDir, err).catch((final: Error) => {
+        if (final.name === 'NodeRemovedError') throw final
+        return err.message
+      })
+    })
     if (why === null) return
     last = why
     if (steadyNowMs() > deadline) throw new Error(`wait-ready: not ready after ${timeoutMs / 1000} s: ${last}`)
@@ -242,7 +251,10 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
 
 /** Null when ready, else why not. */
 async function notReadyBecause (dataDir: string, voters: number | undefined, without: string | undefined, timeoutMs: number): Promise<string | null> {
-  if (!existsSync(path.join(dataDir, 'api.json'))) return 'the node has not written api.json yet'
+  if (!existsSync(path.join(dataDir, 'api.json'))) {
+    if (existsSync(path.join(dataDir, REMOVED_FILE_NAME))) throw new NodeNotRunningError(dataDir, 'api.json not found')
+    return 'the node has not written api.json yet'
+  }
   const status = await readStatus(dataDir, timeoutMs)
   if (typeof status.role !== 'string') return null
   const inConf = [...(status.voters ?? []), ...(status.learners ?? [])].includes(status.nodeId)

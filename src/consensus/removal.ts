@@ -12,8 +12,6 @@
  * that leader: a node in a working configuration learns its removal from the committed log. What remains is
  * trusted, and docs/SECURITY.md says so: a lying voter can stop a learner, or a voter with no leader.
  */
-import { promises as fs } from 'node:fs'
-import path from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -21,43 +19,17 @@ import type { NetNode } from '../net/index.js'
 import type { Logger } from '../log/index.js'
 import { steadyNowMs } from '../util/clock.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
-import { NodeRemovedError } from './errors.js'
+import type { RemovalRecord } from './removal-record.js'
 import { isVoterOf } from './core/quorum.js'
 import type { ConfState } from './core/types.js'
 
-export const REMOVED_FILE_NAME = 'removed.json'
+export { REMOVED_FILE_NAME, assertNotRemoved, writeRemovalRecord } from './removal-record.js'
+export type { RemovalRecord } from './removal-record.js'
+
 export const REMOVAL_NOTICE_PROTOCOL = '/revoada/removed/1.0.0'
 /** A notice is one small JSON frame. */
 const NOTICE_BYTES_MAX = 1024
 const NOTICE_TIMEOUT_MS = 5000
-
-/** Contents of `removed.json` and of a removal notice. */
-export interface RemovalRecord {
-  clusterId: string
-  nodeId: string
-  /** `left`: the node left by itself; `removed`: another member removed it. */
-  how: 'left' | 'removed'
-  atMs: number
-}
-
-/** @throws NodeRemovedError when `dataDir` holds a removal record */
-export async function assertNotRemoved (dataDir: string): Promise<void> {
-  let text: string
-  try {
-    text = await fs.readFile(path.join(dataDir, REMOVED_FILE_NAME), 'utf8')
-  } catch {
-    return
-  }
-  let record: Partial<RemovalRecord> = {}
-  try { record = JSON.parse(text) as Partial<RemovalRecord> } catch { /* any content means removed */ }
-  const when = typeof record.atMs === 'number' ? ` at ${new Date(record.atMs).toISOString()}` : ''
-  const detail = record.how === 'left' ? `left cluster ${String(record.clusterId)}${when}` : `was removed from cluster ${String(record.clusterId)}${when}`
-  throw new NodeRemovedError(dataDir, detail)
-}
-
-export async function writeRemovalRecord (dataDir: string, record: RemovalRecord): Promise<void> {
-  await fs.writeFile(path.join(dataDir, REMOVED_FILE_NAME), JSON.stringify(record) + '\n', { mode: 0o600 })
-}
 
 /** What this node's Raft says when a notice arrives. */
 export interface NoticeContext {
