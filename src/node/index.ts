@@ -33,6 +33,7 @@ import { writeFileDurably } from '../util/durable-file.js'
 import { createTicker } from '../util/ticker.js'
 import type { NodeService, ServiceContext, StopRequest } from './service.js'
 import { acquireDataDirLock } from './data-dir-lock.js'
+import { assertNotRemoved } from '../consensus/removal-record.js'
 import type { DataDirLock } from './data-dir-lock.js'
 import { checkRaftDirectory, ignoredForceReason } from './raft-dir-check.js'
 
@@ -116,7 +117,8 @@ function joinAddresses (net: NetNode): string[] {
 /**
  * Starts a node.
  *
- * @throws DataDirInUseError (before anything in the data dir is read or written), RaftStateLostError,
+ * @throws DataDirInUseError (before anything in the data dir is read or written), NodeRemovedError (the data
+ *   dir holds removed.json: before the identity is read or the network started), RaftStateLostError,
  *   IdentityCorruptError, IdentityPermissionsError, ClusterFileError, ClusterMismatchError,
  *   JoinStringInvalidError, ApiBindRefusedError, NodeAlreadyRunningError, HeartbeatTooLargeError,
  *   HeartbeatInvalidError (all from their layers)
@@ -152,6 +154,9 @@ function unlockOnce (lock: DataDirLock, beforeUnlock: (() => Promise<void>) | un
 async function startLocked (init: StartNodeInit, log: Logger, unlock: () => Promise<void>): Promise<RevoadaNode> {
   const { config } = init
   const nodeLog = log.forComponent('node')
+  // Before anything touches the network or the data dir: a removed node that got as far as libp2p dialled its
+  // peers and published heartbeats (a new generation written) before consensus refused it.
+  await assertNotRemoved(config.dataDir)
   const identity = await loadOrCreateIdentity(config.dataDir)
   await assertNotRunning(config.dataDir)
   const join = config.join !== undefined ? decodeJoinString(config.join) : undefined
