@@ -69,7 +69,7 @@ export class MemberRemoval {
     const raft = this.deps.raft()
     const refusal = noticeRefusal(from, { self: ctx.nodeId, conf: raft.configurationView(), leader: raft.leaderId() })
     if (refusal === undefined) {
-      this.onRemoved(record, from)
+      this.onRemoved(record, `a removal notice from ${from}`)
       return
     }
     this.noticesRefused++
@@ -81,9 +81,11 @@ export class MemberRemoval {
     if (this.removedHandled) return
     this.removedHandled = true
     const { ctx } = this.deps
+    // The rejoin advice is NodeRemovedError's, which every later start and `status` print too.
     const message = record.how === 'left'
       ? `left cluster ${record.clusterId}`
-      : `removed from cluster ${record.clusterId} (learned from ${source}); reset the data dir to rejoin`
+      : `removed from cluster ${record.clusterId} (learned from ${source}); stopping. It will not be re-admitted under its NodeId. ` +
+        `To rejoin, reset it: move ${ctx.config.dataDir} away and start with a fresh --data-dir and a new join string`
     ctx.log.warn({ how: record.how, source }, message)
     writeRemovalRecord(ctx.config.dataDir, record).catch((err: unknown) => {
       ctx.log.error({ err: (err as Error).message }, 'could not write the removal record')
