@@ -40,11 +40,18 @@ async function main (): Promise<void> {
       for (const peer of next.values()) await node.net.hangUp(peer).catch(() => {})
     })
   }, FAULTS_POLL_MS)
-  stop = (): void => {
+  const stopWith = (exitCode: number): void => {
     stop = () => {}
     clearInterval(timer)
-    node.stop().then(() => { process.exit(0) }, () => { process.exit(1) })
+    node.stop().then(() => { process.exit(exitCode) }, () => { process.exit(1) })
   }
+  stop = (): void => { stopWith(0) }
+  // A node that was removed, left or recovered a quorum asks to stop, as under `revoada start`; without this a
+  // removed testbed node ran on, outside the cluster, with its API answering as if it were a member.
+  void node.stopRequested.then((request) => {
+    process.stderr.write(`revoada testbed node: ${request.message}\n`)
+    stopWith(request.exitCode)
+  })
   if (stopRequested) stop()
 }
 
