@@ -48,6 +48,7 @@ describe('a removed member', () => {
     const removed = await cliRun(['remove-member', n3.nodeId, '--data-dir', leaderDir])
     expect([removed.code, removed.stdout]).toEqual([0, expect.stringContaining('applied at index')])
     await waitFor(async () => /candidate/.test((await statusOf(n3.dataDir)).role), 60_000, 'n3 campaigning alone')
+    expect((await statusOf(n3.dataDir)).term).toBe(term)
     expect(await running(3)).toBe(true)
     // Healed: the leader tells it; it stops (the testbed node honours the stop request as `revoada start` does).
     await testbed.testbedHeal(dir)
