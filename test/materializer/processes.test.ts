@@ -36,7 +36,11 @@ async function start (dir: string, join?: string): Promise<ChildProcess> {
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`revoada start exited ${child.exitCode}: ${stderr}${await fs.readFile(`${dir}.log`, 'utf8').catch(() => '')}`)
     return (await status(dir)) !== null
-  }, 30_000, `${dir} answering`)
+  }, 60_000, `${dir} answering`).catch(async (err: Error) => {
+    // The temp root goes when the test process exits: the end of the node's own log is the only trace left.
+    const log = await fs.readFile(`${dir}.log`, 'utf8').catch(() => '')
+    throw new Error(`${err.message}; the end of its log:\n${log.split('\n').slice(-30).join('\n')}`)
+  })
   return child
 }
 
@@ -72,11 +76,9 @@ const haThree = (all: Status[]): boolean => {
   return count('api-server') === 3 && count('etcd') === 3 && count('scheduler') === 1 && count('controller-manager') === 1
 }
 
-afterEach(async (context) => {
+afterEach(async () => {
   for (const child of children.splice(0)) await killHard(child)
-  // A failure keeps the nodes' logs to read (they showed the address window of the kill below).
-  if (context.task.result?.state === 'fail') console.error(`node logs kept in ${root}/*.log`)
-  else if (root !== '') await fs.rm(root, { recursive: true, force: true })
+  if (root !== '') await fs.rm(root, { recursive: true, force: true })
 })
 
 describe('materializer on real processes', () => {
