@@ -166,6 +166,7 @@ export class QuorumRecoveryRun {
       }
       await new Promise((resolve) => setTimeout(resolve, QUORUM_RECOVERY_POLL_MS))
     }
+    let changes = 0
     try {
       while (raft.recovery() !== undefined ? !raft.isLeader() : raft.leaderId() === null) await pause()
       for (let recovery = raft.recovery(); recovery !== undefined; recovery = raft.recovery()) {
@@ -187,15 +188,15 @@ export class QuorumRecoveryRun {
         if (result.outcome.kind === 'rejected' && result.outcome.code !== 'role-not-held' && result.outcome.code !== 'role-already-held') {
           throw new QuorumRecoveryError(`the ${command.kind} of ${next} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
         }
+        changes++
       }
-      await this.removeLost(pause)
+      changes += await this.removeLost(pause)
       this.snapshotEnd()
       await removeRecoveryRecord(raftDir)
       this.lost = undefined
       this.running = false
-      const message = `quorum recovered: ${ctx.nodeId} is the only voter, its log kept (applied index ${raft.appliedIndex()}); ` +
-        'start it again with `revoada start`: the policy engine promotes live members back to the target'
-      ctx.log.warn({ appliedIndex: raft.appliedIndex() }, message)
+      const message = endMessage(ctx.nodeId, allVoters(raft.configurationView()), raft.appliedIndex(), changes)
+      ctx.log.warn({ appliedIndex: raft.appliedIndex(), changes }, message)
       ctx.requestStop({ exitCode: 0, message })
     } catch (err) {
       this.running = false
@@ -210,18 +211,36 @@ export class QuorumRecoveryRun {
    * it was removed when it connects.
    * @throws QuorumRecoveryError when a removal is rejected for a reason other than the member being gone already
    */
-  private async removeLost (pause: () => Promise<void>): Promise<void> {
+  private async removeLost (pause: () => Promise<void>): Promise<number> {
+    let removed = 0
     for (const id of this.lost ?? []) {
       if (!this.deps.shape().has(id)) continue
       const { result } = await this.deps.removeMember(id)
       if (result.outcome.kind === 'rejected' && result.outcome.code !== 'unknown-node') {
         throw new QuorumRecoveryError(`the removal of ${id} was rejected: ${result.outcome.code}: ${result.outcome.message}`)
       }
+      removed++
       this.deps.ctx.log.warn({ nodeId: id }, 'quorum recovery: lost voter removed from the cluster (it must join again from an empty data dir)')
     }
     // The leader's admission round takes removed members out of the configuration after the removal commits:
     // until then they are learners, and a learner may speak Raft. The run's snapshot must not keep them.
     const lost = this.lost ?? []
     while (allMembers(this.deps.raft.configurationView()).some((id) => lost.includes(id))) await pause()
+    return removed
   }
+}
+
+/**
+ * What the run's end tells the operator, as the configuration is: a resumed run finds it as an earlier run (or the
+ * policy engine since) left it, possibly with other voters, and a run whose record outlived its work changed nothing.
+ */
+export function endMessage (self: NodeId, voters: readonly NodeId[], appliedIndex: number, changes: number): string {
+  const next = 'start it again with `revoada start`'
+  if (changes === 0) {
+    return `quorum recovery had already ended: no lost voter is a voter or a member any more, nothing was changed; its record is removed; ${next}`
+  }
+  const who = voters.length === 1 && voters[0] === self
+    ? `${self} is the only voter`
+    : `the voters are ${voters.join(', ')}`
+  return `quorum recovered: ${who}, the log of ${self} kept (applied index ${appliedIndex}); ${next}: the policy engine promotes live members back to the target`
 }

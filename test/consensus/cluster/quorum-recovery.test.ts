@@ -261,6 +261,17 @@ describe('quorum recovery', () => {
     expect(await readRecoveryRecord(raftDir)).toBeUndefined()
     await survivor.node.stop()
     others.splice(others.indexOf(survivor.node), 1)
+    // A record that outlived its run (written again here, as a crash before its removal would leave it): a run
+    // changes nothing, and says so rather than "quorum recovered".
+    await writeRecoveryRecord(raftDir, [a.node.nodeId, b.node.nodeId])
+    const stale = await startRecovery(c.dir, cAddress)
+    const staleStop = await stale.node.stopRequested
+    expect(staleStop.message).toContain('quorum recovery had already ended')
+    expect(staleStop.message).not.toContain('quorum recovered')
+    expect(staleStop.exitCode).toBe(0)
+    expect(await readRecoveryRecord(raftDir)).toBeUndefined()
+    await stale.node.stop()
+    others.splice(others.indexOf(stale.node), 1)
     again = await startMember(c.dir, { extra: { listen: [cAddress] } })
     members.push(again)
     expect(again.consensus.statusFields().quorumRecovery).toBeUndefined()
