@@ -92,12 +92,15 @@ export const DASHBOARD_HTML = `<!doctype html>
 // bundle chunk holding it as a two-byte string (scripts/bundle.mjs).
 export const DASHBOARD_JS = String.raw`'use strict'
 const $ = (id) => document.getElementById(id)
+// Properties are an allow-list of attributes set as text: a property such as innerHTML or onclick, given a peer's
+// string, would run it (test/dashboard/browser.test.ts).
+const EL_ATTRIBUTES = new Set(['id', 'title'])
 function el (tag, props, ...children) {
   const node = document.createElement(tag)
   for (const [k, v] of Object.entries(props || {})) {
-    if (k === 'class') node.className = v
-    else if (k.startsWith('data-')) node.setAttribute(k, String(v))
-    else node[k] = v
+    if (k === 'class') node.className = String(v)
+    else if (k.startsWith('data-') || EL_ATTRIBUTES.has(k)) node.setAttribute(k, String(v))
+    else throw new Error('el: property ' + k + ' is not allowed')
   }
   for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)))
   return node

@@ -164,6 +164,19 @@ describe('dashboard page in headless Chromium', () => {
     }
   }, 60_000)
 
+  it('should let the page\'s element builder set attributes as text only, never innerHTML or a handler', async () => {
+    const { url } = await serve(new World())
+    const page = await openPage(url)
+    await page.waitForFunction('typeof el === \'function\'')
+    const tried = await page.evaluate(`['innerHTML', 'outerHTML', 'onclick', 'src', 'href'].map((k) => {
+      try { el('div', { [k]: '<img src=x onerror="window.pwned=5">' }); return k + ': set' } catch (e) { return k + ': ' + e.message }
+    })`) as string[]
+    expect(tried).toEqual(['innerHTML', 'outerHTML', 'onclick', 'src', 'href'].map((k) => `${k}: el: property ${k} is not allowed`))
+    const made = await page.evaluate(`(() => { const n = el('span', { class: 'c', id: 'x1', title: '<b>t</b>', 'data-k': '<i>' }, '<u>'); return [n.className, n.id, n.title, n.dataset.k, n.innerHTML] })()`) as string[]
+    expect(made).toEqual(['c', 'x1', '<b>t</b>', '<i>', '&lt;u&gt;'])
+    expect(await page.evaluate('window.pwned')).toBeUndefined()
+  }, 60_000)
+
   it('should show a node\'s own labels holding markup as text, through a real node\'s membership and stream', async () => {
     const dir = await tempDir('revoada-page-labels-')
     const [a, b] = HOSTILE as [string, string]
