@@ -18,14 +18,14 @@ import { MeshShape } from '../consensus/shape/core/index.js'
 import type { DashboardState } from './model.js'
 import { Timeline, diffRoles, electionText } from './timeline.js'
 import { EventStream } from './event-stream.js'
-import { DASHBOARD_HTML, DASHBOARD_JS } from './page.js'
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './page.js'
 
 /**
  * Scripts and connections from the node itself only; the page's one style block is inline. No inline script
  * or handler runs (`onerror=` in a peer's string stays inert even if it ever reached the DOM as markup), no
  * `<base>` can redirect the script's URL, no form posts anywhere, and no page may frame this one.
  */
-const PAGE_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+const PAGE_CSP = "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 export interface DashboardServiceInit {
   /** @default Date.now */
@@ -115,6 +115,7 @@ export class DashboardService implements NodeService {
   routes (app: FastifyInstance): void {
     app.get('/dashboard', SESSION_ROUTE, async (_request, reply) => await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
       .header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').send(DASHBOARD_HTML))
+    app.get('/dashboard/app.css', SESSION_ROUTE, async (_request, reply) => await reply.type('text/css; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_CSS))
     app.get('/dashboard/app.js', SESSION_ROUTE, async (_request, reply) => await reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_JS))
     app.get('/v1/dashboard/state', async () => this.state())
     this.stream.routes(app)

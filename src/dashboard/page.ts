@@ -1,6 +1,6 @@
 /**
  * @module dashboard/page
- * The dashboard page: static HTML and one script, served from memory (no build step, no CDN, works
+ * The dashboard page: static HTML, one stylesheet and one script, served from memory (no build step, no CDN, works
  * offline). The script opens `/v1/events` and re-renders on every `state` event. Everything a peer can
  * influence (ids, labels, reasons) goes into the page through textContent only, never as markup.
  * The operator must never take an old state for a live one: while no state arrives (the node stopping or
@@ -14,34 +14,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>revoada</title>
-<style>
-  :root { font-family: system-ui, sans-serif; font-size: 14px; color: #1d2330; background: #f4f5f7; }
-  body { margin: 0; }
-  header { background: #1d2330; color: #fff; padding: 10px 18px; display: flex; gap: 24px; align-items: baseline; flex-wrap: wrap; }
-  header h1 { font-size: 18px; margin: 0; }
-  header .muted { color: #aab; }
-  main { display: grid; grid-template-columns: 2fr 1fr; gap: 14px; padding: 14px 18px; }
-  section { background: #fff; border-radius: 6px; padding: 10px 14px; box-shadow: 0 1px 2px #0002; }
-  section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: #556; margin: 0 0 8px; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eee; font-variant-numeric: tabular-nums; }
-  code, .id { font-family: ui-monospace, monospace; font-size: 12px; }
-  .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; color: #fff; }
-  .h-alive { background: #1f9d55; } .h-suspect { background: #e3a008; } .h-dead { background: #d64545; }
-  .h-left, .h-unknown { background: #8890a0; }
-  .role { display: inline-block; background: #e7ecf7; border-radius: 4px; padding: 0 5px; margin: 1px; font-size: 12px; }
-  .kv { display: grid; grid-template-columns: max-content 1fr; gap: 3px 12px; }
-  .kv dt { color: #667; } .kv dd { margin: 0; }
-  ol { margin: 0; padding-left: 0; list-style: none; max-height: 360px; overflow: auto; }
-  li { padding: 3px 0; border-bottom: 1px solid #f0f0f0; }
-  .time { color: #889; font-size: 12px; margin-right: 6px; font-variant-numeric: tabular-nums; }
-  .placeholder { color: #889; font-style: italic; }
-  #conn.live { color: #6ee7a8; } #conn.down { color: #ff8a8a; }
-  #summary.ok { color: #6ee7a8; } #summary.bad { color: #ff8a8a; font-weight: bold; } #summary.warn { color: #ffd27a; }
-  #notice { background: #fde8e8; color: #7a1f1f; padding: 8px 18px; border-bottom: 1px solid #f5b5b5; }
-  body:not([data-conn="live"]) main { opacity: .5; }
-  .wide { grid-column: 1 / -1; }
-</style>
+<link rel="stylesheet" href="/dashboard/app.css">
 </head>
 <body data-connected="false" data-conn="connecting">
 <header>
@@ -86,6 +59,35 @@ export const DASHBOARD_HTML = `<!doctype html>
 <script src="/dashboard/app.js"></script>
 </body>
 </html>
+`
+
+// A file of its own, not a <style> block: the page's CSP then needs no 'unsafe-inline' (test/dashboard/headers.test.ts).
+export const DASHBOARD_CSS = `  :root { font-family: system-ui, sans-serif; font-size: 14px; color: #1d2330; background: #f4f5f7; }
+  body { margin: 0; }
+  header { background: #1d2330; color: #fff; padding: 10px 18px; display: flex; gap: 24px; align-items: baseline; flex-wrap: wrap; }
+  header h1 { font-size: 18px; margin: 0; }
+  header .muted { color: #aab; }
+  main { display: grid; grid-template-columns: 2fr 1fr; gap: 14px; padding: 14px 18px; }
+  section { background: #fff; border-radius: 6px; padding: 10px 14px; box-shadow: 0 1px 2px #0002; }
+  section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: #556; margin: 0 0 8px; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eee; font-variant-numeric: tabular-nums; }
+  code, .id { font-family: ui-monospace, monospace; font-size: 12px; }
+  .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; color: #fff; }
+  .h-alive { background: #1f9d55; } .h-suspect { background: #e3a008; } .h-dead { background: #d64545; }
+  .h-left, .h-unknown { background: #8890a0; }
+  .role { display: inline-block; background: #e7ecf7; border-radius: 4px; padding: 0 5px; margin: 1px; font-size: 12px; }
+  .kv { display: grid; grid-template-columns: max-content 1fr; gap: 3px 12px; }
+  .kv dt { color: #667; } .kv dd { margin: 0; }
+  ol { margin: 0; padding-left: 0; list-style: none; max-height: 360px; overflow: auto; }
+  li { padding: 3px 0; border-bottom: 1px solid #f0f0f0; }
+  .time { color: #889; font-size: 12px; margin-right: 6px; font-variant-numeric: tabular-nums; }
+  .placeholder { color: #889; font-style: italic; }
+  #conn.live { color: #6ee7a8; } #conn.down { color: #ff8a8a; }
+  #summary.ok { color: #6ee7a8; } #summary.bad { color: #ff8a8a; font-weight: bold; } #summary.warn { color: #ffd27a; }
+  #notice { background: #fde8e8; color: #7a1f1f; padding: 8px 18px; border-bottom: 1px solid #f5b5b5; }
+  body:not([data-conn="live"]) main { opacity: .5; }
+  .wide { grid-column: 1 / -1; }
 `
 
 // The script is ASCII (\u2026 for the ellipsis): a single character above U+00FF would make V8 keep the whole

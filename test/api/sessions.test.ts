@@ -92,7 +92,7 @@ describe('dashboard login', () => {
     expect(await statusOf(url, '/dashboard', { cookie: cookieOf(first) })).toBe(200)
   })
 
-  it('should open only the dashboard page, its script and its event stream to the session cookie', async () => {
+  it('should open only the dashboard page, its stylesheet, its script and its event stream to the session cookie', async () => {
     const url = await server()
     const cookie = cookieOf(await fetch(await loginLink(url), { redirect: 'manual' }))
     const page = await fetch(`${url}/dashboard`, { headers: { cookie } })
@@ -100,6 +100,9 @@ describe('dashboard login', () => {
     // The URLs the page itself loads (src/dashboard/page.ts): anything else it needed would now fail.
     const html = await page.text()
     expect(html).toContain('<script src="/dashboard/app.js"></script>')
+    expect(html).toContain('<link rel="stylesheet" href="/dashboard/app.css">')
+    expect([...html.matchAll(/(?:src|href)="([^"]*)"/g)].map((m) => m[1]).sort()).toEqual(['/dashboard/app.css', '/dashboard/app.js'])
+    expect((await fetch(`${url}/dashboard/app.css`, { headers: { cookie } })).status).toBe(200)
     const script = await fetch(`${url}/dashboard/app.js`, { headers: { cookie } })
     expect(script.status).toBe(200)
     // It opens the stream, and fetches the same route to learn why a stream was refused (a 401: the session ended).

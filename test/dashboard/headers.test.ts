@@ -59,8 +59,14 @@ describe('dashboard response headers', () => {
     expect(page.headers.get('x-frame-options')).toBe('DENY')
     const csp = (page.headers.get('content-security-policy') ?? '').split(';').map((d) => d.trim())
     expect(csp).toEqual(expect.arrayContaining(["default-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"]))
-    // Inline script and handlers stay blocked: nothing widens script-src beyond default-src 'self'.
-    expect(csp.some((d) => d.startsWith('script-src'))).toBe(false)
+    // Inline script, handlers and inline style stay blocked: nothing widens script-src or style-src beyond
+    // default-src 'self' (the page's style is a file of its own).
+    expect(csp.some((d) => d.startsWith('script-src') || d.startsWith('style-src') || d.includes('unsafe'))).toBe(false)
+
+    const style = await fetch(`${url}/dashboard/app.css`, { headers: { cookie } })
+    expect(style.status).toBe(200)
+    expect(style.headers.get('content-type')).toMatch(/^text\/css/)
+    expectBrowserHeaders(style.headers, 'GET /dashboard/app.css')
 
     const script = await fetch(`${url}/dashboard/app.js`, { headers: { cookie } })
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/)

@@ -158,6 +158,8 @@ describe('dashboard page in headless Chromium', () => {
     expect(found.pwned).toBeUndefined()
     expect(found.markup).toBe(0)
     expect(found.scripts).toEqual(['/dashboard/app.js'])
+    // The stylesheet loaded under the page's CSP (an inline <style> would now be refused).
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('header')).backgroundColor`)).toBe('rgb(29, 35, 48)')
     // Every string shows as the characters it is (labels, timeline, decisions, chain, cluster id).
     for (const [where, text] of [['label', `zone=${a}`], ['label key', `${b}=${c}`], ['timeline', b], ['decision', `withheld ${b} [${c}]: ${d}`], ['chain', a], ['content', `${d}${b}`], ['cluster', a]]) {
       expect(found.text, where).toContain(text)
