@@ -22,7 +22,7 @@ import type { Message } from '@libp2p/gossipsub'
 import { createSigner, decodeCanonical, encodeCanonical, equalBytes, CID } from '../codec/index.js'
 import type { Signer } from '../codec/index.js'
 import type { NodeService, ServiceContext } from '../node/service.js'
-import type { ConsensusService } from '../consensus/consensus-service.js'
+import type { ConsensusService, DepartureSeal } from '../consensus/consensus-service.js'
 import type { ShapeMachine } from '../consensus/shape/shape-machine.js'
 import type { ApplyResult } from '../consensus/shape/core/index.js'
 import type { ReplicatedStateMachine } from '../consensus/state-machine.js'
@@ -31,7 +31,7 @@ import { ChainStore } from './store.js'
 import { chooseSeal, judgeWitness, WitnessPool } from './witness-pool.js'
 import type { WitnessDropReason } from './witness-pool.js'
 import { signWitness, verifyWithCodec } from './signatures.js'
-import { cidAt, encodeSealCommand, handoverVoters, votersAt, witnessSubject, SEAL_WINDOW_HEIGHTS } from './core/index.js'
+import { cidAt, departureNeedsWitness, encodeSealCommand, handoverVoters, votersAt, witnessSubject, SEAL_WINDOW_HEIGHTS } from './core/index.js'
 import type { Seal, Witness } from './core/index.js'
 import { SEAL_INTERVAL_MS_DEFAULT, WITNESS_MESSAGE_BYTES_MAX } from './constants.js'
 import { registerChainRoutes } from './routes.js'
@@ -214,6 +214,37 @@ export class AttestationService implements NodeService {
       this.maybeCoSign()
     }
     return TopicValidatorResult.Accept
+  }
+
+  /**
+   * The chain's side of taking a member out (consensus member-removal.ts): whether the next seal needs the
+   * member's signature (`departureNeedsWitness`), and a wait for a seal that covers its departure. Without a
+   * chain (attestation disabled) nothing is needed.
+   */
+  departureSeal (): DepartureSeal {
+    return {
+      needed: (nodeId, live) => this.machine !== undefined && departureNeedsWitness(this.machine.view(), nodeId, live),
+      covered: async (nodeId, timeoutMs) => await this.departureCovered(nodeId, timeoutMs),
+      progress: () => ({ height: this.machine?.height ?? 0, sealedHeight: this.machine?.view().sealedHeight ?? 0 })
+    }
+  }
+
+  /** True once `nodeId` is no hand-over voter (a seal, or a recovery's floor, moved past it); false after `timeoutMs`. */
+  private async departureCovered (nodeId: string, timeoutMs: number): Promise<boolean> {
+    const machine = this.machine
+    const covered = (): boolean => machine === undefined || !handoverVoters(machine.view()).includes(nodeId)
+    if (covered()) return true
+    return await new Promise<boolean>((resolve) => {
+      // Every change of the hand-over comes with a block (a seal, a recovery's demote): checked on each.
+      const stopListening = machine!.onBlock(() => { if (covered()) finish(true) })
+      const timer = setTimeout(() => { finish(false) }, timeoutMs)
+      timer.unref()
+      function finish (result: boolean): void {
+        clearTimeout(timer)
+        stopListening()
+        resolve(result)
+      }
+    })
   }
 
   /** Reads over the store for routes and exports. */

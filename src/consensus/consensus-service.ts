@@ -41,6 +41,7 @@ import { assertNotRemoved, RemovalNotices } from './removal.js'
 import { ConsensusStoppedError, RequestRefusedError } from './errors.js'
 import { RemovedRedials } from './removed-redials.js'
 import { MemberRemoval } from './member-removal.js'
+import type { DepartureSeal, RemovalResult } from './member-removal.js'
 import { QuorumRecoveryRun } from './quorum-recovery-run.js'
 import { batchableAgainst, ForwardedRequestIntake } from './forwarded-request-intake.js'
 import { EntryProposer } from './entry-proposer.js'
@@ -49,6 +50,7 @@ import type { HealthSource } from './membership-reads.js'
 
 // Moved to their own modules; still exported from here for the callers that know them here.
 export { EXIT_CODE_REMOVED, handOffPlan } from './member-removal.js'
+export type { Departure, DepartureSeal, RemovalResult } from './member-removal.js'
 export { peerHeardFrom } from './membership-reads.js'
 /** Exit code of `revoada start` when the cluster runs a protocol level this build does not know (upgrade it). */
 export const EXIT_CODE_PROTOCOL = 7
@@ -67,6 +69,8 @@ export interface ConsensusServiceInit {
   }
   /** Wraps the shape machine before Raft applies to it (the attestation chain hooks in here). */
   wrapMachine?: (shape: ShapeMachine, ctx: ServiceContext) => ReplicatedStateMachine<ApplyResult>
+  /** The chain's side of a member's departure: `remove-member` and `leave` wait for a seal it needs (member-removal.ts). */
+  departureSeal?: DepartureSeal
   /**
    * The event loop's thread priority, raised while this node is a voter (voter-priority.ts). Only where one
    * node owns the process (the CLI): in-process nodes share one thread. @default none: left as started
@@ -117,6 +121,7 @@ export class ConsensusService implements NodeService {
       shape: () => this.machine.shape,
       propose: async (command, reason) => await this.propose(command, reason),
       liveMembers: () => this.liveMembers(),
+      departureSeal: this.init.departureSeal,
       ctx
     })
     // Removed members leave the redial loop on every node (removed-redials.ts).
@@ -372,7 +377,7 @@ export class ConsensusService implements NodeService {
    * Removes `nodeId` from the cluster: its control-plane roles demoted first, then `remove-member` (member-removal.ts).
    * @throws UnknownMemberError when `nodeId` is not a member
    */
-  async removeMember (nodeId: string, reason: Reason = 'operator'): Promise<ProposalResult<ApplyResult>> {
+  async removeMember (nodeId: string, reason: Reason = 'operator'): Promise<RemovalResult> {
     return await this.removal.removeMember(nodeId, reason)
   }
 
@@ -380,7 +385,7 @@ export class ConsensusService implements NodeService {
    * This node leaves the cluster, its roles handed off first (member-removal.ts).
    * @throws RequestRefusedError when this node is the only member, or leaving would cost the voters their quorum
    */
-  async leave (): Promise<ProposalResult<ApplyResult>> {
+  async leave (): Promise<RemovalResult> {
     return await this.removal.leave()
   }
 

@@ -117,3 +117,12 @@ export const SHAPE_BATCH_QUEUE_SENDER_MAX = 256
  * (503, safe to retry). Bounds a caller's wait under leadership that keeps changing.
  */
 export const SHAPE_BATCH_RESUBMITS_MAX = 3
+/**
+ * How long `remove-member` and `leave` wait, after demoting a hand-over voter whose signature the attestation
+ * chain's next seal needs, for a committed seal that covers its departure (member-removal.ts; docs/CHAIN.md §4).
+ * A seal normally comes within two seal intervals (1 s each); past the bound the removal is refused and the node
+ * stays a member, demoted. The CLI's timeouts for both commands leave room for it.
+ */
+export const REMOVAL_SEAL_WAIT_MS = 30_000
+/** While it waits, the removal logs its progress this often (each wait is one slice of REMOVAL_SEAL_WAIT_MS). */
+export const REMOVAL_SEAL_PROGRESS_MS = 5_000

@@ -3,6 +3,11 @@
  * Taking members out of the cluster (`revoada remove-member`, `revoada leave`), and this node's stop once it
  * learns it was taken out: from the committed log, or from a leader's notice that removal.ts trusts. Either
  * way it writes the removal record once and asks the node to stop (EXIT_CODE_REMOVED, or 0 when it left).
+ *
+ * A voter is demoted before it is removed, and when the attestation chain's next seal needs its signature (a
+ * hand-over voter the other live ones cannot outvote: from two voters to one, always) the removal waits,
+ * bounded, for a seal that covers the demotion: removed at once, the node stops as soon as it applies its
+ * removal, maybe before it signed, and the one voter left could never seal again (docs/CHAIN.md §4).
  */
 import type { ServiceContext } from '../node/service.js'
 import type { ProposalResult, RaftNode } from './raft-node.js'
@@ -13,6 +18,7 @@ import type { RemovalRecord } from './removal.js'
 import { RequestRefusedError, UnknownMemberError } from './errors.js'
 import { PerPeerLogLimiter } from './log-limiter.js'
 import { steadyNowMs } from '../util/clock.js'
+import { REMOVAL_SEAL_PROGRESS_MS, REMOVAL_SEAL_WAIT_MS } from './constants.js'
 
 /** Exit code of `revoada start` when the node stops because it left or was removed (docs/OPERATIONS.md). */
 export const EXIT_CODE_REMOVED = 6
@@ -31,6 +37,29 @@ export function handOffPlan (shape: MeshShape, self: string, alive: ReadonlySet<
   return [...plan]
 }
 
+/**
+ * The attestation chain's side of a departure (docs/CHAIN.md §4, the hand-over), installed by the composition
+ * root; without it (no chain, or attestation disabled) nothing waits.
+ */
+export interface DepartureSeal {
+  /** Whether the next seal needs `nodeId`'s signature: a hand-over voter the other `live` ones cannot outvote. */
+  needed: (nodeId: string, live: ReadonlySet<string>) => boolean
+  /** Resolves true once a committed seal covers `nodeId`'s departure (it is no hand-over voter any more), false after `timeoutMs`. */
+  covered: (nodeId: string, timeoutMs: number) => Promise<boolean>
+  /** The chain's height and sealed height, for the log. */
+  progress: () => { height: number, sealedHeight: number }
+}
+
+/**
+ * What the removal did about the chain's hand-over, when the removed node's signature was needed: it waited for
+ * a seal over the departure (`covered`), or could not, the node being gone (`member-gone`: the chain cannot seal
+ * without it; docs/OPERATIONS.md, "Removal, leaving, and coming back").
+ */
+export type Departure = { seal: 'covered', waitedMs: number, sealedHeight: number } | { seal: 'member-gone' }
+
+/** A removal's last proposal, and what it did about the chain's hand-over when that mattered. */
+export type RemovalResult = ProposalResult<ApplyResult> & { departure?: Departure }
+
 /** What removal needs of the consensus service. */
 export interface MemberRemovalDeps {
   /** The driver: built after this, so looked up when needed. */
@@ -41,6 +70,8 @@ export interface MemberRemovalDeps {
   propose: (command: Command, reason: Reason) => Promise<ProposalResult<ApplyResult>>
   /** Members the membership layer does not consider gone (ConsensusService.liveMembers). */
   liveMembers: () => string[]
+  /** The chain's side of a departure; absent, a removal never waits for a seal. */
+  departureSeal?: DepartureSeal | undefined
   ctx: Pick<ServiceContext, 'nodeId' | 'cluster' | 'config' | 'log' | 'requestStop'>
 }
 
@@ -94,12 +125,14 @@ export class MemberRemoval {
 
   /**
    * Removes `nodeId` from the cluster: demotes its control-plane roles first (one pinned command; the etcd
-   * role moves the voters in the same joint change), then commits `remove-member`. The leader then takes it out of the
+   * role moves the voters in the same joint change), waits for a seal over its departure when the chain needs
+   * its signature (`awaitDepartureSeal`), then commits `remove-member`. The leader then takes it out of the
    * Raft configuration, and the node, once it learns, stops and refuses to run until reset.
    *
    * @throws UnknownMemberError when `nodeId` is not a member
+   * @throws RequestRefusedError when no seal covered its departure in time (it stays a member, demoted)
    */
-  async removeMember (nodeId: string, reason: Reason = 'operator'): Promise<ProposalResult<ApplyResult>> {
+  async removeMember (nodeId: string, reason: Reason = 'operator'): Promise<RemovalResult> {
     await this.deps.raft().read()
     if (!this.deps.shape().has(nodeId)) throw new UnknownMemberError(nodeId)
     const roles = this.deps.shape().rolesOf(nodeId).filter((r): r is ControlPlaneRole => (CONTROL_PLANE_ROLES as readonly string[]).includes(r))
@@ -109,17 +142,58 @@ export class MemberRemoval {
       const demoted = await this.deps.propose({ kind: 'demote', nodeId, roles, pin: true }, reason)
       if (demoted.result.outcome.kind !== 'applied') return demoted
     }
-    return await this.deps.propose({ kind: 'remove-member', nodeId }, reason)
+    const departure = await this.awaitDepartureSeal(nodeId)
+    const removed = await this.deps.propose({ kind: 'remove-member', nodeId }, reason)
+    return departure === undefined ? removed : { ...removed, departure }
+  }
+
+  /**
+   * When the chain's next seal needs `nodeId`'s signature (`DepartureSeal.needed`, this node counted live): waits
+   * until a committed seal covers its departure, logging progress, at most REMOVAL_SEAL_WAIT_MS. A node that
+   * membership says is gone signs nothing however long one waits: it is removed at once, with a warning (what
+   * remove-member is for when a machine is gone). Undefined when the signature is not needed.
+   *
+   * @throws RequestRefusedError when no seal covered the departure in time
+   */
+  private async awaitDepartureSeal (nodeId: string): Promise<Departure | undefined> {
+    const { departureSeal: seal, ctx } = this.deps
+    if (seal === undefined) return undefined
+    const live = new Set([...this.deps.liveMembers(), ctx.nodeId])
+    if (!seal.needed(nodeId, live)) return undefined
+    if (!live.has(nodeId)) {
+      ctx.log.warn({ nodeId, ...seal.progress() }, `removing ${nodeId} without a seal over its departure: it is gone (membership), and the ` +
+        'attestation chain needs its signature to seal again, which it can no longer give; the chain stays unsealed (docs/OPERATIONS.md, "Removal, leaving, and coming back")')
+      return { seal: 'member-gone' }
+    }
+    const started = steadyNowMs()
+    ctx.log.info({ nodeId, ...seal.progress(), waitMsMax: REMOVAL_SEAL_WAIT_MS },
+      `waiting for a seal over ${nodeId}'s departure before removing it: the attestation chain needs its signature (docs/CHAIN.md §4)`)
+    const rounds = Math.ceil(REMOVAL_SEAL_WAIT_MS / REMOVAL_SEAL_PROGRESS_MS)
+    for (let round = 1; round <= rounds; round++) {
+      if (await seal.covered(nodeId, REMOVAL_SEAL_PROGRESS_MS)) {
+        const waitedMs = Math.round(steadyNowMs() - started)
+        const { sealedHeight } = seal.progress()
+        ctx.log.info({ nodeId, waitedMs, sealedHeight }, `a seal covers ${nodeId}'s departure; removing it`)
+        return { seal: 'covered', waitedMs, sealedHeight }
+      }
+      if (round < rounds) ctx.log.info({ nodeId, waitedMs: Math.round(steadyNowMs() - started), ...seal.progress() }, `still waiting for a seal over ${nodeId}'s departure`)
+    }
+    throw new RequestRefusedError(`no seal covered the departure of ${nodeId} within ${REMOVAL_SEAL_WAIT_MS / 1000} s: the attestation chain needs its ` +
+      'signature to seal again (a voter where the chain was last sealed, docs/CHAIN.md §4), and removed now it would stop before giving it. ' +
+      `It is demoted but still a member. Check that it runs and gossips (revoada members, revoada chain) and run this again; if it is gone for good, ` +
+      'run it again once revoada members shows it dead: the removal then goes ahead without the seal')
   }
 
   /**
    * This node leaves the cluster. It hands off first: each control-plane role it holds is promoted onto a live
    * member that lacks it (so the voter count stays when a live non-voter exists), then it removes itself like
-   * `removeMember`; applying its own removal writes `removed.json` and asks the node to stop.
+   * `removeMember` (waiting, as a voter the chain needs, for a seal over its departure); applying its own removal
+   * writes `removed.json` and asks the node to stop.
    *
-   * @throws RequestRefusedError when this node is the only member, or leaving would cost the voters their quorum
+   * @throws RequestRefusedError when this node is the only member, leaving would cost the voters their quorum, or
+   *   no seal covered its departure in time (it stays a member, demoted)
    */
-  async leave (): Promise<ProposalResult<ApplyResult>> {
+  async leave (): Promise<RemovalResult> {
     await this.deps.raft().read()
     const self = this.deps.ctx.nodeId
     let shape = this.deps.shape()

@@ -162,7 +162,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
     if (parsed.data.nodeId === service.nodeId) return sendApiError(reply, 'BadRequest', 'to remove this node itself use `revoada leave` (POST /v1/leave)')
     try {
       const result = await service.removeMember(parsed.data.nodeId)
-      return { ...result.result, duplicate: result.duplicate }
+      return { ...result.result, duplicate: result.duplicate, ...(result.departure !== undefined ? { departure: result.departure } : {}) }
     } catch (err) {
       return consensusFailure(reply, err)
     }
@@ -171,7 +171,7 @@ export function registerConsensusRoutes (app: FastifyInstance, service: Consensu
   app.post('/v1/leave', async (_request, reply) => {
     try {
       const result = await service.leave()
-      return { ...result.result, duplicate: result.duplicate }
+      return { ...result.result, duplicate: result.duplicate, ...(result.departure !== undefined ? { departure: result.departure } : {}) }
     } catch (err) {
       return consensusFailure(reply, err)
     }

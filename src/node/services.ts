@@ -65,6 +65,7 @@ export function defaultServices (init: DefaultServicesInit = {}): NodeService[] 
   const attestation = new AttestationService()
   const consensus = new ConsensusService({
     wrapMachine: (shape, ctx) => attestation.attach(shape, ctx),
+    departureSeal: attestation.departureSeal(),
     openStorage: (dir) => new TimedStorage(new FileStorage(dir), (seconds) => { metrics.fsyncDuration.observe(seconds) }),
     createTransport: (ctx, isMember) => new RaftTransport({ libp2p: ctx.net, isMember, log: ctx.log }),
     ...(init.threadPriority !== undefined ? { threadPriority: init.threadPriority } : {})

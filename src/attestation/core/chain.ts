@@ -61,6 +61,17 @@ export function handoverVoters (state: ChainState): string[] {
   return state.protocol >= PROTOCOL_SEAL_HANDOVER ? votersAt(state, handoverHeight(state)) : []
 }
 
+/**
+ * Whether the next seal needs `nodeId`'s signature (level 8): it is a hand-over voter, and the other hand-over
+ * voters still `live` are fewer than their majority. Taken out of the cluster before a seal covers its departure,
+ * such a node could never sign again and the chain would never seal again (docs/CHAIN.md §4, "Taking a voter out").
+ */
+export function departureNeedsWitness (state: ChainState, nodeId: string, live: ReadonlySet<string>): boolean {
+  const handover = handoverVoters(state)
+  if (!handover.includes(nodeId)) return false
+  return handover.filter((id) => id !== nodeId && live.has(id)).length < majorityOf(handover.length)
+}
+
 /** A derived block with its bytes and CID bytes. */
 export interface DerivedBlock {
   block: Block

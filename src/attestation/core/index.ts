@@ -10,7 +10,7 @@ export {
 } from './block.js'
 export {
   emptyChainState, majorityOf, cidAt, votersAt, appendProposalBlock, appendSealBlock, judgeSeal, judgeWitnesses, judgeCheckpoint,
-  judgeHandover, handoverHeight, handoverVoters, advanceState, cloneChainState, chainStateProblem
+  judgeHandover, handoverHeight, handoverVoters, departureNeedsWitness, advanceState, cloneChainState, chainStateProblem
 } from './chain.js'
 export type { DerivedBlock, AppliedShapeEntry } from './chain.js'
 export { chainStateToData, chainStateFromData, encodeChainExport, decodeChainExport } from './export.js'
