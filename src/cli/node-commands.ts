@@ -15,6 +15,8 @@ import { bare, note, pick, print, printExact, printJson, printTable } from './ou
 import { CliInputError, checkNodeId, parseCount, parseSeconds } from './validate.js'
 import type { ElectionCounters } from '../consensus/raft-node.js'
 import { steadyNowMs } from '../util/clock.js'
+import { printDeparture, REMOVAL_FIELDS, REMOVAL_TIMEOUT_MS } from './shape-commands.js'
+import type { ProposalAnswer } from './shape-commands.js'
 
 /** The fields of `GET /v1/status` the CLI reads. */
 export interface StatusAnswer {
@@ -296,14 +298,14 @@ async function runMembers (opts: { dataDir?: string, json?: boolean }): Promise<
 async function runLeave (opts: { dataDir?: string, json?: boolean }): Promise<void> {
   const dataDir = dataDirOf(opts)
   note('leaving: handing off roles and leaving the voter set…')
-  const result = await apiRequestChecked<{ index: number, outcome: { kind: string, code?: string, message?: string } }>(dataDir, 'POST', '/v1/leave', undefined,
-    { index: 'number', outcome: { record: { kind: 'string', code: 'string?', message: 'string?' } } }, 60_000)
+  const result = await apiRequestChecked<ProposalAnswer>(dataDir, 'POST', '/v1/leave', undefined, REMOVAL_FIELDS, REMOVAL_TIMEOUT_MS)
   if (opts.json === true) printJson(result)
   if (result.outcome.kind !== 'applied') {
     if (opts.json !== true) print(`leave rejected at index ${result.index}: ${result.outcome.code ?? ''} ${result.outcome.message ?? ''}`)
     process.exitCode = 2
     return
   }
+  if (opts.json !== true) printDeparture('this node', result.departure)
   // The node stops itself once it applied its removal; api.json disappears when it has.
   const deadline = steadyNowMs() + 30_000
   while (existsSync(path.join(dataDir, 'api.json')) && steadyNowMs() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_MS))

@@ -22,6 +22,11 @@ const OPERATOR_REASONS = ['replacing-failed', 'scaling-up', 'scaling-down', 'hea
 const PRESETS = ['homelab', 'ha-three'] as const
 /** How long a proposal may take through Raft before the CLI stops waiting. */
 const PROPOSAL_TIMEOUT_MS = 30_000
+/**
+ * `remove-member` and `leave`: a demote, up to REMOVAL_SEAL_WAIT_MS (30 s) for a seal over the departure when the
+ * chain needs the member's signature, then the removal, each proposal up to the node's operation timeout.
+ */
+export const REMOVAL_TIMEOUT_MS = 90_000
 /** The fields of a proposal's answer the CLI reads (checkAnswer). */
 export const PROPOSAL_FIELDS: AnswerFields = {
   index: 'number', term: 'number?', duplicate: 'boolean?', outcome: { record: { kind: 'string', code: 'string?', message: 'string?' } }, target: 'object?'
@@ -46,6 +51,11 @@ interface ShapeAnswer {
   pins?: Array<{ nodeId: string, role: string, holds: boolean }>
 }
 
+/** `POST /v1/remove-member` and `/v1/leave`: a proposal's answer plus what the removal did about the chain's hand-over. */
+export const REMOVAL_FIELDS: AnswerFields = {
+  ...PROPOSAL_FIELDS, departure: { record: { seal: 'string', waitedMs: 'number?', sealedHeight: 'number?' }, optional: true }
+}
+
 export interface ProposalAnswer {
   index: number
   term: number
@@ -53,6 +63,7 @@ export interface ProposalAnswer {
   duplicate?: boolean
   outcome: { kind: string, code?: string, message?: string }
   target?: Record<string, number>
+  departure?: { seal: string, waitedMs?: number, sealedHeight?: number }
 }
 
 export function registerShapeCommands (program: Command): void {
@@ -150,8 +161,18 @@ async function runPropose (kind: string, nodeId: string, opts: { dataDir?: strin
 
 async function runRemoveMember (nodeId: string, opts: { dataDir?: string, json?: boolean }): Promise<void> {
   checkNodeId(nodeId)
-  const result = await apiRequestChecked<ProposalAnswer>(dataDirOf(opts), 'POST', '/v1/remove-member', { nodeId }, PROPOSAL_FIELDS, PROPOSAL_TIMEOUT_MS)
+  const result = await apiRequestChecked<ProposalAnswer>(dataDirOf(opts), 'POST', '/v1/remove-member', { nodeId }, REMOVAL_FIELDS, REMOVAL_TIMEOUT_MS)
   printProposal(`remove-member ${nodeId}`, result, opts.json)
+  if (opts.json !== true) printDeparture(nodeId, result.departure)
+}
+
+/** What a removal did about the attestation chain's hand-over (docs/OPERATIONS.md, "Removal, leaving, and coming back"). */
+export function printDeparture (nodeId: string, departure: ProposalAnswer['departure']): void {
+  if (departure?.seal === 'covered') {
+    print(`the chain needed ${nodeId}'s signature: removed after a seal covered its departure (sealed to height ${departure.sealedHeight ?? '?'}, waited ${((departure.waitedMs ?? 0) / 1000).toFixed(1)} s)`)
+  } else if (departure?.seal === 'member-gone') {
+    print(`warning: the chain needed ${nodeId}'s signature to seal again, and it is gone: the attestation chain stays unsealed (docs/OPERATIONS.md, "Removal, leaving, and coming back")`)
+  }
 }
 
 interface TargetOptions {
