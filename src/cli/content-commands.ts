@@ -15,7 +15,7 @@ import { validEntryName } from '../content/core/manifest.js'
 import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
 import { addTree, scanTree, treeBytes } from './content-add.js'
-import { print } from './output.js'
+import { print, printJson } from './output.js'
 import { CliInputError } from './validate.js'
 
 const DATA_DIR_HELP = 'data directory (default: $REVOADA_DATA_DIR or ./.revoada)'
@@ -43,6 +43,11 @@ const LS_FIELDS: AnswerFields = {
   usedBytes: 'number',
   quotaBytes: 'number'
 }
+/** The fields of the record `pin`, `unpin` and `forget` answer that they print (checkAnswer). */
+const RECORD_ANSWER_FIELDS: AnswerFields = { cid: 'string', type: 'string', size: 'number', complete: 'boolean', pinned: 'boolean' }
+/** What `POST /v1/content/gc` answers (src/content/garbage-collector.ts GcResult), as `gc` prints it (checkAnswer). */
+interface GcAnswer { removedObjects: number, removedBlocks: number, freedBytes: number, skipped?: string }
+const GC_FIELDS: AnswerFields = { removedObjects: 'number', removedBlocks: 'number', freedBytes: 'number', skipped: 'string?' }
 /** The fields of `GET /v1/content/:cid/providers` that `providers` prints (checkAnswer). */
 const PROVIDERS_FIELDS: AnswerFields = { providers: { list: { peer: 'string', partial: 'boolean', score: 'number-or-null', expiresInMs: 'number-or-null' } } }
 
@@ -201,9 +206,31 @@ async function runLs (opts: Opts): Promise<void> {
   print(lines)
 }
 
-async function runSimple (method: 'GET' | 'POST', route: string, opts: Opts): Promise<void> {
-  const answer = await apiRequest(dataDirOf(opts), method, route, method === 'POST' ? {} : undefined, LONG_REQUEST_MS)
-  process.stdout.write(JSON.stringify(answer, null, opts.json === true ? 2 : undefined) + '\n')
+/** What `pin`, `unpin` and `forget` say of the record the node answered, after the verb. */
+function recordLine (verb: 'pinned' | 'unpinned' | 'forgot', record: ObjectRecord): string {
+  const what = `${record.type}, ${formatBytes(record.size)}${record.complete ? '' : ', partial'}`
+  if (verb === 'unpinned') return `unpinned ${record.cid} (${what}): gc collects it once unused for the retention time`
+  if (verb === 'forgot') return `forgot ${record.cid} (${what}${record.pinned ? ', was pinned' : ''}): gc frees its blocks`
+  return `pinned ${record.cid} (${what})`
+}
+
+/**
+ * `pin`, `unpin` and `forget`: the record the node answered, checked to the fields printed (a line, or the JSON
+ * with `--json`). Before, the answer was printed as it came, one line of JSON whatever it held (`{}`, `null`).
+ */
+async function runRecordCommand (action: 'pin' | 'unpin' | 'forget', cid: string, opts: Opts): Promise<void> {
+  const route = `/v1/content/${cid}/${action}`
+  const record = await apiRequestChecked<ObjectRecord>(dataDirOf(opts), 'POST', route, {}, RECORD_ANSWER_FIELDS, LONG_REQUEST_MS)
+  if (opts.json === true) printJson(record)
+  else print(recordLine(action === 'pin' ? 'pinned' : action === 'unpin' ? 'unpinned' : 'forgot', record))
+}
+
+/** `gc`: what the round removed, or why it was skipped (checked like `pin`'s record). */
+async function runGc (opts: Opts): Promise<void> {
+  const result = await apiRequestChecked<GcAnswer>(dataDirOf(opts), 'POST', '/v1/content/gc', {}, GC_FIELDS, LONG_REQUEST_MS)
+  if (opts.json === true) printJson(result)
+  else if (result.skipped !== undefined) print(`gc skipped: ${result.skipped}; run it again`)
+  else print(`gc removed ${result.removedObjects} objects and ${result.removedBlocks} blocks, freed ${formatBytes(result.freedBytes)}`)
 }
 
 async function runProviders (cid: string, opts: Opts): Promise<void> {
@@ -232,14 +259,14 @@ export function registerContentCommands (program: Command): void {
     .action(runGet)
   content.command('ls').description('objects in this node\'s store').option('--json', 'print JSON').option('--data-dir <dir>', DATA_DIR_HELP)
     .action(runLs)
-  content.command('pin').argument('<cid>').description('keep an object (fetching it first if needed)').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
-    .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/pin`, opts) })
-  content.command('unpin').argument('<cid>').description('let gc collect an object after the retention time').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
-    .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/unpin`, opts) })
-  content.command('forget').argument('<cid>').description('drop an object\'s record, partial (a fetch abandoned) or not, pinned or not; gc frees its blocks').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
-    .action(async (cid: string, opts: Opts) => { await runSimple('POST', `/v1/content/${cid}/forget`, opts) })
-  content.command('gc').description('collect unpinned objects past retention and unreferenced blocks now').option('--json', 'pretty-print').option('--data-dir <dir>', DATA_DIR_HELP)
-    .action(async (opts: Opts) => { await runSimple('POST', '/v1/content/gc', opts) })
+  content.command('pin').argument('<cid>').description('keep an object (fetching it first if needed)').option('--json', 'print the object record').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(async (cid: string, opts: Opts) => { await runRecordCommand('pin', cid, opts) })
+  content.command('unpin').argument('<cid>').description('let gc collect an object after the retention time').option('--json', 'print the object record').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(async (cid: string, opts: Opts) => { await runRecordCommand('unpin', cid, opts) })
+  content.command('forget').argument('<cid>').description('drop an object\'s record, partial (a fetch abandoned) or not, pinned or not; gc frees its blocks').option('--json', 'print the record dropped').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(async (cid: string, opts: Opts) => { await runRecordCommand('forget', cid, opts) })
+  content.command('gc').description('collect unpinned objects past retention and unreferenced blocks now').option('--json', 'print JSON').option('--data-dir <dir>', DATA_DIR_HELP)
+    .action(runGc)
   content.command('providers').argument('<cid>').description('members that announced this content, with their scores').option('--json', 'print JSON').option('--data-dir <dir>', DATA_DIR_HELP)
     .action(runProviders)
 }

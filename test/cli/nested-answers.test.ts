@@ -4,7 +4,8 @@
  * are null, a status whose `elections` has no counts) ends the command with NodeNotRunningError, one line, exit 1;
  * before, each ended in a raw TypeError or RangeError, or printed it with exit 0 or 2. `content get` of a
  * directory without `-o` is a usage error (exit 3; it was 1), and a directory answer whose entry names leave
- * `-o DIR` (`../x`) writes nothing.
+ * `-o DIR` (`../x`) writes nothing. `content pin`, `unpin`, `forget` and `gc` check theirs too (before, they printed
+ * whatever came, `{}` or `null` included, with exit 0).
  * Method: a plain HTTP server on port 0 answering each path with a set body; the built CLI runs against a temp
  * data dir whose api.json names it.
  */
@@ -44,6 +45,7 @@ async function dataDirAnswering (bodies: Record<string, unknown>): Promise<strin
 const DECISION = { n: 1, by: ID, term: 1, atMs: 0, trigger: 'audit', truncated: 0, proposals: [], withheld: [] }
 const CHAIN = { clusterId: 'c', firstVoter: ID, height: 1, head: 'h', firstStoredHeight: 1, sealedHeight: 0, voters: [ID], headWitnesses: [] }
 const OBJECT = { cid: CID, type: 'file', size: 1, complete: true, pinned: false, lastUsedMs: 0 }
+const GC = { removedObjects: 2, removedBlocks: 5, freedBytes: 3072 }
 
 describe('commands against answers whose nested fields are no node\'s', () => {
   const cases: Array<[string, string[], Record<string, unknown>]> = [
@@ -63,6 +65,11 @@ describe('commands against answers whose nested fields are no node\'s', () => {
     ['manifests: a file of no fields', ['manifests'], { '/v1/manifests': { manifestDir: '/m', roles: [], files: [{}], hooksPending: 0, events: [] } }],
     ['catalog: a role without templates', ['catalog'], { '/v1/catalog': { catalog: [{ role: 'etcd', source: 'default' }] } }],
     ['members: labels no map of strings', ['members'], { '/v1/members': { self: ID, members: [{ nodeId: ID, health: 'alive', generation: 1, roles: [], phi: 0, labels: 'x' }] } }],
+    ['content pin: a record without pinned', ['content', 'pin', CID], { [`/v1/content/${CID}/pin`]: { cid: CID, type: 'file', size: 1, complete: true } }],
+    ['content unpin: null', ['content', 'unpin', CID], { [`/v1/content/${CID}/unpin`]: null }],
+    ['content forget --json: a size no number', ['content', 'forget', CID, '--json'], { [`/v1/content/${CID}/forget`]: { ...OBJECT, size: '1' } }],
+    ['content gc: no counts', ['content', 'gc'], { '/v1/content/gc': { removedObjects: 1 } }],
+    ['content gc --json: skipped no string', ['content', 'gc', '--json'], { '/v1/content/gc': { ...GC, skipped: true } }],
     ['propose: an outcome without its kind', ['propose', 'quarantine', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'], { '/v1/proposals': { index: 1, outcome: {} } }]
   ]
   it('should fail each with NodeNotRunningError naming the field, one line, exit 1, never a TypeError or RangeError', async () => {
@@ -88,6 +95,28 @@ describe('commands against answers whose nested fields are no node\'s', () => {
     expect(status.stdout).toContain('1 campaign (only voter 1)')
     expect({ code: chain.code, stderr: chain.stderr }).toEqual({ code: 0, stderr: '' })
     expect(chain.stdout).toContain('Last seal:    none')
+  }, 60_000)
+
+  /**
+   * Goal: `content pin`, `unpin`, `forget` and `gc` print what the node answered as a line, or as JSON with `--json`
+   * (before, one line of raw JSON whatever the flags, and whatever the answer held, with exit 0).
+   */
+  it('should print content pin, unpin, forget and gc answers as lines, and as JSON with --json', async () => {
+    const dir = await dataDirAnswering({
+      [`/v1/content/${CID}/pin`]: { ...OBJECT, pinned: true, size: 2048 },
+      [`/v1/content/${CID}/unpin`]: OBJECT,
+      [`/v1/content/${CID}/forget`]: { ...OBJECT, type: 'dir', complete: false, pinned: true },
+      '/v1/content/gc': GC
+    })
+    const runs = [['pin', CID], ['unpin', CID], ['forget', CID], ['gc'], ['gc', '--json'], ['pin', CID, '--json']]
+    const [pin, unpin, forget, gc, gcJson, pinJson] = await Promise.all(runs.map(async (args) => await cliRun(['content', ...args, '--data-dir', dir], 60_000)))
+    for (const r of [pin, unpin, forget, gc, gcJson, pinJson]) expect({ code: r?.code, stderr: r?.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(pin?.stdout).toBe(`pinned ${CID} (file, 2.0 KiB)\n`)
+    expect(unpin?.stdout).toBe(`unpinned ${CID} (file, 1 B): gc collects it once unused for the retention time\n`)
+    expect(forget?.stdout).toBe(`forgot ${CID} (dir, 1 B, partial, was pinned): gc frees its blocks\n`)
+    expect(gc?.stdout).toBe('gc removed 2 objects and 5 blocks, freed 3.0 KiB\n')
+    expect(JSON.parse(gcJson?.stdout ?? '')).toEqual(GC)
+    expect(JSON.parse(pinJson?.stdout ?? '')).toEqual({ ...OBJECT, pinned: true, size: 2048 })
   }, 60_000)
 })
 
