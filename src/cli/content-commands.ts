@@ -132,16 +132,27 @@ async function runAdd (target: string, opts: Opts): Promise<void> {
   process.stdout.write(opts.json === true ? JSON.stringify(record, null, 2) + '\n' : `${record.cid}\n`)
 }
 
-/** Starts the fetch and follows its progress until it is done; throws its typed error if it failed. */
-async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): Promise<void> {
+/** `content get` of a directory without -o DIR: a usage error like the other missing arguments (exit 3). */
+function directoryWithoutOutput (cid: string): CliInputError {
+  return new CliInputError(`${cid} is a directory: give -o DIR`)
+}
+
+/**
+ * Starts the fetch and follows its progress until it is done; throws its typed error if it failed. `filesOnly`
+ * (no -o DIR): the node refuses a directory once its manifest is in, before anything below it is fetched or
+ * pinned (before, the whole tree was fetched, and pinned with --pin, and then refused).
+ */
+async function fetchWithProgress (dataDir: string, cid: string, options: { pin: boolean, filesOnly: boolean }): Promise<void> {
   const bar = createProgress(`get ${cid.slice(0, 16)}…`)
-  await apiRequest(dataDir, 'POST', `/v1/content/${cid}/fetch${pin ? '?pin=true' : ''}`, {}, LONG_REQUEST_MS)
+  const query = [...(options.pin ? ['pin=true'] : []), ...(options.filesOnly ? ['files=true'] : [])].join('&')
+  await apiRequest(dataDir, 'POST', `/v1/content/${cid}/fetch${query === '' ? '' : `?${query}`}`, {}, LONG_REQUEST_MS)
   while (true) {
     const progress = await apiGetChecked<Progress>(dataDir, `/v1/content/${cid}/progress`, PROGRESS_FIELDS)
     bar.update(progress.bytesDone ?? 0, progress.bytesTotal ?? 0)
     if (progress.state === 'done') break
     if (progress.state === 'failed') {
       bar.finish()
+      if (options.filesOnly && progress.error?.name === 'NotAFileError') throw directoryWithoutOutput(cid)
       const err = new Error(progress.error?.message ?? 'fetch failed')
       err.name = progress.error?.name ?? 'FetchFailedError'
       throw err
@@ -154,8 +165,9 @@ async function fetchWithProgress (dataDir: string, cid: string, pin: boolean): P
 async function writeObject (dataDir: string, cid: string, output: string | undefined): Promise<void> {
   const record = await apiGetChecked<ObjectRecord>(dataDir, `/v1/content/${cid}`, RECORD_FIELDS)
   if (record.type === 'dir') {
-    // A usage error like the other missing arguments (exit 3), known once the node said what the CID is.
-    if (output === undefined) throw new CliInputError(`${cid} is a directory: give -o DIR`)
+    // The fetch did not refuse it: held here already (refused before the fetch's 202), another caller's fetch
+    // of it, or a node before `files=true`.
+    if (output === undefined) throw directoryWithoutOutput(cid)
     // Every node refuses such names (validEntryName); an answer holding one (`../x`, `a/b`) would write
     // outside -o DIR.
     const bad = (record.entries ?? []).find((entry) => !validEntryName(entry.name))
@@ -188,7 +200,7 @@ async function writeObject (dataDir: string, cid: string, output: string | undef
 
 async function runGet (cid: string, opts: Opts): Promise<void> {
   const dataDir = dataDirOf(opts)
-  await fetchWithProgress(dataDir, cid, opts.pin === true)
+  await fetchWithProgress(dataDir, cid, { pin: opts.pin === true, filesOnly: opts.output === undefined })
   await writeObject(dataDir, cid, opts.output)
 }
 

@@ -5,7 +5,8 @@
  * - `POST /v1/content[?pin=true]`           body `application/octet-stream`: add a file (streamed) → its record
  * - `POST /v1/content/dir`                  `{ entries: [{ name, cid }], pin? }`: a directory of held objects
  * - `GET  /v1/content/:cid`                 record and manifest summary (a directory lists its entries)
- * - `POST /v1/content/:cid/fetch[?pin=true&wait=true]`  fetch from the swarm; 202 + progress, or the record
+ * - `POST /v1/content/:cid/fetch[?pin=true&wait=true&files=true]`  fetch from the swarm; 202 + progress, or the
+ *   record; `files=true`: a directory is refused (NotAFileError) once its manifest is held, nothing below fetched
  * - `GET  /v1/content/:cid/progress`        progress of a running or recent fetch
  * - `GET  /v1/content/:cid/data`            the bytes of a complete file (verified chunk by chunk)
  * - `POST /v1/content/:cid/pin` · `/unpin`  · `POST /v1/content/gc` · `GET /v1/content/:cid/providers`
@@ -99,8 +100,9 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
   app.post('/v1/content/:cid/fetch', async (request, reply) => {
     try {
       const cid = cidParam(request.params)
-      const query = request.query as { pin?: string, wait?: string }
-      const done = service.fetch(cid, { pin: query.pin === 'true' })
+      const query = request.query as { pin?: string, wait?: string, files?: string }
+      // `files=true`: `content get` without -o DIR, which can write a file only (it fetched a whole tree, then refused).
+      const done = service.fetch(cid, { pin: query.pin === 'true', ...(query.files === 'true' ? { filesOnly: true } : {}) })
       if (query.wait === 'true') return await done
       done.catch(() => {}) // the outcome is read through /progress
       return reply.code(202).send(service.progress(cid) ?? { cid: cid.toString(), state: 'done' })
