@@ -3,7 +3,7 @@
  * Limits of the live dashboard and its event stream.
  */
 
-/** Concurrent `GET /v1/events` streams per node; one more gets 503. */
+/** Concurrent `GET /v1/events` streams per node; one more gets 503 (logged as SSE_REFUSED_LOG_INTERVAL_MS says). */
 export const SSE_CLIENTS_MAX = 16
 /**
  * Concurrent streams of one dashboard session (a browser's tabs share its cookie); one more gets 429, so a
@@ -11,8 +11,9 @@ export const SSE_CLIENTS_MAX = 16
  */
 export const SSE_STREAMS_PER_SESSION_MAX = 4
 /**
- * Streams refused for SSE_STREAMS_PER_SESSION_MAX are logged at most once per this interval, with their count
- * since the last line: a client retrying in a loop would write a line per attempt.
+ * Streams refused for SSE_STREAMS_PER_SESSION_MAX, and apart from them those refused for SSE_CLIENTS_MAX, are
+ * logged at most once per this interval, with their count since the last line: a client retrying in a loop would
+ * write a line per attempt.
  */
 export const SSE_REFUSED_LOG_INTERVAL_MS = 60_000
 /** How often the state is rebuilt and, when it changed, pushed (phi and uptime move without events). */

@@ -3,9 +3,10 @@
  * `GET /v1/events`: server-sent events carrying the dashboard state. Every client first gets the whole
  * state, then a new `state` event whenever it changed (rebuilt on every layer event and every
  * SSE_PUSH_INTERVAL_MS). Clients are bounded (SSE_CLIENTS_MAX; one more gets 503), and so are one session's
- * (SSE_STREAMS_PER_SESSION_MAX; one more gets 429, so one browser leaking tabs cannot lock others out); a client that stops
+ * (SSE_STREAMS_PER_SESSION_MAX; one more gets 429, so one browser leaking tabs cannot lock others out); each kind
+ * of refusal is logged at most once per SSE_REFUSED_LOG_INTERVAL_MS with its count. A client that stops
  * reading is dropped (and logged) once its buffer passes SSE_CLIENT_BUFFER_BYTES_MAX; EventSource reconnects by
- * itself. A closing node sends each stream a `stopping` event before it ends it.
+ * itself. A closing node sends each stream a `stopping` event before it ends it, and refuses new ones (503).
  * A stream a session cookie opened ends at the first push tick after that session expires or is evicted
  * (api/sessions.ts): the cookie was checked when the stream opened, and the stream would otherwise outlive it.
  */
@@ -22,6 +23,27 @@ import {
 /** An open stream: its session (undefined: opened with the token) and that session's liveness check. */
 interface Client { session: string | undefined, live: (() => boolean) | undefined }
 
+/**
+ * Refusals of one kind, said at most once per SSE_REFUSED_LOG_INTERVAL_MS with how many came since the last line
+ * (`say`'s argument): a client that retries in a loop wrote a line per attempt, or, at the node's limit, none.
+ */
+class RefusalLog {
+  /** Refusals since the last line, and when that line was written. */
+  private unlogged = 0
+  private loggedAtMs: number | undefined
+
+  constructor (private readonly monotonicMs: () => number, private readonly say: (refused: number) => void) {}
+
+  count (): void {
+    this.unlogged++
+    const nowMs = this.monotonicMs()
+    if (this.loggedAtMs !== undefined && nowMs - this.loggedAtMs < SSE_REFUSED_LOG_INTERVAL_MS) return
+    this.say(this.unlogged)
+    this.unlogged = 0
+    this.loggedAtMs = nowMs
+  }
+}
+
 export class EventStream {
   /** Each open stream, with its session (undefined: opened with the token, no session). */
   private readonly clients = new Map<ServerResponse, Client>()
@@ -31,15 +53,25 @@ export class EventStream {
   private scheduled = false
   private closed = false
   private log: Logger | undefined
-  /** Streams refused (429) since the last line that said so, and when that line was written. */
-  private refusedUnlogged = 0
-  private refusedLoggedAtMs: number | undefined
+  /** Streams refused for their session's limit (429), and for the node's (503): each kind has its own lines. */
+  private readonly refusedOfSession: RefusalLog
+  private readonly refusedOfNode: RefusalLog
 
   /**
    * @param render the current state as JSON text
    * @param monotonicMs the clock of SSE_REFUSED_LOG_INTERVAL_MS
    */
-  constructor (private readonly render: () => string, private readonly monotonicMs: () => number = steadyNowMs) {}
+  constructor (private readonly render: () => string, monotonicMs: () => number = steadyNowMs) {
+    this.refusedOfSession = new RefusalLog(monotonicMs, (refused) => {
+      this.log?.info({ streamsMax: SSE_STREAMS_PER_SESSION_MAX, refused, intervalMs: SSE_REFUSED_LOG_INTERVAL_MS },
+        'dashboard event streams refused: their session holds the most streams a session may')
+    })
+    // A warning: every viewer of this node is locked out, not one browser's extra tabs.
+    this.refusedOfNode = new RefusalLog(monotonicMs, (refused) => {
+      this.log?.warn({ streamsMax: SSE_CLIENTS_MAX, refused, intervalMs: SSE_REFUSED_LOG_INTERVAL_MS },
+        'dashboard event streams refused: this node serves the most streams it may (dashboards or scripts holding /v1/events)')
+    })
+  }
 
   /**
    * Nothing to do until a client connects: the timers run only while one is (issue 16, idle cost).
@@ -83,12 +115,14 @@ export class EventStream {
 
   routes (app: FastifyInstance): void {
     app.get('/v1/events', SESSION_ROUTE, async (request, reply) => {
-      if (this.closed || this.clients.size >= SSE_CLIENTS_MAX) {
+      if (this.closed) return await sendApiError(reply, 'Unavailable', 'the node is stopping')
+      if (this.clients.size >= SSE_CLIENTS_MAX) {
+        this.refusedOfNode.count()
         return await sendApiError(reply, 'Unavailable', `too many event streams: at most ${SSE_CLIENTS_MAX}`)
       }
       const session = sessionIdOf(request)
       if (session !== undefined && this.streamsOf(session) >= SSE_STREAMS_PER_SESSION_MAX) {
-        this.logRefused()
+        this.refusedOfSession.count()
         return await sendApiError(reply, 'TooManyRequests', `too many event streams of this dashboard session: at most ${SSE_STREAMS_PER_SESSION_MAX}; close other dashboard tabs`)
       }
       reply.hijack()
@@ -109,20 +143,6 @@ export class EventStream {
     })
     // Open streams would hold the server's close forever: end them first.
     app.addHook('preClose', async () => { this.close() })
-  }
-
-  /**
-   * Says a stream was refused, at most once per SSE_REFUSED_LOG_INTERVAL_MS with how many were since the last
-   * line: a client that retries in a loop wrote a line per attempt.
-   */
-  private logRefused (): void {
-    this.refusedUnlogged++
-    const nowMs = this.monotonicMs()
-    if (this.refusedLoggedAtMs !== undefined && nowMs - this.refusedLoggedAtMs < SSE_REFUSED_LOG_INTERVAL_MS) return
-    this.log?.info({ streamsMax: SSE_STREAMS_PER_SESSION_MAX, refused: this.refusedUnlogged, intervalMs: SSE_REFUSED_LOG_INTERVAL_MS },
-      'dashboard event streams refused: their session holds the most streams a session may')
-    this.refusedUnlogged = 0
-    this.refusedLoggedAtMs = nowMs
   }
 
   /** Open streams of `session` (at most SSE_CLIENTS_MAX to count). */

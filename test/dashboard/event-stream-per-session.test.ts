@@ -11,7 +11,7 @@ import { ApiServer } from '../../src/api/index.js'
 import { silentLogger } from '../../src/log/index.js'
 import type { Logger } from '../../src/log/index.js'
 import { DashboardService } from '../../src/dashboard/index.js'
-import { SSE_REFUSED_LOG_INTERVAL_MS, SSE_STREAMS_PER_SESSION_MAX } from '../../src/dashboard/constants.js'
+import { SSE_CLIENTS_MAX, SSE_REFUSED_LOG_INTERVAL_MS, SSE_STREAMS_PER_SESSION_MAX } from '../../src/dashboard/constants.js'
 import type { ServiceContext } from '../../src/node/service.js'
 import { capturingLogger, waitFor } from '../node/helpers.js'
 
@@ -19,12 +19,16 @@ const TOKEN = 'sekret-token'
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => { for (const close of closers.splice(0).reverse()) await close() })
 
+/** The dashboard of the last `server()`, to stop it. */
+let lastDashboard: DashboardService | undefined
+
 async function server (init: { log?: Logger, monotonicMs?: () => number } = {}): Promise<string> {
   const api = new ApiServer({ host: '127.0.0.1', port: 0, allowNonLoopback: false, token: TOKEN, log: silentLogger() })
   const dashboard = new DashboardService({ nowMs: () => 1_000, ...(init.monotonicMs !== undefined ? { monotonicMs: init.monotonicMs } : {}) })
   const ctx = { nodeId: 'n1', cluster: { clusterId: 'c1' }, service: () => undefined, log: init.log } as unknown as ServiceContext
   await dashboard.start(ctx)
   dashboard.routes(api.app)
+  lastDashboard = dashboard
   closers.push(async () => { await dashboard.stop() }, async () => { await api.close() })
   return await api.listen()
 }
@@ -97,5 +101,42 @@ describe('dashboard event streams per session', () => {
     nowMs += SSE_REFUSED_LOG_INTERVAL_MS
     expect((await openStream(url, { cookie })).status).toBe(429)
     expect(refusedLines().map((l) => l.refused)).toEqual([1, 10])
+  })
+})
+
+describe('dashboard event streams per node', () => {
+  /**
+   * Goal: streams refused at the node's limit (503) are logged as the session's are, once per interval with their
+   * count, and apart from them: a session's refusals do not silence the node's. Before (2026-12-08), a node
+   * serving SSE_CLIENTS_MAX streams refused every other viewer with no line at all.
+   * Method: a clock the test moves; one session refused (429), the node filled with token streams, then ten
+   * refusals within the interval and one past it.
+   */
+  it('should log streams refused at the node\'s limit once per interval with their count, apart from a session\'s', async () => {
+    let nowMs = 0
+    const { log, lines } = capturingLogger('info')
+    const url = await server({ log, monotonicMs: () => nowMs })
+    const cookie = await sessionCookie(url)
+    for (let i = 0; i < SSE_STREAMS_PER_SESSION_MAX; i++) expect((await openStream(url, { cookie })).status).toBe(200)
+    expect((await openStream(url, { cookie })).status).toBe(429)
+    for (let i = SSE_STREAMS_PER_SESSION_MAX; i < SSE_CLIENTS_MAX; i++) expect((await openStream(url, { authorization: `Bearer ${TOKEN}` })).status).toBe(200)
+    const nodeLines = (): Array<Record<string, unknown>> => lines.filter((l) => String(l.msg).includes('this node serves the most streams'))
+    for (let i = 0; i < 10; i++) {
+      expect(await openStream(url, { authorization: `Bearer ${TOKEN}` })).toEqual({ status: 503, body: { error: 'Unavailable', message: `too many event streams: at most ${SSE_CLIENTS_MAX}` } })
+    }
+    expect(nodeLines().map((l) => ({ level: l.level, refused: l.refused, streamsMax: l.streamsMax }))).toEqual([{ level: 40, refused: 1, streamsMax: SSE_CLIENTS_MAX }])
+    nowMs += SSE_REFUSED_LOG_INTERVAL_MS
+    expect((await openStream(url, { cookie })).status).toBe(503)
+    expect(nodeLines().map((l) => l.refused)).toEqual([1, 10])
+    // The session's one refusal had its own line; the node's did not count toward it.
+    expect(lines.filter((l) => String(l.msg).includes('their session holds')).map((l) => l.refused)).toEqual([1])
+  })
+
+  it('should refuse a stream with 503 "the node is stopping" once the dashboard stopped, and log no refusal', async () => {
+    const { log, lines } = capturingLogger('info')
+    const url = await server({ log })
+    await lastDashboard?.stop()
+    expect(await openStream(url, { authorization: `Bearer ${TOKEN}` })).toEqual({ status: 503, body: { error: 'Unavailable', message: 'the node is stopping' } })
+    expect(lines.filter((l) => String(l.msg).startsWith('dashboard event streams refused'))).toEqual([])
   })
 })
