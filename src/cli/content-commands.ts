@@ -12,6 +12,7 @@ import type { Command } from 'commander'
 import { NodeNotRunningError, answerText, apiGetChecked, errorBodyText, apiRequest, apiRequestChecked, checkAnswer, readApiFile } from '../api/index.js'
 import type { AnswerFields } from '../api/index.js'
 import { validEntryName } from '../content/core/manifest.js'
+import { parseRootCid } from '../content/object-record.js'
 import { ApiRequestError } from '../api/index.js'
 import { createProgress, formatBytes } from './progress.js'
 import { addTree, scanTree, treeBytes } from './content-add.js'
@@ -50,6 +51,19 @@ interface GcAnswer { removedObjects: number, removedBlocks: number, freedBytes: 
 const GC_FIELDS: AnswerFields = { removedObjects: 'number', removedBlocks: 'number', freedBytes: 'number', skipped: 'string?' }
 /** The fields of `GET /v1/content/:cid/providers` that `providers` prints (checkAnswer). */
 const PROVIDERS_FIELDS: AnswerFields = { providers: { list: { peer: 'string', partial: 'boolean', score: 'number-or-null', expiresInMs: 'number-or-null' } } }
+
+/**
+ * `text` when it is a content root's CID (`parseRootCid`), checked before any request: it is put in the route, so
+ * `../status` or `x?y` reached other routes and answered with their errors, 404 (exit 5) or an answer's fields.
+ * @throws CliInputError (exit 3) otherwise
+ */
+function checkCid (text: string): string {
+  try {
+    return parseRootCid(text).toString()
+  } catch {
+    throw new CliInputError(`${JSON.stringify(text.slice(0, 100))} is not a content CID (a BLAKE3 dag-cbor CIDv1, bafyr4i…, as \`content add\` prints)`)
+  }
+}
 
 /** Raw request to the node (streams in or out); JSON errors become ApiRequestError. */
 async function raw (dataDir: string, method: 'GET' | 'POST', route: string, body?: Readable): Promise<Response> {
@@ -198,7 +212,8 @@ async function writeObject (dataDir: string, cid: string, output: string | undef
   }
 }
 
-async function runGet (cid: string, opts: Opts): Promise<void> {
+async function runGet (text: string, opts: Opts): Promise<void> {
+  const cid = checkCid(text)
   const dataDir = dataDirOf(opts)
   await fetchWithProgress(dataDir, cid, { pin: opts.pin === true, filesOnly: opts.output === undefined })
   await writeObject(dataDir, cid, opts.output)
@@ -230,8 +245,8 @@ function recordLine (verb: 'pinned' | 'unpinned' | 'forgot', record: ObjectRecor
  * `pin`, `unpin` and `forget`: the record the node answered, checked to the fields printed (a line, or the JSON
  * with `--json`). Before, the answer was printed as it came, one line of JSON whatever it held (`{}`, `null`).
  */
-async function runRecordCommand (action: 'pin' | 'unpin' | 'forget', cid: string, opts: Opts): Promise<void> {
-  const route = `/v1/content/${cid}/${action}`
+async function runRecordCommand (action: 'pin' | 'unpin' | 'forget', text: string, opts: Opts): Promise<void> {
+  const route = `/v1/content/${checkCid(text)}/${action}`
   const record = await apiRequestChecked<ObjectRecord>(dataDirOf(opts), 'POST', route, {}, RECORD_ANSWER_FIELDS, LONG_REQUEST_MS)
   if (opts.json === true) printJson(record)
   else print(recordLine(action === 'pin' ? 'pinned' : action === 'unpin' ? 'unpinned' : 'forgot', record))
@@ -245,7 +260,8 @@ async function runGc (opts: Opts): Promise<void> {
   else print(`gc removed ${result.removedObjects} objects and ${result.removedBlocks} blocks, freed ${formatBytes(result.freedBytes)}`)
 }
 
-async function runProviders (cid: string, opts: Opts): Promise<void> {
+async function runProviders (text: string, opts: Opts): Promise<void> {
+  const cid = checkCid(text)
   type ProvidersAnswer = { providers: Array<{ peer: string, size: number, partial: boolean, expiresInMs: number, score: number }> }
   const answer = await apiGetChecked<ProvidersAnswer>(dataDirOf(opts), `/v1/content/${cid}/providers`, PROVIDERS_FIELDS)
   if (opts.json === true) {

@@ -60,7 +60,13 @@ describe('revoada cli input checks', () => {
       [['catalog', 'set', '--role', 'nope', '--reset'], '--role must be one of api-server'],
       [['catalog', 'set', '--role', 'etcd'], 'give one or more --file F'],
       [['chain', 'export', '--from', 'abc'], '--from must be a height >= 1, got abc'],
-      [['start', '--api', 'foo'], '--api: expected HOST:PORT']
+      [['start', '--api', 'foo'], '--api: expected HOST:PORT'],
+      // A CID goes into the route: these reached other routes (`/v1/status/pin`) or another object's.
+      [['content', 'pin', '../../status'], '"../../status" is not a content CID'],
+      [['content', 'get', 'bafyr4ia3khqfurmguqfd7gxiuzq5z3htcvcz656bbeiip3pifbzznbghj4?x=/'], 'is not a content CID'],
+      [['content', 'forget', 'bafyr4ia3khqfurmguqfd7gxiuzq5z3htcvcz656bbeiip3pifbzznbghj4/../gc'], 'is not a content CID'],
+      [['content', 'unpin', 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'], 'is not a content CID'],
+      [['content', 'providers', 'x'], '"x" is not a content CID']
     ]
     for (const [args, message] of cases) {
       const r = await cliRun([...args, '--data-dir', d])
@@ -68,8 +74,8 @@ describe('revoada cli input checks', () => {
       expect(r.stderr).toContain(message)
       expect(r.stderr).not.toMatch(/\n\s+at /)
     }
-    // 20 CLI processes one after another: about a second each on a loaded 2-core machine.
-  }, 120_000)
+    // 25 CLI processes one after another: about a second each on a loaded 2-core machine.
+  }, 180_000)
 
   it('should fail start-up on a taken --listen or --api port, a bad or empty --join, or a file as data dir, writing nothing', async () => {
     const root = await dir()
