@@ -453,9 +453,17 @@ export class ContentService implements NodeService {
     }
   }
 
-  /** Progress of a running or recently finished fetch. */
+  /**
+   * Progress of a running or recently finished fetch. A failed one's is dropped once the object is held complete
+   * (added here since): answered first by the routes, it failed `content get` of an object held in full.
+   */
   progress (cid: CID): FetchProgress | undefined {
-    return this.fetches.get(cid.toString())?.fetch.progress ?? this.finished.get(cid.toString())
+    const key = cid.toString()
+    const running = this.fetches.get(key)
+    if (running !== undefined) return running.fetch.progress
+    const finished = this.finished.get(key)
+    if (finished?.state === 'failed' && this.store.record(cid)?.complete === true) return undefined
+    return finished
   }
 
   /**

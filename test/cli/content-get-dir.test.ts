@@ -50,4 +50,26 @@ describe('content get of a directory without -o DIR', () => {
     expect({ code: held.code, stdout: held.stdout }).toEqual({ code: 3, stdout: '' })
     expect(held.stderr).toContain('is a directory: give -o DIR')
   }, 300_000)
+
+  /**
+   * Goal: a fetch that failed leaves no verdict that outlives the object: once it is held complete (added here
+   * since), `content get` writes it. Before (2026-12-08), the failed fetch's progress was answered first, so the
+   * get failed with that old error (here NoProvidersError, exit 1) though the node held every byte.
+   * Method: one node; a fetch of a CID nobody provides fails, then the same bytes are added here.
+   */
+  it('should write an object added here after a fetch of it failed', async () => {
+    const [a] = await cluster.start(1, [{ providerWaitMs: 500 }]) as [ContentNode]
+    const bytes = randomBytes(4096)
+    const cid = parseRootCid((await a.content.add(bytes)).cid)
+    // Forgotten and collected: the CID is known, the bytes gone, so its fetch finds no provider.
+    await a.content.forget(cid)
+    await a.content.gc()
+    await expect(a.content.fetch(cid)).rejects.toHaveProperty('name', 'NoProvidersError')
+    expect(a.content.progress(cid)?.state).toBe('failed')
+    await a.content.add(bytes)
+    const out = path.join(await newDir(), 'file')
+    const got = await cliRun(['content', 'get', cid.toString(), '-o', out, '--data-dir', a.dir], 120_000)
+    expect({ code: got.code, stderr: got.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(Buffer.compare(await fs.readFile(out), bytes)).toBe(0)
+  }, 120_000)
 })
