@@ -82,7 +82,14 @@ export function registerContentRoutes (app: FastifyInstance, service: ContentSer
     }
   })
 
-  app.post('/v1/content/gc', async () => await service.gc())
+  app.post('/v1/content/gc', async (_request, reply) => {
+    try {
+      return await service.gc()
+    } catch (err) {
+      // A full disk refused the index write (DiskFullError, Refused): mapped as every other content error.
+      return failure(reply, err)
+    }
+  })
 
   app.get('/v1/content/:cid', async (request, reply) => {
     try {
