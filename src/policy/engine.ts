@@ -22,9 +22,10 @@ import { commandNodeIds, CONTROL_PLANE_ROLES, PROTOCOL_JOINED_PROMOTION, PROTOCO
 import type { Command, MeshShape } from '../consensus/shape/core/index.js'
 import {
   applyGates, autoReplacement, formation, prunedLastChange, unlistedMembers, movesVoters, intentConflict, toDecisionRecord, decisionContent,
+  prunedRejections, rejectionInputs, rejectionKeys, withRejection, withoutRejection,
   DAMPER_DEFAULTS, FLAPPED_RECENTLY_MS, JUST_PROMOTED_MS, NEW_LEADER_SETTLE_MS, NEW_LEADER_SETTLE_POLL_MS, RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN, UNLISTED_DEAD_MS
 } from './core/index.js'
-import type { DamperOptions, Decision, DecisionRecord, IntentConflict, MemberInfo, Policy, Proposal, Unlisted, Withheld } from './core/index.js'
+import type { DamperOptions, Decision, DecisionRecord, IntentConflict, MemberInfo, Policy, Proposal, Rejections, ShapeView, Unlisted, Withheld } from './core/index.js'
 import { DecisionLog } from './decision-log.js'
 import { DecisionGossip } from './decision-gossip.js'
 import { registerPolicyRoutes } from './routes.js'
@@ -61,6 +62,11 @@ export interface PolicyEngineInit {
   nowMs?: () => number
 }
 
+/** rejectionInputs of each (command kind, node) `proposal` changes, keyed as the backoffs are. */
+function inputsOf (proposal: Proposal, snapshot: { shape: ShapeView, view: readonly MemberInfo[] }): Map<string, string> {
+  return new Map(rejectionKeys(proposal.command).map(({ key, nodeId }) => [key, rejectionInputs(nodeId, snapshot)]))
+}
+
 export class PolicyEngine implements NodeService {
   readonly name = 'policy'
   private ctx!: ServiceContext
@@ -95,6 +101,8 @@ export class PolicyEngine implements NodeService {
   /** Node → when the policy last changed it (the per-node damper); pruned at every evaluation (prunedLastChange). */
   private lastChangeMs = new Map<string, number>()
   private readonly recentChangesMs: number[] = []
+  /** `kind node` → its backoff after a rejection at apply; pruned at every evaluation (prunedRejections). */
+  private rejections: Rejections = new Map()
   private readonly inFlight = new Set<string>()
   private voterChangeInFlight = false
   private previousShape: MeshShape | undefined
@@ -276,6 +284,8 @@ export class PolicyEngine implements NodeService {
     const caughtUp = this.consensus.caughtUpMembers()
     // Without it the map kept one entry per node id the policy ever changed, long gone ones included.
     this.lastChangeMs = prunedLastChange(this.lastChangeMs, { shape, nowMs, damper: this.damper })
+    // A backoff whose inputs changed ends here: the state machine may judge the command otherwise now.
+    this.rejections = prunedRejections(this.rejections, { shape, view })
     const proposals: Proposal[] = []
     const withheld: Withheld[] = []
     for (const policy of this.policies) {
@@ -291,11 +301,12 @@ export class PolicyEngine implements NodeService {
       // `with` only once every node knows it (the cluster's protocol level; rolling upgrades).
       joinPromotions: shape.protocol >= PROTOCOL_JOINED_PROMOTION,
       joinReplacement: shape.protocol >= PROTOCOL_REPLACEMENT,
+      rejections: this.rejections,
       state: { lastChangeMs: this.lastChangeMs, recentChangesMs: this.recentChangesMs, inFlight: this.inFlight, voterChangeInFlight: this.voterChangeInFlight }
     })
     const decision: Decision = { atMs: nowMs, trigger, leader: true, proposals: gated.passed, withheld: [...withheld, ...gated.withheld] }
     this.record(decision)
-    for (const proposal of gated.passed) this.submit(proposal, movesVoters(proposal.command, shape))
+    for (const proposal of gated.passed) this.submit(proposal, { voterChange: movesVoters(proposal.command, shape), inputs: inputsOf(proposal, { shape, view }) })
     this.scheduleRetry(decision.withheld, nowMs)
     return decision
   }
@@ -327,7 +338,11 @@ export class PolicyEngine implements NodeService {
     this.retryTimer = setTimeout(() => { this.tick('audit') }, delay)
   }
 
-  private submit (proposal: Proposal, voterChange: boolean): void {
+  /**
+   * Proposes `proposal` leader-only and settles its marks when it is decided. `inputs` (rejectionInputs of each node
+   * it changes, from the snapshot it was decided from) start or extend a backoff if the state machine rejects it.
+   */
+  private submit (proposal: Proposal, { voterChange, inputs }: { voterChange: boolean, inputs: ReadonlyMap<string, string> }): void {
     // A joined promotion (`with`) changes every node it names: each is in flight, and each counts for the dampers.
     const ids = commandNodeIds(proposal.command)
     for (const id of ids) this.inFlight.add(id)
@@ -348,6 +363,13 @@ export class PolicyEngine implements NodeService {
           this.recentChangesMs.push(at)
         }
         while (this.recentChangesMs.length > this.damper.clusterMaxChanges * 2) this.recentChangesMs.shift()
+        this.rejections = withoutRejection(this.rejections, proposal.command)
+      } else {
+        // The shape is as it was: from the same inputs the policy proposes the same again, so wait before it goes.
+        this.rejections = withRejection(this.rejections, { command: proposal.command, inputs, code: outcome.code, nowMs: this.nowMs() })
+        const backoff = rejectionKeys(proposal.command).map(({ key }) => this.rejections.get(key)).find((r) => r !== undefined)
+        this.ctx.log.warn({ policy: proposal.policy, command: proposal.command, code: outcome.code, rejections: backoff?.count, retryAtMs: backoff?.retryAtMs },
+          'policy proposal rejected at apply: backing off')
       }
       this.ctx.log.info({ policy: proposal.policy, command: proposal.command, outcome, why: proposal.why }, 'policy proposal committed')
     }, (err: unknown) => {
@@ -434,7 +456,7 @@ export class PolicyEngine implements NodeService {
   }
 
   status (): Record<string, unknown> {
-    return { decisions: this.decisionLog.lastN, published: this.gossip.published, damperNodes: this.lastChangeMs.size, removedVerdicts: this.removedGone.size, ...Object.fromEntries([...this.gossip.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
+    return { decisions: this.decisionLog.lastN, rejectedBackoffs: this.rejections.size, published: this.gossip.published, damperNodes: this.lastChangeMs.size, removedVerdicts: this.removedGone.size, ...Object.fromEntries([...this.gossip.drops].map(([reason, n]) => [`dropped.${reason}`, n])) }
   }
 
   routes (app: FastifyInstance): void {

@@ -24,6 +24,9 @@ describe('decision records', () => {
     // Every gate's code travels, the scale-down's holder missing from membership included.
     const unknownHolder = toDecisionRecord({ ...decision, withheld: [{ ...withheld, code: 'unknown-holder', retryOn: 'membership' }] }, { by: 'n0', term: 4, seq: 2 })
     expect(parseDecisionRecord(JSON.parse(JSON.stringify(unknownHolder)))).toEqual(unknownHolder)
+    // And a proposal backing off after a rejection at apply (docs/POLICY.md "A proposal the state machine rejects backs off").
+    const backingOff = toDecisionRecord({ ...decision, withheld: [{ ...withheld, code: 'rejected', retryOn: 'time', retryAtMs: 1_000_500 }] }, { by: 'n0', term: 4, seq: 3 })
+    expect(parseDecisionRecord(JSON.parse(JSON.stringify(backingOff)))).toEqual(backingOff)
     const broken: unknown[] = [
       null, 'x', { ...record, v: 2 }, { ...record, by: '' }, { ...record, term: -1 }, { ...record, seq: 1.5 },
       { ...record, trigger: 'whenever' }, { ...record, proposals: [{ ...proposal, priority: 'urgent' }] },

@@ -12,6 +12,7 @@ import { MeshShape, TARGET_PRESETS } from '../../src/consensus/shape/core/index.
 import type { ApplyResult, Command, Outcome } from '../../src/consensus/shape/core/index.js'
 import type { Policy, PolicyInput, Proposal, Priority } from '../../src/policy/core/index.js'
 import type { DamperOptions } from '../../src/policy/core/index.js'
+import { REJECTED_RETRY_MS_MAX, REJECTED_RETRY_MS_MIN } from '../../src/policy/core/index.js'
 import type { ServiceContext } from '../../src/node/service.js'
 import type { Member, MembershipEvent, MembershipView } from '../../src/membership/core/index.js'
 import type { ProposalResult } from '../../src/consensus/raft-node.js'
@@ -52,7 +53,7 @@ const promote = (nodeId: string, roles: string[], priority: Priority): Proposal 
   policy: 'scripted', command: { kind: 'promote', nodeId, roles } as Command, reason: 'scaling-up', why: `promote ${nodeId}`, priority
 })
 
-interface Pending { command: Command, options: unknown, settle: (outcome: Outcome) => void, fail: (err: Error) => void }
+interface Pending { command: Command, options: unknown, atMs: number, settle: (outcome: Outcome) => void, fail: (err: Error) => void }
 interface Evaluation { atMs: number, flappedAtMs: Map<string, number>, gainedAtMs: Map<string, number>, view: PolicyInput['view'] }
 
 interface Harness {
@@ -61,6 +62,8 @@ interface Harness {
   script: { proposals: (input: PolicyInput) => Proposal[] }
   evaluations: Evaluation[]
   proposed: Pending[]
+  /** When set, each proposal is settled with what it returns as soon as it is made (a state machine's verdict). */
+  verdict: ((command: Command) => Outcome) | undefined
   members: Member[]
   /** Peers the leader has not heard from since it began leading (consensus `unheardPeers`). */
   unheard: Set<string> | undefined
@@ -94,6 +97,7 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     script: { proposals: () => [] },
     evaluations: [],
     proposed: [],
+    verdict: undefined,
     members: ['L', 'a', 'b', 'c', 'd', 'e', 's'].map((id) => member(id)),
     unheard: undefined,
     learners: ['a', 'b', 'c', 'd', 'e', 's'],
@@ -139,12 +143,15 @@ async function harness (options: { leader?: boolean, commit?: number, damper?: P
     caughtUpMembers: () => undefined,
     unheardPeers: () => h.unheard,
     propose: async (command: Command, _reason: string, options?: unknown): Promise<ProposalResult<ApplyResult>> => await new Promise((resolve, reject) => {
-      h.proposed.push({
+      const pending: Pending = {
         command,
         options,
+        atMs: Date.now(),
         settle: (outcome) => { index++; resolve({ index, term: 1, duplicate: false, result: { index, term: 1, cid: '', outcome } as ApplyResult }) },
         fail: reject
-      })
+      }
+      h.proposed.push(pending)
+      if (h.verdict !== undefined) pending.settle(h.verdict(command))
     })
   }
   const membership = {
@@ -223,10 +230,12 @@ describe('a joined promotion (promote a with [b]) or replacement (promote d repl
     if (how === 'failed') h.proposed[0]!.fail(new Error('leadership lost'))
     else h.proposed[0]!.settle({ kind: 'rejected', code: 'role-already-held', message: 'no' })
     await flush()
-    // Neither in flight nor damped, and the cluster window (3) not spent: all three pass.
+    // Neither in flight nor damped, and the cluster window (3) not spent: all three pass at the evaluation the settled
+    // proposal scheduled, a debounce later, when a rejected one's first backoff (REJECTED_RETRY_MS_MIN) is over too.
     h.script.proposals = () => [promote('a', ['scheduler'], 'role'), promote('b', ['scheduler'], 'role'), promote('c', ['scheduler'], 'role')]
-    const next = h.engine.tick('manual')
-    expect(next?.withheld).toEqual([])
+    await vi.advanceTimersByTimeAsync(REJECTED_RETRY_MS_MIN)
+    expect(h.evaluations).toHaveLength(2)
+    expect(h.engine.decisions().at(-1)?.withheld).toEqual([])
     expect(h.proposed.slice(1).map((p) => p.command)).toEqual(['a', 'b', 'c'].map((id) => ({ kind: 'promote', nodeId: id, roles: ['scheduler'] })))
   })
 })
@@ -450,6 +459,76 @@ describe('the damper\'s memory', () => {
     await vi.advanceTimersByTimeAsync(60_000)
     h.engine.tick('manual')
     expect(h.engine.status().damperNodes).toBe(0)
+  })
+})
+
+describe('a proposal the state machine rejects at apply', () => {
+  // A rejection leaves the shape as it was: from the same inputs the policy proposes the same command again. It went
+  // out every 250 ms (the debounce after each settled proposal), each time a Raft entry, a block and a record.
+  const rejected: Outcome = { kind: 'rejected', code: 'limit-exceeded', message: 'at most 7 scheduler holders' }
+  const sent = (h: Harness): number[] => h.proposed.map((p) => p.atMs - T0)
+
+  it('should propose it again after 250, 500, 1000… ms up to REJECTED_RETRY_MS_MAX while its inputs stay, and log each wait with its retry time', async () => {
+    const h = await harness()
+    h.script.proposals = () => [promote('a', ['scheduler'], 'role')]
+    h.verdict = () => rejected
+    h.engine.tick('manual')
+    await vi.advanceTimersByTimeAsync(91_800)
+    // Waits of 250, 500, 1000, 2000, 4000, 8000, 16000 ms, then the cap twice.
+    expect(REJECTED_RETRY_MS_MAX).toBe(30_000)
+    expect(sent(h)).toEqual([0, 250, 750, 1_750, 3_750, 7_750, 15_750, 31_750, 61_750, 91_750])
+    // The decision log says each wait: withheld as `rejected`, for node a, retried at the time the proposal went again.
+    const waits = h.engine.decisions().flatMap((d) => d.withheld).filter((w) => w.code === 'rejected')
+    expect(waits.map((w) => (w.retryAtMs ?? 0) - T0)).toEqual([750, 1_750, 3_750, 7_750, 15_750, 31_750, 61_750, 91_750])
+    expect(waits[0]).toMatchObject({ what: 'promote a scheduler', nodeId: 'a', retryOn: 'time' })
+    expect(waits[0]?.why).toContain('rejected at apply 2 time(s) in a row (limit-exceeded)')
+    expect(h.engine.status().rejectedBackoffs).toBe(1)
+  })
+
+  it('should propose it again at the next evaluation once its inputs change, and count its rejections from the start', async () => {
+    const h = await harness()
+    h.script.proposals = () => [promote('a', ['scheduler'], 'role')]
+    h.verdict = () => rejected
+    h.engine.tick('manual')
+    await vi.advanceTimersByTimeAsync(7_750)
+    expect(sent(h)).toEqual([0, 250, 750, 1_750, 3_750, 7_750])
+    // Another node's health is none of a's inputs: a still waits (until 15,750).
+    h.members = h.members.map((m) => m.nodeId === 'e' ? member('e', 'suspect') : m)
+    h.emit(event('suspect', 'e', Date.now()))
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(sent(h)).toHaveLength(6)
+    // Who holds the scheduler changes: proposed at the evaluation that change brings, a debounce later.
+    h.applyShape(withRoles(baseShape(), 'b', ['scheduler']), 1)
+    await vi.advanceTimersByTimeAsync(DEBOUNCE_MS)
+    expect(sent(h).slice(6)).toEqual([9_000])
+    // Rejected from the new inputs: the first wait again.
+    await vi.advanceTimersByTimeAsync(REJECTED_RETRY_MS_MIN)
+    expect(sent(h).slice(6)).toEqual([9_000, 9_250])
+    // a's own health is one of its inputs too.
+    await vi.advanceTimersByTimeAsync(500)
+    expect(sent(h).slice(6)).toEqual([9_000, 9_250, 9_750])
+    h.members = h.members.map((m) => m.nodeId === 'a' ? member('a', 'suspect') : m)
+    h.emit(event('suspect', 'a', Date.now()))
+    await vi.advanceTimersByTimeAsync(DEBOUNCE_MS)
+    expect(sent(h).slice(6)).toEqual([9_000, 9_250, 9_750, 10_000])
+  })
+
+  it('should forget the wait when a proposal of it applies', async () => {
+    const h = await harness({ damper: { perNodeIntervalMs: 1, clusterMaxChanges: 1_000, clusterWindowMs: 1 } })
+    h.script.proposals = () => [promote('a', ['scheduler'], 'role')]
+    h.verdict = () => rejected
+    h.engine.tick('manual')
+    await vi.advanceTimersByTimeAsync(3_750)
+    expect(sent(h)).toEqual([0, 250, 750, 1_750, 3_750])
+    // The fifth rejection's wait is 4 s; the next one applies.
+    h.verdict = () => ({ kind: 'applied' })
+    await vi.advanceTimersByTimeAsync(4_000)
+    expect(sent(h).at(-1)).toBe(7_750)
+    expect(h.engine.status().rejectedBackoffs).toBe(0)
+    // Rejected again later: the first wait, not the sixth.
+    h.verdict = () => rejected
+    await vi.advanceTimersByTimeAsync(DEBOUNCE_MS + REJECTED_RETRY_MS_MIN)
+    expect(sent(h).slice(5)).toEqual([7_750, 8_000, 8_250])
   })
 })
 

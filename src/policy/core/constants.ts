@@ -23,6 +23,15 @@ export const RETRY_DELAY_MS_MIN = 100
 export const RETRY_DELAY_MS_MAX = 30_000
 
 /**
+ * A proposal the state machine rejected at apply waits this long before it goes again from the same inputs,
+ * twice as long after each further rejection in a row, at most REJECTED_RETRY_MS_MAX (rejections.ts). The
+ * minimum is the debounce after a settled proposal, when the engine used to propose it again; the maximum is
+ * the audit interval's default, so a stuck proposal costs at most one entry per audit.
+ */
+export const REJECTED_RETRY_MS_MIN = 250
+export const REJECTED_RETRY_MS_MAX = 30_000
+
+/**
  * A promotion withheld because every candidate's log lags the leader's is looked at again after this long:
  * replication progress triggers no evaluation of its own.
  */

@@ -33,7 +33,7 @@ export interface DecisionRecord extends Decision {
   truncated: number
 }
 
-const WITHHELD_CODES: readonly WithheldCode[] = ['no-quorum', 'in-flight', 'damped-node', 'damped-cluster', 'unstable', 'no-candidate', 'one-voter-change', 'pinned', 'unknown-holder', 'lagging']
+const WITHHELD_CODES: readonly WithheldCode[] = ['no-quorum', 'in-flight', 'damped-node', 'damped-cluster', 'unstable', 'no-candidate', 'one-voter-change', 'pinned', 'unknown-holder', 'lagging', 'rejected']
 const TRIGGERS: ReadonlyArray<Decision['trigger']> = ['membership', 'shape', 'audit', 'manual']
 const RETRY_ON: ReadonlyArray<Withheld['retryOn']> = ['time', 'commit', 'membership', 'operator']
 

@@ -11,12 +11,16 @@
  *   itself flapped (came back from suspect/dead within the interval): the damper exists against flapping.
  *   A `quorum` promotion (one more voter failure would lose quorum) is exempt even then: 3 voters of which
  *   one may flap again tolerate more than 2 steady ones. Scale-downs and rebalancing stay damped.
+ * - rejected: a (command kind, node) whose last proposal the state machine rejected at apply waits, longer after
+ *   each rejection in a row, unless its inputs changed (rejections.ts);
  * Proposals are handled in priority order (quorum, voter, singleton, role, scale-down), so a restoration is never
  * queued behind a scale-down for the one voter change or the cluster-wide budget.
  */
 import { MAX_ETCD_HOLDERS } from '../../consensus/shape/core/constants.js'
 import { commandNodeIds } from '../../consensus/shape/core/types.js'
 import { PRIORITIES } from './types.js'
+import { rejectionKeys } from './rejections.js'
+import type { Rejections } from './rejections.js'
 import type { Command, MemberInfo, NodeId, Proposal, ShapeView, Withheld } from './types.js'
 
 export interface DamperOptions {
@@ -101,6 +105,8 @@ export interface GatesInput {
    * for the demotion. @default true
    */
   joinReplacement?: boolean
+  /** The (command kind, node) pairs backing off after a rejection at apply, pruned to unchanged inputs. @default none */
+  rejections?: Rejections
 }
 
 /**
@@ -132,6 +138,12 @@ export function applyGates (input: GatesInput): { passed: Proposal[], withheld: 
     const flapped = flappedAt !== undefined && nowMs - flappedAt < damper.perNodeIntervalMs
     const mayDamp = dampable(p, health, flapped)
     if (commandNodeIds(p.command).some((n) => state.inFlight.has(n) || seen.has(n))) { hold(p, 'in-flight', 'a proposal for this node is in flight', { retryOn: 'commit' }); continue }
+    const backoff = rejectionKeys(p.command).map(({ key }) => input.rejections?.get(key)).find((r) => r !== undefined && nowMs < r.retryAtMs)
+    if (backoff !== undefined) {
+      const why = `rejected at apply ${backoff.count} time(s) in a row (${backoff.code}); proposed again at the retry time, or at once when its inputs change`
+      hold(p, 'rejected', why, { retryOn: 'time', retryAtMs: backoff.retryAtMs })
+      continue
+    }
     const damping = [last, flapped ? flappedAt : undefined].filter((t): t is number => t !== undefined && nowMs - t < damper.perNodeIntervalMs)
     if (mayDamp && damping.length > 0) {
       const since = Math.max(...damping)

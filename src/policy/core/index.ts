@@ -18,5 +18,7 @@ export { parseDecisionRecord, toDecisionRecord, decisionContent, recordId, DECIS
 export type { DecisionRecord } from './decision-record.js'
 export { SenderBudget } from './sender-budget.js'
 export { unlistedMembers } from './unlisted.js'
+export { prunedRejections, rejectionDelayMs, rejectionInputs, rejectionKeys, withRejection, withoutRejection } from './rejections.js'
+export type { Rejection, Rejections } from './rejections.js'
 export type { Unlisted, UnlistedInput } from './unlisted.js'
 export type { SenderBudgetLimits } from './sender-budget.js'

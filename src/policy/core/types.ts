@@ -76,7 +76,7 @@ export interface Proposal {
 }
 
 export type WithheldCode = 'no-quorum' | 'in-flight' | 'damped-node' | 'damped-cluster' | 'unstable' | 'no-candidate' |
-  'one-voter-change' | 'pinned' | 'unknown-holder' | 'lagging'
+  'one-voter-change' | 'pinned' | 'unknown-holder' | 'lagging' | 'rejected'
 
 /** When a withheld proposal is looked at again: at a time, when a pending change commits, or on an event. */
 export type RetryOn = 'time' | 'commit' | 'membership' | 'operator'
