@@ -8,6 +8,17 @@ import { MAX_MEMBERS } from '../consensus/shape/core/constants.js'
 export const MAX_DECISIONS = 500
 /** The log file is rewritten with only the kept records once it holds this many lines. */
 export const DECISION_FILE_LINES_MAX = 2 * MAX_DECISIONS
+/**
+ * Longest line of the log file read back (bytes); a longer one is skipped unread. A record gossiped is at most
+ * DECISION_MESSAGE_BYTES_MAX of CBOR, and its JSON line a few times that at worst (every character escaped).
+ */
+export const DECISION_LINE_BYTES_MAX = 1024 * 1024
+/**
+ * Bytes of the log file read back on start at most, from its end (decision-log.ts `load`). An honest file holds
+ * at most DECISION_FILE_LINES_MAX lines of a few hundred bytes to a few KiB; a larger one (a damaged disk, a copy)
+ * is read this far and rewritten at the next record.
+ */
+export const DECISION_FILE_READ_BYTES_MAX = 16 * 1024 * 1024
 /** The log file under the data dir. */
 export const DECISION_FILE_NAME = 'policy/decisions.jsonl'
 /** Bytes of one gossiped decision record; larger ones are rejected unread. */

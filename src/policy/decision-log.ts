@@ -3,19 +3,21 @@
  * Every node's decision log (issue 12 item 4): the leader's own records and those heard on the decisions
  * gossip topic, numbered in arrival order (`n`), bounded (MAX_DECISIONS: when full, the sender holding the most
  * records gives up its oldest), persisted as JSON lines under the
- * data dir and read back on start, so the log outlives both the leader that made a decision and a restart
+ * data dir and read back on start (its end only, bounded), so the log outlives both the leader that made a decision and a restart
  * of the node that heard it. Waiters (`revoada decisions --follow`) are woken on every new record.
  *
  * NB: the file is appended without fsync: it is an audit trail, not state. A crash can lose its last
  * lines; what actually changed is in the committed log (and the attestation chain), which is durable.
  */
-import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from '../log/index.js'
 import { assert } from '../util/assert.js'
+import { readTailLines } from '../util/tail-lines.js'
+import type { TailIo, TailLines } from '../util/tail-lines.js'
 import { parseDecisionRecord, recordId } from './core/index.js'
 import type { DecisionRecord } from './core/index.js'
-import { DECISION_FILE_LINES_MAX, DECISION_NUMBER_MAX, DECISION_WAITERS_MAX, MAX_DECISIONS } from './constants.js'
+import { DECISION_FILE_LINES_MAX, DECISION_FILE_READ_BYTES_MAX, DECISION_LINE_BYTES_MAX, DECISION_NUMBER_MAX, DECISION_WAITERS_MAX, MAX_DECISIONS } from './constants.js'
 
 /** A record as this node holds it: `n` orders the log; `heardFrom` is who gossiped it ('' = made here). */
 export interface LoggedDecision extends DecisionRecord {
@@ -31,24 +33,29 @@ export class DecisionLog {
   private fileLines = 0
   private nextN = 1
 
-  constructor (private readonly file: string, private readonly log: Logger) {}
+  /** `io`: how the file is read back on start (tests count the reads). @default node:fs */
+  constructor (private readonly file: string, private readonly log: Logger, private readonly io?: TailIo) {}
 
-  /** Reads the file back; lines that are not a well-formed record are skipped and counted. */
+  /**
+   * Reads the file back from its end: at most its last DECISION_FILE_LINES_MAX lines and DECISION_FILE_READ_BYTES_MAX
+   * bytes (an honest file holds fewer: it is rewritten at DECISION_FILE_LINES_MAX lines), so a file grown large (a
+   * damaged disk, a copy, a bug) costs the start no more. Lines that are not a well-formed record are skipped and
+   * counted. When the file held more than was read, the next record written rewrites it with the records kept.
+   */
   load (): void {
-    let text: string
+    let tail: TailLines
     try {
-      text = readFileSync(this.file, 'utf8')
+      tail = readTailLines(this.file, { linesMax: DECISION_FILE_LINES_MAX, lineBytesMax: DECISION_LINE_BYTES_MAX, bytesMax: DECISION_FILE_READ_BYTES_MAX }, this.io)
     } catch (err) {
-      // Missing is a first start. Anything else (a directory in its place, no permission, too large to read) is
-      // said once: the node keeps running with an empty log, and each failed write says so again (persist).
+      // Missing is a first start. Anything else (a directory in its place, no permission) is said once: the node
+      // keeps running with an empty log, and each failed write says so again (persist).
       const code = (err as NodeJS.ErrnoException).code
       if (code !== 'ENOENT') this.log.warn({ file: this.file, code, err: (err as Error).message }, 'decision log: file unreadable, starting empty')
       try { mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 }) } catch { /* a file in its place: each write says so */ }
       return
     }
-    let skipped = 0
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue
+    let skipped = tail.longLines
+    for (const line of tail.lines) {
       this.fileLines++
       let value: unknown
       try { value = JSON.parse(line) } catch { skipped++; continue }
@@ -65,6 +72,11 @@ export class DecisionLog {
     }
     // A torn last line after a crash is expected; anything else is worth a look.
     if (skipped > 0) this.log.warn({ file: this.file, skipped }, 'decision log: unreadable lines skipped')
+    if (!tail.complete) {
+      this.log.warn({ file: this.file, bytesRead: tail.bytesRead, lines: tail.lines.length }, 'decision log: file larger than a log keeps, read its end only')
+      // The next write rewrites the file with the records kept, so the start after it reads a file of honest size.
+      this.fileLines = DECISION_FILE_LINES_MAX
+    }
   }
 
   /** Adds a record unless it is already here; returns it with its number, or null for a duplicate. */

@@ -3,13 +3,15 @@
  * the log dedupes by (leader, term, seq), persists across a restart of the node that holds it, skips a torn
  * last line with a warning, and wakes a follower when a record arrives.
  */
-import { rm, appendFile, mkdir } from 'node:fs/promises'
+import { rm, appendFile, mkdir, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DecisionLog } from '../../src/policy/decision-log.js'
 import { parseDecisionRecord, toDecisionRecord, DECISION_ITEMS_MAX, DECISION_TIME_MS_MAX } from '../../src/policy/core/index.js'
 import { formatDecision } from '../../src/cli/policy-commands.js'
-import { MAX_DECISIONS } from '../../src/policy/constants.js'
+import { DECISION_FILE_READ_BYTES_MAX, MAX_DECISIONS } from '../../src/policy/constants.js'
+import { NODE_TAIL_IO } from '../../src/util/tail-lines.js'
+import type { TailIo } from '../../src/util/tail-lines.js'
 import type { Decision, Proposal, Withheld } from '../../src/policy/core/index.js'
 import { capturingLogger, tempDir } from '../node/helpers.js'
 
@@ -158,6 +160,60 @@ describe('DecisionLog', () => {
       const { log: quiet, lines: none } = capturingLogger()
       new DecisionLog(path.join(dir, 'other', 'decisions.jsonl'), quiet).load()
       expect(none).toEqual([])
+    })
+  })
+
+  describe('a large file read back on start (its end only: the log keeps MAX_DECISIONS records)', () => {
+    /** A line of `zeroBytes` zeros (sparse: a damaged disk, say) then records numbered 1…`records`; returns the records' bytes. */
+    async function largeFile (file: string, zeroBytes: number, records: number): Promise<number> {
+      await mkdir(path.dirname(file), { recursive: true })
+      await writeFile(file, '')
+      await truncate(file, zeroBytes)
+      const text = Array.from({ length: records }, (_, i) => JSON.stringify({ ...toDecisionRecord(decision, { by: 'n0', term: 4, seq: i + 1 }), n: i + 1 }) + '\n').join('')
+      await appendFile(file, '\n' + text)
+      return Buffer.byteLength(text)
+    }
+    /** node:fs, with the length of every read recorded. */
+    function countingIo (): { io: TailIo, reads: number[] } {
+      const reads: number[] = []
+      return { reads, io: { ...NODE_TAIL_IO, readSync: (fd, buffer, offset, length, position) => { reads.push(length); return NODE_TAIL_IO.readSync(fd, buffer, offset, length, position) } } }
+    }
+    const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
+    const big = 200 * 1024 * 1024
+
+    it('should keep the last records of a 200 MB file, read only its last lines, and rewrite it at the next record', async () => {
+      dir = await tempDir()
+      const file = path.join(dir, 'policy', 'decisions.jsonl')
+      const recordBytes = await largeFile(file, big, 2_000)
+      const { io, reads } = countingIo()
+      const { log, lines } = capturingLogger()
+      const decisions = new DecisionLog(file, log, io)
+      decisions.load()
+      expect(decisions.last(MAX_DECISIONS + 1).map((r) => r.n)).toEqual(Array.from({ length: MAX_DECISIONS }, (_, i) => 2_000 - MAX_DECISIONS + 1 + i))
+      // Read from the end: about the last DECISION_FILE_LINES_MAX (1,000) of the 2,000 lines, none of the zeros.
+      expect(sum(reads)).toBeGreaterThan(0)
+      expect(sum(reads)).toBeLessThan(recordBytes)
+      expect(Math.max(...reads)).toBeLessThanOrEqual(64 * 1024)
+      expect(lines.some((l) => l.msg === 'decision log: file larger than a log keeps, read its end only')).toBe(true)
+      // Numbering goes on, and the next record rewrites the file with the records kept.
+      expect(decisions.add(toDecisionRecord(decision, { by: 'n0', term: 4, seq: 2_001 }))?.n).toBe(2_001)
+      expect((await stat(file)).size).toBeLessThan(recordBytes)
+      const again = new DecisionLog(file, log)
+      again.load()
+      expect(again.last(MAX_DECISIONS).map((r) => r.n)).toEqual(decisions.last(MAX_DECISIONS).map((r) => r.n))
+    })
+
+    it('should read at most DECISION_FILE_READ_BYTES_MAX of a 200 MB file whose lines are few and huge', async () => {
+      dir = await tempDir()
+      const file = path.join(dir, 'policy', 'decisions.jsonl')
+      // 300 records after one 200 MB line: the line budget does not stop the read, the byte budget does.
+      await largeFile(file, big, 300)
+      const { io, reads } = countingIo()
+      const { log } = capturingLogger()
+      const decisions = new DecisionLog(file, log, io)
+      decisions.load()
+      expect(decisions.last(MAX_DECISIONS).map((r) => r.n)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
+      expect(sum(reads)).toBeLessThanOrEqual(DECISION_FILE_READ_BYTES_MAX)
     })
   })
 
