@@ -60,7 +60,8 @@ export class DecisionLog {
       let value: unknown
       try { value = JSON.parse(line) } catch { skipped++; continue }
       const record = parseDecisionRecord(value)
-      const n = (value as { n?: unknown }).n
+      // A line may hold any JSON: `null` read as a record's `n` was a TypeError that stopped the start.
+      const n = typeof value === 'object' && value !== null ? (value as { n?: unknown }).n : undefined
       // A damaged line may still parse: a number out of order or past DECISION_NUMBER_MAX, or a second copy of a
       // record, is skipped like a torn one.
       if (record === null || typeof n !== 'number' || !Number.isSafeInteger(n) || n < this.nextN || n > DECISION_NUMBER_MAX || this.ids.has(recordId(record))) {

@@ -144,6 +144,22 @@ describe('DecisionLog', () => {
       expect(lines.some((l) => l.skipped === 1)).toBe(true)
     })
 
+    it('should skip a line holding JSON that is no object (null, a number, a string), which stopped the start with a TypeError', async () => {
+      // Found by the decision-record fuzz target (test/fuzz/regressions/decision-record/): `null.n` threw out of load().
+      dir = await tempDir()
+      const file = path.join(dir, 'policy', 'decisions.jsonl')
+      const { log } = capturingLogger()
+      const first = new DecisionLog(file, log)
+      first.load()
+      first.add(toDecisionRecord(decision, { by: 'n0', term: 4, seq: 1 }))
+      await appendFile(file, 'null\n7\n"x"\n[]\n')
+      const { log: log2, lines } = capturingLogger()
+      const second = new DecisionLog(file, log2)
+      expect(() => { second.load() }).not.toThrow()
+      expect(second.last(10).map((r) => r.n)).toEqual([1])
+      expect(lines.some((l) => l.skipped === 4)).toBe(true)
+    })
+
     it('should say so when the file cannot be read (not just missing), start empty and keep taking records', async () => {
       dir = await tempDir()
       const file = path.join(dir, 'policy', 'decisions.jsonl')
