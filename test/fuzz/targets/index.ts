@@ -10,6 +10,7 @@ import { codecParityTarget } from './codec-parity.js'
 import { configFileTarget } from './config-file.js'
 import { contentIndexTarget } from './content-index.js'
 import { contentWireTarget } from './content-wire.js'
+import { decisionRecordTarget } from './decision-record.js'
 import { gossipHeartbeatTarget } from './gossip-heartbeat.js'
 import { joinStringTarget } from './join-string.js'
 import { livenessDigestTarget } from './liveness-digest.js'
@@ -21,5 +22,6 @@ import { walRecoveryTarget } from './wal-recovery.js'
 
 export const TARGETS: ReadonlyMap<string, FuzzTarget> = new Map([
   raftStepTarget, gossipHeartbeatTarget, livenessDigestTarget, signedProposalTarget, batchEnvelopeTarget, snapshotRestoreTarget, shapeRestoreTarget, walRecoveryTarget,
-  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget, addressLookupTarget, contentIndexTarget, codecParityTarget
+  joinStringTarget, configFileTarget, adminApiTarget, contentWireTarget, streamFramesTarget, addressLookupTarget, contentIndexTarget, codecParityTarget,
+  decisionRecordTarget
 ].map((t) => [t.name, t]))
