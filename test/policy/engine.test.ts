@@ -17,6 +17,7 @@ import type { ServiceContext } from '../../src/node/service.js'
 import type { Member, MembershipEvent, MembershipView } from '../../src/membership/core/index.js'
 import type { ProposalResult } from '../../src/consensus/raft-node.js'
 import { silentLogger } from '../../src/log/index.js'
+import { formatDecision } from '../../src/cli/policy-commands.js'
 import { tempDir } from '../node/helpers.js'
 
 const T0 = 1_000_000
@@ -482,6 +483,9 @@ describe('a proposal the state machine rejects at apply', () => {
     expect(waits.map((w) => (w.retryAtMs ?? 0) - T0)).toEqual([750, 1_750, 3_750, 7_750, 15_750, 31_750, 61_750, 91_750])
     expect(waits[0]).toMatchObject({ what: 'promote a scheduler', nodeId: 'a', retryOn: 'time' })
     expect(waits[0]?.why).toContain('rejected at apply 2 time(s) in a row (limit-exceeded)')
+    // As `revoada decisions` prints it: the gate, the node and the time it goes again.
+    const printed = h.engine.decisions().filter((d) => d.withheld.some((w) => w.code === 'rejected')).map((d) => formatDecision({ ...d, n: 0 }).join('\n'))
+    expect(printed[0]).toContain(`withheld promote a scheduler [gate rejected, node a, retry at ${new Date(T0 + 750).toISOString()}]`)
     expect(h.engine.status().rejectedBackoffs).toBe(1)
   })
 
