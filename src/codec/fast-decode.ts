@@ -13,8 +13,8 @@
  *
  * It gives up — returns NOT_FAST — on anything else or anything it is unsure of: floats, other tags and
  * simple values, integers beyond 2^53 (dag-cbor gives BigInts), text starting with a byte-order mark
- * (TextDecoder would drop it), the key `__proto__`, nesting deeper than FAST_DECODE_MAX_DEPTH, and every
- * violation of the rules above. The caller then runs the general path (decode + re-encode + compare), so
+ * (TextDecoder would drop it), the key `__proto__`, nesting deeper than FAST_DECODE_MAX_DEPTH, more data
+ * items than the caller's `itemsMax`, and every violation of the rules above. The caller then runs the general path (decode + re-encode + compare), so
  * accepted values, rejections and error types are exactly those of the general path: the reader only
  * returns a value on bytes the general path accepts, and the same value (test/codec/fast-decode.test.ts).
  */
@@ -39,16 +39,22 @@ const EMPTY: Uint8Array = new Uint8Array(0)
 let data = EMPTY
 let pos = 0
 let end = 0
+/** Heads the reader may still read before it gives up (`itemsMax` counts down). */
+let itemsLeft = 0
 
 /**
  * The value of canonical DAG-CBOR `bytes`, or NOT_FAST when the bytes are outside what this reader
  * decides (then `decodeCanonical`'s general path gives the value or the error). Never throws.
+ * @param itemsMax data items the reader builds at most (default: no bound), counted as `overBounds` (nesting.ts)
+ *   counts them, every head (a tag and its content are two); it gives up on the next, so a caller whose general
+ *   path is `decodeBounded(bytes, itemsMax)` refuses a flood of one-byte items having built no more than this.
  */
-export function decodeCanonicalFast (bytes: Uint8Array): unknown {
+export function decodeCanonicalFast (bytes: Uint8Array, itemsMax = Number.MAX_SAFE_INTEGER): unknown {
   // A Buffer's slice() is a view; byte strings must come out as copies in plain Uint8Arrays, as dag-cbor's.
   data = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   pos = 0
   end = data.length
+  itemsLeft = itemsMax
   try {
     const value = item(0)
     if (pos !== end) return NOT_FAST
@@ -149,7 +155,7 @@ function utf8Text (start: number): string {
 }
 
 function item (depth: number): unknown {
-  if (pos >= end) throw GIVE_UP
+  if (pos >= end || --itemsLeft < 0) throw GIVE_UP
   const initial = data[pos++]!
   const major = initial >> 5
   const minor = initial & 31
@@ -198,7 +204,7 @@ function map (n: number, depth: number): Record<string, unknown> {
   let prevStart = 0
   let prevLength = -1
   for (let i = 0; i < n; i++) {
-    if (pos >= end) throw GIVE_UP
+    if (pos >= end || --itemsLeft < 0) throw GIVE_UP
     const initial = data[pos++]!
     if (initial >> 5 !== 3) throw GIVE_UP // keys are text
     const keyLength = length(initial & 31, 1)
@@ -221,7 +227,7 @@ function map (n: number, depth: number): Record<string, unknown> {
 
 /** The content of tag 42: a byte string 0x00 ‖ CID bytes, those bytes exactly the CID's own. */
 function cid (): CID {
-  if (pos >= end) throw GIVE_UP
+  if (pos >= end || --itemsLeft < 0) throw GIVE_UP
   const initial = data[pos++]!
   if (initial >> 5 !== 2) throw GIVE_UP
   const n = length(initial & 31, 1)

@@ -11,7 +11,8 @@ import fc from 'fast-check'
 import { encode } from '@ipld/dag-cbor'
 import * as Digest from 'multiformats/hashes/digest'
 import {
-  CID, cidOfBytes, cidOfValue, decodeCanonical, decodeCanonicalFast, decodeCanonicalGeneral, encodeCanonical, NOT_FAST
+  CID, cidOfBytes, cidOfValue, decodeCanonical, decodeCanonicalFast, decodeCanonicalGeneral, encodeCanonical, NOT_FAST,
+  overBounds
 } from '../../src/codec/index.js'
 
 const SEED = Number(process.env.FAST_DECODE_SEED ?? 161616)
@@ -67,6 +68,16 @@ function inFastDomain (v: unknown): boolean {
   if (Array.isArray(v)) return v.every(inFastDomain)
   if (typeof v === 'object') return Object.entries(v).every(([k, x]) => k !== '__proto__' && !k.startsWith('\uFEFF') && inFastDomain(x))
   return false // bigint, float
+}
+
+/** Data items of `v` once encoded, counted on the value (a naive reference): every head; a CID is a tag and its bytes. */
+function itemsIn (v: unknown): number {
+  if (CID.asCID(v) !== null) return 2
+  if (Array.isArray(v)) return 1 + v.reduce((n: number, x) => n + itemsIn(x), 0)
+  if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
+    return 1 + Object.values(v).reduce((n: number, x) => n + 1 + itemsIn(x), 0)
+  }
+  return 1
 }
 
 // ---------------------------------------------------------------------- a writer that bends one node
@@ -311,6 +322,22 @@ describe('decodeCanonicalFast', () => {
     expect(fast.blob.constructor).toBe(Uint8Array)
     fast.blob[0] = 9
     expect(bytes.includes(9)).toBe(false) // a copy, not a view into the message
+  })
+
+  it('should answer with at most itemsMax data items and give up on one more, counted as the nesting scan counts', () => {
+    let answered = 0
+    fc.assert(fc.property(valueArb, (v) => {
+      if (!inFastDomain(v)) return
+      const bytes = encode(v)
+      const items = itemsIn(v)
+      // The scan behind decodeBounded(bytes, itemsMax) draws the line at the same item.
+      expect(overBounds(bytes, Number.MAX_SAFE_INTEGER, items)).toBe(null)
+      expect(overBounds(bytes, Number.MAX_SAFE_INTEGER, items - 1)).toBe('items')
+      expect(decodeCanonicalFast(bytes, items)).not.toBe(NOT_FAST)
+      expect(decodeCanonicalFast(bytes, items - 1)).toBe(NOT_FAST)
+      answered++
+    }), { seed: SEED, numRuns: 2000 })
+    expect(answered).toBeGreaterThan(500)
   })
 
   it('should leave deep nesting to the general path rather than overflow', () => {
