@@ -87,8 +87,16 @@ export const WIRE_NUMBER_MAX = 2 ** 48
  * by the core's message check (counted in droppedMessages).
  */
 export const STEP_NUMBER_MAX = WIRE_NUMBER_MAX / 2
-/** Entries in one network message; a message with more is dropped. */
-export const MAX_ENTRIES_PER_MSG = 100_000
+/**
+ * Entries in one network message (App, Prop). The core builds none with more: a leader's App and a
+ * follower's forwarded Props are cut at this count as well as at maxSizePerMsgBytes. A message with more is
+ * dropped by the core (counted in droppedMessages) and its frame refused by the transport, whose bound on a
+ * frame's CBOR items derives from it (FRAME_ITEMS_MAX, transport/wire.ts). 12,288 is above the 10,922 entries
+ * that the node's 256 KiB messages hold at ENTRY_OVERHEAD_BYTES each (the fewest bytes an entry counts), so
+ * every App or Prop of a build that cut by bytes alone still decodes; it was 100,000, which let a key holder's
+ * 3 MiB frame of one-byte items through to decoding (docs/ENCODING.md, "Readers of untrusted bytes").
+ */
+export const MAX_ENTRIES_PER_MSG = 12_288
 /** Characters of a NodeId on the wire (a PeerId string is about 52). */
 export const MAX_NODE_ID_CHARS = 128
 /** NodeIds in one list of a configuration on the wire. */

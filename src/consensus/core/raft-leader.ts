@@ -5,7 +5,7 @@
  */
 import { assert } from '../../util/assert.js'
 import {
-  MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNK_BYTES, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS
+  MAX_ENTRIES_PER_MSG, MAX_PENDING_READ_INDEX, MAX_SNAPSHOT_CHUNK_BYTES, MAX_SNAPSHOT_CHUNKS_PER_SEND, SNAPSHOT_RETRY_ELECTION_TIMEOUTS
 } from './constants.js'
 import type { Progress } from './progress.js'
 import { allVoters, hasQuorum, isVoterOf, jointCommitted } from './quorum.js'
@@ -135,7 +135,10 @@ function sendAppend (r: Raft, to: NodeId, pr: Progress, sendIfEmpty: boolean, co
     return false
   }
   const lastIndex = r.log.lastIndex()
-  const entries = pr.next <= lastIndex ? r.log.slice(pr.next, lastIndex + 1, r.cfg.maxSizePerMsgBytes) : []
+  // At most MAX_ENTRIES_PER_MSG entries, whatever their size: a follower refuses a frame holding more.
+  const sliceEnd = Math.min(lastIndex + 1, pr.next + MAX_ENTRIES_PER_MSG)
+  const entries = pr.next <= lastIndex ? r.log.slice(pr.next, sliceEnd, r.cfg.maxSizePerMsgBytes) : []
+  assert(entries.length <= MAX_ENTRIES_PER_MSG, () => `App of ${entries.length} entries`)
   if (entries.length === 0 && !sendIfEmpty) return false
   // Only the new commit index, to a follower in replicate state: it has answered, or will answer after its
   // flush, every append with entries it received, so an answer to this one would repeat one (or be lost

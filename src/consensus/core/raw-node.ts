@@ -59,7 +59,10 @@ export interface PersistTicket {
   readonly selfMessages: readonly Message[]
 }
 
-/** Splits `entries` into runs of at most `maxBytes` (counted as entryBytes; at least one entry each). */
+/**
+ * Splits `entries` into runs of at most `maxBytes` (counted as entryBytes; at least one entry each) and at
+ * most MAX_ENTRIES_PER_MSG entries, which is all the leader's transport decodes in one frame.
+ */
 function chunkBySize (entries: Entry[], maxBytes: number): Entry[][] {
   const chunks: Entry[][] = []
   let current: Entry[] = []

@@ -5,9 +5,10 @@
  * types, negative or unsafe numbers — and throws a typed MalformedFrameError, which closes that stream
  * only; the node keeps running.
  *
- * Limits: a frame is at most MAX_FRAME_BYTES, above the core's 1 MiB `maxSizePerMsgBytes` and 256 KiB
- * snapshot chunks with room for their envelope; a reader holds at most one partial frame of this size
- * (src/net/length-prefixed.ts).
+ * Limits: a frame is at most MAX_FRAME_BYTES, above the core's 1 MiB `maxSizePerMsgBytes` (the node's is
+ * 256 KiB) and 1 MiB snapshot chunks with room for their envelope; a reader holds at most one partial frame
+ * of this size (src/net/length-prefixed.ts). It holds at most FRAME_ITEMS_MAX CBOR data items, which is what
+ * decoding costs: each one-byte item becomes a JS value.
  */
 import { decodeBounded, decodeCanonicalFast, encodeCanonical, NOT_FAST } from '../../codec/index.js'
 import {
@@ -19,6 +20,23 @@ import type { ConfState, Entry, Message, SnapshotMeta } from '../core/types.js'
 export const RAFT_PROTOCOL = '/revoada/raft/1.0.0'
 export const MAX_FRAME_BYTES = 3 * 1024 * 1024
 const VERSION = 1
+
+/** CBOR data items of one entry as encodeFrame writes it: its map, and six keys (i m y d c s) with their values. */
+const ENTRY_ITEMS_MAX = 13
+/**
+ * CBOR data items of a frame besides its entries, as encodeFrame writes it: the top-level map, its 19 keys with
+ * their values (`e` an array, `sm` a map), and inside `sm` three keys with their values (`confState` a map),
+ * five keys of confState with theirs, and its four lists of at most MAX_CONF_IDS ids.
+ */
+const FRAME_ENVELOPE_ITEMS_MAX = 1 + 2 * 19 + 2 * 3 + 2 * 5 + 4 * MAX_CONF_IDS
+/**
+ * CBOR data items in one frame (163,895): the most a frame of this build's or an earlier build's core holds,
+ * MAX_ENTRIES_PER_MSG entries of ENTRY_ITEMS_MAX items and every other field at its largest. Decoding costs
+ * per item (each one-byte `{}` becomes an object): a 3 MiB frame of them held 3.1 million and took ≈ 1.2 s and
+ * ≈ 260 MB to decode (bench/frame-decode.ts). Both decode paths stop at the bound, the one-pass reader having
+ * built at most this many items and the general path none; the frame is a MalformedFrameError.
+ */
+export const FRAME_ITEMS_MAX = MAX_ENTRIES_PER_MSG * ENTRY_ITEMS_MAX + FRAME_ENVELOPE_ITEMS_MAX
 
 export class MalformedFrameError extends Error {
   static override readonly name = 'MalformedFrameError'
@@ -119,8 +137,9 @@ export function decodeFrame (bytes: Uint8Array): Message {
     // A canonical frame (what encodeFrame writes) through the one-pass reader, which gives the value dag-cbor
     // would at a fraction of its garbage (issue 16); anything else through dag-cbor with nesting bounded (its
     // recursion overflowed the stack on a deep frame: a RangeError, caught here only by luck of the catch).
-    const fast = decodeCanonicalFast(bytes)
-    v = (fast !== NOT_FAST ? fast : decodeBounded(bytes)) as Record<string, unknown>
+    // Both stop at FRAME_ITEMS_MAX items: the reader gives up there and the general path's scan refuses.
+    const fast = decodeCanonicalFast(bytes, FRAME_ITEMS_MAX)
+    v = (fast !== NOT_FAST ? fast : decodeBounded(bytes, FRAME_ITEMS_MAX)) as Record<string, unknown>
   } catch (err) {
     return fail(`not CBOR: ${(err as Error).message}`)
   }
