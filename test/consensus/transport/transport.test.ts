@@ -10,9 +10,10 @@ import { yamux } from '@libp2p/yamux'
 import { lpStream } from '@libp2p/utils'
 import { encode } from '@ipld/dag-cbor'
 import { RaftTransport, MAX_QUEUED_MESSAGES_PER_PEER } from '../../../src/consensus/transport/raft-transport.js'
-import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
+import { decodeFrame, encodeFrame, FRAME_ITEMS_MAX, MAX_FRAME_BYTES, RAFT_PROTOCOL } from '../../../src/consensus/transport/wire.js'
 import { EntryType, MessageType } from '../../../src/consensus/core/types.js'
 import type { Message } from '../../../src/consensus/core/types.js'
+import type { Logger } from '../../../src/consensus/raft-node.js'
 import { waitFor } from '../../node/helpers.js'
 
 const quiet = { info: () => {}, warn: () => {}, debug: () => {} }
@@ -41,12 +42,12 @@ describe('RaftTransport', () => {
   const started: Array<{ stop: () => Promise<void> | void }> = []
   afterEach(async () => { for (const s of started.splice(0).reverse()) await s.stop() })
 
-  async function pair (isMember: (peer: string) => boolean = () => true): Promise<{ a: Libp2p, b: Libp2p, ta: RaftTransport, tb: RaftTransport, got: Message[] }> {
+  async function pair (isMember: (peer: string) => boolean = () => true, logB: Logger = quiet): Promise<{ a: Libp2p, b: Libp2p, ta: RaftTransport, tb: RaftTransport, got: Message[] }> {
     const a = await node(); const b = await node()
     started.push(a, b)
     await a.dial(b.getMultiaddrs()[0]!)
     const ta = new RaftTransport({ libp2p: a, isMember: () => true, log: quiet })
-    const tb = new RaftTransport({ libp2p: b, isMember, log: quiet })
+    const tb = new RaftTransport({ libp2p: b, isMember, log: logB })
     await ta.start(); await tb.start()
     started.push(ta, tb)
     const got: Message[] = []
@@ -114,6 +115,25 @@ describe('RaftTransport', () => {
     ta.send(message(a.peerId.toString(), b.peerId.toString(), 7))
     await waitFor(() => got.length === 1, 10_000, 'still serving')
   })
+
+  it('should count a frame of more CBOR items than FRAME_ITEMS_MAX as malformed, warn once, and keep serving', async () => {
+    const warnings: Array<{ fields: { err?: string }, line: string }> = []
+    const log = { ...quiet, warn: (...args: unknown[]) => { warnings.push({ fields: args[0] as { err?: string }, line: args[1] as string }) } }
+    const { a, b, ta, tb, got } = await pair(() => true, log)
+    // A key holder's frame: canonical, well within MAX_FRAME_BYTES, one-byte `{}` in `e` past the item bound.
+    const flood = encode({ ...JSON.parse('{}'), v: 1, t: 'app', f: a.peerId.toString(), o: b.peerId.toString(), m: 3, i: 0, l: 0, e: new Array(FRAME_ITEMS_MAX).fill({}), c: 0, r: false, h: 0 })
+    expect(flood.length).toBeLessThan(MAX_FRAME_BYTES)
+    for (let i = 0; i < 2; i++) {
+      const stream = await a.dialProtocol(b.peerId, RAFT_PROTOCOL)
+      await lpStream(stream, { maxDataLength: MAX_FRAME_BYTES }).write(flood)
+      await waitFor(() => tb.counters().rejectedMalformed === i + 1, 30_000, `flood ${i + 1} counted`)
+    }
+    expect(warnings.map((w) => [w.line, w.fields.err])).toEqual([
+      ['malformed raft frame; closing the stream (counted; logged once per interval)', `MalformedFrameError: not CBOR: more than ${FRAME_ITEMS_MAX} data items`]
+    ])
+    ta.send(message(a.peerId.toString(), b.peerId.toString(), 7))
+    await waitFor(() => got.length === 1, 10_000, 'still serving')
+  }, 60_000)
 
   it('should drop and count messages beyond the per-peer queue bound instead of blocking', async () => {
     const a = await node()
