@@ -61,6 +61,14 @@ export const MAX_INFLIGHT_MSGS = 64
  * envelope it stays far inside one Raft frame (MAX_FRAME_BYTES, 3 MiB), so no entry is ever unsendable.
  */
 export const MAX_COMMAND_BYTES = 1024 * 1024
+/**
+ * CBOR data items of an entry payload a leader takes from a follower's forwarded proposal: `{c, t}` is five
+ * (its map, two keys, the command's bytes, the time), as every build writes it. More is refused (counted in
+ * refusedForwarded) before decoding: a member's 3 MiB Prop of one entry whose payload held one-byte `{}` in an
+ * extra key cost the leader ≈ 0.7 s and 220 MB per frame to decode (2026-12-08), the frame's own item bound
+ * (FRAME_ITEMS_MAX) counting the payload as one byte string. Apply stays lenient (entry-payload.ts): this bounds intake only.
+ */
+export const FORWARDED_PAYLOAD_ITEMS_MAX = 5
 /** Bad input from one peer (per kind) is logged at most once per this interval; every case is counted. */
 export const LOG_INTERVAL_MS_PER_PEER = 60_000
 /** Peer-and-kind keys the log limiter remembers; the oldest is forgotten beyond it. */

@@ -29,13 +29,16 @@ export function encodeEntryPayload (payload: EntryPayload): Uint8Array {
   return bytes
 }
 
-/** Decodes an entry payload; null when the bytes are not one (treated as a rejected command). */
-export function decodeEntryPayload (bytes: Uint8Array): EntryPayload | null {
+/**
+ * Decodes an entry payload; null when the bytes are not one (treated as a rejected command). `itemsMax` (no
+ * bound by default, as apply must decode) makes bytes of more CBOR data items null before any is decoded.
+ */
+export function decodeEntryPayload (bytes: Uint8Array, itemsMax = Number.MAX_SAFE_INTEGER): EntryPayload | null {
   const known = encodedHere.get(bytes)
   if (known !== undefined) return known
   try {
     // Bounded nesting: a deep value must fail on every replica alike, not where the stack runs out (codec/nesting.ts).
-    const value = decodeBounded<{ c?: unknown, t?: unknown }>(bytes)
+    const value = decodeBounded<{ c?: unknown, t?: unknown }>(bytes, itemsMax)
     if (!(value.c instanceof Uint8Array) || typeof value.t !== 'number' || !Number.isSafeInteger(value.t)) return null
     return { command: value.c, timeMs: value.t }
   } catch {

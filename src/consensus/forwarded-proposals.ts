@@ -7,6 +7,7 @@
  * forwarded-request-intake.ts) and, refused for good, answered with a `prop-resp` (request-refusal.ts). On
  * a follower, it hears those answers and fails the request's callers.
  */
+import { FORWARDED_PAYLOAD_ITEMS_MAX } from './constants.js'
 import { EntryType, MessageType, isMemberOf } from './core/index.js'
 import type { ConfState, Entry, Message, NodeId, ProposalId, ProposalSessions, RawNode } from './core/index.js'
 import { decodeEntryPayload, encodeEntryPayload } from './entry-payload.js'
@@ -80,7 +81,7 @@ export class ForwardedProposals<R> {
       return
     }
     for (const entry of message.entries) {
-      const request = entry.type === EntryType.Normal ? decodeEntryPayload(entry.data) : null
+      const request = entry.type === EntryType.Normal ? decodeEntryPayload(entry.data, FORWARDED_PAYLOAD_ITEMS_MAX) : null
       if (request !== null && this.isRequest(request.command)) {
         // Never appended: the leader's intake checks it all (id, sender, bounds, kinds) and its next
         // envelope carries the commands (issue 16).
@@ -276,8 +277,8 @@ export class ForwardedProposals<R> {
     const id = entry.proposalId
     if (id === undefined) return 'no proposal id'
     if (clientIdOwner(id.clientId) !== from) return `proposal id ${id.clientId} does not belong to ${from}`
-    const payload = decodeEntryPayload(entry.data)
-    if (payload === null) return 'not an entry payload'
+    const payload = decodeEntryPayload(entry.data, FORWARDED_PAYLOAD_ITEMS_MAX)
+    if (payload === null) return `not an entry payload of at most ${FORWARDED_PAYLOAD_ITEMS_MAX} items`
     const rules = this.deps.rules
     if (rules !== undefined) {
       const identity = rules.identify(payload.command)

@@ -100,6 +100,17 @@ describe('forwarded proposals at the leader', () => {
     expect(node.counters().refusedForwarded).toBe(1)
   })
 
+  it('should refuse a forwarded entry whose payload holds more items than {c, t} before decoding it', async () => {
+    const { node, machine, inject } = await leader(false)
+    // Lenient {c, t} plus an extra key of one-byte maps: apply would take it, the leader's intake does not.
+    const flood = encode({ c: cmd({ k: 'flood', v: 'x', c: 'b/1', s: 1, p: 'b' }), t: 0, x: new Array(100_000).fill({}) })
+    inject(prop('b', [{ index: 0, term: 0, type: EntryType.Normal, data: flood, proposalId: { clientId: 'b/1', seq: 1 } }]))
+    inject(prop('b', [normal(cmd({ k: 'own', v: 'y', c: 'b/1', s: 2, p: 'b' }), { clientId: 'b/1', seq: 2 })]))
+    await node.propose(cmd({ k: 'sync', v: '1', c: 'a/1', s: 99, p: 'a' }))
+    expect(machine.applied).toEqual(['own=y', 'sync=1'])
+    expect(node.counters().refusedForwarded).toBe(1)
+  })
+
   it('should apply a signed command once when it is replayed under another id or proposed again', async () => {
     const { node, machine, inject } = await leader(true)
     const original = cmd({ k: 'promote', v: 'c', c: 'a/1', s: 7, p: 'a' })
