@@ -14,7 +14,8 @@
  * It gives up — returns NOT_FAST — on anything else or anything it is unsure of: floats, other tags and
  * simple values, integers beyond 2^53 (dag-cbor gives BigInts), text starting with a byte-order mark
  * (TextDecoder would drop it), the key `__proto__`, nesting deeper than FAST_DECODE_MAX_DEPTH, more data
- * items than the caller's `itemsMax`, and every violation of the rules above. The caller then runs the general path (decode + re-encode + compare), so
+ * items than the caller's `itemsMax`, and every violation of the rules above. The caller then runs the
+ * general path (decode + re-encode + compare), so
  * accepted values, rejections and error types are exactly those of the general path: the reader only
  * returns a value on bytes the general path accepts, and the same value (test/codec/fast-decode.test.ts).
  */

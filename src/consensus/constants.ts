@@ -66,7 +66,8 @@ export const MAX_COMMAND_BYTES = 1024 * 1024
  * (its map, two keys, the command's bytes, the time), as every build writes it. More is refused (counted in
  * refusedForwarded) before decoding: a member's 3 MiB Prop of one entry whose payload held one-byte `{}` in an
  * extra key cost the leader ≈ 0.7 s and 220 MB per frame to decode (2026-12-08), the frame's own item bound
- * (FRAME_ITEMS_MAX) counting the payload as one byte string. Apply stays lenient (entry-payload.ts): this bounds intake only.
+ * (FRAME_ITEMS_MAX) counting the payload as one byte string. Apply stays lenient (entry-payload.ts): this
+ * bounds intake only.
  */
 export const FORWARDED_PAYLOAD_ITEMS_MAX = 5
 /** Bad input from one peer (per kind) is logged at most once per this interval; every case is counted. */
