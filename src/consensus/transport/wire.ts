@@ -32,7 +32,7 @@ const FRAME_ENVELOPE_ITEMS_MAX = 1 + 2 * 19 + 2 * 3 + 2 * 5 + 4 * MAX_CONF_IDS
 /**
  * CBOR data items in one frame (163,895): the most a frame of this build's or an earlier build's core holds,
  * MAX_ENTRIES_PER_MSG entries of ENTRY_ITEMS_MAX items and every other field at its largest. Decoding costs
- * per item (each one-byte `{}` becomes an object): a 3 MiB frame of them held 3.1 million and took 0.6–1.8 s and
+ * per item (each one-byte `{}` becomes an object): a 3 MiB frame of them held 3.1 million and took 0.5–1.8 s and
  * ≈ 260 MB to decode (bench/frame-decode.ts). Both decode paths stop at the bound, the one-pass reader having
  * built at most this many items and the general path none; the frame is a MalformedFrameError.
  */
