@@ -5,7 +5,7 @@
  * timeline, and the operator must never take an old state for a live one (no leader, lost quorum, no update,
  * the node stopping, its restart ending the session).
  * Method: one Chromium per file; each test its own API server on port 0 and login link; conditions are waited
- * for (waitForFunction), never slept on.
+ * for (`untilTrue`, selectors), never slept on.
  */
 import { existsSync, promises as fs } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -18,7 +18,7 @@ import type { ServiceContext } from '../../src/node/service.js'
 import { startNode } from '../../src/node/index.js'
 import { defaultServices } from '../../src/node/services.js'
 import { apiRequest } from '../../src/api/index.js'
-import { tempDir, testConfig } from '../node/helpers.js'
+import { tempDir, testConfig, waitFor } from '../node/helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -121,6 +121,15 @@ async function serve (world: World, port = 0): Promise<{ url: string, close: () 
 }
 
 /** A new tab logged in through a one-time link (by default minted at `url` with TOKEN), once the page is live. */
+/**
+ * Waits until `expression` is true in the page, each check one evaluation from the test. Not Playwright's
+ * waitForFunction: it polls by calling eval inside the page, which the page's CSP (no 'unsafe-eval') refuses
+ * whenever the first check is false (CI, 2026-12-08); DevTools' own evaluation is exempt.
+ */
+async function untilTrue (page: Page, expression: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(async () => Boolean(await page.evaluate(expression)), timeoutMs, expression)
+}
+
 async function openPage (url: string, loginUrl?: string): Promise<Page> {
   const link = loginUrl ?? ((await (await fetch(`${url}/v1/login-links`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { url: string }).url
   const page = await (context as BrowserContext).newPage()
@@ -148,7 +157,7 @@ describe('dashboard page in headless Chromium', () => {
     const { url } = await serve(world)
     const page = await openPage(url)
     // Rendered: the member row with the hostile id and the hostile decision are on the page as text.
-    await page.waitForFunction(`document.querySelectorAll('#members tr').length === 2 && document.querySelectorAll('#decisions li').length === 1`)
+    await untilTrue(page, `document.querySelectorAll('#members tr').length === 2 && document.querySelectorAll('#decisions li').length === 1`)
     const found = await page.evaluate(`({
       pwned: window.pwned,
       markup: document.querySelectorAll('img, svg, iframe, object, embed').length,
@@ -169,7 +178,7 @@ describe('dashboard page in headless Chromium', () => {
   it('should let the page\'s element builder set attributes as text only, never innerHTML or a handler', async () => {
     const { url } = await serve(new World())
     const page = await openPage(url)
-    await page.waitForFunction('typeof el === \'function\'')
+    await untilTrue(page, 'typeof el === \'function\'')
     const tried = await page.evaluate(`['innerHTML', 'outerHTML', 'onclick', 'src', 'href'].map((k) => {
       try { el('div', { [k]: '<img src=x onerror="window.pwned=5">' }); return k + ': set' } catch (e) { return k + ': ' + e.message }
     })`) as string[]
@@ -186,7 +195,7 @@ describe('dashboard page in headless Chromium', () => {
     closers.push(async () => { await node.stop(); await fs.rm(dir, { recursive: true, force: true }) })
     const link = await apiRequest(dir, 'POST', '/v1/login-links') as { url: string }
     const page = await openPage(node.apiUrl, link.url)
-    await page.waitForFunction(`[...document.querySelectorAll('#members tr td')].some((td) => td.textContent.includes('host='))`)
+    await untilTrue(page, `[...document.querySelectorAll('#members tr td')].some((td) => td.textContent.includes('host='))`)
     const found = await page.evaluate(`({
       pwned: window.pwned,
       markup: document.querySelectorAll('img, svg, iframe, object, embed').length,
@@ -203,7 +212,7 @@ describe('dashboard page in headless Chromium', () => {
     world.members = Array.from({ length: 80 }, (_, i) => member(`node-${String(i).padStart(3, '0')}`, { voter: i < 5, labels: { zone: `z${i % 3}` } }))
     const { url } = await serve(world)
     const page = await openPage(url)
-    await page.waitForFunction(`document.querySelectorAll('#members tr').length === 80`)
+    await untilTrue(page, `document.querySelectorAll('#members tr').length === 80`)
     const elements = async (): Promise<number> => await page.evaluate('document.getElementsByTagName("*").length') as number
     // One event at a time, each pushed: 400 pushes, the timeline past its 200 kept and 60 sent.
     const first = { seq: 0 }
@@ -211,11 +220,11 @@ describe('dashboard page in headless Chromium', () => {
       world.events = []
       world.changed([{ atMs: Date.now(), nodeId: `node-${String(i % 80).padStart(3, '0')}`, kind: `event ${i}` }])
       if (i === 100) {
-        await page.waitForFunction(`[...document.querySelectorAll('#timeline li')].some((li) => li.textContent.includes('event 100'))`)
+        await untilTrue(page, `[...document.querySelectorAll('#timeline li')].some((li) => li.textContent.includes('event 100'))`)
         first.seq = await elements()
       }
     }
-    await page.waitForFunction(`[...document.querySelectorAll('#timeline li')].some((li) => li.textContent.includes('event 399'))`)
+    await untilTrue(page, `[...document.querySelectorAll('#timeline li')].some((li) => li.textContent.includes('event 399'))`)
     expect(await page.evaluate(`document.querySelectorAll('#timeline li').length`)).toBe(60)
     expect(await page.evaluate(`document.querySelectorAll('#members tr').length`)).toBe(80)
     // Within a few elements of the count at event 100 (a banner a loaded machine may show meanwhile adds some);
