@@ -20,9 +20,12 @@ const short = (id: string | null): string => id === null ? '-' : `${id.slice(0, 
 /** A node number as the operator wrote it; a bad one is invalid input (exit 3), as every other usage error. */
 const nodeIndex = (value: string): number => parseCount('node number', value, [1, TESTBED_NODES_MAX])
 
+/** A node no longer running: how it ended (`removed`, `left`, `killed`…), with the exit code it recorded. */
+const stateText = (n: TestbedNodeStatus): string => n.state === 'exited' ? `exit ${n.exitCode ?? '?'}` : n.state
+
 function printStatus (nodes: TestbedNodeStatus[]): void {
   const lines = nodes.map((n) => [
-    `n${n.index}`.padEnd(4), (n.running ? `pid ${n.pid}` : 'killed').padEnd(10), short(n.nodeId).padEnd(17),
+    `n${n.index}`.padEnd(4), (n.running ? `pid ${n.pid}` : stateText(n)).padEnd(10), short(n.nodeId).padEnd(17),
     (n.role ?? '-').padEnd(9), `term ${n.term ?? '-'}`.padEnd(8), (n.roles.join(',') || '-').padEnd(44),
     n.namespace !== undefined ? `${n.apiUrl.padEnd(26)} ${n.namespace}` : n.apiUrl
   ].join(' '))
@@ -65,7 +68,7 @@ export function registerTestbedCommands (program: Command): void {
     .option('--netns', 'run each node in its own network namespace; partitions by nftables there (root, ip and nft needed)')
     .action(runUp)
   testbed.command('status')
-    .description('each node: process, Raft role, term, committed roles, admin API')
+    .description('each node: process (or how it ended: removed, left, stopped, exit N, killed), Raft role, term, committed roles, admin API')
     .option('--dir <dir>', DIR_HELP)
     .option('--json', 'one JSON array, a record per node')
     .action(async (opts: DirOptions & { json?: boolean }) => {

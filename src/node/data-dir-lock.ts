@@ -31,12 +31,17 @@ export interface DataDirLock {
   release: () => Promise<void>
 }
 
-/** Start time of process `pid` in clock ticks since boot (/proc/<pid>/stat field 22), or undefined. */
+/**
+ * Start time of process `pid` in clock ticks since boot (/proc/<pid>/stat field 22), or undefined when it is gone.
+ * NB: a zombie is gone (its files, the lock's socket among them, are closed) though its stat stays until its
+ * parent reaps it; counted live, a SIGKILLed node whose parent reaps late kept its data dir refused.
+ */
 function processStartTime (pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    // Fields after the command name (which may contain spaces) start after the last ')': state first.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return fields[0] === 'Z' ? undefined : fields[19]
   } catch {
     return undefined
   }
@@ -119,3 +124,4 @@ export async function acquireDataDirLock (dataDir: string): Promise<DataDirLock>
     }
   }
 }
+

@@ -9,6 +9,11 @@ export const TESTBED_FILE_NAME = 'testbed.json'
 export const NODE_DIR_NAME_PATTERN = /^n[1-9]\d*$/
 /** `<node data dir>/testbed-faults.json` = `{ "blocked": [nodeId…] }`: peers this node cannot reach. */
 export const FAULTS_FILE_NAME = 'testbed-faults.json'
+/**
+ * `<node data dir>/testbed-exit.json` = `{ "pid", "exitCode" }`: written by a node process as it exits on its own
+ * (removed 6, left or stopped 0, failed 1…), so `status` tells those from a SIGKILL, which leaves none.
+ */
+export const EXIT_FILE_NAME = 'testbed-exit.json'
 /** How often a testbed node re-reads its faults file. */
 export const FAULTS_POLL_MS = 200
 /** Largest testbed: every node is a process on this machine. */

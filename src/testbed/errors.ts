@@ -39,6 +39,16 @@ export class TestbedNodeStartError extends Error {
   }
 }
 
+/** A node process still ran NODE_STOP_TIMEOUT_MS after its SIGKILL (uninterruptible IO, a hung mount): it holds its data dir. */
+export class TestbedNodeStopError extends Error {
+  static override readonly name = 'TestbedNodeStopError'
+  constructor (nodes: string, waitedMs: number) {
+    super(`${nodes} still running ${waitedMs / 1000} s after SIGKILL (stuck in the kernel, e.g. on disk IO); ` +
+      'it holds its data dir, so it cannot be restarted until it is gone')
+    this.name = 'TestbedNodeStopError'
+  }
+}
+
 /** `testbed up` was interrupted (SIGINT, SIGTERM); what it had started is stopped and removed. */
 export class TestbedInterruptedError extends Error {
   static override readonly name = 'TestbedInterruptedError'

@@ -5,7 +5,7 @@
 export {
   loadTestbed, testbedDown, testbedHeal, testbedKill, testbedPartition, testbedRestart, testbedStatus, testbedUp
 } from './testbed.js'
-export type { TestbedNode, TestbedNodeStatus, TestbedState } from './testbed.js'
+export type { TestbedNode, TestbedNodeState, TestbedNodeStatus, TestbedState } from './testbed.js'
 export {
-  TestbedArgumentError, TestbedExistsError, TestbedInterruptedError, TestbedNodeStartError, TestbedNotRunningError
+  TestbedArgumentError, TestbedExistsError, TestbedInterruptedError, TestbedNodeStartError, TestbedNodeStopError, TestbedNotRunningError
 } from './errors.js'

@@ -9,15 +9,32 @@
  * that become blocked are hung up on, so `testbed partition I J` cuts live connections too.
  */
 import '../polyfill.js'
+import { renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { loadConfig } from '../config/index.js'
 import { startNode } from '../node/index.js'
 import { defaultServices } from '../node/services.js'
-import { FAULTS_FILE_NAME, FAULTS_POLL_MS } from './constants.js'
+import { EXIT_FILE_NAME, FAULTS_FILE_NAME, FAULTS_POLL_MS } from './constants.js'
 import { readBlockedPeers } from './faults-file.js'
 
+const [dataDir, host, join] = process.argv.slice(2)
+
+/**
+ * Exits with `exitCode`, recorded first in the data dir with this pid: `testbed status` shows a removed node
+ * (6) or one that left (0) as such; a SIGKILLed node writes nothing and shows as killed.
+ */
+function exitWith (exitCode: number): never {
+  if (dataDir !== undefined) {
+    const file = path.join(dataDir, EXIT_FILE_NAME)
+    try {
+      writeFileSync(file + '.tmp', JSON.stringify({ pid: process.pid, exitCode }) + '\n')
+      renameSync(file + '.tmp', file)
+    } catch { /* best effort: without it, status says killed */ }
+  }
+  process.exit(exitCode)
+}
+
 async function main (): Promise<void> {
-  const [dataDir, host, join] = process.argv.slice(2)
   if (dataDir === undefined || host === undefined) throw new Error('usage: node-main.js <data-dir> <host> [join-string]')
   const api = host === '127.0.0.1' ? {} : { api: { host, allowNonLoopback: true } }
   const config = loadConfig({ env: process.env, flags: { dataDir, listen: [`/ip4/${host}/tcp/0`], ...api, ...(join !== undefined ? { join } : {}) } })
@@ -43,7 +60,7 @@ async function main (): Promise<void> {
   const stopWith = (exitCode: number): void => {
     stop = () => {}
     clearInterval(timer)
-    node.stop().then(() => { process.exit(exitCode) }, () => { process.exit(1) })
+    node.stop().then(() => { exitWith(exitCode) }, () => { exitWith(1) })
   }
   stop = (): void => { stopWith(0) }
   // A node that was removed, left or recovered a quorum asks to stop, as under `revoada start`; without this a
@@ -57,5 +74,5 @@ async function main (): Promise<void> {
 
 main().catch((err: unknown) => {
   process.stderr.write(`revoada testbed node: ${(err as Error).name}: ${(err as Error).message}\n`)
-  process.exit(1)
+  exitWith(1)
 })

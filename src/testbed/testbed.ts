@@ -14,17 +14,19 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiRequest, checkAnswer, readApiFile } from '../api/index.js'
 import {
-  FAULTS_FILE_NAME, NODE_DIR_NAME_PATTERN, NODE_LOG_TAIL_CHARS_MAX, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
+  EXIT_FILE_NAME, FAULTS_FILE_NAME, NODE_DIR_NAME_PATTERN, NODE_LOG_TAIL_CHARS_MAX, NODE_START_TIMEOUT_MS, NODE_STOP_TIMEOUT_MS, POLL_MS, TESTBED_FILE_NAME, TESTBED_NODES_MAX
 } from './constants.js'
 import { REVOADA_BIN_NODE_FLAGS } from '../cli/node-flags.js'
 import {
-  TestbedArgumentError, TestbedExistsError, TestbedInterruptedError, TestbedNodeStartError, TestbedNotRunningError
+  TestbedArgumentError, TestbedExistsError, TestbedInterruptedError, TestbedNodeStartError, TestbedNodeStopError, TestbedNotRunningError
 } from './errors.js'
 import { NetLab, assertNetnsAvailable } from '../netns/index.js'
 import type { LabPlan } from '../netns/index.js'
 import { commandIn, placementOf, planTestbedLab } from './netns-mode.js'
 import type { NodePlacement } from './netns-mode.js'
 import { steadyNowMs } from '../util/clock.js'
+import { EXIT_CODE_REMOVED } from '../consensus/member-removal.js'
+import { REMOVED_FILE_NAME } from '../consensus/removal-record.js'
 import { nodePidsIn, nodeRuns, processAlive } from './processes.js'
 
 const NODE_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-main.js')
@@ -50,9 +52,20 @@ export interface TestbedState {
   netns?: LabPlan
 }
 
+/**
+ * How a node's process stands: running; or, gone, how it ended, from the exit code it recorded
+ * (EXIT_FILE_NAME): `removed` (exit 6, EXIT_CODE_REMOVED), `left` (exit 0 with removed.json saying it left),
+ * `stopped` (exit 0 otherwise: a SIGTERM, a quorum recovery), `exited` (any other code); `killed` when it
+ * recorded none (a SIGKILL, a crash).
+ */
+export type TestbedNodeState = 'running' | 'removed' | 'left' | 'stopped' | 'exited' | 'killed'
+
 /** What `status` reports per node. */
 export interface TestbedNodeStatus extends TestbedNode {
   running: boolean
+  state: TestbedNodeState
+  /** The exit code the node's process recorded; null while it runs and when it recorded none. */
+  exitCode: number | null
   role: string | null
   term: number | null
   leader: string | null
@@ -88,6 +101,7 @@ async function spawnNode (launch: NodeLaunch): Promise<TestbedNode> {
   const { index, dataDir, placement } = launch
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
   await fs.rm(path.join(dataDir, 'api.json'), { force: true })
+  await fs.rm(path.join(dataDir, EXIT_FILE_NAME), { force: true })
   const logFd = openSync(path.join(dataDir, 'node.log'), 'a')
   const [command, args] = commandIn(placement, [process.execPath, ...REVOADA_BIN_NODE_FLAGS, NODE_MAIN, dataDir, placement.host, ...(launch.join !== undefined ? [launch.join] : [])])
   const child = spawn(command, args, { detached: true, stdio: ['ignore', logFd, logFd], env: nodeEnv(launch.env) })
@@ -195,7 +209,32 @@ export async function testbedUp (init: { dir: string, count: number, target?: st
   }
 }
 
-/** Each node's process and, when it answers, its Raft view and committed roles. */
+/** The exit code node `node`'s process recorded as it exited; undefined when this pid recorded none. */
+async function recordedExitCode (node: TestbedNode): Promise<number | undefined> {
+  let record: { pid?: unknown, exitCode?: unknown }
+  try {
+    record = JSON.parse(await fs.readFile(path.join(node.dataDir, EXIT_FILE_NAME), 'utf8')) as typeof record
+  } catch {
+    return undefined
+  }
+  // Another pid's record is an earlier process's (restart spawns a new one); a code outside 0..255 is no exit code.
+  if (record === null || record.pid !== node.pid) return undefined
+  const code = record.exitCode
+  return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 255 ? code : undefined
+}
+
+/** How the process of `node`, no longer running, ended (TestbedNodeState). */
+async function endOf (node: TestbedNode): Promise<{ state: TestbedNodeState, exitCode: number | null }> {
+  const exitCode = await recordedExitCode(node)
+  if (exitCode === undefined) return { state: 'killed', exitCode: null }
+  if (exitCode === EXIT_CODE_REMOVED) return { state: 'removed', exitCode }
+  if (exitCode !== 0) return { state: 'exited', exitCode }
+  const removal = await fs.readFile(path.join(node.dataDir, REMOVED_FILE_NAME), 'utf8').then((text) => JSON.parse(text) as unknown, () => undefined)
+  const left = typeof removal === 'object' && removal !== null && (removal as { how?: unknown }).how === 'left'
+  return { state: left ? 'left' : 'stopped', exitCode }
+}
+
+/** Each node's process (how it ended, when it no longer runs) and, when it answers, its Raft view and committed roles. */
 export async function testbedStatus (dir: string): Promise<TestbedNodeStatus[]> {
   const state = await loadTestbed(dir)
   return await Promise.all(state.nodes.map(async (node) => {
@@ -205,6 +244,7 @@ export async function testbedStatus (dir: string): Promise<TestbedNodeStatus[]> 
     return {
       ...node,
       running,
+      ...(running ? { state: 'running' as const, exitCode: null } : await endOf(node)),
       role: typeof status.role === 'string' ? status.role : null,
       term: typeof status.term === 'number' ? status.term : null,
       leader: typeof status.leader === 'string' ? status.leader : null,
@@ -213,11 +253,22 @@ export async function testbedStatus (dir: string): Promise<TestbedNodeStatus[]> 
   }))
 }
 
-/** SIGKILLs node `index` (no graceful leave: peers must detect it); `killed` is false when it was not running. */
+/**
+ * SIGKILLs node `index` (no graceful leave: peers must detect it) and returns once its process is gone, so a
+ * `restart` right after finds the data dir free; `killed` is false when it was not running.
+ * @throws TestbedNodeStopError when it still runs NODE_STOP_TIMEOUT_MS after the signal
+ */
 export async function testbedKill (dir: string, index: number): Promise<TestbedNode & { killed: boolean }> {
   const node = nodeAt(await loadTestbed(dir), index)
   const killed = nodeRuns(node.pid, node.dataDir)
-  if (killed) process.kill(node.pid, 'SIGKILL')
+  if (killed) {
+    process.kill(node.pid, 'SIGKILL')
+    // NB: a SIGKILL is delivered, not done: until the process has exited it holds its data-dir lock, and a
+    // restart right after was refused with DataDirInUseError.
+    if ((await stillAliveAfter([node.pid], NODE_STOP_TIMEOUT_MS)).length > 0) {
+      throw new TestbedNodeStopError(`n${index} (pid ${node.pid})`, NODE_STOP_TIMEOUT_MS)
+    }
+  }
   return { ...node, killed }
 }
 
@@ -265,14 +316,22 @@ export async function testbedHeal (dir: string): Promise<void> {
   for (const node of state.nodes) await fs.rm(path.join(node.dataDir, FAULTS_FILE_NAME), { force: true })
 }
 
+/** Which of `pids` still run after waiting up to `timeoutMs` for all of them to exit (a zombie has exited). */
+async function stillAliveAfter (pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = steadyNowMs() + timeoutMs
+  while (pids.some(processAlive) && steadyNowMs() < deadline) await sleep(POLL_MS)
+  return pids.filter(processAlive)
+}
+
+/** @throws TestbedNodeStopError when a process still runs NODE_STOP_TIMEOUT_MS after its SIGKILL */
 async function stopProcesses (pids: number[]): Promise<void> {
   for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGTERM')
-  const deadline = steadyNowMs() + NODE_STOP_TIMEOUT_MS
-  while (pids.some(processAlive) && steadyNowMs() < deadline) await sleep(POLL_MS)
-  for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL')
-  // A namespace is only gone once its last process is: wait for the SIGKILLed ones too (bounded).
-  const killDeadline = steadyNowMs() + NODE_STOP_TIMEOUT_MS
-  while (pids.some(processAlive) && steadyNowMs() < killDeadline) await sleep(POLL_MS)
+  const unstopped = await stillAliveAfter(pids, NODE_STOP_TIMEOUT_MS)
+  for (const pid of unstopped) process.kill(pid, 'SIGKILL')
+  // A namespace is only gone once its last process is, and a data dir once its node is: wait for the SIGKILLed
+  // ones too (bounded), and say which did not go rather than delete a data dir a live node still writes.
+  const unkilled = await stillAliveAfter(unstopped, NODE_STOP_TIMEOUT_MS)
+  if (unkilled.length > 0) throw new TestbedNodeStopError(`pid ${unkilled.join(', ')}`, NODE_STOP_TIMEOUT_MS)
 }
 
 /**
@@ -282,7 +341,8 @@ async function stopProcesses (pids: number[]): Promise<void> {
  * Idempotent: false when `dir` records no testbed (nothing to do). A failure keeps testbed.json, so `down`
  * can be run again.
  *
- * @throws TestbedNotRunningError when testbed.json exists but cannot be read; NetnsUnavailableError, NetnsCommandError
+ * @throws TestbedNotRunningError when testbed.json exists but cannot be read; TestbedNodeStopError when a process
+ *   still runs after its SIGKILL (nothing is deleted); NetnsUnavailableError, NetnsCommandError
  */
 export async function testbedDown (dir: string): Promise<boolean> {
   if (!existsSync(path.join(dir, TESTBED_FILE_NAME))) return false
