@@ -70,6 +70,21 @@ export class NodeNotRunningError extends Error {
   }
 }
 
+/**
+ * `wait-ready` found no node process left in the data dir: one it saw hold the data dir has exited, or its lock
+ * names a process that is gone and no start took it since (CLI exit 8, EXIT_CODE_NODE_EXITED).
+ */
+export class NodeExitedError extends Error {
+  static override readonly name = 'NodeExitedError'
+  constructor (dataDir: string, detail: string) {
+    super(`no node process in ${dataDir}: ${detail}; it will not become ready: see its log, then start it again`)
+    this.name = 'NodeExitedError'
+  }
+}
+
+/** CLI exit code of NodeExitedError: distinct from 1 (a timeout, any operating error) and 6 (removed). */
+export const EXIT_CODE_NODE_EXITED = 8
+
 /** The API answered with a non-2xx status; `code` is the `{error}` of its body. */
 export class ApiRequestError extends Error {
   static override readonly name = 'ApiRequestError'

@@ -5,12 +5,13 @@
  * the other commands find the running node through `<data-dir>/api.json`. Command output goes to stdout;
  * logs, progress and errors to stderr. Exit codes (docs/OPERATIONS.md): 0 ok, 1 operating error, 2 rejected or
  * refused, 3 invalid input (caught before any request, or a 400), 4 unauthorized, 5 not found, 6 the node was
- * removed from its cluster, 7 the cluster runs a protocol level this build does not know.
+ * removed from its cluster, 7 the cluster runs a protocol level this build does not know, 8 `wait-ready` found
+ * the node's process gone.
  */
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { API_ERROR_CODES, EXIT_CODES, isApiErrorCode } from '../api/errors.js'
+import { API_ERROR_CODES, EXIT_CODE_NODE_EXITED, EXIT_CODES, isApiErrorCode } from '../api/errors.js'
 import { registerStartCommand } from './start-command.js'
 import { registerNodeCommands } from './node-commands.js'
 import { registerShapeCommands } from './shape-commands.js'
@@ -56,6 +57,7 @@ export function exitCodeOf (err: unknown): number {
   if (e.name === 'NodeRemovedError') return 6
   // The data dir's committed log runs a protocol level above this build's (EXIT_CODE_PROTOCOL, consensus-service.ts).
   if (e.name === 'ProtocolLevelUnsupportedError') return 7
+  if (e.name === 'NodeExitedError') return EXIT_CODE_NODE_EXITED
   return EXIT_CODES.error
 }
 

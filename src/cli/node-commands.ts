@@ -6,8 +6,9 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { NodeNotRunningError } from '../api/errors.js'
-import { REMOVED_FILE_NAME } from '../consensus/removal-record.js'
+import { NodeExitedError, NodeNotRunningError } from '../api/errors.js'
+import { REMOVED_FILE_NAME, assertNotRemoved } from '../consensus/removal-record.js'
+import { probeDataDirLock } from '../node/data-dir-lock.js'
 import { apiGet, apiGetChecked, apiRequestChecked, checkAnswer } from '../api/client.js'
 import type { AnswerFields } from '../api/client.js'
 import { DATA_DIR_HELP, dataDirOf, throwRemovedOr } from './common.js'
@@ -49,6 +50,11 @@ export interface MembersAnswer {
 }
 
 const POLL_MS = 250
+/**
+ * How long `wait-ready` lets a stale data-dir lock stand before it says no node runs: a start spends a second or
+ * two loading before it takes the lock (several on a loaded machine), and until then the lock is its predecessor's.
+ */
+const WAIT_READY_STALE_LOCK_GRACE_MS = 15_000
 /** The fields of `GET /v1/members` the CLI reads, each member's too (checkAnswer). */
 const MEMBERS_FIELDS: AnswerFields = {
   self: 'string',
@@ -105,7 +111,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--get <field>', 'print one field of the JSON status (e.g. pid, leader, isLeader, voters)')
     .action(runStatus)
   program.command('wait-ready')
-    .description('wait until the node in --data-dir answers and is a Raft member that knows its leader (exit 1 on timeout)')
+    .description('wait until the node in --data-dir answers and is a Raft member that knows its leader (exit 1 on timeout, 8 when its process is gone)')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--timeout <seconds>', 'give up after this long (default 120: a failover on a loaded machine takes a while)')
     .option('--voters <n>', 'also wait until the shape has at least n etcd holders (voters) that membership sees alive or suspect (not dead)')
@@ -232,6 +238,7 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
   if (opts.without !== undefined && voters === undefined) throw new CliInputError('--without needs --voters')
   const without = opts.without !== undefined ? checkNodeId(opts.without) : undefined
   const deadline = steadyNowMs() + timeoutMs
+  const watch = nodeProcessWatch(dataDir)
   let last = 'no api.json yet'
   for (;;) {
     // Each request gets what is left of the timeout (at least a poll's worth): an API that accepts and never
@@ -246,8 +253,44 @@ async function runWaitReady (opts: { dataDir?: string, timeout?: string, voters?
     })
     if (why === null) return
     last = why
+    await watch.check()
     if (steadyNowMs() > deadline) throw new Error(`wait-ready: not ready after ${timeoutMs / 1000} s: ${last}`)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+}
+
+/**
+ * Ends `wait-ready` early when the data dir's lock shows that no node process is left (probeDataDirLock): a
+ * process seen holding it is gone, or the lock names a dead pid and no start has taken it for
+ * WAIT_READY_STALE_LOCK_GRACE_MS. NB: a start takes the lock only once loaded, and until then a data dir whose
+ * last node was SIGKILLed shows that node's stale lock: the grace keeps such a start from being declared dead.
+ * A data dir with no lock file says nothing (no start yet, or one refused before it took the data dir).
+ * @throws NodeRemovedError (exit 6) when the gone node left removed.json, else NodeExitedError (exit 8)
+ */
+function nodeProcessWatch (dataDir: string): { check: () => Promise<void> } {
+  let seenPid: number | undefined
+  let seenLive = false
+  let staleSinceMs: number | undefined
+  const gone = async (detail: string): Promise<never> => {
+    await assertNotRemoved(dataDir)
+    throw new NodeExitedError(dataDir, detail)
+  }
+  return {
+    check: async () => {
+      const probe = await probeDataDirLock(dataDir)
+      if (probe.state === 'live') {
+        seenLive = true
+        seenPid = probe.pid ?? seenPid
+        staleSinceMs = undefined
+        return
+      }
+      if (seenLive) await gone(`the node process${seenPid !== undefined ? ` (pid ${seenPid})` : ''} that held it has exited before it was ready`)
+      if (probe.state === 'none') return
+      staleSinceMs ??= steadyNowMs()
+      if (steadyNowMs() - staleSinceMs >= WAIT_READY_STALE_LOCK_GRACE_MS) {
+        await gone(`its lock names pid ${probe.pid}, which is gone (killed or crashed without its clean-up), and no start has taken it for ${WAIT_READY_STALE_LOCK_GRACE_MS / 1000} s`)
+      }
+    }
   }
 }
 

@@ -125,3 +125,38 @@ export async function acquireDataDirLock (dataDir: string): Promise<DataDirLock>
   }
 }
 
+/**
+ * What the data dir's lock says about a node process there, for commands that wait on one (`wait-ready`):
+ * `live` while a process holds it (the socket answers, or, from another network namespace, the lock file's pid
+ * is the very process that wrote it); `stale` when the lock file names a process that is gone, a node that died
+ * without its clean-up (SIGKILL, a crash); `none` without a lock file: no node took the data dir, or it released
+ * it. NB: `stale` is also what a start sees until it takes the lock, so a caller must not take it alone as death.
+ */
+export type DataDirLockProbe = { state: 'live', pid: number | undefined } | { state: 'stale', pid: number } | { state: 'none' }
+
+/** Whether a process listens on the abstract socket `name` (a connection is accepted, even unanswered). */
+async function socketHeld (name: string): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const socket = net.connect({ path: name })
+    const done = (held: boolean): void => { socket.destroy(); resolve(held) }
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
+}
+
+/** Probes the lock on `dataDir` without taking it (DataDirLockProbe). */
+export async function probeDataDirLock (dataDir: string): Promise<DataDirLockProbe> {
+  const realDir = await fs.realpath(dataDir).catch(() => undefined)
+  if (realDir === undefined) return { state: 'none' }
+  const file = path.join(realDir, LOCK_FILE_NAME)
+  if (await socketHeld(socketName(realDir))) return { state: 'live', pid: await liveHolderFromFile(file) }
+  const live = await liveHolderFromFile(file)
+  if (live !== undefined) return { state: 'live', pid: live }
+  let pid: unknown
+  try {
+    pid = (JSON.parse(await fs.readFile(file, 'utf8')) as { pid?: unknown }).pid
+  } catch {
+    return { state: 'none' }
+  }
+  return typeof pid === 'number' && Number.isSafeInteger(pid) ? { state: 'stale', pid } : { state: 'none' }
+}
