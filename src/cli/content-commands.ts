@@ -11,6 +11,7 @@ import { pipeline as pipelinePromise } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { NodeNotRunningError, answerText, apiGetChecked, errorBodyText, apiRequest, apiRequestChecked, checkAnswer, readApiFile } from '../api/index.js'
 import type { AnswerFields } from '../api/index.js'
+import type { FetchProgress } from '../content/fetch.js'
 import { validEntryName } from '../content/core/manifest.js'
 import { parseRootCid } from '../content/object-record.js'
 import { ApiRequestError } from '../api/index.js'
@@ -34,6 +35,8 @@ function dataDirOf (opts: Opts): string {
 interface ObjectRecord { cid: string, type: 'file' | 'dir', size: number, complete: boolean, pinned: boolean, addedAtMs: number, lastUsedMs: number, entries?: Array<{ name: string, cid: string, size: number }> }
 interface Progress { state: string, bytesDone: number, bytesTotal: number, providers?: string[], droppedProviders?: string[], error?: { name: string, message: string } }
 
+/** Every state a fetch's progress can be in (content/fetch.ts `FetchProgress`). */
+const FETCH_STATES: ReadonlySet<string> = new Set<FetchProgress['state']>(['queued', 'waiting-for-providers', 'manifest', 'chunks', 'done', 'failed'])
 /** The fields of a fetch's progress the CLI reads (checkAnswer). */
 const PROGRESS_FIELDS: AnswerFields = { state: 'string', bytesDone: 'number?', bytesTotal: 'number?', error: { record: { name: 'string', message: 'string' }, optional: true } }
 /** The fields of an object record `get` reads, a directory's entries too (checkAnswer). */
@@ -164,6 +167,11 @@ async function fetchWithProgress (dataDir: string, cid: string, options: { pin: 
     const progress = await apiGetChecked<Progress>(dataDir, `/v1/content/${cid}/progress`, PROGRESS_FIELDS)
     bar.update(progress.bytesDone ?? 0, progress.bytesTotal ?? 0)
     if (progress.state === 'done') break
+    // A state no node of this build reports would keep the loop polling until its 24 h timeout.
+    if (!FETCH_STATES.has(progress.state)) {
+      bar.finish()
+      throw new NodeNotRunningError(dataDir, `the API in api.json answered /v1/content/${cid}/progress with a state no fetch has (${JSON.stringify(progress.state).slice(0, 80)}): not a revoada node`)
+    }
     if (progress.state === 'failed') {
       bar.finish()
       if (options.filesOnly && progress.error?.name === 'NotAFileError') throw directoryWithoutOutput(cid)

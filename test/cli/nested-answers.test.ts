@@ -139,6 +139,16 @@ describe('content get of a directory', () => {
     expect(stderr).toContain('is a directory: give -o DIR')
   }, 60_000)
 
+  it('should end with exit 1 on a progress state no fetch has, not poll it until its 24 h timeout', async () => {
+    const dir = await dataDirServing((p, _method, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.end(p.endsWith('/progress') ? JSON.stringify({ state: 'paused', bytesDone: 0, bytesTotal: 0 }) : '{}')
+    })
+    const { code, stdout, stderr } = await cliRun(['content', 'get', CID, '--data-dir', dir], 60_000)
+    expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+    expect(stderr).toContain('a state no fetch has ("paused")')
+  }, 60_000)
+
   it('should write nothing when an entry name leaves -o DIR', async () => {
     const out = await newDir()
     for (const name of ['../escaped', 'a/b', '..', '']) {
