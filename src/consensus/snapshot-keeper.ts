@@ -30,7 +30,7 @@ export interface SnapshotKeeperDeps<R> {
   snapshotEveryEntries: number
   retainEntries: number
   /** The core: created when the driver starts (undefined while it starts), so looked up when needed. */
-  raw: () => Pick<RawNode, 'status' | 'compact' | 'entries' | 'leader'>
+  raw: () => Pick<RawNode, 'status' | 'compact' | 'entries' | 'leader' | 'termAt'>
   /** The applied index. */
   applied: () => number
   /** The session table (replaced when a snapshot is restored). */
@@ -75,8 +75,10 @@ export class SnapshotKeeper<R> {
     const raw = this.deps.raw()
     const status = raw.status()
     const index = this.deps.applied()
-    // The term of the entry at `index` in this node's log (RaftNode.termAt).
-    const term = index === 0 ? 0 : (raw.entries(index, index + 1)[0]?.term ?? status.term)
+    // The term of the entry at `index`, also when `index` is the last snapshot's (compacted away): a snapshot
+    // again at the same index after a new term (a quorum recovery's end with nothing left to change) took the
+    // current term and failed compact's check ('snapshot term does not match the log').
+    const term = index === 0 ? 0 : (raw.termAt(index) ?? status.term)
     const data = encodeNodeSnapshot({ machine: machine.snapshot(), sessions: this.deps.sessions().encode() as ProposalSessionsData<unknown> })
     const snapshot: Snapshot = { meta: { index, term, confState: status.confState }, data }
     storage.saveSnapshot(snapshot)
